@@ -1,0 +1,266 @@
+"""The participant directory (``topics/directory.yaml``): courts, agencies, feeds, groups.
+
+Loaded and validated at start-up. Every problem names the file, the entry and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from courtbus.domain.identity import court_id_from_designation, validate_court_id
+from courtbus.domain.regions import BY_CODE, PROVINCES
+from courtbus.errors import ConfigError, ValidationError
+from courtbus.wire.messages import FLOWS
+
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "topics" / "directory.yaml"
+_AGENCY_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+_GROUP_ID = re.compile(r"^[a-z][a-z0-9-]{1,63}$")
+_PROVINCE_NAMES = {p.name: p for p in PROVINCES}
+
+
+class CourtLevel(StrEnum):
+    """Court levels; the id length follows from it except for special courts."""
+
+    HIGH = "high"
+    INTERMEDIATE = "intermediate"
+    BASIC = "basic"
+    SPECIAL = "special"
+
+
+class AgencyKind(StrEnum):
+    """Kinds of partner agency."""
+
+    IMMIGRATION = "immigration"
+    AVIATION = "aviation"
+    RAIL = "rail"
+    BANK = "bank"
+    CREDIT_BUREAU = "credit_bureau"
+
+
+_ID_LENGTH = {CourtLevel.HIGH: 2, CourtLevel.INTERMEDIATE: 4, CourtLevel.BASIC: 6}
+
+
+@dataclass(frozen=True, slots=True)
+class Court:
+    """A court on the bus."""
+
+    id: str
+    designation: str
+    name: str
+    province: str  # full province name, e.g. 江苏省
+    level: CourtLevel
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    """A partner agency on the bus."""
+
+    id: str
+    name: str
+    kind: AgencyKind
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """What one agency receives of one flow, and which payload fields it may see."""
+
+    agency: str
+    flow: str
+    kinds: tuple[str, ...]
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """The validated directory."""
+
+    courts: tuple[Court, ...]
+    agencies: tuple[Agency, ...]
+    feeds: tuple[Feed, ...]
+    groups: Mapping[str, tuple[str, ...]]
+
+    def court(self, court_id: str) -> Court:
+        """The court with ``court_id``.
+
+        Raises:
+            ValidationError: ``COURT_UNKNOWN``.
+        """
+        for court in self.courts:
+            if court.id == court_id:
+                return court
+        raise ValidationError(f"court {court_id!r} is not in the directory", code="COURT_UNKNOWN")
+
+    def agency(self, agency_id: str) -> Agency:
+        """The agency with ``agency_id``.
+
+        Raises:
+            ValidationError: ``AGENCY_UNKNOWN``.
+        """
+        for agency in self.agencies:
+            if agency.id == agency_id:
+                return agency
+        raise ValidationError(f"agency {agency_id!r} is not in the directory", code="AGENCY_UNKNOWN")
+
+    def provinces(self) -> list[str]:
+        """Provinces that have at least one court, in directory order."""
+        return list(dict.fromkeys(c.province for c in self.courts))
+
+
+class _Loader:
+    """Validates raw YAML data entry by entry, collecting every problem before failing."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{self.source}: {where}: {message}")
+
+    def fields(self, where: str, entry: Any, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        if not isinstance(entry, dict):
+            self.problem(where, f"must be a mapping, not {type(entry).__name__}")
+            return None
+        missing = [k for k in required if entry.get(k) in (None, "")]
+        unknown = sorted(set(entry) - set(required) - set(optional))
+        if missing:
+            self.problem(where, f"missing {', '.join(missing)}")
+        if unknown:
+            self.problem(where, f"unknown field(s) {', '.join(map(str, unknown))}")
+        return None if missing else {k: entry[k] for k in entry}
+
+    def court(self, index: int, entry: Any) -> Court | None:
+        where = f"courts[{index}]"
+        data = self.fields(where, entry, ("id", "designation", "name", "province", "level"))
+        if data is None:
+            return None
+        court_id = str(data["id"])
+        where = f"courts[{index}] (id {court_id!r})"
+        ok = True
+        try:
+            validate_court_id(court_id)
+        except ValidationError as exc:
+            self.problem(where, exc.reason)
+            ok = False
+        province = _PROVINCE_NAMES.get(str(data["province"]))
+        if province is None:
+            self.problem(where, f"unknown province {data['province']!r} (use the full name, e.g. 江苏省)")
+            ok = False
+        try:
+            level = CourtLevel(str(data["level"]))
+        except ValueError:
+            self.problem(where, f"unknown level {data['level']!r}; one of {', '.join(CourtLevel)}")
+            return None
+        if not ok or province is None:
+            return None
+        if court_id[:2] != province.code:
+            self.problem(where, f"id prefix {court_id[:2]} is {BY_CODE[court_id[:2]].name}, not {province.name}")
+        try:
+            derived = court_id_from_designation(str(data["designation"]))
+            if derived != court_id:
+                self.problem(where, f"designation {data['designation']} gives id {derived}, not {court_id}")
+        except ValidationError as exc:
+            self.problem(where, exc.reason)
+        expected = _ID_LENGTH.get(level)
+        if expected is not None and len(court_id) != expected:
+            self.problem(where, f"a {level} court's id has {expected} digits, {court_id!r} has {len(court_id)}")
+        return Court(court_id, str(data["designation"]), str(data["name"]), province.name, level)
+
+    def agency(self, index: int, entry: Any) -> Agency | None:
+        where = f"agencies[{index}]"
+        data = self.fields(where, entry, ("id", "name", "kind"))
+        if data is None:
+            return None
+        agency_id = str(data["id"])
+        where = f"agencies[{index}] (id {agency_id!r})"
+        if not _AGENCY_ID.match(agency_id):
+            self.problem(where, "malformed agency id: lower-case ASCII letters, digits and '-', 2–32 long")
+            return None
+        try:
+            kind = AgencyKind(str(data["kind"]))
+        except ValueError:
+            self.problem(where, f"unknown kind {data['kind']!r}; one of {', '.join(AgencyKind)}")
+            return None
+        return Agency(agency_id, str(data["name"]), kind)
+
+    def feed(self, index: int, entry: Any, agencies: set[str]) -> Feed | None:
+        where = f"feeds[{index}]"
+        data = self.fields(where, entry, ("agency", "flow", "fields"), ("kinds",))
+        if data is None:
+            return None
+        where = f"feeds[{index}] (agency {data['agency']!r})"
+        if str(data["agency"]) not in agencies:
+            self.problem(where, f"feed to non-existent agency {data['agency']!r}")
+            return None
+        if data["flow"] not in FLOWS:
+            self.problem(where, f"unknown flow {data['flow']!r}; one of {', '.join(FLOWS)}")
+            return None
+        if not isinstance(data["fields"], list) or not data["fields"]:
+            self.problem(where, "fields must be a non-empty list")
+            return None
+        kinds = data.get("kinds") or []
+        return Feed(str(data["agency"]), str(data["flow"]), tuple(map(str, kinds)), tuple(map(str, data["fields"])))
+
+
+def parse_directory(raw: Any, source: str = "<memory>") -> Directory:
+    """Validate directory data already read from YAML.
+
+    Raises:
+        ConfigError: ``DIRECTORY_INVALID`` listing every problem, each naming the file, the
+            entry and what is wrong.
+    """
+    loader = _Loader(source)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: must be a mapping with courts, agencies, feeds", code="DIRECTORY_INVALID")
+    unknown = sorted(set(raw) - {"courts", "agencies", "feeds", "groups"})
+    if unknown:
+        loader.problem("top level", f"unknown section(s) {', '.join(unknown)}")
+    courts = [c for i, e in enumerate(raw.get("courts") or []) if (c := loader.court(i, e))]
+    agencies = [a for i, e in enumerate(raw.get("agencies") or []) if (a := loader.agency(i, e))]
+    if not courts and not loader.problems:
+        loader.problem("courts", "no courts")
+    seen: dict[str, str] = {}
+    for kind, ids in (("court", [c.id for c in courts]), ("agency", [a.id for a in agencies])):
+        for pid in ids:
+            if pid in seen:
+                loader.problem(f"{kind} {pid!r}", f"duplicate id (already used by a {seen[pid]})")
+            seen[pid] = kind
+    designations = [c.designation for c in courts]
+    for d in {d for d in designations if designations.count(d) > 1}:
+        loader.problem(f"designation {d!r}", "used by more than one court")
+    agency_ids = {a.id for a in agencies}
+    feeds = [f for i, e in enumerate(raw.get("feeds") or []) if (f := loader.feed(i, e, agency_ids))]
+    court_ids = {c.id for c in courts}
+    groups: dict[str, tuple[str, ...]] = {}
+    for name, members in (raw.get("groups") or {}).items():
+        if not _GROUP_ID.match(str(name)):
+            loader.problem(f"groups.{name}", "malformed group name")
+        missing = [str(m) for m in members or [] if str(m) not in court_ids]
+        if missing:
+            loader.problem(f"groups.{name}", f"unknown court(s) {', '.join(missing)}")
+        groups[str(name)] = tuple(str(m) for m in members or [])
+    if loader.problems:
+        raise ConfigError(
+            "invalid participant directory:\n  " + "\n  ".join(loader.problems),
+            code="DIRECTORY_INVALID",
+        )
+    return Directory(tuple(courts), tuple(agencies), tuple(feeds), groups)
+
+
+def load_directory(path: Path = DEFAULT_PATH) -> Directory:
+    """Read and validate a directory YAML file.
+
+    Raises:
+        ConfigError: ``DIRECTORY_INVALID`` (see ``parse_directory``) or ``CONFIG_UNREADABLE``.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}", code="CONFIG_UNREADABLE") from exc
+    return parse_directory(raw, str(path))

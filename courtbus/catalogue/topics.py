@@ -1,0 +1,151 @@
+"""The topic catalogue (``topics/catalogue.yaml``) and the topic specs it derives.
+
+Pure: YAML data and a ``Directory`` in, frozen ``TopicSpec`` values out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from courtbus.catalogue.directory import Directory
+from courtbus.errors import ConfigError
+
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "topics" / "catalogue.yaml"
+_DURATION = re.compile(r"^(\d+)(d|h|m|s)$")
+_UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+MANAGED_PREFIXES = ("court.", "agency.", "bus.", "blacklist.")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic as the catalogue wants it."""
+
+    name: str
+    partitions: int
+    replication: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Replication settings for one kind of cluster."""
+
+    replication: int
+    min_insync_replicas: int
+
+
+def parse_duration_ms(value: Any, where: str) -> str:
+    """``30d`` → ``"2592000000"``; ``forever`` → ``"-1"``.
+
+    Raises:
+        ConfigError: ``CATALOGUE_INVALID``.
+    """
+    text = str(value).strip()
+    if text == "forever":
+        return "-1"
+    match = _DURATION.match(text)
+    if match is None:
+        raise ConfigError(f"{where}: retention {value!r} is not like 30d, 12h, 15m, 60s or forever", code="CATALOGUE_INVALID")
+    return str(int(match.group(1)) * _UNIT_MS[match.group(2)])
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The catalogue's rules; ``specs`` applies them to a directory."""
+
+    profiles: dict[str, Profile]
+    participants: dict[str, dict[str, dict[str, Any]]]
+    bus: dict[str, dict[str, Any]]
+    overrides: dict[str, dict[str, Any]]
+    source: str = "<memory>"
+
+    def profile(self, name: str, brokers: int | None = None) -> Profile:
+        """A profile by name; ``auto`` picks ``cluster`` for 3+ brokers, else ``single``.
+
+        Raises:
+            ConfigError: ``CATALOGUE_INVALID`` for an unknown profile.
+        """
+        if name == "auto":
+            name = "cluster" if (brokers or 1) >= 3 else "single"
+        if name not in self.profiles:
+            raise ConfigError(f"{self.source}: no profile {name!r}; have {', '.join(self.profiles)}", code="CATALOGUE_INVALID")
+        return self.profiles[name]
+
+    def specs(self, directory: Directory, profile: Profile) -> list[TopicSpec]:
+        """Every topic for this directory, sorted by name."""
+        wanted: dict[str, dict[str, Any]] = {}
+        for court in directory.courts:
+            for role, rule in self.participants.get("court", {}).items():
+                wanted[f"court.{court.id}.{role}"] = dict(rule)
+        for agency in directory.agencies:
+            for role, rule in self.participants.get("agency", {}).items():
+                wanted[f"agency.{agency.id}.{role}"] = dict(rule)
+        for name, rule in self.bus.items():
+            wanted[name] = dict(rule)
+        for name, rule in self.overrides.items():
+            if name not in wanted:
+                raise ConfigError(f"{self.source}: overrides.{name}: no such topic in the catalogue", code="CATALOGUE_INVALID")
+            wanted[name].update(rule)
+        return [self._spec(name, rule, profile) for name, rule in sorted(wanted.items())]
+
+    def _spec(self, name: str, rule: dict[str, Any], profile: Profile) -> TopicSpec:
+        where = f"{self.source}: topic {name}"
+        if not _TOPIC.match(name):
+            raise ConfigError(f"{where}: not a legal Kafka topic name", code="CATALOGUE_INVALID")
+        unknown = set(rule) - {"partitions", "retention", "compacted", "max_message_bytes"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}", code="CATALOGUE_INVALID")
+        partitions = rule.get("partitions", 3)
+        if not isinstance(partitions, int) or partitions < 1:
+            raise ConfigError(f"{where}: partitions must be a positive integer", code="CATALOGUE_INVALID")
+        configs = {"min.insync.replicas": str(profile.min_insync_replicas)}
+        if rule.get("compacted"):
+            configs["cleanup.policy"] = "compact"
+        else:
+            configs["cleanup.policy"] = "delete"
+            configs["retention.ms"] = parse_duration_ms(rule.get("retention", "7d"), where)
+        if "max_message_bytes" in rule:
+            configs["max.message.bytes"] = str(int(rule["max_message_bytes"]))
+        return TopicSpec(name, partitions, profile.replication, configs)
+
+
+def parse_catalogue(raw: Any, source: str = "<memory>") -> Catalogue:
+    """Validate catalogue data already read from YAML.
+
+    Raises:
+        ConfigError: ``CATALOGUE_INVALID``.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: must be a mapping", code="CATALOGUE_INVALID")
+    profiles = {}
+    for name, p in (raw.get("profiles") or {}).items():
+        try:
+            profiles[str(name)] = Profile(int(p["replication"]), int(p["min_insync_replicas"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: profiles.{name}: needs replication and min_insync_replicas", code="CATALOGUE_INVALID") from exc
+    if not profiles:
+        raise ConfigError(f"{source}: no profiles", code="CATALOGUE_INVALID")
+    participants = raw.get("participants") or {}
+    for kind in participants:
+        if kind not in ("court", "agency"):
+            raise ConfigError(f"{source}: participants.{kind}: only court and agency", code="CATALOGUE_INVALID")
+    return Catalogue(profiles, participants, raw.get("bus") or {}, raw.get("overrides") or {}, source)
+
+
+def load_catalogue(path: Path = DEFAULT_PATH) -> Catalogue:
+    """Read and validate a catalogue YAML file.
+
+    Raises:
+        ConfigError: ``CATALOGUE_INVALID`` or ``CONFIG_UNREADABLE``.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}", code="CONFIG_UNREADABLE") from exc
+    return parse_catalogue(raw, str(path))

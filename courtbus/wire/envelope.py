@@ -1,0 +1,111 @@
+"""Records as they travel: CloudEvents headers + Kafka key + Avro value, in and out.
+
+No Kafka client here: ``build`` gives what a producer sends, ``read`` takes what a consumer got.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from courtbus.errors import SerializationError, ValidationError
+from courtbus.wire.codec import AvroCodec
+from courtbus.wire.events import EventHeaders, Headers
+from courtbus.wire.messages import by_ce_type, by_record
+
+MAX_VALUE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    """What to hand a producer."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    event: EventHeaders
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A decoded record: where it came from, its CloudEvents attributes and its payload."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    headers: EventHeaders
+    record: str
+    payload: dict[str, Any]
+
+
+class RawRecord(Protocol):
+    """The fields of a consumed Kafka record we read (kafka-python's ConsumerRecord has them)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+class Envelope:
+    """Build outgoing records and read incoming ones with one codec."""
+
+    def __init__(self, codec: AvroCodec) -> None:
+        self.codec = codec
+
+    def build(
+        self,
+        topic: str,
+        record: str,
+        payload: dict[str, Any],
+        source: str,
+        *,
+        causation_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> OutgoingRecord:
+        """Encode a payload with fresh CloudEvents headers; key and subject from the catalogue.
+
+        Raises:
+            SchemaError, SerializationError, RegistryError: see ``AvroCodec.encode``.
+        """
+        mtype = by_record(record)
+        event = EventHeaders.new(
+            source, mtype.ce_type, mtype.subject(payload),
+            correlation_id=correlation_id, causation_id=causation_id,
+        )  # fmt: skip
+        value = self.codec.encode(record, payload)
+        return OutgoingRecord(topic, mtype.key(payload).encode(), value, event.to_kafka(), event)
+
+    def read(self, raw: RawRecord) -> Event:
+        """Check headers, decode the value and check it is the type the headers say.
+
+        Raises:
+            ValidationError: bad headers (``HEADER_*``), ``EVENT_TYPE_MISMATCH``,
+                ``RECORD_TOO_LARGE``.
+            SchemaError: ``EVENT_TYPE_UNKNOWN``.
+            SerializationError: bad value (``WIRE_*``, ``AVRO_*``).
+            RegistryError: the registry is unreachable (transient).
+        """
+        headers = EventHeaders.from_kafka(raw.headers)
+        mtype = by_ce_type(headers.type)
+        if raw.value is None:
+            raise SerializationError("record has no value (tombstone)", code="WIRE_EMPTY")
+        if len(raw.value) > MAX_VALUE_BYTES:
+            raise ValidationError(
+                f"record value of {len(raw.value)} bytes exceeds {MAX_VALUE_BYTES}",
+                code="RECORD_TOO_LARGE",
+            )
+        decoded = self.codec.decode(raw.value)
+        if decoded.record != mtype.record:
+            raise ValidationError(
+                f"ce_type {headers.type} expects {mtype.record}, value is {decoded.record}",
+                code="EVENT_TYPE_MISMATCH",
+            )
+        key = raw.key.decode("utf-8", errors="replace") if raw.key is not None else None
+        return Event(
+            raw.topic, raw.partition, raw.offset, key, headers, decoded.record, decoded.payload
+        )

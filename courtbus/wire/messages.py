@@ -1,0 +1,104 @@
+"""The message catalogue: each Avro message type's CloudEvents type, flow, key and subject.
+
+Pure data. A test checks that every message schema has exactly one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from courtbus.errors import SchemaError
+
+NS = "cn.court.bus"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageType:
+    """How one message type travels: its schema, ``ce_type``, flow topic, key and subject."""
+
+    record: str  # Avro full name
+    ce_type: str  # CloudEvents type
+    flow: str  # bus.<flow>.events
+    key_field: str  # payload field whose value is the Kafka key
+    subject_field: str | None = None  # payload field for ce_subject (a CaseNumber or a string)
+
+    def key(self, payload: dict[str, Any]) -> str:
+        """The Kafka key for a payload (the entity the record is about)."""
+        return _text(payload[self.key_field])
+
+    def subject(self, payload: dict[str, Any]) -> str:
+        """The ``ce_subject`` for a payload: its case number if it has one, else its key."""
+        if self.subject_field and payload.get(self.subject_field) is not None:
+            return _text(payload[self.subject_field])
+        return self.key(payload)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict) and "text" in value:  # a CaseNumber record
+        return str(value["text"])
+    return str(value)
+
+
+def _m(flow: str, name: str, event: str, key: str, subject: str | None = "case_number") -> MessageType:
+    return MessageType(f"{NS}.{flow}.{name}", f"cn.court.{flow}.{event}", flow, key, subject)
+
+
+MESSAGE_TYPES: tuple[MessageType, ...] = (
+    _m("delegation", "DelegationRequested", "requested", "delegation_id"),
+    _m("delegation", "DelegationDelivered", "delivered", "delegation_id", None),
+    _m("delegation", "DelegationAccepted", "accepted", "delegation_id", None),
+    _m("delegation", "DelegationRejected", "rejected", "delegation_id", None),
+    _m("delegation", "DelegationProgressReported", "progress_reported", "delegation_id", None),
+    _m("delegation", "DelegationCompleted", "completed", "delegation_id", None),
+    _m("delegation", "DelegationFailed", "failed", "delegation_id", None),
+    _m("delegation", "DelegationCancelled", "cancelled", "delegation_id", None),
+    _m("blacklist", "DebtorListed", "listed", "entry_id"),
+    _m("blacklist", "DebtorListingUpdated", "updated", "entry_id", None),
+    _m("blacklist", "DebtorDelisted", "delisted", "entry_id", None),
+    _m("restriction", "RestrictionIssued", "issued", "control_id"),
+    _m("restriction", "RestrictionAcknowledged", "acknowledged", "control_id", None),
+    _m("restriction", "RestrictionRejected", "rejected", "control_id", None),
+    _m("restriction", "RestrictionLifted", "lifted", "control_id", None),
+    _m("restriction", "InterceptionReported", "interception_reported", "control_id", None),
+    _m("distribution", "DistributionOpened", "opened", "distribution_id"),
+    _m("distribution", "DistributionClaimFiled", "claim_filed", "distribution_id", "case_number"),
+    _m("distribution", "DistributionClaimAdmitted", "claim_admitted", "distribution_id", None),
+    _m("distribution", "DistributionClaimRejected", "claim_rejected", "distribution_id", None),
+    _m("distribution", "DistributionPlanIssued", "plan_issued", "distribution_id", None),
+    _m("distribution", "DistributionObjectionFiled", "objection_filed", "distribution_id", None),
+    _m("distribution", "DistributionFinalized", "finalized", "distribution_id", None),
+    _m("casestatus", "CaseFiled", "filed", "case_number"),
+    _m("casestatus", "CaseConcluded", "concluded", "case_number"),
+    _m("casestatus", "CaseResumed", "resumed", "case_number"),
+    MessageType(f"{NS}.notice.MessageRejected", "cn.court.bus.message_rejected", "notice",
+                "source_topic", None),  # fmt: skip
+)
+
+BY_RECORD: dict[str, MessageType] = {m.record: m for m in MESSAGE_TYPES}
+BY_CE_TYPE: dict[str, MessageType] = {m.ce_type: m for m in MESSAGE_TYPES}
+FLOWS: tuple[str, ...] = ("delegation", "blacklist", "restriction", "distribution", "casestatus")
+
+
+def by_ce_type(ce_type: str) -> MessageType:
+    """Look up a message type by its CloudEvents type.
+
+    Raises:
+        SchemaError: ``EVENT_TYPE_UNKNOWN``.
+    """
+    try:
+        return BY_CE_TYPE[ce_type]
+    except KeyError:
+        raise SchemaError(f"unknown event type {ce_type!r}", code="EVENT_TYPE_UNKNOWN") from None
+
+
+def by_record(record: str) -> MessageType:
+    """Look up a message type by its Avro record full name.
+
+    Raises:
+        SchemaError: ``SCHEMA_UNKNOWN_TYPE``.
+    """
+    try:
+        return BY_RECORD[record]
+    except KeyError:
+        raise SchemaError(f"unknown message record {record!r}", code="SCHEMA_UNKNOWN_TYPE") from None
