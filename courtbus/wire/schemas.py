@@ -94,6 +94,22 @@ class SchemaSet:
             definitions[name] = data
         return cls(definitions, source)
 
+    @classmethod
+    def from_messages(cls, messages: Mapping[str, str], source: str = "<memory>") -> SchemaSet:
+        """A set of already-inlined message schemas (e.g. versions fetched from a registry).
+
+        Raises:
+            SchemaError: ``SCHEMA_INVALID`` if one does not parse.
+        """
+        made = cls({}, source)
+        for name, text in messages.items():
+            try:
+                parsed = fastavro.parse_schema(json.loads(text))
+            except Exception as exc:  # fastavro and json raise several types
+                raise SchemaError(f"{source}: {name}: {exc}", code="SCHEMA_INVALID") from exc
+            made._messages[name] = MessageSchema(name, text, parsed)
+        return made
+
     @property
     def messages(self) -> dict[str, MessageSchema]:
         """Top-level records (not used inside another type), by full name."""
@@ -167,7 +183,8 @@ class SchemaSet:
             kind = node.get("type")
             if kind in ("record", "enum", "fixed"):
                 node = copy.deepcopy(node)
-                node.setdefault("namespace", namespace) if namespace else None
+                if namespace:
+                    node.setdefault("namespace", namespace)
                 return self._inline_named(node, defined, source_name)
             node = dict(node)
             if kind == "array":

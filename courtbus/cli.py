@@ -1,0 +1,260 @@
+"""The ``courtbus`` command: local stack, topics, schemas, directory, demo.
+
+A thin shell over the library: every command resolves its inputs, calls one library function,
+and prints with rich. A ``CourtbusError`` becomes one red line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from typing import TYPE_CHECKING
+
+from courtbus.errors import CourtbusError
+
+if TYPE_CHECKING:
+    from courtbus.catalogue.admin import Action
+
+app = typer.Typer(help="courtbus: cross-court enforcement message bus on Kafka.", no_args_is_help=True)
+stack_app = typer.Typer(help="Run a local Kafka + schema registry stack (no Docker).", no_args_is_help=True)
+topics_app = typer.Typer(help="Compare and apply the topic catalogue.", no_args_is_help=True)
+schemas_app = typer.Typer(help="Register and check Avro schemas.", no_args_is_help=True)
+directory_app = typer.Typer(help="The participant directory.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(directory_app, name="directory")
+
+out = Console()
+err = Console(stderr=True)
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="Stack folder (default: $COURTBUS_STACK_HOME or .stack/).")]
+BootstrapOpt = Annotated[str | None, typer.Option("--bootstrap", help="Kafka bootstrap servers (default: $COURTBUS_BOOTSTRAP or the local stack).")]
+RegistryOpt = Annotated[str | None, typer.Option("--registry", help="Registry URL, …/apis/ccompat/v7 (default: $COURTBUS_REGISTRY_URL or the local stack).")]
+CatalogueOpt = Annotated[Path | None, typer.Option("--catalogue", help="Topic catalogue YAML.")]
+DirectoryOpt = Annotated[Path | None, typer.Option("--directory", help="Participant directory YAML.")]
+ProfileOpt = Annotated[str, typer.Option("--profile", help="Replication profile: auto, single or cluster.")]
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning courtbus errors into one line."""
+    try:
+        app()
+    except CourtbusError as exc:
+        err.print(f"[red]error[/red] {exc.code}: {exc.reason}", highlight=False)
+        sys.exit(1)
+
+
+# -- stack -------------------------------------------------------------------------------------
+
+
+@stack_app.command("up")
+def stack_up(
+    nodes: Annotated[int, typer.Option(help="Brokers: 1, or 3 (replication 3, min ISR 2).")] = 1,
+    secure: Annotated[bool, typer.Option(help="SASL/SCRAM listener and ACL authorizer.")] = False,
+    port_base: Annotated[int, typer.Option(help="Broker n listens on base+2(n-1), its controller on the next port.")] = 9092,
+    registry_port: Annotated[int, typer.Option(help="Schema registry HTTP port.")] = 8081,
+    registry: Annotated[bool, typer.Option(help="Start the schema registry too.")] = True,
+    home: HomeOpt = None,
+) -> None:
+    """Fetch Kafka and Apicurio Registry (cached), start them on 127.0.0.1, wait until ready."""
+    from courtbus.config import default_stack_home
+    from courtbus.stack import Stack, StackConfig
+
+    cfg = StackConfig(home or default_stack_home(), nodes=nodes, secure=secure, port_base=port_base,
+                      registry_port=registry_port, registry=registry)  # fmt: skip
+    started = time.monotonic()
+    with out.status("starting stack…") as status:
+        state = Stack(cfg, progress=lambda msg: status.update(msg)).up()
+    out.print(f"[green]stack up[/green] in {time.monotonic() - started:.1f}s")
+    out.print(f"  bootstrap  {state.bootstrap}")
+    if state.registry_url:
+        out.print(f"  registry   {state.registry_url}")
+    if state.secure:
+        out.print(f"  SASL/SCRAM user admin, password in {cfg.home / 'state.json'}")
+
+
+@stack_app.command("down")
+def stack_down(home: HomeOpt = None) -> None:
+    """Stop exactly the processes `stack up` started here."""
+    from courtbus.config import default_stack_home
+    from courtbus.stack import Stack, StackConfig
+
+    stopped = Stack(StackConfig(home or default_stack_home(), registry=False)).down()
+    out.print(f"stopped {', '.join(stopped)}" if stopped else "no stack running here")
+
+
+@stack_app.command("status")
+def stack_status(home: HomeOpt = None) -> None:
+    """Show each process of the local stack and whether it runs. Exit 1 if any is down."""
+    from courtbus.config import default_stack_home
+    from courtbus.stack import Stack, StackConfig
+
+    rows = Stack(StackConfig(home or default_stack_home(), registry=False)).status()
+    if not rows:
+        out.print("no stack running here (start one with `courtbus stack up`)")
+        raise typer.Exit(1)
+    table = Table("process", "endpoint", "state")
+    for name, endpoint, state in rows:
+        table.add_row(name, endpoint, f"[green]{state}[/green]" if state == "up" else f"[red]{state}[/red]")
+    out.print(table)
+    if any(state != "up" for *_, state in rows):
+        raise typer.Exit(1)
+
+
+# -- topics ------------------------------------------------------------------------------------
+
+
+def _print_actions(actions: list[Action]) -> None:
+    table = Table("action", "topic", "detail")
+    for a in actions:
+        table.add_row(a.kind.value if a.applies else f"[yellow]{a.kind.value}[/yellow]", a.topic, a.detail)
+    out.print(table)
+
+
+@topics_app.command("plan")
+def topics_plan(
+    bootstrap: BootstrapOpt = None, catalogue: CatalogueOpt = None, directory: DirectoryOpt = None,
+    profile: ProfileOpt = "auto", home: HomeOpt = None,
+) -> None:
+    """Show how the cluster differs from the catalogue (changes nothing)."""
+    from courtbus import ops
+    from courtbus.config import resolve
+
+    plan = ops.plan_topics(resolve(bootstrap, stack_home=home), catalogue, directory, profile)
+    if not plan.actions:
+        out.print(f"[green]in sync[/green]: {len(plan.specs)} topics match the catalogue")
+        return
+    _print_actions(plan.actions)
+    todo = sum(a.applies for a in plan.actions)
+    out.print(f"{todo} change(s) to apply, {len(plan.actions) - todo} to review by hand")
+
+
+@topics_app.command("apply")
+def topics_apply(
+    bootstrap: BootstrapOpt = None, catalogue: CatalogueOpt = None, directory: DirectoryOpt = None,
+    profile: ProfileOpt = "auto", home: HomeOpt = None,
+) -> None:
+    """Create topics, add partitions and alter configs until the cluster matches (idempotent)."""
+    from courtbus import ops
+    from courtbus.config import resolve
+
+    conn = resolve(bootstrap, stack_home=home)
+    plan = ops.plan_topics(conn, catalogue, directory, profile)
+    done = ops.apply_topics(conn, plan)
+    if done:
+        _print_actions(done)
+    out.print(f"applied {len(done)} change(s); {len(plan.specs)} topics in catalogue")
+    review = [a for a in plan.actions if not a.applies]
+    if review:
+        out.print("[yellow]left for review by hand:[/yellow]")
+        _print_actions(review)
+
+
+# -- schemas -----------------------------------------------------------------------------------
+
+FolderOpt = Annotated[Path | None, typer.Option("--folder", help="Schema folder (default schemas/avro).")]
+
+
+@schemas_app.command("register")
+def schemas_register(
+    registry: RegistryOpt = None, home: HomeOpt = None, folder: FolderOpt = None,
+    compatibility: Annotated[str, typer.Option(help="Rule set on each subject.")] = "FULL_TRANSITIVE",
+) -> None:
+    """Register every message schema (subject = Avro full name) and set its compatibility rule."""
+    from rich.progress import Progress
+
+    from courtbus import ops
+    from courtbus.config import resolve
+    from courtbus.wire.schemas import DEFAULT_DIR, SchemaSet
+
+    schemas = SchemaSet.load(folder or DEFAULT_DIR)
+    url = registry or resolve(stack_home=home).require_registry()
+    with Progress(console=out, transient=True) as bar:
+        task = bar.add_task("registering schemas", total=len(schemas.messages))
+        ids = ops.register_schemas(url, schemas, compatibility, lambda _n: bar.advance(task))
+    table = Table("subject", "id")
+    for name, schema_id in ids.items():
+        table.add_row(name, str(schema_id))
+    out.print(table)
+    out.print(f"[green]registered {len(ids)} schemas[/green] at {url} ({compatibility})")
+
+
+@schemas_app.command("check")
+def schemas_check(
+    git_history: Annotated[bool, typer.Option("--git/--no-git", help="Check against every committed version.")] = True,
+    against: Annotated[str, typer.Option(help="Git revision whose history counts as released.")] = "HEAD",
+    registry: Annotated[str | None, typer.Option("--registry", help="Also check every version this registry holds.")] = None,
+    folder: FolderOpt = None,
+) -> None:
+    """Check each schema is FULL_TRANSITIVE-compatible with every released version."""
+    from courtbus import ops
+    from courtbus.config import REPO_ROOT
+    from courtbus.wire import compat
+    from courtbus.wire.schemas import DEFAULT_DIR, SchemaSet
+
+    current = SchemaSet.load(folder or DEFAULT_DIR)
+    released: list[tuple[str, SchemaSet]] = []
+    if git_history:
+        released += compat.git_released(REPO_ROOT, against=against)
+    if registry:
+        released += ops.registry_released(registry, sorted(current.messages))
+    problems = compat.check_against(current, released)
+    for p in problems:
+        err.print(f"[red]incompatible[/red] {p}", highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    out.print(f"[green]compatible[/green]: {len(current.messages)} message schemas against "
+              f"{len(released)} released version(s)")  # fmt: skip
+
+
+# -- directory ---------------------------------------------------------------------------------
+
+
+@directory_app.command("check")
+def directory_check(directory: DirectoryOpt = None) -> None:
+    """Validate the participant directory and summarise it."""
+    from courtbus.catalogue.directory import DEFAULT_PATH, load_directory
+
+    d = load_directory(directory or DEFAULT_PATH)
+    out.print(f"[green]valid[/green]: {len(d.courts)} courts in {len(d.provinces())} provinces, "
+              f"{len(d.agencies)} agencies, {len(d.feeds)} feeds, {len(d.groups)} groups")  # fmt: skip
+
+
+@directory_app.command("show")
+def directory_show(directory: DirectoryOpt = None) -> None:
+    """List the courts and agencies."""
+    from courtbus.catalogue.directory import DEFAULT_PATH, load_directory
+
+    d = load_directory(directory or DEFAULT_PATH)
+    table = Table("id", "designation", "name", "province", "level")
+    for c in d.courts:
+        table.add_row(c.id, c.designation, c.name, c.province, c.level.value)
+    out.print(table)
+    agencies = Table("agency", "name", "kind", "feeds")
+    for a in d.agencies:
+        feeds = ", ".join(f"{f.flow}{'/' + '+'.join(f.kinds) if f.kinds else ''}" for f in d.feeds if f.agency == a.id)
+        agencies.add_row(a.id, a.name, a.kind.value, feeds)
+    out.print(agencies)
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo(
+    home: HomeOpt = None,
+    port_base: Annotated[int, typer.Option(help="Broker port base for the demo stack.")] = 9092,
+    registry_port: Annotated[int, typer.Option(help="Registry port for the demo stack.")] = 8081,
+) -> None:
+    """Bring the stack up, apply topics, register schemas, send one message per flow, show them."""
+    from courtbus.demo import run_demo
+
+    run_demo(out, home, port_base, registry_port)
