@@ -221,19 +221,24 @@ def parse_directory(raw: Any, source: str = "<memory>") -> Directory:
     unknown = sorted(set(raw) - {"courts", "agencies", "feeds", "groups"})
     if unknown:
         loader.problem("top level", f"unknown section(s) {', '.join(unknown)}")
-    courts = [c for i, e in enumerate(raw.get("courts") or []) if (c := loader.court(i, e))]
-    agencies = [a for i, e in enumerate(raw.get("agencies") or []) if (a := loader.agency(i, e))]
+    courts_at = [(i, c) for i, e in enumerate(raw.get("courts") or []) if (c := loader.court(i, e))]
+    agencies_at = [(i, a) for i, e in enumerate(raw.get("agencies") or []) if (a := loader.agency(i, e))]
+    courts = [c for _, c in courts_at]
+    agencies = [a for _, a in agencies_at]
     if not courts and not loader.problems:
         loader.problem("courts", "no courts")
     seen: dict[str, str] = {}
-    for kind, ids in (("court", [c.id for c in courts]), ("agency", [a.id for a in agencies])):
-        for pid in ids:
-            if pid in seen:
-                loader.problem(f"{kind} {pid!r}", f"duplicate id (already used by a {seen[pid]})")
-            seen[pid] = kind
-    designations = [c.designation for c in courts]
-    for d in {d for d in designations if designations.count(d) > 1}:
-        loader.problem(f"designation {d!r}", "used by more than one court")
+    entries = [(f"courts[{i}]", c.id) for i, c in courts_at] + [(f"agencies[{i}]", a.id) for i, a in agencies_at]
+    for where, pid in entries:
+        if pid in seen:
+            loader.problem(f"{where} (id {pid!r})", f"duplicate id (already used by {seen[pid]})")
+        else:
+            seen[pid] = where
+    first_use: dict[str, str] = {}
+    for i, c in courts_at:
+        if c.designation in first_use:
+            loader.problem(f"courts[{i}] (id {c.id!r})", f"designation {c.designation} already used by {first_use[c.designation]}")
+        first_use.setdefault(c.designation, f"courts[{i}]")
     agency_ids = {a.id for a in agencies}
     feeds = [f for i, e in enumerate(raw.get("feeds") or []) if (f := loader.feed(i, e, agency_ids))]
     court_ids = {c.id for c in courts}

@@ -57,8 +57,9 @@ class StackConfig:
     nodes: int = 1
     secure: bool = False
     port_base: int = 9092  # broker i listens on base+2i, its controller on base+2i+1
-    registry_port: int = 8081
+    registry_port: int = 8081  # its management (health) interface listens on the next port
     registry: bool = True
+    registry_storage: str = "kafkasql"  # "kafkasql": kept in Kafka, restart-safe; "memory": tests
     cache: Path = field(default_factory=artifacts.default_cache_dir)
     broker_heap: str = "768m"
     registry_heap: str = "512m"
@@ -67,6 +68,11 @@ class StackConfig:
     def __post_init__(self) -> None:
         if self.nodes not in (1, 3):
             raise StackError(f"--nodes must be 1 or 3, not {self.nodes}", code="STACK_CONFIG")
+        if self.registry_storage not in ("kafkasql", "memory"):
+            raise StackError(
+                f"registry storage must be kafkasql or memory, not {self.registry_storage!r}",
+                code="STACK_CONFIG",
+            )
 
     def client_port(self, node: int) -> int:
         """Client (broker) port of node ``node`` (1-based)."""
@@ -90,7 +96,7 @@ class StackConfig:
         """Every port the stack will listen on."""
         ports = [self.client_port(n) for n in range(1, self.nodes + 1)]
         ports += [self.controller_port(n) for n in range(1, self.nodes + 1)]
-        return ports + ([self.registry_port] if self.registry else [])
+        return ports + ([self.registry_port, self.registry_port + 1] if self.registry else [])
 
 
 @dataclass(slots=True)
@@ -380,17 +386,23 @@ class Stack:
         props = {
             "quarkus.http.port": str(self.config.registry_port),
             "quarkus.http.host": "127.0.0.1",
-            "apicurio.storage.kind": "kafkasql",
-            "apicurio.kafkasql.bootstrap.servers": state.bootstrap,
-            "apicurio.kafkasql.topic": "bus.registry.journal",
-            "apicurio.kafkasql.snapshots.topic": "bus.registry.snapshots",
-            "apicurio.kafkasql.topic.auto-create": "true",
+            "quarkus.management.port": str(self.config.registry_port + 1),
+            "quarkus.management.host": "127.0.0.1",
+            "apicurio.events.kafka.topic": "bus.registry.events",
             "apicurio.ccompat.legacy-id-mode.enabled": "true",
             "apicurio.rest.deletion.artifact.enabled": "true",
             "apicurio.rest.deletion.artifact-version.enabled": "true",
             "quarkus.log.level": "WARN",
             "quarkus.log.category.\"io.apicurio\".level": "INFO",
         }
+        if self.config.registry_storage == "kafkasql":
+            props.update({
+                "apicurio.storage.kind": "kafkasql",
+                "apicurio.kafkasql.bootstrap.servers": state.bootstrap,
+                "apicurio.kafkasql.topic": "bus.registry.journal",
+                "apicurio.kafkasql.snapshots.topic": "bus.registry.snapshots",
+                "apicurio.kafkasql.topic.auto-create": "true",
+            })  # fmt: skip
         if state.secure and state.admin_password:
             jaas = (
                 "org.apache.kafka.common.security.scram.ScramLoginModule required "

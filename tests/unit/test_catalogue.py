@@ -1,0 +1,86 @@
+"""Topic specs derived from catalogue + directory, and the pure plan against a cluster state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from courtbus.catalogue.admin import ActionKind, TopicState, plan
+from courtbus.catalogue.directory import load_directory
+from courtbus.catalogue.topics import load_catalogue, parse_catalogue, parse_duration_ms
+from courtbus.errors import ConfigError
+
+
+def _specs(profile: str = "single") -> dict[str, Any]:
+    cat = load_catalogue()
+    return {s.name: s for s in cat.specs(load_directory(), cat.profile(profile))}
+
+
+def test_every_participant_and_bus_topic_is_derived() -> None:
+    specs = _specs()
+    d = load_directory()
+    for court in d.courts:
+        assert f"court.{court.id}.outbox" in specs and f"court.{court.id}.inbox" in specs
+    for agency in d.agencies:
+        assert f"agency.{agency.id}.outbox" in specs and f"agency.{agency.id}.feed" in specs
+    for name in ("bus.delegation.events", "bus.deadletter", "bus.alerts", "blacklist.entries"):
+        assert name in specs
+    assert len(specs) == 2 * len(d.courts) + 2 * len(d.agencies) + 8
+
+
+def test_compaction_retention_overrides_and_profiles() -> None:
+    single, cluster = _specs("single"), _specs("cluster")
+    assert single["blacklist.entries"].configs["cleanup.policy"] == "compact"
+    assert "retention.ms" not in single["blacklist.entries"].configs
+    assert single["bus.delegation.events"].configs["retention.ms"] == "-1"
+    assert single["court.320583.inbox"].configs["retention.ms"] == str(90 * 86_400_000)
+    assert single["court.320583.outbox"].partitions == 6  # override
+    assert single["court.3205.outbox"].partitions == 3
+    assert (single["bus.alerts"].replication, single["bus.alerts"].configs["min.insync.replicas"]) == (1, "1")
+    assert (cluster["bus.alerts"].replication, cluster["bus.alerts"].configs["min.insync.replicas"]) == (3, "2")
+    cat = load_catalogue()
+    assert cat.profile("auto", brokers=3) == cat.profile("cluster")
+    assert cat.profile("auto", brokers=1) == cat.profile("single")
+
+
+@pytest.mark.parametrize("value", ["30", "1w", "-1", "3.5d", ""])
+def test_bad_durations(value: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_duration_ms(value, "t")
+
+
+def test_override_of_unknown_topic_is_an_error() -> None:
+    cat = parse_catalogue({"profiles": {"single": {"replication": 1, "min_insync_replicas": 1}},
+                           "bus": {"bus.alerts": {}}, "overrides": {"bus.nope": {"partitions": 2}}})  # fmt: skip
+    with pytest.raises(ConfigError, match="bus.nope"):
+        cat.specs(load_directory(), cat.profile("single"))
+
+
+def test_plan_creates_grows_alters_and_reports_what_it_cannot_do() -> None:
+    specs = _specs()
+    state = {
+        "bus.alerts": TopicState(3, 1, {**specs["bus.alerts"].configs}),  # in sync
+        "bus.deadletter": TopicState(1, 1, {**specs["bus.deadletter"].configs}),  # too few partitions
+        "bus.delegation.events": TopicState(12, 1, {**specs["bus.delegation.events"].configs}),  # too many
+        "blacklist.entries": TopicState(6, 1, {"cleanup.policy": "delete", "min.insync.replicas": "1"}),
+        "bus.casestatus.events": TopicState(6, 2, {**specs["bus.casestatus.events"].configs}),
+        "court.999999.outbox": TopicState(3, 1, {}),  # no longer in the directory
+    }
+    actions = plan(list(specs.values()), state)
+    by = {(a.kind, a.topic) for a in actions}
+    assert (ActionKind.ADD_PARTITIONS, "bus.deadletter") in by
+    assert (ActionKind.CANNOT_SHRINK, "bus.delegation.events") in by
+    assert (ActionKind.ALTER_CONFIG, "blacklist.entries") in by
+    assert (ActionKind.REPLICATION_DIFFERS, "bus.casestatus.events") in by
+    assert (ActionKind.UNMANAGED, "court.999999.outbox") in by
+    assert not any(a.topic == "bus.alerts" for a in actions)
+    creates = {a.topic for a in actions if a.kind is ActionKind.CREATE}
+    assert creates == set(specs) - set(state)
+    assert not any(a.applies for a in actions if a.kind in (ActionKind.CANNOT_SHRINK, ActionKind.UNMANAGED))
+
+
+def test_plan_of_a_matching_cluster_is_empty() -> None:
+    specs = _specs()
+    state = {n: TopicState(s.partitions, s.replication, dict(s.configs)) for n, s in specs.items()}
+    assert plan(list(specs.values()), state) == []

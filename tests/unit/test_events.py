@@ -1,0 +1,64 @@
+"""CloudEvents headers: written in binary mode, read back strictly, each fault with its code."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from courtbus.errors import ValidationError
+from courtbus.wire.events import EventHeaders
+
+
+def _headers() -> list[tuple[str, bytes]]:
+    return EventHeaders.new("court:320583", "cn.court.delegation.requested", "(2023)苏0583执1234号").to_kafka()
+
+
+def test_round_trip_keeps_every_attribute() -> None:
+    ev = EventHeaders.new("agency:nia", "cn.court.restriction.acknowledged", "rc-1", causation_id=str(uuid.uuid4()))
+    back = EventHeaders.from_kafka(ev.to_kafka())
+    assert back.id == ev.id and back.source == ev.source and back.type == ev.type
+    assert back.subject == "rc-1" and back.causation_id == ev.causation_id
+    assert back.correlation_id == ev.id
+    assert abs((back.time - ev.time).total_seconds()) < 1e-3
+    assert (back.source_kind, back.source_id) == ("agency", "nia")
+
+
+def test_binary_mode_header_names() -> None:
+    names = [k for k, _ in _headers()]
+    assert {"ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject", "content-type"} <= set(names)
+    assert dict(_headers())["content-type"] == b"application/avro"
+
+
+def _replace(name: str, value: bytes | None) -> list[tuple[str, bytes | None]]:
+    return [(k, value if k == name else v) for k, v in _headers()]
+
+
+def _drop(name: str) -> list[tuple[str, bytes | None]]:
+    return [(k, v) for k, v in _headers() if k != name]
+
+
+BAD = [
+    ("no headers", [], "HEADER_MISSING"),
+    ("missing ce_id", _drop("ce_id"), "HEADER_MISSING"),
+    ("missing ce_source", _drop("ce_source"), "HEADER_MISSING"),
+    ("missing ce_type", _drop("ce_type"), "HEADER_MISSING"),
+    ("spec 0.3", _replace("ce_specversion", b"0.3"), "HEADER_SPECVERSION"),
+    ("id not a UUID", _replace("ce_id", b"12345"), "HEADER_BAD_ID"),
+    ("source without kind", _replace("ce_source", b"320583"), "HEADER_BAD_SOURCE"),
+    ("source of unknown kind", _replace("ce_source", b"bank:icbc"), "HEADER_BAD_SOURCE"),
+    ("time not RFC 3339", _replace("ce_time", b"yesterday"), "HEADER_BAD_TIME"),
+    ("time without offset", _replace("ce_time", b"2024-01-01T00:00:00"), "HEADER_BAD_TIME"),
+    ("json content type", _replace("content-type", b"application/json"), "HEADER_CONTENT_TYPE"),
+    ("non-UTF-8 header", _replace("ce_subject", b"\xff\xfe"), "HEADER_INVALID"),
+    ("null header", _replace("ce_subject", None), "HEADER_INVALID"),
+    ("oversized header", _replace("ce_subject", b"x" * 5000), "HEADER_INVALID"),
+    ("duplicate header", [*_headers(), ("ce_source", b"court:3205")], "HEADER_DUPLICATE"),
+]
+
+
+@pytest.mark.parametrize(("name", "headers", "code"), BAD, ids=[b[0] for b in BAD])
+def test_bad_headers(name: str, headers: list[tuple[str, bytes | None]], code: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        EventHeaders.from_kafka(headers)
+    assert info.value.code == code

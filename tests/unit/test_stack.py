@@ -1,0 +1,80 @@
+"""Local stack set-up errors that need no JVM: missing tools, busy ports, rendered configs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from courtbus.errors import StackError
+from courtbus.stack import Stack, StackConfig
+from courtbus.stack.artifacts import ensure_kafka
+from tests.ports import free_block
+
+
+def _path_without(tmp_path: Path, *keep: str) -> str:
+    """A PATH holding only symlinks to the named tools."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in keep:
+        real = subprocess.run(["which", tool], capture_output=True, text=True).stdout.strip()
+        if real:
+            (bin_dir / tool).symlink_to(real)
+    return str(bin_dir)
+
+
+def test_missing_java_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": _path_without(tmp_path), "JAVA_HOME": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "courtbus", "stack", "up", "--home", str(tmp_path / "s")],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == ["error STACK_TOOL_MISSING: `java` not found on PATH: install OpenJDK 17+"]
+
+
+def test_missing_mvn_with_an_empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", _path_without(tmp_path, "java"))
+    with pytest.raises(StackError) as info:
+        ensure_kafka(tmp_path / "cache")
+    assert info.value.code == "STACK_TOOL_MISSING" and "mvn" in info.value.reason
+
+
+def test_busy_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    base = free_block(4)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", base))
+        holder.listen()
+        cfg = StackConfig(tmp_path, port_base=base, registry_port=base + 3)
+        with pytest.raises(StackError) as info:
+            Stack(cfg).up()
+    assert info.value.code == "STACK_PORT_BUSY"
+    assert str(base) in info.value.reason
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_only_one_or_three_nodes() -> None:
+    with pytest.raises(StackError):
+        StackConfig(Path("/tmp/x"), nodes=2)
+
+
+def test_three_node_properties(tmp_path: Path) -> None:
+    stack = Stack(StackConfig(tmp_path, nodes=3, port_base=30000))
+    props = dict(line.split("=", 1) for line in stack._properties(2, None).splitlines())
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:30001,2@127.0.0.1:30003,3@127.0.0.1:30005"
+    assert props["advertised.listeners"] == "CLIENT://127.0.0.1:30002"
+    assert props["min.insync.replicas"] == "2" and props["default.replication.factor"] == "3"
+    assert props["node.id"] == "2"
+
+
+def test_secure_properties(tmp_path: Path) -> None:
+    stack = Stack(StackConfig(tmp_path, secure=True))
+    props = stack._properties(1, "s3cret")
+    assert "CLIENT:SASL_PLAINTEXT" in props
+    assert "allow.everyone.if.no.acl.found=false" in props
+    assert "super.users=User:admin;User:ANONYMOUS" in props
+    assert 'password="s3cret"' in props
