@@ -6,24 +6,27 @@ and prints with rich. A ``CourtbusError`` becomes one red line and exit code 1.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-
-from typing import TYPE_CHECKING
 
 from courtbus.errors import CourtbusError
 
 if TYPE_CHECKING:
     from courtbus.catalogue.admin import Action
 
-app = typer.Typer(help="courtbus: cross-court enforcement message bus on Kafka.", no_args_is_help=True)
-stack_app = typer.Typer(help="Run a local Kafka + schema registry stack (no Docker).", no_args_is_help=True)
+app = typer.Typer(
+    help="courtbus: cross-court enforcement message bus on Kafka.", no_args_is_help=True
+)
+stack_app = typer.Typer(
+    help="Run a local Kafka + schema registry stack (no Docker).", no_args_is_help=True
+)
 topics_app = typer.Typer(help="Compare and apply the topic catalogue.", no_args_is_help=True)
 schemas_app = typer.Typer(help="Register and check Avro schemas.", no_args_is_help=True)
 directory_app = typer.Typer(help="The participant directory.", no_args_is_help=True)
@@ -35,16 +38,38 @@ app.add_typer(directory_app, name="directory")
 out = Console()
 err = Console(stderr=True)
 
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Stack folder (default: $COURTBUS_STACK_HOME or .stack/).")]
-BootstrapOpt = Annotated[str | None, typer.Option("--bootstrap", help="Kafka bootstrap servers (default: $COURTBUS_BOOTSTRAP or the local stack).")]
-RegistryOpt = Annotated[str | None, typer.Option("--registry", help="Registry URL, …/apis/ccompat/v7 (default: $COURTBUS_REGISTRY_URL or the local stack).")]
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="Stack folder (default: $COURTBUS_STACK_HOME or .stack/)."),
+]
+BootstrapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bootstrap",
+        help="Kafka bootstrap servers (default: $COURTBUS_BOOTSTRAP or the local stack).",
+    ),
+]
+RegistryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        help="Registry URL, …/apis/ccompat/v7 (default: $COURTBUS_REGISTRY_URL or the local stack).",
+    ),
+]
 CatalogueOpt = Annotated[Path | None, typer.Option("--catalogue", help="Topic catalogue YAML.")]
-DirectoryOpt = Annotated[Path | None, typer.Option("--directory", help="Participant directory YAML.")]
-ProfileOpt = Annotated[str, typer.Option("--profile", help="Replication profile: auto, single or cluster.")]
+DirectoryOpt = Annotated[
+    Path | None, typer.Option("--directory", help="Participant directory YAML.")
+]
+ProfileOpt = Annotated[
+    str, typer.Option("--profile", help="Replication profile: auto, single or cluster.")
+]
 
 
 def main() -> None:
     """Console-script entry point: run the app, turning courtbus errors into one line."""
+    from courtbus.logs import configure_logging
+
+    configure_logging(logging.WARNING)
     try:
         app()
     except CourtbusError as exc:
@@ -59,7 +84,9 @@ def main() -> None:
 def stack_up(
     nodes: Annotated[int, typer.Option(help="Brokers: 1, or 3 (replication 3, min ISR 2).")] = 1,
     secure: Annotated[bool, typer.Option(help="SASL/SCRAM listener and ACL authorizer.")] = False,
-    port_base: Annotated[int, typer.Option(help="Broker n listens on base+2(n-1), its controller on the next port.")] = 9092,
+    port_base: Annotated[
+        int, typer.Option(help="Broker n listens on base+2(n-1), its controller on the next port.")
+    ] = 9092,
     registry_port: Annotated[int, typer.Option(help="Schema registry HTTP port.")] = 8081,
     registry: Annotated[bool, typer.Option(help="Start the schema registry too.")] = True,
     home: HomeOpt = None,
@@ -81,14 +108,39 @@ def stack_up(
         out.print(f"  SASL/SCRAM user admin, password in {cfg.home / 'state.json'}")
 
 
+@stack_app.command("fetch")
+def stack_fetch() -> None:
+    """Download Kafka and Apicurio Registry into the cache (what `stack up` does first)."""
+    from courtbus.stack import artifacts
+
+    cache = artifacts.default_cache_dir()
+    for what, fetch in (
+        ("Kafka", artifacts.ensure_kafka),
+        ("Apicurio Registry", artifacts.ensure_registry),
+    ):
+        started = time.monotonic()
+        with out.status(f"fetching {what}…"):
+            path = fetch(cache)
+        out.print(f"[green]✓[/green] {what}: {path} ({time.monotonic() - started:.1f}s)")
+    java = artifacts.find_java(artifacts.REGISTRY_MIN_JAVA)
+    out.print(f"[green]✓[/green] Java {artifacts.REGISTRY_MIN_JAVA}+ for the registry: {java}")
+
+
 @stack_app.command("down")
-def stack_down(home: HomeOpt = None) -> None:
-    """Stop exactly the processes `stack up` started here."""
+def stack_down(
+    home: HomeOpt = None,
+    wipe: Annotated[
+        bool, typer.Option(help="Also delete the brokers' data (topics, records, schemas).")
+    ] = False,
+) -> None:
+    """Stop exactly the processes `stack up` started here; data is kept unless --wipe."""
     from courtbus.config import default_stack_home
     from courtbus.stack import Stack, StackConfig
 
-    stopped = Stack(StackConfig(home or default_stack_home(), registry=False)).down()
+    stopped = Stack(StackConfig(home or default_stack_home(), registry=False)).down(wipe=wipe)
     out.print(f"stopped {', '.join(stopped)}" if stopped else "no stack running here")
+    if wipe:
+        out.print("data wiped")
 
 
 @stack_app.command("status")
@@ -103,7 +155,9 @@ def stack_status(home: HomeOpt = None) -> None:
         raise typer.Exit(1)
     table = Table("process", "endpoint", "state")
     for name, endpoint, state in rows:
-        table.add_row(name, endpoint, f"[green]{state}[/green]" if state == "up" else f"[red]{state}[/red]")
+        table.add_row(
+            name, endpoint, f"[green]{state}[/green]" if state == "up" else f"[red]{state}[/red]"
+        )
     out.print(table)
     if any(state != "up" for *_, state in rows):
         raise typer.Exit(1)
@@ -115,14 +169,19 @@ def stack_status(home: HomeOpt = None) -> None:
 def _print_actions(actions: list[Action]) -> None:
     table = Table("action", "topic", "detail")
     for a in actions:
-        table.add_row(a.kind.value if a.applies else f"[yellow]{a.kind.value}[/yellow]", a.topic, a.detail)
+        table.add_row(
+            a.kind.value if a.applies else f"[yellow]{a.kind.value}[/yellow]", a.topic, a.detail
+        )
     out.print(table)
 
 
 @topics_app.command("plan")
 def topics_plan(
-    bootstrap: BootstrapOpt = None, catalogue: CatalogueOpt = None, directory: DirectoryOpt = None,
-    profile: ProfileOpt = "auto", home: HomeOpt = None,
+    bootstrap: BootstrapOpt = None,
+    catalogue: CatalogueOpt = None,
+    directory: DirectoryOpt = None,
+    profile: ProfileOpt = "auto",
+    home: HomeOpt = None,
 ) -> None:
     """Show how the cluster differs from the catalogue (changes nothing)."""
     from courtbus import ops
@@ -139,8 +198,11 @@ def topics_plan(
 
 @topics_app.command("apply")
 def topics_apply(
-    bootstrap: BootstrapOpt = None, catalogue: CatalogueOpt = None, directory: DirectoryOpt = None,
-    profile: ProfileOpt = "auto", home: HomeOpt = None,
+    bootstrap: BootstrapOpt = None,
+    catalogue: CatalogueOpt = None,
+    directory: DirectoryOpt = None,
+    profile: ProfileOpt = "auto",
+    home: HomeOpt = None,
 ) -> None:
     """Create topics, add partitions and alter configs until the cluster matches (idempotent)."""
     from courtbus import ops
@@ -160,13 +222,19 @@ def topics_apply(
 
 # -- schemas -----------------------------------------------------------------------------------
 
-FolderOpt = Annotated[Path | None, typer.Option("--folder", help="Schema folder (default schemas/avro).")]
+FolderOpt = Annotated[
+    Path | None, typer.Option("--folder", help="Schema folder (default schemas/avro).")
+]
 
 
 @schemas_app.command("register")
 def schemas_register(
-    registry: RegistryOpt = None, home: HomeOpt = None, folder: FolderOpt = None,
-    compatibility: Annotated[str, typer.Option(help="Rule set on each subject.")] = "FULL_TRANSITIVE",
+    registry: RegistryOpt = None,
+    home: HomeOpt = None,
+    folder: FolderOpt = None,
+    compatibility: Annotated[
+        str, typer.Option(help="Rule set on each subject.")
+    ] = "FULL_TRANSITIVE",
 ) -> None:
     """Register every message schema (subject = Avro full name) and set its compatibility rule."""
     from rich.progress import Progress
@@ -189,9 +257,15 @@ def schemas_register(
 
 @schemas_app.command("check")
 def schemas_check(
-    git_history: Annotated[bool, typer.Option("--git/--no-git", help="Check against every committed version.")] = True,
-    against: Annotated[str, typer.Option(help="Git revision whose history counts as released.")] = "HEAD",
-    registry: Annotated[str | None, typer.Option("--registry", help="Also check every version this registry holds.")] = None,
+    git_history: Annotated[
+        bool, typer.Option("--git/--no-git", help="Check against every committed version.")
+    ] = True,
+    against: Annotated[
+        str, typer.Option(help="Git revision whose history counts as released.")
+    ] = "HEAD",
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="Also check every version this registry holds.")
+    ] = None,
     folder: FolderOpt = None,
 ) -> None:
     """Check each schema is FULL_TRANSITIVE-compatible with every released version."""
@@ -240,7 +314,11 @@ def directory_show(directory: DirectoryOpt = None) -> None:
     out.print(table)
     agencies = Table("agency", "name", "kind", "feeds")
     for a in d.agencies:
-        feeds = ", ".join(f"{f.flow}{'/' + '+'.join(f.kinds) if f.kinds else ''}" for f in d.feeds if f.agency == a.id)
+        feeds = ", ".join(
+            f"{f.flow}{'/' + '+'.join(f.kinds) if f.kinds else ''}"
+            for f in d.feeds
+            if f.agency == a.id
+        )
         agencies.add_row(a.id, a.name, a.kind.value, feeds)
     out.print(agencies)
 

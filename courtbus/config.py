@@ -83,4 +83,6 @@ def resolve(
             code="BUS_NOT_CONFIGURED",
         )
     user = ADMIN_USER if state.secure else None
-    return Connection(state.bootstrap, registry_url or state.registry_url, user, state.admin_password)
+    return Connection(
+        state.bootstrap, registry_url or state.registry_url, user, state.admin_password
+    )

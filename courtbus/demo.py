@@ -45,7 +45,9 @@ def run_demo(out: Console, home: Path | None, port_base: int, registry_port: int
         CourtbusError: any step failing, with its code.
     """
     started = time.monotonic()
-    cfg = StackConfig(home or default_stack_home(), port_base=port_base, registry_port=registry_port)
+    cfg = StackConfig(
+        home or default_stack_home(), port_base=port_base, registry_port=registry_port
+    )
     with out.status("starting the local stack…") as status:
         state = Stack(cfg, progress=lambda msg: status.update(msg)).up()
     out.print(f"[green]✓[/green] stack up: Kafka {state.bootstrap}, registry {state.registry_url} "
@@ -54,7 +56,9 @@ def run_demo(out: Console, home: Path | None, port_base: int, registry_port: int
     conn = Connection(state.bootstrap, state.registry_url, user, state.admin_password)
     plan = ops.plan_topics(conn)
     done = ops.apply_topics(conn, plan)
-    out.print(f"[green]✓[/green] topics: {len(plan.specs)} in catalogue, {len(done)} change(s) applied")
+    out.print(
+        f"[green]✓[/green] topics: {len(plan.specs)} in catalogue, {len(done)} change(s) applied"
+    )
     schemas = SchemaSet.load()
     ids = ops.register_schemas(conn.require_registry(), schemas)
     out.print(f"[green]✓[/green] schemas: {len(ids)} registered (FULL_TRANSITIVE)")

@@ -30,7 +30,9 @@ class ActionKind(StrEnum):
     UNMANAGED = "not-in-catalogue"  # reported only: never deleted
 
 
-REPORT_ONLY = frozenset({ActionKind.CANNOT_SHRINK, ActionKind.REPLICATION_DIFFERS, ActionKind.UNMANAGED})
+REPORT_ONLY = frozenset(
+    {ActionKind.CANNOT_SHRINK, ActionKind.REPLICATION_DIFFERS, ActionKind.UNMANAGED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +109,48 @@ def plan(specs: Sequence[TopicSpec], state: dict[str, TopicState]) -> list[Actio
             actions.append(Action(ActionKind.CREATE, spec.name, detail, spec))
             continue
         if spec.partitions > have.partitions:
-            actions.append(Action(ActionKind.ADD_PARTITIONS, spec.name, f"{have.partitions} → {spec.partitions}", spec))
+            actions.append(
+                Action(
+                    ActionKind.ADD_PARTITIONS,
+                    spec.name,
+                    f"{have.partitions} → {spec.partitions}",
+                    spec,
+                )
+            )
         elif spec.partitions < have.partitions:
-            actions.append(Action(ActionKind.CANNOT_SHRINK, spec.name, f"has {have.partitions}, catalogue says {spec.partitions}", spec))
+            actions.append(
+                Action(
+                    ActionKind.CANNOT_SHRINK,
+                    spec.name,
+                    f"has {have.partitions}, catalogue says {spec.partitions}",
+                    spec,
+                )
+            )
         if spec.replication != have.replication:
-            actions.append(Action(ActionKind.REPLICATION_DIFFERS, spec.name, f"has {have.replication}, catalogue says {spec.replication}", spec))
+            actions.append(
+                Action(
+                    ActionKind.REPLICATION_DIFFERS,
+                    spec.name,
+                    f"has {have.replication}, catalogue says {spec.replication}",
+                    spec,
+                )
+            )
         for key, value in sorted(spec.configs.items()):
             current = have.configs.get(key)
             if current != value:
-                actions.append(Action(ActionKind.ALTER_CONFIG, spec.name, f"{key}: {current} → {value}", spec, (key, value)))
+                actions.append(
+                    Action(
+                        ActionKind.ALTER_CONFIG,
+                        spec.name,
+                        f"{key}: {current} → {value}",
+                        spec,
+                        (key, value),
+                    )
+                )
     for name in sorted(set(state) - wanted):
-        actions.append(Action(ActionKind.UNMANAGED, name, "exists but the catalogue does not name it"))
+        actions.append(
+            Action(ActionKind.UNMANAGED, name, "exists but the catalogue does not name it")
+        )
     return actions
 
 
@@ -134,29 +167,45 @@ def apply(
     done: list[Action] = []
     creates = [a for a in actions if a.kind is ActionKind.CREATE and a.spec]
     if creates:
-        new = [NewTopic(a.topic, a.spec.partitions, a.spec.replication, topic_configs=dict(a.spec.configs)) for a in creates if a.spec]
+        new = [
+            NewTopic(
+                a.topic, a.spec.partitions, a.spec.replication, topic_configs=dict(a.spec.configs)
+            )
+            for a in creates
+            if a.spec
+        ]
         result = admin.create_topics(new, raise_errors=False)
         for topic in result["topics"]:
             if topic["error_code"] not in (0, 36):  # 36: already exists (a concurrent apply)
-                raise ClusterError(f"creating {topic['name']}: {topic['error_message']}", code="CLUSTER_REFUSED")
+                raise ClusterError(
+                    f"creating {topic['name']}: {topic['error_message']}", code="CLUSTER_REFUSED"
+                )
         done += creates
     adds = [a for a in actions if a.kind is ActionKind.ADD_PARTITIONS and a.spec]
     if adds:
-        response = admin.create_partitions({a.topic: NewPartitions(a.spec.partitions) for a in adds if a.spec}, raise_errors=False)
+        response = admin.create_partitions(
+            {a.topic: NewPartitions(a.spec.partitions) for a in adds if a.spec}, raise_errors=False
+        )
         for res in response.results:
             if res.error_code != 0:
-                raise ClusterError(f"adding partitions to {res.name}: {res.error_message}", code="CLUSTER_REFUSED")
+                raise ClusterError(
+                    f"adding partitions to {res.name}: {res.error_message}", code="CLUSTER_REFUSED"
+                )
         done += adds
     alters: dict[str, dict[str, str]] = {}
     for a in actions:
         if a.kind is ActionKind.ALTER_CONFIG and a.config:
             alters.setdefault(a.topic, {})[a.config[0]] = a.config[1]
     if alters:
-        resources = [ConfigResource(ConfigResourceType.TOPIC, t, configs=c) for t, c in alters.items()]
+        resources = [
+            ConfigResource(ConfigResourceType.TOPIC, t, configs=c) for t, c in alters.items()
+        ]
         result = admin.alter_configs(resources)
         for topic, outcome in result.get("topic", {}).items():
             if outcome != "OK":
-                raise ClusterError(f"altering configs of {topic}: {outcome}", code="CLUSTER_REFUSED")
+                raise ClusterError(
+                    f"altering configs of {topic}: {outcome}", code="CLUSTER_REFUSED"
+                )
         done += [a for a in actions if a.kind is ActionKind.ALTER_CONFIG]
     for a in done:
         if progress:

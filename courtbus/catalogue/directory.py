@@ -106,7 +106,9 @@ class Directory:
         for agency in self.agencies:
             if agency.id == agency_id:
                 return agency
-        raise ValidationError(f"agency {agency_id!r} is not in the directory", code="AGENCY_UNKNOWN")
+        raise ValidationError(
+            f"agency {agency_id!r} is not in the directory", code="AGENCY_UNKNOWN"
+        )
 
     def provinces(self) -> list[str]:
         """Provinces that have at least one court, in directory order."""
@@ -123,7 +125,9 @@ class _Loader:
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{self.source}: {where}: {message}")
 
-    def fields(self, where: str, entry: Any, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    def fields(
+        self, where: str, entry: Any, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> dict[str, Any] | None:
         if not isinstance(entry, dict):
             self.problem(where, f"must be a mapping, not {type(entry).__name__}")
             return None
@@ -150,7 +154,9 @@ class _Loader:
             ok = False
         province = _PROVINCE_NAMES.get(str(data["province"]))
         if province is None:
-            self.problem(where, f"unknown province {data['province']!r} (use the full name, e.g. 江苏省)")
+            self.problem(
+                where, f"unknown province {data['province']!r} (use the full name, e.g. 江苏省)"
+            )
             ok = False
         try:
             level = CourtLevel(str(data["level"]))
@@ -160,16 +166,24 @@ class _Loader:
         if not ok or province is None:
             return None
         if court_id[:2] != province.code:
-            self.problem(where, f"id prefix {court_id[:2]} is {BY_CODE[court_id[:2]].name}, not {province.name}")
+            self.problem(
+                where,
+                f"id prefix {court_id[:2]} is {BY_CODE[court_id[:2]].name}, not {province.name}",
+            )
         try:
             derived = court_id_from_designation(str(data["designation"]))
             if derived != court_id:
-                self.problem(where, f"designation {data['designation']} gives id {derived}, not {court_id}")
+                self.problem(
+                    where, f"designation {data['designation']} gives id {derived}, not {court_id}"
+                )
         except ValidationError as exc:
             self.problem(where, exc.reason)
         expected = _ID_LENGTH.get(level)
         if expected is not None and len(court_id) != expected:
-            self.problem(where, f"a {level} court's id has {expected} digits, {court_id!r} has {len(court_id)}")
+            self.problem(
+                where,
+                f"a {level} court's id has {expected} digits, {court_id!r} has {len(court_id)}",
+            )
         return Court(court_id, str(data["designation"]), str(data["name"]), province.name, level)
 
     def agency(self, index: int, entry: Any) -> Agency | None:
@@ -180,7 +194,9 @@ class _Loader:
         agency_id = str(data["id"])
         where = f"agencies[{index}] (id {agency_id!r})"
         if not _AGENCY_ID.match(agency_id):
-            self.problem(where, "malformed agency id: lower-case ASCII letters, digits and '-', 2–32 long")
+            self.problem(
+                where, "malformed agency id: lower-case ASCII letters, digits and '-', 2–32 long"
+            )
             return None
         try:
             kind = AgencyKind(str(data["kind"]))
@@ -205,7 +221,12 @@ class _Loader:
             self.problem(where, "fields must be a non-empty list")
             return None
         kinds = data.get("kinds") or []
-        return Feed(str(data["agency"]), str(data["flow"]), tuple(map(str, kinds)), tuple(map(str, data["fields"])))
+        return Feed(
+            str(data["agency"]),
+            str(data["flow"]),
+            tuple(map(str, kinds)),
+            tuple(map(str, data["fields"])),
+        )
 
 
 def parse_directory(raw: Any, source: str = "<memory>") -> Directory:
@@ -217,18 +238,24 @@ def parse_directory(raw: Any, source: str = "<memory>") -> Directory:
     """
     loader = _Loader(source)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: must be a mapping with courts, agencies, feeds", code="DIRECTORY_INVALID")
+        raise ConfigError(
+            f"{source}: must be a mapping with courts, agencies, feeds", code="DIRECTORY_INVALID"
+        )
     unknown = sorted(set(raw) - {"courts", "agencies", "feeds", "groups"})
     if unknown:
         loader.problem("top level", f"unknown section(s) {', '.join(unknown)}")
     courts_at = [(i, c) for i, e in enumerate(raw.get("courts") or []) if (c := loader.court(i, e))]
-    agencies_at = [(i, a) for i, e in enumerate(raw.get("agencies") or []) if (a := loader.agency(i, e))]
+    agencies_at = [
+        (i, a) for i, e in enumerate(raw.get("agencies") or []) if (a := loader.agency(i, e))
+    ]
     courts = [c for _, c in courts_at]
     agencies = [a for _, a in agencies_at]
     if not courts and not loader.problems:
         loader.problem("courts", "no courts")
     seen: dict[str, str] = {}
-    entries = [(f"courts[{i}]", c.id) for i, c in courts_at] + [(f"agencies[{i}]", a.id) for i, a in agencies_at]
+    entries = [(f"courts[{i}]", c.id) for i, c in courts_at] + [
+        (f"agencies[{i}]", a.id) for i, a in agencies_at
+    ]
     for where, pid in entries:
         if pid in seen:
             loader.problem(f"{where} (id {pid!r})", f"duplicate id (already used by {seen[pid]})")
@@ -237,10 +264,15 @@ def parse_directory(raw: Any, source: str = "<memory>") -> Directory:
     first_use: dict[str, str] = {}
     for i, c in courts_at:
         if c.designation in first_use:
-            loader.problem(f"courts[{i}] (id {c.id!r})", f"designation {c.designation} already used by {first_use[c.designation]}")
+            loader.problem(
+                f"courts[{i}] (id {c.id!r})",
+                f"designation {c.designation} already used by {first_use[c.designation]}",
+            )
         first_use.setdefault(c.designation, f"courts[{i}]")
     agency_ids = {a.id for a in agencies}
-    feeds = [f for i, e in enumerate(raw.get("feeds") or []) if (f := loader.feed(i, e, agency_ids))]
+    feeds = [
+        f for i, e in enumerate(raw.get("feeds") or []) if (f := loader.feed(i, e, agency_ids))
+    ]
     court_ids = {c.id for c in courts}
     groups: dict[str, tuple[str, ...]] = {}
     for name, members in (raw.get("groups") or {}).items():

@@ -51,7 +51,10 @@ def parse_duration_ms(value: Any, where: str) -> str:
         return "-1"
     match = _DURATION.match(text)
     if match is None:
-        raise ConfigError(f"{where}: retention {value!r} is not like 30d, 12h, 15m, 60s or forever", code="CATALOGUE_INVALID")
+        raise ConfigError(
+            f"{where}: retention {value!r} is not like 30d, 12h, 15m, 60s or forever",
+            code="CATALOGUE_INVALID",
+        )
     return str(int(match.group(1)) * _UNIT_MS[match.group(2)])
 
 
@@ -74,7 +77,10 @@ class Catalogue:
         if name == "auto":
             name = "cluster" if (brokers or 1) >= 3 else "single"
         if name not in self.profiles:
-            raise ConfigError(f"{self.source}: no profile {name!r}; have {', '.join(self.profiles)}", code="CATALOGUE_INVALID")
+            raise ConfigError(
+                f"{self.source}: no profile {name!r}; have {', '.join(self.profiles)}",
+                code="CATALOGUE_INVALID",
+            )
         return self.profiles[name]
 
     def specs(self, directory: Directory, profile: Profile) -> list[TopicSpec]:
@@ -90,7 +96,10 @@ class Catalogue:
             wanted[name] = dict(rule)
         for name, rule in self.overrides.items():
             if name not in wanted:
-                raise ConfigError(f"{self.source}: overrides.{name}: no such topic in the catalogue", code="CATALOGUE_INVALID")
+                raise ConfigError(
+                    f"{self.source}: overrides.{name}: no such topic in the catalogue",
+                    code="CATALOGUE_INVALID",
+                )
             wanted[name].update(rule)
         return [self._spec(name, rule, profile) for name, rule in sorted(wanted.items())]
 
@@ -100,10 +109,15 @@ class Catalogue:
             raise ConfigError(f"{where}: not a legal Kafka topic name", code="CATALOGUE_INVALID")
         unknown = set(rule) - {"partitions", "retention", "compacted", "max_message_bytes"}
         if unknown:
-            raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}", code="CATALOGUE_INVALID")
+            raise ConfigError(
+                f"{where}: unknown setting(s) {', '.join(sorted(unknown))}",
+                code="CATALOGUE_INVALID",
+            )
         partitions = rule.get("partitions", 3)
         if not isinstance(partitions, int) or partitions < 1:
-            raise ConfigError(f"{where}: partitions must be a positive integer", code="CATALOGUE_INVALID")
+            raise ConfigError(
+                f"{where}: partitions must be a positive integer", code="CATALOGUE_INVALID"
+            )
         configs = {"min.insync.replicas": str(profile.min_insync_replicas)}
         if rule.get("compacted"):
             configs["cleanup.policy"] = "compact"
@@ -128,14 +142,21 @@ def parse_catalogue(raw: Any, source: str = "<memory>") -> Catalogue:
         try:
             profiles[str(name)] = Profile(int(p["replication"]), int(p["min_insync_replicas"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{source}: profiles.{name}: needs replication and min_insync_replicas", code="CATALOGUE_INVALID") from exc
+            raise ConfigError(
+                f"{source}: profiles.{name}: needs replication and min_insync_replicas",
+                code="CATALOGUE_INVALID",
+            ) from exc
     if not profiles:
         raise ConfigError(f"{source}: no profiles", code="CATALOGUE_INVALID")
     participants = raw.get("participants") or {}
     for kind in participants:
         if kind not in ("court", "agency"):
-            raise ConfigError(f"{source}: participants.{kind}: only court and agency", code="CATALOGUE_INVALID")
-    return Catalogue(profiles, participants, raw.get("bus") or {}, raw.get("overrides") or {}, source)
+            raise ConfigError(
+                f"{source}: participants.{kind}: only court and agency", code="CATALOGUE_INVALID"
+            )
+    return Catalogue(
+        profiles, participants, raw.get("bus") or {}, raw.get("overrides") or {}, source
+    )
 
 
 def load_catalogue(path: Path = DEFAULT_PATH) -> Catalogue:

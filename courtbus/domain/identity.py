@@ -167,7 +167,7 @@ def validate_resident_id(number: str) -> str:
         compact: str = ric.validate(number)
     except stdnum_exceptions.ValidationError as exc:
         raise ValidationError(
-            f"resident ID {mask_id(str(number))} is invalid: {exc.message}",
+            f"resident ID {mask_id(str(number))} is invalid: {exc}",
             code="RESIDENT_ID_INVALID",
         ) from exc
     if len(compact) != 18:
@@ -187,7 +187,7 @@ def validate_credit_code(code: str) -> str:
         compact: str = uscc.validate(code)
     except stdnum_exceptions.ValidationError as exc:
         raise ValidationError(
-            f"unified social credit code {code!r} is invalid: {exc.message}",
+            f"unified social credit code {code!r} is invalid: {exc}",
             code="CREDIT_CODE_INVALID",
         ) from exc
     return compact

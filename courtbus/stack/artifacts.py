@@ -68,9 +68,7 @@ def _copy_dependencies(pom: Path, target: Path, *extra: str) -> None:
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln]
         first = lines[0].strip() if lines else f"exit code {proc.returncode}"
-        raise StackError(
-            f"mvn could not fetch {pom.name}: {first}", code="STACK_DOWNLOAD_FAILED"
-        )
+        raise StackError(f"mvn could not fetch {pom.name}: {first}", code="STACK_DOWNLOAD_FAILED")
 
 
 def ensure_kafka(cache: Path) -> Path:
@@ -115,7 +113,9 @@ def ensure_registry(cache: Path) -> Path:
     with tarfile.open(archives[0]) as tar:
         tar.extractall(target, filter="data")
     if not (target / "quarkus-run.jar").exists():
-        raise StackError(f"{archives[0].name} holds no quarkus-run.jar", code="STACK_DOWNLOAD_FAILED")
+        raise StackError(
+            f"{archives[0].name} holds no quarkus-run.jar", code="STACK_DOWNLOAD_FAILED"
+        )
     shutil.rmtree(download)
     (target / _MARKER).touch()
     return target

@@ -6,6 +6,7 @@ never signalled: ``stack down`` stops exactly the processes ``stack up`` started
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -77,10 +78,8 @@ def stop(records: Sequence[ProcessRecord], timeout_s: float = 30.0, *, kill: boo
 
 
 def _signal(rec: ProcessRecord, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(rec.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _reap() -> None:

@@ -23,7 +23,6 @@ from courtbus.errors import StackError
 from courtbus.stack import artifacts
 from courtbus.stack.processes import (
     ProcessRecord,
-    log_contains,
     log_tail,
     port_free,
     port_open,
@@ -137,6 +136,14 @@ class StackState:
         return settings
 
 
+def _count_started(log: Path) -> int:
+    """How many times a broker log says the broker finished starting."""
+    try:
+        return log.read_bytes().count(b"Kafka Server started")
+    except OSError:
+        return 0
+
+
 def _kafka_cluster_id() -> str:
     """A Kafka cluster id: url-safe base64 of a random UUID, like ``StorageTool random-uuid``."""
     while True:
@@ -152,6 +159,7 @@ class Stack:
         self.config = config
         self.home = config.home
         self._say = progress or (lambda _msg: None)
+        self._marks: dict[int, int] = {}  # "Kafka Server started" lines in each log before a start
 
     @property
     def state_file(self) -> Path:
@@ -174,6 +182,7 @@ class Stack:
         Raises:
             StackError: a missing tool, a busy port, a failed download or a start timeout.
         """
+        self._check_layout()
         current = self.state()
         if current is not None:
             if all(b.alive() for b in current.brokers) and (
@@ -199,10 +208,7 @@ class Stack:
             registry_dir = artifacts.ensure_registry(self.config.cache)
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "log4j2.properties").write_text(_LOG4J)
-        cluster_id = _kafka_cluster_id()
-        password = secrets.token_urlsafe(18) if self.config.secure else None
-        self._say(f"formatting KRaft storage for {self.config.nodes} node(s)")
-        self._format(kafka_dir, cluster_id, password)
+        cluster_id, password = self._identity(kafka_dir)
         state = StackState(
             nodes=self.config.nodes, secure=self.config.secure, bootstrap=self.config.bootstrap,
             registry_url=self.config.registry_url if self.config.registry else None,
@@ -280,6 +286,59 @@ class Stack:
             f"-Dkafka.logs.dir={self.home}", "-cp", f"{classpath}/*",
         ]  # fmt: skip
 
+    @property
+    def identity_file(self) -> Path:
+        """Kept across ``down``/``up``: cluster id, layout and admin password of the data."""
+        return self.home / "cluster.json"
+
+    def _layout(self) -> dict[str, object]:
+        return {
+            "nodes": self.config.nodes,
+            "secure": self.config.secure,
+            "port_base": self.config.port_base,
+        }
+
+    def _check_layout(self) -> None:
+        """Refuse to start data made with other settings.
+
+        Raises:
+            StackError: ``STACK_CONFIG_MISMATCH``.
+        """
+        if not self.identity_file.exists():
+            return
+        saved = json.loads(self.identity_file.read_text())
+        layout = self._layout()
+        if {k: saved.get(k) for k in layout} != layout:
+            raise StackError(
+                f"the stack in {self.home} was created with nodes={saved.get('nodes')}, "
+                f"secure={saved.get('secure')}, port_base={saved.get('port_base')}; start it "
+                "the same way, or wipe it first with `courtbus stack down --wipe`",
+                code="STACK_CONFIG_MISMATCH",
+            )
+
+    def _identity(self, kafka_dir: Path) -> tuple[str, str | None]:
+        """Reuse the formatted cluster in ``home`` (data survives down/up), or format a new one.
+
+        Raises:
+            StackError: ``STACK_CONFIG_MISMATCH`` if the data was made with other settings.
+        """
+        layout = self._layout()
+        if self.identity_file.exists():
+            saved = json.loads(self.identity_file.read_text())
+            for node in range(1, self.config.nodes + 1):  # ports or paths may have moved
+                (self._node_dir(node) / "server.properties").write_text(
+                    self._properties(node, saved.get("admin_password"))
+                )
+            return str(saved["cluster_id"]), saved.get("admin_password")
+        cluster_id = _kafka_cluster_id()
+        password = secrets.token_urlsafe(18) if self.config.secure else None
+        self._say(f"formatting KRaft storage for {self.config.nodes} node(s)")
+        self._format(kafka_dir, cluster_id, password)
+        identity = {**layout, "cluster_id": cluster_id, "admin_password": password}
+        self.identity_file.write_text(json.dumps(identity, indent=2))
+        self.identity_file.chmod(0o600)
+        return cluster_id, password
+
     def _format(self, kafka_dir: Path, cluster_id: str, password: str | None) -> None:
         procs = []
         for node in range(1, self.config.nodes + 1):
@@ -306,6 +365,7 @@ class Stack:
 
     def _start_broker(self, kafka_dir: Path, node: int) -> ProcessRecord:
         ndir = self._node_dir(node)
+        self._marks[node] = _count_started(ndir / "broker.log")
         cmd = [*self._java(kafka_dir, self.config.broker_heap), "kafka.Kafka",
                str(ndir / "server.properties")]  # fmt: skip
         return spawn(f"broker-{node}", cmd, ndir / "broker.log")
@@ -321,7 +381,7 @@ class Stack:
         rec = self._start_broker(kafka_dir, node)
         state.brokers[node - 1] = rec
         self.state_file.write_text(state.to_json())
-        self._wait_broker(node, rec, restart=True)
+        self._wait_broker(node, rec)
 
     def stop_broker(self, node: int, *, kill: bool = False) -> None:
         """Stop one broker (SIGTERM: controlled shutdown; ``kill``: SIGKILL)."""
@@ -351,13 +411,12 @@ class Stack:
             code="STACK_START_TIMEOUT",
         )
 
-    def _wait_broker(self, node: int, rec: ProcessRecord, *, restart: bool = False) -> None:
+    def _wait_broker(self, node: int, rec: ProcessRecord) -> None:
         log = Path(rec.log)
-        marks = log.read_bytes().count(b"Kafka Server started") if restart else 0
+        marks = self._marks.get(node, 0)
 
         def ready() -> bool:
-            started = log.read_bytes().count(b"Kafka Server started") > marks
-            return started and port_open(self.config.client_port(node))
+            return _count_started(log) > marks and port_open(self.config.client_port(node))
 
         self._wait(f"broker {node}", rec, ready)
 
@@ -393,7 +452,7 @@ class Stack:
             "apicurio.rest.deletion.artifact.enabled": "true",
             "apicurio.rest.deletion.artifact-version.enabled": "true",
             "quarkus.log.level": "WARN",
-            "quarkus.log.category.\"io.apicurio\".level": "INFO",
+            'quarkus.log.category."io.apicurio".level': "INFO",
         }
         if self.config.registry_storage == "kafkasql":
             props.update({
@@ -432,19 +491,24 @@ class Stack:
 
     # -- down / status ----------------------------------------------------------------------
 
-    def down(self) -> list[str]:
-        """Stop every process this stack started (registry first) and forget the state.
+    def down(self, *, wipe: bool = False) -> list[str]:
+        """Stop every process this stack started (registry first); ``wipe`` also deletes data.
 
         Returns the names of the processes that were running.
         """
         state = self.state()
-        if state is None:
-            return []
-        running = [r.name for r in self._records(state) if r.alive()]
-        if state.registry is not None:
-            stop([state.registry], timeout_s=15)
-        stop(state.brokers, timeout_s=30)
-        self.state_file.unlink(missing_ok=True)
+        running: list[str] = []
+        if state is not None:
+            running = [r.name for r in self._records(state) if r.alive()]
+            if state.registry is not None:
+                stop([state.registry], timeout_s=15)
+            stop(state.brokers, timeout_s=30)
+            self.state_file.unlink(missing_ok=True)
+        if wipe:
+            for path in self.home.glob("node-*"):
+                shutil.rmtree(path)
+            self.identity_file.unlink(missing_ok=True)
+            (self.home / "registry.log").unlink(missing_ok=True)
         return running
 
     @staticmethod

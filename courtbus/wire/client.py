@@ -20,7 +20,9 @@ from courtbus.wire.registry import RegistryClient
 from courtbus.wire.schemas import SchemaSet
 
 
-def make_envelope(conn: Connection, schemas: SchemaSet | None = None, *, auto_register: bool = False) -> Envelope:
+def make_envelope(
+    conn: Connection, schemas: SchemaSet | None = None, *, auto_register: bool = False
+) -> Envelope:
     """An ``Envelope`` over the connection's registry and the repository's schemas."""
     registry = RegistryClient(conn.require_registry())
     return Envelope(AvroCodec(schemas or SchemaSet.load(), registry, auto_register=auto_register))
@@ -43,7 +45,9 @@ def make_producer(conn: Connection, **overrides: Any) -> KafkaProducer:
     try:
         return KafkaProducer(**settings)
     except KafkaError as exc:
-        raise ClusterError(f"cannot reach Kafka at {conn.bootstrap}: {exc}", code="CLUSTER_UNREACHABLE") from exc
+        raise ClusterError(
+            f"cannot reach Kafka at {conn.bootstrap}: {exc}", code="CLUSTER_UNREACHABLE"
+        ) from exc
 
 
 def send(producer: KafkaProducer, out: OutgoingRecord, timeout_s: float = 30.0) -> tuple[int, int]:
@@ -53,9 +57,13 @@ def send(producer: KafkaProducer, out: OutgoingRecord, timeout_s: float = 30.0) 
         ClusterError: ``PRODUCE_FAILED``.
     """
     try:
-        meta = producer.send(out.topic, key=out.key, value=out.value, headers=out.headers).get(timeout=timeout_s)
+        meta = producer.send(out.topic, key=out.key, value=out.value, headers=out.headers).get(
+            timeout=timeout_s
+        )
     except KafkaError as exc:
-        raise ClusterError(f"producing to {out.topic} failed: {exc}", code="PRODUCE_FAILED") from exc
+        raise ClusterError(
+            f"producing to {out.topic} failed: {exc}", code="PRODUCE_FAILED"
+        ) from exc
     return meta.partition, meta.offset
 
 
@@ -73,13 +81,11 @@ def read_events(
         enable_auto_commit=False, consumer_timeout_ms=int(timeout_s * 1000),
     )  # fmt: skip
     try:
-        count = 0
-        for raw in consumer:
+        for count, raw in enumerate(consumer, start=1):
             try:
                 yield envelope.read(raw)
             except CourtbusError as exc:
                 yield raw, exc
-            count += 1
             if count >= max_records:
                 return
     finally:

@@ -156,7 +156,9 @@ class AvroCodec:
                 code="AVRO_TRAILING_BYTES",
             )
         if not isinstance(payload, dict):
-            raise SerializationError(f"schema {schema_id} is not a record", code="AVRO_DECODE_FAILED")
+            raise SerializationError(
+                f"schema {schema_id} is not a record", code="AVRO_DECODE_FAILED"
+            )
         return Decoded(name, payload, schema_id)
 
 

@@ -43,7 +43,7 @@ def _parse(text: str, what: str) -> avro.schema.Schema:
 def check_full(record: str, new: str, old: str, against: str) -> list[Incompatibility]:
     """Both directions between one new and one old version of a schema."""
     new_s, old_s = _parse(new, f"{record} (current)"), _parse(old, f"{record} ({against})")
-    checker = ReaderWriterCompatibilityChecker()
+    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]  # avro ships no annotations here
     problems = []
     for direction, reader, writer in (("backward", new_s, old_s), ("forward", old_s, new_s)):
         result = checker.get_compatibility(reader, writer)
@@ -54,19 +54,25 @@ def check_full(record: str, new: str, old: str, against: str) -> list[Incompatib
     return problems
 
 
-def check_against(current: SchemaSet, released: Iterable[tuple[str, SchemaSet]]) -> list[Incompatibility]:
+def check_against(
+    current: SchemaSet, released: Iterable[tuple[str, SchemaSet]]
+) -> list[Incompatibility]:
     """Check every current message schema against the same message in each released set."""
     problems: list[Incompatibility] = []
     for label, old in released:
         for name, old_schema in old.messages.items():
             if name not in current.messages:
-                problems.append(Incompatibility(name, label, "backward", "message type was removed"))
+                problems.append(
+                    Incompatibility(name, label, "backward", "message type was removed")
+                )
                 continue
             problems += check_full(name, current.messages[name].text, old_schema.text, label)
     return problems
 
 
-def git_released(repo: Path, folder: str = "schemas/avro", against: str = "HEAD") -> list[tuple[str, SchemaSet]]:
+def git_released(
+    repo: Path, folder: str = "schemas/avro", against: str = "HEAD"
+) -> list[tuple[str, SchemaSet]]:
     """Every committed version of the schema folder reachable from ``against``, newest first.
 
     Raises:
@@ -79,12 +85,20 @@ def git_released(repo: Path, folder: str = "schemas/avro", against: str = "HEAD"
                 ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
             ).stdout
         except (OSError, subprocess.CalledProcessError) as exc:
-            raise SchemaError(f"git {' '.join(args)} failed: {exc}", code="SCHEMA_HISTORY_UNAVAILABLE") from exc
+            raise SchemaError(
+                f"git {' '.join(args)} failed: {exc}", code="SCHEMA_HISTORY_UNAVAILABLE"
+            ) from exc
 
     revisions = git("log", "--format=%H", against, "--", folder).split()
     released = []
     for rev in revisions:
-        names = [n for n in git("ls-tree", "--name-only", f"{rev}:{folder}").split() if n.endswith(".avsc")]
+        names = [
+            n
+            for n in git("ls-tree", "--name-only", f"{rev}:{folder}").split()
+            if n.endswith(".avsc")
+        ]
         files = [(n, git("show", f"{rev}:{folder}/{n}")) for n in names]
-        released.append((f"git {rev[:10]}", SchemaSet.from_files(files, source=f"{rev[:10]}:{folder}")))
+        released.append(
+            (f"git {rev[:10]}", SchemaSet.from_files(files, source=f"{rev[:10]}:{folder}"))
+        )
     return released

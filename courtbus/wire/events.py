@@ -137,7 +137,9 @@ class EventHeaders:
                 f"ce_time {values['ce_time']!r} is not an RFC 3339 time", code="HEADER_BAD_TIME"
             ) from exc
         if time.tzinfo is None:
-            raise ValidationError(f"ce_time {values['ce_time']!r} has no offset", code="HEADER_BAD_TIME")
+            raise ValidationError(
+                f"ce_time {values['ce_time']!r} has no offset", code="HEADER_BAD_TIME"
+            )
         known = {*REQUIRED, "ce_subject", "ce_correlationid", "ce_causationid", "content-type"}
         extensions = {k[3:]: v for k, v in values.items() if k.startswith("ce_") and k not in known}
         return cls(

@@ -40,7 +40,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _m(flow: str, name: str, event: str, key: str, subject: str | None = "case_number") -> MessageType:
+def _m(
+    flow: str, name: str, event: str, key: str, subject: str | None = "case_number"
+) -> MessageType:
     return MessageType(f"{NS}.{flow}.{name}", f"cn.court.{flow}.{event}", flow, key, subject)
 
 
@@ -71,8 +73,13 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     _m("casestatus", "CaseFiled", "filed", "case_number"),
     _m("casestatus", "CaseConcluded", "concluded", "case_number"),
     _m("casestatus", "CaseResumed", "resumed", "case_number"),
-    MessageType(f"{NS}.notice.MessageRejected", "cn.court.bus.message_rejected", "notice",
-                "source_topic", None),  # fmt: skip
+    MessageType(
+        f"{NS}.notice.MessageRejected",
+        "cn.court.bus.message_rejected",
+        "notice",
+        "source_topic",
+        None,
+    ),
 )
 
 BY_RECORD: dict[str, MessageType] = {m.record: m for m in MESSAGE_TYPES}
@@ -101,4 +108,6 @@ def by_record(record: str) -> MessageType:
     try:
         return BY_RECORD[record]
     except KeyError:
-        raise SchemaError(f"unknown message record {record!r}", code="SCHEMA_UNKNOWN_TYPE") from None
+        raise SchemaError(
+            f"unknown message record {record!r}", code="SCHEMA_UNKNOWN_TYPE"
+        ) from None

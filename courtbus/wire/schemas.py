@@ -163,7 +163,9 @@ class SchemaSet:
             raise SchemaError(f"{self.source}: {name}: {exc}", code="SCHEMA_INVALID") from exc
         return MessageSchema(name, text, parsed)
 
-    def _inline(self, node: JSON, namespace: str | None, defined: set[str], source_name: str) -> JSON:
+    def _inline(
+        self, node: JSON, namespace: str | None, defined: set[str], source_name: str
+    ) -> JSON:
         if isinstance(node, str):
             if node in PRIMITIVES:
                 return node

@@ -9,7 +9,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from courtbus.domain.identity import CaseNumber, DebtorKind, designation_from_court_id, validate_debtor_id
+from courtbus.domain.identity import (
+    CaseNumber,
+    DebtorKind,
+    designation_from_court_id,
+    validate_debtor_id,
+)
 from courtbus.domain.money import Money
 
 
@@ -30,7 +35,11 @@ def court(court_id: str) -> dict[str, Any]:
 def debtor(kind: DebtorKind | str, name: str, id_number: str) -> dict[str, Any]:
     """A ``Debtor`` record (raises ValidationError on a bad resident ID or credit code)."""
     debtor_kind = DebtorKind(kind)
-    return {"kind": debtor_kind.value, "name": name, "id_number": validate_debtor_id(debtor_kind, id_number)}
+    return {
+        "kind": debtor_kind.value,
+        "name": name,
+        "id_number": validate_debtor_id(debtor_kind, id_number),
+    }
 
 
 def money(amount: str | Decimal | int) -> Decimal:

@@ -34,7 +34,9 @@ def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def stack_config(stack_home: Path) -> StackConfig:
     base = free_block(4)
-    return StackConfig(stack_home, port_base=base, registry_port=base + 2, registry_storage="memory")
+    return StackConfig(
+        stack_home, port_base=base, registry_port=base + 2, registry_storage="memory"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +65,9 @@ def registered(conn: Connection, schemas: SchemaSet) -> dict[str, int]:
 
 
 @pytest.fixture
-def envelope(conn: Connection, schemas: SchemaSet, registered: dict[str, int]) -> Iterator[Envelope]:
+def envelope(
+    conn: Connection, schemas: SchemaSet, registered: dict[str, int]
+) -> Iterator[Envelope]:
     registry = RegistryClient(conn.require_registry())
     yield Envelope(AvroCodec(schemas, registry))
     registry.close()

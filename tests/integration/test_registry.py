@@ -25,7 +25,9 @@ def test_subjects_are_full_transitive(conn: Connection, registered: dict[str, in
         assert set(registered) <= set(client.subjects())
 
 
-def test_registry_refuses_an_incompatible_change(conn: Connection, registered: dict[str, int], schemas: SchemaSet) -> None:
+def test_registry_refuses_an_incompatible_change(
+    conn: Connection, registered: dict[str, int], schemas: SchemaSet
+) -> None:
     broken = schemas.message(SUBJECT).json
     broken["fields"].append({"name": "approved_by", "type": "string"})  # required, no default
     with RegistryClient(conn.require_registry()) as client, pytest.raises(RegistryError) as info:
@@ -33,7 +35,9 @@ def test_registry_refuses_an_incompatible_change(conn: Connection, registered: d
     assert info.value.code == "REGISTRY_INCOMPATIBLE"
 
 
-def test_compatible_evolution_is_accepted_and_checked_against_registry_versions(conn: Connection, registered: dict[str, int], schemas: SchemaSet) -> None:
+def test_compatible_evolution_is_accepted_and_checked_against_registry_versions(
+    conn: Connection, registered: dict[str, int], schemas: SchemaSet
+) -> None:
     subject = "cn.court.bus.casestatus.CaseResumed"
     evolved = schemas.message(subject).json
     evolved["fields"].append({"name": "remark", "type": ["null", "string"], "default": None})
@@ -46,7 +50,9 @@ def test_compatible_evolution_is_accepted_and_checked_against_registry_versions(
     assert compat.check_against(schemas, released) == []
 
 
-def test_schemas_check_cli_against_git_and_registry(conn: Connection, registered: dict[str, int]) -> None:
+def test_schemas_check_cli_against_git_and_registry(
+    conn: Connection, registered: dict[str, int]
+) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "courtbus", "schemas", "check", "--registry", conn.require_registry()],
         capture_output=True, text=True, timeout=120,

@@ -28,7 +28,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _produce(producer: KafkaProducer, start: int, count: int) -> list[int]:
-    futures = [producer.send(TOPIC, key=str(i).encode(), value=f"m{i}".encode()) for i in range(start, start + count)]
+    futures = [
+        producer.send(TOPIC, key=str(i).encode(), value=f"m{i}".encode())
+        for i in range(start, start + count)
+    ]
     return [f.get(timeout=60).offset for f in futures]
 
 
@@ -60,7 +63,9 @@ def test_cluster_keeps_accepting_acks_all_writes_with_one_broker_down(cluster: S
         if len(seen) >= 600:
             break
     consumer.close()
-    assert sorted(seen) == sorted(f"m{i}".encode() for i in range(600))  # nothing lost, nothing twice
+    assert sorted(seen) == sorted(
+        f"m{i}".encode() for i in range(600)
+    )  # nothing lost, nothing twice
 
 
 def test_a_stopped_broker_rejoins(cluster: Stack) -> None:

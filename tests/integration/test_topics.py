@@ -37,7 +37,9 @@ def test_apply_twice_changes_nothing_the_second_time(conn: Connection) -> None:
     assert len(plan.specs) == 48
 
 
-def test_plan_shows_catalogue_changes_and_apply_makes_them(conn: Connection, tmp_path: Path) -> None:
+def test_plan_shows_catalogue_changes_and_apply_makes_them(
+    conn: Connection, tmp_path: Path
+) -> None:
     ops.apply_topics(conn, ops.plan_topics(conn))
     raw = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
     raw["overrides"]["court.3205.outbox"] = {"partitions": 5, "retention": "45d"}
@@ -47,7 +49,11 @@ def test_plan_shows_catalogue_changes_and_apply_makes_them(conn: Connection, tmp
     plan = ops.plan_topics(conn, catalogue=changed)
     kinds = {(a.kind, a.topic, a.detail) for a in plan.actions}
     assert (ActionKind.ADD_PARTITIONS, "court.3205.outbox", "3 → 5") in kinds
-    assert (ActionKind.ALTER_CONFIG, "court.3205.outbox", f"retention.ms: {30 * 86_400_000} → {45 * 86_400_000}") in kinds
+    assert (
+        ActionKind.ALTER_CONFIG,
+        "court.3205.outbox",
+        f"retention.ms: {30 * 86_400_000} → {45 * 86_400_000}",
+    ) in kinds
     assert len(plan.actions) == 2
     text = _cli(conn, "topics", "plan", "--catalogue", str(changed))
     assert "add-partitions" in text and "court.3205.outbox" in text

@@ -38,7 +38,9 @@ def _consume(conn: Connection, topic: str, count: int) -> list:  # type: ignore[
         consumer.close()
 
 
-def test_cloudevents_sdk_and_plain_fastavro_read_our_records(conn: Connection, envelope: Envelope, topic: str) -> None:
+def test_cloudevents_sdk_and_plain_fastavro_read_our_records(
+    conn: Connection, envelope: Envelope, topic: str
+) -> None:
     samples = one_per_flow()
     producer = make_producer(conn)
     sent = {}
@@ -67,7 +69,9 @@ def test_cloudevents_sdk_and_plain_fastavro_read_our_records(conn: Connection, e
         magic, schema_id = struct.unpack(">bI", rec.value[:5])
         assert magic == 0
         schema = httpx.get(f"{conn.registry_url}/schemas/ids/{schema_id}").json()["schema"]
-        value = fastavro.schemaless_reader(io.BytesIO(rec.value[5:]), fastavro.parse_schema(json.loads(schema)))
+        value = fastavro.schemaless_reader(
+            io.BytesIO(rec.value[5:]), fastavro.parse_schema(json.loads(schema))
+        )
         assert value == payload
 
         # 3. and our own reader agrees
@@ -80,6 +84,8 @@ def test_unknown_schema_id_from_the_real_registry(envelope: Envelope) -> None:
     assert info.value.code == "WIRE_UNKNOWN_SCHEMA_ID"
 
 
-def test_registration_is_idempotent(conn: Connection, registered: dict[str, int], schemas: SchemaSet) -> None:
+def test_registration_is_idempotent(
+    conn: Connection, registered: dict[str, int], schemas: SchemaSet
+) -> None:
     assert ops.register_schemas(conn.require_registry(), schemas) == registered
     assert len(set(registered.values())) == len(registered)

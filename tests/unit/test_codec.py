@@ -49,7 +49,9 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize(("name", "make", "code"), BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
-def test_broken_values_are_refused_with_a_code(name: str, make, code: str, codec: AvroCodec) -> None:  # type: ignore[no-untyped-def]
+def test_broken_values_are_refused_with_a_code(
+    name: str, make, code: str, codec: AvroCodec
+) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SerializationError) as info:
         codec.decode(make(codec))
     assert info.value.code == code
@@ -79,7 +81,9 @@ def test_old_writer_is_resolved_to_the_current_reader() -> None:
     old_text = json.dumps(old)
     old_id = registry.register(RECORD, old_text)
     buf = io.BytesIO()
-    fastavro.schemaless_writer(buf, fastavro.parse_schema(old), {k: v for k, v in PAYLOAD.items() if k != "note"})
+    fastavro.schemaless_writer(
+        buf, fastavro.parse_schema(old), {k: v for k, v in PAYLOAD.items() if k != "note"}
+    )
     decoded = codec.decode(frame(old_id, buf.getvalue()))
     assert decoded.payload["note"] is None
     assert decoded.payload["delegation_id"] == PAYLOAD["delegation_id"]

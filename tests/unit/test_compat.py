@@ -17,7 +17,15 @@ def _with(*fields: dict[str, object]) -> str:
 
 
 def test_adding_an_optional_field_with_default_is_fully_compatible() -> None:
-    assert check_full("t.A", _with({"name": "y", "type": ["null", "string"], "default": None}), json.dumps(BASE), "v1") == []
+    assert (
+        check_full(
+            "t.A",
+            _with({"name": "y", "type": ["null", "string"], "default": None}),
+            json.dumps(BASE),
+            "v1",
+        )
+        == []
+    )
 
 
 def test_adding_a_required_field_breaks_backward_compatibility() -> None:
@@ -56,7 +64,14 @@ def test_git_history_is_every_committed_version(tmp_path: Path) -> None:
     released = git_released(tmp_path)
     assert len(released) == 2
     # a third version that drops x (no default) breaks v1 and v2, both directions checked
-    current = SchemaSet.from_files([("t.A.avsc", json.dumps({**BASE, "fields": [{"name": "z", "type": "long", "default": 0}]}))])
+    current = SchemaSet.from_files(
+        [
+            (
+                "t.A.avsc",
+                json.dumps({**BASE, "fields": [{"name": "z", "type": "long", "default": 0}]}),
+            )
+        ]
+    )
     problems = check_against(current, released)
     assert {p.against for p in problems} == {label for label, _ in released}
     # the committed head itself is compatible with its history

@@ -11,11 +11,15 @@ from courtbus.wire.events import EventHeaders
 
 
 def _headers() -> list[tuple[str, bytes]]:
-    return EventHeaders.new("court:320583", "cn.court.delegation.requested", "(2023)苏0583执1234号").to_kafka()
+    return EventHeaders.new(
+        "court:320583", "cn.court.delegation.requested", "(2023)苏0583执1234号"
+    ).to_kafka()
 
 
 def test_round_trip_keeps_every_attribute() -> None:
-    ev = EventHeaders.new("agency:nia", "cn.court.restriction.acknowledged", "rc-1", causation_id=str(uuid.uuid4()))
+    ev = EventHeaders.new(
+        "agency:nia", "cn.court.restriction.acknowledged", "rc-1", causation_id=str(uuid.uuid4())
+    )
     back = EventHeaders.from_kafka(ev.to_kafka())
     assert back.id == ev.id and back.source == ev.source and back.type == ev.type
     assert back.subject == "rc-1" and back.causation_id == ev.causation_id
@@ -26,7 +30,15 @@ def test_round_trip_keeps_every_attribute() -> None:
 
 def test_binary_mode_header_names() -> None:
     names = [k for k, _ in _headers()]
-    assert {"ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject", "content-type"} <= set(names)
+    assert {
+        "ce_specversion",
+        "ce_id",
+        "ce_source",
+        "ce_type",
+        "ce_time",
+        "ce_subject",
+        "content-type",
+    } <= set(names)
     assert dict(_headers())["content-type"] == b"application/avro"
 
 

@@ -33,7 +33,13 @@ def test_parses_a_basic_court_case_number() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["(2023)苏0583执1234号", "(2024)沪74执恢12号", "(2019)渝执保3号", "(2020)陕01执异88号", "(2021)兵0101执1号"],
+    [
+        "(2023)苏0583执1234号",
+        "(2024)沪74执恢12号",
+        "(2019)渝执保3号",
+        "(2020)陕01执异88号",
+        "(2021)兵0101执1号",
+    ],
 )
 def test_case_numbers_round_trip(text: str) -> None:
     assert str(CaseNumber.parse(text)) == text
@@ -73,7 +79,9 @@ def test_bad_case_numbers_are_rejected_with_their_code(text: str, code: str) -> 
     type_code=st.sampled_from(CASE_TYPE_CODES),
     seq=st.integers(1, 999_999),
 )
-def test_any_well_formed_case_number_round_trips(year: int, province, digits: str, type_code: str, seq: int) -> None:  # type: ignore[no-untyped-def]
+def test_any_well_formed_case_number_round_trips(
+    year: int, province, digits: str, type_code: str, seq: int
+) -> None:  # type: ignore[no-untyped-def]
     text = f"({year}){province.abbr}{digits}{type_code}{seq}号"
     parsed = CaseNumber.parse(text)
     assert str(parsed) == text
@@ -82,14 +90,23 @@ def test_any_well_formed_case_number_round_trips(year: int, province, digits: st
 
 @pytest.mark.parametrize(
     ("designation", "court_id"),
-    [("苏0583", "320583"), ("苏05", "3205"), ("苏", "32"), ("沪74", "3174"), ("渝", "50"), ("粤17", "4417")],
+    [
+        ("苏0583", "320583"),
+        ("苏05", "3205"),
+        ("苏", "32"),
+        ("沪74", "3174"),
+        ("渝", "50"),
+        ("粤17", "4417"),
+    ],
 )
 def test_court_id_and_designation_map_both_ways(designation: str, court_id: str) -> None:
     assert court_id_from_designation(designation) == court_id
     assert designation_from_court_id(court_id) == designation
 
 
-@pytest.mark.parametrize("court_id", ["3", "320", "32058", "3205830", "990583", "32O583", "３２", "", "32-05"])
+@pytest.mark.parametrize(
+    "court_id", ["3", "320", "32058", "3205830", "990583", "32O583", "３２", "", "32-05"]
+)
 def test_malformed_court_ids_are_rejected(court_id: str) -> None:
     with pytest.raises(ValidationError) as info:
         validate_court_id(court_id)

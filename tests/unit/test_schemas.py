@@ -21,10 +21,32 @@ SCHEMAS = SchemaSet.load()
 NAMES = sorted(SCHEMAS.messages)
 
 REQUIRED_TYPES = {
-    "delegation": {"Requested", "Accepted", "Rejected", "ProgressReported", "Completed", "Failed", "Cancelled"},
+    "delegation": {
+        "Requested",
+        "Accepted",
+        "Rejected",
+        "ProgressReported",
+        "Completed",
+        "Failed",
+        "Cancelled",
+    },
     "blacklist": {"DebtorListed", "DebtorListingUpdated", "DebtorDelisted"},
-    "restriction": {"RestrictionIssued", "RestrictionAcknowledged", "RestrictionRejected", "RestrictionLifted", "InterceptionReported"},
-    "distribution": {"Opened", "ClaimFiled", "ClaimAdmitted", "ClaimRejected", "PlanIssued", "ObjectionFiled", "Finalized"},
+    "restriction": {
+        "RestrictionIssued",
+        "RestrictionAcknowledged",
+        "RestrictionRejected",
+        "RestrictionLifted",
+        "InterceptionReported",
+    },
+    "distribution": {
+        "Opened",
+        "ClaimFiled",
+        "ClaimAdmitted",
+        "ClaimRejected",
+        "PlanIssued",
+        "ObjectionFiled",
+        "Finalized",
+    },
     "casestatus": {"CaseFiled", "CaseConcluded", "CaseResumed"},
     "notice": {"MessageRejected"},
 }
@@ -50,7 +72,12 @@ def test_inlined_schemas_parse_in_avro_too(name: str) -> None:
 
 def test_shared_named_types_are_used() -> None:
     text = SCHEMAS.message("cn.court.bus.delegation.DelegationRequested").text
-    for shared in ("cn.court.bus.Court", "cn.court.bus.CaseNumber", "cn.court.bus.Debtor", "cn.court.bus.Money"):
+    for shared in (
+        "cn.court.bus.Court",
+        "cn.court.bus.CaseNumber",
+        "cn.court.bus.Debtor",
+        "cn.court.bus.Money",
+    ):
         assert f'"name":"{shared}"' in text
     money = next(f for f in json.loads(text)["fields"] if f["name"] == "amount")["type"][1]
     assert (money["logicalType"], money["precision"], money["scale"]) == ("decimal", 18, 2)
@@ -60,9 +87,22 @@ def test_shared_named_types_are_used() -> None:
     ("files", "code"),
     [
         ({"a.B.avsc": "{not json"}, "SCHEMA_FILE_INVALID"),
-        ({"a.Wrong.avsc": '{"type":"record","name":"B","namespace":"a","fields":[]}'}, "SCHEMA_FILE_INVALID"),
-        ({"a.B.avsc": '{"type":"record","name":"B","namespace":"a","fields":[{"name":"x","type":"a.Nope"}]}'}, "SCHEMA_UNKNOWN_TYPE"),
-        ({"a.B.avsc": '{"type":"record","name":"B","namespace":"a","fields":[{"name":"x","type":"int","default":"s"}]}'}, "SCHEMA_INVALID"),
+        (
+            {"a.Wrong.avsc": '{"type":"record","name":"B","namespace":"a","fields":[]}'},
+            "SCHEMA_FILE_INVALID",
+        ),
+        (
+            {
+                "a.B.avsc": '{"type":"record","name":"B","namespace":"a","fields":[{"name":"x","type":"a.Nope"}]}'
+            },
+            "SCHEMA_UNKNOWN_TYPE",
+        ),
+        (
+            {
+                "a.B.avsc": '{"type":"record","name":"B","namespace":"a","fields":[{"name":"x","type":"int","default":"s"}]}'
+            },
+            "SCHEMA_INVALID",
+        ),
     ],
 )
 def test_bad_schema_files(files: dict[str, str], code: str) -> None:

@@ -34,7 +34,9 @@ def test_missing_java_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == ["error STACK_TOOL_MISSING: `java` not found on PATH: install OpenJDK 17+"]
+    assert proc.stderr.strip().splitlines() == [
+        "error STACK_TOOL_MISSING: `java` not found on PATH: install OpenJDK 17+"
+    ]
 
 
 def test_missing_mvn_with_an_empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +67,9 @@ def test_only_one_or_three_nodes() -> None:
 def test_three_node_properties(tmp_path: Path) -> None:
     stack = Stack(StackConfig(tmp_path, nodes=3, port_base=30000))
     props = dict(line.split("=", 1) for line in stack._properties(2, None).splitlines())
-    assert props["controller.quorum.voters"] == "1@127.0.0.1:30001,2@127.0.0.1:30003,3@127.0.0.1:30005"
+    assert (
+        props["controller.quorum.voters"] == "1@127.0.0.1:30001,2@127.0.0.1:30003,3@127.0.0.1:30005"
+    )
     assert props["advertised.listeners"] == "CLIENT://127.0.0.1:30002"
     assert props["min.insync.replicas"] == "2" and props["default.replication.factor"] == "3"
     assert props["node.id"] == "2"

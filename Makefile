@@ -1,0 +1,69 @@
+# courtbus: the two commands are `make demo` and `make test`; both set everything up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: help install jars demo test unit integration lint format typecheck schemas-check soak bench down clean
+
+help:
+	@echo "make demo   - set up, start the local stack, send one message per flow"
+	@echo "make test   - set up, lint, type-check, schema check, unit + integration tests"
+	@echo "make down   - stop the local stack started by make demo"
+
+# Virtualenv with the project and its dev tools; redone only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (need Python 3.11+)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: need Python 3.11+"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+# Kafka and Apicurio Registry jars from Maven Central, cached in ~/.cache/courtbus.
+jars: install
+	$(BIN)/courtbus stack fetch
+
+demo: jars
+	$(BIN)/courtbus demo
+
+down: install
+	$(BIN)/courtbus stack down
+
+test: jars lint typecheck schemas-check
+	$(BIN)/python -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: jars
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check courtbus services tests bench
+	$(BIN)/ruff format --check courtbus services tests bench
+
+format: install
+	$(BIN)/ruff check --fix courtbus services tests bench
+	$(BIN)/ruff format courtbus services tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+# Every schema must be FULL_TRANSITIVE-compatible with every committed version.
+schemas-check: install
+	$(BIN)/courtbus schemas check
+
+soak: jars
+	@echo "no soak campaigns yet (they arrive with the flow services)"
+
+bench: jars
+	$(BIN)/python -m bench.produce
+
+clean:
+	rm -rf $(VENV) .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis
