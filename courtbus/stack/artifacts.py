@@ -71,13 +71,12 @@ def _copy_dependencies(pom: Path, target: Path, *extra: str) -> None:
         raise StackError(f"mvn could not fetch {pom.name}: {first}", code="STACK_DOWNLOAD_FAILED")
 
 
-def ensure_kafka(cache: Path) -> Path:
+def ensure_kafka(cache: Path, pom: Path = POMS / "kafka.xml") -> Path:
     """Return a folder holding every jar of the pinned Kafka broker and tools.
 
     Raises:
         StackError: ``STACK_TOOL_MISSING`` or ``STACK_DOWNLOAD_FAILED``.
     """
-    pom = POMS / "kafka.xml"
     target = cache / f"kafka-{pom_property(pom, 'kafka.version')}"
     if (target / _MARKER).exists():
         return target
