@@ -55,8 +55,16 @@ TRANSITIONS: dict[Step, tuple[Actor, frozenset[State], State]] = {
     Step.DELIVERED: (Actor.BUS, frozenset({State.REQUESTED}), State.DELIVERED),
     Step.ACCEPTED: (Actor.EXECUTING, frozenset({State.DELIVERED}), State.ACCEPTED),
     Step.REJECTED: (Actor.EXECUTING, frozenset({State.DELIVERED}), State.REJECTED),
-    Step.PROGRESS: (Actor.EXECUTING, frozenset({State.ACCEPTED, State.IN_PROGRESS}), State.IN_PROGRESS),
-    Step.COMPLETED: (Actor.EXECUTING, frozenset({State.ACCEPTED, State.IN_PROGRESS}), State.COMPLETED),
+    Step.PROGRESS: (
+        Actor.EXECUTING,
+        frozenset({State.ACCEPTED, State.IN_PROGRESS}),
+        State.IN_PROGRESS,
+    ),
+    Step.COMPLETED: (
+        Actor.EXECUTING,
+        frozenset({State.ACCEPTED, State.IN_PROGRESS}),
+        State.COMPLETED,
+    ),
     Step.FAILED: (Actor.EXECUTING, frozenset({State.ACCEPTED, State.IN_PROGRESS}), State.FAILED),
     Step.CANCELLED: (
         Actor.REQUESTING,

@@ -35,13 +35,28 @@ def _run(*steps: tuple[Step, str | None]) -> Delegation:
 
 
 PATHS = [
-    ([(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.PROGRESS, EXE), (Step.PROGRESS, EXE), (Step.COMPLETED, EXE)], State.COMPLETED),
+    (
+        [
+            (Step.DELIVERED, None),
+            (Step.ACCEPTED, EXE),
+            (Step.PROGRESS, EXE),
+            (Step.PROGRESS, EXE),
+            (Step.COMPLETED, EXE),
+        ],
+        State.COMPLETED,
+    ),
     ([(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.COMPLETED, EXE)], State.COMPLETED),
-    ([(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.PROGRESS, EXE), (Step.FAILED, EXE)], State.FAILED),
+    (
+        [(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.PROGRESS, EXE), (Step.FAILED, EXE)],
+        State.FAILED,
+    ),
     ([(Step.DELIVERED, None), (Step.REJECTED, EXE)], State.REJECTED),
     ([(Step.CANCELLED, REQ)], State.CANCELLED),
     ([(Step.DELIVERED, None), (Step.CANCELLED, REQ)], State.CANCELLED),
-    ([(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.PROGRESS, EXE), (Step.CANCELLED, REQ)], State.CANCELLED),
+    (
+        [(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.PROGRESS, EXE), (Step.CANCELLED, REQ)],
+        State.CANCELLED,
+    ),
 ]
 
 
@@ -53,21 +68,58 @@ def test_legal_paths(steps: list[tuple[Step, str | None]], end: State) -> None:
 
 
 REFUSALS = [
-    ("complete a rejected delegation", [(Step.DELIVERED, None), (Step.REJECTED, EXE)], (Step.COMPLETED, EXE), "DELEGATION_ILLEGAL_TRANSITION"),
-    ("cancel after completion", [(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.COMPLETED, EXE)], (Step.CANCELLED, REQ), "DELEGATION_ILLEGAL_TRANSITION"),
-    ("a third court answers", [(Step.DELIVERED, None)], (Step.ACCEPTED, OTHER), "DELEGATION_WRONG_COURT"),
-    ("requester accepts its own request", [(Step.DELIVERED, None)], (Step.ACCEPTED, REQ), "DELEGATION_WRONG_COURT"),
-    ("executing court cancels", [(Step.DELIVERED, None)], (Step.CANCELLED, EXE), "DELEGATION_WRONG_COURT"),
+    (
+        "complete a rejected delegation",
+        [(Step.DELIVERED, None), (Step.REJECTED, EXE)],
+        (Step.COMPLETED, EXE),
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
+    (
+        "cancel after completion",
+        [(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.COMPLETED, EXE)],
+        (Step.CANCELLED, REQ),
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
+    (
+        "a third court answers",
+        [(Step.DELIVERED, None)],
+        (Step.ACCEPTED, OTHER),
+        "DELEGATION_WRONG_COURT",
+    ),
+    (
+        "requester accepts its own request",
+        [(Step.DELIVERED, None)],
+        (Step.ACCEPTED, REQ),
+        "DELEGATION_WRONG_COURT",
+    ),
+    (
+        "executing court cancels",
+        [(Step.DELIVERED, None)],
+        (Step.CANCELLED, EXE),
+        "DELEGATION_WRONG_COURT",
+    ),
     ("accept before delivery", [], (Step.ACCEPTED, EXE), "DELEGATION_ILLEGAL_TRANSITION"),
-    ("progress before acceptance", [(Step.DELIVERED, None)], (Step.PROGRESS, EXE), "DELEGATION_ILLEGAL_TRANSITION"),
-    ("accept twice", [(Step.DELIVERED, None), (Step.ACCEPTED, EXE)], (Step.ACCEPTED, EXE), "DELEGATION_ILLEGAL_TRANSITION"),
+    (
+        "progress before acceptance",
+        [(Step.DELIVERED, None)],
+        (Step.PROGRESS, EXE),
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
+    (
+        "accept twice",
+        [(Step.DELIVERED, None), (Step.ACCEPTED, EXE)],
+        (Step.ACCEPTED, EXE),
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
     ("a court fakes the delivery receipt", [], (Step.DELIVERED, EXE), "DELEGATION_WRONG_COURT"),
     ("request again", [], (Step.REQUESTED, REQ), "DELEGATION_DUPLICATE"),
 ]
 
 
 @pytest.mark.parametrize(("name", "before", "step", "code"), REFUSALS, ids=[r[0] for r in REFUSALS])
-def test_refusals(name: str, before: list[tuple[Step, str | None]], step: tuple[Step, str | None], code: str) -> None:
+def test_refusals(
+    name: str, before: list[tuple[Step, str | None]], step: tuple[Step, str | None], code: str
+) -> None:
     d = _run(*before)
     with pytest.raises(ValidationError) as info:
         apply(d, step[0], step[1], T0 + timedelta(days=1))
@@ -112,6 +164,17 @@ def test_settled_deadlines_send_nothing() -> None:
 
 
 def test_shorter_deadlines_per_matter() -> None:
-    d = apply(_new(), Step.DELIVERED, None, T0, DeadlineRule(start_days=1, report_days=2, warn_days_before=0))
-    _, notices = due_notices(d, T0 + timedelta(days=2), DeadlineRule(start_days=1, report_days=2, warn_days_before=0))
-    assert {(n.deadline, n.kind) for n in notices} == {(DeadlineKind.START, NoticeKind.OVERDUE), (DeadlineKind.REPORT, NoticeKind.OVERDUE)}
+    d = apply(
+        _new(),
+        Step.DELIVERED,
+        None,
+        T0,
+        DeadlineRule(start_days=1, report_days=2, warn_days_before=0),
+    )
+    _, notices = due_notices(
+        d, T0 + timedelta(days=2), DeadlineRule(start_days=1, report_days=2, warn_days_before=0)
+    )
+    assert {(n.deadline, n.kind) for n in notices} == {
+        (DeadlineKind.START, NoticeKind.OVERDUE),
+        (DeadlineKind.REPORT, NoticeKind.OVERDUE),
+    }

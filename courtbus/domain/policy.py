@@ -1,0 +1,133 @@
+"""Regional policy rules for delegations, checked when a request is sent. Pure: no I/O.
+
+A violation names the rule that broke and what would have been allowed; a freeze period over a
+maximum is refused, never silently cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from courtbus.domain.money import Money
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRule:
+    """One regional rule (see ``policies/regional.yaml`` for the fields' meaning)."""
+
+    id: str
+    region: str
+    courts: frozenset[str]  # the region's courts, resolved from province or group
+    out_of_region_only: bool
+    reason: str
+    asset_kinds: frozenset[str] = frozenset()
+    allowed_matters: frozenset[str] | None = None
+    forbidden_matters: frozenset[str] = frozenset()
+    max_freeze_days: Mapping[str, int] = field(default_factory=dict)
+    annual_deduction_cap: Money | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyCatalogue:
+    """All rules, plus the legal freeze maxima that apply everywhere."""
+
+    legal_max_freeze_days: Mapping[str, int]
+    rules: Sequence[PolicyRule]
+
+
+@dataclass(frozen=True, slots=True)
+class DelegationAsk:
+    """What a delegation request asks, as the policy check needs it."""
+
+    requesting_court: str
+    executing_court: str
+    matter: str
+    asset_kind: str | None
+    freeze_period_days: int | None
+    amount: Money | None
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A broken rule: its id, a stable code, a readable message and what is allowed."""
+
+    rule_id: str
+    code: str
+    message: str
+    allowed: str
+
+
+def _applies(rule: PolicyRule, ask: DelegationAsk) -> bool:
+    if ask.executing_court not in rule.courts:
+        return False
+    if rule.out_of_region_only and ask.requesting_court in rule.courts:
+        return False
+    return not rule.asset_kinds or (ask.asset_kind or "OTHER") in rule.asset_kinds
+
+
+def check(
+    catalogue: PolicyCatalogue, ask: DelegationAsk, deducted_this_year: Money | None = None
+) -> list[Violation]:
+    """Every rule ``ask`` breaks (empty: allowed).
+
+    ``deducted_this_year`` is what earlier out-of-region delegations already deducted from the
+    same debtor in the executing region this year; without it the annual caps are not checked.
+    """
+    found: list[Violation] = []
+    asset = ask.asset_kind or "OTHER"
+    if ask.matter == "FREEZE" and ask.freeze_period_days is None:
+        found.append(
+            Violation(
+                "law",
+                "POLICY_FREEZE_PERIOD_MISSING",
+                "a freeze request must state its period in days",
+                "freeze_period_days > 0",
+            )
+        )
+    legal = catalogue.legal_max_freeze_days.get(asset)
+    if ask.freeze_period_days is not None and legal is not None and ask.freeze_period_days > legal:
+        found.append(Violation(
+            "law", "POLICY_FREEZE_TOO_LONG",
+            f"freeze of {ask.freeze_period_days} days exceeds the legal maximum for {asset}",
+            f"at most {legal} days (renew before expiry)",
+        ))  # fmt: skip
+    for rule in catalogue.rules:
+        if not _applies(rule, ask):
+            continue
+        if rule.allowed_matters is not None and ask.matter not in rule.allowed_matters:
+            found.append(Violation(
+                rule.id, "POLICY_MATTER_NOT_ALLOWED",
+                f"{rule.region}: {ask.matter} of {asset} is not allowed ({rule.reason})",
+                "matters: " + ", ".join(sorted(rule.allowed_matters)),
+            ))  # fmt: skip
+        if ask.matter in rule.forbidden_matters:
+            found.append(Violation(
+                rule.id, "POLICY_MATTER_NOT_ALLOWED",
+                f"{rule.region}: {ask.matter} is not accepted ({rule.reason})",
+                "not: " + ", ".join(sorted(rule.forbidden_matters)),
+            ))  # fmt: skip
+        limit = rule.max_freeze_days.get(asset)
+        if (
+            ask.freeze_period_days is not None
+            and limit is not None
+            and ask.freeze_period_days > limit
+        ):
+            found.append(Violation(
+                rule.id, "POLICY_FREEZE_TOO_LONG",
+                f"{rule.region}: freeze of {ask.freeze_period_days} days for {asset} exceeds the "
+                f"regional maximum ({rule.reason})",
+                f"at most {limit} days",
+            ))  # fmt: skip
+        cap = rule.annual_deduction_cap
+        if ask.matter == "DEDUCT" and cap is not None and deducted_this_year is not None:
+            total = deducted_this_year + (ask.amount or Money(0))
+            if total > cap:
+                left = Money(max(cap.fen - deducted_this_year.fen, 0))
+                found.append(Violation(
+                    rule.id, "POLICY_DEDUCTION_CAP",
+                    f"{rule.region}: deductions for this debtor would reach {total} this year, "
+                    f"over the cap of {cap} ({rule.reason})",
+                    f"at most {left} more this year",
+                ))  # fmt: skip
+    return found
