@@ -119,7 +119,10 @@ class Catalogue:
                 f"{where}: partitions must be a positive integer", code="CATALOGUE_INVALID"
             )
         configs = {"min.insync.replicas": str(profile.min_insync_replicas)}
-        if rule.get("compacted"):
+        if rule.get("compacted") and "retention" in rule:
+            configs["cleanup.policy"] = "compact,delete"
+            configs["retention.ms"] = parse_duration_ms(rule["retention"], where)
+        elif rule.get("compacted"):
             configs["cleanup.policy"] = "compact"
         else:
             configs["cleanup.policy"] = "delete"

@@ -66,8 +66,11 @@ class Envelope:
         *,
         causation_id: str | None = None,
         correlation_id: str | None = None,
+        key: str | None = None,
     ) -> OutgoingRecord:
         """Encode a payload with fresh CloudEvents headers; key and subject from the catalogue.
+
+        ``key`` overrides the catalogue's key (e.g. a notice keyed by the refused record).
 
         Raises:
             SchemaError, SerializationError, RegistryError: see ``AvroCodec.encode``.
@@ -78,7 +81,8 @@ class Envelope:
             correlation_id=correlation_id, causation_id=causation_id,
         )  # fmt: skip
         value = self.codec.encode(record, payload)
-        return OutgoingRecord(topic, mtype.key(payload).encode(), value, event.to_kafka(), event)
+        record_key = key if key is not None else mtype.key(payload)
+        return OutgoingRecord(topic, record_key.encode(), value, event.to_kafka(), event)
 
     def read(self, raw: RawRecord) -> Event:
         """Check headers, decode the value and check it is the type the headers say.

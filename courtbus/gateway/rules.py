@@ -1,0 +1,110 @@
+"""What each kind of participant may send, and which payload field names the sender.
+
+Pure data and checks over decoded payloads; imports only the domain layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from courtbus.catalogue.directory import Directory
+from courtbus.domain.identity import CaseNumber, validate_debtor_id
+from courtbus.errors import ValidationError
+
+# record short name -> (participant kind allowed to send it, payload field naming the sender)
+SENDERS: dict[str, tuple[str, str | None]] = {
+    "DelegationRequested": ("court", "requesting_court"),
+    "DelegationAccepted": ("court", "executing_court"),
+    "DelegationRejected": ("court", "executing_court"),
+    "DelegationProgressReported": ("court", "executing_court"),
+    "DelegationCompleted": ("court", "executing_court"),
+    "DelegationFailed": ("court", "executing_court"),
+    "DelegationCancelled": ("court", "requesting_court"),
+    "DebtorListed": ("court", "listing_court"),
+    "DebtorListingUpdated": ("court", "listing_court"),
+    "DebtorDelisted": ("court", "listing_court"),
+    "RestrictionIssued": ("court", "issuing_court"),
+    "RestrictionLifted": ("court", "issuing_court"),
+    "RestrictionAcknowledged": ("agency", "agency_id"),
+    "RestrictionRejected": ("agency", "agency_id"),
+    "InterceptionReported": ("agency", "agency_id"),
+    "DistributionOpened": ("court", "presiding_court"),
+    "DistributionClaimFiled": ("court", "claiming_court"),
+    "DistributionClaimAdmitted": ("court", None),  # presiding court: checked by the flow
+    "DistributionClaimRejected": ("court", None),
+    "DistributionPlanIssued": ("court", None),
+    "DistributionObjectionFiled": ("court", "objecting_court"),
+    "DistributionFinalized": ("court", None),
+    "CaseFiled": ("court", "court"),
+    "CaseConcluded": ("court", "court"),
+    "CaseResumed": ("court", "court"),
+    # DelegationDelivered and MessageRejected are the bus's own: no participant may send them.
+}
+
+_CASE_FIELDS = frozenset({"text", "year", "court_id", "type_code", "sequence"})
+_COURT_FIELDS = frozenset({"court_id", "designation"})
+_DEBTOR_FIELDS = frozenset({"kind", "name", "id_number"})
+
+
+def check_sender(record: str, source_kind: str, source_id: str, payload: dict[str, Any]) -> None:
+    """The sender may send this type, and the payload names the sender where it names one.
+
+    Raises:
+        ValidationError: ``TYPE_NOT_ALLOWED`` or ``SOURCE_NOT_PARTY``.
+    """
+    short = record.rsplit(".", 1)[1]
+    allowed = SENDERS.get(short)
+    if allowed is None or allowed[0] != source_kind:
+        raise ValidationError(f"a {source_kind} may not send {short}", code="TYPE_NOT_ALLOWED")
+    field = allowed[1]
+    if field is None:
+        return
+    named = payload.get(field)
+    named_id = named.get("court_id") if isinstance(named, dict) else named
+    if named_id != source_id:
+        raise ValidationError(
+            f"{short}.{field} is {named_id!r} but the record came from {source_kind} {source_id}",
+            code="SOURCE_NOT_PARTY",
+        )
+
+
+def _walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, f"{path}.{key}" if path else key)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{path}[{i}]")
+
+
+def check_identities(payload: dict[str, Any], directory: Directory) -> None:
+    """Every case number, court and debtor inside a payload is valid and consistent.
+
+    Raises:
+        ValidationError: ``CASE_NUMBER_*``, ``CASE_NUMBER_INCONSISTENT``, ``COURT_UNKNOWN``,
+            ``COURT_DESIGNATION_MISMATCH``, ``RESIDENT_ID_INVALID``, ``CREDIT_CODE_INVALID``,
+            ``DEBTOR_NAME_MISSING``.
+    """
+    for path, node in _walk(payload, ""):
+        keys = frozenset(node)
+        if keys == _CASE_FIELDS:
+            parsed = CaseNumber.parse(str(node["text"]))
+            parts = (parsed.year, parsed.court_id, parsed.type_code, parsed.sequence)
+            if parts != (node["year"], node["court_id"], node["type_code"], node["sequence"]):
+                raise ValidationError(
+                    f"{path}: the parts of case number {node['text']} do not match its text",
+                    code="CASE_NUMBER_INCONSISTENT",
+                )
+        elif keys == _COURT_FIELDS:
+            court = directory.court(str(node["court_id"]))
+            if court.designation != node["designation"]:
+                raise ValidationError(
+                    f"{path}: court {court.id} is {court.designation}, not {node['designation']}",
+                    code="COURT_DESIGNATION_MISMATCH",
+                )
+        elif keys == _DEBTOR_FIELDS:
+            if not str(node["name"]).strip():
+                raise ValidationError(f"{path}: debtor has no name", code="DEBTOR_NAME_MISSING")
+            validate_debtor_id(str(node["kind"]), str(node["id_number"]))
