@@ -188,12 +188,17 @@ def topics_plan(
     from courtbus.config import resolve
 
     plan = ops.plan_topics(resolve(bootstrap, stack_home=home), catalogue, directory, profile)
-    if not plan.actions:
-        out.print(f"[green]in sync[/green]: {len(plan.specs)} topics match the catalogue")
-        return
-    _print_actions(plan.actions)
     todo = sum(a.applies for a in plan.actions)
-    out.print(f"{todo} change(s) to apply, {len(plan.actions) - todo} to review by hand")
+    if plan.actions:
+        _print_actions(plan.actions)
+    if todo == 0:
+        out.print(f"[green]in sync[/green]: {len(plan.specs)} topics match the catalogue")
+    else:
+        out.print(f"{todo} change(s) to apply")
+    if len(plan.actions) > todo:
+        out.print(
+            f"[yellow]{len(plan.actions) - todo} to review by hand[/yellow] (never done automatically)"
+        )
 
 
 @topics_app.command("apply")

@@ -2,30 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-import signal
-
-from courtbus.config import resolve
-from courtbus.logs import configure_logging
-from services.gateway.worker import GatewayConfig, GatewayWorker
-
-
-async def _main() -> None:
-    config = GatewayConfig(resolve(), instance=os.environ.get("COURTBUS_GATEWAY_INSTANCE", "0"))
-    worker = GatewayWorker(config)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.stop)
-    await worker.run()
-
-
-def main() -> None:
-    """Entry point."""
-    configure_logging(logging.INFO)
-    asyncio.run(_main())
-
+from services.gateway.worker import GatewayProcessor
+from services.main import run_service
 
 if __name__ == "__main__":
-    main()
+    run_service(lambda envelope: GatewayProcessor(envelope))

@@ -30,7 +30,10 @@ def gateway(
 ) -> Iterator[ServiceProcess]:
     ops.apply_topics(conn, ops.plan_topics(conn))
     service = ServiceProcess(
-        "services.gateway", conn, tmp_path_factory.mktemp("gw") / "gateway.log", "gateway consuming"
+        "services.gateway",
+        conn,
+        tmp_path_factory.mktemp("gw") / "gateway.log",
+        "courtbus-gateway consuming",
     )
     service.start()
     yield service
