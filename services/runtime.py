@@ -99,6 +99,10 @@ class Processor(Protocol):
         """A batch starts (mark journaled state)."""
         ...
 
+    def flush(self) -> list[Output]:
+        """Outputs at the end of a batch or tick (e.g. one changelog record per changed key)."""
+        ...
+
     def rollback(self) -> None:
         """The batch's transaction was aborted: undo its in-memory changes."""
         ...
@@ -205,7 +209,7 @@ class Runner:
                 outputs += self.processor.handle(record)
         if not batch:
             outputs += self.processor.tick(datetime.now(UTC))
-        return outputs
+        return outputs + self.processor.flush()
 
     async def _transact(
         self,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from courtbus.catalogue.directory import Directory
+from courtbus.catalogue.topics import parse_duration_ms
+from courtbus.domain.delegation import DeadlineRule
 from courtbus.domain.money import Money
 from courtbus.domain.policy import PolicyCatalogue, PolicyRule
 from courtbus.errors import ConfigError, ValidationError
@@ -109,3 +113,57 @@ def load_policies(directory: Directory, path: Path = DEFAULT_PATH) -> PolicyCata
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", code="CONFIG_UNREADABLE") from exc
     return parse_policies(raw, directory, str(path))
+
+
+DEADLINES_PATH = Path(__file__).resolve().parents[2] / "policies" / "deadlines.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineRules:
+    """The default deadline rule and the matters that differ from it."""
+
+    default: DeadlineRule
+    matters: dict[str, DeadlineRule]
+
+    def for_matter(self, matter: str) -> DeadlineRule:
+        """The rule for one matter type."""
+        return self.matters.get(matter, self.default)
+
+
+def _rule(raw: Any, where: str, base: DeadlineRule | None = None) -> DeadlineRule:
+    if not isinstance(raw, dict) or set(raw) - {"start", "report", "warn_before"}:
+        raise ConfigError(f"{where}: needs start, report and warn_before", code="POLICY_INVALID")
+    base = base or DeadlineRule()
+
+    def span(key: str, fallback: timedelta) -> timedelta:
+        if key not in raw:
+            return fallback
+        return timedelta(milliseconds=int(parse_duration_ms(raw[key], f"{where}.{key}")))
+
+    rule = DeadlineRule(
+        span("start", base.start),
+        span("report", base.report),
+        span("warn_before", base.warn_before),
+    )
+    if not timedelta(0) < rule.start <= rule.report:
+        raise ConfigError(f"{where}: need 0 < start <= report", code="POLICY_INVALID")
+    return rule
+
+
+def load_deadlines(path: Path = DEADLINES_PATH) -> DeadlineRules:
+    """Read ``policies/deadlines.yaml`` (``$COURTBUS_DEADLINES`` points services elsewhere).
+
+    Raises:
+        ConfigError: ``POLICY_INVALID`` or ``CONFIG_UNREADABLE``.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}", code="CONFIG_UNREADABLE") from exc
+    default = _rule(raw.get("default", {}), f"{path}: default")
+    matters = {}
+    for matter, entry in (raw.get("matters") or {}).items():
+        if matter not in MATTERS:
+            raise ConfigError(f"{path}: matters.{matter}: unknown matter", code="POLICY_INVALID")
+        matters[str(matter)] = _rule(entry, f"{path}: matters.{matter}", default)
+    return DeadlineRules(default, matters)

@@ -90,11 +90,11 @@ _SETTLES: dict[DeadlineKind, frozenset[State]] = {
 
 @dataclass(frozen=True, slots=True)
 class DeadlineRule:
-    """Days allowed from delivery, and how many days before each deadline to warn."""
+    """Time allowed from delivery to start and to report, and how long before each to warn."""
 
-    start_days: int = 15
-    report_days: int = 30
-    warn_days_before: int = 3
+    start: timedelta = timedelta(days=15)
+    report: timedelta = timedelta(days=30)
+    warn_before: timedelta = timedelta(days=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +198,8 @@ def apply(
             changed,
             delivered_at=at,
             deadlines=(
-                Deadline(DeadlineKind.START, at + timedelta(days=rule.start_days)),
-                Deadline(DeadlineKind.REPORT, at + timedelta(days=rule.report_days)),
+                Deadline(DeadlineKind.START, at + rule.start),
+                Deadline(DeadlineKind.REPORT, at + rule.report),
             ),
         )
     if step in (Step.PROGRESS, Step.COMPLETED, Step.FAILED):
@@ -247,7 +247,7 @@ def due_notices(
         if now >= d.due and not d.overdue_sent:
             notices.append(Notice(delegation.delegation_id, d.kind, NoticeKind.OVERDUE, d.due))
             d = replace(d, overdue_sent=True, warned=True)
-        elif now >= d.due - timedelta(days=rule.warn_days_before) and not d.warned:
+        elif now >= d.due - rule.warn_before and not d.warned:
             notices.append(Notice(delegation.delegation_id, d.kind, NoticeKind.WARNING, d.due))
             d = replace(d, warned=True)
         updated.append(d)

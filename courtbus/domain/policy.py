@@ -66,13 +66,23 @@ def _applies(rule: PolicyRule, ask: DelegationAsk) -> bool:
     return not rule.asset_kinds or (ask.asset_kind or "OTHER") in rule.asset_kinds
 
 
+def cap_rules(catalogue: PolicyCatalogue, ask: DelegationAsk) -> list[PolicyRule]:
+    """The annual-deduction-cap rules that apply to ``ask`` (only deductions count)."""
+    if ask.matter != "DEDUCT":
+        return []
+    return [r for r in catalogue.rules if r.annual_deduction_cap is not None and _applies(r, ask)]
+
+
 def check(
-    catalogue: PolicyCatalogue, ask: DelegationAsk, deducted_this_year: Money | None = None
+    catalogue: PolicyCatalogue,
+    ask: DelegationAsk,
+    deducted_this_year: Mapping[str, Money] | None = None,
 ) -> list[Violation]:
     """Every rule ``ask`` breaks (empty: allowed).
 
-    ``deducted_this_year`` is what earlier out-of-region delegations already deducted from the
-    same debtor in the executing region this year; without it the annual caps are not checked.
+    ``deducted_this_year`` maps a cap rule's id to what earlier out-of-region delegations
+    already took (or reserved) from the same debtor in that region this year; without it the
+    annual caps are not checked (the stateless check at the gateway).
     """
     found: list[Violation] = []
     asset = ask.asset_kind or "OTHER"
@@ -121,9 +131,10 @@ def check(
             ))  # fmt: skip
         cap = rule.annual_deduction_cap
         if ask.matter == "DEDUCT" and cap is not None and deducted_this_year is not None:
-            total = deducted_this_year + (ask.amount or Money(0))
+            already = deducted_this_year.get(rule.id, Money(0))
+            total = already + (ask.amount or Money(0))
             if total > cap:
-                left = Money(max(cap.fen - deducted_this_year.fen, 0))
+                left = Money(max(cap.fen - already.fen, 0))
                 found.append(Violation(
                     rule.id, "POLICY_DEDUCTION_CAP",
                     f"{rule.region}: deductions for this debtor would reach {total} this year, "

@@ -67,6 +67,10 @@ class GatewayProcessor:
         """Forget ids marked by an aborted batch."""
         self.seen.rollback()
 
+    def flush(self) -> list[Output]:
+        """Nothing: dedup marks go out with each forward."""
+        return []
+
     def tick(self, now: datetime) -> list[Output]:
         """Re-read the directory and policy files when they change (new participants, rules)."""
         mtimes = self._rule_mtimes()

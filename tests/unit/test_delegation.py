@@ -169,10 +169,10 @@ def test_shorter_deadlines_per_matter() -> None:
         Step.DELIVERED,
         None,
         T0,
-        DeadlineRule(start_days=1, report_days=2, warn_days_before=0),
+        DeadlineRule(timedelta(days=1), timedelta(days=2), timedelta(0)),
     )
     _, notices = due_notices(
-        d, T0 + timedelta(days=2), DeadlineRule(start_days=1, report_days=2, warn_days_before=0)
+        d, T0 + timedelta(days=2), DeadlineRule(timedelta(days=1), timedelta(days=2), timedelta(0))
     )
     assert {(n.deadline, n.kind) for n in notices} == {
         (DeadlineKind.START, NoticeKind.OVERDUE),

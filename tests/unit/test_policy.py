@@ -104,14 +104,26 @@ def test_allowed(name: str, request_: DelegationAsk) -> None:
 
 def test_annual_deduction_cap_counts_earlier_deductions() -> None:
     outside = ask("320583", "6103", "DEDUCT", "DEPOSIT", amount="20000.00")
-    assert check(POLICY, outside, deducted_this_year=Money.parse("30000.00")) == []
-    found = check(POLICY, outside, deducted_this_year=Money.parse("30000.01"))
+    assert (
+        check(
+            POLICY, outside, deducted_this_year={"guanzhong-deduction-cap": Money.parse("30000.00")}
+        )
+        == []
+    )
+    found = check(
+        POLICY, outside, deducted_this_year={"guanzhong-deduction-cap": Money.parse("30000.01")}
+    )
     assert [(v.rule_id, v.code) for v in found] == [
         ("guanzhong-deduction-cap", "POLICY_DEDUCTION_CAP")
     ]
     assert "19,999.99" in found[0].allowed
     inside = ask("6101", "6103", "DEDUCT", "DEPOSIT", amount="90000.00")
-    assert check(POLICY, inside, deducted_this_year=Money.parse("90000.00")) == []
+    assert (
+        check(
+            POLICY, inside, deducted_this_year={"guanzhong-deduction-cap": Money.parse("90000.00")}
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(

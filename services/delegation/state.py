@@ -1,0 +1,53 @@
+"""The delegation service's state records: JSON in the compacted ``bus.delegation.state`` topic."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from courtbus.domain.delegation import Deadline, DeadlineKind, Delegation, State
+
+STATE_TOPIC = "bus.delegation.state"
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """A delegation plus what the service needs besides the state machine."""
+
+    delegation: Delegation
+    cap_keys: tuple[str, ...] = ()  # deduction-cap counters this delegation reserved against
+    reserved_fen: int = 0
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def dump(tracked: Tracked) -> bytes:
+    """Serialise for the state topic."""
+    d = asdict(tracked.delegation)
+    for key in ("requested_at", "delivered_at"):
+        d[key] = d[key].isoformat() if d[key] else None
+    d["deadlines"] = [{**dl, "due": dl["due"].isoformat()} for dl in d["deadlines"]]
+    return json.dumps(
+        {"delegation": d, "cap_keys": list(tracked.cap_keys), "reserved_fen": tracked.reserved_fen}
+    ).encode()
+
+
+def load(data: bytes) -> Tracked:
+    """Read a state record."""
+    raw: dict[str, Any] = json.loads(data)
+    d = raw["delegation"]
+    delegation = Delegation(
+        delegation_id=d["delegation_id"], requesting_court=d["requesting_court"],
+        executing_court=d["executing_court"], matter=d["matter"], state=State(d["state"]),
+        requested_at=datetime.fromisoformat(d["requested_at"]), delivered_at=_time(d["delivered_at"]),
+        reported=d["reported"], events=d["events"],
+        deadlines=tuple(
+            Deadline(DeadlineKind(x["kind"]), datetime.fromisoformat(x["due"]), x["warned"], x["overdue_sent"])
+            for x in d["deadlines"]
+        ),
+    )  # fmt: skip
+    return Tracked(delegation, tuple(raw["cap_keys"]), int(raw["reserved_fen"]))

@@ -1,0 +1,289 @@
+"""The delegation flow end to end: courts (SDK) → gateway → delegation service → inboxes.
+
+Four courts in three provinces run every path of the state machine through the real broker,
+registry and services; deadlines are shortened to seconds so the overdue path runs too.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from courtbus import ops
+from courtbus.config import Connection
+from courtbus.samples import FIRM_CODE, PERSON_ID
+from courtbus.sdk import CourtClient
+from courtbus.wire.envelope import Event
+from tests.integration.helpers import ServiceProcess, TopicReader, header
+
+pytestmark = pytest.mark.integration
+NS = "cn.court.bus.delegation."
+COURTS = ("320583", "6101", "4408", "50")  # Jiangsu, Shaanxi, Guangdong, Chongqing
+SHORT_DEADLINES = "default: {start: 8s, report: 16s, warn_before: 4s}\n"
+
+
+@pytest.fixture(scope="module")
+def services(
+    conn: Connection, registered: dict[str, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ServiceProcess]]:
+    ops.apply_topics(conn, ops.plan_topics(conn))
+    home = tmp_path_factory.mktemp("flow")
+    deadlines = home / "deadlines.yaml"
+    deadlines.write_text(SHORT_DEADLINES)
+    env = {"COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5"}
+    procs = {
+        "gateway": ServiceProcess(
+            "services.gateway", conn, home / "gateway.log", "courtbus-gateway consuming", env
+        ),
+        "delegation": ServiceProcess(
+            "services.delegation",
+            conn,
+            home / "delegation.log",
+            "courtbus-delegation consuming",
+            env,
+        ),
+    }
+    for p in procs.values():
+        p.start()
+    yield procs
+    for p in procs.values():
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def courts(
+    conn: Connection, services: dict[str, ServiceProcess]
+) -> Iterator[dict[str, CourtClient]]:
+    clients = {c: CourtClient(c, conn) for c in COURTS}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+def _id(tag: str) -> str:
+    return f"dlg-{tag}-{uuid.uuid4().hex[:8]}"
+
+
+def _person() -> dict[str, str]:
+    return {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
+
+
+def _firm() -> dict[str, str]:
+    return {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}
+
+
+def wait_inbox(
+    client: CourtClient, delegation_id: str, count: int, timeout_s: float = 45
+) -> list[Event]:
+    """The events about one delegation in a court's inbox, once there are ``count``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = [
+            e
+            for e in client.inbox(timeout_s=1)
+            if e.payload.get("delegation_id") == delegation_id or e.key == delegation_id
+        ]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
+def kinds(events: list[Event]) -> list[str]:
+    return [e.record.rsplit(".", 1)[1] for e in events]
+
+
+def test_completed_path(courts: dict[str, CourtClient]) -> None:
+    did = _id("done")
+    req, exe = courts["320583"], courts["6101"]
+    req.request_delegation(delegation_id=did, case_number="(2024)苏0583执100号", executing_court="6101",
+                           matter="FREEZE", debtor=_person(), asset_kind="DEPOSIT", amount="50000.00", freeze_period_days=365)  # fmt: skip
+    assert kinds(wait_inbox(exe, did, 1)) == ["DelegationRequested"]
+    assert kinds(wait_inbox(req, did, 1)) == ["DelegationDelivered"]
+    exe.accept(did, handler="王法官")
+    exe.report_progress(did, "已冻结 30,000.00 元", "30000.00")
+    exe.complete(did, "冻结完毕", "50000.00")
+    receipts = wait_inbox(req, did, 4)
+    assert kinds(receipts) == [
+        "DelegationDelivered",
+        "DelegationAccepted",
+        "DelegationProgressReported",
+        "DelegationCompleted",
+    ]
+    assert str(receipts[-1].payload["amount_executed"]) == "50000.00"
+
+
+def test_rejected_failed_and_cancelled_paths(courts: dict[str, CourtClient]) -> None:
+    rejected, failed, cancelled = _id("rej"), _id("fail"), _id("cancel")
+    courts["4408"].request_delegation(
+        delegation_id=rejected,
+        case_number="(2024)粤08执7号",
+        executing_court="50",
+        matter="SEARCH",
+        debtor=_firm(),
+    )
+    courts["50"].request_delegation(
+        delegation_id=failed,
+        case_number="(2024)渝执9号",
+        executing_court="4408",
+        matter="SEIZE",
+        debtor=_firm(),
+        asset_kind="VEHICLE",
+    )
+    courts["320583"].request_delegation(
+        delegation_id=cancelled,
+        case_number="(2024)苏0583执101号",
+        executing_court="6101",
+        matter="SEARCH",
+        debtor=_person(),
+    )
+    wait_inbox(courts["50"], rejected, 1)
+    courts["50"].reject(rejected, "NO_JURISDICTION", "被执行人财产不在本院辖区")
+    wait_inbox(courts["4408"], failed, 1)
+    courts["4408"].accept(failed)
+    courts["4408"].fail(failed, "ASSET_GONE", "车辆已灭失")
+    wait_inbox(courts["6101"], cancelled, 1)
+    courts["320583"].cancel(cancelled, "已和解")
+    assert kinds(wait_inbox(courts["4408"], rejected, 2)) == [
+        "DelegationDelivered",
+        "DelegationRejected",
+    ]
+    assert kinds(wait_inbox(courts["50"], failed, 3)) == [
+        "DelegationDelivered",
+        "DelegationAccepted",
+        "DelegationFailed",
+    ]
+    assert kinds(wait_inbox(courts["6101"], cancelled, 2)) == [
+        "DelegationRequested",
+        "DelegationCancelled",
+    ]
+
+
+def test_illegal_steps_are_refused_with_codes(
+    courts: dict[str, CourtClient], conn: Connection
+) -> None:
+    did = _id("illegal")
+    courts["4408"].request_delegation(
+        delegation_id=did,
+        case_number="(2024)粤08执8号",
+        executing_court="50",
+        matter="SEARCH",
+        debtor=_firm(),
+    )
+    wait_inbox(courts["50"], did, 1)
+    third = courts["6101"].accept(did)  # a third court answering
+    courts["50"].reject(did, "NO_ASSETS", "未发现财产")
+    late = courts["50"].complete(did, "完成")  # completing a rejected delegation
+    after = courts["4408"].cancel(did, "撤回")  # cancelling after the end
+    reader = TopicReader(conn, "bus.deadletter")
+    try:
+        for sent, code in (
+            (third, "DELEGATION_WRONG_COURT"),
+            (late, "DELEGATION_ILLEGAL_TRANSITION"),
+            (after, "DELEGATION_ILLEGAL_TRANSITION"),
+        ):
+            dead = reader.wait_for(
+                lambda r, s=sent: dict(r.headers).get("ce_id") == s.event_id.encode(), timeout_s=45
+            )
+            assert header(dead[0], "dlq_code") == code
+    finally:
+        reader.close()
+    notices = [
+        e
+        for e in courts["50"].inbox(timeout_s=2)
+        if e.record.endswith("MessageRejected") and e.payload["rejected_event_id"] == late.event_id
+    ]
+    assert [n.payload["error_code"] for n in notices] == ["DELEGATION_ILLEGAL_TRANSITION"]
+    assert kinds(wait_inbox(courts["4408"], did, 2)) == [
+        "DelegationDelivered",
+        "DelegationRejected",
+    ]
+
+
+def test_unanswered_request_gets_warning_then_overdue_notices(
+    courts: dict[str, CourtClient], conn: Connection
+) -> None:
+    did = _id("late")
+    courts["320583"].request_delegation(
+        delegation_id=did,
+        case_number="(2024)苏0583执102号",
+        executing_court="4408",
+        matter="SEARCH",
+        debtor=_person(),
+    )
+    notices = [
+        e
+        for e in wait_inbox(courts["4408"], did, 5, timeout_s=60)
+        if e.record.endswith("DeadlineNotice")
+    ]
+    seen = [(e.payload["deadline"], e.payload["notice"]) for e in notices]
+    assert seen[:2] == [("START", "WARNING"), ("START", "OVERDUE")]
+    assert ("REPORT", "OVERDUE") in seen
+    req_notices = [
+        e
+        for e in wait_inbox(courts["320583"], did, 5, timeout_s=30)
+        if e.record.endswith("DeadlineNotice")
+    ]
+    assert [(e.payload["deadline"], e.payload["notice"]) for e in req_notices] == seen
+    reader = TopicReader(conn, "bus.alerts")
+    try:
+        alerts = reader.wait_for(lambda r: r.key == did.encode(), count=2)
+        assert len(alerts) == 2  # each overdue deadline raised once
+    finally:
+        reader.close()
+
+
+def test_regional_policy_refusal_reaches_the_sender(
+    courts: dict[str, CourtClient], conn: Connection
+) -> None:
+    did = _id("policy")
+    sent = courts["320583"].request_delegation(
+        delegation_id=did,
+        case_number="(2024)苏0583执103号",
+        executing_court="4408",
+        matter="DEDUCT",
+        debtor=_person(),
+        asset_kind="DEPOSIT",
+        amount="100.00",
+    )
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        notices = [
+            e
+            for e in courts["320583"].inbox(timeout_s=1)
+            if e.record.endswith("MessageRejected")
+            and e.payload["rejected_event_id"] == sent.event_id
+        ]
+        if notices:
+            break
+    assert notices and notices[0].payload["error_code"] == "POLICY_MATTER_NOT_ALLOWED"
+    assert "gd-west-no-out-of-region-deduction" in notices[0].payload["reason"]
+    assert wait_inbox(courts["4408"], did, 1, timeout_s=3) == []  # never delivered
+
+
+def test_sdk_refuses_bad_input_before_sending(
+    courts: dict[str, CourtClient], tmp_path: Path
+) -> None:
+    from courtbus.errors import ValidationError
+
+    cases = [
+        ({"case_number": "（2024）苏0583执1号"}, "CASE_NUMBER_BRACKETS"),
+        ({"debtor": {**_person(), "id_number": PERSON_ID[:-1] + "0"}}, "RESIDENT_ID_INVALID"),
+        ({"amount": "1.001"}, "MONEY_INVALID"),
+        ({"executing_court": "320583"}, "DELEGATION_SELF"),
+        ({"executing_court": "1101"}, "COURT_UNKNOWN"),
+        ({"matter": "TELEPORT"}, "REQUEST_INVALID"),
+    ]
+    base = {
+        "case_number": "(2024)苏0583执104号",
+        "executing_court": "6101",
+        "matter": "SEARCH",
+        "debtor": _person(),
+    }
+    for change, code in cases:
+        with pytest.raises(ValidationError) as info:
+            courts["320583"].request_delegation(**{**base, **change})
+        assert info.value.code == code, change
