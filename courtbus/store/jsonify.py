@@ -1,0 +1,79 @@
+"""JSON text for stored payloads and headers, with resident ID numbers masked first."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from courtbus.domain.identity import mask_id
+from courtbus.errors import SerializationError
+
+# Keys whose values are ID numbers of people or organisations (personal data).
+ID_KEYS = frozenset({"id_number"})
+
+
+def masked(value: Any) -> Any:
+    """A copy of a decoded payload with every ``id_number`` value run through ``mask_id``."""
+    if isinstance(value, Mapping):
+        return {
+            k: mask_id(v) if k in ID_KEYS and isinstance(v, str) else masked(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [masked(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Enum):
+        return _plain(value.value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    raise SerializationError(
+        f"cannot store a {type(value).__name__} as JSON", code="STORE_JSON_UNSUPPORTED"
+    )
+
+
+def to_json(value: Any) -> str:
+    """JSON text of a decoded Avro value: datetime/date → ISO text, Decimal → string,
+    bytes → base64; keys sorted, non-ASCII kept as is.
+
+    Raises:
+        SerializationError: ``STORE_JSON_UNSUPPORTED`` for a value of another type.
+    """
+    return json.dumps(_plain(value), ensure_ascii=False, sort_keys=True)
+
+
+def headers_to_json(headers: list[tuple[str, bytes]]) -> str:
+    """Kafka headers as JSON text: a list of ``[name, base64 value]`` pairs, order kept."""
+    return json.dumps([[name, base64.b64encode(raw).decode("ascii")] for name, raw in headers])
+
+
+def headers_from_json(text: str) -> list[tuple[str, bytes]]:
+    """The inverse of ``headers_to_json``.
+
+    Raises:
+        SerializationError: ``STORE_HEADERS_CORRUPT`` if the text is not what we wrote.
+    """
+    try:
+        pairs = json.loads(text)
+        return [(str(name), base64.b64decode(raw, validate=True)) for name, raw in pairs]
+    except (ValueError, TypeError) as exc:
+        raise SerializationError(
+            f"stored dead-letter headers are corrupt: {exc}", code="STORE_HEADERS_CORRUPT"
+        ) from exc

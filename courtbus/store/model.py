@@ -1,0 +1,147 @@
+"""The values the SQL read model takes and gives back: plain frozen dataclasses, no SQLAlchemy.
+
+Every timestamp is timezone-aware; rows read back carry UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from courtbus.errors import ValidationError
+
+
+def require_aware(name: str, value: datetime | None) -> None:
+    """Refuse a naive timestamp: the store cannot tell which zone it was meant in.
+
+    Raises:
+        ValidationError: ``TIME_NOT_AWARE``.
+    """
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValidationError(
+            f"{name} {value.isoformat()} has no time zone; give an aware datetime (e.g. UTC)",
+            code="TIME_NOT_AWARE",
+        )
+
+
+class ApplyResult(StrEnum):
+    """What ``ReadModel.apply_event`` did with an event."""
+
+    APPLIED = "APPLIED"  # stored (and, for a delegation step, the delegation moved on)
+    DUPLICATE = "DUPLICATE"  # this ce_id was stored before: nothing changed
+    REFUSED = "REFUSED"  # stored, and in history with the domain's error code; row unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One decoded bus event as the read model stores it; ``event_id`` (ce_id) is the key.
+
+    Raises:
+        ValidationError: ``TIME_NOT_AWARE`` if ``time`` is naive.
+    """
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+    record: str  # Avro full name, e.g. cn.court.bus.delegation.DelegationAccepted
+    ce_type: str
+    source: str  # court:6101, agency:nia, bus:delegation
+    subject: str | None
+    key: str | None
+    time: datetime
+    payload: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        require_aware("event time", self.time)
+
+    @property
+    def short_name(self) -> str:
+        """The record's name without its namespace (``DelegationAccepted``)."""
+        return self.record.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRow:
+    """A record the bus could not process; unique by its source topic, partition and offset.
+
+    ``id`` is None until stored; rows read back carry it.
+
+    Raises:
+        ValidationError: ``TIME_NOT_AWARE`` if ``dead_at`` is naive.
+    """
+
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    code: str
+    reason: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    dead_at: datetime
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        require_aware("dead_at", self.dead_at)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An alert from ``bus.alerts`` (e.g. an overdue delegation); unique by ``alert_id``.
+
+    Raises:
+        ValidationError: ``TIME_NOT_AWARE`` if ``time`` is naive.
+    """
+
+    alert_id: str
+    kind: str
+    delegation_id: str | None
+    court_id: str | None
+    message: str
+    time: datetime
+
+    def __post_init__(self) -> None:
+        require_aware("alert time", self.time)
+
+
+@dataclass(frozen=True, slots=True)
+class DelegationRow:
+    """A delegation as the read model shows it. The debtor's ID is only ever stored masked."""
+
+    delegation_id: str
+    case_number: str
+    requesting_court: str
+    executing_court: str
+    matter: str
+    asset_kind: str | None
+    amount: Decimal | None
+    debtor_name: str | None
+    debtor_id_masked: str | None
+    state: str
+    reported: bool
+    requested_at: datetime
+    delivered_at: datetime | None
+    start_due: datetime | None  # accept/reject and start by (from delivery)
+    report_due: datetime | None  # report the outcome by (from delivery)
+    updated_at: datetime
+    last_event_id: str
+    event_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One delegation event, applied or refused (then with the domain's error code)."""
+
+    id: int
+    delegation_id: str
+    event_id: str
+    record: str  # short name, e.g. DelegationAccepted
+    source: str
+    time: datetime
+    applied: bool
+    error_code: str | None
+    state_after: str | None

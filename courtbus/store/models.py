@@ -1,0 +1,209 @@
+"""The read model's tables as typed SQLAlchemy 2 ORM classes (the migrations create them).
+
+Timestamps are ``timestamptz`` on PostgreSQL; SQLite keeps no zone, so they are written in UTC
+and read back UTC-aware. Money is exact ``numeric(18,2)`` (text on SQLite, whose numbers are
+floats).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+CENT = Decimal("0.01")
+
+# Constraint names the migrations use too, so later migrations can refer to them.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# A surrogate key: BIGINT on PostgreSQL, INTEGER on SQLite (only that auto-increments there).
+SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that only takes aware values and always returns UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Aware → UTC (SQLite would silently drop the offset).
+
+        Raises:
+            ValueError: a naive datetime.
+        """
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """UTC-aware, whatever the database and session time zone gave."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Amount(TypeDecorator[Decimal]):
+    """Exact ``numeric(18,2)``; stored as text on SQLite so no digit is lost to a float."""
+
+    impl = Numeric(18, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """TEXT on SQLite, NUMERIC(18,2) elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(Numeric(18, 2))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        """Rounded to cents; text on SQLite."""
+        if value is None:
+            return None
+        cents = Decimal(value).quantize(CENT)
+        return str(cents) if dialect.name == "sqlite" else cents
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """A ``Decimal`` with two places."""
+        return None if value is None else Decimal(str(value)).quantize(CENT)
+
+
+class Base(DeclarativeBase):
+    """Root of the read model's ORM classes."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class EventRecord(Base):
+    """Every event the read model saw, once: the primary key on ce_id makes replays no-ops."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_record", "record"),)
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    record: Mapped[str] = mapped_column(String(255))
+    ce_type: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str | None] = mapped_column(Text)
+    key: Mapped[str | None] = mapped_column(Text)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[str] = mapped_column(Text)  # JSON text, ID numbers masked
+
+
+class DelegationRecord(Base):
+    """The current state of each delegation (事项委托)."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (
+        Index("ix_delegations_requesting_court", "requesting_court"),
+        Index("ix_delegations_executing_court", "executing_court"),
+        Index("ix_delegations_state", "state"),
+        Index("ix_delegations_requested_at", "requested_at"),
+    )
+
+    delegation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    case_number: Mapped[str] = mapped_column(Text)
+    requesting_court: Mapped[str] = mapped_column(String(16))
+    executing_court: Mapped[str] = mapped_column(String(16))
+    matter: Mapped[str] = mapped_column(String(32))
+    asset_kind: Mapped[str | None] = mapped_column(String(32))
+    amount: Mapped[Decimal | None] = mapped_column(Amount())
+    debtor_name: Mapped[str | None] = mapped_column(Text)
+    debtor_id_masked: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    reported: Mapped[bool] = mapped_column(Boolean)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    start_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    report_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id"))
+    event_count: Mapped[int] = mapped_column(Integer)
+
+
+class HistoryRecord(Base):
+    """Each delegation event, applied or refused; at most one row per event."""
+
+    __tablename__ = "delegation_history"
+    __table_args__ = (
+        Index("ix_delegation_history_delegation_id_time", "delegation_id", "time", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    # No foreign key: an event for an unknown delegation is recorded too (refused).
+    delegation_id: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id"), unique=True)
+    record: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(255))
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    applied: Mapped[bool] = mapped_column(Boolean)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    state_after: Mapped[str | None] = mapped_column(String(16))
+
+
+class DeadLetterRecord(Base):
+    """A record the bus dead-lettered; one row per source position."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        UniqueConstraint(
+            "source_topic", "source_partition", "source_offset", name="uq_dead_letters_source"
+        ),
+        Index("ix_dead_letters_code", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    source_topic: Mapped[str] = mapped_column(String(255))
+    source_partition: Mapped[int] = mapped_column(Integer)
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+    code: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[str] = mapped_column(Text)  # JSON: [[name, base64 value], ...]
+    dead_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AlertRecord(Base):
+    """An alert from ``bus.alerts``."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_time", "time"),)
+
+    alert_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    delegation_id: Mapped[str | None] = mapped_column(String(128))
+    court_id: Mapped[str | None] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
