@@ -22,6 +22,15 @@ def default_stack_home() -> Path:
     return Path(os.environ.get("COURTBUS_STACK_HOME") or REPO_ROOT / ".stack")
 
 
+def default_store_url() -> str:
+    """``$COURTBUS_STORE_URL`` or a SQLite file beside the local stack (``.stack/readmodel.db``)."""
+    if url := os.environ.get("COURTBUS_STORE_URL"):
+        return url
+    home = default_stack_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'readmodel.db'}"
+
+
 @dataclass(frozen=True, slots=True)
 class Connection:
     """How to reach the bus."""

@@ -22,6 +22,9 @@ from tests.integration.helpers import ServiceProcess, TopicReader, header
 
 pytestmark = pytest.mark.integration
 NS = "cn.court.bus.delegation."
+# delegation id -> (end state, steps the read model applied, in order); filled by the path tests
+EXPECTED: dict[str, tuple[str, list[str]]] = {}
+READ_DB: list[str] = []
 COURTS = ("320583", "6101", "4408", "50")  # Jiangsu, Shaanxi, Guangdong, Chongqing
 SHORT_DEADLINES = "default: {start: 8s, report: 16s, warn_before: 4s}\n"
 
@@ -34,8 +37,13 @@ def services(
     home = tmp_path_factory.mktemp("flow")
     deadlines = home / "deadlines.yaml"
     deadlines.write_text(SHORT_DEADLINES)
-    env = {"COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5"}
+    READ_DB.append(f"sqlite:///{home / 'read.db'}")
+    env = {"COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5",
+           "COURTBUS_STORE_URL": f"sqlite:///{home / 'read.db'}", "COURTBUS_PROJECTOR_GROUP": f"projector-{uuid.uuid4().hex[:6]}"}  # fmt: skip
     procs = {
+        "projector": ServiceProcess(
+            "services.projector", conn, home / "projector.log", "consuming", env
+        ),
         "gateway": ServiceProcess(
             "services.gateway", conn, home / "gateway.log", "courtbus-gateway consuming", env
         ),
@@ -114,6 +122,10 @@ def test_completed_path(courts: dict[str, CourtClient]) -> None:
         "DelegationCompleted",
     ]
     assert str(receipts[-1].payload["amount_executed"]) == "50000.00"
+    EXPECTED[did] = (
+        "COMPLETED",
+        ["Requested", "Delivered", "Accepted", "ProgressReported", "Completed"],
+    )
 
 
 def test_rejected_failed_and_cancelled_paths(courts: dict[str, CourtClient]) -> None:
@@ -201,6 +213,7 @@ def test_illegal_steps_are_refused_with_codes(
         "DelegationDelivered",
         "DelegationRejected",
     ]
+    EXPECTED[did] = ("REJECTED", ["Requested", "Delivered", "Rejected"])
 
 
 def test_unanswered_request_gets_warning_then_overdue_notices(
@@ -234,6 +247,7 @@ def test_unanswered_request_gets_warning_then_overdue_notices(
         assert len(alerts) == 2  # each overdue deadline raised once
     finally:
         reader.close()
+    EXPECTED[did] = ("DELIVERED", ["Requested", "Delivered"])
 
 
 def test_regional_policy_refusal_reaches_the_sender(
@@ -287,3 +301,46 @@ def test_sdk_refuses_bad_input_before_sending(
         with pytest.raises(ValidationError) as info:
             courts["320583"].request_delegation(**{**base, **change})
         assert info.value.code == code, change
+
+
+def test_read_model_matches_the_end_state_exactly(services: dict[str, ServiceProcess]) -> None:
+    """Every delegation of this module, its state, its history and the refused steps, in SQL."""
+    from courtbus.store import ReadModel
+
+    model = ReadModel(READ_DB[0])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rows = {did: model.delegation(did) for did in EXPECTED}
+            if all(r is not None and r.state == EXPECTED[did][0] for did, r in rows.items()):
+                break
+            time.sleep(0.5)
+        for did, (state, steps) in EXPECTED.items():
+            row = model.delegation(did)
+            assert row is not None and row.state == state, (did, row)
+            applied = [h.record.removeprefix("Delegation") for h in model.history(did) if h.applied]
+            assert applied == steps, did
+            assert PERSON_ID not in repr(row)  # personal data is masked in SQL
+        # the refused steps are in the history too, with their codes, and changed nothing
+        illegal = next(did for did in EXPECTED if did.startswith("dlg-illegal"))
+        refused = [(h.record, h.error_code) for h in model.history(illegal) if not h.applied]
+        assert sorted(refused) == sorted(
+            [
+                ("DelegationAccepted", "DELEGATION_WRONG_COURT"),
+                ("DelegationCompleted", "DELEGATION_ILLEGAL_TRANSITION"),
+                ("DelegationCancelled", "DELEGATION_ILLEGAL_TRANSITION"),
+            ]
+        )
+        codes = {d.code for d in model.dead_letters()}
+        assert {
+            "DELEGATION_WRONG_COURT",
+            "DELEGATION_ILLEGAL_TRANSITION",
+            "POLICY_MATTER_NOT_ALLOWED",
+        } <= codes
+        late = next(did for did in EXPECTED if did.startswith("dlg-late"))
+        assert {a.kind for a in model.alerts() if a.delegation_id == late} == {
+            "START_OVERDUE",
+            "REPORT_OVERDUE",
+        }
+    finally:
+        model.close()

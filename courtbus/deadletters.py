@@ -1,0 +1,128 @@
+"""Read the dead-letter topic and replay a dead letter once its cause is fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from kafka import KafkaConsumer, TopicPartition
+
+from courtbus.config import Connection
+from courtbus.domain.identity import mask_ids_in_text
+from courtbus.errors import ValidationError
+from courtbus.gateway.core import DEADLETTER_TOPIC
+from courtbus.wire.client import make_producer
+
+_DLQ_HEADERS = ("dlq_code", "dlq_reason", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_time")
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One refused record: where it came from, why, and its original bytes and headers."""
+
+    partition: int
+    offset: int
+    code: str
+    reason: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    time: datetime | None
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+    @property
+    def ref(self) -> str:
+        """``partition:offset`` in the dead-letter topic (what `dlq show/replay` take)."""
+        return f"{self.partition}:{self.offset}"
+
+    @property
+    def original_headers(self) -> list[tuple[str, bytes]]:
+        """The headers as the sender wrote them."""
+        return [(k, v) for k, v in self.headers if k not in _DLQ_HEADERS]
+
+    def header(self, name: str) -> str | None:
+        """One original header as text."""
+        for k, v in self.original_headers:
+            if k == name:
+                return v.decode("utf-8", errors="replace")
+        return None
+
+
+def parse_dead_letter(rec: object) -> DeadLetter:
+    """A dead letter from a consumed ``bus.deadletter`` record."""
+    headers = [(k, bytes(v or b"")) for k, v in getattr(rec, "headers", None) or []]
+    h = {k: v.decode("utf-8", errors="replace") for k, v in headers if k in _DLQ_HEADERS}
+    when = h.get("dlq_time")
+    return DeadLetter(
+        partition=rec.partition, offset=rec.offset, code=h.get("dlq_code", "?"),  # type: ignore[attr-defined]
+        reason=mask_ids_in_text(h.get("dlq_reason", "")), source_topic=h.get("dlq_topic", "?"),
+        source_partition=int(h.get("dlq_partition", -1)), source_offset=int(h.get("dlq_offset", -1)),
+        time=datetime.fromisoformat(when) if when else None,
+        key=rec.key, value=rec.value or b"", headers=headers,  # type: ignore[attr-defined]
+    )  # fmt: skip
+
+
+def read_dead_letters(conn: Connection, timeout_s: float = 3.0) -> Iterator[DeadLetter]:
+    """Every dead letter, partition by partition, oldest first."""
+    consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed",
+                             consumer_timeout_ms=int(timeout_s * 1000))  # fmt: skip
+    try:
+        parts = [
+            TopicPartition(DEADLETTER_TOPIC, p)
+            for p in sorted(consumer.partitions_for_topic(DEADLETTER_TOPIC) or ())
+        ]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        for rec in consumer:
+            yield parse_dead_letter(rec)
+    finally:
+        consumer.close()
+
+
+def find(conn: Connection, ref: str) -> DeadLetter:
+    """The dead letter at ``partition:offset``.
+
+    Raises:
+        ValidationError: ``DLQ_REF_INVALID`` or ``DLQ_NOT_FOUND``.
+    """
+    try:
+        partition, offset = (int(x) for x in ref.split(":"))
+    except ValueError as exc:
+        raise ValidationError(f"{ref!r} is not partition:offset", code="DLQ_REF_INVALID") from exc
+    consumer = KafkaConsumer(
+        **conn.kafka_settings(),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        consumer_timeout_ms=3000,
+    )
+    try:
+        tp = TopicPartition(DEADLETTER_TOPIC, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        for rec in consumer:
+            if rec.offset == offset:
+                return parse_dead_letter(rec)
+            break
+    finally:
+        consumer.close()
+    raise ValidationError(f"no dead letter at {ref}", code="DLQ_NOT_FOUND")
+
+
+def replay(conn: Connection, letter: DeadLetter) -> tuple[int, int]:
+    """Re-submit a dead letter's original record to its original outbox; returns (partition, offset).
+
+    For refusals whose cause was fixed on the bus side (a schema registered, a court added to
+    the directory, a policy corrected). A record that was wrong itself must be resent by its
+    sender instead: replaying it would only be refused again.
+    """
+    producer = make_producer(conn)
+    try:
+        meta = producer.send(
+            letter.source_topic, key=letter.key, value=letter.value, headers=letter.original_headers
+        ).get(timeout=30)
+    finally:
+        producer.close()
+    return int(meta.partition), int(meta.offset)

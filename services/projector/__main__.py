@@ -1,0 +1,29 @@
+"""``python -m services.projector``: keep the read model in step until SIGTERM or Ctrl-C.
+
+``COURTBUS_STORE_URL`` chooses the database (default: SQLite in the local stack's folder);
+``COURTBUS_PROJECTOR_GROUP`` the consumer group (a new group with a new database rebuilds the
+read model from the start of the topics).
+"""
+
+from __future__ import annotations
+
+import os
+
+from courtbus.config import default_store_url
+from courtbus.store import ReadModel
+from courtbus.wire.envelope import Envelope
+from services.main import run_service
+from services.projector.processor import ProjectorProcessor
+
+
+def make(envelope: Envelope) -> ProjectorProcessor:
+    """The processor over a migrated read model."""
+    model = ReadModel(default_store_url())
+    model.migrate()
+    return ProjectorProcessor(
+        envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP", "courtbus-projector")
+    )
+
+
+if __name__ == "__main__":
+    run_service(make)
