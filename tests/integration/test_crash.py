@@ -18,6 +18,7 @@ from tests.integration.helpers import ServiceProcess, TopicReader
 
 pytestmark = pytest.mark.integration
 N = 120
+READ_DB: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,15 @@ def services(
 ) -> Iterator[dict[str, ServiceProcess]]:
     ops.apply_topics(conn, ops.plan_topics(conn))
     home = tmp_path_factory.mktemp("crash")
+    READ_DB.append(f"sqlite:///{home / 'read.db'}")
+    env = {
+        "COURTBUS_STORE_URL": READ_DB[0],
+        "COURTBUS_PROJECTOR_GROUP": f"projector-{uuid.uuid4().hex[:6]}",
+    }
     procs = {
+        "projector": ServiceProcess(
+            "services.projector", conn, home / "projector.log", "consuming", env
+        ),
         "gateway": ServiceProcess(
             "services.gateway", conn, home / "gateway.log", "courtbus-gateway consuming"
         ),
@@ -41,7 +50,7 @@ def services(
         p.stop()
 
 
-@pytest.mark.parametrize("victim", ["delegation", "gateway"])
+@pytest.mark.parametrize("victim", ["delegation", "gateway", "projector"])
 def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
     victim: str, services: dict[str, ServiceProcess], conn: Connection
 ) -> None:
