@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from courtbus import cli_bus
 from courtbus.errors import CourtbusError
 
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(directory_app, name="directory")
+app.add_typer(cli_bus.delegation_app, name="delegation")
+app.add_typer(cli_bus.dlq_app, name="dlq")
+app.command("inbox")(cli_bus.inbox)
+app.command("serve")(cli_bus.serve)
 
 out = Console()
 err = Console(stderr=True)

@@ -5,6 +5,7 @@ Loaded and validated at start-up. Every problem names the file, the entry and wh
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,10 @@ from courtbus.domain.regions import BY_CODE, PROVINCES
 from courtbus.errors import ConfigError, ValidationError
 from courtbus.wire.messages import FLOWS
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "topics" / "directory.yaml"
+DEFAULT_PATH = Path(
+    os.environ.get("COURTBUS_DIRECTORY")
+    or Path(__file__).resolve().parents[2] / "topics" / "directory.yaml"
+)
 _AGENCY_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 _GROUP_ID = re.compile(r"^[a-z][a-z0-9-]{1,63}$")
 _PROVINCE_NAMES = {p.name: p for p in PROVINCES}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +17,10 @@ from courtbus.domain.money import Money
 from courtbus.domain.policy import PolicyCatalogue, PolicyRule
 from courtbus.errors import ConfigError, ValidationError
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "policies" / "regional.yaml"
+DEFAULT_PATH = Path(
+    os.environ.get("COURTBUS_POLICIES")
+    or Path(__file__).resolve().parents[2] / "policies" / "regional.yaml"
+)
 MATTERS = frozenset(
     {"SEARCH", "FREEZE", "SEAL", "DEDUCT", "SEIZE", "DETAIN", "EVICT", "SERVE", "OTHER"}
 )
@@ -115,7 +119,10 @@ def load_policies(directory: Directory, path: Path = DEFAULT_PATH) -> PolicyCata
     return parse_policies(raw, directory, str(path))
 
 
-DEADLINES_PATH = Path(__file__).resolve().parents[2] / "policies" / "deadlines.yaml"
+DEADLINES_PATH = Path(
+    os.environ.get("COURTBUS_DEADLINES")
+    or Path(__file__).resolve().parents[2] / "policies" / "deadlines.yaml"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,10 @@
 """``python -m services.delegation``: run the delegation service until SIGTERM or Ctrl-C.
 
-``COURTBUS_DEADLINES`` names another deadlines file (e.g. shortened ones for a demo).
+``COURTBUS_DIRECTORY``, ``COURTBUS_POLICIES`` and ``COURTBUS_DEADLINES`` name other directory,
+policy and deadline files (e.g. shortened deadlines for a demo).
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import DEADLINES_PATH, load_deadlines, load_policies
@@ -18,7 +16,7 @@ from services.main import run_service
 def make(envelope: Envelope) -> DelegationProcessor:
     """The processor with the repository's directory, policies and deadlines."""
     directory = load_directory()
-    deadlines = load_deadlines(Path(os.environ.get("COURTBUS_DEADLINES") or DEADLINES_PATH))
+    deadlines = load_deadlines(DEADLINES_PATH)
     return DelegationProcessor(envelope, directory, load_policies(directory), deadlines)
 
 

@@ -6,15 +6,20 @@ registry and services; deadlines are shortened to seconds so the overdue path ru
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from courtbus import ops
+from courtbus.catalogue.directory import DEFAULT_PATH as DEFAULT_DIRECTORY
 from courtbus.config import Connection
+from courtbus.deadletters import DeadLetter, read_dead_letters
 from courtbus.samples import FIRM_CODE, PERSON_ID
 from courtbus.sdk import CourtClient
 from courtbus.wire.envelope import Event
@@ -25,6 +30,7 @@ NS = "cn.court.bus.delegation."
 # delegation id -> (end state, steps the read model applied, in order); filled by the path tests
 EXPECTED: dict[str, tuple[str, list[str]]] = {}
 READ_DB: list[str] = []
+DIRECTORIES: list[Path] = []  # the services' directory file, and a fixed one that adds court 3206
 COURTS = ("320583", "6101", "4408", "50")  # Jiangsu, Shaanxi, Guangdong, Chongqing
 SHORT_DEADLINES = "default: {start: 8s, report: 16s, warn_before: 4s}\n"
 
@@ -38,7 +44,14 @@ def services(
     deadlines = home / "deadlines.yaml"
     deadlines.write_text(SHORT_DEADLINES)
     READ_DB.append(f"sqlite:///{home / 'read.db'}")
-    env = {"COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5",
+    gateway_directory = home / "directory.yaml"
+    gateway_directory.write_text(DEFAULT_DIRECTORY.read_text(encoding="utf-8"), encoding="utf-8")
+    fixed = home / "directory-fixed.yaml"
+    fixed.write_text(DEFAULT_DIRECTORY.read_text(encoding="utf-8").replace(
+        "  # Shanghai\n", "  - {id: \"3206\", designation: 苏06, name: 江苏省南通市中级人民法院, province: 江苏省, level: intermediate}\n  # Shanghai\n"
+    ), encoding="utf-8")  # fmt: skip
+    DIRECTORIES.extend([gateway_directory, fixed])
+    env = {"COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5", "COURTBUS_DIRECTORY": str(gateway_directory),
            "COURTBUS_STORE_URL": f"sqlite:///{home / 'read.db'}", "COURTBUS_PROJECTOR_GROUP": f"projector-{uuid.uuid4().hex[:6]}"}  # fmt: skip
     procs = {
         "projector": ServiceProcess(
@@ -301,6 +314,63 @@ def test_sdk_refuses_bad_input_before_sending(
         with pytest.raises(ValidationError) as info:
             courts["320583"].request_delegation(**{**base, **change})
         assert info.value.code == code, change
+
+
+def _cli(conn: Connection, *args: str) -> str:
+    env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap, "COURTBUS_REGISTRY_URL": conn.registry_url or "",
+           "COURTBUS_DIRECTORY": str(DIRECTORIES[1]), "COURTBUS_STORE_URL": READ_DB[0], "COLUMNS": "250"}  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "courtbus", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def _poll(check: Callable[[], bool], timeout_s: float = 45) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
+def test_cli_and_dead_letter_replay_after_the_directory_is_fixed(
+    services: dict[str, ServiceProcess], conn: Connection
+) -> None:
+    """A request to a court the bus does not know yet is dead-lettered; once the directory
+    adds the court, `courtbus dlq replay` re-submits it and it is delivered."""
+    did = _id("nantong")
+    sent = _cli(conn, "delegation", "send", "--as", "320583", "--to", "3206", "--case", "(2024)苏0583执105号",
+                "--matter", "SEARCH", "--debtor-name", "张三", "--debtor-id", PERSON_ID, "--delegation-id", did)  # fmt: skip
+    event_id = sent.split("(event ")[1].split(")")[0]
+    found: list[DeadLetter] = []
+    _poll(
+        lambda: bool(
+            found.extend(
+                d for d in read_dead_letters(conn, timeout_s=1) if d.header("ce_id") == event_id
+            )
+            or found
+        )
+    )
+    letter = found[0]
+    assert letter.code == "COURT_UNKNOWN"
+    assert "COURT_UNKNOWN" in _cli(conn, "dlq", "show", letter.ref)
+    assert letter.ref in _cli(conn, "dlq", "list", "--code", "COURT_UNKNOWN")
+
+    # fix the bus side: the directory gains Nantong, its topics are created, the gateway reloads
+    ops.apply_topics(conn, ops.plan_topics(conn, directory=DIRECTORIES[1]))
+    DIRECTORIES[0].write_text(DIRECTORIES[1].read_text(encoding="utf-8"), encoding="utf-8")
+    time.sleep(2)
+    assert "replayed" in _cli(conn, "dlq", "replay", letter.ref)
+
+    _poll(lambda: did in _cli(conn, "inbox", "3206"))
+    assert "DelegationRequested" in _cli(conn, "inbox", "3206")
+    _poll(lambda: "DELIVERED" in _cli(conn, "delegation", "show", did))
+    listed = _cli(conn, "delegation", "list", "--court", "3206")
+    assert did in listed and PERSON_ID not in listed
 
 
 def test_read_model_matches_the_end_state_exactly(services: dict[str, ServiceProcess]) -> None:
