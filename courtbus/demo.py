@@ -97,5 +97,12 @@ def run_demo(out: Console, home: Path | None, port_base: int, registry_port: int
     if missing:
         out.print(f"[red]✗ {len(missing)} message(s) did not arrive[/red]")
         raise SystemExit(1)
-    out.print(f"[green]✓ one delivered message per flow[/green] in {time.monotonic() - started:.1f}s; "
-              "stop the stack with `courtbus stack down`")  # fmt: skip
+    out.print(
+        f"[green]✓ one delivered message per flow[/green] in {time.monotonic() - started:.1f}s"
+    )
+    from courtbus.demo_flow import run_flow_demo
+
+    run_flow_demo(out, conn, cfg.home)
+    out.print(
+        f"done in {time.monotonic() - started:.1f}s; stop the stack with `courtbus stack down`"
+    )

@@ -1,0 +1,220 @@
+"""The delegation part of ``make demo``: services up, courts in several provinces at work.
+
+Starts the gateway, delegation and projector services as child processes (deadlines shortened
+to seconds), runs six delegations through every kind of ending, waits for the read model to
+show them, prints a summary, and stops the services.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from courtbus.catalogue.directory import load_directory
+from courtbus.config import Connection
+from courtbus.errors import StackError
+from courtbus.samples import FIRM_CODE, PERSON_ID
+from courtbus.sdk import CourtClient
+from courtbus.store import ReadModel
+
+SERVICES = ("gateway", "delegation", "projector")
+SHORT_DEADLINES = "default: {start: 8s, report: 20s, warn_before: 4s}\n"
+_PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
+_FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}
+
+
+@contextmanager
+def running_services(conn: Connection, home: Path, store_url: str) -> Iterator[None]:
+    """The three services as child processes, logs in ``home/logs``; stopped on exit."""
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    deadlines = home / "demo-deadlines.yaml"
+    deadlines.write_text(SHORT_DEADLINES)
+    env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap, "COURTBUS_REGISTRY_URL": conn.registry_url or "",
+           "COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5", "COURTBUS_STORE_URL": store_url}  # fmt: skip
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name in SERVICES:
+            log = logs / f"{name}.log"
+            mark = log.read_text().count("consuming") if log.exists() else 0
+            with log.open("ab") as fh:
+                procs[name] = subprocess.Popen(
+                    [sys.executable, "-m", f"services.{name}"],
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                )
+            _wait(
+                lambda log=log, mark=mark: log.read_text().count("consuming") > mark,
+                procs[name],
+                f"{name} service",
+                log,
+            )  # type: ignore[misc]
+        yield
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait(
+    ready: Callable[[], bool],
+    proc: subprocess.Popen[bytes],
+    what: str,
+    log: Path,
+    timeout_s: float = 60,
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise StackError(f"{what} did not start; see {log}", code="SERVICE_START_FAILED")
+        time.sleep(0.2)
+
+
+def run_scenario(out: Console, conn: Connection, tag: str) -> dict[str, str]:
+    """Six delegations across five provinces; returns delegation id → expected end state."""
+    ids = {
+        k: f"dlg-demo-{tag}-{k}" for k in ("freeze", "search", "seal", "deduct", "late", "cancel")
+    }
+    clients = {
+        c: CourtClient(c, conn)
+        for c in ("320583", "6101", "4408", "50", "3174", "6104", "4409", "1408", "3205", "6205")
+    }
+    try:
+        c = clients
+        c["320583"].request_delegation(delegation_id=ids["freeze"], case_number="(2024)苏0583执200号", executing_court="6101",
+                                       matter="FREEZE", debtor=_PERSON, asset_kind="DEPOSIT", amount="120000.00", freeze_period_days=365)  # fmt: skip
+        c["4408"].request_delegation(
+            delegation_id=ids["search"],
+            case_number="(2024)粤08执201号",
+            executing_court="50",
+            matter="SEARCH",
+            debtor=_FIRM,
+        )
+        c["3174"].request_delegation(delegation_id=ids["seal"], case_number="(2024)沪74执202号", executing_court="6104",
+                                     matter="SEAL", debtor=_FIRM, asset_kind="IMMOVABLE", freeze_period_days=730)  # fmt: skip
+        c["320583"].request_delegation(delegation_id=ids["deduct"], case_number="(2024)苏0583执203号", executing_court="4409",
+                                       matter="DEDUCT", debtor=_PERSON, asset_kind="DEPOSIT", amount="8000.00")  # fmt: skip
+        c["50"].request_delegation(
+            delegation_id=ids["late"],
+            case_number="(2024)渝执204号",
+            executing_court="1408",
+            matter="SEARCH",
+            debtor=_FIRM,
+        )
+        c["3205"].request_delegation(
+            delegation_id=ids["cancel"],
+            case_number="(2024)苏05执205号",
+            executing_court="6205",
+            matter="SEARCH",
+            debtor=_PERSON,
+        )
+        out.print("[green]✓[/green] 6 delegation requests sent from 5 courts in 4 provinces")
+        _await_inbox(c["6101"], ids["freeze"])
+        c["6101"].accept(ids["freeze"], handler="西安中院 王法官")
+        c["6101"].report_progress(ids["freeze"], "已冻结 80,000.00 元", "80000.00")
+        c["6101"].complete(ids["freeze"], "冻结完毕", "120000.00")
+        _await_inbox(c["50"], ids["search"])
+        c["50"].accept(ids["search"])
+        c["50"].complete(ids["search"], "查询到银行账户 2 个")
+        _await_inbox(c["6104"], ids["seal"])
+        c["6104"].reject(ids["seal"], "NO_ASSET_FOUND", "经查，被执行人在本辖区无不动产登记")
+        _await_inbox(c["6205"], ids["cancel"])
+        c["3205"].cancel(ids["cancel"], "双方已达成和解")
+        out.print(
+            "[green]✓[/green] executing courts answered; 1 request left unanswered to go overdue"
+        )
+    finally:
+        for client in clients.values():
+            client.close()
+    return {ids["freeze"]: "COMPLETED", ids["search"]: "COMPLETED", ids["seal"]: "REJECTED",
+            ids["late"]: "DELIVERED", ids["cancel"]: "CANCELLED", ids["deduct"]: "REFUSED"}  # fmt: skip
+
+
+def _await_inbox(client: CourtClient, delegation_id: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(e.key == delegation_id for e in client.inbox(timeout_s=1)):
+            return
+    raise StackError(f"{delegation_id} never reached court {client.court.id}", code="DEMO_FAILED")
+
+
+def print_summary(
+    out: Console, store_url: str, expected: dict[str, str], timeout_s: float = 90
+) -> None:
+    """Wait for the read model to reach the expected end, then print it."""
+    names = {c.id: c.designation for c in load_directory().courts}
+    model = ReadModel(store_url)
+    try:
+        late = next(d for d, s in expected.items() if d.endswith("-late"))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            rows = {d: model.delegation(d) for d in expected}
+            states_ok = all(
+                (r.state if r else "REFUSED") == s
+                for (d, r), s in zip(rows.items(), expected.values(), strict=True)
+            )
+            alerts = [a for a in model.alerts() if a.delegation_id == late]
+            if states_ok and {a.kind for a in alerts} >= {"START_OVERDUE"}:
+                break
+            time.sleep(0.5)
+        else:
+            raise StackError(
+                "the read model did not reach the expected end state in time", code="DEMO_FAILED"
+            )
+        table = Table(title="delegations in the read model (SQL)", show_lines=True)
+        for col in ("delegation", "from → to", "matter", "state", "events", "notes"):
+            table.add_column(col, overflow="fold")
+        dead = model.dead_letters()
+        for did, row in rows.items():
+            if row is None:
+                codes = [d.code for d in dead if d.key == did.encode()]
+                table.add_row(
+                    did,
+                    "320583 → 4409",
+                    "DEDUCT",
+                    "[red]refused[/red]",
+                    "0",
+                    f"gateway: {', '.join(codes)}",
+                )
+                continue
+            notes = ", ".join(sorted({a.kind for a in model.alerts() if a.delegation_id == did}))
+            route = f"{names.get(row.requesting_court, row.requesting_court)} → {names.get(row.executing_court, row.executing_court)}"
+            table.add_row(
+                did,
+                route,
+                f"{row.matter} {row.asset_kind or ''}",
+                row.state,
+                str(row.event_count),
+                notes,
+            )
+        out.print(table)
+    finally:
+        model.close()
+
+
+def run_flow_demo(out: Console, conn: Connection, home: Path) -> None:
+    """Services, scenario, summary."""
+    store_url = os.environ.get("COURTBUS_STORE_URL") or f"sqlite:///{home / 'readmodel.db'}"
+    tag = uuid.uuid4().hex[:6]
+    with running_services(conn, home, store_url):
+        out.print(
+            "[green]✓[/green] services running: gateway, delegation, projector (deadlines shortened to seconds)"
+        )
+        expected = run_scenario(out, conn, tag)
+        print_summary(out, store_url, expected)
+    out.print("[green]✓ delegation flow done[/green]; explore with `courtbus delegation list`, "
+              "`courtbus delegation show <id>`, `courtbus inbox 320583`, `courtbus dlq list`")  # fmt: skip
