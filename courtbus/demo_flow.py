@@ -53,12 +53,7 @@ def running_services(conn: Connection, home: Path, store_url: str) -> Iterator[N
                     stderr=subprocess.STDOUT,
                     env=env,
                 )
-            _wait(
-                lambda log=log, mark=mark: log.read_text().count("consuming") > mark,
-                procs[name],
-                f"{name} service",
-                log,
-            )  # type: ignore[misc]
+            _wait(_started(log, mark), procs[name], f"{name} service", log)
         yield
     finally:
         for proc in procs.values():
@@ -68,6 +63,11 @@ def running_services(conn: Connection, home: Path, store_url: str) -> Iterator[N
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _started(log: Path, mark: int) -> Callable[[], bool]:
+    """True once the log says the service is consuming (one more time than ``mark``)."""
+    return lambda: log.read_text().count("consuming") > mark
 
 
 def _wait(
