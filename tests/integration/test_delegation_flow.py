@@ -185,6 +185,32 @@ def test_rejected_failed_and_cancelled_paths(courts: dict[str, CourtClient]) -> 
         "DelegationRequested",
         "DelegationCancelled",
     ]
+    EXPECTED[rejected] = ("REJECTED", ["Requested", "Delivered", "Rejected"])
+    EXPECTED[failed] = ("FAILED", ["Requested", "Delivered", "Accepted", "Failed"])
+    EXPECTED[cancelled] = ("CANCELLED", ["Requested", "Delivered", "Cancelled"])
+
+
+def test_cancelled_while_in_progress(courts: dict[str, CourtClient]) -> None:
+    did = _id("midway")
+    courts["6101"].request_delegation(delegation_id=did, case_number="(2024)陕01执66号", executing_court="320583", matter="FREEZE",
+                                      debtor=_person(), asset_kind="IMMOVABLE", freeze_period_days=1095)  # fmt: skip
+    wait_inbox(courts["320583"], did, 1)
+    courts["320583"].accept(did)
+    courts["320583"].report_progress(did, "已查封房产一处")
+    assert kinds(wait_inbox(courts["6101"], did, 3)) == [
+        "DelegationDelivered",
+        "DelegationAccepted",
+        "DelegationProgressReported",
+    ]
+    courts["6101"].cancel(did, "申请执行人撤回申请")
+    assert kinds(wait_inbox(courts["320583"], did, 2)) == [
+        "DelegationRequested",
+        "DelegationCancelled",
+    ]
+    EXPECTED[did] = (
+        "CANCELLED",
+        ["Requested", "Delivered", "Accepted", "ProgressReported", "Cancelled"],
+    )
 
 
 def test_illegal_steps_are_refused_with_codes(
@@ -412,5 +438,6 @@ def test_read_model_matches_the_end_state_exactly(services: dict[str, ServicePro
             "START_OVERDUE",
             "REPORT_OVERDUE",
         }
+        assert len(EXPECTED) == 7  # every path of this module is checked
     finally:
         model.close()
