@@ -13,8 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from courtbus.catalogue.files import read_yaml
 from courtbus.domain.identity import court_id_from_designation, validate_court_id
 from courtbus.domain.regions import BY_CODE, PROVINCES
 from courtbus.errors import ConfigError, ValidationError
@@ -300,8 +299,4 @@ def load_directory(path: Path = DEFAULT_PATH) -> Directory:
     Raises:
         ConfigError: ``DIRECTORY_INVALID`` (see ``parse_directory``) or ``CONFIG_UNREADABLE``.
     """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}", code="CONFIG_UNREADABLE") from exc
-    return parse_directory(raw, str(path))
+    return parse_directory(read_yaml(path), str(path))

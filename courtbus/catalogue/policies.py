@@ -8,9 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from courtbus.catalogue.directory import Directory
+from courtbus.catalogue.files import read_yaml
 from courtbus.catalogue.topics import parse_duration_ms
 from courtbus.domain.delegation import DeadlineRule
 from courtbus.domain.money import Money
@@ -112,11 +111,7 @@ def load_policies(directory: Directory, path: Path = DEFAULT_PATH) -> PolicyCata
     Raises:
         ConfigError: ``POLICY_INVALID`` or ``CONFIG_UNREADABLE``.
     """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}", code="CONFIG_UNREADABLE") from exc
-    return parse_policies(raw, directory, str(path))
+    return parse_policies(read_yaml(path), directory, str(path))
 
 
 DEADLINES_PATH = Path(
@@ -163,10 +158,7 @@ def load_deadlines(path: Path = DEADLINES_PATH) -> DeadlineRules:
     Raises:
         ConfigError: ``POLICY_INVALID`` or ``CONFIG_UNREADABLE``.
     """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}", code="CONFIG_UNREADABLE") from exc
+    raw = read_yaml(path) or {}
     default = _rule(raw.get("default", {}), f"{path}: default")
     matters = {}
     for matter, entry in (raw.get("matters") or {}).items():

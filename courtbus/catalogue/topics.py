@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from courtbus.catalogue.directory import Directory
+from courtbus.catalogue.files import read_yaml
 from courtbus.errors import ConfigError
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "topics" / "catalogue.yaml"
@@ -168,8 +167,4 @@ def load_catalogue(path: Path = DEFAULT_PATH) -> Catalogue:
     Raises:
         ConfigError: ``CATALOGUE_INVALID`` or ``CONFIG_UNREADABLE``.
     """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}", code="CONFIG_UNREADABLE") from exc
-    return parse_catalogue(raw, str(path))
+    return parse_catalogue(read_yaml(path), str(path))
