@@ -184,7 +184,7 @@ def print_summary(
                 codes = [d.code for d in dead if d.key == did.encode()]
                 table.add_row(
                     did,
-                    "320583 → 4409",
+                    f"{names['320583']} → {names['4409']}",
                     "DEDUCT",
                     "[red]refused[/red]",
                     "0",
