@@ -64,6 +64,7 @@ soak: jars
 
 bench: jars
 	$(BIN)/python -m bench.produce
+	$(BIN)/python -m bench.gateway
 
 clean:
 	rm -rf $(VENV) .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis

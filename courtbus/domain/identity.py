@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import StrEnum
 
 from stdnum import exceptions as stdnum_exceptions
@@ -157,6 +158,7 @@ class DebtorKind(StrEnum):
     ORGANISATION = "ORGANISATION"
 
 
+@lru_cache(maxsize=65536)  # the same debtors recur; stdnum's region look-up is the slow part
 def validate_resident_id(number: str) -> str:
     """Validate an 18-digit resident identity number (GB 11643) and return it compact.
 

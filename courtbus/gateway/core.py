@@ -110,7 +110,7 @@ class Gateway:
             raise ValidationError(
                 f"ce_source {headers.source} does not own {raw.topic}", code="SOURCE_SPOOFED"
             )
-        event = self.envelope.read(raw)
+        event = self.envelope.read(raw, headers)
         check_sender(event.record, kind, pid, event.payload)
         check_identities(event.payload, self.directory)
         mtype = by_record(event.record)

@@ -84,8 +84,10 @@ class Envelope:
         record_key = key if key is not None else mtype.key(payload)
         return OutgoingRecord(topic, record_key.encode(), value, event.to_kafka(), event)
 
-    def read(self, raw: RawRecord) -> Event:
+    def read(self, raw: RawRecord, headers: EventHeaders | None = None) -> Event:
         """Check headers, decode the value and check it is the type the headers say.
+
+        ``headers``: already parsed from ``raw`` by the caller (saves parsing them twice).
 
         Raises:
             ValidationError: bad headers (``HEADER_*``), ``EVENT_TYPE_MISMATCH``,
@@ -94,7 +96,7 @@ class Envelope:
             SerializationError: bad value (``WIRE_*``, ``AVRO_*``).
             RegistryError: the registry is unreachable (transient).
         """
-        headers = EventHeaders.from_kafka(raw.headers)
+        headers = headers or EventHeaders.from_kafka(raw.headers)
         mtype = by_ce_type(headers.type)
         if raw.value is None:
             raise SerializationError("record has no value (tombstone)", code="WIRE_EMPTY")
