@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from enum import StrEnum
+from functools import lru_cache
 
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import ric, uscc
