@@ -141,25 +141,29 @@ class Runner:
         self._stopping.set()
 
     async def _restore(self) -> None:
+        """Read the state topics to their end (committed records only) before consuming."""
         topics = self.processor.restore_topics()
         if not topics:
             return
-        consumer = AIOKafkaConsumer(**kafka_kwargs(self.config.connection), enable_auto_commit=False,
-                                    isolation_level="read_committed", auto_offset_reset="earliest")  # fmt: skip
+        # No group: subscribing without one assigns every partition of the topics.
+        consumer = AIOKafkaConsumer(*topics, **kafka_kwargs(self.config.connection), group_id=None,
+                                    enable_auto_commit=False, isolation_level="read_committed",
+                                    auto_offset_reset="earliest")  # fmt: skip
         await consumer.start()
         count = 0
         try:
-            await consumer.topics()  # fetch metadata, so partitions_for_topic knows the topics
-            tps = [
-                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-            ]
-            if not tps:
-                return
-            consumer.assign(tps)
+            deadline = asyncio.get_running_loop().time() + 30
+            while not consumer.assignment():
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(
+                        f"no partitions of {topics} after 30 s: run `courtbus topics apply`"
+                    )
+                await consumer.getmany(timeout_ms=200)
+            tps = sorted(consumer.assignment())
             await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
+            end = await consumer.end_offsets(tps)  # read_committed: the last stable offsets
             while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
-                for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for records in (await consumer.getmany(*tps, timeout_ms=1000)).values():
                     for record in records:
                         self.processor.restore(record)
                         count += 1
@@ -170,21 +174,27 @@ class Runner:
     async def run(self) -> None:
         """Restore state, then consume, decide and produce until stopped."""
         name = self.processor.name
-        await self._restore()
         conn = self.config.connection
+        producer = AIOKafkaProducer(**kafka_kwargs(conn), acks="all", enable_idempotence=True,
+                                    transactional_id=f"{name}-{self.config.instance}")  # fmt: skip
+        # Start the producer first: its transactional id fences a killed predecessor and aborts
+        # that one's open transaction, so the state topics' last stable offset can advance.
+        await producer.start()
+        try:
+            await self._restore()
+        except BaseException:
+            await producer.stop()
+            raise
         consumer = AIOKafkaConsumer(
             **kafka_kwargs(conn), group_id=name, enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed", metadata_max_age_ms=self.config.metadata_max_age_ms,
         )  # fmt: skip
-        producer = AIOKafkaProducer(**kafka_kwargs(conn), acks="all", enable_idempotence=True,
-                                    transactional_id=f"{name}-{self.config.instance}")  # fmt: skip
         topics, pattern = self.processor.subscription()
         if pattern:
             consumer.subscribe(pattern=pattern)
         else:
             consumer.subscribe(topics)
         await consumer.start()
-        await producer.start()
         log.info("%s consuming %s", name, pattern or ", ".join(topics))
         loop = asyncio.get_running_loop()
         next_tick = loop.time()

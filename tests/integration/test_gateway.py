@@ -147,3 +147,25 @@ def test_a_new_participant_outbox_is_picked_up_without_restart(
         assert header(dead[0], "dlq_code") == "PARTICIPANT_UNKNOWN"
     finally:
         reader.close()
+
+
+def test_duplicates_are_still_dropped_after_a_gateway_restart(
+    gateway: ServiceProcess, producer: KafkaProducer, envelope: Envelope, conn: Connection
+) -> None:
+    """The dedup store is rebuilt from bus.gateway.seen when the gateway starts again."""
+    good = _valid(envelope)
+    _send(producer, good)
+    ce_id = dict(good.headers)["ce_id"]
+    reader = TopicReader(conn, "bus.delegation.events")
+    try:
+        reader.wait_for(lambda r: dict(r.headers).get("ce_id") == ce_id)
+        gateway.kill()
+        gateway.start()
+        _send(producer, good)  # the court resends after the gateway came back
+        marker = _valid(envelope)
+        _send(producer, marker)
+        marker_id = dict(marker.headers)["ce_id"]
+        reader.wait_for(lambda r: dict(r.headers).get("ce_id") == marker_id)
+        assert len([r for r in reader.records if dict(r.headers).get("ce_id") == ce_id]) == 1
+    finally:
+        reader.close()
