@@ -7,6 +7,7 @@ Every library failure is re-raised as ``SerializationError`` with a stable code.
 from __future__ import annotations
 
 import io
+import json
 import struct
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -163,8 +164,6 @@ class AvroCodec:
 
 
 def _json(text: str) -> Any:
-    import json
-
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
