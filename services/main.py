@@ -21,7 +21,6 @@ def run_service(make: Callable[[Envelope], Processor]) -> None:
     """Run one processor until SIGTERM/SIGINT.
 
     Environment: ``COURTBUS_BOOTSTRAP``, ``COURTBUS_REGISTRY_URL`` (or the local stack),
-    ``COURTBUS_INSTANCE`` (transactional id suffix, one per process; default 0),
     ``COURTBUS_TICK_SECONDS`` (timer period; default 5).
     """
     configure_logging(logging.INFO)
@@ -30,7 +29,6 @@ def run_service(make: Callable[[Envelope], Processor]) -> None:
     processor = make(Envelope(AvroCodec(SchemaSet.load(), registry)))
     config = RunnerConfig(
         conn,
-        instance=os.environ.get("COURTBUS_INSTANCE", "0"),
         tick_s=float(os.environ.get("COURTBUS_TICK_SECONDS", "5")),
     )
     runner = Runner(processor, config)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -113,7 +113,6 @@ class RunnerConfig:
     """How a runner connects and paces itself."""
 
     connection: Connection
-    instance: str = "0"
     metadata_max_age_ms: int = 5000
     tick_s: float = 5.0
     retry_backoff_s: float = 2.0
@@ -128,13 +127,10 @@ def kafka_kwargs(conn: Connection) -> dict[str, Any]:
 class Runner:
     """Runs one processor until ``stop()``."""
 
-    def __init__(
-        self, processor: Processor, config: RunnerConfig, on_batch: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, processor: Processor, config: RunnerConfig) -> None:
         self.processor = processor
         self.config = config
         self._stopping = asyncio.Event()
-        self._on_batch = on_batch
 
     def stop(self) -> None:
         """Finish the current batch and exit."""
@@ -176,7 +172,9 @@ class Runner:
         name = self.processor.name
         conn = self.config.connection
         producer = AIOKafkaProducer(**kafka_kwargs(conn), acks="all", enable_idempotence=True,
-                                    transactional_id=f"{name}-{self.config.instance}")  # fmt: skip
+                                    transactional_id=name)  # fmt: skip
+        # One transactional id per service: a second process fences the first, so exactly one
+        # instance is active (each holds the whole state, so they must not share the work).
         # Start the producer first: its transactional id fences a killed predecessor and aborts
         # that one's open transaction, so the state topics' last stable offset can advance.
         await producer.start()
@@ -194,7 +192,11 @@ class Runner:
             consumer.subscribe(pattern=pattern)
         else:
             consumer.subscribe(topics)
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            await producer.stop()
+            raise
         log.info("%s consuming %s", name, pattern or ", ".join(topics))
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
@@ -206,8 +208,6 @@ class Runner:
                 if loop.time() >= next_tick:
                     next_tick = loop.time() + self.config.tick_s
                     await self._transact(producer, consumer, {})
-                if batch and self._on_batch:
-                    self._on_batch()
         finally:
             await producer.stop()
             await consumer.stop()

@@ -146,6 +146,12 @@ BAD_INPUTS: list[tuple[str, Callable[[Envelope], Raw], str, bool]] = [
         True,
     ),
     ("key is not the entity id", lambda env: _rekey(build(env)), "KEY_MISMATCH", True),
+    (
+        "empty entity id",
+        lambda env: build(env, valid_payload(delegation_id="")),
+        "KEY_INVALID",
+        True,
+    ),
 ]
 
 

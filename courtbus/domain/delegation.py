@@ -144,6 +144,18 @@ def request(
     )
 
 
+def sender_court(source: str) -> str | None:
+    """The court that sent a step, from its CloudEvents source.
+
+    ``court:6101`` → ``6101``; ``bus:…`` → None (the bus itself). Any other sender (an agency)
+    is returned whole, so the state machine sees a stranger, never the bus.
+    """
+    kind, _, ident = source.partition(":")
+    if kind == "court" and ident:
+        return ident
+    return None if kind == "bus" else source
+
+
 def actor_of(delegation: Delegation, court_id: str | None) -> Actor | None:
     """Which role ``court_id`` plays in ``delegation`` (None for the bus, or a stranger)."""
     if court_id is None:

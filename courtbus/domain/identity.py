@@ -189,7 +189,7 @@ def validate_credit_code(code: str) -> str:
         compact: str = uscc.validate(code)
     except stdnum_exceptions.ValidationError as exc:
         raise ValidationError(
-            f"unified social credit code {code!r} is invalid: {exc}",
+            f"unified social credit code {mask_id(str(code))} is invalid: {exc}",
             code="CREDIT_CODE_INVALID",
         ) from exc
     return compact

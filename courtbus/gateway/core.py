@@ -24,6 +24,7 @@ DEADLETTER_TOPIC = "bus.deadletter"
 NOTICE_RECORD = "cn.court.bus.notice.MessageRejected"
 GATEWAY_SOURCE = "bus:gateway"
 DEFAULT_MAX_VALUE_BYTES = 256 * 1024
+MAX_KEY_CHARS = 128  # the read model's id columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,11 @@ class Gateway:
         check_identities(event.payload, self.directory)
         mtype = by_record(event.record)
         expected_key = mtype.key(event.payload)
+        if not 1 <= len(expected_key) <= MAX_KEY_CHARS or not expected_key.isprintable():
+            raise ValidationError(
+                f"entity id {expected_key[:40]!r} must be 1–{MAX_KEY_CHARS} printable characters",
+                code="KEY_INVALID",
+            )
         if event.key != expected_key:
             raise ValidationError(
                 f"record key {event.key!r} is not the entity id {expected_key!r}",

@@ -355,13 +355,24 @@ class Stack:
             if password:
                 cmd += ["-S", f"SCRAM-SHA-512=[name={ADMIN_USER},password={password}]"]
             procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-        for proc in procs:
-            out, _ = proc.communicate(timeout=120)
-            if proc.returncode != 0:
-                raise StackError(
-                    f"formatting KRaft storage failed: {out.decode(errors='replace').strip()}",
-                    code="STACK_START_FAILED",
-                )
+        try:
+            for proc in procs:
+                try:
+                    out, _ = proc.communicate(timeout=120)
+                except subprocess.TimeoutExpired as exc:
+                    raise StackError(
+                        "formatting KRaft storage took over 120 s", code="STACK_START_TIMEOUT"
+                    ) from exc
+                if proc.returncode != 0:
+                    raise StackError(
+                        f"formatting KRaft storage failed: {out.decode(errors='replace').strip()}",
+                        code="STACK_START_FAILED",
+                    )
+        finally:
+            for proc in procs:  # never leave a formatting JVM behind
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
 
     def _start_broker(self, kafka_dir: Path, node: int) -> ProcessRecord:
         ndir = self._node_dir(node)

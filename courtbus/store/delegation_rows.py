@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from courtbus.domain.delegation import Deadline, DeadlineKind, Delegation, State, Step
+from courtbus.domain.delegation import Deadline, DeadlineKind, Delegation, State, Step, sender_court
 from courtbus.domain.identity import mask_id
 from courtbus.errors import ValidationError
 from courtbus.store.model import DelegationRow, HistoryRow, StoredEvent
@@ -17,17 +17,8 @@ from courtbus.store.models import DelegationRecord, HistoryRecord
 
 
 def court_of(source: str) -> str | None:
-    """The court that sent an event, from its CloudEvents source.
-
-    ``court:6101`` → ``6101``; ``bus:…`` → None (the bus itself). Any other sender (an
-    agency) is returned whole, so the domain sees a stranger, never the bus.
-    """
-    kind, _, ident = source.partition(":")
-    if kind == "court" and ident:
-        return ident
-    if kind == "bus":
-        return None
-    return source
+    """The court that sent an event (see ``courtbus.domain.delegation.sender_court``)."""
+    return sender_court(source)
 
 
 def step_of(short_name: str) -> Step:

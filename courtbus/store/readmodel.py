@@ -8,7 +8,7 @@ appliers racing on the same event cannot both apply it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from courtbus.domain.delegation import Step, apply, request
+from courtbus.domain.delegation import DeadlineRule, Step, apply, request
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import StoreError, ValidationError
 from courtbus.store import delegation_rows as rows
@@ -61,8 +61,11 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 class ReadModel:
     """Queryable state built from bus events; safe to replay any event any number of times."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, deadlines: Callable[[str], DeadlineRule] | None = None) -> None:
         """Open (lazily: nothing connects until the first call) the database at ``url``.
+
+        ``deadlines`` gives the deadline rule of a matter type (the delegation service's,
+        so the due dates shown match the notices sent); the legal defaults without it.
 
         Raises:
             StoreError: ``STORE_URL_INVALID`` if the URL cannot be parsed, names an
@@ -78,6 +81,7 @@ class ReadModel:
                     code="STORE_URL_INVALID",
                 )
             self._engine: Engine = create_engine(parsed, pool_pre_ping=True)
+            self._deadlines = deadlines
         except (ArgumentError, ValueError, ImportError) as exc:  # ImportError: no such driver
             raise StoreError(
                 f"read model URL is invalid: {type(exc).__name__}: {exc}",
@@ -177,7 +181,8 @@ class ReadModel:
                     code="DELEGATION_UNKNOWN",
                 )
             else:
-                moved = apply(rows.to_domain(row), step, rows.court_of(ev.source), ev.time)
+                rule = self._deadlines(row.matter) if self._deadlines else None
+                moved = apply(rows.to_domain(row), step, rows.court_of(ev.source), ev.time, rule)
                 rows.write_back(row, moved, ev)
         except ValidationError as exc:
             session.add(self._history(ev, delegation_id, error_code=exc.code))

@@ -7,31 +7,30 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.policies import DeadlineRules
 from courtbus.domain import delegation as dm
 from courtbus.domain import policy
+from courtbus.domain.identity import validate_debtor_id
 from courtbus.domain.money import Money
 from courtbus.errors import CourtbusError, RegistryError, ValidationError
 from courtbus.gateway import Output
 from courtbus.gateway.core import dead_letter, flow_topic, inbox_topic, rejection_notice
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope, Event
+from courtbus.wire.events import EventHeaders
 from services.delegation.state import STATE_TOPIC, Tracked, dump, load
 from services.runtime import Journaled
 
 log = logging.getLogger("courtbus.delegation")
+CHINA = ZoneInfo("Asia/Shanghai")
 SOURCE = "bus:delegation"
 EVENTS = flow_topic("delegation")
 ALERTS = "bus.alerts"
 NS = "cn.court.bus.delegation."
 _END_STEPS = {dm.Step.COMPLETED, dm.Step.FAILED, dm.Step.REJECTED, dm.Step.CANCELLED}
-
-
-def _court_of(source: str) -> str | None:
-    kind, _, pid = source.partition(":")
-    return pid if kind == "court" else None
 
 
 class DelegationProcessor:
@@ -114,7 +113,7 @@ class DelegationProcessor:
     def _refuse(self, raw: Any, error: CourtbusError) -> list[Output]:
         outputs = [dead_letter(raw, error)]
         try:
-            source = self.envelope.read(raw).headers
+            source = EventHeaders.from_kafka(raw.headers)
         except CourtbusError:
             return outputs
         if source.source_kind in ("court", "agency"):
@@ -127,7 +126,7 @@ class DelegationProcessor:
         short = event.record.removeprefix(NS)
         step = dm.Step(short)
         did = str(event.payload["delegation_id"])
-        court = _court_of(event.headers.source)
+        court = dm.sender_court(event.headers.source)
         original = Output(raw.topic, raw.key, raw.value, [(k, h or b"") for k, h in raw.headers])
         if step is dm.Step.REQUESTED:
             return self._request(event, did, court, original)
@@ -158,8 +157,13 @@ class DelegationProcessor:
             p.get("freeze_period_days"),
             amount,
         )
-        year = event.headers.time.year
-        debtor = hashlib.sha256(str(p["debtor"]["id_number"]).encode()).hexdigest()[:24]
+        year = (
+            v.now().astimezone(CHINA).year
+        )  # the bus's calendar year in China, not the sender's clock
+        canonical = validate_debtor_id(str(p["debtor"]["kind"]), str(p["debtor"]["id_number"]))
+        debtor = hashlib.sha256(canonical.encode()).hexdigest()[
+            :24
+        ]  # one counter however it was spelt
         keys = {r.id: f"cap:{r.id}:{debtor}:{year}" for r in policy.cap_rules(self.policies, ask)}
         used = {rid: Money(self.caps.get(key, 0)) for rid, key in keys.items()}
         violations = policy.check(self.policies, ask, used)

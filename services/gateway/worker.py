@@ -73,7 +73,11 @@ class GatewayProcessor:
 
     def tick(self, now: datetime) -> list[Output]:
         """Re-read the directory and policy files when they change (new participants, rules)."""
-        mtimes = self._rule_mtimes()
+        try:
+            mtimes = self._rule_mtimes()
+        except OSError as exc:  # a file being replaced: keep the current rules, look again later
+            log.warning("rule file unreadable, keeping the current rules: %s", exc)
+            return []
         if mtimes != self._mtimes:
             self._mtimes = mtimes
             try:

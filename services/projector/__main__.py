@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from courtbus.catalogue.policies import DEADLINES_PATH, load_deadlines
 from courtbus.config import default_store_url
 from courtbus.store import ReadModel
 from courtbus.wire.envelope import Envelope
@@ -18,7 +19,7 @@ from services.projector.processor import ProjectorProcessor
 
 def make(envelope: Envelope) -> ProjectorProcessor:
     """The processor over a migrated read model."""
-    model = ReadModel(default_store_url())
+    model = ReadModel(default_store_url(), load_deadlines(DEADLINES_PATH).for_matter)
     model.migrate()
     return ProjectorProcessor(
         envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP", "courtbus-projector")

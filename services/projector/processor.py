@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from courtbus.deadletters import parse_dead_letter
-from courtbus.errors import CourtbusError, RegistryError
+from courtbus.errors import CourtbusError, RegistryError, SerializationError, ValidationError
 from courtbus.gateway import Output, dead_letter
 from courtbus.store import AlertRow, DeadLetterRow, ReadModel, StoredEvent
 from courtbus.wire.envelope import Envelope, Event
@@ -99,6 +99,13 @@ class ProjectorProcessor:
                 )
             )
             return []
-        result = self.model.apply_event(stored(event))
+        try:
+            result = self.model.apply_event(stored(event))
+        except (
+            ValidationError,
+            SerializationError,
+        ) as exc:  # data the store cannot take: never retry
+            log.error("cannot project %s@%d:%d: %s", raw.topic, raw.partition, raw.offset, exc)
+            return [dead_letter(raw, exc)]
         log.debug("%s %s: %s", event.record, event.headers.id, result)
         return []

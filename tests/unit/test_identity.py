@@ -155,3 +155,11 @@ def test_masking() -> None:
     )
     # longer digit runs (e.g. account numbers) are not mangled as IDs
     assert mask_ids_in_text("acct 62220219491231002123") == "acct 62220219491231002123"
+
+
+def test_a_resident_id_sent_as_a_credit_code_is_masked_in_the_error() -> None:
+    spaced = "110105 19491231002X"  # a person's ID, mis-declared as an organisation's code
+    with pytest.raises(ValidationError) as info:
+        validate_debtor_id("ORGANISATION", spaced)
+    assert info.value.code == "CREDIT_CODE_INVALID"
+    assert "19491231" not in str(info.value)
