@@ -12,7 +12,7 @@ from courtbus.config import Connection
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ValidationError
 from courtbus.gateway.core import DEADLETTER_TOPIC
-from courtbus.wire.client import make_producer
+from courtbus.wire.client import make_producer, read_from_start
 
 _DLQ_HEADERS = ("dlq_code", "dlq_reason", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_time")
 
@@ -66,20 +66,9 @@ def parse_dead_letter(rec: object) -> DeadLetter:
 
 
 def read_dead_letters(conn: Connection, timeout_s: float = 3.0) -> Iterator[DeadLetter]:
-    """Every dead letter, partition by partition, oldest first."""
-    consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed",
-                             consumer_timeout_ms=int(timeout_s * 1000))  # fmt: skip
-    try:
-        parts = [
-            TopicPartition(DEADLETTER_TOPIC, p)
-            for p in sorted(consumer.partitions_for_topic(DEADLETTER_TOPIC) or ())
-        ]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        for rec in consumer:
-            yield parse_dead_letter(rec)
-    finally:
-        consumer.close()
+    """Every dead letter, oldest first within each partition."""
+    for rec in read_from_start(conn, [DEADLETTER_TOPIC], timeout_s):
+        yield parse_dead_letter(rec)
 
 
 def find(conn: Connection, ref: str) -> DeadLetter:

@@ -5,6 +5,6 @@ Pure of Kafka: ``Gateway.check`` takes a raw record and returns what to forward,
 refusal produces. The service in ``services/gateway`` only moves records.
 """
 
-from courtbus.gateway.core import Forward, Gateway, Output, dead_letter, rejection_notice
+from courtbus.gateway.core import Forward, Gateway, Output, dead_letter, refusal, rejection_notice
 
-__all__ = ["Forward", "Gateway", "Output", "dead_letter", "rejection_notice"]
+__all__ = ["Forward", "Gateway", "Output", "dead_letter", "refusal", "rejection_notice"]

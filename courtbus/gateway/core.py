@@ -183,6 +183,19 @@ def dead_letter(raw: RawRecord, error: CourtbusError) -> Output:
     return Output(DEADLETTER_TOPIC, raw.key, raw.value or b"", headers)
 
 
+def refusal(
+    envelope: Envelope, raw: RawRecord, error: CourtbusError, sender: tuple[str, str] | None
+) -> list[Output]:
+    """What a refusal produces: the dead letter, and a rejection notice if the sender is known.
+
+    ``sender`` is (kind, participant id), or None when there is no participant to notify.
+    """
+    outputs = [dead_letter(raw, error)]
+    if sender is not None and sender[0] in ("court", "agency"):
+        outputs.append(rejection_notice(envelope, raw, error, *sender))
+    return outputs
+
+
 def rejection_notice(
     envelope: Envelope, raw: RawRecord, error: CourtbusError, kind: str, participant: str
 ) -> Output:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from courtbus.catalogue.directory import Directory, load_directory
@@ -23,7 +23,7 @@ from courtbus.domain.identity import CaseNumber, validate_debtor_id
 from courtbus.domain.money import Money
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.wire import values as v
-from courtbus.wire.client import make_envelope, make_producer, send
+from courtbus.wire.client import make_envelope, make_producer, read_from_start, send
 from courtbus.wire.envelope import Envelope, Event
 
 NS = "cn.court.bus.delegation."
@@ -240,24 +240,18 @@ class CourtClient:
         is yielded); without it every call starts from the beginning. Stops after ``timeout_s``
         seconds without a new event (None: waits for ever).
         """
+        if not group_id:
+            for raw in read_from_start(self.conn, [self.inbox_topic], timeout_s):
+                yield self.envelope.read(raw)
+            return
         consumer = KafkaConsumer(
-            **self.conn.kafka_settings(), group_id=group_id, enable_auto_commit=False,
+            self.inbox_topic, **self.conn.kafka_settings(), group_id=group_id, enable_auto_commit=False,
             auto_offset_reset="earliest", isolation_level="read_committed",
             consumer_timeout_ms=int(timeout_s * 1000) if timeout_s is not None else float("inf"),
         )  # fmt: skip
         try:
-            if group_id:
-                consumer.subscribe([self.inbox_topic])
-            else:
-                parts = [
-                    TopicPartition(self.inbox_topic, p)
-                    for p in consumer.partitions_for_topic(self.inbox_topic) or ()
-                ]
-                consumer.assign(parts)
-                consumer.seek_to_beginning(*parts)
             for raw in consumer:
                 yield self.envelope.read(raw)
-                if group_id:
-                    consumer.commit()
+                consumer.commit()
         finally:
             consumer.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from courtbus.config import Connection
@@ -67,6 +67,30 @@ def send(producer: KafkaProducer, out: OutgoingRecord, timeout_s: float = 30.0) 
     return meta.partition, meta.offset
 
 
+def read_from_start(
+    conn: Connection, topics: list[str], timeout_s: float | None = 3.0
+) -> Iterator[Any]:
+    """Every committed record of ``topics``, all partitions from the start, no consumer group.
+
+    Stops after ``timeout_s`` seconds without a new record (None: waits for ever).
+    """
+    consumer = KafkaConsumer(
+        **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed",
+        consumer_timeout_ms=int(timeout_s * 1000) if timeout_s is not None else float("inf"),
+    )  # fmt: skip
+    try:
+        parts = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        yield from consumer
+    finally:
+        consumer.close()
+
+
 def read_events(
     conn: Connection,
     envelope: Envelope,
@@ -76,17 +100,10 @@ def read_events(
     timeout_s: float = 20.0,
 ) -> Iterator[Event | tuple[Any, CourtbusError]]:
     """Read up to ``max_records`` from the start of ``topics``; yields events, or (raw, error)."""
-    consumer = KafkaConsumer(
-        *topics, **conn.kafka_settings(), auto_offset_reset="earliest",
-        enable_auto_commit=False, consumer_timeout_ms=int(timeout_s * 1000),
-    )  # fmt: skip
-    try:
-        for count, raw in enumerate(consumer, start=1):
-            try:
-                yield envelope.read(raw)
-            except CourtbusError as exc:
-                yield raw, exc
-            if count >= max_records:
-                return
-    finally:
-        consumer.close()
+    for count, raw in enumerate(read_from_start(conn, topics, timeout_s), start=1):
+        try:
+            yield envelope.read(raw)
+        except CourtbusError as exc:
+            yield raw, exc
+        if count >= max_records:
+            return

@@ -17,7 +17,7 @@ from courtbus.domain.identity import validate_debtor_id
 from courtbus.domain.money import Money
 from courtbus.errors import CourtbusError, RegistryError, ValidationError
 from courtbus.gateway import Output
-from courtbus.gateway.core import dead_letter, flow_topic, inbox_topic, rejection_notice
+from courtbus.gateway.core import flow_topic, inbox_topic, refusal
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope, Event
 from courtbus.wire.events import EventHeaders
@@ -111,16 +111,11 @@ class DelegationProcessor:
         return outputs
 
     def _refuse(self, raw: Any, error: CourtbusError) -> list[Output]:
-        outputs = [dead_letter(raw, error)]
         try:
             source = EventHeaders.from_kafka(raw.headers)
         except CourtbusError:
-            return outputs
-        if source.source_kind in ("court", "agency"):
-            outputs.append(
-                rejection_notice(self.envelope, raw, error, source.source_kind, source.source_id)
-            )
-        return outputs
+            return refusal(self.envelope, raw, error, None)
+        return refusal(self.envelope, raw, error, (source.source_kind, source.source_id))
 
     def _apply(self, raw: Any, event: Event) -> list[Output]:
         short = event.record.removeprefix(NS)

@@ -12,7 +12,7 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import DEFAULT_PATH as POLICY_PATH
 from courtbus.catalogue.policies import load_policies
 from courtbus.errors import CourtbusError, RegistryError
-from courtbus.gateway import Gateway, Output, dead_letter, rejection_notice
+from courtbus.gateway import Gateway, Output, refusal
 from courtbus.gateway.core import OUTBOX_PATTERN
 from courtbus.wire.envelope import Envelope
 from services.runtime import Journaled
@@ -95,7 +95,7 @@ class GatewayProcessor:
             raise
         except CourtbusError as exc:
             log.warning("refused %s@%d:%d %s", raw.topic, raw.partition, raw.offset, exc)
-            return refusal(self.gateway, self.envelope, raw, exc)
+            return refusal(self.envelope, raw, exc, _owner(self.gateway, raw.topic))
         event_id = fwd.event.headers.id
         if event_id in self.seen:
             log.info("dropped duplicate %s from %s", event_id, raw.topic)
@@ -107,12 +107,9 @@ class GatewayProcessor:
         return [fwd.output, mark]
 
 
-def refusal(gateway: Gateway, envelope: Envelope, raw: Any, error: CourtbusError) -> list[Output]:
-    """Dead letter, plus a rejection notice if the sender is a known participant."""
-    outputs = [dead_letter(raw, error)]
+def _owner(gateway: Gateway, topic: str) -> tuple[str, str] | None:
+    """The outbox's owner, or None if the topic is no known participant's outbox."""
     try:
-        kind, pid = gateway.owner(raw.topic)
+        return gateway.owner(topic)
     except CourtbusError:
-        return outputs  # no known sender to notify: the dead letter alone records it
-    outputs.append(rejection_notice(envelope, raw, error, kind, pid))
-    return outputs
+        return None
