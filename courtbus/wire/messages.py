@@ -56,6 +56,7 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     _m("delegation", "DelegationFailed", "failed", "delegation_id", None),
     _m("delegation", "DelegationCancelled", "cancelled", "delegation_id", None),
     _m("delegation", "DelegationDeadlineNotice", "deadline_notice", "delegation_id", None),
+    _m("delegation", "DelegationDecided", "decided", "delegation_id", None),
     _m("blacklist", "DebtorListed", "listed", "entry_id"),
     _m("blacklist", "DebtorListingUpdated", "updated", "entry_id", None),
     _m("blacklist", "DebtorDelisted", "delisted", "entry_id", None),
