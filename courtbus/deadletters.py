@@ -8,10 +8,10 @@ from datetime import datetime
 
 from kafka import KafkaConsumer, TopicPartition
 
+from courtbus.bus.topics import DEADLETTER_TOPIC
 from courtbus.config import Connection
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ValidationError
-from courtbus.gateway.core import DEADLETTER_TOPIC
 from courtbus.wire.client import make_producer, read_from_start
 
 _DLQ_HEADERS = ("dlq_code", "dlq_reason", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_time")

@@ -50,7 +50,13 @@ class SerializationError(CourtbusError):
     code = "SERIALIZATION_FAILED"
 
 
-class RegistryError(CourtbusError):
+class TransientError(CourtbusError):
+    """A dependency is briefly unavailable: retry the work later, never dead-letter it."""
+
+    code = "TRANSIENT_FAILURE"
+
+
+class RegistryError(TransientError):
     """The schema registry refused a request or could not be reached."""
 
     code = "REGISTRY_UNAVAILABLE"
@@ -78,3 +84,9 @@ class StoreError(CourtbusError):
     """The SQL read model failed."""
 
     code = "STORE_FAILED"
+
+
+class StateError(CourtbusError):
+    """A service's local state store or its changelog cannot be used as it is."""
+
+    code = "STATE_FAILED"

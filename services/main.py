@@ -2,44 +2,46 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import signal
+import sys
 from collections.abc import Callable
 
 from courtbus.config import resolve
+from courtbus.errors import CourtbusError
 from courtbus.logs import configure_logging
+from courtbus.runtime.config import WorkerConfig
+from courtbus.runtime.flow import Flow
+from courtbus.runtime.worker import Worker
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.registry import RegistryClient
 from courtbus.wire.schemas import SchemaSet
-from services.runtime import Processor, Runner, RunnerConfig
 
 
-def run_service(make: Callable[[Envelope], Processor]) -> None:
-    """Run one processor until SIGTERM/SIGINT.
+def run_service(make: Callable[[Envelope], Flow]) -> None:
+    """Run one worker of a flow until SIGTERM/SIGINT.
 
-    Environment: ``COURTBUS_BOOTSTRAP``, ``COURTBUS_REGISTRY_URL`` (or the local stack),
-    ``COURTBUS_TICK_SECONDS`` (timer period; default 5).
+    Environment: ``COURTBUS_BOOTSTRAP``, ``COURTBUS_REGISTRY_URL`` (or the local stack), and
+    the runtime's settings (``COURTBUS_STATE_DIR``, ``COURTBUS_INSTANCE``,
+    ``COURTBUS_TICK_SECONDS``, ...: see ``WorkerConfig.from_env``).
     """
     configure_logging(logging.INFO)
-    conn = resolve()
-    registry = RegistryClient(conn.require_registry())
-    processor = make(Envelope(AvroCodec(SchemaSet.load(), registry)))
-    config = RunnerConfig(
-        conn,
-        tick_s=float(os.environ.get("COURTBUS_TICK_SECONDS", "5")),
-    )
-    runner = Runner(processor, config)
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, runner.stop)
-        await runner.run()
-
+    log = logging.getLogger("courtbus.service")
     try:
-        asyncio.run(main())
+        conn = resolve()
+        registry = RegistryClient(conn.require_registry())
+    except CourtbusError as exc:
+        log.error("%s", exc)
+        sys.exit(2)
+    flow = make(Envelope(AvroCodec(SchemaSet.load(), registry)))
+    worker = Worker(flow, WorkerConfig.from_env(conn))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop())
+    try:
+        worker.run()
+    except CourtbusError as exc:
+        log.error("%s", exc)
+        sys.exit(2)
     finally:
         registry.close()

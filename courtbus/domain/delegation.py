@@ -123,6 +123,18 @@ class Delegation:
     events: int = 1
 
 
+def check_not_self(requesting_court: str, executing_court: str) -> None:
+    """A court cannot entrust itself: delegation is between two courts.
+
+    Raises:
+        ValidationError: ``DELEGATION_SELF``.
+    """
+    if requesting_court == executing_court:
+        raise ValidationError(
+            f"court {requesting_court} cannot delegate to itself", code="DELEGATION_SELF"
+        )
+
+
 def request(
     delegation_id: str,
     requesting_court: str,
@@ -135,10 +147,7 @@ def request(
     Raises:
         ValidationError: ``DELEGATION_SELF`` if a court delegates to itself.
     """
-    if requesting_court == executing_court:
-        raise ValidationError(
-            f"court {requesting_court} cannot delegate to itself", code="DELEGATION_SELF"
-        )
+    check_not_self(requesting_court, executing_court)
     return Delegation(
         delegation_id, requesting_court, executing_court, matter, State.REQUESTED, requested_at
     )
@@ -264,3 +273,18 @@ def due_notices(
             d = replace(d, warned=True)
         updated.append(d)
     return replace(delegation, deadlines=tuple(updated)), notices
+
+
+def next_notice_at(delegation: Delegation, rule: DeadlineRule | None = None) -> datetime | None:
+    """When the next deadline notice of ``delegation`` falls due (None: no more notices).
+
+    What the delegation timer is scheduled at: a warning ``warn_before`` a deadline, then the
+    overdue notice at the deadline, for each deadline not yet settled.
+    """
+    rule = rule or DeadlineRule()
+    times: list[datetime] = []
+    for d in delegation.deadlines:
+        if _settled(delegation, d.kind) or d.overdue_sent:
+            continue
+        times.append(d.due if d.warned else d.due - rule.warn_before)
+    return min(times, default=None)

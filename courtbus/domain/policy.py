@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from courtbus.domain.delegation import check_not_self
 from courtbus.domain.money import Money
+from courtbus.errors import ValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,53 @@ class Violation:
     code: str
     message: str
     allowed: str
+
+
+def ask_from_payload(payload: Mapping[str, object]) -> DelegationAsk:
+    """The ask of a ``DelegationRequested`` payload (courts as ``{"court_id": ...}`` records).
+
+    Raises:
+        ValidationError: ``MONEY_*`` if the amount is not an exact amount of money.
+    """
+    requesting = payload["requesting_court"]
+    executing = payload["executing_court"]
+    amount = payload.get("amount")
+    period = payload.get("freeze_period_days")
+    asset = payload.get("asset_kind")
+    return DelegationAsk(
+        str(requesting["court_id"] if isinstance(requesting, Mapping) else requesting),
+        str(executing["court_id"] if isinstance(executing, Mapping) else executing),
+        str(payload["matter"]),
+        None if asset is None else str(asset),
+        None if period is None else int(str(period)),
+        None if amount is None else Money.parse(str(amount)),
+    )
+
+
+def check_request(
+    catalogue: PolicyCatalogue,
+    ask: DelegationAsk,
+    deducted_this_year: Mapping[str, Money] | None = None,
+) -> None:
+    """Refuse a delegation request the law or a regional rule does not allow.
+
+    The one check the SDK, the gateway and the delegation service all call: a court may not
+    delegate to itself, and every rule of ``check`` holds (annual caps only when
+    ``deducted_this_year`` is given, i.e. in the delegation service, which keeps the counts).
+
+    Raises:
+        ValidationError: ``DELEGATION_SELF``, or the first violation's code naming its rule
+            and what is allowed.
+    """
+    check_not_self(ask.requesting_court, ask.executing_court)
+    violations = check(catalogue, ask, deducted_this_year)
+    if violations:
+        first = violations[0]
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        raise ValidationError(
+            f"rule {first.rule_id}: {first.message}; allowed: {first.allowed}{more}",
+            code=first.code,
+        )
 
 
 def _applies(rule: PolicyRule, ask: DelegationAsk) -> bool:

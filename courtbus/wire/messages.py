@@ -82,6 +82,9 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
         "source_topic",
         None,
     ),
+    MessageType(
+        f"{NS}.notice.ServiceAlert", "cn.court.bus.service_alert", "notice", "source_topic", None
+    ),
 )
 
 BY_RECORD: dict[str, MessageType] = {m.record: m for m in MESSAGE_TYPES}

@@ -1,4 +1,4 @@
-"""``python -m services.delegation``: run the delegation service until SIGTERM or Ctrl-C.
+"""``python -m services.delegation``: run one delegation worker until SIGTERM or Ctrl-C.
 
 ``COURTBUS_DIRECTORY``, ``COURTBUS_POLICIES`` and ``COURTBUS_DEADLINES`` name other directory,
 policy and deadline files (e.g. shortened deadlines for a demo).
@@ -9,15 +9,15 @@ from __future__ import annotations
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import DEADLINES_PATH, load_deadlines, load_policies
 from courtbus.wire.envelope import Envelope
-from services.delegation.processor import DelegationProcessor
+from services.delegation.flow import DelegationFlow
 from services.main import run_service
 
 
-def make(envelope: Envelope) -> DelegationProcessor:
-    """The processor with the repository's directory, policies and deadlines."""
+def make(envelope: Envelope) -> DelegationFlow:
+    """The flow with the repository's directory, policies and deadlines."""
     directory = load_directory()
     deadlines = load_deadlines(DEADLINES_PATH)
-    return DelegationProcessor(envelope, directory, load_policies(directory), deadlines)
+    return DelegationFlow(envelope, directory, load_policies(directory), deadlines)
 
 
 if __name__ == "__main__":

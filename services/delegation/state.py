@@ -1,4 +1,4 @@
-"""The delegation service's state records: JSON in the compacted ``bus.delegation.state`` topic."""
+"""The delegation flow's stored value: a delegation and its cap reservation, as JSON."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from courtbus.domain.delegation import Deadline, DeadlineKind, Delegation, State
-
-STATE_TOPIC = "bus.delegation.state"
 
 
 @dataclass(frozen=True, slots=True)

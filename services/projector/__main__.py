@@ -14,16 +14,14 @@ from courtbus.config import default_store_url
 from courtbus.store import ReadModel
 from courtbus.wire.envelope import Envelope
 from services.main import run_service
-from services.projector.processor import ProjectorProcessor
+from services.projector.flow import ProjectorFlow
 
 
-def make(envelope: Envelope) -> ProjectorProcessor:
-    """The processor over a migrated read model."""
+def make(envelope: Envelope) -> ProjectorFlow:
+    """The flow over a migrated read model."""
     model = ReadModel(default_store_url(), load_deadlines(DEADLINES_PATH).for_matter)
     model.migrate()
-    return ProjectorProcessor(
-        envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP", "courtbus-projector")
-    )
+    return ProjectorFlow(envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP"))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import pytest
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import load_policies
 from courtbus.errors import CourtbusError
-from courtbus.gateway import Gateway, dead_letter, rejection_notice
+from courtbus.bus import dead_letter, rejection_notice
+from courtbus.gateway import Gateway
 from courtbus.samples import PERSON_ID
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope

@@ -1,0 +1,20 @@
+"""Names of the bus's topics: flows, inboxes and feeds, dead letters, alerts."""
+
+from __future__ import annotations
+
+import re
+
+OUTBOX = re.compile(r"^(court|agency)\.([A-Za-z0-9_-]+)\.outbox$")
+OUTBOX_PATTERN = OUTBOX.pattern
+DEADLETTER_TOPIC = "bus.deadletter"
+ALERTS_TOPIC = "bus.alerts"
+
+
+def flow_topic(flow: str) -> str:
+    """The bus topic of a flow (``bus.delegation.events``)."""
+    return f"bus.{flow}.events"
+
+
+def inbox_topic(kind: str, participant: str) -> str:
+    """Where the bus writes to a participant: a court's inbox or an agency's feed."""
+    return f"court.{participant}.inbox" if kind == "court" else f"agency.{participant}.feed"

@@ -1,0 +1,99 @@
+"""How a worker runs: connection, pacing, timeouts, and the state folder it claims.
+
+Every setting has an environment variable (``from_env``); the defaults suit a local stack.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from courtbus.config import Connection, default_stack_home
+from courtbus.errors import StateError
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """Settings of one worker process."""
+
+    connection: Connection
+    state_dir: Path
+    group_id: str | None = None  # default courtbus-<flow name>
+    instance: int | None = None  # state slot; None: the first free one
+    tick_s: float = 5.0
+    poll_ms: int = 100
+    max_records: int = 2000
+    linger_ms: int = 0
+    fetch_max_wait_ms: int = 100
+    session_timeout_ms: int = 10_000
+    max_poll_interval_ms: int = 300_000
+    transaction_timeout_ms: int = 10_000
+    metadata_max_age_ms: int = 5_000
+    retry_backoff_s: float = 2.0
+    max_attempts: int = 3
+    changelog_partitions: int = 6  # for pattern inputs; topic inputs use their own count
+    max_checkpoint_age_s: float = 12 * 3600  # older local state is restored in full
+
+    @classmethod
+    def from_env(cls, connection: Connection, **overrides: object) -> WorkerConfig:
+        """Settings from ``COURTBUS_*`` variables (see the README's runtime section)."""
+        env = os.environ
+        values: dict[str, object] = {
+            "state_dir": Path(env.get("COURTBUS_STATE_DIR") or default_stack_home() / "state"),
+            "group_id": env.get("COURTBUS_GROUP") or None,
+            "instance": int(env["COURTBUS_INSTANCE"]) if env.get("COURTBUS_INSTANCE") else None,
+            "tick_s": float(env.get("COURTBUS_TICK_SECONDS", "5")),
+            "session_timeout_ms": int(env.get("COURTBUS_SESSION_TIMEOUT_MS", "10000")),
+            "transaction_timeout_ms": int(env.get("COURTBUS_TRANSACTION_TIMEOUT_MS", "10000")),
+            "max_records": int(env.get("COURTBUS_MAX_RECORDS", "2000")),
+        }
+        values.update(overrides)
+        return cls(connection, **values)  # type: ignore[arg-type]  # checked by the dataclass
+
+
+@dataclass
+class Slot:
+    """A state folder this process holds a lock on, and the id its transactions use."""
+
+    number: int
+    path: Path
+    uid: str
+    lock: IO[str]
+
+    def release(self) -> None:
+        """Let another process take the folder."""
+        self.lock.close()
+
+
+def claim_slot(base: Path, instance: int | None = None) -> Slot:
+    """Lock ``base/worker-<n>`` for this process: slot ``instance``, or the first free one.
+
+    A restarted worker takes a free slot back, with its transactional id (so it fences its
+    killed predecessor at once) and its local state (so it restores only the changelog tail).
+
+    Raises:
+        StateError: ``STATE_SLOT_BUSY`` if ``instance`` is held by another process.
+    """
+    numbers = [instance] if instance is not None else range(1024)
+    for number in numbers:
+        path = base / f"worker-{number}"
+        path.mkdir(parents=True, exist_ok=True)
+        lock = (path / "lock").open("a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        id_file = path / "id"
+        if not id_file.exists():
+            id_file.write_text(uuid.uuid4().hex[:12])
+        return Slot(number, path, id_file.read_text().strip(), lock)
+    raise StateError(
+        f"state folder {base}/worker-{instance} is in use by another worker; "
+        "give each worker its own COURTBUS_INSTANCE or leave it unset",
+        code="STATE_SLOT_BUSY",
+    )

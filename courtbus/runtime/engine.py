@@ -1,0 +1,115 @@
+"""How one record and one tick go through a flow: the part the worker and the harness share.
+
+A record the flow refuses (``CourtbusError``) is dead-lettered with its original bytes and its
+sender is notified; a record that makes the flow fail unexpectedly is tried again a bounded
+number of times, then dead-lettered with ``INTERNAL_ERROR`` and an alert on ``bus.alerts``,
+so the service stays up and never crash-loops. Transient errors propagate: the caller retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from courtbus.bus.records import Output
+from courtbus.bus.refusals import internal_error_alert, refusal
+from courtbus.domain.identity import mask_ids_in_text
+from courtbus.errors import CourtbusError, TransientError
+from courtbus.runtime.flow import Flow, Incoming
+from courtbus.runtime.state import State
+from courtbus.wire.envelope import RawRecord
+
+log = logging.getLogger("courtbus.runtime")
+INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class Engine:
+    """Runs a flow over records and ticks, turning refusals and failures into outputs."""
+
+    def __init__(self, flow: Flow, *, max_attempts: int = 3) -> None:
+        self.flow = flow
+        self.max_attempts = max_attempts
+
+    def _incoming(self, raw: RawRecord) -> Incoming:
+        event = self.flow.envelope.read(raw) if self.flow.decode else None
+        return Incoming(raw, event)
+
+    def handle(self, raw: RawRecord, state: State) -> list[Output]:
+        """The outputs of one record; its state changes are kept only if it was applied.
+
+        Raises:
+            TransientError: retry the batch later (nothing of this record is kept).
+        """
+        failure: Exception | None = None
+        for _attempt in range(self.max_attempts):
+            incoming: Incoming | None = None
+            try:
+                incoming = self._incoming(raw)
+                outputs = self.flow.on_event(incoming, state)
+                state.commit_record()
+                return outputs
+            except TransientError:
+                state.rollback_record()
+                raise
+            except CourtbusError as exc:
+                state.rollback_record()
+                return self._refuse(raw, incoming, exc, state)
+            except Exception as exc:  # a bug or a surprise in the flow: retry, then dead-letter
+                state.rollback_record()
+                failure = exc
+                log.exception(
+                    "%s failed on %s@%d:%d", self.flow.name, raw.topic, raw.partition, raw.offset
+                )
+        error = CourtbusError(
+            f"{self.flow.name} failed {self.max_attempts} times on this record: "
+            f"{type(failure).__name__}: {mask_ids_in_text(str(failure))}",
+            code=INTERNAL_ERROR,
+        )
+        outputs = refusal(self.flow.envelope, raw, error, self.flow.sender(raw), self.flow.source)
+        return [*outputs, internal_error_alert(self.flow.envelope, raw, error, self.flow.source)]
+
+    def _refuse(
+        self, raw: RawRecord, incoming: Incoming | None, error: CourtbusError, state: State
+    ) -> list[Output]:
+        log.warning(
+            "%s refused %s@%d:%d %s",
+            self.flow.name,
+            raw.topic,
+            raw.partition,
+            raw.offset,
+            mask_ids_in_text(str(error)),
+        )
+        outputs = refusal(self.flow.envelope, raw, error, self.flow.sender(raw), self.flow.source)
+        if incoming is not None:
+            try:
+                outputs += self.flow.on_refused(incoming, error, state)
+                state.commit_record()
+            except TransientError:
+                state.rollback_record()
+                raise
+            except Exception:
+                state.rollback_record()
+                log.exception("%s: on_refused failed; the dead letter still goes", self.flow.name)
+        return outputs
+
+    def tick(self, now: datetime, state: State) -> list[Output]:
+        """Evict entries whose retention ran out, then the flow's own timers.
+
+        Raises:
+            TransientError: retry the tick later.
+        """
+        state.now = now
+        for store, key in list(state.expired(now)):
+            state.table(state.specs[store]).delete(key)
+        state.commit_record()
+        try:
+            outputs = self.flow.on_tick(now, state)
+        except TransientError:
+            state.rollback_record()
+            raise
+        except Exception:
+            state.rollback_record()
+            log.exception("%s: timer tick failed on task %s", self.flow.name, state.task)
+            return []
+        state.commit_record()
+        return outputs

@@ -1,0 +1,133 @@
+"""What a flow is: its input, its stores, and what it decides on each event and each tick.
+
+No Kafka client here. A flow subclasses ``Flow``, declares ``inputs`` and ``stores``, and
+writes ``on_event(record, state) -> outputs`` and ``on_tick(now, state) -> outputs``; the
+runtime (``courtbus.runtime.worker``) or the test harness (``courtbus.runtime.harness``) owns
+transactions, changelogs, restore, refusals and retries.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from courtbus.bus.records import Output
+from courtbus.errors import CourtbusError
+from courtbus.wire.envelope import Envelope, Event, RawRecord
+from courtbus.wire.events import EventHeaders
+
+if TYPE_CHECKING:
+    from courtbus.runtime.state import State
+
+V = TypeVar("V")
+TIMERS = "timers"  # the store name the runtime keeps each task's timers under
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSpec(Generic[V]):
+    """A key-value store of a flow: its name and how its values become bytes and back.
+
+    Each store has a changelog topic ``bus.<flow>.<name>.changelog`` partitioned like the input.
+    """
+
+    name: str
+    dump: Callable[[V], bytes]
+    load: Callable[[bytes], V]
+
+
+def json_store(name: str) -> StoreSpec[Any]:
+    """A store of JSON values (dicts, lists, numbers, strings)."""
+    return StoreSpec(
+        name, lambda v: json.dumps(v, separators=(",", ":")).encode(), lambda b: json.loads(b)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What a flow consumes: co-partitioned ``topics`` or one ``pattern``.
+
+    With ``topics``, every topic must have the same number of partitions, and partition p of
+    all of them is one task with one state (the Kafka Streams model): records with the same key
+    meet the same state whatever topic they come on. With ``pattern`` (e.g. every outbox), each
+    topic-partition is its own task.
+    """
+
+    topics: tuple[str, ...] = ()
+    pattern: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.topics) == bool(self.pattern):
+            raise CourtbusError(
+                "a flow consumes either topics or a pattern", code="FLOW_INPUTS_INVALID"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One input record: as read (``raw``), and decoded (``event``) unless the flow reads raw."""
+
+    raw: RawRecord
+    event: Event | None
+
+    @property
+    def decoded(self) -> Event:
+        """The decoded event.
+
+        Raises:
+            CourtbusError: ``FLOW_RAW_INPUT`` if the flow asked for raw records.
+        """
+        if self.event is None:
+            raise CourtbusError("this flow reads raw records", code="FLOW_RAW_INPUT")
+        return self.event
+
+
+class Flow(ABC):
+    """A stream processor over one entity: subclass it and fill in the class attributes.
+
+    ``name`` names the consumer group (``courtbus-<name>``), the changelog topics and the state
+    folder; ``source`` is the ``ce_source`` of what it emits and of the refusals it makes.
+    """
+
+    name: ClassVar[str]
+    source: ClassVar[str]
+    inputs: ClassVar[Inputs]
+    stores: ClassVar[tuple[StoreSpec[Any], ...]] = ()
+    timers: ClassVar[bool] = False  # the flow schedules timers (``state.timers``)
+    decode: ClassVar[bool] = True  # the runtime decodes each record; a bad one is refused
+    group: str | None = None  # consumer group; default ``courtbus-<name>``
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+
+    @abstractmethod
+    def on_event(self, record: Incoming, state: State) -> list[Output]:
+        """Outputs for one input record.
+
+        Raise a ``CourtbusError`` to refuse the record: the runtime rolls back what this record
+        changed, dead-letters it with its original bytes, and notifies its sender. Raise a
+        ``TransientError`` (e.g. the registry is down) to have the batch retried later.
+        """
+
+    def sender(self, raw: RawRecord) -> tuple[str, str] | None:
+        """Who gets the rejection notice for ``raw``: (kind, id) from its ``ce_source``.
+
+        Flows behind the gateway can trust ``ce_source`` (the gateway checked it owns the
+        outbox); the gateway itself names the outbox's owner instead.
+        """
+        try:
+            headers = EventHeaders.from_kafka(raw.headers)
+        except CourtbusError:
+            return None
+        return headers.source_kind, headers.source_id
+
+    def on_tick(self, now: datetime, state: State) -> list[Output]:
+        """Outputs due at ``now`` (look at ``state.timers.due(now)``); called about every tick."""
+        return []
+
+    def on_refused(self, record: Incoming, error: CourtbusError, state: State) -> list[Output]:
+        """Extra outputs when a record is refused (e.g. a decision record); none by default."""
+        return []

@@ -1,0 +1,249 @@
+"""One task's state as a flow sees it: typed tables and timers over a backend, with undo.
+
+Writes go to a per-record layer, then a per-batch layer, and reach the backend (SQLite on
+disk, or memory in the harness) only after the batch's Kafka transaction commits; a refused
+record or an aborted batch is undone by dropping its layer. ``changes()`` is what the batch
+must write to the changelogs. No Kafka client here.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from courtbus.runtime.flow import TIMERS, StoreSpec
+
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stored value and its time column: expiry for tables, due time for timers (ms)."""
+
+    value: bytes | None  # None: deleted
+    t: int | None = None
+
+
+Changes = dict[tuple[str, bytes], Entry]
+
+
+class Backend(Protocol):
+    """Where one task's committed state lives (``SqliteBackend``, ``MemoryBackend``)."""
+
+    def read(self, store: str, key: bytes) -> Entry | None:
+        """The committed entry, or None."""
+        ...
+
+    def upto(self, store: str, t_ms: int, limit: int) -> list[tuple[bytes, Entry]]:
+        """Entries whose time column is at or before ``t_ms``, earliest first."""
+        ...
+
+    def write(
+        self, changes: Mapping[tuple[str, bytes], Entry], checkpoints: Mapping[str, int]
+    ) -> None:
+        """Apply changes and changelog checkpoints atomically."""
+        ...
+
+    def checkpoint(self, store: str) -> int | None:
+        """The changelog offset the store is complete up to (exclusive), or None."""
+        ...
+
+    def count(self, store: str) -> int:
+        """How many entries a store holds."""
+        ...
+
+    def clear(self, store: str) -> None:
+        """Drop a store's entries and checkpoint (before a full restore)."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend."""
+        ...
+
+
+def to_ms(when: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime."""
+    return int(when.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    """An aware UTC datetime from epoch milliseconds."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class State:
+    """The state of one task: what ``Flow.on_event`` and ``Flow.on_tick`` read and change."""
+
+    def __init__(self, task: str, backend: Backend, specs: tuple[StoreSpec[Any], ...]) -> None:
+        self.task = task
+        self.backend = backend
+        self.specs = {s.name: s for s in specs}
+        self._batch: Changes = {}
+        self._record: Changes = {}
+        self.timers = Timers(self)
+        self.now = datetime.now(UTC)  # the time of the batch or tick being processed
+
+    # -- layers ---------------------------------------------------------------------------
+
+    def _get(self, store: str, key: bytes) -> Entry | None:
+        found = self._record.get((store, key)) or self._batch.get((store, key))
+        if found is None:
+            found = self.backend.read(store, key)
+        return None if found is None or found.value is None else found
+
+    def _set(self, store: str, key: bytes, entry: Entry) -> None:
+        self._record[(store, key)] = entry
+
+    def commit_record(self) -> None:
+        """Keep what the current record changed (it was applied)."""
+        self._batch.update(self._record)
+        self._record.clear()
+
+    def rollback_record(self) -> None:
+        """Forget what the current record changed (it was refused or failed)."""
+        self._record.clear()
+
+    def rollback(self) -> None:
+        """Forget the whole batch (its transaction was aborted)."""
+        self._record.clear()
+        self._batch.clear()
+
+    def changes(self) -> Changes:
+        """What the batch changed, for the changelogs."""
+        return self._batch
+
+    def committed(self, checkpoints: Mapping[str, int]) -> None:
+        """The batch's transaction committed: write it to the backend with its checkpoints."""
+        self.backend.write(self._batch, checkpoints)
+        self._batch = {}
+
+    def _upto(self, store: str, t_ms: int, limit: int) -> list[tuple[bytes, Entry]]:
+        pending = {**self._batch, **self._record}
+        found = {
+            key: entry
+            for key, entry in self.backend.upto(store, t_ms, limit)
+            if (store, key) not in pending
+        }
+        for (name, key), entry in pending.items():
+            if (
+                name == store
+                and entry.value is not None
+                and entry.t is not None
+                and entry.t <= t_ms
+            ):
+                found[key] = entry
+        return heapq.nsmallest(limit, found.items(), key=lambda kv: (kv[1].t or 0, kv[0]))
+
+    # -- what flows use -------------------------------------------------------------------
+
+    def table(self, spec: StoreSpec[V]) -> Table[V]:
+        """The typed view of one of the flow's stores."""
+        return Table(self, spec)
+
+    def expired(self, now: datetime, limit: int = 10_000) -> Iterator[tuple[str, str]]:
+        """(store, key) of table entries whose retention ran out at ``now``."""
+        for store in self.specs:
+            for key, _ in self._upto(store, to_ms(now), limit):
+                yield store, key.decode()
+
+
+class Table(Generic[V]):
+    """One store of one task, with typed values."""
+
+    def __init__(self, state: State, spec: StoreSpec[V]) -> None:
+        self._state = state
+        self._spec = spec
+
+    def get(self, key: str) -> V | None:
+        """The value under ``key``, or None."""
+        entry = self._state._get(self._spec.name, key.encode())
+        return None if entry is None or entry.value is None else self._spec.load(entry.value)
+
+    def __contains__(self, key: str) -> bool:
+        return self._state._get(self._spec.name, key.encode()) is not None
+
+    def put(self, key: str, value: V, *, expires: datetime | None = None) -> None:
+        """Store ``value``; with ``expires`` the runtime deletes it then (eviction)."""
+        t = to_ms(expires) if expires is not None else None
+        self._state._set(self._spec.name, key.encode(), Entry(self._spec.dump(value), t))
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (a tombstone in the changelog)."""
+        self._state._set(self._spec.name, key.encode(), Entry(None))
+
+
+class Timers:
+    """A task's timers, indexed by due time: never a scan of every entity."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def schedule(self, key: str, due: datetime) -> None:
+        """Fire ``key`` at ``due`` (replaces an earlier schedule of the same key)."""
+        self._state._set(TIMERS, key.encode(), Entry(b"", to_ms(due)))
+
+    def cancel(self, key: str) -> None:
+        """Forget the timer ``key`` (nothing happens if there is none)."""
+        if self._state._get(TIMERS, key.encode()) is not None:
+            self._state._set(TIMERS, key.encode(), Entry(None))
+
+    def get(self, key: str) -> datetime | None:
+        """When ``key`` fires, or None."""
+        entry = self._state._get(TIMERS, key.encode())
+        return None if entry is None or entry.t is None else from_ms(entry.t)
+
+    def due(self, now: datetime, limit: int = 10_000) -> list[tuple[str, datetime]]:
+        """Timers due at ``now``, earliest first (they stay until cancelled or rescheduled)."""
+        return [
+            (key.decode(), from_ms(entry.t or 0))
+            for key, entry in self._state._upto(TIMERS, to_ms(now), limit)
+        ]
+
+
+class MemoryBackend:
+    """A task's committed state in memory: for the harness and unit tests."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[bytes, Entry]] = {}
+        self.checkpoints: dict[str, int] = {}
+
+    def read(self, store: str, key: bytes) -> Entry | None:
+        """The committed entry, or None."""
+        return self.data.get(store, {}).get(key)
+
+    def upto(self, store: str, t_ms: int, limit: int) -> list[tuple[bytes, Entry]]:
+        """Entries due at or before ``t_ms``, earliest first."""
+        found = [
+            (k, e) for k, e in self.data.get(store, {}).items() if e.t is not None and e.t <= t_ms
+        ]
+        return sorted(found, key=lambda kv: (kv[1].t or 0, kv[0]))[:limit]
+
+    def write(
+        self, changes: Mapping[tuple[str, bytes], Entry], checkpoints: Mapping[str, int]
+    ) -> None:
+        """Apply changes and checkpoints."""
+        for (store, key), entry in changes.items():
+            if entry.value is None:
+                self.data.get(store, {}).pop(key, None)
+            else:
+                self.data.setdefault(store, {})[key] = entry
+        self.checkpoints.update(checkpoints)
+
+    def checkpoint(self, store: str) -> int | None:
+        """The store's checkpoint, or None."""
+        return self.checkpoints.get(store)
+
+    def count(self, store: str) -> int:
+        """How many entries a store holds."""
+        return len(self.data.get(store, {}))
+
+    def clear(self, store: str) -> None:
+        """Drop a store."""
+        self.data.pop(store, None)
+        self.checkpoints.pop(store, None)
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,303 @@
+"""The worker: runs a flow on Kafka, exactly once, as one of several workers in a group.
+
+kafka-python, because its ``send_offsets_to_transaction`` takes the consumer's group metadata
+(KIP-447): a worker that lost its partitions in a rebalance (a zombie: paused, partitioned
+away) cannot commit anything afterwards, so several active workers can share a service's
+partitions. Each poll's records are one transaction holding every output, every changelog
+record and the input offsets. State is per task (see ``courtbus.runtime.flow.Inputs``), kept
+in SQLite under the worker's state folder and restored from the changelog tail on assignment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from courtbus.bus.records import Output
+from courtbus.errors import StateError, TransientError
+from courtbus.runtime.changelogs import Changelogs, TaskId
+from courtbus.runtime.config import Slot, WorkerConfig, claim_slot
+from courtbus.runtime.engine import Engine
+from courtbus.runtime.flow import Flow
+from courtbus.runtime.sqlite import SqliteBackend
+from courtbus.runtime.state import Backend, MemoryBackend, State
+
+log = logging.getLogger("courtbus.runtime")
+
+
+class Rejoin(Exception):
+    """The worker must drop its tasks and rejoin the group (fenced, rebalanced, broker error)."""
+
+
+@dataclass
+class Task:
+    """One task this worker owns: its state and where its changelog records go."""
+
+    id: TaskId
+    state: State
+    backend: Backend
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
+    """Runs one flow until ``stop()``; start as many as the input has partitions."""
+
+    def __init__(
+        self, flow: Flow, config: WorkerConfig, clock: Callable[[], datetime] = _now
+    ) -> None:
+        self.flow = flow
+        self.config = config
+        self.clock = clock
+        self.engine = Engine(flow, max_attempts=config.max_attempts)
+        self.group = config.group_id or flow.group or f"courtbus-{flow.name}"
+        self.changelogs = Changelogs(flow, config)
+        self.tasks: dict[TaskId, Task] = {}
+        self.restored = 0  # changelog records read by the latest restore (tests, metrics)
+        self._stopping = threading.Event()
+        self._slot: Slot | None = None
+
+    def stop(self) -> None:
+        """Finish the current batch, leave the group and return from ``run``."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        """Claim a state folder, then consume, decide and produce until stopped.
+
+        Raises:
+            StateError: no free state folder, or a changelog topic does not fit the input.
+        """
+        self._slot = claim_slot(self.config.state_dir / self.group, self.config.instance)
+        try:
+            self.changelogs.prepare()
+            while not self._stopping.is_set():
+                try:
+                    self._session()
+                except Rejoin as exc:
+                    log.warning("%s: %s; rejoining the group", self.group, exc)
+                    self._stopping.wait(1.0)
+        finally:
+            self.changelogs.close()
+            self._slot.release()
+
+    # -- one membership of the group ---------------------------------------------------------
+
+    def _session(self) -> None:
+        assert self._slot is not None
+        settings = self.config.connection.kafka_settings()
+        producer = KafkaProducer(
+            **settings, transactional_id=f"{self.group}-{self._slot.uid}", acks="all",
+            enable_idempotence=True, transaction_timeout_ms=self.config.transaction_timeout_ms,
+            linger_ms=self.config.linger_ms, batch_size=256 * 1024,
+        )  # fmt: skip
+        consumer: KafkaConsumer | None = None
+        try:
+            producer.init_transactions()
+            consumer = KafkaConsumer(
+                **settings, group_id=self.group, enable_auto_commit=False,
+                isolation_level="read_committed", auto_offset_reset="earliest",
+                partition_assignment_strategy=[RangePartitionAssignor],
+                session_timeout_ms=self.config.session_timeout_ms,
+                heartbeat_interval_ms=max(self.config.session_timeout_ms // 4, 500),
+                max_poll_interval_ms=self.config.max_poll_interval_ms,
+                metadata_max_age_ms=self.config.metadata_max_age_ms,
+                fetch_max_wait_ms=self.config.fetch_max_wait_ms,
+                max_partition_fetch_bytes=4 * 1024 * 1024,
+            )  # fmt: skip
+            inputs = self.flow.inputs
+            if inputs.pattern:
+                consumer.subscribe(pattern=inputs.pattern, listener=self)
+            else:
+                consumer.subscribe(topics=list(inputs.topics), listener=self)
+            log.info(
+                "%s consuming %s (worker %d, state %s)",
+                self.group,
+                inputs.pattern or ", ".join(inputs.topics),
+                self._slot.number,
+                self._slot.path,
+            )
+            self._loop(producer, consumer)
+        except KafkaError as exc:
+            raise Rejoin(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self._close_tasks(list(self.tasks))
+            if consumer is not None:
+                consumer.close(autocommit=False)
+            producer.close(timeout=5)
+
+    def _loop(self, producer: KafkaProducer, consumer: KafkaConsumer) -> None:
+        next_tick = time.monotonic()
+        while not self._stopping.is_set():
+            batch = consumer.poll(
+                timeout_ms=self.config.poll_ms, max_records=self.config.max_records
+            )
+            self._sync_tasks(consumer)
+            if batch:
+                self._process(producer, consumer, batch)
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self.config.tick_s
+                self._tick(producer, consumer)
+
+    # -- rebalance --------------------------------------------------------------------------
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Close the tasks whose partitions left (no transaction is open during a poll)."""
+        gone = {self.changelogs.task_of(tp) for tp in revoked}
+        self._close_tasks([t for t in gone if t in self.tasks])
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Nothing here: tasks are opened and restored right after the poll returns."""
+
+    def _close_tasks(self, ids: list[TaskId]) -> None:
+        for task_id in ids:
+            task = self.tasks.pop(task_id, None)
+            if task is not None:
+                task.backend.close()
+
+    def _sync_tasks(self, consumer: KafkaConsumer) -> None:
+        wanted = {self.changelogs.task_of(tp) for tp in consumer.assignment()}
+        self._close_tasks([t for t in self.tasks if t not in wanted])
+        new = sorted(t for t in wanted if t not in self.tasks)
+        if not new:
+            return
+        assert self._slot is not None
+        started = time.monotonic()
+        count = 0
+        for task_id in new:
+            backend: Backend = MemoryBackend()
+            if self.changelogs.stores:
+                path = self._slot.path / "tasks" / f"{task_id.name}.sqlite"
+                backend = SqliteBackend(path, self.changelogs.stores)
+                count += self.changelogs.restore(task_id, backend)
+            self.tasks[task_id] = Task(
+                task_id, State(task_id.name, backend, self.flow.stores), backend
+            )
+        self.restored = count
+        log.info(
+            "%s restored %d changelog records for %d new task(s) in %.2fs: %s",
+            self.group,
+            count,
+            len(new),
+            time.monotonic() - started,
+            ", ".join(t.name for t in new),
+        )
+
+    # -- transactions -----------------------------------------------------------------------
+
+    def _process(
+        self,
+        producer: KafkaProducer,
+        consumer: KafkaConsumer,
+        batch: dict[TopicPartition, list[Any]],
+    ) -> None:
+        touched: list[Task] = []
+        outputs: list[Output] = []
+        now = self.clock()
+        try:
+            for tp, records in batch.items():
+                task = self.tasks[self.changelogs.task_of(tp)]
+                if task not in touched:
+                    task.state.now = now
+                    touched.append(task)
+                for record in records:
+                    outputs += self.engine.handle(record, task.state)
+        except TransientError as exc:
+            self._retry_later(consumer, batch, touched, exc)
+            return
+        offsets = {
+            tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batch.items()
+        }
+        self._commit(producer, consumer, outputs, touched, offsets)
+
+    def _tick(self, producer: KafkaProducer, consumer: KafkaConsumer) -> None:
+        now = self.clock()
+        touched: list[Task] = []
+        outputs: list[Output] = []
+        try:
+            for task in self.tasks.values():
+                outputs += self.engine.tick(now, task.state)
+                if task.state.changes():
+                    touched.append(task)
+        except TransientError as exc:
+            for task in self.tasks.values():
+                task.state.rollback()
+            log.warning("%s: tick postponed: %s", self.group, exc)
+            return
+        if not outputs and not touched:
+            return
+        # The positions go into the transaction too: a zombie's tick is fenced like its batches.
+        offsets = {
+            tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in consumer.assignment()
+        }
+        self._commit(producer, consumer, outputs, touched, offsets)
+
+    def _commit(
+        self,
+        producer: KafkaProducer,
+        consumer: KafkaConsumer,
+        outputs: list[Output],
+        touched: list[Task],
+        offsets: dict[TopicPartition, OffsetAndMetadata],
+    ) -> None:
+        try:
+            producer.begin_transaction()
+            for out in outputs:
+                producer.send(out.topic, value=out.value, key=out.key, headers=out.headers)
+            last: dict[tuple[TaskId, str], Any] = {}
+            for task in touched:
+                for (store, key), entry in task.state.changes().items():
+                    tp, record_key, headers = self.changelogs.record(task.id, store, key, entry)
+                    last[(task.id, store)] = producer.send(
+                        tp.topic, value=entry.value, key=record_key, headers=headers,
+                        partition=tp.partition,
+                    )  # fmt: skip
+            if offsets:
+                producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
+            producer.commit_transaction()
+        except KafkaError as exc:
+            for task in self.tasks.values():
+                task.state.rollback()
+            with contextlib.suppress(KafkaError):  # fenced or fatal: the next session starts clean
+                producer.abort_transaction()
+            raise Rejoin(f"transaction aborted: {type(exc).__name__}: {exc}") from exc
+        for task in touched:
+            checkpoints = {
+                store: future.get().offset + 1
+                for (task_id, store), future in last.items()
+                if task_id == task.id
+            }
+            try:
+                task.state.committed(checkpoints)
+            except StateError as exc:  # the changelog has it: a restart replays the tail
+                log.error("%s: %s", self.group, exc)
+                raise Rejoin(str(exc)) from exc
+
+    def _retry_later(
+        self,
+        consumer: KafkaConsumer,
+        batch: dict[TopicPartition, list[Any]],
+        touched: list[Task],
+        exc: Exception,
+    ) -> None:
+        for task in touched:
+            task.state.rollback()
+        for tp, records in batch.items():
+            consumer.seek(tp, records[0].offset)
+        log.warning(
+            "%s: %s; retrying the batch in %.0fs", self.group, exc, self.config.retry_backoff_s
+        )
+        self._stopping.wait(self.config.retry_backoff_s)

@@ -1,0 +1,253 @@
+"""The delegation flow: the 事项委托 state machine over ``bus.delegation.events``.
+
+Delivers requests to the executing court's inbox and receipts to the requesting court's,
+refuses illegal steps, reserves out-of-region deductions against annual caps, publishes a
+``DelegationDecided`` for every step it applies or refuses, and sends deadline warnings and
+overdue notices from timers indexed by due time. Finished delegations leave the store after
+``COURTBUS_DELEGATION_RETENTION_DAYS`` (default 90); a later step for one is unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from courtbus.bus.records import Output, forward, output_of
+from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
+from courtbus.catalogue.directory import Directory
+from courtbus.catalogue.policies import DeadlineRules
+from courtbus.domain import delegation as dm
+from courtbus.domain import policy
+from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id
+from courtbus.domain.money import Money
+from courtbus.errors import CourtbusError, ValidationError
+from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
+from courtbus.wire import values as v
+from courtbus.wire.envelope import Envelope, Event
+from services.delegation.state import Tracked, dump, load
+
+log = logging.getLogger("courtbus.delegation")
+CHINA = ZoneInfo("Asia/Shanghai")
+EVENTS = flow_topic("delegation")
+NS = "cn.court.bus.delegation."
+DELEGATIONS: StoreSpec[Tracked] = StoreSpec("delegations", dump, load)
+CAPS: StoreSpec[int] = StoreSpec("caps", lambda n: str(n).encode(), lambda b: int(b))
+_END_STEPS = {dm.Step.COMPLETED, dm.Step.FAILED, dm.Step.REJECTED, dm.Step.CANCELLED}
+
+
+class DelegationFlow(Flow):
+    """The delegation flow over ``bus.delegation.events``."""
+
+    name = "delegation"
+    source = "bus:delegation"
+    inputs = Inputs(topics=(EVENTS,))
+    stores = (DELEGATIONS, CAPS)
+    timers = True
+
+    def __init__(
+        self,
+        envelope: Envelope,
+        directory: Directory,
+        policies: policy.PolicyCatalogue,
+        deadlines: DeadlineRules,
+        retention: timedelta | None = None,
+    ) -> None:
+        super().__init__(envelope)
+        self.directory = directory
+        self.policies = policies
+        self.deadlines = deadlines
+        days = float(os.environ.get("COURTBUS_DELEGATION_RETENTION_DAYS", "90"))
+        self.retention = retention or timedelta(days=days)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def on_event(self, record: Incoming, state: State) -> list[Output]:
+        """Outputs for one record of ``bus.delegation.events``; raise to refuse it."""
+        event = record.decoded
+        if event.headers.source_kind == "bus":
+            return []  # our own receipts and decisions, already applied
+        step = dm.Step(event.record.removeprefix(NS))
+        did = str(event.payload["delegation_id"])
+        court = dm.sender_court(event.headers.source)
+        if step is dm.Step.REQUESTED:
+            return self._request(record, event, did, court, state)
+        table = state.table(DELEGATIONS)
+        current = table.get(did)
+        if current is None:
+            raise ValidationError(f"no delegation {did} on the bus", code="DELEGATION_UNKNOWN")
+        d = current.delegation
+        rule = self.deadlines.for_matter(d.matter)
+        updated = dm.apply(d, step, court, event.headers.time, rule)
+        tracked = replace(current, delegation=updated)
+        if step in _END_STEPS:
+            tracked = self._settle(tracked, event, step, state)
+        self._store(state, tracked)
+        counterpart = d.executing_court if court == d.requesting_court else d.requesting_court
+        return [
+            forward(record.raw, inbox_topic("court", counterpart)),
+            self._decision(event, updated, court),
+        ]
+
+    def _request(
+        self, record: Incoming, event: Event, did: str, court: str | None, state: State
+    ) -> list[Output]:
+        p = event.payload
+        table = state.table(DELEGATIONS)
+        if did in table:
+            raise ValidationError(f"delegation {did} already exists", code="DELEGATION_DUPLICATE")
+        ask = policy.ask_from_payload(p)
+        if ask.requesting_court != court:
+            raise ValidationError(
+                f"the request names court {ask.requesting_court} but came from {court}",
+                code="SOURCE_NOT_PARTY",
+            )
+        caps = state.table(CAPS)
+        year = state.now.astimezone(CHINA).year  # the bus's calendar year, not the sender's
+        canonical = validate_debtor_id(str(p["debtor"]["kind"]), str(p["debtor"]["id_number"]))
+        debtor = hashlib.sha256(canonical.encode()).hexdigest()[:24]  # however it was spelt
+        keys = {r.id: f"{r.id}:{debtor}:{year}" for r in policy.cap_rules(self.policies, ask)}
+        used = {rid: Money(caps.get(key) or 0) for rid, key in keys.items()}
+        policy.check_request(self.policies, ask, used)
+        d = dm.request(
+            did, ask.requesting_court, ask.executing_court, ask.matter, event.headers.time
+        )
+        reserved = ask.amount.fen if ask.amount and keys else 0
+        for key in keys.values():
+            caps.put(key, (caps.get(key) or 0) + reserved, expires=_cap_expiry(key))
+        delivered_at = state.now
+        d = dm.apply(d, dm.Step.DELIVERED, None, delivered_at, self.deadlines.for_matter(d.matter))
+        self._store(state, Tracked(d, tuple(keys.values()), reserved))
+        receipt = output_of(self.envelope.build(
+            EVENTS, NS + "DelegationDelivered",
+            {"delegation_id": did, "executing_court": p["executing_court"], "delivered_at": delivered_at},
+            self.source, causation_id=event.headers.id, correlation_id=event.headers.correlation_id,
+        ))  # fmt: skip
+        return [
+            forward(record.raw, inbox_topic("court", ask.executing_court)),
+            receipt,
+            replace(receipt, topic=inbox_topic("court", d.requesting_court)),
+            self._decision(event, d, court),
+        ]
+
+    def _settle(self, tracked: Tracked, event: Event, step: dm.Step, state: State) -> Tracked:
+        """At an end state, turn the deduction reservation into what was really deducted."""
+        if not tracked.cap_keys:
+            return tracked
+        executed = event.payload.get("amount_executed") if step is dm.Step.COMPLETED else None
+        actual = Money.parse(str(executed)).fen if executed is not None else 0
+        caps = state.table(CAPS)
+        for key in tracked.cap_keys:
+            left = max((caps.get(key) or 0) - tracked.reserved_fen + actual, 0)
+            caps.put(key, left, expires=_cap_expiry(key))
+        return replace(tracked, reserved_fen=actual)
+
+    def _store(self, state: State, tracked: Tracked) -> None:
+        """Keep a delegation; a finished one until the retention ends; re-aim its timer."""
+        d = tracked.delegation
+        finished = d.state in dm.END_STATES
+        expires = state.now + self.retention if finished else None
+        state.table(DELEGATIONS).put(d.delegation_id, tracked, expires=expires)
+        due = None if finished else dm.next_notice_at(d, self.deadlines.for_matter(d.matter))
+        if due is None:
+            state.timers.cancel(d.delegation_id)
+        else:
+            state.timers.schedule(d.delegation_id, due)
+
+    def on_refused(self, record: Incoming, error: CourtbusError, state: State) -> list[Output]:
+        """Publish the refusal as a decision, so read models need not decide again."""
+        event = record.decoded
+        if event.headers.source_kind == "bus" or "delegation_id" not in event.payload:
+            return []
+        did = str(event.payload["delegation_id"])
+        current = state.table(DELEGATIONS).get(did)
+        court = dm.sender_court(event.headers.source)
+        return [self._decision(event, current.delegation if current else None, court, error)]
+
+    def _decision(
+        self,
+        event: Event,
+        d: dm.Delegation | None,
+        court: str | None,
+        error: CourtbusError | None = None,
+    ) -> Output:
+        due = {dl.kind: dl.due for dl in d.deadlines} if d else {}
+        p = event.payload
+        payload: dict[str, Any] = {
+            "delegation_id": str(p["delegation_id"]),
+            "step": event.record.removeprefix(NS),
+            "decided_event_id": event.headers.id,
+            "applied": error is None,
+            "state": d.state.value if d else "REFUSED",
+            "by_court": court,
+            "requesting_court": d.requesting_court if d else _court_id(p.get("requesting_court")),
+            "executing_court": d.executing_court if d else _court_id(p.get("executing_court")),
+            "matter": d.matter if d else p.get("matter"),
+            "start_due": due.get(dm.DeadlineKind.START),
+            "report_due": due.get(dm.DeadlineKind.REPORT),
+            "error_code": error.code if error else None,
+            "reason": mask_ids_in_text(error.reason) if error else None,
+            "decided_at": v.now(),
+        }
+        built = self.envelope.build(
+            EVENTS, NS + "DelegationDecided", payload, self.source, causation_id=event.headers.id,
+            correlation_id=event.headers.correlation_id,
+        )  # fmt: skip
+        return output_of(built)
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def on_tick(self, now: datetime, state: State) -> list[Output]:
+        """Deadline warnings and overdue notices whose timers fell due."""
+        outputs: list[Output] = []
+        table = state.table(DELEGATIONS)
+        for did, _due in state.timers.due(now):
+            tracked = table.get(did)
+            if tracked is None:
+                state.timers.cancel(did)
+                continue
+            d = tracked.delegation
+            updated, notices = dm.due_notices(d, now, self.deadlines.for_matter(d.matter))
+            self._store(state, replace(tracked, delegation=updated))
+            for notice in notices:
+                outputs += self._notice(updated, notice, now)
+        return outputs
+
+    def _notice(self, d: dm.Delegation, notice: dm.Notice, now: datetime) -> list[Output]:
+        payload = {
+            "delegation_id": d.delegation_id, "requesting_court": v.court(d.requesting_court),
+            "executing_court": v.court(d.executing_court), "deadline": notice.deadline.value,
+            "notice": notice.kind.value, "due_at": notice.due, "sent_at": now,
+        }  # fmt: skip
+        built = self.envelope.build(
+            inbox_topic("court", d.requesting_court),
+            NS + "DelegationDeadlineNotice",
+            payload,
+            self.source,
+        )
+        out = output_of(built)
+        outputs = [out, replace(out, topic=inbox_topic("court", d.executing_court))]
+        if notice.kind is dm.NoticeKind.OVERDUE:
+            outputs.append(replace(out, topic=ALERTS_TOPIC))
+        log.info(
+            "%s %s notice for %s (due %s)",
+            notice.deadline.value,
+            notice.kind.value,
+            d.delegation_id,
+            notice.due,
+        )
+        return outputs
+
+
+def _court_id(node: Any) -> str | None:
+    return str(node["court_id"]) if isinstance(node, dict) else None
+
+
+def _cap_expiry(key: str) -> datetime:
+    """A cap counter (``rule:debtor:year``) is kept until the year after its year ends."""
+    year = int(key.rsplit(":", 1)[1])
+    return datetime(year + 2, 1, 1, tzinfo=CHINA)

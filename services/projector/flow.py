@@ -1,0 +1,93 @@
+"""The projector flow: bus decisions, dead letters and alerts → the SQL read model.
+
+Stateless on Kafka: the database is its state, and every write is idempotent on ``ce_id``
+(events, decisions, alerts) or on the refused record's position (dead letters), so a replay
+or a restart after SIGKILL never duplicates a row. Data the store cannot take is refused
+(dead-lettered), never retried in a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from courtbus.bus.records import Output
+from courtbus.bus.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, flow_topic
+from courtbus.deadletters import parse_dead_letter
+from courtbus.errors import StoreError, TransientError
+from courtbus.runtime import Flow, Incoming, Inputs, State
+from courtbus.store import AlertRow, DeadLetterRow, ReadModel, StoredEvent
+from courtbus.wire.envelope import Envelope, Event
+
+log = logging.getLogger("courtbus.projector")
+TOPICS = (flow_topic("delegation"), DEADLETTER_TOPIC, ALERTS_TOPIC)
+
+
+def stored(event: Event) -> StoredEvent:
+    """A decoded event as the read model stores it."""
+    h = event.headers
+    return StoredEvent(
+        event_id=h.id, topic=event.topic, partition=event.partition, offset=event.offset,
+        record=event.record, ce_type=h.type, source=h.source, subject=h.subject, key=event.key,
+        time=h.time, payload=event.payload,
+    )  # fmt: skip
+
+
+def alert_row(event: Event) -> AlertRow:
+    """An alert as the read model stores it: a deadline notice or a service alert."""
+    p: dict[str, Any] = event.payload
+    if event.record.endswith(".ServiceAlert"):
+        message = f"{p['service']} {p['code']}: {p['message']}"
+        return AlertRow(event.headers.id, str(p["code"]), None, None, message, event.headers.time)
+    kind = f"{p.get('deadline', 'UNKNOWN')}_{p.get('notice', 'ALERT')}"
+    executing = p.get("executing_court")
+    court = executing.get("court_id") if isinstance(executing, dict) else None
+    short = event.record.rsplit(".", 1)[1]
+    message = f"{short}: {p.get('delegation_id')} {kind.lower()} (due {p.get('due_at')})"
+    return AlertRow(
+        event.headers.id, kind, p.get("delegation_id"), court, message, event.headers.time
+    )
+
+
+class ProjectorFlow(Flow):
+    """Writes what the bus decided into SQL."""
+
+    name = "projector"
+    source = "bus:projector"
+    inputs = Inputs(topics=TOPICS)
+    decode = False  # dead letters are read raw
+
+    def __init__(self, envelope: Envelope, model: ReadModel, group: str | None = None) -> None:
+        super().__init__(envelope)
+        self.model = model
+        self.group = group
+
+    def sender(self, raw: Any) -> tuple[str, str] | None:
+        """Nobody: what the projector cannot store goes to the dead letters only."""
+        return None
+
+    def on_event(self, record: Incoming, state: State) -> list[Output]:
+        """Project one record; raise to dead-letter what cannot be stored."""
+        raw = record.raw
+        if raw.topic == DEADLETTER_TOPIC:
+            letter = parse_dead_letter(raw)
+            self.model.apply_dead_letter(DeadLetterRow(
+                source_topic=letter.source_topic, source_partition=letter.source_partition,
+                source_offset=letter.source_offset, code=letter.code, reason=letter.reason,
+                key=letter.key, value=b"", headers=[(k, v) for k, v in letter.original_headers if k.startswith("ce_")],
+                dead_at=letter.time or datetime.now().astimezone(),
+            ))  # fmt: skip
+            return []
+        event = self.envelope.read(raw)
+        try:
+            if raw.topic == ALERTS_TOPIC:
+                self.model.apply_alert(alert_row(event))
+                return []
+            result = self.model.apply_event(stored(event))
+        except StoreError as exc:
+            if exc.code == "STORE_UNAVAILABLE":  # the database is down: retry, never drop
+                raise TransientError(exc.reason, code=exc.code) from exc
+            raise
+        log.debug("%s %s: %s", event.record, event.headers.id, result)
+        return []
