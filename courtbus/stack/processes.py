@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from courtbus.errors import StackError
+from courtbus.stack import artifacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,15 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
         return None
     fields = raw[raw.rindex(")") + 2 :].split()
     return fields[0], int(fields[19])
+
+
+def java_command(classpath: Path, heap: str, *, log_config: Path, logs_dir: Path) -> list[str]:
+    """The ``java`` command line, up to the main class, for a Kafka JVM on ``classpath``'s jars."""
+    return [
+        artifacts.require_tool("java"), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC",
+        f"-Dlog4j2.configurationFile={log_config}",
+        f"-Dkafka.logs.dir={logs_dir}", "-cp", f"{classpath}/*",
+    ]  # fmt: skip
 
 
 def spawn(name: str, cmd: Sequence[str], log: Path, cwd: Path | None = None) -> ProcessRecord:

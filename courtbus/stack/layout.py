@@ -1,0 +1,328 @@
+"""The stack's settings and files on disk: config, state, node folders, broker properties, identity."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from courtbus.errors import StackError
+from courtbus.stack import artifacts
+from courtbus.stack.processes import ProcessRecord, java_command
+
+ADMIN_USER = "admin"
+LOG4J = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    """How to run a stack: where, how many brokers, which ports, secured or not."""
+
+    home: Path
+    nodes: int = 1
+    secure: bool = False
+    port_base: int = 9092  # broker i listens on base+2i, its controller on base+2i+1
+    registry_port: int = 8081  # its management (health) interface listens on the next port
+    registry: bool = True
+    registry_storage: str = "kafkasql"  # "kafkasql": kept in Kafka, restart-safe; "memory": tests
+    cache: Path = field(default_factory=artifacts.default_cache_dir)
+    broker_heap: str = "768m"
+    registry_heap: str = "512m"
+    start_timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.nodes not in (1, 3):
+            raise StackError(f"--nodes must be 1 or 3, not {self.nodes}", code="STACK_CONFIG")
+        if self.registry_storage not in ("kafkasql", "memory"):
+            raise StackError(
+                f"registry storage must be kafkasql or memory, not {self.registry_storage!r}",
+                code="STACK_CONFIG",
+            )
+
+    def client_port(self, node: int) -> int:
+        """Client (broker) port of node ``node`` (1-based)."""
+        return self.port_base + 2 * (node - 1)
+
+    def controller_port(self, node: int) -> int:
+        """KRaft controller port of node ``node`` (1-based)."""
+        return self.port_base + 2 * (node - 1) + 1
+
+    @property
+    def bootstrap(self) -> str:
+        """Bootstrap servers string for clients."""
+        return ",".join(f"127.0.0.1:{self.client_port(n)}" for n in range(1, self.nodes + 1))
+
+    @property
+    def registry_url(self) -> str:
+        """Base URL of the Confluent-compatible registry API."""
+        return f"http://127.0.0.1:{self.registry_port}/apis/ccompat/v7"
+
+    def ports(self) -> list[int]:
+        """Every port the stack will listen on."""
+        ports = [self.client_port(n) for n in range(1, self.nodes + 1)]
+        ports += [self.controller_port(n) for n in range(1, self.nodes + 1)]
+        return ports + ([self.registry_port, self.registry_port + 1] if self.registry else [])
+
+
+@dataclass(slots=True)
+class StackState:
+    """What a running stack recorded about itself in ``state.json``."""
+
+    nodes: int
+    secure: bool
+    bootstrap: str
+    registry_url: str | None
+    cluster_id: str
+    admin_password: str | None
+    brokers: list[ProcessRecord]
+    registry: ProcessRecord | None
+
+    def to_json(self) -> str:
+        """Serialise for ``state.json``."""
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> StackState:
+        """Read ``state.json``."""
+        raw = json.loads(text)
+        raw["brokers"] = [ProcessRecord(**b) for b in raw["brokers"]]
+        raw["registry"] = ProcessRecord(**raw["registry"]) if raw["registry"] else None
+        return cls(**raw)
+
+    def client_settings(self) -> dict[str, str]:
+        """kafka-python settings for an admin client of this stack."""
+        settings = {"bootstrap_servers": self.bootstrap}
+        if self.secure and self.admin_password:
+            settings.update(
+                security_protocol="SASL_PLAINTEXT",
+                sasl_mechanism="SCRAM-SHA-512",
+                sasl_plain_username=ADMIN_USER,
+                sasl_plain_password=self.admin_password,
+            )
+        return settings
+
+
+# -- files in the home folder -----------------------------------------------------------------
+
+
+def state_file(home: Path) -> Path:
+    """Where the running stack's pids and ports are kept."""
+    return home / "state.json"
+
+
+def identity_file(home: Path) -> Path:
+    """Kept across ``down``/``up``: cluster id, layout and admin password of the data."""
+    return home / "cluster.json"
+
+
+def log4j_file(home: Path) -> Path:
+    """The brokers' log4j2 configuration."""
+    return home / "log4j2.properties"
+
+
+def node_dir(home: Path, node: int) -> Path:
+    """Data, ``server.properties`` and ``broker.log`` of node ``node`` (1-based)."""
+    return home / f"node-{node}"
+
+
+def read_state(home: Path) -> StackState | None:
+    """The recorded state, or None if no stack was started here."""
+    path = state_file(home)
+    if not path.exists():
+        return None
+    return StackState.from_json(path.read_text())
+
+
+def write_state(home: Path, state: StackState) -> None:
+    """Record ``state`` in ``state.json``."""
+    state_file(home).write_text(state.to_json())
+
+
+def config_from_state(home: Path, state: StackState) -> StackConfig:
+    """The port layout of a recorded stack (first bootstrap port is the base)."""
+    base = int(state.bootstrap.split(",")[0].rsplit(":", 1)[1])
+    return StackConfig(home, nodes=state.nodes, port_base=base, registry=False)
+
+
+def broker_java(config: StackConfig, kafka_dir: Path, heap: str) -> list[str]:
+    """The ``java`` command line, up to the main class, for a Kafka JVM of this stack."""
+    return java_command(kafka_dir, heap, log_config=log4j_file(config.home), logs_dir=config.home)
+
+
+# -- broker properties ------------------------------------------------------------------------
+
+
+def properties(config: StackConfig, node: int, password: str | None) -> str:
+    """``server.properties`` of node ``node``; SASL/SCRAM and ACLs when ``password`` is set."""
+    cfg = config
+    n = cfg.nodes
+    voters = ",".join(f"{i}@127.0.0.1:{cfg.controller_port(i)}" for i in range(1, n + 1))
+    client = "SASL_PLAINTEXT" if cfg.secure else "PLAINTEXT"
+    lines = {
+        "process.roles": "broker,controller",
+        "node.id": str(node),
+        "controller.quorum.voters": voters,
+        "listeners": f"CLIENT://127.0.0.1:{cfg.client_port(node)},"
+        f"CONTROLLER://127.0.0.1:{cfg.controller_port(node)}",
+        "advertised.listeners": f"CLIENT://127.0.0.1:{cfg.client_port(node)}",
+        "listener.security.protocol.map": f"CLIENT:{client},CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "CLIENT",
+        "controller.listener.names": "CONTROLLER",
+        "log.dirs": str(node_dir(cfg.home, node) / "data"),
+        "num.partitions": "1",
+        "default.replication.factor": str(n),
+        "min.insync.replicas": "2" if n >= 3 else "1",
+        "offsets.topic.replication.factor": str(n),
+        "transaction.state.log.replication.factor": str(n),
+        "transaction.state.log.min.isr": "2" if n >= 3 else "1",
+        "share.coordinator.state.topic.replication.factor": str(n),
+        "share.coordinator.state.topic.min.isr": "2" if n >= 3 else "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "false",
+        "log.segment.bytes": str(64 * 1024 * 1024),
+    }
+    if password:
+        lines.update({
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "listener.name.client.scram-sha-512.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{ADMIN_USER}" password="{password}";',
+            "authorizer.class.name":
+                "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
+        })  # fmt: skip
+    return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+
+# -- identity: the formatted cluster kept across down/up --------------------------------------
+
+
+def layout_settings(config: StackConfig) -> dict[str, object]:
+    """The settings formatted data is bound to: a stack must be restarted with the same ones."""
+    return {
+        "nodes": config.nodes,
+        "secure": config.secure,
+        "port_base": config.port_base,
+    }
+
+
+def check_layout(config: StackConfig) -> None:
+    """Refuse to start data made with other settings.
+
+    Raises:
+        StackError: ``STACK_CONFIG_MISMATCH``.
+    """
+    path = identity_file(config.home)
+    if not path.exists():
+        return
+    saved = json.loads(path.read_text())
+    layout = layout_settings(config)
+    if {k: saved.get(k) for k in layout} != layout:
+        raise StackError(
+            f"the stack in {config.home} was created with nodes={saved.get('nodes')}, "
+            f"secure={saved.get('secure')}, port_base={saved.get('port_base')}; start it "
+            "the same way, or wipe it first with `courtbus stack down --wipe`",
+            code="STACK_CONFIG_MISMATCH",
+        )
+
+
+def kafka_cluster_id() -> str:
+    """A Kafka cluster id: url-safe base64 of a random UUID, like ``StorageTool random-uuid``."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
+def identity(
+    config: StackConfig, kafka_dir: Path, say: Callable[[str], None]
+) -> tuple[str, str | None]:
+    """Reuse the formatted cluster in ``home`` (data survives down/up), or format a new one.
+
+    Returns the cluster id and the admin password (None unless secure).
+
+    Raises:
+        StackError: formatting the storage failed or timed out.
+    """
+    path = identity_file(config.home)
+    layout = layout_settings(config)
+    if path.exists():
+        saved = json.loads(path.read_text())
+        for node in range(1, config.nodes + 1):  # ports or paths may have moved
+            (node_dir(config.home, node) / "server.properties").write_text(
+                properties(config, node, saved.get("admin_password"))
+            )
+        return str(saved["cluster_id"]), saved.get("admin_password")
+    cluster_id = kafka_cluster_id()
+    password = secrets.token_urlsafe(18) if config.secure else None
+    say(f"formatting KRaft storage for {config.nodes} node(s)")
+    format_storage(config, kafka_dir, cluster_id, password)
+    saved = {**layout, "cluster_id": cluster_id, "admin_password": password}
+    path.write_text(json.dumps(saved, indent=2))
+    path.chmod(0o600)
+    return cluster_id, password
+
+
+def format_storage(
+    config: StackConfig, kafka_dir: Path, cluster_id: str, password: str | None
+) -> None:
+    """Wipe and format every node's KRaft storage (in parallel), writing its properties first.
+
+    Raises:
+        StackError: ``STACK_START_TIMEOUT`` or ``STACK_START_FAILED``.
+    """
+    procs = []
+    for node in range(1, config.nodes + 1):
+        ndir = node_dir(config.home, node)
+        if ndir.exists():
+            shutil.rmtree(ndir)
+        ndir.mkdir(parents=True)
+        props = ndir / "server.properties"
+        props.write_text(properties(config, node, password))
+        cmd = [
+            *broker_java(config, kafka_dir, "256m"), "kafka.tools.StorageTool", "format",
+            "-t", cluster_id, "-c", str(props),
+        ]  # fmt: skip
+        if password:
+            cmd += ["-S", f"SCRAM-SHA-512=[name={ADMIN_USER},password={password}]"]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    try:
+        for proc in procs:
+            try:
+                out, _ = proc.communicate(timeout=120)
+            except subprocess.TimeoutExpired as exc:
+                raise StackError(
+                    "formatting KRaft storage took over 120 s", code="STACK_START_TIMEOUT"
+                ) from exc
+            if proc.returncode != 0:
+                raise StackError(
+                    f"formatting KRaft storage failed: {out.decode(errors='replace').strip()}",
+                    code="STACK_START_FAILED",
+                )
+    finally:
+        for proc in procs:  # never leave a formatting JVM behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
