@@ -1,0 +1,202 @@
+"""Deadline warnings and overdue notices from timers indexed by due time, in the harness."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from courtbus.bus.records import Output
+from courtbus.runtime.harness import FlowHarness
+from courtbus.runtime.state import Table
+from tests.unit.flows.delegation_kit import (
+    ACCEPT,
+    ALERTS,
+    CANCEL,
+    COMPLETE,
+    EXE,
+    NS,
+    PROGRESS,
+    REJECT,
+    REQ,
+    SERVICE,
+    T0,
+    make_harness,
+    request,
+    step,
+)
+
+DID = "dlg-timer-1"
+REQ_INBOX, EXE_INBOX = f"court.{REQ}.inbox", f"court.{EXE}.inbox"
+Fired = tuple[datetime, str, str, str, tuple[str, ...]]  # when, delegation, deadline, kind, to
+
+
+def fired(h: FlowHarness, outputs: list[Output]) -> list[Fired]:
+    """The deadline notices among ``outputs``: one row per notice, with where it went."""
+    rows: dict[tuple[str, str, str], list[str]] = {}
+    for out in outputs:
+        event = h.decode(out)
+        assert event.record == NS + "DelegationDeadlineNotice", event.record
+        assert event.headers.source == SERVICE
+        assert event.payload["sent_at"] == h.now
+        assert event.key == event.payload["delegation_id"]
+        assert event.payload["requesting_court"]["court_id"] == REQ
+        assert event.payload["executing_court"]["court_id"] == EXE
+        p = event.payload
+        rows.setdefault((p["delegation_id"], p["deadline"], p["notice"]), []).append(out.topic)
+    return [(h.now, *key, tuple(topics)) for key, topics in rows.items()]
+
+
+def run(h: FlowHarness, days: int, *, every: timedelta = timedelta(hours=1)) -> list[Fired]:
+    """Tick the harness every ``every`` for ``days``; every notice with when it fired."""
+    seen: list[Fired] = []
+    end = h.now + timedelta(days=days)
+    while h.now < end:
+        seen += fired(h, h.advance(seconds=every.total_seconds()))
+    return seen
+
+
+WARN_TO = (REQ_INBOX, EXE_INBOX)
+OVERDUE_TO = (REQ_INBOX, EXE_INBOX, ALERTS)
+
+
+def test_each_notice_fires_once_at_its_time_to_both_courts() -> None:
+    h = make_harness()
+    request(h, DID)
+    assert h.timers() == [(DID, T0 + timedelta(days=12))]
+    assert run(h, 40) == [
+        (T0 + timedelta(days=12), DID, "START", "WARNING", WARN_TO),
+        (T0 + timedelta(days=15), DID, "START", "OVERDUE", OVERDUE_TO),
+        (T0 + timedelta(days=27), DID, "REPORT", "WARNING", WARN_TO),
+        (T0 + timedelta(days=30), DID, "REPORT", "OVERDUE", OVERDUE_TO),
+    ]
+    assert h.timers() == []
+    assert h.count("timers") == 0
+
+
+def test_the_timer_moves_to_the_next_notice() -> None:
+    h = make_harness()
+    request(h, DID)
+    expected = [12, 15, 27, 30]
+    for now_day, next_day in zip(expected, [*expected[1:], None], strict=True):
+        h.now = T0 + timedelta(days=now_day) - timedelta(seconds=1)
+        assert h.tick() == []  # a second early: nothing
+        notices = h.advance(seconds=1)
+        assert len(notices) in (2, 3)
+        assert h.timers() == ([] if next_day is None else [(DID, T0 + timedelta(days=next_day))])
+
+
+def test_notice_payload_names_the_deadline() -> None:
+    h = make_harness()
+    request(h, DID)
+    h.advance(days=15)  # a jump straight past the START deadline: its overdue notice only
+    [alert] = h.on(ALERTS)
+    assert alert.record == NS + "DelegationDeadlineNotice"
+    assert alert.payload["deadline"] == "START"
+    assert alert.payload["notice"] == "OVERDUE"
+    assert alert.payload["due_at"] == T0 + timedelta(days=15)
+    assert alert.payload["delegation_id"] == DID
+
+
+def test_a_jump_past_both_deadlines_sends_each_overdue_notice_once() -> None:
+    h = make_harness()
+    request(h, DID)
+    outputs = h.advance(days=31)
+    assert fired(h, outputs) == [
+        (h.now, DID, "START", "OVERDUE", OVERDUE_TO),
+        (h.now, DID, "REPORT", "OVERDUE", OVERDUE_TO),
+    ]
+    assert h.advance(days=31) == []
+    assert h.timers() == []
+
+
+def test_matter_specific_deadlines() -> None:
+    h = make_harness()
+    request(h, DID, matter="DETAIN")  # policies/deadlines.yaml: start 3d, report 7d, warn 1d
+    assert [(when - T0, dl, kind) for when, _, dl, kind, _ in run(h, 10)] == [
+        (timedelta(days=2), "START", "WARNING"),
+        (timedelta(days=3), "START", "OVERDUE"),
+        (timedelta(days=6), "REPORT", "WARNING"),
+        (timedelta(days=7), "REPORT", "OVERDUE"),
+    ]
+
+
+def test_a_settled_deadline_sends_nothing() -> None:
+    h = make_harness()
+    request(h, DID)
+    h.advance(days=1)
+    step(h, ACCEPT, DID)
+    assert h.timers() == [(DID, T0 + timedelta(days=12))]  # accepting alone does not start
+    step(h, PROGRESS, DID)  # started and reported: both deadlines settled
+    assert h.timers() == []
+    assert run(h, 40) == []
+
+
+def test_starting_after_the_warning_stops_the_start_notices_only() -> None:
+    h = make_harness()
+    request(h, DID)
+    assert [row[2:4] for row in run(h, 13)] == [("START", "WARNING")]
+    step(h, ACCEPT, DID)
+    step(h, PROGRESS, DID)  # progress also counts as a report
+    assert run(h, 30) == []
+
+
+def test_acceptance_without_progress_still_goes_overdue() -> None:
+    h = make_harness()
+    request(h, DID)
+    step(h, ACCEPT, DID)
+    assert [row[2:4] for row in run(h, 16)] == [("START", "WARNING"), ("START", "OVERDUE")]
+
+
+def test_ended_delegations_send_nothing() -> None:
+    h = make_harness()
+    for i, end in enumerate(([REJECT], [CANCEL], [ACCEPT, COMPLETE])):
+        did = f"dlg-ended-{i}"
+        request(h, did)
+        for taken in end:
+            step(h, taken, did)
+    assert h.timers() == []
+    assert run(h, 40, every=timedelta(hours=6)) == []
+
+
+def test_timers_hold_one_entry_per_open_delegation() -> None:
+    h = make_harness(partitions=3)
+    ids = [f"dlg-open-{i}" for i in range(6)]
+    for did in ids:
+        request(h, did)
+        h.advance(hours=1)
+    assert len({h.partition_of(d.encode()) for d in ids}) > 1
+    assert h.timers() == [(d, T0 + timedelta(days=12, hours=i)) for i, d in enumerate(ids)]
+    assert h.count("timers") == len(ids)
+    step(h, REJECT, ids[0])
+    step(h, CANCEL, ids[2])
+    step(h, ACCEPT, ids[4])
+    step(h, COMPLETE, ids[4])
+    assert [key for key, _ in h.timers()] == [ids[1], ids[3], ids[5]]
+    assert h.count("timers") == 3
+    notices = run(h, 14)  # to T0 + 14 days 6 hours: the three warnings, in due order
+    assert [(when, did) for when, did, *_ in notices] == [
+        (T0 + timedelta(days=12, hours=i), ids[i]) for i in (1, 3, 5)
+    ]
+    assert h.count("timers") == 3  # each re-aimed at its overdue notice, not duplicated
+
+
+def test_a_tick_reads_only_due_timers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flow looks up only delegations whose timers fell due (no scan of the store)."""
+    h = make_harness(partitions=1)
+    ids = [f"dlg-many-{i}" for i in range(20)]
+    for did in ids:
+        request(h, did)
+    looked: list[str] = []
+    table_get = Table.get
+
+    def spy(self: Table[Any], key: str) -> Any:
+        looked.append(key)
+        return table_get(self, key)
+
+    monkeypatch.setattr(Table, "get", spy)
+    assert h.advance(days=1) == []
+    assert looked == []  # nothing due: not one delegation read
+    h.advance(days=11)
+    assert sorted(looked) == sorted(ids)

@@ -1,0 +1,224 @@
+"""A task's state: record and batch layers over a backend, tables, timers, expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from courtbus.errors import CourtbusError
+from courtbus.runtime.flow import TIMERS, Incoming, Inputs, json_store
+from courtbus.runtime.harness import FakeRecord
+from courtbus.runtime.state import Entry, MemoryBackend, State, from_ms, to_ms
+
+T0 = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
+ITEMS = json_store("items")
+OTHER = json_store("other")
+
+
+def make() -> State:
+    return State("task-0", MemoryBackend(), (ITEMS, OTHER))
+
+
+def committed(state: State, key: str = "k") -> Entry | None:
+    return state.backend.read(ITEMS.name, key.encode())
+
+
+def test_a_put_is_visible_at_once_and_reaches_the_backend_only_on_commit() -> None:
+    state = make()
+    items = state.table(ITEMS)
+    items.put("k", {"n": 1})
+    assert items.get("k") == {"n": 1}
+    assert "k" in items
+    assert committed(state) is None
+    state.commit_record()
+    assert committed(state) is None  # in the batch, not yet in the backend
+    assert state.changes() == {(ITEMS.name, b"k"): Entry(b'{"n":1}', None)}
+    state.committed({ITEMS.name: 7})
+    assert committed(state) == Entry(b'{"n":1}', None)
+    assert state.backend.checkpoint(ITEMS.name) == 7
+    assert state.changes() == {}
+    assert items.get("k") == {"n": 1}
+
+
+def test_rolling_back_a_record_keeps_the_batch() -> None:
+    state = make()
+    items = state.table(ITEMS)
+    items.put("kept", 1)
+    state.commit_record()
+    items.put("dropped", 2)
+    items.put("kept", 99)  # overwrites in the record layer
+    items.delete("kept")
+    assert items.get("kept") is None
+    state.rollback_record()
+    assert items.get("kept") == 1
+    assert items.get("dropped") is None
+    assert "dropped" not in items
+    assert set(state.changes()) == {(ITEMS.name, b"kept")}
+
+
+def test_rolling_back_the_batch_forgets_everything_since_the_last_commit() -> None:
+    state = make()
+    items = state.table(ITEMS)
+    items.put("old", 1)
+    state.commit_record()
+    state.committed({})
+    items.put("old", 2)
+    items.put("new", 3)
+    state.commit_record()
+    items.delete("old")
+    state.rollback()
+    assert items.get("old") == 1
+    assert items.get("new") is None
+    assert state.changes() == {}
+    state.committed({})
+    assert state.backend.count(ITEMS.name) == 1
+
+
+def test_a_delete_hides_the_backend_value_until_committed() -> None:
+    state = make()
+    items = state.table(ITEMS)
+    items.put("k", "v")
+    state.commit_record()
+    state.committed({})
+    items.delete("k")
+    assert items.get("k") is None
+    assert "k" not in items
+    assert committed(state) is not None
+    state.commit_record()
+    assert state.changes() == {(ITEMS.name, b"k"): Entry(None)}  # a tombstone for the changelog
+    state.committed({})
+    assert committed(state) is None
+    assert state.backend.count(ITEMS.name) == 0
+
+
+def test_stores_are_separate() -> None:
+    state = make()
+    state.table(ITEMS).put("k", 1)
+    state.table(OTHER).put("k", 2)
+    assert (state.table(ITEMS).get("k"), state.table(OTHER).get("k")) == (1, 2)
+
+
+def test_timers_are_due_in_time_order() -> None:
+    state = make()
+    state.timers.schedule("c", T0 + timedelta(hours=3))
+    state.timers.schedule("a", T0 + timedelta(hours=1))
+    state.timers.schedule("b", T0 + timedelta(hours=2))
+    state.timers.schedule("late", T0 + timedelta(days=1))
+    state.commit_record()
+    state.committed({})
+    state.timers.schedule("b2", T0 + timedelta(hours=2))  # same time: ordered by key
+    state.timers.schedule("z", T0)  # pending in the record layer, earliest
+    now = T0 + timedelta(hours=3)
+    assert state.timers.due(now) == [
+        ("z", T0),
+        ("a", T0 + timedelta(hours=1)),
+        ("b", T0 + timedelta(hours=2)),
+        ("b2", T0 + timedelta(hours=2)),
+        ("c", T0 + timedelta(hours=3)),
+    ]
+    assert [k for k, _ in state.timers.due(now, limit=2)] == ["z", "a"]
+    assert state.timers.due(T0 - timedelta(seconds=1)) == []
+
+
+def test_pending_changes_overlay_committed_timers() -> None:
+    state = make()
+    for key, hours in (("a", 1), ("b", 2), ("c", 3)):
+        state.timers.schedule(key, T0 + timedelta(hours=hours))
+    state.commit_record()
+    state.committed({})
+    state.timers.schedule("a", T0 + timedelta(days=2))  # rescheduled after now
+    state.timers.cancel("b")
+    state.commit_record()
+    state.timers.schedule("c", T0 + timedelta(minutes=30))  # brought forward
+    now = T0 + timedelta(hours=4)
+    assert state.timers.due(now) == [("c", T0 + timedelta(minutes=30))]
+    assert state.timers.get("a") == T0 + timedelta(days=2)
+    assert state.timers.get("b") is None
+    state.rollback_record()
+    assert state.timers.due(now) == [("c", T0 + timedelta(hours=3))]
+    state.rollback()
+    assert [k for k, _ in state.timers.due(now)] == ["a", "b", "c"]
+
+
+def test_timers_stay_until_cancelled() -> None:
+    state = make()
+    state.timers.schedule("a", T0)
+    assert state.timers.due(T0 + timedelta(days=1)) == [("a", T0)]
+    assert state.timers.due(T0 + timedelta(days=2)) == [("a", T0)]
+    state.timers.cancel("a")
+    assert state.timers.due(T0 + timedelta(days=2)) == []
+
+
+def test_cancelling_an_unknown_timer_writes_nothing() -> None:
+    state = make()
+    state.timers.cancel("nothing")
+    state.commit_record()
+    assert state.changes() == {}
+
+
+def test_timers_are_kept_in_their_own_store() -> None:
+    state = make()
+    state.timers.schedule("a", T0)
+    state.commit_record()
+    state.committed({})
+    assert state.backend.count(TIMERS) == 1
+    assert state.backend.read(TIMERS, b"a") == Entry(b"", to_ms(T0))
+    assert list(state.expired(T0 + timedelta(days=1))) == []  # timers never expire as entries
+
+
+def test_expired_lists_entries_whose_retention_ran_out() -> None:
+    state = make()
+    items = state.table(ITEMS)
+    items.put("soon", 1, expires=T0 + timedelta(hours=1))
+    items.put("later", 2, expires=T0 + timedelta(days=1))
+    items.put("forever", 3)
+    state.table(OTHER).put("soon", 4, expires=T0)
+    state.commit_record()
+    state.committed({})
+    assert sorted(state.expired(T0 + timedelta(hours=1))) == [("items", "soon"), ("other", "soon")]
+    items.put("soon", 1)  # kept again, with no expiry: pending change wins
+    assert list(state.expired(T0 + timedelta(hours=1))) == [("other", "soon")]
+
+
+def test_time_conversions_round_trip_to_the_millisecond() -> None:
+    t = T0 + timedelta(milliseconds=123)
+    assert from_ms(to_ms(t)) == t
+    assert to_ms(datetime(1970, 1, 1, tzinfo=UTC)) == 0
+
+
+def test_json_store_round_trips() -> None:
+    value = {"a": [1, 2.5, "三"], "b": None}
+    assert ITEMS.load(ITEMS.dump(value)) == value
+
+
+def test_inputs_need_topics_or_a_pattern_not_both() -> None:
+    with pytest.raises(CourtbusError) as info:
+        Inputs()
+    assert info.value.code == "FLOW_INPUTS_INVALID"
+    with pytest.raises(CourtbusError):
+        Inputs(topics=("a",), pattern="b")
+    assert Inputs(pattern="x").pattern == "x"
+
+
+def test_a_raw_incoming_has_no_decoded_event() -> None:
+    raw = FakeRecord("t", 0, 0, b"k", b"v")
+    with pytest.raises(CourtbusError) as info:
+        _ = Incoming(raw, None).decoded
+    assert info.value.code == "FLOW_RAW_INPUT"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: State._upto asks the backend for only `limit` entries, then drops those the "
+    "batch changed; entries past the limit are never looked at, so due()/expired() return "
+    "fewer than `limit` (even none) while more are due",
+)
+def test_due_with_a_limit_skips_over_entries_the_batch_moved() -> None:
+    state = make()
+    state.timers.schedule("a", T0)
+    state.timers.schedule("b", T0 + timedelta(minutes=1))
+    state.commit_record()
+    state.committed({})
+    state.timers.schedule("a", T0 + timedelta(days=1))  # handled: re-aimed at tomorrow
+    assert state.timers.due(T0 + timedelta(hours=1), limit=1) == [("b", T0 + timedelta(minutes=1))]
