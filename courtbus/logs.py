@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from courtbus.domain.identity import mask_ids_in_text
 
@@ -22,6 +23,9 @@ class IdMaskingFilter(logging.Filter):
 def configure_logging(level: int = logging.INFO) -> None:
     """Log to stderr with ID masking on every handler of the root logger."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python's connection chatter stays out unless asked for (COURTBUS_KAFKA_LOG=DEBUG)
+    kafka_level = os.environ.get("COURTBUS_KAFKA_LOG", "WARNING").upper()
+    logging.getLogger("kafka").setLevel(getattr(logging, kafka_level, logging.WARNING))
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, IdMaskingFilter) for f in handler.filters):
             handler.addFilter(IdMaskingFilter())

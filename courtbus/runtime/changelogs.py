@@ -10,6 +10,7 @@ column (expiry or due time) travels in the ``cb_t`` header.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import zlib
 from dataclasses import dataclass
@@ -42,6 +43,15 @@ class TaskId:
         return f"p{self.partition}" if self.topic is None else f"{self.topic}-{self.partition}"
 
 
+def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
+    """Partition counts of those of ``names`` that exist (never creates one by asking)."""
+    present = [n for n in names if n in set(admin.list_topics())]
+    if not present:
+        return {}
+    described = admin.describe_topics(present)
+    return {t["name"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
+
+
 def changelog_topic(flow: str, store: str) -> str:
     """The changelog topic of one store of a flow."""
     return f"bus.{flow}.{store}.changelog"
@@ -56,6 +66,7 @@ class Changelogs:
         self.stores = [s.name for s in flow.stores] + ([TIMERS] if flow.timers else [])
         self.partitions = config.changelog_partitions
         self._restorer: KafkaConsumer | None = None
+        self._admin: KafkaAdminClient | None = None
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -105,11 +116,7 @@ class Changelogs:
             brokers = len(admin.describe_cluster()["brokers"])
             replication = min(3, brokers)
             names = [changelog_topic(self.flow.name, s) for s in self.stores]
-            existing = {
-                t["topic"]: len(t["partitions"])
-                for t in admin.describe_topics(names)
-                if not t["error_code"]
-            }
+            existing = _partition_counts(admin, names)
             for name in names:
                 if name in existing:
                     if existing[name] != self.partitions:
@@ -139,8 +146,7 @@ class Changelogs:
         counts: dict[str, int] = {}
         deadline = time.monotonic() + 60
         while True:
-            described = admin.describe_topics(list(self.flow.inputs.topics))
-            counts = {t["topic"]: len(t["partitions"]) for t in described if not t["error_code"]}
+            counts = _partition_counts(admin, list(self.flow.inputs.topics))
             if len(counts) == len(self.flow.inputs.topics):
                 break
             if time.monotonic() > deadline:
@@ -156,6 +162,14 @@ class Changelogs:
                 code="CHANGELOG_MISFIT",
             )
         return next(iter(counts.values()))
+
+    def matching_topics(self, pattern: str) -> set[str]:
+        """Topics matching ``pattern`` whose partitions exist (for pattern inputs)."""
+        if self._admin is None:
+            self._admin = KafkaAdminClient(**self.config.connection.kafka_settings())
+        regex = re.compile(pattern)
+        names = [t for t in self._admin.list_topics() if regex.match(t)]
+        return set(_partition_counts(self._admin, names)) if names else set()
 
     # -- restore -----------------------------------------------------------------------------
 
@@ -241,3 +255,6 @@ class Changelogs:
         if self._restorer is not None:
             self._restorer.close()
             self._restorer = None
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None

@@ -122,9 +122,10 @@ class State:
 
     def _upto(self, store: str, t_ms: int, limit: int) -> list[tuple[bytes, Entry]]:
         pending = {**self._batch, **self._record}
+        moved = sum(1 for name, _ in pending if name == store)  # may hide committed entries
         found = {
             key: entry
-            for key, entry in self.backend.upto(store, t_ms, limit)
+            for key, entry in self.backend.upto(store, t_ms, limit + moved)
             if (store, key) not in pending
         }
         for (name, key), entry in pending.items():

@@ -37,6 +37,24 @@ from courtbus.runtime.state import Backend, MemoryBackend, State
 log = logging.getLogger("courtbus.runtime")
 
 
+def _finish_joins(consumer: KafkaConsumer) -> None:
+    """Work around kafka-python 3.0.12: a poll that times out while a JoinGroup is in flight.
+
+    ``ensure_active_group`` leaves the join task running and returns; on the next poll it only
+    looks at ``need_rejoin()``, which is then false, so the finished join is never completed:
+    the assignment is never applied and the heartbeat (disabled during the join) never
+    restarts, and the member is dropped from the group after its session timeout. Counting
+    a join task in flight as "rejoin needed" makes the next poll await it.
+    """
+    coordinator = consumer._coordinator
+    original = coordinator.need_rejoin
+
+    def need_rejoin() -> bool:
+        return bool(original() or getattr(coordinator, "_join_task", None) is not None)
+
+    coordinator.need_rejoin = need_rejoin
+
+
 class Rejoin(Exception):
     """The worker must drop its tasks and rejoin the group (fenced, rebalanced, broker error)."""
 
@@ -70,6 +88,7 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
         self.restored = 0  # changelog records read by the latest restore (tests, metrics)
         self._stopping = threading.Event()
         self._slot: Slot | None = None
+        self._assigned: set[TopicPartition] | None = None  # None while (re)joining
 
     def stop(self) -> None:
         """Finish the current batch, leave the group and return from ``run``."""
@@ -118,9 +137,12 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                 fetch_max_wait_ms=self.config.fetch_max_wait_ms,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
             )  # fmt: skip
+            _finish_joins(consumer)
             inputs = self.flow.inputs
+            self._assigned = None
+            self._subscribed: set[str] = set()
             if inputs.pattern:
-                consumer.subscribe(pattern=inputs.pattern, listener=self)
+                self._follow_pattern(consumer)
             else:
                 consumer.subscribe(topics=list(inputs.topics), listener=self)
             log.info(
@@ -139,16 +161,32 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                 consumer.close(autocommit=False)
             producer.close(timeout=5)
 
+    def _follow_pattern(self, consumer: KafkaConsumer) -> None:
+        """Subscribe to the topics matching the pattern that have partitions.
+
+        kafka-python's own pattern subscription can miss a topic that appears in metadata
+        before its partitions do, so the worker lists topics itself (with its own admin
+        client, apart from the consumer) and re-subscribes when the set changes.
+        """
+        found = self.changelogs.matching_topics(self.flow.inputs.pattern or "")
+        if found and found != self._subscribed:
+            self._subscribed = found
+            consumer.subscribe(topics=sorted(found), listener=self)
+
     def _loop(self, producer: KafkaProducer, consumer: KafkaConsumer) -> None:
         next_tick = time.monotonic()
+        next_topics = time.monotonic() + self.config.metadata_max_age_ms / 1000
         while not self._stopping.is_set():
+            if self.flow.inputs.pattern and time.monotonic() >= next_topics:
+                next_topics = time.monotonic() + self.config.metadata_max_age_ms / 1000
+                self._follow_pattern(consumer)
             batch = consumer.poll(
                 timeout_ms=self.config.poll_ms, max_records=self.config.max_records
             )
             self._sync_tasks(consumer)
             if batch:
                 self._process(producer, consumer, batch)
-            if time.monotonic() >= next_tick:
+            if time.monotonic() >= next_tick and self._assigned is not None:
                 next_tick = time.monotonic() + self.config.tick_s
                 self._tick(producer, consumer)
 
@@ -156,11 +194,13 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Close the tasks whose partitions left (no transaction is open during a poll)."""
+        self._assigned = None  # rebalancing: no ticks, no task changes until assigned again
         gone = {self.changelogs.task_of(tp) for tp in revoked}
         self._close_tasks([t for t in gone if t in self.tasks])
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Nothing here: tasks are opened and restored right after the poll returns."""
+        """Note the assignment; its tasks are opened and restored after the poll returns."""
+        self._assigned = set(assigned)
 
     def _close_tasks(self, ids: list[TaskId]) -> None:
         for task_id in ids:
@@ -169,7 +209,9 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                 task.backend.close()
 
     def _sync_tasks(self, consumer: KafkaConsumer) -> None:
-        wanted = {self.changelogs.task_of(tp) for tp in consumer.assignment()}
+        if self._assigned is None:
+            return
+        wanted = {self.changelogs.task_of(tp) for tp in self._assigned}
         self._close_tasks([t for t in self.tasks if t not in wanted])
         new = sorted(t for t in wanted if t not in self.tasks)
         if not new:
@@ -187,13 +229,14 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                 task_id, State(task_id.name, backend, self.flow.stores), backend
             )
         self.restored = count
+        names = ", ".join(t.name for t in new[:6]) + (", ..." if len(new) > 6 else "")
         log.info(
             "%s restored %d changelog records for %d new task(s) in %.2fs: %s",
             self.group,
             count,
             len(new),
             time.monotonic() - started,
-            ", ".join(t.name for t in new),
+            names,
         )
 
     # -- transactions -----------------------------------------------------------------------
@@ -241,7 +284,7 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
             return
         # The positions go into the transaction too: a zombie's tick is fenced like its batches.
         offsets = {
-            tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in consumer.assignment()
+            tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in self._assigned or ()
         }
         self._commit(producer, consumer, outputs, touched, offsets)
 

@@ -62,7 +62,7 @@ class DelegationFlow(Flow):
         self.policies = policies
         self.deadlines = deadlines
         days = float(os.environ.get("COURTBUS_DELEGATION_RETENTION_DAYS", "90"))
-        self.retention = retention or timedelta(days=days)
+        self.retention = retention if retention is not None else timedelta(days=days)
 
     # -- events ------------------------------------------------------------------------------
 

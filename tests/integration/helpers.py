@@ -73,7 +73,8 @@ class ServiceProcess:
     ) -> None:
         self.module, self.log, self.ready = module, log, ready
         self.env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap,
-                    "COURTBUS_REGISTRY_URL": conn.registry_url or "", **(env or {})}  # fmt: skip
+                    "COURTBUS_REGISTRY_URL": conn.registry_url or "",
+                    "COURTBUS_STATE_DIR": str(log.parent / "state"), **(env or {})}  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 60) -> None:

@@ -152,7 +152,7 @@ def test_a_new_participant_outbox_is_picked_up_without_restart(
 def test_duplicates_are_still_dropped_after_a_gateway_restart(
     gateway: ServiceProcess, producer: KafkaProducer, envelope: Envelope, conn: Connection
 ) -> None:
-    """The dedup store is rebuilt from bus.gateway.seen when the gateway starts again."""
+    """The dedup store is restored from its changelog when the gateway starts again."""
     good = _valid(envelope)
     _send(producer, good)
     ce_id = dict(good.headers)["ce_id"]
