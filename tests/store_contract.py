@@ -1,7 +1,9 @@
 """What every read-model backend must do: one test class, run on SQLite and on PostgreSQL.
 
 Subclass ``ReadModelContract`` and give it a ``db_url`` fixture (a fresh, empty database per
-test). Events are built by hand: minimal payloads with only the fields the store reads.
+test). Events are built by hand: minimal payloads with only the fields the store reads. The
+delegation service's decisions (``DelegationDecided``) are built by hand too, with the states
+and deadlines written out here: the store copies decisions, it never decides.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
@@ -28,7 +31,7 @@ from courtbus.store import (
     ReadModel,
     StoredEvent,
 )
-from courtbus.store.models import Base
+from courtbus.store.models import Base, UTCDateTime
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 CST = timezone(timedelta(hours=8))
@@ -36,6 +39,10 @@ REQ, EXE, OTHER = "320583", "6101", "4408"
 PERSON_ID = "320583199303121234"
 PERSON_ID_MASKED = "320583********1234"
 BUS = None  # by=None: the bus itself sends the step
+DECIDED = "cn.court.bus.delegation.DelegationDecided"
+# Deadlines the (test's) delegation service decides from delivery: deliberately not the legal
+# defaults, so a test sees they are copied from the decision, not computed by the store.
+START_AFTER, REPORT_AFTER = timedelta(days=8), timedelta(days=20)
 
 
 def event(
@@ -86,11 +93,77 @@ def requested(
 
 
 def step(short: str, by: str | None, hours: float, did: str = "d-1", **kw: Any) -> StoredEvent:
-    """A later step of delegation ``did`` (only ``delegation_id`` in the payload)."""
-    return event(short, {"delegation_id": did}, by=by, hours=hours, **kw)
+    """A later step of delegation ``did`` (only ``delegation_id`` in the payload); the bus's
+    DelegationDelivered receipt also says when it delivered."""
+    payload: dict[str, Any] = {"delegation_id": did}
+    if short == "DelegationDelivered" and by is BUS:
+        payload["delivered_at"] = T0 + timedelta(hours=hours, seconds=-5)
+    return event(short, payload, by=by, hours=hours, **kw)
 
 
-# Every way through the state machine: (steps after the request, final state).
+def delivered_at(hours: float) -> datetime:
+    """When the receipt ``step("DelegationDelivered", BUS, hours)`` says it delivered."""
+    return T0 + timedelta(hours=hours, seconds=-5)
+
+
+def decided(
+    about: StoredEvent,
+    state: str,
+    *,
+    applied: bool = True,
+    code: str | None = None,
+    reason: str | None = None,
+    delivered: datetime | None = None,
+    courts: tuple[str, str] | None = (REQ, EXE),
+    event_id: str | None = None,
+    did: str | None = None,
+    **payload: Any,
+) -> StoredEvent:
+    """The delegation service's decision on ``about``: applied (leading to ``state``) or
+    refused with ``code``; ``delivered`` gives the deadlines it carries (None: none yet)."""
+    kind, _, ident = about.source.partition(":")
+    by = ident if kind == "court" else None if kind == "bus" else about.source
+    delegation = did or str(about.payload.get("delegation_id") or about.key)
+    body: dict[str, Any] = {
+        "delegation_id": delegation,
+        "step": about.short_name,
+        "decided_event_id": about.event_id,
+        "applied": applied,
+        "state": state,
+        "by_court": by,
+        "requesting_court": courts[0] if courts else None,
+        "executing_court": courts[1] if courts else None,
+        "matter": "FREEZE" if courts else None,
+        "start_due": delivered + START_AFTER if delivered else None,
+        "report_due": delivered + REPORT_AFTER if delivered else None,
+        "error_code": code,
+        "reason": reason if reason is not None else (f"{code}: refused" if code else None),
+        "decided_at": about.time + timedelta(seconds=1),
+    }
+    body.update(payload)
+    return StoredEvent(
+        event_id=event_id or str(uuid.uuid4()),
+        topic="bus.delegation.events",
+        partition=0,
+        offset=about.offset + 1,
+        record=DECIDED,
+        ce_type="cn.court.delegation.decided",
+        source="bus:delegation",
+        subject=None,
+        key=delegation,
+        time=about.time + timedelta(seconds=1),
+        payload=body,
+    )
+
+
+STATE_AFTER = {
+    "DelegationDelivered": "DELIVERED", "DelegationAccepted": "ACCEPTED",
+    "DelegationRejected": "REJECTED", "DelegationProgressReported": "IN_PROGRESS",
+    "DelegationCompleted": "COMPLETED", "DelegationFailed": "FAILED",
+    "DelegationCancelled": "CANCELLED",
+}  # fmt: skip
+
+# Every way through the flow: (steps after the request, final state).
 PATHS: list[tuple[list[tuple[str, str | None]], str]] = [
     (
         [("DelegationDelivered", BUS), ("DelegationAccepted", EXE),
@@ -113,21 +186,35 @@ PATHS: list[tuple[list[tuple[str, str | None]], str]] = [
       ("DelegationProgressReported", EXE), ("DelegationCancelled", REQ)], "CANCELLED"),
 ]  # fmt: skip
 
-# (steps that succeed first, the refused step and its sender, the domain's code)
+# (steps applied first, the refused step and its sender, the service's code)
 REFUSALS: list[tuple[list[tuple[str, str | None]], tuple[str, str | None], str]] = [
     ([("DelegationDelivered", BUS), ("DelegationRejected", EXE)],
      ("DelegationCompleted", EXE), "DELEGATION_ILLEGAL_TRANSITION"),
     ([("DelegationDelivered", BUS)], ("DelegationAccepted", OTHER), "DELEGATION_WRONG_COURT"),
     ([("DelegationDelivered", BUS)], ("DelegationAccepted", "agency:nia"),
      "DELEGATION_WRONG_COURT"),
-    ([], ("DelegationDelivered", EXE), "DELEGATION_WRONG_COURT"),
     ([], ("DelegationAccepted", EXE), "DELEGATION_ILLEGAL_TRANSITION"),
     ([("DelegationDelivered", BUS), ("DelegationAccepted", EXE), ("DelegationCompleted", EXE)],
      ("DelegationCancelled", REQ), "DELEGATION_ILLEGAL_TRANSITION"),
-    ([("DelegationDelivered", BUS)], ("DelegationCancelled", EXE), "DELEGATION_WRONG_COURT"),
     ([("DelegationDelivered", BUS)], ("DelegationDelivered", BUS),
      "DELEGATION_ILLEGAL_TRANSITION"),
 ]  # fmt: skip
+
+
+def flow(
+    steps: list[tuple[str, str | None]], did: str = "d-1", *, start: float = 0, **kw: Any
+) -> list[StoredEvent]:
+    """A delegation's records as they reach the topic: the request, then each step, each
+    followed by the service's decision (applied; deadlines once delivered)."""
+    req = requested(did, hours=start, **kw)
+    records = [req, decided(req, "REQUESTED")]
+    delivered: datetime | None = None
+    for i, (short, by) in enumerate(steps, start=1):
+        ev = step(short, by, start + i, did)
+        if short == "DelegationDelivered":
+            delivered = delivered_at(start + i)
+        records += [ev, decided(ev, STATE_AFTER[short], delivered=delivered)]
+    return records
 
 
 def dead_letter(offset: int = 7, code: str = "AVRO_DECODE_FAILED", **kw: Any) -> DeadLetterRow:
@@ -141,6 +228,11 @@ def dead_letter(offset: int = 7, code: str = "AVRO_DECODE_FAILED", **kw: Any) ->
     }  # fmt: skip
     values.update(kw)
     return DeadLetterRow(**values)
+
+
+def steps_of(rm: ReadModel, did: str) -> list[tuple[str, bool, str | None, str | None]]:
+    """A delegation's history as (step, applied, state after, error code)."""
+    return [(h.record, h.applied, h.state_after, h.error_code) for h in rm.history(did)]
 
 
 class ReadModelContract:
@@ -165,10 +257,8 @@ class ReadModelContract:
         yield run
         engine.dispose()
 
-    def _run(self, rm: ReadModel, steps: list[tuple[str, str | None]]) -> None:
-        assert rm.apply_event(requested()) is ApplyResult.APPLIED
-        for i, (short, by) in enumerate(steps, start=1):
-            assert rm.apply_event(step(short, by, i)) is ApplyResult.APPLIED, short
+    def _apply(self, rm: ReadModel, records: list[StoredEvent]) -> list[ApplyResult]:
+        return [rm.apply_event(r) for r in records]
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -188,34 +278,87 @@ class ReadModelContract:
         finally:
             engine.dispose()
 
-    # -- the state machine ----------------------------------------------------------------
+    def test_upgrade_from_0001_keeps_what_was_stored(self, db_url: str) -> None:
+        model = ReadModel(db_url)
+        model.migrate_to("0001")
+        req = requested()
+        assert model.apply_event(req) is ApplyResult.APPLIED  # events are the same in 0001
+        time = sa.column("time", UTCDateTime())
+        delegations = sa.table(
+            "delegations", *(sa.column(c) for c in (
+                "delegation_id", "case_number", "requesting_court", "executing_court",
+                "matter", "state", "reported", "last_event_id", "event_count")),
+            sa.column("requested_at", UTCDateTime()), sa.column("updated_at", UTCDateTime()),
+        )  # fmt: skip
+        history = sa.table(
+            "delegation_history",
+            *(sa.column(c) for c in ("delegation_id", "event_id", "record", "source",
+                                     "applied", "state_after")),
+            time,
+        )  # fmt: skip
+        with model.database.engine.begin() as conn:
+            conn.execute(sa.insert(delegations).values(
+                delegation_id="d-1", case_number="(2023)苏0583执1234号", requesting_court=REQ,
+                executing_court=EXE, matter="FREEZE", state="REQUESTED", reported=False,
+                last_event_id=req.event_id, event_count=1, requested_at=T0, updated_at=T0,
+            ))  # fmt: skip
+            conn.execute(sa.insert(history).values(
+                delegation_id="d-1", event_id=req.event_id, record="DelegationRequested",
+                source=f"court:{REQ}", applied=True, state_after="REQUESTED", time=T0,
+            ))  # fmt: skip
+        model.migrate()
+        row = model.delegation("d-1")
+        assert row is not None and (row.state, row.refusal_code, row.event_count) == (
+            "REQUESTED", None, 1,
+        )  # fmt: skip
+        [old] = model.history("d-1")
+        assert (old.event_id, old.decision_id, old.reason) == (req.event_id, None, None)
+        # the old row already covers the request: its decision changes nothing
+        assert model.apply_event(decided(req, "REQUESTED")) is ApplyResult.DUPLICATE
+        ev = step("DelegationCancelled", REQ, 1)
+        self._apply(model, [ev, decided(ev, "CANCELLED")])
+        moved = model.delegation("d-1")
+        assert moved is not None and (moved.state, moved.event_count) == ("CANCELLED", 2)
+        model.close()
+
+    # -- delegations from decisions -------------------------------------------------------
 
     @pytest.mark.parametrize(("steps", "final"), PATHS)
     def test_every_path(
         self, read_model: ReadModel, steps: list[tuple[str, str | None]], final: str
     ) -> None:
-        self._run(read_model, steps)
+        records = flow(steps)
+        results = self._apply(read_model, records)
+        assert results == [ApplyResult.APPLIED] * len(records)
         row = read_model.delegation("d-1")
         assert row is not None
         assert row.state == final
         assert row.event_count == len(steps) + 1
         assert row.updated_at == T0 + timedelta(hours=len(steps))
+        assert (row.refusal_code, row.refusal_reason) == (None, None)
         history = read_model.history("d-1")
-        assert [h.record for h in history] == ["DelegationRequested", *(s for s, _ in steps)]
-        assert all(h.applied and h.error_code is None for h in history)
-        assert history[-1].state_after == final
+        assert steps_of(read_model, "d-1") == [
+            ("DelegationRequested", True, "REQUESTED", None),
+            *((s, True, STATE_AFTER[s], None) for s, _ in steps),
+        ]
+        assert [h.event_id for h in history] == [r.event_id for r in records[::2]]
+        assert [h.decision_id for h in history] == [r.event_id for r in records[1::2]]
+        assert [h.source for h in history] == [r.source for r in records[::2]]
         assert history[-1].event_id == row.last_event_id
+        assert [r.delegation_id for r in read_model.delegations()] == ["d-1"]
 
     def test_requested_row(self, read_model: ReadModel) -> None:
         ev = requested()
         assert read_model.apply_event(ev) is ApplyResult.APPLIED
+        assert read_model.delegation("d-1") is None  # the court's request alone: no row yet
+        assert read_model.apply_event(decided(ev, "REQUESTED")) is ApplyResult.APPLIED
         assert read_model.delegation("d-1") == DelegationRow(
             delegation_id="d-1", case_number="(2023)苏0583执1234号", requesting_court=REQ,
             executing_court=EXE, matter="FREEZE", asset_kind="DEPOSIT",
             amount=Decimal("12345.60"), debtor_name="张三", debtor_id_masked=PERSON_ID_MASKED,
             state="REQUESTED", reported=False, requested_at=T0, delivered_at=None,
             start_due=None, report_due=None, updated_at=T0, last_event_id=ev.event_id,
-            event_count=1,
+            event_count=1, refusal_code=None, refusal_reason=None,
         )  # fmt: skip
         row = read_model.delegation("d-1")
         assert row is not None and row.requested_at.utcoffset() == timedelta(0)
@@ -224,32 +367,80 @@ class ReadModelContract:
     def test_large_amount_is_exact(self, read_model: ReadModel) -> None:
         ev = requested()
         ev.payload["amount"] = Decimal("9999999999999999.99")
-        read_model.apply_event(ev)
+        self._apply(read_model, [ev, decided(ev, "REQUESTED")])
         row = read_model.delegation("d-1")
         assert row is not None and row.amount == Decimal("9999999999999999.99")
 
-    def test_delivery_sets_deadlines_and_reports_settle(self, read_model: ReadModel) -> None:
-        self._run(read_model, [("DelegationDelivered", BUS), ("DelegationAccepted", EXE)])
+    def test_deadlines_and_delivery_come_from_decisions(self, read_model: ReadModel) -> None:
+        self._apply(read_model, flow([("DelegationDelivered", BUS), ("DelegationAccepted", EXE)]))
         row = read_model.delegation("d-1")
         assert row is not None
-        delivered = T0 + timedelta(hours=1)
+        delivered = delivered_at(1)  # the receipt's delivered_at, not its event time
         assert (row.delivered_at, row.reported) == (delivered, False)
-        assert row.start_due == delivered + timedelta(days=15)
-        assert row.report_due == delivered + timedelta(days=30)
-        read_model.apply_event(step("DelegationProgressReported", EXE, 3))
+        assert row.start_due == delivered + START_AFTER  # as decided, not the legal 15 days
+        assert row.report_due == delivered + REPORT_AFTER
+        ev = step("DelegationProgressReported", EXE, 3)
+        self._apply(read_model, [ev, decided(ev, "IN_PROGRESS", delivered=delivered)])
         after = read_model.delegation("d-1")
         assert after is not None and after.reported and after.start_due == row.start_due
+        # a later decision that moves the deadlines moves them on the row
+        later = step("DelegationProgressReported", EXE, 4)
+        moved = delivered + timedelta(days=2)
+        self._apply(read_model, [later, decided(later, "IN_PROGRESS", delivered=moved)])
+        last = read_model.delegation("d-1")
+        assert last is not None and last.report_due == moved + REPORT_AFTER
+        assert last.delivered_at == delivered
 
-    def test_duplicate_event_changes_nothing(self, read_model: ReadModel) -> None:
-        self._run(read_model, [("DelegationDelivered", BUS)])
-        again = step("DelegationAccepted", EXE, 2)
-        assert read_model.apply_event(again) is ApplyResult.APPLIED
-        before, history = read_model.delegation("d-1"), read_model.history("d-1")
-        for _ in range(2):
-            assert read_model.apply_event(again) is ApplyResult.DUPLICATE
-        assert read_model.delegation("d-1") == before
-        assert read_model.history("d-1") == history
-        assert len(history) == 3
+    def test_request_decided_straight_to_delivered(self, read_model: ReadModel) -> None:
+        """A service that delivers in the same step: its receipt, then one decision."""
+        req = requested()
+        receipt = step("DelegationDelivered", BUS, 0.5)
+        records = [req, receipt, decided(req, "DELIVERED", delivered=delivered_at(0.5))]
+        assert self._apply(read_model, records) == [ApplyResult.APPLIED] * 3
+        row = read_model.delegation("d-1")
+        assert row is not None
+        assert (row.state, row.delivered_at, row.event_count) == ("DELIVERED", delivered_at(0.5), 1)
+        assert row.start_due == delivered_at(0.5) + START_AFTER
+        assert steps_of(read_model, "d-1") == [("DelegationRequested", True, "DELIVERED", None)]
+
+    def test_court_steps_alone_change_nothing(self, read_model: ReadModel) -> None:
+        """No state machine in the store: without decisions no delegation moves."""
+        records = flow([("DelegationDelivered", BUS), ("DelegationAccepted", EXE)])[::2]
+        assert self._apply(read_model, records) == [ApplyResult.APPLIED] * 3
+        assert read_model.delegations() == []
+        assert read_model.history("d-1") == []
+
+    def test_refused_request_on_deduction_cap(
+        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+    ) -> None:
+        req = requested()
+        refusal = decided(
+            req, "REFUSED", applied=False, code="POLICY_DEDUCTION_CAP",
+            reason=f"debtor {PERSON_ID} would pass the annual deduction cap of 50000.00",
+        )  # fmt: skip
+        assert self._apply(read_model, [req, refusal]) == [
+            ApplyResult.APPLIED, ApplyResult.REFUSED,
+        ]  # fmt: skip
+        masked_reason = f"debtor {PERSON_ID_MASKED} would pass the annual deduction cap of 50000.00"
+        assert read_model.delegation("d-1") == DelegationRow(
+            delegation_id="d-1", case_number="(2023)苏0583执1234号", requesting_court=REQ,
+            executing_court=EXE, matter="FREEZE", asset_kind="DEPOSIT",
+            amount=Decimal("12345.60"), debtor_name="张三", debtor_id_masked=PERSON_ID_MASKED,
+            state="REFUSED", reported=False, requested_at=T0, delivered_at=None,
+            start_due=None, report_due=None, updated_at=T0, last_event_id=req.event_id,
+            event_count=0, refusal_code="POLICY_DEDUCTION_CAP", refusal_reason=masked_reason,
+        )  # fmt: skip
+        [entry] = read_model.history("d-1")
+        assert (entry.record, entry.applied, entry.error_code, entry.state_after) == (
+            "DelegationRequested", False, "POLICY_DEDUCTION_CAP", None,
+        )  # fmt: skip
+        assert (entry.reason, entry.decision_id) == (masked_reason, refusal.event_id)
+        assert [r.delegation_id for r in read_model.delegations(state="REFUSED")] == ["d-1"]
+        assert read_model.delegations(state="REQUESTED") == []
+        assert self._apply(read_model, [req, refusal]) == [ApplyResult.DUPLICATE] * 2
+        stored = repr(sql("SELECT * FROM delegations")) + repr(sql("SELECT * FROM events"))
+        stored += repr(sql("SELECT * FROM delegation_history"))
+        assert PERSON_ID not in stored
 
     @pytest.mark.parametrize(("before", "refused", "code"), REFUSALS)
     def test_refused_step(
@@ -259,74 +450,291 @@ class ReadModelContract:
         refused: tuple[str, str | None],
         code: str,
     ) -> None:
-        self._run(read_model, before)
+        records = flow(before)
+        self._apply(read_model, records)
         row = read_model.delegation("d-1")
+        assert row is not None
         bad = step(refused[0], refused[1], 10)
-        assert read_model.apply_event(bad) is ApplyResult.REFUSED
+        refusal = decided(bad, row.state, applied=False, code=code)
+        assert self._apply(read_model, [bad, refusal]) == [
+            ApplyResult.APPLIED, ApplyResult.REFUSED,
+        ]  # fmt: skip
         assert read_model.delegation("d-1") == row
         last = read_model.history("d-1")[-1]
-        assert (last.event_id, last.applied, last.error_code, last.state_after) == (
-            bad.event_id, False, code, None,
+        assert (last.event_id, last.record, last.source, last.applied) == (
+            bad.event_id, refused[0], bad.source, False,
         )  # fmt: skip
-        assert read_model.apply_event(bad) is ApplyResult.DUPLICATE
+        assert (last.error_code, last.state_after, last.reason) == (code, None, f"{code}: refused")
+        assert read_model.apply_event(refusal) is ApplyResult.DUPLICATE
         assert len(read_model.history("d-1")) == len(before) + 2
 
     def test_second_request_for_same_delegation_is_refused(self, read_model: ReadModel) -> None:
-        read_model.apply_event(requested())
+        self._apply(read_model, flow([]))
         row = read_model.delegation("d-1")
-        assert read_model.apply_event(requested(exe=OTHER, hours=1)) is ApplyResult.REFUSED
+        again = requested(exe=OTHER, hours=1)
+        refusal = decided(again, "REQUESTED", applied=False, code="DELEGATION_DUPLICATE")
+        assert read_model.apply_event(again) is ApplyResult.APPLIED
+        assert read_model.apply_event(refusal) is ApplyResult.REFUSED
         assert read_model.delegation("d-1") == row
-        assert read_model.history("d-1")[-1].error_code == "DELEGATION_DUPLICATE"
+        assert steps_of(read_model, "d-1") == [
+            ("DelegationRequested", True, "REQUESTED", None),
+            ("DelegationRequested", False, None, "DELEGATION_DUPLICATE"),
+        ]  # fmt: skip
 
-    def test_self_delegation_is_refused(self, read_model: ReadModel) -> None:
-        assert read_model.apply_event(requested(exe=REQ)) is ApplyResult.REFUSED
-        assert read_model.delegation("d-1") is None
-        [entry] = read_model.history("d-1")
-        assert (entry.applied, entry.error_code) == (False, "DELEGATION_SELF")
+    def test_request_applied_after_a_refused_one_replaces_it(self, read_model: ReadModel) -> None:
+        first = requested()
+        self._apply(read_model, [first, decided(first, "REFUSED", applied=False,
+                                                code="POLICY_DEDUCTION_CAP")])  # fmt: skip
+        retry = requested(exe=OTHER, hours=2)
+        retry.payload["amount"] = Decimal("100.00")
+        ok = decided(retry, "REQUESTED", courts=(REQ, OTHER))
+        assert self._apply(read_model, [retry, ok]) == [ApplyResult.APPLIED] * 2
+        row = read_model.delegation("d-1")
+        assert row is not None
+        assert (row.state, row.executing_court, row.amount, row.event_count) == (
+            "REQUESTED", OTHER, Decimal("100.00"), 1,
+        )  # fmt: skip
+        assert (row.refusal_code, row.refusal_reason, row.requested_at) == (
+            None, None, T0 + timedelta(hours=2),
+        )  # fmt: skip
+        assert [h.applied for h in read_model.history("d-1")] == [False, True]
 
-    def test_unknown_delegation_is_refused(self, read_model: ReadModel) -> None:
+    def test_refused_step_of_unknown_delegation(self, read_model: ReadModel) -> None:
         ev = step("DelegationAccepted", EXE, 1, did="ghost")
-        assert read_model.apply_event(ev) is ApplyResult.REFUSED
+        refusal = decided(ev, "REFUSED", applied=False, code="DELEGATION_UNKNOWN", courts=None)
+        assert self._apply(read_model, [ev, refusal]) == [
+            ApplyResult.APPLIED, ApplyResult.REFUSED,
+        ]  # fmt: skip
         assert read_model.delegation("ghost") is None
         [entry] = read_model.history("ghost")
         assert (entry.record, entry.error_code, entry.source) == (
             "DelegationAccepted", "DELEGATION_UNKNOWN", f"court:{EXE}",
         )  # fmt: skip
-        assert read_model.apply_event(ev) is ApplyResult.DUPLICATE
+        assert read_model.apply_event(refusal) is ApplyResult.DUPLICATE
 
-    def test_delegation_record_that_is_no_step_is_refused(self, read_model: ReadModel) -> None:
-        read_model.apply_event(requested())
-        ev = step("DelegationNoteAdded", REQ, 1)
-        assert read_model.apply_event(ev) is ApplyResult.REFUSED
-        assert read_model.history("d-1")[-1].error_code == "DELEGATION_STEP_UNKNOWN"
+    def test_second_decision_about_a_decided_step_changes_nothing(
+        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+    ) -> None:
+        records = flow([("DelegationDelivered", BUS), ("DelegationAccepted", EXE)])
+        self._apply(read_model, records)
+        before, history = read_model.delegation("d-1"), read_model.history("d-1")
+        accepted = records[-2]
+        other = decided(accepted, "IN_PROGRESS", delivered=T0)  # a new ce_id, the same step
+        assert read_model.apply_event(other) is ApplyResult.DUPLICATE
+        assert read_model.apply_event(other) is ApplyResult.DUPLICATE
+        assert (read_model.delegation("d-1"), read_model.history("d-1")) == (before, history)
+        assert sql(f"SELECT count(*) FROM events WHERE event_id = '{other.event_id}'") == [(1,)]
 
-    def test_delegation_id_from_key_or_refused_outright(self, read_model: ReadModel) -> None:
-        read_model.apply_event(requested())
-        keyed = event("DelegationDelivered", {}, by=BUS, hours=1, key="d-1")
+    def test_replay_of_everything_changes_nothing(
+        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+    ) -> None:
+        done = flow(PATHS[0][0], "d-done")
+        cancelled = flow([("DelegationCancelled", REQ)], "d-cancel", start=1)
+        capped = requested("d-cap", hours=2)
+        bad = step("DelegationCompleted", EXE, 3, "d-cancel")
+        listed = event("DebtorListed", {"entry_id": "b-1"}, by=REQ, flow="blacklist")
+        stream = [
+            *done, *cancelled, capped,
+            decided(capped, "REFUSED", applied=False, code="POLICY_DEDUCTION_CAP"),
+            bad, decided(bad, "CANCELLED", applied=False, code="DELEGATION_ILLEGAL_TRANSITION"),
+            listed,
+        ]  # fmt: skip
+        assert ApplyResult.DUPLICATE not in self._apply(read_model, stream)
+
+        def snapshot() -> Any:
+            tables = ("events", "delegations", "delegation_history")
+            return (
+                read_model.delegations(),
+                {d: read_model.history(d) for d in ("d-done", "d-cancel", "d-cap")},
+                [sql(f"SELECT count(*) FROM {t}") for t in tables],
+            )
+
+        first = snapshot()
+        assert self._apply(read_model, stream) == [ApplyResult.DUPLICATE] * len(stream)
+        assert snapshot() == first
+        # each delegation stored once, with exactly its steps
+        assert [(r.delegation_id, r.state) for r in read_model.delegations()] == [
+            ("d-done", "COMPLETED"), ("d-cancel", "CANCELLED"), ("d-cap", "REFUSED"),
+        ]  # fmt: skip
+        assert [h[:2] for h in steps_of(read_model, "d-done")] == [
+            ("DelegationRequested", True), ("DelegationDelivered", True),
+            ("DelegationAccepted", True), ("DelegationProgressReported", True),
+            ("DelegationProgressReported", True), ("DelegationCompleted", True),
+        ]  # fmt: skip
+        assert steps_of(read_model, "d-cancel") == [
+            ("DelegationRequested", True, "REQUESTED", None),
+            ("DelegationCancelled", True, "CANCELLED", None),
+            ("DelegationCompleted", False, None, "DELEGATION_ILLEGAL_TRANSITION"),
+        ]  # fmt: skip
+        assert steps_of(read_model, "d-cap") == [
+            ("DelegationRequested", False, None, "POLICY_DEDUCTION_CAP"),
+        ]  # fmt: skip
+        assert first[2] == [[(len(stream),)], [(3,)], [(10,)]]
+
+    # -- decisions about steps the read model never stored --------------------------------
+
+    def test_decision_for_a_request_never_stored(self, read_model: ReadModel) -> None:
+        """Documented choice: the row is made from the decision's own fields; what only the
+        request had (case number, debtor, asset, amount) stays empty, and ``requested_at`` is
+        the decision's ``decided_at``."""
+        lost = requested()  # never reaches the read model (e.g. dead-lettered, or expired)
+        decision = decided(lost, "REQUESTED")
+        assert read_model.apply_event(decision) is ApplyResult.APPLIED
+        decided_at = T0 + timedelta(seconds=1)
+        assert read_model.delegation("d-1") == DelegationRow(
+            delegation_id="d-1", case_number=None, requesting_court=REQ, executing_court=EXE,
+            matter="FREEZE", asset_kind=None, amount=None, debtor_name=None,
+            debtor_id_masked=None, state="REQUESTED", reported=False, requested_at=decided_at,
+            delivered_at=None, start_due=None, report_due=None, updated_at=decided_at,
+            last_event_id=lost.event_id, event_count=1,
+        )  # fmt: skip
+        [entry] = read_model.history("d-1")
+        assert (entry.event_id, entry.record, entry.source, entry.time) == (
+            lost.event_id, "DelegationRequested", f"court:{REQ}", decided_at,
+        )  # fmt: skip
+        assert read_model.apply_event(lost) is ApplyResult.APPLIED  # arriving late: stored only
+        assert read_model.delegation("d-1") is not None
+        ev = step("DelegationDelivered", BUS, 1)
+        self._apply(read_model, [ev, decided(ev, "DELIVERED", delivered=delivered_at(1))])
+        row = read_model.delegation("d-1")
+        assert row is not None and (row.state, row.event_count) == ("DELIVERED", 2)
+        assert read_model.apply_event(decision) is ApplyResult.DUPLICATE
+
+    def test_refused_request_never_stored(self, read_model: ReadModel) -> None:
+        lost = requested()
+        refusal = decided(lost, "REFUSED", applied=False, code="POLICY_DEDUCTION_CAP")
+        assert read_model.apply_event(refusal) is ApplyResult.REFUSED
+        row = read_model.delegation("d-1")
+        assert row is not None
+        assert (row.state, row.refusal_code, row.case_number, row.event_count) == (
+            "REFUSED", "POLICY_DEDUCTION_CAP", None, 0,
+        )  # fmt: skip
+        # without courts and matter there is nothing to show as a row: history only
+        nameless = requested("d-2")
+        bare = decided(nameless, "REFUSED", applied=False, code="SOURCE_NOT_PARTY", courts=None)
+        assert read_model.apply_event(bare) is ApplyResult.REFUSED
+        assert read_model.delegation("d-2") is None
+        assert steps_of(read_model, "d-2") == [
+            ("DelegationRequested", False, None, "SOURCE_NOT_PARTY"),
+        ]  # fmt: skip
+
+    def test_applied_decision_for_unknown_delegation_without_courts_is_refused_outright(
+        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+    ) -> None:
+        ev = step("DelegationAccepted", EXE, 1, did="ghost")
+        read_model.apply_event(ev)
+        decision = decided(ev, "ACCEPTED", courts=None)
+        with pytest.raises(ValidationError) as err:
+            read_model.apply_event(decision)
+        assert err.value.code == "DELEGATION_DECISION_INVALID"
+        assert read_model.delegation("ghost") is None
+        assert read_model.history("ghost") == []
+        assert sql(f"SELECT count(*) FROM events WHERE event_id = '{decision.event_id}'") == [(0,)]
+        # with the courts and matter in the decision, the row is made from it
+        assert read_model.apply_event(decided(ev, "ACCEPTED")) is ApplyResult.APPLIED
+        row = read_model.delegation("ghost")
+        assert row is not None and (row.state, row.case_number) == ("ACCEPTED", None)
+
+    def test_decision_naming_another_step_is_refused_outright(self, read_model: ReadModel) -> None:
+        req = requested()
+        self._apply(read_model, [req, decided(req, "REQUESTED")])
+        wrong_step = decided(req, "ACCEPTED", step="DelegationAccepted")
+        other_delegation = decided(req, "REQUESTED", did="d-2")
+        for bad in (wrong_step, other_delegation):
+            with pytest.raises(ValidationError) as err:
+                read_model.apply_event(bad)
+            assert err.value.code == "DELEGATION_DECISION_MISMATCH"
+        assert read_model.delegation("d-2") is None
+        assert len(read_model.history("d-1")) == 1
+
+    def test_request_values_that_cannot_be_stored(self, read_model: ReadModel) -> None:
+        """Applied: refused outright (the service took what we cannot keep). Refused: the
+        refusal is kept, without the unusable values (it may be why it was refused)."""
+        req = requested()
+        req.payload["amount"] = Decimal("1E+20")
+        req.payload["asset_kind"] = "X" * 33
+        read_model.apply_event(req)
+        with pytest.raises(ValidationError) as err:
+            read_model.apply_event(decided(req, "REQUESTED"))
+        assert err.value.code == "DELEGATION_PAYLOAD_INVALID"
+        assert read_model.delegation("d-1") is None
+        refusal = decided(req, "REFUSED", applied=False, code="DELEGATION_PAYLOAD_INVALID")
+        assert read_model.apply_event(refusal) is ApplyResult.REFUSED
+        row = read_model.delegation("d-1")
+        assert row is not None
+        assert (row.state, row.amount, row.asset_kind, row.case_number) == (
+            "REFUSED", None, None, "(2023)苏0583执1234号",
+        )  # fmt: skip
+
+    @pytest.mark.parametrize(
+        ("change", "code"),
+        [
+            ({"step": None}, "DELEGATION_DECISION_INVALID"),
+            ({"decided_event_id": ""}, "DELEGATION_DECISION_INVALID"),
+            ({"state": None}, "DELEGATION_DECISION_INVALID"),
+            ({"state": "X" * 17}, "DELEGATION_DECISION_INVALID"),
+            ({"applied": "yes"}, "DELEGATION_DECISION_INVALID"),
+            ({"decided_at": datetime(2024, 3, 1)}, "DELEGATION_DECISION_INVALID"),
+            ({"decided_at": None}, "DELEGATION_DECISION_INVALID"),
+            ({"start_due": "soon"}, "DELEGATION_DECISION_INVALID"),
+            ({"error_code": "E" * 65}, "DELEGATION_DECISION_INVALID"),
+            ({"requesting_court": "1" * 17}, "DELEGATION_DECISION_INVALID"),
+        ],
+    )
+    def test_unusable_decision_is_refused_outright(
+        self, read_model: ReadModel, change: dict[str, Any], code: str
+    ) -> None:
+        req = requested()
+        read_model.apply_event(req)
+        bad = decided(req, "REQUESTED")
+        bad.payload.update(change)
+        with pytest.raises(ValidationError) as err:
+            read_model.apply_event(bad)
+        assert err.value.code == code
+        assert read_model.delegation("d-1") is None
+        assert read_model.apply_event(decided(req, "REQUESTED")) is ApplyResult.APPLIED
+
+    def test_decision_delegation_from_key_or_refused_outright(self, read_model: ReadModel) -> None:
+        req = requested()
+        read_model.apply_event(req)
+        keyed = decided(req, "REQUESTED", delegation_id=None)
         assert read_model.apply_event(keyed) is ApplyResult.APPLIED
-        nameless = event("DelegationAccepted", {}, by=EXE, hours=2, key="")
+        assert read_model.delegation("d-1") is not None
+        ev = step("DelegationCancelled", REQ, 1)
+        read_model.apply_event(ev)
+        nameless = decided(ev, "CANCELLED", delegation_id=None)
+        nameless = StoredEvent(**{**_fields(nameless), "key": ""})
         with pytest.raises(ValidationError) as err:
             read_model.apply_event(nameless)
         assert err.value.code == "DELEGATION_ID_MISSING"
-        assert len(read_model.history("d-1")) == 2
+        assert len(read_model.history("d-1")) == 1
 
-    def test_history_is_ordered_by_event_time(self, read_model: ReadModel) -> None:
-        read_model.apply_event(requested())
-        read_model.apply_event(step("DelegationDelivered", BUS, 2))
-        late = step("DelegationAccepted", OTHER, 1)  # arrives last, happened second
-        assert read_model.apply_event(late) is ApplyResult.REFUSED
-        records = [(h.record, h.applied) for h in read_model.history("d-1")]
-        assert records == [
+    def test_history_is_ordered_by_step_time(self, read_model: ReadModel) -> None:
+        records = flow([("DelegationDelivered", BUS)])
+        records[2] = step("DelegationDelivered", BUS, 2)
+        records[3] = decided(records[2], "DELIVERED", delivered=delivered_at(2))
+        self._apply(read_model, records)
+        late = step("DelegationAccepted", OTHER, 1)  # decided last, sent second
+        refusal = decided(late, "DELIVERED", applied=False, code="DELEGATION_WRONG_COURT")
+        assert self._apply(read_model, [late, refusal])[-1] is ApplyResult.REFUSED
+        records_seen = [(h.record, h.applied) for h in read_model.history("d-1")]
+        assert records_seen == [
             ("DelegationRequested", True), ("DelegationAccepted", False),
             ("DelegationDelivered", True),
         ]  # fmt: skip
 
     def test_delegations_filtered_and_ordered(self, read_model: ReadModel) -> None:
-        read_model.apply_event(requested("d-late", REQ, EXE, hours=5))
-        read_model.apply_event(requested("d-early", EXE, OTHER, hours=1))
-        read_model.apply_event(requested("d-other", OTHER, "3205", hours=3))
-        read_model.apply_event(step("DelegationCancelled", OTHER, 4, did="d-other"))
-        ids = lambda rows: [r.delegation_id for r in rows]  # noqa: E731
+        for did, req, exe, hours in (
+            ("d-late", REQ, EXE, 5), ("d-early", EXE, OTHER, 1), ("d-other", OTHER, "3205", 3),
+        ):  # fmt: skip
+            ev = requested(did, req, exe, hours=hours)
+            self._apply(read_model, [ev, decided(ev, "REQUESTED", courts=(req, exe))])
+        cancel = step("DelegationCancelled", OTHER, 4, did="d-other")
+        self._apply(read_model, [cancel, decided(cancel, "CANCELLED", courts=(OTHER, "3205"))])
+
+        def ids(rows: list[DelegationRow]) -> list[str]:
+            return [r.delegation_id for r in rows]
+
         assert ids(read_model.delegations()) == ["d-early", "d-other", "d-late"]
         assert ids(read_model.delegations(court=EXE)) == ["d-early", "d-late"]
         assert ids(read_model.delegations(court=OTHER)) == ["d-early", "d-other"]
@@ -357,7 +765,7 @@ class ReadModelContract:
             by=REQ, flow="distribution",
         )  # fmt: skip
         read_model.apply_event(ev)
-        read_model.apply_event(requested())
+        self._apply(read_model, flow([]))
         [(payload,)] = sql(f"SELECT payload FROM events WHERE event_id = '{ev.event_id}'")
         assert json.loads(payload) == {
             "when": "2024-03-01T09:00:00+00:00", "day": "2024-03-01", "amount": "1.50",
@@ -432,22 +840,32 @@ class ReadModelContract:
                 raise r
         return sorted(r for r in results if isinstance(r, ApplyResult))
 
-    def test_concurrent_appliers_apply_an_event_once(
+    def test_concurrent_appliers_apply_a_decision_once(
         self, read_model: ReadModel, db_url: str
     ) -> None:
         for n in range(4):
             did = f"d-{n}"
-            assert self._race(db_url, [requested(did, event_id=did)] * 3) == [
+            req = requested(did)
+            read_model.apply_event(req)
+            decision = decided(req, "REQUESTED")
+            assert self._race(db_url, [decision] * 3) == [
                 ApplyResult.APPLIED, ApplyResult.DUPLICATE, ApplyResult.DUPLICATE,
             ]  # fmt: skip
             assert len(read_model.history(did)) == 1
 
-    def test_concurrent_requests_create_a_delegation_once(
+    def test_concurrent_decisions_about_one_step_decide_it_once(
         self, read_model: ReadModel, db_url: str
     ) -> None:
         for n in range(4):
             did = f"r-{n}"
-            results = self._race(db_url, [requested(did), requested(did)])
-            assert results == [ApplyResult.APPLIED, ApplyResult.REFUSED]
-            codes = [h.error_code for h in read_model.history(did)]
-            assert sorted(codes, key=str) == ["DELEGATION_DUPLICATE", None]
+            req = requested(did)
+            read_model.apply_event(req)
+            results = self._race(db_url, [decided(req, "REQUESTED"), decided(req, "REQUESTED")])
+            assert results == [ApplyResult.APPLIED, ApplyResult.DUPLICATE]
+            assert steps_of(read_model, did) == [("DelegationRequested", True, "REQUESTED", None)]
+            row = read_model.delegation(did)
+            assert row is not None and row.event_count == 1
+
+
+def _fields(ev: StoredEvent) -> dict[str, Any]:
+    return {f: getattr(ev, f) for f in StoredEvent.__dataclass_fields__}

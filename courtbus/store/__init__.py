@@ -1,11 +1,17 @@
-"""The SQL read model (SQLAlchemy 2 + Alembic): what the bus saw, queryable by courts and ops.
+"""The SQL read model (SQLAlchemy 2 + Alembic): what the bus saw and decided, queryable by
+courts and ops.
 
-``ReadModel(url)`` on SQLite or PostgreSQL; ``migrate()`` creates or upgrades the tables from
-the migrations shipped in this package.
+``ReadModelWriter`` is the projector's side (``migrate``, ``apply_event``,
+``apply_dead_letter``, ``apply_alert``); ``ReadModelQueries`` the readers' side
+(``delegations``, ``delegation``, ``history``, ``dead_letters``, ``dead_letter``, ``alerts``);
+``ReadModel`` both. Each takes a URL (SQLite or PostgreSQL) or a shared ``Database``.
+Delegation rows are copied from the delegation service's ``DelegationDecided`` records; the
+store never runs the delegation state machine.
 """
 
 from __future__ import annotations
 
+from courtbus.store.database import Database
 from courtbus.store.model import (
     AlertRow,
     ApplyResult,
@@ -14,14 +20,19 @@ from courtbus.store.model import (
     HistoryRow,
     StoredEvent,
 )
+from courtbus.store.queries import ReadModelQueries
 from courtbus.store.readmodel import ReadModel
+from courtbus.store.writer import ReadModelWriter
 
 __all__ = [
     "AlertRow",
     "ApplyResult",
+    "Database",
     "DeadLetterRow",
     "DelegationRow",
     "HistoryRow",
     "ReadModel",
+    "ReadModelQueries",
+    "ReadModelWriter",
     "StoredEvent",
 ]

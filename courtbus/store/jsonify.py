@@ -10,20 +10,29 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from courtbus.domain.identity import mask_id
+from courtbus.domain.identity import mask_id, mask_ids_in_text
 from courtbus.errors import SerializationError
 
 # Keys whose values are ID numbers of people or organisations (personal data).
 ID_KEYS = frozenset({"id_number"})
+# Keys whose values are free text that may quote an ID number (e.g. a refusal's reason).
+TEXT_KEYS = frozenset({"reason"})
+
+
+def _masked_value(key: Any, value: Any) -> Any:
+    if isinstance(value, str):
+        if key in ID_KEYS:
+            return mask_id(value)
+        if key in TEXT_KEYS:
+            return mask_ids_in_text(value)
+    return masked(value)
 
 
 def masked(value: Any) -> Any:
-    """A copy of a decoded payload with every ``id_number`` value run through ``mask_id``."""
+    """A copy of a decoded payload with every ``id_number`` value run through ``mask_id`` and
+    ID-shaped numbers in every ``reason`` text masked."""
     if isinstance(value, Mapping):
-        return {
-            k: mask_id(v) if k in ID_KEYS and isinstance(v, str) else masked(v)
-            for k, v in value.items()
-        }
+        return {k: _masked_value(k, v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [masked(v) for v in value]
     return value

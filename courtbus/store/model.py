@@ -28,11 +28,22 @@ def require_aware(name: str, value: datetime | None) -> None:
 
 
 class ApplyResult(StrEnum):
-    """What ``ReadModel.apply_event`` did with an event."""
+    """What ``ReadModelWriter.apply_event`` did with an event.
 
-    APPLIED = "APPLIED"  # stored (and, for a delegation step, the delegation moved on)
-    DUPLICATE = "DUPLICATE"  # this ce_id was stored before: nothing changed
-    REFUSED = "REFUSED"  # stored, and in history with the domain's error code; row unchanged
+    Only a ``DelegationDecided`` moves a delegation; every other event (the courts' steps,
+    the bus's receipts and notices, other flows) is only stored, and gives APPLIED.
+    """
+
+    # Stored; for an applied decision, its delegation row was created or moved and a history
+    # row added.
+    APPLIED = "APPLIED"
+    # Nothing changed: this ce_id was stored before, or (a decision) its step was already
+    # decided by an earlier decision (that decision is still stored in ``events``).
+    DUPLICATE = "DUPLICATE"
+    # A decision with applied=false: stored, a history row with its error code; the
+    # delegation row unchanged, or (a refused request for a new delegation) created in
+    # state REFUSED with ``refusal_code``.
+    REFUSED = "REFUSED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +121,17 @@ class AlertRow:
 
 @dataclass(frozen=True, slots=True)
 class DelegationRow:
-    """A delegation as the read model shows it. The debtor's ID is only ever stored masked."""
+    """A delegation as the delegation service decided it. The debtor's ID is only ever
+    stored masked.
+
+    A refused request is a row in state ``REFUSED`` with ``refusal_code`` and
+    ``refusal_reason``, ``event_count`` 0. A row made from a decision whose request event was
+    never stored has no ``case_number``, debtor, asset kind or amount, and ``requested_at`` is
+    that decision's ``decided_at``.
+    """
 
     delegation_id: str
-    case_number: str
+    case_number: str | None
     requesting_court: str
     executing_court: str
     matter: str
@@ -127,21 +145,26 @@ class DelegationRow:
     delivered_at: datetime | None
     start_due: datetime | None  # accept/reject and start by (from delivery)
     report_due: datetime | None  # report the outcome by (from delivery)
-    updated_at: datetime
-    last_event_id: str
-    event_count: int
+    updated_at: datetime  # time of the step last decided on
+    last_event_id: str  # ce_id of the step last decided on
+    event_count: int  # steps applied
+    refusal_code: str | None = None  # state REFUSED: the refusal's code
+    refusal_reason: str | None = None  # state REFUSED: its reason, ID numbers masked
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryRow:
-    """One delegation event, applied or refused (then with the domain's error code)."""
+    """One decided step of a delegation: applied (``state_after`` = the state it led to) or
+    refused (``error_code`` and ``reason``; ``state_after`` None). One row per step."""
 
     id: int
     delegation_id: str
-    event_id: str
-    record: str  # short name, e.g. DelegationAccepted
-    source: str
-    time: datetime
+    event_id: str  # ce_id of the step decided on (the decision's decided_event_id)
+    record: str  # the step's short name, e.g. DelegationAccepted
+    source: str  # the step's sender (court:6101, bus:delegation)
+    time: datetime  # the step's time (the decision's decided_at if the step was not stored)
     applied: bool
     error_code: str | None
     state_after: str | None
+    decision_id: str | None = None  # ce_id of the DelegationDecided (None: before 0002)
+    reason: str | None = None  # a refusal's readable reason, ID numbers masked

@@ -106,7 +106,7 @@ class EventRecord(Base):
     """Every event the read model saw, once: the primary key on ce_id makes replays no-ops."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_record", "record"),)
+    __table_args__ = (Index("ix_events_record", "record"), Index("ix_events_key", "key"))
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     topic: Mapped[str] = mapped_column(String(255))
@@ -122,7 +122,10 @@ class EventRecord(Base):
 
 
 class DelegationRecord(Base):
-    """The current state of each delegation (事项委托)."""
+    """The current state of each delegation (事项委托), as the delegation service decided it.
+
+    A request the service refused is a row too, in state REFUSED with its ``refusal_code``.
+    """
 
     __tablename__ = "delegations"
     __table_args__ = (
@@ -133,7 +136,8 @@ class DelegationRecord(Base):
     )
 
     delegation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    case_number: Mapped[str] = mapped_column(Text)
+    # NULL only for a row made from a decision whose request event was never stored.
+    case_number: Mapped[str | None] = mapped_column(Text)
     requesting_court: Mapped[str] = mapped_column(String(16))
     executing_court: Mapped[str] = mapped_column(String(16))
     matter: Mapped[str] = mapped_column(String(32))
@@ -148,12 +152,16 @@ class DelegationRecord(Base):
     start_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     report_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id"))
-    event_count: Mapped[int] = mapped_column(Integer)
+    # The step last decided on (no foreign key: that step may never have been stored).
+    last_event_id: Mapped[str] = mapped_column(String(64))
+    event_count: Mapped[int] = mapped_column(Integer)  # steps applied
+    refusal_code: Mapped[str | None] = mapped_column(String(64))  # state REFUSED: why
+    refusal_reason: Mapped[str | None] = mapped_column(Text)  # ID numbers masked
 
 
 class HistoryRecord(Base):
-    """Each delegation event, applied or refused; at most one row per event."""
+    """Each decided step of a delegation, applied or refused: one row per step decided on
+    (``event_id``), made from one decision (``decision_id``)."""
 
     __tablename__ = "delegation_history"
     __table_args__ = (
@@ -161,15 +169,19 @@ class HistoryRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
-    # No foreign key: an event for an unknown delegation is recorded too (refused).
+    # No foreign key: a step refused for an unknown delegation is recorded too.
     delegation_id: Mapped[str] = mapped_column(String(128))
-    event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id"), unique=True)
+    # The step decided on; no foreign key: the decision may name a step never stored.
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
     record: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(255))
     time: Mapped[datetime] = mapped_column(UTCDateTime())
     applied: Mapped[bool] = mapped_column(Boolean)
     error_code: Mapped[str | None] = mapped_column(String(64))
     state_after: Mapped[str | None] = mapped_column(String(16))
+    # The DelegationDecided this row was made from (NULL only in rows older than 0002).
+    decision_id: Mapped[str | None] = mapped_column(ForeignKey("events.event_id"), unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)  # a refusal's reason, ID numbers masked
 
 
 class DeadLetterRecord(Base):

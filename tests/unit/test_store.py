@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+import courtbus.store
 from courtbus.errors import SerializationError, StoreError, ValidationError
-from courtbus.store import AlertRow, ReadModel, StoredEvent
+from courtbus.store import (
+    AlertRow,
+    ApplyResult,
+    Database,
+    ReadModel,
+    ReadModelQueries,
+    ReadModelWriter,
+    StoredEvent,
+)
 from courtbus.store.jsonify import headers_from_json, headers_to_json, to_json
 from tests.store_contract import (
     PERSON_ID,
@@ -17,6 +29,8 @@ from tests.store_contract import (
     T0,
     ReadModelContract,
     dead_letter,
+    decided,
+    flow,
     requested,
     step,
 )
@@ -38,7 +52,9 @@ def test_full_resident_id_never_reaches_the_file(tmp_path: Path) -> None:
     db = tmp_path / "read.db"
     model = ReadModel(f"sqlite:///{db}")
     model.migrate()
-    model.apply_event(requested())
+    req = requested()
+    for ev in (req, decided(req, "REFUSED", applied=False, code="X", reason=f"id {PERSON_ID}")):
+        model.apply_event(ev)
     model.apply_event(step("DelegationDelivered", None, 1))
     model.apply_alert(AlertRow("a-1", "OVERDUE", "d-1", None, f"debtor {PERSON_ID}", T0))
     model.apply_dead_letter(dead_letter(reason=f"debtor {PERSON_ID} listed twice"))
@@ -57,7 +73,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     engine.dispose()
-    with model._engine.connect() as conn:  # our own connections turn foreign keys on
+    with model.database.engine.connect() as conn:  # our own connections turn foreign keys on
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     model.close()
 
@@ -111,3 +127,50 @@ def test_headers_json_round_trip_and_corruption() -> None:
     with pytest.raises(SerializationError) as err:
         headers_from_json('[["a", "not base64!"]]')
     assert err.value.code == "STORE_HEADERS_CORRUPT"
+
+
+def test_writer_and_queries_share_one_database(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'read.db'}")
+    writer, queries = ReadModelWriter(db), ReadModelQueries(db)
+    assert writer.database is queries.database is db
+    writer.migrate()
+    assert [writer.apply_event(r) for r in flow([])] == [ApplyResult.APPLIED] * 2
+    row = queries.delegation("d-1")
+    assert row is not None and row.state == "REQUESTED"
+    assert not hasattr(queries, "apply_event") and not hasattr(writer, "delegations")
+    apart = ReadModelQueries(f"sqlite:///{tmp_path / 'read.db'}")  # its own pool, same file
+    assert apart.delegation("d-1") == row
+    apart.close()
+    writer.close()
+
+
+def test_read_model_keeps_its_old_signature(tmp_path: Path) -> None:
+    """The projector still passes the deadline rules; they are ignored now."""
+    model = ReadModel(f"sqlite:///{tmp_path / 'read.db'}", lambda matter: None)
+    assert isinstance(model, ReadModelWriter) and isinstance(model, ReadModelQueries)
+    model.migrate()
+    assert model.delegations() == []
+    model.close()
+
+
+STORE = Path(courtbus.store.__file__).parent
+
+
+def test_store_never_imports_the_state_machine() -> None:
+    """Rows come from the delegation service's decisions, never from running its rules."""
+    for path in STORE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                assert not name.startswith("courtbus.domain.delegation"), (path, name)
+    loaded = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, courtbus.store.readmodel; "
+         "print('courtbus.domain.delegation' in sys.modules)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert loaded.stdout.strip() == "False"

@@ -1,0 +1,110 @@
+"""The readers' side of the read model: delegations, their history, dead letters, alerts.
+
+Read-only: nothing here writes. ``ReadModelQueries(url)`` or ``ReadModelQueries(database)``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+
+from courtbus.store import delegation_rows as rows
+from courtbus.store.database import OnDatabase
+from courtbus.store.jsonify import headers_from_json
+from courtbus.store.model import AlertRow, DeadLetterRow, DelegationRow, HistoryRow
+from courtbus.store.models import AlertRecord, DeadLetterRecord, DelegationRecord, HistoryRecord
+
+
+class ReadModelQueries(OnDatabase):
+    """Queries over what the projector stored."""
+
+    def delegations(
+        self, *, court: str | None = None, state: str | None = None
+    ) -> list[DelegationRow]:
+        """Delegations, oldest request first; ``court`` matches requesting or executing.
+
+        Refused requests are rows too (``state="REFUSED"``).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        query = select(DelegationRecord)
+        if court is not None:
+            query = query.where(
+                or_(
+                    DelegationRecord.requesting_court == court,
+                    DelegationRecord.executing_court == court,
+                )
+            )
+        if state is not None:
+            query = query.where(DelegationRecord.state == state)
+        query = query.order_by(DelegationRecord.requested_at, DelegationRecord.delegation_id)
+        with self._db.guard(), self._db.sessions() as session:
+            return [rows.delegation_row(r) for r in session.scalars(query)]
+
+    def delegation(self, delegation_id: str) -> DelegationRow | None:
+        """One delegation, or None if no decision about its request (or a later step) was
+        stored.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._db.sessions() as session:
+            found = session.get(DelegationRecord, delegation_id)
+            return None if found is None else rows.delegation_row(found)
+
+    def history(self, delegation_id: str) -> list[HistoryRow]:
+        """Every decided step of a delegation, applied or refused, by (step time, id): one row
+        per step decided on.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        query = (
+            select(HistoryRecord)
+            .where(HistoryRecord.delegation_id == delegation_id)
+            .order_by(HistoryRecord.time, HistoryRecord.id)
+        )
+        with self._db.guard(), self._db.sessions() as session:
+            return [rows.history_row(r) for r in session.scalars(query)]
+
+    def dead_letters(self, *, code: str | None = None) -> list[DeadLetterRow]:
+        """Dead letters in the order they were stored, optionally only those with ``code``.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``; SerializationError ``STORE_HEADERS_CORRUPT``.
+        """
+        query = select(DeadLetterRecord).order_by(DeadLetterRecord.id)
+        if code is not None:
+            query = query.where(DeadLetterRecord.code == code)
+        with self._db.guard(), self._db.sessions() as session:
+            return [_dead_letter_row(r) for r in session.scalars(query)]
+
+    def dead_letter(self, dl_id: int) -> DeadLetterRow | None:
+        """One dead letter by its surrogate id, or None.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``; SerializationError ``STORE_HEADERS_CORRUPT``.
+        """
+        with self._db.guard(), self._db.sessions() as session:
+            found = session.get(DeadLetterRecord, dl_id)
+            return None if found is None else _dead_letter_row(found)
+
+    def alerts(self) -> list[AlertRow]:
+        """Every alert, oldest first.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        query = select(AlertRecord).order_by(AlertRecord.time, AlertRecord.alert_id)
+        with self._db.guard(), self._db.sessions() as session:
+            return [
+                AlertRow(r.alert_id, r.kind, r.delegation_id, r.court_id, r.message, r.time)
+                for r in session.scalars(query)
+            ]
+
+
+def _dead_letter_row(r: DeadLetterRecord) -> DeadLetterRow:
+    return DeadLetterRow(
+        r.source_topic, r.source_partition, r.source_offset, r.code, r.reason, r.key,
+        r.value, headers_from_json(r.headers), r.dead_at, id=r.id,
+    )  # fmt: skip

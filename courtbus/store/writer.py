@@ -1,0 +1,234 @@
+"""The projector's side of the read model: store events, decisions, dead letters and alerts.
+
+Every write is one transaction and idempotent on its natural key, enforced by the database's
+own primary and unique keys (``INSERT … ON CONFLICT DO NOTHING``, unique history rows per
+step and per decision), so two appliers racing on the same record cannot both apply it.
+
+Delegation rows come from the delegation service's ``DelegationDecided`` records only: the
+store copies what was decided and never runs the delegation state machine itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from courtbus.domain.identity import mask_ids_in_text
+from courtbus.errors import StoreError, ValidationError
+from courtbus.store import delegation_rows as rows
+from courtbus.store.database import OnDatabase
+from courtbus.store.delegation_rows import Decision, StepEvent
+from courtbus.store.jsonify import headers_to_json, masked, to_json
+from courtbus.store.model import AlertRow, ApplyResult, DeadLetterRow, StoredEvent
+from courtbus.store.models import (
+    AlertRecord,
+    DeadLetterRecord,
+    DelegationRecord,
+    EventRecord,
+    HistoryRecord,
+)
+
+MIGRATIONS = "courtbus.store:migrations"  # Alembic's package:folder form, works when installed
+_MIGRATE_LOCK = 0x636F757274  # pg_advisory_xact_lock key: one migrator at a time
+_ATTEMPTS = 3
+
+
+class ReadModelWriter(OnDatabase):
+    """What the projector writes; safe to replay any record any number of times.
+
+    ``ReadModelWriter(url)`` or ``ReadModelWriter(database)`` (a ``Database`` shared with a
+    ``ReadModelQueries``).
+    """
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (``alembic upgrade head``); idempotent.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE`` if the database cannot be reached or refuses.
+        """
+        self.migrate_to("head")
+
+    def migrate_to(self, revision: str) -> None:
+        """Bring the schema to ``revision`` (e.g. ``0001``; upgrades only, for tests of
+        upgrades).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE`` if the database cannot be reached or refuses.
+        """
+        config = Config()
+        config.set_main_option("script_location", MIGRATIONS)
+        db = self._db
+        with db.guard(), db.engine.begin() as connection:
+            if db.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def apply_event(self, ev: StoredEvent) -> ApplyResult:
+        """Store an event once (ID numbers in the payload masked) and, for a
+        ``DelegationDecided``, copy the decision onto its delegation — one transaction.
+
+        - Any event: stored in ``events`` once per ce_id; a repeat is ``DUPLICATE``.
+        - A decision about a step already decided (a history row with that step's ce_id
+          exists): stored, nothing else changes, ``DUPLICATE``.
+        - An applied decision: creates the delegation row if there is none (from the stored
+          request its ``decided_event_id`` names, else from the decision's own fields) — or
+          replaces a REFUSED row when a new request under the same id is applied — then sets
+          the row's state and deadlines to the decision's, adds a history row, ``APPLIED``.
+        - A refused decision: a history row with its error code and masked reason, the row
+          unchanged; a refused request for a delegation with no row creates the row in state
+          REFUSED with ``refusal_code``/``refusal_reason``. ``REFUSED``.
+
+        Raises:
+            ValidationError: nothing is stored: ``DELEGATION_ID_MISSING`` (a decision naming
+                no delegation), ``DELEGATION_DECISION_INVALID`` (a decision lacking a field or
+                with a value too long, or an applied decision for a delegation with no row
+                that names neither its courts and matter nor a stored request),
+                ``DELEGATION_DECISION_MISMATCH`` (the stored event it names is another step
+                or another delegation's), ``DELEGATION_PAYLOAD_INVALID`` (the stored request's
+                amount or a field cannot be stored).
+            SerializationError: ``STORE_JSON_UNSUPPORTED`` (a payload value JSON cannot hold).
+            StoreError: ``STORE_UNAVAILABLE``; ``STORE_CONFLICT`` if a concurrent writer kept
+                winning.
+        """
+        decision = rows.decision_of(ev) if ev.record == rows.DECIDED else None
+        values = {
+            "event_id": ev.event_id, "topic": ev.topic, "partition": ev.partition,
+            "offset": ev.offset, "record": ev.record, "ce_type": ev.ce_type,
+            "source": ev.source, "subject": ev.subject, "key": ev.key, "time": ev.time,
+            "payload": to_json(masked(ev.payload)),
+        }  # fmt: skip
+        db = self._db
+        with db.guard():
+            for _attempt in range(_ATTEMPTS):
+                try:
+                    with db.sessions.begin() as session:
+                        if not db.insert_new(session, EventRecord, values):
+                            return ApplyResult.DUPLICATE
+                        if decision is None:
+                            return ApplyResult.APPLIED
+                        return self._apply_decision(session, decision)
+                except IntegrityError:
+                    # Lost a race to create the same delegation or to decide the same step:
+                    # the retry sees the winner's row, history or event.
+                    continue
+        raise StoreError(
+            f"event {ev.event_id} kept conflicting with concurrent writers", code="STORE_CONFLICT"
+        )
+
+    def _apply_decision(self, session: Session, d: Decision) -> ApplyResult:
+        row = session.get(DelegationRecord, d.delegation_id, with_for_update=True)
+        found = session.get(EventRecord, d.decided_event_id)
+        step = None if found is None else rows.step_event(found)
+        if step is not None:
+            rows.check_matches(d, step)
+        decided = select(HistoryRecord.id).where(HistoryRecord.event_id == d.decided_event_id)
+        if session.scalar(decided) is not None:
+            return ApplyResult.DUPLICATE
+        request = step if d.step == rows.REQUESTED else None
+        if not d.applied:
+            if row is None and d.step == rows.REQUESTED:
+                # Lenient: a refused request may be refused for the very values we cannot store.
+                details = rows.request_details(request, strict=False) if request else None
+                created = rows.new_record(d, details, step)
+                if created is not None:  # else: history only (no courts to show)
+                    created.state = rows.STATE_REFUSED
+                    created.refusal_code, created.refusal_reason = d.error_code, d.reason
+                    session.add(created)
+                    session.flush()  # before history, so a lost race fails here
+            session.add(rows.history_record(d, step))
+            return ApplyResult.REFUSED
+        details = rows.request_details(request) if request else None
+        if row is None:
+            row = rows.new_record(d, details, step)
+            if row is None:
+                raise ValidationError(
+                    f"DelegationDecided {d.decision_id} applies {d.step} to {d.delegation_id}, "
+                    "which has no row, and neither it nor a stored request names both courts "
+                    "and the matter",
+                    code="DELEGATION_DECISION_INVALID",
+                )
+        elif d.step == rows.REQUESTED and row.state == rows.STATE_REFUSED:
+            # A new request under the id of a refused one, applied this time: it replaces it.
+            fresh = rows.new_record(d, details, step)
+            if fresh is not None:
+                for attr in inspect(DelegationRecord).column_attrs:
+                    if attr.key != "delegation_id":
+                        setattr(row, attr.key, getattr(fresh, attr.key))
+        self._move(session, row, d, step)
+        session.add(rows.history_record(d, step))
+        return ApplyResult.APPLIED
+
+    def _move(
+        self, session: Session, row: DelegationRecord, d: Decision, step: StepEvent | None
+    ) -> None:
+        """Copy an applied decision onto the row: state and deadlines as decided."""
+        if row not in session:
+            session.add(row)
+            session.flush()  # a lost race to create the row fails here, before history
+        row.state = d.state
+        row.start_due, row.report_due = d.start_due, d.report_due
+        if d.step in rows.REPORTING:
+            row.reported = True
+        if row.delivered_at is None and d.state not in (rows.STATE_REQUESTED, rows.STATE_REFUSED):
+            row.delivered_at = self._delivered_at(session, d, step)
+        row.event_count += 1
+        row.updated_at = step.time if step else d.decided_at
+        row.last_event_id = d.decided_event_id
+        row.refusal_code = row.refusal_reason = None
+
+    @staticmethod
+    def _delivered_at(session: Session, d: Decision, step: StepEvent | None) -> datetime | None:
+        """The delivery time: of the receipt decided on, else of the bus's stored
+        ``DelegationDelivered`` receipt for this delegation (None if there is none)."""
+        if step is not None and step.short_name == rows.DELIVERED:
+            return rows.delivered_at(step)
+        query = (
+            select(EventRecord)
+            .where(
+                EventRecord.key == d.delegation_id,
+                EventRecord.record == rows.NS + rows.DELIVERED,
+                EventRecord.source.startswith("bus:"),
+            )
+            .order_by(EventRecord.time, EventRecord.offset)
+            .limit(1)
+        )
+        receipt = session.scalars(query).first()
+        return None if receipt is None else rows.delivered_at(rows.step_event(receipt))
+
+    def apply_dead_letter(self, row: DeadLetterRow) -> bool:
+        """Store a dead letter once per source position; False if it was already there.
+
+        ID-shaped numbers in ``reason`` are masked.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        values = {
+            "source_topic": row.source_topic, "source_partition": row.source_partition,
+            "source_offset": row.source_offset, "code": row.code,
+            "reason": mask_ids_in_text(row.reason), "key": row.key, "value": row.value,
+            "headers": headers_to_json(row.headers), "dead_at": row.dead_at,
+        }  # fmt: skip
+        with self._db.guard(), self._db.sessions.begin() as session:
+            return self._db.insert_new(session, DeadLetterRecord, values)
+
+    def apply_alert(self, row: AlertRow) -> bool:
+        """Store an alert once per ``alert_id``; False if it was already there.
+
+        ID-shaped numbers in ``message`` are masked.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        values = {
+            "alert_id": row.alert_id, "kind": row.kind, "delegation_id": row.delegation_id,
+            "court_id": row.court_id, "message": mask_ids_in_text(row.message), "time": row.time,
+        }  # fmt: skip
+        with self._db.guard(), self._db.sessions.begin() as session:
+            return self._db.insert_new(session, AlertRecord, values)
