@@ -113,25 +113,36 @@ class DelegationFlow(Flow):
         keys = {r.id: f"{r.id}:{debtor}:{year}" for r in policy.cap_rules(self.policies, ask)}
         used = {rid: Money(caps.get(key) or 0) for rid, key in keys.items()}
         policy.check_request(self.policies, ask, used)
-        d = dm.request(
+        requested = dm.request(
             did, ask.requesting_court, ask.executing_court, ask.matter, event.headers.time
         )
         reserved = ask.amount.fen if ask.amount and keys else 0
         for key in keys.values():
             caps.put(key, (caps.get(key) or 0) + reserved, expires=_cap_expiry(key))
         delivered_at = state.now
-        d = dm.apply(d, dm.Step.DELIVERED, None, delivered_at, self.deadlines.for_matter(d.matter))
+        rule = self.deadlines.for_matter(ask.matter)
+        d = dm.apply(requested, dm.Step.DELIVERED, None, delivered_at, rule)
         self._store(state, Tracked(d, tuple(keys.values()), reserved))
-        receipt = output_of(self.envelope.build(
+        built = self.envelope.build(
             EVENTS, NS + "DelegationDelivered",
             {"delegation_id": did, "executing_court": p["executing_court"], "delivered_at": delivered_at},
             self.source, causation_id=event.headers.id, correlation_id=event.headers.correlation_id,
-        ))  # fmt: skip
+        )  # fmt: skip
+        receipt = output_of(built)
         return [
             forward(record.raw, inbox_topic("court", ask.executing_court)),
+            self._decision(event, requested, court),
             receipt,
             replace(receipt, topic=inbox_topic("court", d.requesting_court)),
-            self._decision(event, d, court),
+            self._decided(
+                did,
+                "DelegationDelivered",
+                built.event.id,
+                d,
+                None,
+                None,
+                event.headers.correlation_id,
+            ),
         ]
 
     def _settle(self, tracked: Tracked, event: Event, step: dm.Step, state: State) -> Tracked:
@@ -175,12 +186,31 @@ class DelegationFlow(Flow):
         court: str | None,
         error: CourtbusError | None = None,
     ) -> Output:
-        due = {dl.kind: dl.due for dl in d.deadlines} if d else {}
+        """The decision on a step a court sent."""
         p = event.payload
+        return self._decided(
+            str(p["delegation_id"]), event.record.removeprefix(NS), event.headers.id, d, court,
+            error, event.headers.correlation_id, p,
+        )  # fmt: skip
+
+    def _decided(
+        self,
+        did: str,
+        step: str,
+        event_id: str,
+        d: dm.Delegation | None,
+        court: str | None,
+        error: CourtbusError | None,
+        correlation_id: str | None,
+        p: dict[str, Any] | None = None,
+    ) -> Output:
+        """A ``DelegationDecided`` on step ``step`` (``event_id``) of delegation ``did``."""
+        due = {dl.kind: dl.due for dl in d.deadlines} if d else {}
+        p = p or {}
         payload: dict[str, Any] = {
-            "delegation_id": str(p["delegation_id"]),
-            "step": event.record.removeprefix(NS),
-            "decided_event_id": event.headers.id,
+            "delegation_id": did,
+            "step": step,
+            "decided_event_id": event_id,
             "applied": error is None,
             "state": d.state.value if d else "REFUSED",
             "by_court": court,
@@ -194,8 +224,8 @@ class DelegationFlow(Flow):
             "decided_at": v.now(),
         }
         built = self.envelope.build(
-            EVENTS, NS + "DelegationDecided", payload, self.source, causation_id=event.headers.id,
-            correlation_id=event.headers.correlation_id,
+            EVENTS, NS + "DelegationDecided", payload, self.source, causation_id=event_id,
+            correlation_id=correlation_id,
         )  # fmt: skip
         return output_of(built)
 

@@ -185,9 +185,10 @@ def decisions(h: FlowHarness, outputs: list[Output]) -> list[Event]:
 
 def decision(h: FlowHarness, sent: Sent) -> Event:
     """The one decision the flow published about ``sent``."""
-    found = decisions(h, sent.outputs)
+    found = [
+        d for d in decisions(h, sent.outputs) if d.payload["decided_event_id"] == sent.event_id
+    ]
     assert len(found) == 1, found
-    assert found[0].payload["decided_event_id"] == sent.event_id
     return found[0]
 
 

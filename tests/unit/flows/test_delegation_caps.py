@@ -59,7 +59,7 @@ def used(h: FlowHarness) -> list[int]:
 
 def test_deductions_reserve_against_the_cap() -> None:
     h = make_harness(partitions=1)
-    assert_applied(h, deduct(h, "dlg-a", "30000.00"), "DELIVERED")
+    assert_applied(h, deduct(h, "dlg-a", "30000.00"), "REQUESTED")
     [(key, fen)] = caps_used(h).items()
     assert key.startswith(f"{RULE}:") and key.endswith(":2024")
     assert PERSON_ID not in key  # keyed by a digest, never the ID itself
@@ -71,7 +71,7 @@ def test_deductions_reserve_against_the_cap() -> None:
     assert "20,000.00" in decided.payload["reason"]  # what would still be allowed
     assert snapshot(h) == before
     assert state_of(h, "dlg-b") is None
-    assert_applied(h, deduct(h, "dlg-c", "20000.00"), "DELIVERED")  # exactly up to the cap
+    assert_applied(h, deduct(h, "dlg-c", "20000.00"), "REQUESTED")  # exactly up to the cap
     assert used(h) == [5_000_000]
     assert_refused(h, deduct(h, "dlg-d", "0.01"), CAP, sender=REQ)
 
@@ -86,7 +86,7 @@ def test_completing_with_less_frees_the_difference() -> None:
     )
     assert used(h) == [3_000_000]
     assert_refused(h, deduct(h, "dlg-c", "20000.01"), CAP, sender=REQ)
-    assert_applied(h, deduct(h, "dlg-d", "20000.00"), "DELIVERED")
+    assert_applied(h, deduct(h, "dlg-d", "20000.00"), "REQUESTED")
     assert used(h) == [5_000_000]
 
 
@@ -109,7 +109,7 @@ def test_ending_without_deduction_frees_the_reservation(end: list[Step]) -> None
     for taken in end:
         step(h, taken, "dlg-a")
     assert used(h) == [0]
-    assert_applied(h, deduct(h, "dlg-b", "50000.00"), "DELIVERED")
+    assert_applied(h, deduct(h, "dlg-b", "50000.00"), "REQUESTED")
 
 
 def test_a_refused_end_step_changes_no_counter() -> None:
@@ -124,7 +124,7 @@ def test_a_refused_end_step_changes_no_counter() -> None:
 @pytest.mark.parametrize(("first", "second"), [(X_ID, X_ID.lower()), (X_ID.lower(), X_ID)])
 def test_a_differently_spelt_id_counts_against_the_same_cap(first: str, second: str) -> None:
     h = make_harness(partitions=1)
-    assert_applied(h, deduct(h, "dlg-a", "40000.00", id_number=first), "DELIVERED")
+    assert_applied(h, deduct(h, "dlg-a", "40000.00", id_number=first), "REQUESTED")
     assert_refused(h, deduct(h, "dlg-b", "20000.00", id_number=second), CAP, sender=REQ)
     assert len(caps_used(h)) == 1
 
@@ -132,15 +132,15 @@ def test_a_differently_spelt_id_counts_against_the_same_cap(first: str, second: 
 def test_each_debtor_has_their_own_cap() -> None:
     h = make_harness(partitions=1)
     deduct(h, "dlg-a", "50000.00")
-    assert_applied(h, deduct(h, "dlg-b", "50000.00", id_number=X_ID), "DELIVERED")
+    assert_applied(h, deduct(h, "dlg-b", "50000.00", id_number=X_ID), "REQUESTED")
     assert sorted(used(h)) == [5_000_000, 5_000_000]
 
 
 def test_in_region_and_non_deduction_requests_are_not_capped() -> None:
     h = make_harness(partitions=1)
-    assert_applied(h, deduct(h, "dlg-a", "80000.00", court="6101"), "DELIVERED")  # Xi'an
+    assert_applied(h, deduct(h, "dlg-a", "80000.00", court="6101"), "REQUESTED")  # Xi'an
     freeze = {"matter": "FREEZE", "asset_kind": "DEPOSIT", "freeze_period_days": 365}
-    assert_applied(h, request(h, "dlg-b", amount="80000.00", **freeze), "DELIVERED")
+    assert_applied(h, request(h, "dlg-b", amount="80000.00", **freeze), "REQUESTED")
     assert caps_used(h) == {}
 
 
@@ -149,7 +149,7 @@ def test_the_cap_year_is_the_bus_china_year() -> None:
     deduct(h, "dlg-a", "40000.00")
     assert_refused(h, deduct(h, "dlg-b", "20000.00"), CAP, sender=REQ)
     h.advance(hours=1)  # 00:30 on 1 January 2025 in China, still 2024 in UTC
-    assert_applied(h, deduct(h, "dlg-c", "40000.00"), "DELIVERED")
+    assert_applied(h, deduct(h, "dlg-c", "40000.00"), "REQUESTED")
     assert sorted(k.rsplit(":", 1)[1] for k in caps_used(h)) == ["2024", "2025"]
 
 
@@ -174,9 +174,9 @@ def test_a_catalogue_built_in_the_test_is_used() -> None:
         reason="test", annual_deduction_cap=Money.parse("100.00"),
     )  # fmt: skip
     h = make_harness(partitions=1, policies=PolicyCatalogue(shipped.legal_max_freeze_days, [tight]))
-    assert_applied(h, deduct(h, "dlg-a", "60.00"), "DELIVERED")
+    assert_applied(h, deduct(h, "dlg-a", "60.00"), "REQUESTED")
     assert_refused(h, deduct(h, "dlg-b", "40.01"), CAP, sender=REQ)
-    assert_applied(h, deduct(h, "dlg-c", "40.00"), "DELIVERED")
+    assert_applied(h, deduct(h, "dlg-c", "40.00"), "REQUESTED")
     assert list(caps_used(h)) == [next(iter(caps_used(h)))]
     assert next(iter(caps_used(h))).startswith("test-cap:")
 
@@ -191,5 +191,5 @@ def test_the_cap_holds_across_partitions() -> None:
     h = make_harness(partitions=6)  # bus.delegation.events has 6 partitions
     first, second = "dlg-0", "dlg-2"
     assert h.partition_of(first.encode()) != h.partition_of(second.encode())
-    assert_applied(h, deduct(h, first, "40000.00"), "DELIVERED")
+    assert_applied(h, deduct(h, first, "40000.00"), "REQUESTED")
     assert_refused(h, deduct(h, second, "40000.00"), CAP, sender=REQ)

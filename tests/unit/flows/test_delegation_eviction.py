@@ -78,11 +78,6 @@ def test_the_default_retention_is_90_days(monkeypatch: pytest.MonkeyPatch) -> No
     assert h.count("delegations") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: DelegationFlow uses `retention or timedelta(days=...)`, so an explicit "
-    "retention=timedelta(0) (evict at once) is taken as 'not given' and becomes 90 days",
-)
 def test_a_zero_retention_evicts_at_the_next_tick() -> None:
     h = make_harness(retention=timedelta(0))
     request(h, "dlg-done")

@@ -42,8 +42,8 @@ def test_a_request_is_delivered_with_a_receipt_and_a_decision() -> None:
     h = make_harness()
     sent = request(h, DID)
     topics = [o.topic for o in sent.outputs]
-    assert topics == [f"court.{EXE}.inbox", EVENTS, f"court.{REQ}.inbox", EVENTS]
-    forwarded, receipt_on_bus, receipt, _ = sent.outputs
+    assert topics == [f"court.{EXE}.inbox", EVENTS, EVENTS, f"court.{REQ}.inbox", EVENTS]
+    forwarded, _, receipt_on_bus, receipt, delivered = sent.outputs
     # the request reaches the executing court exactly as the requesting court sent it
     assert (forwarded.key, forwarded.value) == (sent.record.key, sent.record.value)
     assert forwarded.headers == sent.record.headers
@@ -55,15 +55,20 @@ def test_a_request_is_delivered_with_a_receipt_and_a_decision() -> None:
         assert event.key == DID
         assert event.payload["delivered_at"] == T0
         assert event.payload["executing_court"]["court_id"] == EXE
-    decided = assert_applied(h, sent, "DELIVERED")
+    decided = assert_applied(h, sent, "REQUESTED")
     assert decided.payload["step"] == "DelegationRequested"
     assert decided.payload["by_court"] == REQ
     assert decided.payload["requesting_court"] == REQ
     assert decided.payload["executing_court"] == EXE
     assert decided.payload["matter"] == "SEARCH"
-    assert decided.payload["start_due"] == T0 + timedelta(days=15)
-    assert decided.payload["report_due"] == T0 + timedelta(days=30)
     assert decided.headers.source == SERVICE
+    # the delivery is decided too, on the bus's own receipt, with the legal deadlines
+    on_delivery = h.decode(delivered).payload
+    assert on_delivery["step"] == "DelegationDelivered"
+    assert on_delivery["decided_event_id"] == h.decode(receipt_on_bus).headers.id
+    assert (on_delivery["state"], on_delivery["by_court"]) == ("DELIVERED", None)
+    assert on_delivery["start_due"] == T0 + timedelta(days=15)
+    assert on_delivery["report_due"] == T0 + timedelta(days=30)
     assert state_of(h, DID) == "DELIVERED"
     assert h.count("delegations") == 1
     assert h.timers() == [(DID, T0 + timedelta(days=12))]  # the START warning
@@ -130,7 +135,8 @@ def test_the_requesting_court_sees_the_whole_story_in_its_inbox() -> None:
     ]
     applied = [(e.payload["step"], e.payload["state"]) for e in h.on(EVENTS) if "step" in e.payload]
     assert applied == [
-        ("DelegationRequested", "DELIVERED"),
+        ("DelegationRequested", "REQUESTED"),
+        ("DelegationDelivered", "DELIVERED"),
         ("DelegationAccepted", "ACCEPTED"),
         ("DelegationProgressReported", "IN_PROGRESS"),
         ("DelegationProgressReported", "IN_PROGRESS"),
@@ -234,7 +240,7 @@ def test_delegations_on_different_partitions_are_independent() -> None:
     ids = [f"dlg-{i}" for i in range(8)]
     assert len({h.partition_of(i.encode()) for i in ids}) > 1
     for did in ids:
-        assert_applied(h, request(h, did), "DELIVERED")
+        assert_applied(h, request(h, did), "REQUESTED")
     step(h, REJECT, ids[0])
     step(h, ACCEPT, ids[1])
     assert [state_of(h, d) for d in ids[:3]] == ["REJECTED", "ACCEPTED", "DELIVERED"]

@@ -208,12 +208,6 @@ def test_a_raw_incoming_has_no_decoded_event() -> None:
     assert info.value.code == "FLOW_RAW_INPUT"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: State._upto asks the backend for only `limit` entries, then drops those the "
-    "batch changed; entries past the limit are never looked at, so due()/expired() return "
-    "fewer than `limit` (even none) while more are due",
-)
 def test_due_with_a_limit_skips_over_entries_the_batch_moved() -> None:
     state = make()
     state.timers.schedule("a", T0)
