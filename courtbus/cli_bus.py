@@ -5,16 +5,35 @@ Thin: each command calls the SDK, the read model or the dead-letter reader and p
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from courtbus.domain.identity import mask_ids_in_text
+from courtbus.errors import ValidationError
+
+if TYPE_CHECKING:
+    from courtbus.sdk.court import DelegationRequestIn
 
 delegation_app = typer.Typer(help="Send and inspect delegations (事项委托).", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
@@ -42,6 +61,118 @@ def _sent(what: str, sent: object) -> None:
     )
 
 
+def request_fields(
+    to: Any,
+    case: Any,
+    matter: Any,
+    debtor_name: Any,
+    debtor_id: Any,
+    debtor_kind: Any = "PERSON",
+    asset_kind: Any = None,
+    amount: Any = None,
+    freeze_days: Any = None,
+    delegation_id: Any = None,
+) -> dict[str, Any]:
+    """The SDK's request fields from `delegation send`'s options (or a `send-many` line)."""
+    fields = {"case_number": case, "executing_court": to, "matter": _upper(matter),
+              "debtor": {"kind": _upper(debtor_kind), "name": debtor_name, "id_number": debtor_id},
+              "asset_kind": asset_kind, "amount": amount, "freeze_period_days": freeze_days}  # fmt: skip
+    if delegation_id:
+        fields["delegation_id"] = delegation_id
+    return fields
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+SEND_FIELDS = ("to", "case", "matter", "debtor_name", "debtor_id", "debtor_kind", "asset_kind",
+               "amount", "freeze_days", "delegation_id")  # fmt: skip
+REQUIRED_FIELDS = ("to", "case", "matter", "debtor_name", "debtor_id")
+
+
+def parse_request_line(text: str) -> dict[str, Any]:
+    """One `send-many` line: a JSON object with `delegation send`'s option names as keys.
+
+    Keys may use ``-`` or ``_`` (``debtor-id`` or ``debtor_id``); amounts may be text or
+    numbers (read exactly, never as floats).
+
+    Raises:
+        ValidationError: ``LINE_NOT_JSON`` or ``REQUEST_INVALID`` (not an object, unknown or
+            missing fields).
+    """
+    try:
+        obj = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"not JSON: {exc.msg} at column {exc.colno}", code="LINE_NOT_JSON"
+        ) from exc
+    if not isinstance(obj, dict):
+        raise ValidationError("expected one JSON object per line", code="REQUEST_INVALID")
+    given = {str(k).replace("-", "_"): value for k, value in obj.items()}
+    unknown = sorted(set(given) - set(SEND_FIELDS))
+    if unknown:
+        raise ValidationError(
+            f"unknown field(s) {', '.join(unknown)}; expected {', '.join(SEND_FIELDS)}",
+            code="REQUEST_INVALID",
+        )
+    missing = [k for k in REQUIRED_FIELDS if given.get(k) in (None, "")]
+    if missing:
+        raise ValidationError(f"missing field(s) {', '.join(missing)}", code="REQUEST_INVALID")
+    return request_fields(**given)
+
+
+def check_request_lines(
+    lines: Iterable[str], court: str
+) -> tuple[list[tuple[int, DelegationRequestIn]], list[tuple[int, ValidationError]]]:
+    """Validate every non-blank line as a request from ``court``; no Kafka needed.
+
+    Returns (line number, request) for the valid lines and (line number, error) for the
+    others, both in file order (line numbers from 1).
+
+    Raises:
+        ValidationError: ``COURT_UNKNOWN`` if ``court`` is not in the directory.
+    """
+    from courtbus.catalogue.directory import load_directory
+    from courtbus.sdk.court import check_requests
+
+    directory = load_directory()
+    directory.court(court)
+    invalid: list[tuple[int, ValidationError]] = []
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            parsed.append((number, parse_request_line(line)))
+        except ValidationError as exc:
+            invalid.append((number, exc))
+    checked = check_requests((f for _, f in parsed), court_id=court, directory=directory)
+    valid: list[tuple[int, DelegationRequestIn]] = []
+    for (number, _), result in zip(parsed, checked, strict=True):
+        if isinstance(result, ValidationError):
+            invalid.append((number, result))
+        else:
+            valid.append((number, result))
+    invalid.sort(key=lambda pair: pair[0])
+    return valid, invalid
+
+
+class _RateColumn(ProgressColumn):
+    """Records per second."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} records/s", style="progress.data.speed")
+
+
+def _print_line_errors(title: str, errors: list[tuple[int, str]], limit: int = 50) -> None:
+    out.print(f"[red]{title}[/red]", highlight=False)
+    for number, reason in errors[:limit]:
+        out.print(f"  line {number}: {mask_ids_in_text(reason)}", highlight=False)
+    if len(errors) > limit:
+        out.print(f"  … and {len(errors) - limit} more", highlight=False)
+
+
 @delegation_app.command("send")
 def send(
     court: AsCourt,
@@ -63,13 +194,104 @@ def send(
     ] = None,
 ) -> None:
     """Request a delegation from another court."""
-    fields = {"case_number": case, "executing_court": to, "matter": matter.upper(),
-              "debtor": {"kind": debtor_kind.upper(), "name": debtor_name, "id_number": debtor_id},
-              "asset_kind": asset_kind, "amount": Decimal(amount) if amount else None, "freeze_period_days": freeze_days}  # fmt: skip
-    if delegation_id:
-        fields["delegation_id"] = delegation_id
+    fields = request_fields(to, case, matter, debtor_name, debtor_id, debtor_kind, asset_kind,
+                            Decimal(amount) if amount else None, freeze_days, delegation_id)  # fmt: skip
     with _client(court) as client:
         _sent("request", client.request_delegation(**fields))
+
+
+@delegation_app.command("send-many")
+def send_many(
+    court: Annotated[
+        str, typer.Option("--as", "--court", help="The sending court's id, e.g. 3205.")
+    ],
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file",
+            exists=True,
+            dir_okay=False,
+            help="JSON Lines: one object per line with `delegation send`'s options as keys "
+            '(to, case, matter, debtor_name, debtor_id, ...), e.g. {"to": "6104", ...}.',
+        ),
+    ],
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Send the valid lines even if some are invalid.")
+    ] = False,
+    results: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write one JSON line per sent request: line, ids, partition, offset."
+        ),
+    ] = None,
+) -> None:
+    """Request many delegations at once: validate every line, then send without waiting per record.
+
+    If any line is invalid nothing is sent (unless --skip-invalid); the invalid lines are listed
+    by number. Then all requests go to the producer at once and one flush waits for the broker.
+    """
+    from courtbus.config import resolve
+    from courtbus.sdk.court import CourtClient, PartialSendError
+
+    lines = file.read_text(encoding="utf-8").splitlines()
+    valid, invalid = check_request_lines(lines, court)
+    problems = [(n, str(e)) for n, e in invalid]
+    if invalid and not skip_invalid:
+        _print_line_errors(f"{len(invalid)} invalid line(s); nothing sent:", problems)
+        raise typer.Exit(1)
+    if invalid:
+        _print_line_errors(f"skipping {len(invalid)} invalid line(s):", problems)
+    if not valid:
+        out.print("nothing to send")
+        raise typer.Exit(1 if invalid else 0)
+    numbers = [n for n, _ in valid]
+    columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with CourtClient(court, resolve()) as client, Progress(*columns, console=out) as progress:
+        task = progress.add_task("send", total=len(valid))
+
+        def done(_ok: bool) -> None:  # from the producer's network thread; rich locks
+            progress.advance(task)
+
+        started = time.monotonic()
+        try:
+            sent = client.request_delegations([r for _, r in valid], on_done=done)
+        except PartialSendError as exc:
+            progress.stop()
+            _write_results(results, numbers, exc.sent, {i for i, _, _ in exc.failed})
+            _print_line_errors(
+                f"{len(exc.sent)} of {len(valid)} sent; {len(exc.failed)} not acknowledged:",
+                [(numbers[i], f"{dlg}: {reason}") for i, dlg, reason in exc.failed],
+            )
+            raise typer.Exit(1) from exc
+        elapsed = max(time.monotonic() - started, 1e-9)
+    _write_results(results, numbers, sent, set())
+    per_partition = Counter(s.partition for s in sent)
+    out.print(
+        f"[green]sent[/green] {len(sent)} delegation request(s) from {court} to {client.outbox} "
+        f"in {elapsed:.2f} s ({len(sent) / elapsed:,.0f} records/s)"
+        + (f"; skipped {len(invalid)} invalid line(s)" if invalid else ""),
+        highlight=False,
+    )
+    out.print(
+        "by partition: " + ", ".join(f"{p}: {c}" for p, c in sorted(per_partition.items())),
+        highlight=False,
+    )
+
+
+def _write_results(
+    path: Path | None, numbers: list[int], sent: list[Any], failed: set[int]
+) -> None:
+    """``--out``: one JSON line per acknowledged request (its input line and ids)."""
+    if path is None:
+        return
+    ok = (n for i, n in enumerate(numbers) if i not in failed)
+    with path.open("w", encoding="utf-8") as f:
+        for number, s in zip(ok, sent, strict=True):
+            row = {"line": number, "delegation_id": s.delegation_id, "event_id": s.event_id,
+                   "partition": s.partition, "offset": s.offset}  # fmt: skip
+            f.write(json.dumps(row) + "\n")
+    out.print(f"wrote {len(sent)} result(s) to {path}", highlight=False)
 
 
 @delegation_app.command("accept")

@@ -4,27 +4,40 @@ Inputs are validated with pydantic and the domain layer before anything is sent,
 mistakes (a malformed case number, a bad ID checksum, a third decimal on an amount, a freeze
 longer than the law allows) never leave the court. Uses kafka-python (blocking): call it from
 ordinary threads, never from inside an asyncio or Faust event loop.
+
+``request_delegation`` waits for the broker's acknowledgement of each request (a few ms per
+call); ``request_delegations`` validates a whole batch first, then sends it without waiting
+per record and flushes once.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
 from kafka import KafkaConsumer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
 
 from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.config import Connection
-from courtbus.domain.identity import CaseNumber, validate_debtor_id
+from courtbus.domain.identity import CaseNumber, mask_ids_in_text, validate_debtor_id
 from courtbus.domain.money import Money
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.wire import values as v
-from courtbus.wire.client import make_envelope, make_producer, read_from_start, send
-from courtbus.wire.envelope import Envelope, Event
+from courtbus.wire.client import (
+    BulkSendError,
+    describe_failures,
+    make_envelope,
+    make_producer,
+    read_from_start,
+    send,
+    send_many,
+)
+from courtbus.wire.envelope import Envelope, Event, OutgoingRecord
 
 NS = "cn.court.bus.delegation."
 Matter = Literal["SEARCH", "FREEZE", "SEAL", "DEDUCT", "SEIZE", "DETAIN", "EVICT", "SERVE", "OTHER"]
@@ -85,6 +98,112 @@ class Sent:
     offset: int
 
 
+class BulkValidationError(ValidationError):
+    """Some requests of a batch are invalid; nothing was sent.
+
+    ``errors`` lists ``(index, error)`` for each invalid request, in input order.
+    """
+
+    code = "BULK_INVALID"
+
+    def __init__(
+        self, message: str, *, errors: list[tuple[int, ValidationError]], code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.errors = errors
+
+
+class PartialSendError(BulkSendError):
+    """The broker did not acknowledge some requests of a batch (``BULK_SEND_FAILED``).
+
+    ``sent``: the acknowledged ones, in input order. ``failed``: ``(index, delegation id,
+    reason)`` for each one that was not (it may or may not have been stored: check before
+    resending, e.g. with ``courtbus delegation show``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        cause: BulkSendError,
+        sent: list[Sent],
+        failed: list[tuple[int, str, str]],
+    ) -> None:
+        super().__init__(message, acks=cause.acks, failures=cause.failures, code=cause.code)
+        self.sent = sent
+        self.failed = failed
+
+
+def _input_reason(exc: Exception) -> str:
+    """A short reason for malformed input, without echoing the input (ID numbers masked)."""
+    if isinstance(exc, PydanticValidationError):
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        return mask_ids_in_text("; ".join(parts))
+    return mask_ids_in_text(str(exc))
+
+
+def check_request(
+    request: DelegationRequestIn | Mapping[str, Any], *, court_id: str, directory: Directory
+) -> DelegationRequestIn:
+    """Validate one delegation request as court ``court_id`` would send it; sends nothing.
+
+    Raises:
+        ValidationError: ``REQUEST_INVALID`` (wrong types, missing or unknown fields), a code
+            from the domain layer (case number, debtor ID, amount), ``COURT_UNKNOWN``, or
+            ``DELEGATION_SELF``.
+    """
+    try:
+        req = (
+            request if isinstance(request, DelegationRequestIn) else DelegationRequestIn(**request)
+        )
+    except CourtbusError:
+        raise
+    except Exception as exc:  # pydantic's ValidationError: wrong types, missing fields
+        raise ValidationError(
+            f"delegation request: {_input_reason(exc)}", code="REQUEST_INVALID"
+        ) from exc
+    executing = directory.court(req.executing_court)
+    if executing.id == court_id:
+        raise ValidationError(f"court {court_id} cannot delegate to itself", code="DELEGATION_SELF")
+    return req
+
+
+def check_requests(
+    requests: Iterable[DelegationRequestIn | Mapping[str, Any]],
+    *,
+    court_id: str,
+    directory: Directory,
+) -> list[DelegationRequestIn | ValidationError]:
+    """Validate a batch of requests; one result per input, in order: the request or its error.
+
+    Besides each request's own checks, a delegation id used twice in the batch is an error
+    (``DELEGATION_ID_DUPLICATE``) on its second use. Sends nothing.
+    """
+    results: list[DelegationRequestIn | ValidationError] = []
+    first_use: dict[str, int] = {}
+    for index, item in enumerate(requests):
+        try:
+            req = check_request(item, court_id=court_id, directory=directory)
+        except ValidationError as exc:
+            results.append(exc)
+            continue
+        if req.delegation_id in first_use:
+            results.append(
+                ValidationError(
+                    f"delegation id {req.delegation_id!r} is already used by request "
+                    f"#{first_use[req.delegation_id]} of this batch",
+                    code="DELEGATION_ID_DUPLICATE",
+                )
+            )
+            continue
+        first_use[req.delegation_id] = index
+        results.append(req)
+    return results
+
+
 class CourtClient:
     """One court's connection to the bus."""
 
@@ -114,40 +233,126 @@ class CourtClient:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def _build(self, short: str, payload: dict[str, Any]) -> OutgoingRecord:
+        return self.envelope.build(self.outbox, NS + short, payload, f"court:{self.court.id}")
+
     def _send(self, short: str, payload: dict[str, Any]) -> Sent:
-        out = self.envelope.build(self.outbox, NS + short, payload, f"court:{self.court.id}")
+        out = self._build(short, payload)
         partition, offset = send(self._producer, out)
         return Sent(out.event.id, str(payload["delegation_id"]), partition, offset)
+
+    def _send_many(
+        self,
+        records: list[OutgoingRecord],
+        delegation_ids: list[str],
+        timeout_s: float | None,
+        on_done: Callable[[bool], None] | None,
+    ) -> list[Sent]:
+        try:
+            acks = send_many(self._producer, records, timeout_s=timeout_s, on_done=on_done)
+        except BulkSendError as exc:
+            sent = [
+                Sent(out.event.id, dlg, *ack)
+                for out, dlg, ack in zip(records, delegation_ids, exc.acks, strict=True)
+                if ack is not None
+            ]
+            failed = [(i, delegation_ids[i], reason) for i, reason in exc.failures]
+            detail = describe_failures([(f"#{i} {dlg}", reason) for i, dlg, reason in failed])
+            raise PartialSendError(
+                f"bulk send to {self.outbox}: {len(sent)} of {len(records)} acknowledged, "
+                f"{len(failed)} failed: {detail}",
+                cause=exc,
+                sent=sent,
+                failed=failed,
+            ) from exc
+        return [
+            Sent(out.event.id, dlg, partition, offset)
+            for out, dlg, (partition, offset) in zip(records, delegation_ids, acks, strict=True)
+        ]
 
     def _me(self) -> dict[str, str]:
         return v.court(self.court.id)
 
+    def check_request(
+        self, request: DelegationRequestIn | None = None, **fields: Any
+    ) -> DelegationRequestIn:
+        """Validate a request as this court would send it, without sending it.
+
+        Raises:
+            ValidationError: see ``request_delegation``.
+        """
+        return check_request(
+            request if request is not None else fields,
+            court_id=self.court.id,
+            directory=self.directory,
+        )
+
+    def _request_payload(self, req: DelegationRequestIn) -> dict[str, Any]:
+        """The ``DelegationRequested`` payload of a checked request."""
+        return {
+            "delegation_id": req.delegation_id, "case_number": v.case_number(req.case_number),
+            "requesting_court": self._me(), "executing_court": v.court(req.executing_court),
+            "matter": req.matter, "debtor": req.debtor.model_dump(), "asset_kind": req.asset_kind,
+            "asset_description": req.asset_description, "amount": req.amount,
+            "freeze_period_days": req.freeze_period_days, "requested_at": v.now(), "note": req.note,
+        }  # fmt: skip
+
     def request_delegation(self, request: DelegationRequestIn | None = None, **fields: Any) -> Sent:
         """Ask another court to act (give a ``DelegationRequestIn`` or its fields).
+
+        Waits for the broker's acknowledgement; for many requests use ``request_delegations``.
 
         Raises:
             ValidationError: the request is malformed (codes from the domain layer), or asks
                 this court itself, or names a court outside the directory.
         """
-        try:
-            req = request or DelegationRequestIn(**fields)
-        except CourtbusError:
-            raise
-        except Exception as exc:  # pydantic's ValidationError: wrong types, missing fields
-            raise ValidationError(f"delegation request: {exc}", code="REQUEST_INVALID") from exc
-        executing = self.directory.court(req.executing_court)
-        if executing.id == self.court.id:
-            raise ValidationError(
-                f"court {self.court.id} cannot delegate to itself", code="DELEGATION_SELF"
+        req = self.check_request(request, **fields)
+        return self._send("DelegationRequested", self._request_payload(req))
+
+    def request_delegations(
+        self,
+        requests: Iterable[DelegationRequestIn | Mapping[str, Any]],
+        *,
+        timeout_s: float | None = None,
+        on_done: Callable[[bool], None] | None = None,
+    ) -> list[Sent]:
+        """Ask other courts to act, many requests at once; one ``Sent`` per request, in order.
+
+        Every request is validated (as ``request_delegation`` does) and encoded before any is
+        sent; then all are handed to the producer without waiting for each acknowledgement,
+        and one flush waits for all of them. ``on_done`` is called once per request as the
+        broker answers (True: acknowledged), from the producer's thread (e.g. a progress bar);
+        ``timeout_s`` bounds the flush (None: the producer's delivery timeout bounds each
+        record). The whole batch is held in memory: split very large inputs.
+
+        Raises:
+            BulkValidationError: ``BULK_INVALID``, some requests are invalid (``errors`` says
+                which and why); nothing was sent.
+            PartialSendError: ``BULK_SEND_FAILED``, the broker did not acknowledge some
+                requests; ``sent`` has the acknowledged ones, ``failed`` the others.
+            SchemaError, SerializationError, RegistryError: a request could not be encoded
+                (the error's note names it); nothing was sent.
+        """
+        checked = check_requests(requests, court_id=self.court.id, directory=self.directory)
+        errors = [(i, r) for i, r in enumerate(checked) if isinstance(r, ValidationError)]
+        if errors:
+            detail = describe_failures([(f"#{i}", str(e)) for i, e in errors])
+            raise BulkValidationError(
+                f"{len(errors)} of {len(checked)} delegation requests invalid, nothing sent: "
+                f"{detail}",
+                errors=errors,
             )
-        payload = {
-            "delegation_id": req.delegation_id, "case_number": v.case_number(req.case_number),
-            "requesting_court": self._me(), "executing_court": v.court(executing.id),
-            "matter": req.matter, "debtor": req.debtor.model_dump(), "asset_kind": req.asset_kind,
-            "asset_description": req.asset_description, "amount": req.amount,
-            "freeze_period_days": req.freeze_period_days, "requested_at": v.now(), "note": req.note,
-        }  # fmt: skip
-        return self._send("DelegationRequested", payload)
+        valid = [r for r in checked if isinstance(r, DelegationRequestIn)]
+        records = []
+        for index, req in enumerate(valid):
+            try:
+                records.append(self._build("DelegationRequested", self._request_payload(req)))
+            except CourtbusError as exc:
+                exc.add_note(f"request #{index} ({req.delegation_id}); nothing was sent")
+                raise
+        return self._send_many(
+            records, [r.delegation_id for r in valid], timeout_s=timeout_s, on_done=on_done
+        )
 
     def accept(self, delegation_id: str, handler: str | None = None) -> Sent:
         """Accept a delegation delivered to this court."""

@@ -6,13 +6,14 @@ these inside a Faust agent: kafka-python blocks the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from courtbus.config import Connection
+from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ClusterError, CourtbusError
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope, Event, OutgoingRecord
@@ -65,6 +66,107 @@ def send(producer: KafkaProducer, out: OutgoingRecord, timeout_s: float = 30.0) 
             f"producing to {out.topic} failed: {exc}", code="PRODUCE_FAILED"
         ) from exc
     return meta.partition, meta.offset
+
+
+class BulkSendError(ClusterError):
+    """Some records of a bulk send were not acknowledged by the broker.
+
+    ``acks`` has one entry per input record, in input order: ``(partition, offset)`` for a
+    record the broker acknowledged, ``None`` for one it did not. ``failures`` lists
+    ``(index, reason)`` for each record not acknowledged (reasons have ID numbers masked).
+    """
+
+    code = "BULK_SEND_FAILED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        acks: list[tuple[int, int] | None],
+        failures: list[tuple[int, str]],
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.acks = acks
+        self.failures = failures
+
+    @property
+    def acknowledged(self) -> int:
+        """How many records the broker acknowledged."""
+        return sum(1 for a in self.acks if a is not None)
+
+
+def describe_failures(failures: Sequence[tuple[str, str]], limit: int = 10) -> str:
+    """``label: reason; ...`` for the first ``limit`` failures, then how many more."""
+    shown = "; ".join(f"{label}: {reason}" for label, reason in failures[:limit])
+    more = len(failures) - limit
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def send_many(
+    producer: KafkaProducer,
+    records: Sequence[OutgoingRecord],
+    *,
+    timeout_s: float | None = None,
+    on_done: Callable[[bool], None] | None = None,
+) -> list[tuple[int, int]]:
+    """Send records without waiting for each, then flush once; (partition, offset) per record.
+
+    Every record is handed to the producer (which batches them), then one ``flush`` waits for
+    the broker's acknowledgement of all of them (``timeout_s`` None: until each record is
+    acknowledged or has failed, which the producer's ``delivery_timeout_ms`` bounds, 2 minutes
+    by default). Results are in input order. ``on_done`` is called once per record as it
+    completes (True: acknowledged), from the producer's network thread, e.g. to advance a
+    progress bar. If the producer refuses a record outright (no metadata, buffer full for too
+    long), the records after it are not sent at all.
+
+    Raises:
+        BulkSendError: ``BULK_SEND_FAILED`` if any record was not acknowledged; it names how
+            many were and which were not, and carries the acknowledged positions.
+    """
+    futures: list[Any] = []
+    refused: tuple[int, str] | None = None
+    for index, out in enumerate(records):
+        try:
+            future = producer.send(out.topic, key=out.key, value=out.value, headers=out.headers)
+        except KafkaError as exc:
+            refused = (index, f"producer refused it: {exc}")
+            break
+        if on_done is not None:
+            future.add_callback(lambda _meta: on_done(True))
+            future.add_errback(lambda _exc: on_done(False))
+        futures.append(future)
+    flush_error = ""
+    try:
+        producer.flush(timeout=timeout_s)
+    except KafkaError as exc:
+        flush_error = f"not acknowledged within {timeout_s}s ({exc}); may still arrive"
+    acks: list[tuple[int, int] | None] = []
+    failures: list[tuple[int, str]] = []
+    for index, future in enumerate(futures):
+        if future.succeeded():
+            acks.append((int(future.value.partition), int(future.value.offset)))
+            continue
+        acks.append(None)
+        reason = str(future.exception) if future.failed() else flush_error or "not acknowledged"
+        failures.append((index, mask_ids_in_text(reason)))
+    if refused is not None:
+        failures.append((refused[0], mask_ids_in_text(refused[1])))
+        unsent = len(records) - refused[0] - 1
+        acks.append(None)
+        acks.extend([None] * unsent)
+        failures.extend((i, "not sent") for i in range(refused[0] + 1, len(records)))
+    if failures:
+        sent = sum(1 for a in acks if a is not None)
+        topics = ", ".join(sorted({r.topic for r in records}))
+        detail = describe_failures([(f"#{i}", reason) for i, reason in failures])
+        raise BulkSendError(
+            f"bulk send to {topics}: {sent} of {len(records)} records acknowledged, "
+            f"{len(failures)} failed: {detail}",
+            acks=acks,
+            failures=failures,
+        )
+    return [a for a in acks if a is not None]
 
 
 def read_from_start(
