@@ -37,6 +37,9 @@ class WorkerConfig:
     max_attempts: int = 3
     changelog_partitions: int = 6  # for pattern inputs; topic inputs use their own count
     max_checkpoint_age_s: float = 12 * 3600  # older local state is restored in full
+    # Fault injection for crash tests: hold each open transaction this long (after logging
+    # "transaction open") before committing, so a test can kill a worker inside one.
+    hold_open_ms: int = 0
 
     @classmethod
     def from_env(cls, connection: Connection, **overrides: object) -> WorkerConfig:
@@ -50,6 +53,7 @@ class WorkerConfig:
             "session_timeout_ms": int(env.get("COURTBUS_SESSION_TIMEOUT_MS", "10000")),
             "transaction_timeout_ms": int(env.get("COURTBUS_TRANSACTION_TIMEOUT_MS", "10000")),
             "max_records": int(env.get("COURTBUS_MAX_RECORDS", "2000")),
+            "hold_open_ms": int(env.get("COURTBUS_TEST_HOLD_OPEN_MS", "0")),
         }
         values.update(overrides)
         return cls(connection, **values)  # type: ignore[arg-type]  # checked by the dataclass

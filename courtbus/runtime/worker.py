@@ -310,6 +310,9 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                     )  # fmt: skip
             if offsets:
                 producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
+            if self.config.hold_open_ms:
+                log.info("%s transaction open: %d outputs", self.group, len(outputs))
+                self._stopping.wait(self.config.hold_open_ms / 1000)
             producer.commit_transaction()
         except KafkaError as exc:
             for task in self.tasks.values():
