@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+from dataclasses import dataclass, field
+from typing import Any
 
 from courtbus.wire.envelope import OutgoingRecord, RawRecord
+from courtbus.wire.events import Headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +28,43 @@ def forward(raw: RawRecord, topic: str) -> Output:
 def output_of(record: OutgoingRecord, topic: str | None = None) -> Output:
     """An encoded record from ``Envelope.build``, for its own topic or ``topic``."""
     return Output(topic or record.topic, record.key, record.value, record.headers)
+
+
+@dataclass
+class KeptRecord:
+    """A consumed record kept (e.g. in a flow's state) and read back as the record it was."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = field(default_factory=list)
+
+    @classmethod
+    def of(cls, raw: RawRecord) -> KeptRecord:
+        """A copy of ``raw``."""
+        return cls(
+            raw.topic, raw.partition, raw.offset, raw.key, raw.value, list(raw.headers or ())
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form (bytes as base64)."""
+        b64 = base64.b64encode
+        return {
+            "topic": self.topic, "partition": self.partition, "offset": self.offset,
+            "key": None if self.key is None else b64(self.key).decode(),
+            "value": None if self.value is None else b64(self.value).decode(),
+            "headers": [[k, b64(bytes(v or b"")).decode()] for k, v in self.headers or ()],
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> KeptRecord:
+        """Read back ``to_json``."""
+        key, value = d["key"], d["value"]
+        return cls(
+            d["topic"], int(d["partition"]), int(d["offset"]),
+            None if key is None else base64.b64decode(key),
+            None if value is None else base64.b64decode(value),
+            [(k, base64.b64decode(v)) for k, v in d["headers"]],
+        )  # fmt: skip

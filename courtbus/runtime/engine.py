@@ -31,7 +31,8 @@ class Engine:
         self.max_attempts = max_attempts
 
     def _incoming(self, raw: RawRecord) -> Incoming:
-        event = self.flow.envelope.read(raw) if self.flow.decode else None
+        decode = self.flow.decode and raw.topic not in self.flow.internal
+        event = self.flow.envelope.read(raw) if decode else None
         return Incoming(raw, event)
 
     def handle(self, raw: RawRecord, state: State) -> list[Output]:

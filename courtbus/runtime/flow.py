@@ -98,6 +98,7 @@ class Flow(ABC):
     stores: ClassVar[tuple[StoreSpec[Any], ...]] = ()
     timers: ClassVar[bool] = False  # the flow schedules timers (``state.timers``)
     decode: ClassVar[bool] = True  # the runtime decodes each record; a bad one is refused
+    internal: ClassVar[frozenset[str]] = frozenset()  # the flow's own topics: records left raw
     group: str | None = None  # consumer group; default ``courtbus-<name>``
 
     def __init__(self, envelope: Envelope) -> None:

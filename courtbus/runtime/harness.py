@@ -9,13 +9,12 @@ the flow's own input topics are fed back, as they would be on the bus. For unit 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from kafka.partitioner import murmur2
 
-from courtbus.bus.records import Output
+from courtbus.bus.records import KeptRecord, Output
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import TIMERS, Flow
 from courtbus.runtime.state import MemoryBackend, State, from_ms
@@ -33,18 +32,6 @@ def memory_envelope() -> Envelope:
     if not _SCHEMAS:
         _SCHEMAS.append(SchemaSet.load())
     return Envelope(AvroCodec(_SCHEMAS[0], MemoryRegistry(), auto_register=True))
-
-
-@dataclass
-class FakeRecord:
-    """A consumed record, as the harness hands it to the flow."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = field(default_factory=list)
 
 
 class FlowHarness:
@@ -95,7 +82,7 @@ class FlowHarness:
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
     ) -> list[Output]:
         """Feed one raw record (and everything it loops back); the outputs it caused."""
-        queue: deque[FakeRecord] = deque([self._record(topic, key, value, headers)])
+        queue: deque[KeptRecord] = deque([self._record(topic, key, value, headers)])
         caused: list[Output] = []
         while queue:
             raw = queue.popleft()
@@ -112,11 +99,11 @@ class FlowHarness:
 
     def _record(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
-    ) -> FakeRecord:
+    ) -> KeptRecord:
         partition = self.partition_of(key)
         offset = self._offsets.get((topic, partition), 0)
         self._offsets[(topic, partition)] = offset + 1
-        return FakeRecord(topic, partition, offset, key, value, list(headers or ()))
+        return KeptRecord(topic, partition, offset, key, value, list(headers or ()))
 
     def advance(self, **delta: float) -> list[Output]:
         """Move the clock (``days=3``, ``hours=1`` ...) and tick every task; the outputs."""
@@ -138,7 +125,7 @@ class FlowHarness:
 
     def decode(self, output: Output) -> Event:
         """Decode an output the flow produced."""
-        raw = FakeRecord(output.topic, 0, 0, output.key, output.value, output.headers)
+        raw = KeptRecord(output.topic, 0, 0, output.key, output.value, output.headers)
         return self.envelope.read(raw)
 
     def on(self, topic: str, outputs: list[Output] | None = None) -> list[Event]:

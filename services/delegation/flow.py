@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from courtbus.bus.records import Output, forward, output_of
+from courtbus.bus.records import KeptRecord, Output, forward, output_of
+from courtbus.bus.refusals import refusal
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.policies import DeadlineRules
@@ -28,7 +29,8 @@ from courtbus.domain.money import Money
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
-from courtbus.wire.envelope import Envelope, Event
+from courtbus.wire.envelope import Envelope, Event, RawRecord
+from services.delegation import caps
 from services.delegation.state import Tracked, dump, load
 
 log = logging.getLogger("courtbus.delegation")
@@ -36,7 +38,6 @@ CHINA = ZoneInfo("Asia/Shanghai")
 EVENTS = flow_topic("delegation")
 NS = "cn.court.bus.delegation."
 DELEGATIONS: StoreSpec[Tracked] = StoreSpec("delegations", dump, load)
-CAPS: StoreSpec[int] = StoreSpec("caps", lambda n: str(n).encode(), lambda b: int(b))
 _END_STEPS = {dm.Step.COMPLETED, dm.Step.FAILED, dm.Step.REJECTED, dm.Step.CANCELLED}
 
 
@@ -45,8 +46,9 @@ class DelegationFlow(Flow):
 
     name = "delegation"
     source = "bus:delegation"
-    inputs = Inputs(topics=(EVENTS,))
-    stores = (DELEGATIONS, CAPS)
+    inputs = Inputs(topics=(EVENTS, caps.CAPS_TOPIC))
+    internal = frozenset({caps.CAPS_TOPIC})
+    stores = (DELEGATIONS, caps.COUNTERS)
     timers = True
 
     def __init__(
@@ -67,7 +69,9 @@ class DelegationFlow(Flow):
     # -- events ------------------------------------------------------------------------------
 
     def on_event(self, record: Incoming, state: State) -> list[Output]:
-        """Outputs for one record of ``bus.delegation.events``; raise to refuse it."""
+        """Outputs for one record of ``bus.delegation.events`` or the caps topic; raise to refuse."""
+        if record.raw.topic == caps.CAPS_TOPIC:
+            return self._on_caps(record.raw, state)
         event = record.decoded
         if event.headers.source_kind == "bus":
             return []  # our own receipts and decisions, already applied
@@ -75,7 +79,7 @@ class DelegationFlow(Flow):
         did = str(event.payload["delegation_id"])
         court = dm.sender_court(event.headers.source)
         if step is dm.Step.REQUESTED:
-            return self._request(record, event, did, court, state)
+            return self._request(record.raw, event, did, court, state)
         table = state.table(DELEGATIONS)
         current = table.get(did)
         if current is None:
@@ -84,21 +88,21 @@ class DelegationFlow(Flow):
         rule = self.deadlines.for_matter(d.matter)
         updated = dm.apply(d, step, court, event.headers.time, rule)
         tracked = replace(current, delegation=updated)
+        outputs = [self._decision(event, updated, court)]
         if step in _END_STEPS:
-            tracked = self._settle(tracked, event, step, state)
+            tracked, settled = self._settle(tracked, event, step)
+            outputs += settled
         self._store(state, tracked)
         counterpart = d.executing_court if court == d.requesting_court else d.requesting_court
-        return [
-            forward(record.raw, inbox_topic("court", counterpart)),
-            self._decision(event, updated, court),
-        ]
+        if tracked.pending is None and current.pending is not None:
+            return outputs  # cancelled before delivery: the executing court never saw it
+        return [forward(record.raw, inbox_topic("court", counterpart)), *outputs]
 
     def _request(
-        self, record: Incoming, event: Event, did: str, court: str | None, state: State
+        self, raw: RawRecord, event: Event, did: str, court: str | None, state: State
     ) -> list[Output]:
         p = event.payload
-        table = state.table(DELEGATIONS)
-        if did in table:
+        if did in state.table(DELEGATIONS):
             raise ValidationError(f"delegation {did} already exists", code="DELEGATION_DUPLICATE")
         ask = policy.ask_from_payload(p)
         if ask.requesting_court != court:
@@ -106,31 +110,40 @@ class DelegationFlow(Flow):
                 f"the request names court {ask.requesting_court} but came from {court}",
                 code="SOURCE_NOT_PARTY",
             )
-        caps = state.table(CAPS)
-        year = state.now.astimezone(CHINA).year  # the bus's calendar year, not the sender's
         canonical = validate_debtor_id(str(p["debtor"]["kind"]), str(p["debtor"]["id_number"]))
-        debtor = hashlib.sha256(canonical.encode()).hexdigest()[:24]  # however it was spelt
-        keys = {r.id: f"{r.id}:{debtor}:{year}" for r in policy.cap_rules(self.policies, ask)}
-        used = {rid: Money(caps.get(key) or 0) for rid, key in keys.items()}
-        policy.check_request(self.policies, ask, used)
+        policy.check_request(self.policies, ask)  # the law and the regional rules; caps below
         requested = dm.request(
             did, ask.requesting_court, ask.executing_court, ask.matter, event.headers.time
         )
-        reserved = ask.amount.fen if ask.amount and keys else 0
-        for key in keys.values():
-            caps.put(key, (caps.get(key) or 0) + reserved, expires=_cap_expiry(key))
+        rules = policy.cap_rules(self.policies, ask)
+        if not rules:
+            return self._deliver(raw, event, Tracked(requested), court, state)
+        year = state.now.astimezone(CHINA).year  # the bus's calendar year, not the sender's
+        debtor = hashlib.sha256(canonical.encode()).hexdigest()[:24]  # however it was spelt
+        keys = {r.id: f"{r.id}:{debtor}:{year}" for r in rules}
+        route = f"{debtor}:{year}"
+        pending = Tracked(requested, tuple(keys.values()), 0, route, KeptRecord.of(raw).to_json())
+        self._store(state, pending)
+        return [caps.reserve(route, did, keys, ask)]
+
+    def _deliver(
+        self, raw: RawRecord, event: Event, tracked: Tracked, court: str | None, state: State
+    ) -> list[Output]:
+        """Deliver a request: to the executing court, with a receipt and the decisions."""
+        requested = tracked.delegation
+        did = requested.delegation_id
         delivered_at = state.now
-        rule = self.deadlines.for_matter(ask.matter)
+        rule = self.deadlines.for_matter(requested.matter)
         d = dm.apply(requested, dm.Step.DELIVERED, None, delivered_at, rule)
-        self._store(state, Tracked(d, tuple(keys.values()), reserved))
+        self._store(state, replace(tracked, delegation=d, pending=None))
         built = self.envelope.build(
             EVENTS, NS + "DelegationDelivered",
-            {"delegation_id": did, "executing_court": p["executing_court"], "delivered_at": delivered_at},
+            {"delegation_id": did, "executing_court": v.court(d.executing_court), "delivered_at": delivered_at},
             self.source, causation_id=event.headers.id, correlation_id=event.headers.correlation_id,
         )  # fmt: skip
         receipt = output_of(built)
         return [
-            forward(record.raw, inbox_topic("court", ask.executing_court)),
+            forward(raw, inbox_topic("court", d.executing_court)),
             self._decision(event, requested, court),
             receipt,
             replace(receipt, topic=inbox_topic("court", d.requesting_court)),
@@ -145,17 +158,48 @@ class DelegationFlow(Flow):
             ),
         ]
 
-    def _settle(self, tracked: Tracked, event: Event, step: dm.Step, state: State) -> Tracked:
+    def _on_caps(self, raw: RawRecord, state: State) -> list[Output]:
+        """A caps record: reserve or settle (the debtor's task), or the answer (the delegation's)."""
+        kind, body = caps.read(raw)
+        if kind == "reserve":
+            return [caps.decide(self.policies, body, state)]
+        if kind == "settle":
+            caps.apply_settle(body, state)
+            return []
+        did = str(body["delegation_id"])
+        tracked = state.table(DELEGATIONS).get(did)
+        if tracked is None or tracked.pending is None:  # cancelled while it was being asked
+            granted = int(body.get("reserved_fen", 0)) if kind == "granted" else 0
+            if granted and tracked is not None and tracked.cap_route:
+                return [caps.settle(tracked.cap_route, list(tracked.cap_keys), granted, 0)]
+            return []
+        request = KeptRecord.from_json(tracked.pending)
+        event = self.envelope.read(request)
+        court = dm.sender_court(event.headers.source)
+        if kind == "granted":
+            reserved = replace(tracked, reserved_fen=int(body["reserved_fen"]))
+            return self._deliver(request, event, reserved, court, state)
+        error = ValidationError(str(body["reason"]), code=str(body["code"]))
+        state.table(DELEGATIONS).delete(did)
+        state.timers.cancel(did)
+        sender = ("court", tracked.delegation.requesting_court)
+        return [
+            *refusal(self.envelope, request, error, sender, self.source),
+            self._decision(event, None, court, error),
+        ]
+
+    def _settle(
+        self, tracked: Tracked, event: Event, step: dm.Step
+    ) -> tuple[Tracked, list[Output]]:
         """At an end state, turn the deduction reservation into what was really deducted."""
-        if not tracked.cap_keys:
-            return tracked
+        if not tracked.cap_keys or tracked.cap_route is None:
+            return tracked, []
+        if tracked.pending is not None:  # ended before the cap answered: the answer releases it
+            return replace(tracked, pending=None), []
         executed = event.payload.get("amount_executed") if step is dm.Step.COMPLETED else None
         actual = Money.parse(str(executed)).fen if executed is not None else 0
-        caps = state.table(CAPS)
-        for key in tracked.cap_keys:
-            left = max((caps.get(key) or 0) - tracked.reserved_fen + actual, 0)
-            caps.put(key, left, expires=_cap_expiry(key))
-        return replace(tracked, reserved_fen=actual)
+        out = caps.settle(tracked.cap_route, list(tracked.cap_keys), tracked.reserved_fen, actual)
+        return replace(tracked, reserved_fen=actual), [out]
 
     def _store(self, state: State, tracked: Tracked) -> None:
         """Keep a delegation; a finished one until the retention ends; re-aim its timer."""
@@ -275,9 +319,3 @@ class DelegationFlow(Flow):
 
 def _court_id(node: Any) -> str | None:
     return str(node["court_id"]) if isinstance(node, dict) else None
-
-
-def _cap_expiry(key: str) -> datetime:
-    """A cap counter (``rule:debtor:year``) is kept until the year after its year ends."""
-    year = int(key.rsplit(":", 1)[1])
-    return datetime(year + 2, 1, 1, tzinfo=CHINA)

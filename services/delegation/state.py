@@ -17,6 +17,8 @@ class Tracked:
     delegation: Delegation
     cap_keys: tuple[str, ...] = ()  # deduction-cap counters this delegation reserved against
     reserved_fen: int = 0
+    cap_route: str | None = None  # key of the caps task holding those counters (debtor:year)
+    pending: dict[str, Any] | None = None  # the request, while its cap reservation is asked
 
 
 def _time(value: str | None) -> datetime | None:
@@ -30,7 +32,13 @@ def dump(tracked: Tracked) -> bytes:
         d[key] = d[key].isoformat() if d[key] else None
     d["deadlines"] = [{**dl, "due": dl["due"].isoformat()} for dl in d["deadlines"]]
     return json.dumps(
-        {"delegation": d, "cap_keys": list(tracked.cap_keys), "reserved_fen": tracked.reserved_fen}
+        {
+            "delegation": d,
+            "cap_keys": list(tracked.cap_keys),
+            "reserved_fen": tracked.reserved_fen,
+            "cap_route": tracked.cap_route,
+            "pending": tracked.pending,
+        }
     ).encode()
 
 
@@ -48,4 +56,10 @@ def load(data: bytes) -> Tracked:
             for x in d["deadlines"]
         ),
     )  # fmt: skip
-    return Tracked(delegation, tuple(raw["cap_keys"]), int(raw["reserved_fen"]))
+    return Tracked(
+        delegation,
+        tuple(raw["cap_keys"]),
+        int(raw["reserved_fen"]),
+        raw.get("cap_route"),
+        raw.get("pending"),
+    )

@@ -39,7 +39,7 @@ def test_apply_twice_changes_nothing_the_second_time(conn: Connection) -> None:
     assert "in sync" in _cli(conn, "topics", "plan")
     plan = ops.plan_topics(conn)
     assert _changes(plan) == []
-    assert len(plan.specs) == 52
+    assert len(plan.specs) == 53
 
 
 def test_plan_shows_catalogue_changes_and_apply_makes_them(

@@ -181,12 +181,6 @@ def test_a_catalogue_built_in_the_test_is_used() -> None:
     assert next(iter(caps_used(h))).startswith("test-cap:")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cap counters live in the state of the task (partition) that handled the "
-    "request, keyed by delegation id; delegations of one debtor on different partitions "
-    "each see their own counter, so the cap is multiplied by the partition count (6)",
-)
 def test_the_cap_holds_across_partitions() -> None:
     h = make_harness(partitions=6)  # bus.delegation.events has 6 partitions
     first, second = "dlg-0", "dlg-2"

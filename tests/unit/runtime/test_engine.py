@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from courtbus.bus.records import Output
+from courtbus.bus.records import KeptRecord, Output
 from courtbus.errors import CourtbusError, TransientError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, json_store
 from courtbus.runtime.engine import INTERNAL_ERROR, Engine
-from courtbus.runtime.harness import FakeRecord, FlowHarness, memory_envelope
+from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.runtime.state import MemoryBackend
 from courtbus.samples import PERSON_ID
 from courtbus.wire import values as v
@@ -209,7 +209,7 @@ def test_changes_of_a_refused_record_are_not_kept_but_the_batch_is() -> None:
     records = []
     for offset, did in enumerate(("ok-1", "bad-1", "boom-1", "ok-2")):
         built = flow.envelope.build(TOPIC, ACCEPTED, payload(did), "court:6104")
-        records.append(FakeRecord(TOPIC, 0, offset, built.key, built.value, built.headers))
+        records.append(KeptRecord(TOPIC, 0, offset, built.key, built.value, built.headers))
     for raw in records:
         engine.handle(raw, state)
     table = state.table(SEEN)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from courtbus.bus.records import KeptRecord
 from courtbus.errors import CourtbusError
 from courtbus.runtime.flow import TIMERS, Incoming, Inputs, json_store
-from courtbus.runtime.harness import FakeRecord
 from courtbus.runtime.state import Entry, MemoryBackend, State, from_ms, to_ms
 
 T0 = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
@@ -202,7 +202,7 @@ def test_inputs_need_topics_or_a_pattern_not_both() -> None:
 
 
 def test_a_raw_incoming_has_no_decoded_event() -> None:
-    raw = FakeRecord("t", 0, 0, b"k", b"v")
+    raw = KeptRecord("t", 0, 0, b"k", b"v")
     with pytest.raises(CourtbusError) as info:
         _ = Incoming(raw, None).decoded
     assert info.value.code == "FLOW_RAW_INPUT"
