@@ -1,0 +1,198 @@
+"""The flow runtime on the real broker: failures become INTERNAL_ERROR, restarts read the tail.
+
+A small counting flow runs in a worker thread against the session's Kafka and registry, on
+topics of its own, so nothing here touches the services' topics.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+
+from courtbus import ops
+from courtbus.bus.records import Output
+from courtbus.config import Connection
+from courtbus.runtime import Flow, Incoming, Inputs, State, json_store
+from courtbus.runtime.config import WorkerConfig
+from courtbus.runtime.worker import Worker
+from courtbus.wire.envelope import Envelope
+from tests.integration.helpers import TopicReader, header
+
+pytestmark = pytest.mark.integration
+COUNTS = json_store("counts")
+
+
+def counter_flow(envelope: Envelope, name: str, source: str, out: str) -> Flow:
+    """A flow counting records per key; a record whose value is ``boom`` makes it raise."""
+
+    class Counter(Flow):
+        inputs = Inputs(topics=(source,))
+        stores = (COUNTS,)
+        decode = False
+
+        def on_event(self, record: Incoming, state: State) -> list[Output]:
+            raw = record.raw
+            if raw.value == b"boom":
+                raise RuntimeError("the flow cannot handle this record")
+            counts = state.table(COUNTS)
+            key = (raw.key or b"").decode()
+            counts.put(key, (counts.get(key) or 0) + 1)
+            return [Output(out, raw.key, raw.value, [])]
+
+    Counter.name = name
+    Counter.source = f"bus:{name}"
+    return Counter(envelope)
+
+
+class Running:
+    """A worker in a thread, stopped cleanly on exit."""
+
+    def __init__(self, flow: Flow, conn: Connection, state_dir: Path) -> None:
+        config = WorkerConfig(conn, state_dir, instance=0, tick_s=1.0)
+        self.worker = Worker(flow, config)
+        self.thread = threading.Thread(target=self.worker.run, daemon=True)
+
+    def __enter__(self) -> Worker:
+        self.thread.start()
+        return self.worker
+
+    def __exit__(self, *_: object) -> None:
+        self.worker.stop()
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive(), "the worker did not stop"
+
+
+def wait_until(predicate: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def bus_topics(conn: Connection) -> None:
+    """The catalogue's topics (dead letters, alerts) exist."""
+    ops.apply_topics(conn, ops.plan_topics(conn))
+
+
+@pytest.fixture
+def topics(conn: Connection, bus_topics: None) -> Iterator[tuple[str, str, str]]:
+    """(flow name, input topic, output topic), one partition each."""
+    name = f"rt{uuid.uuid4().hex[:8]}"
+    source, out = f"test.{name}.in", f"test.{name}.out"
+    admin = KafkaAdminClient(**conn.kafka_settings())
+    try:
+        admin.create_topics([NewTopic(source, 1, 1), NewTopic(out, 1, 1)])
+    finally:
+        admin.close()
+    yield name, source, out
+
+
+def _produce(conn: Connection, topic: str, records: list[tuple[bytes, bytes]]) -> list[int]:
+    producer = KafkaProducer(**conn.kafka_settings(), linger_ms=20, batch_size=512 * 1024)
+    try:
+        futures = [producer.send(topic, key=k, value=v) for k, v in records]
+        producer.flush()
+        return [f.get().offset for f in futures]
+    finally:
+        producer.close()
+
+
+@pytest.mark.timeout(240)
+def test_a_record_that_makes_the_flow_raise_is_dead_lettered_and_the_next_is_processed(
+    conn: Connection, envelope: Envelope, topics: tuple[str, str, str], tmp_path: Path
+) -> None:
+    name, source, out = topics
+    offsets = _produce(conn, source, [(b"a", b"one"), (b"b", b"boom"), (b"c", b"two")])
+    bad = f"{source}:0:{offsets[1]}"
+    reader = TopicReader(conn, out, "bus.deadletter", "bus.alerts")
+    try:
+        with Running(counter_flow(envelope, name, source, out), conn, tmp_path) as worker:
+            reader.wait_for(lambda r: r.topic == out, count=2, timeout_s=90)
+            dead = reader.wait_for(
+                lambda r: r.topic == "bus.deadletter" and header(r, "dlq_topic") == source
+            )
+            alerts = reader.wait_for(lambda r: r.topic == "bus.alerts" and r.key == bad.encode())
+            assert worker.tasks, "the worker still runs its task"
+        reader.poll()
+        assert [r.value for r in reader.records if r.topic == out] == [b"one", b"two"]
+        dead = [
+            r
+            for r in reader.records
+            if r.topic == "bus.deadletter" and header(r, "dlq_topic") == source
+        ]
+        assert len(dead) == 1 and dead[0].value == b"boom" and dead[0].key == b"b"
+        assert header(dead[0], "dlq_code") == "INTERNAL_ERROR"
+        assert header(dead[0], "dlq_offset") == str(offsets[1])
+        alerts = [r for r in reader.records if r.topic == "bus.alerts" and r.key == bad.encode()]
+        assert len(alerts) == 1
+        alert = envelope.read(alerts[0])
+        assert alert.record == "cn.court.bus.notice.ServiceAlert"
+        assert alert.payload["code"] == "INTERNAL_ERROR"
+        assert alert.payload["service"] == f"bus:{name}"
+        assert "RuntimeError" in alert.payload["message"]
+    finally:
+        reader.close()
+
+
+@pytest.mark.timeout(600)
+def test_a_restart_with_a_million_stored_entities_reads_only_the_changelog_tail(
+    conn: Connection, envelope: Envelope, topics: tuple[str, str, str], tmp_path: Path
+) -> None:
+    name, source, out = topics
+    entities = 1_000_000
+    changelog = f"bus.{name}.counts.changelog"
+    admin = KafkaAdminClient(**conn.kafka_settings())
+    try:
+        admin.create_topics(
+            [NewTopic(changelog, 1, 1, topic_configs={"cleanup.policy": "compact"})]
+        )
+    finally:
+        admin.close()
+    # The store's history, as earlier workers would have written it.
+    _produce(conn, changelog, [(f"k{i:07d}".encode(), b"1") for i in range(entities)])
+    flow = counter_flow(envelope, name, source, out)
+
+    started = time.monotonic()
+    with Running(flow, conn, tmp_path) as worker:
+        wait_until(lambda: bool(worker.tasks), 300, "the first assignment and full restore")
+        assert worker.restored == entities, "a worker with no local state reads it all"
+        first_restore_s = time.monotonic() - started
+        _produce(conn, source, [(b"k0000001", b"x"), (b"new", b"y")])
+        reader = TopicReader(conn, out)
+        try:
+            reader.wait_for(lambda r: True, count=2, timeout_s=60)
+        finally:
+            reader.close()
+        task = next(iter(worker.tasks.values()))
+        assert task.backend.count("counts") == entities + 1
+        assert task.state.table(COUNTS).get("k0000001") == 2
+
+    # A clean restart: nothing was written since the checkpoint.
+    with Running(flow, conn, tmp_path) as worker:
+        wait_until(lambda: bool(worker.tasks), 120, "the assignment after a clean restart")
+        assert worker.restored == 0
+
+    # Another owner wrote 250 changes meanwhile: exactly those are read.
+    tail = 250
+    _produce(conn, changelog, [(f"k{i:07d}".encode(), b"7") for i in range(tail)])
+    started = time.monotonic()
+    with Running(flow, conn, tmp_path) as worker:
+        wait_until(lambda: bool(worker.tasks), 120, "the assignment after others wrote")
+        assert worker.restored == tail
+        tail_restore_s = time.monotonic() - started
+        task = next(iter(worker.tasks.values()))
+        assert task.state.table(COUNTS).get("k0000000") == 7
+        assert task.backend.count("counts") == entities + 1
+    print(
+        f"full restore of {entities} entities: {first_restore_s:.1f}s; tail: {tail_restore_s:.1f}s"
+    )
