@@ -134,7 +134,7 @@ def check_request_lines(
         ValidationError: ``COURT_UNKNOWN`` if ``court`` is not in the directory.
     """
     from courtbus.catalogue.directory import load_directory
-    from courtbus.sdk.court import check_requests
+    from courtbus.sdk.court import check_requests, regional_rules
 
     directory = load_directory()
     directory.court(court)
@@ -147,7 +147,10 @@ def check_request_lines(
             parsed.append((number, parse_request_line(line)))
         except ValidationError as exc:
             invalid.append((number, exc))
-    checked = check_requests((f for _, f in parsed), court_id=court, directory=directory)
+    checked = check_requests(
+        (f for _, f in parsed), court_id=court, directory=directory,
+        policies=regional_rules(directory),
+    )  # fmt: skip
     valid: list[tuple[int, DelegationRequestIn]] = []
     for (number, _), result in zip(parsed, checked, strict=True):
         if isinstance(result, ValidationError):

@@ -12,6 +12,7 @@ per record and flushes once.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,10 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from courtbus.catalogue.directory import Directory, load_directory
+from courtbus.catalogue.policies import load_policies
 from courtbus.config import Connection
+from courtbus.domain import policy
+from courtbus.domain.delegation import check_not_self
 from courtbus.domain.identity import CaseNumber, mask_ids_in_text, validate_debtor_id
 from courtbus.domain.money import Money
-from courtbus.errors import CourtbusError, ValidationError
+from courtbus.errors import ConfigError, CourtbusError, ValidationError
 from courtbus.wire import values as v
 from courtbus.wire.client import (
     BulkSendError,
@@ -39,6 +43,7 @@ from courtbus.wire.client import (
 )
 from courtbus.wire.envelope import Envelope, Event, OutgoingRecord
 
+log = logging.getLogger("courtbus.sdk")
 NS = "cn.court.bus.delegation."
 Matter = Literal["SEARCH", "FREEZE", "SEAL", "DEDUCT", "SEIZE", "DETAIN", "EVICT", "SERVE", "OTHER"]
 AssetKind = Literal[
@@ -145,15 +150,32 @@ def _input_reason(exc: Exception) -> str:
     return mask_ids_in_text(str(exc))
 
 
+def regional_rules(directory: Directory) -> policy.PolicyCatalogue | None:
+    """The regional policy catalogue, or None (with a warning) where it cannot be read."""
+    try:
+        return load_policies(directory)
+    except ConfigError as exc:
+        log.warning("regional rules not checked before sending: %s", exc)
+        return None
+
+
 def check_request(
-    request: DelegationRequestIn | Mapping[str, Any], *, court_id: str, directory: Directory
+    request: DelegationRequestIn | Mapping[str, Any],
+    *,
+    court_id: str,
+    directory: Directory,
+    policies: policy.PolicyCatalogue | None = None,
 ) -> DelegationRequestIn:
     """Validate one delegation request as court ``court_id`` would send it; sends nothing.
 
+    With ``policies``, the law's freeze maxima and the regional rules are checked too, by the
+    same domain function the gateway and the delegation service call (annual caps excepted:
+    only the service knows what was deducted).
+
     Raises:
         ValidationError: ``REQUEST_INVALID`` (wrong types, missing or unknown fields), a code
-            from the domain layer (case number, debtor ID, amount), ``COURT_UNKNOWN``, or
-            ``DELEGATION_SELF``.
+            from the domain layer (case number, debtor ID, amount), ``COURT_UNKNOWN``,
+            ``DELEGATION_SELF``, or a policy code (``POLICY_*``).
     """
     try:
         req = (
@@ -166,8 +188,14 @@ def check_request(
             f"delegation request: {_input_reason(exc)}", code="REQUEST_INVALID"
         ) from exc
     executing = directory.court(req.executing_court)
-    if executing.id == court_id:
-        raise ValidationError(f"court {court_id} cannot delegate to itself", code="DELEGATION_SELF")
+    amount = Money.parse(req.amount) if req.amount is not None else None
+    ask = policy.DelegationAsk(
+        court_id, executing.id, req.matter, req.asset_kind, req.freeze_period_days, amount
+    )
+    if policies is None:
+        check_not_self(ask.requesting_court, ask.executing_court)
+    else:
+        policy.check_request(policies, ask)
     return req
 
 
@@ -176,6 +204,7 @@ def check_requests(
     *,
     court_id: str,
     directory: Directory,
+    policies: policy.PolicyCatalogue | None = None,
 ) -> list[DelegationRequestIn | ValidationError]:
     """Validate a batch of requests; one result per input, in order: the request or its error.
 
@@ -186,7 +215,7 @@ def check_requests(
     first_use: dict[str, int] = {}
     for index, item in enumerate(requests):
         try:
-            req = check_request(item, court_id=court_id, directory=directory)
+            req = check_request(item, court_id=court_id, directory=directory, policies=policies)
         except ValidationError as exc:
             results.append(exc)
             continue
@@ -216,6 +245,7 @@ class CourtClient:
             ValidationError: ``COURT_UNKNOWN`` if the court is not in the directory.
         """
         self.directory = directory or load_directory()
+        self.policies = regional_rules(self.directory)
         self.court = self.directory.court(court_id)
         self.conn = conn
         self.envelope: Envelope = make_envelope(conn)
@@ -285,6 +315,7 @@ class CourtClient:
             request if request is not None else fields,
             court_id=self.court.id,
             directory=self.directory,
+            policies=self.policies,
         )
 
     def _request_payload(self, req: DelegationRequestIn) -> dict[str, Any]:
@@ -333,7 +364,9 @@ class CourtClient:
             SchemaError, SerializationError, RegistryError: a request could not be encoded
                 (the error's note names it); nothing was sent.
         """
-        checked = check_requests(requests, court_id=self.court.id, directory=self.directory)
+        checked = check_requests(
+            requests, court_id=self.court.id, directory=self.directory, policies=self.policies
+        )
         errors = [(i, r) for i, r in enumerate(checked) if isinstance(r, ValidationError)]
         if errors:
             detail = describe_failures([(f"#{i}", str(e)) for i, e in errors])
