@@ -1,5 +1,5 @@
 """``python -m courtbus``: the same as the ``courtbus`` command."""
 
-from courtbus.cli import main
+from courtbus.app.cli import main
 
 main()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from courtbus.samples import PERSON_ID, one_per_flow
+from courtbus.app.samples import PERSON_ID, one_per_flow
 from courtbus.wire import values as v
 from courtbus.wire.codec import frame
 from courtbus.wire.envelope import Envelope

@@ -12,9 +12,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from courtbus.bus.deadletters import parse_dead_letter
 from courtbus.bus.records import Output
 from courtbus.bus.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, flow_topic
-from courtbus.deadletters import parse_dead_letter
 from courtbus.errors import StoreError, TransientError
 from courtbus.runtime import Flow, Incoming, Inputs, State
 from courtbus.store import AlertRow, DeadLetterRow, ReadModel, StoredEvent

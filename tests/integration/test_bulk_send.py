@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from courtbus import ops
-from courtbus.cli import app
+from courtbus.app import ops
+from courtbus.app.cli import app
+from courtbus.app.samples import PERSON_ID
 from courtbus.config import Connection
-from courtbus.samples import PERSON_ID
 from courtbus.sdk import CourtClient
 from courtbus.wire.envelope import Envelope
 from tests.integration.helpers import TopicReader

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from courtbus import ops
+from courtbus.app import ops
 from courtbus.config import Connection
 from courtbus.errors import RegistryError
 from courtbus.wire import compat

@@ -17,7 +17,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from courtbus import ops
+from courtbus.app import ops
 from courtbus.bus.records import Output
 from courtbus.config import Connection
 from courtbus.runtime import Flow, Incoming, Inputs, State, json_store

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from courtbus import ops
+from courtbus.app import ops
 from courtbus.catalogue.admin import Action, ActionKind
 from courtbus.catalogue.topics import DEFAULT_PATH
 from courtbus.config import Connection

@@ -12,10 +12,10 @@ import pytest
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 from kafka import KafkaConsumer
 
-from courtbus import ops
+from courtbus.app import ops
+from courtbus.app.samples import one_per_flow
 from courtbus.config import Connection
 from courtbus.errors import SerializationError
-from courtbus.samples import one_per_flow
 from courtbus.wire.client import make_producer, send
 from courtbus.wire.codec import frame
 from courtbus.wire.envelope import Envelope

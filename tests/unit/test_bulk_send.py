@@ -18,12 +18,12 @@ from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
 from kafka.future import Future
 from typer.testing import CliRunner
 
-from courtbus import cli_bus
+from courtbus.app.cli import app
+from courtbus.app.cli import delegation as cli_bus
+from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.catalogue.directory import load_directory
-from courtbus.cli import app
 from courtbus.config import Connection
 from courtbus.errors import ClusterError, CourtbusError, ValidationError
-from courtbus.samples import FIRM_CODE, PERSON_ID
 from courtbus.sdk import court as court_module
 from courtbus.sdk.court import (
     BulkValidationError,

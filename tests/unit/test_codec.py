@@ -9,8 +9,8 @@ import struct
 import fastavro
 import pytest
 
+from courtbus.app.samples import one_per_flow
 from courtbus.errors import SchemaError, SerializationError
-from courtbus.samples import one_per_flow
 from courtbus.wire.codec import AvroCodec, frame, unframe
 from courtbus.wire.schemas import SchemaSet
 from tests.fakes import MemoryRegistry

@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
+from courtbus.app.samples import PERSON_ID
 from courtbus.bus import dead_letter, rejection_notice
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import load_policies
 from courtbus.errors import CourtbusError
 from courtbus.gateway import Gateway
-from courtbus.samples import PERSON_ID
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.schemas import SchemaSet

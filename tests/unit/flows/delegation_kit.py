@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+from courtbus.app.samples import PERSON_ID
 from courtbus.bus.records import Output
 from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.catalogue.policies import (
@@ -18,7 +19,6 @@ from courtbus.catalogue.policies import (
 )
 from courtbus.domain.policy import PolicyCatalogue
 from courtbus.runtime.harness import FlowHarness, memory_envelope
-from courtbus.samples import PERSON_ID
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Event, OutgoingRecord
 from services.delegation.caps import CAPS_TOPIC

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from courtbus.app.samples import PERSON_ID
 from courtbus.domain.money import Money
 from courtbus.domain.policy import PolicyCatalogue, PolicyRule
 from courtbus.runtime.harness import FlowHarness
-from courtbus.samples import PERSON_ID
 from tests.unit.flows.delegation_kit import (
     ACCEPT,
     CANCEL,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from courtbus.samples import PERSON_ID
+from courtbus.app.samples import PERSON_ID
 from tests.unit.flows.delegation_kit import (
     ACCEPT,
     CANCEL,

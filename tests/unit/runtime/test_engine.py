@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from courtbus.app.samples import PERSON_ID
 from courtbus.bus.records import KeptRecord, Output
 from courtbus.errors import CourtbusError, TransientError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, json_store
 from courtbus.runtime.engine import INTERNAL_ERROR, Engine
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.runtime.state import MemoryBackend
-from courtbus.samples import PERSON_ID
 from courtbus.wire import values as v
 
 T0 = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)

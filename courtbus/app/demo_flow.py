@@ -19,10 +19,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
 from courtbus.errors import StackError
-from courtbus.samples import FIRM_CODE, PERSON_ID
 from courtbus.sdk import CourtClient
 from courtbus.store import ReadModel
 

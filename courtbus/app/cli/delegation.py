@@ -1,13 +1,11 @@
-"""``courtbus delegation|inbox|dlq|serve``: the delegation flow from the command line.
+"""``courtbus delegation ...``: the delegation flow (事项委托) from the command line.
 
-Thin: each command calls the SDK, the read model or the dead-letter reader and prints.
+Thin: each command calls the SDK or the read model and prints.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -16,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -35,30 +32,9 @@ from courtbus.errors import ValidationError
 if TYPE_CHECKING:
     from courtbus.sdk.court import DelegationRequestIn
 
+from courtbus.app.cli.common import AsCourt, Store, court_client, out, print_sent, read_model
+
 delegation_app = typer.Typer(help="Send and inspect delegations (事项委托).", no_args_is_help=True)
-dlq_app = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
-out = Console()
-
-AsCourt = Annotated[str, typer.Option("--as", help="The sending court's id, e.g. 320583.")]
-Store = Annotated[
-    str | None,
-    typer.Option(
-        "--store", help="Read-model URL (default: $COURTBUS_STORE_URL or .stack/readmodel.db)."
-    ),
-]
-
-
-def _client(court: str):  # type: ignore[no-untyped-def]  # CourtClient, imported lazily (Kafka)
-    from courtbus.config import resolve
-    from courtbus.sdk import CourtClient
-
-    return CourtClient(court, resolve())
-
-
-def _sent(what: str, sent: object) -> None:
-    out.print(
-        f"[green]sent[/green] {what}: {getattr(sent, 'delegation_id', '')} (event {getattr(sent, 'event_id', '')})"
-    )
 
 
 def request_fields(
@@ -199,8 +175,8 @@ def send(
     """Request a delegation from another court."""
     fields = request_fields(to, case, matter, debtor_name, debtor_id, debtor_kind, asset_kind,
                             Decimal(amount) if amount else None, freeze_days, delegation_id)  # fmt: skip
-    with _client(court) as client:
-        _sent("request", client.request_delegation(**fields))
+    with court_client(court) as client:
+        print_sent("request", client.request_delegation(**fields))
 
 
 @delegation_app.command("send-many")
@@ -302,8 +278,8 @@ def accept(
     court: AsCourt, delegation_id: str, handler: Annotated[str | None, typer.Option()] = None
 ) -> None:
     """Accept a delegation delivered to your court."""
-    with _client(court) as client:
-        _sent("acceptance", client.accept(delegation_id, handler))
+    with court_client(court) as client:
+        print_sent("acceptance", client.accept(delegation_id, handler))
 
 
 @delegation_app.command("reject")
@@ -314,8 +290,8 @@ def reject(
     reason: Annotated[str, typer.Option()],
 ) -> None:
     """Refuse a delegation delivered to your court."""
-    with _client(court) as client:
-        _sent("rejection", client.reject(delegation_id, code, reason))
+    with court_client(court) as client:
+        print_sent("rejection", client.reject(delegation_id, code, reason))
 
 
 @delegation_app.command("progress")
@@ -326,8 +302,8 @@ def progress(
     amount: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Report progress on a delegation you accepted."""
-    with _client(court) as client:
-        _sent("progress", client.report_progress(delegation_id, summary, amount))
+    with court_client(court) as client:
+        print_sent("progress", client.report_progress(delegation_id, summary, amount))
 
 
 @delegation_app.command("complete")
@@ -338,24 +314,15 @@ def complete(
     amount: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Report a delegation you accepted as done."""
-    with _client(court) as client:
-        _sent("completion", client.complete(delegation_id, summary, amount))
+    with court_client(court) as client:
+        print_sent("completion", client.complete(delegation_id, summary, amount))
 
 
 @delegation_app.command("cancel")
 def cancel(court: AsCourt, delegation_id: str, reason: Annotated[str, typer.Option()]) -> None:
     """Withdraw a delegation your court requested."""
-    with _client(court) as client:
-        _sent("cancellation", client.cancel(delegation_id, reason))
-
-
-def _model(store: str | None):  # type: ignore[no-untyped-def]  # ReadModel, imported lazily (SQLAlchemy)
-    from courtbus.config import default_store_url
-    from courtbus.store import ReadModel
-
-    model = ReadModel(store or default_store_url())
-    model.migrate()
-    return model
+    with court_client(court) as client:
+        print_sent("cancellation", client.cancel(delegation_id, reason))
 
 
 @delegation_app.command("list")
@@ -367,7 +334,7 @@ def list_(
     store: Store = None,
 ) -> None:
     """Delegations in the read model (kept up to date by the projector service)."""
-    model = _model(store)
+    model = read_model(store)
     try:
         rows = model.delegations(court=court, state=state.upper() if state else None)
     finally:
@@ -383,7 +350,7 @@ def list_(
 @delegation_app.command("show")
 def show(delegation_id: str, store: Store = None) -> None:
     """One delegation and its full history, refused steps included."""
-    model = _model(store)
+    model = read_model(store)
     try:
         row = model.delegation(delegation_id)
         history = model.history(delegation_id)
@@ -402,93 +369,3 @@ def show(delegation_id: str, store: Store = None) -> None:
         result = f"→ {h.state_after}" if h.applied else f"[red]refused {h.error_code}[/red]"
         table.add_row(h.time.strftime("%Y-%m-%d %H:%M:%S"), h.record, h.source, result)
     out.print(table)
-
-
-def inbox(
-    court: Annotated[str, typer.Argument(help="Court id.")],
-    follow: Annotated[bool, typer.Option(help="Keep waiting for new messages.")] = False,
-    group: Annotated[
-        str | None, typer.Option(help="Consumer group: remember what was read.")
-    ] = None,
-) -> None:
-    """Print a court's inbox: requests, receipts, deadline notices, rejection notices."""
-    with _client(court) as client:
-        count = 0
-        for event in client.inbox(group_id=group, timeout_s=None if follow else 3):
-            p = event.payload
-            detail = p.get("error_code") or p.get("notice") or p.get("matter") or ""
-            text = f"{event.headers.time:%Y-%m-%d %H:%M:%S}  {event.record.rsplit('.', 1)[1]:<28} {p.get('delegation_id') or event.key}  {detail}"
-            out.print(mask_ids_in_text(text), highlight=False)
-            count += 1
-    out.print(f"{count} message(s)")
-
-
-@dlq_app.command("list")
-def dlq_list(
-    code: Annotated[str | None, typer.Option(help="Only this error code.")] = None,
-) -> None:
-    """Every dead letter: where it came from and why it was refused."""
-    from courtbus.config import resolve
-    from courtbus.deadletters import read_dead_letters
-
-    table = Table("ref", "code", "from", "reason")
-    n = 0
-    for letter in read_dead_letters(resolve()):
-        if code and letter.code != code:
-            continue
-        table.add_row(
-            letter.ref,
-            letter.code,
-            f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}",
-            letter.reason[:120],
-        )
-        n += 1
-    out.print(table)
-    out.print(f"{n} dead letter(s)")
-
-
-@dlq_app.command("show")
-def dlq_show(
-    ref: Annotated[
-        str, typer.Argument(help="partition:offset in bus.deadletter (from `dlq list`).")
-    ],
-) -> None:
-    """One dead letter in full: code, reason, original headers and size."""
-    from courtbus.config import resolve
-    from courtbus.deadletters import find
-
-    letter = find(resolve(), ref)
-    for label, value in (("code", letter.code), ("reason", letter.reason), ("from", f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}"),
-                         ("time", str(letter.time)), ("key", repr(letter.key)), ("value", f"{len(letter.value)} bytes")):  # fmt: skip
-        out.print(f"[bold]{label:>8}[/bold]  {value}", highlight=False)
-    for k, v in letter.original_headers:
-        out.print(
-            f"[bold]{k:>8}[/bold]  {mask_ids_in_text(v.decode('utf-8', errors='replace'))}",
-            highlight=False,
-        )
-
-
-@dlq_app.command("replay")
-def dlq_replay(
-    ref: Annotated[str, typer.Argument(help="partition:offset in bus.deadletter.")],
-) -> None:
-    """Re-submit a dead letter's original record once its cause is fixed on the bus side."""
-    from courtbus.config import resolve
-    from courtbus.deadletters import find, replay
-
-    conn = resolve()
-    letter = find(conn, ref)
-    partition, offset = replay(conn, letter)
-    out.print(
-        f"[green]replayed[/green] {ref} ({letter.code}) to {letter.source_topic}@{partition}:{offset}"
-    )
-
-
-def serve(
-    service: Annotated[str, typer.Argument(help="gateway, delegation or projector.")],
-) -> None:
-    """Run one service in the foreground until Ctrl-C (same as `python -m services.<name>`)."""
-    if service not in ("gateway", "delegation", "projector"):
-        out.print(f"[red]unknown service {service!r}[/red]: gateway, delegation or projector")
-        raise typer.Exit(2)
-    raise typer.Exit(subprocess.call([sys.executable, "-m", f"services.{service}"]))

@@ -12,10 +12,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from courtbus import ops
+from courtbus.app import ops
+from courtbus.app.samples import one_per_flow
 from courtbus.config import Connection, default_stack_home
 from courtbus.domain.identity import mask_ids_in_text
-from courtbus.samples import one_per_flow
 from courtbus.stack import Stack, StackConfig
 from courtbus.wire.client import make_envelope, make_producer, read_events, send
 from courtbus.wire.envelope import Event
@@ -100,7 +100,7 @@ def run_demo(out: Console, home: Path | None, port_base: int, registry_port: int
     out.print(
         f"[green]✓ one delivered message per flow[/green] in {time.monotonic() - started:.1f}s"
     )
-    from courtbus.demo_flow import run_flow_demo
+    from courtbus.app.demo_flow import run_flow_demo
 
     run_flow_demo(out, conn, cfg.home)
     out.print(

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from courtbus import cli_bus
+from courtbus.app.cli import bus, delegation
 from courtbus.errors import CourtbusError
 
 if TYPE_CHECKING:
@@ -35,10 +35,10 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(directory_app, name="directory")
-app.add_typer(cli_bus.delegation_app, name="delegation")
-app.add_typer(cli_bus.dlq_app, name="dlq")
-app.command("inbox")(cli_bus.inbox)
-app.command("serve")(cli_bus.serve)
+app.add_typer(delegation.delegation_app, name="delegation")
+app.add_typer(bus.dlq_app, name="dlq")
+app.command("inbox")(bus.inbox)
+app.command("serve")(bus.serve)
 
 out = Console()
 err = Console(stderr=True)
@@ -189,7 +189,7 @@ def topics_plan(
     home: HomeOpt = None,
 ) -> None:
     """Show how the cluster differs from the catalogue (changes nothing)."""
-    from courtbus import ops
+    from courtbus.app import ops
     from courtbus.config import resolve
 
     plan = ops.plan_topics(resolve(bootstrap, stack_home=home), catalogue, directory, profile)
@@ -215,7 +215,7 @@ def topics_apply(
     home: HomeOpt = None,
 ) -> None:
     """Create topics, add partitions and alter configs until the cluster matches (idempotent)."""
-    from courtbus import ops
+    from courtbus.app import ops
     from courtbus.config import resolve
 
     conn = resolve(bootstrap, stack_home=home)
@@ -249,7 +249,7 @@ def schemas_register(
     """Register every message schema (subject = Avro full name) and set its compatibility rule."""
     from rich.progress import Progress
 
-    from courtbus import ops
+    from courtbus.app import ops
     from courtbus.config import resolve
     from courtbus.wire.schemas import DEFAULT_DIR, SchemaSet
 
@@ -279,7 +279,7 @@ def schemas_check(
     folder: FolderOpt = None,
 ) -> None:
     """Check each schema is FULL_TRANSITIVE-compatible with every released version."""
-    from courtbus import ops
+    from courtbus.app import ops
     from courtbus.config import REPO_ROOT
     from courtbus.wire import compat
     from courtbus.wire.schemas import DEFAULT_DIR, SchemaSet
@@ -343,6 +343,6 @@ def demo(
     registry_port: Annotated[int, typer.Option(help="Registry port for the demo stack.")] = 8081,
 ) -> None:
     """Bring the stack up, apply topics, register schemas, send one message per flow, show them."""
-    from courtbus.demo import run_demo
+    from courtbus.app.demo import run_demo
 
     run_demo(out, home, port_base, registry_port)

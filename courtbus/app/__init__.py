@@ -1,0 +1,4 @@
+"""The application around the library: the ``courtbus`` command, the demo, operator helpers.
+
+Nothing in ``courtbus`` outside this package imports it.
+"""

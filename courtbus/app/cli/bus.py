@@ -1,0 +1,105 @@
+"""``courtbus inbox | dlq ... | serve``: a court's inbox, the dead letters, the services."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from courtbus.app.cli.common import court_client, out
+from courtbus.domain.identity import mask_ids_in_text
+
+dlq_app = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
+
+
+def inbox(
+    court: Annotated[str, typer.Argument(help="Court id.")],
+    follow: Annotated[bool, typer.Option(help="Keep waiting for new messages.")] = False,
+    group: Annotated[
+        str | None, typer.Option(help="Consumer group: remember what was read.")
+    ] = None,
+) -> None:
+    """Print a court's inbox: requests, receipts, deadline notices, rejection notices."""
+    with court_client(court) as client:
+        count = 0
+        for event in client.inbox(group_id=group, timeout_s=None if follow else 3):
+            p = event.payload
+            detail = p.get("error_code") or p.get("notice") or p.get("matter") or ""
+            text = f"{event.headers.time:%Y-%m-%d %H:%M:%S}  {event.record.rsplit('.', 1)[1]:<28} {p.get('delegation_id') or event.key}  {detail}"
+            out.print(mask_ids_in_text(text), highlight=False)
+            count += 1
+    out.print(f"{count} message(s)")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    code: Annotated[str | None, typer.Option(help="Only this error code.")] = None,
+) -> None:
+    """Every dead letter: where it came from and why it was refused."""
+    from courtbus.bus.deadletters import read_dead_letters
+    from courtbus.config import resolve
+
+    table = Table("ref", "code", "from", "reason")
+    n = 0
+    for letter in read_dead_letters(resolve()):
+        if code and letter.code != code:
+            continue
+        table.add_row(
+            letter.ref,
+            letter.code,
+            f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}",
+            letter.reason[:120],
+        )
+        n += 1
+    out.print(table)
+    out.print(f"{n} dead letter(s)")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    ref: Annotated[
+        str, typer.Argument(help="partition:offset in bus.deadletter (from `dlq list`).")
+    ],
+) -> None:
+    """One dead letter in full: code, reason, original headers and size."""
+    from courtbus.bus.deadletters import find
+    from courtbus.config import resolve
+
+    letter = find(resolve(), ref)
+    for label, value in (("code", letter.code), ("reason", letter.reason), ("from", f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}"),
+                         ("time", str(letter.time)), ("key", repr(letter.key)), ("value", f"{len(letter.value)} bytes")):  # fmt: skip
+        out.print(f"[bold]{label:>8}[/bold]  {value}", highlight=False)
+    for k, v in letter.original_headers:
+        out.print(
+            f"[bold]{k:>8}[/bold]  {mask_ids_in_text(v.decode('utf-8', errors='replace'))}",
+            highlight=False,
+        )
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ref: Annotated[str, typer.Argument(help="partition:offset in bus.deadletter.")],
+) -> None:
+    """Re-submit a dead letter's original record once its cause is fixed on the bus side."""
+    from courtbus.bus.deadletters import find, replay
+    from courtbus.config import resolve
+
+    conn = resolve()
+    letter = find(conn, ref)
+    partition, offset = replay(conn, letter)
+    out.print(
+        f"[green]replayed[/green] {ref} ({letter.code}) to {letter.source_topic}@{partition}:{offset}"
+    )
+
+
+def serve(
+    service: Annotated[str, typer.Argument(help="gateway, delegation or projector.")],
+) -> None:
+    """Run one service in the foreground until Ctrl-C (same as `python -m services.<name>`)."""
+    if service not in ("gateway", "delegation", "projector"):
+        out.print(f"[red]unknown service {service!r}[/red]: gateway, delegation or projector")
+        raise typer.Exit(2)
+    raise typer.Exit(subprocess.call([sys.executable, "-m", f"services.{service}"]))

@@ -1,0 +1,102 @@
+"""Sample messages, one per flow, for ``make demo`` and the tests. Fictitious people and firms."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from courtbus.wire import values as v
+
+# (source participant, outbox topic, record, payload)
+Sample = tuple[str, str, str, dict[str, Any]]
+
+PERSON_ID = "320583199303121234"  # valid GB 11643 checksum; not a real person
+FIRM_CODE = "91440800MA4UABCD1B"  # valid GB 32100 checksum; not a real firm
+
+
+def one_per_flow() -> list[Sample]:
+    """One realistic message for each of the five flows (delegation … case status)."""
+    t = v.now()
+    return [
+        (
+            "court:320583",
+            "court.320583.outbox",
+            "cn.court.bus.delegation.DelegationRequested",
+            {
+                "delegation_id": "dlg-320583-2023-1234-01",
+                "case_number": v.case_number("(2023)苏0583执1234号"),
+                "requesting_court": v.court("320583"),
+                "executing_court": v.court("6101"),
+                "matter": "FREEZE",
+                "debtor": v.debtor("PERSON", "张三", PERSON_ID),
+                "asset_kind": "DEPOSIT",
+                "asset_description": "西安某银行账户存款",
+                "amount": v.money("120000.00"),
+                "freeze_period_days": 365,
+                "requested_at": t,
+                "note": None,
+            },
+        ),
+        (
+            "court:4408",
+            "court.4408.outbox",
+            "cn.court.bus.blacklist.DebtorListed",
+            {
+                "entry_id": "bl-4408-2024-77",
+                "case_number": v.case_number("(2024)粤08执77号"),
+                "listing_court": v.court("4408"),
+                "debtor": v.debtor("ORGANISATION", "湛江某贸易有限公司", FIRM_CODE),
+                "legal_representative": "李四",
+                "ground": "REFUSED_WITH_ABILITY",
+                "serious": False,
+                "period_months": None,
+                "obligation": "支付货款人民币 860,000.00 元及利息",
+                "listed_at": t,
+            },
+        ),
+        (
+            "court:3205",
+            "court.3205.outbox",
+            "cn.court.bus.restriction.RestrictionIssued",
+            {
+                "control_id": "rc-3205-2023-88-exit",
+                "case_number": v.case_number("(2023)苏05执88号"),
+                "issuing_court": v.court("3205"),
+                "kind": "EXIT_BAN",
+                "subject": v.debtor("PERSON", "张三", PERSON_ID),
+                "travel_document": "E12345678",
+                "agencies": ["nia"],
+                "issued_at": t,
+                "effective_from": date.today(),
+                "effective_until": None,
+                "reason": "被执行人未履行生效法律文书确定的义务",
+            },
+        ),
+        (
+            "court:50",
+            "court.50.outbox",
+            "cn.court.bus.distribution.DistributionOpened",
+            {
+                "distribution_id": "dist-50-2024-5",
+                "case_number": v.case_number("(2024)渝执5号"),
+                "presiding_court": v.court("50"),
+                "debtor": v.debtor("ORGANISATION", "湛江某贸易有限公司", FIRM_CODE),
+                "asset_description": "重庆市渝中区某商铺拍卖价款",
+                "proceeds": v.money("3500000.00"),
+                "claim_deadline": date.today() + timedelta(days=30),
+                "opened_at": t,
+            },
+        ),
+        (
+            "court:3174",
+            "court.3174.outbox",
+            "cn.court.bus.casestatus.CaseFiled",
+            {
+                "case_number": v.case_number("(2024)沪74执301号"),
+                "court": v.court("3174"),
+                "debtors": [v.debtor("ORGANISATION", "湛江某贸易有限公司", FIRM_CODE)],
+                "amount": v.money("12500000.00"),
+                "filed_at": t,
+            },
+        ),
+    ]
