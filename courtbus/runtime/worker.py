@@ -252,7 +252,11 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
         now = self.clock()
         try:
             for tp, records in batch.items():
-                task = self.tasks[self.changelogs.task_of(tp)]
+                task = self.tasks.get(self.changelogs.task_of(tp))
+                if task is None:  # records of a partition whose state is not open: start over
+                    for t in touched:
+                        t.state.rollback()
+                    raise Rejoin(f"records for {tp.topic}-{tp.partition} before its task opened")
                 if task not in touched:
                     task.state.now = now
                     touched.append(task)
