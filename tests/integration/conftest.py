@@ -1,4 +1,5 @@
-"""One real Kafka broker + Apicurio Registry per test session, on free ports.
+"""One real Kafka broker + Apicurio Registry per test session, on free ports; the services
+started as processes by ``start_services``.
 
 Set ``COURTBUS_TEST_BOOTSTRAP`` and ``COURTBUS_TEST_REGISTRY`` to use a running stack instead.
 """
@@ -7,20 +8,21 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from courtbus import ops
+from courtbus.app import ops
 from courtbus.config import Connection
 from courtbus.stack import Stack, StackConfig
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.registry import RegistryClient
 from courtbus.wire.schemas import SchemaSet
+from tests.integration.helpers import ALL_SERVICES, Services
 from tests.ports import free_block
 
 pytestmark = pytest.mark.integration
@@ -83,3 +85,33 @@ def topic(conn: Connection) -> str:
     finally:
         admin.close()
     return name
+
+
+StartServices = Callable[..., Services]
+
+
+@pytest.fixture(scope="module")
+def start_services(
+    conn: Connection, registered: dict[str, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartServices]:
+    """``start_services(home, env=None, which=("projector", "gateway", "delegation"))``: the
+    bus's topics applied, then those services running as processes (see
+    ``helpers.Services``), until the end of the test module.
+
+    ``home`` is a folder (logs, worker state, the read model) or a name for a fresh one.
+    """
+    started: list[Services] = []
+    ops.apply_topics(conn, ops.plan_topics(conn))
+
+    def start(
+        home: Path | str, env: dict[str, str] | None = None, which: Iterable[str] = ALL_SERVICES
+    ) -> Services:
+        folder = home if isinstance(home, Path) else tmp_path_factory.mktemp(home)
+        services = Services(conn, folder, env, which)
+        started.append(services)
+        services.start()
+        return services
+
+    yield start
+    for services in reversed(started):
+        services.stop()

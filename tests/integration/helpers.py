@@ -1,37 +1,85 @@
-"""Helpers for integration tests: a topic reader that waits for records, a service process."""
+"""Helpers for integration tests: waiting on conditions, reading topics to their end, consumer
+group progress, and the services run as processes (``Services``, started by the
+``start_services`` fixture of ``conftest.py``)."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from courtbus.config import Connection
 
+T = TypeVar("T")
+POLL_S = 0.05  # the poll interval of the wait loops
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout_s: float = 30,
+    what: str | Callable[[], str] = "the condition",
+    interval_s: float = POLL_S,
+) -> T:
+    """Poll ``predicate`` until it returns something truthy, and return that (or fail).
+
+    ``what`` may be a callable giving the failure's description (evaluated only on failure).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            detail = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {detail}")
+        time.sleep(interval_s)
+
 
 class TopicReader:
-    """Reads every partition of some topics from the start (committed records only)."""
+    """Reads every partition of some topics (committed records only), from the start or from
+    where the topics ended when the reader was made (``from_end=True``)."""
 
-    def __init__(self, conn: Connection, *topics: str) -> None:
+    def __init__(self, conn: Connection, *topics: str, from_end: bool = False) -> None:
         self.consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
                                       isolation_level="read_committed", consumer_timeout_ms=200)  # fmt: skip
         parts = []
         for topic in topics:
             for p in self.consumer.partitions_for_topic(topic) or ():
                 parts.append(TopicPartition(topic, p))
+        self.parts = parts
         self.consumer.assign(parts)
-        self.consumer.seek_to_beginning(*parts)
+        if from_end:
+            for tp, end in self.consumer.end_offsets(parts).items():
+                self.consumer.seek(tp, end)
+        else:
+            self.consumer.seek_to_beginning(*parts)
         self.records: list[Any] = []
 
     def poll(self) -> None:
+        """Take what has arrived (stops after 200 ms without a record)."""
         for rec in self.consumer:
             self.records.append(rec)
+
+    def read_to_end(self, timeout_s: float = 30) -> list[Any]:
+        """Read up to the topics' read_committed end offsets as of now; all records so far."""
+        ends = self.consumer.end_offsets(self.parts)
+
+        def done() -> bool:
+            batch = self.consumer.poll(timeout_ms=100)
+            for records in batch.values():
+                self.records.extend(records)
+            return all(self.consumer.position(tp) >= end for tp, end in ends.items())
+
+        wait_until(done, timeout_s, "the end of " + ", ".join(sorted({t.topic for t in ends})))
+        return self.records
 
     def wait_for(
         self, predicate: Callable[[Any], bool], timeout_s: float = 30, count: int = 1
@@ -60,8 +108,94 @@ def header(record: Any, name: str) -> str | None:
     return None
 
 
+# -- consumer group progress ------------------------------------------------------------------
+
+
+class GroupProgress:
+    """How far consumer groups got: committed offsets against read_committed end offsets."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.admin = KafkaAdminClient(**conn.kafka_settings())
+        self.consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
+                                      isolation_level="read_committed")  # fmt: skip
+
+    def __enter__(self) -> GroupProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.admin.close()
+
+    def partitions(self, topics: Iterable[str]) -> list[TopicPartition]:
+        return [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(self.consumer.partitions_for_topic(topic) or ())
+        ]
+
+    def committed(
+        self, group: str, parts: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, int | None]:
+        """The group's committed offset of each partition (None: nothing committed)."""
+        parts = list(parts)
+        found = self.admin.list_group_offsets({group: parts}).get(group, {})
+        result: dict[TopicPartition, int | None] = {}
+        for tp in parts:
+            meta = found.get(tp)
+            result[tp] = meta.offset if meta is not None and meta.offset >= 0 else None
+        return result
+
+    def consumed_past(self, group: str, tp: TopicPartition, offset: int) -> bool:
+        """Whether the group committed a position past ``offset`` on ``tp`` (processed it)."""
+        committed = self.committed(group, [tp])[tp]
+        return committed is not None and committed > offset
+
+    def lag(self, group: str, topics: Iterable[str]) -> list[str]:
+        """The partitions of ``topics`` where ``group`` has not processed every committed
+        record: empty when it is caught up everywhere, else one description per partition.
+
+        A partition is caught up when the group's committed offset reached the partition's
+        read_committed end offset. But a transactional producer's commit or abort marker
+        takes an offset of its own after its records (and a killed worker's aborted records
+        take some too), while a worker commits the offset after the last record it processed.
+        So where the committed offset is short of the end, a read_committed consumer reads
+        from the committed offset to the end: caught up if that gap holds no record.
+        """
+        parts = self.partitions(topics)
+        ends = self.consumer.end_offsets(parts)
+        committed = self.committed(group, parts)
+        behind = {tp: committed[tp] or 0 for tp in parts if (committed[tp] or 0) < ends[tp]}
+        if not behind:
+            return []
+        self.consumer.assign(list(behind))
+        for tp, offset in behind.items():
+            self.consumer.seek(tp, offset)
+        unread: dict[TopicPartition, int] = {}
+
+        def read_gap() -> bool:
+            for tp, records in self.consumer.poll(timeout_ms=100).items():
+                unread[tp] = unread.get(tp, 0) + len(records)
+            return all(self.consumer.position(tp) >= ends[tp] for tp in behind)
+
+        wait_until(read_gap, 10, f"{group}'s uncommitted gaps {sorted(behind)}")
+        return [
+            f"{group} on {tp.topic}[{tp.partition}]: committed {behind[tp]}, end {ends[tp]}, "
+            f"{unread[tp]} record(s) not processed"
+            for tp in behind
+            if unread.get(tp)
+        ]
+
+
+# -- services as processes --------------------------------------------------------------------
+
+
 class ServiceProcess:
-    """A service run as ``python -m <module>``, its output in a log file."""
+    """A service run as ``python -m <module>``, its output in a log file (appended to across
+    restarts). It is ready once it logs ``ready``, and ``assigned`` too if given (e.g. the
+    line a worker logs when it has its partitions)."""
 
     def __init__(
         self,
@@ -70,39 +204,149 @@ class ServiceProcess:
         log: Path,
         ready: str,
         env: dict[str, str] | None = None,
+        assigned: str | None = None,
     ) -> None:
-        self.module, self.log, self.ready = module, log, ready
+        self.module, self.log, self.ready, self.assigned = module, log, ready, assigned
         self.env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap,
                     "COURTBUS_REGISTRY_URL": conn.registry_url or "",
                     "COURTBUS_STATE_DIR": str(log.parent / "state"), **(env or {})}  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None
+        self._marks = (0, 0)
 
-    def start(self, timeout_s: float = 60) -> None:
-        mark = self.log.read_text().count(self.ready) if self.log.exists() else 0
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def count(self, pattern: str | re.Pattern[str]) -> int:
+        """How many times ``pattern`` (a regular expression) occurs in the log so far."""
+        return len(re.findall(pattern, self.log_text()))
+
+    def launch(self, env: dict[str, str] | None = None) -> None:
+        """Start the process; ``env`` adds settings for this run only. See ``wait_ready``."""
+        text = self.log_text()
+        self._marks = (text.count(self.ready), text.count(self.assigned) if self.assigned else 0)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.module],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=self.env,
+                env={**self.env, **(env or {})},
             )
-        deadline = time.monotonic() + timeout_s
-        while self.log.read_text().count(self.ready) <= mark:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{self.module} did not start:\n{self.log.read_text()[-3000:]}"
-                )
-            time.sleep(0.2)
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
+        """Wait for the ready line(s) of the latest launch (or fail if the process ended)."""
+
+        def ready() -> bool:
+            text = self.log_text()
+            if text.count(self.ready) > self._marks[0] and (
+                not self.assigned or text.count(self.assigned) > self._marks[1]
+            ):
+                return True
+            assert self.alive, f"{self.module} exited:\n{self.log_text()[-3000:]}"
+            return False
+
+        wait_until(ready, timeout_s, lambda: f"{self.module}:\n{self.log_text()[-3000:]}")
+
+    def start(self, timeout_s: float = 60, env: dict[str, str] | None = None) -> None:
+        """Start and wait until it logs its ready line; ``env`` adds settings for this run."""
+        self.launch(env)
+        self.wait_ready(timeout_s)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        """SIGKILL, and reap the process."""
+        if self.alive:
+            assert self.proc is not None
             self.proc.kill()
             self.proc.wait()
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+    def terminate(self) -> None:
+        """SIGTERM without waiting (see ``stop``)."""
+        if self.alive:
+            assert self.proc is not None
             self.proc.terminate()
+
+    def stop(self) -> None:
+        """SIGTERM and wait for the process to leave its group and exit (SIGKILL after 30 s)."""
+        self.terminate()
+        if self.proc is not None:
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def restart(self, env: dict[str, str] | None = None) -> None:
+        """Stop cleanly, then start again (``env``: extra settings for the new run)."""
+        self.stop()
+        self.start(env=env)
+
+
+SERVICE_MODULES = {
+    "projector": "services.projector",
+    "gateway": "services.gateway",
+    "delegation": "services.delegation",
+}
+ALL_SERVICES = ("projector", "gateway", "delegation")
+
+
+class Services(Mapping[str, ServiceProcess]):
+    """Some of the services (projector, gateway, delegation), each a process logging to
+    ``<home>/<name>.log`` with its state under ``<home>/state``, ready (also after a restart)
+    once its worker has its partitions.
+
+    ``env`` goes to every service. The projector gets a read model of its own
+    (``sqlite:///<home>/read.db``, ``store_url``) and a fresh consumer group
+    (``projector_group``) unless ``env`` names them.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        home: Path,
+        env: dict[str, str] | None = None,
+        which: Iterable[str] = ALL_SERVICES,
+    ) -> None:
+        self.conn, self.home = conn, home
+        self.env = {
+            "COURTBUS_STORE_URL": f"sqlite:///{home / 'read.db'}",
+            "COURTBUS_PROJECTOR_GROUP": f"projector-{uuid.uuid4().hex[:6]}",
+            **(env or {}),
+        }
+        self.store_url = self.env["COURTBUS_STORE_URL"]
+        self.projector_group = self.env["COURTBUS_PROJECTOR_GROUP"]
+        self.procs: dict[str, ServiceProcess] = {}
+        for name in which:
+            group = self.group(name)
+            self.procs[name] = ServiceProcess(
+                SERVICE_MODULES[name], conn, home / f"{name}.log", f"{group} consuming",
+                self.env, assigned=f"{group} restored",
+            )  # fmt: skip
+
+    def group(self, name: str) -> str:
+        """The consumer group of a service."""
+        return self.projector_group if name == "projector" else f"courtbus-{name}"
+
+    def __getitem__(self, name: str) -> ServiceProcess:
+        return self.procs[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.procs)
+
+    def __len__(self) -> int:
+        return len(self.procs)
+
+    def start(self, timeout_s: float = 60) -> None:
+        """Start them all at once and wait until each has its partitions."""
+        for proc in self.procs.values():
+            proc.launch()
+        for proc in self.procs.values():
+            proc.wait_ready(timeout_s)
+
+    def stop(self) -> None:
+        """Stop them all cleanly (SIGTERM to all, then wait for each)."""
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            proc.stop()

@@ -12,32 +12,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from courtbus import ops
 from courtbus.config import Connection
 from courtbus.wire.envelope import Envelope
 from tests.gateway_cases import BAD_INPUTS, Raw, build, valid_payload
-from tests.integration.helpers import ServiceProcess, TopicReader, header
+from tests.integration.conftest import StartServices
+from tests.integration.helpers import (
+    GroupProgress,
+    ServiceProcess,
+    TopicReader,
+    header,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
+GROUP = "courtbus-gateway"
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    conn: Connection, registered: dict[str, int], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServiceProcess]:
-    ops.apply_topics(conn, ops.plan_topics(conn))
-    service = ServiceProcess(
-        "services.gateway",
-        conn,
-        tmp_path_factory.mktemp("gw") / "gateway.log",
-        "courtbus-gateway consuming",
-    )
-    service.start()
-    yield service
-    service.stop()
+def gateway(start_services: StartServices) -> ServiceProcess:
+    return start_services("gw", which=("gateway",))["gateway"]
 
 
 @pytest.fixture(scope="module")
@@ -110,21 +106,34 @@ def test_bad_input_is_dead_lettered_notified_and_does_not_stop_the_gateway(
     assert gateway.proc is not None and gateway.proc.poll() is None
 
 
+def _copies_once_processed(conn: Connection, raw: Raw, where: tuple[str, str]) -> int:
+    """Copies of ``raw`` (by ``ce_id``) on the flow topic, once the gateway's committed offset
+    on the outbox partition at ``where`` is past that record: it has been processed, and
+    whatever it produced is committed with that offset."""
+    tp, offset = TopicPartition(raw.topic, int(where[0])), int(where[1])
+    with GroupProgress(conn) as progress:
+        wait_until(
+            lambda: progress.consumed_past(GROUP, tp, offset),
+            60,
+            f"{GROUP} to commit past {raw.topic}[{tp.partition}]@{offset}",
+            interval_s=0.2,
+        )
+    ce_id = dict(raw.headers)["ce_id"]
+    reader = TopicReader(conn, "bus.delegation.events")
+    try:
+        return sum(dict(r.headers).get("ce_id") == ce_id for r in reader.read_to_end())
+    finally:
+        reader.close()
+
+
 def test_exact_duplicates_are_forwarded_once(
     gateway: ServiceProcess, producer: KafkaProducer, envelope: Envelope, conn: Connection
 ) -> None:
     good = _valid(envelope)
-    _send(producer, good)
-    _send(producer, good)  # a court resending after a timeout
-    marker = _valid(envelope)
-    _send(producer, marker)
-    ce_id, marker_id = dict(good.headers)["ce_id"], dict(marker.headers)["ce_id"]
-    reader = TopicReader(conn, "bus.delegation.events")
-    try:
-        reader.wait_for(lambda r: dict(r.headers).get("ce_id") == marker_id)
-        assert len([r for r in reader.records if dict(r.headers).get("ce_id") == ce_id]) == 1
-    finally:
-        reader.close()
+    first = _send(producer, good)
+    duplicate = _send(producer, good)  # a court resending after a timeout
+    assert duplicate[0] == first[0]  # one key, one partition: processed after the first
+    assert _copies_once_processed(conn, good, duplicate) == 1
 
 
 def test_a_new_participant_outbox_is_picked_up_without_restart(
@@ -154,18 +163,9 @@ def test_duplicates_are_still_dropped_after_a_gateway_restart(
 ) -> None:
     """The dedup store is restored from its changelog when the gateway starts again."""
     good = _valid(envelope)
-    _send(producer, good)
-    ce_id = dict(good.headers)["ce_id"]
-    reader = TopicReader(conn, "bus.delegation.events")
-    try:
-        reader.wait_for(lambda r: dict(r.headers).get("ce_id") == ce_id)
-        gateway.kill()
-        gateway.start()
-        _send(producer, good)  # the court resends after the gateway came back
-        marker = _valid(envelope)
-        _send(producer, marker)
-        marker_id = dict(marker.headers)["ce_id"]
-        reader.wait_for(lambda r: dict(r.headers).get("ce_id") == marker_id)
-        assert len([r for r in reader.records if dict(r.headers).get("ce_id") == ce_id]) == 1
-    finally:
-        reader.close()
+    first = _send(producer, good)
+    assert _copies_once_processed(conn, good, first) == 1
+    gateway.kill()
+    gateway.start()
+    duplicate = _send(producer, good)  # the court resends after the gateway came back
+    assert _copies_once_processed(conn, good, duplicate) == 1

@@ -2,73 +2,85 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from courtbus import ops
+from courtbus.app.samples import PERSON_ID
 from courtbus.config import Connection
-from courtbus.samples import PERSON_ID
 from courtbus.sdk import CourtClient
-from tests.integration.helpers import ServiceProcess
+from courtbus.wire.envelope import Envelope
+from tests.integration.conftest import StartServices
+from tests.integration.helpers import GroupProgress, Services, TopicReader, wait_until
 
 pytestmark = pytest.mark.integration
+REQUESTER, EXECUTOR = "court.3205.inbox", "court.6103.inbox"
+ALERTS = "bus.alerts"
+WARNING, OVERDUE = ("START", "WARNING"), ("START", "OVERDUE")
 
 
 @pytest.fixture(scope="module")
-def services(
-    conn: Connection, registered: dict[str, int], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, ServiceProcess]]:
-    ops.apply_topics(conn, ops.plan_topics(conn))
+def services(start_services: StartServices, tmp_path_factory: pytest.TempPathFactory) -> Services:
     home = tmp_path_factory.mktemp("timer")
     deadlines = home / "deadlines.yaml"
     deadlines.write_text("default: {start: 10s, report: 120s, warn_before: 6s}\n")
     env = {"COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5"}
-    procs = {
-        "gateway": ServiceProcess(
-            "services.gateway", conn, home / "gateway.log", "courtbus-gateway consuming", env
-        ),
-        "delegation": ServiceProcess(
-            "services.delegation",
-            conn,
-            home / "delegation.log",
-            "courtbus-delegation consuming",
-            env,
-        ),
-    }
-    for p in procs.values():
-        p.start()
-    yield procs
-    for p in procs.values():
-        p.stop()
+    return start_services(home, env=env, which=("gateway", "delegation"))
 
 
-def _notices(court: CourtClient, did: str) -> list[tuple[str, str]]:
-    return [
-        (e.payload["deadline"], e.payload["notice"])
-        for e in court.inbox(timeout_s=1)
-        if e.key == did and e.record.endswith("DeadlineNotice")
-    ]
+class Notices:
+    """The deadline notices about some delegations, by topic, as they are committed."""
+
+    def __init__(self, conn: Connection, envelope: Envelope) -> None:
+        self.reader = TopicReader(conn, REQUESTER, EXECUTOR, ALERTS, from_end=True)
+        self.envelope = envelope
+
+    def of(self, topic: str, did: str, records: list[Any] | None = None) -> list[tuple[str, str]]:
+        if records is None:
+            self.reader.poll()
+            records = self.reader.records
+        mine = [self.envelope.read(r) for r in records if (r.topic, r.key) == (topic, did.encode())]
+        return [
+            (e.payload["deadline"], e.payload["notice"])
+            for e in mine
+            if e.record.endswith("DeadlineNotice")
+        ]
+
+
+def _request(court: CourtClient, did: str) -> None:
+    court.request_delegation(delegation_id=did, case_number="(2024)苏05执600号", executing_court="6103", matter="SEARCH",
+                             debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID})  # fmt: skip
 
 
 def test_notices_are_neither_repeated_nor_lost_across_a_sigkill(
-    services: dict[str, ServiceProcess], conn: Connection
+    services: Services, conn: Connection, envelope: Envelope
 ) -> None:
-    did = f"dlg-timer-{uuid.uuid4().hex[:8]}"
-    with CourtClient("3205", conn) as requester, CourtClient("6103", conn) as executor:
-        requester.request_delegation(delegation_id=did, case_number="(2024)苏05执600号", executing_court="6103", matter="SEARCH",
-                                     debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID})  # fmt: skip
-        deadline = time.monotonic() + 45
-        while ("START", "WARNING") not in _notices(executor, did):
-            assert time.monotonic() < deadline, "no warning"
-        services["delegation"].kill()  # after the warning, before the deadline
-        time.sleep(1)
-        services["delegation"].start()
-        deadline = time.monotonic() + 45
-        while ("START", "OVERDUE") not in _notices(executor, did):
-            assert time.monotonic() < deadline, "no overdue notice after the restart"
-        time.sleep(2)  # a repeated warning would show up by now
-        assert _notices(executor, did) == [("START", "WARNING"), ("START", "OVERDUE")]
-        assert _notices(requester, did) == [("START", "WARNING"), ("START", "OVERDUE")]
+    did, probe = (f"dlg-timer-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    notices = Notices(conn, envelope)
+    try:
+        with CourtClient("3205", conn) as requester:
+            _request(requester, did)
+            wait_until(lambda: WARNING in notices.of(EXECUTOR, did), 45, "the warning")
+            services["delegation"].kill()  # after the warning, before the deadline
+            services["delegation"].start()
+            wait_until(lambda: OVERDUE in notices.of(EXECUTOR, did), 60, "the overdue notice")
+            # A notice repeated by the restarted worker would come from a tick no later than
+            # the one that warns about a delegation requested now (4 s after its delivery).
+            _request(requester, probe)
+            wait_until(lambda: WARNING in notices.of(EXECUTOR, probe), 45, "the probe's warning")
+        with GroupProgress(conn) as progress:
+            wait_until(
+                lambda: not progress.lag(services.group("delegation"), ["bus.delegation.events"]),
+                30,
+                "the delegation service to process every event",
+                interval_s=0.2,
+            )
+        records = notices.reader.read_to_end()
+    finally:
+        notices.reader.close()
+    assert notices.of(EXECUTOR, did, records) == [WARNING, OVERDUE]
+    assert notices.of(REQUESTER, did, records) == [WARNING, OVERDUE]
+    assert notices.of(ALERTS, did, records) == [OVERDUE]  # an alert for an overdue deadline
+    for topic in (EXECUTOR, REQUESTER):  # the probe's, so far: none twice
+        assert notices.of(topic, probe, records) in ([WARNING], [WARNING, OVERDUE]), topic
