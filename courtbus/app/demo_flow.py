@@ -106,8 +106,12 @@ def run_scenario(out: Console, conn: Connection, tag: str) -> dict[str, str]:
         )
         c["3174"].request_delegation(delegation_id=ids["seal"], case_number="(2024)沪74执202号", executing_court="6104",
                                      matter="SEAL", debtor=_FIRM, asset_kind="IMMOVABLE", freeze_period_days=730)  # fmt: skip
+        # A court system that does not check the regional rules itself (the SDK would refuse
+        # this before sending): the bus refuses it, with a dead letter and a notice.
+        unchecked, c["320583"].policies = c["320583"].policies, None
         c["320583"].request_delegation(delegation_id=ids["deduct"], case_number="(2024)苏0583执203号", executing_court="4409",
                                        matter="DEDUCT", debtor=_PERSON, asset_kind="DEPOSIT", amount="8000.00")  # fmt: skip
+        c["320583"].policies = unchecked
         c["50"].request_delegation(
             delegation_id=ids["late"],
             case_number="(2024)渝执204号",

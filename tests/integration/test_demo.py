@@ -27,12 +27,6 @@ def _cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in courtbus/app/demo_flow.py (since 464551b): its DEDUCT request 320583 -> 4409 (to be "
-    "refused by the bus as POLICY_MATTER_NOT_ALLOWED) goes through CourtClient.request_delegation, "
-    "which now checks the regional rules itself and raises, so `courtbus demo` exits 1",
-)
 def test_demo_then_restart_keeps_topics_and_schema_ids(tmp_path: Path) -> None:
     home = tmp_path / "stack"
     base = free_block(4)
