@@ -265,8 +265,11 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
         except TransientError as exc:
             self._retry_later(consumer, batch, touched, exc)
             return
+        # Past the last record, and past a transaction marker after it (the consumer's
+        # position skips control records), so a caught-up group shows no lag (KAFKA-6607).
         offsets = {
-            tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batch.items()
+            tp: OffsetAndMetadata(max(records[-1].offset + 1, consumer.position(tp)), "", -1)
+            for tp, records in batch.items()
         }
         self._commit(producer, consumer, outputs, touched, offsets)
 

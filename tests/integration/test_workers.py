@@ -31,9 +31,9 @@ from typing import Any, TypeVar
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
-from courtbus import ops
+from courtbus.app import ops
 from courtbus.config import Connection
-from courtbus.samples import PERSON_ID
+from courtbus.app.samples import PERSON_ID
 from courtbus.sdk import CourtClient
 from courtbus.store import ReadModel
 from courtbus.wire.envelope import Envelope

@@ -1,3 +1,0 @@
-"""Moved to ``courtbus.app.samples`` (kept for a moment while tests move over)."""
-
-from courtbus.app.samples import *  # noqa: F403
