@@ -32,8 +32,8 @@ import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
 from courtbus.app import ops
-from courtbus.config import Connection
 from courtbus.app.samples import PERSON_ID
+from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.store import ReadModel
 from courtbus.wire.envelope import Envelope
