@@ -18,9 +18,9 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.produce import broker_limit
-from courtbus import ops
+from courtbus.app import ops
+from courtbus.app.samples import one_per_flow
 from courtbus.config import Connection
-from courtbus.samples import one_per_flow
 from courtbus.stack import Stack, StackConfig
 from courtbus.wire.client import make_envelope
 from courtbus.wire.schemas import SchemaSet

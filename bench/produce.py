@@ -19,9 +19,9 @@ from pathlib import Path
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from courtbus import ops
+from courtbus.app import ops
+from courtbus.app.samples import one_per_flow
 from courtbus.config import Connection
-from courtbus.samples import one_per_flow
 from courtbus.stack import Stack, StackConfig, artifacts
 from courtbus.wire.client import make_envelope, make_producer
 from courtbus.wire.schemas import SchemaSet
