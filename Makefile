@@ -62,9 +62,13 @@ schemas-check: install
 soak: jars
 	@echo "no soak campaigns yet (they arrive with the flow services)"
 
+# Each figure beside Kafka's own tool on the same private stack, with the load average (a few
+# minutes per script). Not run here: `$(BIN)/python -m bench.restore --full` (8.6 M entries).
 bench: jars
 	$(BIN)/python -m bench.produce
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.restore
+	$(BIN)/python -m bench.latency
 
 clean:
 	rm -rf $(VENV) .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis

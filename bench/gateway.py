@@ -1,32 +1,66 @@
-"""Gateway throughput: valid records through the real gateway service, vs the broker's limit.
+"""Gateway throughput through the real service, 1 and 2 workers, beside the broker's limit.
 
-Starts a private one-broker stack (memory registry), pre-loads N valid DelegationRequested
-records into a court outbox, starts the gateway, and times how long until all N are forwarded
-to ``bus.delegation.events`` (read_committed: transactions included). Prints records/s and the
-ratio to Kafka's own ProducerPerformance on the same broker in the same run.
+For each worker count, on a fresh private stack (one broker, memory registry): pre-load N valid
+``DelegationRequested`` records over four court outboxes, start that many
+``python -m services.gateway`` processes (one consumer group), and time until every record is
+forwarded to ``bus.delegation.events``. A batch's forwards and its input offsets commit in one
+transaction, so "forwarded" is read from the group's committed offsets reaching the outboxes'
+ends (then checked: a read_committed count of ``bus.delegation.events`` must be N).
+
+* **steady**: records forwarded after the group became stable with every worker holding its
+  tasks, per second of that window (start-up and the join rebalance excluded);
+* **incl. start-up**: N over the time from launching the processes;
+* **CPU/record**: the workers' CPU time (all threads, from ``/proc``) in the steady window per
+  record, and how busy they were (cores): on a loaded 2-core machine the rate follows the CPU
+  the workers get, the CPU per record does not.
+
+The gateway's tasks are per outbox topic-partition and the range assignor splits each topic
+on its own (3 partitions over 2 workers: [0, 1] and [2]), so the records go to partitions
+that split evenly: all 6 of ``court.320583.outbox`` and partitions 0 and 2 of the 3-partition
+outboxes. The output prints each worker's share.
+
+Beside each figure: Kafka's own ProducerPerformance (acks=all, idempotent, same record size)
+on the same stack, and the machine's load average. The 1-worker stack then restarts its worker
+(warm: the state folder kept) and prints what its restore read. If one worker misses the
+issue's goal of 20,000 records/s, it is run once more on a fresh stack under cProfile and the
+top functions are printed. ``python -m bench.gateway [N]`` (default 40,000).
 """
 
 from __future__ import annotations
 
-import subprocess
+import pstats
+import sqlite3
 import sys
-import tempfile
 import time
-import uuid
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
+from bench.common import Bench, Service, count_topic, load, private_stack, say, service_env
 from bench.produce import broker_limit
-from courtbus.app import ops
 from courtbus.app.samples import one_per_flow
-from courtbus.config import Connection
-from courtbus.stack import Stack, StackConfig
+from courtbus.wire import values as v
 from courtbus.wire.client import make_envelope
-from courtbus.wire.schemas import SchemaSet
-from tests.ports import free_block
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 40_000
+PROFILE_N = 20_000
+GOAL = 20_000  # records/s per gateway worker (the issue)
+GROUP = "courtbus-gateway"
+OUTPUT = "bus.delegation.events"
+# the worker's own chores, shown whatever their rank: topic discovery, task restore, ticks
+RUNTIME = ("_follow_pattern", "_sync_tasks", "restore", "_tick", "_commit", "_process")
+RESTORED = r"restored (\d+) changelog records for (\d+) new task\(s\) in ([\d.]+)s"
+# (court id, outbox partitions to load, a case number of that court)
+COURTS = [
+    ("320583", (0, 1, 2, 3, 4, 5), "(2023)苏0583执1234号"),
+    ("3205", (0, 2), "(2023)苏05执88号"),
+    ("4408", (0, 2), "(2024)粤08执77号"),
+    ("50", (0, 2), "(2024)渝执5号"),
+]
 
 
 def _debtors(count: int) -> list[str]:
@@ -40,88 +74,262 @@ def _debtors(count: int) -> list[str]:
     return ids
 
 
-def main() -> None:
-    """Run the measurement and print it."""
-    with tempfile.TemporaryDirectory() as home:
-        base = free_block(4)
-        stack = Stack(
-            StackConfig(
-                Path(home), port_base=base, registry_port=base + 2, registry_storage="memory"
-            )
-        )
-        state = stack.up()
-        gateway = None
-        try:
-            conn = Connection(state.bootstrap, state.registry_url)
-            ops.apply_topics(conn, ops.plan_topics(conn))
-            schemas = SchemaSet.load()
-            ops.register_schemas(conn.require_registry(), schemas)
-            envelope = make_envelope(conn, schemas)
-            source, topic, record, payload = one_per_flow()[0]
-            producer = KafkaProducer(bootstrap_servers=state.bootstrap, acks="all", linger_ms=5)
-            debtors = _debtors(1000)  # realistic repetition: 1,000 debtors over N requests
-            for i in range(N):
-                changed = {
-                    **payload,
-                    "delegation_id": f"dlg-bench-{i}",
-                    "debtor": {**payload["debtor"], "id_number": debtors[i % len(debtors)]},
-                }
-                out = envelope.build(topic, record, changed, source)
-                producer.send(out.topic, key=out.key, value=out.value, headers=out.headers)
-            producer.flush()
-            producer.close()
-            size = len(out.value)
-            limit = broker_limit(state.bootstrap, "bus.alerts", max(N, 300_000), size)
+def preload(bench: Bench, count: int, tag: str) -> tuple[dict[TopicPartition, int], int]:
+    """Send ``count`` valid requests round-robin over the chosen partitions.
 
-            env = {
-                "COURTBUS_BOOTSTRAP": state.bootstrap,
-                "COURTBUS_REGISTRY_URL": state.registry_url or "",
-                "PATH": "/usr/bin:/bin",
-            }
-            log = Path(home) / "gateway.log"
-            started = time.perf_counter()
-            with log.open("wb") as fh:
-                gateway = subprocess.Popen(
-                    [sys.executable, "-m", "services.gateway"],
-                    stdout=fh,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                )
-            consumer = KafkaConsumer(bootstrap_servers=state.bootstrap, isolation_level="read_committed", enable_auto_commit=False,
-                                     group_id=f"bench-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")  # fmt: skip
-            parts = [
-                TopicPartition("bus.delegation.events", p)
-                for p in consumer.partitions_for_topic("bus.delegation.events") or ()
-            ]
-            consumer.assign(parts)
-            seen = 0
-            first = None
-            while seen < N:
-                batch = consumer.poll(timeout_ms=1000)
-                got = sum(len(v) for v in batch.values())
-                if got and first is None:
-                    first = time.perf_counter()
-                seen += got
-                if time.perf_counter() - started > 600:
-                    raise SystemExit(f"only {seen} of {N} forwarded in 600 s; see {log}")
-            done = time.perf_counter()
-            consumer.close()
+    Returns the partitions' end offsets and the record size.
+    """
+    envelope = make_envelope(bench.conn, bench.schemas)
+    _, _, record, payload = one_per_flow()[0]
+    debtors = _debtors(1000)  # realistic repetition: 1,000 debtors over N requests
+    slots = [(court, p, case) for court, parts, case in COURTS for p in parts]
+    producer = KafkaProducer(**bench.conn.kafka_settings(), acks="all", linger_ms=20,
+                             batch_size=512 * 1024)  # fmt: skip
+    size = 0
+    for i in range(count):
+        court, partition, case = slots[i % len(slots)]
+        changed = {
+            **payload,
+            "delegation_id": f"dlg-{tag}-{i}",
+            "case_number": v.case_number(case),
+            "requesting_court": v.court(court),
+            "debtor": {**payload["debtor"], "id_number": debtors[i % len(debtors)]},
+        }
+        topic = f"court.{court}.outbox"
+        out = envelope.build(topic, record, changed, f"court:{court}")
+        producer.send(topic, key=out.key, value=out.value, headers=out.headers,
+                      partition=partition)  # fmt: skip
+        size = len(out.value)
+    producer.flush()
+    producer.close()
+    consumer = KafkaConsumer(**bench.conn.kafka_settings())
+    try:
+        parts = [TopicPartition(f"court.{c}.outbox", p) for c, p, _ in slots]
+        ends = dict(consumer.end_offsets(parts))
+    finally:
+        consumer.close()
+    say(f"pre-loaded {count} requests ({size} bytes each) into {len(slots)} outbox partitions")
+    return ends, size
+
+
+def committed(
+    admin: KafkaAdminClient, parts: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The gateway group's committed offsets (0 where none)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:  # before any group exists, the offsets topic is created on the first ask
+            found = admin.list_group_offsets({GROUP: list(parts)}).get(GROUP, {})
+            break
+        except KafkaError as exc:  # coordinator not there yet, loading, or moved: ask again
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    return {tp: max(meta.offset, 0) for tp, meta in found.items()}
+
+
+def members(admin: KafkaAdminClient) -> list[set[TopicPartition]] | None:
+    """Each member's assignment if the group is stable, else None."""
+    group: dict[str, Any] = admin.describe_groups([GROUP]).get(GROUP) or {}
+    if group.get("group_state") != "Stable":
+        return None
+    result = []
+    for member in group.get("members", []):
+        assignment = member.get("member_assignment") or {}
+        parts: set[TopicPartition] = set()
+        for item in assignment.get("assigned_partitions", []):
+            parts.update(TopicPartition(item["topic"], p) for p in item["partitions"])
+        result.append(parts)
+    return result
+
+
+def run_workers(
+    bench: Bench,
+    workers: int,
+    ends: dict[TopicPartition, int],
+    state_dir: Path,
+    prefix: Iterable[str] = (),
+    timeout_s: float = 900,
+) -> dict[str, Any]:
+    """Start ``workers`` gateway processes, wait until every record is forwarded, stop them."""
+    admin = bench.admin()
+    base = committed(admin, ends)
+    todo = sum(ends.values()) - sum(base.values())
+    env = service_env(bench, state_dir)
+    tag = "prof" if prefix else f"{workers}w"
+    procs = [Service("services.gateway", env, bench.home / f"gateway-{tag}-{i}.log")
+             for i in range(workers)]  # fmt: skip
+    started = time.perf_counter()
+    for proc in procs:
+        proc.start(prefix)
+    stable_at: float | None = None
+    done_at_stable = 0
+    cpu_at_stable = 0.0
+    shares: list[int] = []
+    try:
+        while True:
+            now = time.perf_counter()
+            offsets = committed(admin, ends)
+            done = sum(offsets.values()) - sum(base.values())
+            if stable_at is None:
+                assigned = members(admin)
+                if assigned and len(assigned) == workers and all(assigned):
+                    stable_at, done_at_stable = now, done
+                    cpu_at_stable = sum(p.cpu_s() for p in procs)
+                    shares = [sum(ends[tp] - base.get(tp, 0) for tp in a if tp in ends)
+                              for a in assigned]  # fmt: skip
+            if all(offsets.get(tp, 0) >= end for tp, end in ends.items()):
+                finished = time.perf_counter()
+                cpu = sum(p.cpu_s() for p in procs) - cpu_at_stable
+                break
+            for proc in procs:
+                if proc.proc is not None and proc.proc.poll() is not None:
+                    raise RuntimeError(f"a gateway worker exited:\n{proc.text()[-3000:]}")
+            if now - started > timeout_s:
+                raise RuntimeError(f"only {done} of {todo} forwarded in {timeout_s:.0f} s")
+            time.sleep(0.1 if stable_at is None else 0.2)
+    finally:
+        for proc in procs:
+            proc.stop()
+        admin.close()
+    assert stable_at is not None
+    steady_n = todo - done_at_stable
+    return {
+        "todo": todo,
+        "steady": steady_n / (finished - stable_at),
+        "with_startup": todo / (finished - started),
+        "before_stable": done_at_stable,
+        "cpu_per_record_us": cpu / max(steady_n, 1) * 1e6,
+        "cores_busy": cpu / (finished - stable_at),
+        "shares": shares,
+        "load": load(),
+    }
+
+
+def behind(bench: Bench, state_dir: Path) -> tuple[int, int]:
+    """(tasks, changelog records) a restore on this state folder reads past the checkpoints.
+
+    A pattern task's changes go to changelog partition crc32("topic:partition") % 6 (see
+    ``Changelogs._place``), shared with other tasks; restoring a task reads its partition from
+    the task's checkpoint to the end, skipping the other tasks' keys.
+    """
+    changelog = "bus.gateway.seen.changelog"
+    consumer = KafkaConsumer(**bench.conn.kafka_settings(), isolation_level="read_committed")
+    try:
+        parts = [TopicPartition(changelog, p) for p in range(6)]
+        ends = {tp.partition: end for tp, end in consumer.end_offsets(parts).items()}
+    finally:
+        consumer.close()
+    tasks = total = 0
+    for path in sorted((state_dir / GROUP).glob("worker-*/tasks/*.sqlite")):
+        topic, _, partition = path.stem.rpartition("-")
+        place = zlib.crc32(f"{topic}:{partition}".encode()) % 6
+        db = sqlite3.connect(path)
+        try:
+            row = db.execute("SELECT next_offset FROM checkpoints WHERE store = 'seen'").fetchone()
         finally:
-            if gateway is not None:
-                gateway.terminate()
-                gateway.wait(timeout=30)
-            stack.down()
-    steady = N / (done - (first or started))
-    print(
-        f"records: {N} DelegationRequested, value {size} bytes, 1 broker, 2 cores, gateway: 1 process, transactions"
+            db.close()
+        tasks += 1
+        total += ends[place] - (row[0] if row else 0)
+    return tasks, total
+
+
+def warm_restart(bench: Bench, state_dir: Path) -> str:
+    """Restart one worker on its kept state folder; what its restore read, and how long."""
+    tasks, to_read = behind(bench, state_dir)
+    proc = Service("services.gateway", service_env(bench, state_dir), bench.home / "warm.log")
+    proc.start()
+    try:
+        match = proc.wait_for(RESTORED)
+    finally:
+        proc.stop()
+    records, opened, seconds = match.groups()
+    return (f"warm restart of 1 worker (state folder kept, {N:,} entries in "
+            f"bus.gateway.seen.changelog): restored {int(records):,} records for {opened} tasks "
+            f"in {seconds} s; the {tasks} tasks' checkpoints were {to_read:,} changelog records "
+            f"behind the ends of their (shared) partitions, which the restore reads and skips "
+            f"| {load()}")  # fmt: skip
+
+
+def profile_one() -> list[str]:
+    """One worker under cProfile on PROFILE_N records, on a fresh stack: the top functions."""
+    with private_stack() as bench:
+        ends, _ = preload(bench, PROFILE_N, "prof")
+        out = bench.home / "gateway.prof"
+        say(f"profiling one worker over {PROFILE_N} records (cProfile)")
+        prefix = ("-m", "cProfile", "-o", str(out))
+        result = run_workers(bench, 1, ends, bench.home / "state", prefix=prefix)
+        stats = pstats.Stats(str(out))
+    total = max(ct for (_cc, _nc, _tt, ct, _callers) in stats.stats.values())  # type: ignore[attr-defined]
+    lines = [f"profile of one gateway worker (cProfile, fresh stack, {PROFILE_N:,} records, "
+             f"{result['steady']:,.0f} records/s under the profiler, {total:.1f} s in the "
+             f"main thread; kafka-python's I/O thread is not profiled; {result['load']})"]  # fmt: skip
+
+    def row(path: str, line: int, func: str, nc: int, tt: float, ct: float) -> str:
+        where = f"{Path(path).parent.name}/{Path(path).name}:{line}" if path != "~" else ""
+        return f"  {nc:>8} {tt:7.2f} {ct:7.2f} {ct / total * 100:5.1f}%  {where}({func})"
+
+    items = stats.stats.items()  # type: ignore[attr-defined]
+    for column, top in ((3, 28), (2, 18)):
+        name = "cumulative" if column == 3 else "own (tottime)"
+        lines.append(f"-- top {top} by {name} time: calls, own s, cumulative s, % of main thread")
+        entries = sorted(items, key=lambda kv: kv[1][column], reverse=True)
+        # skip the wrappers around the worker loop (runpy, run_service, run, _session, _loop)
+        shown = [(k, v) for k, v in entries if column == 2 or v[3] <= 0.9 * total][:top]
+        for (path, line, func), (_cc, nc, tt, ct, _callers) in shown:
+            lines.append(row(path, line, func, nc, tt, ct))
+    lines.append(
+        "-- the runtime's work besides records: calls, own s, cumulative s, % of main thread"
     )
-    print(f"broker limit (ProducerPerformance): {limit:>10,.0f} records/s")
-    print(
-        f"gateway incl. start-up:             {N / (done - started):>10,.0f} records/s  ({N / (done - started) / limit:.3f}× broker limit)"
-    )
-    print(
-        f"gateway steady (first→last):        {steady:>10,.0f} records/s  ({steady / limit:.3f}× broker limit)"
-    )
+    for (path, line, func), (_cc, nc, tt, ct, _callers) in items:
+        if path.endswith(("runtime/worker.py", "runtime/changelogs.py")) and func in RUNTIME:
+            lines.append(row(path, line, func, nc, tt, ct))
+    return lines
+
+
+def phase(workers: int) -> tuple[dict[str, Any], float, int, str]:
+    """One fresh stack: broker limit, pre-load, run ``workers`` workers."""
+    with private_stack() as bench:
+        ends, size = preload(bench, N, f"{workers}w")
+        say("broker limit: ProducerPerformance")
+        limit = broker_limit(bench.conn.bootstrap, "bus.alerts", max(N, 300_000), size)
+        say(f"running {workers} gateway worker(s) over {N} records")
+        result = run_workers(bench, workers, ends, bench.home / "state")
+        forwarded = count_topic(bench.conn, OUTPUT)
+        if forwarded != N:
+            raise RuntimeError(f"{forwarded} records on {OUTPUT}, expected {N}")
+        warm = warm_restart(bench, bench.home / "state") if workers == 1 else ""
+    return result, limit, size, warm
+
+
+def main() -> None:
+    """Run both worker counts (and the profile) and print them beside the broker's limit."""
+    rows = []
+    notes = []
+    size = 0
+    for workers in (1, 2):
+        result, limit, size, warm = phase(workers)
+        rows.append((workers, result, limit))
+        if warm:
+            notes.append(warm)
+    profile = profile_one() if rows[0][1]["steady"] < GOAL else []
+    print(f"gateway: {N:,} DelegationRequested ({size} bytes) from 4 court outboxes → "
+          f"{OUTPUT}, 1 broker, transactions, read_committed")  # fmt: skip
+    for workers, r, limit in rows:
+        per = r["steady"] / workers
+        shares = "/".join(f"{s / max(sum(r['shares']), 1):.0%}" for s in r["shares"])
+        print(
+            f"  {workers} worker(s): steady {r['steady']:>7,.0f} records/s = {per:,.0f}/worker "
+            f"({per / GOAL:.2f}× the 20,000/s goal) = {r['steady'] / limit:.3f}× broker limit "
+            f"| broker limit (ProducerPerformance, acks=all, same stack) {limit:,.0f} records/s"
+        )
+        print(f"      incl. start-up {r['with_startup']:,.0f}/s; {r['before_stable']} forwarded "
+              f"before the group was stable; work split {shares}; worker CPU "
+              f"{r['cpu_per_record_us']:,.0f} µs/record, {r['cores_busy']:.2f} cores busy "
+              f"(≤ {1e6 / r['cpu_per_record_us']:,.0f} records/s per fully used core) | {r['load']}")  # fmt: skip
+    print(f"  2 workers / 1 worker: {rows[1][1]['steady'] / rows[0][1]['steady']:.2f}×")
+    for line in notes + profile:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
+from bench.common import load
 from courtbus.app import ops
 from courtbus.app.samples import one_per_flow
 from courtbus.config import Connection
@@ -90,7 +91,8 @@ def main() -> None:
         finally:
             stack.down()
     print(
-        f"records: {N} DelegationRequested, value {size} bytes, acks=all, idempotent, 1 broker, 2 cores"
+        f"records: {N} DelegationRequested, value {size} bytes, acks=all, idempotent, 1 broker "
+        f"| {load()}"
     )
     print(f"broker limit (ProducerPerformance): {limit:>10,.0f} records/s")
     print(
