@@ -210,7 +210,7 @@ def behind(bench: Bench, state_dir: Path) -> tuple[int, int]:
     """(tasks, changelog records) a restore on this state folder reads past the checkpoints.
 
     A pattern task's changes go to changelog partition crc32("topic:partition") % 6 (see
-    ``Changelogs._place``), shared with other tasks; restoring a task reads its partition from
+    ``Changelogs.place``), shared with other tasks; restoring a task reads its partition from
     the task's checkpoint to the end, skipping the other tasks' keys.
     """
     changelog = "bus.gateway.seen.changelog"

@@ -42,6 +42,10 @@ class Gateway:
         self.directory = directory
         self.policies = policies
         self.max_value_bytes = max_value_bytes
+        self._known = {
+            "court": frozenset(c.id for c in directory.courts),
+            "agency": frozenset(a.id for a in directory.agencies),
+        }
 
     def owner(self, topic: str) -> tuple[str, str]:
         """(kind, id) of the participant owning an outbox topic.
@@ -53,12 +57,7 @@ class Gateway:
         if match is None:
             raise ValidationError(f"{topic} is not a participant outbox", code="TOPIC_NOT_OUTBOX")
         kind, pid = match.group(1), match.group(2)
-        known = (
-            {c.id for c in self.directory.courts}
-            if kind == "court"
-            else {a.id for a in self.directory.agencies}
-        )
-        if pid not in known:
+        if pid not in self._known.get(kind, ()):
             raise ValidationError(
                 f"{kind} {pid} is not in the participant directory", code="PARTICIPANT_UNKNOWN"
             )

@@ -70,13 +70,16 @@ def check_sender(record: str, source_kind: str, source_id: str, payload: dict[st
 
 
 def _walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every record (dict) inside ``node`` with its path, in document order; scalars skipped."""
     if isinstance(node, dict):
         yield path, node
         for key, value in node.items():
-            yield from _walk(value, f"{path}.{key}" if path else key)
-    elif isinstance(node, list):
+            if isinstance(value, (dict, list)):
+                yield from _walk(value, f"{path}.{key}" if path else key)
+    else:
         for i, value in enumerate(node):
-            yield from _walk(value, f"{path}[{i}]")
+            if isinstance(value, (dict, list)):
+                yield from _walk(value, f"{path}[{i}]")
 
 
 def check_identities(payload: dict[str, Any], directory: Directory) -> None:

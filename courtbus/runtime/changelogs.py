@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -52,6 +53,48 @@ def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, in
     return {t["name"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
 
 
+class TopicWatch:
+    """Follows which topics match a pattern, on its own thread and admin client.
+
+    kafka-python's own pattern subscription can miss a topic that appears in metadata before
+    its partitions do, so the worker lists topics itself; doing it on the poll loop paused
+    every batch for the round trips, so a thread does it and the loop only reads ``found``.
+    """
+
+    def __init__(self, settings: dict[str, Any], pattern: str, interval_s: float) -> None:
+        self.settings = settings
+        self.regex = re.compile(pattern)
+        self.interval_s = interval_s
+        self.found: frozenset[str] = frozenset()
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="topic-watch", daemon=True)
+
+    def start(self) -> None:
+        """Start listing; ``ready`` is set after the first successful listing."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listing and close the admin client."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        admin: KafkaAdminClient | None = None
+        while not self._stop.is_set():
+            try:
+                if admin is None:
+                    admin = KafkaAdminClient(**self.settings)
+                names = [t for t in admin.list_topics() if self.regex.match(t)]
+                self.found = frozenset(_partition_counts(admin, names)) if names else frozenset()
+                self.ready.set()
+            except KafkaError as exc:  # the broker is away: keep the last list, ask again
+                log.warning("cannot list topics for %s: %s", self.regex.pattern, exc)
+            self._stop.wait(self.interval_s)
+        if admin is not None:
+            admin.close()
+
+
 def changelog_topic(flow: str, store: str) -> str:
     """The changelog topic of one store of a flow."""
     return f"bus.{flow}.{store}.changelog"
@@ -66,7 +109,6 @@ class Changelogs:
         self.stores = [s.name for s in flow.stores] + ([TIMERS] if flow.timers else [])
         self.partitions = config.changelog_partitions
         self._restorer: KafkaConsumer | None = None
-        self._admin: KafkaAdminClient | None = None
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -76,7 +118,8 @@ class Changelogs:
             return TaskId(tp.partition, tp.topic)
         return TaskId(tp.partition)
 
-    def _place(self, task: TaskId) -> tuple[int, bytes]:
+    def place(self, task: TaskId) -> tuple[int, bytes]:
+        """(changelog partition, key prefix) of a task's changes."""
         if task.topic is None:
             return task.partition, b""
         prefix = f"{task.topic}:{task.partition}".encode()
@@ -86,7 +129,7 @@ class Changelogs:
         self, task: TaskId, store: str, key: bytes, entry: Entry
     ) -> tuple[TopicPartition, bytes, list[tuple[str, bytes]]]:
         """Where a change goes: (topic-partition, record key, headers)."""
-        partition, prefix = self._place(task)
+        partition, prefix = self.place(task)
         headers = [("cb_t", str(entry.t).encode())] if entry.t is not None else []
         return (
             TopicPartition(changelog_topic(self.flow.name, store), partition),
@@ -163,14 +206,6 @@ class Changelogs:
             )
         return next(iter(counts.values()))
 
-    def matching_topics(self, pattern: str) -> set[str]:
-        """Topics matching ``pattern`` whose partitions exist (for pattern inputs)."""
-        if self._admin is None:
-            self._admin = KafkaAdminClient(**self.config.connection.kafka_settings())
-        regex = re.compile(pattern)
-        names = [t for t in self._admin.list_topics() if regex.match(t)]
-        return set(_partition_counts(self._admin, names)) if names else set()
-
     # -- restore -----------------------------------------------------------------------------
 
     def _consumer(self) -> KafkaConsumer:
@@ -189,7 +224,7 @@ class Changelogs:
         older than ``max_checkpoint_age_s`` (compaction may have removed tombstones since),
         or does not match the topic (recreated or truncated): then the store is read in full.
         """
-        partition, prefix = self._place(task)
+        partition, prefix = self.place(task)
         consumer = self._consumer()
         count = 0
         for store in self.stores:
@@ -207,7 +242,8 @@ class Changelogs:
                     log.info("%s/%s: local state unusable, restoring in full", task.name, store)
                 backend.clear(store)
                 checkpoint = begin
-            if checkpoint >= end:
+            if checkpoint >= end:  # nothing new: a fresh checkpoint, so an idle task stays warm
+                backend.write({}, {store: checkpoint})
                 continue
             count += self._read(consumer, tp, checkpoint, end, store, prefix, backend)
         return count
@@ -255,6 +291,3 @@ class Changelogs:
         if self._restorer is not None:
             self._restorer.close()
             self._restorer = None
-        if self._admin is not None:
-            self._admin.close()
-            self._admin = None

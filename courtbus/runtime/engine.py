@@ -29,6 +29,14 @@ class Engine:
     def __init__(self, flow: Flow, *, max_attempts: int = 3) -> None:
         self.flow = flow
         self.max_attempts = max_attempts
+        self._own_source = flow.source.encode()
+
+    def is_own(self, raw: RawRecord) -> bool:
+        """A record this flow wrote itself (its ``ce_source``): skipped without decoding.
+
+        The gateway refuses a ``bus:`` source from any outbox, so only the bus writes these.
+        """
+        return any(k == "ce_source" and v == self._own_source for k, v in raw.headers or ())
 
     def _incoming(self, raw: RawRecord) -> Incoming:
         decode = self.flow.decode and raw.topic not in self.flow.internal
@@ -41,6 +49,8 @@ class Engine:
         Raises:
             TransientError: retry the batch later (nothing of this record is kept).
         """
+        if self.is_own(raw):
+            return []  # e.g. the delegation flow's receipts and decisions on its own topic
         failure: Exception | None = None
         for _attempt in range(self.max_attempts):
             incoming: Incoming | None = None

@@ -27,7 +27,7 @@ from kafka.structs import OffsetAndMetadata
 
 from courtbus.bus.records import Output
 from courtbus.errors import StateError, TransientError
-from courtbus.runtime.changelogs import Changelogs, TaskId
+from courtbus.runtime.changelogs import Changelogs, TaskId, TopicWatch
 from courtbus.runtime.config import Slot, WorkerConfig, claim_slot
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import Flow
@@ -89,6 +89,8 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
         self._stopping = threading.Event()
         self._slot: Slot | None = None
         self._assigned: set[TopicPartition] | None = None  # None while (re)joining
+        # (store, changelog partition) -> the offset after this worker's last committed write
+        self._written: dict[tuple[str, int], int] = {}
 
     def stop(self) -> None:
         """Finish the current batch, leave the group and return from ``run``."""
@@ -124,6 +126,7 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
             linger_ms=self.config.linger_ms, batch_size=256 * 1024,
         )  # fmt: skip
         consumer: KafkaConsumer | None = None
+        watch: TopicWatch | None = None
         try:
             producer.init_transactions()
             consumer = KafkaConsumer(
@@ -140,9 +143,10 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
             _finish_joins(consumer)
             inputs = self.flow.inputs
             self._assigned = None
-            self._subscribed: set[str] = set()
+            self._subscribed: frozenset[str] = frozenset()
             if inputs.pattern:
-                self._follow_pattern(consumer)
+                watch = TopicWatch(settings, inputs.pattern, self.config.metadata_max_age_ms / 1000)
+                watch.start()
             else:
                 consumer.subscribe(topics=list(inputs.topics), listener=self)
             log.info(
@@ -152,34 +156,28 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                 self._slot.number,
                 self._slot.path,
             )
-            self._loop(producer, consumer)
+            self._loop(producer, consumer, watch)
         except KafkaError as exc:
             raise Rejoin(f"{type(exc).__name__}: {exc}") from exc
         finally:
+            if watch is not None:
+                watch.stop()
             self._close_tasks(list(self.tasks))
             if consumer is not None:
                 consumer.close(autocommit=False)
             producer.close(timeout=5)
 
-    def _follow_pattern(self, consumer: KafkaConsumer) -> None:
-        """Subscribe to the topics matching the pattern that have partitions.
-
-        kafka-python's own pattern subscription can miss a topic that appears in metadata
-        before its partitions do, so the worker lists topics itself (with its own admin
-        client, apart from the consumer) and re-subscribes when the set changes.
-        """
-        found = self.changelogs.matching_topics(self.flow.inputs.pattern or "")
-        if found and found != self._subscribed:
-            self._subscribed = found
-            consumer.subscribe(topics=sorted(found), listener=self)
-
-    def _loop(self, producer: KafkaProducer, consumer: KafkaConsumer) -> None:
+    def _loop(
+        self, producer: KafkaProducer, consumer: KafkaConsumer, watch: TopicWatch | None
+    ) -> None:
         next_tick = time.monotonic()
-        next_topics = time.monotonic() + self.config.metadata_max_age_ms / 1000
         while not self._stopping.is_set():
-            if self.flow.inputs.pattern and time.monotonic() >= next_topics:
-                next_topics = time.monotonic() + self.config.metadata_max_age_ms / 1000
-                self._follow_pattern(consumer)
+            if watch is not None and watch.found and watch.found != self._subscribed:
+                self._subscribed = watch.found  # a new outbox: picked up without a restart
+                consumer.subscribe(topics=sorted(self._subscribed), listener=self)
+            if not consumer.subscription():
+                self._stopping.wait(0.1)  # nothing matches the pattern yet
+                continue
             batch = consumer.poll(
                 timeout_ms=self.config.poll_ms, max_records=self.config.max_records
             )
@@ -206,7 +204,29 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
         for task_id in ids:
             task = self.tasks.pop(task_id, None)
             if task is not None:
+                self._advance_checkpoints([task])
                 task.backend.close()
+
+    def _advance_checkpoints(self, tasks: list[Task]) -> None:
+        """Move idle tasks' checkpoints past what this worker wrote to their shared partitions.
+
+        Pattern tasks share changelog partitions, and only a task's owner writes its keys: a
+        record another task of this worker committed after this task was restored holds
+        nothing of this task, so a later restore need not read it again.
+        """
+        for task in tasks:
+            partition, _ = self.changelogs.place(task.id)
+            checkpoints: dict[str, int] = {}
+            for store in self.changelogs.stores:
+                written = self._written.get((store, partition))
+                current = task.backend.checkpoint(store)
+                if written is not None and current is not None and written > current:
+                    checkpoints[store] = written
+            if checkpoints:
+                try:
+                    task.backend.write({}, checkpoints)
+                except StateError as exc:  # only a longer restore later
+                    log.warning("%s: %s", self.group, exc)
 
     def _sync_tasks(self, consumer: KafkaConsumer) -> None:
         if self._assigned is None:
@@ -274,6 +294,8 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
         self._commit(producer, consumer, outputs, touched, offsets)
 
     def _tick(self, producer: KafkaProducer, consumer: KafkaConsumer) -> None:
+        if self.flow.inputs.pattern:
+            self._advance_checkpoints(list(self.tasks.values()))
         now = self.clock()
         touched: list[Task] = []
         outputs: list[Output] = []
@@ -327,6 +349,10 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
             with contextlib.suppress(KafkaError):  # fenced or fatal: the next session starts clean
                 producer.abort_transaction()
             raise Rejoin(f"transaction aborted: {type(exc).__name__}: {exc}") from exc
+        for (_task, store), future in last.items():
+            meta = future.get()
+            place = (store, meta.partition)
+            self._written[place] = max(self._written.get(place, 0), meta.offset + 1)
         for task in touched:
             checkpoints = {
                 store: future.get().offset + 1

@@ -74,6 +74,7 @@ class AvroCodec:
         self.auto_register = auto_register
         self._ids: dict[str, int] = {}
         self._writers: dict[int, tuple[str, Any]] = {}
+        self._readers: dict[int, Any] = {}  # schema id -> our reader schema, None if the same
 
     def schema_id(self, record: str) -> int:
         """The registry id of our schema for ``record`` (registered first if auto_register).
@@ -136,13 +137,14 @@ class AvroCodec:
         """
         schema_id, body = unframe(data)
         name, writer = self._writer(schema_id)
-        reader = self.schemas.messages.get(name)
+        if schema_id not in self._readers:  # resolve only when the writer's schema differs
+            reader = self.schemas.messages.get(name)
+            self._readers[schema_id] = (
+                None if reader is None or reader.parsed == writer else reader.parsed
+            )
         buf = io.BytesIO(body)
         try:
-            if reader is not None:
-                payload = fastavro.schemaless_reader(buf, writer, reader.parsed)
-            else:
-                payload = fastavro.schemaless_reader(buf, writer)
+            payload = fastavro.schemaless_reader(buf, writer, self._readers[schema_id])
         except CourtbusError:
             raise
         except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
