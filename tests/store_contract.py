@@ -840,6 +840,28 @@ class ReadModelContract:
                 raise r
         return sorted(r for r in results if isinstance(r, ApplyResult))
 
+    def test_a_batch_commits_once_and_a_failed_record_loses_only_its_own_writes(
+        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+    ) -> None:
+        req, ghost = requested(), step("DelegationAccepted", EXE, 1, did="ghost")
+        read_model.begin_batch()
+        assert read_model.apply_event(req) is ApplyResult.APPLIED
+        read_model.apply_event(ghost)
+        with pytest.raises(ValidationError):  # refused inside the batch: its savepoint only
+            read_model.apply_event(decided(ghost, "ACCEPTED", courts=None))
+        assert read_model.apply_event(decided(req, "REQUESTED")) is ApplyResult.APPLIED
+        assert read_model.delegation("d-1") is None  # other connections see nothing yet
+        read_model.commit_batch()
+        row = read_model.delegation("d-1")
+        assert row is not None and row.state == "REQUESTED"
+        assert sql("SELECT count(*) FROM events") == [(3,)]  # req, ghost, the good decision
+        read_model.begin_batch()
+        read_model.apply_event(decided(ghost, "ACCEPTED"))
+        read_model.rollback_batch()  # an abandoned batch leaves nothing
+        assert read_model.delegation("ghost") is None
+        assert sql("SELECT count(*) FROM events") == [(3,)]
+        read_model.commit_batch()  # no batch open: nothing to do
+
     def test_concurrent_appliers_apply_a_decision_once(
         self, read_model: ReadModel, db_url: str
     ) -> None:

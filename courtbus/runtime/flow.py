@@ -129,6 +129,22 @@ class Flow(ABC):
         """Outputs due at ``now`` (look at ``state.timers.due(now)``); called about every tick."""
         return []
 
+    def begin_batch(self) -> None:
+        """Called before a batch's records (a flow writing to a database opens a transaction)."""
+        return None
+
+    def end_batch(self) -> None:
+        """Called after a batch's records, before its Kafka transaction commits.
+
+        Raises:
+            TransientError: the batch is retried later (``abort_batch`` is called first).
+        """
+        return None
+
+    def abort_batch(self) -> None:
+        """Called when a batch is given up (retried later, or the worker rejoins)."""
+        return None
+
     def on_refused(self, record: Incoming, error: CourtbusError, state: State) -> list[Output]:
         """Extra outputs when a record is refused (e.g. a decision record); none by default."""
         return []

@@ -88,7 +88,13 @@ class FlowHarness:
             raw = queue.popleft()
             state = self.state(raw.partition)
             state.now = self.now
-            outputs = self.engine.handle(raw, state)
+            self.flow.begin_batch()
+            try:
+                outputs = self.engine.handle(raw, state)
+                self.flow.end_batch()
+            except BaseException:
+                self.flow.abort_batch()
+                raise
             state.committed({})
             caused += outputs
             for out in outputs:

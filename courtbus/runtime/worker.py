@@ -301,6 +301,7 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
         outputs: list[Output] = []
         now = self.clock()
         try:
+            self.flow.begin_batch()
             for tp, records in batch.items():
                 task = self.tasks.get(self.changelogs.task_of(tp))
                 if task is None:  # records of a partition whose state is not open: start over
@@ -312,9 +313,14 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                     touched.append(task)
                 for record in records:
                     outputs += self.engine.handle(record, task.state)
+            self.flow.end_batch()
         except TransientError as exc:
+            self.flow.abort_batch()
             self._retry_later(consumer, batch, touched, exc)
             return
+        except BaseException:
+            self.flow.abort_batch()
+            raise
         # Past the last record, and past a transaction marker after it (the consumer's
         # position skips control records), so a caught-up group shows no lag (KAFKA-6607).
         offsets = {

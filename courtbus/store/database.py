@@ -24,6 +24,9 @@ _BACKENDS = ("sqlite", "postgresql")
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling would defer BEGIN and break savepoints: the
+    # engine's "begin" event below emits BEGIN itself (SQLAlchemy's documented pysqlite recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -31,6 +34,10 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
     finally:
         cursor.close()
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 class Database:
@@ -61,6 +68,7 @@ class Database:
         self.dialect: str = self.engine.dialect.name
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _on_sqlite_connect)
+            event.listen(self.engine, "begin", _on_sqlite_begin)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

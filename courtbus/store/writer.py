@@ -1,6 +1,7 @@
 """The projector's side of the read model: store events, decisions, dead letters and alerts.
 
-Every write is one transaction and idempotent on its natural key, enforced by the database's
+Every write is one transaction (or, inside ``begin_batch`` … ``commit_batch``, one savepoint of
+the batch's transaction) and idempotent on its natural key, enforced by the database's
 own primary and unique keys (``INSERT … ON CONFLICT DO NOTHING``, unique history rows per
 step and per decision), so two appliers racing on the same record cannot both apply it.
 
@@ -10,6 +11,8 @@ store copies what was decided and never runs the delegation state machine itself
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from alembic import command
@@ -44,6 +47,57 @@ class ReadModelWriter(OnDatabase):
     ``ReadModelWriter(url)`` or ``ReadModelWriter(database)`` (a ``Database`` shared with a
     ``ReadModelQueries``).
     """
+
+    _batch: Session | None = None
+
+    def begin_batch(self) -> None:
+        """Open one transaction for the writes until ``commit_batch`` (each in a savepoint).
+
+        A record that fails rolls back its own savepoint only; one commit per batch instead of
+        one per record is what keeps the projector's CPU and fsyncs low.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        self.rollback_batch()
+        with self._db.guard():
+            session = self._db.sessions()
+            session.begin()
+            self._batch = session
+
+    def commit_batch(self) -> None:
+        """Commit the batch's transaction (nothing if no batch is open).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``; the batch is rolled back.
+        """
+        session, self._batch = self._batch, None
+        if session is None:
+            return
+        try:
+            with self._db.guard():
+                session.commit()
+        finally:
+            session.close()
+
+    def rollback_batch(self) -> None:
+        """Forget the batch's writes (nothing if no batch is open)."""
+        session, self._batch = self._batch, None
+        if session is not None:
+            try:
+                session.rollback()
+            finally:
+                session.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """A transaction for one write: a savepoint of the open batch, or its own."""
+        if self._batch is not None:
+            with self._batch.begin_nested():
+                yield self._batch
+        else:
+            with self._db.sessions.begin() as session:
+                yield session
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (``alembic upgrade head``); idempotent.
@@ -107,7 +161,7 @@ class ReadModelWriter(OnDatabase):
         with db.guard():
             for _attempt in range(_ATTEMPTS):
                 try:
-                    with db.sessions.begin() as session:
+                    with self._writing() as session:
                         if not db.insert_new(session, EventRecord, values):
                             return ApplyResult.DUPLICATE
                         if decision is None:
@@ -215,7 +269,7 @@ class ReadModelWriter(OnDatabase):
             "reason": mask_ids_in_text(row.reason), "key": row.key, "value": row.value,
             "headers": headers_to_json(row.headers), "dead_at": row.dead_at,
         }  # fmt: skip
-        with self._db.guard(), self._db.sessions.begin() as session:
+        with self._db.guard(), self._writing() as session:
             return self._db.insert_new(session, DeadLetterRecord, values)
 
     def apply_alert(self, row: AlertRow) -> bool:
@@ -230,5 +284,5 @@ class ReadModelWriter(OnDatabase):
             "alert_id": row.alert_id, "kind": row.kind, "delegation_id": row.delegation_id,
             "court_id": row.court_id, "message": mask_ids_in_text(row.message), "time": row.time,
         }  # fmt: skip
-        with self._db.guard(), self._db.sessions.begin() as session:
+        with self._db.guard(), self._writing() as session:
             return self._db.insert_new(session, AlertRecord, values)

@@ -67,6 +67,32 @@ class ProjectorFlow(Flow):
         """Nobody: what the projector cannot store goes to the dead letters only."""
         return None
 
+    def begin_batch(self) -> None:
+        """One database transaction per batch; each record in a savepoint of it.
+
+        Raises:
+            TransientError: the database is unreachable.
+        """
+        try:
+            self.model.begin_batch()
+        except StoreError as exc:
+            raise TransientError(exc.reason, code=exc.code) from exc
+
+    def end_batch(self) -> None:
+        """Commit the batch's rows before its offsets commit (a replay finds them: no-ops).
+
+        Raises:
+            TransientError: the commit failed; the batch is retried.
+        """
+        try:
+            self.model.commit_batch()
+        except StoreError as exc:
+            raise TransientError(exc.reason, code=exc.code) from exc
+
+    def abort_batch(self) -> None:
+        """Roll back the batch's rows."""
+        self.model.rollback_batch()
+
     def on_event(self, record: Incoming, state: State) -> list[Output]:
         """Project one record; raise to dead-letter what cannot be stored."""
         raw = record.raw
