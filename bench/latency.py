@@ -56,7 +56,8 @@ EVENTS = "bus.delegation.events"
 LOADS = ((100, 30.0), (1000, 20.0))  # (requests/s, seconds)
 if os.environ.get("COURTBUS_BENCH_LOADS"):  # e.g. "100:10" for a quick look
     LOADS = tuple(
-        (int(r), float(s)) for r, s in (x.split(":") for x in os.environ["COURTBUS_BENCH_LOADS"].split(","))
+        (int(r), float(s))
+        for r, s in (x.split(":") for x in os.environ["COURTBUS_BENCH_LOADS"].split(","))
     )
 E2E_MESSAGES = 5000
 PERSON_ID = "320583199303121234"  # valid checksum; the samples' fictitious debtor
