@@ -1,8 +1,13 @@
-"""Load ``policies/regional.yaml`` into a ``PolicyCatalogue``, resolving regions to courts."""
+"""Load ``policies/regional.yaml`` into a ``PolicyCatalogue``, resolving regions to courts.
+
+Every rule the bus enforces names its source (``source: report:N`` or a legal article); a file
+marked ``examples: true`` may hold rules no source places, and they are flagged as examples.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -13,21 +18,33 @@ from courtbus.catalogue.files import read_yaml
 from courtbus.catalogue.topics import parse_duration_ms
 from courtbus.domain.delegation import DeadlineRule
 from courtbus.domain.money import Money
-from courtbus.domain.policy import PolicyCatalogue, PolicyRule
+from courtbus.domain.policy import (
+    ART_485,
+    ART_485_MAX_FREEZE_DAYS,
+    EXAMPLE_MARK,
+    PolicyCatalogue,
+    PolicyRule,
+)
+from courtbus.domain.regions import BY_NAME, CITY_BY_NAME
 from courtbus.errors import ConfigError, ValidationError
 
 DEFAULT_PATH = Path(
     os.environ.get("COURTBUS_POLICIES")
     or Path(__file__).resolve().parents[2] / "policies" / "regional.yaml"
 )
+# The shipped rules plus rules that are examples only (for the demo and tests), never law.
+EXAMPLES_PATH = Path(__file__).resolve().parents[2] / "policies" / "regional.examples.yaml"
 MATTERS = frozenset(
     {"SEARCH", "FREEZE", "SEAL", "DEDUCT", "SEIZE", "DETAIN", "EVICT", "SERVE", "OTHER"}
 )
 ASSETS = frozenset(
     {"DEPOSIT", "MOVABLE", "IMMOVABLE", "HOUSING_FUND", "VEHICLE", "EQUITY", "SECURITIES", "OTHER"}
 )
+_TOP = {"legal_max_freeze_days", "rules", "examples", "extends"}
 _FIELDS = {"id", "region", "applies_to", "asset_kinds", "allowed_matters", "forbidden_matters",
-           "max_freeze_days", "annual_deduction_cap", "reason"}  # fmt: skip
+           "max_freeze_days", "annual_deduction_cap", "reason", "source"}  # fmt: skip
+_REPORT_LINES = re.compile(r"^report:(\d+)(?:-(\d+))?$")
+_ARTICLE = re.compile(r"第[〇零一二三四五六七八九十百千0-9]+条")
 
 
 def _names(value: Any, known: frozenset[str], where: str) -> frozenset[str]:
@@ -38,18 +55,121 @@ def _names(value: Any, known: frozenset[str], where: str) -> frozenset[str]:
     return items
 
 
-def parse_policies(raw: Any, directory: Directory, source: str = "<memory>") -> PolicyCatalogue:
-    """Validate policy data against the directory.
+def parse_source(value: Any, where: str) -> str:
+    """Check a rule's ``source``: lines of the report (``report:N``, ``report:N-M``) or an
+    article of law or an SPC provision (naming its article, ``第…条``).
 
     Raises:
-        ConfigError: ``POLICY_INVALID`` naming the file, the rule and the problem.
+        ConfigError: ``POLICY_SOURCE_MISSING`` if there is none or it names neither.
+    """
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise ConfigError(
+            f"{where}: no source: (report:N or a legal article); a rule no source places in "
+            "its region belongs in an examples file (examples: true)",
+            code="POLICY_SOURCE_MISSING",
+        )
+    lines = _REPORT_LINES.match(text)
+    if lines is not None and 0 < int(lines[1]) <= int(lines[2] or lines[1]):
+        return text
+    if text.startswith("report:") or not _ARTICLE.search(text):
+        raise ConfigError(
+            f"{where}: source {text!r} names neither report lines (report:N or report:N-M, "
+            "N <= M) nor an article (第…条)",
+            code="POLICY_SOURCE_MISSING",
+        )
+    return text
+
+
+def _courts(region: str, directory: Directory, where: str) -> frozenset[str]:
+    """The courts of a group, a province or a city (by court-id prefix), from ``directory``.
+
+    A province or city with no court in the directory yet has no courts: its rules wait.
+    """
+    if region in directory.groups:
+        return frozenset(directory.groups[region])
+    if region in BY_NAME:
+        return frozenset(c.id for c in directory.courts if c.province == region)
+    city = CITY_BY_NAME.get(region)
+    if city is not None:
+        return frozenset(c.id for c in directory.courts if c.id.startswith(city.prefix))
+    raise ConfigError(
+        f"{where}: region {region!r} is neither a province, a city of "
+        "courtbus.domain.regions.CITIES nor a group of the directory",
+        code="POLICY_INVALID",
+    )
+
+
+def _legal(raw: Any, source: str) -> dict[str, int]:
+    """The legal maxima: every asset kind mapped to one of the three of Art. 485."""
+    legal = {str(k): int(v) for k, v in (raw or {}).items()}
+    where = f"{source}: legal_max_freeze_days"
+    _names(legal, ASSETS, where)
+    missing = sorted(ASSETS - set(legal))
+    if missing:
+        raise ConfigError(
+            f"{where}: missing {', '.join(missing)} (every asset kind needs its {ART_485} maximum)",
+            code="POLICY_INVALID",
+        )
+    tiers = sorted(ART_485_MAX_FREEZE_DAYS.values())
+    for asset, days in sorted(legal.items()):
+        if days not in tiers:
+            raise ConfigError(
+                f"{where}: {asset} {days} days is none of the {ART_485} maxima "
+                f"({', '.join(map(str, tiers))})",
+                code="POLICY_INVALID",
+            )
+    return legal
+
+
+def parse_policies(
+    raw: Any,
+    directory: Directory,
+    source: str = "<memory>",
+    base: PolicyCatalogue | None = None,
+) -> PolicyCatalogue:
+    """Validate policy data against the directory.
+
+    Every rule needs a ``source`` unless the data is marked ``examples: true``; the rules of
+    such data are flagged as examples. ``base`` is the catalogue an examples file ``extends``:
+    its legal maxima apply and its rules come first.
+
+    Raises:
+        ConfigError: ``POLICY_SOURCE_MISSING`` for a rule without a usable source, else
+            ``POLICY_INVALID``, naming the file, the rule and the problem.
     """
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: must be a mapping", code="POLICY_INVALID")
-    legal = {str(k): int(v) for k, v in (raw.get("legal_max_freeze_days") or {}).items()}
-    _names(legal, ASSETS, f"{source}: legal_max_freeze_days")
-    rules: list[PolicyRule] = []
-    seen: set[str] = set()
+    unknown_top = sorted(set(map(str, raw)) - _TOP)
+    if unknown_top:
+        raise ConfigError(
+            f"{source}: unknown key(s) {', '.join(unknown_top)}", code="POLICY_INVALID"
+        )
+    examples = raw.get("examples", False)
+    if not isinstance(examples, bool):
+        raise ConfigError(f"{source}: examples must be true or false", code="POLICY_INVALID")
+    if "extends" in raw and not examples:
+        raise ConfigError(
+            f"{source}: only an examples file (examples: true) may extend a catalogue",
+            code="POLICY_INVALID",
+        )
+    if "extends" in raw and base is None:
+        raise ConfigError(
+            f"{source}: extends {raw['extends']!r} was not loaded (use load_policies)",
+            code="POLICY_INVALID",
+        )
+    if base is not None and "legal_max_freeze_days" in raw:
+        raise ConfigError(
+            f"{source}: the legal maxima come from the extended catalogue, not this file",
+            code="POLICY_INVALID",
+        )
+    legal = (
+        dict(base.legal_max_freeze_days)
+        if base is not None
+        else _legal(raw.get("legal_max_freeze_days"), source)
+    )
+    rules: list[PolicyRule] = list(base.rules) if base is not None else []
+    seen: set[str] = {r.id for r in rules}
     for i, entry in enumerate(raw.get("rules") or []):
         where = f"{source}: rules[{i}]"
         if not isinstance(entry, dict) or not entry.get("id") or not entry.get("region"):
@@ -63,15 +183,13 @@ def parse_policies(raw: Any, directory: Directory, source: str = "<memory>") -> 
             raise ConfigError(
                 f"{where}: unknown field(s) {', '.join(unknown)}", code="POLICY_INVALID"
             )
-        region = str(entry["region"])
-        courts = frozenset(directory.groups.get(region, ())) or frozenset(
-            c.id for c in directory.courts if c.province == region
+        rule_source = (
+            ""
+            if examples and entry.get("source") is None
+            else parse_source(entry.get("source"), where)
         )
-        if not courts:
-            raise ConfigError(
-                f"{where}: region {region!r} is neither a province with courts nor a group",
-                code="POLICY_INVALID",
-            )
+        region = str(entry["region"])
+        courts = _courts(region, directory, where)
         applies_to = entry.get("applies_to", "out_of_region")
         if applies_to not in ("out_of_region", "all"):
             raise ConfigError(
@@ -93,25 +211,44 @@ def parse_policies(raw: Any, directory: Directory, source: str = "<memory>") -> 
                 raise ConfigError(
                     f"{where}: annual_deduction_cap: {exc.reason}", code="POLICY_INVALID"
                 ) from exc
+        reason = str(entry.get("reason", ""))
+        if examples and not reason.startswith(EXAMPLE_MARK):
+            reason = f"{EXAMPLE_MARK} {reason}".rstrip()
         allowed = entry.get("allowed_matters")
         rules.append(PolicyRule(
             id=str(entry["id"]), region=region, courts=courts,
-            out_of_region_only=applies_to == "out_of_region", reason=str(entry.get("reason", "")),
+            out_of_region_only=applies_to == "out_of_region", reason=reason,
             asset_kinds=_names(entry.get("asset_kinds"), ASSETS, f"{where}: asset_kinds"),
             allowed_matters=None if allowed is None else _names(allowed, MATTERS, f"{where}: allowed_matters"),
             forbidden_matters=_names(entry.get("forbidden_matters"), MATTERS, f"{where}: forbidden_matters"),
             max_freeze_days=max_freeze, annual_deduction_cap=cap,
+            source=rule_source, example=examples,
         ))  # fmt: skip
     return PolicyCatalogue(legal, tuple(rules))
 
 
 def load_policies(directory: Directory, path: Path = DEFAULT_PATH) -> PolicyCatalogue:
-    """Read and validate the policy catalogue.
+    """Read and validate the policy catalogue (``EXAMPLES_PATH``: the shipped rules and the
+    examples, flagged as such).
+
+    An examples file may ``extends:`` a catalogue (a path relative to it) that is itself
+    neither an examples file nor extends another.
 
     Raises:
-        ConfigError: ``POLICY_INVALID`` or ``CONFIG_UNREADABLE``.
+        ConfigError: ``POLICY_SOURCE_MISSING``, ``POLICY_INVALID`` or ``CONFIG_UNREADABLE``.
     """
-    return parse_policies(read_yaml(path), directory, str(path))
+    raw = read_yaml(path)
+    base = None
+    if isinstance(raw, dict) and raw.get("extends") is not None:
+        base_path = path.parent / str(raw["extends"])
+        base_raw = read_yaml(base_path)
+        if isinstance(base_raw, dict) and ("extends" in base_raw or base_raw.get("examples")):
+            raise ConfigError(
+                f"{path}: extends {base_path}, which is an examples file or extends another",
+                code="POLICY_INVALID",
+            )
+        base = parse_policies(base_raw, directory, str(base_path))
+    return parse_policies(raw, directory, str(path), base)
 
 
 DEADLINES_PATH = Path(

@@ -13,14 +13,31 @@ from courtbus.domain.delegation import check_not_self
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
 
+# The legal maxima of a freeze (最高人民法院关于适用《中华人民共和国民事诉讼法》的解释,
+# 2022 修正, 第四百八十五条): bank deposits 1 year, movables 2 years, immovables and other
+# property rights 3 years. Every asset kind maps to one of the three; policies/regional.yaml
+# (legal_max_freeze_days) says which, and why.
+ART_485 = "民诉法解释第四百八十五条"
+ART_485_MAX_FREEZE_DAYS: Mapping[str, int] = {
+    "银行存款 (bank deposits)": 365,
+    "动产 (movables)": 730,
+    "不动产、其他财产权 (immovables, other property rights)": 1095,
+}
+EXAMPLE_MARK = "[示例/example]"  # starts the reason of every rule from an examples file
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyRule:
-    """One regional rule (see ``policies/regional.yaml`` for the fields' meaning)."""
+    """One regional rule (see ``policies/regional.yaml`` for the fields' meaning).
+
+    ``source`` names what the rule rests on (``report:N`` or a legal article); ``example`` marks
+    a rule from an examples file, which no source places in its region: not law, and its
+    reason starts with ``EXAMPLE_MARK`` so no clerk takes it for law.
+    """
 
     id: str
     region: str
-    courts: frozenset[str]  # the region's courts, resolved from province or group
+    courts: frozenset[str]  # the region's courts, resolved from province, city or group
     out_of_region_only: bool
     reason: str
     asset_kinds: frozenset[str] = frozenset()
@@ -28,6 +45,13 @@ class PolicyRule:
     forbidden_matters: frozenset[str] = frozenset()
     max_freeze_days: Mapping[str, int] = field(default_factory=dict)
     annual_deduction_cap: Money | None = None
+    source: str = ""
+    example: bool = False
+
+    @property
+    def why(self) -> str:
+        """The reason with its source, as a refusal quotes it."""
+        return f"{self.reason}; source: {self.source}" if self.source else self.reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +173,7 @@ def check(
         found.append(Violation(
             "law", "POLICY_FREEZE_TOO_LONG",
             f"freeze of {ask.freeze_period_days} days exceeds the legal maximum for {asset}",
-            f"at most {legal} days (renew before expiry)",
+            f"at most {legal} days ({ART_485}; renew before expiry)",
         ))  # fmt: skip
     for rule in catalogue.rules:
         if not _applies(rule, ask):
@@ -157,13 +181,13 @@ def check(
         if rule.allowed_matters is not None and ask.matter not in rule.allowed_matters:
             found.append(Violation(
                 rule.id, "POLICY_MATTER_NOT_ALLOWED",
-                f"{rule.region}: {ask.matter} of {asset} is not allowed ({rule.reason})",
+                f"{rule.region}: {ask.matter} of {asset} is not allowed ({rule.why})",
                 "matters: " + ", ".join(sorted(rule.allowed_matters)),
             ))  # fmt: skip
         if ask.matter in rule.forbidden_matters:
             found.append(Violation(
                 rule.id, "POLICY_MATTER_NOT_ALLOWED",
-                f"{rule.region}: {ask.matter} is not accepted ({rule.reason})",
+                f"{rule.region}: {ask.matter} is not accepted ({rule.why})",
                 "not: " + ", ".join(sorted(rule.forbidden_matters)),
             ))  # fmt: skip
         limit = rule.max_freeze_days.get(asset)
@@ -175,7 +199,7 @@ def check(
             found.append(Violation(
                 rule.id, "POLICY_FREEZE_TOO_LONG",
                 f"{rule.region}: freeze of {ask.freeze_period_days} days for {asset} exceeds the "
-                f"regional maximum ({rule.reason})",
+                f"regional maximum ({rule.why})",
                 f"at most {limit} days",
             ))  # fmt: skip
         cap = rule.annual_deduction_cap
@@ -187,7 +211,7 @@ def check(
                 found.append(Violation(
                     rule.id, "POLICY_DEDUCTION_CAP",
                     f"{rule.region}: deductions for this debtor would reach {total} this year, "
-                    f"over the cap of {cap} ({rule.reason})",
+                    f"over the cap of {cap} ({rule.why})",
                     f"at most {left} more this year",
                 ))  # fmt: skip
     return found

@@ -1,7 +1,8 @@
 """Province-level divisions and the one-character designations courts use in case numbers.
 
 Pure data; imports nothing from outside the standard library. Codes are GB/T 2260 two-digit
-province codes, which prefix every ``court_id``; 兵 (XPCC courts) uses 66.
+province codes, which prefix every ``court_id``; 兵 (XPCC courts) uses 66. A few cities that
+regional rules name are listed too: a city's courts share a four-digit court-id prefix.
 """
 
 from __future__ import annotations
@@ -55,3 +56,25 @@ PROVINCES: tuple[Province, ...] = (
 
 BY_CODE: dict[str, Province] = {p.code: p for p in PROVINCES}
 BY_ABBR: dict[str, Province] = {p.abbr: p for p in PROVINCES}
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    """A prefecture-level city, as a regional rule names it.
+
+    The directory records only a court's province, but a court id carries its city: the
+    intermediate court of a city is ``<province><city>`` (辽02 → ``2102``, the GB/T 2260 code
+    of 大连市) and its basic courts extend that prefix (辽0202 → ``210202``). Special courts
+    seated in the city (maritime, railway transport: 辽72, 辽71) have other numbers and are
+    not among its courts.
+    """
+
+    prefix: str  # four ASCII digits: the GB/T 2260 province + city code
+    name: str  # province and city, e.g. 辽宁省大连市
+
+
+# Only the cities a regional rule names (policies/regional.yaml).
+CITIES: tuple[City, ...] = (City("2102", "辽宁省大连市"),)
+
+BY_NAME: dict[str, Province] = {p.name: p for p in PROVINCES}
+CITY_BY_NAME: dict[str, City] = {c.name: c for c in CITIES}

@@ -13,6 +13,7 @@ from courtbus.bus.records import Output
 from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.catalogue.policies import (
     DEADLINES_PATH,
+    EXAMPLES_PATH,
     DeadlineRules,
     load_deadlines,
     load_policies,
@@ -27,7 +28,7 @@ from services.delegation.flow import DELEGATIONS, DelegationFlow
 from services.delegation.state import Tracked
 
 T0 = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 in China
-REQ, EXE, THIRD = "3205", "6104", "4408"  # Suzhou → Baoji (Guanzhong plain); Zhanjiang
+REQ, EXE, THIRD = "3205", "6104", "4408"  # Suzhou → Xianyang (Shaanxi); Zhanjiang
 EVENTS = "bus.delegation.events"
 DEADLETTER = "bus.deadletter"
 ALERTS = "bus.alerts"
@@ -48,9 +49,11 @@ REQUEST: Step = ("DelegationRequested", REQ)
 
 @cache
 def catalogue() -> tuple[Directory, PolicyCatalogue, DeadlineRules]:
-    """The repository's directory, policies and deadlines (as ``services.delegation`` loads)."""
+    """The repository's directory, policies and deadlines (as ``services.delegation`` loads),
+    the policies with the examples (``policies/regional.examples.yaml``: a housing-fund
+    deduction cap in Shaanxi, a housing-fund freeze-only rule in Jiangsu; examples, not law)."""
     directory = load_directory()
-    return directory, load_policies(directory), load_deadlines(DEADLINES_PATH)
+    return directory, load_policies(directory, EXAMPLES_PATH), load_deadlines(DEADLINES_PATH)
 
 
 def make_harness(
@@ -61,7 +64,7 @@ def make_harness(
     policies: PolicyCatalogue | None = None,
     max_attempts: int = 3,
 ) -> FlowHarness:
-    """A harness over a fresh delegation flow with the shipped catalogue."""
+    """A harness over a fresh delegation flow with the examples catalogue (``catalogue``)."""
     directory, shipped, deadlines = catalogue()
     flow = DelegationFlow(
         memory_envelope(), directory, policies or shipped, deadlines, retention=retention

@@ -1,5 +1,9 @@
-"""Annual deduction caps (policies/regional.yaml: guanzhong-deduction-cap, 50,000 CNY per
-debtor per year for out-of-region deductions) in the delegation flow, in the harness."""
+"""Annual deduction caps in the delegation flow, in the harness.
+
+The cap is the examples file's (policies/regional.examples.yaml: example-housing-fund-deduction-cap,
+50,000 CNY per debtor per year from a frozen housing fund, report:786-788; the report names no
+place, so its region, Shaanxi, is made up). No shipped rule sets a cap: no source names one.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 import pytest
 
 from courtbus.app.samples import PERSON_ID
+from courtbus.catalogue.policies import load_policies
 from courtbus.domain.money import Money
 from courtbus.domain.policy import PolicyCatalogue, PolicyRule
 from courtbus.runtime.harness import FlowHarness
@@ -34,21 +39,26 @@ from tests.unit.flows.delegation_kit import (
     step,
 )
 
-RULE = "guanzhong-deduction-cap"
+RULE = "example-housing-fund-deduction-cap"
 CAP = "POLICY_DEDUCTION_CAP"
 
 
-def test_the_shipped_cap_rule_covers_the_executing_court() -> None:
-    _, policies, _ = catalogue()
+def test_the_example_cap_rule_covers_the_executing_court() -> None:
+    directory, policies, _ = catalogue()
     [rule] = [r for r in policies.rules if r.id == RULE]
     assert rule.annual_deduction_cap == Money.parse("50000.00")
+    assert rule.example and rule.source == "report:786-788"
+    assert rule.asset_kinds == {"HOUSING_FUND"}
     assert EXE in rule.courts
     assert REQ not in rule.courts
-    assert rule.out_of_region_only
+    assert not rule.out_of_region_only  # the report's local rule holds for every deduction
+    assert not any(r.annual_deduction_cap for r in load_policies(directory).rules)  # shipped
 
 
 def deduct(h: FlowHarness, did: str, amount: str, **fields: Any) -> Sent:
-    """A DEDUCT request of ``amount`` yuan from 3205 to 6104 (in the capped region)."""
+    """A DEDUCT request of ``amount`` yuan of a housing fund from 3205 to 6104 (in the capped
+    region)."""
+    fields.setdefault("asset_kind", "HOUSING_FUND")
     return request(h, did, matter="DEDUCT", amount=amount, **fields)
 
 
@@ -136,12 +146,33 @@ def test_each_debtor_has_their_own_cap() -> None:
     assert sorted(used(h)) == [5_000_000, 5_000_000]
 
 
-def test_in_region_and_non_deduction_requests_are_not_capped() -> None:
+def test_other_assets_and_non_deduction_requests_are_not_capped() -> None:
     h = make_harness(partitions=1)
-    assert_applied(h, deduct(h, "dlg-a", "80000.00", court="6101"), "REQUESTED")  # Xi'an
-    freeze = {"matter": "FREEZE", "asset_kind": "DEPOSIT", "freeze_period_days": 365}
+    assert_applied(h, deduct(h, "dlg-a", "80000.00", asset_kind="DEPOSIT"), "REQUESTED")
+    freeze = {"matter": "FREEZE", "asset_kind": "HOUSING_FUND", "freeze_period_days": 365}
     assert_applied(h, request(h, "dlg-b", amount="80000.00", **freeze), "REQUESTED")
     assert caps_used(h) == {}
+
+
+def test_in_region_deductions_count_against_a_cap_for_all() -> None:
+    h = make_harness(partitions=1)
+    assert_applied(h, deduct(h, "dlg-a", "40000.00", court="6101"), "REQUESTED")  # Xi'an
+    assert_refused(h, deduct(h, "dlg-b", "20000.00"), CAP, sender=REQ)  # the same cap
+    assert used(h) == [4_000_000]
+
+
+def test_in_region_requests_are_not_capped_by_an_out_of_region_cap() -> None:
+    _, shipped, _ = catalogue()
+    outside_only = PolicyRule(
+        id="test-cap", region="test", courts=frozenset({"6101", EXE}), out_of_region_only=True,
+        reason="test", annual_deduction_cap=Money.parse("100.00"),
+    )  # fmt: skip
+    h = make_harness(
+        partitions=1, policies=PolicyCatalogue(shipped.legal_max_freeze_days, [outside_only])
+    )
+    assert_applied(h, deduct(h, "dlg-a", "80000.00", court="6101"), "REQUESTED")  # Xi'an
+    assert caps_used(h) == {}
+    assert_refused(h, deduct(h, "dlg-b", "100.01"), CAP, sender=REQ)  # from Suzhou
 
 
 def test_the_cap_year_is_the_bus_china_year() -> None:

@@ -204,8 +204,9 @@ REFUSED_REQUESTS: list[tuple[str, dict[str, object], str, str]] = [
     ("a freeze over the legal maximum",
      {"matter": "FREEZE", "asset_kind": "DEPOSIT", "freeze_period_days": 400},
      REQ, "POLICY_FREEZE_TOO_LONG"),
-    ("a deduction west Guangdong does not take",
-     {"executing": THIRD, "matter": "DEDUCT", "amount": "100.00"}, REQ, "POLICY_MATTER_NOT_ALLOWED"),
+    ("a housing-fund deduction the freeze-only example region does not take",
+     {"executing": "320583", "matter": "DEDUCT", "asset_kind": "HOUSING_FUND", "amount": "100.00"},
+     EXE, "POLICY_MATTER_NOT_ALLOWED"),
 ]  # fmt: skip
 
 
