@@ -12,6 +12,7 @@ from courtbus.errors import ValidationError
 
 MAX_FEN = 10**18 - 1  # decimal(18, 2): 16 integer digits and 2 fractional
 _CENT = Decimal("0.01")
+MAX_YUAN = Decimal(MAX_FEN).scaleb(-2)  # 9999999999999999.99
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -23,9 +24,14 @@ class Money:
     def __post_init__(self) -> None:
         if isinstance(self.fen, bool) or not isinstance(self.fen, int):
             raise ValidationError("money must be a whole number of fen", code="MONEY_INVALID")
-        if not 0 <= self.fen <= MAX_FEN:
+        if self.fen < 0:
             raise ValidationError(
-                f"money {self.fen} fen is outside 0 … {MAX_FEN} (decimal(18,2) CNY)",
+                f"money {self.fen} fen is negative (amounts are 0 … {MAX_FEN} fen)",
+                code="MONEY_OUT_OF_RANGE",
+            )
+        if self.fen > MAX_FEN:
+            raise ValidationError(
+                f"money {self.fen} fen is more than decimal(18,2) CNY holds ({MAX_FEN} fen)",
                 code="MONEY_OUT_OF_RANGE",
             )
 
@@ -63,3 +69,33 @@ class Money:
 
     def __str__(self) -> str:
         return f"¥{self.yuan:,}"
+
+
+def check_amount(amount: Decimal, field: str) -> None:
+    """A decoded Avro ``Money`` (decimal(18,2)) is an amount: ``field`` names it in the reason.
+
+    The wire type cannot stop a sender: an 8-byte fixed holds negative amounts and amounts past
+    18 digits, and a writer schema registered with another scale decodes to more decimals.
+
+    Raises:
+        ValidationError: ``MONEY_OUT_OF_RANGE`` (negative, or more than decimal(18,2) holds) or
+            ``MONEY_INVALID`` (not finite, or more than two decimal places).
+    """
+    if not amount.is_finite():
+        raise ValidationError(f"{field} is not a finite amount", code="MONEY_INVALID")
+    if amount < 0:
+        raise ValidationError(
+            f"{field} is negative ({amount} yuan); amounts are 0 … {MAX_YUAN}",
+            code="MONEY_OUT_OF_RANGE",
+        )
+    if amount > MAX_YUAN:
+        raise ValidationError(
+            f"{field} is {amount} yuan, more than decimal(18,2) holds ({MAX_YUAN})",
+            code="MONEY_OUT_OF_RANGE",
+        )
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(_CENT):
+        raise ValidationError(
+            f"{field} is {amount} yuan: more than two decimal places (CNY is exact to the fen)",
+            code="MONEY_INVALID",
+        )

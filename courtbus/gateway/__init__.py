@@ -4,6 +4,6 @@ Pure of Kafka: ``Gateway.check`` takes a raw record and returns what to forward,
 ``CourtbusError`` that says why not. The flow in ``services/gateway`` only moves records.
 """
 
-from courtbus.gateway.core import Forward, Gateway
+from courtbus.gateway.core import EVENT_ID_CONFLICT, Forward, Gateway, record_digest
 
-__all__ = ["Forward", "Gateway"]
+__all__ = ["EVENT_ID_CONFLICT", "Forward", "Gateway", "record_digest"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from courtbus.bus.records import Output, forward
@@ -9,7 +10,7 @@ from courtbus.bus.topics import OUTBOX, flow_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.domain import policy
 from courtbus.errors import ValidationError
-from courtbus.gateway.rules import check_identities, check_sender
+from courtbus.gateway.rules import check_identities, check_sender, check_values
 from courtbus.wire.envelope import Envelope, Event, RawRecord
 from courtbus.wire.events import EventHeaders
 from courtbus.wire.messages import by_record
@@ -17,6 +18,8 @@ from courtbus.wire.messages import by_record
 GATEWAY_SOURCE = "bus:gateway"
 DEFAULT_MAX_VALUE_BYTES = 256 * 1024
 MAX_KEY_CHARS = 128  # the read model's id columns
+EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
+_ABSENT = b"\xff\xff\xff\xff"  # a length no part has: a null key or value
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,7 @@ class Gateway:
             )
         event = self.envelope.read(raw, headers)
         check_sender(event.record, kind, pid, event.payload)
+        check_values(event.payload)
         check_identities(event.payload, self.directory)
         mtype = by_record(event.record)
         expected_key = mtype.key(event.payload)
@@ -100,3 +104,25 @@ class Gateway:
         if mtype.record.endswith(".DelegationRequested"):
             policy.check_request(self.policies, policy.ask_from_payload(event.payload))
         return Forward(event, forward(raw, flow_topic(mtype.flow)))
+
+
+def record_digest(raw: RawRecord) -> str:
+    """What makes two records with one ``ce_id`` the same event: sha256, 64 hex digits.
+
+    Hashed: the key, the value (Confluent header and Avro body: the bytes the gateway
+    forwards) and every ``ce_*`` header (names lower-cased, sorted by name, so the order and
+    case a client library writes them in do not matter), each part length-prefixed.
+    Not hashed: ``content-type`` (fixed, and optional) and every other header (tracing and
+    client metadata), which may differ between two sends of one event. A sender resending an
+    event must resend the same bytes (keep the record, do not re-encode it), ``ce_time``
+    included.
+    """
+    digest = hashlib.sha256()
+    ce = sorted((k.lower(), v) for k, v in raw.headers or () if k[:3].lower() == "ce_")
+    for part in (raw.key, raw.value, *(x for name, v in ce for x in (name.encode(), v))):
+        if part is None:
+            digest.update(_ABSENT)
+        else:
+            digest.update(len(part).to_bytes(4, "big"))
+            digest.update(part)
+    return digest.hexdigest()

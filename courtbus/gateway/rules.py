@@ -6,10 +6,13 @@ Pure data and checks over decoded payloads; imports only the domain layer.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from courtbus.catalogue.directory import Directory
 from courtbus.domain.identity import CaseNumber, validate_debtor_id
+from courtbus.domain.money import check_amount
+from courtbus.domain.text import FREE_TEXT_FIELDS, check_text, text_ok
 from courtbus.errors import ValidationError
 
 # record short name -> (participant kind allowed to send it, payload field naming the sender)
@@ -80,6 +83,42 @@ def _walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for i, value in enumerate(node):
             if isinstance(value, (dict, list)):
                 yield from _walk(value, f"{path}[{i}]")
+
+
+def check_values(payload: dict[str, Any]) -> None:
+    """Every string in a payload is clean text, and every amount is money, wherever they are.
+
+    Strings: no control or bidirectional formatting characters (``\\n`` and ``\\t`` only in
+    the free-text fields of ``courtbus.domain.text.FREE_TEXT_FIELDS``), and NFC. Amounts: every
+    ``Decimal`` — the only decimal type in the schemas is ``cn.court.bus.Money`` — is checked
+    by ``check_amount``, in every message type (claims, plans, progress, cases, requests).
+    Paths are built only for the reason of a refusal (the gateway's hot path).
+
+    Raises:
+        ValidationError: ``TEXT_CONTROL_CHARACTER``, ``TEXT_BIDI_CONTROL``, ``TEXT_NOT_NFC``,
+            ``MONEY_OUT_OF_RANGE`` or ``MONEY_INVALID``, naming the field's path.
+    """
+    _check_values(payload, "", free_text=False)
+
+
+def _check_values(node: dict[str, Any] | list[Any], path: str, *, free_text: bool) -> None:
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for name, value in items:
+        if isinstance(value, str):
+            free = name in FREE_TEXT_FIELDS if isinstance(name, str) else free_text
+            if not text_ok(value, free_text=free):
+                check_text(value, _path(path, name), free_text=free)
+        elif isinstance(value, Decimal):
+            check_amount(value, _path(path, name))
+        elif isinstance(value, (dict, list)):
+            inner = name in FREE_TEXT_FIELDS if isinstance(name, str) else free_text
+            _check_values(value, _path(path, name), free_text=inner)
+
+
+def _path(path: str, name: str | int) -> str:
+    if isinstance(name, int):
+        return f"{path}[{name}]"
+    return f"{path}.{name}" if path else name
 
 
 def check_identities(payload: dict[str, Any], directory: Directory) -> None:
