@@ -71,7 +71,7 @@ def templates() -> list[tuple[bytes, bytes | None]]:
         d = dm.apply(d, dm.Step.ACCEPTED, executing, now - timedelta(days=2), rule)
         caps: tuple[str, ...] = ()
         if matter == "DEDUCT":  # a cap reservation, as out-of-region deductions carry
-            caps = (f"guanzhong-deduction-cap:{'ab' * 12}:{now.year}",)
+            caps = (f"example-housing-fund-deduction-cap:{'ab' * 12}:{now.year}",)
         if finished:
             d = dm.apply(d, dm.Step.COMPLETED, executing, now, rule)
         tracked = Tracked(

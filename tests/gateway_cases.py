@@ -129,14 +129,15 @@ BAD_INPUTS: list[tuple[str, Callable[[Envelope], Raw], str, bool]] = [
         True,
     ),
     (
-        "regional policy: deduction in west Guangdong",
+        # policies/regional.yaml cq-housing-fund-freeze-period, report:796-798
+        "regional policy: housing-fund freeze over Chongqing's year",
         lambda env: build(
             env,
             valid_payload(
-                executing_court=_court("4409", "粤09"), matter="DEDUCT", freeze_period_days=None
+                executing_court=v.court("50"), asset_kind="HOUSING_FUND", freeze_period_days=366
             ),
         ),
-        "POLICY_MATTER_NOT_ALLOWED",
+        "POLICY_FREEZE_TOO_LONG",
         True,
     ),
     (

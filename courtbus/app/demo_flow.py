@@ -86,9 +86,7 @@ def _wait(
 
 def run_scenario(out: Console, conn: Connection, tag: str) -> dict[str, str]:
     """Six delegations across five provinces; returns delegation id → expected end state."""
-    ids = {
-        k: f"dlg-demo-{tag}-{k}" for k in ("freeze", "search", "seal", "deduct", "late", "cancel")
-    }
+    ids = {k: f"dlg-demo-{tag}-{k}" for k in ("freeze", "search", "seal", "fund", "late", "cancel")}
     clients = {
         c: CourtClient(c, conn)
         for c in ("320583", "6101", "4408", "50", "3174", "6104", "4409", "1408", "3205", "6205")
@@ -109,8 +107,9 @@ def run_scenario(out: Console, conn: Connection, tag: str) -> dict[str, str]:
         # A court system that does not check the regional rules itself (the SDK would refuse
         # this before sending): the bus refuses it, with a dead letter and a notice.
         unchecked, c["320583"].policies = c["320583"].policies, None
-        c["320583"].request_delegation(delegation_id=ids["deduct"], case_number="(2024)苏0583执203号", executing_court="4409",
-                                       matter="DEDUCT", debtor=_PERSON, asset_kind="DEPOSIT", amount="8000.00")  # fmt: skip
+        # Chongqing freezes a housing fund for 1 year at most (regional.yaml, report:796-798).
+        c["320583"].request_delegation(delegation_id=ids["fund"], case_number="(2024)苏0583执203号", executing_court="50",
+                                       matter="FREEZE", debtor=_PERSON, asset_kind="HOUSING_FUND", freeze_period_days=400)  # fmt: skip
         c["320583"].policies = unchecked
         c["50"].request_delegation(
             delegation_id=ids["late"],
@@ -145,7 +144,7 @@ def run_scenario(out: Console, conn: Connection, tag: str) -> dict[str, str]:
         for client in clients.values():
             client.close()
     return {ids["freeze"]: "COMPLETED", ids["search"]: "COMPLETED", ids["seal"]: "REJECTED",
-            ids["late"]: "DELIVERED", ids["cancel"]: "CANCELLED", ids["deduct"]: "REFUSED"}  # fmt: skip
+            ids["late"]: "DELIVERED", ids["cancel"]: "CANCELLED", ids["fund"]: "REFUSED"}  # fmt: skip
 
 
 def _await_inbox(client: CourtClient, delegation_id: str, timeout_s: float = 60) -> None:
@@ -188,8 +187,8 @@ def print_summary(
                 codes = [d.code for d in dead if d.key == did.encode()]
                 table.add_row(
                     did,
-                    f"{names['320583']} → {names['4409']}",
-                    "DEDUCT",
+                    f"{names['320583']} → {names['50']}",
+                    "FREEZE",
                     "[red]refused[/red]",
                     "0",
                     f"gateway: {', '.join(codes)}",

@@ -15,6 +15,7 @@ import pytest
 from stdnum.cn import ric
 
 from courtbus.app import ops
+from courtbus.catalogue.policies import EXAMPLES_PATH
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.store import ReadModel
@@ -34,10 +35,13 @@ def read_db(
         "COURTBUS_STORE_URL": url,
         "COURTBUS_PROJECTOR_GROUP": f"projector-{uuid.uuid4().hex[:6]}",
     }
+    # No place is named for an annual housing-fund deduction cap (report:786-788): the cap
+    # ships only as an example, which these services load.
+    rules = {"COURTBUS_POLICIES": str(EXAMPLES_PATH)}
     procs = [
         ServiceProcess("services.projector", conn, home / "projector.log", "consuming", env),
-        ServiceProcess("services.gateway", conn, home / "gateway.log", "courtbus-gateway consuming"),
-        ServiceProcess("services.delegation", conn, home / "delegation.log", "courtbus-delegation consuming"),
+        ServiceProcess("services.gateway", conn, home / "gateway.log", "courtbus-gateway consuming", rules),
+        ServiceProcess("services.delegation", conn, home / "delegation.log", "courtbus-delegation consuming", rules),
     ]  # fmt: skip
     for p in procs:
         p.start()
@@ -61,11 +65,11 @@ def test_a_cap_refused_request_is_refused_in_sql_with_its_code(
     debtor = {"kind": "PERSON", "name": "王五", "id_number": _debtor_id()}
     tag = uuid.uuid4().hex[:6]
     first, second = f"dlg-cap-{tag}-1", f"dlg-cap-{tag}-2"
-    with CourtClient("3205", conn) as court:  # Suzhou → Xianyang: out of the Guanzhong region
+    with CourtClient("3205", conn) as court:  # Suzhou → Xianyang (Shaanxi, the example's region)
         for did in (first, second):
             court.request_delegation(
                 delegation_id=did, case_number="(2024)苏05执700号", executing_court="6104",
-                matter="DEDUCT", debtor=debtor, amount="30000.00",
+                matter="DEDUCT", debtor=debtor, asset_kind="HOUSING_FUND", amount="30000.00",
             )  # fmt: skip
     model = ReadModel(read_db)
     try:
@@ -83,6 +87,7 @@ def test_a_cap_refused_request_is_refused_in_sql_with_its_code(
         refused = by_state["REFUSED"]
         assert refused.refusal_code == "POLICY_DEDUCTION_CAP"
         assert "50,000.00" in (refused.refusal_reason or "")
+        assert "example" in (refused.refusal_reason or "")  # never mistaken for law
         assert [(h.applied, h.error_code) for h in model.history(refused.delegation_id)] == [
             (False, "POLICY_DEDUCTION_CAP")
         ]

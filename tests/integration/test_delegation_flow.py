@@ -283,11 +283,13 @@ def test_regional_policy_refusal_reaches_the_sender(
     from courtbus.errors import ValidationError
 
     did = _id("policy")
-    ask: dict[str, Any] = {"delegation_id": did, "case_number": "(2024)苏0583执103号", "executing_court": "4408",
-                           "matter": "DEDUCT", "debtor": _person(), "asset_kind": "DEPOSIT", "amount": "100.00"}  # fmt: skip
+    # Chongqing freezes a housing fund for 1 year at most (regional.yaml, report:796-798)
+    ask: dict[str, Any] = {"delegation_id": did, "case_number": "(2024)苏0583执103号", "executing_court": "50",
+                           "matter": "FREEZE", "debtor": _person(), "asset_kind": "HOUSING_FUND",
+                           "freeze_period_days": 366}  # fmt: skip
     with pytest.raises(ValidationError) as info:  # the SDK checks the regional rules first
         courts["320583"].request_delegation(**ask)
-    assert info.value.code == "POLICY_MATTER_NOT_ALLOWED"
+    assert info.value.code == "POLICY_FREEZE_TOO_LONG"
     with CourtClient("320583", conn) as unchecked:  # a client without the rule files sends it
         unchecked.policies = None
         sent = unchecked.request_delegation(**ask)
@@ -301,10 +303,10 @@ def test_regional_policy_refusal_reaches_the_sender(
         ]
 
     found = wait_until(notices, 45, "the MessageRejected notice")
-    assert [n.payload["error_code"] for n in found] == ["POLICY_MATTER_NOT_ALLOWED"]
+    assert [n.payload["error_code"] for n in found] == ["POLICY_FREEZE_TOO_LONG"]
     assert found[0].headers.source == "bus:gateway"
-    assert "gd-west-no-out-of-region-deduction" in found[0].payload["reason"]
-    assert wait_inbox(courts["4408"], did, 1, timeout_s=3) == []  # never delivered
+    assert "report:796-798" in found[0].payload["reason"]  # the refusal names its source
+    assert wait_inbox(courts["50"], did, 1, timeout_s=3) == []  # never delivered
 
 
 def test_sdk_refuses_bad_input_before_sending(
@@ -419,7 +421,7 @@ def test_read_model_matches_the_end_state_exactly(services: Services) -> None:
         assert {
             "DELEGATION_WRONG_COURT",
             "DELEGATION_ILLEGAL_TRANSITION",
-            "POLICY_MATTER_NOT_ALLOWED",
+            "POLICY_FREEZE_TOO_LONG",
         } <= codes
         late = next(did for did in EXPECTED if did.startswith("dlg-late"))
         assert {a.kind for a in model.alerts() if a.delegation_id == late} == {

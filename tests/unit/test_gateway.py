@@ -12,33 +12,15 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import load_policies
 from courtbus.errors import CourtbusError
 from courtbus.gateway import Gateway
-from courtbus.wire import values as v
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.schemas import SchemaSet
 from tests.fakes import MemoryRegistry
-from tests.gateway_cases import BAD_INPUTS, Raw, build, valid_payload
+from tests.gateway_cases import BAD_INPUTS, Raw, build
 
 DIRECTORY = load_directory()
 
-# The shared west-Guangdong case relied on a rule no source supports, no longer shipped
-# (policies/regional.yaml); the Chongqing housing-fund period (report:796-798) stands in here.
-_UNSOURCED = "regional policy: deduction in west Guangdong"
-CASES = [b for b in BAD_INPUTS if b[0] != _UNSOURCED] + [
-    (
-        "regional policy: housing-fund freeze over Chongqing's year",
-        lambda env: build(
-            env,
-            valid_payload(
-                executing_court=v.court("50"),
-                asset_kind="HOUSING_FUND",
-                freeze_period_days=366,
-            ),
-        ),
-        "POLICY_FREEZE_TOO_LONG",
-        True,
-    )
-]
+CASES = BAD_INPUTS
 
 
 @pytest.fixture
