@@ -71,6 +71,20 @@ class Money:
         return f"¥{self.yuan:,}"
 
 
+def amount_ok(amount: Decimal) -> bool:
+    """Whether a decoded amount passes ``check_amount`` (the fast test, no reason)."""
+    return (
+        amount.is_finite()
+        and 0 <= amount <= MAX_YUAN
+        and (_exponent(amount) >= -2 or amount == amount.quantize(_CENT))
+    )
+
+
+def _exponent(amount: Decimal) -> int:
+    exponent = amount.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
+
+
 def check_amount(amount: Decimal, field: str) -> None:
     """A decoded Avro ``Money`` (decimal(18,2)) is an amount: ``field`` names it in the reason.
 
@@ -93,8 +107,7 @@ def check_amount(amount: Decimal, field: str) -> None:
             f"{field} is {amount} yuan, more than decimal(18,2) holds ({MAX_YUAN})",
             code="MONEY_OUT_OF_RANGE",
         )
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(_CENT):
+    if _exponent(amount) < -2 and amount != amount.quantize(_CENT):
         raise ValidationError(
             f"{field} is {amount} yuan: more than two decimal places (CNY is exact to the fen)",
             code="MONEY_INVALID",

@@ -115,14 +115,12 @@ def record_digest(raw: RawRecord) -> str:
     Not hashed: ``content-type`` (fixed, and optional) and every other header (tracing and
     client metadata), which may differ between two sends of one event. A sender resending an
     event must resend the same bytes (keep the record, do not re-encode it), ``ce_time``
-    included.
+    included. Digests are kept in the gateway's ``seen`` store: changing what is hashed needs
+    a new stored format, or every retry within the dedup retention becomes a conflict.
     """
-    digest = hashlib.sha256()
-    ce = sorted((k.lower(), v) for k, v in raw.headers or () if k[:3].lower() == "ce_")
-    for part in (raw.key, raw.value, *(x for name, v in ce for x in (name.encode(), v))):
-        if part is None:
-            digest.update(_ABSENT)
-        else:
-            digest.update(len(part).to_bytes(4, "big"))
-            digest.update(part)
-    return digest.hexdigest()
+    ce = sorted([(k.lower(), v) for k, v in raw.headers or () if k[:3].lower() == "ce_"])
+    parts = [raw.key, raw.value]
+    for name, value in ce:
+        parts += (name.encode(), value)
+    framed = [_ABSENT if p is None else len(p).to_bytes(4, "big") + p for p in parts]
+    return hashlib.sha256(b"".join(framed)).hexdigest()

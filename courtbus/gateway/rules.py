@@ -11,7 +11,7 @@ from typing import Any
 
 from courtbus.catalogue.directory import Directory
 from courtbus.domain.identity import CaseNumber, validate_debtor_id
-from courtbus.domain.money import check_amount
+from courtbus.domain.money import amount_ok, check_amount
 from courtbus.domain.text import FREE_TEXT_FIELDS, check_text, text_ok
 from courtbus.errors import ValidationError
 
@@ -89,36 +89,46 @@ def check_values(payload: dict[str, Any]) -> None:
     """Every string in a payload is clean text, and every amount is money, wherever they are.
 
     Strings: no control or bidirectional formatting characters (``\\n`` and ``\\t`` only in
-    the free-text fields of ``courtbus.domain.text.FREE_TEXT_FIELDS``), and NFC. Amounts: every
-    ``Decimal`` — the only decimal type in the schemas is ``cn.court.bus.Money`` — is checked
-    by ``check_amount``, in every message type (claims, plans, progress, cases, requests).
-    Paths are built only for the reason of a refusal (the gateway's hot path).
+    the free-text fields of ``courtbus.domain.text.FREE_TEXT_FIELDS``, and in the items of a
+    list in one), and NFC. Amounts: every ``Decimal`` — the only decimal type in the schemas
+    is ``cn.court.bus.Money`` — is checked by ``check_amount``, in every message type (claims,
+    plans, progress, cases, requests). A first pass builds no paths (the gateway's hot path);
+    a payload it finds fault with is walked again to name the field.
 
     Raises:
         ValidationError: ``TEXT_CONTROL_CHARACTER``, ``TEXT_BIDI_CONTROL``, ``TEXT_NOT_NFC``,
             ``MONEY_OUT_OF_RANGE`` or ``MONEY_INVALID``, naming the field's path.
     """
-    _check_values(payload, "", free_text=False)
+    if not _clean(payload, free_text=False):
+        _check_values(payload, "", free_text=False)
+
+
+def _clean(node: dict[str, Any] | list[Any], *, free_text: bool) -> bool:
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for name, value in items:
+        if isinstance(value, str):
+            if not text_ok(value, free_text=name in FREE_TEXT_FIELDS or free_text):
+                return False
+        elif isinstance(value, Decimal):
+            if not amount_ok(value):
+                return False
+        elif isinstance(value, (dict, list)) and not _clean(
+            value, free_text=name in FREE_TEXT_FIELDS or free_text
+        ):
+            return False
+    return True
 
 
 def _check_values(node: dict[str, Any] | list[Any], path: str, *, free_text: bool) -> None:
     items = node.items() if isinstance(node, dict) else enumerate(node)
     for name, value in items:
+        where = f"{path}[{name}]" if isinstance(name, int) else f"{path}.{name}" if path else name
         if isinstance(value, str):
-            free = name in FREE_TEXT_FIELDS if isinstance(name, str) else free_text
-            if not text_ok(value, free_text=free):
-                check_text(value, _path(path, name), free_text=free)
+            check_text(value, where, free_text=name in FREE_TEXT_FIELDS or free_text)
         elif isinstance(value, Decimal):
-            check_amount(value, _path(path, name))
+            check_amount(value, where)
         elif isinstance(value, (dict, list)):
-            inner = name in FREE_TEXT_FIELDS if isinstance(name, str) else free_text
-            _check_values(value, _path(path, name), free_text=inner)
-
-
-def _path(path: str, name: str | int) -> str:
-    if isinstance(name, int):
-        return f"{path}[{name}]"
-    return f"{path}.{name}" if path else name
+            _check_values(value, where, free_text=name in FREE_TEXT_FIELDS or free_text)
 
 
 def check_identities(payload: dict[str, Any], directory: Directory) -> None:

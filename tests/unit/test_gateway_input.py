@@ -17,7 +17,7 @@ import pytest
 
 from courtbus.app.samples import FIRM_CODE, PERSON_ID, one_per_flow
 from courtbus.bus.records import Output
-from courtbus.domain.money import check_amount
+from courtbus.domain.money import amount_ok, check_amount
 from courtbus.domain.text import check_text, normalize_payload, normalize_text, text_ok
 from courtbus.errors import ValidationError
 from courtbus.gateway import EVENT_ID_CONFLICT, record_digest
@@ -309,9 +309,9 @@ def test_bad_money_is_refused_in_an_array_element() -> None:
 
 
 def test_check_amount() -> None:
-    check_amount(Decimal("0.00"), "x")
-    check_amount(Decimal("9999999999999999.99"), "x")
-    check_amount(Decimal("1.230"), "x")  # exact to the fen, however written
+    for good in ("0.00", "9999999999999999.99", "1.230", "7"):  # 1.230: exact to the fen
+        check_amount(Decimal(good), "x")
+        assert amount_ok(Decimal(good))
     for amount, code in [
         (Decimal("-0.01"), "MONEY_OUT_OF_RANGE"),
         (Decimal("10000000000000000"), "MONEY_OUT_OF_RANGE"),
@@ -322,3 +322,4 @@ def test_check_amount() -> None:
         with pytest.raises(ValidationError) as info:
             check_amount(amount, "amount")
         assert info.value.code == code, amount
+        assert not amount_ok(amount)
