@@ -30,7 +30,9 @@ from courtbus.domain import policy
 from courtbus.domain.delegation import check_not_self
 from courtbus.domain.identity import CaseNumber, mask_ids_in_text, validate_debtor_id
 from courtbus.domain.money import Money
+from courtbus.domain.text import normalize_payload
 from courtbus.errors import ConfigError, CourtbusError, ValidationError
+from courtbus.gateway.rules import check_values
 from courtbus.wire import values as v
 from courtbus.wire.client import (
     BulkSendError,
@@ -264,7 +266,14 @@ class CourtClient:
         self.close()
 
     def _build(self, short: str, payload: dict[str, Any]) -> OutgoingRecord:
-        return self.envelope.build(self.outbox, NS + short, payload, f"court:{self.court.id}")
+        """Text normalised (NFC, ``\n`` line ends) and checked as the gateway will, then encoded.
+
+        Raises:
+            ValidationError: ``TEXT_*`` or ``MONEY_*``, before anything is sent.
+        """
+        clean: dict[str, Any] = normalize_payload(payload)
+        check_values(clean)
+        return self.envelope.build(self.outbox, NS + short, clean, f"court:{self.court.id}")
 
     def _send(self, short: str, payload: dict[str, Any]) -> Sent:
         out = self._build(short, payload)

@@ -392,3 +392,20 @@ def test_send_many_skip_invalid_sends_the_valid_lines(
         (1, "dlg-cli-00001"), (6, "dlg-cli-00006"), (8, "dlg-cli-00008"),
     ]  # fmt: skip
     assert PERSON_ID not in result.output and BAD_ID not in result.output
+
+
+def test_the_sdk_sends_text_normalised_and_refuses_what_the_gateway_would(
+    client: CourtClient, producer: FakeProducer
+) -> None:
+    decomposed = "张三 Zoe\u0301"  # e + combining acute: NFC makes it one character
+    client.request_delegations([request(1, note="第一行\r\n第二行", debtor={
+        "kind": "PERSON", "name": decomposed, "id_number": PERSON_ID})])  # fmt: skip
+    [(_, _, value)] = producer.sent
+    event = client.envelope.codec.decode(value).payload
+    assert event["debtor"]["name"] == "张三 Zo\u00e9"
+    assert event["note"] == "第一行\n第二行"
+    with pytest.raises(ValidationError) as caught:  # a bidi override is refused, not sent
+        client.request_delegations([request(2, debtor={
+            "kind": "PERSON", "name": "张\u202e三", "id_number": PERSON_ID})])  # fmt: skip
+    assert "TEXT_BIDI_CONTROL" in str(caught.value) or caught.value.code == "TEXT_BIDI_CONTROL"
+    assert len(producer.sent) == 1
