@@ -1,5 +1,8 @@
 """The delegation (事项委托) state machine and its legal deadlines. Pure: no I/O, no clocks.
 
+Deadlines in days are counted as the law counts days (``courtbus.domain.calendar``): from the
+day after delivery, China time, to the end of the last day, moved past a rest day.
+
 requested → delivered → accepted | rejected → in progress → completed | failed;
 cancelled by the requesting court at any point before an end state.
 """
@@ -10,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from courtbus.domain.calendar import due_after
 from courtbus.errors import ValidationError
 
 
@@ -90,7 +94,12 @@ _SETTLES: dict[DeadlineKind, frozenset[State]] = {
 
 @dataclass(frozen=True, slots=True)
 class DeadlineRule:
-    """Time allowed from delivery to start and to report, and how long before each to warn."""
+    """Time allowed from delivery to start and to report, and how long before each to warn.
+
+    ``start`` and ``report`` in whole days are periods counted as the law counts days
+    (``courtbus.domain.calendar.due_after``); other spans (the demo's seconds) are plain
+    offsets. ``warn_before`` is always a plain offset before the due time.
+    """
 
     start: timedelta = timedelta(days=15)
     report: timedelta = timedelta(days=30)
@@ -219,8 +228,8 @@ def apply(
             changed,
             delivered_at=at,
             deadlines=(
-                Deadline(DeadlineKind.START, at + rule.start),
-                Deadline(DeadlineKind.REPORT, at + rule.report),
+                Deadline(DeadlineKind.START, due_after(at, rule.start)),
+                Deadline(DeadlineKind.REPORT, due_after(at, rule.report)),
             ),
         )
     if step in (Step.PROGRESS, Step.COMPLETED, Step.FAILED):

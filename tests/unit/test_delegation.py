@@ -135,18 +135,24 @@ def test_self_delegation_is_refused() -> None:
 
 def test_deadlines_warn_then_go_overdue_once_each() -> None:
     d = _run((Step.DELIVERED, None))
-    delivered = T0 + timedelta(hours=1)
+    delivered = T0 + timedelta(hours=1)  # Friday 2024-03-01, 18:00 in China
+    # counted as the law counts days (courtbus.domain.calendar): day 15 is Saturday 03-16 and
+    # day 30 Sunday 03-31, each moved to the Monday after; due at 00:00 China time the day after
+    start_due = datetime(2024, 3, 18, 16, 0, tzinfo=UTC)
+    report_due = datetime(2024, 4, 1, 16, 0, tzinfo=UTC)
     assert [(x.kind, x.due) for x in d.deadlines] == [
-        (DeadlineKind.START, delivered + timedelta(days=15)),
-        (DeadlineKind.REPORT, delivered + timedelta(days=30)),
+        (DeadlineKind.START, start_due),
+        (DeadlineKind.REPORT, report_due),
     ]
-    d, notices = due_notices(d, delivered + timedelta(days=11))
+    d, notices = due_notices(d, start_due - timedelta(days=4))
     assert notices == []
-    d, notices = due_notices(d, delivered + timedelta(days=12, minutes=1))
+    d, notices = due_notices(d, start_due - timedelta(days=3) + timedelta(minutes=1))
     assert [(n.deadline, n.kind) for n in notices] == [(DeadlineKind.START, NoticeKind.WARNING)]
-    d, notices = due_notices(d, delivered + timedelta(days=13))
+    d, notices = due_notices(d, start_due - timedelta(days=2))
     assert notices == []  # never twice
-    d, notices = due_notices(d, delivered + timedelta(days=15, seconds=1))
+    d, notices = due_notices(d, start_due - timedelta(seconds=1))
+    assert notices == []  # the last day is not over
+    d, notices = due_notices(d, start_due + timedelta(seconds=1))
     assert [(n.deadline, n.kind) for n in notices] == [(DeadlineKind.START, NoticeKind.OVERDUE)]
     d, notices = due_notices(d, delivered + timedelta(days=40))
     assert [(n.deadline, n.kind) for n in notices] == [(DeadlineKind.REPORT, NoticeKind.OVERDUE)]
@@ -158,7 +164,7 @@ def test_settled_deadlines_send_nothing() -> None:
     _, notices = due_notices(d, T0 + timedelta(days=60))
     assert notices == []  # started (START) and reported (REPORT)
     d = _run((Step.DELIVERED, None), (Step.ACCEPTED, EXE))
-    _, notices = due_notices(d, T0 + timedelta(days=16))
+    _, notices = due_notices(d, T0 + timedelta(days=18))  # past the START deadline (03-18)
     # accepted but never started: only the start deadline is missed; the report one is not near
     assert [(n.deadline, n.kind) for n in notices] == [(DeadlineKind.START, NoticeKind.OVERDUE)]
 
@@ -171,10 +177,26 @@ def test_shorter_deadlines_per_matter() -> None:
         T0,
         DeadlineRule(timedelta(days=1), timedelta(days=2), timedelta(0)),
     )
+    # from Friday 03-01, day 1 (Saturday) and day 2 (Sunday) both move to Monday 03-04: both
+    # deadlines have passed once Monday is over (T0 + 4 days is Tuesday)
     _, notices = due_notices(
-        d, T0 + timedelta(days=2), DeadlineRule(timedelta(days=1), timedelta(days=2), timedelta(0))
+        d, T0 + timedelta(days=4), DeadlineRule(timedelta(days=1), timedelta(days=2), timedelta(0))
     )
     assert {(n.deadline, n.kind) for n in notices} == {
         (DeadlineKind.START, NoticeKind.OVERDUE),
         (DeadlineKind.REPORT, NoticeKind.OVERDUE),
     }
+
+
+def test_a_start_deadline_in_the_national_day_week_moves_past_it() -> None:
+    """Delivered Monday 2024-09-16: day 15 is 10-01 (国庆, 10-01..07); due at the end of 10-08."""
+    delivered = datetime(2024, 9, 16, 2, 0, tzinfo=UTC)  # 10:00 in China
+    d = apply(_new(), Step.DELIVERED, None, delivered)
+    assert d.deadlines[0].due == datetime(2024, 10, 8, 16, 0, tzinfo=UTC)  # 10-09 00:00 China
+
+
+def test_deadlines_shorter_than_a_day_are_plain_offsets() -> None:
+    """The demo's deadlines in seconds are not counted in days."""
+    rule = DeadlineRule(timedelta(seconds=8), timedelta(seconds=20), timedelta(seconds=4))
+    d = apply(_new(), Step.DELIVERED, None, T0, rule)
+    assert [x.due for x in d.deadlines] == [T0 + timedelta(seconds=8), T0 + timedelta(seconds=20)]

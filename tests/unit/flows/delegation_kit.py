@@ -27,7 +27,14 @@ from services.delegation.caps import COUNTERS as CAPS
 from services.delegation.flow import DELEGATIONS, DelegationFlow
 from services.delegation.state import Tracked
 
-T0 = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 in China
+T0 = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 in China, Friday
+# The default deadlines of a request delivered at T0, counted as the law counts days
+# (courtbus.domain.calendar, 民事诉讼法 第八十五条): the delivery day is not counted; day 15 is
+# Saturday 03-16 and day 30 Sunday 03-31, each moved to the Monday after (03-18, 04-01); a
+# deadline is the end of its last day, 00:00 China time the next day (16:00 UTC).
+START_DUE = datetime(2024, 3, 18, 16, 0, tzinfo=UTC)  # T0 + 17 days 15 hours
+REPORT_DUE = datetime(2024, 4, 1, 16, 0, tzinfo=UTC)  # T0 + 31 days 15 hours
+WARN_BEFORE = timedelta(days=3)  # a plain offset before each deadline
 REQ, EXE, THIRD = "3205", "6104", "4408"  # Suzhou → Xianyang (Shaanxi); Zhanjiang
 EVENTS = "bus.delegation.events"
 DEADLETTER = "bus.deadletter"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from courtbus.app.samples import PERSON_ID
@@ -17,11 +15,14 @@ from tests.unit.flows.delegation_kit import (
     NS,
     PROGRESS,
     REJECT,
+    REPORT_DUE,
     REQ,
     REQUEST,
     SERVICE,
+    START_DUE,
     T0,
     THIRD,
+    WARN_BEFORE,
     Step,
     assert_applied,
     assert_refused,
@@ -67,11 +68,12 @@ def test_a_request_is_delivered_with_a_receipt_and_a_decision() -> None:
     assert on_delivery["step"] == "DelegationDelivered"
     assert on_delivery["decided_event_id"] == h.decode(receipt_on_bus).headers.id
     assert (on_delivery["state"], on_delivery["by_court"]) == ("DELIVERED", None)
-    assert on_delivery["start_due"] == T0 + timedelta(days=15)
-    assert on_delivery["report_due"] == T0 + timedelta(days=30)
+    # 15 and 30 days counted as the law counts days, past weekends (delegation_kit.START_DUE)
+    assert on_delivery["start_due"] == START_DUE
+    assert on_delivery["report_due"] == REPORT_DUE
     assert state_of(h, DID) == "DELIVERED"
     assert h.count("delegations") == 1
-    assert h.timers() == [(DID, T0 + timedelta(days=12))]  # the START warning
+    assert h.timers() == [(DID, START_DUE - WARN_BEFORE)]  # the START warning
 
 
 # (name, steps before, the step, state it leads to)
@@ -107,7 +109,7 @@ def test_legal_steps(name: str, before: list[Step], taken: Step, end: str) -> No
     decided = assert_applied(h, sent, end)
     assert decided.payload["step"] == record
     assert decided.payload["by_court"] == court
-    assert decided.payload["start_due"] == T0 + timedelta(days=15)
+    assert decided.payload["start_due"] == START_DUE
     assert state_of(h, DID) == end
     found = tracked(h, DID)
     assert found is not None

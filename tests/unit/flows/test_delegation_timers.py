@@ -19,9 +19,12 @@ from tests.unit.flows.delegation_kit import (
     NS,
     PROGRESS,
     REJECT,
+    REPORT_DUE,
     REQ,
     SERVICE,
+    START_DUE,
     T0,
+    WARN_BEFORE,
     make_harness,
     request,
     step,
@@ -59,17 +62,20 @@ def run(h: FlowHarness, days: int, *, every: timedelta = timedelta(hours=1)) -> 
 
 WARN_TO = (REQ_INBOX, EXE_INBOX)
 OVERDUE_TO = (REQ_INBOX, EXE_INBOX, ALERTS)
+# Deadlines counted as the law counts days (delegation_kit.START_DUE): T0 + 17 days 15 hours
+# and T0 + 31 days 15 hours, not T0 + 15 and 30 days; warnings stay 3 days before each.
+START_WARN, REPORT_WARN = START_DUE - WARN_BEFORE, REPORT_DUE - WARN_BEFORE
 
 
 def test_each_notice_fires_once_at_its_time_to_both_courts() -> None:
     h = make_harness()
     request(h, DID)
-    assert h.timers() == [(DID, T0 + timedelta(days=12))]
+    assert h.timers() == [(DID, START_WARN)]
     assert run(h, 40) == [
-        (T0 + timedelta(days=12), DID, "START", "WARNING", WARN_TO),
-        (T0 + timedelta(days=15), DID, "START", "OVERDUE", OVERDUE_TO),
-        (T0 + timedelta(days=27), DID, "REPORT", "WARNING", WARN_TO),
-        (T0 + timedelta(days=30), DID, "REPORT", "OVERDUE", OVERDUE_TO),
+        (START_WARN, DID, "START", "WARNING", WARN_TO),
+        (START_DUE, DID, "START", "OVERDUE", OVERDUE_TO),
+        (REPORT_WARN, DID, "REPORT", "WARNING", WARN_TO),
+        (REPORT_DUE, DID, "REPORT", "OVERDUE", OVERDUE_TO),
     ]
     assert h.timers() == []
     assert h.count("timers") == 0
@@ -78,31 +84,31 @@ def test_each_notice_fires_once_at_its_time_to_both_courts() -> None:
 def test_the_timer_moves_to_the_next_notice() -> None:
     h = make_harness()
     request(h, DID)
-    expected = [12, 15, 27, 30]
-    for now_day, next_day in zip(expected, [*expected[1:], None], strict=True):
-        h.now = T0 + timedelta(days=now_day) - timedelta(seconds=1)
+    expected = [START_WARN, START_DUE, REPORT_WARN, REPORT_DUE]
+    for now, after in zip(expected, [*expected[1:], None], strict=True):
+        h.now = now - timedelta(seconds=1)
         assert h.tick() == []  # a second early: nothing
         notices = h.advance(seconds=1)
         assert len(notices) in (2, 3)
-        assert h.timers() == ([] if next_day is None else [(DID, T0 + timedelta(days=next_day))])
+        assert h.timers() == ([] if after is None else [(DID, after)])
 
 
 def test_notice_payload_names_the_deadline() -> None:
     h = make_harness()
     request(h, DID)
-    h.advance(days=15)  # a jump straight past the START deadline: its overdue notice only
+    h.advance(days=18)  # a jump straight past the START deadline: its overdue notice only
     [alert] = h.on(ALERTS)
     assert alert.record == NS + "DelegationDeadlineNotice"
     assert alert.payload["deadline"] == "START"
     assert alert.payload["notice"] == "OVERDUE"
-    assert alert.payload["due_at"] == T0 + timedelta(days=15)
+    assert alert.payload["due_at"] == START_DUE
     assert alert.payload["delegation_id"] == DID
 
 
 def test_a_jump_past_both_deadlines_sends_each_overdue_notice_once() -> None:
     h = make_harness()
     request(h, DID)
-    outputs = h.advance(days=31)
+    outputs = h.advance(days=32)  # past REPORT_DUE, T0 + 31 days 15 hours
     assert fired(h, outputs) == [
         (h.now, DID, "START", "OVERDUE", OVERDUE_TO),
         (h.now, DID, "REPORT", "OVERDUE", OVERDUE_TO),
@@ -114,11 +120,13 @@ def test_a_jump_past_both_deadlines_sends_each_overdue_notice_once() -> None:
 def test_matter_specific_deadlines() -> None:
     h = make_harness()
     request(h, DID, matter="DETAIN")  # policies/deadlines.yaml: start 3d, report 7d, warn 1d
+    # from Friday 03-01: day 3 is Monday 03-04, day 7 Friday 03-08, each ending at 00:00 China
+    # time the day after (16:00 UTC, T0 + N days 15 hours); warnings a plain day before
     assert [(when - T0, dl, kind) for when, _, dl, kind, _ in run(h, 10)] == [
-        (timedelta(days=2), "START", "WARNING"),
-        (timedelta(days=3), "START", "OVERDUE"),
-        (timedelta(days=6), "REPORT", "WARNING"),
-        (timedelta(days=7), "REPORT", "OVERDUE"),
+        (timedelta(days=2, hours=15), "START", "WARNING"),
+        (timedelta(days=3, hours=15), "START", "OVERDUE"),
+        (timedelta(days=6, hours=15), "REPORT", "WARNING"),
+        (timedelta(days=7, hours=15), "REPORT", "OVERDUE"),
     ]
 
 
@@ -127,7 +135,7 @@ def test_a_settled_deadline_sends_nothing() -> None:
     request(h, DID)
     h.advance(days=1)
     step(h, ACCEPT, DID)
-    assert h.timers() == [(DID, T0 + timedelta(days=12))]  # accepting alone does not start
+    assert h.timers() == [(DID, START_WARN)]  # accepting alone does not start
     step(h, PROGRESS, DID)  # started and reported: both deadlines settled
     assert h.timers() == []
     assert run(h, 40) == []
@@ -136,7 +144,7 @@ def test_a_settled_deadline_sends_nothing() -> None:
 def test_starting_after_the_warning_stops_the_start_notices_only() -> None:
     h = make_harness()
     request(h, DID)
-    assert [row[2:4] for row in run(h, 13)] == [("START", "WARNING")]
+    assert [row[2:4] for row in run(h, 15)] == [("START", "WARNING")]
     step(h, ACCEPT, DID)
     step(h, PROGRESS, DID)  # progress also counts as a report
     assert run(h, 30) == []
@@ -146,7 +154,7 @@ def test_acceptance_without_progress_still_goes_overdue() -> None:
     h = make_harness()
     request(h, DID)
     step(h, ACCEPT, DID)
-    assert [row[2:4] for row in run(h, 16)] == [("START", "WARNING"), ("START", "OVERDUE")]
+    assert [row[2:4] for row in run(h, 18)] == [("START", "WARNING"), ("START", "OVERDUE")]
 
 
 def test_ended_delegations_send_nothing() -> None:
@@ -167,17 +175,18 @@ def test_timers_hold_one_entry_per_open_delegation() -> None:
         request(h, did)
         h.advance(hours=1)
     assert len({h.partition_of(d.encode()) for d in ids}) > 1
-    assert h.timers() == [(d, T0 + timedelta(days=12, hours=i)) for i, d in enumerate(ids)]
+    # delivered an hour apart but on the same China day (09:00-14:00): by law one deadline
+    assert sorted(h.timers()) == [(d, START_WARN) for d in ids]
     assert h.count("timers") == len(ids)
     step(h, REJECT, ids[0])
     step(h, CANCEL, ids[2])
     step(h, ACCEPT, ids[4])
     step(h, COMPLETE, ids[4])
-    assert [key for key, _ in h.timers()] == [ids[1], ids[3], ids[5]]
+    assert sorted(key for key, _ in h.timers()) == [ids[1], ids[3], ids[5]]
     assert h.count("timers") == 3
-    notices = run(h, 14)  # to T0 + 14 days 6 hours: the three warnings, in due order
-    assert [(when, did) for when, did, *_ in notices] == [
-        (T0 + timedelta(days=12, hours=i), ids[i]) for i in (1, 3, 5)
+    notices = run(h, 15)  # to T0 + 15 days 6 hours: the three warnings, at the same time
+    assert sorted((when, did) for when, did, *_ in notices) == [
+        (START_WARN, ids[i]) for i in (1, 3, 5)
     ]
     assert h.count("timers") == 3  # each re-aimed at its overdue notice, not duplicated
 
@@ -198,5 +207,5 @@ def test_a_tick_reads_only_due_timers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Table, "get", spy)
     assert h.advance(days=1) == []
     assert looked == []  # nothing due: not one delegation read
-    h.advance(days=11)
+    h.advance(days=14)  # past START_WARN, T0 + 14 days 15 hours
     assert sorted(looked) == sorted(ids)
