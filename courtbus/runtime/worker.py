@@ -190,9 +190,9 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
         """Poll until a batch is ``commit_interval_ms`` old or ``max_records`` long.
 
         One transaction per poll meant one per record at low rates, and each costs the broker
-        about ten appends (markers, offsets, transaction log): at 100 requests/s the broker
-        used a whole core. A rebalance while gathering drops the batch: its partitions are
-        fetched again from the committed offsets by whoever owns them now.
+        about ten appends (markers, offsets, transaction log). A rebalance while gathering
+        drops the batch: partitions this worker kept are rewound to their first dropped record,
+        the others are fetched again from the committed offsets by whoever owns them now.
         """
         batch: dict[TopicPartition, list[Any]] = {}
         count = 0
@@ -205,6 +205,10 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
             polled = consumer.poll(timeout_ms=wait_ms, max_records=self.config.max_records - count)
             self._sync_tasks(consumer)
             if self._generation != generation:
+                # Revoked while gathering: drop what was gathered and this poll's records, and
+                # rewind the partitions this worker kept (kafka-python keeps their positions)
+                # so they are read again in order; the others start from the committed offsets.
+                self._rewind(consumer, batch, polled)
                 return {}
             for tp, records in polled.items():
                 batch.setdefault(tp, []).extend(records)
@@ -216,6 +220,18 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
             if deadline is not None and time.monotonic() >= deadline:
                 break
         return batch
+
+    @staticmethod
+    def _rewind(consumer: KafkaConsumer, *dropped: dict[TopicPartition, list[Any]]) -> None:
+        first: dict[TopicPartition, int] = {}
+        for batch in dropped:
+            for tp, records in batch.items():
+                if records:
+                    first[tp] = min(first.get(tp, records[0].offset), records[0].offset)
+        kept = consumer.assignment()
+        for tp, offset in first.items():
+            if tp in kept:
+                consumer.seek(tp, offset)
 
     # -- rebalance --------------------------------------------------------------------------
 
