@@ -20,12 +20,22 @@ class IdMaskingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Log to stderr with ID masking on every handler of the root logger."""
+def kafka_log_level(default: int = logging.WARNING) -> int:
+    """kafka-python's log level: ``$COURTBUS_KAFKA_LOG`` (a level name) or ``default``."""
+    name = os.environ.get("COURTBUS_KAFKA_LOG", "").strip().upper()
+    level = logging.getLevelName(name) if name else default
+    return level if isinstance(level, int) else default
+
+
+def configure_logging(level: int = logging.INFO, *, kafka_level: int = logging.WARNING) -> None:
+    """Log to stderr with ID masking on every handler of the root logger.
+
+    kafka-python's connection chatter stays out below ``kafka_level`` unless
+    ``COURTBUS_KAFKA_LOG`` names another level (e.g. ``DEBUG``). The services keep WARNING;
+    the command line passes CRITICAL and reports an unreachable cluster as one line itself.
+    """
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # kafka-python's connection chatter stays out unless asked for (COURTBUS_KAFKA_LOG=DEBUG)
-    kafka_level = os.environ.get("COURTBUS_KAFKA_LOG", "WARNING").upper()
-    logging.getLogger("kafka").setLevel(getattr(logging, kafka_level, logging.WARNING))
+    logging.getLogger("kafka").setLevel(kafka_log_level(kafka_level))
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, IdMaskingFilter) for f in handler.filters):
             handler.addFilter(IdMaskingFilter())

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from courtbus.app.cli.common import court_client, out
+from courtbus.app.cli.common import check_court, court_client, out
 from courtbus.domain.identity import mask_ids_in_text
 
 dlq_app = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
@@ -23,6 +23,7 @@ def inbox(
     ] = None,
 ) -> None:
     """Print a court's inbox: requests, receipts, deadline notices, rejection notices."""
+    check_court(court)
     with court_client(court) as client:
         count = 0
         for event in client.inbox(group_id=group, timeout_s=None if follow else 3):

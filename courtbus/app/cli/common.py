@@ -1,11 +1,16 @@
-"""What the command modules share: the console, option types, a court client, the read model."""
+"""What the command modules share: the console, option types, a court client, the read model,
+and the input checks every command runs before it connects to Kafka."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from courtbus.sdk.court import DelegationRequestIn
 
 out = Console()
 
@@ -24,6 +29,59 @@ def court_client(court: str) -> Any:
     from courtbus.sdk import CourtClient
 
     return CourtClient(court, resolve())
+
+
+def check_court(court: str) -> None:
+    """``court`` is in the participant directory (no Kafka needed).
+
+    Raises:
+        ValidationError: ``COURT_UNKNOWN``.
+    """
+    from courtbus.catalogue.directory import load_directory
+
+    load_directory().court(court)
+
+
+def check_amount(amount: str | None) -> Decimal | None:
+    """An amount option as exact yuan, or None.
+
+    Raises:
+        ValidationError: ``MONEY_INVALID`` or ``MONEY_OUT_OF_RANGE``.
+    """
+    from courtbus.domain.money import Money
+
+    return None if amount is None else Money.parse(amount).yuan
+
+
+def check_text(**fields: Any) -> None:
+    """Text options normalised and checked as the SDK and the gateway will check them.
+
+    Raises:
+        ValidationError: ``TEXT_CONTROL_CHARACTER``, ``TEXT_BIDI_CONTROL`` or ``TEXT_NOT_NFC``,
+            or a ``MONEY_*`` code for an amount among them.
+    """
+    from courtbus.domain.text import normalize_payload
+    from courtbus.gateway.rules import check_values
+
+    check_values(normalize_payload({k: v for k, v in fields.items() if v is not None}))
+
+
+def check_request(court: str, fields: dict[str, Any]) -> DelegationRequestIn:
+    """A delegation request from ``court``, checked completely before anything connects.
+
+    Raises:
+        ValidationError: ``COURT_UNKNOWN``, ``REQUEST_INVALID``, the domain layer's codes
+            (case number, debtor ID, amount), ``DELEGATION_SELF``, ``POLICY_*`` or ``TEXT_*``.
+    """
+    from courtbus.catalogue.directory import load_directory
+    from courtbus.sdk.court import check_request as sdk_check_request
+    from courtbus.sdk.court import regional_rules
+
+    directory = load_directory()
+    directory.court(court)
+    check_text(**fields)
+    policies = regional_rules(directory)
+    return sdk_check_request(fields, court_id=court, directory=directory, policies=policies)
 
 
 def print_sent(what: str, sent: object) -> None:

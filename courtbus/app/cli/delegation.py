@@ -32,7 +32,18 @@ from courtbus.errors import ValidationError
 if TYPE_CHECKING:
     from courtbus.sdk.court import DelegationRequestIn
 
-from courtbus.app.cli.common import AsCourt, Store, court_client, out, print_sent, read_model
+from courtbus.app.cli.common import (
+    AsCourt,
+    Store,
+    check_amount,
+    check_court,
+    check_request,
+    check_text,
+    court_client,
+    out,
+    print_sent,
+    read_model,
+)
 
 delegation_app = typer.Typer(help="Send and inspect delegations (事项委托).", no_args_is_help=True)
 
@@ -172,11 +183,12 @@ def send(
         str | None, typer.Option(help="Your id for it (default: generated).")
     ] = None,
 ) -> None:
-    """Request a delegation from another court."""
+    """Request a delegation from another court (checked completely before connecting)."""
     fields = request_fields(to, case, matter, debtor_name, debtor_id, debtor_kind, asset_kind,
-                            Decimal(amount) if amount else None, freeze_days, delegation_id)  # fmt: skip
+                            check_amount(amount), freeze_days, delegation_id)  # fmt: skip
+    request = check_request(court, fields)
     with court_client(court) as client:
-        print_sent("request", client.request_delegation(**fields))
+        print_sent("request", client.request_delegation(request))
 
 
 @delegation_app.command("send-many")
@@ -278,6 +290,8 @@ def accept(
     court: AsCourt, delegation_id: str, handler: Annotated[str | None, typer.Option()] = None
 ) -> None:
     """Accept a delegation delivered to your court."""
+    check_court(court)
+    check_text(delegation_id=delegation_id, handler=handler)
     with court_client(court) as client:
         print_sent("acceptance", client.accept(delegation_id, handler))
 
@@ -290,6 +304,8 @@ def reject(
     reason: Annotated[str, typer.Option()],
 ) -> None:
     """Refuse a delegation delivered to your court."""
+    check_court(court)
+    check_text(delegation_id=delegation_id, reason_code=code, reason=reason)
     with court_client(court) as client:
         print_sent("rejection", client.reject(delegation_id, code, reason))
 
@@ -302,8 +318,11 @@ def progress(
     amount: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Report progress on a delegation you accepted."""
+    check_court(court)
+    executed = check_amount(amount)
+    check_text(delegation_id=delegation_id, summary=summary)
     with court_client(court) as client:
-        print_sent("progress", client.report_progress(delegation_id, summary, amount))
+        print_sent("progress", client.report_progress(delegation_id, summary, executed))
 
 
 @delegation_app.command("complete")
@@ -314,13 +333,18 @@ def complete(
     amount: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Report a delegation you accepted as done."""
+    check_court(court)
+    executed = check_amount(amount)
+    check_text(delegation_id=delegation_id, summary=summary)
     with court_client(court) as client:
-        print_sent("completion", client.complete(delegation_id, summary, amount))
+        print_sent("completion", client.complete(delegation_id, summary, executed))
 
 
 @delegation_app.command("cancel")
 def cancel(court: AsCourt, delegation_id: str, reason: Annotated[str, typer.Option()]) -> None:
     """Withdraw a delegation your court requested."""
+    check_court(court)
+    check_text(delegation_id=delegation_id, reason=reason)
     with court_client(court) as client:
         print_sent("cancellation", client.cancel(delegation_id, reason))
 

@@ -7,6 +7,7 @@ and prints with rich. A ``CourtbusError`` becomes one red line and exit code 1.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from courtbus.app.cli import bus, delegation
-from courtbus.errors import CourtbusError
+from courtbus.errors import ClusterError, CourtbusError
 
 if TYPE_CHECKING:
     from courtbus.catalogue.admin import Action
@@ -71,15 +72,53 @@ ProfileOpt = Annotated[
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning courtbus errors into one line."""
+    """Console-script entry point: run the app, turning courtbus errors into one line.
+
+    kafka-python's own log lines are silenced below CRITICAL (``COURTBUS_KAFKA_LOG`` names
+    another level); a cluster that cannot be reached is one ``CLUSTER_UNREACHABLE`` line.
+    """
     from courtbus.logs import configure_logging
 
-    configure_logging(logging.WARNING)
+    configure_logging(logging.WARNING, kafka_level=logging.CRITICAL)
     try:
         app()
     except CourtbusError as exc:
-        err.print(f"[red]error[/red] {exc.code}: {exc.reason}", highlight=False)
+        _print_error(exc)
         sys.exit(1)
+    except Exception as exc:
+        if (unreachable := kafka_unreachable(exc)) is None:
+            raise
+        _print_error(unreachable)
+        sys.exit(1)
+
+
+def _print_error(exc: CourtbusError) -> None:
+    """One line on stderr, never wrapped, resident IDs masked."""
+    from rich.markup import escape
+
+    from courtbus.domain.identity import mask_ids_in_text
+
+    reason = escape(mask_ids_in_text(" ".join(exc.reason.split())))
+    err.print(f"[red]error[/red] {exc.code}: {reason}", highlight=False, soft_wrap=True)
+
+
+def kafka_unreachable(exc: BaseException) -> CourtbusError | None:
+    """A kafka-python error that escaped the library as ``CLUSTER_UNREACHABLE``, else None."""
+    kafka_errors = sys.modules.get("kafka.errors")
+    if kafka_errors is None or not isinstance(exc, kafka_errors.KafkaError):
+        return None
+    bootstrap = os.environ.get("COURTBUS_BOOTSTRAP")
+    if not bootstrap:
+        try:
+            from courtbus.config import resolve
+
+            bootstrap = resolve().bootstrap
+        except CourtbusError:
+            bootstrap = "the configured bootstrap servers"
+    detail = str(exc)
+    if not detail.startswith(type(exc).__name__):
+        detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return ClusterError(f"cannot reach Kafka at {bootstrap}: {detail}", code="CLUSTER_UNREACHABLE")
 
 
 # -- stack -------------------------------------------------------------------------------------
@@ -180,6 +219,23 @@ def _print_actions(actions: list[Action]) -> None:
     out.print(table)
 
 
+def _check_topic_inputs(catalogue: Path | None, directory: Path | None, profile: str) -> None:
+    """Catalogue, directory and profile read and checked before anything connects.
+
+    Raises:
+        ConfigError: an unreadable or invalid file, or an unknown profile (``CATALOGUE_INVALID``).
+    """
+    from courtbus.catalogue.directory import DEFAULT_PATH as DIRECTORY_PATH
+    from courtbus.catalogue.directory import load_directory
+    from courtbus.catalogue.topics import DEFAULT_PATH as CATALOGUE_PATH
+    from courtbus.catalogue.topics import load_catalogue
+
+    cat = load_catalogue(catalogue or CATALOGUE_PATH)
+    load_directory(directory or DIRECTORY_PATH)
+    if profile != "auto":
+        cat.profile(profile)
+
+
 @topics_app.command("plan")
 def topics_plan(
     bootstrap: BootstrapOpt = None,
@@ -192,6 +248,7 @@ def topics_plan(
     from courtbus.app import ops
     from courtbus.config import resolve
 
+    _check_topic_inputs(catalogue, directory, profile)
     plan = ops.plan_topics(resolve(bootstrap, stack_home=home), catalogue, directory, profile)
     todo = sum(a.applies for a in plan.actions)
     if plan.actions:
@@ -218,6 +275,7 @@ def topics_apply(
     from courtbus.app import ops
     from courtbus.config import resolve
 
+    _check_topic_inputs(catalogue, directory, profile)
     conn = resolve(bootstrap, stack_home=home)
     plan = ops.plan_topics(conn, catalogue, directory, profile)
     done = ops.apply_topics(conn, plan)
