@@ -285,12 +285,13 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
         assert self._slot is not None
         started = time.monotonic()
         count = 0
+        bounds = self.changelogs.bounds(new) if self.changelogs.stores else {}
         for task_id in new:
             backend: Backend = MemoryBackend()
             if self.changelogs.stores:
                 path = self._slot.path / "tasks" / f"{task_id.name}.sqlite"
                 backend = SqliteBackend(path, self.changelogs.stores)
-                count += self.changelogs.restore(task_id, backend)
+                count += self.changelogs.restore(task_id, backend, bounds)
             self.tasks[task_id] = Task(
                 task_id, State(task_id.name, backend, self.flow.stores), backend
             )
