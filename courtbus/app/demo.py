@@ -1,7 +1,8 @@
 """``make demo``: the local stack, the catalogue's topics, the schemas, one message per flow.
 
 Each sample is produced to its court's outbox with the project's codec and CloudEvents headers,
-then read back from the broker, decoded via the registry, and shown in a table.
+then read back from the broker, decoded via the registry, and shown in a table. Kafka and the
+registry are left running afterwards; the services the delegation part starts are stopped.
 """
 
 from __future__ import annotations
@@ -103,6 +104,25 @@ def run_demo(out: Console, home: Path | None, port_base: int, registry_port: int
     from courtbus.app.demo_flow import run_flow_demo
 
     run_flow_demo(out, conn, cfg.home)
-    out.print(
-        f"done in {time.monotonic() - started:.1f}s; stop the stack with `courtbus stack down`"
-    )
+    for line in closing_lines(time.monotonic() - started, home):
+        out.print(line, highlight=False)
+
+
+def closing_lines(elapsed_s: float, home: Path | None = None) -> list[str]:
+    """What is left running after the demo, and the commands to stop or restart it.
+
+    Kafka and the registry keep running (``Stack.up`` starts them in the background); the
+    gateway, delegation and projector services ran as the demo's child processes, with deadlines
+    shortened to seconds, and were stopped when the scenario ended.
+    """
+    from courtbus.app.demo_flow import SERVICES
+
+    where = f" --home {home}" if home else ""
+    env = f"COURTBUS_STACK_HOME={home} " if home else ""
+    serve = ", ".join(f"`{env}courtbus serve {name}`" for name in SERVICES)
+    return [
+        f"done in {elapsed_s:.1f}s",
+        f"Kafka and the registry are still running: stop them with `courtbus stack down{where}`",
+        "the gateway, delegation and projector services have stopped (they ran only for the "
+        f"demo); start them again, each in its own terminal, with {serve}",
+    ]
