@@ -6,6 +6,7 @@ Pure: imports python-stdnum (checksums) and the standard library only, no I/O.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -13,14 +14,33 @@ from functools import lru_cache
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import ric, uscc
 
+from courtbus.domain.case_types import (
+    ENFORCEMENT_CASE_TYPES,
+    MILITARY_COURT_DESIGNATION,
+    SUPREME_COURT_DESIGNATION,
+)
 from courtbus.domain.regions import BY_ABBR, BY_CODE
 from courtbus.errors import ValidationError
 
 _COURT_ID = re.compile(r"^(\d{2})(\d{2}|\d{4})?$")
 _DESIGNATION = re.compile(r"^(\D+?)(\d{2}|\d{4})?$")
 
-# Enforcement case-type codes (类型代字) the bus accepts. Longest first, so 执恢 wins over 执.
-CASE_TYPE_CODES: tuple[str, ...] = ("执恢", "执保", "执异", "执复", "执监", "执协", "执他", "执")
+# Courts whose designation has no province abbreviation (法〔2015〕137号): the Supreme
+# People's Court (最高法, never followed by digits) and the military courts (军). Their court
+# ids use two-digit prefixes that are not GB/T 2260 province codes.
+SUPREME_COURT_ID = "00"
+MILITARY_COURT_PREFIX = "90"
+_NATIONAL_BY_DESIGNATION: dict[str, str] = {
+    SUPREME_COURT_DESIGNATION: SUPREME_COURT_ID,
+    MILITARY_COURT_DESIGNATION: MILITARY_COURT_PREFIX,
+}
+_NATIONAL_BY_PREFIX: dict[str, str] = {v: k for k, v in _NATIONAL_BY_DESIGNATION.items()}
+
+# Enforcement case-type codes (类型代字) the bus accepts (see courtbus.domain.case_types for
+# the table and its source). Longest first, so 执恢 wins over 执.
+CASE_TYPE_CODES: tuple[str, ...] = tuple(
+    sorted((t.code for t in ENFORCEMENT_CASE_TYPES), key=lambda c: (-len(c), c))
+)
 _CASE_NUMBER = re.compile(
     r"^\((?P<year>\d{4})\)(?P<designation>\D+?\d*)(?P<type>"
     + "|".join(CASE_TYPE_CODES)
@@ -34,16 +54,23 @@ MAX_CASE_YEAR = 2099
 def court_id_from_designation(designation: str) -> str:
     """Turn a case-number court designation into a topic-safe court id.
 
-    ``苏0583`` → ``320583``; ``苏05`` → ``3205``; ``苏`` → ``32``; ``沪74`` → ``3174``.
+    ``苏0583`` → ``320583``; ``苏05`` → ``3205``; ``苏`` → ``32``; ``沪74`` → ``3174``
+    (special courts keep their number: 71 railway transport, 72 maritime, 73 IP, 74 financial);
+    ``最高法`` → ``00``; ``军`` → ``90`` (``军01`` → ``9001``).
 
     Raises:
         ValidationError: ``COURT_DESIGNATION_INVALID`` for an unknown province or bad digits.
     """
     match = _DESIGNATION.match(designation)
-    if match is None or match.group(1) not in BY_ABBR:
+    prefix = None if match is None else match.group(1)
+    if prefix == SUPREME_COURT_DESIGNATION and match is not None and match.group(2) is None:
+        return SUPREME_COURT_ID
+    if match is not None and prefix == MILITARY_COURT_DESIGNATION:
+        return MILITARY_COURT_PREFIX + (match.group(2) or "")
+    if match is None or prefix not in BY_ABBR:
         raise ValidationError(
-            f"unknown court designation {designation!r}: expected a province abbreviation "
-            "followed by 0, 2 or 4 digits, e.g. 苏0583",
+            f"unknown court designation {designation!r}: expected 最高法, or a province "
+            "abbreviation (or 军) followed by 0, 2 or 4 digits, e.g. 苏0583",
             code="COURT_DESIGNATION_INVALID",
         )
     return BY_ABBR[match.group(1)].code + (match.group(2) or "")
@@ -57,11 +84,16 @@ def designation_from_court_id(court_id: str) -> str:
             known province prefix.
     """
     validate_court_id(court_id)
+    if court_id[:2] in _NATIONAL_BY_PREFIX:
+        return _NATIONAL_BY_PREFIX[court_id[:2]] + court_id[2:]
     return BY_CODE[court_id[:2]].abbr + court_id[2:]
 
 
 def validate_court_id(court_id: str) -> str:
     """Check a court id's shape and province prefix and return it unchanged.
+
+    The prefix is a province code, ``00`` (the Supreme People's Court, exactly ``00``) or
+    ``90`` (military courts).
 
     Raises:
         ValidationError: ``COURT_ID_MALFORMED``.
@@ -73,9 +105,14 @@ def validate_court_id(court_id: str) -> str:
             "(province code + designation digits), e.g. 320583",
             code="COURT_ID_MALFORMED",
         )
-    if match.group(1) not in BY_CODE:
+    if match.group(1) not in BY_CODE and match.group(1) not in _NATIONAL_BY_PREFIX:
         raise ValidationError(
             f"malformed court id {court_id!r}: {match.group(1)!r} is not a province code",
+            code="COURT_ID_MALFORMED",
+        )
+    if match.group(1) == SUPREME_COURT_ID and court_id != SUPREME_COURT_ID:
+        raise ValidationError(
+            f"malformed court id {court_id!r}: the Supreme People's Court is {SUPREME_COURT_ID}",
             code="COURT_ID_MALFORMED",
         )
     return court_id
@@ -102,11 +139,14 @@ class CaseNumber:
     def parse(cls, text: str) -> CaseNumber:
         """Parse a case number strictly; ``str()`` of the result gives the same text back.
 
+        Only the canonical spelling passes: the SDK calls :func:`normalize_case_number` first.
+
         Raises:
             ValidationError: ``CASE_NUMBER_BRACKETS`` (full-width brackets),
-                ``CASE_NUMBER_TYPE_CODE`` (not an enforcement type code),
-                ``COURT_DESIGNATION_INVALID``, ``CASE_NUMBER_YEAR`` or
-                ``CASE_NUMBER_FORMAT`` (anything else).
+                ``CASE_NUMBER_NOT_CANONICAL`` (a valid case number spelt otherwise, e.g.
+                with spaces or full-width digits), ``CASE_NUMBER_TYPE_CODE`` (not an
+                enforcement type code), ``COURT_DESIGNATION_INVALID``, ``CASE_NUMBER_YEAR``
+                or ``CASE_NUMBER_FORMAT`` (anything else).
         """
         if not isinstance(text, str):
             raise ValidationError("case number must be text", code="CASE_NUMBER_FORMAT")
@@ -116,6 +156,17 @@ class CaseNumber:
                 "brackets, e.g. (2023)苏0583执1234号",
                 code="CASE_NUMBER_BRACKETS",
             )
+        canonical = normalize_case_number(text)
+        parsed = cls._parse_canonical(canonical)
+        if canonical != text:
+            raise ValidationError(
+                f"case number {text!r} is not in canonical form; send {canonical!r}",
+                code="CASE_NUMBER_NOT_CANONICAL",
+            )
+        return parsed
+
+    @classmethod
+    def _parse_canonical(cls, text: str) -> CaseNumber:
         match = _CASE_NUMBER.match(text)
         if match is None:
             raise _diagnose_case_number(text)
@@ -129,9 +180,26 @@ class CaseNumber:
         return cls(year, court_id, match["type"], int(match["seq"]))
 
 
+_BRACKETS_TO_ASCII = str.maketrans(dict.fromkeys("（〔［【", "(") | dict.fromkeys("）〕］】", ")"))
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalize_case_number(text: str) -> str:
+    """The canonical spelling of a case number, for the SDK to call before sending.
+
+    Full-width brackets (（）〔〕［］【】) become ASCII ``()``, full-width digits become ASCII
+    (NFKC), and all whitespace goes. Nothing is validated: pass the result to
+    :meth:`CaseNumber.parse`. ``（２０２４）沪72执1号 `` → ``(2024)沪72执1号``.
+    """
+    folded = unicodedata.normalize("NFKC", text.translate(_BRACKETS_TO_ASCII))
+    return _WHITESPACE.sub("", folded)
+
+
 def _diagnose_case_number(text: str) -> ValidationError:
     """Say which part of a case number is wrong, for a useful error."""
-    loose = re.match(r"^\((\d{4})\)(\D+?)(\d*)(\D+?)(\d+)号$", text)
+    loose = re.match(
+        r"^\((\d{4})\)(" + SUPREME_COURT_DESIGNATION + r"|\D+?)(\d*)(\D+?)(\d+)号$", text
+    )
     if loose is not None:
         designation = loose.group(2) + loose.group(3)
         try:

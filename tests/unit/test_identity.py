@@ -62,7 +62,7 @@ def test_case_numbers_round_trip(text: str) -> None:
         ("2023苏0583执1234号", "CASE_NUMBER_FORMAT"),
         ("(2023)苏0583执号", "CASE_NUMBER_FORMAT"),
         ("", "CASE_NUMBER_FORMAT"),
-        (" (2023)苏0583执1234号", "CASE_NUMBER_FORMAT"),
+        (" (2023)苏0583执1234号", "CASE_NUMBER_NOT_CANONICAL"),
     ],
 )
 def test_bad_case_numbers_are_rejected_with_their_code(text: str, code: str) -> None:
