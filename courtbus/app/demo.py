@@ -55,6 +55,17 @@ def run_demo(out: Console, home: Path | None, port_base: int, registry_port: int
               f"({time.monotonic() - started:.1f}s)")  # fmt: skip
     user = "admin" if state.secure else None
     conn = Connection(state.bootstrap, state.registry_url, user, state.admin_password)
+    try:
+        _run_on_stack(out, conn, cfg.home, started)
+    except BaseException:  # a failed step or Ctrl-C: the stack is not stopped
+        out.print(stopped_early_line(home), highlight=False)
+        raise
+    for line in closing_lines(time.monotonic() - started, home):
+        out.print(line, highlight=False)
+
+
+def _run_on_stack(out: Console, conn: Connection, home: Path, started: float) -> None:
+    """Topics, schemas, one message per flow, then the delegation scenario (services stopped)."""
     plan = ops.plan_topics(conn)
     done = ops.apply_topics(conn, plan)
     out.print(
@@ -103,9 +114,16 @@ def run_demo(out: Console, home: Path | None, port_base: int, registry_port: int
     )
     from courtbus.app.demo_flow import run_flow_demo
 
-    run_flow_demo(out, conn, cfg.home)
-    for line in closing_lines(time.monotonic() - started, home):
-        out.print(line, highlight=False)
+    run_flow_demo(out, conn, home)
+
+
+def stopped_early_line(home: Path | None = None) -> str:
+    """Said when the demo stops before its end: the stack it started is still running."""
+    where = f" --home {home}" if home else ""
+    return (
+        "the demo stopped early; Kafka and the registry are still running "
+        f"(stop them with `courtbus stack down{where}`)"
+    )
 
 
 def closing_lines(elapsed_s: float, home: Path | None = None) -> list[str]:

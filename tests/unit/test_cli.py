@@ -118,6 +118,15 @@ def test_send_many_checks_court_and_lines_before_connecting(
     assert missing.exit_code == 2
 
 
+def test_send_many_refuses_a_file_that_is_not_utf8(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = tmp_path / "requests.jsonl"
+    lines.write_bytes('{"to": "6101", "debtor_name": "张三"}'.encode("gb18030"))
+    assert _run_main(["delegation", "send-many", "--as", "320583", "--file", str(lines)]) == 1
+    assert "error REQUEST_INVALID: " in capsys.readouterr().err
+
+
 def test_valid_input_reaches_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
     """The checks do not refuse a good request: it gets as far as the (patched) client."""
     result = runner.invoke(app, _send())

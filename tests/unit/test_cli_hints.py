@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperArgument, TyperOption
 
 from courtbus.app.cli.main import app
-from courtbus.app.demo import closing_lines
+from courtbus.app.demo import closing_lines, stopped_early_line
 from courtbus.config import REPO_ROOT
 
 HINT = re.compile(r"`(?:[A-Z_]+=\S+ )*(courtbus [^`]+)`")
@@ -116,10 +116,10 @@ def test_demo_says_what_keeps_running_and_how_to_stop_or_restart_it() -> None:
 
 
 def test_demo_hints_name_a_non_default_stack_home(tmp_path: Path) -> None:
-    text = "\n".join(closing_lines(1.0, tmp_path))
+    text = "\n".join([*closing_lines(1.0, tmp_path), stopped_early_line(tmp_path)])
     assert f"`courtbus stack down --home {tmp_path}`" in text
     assert f"`COURTBUS_STACK_HOME={tmp_path} courtbus serve gateway`" in text
     hints = HINT.findall(text)
-    assert len(hints) == 4
+    assert len(hints) == 5
     for hint in hints:
         check_hint(hint)

@@ -224,7 +224,12 @@ def send_many(
     from courtbus.config import resolve
     from courtbus.sdk.court import CourtClient, PartialSendError
 
-    lines = file.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"{file} is not UTF-8 text (byte {exc.start}: {exc.reason})", code="REQUEST_INVALID"
+        ) from exc
     valid, invalid = check_request_lines(lines, court)
     problems = [(n, str(e)) for n, e in invalid]
     if invalid and not skip_invalid:
