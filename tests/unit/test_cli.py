@@ -9,6 +9,7 @@ from typing import Any
 
 import kafka
 import pytest
+from kafka.errors import AuthorizationError as KafkaAuthorizationError
 from kafka.errors import KafkaTimeoutError
 from typer.testing import CliRunner
 
@@ -176,6 +177,7 @@ def test_a_long_cluster_error_is_not_wrapped(
 
 def test_other_errors_are_not_disguised_as_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli_main.kafka_unreachable(RuntimeError("boom")) is None
+    assert cli_main.kafka_unreachable(KafkaAuthorizationError()) is None
     found = cli_main.kafka_unreachable(KafkaTimeoutError())
     assert found is not None and found.code == "CLUSTER_UNREACHABLE"
 

@@ -103,9 +103,10 @@ def _print_error(exc: CourtbusError) -> None:
 
 
 def kafka_unreachable(exc: BaseException) -> CourtbusError | None:
-    """A kafka-python error that escaped the library as ``CLUSTER_UNREACHABLE``, else None."""
+    """A kafka-python connection or timeout error (a ``RetriableError``: no broker answered)
+    that escaped the library, as ``CLUSTER_UNREACHABLE``; None for anything else."""
     kafka_errors = sys.modules.get("kafka.errors")
-    if kafka_errors is None or not isinstance(exc, kafka_errors.KafkaError):
+    if kafka_errors is None or not isinstance(exc, kafka_errors.RetriableError):
         return None
     bootstrap = os.environ.get("COURTBUS_BOOTSTRAP")
     if not bootstrap:
