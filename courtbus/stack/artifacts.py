@@ -46,7 +46,11 @@ def require_tool(name: str) -> str:
     """
     path = shutil.which(name)
     if path is None:
-        hint = "install OpenJDK 17+" if name == "java" else "install Apache Maven 3.8+"
+        hint = (
+            "install OpenJDK 17+ (Kafka; the schema registry needs 21+)"
+            if name == "java"
+            else "install Apache Maven 3.8+"
+        )
         raise StackError(f"`{name}` not found on PATH: {hint}", code="STACK_TOOL_MISSING")
     return path
 
