@@ -35,7 +35,8 @@ def test_missing_java_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
-        "error STACK_TOOL_MISSING: `java` not found on PATH: install OpenJDK 17+"
+        "error STACK_TOOL_MISSING: `java` not found on PATH: "
+        "install OpenJDK 17+ (Kafka; the schema registry needs 21+)"
     ]
 
 
