@@ -5,9 +5,11 @@ Pure: imports python-stdnum (checksums) and the standard library only, no I/O.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 
@@ -226,59 +228,377 @@ class DebtorKind(StrEnum):
     ORGANISATION = "ORGANISATION"
 
 
+class IdType(StrEnum):
+    """Which document a debtor's ID number comes from (told apart by its shape)."""
+
+    RESIDENT_ID = "RESIDENT_ID"  # 居民身份证, GB 11643-1999, 18 characters
+    LEGACY_RESIDENT_ID = "LEGACY_RESIDENT_ID"  # 15-digit 居民身份证 issued before GB 11643-1999
+    HMT_RESIDENCE_PERMIT = "HMT_RESIDENCE_PERMIT"  # 港澳台居民居住证 (810000/820000/830000…)
+    FOREIGN_PERMANENT_RESIDENT_ID = "FOREIGN_PERMANENT_RESIDENT_ID"  # 外国人永久居留身份证
+    PASSPORT = "PASSPORT"  # number + ISO 3166-1 alpha-3 nationality; needs a schema change
+    CREDIT_CODE = "CREDIT_CODE"  # 统一社会信用代码, GB 32100-2015
+
+
+@dataclass(frozen=True, slots=True)
+class IdCheck:
+    """A valid ID: its canonical value, its document, and doubts that did not refuse it.
+
+    ``warnings`` never contain the ID itself (at most its region code).
+    """
+
+    value: str
+    id_type: IdType
+    warnings: tuple[str, ...] = ()
+
+
+_log = logging.getLogger(__name__)
+
+# GB/T 2260 province codes a resident ID's first two digits can carry (兵 / 66 is a court
+# prefix only: XPCC residents hold 65 Xinjiang codes).
+_ID_PROVINCES = frozenset(code for code in BY_CODE if code != "66")
+# 港澳台居民居住证: 国务院办公厅《港澳台居民居住证申领发放办法》(国办发〔2018〕81号) 第四条 —
+# the resident-ID format (GB 11643) with 810000 (Hong Kong), 820000 (Macau) or 830000 (Taiwan)
+# as the address code.
+HMT_PERMIT_PREFIXES: dict[str, str] = {"810000": "香港", "820000": "澳门", "830000": "台湾"}
+_EIGHTEEN = re.compile(r"^\d{17}[\dX]$")
+_FIFTEEN = re.compile(r"^\d{15}$")
+# 外国人永久居留身份证, 2017 format (15 characters): ISO 3166-1 alpha-3 nationality + 12 digits.
+_OLD_FOREIGN_PR = re.compile(r"^[A-Z]{3}\d{12}$")
+# Passports (ICAO Doc 9303): up to 9 characters in the machine-readable zone; some states
+# issue longer numbers, so up to 20 letters and digits are accepted.
+_PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
+_ALPHA3 = re.compile(r"^[A-Z]{3}$")
+
+
+def _refuse(what: str, number: str, why: str, code: str = "RESIDENT_ID_INVALID") -> ValidationError:
+    return ValidationError(f"{what} {mask_id(number)} is invalid: {why}", code=code)
+
+
+def _birth_date_ok(yyyymmdd: str) -> bool:
+    try:
+        born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return False
+    return born.year >= 1900
+
+
+def _stdnum_region_opinion(number: str) -> tuple[str, ...]:
+    """python-stdnum's opinion of an 18-digit ID's region code, kept as a warning."""
+    try:
+        ric.validate(number)
+    except stdnum_exceptions.ValidationError as exc:
+        return (
+            f"python-stdnum does not know region code {number[:6]} at the birth date "
+            f"({type(exc).__name__}); accepted on format, birth date and check digit",
+        )
+    return ()
+
+
+def _check_eighteen(number: str) -> IdCheck:
+    """GB 11643-1999: 6-digit address code, 8-digit birth date, 3-digit sequence, check digit
+    (ISO 7064 MOD 11-2). HMT residence permits and the 2023 foreigner's permanent-residence ID
+    share the format."""
+    if len(number) != 18:
+        raise _refuse("resident ID", number, "must have 18 characters")
+    if _EIGHTEEN.match(number) is None:
+        raise _refuse("resident ID", number, "must be 17 digits and a digit or X")
+    if ric.calc_check_digit(number) != number[-1]:
+        raise _refuse("resident ID", number, "the check digit does not match")
+    if not _birth_date_ok(number[6:14]):
+        raise _refuse("resident ID", number, "the birth date is not a date")
+    if number[:6] in HMT_PERMIT_PREFIXES:
+        return IdCheck(number, IdType.HMT_RESIDENCE_PERMIT)
+    if number[0] == "9":
+        # 外国人永久居留身份证, 2023 format (国家移民管理局公告, 2023-12-01): 9, 2-digit
+        # acceptance province (GB/T 2260), 3-digit nationality code, birth date, sequence, and
+        # the GB 11643 check digit.
+        if number[1:3] not in _ID_PROVINCES:
+            raise _refuse("permanent-residence ID", number, f"{number[1:3]} is not a province code")
+        return IdCheck(number, IdType.FOREIGN_PERMANENT_RESIDENT_ID)
+    if number[:2] not in _ID_PROVINCES:
+        raise _refuse("resident ID", number, f"{number[:2]} is not a province code (GB/T 2260)")
+    return IdCheck(number, IdType.RESIDENT_ID, _stdnum_region_opinion(number))
+
+
+def upgrade_legacy_resident_id(number: str) -> str:
+    """The 18-character form of a 15-digit ID (GB 11643-1999 附录: insert 19, add the check
+    digit). Does not validate."""
+    body = number[:6] + "19" + number[6:]
+    return body + ric.calc_check_digit(body + "0")
+
+
+def _check_fifteen(number: str) -> IdCheck:
+    """15-digit ID: 6-digit address code, YYMMDD birth date (19YY), 3-digit sequence, no
+    check digit."""
+    if number[:2] not in _ID_PROVINCES:
+        raise _refuse("resident ID", number, f"{number[:2]} is not a province code (GB/T 2260)")
+    if not _birth_date_ok("19" + number[6:12]):
+        raise _refuse("resident ID", number, "the birth date is not a date")
+    opinion = _stdnum_region_opinion(upgrade_legacy_resident_id(number))
+    return IdCheck(
+        number,
+        IdType.LEGACY_RESIDENT_ID,
+        ("15-digit ID from before GB 11643-1999: it has no check digit", *opinion),
+    )
+
+
 @lru_cache(maxsize=65536)  # the same debtors recur; stdnum's region look-up is the slow part
-def validate_resident_id(number: str) -> str:
-    """Validate an 18-digit resident identity number (GB 11643) and return it compact.
+def check_person_id(number: str) -> IdCheck:
+    """Validate a natural person's ID number as written (canonical spelling only).
+
+    Accepts an 18-character resident ID (GB 11643-1999; a region code that python-stdnum does
+    not know at the birth date is accepted with a warning, which is logged without the ID), a
+    15-digit legacy resident ID, a 港澳台居民居住证 number (810000/820000/830000 + the
+    resident-ID format) and a 外国人永久居留身份证 (2023: 18 digits starting with 9 and the
+    resident-ID check digit; 2017: 3 letters + 12 digits).
 
     Raises:
         ValidationError: ``RESIDENT_ID_INVALID``; the message shows the number masked.
     """
-    try:
-        compact: str = ric.validate(number)
-    except stdnum_exceptions.ValidationError as exc:
-        raise ValidationError(
-            f"resident ID {mask_id(str(number))} is invalid: {exc}",
-            code="RESIDENT_ID_INVALID",
-        ) from exc
-    if len(compact) != 18:
-        raise ValidationError(
-            f"resident ID {mask_id(compact)} must have 18 characters", code="RESIDENT_ID_INVALID"
+    if not isinstance(number, str):
+        raise ValidationError("resident ID must be text", code="RESIDENT_ID_INVALID")
+    if _FIFTEEN.match(number) is not None:
+        result = _check_fifteen(number)
+    elif _OLD_FOREIGN_PR.match(number) is not None:
+        result = IdCheck(number, IdType.FOREIGN_PERMANENT_RESIDENT_ID)
+    else:
+        result = _check_eighteen(number)
+    for warning in result.warnings:
+        _log.warning(mask_ids_in_text(f"{result.id_type} {mask_id(number)}: {warning}"))
+    return result
+
+
+def validate_resident_id(number: str, *, strict: bool = False) -> str:
+    """Validate a person's ID (see :func:`check_person_id`) and return it canonical.
+
+    Raises:
+        ValidationError: ``RESIDENT_ID_INVALID``, or (``strict``) ``ID_NOT_CANONICAL`` for a
+            valid ID spelt otherwise (lower-case x, spaces, full-width digits).
+    """
+    return _check(DebtorKind.PERSON, number, strict=strict).value
+
+
+def validate_hmt_residence_permit(number: str) -> str:
+    """Validate a 港澳台居民居住证 number (国办发〔2018〕81号).
+
+    Raises:
+        ValidationError: ``RESIDENT_ID_INVALID``.
+    """
+    result = check_person_id(number)
+    if result.id_type is not IdType.HMT_RESIDENCE_PERMIT:
+        raise _refuse("residence permit", number, "must start with 810000, 820000 or 830000")
+    return result.value
+
+
+def validate_foreign_permanent_resident_id(number: str) -> str:
+    """Validate a 外国人永久居留身份证 number (2017: 3 letters + 12 digits; 2023: 18 digits
+    starting with 9, with the GB 11643 check digit).
+
+    Raises:
+        ValidationError: ``RESIDENT_ID_INVALID``.
+    """
+    result = check_person_id(number)
+    if result.id_type is not IdType.FOREIGN_PERMANENT_RESIDENT_ID:
+        raise _refuse(
+            "permanent-residence ID", number, "must be 3 letters + 12 digits or 9 + 17 digits"
         )
-    return compact
+    return result.value
 
 
-def validate_credit_code(code: str) -> str:
-    """Validate an 18-character unified social credit code (GB 32100) and return it compact.
+def validate_passport(number: str, nationality: str) -> tuple[str, str]:
+    """Validate a passport number and its issuing state (ISO 3166-1 alpha-3), canonical only.
+
+    Only the shape of the nationality is checked (three capital letters): the bus carries no
+    country list. Not reachable through ``validate_debtor_id``: the ``Debtor`` record has no
+    nationality field (a schema change).
+
+    Raises:
+        ValidationError: ``PASSPORT_INVALID``.
+    """
+    if _ALPHA3.match(nationality) is None:
+        raise ValidationError(
+            f"passport nationality {nationality!r} is not an ISO 3166-1 alpha-3 code, e.g. USA",
+            code="PASSPORT_INVALID",
+        )
+    if _PASSPORT.match(number) is None:
+        raise _refuse(
+            "passport number", number, "must be 5 to 20 capital letters and digits",
+            code="PASSPORT_INVALID",
+        )  # fmt: skip
+    return number, nationality
+
+
+# GB 32100-2015 《法人和其他组织统一社会信用代码编码规则》 附录 A (表 A.1): the first character
+# is the registration-management department, the second the organisation category under it.
+# A (军队) and N (农业) were added to the table after 2015; verify against the current text.
+CREDIT_CODE_DEPARTMENTS: dict[str, tuple[str, dict[str, str]]] = {
+    "1": ("机构编制", {"1": "机关", "2": "事业单位", "3": "中央编办直接管理机构编制的群众团体", "9": "其他"}),
+    "2": ("外交", {"1": "外国常驻新闻机构", "9": "其他"}),
+    "3": ("司法行政", {"1": "律师执业机构", "2": "公证处", "3": "基层法律服务所", "4": "司法鉴定机构", "5": "仲裁委员会", "9": "其他"}),
+    "4": ("文化", {"1": "外国在华文化中心", "9": "其他"}),
+    "5": ("民政", {"1": "社会团体", "2": "民办非企业单位", "3": "基金会", "9": "其他"}),
+    "6": ("旅游", {"1": "外国旅游部门常驻代表机构", "2": "港澳台地区旅游部门常驻内地（大陆）代表机构", "9": "其他"}),
+    "7": ("宗教", {"1": "宗教活动场所", "2": "宗教院校", "9": "其他"}),
+    "8": ("工会", {"1": "基层工会", "9": "其他"}),
+    "9": ("工商", {"1": "企业", "2": "个体工商户", "3": "农民专业合作社"}),
+    "A": ("中央军委改革和编制办公室", {"1": "军队事业单位", "9": "其他"}),
+    "N": ("农业", {"1": "组级集体经济组织", "2": "村级集体经济组织", "3": "乡镇级集体经济组织", "9": "其他"}),
+    "Y": ("其他", {"1": "其他"}),
+}  # fmt: skip
+
+
+class OrganisationForm(StrEnum):
+    """What a credit code's first two characters say about the holder (GB 32100-2015)."""
+
+    ENTERPRISE = "ENTERPRISE"  # 9+1 企业: 企业法人 and non-legal-person enterprises alike
+    INDIVIDUAL_BUSINESS = "INDIVIDUAL_BUSINESS"  # 9+2 个体工商户
+    FARMERS_COOPERATIVE = "FARMERS_COOPERATIVE"  # 9+3 农民专业合作社
+    OTHER_ORGANISATION = "OTHER_ORGANISATION"  # 其他组织: every other department/category
+
+
+@dataclass(frozen=True, slots=True)
+class CreditCodeCategory:
+    """The registration department and organisation category of a credit code."""
+
+    department_code: str
+    department: str
+    category_code: str
+    category: str
+    form: OrganisationForm
+
+
+_ENTERPRISE_FORMS = {
+    "1": OrganisationForm.ENTERPRISE,
+    "2": OrganisationForm.INDIVIDUAL_BUSINESS,
+    "3": OrganisationForm.FARMERS_COOPERATIVE,
+}
+
+
+def credit_code_category(code: str) -> CreditCodeCategory:
+    """Who registered the organisation and what kind it is, from a credit code's first two
+    characters (GB 32100-2015 附录 A). Tells an enterprise (9+1, where 企业法人 are) from
+    other organisations (其他组织); the code cannot tell a 企业法人 from a branch or a
+    partnership, which are enterprises too.
+
+    Raises:
+        ValidationError: ``CREDIT_CODE_INVALID`` for a department or category not in the table.
+    """
+    department = CREDIT_CODE_DEPARTMENTS.get(code[:1])
+    if department is None or code[1:2] not in department[1]:
+        raise _refuse(
+            "unified social credit code", code,
+            "its first two characters are not a registration department and organisation "
+            "category of GB 32100-2015",
+            code="CREDIT_CODE_INVALID",
+        )  # fmt: skip
+    name, categories = department
+    form = _ENTERPRISE_FORMS[code[1]] if code[0] == "9" else OrganisationForm.OTHER_ORGANISATION
+    return CreditCodeCategory(code[0], name, code[1], categories[code[1]], form)
+
+
+_USCC_BODY = re.compile(r"^[0-9A-Z]{2}\d{6}[0-9A-HJ-NP-RT-UW-Y]{10}$")
+
+
+@lru_cache(maxsize=65536)
+def check_credit_code(code: str) -> IdCheck:
+    """Validate a unified social credit code as written (GB 32100-2015): 18 characters, a
+    department and category of 附录 A, a 6-digit administrative-division code, the 9-character
+    organisation code and the check character. python-stdnum's refusal of a letter department
+    (A, N, Y) is kept as a warning.
 
     Raises:
         ValidationError: ``CREDIT_CODE_INVALID``.
     """
+    if not isinstance(code, str):
+        raise ValidationError("credit code must be text", code="CREDIT_CODE_INVALID")
+    what = "unified social credit code"
+    if len(code) != 18 or _USCC_BODY.match(code) is None:
+        raise _refuse(what, code, "must be 18 characters of GB 32100", "CREDIT_CODE_INVALID")
+    if uscc.calc_check_digit(code) != code[-1]:
+        raise _refuse(what, code, "the check character does not match", "CREDIT_CODE_INVALID")
+    credit_code_category(code)
+    warnings: tuple[str, ...] = ()
     try:
-        compact: str = uscc.validate(code)
+        uscc.validate(code)
     except stdnum_exceptions.ValidationError as exc:
-        raise ValidationError(
-            f"unified social credit code {mask_id(str(code))} is invalid: {exc}",
-            code="CREDIT_CODE_INVALID",
-        ) from exc
-    return compact
+        warnings = (f"python-stdnum refuses it ({type(exc).__name__})",)
+        _log.warning(f"credit code {mask_id(code)}: {warnings[0]}")
+    return IdCheck(code, IdType.CREDIT_CODE, warnings)
 
 
-def validate_debtor_id(kind: DebtorKind | str, id_number: str) -> str:
-    """Validate a debtor's ID by kind (resident ID for a person, credit code otherwise).
+def validate_credit_code(code: str, *, strict: bool = False) -> str:
+    """Validate a unified social credit code (GB 32100-2015) and return it canonical.
 
     Raises:
-        ValidationError: ``RESIDENT_ID_INVALID``, ``CREDIT_CODE_INVALID`` or
-            ``DEBTOR_KIND_INVALID``.
+        ValidationError: ``CREDIT_CODE_INVALID``, or (``strict``) ``ID_NOT_CANONICAL`` for a
+            valid code spelt otherwise.
     """
+    return _check(DebtorKind.ORGANISATION, code, strict=strict).value
+
+
+_DASHES_AND_SPACES = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\uff0d]+")
+
+
+def canonical_id(kind: DebtorKind | str, value: str) -> str:
+    """The one spelling of a debtor ID, for the SDK to call before sending.
+
+    Full-width letters and digits become ASCII (NFKC), letters upper case (a final ``x``
+    becomes ``X``), spaces and hyphens go. Nothing is validated.
+
+    Raises:
+        ValidationError: ``DEBTOR_KIND_INVALID``.
+    """
+    _debtor_kind(kind)
+    return _DASHES_AND_SPACES.sub("", unicodedata.normalize("NFKC", value)).upper()
+
+
+def _debtor_kind(kind: DebtorKind | str) -> DebtorKind:
     try:
-        debtor_kind = DebtorKind(kind)
+        return DebtorKind(kind)
     except ValueError as exc:
         raise ValidationError(
             f"debtor kind {kind!r} is not PERSON or ORGANISATION", code="DEBTOR_KIND_INVALID"
         ) from exc
-    if debtor_kind is DebtorKind.PERSON:
-        return validate_resident_id(id_number)
-    return validate_credit_code(id_number)
+
+
+def _check(kind: DebtorKind, value: str, *, strict: bool) -> IdCheck:
+    """Check the canonical spelling; if ``strict``, refuse any other spelling of a valid ID."""
+    if not isinstance(value, str):
+        raise ValidationError("debtor ID must be text", code="RESIDENT_ID_INVALID")
+    canonical = canonical_id(kind, value)
+    check = check_person_id if kind is DebtorKind.PERSON else check_credit_code
+    result = check(canonical)
+    if strict and canonical != value:
+        raise ValidationError(
+            f"debtor ID {mask_id(canonical)} is not in canonical form: upper-case letters, "
+            "ASCII digits, no spaces or hyphens",
+            code="ID_NOT_CANONICAL",
+        )
+    return result
+
+
+def check_debtor_id(kind: DebtorKind | str, id_number: str, *, strict: bool = False) -> IdCheck:
+    """Validate a debtor's ID by kind and say which document it is and any warnings.
+
+    Raises:
+        ValidationError: as :func:`validate_debtor_id`.
+    """
+    return _check(_debtor_kind(kind), id_number, strict=strict)
+
+
+def validate_debtor_id(kind: DebtorKind | str, id_number: str, *, strict: bool = False) -> str:
+    """Validate a debtor's ID by kind and return its canonical spelling.
+
+    A person's ID is a resident ID (18 or 15 digits), a 港澳台居民居住证 or a 外国人永久居留
+    身份证 number (see :func:`check_person_id`); an organisation's a unified social credit code.
+    With ``strict`` (the gateway's check), a valid ID not spelt canonically is refused; without
+    it (the delegation flow, which keys caps on the canonical form) it is canonicalised.
+
+    Raises:
+        ValidationError: ``RESIDENT_ID_INVALID``, ``CREDIT_CODE_INVALID``,
+            ``DEBTOR_KIND_INVALID`` or (``strict``) ``ID_NOT_CANONICAL``.
+    """
+    return check_debtor_id(kind, id_number, strict=strict).value
 
 
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
@@ -294,6 +614,13 @@ def mask_id(number: str) -> str:
     return "*" * max(len(number) - 2, 0) + number[-2:]
 
 
+_LEGACY_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{6})(\d{3})(?![0-9A-Za-z])")
+_OLD_PR_LIKE = re.compile(r"(?<![0-9A-Za-z])([A-Za-z]{3}\d{2})(\d{6})(\d{4})(?![0-9A-Za-z])")
+
+
 def mask_ids_in_text(text: str) -> str:
-    """Mask every resident-ID-shaped run of 18 characters inside free text."""
-    return _ID_LIKE.sub(lambda m: m.group(1) + "*" * 8 + m.group(3), text)
+    """Mask every ID-shaped run inside free text: 18-character resident IDs (and permits of
+    that format), 15-digit legacy IDs and 15-character permanent-residence IDs."""
+    text = _ID_LIKE.sub(lambda m: m.group(1) + "*" * 8 + m.group(3), text)
+    text = _LEGACY_ID_LIKE.sub(lambda m: m.group(1) + "*" * 6 + m.group(3), text)
+    return _OLD_PR_LIKE.sub(lambda m: m.group(1) + "*" * 6 + m.group(3), text)
