@@ -1,6 +1,10 @@
 """Identities: court ids and designations, case numbers (案号), debtor IDs, ID masking.
 
-Pure: imports python-stdnum (checksums) and the standard library only, no I/O.
+Pure: imports python-stdnum (checksums) and the standard library only, no I/O but one
+logged warning (never with the ID) the first time an ID is accepted over stdnum's objection.
+
+Validators check the canonical spelling; ``strict=True`` (the gateway) also refuses any other
+spelling, and the SDK calls :func:`canonical_id` / :func:`normalize_case_number` first.
 """
 
 from __future__ import annotations
