@@ -159,4 +159,5 @@ def check_identities(payload: dict[str, Any], directory: Directory) -> None:
         elif keys == _DEBTOR_FIELDS:
             if not str(node["name"]).strip():
                 raise ValidationError(f"{path}: debtor has no name", code="DEBTOR_NAME_MISSING")
-            validate_debtor_id(str(node["kind"]), str(node["id_number"]))
+            # strict: the wire carries one spelling (the SDK canonicalises): ID_NOT_CANONICAL
+            validate_debtor_id(str(node["kind"]), str(node["id_number"]), strict=True)

@@ -28,7 +28,13 @@ from courtbus.catalogue.policies import load_policies
 from courtbus.config import Connection
 from courtbus.domain import policy
 from courtbus.domain.delegation import check_not_self
-from courtbus.domain.identity import CaseNumber, mask_ids_in_text, validate_debtor_id
+from courtbus.domain.identity import (
+    CaseNumber,
+    canonical_id,
+    mask_ids_in_text,
+    normalize_case_number,
+    validate_debtor_id,
+)
 from courtbus.domain.money import Money
 from courtbus.domain.text import normalize_payload
 from courtbus.errors import ConfigError, CourtbusError, ValidationError
@@ -64,7 +70,8 @@ class DebtorIn(BaseModel):
     @field_validator("id_number")
     @classmethod
     def _valid_id(cls, value: str, info: Any) -> str:
-        return validate_debtor_id(info.data.get("kind", "PERSON"), value)
+        kind = info.data.get("kind", "PERSON")
+        return validate_debtor_id(kind, canonical_id(kind, value), strict=True)
 
 
 class DelegationRequestIn(BaseModel):
@@ -87,7 +94,7 @@ class DelegationRequestIn(BaseModel):
     @field_validator("case_number")
     @classmethod
     def _case(cls, value: str) -> str:
-        return str(CaseNumber.parse(value))
+        return str(CaseNumber.parse(normalize_case_number(value)))  # （）, spaces: accepted
 
     @field_validator("amount")
     @classmethod

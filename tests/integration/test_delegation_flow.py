@@ -315,7 +315,7 @@ def test_sdk_refuses_bad_input_before_sending(
     from courtbus.errors import ValidationError
 
     cases = [
-        ({"case_number": "（2024）苏0583执1号"}, "CASE_NUMBER_BRACKETS"),
+        ({"case_number": "(2024)苏0583民1号"}, "CASE_NUMBER_TYPE_CODE"),
         ({"debtor": {**_person(), "id_number": PERSON_ID[:-1] + "0"}}, "RESIDENT_ID_INVALID"),
         ({"amount": "1.001"}, "MONEY_INVALID"),
         ({"executing_court": "320583"}, "DELEGATION_SELF"),

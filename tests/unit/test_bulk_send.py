@@ -139,7 +139,7 @@ def test_check_requests_gives_one_result_per_input_in_order() -> None:
     items: list[DelegationRequestIn | dict[str, Any]] = [
         request(1),
         request(2, debtor={"kind": "PERSON", "name": "张三", "id_number": BAD_ID}),
-        request(3, case_number="（2024）苏05执3号"),
+        request(3, case_number="（2024）苏05民3号"),  # full-width is normalised; 民 is no 执 type
         request(4, executing_court="3205"),
         request(5, executing_court="9999"),
         request(6, amount="1.001"),
@@ -150,10 +150,13 @@ def test_check_requests_gives_one_result_per_input_in_order() -> None:
     results = check_requests(items, court_id="3205", directory=DIRECTORY)
     codes = [r.code if isinstance(r, ValidationError) else "ok" for r in results]
     assert codes == [
-        "ok", "RESIDENT_ID_INVALID", "CASE_NUMBER_BRACKETS", "DELEGATION_SELF", "COURT_UNKNOWN",
+        "ok", "RESIDENT_ID_INVALID", "CASE_NUMBER_TYPE_CODE", "DELEGATION_SELF", "COURT_UNKNOWN",
         "MONEY_INVALID", "DELEGATION_ID_DUPLICATE", "REQUEST_INVALID", "ok",
     ]  # fmt: skip
     assert BAD_ID not in str(results[1])
+    [spaced] = check_requests([request(10, case_number=" （2024）苏05执3号 ")], court_id="3205",
+                              directory=DIRECTORY)  # fmt: skip
+    assert isinstance(spaced, DelegationRequestIn) and spaced.case_number == "(2024)苏05执3号"
 
 
 def test_malformed_input_is_reported_without_echoing_it() -> None:
