@@ -24,7 +24,11 @@ from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.policies import DeadlineRules
 from courtbus.domain import delegation as dm
 from courtbus.domain import policy
-from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id
+from courtbus.domain.identity import (
+    mask_ids_in_text,
+    upgrade_legacy_resident_id,
+    validate_debtor_id,
+)
 from courtbus.domain.money import Money
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
@@ -111,6 +115,8 @@ class DelegationFlow(Flow):
                 code="SOURCE_NOT_PARTY",
             )
         canonical = validate_debtor_id(str(p["debtor"]["kind"]), str(p["debtor"]["id_number"]))
+        if len(canonical) == 15 and canonical.isdigit():  # a legacy ID: one person, one cap
+            canonical = upgrade_legacy_resident_id(canonical)
         policy.check_request(self.policies, ask)  # the law and the regional rules; caps below
         requested = dm.request(
             did, ask.requesting_court, ask.executing_court, ask.matter, event.headers.time

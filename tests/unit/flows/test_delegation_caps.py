@@ -14,6 +14,7 @@ import pytest
 
 from courtbus.app.samples import PERSON_ID
 from courtbus.catalogue.policies import load_policies
+from courtbus.domain.identity import upgrade_legacy_resident_id
 from courtbus.domain.money import Money
 from courtbus.domain.policy import PolicyCatalogue, PolicyRule
 from courtbus.runtime.harness import FlowHarness
@@ -131,7 +132,17 @@ def test_a_refused_end_step_changes_no_counter() -> None:
     assert used(h) == [0]
 
 
-@pytest.mark.parametrize(("first", "second"), [(X_ID, X_ID.lower()), (X_ID.lower(), X_ID)])
+LEGACY_ID = "320583930312123"  # a fictitious 15-digit (pre-1999) resident ID
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (X_ID, X_ID.lower()),
+        (X_ID.lower(), X_ID),
+        (LEGACY_ID, upgrade_legacy_resident_id(LEGACY_ID)),  # one person, two ID generations
+    ],
+)
 def test_a_differently_spelt_id_counts_against_the_same_cap(first: str, second: str) -> None:
     h = make_harness(partitions=1)
     assert_applied(h, deduct(h, "dlg-a", "40000.00", id_number=first), "REQUESTED")
