@@ -7,7 +7,9 @@ with the requests due by then: one at a time at 100/s; each send time is taken j
 SDK call, so the SDK's own checks, encoding and acks=all count), and a separate process reads
 ``court.6101.inbox`` (read_committed) and notes when each request arrives there: outbox →
 gateway → bus → delegation → inbox, two transactions. It also notes when each one reaches
-``bus.delegation.events`` (the gateway's share). A warm-up of 50 requests is not counted.
+``bus.delegation.events`` (the gateway's share). A warm-up of 30 s at 100/s is not counted:
+a fresh broker's JIT compiler took most of a core for its first minutes, which showed as
+seconds of latency at 100/s.
 
 Offered loads: 100/s for 30 s, then 1,000/s for 20 s. Printed: p50/p95/p99/max, how many
 arrived, the rate the pipeline delivered, the CPU each process used, beside Kafka's EndToEndLatency (acks=all,
@@ -254,9 +256,9 @@ def main() -> None:
             pids = {name: svc.pid for name, svc in services.items()}
             pids.update({f"broker {i}": b.pid for i, b in enumerate(bench.state.brokers, 1)})
             pids["sender (SDK)"] = os.getpid()
-            say("services ready; warm-up: 50 requests")
+            say("services ready; warm-up: 100/s for 30 s (not counted)")
             with CourtClient(SENDER, bench.conn) as client:
-                offer(bench.conn, client, 50, 1.0, "warm", {})
+                offer(bench.conn, client, 100, 30.0, "warm", {})
                 for rate, seconds in LOADS:
                     say(f"offering {rate}/s for {seconds:.0f} s")
                     results.append(offer(bench.conn, client, rate, seconds, f"r{rate}", pids))
