@@ -38,7 +38,7 @@ from courtbus.sdk import CourtClient
 from courtbus.store import ReadModel
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.messages import MESSAGE_TYPES
-from tests.integration.helpers import ServiceProcess, TopicReader, header
+from tests.integration.helpers import ServiceProcess, TopicReader, header, wait_until
 
 pytestmark = pytest.mark.integration
 N = 300
@@ -58,14 +58,7 @@ T = TypeVar("T")
 
 def _wait(cond: Callable[[], T | None], timeout_s: float, what: str) -> T:
     """Poll ``cond`` until it is truthy (tiny sleeps) or fail after ``timeout_s``; its value."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.02)
+    return wait_until(cond, timeout_s, what, interval_s=0.02)  # type: ignore[return-value]
 
 
 # -- the services ------------------------------------------------------------------------------
