@@ -269,9 +269,12 @@ class DeadlineRules:
         return self.matters.get(matter, self.default)
 
 
+_RULE_KEYS = ("start", "report", "warn_before", "supply", "lapse_warn_before")
+
+
 def _rule(raw: Any, where: str, base: DeadlineRule | None = None) -> DeadlineRule:
-    if not isinstance(raw, dict) or set(raw) - {"start", "report", "warn_before"}:
-        raise ConfigError(f"{where}: needs start, report and warn_before", code="POLICY_INVALID")
+    if not isinstance(raw, dict) or set(raw) - set(_RULE_KEYS):
+        raise ConfigError(f"{where}: keys are {', '.join(_RULE_KEYS)}", code="POLICY_INVALID")
     base = base or DeadlineRule()
 
     def span(key: str, fallback: timedelta) -> timedelta:
@@ -283,9 +286,13 @@ def _rule(raw: Any, where: str, base: DeadlineRule | None = None) -> DeadlineRul
         span("start", base.start),
         span("report", base.report),
         span("warn_before", base.warn_before),
+        span("supply", base.supply),
+        span("lapse_warn_before", base.lapse_warn_before),
     )
     if not timedelta(0) < rule.start <= rule.report:
         raise ConfigError(f"{where}: need 0 < start <= report", code="POLICY_INVALID")
+    if rule.supply <= timedelta(0):
+        raise ConfigError(f"{where}: need supply > 0", code="POLICY_INVALID")
     return rule
 
 

@@ -3,12 +3,20 @@
 Deadlines in days are counted as the law counts days (``courtbus.domain.calendar``): from the
 day after delivery, China time, to the end of the last day, moved past a rest day.
 
-requested → delivered → accepted | rejected → in progress → completed | failed;
-cancelled by the requesting court at any point before an end state.
+requested → delivered → accepted → in progress → completed | failed; cancelled by the
+requesting court at any point before an end state. The executing court may not refuse (民事诉讼法
+委托执行条: 不得拒绝): it may ask for missing materials (补正) and return the delegation only if
+they are not supplied within 30 days (法释〔2011〕11号 第八条). If it has not started within 15
+days, the requesting court may escalate to its superior court, which orders execution, takes
+the case up, assigns another court, or finds the delay justified (民事诉讼法 ibid.; 法释〔2011〕
+11号 第十一条). A completed freeze, seal or seizure with an end date is watched until it is
+released or lapses; renewal must come before its end (民诉法解释 第四百八十五条) and keeps the
+original priority (法释〔2011〕11号 第九条).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,19 +26,54 @@ from courtbus.errors import ValidationError
 
 
 class State(StrEnum):
-    """Where a delegation stands."""
+    """Where a delegation stands (at most 16 characters: the read model's column)."""
 
     REQUESTED = "REQUESTED"
     DELIVERED = "DELIVERED"
     ACCEPTED = "ACCEPTED"
-    REJECTED = "REJECTED"
+    MATERIALS_ASKED = "MATERIALS_ASKED"  # 补正: the executing court asked for missing materials
+    REJECTED = "REJECTED"  # no longer reachable (受托法院不得拒绝); kept for stored delegations
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    RETURNED = "RETURNED"  # 退回: materials never supplied (委托执行规定 第八条)
+    TRANSFERRED = "TRANSFERRED"  # the superior court took it up or assigned another court
 
 
-END_STATES = frozenset({State.REJECTED, State.COMPLETED, State.FAILED, State.CANCELLED})
+END_STATES = frozenset(
+    {
+        State.REJECTED,
+        State.COMPLETED,
+        State.FAILED,
+        State.CANCELLED,
+        State.RETURNED,
+        State.TRANSFERRED,
+    }
+)
+
+# The sources of the delegation rules, cited in refusals and notices.
+CPL_DELEGATION = (
+    "民事诉讼法 委托执行条 (2017 版 第二百二十九条): 受委托人民法院收到委托函件后，必须在十五日内开始执行，"
+    "不得拒绝……自收到委托函件之日起十五日内不执行的，委托人民法院可以请求受委托人民法院的上级人民法院指令"
+    "受委托人民法院执行"
+)
+SPC_2011_ART_8 = (
+    "最高人民法院关于委托执行若干问题的规定 (法释〔2011〕11号) 第八条: 受托法院如发现委托执行的手续、材料不全，"
+    "可以要求委托法院补办。委托法院应当在30日内完成补办事项……既不补办又不说明原因的，视为撤回委托，受托法院"
+    "可以将委托材料退回委托法院"
+)
+SPC_2011_ART_9 = "法释〔2011〕11号 第九条: 续封续冻时，仍为原委托法院的查封冻结顺序"
+SPC_2011_ART_11 = (
+    "法释〔2011〕11号 第十一条: 上一级人民法院……发现受托法院无正当理由不予执行的，应当限期执行或者作出裁定"
+    "提级执行或者指定执行"
+)
+ART_485_RENEWAL = (
+    "民诉法解释 (2022 修正) 第四百八十五条: 人民法院应当在查封、扣押、冻结期限届满前办理续行查封、扣押、冻结"
+    "手续，续行期限不得超过前款规定的期限"
+)
+SUPPLY_DAYS = 30  # 法释〔2011〕11号 第八条: 委托法院应当在30日内完成补办事项
+MEASURE_MATTERS = frozenset({"FREEZE", "SEAL", "SEIZE"})  # 查封、扣押、冻结 (Art. 485): a term
 
 
 class Step(StrEnum):
@@ -40,10 +83,19 @@ class Step(StrEnum):
     DELIVERED = "DelegationDelivered"
     ACCEPTED = "DelegationAccepted"
     REJECTED = "DelegationRejected"
+    MATERIALS_REQUESTED = "DelegationMaterialsRequested"
+    MATERIALS_SUPPLIED = "DelegationMaterialsSupplied"
+    RETURNED = "DelegationReturned"
     PROGRESS = "DelegationProgressReported"
     COMPLETED = "DelegationCompleted"
     FAILED = "DelegationFailed"
     CANCELLED = "DelegationCancelled"
+    ESCALATED = "DelegationEscalated"
+    ESCALATION_ANSWERED = "DelegationEscalationAnswered"
+    RENEWAL_REQUESTED = "DelegationRenewalRequested"
+    RENEWED = "DelegationRenewed"
+    RELEASE_REQUESTED = "DelegationReleaseRequested"
+    RELEASED = "DelegationReleased"
 
 
 class Actor(StrEnum):
@@ -51,14 +103,23 @@ class Actor(StrEnum):
 
     REQUESTING = "requesting court"
     EXECUTING = "executing court"
+    SUPERIOR = "executing court's superior court"
     BUS = "the bus"
 
 
-# step -> (who may take it, states it may follow, state it leads to)
-TRANSITIONS: dict[Step, tuple[Actor, frozenset[State], State]] = {
+_NOT_STARTED = frozenset({State.DELIVERED, State.ACCEPTED, State.MATERIALS_ASKED})
+
+# step -> (who may take it, states it may follow, state it leads to; None: the state stays)
+TRANSITIONS: dict[Step, tuple[Actor, frozenset[State], State | None]] = {
     Step.DELIVERED: (Actor.BUS, frozenset({State.REQUESTED}), State.DELIVERED),
     Step.ACCEPTED: (Actor.EXECUTING, frozenset({State.DELIVERED}), State.ACCEPTED),
-    Step.REJECTED: (Actor.EXECUTING, frozenset({State.DELIVERED}), State.REJECTED),
+    Step.MATERIALS_REQUESTED: (
+        Actor.EXECUTING,
+        frozenset({State.DELIVERED, State.ACCEPTED}),
+        State.MATERIALS_ASKED,
+    ),
+    Step.MATERIALS_SUPPLIED: (Actor.REQUESTING, frozenset({State.MATERIALS_ASKED}), None),
+    Step.RETURNED: (Actor.EXECUTING, frozenset({State.MATERIALS_ASKED}), State.RETURNED),
     Step.PROGRESS: (
         Actor.EXECUTING,
         frozenset({State.ACCEPTED, State.IN_PROGRESS}),
@@ -72,24 +133,82 @@ TRANSITIONS: dict[Step, tuple[Actor, frozenset[State], State]] = {
     Step.FAILED: (Actor.EXECUTING, frozenset({State.ACCEPTED, State.IN_PROGRESS}), State.FAILED),
     Step.CANCELLED: (
         Actor.REQUESTING,
-        frozenset({State.REQUESTED, State.DELIVERED, State.ACCEPTED, State.IN_PROGRESS}),
+        frozenset(
+            {
+                State.REQUESTED,
+                State.DELIVERED,
+                State.ACCEPTED,
+                State.MATERIALS_ASKED,
+                State.IN_PROGRESS,
+            }
+        ),
         State.CANCELLED,
     ),
+    Step.ESCALATED: (Actor.REQUESTING, _NOT_STARTED, None),
+    Step.ESCALATION_ANSWERED: (Actor.SUPERIOR, _NOT_STARTED, None),
+    Step.RENEWAL_REQUESTED: (Actor.REQUESTING, frozenset({State.COMPLETED}), None),
+    Step.RENEWED: (Actor.EXECUTING, frozenset({State.COMPLETED}), None),
+    Step.RELEASE_REQUESTED: (Actor.REQUESTING, frozenset({State.COMPLETED}), None),
+    Step.RELEASED: (Actor.EXECUTING, frozenset({State.COMPLETED}), None),
 }
+
+
+class MeasureStatus(StrEnum):
+    """Where a freeze, seal or seizure the executing court imposed stands."""
+
+    ACTIVE = "ACTIVE"
+    RENEWAL_REQUESTED = "RENEWAL_REQUESTED"  # 续冻/续封 asked, not yet reported done
+    RELEASE_REQUESTED = "RELEASE_REQUESTED"  # 解冻/解封 asked, not yet reported done
+    RELEASED = "RELEASED"
+    LAPSED = "LAPSED"  # its term ended unrenewed: the creditor lost its place in line
+
+
+LIVE_MEASURE = frozenset(
+    {MeasureStatus.ACTIVE, MeasureStatus.RENEWAL_REQUESTED, MeasureStatus.RELEASE_REQUESTED}
+)
+
+# Which measure statuses each measure step may follow, and the status it leads to.
+_MEASURE_STEPS: dict[Step, tuple[frozenset[MeasureStatus], MeasureStatus]] = {
+    Step.RENEWAL_REQUESTED: (frozenset({MeasureStatus.ACTIVE}), MeasureStatus.RENEWAL_REQUESTED),
+    Step.RENEWED: (frozenset({MeasureStatus.RENEWAL_REQUESTED}), MeasureStatus.ACTIVE),
+    Step.RELEASE_REQUESTED: (
+        frozenset({MeasureStatus.ACTIVE, MeasureStatus.RENEWAL_REQUESTED}),
+        MeasureStatus.RELEASE_REQUESTED,
+    ),
+    Step.RELEASED: (frozenset({MeasureStatus.RELEASE_REQUESTED}), MeasureStatus.RELEASED),
+}
+
+
+class EscalationDecision(StrEnum):
+    """What the superior court decides on an escalation (法释〔2011〕11号 第十一条)."""
+
+    ORDERED = "ORDERED"  # 指令/限期执行: the executing court must execute (by a date)
+    TAKEN_UP = "TAKEN_UP"  # 提级执行: the superior executes itself
+    ASSIGNED = "ASSIGNED"  # 指定执行: another court executes
+    NOT_WARRANTED = "NOT_WARRANTED"  # the executing court had a proper reason
+
+
+def superior_of(court_id: str) -> str | None:
+    """The superior court of ``court_id``, from its id: 320583 → 3205 → 32 (None above 32).
+
+    Basic courts (6 digits) sit under the intermediate court of their city (the first 4),
+    intermediate and special courts (4 digits) under their province's high court (the first 2).
+    A high court's superior, the Supreme People's Court, is not on the bus.
+    """
+    if len(court_id) == 6:
+        return court_id[:4]
+    if len(court_id) == 4:
+        return court_id[:2]
+    return None
 
 
 class DeadlineKind(StrEnum):
-    """The two legal deadlines on the executing court, counted from delivery."""
+    """The deadlines the bus watches on a delegation."""
 
-    START = "START"  # accept or reject, and start, within 15 days
-    REPORT = "REPORT"  # report the outcome (or progress) within 30 days
-
-
-# Which states settle each deadline.
-_SETTLES: dict[DeadlineKind, frozenset[State]] = {
-    DeadlineKind.START: frozenset({State.IN_PROGRESS, *END_STATES}),
-    DeadlineKind.REPORT: frozenset(END_STATES),
-}
+    START = "START"  # the executing court starts within 15 days of delivery
+    REPORT = "REPORT"  # and reports the outcome (or progress) within 30 days
+    SUPPLY = "SUPPLY"  # the requesting court supplies missing materials within 30 days
+    LAPSE = "LAPSE"  # a freeze, seal or seizure ends unless renewed before
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +217,15 @@ class DeadlineRule:
 
     ``start`` and ``report`` in whole days are periods counted as the law counts days
     (``courtbus.domain.calendar.due_after``); other spans (the demo's seconds) are plain
-    offsets. ``warn_before`` is always a plain offset before the due time.
+    offsets. ``warn_before`` is always a plain offset before the due time; ``lapse_warn_before``
+    is how long before a freeze ends both courts are warned (an operational choice, not law).
     """
 
     start: timedelta = timedelta(days=15)
     report: timedelta = timedelta(days=30)
     warn_before: timedelta = timedelta(days=3)
+    supply: timedelta = timedelta(days=SUPPLY_DAYS)
+    lapse_warn_before: timedelta = timedelta(days=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +236,15 @@ class Deadline:
     due: datetime
     warned: bool = False
     overdue_sent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """The freeze, seal or seizure a completed delegation left in force, until ``until``."""
+
+    until: datetime
+    status: MeasureStatus = MeasureStatus.ACTIVE
+    renewals: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +261,25 @@ class Delegation:
     reported: bool = False  # a progress report or an outcome arrived
     deadlines: tuple[Deadline, ...] = field(default_factory=tuple)
     events: int = 1
+    asset_kind: str | None = None
+    resume_state: State | None = None  # MATERIALS_ASKED: the state to return to once supplied
+    escalated: bool = False  # the requesting court asked the superior court, no answer yet
+    measure: Measure | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Ended, with no freeze left in force: nothing more can happen to it."""
+        live = self.measure is not None and self.measure.status in LIVE_MEASURE
+        return self.state in END_STATES and not live
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """What a step carries besides its type, as far as the state machine needs it."""
+
+    until: datetime | None = None  # Completed, Renewed: the measure's new end
+    decision: EscalationDecision | None = None  # EscalationAnswered
+    execute_by: datetime | None = None  # EscalationAnswered ORDERED: the time limit, if set
 
 
 def check_not_self(requesting_court: str, executing_court: str) -> None:
@@ -150,6 +300,7 @@ def request(
     executing_court: str,
     matter: str,
     requested_at: datetime,
+    asset_kind: str | None = None,
 ) -> Delegation:
     """A new delegation.
 
@@ -158,7 +309,13 @@ def request(
     """
     check_not_self(requesting_court, executing_court)
     return Delegation(
-        delegation_id, requesting_court, executing_court, matter, State.REQUESTED, requested_at
+        delegation_id,
+        requesting_court,
+        executing_court,
+        matter,
+        State.REQUESTED,
+        requested_at,
+        asset_kind=asset_kind,
     )
 
 
@@ -175,14 +332,32 @@ def sender_court(source: str) -> str | None:
 
 
 def actor_of(delegation: Delegation, court_id: str | None) -> Actor | None:
-    """Which role ``court_id`` plays in ``delegation`` (None for the bus, or a stranger)."""
+    """Which role ``court_id`` plays in ``delegation`` (None for a stranger)."""
     if court_id is None:
         return Actor.BUS
     if court_id == delegation.requesting_court:
         return Actor.REQUESTING
     if court_id == delegation.executing_court:
         return Actor.EXECUTING
+    if court_id == superior_of(delegation.executing_court):
+        return Actor.SUPERIOR
     return None
+
+
+def _refuse(d: Delegation, step: Step, why: str, code: str) -> ValidationError:
+    return ValidationError(f"{step.value} on delegation {d.delegation_id}: {why}", code=code)
+
+
+def _deadline(d: Delegation, kind: DeadlineKind) -> Deadline | None:
+    return next((dl for dl in d.deadlines if dl.kind is kind), None)
+
+
+def _set_deadline(d: Delegation, kind: DeadlineKind, due: datetime | None) -> Delegation:
+    """Replace (or with ``due`` None, drop) the ``kind`` deadline, its notices not yet sent."""
+    kept = tuple(dl for dl in d.deadlines if dl.kind is not kind)
+    if due is not None:
+        kept += (Deadline(kind, due),)
+    return replace(d, deadlines=kept)
 
 
 def apply(
@@ -191,20 +366,36 @@ def apply(
     by_court: str | None,
     at: datetime,
     rule: DeadlineRule | None = None,
+    detail: Detail | None = None,
 ) -> Delegation:
-    """Take one step.
+    """Take one step at ``at`` (the bus's time).
 
     ``by_court`` is the court that sent the step (None when the bus itself sends it).
 
     Raises:
         ValidationError: ``DELEGATION_WRONG_COURT`` (a court not allowed to take this step,
-            e.g. a third court answering) or ``DELEGATION_ILLEGAL_TRANSITION`` (e.g.
-            completing a rejected delegation, cancelling after completion).
+            e.g. a third court answering), ``DELEGATION_ILLEGAL_TRANSITION`` (e.g. completing
+            a cancelled delegation), ``DELEGATION_REFUSAL_NOT_ALLOWED`` (受托法院不得拒绝),
+            or a step's own code (``DELEGATION_RETURN_TOO_EARLY``,
+            ``DELEGATION_ESCALATION_TOO_EARLY``, ``DELEGATION_NOT_ESCALATED``,
+            ``DELEGATION_ALREADY_ESCALATED``, ``DELEGATION_NO_MEASURE``,
+            ``DELEGATION_MEASURE_ILLEGAL_TRANSITION``, ``DELEGATION_MEASURE_LAPSED``,
+            ``DELEGATION_DETAIL_MISSING``).
     """
+    rule = rule or DeadlineRule()
+    detail = detail or Detail()
     if step is Step.REQUESTED:
         raise ValidationError(
             f"delegation {delegation.delegation_id} already exists", code="DELEGATION_DUPLICATE"
         )
+    if step is Step.REJECTED:
+        raise _refuse(
+            delegation, step,
+            f"the executing court may not refuse a delegation ({CPL_DELEGATION}); ask for missing "
+            f"materials (DelegationMaterialsRequested) and return it only if they are not "
+            f"supplied ({SPC_2011_ART_8})",
+            "DELEGATION_REFUSAL_NOT_ALLOWED",
+        )  # fmt: skip
     who, sources, target = TRANSITIONS[step]
     actor = actor_of(delegation, by_court)
     if actor is not who:
@@ -221,27 +412,171 @@ def apply(
             f"{delegation.state.value} (only from {allowed})",
             code="DELEGATION_ILLEGAL_TRANSITION",
         )
-    changed = replace(delegation, state=target, events=delegation.events + 1)
-    if step is Step.DELIVERED:
-        rule = rule or DeadlineRule()
-        changed = replace(
-            changed,
-            delivered_at=at,
-            deadlines=(
-                Deadline(DeadlineKind.START, due_after(at, rule.start)),
-                Deadline(DeadlineKind.REPORT, due_after(at, rule.report)),
-            ),
-        )
-    if step in (Step.PROGRESS, Step.COMPLETED, Step.FAILED):
-        changed = replace(changed, reported=True)
+    changed = replace(delegation, events=delegation.events + 1)
+    if target is not None:
+        changed = replace(changed, state=target)
+    return _STEP_EFFECTS.get(step, _no_effect)(delegation, changed, step, at, rule, detail)
+
+
+def _no_effect(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
     return changed
+
+
+def _delivered(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
+    return replace(
+        changed,
+        delivered_at=at,
+        deadlines=(
+            Deadline(DeadlineKind.START, due_after(at, rule.start)),
+            Deadline(DeadlineKind.REPORT, due_after(at, rule.report)),
+        ),
+    )
+
+
+def _reported(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
+    return replace(changed, reported=True)
+
+
+def _completed(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
+    changed = replace(changed, reported=True)
+    if x.until is None:
+        return changed
+    if d.matter not in MEASURE_MATTERS:
+        raise _refuse(
+            d, step, f"a {d.matter} delegation leaves no freeze, seal or seizure with an end date",
+            "DELEGATION_MEASURE_NOT_APPLICABLE",
+        )  # fmt: skip
+    if x.until <= at:
+        raise _refuse(
+            d, step, "the measure's end date has already passed", "DELEGATION_MEASURE_LAPSED"
+        )
+    return _set_deadline(replace(changed, measure=Measure(x.until)), DeadlineKind.LAPSE, x.until)
+
+
+def _materials_requested(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
+    changed = replace(changed, resume_state=d.state)
+    return _set_deadline(changed, DeadlineKind.SUPPLY, due_after(at, rule.supply))
+
+
+def _materials_supplied(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
+    changed = replace(changed, state=d.resume_state or State.DELIVERED, resume_state=None)
+    return _set_deadline(changed, DeadlineKind.SUPPLY, None)
+
+
+def _returned(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
+    supply = _deadline(d, DeadlineKind.SUPPLY)
+    if supply is not None and at < supply.due:
+        raise _refuse(
+            d, step,
+            f"the requesting court has until {supply.due.isoformat()} to supply the materials or "
+            f"explain ({SPC_2011_ART_8})",
+            "DELEGATION_RETURN_TOO_EARLY",
+        )  # fmt: skip
+    return changed
+
+
+def _escalated(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
+    if d.escalated:
+        raise _refuse(d, step, "the superior court has not answered the last escalation yet",
+                      "DELEGATION_ALREADY_ESCALATED")  # fmt: skip
+    start = _deadline(d, DeadlineKind.START)
+    if start is None or at < start.due:
+        due = start.due.isoformat() if start else "delivery plus 15 days"
+        raise _refuse(
+            d, step, f"the executing court has until {due} to start ({CPL_DELEGATION})",
+            "DELEGATION_ESCALATION_TOO_EARLY",
+        )  # fmt: skip
+    if superior_of(d.executing_court) is None:
+        raise _refuse(d, step, f"court {d.executing_court} has no superior court on the bus",
+                      "DELEGATION_NO_SUPERIOR")  # fmt: skip
+    return replace(changed, escalated=True)
+
+
+def _answered(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
+    if not d.escalated:
+        raise _refuse(d, step, "nobody escalated this delegation", "DELEGATION_NOT_ESCALATED")
+    if x.decision is None:
+        raise _refuse(d, step, "the answer carries no decision", "DELEGATION_DETAIL_MISSING")
+    changed = replace(changed, escalated=False)
+    if x.decision in (EscalationDecision.TAKEN_UP, EscalationDecision.ASSIGNED):
+        return replace(changed, state=State.TRANSFERRED, resume_state=None)
+    if x.decision is EscalationDecision.ORDERED and x.execute_by is not None:
+        return _set_deadline(changed, DeadlineKind.START, x.execute_by)
+    return changed
+
+
+def _measure_step(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
+    m = d.measure
+    if m is None:
+        raise _refuse(d, step, "no freeze, seal or seizure of this delegation is on record",
+                      "DELEGATION_NO_MEASURE")  # fmt: skip
+    sources, target = _MEASURE_STEPS[step]
+    if step in (Step.RENEWAL_REQUESTED, Step.RENEWED) and (
+        m.status is MeasureStatus.LAPSED or at >= m.until
+    ):
+        raise _refuse(
+            d, step, f"the measure ended at {m.until.isoformat()}; renewal must come before its "
+            f"end ({ART_485_RENEWAL})", "DELEGATION_MEASURE_LAPSED",
+        )  # fmt: skip
+    if m.status not in sources:
+        allowed = ", ".join(sorted(s.value for s in sources))
+        raise _refuse(d, step, f"the measure is {m.status.value} (only from {allowed})",
+                      "DELEGATION_MEASURE_ILLEGAL_TRANSITION")  # fmt: skip
+    measure = replace(m, status=target)
+    if step is Step.RENEWED:
+        if x.until is None or x.until <= m.until:
+            raise _refuse(d, step, "a renewal must report a new end date later than the current "
+                          f"{m.until.isoformat()}", "DELEGATION_DETAIL_MISSING")  # fmt: skip
+        measure = replace(measure, until=x.until, renewals=m.renewals + 1)
+        return _set_deadline(replace(changed, measure=measure), DeadlineKind.LAPSE, x.until)
+    if step is Step.RELEASED:
+        return _set_deadline(replace(changed, measure=measure), DeadlineKind.LAPSE, None)
+    return replace(changed, measure=measure)
+
+
+_Effect = Callable[[Delegation, Delegation, Step, datetime, DeadlineRule, Detail], Delegation]
+_STEP_EFFECTS: dict[Step, _Effect] = {
+    Step.DELIVERED: _delivered,
+    Step.PROGRESS: _reported,
+    Step.FAILED: _reported,
+    Step.COMPLETED: _completed,
+    Step.MATERIALS_REQUESTED: _materials_requested,
+    Step.MATERIALS_SUPPLIED: _materials_supplied,
+    Step.RETURNED: _returned,
+    Step.ESCALATED: _escalated,
+    Step.ESCALATION_ANSWERED: _answered,
+    Step.RENEWAL_REQUESTED: _measure_step,
+    Step.RENEWED: _measure_step,
+    Step.RELEASE_REQUESTED: _measure_step,
+    Step.RELEASED: _measure_step,
+}
 
 
 class NoticeKind(StrEnum):
     """What a deadline notice says."""
 
     WARNING = "WARNING"  # the deadline is near
-    OVERDUE = "OVERDUE"  # the deadline has passed
+    OVERDUE = "OVERDUE"  # the deadline has passed (LAPSE: the measure lapsed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,10 +589,21 @@ class Notice:
     due: datetime
 
 
-def _settled(delegation: Delegation, kind: DeadlineKind) -> bool:
-    if kind is DeadlineKind.REPORT and delegation.reported:
-        return True
-    return delegation.state in _SETTLES[kind]
+def _settled(d: Delegation, kind: DeadlineKind) -> bool:
+    if kind is DeadlineKind.START:
+        return d.state not in _NOT_STARTED
+    if kind is DeadlineKind.REPORT:
+        return d.reported or d.state in END_STATES
+    if kind is DeadlineKind.SUPPLY:
+        return d.state is not State.MATERIALS_ASKED
+    return d.measure is None or d.measure.status not in (
+        MeasureStatus.ACTIVE,
+        MeasureStatus.RENEWAL_REQUESTED,
+    )
+
+
+def _warn_before(kind: DeadlineKind, rule: DeadlineRule) -> timedelta:
+    return rule.lapse_warn_before if kind is DeadlineKind.LAPSE else rule.warn_before
 
 
 def due_notices(
@@ -265,35 +611,39 @@ def due_notices(
 ) -> tuple[Delegation, list[Notice]]:
     """The notices due at ``now`` that were not sent yet, and the delegation marking them sent.
 
-    Calling it again with the returned delegation yields no notice twice.
+    A measure whose LAPSE deadline passes becomes ``LAPSED``. Calling it again with the
+    returned delegation yields no notice twice.
     """
     rule = rule or DeadlineRule()
     notices: list[Notice] = []
     updated: list[Deadline] = []
-    for d in delegation.deadlines:
-        if _settled(delegation, d.kind):
-            updated.append(d)
+    d = delegation
+    for dl in delegation.deadlines:
+        if _settled(delegation, dl.kind):
+            updated.append(dl)
             continue
-        if now >= d.due and not d.overdue_sent:
-            notices.append(Notice(delegation.delegation_id, d.kind, NoticeKind.OVERDUE, d.due))
-            d = replace(d, overdue_sent=True, warned=True)
-        elif now >= d.due - rule.warn_before and not d.warned:
-            notices.append(Notice(delegation.delegation_id, d.kind, NoticeKind.WARNING, d.due))
-            d = replace(d, warned=True)
-        updated.append(d)
-    return replace(delegation, deadlines=tuple(updated)), notices
+        if now >= dl.due and not dl.overdue_sent:
+            notices.append(Notice(delegation.delegation_id, dl.kind, NoticeKind.OVERDUE, dl.due))
+            dl = replace(dl, overdue_sent=True, warned=True)
+            if dl.kind is DeadlineKind.LAPSE and d.measure is not None:
+                d = replace(d, measure=replace(d.measure, status=MeasureStatus.LAPSED))
+        elif now >= dl.due - _warn_before(dl.kind, rule) and not dl.warned:
+            notices.append(Notice(delegation.delegation_id, dl.kind, NoticeKind.WARNING, dl.due))
+            dl = replace(dl, warned=True)
+        updated.append(dl)
+    return replace(d, deadlines=tuple(updated)), notices
 
 
 def next_notice_at(delegation: Delegation, rule: DeadlineRule | None = None) -> datetime | None:
     """When the next deadline notice of ``delegation`` falls due (None: no more notices).
 
-    What the delegation timer is scheduled at: a warning ``warn_before`` a deadline, then the
-    overdue notice at the deadline, for each deadline not yet settled.
+    What the delegation timer is scheduled at: a warning before a deadline, then the overdue
+    notice at the deadline, for each deadline not yet settled.
     """
     rule = rule or DeadlineRule()
     times: list[datetime] = []
     for d in delegation.deadlines:
         if _settled(delegation, d.kind) or d.overdue_sent:
             continue
-        times.append(d.due if d.warned else d.due - rule.warn_before)
+        times.append(d.due if d.warned else d.due - _warn_before(d.kind, rule))
     return min(times, default=None)

@@ -42,7 +42,6 @@ CHINA = ZoneInfo("Asia/Shanghai")
 EVENTS = flow_topic("delegation")
 NS = "cn.court.bus.delegation."
 DELEGATIONS: StoreSpec[Tracked] = StoreSpec("delegations", dump, load)
-_END_STEPS = {dm.Step.COMPLETED, dm.Step.FAILED, dm.Step.REJECTED, dm.Step.CANCELLED}
 
 
 class DelegationFlow(Flow):
@@ -90,17 +89,65 @@ class DelegationFlow(Flow):
             raise ValidationError(f"no delegation {did} on the bus", code="DELEGATION_UNKNOWN")
         d = current.delegation
         rule = self.deadlines.for_matter(d.matter)
-        updated = dm.apply(d, step, court, event.headers.time, rule)
+        if step is dm.Step.RENEWAL_REQUESTED:
+            self._check_renewal(d, event.payload)
+        if step is dm.Step.ESCALATED:
+            self._check_superior(d)
+        updated = dm.apply(d, step, court, state.now, rule, _detail(step, event.payload))
         tracked = replace(current, delegation=updated)
         outputs = [self._decision(event, updated, court)]
-        if step in _END_STEPS:
+        if updated.state in dm.END_STATES and d.state not in dm.END_STATES:
             tracked, settled = self._settle(tracked, event, step)
             outputs += settled
         self._store(state, tracked)
-        counterpart = d.executing_court if court == d.requesting_court else d.requesting_court
         if tracked.pending is None and current.pending is not None:
             return outputs  # cancelled before delivery: the executing court never saw it
-        return [forward(record.raw, inbox_topic("court", counterpart)), *outputs]
+        to = [inbox_topic("court", c) for c in self._recipients(d, step, court)]
+        return [*(forward(record.raw, topic) for topic in to), *outputs]
+
+    def _recipients(self, d: dm.Delegation, step: dm.Step, court: str | None) -> list[str]:
+        """The courts a step goes to: the other party; an escalation to the superior too."""
+        if step is dm.Step.ESCALATED:
+            superior = dm.superior_of(d.executing_court)
+            assert superior is not None  # dm.apply refused an escalation without one
+            return [superior, d.executing_court]
+        if step is dm.Step.ESCALATION_ANSWERED:
+            return [d.requesting_court, d.executing_court]
+        return [d.executing_court if court == d.requesting_court else d.requesting_court]
+
+    def _check_superior(self, d: dm.Delegation) -> None:
+        """The executing court's superior court has an inbox on the bus.
+
+        Raises:
+            ValidationError: ``DELEGATION_NO_SUPERIOR``.
+        """
+        superior = dm.superior_of(d.executing_court)
+        try:
+            self.directory.court(superior or "")
+        except ValidationError:
+            raise ValidationError(
+                f"court {d.executing_court}'s superior court ({superior or 'none'}) is not on the "
+                "bus; escalate outside it",
+                code="DELEGATION_NO_SUPERIOR",
+            ) from None
+
+    def _check_renewal(self, d: dm.Delegation, p: dict[str, Any]) -> None:
+        """A renewal's period within the legal and regional maxima (民诉法解释 第四百八十五条).
+
+        Raises:
+            ValidationError: ``POLICY_FREEZE_TOO_LONG``, ``DELEGATION_NO_SUPERIOR``.
+        """
+        ask = policy.DelegationAsk(
+            d.requesting_court, d.executing_court, d.matter, d.asset_kind,
+            int(p["period_days"]), None,
+        )  # fmt: skip
+        for found in policy.check(self.policies, ask):
+            if found.code == "POLICY_FREEZE_TOO_LONG":
+                raise ValidationError(
+                    f"renewal of delegation {d.delegation_id}: rule {found.rule_id}: "
+                    f"{found.message}; allowed: {found.allowed}",
+                    code=found.code,
+                )
 
     def _request(
         self, raw: RawRecord, event: Event, did: str, court: str | None, state: State
@@ -119,8 +166,9 @@ class DelegationFlow(Flow):
             canonical = upgrade_legacy_resident_id(canonical)
         policy.check_request(self.policies, ask)  # the law and the regional rules; caps below
         requested = dm.request(
-            did, ask.requesting_court, ask.executing_court, ask.matter, event.headers.time
-        )
+            did, ask.requesting_court, ask.executing_court, ask.matter, event.headers.time,
+            ask.asset_kind,
+        )  # fmt: skip
         rules = policy.cap_rules(self.policies, ask)
         if not rules:
             return self._deliver(raw, event, Tracked(requested), court, state)
@@ -210,7 +258,7 @@ class DelegationFlow(Flow):
     def _store(self, state: State, tracked: Tracked) -> None:
         """Keep a delegation; a finished one until the retention ends; re-aim its timer."""
         d = tracked.delegation
-        finished = d.state in dm.END_STATES
+        finished = d.finished  # an end state, and no freeze left in force to watch
         expires = state.now + self.retention if finished else None
         state.table(DELEGATIONS).put(d.delegation_id, tracked, expires=expires)
         due = None if finished else dm.next_notice_at(d, self.deadlines.for_matter(d.matter))
@@ -321,6 +369,18 @@ class DelegationFlow(Flow):
             notice.due,
         )
         return outputs
+
+
+def _detail(step: dm.Step, p: dict[str, Any]) -> dm.Detail | None:
+    """What the state machine needs from a step's payload besides its type."""
+    if step is dm.Step.COMPLETED:
+        return dm.Detail(until=p.get("measure_until"))
+    if step is dm.Step.RENEWED:
+        return dm.Detail(until=p.get("until"))
+    if step is dm.Step.ESCALATION_ANSWERED:
+        decision = dm.EscalationDecision(str(p["decision"]))
+        return dm.Detail(decision=decision, execute_by=p.get("execute_by"))
+    return None
 
 
 def _court_id(node: Any) -> str | None:

@@ -1,4 +1,8 @@
-"""The delegation flow's stored value: a delegation and its cap reservation, as JSON."""
+"""The delegation flow's stored value: a delegation and its cap reservation, as JSON.
+
+Fields added later (asset kind, materials, escalation, measure) are optional when read, so
+entries stored by an older version still load.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from courtbus.domain.delegation import Deadline, DeadlineKind, Delegation, State
+from courtbus.domain.delegation import (
+    Deadline,
+    DeadlineKind,
+    Delegation,
+    Measure,
+    MeasureStatus,
+    State,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +36,14 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _measure(raw: dict[str, Any] | None) -> Measure | None:
+    if raw is None:
+        return None
+    return Measure(
+        datetime.fromisoformat(raw["until"]), MeasureStatus(raw["status"]), int(raw["renewals"])
+    )
+
+
 def dump(tracked: Tracked) -> bytes:
     """Serialise for the state topic."""
     x = tracked.delegation
@@ -39,7 +58,13 @@ def dump(tracked: Tracked) -> bytes:
              "overdue_sent": dl.overdue_sent}
             for dl in x.deadlines
         ],
-        "events": x.events,
+        "events": x.events, "asset_kind": x.asset_kind,
+        "resume_state": x.resume_state.value if x.resume_state else None,
+        "escalated": x.escalated,
+        "measure": None if x.measure is None else {
+            "until": x.measure.until.isoformat(), "status": x.measure.status.value,
+            "renewals": x.measure.renewals,
+        },
     }  # fmt: skip
     return json.dumps(
         {
@@ -65,6 +90,10 @@ def load(data: bytes) -> Tracked:
             Deadline(DeadlineKind(x["kind"]), datetime.fromisoformat(x["due"]), x["warned"], x["overdue_sent"])
             for x in d["deadlines"]
         ),
+        asset_kind=d.get("asset_kind"),
+        resume_state=State(d["resume_state"]) if d.get("resume_state") else None,
+        escalated=bool(d.get("escalated", False)),
+        measure=_measure(d.get("measure")),
     )  # fmt: skip
     return Tracked(
         delegation,

@@ -10,12 +10,17 @@ from courtbus.domain.delegation import (
     DeadlineKind,
     DeadlineRule,
     Delegation,
+    Detail,
+    EscalationDecision,
+    MeasureStatus,
     NoticeKind,
     State,
     Step,
     apply,
     due_notices,
+    next_notice_at,
     request,
+    superior_of,
 )
 from courtbus.errors import ValidationError
 
@@ -50,7 +55,24 @@ PATHS = [
         [(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.PROGRESS, EXE), (Step.FAILED, EXE)],
         State.FAILED,
     ),
-    ([(Step.DELIVERED, None), (Step.REJECTED, EXE)], State.REJECTED),
+    (
+        [(Step.DELIVERED, None), (Step.MATERIALS_REQUESTED, EXE), (Step.MATERIALS_SUPPLIED, REQ)],
+        State.DELIVERED,
+    ),
+    (
+        [
+            (Step.DELIVERED, None),
+            (Step.ACCEPTED, EXE),
+            (Step.MATERIALS_REQUESTED, EXE),
+            (Step.MATERIALS_SUPPLIED, REQ),
+        ],
+        State.ACCEPTED,
+    ),
+    ([(Step.DELIVERED, None), (Step.MATERIALS_REQUESTED, EXE)], State.MATERIALS_ASKED),
+    (
+        [(Step.DELIVERED, None), (Step.MATERIALS_REQUESTED, EXE), (Step.CANCELLED, REQ)],
+        State.CANCELLED,
+    ),
     ([(Step.CANCELLED, REQ)], State.CANCELLED),
     ([(Step.DELIVERED, None), (Step.CANCELLED, REQ)], State.CANCELLED),
     (
@@ -69,9 +91,69 @@ def test_legal_paths(steps: list[tuple[Step, str | None]], end: State) -> None:
 
 REFUSALS = [
     (
-        "complete a rejected delegation",
-        [(Step.DELIVERED, None), (Step.REJECTED, EXE)],
-        (Step.COMPLETED, EXE),
+        "the executing court refuses (不得拒绝)",
+        [(Step.DELIVERED, None)],
+        (Step.REJECTED, EXE),
+        "DELEGATION_REFUSAL_NOT_ALLOWED",
+    ),
+    (
+        "return without asking for materials",
+        [(Step.DELIVERED, None)],
+        (Step.RETURNED, EXE),
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
+    (
+        "return before the 30 days to supply are over",
+        [(Step.DELIVERED, None), (Step.MATERIALS_REQUESTED, EXE)],
+        (Step.RETURNED, EXE),
+        "DELEGATION_RETURN_TOO_EARLY",
+    ),
+    (
+        "the executing court supplies materials",
+        [(Step.DELIVERED, None), (Step.MATERIALS_REQUESTED, EXE)],
+        (Step.MATERIALS_SUPPLIED, EXE),
+        "DELEGATION_WRONG_COURT",
+    ),
+    (
+        "ask for materials once started",
+        [(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.PROGRESS, EXE)],
+        (Step.MATERIALS_REQUESTED, EXE),
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
+    (
+        "escalate before the 15 days are over",
+        [(Step.DELIVERED, None)],
+        (Step.ESCALATED, REQ),
+        "DELEGATION_ESCALATION_TOO_EARLY",
+    ),
+    (
+        "escalate once started",
+        [(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.PROGRESS, EXE)],
+        (Step.ESCALATED, REQ),
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
+    (
+        "the superior answers what nobody escalated",
+        [(Step.DELIVERED, None)],
+        (Step.ESCALATION_ANSWERED, "61"),
+        "DELEGATION_NOT_ESCALATED",
+    ),
+    (
+        "another high court answers an escalation",
+        [(Step.DELIVERED, None)],
+        (Step.ESCALATION_ANSWERED, "44"),
+        "DELEGATION_WRONG_COURT",
+    ),
+    (
+        "renew what left no measure",
+        [(Step.DELIVERED, None), (Step.ACCEPTED, EXE), (Step.COMPLETED, EXE)],
+        (Step.RENEWAL_REQUESTED, REQ),
+        "DELEGATION_NO_MEASURE",
+    ),
+    (
+        "renew before completion",
+        [(Step.DELIVERED, None), (Step.ACCEPTED, EXE)],
+        (Step.RENEWAL_REQUESTED, REQ),
         "DELEGATION_ILLEGAL_TRANSITION",
     ),
     (
@@ -200,3 +282,170 @@ def test_deadlines_shorter_than_a_day_are_plain_offsets() -> None:
     rule = DeadlineRule(timedelta(seconds=8), timedelta(seconds=20), timedelta(seconds=4))
     d = apply(_new(), Step.DELIVERED, None, T0, rule)
     assert [x.due for x in d.deadlines] == [T0 + timedelta(seconds=8), T0 + timedelta(seconds=20)]
+
+
+# -- 补正 and return (法释〔2011〕11号 第八条) -----------------------------------------------------
+
+
+def test_materials_set_a_30_day_supply_deadline_and_a_return_after_it() -> None:
+    d = _run((Step.DELIVERED, None), (Step.MATERIALS_REQUESTED, EXE))
+    asked = T0 + timedelta(hours=2)  # Friday 2024-03-01 19:00 China: day 30 is Sunday 03-31
+    supply = next(x for x in d.deadlines if x.kind is DeadlineKind.SUPPLY)
+    assert supply.due == datetime(2024, 4, 1, 16, 0, tzinfo=UTC)  # moved to Monday 04-01
+    with pytest.raises(ValidationError) as info:
+        apply(d, Step.RETURNED, EXE, supply.due - timedelta(seconds=1))
+    assert info.value.code == "DELEGATION_RETURN_TOO_EARLY"
+    assert "第八条" in info.value.reason
+    _, notices = due_notices(d, supply.due + timedelta(seconds=1))
+    assert (DeadlineKind.SUPPLY, NoticeKind.OVERDUE) in {(n.deadline, n.kind) for n in notices}
+    returned = apply(d, Step.RETURNED, EXE, supply.due)
+    assert returned.state is State.RETURNED and returned.finished
+    assert asked < supply.due
+
+
+def test_supplying_materials_settles_the_supply_deadline() -> None:
+    d = _run(
+        (Step.DELIVERED, None), (Step.MATERIALS_REQUESTED, EXE), (Step.MATERIALS_SUPPLIED, REQ)
+    )
+    assert all(x.kind is not DeadlineKind.SUPPLY for x in d.deadlines)
+    assert d.resume_state is None
+
+
+def test_a_refusal_names_the_law() -> None:
+    d = _run((Step.DELIVERED, None))
+    with pytest.raises(ValidationError) as info:
+        apply(d, Step.REJECTED, EXE, T0)
+    assert "不得拒绝" in info.value.reason and "DelegationMaterialsRequested" in info.value.reason
+
+
+# -- escalation (民事诉讼法 委托执行条; 法释〔2011〕11号 第十一条) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("court", "superior"),
+    [("320583", "3205"), ("3205", "32"), ("3174", "31"), ("6101", "61"), ("32", None)],
+)
+def test_the_superior_court_is_derived_from_the_id(court: str, superior: str | None) -> None:
+    assert superior_of(court) == superior
+
+
+def _overdue() -> tuple[Delegation, datetime]:
+    d = _run((Step.DELIVERED, None), (Step.ACCEPTED, EXE))
+    start = next(x for x in d.deadlines if x.kind is DeadlineKind.START)
+    return d, start.due
+
+
+def test_escalation_after_15_days_goes_to_the_superior() -> None:
+    d, due = _overdue()
+    with pytest.raises(ValidationError) as info:
+        apply(d, Step.ESCALATED, REQ, due - timedelta(seconds=1))
+    assert info.value.code == "DELEGATION_ESCALATION_TOO_EARLY"
+    e = apply(d, Step.ESCALATED, REQ, due)
+    assert e.escalated and e.state is State.ACCEPTED
+    with pytest.raises(ValidationError) as info:
+        apply(e, Step.ESCALATED, REQ, due)
+    assert info.value.code == "DELEGATION_ALREADY_ESCALATED"
+    with pytest.raises(ValidationError) as info:
+        apply(e, Step.ESCALATION_ANSWERED, "61", due, detail=Detail())
+    assert info.value.code == "DELEGATION_DETAIL_MISSING"
+
+
+def test_an_order_with_a_time_limit_resets_the_start_deadline() -> None:
+    d, due = _overdue()
+    e = apply(d, Step.ESCALATED, REQ, due)
+    _, notices = due_notices(e, due + timedelta(seconds=1))  # the overdue notice went out
+    limit = due + timedelta(days=10)
+    ordered = apply(
+        e, Step.ESCALATION_ANSWERED, "61", due + timedelta(days=1),
+        detail=Detail(decision=EscalationDecision.ORDERED, execute_by=limit),
+    )  # fmt: skip
+    assert not ordered.escalated and ordered.state is State.ACCEPTED
+    start = next(x for x in ordered.deadlines if x.kind is DeadlineKind.START)
+    assert (start.due, start.warned, start.overdue_sent) == (limit, False, False)
+    assert next_notice_at(ordered) == limit - timedelta(days=3)
+
+
+@pytest.mark.parametrize(
+    ("decision", "state"),
+    [
+        (EscalationDecision.TAKEN_UP, State.TRANSFERRED),
+        (EscalationDecision.ASSIGNED, State.TRANSFERRED),
+        (EscalationDecision.NOT_WARRANTED, State.ACCEPTED),
+    ],
+)
+def test_the_superior_decides(decision: EscalationDecision, state: State) -> None:
+    d, due = _overdue()
+    e = apply(d, Step.ESCALATED, REQ, due)
+    answered = apply(e, Step.ESCALATION_ANSWERED, "61", due, detail=Detail(decision=decision))
+    assert answered.state is state and not answered.escalated
+
+
+# -- freeze lifecycle (民诉法解释 第四百八十五条; 法释〔2011〕11号 第九条) ---------------------------
+
+
+def _frozen(until: datetime) -> Delegation:
+    d = _run((Step.DELIVERED, None), (Step.ACCEPTED, EXE))
+    return apply(d, Step.COMPLETED, EXE, T0 + timedelta(days=1), detail=Detail(until=until))
+
+
+def test_a_freeze_is_watched_warned_and_lapses_unrenewed() -> None:
+    until = T0 + timedelta(days=365)
+    d = _frozen(until)
+    assert d.state is State.COMPLETED and not d.finished
+    assert next_notice_at(d) == until - timedelta(days=15)
+    d, notices = due_notices(d, until - timedelta(days=14))
+    assert [(n.deadline, n.kind) for n in notices] == [(DeadlineKind.LAPSE, NoticeKind.WARNING)]
+    d, notices = due_notices(d, until)
+    assert [(n.deadline, n.kind) for n in notices] == [(DeadlineKind.LAPSE, NoticeKind.OVERDUE)]
+    assert d.measure is not None and d.measure.status is MeasureStatus.LAPSED and d.finished
+    with pytest.raises(ValidationError) as info:
+        apply(d, Step.RENEWAL_REQUESTED, REQ, until + timedelta(days=1))
+    assert info.value.code == "DELEGATION_MEASURE_LAPSED"
+
+
+def test_a_renewal_before_the_end_moves_the_end_and_rearms_the_warning() -> None:
+    until = T0 + timedelta(days=365)
+    d, _ = due_notices(_frozen(until), until - timedelta(days=14))  # warned
+    d = apply(d, Step.RENEWAL_REQUESTED, REQ, until - timedelta(days=10))
+    assert d.measure is not None and d.measure.status is MeasureStatus.RENEWAL_REQUESTED
+    with pytest.raises(ValidationError) as info:
+        apply(d, Step.RENEWED, EXE, until - timedelta(days=5), detail=Detail(until=until))
+    assert info.value.code == "DELEGATION_DETAIL_MISSING"  # the end must move later
+    new_end = until + timedelta(days=365)
+    d = apply(d, Step.RENEWED, EXE, until - timedelta(days=5), detail=Detail(until=new_end))
+    assert d.measure is not None
+    assert (d.measure.status, d.measure.until, d.measure.renewals) == (
+        MeasureStatus.ACTIVE,
+        new_end,
+        1,
+    )
+    assert next_notice_at(d) == new_end - timedelta(days=15)
+    assert due_notices(d, until + timedelta(days=1))[1] == []  # the old end passes silently
+
+
+def test_a_renewal_reported_after_the_end_is_refused() -> None:
+    until = T0 + timedelta(days=365)
+    d = apply(_frozen(until), Step.RENEWAL_REQUESTED, REQ, until - timedelta(days=10))
+    with pytest.raises(ValidationError) as info:
+        apply(d, Step.RENEWED, EXE, until, detail=Detail(until=until + timedelta(days=30)))
+    assert info.value.code == "DELEGATION_MEASURE_LAPSED"
+    assert "第四百八十五条" in info.value.reason
+
+
+def test_release_ends_the_watch() -> None:
+    d = _frozen(T0 + timedelta(days=365))
+    with pytest.raises(ValidationError) as info:
+        apply(d, Step.RELEASED, EXE, T0 + timedelta(days=2))
+    assert info.value.code == "DELEGATION_MEASURE_ILLEGAL_TRANSITION"  # only on request
+    d = apply(d, Step.RELEASE_REQUESTED, REQ, T0 + timedelta(days=2))
+    d = apply(d, Step.RELEASED, EXE, T0 + timedelta(days=3))
+    assert d.measure is not None and d.measure.status is MeasureStatus.RELEASED
+    assert d.finished and next_notice_at(d) is None
+
+
+def test_only_a_freeze_seal_or_seizure_has_an_end_date() -> None:
+    d = request("d-9", REQ, EXE, "SEARCH", T0)
+    d = apply(apply(d, Step.DELIVERED, None, T0), Step.ACCEPTED, EXE, T0)
+    with pytest.raises(ValidationError) as info:
+        apply(d, Step.COMPLETED, EXE, T0, detail=Detail(until=T0 + timedelta(days=30)))
+    assert info.value.code == "DELEGATION_MEASURE_NOT_APPLICABLE"
