@@ -134,7 +134,8 @@ def run_scenario(out: Console, conn: Connection, tag: str) -> dict[str, str]:
         c["50"].accept(ids["search"])
         c["50"].complete(ids["search"], "查询到银行账户 2 个")
         _await_inbox(c["6104"], ids["seal"])
-        c["6104"].reject(ids["seal"], "NO_ASSET_FOUND", "经查，被执行人在本辖区无不动产登记")
+        # An executing court may not refuse (不得拒绝); it asks for what is missing (补正).
+        c["6104"].request_materials(ids["seal"], ["不动产坐落及不动产权证号"], "请补充查封标的信息")
         _await_inbox(c["6205"], ids["cancel"])
         c["3205"].cancel(ids["cancel"], "双方已达成和解")
         out.print(
@@ -143,7 +144,7 @@ def run_scenario(out: Console, conn: Connection, tag: str) -> dict[str, str]:
     finally:
         for client in clients.values():
             client.close()
-    return {ids["freeze"]: "COMPLETED", ids["search"]: "COMPLETED", ids["seal"]: "REJECTED",
+    return {ids["freeze"]: "COMPLETED", ids["search"]: "COMPLETED", ids["seal"]: "MATERIALS_ASKED",
             ids["late"]: "DELIVERED", ids["cancel"]: "CANCELLED", ids["fund"]: "REFUSED"}  # fmt: skip
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -27,7 +28,7 @@ from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.catalogue.policies import load_policies
 from courtbus.config import Connection
 from courtbus.domain import policy
-from courtbus.domain.delegation import check_not_self
+from courtbus.domain.delegation import EscalationDecision, check_not_self, superior_of
 from courtbus.domain.identity import (
     CaseNumber,
     canonical_id,
@@ -415,16 +416,153 @@ class CourtClient:
             },
         )
 
-    def reject(self, delegation_id: str, reason_code: str, reason: str) -> Sent:
-        """Refuse a delegation delivered to this court, with a reason."""
+    def request_materials(
+        self, delegation_id: str, missing: Sequence[str], note: str | None = None
+    ) -> Sent:
+        """Ask the requesting court for missing materials (补正; 法释〔2011〕11号 第八条).
+
+        The executing court may not refuse a delegation; this is what it may do instead. The
+        requesting court has 30 days to supply them or explain; after that the delegation may
+        be returned (:meth:`return_delegation`).
+        """
+        if not missing:
+            raise ValidationError("name at least one missing item", code="FIELD_MISSING")
         return self._send(
-            "DelegationRejected",
+            "DelegationMaterialsRequested",
             {
                 "delegation_id": delegation_id,
                 "executing_court": self._me(),
-                "rejected_at": v.now(),
-                "reason_code": reason_code,
+                "requested_at": v.now(),
+                "missing": list(missing),
+                "note": note,
+            },
+        )
+
+    def supply_materials(self, delegation_id: str, summary: str) -> Sent:
+        """Supply the materials an executing court asked for, or explain in writing why not."""
+        return self._send(
+            "DelegationMaterialsSupplied",
+            {
+                "delegation_id": delegation_id,
+                "requesting_court": self._me(),
+                "supplied_at": v.now(),
+                "summary": summary,
+            },
+        )
+
+    def return_delegation(self, delegation_id: str, reason: str) -> Sent:
+        """Return a delegation whose missing materials were not supplied within 30 days."""
+        return self._send(
+            "DelegationReturned",
+            {
+                "delegation_id": delegation_id,
+                "executing_court": self._me(),
+                "returned_at": v.now(),
+                "ground": "MATERIALS_NOT_SUPPLIED",
                 "reason": reason,
+            },
+        )
+
+    def escalate(self, delegation_id: str, executing_court: str, reason: str) -> Sent:
+        """Ask the executing court's superior court to order execution (after 15 days unstarted).
+
+        The superior is derived from the executing court's id (320583 → 3205 → 32).
+        """
+        superior = superior_of(executing_court)
+        if superior is None:
+            raise ValidationError(
+                f"court {executing_court} has no superior court on the bus",
+                code="DELEGATION_NO_SUPERIOR",
+            )
+        return self._send(
+            "DelegationEscalated",
+            {
+                "delegation_id": delegation_id,
+                "requesting_court": self._me(),
+                "superior_court": v.court(superior),
+                "escalated_at": v.now(),
+                "reason": reason,
+            },
+        )
+
+    def answer_escalation(
+        self,
+        delegation_id: str,
+        decision: str,
+        reason: str,
+        *,
+        execute_by: datetime | None = None,
+        assigned_court: str | None = None,
+    ) -> Sent:
+        """Answer an escalation as the superior court: ORDERED (optionally ``execute_by``),
+        TAKEN_UP, ASSIGNED (``assigned_court``) or NOT_WARRANTED (法释〔2011〕11号 第十一条)."""
+        choice = EscalationDecision(decision)
+        if choice is EscalationDecision.ASSIGNED and not assigned_court:
+            raise ValidationError("ASSIGNED needs assigned_court", code="FIELD_MISSING")
+        return self._send(
+            "DelegationEscalationAnswered",
+            {
+                "delegation_id": delegation_id,
+                "superior_court": self._me(),
+                "answered_at": v.now(),
+                "decision": choice.value,
+                "execute_by": execute_by,
+                "assigned_court": v.court(assigned_court) if assigned_court else None,
+                "reason": reason,
+            },
+        )
+
+    def request_renewal(
+        self, delegation_id: str, period_days: int, note: str | None = None
+    ) -> Sent:
+        """Ask the executing court to renew a freeze, seal or seizure before it ends."""
+        if period_days <= 0:
+            raise ValidationError("period_days must be positive", code="FIELD_INVALID")
+        return self._send(
+            "DelegationRenewalRequested",
+            {
+                "delegation_id": delegation_id,
+                "requesting_court": self._me(),
+                "requested_at": v.now(),
+                "period_days": period_days,
+                "note": note,
+            },
+        )
+
+    def report_renewed(self, delegation_id: str, until: datetime, summary: str) -> Sent:
+        """Report a freeze, seal or seizure renewed until ``until``."""
+        return self._send(
+            "DelegationRenewed",
+            {
+                "delegation_id": delegation_id,
+                "executing_court": self._me(),
+                "renewed_at": v.now(),
+                "until": until,
+                "summary": summary,
+            },
+        )
+
+    def request_release(self, delegation_id: str, reason: str) -> Sent:
+        """Ask the executing court to release a freeze, seal or seizure (解冻/解封)."""
+        return self._send(
+            "DelegationReleaseRequested",
+            {
+                "delegation_id": delegation_id,
+                "requesting_court": self._me(),
+                "requested_at": v.now(),
+                "reason": reason,
+            },
+        )
+
+    def report_released(self, delegation_id: str, summary: str) -> Sent:
+        """Report a freeze, seal or seizure released."""
+        return self._send(
+            "DelegationReleased",
+            {
+                "delegation_id": delegation_id,
+                "executing_court": self._me(),
+                "released_at": v.now(),
+                "summary": summary,
             },
         )
 
@@ -445,9 +583,16 @@ class CourtClient:
         )
 
     def complete(
-        self, delegation_id: str, summary: str, amount_executed: str | Decimal | None = None
+        self,
+        delegation_id: str,
+        summary: str,
+        amount_executed: str | Decimal | None = None,
+        measure_until: datetime | None = None,
     ) -> Sent:
-        """Report a delegation done."""
+        """Report a delegation done; a freeze, seal or seizure with the end of its term.
+
+        The bus watches a measure with ``measure_until`` and warns both courts before it lapses.
+        """
         amount = None if amount_executed is None else v.money(amount_executed)
         return self._send(
             "DelegationCompleted",
@@ -457,6 +602,7 @@ class CourtClient:
                 "completed_at": v.now(),
                 "summary": summary,
                 "amount_executed": amount,
+                "measure_until": measure_until,
             },
         )
 

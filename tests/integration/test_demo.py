@@ -37,7 +37,7 @@ def test_demo_then_restart_keeps_topics_and_schema_ids(tmp_path: Path) -> None:
             assert f"cn.court.{flow}." in demo
         assert "one delivered message per flow" in demo
         summary = demo[demo.index("delegations in the read model") :]
-        for state in ("COMPLETED", "REJECTED", "CANCELLED", "DELIVERED", "refused"):
+        for state in ("COMPLETED", "MATERIALS_ASKED", "CANCELLED", "DELIVERED", "refused"):
             assert state in summary
         assert "START_OVERDUE" in summary and "POLICY_FREEZE_TOO_LONG" in summary
         assert "320583199303121234" not in demo and "320583********1234" in demo

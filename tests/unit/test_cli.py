@@ -61,7 +61,7 @@ def _send(**override: str) -> list[str]:
         (_send(**{"--debtor-name": "张\x1b三"}), "TEXT_CONTROL_CHARACTER"),
         (["delegation", "accept", "--as", "99", "dlg-1"], "COURT_UNKNOWN"),
         (
-            ["delegation", "reject", "--as", "99", "dlg-1", "--code", "X", "--reason", "r"],
+            ["delegation", "return", "--as", "99", "dlg-1", "--reason", "r"],
             "COURT_UNKNOWN",
         ),
         (
@@ -71,6 +71,28 @@ def _send(**override: str) -> list[str]:
         (
             ["delegation", "complete", "--as", "6101", "dlg-1", "--summary", "s", "--amount", "-1"],
             "MONEY_OUT_OF_RANGE",
+        ),
+        (
+            ["delegation", "complete", "--as", "6101", "dlg-1", "--summary", "s", "--until", "x"],
+            "FIELD_INVALID",
+        ),
+        (
+            [
+                "delegation",
+                "renewed",
+                "--as",
+                "6101",
+                "dlg-1",
+                "--until",
+                "2027-02-30",
+                "--summary",
+                "s",
+            ],
+            "FIELD_INVALID",
+        ),
+        (
+            ["delegation", "escalate", "--as", "320583", "d", "--to", "99", "--reason", "r"],
+            "COURT_UNKNOWN",
         ),
         (
             ["delegation", "cancel", "--as", "320583", "dlg-1", "--reason", "a\u202eb"],

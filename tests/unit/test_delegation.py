@@ -353,7 +353,8 @@ def test_escalation_after_15_days_goes_to_the_superior() -> None:
 def test_an_order_with_a_time_limit_resets_the_start_deadline() -> None:
     d, due = _overdue()
     e = apply(d, Step.ESCALATED, REQ, due)
-    _, notices = due_notices(e, due + timedelta(seconds=1))  # the overdue notice went out
+    e, notices = due_notices(e, due + timedelta(seconds=1))
+    assert [(n.deadline, n.kind) for n in notices] == [(DeadlineKind.START, NoticeKind.OVERDUE)]
     limit = due + timedelta(days=10)
     ordered = apply(
         e, Step.ESCALATION_ANSWERED, "61", due + timedelta(days=1),

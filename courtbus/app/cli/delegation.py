@@ -9,9 +9,11 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import (
@@ -45,6 +47,7 @@ from courtbus.app.cli.common import (
     read_model,
 )
 
+CHINA = ZoneInfo("Asia/Shanghai")
 delegation_app = typer.Typer(help="Send and inspect delegations (事项委托).", no_args_is_help=True)
 
 
@@ -301,18 +304,131 @@ def accept(
         print_sent("acceptance", client.accept(delegation_id, handler))
 
 
-@delegation_app.command("reject")
-def reject(
+@delegation_app.command("materials")
+def materials(
     court: AsCourt,
     delegation_id: str,
-    code: Annotated[str, typer.Option()],
+    missing: Annotated[list[str], typer.Option(help="A missing item; repeat for several.")],
+    note: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Ask the requesting court for missing materials (补正): a court may not refuse."""
+    check_court(court)
+    check_text(
+        delegation_id=delegation_id, note=note, **{f"missing_{i}": m for i, m in enumerate(missing)}
+    )
+    with court_client(court) as client:
+        print_sent("materials request", client.request_materials(delegation_id, missing, note))
+
+
+@delegation_app.command("supply")
+def supply(court: AsCourt, delegation_id: str, summary: Annotated[str, typer.Option()]) -> None:
+    """Supply the materials asked for, or explain in writing why not."""
+    check_court(court)
+    check_text(delegation_id=delegation_id, summary=summary)
+    with court_client(court) as client:
+        print_sent("materials", client.supply_materials(delegation_id, summary))
+
+
+@delegation_app.command("return")
+def return_(court: AsCourt, delegation_id: str, reason: Annotated[str, typer.Option()]) -> None:
+    """Return a delegation whose missing materials were not supplied within 30 days."""
+    check_court(court)
+    check_text(delegation_id=delegation_id, reason=reason)
+    with court_client(court) as client:
+        print_sent("return", client.return_delegation(delegation_id, reason))
+
+
+@delegation_app.command("escalate")
+def escalate(
+    court: AsCourt,
+    delegation_id: str,
+    executing_court: Annotated[str, typer.Option("--to", help="The executing court's id.")],
     reason: Annotated[str, typer.Option()],
 ) -> None:
-    """Refuse a delegation delivered to your court."""
+    """Ask the executing court's superior court to order execution (15 days unstarted)."""
     check_court(court)
-    check_text(delegation_id=delegation_id, reason_code=code, reason=reason)
+    check_court(executing_court)
+    check_text(delegation_id=delegation_id, reason=reason)
     with court_client(court) as client:
-        print_sent("rejection", client.reject(delegation_id, code, reason))
+        print_sent("escalation", client.escalate(delegation_id, executing_court, reason))
+
+
+@delegation_app.command("answer")
+def answer(
+    court: AsCourt,
+    delegation_id: str,
+    decision: Annotated[str, typer.Option(help="ORDERED, TAKEN_UP, ASSIGNED or NOT_WARRANTED.")],
+    reason: Annotated[str, typer.Option()],
+    assigned: Annotated[str | None, typer.Option(help="ASSIGNED: the court that executes.")] = None,
+) -> None:
+    """Answer an escalation, as the executing court's superior court."""
+    check_court(court)
+    if assigned:
+        check_court(assigned)
+    check_text(delegation_id=delegation_id, reason=reason)
+    with court_client(court) as client:
+        sent = client.answer_escalation(
+            delegation_id, decision.upper(), reason, assigned_court=assigned
+        )
+        print_sent("answer", sent)
+
+
+@delegation_app.command("renew")
+def renew(
+    court: AsCourt,
+    delegation_id: str,
+    days: Annotated[int, typer.Option(help="The renewal period in days.")],
+    note: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Ask the executing court to renew a freeze, seal or seizure before it ends."""
+    check_court(court)
+    check_text(delegation_id=delegation_id, note=note)
+    with court_client(court) as client:
+        print_sent("renewal request", client.request_renewal(delegation_id, days, note))
+
+
+def _end_of_day(day: str) -> datetime:
+    """A measure's last day (YYYY-MM-DD, China date) as the instant it ends: 00:00 the day after."""
+    try:
+        last = date.fromisoformat(day)
+    except ValueError:
+        raise ValidationError(
+            f"{day!r} is not a date like 2027-11-30", code="FIELD_INVALID"
+        ) from None
+    return datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=CHINA)
+
+
+@delegation_app.command("renewed")
+def renewed(
+    court: AsCourt,
+    delegation_id: str,
+    until: Annotated[str, typer.Option(help="The measure's new last day, YYYY-MM-DD.")],
+    summary: Annotated[str, typer.Option()],
+) -> None:
+    """Report a freeze, seal or seizure renewed (as the executing court)."""
+    check_court(court)
+    end = _end_of_day(until)
+    check_text(delegation_id=delegation_id, summary=summary)
+    with court_client(court) as client:
+        print_sent("renewal", client.report_renewed(delegation_id, end, summary))
+
+
+@delegation_app.command("released")
+def released(court: AsCourt, delegation_id: str, summary: Annotated[str, typer.Option()]) -> None:
+    """Report a freeze, seal or seizure released (as the executing court)."""
+    check_court(court)
+    check_text(delegation_id=delegation_id, summary=summary)
+    with court_client(court) as client:
+        print_sent("release", client.report_released(delegation_id, summary))
+
+
+@delegation_app.command("release")
+def release(court: AsCourt, delegation_id: str, reason: Annotated[str, typer.Option()]) -> None:
+    """Ask the executing court to release a freeze, seal or seizure."""
+    check_court(court)
+    check_text(delegation_id=delegation_id, reason=reason)
+    with court_client(court) as client:
+        print_sent("release request", client.request_release(delegation_id, reason))
 
 
 @delegation_app.command("progress")
@@ -336,13 +452,17 @@ def complete(
     delegation_id: str,
     summary: Annotated[str, typer.Option()],
     amount: Annotated[str | None, typer.Option()] = None,
+    until: Annotated[
+        str | None, typer.Option(help="FREEZE, SEAL, SEIZE: the measure's last day, YYYY-MM-DD.")
+    ] = None,
 ) -> None:
-    """Report a delegation you accepted as done."""
+    """Report a delegation you accepted as done (a freeze with the last day of its term)."""
     check_court(court)
     executed = check_amount(amount)
+    end = _end_of_day(until) if until else None
     check_text(delegation_id=delegation_id, summary=summary)
     with court_client(court) as client:
-        print_sent("completion", client.complete(delegation_id, summary, executed))
+        print_sent("completion", client.complete(delegation_id, summary, executed, end))
 
 
 @delegation_app.command("cancel")
