@@ -91,9 +91,9 @@ class DelegationFlow(Flow):
         rule = self.deadlines.for_matter(d.matter)
         if step is dm.Step.RENEWAL_REQUESTED:
             self._check_renewal(d, event.payload)
-        if step is dm.Step.ESCALATED:
-            self._check_superior(d)
         updated = dm.apply(d, step, court, state.now, rule, _detail(step, event.payload))
+        if step is dm.Step.ESCALATED:
+            self._check_superior(d)  # after the timing: "too early" is the more useful answer
         tracked = replace(current, delegation=updated)
         outputs = [self._decision(event, updated, court)]
         if updated.state in dm.END_STATES and d.state not in dm.END_STATES:
@@ -161,7 +161,12 @@ class DelegationFlow(Flow):
                 f"the request names court {ask.requesting_court} but came from {court}",
                 code="SOURCE_NOT_PARTY",
             )
-        canonical = validate_debtor_id(str(p["debtor"]["kind"]), str(p["debtor"]["id_number"]))
+        canonical = validate_debtor_id(
+            str(p["debtor"]["kind"]),
+            str(p["debtor"]["id_number"]),
+            id_type=p["debtor"].get("id_type"),
+            nationality=p["debtor"].get("nationality"),
+        )
         if len(canonical) == 15 and canonical.isdigit():  # a legacy ID: one person, one cap
             canonical = upgrade_legacy_resident_id(canonical)
         policy.check_request(self.policies, ask)  # the law and the regional rules; caps below

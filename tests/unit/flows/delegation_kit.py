@@ -18,6 +18,7 @@ from courtbus.catalogue.policies import (
     load_deadlines,
     load_policies,
 )
+from courtbus.domain.delegation import superior_of
 from courtbus.domain.policy import PolicyCatalogue
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.wire import values as v
@@ -46,7 +47,14 @@ X_ID = "32058319930312104X"  # a valid resident ID whose check digit is X (ficti
 # A step as a court sends it: (short record name, sending court)
 Step = tuple[str, str]
 ACCEPT: Step = ("DelegationAccepted", EXE)
-REJECT: Step = ("DelegationRejected", EXE)
+REJECT: Step = ("DelegationRejected", EXE)  # refused: 受托法院不得拒绝
+MATERIALS: Step = ("DelegationMaterialsRequested", EXE)
+SUPPLY: Step = ("DelegationMaterialsSupplied", REQ)
+RETURN: Step = ("DelegationReturned", EXE)
+RENEWAL: Step = ("DelegationRenewalRequested", REQ)
+RENEWED: Step = ("DelegationRenewed", EXE)
+RELEASE: Step = ("DelegationReleaseRequested", REQ)
+RELEASED: Step = ("DelegationReleased", EXE)
 PROGRESS: Step = ("DelegationProgressReported", EXE)
 COMPLETE: Step = ("DelegationCompleted", EXE)
 FAIL: Step = ("DelegationFailed", EXE)
@@ -98,7 +106,13 @@ def request_payload(
         "requesting_court": v.court(requesting),
         "executing_court": v.court(executing),
         "matter": matter,
-        "debtor": {"kind": "PERSON", "name": "张三", "id_number": id_number},
+        "debtor": {
+            "kind": "PERSON",
+            "name": "张三",
+            "id_number": id_number,
+            "id_type": None,
+            "nationality": None,
+        },
         "asset_kind": asset_kind,
         "asset_description": None,
         "amount": None if amount is None else v.money(amount),
@@ -133,6 +147,7 @@ def step_payload(record: str, did: str, court: str, at: datetime, **extra: Any) 
             "completed_at": at,
             "summary": "执行完毕",
             "amount_executed": None,
+            "measure_until": None,
         }
     elif record == "DelegationFailed":
         base |= {
@@ -143,6 +158,30 @@ def step_payload(record: str, did: str, court: str, at: datetime, **extra: Any) 
         }
     elif record == "DelegationCancelled":
         base |= {"requesting_court": v.court(court), "cancelled_at": at, "reason": "已和解"}
+    elif record == "DelegationMaterialsRequested":
+        base |= {"executing_court": v.court(court), "requested_at": at,
+                 "missing": ["执行依据副本"], "note": None}  # fmt: skip
+    elif record == "DelegationMaterialsSupplied":
+        base |= {"requesting_court": v.court(court), "supplied_at": at, "summary": "已补充"}
+    elif record == "DelegationReturned":
+        base |= {"executing_court": v.court(court), "returned_at": at,
+                 "ground": "MATERIALS_NOT_SUPPLIED", "reason": "逾期未补办"}  # fmt: skip
+    elif record == "DelegationEscalated":
+        base |= {"requesting_court": v.court(court), "superior_court": v.court(extra.pop("superior", superior_of(EXE))),
+                 "escalated_at": at, "reason": "十五日未执行"}  # fmt: skip
+    elif record == "DelegationEscalationAnswered":
+        base |= {"superior_court": v.court(court), "answered_at": at, "decision": "ORDERED",
+                 "execute_by": None, "assigned_court": None, "reason": "指令执行"}  # fmt: skip
+    elif record == "DelegationRenewalRequested":
+        base |= {"requesting_court": v.court(court), "requested_at": at, "period_days": 365,
+                 "note": None}  # fmt: skip
+    elif record == "DelegationRenewed":
+        base |= {"executing_court": v.court(court), "renewed_at": at, "until": at + timedelta(days=365),
+                 "summary": "已续冻"}  # fmt: skip
+    elif record == "DelegationReleaseRequested":
+        base |= {"requesting_court": v.court(court), "requested_at": at, "reason": "已履行"}
+    elif record == "DelegationReleased":
+        base |= {"executing_court": v.court(court), "released_at": at, "summary": "已解冻"}
     elif record == "DelegationDelivered":
         base |= {"executing_court": v.court(court), "delivered_at": at}
     else:

@@ -24,7 +24,7 @@ from tests.unit.flows.delegation_kit import (
     COMPLETE,
     EXE,
     FAIL,
-    REJECT,
+    MATERIALS,
     REQ,
     X_ID,
     Sent,
@@ -111,7 +111,7 @@ def test_completing_without_an_amount_frees_the_whole_reservation() -> None:
 
 @pytest.mark.parametrize(
     "end",
-    [[REJECT], [CANCEL], [ACCEPT, CANCEL], [ACCEPT, FAIL]],
+    [[MATERIALS, CANCEL], [CANCEL], [ACCEPT, CANCEL], [ACCEPT, FAIL]],
     ids=lambda e: "+".join(s[0] for s in e),
 )
 def test_ending_without_deduction_frees_the_reservation(end: list[Step]) -> None:
@@ -126,7 +126,8 @@ def test_ending_without_deduction_frees_the_reservation(end: list[Step]) -> None
 def test_a_refused_end_step_changes_no_counter() -> None:
     h = make_harness(partitions=1)
     deduct(h, "dlg-a", "40000.00")
-    step(h, REJECT, "dlg-a")
+    step(h, ACCEPT, "dlg-a")
+    step(h, FAIL, "dlg-a")
     assert used(h) == [0]
     assert_refused(h, step(h, CANCEL, "dlg-a"), "DELEGATION_ILLEGAL_TRANSITION", sender=REQ)
     assert used(h) == [0]

@@ -12,7 +12,6 @@ from tests.unit.flows.delegation_kit import (
     COMPLETE,
     EXE,
     PROGRESS,
-    REJECT,
     REQ,
     assert_applied,
     assert_refused,
@@ -28,10 +27,10 @@ DAY = timedelta(days=1)
 def test_a_finished_delegation_is_evicted_after_the_retention() -> None:
     h = make_harness(retention=DAY)
     request(h, "dlg-done")
-    step(h, REJECT, "dlg-done")
+    step(h, CANCEL, "dlg-done")
     assert h.count("delegations") == 1
     h.advance(hours=23)
-    assert state_of(h, "dlg-done") == "REJECTED"
+    assert state_of(h, "dlg-done") == "CANCELLED"
     h.advance(days=2)
     assert h.count("delegations") == 0
     assert state_of(h, "dlg-done") is None
@@ -71,7 +70,7 @@ def test_the_default_retention_is_90_days(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("COURTBUS_DELEGATION_RETENTION_DAYS", raising=False)
     h = make_harness()
     request(h, "dlg-done")
-    step(h, REJECT, "dlg-done")
+    step(h, CANCEL, "dlg-done")
     h.advance(days=89)
     assert h.count("delegations") == 1
     h.advance(days=1)
@@ -81,6 +80,6 @@ def test_the_default_retention_is_90_days(monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_zero_retention_evicts_at_the_next_tick() -> None:
     h = make_harness(retention=timedelta(0))
     request(h, "dlg-done")
-    step(h, REJECT, "dlg-done")
+    step(h, CANCEL, "dlg-done")
     h.advance(seconds=1)
     assert h.count("delegations") == 0

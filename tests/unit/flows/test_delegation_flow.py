@@ -12,14 +12,18 @@ from tests.unit.flows.delegation_kit import (
     EVENTS,
     EXE,
     FAIL,
+    MATERIALS,
     NS,
     PROGRESS,
     REJECT,
+    RENEWAL,
     REPORT_DUE,
     REQ,
     REQUEST,
+    RETURN,
     SERVICE,
     START_DUE,
+    SUPPLY,
     T0,
     THIRD,
     WARN_BEFORE,
@@ -79,7 +83,9 @@ def test_a_request_is_delivered_with_a_receipt_and_a_decision() -> None:
 # (name, steps before, the step, state it leads to)
 LEGAL: list[tuple[str, list[Step], Step, str]] = [
     ("accept", [], ACCEPT, "ACCEPTED"),
-    ("reject", [], REJECT, "REJECTED"),
+    ("ask for materials", [], MATERIALS, "MATERIALS_ASKED"),
+    ("supply them", [MATERIALS], SUPPLY, "DELIVERED"),
+    ("supply them after accepting", [ACCEPT, MATERIALS], SUPPLY, "ACCEPTED"),
     ("progress after accepting", [ACCEPT], PROGRESS, "IN_PROGRESS"),
     ("progress again", [ACCEPT, PROGRESS], PROGRESS, "IN_PROGRESS"),
     ("complete after accepting", [ACCEPT], COMPLETE, "COMPLETED"),
@@ -116,7 +122,7 @@ def test_legal_steps(name: str, before: list[Step], taken: Step, end: str) -> No
     assert found.delegation.events == len(before) + 3  # requested, delivered, ..., this step
     # a timer only while a deadline is open: progress settles both (started, reported)
     timers = [key for key, _ in h.timers()]
-    assert timers == ([DID] if end == "ACCEPTED" else [])
+    assert timers == ([DID] if end in ("ACCEPTED", "DELIVERED", "MATERIALS_ASKED") else [])
 
 
 def test_the_requesting_court_sees_the_whole_story_in_its_inbox() -> None:
@@ -148,7 +154,10 @@ def test_the_requesting_court_sees_the_whole_story_in_its_inbox() -> None:
 
 # (name, steps before, the refused step, delegation it names, expected code)
 REFUSED: list[tuple[str, list[Step], Step, str, str]] = [
-    ("complete a rejected delegation", [REJECT], COMPLETE, DID, "DELEGATION_ILLEGAL_TRANSITION"),
+    ("refuse (不得拒绝)", [], REJECT, DID, "DELEGATION_REFUSAL_NOT_ALLOWED"),
+    ("return before the 30 days", [MATERIALS], RETURN, DID, "DELEGATION_RETURN_TOO_EARLY"),
+    ("escalate before 15 days", [], ("DelegationEscalated", REQ), DID, "DELEGATION_ESCALATION_TOO_EARLY"),
+    ("renew what left no measure", [ACCEPT, COMPLETE], RENEWAL, DID, "DELEGATION_NO_MEASURE"),
     ("complete a failed delegation", [ACCEPT, FAIL], COMPLETE, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("a third court answers", [], ("DelegationAccepted", THIRD), DID, "DELEGATION_WRONG_COURT"),
     ("a third court cancels", [], ("DelegationCancelled", THIRD), DID, "DELEGATION_WRONG_COURT"),
@@ -157,17 +166,17 @@ REFUSED: list[tuple[str, list[Step], Step, str, str]] = [
     ("the requester completes", [ACCEPT], ("DelegationCompleted", REQ), DID, "DELEGATION_WRONG_COURT"),
     ("a court fakes the receipt", [], ("DelegationDelivered", EXE), DID, "DELEGATION_WRONG_COURT"),
     ("cancel after completion", [ACCEPT, COMPLETE], CANCEL, DID, "DELEGATION_ILLEGAL_TRANSITION"),
-    ("cancel after rejection", [REJECT], CANCEL, DID, "DELEGATION_ILLEGAL_TRANSITION"),
+    ("cancel after failure", [ACCEPT, FAIL], CANCEL, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("cancel twice", [CANCEL], CANCEL, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("accept twice", [ACCEPT], ACCEPT, DID, "DELEGATION_ILLEGAL_TRANSITION"),
-    ("reject after accepting", [ACCEPT], REJECT, DID, "DELEGATION_ILLEGAL_TRANSITION"),
+    ("ask for materials once started", [ACCEPT, PROGRESS], MATERIALS, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("progress before accepting", [], PROGRESS, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("complete before accepting", [], COMPLETE, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("progress after completion", [ACCEPT, COMPLETE], PROGRESS, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("a step for an unknown delegation", [], ACCEPT, "dlg-nobody-knows", "DELEGATION_UNKNOWN"),
     ("cancel an unknown delegation", [], CANCEL, "dlg-nobody-knows", "DELEGATION_UNKNOWN"),
     ("a duplicate request", [], REQUEST, DID, "DELEGATION_DUPLICATE"),
-    ("a duplicate request after the end", [REJECT], REQUEST, DID, "DELEGATION_DUPLICATE"),
+    ("a duplicate request after the end", [CANCEL], REQUEST, DID, "DELEGATION_DUPLICATE"),
 ]  # fmt: skip
 
 
@@ -244,7 +253,7 @@ def test_delegations_on_different_partitions_are_independent() -> None:
     assert len({h.partition_of(i.encode()) for i in ids}) > 1
     for did in ids:
         assert_applied(h, request(h, did), "REQUESTED")
-    step(h, REJECT, ids[0])
+    step(h, MATERIALS, ids[0])
     step(h, ACCEPT, ids[1])
-    assert [state_of(h, d) for d in ids[:3]] == ["REJECTED", "ACCEPTED", "DELIVERED"]
+    assert [state_of(h, d) for d in ids[:3]] == ["MATERIALS_ASKED", "ACCEPTED", "DELIVERED"]
     assert h.count("delegations") == len(ids)

@@ -16,9 +16,10 @@ from tests.unit.flows.delegation_kit import (
     CANCEL,
     COMPLETE,
     EXE,
+    FAIL,
+    MATERIALS,
     NS,
     PROGRESS,
-    REJECT,
     REPORT_DUE,
     REQ,
     SERVICE,
@@ -159,7 +160,7 @@ def test_acceptance_without_progress_still_goes_overdue() -> None:
 
 def test_ended_delegations_send_nothing() -> None:
     h = make_harness()
-    for i, end in enumerate(([REJECT], [CANCEL], [ACCEPT, COMPLETE])):
+    for i, end in enumerate(([MATERIALS, CANCEL], [CANCEL], [ACCEPT, COMPLETE])):
         did = f"dlg-ended-{i}"
         request(h, did)
         for taken in end:
@@ -178,7 +179,8 @@ def test_timers_hold_one_entry_per_open_delegation() -> None:
     # delivered an hour apart but on the same China day (09:00-14:00): by law one deadline
     assert sorted(h.timers()) == [(d, START_WARN) for d in ids]
     assert h.count("timers") == len(ids)
-    step(h, REJECT, ids[0])
+    step(h, ACCEPT, ids[0])
+    step(h, FAIL, ids[0])
     step(h, CANCEL, ids[2])
     step(h, ACCEPT, ids[4])
     step(h, COMPLETE, ids[4])
