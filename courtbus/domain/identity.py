@@ -239,7 +239,7 @@ class IdType(StrEnum):
     LEGACY_RESIDENT_ID = "LEGACY_RESIDENT_ID"  # 15-digit 居民身份证 issued before GB 11643-1999
     HMT_RESIDENCE_PERMIT = "HMT_RESIDENCE_PERMIT"  # 港澳台居民居住证 (810000/820000/830000…)
     FOREIGN_PERMANENT_RESIDENT_ID = "FOREIGN_PERMANENT_RESIDENT_ID"  # 外国人永久居留身份证
-    PASSPORT = "PASSPORT"  # number + ISO 3166-1 alpha-3 nationality; needs a schema change
+    PASSPORT = "PASSPORT"  # number + ISO 3166-1 alpha-3 nationality; named, never detected
     CREDIT_CODE = "CREDIT_CODE"  # 统一社会信用代码, GB 32100-2015
 
 
@@ -247,12 +247,14 @@ class IdType(StrEnum):
 class IdCheck:
     """A valid ID: its canonical value, its document, and doubts that did not refuse it.
 
-    ``warnings`` never contain the ID itself (at most its region code).
+    ``warnings`` never contain the ID itself (at most its region code). ``nationality`` is
+    the issuing state of a passport (ISO 3166-1 alpha-3), None for every other document.
     """
 
     value: str
     id_type: IdType
     warnings: tuple[str, ...] = ()
+    nationality: str | None = None
 
 
 _log = logging.getLogger(__name__)
@@ -413,8 +415,7 @@ def validate_passport(number: str, nationality: str) -> tuple[str, str]:
     """Validate a passport number and its issuing state (ISO 3166-1 alpha-3), canonical only.
 
     Only the shape of the nationality is checked (three capital letters): the bus carries no
-    country list. Not reachable through ``validate_debtor_id``: the ``Debtor`` record has no
-    nationality field (a schema change).
+    country list. :func:`validate_debtor_id` calls it for ``id_type=PASSPORT``.
 
     Raises:
         ValidationError: ``PASSPORT_INVALID``.
@@ -556,6 +557,12 @@ def canonical_id(kind: DebtorKind | str, value: str) -> str:
     return _DASHES_AND_SPACES.sub("", unicodedata.normalize("NFKC", value)).upper()
 
 
+def canonical_nationality(value: str) -> str:
+    """The one spelling of a passport's nationality, for the SDK to call before sending:
+    ASCII (NFKC), upper case, no spaces (`` usa `` → ``USA``). Nothing is validated."""
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", value)).upper()
+
+
 def _debtor_kind(kind: DebtorKind | str) -> DebtorKind:
     try:
         return DebtorKind(kind)
@@ -581,28 +588,117 @@ def _check(kind: DebtorKind, value: str, *, strict: bool) -> IdCheck:
     return result
 
 
-def check_debtor_id(kind: DebtorKind | str, id_number: str, *, strict: bool = False) -> IdCheck:
+_ORGANISATION_TYPES = frozenset({IdType.CREDIT_CODE})
+
+
+def _declared_type(id_type: IdType | str | None) -> IdType | None:
+    if id_type is None:
+        return None
+    try:
+        return IdType(id_type)
+    except ValueError as exc:
+        raise ValidationError(
+            f"id_type {id_type!r} is not one of {', '.join(IdType)}", code="ID_TYPE_MISMATCH"
+        ) from exc
+
+
+def _check_passport(value: str, nationality: str | None, *, strict: bool) -> IdCheck:
+    """A passport: its number and its issuing state, both canonical if ``strict``."""
+    if not nationality:
+        raise ValidationError(
+            "a passport needs the issuing state: give nationality as an ISO 3166-1 alpha-3 "
+            "code, e.g. USA",
+            code="PASSPORT_INVALID",
+        )
+    if not isinstance(value, str) or not isinstance(nationality, str):
+        raise ValidationError(
+            "passport number and nationality must be text", code="PASSPORT_INVALID"
+        )
+    number = canonical_id(DebtorKind.PERSON, value)
+    state = canonical_nationality(nationality)
+    validate_passport(number, state)
+    if strict and (number != value or state != nationality):
+        raise ValidationError(
+            f"passport {mask_id(number)} ({state}) is not in canonical form: upper-case "
+            "letters, ASCII digits, no spaces or hyphens",
+            code="ID_NOT_CANONICAL",
+        )
+    return IdCheck(number, IdType.PASSPORT, nationality=state)
+
+
+def check_debtor_id(
+    kind: DebtorKind | str,
+    id_number: str,
+    *,
+    strict: bool = False,
+    id_type: IdType | str | None = None,
+    nationality: str | None = None,
+) -> IdCheck:
     """Validate a debtor's ID by kind and say which document it is and any warnings.
 
     Raises:
         ValidationError: as :func:`validate_debtor_id`.
     """
-    return _check(_debtor_kind(kind), id_number, strict=strict)
+    debtor_kind = _debtor_kind(kind)
+    declared = _declared_type(id_type)
+    if declared is IdType.PASSPORT:
+        if debtor_kind is not DebtorKind.PERSON:
+            raise ValidationError(
+                "only a natural person (kind PERSON) is named by passport",
+                code="ID_TYPE_MISMATCH",
+            )
+        return _check_passport(id_number, nationality, strict=strict)
+    if nationality is not None:
+        raise ValidationError(
+            "nationality is given only with id_type PASSPORT (a permanent-residence ID carries "
+            "its own)",
+            code="ID_TYPE_MISMATCH",
+        )
+    if declared is not None and (declared in _ORGANISATION_TYPES) != (
+        debtor_kind is DebtorKind.ORGANISATION
+    ):
+        raise ValidationError(
+            f"id_type {declared} does not name a debtor of kind {debtor_kind}",
+            code="ID_TYPE_MISMATCH",
+        )
+    result = _check(debtor_kind, id_number, strict=strict)
+    if declared is not None and result.id_type is not declared:
+        raise ValidationError(
+            f"debtor ID {mask_id(result.value)} is a {result.id_type}, not a {declared}",
+            code="ID_TYPE_MISMATCH",
+        )
+    return result
 
 
-def validate_debtor_id(kind: DebtorKind | str, id_number: str, *, strict: bool = False) -> str:
+def validate_debtor_id(
+    kind: DebtorKind | str,
+    id_number: str,
+    *,
+    strict: bool = False,
+    id_type: IdType | str | None = None,
+    nationality: str | None = None,
+) -> str:
     """Validate a debtor's ID by kind and return its canonical spelling.
 
     A person's ID is a resident ID (18 or 15 digits), a 港澳台居民居住证 or a 外国人永久居留
-    身份证 number (see :func:`check_person_id`); an organisation's a unified social credit code.
-    With ``strict`` (the gateway's check), a valid ID not spelt canonically is refused; without
-    it (the delegation flow, which keys caps on the canonical form) it is canonicalised.
+    身份证 number (see :func:`check_person_id`), told apart by shape, or a passport, which is
+    never guessed: it needs ``id_type=PASSPORT`` and its ``nationality`` (ISO 3166-1 alpha-3,
+    see :func:`validate_passport`). An organisation's ID is a unified social credit code.
+    Any other ``id_type`` given must be the document the number's shape says it is, and
+    ``nationality`` goes only with a passport. With ``strict`` (the gateway's check), a valid
+    ID (or nationality) not spelt canonically is refused; without it (the delegation flow,
+    which keys caps on the canonical form) it is canonicalised.
 
     Raises:
         ValidationError: ``RESIDENT_ID_INVALID``, ``CREDIT_CODE_INVALID``,
-            ``DEBTOR_KIND_INVALID`` or (``strict``) ``ID_NOT_CANONICAL``.
+            ``PASSPORT_INVALID`` (a bad number or nationality, or none given),
+            ``ID_TYPE_MISMATCH`` (``id_type`` is not what the number is, does not fit the
+            kind, or ``nationality`` without a passport), ``DEBTOR_KIND_INVALID`` or
+            (``strict``) ``ID_NOT_CANONICAL``.
     """
-    return check_debtor_id(kind, id_number, strict=strict).value
+    return check_debtor_id(
+        kind, id_number, strict=strict, id_type=id_type, nationality=nationality
+    ).value
 
 
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
@@ -611,7 +707,8 @@ _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-
 def mask_id(number: str) -> str:
     """Mask a resident ID for logs and errors: ``320583********123X`` (region and tail only).
 
-    Anything that is not 18 characters is masked whole but for its last two characters.
+    Anything that is not 18 characters (a passport number, a 15-character ID) is masked whole
+    but for its last two characters: ``E12345678`` → ``*******78``.
     """
     if len(number) == 18:
         return number[:6] + "*" * 8 + number[14:]

@@ -56,7 +56,10 @@ SENDERS: dict[str, tuple[str, str | None]] = {
 
 _CASE_FIELDS = frozenset({"text", "year", "court_id", "type_code", "sequence"})
 _COURT_FIELDS = frozenset({"court_id", "designation"})
-_DEBTOR_FIELDS = frozenset({"kind", "name", "id_number"})
+_DEBTOR_REQUIRED = frozenset({"kind", "name", "id_number"})
+# id_type and nationality (a passport's issuing state) came later, optional with null defaults:
+# a decoded Debtor has all five, a record built by hand may lack the optional two.
+_DEBTOR_FIELDS = _DEBTOR_REQUIRED | {"id_type", "nationality"}
 
 
 def check_sender(record: str, source_kind: str, source_id: str, payload: dict[str, Any]) -> None:
@@ -146,6 +149,7 @@ def check_identities(payload: dict[str, Any], directory: Directory) -> None:
     Raises:
         ValidationError: ``CASE_NUMBER_*``, ``CASE_NUMBER_INCONSISTENT``, ``COURT_UNKNOWN``,
             ``COURT_DESIGNATION_MISMATCH``, ``RESIDENT_ID_INVALID``, ``CREDIT_CODE_INVALID``,
+            ``PASSPORT_INVALID``, ``ID_TYPE_MISMATCH``, ``ID_NOT_CANONICAL``,
             ``DEBTOR_NAME_MISSING``.
     """
     for path, node in _walk(payload, ""):
@@ -165,8 +169,14 @@ def check_identities(payload: dict[str, Any], directory: Directory) -> None:
                     f"{path}: court {court.id} is {court.designation}, not {node['designation']}",
                     code="COURT_DESIGNATION_MISMATCH",
                 )
-        elif keys == _DEBTOR_FIELDS:
+        elif _DEBTOR_REQUIRED <= keys <= _DEBTOR_FIELDS:
             if not str(node["name"]).strip():
                 raise ValidationError(f"{path}: debtor has no name", code="DEBTOR_NAME_MISSING")
             # strict: the wire carries one spelling (the SDK canonicalises): ID_NOT_CANONICAL
-            validate_debtor_id(str(node["kind"]), str(node["id_number"]), strict=True)
+            validate_debtor_id(
+                str(node["kind"]),
+                str(node["id_number"]),
+                strict=True,
+                id_type=node.get("id_type"),
+                nationality=node.get("nationality"),
+            )

@@ -32,6 +32,7 @@ from courtbus.domain.delegation import EscalationDecision, check_not_self, super
 from courtbus.domain.identity import (
     CaseNumber,
     canonical_id,
+    canonical_nationality,
     mask_ids_in_text,
     normalize_case_number,
     validate_debtor_id,
@@ -58,21 +59,45 @@ Matter = Literal["SEARCH", "FREEZE", "SEAL", "DEDUCT", "SEIZE", "DETAIN", "EVICT
 AssetKind = Literal[
     "DEPOSIT", "MOVABLE", "IMMOVABLE", "HOUSING_FUND", "VEHICLE", "EQUITY", "SECURITIES", "OTHER"
 ]
+IdTypeName = Literal[
+    "RESIDENT_ID", "LEGACY_RESIDENT_ID", "HMT_RESIDENCE_PERMIT", "FOREIGN_PERMANENT_RESIDENT_ID",
+    "PASSPORT", "CREDIT_CODE",
+]  # fmt: skip
 
 
 class DebtorIn(BaseModel):
-    """A debtor as a court enters it."""
+    """A debtor as a court enters it.
+
+    ``id_type`` may be left out for every document but a passport, which needs
+    ``id_type="PASSPORT"`` and ``nationality`` (ISO 3166-1 alpha-3, e.g. ``"USA"``).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["PERSON", "ORGANISATION"]
     name: str = Field(min_length=1, max_length=200)
+    # id_type and nationality come before id_number: its validator reads them
+    id_type: IdTypeName | None = None
+    nationality: str | None = None
     id_number: str
+
+    @field_validator("nationality")
+    @classmethod
+    def _nationality(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_nationality(value)
 
     @field_validator("id_number")
     @classmethod
     def _valid_id(cls, value: str, info: Any) -> str:
         kind = info.data.get("kind", "PERSON")
-        return validate_debtor_id(kind, canonical_id(kind, value), strict=True)
+        if "id_type" not in info.data or "nationality" not in info.data:
+            return value  # one of them is malformed: pydantic reports it (REQUEST_INVALID)
+        return validate_debtor_id(
+            kind,
+            canonical_id(kind, value),
+            strict=True,
+            id_type=info.data["id_type"],
+            nationality=info.data["nationality"],
+        )
 
 
 class DelegationRequestIn(BaseModel):

@@ -102,7 +102,9 @@ class AvroCodec:
         schema_id = self.schema_id(record)
         buf = io.BytesIO()
         try:
-            fastavro.schemaless_writer(buf, parsed, payload, strict=True)
+            # Every field the schema names, and no other; a missing field with a default (an
+            # optional field added later, e.g. Debtor.id_type) takes its default.
+            fastavro.schemaless_writer(buf, parsed, payload, strict_allow_default=True)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise SerializationError(
                 f"{record}: payload does not fit the schema: {exc}", code="AVRO_ENCODE_FAILED"

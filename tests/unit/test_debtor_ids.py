@@ -16,8 +16,10 @@ from courtbus.domain.identity import (
     IdType,
     OrganisationForm,
     canonical_id,
+    canonical_nationality,
     check_debtor_id,
     credit_code_category,
+    mask_id,
     mask_ids_in_text,
     upgrade_legacy_resident_id,
     validate_credit_code,
@@ -143,6 +145,100 @@ def test_passports(number: str, nationality: str, ok: bool) -> None:
             validate_passport(number, nationality)
         assert info.value.code == "PASSPORT_INVALID"
         assert number not in str(info.value) or len(number) < 5
+
+
+BAD_CHECK_DIGIT = PERSON[:-1] + ("0" if PERSON[-1] != "0" else "1")
+
+
+@pytest.mark.parametrize(
+    ("kind", "number", "nationality", "strict", "expected"),
+    [
+        ("PERSON", "E12345678", "USA", True, "E12345678"),
+        ("PERSON", "123456789", "CHN", True, "123456789"),
+        ("PERSON", PERSON, "DEU", True, PERSON),  # a passport is never read as a resident ID
+        ("PERSON", "e1234-5678", " usa", False, "E12345678"),  # lenient: canonicalised
+    ],
+)
+def test_a_passport_with_its_nationality_is_accepted(
+    kind: str, number: str, nationality: str, strict: bool, expected: str
+) -> None:
+    check = check_debtor_id(
+        kind, number, strict=strict, id_type="PASSPORT", nationality=nationality
+    )
+    assert (check.value, check.id_type) == (expected, IdType.PASSPORT)
+    assert check.nationality == canonical_nationality(nationality)
+    assert (
+        validate_debtor_id(
+            kind, number, strict=strict, id_type=IdType.PASSPORT, nationality=nationality
+        )
+        == expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "number", "id_type", "nationality", "code"),
+    [
+        ("PERSON", "E12345678", "PASSPORT", None, "PASSPORT_INVALID"),  # no issuing state
+        ("PERSON", "E12345678", "PASSPORT", "", "PASSPORT_INVALID"),
+        ("PERSON", "E12345678", "PASSPORT", "US", "PASSPORT_INVALID"),  # alpha-2
+        ("PERSON", "E12345678", "PASSPORT", "U5A", "PASSPORT_INVALID"),
+        ("PERSON", "E12345678", "PASSPORT", "美国", "PASSPORT_INVALID"),
+        ("PERSON", "E123", "PASSPORT", "USA", "PASSPORT_INVALID"),  # too short
+        ("PERSON", "E1234567890123456789X", "PASSPORT", "USA", "PASSPORT_INVALID"),  # 21
+        ("PERSON", "E12345678", None, None, "RESIDENT_ID_INVALID"),  # not told: not guessed
+        ("PERSON", "e12345678", "PASSPORT", "USA", "ID_NOT_CANONICAL"),  # strict
+        ("PERSON", "E12345678", "PASSPORT", "usa", "ID_NOT_CANONICAL"),
+        ("ORGANISATION", "E12345678", "PASSPORT", "USA", "ID_TYPE_MISMATCH"),
+        ("PERSON", PERSON, None, "USA", "ID_TYPE_MISMATCH"),  # nationality without passport
+        ("PERSON", OLD_PR, "FOREIGN_PERMANENT_RESIDENT_ID", "USA", "ID_TYPE_MISMATCH"),
+        ("PERSON", PERSON, "HMT_RESIDENCE_PERMIT", None, "ID_TYPE_MISMATCH"),
+        ("PERSON", HK_PERMIT, "RESIDENT_ID", None, "ID_TYPE_MISMATCH"),
+        ("PERSON", LEGACY, "RESIDENT_ID", None, "ID_TYPE_MISMATCH"),
+        ("PERSON", NEW_PR, "RESIDENT_ID", None, "ID_TYPE_MISMATCH"),
+        ("PERSON", PERSON, "CREDIT_CODE", None, "ID_TYPE_MISMATCH"),
+        ("ORGANISATION", ucc("91440800MA4UABCD1"), "RESIDENT_ID", None, "ID_TYPE_MISMATCH"),
+        ("PERSON", PERSON, "DRIVING_LICENCE", None, "ID_TYPE_MISMATCH"),
+        ("PERSON", BAD_CHECK_DIGIT, "RESIDENT_ID", None, "RESIDENT_ID_INVALID"),
+    ],
+)
+def test_passports_and_declared_types_are_refused(
+    kind: str, number: str, id_type: str | None, nationality: str | None, code: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate_debtor_id(kind, number, strict=True, id_type=id_type, nationality=nationality)
+    assert info.value.code == code, info.value
+    assert number not in str(info.value) or len(number) < 5
+
+
+@pytest.mark.parametrize(
+    ("kind", "number", "id_type"),
+    [
+        ("PERSON", PERSON, IdType.RESIDENT_ID),
+        ("PERSON", LEGACY, IdType.LEGACY_RESIDENT_ID),
+        ("PERSON", HK_PERMIT, IdType.HMT_RESIDENCE_PERMIT),
+        ("PERSON", NEW_PR, IdType.FOREIGN_PERMANENT_RESIDENT_ID),
+        ("PERSON", OLD_PR, IdType.FOREIGN_PERMANENT_RESIDENT_ID),
+        ("ORGANISATION", ucc("91440800MA4UABCD1"), IdType.CREDIT_CODE),
+    ],
+)
+def test_a_declared_type_that_matches_the_number_is_accepted(
+    kind: str, number: str, id_type: IdType
+) -> None:
+    assert validate_debtor_id(kind, number, strict=True, id_type=id_type) == number
+    assert check_debtor_id(kind, number, id_type=id_type.value).nationality is None
+
+
+def test_a_passport_number_is_masked_in_errors() -> None:
+    assert mask_id("E12345678") == "*******78"
+    assert "E12345678" not in mask_id("E12345678")
+    with pytest.raises(ValidationError) as info:
+        validate_debtor_id(
+            "PERSON", "e12345678", strict=True, id_type="PASSPORT", nationality="USA"
+        )
+    assert "*******78" in str(info.value) and "12345678" not in str(info.value)
+    with pytest.raises(ValidationError) as info:
+        validate_debtor_id("PERSON", "E12345678", id_type="RESIDENT_ID")
+    assert "12345678" not in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from courtbus.wire import values as v
 from courtbus.wire.codec import frame
 from courtbus.wire.envelope import Envelope
 from services.gateway.flow import SEEN, GatewayFlow
-from tests.gateway_cases import Raw, build, valid_payload
+from tests.gateway_cases import RECORD, Raw, build, valid_payload
 
 START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 DELEGATION_TOPIC = "bus.delegation.events"
@@ -220,6 +220,57 @@ def test_the_path_names_the_array_element(harness: FlowHarness) -> None:
                 record=record)  # fmt: skip
     code, reason = refused(feed(harness, raw))
     assert code == "TEXT_BIDI_CONTROL" and reason.startswith("debtors[0].name holds U+200F")
+
+
+# -- passports ------------------------------------------------------------------------------
+
+
+def passport(nationality: str | None = "USA", number: str = "E12345678") -> dict[str, Any]:
+    return {"kind": "PERSON", "name": "John Smith", "id_number": number,
+            "id_type": "PASSPORT", "nationality": nationality}  # fmt: skip
+
+
+def test_a_debtor_named_by_passport_is_forwarded(harness: FlowHarness) -> None:
+    outputs = feed(harness, build(harness.envelope, valid_payload(debtor=passport())))
+    assert forwarded(outputs), outputs
+    debtor = harness.envelope.codec.decode(outputs[0].value).payload["debtor"]
+    assert (debtor["id_type"], debtor["nationality"]) == ("PASSPORT", "USA")
+
+
+@pytest.mark.parametrize(
+    ("debtor", "code"),
+    [
+        (passport(None), "PASSPORT_INVALID"),  # no issuing state
+        (passport("US"), "PASSPORT_INVALID"),  # alpha-2
+        (passport("usa"), "ID_NOT_CANONICAL"),  # the SDK upper-cases it
+        ({**passport(), "kind": "ORGANISATION"}, "ID_TYPE_MISMATCH"),
+        ({**person("张三"), "nationality": "USA"}, "ID_TYPE_MISMATCH"),  # not a passport
+        ({**person("张三"), "id_type": "HMT_RESIDENCE_PERMIT"}, "ID_TYPE_MISMATCH"),
+        ({**passport(), "id_type": None}, "ID_TYPE_MISMATCH"),  # nationality, type unsaid
+        ({**passport(None), "id_type": None}, "RESIDENT_ID_INVALID"),  # never guessed
+    ],
+)
+def test_a_bad_passport_debtor_is_refused(
+    harness: FlowHarness, debtor: dict[str, Any], code: str
+) -> None:
+    outputs = feed(harness, build(harness.envelope, valid_payload(debtor=debtor)))
+    got, reason = refused(outputs)
+    assert got == code, reason
+    assert "E12345678" not in reason
+    assert [n.payload["error_code"] for n in harness.on("court.320583.inbox", outputs)] == [code]
+
+
+def test_a_debtor_written_before_id_type_existed_is_forwarded(harness: FlowHarness) -> None:
+    """FULL_TRANSITIVE: a producer on the old Debtor schema (no id_type, no nationality)."""
+    raw = build(harness.envelope)
+    schema = json.loads(harness.envelope.codec.schemas.message(RECORD).text)
+    debtor = next(f for f in schema["fields"] if f["name"] == "debtor")["type"]
+    debtor["fields"] = [f for f in debtor["fields"] if f["name"] not in ("id_type", "nationality")]
+    schema_id = harness.envelope.codec.registry.register(RECORD, json.dumps(schema))
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(schema), valid_payload())
+    outputs = feed(harness, Raw(raw.topic, raw.key, frame(schema_id, body.getvalue()), raw.headers))
+    assert forwarded(outputs), outputs
 
 
 def test_text_rules_and_the_normaliser() -> None:
