@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from courtbus.bus.deadletters import DeadLetter, read_dead_letters
 from courtbus.catalogue.directory import DEFAULT_PATH as DEFAULT_DIRECTORY
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
+from courtbus.wire import values as v
 from courtbus.wire.envelope import Event
 from tests.integration.conftest import StartServices
 from tests.integration.helpers import Services, TopicReader, header, wait_until
@@ -33,8 +35,9 @@ NS = "cn.court.bus.delegation."
 EXPECTED: dict[str, tuple[str, list[str]]] = {}
 READ_DB: list[str] = []
 DIRECTORIES: list[Path] = []  # the services' directory file, and a fixed one that adds court 3206
-COURTS = ("320583", "6101", "4408", "50")  # Jiangsu, Shaanxi, Guangdong, Chongqing
-SHORT_DEADLINES = "default: {start: 8s, report: 16s, warn_before: 4s}\n"
+COURTS = ("320583", "3205", "6101", "4408", "50")  # Jiangsu, Shaanxi, Guangdong, Chongqing
+# lapse_warn_before: a freeze ending in 20 s is warned 12 s before its end
+SHORT_DEADLINES = "default: {start: 8s, report: 16s, warn_before: 4s, lapse_warn_before: 12s}\n"
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +132,8 @@ def test_completed_path(courts: dict[str, CourtClient]) -> None:
     )
 
 
-def test_rejected_failed_and_cancelled_paths(courts: dict[str, CourtClient]) -> None:
-    rejected, failed, cancelled = _id("rej"), _id("fail"), _id("cancel")
+def test_materials_failed_and_cancelled_paths(courts: dict[str, CourtClient]) -> None:
+    rejected, failed, cancelled = _id("mat"), _id("fail"), _id("cancel")
     courts["4408"].request_delegation(
         delegation_id=rejected,
         case_number="(2024)粤08执7号",
@@ -154,7 +157,8 @@ def test_rejected_failed_and_cancelled_paths(courts: dict[str, CourtClient]) -> 
         debtor=_person(),
     )
     wait_inbox(courts["50"], rejected, 1)
-    courts["50"].reject(rejected, "NO_JURISDICTION", "被执行人财产不在本院辖区")
+    # the executing court may not refuse (不得拒绝): it asks for what is missing (补正)
+    courts["50"].request_materials(rejected, ["被执行人财产线索"], "请补充财产线索")
     wait_inbox(courts["4408"], failed, 1)
     courts["4408"].accept(failed)
     courts["4408"].fail(failed, "ASSET_GONE", "车辆已灭失")
@@ -162,7 +166,12 @@ def test_rejected_failed_and_cancelled_paths(courts: dict[str, CourtClient]) -> 
     courts["320583"].cancel(cancelled, "已和解")
     assert kinds(wait_inbox(courts["4408"], rejected, 2)) == [
         "DelegationDelivered",
-        "DelegationRejected",
+        "DelegationMaterialsRequested",
+    ]
+    courts["4408"].supply_materials(rejected, "已补充银行账户线索")
+    assert kinds(wait_inbox(courts["50"], rejected, 2)) == [
+        "DelegationRequested",
+        "DelegationMaterialsSupplied",
     ]
     assert kinds(wait_inbox(courts["50"], failed, 3)) == [
         "DelegationDelivered",
@@ -173,7 +182,10 @@ def test_rejected_failed_and_cancelled_paths(courts: dict[str, CourtClient]) -> 
         "DelegationRequested",
         "DelegationCancelled",
     ]
-    EXPECTED[rejected] = ("REJECTED", ["Requested", "Delivered", "Rejected"])
+    EXPECTED[rejected] = (
+        "DELIVERED",
+        ["Requested", "Delivered", "MaterialsRequested", "MaterialsSupplied"],
+    )
     EXPECTED[failed] = ("FAILED", ["Requested", "Delivered", "Accepted", "Failed"])
     EXPECTED[cancelled] = ("CANCELLED", ["Requested", "Delivered", "Cancelled"])
 
@@ -214,15 +226,22 @@ def test_illegal_steps_are_refused_with_codes(
     )
     wait_inbox(courts["50"], did, 1)
     third = courts["6101"].accept(did)  # a third court answering
-    courts["50"].reject(did, "NO_ASSETS", "未发现财产")
-    late = courts["50"].complete(did, "完成")  # completing a rejected delegation
-    after = courts["4408"].cancel(did, "撤回")  # cancelling after the end
+    refusal = courts["50"]._send(  # the SDK no longer offers it: 受托法院不得拒绝
+        "DelegationRejected",
+        {"delegation_id": did, "executing_court": v.court("50"), "rejected_at": v.now(),
+         "reason_code": "NO_ASSETS", "reason": "未发现财产"},
+    )  # fmt: skip
+    early = courts["50"].complete(did, "完成")  # completing before accepting
+    courts["4408"].cancel(did, "撤回")
+    wait_inbox(courts["50"], did, 2)  # the cancellation arrived
+    late = courts["50"].complete(did, "完成")  # completing a cancelled delegation
     reader = TopicReader(conn, "bus.deadletter")
     try:
         for sent, code in (
             (third, "DELEGATION_WRONG_COURT"),
+            (refusal, "DELEGATION_REFUSAL_NOT_ALLOWED"),
+            (early, "DELEGATION_ILLEGAL_TRANSITION"),
             (late, "DELEGATION_ILLEGAL_TRANSITION"),
-            (after, "DELEGATION_ILLEGAL_TRANSITION"),
         ):
             dead = reader.wait_for(
                 lambda r, s=sent: dict(r.headers).get("ce_id") == s.event_id.encode(), timeout_s=45
@@ -236,11 +255,11 @@ def test_illegal_steps_are_refused_with_codes(
         if e.record.endswith("MessageRejected") and e.payload["rejected_event_id"] == late.event_id
     ]
     assert [n.payload["error_code"] for n in notices] == ["DELEGATION_ILLEGAL_TRANSITION"]
-    assert kinds(wait_inbox(courts["4408"], did, 2)) == [
-        "DelegationDelivered",
-        "DelegationRejected",
+    assert kinds(wait_inbox(courts["50"], did, 2)) == [
+        "DelegationRequested",
+        "DelegationCancelled",
     ]
-    EXPECTED[did] = ("REJECTED", ["Requested", "Delivered", "Rejected"])
+    EXPECTED[did] = ("CANCELLED", ["Requested", "Delivered", "Cancelled"])
 
 
 def test_unanswered_request_gets_warning_then_overdue_notices(
@@ -275,6 +294,67 @@ def test_unanswered_request_gets_warning_then_overdue_notices(
     finally:
         reader.close()
     EXPECTED[did] = ("DELIVERED", ["Requested", "Delivered"])
+
+
+def test_escalation_to_the_superior_court(courts: dict[str, CourtClient]) -> None:
+    """15 days (here 8 s) unstarted: the requesting court escalates to the executing court's
+    superior (320583 → 3205), which orders execution by a date; both courts hear the answer."""
+    did = _id("escalate")
+    asker, kunshan, suzhou = courts["6101"], courts["320583"], courts["3205"]
+    asker.request_delegation(delegation_id=did, case_number="(2024)陕01执67号", executing_court="320583",
+                             matter="SEARCH", debtor=_person())  # fmt: skip
+    wait_inbox(kunshan, did, 1)
+
+    def start_overdue() -> bool:
+        return any(
+            e.payload.get("deadline") == "START" and e.payload.get("notice") == "OVERDUE"
+            for e in wait_inbox(asker, did, 1, timeout_s=1, notices=True)
+        )
+
+    wait_until(start_overdue, 60, "the START overdue notice")
+    asker.escalate(did, "320583", "受托法院收到委托函件十五日内未执行")
+    assert kinds(wait_inbox(suzhou, did, 1)) == ["DelegationEscalated"]
+    assert "DelegationEscalated" in kinds(wait_inbox(kunshan, did, 2))
+    limit = datetime.now(UTC) + timedelta(hours=1)
+    suzhou.answer_escalation(did, "ORDERED", "指令昆山法院于一小时内执行", execute_by=limit)
+    answered = [e for e in wait_inbox(asker, did, 2) if e.record.endswith("EscalationAnswered")]
+    assert [e.payload["decision"] for e in answered] == ["ORDERED"]
+    assert "DelegationEscalationAnswered" in kinds(wait_inbox(kunshan, did, 3))
+    EXPECTED[did] = ("DELIVERED", ["Requested", "Delivered", "Escalated", "EscalationAnswered"])
+
+
+def test_a_freeze_is_renewed_after_its_lapse_warning(courts: dict[str, CourtClient]) -> None:
+    """A completed freeze ending in 20 s is warned 12 s before; renewed before its end, it is
+    not reported lapsed when the old end passes."""
+    did = _id("renew")
+    req, exe = courts["320583"], courts["6101"]
+    req.request_delegation(delegation_id=did, case_number="(2024)苏0583执106号", executing_court="6101",
+                           matter="FREEZE", debtor=_person(), asset_kind="DEPOSIT", freeze_period_days=365)  # fmt: skip
+    wait_inbox(exe, did, 1)
+    exe.accept(did)
+    old_end = datetime.now(UTC) + timedelta(seconds=20)
+    exe.complete(did, "冻结完毕", measure_until=old_end)
+
+    def lapse_notices(kind: str) -> list[Event]:
+        return [
+            e
+            for e in wait_inbox(req, did, 1, timeout_s=1, notices=True)
+            if e.payload.get("deadline") == "LAPSE" and e.payload.get("notice") == kind
+        ]
+
+    wait_until(lambda: lapse_notices("WARNING"), 30, "the LAPSE warning")
+    req.request_renewal(did, 365, "申请续冻")
+    assert "DelegationRenewalRequested" in kinds(wait_inbox(exe, did, 2))
+    exe.report_renewed(did, datetime.now(UTC) + timedelta(days=365), "已续冻一年")
+    assert kinds(wait_inbox(req, did, 4))[-1] == "DelegationRenewed"
+    # the old end passes: no lapse (the timers tick every 0.5 s)
+    wait_until(lambda: datetime.now(UTC) > old_end + timedelta(seconds=5), 40, "the old end")
+    assert lapse_notices("OVERDUE") == []
+    assert len(lapse_notices("WARNING")) == 1
+    EXPECTED[did] = (
+        "COMPLETED",
+        ["Requested", "Delivered", "Accepted", "Completed", "RenewalRequested", "Renewed"],
+    )
 
 
 def test_regional_policy_refusal_reaches_the_sender(
@@ -413,8 +493,9 @@ def test_read_model_matches_the_end_state_exactly(services: Services) -> None:
         assert sorted(refused) == sorted(
             [
                 ("DelegationAccepted", "DELEGATION_WRONG_COURT"),
+                ("DelegationRejected", "DELEGATION_REFUSAL_NOT_ALLOWED"),
                 ("DelegationCompleted", "DELEGATION_ILLEGAL_TRANSITION"),
-                ("DelegationCancelled", "DELEGATION_ILLEGAL_TRANSITION"),
+                ("DelegationCompleted", "DELEGATION_ILLEGAL_TRANSITION"),
             ]
         )
         codes = {d.code for d in model.dead_letters()}
@@ -428,6 +509,6 @@ def test_read_model_matches_the_end_state_exactly(services: Services) -> None:
             "START_OVERDUE",
             "REPORT_OVERDUE",
         }
-        assert len(EXPECTED) == 7  # every path of this module is checked
+        assert len(EXPECTED) == 9  # every path of this module is checked
     finally:
         model.close()
