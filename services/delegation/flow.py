@@ -169,6 +169,9 @@ class DelegationFlow(Flow):
         )
         if len(canonical) == 15 and canonical.isdigit():  # a legacy ID: one person, one cap
             canonical = upgrade_legacy_resident_id(canonical)
+        nationality = p["debtor"].get("nationality")
+        if nationality:  # a passport number is unique only within its issuing state
+            canonical = f"{str(nationality).upper()}:{canonical}"
         policy.check_request(self.policies, ask)  # the law and the regional rules; caps below
         requested = dm.request(
             did, ask.requesting_court, ask.executing_court, ask.matter, event.headers.time,

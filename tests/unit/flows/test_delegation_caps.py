@@ -158,6 +158,17 @@ def test_each_debtor_has_their_own_cap() -> None:
     assert sorted(used(h)) == [5_000_000, 5_000_000]
 
 
+def test_a_passport_counts_per_issuing_state() -> None:
+    """The same passport number from two states is two people; from one state, one cap."""
+    h = make_harness(partitions=1)
+    usa = {"id_number": "E12345678", "id_type": "PASSPORT", "nationality": "USA"}
+    deduct(h, "dlg-a", "40000.00", **usa)
+    other = {**usa, "nationality": "CAN"}
+    assert_applied(h, deduct(h, "dlg-b", "40000.00", **other), "REQUESTED")
+    assert_refused(h, deduct(h, "dlg-c", "20000.00", **usa), CAP, sender=REQ)
+    assert sorted(used(h)) == [4_000_000, 4_000_000]
+
+
 def test_other_assets_and_non_deduction_requests_are_not_capped() -> None:
     h = make_harness(partitions=1)
     assert_applied(h, deduct(h, "dlg-a", "80000.00", asset_kind="DEPOSIT"), "REQUESTED")
