@@ -55,6 +55,8 @@ def _send(**override: str) -> list[str]:
         (_send(**{"--case": "bad"}), "CASE_NUMBER_FORMAT"),
         (_send(**{"--debtor-id": BAD_ID}), "RESIDENT_ID_INVALID"),
         (_send(**{"--amount": "abc"}), "MONEY_INVALID"),
+        (_send(**{"--debtor-id": "E12345678"}), "RESIDENT_ID_INVALID"),  # a passport needs a state
+        (_send(**{"--debtor-id": "E12345678", "--nationality": "U1"}), "PASSPORT_INVALID"),
         (_send(**{"--amount": "1.001"}), "MONEY_INVALID"),
         (_send(**{"--matter": "FREEZ"}), "REQUEST_INVALID"),
         (_send(**{"--to": "320583"}), "DELEGATION_SELF"),
@@ -226,3 +228,10 @@ def test_services_keep_kafka_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert kafka_log.level == logging.WARNING
     monkeypatch.setenv("COURTBUS_KAFKA_LOG", "nonsense")
     assert kafka_log_level(logging.CRITICAL) == logging.CRITICAL
+
+
+def test_a_passport_with_its_state_passes_the_offline_checks() -> None:
+    """With --nationality the ID is read as a passport: checked, then the client connects."""
+    result = runner.invoke(app, _send(**{"--debtor-id": "E12345678", "--nationality": "USA"}))
+    assert isinstance(result.exception, AssertionError)
+    assert "connected" in str(result.exception)

@@ -62,10 +62,16 @@ def request_fields(
     amount: Any = None,
     freeze_days: Any = None,
     delegation_id: Any = None,
+    nationality: Any = None,
 ) -> dict[str, Any]:
-    """The SDK's request fields from `delegation send`'s options (or a `send-many` line)."""
-    fields = {"case_number": case, "executing_court": to, "matter": _upper(matter),
-              "debtor": {"kind": _upper(debtor_kind), "name": debtor_name, "id_number": debtor_id},
+    """The SDK's request fields from `delegation send`'s options (or a `send-many` line).
+
+    A ``nationality`` (ISO 3166-1 alpha-3) makes ``debtor_id`` a passport number.
+    """
+    debtor = {"kind": _upper(debtor_kind), "name": debtor_name, "id_number": debtor_id}
+    if nationality:
+        debtor |= {"id_type": "PASSPORT", "nationality": nationality}
+    fields = {"case_number": case, "executing_court": to, "matter": _upper(matter), "debtor": debtor,
               "asset_kind": asset_kind, "amount": amount, "freeze_period_days": freeze_days}  # fmt: skip
     if delegation_id:
         fields["delegation_id"] = delegation_id
@@ -77,7 +83,7 @@ def _upper(value: Any) -> Any:
 
 
 SEND_FIELDS = ("to", "case", "matter", "debtor_name", "debtor_id", "debtor_kind", "asset_kind",
-               "amount", "freeze_days", "delegation_id")  # fmt: skip
+               "amount", "freeze_days", "delegation_id", "nationality")  # fmt: skip
 REQUIRED_FIELDS = ("to", "case", "matter", "debtor_name", "debtor_id")
 
 
@@ -175,7 +181,12 @@ def send(
         str, typer.Option(help="SEARCH, FREEZE, SEAL, DEDUCT, SEIZE, DETAIN, EVICT, SERVE.")
     ],
     debtor_name: Annotated[str, typer.Option(help="Debtor's name.")],
-    debtor_id: Annotated[str, typer.Option(help="Resident ID or unified social credit code.")],
+    debtor_id: Annotated[
+        str,
+        typer.Option(
+            help="Resident ID, residence permit, credit code; a passport with --nationality."
+        ),
+    ],
     debtor_kind: Annotated[str, typer.Option(help="PERSON or ORGANISATION.")] = "PERSON",
     asset_kind: Annotated[
         str | None, typer.Option(help="DEPOSIT, MOVABLE, IMMOVABLE, HOUSING_FUND, ...")
@@ -185,10 +196,13 @@ def send(
     delegation_id: Annotated[
         str | None, typer.Option(help="Your id for it (default: generated).")
     ] = None,
+    nationality: Annotated[
+        str | None, typer.Option(help="A passport's issuing state (ISO 3166-1 alpha-3, e.g. USA).")
+    ] = None,
 ) -> None:
     """Request a delegation from another court (checked completely before connecting)."""
     fields = request_fields(to, case, matter, debtor_name, debtor_id, debtor_kind, asset_kind,
-                            check_amount(amount), freeze_days, delegation_id)  # fmt: skip
+                            check_amount(amount), freeze_days, delegation_id, nationality)  # fmt: skip
     request = check_request(court, fields)
     with court_client(court) as client:
         print_sent("request", client.request_delegation(request))
