@@ -6,6 +6,7 @@ marked ``examples: true`` may hold rules no source places, and they are flagged 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -32,8 +33,13 @@ DEFAULT_PATH = Path(
     os.environ.get("COURTBUS_POLICIES")
     or Path(__file__).resolve().parents[2] / "policies" / "regional.yaml"
 )
+log = logging.getLogger("courtbus.policies")
 # The shipped rules plus rules that are examples only (for the demo and tests), never law.
 EXAMPLES_PATH = Path(__file__).resolve().parents[2] / "policies" / "regional.examples.yaml"
+# Deadlines with per-matter periods nobody has found a source for: examples only, never law.
+DEADLINE_EXAMPLES_PATH = (
+    Path(__file__).resolve().parents[2] / "policies" / "deadlines.examples.yaml"
+)
 MATTERS = frozenset(
     {"SEARCH", "FREEZE", "SEAL", "DEDUCT", "SEIZE", "DETAIN", "EVICT", "SERVE", "OTHER"}
 )
@@ -303,6 +309,14 @@ def load_deadlines(path: Path = DEADLINES_PATH) -> DeadlineRules:
         ConfigError: ``POLICY_INVALID`` or ``CONFIG_UNREADABLE``.
     """
     raw = read_yaml(path) or {}
+    unknown = set(raw) - {"default", "matters", "examples"}
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown keys {', '.join(sorted(unknown))} (default, matters, examples)",
+            code="POLICY_INVALID",
+        )
+    if raw.get("examples") is True:
+        log.warning("%s: example deadlines loaded (not law; for the demo and tests)", path)
     default = _rule(raw.get("default", {}), f"{path}: default")
     matters = {}
     for matter, entry in (raw.get("matters") or {}).items():

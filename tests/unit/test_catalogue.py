@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +99,21 @@ def test_plan_of_a_matching_cluster_is_empty() -> None:
     specs = _specs()
     state = {n: TopicState(s.partitions, s.replication, dict(s.configs)) for n, s in specs.items()}
     assert plan(list(specs.values()), state) == []
+
+
+def test_example_deadlines_load_with_a_warning_and_unknown_keys_are_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from courtbus.catalogue.policies import DEADLINE_EXAMPLES_PATH, DEADLINES_PATH, load_deadlines
+
+    shipped = load_deadlines(DEADLINES_PATH)
+    assert shipped.matters == {}  # no per-matter period ships without a source
+    with caplog.at_level("WARNING", logger="courtbus.policies"):
+        examples = load_deadlines(DEADLINE_EXAMPLES_PATH)
+    assert "example deadlines" in caplog.text
+    assert set(examples.matters) == {"SERVE", "DETAIN"}
+    bad = tmp_path / "deadlines.yaml"
+    bad.write_text("default: {start: 15d, report: 30d}\nmatter: {}\n")
+    with pytest.raises(ConfigError) as info:
+        load_deadlines(bad)
+    assert info.value.code == "POLICY_INVALID"

@@ -78,11 +78,16 @@ def make_harness(
     retention: timedelta | None = None,
     policies: PolicyCatalogue | None = None,
     max_attempts: int = 3,
+    deadlines: DeadlineRules | None = None,
 ) -> FlowHarness:
     """A harness over a fresh delegation flow with the examples catalogue (``catalogue``)."""
-    directory, shipped, deadlines = catalogue()
+    directory, shipped, shipped_deadlines = catalogue()
     flow = DelegationFlow(
-        memory_envelope(), directory, policies or shipped, deadlines, retention=retention
+        memory_envelope(),
+        directory,
+        policies or shipped,
+        deadlines or shipped_deadlines,
+        retention=retention,
     )
     return FlowHarness(flow, start=start, partitions=partitions, max_attempts=max_attempts)
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from courtbus.bus.records import Output
+from courtbus.catalogue.policies import DEADLINE_EXAMPLES_PATH, load_deadlines
 from courtbus.runtime.harness import FlowHarness
 from courtbus.runtime.state import Table
 from tests.unit.flows.delegation_kit import (
@@ -119,8 +120,8 @@ def test_a_jump_past_both_deadlines_sends_each_overdue_notice_once() -> None:
 
 
 def test_matter_specific_deadlines() -> None:
-    h = make_harness()
-    request(h, DID, matter="DETAIN")  # policies/deadlines.yaml: start 3d, report 7d, warn 1d
+    h = make_harness(deadlines=load_deadlines(DEADLINE_EXAMPLES_PATH))
+    request(h, DID, matter="DETAIN")  # the examples file: start 3d, report 7d, warn 1d
     # from Friday 03-01: day 3 is Monday 03-04, day 7 Friday 03-08, each ending at 00:00 China
     # time the day after (16:00 UTC, T0 + N days 15 hours); warnings a plain day before
     assert [(when - T0, dl, kind) for when, _, dl, kind, _ in run(h, 10)] == [
@@ -211,3 +212,10 @@ def test_a_tick_reads_only_due_timers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert looked == []  # nothing due: not one delegation read
     h.advance(days=14)  # past START_WARN, T0 + 14 days 15 hours
     assert sorted(looked) == sorted(ids)
+
+
+def test_shipped_deadlines_are_the_law_for_every_matter() -> None:
+    """No per-matter period is shipped without a source: DETAIN gets the CPL's 15 and 30 days."""
+    h = make_harness()
+    request(h, DID, matter="DETAIN")
+    assert h.timers() == [(DID, START_WARN)]
