@@ -39,10 +39,13 @@ class Connection:
     registry_url: str | None
     username: str | None = None
     password: str | None = None
+    connect_timeout_s: float | None = None  # how long to wait for the first broker (None: 30 s)
 
     def kafka_settings(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python clients."""
         settings: dict[str, Any] = {"bootstrap_servers": self.bootstrap}
+        if self.connect_timeout_s is not None:
+            settings["bootstrap_timeout_ms"] = int(self.connect_timeout_s * 1000)
         if self.username and self.password:
             settings.update(
                 security_protocol="SASL_PLAINTEXT",

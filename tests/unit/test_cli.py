@@ -235,3 +235,11 @@ def test_a_passport_with_its_state_passes_the_offline_checks() -> None:
     result = runner.invoke(app, _send(**{"--debtor-id": "E12345678", "--nationality": "USA"}))
     assert isinstance(result.exception, AssertionError)
     assert "connected" in str(result.exception)
+
+
+def test_the_cli_waits_8_seconds_for_an_unreachable_cluster_not_30() -> None:
+    from courtbus.app.cli.common import cli_connection
+
+    settings = cli_connection().kafka_settings()
+    assert settings["bootstrap_timeout_ms"] == 8000
+    assert settings["bootstrap_servers"] == "127.0.0.1:1"

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from courtbus.app.cli.common import check_court, court_client, out
+from courtbus.app.cli.common import check_court, cli_connection, court_client, out
 from courtbus.domain.identity import mask_ids_in_text
 
 dlq_app = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
@@ -41,11 +41,10 @@ def dlq_list(
 ) -> None:
     """Every dead letter: where it came from and why it was refused."""
     from courtbus.bus.deadletters import read_dead_letters
-    from courtbus.config import resolve
 
     table = Table("ref", "code", "from", "reason")
     n = 0
-    for letter in read_dead_letters(resolve()):
+    for letter in read_dead_letters(cli_connection()):
         if code and letter.code != code:
             continue
         table.add_row(
@@ -67,9 +66,8 @@ def dlq_show(
 ) -> None:
     """One dead letter in full: code, reason, original headers and size."""
     from courtbus.bus.deadletters import find
-    from courtbus.config import resolve
 
-    letter = find(resolve(), ref)
+    letter = find(cli_connection(), ref)
     for label, value in (("code", letter.code), ("reason", letter.reason), ("from", f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}"),
                          ("time", str(letter.time)), ("key", repr(letter.key)), ("value", f"{len(letter.value)} bytes")):  # fmt: skip
         out.print(f"[bold]{label:>8}[/bold]  {value}", highlight=False)
@@ -86,9 +84,8 @@ def dlq_replay(
 ) -> None:
     """Re-submit a dead letter's original record once its cause is fixed on the bus side."""
     from courtbus.bus.deadletters import find, replay
-    from courtbus.config import resolve
 
-    conn = resolve()
+    conn = cli_connection()
     letter = find(conn, ref)
     partition, offset = replay(conn, letter)
     out.print(

@@ -3,6 +3,7 @@ and the input checks every command runs before it connects to Kafka."""
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,12 +24,26 @@ Store = Annotated[
 ]
 
 
+# A person at a terminal waits this long for an unreachable cluster, not kafka-python's 30 s
+# (``COURTBUS_CONNECT_TIMEOUT_S`` to change it).
+CLI_CONNECT_TIMEOUT_S = float(os.environ.get("COURTBUS_CONNECT_TIMEOUT_S", "8"))
+
+
+def cli_connection(bootstrap: str | None = None, stack_home: Any = None) -> Any:
+    """The configured bus, with the CLI's shorter wait for an unreachable cluster."""
+    from dataclasses import replace
+
+    from courtbus.config import resolve
+
+    conn = resolve(bootstrap, stack_home=stack_home)
+    return replace(conn, connect_timeout_s=CLI_CONNECT_TIMEOUT_S)
+
+
 def court_client(court: str) -> Any:
     """A ``CourtClient`` for ``court`` on the configured bus (imported lazily: Kafka)."""
-    from courtbus.config import resolve
     from courtbus.sdk import CourtClient
 
-    return CourtClient(court, resolve())
+    return CourtClient(court, cli_connection())
 
 
 def check_court(court: str) -> None:

@@ -41,6 +41,7 @@ from courtbus.app.cli.common import (
     check_court,
     check_request,
     check_text,
+    cli_connection,
     court_client,
     out,
     print_sent,
@@ -238,7 +239,6 @@ def send_many(
     If any line is invalid nothing is sent (unless --skip-invalid); the invalid lines are listed
     by number. Then all requests go to the producer at once and one flush waits for the broker.
     """
-    from courtbus.config import resolve
     from courtbus.sdk.court import CourtClient, PartialSendError
 
     try:
@@ -260,7 +260,10 @@ def send_many(
     numbers = [n for n, _ in valid]
     columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
                TimeElapsedColumn())  # fmt: skip
-    with CourtClient(court, resolve()) as client, Progress(*columns, console=out) as progress:
+    with (
+        CourtClient(court, cli_connection()) as client,
+        Progress(*columns, console=out) as progress,
+    ):
         task = progress.add_task("send", total=len(valid))
 
         def done(_ok: bool) -> None:  # from the producer's network thread; rich locks

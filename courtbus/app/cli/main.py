@@ -247,10 +247,12 @@ def topics_plan(
 ) -> None:
     """Show how the cluster differs from the catalogue (changes nothing)."""
     from courtbus.app import ops
-    from courtbus.config import resolve
+    from courtbus.app.cli.common import cli_connection
 
     _check_topic_inputs(catalogue, directory, profile)
-    plan = ops.plan_topics(resolve(bootstrap, stack_home=home), catalogue, directory, profile)
+    plan = ops.plan_topics(
+        cli_connection(bootstrap, stack_home=home), catalogue, directory, profile
+    )
     todo = sum(a.applies for a in plan.actions)
     if plan.actions:
         _print_actions(plan.actions)
@@ -274,10 +276,10 @@ def topics_apply(
 ) -> None:
     """Create topics, add partitions and alter configs until the cluster matches (idempotent)."""
     from courtbus.app import ops
-    from courtbus.config import resolve
+    from courtbus.app.cli.common import cli_connection
 
     _check_topic_inputs(catalogue, directory, profile)
-    conn = resolve(bootstrap, stack_home=home)
+    conn = cli_connection(bootstrap, stack_home=home)
     plan = ops.plan_topics(conn, catalogue, directory, profile)
     done = ops.apply_topics(conn, plan)
     if done:
