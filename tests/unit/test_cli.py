@@ -243,3 +243,15 @@ def test_the_cli_waits_8_seconds_for_an_unreachable_cluster_not_30() -> None:
     settings = cli_connection().kafka_settings()
     assert settings["bootstrap_timeout_ms"] == 8000
     assert settings["bootstrap_servers"] == "127.0.0.1:1"
+
+
+def test_times_are_printed_in_china_time() -> None:
+    from datetime import UTC, datetime
+
+    from courtbus.app.cli.delegation import china_time
+
+    assert china_time(datetime(2024, 3, 18, 16, 0, tzinfo=UTC)) == "2024-03-19 00:00 北京时间"
+    assert (
+        china_time(datetime(2024, 3, 18, 16, 0, 5), seconds=True) == "2024-03-19 00:00:05 北京时间"
+    )
+    assert china_time(None) == ""

@@ -9,7 +9,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -404,6 +404,17 @@ def renew(
         print_sent("renewal request", client.request_renewal(delegation_id, days, note))
 
 
+def china_time(when: datetime | None, *, seconds: bool = False) -> str:
+    """A time as a court clerk reads it: China time, marked (a naive time is taken as UTC)."""
+    if when is None:
+        return ""
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return (
+        aware.astimezone(CHINA).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
+        + " 北京时间"
+    )
+
+
 def _end_of_day(day: str) -> datetime:
     """A measure's last day (YYYY-MM-DD, China date) as the instant it ends: 00:00 the day after."""
     try:
@@ -508,7 +519,7 @@ def list_(
     table = Table("delegation", "case", "from → to", "matter", "state", "requested", "events")
     for r in rows:
         table.add_row(r.delegation_id, r.case_number, f"{r.requesting_court} → {r.executing_court}", r.matter, r.state,
-                      r.requested_at.strftime("%Y-%m-%d %H:%M"), str(r.event_count))  # fmt: skip
+                      china_time(r.requested_at), str(r.event_count))  # fmt: skip
     out.print(table)
     out.print(f"{len(rows)} delegation(s)")
 
@@ -528,10 +539,10 @@ def show(delegation_id: str, store: Store = None) -> None:
     for label, value in (("case", row.case_number), ("from", row.requesting_court), ("to", row.executing_court),
                          ("matter", f"{row.matter} {row.asset_kind or ''}"), ("amount", str(row.amount or "")),
                          ("debtor", f"{row.debtor_name} {row.debtor_id_masked}"), ("state", row.state),
-                         ("start due", str(row.start_due or "")), ("report due", str(row.report_due or ""))):  # fmt: skip
+                         ("start due", china_time(row.start_due)), ("report due", china_time(row.report_due))):  # fmt: skip
         out.print(f"[bold]{label:>10}[/bold]  {value}")
     table = Table("time", "step", "from", "result")
     for h in history:
         result = f"→ {h.state_after}" if h.applied else f"[red]refused {h.error_code}[/red]"
-        table.add_row(h.time.strftime("%Y-%m-%d %H:%M:%S"), h.record, h.source, result)
+        table.add_row(china_time(h.time, seconds=True), h.record, h.source, result)
     out.print(table)
