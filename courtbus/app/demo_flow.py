@@ -21,7 +21,7 @@ from rich.table import Table
 
 from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.catalogue.directory import load_directory
-from courtbus.config import Connection
+from courtbus.config import Connection, default_stack_home
 from courtbus.errors import StackError
 from courtbus.sdk import CourtClient
 from courtbus.store import ReadModel
@@ -220,5 +220,15 @@ def run_flow_demo(out: Console, conn: Connection, home: Path) -> None:
         )
         expected = run_scenario(out, conn, tag)
         print_summary(out, store_url, expected)
-    out.print("[green]✓ delegation flow done[/green]; explore with `courtbus delegation list`, "
-              "`courtbus delegation show <id>`, `courtbus inbox 320583`, `courtbus dlq list`")  # fmt: skip
+    out.print(explore_line(home), highlight=False)
+
+
+def explore_line(home: Path) -> str:
+    """The commands to look around after the flow demo; they name ``home`` unless it is the
+    default stack home (where the CLI finds the stack and the read model by itself)."""
+    env = "" if home.resolve() == default_stack_home().resolve() else f"COURTBUS_STACK_HOME={home} "
+    hints = ", ".join(
+        f"`{env}courtbus {cmd}`"
+        for cmd in ("delegation list", "delegation show <id>", "inbox 320583", "dlq list")
+    )
+    return f"[green]✓ delegation flow done[/green]; explore with {hints}"

@@ -79,7 +79,7 @@ def check_hint(hint: str) -> None:
 
 def test_the_code_prints_hints() -> None:
     hints = {h for _, h in _hints()}
-    assert "courtbus stack up" in hints and "courtbus inbox 320583" in hints
+    assert "courtbus stack up" in hints and "courtbus topics apply" in hints
 
 
 @pytest.mark.parametrize(("where", "hint"), _hints())
@@ -123,3 +123,16 @@ def test_demo_hints_name_a_non_default_stack_home(tmp_path: Path) -> None:
     assert len(hints) == 5
     for hint in hints:
         check_hint(hint)
+
+
+def test_the_flow_demo_explore_hints_name_a_non_default_stack_home(tmp_path: Path) -> None:
+    from courtbus.app.demo_flow import explore_line
+    from courtbus.config import default_stack_home
+
+    text = explore_line(tmp_path)
+    assert f"`COURTBUS_STACK_HOME={tmp_path} courtbus delegation list`" in text
+    hints = HINT.findall(text)
+    assert len(hints) == 4
+    for hint in hints:
+        check_hint(hint)
+    assert "COURTBUS_STACK_HOME" not in explore_line(default_stack_home())
