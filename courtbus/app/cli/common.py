@@ -35,7 +35,7 @@ def cli_connection(bootstrap: str | None = None, stack_home: Any = None) -> Any:
 
     from courtbus.config import resolve
 
-    conn = resolve(bootstrap, stack_home=stack_home)
+    conn = resolve(bootstrap, stack_home=stack_home) if bootstrap or stack_home else resolve()
     return replace(conn, connect_timeout_s=CLI_CONNECT_TIMEOUT_S)
 
 
