@@ -69,6 +69,11 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     _m("blacklist", "DebtorListed", "listed", "entry_id"),
     _m("blacklist", "DebtorListingUpdated", "updated", "entry_id", None),
     _m("blacklist", "DebtorDelisted", "delisted", "entry_id", None),
+    _m("blacklist", "DebtorCorrectionApplied", "correction_applied", "entry_id", None),
+    _m("blacklist", "DebtorCorrectionDecided", "correction_decided", "entry_id", None),
+    _m("blacklist", "DebtorDeletionReasonReported", "deletion_reason_reported", "entry_id", None),
+    _m("blacklist", "BlacklistNotice", "notice", "entry_id", None),
+    _m("blacklist", "BlacklistEntry", "entry", "entry_id", None),  # the view blacklist.entries
     _m("restriction", "RestrictionIssued", "issued", "control_id"),
     _m("restriction", "RestrictionAcknowledged", "acknowledged", "control_id", None),
     _m("restriction", "RestrictionRejected", "rejected", "control_id", None),
