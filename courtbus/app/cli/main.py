@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from courtbus.app.cli import bus, delegation
+from courtbus.app.cli import blacklist, bus, delegation
 from courtbus.errors import ClusterError, CourtbusError
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(directory_app, name="directory")
 app.add_typer(delegation.delegation_app, name="delegation")
 app.add_typer(bus.dlq_app, name="dlq")
+app.add_typer(blacklist.blacklist_app, name="blacklist")
 app.command("inbox")(bus.inbox)
 app.command("serve")(bus.serve)
 

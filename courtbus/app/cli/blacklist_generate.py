@@ -1,0 +1,3 @@
+"""Commands of `courtbus blacklist` (registered on blacklist_app)."""
+
+from __future__ import annotations
