@@ -94,3 +94,49 @@ def due_after(start: datetime, span: timedelta) -> datetime:
     if span > timedelta(0) and span % DAY == timedelta(0):
         return period_end(start, span // DAY)
     return start + span
+
+
+def working_days_end(start: datetime, days: int) -> datetime:
+    """When ``days`` working days from ``start`` have run out (UTC): the start day is not
+    counted; 00:00 China time of the day after the ``days``-th working day after it.
+
+    What "within three working days" (三个工作日内) means in the SPC's provisions on the
+    dishonest-debtor list (删除、更正失信信息); rest days as :func:`is_rest_day`.
+
+    Raises:
+        ValueError: ``start`` has no time zone, or ``days`` is below 1.
+    """
+    if start.tzinfo is None:
+        raise ValueError("start must carry a time zone")
+    if days < 1:
+        raise ValueError(f"{days} working days")
+    day = start.astimezone(CHINA).date()
+    counted = 0
+    while counted < days:
+        day += DAY
+        if not is_rest_day(day):
+            counted += 1
+    return datetime.combine(day + DAY, time(0), CHINA).astimezone(start.tzinfo)
+
+
+def months_end(start: datetime, months: int) -> datetime:
+    """When a period of ``months`` months from ``start`` has run out (UTC).
+
+    民法典 第二百零一条、第二百零二条: the start day is not counted; the last day is the
+    corresponding day of the last month, or that month's last day when it has none. The end is
+    00:00 China time of the day after. No move past a rest day: the period is a time something
+    lasts (a listing), not a time limit to act within.
+
+    Raises:
+        ValueError: ``start`` has no time zone, or ``months`` is below 1.
+    """
+    if start.tzinfo is None:
+        raise ValueError("start must carry a time zone")
+    if months < 1:
+        raise ValueError(f"a period of {months} months")
+    first = start.astimezone(CHINA).date()
+    month_index = first.month - 1 + months
+    year, month = first.year + month_index // 12, month_index % 12 + 1
+    next_month = date(year + (month == 12), month % 12 + 1, 1)
+    last = min(first.day, (next_month - DAY).day)
+    return datetime.combine(date(year, month, last) + DAY, time(0), CHINA).astimezone(start.tzinfo)
