@@ -15,7 +15,7 @@ from courtbus.domain.blacklist import Ground, Listing, NoticeKind, Reason, Statu
 from courtbus.errors import ValidationError
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # Friday 10:00 China time
-MINOR_ID = "32058320100312123X"  # born 2010-03-12: 13 at T0 (fictitious, valid checksum)
+MINOR_ID = "320583201003121232"  # born 2010-03-12: 13 at T0 (fictitious, valid checksum)
 COURT, OTHER = "320583", "6101"
 
 

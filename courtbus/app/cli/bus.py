@@ -93,11 +93,15 @@ def dlq_replay(
     )
 
 
+# The bus's services, each `python -m services.<name>`.
+SERVICE_NAMES = ("gateway", "delegation", "projector", "blacklist", "feeds")
+
+
 def serve(
-    service: Annotated[str, typer.Argument(help="gateway, delegation or projector.")],
+    service: Annotated[str, typer.Argument(help=", ".join(SERVICE_NAMES) + ".")],
 ) -> None:
     """Run one service in the foreground until Ctrl-C (same as `python -m services.<name>`)."""
-    if service not in ("gateway", "delegation", "projector"):
-        out.print(f"[red]unknown service {service!r}[/red]: gateway, delegation or projector")
+    if service not in SERVICE_NAMES:
+        out.print(f"[red]unknown service {service!r}[/red]: {', '.join(SERVICE_NAMES)}")
         raise typer.Exit(2)
     raise typer.Exit(subprocess.call([sys.executable, "-m", f"services.{service}"]))
