@@ -39,6 +39,8 @@ def debtor(kind: DebtorKind | str, name: str, id_number: str) -> dict[str, Any]:
         "kind": debtor_kind.value,
         "name": name,
         "id_number": validate_debtor_id(debtor_kind, id_number),
+        "id_type": None,
+        "nationality": None,
     }
 
 
