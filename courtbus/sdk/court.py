@@ -41,6 +41,7 @@ from courtbus.domain.money import Money
 from courtbus.domain.text import normalize_payload
 from courtbus.errors import ConfigError, CourtbusError, ValidationError
 from courtbus.gateway.rules import check_values
+from courtbus.sdk.blacklist import BlacklistSteps
 from courtbus.wire import values as v
 from courtbus.wire.client import (
     BulkSendError,
@@ -268,7 +269,7 @@ def check_requests(
     return results
 
 
-class CourtClient:
+class CourtClient(BlacklistSteps):
     """One court's connection to the bus."""
 
     def __init__(
@@ -312,6 +313,15 @@ class CourtClient:
         out = self._build(short, payload)
         partition, offset = send(self._producer, out)
         return Sent(out.event.id, str(payload["delegation_id"]), partition, offset)
+
+    def send_record(self, record: str, payload: dict[str, Any]) -> Sent:
+        """Send any message this court may send (``record``: the Avro full name), checked and
+        normalised as the gateway will; ``Sent.delegation_id`` holds the record's key."""
+        clean: dict[str, Any] = normalize_payload(payload)
+        check_values(clean)
+        out = self.envelope.build(self.outbox, record, clean, f"court:{self.court.id}")
+        partition, offset = send(self._producer, out)
+        return Sent(out.event.id, (out.key or b"").decode(), partition, offset)
 
     def _send_many(
         self,

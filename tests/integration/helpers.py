@@ -287,6 +287,8 @@ SERVICE_MODULES = {
     "projector": "services.projector",
     "gateway": "services.gateway",
     "delegation": "services.delegation",
+    "blacklist": "services.blacklist",
+    "feeds": "services.feeds",
 }
 ALL_SERVICES = ("projector", "gateway", "delegation")
 

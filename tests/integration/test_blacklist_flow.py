@@ -1,0 +1,203 @@
+"""The dishonest-debtor list end to end: courts (SDK) → gateway → blacklist service → the view
+``blacklist.entries``, refusals to the dead letters, notices to the courts and alerts.
+
+Three courts in three provinces: Kunshan (320583, superior 3205), Zhanjiang (4408) and Xi'an
+(6101). Long periods are not shortened: an entry listed 24 months ago expires at once, and a
+deletion reason that arose a week ago is overdue at once, as a court reporting late would see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from courtbus.app.samples import FIRM_CODE, PERSON_ID
+from courtbus.config import Connection
+from courtbus.errors import ValidationError
+from courtbus.sdk import CourtClient
+from courtbus.wire import values as v
+from courtbus.wire.client import make_envelope
+from courtbus.wire.envelope import Envelope, Event
+from tests.integration.conftest import StartServices
+from tests.integration.helpers import Services, TopicReader, header, wait_until
+
+pytestmark = pytest.mark.integration
+VIEW = "blacklist.entries"
+COURTS = ("320583", "3205", "4408", "6101")
+ADULT = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
+MINOR = {"kind": "PERSON", "name": "小明", "id_number": "320583201003121232"}
+FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}
+CREDITOR = {"kind": "ORGANISATION", "name": "某银行股份有限公司", "id_number": "91440800MA4UABCD1B"}
+
+
+@pytest.fixture(scope="module")
+def services(start_services: StartServices) -> Services:
+    return start_services("blacklist", which=("gateway", "blacklist"))
+
+
+@pytest.fixture(scope="module")
+def courts(conn: Connection, services: Services) -> Iterator[dict[str, CourtClient]]:
+    clients = {c: CourtClient(c, conn) for c in COURTS}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def envelope(conn: Connection) -> Envelope:
+    return make_envelope(conn)
+
+
+@pytest.fixture(scope="module")
+def view(conn: Connection, services: Services) -> Iterator[TopicReader]:
+    reader = TopicReader(conn, VIEW)
+    yield reader
+    reader.close()
+
+
+def _id(tag: str) -> str:
+    return f"bl-{tag}-{uuid.uuid4().hex[:8]}"
+
+
+def _case(court: str) -> str:
+    designation = {"320583": "苏0583", "3205": "苏05", "4408": "粤08", "6101": "陕01"}[court]
+    return f"(2024){designation}执{uuid.uuid4().int % 90000 + 10000}号"
+
+
+def _list(client: CourtClient, eid: str, debtor: dict[str, Any], **extra: Any) -> Any:
+    fields: dict[str, Any] = {
+        "obligation": "给付 100,000.00 元", "performance": "全部未履行",
+        "conduct": "以虚假诉讼方法规避执行", "title_issuer": "江苏省昆山市人民法院",
+        "title_number": "(2023)苏0583民初100号", "filed_at": v.now() - timedelta(days=90),
+    }  # fmt: skip
+    if debtor["kind"] == "ORGANISATION":
+        fields["legal_representative"] = "李四"
+    return client.list_debtor(
+        eid, extra.pop("case", _case(client.court.id)), debtor,
+        extra.pop("ground", "EVADED_EXECUTION"), **(fields | extra),
+    )  # fmt: skip
+
+
+def _versions(view: TopicReader, envelope: Envelope, eid: str, count: int) -> list[dict[str, Any]]:
+    """The view records of ``eid`` (None for a tombstone), once there are ``count``."""
+    found = view.wait_for(lambda r: r.key == eid.encode(), count=count, timeout_s=60)
+    return [envelope.read(r).payload if r.value else {} for r in found]
+
+
+def _refused(conn: Connection, sent: Any) -> str | None:
+    reader = TopicReader(conn, "bus.deadletter")
+    try:
+        dead = reader.wait_for(
+            lambda r: dict(r.headers).get("ce_id") == sent.event_id.encode(), timeout_s=60
+        )
+        return header(dead[0], "dlq_code")
+    finally:
+        reader.close()
+
+
+def _notices(client: CourtClient, eid: str, kind: str) -> list[Event]:
+    return [
+        e
+        for e in client.inbox(timeout_s=1)
+        if e.record.endswith("BlacklistNotice") and e.key == eid and e.payload["notice"] == kind
+    ]
+
+
+def test_listing_update_correction_and_delisting(
+    courts: dict[str, CourtClient], view: TopicReader, envelope: Envelope, conn: Connection
+) -> None:
+    eid = _id("life")
+    kunshan = courts["320583"]
+    _list(kunshan, eid, FIRM)
+    (listed,) = _versions(view, envelope, eid, 1)
+    assert (listed["status"], listed["version"], listed["period_months"]) == ("ACTIVE", 1, 24)
+    assert listed["legal_representative"] == "李四"
+    kunshan.update_listing(eid, period_months=36, serious=True, note="多项失信行为")
+    assert _versions(view, envelope, eid, 2)[-1]["period_months"] == 36
+    kunshan.record_correction_application(eid, "INACCURATE", note="履行情况记载不准确")
+    wait_until(lambda: _notices(kunshan, eid, "CORRECTION_REVIEW_DUE"), 60, "the review notice")
+    kunshan.decide_correction(eid, True, "理由成立")
+    kunshan.update_listing(eid, obligation="给付 80,000.00 元")
+    assert _versions(view, envelope, eid, 3)[-1]["version"] == 3
+    # a non-owner's delisting is refused with its code; the owner's goes through
+    assert _refused(conn, courts["6101"].send_record(
+        "cn.court.bus.blacklist.DebtorDelisted",
+        {"entry_id": eid, "listing_court": v.court("6101"), "delisted_at": v.now(),
+         "reason": "PERFORMED", "note": None},
+    )) == "BLACKLIST_NOT_OWNER"  # fmt: skip
+    kunshan.delist(eid, "PERFORMED")
+    gone = _versions(view, envelope, eid, 4)[-1]
+    assert (gone["status"], gone["reason"]) == ("DELISTED", "PERFORMED")
+
+
+def test_a_minor_is_refused_by_the_sdk_and_by_the_bus(
+    courts: dict[str, CourtClient], conn: Connection
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        _list(courts["4408"], _id("minor"), MINOR)
+    assert info.value.code == "BLACKLIST_MINOR"
+    sent = courts["4408"].send_record(  # a system that skips the SDK's check
+        "cn.court.bus.blacklist.DebtorListed",
+        {"entry_id": _id("minor"), "case_number": v.case_number(_case("4408")),
+         "listing_court": v.court("4408"), "debtor": {**MINOR, "id_type": None, "nationality": None},
+         "legal_representative": None, "ground": "EVADED_EXECUTION", "serious": False,
+         "period_months": 24, "obligation": "给付", "listed_at": v.now(),
+         "legal_representative_id": None, "performance": "未履行", "conduct": "规避执行",
+         "title_issuer": "某法院", "title_number": "(2023)粤08民初1号",
+         "filed_at": v.now(), "applicant": None, "security_provided": False,
+         "sealed_property_sufficient": False},
+    )  # fmt: skip
+    assert _refused(conn, sent) == "BLACKLIST_MINOR"
+
+
+def test_a_relisting_inside_the_lockout_is_refused(
+    courts: dict[str, CourtClient], view: TopicReader, envelope: Envelope, conn: Connection
+) -> None:
+    first = _id("lock")
+    xian = courts["6101"]
+    _list(xian, first, ADULT, applicant=CREDITOR)
+    _versions(view, envelope, first, 1)
+    xian.delist(first, "CREDITOR_REQUEST", note="申请执行人书面申请删除")
+    _versions(view, envelope, first, 2)
+    again = _list(xian, _id("lock"), ADULT, applicant=CREDITOR)
+    assert _refused(conn, again) == "BLACKLIST_RELIST_LOCKED"
+
+
+def test_an_expired_entry_leaves_without_any_court_message(
+    courts: dict[str, CourtClient], view: TopicReader, envelope: Envelope
+) -> None:
+    eid = _id("expired")
+    # listed two years ago today (China time): its period ended at 00:00 today
+    china_today = (datetime.now(UTC) + timedelta(hours=8)).date()
+    listed_day = china_today.replace(year=china_today.year - 2) - timedelta(days=1)
+    listed_at = datetime(listed_day.year, listed_day.month, listed_day.day, 4, tzinfo=UTC)
+    _list(courts["4408"], eid, FIRM, listed_at=listed_at)
+    versions = _versions(view, envelope, eid, 2)
+    assert [(x["status"], x["reason"]) for x in versions] == [
+        ("ACTIVE", None),
+        ("DELISTED", "EXPIRED"),
+    ]
+    wait_until(lambda: _notices(courts["4408"], eid, "EXPIRED"), 60, "the EXPIRED notice")
+
+
+def test_an_unprocessed_deletion_reason_alerts_the_court_and_its_superior(
+    courts: dict[str, CourtClient], view: TopicReader, envelope: Envelope, conn: Connection
+) -> None:
+    eid = _id("overdue")
+    kunshan = courts["320583"]
+    _list(kunshan, eid, ADULT, ground="REFUSED_WITH_ABILITY")
+    _versions(view, envelope, eid, 1)
+    kunshan.report_deletion_reason(eid, "PERFORMED", arisen_at=v.now() - timedelta(days=10))
+    wait_until(lambda: _notices(kunshan, eid, "DELETION_OVERDUE"), 60, "the overdue notice")
+    assert _notices(kunshan, eid, "DELETION_DUE")
+    assert len(_notices(courts["3205"], eid, "DELETION_OVERDUE")) == 1  # the superior court
+    alerts = TopicReader(conn, "bus.alerts")
+    try:
+        found = alerts.wait_for(lambda r: r.key == eid.encode(), timeout_s=30)
+        assert len(found) == 1
+    finally:
+        alerts.close()
