@@ -891,3 +891,47 @@ class ReadModelContract:
 
 def _fields(ev: StoredEvent) -> dict[str, Any]:
     return {f: getattr(ev, f) for f in StoredEvent.__dataclass_fields__}
+
+    # -- the dishonest-debtor list ---------------------------------------------------------
+
+    @staticmethod
+    def _entry(eid: str, version: int, court: str = "320583", **change: Any) -> dict[str, Any]:
+        t = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+        base: dict[str, Any] = {
+            "entry_id": eid, "status": "ACTIVE", "version": version,
+            "case_number": {"text": "(2024)苏0583执100号", "year": 2024, "court_id": court,
+                            "type_code": "执", "sequence": 100},
+            "listing_court": {"court_id": court, "designation": "苏0583"},
+            "debtor": {"kind": "PERSON", "name": "张三", "id_number": "320583199303121234",
+                       "id_type": None, "nationality": None},
+            "ground": "EVADED_EXECUTION", "serious": False, "period_months": 24,
+            "listed_at": t, "expires_at": t + timedelta(days=730), "updated_at": t,
+            "delisted_at": None, "reason": None, "obligation": "给付",
+        }  # fmt: skip
+        return base | change
+
+    def test_blacklist_entries_upsert_by_version_and_leave_on_a_tombstone(
+        self, read_model: ReadModel
+    ) -> None:
+        rm = read_model
+        assert rm.apply_blacklist_entry("bl-1", self._entry("bl-1", 1))
+        assert rm.apply_blacklist_entry("bl-2", self._entry("bl-2", 1, court="4408"))
+        later = self._entry("bl-1", 2, status="DELISTED", reason="PERFORMED")
+        assert rm.apply_blacklist_entry("bl-1", later)
+        assert not rm.apply_blacklist_entry("bl-1", self._entry("bl-1", 1))  # a replay
+        row = rm.blacklist_entry("bl-1")
+        assert row is not None
+        assert (row.status, row.reason, row.version, row.province) == (
+            "DELISTED",
+            "PERFORMED",
+            2,
+            "32",
+        )
+        assert row.entry["obligation"] == "给付"
+        assert [r.entry_id for r in rm.blacklist_entries(status="ACTIVE")] == ["bl-2"]
+        assert [r.entry_id for r in rm.blacklist_entries(provinces=("44",))] == ["bl-2"]
+        assert [r.entry_id for r in rm.blacklist_entries(courts=("320583",))] == ["bl-1"]
+        assert len(rm.blacklist_entries(debtor_id="320583199303121234")) == 2
+        assert rm.apply_blacklist_entry("bl-1", None)
+        assert not rm.apply_blacklist_entry("bl-1", None)
+        assert rm.blacklist_entry("bl-1") is None

@@ -15,6 +15,7 @@ from courtbus.store.database import Database
 from courtbus.store.model import (
     AlertRow,
     ApplyResult,
+    BlacklistRow,
     DeadLetterRow,
     DelegationRow,
     HistoryRow,
@@ -27,6 +28,7 @@ from courtbus.store.writer import ReadModelWriter
 __all__ = [
     "AlertRow",
     "ApplyResult",
+    "BlacklistRow",
     "Database",
     "DeadLetterRow",
     "DelegationRow",

@@ -168,3 +168,28 @@ class HistoryRow:
     state_after: str | None
     decision_id: str | None = None  # ce_id of the DelegationDecided (None: before 0002)
     reason: str | None = None  # a refusal's readable reason, ID numbers masked
+
+
+@dataclass(frozen=True, slots=True)
+class BlacklistRow:
+    """One entry of the dishonest-debtor list as the read model has it (``debtor_id`` in full:
+    mask it for display with ``courtbus.domain.identity.mask_id``)."""
+
+    entry_id: str
+    status: str
+    listing_court: str
+    province: str
+    case_number: str
+    debtor_kind: str
+    debtor_name: str
+    debtor_id: str
+    ground: str
+    serious: bool
+    period_months: int | None
+    listed_at: datetime
+    expires_at: datetime | None
+    updated_at: datetime
+    delisted_at: datetime | None
+    reason: str | None
+    version: int
+    entry: dict[str, Any]

@@ -219,3 +219,33 @@ class AlertRecord(Base):
     court_id: Mapped[str | None] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
     time: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BlacklistRecord(Base):
+    """One entry of the dishonest-debtor list as the blacklist service's view has it.
+
+    The debtor's ID is stored in full: it is part of what the provisions publish (最高人民法院
+    关于公布失信被执行人名单信息的若干规定 第六条); readers mask it unless asked (``--show-ids``).
+    ``province`` is the listing court's province code, for ``--region``.
+    """
+
+    __tablename__ = "blacklist_entries"
+
+    entry_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    listing_court: Mapped[str] = mapped_column(String(16), index=True)
+    province: Mapped[str] = mapped_column(String(8), index=True)
+    case_number: Mapped[str] = mapped_column(Text)
+    debtor_kind: Mapped[str] = mapped_column(String(16))
+    debtor_name: Mapped[str] = mapped_column(Text)
+    debtor_id: Mapped[str] = mapped_column(String(64), index=True)
+    ground: Mapped[str] = mapped_column(String(40))
+    serious: Mapped[bool] = mapped_column(Boolean)
+    period_months: Mapped[int | None] = mapped_column(Integer)
+    listed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    entry: Mapped[str] = mapped_column(Text)  # the whole view record as JSON

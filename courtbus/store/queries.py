@@ -5,13 +5,27 @@ Read-only: nothing here writes. ``ReadModelQueries(url)`` or ``ReadModelQueries(
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import or_, select
 
 from courtbus.store import delegation_rows as rows
 from courtbus.store.database import OnDatabase
 from courtbus.store.jsonify import headers_from_json
-from courtbus.store.model import AlertRow, DeadLetterRow, DelegationRow, HistoryRow
-from courtbus.store.models import AlertRecord, DeadLetterRecord, DelegationRecord, HistoryRecord
+from courtbus.store.model import (
+    AlertRow,
+    BlacklistRow,
+    DeadLetterRow,
+    DelegationRow,
+    HistoryRow,
+)
+from courtbus.store.models import (
+    AlertRecord,
+    BlacklistRecord,
+    DeadLetterRecord,
+    DelegationRecord,
+    HistoryRecord,
+)
 
 
 class ReadModelQueries(OnDatabase):
@@ -101,6 +115,59 @@ class ReadModelQueries(OnDatabase):
                 AlertRow(r.alert_id, r.kind, r.delegation_id, r.court_id, r.message, r.time)
                 for r in session.scalars(query)
             ]
+
+    def blacklist_entries(
+        self,
+        *,
+        court: str | None = None,
+        provinces: tuple[str, ...] | None = None,
+        courts: tuple[str, ...] | None = None,
+        debtor_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[BlacklistRow]:
+        """Entries of the dishonest-debtor list, newest listing first.
+
+        ``provinces`` (2-digit codes) and ``courts`` (a sharing group's members) filter by the
+        listing court; ``debtor_id`` is the canonical ID.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        query = select(BlacklistRecord)
+        if court is not None:
+            query = query.where(BlacklistRecord.listing_court == court)
+        if provinces is not None:
+            query = query.where(BlacklistRecord.province.in_(provinces))
+        if courts is not None:
+            query = query.where(BlacklistRecord.listing_court.in_(courts))
+        if debtor_id is not None:
+            query = query.where(BlacklistRecord.debtor_id == debtor_id)
+        if status is not None:
+            query = query.where(BlacklistRecord.status == status)
+        query = query.order_by(BlacklistRecord.listed_at.desc(), BlacklistRecord.entry_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._db.guard(), self._db.sessions() as session:
+            return [_blacklist_row(r) for r in session.scalars(query)]
+
+    def blacklist_entry(self, entry_id: str) -> BlacklistRow | None:
+        """One entry, or None.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._db.sessions() as session:
+            found = session.get(BlacklistRecord, entry_id)
+            return None if found is None else _blacklist_row(found)
+
+
+def _blacklist_row(r: BlacklistRecord) -> BlacklistRow:
+    return BlacklistRow(
+        r.entry_id, r.status, r.listing_court, r.province, r.case_number, r.debtor_kind,
+        r.debtor_name, r.debtor_id, r.ground, r.serious, r.period_months, r.listed_at,
+        r.expires_at, r.updated_at, r.delisted_at, r.reason, r.version, json.loads(r.entry),
+    )  # fmt: skip
 
 
 def _dead_letter_row(r: DeadLetterRecord) -> DeadLetterRow:

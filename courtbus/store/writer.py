@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -30,6 +31,7 @@ from courtbus.store.jsonify import headers_to_json, masked, to_json
 from courtbus.store.model import AlertRow, ApplyResult, DeadLetterRow, StoredEvent
 from courtbus.store.models import (
     AlertRecord,
+    BlacklistRecord,
     DeadLetterRecord,
     DelegationRecord,
     EventRecord,
@@ -286,3 +288,44 @@ class ReadModelWriter(OnDatabase):
         }  # fmt: skip
         with self._db.guard(), self._writing() as session:
             return self._db.insert_new(session, AlertRecord, values)
+
+    def apply_blacklist_entry(self, entry_id: str, entry: dict[str, Any] | None) -> bool:
+        """Upsert one entry of the view ``blacklist.entries`` (None: its tombstone, delete it).
+
+        A record older than the stored one (a lower ``version``) changes nothing, so a replay
+        is a no-op; False then.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._writing() as session:
+            found = session.get(BlacklistRecord, entry_id)
+            if entry is None:
+                if found is None:
+                    return False
+                session.delete(found)
+                return True
+            if found is not None and found.version >= int(entry["version"]):
+                return False
+            values = blacklist_values(entry)
+            if found is None:
+                session.add(BlacklistRecord(**values))
+            else:
+                for name, value in values.items():
+                    setattr(found, name, value)
+            return True
+
+
+def blacklist_values(entry: dict[str, Any]) -> dict[str, Any]:
+    """The ``blacklist_entries`` columns of one decoded ``BlacklistEntry``."""
+    debtor, court = entry["debtor"], entry["listing_court"]["court_id"]
+    return {
+        "entry_id": entry["entry_id"], "status": entry["status"], "listing_court": court,
+        "province": court[:2], "case_number": entry["case_number"]["text"],
+        "debtor_kind": debtor["kind"], "debtor_name": debtor["name"],
+        "debtor_id": debtor["id_number"], "ground": entry["ground"], "serious": entry["serious"],
+        "period_months": entry["period_months"], "listed_at": entry["listed_at"],
+        "expires_at": entry["expires_at"], "updated_at": entry["updated_at"],
+        "delisted_at": entry["delisted_at"], "reason": entry["reason"],
+        "version": entry["version"], "entry": to_json(entry),
+    }  # fmt: skip

@@ -1,4 +1,5 @@
-"""The projector flow: bus decisions, dead letters and alerts → the SQL read model.
+"""The projector flow: bus decisions, dead letters, alerts and the dishonest-debtor list's
+view → the SQL read model.
 
 Stateless on Kafka: the database is its state, and every write is idempotent on ``ce_id``
 (events, decisions, alerts) or on the refused record's position (dead letters), so a replay
@@ -21,7 +22,8 @@ from courtbus.store import AlertRow, DeadLetterRow, ReadModel, StoredEvent
 from courtbus.wire.envelope import Envelope, Event
 
 log = logging.getLogger("courtbus.projector")
-TOPICS = (flow_topic("delegation"), DEADLETTER_TOPIC, ALERTS_TOPIC)
+BLACKLIST_VIEW = "blacklist.entries"
+TOPICS = (flow_topic("delegation"), DEADLETTER_TOPIC, ALERTS_TOPIC, BLACKLIST_VIEW)
 
 
 def stored(event: Event) -> StoredEvent:
@@ -40,6 +42,12 @@ def alert_row(event: Event) -> AlertRow:
     if event.record.endswith(".ServiceAlert"):
         message = f"{p['service']} {p['code']}: {p['message']}"
         return AlertRow(event.headers.id, str(p["code"]), None, None, message, event.headers.time)
+    if event.record.endswith(".BlacklistNotice"):
+        court_id = p["listing_court"]["court_id"]
+        message = f"BlacklistNotice: {p['entry_id']} {p['notice'].lower()}: {p['detail']}"
+        return AlertRow(
+            event.headers.id, str(p["notice"]), None, court_id, message, event.headers.time
+        )
     kind = f"{p.get('deadline', 'UNKNOWN')}_{p.get('notice', 'ALERT')}"
     executing = p.get("executing_court")
     court = executing.get("court_id") if isinstance(executing, dict) else None
@@ -105,8 +113,14 @@ class ProjectorFlow(Flow):
                 dead_at=letter.time or datetime.now().astimezone(),
             ))  # fmt: skip
             return []
+        if raw.topic == BLACKLIST_VIEW and raw.value is None:  # a tombstone: the entry left
+            self.model.apply_blacklist_entry((raw.key or b"").decode(), None)
+            return []
         event = self.envelope.read(raw)
         try:
+            if raw.topic == BLACKLIST_VIEW:
+                self.model.apply_blacklist_entry(event.key or "", event.payload)
+                return []
             if raw.topic == ALERTS_TOPIC:
                 self.model.apply_alert(alert_row(event))
                 return []

@@ -1,0 +1,121 @@
+"""`courtbus blacklist list|show`: the dishonest-debtor list in the read model (kept by the
+projector from the view ``blacklist.entries``). ID numbers are masked unless ``--show-ids``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from courtbus.app.cli.blacklist import blacklist_app
+from courtbus.app.cli.common import Store, out, read_model
+from courtbus.app.cli.delegation import china_time
+from courtbus.errors import ValidationError
+
+ShowIds = Annotated[
+    bool, typer.Option("--show-ids", help="Print ID numbers in full (they are masked by default).")
+]
+
+
+def region_filter(region: str | None) -> dict[str, tuple[str, ...]]:
+    """``--region``: a province code (32), a province name (江苏省) or a sharing group's name.
+
+    Raises:
+        ValidationError: ``REGION_UNKNOWN``.
+    """
+    if region is None:
+        return {}
+    from courtbus.catalogue.directory import load_directory
+    from courtbus.domain.regions import BY_NAME
+
+    directory = load_directory()
+    if region in directory.groups:
+        return {"courts": tuple(directory.groups[region])}
+    if region.isdigit() and len(region) == 2:
+        return {"provinces": (region,)}
+    found = BY_NAME.get(region)
+    if found is not None:
+        return {"provinces": (found.code,)}
+    groups = ", ".join(sorted(directory.groups))
+    raise ValidationError(
+        f"unknown region {region!r}: a province code (32), a province name (江苏省) or a group "
+        f"({groups})",
+        code="REGION_UNKNOWN",
+    )
+
+
+def _id(number: str, show: bool) -> str:
+    from courtbus.domain.identity import mask_id
+
+    return number if show else mask_id(number)
+
+
+@blacklist_app.command("list")
+def list_(
+    court: Annotated[str | None, typer.Option(help="Only entries this court listed.")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Province code or name, or a sharing group.")
+    ] = None,
+    debtor: Annotated[str | None, typer.Option(help="Only this debtor's ID number.")] = None,
+    status: Annotated[str | None, typer.Option(help="ACTIVE or DELISTED.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+    show_ids: ShowIds = False,
+    store: Store = None,
+) -> None:
+    """Entries of the dishonest-debtor list, newest first."""
+    filters: dict[str, Any] = region_filter(region)
+    if debtor is not None:
+        from courtbus.domain.identity import canonical_id
+
+        filters["debtor_id"] = canonical_id("PERSON", debtor)
+    model = read_model(store)
+    try:
+        rows = model.blacklist_entries(
+            court=court, status=status.upper() if status else None, limit=limit, **filters
+        )
+    finally:
+        model.close()
+    table = Table("entry", "court", "case", "debtor", "ID", "ground", "status", "listed", "ends")
+    for r in rows:
+        table.add_row(r.entry_id, r.listing_court, r.case_number, r.debtor_name,
+                      _id(r.debtor_id, show_ids), r.ground, r.status, china_time(r.listed_at),
+                      china_time(r.expires_at) or "履行为止")  # fmt: skip
+    out.print(table)
+    out.print(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
+
+
+@blacklist_app.command("show")
+def show(entry_id: str, show_ids: ShowIds = False, store: Store = None) -> None:
+    """One entry with every published field."""
+    model = read_model(store)
+    try:
+        row = model.blacklist_entry(entry_id)
+    finally:
+        model.close()
+    if row is None:
+        out.print(f"[red]no entry {entry_id} in the read model[/red]")
+        raise typer.Exit(1)
+    e = row.entry
+    fields = [
+        ("status", f"{row.status} {row.reason or ''}".strip()), ("court", row.listing_court),
+        ("case", row.case_number), ("debtor", f"{row.debtor_name} {_id(row.debtor_id, show_ids)}"),
+        ("legal rep.", f"{e.get('legal_representative') or ''} "
+                       f"{_id(e.get('legal_representative_id') or '', show_ids)}".strip()),
+        ("ground", f"{row.ground}{' (serious)' if row.serious else ''}"),
+        ("period", f"{row.period_months} months" if row.period_months else "until performed"),
+        ("obligation", e.get("obligation", "")), ("performance", e.get("performance", "")),
+        ("conduct", e.get("conduct", "")),
+        ("title", f"{e.get('title_issuer', '')} {e.get('title_number', '')}"),
+        ("filed", china_time(_time(e.get("filed_at")))), ("listed", china_time(row.listed_at)),
+        ("ends", china_time(row.expires_at)), ("delisted", china_time(row.delisted_at)),
+        ("version", str(row.version)),
+    ]  # fmt: skip
+    for label, value in fields:
+        out.print(f"[bold]{label:>11}[/bold]  {value}", highlight=False)
+
+
+def _time(value: Any) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
