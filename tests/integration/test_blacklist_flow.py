@@ -36,7 +36,7 @@ CREDITOR = {"kind": "ORGANISATION", "name": "某银行股份有限公司", "id_n
 
 @pytest.fixture(scope="module")
 def services(start_services: StartServices) -> Services:
-    return start_services("blacklist", which=("gateway", "blacklist"))
+    return start_services("blacklist", which=("gateway", "blacklist", "projector"))
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +201,26 @@ def test_an_unprocessed_deletion_reason_alerts_the_court_and_its_superior(
         assert len(found) == 1
     finally:
         alerts.close()
+
+
+def test_the_read_model_holds_exactly_the_view(
+    services: Services, view: TopicReader, envelope: Envelope
+) -> None:
+    """Every entry of this module: the projector's SQL rows equal the view's latest records."""
+    from courtbus.store import ReadModel
+
+    records = view.read_to_end()
+    latest: dict[str, dict[str, Any] | None] = {}
+    for r in records:
+        latest[r.key.decode()] = envelope.read(r).payload if r.value else None
+    expected = {eid: (p["status"], p["version"]) for eid, p in latest.items() if p is not None}
+    model = ReadModel(services.store_url)
+    try:
+
+        def stored() -> dict[str, tuple[str, int]]:
+            return {r.entry_id: (r.status, r.version) for r in model.blacklist_entries()}
+
+        wait_until(lambda: stored() == expected, 60, lambda: f"{stored()} != {expected}")
+        assert len(expected) >= 4  # life, lock, expired, overdue (the refused ones never were)
+    finally:
+        model.close()
