@@ -48,7 +48,7 @@ CASES = [
     (
         "agency id used twice",
         lambda r: r["agencies"].append({"id": "nia", "name": "x", "kind": "bank"}),
-        "agencies[4] (id 'nia')",
+        "agencies[5] (id 'nia')",
         "duplicate id (already used by agencies[0])",
     ),
     (
@@ -99,7 +99,7 @@ CASES = [
         lambda r: r["feeds"].append(
             {"agency": "cbirc", "flow": "blacklist", "fields": ["entry_id"]}
         ),
-        "feeds[4] (agency 'cbirc')",
+        "feeds[5] (agency 'cbirc')",
         "non-existent agency 'cbirc'",
     ),
     (
@@ -111,7 +111,7 @@ CASES = [
     (
         "malformed agency id",
         lambda r: r["agencies"].append({"id": "NIA 2", "name": "x", "kind": "bank"}),
-        "agencies[4] (id 'NIA 2')",
+        "agencies[5] (id 'NIA 2')",
         "malformed agency id",
     ),
     (
