@@ -40,6 +40,9 @@ def test_demo_then_restart_keeps_topics_and_schema_ids(tmp_path: Path) -> None:
         for state in ("COMPLETED", "MATERIALS_ASKED", "CANCELLED", "DELIVERED", "refused"):
             assert state in summary
         assert "START_OVERDUE" in summary and "POLICY_FREEZE_TOO_LONG" in summary
+        listed = demo[demo.index("dishonest-debtor list in the read model") :]
+        assert "ACTIVE" in listed and "DELISTED PERFORMED" in listed
+        assert "BLACKLIST_MINOR" in demo  # the SDK refused a minor before sending
         assert "320583199303121234" not in demo and "320583********1234" in demo
 
         status = _cli("stack", "status", "--home", str(home)).stdout
