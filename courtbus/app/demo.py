@@ -130,7 +130,7 @@ def closing_lines(elapsed_s: float, home: Path | None = None) -> list[str]:
     """What is left running after the demo, and the commands to stop or restart it.
 
     Kafka and the registry keep running (``Stack.up`` starts them in the background); the
-    gateway, delegation and projector services ran as the demo's child processes, with deadlines
+    gateway, delegation, blacklist and projector services ran as the demo's child processes, with deadlines
     shortened to seconds, and were stopped when the scenario ended.
     """
     from courtbus.app.demo_flow import SERVICES
@@ -141,6 +141,6 @@ def closing_lines(elapsed_s: float, home: Path | None = None) -> list[str]:
     return [
         f"done in {elapsed_s:.1f}s",
         f"Kafka and the registry are still running: stop them with `courtbus stack down{where}`",
-        "the gateway, delegation and projector services have stopped (they ran only for the "
+        "the gateway, delegation, blacklist and projector services have stopped (they ran only for the "
         f"demo); start them again, each in its own terminal, with {serve}",
     ]

@@ -14,6 +14,7 @@ from typer.core import TyperArgument, TyperOption
 
 from courtbus.app.cli.main import app
 from courtbus.app.demo import closing_lines, stopped_early_line
+from courtbus.app.demo_flow import SERVICES
 from courtbus.config import REPO_ROOT
 
 HINT = re.compile(r"`(?:[A-Z_]+=\S+ )*(courtbus [^`]+)`")
@@ -109,7 +110,7 @@ def test_demo_says_what_keeps_running_and_how_to_stop_or_restart_it() -> None:
     assert "Kafka and the registry are still running" in text
     assert "`courtbus stack down`" in text
     assert "services have stopped" in text
-    for name in ("gateway", "delegation", "projector"):
+    for name in SERVICES:
         assert f"`courtbus serve {name}`" in text
     for hint in HINT.findall(text):
         check_hint(hint)
@@ -120,7 +121,7 @@ def test_demo_hints_name_a_non_default_stack_home(tmp_path: Path) -> None:
     assert f"`courtbus stack down --home {tmp_path}`" in text
     assert f"`COURTBUS_STACK_HOME={tmp_path} courtbus serve gateway`" in text
     hints = HINT.findall(text)
-    assert len(hints) == 5
+    assert len(hints) == 2 + len(SERVICES)  # stack down twice, one serve per service
     for hint in hints:
         check_hint(hint)
 
