@@ -39,6 +39,7 @@ SENDERS: dict[str, tuple[str, str | None]] = {
     "DebtorCorrectionApplied": ("court", "listing_court"),
     "DebtorCorrectionDecided": ("court", "listing_court"),
     "DebtorDeletionReasonReported": ("court", "reporting_court"),
+    "BlacklistDigest": ("court", "court"),
     "RestrictionIssued": ("court", "issuing_court"),
     "RestrictionLifted": ("court", "issuing_court"),
     "RestrictionAcknowledged": ("agency", "agency_id"),

@@ -3,10 +3,13 @@ against the rules of courtbus.domain.blacklist (the provisions' articles name ea
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from courtbus.domain import blacklist as bl
+from courtbus.domain import blacklist_digest as digests
 from courtbus.domain.identity import canonical_id, validate_debtor_id
 from courtbus.errors import ValidationError
 from courtbus.wire import values as v
@@ -148,6 +151,38 @@ class BlacklistSteps:
             "arisen_at": arisen_at or v.now(), "reason": _reason(reason).value, "note": note,
         }  # fmt: skip
         return self.send_record(NS + "DebtorDeletionReasonReported", payload)
+
+    def publish_digest(self, active_entry_ids: Iterable[str], digest_id: str | None = None) -> Sent:
+        """Send the digest of this court's active entries; the bus answers with a
+        ``BlacklistDriftReport`` in this court's inbox (``drift_report``)."""
+        court = self._me()
+        payload = {
+            "court_id": court["court_id"], "court": court,
+            "digest_id": digest_id or f"digest-{uuid.uuid4().hex[:12]}",
+            "bucket_count": digests.BUCKETS,
+            "buckets": [
+                {"bucket": b, "count": d.count, "hash": d.hash}
+                for b, d in sorted(digests.digest(active_entry_ids).items())
+            ],
+            "computed_at": v.now(),
+        }  # fmt: skip
+        return self.send_record(NS + "BlacklistDigest", payload)
+
+
+def missing_and_extra(
+    report: dict[str, Any], active_entry_ids: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """From a drift report: the court's active ids the view lacks (re-send them) and the ids the
+    view lists that the court no longer has (delist or check them)."""
+    mine = set(active_entry_ids)
+    missing: list[str] = []
+    extra: list[str] = []
+    for bucket in report["differing"]:
+        view = set(bucket["view_entry_ids"])
+        here = {e for e in mine if digests.bucket_of(e) == bucket["bucket"]}
+        missing += sorted(here - view)
+        extra += sorted(view - here)
+    return missing, extra
 
 
 def _reason(reason: str) -> bl.Reason:

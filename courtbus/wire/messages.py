@@ -74,6 +74,8 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     _m("blacklist", "DebtorDeletionReasonReported", "deletion_reason_reported", "entry_id", None),
     _m("blacklist", "BlacklistNotice", "notice", "entry_id", None),
     _m("blacklist", "BlacklistEntry", "entry", "entry_id", None),  # the view blacklist.entries
+    _m("blacklist", "BlacklistDigest", "digest", "court_id", None),
+    _m("blacklist", "BlacklistDriftReport", "drift_report", "court_id", None),
     _m("restriction", "RestrictionIssued", "issued", "control_id"),
     _m("restriction", "RestrictionAcknowledged", "acknowledged", "control_id", None),
     _m("restriction", "RestrictionRejected", "rejected", "control_id", None),

@@ -21,6 +21,13 @@ the view and its change stream at once. A delisted entry stays there as DELISTED
 ``COURTBUS_BLACKLIST_GRACE_SECONDS`` (default 7 days), so late subscribers see the delisting,
 then a tombstone removes it. Expiry and overdue deadlines run on the flow's timers, without any
 court's message.
+
+**Drift.** The court's task also keeps which of the court's entries the view lists, by digest
+bucket (``courtbus.domain.blacklist_digest``); the flow reads the view back, so a tombstone
+written from outside (a lost entry) takes the entry out. A court's ``BlacklistDigest`` is
+answered with a ``BlacklistDriftReport`` naming the buckets that differ and the ids the view
+holds there; the court re-sends what the view lacks (a ``DebtorListed`` with the same entry id
+republishes a lost entry) and delists what it no longer has, until the digests are equal.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from courtbus.bus.refusals import refusal
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.domain import blacklist as bl
+from courtbus.domain import blacklist_digest as digests
 from courtbus.domain.delegation import sender_court, superior_of
 from courtbus.domain.identity import (
     mask_ids_in_text,
@@ -57,7 +65,11 @@ VIEW_TOPIC = "blacklist.entries"
 NS = "cn.court.bus.blacklist."
 ENTRIES: StoreSpec[Kept] = StoreSpec("entries", dump_kept, load_kept)
 DEBTORS: StoreSpec[Debtor] = StoreSpec("debtors", dump_debtor, load_debtor)
-_INTERNAL_KINDS = ("list", "granted", "refused", "release")
+# A court's entries in the view, per digest bucket: "<court>|<bucket>" → sorted entry ids.
+COURTS: StoreSpec[list[str]] = StoreSpec(
+    "courts", lambda ids: json.dumps(ids).encode(), lambda b: list(json.loads(b))
+)
+_INTERNAL_KINDS = ("list", "granted", "refused", "release", "member")
 _TIMES = ("filed_at", "listed_at")
 
 
@@ -84,9 +96,9 @@ class BlacklistFlow(Flow):
 
     name = "blacklist"
     source = "bus:blacklist"
-    inputs = Inputs(topics=(EVENTS, DEBTORS_TOPIC))
-    internal = frozenset({DEBTORS_TOPIC})
-    stores = (ENTRIES, DEBTORS)
+    inputs = Inputs(topics=(EVENTS, DEBTORS_TOPIC, VIEW_TOPIC))
+    internal = frozenset({DEBTORS_TOPIC, VIEW_TOPIC})  # read raw
+    stores = (ENTRIES, DEBTORS, COURTS)
     timers = True
 
     def __init__(
@@ -103,11 +115,15 @@ class BlacklistFlow(Flow):
         """Outputs for one court message or internal debtor record; raise to refuse."""
         if record.raw.topic == DEBTORS_TOPIC:
             return self._on_internal(record.raw, state)
+        if record.raw.topic == VIEW_TOPIC:
+            return self._on_view(record.raw, state)
         event = record.decoded
         if event.headers.source_kind == "bus":
             return []
         short = event.record.removeprefix(NS)
         court = sender_court(event.headers.source)
+        if short == "BlacklistDigest":
+            return [self._compare(event, court, state)]
         eid = str(event.payload["entry_id"])
         if short == "DebtorListed":
             return self._list(record.raw, event, eid, court, state)
@@ -153,9 +169,14 @@ class BlacklistFlow(Flow):
         self, raw: RawRecord, event: Event, eid: str, court: str | None, state: State
     ) -> list[Output]:
         p = event.payload
-        if state.table(ENTRIES).get(eid) is not None:
-            raise ValidationError(f"entry id {eid} is already used", code="BLACKLIST_ENTRY_EXISTS")
         listing_court = str(p["listing_court"]["court_id"])
+        existing = state.table(ENTRIES).get(eid)
+        if existing is not None:
+            e = existing.entry
+            if not existing.in_view and court == e.listing_court and e.status is bl.Status.ACTIVE:
+                log.info("republished %s, lost from the view, on its court's re-send", eid)
+                return self._changed(state, replace(existing, in_view=True))
+            raise ValidationError(f"entry id {eid} is already used", code="BLACKLIST_ENTRY_EXISTS")
         if court != listing_court:
             raise ValidationError(
                 f"the listing names court {listing_court} but came from {court}",
@@ -208,6 +229,9 @@ class BlacklistFlow(Flow):
             return [self._decide(raw, body, state)]
         if kind == "release":
             self._release(raw, body, state)
+            return []
+        if kind == "member":
+            self._member(body, state)
             return []
         kept = state.table(ENTRIES).get(eid)
         if kept is None or kept.pending is None:
@@ -268,7 +292,82 @@ class BlacklistFlow(Flow):
     # -- changes and the view ----------------------------------------------------------------
 
     def _changed(self, state: State, kept: Kept) -> list[Output]:
-        return [*self._store(state, kept), self._view(kept)]
+        """Store, publish the view record, and tell the court's task whether it is listed."""
+        e = kept.entry
+        member = {"court": e.listing_court, "entry_id": e.entry_id,
+                  "active": e.status is bl.Status.ACTIVE}  # fmt: skip
+        return [
+            *self._store(state, kept),
+            self._view(kept),
+            _internal(e.listing_court, "member", member),
+        ]
+
+    def _on_view(self, raw: RawRecord, state: State) -> list[Output]:
+        """A record of the view that this flow did not write: a tombstone from outside removes
+        an entry still listed, which the court's next digest will find."""
+        if raw.value is not None:
+            return []
+        eid = (raw.key or b"").decode()
+        kept = state.table(ENTRIES).get(eid)
+        if kept is None or kept.entry.status is not bl.Status.ACTIVE or not kept.in_view:
+            return []  # our own tombstone after the grace, or already known lost
+        log.warning("entry %s was removed from the view from outside the blacklist service", eid)
+        state.table(ENTRIES).put(eid, replace(kept, in_view=False))
+        member = {"court": kept.entry.listing_court, "entry_id": eid, "active": False}
+        return [_internal(kept.entry.listing_court, "member", member)]
+
+    def _member(self, body: dict[str, Any], state: State) -> None:
+        """In the court's task: keep which of the court's entries the view lists, by bucket."""
+        eid = str(body["entry_id"])
+        key = f"{body['court']}|{digests.bucket_of(eid)}"
+        table = state.table(COURTS)
+        ids = set(table.get(key) or [])
+        if body["active"]:
+            ids.add(eid)
+        else:
+            ids.discard(eid)
+        if ids:
+            table.put(key, sorted(ids))
+        else:
+            table.delete(key)
+
+    def _compare(self, event: Event, court: str | None, state: State) -> Output:
+        """In the court's task: the court's digest against the view's; the drift report."""
+        p = event.payload
+        court_id = str(p["court_id"])
+        if court != court_id or str(p["court"]["court_id"]) != court_id:
+            raise ValidationError(
+                f"a digest of court {court_id} must come from that court, not {court}",
+                code="SOURCE_NOT_PARTY",
+            )
+        if int(p["bucket_count"]) != digests.BUCKETS:
+            raise ValidationError(
+                f"digests use {digests.BUCKETS} buckets, not {p['bucket_count']}",
+                code="BLACKLIST_DIGEST_INVALID",
+            )
+        table = state.table(COURTS)
+        held = {b: table.get(f"{court_id}|{b}") or [] for b in range(digests.BUCKETS)}
+        view = {
+            b: digests.Bucket(len(ids), digests.bucket_hash(ids)) for b, ids in held.items() if ids
+        }
+        theirs = {
+            int(b["bucket"]): digests.Bucket(int(b["count"]), str(b["hash"])) for b in p["buckets"]
+        }
+        differing = digests.differing(view, theirs)
+        payload = {
+            "court_id": court_id, "court": v.court(court_id), "digest_id": p["digest_id"],
+            "bucket_count": digests.BUCKETS, "in_sync": not differing,
+            "differing": [
+                {"bucket": b, "view_count": len(held[b]),
+                 "court_count": theirs[b].count if b in theirs else 0, "view_entry_ids": held[b]}
+                for b in differing
+            ],
+            "checked_at": state.now,
+        }  # fmt: skip
+        log.info("digest of court %s: %d bucket(s) differ", court_id, len(differing))
+        topic = inbox_topic("court", court_id)
+        built = self.envelope.build(topic, NS + "BlacklistDriftReport", payload, self.source)
+        return output_of(built)
 
     def _delisted(self, state: State, kept: Kept) -> list[Output]:
         e = kept.entry

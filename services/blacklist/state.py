@@ -36,6 +36,7 @@ class Kept:
     applicant_key: str | None = None
     pending: dict[str, Any] | None = None
     tombstone_at: datetime | None = None
+    in_view: bool = True  # False once an outside tombstone removed it from the view
 
 
 def dump_kept(kept: Kept) -> bytes:
@@ -60,6 +61,7 @@ def dump_kept(kept: Kept) -> bytes:
             "applicant_key": kept.applicant_key,
             "pending": kept.pending,
             "tombstone_at": _t(kept.tombstone_at),
+            "in_view": kept.in_view,
         },
         ensure_ascii=False,
     ).encode()
@@ -88,6 +90,7 @@ def load_kept(data: bytes) -> Kept:
         raw.get("applicant_key"),
         raw.get("pending"),
         _d(raw.get("tombstone_at")),
+        bool(raw.get("in_view", True)),
     )
 
 

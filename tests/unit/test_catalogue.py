@@ -27,7 +27,7 @@ def test_every_participant_and_bus_topic_is_derived() -> None:
         assert f"agency.{agency.id}.outbox" in specs and f"agency.{agency.id}.feed" in specs
     for name in ("bus.delegation.events", "bus.deadletter", "bus.alerts", "blacklist.entries"):
         assert name in specs
-    assert len(specs) == 2 * len(d.courts) + 2 * len(d.agencies) + 17
+    assert len(specs) == 2 * len(d.courts) + 2 * len(d.agencies) + 18
 
 
 def test_compaction_retention_overrides_and_profiles() -> None:

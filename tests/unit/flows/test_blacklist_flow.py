@@ -75,7 +75,8 @@ def notices(h: FlowHarness, outputs: list[Output]) -> list[tuple[str, str]]:
 def test_a_listing_is_published_in_the_view_with_its_expiry() -> None:
     h = harness()
     out = send(h, "DebtorListed", listing("bl-1"))
-    assert [o.topic for o in out] == [DEBTORS_TOPIC, DEBTORS_TOPIC, VIEW_TOPIC]
+    # ask the debtor's task, its answer, the view, the court's task told it is listed
+    assert [o.topic for o in out] == [DEBTORS_TOPIC, DEBTORS_TOPIC, VIEW_TOPIC, DEBTORS_TOPIC]
     (entry,) = view(h, out)
     assert entry["status"] == "ACTIVE" and entry["version"] == 1
     assert entry["expires_at"] == datetime(2026, 3, 1, 16, 0, tzinfo=UTC)
@@ -203,3 +204,62 @@ def test_a_correction_review_is_due_in_15_days() -> None:
 def test_an_unknown_entry_is_refused() -> None:
     h = harness()
     assert refused(delist(h, "bl-nobody")) == ["BLACKLIST_UNKNOWN"]
+
+
+def _digest(h: FlowHarness, ids: list[str], court: str = COURT) -> dict[str, Any]:
+    from courtbus.domain.blacklist_digest import BUCKETS, digest
+
+    payload = {
+        "court_id": court, "court": v.court(court), "digest_id": f"d-{len(ids)}",
+        "bucket_count": BUCKETS,
+        "buckets": [{"bucket": b, "count": d.count, "hash": d.hash}
+                    for b, d in sorted(digest(ids).items())],
+        "computed_at": h.now,
+    }  # fmt: skip
+    (report,) = [
+        h.decode(o).payload
+        for o in send(h, "BlacklistDigest", payload, court)
+        if o.topic == f"court.{court}.inbox"
+    ]
+    return report
+
+
+def test_a_digest_finds_an_entry_lost_from_the_view_and_a_resend_repairs_it() -> None:
+    from courtbus.sdk.blacklist import missing_and_extra
+
+    h = harness(partitions=6)
+    ids = [f"bl-{i}" for i in range(8)]
+    for i, eid in enumerate(ids):
+        send(
+            h, "DebtorListed", listing(eid, case_number=v.case_number(f"(2024)苏0583执{100 + i}号"))
+        )
+    assert _digest(h, ids)["in_sync"] is True
+    # someone removes bl-3 from the view (a tombstone not written by the service)
+    h.feed_raw(VIEW_TOPIC, b"bl-3", None, [])
+    report = _digest(h, ids)
+    assert report["in_sync"] is False and len(report["differing"]) == 1
+    assert missing_and_extra(report, ids) == (["bl-3"], [])
+    # the court re-sends exactly that listing: the entry is republished, not refused
+    again = send(
+        h, "DebtorListed", listing("bl-3", case_number=v.case_number("(2024)苏0583执103号"))
+    )
+    assert refused(again) == [] and [e["entry_id"] for e in view(h, again)] == ["bl-3"]
+    assert _digest(h, ids)["in_sync"] is True
+    # an entry the court no longer has shows as extra; delisting it brings the digests level
+    report = _digest(h, ids[:-1])
+    assert missing_and_extra(report, ids[:-1]) == ([], ["bl-7"])
+    delist(h, "bl-7")
+    assert _digest(h, ids[:-1])["in_sync"] is True
+
+
+def test_a_resend_of_an_entry_still_in_the_view_is_refused() -> None:
+    h = harness()
+    send(h, "DebtorListed", listing("bl-1"))
+    assert refused(send(h, "DebtorListed", listing("bl-1"))) == ["BLACKLIST_ENTRY_EXISTS"]
+
+
+def test_a_court_sends_only_its_own_digest() -> None:
+    h = harness()
+    payload = {"court_id": OTHER, "court": v.court(OTHER), "digest_id": "d", "bucket_count": 64,
+               "buckets": [], "computed_at": T0}  # fmt: skip
+    assert refused(send(h, "BlacklistDigest", payload, COURT)) == ["SOURCE_NOT_PARTY"]
