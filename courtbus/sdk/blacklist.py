@@ -23,6 +23,8 @@ NS = "cn.court.bus.blacklist."
 class BlacklistSteps:
     """Mixed into ``CourtClient``: list, update, correct and delist this court's entries."""
 
+    last_digest_id: str | None = None  # the id of the last digest sent (its report names it)
+
     def send_record(self, record: str, payload: dict[str, Any]) -> Sent:  # pragma: no cover
         raise NotImplementedError
 
@@ -156,9 +158,10 @@ class BlacklistSteps:
         """Send the digest of this court's active entries; the bus answers with a
         ``BlacklistDriftReport`` in this court's inbox (``drift_report``)."""
         court = self._me()
+        self.last_digest_id = digest_id or f"digest-{uuid.uuid4().hex[:12]}"
         payload = {
             "court_id": court["court_id"], "court": court,
-            "digest_id": digest_id or f"digest-{uuid.uuid4().hex[:12]}",
+            "digest_id": self.last_digest_id,
             "bucket_count": digests.BUCKETS,
             "buckets": [
                 {"bucket": b, "count": d.count, "hash": d.hash}

@@ -8,9 +8,11 @@ deletion reason that arose a week ago is overdue at once, as a court reporting l
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -224,3 +226,65 @@ def test_the_read_model_holds_exactly_the_view(
         assert len(expected) >= 4  # life, lock, expired, overdue (the refused ones never were)
     finally:
         model.close()
+
+
+def test_drift_lost_from_the_view_is_found_by_digest_and_repaired(
+    courts: dict[str, CourtClient],
+    view: TopicReader,
+    envelope: Envelope,
+    conn: Connection,
+    tmp_path: Path,
+) -> None:
+    """Five entries of Xi'an; one is removed from the view from outside (a tombstone); the
+    court's digest finds it, `courtbus blacklist verify` re-sends exactly it, and afterwards
+    the digests are equal."""
+    from kafka import KafkaProducer
+
+    xian = courts["6101"]
+    listings = []
+    for i in range(5):
+        eid = _id(f"drift{i}")
+        fields = {
+            "case": _case("6101"),
+            "conduct": "规避执行",
+            "filed_at": v.now() - timedelta(days=9),
+        }
+        _list(xian, eid, ADULT if i % 2 else FIRM, **fields)
+        listings.append({"entry_id": eid, "case_number": fields["case"],
+                         "debtor": ADULT if i % 2 else FIRM, "ground": "EVADED_EXECUTION",
+                         "obligation": "给付", "performance": "未履行", "conduct": "规避执行",
+                         "title_issuer": "陕西省西安市中级人民法院", "title_number": "(2023)陕01民初1号",
+                         "filed_at": fields["filed_at"].isoformat(),
+                         **({"legal_representative": "李四"} if i % 2 == 0 else {})})  # fmt: skip
+        _versions(view, envelope, eid, 1)
+    ids = [x["entry_id"] for x in listings]
+    lost = ids[2]
+    producer = KafkaProducer(**conn.kafka_settings())
+    producer.send(VIEW, key=lost.encode(), value=None).get(timeout=30)
+    producer.close()
+    entries = tmp_path / "active.txt"
+    entries.write_text("\n".join(ids) + "\n", encoding="utf-8")
+    lines = tmp_path / "listings.jsonl"
+    lines.write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in listings), encoding="utf-8"
+    )
+    first = _cli(
+        conn, "blacklist", "verify", "6101", "--entries", str(entries), "--listings", str(lines)
+    )
+    assert "1 entr(ies) missing from the view" in first and "re-sent 1 listing(s)" in first
+    republished = view.wait_for(lambda r: r.key == lost.encode() and r.value is not None, count=2)
+    assert envelope.read(republished[-1]).payload["status"] == "ACTIVE"
+    assert "in sync" in _cli(conn, "blacklist", "verify", "6101", "--entries", str(entries))
+
+
+def _cli(conn: Connection, *args: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap,
+           "COURTBUS_REGISTRY_URL": conn.registry_url or "", "COLUMNS": "200"}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "courtbus", *args], capture_output=True,
+                          text=True, env=env, timeout=180)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout

@@ -14,4 +14,9 @@ blacklist_app = typer.Typer(
 )
 
 # Each module registers its commands on blacklist_app when imported.
-from courtbus.app.cli import blacklist_generate, blacklist_read, blacklist_sync  # noqa: E402, F401
+from courtbus.app.cli import (  # noqa: E402, F401
+    blacklist_generate,
+    blacklist_read,
+    blacklist_sync,
+    blacklist_verify,
+)
