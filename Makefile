@@ -69,6 +69,8 @@ bench: jars
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.restore
 	$(BIN)/python -m bench.restore --full
+	$(BIN)/python -m bench.blacklist_restore
+	$(BIN)/python -m bench.blacklist_restore --full
 	$(BIN)/python -m bench.latency
 
 clean:
