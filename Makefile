@@ -45,12 +45,12 @@ integration: jars
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check courtbus services tests bench
-	$(BIN)/ruff format --check courtbus services tests bench
+	$(BIN)/ruff check courtbus services tests bench examples
+	$(BIN)/ruff format --check courtbus services tests bench examples
 
 format: install
-	$(BIN)/ruff check --fix courtbus services tests bench
-	$(BIN)/ruff format courtbus services tests bench
+	$(BIN)/ruff check --fix courtbus services tests bench examples
+	$(BIN)/ruff format courtbus services tests bench examples
 
 typecheck: install
 	$(BIN)/mypy
