@@ -18,7 +18,9 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "topics" / "catalogue.yaml"
 _DURATION = re.compile(r"^(\d+)(d|h|m|s)$")
 _UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-MANAGED_PREFIXES = ("court.", "agency.", "bus.", "blacklist.")
+MANAGED_PREFIXES = ("court.", "agency.", "bus.", "blacklist.", "group.")
+# The flows whose views the feed router (services/feeds) sends to groups of courts.
+GROUP_FLOWS = ("blacklist",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,9 @@ class Catalogue:
     bus: dict[str, dict[str, Any]]
     overrides: dict[str, dict[str, Any]]
     source: str = "<memory>"
+    # ``agency``: the rule of ``agency.<id>.<flow>`` per directory feed; ``group``: of
+    # ``group.<name>.<flow>`` per directory group (the feed router's outputs).
+    feeds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def profile(self, name: str, brokers: int | None = None) -> Profile:
         """A profile by name; ``auto`` picks ``cluster`` for 3+ brokers, else ``single``.
@@ -91,6 +96,13 @@ class Catalogue:
         for agency in directory.agencies:
             for role, rule in self.participants.get("agency", {}).items():
                 wanted[f"agency.{agency.id}.{role}"] = dict(rule)
+        if "agency" in self.feeds:
+            for feed in directory.feeds:
+                wanted[f"agency.{feed.agency}.{feed.flow}"] = dict(self.feeds["agency"])
+        if "group" in self.feeds:
+            for group in directory.groups:
+                for flow in GROUP_FLOWS:
+                    wanted[f"group.{group}.{flow}"] = dict(self.feeds["group"])
         for name, rule in self.bus.items():
             wanted[name] = dict(rule)
         for name, rule in self.overrides.items():
@@ -156,9 +168,16 @@ def parse_catalogue(raw: Any, source: str = "<memory>") -> Catalogue:
             raise ConfigError(
                 f"{source}: participants.{kind}: only court and agency", code="CATALOGUE_INVALID"
             )
+    feeds = raw.get("feeds") or {}
+    for kind in feeds:
+        if kind not in ("agency", "group"):
+            raise ConfigError(
+                f"{source}: feeds.{kind}: only agency and group", code="CATALOGUE_INVALID"
+            )
     return Catalogue(
-        profiles, participants, raw.get("bus") or {}, raw.get("overrides") or {}, source
-    )
+        profiles, participants, raw.get("bus") or {}, raw.get("overrides") or {}, source,
+        feeds,
+    )  # fmt: skip
 
 
 def load_catalogue(path: Path = DEFAULT_PATH) -> Catalogue:

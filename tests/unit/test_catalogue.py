@@ -27,7 +27,8 @@ def test_every_participant_and_bus_topic_is_derived() -> None:
         assert f"agency.{agency.id}.outbox" in specs and f"agency.{agency.id}.feed" in specs
     for name in ("bus.delegation.events", "bus.deadletter", "bus.alerts", "blacklist.entries"):
         assert name in specs
-    assert len(specs) == 2 * len(d.courts) + 2 * len(d.agencies) + 18
+    feeds = len(d.feeds) + len(d.groups)  # agency.<id>.<flow>, group.<name>.blacklist
+    assert len(specs) == 2 * len(d.courts) + 2 * len(d.agencies) + feeds + 19
 
 
 def test_compaction_retention_overrides_and_profiles() -> None:
@@ -117,3 +118,29 @@ def test_example_deadlines_load_with_a_warning_and_unknown_keys_are_refused(
     with pytest.raises(ConfigError) as info:
         load_deadlines(bad)
     assert info.value.code == "POLICY_INVALID"
+
+
+def test_feeds_and_groups_derive_compacted_topics_of_six_partitions() -> None:
+    specs = _specs()
+    d = load_directory()
+    assert "agency.icbc.blacklist" in specs and "agency.nia.restriction" in specs
+    assert "agency.nia.blacklist" not in specs  # nia is not granted the list
+    wanted = [f"agency.{f.agency}.{f.flow}" for f in d.feeds]
+    wanted += [f"group.{name}.blacklist" for name in d.groups]
+    assert "group.west-guangdong.blacklist" in wanted
+    for name in wanted:
+        assert specs[name].partitions == 6
+        assert specs[name].configs["cleanup.policy"] == "compact"
+        assert "retention.ms" not in specs[name].configs
+    assert specs["bus.feeds.routes.changelog"].partitions == 6
+
+
+def test_group_topics_are_managed_and_unknown_feed_rules_refused() -> None:
+    from courtbus.catalogue.topics import MANAGED_PREFIXES
+
+    assert "group.x.blacklist".startswith(MANAGED_PREFIXES)
+    raw = {"profiles": {"single": {"replication": 1, "min_insync_replicas": 1}},
+           "feeds": {"region": {"partitions": 6}}}  # fmt: skip
+    with pytest.raises(ConfigError) as info:
+        parse_catalogue(raw)
+    assert info.value.code == "CATALOGUE_INVALID" and "feeds.region" in info.value.reason
