@@ -27,7 +27,7 @@ from courtbus.errors import StackError
 from courtbus.sdk import CourtClient
 from courtbus.store import ReadModel
 
-SERVICES = ("gateway", "delegation", "blacklist", "projector")
+SERVICES = ("gateway", "delegation", "blacklist", "feeds", "projector")
 SHORT_DEADLINES = "default: {start: 8s, report: 20s, warn_before: 4s}\n"
 _PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
 _FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import fastavro
 
 from courtbus.errors import CourtbusError, SchemaError, SerializationError
-from courtbus.wire.schemas import SchemaSet
+from courtbus.wire.schemas import MessageSchema, SchemaSet
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -98,8 +98,26 @@ class AvroCodec:
             SerializationError: ``AVRO_ENCODE_FAILED`` naming what does not fit the schema.
             SchemaError, RegistryError: the schema is unknown or cannot be resolved.
         """
-        parsed = self.schemas.message(record).parsed
-        schema_id = self.schema_id(record)
+        return self._encode(
+            record, self.schemas.message(record).parsed, self.schema_id(record), payload
+        )
+
+    def encode_with(self, schema: MessageSchema, payload: dict[str, Any]) -> bytes:
+        """Encode ``payload`` with a schema made at run time, outside the schema set (e.g. an
+        agency's projected feed), registered under its full name on first use (nobody else
+        registers it) whatever ``auto_register`` says.
+
+        Raises:
+            SerializationError: ``AVRO_ENCODE_FAILED``.
+            RegistryError: the registry refused the schema (``REGISTRY_INCOMPATIBLE`` if the
+                subject's compatibility rule did) or failed.
+        """
+        key = f"{schema.name}\n{schema.text}"
+        if key not in self._ids:
+            self._ids[key] = self.registry.register(schema.name, schema.text)
+        return self._encode(schema.name, schema.parsed, self._ids[key], payload)
+
+    def _encode(self, record: str, parsed: Any, schema_id: int, payload: dict[str, Any]) -> bytes:
         buf = io.BytesIO()
         try:
             # Every field the schema names, and no other; a missing field with a default (an
