@@ -1,0 +1,550 @@
+"""``AgencyClient``: a partner agency reads its feeds and keeps a mirror of the list in SQL.
+
+An agency's feed ``agency.<id>.<flow>`` (written by the feed router, ``services/feeds``) is a
+compacted view keyed by entry id, carrying only the fields the directory grants the agency.
+``sync`` bootstraps the whole current set into the agency's own database (the table
+``partner_<flow>``, e.g. ``partner_blacklist``: ``entry_id`` plus one column per granted
+field, JSON for nested records) and then follows changes. Rows and the consumed offsets (the
+table ``partner_offsets``) commit in one transaction per batch, so a restart resumes exactly
+where the last committed batch ended and applies nothing twice; a DELISTED entry or a
+tombstone deletes the row. Uses kafka-python (blocking) and SQLAlchemy 2 Core; call it from an
+ordinary thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    inspect,
+    tuple_,
+)
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.types import TypeEngine
+
+from courtbus.catalogue.directory import Directory, Feed, load_directory
+from courtbus.config import Connection
+from courtbus.errors import ClusterError, StoreError, ValidationError
+from courtbus.wire.client import make_envelope, read_from_start
+from courtbus.wire.codec import AvroCodec
+from courtbus.wire.events import EventHeaders
+from courtbus.wire.schemas import PRIMITIVES, SchemaSet
+
+log = logging.getLogger("courtbus.sdk.agency")
+# The view each mirrored flow's feed is projected from (the feed router's VIEW_RECORDS).
+VIEW_RECORDS = {"blacklist": "cn.court.bus.blacklist.BlacklistEntry"}
+COURT_FIELDS = {"blacklist": "listing_court"}
+OFFSETS_TABLE = "partner_offsets"
+BATCH_ROWS = 5000  # rows per transaction
+_PRIMITIVE_COLUMNS: dict[str, Callable[[], TypeEngine[Any]]] = {
+    "string": Text, "int": Integer, "long": BigInteger, "boolean": Boolean, "float": Float,
+    "double": Float, "bytes": LargeBinary,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """One record of a feed: where it is, its CloudEvents headers and payload (both None for
+    a tombstone: the entry left the feed)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    headers: EventHeaders | None
+    record: str | None
+    payload: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one feed record asks of the mirror: the row's values, or None to delete it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    payload: Mapping[str, Any] | None
+
+
+def is_removed(payload: Mapping[str, Any] | None) -> bool:
+    """A tombstone or a delisted entry: not on the mirror."""
+    if payload is None:
+        return True
+    return payload.get("status") == "DELISTED" or payload.get("delisted_at") is not None
+
+
+def region_matcher(directory: Directory, region: str) -> Callable[[str], bool]:
+    """Which listing courts a region keeps: a province code (``32``) or name (``江苏省``)
+    matches court ids starting with the code; a directory group (``west-guangdong``) matches
+    its members.
+
+    Raises:
+        ValidationError: ``REGION_UNKNOWN``.
+    """
+    from courtbus.domain.regions import BY_CODE, BY_NAME
+
+    if region in directory.groups:
+        members = frozenset(directory.groups[region])
+        return lambda court: court in members
+    province = BY_CODE.get(region) or BY_NAME.get(region)
+    if province is not None:
+        code = province.code
+        return lambda court: court.startswith(code)
+    raise ValidationError(
+        f"unknown region {region!r}: a province code (32), a province name (江苏省) or a group "
+        f"({', '.join(sorted(directory.groups))})",
+        code="REGION_UNKNOWN",
+    )
+
+
+def _column_type(node: Any, named: dict[str, Any]) -> tuple[TypeEngine[Any], bool]:
+    """The column type of an Avro field type, and whether it may be null."""
+    nullable = False
+    if isinstance(node, list):
+        nullable = "null" in node
+        rest = [n for n in node if n != "null"]
+        node = rest[0] if len(rest) == 1 else {"type": "union"}
+    if isinstance(node, str) and node not in PRIMITIVES:
+        node = named.get(node, {"type": "record"})
+    if isinstance(node, str):
+        return _PRIMITIVE_COLUMNS[node](), nullable
+    kind = node.get("type")
+    if node.get("logicalType", "").startswith("timestamp"):
+        return DateTime(timezone=True), nullable
+    if kind == "enum":
+        return String(64), nullable
+    if isinstance(kind, str) and kind in _PRIMITIVE_COLUMNS:
+        return _PRIMITIVE_COLUMNS[kind](), nullable
+    return JSON(), nullable  # records, arrays, maps, unions of several types
+
+
+def _named_types(node: Any, found: dict[str, Any]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _named_types(item, found)
+    elif isinstance(node, dict):
+        if node.get("type") in ("record", "enum", "fixed"):
+            found[str(node["name"])] = node
+        for fld in node.get("fields", []):
+            _named_types(fld["type"], found)
+        for inner in ("items", "values"):
+            _named_types(node.get(inner), found)
+
+
+def mirror_table(metadata: MetaData, flow: str, fields: Iterable[str]) -> Table:
+    """The mirror's table of ``flow``: ``entry_id`` (the key) and a column per granted field.
+
+    Raises:
+        ValidationError: ``FEED_NOT_MIRRORED`` for a flow without a view to mirror.
+    """
+    if flow not in VIEW_RECORDS:
+        raise ValidationError(
+            f"the {flow} feed has no mirror (one of {', '.join(VIEW_RECORDS)})",
+            code="FEED_NOT_MIRRORED",
+        )
+    view = SchemaSet.load().message(VIEW_RECORDS[flow]).json
+    named: dict[str, Any] = {}
+    _named_types(view, named)
+    granted = set(fields)
+    columns = [Column("entry_id", String(128), primary_key=True)]
+    for fld in view["fields"]:
+        if fld["name"] in granted and fld["name"] != "entry_id":
+            kind, nullable = _column_type(fld["type"], named)
+            columns.append(Column(fld["name"], kind, nullable=nullable))
+    return Table(f"partner_{flow}", metadata, *columns)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # BEGIN is ours (see _on_sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB
+    finally:
+        cursor.close()
+
+
+class Mirror:
+    """An agency's SQL mirror of one feed: the rows and the offsets they are complete to.
+
+    Pure of Kafka: ``apply`` takes ``Change`` values, so it is tested with SQLite alone.
+    """
+
+    def __init__(
+        self,
+        store_url: str,
+        flow: str,
+        fields: Iterable[str],
+        *,
+        keep: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> None:
+        """Open (creating its tables) the mirror at ``store_url``; ``keep`` filters rows.
+
+        Raises:
+            StoreError: ``STORE_URL_INVALID``, ``STORE_UNAVAILABLE``, or
+                ``MIRROR_COLUMNS_CHANGED`` (the table has other columns than the grant:
+                mirror into a new database).
+        """
+        try:
+            self.engine: Engine = create_engine(store_url, json_serializer=_json)
+        except (ArgumentError, ValueError, ImportError) as exc:
+            raise StoreError(f"mirror URL is invalid: {exc}", code="STORE_URL_INVALID") from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _on_sqlite_connect)
+            event.listen(self.engine, "begin", lambda c: c.exec_driver_sql("BEGIN"))
+        self.metadata = MetaData()
+        self.table = mirror_table(self.metadata, flow, fields)
+        self.offsets_table = Table(
+            OFFSETS_TABLE, self.metadata,
+            Column("topic", String(249), primary_key=True),
+            Column("partition", Integer, primary_key=True, autoincrement=False),
+            Column("next_offset", BigInteger, nullable=False),
+        )  # fmt: skip
+        self.keep = keep
+        self._columns = [c.name for c in self.table.columns]
+        self._times = {c.name for c in self.table.columns if isinstance(c.type, DateTime)}
+        with self._guard():
+            self.metadata.create_all(self.engine)
+            have = [c["name"] for c in inspect(self.engine).get_columns(self.table.name)]
+        if have != self._columns:
+            raise StoreError(
+                f"{self.table.name} has columns {', '.join(have)}, the grant gives "
+                f"{', '.join(self._columns)}: mirror into a new database",
+                code="MIRROR_COLUMNS_CHANGED",
+            )
+
+    def _guard(self) -> Any:
+        return _Guard(self.engine)
+
+    def close(self) -> None:
+        """Close the pooled connections (SQLite checkpoints its WAL)."""
+        self.engine.dispose()
+
+    def offsets(self, topic: str) -> dict[int, int]:
+        """Partition → the next offset to read of ``topic`` (what the mirror is complete to)."""
+        t = self.offsets_table
+        with self._guard(), self.engine.connect() as conn:
+            rows = conn.execute(t.select().where(t.c.topic == topic)).all()
+        return {int(r.partition): int(r.next_offset) for r in rows}
+
+    def count(self) -> int:
+        """How many rows the mirror holds."""
+        from sqlalchemy import func, select
+
+        with self._guard(), self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(self.table)).scalar_one())
+
+    def _row(self, key: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        row = {c: payload.get(c) for c in self._columns}
+        row["entry_id"] = key
+        for name in self._times:
+            value = row[name]
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                row[name] = value.astimezone(UTC)
+        return row
+
+    def apply(self, changes: list[Change]) -> tuple[int, int]:
+        """Apply ``changes`` and advance the offsets past them, in one transaction.
+
+        Only the last change of each key counts (the feed is a view). Returns (rows written,
+        keys deleted).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE`` or ``STORE_REFUSED`` (nothing of the batch is
+                kept).
+        """
+        if not changes:
+            return 0, 0
+        last: dict[str, Change] = {}
+        ends: dict[tuple[str, int], int] = {}
+        for change in changes:
+            last[change.key] = change
+            where = (change.topic, change.partition)
+            ends[where] = max(ends.get(where, 0), change.offset + 1)
+        rows, gone = [], []
+        for key, change in last.items():
+            payload = change.payload
+            if is_removed(payload) or (self.keep is not None and not self.keep(payload or {})):
+                gone.append(key)
+            else:
+                rows.append(self._row(key, payload or {}))
+        t, o = self.table, self.offsets_table
+        with self._guard(), self.engine.begin() as conn:
+            keys = list(last)
+            for i in range(0, len(keys), BATCH_ROWS):
+                conn.execute(delete(t).where(t.c.entry_id.in_(keys[i : i + BATCH_ROWS])))
+            if rows:
+                conn.execute(t.insert(), rows)
+            positions = list(ends)
+            conn.execute(delete(o).where(tuple_(o.c.topic, o.c.partition).in_(positions)))
+            conn.execute(o.insert(), [
+                {"topic": tp, "partition": p, "next_offset": n} for (tp, p), n in ends.items()
+            ])  # fmt: skip
+        return len(rows), len(gone)
+
+
+class _Guard:
+    """A database failure as ``StoreError``: ``STORE_UNAVAILABLE`` (could not reach or lock
+    it) or ``STORE_REFUSED`` (it refused the data)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, _tb: Any) -> None:
+        if isinstance(exc, DBAPIError):
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(
+                f"mirror database {where} failed: {type(exc.orig).__name__}: {exc.orig}",
+                code="STORE_UNAVAILABLE" if isinstance(exc, OperationalError) else "STORE_REFUSED",
+            ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What one ``sync`` did: records read, rows written and deleted, and the mirror's size."""
+
+    read: int
+    written: int
+    deleted: int
+    rows: int
+    bootstrap_s: float
+
+
+Progress = Callable[[int, int], None]
+
+
+class AgencyClient:
+    """One agency's connection to the bus: its feeds, and a SQL mirror of one."""
+
+    def __init__(
+        self, agency_id: str, conn: Connection, *, directory: Directory | None = None
+    ) -> None:
+        """Connect as ``agency_id``.
+
+        Raises:
+            ValidationError: ``AGENCY_UNKNOWN`` if the agency is not in the directory.
+        """
+        self.directory = directory or load_directory()
+        self.agency = self.directory.agency(agency_id)
+        self.conn = conn
+        self.codec: AvroCodec = make_envelope(conn).codec
+
+    def close(self) -> None:
+        """Close the registry client."""
+        close = getattr(self.codec.registry, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> AgencyClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def grant(self, flow: str) -> Feed:
+        """The directory's grant of ``flow`` to this agency.
+
+        Raises:
+            ValidationError: ``FEED_NOT_GRANTED``.
+        """
+        for feed in self.directory.feeds:
+            if feed.agency == self.agency.id and feed.flow == flow:
+                return feed
+        raise ValidationError(
+            f"agency {self.agency.id} is not granted the {flow} feed", code="FEED_NOT_GRANTED"
+        )
+
+    def topic(self, flow: str) -> str:
+        """``agency.<id>.<flow>`` (the flow must be granted; see ``grant``)."""
+        return f"agency.{self.grant(flow).agency}.{flow}"
+
+    def decode(self, raw: Any) -> FeedEvent:
+        """One feed record, decoded by its writer's (projected) schema.
+
+        Raises:
+            SerializationError: a value that does not decode; RegistryError (transient).
+        """
+        key = raw.key.decode() if raw.key is not None else ""
+        if raw.value is None:
+            return FeedEvent(raw.topic, raw.partition, raw.offset, key, None, None, None)
+        headers = EventHeaders.from_kafka(raw.headers)
+        decoded = self.codec.decode(raw.value)
+        return FeedEvent(
+            raw.topic, raw.partition, raw.offset, key, headers, decoded.record, decoded.payload
+        )
+
+    def feed(self, flow: str, *, timeout_s: float | None = 3.0) -> Iterator[FeedEvent]:
+        """Every record of the agency's ``flow`` feed from the start, oldest first per
+        partition; stops after ``timeout_s`` without a record (None: never).
+
+        Raises:
+            ValidationError: ``FEED_NOT_GRANTED``.
+        """
+        for raw in read_from_start(self.conn, [self.topic(flow)], timeout_s):
+            yield self.decode(raw)
+
+    def sync(
+        self,
+        flow: str,
+        store_url: str,
+        *,
+        region: str | None = None,
+        follow: bool = True,
+        progress: Progress | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> SyncResult:
+        """Mirror the ``flow`` feed into ``store_url``: bootstrap the whole current set (up to
+        the end offsets at start), then, with ``follow``, apply changes until ``stop()``.
+
+        ``progress(done, total)`` is called during the bootstrap (records of the feed) and
+        once with ``done == total`` when it ends. ``region`` keeps only entries listed by a
+        court of a province (``32`` or ``江苏省``) or of a directory group.
+
+        Raises:
+            ValidationError: ``FEED_NOT_GRANTED``, ``REGION_UNKNOWN``,
+                ``REGION_NEEDS_COURT`` (the grant has no listing court to filter on).
+            StoreError: the mirror database failed (what was committed stays).
+            ClusterError: ``CLUSTER_UNREACHABLE``.
+        """
+        grant = self.grant(flow)
+        keep = self._keep(flow, grant, region)
+        topic = self.topic(flow)
+        mirror = Mirror(store_url, flow, grant.fields, keep=keep)
+        try:
+            return _Sync(self, mirror, topic, progress, stop or (lambda: False)).run(follow)
+        finally:
+            mirror.close()
+
+    def _keep(
+        self, flow: str, grant: Feed, region: str | None
+    ) -> Callable[[Mapping[str, Any]], bool] | None:
+        if region is None:
+            return None
+        matches = region_matcher(self.directory, region)
+        field = COURT_FIELDS.get(flow, "")
+        if field not in grant.fields:
+            raise ValidationError(
+                f"agency {self.agency.id} does not see the {field or 'court'} of {flow} "
+                "entries, so it cannot filter them by region",
+                code="REGION_NEEDS_COURT",
+            )
+        return lambda p: matches(str((p.get(field) or {}).get("court_id", "")))
+
+
+class _Sync:
+    """One run of ``AgencyClient.sync``: a consumer without a group, positions from the
+    mirror's offsets table."""
+
+    def __init__(
+        self,
+        client: AgencyClient,
+        mirror: Mirror,
+        topic: str,
+        progress: Progress | None,
+        stop: Callable[[], bool],
+    ) -> None:
+        self.client, self.mirror, self.topic = client, mirror, topic
+        self.progress, self.stop = progress, stop
+        self.read = self.written = self.deleted = 0
+
+    def _consumer(self) -> KafkaConsumer:
+        try:
+            return KafkaConsumer(
+                **self.client.conn.kafka_settings(), enable_auto_commit=False,
+                isolation_level="read_committed", max_poll_records=BATCH_ROWS,
+                fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024,
+                fetch_min_bytes=1, fetch_max_wait_ms=200,
+            )  # fmt: skip
+        except KafkaError as exc:
+            raise ClusterError(
+                f"cannot reach Kafka at {self.client.conn.bootstrap}: {exc}",
+                code="CLUSTER_UNREACHABLE",
+            ) from exc
+
+    def _batch(self, consumer: KafkaConsumer) -> int:
+        """Poll once and apply what came (one transaction); how many records."""
+        polled = consumer.poll(timeout_ms=500, max_records=BATCH_ROWS)
+        changes = []
+        for records in polled.values():
+            for raw in records:
+                event = self.client.decode(raw)
+                changes.append(
+                    Change(event.topic, event.partition, event.offset, event.key, event.payload)
+                )
+        written, deleted = self.mirror.apply(changes)
+        self.read += len(changes)
+        self.written += written
+        self.deleted += deleted
+        return len(changes)
+
+    def run(self, follow: bool) -> SyncResult:
+        consumer = self._consumer()
+        started = time.monotonic()
+        try:
+            parts = [
+                TopicPartition(self.topic, p)
+                for p in sorted(consumer.partitions_for_topic(self.topic) or ())
+            ]
+            if not parts:
+                raise ClusterError(f"no topic {self.topic} on the bus", code="FEED_MISSING")
+            consumer.assign(parts)
+            stored = self.mirror.offsets(self.topic)
+            starts = consumer.beginning_offsets(parts)
+            for tp in parts:
+                starts[tp] = max(starts[tp], stored.get(tp.partition, 0))
+                consumer.seek(tp, starts[tp])
+            ends = consumer.end_offsets(parts)
+            total = sum(max(0, ends[tp] - starts[tp]) for tp in parts)
+            log.info("%s: bootstrapping %d record(s) from %s", self.topic, total, stored or "0")
+
+            def done() -> int:
+                return sum(
+                    max(0, min(consumer.position(tp), ends[tp]) - starts[tp]) for tp in parts
+                )
+
+            while done() < total and not self.stop():
+                self._batch(consumer)
+                if self.progress is not None:
+                    self.progress(done(), total)
+            if self.progress is not None:
+                self.progress(done(), total)
+            bootstrap_s = time.monotonic() - started
+            while follow and not self.stop():
+                self._batch(consumer)
+        finally:
+            consumer.close()
+        return SyncResult(self.read, self.written, self.deleted, self.mirror.count(), bootstrap_s)
