@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from courtbus.errors import ValidationError
 from courtbus.wire.envelope import OutgoingRecord, RawRecord
 from courtbus.wire.events import Headers
 
@@ -68,3 +70,24 @@ class KeptRecord:
             None if value is None else base64.b64decode(value),
             [(k, base64.b64decode(v)) for k, v in d["headers"]],
         )  # fmt: skip
+
+
+def internal_record(topic: str, key: str, kind: str, body: dict[str, Any]) -> Output:
+    """A service's own JSON record on its internal topic, its kind in the ``cb_kind`` header."""
+    return Output(topic, key.encode(), json.dumps(body).encode(), [("cb_kind", kind.encode())])
+
+
+def read_internal(raw: RawRecord, kinds: tuple[str, ...], code: str) -> tuple[str, dict[str, Any]]:
+    """(kind, body) of an internal JSON record.
+
+    Raises:
+        ValidationError: ``code`` if it is not JSON or its kind is not one of ``kinds``.
+    """
+    kind = next((bytes(v).decode() for k, v in raw.headers or () if k == "cb_kind" and v), "")
+    try:
+        body: dict[str, Any] = json.loads(raw.value or b"")
+    except ValueError as exc:
+        raise ValidationError(f"internal record is not JSON: {exc}", code=code) from exc
+    if kind not in kinds:
+        raise ValidationError(f"unknown internal record kind {kind!r}", code=code)
+    return kind, body

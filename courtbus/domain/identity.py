@@ -9,6 +9,7 @@ spelling, and the SDK calls :func:`canonical_id` / :func:`normalize_case_number`
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import unicodedata
@@ -725,3 +726,14 @@ def mask_ids_in_text(text: str) -> str:
     text = _ID_LIKE.sub(lambda m: m.group(1) + "*" * 8 + m.group(3), text)
     text = _LEGACY_ID_LIKE.sub(lambda m: m.group(1) + "*" * 6 + m.group(3), text)
     return _OLD_PR_LIKE.sub(lambda m: m.group(1) + "*" * 6 + m.group(3), text)
+
+
+def debtor_key(canonical: str, nationality: str | None = None) -> str:
+    """One key per debtor however the ID was spelt, and not itself personal data: a 15-digit
+    legacy ID counts as its 18-digit form, a passport number with its issuing state; the
+    first 24 hex digits of the sha256. Used for per-debtor state (caps, blacklist rules)."""
+    if len(canonical) == 15 and canonical.isdigit():
+        canonical = upgrade_legacy_resident_id(canonical)
+    if nationality:  # a passport number is unique only within its issuing state
+        canonical = f"{nationality.upper()}:{canonical}"
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]

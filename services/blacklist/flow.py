@@ -32,7 +32,6 @@ republishes a lost entry) and delists what it no longer has, until the digests a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -40,18 +39,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from courtbus.bus.records import KeptRecord, Output, output_of
+from courtbus.bus.records import KeptRecord, Output, internal_record, output_of, read_internal
 from courtbus.bus.refusals import refusal
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.domain import blacklist as bl
 from courtbus.domain import blacklist_digest as digests
 from courtbus.domain.delegation import sender_court, superior_of
-from courtbus.domain.identity import (
-    mask_ids_in_text,
-    upgrade_legacy_resident_id,
-    validate_debtor_id,
-)
+from courtbus.domain.identity import debtor_key, mask_ids_in_text, validate_debtor_id
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
@@ -79,16 +74,6 @@ def _iso(value: Any) -> Any:
 
 def _time(value: Any) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
-
-
-def debtor_key(canonical: str, nationality: str | None = None) -> str:
-    """One debtor however the ID was spelt: a legacy ID as its 18-digit form; a passport with
-    its issuing state. Hashed: the key is not personal data."""
-    if len(canonical) == 15 and canonical.isdigit():
-        canonical = upgrade_legacy_resident_id(canonical)
-    if nationality:
-        canonical = f"{nationality.upper()}:{canonical}"
-    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
 class BlacklistFlow(Flow):
@@ -478,24 +463,13 @@ class BlacklistFlow(Flow):
 
 
 def _internal(key: str, kind: str, body: dict[str, Any]) -> Output:
-    return Output(
-        DEBTORS_TOPIC, key.encode(), json.dumps(body).encode(), [("cb_kind", kind.encode())]
-    )
+    return internal_record(DEBTORS_TOPIC, key, kind, body)
 
 
 def _read_internal(raw: RawRecord) -> tuple[str, dict[str, Any]]:
-    """(kind, body) of an internal debtor record.
+    """(kind, body) of an internal record.
 
     Raises:
         ValidationError: ``BLACKLIST_RECORD_INVALID``.
     """
-    kind = next((bytes(x).decode() for k, x in raw.headers or () if k == "cb_kind" and x), "")
-    try:
-        body: dict[str, Any] = json.loads(raw.value or b"")
-    except ValueError as exc:
-        raise ValidationError(
-            f"internal record is not JSON: {exc}", code="BLACKLIST_RECORD_INVALID"
-        ) from exc
-    if kind not in _INTERNAL_KINDS:
-        raise ValidationError(f"unknown internal kind {kind!r}", code="BLACKLIST_RECORD_INVALID")
-    return kind, body
+    return read_internal(raw, _INTERNAL_KINDS, "BLACKLIST_RECORD_INVALID")

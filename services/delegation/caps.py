@@ -14,12 +14,11 @@ Internal records are JSON (``cb_kind`` header), never seen by participants.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from courtbus.bus.records import Output
+from courtbus.bus.records import Output, internal_record, read_internal
 from courtbus.domain import policy
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
@@ -32,7 +31,7 @@ COUNTERS: StoreSpec[int] = StoreSpec("caps", lambda n: str(n).encode(), lambda b
 
 
 def _record(key: str, kind: str, body: dict[str, Any]) -> Output:
-    return Output(CAPS_TOPIC, key.encode(), json.dumps(body).encode(), [("cb_kind", kind.encode())])
+    return internal_record(CAPS_TOPIC, key, kind, body)
 
 
 def read(raw: RawRecord) -> tuple[str, dict[str, Any]]:
@@ -41,16 +40,7 @@ def read(raw: RawRecord) -> tuple[str, dict[str, Any]]:
     Raises:
         ValidationError: ``CAPS_RECORD_INVALID``.
     """
-    kind = next((bytes(v).decode() for k, v in raw.headers or () if k == "cb_kind" and v), "")
-    try:
-        body: dict[str, Any] = json.loads(raw.value or b"")
-    except ValueError as exc:
-        raise ValidationError(
-            f"caps record is not JSON: {exc}", code="CAPS_RECORD_INVALID"
-        ) from exc
-    if kind not in ("reserve", "granted", "refused", "settle"):
-        raise ValidationError(f"unknown caps record kind {kind!r}", code="CAPS_RECORD_INVALID")
-    return kind, body
+    return read_internal(raw, ("reserve", "granted", "refused", "settle"), "CAPS_RECORD_INVALID")
 
 
 def expiry(cap_key: str) -> datetime:

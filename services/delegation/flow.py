@@ -9,7 +9,6 @@ overdue notices from timers indexed by due time. Finished delegations leave the 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import replace
@@ -24,11 +23,7 @@ from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.policies import DeadlineRules
 from courtbus.domain import delegation as dm
 from courtbus.domain import policy
-from courtbus.domain.identity import (
-    mask_ids_in_text,
-    upgrade_legacy_resident_id,
-    validate_debtor_id,
-)
+from courtbus.domain.identity import debtor_key, mask_ids_in_text, validate_debtor_id
 from courtbus.domain.money import Money
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
@@ -167,11 +162,6 @@ class DelegationFlow(Flow):
             id_type=p["debtor"].get("id_type"),
             nationality=p["debtor"].get("nationality"),
         )
-        if len(canonical) == 15 and canonical.isdigit():  # a legacy ID: one person, one cap
-            canonical = upgrade_legacy_resident_id(canonical)
-        nationality = p["debtor"].get("nationality")
-        if nationality:  # a passport number is unique only within its issuing state
-            canonical = f"{str(nationality).upper()}:{canonical}"
         policy.check_request(self.policies, ask)  # the law and the regional rules; caps below
         requested = dm.request(
             did, ask.requesting_court, ask.executing_court, ask.matter, event.headers.time,
@@ -181,7 +171,7 @@ class DelegationFlow(Flow):
         if not rules:
             return self._deliver(raw, event, Tracked(requested), court, state)
         year = state.now.astimezone(CHINA).year  # the bus's calendar year, not the sender's
-        debtor = hashlib.sha256(canonical.encode()).hexdigest()[:24]  # however it was spelt
+        debtor = debtor_key(canonical, p["debtor"].get("nationality"))  # however it was spelt
         keys = {r.id: f"{r.id}:{debtor}:{year}" for r in rules}
         route = f"{debtor}:{year}"
         pending = Tracked(requested, tuple(keys.values()), 0, route, KeptRecord.of(raw).to_json())
