@@ -352,3 +352,63 @@ class Services(Mapping[str, ServiceProcess]):
             proc.terminate()
         for proc in self.procs.values():
             proc.stop()
+
+
+def mirror_rows(
+    url: str, prefix: str, table: str = "partner_blacklist"
+) -> dict[str, dict[str, Any]]:
+    """The rows of a partner mirror whose entry id starts with ``prefix``, by entry id (empty
+    before the sync has made its table)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        if not inspect(engine).has_table(table):
+            return {}
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT * FROM {table} WHERE entry_id LIKE :p"), {"p": prefix + "%"}
+            ).mappings()
+            return {r["entry_id"]: dict(r) for r in rows}
+    finally:
+        engine.dispose()
+
+
+class MirrorSync:
+    """``AgencyClient(agency).sync(flow, url)`` following changes in a thread, until ``stop``."""
+
+    def __init__(self, conn: Connection, agency: str, url: str, flow: str = "blacklist") -> None:
+        import threading
+
+        from courtbus.sdk import AgencyClient
+
+        self.client = AgencyClient(agency, conn)
+        self.stopping = threading.Event()
+        self.result: list[Any] = []
+        self.errors: list[BaseException] = []
+        self.url, self.flow = url, flow
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.result.append(self.client.sync(self.flow, self.url, stop=self.stopping.is_set))
+        except BaseException as exc:  # reported by stop() and wait_for()
+            self.errors.append(exc)
+
+    def wait_for(self, prefix: str, expected: set[str], timeout_s: float = 60) -> None:
+        """Until the mirror's ids under ``prefix`` are ``expected`` (fails if the sync died)."""
+        wait_until(
+            lambda: set(mirror_rows(self.url, prefix)) == expected or self.errors,
+            timeout_s,
+            lambda: f"mirror {sorted(mirror_rows(self.url, prefix))} != {sorted(expected)}",
+        )
+        assert not self.errors, self.errors
+
+    def stop(self) -> Any:
+        """Stop the sync; its ``SyncResult``."""
+        self.stopping.set()
+        self.thread.join(timeout=30)
+        self.client.close()
+        assert not self.errors, self.errors
+        return self.result[0]

@@ -1,5 +1,7 @@
 """The dishonest-debtor list end to end: courts (SDK) → gateway → blacklist service → the view
-``blacklist.entries``, refusals to the dead letters, notices to the courts and alerts.
+``blacklist.entries``, refusals to the dead letters, notices to the courts and alerts; the feed
+router → two agencies (icbc, pbccrc), each receiving exactly its projection; partners that
+bootstrap their mirrors afterwards and follow later changes.
 
 Three courts in three provinces: Kunshan (320583, superior 3205), Zhanjiang (4408) and Xi'an
 (6101). Long periods are not shortened: an entry listed 24 months ago expires at once, and a
@@ -25,7 +27,14 @@ from courtbus.wire import values as v
 from courtbus.wire.client import make_envelope
 from courtbus.wire.envelope import Envelope, Event
 from tests.integration.conftest import StartServices
-from tests.integration.helpers import Services, TopicReader, header, wait_until
+from tests.integration.helpers import (
+    MirrorSync,
+    Services,
+    TopicReader,
+    header,
+    mirror_rows,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 VIEW = "blacklist.entries"
@@ -38,7 +47,7 @@ CREDITOR = {"kind": "ORGANISATION", "name": "某银行股份有限公司", "id_n
 
 @pytest.fixture(scope="module")
 def services(start_services: StartServices) -> Services:
-    return start_services("blacklist", which=("gateway", "blacklist", "projector"))
+    return start_services("blacklist", which=("gateway", "blacklist", "projector", "feeds"))
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +70,12 @@ def view(conn: Connection, services: Services) -> Iterator[TopicReader]:
     reader.close()
 
 
+RUN = uuid.uuid4().hex[:6]  # this module's entries: ids start with bl-<RUN>-
+PREFIX = f"bl-{RUN}-"
+
+
 def _id(tag: str) -> str:
-    return f"bl-{tag}-{uuid.uuid4().hex[:8]}"
+    return f"{PREFIX}{tag}-{uuid.uuid4().hex[:8]}"
 
 
 def _case(court: str) -> str:
@@ -288,3 +301,87 @@ def _cli(conn: Connection, *args: str) -> str:
                           text=True, env=env, timeout=180)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
+
+
+def _latest(view: TopicReader, envelope: Envelope) -> dict[str, dict[str, Any] | None]:
+    """This module's entries in the view: the latest payload of each (None: tombstoned)."""
+    latest: dict[str, dict[str, Any] | None] = {}
+    for r in view.read_to_end():
+        if r.key.decode().startswith(PREFIX):
+            latest[r.key.decode()] = envelope.read(r).payload if r.value else None
+    return latest
+
+
+def _active(latest: dict[str, dict[str, Any] | None]) -> set[str]:
+    return {eid for eid, p in latest.items() if p is not None and p["status"] == "ACTIVE"}
+
+
+def _grant(agency: str) -> list[str]:
+    from courtbus.catalogue.directory import load_directory
+
+    (feed,) = [f for f in load_directory().feeds if f.agency == agency and f.flow == "blacklist"]
+    return list(feed.fields)
+
+
+def test_partners_bootstrap_afterwards_and_each_agency_gets_exactly_its_projection(
+    courts: dict[str, CourtClient],
+    view: TopicReader,
+    envelope: Envelope,
+    conn: Connection,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """After every test above (listings, updates, a correction, delistings, an expiry, a
+    repaired drift), icbc's and pbccrc's partners bootstrap: each mirror holds exactly the
+    active set, with only its agency's fields; icbc's keeps up with a new listing and a
+    delisting; every record each agency received carries exactly its granted fields."""
+    latest = _latest(view, envelope)
+    active = _active(latest)
+    assert len(active) >= 6 and len(latest) - len(active) >= 3  # some were delisted
+    home = tmp_path_factory.mktemp("partners")
+    icbc_url = f"sqlite:///{home / 'icbc.db'}"
+    icbc = MirrorSync(conn, "icbc", icbc_url)
+    try:
+        icbc.wait_for(PREFIX, active)
+        rows = mirror_rows(icbc_url, PREFIX)
+        assert all(list(row) == _grant("icbc") for row in rows.values())
+        for eid, row in rows.items():
+            entry = latest[eid] or {}
+            assert (row["ground"], row["period_months"]) == (
+                entry["ground"],
+                entry["period_months"],
+            )
+            assert json.loads(row["debtor"])["id_number"] == entry["debtor"]["id_number"]
+        # later changes reach the running mirror: a new listing, a delisting by its owner
+        late = _id("late")
+        _list(courts["4408"], late, FIRM)
+        gone = sorted(active)[0]
+        owner = (latest[gone] or {})["listing_court"]["court_id"]
+        courts[owner].delist(gone, "PERFORMED")
+        active = (active - {gone}) | {late}
+        icbc.wait_for(PREFIX, active)
+    finally:
+        icbc.stop()
+
+    # pbccrc bootstraps with the CLI, once
+    pbccrc_url = f"sqlite:///{home / 'pbccrc.db'}"
+    said = _cli(conn, "blacklist", "sync", "pbccrc", "--db", pbccrc_url, "--once")
+    assert "bootstrapped" in said
+    rows = mirror_rows(pbccrc_url, PREFIX)
+    assert set(rows) == active
+    assert all(list(row) == _grant("pbccrc") and row["status"] == "ACTIVE" for row in rows.values())
+
+    # exactly the projection: every field granted is present, every other is absent
+    from courtbus.sdk import AgencyClient
+
+    for agency in ("icbc", "pbccrc"):
+        with AgencyClient(agency, conn) as client:
+            feed = [e for e in client.feed("blacklist") if e.key.startswith(PREFIX)]
+        values = [e.payload for e in feed if e.payload is not None]
+        assert {e.key for e in feed} == set(latest) | {late}, agency
+        assert values and all(set(p) == set(_grant(agency)) for p in values), agency
+        assert not any("obligation" in p or "conduct" in p for p in values)
+        delisted = [p for p in values if p["delisted_at"] is not None]
+        assert delisted and all(p["reason"] for p in delisted), agency
+        # icbc is not granted the status or the legal representative; pbccrc is
+        has_status = {"status" in p or "legal_representative" in p for p in values}
+        assert has_status == {agency == "pbccrc"}, agency

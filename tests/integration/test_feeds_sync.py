@@ -5,7 +5,6 @@ delistings, tombstones and new entries, and resumes from its offsets after a res
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,16 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from courtbus.config import Connection
-from courtbus.sdk import AgencyClient, SyncResult
+from courtbus.sdk import AgencyClient
 from courtbus.wire import values as v
 from courtbus.wire.client import make_envelope, make_producer, send_many
 from courtbus.wire.envelope import Envelope, OutgoingRecord
 from courtbus.wire.events import EventHeaders
 from tests.integration.conftest import StartServices
-from tests.integration.helpers import TopicReader, wait_until
+from tests.integration.helpers import MirrorSync, TopicReader, mirror_rows
 
 pytestmark = pytest.mark.integration
 
@@ -93,57 +92,8 @@ def view(conn: Connection, registered: dict[str, int]) -> Iterator[View]:
     envelope.codec.registry.close()  # type: ignore[attr-defined]
 
 
-def mirrored(url: str, prefix: str) -> dict[str, dict[str, Any]]:
-    engine = create_engine(url)
-    try:
-        if not inspect(engine).has_table("partner_blacklist"):
-            return {}  # the sync has not opened its mirror yet
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT * FROM partner_blacklist WHERE entry_id LIKE :p"), {"p": prefix + "%"}
-            ).mappings()
-            return {r["entry_id"]: dict(r) for r in rows}
-    finally:
-        engine.dispose()
-
-
-class Syncing:
-    """``AgencyClient("icbc").sync`` with follow, in a thread, until ``stop``."""
-
-    def __init__(self, conn: Connection, url: str) -> None:
-        self.client = AgencyClient("icbc", conn)
-        self.stopping = threading.Event()
-        self.result: list[SyncResult] = []
-        self.errors: list[BaseException] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.url = url
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.result.append(self.client.sync("blacklist", self.url, stop=self.stopping.is_set))
-        except BaseException as exc:  # reported by stop()
-            self.errors.append(exc)
-
-    def failed(self) -> bool:
-        return bool(self.errors)
-
-    def stop(self) -> SyncResult:
-        self.stopping.set()
-        self.thread.join(timeout=30)
-        self.client.close()
-        assert not self.errors, self.errors
-        return self.result[0]
-
-
-def until_mirror(url: str, view: View, syncing: Syncing, timeout_s: float = 60) -> None:
-    prefix = f"fs-{view.run}-"
-    wait_until(
-        lambda: set(mirrored(url, prefix)) == view.active or syncing.failed(),
-        timeout_s,
-        lambda: f"mirror {len(mirrored(url, prefix))} rows, expected {len(view.active)}",
-    )
-    assert not syncing.errors, syncing.errors
+def until_mirror(syncing: MirrorSync, view: View) -> None:
+    syncing.wait_for(f"fs-{view.run}-", view.active)
 
 
 def test_feed_projection_group_and_a_resuming_mirror(
@@ -155,18 +105,18 @@ def test_feed_projection_group_and_a_resuming_mirror(
     view.put([n for n in range(300) if n % 10 == 0], status="DELISTED")  # 30 delisted
     url = f"sqlite:///{tmp_path / 'icbc.db'}"
 
-    first = Syncing(conn, url)
-    until_mirror(url, view, first)
+    first = MirrorSync(conn, "icbc", url)
+    until_mirror(first, view)
     columns = [c["name"] for c in inspect(create_engine(url)).get_columns("partner_blacklist")]
     assert columns == ICBC  # no obligation, conduct, status ...
-    row = mirrored(url, prefix)[view.eid(1)]
+    row = mirror_rows(url, prefix)[view.eid(1)]
     assert PERSON_ID in row["debtor"] and row["delisted_at"] is None
 
     # Follow: delist 20, tombstone 20 (of which 5 were delisted already), add 30.
     view.put(list(range(1, 41, 2)), status="DELISTED")
     view.tombstone([n for n in range(100, 140, 2)])
     view.put(range(300, 330))
-    until_mirror(url, view, first)
+    until_mirror(first, view)
     result = first.stop()
     assert result.read >= 300 + 30 + 20 + 20 + 30 and result.rows >= len(view.active)
 
@@ -180,11 +130,11 @@ def test_feed_projection_group_and_a_resuming_mirror(
 
     # Restart: resumes from the stored offsets, reads only what is new, no duplicates.
     view.put(range(330, 335))
-    second = Syncing(conn, url)
-    until_mirror(url, view, second)
+    second = MirrorSync(conn, "icbc", url)
+    until_mirror(second, view)
     again = second.stop()
     assert again.read < 50, again  # not everything again
-    assert len(mirrored(url, prefix)) == len(view.active)
+    assert len(mirror_rows(url, prefix)) == len(view.active)
 
     # The group's list: exactly its members' entries (full records).
     reader = TopicReader(conn, "group.west-guangdong.blacklist")
