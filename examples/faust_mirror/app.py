@@ -2,7 +2,7 @@
 
 Reads ``blacklist.entries`` (or an agency's feed ``agency.<id>.blacklist``): key = entry id,
 value = registry-framed Avro, a tombstone removes the key. Keeps a Faust table entry id ->
-entry (JSON) of the ACTIVE entries only, and a second table entry id -> the ``ce_id`` last
+entry (JSON) of the active entries only, and a second table entry id -> the ``ce_id`` last
 applied, so a redelivered event is skipped. It writes nothing but its two tables' changelogs
 (and, if asked, a JSON snapshot of the active set for tests and operators).
 
@@ -33,11 +33,11 @@ from faust.types import EventT
 from courtbus.config import Connection, resolve
 from courtbus.errors import ConfigError
 from courtbus.faust import CODEC_NAME, ce_id, install, json_safe
+from courtbus.sdk.agency import is_removed
 
 log = logging.getLogger("courtbus.faust_mirror")
 
 VIEW_TOPIC = "blacklist.entries"
-ACTIVE = "ACTIVE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +115,13 @@ def apply(
     """Apply one record of the view to the mirror; says what it did.
 
     ``duplicate``: its ``ce_id`` is the one last applied for ``key`` (a redelivery), skipped.
-    ``kept``: an ACTIVE entry, stored. ``removed``: DELISTED, or a tombstone (no value).
-    A projected feed without a ``status`` field lists active entries only.
+    ``kept``: an active entry, stored. ``removed``: delisted (``status`` DELISTED or a
+    ``delisted_at``: a projected feed may carry either), or a tombstone (no value). The rule
+    is the SDK mirror's (``courtbus.sdk.agency.is_removed``), so both keep the same set.
     """
     if event_id is not None and applied.get(key) == event_id:
         return "duplicate"
-    if value is not None and value.get("status", ACTIVE) == ACTIVE:
+    if not is_removed(value):
         entries[key] = json_safe(value)
         outcome = "kept"
     else:

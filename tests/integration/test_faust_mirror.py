@@ -1,6 +1,7 @@
-"""The Faust mirror example (courtbus[faust]) against the real broker and registry: it keeps
-the active set of ``blacklist.entries``, follows later changes and skips a redelivered
-``ce_id``."""
+"""The Faust mirror example (courtbus[faust]) against the real broker, registry and feed
+router: it keeps the active set of icbc's feed ``agency.icbc.blacklist`` (projected: no
+``status``, a ``delisted_at``), follows later changes, skips a redelivered ``ce_id``, survives a
+SIGKILL, and ends holding the same set as ``courtbus blacklist sync icbc``."""
 
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ from courtbus.wire import values as v
 from courtbus.wire.client import make_envelope, make_producer, send_many
 from courtbus.wire.envelope import Envelope, OutgoingRecord
 from courtbus.wire.events import EventHeaders
-from tests.integration.helpers import wait_until
+from tests.integration.conftest import StartServices
+from tests.integration.helpers import mirror_rows, wait_until
 
 pytestmark = pytest.mark.integration
 
 TOPIC = "blacklist.entries"
+AGENCY = "icbc"
 ENTRY = "cn.court.bus.blacklist.BlacklistEntry"
 SOURCE = "bus:blacklist"
 PERSON_ID = "320583199303121234"  # valid checksum; not a real person
@@ -54,7 +57,8 @@ def _entry(entry_id: str, n: int, status: str, version: int) -> dict[str, Any]:
         "case_number": v.case_number(f"(2024)苏05执{n + 1}号"),
         "listing_court": v.court("3205"), "debtor": v.debtor("PERSON", "张三", PERSON_ID),
         "legal_representative": None, "legal_representative_id": None,
-        "ground": "REFUSED_WITH_ABILITY", "serious": False, "period_months": None,
+        # the version as the period: icbc's projection has no version field
+        "ground": "REFUSED_WITH_ABILITY", "serious": False, "period_months": 12 * version,
         "obligation": "支付人民币 1,000.00 元", "performance": "全部未履行",
         "conduct": "有履行能力而拒不履行", "title_issuer": "江苏省苏州市中级人民法院",
         "title_number": f"(2023)苏05民初{n + 1}号", "filed_at": t - timedelta(days=90),
@@ -117,7 +121,7 @@ class Mirror:
         self.env = {
             **os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap,
             "COURTBUS_REGISTRY_URL": conn.registry_url or "",
-            "COURTBUS_MIRROR_TOPIC": TOPIC, "COURTBUS_MIRROR_APP_ID": f"mirror-{run}",
+            "COURTBUS_MIRROR_AGENCY": AGENCY, "COURTBUS_MIRROR_APP_ID": f"mirror-{run}",
             "COURTBUS_MIRROR_DATA": str(home / "data"),
             "COURTBUS_MIRROR_SNAPSHOT": str(self.snapshot),
             # the restarted worker gets the killed one's partitions after this, not Faust's 60 s
@@ -142,7 +146,7 @@ class Mirror:
     def active(self) -> dict[str, int]:
         """Our run's active entries in the worker's table: entry id -> version."""
         return {
-            eid: int(entry["version"])
+            eid: int(entry["period_months"]) // 12
             for eid, entry in self.state()["active"].items()
             if eid.startswith(self.prefix)
         }
@@ -183,8 +187,9 @@ class Mirror:
 
 
 def test_the_faust_mirror_keeps_and_follows_the_active_set(
-    conn: Connection, view: View, tmp_path: Path
+    conn: Connection, view: View, start_services: StartServices, tmp_path: Path
 ) -> None:
+    start_services("faust", which=("feeds",))
     # 200 listings, a duplicate delivery of 10 of them, 40 delisted, 30 tombstoned
     first = [view.record(n, "ACTIVE") for n in range(200)]
     view.send(first + first[:10])
@@ -214,3 +219,18 @@ def test_the_faust_mirror_keeps_and_follows_the_active_set(
         mirror.wait_for(view.expected, timeout_s=60)
     finally:
         mirror.stop()
+
+    # the same set, and the same values, as the SDK's mirror of the same feed
+    url = f"sqlite:///{tmp_path / 'icbc.db'}"
+    env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap,
+           "COURTBUS_REGISTRY_URL": conn.registry_url or ""}  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "courtbus", "blacklist", "sync", AGENCY, "--db", url, "--once"],
+        capture_output=True, text=True, env=env, timeout=180, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = mirror_rows(url, mirror.prefix)
+    assert {eid: row["period_months"] // 12 for eid, row in rows.items()} == mirror.active()
+    faust_entries = mirror.state()["active"]
+    assert all(faust_entries[eid]["case_number"] == json.loads(row["case_number"])
+               for eid, row in rows.items())  # fmt: skip
