@@ -55,6 +55,7 @@ SENDERS: dict[str, tuple[str, str | None]] = {
     "CaseFiled": ("court", "court"),
     "CaseConcluded": ("court", "court"),
     "CaseResumed": ("court", "court"),
+    "CaseSuspended": ("court", "court"),
     # DelegationDelivered and MessageRejected are the bus's own: no participant may send them.
 }
 

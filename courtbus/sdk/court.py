@@ -42,6 +42,7 @@ from courtbus.domain.text import normalize_payload
 from courtbus.errors import ConfigError, CourtbusError, ValidationError
 from courtbus.gateway.rules import check_values
 from courtbus.sdk.blacklist import BlacklistSteps
+from courtbus.sdk.casestatus import CaseSteps
 from courtbus.wire import values as v
 from courtbus.wire.client import (
     BulkSendError,
@@ -269,7 +270,7 @@ def check_requests(
     return results
 
 
-class CourtClient(BlacklistSteps):
+class CourtClient(BlacklistSteps, CaseSteps):
     """One court's connection to the bus."""
 
     def __init__(

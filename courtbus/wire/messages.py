@@ -91,6 +91,8 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     _m("casestatus", "CaseFiled", "filed", "case_number"),
     _m("casestatus", "CaseConcluded", "concluded", "case_number"),
     _m("casestatus", "CaseResumed", "resumed", "case_number"),
+    _m("casestatus", "CaseSuspended", "suspended", "case_number"),
+    _m("casestatus", "CaseWatchdogAlert", "watchdog_alert", "case_number"),
     MessageType(
         f"{NS}.notice.MessageRejected",
         "cn.court.bus.message_rejected",

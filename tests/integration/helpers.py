@@ -289,6 +289,7 @@ SERVICE_MODULES = {
     "delegation": "services.delegation",
     "blacklist": "services.blacklist",
     "feeds": "services.feeds",
+    "watchdog": "services.watchdog",
 }
 ALL_SERVICES = ("projector", "gateway", "delegation")
 

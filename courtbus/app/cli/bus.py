@@ -94,7 +94,7 @@ def dlq_replay(
 
 
 # The bus's services, each `python -m services.<name>`.
-SERVICE_NAMES = ("gateway", "delegation", "projector", "blacklist", "feeds")
+SERVICE_NAMES = ("gateway", "delegation", "projector", "blacklist", "feeds", "watchdog")
 
 
 def serve(

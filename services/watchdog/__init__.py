@@ -1,0 +1,1 @@
+"""The case-status flow and the "not lifted" watchdog (see ``flow``)."""
