@@ -1,0 +1,161 @@
+"""Case status and the "not lifted" watchdog on the real stack (report:380-386): a case with a
+list entry and a delegated freeze is concluded as performed; the watchdog alerts the handling
+court with both, again after the (shortened) repeat, and stops once both are lifted; a resumed
+case stops its alerts; bad statuses are refused with their codes.
+
+The freeze's grace and the repeat are shortened (2 s, 4 s); the list entry's grace is the law's
+3 working days, so the cases are concluded ten days ago."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from courtbus.app.samples import PERSON_ID
+from courtbus.config import Connection
+from courtbus.sdk import CourtClient
+from courtbus.wire import values as v
+from courtbus.wire.envelope import Event
+from tests.integration.conftest import StartServices
+from tests.integration.helpers import Services, TopicReader, header, wait_until
+
+pytestmark = pytest.mark.integration
+KUNSHAN, XIAN = "320583", "6101"
+ALERT = "cn.court.bus.casestatus.CaseWatchdogAlert"
+REPEAT_S = 4.0
+DEBTOR = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
+
+
+@pytest.fixture(scope="module")
+def services(start_services: StartServices) -> Services:
+    env = {"COURTBUS_WATCHDOG_FREEZE_GRACE_SECONDS": "2",
+           "COURTBUS_WATCHDOG_REPEAT_SECONDS": str(REPEAT_S)}  # fmt: skip
+    return start_services(
+        "watchdog", env=env, which=("gateway", "blacklist", "delegation", "watchdog")
+    )
+
+
+@pytest.fixture(scope="module")
+def courts(conn: Connection, services: Services) -> Iterator[dict[str, CourtClient]]:
+    clients = {c: CourtClient(c, conn) for c in (KUNSHAN, XIAN)}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+class Alerts:
+    """The watchdog alerts a court has received for one case, as they arrive."""
+
+    def __init__(self, court: CourtClient, case: str) -> None:
+        self.court, self.case = court, case
+        self.seen: dict[str, tuple[float, Event]] = {}  # ce_id -> (when first read, alert)
+
+    def poll(self) -> list[Event]:
+        """Every alert so far, oldest first (the inbox is read from its start each time)."""
+        for e in self.court.inbox(timeout_s=0.5):
+            if e.record == ALERT and e.payload["case_number"]["text"] == self.case:
+                self.seen.setdefault(e.headers.id, (time.monotonic(), e))
+        return [e for _, e in self.seen.values()]
+
+    def wait(self, count: int, timeout_s: float = 60) -> list[Event]:
+        def enough() -> list[Event]:
+            found = self.poll()
+            return found if len(found) >= count else []
+
+        return wait_until(enough, timeout_s, f"{count} watchdog alert(s) for {self.case}")
+
+    def quiet(self, timeout_s: float = 40) -> None:
+        """Until no alert has come for twice the repeat (fails if they keep coming)."""
+
+        def still() -> bool:
+            self.poll()
+            last = max((t for t, _ in self.seen.values()), default=0.0)
+            return time.monotonic() - last > 2 * REPEAT_S
+
+        wait_until(still, timeout_s, f"the alerts for {self.case} to stop", interval_s=0.5)
+
+
+def _case() -> str:
+    return f"(2024)苏0583执{uuid.uuid4().int % 90000 + 10000}号"
+
+
+def _list(court: CourtClient, case: str) -> str:
+    eid = f"wd-{uuid.uuid4().hex[:10]}"
+    court.list_debtor(
+        eid, case, DEBTOR, "REFUSED_WITH_ABILITY", obligation="给付 10,000.00 元",
+        performance="全部未履行", conduct="有履行能力而拒不履行", title_issuer="江苏省昆山市人民法院",
+        title_number="(2023)苏0583民初9号", filed_at=v.now() - timedelta(days=90),
+    )  # fmt: skip
+    return eid
+
+
+def _refused(conn: Connection, sent: Any) -> str | None:
+    reader = TopicReader(conn, "bus.deadletter")
+    try:
+        dead = reader.wait_for(
+            lambda r: dict(r.headers).get("ce_id") == sent.event_id.encode(), timeout_s=60
+        )
+        return header(dead[0], "dlq_code")
+    finally:
+        reader.close()
+
+
+def test_a_performed_case_is_watched_until_everything_is_lifted(
+    courts: dict[str, CourtClient], conn: Connection
+) -> None:
+    kunshan, xian = courts[KUNSHAN], courts[XIAN]
+    case = _case()
+    kunshan.file_case(case, filed_at=v.now() - timedelta(days=100))
+    eid = _list(kunshan, case)
+    did = f"wd-dg-{uuid.uuid4().hex[:8]}"
+    kunshan.request_delegation(delegation_id=did, case_number=case, executing_court=XIAN,
+                               matter="FREEZE", debtor=DEBTOR, asset_kind="DEPOSIT",
+                               freeze_period_days=365)  # fmt: skip
+    wait_until(lambda: any(e.key == did for e in xian.inbox(timeout_s=0.5)), 60, "the request")
+    xian.accept(did)
+    xian.complete(did, "冻结银行存款", measure_until=datetime.now(UTC) + timedelta(days=300))
+    alerts = Alerts(kunshan, case)
+    kunshan.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(days=10))
+
+    first = alerts.wait(1)[0].payload
+    assert first["alert_number"] == 1 and first["court"]["court_id"] == KUNSHAN
+    assert {i["item_id"] for i in first["items"]} == {f"blacklist:{eid}", f"freeze:{did}"}
+    assert PERSON_ID not in first["detail"]
+    assert alerts.wait(2)[1].payload["alert_number"] == 2  # repeated until lifted
+
+    kunshan.delist(eid, "PERFORMED")
+    kunshan.request_release(did, "案件已执行完毕")
+    wait_until(lambda: any(e.key == did and e.record.endswith("ReleaseRequested")
+                           for e in xian.inbox(timeout_s=0.5)), 60, "the release request")  # fmt: skip
+    xian.report_released(did, "已解除冻结")
+    alerts.quiet()
+    last = alerts.poll()[-1].payload
+    assert last["alert_number"] >= 2
+
+    # a conclusion cannot follow a conclusion
+    again = kunshan.conclude_case(case, "PERFORMED")
+    assert _refused(conn, again) == "CASE_ILLEGAL_TRANSITION"
+
+
+def test_a_resumed_case_stops_its_alerts_and_only_its_court_speaks_for_it(
+    courts: dict[str, CourtClient], conn: Connection
+) -> None:
+    kunshan = courts[KUNSHAN]
+    case = _case()
+    _list(kunshan, case)
+    alerts = Alerts(kunshan, case)
+    kunshan.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(days=10))
+    alerts.wait(1)
+    kunshan.resume_case(case, f"(2024)苏0583执恢{uuid.uuid4().int % 9000 + 1000}号")
+    alerts.quiet()
+    stranger = courts[XIAN].send_record(
+        "cn.court.bus.casestatus.CaseConcluded",
+        {"case_number": v.case_number(case), "court": v.court(XIAN), "outcome": "PERFORMED",
+         "concluded_at": v.now()},
+    )  # fmt: skip
+    assert _refused(conn, stranger) == "CASE_NOT_HANDLING_COURT"
