@@ -48,6 +48,12 @@ def alert_row(event: Event) -> AlertRow:
         return AlertRow(
             event.headers.id, str(p["notice"]), None, court_id, message, event.headers.time
         )
+    if event.record.endswith(".CaseWatchdogAlert"):
+        items = ", ".join(f"{i['item_id']} (court {i['court_id']})" for i in p["items"])
+        message = (f"CaseWatchdogAlert {p['alert_number']}: case {p['case_number']['text']} "
+                   f"performed, still in force: {items}")  # fmt: skip
+        return AlertRow(event.headers.id, "WATCHDOG", None,
+                        p["court"]["court_id"], message, event.headers.time)  # fmt: skip
     kind = f"{p.get('deadline', 'UNKNOWN')}_{p.get('notice', 'ALERT')}"
     executing = p.get("executing_court")
     court = executing.get("court_id") if isinstance(executing, dict) else None

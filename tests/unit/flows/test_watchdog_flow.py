@@ -172,3 +172,15 @@ def test_a_lapsed_freeze_and_an_unwatched_outcome_raise_nothing() -> None:
     entry(h2, "bl-3")
     status(h2, "CaseConcluded", outcome="TERMINATED")
     assert alerts(h2, h2.advance(days=30)) == [] and h2.timers() == []
+
+
+def test_the_projector_keeps_an_alert_as_a_watchdog_row() -> None:
+    from services.projector.flow import alert_row
+
+    h = harness()
+    entry(h, "bl-4")
+    status(h, "CaseConcluded", outcome="PERFORMED")
+    out = [o for o in h.advance(days=7) if o.topic == "bus.alerts"]
+    row = alert_row(h.decode(out[0]))
+    assert (row.kind, row.court_id, row.delegation_id) == ("WATCHDOG", COURT, None)
+    assert CASE in row.message and "blacklist:bl-4" in row.message
