@@ -370,6 +370,10 @@ def test_partners_bootstrap_afterwards_and_each_agency_gets_exactly_its_projecti
     assert set(rows) == active
     assert all(list(row) == _grant("pbccrc") and row["status"] == "ACTIVE" for row in rows.values())
 
+    # `courtbus feed`: what the agency receives, IDs masked
+    shown = _cli(conn, "feed", "pbccrc", "--flow", "blacklist")
+    assert late in shown and gone in shown and PERSON_ID not in shown and FIRM_CODE not in shown
+
     # exactly the projection: every field granted is present, every other is absent
     from courtbus.sdk import AgencyClient
 

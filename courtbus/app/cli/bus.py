@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from courtbus.app.cli.common import check_court, cli_connection, court_client, out
+from courtbus.bus.topics import inbox_topic
 from courtbus.domain.identity import mask_ids_in_text
 
 dlq_app = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
@@ -105,3 +106,49 @@ def serve(
         out.print(f"[red]unknown service {service!r}[/red]: {', '.join(SERVICE_NAMES)}")
         raise typer.Exit(2)
     raise typer.Exit(subprocess.call([sys.executable, "-m", f"services.{service}"]))
+
+
+def feed(
+    agency: Annotated[str, typer.Argument(help="Agency id (see `courtbus directory show`).")],
+    flow: Annotated[
+        str | None, typer.Option(help="Only this flow's feed (default: every granted one).")
+    ] = None,
+    follow: Annotated[bool, typer.Option(help="Keep waiting for new records.")] = False,
+    show_ids: Annotated[bool, typer.Option("--show-ids", help="Do not mask ID numbers.")] = False,
+) -> None:
+    """Print what the bus sends an agency: its notices (``agency.<id>.feed``: refusals of what
+    it sent, answers) and each granted flow's feed (``agency.<id>.<flow>``), as the agency
+    receives them (projected fields only; a tombstone retracts an entry)."""
+    import json
+
+    from courtbus.catalogue.directory import load_directory
+    from courtbus.sdk.agency import AgencyClient
+    from courtbus.store.jsonify import masked
+    from courtbus.wire.client import read_from_start
+
+    directory = load_directory()
+    directory.agency(agency)
+    granted = [f.flow for f in directory.feeds if f.agency == agency]
+    if flow is not None and flow not in granted:
+        out.print(
+            f"[red]agency {agency} is not granted the {flow} feed[/red] ({', '.join(granted) or 'none'})"
+        )
+        raise typer.Exit(2)
+    flows = [flow] if flow else granted
+    topics = [inbox_topic("agency", agency), *(f"agency.{agency}.{f}" for f in flows)]
+    count = 0
+    with AgencyClient(agency, cli_connection(), directory=directory) as client:
+        for raw in read_from_start(client.conn, topics, None if follow else 3):
+            event = client.decode(raw)
+            where = raw.topic.rsplit(".", 1)[1]
+            if event.payload is None:
+                text = f"{'':19}  {where:<11} {event.key}  (tombstone: retracted)"
+            else:
+                payload = event.payload if show_ids else masked(event.payload)
+                body = json.dumps(payload, ensure_ascii=False, default=str, separators=(",", ":"))
+                when = f"{event.headers.time:%Y-%m-%d %H:%M:%S}" if event.headers else ""
+                short = (event.record or "").rsplit(".", 1)[-1]
+                text = f"{when:19}  {where:<11} {event.key}  {short}  {body}"
+            out.print(text if show_ids else mask_ids_in_text(text), highlight=False, markup=False)
+            count += 1
+    out.print(f"{count} record(s)")

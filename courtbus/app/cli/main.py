@@ -40,6 +40,7 @@ app.add_typer(delegation.delegation_app, name="delegation")
 app.add_typer(bus.dlq_app, name="dlq")
 app.add_typer(blacklist.blacklist_app, name="blacklist")
 app.command("inbox")(bus.inbox)
+app.command("feed")(bus.feed)
 app.command("serve")(bus.serve)
 
 out = Console()
