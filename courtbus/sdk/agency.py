@@ -49,6 +49,7 @@ from sqlalchemy.types import TypeEngine
 from courtbus.catalogue.directory import Directory, Feed, load_directory
 from courtbus.config import Connection
 from courtbus.errors import ClusterError, StoreError, ValidationError
+from courtbus.sdk.mirror_drift import MirrorCheck
 from courtbus.wire.client import make_envelope, read_from_start
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.events import EventHeaders
@@ -316,6 +317,28 @@ class Mirror:
             ])  # fmt: skip
         return len(rows), len(gone)
 
+    def ids(self) -> set[str]:
+        """Every entry id the mirror holds."""
+        from sqlalchemy import select
+
+        with self._guard(), self.engine.connect() as conn:
+            return {str(r[0]) for r in conn.execute(select(self.table.c.entry_id))}
+
+    def repair(self, rows: Mapping[str, Mapping[str, Any]], gone: Iterable[str]) -> None:
+        """Write ``rows`` (entry id → feed payload) and delete ``gone``, in one transaction,
+        without moving the offsets (a drift repair: the feed up to those offsets says so).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE`` or ``STORE_REFUSED`` (nothing is kept).
+        """
+        t = self.table
+        keys = [*rows, *gone]
+        with self._guard(), self.engine.begin() as conn:
+            for i in range(0, len(keys), BATCH_ROWS):
+                conn.execute(delete(t).where(t.c.entry_id.in_(keys[i : i + BATCH_ROWS])))
+            if rows:
+                conn.execute(t.insert(), [self._row(k, p) for k, p in rows.items()])
+
 
 class _Guard:
     """A database failure as ``StoreError``: ``STORE_UNAVAILABLE`` (could not reach or lock
@@ -449,6 +472,54 @@ class AgencyClient:
         mirror = Mirror(store_url, flow, grant.fields, keep=keep)
         try:
             return _Sync(self, mirror, topic, progress, stop or (lambda: False)).run(follow)
+        finally:
+            mirror.close()
+
+    def verify_mirror(
+        self,
+        flow: str,
+        store_url: str,
+        *,
+        region: str | None = None,
+        repair: bool = True,
+        progress: Progress | None = None,
+    ) -> MirrorCheck:
+        """Compare the mirror at ``store_url`` with the feed up to the mirror's own offsets, by
+        digest (see ``courtbus.sdk.mirror_drift``), and with ``repair`` write what it lacks and
+        delete what it should not have. ``region`` as given to ``sync``.
+
+        Raises:
+            ValidationError: ``FEED_NOT_GRANTED``, ``REGION_UNKNOWN``, ``REGION_NEEDS_COURT``,
+                ``MIRROR_EMPTY`` (the mirror has never synced: run ``sync`` first).
+            StoreError: the mirror database failed.
+        """
+        from courtbus.sdk.mirror_drift import compare, read_upto
+
+        grant = self.grant(flow)
+        keep = self._keep(flow, grant, region)
+        topic = self.topic(flow)
+        mirror = Mirror(store_url, flow, grant.fields, keep=keep)
+        try:
+            offsets = mirror.offsets(topic)
+            if not offsets:
+                raise ValidationError(
+                    f"the mirror at {mirror.engine.url.render_as_string(hide_password=True)} has "
+                    f"not read {topic} yet: run sync first", code="MIRROR_EMPTY",
+                )  # fmt: skip
+            expected: dict[str, dict[str, Any]] = {}
+            for raw in read_upto(self.conn, topic, offsets, progress):
+                event = self.decode(raw)
+                p = event.payload
+                if is_removed(p) or (keep is not None and not keep(p or {})):
+                    expected.pop(event.key, None)
+                else:
+                    expected[event.key] = p or {}
+            held = mirror.ids()
+            buckets, missing, extra = compare(expected, held)
+            if repair and buckets:
+                mirror.repair({k: expected[k] for k in missing}, extra)
+            return MirrorCheck(topic, len(expected), len(held), buckets, missing, extra,
+                               repair and bool(buckets))  # fmt: skip
         finally:
             mirror.close()
 

@@ -370,6 +370,23 @@ def test_partners_bootstrap_afterwards_and_each_agency_gets_exactly_its_projecti
     assert set(rows) == active
     assert all(list(row) == _grant("pbccrc") and row["status"] == "ACTIVE" for row in rows.values())
 
+    # drift in the partner's store: one row deleted and one renamed by hand are found by the
+    # digest and repaired, after which the digests are equal
+    from sqlalchemy import create_engine, text
+
+    lost = sorted(active)[:2]
+    engine = create_engine(pbccrc_url)
+    with engine.begin() as db:
+        db.execute(text("DELETE FROM partner_blacklist WHERE entry_id = :a"), {"a": lost[0]})
+        db.execute(text("UPDATE partner_blacklist SET entry_id = :e WHERE entry_id = :b"),
+                   {"e": PREFIX + "stray", "b": lost[1]})  # fmt: skip
+    engine.dispose()
+    found = _cli(conn, "blacklist", "verify-mirror", "pbccrc", "--db", pbccrc_url)
+    assert "2 entr(ies) missing from the mirror, 1 it should not have" in found, found
+    assert f"missing {lost[0]}" in found and "repaired" in found
+    assert set(mirror_rows(pbccrc_url, PREFIX)) == active
+    assert "in sync" in _cli(conn, "blacklist", "verify-mirror", "pbccrc", "--db", pbccrc_url)
+
     # `courtbus feed`: what the agency receives, IDs masked
     shown = _cli(conn, "feed", "pbccrc", "--flow", "blacklist")
     assert late in shown and gone in shown and PERSON_ID not in shown and FIRM_CODE not in shown

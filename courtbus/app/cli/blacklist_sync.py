@@ -114,3 +114,50 @@ def sync(
         f"(bootstrap {result.bootstrap_s:.1f} s)",
         highlight=False,
     )
+
+
+@blacklist_app.command("verify-mirror")
+def verify_mirror(
+    agency: str,
+    db: Annotated[str, typer.Option("--db", help="The mirror's database URL.")],
+    region: Annotated[
+        str | None, typer.Option(help="The region the mirror was synced with, if any.")
+    ] = None,
+    repair: Annotated[
+        bool, typer.Option(help="Write what the mirror lacks, delete what it should not have.")
+    ] = True,
+) -> None:
+    """Compare a partner's mirror with its feed (up to the mirror's offsets) by digest; repair."""
+    from rich.progress import Progress
+
+    from courtbus.sdk.agency import AgencyClient
+
+    check_sync(agency, region)
+    with (
+        AgencyClient(agency, cli_connection()) as client,
+        Progress(*_columns(), console=out, transient=True) as progress,
+    ):
+        task = progress.add_task("reading", total=None)
+        check = client.verify_mirror(
+            FLOW, db, region=region, repair=repair,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+    if check.in_sync:
+        out.print(f"[green]in sync[/green]: {check.mirror_rows:,} entr(ies), digests equal")
+        return
+    out.print(
+        f"{len(check.buckets)} bucket(s) differ: {len(check.missing)} entr(ies) missing from "
+        f"the mirror, {len(check.extra)} it should not have (feed {check.feed_rows:,}, mirror "
+        f"{check.mirror_rows:,})",
+        highlight=False,
+    )
+    for eid in check.missing[:20]:
+        out.print(f"  missing {eid}", highlight=False)
+    for eid in check.extra[:20]:
+        out.print(f"  extra   {eid}", highlight=False)
+    if check.repaired:
+        out.print(
+            f"[green]repaired[/green]: wrote {len(check.missing)}, deleted {len(check.extra)}"
+        )
+    else:
+        raise typer.Exit(1)
