@@ -212,7 +212,7 @@ class Claim:
     claimant: Party
     court_id: str  # the claimant's court: it files, and hears back
     amount: int  # fen claimed
-    filed_at: datetime
+    filed_at: datetime  # on the bus: Step.CLAIM_FILED sets it to the step's time
     klass: ClaimClass = ClaimClass.ORDINARY
     rank: int = 0
     has_title: bool = True  # 执行依据 (Art. 506)

@@ -22,6 +22,7 @@ from courtbus.domain.distribution import (
     compute_plan,
     payout,
 )
+from courtbus.domain.money import MAX_FEN
 
 T0 = datetime(2024, 3, 1, 10, tzinfo=CHINA)
 CLAIMANT = Party.of("PERSON", "张某", "11010519491231002X")
@@ -60,7 +61,7 @@ def claims(draw: st.DrawFn) -> list[Claim]:
 def cases(draw: st.DrawFn) -> Case:
     cs = draw(claims())
     total = sum(c.amount for c in cs)
-    proceeds = draw(st.integers(0, total + total // 2 + 10))
+    proceeds = draw(st.integers(0, min(MAX_FEN, total + total // 2 + 10)))
     costs = draw(st.integers(0, max(1, proceeds // 10)))
     return proceeds, costs, cs, draw(st.sampled_from(list(OrdinaryOrder)))
 
