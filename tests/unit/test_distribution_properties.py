@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from courtbus.domain.calendar import CHINA
-from courtbus.domain.distribution import (
+from courtbus.domain.distribution_plan import (
     Allocation,
     Claim,
     ClaimClass,

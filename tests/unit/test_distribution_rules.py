@@ -11,36 +11,38 @@ import pytest
 from courtbus.domain.calendar import CHINA
 from courtbus.domain.distribution import (
     Actor,
+    Distribution,
+    Duty,
+    Phase,
+    State,
+    Step,
+    apply,
+    closes_at,
+    next_deadline,
+    open_distribution,
+    payable,
+    pending,
+    window_deadlines,
+)
+from courtbus.domain.distribution import Detail as X
+from courtbus.domain.distribution_plan import (
     Claim,
     ClaimClass,
     DebtorForm,
     Dispute,
-    Distribution,
-    Duty,
     OrdinaryOrder,
     Party,
     Periods,
-    Phase,
     Plan,
     Procedure,
-    State,
-    Step,
-    apply,
     check_handover_request,
-    closes_at,
     compute_plan,
     handover_due,
     handover_overdue,
     may_request_handover,
-    next_deadline,
-    open_distribution,
-    payable,
     payout,
-    pending,
     revise_plan,
-    window_deadlines,
 )
-from courtbus.domain.distribution import Detail as X
 from courtbus.errors import ValidationError
 
 PRESIDING, BEIJING, SHENZHEN, STRANGER = "320583", "110105", "440305", "6101"
