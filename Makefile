@@ -71,6 +71,8 @@ bench: jars
 	$(BIN)/python -m bench.restore --full
 	$(BIN)/python -m bench.blacklist_restore
 	$(BIN)/python -m bench.blacklist_restore --full
+	$(BIN)/python -m bench.blacklist_bootstrap
+	$(BIN)/python -m bench.blacklist_bootstrap --full
 	$(BIN)/python -m bench.latency
 
 clean:

@@ -115,3 +115,41 @@ def test_a_changed_grant_needs_a_new_database(url: str) -> None:
     assert info.value.code == "MIRROR_COLUMNS_CHANGED"
     with pytest.raises(ValidationError):
         Mirror(url, "restriction", FIELDS)
+
+
+def test_the_sync_reads_records_without_their_headers_as_kafka_python_reads_them() -> None:
+    from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+
+    from courtbus.sdk.agency import _HeaderlessBatch
+
+    for compression in (0, 1):  # none, gzip
+        builder = DefaultRecordBatchBuilder(2, compression, False, -1, -1, -1, 1 << 20)
+        headers = [("ce_id", b"x" * 40), ("ce_type", b"cn.court.blacklist.entry"), ("e", None)]
+        for i in range(50):
+            key, value = f"bl-{i}".encode(), None if i % 7 == 0 else bytes([i]) * (i * 9)
+            builder.append(i, timestamp=1_700_000_000_000 + i, key=key, value=value,
+                           headers=headers)  # fmt: skip
+        data = bytes(builder.build())
+        fast = DefaultRecordBatch(data)
+        fast.__class__ = _HeaderlessBatch
+        for want, got in zip(DefaultRecordBatch(data), fast, strict=True):
+            assert (got.offset, got.timestamp, got.key, got.value, got.headers) == (
+                want.offset, want.timestamp, want.key, want.value, [])  # fmt: skip
+
+
+def test_the_sync_decoder_matches_the_codec_and_keeps_its_errors() -> None:
+    from courtbus.errors import SerializationError
+    from courtbus.runtime.harness import memory_envelope
+    from courtbus.sdk.agency import _Decoder
+    from services.feeds.flow import feed_routes
+
+    codec = memory_envelope().codec
+    route = next(r for r in feed_routes(load_directory(), codec.schemas) if r.agency == "icbc")
+    value = codec.encode_with(route.schema, route.project(payload(1)))
+    decode = _Decoder(codec)
+    assert decode(value) == decode(value) == codec.decode(value).payload
+    for bad, code in ((value[:-3], "AVRO_DECODE_FAILED"), (value + b"\x00", "AVRO_TRAILING_BYTES"),
+                      (b"\x01" + value[1:], "WIRE_BAD_MAGIC")):  # fmt: skip
+        with pytest.raises(SerializationError) as info:
+            decode(bad)
+        assert info.value.code == code
