@@ -94,6 +94,9 @@ def one_per_flow() -> list[Sample]:
                 "proceeds": v.money("3500000.00"),
                 "claim_deadline": date.today() + timedelta(days=30),
                 "opened_at": t,
+                "debtor_form": None,
+                "enforcement_started_at": None,
+                "sealed_at": None,
             },
         ),
         (

@@ -51,7 +51,21 @@ SENDERS: dict[str, tuple[str, str | None]] = {
     "DistributionClaimRejected": ("court", None),
     "DistributionPlanIssued": ("court", None),
     "DistributionObjectionFiled": ("court", "objecting_court"),
-    "DistributionFinalized": ("court", None),
+    # the presiding court's steps name no sender field: the flow refuses another court's
+    # (DISTRIBUTION_NOT_PRESIDING); DistributionFinalized and DistributionWindowClosed are the
+    # bus's own (the plan becomes final when a window closes, a revision or a judgment is in)
+    "DistributionPlanServed": ("court", None),
+    "DistributionOppositionFiled": ("court", "opposing_court"),
+    "DistributionSuitReported": ("court", "reporting_court"),
+    "DistributionPlanRevised": ("court", None),
+    "DistributionSuitDecided": ("court", None),
+    "DistributionEnterpriseAssessed": ("court", None),
+    "DistributionBankruptcyAnswered": ("court", "bankruptcy_court"),
+    "DistributionExecutionEnded": ("court", None),
+    "DistributionPaidOut": ("court", None),
+    "DistributionAuctionPublished": ("court", None),
+    "DistributionHandoverRequested": ("court", "requesting_court"),
+    "DistributionHandedOver": ("court", None),
     "CaseFiled": ("court", "court"),
     "CaseConcluded": ("court", "court"),
     "CaseResumed": ("court", "court"),
