@@ -18,7 +18,7 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "topics" / "catalogue.yaml"
 _DURATION = re.compile(r"^(\d+)(d|h|m|s)$")
 _UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-MANAGED_PREFIXES = ("court.", "agency.", "bus.", "blacklist.", "group.")
+MANAGED_PREFIXES = ("court.", "agency.", "bus.", "blacklist.", "restriction.", "group.")
 # The flows whose views the feed router (services/feeds) sends to groups of courts.
 GROUP_FLOWS = ("blacklist",)
 

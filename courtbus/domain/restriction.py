@@ -10,7 +10,10 @@ Sources:
 - 民事诉讼法, the article on 限制出境 (2017 版 第二百五十五条: 人民法院可以对其采取或者通知有关
   单位协助采取限制出境; renumbered in the 2021 and 2023 revisions — verify the current number).
   That an organisation's exit ban names its legal representative, principal or responsible
-  persons follows 民诉法解释 on 限制出境 of a unit's persons (article number to verify).
+  persons follows 民诉法解释 on 限制出境 of a unit's persons (article number to verify);
+- the source report: the exit-ban system links the courts, the National Immigration
+  Administration and the border ports (report:356-366); courts and airlines enforce consumption
+  bans on flights (report:372-374).
 
 The acknowledgement deadline (12 hours by default) is an operational choice, not law.
 """
@@ -176,7 +179,7 @@ class Control:
     lifted_at: datetime | None = None
     lift_reason: LiftReason | None = None
     acked: frozenset[tuple[str, str]] = frozenset()  # (agency, ISSUE|LIFT)
-    rejected: frozenset[str] = frozenset()
+    rejected: frozenset[tuple[str, str]] = frozenset()  # (agency, ISSUE|LIFT)
     overdue_sent: frozenset[tuple[str, str]] = frozenset()
     exemptions: tuple[str, ...] = field(default_factory=tuple)
 
@@ -192,7 +195,7 @@ def lift(control: Control, court: str | None, reason: LiftReason, at: datetime) 
     """The issuing court lifts a control; each agency then owes a LIFT acknowledgement.
 
     Raises:
-        ValidationError: ``RESTRICTION_NOT_OWNER`` or ``RESTRICTION_NOT_ACTIVE``.
+        ValidationError: ``RESTRICTION_NOT_ISSUER`` or ``RESTRICTION_NOT_ACTIVE``.
     """
     _check_owner(control, court, "lift")
     if control.status is not Status.ACTIVE:
@@ -215,17 +218,56 @@ def acknowledge(control: Control, agency: str, target: str) -> Control:
             f"control {control.control_id} is not lifted: nothing to acknowledge",
             code="RESTRICTION_ACK_INVALID",
         )
-    return replace(control, acked=control.acked | {(agency, target)})
+    step = (agency, target)
+    return replace(control, acked=control.acked | {step}, rejected=control.rejected - {step})
 
 
-def reject(control: Control, agency: str) -> Control:
-    """An agency cannot enforce the control (e.g. an identity mismatch): the court is told.
+def reject(control: Control, agency: str, target: str = "ISSUE") -> Control:
+    """An agency cannot carry out a step of the control (e.g. an identity mismatch): the court
+    is told, and no acknowledgement of that step is owed any more (a later one still counts).
+
+    Raises:
+        ValidationError: ``RESTRICTION_AGENCY_NOT_ENTITLED``, ``RESTRICTION_ACK_INVALID`` (a
+            LIFT before the lift).
+    """
+    _check_agency(control, agency)
+    if target == "LIFT" and control.status is not Status.LIFTED:
+        raise ValidationError(
+            f"control {control.control_id} is not lifted: nothing to reject",
+            code="RESTRICTION_ACK_INVALID",
+        )
+    return replace(control, rejected=control.rejected | {(agency, target)})
+
+
+def check_agency(control: Control, agency: str) -> None:
+    """``agency`` is one of the control's agencies (it may answer or report on it).
 
     Raises:
         ValidationError: ``RESTRICTION_AGENCY_NOT_ENTITLED``.
     """
     _check_agency(control, agency)
-    return replace(control, rejected=control.rejected | {agency})
+
+
+def agencies_for(
+    kind: Kind, granted: dict[str, frozenset[str]], forbidden: frozenset[Consumption]
+) -> frozenset[str]:
+    """The agencies that enforce a control and owe its acknowledgements.
+
+    ``granted``: agency → the kinds its directory feed of restrictions names (empty: all).
+    A consumption ban concerns an agency of ``ENFORCED_BY`` only if it forbids something that
+    agency enforces (``forbidden_for``); an agency the table does not know is taken at the
+    directory's word.
+    """
+    return frozenset(
+        agency
+        for agency, kinds in granted.items()
+        if (not kinds or kind.value in kinds)
+        and (
+            kind is not Kind.CONSUMPTION_BAN
+            or agency not in ENFORCED_BY
+            or forbidden_for(agency, forbidden)
+        )
+    )
 
 
 def check_exemption(control: Control, court: str | None) -> None:
@@ -233,7 +275,7 @@ def check_exemption(control: Control, court: str | None) -> None:
     granted by its issuing court.
 
     Raises:
-        ValidationError: ``RESTRICTION_NOT_OWNER`` or ``RESTRICTION_NOT_ACTIVE``.
+        ValidationError: ``RESTRICTION_NOT_ISSUER`` or ``RESTRICTION_NOT_ACTIVE``.
     """
     _check_owner(control, court, "grant an exemption from")
     if control.status is not Status.ACTIVE:
@@ -255,7 +297,7 @@ def owed(
         (agency, target)
         for agency in control.agencies
         if (agency, target) not in control.acked
-        and agency not in control.rejected
+        and (agency, target) not in control.rejected
         and (agency, target) not in control.overdue_sent
     )
 
@@ -265,7 +307,7 @@ def _check_owner(control: Control, court: str | None, what: str) -> None:
         raise ValidationError(
             f"only the issuing court {control.issuing_court} may {what} control "
             f"{control.control_id}, not {court or 'an unknown sender'}",
-            code="RESTRICTION_NOT_OWNER",
+            code="RESTRICTION_NOT_ISSUER",
         )
 
 

@@ -45,6 +45,8 @@ SENDERS: dict[str, tuple[str, str | None]] = {
     "RestrictionAcknowledged": ("agency", "agency_id"),
     "RestrictionRejected": ("agency", "agency_id"),
     "InterceptionReported": ("agency", "agency_id"),
+    "RestrictionExemptionApplied": ("court", "issuing_court"),
+    "RestrictionExemptionDecided": ("court", "issuing_court"),
     "DistributionOpened": ("court", "presiding_court"),
     "DistributionClaimFiled": ("court", "claiming_court"),
     "DistributionClaimAdmitted": ("court", None),  # presiding court: checked by the flow
@@ -70,7 +72,8 @@ SENDERS: dict[str, tuple[str, str | None]] = {
     "CaseConcluded": ("court", "court"),
     "CaseResumed": ("court", "court"),
     "CaseSuspended": ("court", "court"),
-    # DelegationDelivered and MessageRejected are the bus's own: no participant may send them.
+    # DelegationDelivered, MessageRejected, RestrictionNotice and the views (BlacklistEntry,
+    # RestrictionControl) are the bus's own: no participant may send them.
 }
 
 _CASE_FIELDS = frozenset({"text", "year", "court_id", "type_code", "sequence"})

@@ -81,6 +81,10 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     _m("restriction", "RestrictionRejected", "rejected", "control_id", None),
     _m("restriction", "RestrictionLifted", "lifted", "control_id", None),
     _m("restriction", "InterceptionReported", "interception_reported", "control_id", None),
+    _m("restriction", "RestrictionExemptionApplied", "exemption_applied", "control_id", None),
+    _m("restriction", "RestrictionExemptionDecided", "exemption_decided", "control_id", None),
+    _m("restriction", "RestrictionNotice", "notice", "control_id", None),
+    _m("restriction", "RestrictionControl", "control", "control_id"),  # restriction.controls
     _m("distribution", "DistributionOpened", "opened", "distribution_id"),
     _m("distribution", "DistributionClaimFiled", "claim_filed", "distribution_id", "case_number"),
     _m("distribution", "DistributionClaimAdmitted", "claim_admitted", "distribution_id", None),

@@ -45,11 +45,17 @@ from courtbus.wire.schemas import PRIMITIVES, MessageSchema, SchemaSet
 log = logging.getLogger("courtbus.feeds")
 
 # The views the router reads, by flow. The restriction flow adds its view here.
-VIEW_TOPICS: dict[str, str] = {"blacklist": "blacklist.entries"}
+VIEW_TOPICS: dict[str, str] = {
+    "blacklist": "blacklist.entries",
+    "restriction": "restriction.controls",
+}
 # Each view's value type, the field whose value is a feed's "kind", and the court field.
-VIEW_RECORDS: dict[str, str] = {"blacklist": "cn.court.bus.blacklist.BlacklistEntry"}
-KIND_FIELDS: dict[str, str] = {"blacklist": "ground"}
-COURT_FIELDS: dict[str, str] = {"blacklist": "listing_court"}
+VIEW_RECORDS: dict[str, str] = {
+    "blacklist": "cn.court.bus.blacklist.BlacklistEntry",
+    "restriction": "cn.court.bus.restriction.RestrictionControl",
+}
+KIND_FIELDS: dict[str, str] = {"blacklist": "ground", "restriction": "kind"}
+COURT_FIELDS: dict[str, str] = {"blacklist": "listing_court", "restriction": "issuing_court"}
 GROUP_FLOWS = ("blacklist",)  # the views groups of courts share
 FEED_NAMESPACE = "cn.court.bus.feed"
 _IDS = uuid.UUID("5d0b6c62-6f1e-4a55-9a57-0c1f3b7e2f10")  # namespace of derived ce_ids

@@ -290,6 +290,7 @@ SERVICE_MODULES = {
     "blacklist": "services.blacklist",
     "feeds": "services.feeds",
     "watchdog": "services.watchdog",
+    "restrictions": "services.restrictions",
 }
 ALL_SERVICES = ("projector", "gateway", "delegation")
 

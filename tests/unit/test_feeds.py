@@ -203,3 +203,40 @@ def test_delisting_and_tombstones_reach_where_the_entry_went() -> None:
     }  # fmt: skip
     assert h.count("routes") == 0
     assert h.feed_raw(VIEW, b"bl-001", None, []) == []  # already gone everywhere
+
+
+def test_restriction_controls_reach_nia_caac_and_rail_with_exactly_their_fields() -> None:
+    from services.restrictions.flow import RestrictionFlow
+    from tests.unit.flows.test_restriction_flow import consumption_ban, exit_ban
+
+    d = load_directory()
+    grants = {f.agency: f.fields for f in d.feeds if f.flow == "restriction"}
+    court = FlowHarness(RestrictionFlow(memory_envelope(), d), start=T0)
+    h = FlowHarness(FeedsFlow(court.envelope, d), start=T0, partitions=3)
+    outs: list[Output] = []
+    for payload in (exit_ban(), consumption_ban()):
+        built = court.envelope.build(
+            "bus.restriction.events", "cn.court.bus.restriction.RestrictionIssued", payload,
+            "court:3205",
+        )  # fmt: skip
+        (view,) = court.feed_raw("bus.restriction.events", built.key, built.value, built.headers)
+        assert view.topic == "restriction.controls"
+        outs += h.feed_raw(view.topic, view.key, view.value, view.headers)
+    assert sorted((o.topic, o.key) for o in outs) == [
+        ("agency.caac.restriction", b"rc-2"),
+        ("agency.nia.restriction", b"rc-1"),
+        ("agency.rail.restriction", b"rc-2"),
+    ]
+    for out in outs:
+        agency = out.topic.split(".")[1]
+        record, payload = decoded(h, out)
+        assert record == f"cn.court.bus.feed.{agency}.RestrictionControl"
+        assert set(payload) == set(grants[agency])  # absent fields absent, not null
+        assert "acknowledgements" not in payload and "debtor" not in payload
+    nia = decoded(h, on(outs, "agency.nia.restriction")[0])[1]
+    assert nia["travel_document"]["type"] == "HK_MACAU_PERMIT" and "prohibited" not in nia
+    rail = decoded(h, on(outs, "agency.rail.restriction")[0])[1]
+    assert len(rail["prohibited"]) == 9 and "travel_document" not in rail
+    # a tombstone of a control goes where the control went, and nowhere else
+    tomb = h.feed_raw("restriction.controls", b"rc-2", None, [])
+    assert sorted(o.topic for o in tomb) == ["agency.caac.restriction", "agency.rail.restriction"]

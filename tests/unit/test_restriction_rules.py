@@ -76,7 +76,7 @@ def test_only_the_issuing_court_lifts_once() -> None:
     c = rs.issued("rc-1", "3205", Kind.EXIT_BAN, frozenset({"nia"}), T0)
     with pytest.raises(ValidationError) as info:
         rs.lift(c, "6101", rs.LiftReason.PERFORMED, T0)
-    assert info.value.code == "RESTRICTION_NOT_OWNER"
+    assert info.value.code == "RESTRICTION_NOT_ISSUER"
     lifted = rs.lift(c, "3205", rs.LiftReason.PERFORMED, T0)
     with pytest.raises(ValidationError) as info:
         rs.lift(lifted, "3205", rs.LiftReason.PERFORMED, T0)
@@ -100,4 +100,28 @@ def test_acknowledgements_owed_after_the_deadline_once_each() -> None:
     assert rs.owed(c, T0 + timedelta(hours=12)) == [("rail", "ISSUE")]
     lifted = rs.lift(c, "3205", rs.LiftReason.CREDITOR_CONSENT, T0 + timedelta(days=1))
     assert rs.owed(lifted, T0 + timedelta(days=1, hours=12)) == [("caac", "LIFT"), ("rail", "LIFT")]
-    assert rs.owed(rs.reject(lifted, "rail"), T0 + timedelta(days=2)) == [("caac", "LIFT")]
+    assert rs.owed(rs.reject(lifted, "rail", "LIFT"), T0 + timedelta(days=2)) == [("caac", "LIFT")]
+
+
+def test_a_rejection_excuses_only_its_step_and_a_later_ack_counts() -> None:
+    c = rs.issued("rc-1", "3205", Kind.CONSUMPTION_BAN, frozenset({"caac", "rail"}), T0)
+    with pytest.raises(ValidationError) as info:
+        rs.reject(c, "rail", "LIFT")
+    assert info.value.code == "RESTRICTION_ACK_INVALID"
+    c = rs.reject(c, "rail")
+    assert rs.owed(c, T0 + timedelta(hours=12)) == [("caac", "ISSUE")]
+    c = rs.acknowledge(c, "rail", "ISSUE")
+    assert ("rail", "ISSUE") in c.acked and not c.rejected
+    lifted = rs.lift(c, "3205", rs.LiftReason.PERFORMED, T0 + timedelta(days=1))
+    assert rs.owed(lifted, T0 + timedelta(days=1, hours=12)) == [("caac", "LIFT"), ("rail", "LIFT")]
+
+
+def test_which_agencies_a_control_concerns() -> None:
+    granted = {"nia": frozenset({"EXIT_BAN"}), "caac": frozenset({"CONSUMPTION_BAN"}),
+               "rail": frozenset({"CONSUMPTION_BAN"}), "hotels": frozenset()}  # fmt: skip
+    every = frozenset(Consumption)
+    assert rs.agencies_for(Kind.EXIT_BAN, granted, frozenset()) == {"nia", "hotels"}
+    assert rs.agencies_for(Kind.CONSUMPTION_BAN, granted, every) == {"caac", "rail", "hotels"}
+    # a ban on high-speed trains alone is not the airlines' concern
+    only_rail = frozenset({Consumption.HIGH_SPEED_RAIL})
+    assert rs.agencies_for(Kind.CONSUMPTION_BAN, granted, only_rail) == {"rail", "hotels"}

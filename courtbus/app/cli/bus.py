@@ -95,7 +95,9 @@ def dlq_replay(
 
 
 # The bus's services, each `python -m services.<name>`.
-SERVICE_NAMES = ("gateway", "delegation", "projector", "blacklist", "feeds", "watchdog")
+SERVICE_NAMES = (
+    "gateway", "delegation", "projector", "blacklist", "feeds", "watchdog", "restrictions",
+)  # fmt: skip
 
 
 def serve(

@@ -1,0 +1,501 @@
+"""The restriction flow: exit and consumption bans (限制出境, 限制高消费) over
+``bus.restriction.events``, kept as the compacted view ``restriction.controls``. Imports no
+Kafka client.
+
+**Partitioning.** Courts and agencies key every restriction message by control id, so a
+control, its answers and its timers live in the task of the control id: no internal topic.
+
+**Issue.** A court's ``RestrictionIssued`` names one natural person (``subject``, with
+``role``; an organisation debtor in ``debtor``), a typed travel document for an exit ban and,
+for a consumption ban, the forbidden kinds of art. 3 (none named: all of them). It is checked
+by ``courtbus.domain.restriction`` (an exit ban binds natural persons only, an organisation's
+ban names its persons: art. 3 of 最高人民法院关于限制被执行人高消费及有关消费的若干规定 and
+the 民事诉讼法 article on 限制出境) and the control is owed an acknowledgement by each agency
+the directory grants the kind to (``topics/directory.yaml``: nia exit bans, report:356-366;
+caac and rail consumption bans, report:372-374), narrowed to those that enforce something it
+forbids (``rs.agencies_for``). The view record goes to ``restriction.controls``; the feed
+router (``services/feeds``) projects it to each agency's granted fields.
+
+**Answers.** An agency's ``RestrictionAcknowledged`` (with its reference),
+``RestrictionRejected`` (e.g. an identity mismatch) and ``InterceptionReported`` (port or
+station, time, outcome) are forwarded as they came to the issuing court's inbox; the first two
+update the view's per-agency state. An agency that is not one of the control's, or a control
+the flow does not hold, is refused.
+
+**Deadline.** An entitled agency that has not acknowledged an issue or a lift within
+``COURTBUS_RESTRICTION_ACK_SECONDS`` (default 12 hours: an operational choice, not law) of
+the bus receiving it raises, once per agency and step, a ``ServiceAlert``
+(``RESTRICTION_ACK_OVERDUE``) on ``bus.alerts`` and a ``RestrictionNotice`` (``ACK_OVERDUE``,
+the negative receipt) to the issuing court; the view shows it ``OVERDUE``. A rejection
+excuses that step; a late acknowledgement still counts.
+
+**Lift and exemptions.** Only the issuing court lifts, once (art. 9); the agencies then owe a
+lift acknowledgement. The issuing court records an application for an exemption and grants
+or refuses it (art. 3, last paragraph); a granted one goes into the view, so it reaches the
+agencies concerned. A lifted control stays in the view as LIFTED for
+``COURTBUS_RESTRICTION_GRACE_SECONDS`` (default 7 days, an operational choice), then a
+tombstone removes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from courtbus.bus.records import Output, forward, output_of
+from courtbus.bus.refusals import ALERT_RECORD
+from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
+from courtbus.catalogue.directory import Directory
+from courtbus.domain import restriction as rs
+from courtbus.domain.delegation import sender_court
+from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id
+from courtbus.errors import ValidationError
+from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
+from courtbus.wire import values as v
+from courtbus.wire.envelope import Envelope, Event, RawRecord
+from services.restrictions.state import Kept, dump_kept, load_kept
+
+log = logging.getLogger("courtbus.restriction")
+FLOW = "restriction"
+EVENTS = flow_topic(FLOW)
+VIEW_TOPIC = "restriction.controls"
+NS = "cn.court.bus.restriction."
+VIEW_RECORD = NS + "RestrictionControl"
+CONTROLS: StoreSpec[Kept] = StoreSpec("controls", dump_kept, load_kept)
+DEFAULT_GRACE = timedelta(days=7)  # how long a lifted control stays in the view: operational
+# Older LiftReason symbols and the ground each names (art. 9); SETTLEMENT and COURT_DECISION
+# name no ground of the provisions and are refused.
+_LEGACY_LIFT = {
+    "DEBT_PAID": rs.LiftReason.PERFORMED,
+    "GUARANTEE_PROVIDED": rs.LiftReason.SECURITY_PROVIDED,
+    "CORRECTION": rs.LiftReason.ERROR,
+}
+_AGENCY_RECORDS = ("RestrictionAcknowledged", "RestrictionRejected", "InterceptionReported")
+
+
+def _seconds(name: str, default: timedelta) -> timedelta:
+    """``COURTBUS_RESTRICTION_<name>_SECONDS`` or ``default``.
+
+    Raises:
+        ValidationError: ``RESTRICTION_CONFIG_INVALID`` for a value that is not a positive
+            number.
+    """
+    var = f"COURTBUS_RESTRICTION_{name}_SECONDS"
+    raw = os.environ.get(var)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ValidationError(
+            f"{var} must be a positive number, not {raw!r}", code="RESTRICTION_CONFIG_INVALID"
+        )
+    return timedelta(seconds=value)
+
+
+def ack_deadline_from_env() -> timedelta:
+    """``COURTBUS_RESTRICTION_ACK_SECONDS``, default 12 hours (``rs.ACK_DEADLINE``).
+
+    Raises:
+        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+    """
+    return _seconds("ACK", rs.ACK_DEADLINE)
+
+
+def grace_from_env() -> timedelta:
+    """``COURTBUS_RESTRICTION_GRACE_SECONDS``, default 7 days.
+
+    Raises:
+        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+    """
+    return _seconds("GRACE", DEFAULT_GRACE)
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class RestrictionFlow(Flow):
+    """Exit and consumption bans over ``bus.restriction.events``, their view and deadlines."""
+
+    name = FLOW
+    source = "bus:restriction"
+    inputs = Inputs(topics=(EVENTS,))
+    stores = (CONTROLS,)
+    timers = True
+
+    def __init__(
+        self,
+        envelope: Envelope,
+        directory: Directory,
+        ack_deadline: timedelta | None = None,
+        grace: timedelta | None = None,
+    ) -> None:
+        super().__init__(envelope)
+        self.granted = {
+            f.agency: frozenset(f.kinds) for f in directory.feeds if f.flow == FLOW
+        }  # fmt: skip
+        self.ack_deadline = ack_deadline if ack_deadline is not None else ack_deadline_from_env()
+        self.grace = grace if grace is not None else grace_from_env()
+
+    # -- events ------------------------------------------------------------------------------
+
+    def on_event(self, record: Incoming, state: State) -> list[Output]:
+        """Outputs for one court or agency message; raise to refuse it."""
+        event = record.decoded
+        if event.headers.source_kind == "bus":
+            return []
+        short = event.record.removeprefix(NS)
+        cid = str(event.payload["control_id"])
+        if short == "RestrictionIssued":
+            return self._issue(event, cid, state)
+        kept = state.table(CONTROLS).get(cid)
+        if kept is None:
+            raise ValidationError(f"no restriction {cid} on the bus", code="RESTRICTION_UNKNOWN")
+        if short in _AGENCY_RECORDS:
+            return self._answer(record.raw, event, short, kept, state)
+        court = sender_court(event.headers.source)
+        if short == "RestrictionLifted":
+            return self._lift(event, court, kept, state)
+        if short == "RestrictionExemptionApplied":
+            self._check_exemption(kept, court)
+            at = _iso(event.payload["applied_at"])
+            apps = kept.applications | {str(event.payload["exemption_id"]): at}
+            state.table(CONTROLS).put(cid, replace(kept, applications=apps))
+            return []
+        if short == "RestrictionExemptionDecided":
+            return self._exemption(event.payload, court, kept, state)
+        raise ValidationError(f"{short} is not a restriction step", code="TYPE_NOT_ALLOWED")
+
+    def _issue(self, event: Event, cid: str, state: State) -> list[Output]:
+        p = event.payload
+        if state.table(CONTROLS).get(cid) is not None:
+            raise ValidationError(f"control id {cid} is already used", code="RESTRICTION_EXISTS")
+        court = sender_court(event.headers.source)
+        issuing = str(p["issuing_court"]["court_id"])
+        if court != issuing:
+            raise ValidationError(
+                f"the control names court {issuing} but came from {court}",
+                code="SOURCE_NOT_PARTY",
+            )
+        kind = rs.Kind(str(p["kind"]))
+        subject, debtor = p["subject"], p.get("debtor")
+        subject_id = validate_debtor_id(
+            str(subject["kind"]), str(subject["id_number"]), id_type=subject.get("id_type"),
+            nationality=subject.get("nationality"),
+        )  # fmt: skip
+        role = rs.Role(str(p.get("role") or "DEBTOR"))
+        if subject["kind"] != "PERSON" and role is not rs.Role.DEBTOR:
+            raise ValidationError(
+                f"the {role.value} bound by a restriction is a natural person "
+                f"({rs.consumption_art('三')})",
+                code="RESTRICTION_SUBJECT_INVALID",
+            )
+        if debtor is not None and debtor["kind"] == "PERSON" and debtor["id_number"] != subject_id:
+            raise ValidationError(
+                "a natural-person debtor's restriction binds the debtor alone",
+                code="RESTRICTION_SUBJECT_INVALID",
+            )
+        document = self._document(kind, p, subject, subject_id)
+        rs.check_subjects(
+            kind,
+            str((debtor or subject)["kind"]),
+            [
+                rs.Subject(
+                    role, str(subject["name"]), subject_id,
+                    rs.TravelDocument(document["type"]) if document else None,
+                    document["number"] if document else None,
+                    document.get("nationality") if document else None,
+                )
+            ],
+        )  # fmt: skip
+        prohibited = self._prohibited(kind, [str(k) for k in p.get("prohibited") or ()])
+        agencies = rs.agencies_for(kind, self.granted, frozenset(prohibited))
+        if not agencies:
+            log.warning("control %s (%s) concerns no agency of the directory", cid, kind.value)
+        control = rs.issued(cid, issuing, kind, agencies, state.now)
+        published = {
+            "case_number": p["case_number"], "issuing_court": p["issuing_court"],
+            "kind": kind.value, "subject": subject, "role": role.value, "debtor": debtor,
+            "travel_document": document, "prohibited": [k.value for k in prohibited],
+            "effective_from": _iso(p["effective_from"]),
+            "effective_until": _iso(p.get("effective_until")),
+            "issued_at": _iso(p["issued_at"]), "reason": p["reason"],
+        }  # fmt: skip
+        log.info("issued %s (%s) to %s", cid, kind.value, ", ".join(sorted(agencies)) or "nobody")
+        return self._changed(state, Kept(control, published))
+
+    def _document(
+        self, kind: rs.Kind, p: dict[str, Any], subject: dict[str, Any], subject_id: str
+    ) -> dict[str, Any] | None:
+        """The typed travel document of an exit ban (a consumption ban names none).
+
+        Raises:
+            ValidationError: ``RESTRICTION_DOCUMENT_INVALID``.
+        """
+        if kind is not rs.Kind.EXIT_BAN:
+            return None
+        document: dict[str, Any] | None = p.get("document")
+        if document is None and subject.get("id_type") == "PASSPORT":
+            # a foreign person is named by the passport itself: that is the document to stop
+            return {"type": "PASSPORT", "number": subject_id,
+                    "nationality": subject.get("nationality")}  # fmt: skip
+        if document is None:
+            untyped = " (travel_document is a number without its type)" if p.get(
+                "travel_document") else ""  # fmt: skip
+            raise ValidationError(
+                f"an exit ban names the person's typed travel document{untyped}",
+                code="RESTRICTION_DOCUMENT_INVALID",
+            )
+        if document["type"] not in {d.value for d in rs.TravelDocument}:
+            raise ValidationError(
+                f"travel document type {document['type']} is not one the bus knows",
+                code="RESTRICTION_DOCUMENT_INVALID",
+            )
+        return {"type": str(document["type"]), "number": str(document["number"]),
+                "nationality": document.get("nationality")}  # fmt: skip
+
+    def _prohibited(self, kind: rs.Kind, named: list[str]) -> list[rs.Consumption]:
+        """What a consumption ban forbids: what the court named, or all of art. 3.
+
+        Raises:
+            ValidationError: ``RESTRICTION_PROHIBITED_INVALID``.
+        """
+        if kind is rs.Kind.EXIT_BAN:
+            if named:
+                raise ValidationError(
+                    "an exit ban forbids leaving the country, not kinds of consumption",
+                    code="RESTRICTION_PROHIBITED_INVALID",
+                )
+            return []
+        known = {c.value for c in rs.Consumption}
+        unknown = [k for k in named if k not in known]
+        if unknown:
+            raise ValidationError(
+                f"{', '.join(unknown)} is not a kind of {rs.consumption_art('三')}",
+                code="RESTRICTION_PROHIBITED_INVALID",
+            )
+        return sorted({rs.Consumption(k) for k in named} or set(rs.Consumption))
+
+    def _lift(self, event: Event, court: str | None, kept: Kept, state: State) -> list[Output]:
+        p = event.payload
+        given = str(p["reason"])
+        reason = _LEGACY_LIFT.get(given)
+        if reason is None:
+            try:
+                reason = rs.LiftReason(given)
+            except ValueError:
+                raise ValidationError(
+                    f"lift reason {given} names no ground: one of "
+                    f"{', '.join(r.value for r in rs.LiftReason)} ({rs.consumption_art('九')})",
+                    code="RESTRICTION_LIFT_REASON_INVALID",
+                ) from None
+        control = rs.lift(kept.control, court, reason, state.now)
+        log.info("lifted %s (%s)", control.control_id, reason.value)
+        kept = replace(
+            kept, control=control, lifted_at=p["lifted_at"], tombstone_at=state.now + self.grace
+        )
+        return self._changed(state, kept)
+
+    def _check_exemption(self, kept: Kept, court: str | None) -> None:
+        """Raises ValidationError: ``RESTRICTION_NOT_ISSUER``, ``RESTRICTION_NOT_ACTIVE``,
+        ``RESTRICTION_EXEMPTION_NOT_ALLOWED``."""
+        rs.check_exemption(kept.control, court)
+        if kept.control.kind is not rs.Kind.CONSUMPTION_BAN:
+            raise ValidationError(
+                f"exemptions are for consumption bans ({rs.consumption_art('三')}, last "
+                f"paragraph); an exit ban is lifted instead",
+                code="RESTRICTION_EXEMPTION_NOT_ALLOWED",
+            )
+
+    def _exemption(
+        self, p: dict[str, Any], court: str | None, kept: Kept, state: State
+    ) -> list[Output]:
+        self._check_exemption(kept, court)
+        eid = str(p["exemption_id"])
+        apps = {k: at for k, at in kept.applications.items() if k != eid}
+        if not p["granted"]:
+            log.info("exemption %s of %s refused", eid, kept.control.control_id)
+            state.table(CONTROLS).put(kept.control.control_id, replace(kept, applications=apps))
+            return []
+        prohibited = set(kept.published["prohibited"])
+        kinds = [str(k) for k in p.get("kinds") or ()] or sorted(prohibited)
+        if not set(kinds) <= prohibited or p["valid_until"] <= p["valid_from"]:
+            raise ValidationError(
+                f"exemption {eid} must allow kinds the ban forbids, for a period that ends after "
+                "it starts",
+                code="RESTRICTION_EXEMPTION_INVALID",
+            )
+        forbidden = frozenset(rs.Consumption(k) for k in kinds)
+        agencies = rs.agencies_for(
+            rs.Kind.CONSUMPTION_BAN, {a: frozenset() for a in kept.control.agencies}, forbidden
+        )
+        granted = {
+            "exemption_id": eid, "kinds": sorted(kinds), "agencies": sorted(agencies),
+            "valid_from": _iso(p["valid_from"]), "valid_until": _iso(p["valid_until"]),
+        }  # fmt: skip
+        others = [e for e in kept.exemptions if e["exemption_id"] != eid]
+        control = replace(kept.control, exemptions=(*kept.control.exemptions, eid))
+        log.info("exemption %s of %s granted", eid, control.control_id)
+        changed = replace(kept, control=control, exemptions=[*others, granted], applications=apps)
+        return self._changed(state, changed)
+
+    def _answer(
+        self, raw: RawRecord, event: Event, short: str, kept: Kept, state: State
+    ) -> list[Output]:
+        """An agency's acknowledgement, rejection or interception: checked, kept, forwarded."""
+        p = event.payload
+        agency = str(p["agency_id"])
+        if event.headers.source_kind != "agency" or event.headers.source_id != agency:
+            raise ValidationError(
+                f"{short} names agency {agency} but came from {event.headers.source}",
+                code="SOURCE_NOT_PARTY",
+            )
+        control = kept.control
+        inbox = forward(raw, inbox_topic("court", control.issuing_court))
+        if short == "InterceptionReported":
+            rs.check_agency(control, agency)
+            log.info("interception of %s reported by %s", control.control_id, agency)
+            return [inbox]
+        target = str(p["target"])
+        if short == "RestrictionAcknowledged":
+            control = rs.acknowledge(control, agency, target)
+            answer = {"reference": p.get("reference"), "at": _iso(p["acknowledged_at"])}
+        else:
+            control = rs.reject(control, agency, target)
+            answer = {"reference": p["reason_code"], "at": _iso(p["rejected_at"])}
+        answers = kept.answers | {f"{agency}|{target}": answer}
+        log.info("%s %s of %s by %s", short, target, control.control_id, agency)
+        return [*self._changed(state, replace(kept, control=control, answers=answers)), inbox]
+
+    # -- the view ----------------------------------------------------------------------------
+
+    def _changed(self, state: State, kept: Kept) -> list[Output]:
+        """Store (the version moves on) and publish the view record."""
+        if state.table(CONTROLS).get(kept.control.control_id) is not None:
+            kept = replace(kept, version=kept.version + 1)
+        self._store(state, kept)
+        return [self._view(kept, state.now)]
+
+    def _store(self, state: State, kept: Kept) -> None:
+        cid = kept.control.control_id
+        state.table(CONTROLS).put(cid, kept)
+        times = [t for t in (self._ack_due(kept.control), kept.tombstone_at) if t is not None]
+        if times:
+            state.timers.schedule(cid, min(times))
+        else:
+            state.timers.cancel(cid)
+
+    def _since(self, control: rs.Control, target: str) -> datetime:
+        if target == "LIFT" and control.lifted_at is not None:
+            return control.lifted_at
+        return control.issued_at
+
+    def _ack_due(self, control: rs.Control) -> datetime | None:
+        """When the acknowledgements still owed (and not yet reported) fall due."""
+        target = "LIFT" if control.status is rs.Status.LIFTED else "ISSUE"
+        due = self._since(control, target) + self.ack_deadline
+        return due if rs.owed(control, due, self.ack_deadline) else None
+
+    def _acks(self, kept: Kept) -> list[dict[str, Any]]:
+        c = kept.control
+        targets = ["ISSUE", "LIFT"] if c.status is rs.Status.LIFTED else ["ISSUE"]
+        out = []
+        for agency in sorted(c.agencies):
+            for target in targets:
+                step = (agency, target)
+                ack_state = (
+                    "ACKNOWLEDGED" if step in c.acked else "REJECTED" if step in c.rejected
+                    else "OVERDUE" if step in c.overdue_sent else "PENDING"
+                )  # fmt: skip
+                answer = kept.answers.get(f"{agency}|{target}") or {}
+                out.append({
+                    "agency_id": agency, "target": target, "state": ack_state,
+                    "due_at": self._since(c, target) + self.ack_deadline,
+                    "reference": answer.get("reference") if ack_state in (
+                        "ACKNOWLEDGED", "REJECTED") else None,
+                    "answered_at": _time(answer.get("at")) if ack_state in (
+                        "ACKNOWLEDGED", "REJECTED") else None,
+                })  # fmt: skip
+        return out
+
+    def _view(self, kept: Kept, now: datetime) -> Output:
+        c, pub = kept.control, kept.published
+        payload: dict[str, Any] = dict(pub)
+        payload |= {
+            "control_id": c.control_id, "status": c.status.value,
+            "effective_from": date.fromisoformat(pub["effective_from"]),
+            "effective_until": (date.fromisoformat(pub["effective_until"])
+                                if pub["effective_until"] else None),
+            "issued_at": datetime.fromisoformat(pub["issued_at"]), "lifted_at": kept.lifted_at,
+            "lift_reason": c.lift_reason.value if c.lift_reason else None,
+            "exemptions": [
+                e | {"valid_from": datetime.fromisoformat(e["valid_from"]),
+                     "valid_until": datetime.fromisoformat(e["valid_until"])}
+                for e in kept.exemptions
+            ],
+            "acknowledgements": self._acks(kept), "updated_at": now, "version": kept.version,
+        }  # fmt: skip
+        return output_of(self.envelope.build(VIEW_TOPIC, VIEW_RECORD, payload, self.source))
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def on_tick(self, now: datetime, state: State) -> list[Output]:
+        """Overdue acknowledgements (once per agency and step) and tombstones due."""
+        outputs: list[Output] = []
+        table = state.table(CONTROLS)
+        for cid, _due in state.timers.due(now):
+            kept = table.get(cid)
+            if kept is None:
+                state.timers.cancel(cid)
+                continue
+            if kept.tombstone_at is not None and now >= kept.tombstone_at:
+                table.delete(cid)
+                state.timers.cancel(cid)
+                outputs.append(Output(VIEW_TOPIC, cid.encode(), None, []))
+                continue
+            overdue = rs.owed(kept.control, now, self.ack_deadline)
+            if not overdue:
+                self._store(state, kept)
+                continue
+            control = replace(kept.control, overdue_sent=kept.control.overdue_sent | set(overdue))
+            kept = replace(kept, control=control)
+            outputs += self._changed(state, kept)
+            for agency, target in overdue:
+                outputs += self._overdue(kept, agency, target, now)
+        return outputs
+
+    def _overdue(self, kept: Kept, agency: str, target: str, now: datetime) -> list[Output]:
+        c = kept.control
+        due = self._since(c, target) + self.ack_deadline
+        step = "lift" if target == "LIFT" else "issue"
+        detail = mask_ids_in_text(
+            f"agency {agency} has not acknowledged the {step} of {c.kind.value} {c.control_id} "
+            f"within {self.ack_deadline.total_seconds() / 3600:g} h (an operational deadline, "
+            f"COURTBUS_RESTRICTION_ACK_SECONDS; not law)"
+        )
+        notice = {
+            "control_id": c.control_id, "issuing_court": v.court(c.issuing_court),
+            "notice": "ACK_OVERDUE", "agency_id": agency, "target": target, "due_at": due,
+            "sent_at": now, "detail": detail,
+        }  # fmt: skip
+        topic = inbox_topic("court", c.issuing_court)
+        receipt = self.envelope.build(topic, NS + "RestrictionNotice", notice, self.source)
+        alert = {
+            "service": self.source, "code": "RESTRICTION_ACK_OVERDUE", "message": detail,
+            "source_topic": VIEW_TOPIC, "source_partition": -1, "source_offset": -1,
+            "event_id": None, "raised_at": now,
+        }  # fmt: skip
+        key = f"{c.control_id}:{agency}:{target}"
+        built = self.envelope.build(ALERTS_TOPIC, ALERT_RECORD, alert, self.source, key=key)
+        log.warning("%s", detail)
+        return [output_of(receipt), output_of(built)]

@@ -1,0 +1,360 @@
+"""The restriction flow in the harness: issue → view, each refusal with its code, agency answers
+to the issuing court, the acknowledgement deadline (alert and negative receipt, once), lift and
+lift acknowledgements, exemptions, and the tombstone after the grace."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from courtbus.app.samples import FIRM_CODE, PERSON_ID
+from courtbus.bus.records import Output
+from courtbus.catalogue.directory import load_directory
+from courtbus.runtime.harness import FlowHarness, memory_envelope
+from courtbus.wire import values as v
+from services.restrictions.flow import CONTROLS, EVENTS, NS, VIEW_TOPIC, RestrictionFlow
+
+T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+COURT, OTHER = "3205", "6101"
+INBOX = f"court.{COURT}.inbox"
+DEADLETTER, ALERTS = "bus.deadletter", "bus.alerts"
+REP_ID = "320583198001011238"
+ORG = {"kind": "ORGANISATION", "name": "苏州某贸易有限公司", "id_number": FIRM_CODE,
+       "id_type": None, "nationality": None}  # fmt: skip
+
+
+def harness(partitions: int = 3) -> FlowHarness:
+    flow = RestrictionFlow(
+        memory_envelope(), load_directory(), ack_deadline=timedelta(hours=12),
+        grace=timedelta(days=7),
+    )  # fmt: skip
+    return FlowHarness(flow, start=T0, partitions=partitions)
+
+
+def person(name: str = "张三", id_number: str = PERSON_ID) -> dict[str, Any]:
+    return {"kind": "PERSON", "name": name, "id_number": id_number, "id_type": None,
+            "nationality": None}  # fmt: skip
+
+
+def exit_ban(cid: str = "rc-1", **change: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "control_id": cid, "case_number": v.case_number("(2024)苏05执100号"),
+        "issuing_court": v.court(COURT), "kind": "EXIT_BAN",
+        "subject": person("李四", REP_ID), "role": "LEGAL_REPRESENTATIVE", "debtor": ORG,
+        "document": {"type": "HK_MACAU_PERMIT", "number": "C12345678", "nationality": None},
+        "travel_document": None, "agencies": [], "prohibited": [], "issued_at": T0,
+        "effective_from": date(2024, 3, 1), "effective_until": None,
+        "reason": "被执行人未履行生效法律文书确定的义务",
+    }  # fmt: skip
+    return base | change
+
+
+def consumption_ban(cid: str = "rc-2", **change: Any) -> dict[str, Any]:
+    return (
+        exit_ban(
+            cid, kind="CONSUMPTION_BAN", subject=person(), role="DEBTOR", debtor=None, document=None
+        )
+        | change
+    )
+
+
+def send(h: FlowHarness, record: str, payload: dict[str, Any], source: str) -> list[Output]:
+    built = h.envelope.build(EVENTS, NS + record, payload, source)
+    return h.feed_raw(EVENTS, built.key, built.value, built.headers)
+
+
+def issue(h: FlowHarness, payload: dict[str, Any], court: str = COURT) -> list[Output]:
+    return send(h, "RestrictionIssued", payload, f"court:{court}")
+
+
+def lift(h: FlowHarness, cid: str, court: str = COURT, reason: str = "PERFORMED") -> list[Output]:
+    payload = {"control_id": cid, "issuing_court": v.court(court), "lifted_at": h.now,
+               "reason": reason, "note": None}  # fmt: skip
+    return send(h, "RestrictionLifted", payload, f"court:{court}")
+
+
+def ack(
+    h: FlowHarness, cid: str, agency: str, target: str = "ISSUE", ref: str = "BK-1"
+) -> list[Output]:
+    payload = {"control_id": cid, "agency_id": agency, "target": target,
+               "acknowledged_at": h.now, "reference": ref}  # fmt: skip
+    return send(h, "RestrictionAcknowledged", payload, f"agency:{agency}")
+
+
+def exemption(
+    h: FlowHarness, cid: str, granted: bool = True, court: str = COURT, **change: Any
+) -> list[Output]:
+    payload = {
+        "control_id": cid, "issuing_court": v.court(court), "exemption_id": "ex-1",
+        "granted": granted, "kinds": ["HIGH_SPEED_RAIL"], "valid_from": h.now + timedelta(days=1),
+        "valid_until": h.now + timedelta(days=3), "reason": "就医", "decided_at": h.now,
+    } | change  # fmt: skip
+    return send(h, "RestrictionExemptionDecided", payload, f"court:{court}")
+
+
+def view(h: FlowHarness, outputs: list[Output]) -> list[dict[str, Any]]:
+    return [h.decode(o).payload for o in outputs if o.topic == VIEW_TOPIC and o.value]
+
+
+def refused(outputs: list[Output]) -> list[str]:
+    return [dict(o.headers)["dlq_code"].decode() for o in outputs if o.topic == DEADLETTER]
+
+
+def acks(control: dict[str, Any]) -> dict[tuple[str, str], str]:
+    return {(a["agency_id"], a["target"]): a["state"] for a in control["acknowledgements"]}
+
+
+def test_an_exit_ban_on_a_legal_representative_is_published_for_nia() -> None:
+    h = harness()
+    out = issue(h, exit_ban())
+    (control,) = view(h, out)
+    assert [o.topic for o in out] == [VIEW_TOPIC]
+    assert h.decode(out[0]).record == NS + "RestrictionControl"
+    assert (control["status"], control["kind"], control["role"]) == (
+        "ACTIVE", "EXIT_BAN", "LEGAL_REPRESENTATIVE")  # fmt: skip
+    assert control["subject"]["id_number"] == REP_ID and control["debtor"]["kind"] == "ORGANISATION"
+    assert control["travel_document"] == {
+        "type": "HK_MACAU_PERMIT", "number": "C12345678", "nationality": None}  # fmt: skip
+    assert control["prohibited"] == [] and control["lifted_at"] is None
+    assert acks(control) == {("nia", "ISSUE"): "PENDING"}
+    assert control["acknowledgements"][0]["due_at"] == T0 + timedelta(hours=12)
+    assert control["version"] == 1 and control["case_number"]["text"] == "(2024)苏05执100号"
+
+
+def test_a_consumption_ban_forbids_all_of_article_3_and_concerns_caac_and_rail() -> None:
+    h = harness()
+    (control,) = view(h, issue(h, consumption_ban()))
+    assert len(control["prohibited"]) == 9 and control["travel_document"] is None
+    assert acks(control) == {("caac", "ISSUE"): "PENDING", ("rail", "ISSUE"): "PENDING"}
+    # a ban on G-train seats alone is rail's only
+    (only_rail,) = view(h, issue(h, consumption_ban("rc-3", prohibited=["HIGH_SPEED_RAIL"])))
+    assert acks(only_rail) == {("rail", "ISSUE"): "PENDING"}
+
+
+def test_a_foreigner_is_named_by_passport_and_nationality() -> None:
+    h = harness()
+    foreigner = {"kind": "PERSON", "name": "John Smith", "id_number": "X1234567",
+                 "id_type": "PASSPORT", "nationality": "USA"}  # fmt: skip
+    payload = exit_ban(subject=foreigner, role="DEBTOR", debtor=None, document=None)
+    (control,) = view(h, issue(h, payload))
+    assert control["travel_document"] == {
+        "type": "PASSPORT", "number": "X1234567", "nationality": "USA"}  # fmt: skip
+
+
+REFUSED = [
+    ("an exit ban on an organisation with no named person",
+     exit_ban(subject=ORG, role="DEBTOR", debtor=None), "RESTRICTION_NO_PERSON"),
+    ("an organisation's exit ban binding the organisation itself",
+     exit_ban(subject=ORG, role="DEBTOR", debtor=ORG), "RESTRICTION_NO_PERSON"),
+    ("an organisation named as its legal representative",
+     exit_ban(subject=ORG), "RESTRICTION_SUBJECT_INVALID"),
+    ("a person debtor's ban on someone else",
+     consumption_ban(debtor=person(), subject=person("李四", REP_ID)),
+     "RESTRICTION_SUBJECT_INVALID"),
+    ("an exit ban with an untyped document number",
+     exit_ban(document=None, travel_document="C12345678"), "RESTRICTION_DOCUMENT_INVALID"),
+    ("an exit ban with a document type of no known kind",
+     exit_ban(document={"type": "OTHER", "number": "C12345678", "nationality": None}),
+     "RESTRICTION_DOCUMENT_INVALID"),
+    ("a passport without its issuing state",
+     exit_ban(document={"type": "PASSPORT", "number": "E12345678", "nationality": None}),
+     "RESTRICTION_DOCUMENT_INVALID"),
+    ("an exit ban listing kinds of consumption",
+     exit_ban(prohibited=["HIGH_SPEED_RAIL"]), "RESTRICTION_PROHIBITED_INVALID"),
+    ("a consumption kind the provisions do not name",
+     consumption_ban(prohibited=["OTHER"]), "RESTRICTION_PROHIBITED_INVALID"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "payload", "code"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_refused_issues_leave_nothing(name: str, payload: dict[str, Any], code: str) -> None:
+    h = harness()
+    out = issue(h, payload)
+    assert refused(out) == [code]
+    notice = [h.decode(o).payload for o in out if o.topic == INBOX]
+    assert [n["error_code"] for n in notice] == [code]  # MessageRejected to the court
+    assert view(h, out) == [] and h.count(CONTROLS.name) == 0 and h.timers() == []
+
+
+def test_a_control_id_is_used_once() -> None:
+    h = harness()
+    issue(h, exit_ban())
+    assert refused(issue(h, exit_ban())) == ["RESTRICTION_EXISTS"]
+
+
+def test_lifts_by_another_court_of_unknown_or_lifted_controls_are_refused() -> None:
+    h = harness()
+    issue(h, exit_ban())
+    out = lift(h, "rc-1", court=OTHER)
+    assert refused(out) == ["RESTRICTION_NOT_ISSUER"]
+    assert [h.decode(o).payload["error_code"] for o in out if o.topic == f"court.{OTHER}.inbox"]
+    assert refused(lift(h, "rc-nobody")) == ["RESTRICTION_UNKNOWN"]
+    assert refused(lift(h, "rc-1", reason="SETTLEMENT")) == ["RESTRICTION_LIFT_REASON_INVALID"]
+    assert view(h, lift(h, "rc-1", reason="DEBT_PAID"))[0]["lift_reason"] == "PERFORMED"
+    assert refused(lift(h, "rc-1")) == ["RESTRICTION_NOT_ACTIVE"]
+
+
+def test_acknowledgements_reach_the_court_and_the_view() -> None:
+    h = harness()
+    issue(h, consumption_ban())
+    h.advance(hours=1)
+    out = ack(h, "rc-2", "rail", ref="12306-BK-77")
+    forwarded = [o for o in out if o.topic == INBOX]
+    assert len(forwarded) == 1
+    event = h.decode(forwarded[0])
+    assert event.record == NS + "RestrictionAcknowledged" and event.headers.source == "agency:rail"
+    (control,) = view(h, out)
+    assert acks(control) == {("caac", "ISSUE"): "PENDING", ("rail", "ISSUE"): "ACKNOWLEDGED"}
+    rail = next(a for a in control["acknowledgements"] if a["agency_id"] == "rail")
+    assert (rail["reference"], rail["answered_at"]) == ("12306-BK-77", T0 + timedelta(hours=1))
+    assert control["version"] == 2
+    rejection = {"control_id": "rc-2", "agency_id": "caac", "rejected_at": h.now,
+                 "reason_code": "IDENTITY_MISMATCH", "reason": "姓名与证件号码不符",
+                 "target": "ISSUE"}  # fmt: skip
+    out = send(h, "RestrictionRejected", rejection, "agency:caac")
+    assert [h.decode(o).record for o in out if o.topic == INBOX] == [NS + "RestrictionRejected"]
+    assert acks(view(h, out)[0])[("caac", "ISSUE")] == "REJECTED"
+
+
+def test_answers_from_agencies_not_entitled_or_for_unknown_controls_are_refused() -> None:
+    h = harness()
+    issue(h, exit_ban())
+    out = ack(h, "rc-1", "caac")
+    assert refused(out) == ["RESTRICTION_AGENCY_NOT_ENTITLED"]
+    notices = [h.decode(o).payload["error_code"] for o in out if o.topic == "agency.caac.feed"]
+    assert notices == ["RESTRICTION_AGENCY_NOT_ENTITLED"]
+    assert refused(ack(h, "rc-nobody", "nia")) == ["RESTRICTION_UNKNOWN"]
+    assert refused(ack(h, "rc-1", "nia", "LIFT")) == ["RESTRICTION_ACK_INVALID"]
+    assert [o.topic for o in h.outputs if o.topic == INBOX] == []
+
+
+def test_an_interception_reaches_the_issuing_court() -> None:
+    h = harness()
+    issue(h, exit_ban())
+    report = {"control_id": "rc-1", "agency_id": "nia", "intercepted_at": h.now,
+              "channel": "BORDER_PORT", "location": "罗湖口岸", "description": None,
+              "outcome": "PREVENTED"}  # fmt: skip
+    out = send(h, "InterceptionReported", report, "agency:nia")
+    assert [o.topic for o in out] == [INBOX]
+    event = h.decode(out[0])
+    assert event.record == NS + "InterceptionReported" and event.payload["location"] == "罗湖口岸"
+    theirs = report | {"agency_id": "rail"}
+    assert refused(send(h, "InterceptionReported", theirs, "agency:rail")) == [
+        "RESTRICTION_AGENCY_NOT_ENTITLED"
+    ]
+
+
+def _overdue(h: FlowHarness, outputs: list[Output]) -> list[tuple[str, str, str]]:
+    found = []
+    for o in outputs:
+        if o.topic == INBOX and h.decode(o).record == NS + "RestrictionNotice":
+            p = h.decode(o).payload
+            found.append(("notice", p["agency_id"], p["target"]))
+        elif o.topic == ALERTS:
+            p = h.decode(o).payload
+            assert p["code"] == "RESTRICTION_ACK_OVERDUE" and p["service"] == "bus:restriction"
+            found.append(("alert", o.key.decode() if o.key else "", ""))
+    return sorted(found)
+
+
+def test_an_unacknowledged_control_raises_an_alert_and_a_negative_receipt_once() -> None:
+    h = harness()
+    issue(h, consumption_ban())
+    ack(h, "rc-2", "caac")
+    assert _overdue(h, h.advance(hours=11, minutes=59)) == []
+    out = h.advance(minutes=1)
+    assert _overdue(h, out) == [("alert", "rc-2:rail:ISSUE", ""), ("notice", "rail", "ISSUE")]
+    (control,) = view(h, out)
+    assert acks(control) == {("caac", "ISSUE"): "ACKNOWLEDGED", ("rail", "ISSUE"): "OVERDUE"}
+    assert _overdue(h, h.advance(hours=1)) == [] and _overdue(h, h.advance(days=2)) == []
+    # a late acknowledgement still counts
+    assert acks(view(h, ack(h, "rc-2", "rail"))[0])[("rail", "ISSUE")] == "ACKNOWLEDGED"
+    assert h.timers() == []
+
+
+def test_a_lift_is_published_and_its_acknowledgements_tracked() -> None:
+    h = harness()
+    issue(h, consumption_ban())
+    ack(h, "rc-2", "caac")
+    ack(h, "rc-2", "rail")
+    h.advance(days=1)
+    assert refused(ack(h, "rc-2", "rail", "LIFT")) == ["RESTRICTION_ACK_INVALID"]
+    (lifted,) = view(h, lift(h, "rc-2"))
+    assert (lifted["status"], lifted["lifted_at"], lifted["lift_reason"]) == (
+        "LIFTED", h.now, "PERFORMED")  # fmt: skip
+    assert acks(lifted) == {
+        ("caac", "ISSUE"): "ACKNOWLEDGED", ("caac", "LIFT"): "PENDING",
+        ("rail", "ISSUE"): "ACKNOWLEDGED", ("rail", "LIFT"): "PENDING",
+    }  # fmt: skip
+    out = ack(h, "rc-2", "caac", "LIFT")
+    assert acks(view(h, out)[0])[("caac", "LIFT")] == "ACKNOWLEDGED"
+    assert [h.decode(o).payload["target"] for o in out if o.topic == INBOX] == ["LIFT"]
+    out = h.advance(hours=12)
+    assert _overdue(h, out) == [("alert", "rc-2:rail:LIFT", ""), ("notice", "rail", "LIFT")]
+    assert _overdue(h, h.advance(hours=12)) == []
+    # after the grace the lifted control leaves the view with a tombstone
+    out = h.advance(days=7)
+    assert [(o.topic, o.key, o.value) for o in out] == [(VIEW_TOPIC, b"rc-2", None)]
+    assert h.count(CONTROLS.name) == 0 and h.timers() == []
+
+
+def test_a_granted_exemption_reaches_the_view_for_the_agencies_concerned() -> None:
+    h = harness()
+    issue(h, consumption_ban())
+    applied = {"control_id": "rc-2", "issuing_court": v.court(COURT), "exemption_id": "ex-1",
+               "kinds": ["HIGH_SPEED_RAIL"], "requested_from": h.now,
+               "requested_until": h.now + timedelta(days=3), "purpose": "就医",
+               "applied_at": h.now}  # fmt: skip
+    assert send(h, "RestrictionExemptionApplied", applied, f"court:{COURT}") == []
+    assert view(h, exemption(h, "rc-2", granted=False, exemption_id="ex-0")) == []
+    (control,) = view(h, exemption(h, "rc-2"))
+    (granted,) = control["exemptions"]
+    assert granted["kinds"] == ["HIGH_SPEED_RAIL"] and granted["agencies"] == ["rail"]
+    assert granted["valid_until"] == T0 + timedelta(days=3)
+    assert "purpose" not in granted and "reason" not in granted  # stays with the court
+
+
+@pytest.mark.parametrize(
+    ("setup", "change", "code"),
+    [
+        ("lifted", {}, "RESTRICTION_NOT_ACTIVE"),
+        ("other court", {}, "RESTRICTION_NOT_ISSUER"),
+        ("exit ban", {}, "RESTRICTION_EXEMPTION_NOT_ALLOWED"),
+        ("", {"kinds": ["PRIVATE_SCHOOL"]}, ""),
+        ("", {"valid_until": T0}, "RESTRICTION_EXEMPTION_INVALID"),
+    ],
+)
+def test_refused_exemptions(setup: str, change: dict[str, Any], code: str) -> None:
+    h = harness()
+    issue(h, exit_ban() if setup == "exit ban" else consumption_ban("rc-1"))
+    if setup == "lifted":
+        lift(h, "rc-1")
+    court = OTHER if setup == "other court" else COURT
+    out = exemption(h, "rc-1", court=court, **change)
+    assert refused(out) == ([code] if code else [])
+
+
+def test_an_exemption_for_a_kind_the_ban_does_not_forbid_is_refused() -> None:
+    h = harness()
+    issue(h, consumption_ban("rc-1", prohibited=["HIGH_SPEED_RAIL"]))
+    out = exemption(h, "rc-1", kinds=["PRIVATE_SCHOOL"])
+    assert refused(out) == ["RESTRICTION_EXEMPTION_INVALID"]
+
+
+def test_an_agency_answers_only_in_its_own_name() -> None:
+    h = harness()
+    issue(h, exit_ban())
+    payload = {"control_id": "rc-1", "agency_id": "nia", "target": "ISSUE",
+               "acknowledged_at": h.now, "reference": None}  # fmt: skip
+    assert refused(send(h, "RestrictionAcknowledged", payload, "agency:caac")) == [
+        "SOURCE_NOT_PARTY"
+    ]
+
+
+def test_the_view_is_what_the_watchdog_reads() -> None:
+    h = harness()
+    (control,) = view(h, issue(h, exit_ban()))
+    assert control["issuing_court"]["court_id"] == COURT and control["lifted_at"] is None
+    assert control["issued_at"] == T0 and control["effective_from"] == date(2024, 3, 1)
