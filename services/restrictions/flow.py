@@ -51,7 +51,7 @@ from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.domain import restriction as rs
 from courtbus.domain.delegation import sender_court
-from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id
+from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id, validate_passport
 from courtbus.errors import ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
@@ -240,7 +240,7 @@ class RestrictionFlow(Flow):
         """The typed travel document of an exit ban (a consumption ban names none).
 
         Raises:
-            ValidationError: ``RESTRICTION_DOCUMENT_INVALID``.
+            ValidationError: ``RESTRICTION_DOCUMENT_INVALID``, ``PASSPORT_INVALID``.
         """
         if kind is not rs.Kind.EXIT_BAN:
             return None
@@ -261,8 +261,14 @@ class RestrictionFlow(Flow):
                 f"travel document type {document['type']} is not one the bus knows",
                 code="RESTRICTION_DOCUMENT_INVALID",
             )
-        return {"type": str(document["type"]), "number": str(document["number"]),
-                "nationality": document.get("nationality")}  # fmt: skip
+        number, nationality = str(document["number"]), document.get("nationality")
+        if document["type"] == "PASSPORT" and nationality is not None:
+            validate_passport(number, str(nationality))  # ICAO 9303 number, ISO alpha-3 state
+        elif nationality is not None:
+            raise ValidationError(
+                "only a passport names its issuing state", code="RESTRICTION_DOCUMENT_INVALID"
+            )
+        return {"type": str(document["type"]), "number": number, "nationality": nationality}
 
     def _prohibited(self, kind: rs.Kind, named: list[str]) -> list[rs.Consumption]:
         """What a consumption ban forbids: what the court named, or all of art. 3.
