@@ -291,6 +291,7 @@ SERVICE_MODULES = {
     "feeds": "services.feeds",
     "watchdog": "services.watchdog",
     "restrictions": "services.restrictions",
+    "distribution": "services.distribution",
 }
 ALL_SERVICES = ("projector", "gateway", "delegation")
 

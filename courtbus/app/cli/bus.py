@@ -97,6 +97,7 @@ def dlq_replay(
 # The bus's services, each `python -m services.<name>`.
 SERVICE_NAMES = (
     "gateway", "delegation", "projector", "blacklist", "feeds", "watchdog", "restrictions",
+    "distribution",
 )  # fmt: skip
 
 
