@@ -35,6 +35,12 @@ or refuses it (art. 3, last paragraph); a granted one goes into the view, so it 
 agencies concerned. A lifted control stays in the view as LIFTED for
 ``COURTBUS_RESTRICTION_GRACE_SECONDS`` (default 7 days, an operational choice), then a
 tombstone removes it.
+
+**Listings.** A debtor listed as dishonest shall be restricted (art. 1, second paragraph): the
+flow reads the list's view ``blacklist.entries`` and issues, in the listing court's name, the
+consumption ban each ACTIVE entry requires, lifting it on a delisting for performance or
+correction (``services.restrictions.listings``); the court is told either way
+(``RestrictionNotice``). ``COURTBUS_RESTRICTION_FROM_LISTINGS=0`` turns this off.
 """
 
 from __future__ import annotations
@@ -56,12 +62,14 @@ from courtbus.errors import ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope, Event, RawRecord
+from services.restrictions import listings
 from services.restrictions.state import Kept, dump_kept, load_kept
 
 log = logging.getLogger("courtbus.restriction")
 FLOW = "restriction"
 EVENTS = flow_topic(FLOW)
 VIEW_TOPIC = "restriction.controls"
+BLACKLIST_VIEW = "blacklist.entries"
 NS = "cn.court.bus.restriction."
 VIEW_RECORD = NS + "RestrictionControl"
 CONTROLS: StoreSpec[Kept] = StoreSpec("controls", dump_kept, load_kept)
@@ -129,7 +137,8 @@ class RestrictionFlow(Flow):
 
     name = FLOW
     source = "bus:restriction"
-    inputs = Inputs(topics=(EVENTS,))
+    inputs = Inputs(topics=(EVENTS, BLACKLIST_VIEW))
+    internal = frozenset({BLACKLIST_VIEW})  # read raw: tombstones, and only ACTIVE matters
     stores = (CONTROLS,)
     timers = True
 
@@ -139,8 +148,12 @@ class RestrictionFlow(Flow):
         directory: Directory,
         ack_deadline: timedelta | None = None,
         grace: timedelta | None = None,
+        from_listings: bool | None = None,
     ) -> None:
         super().__init__(envelope)
+        if from_listings is None:
+            from_listings = os.environ.get("COURTBUS_RESTRICTION_FROM_LISTINGS", "1") != "0"
+        self.from_listings = from_listings
         self.granted = {
             f.agency: frozenset(f.kinds) for f in directory.feeds if f.flow == FLOW
         }  # fmt: skip
@@ -150,7 +163,9 @@ class RestrictionFlow(Flow):
     # -- events ------------------------------------------------------------------------------
 
     def on_event(self, record: Incoming, state: State) -> list[Output]:
-        """Outputs for one court or agency message; raise to refuse it."""
+        """Outputs for one court or agency message or list entry; raise to refuse a message."""
+        if record.raw.topic == BLACKLIST_VIEW:
+            return self._on_listing(record.raw, state) if self.from_listings else []
         event = record.decoded
         if event.headers.source_kind == "bus":
             return []
@@ -187,6 +202,18 @@ class RestrictionFlow(Flow):
                 f"the control names court {issuing} but came from {court}",
                 code="SOURCE_NOT_PARTY",
             )
+        return self._create(p, cid, issuing, state)
+
+    def _create(
+        self, p: dict[str, Any], cid: str, issuing: str, state: State, listing: str | None = None
+    ) -> list[Output]:
+        """Check a control's person, document and kinds (art. 3) and publish it.
+
+        Raises:
+            ValidationError: ``RESTRICTION_NO_PERSON``, ``RESTRICTION_SUBJECT_INVALID``,
+                ``RESTRICTION_DOCUMENT_INVALID``, ``RESTRICTION_PROHIBITED_INVALID``, or an
+                identity's code.
+        """
         kind = rs.Kind(str(p["kind"]))
         subject, debtor = p["subject"], p.get("debtor")
         subject_id = validate_debtor_id(
@@ -232,7 +259,47 @@ class RestrictionFlow(Flow):
             "issued_at": _iso(p["issued_at"]), "reason": p["reason"],
         }  # fmt: skip
         log.info("issued %s (%s) to %s", cid, kind.value, ", ".join(sorted(agencies)) or "nobody")
-        return self._changed(state, Kept(control, published))
+        return self._changed(state, Kept(control, published, listing=listing))
+
+    def _on_listing(self, raw: RawRecord, state: State) -> list[Output]:
+        """A list entry: the ban an ACTIVE one requires, or its lift on a delisting."""
+        if raw.value is None:
+            return []  # the entry left the view: its DELISTED record came before
+        entry = self.envelope.read(raw).payload
+        eid = str(entry["entry_id"])
+        court = str(entry["listing_court"]["court_id"])
+        kept = state.table(CONTROLS).get(eid)
+        if entry["status"] == "ACTIVE":
+            if kept is not None:
+                if kept.listing != eid:
+                    log.warning("control id %s is a court's control: no ban for entry", eid)
+                return []
+            try:
+                out = self._create(listings.ban_for(entry), eid, court, state, listing=eid)
+            except ValidationError as exc:
+                detail = f"list entry {eid}: the consumption ban it requires was not issued: " \
+                    f"{exc.reason} ({exc.code}); issue it ({rs.consumption_art('一')})"  # fmt: skip
+                notice = self._notice(eid, court, "LISTING_NOT_RESTRICTED", "", "ISSUE",
+                                      state.now, state.now, detail)  # fmt: skip
+                return [notice, self._alert(eid, "RESTRICTION_LISTING_NOT_RESTRICTED", detail,
+                                            state.now)]  # fmt: skip
+            detail = f"list entry {eid}: consumption ban {eid} issued ({rs.consumption_art('一')})"
+            return [*out, self._notice(eid, court, "ISSUED_FOR_LISTING", "", "ISSUE", state.now,
+                                       state.now, detail)]  # fmt: skip
+        reason = listings.LIFT_ON_DELISTING.get(str(entry.get("reason")))
+        if kept is None or kept.listing != eid or kept.control.status is not rs.Status.ACTIVE:
+            return []
+        if reason is None:
+            log.info("entry %s delisted (%s): its ban stays for the court", eid, entry["reason"])
+            return []
+        control = rs.lift(kept.control, court, reason, state.now)
+        lifted = entry.get("delisted_at") or state.now
+        kept = replace(kept, control=control, lifted_at=lifted, tombstone_at=state.now + self.grace)
+        detail = (f"list entry {eid} delisted ({entry['reason']}): consumption ban {eid} lifted "
+                  f"({rs.consumption_art('九')})")  # fmt: skip
+        notice = self._notice(eid, court, "LIFTED_FOR_DELISTING", "", "LIFT", state.now,
+                              state.now, detail)  # fmt: skip
+        return [*self._changed(state, kept), notice]
 
     def _document(
         self, kind: rs.Kind, p: dict[str, Any], subject: dict[str, Any], subject_id: str
@@ -450,6 +517,7 @@ class RestrictionFlow(Flow):
                 for e in kept.exemptions
             ],
             "acknowledgements": self._acks(kept), "updated_at": now, "version": kept.version,
+            "entry_id": kept.listing,
         }  # fmt: skip
         return output_of(self.envelope.build(VIEW_TOPIC, VIEW_RECORD, payload, self.source))
 
@@ -484,24 +552,38 @@ class RestrictionFlow(Flow):
         c = kept.control
         due = self._since(c, target) + self.ack_deadline
         step = "lift" if target == "LIFT" else "issue"
-        detail = mask_ids_in_text(
+        detail = (
             f"agency {agency} has not acknowledged the {step} of {c.kind.value} {c.control_id} "
             f"within {self.ack_deadline.total_seconds() / 3600:g} h (an operational deadline, "
             f"COURTBUS_RESTRICTION_ACK_SECONDS; not law)"
         )
+        log.warning("%s", detail)
+        return [
+            self._notice(c.control_id, c.issuing_court, "ACK_OVERDUE", agency, target, due, now,
+                         detail),
+            self._alert(f"{c.control_id}:{agency}:{target}", "RESTRICTION_ACK_OVERDUE", detail,
+                        now),
+        ]  # fmt: skip
+
+    def _notice(
+        self, cid: str, court: str, kind: str, agency: str, target: str, due: datetime,
+        now: datetime, detail: str,
+    ) -> Output:  # fmt: skip
+        """A ``RestrictionNotice`` to the issuing court's inbox."""
         notice = {
-            "control_id": c.control_id, "issuing_court": v.court(c.issuing_court),
-            "notice": "ACK_OVERDUE", "agency_id": agency, "target": target, "due_at": due,
-            "sent_at": now, "detail": detail,
+            "control_id": cid, "issuing_court": v.court(court), "notice": kind,
+            "agency_id": agency, "target": target, "due_at": due, "sent_at": now,
+            "detail": mask_ids_in_text(detail),
         }  # fmt: skip
-        topic = inbox_topic("court", c.issuing_court)
-        receipt = self.envelope.build(topic, NS + "RestrictionNotice", notice, self.source)
+        topic = inbox_topic("court", court)
+        return output_of(self.envelope.build(topic, NS + "RestrictionNotice", notice, self.source))
+
+    def _alert(self, key: str, code: str, detail: str, now: datetime) -> Output:
+        """A ``ServiceAlert`` on ``bus.alerts`` (no record caused it: partition and offset -1)."""
         alert = {
-            "service": self.source, "code": "RESTRICTION_ACK_OVERDUE", "message": detail,
+            "service": self.source, "code": code, "message": mask_ids_in_text(detail),
             "source_topic": VIEW_TOPIC, "source_partition": -1, "source_offset": -1,
             "event_id": None, "raised_at": now,
         }  # fmt: skip
-        key = f"{c.control_id}:{agency}:{target}"
         built = self.envelope.build(ALERTS_TOPIC, ALERT_RECORD, alert, self.source, key=key)
-        log.warning("%s", detail)
-        return [output_of(receipt), output_of(built)]
+        return output_of(built)

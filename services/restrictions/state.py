@@ -38,6 +38,7 @@ class Kept:
     when it answered. ``exemptions``: granted exemptions as published; ``applications``:
     exemption id → when applied (pending a decision). ``lifted_at`` is the court's time of
     the lift (the control's own ``lifted_at`` is the bus's, from which the deadline runs).
+    ``listing``: the list entry whose listing required this ban, when the bus issued it.
     """
 
     control: rs.Control
@@ -48,6 +49,7 @@ class Kept:
     lifted_at: datetime | None = None
     tombstone_at: datetime | None = None
     version: int = 1
+    listing: str | None = None
 
 
 def dump_kept(kept: Kept) -> bytes:
@@ -70,6 +72,7 @@ def dump_kept(kept: Kept) -> bytes:
             "lifted_at": _t(kept.lifted_at),
             "tombstone_at": _t(kept.tombstone_at),
             "version": kept.version,
+            "listing": kept.listing,
         },
         ensure_ascii=False,
     ).encode()
@@ -97,4 +100,5 @@ def load_kept(data: bytes) -> Kept:
         _d(raw.get("lifted_at")),
         _d(raw.get("tombstone_at")),
         int(raw["version"]),
+        raw.get("listing"),
     )

@@ -364,3 +364,84 @@ def test_the_view_is_what_the_watchdog_reads() -> None:
     (control,) = view(h, issue(h, exit_ban()))
     assert control["issuing_court"]["court_id"] == COURT and control["lifted_at"] is None
     assert control["issued_at"] == T0 and control["effective_from"] == date(2024, 3, 1)
+
+
+# -- the consumption ban a listing requires (art. 1, second paragraph) -------------------------
+
+BLACKLIST_VIEW = "blacklist.entries"
+
+
+def entry(eid: str = "bl-1", status: str = "ACTIVE", **change: Any) -> dict[str, Any]:
+    from tests.unit.test_feeds import entry as feed_entry
+
+    delisted = status == "DELISTED"
+    base = feed_entry(1, court=COURT, status=status)
+    return base | {"entry_id": eid, "reason": "PERFORMED" if delisted else None} | change
+
+
+def listed(h: FlowHarness, payload: dict[str, Any]) -> list[Output]:
+    built = h.envelope.build(
+        BLACKLIST_VIEW, "cn.court.bus.blacklist.BlacklistEntry", payload, "bus:blacklist"
+    )
+    return h.feed_raw(BLACKLIST_VIEW, built.key, built.value, built.headers)
+
+
+def court_notices(h: FlowHarness, outputs: list[Output]) -> list[tuple[str, str]]:
+    return [
+        (h.decode(o).payload["notice"], h.decode(o).payload["control_id"])
+        for o in outputs
+        if o.topic == INBOX and h.decode(o).record == NS + "RestrictionNotice"
+    ]
+
+
+def test_a_listing_gets_its_consumption_ban_and_a_delisting_for_performance_lifts_it() -> None:
+    h = harness()
+    out = listed(h, entry())
+    (control,) = view(h, out)
+    assert (control["control_id"], control["entry_id"], control["kind"]) == (
+        "bl-1", "bl-1", "CONSUMPTION_BAN")  # fmt: skip
+    assert control["subject"]["id_number"] == PERSON_ID and control["role"] == "DEBTOR"
+    assert control["issuing_court"]["court_id"] == COURT and len(control["prohibited"]) == 9
+    assert "第一条" in control["reason"]
+    assert acks(control) == {("caac", "ISSUE"): "PENDING", ("rail", "ISSUE"): "PENDING"}
+    assert court_notices(h, out) == [("ISSUED_FOR_LISTING", "bl-1")]
+    assert listed(h, entry(version=2)) == []  # an update of the entry: the ban stands
+    # agencies answer the ban as any other
+    assert acks(view(h, ack(h, "bl-1", "rail"))[0])[("rail", "ISSUE")] == "ACKNOWLEDGED"
+    out = listed(h, entry(status="DELISTED"))
+    (lifted,) = view(h, out)
+    assert (lifted["status"], lifted["lift_reason"]) == ("LIFTED", "PERFORMED")
+    assert court_notices(h, out) == [("LIFTED_FOR_DELISTING", "bl-1")]
+    assert listed(h, entry(status="DELISTED", version=3)) == []
+    assert h.feed_raw(BLACKLIST_VIEW, b"bl-1", None, []) == []  # the list's tombstone
+
+
+def test_other_delisting_reasons_leave_the_ban_to_the_court() -> None:
+    h = harness()
+    listed(h, entry())
+    assert listed(h, entry(status="DELISTED", reason="EXPIRED")) == []
+    assert refused(lift(h, "bl-1")) == [] and h.count(CONTROLS.name) == 1
+
+
+def test_an_organisation_listing_binds_its_legal_representative() -> None:
+    h = harness()
+    org = entry("bl-2", debtor=ORG, legal_representative="李四", legal_representative_id=REP_ID)
+    (control,) = view(h, listed(h, org))
+    assert (control["role"], control["subject"]["id_number"]) == ("LEGAL_REPRESENTATIVE", REP_ID)
+    assert control["debtor"]["id_number"] == FIRM_CODE
+
+
+def test_a_listing_that_names_no_person_is_reported_to_the_court() -> None:
+    h = harness()
+    out = listed(h, entry("bl-3", debtor=ORG, legal_representative="李四"))
+    assert view(h, out) == [] and h.count(CONTROLS.name) == 0
+    assert court_notices(h, out) == [("LISTING_NOT_RESTRICTED", "bl-3")]
+    (alert,) = [h.decode(o).payload for o in out if o.topic == ALERTS]
+    assert alert["code"] == "RESTRICTION_LISTING_NOT_RESTRICTED"
+    assert "RESTRICTION_NO_PERSON" in alert["message"]
+
+
+def test_listings_can_be_left_to_the_courts() -> None:
+    flow = RestrictionFlow(memory_envelope(), load_directory(), from_listings=False)
+    h = FlowHarness(flow, start=T0)
+    assert listed(h, entry()) == []
