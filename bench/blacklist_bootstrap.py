@@ -11,8 +11,8 @@ settings, no compression like the router); the router service itself does not ru
 Then Kafka's ConsumerPerformance over the feed (the broker's read limit) and, in a fresh
 process, ``AgencyClient("icbc", conn).sync("blacklist", "sqlite:///…", follow=False)``.
 Printed: entries/s and seconds of the bootstrap (``SyncResult.bootstrap_s``), the ratio to the
-broker's limit, peak RSS (``VmHWM``) of the syncing process, and the mirror's row count,
-which must equal ``N``.
+broker's limit, peak RSS (``VmHWM``) of the syncing process and of its largest bootstrap worker
+process, and the mirror's row count, which must equal ``N``.
 
 ``python -m bench.blacklist_bootstrap`` (1 M); ``--full`` (8.6 M, the 2023 national list);
 ``--entries N``; ``--profile FILE`` (cProfile of the sync into FILE, slower).
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import re
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -126,10 +127,12 @@ def _sync(bootstrap: str, registry_url: str, url: str, profile: str | None) -> d
         else:
             result = client.sync("blacklist", url, follow=False, progress=progress)
     wall = time.monotonic() - started
+    # the bootstrap's worker processes (courtbus.sdk.agency._Sync._parallel) are children
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "read": result.read, "written": result.written, "rows": result.rows,
         "seconds": result.bootstrap_s, "wall": wall, "hwm_mib": _status("VmHWM") / 1024,
-        "rss_before_mib": before / 1024, "load": load(),
+        "rss_before_mib": before / 1024, "children_mib": children, "load": load(),
     }  # fmt: skip
 
 
@@ -173,7 +176,8 @@ def main() -> None:
           f" | {limit_load}")  # fmt: skip
     print(f"  bootstrap: {run['read']:,} records in {seconds:.2f} s = {rate:,.0f} entries/s = "
           f"{rate / limit:.3f}× broker read limit (goal {goal:,.0f}/s: 8.6 M in 90 s); "
-          f"sync() wall {run['wall']:.1f} s; peak RSS (VmHWM) {run['hwm_mib']:.0f} MiB "
+          f"sync() wall {run['wall']:.1f} s; peak RSS (VmHWM) {run['hwm_mib']:.0f} MiB, of "
+          f"the largest worker process {run['children_mib']:.0f} MiB "
           f"| {run['load']}")  # fmt: skip
     print(f"  mirror: {run['rows']:,} rows {ok}; SQLite files {db_mib:,.0f} MiB; 8.6 M at "
           f"this speed: {NATIONAL_LIST_2023 / rate:,.0f} s")  # fmt: skip
