@@ -73,6 +73,7 @@ log = logging.getLogger("courtbus.sdk.agency")
 VIEW_RECORDS = {"blacklist": "cn.court.bus.blacklist.BlacklistEntry"}
 COURT_FIELDS = {"blacklist": "listing_court"}
 OFFSETS_TABLE = "partner_offsets"
+ANSWERS = "cn.court.bus.restriction."  # what an agency answers a control with
 BATCH_ROWS = 5000  # rows per transaction
 # A bootstrap of at least this many records reads and decodes in WORKERS processes.
 PARALLEL_FROM = 200_000
@@ -518,10 +519,15 @@ class AgencyClient:
         self.directory = directory or load_directory()
         self.agency = self.directory.agency(agency_id)
         self.conn = conn
-        self.codec: AvroCodec = make_envelope(conn).codec
+        self.envelope = make_envelope(conn)
+        self.codec: AvroCodec = self.envelope.codec
+        self._producer: Any = None
 
     def close(self) -> None:
-        """Close the registry client."""
+        """Close the producer (if the agency sent anything) and the registry client."""
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
         close = getattr(self.codec.registry, "close", None)
         if callable(close):
             close()
@@ -531,6 +537,63 @@ class AgencyClient:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    def _answer(self, short: str, payload: dict[str, Any]) -> str:
+        """Send one of the agency's answers to its outbox (``agency.<id>.outbox``); its ``ce_id``.
+
+        Raises:
+            ValidationError: the payload does not fit (``TEXT_*``); SerializationError.
+        """
+        from courtbus.domain.text import normalize_payload
+        from courtbus.gateway.rules import check_values
+        from courtbus.wire.client import make_producer, send
+
+        clean: dict[str, Any] = normalize_payload(payload)
+        check_values(clean)
+        if self._producer is None:
+            self._producer = make_producer(self.conn)
+        out = self.envelope.build(
+            f"agency.{self.agency.id}.outbox", ANSWERS + short, clean, f"agency:{self.agency.id}"
+        )
+        send(self._producer, out)
+        return out.event.id
+
+    def acknowledge(
+        self, control_id: str, target: str = "ISSUE", reference: str | None = None
+    ) -> str:
+        """Acknowledge a control (``target`` ISSUE) or its lift (LIFT), with the agency's own
+        reference; the issuing court receives it. Returns the message's ``ce_id``."""
+        return self._answer("RestrictionAcknowledged", {
+            "control_id": control_id, "agency_id": self.agency.id, "target": target,
+            "acknowledged_at": datetime.now(UTC), "reference": reference,
+        })  # fmt: skip
+
+    def reject(self, control_id: str, reason_code: str, reason: str, target: str = "ISSUE") -> str:
+        """Reject a control the agency cannot apply (e.g. ``IDENTITY_MISMATCH``); the issuing
+        court receives it and the acknowledgement stays owed."""
+        return self._answer("RestrictionRejected", {
+            "control_id": control_id, "agency_id": self.agency.id,
+            "rejected_at": datetime.now(UTC), "reason_code": reason_code, "reason": reason,
+            "target": target,
+        })  # fmt: skip
+
+    def report_interception(
+        self,
+        control_id: str,
+        channel: str,
+        location: str,
+        *,
+        outcome: str | None = "PREVENTED",
+        description: str | None = None,
+        intercepted_at: datetime | None = None,
+    ) -> str:
+        """Report that a restricted person was stopped (``channel`` BORDER_PORT, FLIGHT,
+        TRAIN, ...; ``location`` the port or station); the issuing court receives it."""
+        return self._answer("InterceptionReported", {
+            "control_id": control_id, "agency_id": self.agency.id,
+            "intercepted_at": intercepted_at or datetime.now(UTC), "channel": channel,
+            "location": location, "description": description, "outcome": outcome,
+        })  # fmt: skip
 
     def grant(self, flow: str) -> Feed:
         """The directory's grant of ``flow`` to this agency.

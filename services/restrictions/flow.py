@@ -232,6 +232,8 @@ class RestrictionFlow(Flow):
                 "a natural-person debtor's restriction binds the debtor alone",
                 code="RESTRICTION_SUBJECT_INVALID",
             )
+        if subject["kind"] != "PERSON":  # the organisation named, none of its persons
+            rs.check_subjects(kind, "ORGANISATION", [])  # RESTRICTION_NO_PERSON
         document = self._document(kind, p, subject, subject_id)
         rs.check_subjects(
             kind,

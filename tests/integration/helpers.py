@@ -331,7 +331,8 @@ class Services(Mapping[str, ServiceProcess]):
 
     def group(self, name: str) -> str:
         """The consumer group of a service."""
-        return self.projector_group if name == "projector" else f"courtbus-{name}"
+        flow = {"restrictions": "restriction"}.get(name, name)  # the flow's own name
+        return self.projector_group if name == "projector" else f"courtbus-{flow}"
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.procs[name]
@@ -415,3 +416,39 @@ class MirrorSync:
         self.client.close()
         assert not self.errors, self.errors
         return self.result[0]
+
+
+class WatchdogAlerts:
+    """The watchdog alerts a court has received for one case, as they arrive (``repeat_s``:
+    the watchdog's repeat, for ``quiet``)."""
+
+    def __init__(self, court: Any, case: str, repeat_s: float) -> None:
+        self.court, self.case, self.repeat_s = court, case, repeat_s
+        self.seen: dict[str, tuple[float, Any]] = {}  # ce_id -> (when first read, alert)
+
+    def poll(self) -> list[Any]:
+        """Every alert so far, oldest first (the inbox is read from its start each time)."""
+        for e in self.court.inbox(timeout_s=0.5):
+            if (
+                e.record.endswith(".CaseWatchdogAlert")
+                and e.payload["case_number"]["text"] == self.case
+            ):
+                self.seen.setdefault(e.headers.id, (time.monotonic(), e))
+        return [e for _, e in self.seen.values()]
+
+    def wait(self, count: int, timeout_s: float = 60) -> list[Any]:
+        def enough() -> list[Any]:
+            found = self.poll()
+            return found if len(found) >= count else []
+
+        return wait_until(enough, timeout_s, f"{count} watchdog alert(s) for {self.case}")
+
+    def quiet(self, timeout_s: float = 40) -> None:
+        """Until no alert has come for twice the repeat (fails if they keep coming)."""
+
+        def still() -> bool:
+            self.poll()
+            last = max((t for t, _ in self.seen.values()), default=0.0)
+            return time.monotonic() - last > 2 * self.repeat_s
+
+        wait_until(still, timeout_s, f"the alerts for {self.case} to stop", interval_s=0.5)

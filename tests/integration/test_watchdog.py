@@ -8,7 +8,6 @@ The freeze's grace and the repeat are shortened (2 s, 4 s); the list entry's gra
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,13 +19,11 @@ from courtbus.app.samples import PERSON_ID
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.wire import values as v
-from courtbus.wire.envelope import Event
 from tests.integration.conftest import StartServices
-from tests.integration.helpers import Services, TopicReader, header, wait_until
+from tests.integration.helpers import Services, TopicReader, WatchdogAlerts, header, wait_until
 
 pytestmark = pytest.mark.integration
 KUNSHAN, XIAN = "320583", "6101"
-ALERT = "cn.court.bus.casestatus.CaseWatchdogAlert"
 REPEAT_S = 4.0
 DEBTOR = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
 
@@ -46,38 +43,6 @@ def courts(conn: Connection, services: Services) -> Iterator[dict[str, CourtClie
     yield clients
     for client in clients.values():
         client.close()
-
-
-class Alerts:
-    """The watchdog alerts a court has received for one case, as they arrive."""
-
-    def __init__(self, court: CourtClient, case: str) -> None:
-        self.court, self.case = court, case
-        self.seen: dict[str, tuple[float, Event]] = {}  # ce_id -> (when first read, alert)
-
-    def poll(self) -> list[Event]:
-        """Every alert so far, oldest first (the inbox is read from its start each time)."""
-        for e in self.court.inbox(timeout_s=0.5):
-            if e.record == ALERT and e.payload["case_number"]["text"] == self.case:
-                self.seen.setdefault(e.headers.id, (time.monotonic(), e))
-        return [e for _, e in self.seen.values()]
-
-    def wait(self, count: int, timeout_s: float = 60) -> list[Event]:
-        def enough() -> list[Event]:
-            found = self.poll()
-            return found if len(found) >= count else []
-
-        return wait_until(enough, timeout_s, f"{count} watchdog alert(s) for {self.case}")
-
-    def quiet(self, timeout_s: float = 40) -> None:
-        """Until no alert has come for twice the repeat (fails if they keep coming)."""
-
-        def still() -> bool:
-            self.poll()
-            last = max((t for t, _ in self.seen.values()), default=0.0)
-            return time.monotonic() - last > 2 * REPEAT_S
-
-        wait_until(still, timeout_s, f"the alerts for {self.case} to stop", interval_s=0.5)
 
 
 def _case() -> str:
@@ -119,7 +84,7 @@ def test_a_performed_case_is_watched_until_everything_is_lifted(
     wait_until(lambda: any(e.key == did for e in xian.inbox(timeout_s=0.5)), 60, "the request")
     xian.accept(did)
     xian.complete(did, "冻结银行存款", measure_until=datetime.now(UTC) + timedelta(days=300))
-    alerts = Alerts(kunshan, case)
+    alerts = WatchdogAlerts(kunshan, case, REPEAT_S)
     kunshan.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(days=10))
 
     first = alerts.wait(1)[0].payload
@@ -148,7 +113,7 @@ def test_a_resumed_case_stops_its_alerts_and_only_its_court_speaks_for_it(
     kunshan = courts[KUNSHAN]
     case = _case()
     _list(kunshan, case)
-    alerts = Alerts(kunshan, case)
+    alerts = WatchdogAlerts(kunshan, case, REPEAT_S)
     kunshan.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(days=10))
     alerts.wait(1)
     kunshan.resume_case(case, f"(2024)苏0583执恢{uuid.uuid4().int % 9000 + 1000}号")

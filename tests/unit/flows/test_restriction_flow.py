@@ -146,6 +146,8 @@ def test_a_foreigner_is_named_by_passport_and_nationality() -> None:
 REFUSED = [
     ("an exit ban on an organisation with no named person",
      exit_ban(subject=ORG, role="DEBTOR", debtor=None), "RESTRICTION_NO_PERSON"),
+    ("... and without a document: the missing person is what is wrong",
+     exit_ban(subject=ORG, role="DEBTOR", debtor=None, document=None), "RESTRICTION_NO_PERSON"),
     ("an organisation's exit ban binding the organisation itself",
      exit_ban(subject=ORG, role="DEBTOR", debtor=ORG), "RESTRICTION_NO_PERSON"),
     ("an organisation named as its legal representative",
