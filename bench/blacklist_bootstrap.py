@@ -57,8 +57,7 @@ def _write_slice(bootstrap: str, registry_url: str, start: int, count: int) -> t
         if r.agency == AGENCY and r.flow == "blacklist"
     )
     mtype = by_record(ENTRY)
-    # kafka-python 3 has no buffer_memory (FAST_PRODUCER's other settings apply)
-    settings = {k: v for k, v in FAST_PRODUCER.items() if k != "buffer_memory"}
+    settings = dict(FAST_PRODUCER)
     producer = make_producer(conn, **settings)
     written = size = 0
     try:
