@@ -443,6 +443,19 @@ class WatchdogAlerts:
 
         return wait_until(enough, timeout_s, f"{count} watchdog alert(s) for {self.case}")
 
+    def wait_listing(self, item_ids: set[str], timeout_s: float = 60) -> Any:
+        """The first alert listing exactly ``item_ids`` (an item reaches the watchdog through its
+        own flow, so an earlier alert may list fewer; the alerts repeat)."""
+
+        def listing() -> Any:
+            for e in self.poll():
+                if {i["item_id"] for i in e.payload["items"]} == item_ids:
+                    return e
+            return None
+
+        return wait_until(listing, timeout_s, lambda: f"an alert for {self.case} listing "
+                          f"{sorted(item_ids)}; got {[e.payload['items'] for e in self.poll()]}")  # fmt: skip
+
     def quiet(self, timeout_s: float = 40) -> None:
         """Until no alert has come for twice the repeat (fails if they keep coming)."""
 
