@@ -465,3 +465,16 @@ class WatchdogAlerts:
             return time.monotonic() - last > 2 * self.repeat_s
 
         wait_until(still, timeout_s, f"the alerts for {self.case} to stop", interval_s=0.5)
+
+
+def dead_letter_code(conn: Connection, event_id: str, timeout_s: float = 60) -> str | None:
+    """The ``dlq_code`` of the dead letter of the message whose ``ce_id`` is ``event_id``
+    (waits for it; fails if it never comes)."""
+    reader = TopicReader(conn, "bus.deadletter")
+    try:
+        dead = reader.wait_for(
+            lambda r: dict(r.headers).get("ce_id") == event_id.encode(), timeout_s=timeout_s
+        )
+        return header(dead[0], "dlq_code")
+    finally:
+        reader.close()

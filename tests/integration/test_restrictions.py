@@ -24,7 +24,13 @@ from courtbus.sdk import AgencyClient, CourtClient
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Event
 from tests.integration.conftest import StartServices
-from tests.integration.helpers import Services, TopicReader, WatchdogAlerts, header, wait_until
+from tests.integration.helpers import (
+    Services,
+    TopicReader,
+    WatchdogAlerts,
+    dead_letter_code,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 KUNSHAN, XIAN = "320583", "6101"
@@ -88,17 +94,6 @@ def _inbox(court: CourtClient, control_id: str, short: str, count: int = 1) -> l
         return got if len(got) >= count else []
 
     return wait_until(found, 60, f"{count} {short} for {control_id} in the court's inbox")
-
-
-def _refused(conn: Connection, event_id: str) -> str | None:
-    reader = TopicReader(conn, "bus.deadletter")
-    try:
-        dead = reader.wait_for(
-            lambda r: dict(r.headers).get("ce_id") == event_id.encode(), timeout_s=60
-        )
-        return header(dead[0], "dlq_code")
-    finally:
-        reader.close()
 
 
 def test_bans_reach_their_agencies_are_answered_watched_and_lifted(
@@ -194,11 +189,15 @@ def test_bad_input_gets_its_code_and_a_dead_letter(
             "control_id": control, "issuing_court": v.court(XIAN), "lifted_at": v.now(),
             "reason": "PERFORMED", "note": None,
         })  # fmt: skip
-    assert _refused(conn, other.event_id) == "RESTRICTION_NOT_ISSUER"
+    assert dead_letter_code(conn, other.event_id) == "RESTRICTION_NOT_ISSUER"
     assert (
-        _refused(conn, agencies["icbc"].acknowledge(control)) == "RESTRICTION_AGENCY_NOT_ENTITLED"
+        dead_letter_code(conn, agencies["icbc"].acknowledge(control))
+        == "RESTRICTION_AGENCY_NOT_ENTITLED"
     )
-    assert _refused(conn, agencies["caac"].acknowledge(_id("nowhere"))) == "RESTRICTION_UNKNOWN"
+    assert (
+        dead_letter_code(conn, agencies["caac"].acknowledge(_id("nowhere")))
+        == "RESTRICTION_UNKNOWN"
+    )
     no_person = kunshan.send_record(NS + "RestrictionIssued", {
         "control_id": _id("org"), "case_number": v.case_number(case),
         "issuing_court": v.court(KUNSHAN), "kind": "EXIT_BAN",
@@ -207,12 +206,12 @@ def test_bad_input_gets_its_code_and_a_dead_letter(
         "effective_until": None, "reason": "未履行", "role": "DEBTOR", "debtor": None,
         "document": None, "prohibited": [],
     })  # fmt: skip
-    assert _refused(conn, no_person.event_id) == "RESTRICTION_NO_PERSON"
+    assert dead_letter_code(conn, no_person.event_id) == "RESTRICTION_NO_PERSON"
     kunshan.lift_restriction(control, "PERFORMED")
     _feed(agencies["caac"], control, 2)
     late = kunshan.decide_exemption(
         control, "ex-1", True, kinds=["PREMIUM_TRANSPORT"], valid_from=v.now(),
         valid_until=v.now() + timedelta(days=3), reason="就医",
     )  # fmt: skip
-    assert _refused(conn, late.event_id) == "RESTRICTION_NOT_ACTIVE"
+    assert dead_letter_code(conn, late.event_id) == "RESTRICTION_NOT_ACTIVE"
     assert all(services[name].alive for name in ("gateway", "restrictions", "feeds"))

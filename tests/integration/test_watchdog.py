@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -20,7 +19,12 @@ from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.wire import values as v
 from tests.integration.conftest import StartServices
-from tests.integration.helpers import Services, TopicReader, WatchdogAlerts, header, wait_until
+from tests.integration.helpers import (
+    Services,
+    WatchdogAlerts,
+    dead_letter_code,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 KUNSHAN, XIAN = "320583", "6101"
@@ -59,17 +63,6 @@ def _list(court: CourtClient, case: str) -> str:
     return eid
 
 
-def _refused(conn: Connection, sent: Any) -> str | None:
-    reader = TopicReader(conn, "bus.deadletter")
-    try:
-        dead = reader.wait_for(
-            lambda r: dict(r.headers).get("ce_id") == sent.event_id.encode(), timeout_s=60
-        )
-        return header(dead[0], "dlq_code")
-    finally:
-        reader.close()
-
-
 def test_a_performed_case_is_watched_until_everything_is_lifted(
     courts: dict[str, CourtClient], conn: Connection
 ) -> None:
@@ -103,7 +96,7 @@ def test_a_performed_case_is_watched_until_everything_is_lifted(
 
     # a conclusion cannot follow a conclusion
     again = kunshan.conclude_case(case, "PERFORMED")
-    assert _refused(conn, again) == "CASE_ILLEGAL_TRANSITION"
+    assert dead_letter_code(conn, again.event_id) == "CASE_ILLEGAL_TRANSITION"
 
 
 def test_a_resumed_case_stops_its_alerts_and_only_its_court_speaks_for_it(
@@ -122,4 +115,4 @@ def test_a_resumed_case_stops_its_alerts_and_only_its_court_speaks_for_it(
         {"case_number": v.case_number(case), "court": v.court(XIAN), "outcome": "PERFORMED",
          "concluded_at": v.now()},
     )  # fmt: skip
-    assert _refused(conn, stranger) == "CASE_NOT_HANDLING_COURT"
+    assert dead_letter_code(conn, stranger.event_id) == "CASE_NOT_HANDLING_COURT"
