@@ -221,8 +221,10 @@ class Claim:
     case_number: str | None = None
 
 
-def check_claim(claim: Claim, debtor: Party) -> None:
+def check_claim(claim: Claim, debtor: Party | None) -> None:
     """Whether ``claim`` may be filed at all (Art. 506); the time is ``check_claim_time``'s.
+    ``debtor`` None: not known where this is checked (a claimant's court before sending), so
+    whether the claimant is the debtor is left to the bus.
 
     Raises:
         ValidationError: ``DISTRIBUTION_CLAIM_AMOUNT_INVALID``, ``DISTRIBUTION_TITLE_MISSING``
@@ -242,7 +244,7 @@ def check_claim(claim: Claim, debtor: Party) -> None:
         )
     if claim.rank < 0 or (claim.seal_order is not None and claim.seal_order < 1):
         raise _refuse(f"claim {claim.claim_id}: rank and seal order", "DISTRIBUTION_RANK_INVALID")
-    if claim.claimant.key == debtor.key:
+    if debtor is not None and claim.claimant.key == debtor.key:
         raise _refuse(
             f"claim {claim.claim_id}: the debtor cannot claim against itself",
             "DISTRIBUTION_CLAIMANT_IS_DEBTOR",

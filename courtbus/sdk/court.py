@@ -43,6 +43,7 @@ from courtbus.errors import ConfigError, CourtbusError, ValidationError
 from courtbus.gateway.rules import check_values
 from courtbus.sdk.blacklist import BlacklistSteps
 from courtbus.sdk.casestatus import CaseSteps
+from courtbus.sdk.distribution import DistributionSteps
 from courtbus.sdk.restriction import RestrictionSteps
 from courtbus.wire import values as v
 from courtbus.wire.client import (
@@ -271,7 +272,7 @@ def check_requests(
     return results
 
 
-class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps):
+class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps):
     """One court's connection to the bus."""
 
     def __init__(
