@@ -7,13 +7,14 @@ floats).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -249,3 +250,102 @@ class BlacklistRecord(Base):
     reason: Mapped[str | None] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer)
     entry: Mapped[str] = mapped_column(Text)  # the whole view record as JSON
+
+
+class RestrictionRecord(Base):
+    """One exit or consumption ban (限制出境, 限制高消费) as the view ``restriction.controls``
+    last had it; a lifted control stays (LIFTED) after the view's tombstone forgets it.
+
+    ID and travel-document numbers are stored in full (a court reads its own controls); every
+    reader masks them unless asked (``--show-ids``). ``prohibited``: the art. 3 kinds, comma
+    separated; ``province``: the issuing court's province code.
+    """
+
+    __tablename__ = "restriction_controls"
+
+    control_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(24))
+    issuing_court: Mapped[str] = mapped_column(String(16), index=True)
+    province: Mapped[str] = mapped_column(String(8))
+    case_number: Mapped[str] = mapped_column(Text)
+    person_name: Mapped[str] = mapped_column(Text)
+    person_id: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    debtor_name: Mapped[str | None] = mapped_column(Text)
+    debtor_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    document_type: Mapped[str | None] = mapped_column(String(32))
+    document_number: Mapped[str | None] = mapped_column(String(64))
+    prohibited: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_until: Mapped[date | None] = mapped_column(Date)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lift_reason: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    entry_id: Mapped[str | None] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RestrictionAckRecord(Base):
+    """One entitled agency's answer to one step (ISSUE or LIFT) of a control."""
+
+    __tablename__ = "restriction_acks"
+
+    control_id: Mapped[str] = mapped_column(
+        ForeignKey("restriction_controls.control_id", ondelete="CASCADE"), primary_key=True
+    )
+    agency_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target: Mapped[str] = mapped_column(String(8), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reference: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RestrictionExemptionRecord(Base):
+    """An exemption the issuing court granted (限制高消费规定 第三条第三款)."""
+
+    __tablename__ = "restriction_exemptions"
+
+    control_id: Mapped[str] = mapped_column(
+        ForeignKey("restriction_controls.control_id", ondelete="CASCADE"), primary_key=True
+    )
+    exemption_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kinds: Mapped[str] = mapped_column(Text)  # comma separated
+    agencies: Mapped[str] = mapped_column(Text)  # comma separated
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InterceptionRecord(Base):
+    """An interception an entitled agency reported (port or station, time, outcome)."""
+
+    __tablename__ = "restriction_interceptions"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    control_id: Mapped[str] = mapped_column(
+        ForeignKey("restriction_controls.control_id", ondelete="CASCADE"), index=True
+    )
+    agency_id: Mapped[str] = mapped_column(String(32))
+    intercepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    channel: Mapped[str] = mapped_column(String(32))
+    location: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+
+class WatchdogAlertRecord(Base):
+    """A watchdog alert (CaseWatchdogAlert): a case concluded as performed with items still in
+    force; ``items`` is JSON ``[{"kind", "item_id", "court_id", ...}]``."""
+
+    __tablename__ = "watchdog_alerts"
+    __table_args__ = (Index("ix_watchdog_alerts_court_id_time", "court_id", "time"),)
+
+    alert_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    court_id: Mapped[str] = mapped_column(String(16))
+    case_number: Mapped[str] = mapped_column(Text)
+    alert_number: Mapped[int] = mapped_column(Integer)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    items: Mapped[str] = mapped_column(Text)

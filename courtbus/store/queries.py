@@ -10,6 +10,7 @@ import json
 from sqlalchemy import or_, select
 
 from courtbus.store import delegation_rows as rows
+from courtbus.store import restriction_rows
 from courtbus.store.database import OnDatabase
 from courtbus.store.jsonify import headers_from_json
 from courtbus.store.model import (
@@ -26,6 +27,7 @@ from courtbus.store.models import (
     DelegationRecord,
     HistoryRecord,
 )
+from courtbus.store.restriction_rows import RestrictionRow, WatchdogAlertRow
 
 
 class ReadModelQueries(OnDatabase):
@@ -160,6 +162,46 @@ class ReadModelQueries(OnDatabase):
         with self._db.guard(), self._db.sessions() as session:
             found = session.get(BlacklistRecord, entry_id)
             return None if found is None else _blacklist_row(found)
+
+    def restrictions(
+        self,
+        *,
+        court: str | None = None,
+        person_id: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> list[RestrictionRow]:
+        """Exit and consumption bans, newest first, each with its agencies' answers,
+        exemptions and interceptions. ``court``: the issuing court; ``person_id`` (canonical):
+        the person bound or the debtor; ``status``: ACTIVE or LIFTED; ``kind``: EXIT_BAN or
+        CONSUMPTION_BAN.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._db.sessions() as session:
+            return restriction_rows.find_controls(
+                session, court=court, person_id=person_id, status=status, kind=kind, limit=limit
+            )
+
+    def restriction(self, control_id: str) -> RestrictionRow | None:
+        """One control, or None.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._db.sessions() as session:
+            return restriction_rows.find_control(session, control_id)
+
+    def watchdog_alerts(self, *, court: str | None = None) -> list[WatchdogAlertRow]:
+        """Watchdog alerts, oldest first; ``court``: those to one handling court.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._db.sessions() as session:
+            return restriction_rows.find_watchdog_alerts(session, court)
 
 
 def _blacklist_row(r: BlacklistRecord) -> BlacklistRow:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import StoreError, ValidationError
 from courtbus.store import delegation_rows as rows
+from courtbus.store import restriction_rows
 from courtbus.store.database import OnDatabase
 from courtbus.store.delegation_rows import Decision, StepEvent
 from courtbus.store.jsonify import headers_to_json, masked, to_json
@@ -314,6 +315,25 @@ class ReadModelWriter(OnDatabase):
                 for name, value in values.items():
                     setattr(found, name, value)
             return True
+
+    def apply_restriction_control(self, control: dict[str, Any]) -> bool:
+        """Upsert one decoded ``RestrictionControl`` of the view ``restriction.controls`` with
+        its acknowledgements, exemptions and interceptions; False if not newer (a replay).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._writing() as session:
+            return restriction_rows.put_control(session, control)
+
+    def apply_watchdog_alert(self, alert_id: str, alert: dict[str, Any]) -> bool:
+        """Store one decoded ``CaseWatchdogAlert`` once (by its ``ce_id``); False if stored.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._writing() as session:
+            return restriction_rows.put_watchdog_alert(session, alert_id, alert)
 
 
 def blacklist_values(entry: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The projector flow: bus decisions, dead letters, alerts and the dishonest-debtor list's
-view → the SQL read model.
+"""The projector flow: bus decisions, dead letters, alerts (watchdog alerts also in their own
+table) and the views of the dishonest-debtor list and of the restrictions → the SQL read model.
 
 Stateless on Kafka: the database is its state, and every write is idempotent on ``ce_id``
 (events, decisions, alerts) or on the refused record's position (dead letters), so a replay
@@ -23,7 +23,9 @@ from courtbus.wire.envelope import Envelope, Event
 
 log = logging.getLogger("courtbus.projector")
 BLACKLIST_VIEW = "blacklist.entries"
-TOPICS = (flow_topic("delegation"), DEADLETTER_TOPIC, ALERTS_TOPIC, BLACKLIST_VIEW)
+RESTRICTION_VIEW = "restriction.controls"
+TOPICS = (flow_topic("delegation"), DEADLETTER_TOPIC, ALERTS_TOPIC, BLACKLIST_VIEW,
+          RESTRICTION_VIEW)  # fmt: skip
 
 
 def stored(event: Event) -> StoredEvent:
@@ -122,13 +124,20 @@ class ProjectorFlow(Flow):
         if raw.topic == BLACKLIST_VIEW and raw.value is None:  # a tombstone: the entry left
             self.model.apply_blacklist_entry((raw.key or b"").decode(), None)
             return []
+        if raw.topic == RESTRICTION_VIEW and raw.value is None:
+            return []  # the view forgets a lifted control; the read model keeps it as LIFTED
         event = self.envelope.read(raw)
         try:
             if raw.topic == BLACKLIST_VIEW:
                 self.model.apply_blacklist_entry(event.key or "", event.payload)
                 return []
+            if raw.topic == RESTRICTION_VIEW:
+                self.model.apply_restriction_control(event.payload)
+                return []
             if raw.topic == ALERTS_TOPIC:
                 self.model.apply_alert(alert_row(event))
+                if event.record.endswith(".CaseWatchdogAlert"):
+                    self.model.apply_watchdog_alert(event.headers.id, event.payload)
                 return []
             result = self.model.apply_event(stored(event))
         except StoreError as exc:

@@ -19,7 +19,7 @@ router (``services/feeds``) projects it to each agency's granted fields.
 **Answers.** An agency's ``RestrictionAcknowledged`` (with its reference),
 ``RestrictionRejected`` (e.g. an identity mismatch) and ``InterceptionReported`` (port or
 station, time, outcome) are forwarded as they came to the issuing court's inbox; the first two
-update the view's per-agency state. An agency that is not one of the control's, or a control
+update the view's per-agency state, an interception is added to its ``interceptions``. An agency that is not one of the control's, or a control
 the flow does not hold, is refused.
 
 **Deadline.** An entitled agency that has not acknowledged an issue or a lift within
@@ -440,7 +440,14 @@ class RestrictionFlow(Flow):
         if short == "InterceptionReported":
             rs.check_agency(control, agency)
             log.info("interception of %s reported by %s", control.control_id, agency)
-            return [inbox]
+            seen = {i["event_id"] for i in kept.interceptions}
+            if event.headers.id in seen:
+                return [inbox]
+            stopped = {k: p.get(k) for k in ("agency_id", "channel", "location", "description",
+                                             "outcome")}  # fmt: skip
+            stopped |= {"intercepted_at": _iso(p["intercepted_at"]), "event_id": event.headers.id}
+            changed = replace(kept, interceptions=[*kept.interceptions, stopped])
+            return [*self._changed(state, changed), inbox]
         target = str(p["target"])
         if short == "RestrictionAcknowledged":
             control = rs.acknowledge(control, agency, target)
@@ -520,6 +527,10 @@ class RestrictionFlow(Flow):
             ],
             "acknowledgements": self._acks(kept), "updated_at": now, "version": kept.version,
             "entry_id": kept.listing,
+            "interceptions": [
+                i | {"intercepted_at": datetime.fromisoformat(i["intercepted_at"])}
+                for i in kept.interceptions
+            ],
         }  # fmt: skip
         return output_of(self.envelope.build(VIEW_TOPIC, VIEW_RECORD, payload, self.source))
 

@@ -39,6 +39,7 @@ class Kept:
     exemption id → when applied (pending a decision). ``lifted_at`` is the court's time of
     the lift (the control's own ``lifted_at`` is the bus's, from which the deadline runs).
     ``listing``: the list entry whose listing required this ban, when the bus issued it.
+    ``interceptions``: the agencies' reported interceptions, JSON-safe, oldest first.
     """
 
     control: rs.Control
@@ -50,6 +51,7 @@ class Kept:
     tombstone_at: datetime | None = None
     version: int = 1
     listing: str | None = None
+    interceptions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def dump_kept(kept: Kept) -> bytes:
@@ -73,6 +75,7 @@ def dump_kept(kept: Kept) -> bytes:
             "tombstone_at": _t(kept.tombstone_at),
             "version": kept.version,
             "listing": kept.listing,
+            "interceptions": kept.interceptions,
         },
         ensure_ascii=False,
     ).encode()
@@ -101,4 +104,5 @@ def load_kept(data: bytes) -> Kept:
         _d(raw.get("tombstone_at")),
         int(raw["version"]),
         raw.get("listing"),
+        list(raw.get("interceptions", [])),
     )

@@ -9,13 +9,9 @@ import typer
 from rich.table import Table
 
 from courtbus.app.cli.blacklist import blacklist_app
-from courtbus.app.cli.common import Store, out, read_model
+from courtbus.app.cli.common import ShowIds, Store, out, read_model, shown_id
 from courtbus.app.cli.delegation import china_time
 from courtbus.errors import ValidationError
-
-ShowIds = Annotated[
-    bool, typer.Option("--show-ids", help="Print ID numbers in full (they are masked by default).")
-]
 
 
 def region_filter(region: str | None) -> dict[str, tuple[str, ...]]:
@@ -43,12 +39,6 @@ def region_filter(region: str | None) -> dict[str, tuple[str, ...]]:
         f"({groups})",
         code="REGION_UNKNOWN",
     )
-
-
-def _id(number: str, show: bool) -> str:
-    from courtbus.domain.identity import mask_id
-
-    return number if show else mask_id(number)
 
 
 @blacklist_app.command("list")
@@ -79,7 +69,7 @@ def list_(
     table = Table("entry", "court", "case", "debtor", "ID", "ground", "status", "listed", "ends")
     for r in rows:
         table.add_row(r.entry_id, r.listing_court, r.case_number, r.debtor_name,
-                      _id(r.debtor_id, show_ids), r.ground, r.status, china_time(r.listed_at),
+                      shown_id(r.debtor_id, show_ids), r.ground, r.status, china_time(r.listed_at),
                       china_time(r.expires_at) or "履行为止")  # fmt: skip
     out.print(table)
     out.print(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
@@ -99,9 +89,9 @@ def show(entry_id: str, show_ids: ShowIds = False, store: Store = None) -> None:
     e = row.entry
     fields = [
         ("status", f"{row.status} {row.reason or ''}".strip()), ("court", row.listing_court),
-        ("case", row.case_number), ("debtor", f"{row.debtor_name} {_id(row.debtor_id, show_ids)}"),
+        ("case", row.case_number), ("debtor", f"{row.debtor_name} {shown_id(row.debtor_id, show_ids)}"),
         ("legal rep.", f"{e.get('legal_representative') or ''} "
-                       f"{_id(e.get('legal_representative_id') or '', show_ids)}".strip()),
+                       f"{shown_id(e.get('legal_representative_id') or '', show_ids)}".strip()),
         ("ground", f"{row.ground}{' (serious)' if row.serious else ''}"),
         ("period", f"{row.period_months} months" if row.period_months else "until performed"),
         ("obligation", e.get("obligation", "")), ("performance", e.get("performance", "")),

@@ -115,3 +115,17 @@ def read_model(store: str | None) -> Any:
     model = ReadModel(store or default_store_url())
     model.migrate()
     return model
+
+
+ShowIds = Annotated[
+    bool, typer.Option("--show-ids", help="Print ID numbers in full (they are masked by default).")
+]
+
+
+def shown_id(number: str | None, show: bool) -> str:
+    """An ID or document number for display: masked (``mask_id``) unless ``--show-ids``."""
+    from courtbus.domain.identity import mask_id
+
+    if not number:
+        return ""
+    return number if show else mask_id(number)

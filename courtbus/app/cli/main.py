@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from courtbus.app.cli import blacklist, bus, delegation
+from courtbus.app.cli import blacklist, bus, delegation, restrictions
 from courtbus.errors import ClusterError, CourtbusError
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(delegation.delegation_app, name="delegation")
 app.add_typer(bus.dlq_app, name="dlq")
 app.add_typer(blacklist.blacklist_app, name="blacklist")
+app.add_typer(restrictions.restrictions_app, name="restrictions")
+app.add_typer(restrictions.watchdog_app, name="watchdog")
 app.command("inbox")(bus.inbox)
 app.command("feed")(bus.feed)
 app.command("serve")(bus.serve)

@@ -245,9 +245,13 @@ def test_an_interception_reaches_the_issuing_court() -> None:
               "channel": "BORDER_PORT", "location": "罗湖口岸", "description": None,
               "outcome": "PREVENTED"}  # fmt: skip
     out = send(h, "InterceptionReported", report, "agency:nia")
-    assert [o.topic for o in out] == [INBOX]
-    event = h.decode(out[0])
+    assert [o.topic for o in out] == [VIEW_TOPIC, INBOX]
+    event = h.decode(out[1])
     assert event.record == NS + "InterceptionReported" and event.payload["location"] == "罗湖口岸"
+    (kept,) = view(h, out)[0]["interceptions"]
+    assert (kept["agency_id"], kept["outcome"]) == ("nia", "PREVENTED")
+    assert kept["location"] == "罗湖口岸"
+    assert kept["intercepted_at"] == h.now and kept["event_id"] == event.headers.id
     theirs = report | {"agency_id": "rail"}
     assert refused(send(h, "InterceptionReported", theirs, "agency:rail")) == [
         "RESTRICTION_AGENCY_NOT_ENTITLED"
