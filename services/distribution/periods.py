@@ -1,0 +1,52 @@
+"""The distribution service's periods from the environment: the law's by default, shortened for
+a demo or a test by ``COURTBUS_DISTRIBUTION_<PERIOD>_SECONDS``. Imports only the domain."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import fields
+from datetime import timedelta
+
+from courtbus.domain import distribution_plan as dp
+from courtbus.errors import ValidationError
+
+# Periods field -> what it is (for the variable's documentation)
+NAMES = {
+    "objection": "15 days to object to the plan (民诉法解释 第五百零九条)",
+    "opposition": "15 days to oppose an objection (第五百一十条)",
+    "suit": "15 days to sue after an opposition (第五百一十条)",
+    "bankruptcy_answer": "30 days for the bankruptcy court's answer (第五百一十二条)",
+    "handover_wait": "60 days from the first seal before a hand-over may be asked (法释〔2016〕6号)",
+    "handover": "15 days to hand the disposal over (法释〔2016〕6号 第二条)",
+}
+
+
+def variable(name: str) -> str:
+    """The environment variable of a ``Periods`` field."""
+    return f"COURTBUS_DISTRIBUTION_{name.upper()}_SECONDS"
+
+
+def periods_from_env(env: Mapping[str, str] | None = None) -> dp.Periods:
+    """``dp.PERIODS`` with each period a variable sets replaced (seconds; a span that is not a
+    whole number of days is a plain offset, not counted as the law counts days).
+
+    Raises:
+        ValidationError: ``DISTRIBUTION_PERIOD_INVALID`` for a value that is not a positive
+            number.
+    """
+    env = os.environ if env is None else env
+    found: dict[str, timedelta] = {}
+    for f in fields(dp.Periods):
+        raw = env.get(variable(f.name))
+        if raw is None:
+            continue
+        try:
+            span = timedelta(seconds=float(raw))
+        except (ValueError, OverflowError):  # not a number, nan, inf, too long for a timedelta
+            span = timedelta(0)
+        if span <= timedelta(0):
+            raise ValidationError(f"{variable(f.name)} must be a positive number of seconds, "
+                                  f"not {raw!r}", code="DISTRIBUTION_PERIOD_INVALID")  # fmt: skip
+        found[f.name] = span
+    return dp.Periods(**found)
