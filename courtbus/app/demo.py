@@ -2,7 +2,7 @@
 
 Each sample is produced to its court's outbox with the project's codec and CloudEvents headers,
 then read back from the broker, decoded via the registry, and shown in a table. Kafka and the
-registry are left running afterwards; the services the delegation part starts are stopped.
+registry are left running afterwards; the services the flow part starts are stopped.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def run_demo(out: Console, home: Path | None, port_base: int, registry_port: int
 
 
 def _run_on_stack(out: Console, conn: Connection, home: Path, started: float) -> None:
-    """Topics, schemas, one message per flow, then the delegation scenario (services stopped)."""
+    """Topics, schemas, one message per flow, then the flow scenes (services stopped)."""
     plan = ops.plan_topics(conn)
     done = ops.apply_topics(conn, plan)
     out.print(
@@ -130,8 +130,8 @@ def closing_lines(elapsed_s: float, home: Path | None = None) -> list[str]:
     """What is left running after the demo, and the commands to stop or restart it.
 
     Kafka and the registry keep running (``Stack.up`` starts them in the background); the
-    gateway, delegation, blacklist and projector services ran as the demo's child processes, with deadlines
-    shortened to seconds, and were stopped when the scenario ended.
+    bus's services (``demo_flow.SERVICES``) ran as the demo's child processes, with deadlines
+    shortened to seconds, and were stopped when the scenes ended.
     """
     from courtbus.app.demo_flow import SERVICES
 
@@ -141,6 +141,6 @@ def closing_lines(elapsed_s: float, home: Path | None = None) -> list[str]:
     return [
         f"done in {elapsed_s:.1f}s",
         f"Kafka and the registry are still running: stop them with `courtbus stack down{where}`",
-        "the gateway, delegation, blacklist and projector services have stopped (they ran only for the "
-        f"demo); start them again, each in its own terminal, with {serve}",
+        f"the {', '.join(SERVICES)} services have stopped (they ran only for the demo); start "
+        f"them again, each in its own terminal, with {serve}",
     ]

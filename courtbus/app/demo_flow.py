@@ -1,8 +1,9 @@
-"""The delegation part of ``make demo``: services up, courts in several provinces at work.
+"""The flow part of ``make demo``: services up, courts in several provinces at work.
 
-Starts the gateway, delegation and projector services as child processes (deadlines shortened
-to seconds), runs six delegations through every kind of ending, waits for the read model to
-show them, prints a summary, and stops the services.
+Starts the bus's services (``SERVICES``) as child processes (deadlines shortened to seconds),
+runs six delegations through every kind of ending, waits for the read model to show them,
+prints a summary; then the blacklist, restriction (``demo_restriction``) and distribution
+(``demo_distribution``) scenes; and stops the services.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from courtbus.app.demo_restriction import RESTRICTION_ENV
 from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection, default_stack_home
@@ -27,7 +29,8 @@ from courtbus.errors import StackError
 from courtbus.sdk import CourtClient
 from courtbus.store import ReadModel
 
-SERVICES = ("gateway", "delegation", "blacklist", "feeds", "projector")
+SERVICES = ("gateway", "delegation", "blacklist", "feeds", "restrictions", "watchdog",
+            "distribution", "projector")  # fmt: skip
 SHORT_DEADLINES = "default: {start: 8s, report: 20s, warn_before: 4s}\n"
 _PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
 _FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}
@@ -35,13 +38,14 @@ _FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_numb
 
 @contextmanager
 def running_services(conn: Connection, home: Path, store_url: str) -> Iterator[None]:
-    """The three services as child processes, logs in ``home/logs``; stopped on exit."""
+    """The ``SERVICES`` as child processes, logs in ``home/logs``; stopped on exit."""
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     deadlines = home / "demo-deadlines.yaml"
     deadlines.write_text(SHORT_DEADLINES)
     env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap, "COURTBUS_REGISTRY_URL": conn.registry_url or "",
-           "COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5", "COURTBUS_STORE_URL": store_url}  # fmt: skip
+           "COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5", "COURTBUS_STORE_URL": store_url,
+           "COURTBUS_STATE_DIR": str(home / "state"), **RESTRICTION_ENV}  # fmt: skip
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name in SERVICES:
@@ -289,18 +293,31 @@ def print_blacklist(
 
 
 def run_flow_demo(out: Console, conn: Connection, home: Path) -> None:
-    """Services, scenario, summary."""
+    """Services, scenes, summaries."""
+    from courtbus.app import demo_distribution as dd
+    from courtbus.app.demo_restriction import print_restrictions, run_restriction_scene
+
     store_url = os.environ.get("COURTBUS_STORE_URL") or f"sqlite:///{home / 'readmodel.db'}"
     tag = uuid.uuid4().hex[:6]
     with running_services(conn, home, store_url):
         out.print(
-            "[green]✓[/green] services running: gateway, delegation, blacklist, projector (deadlines shortened to seconds)"
+            f"[green]✓[/green] services running: {', '.join(SERVICES)} (deadlines shortened to seconds)"
         )
         expected = run_scenario(out, conn, tag)
         print_summary(out, store_url, expected)
         listed = run_blacklist_scenario(out, conn, tag)
         print_blacklist(out, store_url, listed)
+        _timed(out, lambda: print_restrictions(out, run_restriction_scene(out, conn, tag)))
+        _timed(out, lambda: dd.print_participation(out, dd.run_participation_scene(out, conn, tag)))
+        _timed(out, lambda: dd.print_transfer(out, dd.run_transfer_scene(out, conn, tag)))
     out.print(explore_line(home), highlight=False)
+
+
+def _timed(out: Console, scene: Callable[[], None]) -> None:
+    """Run a scene and say how long it took."""
+    began = time.monotonic()
+    scene()
+    out.print(f"  scene done in {time.monotonic() - began:.1f}s", highlight=False)
 
 
 def explore_line(home: Path) -> str:
@@ -309,6 +326,7 @@ def explore_line(home: Path) -> str:
     env = "" if home.resolve() == default_stack_home().resolve() else f"COURTBUS_STACK_HOME={home} "
     hints = ", ".join(
         f"`{env}courtbus {cmd}`"
-        for cmd in ("delegation list", "delegation show <id>", "inbox 320583", "dlq list")
-    )
-    return f"[green]✓ delegation flow done[/green]; explore with {hints}"
+        for cmd in ("delegation list", "delegation show <id>", "inbox 320583", "dlq list",
+                    "restrictions list --court 3205", "watchdog alerts", "feed nia", "inbox 4408")
+    )  # fmt: skip
+    return f"[green]✓ flow scenes done[/green]; explore with {hints}"

@@ -12,6 +12,7 @@ Sample = tuple[str, str, str, dict[str, Any]]
 
 PERSON_ID = "320583199303121234"  # valid GB 11643 checksum; not a real person
 FIRM_CODE = "91440800MA4UABCD1B"  # valid GB 32100 checksum; not a real firm
+PARTNERSHIP_CODE = "91500103MA5UCDEF2D"  # valid GB 32100 checksum; not a real partnership
 
 
 def one_per_flow() -> list[Sample]:
@@ -93,12 +94,17 @@ def one_per_flow() -> list[Sample]:
                 "distribution_id": "dist-50-2024-5",
                 "case_number": v.case_number("(2024)渝执5号"),
                 "presiding_court": v.court("50"),
-                "debtor": v.debtor("ORGANISATION", "湛江某贸易有限公司", FIRM_CODE),
+                # 参与分配 is for a citizen or an other organisation (民诉法解释 第五百零六条); a
+                # registered partnership is an other organisation (第五十二条), a limited company
+                # is not (an enterprise legal person: 第五百一十一条至第五百一十四条).
+                "debtor": v.debtor(
+                    "ORGANISATION", "重庆某餐饮管理合伙企业（普通合伙）", PARTNERSHIP_CODE
+                ),
                 "asset_description": "重庆市渝中区某商铺拍卖价款",
                 "proceeds": v.money("3500000.00"),
                 "claim_deadline": date.today() + timedelta(days=30),
                 "opened_at": t,
-                "debtor_form": None,
+                "debtor_form": "OTHER_ORGANISATION",
                 "enforcement_started_at": None,
                 "sealed_at": None,
             },

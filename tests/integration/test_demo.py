@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,12 @@ def test_demo_then_restart_keeps_topics_and_schema_ids(tmp_path: Path) -> None:
         assert "ACTIVE" in listed and "DELISTED PERFORMED" in listed
         assert "BLACKLIST_MINOR" in demo  # the SDK refused a minor before sending
         assert "320583199303121234" not in demo and "320583********1234" in demo
+        # the one-per-flow distribution is against an other organisation (民诉法解释 第五百零六条)
+        assert "debtor=重庆某餐饮管理合伙企业（普通合伙）" in demo
+        _assert_restriction_scene(demo)
+        _assert_distribution_scenes(demo)
+        times = [float(t) for t in re.findall(r"scene done in ([0-9.]+)s", demo)]
+        assert len(times) == 3 and max(times) < 60, times  # shortened deadlines: seconds each
 
         status = _cli("stack", "status", "--home", str(home)).stdout
         assert status.count(" up ") >= 2
@@ -71,3 +78,37 @@ def test_demo_then_restart_keeps_topics_and_schema_ids(tmp_path: Path) -> None:
     finally:
         _cli("stack", "down", "--wipe", "--home", str(home), ok=False)
     assert not (home / "node-1").exists()
+
+
+def _assert_restriction_scene(demo: str) -> None:
+    """Issue 9: bans acknowledged by their agencies, an interception, the watchdog's alert
+    after the case is performed, the lifts acknowledged and the alerts stopped."""
+    scene = demo[demo.index("restrictions: an exit ban (nia)") :]
+    table = scene[scene.index("restrictions of (2024)苏05执") : scene.index("scene done in")]
+    assert "EXIT_BAN" in table and "CONSUMPTION_BAN" in table
+    assert "nia (NIA-" in table and "caac (CAAC-" in table and "rail (RAIL-" in table
+    assert "nia: 罗湖口岸 PREVENTED" in table and "caac, rail" in table
+    assert "320583********1234" in table and "320583199303121234" not in table
+    lines = " ".join(table.split())
+    assert "case concluded as performed; the watchdog alerts court 3205" in " ".join(scene.split())
+    assert re.search(r"watchdog: [1-9]\d* alert\(s\) listing restriction:rc-demo-\w+-exit, "
+                     r"restriction:rc-demo-\w+-spend before the lifts", lines)  # fmt: skip
+    assert "none in the last 6s after the lift acknowledgements" in lines
+
+
+def _assert_distribution_scenes(demo: str) -> None:
+    """Issue 10: 参与分配 against a partnership with the plan the bus computed (costs, the
+    mortgage, then ordinary claims pro rata: 388,000.00 split 3:2), and 执转破 for an
+    enterprise legal person with every court told."""
+    plan = demo[demo.index("plan v1 of dist-demo-") :]
+    plan = plan[: plan.index("scene done in")]
+    assert "(参与分配, 其他组织)" in plan and "SECURED rank 1" in plan
+    for amount in ("12,000.00", "600,000.00", "232,800.00", "155,200.00"):
+        assert amount in plan, amount
+    assert "610102********0015" in plan and "610102198507150015" not in demo
+    assert "served in 4409, 6101" in " ".join(plan.split())
+    transfer = demo[demo.index("执转破 dist-demo-") :]
+    transfer = transfer[: transfer.index("scene done in")]
+    assert "湛江某贸易有限公司 (企业法人) transferred by 3205 to 4408" in transfer
+    assert transfer.count("TRANSFERRED → 4408") == 3  # 6101, 4409 and the court of the domicile
+    assert transfer.count("bankruptcy case accepted") == 3 and "it accepted" in transfer

@@ -61,3 +61,59 @@ def test_a_demo_that_fails_says_the_stack_is_still_running(
     assert "the demo stopped early; Kafka and the registry are still running" in text
     assert "`courtbus stack down`" in text
     assert "done in" not in text
+
+
+def test_the_restriction_summary_masks_ids_and_lists_every_answer() -> None:
+    from courtbus.app.demo_restriction import Control, RestrictionOutcome, print_restrictions
+
+    exit_ban = Control("rc-x-exit", "EXIT_BAN", ("nia",), {"nia": "NIA-1"},
+                       ["nia: 罗湖口岸 PREVENTED"], ["nia"])  # fmt: skip
+    spend = Control("rc-x-spend", "CONSUMPTION_BAN", ("caac", "rail"),
+                    {"rail": "R-2", "caac": "C-1"}, [], ["rail", "caac"])  # fmt: skip
+    out, buffer = _console()
+    print_restrictions(out, RestrictionOutcome("(2024)苏05执1号", [exit_ban, spend],
+                                               ["restriction:rc-x-exit"], 1, 2, 6.0))  # fmt: skip
+    text = buffer.getvalue()
+    assert "320583199303121234" not in text and "320583********1234" in text
+    assert "caac (C-1), rail (R-2)" in text and "caac, rail" in text
+    assert "nia: 罗湖口岸 PREVENTED" in text
+    assert "1 alert(s) listing restriction:rc-x-exit before the lifts; 2 in all" in text
+
+
+def test_the_plan_table_shows_costs_classes_amounts_and_masked_claimants() -> None:
+    from courtbus.app import demo_distribution as dd
+
+    claims = (dd.Claimed("c-bank", "320583", dd.BANK, "600000.00", "SECURED"),
+              dd.Claimed("c-wang", "6101", dd.WANG, "300000.00"))  # fmt: skip
+    plan = {"plan_version": 1, "proceeds": "700000.00", "costs": "10000.00",
+            "costs_paid": "10000.00", "surplus": "0.00", "objection_deadline": "2026-12-14",
+            "allocations": [
+                {"claim_id": "c-bank", "claim_class": "PRIORITY", "priority_kind": "SECURED",
+                 "rank": 1, "admitted": "600000.00", "allocated": "600000.00"},
+                {"claim_id": "c-wang", "claim_class": "ORDINARY", "priority_kind": None,
+                 "rank": 0, "admitted": "300000.00", "allocated": "90000.00"}]}  # fmt: skip
+    out, buffer = _console()
+    dd.print_participation(out, dd.ParticipationOutcome("dist-x", claims, plan, {"6101": 1}))
+    text = buffer.getvalue()
+    assert "SECURED rank 1" in text and "90,000.00" in text and "10,000.00" in text
+    assert dd.WANG["id_number"] not in text and "610102********0015" in text
+    assert dd.PARTNERSHIP["id_number"] not in text  # the debtor, on the surplus row
+
+
+def test_a_scene_that_waits_in_vain_says_what_it_waited_for() -> None:
+    from courtbus.app.demo_restriction import wait_for
+    from courtbus.errors import StackError
+
+    with pytest.raises(StackError) as caught:
+        wait_for(lambda: None, 0.1, "the lift of rc-1 on nia's feed")
+    assert caught.value.code == "DEMO_FAILED" and "the lift of rc-1 on nia's feed" in str(
+        caught.value
+    )
+
+
+def test_the_end_of_the_demo_names_every_service_it_ran() -> None:
+    from courtbus.app.demo_flow import SERVICES
+
+    assert {"restrictions", "watchdog", "distribution"} <= set(SERVICES)
+    said = " ".join(demo.closing_lines(1.0))
+    assert all(f"courtbus serve {name}`" in said for name in SERVICES)
