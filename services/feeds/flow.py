@@ -17,7 +17,8 @@ group), full records (the courts are on the bus), on ``group.<name>.blacklist``.
 **Tombstones** pass through as tombstones, to the topics the entry went to: the flow keeps,
 per entry (store ``routes``, in the entry's task), where it sent it last, so an entry that no
 longer goes somewhere is retracted there with a tombstone and an agency never hears of entries
-it was not given. CloudEvents headers are kept, with a new ``ce_id`` derived from the view
+it was not given. A copy equal to the one last sent to a topic is not sent again (the view
+changed only in fields that destination is not given). CloudEvents headers are kept, with a new ``ce_id`` derived from the view
 record's ``ce_id`` and the destination (a replay writes the same ids). The directory is read
 at start: a changed grant takes effect on restart.
 """
@@ -25,6 +26,7 @@ at start: a changed grant takes effect on restart.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import uuid
@@ -60,9 +62,20 @@ GROUP_FLOWS = ("blacklist",)  # the views groups of courts share
 FEED_NAMESPACE = "cn.court.bus.feed"
 _IDS = uuid.UUID("5d0b6c62-6f1e-4a55-9a57-0c1f3b7e2f10")  # namespace of derived ce_ids
 
-ROUTES: StoreSpec[list[str]] = StoreSpec(
-    "routes", lambda topics: json.dumps(topics).encode(), lambda b: list(json.loads(b))
+
+def _load_routes(data: bytes) -> dict[str, str]:
+    sent = json.loads(data)
+    return {t: "" for t in sent} if isinstance(sent, list) else dict(sent)  # older: a list
+
+
+# Per view key: each topic it was last sent to → a digest of the value sent there.
+ROUTES: StoreSpec[dict[str, str]] = StoreSpec(
+    "routes", lambda sent: json.dumps(sent, sort_keys=True).encode(), _load_routes
 )
+
+
+def _digest(value: bytes) -> str:
+    return hashlib.blake2b(value, digest_size=12).hexdigest()
 
 
 def feed_topic(agency: str, flow: str) -> str:
@@ -287,7 +300,7 @@ class FeedsFlow(Flow):
         flow = self._flows[raw.topic]
         key = raw.key or b""
         routes = state.table(ROUTES)
-        before = routes.get(key.decode()) or []
+        before = routes.get(key.decode()) or {}
         if raw.value is None:
             routes.delete(key.decode())
             return [Output(t, key, None, _headers(raw.headers, None, t)) for t in before]
@@ -309,12 +322,16 @@ class FeedsFlow(Flow):
                     topic = group_topic(group, flow)
                     headers = _headers(raw.headers, ce_id, f"group:{group}")
                     outputs.append(Output(topic, key, raw.value, headers))
-        now = [o.topic for o in outputs]
+        now = {o.topic: _digest(o.value or b"") for o in outputs}
+        # A copy equal to the one last sent there (a change in fields that destination is not
+        # given, e.g. an agency's acknowledgement) is not sent again.
+        changed = [o for o in outputs if before.get(o.topic) != now[o.topic]]
         # Retract the entry where it no longer goes (a kind no longer granted, a delisting an
         # agency cannot see): a tombstone there.
-        outputs += [Output(t, key, None, []) for t in before if t not in now]
+        changed += [Output(t, key, None, []) for t in before if t not in now]
         if now:
-            routes.put(key.decode(), now)
+            if now != before:
+                routes.put(key.decode(), now)
         elif before:
             routes.delete(key.decode())
-        return outputs
+        return changed

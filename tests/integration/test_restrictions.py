@@ -2,7 +2,7 @@
 reach nia, caac and rail through the feed router, each with exactly its fields; the agencies'
 acknowledgements and an interception reach the court; the case concludes as performed and the
 watchdog lists what is still in force; the court lifts everything, the alerts stop and the lift
-acknowledgements arrive. A ban rail never acknowledges raises the overdue alert and the negative
+acknowledgements arrive, and the read model holds it all. A ban rail never acknowledges raises the overdue alert and the negative
 receipt; a listing triggers a consumption ban; bad input gets its code and a dead letter.
 
 Shortened: the acknowledgement deadline (8 s), the watchdog's grace for restrictions (2 s) and
@@ -46,7 +46,7 @@ def services(start_services: StartServices) -> Services:
     env = {"COURTBUS_RESTRICTION_ACK_SECONDS": "8",
            "COURTBUS_WATCHDOG_RESTRICTION_GRACE_SECONDS": "2",
            "COURTBUS_WATCHDOG_REPEAT_SECONDS": str(REPEAT_S)}  # fmt: skip
-    which = ("gateway", "restrictions", "feeds", "watchdog", "blacklist")
+    which = ("gateway", "restrictions", "feeds", "watchdog", "blacklist", "projector")
     return start_services("restrictions", env=env, which=which)
 
 
@@ -97,7 +97,7 @@ def _inbox(court: CourtClient, control_id: str, short: str, count: int = 1) -> l
 
 
 def test_bans_reach_their_agencies_are_answered_watched_and_lifted(
-    kunshan: CourtClient, agencies: dict[str, AgencyClient]
+    services: Services, kunshan: CourtClient, agencies: dict[str, AgencyClient]
 ) -> None:
     case = _case()
     exit_ban, spend_ban = _id("exit"), _id("spend")
@@ -143,6 +143,39 @@ def test_bans_reach_their_agencies_are_answered_watched_and_lifted(
     assert len(_inbox(kunshan, exit_ban, "RestrictionAcknowledged", 2)) == 2
 
     alerts.quiet()
+    _read_model_matches(services, case, exit_ban, spend_ban)
+
+
+def _read_model_matches(services: Services, case: str, exit_ban: str, spend_ban: str) -> None:
+    """The projector's rows: both bans lifted with every answer, the interception, the alerts."""
+    from courtbus.store import ReadModel
+
+    model = ReadModel(services.store_url)
+    try:
+
+        def answers() -> dict[str, set[tuple[str, str, str]]]:
+            rows = {r.control_id: r for r in model.restrictions(court=KUNSHAN)}
+            return {cid: {(a.agency_id, a.target, a.state) for a in rows[cid].acks}
+                    for cid in (exit_ban, spend_ban) if cid in rows}  # fmt: skip
+
+        done = {
+            exit_ban: {("nia", t, "ACKNOWLEDGED") for t in ("ISSUE", "LIFT")},
+            spend_ban: {(a, t, "ACKNOWLEDGED") for a in ("caac", "rail") for t in ("ISSUE", "LIFT")},
+        }  # fmt: skip
+        wait_until(lambda: answers() == done, 60, lambda: f"{answers()} != {done}")
+        row = model.restriction(exit_ban)
+        assert row is not None and (row.status, row.lift_reason) == ("LIFTED", "PERFORMED")
+        assert (row.person_id, row.document_number) == (PERSON_ID, "C12345678")
+        assert [(i.agency_id, i.location) for i in row.interceptions] == [("nia", "罗湖口岸")]
+        refs = {(a.agency_id, a.target): a.reference for a in row.acks}
+        assert refs[("nia", "ISSUE")] == "NIA-2024-001"
+        listed = wait_until(lambda: [a for a in model.watchdog_alerts(court=KUNSHAN)
+                                     if a.case_number == case], 60, "the watchdog's alerts")  # fmt: skip
+        assert {f"restriction:{exit_ban}", f"restriction:{spend_ban}"} <= {
+            i["item_id"] for a in listed for i in a.items
+        }
+    finally:
+        model.close()
 
 
 def test_a_ban_rail_never_acknowledges_raises_the_alert_and_the_negative_receipt(

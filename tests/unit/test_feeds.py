@@ -240,3 +240,17 @@ def test_restriction_controls_reach_nia_caac_and_rail_with_exactly_their_fields(
     # a tombstone of a control goes where the control went, and nowhere else
     tomb = h.feed_raw("restriction.controls", b"rc-2", None, [])
     assert sorted(o.topic for o in tomb) == ["agency.caac.restriction", "agency.rail.restriction"]
+
+
+def test_a_change_a_destination_is_not_given_is_not_sent_there_again() -> None:
+    h = harness()
+    first = send(h, entry(1))
+    assert on(first, "agency.icbc.blacklist") and on(first, "group.suzhou.blacklist")
+    # a new version with the same fields: the group's full record changed, icbc's copy did not
+    again = send(h, entry(1) | {"version": 2, "updated_at": T0 + timedelta(hours=1)})
+    assert not on(again, "agency.icbc.blacklist") and not on(again, "agency.pbccrc.blacklist")
+    assert on(again, "group.suzhou.blacklist")
+    assert send(h, entry(1) | {"version": 2, "updated_at": T0 + timedelta(hours=1)}) == []
+    # a granted field changed: sent again
+    renamed = entry(1) | {"version": 3, "debtor": v.debtor("PERSON", "张三丰", PERSON_ID)}
+    assert on(send(h, renamed), "agency.icbc.blacklist")
