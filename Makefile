@@ -74,6 +74,7 @@ bench: jars
 	$(BIN)/python -m bench.blacklist_bootstrap
 	$(BIN)/python -m bench.blacklist_bootstrap --full
 	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.restriction_latency
 
 clean:
 	rm -rf $(VENV) .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: a private stack, services as processes, Kafka's own tools, load.
+"""Shared by the benchmarks: a private stack, services as processes, Kafka's own tools, load,
+and for the latency benchmarks a paced sender, an arrival reader and Kafka's EndToEndLatency.
 
 Every benchmark starts its own stack (memory registry, free ports from ``tests.ports``) in a
 temporary folder, so it never touches a developer's running stack, and stops it at the end.
@@ -7,7 +8,9 @@ temporary folder, so it never touches a developer's running stack, and stops it 
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import os
+import queue
 import re
 import shutil
 import signal
@@ -15,12 +18,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
 
 from courtbus.app import ops
 from courtbus.config import Connection
@@ -229,3 +234,227 @@ def percentile(sorted_values: list[float], q: float) -> float:
         return float("nan")
     rank = max(1, min(len(sorted_values), math.ceil(q * len(sorted_values))))
     return sorted_values[rank - 1]
+
+
+# -- latency: a paced sender, an arrival reader, Kafka's EndToEndLatency ------------------------
+
+E2E_MESSAGES = 5000
+
+
+@contextmanager
+def running(
+    bench: Bench, groups: Mapping[str, str], env: dict[str, str]
+) -> Iterator[dict[str, Service]]:
+    """``python -m services.<name>`` for each name of ``groups`` (name → consumer group), ready
+    once each logged its group restored; stopped (SIGTERM) on leaving. Logs in the stack's home."""
+    services = {name: Service(f"services.{name}", env, bench.home / f"{name}.log")
+                for name in groups}  # fmt: skip
+    try:
+        for svc in services.values():
+            svc.start()
+        for name, svc in services.items():
+            svc.wait_for(f"{groups[name]} restored")
+        yield services
+    finally:
+        for svc in services.values():
+            svc.stop()
+
+
+def count_in_logs(services: Mapping[str, Service], pattern: str) -> tuple[int, list[str]]:
+    """Lines of the services' logs matching ``pattern`` (case-insensitive): count, lines."""
+    lines = [f"{name}: {line}" for name, svc in services.items()
+             for line in svc.text().splitlines() if re.search(pattern, line, re.I)]  # fmt: skip
+    return len(lines), lines
+
+
+def paced(
+    rate: int, seconds: float, send: Callable[[int, int], Iterable[str]], most: int = 500
+) -> tuple[dict[str, float], float]:
+    """Offer ``rate``/s for ``seconds``, open loop: ``send(i, j)`` sends items ``i`` to ``j - 1``
+    (every one due by then, at most ``most``; one at a time when the sender keeps up, several
+    when a call took longer than the spacing) and returns their keys.
+
+    Returns ({key: wall-clock time just before the call that sent it}, seconds the sending took).
+    """
+    total = round(rate * seconds)
+    sent_at: dict[str, float] = {}
+    began = time.monotonic()
+    i = 0
+    while i < total:
+        due = min(total, int((time.monotonic() - began) * rate) + 1, i + most)
+        if due <= i:
+            time.sleep(max(0.0, began + i / rate - time.monotonic()))
+            continue
+        now = time.time()
+        for key in send(i, due):
+            sent_at[key] = now
+        i = due
+    return sent_at, time.monotonic() - began
+
+
+def _note_arrivals(bootstrap: str, topics: tuple[str, ...], started: Any, expected: Any,
+                   results: Any) -> None:  # fmt: skip
+    """(Child process) note when each key first arrives on each of ``topics``.
+
+    Runs until the parent sends the keys it expects (and a timeout) and all of them arrived on
+    the first topic, or the timeout passed; then returns {topic: {key: arrival}} on ``results``.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
+                             enable_auto_commit=False, fetch_max_wait_ms=10)  # fmt: skip
+    parts = [TopicPartition(topic, p) for topic in topics
+             for p in consumer.partitions_for_topic(topic) or ()]  # fmt: skip
+    consumer.assign(parts)
+    consumer.seek_to_end(*parts)
+    for tp in parts:
+        consumer.position(tp)
+    started.set()
+    arrived: dict[str, dict[str, float]] = {topic: {} for topic in topics}
+    wanted: set[str] | None = None
+    deadline = float("inf")
+    while True:
+        for tp, records in consumer.poll(timeout_ms=50).items():
+            now = time.time()
+            seen = arrived[tp.topic]
+            for rec in records:
+                if rec.key is not None:
+                    seen.setdefault(rec.key.decode(), now)
+        if wanted is None:
+            try:
+                keys, timeout_s = expected.get_nowait()
+                wanted, deadline = set(keys), time.monotonic() + timeout_s
+            except queue.Empty:
+                continue
+        if wanted <= arrived[topics[0]].keys() or time.monotonic() > deadline:
+            break
+    consumer.close()
+    results.put(arrived)
+
+
+class Arrivals:
+    """A reader of ``topics`` (read_committed, from their end when made) in a process of its
+    own (no GIL shared with the sender), noting when each key first arrives on each."""
+
+    def __init__(self, bootstrap: str, topics: tuple[str, ...]) -> None:
+        ctx = mp.get_context("spawn")
+        self.started, self.expected, self.results = ctx.Event(), ctx.Queue(), ctx.Queue()
+        self.proc = ctx.Process(target=_note_arrivals, args=(bootstrap, topics, self.started,
+                                self.expected, self.results), daemon=True)  # fmt: skip
+        self.proc.start()
+        if not self.started.wait(60):
+            raise RuntimeError(f"the reader of {', '.join(topics)} did not start")
+
+    def finish(self, keys: list[str], timeout_s: float) -> dict[str, dict[str, float]]:
+        """{topic: {key: arrival}}, once all ``keys`` arrived on the first topic or
+        ``timeout_s`` passed."""
+        self.expected.put((keys, timeout_s))
+        try:
+            arrived: dict[str, dict[str, float]] = self.results.get(timeout=timeout_s + 60)
+        except queue.Empty as exc:
+            raise RuntimeError("the arrival reader returned nothing") from exc
+        self.proc.join(timeout=30)
+        return arrived
+
+
+def latencies_ms(sent_at: Mapping[str, float], arrived: Mapping[str, float]) -> list[float]:
+    """Sorted send → arrival times (ms) of the keys that arrived."""
+    return sorted((arrived[k] - sent_at[k]) * 1000 for k in sent_at if k in arrived)
+
+
+@dataclass
+class Run:
+    """One offered load: what was sent, what arrived, and the latencies (ms, sorted)."""
+
+    rate: int
+    sent: int
+    offered: float
+    arrived: int
+    delivered: float  # arrivals a second, first send → last arrival
+    latencies_ms: list[float]
+    hop_ms: list[float]  # send → a topic on the way (e.g. the gateway's part)
+    load: str
+    cores: dict[str, float] = field(default_factory=dict)  # CPU used per process, in cores
+
+
+def offer_paced(
+    bootstrap: str,
+    target: str,
+    hop: str,
+    rate: int,
+    seconds: float,
+    send: Callable[[int, int], Iterable[str]],
+    pids: Mapping[str, int],
+) -> Run:
+    """``paced(rate, seconds, send)``, noting when each key arrives on ``target`` and on
+    ``hop``; waits for all on ``target`` (120 s at most after). ``pids``: processes whose CPU
+    use (in cores, from the first send to the last arrival) is reported."""
+    probe = Arrivals(bootstrap, (target, hop))
+    cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    began = time.monotonic()
+    sent_at, send_s = paced(rate, seconds, send)
+    arrived = probe.finish(list(sent_at), timeout_s=120)
+    took = time.monotonic() - began
+    cores = {name: (cpu_seconds(pid) - cpu[name]) / took for name, pid in pids.items()}
+    got = [arrived[target][k] for k in sent_at if k in arrived[target]]
+    delivered = len(got) / (max(got) - min(sent_at.values())) if got else 0.0
+    return Run(rate, len(sent_at), len(sent_at) / send_s, len(got), delivered,
+               latencies_ms(sent_at, arrived[target]), latencies_ms(sent_at, arrived[hop]),
+               load(), cores)  # fmt: skip
+
+
+def measured_pids(bench: Bench, services: Mapping[str, Service]) -> dict[str, int]:
+    """The processes whose CPU a run reports: the services, the brokers, this sender."""
+    pids = {name: svc.pid for name, svc in services.items()}
+    pids.update({f"broker {i}": b.pid for i, b in enumerate(bench.state.brokers, 1)})
+    pids["sender (SDK)"] = os.getpid()
+    return pids
+
+
+def end_to_end(bench: Bench, size: int, nodes: int) -> tuple[str, dict[str, float]]:
+    """Kafka's EndToEndLatency (acks=all, ``E2E_MESSAGES`` records of ``size`` bytes) on a topic
+    of its own: the load during it, and its avg/p50/p99/p999 in ms."""
+    admin = bench.admin()
+    try:
+        admin.create_topics([NewTopic("bench.e2e", 1, nodes,
+                                      topic_configs={"min.insync.replicas": "2" if nodes >= 3 else "1"})])  # fmt: skip
+    finally:
+        admin.close()
+    out = kafka_tool("org.apache.kafka.tools.EndToEndLatency", bench.conn.bootstrap, "bench.e2e",
+                     str(E2E_MESSAGES), "all", str(size))  # fmt: skip
+    avg = re.search(r"Avg latency: ([\d.]+) ms", out)
+    pct = re.search(r"Percentiles: 50th = (\d+), 99th = (\d+), 99.9th = (\d+)", out)
+    if not avg or not pct:
+        raise RuntimeError(f"unexpected EndToEndLatency output:\n{out[-2000:]}")
+    return load(), {"avg": float(avg.group(1)), "p50": float(pct.group(1)),
+                    "p99": float(pct.group(2)), "p999": float(pct.group(3))}  # fmt: skip
+
+
+def e2e_line(e2e: Mapping[str, float], size: int, during: str) -> str:
+    """How the figures of ``end_to_end`` are printed."""
+    return (f"  Kafka EndToEndLatency (acks=all, {E2E_MESSAGES:,} × {size} B, same stack): "
+            f"p50 {e2e['p50']:.0f} ms, p95 n/a (the tool prints only 50/99/99.9th, whole ms), "
+            f"p99 {e2e['p99']:.0f} ms, p99.9 {e2e['p999']:.0f} ms, avg {e2e['avg']:.2f} ms "
+            f"| {during}")  # fmt: skip
+
+
+def spread(latencies: list[float], e2e: Mapping[str, float]) -> tuple[str, str]:
+    """``p50 …, p95 …, p99 …, max …`` of sorted latencies (ms), and their p50 and p99 as
+    multiples of Kafka's (empty when Kafka's is 0 ms)."""
+    p50, p95, p99 = (percentile(latencies, q) for q in (0.50, 0.95, 0.99))
+    top = latencies[-1] if latencies else float("nan")
+    figures = f"p50 {p50:,.1f} ms, p95 {p95:,.1f} ms, p99 {p99:,.1f} ms, max {top:,.1f} ms"
+    vs = (f"p50 {p50 / e2e['p50']:.0f}×, p99 {p99 / e2e['p99']:.0f}× Kafka's"
+          if e2e["p50"] and e2e["p99"] else "")  # fmt: skip
+    return figures, vs
+
+
+def run_lines(r: Run, e2e: Mapping[str, float], hop: str) -> list[str]:
+    """How a ``Run`` is printed beside Kafka's figures; ``hop`` names its ``hop_ms``."""
+    figures, vs = spread(r.latencies_ms, e2e)
+    h50, h95, h99 = (percentile(r.hop_ms, q) for q in (0.50, 0.95, 0.99))
+    return [
+        f"  {r.rate:>5}/s offered ({r.offered:,.0f}/s achieved, {r.sent:,} sent): {figures}; "
+        f"{r.arrived:,}/{r.sent:,} arrived, delivered {r.delivered:,.0f}/s; {vs} | {r.load}",
+        f"         of which SDK call → {hop}: p50 {h50:,.1f} ms, p95 {h95:,.1f} ms, "
+        f"p99 {h99:,.1f} ms; CPU used (cores, send → last arrival): "
+        + ", ".join(f"{n} {c:.2f}" for n, c in r.cores.items()),
+    ]
