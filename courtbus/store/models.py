@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -349,3 +350,108 @@ class WatchdogAlertRecord(Base):
     alert_number: Mapped[int] = mapped_column(Integer)
     time: Mapped[datetime] = mapped_column(UTCDateTime())
     items: Mapped[str] = mapped_column(Text)
+
+
+class DistributionRecord(Base):
+    """One distribution (参与分配) as the view ``distribution.cases`` last had it."""
+
+    __tablename__ = "distributions"
+
+    distribution_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    presiding_court: Mapped[str] = mapped_column(String(16), index=True)
+    case_number: Mapped[str] = mapped_column(Text)
+    debtor_name: Mapped[str] = mapped_column(Text)
+    debtor_id: Mapped[str] = mapped_column(String(64))  # in full: readers mask it
+    debtor_form: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    transferred_to: Mapped[str | None] = mapped_column(String(16))
+    current_plan: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def _distribution_fk() -> ForeignKey:
+    return ForeignKey("distributions.distribution_id", ondelete="CASCADE")
+
+
+class DistributionClaimRecord(Base):
+    """A claim filed on a distribution, with the presiding court's decision."""
+
+    __tablename__ = "distribution_claims"
+
+    distribution_id: Mapped[str] = mapped_column(_distribution_fk(), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    court_id: Mapped[str] = mapped_column(String(16))
+    case_number: Mapped[str | None] = mapped_column(Text)
+    claimant_name: Mapped[str] = mapped_column(Text)
+    claimant_id: Mapped[str] = mapped_column(String(64))
+    claim_class: Mapped[str] = mapped_column(String(16))
+    priority_kind: Mapped[str | None] = mapped_column(String(32))
+    rank: Mapped[int] = mapped_column(Integer)
+    claimed: Mapped[Decimal] = mapped_column(Amount())
+    status: Mapped[str] = mapped_column(String(16))
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DistributionPlanRecord(Base):
+    """One version of a distribution's plan; earlier versions stay when it is revised."""
+
+    __tablename__ = "distribution_plans"
+
+    distribution_id: Mapped[str] = mapped_column(_distribution_fk(), primary_key=True)
+    plan_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proceeds: Mapped[Decimal] = mapped_column(Amount())
+    costs: Mapped[Decimal] = mapped_column(Amount())
+    costs_paid: Mapped[Decimal] = mapped_column(Amount())
+    surplus: Mapped[Decimal] = mapped_column(Amount())
+    ordinary_order: Mapped[str] = mapped_column(String(16))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AllocationRecord(Base):
+    """What one claim gets under one version of a plan."""
+
+    __tablename__ = "distribution_allocations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["distribution_id", "plan_version"],
+            ["distribution_plans.distribution_id", "distribution_plans.plan_version"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    distribution_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    plan_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)  # payment order
+    claim_class: Mapped[str] = mapped_column(String(16))
+    priority_kind: Mapped[str | None] = mapped_column(String(32))
+    rank: Mapped[int] = mapped_column(Integer)
+    claimed: Mapped[Decimal] = mapped_column(Amount())
+    allocated: Mapped[Decimal] = mapped_column(Amount())
+
+
+class ObjectionRecord(Base):
+    """An objection (Art. 509), an opposition or a suit (Art. 510), in the order taken;
+    ``disputes`` is JSON ``[{"claim_id", "amount"}]`` (an objection's disputed amounts)."""
+
+    __tablename__ = "distribution_objections"
+
+    distribution_id: Mapped[str] = mapped_column(_distribution_fk(), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    court_id: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disputes: Mapped[str] = mapped_column(Text)
+
+
+class DepositRecord(Base):
+    """An amount deposited (提存) while a suit runs (Art. 510)."""
+
+    __tablename__ = "distribution_deposits"
+
+    distribution_id: Mapped[str] = mapped_column(_distribution_fk(), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Amount())

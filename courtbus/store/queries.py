@@ -10,8 +10,9 @@ import json
 from sqlalchemy import or_, select
 
 from courtbus.store import delegation_rows as rows
-from courtbus.store import restriction_rows
+from courtbus.store import distribution_rows, restriction_rows
 from courtbus.store.database import OnDatabase
+from courtbus.store.distribution_rows import DistributionRow
 from courtbus.store.jsonify import headers_from_json
 from courtbus.store.model import (
     AlertRow,
@@ -202,6 +203,26 @@ class ReadModelQueries(OnDatabase):
         """
         with self._db.guard(), self._db.sessions() as session:
             return restriction_rows.find_watchdog_alerts(session, court)
+
+    def distributions(
+        self, *, court: str | None = None, limit: int | None = None
+    ) -> list[DistributionRow]:
+        """Distributions (参与分配), newest change first; ``court``: presiding or claiming.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._db.sessions() as session:
+            return distribution_rows.find_distributions(session, court=court, limit=limit)
+
+    def distribution(self, distribution_id: str) -> DistributionRow | None:
+        """One distribution with its claims, every plan version, objections and deposits.
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._db.sessions() as session:
+            return distribution_rows.find_distribution(session, distribution_id)
 
 
 def _blacklist_row(r: BlacklistRecord) -> BlacklistRow:

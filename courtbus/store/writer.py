@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import StoreError, ValidationError
 from courtbus.store import delegation_rows as rows
-from courtbus.store import restriction_rows
+from courtbus.store import distribution_rows, restriction_rows
 from courtbus.store.database import OnDatabase
 from courtbus.store.delegation_rows import Decision, StepEvent
 from courtbus.store.jsonify import headers_to_json, masked, to_json
@@ -334,6 +334,17 @@ class ReadModelWriter(OnDatabase):
         """
         with self._db.guard(), self._writing() as session:
             return restriction_rows.put_watchdog_alert(session, alert_id, alert)
+
+    def apply_distribution(self, view: dict[str, Any], seen_at: datetime) -> bool:
+        """Upsert one decoded ``DistributionView`` of ``distribution.cases`` (claims,
+        objections, deposits; a plan version the first time it is seen, ``seen_at``); False
+        if not newer (a replay).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        with self._db.guard(), self._writing() as session:
+            return distribution_rows.put_distribution(session, view, seen_at)
 
 
 def blacklist_values(entry: dict[str, Any]) -> dict[str, Any]:

@@ -106,6 +106,7 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     _m("distribution", "DistributionHandoverRequested", "handover_requested", "distribution_id"),
     _m("distribution", "DistributionHandedOver", "handed_over", "distribution_id", None),
     _m("distribution", "DistributionNotice", "notice", "distribution_id", None),
+    _m("distribution", "DistributionView", "view", "distribution_id"),  # distribution.cases
     _m("casestatus", "CaseFiled", "filed", "case_number"),
     _m("casestatus", "CaseConcluded", "concluded", "case_number"),
     _m("casestatus", "CaseResumed", "resumed", "case_number"),

@@ -49,6 +49,14 @@ from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope
 from services.distribution.state import Kept, dump_kept, load_kept
+from services.distribution.view import (
+    VIEW_RECORD,
+    VIEW_TOPIC,
+    allocation,
+    share,
+    view_payload,
+    yuan,
+)
 
 log = logging.getLogger("courtbus.distribution")
 EVENTS = flow_topic("distribution")
@@ -90,14 +98,10 @@ def fen(amount: Decimal) -> int:
     return Money.parse(amount).fen
 
 
-def yuan(amount: int) -> Decimal:
-    """The ``Money`` value of ``amount`` fen."""
-    return Money(amount).yuan
-
-
 def party(x: dict[str, Any]) -> dp.Party:
     """The domain party of a decoded ``Debtor`` record (checked: ``Party.of``)."""
-    return dp.Party.of(DebtorKind(x["kind"]), str(x["name"]), str(x["id_number"]))
+    return dp.Party.of(DebtorKind(x["kind"]), str(x["name"]), str(x["id_number"]),
+                       x.get("id_type"), x.get("nationality"))  # fmt: skip
 
 
 def _court_id(x: dict[str, Any] | None) -> str | None:
@@ -397,7 +401,7 @@ class DistributionFlow(Flow):
         before: dm.State | None = None,
     ) -> list[Output]:
         """Store ``kept`` and set its timer; on reaching FINALIZED or IN_SUIT (from ``before``),
-        add the finalization and what to pay and deposit."""
+        add the finalization and what to pay and deposit; publish the view record."""
         state.table(DISTRIBUTIONS).put(kept.d.distribution_id, kept)
         due = self._next(kept)
         if due is None:
@@ -407,6 +411,9 @@ class DistributionFlow(Flow):
         out = list(outputs)
         if before is not None and kept.d.state is not before:
             out += self._payable(kept.d, state.now)
+        view = view_payload(kept.d, kept.case_number, state.now, kept.d.events)
+        out.append(output_of(self.envelope.build(VIEW_TOPIC, VIEW_RECORD, view, self.source,
+                                                 key=kept.d.distribution_id)))  # fmt: skip
         return out
 
     def _payable(self, d: dm.Distribution, now: datetime) -> list[Output]:
@@ -530,21 +537,6 @@ class DistributionFlow(Flow):
 def courts(d: dm.Distribution) -> list[str]:
     """Every party's court: the presiding court (for the debtor), then the admitted claimants'."""
     return list(dict.fromkeys([d.presiding_court, *(c.court_id for c in d.admitted())]))
-
-
-def share(claim_id: str, amount: int) -> dict[str, Any]:
-    """A ``Share`` record."""
-    return {"claim_id": claim_id, "amount": yuan(amount)}
-
-
-def allocation(a: dp.Allocation) -> dict[str, Any]:
-    """An ``Allocation`` record of the plan."""
-    ordinary = a.klass is dp.ClaimClass.ORDINARY
-    return {
-        "claim_id": a.claim_id, "claim_class": "ORDINARY" if ordinary else "PRIORITY",
-        "admitted": yuan(a.claimed), "allocated": yuan(a.allocated),
-        "priority_kind": None if ordinary else a.klass.value, "rank": a.rank,
-    }  # fmt: skip
 
 
 def alert_key(x: dm.Pending) -> str:

@@ -1,5 +1,6 @@
 """The projector flow: bus decisions, dead letters, alerts (watchdog alerts also in their own
-table) and the views of the dishonest-debtor list and of the restrictions → the SQL read model.
+table) and the views of the dishonest-debtor list, the restrictions and the distributions →
+the SQL read model.
 
 Stateless on Kafka: the database is its state, and every write is idempotent on ``ce_id``
 (events, decisions, alerts) or on the refused record's position (dead letters), so a replay
@@ -24,8 +25,9 @@ from courtbus.wire.envelope import Envelope, Event
 log = logging.getLogger("courtbus.projector")
 BLACKLIST_VIEW = "blacklist.entries"
 RESTRICTION_VIEW = "restriction.controls"
+DISTRIBUTION_VIEW = "distribution.cases"
 TOPICS = (flow_topic("delegation"), DEADLETTER_TOPIC, ALERTS_TOPIC, BLACKLIST_VIEW,
-          RESTRICTION_VIEW)  # fmt: skip
+          RESTRICTION_VIEW, DISTRIBUTION_VIEW)  # fmt: skip
 
 
 def stored(event: Event) -> StoredEvent:
@@ -124,7 +126,7 @@ class ProjectorFlow(Flow):
         if raw.topic == BLACKLIST_VIEW and raw.value is None:  # a tombstone: the entry left
             self.model.apply_blacklist_entry((raw.key or b"").decode(), None)
             return []
-        if raw.topic == RESTRICTION_VIEW and raw.value is None:
+        if raw.topic in (RESTRICTION_VIEW, DISTRIBUTION_VIEW) and raw.value is None:
             return []  # the view forgets a lifted control; the read model keeps it as LIFTED
         event = self.envelope.read(raw)
         try:
@@ -133,6 +135,9 @@ class ProjectorFlow(Flow):
                 return []
             if raw.topic == RESTRICTION_VIEW:
                 self.model.apply_restriction_control(event.payload)
+                return []
+            if raw.topic == DISTRIBUTION_VIEW:
+                self.model.apply_distribution(event.payload, event.headers.time)
                 return []
             if raw.topic == ALERTS_TOPIC:
                 self.model.apply_alert(alert_row(event))

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from courtbus.app.cli import blacklist, bus, delegation, restrictions
+from courtbus.app.cli import blacklist, bus, delegation, distribution, restrictions
 from courtbus.errors import ClusterError, CourtbusError
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ app.add_typer(bus.dlq_app, name="dlq")
 app.add_typer(blacklist.blacklist_app, name="blacklist")
 app.add_typer(restrictions.restrictions_app, name="restrictions")
 app.add_typer(restrictions.watchdog_app, name="watchdog")
+app.add_typer(distribution.distribution_app, name="distribution")
 app.command("inbox")(bus.inbox)
 app.command("feed")(bus.feed)
 app.command("serve")(bus.serve)
