@@ -133,14 +133,24 @@ class Party:
     kind: DebtorKind
     name: str
     id_number: str
+    id_type: str | None = None  # the wire's IdType; None: told from the number's shape
+    nationality: str | None = None  # a passport's issuing state (ISO 3166-1 alpha-3)
 
     @classmethod
-    def of(cls, kind: DebtorKind | str, name: str, id_number: str) -> Party:
-        """A party with its ID checked and canonicalised (``validate_debtor_id``).
+    def of(
+        cls,
+        kind: DebtorKind | str,
+        name: str,
+        id_number: str,
+        id_type: str | None = None,
+        nationality: str | None = None,
+    ) -> Party:
+        """A party with its ID checked and canonicalised (``validate_debtor_id``); a foreign
+        person named by passport gives ``id_type="PASSPORT"`` and ``nationality``.
 
         Raises:
             ValidationError: ``DISTRIBUTION_PARTY_NAME_MISSING``, ``DEBTOR_KIND_INVALID`` or
-                the ID's own code (``RESIDENT_ID_INVALID``, ``CREDIT_CODE_INVALID``, …).
+                the ID's own code (``RESIDENT_ID_INVALID``, ``PASSPORT_INVALID``, …).
         """
         if not name.strip():
             raise _refuse("a party needs a name", "DISTRIBUTION_PARTY_NAME_MISSING")
@@ -148,12 +158,15 @@ class Party:
             checked = DebtorKind(kind)
         except ValueError as exc:
             raise _refuse(f"party kind {kind!r}", "DEBTOR_KIND_INVALID") from exc
-        return cls(checked, name.strip(), validate_debtor_id(checked, id_number))
+        number = validate_debtor_id(checked, id_number, id_type=id_type, nationality=nationality)
+        return cls(checked, name.strip(), number, id_type, nationality)
 
     @property
     def key(self) -> str:
-        """How the plan's recipients and objections name this party."""
-        return f"{self.kind.value}:{self.id_number}"
+        """How the plan's recipients and objections name this party (a passport with its
+        issuing state: two states may issue one number)."""
+        tail = f":{self.nationality}" if self.id_type == "PASSPORT" else ""
+        return f"{self.kind.value}:{self.id_number}{tail}"
 
 
 def procedure_for(debtor: Party, form: DebtorForm) -> Procedure:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from courtbus.domain import distribution as dm
 from courtbus.domain import distribution_plan as dp
 from courtbus.domain.calendar import CHINA, due_after
-from courtbus.domain.identity import DebtorKind, mask_ids_in_text
+from courtbus.domain.identity import DebtorKind, canonical_nationality, mask_ids_in_text
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
 from courtbus.wire import values as v
@@ -45,16 +45,20 @@ def _refuse(message: str, code: str) -> ValidationError:
 
 def party_of(party: Mapping[str, Any]) -> tuple[dp.Party, dict[str, Any]]:
     """The domain party of a ``Debtor``-shaped dict (kind PERSON or ORGANISATION, name,
-    id_number) and its wire record, the ID checked and in its canonical spelling.
+    id_number[, id_type, nationality: a passport names both]) and its wire record, the ID
+    checked and in its canonical spelling.
 
     Raises:
         ValidationError: ``DISTRIBUTION_PARTY_NAME_MISSING``, ``DEBTOR_KIND_INVALID`` or the
             ID's own code (``RESIDENT_ID_INVALID``, ``CREDIT_CODE_INVALID``, …).
     """
-    checked = dp.Party.of(str(party.get("kind", "")), str(party.get("name", "")),
-                          str(party.get("id_number", "")))  # fmt: skip
+    nationality = party.get("nationality")
+    checked = dp.Party.of(
+        str(party.get("kind", "")), str(party.get("name", "")), str(party.get("id_number", "")),
+        party.get("id_type"), canonical_nationality(nationality) if nationality else None,
+    )  # fmt: skip
     record = {"kind": checked.kind.value, "name": checked.name, "id_number": checked.id_number,
-              "id_type": None, "nationality": None}  # fmt: skip
+              "id_type": checked.id_type, "nationality": checked.nationality}  # fmt: skip
     return checked, record
 
 

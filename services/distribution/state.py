@@ -46,11 +46,13 @@ class Kept:
 
 
 def _party(p: dp.Party) -> dict[str, Any]:
-    return {"kind": p.kind.value, "name": p.name, "id_number": p.id_number}
+    return {"kind": p.kind.value, "name": p.name, "id_number": p.id_number,
+            "id_type": p.id_type, "nationality": p.nationality}  # fmt: skip
 
 
 def _party_of(x: dict[str, Any]) -> dp.Party:
-    return dp.Party(DebtorKind(x["kind"]), x["name"], x["id_number"])
+    return dp.Party(DebtorKind(x["kind"]), x["name"], x["id_number"], x.get("id_type"),
+                    x.get("nationality"))  # fmt: skip
 
 
 def _claim(c: dp.Claim) -> dict[str, Any]:

@@ -16,7 +16,7 @@ over within "15 days": both courts and ``bus.alerts`` get the HANDOVER_OVERDUE n
 (法释〔2016〕6号 第一条, 第二条).
 
 Shortened clock (``COURTBUS_DISTRIBUTION_*_SECONDS``): each 15-day window 12 s, the 60 days of
-the hand-over 6 s and its 15 days 6 s; timers tick every 0.5 s. The ids are module constants,
+the hand-over 10 s and its 15 days 6 s; timers tick every 0.5 s. The ids are module constants,
 unique per run, so a read-model check can look the distribution up.
 """
 
@@ -41,7 +41,7 @@ from tests.integration.helpers import Services, TopicReader, dead_letter_code, w
 pytestmark = pytest.mark.integration
 NS = "cn.court.bus.distribution."
 KUNSHAN, SUZHOU, XIAN = "320583", "3205", "6101"  # presiding (Jiangsu), Jiangsu, Shaanxi
-WINDOW_S, HANDOVER_WAIT_S, HANDOVER_S = 12, 6, 6
+WINDOW_S, HANDOVER_WAIT_S, HANDOVER_S = 12, 10, 6
 RUN = uuid.uuid4().hex[:8]
 DISTRIBUTION_ID = f"dist-it-{RUN}"  # the scenario's distribution
 HANDOVER_ID = f"dist-it-ho-{RUN}"  # the hand-over's
@@ -127,6 +127,19 @@ def inboxes(conn: Connection, courts: dict[str, CourtClient]) -> Iterator[dict[s
         reader.close()
 
 
+def open_and_wait(conn: Connection, court: CourtClient, did: str, **fields: Any) -> None:
+    """Open ``did`` and wait until the distribution service has stored it (its changelog shows
+    it): the opening sends nothing to an inbox, and another court's claim must not overtake it
+    (the gateway keeps the order within one outbox, not across courts)."""
+    changes = TopicReader(conn, "bus.distribution.distributions.changelog", from_end=True)
+    try:
+        court.open_distribution(did, CASE, DEBTOR, claim_deadline=date(2024, 6, 30),
+                                debtor_form="OTHER_ORGANISATION", **fields)  # fmt: skip
+        changes.wait_for(lambda r: (r.key or b"").endswith(did.encode()), timeout_s=60)
+    finally:
+        changes.close()
+
+
 def yuan(text: str) -> Decimal:
     return Decimal(text)
 
@@ -143,9 +156,8 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     to_kunshan, to_suzhou, to_xian = inboxes[KUNSHAN], inboxes[SUZHOU], inboxes[XIAN]
 
     # opening: an other organisation's property (Art. 506), first sealed by Kunshan
-    kunshan.open_distribution(did, CASE, DEBTOR, "合伙企业名下昆山市某商铺拍卖价款",
-                              claim_deadline=date(2024, 6, 30), debtor_form="OTHER_ORGANISATION",
-                              proceeds="50000.01", sealed_at=v.now())  # fmt: skip
+    open_and_wait(conn, kunshan, did, asset_description="合伙企业名下昆山市某商铺拍卖价款",
+                  proceeds="50000.01", sealed_at=v.now())  # fmt: skip
 
     # claims: the other courts' reach the presiding court; Kunshan's own creditor's does not
     suzhou.file_claim(did, "a1", "(2024)苏05执101号", A, "10000.00")
@@ -294,17 +306,18 @@ def test_a_handover_asked_after_sixty_days_and_not_made_in_fifteen_is_alerted(
     alerts = TopicReader(conn, "bus.alerts", from_end=True)
     try:
         sealed = v.now()
-        kunshan.open_distribution(did, CASE, DEBTOR, "合伙企业名下昆山市某厂房",
-                                  claim_deadline=date(2024, 6, 30),
-                                  debtor_form="OTHER_ORGANISATION", sealed_at=sealed)  # fmt: skip
+        open_and_wait(conn, kunshan, did, asset_description="合伙企业名下昆山市某厂房",
+                      sealed_at=sealed)  # fmt: skip
+
+        # before the 60 days: refused (the request follows the claim on Xi'an's outbox)
         xian.file_claim(did, "m1", "(2024)陕01执204号", BANK, "30000.00", claim_class="SECURED",
                         rank=1, has_title=False)  # fmt: skip
+        early = xian.request_handover(did, "m1")
         suzhou.file_claim(did, "o1", "(2024)苏05执103号", A, "10000.00")
+        assert dead_letter_code(conn, early.event_id) == "DISTRIBUTION_HANDOVER_TOO_EARLY"
         inboxes[KUNSHAN].wait(did, "DistributionClaimFiled", 2)
 
-        # before the 60 days: refused; an ordinary creditor's court may not ask at all
-        early = xian.request_handover(did, "m1")
-        assert dead_letter_code(conn, early.event_id) == "DISTRIBUTION_HANDOVER_TOO_EARLY"
+        # the 60 days run out; an ordinary creditor's court may not ask even then
         wait_until(lambda: v.now() >= sealed + timedelta(seconds=HANDOVER_WAIT_S + 0.5), 30,
                    "the shortened 60 days after the first seal")  # fmt: skip
         ordinary = suzhou.request_handover(did, "o1")

@@ -23,6 +23,7 @@ from courtbus.sdk.court import CourtClient, Sent
 from courtbus.sdk.distribution import DistributionSteps, objection_last_day
 from courtbus.wire import values as v
 from services.distribution.flow import DISTRIBUTIONS, EVENTS, NS, DistributionFlow
+from services.distribution.state import dump_kept, load_kept
 
 KUNSHAN, SUZHOU, XIAN = "320583", "3205", "6101"
 DID = "dist-sdk-1"
@@ -189,7 +190,8 @@ def test_the_steps_drive_the_flow_from_opening_to_payout() -> None:
     h = FlowHarness(DistributionFlow(memory_envelope(), SECONDS), start=v.now(), partitions=3)
     kunshan, suzhou, xian = (Court(c, h) for c in (KUNSHAN, SUZHOU, XIAN))
     kunshan.open_distribution(DID, CASE, DEBTOR, "昆山某房产拍卖价款",
-                              claim_deadline=date(2024, 5, 1), sealed_at=h.now)  # fmt: skip
+                              claim_deadline=date(2024, 5, 1), sealed_at=h.now,
+                              enforcement_started_at=h.now)  # the harness's clock  # fmt: skip
     suzhou.file_claim(DID, "a1", "(2024)苏05执7号", A, "1000.00")
     assert _to(suzhou, KUNSHAN) == ["DistributionClaimFiled"]
     xian.file_claim(DID, "b1", "(2024)陕01执8号", B, "2000.00")
@@ -234,3 +236,30 @@ def test_the_steps_drive_the_flow_from_opening_to_payout() -> None:
     kunshan.pay_out(DID)
     assert _kept(h).state is dm.State.PAID_OUT
     assert _kept(h).plan is not None and _kept(h).plan.surplus == 10000  # type: ignore[union-attr]
+
+
+FOREIGNER = {"kind": "PERSON", "name": "John Smith", "id_number": "E12345678",
+             "id_type": "PASSPORT", "nationality": " usa "}  # fmt: skip
+
+
+def test_a_creditor_named_by_passport_claims_is_served_and_kept() -> None:
+    h = FlowHarness(DistributionFlow(memory_envelope(), SECONDS), start=v.now(), partitions=3)
+    kunshan, xian = Court(KUNSHAN, h), Court(XIAN, h)
+    kunshan.open_distribution(DID, CASE, DEBTOR, "昆山某房产拍卖价款",
+                              claim_deadline=date(2024, 5, 1),
+                              enforcement_started_at=h.now)  # fmt: skip
+    xian.file_claim(DID, "f1", "(2024)陕01执8号", FOREIGNER, "2000.00")
+    (_, filed) = xian.sent[-1]
+    assert (filed["claimant"]["id_type"], filed["claimant"]["nationality"]) == ("PASSPORT", "USA")
+    assert _to(xian, KUNSHAN) == ["DistributionClaimFiled"]
+    kunshan.admit_claim(DID, "f1", "2000.00")
+    kunshan.issue_plan(DID, "1000.00")
+    kunshan.serve(DID, FOREIGNER)
+    assert _to(kunshan, XIAN) == ["DistributionPlanServed"]
+    d = _kept(h)
+    (claim,) = d.admitted()
+    assert (claim.claimant.id_type, claim.claimant.nationality) == ("PASSPORT", "USA")
+    assert claim.claimant.key == "PERSON:E12345678:USA"
+    assert [r.recipient for r in d.receipts] == [claim.claimant.key]
+    (kept,) = [k for s in h.states.values() if (k := s.table(DISTRIBUTIONS).get(DID))]
+    assert load_kept(dump_kept(kept)) == kept
