@@ -10,7 +10,8 @@
    involved, and that court accepts the case.
 
 The distribution service runs as one of the demo's child processes (``demo_flow``). What the
-scenes show is read back from the courts' inboxes. Imports no Kafka client itself.
+scenes show is read back from the courts' inboxes; the service's view ``distribution.cases``
+says when an opening is stored. Imports no Kafka client itself.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from courtbus.config import Connection
 from courtbus.domain.identity import mask_id
 from courtbus.sdk import CourtClient
 from courtbus.sdk.distribution import ClaimClassName
+from courtbus.wire.client import read_from_start
 from courtbus.wire.envelope import Event
 
 NS = "cn.court.bus.distribution."
+VIEW_TOPIC = "distribution.cases"  # the distribution service's view (services.distribution.view)
 # Fictitious parties; each ID has a valid GB 32100 / GB 11643 check digit.
 PARTNERSHIP = {"kind": "ORGANISATION", "name": "昆山某餐饮管理合伙企业（普通合伙）",
                "id_number": "91320583MA1PQRXT2R"}  # fmt: skip
@@ -88,6 +91,20 @@ def _arrive(court: CourtClient, did: str, short: str, count: int = 1) -> list[Ev
     return wait_for(partial(_inbox, court, did, short, count), 60, what)
 
 
+def _stored(conn: Connection, did: str) -> bool:
+    """Whether the distribution service has stored ``did``: its view ``distribution.cases``
+    (written in the same transaction as its state) has a record of it."""
+    return any(r.key == did.encode() for r in read_from_start(conn, [VIEW_TOPIC], 0.5))
+
+
+def _open(conn: Connection, presiding: CourtClient, did: str, *args: Any, **kw: Any) -> None:
+    """Open ``did`` and wait until the distribution service has stored it: the opening sends
+    nothing to an inbox, and another court's claim must not overtake it (the gateway keeps the
+    order within one outbox, not across courts)."""
+    presiding.open_distribution(did, *args, **kw)
+    wait_for(partial(_stored, conn, did), 60, f"the opening of {did} in {VIEW_TOPIC}")
+
+
 def run_participation_scene(out: Console, conn: Connection, tag: str) -> ParticipationOutcome:
     """参与分配 against a partnership: claims from three courts, admissions, the bus's plan,
     service on every creditor and the debtor.
@@ -110,9 +127,9 @@ def run_participation_scene(out: Console, conn: Connection, tag: str) -> Partici
         presiding = courts[KUNSHAN]
         # 第五百零六条: 参与分配 is for a citizen or an other organisation; a registered partnership
         # is one (第五十二条).
-        presiding.open_distribution(did, case, PARTNERSHIP, "昆山市某商铺拍卖价款",
-                                    claim_deadline=date.today() + timedelta(days=30),
-                                    debtor_form="OTHER_ORGANISATION", proceeds="1000000.00")  # fmt: skip
+        _open(conn, presiding, did, case, PARTNERSHIP, "昆山市某商铺拍卖价款",
+              claim_deadline=date.today() + timedelta(days=30),
+              debtor_form="OTHER_ORGANISATION", proceeds="1000000.00")  # fmt: skip
         for c in claims:
             courts[c.court].file_claim(did, c.claim_id, cases[c.court], c.claimant, c.amount,
                                        claim_class=c.klass, rank=1 if c.klass != "ORDINARY" else 0,
@@ -151,9 +168,9 @@ def run_transfer_scene(out: Console, conn: Connection, tag: str) -> TransferOutc
     courts = {c: CourtClient(c, conn) for c in (SUZHOU, XIAN, MAOMING, ZHANJIANG)}
     try:
         presiding = courts[SUZHOU]
-        presiding.open_distribution(did, f"(2024)苏05执{n + 2}号", ENTERPRISE, "苏州市某仓库存货变价款",
-                                    claim_deadline=date.today() + timedelta(days=30),
-                                    debtor_form="ENTERPRISE_LEGAL_PERSON", proceeds="2400000.00")  # fmt: skip
+        _open(conn, presiding, did, f"(2024)苏05执{n + 2}号", ENTERPRISE, "苏州市某仓库存货变价款",
+              claim_deadline=date.today() + timedelta(days=30),
+              debtor_form="ENTERPRISE_LEGAL_PERSON", proceeds="2400000.00")  # fmt: skip
         courts[XIAN].file_claim(did, f"{did}-shaanxi", f"(2024)陕01执{n + 2}号", SHAANXI_FIRM,
                                 "800000.00", seal_order=1)  # fmt: skip
         courts[MAOMING].file_claim(did, f"{did}-maoming", f"(2024)粤09执{n + 2}号", MAOMING_FIRM,
