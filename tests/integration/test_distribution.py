@@ -68,7 +68,7 @@ def services(start_services: StartServices) -> Services:
            "COURTBUS_DISTRIBUTION_HANDOVER_WAIT_SECONDS": str(HANDOVER_WAIT_S),
            "COURTBUS_DISTRIBUTION_HANDOVER_SECONDS": str(HANDOVER_S),
            "COURTBUS_TICK_SECONDS": "0.5"}  # fmt: skip
-    return start_services("distribution", env=env, which=("gateway", "distribution"))
+    return start_services("distribution", env=env, which=("gateway", "distribution", "projector"))
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def amounts(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
 
 
 def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
-    courts: dict[str, CourtClient], inboxes: dict[str, Inbox], conn: Connection
+    services: Services, courts: dict[str, CourtClient], inboxes: dict[str, Inbox], conn: Connection
 ) -> None:
     did = DISTRIBUTION_ID
     kunshan, suzhou, xian = courts[KUNSHAN], courts[SUZHOU], courts[XIAN]
@@ -296,6 +296,41 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     })  # fmt: skip
     served = [e.payload["recipient"] for e in to_xian.of(did, "DistributionPlanServed")]
     assert sorted(key_of(r) for r in served) == sorted([key_of(B), key_of(BANK)] * 2)
+    _read_model_matches(services, did)
+
+
+def _read_model_matches(services: Services, did: str) -> None:
+    """The projector's rows: the claims with their decisions, both plan versions with their
+    allocations, the objection, opposition and suit, nothing left deposited once paid out."""
+    from courtbus.store import ReadModel
+
+    model = ReadModel(services.store_url)
+    try:
+        row = wait_until(lambda: (r := model.distribution(did)) and r.state == "PAID_OUT" and r,
+                         60, "the paid-out distribution in the read model")  # fmt: skip
+        assert (row.presiding_court, row.debtor_form) == (KUNSHAN, "OTHER_ORGANISATION")
+        assert {c.claim_id: (c.court_id, c.status) for c in row.claims} == {
+            "a1": (SUZHOU, "ADMITTED"), "d1": (SUZHOU, "REJECTED"), "b1": (XIAN, "ADMITTED"),
+            "m1": (XIAN, "ADMITTED"), "c1": (KUNSHAN, "ADMITTED"),
+        }  # fmt: skip
+        assert [p.version for p in row.plans] == [1, 2] and row.current_plan == 2
+        first, final = row.plans
+        assert {a.claim_id: a.allocated for a in first.allocations} == {
+            "m1": yuan("30000.00"), "a1": yuan("5361.56"), "b1": yuan("10723.11"),
+            "c1": yuan("2680.78"),
+        }  # fmt: skip
+        assert {a.claim_id: a.allocated for a in final.allocations} == {
+            "m1": yuan("30000.00"), "a1": yuan("6361.56"), "b1": yuan("9723.11"),
+            "c1": yuan("2680.78"),
+        }  # fmt: skip
+        assert (first.costs_paid, first.surplus) == (yuan("1234.56"), yuan("0.00"))
+        assert [(o.phase, o.court_id) for o in row.objections] == [
+            ("OBJECTION", SUZHOU), ("OPPOSITION", XIAN), ("SUIT", SUZHOU)
+        ]  # fmt: skip
+        assert row.objections[0].disputes == (("b1", yuan("3000.00")),)
+        assert row.deposits == ()
+    finally:
+        model.close()
 
 
 def test_a_handover_asked_after_sixty_days_and_not_made_in_fifteen_is_alerted(
