@@ -134,21 +134,24 @@ class DistributionFlow(Flow):
         if short == "DistributionOpened":
             if kept is not None:
                 raise _refuse(f"distribution {did} is already open", "DISTRIBUTION_ALREADY_OPEN")
-            return self._keep(state, self._open(p), ())
+            return self._keep(state, self._open(p, state.now), ())
         if kept is None:
             raise _refuse(f"no distribution {did} is open", "DISTRIBUTION_UNKNOWN")
         if short in STEPS:
             return self._step(state, kept, short, court, p)
         return self._handover(state, kept, short, court, p)
 
-    def _open(self, p: dict[str, Any]) -> Kept:
+    def _open(self, p: dict[str, Any], now: datetime) -> Kept:
+        """The opening. A start of enforcement later than the bus's own time (a court's clock
+        ahead of the bus's) is taken as the bus's time, since claims are timed by the bus
+        (Art. 507)."""
         debtor = party(p["debtor"])
         form_text = p.get("debtor_form")
         if form_text is None and debtor.kind is not DebtorKind.PERSON:
             raise _refuse("an organisation debtor needs its form (other organisation or "
                           "enterprise legal person)", "DISTRIBUTION_DETAIL_MISSING")  # fmt: skip
         form = dp.DebtorForm(form_text or "CITIZEN")
-        started = p.get("enforcement_started_at") or p["opened_at"]
+        started = min(p.get("enforcement_started_at") or p["opened_at"], now)
         d = dm.open_distribution(
             str(p["distribution_id"]), str(p["presiding_court"]["court_id"]), debtor, form, started
         )

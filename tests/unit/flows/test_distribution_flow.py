@@ -229,3 +229,15 @@ def test_a_handover_asked_after_the_wait_and_not_made_is_alerted() -> None:
     handed = send(h, "DistributionHandedOver", PRESIDING, presiding_court=v.court(PRESIDING),
                   handed_over_at=h.now)  # fmt: skip
     assert records(h, handed) == [(inbox(BEIJING), "DistributionHandedOver")]
+
+
+def test_a_court_clock_ahead_of_the_bus_does_not_make_a_claim_too_early() -> None:
+    h = harness()
+    send(h, "DistributionOpened", PRESIDING, case_number=v.case_number("(2024)苏0583执1号"),
+         presiding_court=v.court(PRESIDING), debtor=CITIZEN, asset_description="某房产拍卖价款",
+         proceeds=v.money("10000.00"), claim_deadline=date(2024, 4, 1),
+         opened_at=h.now + timedelta(minutes=2), debtor_form=None, sealed_at=h.now)  # fmt: skip
+    assert kept(h).d.started_at == h.now
+    assert records(h, claim(h, "a1", BEIJING, A, "6000.00")) == [
+        (inbox(PRESIDING), "DistributionClaimFiled")
+    ]
