@@ -327,6 +327,7 @@ def explore_line(home: Path) -> str:
     hints = ", ".join(
         f"`{env}courtbus {cmd}`"
         for cmd in ("delegation list", "delegation show <id>", "inbox 320583", "dlq list",
-                    "restrictions list --court 3205", "watchdog alerts", "feed nia", "inbox 4408")
+                    "restrictions list --court 3205", "watchdog alerts", "feed nia",
+                    "distribution list --court 320583", "inbox 4408")
     )  # fmt: skip
     return f"[green]✓ flow scenes done[/green]; explore with {hints}"
