@@ -35,8 +35,11 @@ demo: jars
 down: install
 	$(BIN)/courtbus stack down
 
+# Two pytest workers (pytest-xdist), whole modules each: each worker starts its own private
+# Kafka + registry; the integration tests mostly wait on the bus, so two run side by side.
+TEST_WORKERS ?= 2
 test: jars lint typecheck schemas-check
-	$(BIN)/python -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests/unit tests/integration $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
