@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from courtbus.app.cli.main import app
 from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.store import ReadModel
+from tests.unit.cli_width import wide_console  # noqa: F401 - autouse fixture
 
 runner = CliRunner()
 T = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)

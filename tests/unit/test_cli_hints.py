@@ -133,7 +133,7 @@ def test_the_flow_demo_explore_hints_name_a_non_default_stack_home(tmp_path: Pat
     text = explore_line(tmp_path)
     assert f"`COURTBUS_STACK_HOME={tmp_path} courtbus delegation list`" in text
     hints = HINT.findall(text)
-    assert len(hints) == 4
+    assert len(hints) == 9  # delegation, dlq, restrictions, watchdog, feed, distribution, inbox
     for hint in hints:
         check_hint(hint)
     assert "COURTBUS_STACK_HOME" not in explore_line(default_stack_home())

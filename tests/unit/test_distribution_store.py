@@ -17,6 +17,7 @@ from courtbus.store import ReadModel
 from courtbus.wire import values as v
 from services.distribution.view import VIEW_TOPIC
 from services.projector.flow import ProjectorFlow
+from tests.unit.cli_width import wide_console  # noqa: F401 - autouse fixture
 from tests.unit.flows.test_distribution_flow import (
     BEIJING,
     CITIZEN,
