@@ -126,7 +126,7 @@ def _sync(bootstrap: str, registry_url: str, url: str, profile: str | None) -> d
         else:
             result = client.sync("blacklist", url, follow=False, progress=progress)
     wall = time.monotonic() - started
-    # the bootstrap's worker processes (courtbus.sdk.agency._Sync._parallel) are children
+    # the bootstrap's worker processes (courtbus.sdk.feed_reader._Sync._parallel) are children
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "read": result.read, "written": result.written, "rows": result.rows,

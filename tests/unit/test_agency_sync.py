@@ -120,7 +120,7 @@ def test_a_changed_grant_needs_a_new_database(url: str) -> None:
 def test_the_sync_reads_records_without_their_headers_as_kafka_python_reads_them() -> None:
     from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 
-    from courtbus.sdk.agency import _HeaderlessBatch
+    from courtbus.sdk.feed_reader import _HeaderlessBatch
 
     for compression in (0, 1):  # none, gzip
         builder = DefaultRecordBatchBuilder(2, compression, False, -1, -1, -1, 1 << 20)
@@ -140,7 +140,7 @@ def test_the_sync_reads_records_without_their_headers_as_kafka_python_reads_them
 def test_the_sync_decoder_matches_the_codec_and_keeps_its_errors() -> None:
     from courtbus.errors import SerializationError
     from courtbus.runtime.harness import memory_envelope
-    from courtbus.sdk.agency import _Decoder
+    from courtbus.sdk.feed_reader import _Decoder
     from services.feeds.flow import feed_routes
 
     codec = memory_envelope().codec
