@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courtbus.store.jsonify import to_json
@@ -27,6 +27,7 @@ from courtbus.store.models import (
     DistributionRecord,
     ObjectionRecord,
 )
+from courtbus.store.upsert import clear_children, put_row
 
 
 @dataclass(frozen=True)
@@ -129,14 +130,10 @@ def put_distribution(session: Session, view: dict[str, Any], seen_at: datetime) 
         "current_plan": plan["version"] if plan else None, "version": view["version"],
         "updated_at": view["updated_at"],
     }  # fmt: skip
-    if found is None:
-        session.add(DistributionRecord(**values))
-    else:
-        for name, value in values.items():
-            setattr(found, name, value)
-    for table in (DistributionClaimRecord, ObjectionRecord, DepositRecord):
-        session.execute(delete(table).where(table.distribution_id == did))
-    session.flush()
+    put_row(session, DistributionRecord, found, values)
+    clear_children(
+        session, (DistributionClaimRecord, ObjectionRecord, DepositRecord), "distribution_id", did
+    )
     session.add_all(
         DistributionClaimRecord(
             distribution_id=did,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from courtbus.domain.identity import mask_ids_in_text
@@ -27,6 +27,7 @@ from courtbus.store.models import (
     RestrictionRecord,
     WatchdogAlertRecord,
 )
+from courtbus.store.upsert import clear_children, put_row
 
 
 @dataclass(frozen=True)
@@ -140,14 +141,9 @@ def put_control(session: Session, control: dict[str, Any]) -> bool:
         "entry_id": control["entry_id"], "version": control["version"],
         "updated_at": control["updated_at"],
     }  # fmt: skip
-    if found is None:
-        session.add(RestrictionRecord(**values))
-    else:
-        for name, value in values.items():
-            setattr(found, name, value)
-    for table in (RestrictionAckRecord, RestrictionExemptionRecord, InterceptionRecord):
-        session.execute(delete(table).where(table.control_id == control_id))
-    session.flush()
+    put_row(session, RestrictionRecord, found, values)
+    children = (RestrictionAckRecord, RestrictionExemptionRecord, InterceptionRecord)
+    clear_children(session, children, "control_id", control_id)
     session.add_all(
         RestrictionAckRecord(
             control_id=control_id,

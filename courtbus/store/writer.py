@@ -38,6 +38,7 @@ from courtbus.store.models import (
     EventRecord,
     HistoryRecord,
 )
+from courtbus.store.upsert import put_row
 
 MIGRATIONS = "courtbus.store:migrations"  # Alembic's package:folder form, works when installed
 _MIGRATE_LOCK = 0x636F757274  # pg_advisory_xact_lock key: one migrator at a time
@@ -308,12 +309,7 @@ class ReadModelWriter(OnDatabase):
                 return True
             if found is not None and found.version >= int(entry["version"]):
                 return False
-            values = blacklist_values(entry)
-            if found is None:
-                session.add(BlacklistRecord(**values))
-            else:
-                for name, value in values.items():
-                    setattr(found, name, value)
+            put_row(session, BlacklistRecord, found, blacklist_values(entry))
             return True
 
     def apply_restriction_control(self, control: dict[str, Any]) -> bool:

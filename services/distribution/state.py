@@ -1,6 +1,6 @@
 """The distribution flow's stored value, as JSON: the domain's ``Distribution`` with what the
 flow adds (the case, the first seal and the hand-over, the overdue notices already sent).
-Imports only the domain."""
+Imports only the domain (and the view's Debtor form of a party, itself pure)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from courtbus.domain import distribution as dm
 from courtbus.domain import distribution_plan as dp
 from courtbus.domain.identity import DebtorKind
+from services.distribution.view import debtor
 
 
 def _t(value: datetime | None) -> str | None:
@@ -45,11 +46,6 @@ class Kept:
     alerted: tuple[str, ...] = ()
 
 
-def _party(p: dp.Party) -> dict[str, Any]:
-    return {"kind": p.kind.value, "name": p.name, "id_number": p.id_number,
-            "id_type": p.id_type, "nationality": p.nationality}  # fmt: skip
-
-
 def _party_of(x: dict[str, Any]) -> dp.Party:
     return dp.Party(DebtorKind(x["kind"]), x["name"], x["id_number"], x.get("id_type"),
                     x.get("nationality"))  # fmt: skip
@@ -57,7 +53,7 @@ def _party_of(x: dict[str, Any]) -> dp.Party:
 
 def _claim(c: dp.Claim) -> dict[str, Any]:
     return {
-        "claim_id": c.claim_id, "claimant": _party(c.claimant), "court_id": c.court_id,
+        "claim_id": c.claim_id, "claimant": debtor(c.claimant), "court_id": c.court_id,
         "amount": c.amount, "filed_at": _t(c.filed_at), "klass": c.klass.value, "rank": c.rank,
         "has_title": c.has_title, "seal_order": c.seal_order, "case_number": c.case_number,
     }  # fmt: skip
@@ -120,7 +116,7 @@ def dump_kept(kept: Kept) -> bytes:
     d = kept.d
     body = {
         "distribution_id": d.distribution_id, "presiding_court": d.presiding_court,
-        "debtor": _party(d.debtor), "debtor_form": d.debtor_form.value,
+        "debtor": debtor(d.debtor), "debtor_form": d.debtor_form.value,
         "procedure": d.procedure.value, "started_at": _t(d.started_at), "state": d.state.value,
         "filings": [[_claim(f.claim), f.status.value] for f in d.filings],
         "plan": _plan(d.plan), "plans_issued": d.plans_issued,
