@@ -1,4 +1,8 @@
-"""Pick free loopback ports so test stacks never collide with a developer's running stack."""
+"""Pick free loopback ports so test stacks never collide with a developer's running stack.
+
+Below 32768: Linux hands client sockets ports from 32768-60999 (``net.ipv4.ip_local_port_range``),
+so a broker given a port there may find it taken by some client's socket by the time it binds.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import random
 from courtbus.stack.processes import port_free
 
 
-def free_block(size: int, low: int = 20000, high: int = 45000) -> int:
+def free_block(size: int, low: int = 20000, high: int = 32000) -> int:
     """The first port of ``size`` consecutive free ports in ``[low, high)``."""
     rng = random.Random()
     for _ in range(500):
