@@ -15,9 +15,10 @@ Yangjiang share their lists, report:527-531) gets its members' entries (listing 
 group), full records (the courts are on the bus), on ``group.<name>.blacklist``.
 
 **Tombstones** pass through as tombstones, to the topics the entry went to: the flow keeps,
-per entry (store ``routes``, in the entry's task), where it sent it last, so an entry that no
-longer goes somewhere is retracted there with a tombstone and an agency never hears of entries
-it was not given. A copy equal to the one last sent to a topic is not sent again (the view
+per view and entry (store ``routes``, in the entry's task, keyed ``<flow>/<key>``: two views
+may use the same key, as a listing and the consumption ban it requires do), where it sent it
+last, so an entry that no longer goes somewhere is retracted there with a tombstone and an
+agency never hears of entries it was not given. A copy equal to the one last sent to a topic is not sent again (the view
 changed only in fields that destination is not given). CloudEvents headers are kept, with a new ``ce_id`` derived from the view
 record's ``ce_id`` and the destination (a replay writes the same ids). The directory is read
 at start: a changed grant takes effect on restart.
@@ -39,7 +40,7 @@ import fastavro
 from courtbus.bus.records import Output
 from courtbus.catalogue.directory import Directory, Feed
 from courtbus.errors import ConfigError
-from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
+from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec, Table
 from courtbus.wire.envelope import Envelope, RawRecord
 from courtbus.wire.events import Headers
 from courtbus.wire.schemas import PRIMITIVES, MessageSchema, SchemaSet
@@ -72,6 +73,11 @@ def _load_routes(data: bytes) -> dict[str, str]:
 ROUTES: StoreSpec[dict[str, str]] = StoreSpec(
     "routes", lambda sent: json.dumps(sent, sort_keys=True).encode(), _load_routes
 )
+
+
+def route_key(flow: str, key: bytes) -> str:
+    """The ``routes`` store's key of a view record: the view's flow and the record's key."""
+    return f"{flow}/{key.decode()}"
 
 
 def _digest(value: bytes) -> str:
@@ -300,9 +306,12 @@ class FeedsFlow(Flow):
         flow = self._flows[raw.topic]
         key = raw.key or b""
         routes = state.table(ROUTES)
-        before = routes.get(key.decode()) or {}
+        stored = route_key(flow, key)
+        before = routes.get(stored)
+        if before is None:
+            before = self._legacy(routes, flow, key)
         if raw.value is None:
-            routes.delete(key.decode())
+            routes.delete(stored)
             return [Output(t, key, None, _headers(raw.headers, None, t)) for t in before]
         event = self.envelope.read(raw)
         payload = event.payload
@@ -331,7 +340,23 @@ class FeedsFlow(Flow):
         changed += [Output(t, key, None, []) for t in before if t not in now]
         if now:
             if now != before:
-                routes.put(key.decode(), now)
+                routes.put(stored, now)
         elif before:
-            routes.delete(key.decode())
+            routes.delete(stored)
         return changed
+
+    @staticmethod
+    def _legacy(routes: Table[dict[str, str]], flow: str, key: bytes) -> dict[str, str]:
+        """This view's share of a route stored under the bare key (before routes were keyed
+        by view), moved out of it: its topics are those named ``*.<flow>``; what is left
+        stays for the other view."""
+        old = routes.get(key.decode())
+        if not old:
+            return {}
+        mine = {t: d for t, d in old.items() if t.endswith(f".{flow}")}
+        rest = {t: d for t, d in old.items() if t not in mine}
+        if rest:
+            routes.put(key.decode(), rest)
+        else:
+            routes.delete(key.decode())
+        return mine

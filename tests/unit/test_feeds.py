@@ -20,7 +20,13 @@ from courtbus.wire import values as v
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.memory import MemoryRegistry
 from courtbus.wire.schemas import SchemaSet
-from services.feeds.flow import FeedsFlow, derived_id, feed_routes, projected_schema
+from services.feeds.flow import (
+    ROUTES,
+    FeedsFlow,
+    derived_id,
+    feed_routes,
+    projected_schema,
+)
 
 VIEW = "blacklist.entries"
 ENTRY = "cn.court.bus.blacklist.BlacklistEntry"
@@ -254,3 +260,57 @@ def test_a_change_a_destination_is_not_given_is_not_sent_there_again() -> None:
     # a granted field changed: sent again
     renamed = entry(1) | {"version": 3, "debtor": v.debtor("PERSON", "张三丰", PERSON_ID)}
     assert on(send(h, renamed), "agency.icbc.blacklist")
+
+
+def _control_view(court: FlowHarness, payload: dict[str, Any]) -> Output:
+    built = court.envelope.build(
+        "bus.restriction.events", "cn.court.bus.restriction.RestrictionIssued", payload,
+        "court:3205",
+    )  # fmt: skip
+    (view,) = court.feed_raw("bus.restriction.events", built.key, built.value, built.headers)
+    assert view.topic == "restriction.controls"
+    return view
+
+
+def test_a_listing_and_the_ban_with_its_id_are_routed_apart() -> None:
+    """The restrictions service gives a listing's consumption ban the listing's own id
+    (``services/restrictions/listings.py``): the two views' records share a key, and neither
+    may retract nor re-send the other's copies."""
+    from services.restrictions.flow import RestrictionFlow
+    from tests.unit.flows.test_restriction_flow import consumption_ban
+
+    d = load_directory()
+    court = FlowHarness(RestrictionFlow(memory_envelope(), d), start=T0)
+    h = FlowHarness(FeedsFlow(court.envelope, d), start=T0, partitions=3)
+    listed = send(h, entry(7))
+    assert on(listed, "agency.icbc.blacklist") and on(listed, "agency.pbccrc.blacklist")
+    view = _control_view(court, consumption_ban("bl-007"))
+    outs = h.feed_raw(view.topic, view.key, view.value, view.headers)
+    assert {o.topic for o in outs} == {"agency.caac.restriction", "agency.rail.restriction"}
+    assert all(o.value is not None for o in outs)  # no tombstone on the list's feeds
+    # the listing again (a granted field changed): no retraction anywhere, nothing to the bans'
+    again = send(h, entry(7) | {"version": 2, "period_months": 36})
+    assert again and all(o.value is not None for o in again)
+    assert not [o for o in again if o.topic.endswith(".restriction")]
+    # the listing's tombstone reaches only the list's feeds, the ban's only the bans'
+    tomb = h.feed_raw(VIEW, b"bl-007", None, [])
+    assert tomb and all(o.topic.endswith(".blacklist") for o in tomb)
+    gone = h.feed_raw("restriction.controls", b"bl-007", None, [])
+    assert {o.topic for o in gone} == {"agency.caac.restriction", "agency.rail.restriction"}
+
+
+def test_a_route_stored_under_the_bare_key_is_split_by_view() -> None:
+    """Routes stored before they were keyed by view (one record for both views' topics)."""
+    h = harness()
+    send(h, entry(8))
+    state = h.state(h.partition_of(b"bl-008"))
+    table = state.table(ROUTES)
+    mine = table.get("blacklist/bl-008") or {}
+    assert "agency.icbc.blacklist" in mine
+    table.delete("blacklist/bl-008")
+    table.put("bl-008", mine | {"agency.caac.restriction": "x"})
+    state.commit_record()
+    state.committed({})
+    tomb = h.feed_raw(VIEW, b"bl-008", None, [])
+    assert {o.topic for o in tomb} == set(mine)  # the ban's caac copy is not retracted
+    assert table.get("bl-008") == {"agency.caac.restriction": "x"}
