@@ -38,6 +38,12 @@ class WorkerConfig:
     metadata_max_age_ms: int = 5_000
     retry_backoff_s: float = 2.0
     max_attempts: int = 3
+    # Outputs (courtbus.runtime.outputs): the largest produce request, how often a topic not
+    # seen yet is looked up before its record is dead-lettered, and how long a topic confirmed
+    # missing is taken as missing without asking again.
+    max_request_bytes: int = 1_048_576
+    output_lookups: int = 3
+    missing_topic_recheck_s: float = 30.0
     changelog_partitions: int = 6  # for pattern inputs; topic inputs use their own count
     max_checkpoint_age_s: float = 12 * 3600  # older local state is restored in full
     # Fault injection for crash tests: hold each open transaction this long (after logging

@@ -4,6 +4,11 @@ A record the flow refuses (``CourtbusError``) is dead-lettered with its original
 sender is notified; a record that makes the flow fail unexpectedly is tried again a bounded
 number of times, then dead-lettered with ``INTERNAL_ERROR`` and an alert on ``bus.alerts``,
 so the service stays up and never crash-loops. Transient errors propagate: the caller retries.
+
+With an ``OutputCheck`` (the worker's), a record whose outputs cannot be produced (a topic the
+cluster lacks, a record too large) is refused the same way, with ``OUTPUT_TOPIC_MISSING`` or
+``OUTPUT_TOO_LARGE`` and an alert, instead of failing its whole transaction again and again;
+a timer's output that cannot be produced goes to the dead letters itself.
 """
 
 from __future__ import annotations
@@ -11,11 +16,18 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from courtbus.bus.records import Output
-from courtbus.bus.refusals import internal_error_alert, refusal
+from courtbus.bus.records import KeptRecord, Output
+from courtbus.bus.refusals import dead_letter, internal_error_alert, refusal
+from courtbus.bus.topics import DEADLETTER_TOPIC
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import CourtbusError, TransientError
 from courtbus.runtime.flow import Flow, Incoming
+from courtbus.runtime.outputs import (
+    OUTPUT_CODES,
+    OUTPUT_TOO_LARGE,
+    OUTPUT_TOPIC_MISSING,
+    OutputCheck,
+)
 from courtbus.runtime.state import State
 from courtbus.wire.envelope import RawRecord
 
@@ -26,9 +38,12 @@ INTERNAL_ERROR = "INTERNAL_ERROR"
 class Engine:
     """Runs a flow over records and ticks, turning refusals and failures into outputs."""
 
-    def __init__(self, flow: Flow, *, max_attempts: int = 3) -> None:
+    def __init__(
+        self, flow: Flow, *, max_attempts: int = 3, check: OutputCheck | None = None
+    ) -> None:
         self.flow = flow
         self.max_attempts = max_attempts
+        self.check = check
         self._own_source = flow.source.encode()
 
     def is_own(self, raw: RawRecord) -> bool:
@@ -57,6 +72,11 @@ class Engine:
             try:
                 incoming = self._incoming(raw)
                 outputs = self.flow.on_event(incoming, state)
+                if self.check is not None:
+                    if self.flow.dead_letter_undeliverable:
+                        outputs = self._undeliverable_to_dead_letters(outputs)
+                    elif problem := self.check.problem(outputs):
+                        raise problem
                 state.commit_record()
                 return outputs
             except TransientError:
@@ -77,7 +97,19 @@ class Engine:
             code=INTERNAL_ERROR,
         )
         outputs = refusal(self.flow.envelope, raw, error, self.flow.sender(raw), self.flow.source)
-        return [*outputs, internal_error_alert(self.flow.envelope, raw, error, self.flow.source)]
+        alert = internal_error_alert(self.flow.envelope, raw, error, self.flow.source)
+        return self._deliverable([*outputs, alert])
+
+    def _deliverable(self, outputs: list[Output]) -> list[Output]:
+        """What of a refusal can be produced: the dead letter always (it holds the record), a
+        notice only if its inbox exists (else the refusal would be refused in turn)."""
+        if self.check is None:
+            return outputs
+        kept, dropped = self.check.deliverable([o for o in outputs if o.topic != DEADLETTER_TOPIC])
+        for out in dropped:
+            log.warning("%s: no %s for this refusal's notice; dead letter only", self.flow.name,
+                        out.topic)  # fmt: skip
+        return [o for o in outputs if o.topic == DEADLETTER_TOPIC] + kept
 
     def _refuse(
         self, raw: RawRecord, incoming: Incoming | None, error: CourtbusError, state: State
@@ -101,7 +133,9 @@ class Engine:
             except Exception:
                 state.rollback_record()
                 log.exception("%s: on_refused failed; the dead letter still goes", self.flow.name)
-        return outputs
+        if error.code in OUTPUT_CODES:  # the bus's own set-up is wrong: the operators must know
+            outputs.append(internal_error_alert(self.flow.envelope, raw, error, self.flow.source))
+        return self._deliverable(outputs)
 
     def tick(self, now: datetime, state: State) -> list[Output]:
         """Evict entries whose retention ran out, then the flow's own timers.
@@ -115,6 +149,8 @@ class Engine:
         state.commit_record()
         try:
             outputs = self.flow.on_tick(now, state)
+            if self.check is not None:
+                outputs = self._undeliverable_to_dead_letters(outputs)
         except TransientError:
             state.rollback_record()
             raise
@@ -124,3 +160,23 @@ class Engine:
             return []
         state.commit_record()
         return outputs
+
+    def _undeliverable_to_dead_letters(self, outputs: list[Output]) -> list[Output]:
+        """``outputs`` (a timer's, or a fan-out flow's), those that cannot be produced replaced
+        by their dead letters (the output's own bytes, ``dlq_topic`` the topic it was for) and
+        one alert each."""
+        assert self.check is not None
+        kept, dropped = self.check.deliverable(outputs)
+        for out in dropped:
+            missing = not self.check.exists(out.topic)
+            error = CourtbusError(
+                f"{self.flow.name}: an output for {out.topic} could not be produced "
+                + ("(the topic does not exist)" if missing else "(too large)"),
+                code=OUTPUT_TOPIC_MISSING if missing else OUTPUT_TOO_LARGE,
+            )
+            log.warning("%s", error)
+            raw = KeptRecord(out.topic, -1, -1, out.key, out.value, list(out.headers))
+            if missing:
+                kept.append(dead_letter(raw, error, self.flow.source))
+            kept.append(internal_error_alert(self.flow.envelope, raw, error, self.flow.source))
+        return kept

@@ -99,6 +99,11 @@ class Flow(ABC):
     timers: ClassVar[bool] = False  # the flow schedules timers (``state.timers``)
     decode: ClassVar[bool] = True  # the runtime decodes each record; a bad one is refused
     internal: ClassVar[frozenset[str]] = frozenset()  # the flow's own topics: records left raw
+    # An output that cannot be produced (courtbus.runtime.outputs): False refuses the record
+    # that made it (nothing of it applied; the sender told); True, for a fan-out such as the
+    # feed router, applies the record and dead-letters only that output (one agency's missing
+    # feed must not keep a listing from the others).
+    dead_letter_undeliverable: ClassVar[bool] = False
     group: str | None = None  # consumer group; default ``courtbus-<name>``
 
     def __init__(self, envelope: Envelope) -> None:

@@ -17,6 +17,7 @@ from kafka.partitioner import murmur2
 from courtbus.bus.records import KeptRecord, Output
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import TIMERS, Flow
+from courtbus.runtime.outputs import OutputCheck
 from courtbus.runtime.state import MemoryBackend, State, from_ms
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope, Event
@@ -38,10 +39,18 @@ class FlowHarness:
     """A flow, its tasks' state and a clock, with no broker."""
 
     def __init__(
-        self, flow: Flow, *, start: datetime, partitions: int = 1, max_attempts: int = 3
+        self,
+        flow: Flow,
+        *,
+        start: datetime,
+        partitions: int = 1,
+        max_attempts: int = 3,
+        check: OutputCheck | None = None,
     ) -> None:
+        """``check`` (e.g. over a set of topic names) makes outputs to other topics fail as
+        they would on a cluster without them; without it every topic exists."""
         self.flow = flow
-        self.engine = Engine(flow, max_attempts=max_attempts)
+        self.engine = Engine(flow, max_attempts=max_attempts, check=check)
         self.now = start
         self.partitions = partitions
         self.states: dict[int, State] = {}

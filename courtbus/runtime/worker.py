@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError
@@ -31,6 +31,7 @@ from courtbus.runtime.changelogs import Changelogs, TaskId, TopicWatch
 from courtbus.runtime.config import Slot, WorkerConfig, claim_slot
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import Flow
+from courtbus.runtime.outputs import OutputCheck
 from courtbus.runtime.sqlite import SqliteBackend
 from courtbus.runtime.state import Backend, MemoryBackend, State
 
@@ -53,6 +54,25 @@ def _finish_joins(consumer: KafkaConsumer) -> None:
         return bool(original() or getattr(coordinator, "_join_task", None) is not None)
 
     coordinator.need_rejoin = need_rejoin
+
+
+class _TopicLister:
+    """Lists the cluster's topics for the output check, on an admin client made on first use."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self._admin: KafkaAdminClient | None = None
+
+    def __call__(self) -> list[str]:
+        if self._admin is None:
+            self._admin = KafkaAdminClient(**self.settings, request_timeout_ms=10_000)
+        return list(self._admin.list_topics())
+
+    def close(self) -> None:
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                self._admin.close()
+            self._admin = None
 
 
 class Rejoin(Exception):
@@ -125,9 +145,16 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
             **settings, transactional_id=f"{self.group}-{self._slot.uid}", acks="all",
             enable_idempotence=True, transaction_timeout_ms=self.config.transaction_timeout_ms,
             linger_ms=self.config.linger_ms, batch_size=256 * 1024,
+            max_request_size=self.config.max_request_bytes,
         )  # fmt: skip
         consumer: KafkaConsumer | None = None
         watch: TopicWatch | None = None
+        lister = _TopicLister(settings)
+        self.engine.check = OutputCheck(
+            lister, max_bytes=self.config.max_request_bytes,
+            attempts=self.config.output_lookups, recheck_s=self.config.missing_topic_recheck_s,
+            sleep=self._stopping.wait,
+        )  # fmt: skip
         try:
             producer.init_transactions()
             consumer = KafkaConsumer(
@@ -166,6 +193,7 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
             self._close_tasks(list(self.tasks))
             if consumer is not None:
                 consumer.close(autocommit=False)
+            lister.close()
             producer.close(timeout=5)
 
     def _loop(

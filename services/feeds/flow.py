@@ -284,6 +284,7 @@ class FeedsFlow(Flow):
     source = "bus:feeds"
     inputs = Inputs(topics=tuple(VIEW_TOPICS.values()))
     decode = False  # tombstones are read raw; values are decoded here
+    dead_letter_undeliverable = True  # an agency's missing feed keeps nothing from the others
     stores = (ROUTES,)
 
     def __init__(self, envelope: Envelope, directory: Directory) -> None:
