@@ -11,7 +11,8 @@ and the batch goes on.
 
 A topic not seen yet is looked up again a bounded number of times (a topic just created may
 not be listed at once); once confirmed missing it is taken as missing for ``recheck_s``
-without asking, so a burst of such records costs one lookup, not one each. Imports no Kafka
+without asking, so a burst of such records costs one lookup, not one each. The whole list is
+taken again when it is ``recheck_s`` old, so a topic deleted meanwhile is noticed too. Imports no Kafka
 client: the worker passes a function that lists the cluster's topics.
 """
 
@@ -68,6 +69,7 @@ class OutputCheck:
         self.clock = clock
         self.sleep = sleep or _sleep
         self.known: set[str] = set()
+        self._listed_at: float | None = None
         self._missing: dict[str, float] = {}  # topic -> when it was last confirmed missing
         self.lookups = 0  # listings made (tests, metrics)
 
@@ -88,6 +90,7 @@ class OutputCheck:
                 code="CLUSTER_UNREACHABLE",
             ) from exc
         self.known = names
+        self._listed_at = self.clock()
         for topic in names:
             self._missing.pop(topic, None)
 
@@ -97,6 +100,8 @@ class OutputCheck:
         Raises:
             TransientError: the cluster could not be asked.
         """
+        if self._listed_at is not None and self.clock() - self._listed_at >= self.recheck_s:
+            self.refresh()  # a topic deleted since is noticed within recheck_s
         if topic in self.known:
             return True
         since = self._missing.get(topic)

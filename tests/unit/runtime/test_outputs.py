@@ -65,6 +65,10 @@ def test_a_missing_topic_is_looked_up_a_bounded_number_of_times_then_remembered(
     clock.t += 31  # after recheck_s it is asked again
     cluster.topics.add("court.440203.inbox")
     assert c.exists("court.440203.inbox") and cluster.listings == 5
+    cluster.topics.discard("bus.alerts")  # deleted: noticed once the list is recheck_s old
+    assert c.exists("bus.alerts") and cluster.listings == 5
+    clock.t += 31
+    assert not c.exists("bus.alerts")
 
 
 def test_a_topic_that_appears_during_the_lookups_exists() -> None:
