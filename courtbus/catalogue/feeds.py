@@ -37,6 +37,7 @@ KIND_FIELDS: dict[str, str] = {"blacklist": "ground", "restriction": "kind"}
 COURT_FIELDS: dict[str, str] = {"blacklist": "listing_court", "restriction": "issuing_court"}
 GROUP_FLOWS = ("blacklist",)  # the views groups of courts share
 FEED_NAMESPACE = "cn.court.bus.feed"
+ROUTER_GROUP = "courtbus-feeds"  # the feed router's consumer group (its flow is ``feeds``)
 
 
 def feed_topic(agency: str, flow: str) -> str:

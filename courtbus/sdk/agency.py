@@ -13,12 +13,15 @@ ordinary thread.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -427,6 +430,18 @@ class Mirror:
             {"topic": tp, "partition": p, "next_offset": n} for tp, p, n in offsets
         ])  # fmt: skip
 
+    def fingerprints(self) -> dict[str, bytes]:
+        """Entry id → a digest of the row's content, the same for the same content whatever
+        the database (times in UTC, JSON with sorted keys)."""
+        from sqlalchemy import select
+
+        out: dict[str, bytes] = {}
+        with self._guard(), self.engine.connect() as conn:
+            for row in conn.execute(select(self.table)):
+                values = list(row)
+                out[str(values[0])] = _fingerprint(values[1:])
+        return out
+
     def ids(self) -> set[str]:
         """Every entry id the mirror holds."""
         from sqlalchemy import select
@@ -448,6 +463,38 @@ class Mirror:
                 conn.execute(delete(t).where(t.c.entry_id.in_(keys[i : i + BATCH_ROWS])))
             if rows:
                 conn.execute(t.insert(), [self._row(k, p) for k, p in rows.items()])
+
+
+def _fingerprints_of(
+    flow: str, fields: Iterable[str], rows: Mapping[str, Mapping[str, Any]]
+) -> dict[str, bytes]:
+    """The fingerprints ``rows`` (entry id → payload) would have on a mirror: written to a
+    scratch SQLite mirror and read back, the same way as the real one's rows."""
+    with tempfile.TemporaryDirectory(prefix="courtbus-verify-") as folder:
+        scratch = Mirror(f"sqlite:///{Path(folder) / 'expected.db'}", flow, fields)
+        try:
+            scratch.repair(rows, ())
+            return scratch.fingerprints()
+        finally:
+            scratch.close()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat()
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)  # date, Decimal
+
+
+def _fingerprint(values: list[Any]) -> bytes:
+    text = json.dumps(_canonical(values), sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 class _Guard:
@@ -664,16 +711,26 @@ class AgencyClient:
         region: str | None = None,
         repair: bool = True,
         progress: Progress | None = None,
+        against: Literal["view", "feed"] = "view",
+        router_timeout_s: float = 30.0,
     ) -> MirrorCheck:
-        """Compare the mirror at ``store_url`` with the feed up to the mirror's own offsets, by
-        digest (see ``courtbus.sdk.mirror_drift``), and with ``repair`` write what it lacks and
-        delete what it should not have. ``region`` as given to ``sync``.
+        """Compare the mirror at ``store_url`` with what it should hold, and with ``repair``
+        write what it lacks or holds wrongly and delete what it should not have (see
+        ``courtbus.sdk.mirror_drift``). ``region`` as given to ``sync``.
+
+        ``against="view"`` (default): with the national view projected for this agency by the
+        router's rules, field by field, after syncing the mirror to its feed's end (needs read
+        access to the view). ``against="feed"``: with the feed up to the mirror's own offsets,
+        by id (finds rows changed by hand, not a wrong feed).
 
         Raises:
             ValidationError: ``FEED_NOT_GRANTED``, ``REGION_UNKNOWN``, ``REGION_NEEDS_COURT``,
                 ``MIRROR_EMPTY`` (the mirror has never synced: run ``sync`` first).
             StoreError: the mirror database failed.
         """
+        if against == "view":
+            return self._verify_against_view(flow, store_url, region, repair, progress,
+                                             router_timeout_s)  # fmt: skip
         from courtbus.sdk.mirror_drift import compare, read_upto
 
         grant = self.grant(flow)
@@ -703,6 +760,55 @@ class AgencyClient:
                                repair and bool(buckets))  # fmt: skip
         finally:
             mirror.close()
+
+    def _verify_against_view(
+        self,
+        flow: str,
+        store_url: str,
+        region: str | None,
+        repair: bool,
+        progress: Progress | None,
+        router_timeout_s: float,
+    ) -> MirrorCheck:
+        from courtbus.catalogue.feeds import ROUTER_GROUP, VIEW_TOPICS, feed_routes
+        from courtbus.sdk import mirror_drift as drift
+
+        grant = self.grant(flow)
+        keep = self._keep(flow, grant, region)
+        (route,) = [r for r in feed_routes(self.directory, self.codec.schemas)
+                    if r.agency == self.agency.id and r.flow == flow]  # fmt: skip
+        view = VIEW_TOPICS[flow]
+        ends = drift.end_offsets(self.conn, view)
+        latest = drift.latest_by_key(self.conn, view, lambda raw: self.decode(raw).payload,
+                                     ends, progress)  # fmt: skip
+        behind = drift.wait_for_group(self.conn, ROUTER_GROUP, view, ends, router_timeout_s)
+        if behind > 0:
+            log.warning("the feed router is %d view record(s) behind: they count as drift", behind)
+        self.sync(flow, store_url, region=region, follow=False)
+        in_flight = drift.keys_between(self.conn, view, ends, drift.end_offsets(self.conn, view))
+        expected: dict[str, dict[str, Any]] = {}
+        for key, payload in latest.items():
+            if payload is None or key in in_flight or not route.wants(payload):
+                continue
+            if payload.get("status") == "DELISTED":
+                continue  # sent to an agency that sees delistings, but never on a mirror
+            projected = route.project(payload)
+            if keep is None or keep(projected):
+                expected[key] = projected
+        mirror = Mirror(store_url, flow, grant.fields, keep=keep)
+        try:
+            held = {k: f for k, f in mirror.fingerprints().items() if k not in in_flight}
+            want = _fingerprints_of(flow, grant.fields, expected)
+            buckets, missing, extra, changed = drift.content_diff(want, held)
+            if repair and buckets:
+                mirror.repair({k: expected[k] for k in (*missing, *changed)}, extra)
+        finally:
+            mirror.close()
+        return MirrorCheck(
+            view, len(expected), len(held), buckets, missing, extra, repair and bool(buckets),
+            against="view", changed=changed, in_flight=len(in_flight),
+            router_behind=max(behind, 0),
+        )  # fmt: skip
 
     def _keep(
         self, flow: str, grant: Feed, region: str | None

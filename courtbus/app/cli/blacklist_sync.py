@@ -10,6 +10,7 @@ import typer
 
 from courtbus.app.cli.blacklist import blacklist_app
 from courtbus.app.cli.common import cli_connection, out
+from courtbus.errors import ValidationError
 
 if TYPE_CHECKING:
     from rich.progress import Task
@@ -126,38 +127,61 @@ def verify_mirror(
     repair: Annotated[
         bool, typer.Option(help="Write what the mirror lacks, delete what it should not have.")
     ] = True,
+    against: Annotated[
+        str,
+        typer.Option(
+            help="view: the national view as projected for the agency (syncs the "
+            "mirror first; needs read access to the view); feed: the agency's feed "
+            "up to the mirror's offsets (finds rows changed by hand, not a wrong feed)."
+        ),
+    ] = "view",
 ) -> None:
-    """Compare a partner's mirror with its feed (up to the mirror's offsets) by digest; repair."""
+    """Compare a partner's mirror with the national view (or its feed) field by field; repair."""
     from rich.progress import Progress
 
     from courtbus.sdk.agency import AgencyClient
 
     check_sync(agency, region)
+    if against not in ("view", "feed"):
+        raise ValidationError(f"--against is view or feed, not {against!r}", code="OPTION_INVALID")
     with (
         AgencyClient(agency, cli_connection()) as client,
         Progress(*_columns(), console=out, transient=True) as progress,
     ):
         task = progress.add_task("reading", total=None)
         check = client.verify_mirror(
-            FLOW, db, region=region, repair=repair,
+            FLOW, db, region=region, repair=repair, against="view" if against == "view" else "feed",
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )  # fmt: skip
+    basis = "the national view" if check.against == "view" else "its feed"
+    if check.router_behind:
+        out.print(
+            f"[yellow]the feed router is {check.router_behind:,} view record(s) behind[/yellow]"
+        )
     if check.in_sync:
-        out.print(f"[green]in sync[/green]: {check.mirror_rows:,} entr(ies), digests equal")
+        skipped = (
+            f" ({check.in_flight:,} changed during the check, not compared)"
+            if check.in_flight
+            else ""
+        )
+        out.print(f"[green]in sync[/green] with {basis}: {check.mirror_rows:,} entr(ies){skipped}")
         return
     out.print(
-        f"{len(check.buckets)} bucket(s) differ: {len(check.missing)} entr(ies) missing from "
-        f"the mirror, {len(check.extra)} it should not have (feed {check.feed_rows:,}, mirror "
-        f"{check.mirror_rows:,})",
+        f"drift from {basis}: {len(check.missing)} entr(ies) missing from the mirror, "
+        f"{len(check.changed)} held with other content, {len(check.extra)} it should not have "
+        f"(expected {check.feed_rows:,}, mirror {check.mirror_rows:,})",
         highlight=False,
     )
     for eid in check.missing[:20]:
         out.print(f"  missing {eid}", highlight=False)
+    for eid in check.changed[:20]:
+        out.print(f"  changed {eid}", highlight=False)
     for eid in check.extra[:20]:
         out.print(f"  extra   {eid}", highlight=False)
     if check.repaired:
         out.print(
-            f"[green]repaired[/green]: wrote {len(check.missing)}, deleted {len(check.extra)}"
+            f"[green]repaired[/green]: wrote {len(check.missing) + len(check.changed)}, "
+            f"deleted {len(check.extra)}"
         )
     else:
         raise typer.Exit(1)
