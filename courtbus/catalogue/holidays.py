@@ -28,7 +28,7 @@ from typing import Any
 import pydantic
 
 from courtbus.catalogue.files import read_yaml
-from courtbus.domain.calendar import HolidayCalendar, YearSchedule, install
+from courtbus.domain.calendar import HolidayCalendar, YearSchedule, install, uncovered_years
 from courtbus.errors import ConfigError
 
 ENV = "COURTBUS_HOLIDAYS"
@@ -162,6 +162,18 @@ def install_from_env() -> HolidayCalendar:
     calendar = calendar_from_env()
     install(calendar)
     return calendar
+
+
+def start_report(calendar: HolidayCalendar, today: date) -> tuple[int, str]:
+    """What a service logs once at start about its calendar: a log level and the line.
+
+    A warning when today's year or one within the next 90 days has no holiday data (on
+    2026-12-06, January 2027), else the coverage at INFO.
+    """
+    missing = uncovered_years(today, calendar=calendar)
+    if missing:
+        return logging.WARNING, coverage_warning(calendar, missing)
+    return logging.INFO, f"holiday calendar: {calendar.describe()}"
 
 
 def coverage_warning(calendar: HolidayCalendar, missing: list[int]) -> str:

@@ -141,10 +141,14 @@ def current() -> HolidayCalendar:
     return _calendar
 
 
-def uncovered_years(today: date, ahead: timedelta = timedelta(days=90)) -> list[int]:
-    """Years from ``today`` to ``today + ahead`` whose holidays are not known: what a service
-    warns of at start (a 30-day period started in December ends in January)."""
-    return [y for y in range(today.year, (today + ahead).year + 1) if not _calendar.covers(y)]
+def uncovered_years(
+    today: date, ahead: timedelta = timedelta(days=90), calendar: HolidayCalendar | None = None
+) -> list[int]:
+    """Years from ``today`` to ``today + ahead`` whose holidays ``calendar`` (default: the
+    installed one) does not know: what a service warns of at start (a 30-day period started in
+    December ends in January)."""
+    cal = calendar or _calendar
+    return [y for y in range(today.year, (today + ahead).year + 1) if not cal.covers(y)]
 
 
 def _note_gap(day: date, gaps: set[int]) -> None:

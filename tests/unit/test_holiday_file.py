@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from courtbus.catalogue.holidays import (
     coverage_warning,
     load_holidays,
     parse_holidays,
+    start_report,
 )
 from courtbus.domain.calendar import HolidayCalendar
 from courtbus.errors import ConfigError
@@ -100,3 +102,13 @@ def test_the_start_warning_says_how_to_fix_it() -> None:
     assert "no data for 2027" in text
     assert "COURTBUS_HOLIDAYS" in text
     assert "国务院办公厅关于2027年部分节假日安排的通知" in text
+
+
+def test_a_service_warns_at_start_when_the_coming_months_lack_holiday_data() -> None:
+    """On 2198-12-06 (as on 2026-12-06 with chinesecalendar 1.11.0) January has no holidays."""
+    level, text = start_report(HolidayCalendar(), date(2198, 12, 6))
+    assert level == logging.WARNING
+    assert "no data for 2198, 2199" in text and "COURTBUS_HOLIDAYS" in text
+    level, text = start_report(HolidayCalendar(), date(2026, 6, 1))
+    assert level == logging.INFO
+    assert text.startswith("holiday calendar: chinesecalendar ")
