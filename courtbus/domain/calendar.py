@@ -30,9 +30,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from importlib import metadata
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
 from chinese_calendar import constants as package_data
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -65,13 +65,6 @@ class Due:
     provisional: str | None = None
 
 
-def _package_version() -> str:
-    try:
-        return metadata.version(PACKAGE)
-    except metadata.PackageNotFoundError:  # run from a source tree without the dist metadata
-        return "?"
-
-
 def provisional_reason(years: Iterable[int]) -> str:
     """What a provisional deadline says: which years had no holiday data."""
     listed = ", ".join(str(y) for y in sorted(set(years)))
@@ -87,7 +80,7 @@ class HolidayCalendar:
             self.schedules[s.year] = s
         years = [d.year for d in package_data.holidays]
         self.package_years = range(min(years), max(years) + 1) if years else range(0)
-        self.package_version = _package_version()
+        self.package_version = str(getattr(chinese_calendar, "__version__", "?"))
 
     def covers(self, year: int) -> bool:
         """True when the holidays of ``year`` are known (the package's or an installed year)."""
