@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from courtbus.domain.calendar import due_after
+from courtbus.domain.calendar import Due, reckon
 from courtbus.errors import ValidationError
 
 
@@ -216,7 +216,7 @@ class DeadlineRule:
     """Time allowed from delivery to start and to report, and how long before each to warn.
 
     ``start`` and ``report`` in whole days are periods counted as the law counts days
-    (``courtbus.domain.calendar.due_after``); other spans (the demo's seconds) are plain
+    (``courtbus.domain.calendar.reckon``; provisional past the holiday data); other spans (the demo's seconds) are plain
     offsets. ``warn_before`` is always a plain offset before the due time; ``lapse_warn_before``
     is how long before a freeze ends both courts are warned (an operational choice, not law).
     """
@@ -236,6 +236,8 @@ class Deadline:
     due: datetime
     warned: bool = False
     overdue_sent: bool = False
+    # Why the deadline is only provisional (counted into a year without holiday data), or None.
+    provisional: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,12 +354,20 @@ def _deadline(d: Delegation, kind: DeadlineKind) -> Deadline | None:
     return next((dl for dl in d.deadlines if dl.kind is kind), None)
 
 
-def _set_deadline(d: Delegation, kind: DeadlineKind, due: datetime | None) -> Delegation:
-    """Replace (or with ``due`` None, drop) the ``kind`` deadline, its notices not yet sent."""
+def _set_deadline(d: Delegation, kind: DeadlineKind, due: datetime | Due | None) -> Delegation:
+    """Replace (or with ``due`` None, drop) the ``kind`` deadline, its notices not yet sent.
+
+    A ``datetime`` is a date a court gave (a measure's end, a superior court's order), never
+    provisional; a ``Due`` was counted on the calendar.
+    """
     kept = tuple(dl for dl in d.deadlines if dl.kind is not kind)
     if due is not None:
-        kept += (Deadline(kind, due),)
+        kept += (_counted(kind, due if isinstance(due, Due) else Due(due)),)
     return replace(d, deadlines=kept)
+
+
+def _counted(kind: DeadlineKind, due: Due) -> Deadline:
+    return Deadline(kind, due.at, provisional=due.provisional)
 
 
 def apply(
@@ -431,8 +441,8 @@ def _delivered(
         changed,
         delivered_at=at,
         deadlines=(
-            Deadline(DeadlineKind.START, due_after(at, rule.start)),
-            Deadline(DeadlineKind.REPORT, due_after(at, rule.report)),
+            _counted(DeadlineKind.START, reckon(at, rule.start)),
+            _counted(DeadlineKind.REPORT, reckon(at, rule.report)),
         ),
     )
 
@@ -465,7 +475,7 @@ def _materials_requested(
     d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
 ) -> Delegation:
     changed = replace(changed, resume_state=d.state)
-    return _set_deadline(changed, DeadlineKind.SUPPLY, due_after(at, rule.supply))
+    return _set_deadline(changed, DeadlineKind.SUPPLY, reckon(at, rule.supply))
 
 
 def _materials_supplied(
@@ -587,6 +597,7 @@ class Notice:
     deadline: DeadlineKind
     kind: NoticeKind
     due: datetime
+    provisional: str | None = None  # as the deadline's
 
 
 def _settled(d: Delegation, kind: DeadlineKind) -> bool:
@@ -623,12 +634,20 @@ def due_notices(
             updated.append(dl)
             continue
         if now >= dl.due and not dl.overdue_sent:
-            notices.append(Notice(delegation.delegation_id, dl.kind, NoticeKind.OVERDUE, dl.due))
+            notices.append(
+                Notice(
+                    delegation.delegation_id, dl.kind, NoticeKind.OVERDUE, dl.due, dl.provisional
+                )
+            )
             dl = replace(dl, overdue_sent=True, warned=True)
             if dl.kind is DeadlineKind.LAPSE and d.measure is not None:
                 d = replace(d, measure=replace(d.measure, status=MeasureStatus.LAPSED))
         elif now >= dl.due - _warn_before(dl.kind, rule) and not dl.warned:
-            notices.append(Notice(delegation.delegation_id, dl.kind, NoticeKind.WARNING, dl.due))
+            notices.append(
+                Notice(
+                    delegation.delegation_id, dl.kind, NoticeKind.WARNING, dl.due, dl.provisional
+                )
+            )
             dl = replace(dl, warned=True)
         updated.append(dl)
     return replace(d, deadlines=tuple(updated)), notices

@@ -9,7 +9,7 @@ the compacted, id-keyed ``blacklist.entries`` is harmless).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafka.codec import has_lz4
@@ -18,7 +18,7 @@ from kafka.errors import KafkaError
 from courtbus.config import Connection
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ClusterError, ValidationError
-from courtbus.synth.blacklist import entry_payloads, listing_payloads
+from courtbus.synth.blacklist import SynthCourt, entry_payloads, listing_payloads
 from courtbus.wire.client import make_envelope, make_producer
 from courtbus.wire.messages import NS
 
@@ -43,10 +43,12 @@ def write_entries(
     seed: int = 0,
     start: int = 0,
     listings: bool = False,
+    courts: Sequence[str | SynthCourt] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Produce ``count`` synthetic ``BlacklistEntry`` records (``listings``: ``DebtorListed``)
     of ``seed`` from index ``start`` to ``topic``, keyed by entry id; the count written.
+    ``courts``: the listing courts, as ``entry_payloads`` takes them (None: its national table).
 
     ``progress(n)`` is called from this thread with the records handed to the producer since
     its previous call (every ``PROGRESS_EVERY``), e.g. to advance a progress bar. Schemas are
@@ -65,7 +67,8 @@ def write_entries(
     producer = make_producer(conn, **settings)
     failures: list[BaseException] = []
     record = LISTING_RECORD if listings else ENTRY_RECORD
-    payloads = (listing_payloads if listings else entry_payloads)(count, seed=seed, start=start)
+    make = listing_payloads if listings else entry_payloads
+    payloads = make(count, seed=seed, start=start, courts=courts)
     pending = written = 0
     try:
         for payload in payloads:

@@ -45,6 +45,7 @@ from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.domain import blacklist as bl
 from courtbus.domain import blacklist_digest as digests
+from courtbus.domain.calendar import provisional_at
 from courtbus.domain.delegation import sender_court, superior_of
 from courtbus.domain.identity import debtor_key, mask_ids_in_text, validate_debtor_id
 from courtbus.errors import CourtbusError, ValidationError
@@ -396,6 +397,9 @@ class BlacklistFlow(Flow):
         now: datetime,
         detail: str,
     ) -> Output:
+        if due is not None and kind is not bl.NoticeKind.EXPIRED:  # expiry: months, no holidays
+            note = provisional_at(due)  # days counted into a year without holiday data
+            detail += f"; the due time is {note}" if note else ""
         payload = {
             "entry_id": entry.entry_id, "listing_court": v.court(entry.listing_court),
             "notice": kind.value, "due_at": due, "sent_at": now,

@@ -348,6 +348,7 @@ class DelegationFlow(Flow):
             "delegation_id": d.delegation_id, "requesting_court": v.court(d.requesting_court),
             "executing_court": v.court(d.executing_court), "deadline": notice.deadline.value,
             "notice": notice.kind.value, "due_at": notice.due, "sent_at": now,
+            "provisional": notice.provisional,
         }  # fmt: skip
         built = self.envelope.build(
             inbox_topic("court", d.requesting_court),
@@ -360,11 +361,12 @@ class DelegationFlow(Flow):
         if notice.kind is dm.NoticeKind.OVERDUE:
             outputs.append(replace(out, topic=ALERTS_TOPIC))
         log.info(
-            "%s %s notice for %s (due %s)",
+            "%s %s notice for %s (due %s%s)",
             notice.deadline.value,
             notice.kind.value,
             d.delegation_id,
             notice.due,
+            f"; {notice.provisional}" if notice.provisional else "",
         )
         return outputs
 

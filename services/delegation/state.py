@@ -1,6 +1,7 @@
 """The delegation flow's stored value: a delegation and its cap reservation, as JSON.
 
-Fields added later (asset kind, materials, escalation, measure) are optional when read, so
+Fields added later (asset kind, materials, escalation, measure, a deadline's provisional
+reason) are optional when read, so
 entries stored by an older version still load.
 """
 
@@ -55,7 +56,7 @@ def dump(tracked: Tracked) -> bytes:
         "reported": x.reported,
         "deadlines": [
             {"kind": dl.kind.value, "due": dl.due.isoformat(), "warned": dl.warned,
-             "overdue_sent": dl.overdue_sent}
+             "overdue_sent": dl.overdue_sent, "provisional": dl.provisional}
             for dl in x.deadlines
         ],
         "events": x.events, "asset_kind": x.asset_kind,
@@ -87,7 +88,8 @@ def load(data: bytes) -> Tracked:
         requested_at=datetime.fromisoformat(d["requested_at"]), delivered_at=_time(d["delivered_at"]),
         reported=d["reported"], events=d["events"],
         deadlines=tuple(
-            Deadline(DeadlineKind(x["kind"]), datetime.fromisoformat(x["due"]), x["warned"], x["overdue_sent"])
+            Deadline(DeadlineKind(x["kind"]), datetime.fromisoformat(x["due"]), x["warned"], x["overdue_sent"],
+                     x.get("provisional"))
             for x in d["deadlines"]
         ),
         asset_kind=d.get("asset_kind"),

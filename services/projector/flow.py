@@ -63,6 +63,8 @@ def alert_row(event: Event) -> AlertRow:
     court = executing.get("court_id") if isinstance(executing, dict) else None
     short = event.record.rsplit(".", 1)[1]
     message = f"{short}: {p.get('delegation_id')} {kind.lower()} (due {p.get('due_at')})"
+    if p.get("provisional"):
+        message += f"; {p['provisional']}"
     return AlertRow(
         event.headers.id, kind, p.get("delegation_id"), court, message, event.headers.time
     )

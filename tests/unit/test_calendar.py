@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from courtbus.domain import calendar
-from courtbus.domain.calendar import CHINA, due_after, is_rest_day, last_day, period_end
+from courtbus.domain.calendar import (
+    CHINA,
+    HolidayCalendar,
+    YearSchedule,
+    due_after,
+    is_rest_day,
+    last_day,
+    period_end,
+    provisional_at,
+    reckon,
+    reckon_working_days,
+    uncovered_years,
+)
 
 
 def china(y: int, m: int, d: int, h: int = 9) -> datetime:
@@ -91,7 +104,7 @@ def test_past_the_calendar_weekends_only_with_one_warning(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """2199 is past any release's coverage: no holidays known, weekends still rest days."""
-    monkeypatch.setattr(calendar, "_warned", False)
+    monkeypatch.setattr(calendar, "_warned", set())
     caplog.set_level(logging.WARNING, logger=calendar.__name__)
     # Thursday 2199-01-03 + 2 = Saturday 01-05 → Monday 01-07
     assert last_day(china(2199, 1, 3), 2) == date(2199, 1, 7)
@@ -100,3 +113,65 @@ def test_past_the_calendar_weekends_only_with_one_warning(
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "2199" in warnings[0].getMessage()
+
+
+@pytest.fixture
+def with_calendar() -> Iterator[Callable[[HolidayCalendar], None]]:
+    """Install a calendar for one test; the package's own again afterwards."""
+    yield calendar.install
+    calendar.install(HolidayCalendar())
+
+
+def test_a_day_period_ending_in_a_year_without_data_is_provisional() -> None:
+    """No release knows 2199 (as chinesecalendar 1.11.0 does not know 2027): a deadline in it
+    cannot know its holidays, and says so."""
+    start = china(2198, 12, 6)
+    due = reckon(start, timedelta(days=29))  # day 29 is Friday 2199-01-04
+    assert due.at == midnight_after(date(2199, 1, 4))
+    assert due.provisional == (
+        "provisional: no holiday data for 2199, only weekends counted as rest days"
+    )
+    assert reckon(china(2026, 12, 6), timedelta(days=15)).provisional is None  # a known year
+    assert reckon(china(2199, 3, 1), timedelta(seconds=45)).provisional is None  # plain offset
+
+
+def test_working_days_into_an_unknown_year_are_provisional() -> None:
+    assert reckon_working_days(china(2198, 12, 29), 3).provisional is not None
+    assert reckon_working_days(china(2026, 12, 1), 3).provisional is None
+
+
+def test_a_deadline_shown_later_says_whether_its_last_day_was_known() -> None:
+    assert provisional_at(midnight_after(date(2199, 1, 5))) is not None
+    # 00:00 on 2027-01-01 China time ends a last day of 2026-12-31: known
+    assert provisional_at(midnight_after(date(2026, 12, 31))) is None
+
+
+def test_an_installed_schedule_supplies_a_year_the_package_lacks(
+    with_calendar: Callable[[HolidayCalendar], None],
+) -> None:
+    """Made-up days of a far year (2199), so no real schedule is invented here."""
+    own = YearSchedule(2199, frozenset({date(2199, 1, 1), date(2199, 1, 2)}),
+                       frozenset({date(2199, 1, 5)}), "a test's schedule")  # fmt: skip
+    with_calendar(HolidayCalendar([own]))
+    assert is_rest_day(date(2199, 1, 1))  # Tuesday, a holiday of the schedule
+    assert not is_rest_day(date(2199, 1, 5))  # Saturday, worked
+    # Monday 2198-12-31 + 1 = Tuesday 2199-01-01, a holiday → Thursday 01-03
+    due = reckon(china(2198, 12, 31), timedelta(days=1))
+    assert due.at == midnight_after(date(2199, 1, 3))
+    assert due.provisional is None
+    assert uncovered_years(date(2199, 12, 1)) == [2200]
+    assert calendar.current().source(2199) == "a test's schedule"
+
+
+def test_an_installed_year_replaces_the_packages(
+    with_calendar: Callable[[HolidayCalendar], None],
+) -> None:
+    with_calendar(HolidayCalendar([YearSchedule(2024, frozenset({date(2024, 3, 4)}),
+                                                frozenset(), "a test's schedule")]))  # fmt: skip
+    assert is_rest_day(date(2024, 3, 4))
+    assert not is_rest_day(date(2024, 10, 1))  # the package's 国庆 is not this year's
+
+
+def test_coverage_ahead_names_the_missing_next_year() -> None:
+    assert uncovered_years(date(2198, 12, 6)) == [2198, 2199]
+    assert uncovered_years(date(2026, 6, 1)) == []

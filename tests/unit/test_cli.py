@@ -255,3 +255,17 @@ def test_times_are_printed_in_china_time() -> None:
         china_time(datetime(2024, 3, 18, 16, 0, 5), seconds=True) == "2024-03-19 00:00:05 北京时间"
     )
     assert china_time(None) == ""
+
+
+def test_a_deadline_without_holiday_data_is_shown_as_provisional() -> None:
+    from datetime import UTC, datetime
+
+    from courtbus.app.cli.delegation import due_text
+
+    # the end of a last day 2199-01-04, a year no chinesecalendar release knows (as 1.11.0
+    # does not know 2027)
+    shown = due_text(datetime(2199, 1, 4, 16, 0, tzinfo=UTC))
+    assert shown.startswith("2199-01-05 00:00 北京时间")
+    assert "provisional: no holiday data for 2199" in shown
+    assert due_text(datetime(2024, 3, 18, 16, 0)) == "2024-03-19 00:00 北京时间"
+    assert due_text(None) == ""

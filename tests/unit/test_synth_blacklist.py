@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import pytest
 from stdnum.cn import ric, uscc
@@ -231,7 +232,7 @@ def test_cli_writes_listings(tmp_path: Path) -> None:
         ["--count", "0"],
         ["--count", "5", "--out", "x.jsonl", "--topic", "blacklist.entries"],
         ["--count", "5", "--out", "/nonexistent-folder/x.jsonl"],
-        ["--count", "5", "--listings"],
+        ["--count", "5", "--topic", " "],
     ],
 )
 def test_cli_checks_options_before_connecting(
@@ -247,3 +248,88 @@ def test_cli_checks_options_before_connecting(
     assert result.exit_code != 0
     assert isinstance(result.exception, ValidationError)
     assert result.exception.code == "SYNTH_INVALID"
+
+
+def _no_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
+    from courtbus.app.cli import blacklist_generate
+
+    def connect(*_a: object, **_k: object) -> None:
+        raise AssertionError("connected to Kafka without --topic")
+
+    monkeypatch.setattr(blacklist_generate, "cli_connection", connect)
+
+
+def _directory_courts() -> set[str]:
+    from courtbus.catalogue.directory import load_directory
+
+    return {c.id for c in load_directory().courts}
+
+
+def test_cli_writes_a_file_by_default_never_kafka(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22: `generate --count 30000 --seed 7` wrote into the live blacklist.entries."""
+    _no_kafka(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["blacklist", "generate", "--count", "300", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "blacklist-entries-seed7.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 300
+    # only courts of the participant directory list (440203, 5201 ... stalled the services)
+    listed = {json.loads(line)["listing_court"]["court_id"] for line in lines}
+    assert listed <= _directory_courts()
+
+
+def test_cli_refuses_a_court_not_in_the_directory_unless_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_kafka(monkeypatch)
+    path = tmp_path / "e.jsonl"
+    args = ["blacklist", "generate", "--count", "20", "--out", str(path), "--court", "440203"]
+    refused = CliRunner().invoke(app, args)
+    assert isinstance(refused.exception, ValidationError)
+    assert refused.exception.code == "COURT_UNKNOWN"
+    assert "440203" in refused.exception.reason and not path.exists()
+    allowed = CliRunner().invoke(app, [*args, "--allow-unknown-courts"])
+    assert allowed.exit_code == 0, allowed.output
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert {json.loads(line)["listing_court"]["court_id"] for line in lines} == {"440203"}
+
+
+def test_cli_chosen_directory_courts_and_the_national_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_kafka(monkeypatch)
+    court = sorted(_directory_courts())[0]
+    path = tmp_path / "e.jsonl"
+    base = ["blacklist", "generate", "--count", "2000", "--out", str(path)]
+    assert CliRunner().invoke(app, [*base, "--court", court]).exit_code == 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert {json.loads(line)["listing_court"]["court_id"] for line in lines} == {court}
+    # --allow-unknown-courts alone: the generator's national table, as the benches use it
+    assert CliRunner().invoke(app, [*base, "--allow-unknown-courts"]).exit_code == 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    national = [json.loads(line) for line in lines]
+    assert national == [synth.jsonable(p) for p in synth.entry_payloads(2000)]
+    assert {p["listing_court"]["court_id"] for p in national} - _directory_courts()
+
+
+def test_cli_produces_to_kafka_only_with_a_topic(monkeypatch: pytest.MonkeyPatch) -> None:
+    from courtbus.app.cli import blacklist_generate
+    from courtbus.synth import kafka
+
+    calls: list[dict[str, Any]] = []
+
+    def write_entries(_conn: object, count: int, **kwargs: Any) -> int:
+        calls.append(kwargs)
+        return count
+
+    monkeypatch.setattr(blacklist_generate, "cli_connection", lambda: object())
+    monkeypatch.setattr(kafka, "write_entries", write_entries)
+    result = CliRunner().invoke(
+        app, ["blacklist", "generate", "--count", "5", "--topic", "test.blacklist"]
+    )
+    assert result.exit_code == 0, result.output
+    [call] = calls
+    assert call["topic"] == "test.blacklist"
+    assert {c.court_id for c in call["courts"]} == _directory_courts()

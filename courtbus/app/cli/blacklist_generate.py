@@ -1,12 +1,17 @@
-"""`courtbus blacklist generate`: synthetic national-list entries to a JSON-lines file or to
-Kafka (registered on ``blacklist_app``; the generator is ``courtbus.synth.blacklist``)."""
+"""`courtbus blacklist generate`: synthetic national-list entries to a JSON-lines file, or to
+Kafka only when ``--topic`` names a topic (registered on ``blacklist_app``; the generator is
+``courtbus.synth.blacklist``).
+
+The listing courts are the participant directory's (or those of ``--court``): entries of
+courts the bus does not know would stall the services that route them, so other courts need
+``--allow-unknown-courts`` (alone: the generator's national table of courts)."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -24,7 +29,11 @@ from rich.text import Text
 
 from courtbus.app.cli.blacklist import blacklist_app
 from courtbus.app.cli.common import cli_connection, out
+from courtbus.catalogue.directory import load_directory
 from courtbus.errors import ValidationError
+
+if TYPE_CHECKING:
+    from courtbus.synth.blacklist import SynthCourt
 
 VIEW_TOPIC = "blacklist.entries"
 
@@ -36,7 +45,12 @@ class _EntryRate(ProgressColumn):
         return Text(f"{task.speed or 0:,.0f} entries/s", style="progress.data.speed")
 
 
-def _check(count: int, out_file: Path | None, topic: str | None, listings: bool) -> None:
+def default_file(seed: int, listings: bool) -> Path:
+    """Where entries go without ``--out`` or ``--topic``: the current folder."""
+    return Path(f"blacklist-{'listings' if listings else 'entries'}-seed{seed}.jsonl")
+
+
+def _check(count: int, out_file: Path | None, topic: str | None) -> None:
     """The options, checked before anything is written or connected.
 
     Raises:
@@ -49,12 +63,39 @@ def _check(count: int, out_file: Path | None, topic: str | None, listings: bool)
         problem = "give --out FILE or --topic TOPIC, not both"
     elif out_file is not None and not out_file.parent.is_dir():
         problem = f"--out: folder {out_file.parent} does not exist"
-    elif out_file is None and listings and topic is None:
-        problem = (
-            "--listings to Kafka needs --topic (listings are not what blacklist.entries holds)"
-        )
+    elif topic is not None and not topic.strip():
+        problem = "--topic needs a topic name"
     if problem is not None:
         raise ValidationError(problem, code="SYNTH_INVALID")
+
+
+def listing_courts(court_ids: list[str], allow_unknown: bool) -> list[SynthCourt] | None:
+    """The courts entries are listed by: ``court_ids`` (each in the participant directory
+    unless ``allow_unknown``), else the directory's courts; None (the generator's national
+    table) for ``allow_unknown`` without ``court_ids``.
+
+    Raises:
+        ValidationError: ``COURT_UNKNOWN`` for a court not in the directory, without
+            ``allow_unknown``; ``COURT_ID_MALFORMED`` for an id that is not a province's court.
+        ConfigError: the directory cannot be read.
+    """
+    from courtbus.synth.blacklist import synth_court
+
+    if allow_unknown and not court_ids:
+        return None
+    directory = load_directory()
+    names = {c.id: c.name for c in directory.courts}
+    if not court_ids:
+        return [synth_court(c.id, c.name) for c in directory.courts]
+    unknown = [c for c in dict.fromkeys(court_ids) if c not in names]
+    if unknown and not allow_unknown:
+        raise ValidationError(
+            f"court {', '.join(unknown)} is not in the participant directory: the bus's "
+            "services cannot route its entries (give --allow-unknown-courts for a file or "
+            "topic outside the bus)",
+            code="COURT_UNKNOWN",
+        )
+    return [synth_court(c, names.get(c)) for c in dict.fromkeys(court_ids)]
 
 
 @blacklist_app.command("generate")
@@ -70,14 +111,32 @@ def generate(
         Path | None,
         typer.Option(
             "--out",
-            help="Write JSON lines here instead of to Kafka (dates as ISO 8601). ID numbers are "
-            "written in full: the people and companies are synthetic, the IDs only valid in form.",
+            help="The JSON-lines file (default blacklist-entries-seedSEED.jsonl here; dates as "
+            "ISO 8601). ID numbers are written in full: the people and companies are "
+            "synthetic, the IDs only valid in form.",
         ),
     ] = None,
     topic: Annotated[
         str | None,
-        typer.Option(help=f"Kafka topic (default {VIEW_TOPIC}) on the configured bus."),
+        typer.Option(
+            help=f"Produce to this Kafka topic of the configured bus instead of a file (e.g. "
+            f"{VIEW_TOPIC}, the live national view: only on a test bus)."
+        ),
     ] = None,
+    courts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--court", help="A listing court (repeat for more; default: the directory's courts)."
+        ),
+    ] = None,
+    allow_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unknown-courts",
+            help="Allow --court ids not in the directory; alone, list from the generator's "
+            "national table of courts (for files and benchmarks, not a live bus).",
+        ),
+    ] = False,
     listings: Annotated[
         bool,
         typer.Option(
@@ -86,29 +145,31 @@ def generate(
     ] = False,
 ) -> None:
     """Generate realistic synthetic dishonest-debtor entries (valid ID and credit-code check
-    characters, real county codes, court designations, names and case numbers)."""
-    _check(count, out_file, topic, listings)
+    characters, real county codes, court designations, names and case numbers) into a file,
+    or with --topic into Kafka; listed by the directory's courts unless told otherwise."""
+    _check(count, out_file, topic)
+    chosen = listing_courts(courts or [], allow_unknown)
     what = "listings" if listings else "entries"
     columns = (TextColumn(f"generating {what}"), BarColumn(), MofNCompleteColumn(),
                _EntryRate(), TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
     started = time.monotonic()
-    if out_file is not None:
+    if topic is None:  # the default: a file
+        path = out_file or default_file(seed, listings)
         with Progress(*columns, console=out) as progress:
             task = progress.add_task("generate", total=count)
-            written = _write_jsonl(out_file, count, seed, start, listings, progress, task)
-        where = str(out_file)
+            written = _write_jsonl(path, count, seed, start, listings, chosen, progress, task)
+        where = str(path)
     else:
         from courtbus.synth.kafka import write_entries
 
-        target = topic or VIEW_TOPIC
         conn = cli_connection()
         with Progress(*columns, console=out) as progress:
             task = progress.add_task("produce", total=count)
             written = write_entries(
-                conn, count, topic=target, seed=seed, start=start, listings=listings,
-                progress=lambda n: progress.advance(task, n),
+                conn, count, topic=topic, seed=seed, start=start, listings=listings,
+                courts=chosen, progress=lambda n: progress.advance(task, n),
             )  # fmt: skip
-        where = target
+        where = f"topic {topic}"
     elapsed = max(time.monotonic() - started, 1e-9)
     out.print(
         f"[green]wrote[/green] {written:,} synthetic {what} to {where} in {elapsed:.1f} s "
@@ -118,7 +179,14 @@ def generate(
 
 
 def _write_jsonl(
-    path: Path, count: int, seed: int, start: int, listings: bool, progress: Progress, task: TaskID
+    path: Path,
+    count: int,
+    seed: int,
+    start: int,
+    listings: bool,
+    courts: list[SynthCourt] | None,
+    progress: Progress,
+    task: TaskID,
 ) -> int:
     """JSON lines of the payloads, in chunks (one write per chunk); the count written."""
     from courtbus.synth.blacklist import entry_payloads, jsonable, listing_payloads
@@ -127,7 +195,7 @@ def _write_jsonl(
     chunk: list[str] = []
     written = 0
     with path.open("w", encoding="utf-8") as f:
-        for payload in make(count, seed=seed, start=start):
+        for payload in make(count, seed=seed, start=start, courts=courts):
             chunk.append(json.dumps(jsonable(payload), ensure_ascii=False))
             if len(chunk) == 5_000:
                 f.write("\n".join(chunk) + "\n")

@@ -30,6 +30,8 @@ def inbox(
         for event in client.inbox(group_id=group, timeout_s=None if follow else 3):
             p = event.payload
             detail = p.get("error_code") or p.get("notice") or p.get("matter") or ""
+            if p.get("provisional"):  # a deadline counted without that year's holidays
+                detail = f"{detail} ({p['provisional']})"
             text = f"{event.headers.time:%Y-%m-%d %H:%M:%S}  {event.record.rsplit('.', 1)[1]:<28} {p.get('delegation_id') or event.key}  {detail}"
             out.print(mask_ids_in_text(text), highlight=False)
             count += 1

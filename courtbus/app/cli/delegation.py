@@ -28,6 +28,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from courtbus.catalogue.holidays import install_from_env
+from courtbus.domain.calendar import provisional_at
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ValidationError
 
@@ -415,6 +417,15 @@ def china_time(when: datetime | None, *, seconds: bool = False) -> str:
     )
 
 
+def due_text(when: datetime | None) -> str:
+    """A deadline as ``china_time`` shows it and, when its last day falls in a year without
+    holiday data (on the calendar installed now), why it is only provisional."""
+    if when is None:
+        return ""
+    note = provisional_at(when if when.tzinfo else when.replace(tzinfo=UTC))
+    return china_time(when) + (f"  [yellow]({note})[/yellow]" if note else "")
+
+
 def _end_of_day(day: str) -> datetime:
     """A measure's last day (YYYY-MM-DD, China date) as the instant it ends: 00:00 the day after."""
     try:
@@ -527,6 +538,7 @@ def list_(
 @delegation_app.command("show")
 def show(delegation_id: str, store: Store = None) -> None:
     """One delegation and its full history, refused steps included."""
+    install_from_env()  # the holiday years COURTBUS_HOLIDAYS adds, as the services know them
     model = read_model(store)
     try:
         row = model.delegation(delegation_id)
@@ -539,7 +551,7 @@ def show(delegation_id: str, store: Store = None) -> None:
     for label, value in (("case", row.case_number), ("from", row.requesting_court), ("to", row.executing_court),
                          ("matter", f"{row.matter} {row.asset_kind or ''}"), ("amount", str(row.amount or "")),
                          ("debtor", f"{row.debtor_name} {row.debtor_id_masked}"), ("state", row.state),
-                         ("start due", china_time(row.start_due)), ("report due", china_time(row.report_due))):  # fmt: skip
+                         ("start due", due_text(row.start_due)), ("report due", due_text(row.report_due))):  # fmt: skip
         out.print(f"[bold]{label:>10}[/bold]  {value}")
     table = Table("time", "step", "from", "result")
     for h in history:

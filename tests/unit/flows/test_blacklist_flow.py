@@ -22,9 +22,11 @@ CREDITOR = {"kind": "ORGANISATION", "name": "某银行", "id_number": FIRM_CODE,
             "nationality": None}  # fmt: skip
 
 
-def harness(partitions: int = 3, grace: timedelta = timedelta(days=7)) -> FlowHarness:
+def harness(
+    partitions: int = 3, grace: timedelta = timedelta(days=7), start: datetime = T0
+) -> FlowHarness:
     flow = BlacklistFlow(memory_envelope(), load_directory(), grace=grace)
-    return FlowHarness(flow, start=T0, partitions=partitions)
+    return FlowHarness(flow, start=start, partitions=partitions)
 
 
 def listing(eid: str, **change: Any) -> dict[str, Any]:
@@ -184,6 +186,25 @@ def test_an_unprocessed_deletion_reason_alerts_the_court_then_its_superior() -> 
     assert notices(h, h.advance(days=5)) == []  # once
 
 
+def test_working_days_into_a_year_without_holiday_data_are_marked_provisional() -> None:
+    """Reported on 2198-12-30 (as on 2026-12-30 with chinesecalendar 1.11.0, which knows no
+    2027): the three working days run into 2199, whose holidays no release knows."""
+    at = datetime(2198, 12, 30, 2, 0, tzinfo=UTC)
+    h = harness(start=at)
+    send(h, "DebtorListed", listing("bl-1", ground="REFUSED_WITH_ABILITY", period_months=None,
+                                    listed_at=at, filed_at=at - timedelta(days=60)))  # fmt: skip
+    report = {"entry_id": "bl-1", "reporting_court": v.court(COURT), "reported_at": at,
+              "arisen_at": at, "reason": "PERFORMED", "note": None}  # fmt: skip
+    [due] = [h.decode(o) for o in send(h, "DebtorDeletionReasonReported", report)
+             if o.topic == f"court.{COURT}.inbox"]  # fmt: skip
+    assert due.payload["detail"].endswith(
+        "; the due time is provisional: no holiday data for 2199, only weekends counted as "
+        "rest days"
+    )
+    alerts = [h.decode(o) for o in h.advance(days=10) if o.topic == "bus.alerts"]
+    assert "provisional: no holiday data for 2199" in alerts[0].payload["detail"]
+
+
 def test_a_correction_review_is_due_in_15_days() -> None:
     h = harness()
     send(h, "DebtorListed", listing("bl-1"))
@@ -191,6 +212,7 @@ def test_a_correction_review_is_due_in_15_days() -> None:
                "ground": "INACCURATE", "note": None}  # fmt: skip
     out = send(h, "DebtorCorrectionApplied", applied)
     assert notices(h, out) == [(f"court.{COURT}.inbox", "CORRECTION_REVIEW_DUE")]
+    assert "provisional" not in h.decode(out[-1]).payload["detail"]  # 2024 is known
     overdue = h.advance(days=18)  # past Monday 03-18 (day 15 was Saturday 03-16)
     assert (f"court.{COURT}.inbox", "CORRECTION_REVIEW_OVERDUE") in notices(h, overdue)
     decided = {"entry_id": "bl-1", "listing_court": v.court(COURT), "decided_at": h.now,

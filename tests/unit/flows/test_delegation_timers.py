@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +11,9 @@ from courtbus.bus.records import Output
 from courtbus.catalogue.policies import DEADLINE_EXAMPLES_PATH, load_deadlines
 from courtbus.runtime.harness import FlowHarness
 from courtbus.runtime.state import Table
+from services.delegation.flow import DELEGATIONS
+from services.delegation.state import Tracked, dump, load
+from services.projector.flow import alert_row
 from tests.unit.flows.delegation_kit import (
     ACCEPT,
     ALERTS,
@@ -33,6 +36,7 @@ from tests.unit.flows.delegation_kit import (
 )
 
 DID = "dlg-timer-1"
+PROVISIONAL_2199 = "provisional: no holiday data for 2199, only weekends counted as rest days"
 REQ_INBOX, EXE_INBOX = f"court.{REQ}.inbox", f"court.{EXE}.inbox"
 Fired = tuple[datetime, str, str, str, tuple[str, ...]]  # when, delegation, deadline, kind, to
 
@@ -219,3 +223,34 @@ def test_shipped_deadlines_are_the_law_for_every_matter() -> None:
     h = make_harness()
     request(h, DID, matter="DETAIN")
     assert h.timers() == [(DID, START_WARN)]
+
+
+def test_a_deadline_counted_into_a_year_without_holiday_data_says_so() -> None:
+    """Delivered 2198-12-20 (as a request on 2026-12-06 with chinesecalendar 1.11.0, which
+    knows no 2027): the 15- and 30-day deadlines fall in 2199, whose holidays no release knows;
+    each notice carries why its due time is only provisional."""
+    h = make_harness(start=datetime(2198, 12, 20, 1, 0, tzinfo=UTC))
+    request(h, DID)
+    tracked = kept(h)
+    assert [dl.provisional for dl in tracked.delegation.deadlines] == [PROVISIONAL_2199] * 2
+    assert load(dump(tracked)) == tracked  # the reason survives the state topic
+    alerts = h.on(ALERTS, h.advance(days=40))
+    assert [a.payload["deadline"] for a in alerts] == ["START", "REPORT"]
+    assert {a.payload["provisional"] for a in alerts} == {PROVISIONAL_2199}
+    assert alert_row(alerts[0]).message.endswith(f"; {PROVISIONAL_2199}")  # the read model's
+
+
+def test_a_deadline_on_a_known_calendar_is_not_provisional() -> None:
+    h = make_harness()
+    request(h, DID)
+    [alert] = h.on(ALERTS, h.advance(days=18))
+    assert alert.payload["provisional"] is None
+
+
+def kept(h: FlowHarness) -> Tracked:
+    """The delegation ``DID`` as the flow keeps it, from whichever partition holds it."""
+    for state in h.states.values():
+        found = state.table(DELEGATIONS).get(DID)
+        if found is not None:
+            return found
+    raise AssertionError("no delegation kept")
