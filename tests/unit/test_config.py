@@ -1,0 +1,186 @@
+"""Connection settings: a bad bootstrap list or registry URL is one coded line, never a
+traceback; a cluster nobody listens for is said at once, by the CLI and by the services.
+
+The unreachable cases knock on 127.0.0.1:1, where nothing listens (a closed port answers at
+once); the reachable ones on a listening socket of the test's own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from courtbus.config import Connection, check_registry_url, parse_bootstrap, resolve
+from courtbus.errors import ClusterError, ConfigError
+
+cli_main = importlib.import_module("courtbus.app.cli.main")
+CLOSED = "127.0.0.1:1"
+
+
+@pytest.fixture
+def listening() -> Iterator[str]:
+    """host:port of a socket that accepts connections (and never answers Kafka)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.fixture(autouse=True)
+def no_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No local stack and no settings but the test's own."""
+    monkeypatch.setenv("COURTBUS_STACK_HOME", str(tmp_path / "stack"))
+    for name in ("COURTBUS_BOOTSTRAP", "COURTBUS_REGISTRY_URL", "COURTBUS_CONNECT_TIMEOUT_S",
+                 "COURTBUS_CONNECT_WAIT_S", "COURTBUS_SASL_USERNAME", "COURTBUS_SASL_PASSWORD"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+
+
+def _run_main(args: list[str]) -> int:
+    saved = sys.argv
+    sys.argv = ["courtbus", *args]
+    try:
+        cli_main.main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        sys.argv = saved
+    return 0
+
+
+# -- bootstrap lists ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "servers"),
+    [
+        ("127.0.0.1:9092", (("127.0.0.1", 9092),)),
+        ("kafka-1:9092, kafka-2:9094", (("kafka-1", 9092), ("kafka-2", 9094))),
+        ("[::1]:9092", (("::1", 9092),)),
+    ],
+)
+def test_a_bootstrap_list_is_host_port_pairs(text: str, servers: tuple[Any, ...]) -> None:
+    assert parse_bootstrap(text) == servers
+    assert Connection(text, None).servers == servers
+
+
+@pytest.mark.parametrize(
+    ("text", "entry", "why"),
+    [
+        ("127.0.0.1:abc", "'127.0.0.1:abc'", "port 'abc' is not a number from 1 to 65535"),
+        ("127.0.0.1:0", "'127.0.0.1:0'", "port 0 is not a number from 1 to 65535"),
+        ("a:9092,b:70000", "'b:70000'", "is not a number from 1 to 65535"),
+        ("localhost", "'localhost'", "the port is missing"),
+        (":9092", "':9092'", "the host is missing"),
+        ("a:9092,,b:9092", "''", "it is not host:port"),
+        ("PLAINTEXT://a:9092", "'PLAINTEXT://a:9092'", "it is not host:port"),
+        ("[::1:9092", "'[::1:9092'", "the IPv6 address is malformed"),
+    ],
+)
+def test_a_bad_bootstrap_entry_is_named(text: str, entry: str, why: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Connection(text, None)
+    assert info.value.code == "BOOTSTRAP_INVALID"
+    assert f"entry {entry}: " in info.value.reason and why in info.value.reason
+
+
+def test_resolve_names_the_variable_that_holds_the_bad_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COURTBUS_BOOTSTRAP", "127.0.0.1:abc")
+    with pytest.raises(
+        ConfigError, match=r"^BOOTSTRAP_INVALID: COURTBUS_BOOTSTRAP '127\.0\.0\.1:abc'"
+    ):
+        resolve()
+    with pytest.raises(ConfigError, match=r"^BOOTSTRAP_INVALID: --bootstrap 'x:y'"):
+        resolve("x:y")
+
+
+def test_a_bad_bootstrap_is_one_line_from_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`COURTBUS_BOOTSTRAP=127.0.0.1:abc courtbus topics plan` was a 102-line traceback."""
+    monkeypatch.setenv("COURTBUS_BOOTSTRAP", "127.0.0.1:abc")
+    assert _run_main(["topics", "plan"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error BOOTSTRAP_INVALID: COURTBUS_BOOTSTRAP '127.0.0.1:abc': entry '127.0.0.1:abc': "
+        "port 'abc' is not a number from 1 to 65535; write host:port[,host:port...], e.g. "
+        "127.0.0.1:9092"
+    ]
+
+
+# -- registry URL ------------------------------------------------------------------------------
+
+
+def test_resolve_names_the_registry_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURTBUS_BOOTSTRAP", CLOSED)
+    monkeypatch.setenv("COURTBUS_REGISTRY_URL", "localhost:8081")
+    with pytest.raises(
+        ConfigError, match=r"^REGISTRY_URL_INVALID: COURTBUS_REGISTRY_URL 'localhost:8081'"
+    ):
+        resolve()
+    assert check_registry_url("http://r:8081/apis/ccompat/v7/") == "http://r:8081/apis/ccompat/v7"
+
+
+def test_a_missing_registry_is_named_by_what_the_command_accepts() -> None:
+    """`delegation send` has no --registry: its message names the variable only."""
+    conn = Connection(CLOSED, None)
+    with pytest.raises(ConfigError) as info:
+        conn.require_registry()
+    assert info.value.code == "REGISTRY_NOT_CONFIGURED"
+    assert "--registry" not in info.value.reason
+    assert "set COURTBUS_REGISTRY_URL (e.g. http://127.0.0.1:8081/apis/ccompat/v7)" in str(
+        info.value
+    )
+    assert "only when COURTBUS_BOOTSTRAP is not set" in info.value.reason
+    with pytest.raises(ConfigError, match="pass --registry or set COURTBUS_REGISTRY_URL"):
+        conn.require_registry("--registry")
+
+
+# -- an unreachable cluster --------------------------------------------------------------------
+
+
+def test_a_closed_port_is_unreachable_at_once() -> None:
+    started = time.monotonic()
+    with pytest.raises(ClusterError) as info:
+        Connection(CLOSED, None).probe(5)
+    assert time.monotonic() - started < 2
+    assert (
+        str(info.value)
+        == "CLUSTER_UNREACHABLE: cannot reach Kafka at 127.0.0.1:1: connection refused"
+    )
+
+
+def test_one_listening_server_of_the_list_is_enough(listening: str) -> None:
+    Connection(f"{CLOSED},{listening}", None).probe(5)
+    with pytest.raises(ClusterError) as info:
+        Connection(f"{CLOSED},name.invalid:9092", None).probe(5)
+    assert "127.0.0.1:1 connection refused; name.invalid:9092 unknown host" in info.value.reason
+
+
+def test_the_cli_says_a_cluster_is_unreachable_in_under_a_second_not_30(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COURTBUS_BOOTSTRAP", CLOSED)
+    started = time.monotonic()
+    assert _run_main(["dlq", "list"]) == 1
+    assert time.monotonic() - started < 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error CLUSTER_UNREACHABLE: cannot reach Kafka at 127.0.0.1:1: connection refused"
+    ]
+
+
+def test_a_bad_connect_timeout_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from courtbus.app.cli.common import connect_timeout_s
+
+    for text in ("abc", "0", "-1", "inf"):
+        monkeypatch.setenv("COURTBUS_CONNECT_TIMEOUT_S", text)
+        with pytest.raises(ConfigError) as info:
+            connect_timeout_s()
+        assert info.value.code == "CONNECT_TIMEOUT_INVALID"
