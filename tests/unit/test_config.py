@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from courtbus.config import Connection, check_registry_url, parse_bootstrap, resolve
-from courtbus.errors import ClusterError, ConfigError
+from courtbus.errors import ClusterError, ConfigError, RegistryError, SchemaError
+from courtbus.wire.registry import RegistryClient
 
 cli_main = importlib.import_module("courtbus.app.cli.main")
 CLOSED = "127.0.0.1:1"
@@ -118,6 +120,22 @@ def test_a_bad_bootstrap_is_one_line_from_the_command_line(
 # -- registry URL ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("127.0.0.1:8081/apis/ccompat/v7", "does not start with http:// or https://"),
+        ("http://:8081", "the host is missing"),
+        ("http://127.0.0.1:80x1", "its port is not a number"),
+    ],
+)
+def test_a_registry_url_that_is_not_one_is_refused_before_any_request(url: str, why: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Connection(CLOSED, url)
+    assert info.value.code == "REGISTRY_URL_INVALID" and why in info.value.reason
+    with pytest.raises(ConfigError, match=why):
+        RegistryClient(url)
+
+
 def test_resolve_names_the_registry_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURTBUS_BOOTSTRAP", CLOSED)
     monkeypatch.setenv("COURTBUS_REGISTRY_URL", "localhost:8081")
@@ -141,6 +159,45 @@ def test_a_missing_registry_is_named_by_what_the_command_accepts() -> None:
     assert "only when COURTBUS_BOOTSTRAP is not set" in info.value.reason
     with pytest.raises(ConfigError, match="pass --registry or set COURTBUS_REGISTRY_URL"):
         conn.require_registry("--registry")
+
+
+def _registry(url: str, answer: httpx.Response) -> RegistryClient:
+    return RegistryClient(url, transport=httpx.MockTransport(lambda _request: answer))
+
+
+# What Apicurio Registry 3 answers at its root for a Confluent path (the issue's report).
+RESTEASY_404 = httpx.Response(
+    404, text="RESTEASY003210: Could not find resource for full path: http://r:8081/subjects/x"
+)
+
+
+def test_a_registry_url_without_the_compatible_api_says_where_it_is() -> None:
+    client = _registry("http://r:8081", RESTEASY_404)
+    for call in (
+        lambda: client.register("cn.court.X", "{}"),
+        lambda: client.lookup("cn.court.X", "{}"),
+        lambda: client.versions("cn.court.X"),
+        client.check,
+    ):
+        with pytest.raises(RegistryError) as info:
+            call()
+        assert info.value.code == "REGISTRY_URL_INVALID"
+        assert info.value.reason.startswith("registry URL http://r:8081 answers 404 at /subjects")
+        assert "is under http://r:8081/apis/ccompat/v7 on Apicurio Registry" in info.value.reason
+
+
+def test_a_registry_404_of_its_own_still_means_not_registered() -> None:
+    """A Confluent-compatible API's 404 carries an error_code: the subject is just missing."""
+    missing = httpx.Response(404, json={"error_code": 40401, "message": "Subject not found"})
+    client = _registry("http://r:8081/apis/ccompat/v7", missing)
+    with pytest.raises(SchemaError) as info:
+        client.lookup("cn.court.X", "{}")
+    assert info.value.code == "SCHEMA_NOT_REGISTERED"
+    assert client.versions("cn.court.X") == []
+    assert client.compatibility("cn.court.X") is None
+    bare = _registry("http://r:8081/apis/ccompat/v7", RESTEASY_404)
+    with pytest.raises(RegistryError, match="is it the registry's address"):
+        bare.check()
 
 
 # -- an unreachable cluster --------------------------------------------------------------------
