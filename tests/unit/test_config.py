@@ -8,6 +8,8 @@ once); the reachable ones on a listening socket of the test's own.
 from __future__ import annotations
 
 import importlib
+import logging
+import re
 import socket
 import sys
 import time
@@ -19,7 +21,7 @@ import httpx
 import pytest
 
 from courtbus.config import Connection, check_registry_url, parse_bootstrap, resolve
-from courtbus.errors import ClusterError, ConfigError, RegistryError, SchemaError
+from courtbus.errors import ClusterError, ConfigError, CourtbusError, RegistryError, SchemaError
 from courtbus.wire.registry import RegistryClient
 
 cli_main = importlib.import_module("courtbus.app.cli.main")
@@ -241,3 +243,92 @@ def test_a_bad_connect_timeout_is_a_config_error(monkeypatch: pytest.MonkeyPatch
         with pytest.raises(ConfigError) as info:
             connect_timeout_s()
         assert info.value.code == "CONNECT_TIMEOUT_INVALID"
+
+
+def test_changelogs_of_an_unreachable_cluster_say_so_not_changelog_unavailable(
+    tmp_path: Path,
+) -> None:
+    """`serve gateway` with the broker down said CHANGELOG_UNAVAILABLE after 31 s."""
+    from courtbus.runtime.changelogs import Changelogs
+    from courtbus.runtime.config import WorkerConfig
+    from courtbus.runtime.flow import Flow, Incoming, Inputs, json_store
+    from courtbus.runtime.state import State
+
+    class Stateful(Flow):
+        name = "stateful"
+        source = "bus:stateful"
+        inputs = Inputs(topics=("bus.stateful.events",))
+        stores = (json_store("seen"),)
+
+        def on_event(self, record: Incoming, state: State) -> list[Any]:
+            return []
+
+    conn = Connection(CLOSED, None, connect_timeout_s=0.5)
+    changelogs = Changelogs(Stateful(envelope=None), WorkerConfig(conn, tmp_path))  # type: ignore[arg-type]  # unused
+    with pytest.raises(ClusterError) as info:
+        changelogs.prepare()
+    assert info.value.code == "CLUSTER_UNREACHABLE"
+    assert info.value.reason.startswith("cannot reach Kafka at 127.0.0.1:1: KafkaTimeoutError")
+
+
+# -- the services ------------------------------------------------------------------------------
+
+
+def test_a_service_waits_for_the_cluster_saying_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from services.main import wait_for_cluster
+
+    caplog.set_level(logging.INFO, logger="courtbus.service")
+    started = time.monotonic()
+    with pytest.raises(ClusterError) as info:
+        wait_for_cluster(Connection(CLOSED, None), 0.5, every_s=0.05)
+    assert 0.5 <= time.monotonic() - started < 3
+    assert info.value.code == "CLUSTER_UNREACHABLE"
+    assert re.search(r"connection refused \(waited [0-9.]+ s\)$", info.value.reason)
+    assert [r.getMessage() for r in caplog.records] == [
+        "CLUSTER_UNREACHABLE: cannot reach Kafka at 127.0.0.1:1: connection refused; "
+        "waiting up to 0.5 s for it (COURTBUS_CONNECT_WAIT_S)"
+    ]
+
+
+def test_a_service_without_waiting_fails_at_once_and_with_a_cluster_goes_on(
+    listening: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from services.main import wait_for_cluster
+
+    with pytest.raises(ClusterError, match=r"connection refused$"):
+        wait_for_cluster(Connection(CLOSED, None), 0)
+    wait_for_cluster(Connection(listening, None), 0)
+    assert caplog.records == []
+
+
+def test_a_bad_connect_wait_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.main import connect_wait_s
+
+    assert connect_wait_s() == 60
+    monkeypatch.setenv("COURTBUS_CONNECT_WAIT_S", "inf")
+    assert connect_wait_s() == float("inf")
+    for text in ("soon", "-5", "nan"):
+        monkeypatch.setenv("COURTBUS_CONNECT_WAIT_S", text)
+        with pytest.raises(ConfigError) as info:
+            connect_wait_s()
+        assert info.value.code == "CONNECT_WAIT_INVALID"
+
+
+def test_a_service_stops_at_a_registry_url_that_is_not_one(
+    monkeypatch: pytest.MonkeyPatch, listening: str
+) -> None:
+    from services import main as service_main
+
+    monkeypatch.setenv("COURTBUS_BOOTSTRAP", listening)
+    monkeypatch.setenv("COURTBUS_REGISTRY_URL", "http://r:8081")
+    monkeypatch.setattr(service_main, "RegistryClient", lambda url: _registry(url, RESTEASY_404))
+    with pytest.raises(CourtbusError) as info:
+        service_main.start_checks()
+    assert info.value.code == "REGISTRY_URL_INVALID"
+    down = httpx.Response(503, json={"error_code": 50001, "message": "down"})
+    monkeypatch.setattr(service_main, "RegistryClient", lambda url: _registry(url, down))
+    conn, registry = service_main.start_checks()  # a registry that is down: only a warning
+    assert conn.bootstrap == listening
+    registry.close()
