@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 
 from courtbus.catalogue.holidays import install_from_env, start_report
-from courtbus.config import resolve
+from courtbus.config import Connection, resolve
 from courtbus.domain.calendar import CHINA
-from courtbus.errors import CourtbusError
+from courtbus.errors import ClusterError, ConfigError, CourtbusError, RegistryError
 from courtbus.logs import configure_logging
 from courtbus.runtime.config import WorkerConfig
 from courtbus.runtime.flow import Flow
@@ -21,22 +23,106 @@ from courtbus.wire.envelope import Envelope
 from courtbus.wire.registry import RegistryClient
 from courtbus.wire.schemas import SchemaSet
 
+log = logging.getLogger("courtbus.service")
+
+# How long a service waits at start for a cluster that is not up yet (a supervisor or compose
+# file may start it first), asking once a second; ``COURTBUS_CONNECT_WAIT_S`` to change it.
+CONNECT_WAIT_S = 60.0
+
+
+def connect_wait_s() -> float:
+    """``$COURTBUS_CONNECT_WAIT_S`` (seconds, 0 = no waiting, ``inf`` = forever) or 60.
+
+    Raises:
+        ConfigError: ``CONNECT_WAIT_INVALID``.
+    """
+    text = os.environ.get("COURTBUS_CONNECT_WAIT_S", "").strip()
+    if not text:
+        return CONNECT_WAIT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses NaN
+        raise ConfigError(
+            f"COURTBUS_CONNECT_WAIT_S {text!r} is not a number of seconds (0 or more, or inf)",
+            code="CONNECT_WAIT_INVALID",
+        )
+    return value
+
+
+def wait_for_cluster(
+    conn: Connection, wait_s: float, *, every_s: float = 1.0, probe_timeout_s: float = 5.0
+) -> None:
+    """Return once a bootstrap server accepts a connection, asking every ``every_s`` for up to
+    ``wait_s``. Logs one warning when it starts waiting and one line when the cluster answers,
+    so a service started before its cluster says so once, not in kafka-python's retries.
+
+    Raises:
+        ClusterError: ``CLUSTER_UNREACHABLE`` once ``wait_s`` has passed.
+    """
+    started = time.monotonic()
+    waiting = False
+    while True:
+        try:
+            conn.probe(probe_timeout_s)
+        except ClusterError as exc:
+            waited = time.monotonic() - started
+            if waited >= wait_s:
+                if waiting:
+                    raise ClusterError(
+                        f"{exc.reason} (waited {round(waited, 1):g} s)", code=exc.code
+                    ) from exc
+                raise
+            if not waiting:
+                log.warning("%s; waiting up to %g s for it (COURTBUS_CONNECT_WAIT_S)", exc, wait_s)
+                waiting = True
+            time.sleep(min(every_s, max(wait_s - waited, 0)))
+            continue
+        if waiting:
+            log.info("reached Kafka at %s after %.0f s", conn.bootstrap, time.monotonic() - started)
+        return
+
+
+def start_checks() -> tuple[Connection, RegistryClient]:
+    """The connection and a registry client, once the cluster answers and the registry URL
+    leads to a registry (a registry that is down only gets a warning: records wait for it).
+
+    Raises:
+        CourtbusError: ``BUS_NOT_CONFIGURED``, ``BOOTSTRAP_INVALID``,
+            ``REGISTRY_NOT_CONFIGURED``, ``REGISTRY_URL_INVALID``, ``CONNECT_WAIT_INVALID``
+            or ``CLUSTER_UNREACHABLE``.
+    """
+    conn = resolve()
+    registry = RegistryClient(conn.require_registry())
+    try:
+        wait_for_cluster(conn, connect_wait_s())
+        registry.check()
+    except RegistryError as exc:
+        if exc.code == "REGISTRY_URL_INVALID":
+            registry.close()
+            raise
+        log.warning("%s; records that need it wait until it answers", exc)
+    except CourtbusError:
+        registry.close()
+        raise
+    return conn, registry
+
 
 def run_service(make: Callable[[Envelope], Flow]) -> None:
     """Run one worker of a flow until SIGTERM/SIGINT.
 
     Environment: ``COURTBUS_BOOTSTRAP``, ``COURTBUS_REGISTRY_URL`` (or the local stack),
     ``COURTBUS_HOLIDAYS`` (the operator's holiday schedules; logged at start, with a warning
-    when the coming months have no holiday data), and
-    the runtime's settings (``COURTBUS_STATE_DIR``, ``COURTBUS_INSTANCE``,
-    ``COURTBUS_TICK_SECONDS``, ...: see ``WorkerConfig.from_env``).
+    when the coming months have no holiday data), ``COURTBUS_CONNECT_WAIT_S`` (see
+    ``wait_for_cluster``), and the runtime's settings (``COURTBUS_STATE_DIR``,
+    ``COURTBUS_INSTANCE``, ``COURTBUS_TICK_SECONDS``, ...: see ``WorkerConfig.from_env``). A
+    configuration error or a cluster that does not come up is one logged line and exit code 2.
     """
     configure_logging(logging.INFO)
-    log = logging.getLogger("courtbus.service")
     try:
-        conn = resolve()
-        registry = RegistryClient(conn.require_registry())
         holidays = install_from_env()  # before the flow counts any deadline
+        conn, registry = start_checks()
     except CourtbusError as exc:
         log.error("%s", exc)
         sys.exit(2)

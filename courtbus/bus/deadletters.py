@@ -71,16 +71,26 @@ def read_dead_letters(conn: Connection, timeout_s: float = 3.0) -> Iterator[Dead
         yield parse_dead_letter(rec)
 
 
+def parse_ref(ref: str) -> tuple[int, int]:
+    """(partition, offset) of a dead-letter reference ``partition:offset`` (no Kafka needed).
+
+    Raises:
+        ValidationError: ``DLQ_REF_INVALID``.
+    """
+    try:
+        partition, offset = (int(x) for x in ref.split(":"))
+    except ValueError as exc:
+        raise ValidationError(f"{ref!r} is not partition:offset", code="DLQ_REF_INVALID") from exc
+    return partition, offset
+
+
 def find(conn: Connection, ref: str) -> DeadLetter:
     """The dead letter at ``partition:offset``.
 
     Raises:
         ValidationError: ``DLQ_REF_INVALID`` or ``DLQ_NOT_FOUND``.
     """
-    try:
-        partition, offset = (int(x) for x in ref.split(":"))
-    except ValueError as exc:
-        raise ValidationError(f"{ref!r} is not partition:offset", code="DLQ_REF_INVALID") from exc
+    partition, offset = parse_ref(ref)
     consumer = KafkaConsumer(
         **conn.kafka_settings(),
         enable_auto_commit=False,

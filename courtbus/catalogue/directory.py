@@ -113,6 +113,27 @@ class Directory:
             f"agency {agency_id!r} is not in the directory", code="AGENCY_UNKNOWN"
         )
 
+    def feed_topic(self, agency_id: str, flow: str) -> str:
+        """``agency.<id>.<flow>``, the topic of a feed the directory grants ``agency_id``.
+
+        Raises:
+            ValidationError: ``AGENCY_UNKNOWN``, or ``FEED_NOT_GRANTED`` naming the feeds the
+                agency has and the agencies that have ``flow``.
+        """
+        self.agency(agency_id)
+        own = [f for f in self.feeds if f.agency == agency_id]
+        if any(f.flow == flow for f in own):
+            return f"agency.{agency_id}.{flow}"
+        feeds = ", ".join(
+            f"{f.flow}{' (' + ', '.join(f.kinds) + ')' if f.kinds else ''}" for f in own
+        )
+        others = ", ".join(sorted({f.agency for f in self.feeds if f.flow == flow}))
+        raise ValidationError(
+            f"agency {agency_id} has no {flow} feed (its feeds: {feeds or 'none'}); "
+            f"agencies with a {flow} feed: {others or 'none'}",
+            code="FEED_NOT_GRANTED",
+        )
+
     def provinces(self) -> list[str]:
         """Provinces that have at least one court, in directory order."""
         return list(dict.fromkeys(c.province for c in self.courts))

@@ -19,9 +19,15 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    TopicAlreadyExistsError,
+)
 
-from courtbus.errors import StateError
+from courtbus.errors import ClusterError, StateError
 from courtbus.runtime.config import WorkerConfig
 from courtbus.runtime.flow import TIMERS, Flow
 from courtbus.runtime.sqlite import SqliteBackend
@@ -95,6 +101,18 @@ class TopicWatch:
             admin.close()
 
 
+# What kafka-python raises when no broker answers (not a refusal by one that does).
+_CONNECTION_ERRORS = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError)
+
+
+def _unreachable(bootstrap: str, exc: Exception) -> ClusterError:
+    """The one error for a cluster that does not answer, as the CLI and the services say it."""
+    detail = str(exc)
+    if not detail.startswith(type(exc).__name__):
+        detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return ClusterError(f"cannot reach Kafka at {bootstrap}: {detail}", code="CLUSTER_UNREACHABLE")
+
+
 def changelog_topic(flow: str, store: str) -> str:
     """The changelog topic of one store of a flow."""
     return f"bus.{flow}.{store}.changelog"
@@ -143,8 +161,10 @@ class Changelogs:
         """Create missing changelog topics; check existing ones fit the input.
 
         Raises:
-            StateError: ``CHANGELOG_MISFIT`` (partition counts differ) or
-                ``CHANGELOG_UNAVAILABLE`` (the cluster cannot be asked).
+            ClusterError: ``CLUSTER_UNREACHABLE`` (no broker answers).
+            StateError: ``CHANGELOG_MISFIT`` (partition counts differ),
+                ``INPUT_TOPIC_MISSING`` (run ``courtbus topics apply``) or
+                ``CHANGELOG_UNAVAILABLE`` (the cluster answered but refused).
         """
         if not self.stores:
             return  # a stateless flow (the projector): no changelogs, no co-partitioning
@@ -152,7 +172,7 @@ class Changelogs:
         try:
             admin = KafkaAdminClient(**settings)
         except KafkaError as exc:
-            raise StateError(f"cannot reach Kafka: {exc}", code="CHANGELOG_UNAVAILABLE") from exc
+            raise _unreachable(self.config.connection.bootstrap, exc) from exc
         try:
             if self.flow.inputs.topics:
                 self.partitions = self._input_partitions(admin)
@@ -178,6 +198,8 @@ class Changelogs:
                     log.info("created changelog %s (%d partitions)", name, self.partitions)
                 except TopicAlreadyExistsError:
                     pass
+        except _CONNECTION_ERRORS as exc:
+            raise _unreachable(self.config.connection.bootstrap, exc) from exc
         except KafkaError as exc:
             raise StateError(
                 f"cannot prepare changelogs: {exc}", code="CHANGELOG_UNAVAILABLE"
@@ -187,17 +209,20 @@ class Changelogs:
 
     def _input_partitions(self, admin: KafkaAdminClient) -> int:
         counts: dict[str, int] = {}
-        deadline = time.monotonic() + 60
+        deadline, waited = time.monotonic() + 60, False
         while True:
             counts = _partition_counts(admin, list(self.flow.inputs.topics))
             if len(counts) == len(self.flow.inputs.topics):
                 break
+            missing = sorted(set(self.flow.inputs.topics) - set(counts))
             if time.monotonic() > deadline:
-                missing = sorted(set(self.flow.inputs.topics) - set(counts))
                 raise StateError(
                     f"input topics {missing} do not exist: run `courtbus topics apply`",
-                    code="CHANGELOG_UNAVAILABLE",
+                    code="INPUT_TOPIC_MISSING",
                 )
+            if not waited:
+                log.warning("input topics %s do not exist yet; waiting up to 60 s", missing)
+                waited = True
             time.sleep(1)
         if len(set(counts.values())) != 1:
             raise StateError(

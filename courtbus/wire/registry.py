@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from courtbus.config import CCOMPAT_PATH, check_registry_url
 from courtbus.errors import RegistryError, SchemaError
 
 _CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -20,14 +21,35 @@ COMPATIBILITY_LEVELS = frozenset({
 })  # fmt: skip
 
 
-class RegistryClient:
-    """Register and fetch Avro schemas; every result is cached for the client's life."""
+def _registry_answer(resp: httpx.Response) -> bool:
+    """Whether a response is a Confluent-compatible API's own: its errors are JSON objects with
+    an integer ``error_code`` (40401 subject not found, 40403 schema not found, ...). A 404
+    without one comes from a server with no such API at that path."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error_code"), int)
 
-    def __init__(self, url: str, *, timeout_s: float = 10.0) -> None:
-        self.url = url.rstrip("/")
+
+class RegistryClient:
+    """Register and fetch Avro schemas; every result is cached for the client's life.
+
+    Raises (from every request):
+        ConfigError: ``REGISTRY_URL_INVALID`` (on creation) if ``url`` is not an http(s) URL.
+        RegistryError: ``REGISTRY_URL_INVALID`` if the server answers 404 not as a registry
+            (no Confluent-compatible API under ``url``: Apicurio has it under
+            ``/apis/ccompat/v7``); ``REGISTRY_UNAVAILABLE`` if it cannot be reached.
+    """
+
+    def __init__(
+        self, url: str, *, timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.url = check_registry_url(url)
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout_s, headers={"Content-Type": _CONTENT_TYPE}
-        )
+            base_url=self.url, timeout=timeout_s, headers={"Content-Type": _CONTENT_TYPE},
+            transport=transport,  # tests: an httpx.MockTransport
+        )  # fmt: skip
         self._by_id: dict[int, str] = {}
         self._ids: dict[tuple[str, str], int] = {}
 
@@ -43,11 +65,40 @@ class RegistryClient:
 
     def _call(self, method: str, path: str, body: Any = None) -> httpx.Response:
         try:
-            return self._http.request(method, path, json=body)
+            resp = self._http.request(method, path, json=body)
         except httpx.HTTPError as exc:
             raise RegistryError(
                 f"schema registry at {self.url} unreachable: {exc}", code="REGISTRY_UNAVAILABLE"
             ) from exc
+        if resp.status_code == 404 and not _registry_answer(resp):
+            raise self._wrong_url(path.split("/")[1])
+        return resp
+
+    def _wrong_url(self, first: str) -> RegistryError:
+        """The URL leads to an HTTP server without a Confluent-compatible API there.
+
+        A transient error on purpose: the runtime retries a record it cannot decode for it and
+        never dead-letters it for the bus's own misconfiguration (services check at start).
+        """
+        hint = (
+            f"a Confluent-compatible API is under {self.url}{CCOMPAT_PATH} on Apicurio Registry"
+            if not self.url.endswith(CCOMPAT_PATH)
+            else "is it the registry's address?"
+        )
+        return RegistryError(
+            f"registry URL {self.url} answers 404 at /{first}: not a Confluent-compatible "
+            f"schema registry API; {hint}",
+            code="REGISTRY_URL_INVALID",
+        )
+
+    def check(self) -> None:
+        """One request (the subject list) to see that ``url`` is a registry that answers.
+
+        Raises:
+            RegistryError: ``REGISTRY_URL_INVALID``, ``REGISTRY_REFUSED`` or
+                ``REGISTRY_UNAVAILABLE``.
+        """
+        self.subjects()
 
     @staticmethod
     def _fail(resp: httpx.Response, what: str) -> RegistryError:

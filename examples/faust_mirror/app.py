@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import AsyncIterable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,10 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection, resolve
-from courtbus.errors import ConfigError
+from courtbus.domain.identity import mask_ids_in_text
+from courtbus.errors import ClusterError, ConfigError, CourtbusError
 from courtbus.faust import CODEC_NAME, ce_id, install, json_safe
 from courtbus.sdk.agency import is_removed
 
@@ -45,8 +48,8 @@ class Settings:
     """What the mirror reads and where it keeps its state.
 
     ``COURTBUS_BOOTSTRAP``, ``COURTBUS_REGISTRY_URL`` (or the local stack), and:
-    ``COURTBUS_MIRROR_TOPIC`` (default ``blacklist.entries``; or ``COURTBUS_MIRROR_AGENCY=nia``
-    for ``agency.nia.blacklist``), ``COURTBUS_MIRROR_APP_ID`` (the Faust app id and consumer
+    ``COURTBUS_MIRROR_TOPIC`` (default ``blacklist.entries``; or ``COURTBUS_MIRROR_AGENCY=pbccrc``
+    for ``agency.pbccrc.blacklist``, an agency the directory grants a blacklist feed), ``COURTBUS_MIRROR_APP_ID`` (the Faust app id and consumer
     group, default ``courtbus-mirror``), ``COURTBUS_MIRROR_DATA`` (Faust's data folder),
     ``COURTBUS_MIRROR_PARTITIONS`` (the topic's partition count; asked of the cluster if
     unset), ``COURTBUS_MIRROR_SNAPSHOT`` (a JSON file of the active set, rewritten on change),
@@ -64,11 +67,17 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Read the settings (raises ConfigError if no cluster is named)."""
+        """Read the settings.
+
+        Raises:
+            ConfigError: no cluster is named, or a bad bootstrap list or registry URL.
+            ValidationError: ``AGENCY_UNKNOWN``, or ``FEED_NOT_GRANTED`` (the agency has no
+                blacklist feed in the directory: the message names its feeds).
+        """
         env = os.environ
         agency = env.get("COURTBUS_MIRROR_AGENCY")
         topic = env.get("COURTBUS_MIRROR_TOPIC") or (
-            f"agency.{agency}.blacklist" if agency else VIEW_TOPIC
+            load_directory().feed_topic(agency, "blacklist") if agency else VIEW_TOPIC
         )
         app_id = env.get("COURTBUS_MIRROR_APP_ID") or "courtbus-mirror"
         partitions = env.get("COURTBUS_MIRROR_PARTITIONS")
@@ -91,18 +100,42 @@ def topic_partitions(conn: Connection, topic: str) -> int:
     kafka-python, once, before Faust's event loop starts (never inside an agent: it blocks).
 
     Raises:
-        ConfigError: ``TOPIC_NOT_FOUND``.
+        ConfigError: ``TOPIC_NOT_FOUND``, with the reason (an agency without that feed, or the
+            topics not applied).
+        ClusterError: ``CLUSTER_UNREACHABLE``.
     """
     from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
 
-    consumer = KafkaConsumer(**conn.kafka_settings())
     try:
-        parts = consumer.partitions_for_topic(topic)
-    finally:
-        consumer.close()
+        consumer = KafkaConsumer(**conn.kafka_settings())
+        try:
+            parts = consumer.partitions_for_topic(topic)
+        finally:
+            consumer.close()
+    except KafkaError as exc:
+        raise ClusterError(
+            f"cannot reach Kafka at {conn.bootstrap}: {type(exc).__name__}",
+            code="CLUSTER_UNREACHABLE",
+        ) from exc
     if not parts:
-        raise ConfigError(f"topic {topic} not found at {conn.bootstrap}", code="TOPIC_NOT_FOUND")
+        raise ConfigError(
+            f"topic {topic} not found at {conn.bootstrap}: {_missing_topic_hint(topic)}",
+            code="TOPIC_NOT_FOUND",
+        )
     return len(parts)
+
+
+def _missing_topic_hint(topic: str) -> str:
+    """Why a topic may be missing: an agency without that feed (naming its feeds), or the
+    catalogue's topics not applied to this cluster yet."""
+    match topic.split("."):
+        case ["agency", agency, flow]:
+            try:
+                load_directory().feed_topic(agency, flow)
+            except CourtbusError as exc:
+                return exc.reason
+    return "run `courtbus topics apply` (or name another topic in COURTBUS_MIRROR_TOPIC)"
 
 
 def apply(
@@ -147,7 +180,13 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def create_app(settings: Settings) -> faust.App:
-    """The Faust app: one agent, two tables, and the snapshot timer if asked for."""
+    """The Faust app: one agent, two tables, and the snapshot timer if asked for.
+
+    Raises:
+        ClusterError: ``CLUSTER_UNREACHABLE`` (said at once, before Faust's own retries).
+        ConfigError: ``TOPIC_NOT_FOUND``, ``REGISTRY_NOT_CONFIGURED``.
+    """
+    settings.conn.probe()
     partitions = settings.partitions or topic_partitions(settings.conn, settings.topic)
     install(settings.conn.require_registry())
     credentials = None
@@ -202,7 +241,28 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-app = create_app(Settings.from_env())
+def main_app() -> faust.App:
+    """The app from the environment; a courtbus error is one line on stderr and exit code 2,
+    before Faust starts (a topic the agency has no feed for names the feeds it has)."""
+    try:
+        return create_app(Settings.from_env())
+    except CourtbusError as exc:
+        print(f"error {exc.code}: {mask_ids_in_text(exc.reason)}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+_made: list[faust.App] = []
+
+
+def __getattr__(name: str) -> faust.App:
+    """``app``, made on first use (``faust -A examples.faust_mirror.app`` asks for it), so
+    importing this module reads no settings and connects nowhere."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _made:
+        _made.append(main_app())
+    return _made[0]
+
 
 if __name__ == "__main__":
-    app.main()
+    main_app().main()

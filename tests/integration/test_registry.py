@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from courtbus.app import ops
-from courtbus.config import Connection
-from courtbus.errors import RegistryError
+from courtbus.config import CCOMPAT_PATH, Connection
+from courtbus.errors import RegistryError, SchemaError
 from courtbus.wire import compat
 from courtbus.wire.registry import RegistryClient
 from courtbus.wire.schemas import SchemaSet
@@ -59,3 +59,37 @@ def test_schemas_check_cli_against_git_and_registry(
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "compatible" in proc.stdout
+
+
+def test_a_registry_url_without_the_compatible_api_path_is_named(
+    conn: Connection, registered: dict[str, int]
+) -> None:
+    """Apicurio's root answers 404 to a Confluent path: `schemas register` said HTTP 404
+    RESTEASY003210 and `delegation send` SCHEMA_NOT_REGISTERED; both now name the URL."""
+    url = conn.require_registry()
+    base = url.removesuffix(CCOMPAT_PATH)
+    with RegistryClient(base) as client, pytest.raises(RegistryError) as info:
+        client.lookup(SUBJECT, "{}")
+    assert info.value.code == "REGISTRY_URL_INVALID"
+    assert f"a Confluent-compatible API is under {url} on Apicurio" in info.value.reason
+    proc = subprocess.run(
+        [sys.executable, "-m", "courtbus", "schemas", "register", "--registry", base],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [f"error REGISTRY_URL_INVALID: {info.value.reason}"]
+
+
+def test_the_registry_answers_a_missing_subject_as_a_registry(
+    conn: Connection, registered: dict[str, int], schemas: SchemaSet
+) -> None:
+    """A 404 of the registry's own API carries an error_code: still SCHEMA_NOT_REGISTERED."""
+    missing = "cn.court.test.NeverRegistered"
+    text = json.dumps(schemas.message(SUBJECT).json)
+    with RegistryClient(conn.require_registry()) as client:
+        client.check()
+        with pytest.raises(SchemaError) as info:
+            client.lookup(missing, text)
+        assert info.value.code == "SCHEMA_NOT_REGISTERED"
+        assert client.versions(missing) == []
+        assert client.compatibility(missing) is None

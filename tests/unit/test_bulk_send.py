@@ -382,6 +382,7 @@ def test_send_many_skip_invalid_sends_the_valid_lines(
 ) -> None:
     monkeypatch.setattr(court_module, "CourtClient", FakeCourtClient)
     monkeypatch.setattr("courtbus.config.resolve", lambda: Connection("127.0.0.1:1", None))
+    monkeypatch.setattr(Connection, "probe", lambda _self, _timeout_s: None)  # no broker needed
     file, results = tmp_path / "requests.jsonl", tmp_path / "sent.jsonl"
     file.write_text("\n".join(LINES), encoding="utf-8")
     argv = ["delegation", "send-many", "--as", "3205", "--file", str(file), "--skip-invalid",

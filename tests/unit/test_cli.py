@@ -237,12 +237,21 @@ def test_a_passport_with_its_state_passes_the_offline_checks() -> None:
     assert "connected" in str(result.exception)
 
 
-def test_the_cli_waits_8_seconds_for_an_unreachable_cluster_not_30() -> None:
+def test_the_cli_waits_5_seconds_for_a_cluster_that_does_not_answer_not_30(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from courtbus.app.cli.common import cli_connection
+    from courtbus.config import Connection
 
+    probed: list[float] = []
+    monkeypatch.setattr(Connection, "probe", lambda _self, timeout_s: probed.append(timeout_s))
+    monkeypatch.delenv("COURTBUS_CONNECT_TIMEOUT_S", raising=False)
     settings = cli_connection().kafka_settings()
-    assert settings["bootstrap_timeout_ms"] == 8000
+    assert probed == [5.0]
+    assert settings["bootstrap_timeout_ms"] == 5000
     assert settings["bootstrap_servers"] == "127.0.0.1:1"
+    monkeypatch.setenv("COURTBUS_CONNECT_TIMEOUT_S", "2.5")
+    assert cli_connection().kafka_settings()["bootstrap_timeout_ms"] == 2500
 
 
 def test_times_are_printed_in_china_time() -> None:

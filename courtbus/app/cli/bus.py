@@ -68,8 +68,9 @@ def dlq_show(
     ],
 ) -> None:
     """One dead letter in full: code, reason, original headers and size."""
-    from courtbus.bus.deadletters import find
+    from courtbus.bus.deadletters import find, parse_ref
 
+    parse_ref(ref)  # before connecting
     letter = find(cli_connection(), ref)
     for label, value in (("code", letter.code), ("reason", letter.reason), ("from", f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}"),
                          ("time", str(letter.time)), ("key", repr(letter.key)), ("value", f"{len(letter.value)} bytes")):  # fmt: skip
@@ -86,8 +87,9 @@ def dlq_replay(
     ref: Annotated[str, typer.Argument(help="partition:offset in bus.deadletter.")],
 ) -> None:
     """Re-submit a dead letter's original record once its cause is fixed on the bus side."""
-    from courtbus.bus.deadletters import find, replay
+    from courtbus.bus.deadletters import find, parse_ref, replay
 
+    parse_ref(ref)  # before connecting
     conn = cli_connection()
     letter = find(conn, ref)
     partition, offset = replay(conn, letter)

@@ -24,19 +24,50 @@ Store = Annotated[
 ]
 
 
-# A person at a terminal waits this long for an unreachable cluster, not kafka-python's 30 s
-# (``COURTBUS_CONNECT_TIMEOUT_S`` to change it).
-CLI_CONNECT_TIMEOUT_S = float(os.environ.get("COURTBUS_CONNECT_TIMEOUT_S", "8"))
+# A person at a terminal waits this long for a cluster that does not answer, not kafka-python's
+# 30 s (``COURTBUS_CONNECT_TIMEOUT_S`` to change it); a closed port is reported at once.
+CLI_CONNECT_TIMEOUT_S = 5.0
+
+
+def connect_timeout_s() -> float:
+    """``$COURTBUS_CONNECT_TIMEOUT_S`` (seconds, > 0) or ``CLI_CONNECT_TIMEOUT_S``.
+
+    Raises:
+        ConfigError: ``CONNECT_TIMEOUT_INVALID``.
+    """
+    from courtbus.errors import ConfigError
+
+    text = os.environ.get("COURTBUS_CONNECT_TIMEOUT_S", "").strip()
+    if not text:
+        return CLI_CONNECT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConfigError(
+            f"COURTBUS_CONNECT_TIMEOUT_S {text!r} is not a number of seconds above 0",
+            code="CONNECT_TIMEOUT_INVALID",
+        )
+    return value
 
 
 def cli_connection(bootstrap: str | None = None, stack_home: Any = None) -> Any:
-    """The configured bus, with the CLI's shorter wait for an unreachable cluster."""
+    """The configured bus, once one of its bootstrap servers answers (``Connection.probe``),
+    with the CLI's shorter wait for a cluster that does not.
+
+    Raises:
+        ConfigError: ``BUS_NOT_CONFIGURED``, ``BOOTSTRAP_INVALID``, ``REGISTRY_URL_INVALID``.
+        ClusterError: ``CLUSTER_UNREACHABLE``: no bootstrap server accepts a connection.
+    """
     from dataclasses import replace
 
     from courtbus.config import resolve
 
     conn = resolve(bootstrap, stack_home=stack_home) if bootstrap or stack_home else resolve()
-    return replace(conn, connect_timeout_s=CLI_CONNECT_TIMEOUT_S)
+    timeout_s = connect_timeout_s()
+    conn.probe(timeout_s)
+    return replace(conn, connect_timeout_s=timeout_s)
 
 
 def court_client(court: str) -> Any:

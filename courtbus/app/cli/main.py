@@ -316,11 +316,14 @@ def schemas_register(
     from rich.progress import Progress
 
     from courtbus.app import ops
-    from courtbus.config import resolve
+    from courtbus.config import check_registry_url, resolve
     from courtbus.wire.schemas import DEFAULT_DIR, SchemaSet
 
     schemas = SchemaSet.load(folder or DEFAULT_DIR)
-    url = registry or resolve(stack_home=home).require_registry()
+    if registry:
+        url = check_registry_url(registry, source="--registry")
+    else:
+        url = resolve(stack_home=home).require_registry("--registry")
     with Progress(console=out, transient=True) as bar:
         task = bar.add_task("registering schemas", total=len(schemas.messages))
         ids = ops.register_schemas(url, schemas, compatibility, lambda _n: bar.advance(task))
@@ -346,7 +349,7 @@ def schemas_check(
 ) -> None:
     """Check each schema is FULL_TRANSITIVE-compatible with every released version."""
     from courtbus.app import ops
-    from courtbus.config import REPO_ROOT
+    from courtbus.config import REPO_ROOT, check_registry_url
     from courtbus.wire import compat
     from courtbus.wire.schemas import DEFAULT_DIR, SchemaSet
 
@@ -355,7 +358,8 @@ def schemas_check(
     if git_history:
         released += compat.git_released(REPO_ROOT, against=against)
     if registry:
-        released += ops.registry_released(registry, sorted(current.messages))
+        url = check_registry_url(registry, source="--registry")
+        released += ops.registry_released(url, sorted(current.messages))
     problems = compat.check_against(current, released)
     for p in problems:
         err.print(f"[red]incompatible[/red] {p}", highlight=False)
