@@ -219,9 +219,9 @@ def test_bulk_sends_all_then_flushes_once_and_maps_results_in_order(
     sent = client.request_delegations(items, on_done=done.append)
     assert producer.flushes == 1 and producer.gets == 0  # no per-record wait
     assert len(producer.sent) == 500 and len(sent) == 500 and done == [True] * 500
-    assert [s.delegation_id for s in sent] == [f"dlg-bulk-{n:05d}" for n in range(1, 501)]
+    assert [s.key for s in sent] == [f"dlg-bulk-{n:05d}" for n in range(1, 501)]
     assert all(topic == "court.3205.outbox" for topic, _, _ in producer.sent)
-    assert [key.decode() for _, key, _ in producer.sent] == [s.delegation_id for s in sent]
+    assert [key.decode() for _, key, _ in producer.sent] == [s.key for s in sent]
     assert len({s.event_id for s in sent}) == 500
     positions = {(s.partition, s.offset) for s in sent}
     assert len(positions) == 500  # each record has its own acknowledged position
@@ -255,7 +255,7 @@ def test_broker_failures_raise_naming_sent_and_failed(client: CourtClient) -> No
     exc = caught.value
     assert isinstance(exc, BulkSendError) and isinstance(exc, ClusterError)
     assert exc.code == "BULK_SEND_FAILED"
-    assert [s.delegation_id for s in exc.sent] == [
+    assert [s.key for s in exc.sent] == [
         f"dlg-bulk-{n:05d}" for n in range(1, 11) if n not in (4, 8)
     ]
     assert [(i, dlg) for i, dlg, _ in exc.failed] == [(3, "dlg-bulk-00004"), (7, "dlg-bulk-00008")]

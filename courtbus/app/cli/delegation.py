@@ -304,7 +304,7 @@ def _write_results(
     ok = (n for i, n in enumerate(numbers) if i not in failed)
     with path.open("w", encoding="utf-8") as f:
         for number, s in zip(ok, sent, strict=True):
-            row = {"line": number, "delegation_id": s.delegation_id, "event_id": s.event_id,
+            row = {"line": number, "delegation_id": s.key, "event_id": s.event_id,
                    "partition": s.partition, "offset": s.offset}  # fmt: skip
             f.write(json.dumps(row) + "\n")
     out.print(f"wrote {len(sent)} result(s) to {path}", highlight=False)
