@@ -38,12 +38,16 @@ from courtbus.app.cli.common import (
     AsCourt,
     Store,
     check_amount,
+    check_choice,
     check_court,
+    check_court_filter,
     check_request,
     check_text,
     cli_connection,
     court_client,
+    id_column,
     out,
+    plural,
     print_sent,
     read_model,
 )
@@ -510,18 +514,27 @@ def list_(
     state: Annotated[str | None, typer.Option(help="Only this state, e.g. DELIVERED.")] = None,
     store: Store = None,
 ) -> None:
-    """Delegations in the read model (kept up to date by the projector service)."""
+    """Delegations in the read model (kept up to date by the projector service).
+
+    An unknown ``--court`` is ``COURT_UNKNOWN``; a ``--state`` that is none of the flow's
+    states (or ``REFUSED``, a request the bus refused) is ``CLI_OPTION_INVALID``.
+    """
+    from courtbus.domain.delegation import State
+
+    check_court_filter(court)
+    wanted = check_choice(state, (*State, "REFUSED"), "state")
     model = read_model(store)
     try:
-        rows = model.delegations(court=court, state=state.upper() if state else None)
+        rows = model.delegations(court=court, state=wanted)
     finally:
         model.close()
-    table = Table("delegation", "case", "from → to", "matter", "state", "requested", "events")
+    table = Table(id_column("delegation", (r.delegation_id for r in rows)), "case",
+                  "from → to", "matter", "state", "requested", "events")  # fmt: skip
     for r in rows:
         table.add_row(r.delegation_id, r.case_number, f"{r.requesting_court} → {r.executing_court}", r.matter, r.state,
                       china_time(r.requested_at), str(r.event_count))  # fmt: skip
     out.print(table)
-    out.print(f"{len(rows)} delegation(s)")
+    out.print(plural(len(rows), "delegation"), highlight=False)
 
 
 @delegation_app.command("show")
