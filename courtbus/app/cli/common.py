@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import ProgressColumn, Task
 from rich.table import Column
+from rich.text import Text
 
 from courtbus.errors import StoreError, ValidationError
 
@@ -302,3 +304,28 @@ def page_summary(shown: int, total: int, page: int, limit: int, one: str, many: 
     pages = max((total + limit - 1) // limit, 1)
     more = f"; --page {page + 1} for more" if page < pages else ""
     return f"{shown:,} of {plural(total, one, many)} (page {page} of {pages}{more})"
+
+
+# A rate over less than this is noise (or "0 entries/s" before rich has two samples): not shown.
+MIN_RATE_SECONDS = 1.0
+
+
+def rate(count: int, elapsed_s: float, unit: str) -> str:
+    """``, 1,234 records/s`` for a run long enough to measure, else nothing."""
+    if elapsed_s < MIN_RATE_SECONDS or count <= 0:
+        return ""
+    return f", {count / elapsed_s:,.0f} {unit}/s"
+
+
+class RateColumn(ProgressColumn):
+    """A progress bar's rate (``1,234 entries/s``), blank until rich can measure one."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        """The rate, or nothing while there is none to show."""
+        speed = task.speed
+        shown = "" if not speed or (task.elapsed or 0) < MIN_RATE_SECONDS else f"{speed:,.0f}"
+        return Text(f"{shown} {self.unit}/s" if shown else "", style="progress.data.speed")
