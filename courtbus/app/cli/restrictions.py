@@ -26,6 +26,7 @@ from courtbus.app.cli.common import (
     shown_id,
 )
 from courtbus.app.cli.delegation import china_time
+from courtbus.domain.identity import mask_ids_in_text
 
 if TYPE_CHECKING:
     from courtbus.store.restriction_rows import AckRow
@@ -153,7 +154,7 @@ def alerts(
         model.close()
     table = Table("time", "court", "case", "#", "still in force")
     for a in rows:
-        items = "\n".join(f"{i['item_id']} ({i['court_id']})" for i in a.items)
+        items = mask_ids_in_text("\n".join(f"{i['item_id']} ({i['court_id']})" for i in a.items))
         table.add_row(china_time(a.time), a.court_id, a.case_number, str(a.alert_number), items)
     out.print(table)
     out.print(plural(len(rows), "alert"), highlight=False)
