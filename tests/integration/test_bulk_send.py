@@ -125,7 +125,7 @@ def test_cli_send_many(
         ["delegation", "send-many", "--court", "3205", "--file", str(file), "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    assert "sent 100 delegation request(s) from 3205" in result.output
+    assert "sent 100 delegation requests from 3205" in result.output
     assert PERSON_ID not in result.output
     rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [r["delegation_id"] for r in rows] == [x["delegation_id"] for x in lines]
