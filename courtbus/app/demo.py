@@ -16,8 +16,9 @@ from rich.table import Table
 from courtbus.app import ops
 from courtbus.app.samples import one_per_flow
 from courtbus.config import Connection, default_stack_home
-from courtbus.domain.identity import mask_ids_in_text
-from courtbus.stack import Stack, StackConfig
+from courtbus.domain.identity import mask_id, mask_ids_in_text
+from courtbus.stack import Stack
+from courtbus.stack.layout import stack_config
 from courtbus.wire.client import make_envelope, make_producer, read_events, send
 from courtbus.wire.envelope import Event
 from courtbus.wire.messages import by_record
@@ -35,18 +36,21 @@ def _summary(event: Event) -> str:
             parts.append(f"{key}={value}")
     for key in ("debtor", "subject"):
         if isinstance(p.get(key), dict):
-            parts.append(f"{key}={p[key]['name']} {p[key]['id_number']}")
+            parts.append(f"{key}={p[key]['name']} {mask_id(p[key]['id_number'])}")
     return mask_ids_in_text(", ".join(parts))
 
 
-def run_demo(out: Console, home: Path | None, port_base: int, registry_port: int) -> None:
-    """Run the demo end to end, printing progress and the messages that arrived.
+def run_demo(
+    out: Console, home: Path | None, port_base: int | None = None, registry_port: int | None = None
+) -> None:
+    """Run the demo end to end, printing progress and the messages that arrived. Ports not
+    given are those on record in the stack folder (else 9092 and 8081).
 
     Raises:
         CourtbusError: any step failing, with its code.
     """
     started = time.monotonic()
-    cfg = StackConfig(
+    cfg = stack_config(
         home or default_stack_home(), port_base=port_base, registry_port=registry_port
     )
     with out.status("starting the local stack…") as status:

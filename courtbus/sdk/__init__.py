@@ -2,7 +2,8 @@
 the bus."""
 
 from courtbus.sdk.agency import AgencyClient, FeedEvent, Mirror, SyncResult
-from courtbus.sdk.court import CourtClient, DebtorIn, DelegationRequestIn, Sent
+from courtbus.sdk.court import CourtClient, DebtorIn, DelegationRequestIn
+from courtbus.sdk.sent import Sent
 
 __all__ = [
     "AgencyClient",

@@ -525,7 +525,9 @@ class _Guard:
 
 @dataclass(frozen=True, slots=True)
 class SyncResult:
-    """What one ``sync`` did: records read, rows written and deleted, and the mirror's size."""
+    """What one ``sync`` did: records read, entries written (the latest record of each key in a
+    batch) and retracted (delisted, tombstoned or outside the region: deleted if the mirror
+    had them), and the mirror's size."""
 
     read: int
     written: int
@@ -678,12 +680,15 @@ class AgencyClient:
         follow: bool = True,
         progress: Progress | None = None,
         stop: Callable[[], bool] | None = None,
+        bootstrapped: Callable[[SyncResult], None] | None = None,
     ) -> SyncResult:
         """Mirror the ``flow`` feed into ``store_url``: bootstrap the whole current set (up to
         the end offsets at start), then, with ``follow``, apply changes until ``stop()``.
 
-        ``progress(done, total)`` is called during the bootstrap (records of the feed) and
-        once with ``done == total`` when it ends. ``region`` keeps only entries listed by a
+        ``progress(done, total)`` is called during the bootstrap (offsets of the feed: with
+        compaction and transaction markers more than the records read) and once with
+        ``done == total`` when it ends; then ``bootstrapped`` gets what the bootstrap did (the
+        same counts as the result, so far). ``region`` keeps only entries listed by a
         court of a province (``32`` or ``江苏省``) or of a directory group.
 
         Raises:
@@ -699,7 +704,8 @@ class AgencyClient:
         try:
             from courtbus.sdk.feed_reader import _Sync  # the reader imports this module
 
-            return _Sync(self, mirror, topic, progress, stop or (lambda: False)).run(follow)
+            run = _Sync(self, mirror, topic, progress, stop or (lambda: False), bootstrapped)
+            return run.run(follow)
         finally:
             mirror.close()
 

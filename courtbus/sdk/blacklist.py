@@ -15,7 +15,7 @@ from courtbus.errors import ValidationError
 from courtbus.wire import values as v
 
 if TYPE_CHECKING:
-    from courtbus.sdk.court import Sent
+    from courtbus.sdk.sent import Sent
 
 NS = "cn.court.bus.blacklist."
 

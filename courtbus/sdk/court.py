@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -45,6 +44,7 @@ from courtbus.sdk.blacklist import BlacklistSteps
 from courtbus.sdk.casestatus import CaseSteps
 from courtbus.sdk.distribution import DistributionSteps
 from courtbus.sdk.restriction import RestrictionSteps
+from courtbus.sdk.sent import Sent as Sent  # re-exported: callers import it from here
 from courtbus.wire import values as v
 from courtbus.wire.client import (
     BulkSendError,
@@ -130,16 +130,6 @@ class DelegationRequestIn(BaseModel):
     @classmethod
     def _amount(cls, value: Decimal | None) -> Decimal | None:
         return None if value is None else Money.parse(value).yuan
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """What the broker acknowledged: the event id (ce_id), partition and offset."""
-
-    event_id: str
-    delegation_id: str
-    partition: int
-    offset: int
 
 
 class BulkValidationError(ValidationError):
@@ -319,7 +309,7 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
 
     def send_record(self, record: str, payload: dict[str, Any]) -> Sent:
         """Send any message this court may send (``record``: the Avro full name), checked and
-        normalised as the gateway will; ``Sent.delegation_id`` holds the record's key."""
+        normalised as the gateway will; ``Sent.key`` holds the record's key."""
         clean: dict[str, Any] = normalize_payload(payload)
         check_values(clean)
         out = self.envelope.build(self.outbox, record, clean, f"court:{self.court.id}")

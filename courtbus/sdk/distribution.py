@@ -30,7 +30,7 @@ from courtbus.wire import values as v
 
 if TYPE_CHECKING:
     from courtbus.catalogue.directory import Directory
-    from courtbus.sdk.court import Sent
+    from courtbus.sdk.sent import Sent
 
 NS = "cn.court.bus.distribution."
 Amount = str | Decimal | int  # yuan, at most two decimals: Money.parse

@@ -268,9 +268,10 @@ class _Sync:
         topic: str,
         progress: Progress | None,
         stop: Callable[[], bool],
+        bootstrapped: Callable[[SyncResult], None] | None = None,
     ) -> None:
         self.client, self.mirror, self.topic = client, mirror, topic
-        self.progress, self.stop = progress, stop
+        self.progress, self.stop, self.bootstrapped = progress, stop, bootstrapped
         self.read = self.written = self.deleted = 0
         self.decode = _Decoder(client.codec)
 
@@ -422,8 +423,13 @@ class _Sync:
             if self.progress is not None:
                 self.progress(done(), total)
             bootstrap_s = time.monotonic() - started
+            if self.bootstrapped is not None:
+                self.bootstrapped(self._result(bootstrap_s))
             while follow and not self.stop():
                 self._batch(consumer)
         finally:
             consumer.close()
+        return self._result(bootstrap_s)
+
+    def _result(self, bootstrap_s: float) -> SyncResult:
         return SyncResult(self.read, self.written, self.deleted, self.mirror.count(), bootstrap_s)

@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from courtbus.errors import StackError
 from courtbus.stack import artifacts
@@ -228,6 +230,55 @@ def layout_settings(config: StackConfig) -> dict[str, object]:
     }
 
 
+def recorded_settings(home: Path) -> dict[str, Any]:
+    """What the stack in ``home`` was made with (``nodes``, ``secure``, ``port_base`` from
+    ``cluster.json``) and its registry port (recorded there, else in a running stack's
+    ``state.json``); empty if no stack was made here."""
+    path = identity_file(home)
+    if not path.exists():
+        return {}
+    saved = json.loads(path.read_text())
+    found: dict[str, Any] = {k: saved[k] for k in ("nodes", "secure", "port_base") if k in saved}
+    if isinstance(saved.get("registry_port"), int):
+        found["registry_port"] = saved["registry_port"]
+    else:
+        state = read_state(home)
+        if state is not None and state.registry_url:
+            port = urlsplit(state.registry_url).port
+            if port is not None:
+                found["registry_port"] = port
+    return found
+
+
+def stack_config(
+    home: Path,
+    *,
+    nodes: int | None = None,
+    secure: bool | None = None,
+    port_base: int | None = None,
+    registry_port: int | None = None,
+    registry: bool = True,
+) -> StackConfig:
+    """The config to (re)start the stack in ``home``: each setting not given is the one the
+    stack there was made with, else the default; so ``stack up`` with only the home (e.g.
+    ``COURTBUS_STACK_HOME``) reuses the recorded ports. A setting given that differs from the
+    data's is refused by :func:`check_layout`."""
+    recorded = recorded_settings(home)
+    default = StackConfig(home)
+    return StackConfig(
+        home,
+        nodes=_first(nodes, recorded.get("nodes"), default.nodes),
+        secure=_first(secure, recorded.get("secure"), default.secure),
+        port_base=_first(port_base, recorded.get("port_base"), default.port_base),
+        registry_port=_first(registry_port, recorded.get("registry_port"), default.registry_port),
+        registry=registry,
+    )
+
+
+def _first(given: Any, recorded: Any, default: Any) -> Any:
+    return given if given is not None else recorded if recorded is not None else default
+
+
 def check_layout(config: StackConfig) -> None:
     """Refuse to start data made with other settings.
 
@@ -243,7 +294,8 @@ def check_layout(config: StackConfig) -> None:
         raise StackError(
             f"the stack in {config.home} was created with nodes={saved.get('nodes')}, "
             f"secure={saved.get('secure')}, port_base={saved.get('port_base')}; start it "
-            "the same way, or wipe it first with `courtbus stack down --wipe`",
+            "the same way (without --nodes, --secure or --port-base it reuses them), or wipe "
+            "it first with `courtbus stack down --wipe`",
             code="STACK_CONFIG_MISMATCH",
         )
 
@@ -270,6 +322,9 @@ def identity(
     layout = layout_settings(config)
     if path.exists():
         saved = json.loads(path.read_text())
+        if config.registry and saved.get("registry_port") != config.registry_port:
+            saved["registry_port"] = config.registry_port  # what a bare `stack up` reuses
+            path.write_text(json.dumps(saved, indent=2))
         for node in range(1, config.nodes + 1):  # ports or paths may have moved
             (node_dir(config.home, node) / "server.properties").write_text(
                 properties(config, node, saved.get("admin_password"))
@@ -279,7 +334,8 @@ def identity(
     password = secrets.token_urlsafe(18) if config.secure else None
     say(f"formatting KRaft storage for {config.nodes} node(s)")
     format_storage(config, kafka_dir, cluster_id, password)
-    saved = {**layout, "cluster_id": cluster_id, "admin_password": password}
+    saved = {**layout, "registry_port": config.registry_port, "cluster_id": cluster_id,
+             "admin_password": password}  # fmt: skip
     path.write_text(json.dumps(saved, indent=2))
     path.chmod(0o600)
     return cluster_id, password

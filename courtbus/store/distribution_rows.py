@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from courtbus.store.jsonify import to_json
@@ -198,9 +198,18 @@ def put_distribution(session: Session, view: dict[str, Any], seen_at: datetime) 
 
 
 def find_distributions(
-    session: Session, *, court: str | None = None, limit: int | None = None
+    session: Session, *, court: str | None = None, limit: int | None = None, offset: int = 0
 ) -> list[DistributionRow]:
-    """Distributions, newest change first; ``court``: presiding, or a claimant's court."""
+    """Distributions, newest change first; ``court``: presiding, or a claimant's court;
+    ``limit`` rows from ``offset``."""
+    query = distributions_query(court)
+    query = query.order_by(DistributionRecord.updated_at.desc(), DistributionRecord.distribution_id)
+    query = query.offset(offset or None).limit(limit)
+    return [_row(session, r) for r in session.scalars(query)]
+
+
+def distributions_query(court: str | None) -> Select[Any]:
+    """The distributions that match ``court``, unordered (listed and counted alike)."""
     query = select(DistributionRecord)
     if court is not None:
         claimed = select(DistributionClaimRecord.distribution_id).where(
@@ -210,10 +219,7 @@ def find_distributions(
             (DistributionRecord.presiding_court == court)
             | DistributionRecord.distribution_id.in_(claimed)
         )
-    query = query.order_by(DistributionRecord.updated_at.desc(), DistributionRecord.distribution_id)
-    if limit is not None:
-        query = query.limit(limit)
-    return [_row(session, r) for r in session.scalars(query)]
+    return query
 
 
 def find_distribution(session: Session, distribution_id: str) -> DistributionRow | None:

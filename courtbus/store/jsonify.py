@@ -13,8 +13,10 @@ from typing import Any
 from courtbus.domain.identity import mask_id, mask_ids_in_text
 from courtbus.errors import SerializationError
 
-# Keys whose values are ID numbers of people or organisations (personal data).
-ID_KEYS = frozenset({"id_number"})
+# Keys whose values are ID numbers of people or organisations (personal data): a debtor's or
+# person's ``id_number``, a listing's ``legal_representative_id`` and a travel document's
+# ``number`` (TravelDocument), the only such fields the schemas have.
+ID_KEYS = frozenset({"id_number", "legal_representative_id", "number"})
 # Keys whose values are free text that may quote an ID number (e.g. a refusal's reason).
 TEXT_KEYS = frozenset({"reason"})
 
@@ -29,7 +31,7 @@ def _masked_value(key: Any, value: Any) -> Any:
 
 
 def masked(value: Any) -> Any:
-    """A copy of a decoded payload with every ``id_number`` value run through ``mask_id`` and
+    """A copy of a decoded payload with every ID value (``ID_KEYS``) run through ``mask_id`` and
     ID-shaped numbers in every ``reason`` text masked."""
     if isinstance(value, Mapping):
         return {k: _masked_value(k, v) for k, v in value.items()}

@@ -6,8 +6,9 @@ Read-only: nothing here writes. ``ReadModelQueries(url)`` or ``ReadModelQueries(
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, or_, select
 
 from courtbus.store import delegation_rows as rows
 from courtbus.store import distribution_rows, restriction_rows
@@ -128,8 +129,10 @@ class ReadModelQueries(OnDatabase):
         debtor_id: str | None = None,
         status: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[BlacklistRow]:
-        """Entries of the dishonest-debtor list, newest listing first.
+        """Entries of the dishonest-debtor list, newest listing first; ``limit`` rows from
+        ``offset`` (a page).
 
         ``provinces`` (2-digit codes) and ``courts`` (a sharing group's members) filter by the
         listing court; ``debtor_id`` is the canonical ID.
@@ -137,22 +140,32 @@ class ReadModelQueries(OnDatabase):
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
-        query = select(BlacklistRecord)
-        if court is not None:
-            query = query.where(BlacklistRecord.listing_court == court)
-        if provinces is not None:
-            query = query.where(BlacklistRecord.province.in_(provinces))
-        if courts is not None:
-            query = query.where(BlacklistRecord.listing_court.in_(courts))
-        if debtor_id is not None:
-            query = query.where(BlacklistRecord.debtor_id == debtor_id)
-        if status is not None:
-            query = query.where(BlacklistRecord.status == status)
+        query = _blacklist_query(court, provinces, courts, debtor_id, status)
         query = query.order_by(BlacklistRecord.listed_at.desc(), BlacklistRecord.entry_id)
-        if limit is not None:
-            query = query.limit(limit)
+        query = query.offset(offset or None).limit(limit)
         with self._db.guard(), self._db.sessions() as session:
             return [_blacklist_row(r) for r in session.scalars(query)]
+
+    def blacklist_count(
+        self,
+        *,
+        court: str | None = None,
+        provinces: tuple[str, ...] | None = None,
+        courts: tuple[str, ...] | None = None,
+        debtor_id: str | None = None,
+        status: str | None = None,
+    ) -> int:
+        """How many entries ``blacklist_entries`` would list with no limit (one COUNT).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        return self._count(_blacklist_query(court, provinces, courts, debtor_id, status))
+
+    def _count(self, query: Select[Any]) -> int:
+        counting = select(func.count()).select_from(query.subquery())
+        with self._db.guard(), self._db.sessions() as session:
+            return int(session.scalar(counting) or 0)
 
     def blacklist_entry(self, entry_id: str) -> BlacklistRow | None:
         """One entry, or None.
@@ -172,19 +185,36 @@ class ReadModelQueries(OnDatabase):
         status: str | None = None,
         kind: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[RestrictionRow]:
         """Exit and consumption bans, newest first, each with its agencies' answers,
         exemptions and interceptions. ``court``: the issuing court; ``person_id`` (canonical):
         the person bound or the debtor; ``status``: ACTIVE or LIFTED; ``kind``: EXIT_BAN or
-        CONSUMPTION_BAN.
+        CONSUMPTION_BAN; ``limit`` rows from ``offset`` (a page).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
         with self._db.guard(), self._db.sessions() as session:
             return restriction_rows.find_controls(
-                session, court=court, person_id=person_id, status=status, kind=kind, limit=limit
-            )
+                session, court=court, person_id=person_id, status=status, kind=kind,
+                limit=limit, offset=offset,
+            )  # fmt: skip
+
+    def restriction_count(
+        self,
+        *,
+        court: str | None = None,
+        person_id: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+    ) -> int:
+        """How many controls ``restrictions`` would list with no limit (one COUNT).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        return self._count(restriction_rows.controls_query(court, person_id, status, kind))
 
     def restriction(self, control_id: str) -> RestrictionRow | None:
         """One control, or None.
@@ -205,15 +235,26 @@ class ReadModelQueries(OnDatabase):
             return restriction_rows.find_watchdog_alerts(session, court)
 
     def distributions(
-        self, *, court: str | None = None, limit: int | None = None
+        self, *, court: str | None = None, limit: int | None = None, offset: int = 0
     ) -> list[DistributionRow]:
-        """Distributions (参与分配), newest change first; ``court``: presiding or claiming.
+        """Distributions (参与分配), newest change first; ``court``: presiding or claiming;
+        ``limit`` rows from ``offset`` (a page).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
         with self._db.guard(), self._db.sessions() as session:
-            return distribution_rows.find_distributions(session, court=court, limit=limit)
+            return distribution_rows.find_distributions(
+                session, court=court, limit=limit, offset=offset
+            )
+
+    def distribution_count(self, *, court: str | None = None) -> int:
+        """How many distributions ``distributions`` would list with no limit (one COUNT).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        return self._count(distribution_rows.distributions_query(court))
 
     def distribution(self, distribution_id: str) -> DistributionRow | None:
         """One distribution with its claims, every plan version, objections and deposits.
@@ -223,6 +264,28 @@ class ReadModelQueries(OnDatabase):
         """
         with self._db.guard(), self._db.sessions() as session:
             return distribution_rows.find_distribution(session, distribution_id)
+
+
+def _blacklist_query(
+    court: str | None,
+    provinces: tuple[str, ...] | None,
+    courts: tuple[str, ...] | None,
+    debtor_id: str | None,
+    status: str | None,
+) -> Select[Any]:
+    """The entries that match the filters, unordered (listed and counted alike)."""
+    query = select(BlacklistRecord)
+    if court is not None:
+        query = query.where(BlacklistRecord.listing_court == court)
+    if provinces is not None:
+        query = query.where(BlacklistRecord.province.in_(provinces))
+    if courts is not None:
+        query = query.where(BlacklistRecord.listing_court.in_(courts))
+    if debtor_id is not None:
+        query = query.where(BlacklistRecord.debtor_id == debtor_id)
+    if status is not None:
+        query = query.where(BlacklistRecord.status == status)
+    return query
 
 
 def _blacklist_row(r: BlacklistRecord) -> BlacklistRow:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from courtbus.domain.identity import mask_ids_in_text
@@ -210,8 +210,20 @@ def find_controls(
     status: str | None = None,
     kind: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> list[RestrictionRow]:
-    """Controls, newest issue first; ``person_id`` matches the bound person or the debtor."""
+    """Controls, newest issue first; ``person_id`` matches the bound person or the debtor;
+    ``limit`` rows from ``offset``."""
+    query = controls_query(court, person_id, status, kind)
+    query = query.order_by(RestrictionRecord.issued_at.desc(), RestrictionRecord.control_id)
+    query = query.offset(offset or None).limit(limit)
+    return [_row(session, r) for r in session.scalars(query)]
+
+
+def controls_query(
+    court: str | None, person_id: str | None, status: str | None, kind: str | None
+) -> Select[Any]:
+    """The controls that match the filters, unordered (listed and counted alike)."""
     query = select(RestrictionRecord)
     if court is not None:
         query = query.where(RestrictionRecord.issuing_court == court)
@@ -223,10 +235,7 @@ def find_controls(
         query = query.where(RestrictionRecord.status == status)
     if kind is not None:
         query = query.where(RestrictionRecord.kind == kind)
-    query = query.order_by(RestrictionRecord.issued_at.desc(), RestrictionRecord.control_id)
-    if limit is not None:
-        query = query.limit(limit)
-    return [_row(session, r) for r in session.scalars(query)]
+    return query
 
 
 def find_control(session: Session, control_id: str) -> RestrictionRow | None:

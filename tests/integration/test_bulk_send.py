@@ -80,7 +80,7 @@ def test_bulk_send_2000_requests_read_back_exactly(
     )
 
     expected = [r["delegation_id"] for r in requests]
-    assert [s.delegation_id for s in sent] == expected
+    assert [s.key for s in sent] == expected
     assert len(acknowledged) == BULK and all(acknowledged)
     assert len({s.event_id for s in sent}) == BULK
     assert len({(s.partition, s.offset) for s in sent}) == BULK
@@ -99,7 +99,7 @@ def test_bulk_send_2000_requests_read_back_exactly(
     by_position = {(r.partition, r.offset): r for r in records}
     for s in sent:
         event = envelope.read(by_position[(s.partition, s.offset)])
-        assert event.key == s.delegation_id == event.payload["delegation_id"]
+        assert event.key == s.key == event.payload["delegation_id"]
         assert event.headers.id == s.event_id
         assert event.record == "cn.court.bus.delegation.DelegationRequested"
         assert event.payload["requesting_court"]["court_id"] == "3205"
@@ -125,7 +125,7 @@ def test_cli_send_many(
         ["delegation", "send-many", "--court", "3205", "--file", str(file), "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    assert "sent 100 delegation request(s) from 3205" in result.output
+    assert "sent 100 delegation requests from 3205" in result.output
     assert PERSON_ID not in result.output
     rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [r["delegation_id"] for r in rows] == [x["delegation_id"] for x in lines]

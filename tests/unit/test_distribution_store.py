@@ -114,8 +114,10 @@ def test_the_read_model_follows_the_distribution(tmp_path: Path) -> None:
         # a replay of every view record changes nothing
         views = [o for o in h.outputs if o.topic == VIEW_TOPIC]
         assert not any(model.apply_distribution(h.decode(o).payload, h.now) for o in views)
-        listed = CliRunner().invoke(app, ["distribution", "list", "--court", BEIJING,
+        # (the claimants' courts are not in the directory, so --court names the presiding one)
+        listed = CliRunner().invoke(app, ["distribution", "list", "--court", PRESIDING,
                                           "--store", url], env={"COLUMNS": "250"})  # fmt: skip
         assert DID in listed.output and "1 distribution" in listed.output
+        assert [d.distribution_id for d in model.distributions(court=BEIJING)] == [DID]
     finally:
         model.close()

@@ -157,6 +157,15 @@ def test_masking() -> None:
     assert mask_ids_in_text("acct 62220219491231002123") == "acct 62220219491231002123"
 
 
+def test_credit_codes_are_masked_in_text_as_mask_id_masks_them() -> None:
+    code = "91440800MA4UABCD1B"
+    assert mask_ids_in_text(f"debtor=湛江某公司 {code},") == f"debtor=湛江某公司 {mask_id(code)},"
+    assert mask_id(code) == "914408********CD1B"
+    # ids of the bus's own (entry, event, control ids) keep their shape
+    for text in ("bl-newbie-1", "6f1c2a9e-0b1d-4c3e-9f00-1234567890ab", "ENTRY123456789012345"):
+        assert mask_ids_in_text(text) == text
+
+
 def test_a_resident_id_sent_as_a_credit_code_is_masked_in_the_error() -> None:
     spaced = "110105 19491231002X"  # a person's ID, mis-declared as an organisation's code
     with pytest.raises(ValidationError) as info:

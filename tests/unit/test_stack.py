@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from typer.testing import CliRunner
 
+from courtbus.app.cli.main import app
 from courtbus.errors import StackError
-from courtbus.stack import Stack, StackConfig
+from courtbus.stack import Stack, StackConfig, StackState
 from courtbus.stack.artifacts import ensure_kafka
+from courtbus.stack.layout import check_layout, recorded_settings, stack_config
 from tests.ports import free_block
 
 
@@ -83,3 +88,50 @@ def test_secure_properties(tmp_path: Path) -> None:
     assert "allow.everyone.if.no.acl.found=false" in props
     assert "super.users=User:admin;User:ANONYMOUS" in props
     assert 'password="s3cret"' in props
+
+
+def _made_with(home: Path, **settings: object) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    saved = {"nodes": 1, "secure": False, "cluster_id": "c", "admin_password": None, **settings}
+    (home / "cluster.json").write_text(json.dumps(saved))
+
+
+def test_a_bare_stack_up_reuses_the_ports_on_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "private"
+    _made_with(home, port_base=29092, registry_port=28081)
+    started: list[StackConfig] = []
+
+    def up(self: Stack) -> object:
+        check_layout(self.config)  # what up() checks first: STACK_CONFIG_MISMATCH before
+        started.append(self.config)
+        return SimpleNamespace(bootstrap=self.config.bootstrap, registry_url=None, secure=False)
+
+    monkeypatch.setattr(Stack, "up", up)
+    monkeypatch.setenv("COURTBUS_STACK_HOME", str(home))
+    result = CliRunner().invoke(app, ["stack", "up"])
+    assert result.exit_code == 0, result.output
+    assert [(c.port_base, c.registry_port, c.nodes) for c in started] == [(29092, 28081, 1)]
+    assert "127.0.0.1:29092" in result.output
+
+
+def test_recorded_settings_fill_only_what_is_not_given(tmp_path: Path) -> None:
+    _made_with(tmp_path, port_base=29092, registry_port=28081)
+    assert stack_config(tmp_path, registry_port=28500).registry_port == 28500
+    with pytest.raises(StackError) as info:
+        check_layout(stack_config(tmp_path, port_base=9092))
+    assert info.value.code == "STACK_CONFIG_MISMATCH" and "reuses them" in info.value.reason
+    fresh = stack_config(tmp_path / "new")
+    assert (fresh.port_base, fresh.registry_port, fresh.nodes) == (9092, 8081, 1)
+
+
+def test_an_older_record_takes_the_registry_port_from_the_running_state(tmp_path: Path) -> None:
+    _made_with(tmp_path, port_base=29092)  # cluster.json of before, without registry_port
+    state = StackState(nodes=1, secure=False, bootstrap="127.0.0.1:29092",
+                       registry_url="http://127.0.0.1:28333/apis/ccompat/v7", cluster_id="c",
+                       admin_password=None, brokers=[], registry=None)  # fmt: skip
+    (tmp_path / "state.json").write_text(state.to_json())
+    assert recorded_settings(tmp_path) == {
+        "nodes": 1, "secure": False, "port_base": 29092, "registry_port": 28333
+    }  # fmt: skip

@@ -9,7 +9,20 @@ import typer
 from rich.table import Table
 
 from courtbus.app.cli.blacklist import blacklist_app
-from courtbus.app.cli.common import ShowIds, Store, out, read_model, shown_id
+from courtbus.app.cli.common import (
+    Limit,
+    PageNo,
+    ShowIds,
+    Store,
+    check_choice,
+    check_court_filter,
+    check_id_filter,
+    id_column,
+    out,
+    page_summary,
+    read_model,
+    shown_id,
+)
 from courtbus.app.cli.delegation import china_time
 from courtbus.errors import ValidationError
 
@@ -41,38 +54,52 @@ def region_filter(region: str | None) -> dict[str, tuple[str, ...]]:
     )
 
 
+STATUSES = ("ACTIVE", "DELISTED")  # cn.court.bus.blacklist.EntryStatus
+
+
 @blacklist_app.command("list")
 def list_(
     court: Annotated[str | None, typer.Option(help="Only entries this court listed.")] = None,
     region: Annotated[
         str | None, typer.Option(help="Province code or name, or a sharing group.")
     ] = None,
-    debtor: Annotated[str | None, typer.Option(help="Only this debtor's ID number.")] = None,
+    debtor: Annotated[
+        str | None, typer.Option(help="Only this debtor's ID number or credit code.")
+    ] = None,
+    nationality: Annotated[
+        str | None, typer.Option(help="--debtor is a passport of this state (e.g. USA).")
+    ] = None,
     status: Annotated[str | None, typer.Option(help="ACTIVE or DELISTED.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+    limit: Limit = 200,
+    page: PageNo = 1,
     show_ids: ShowIds = False,
     store: Store = None,
 ) -> None:
-    """Entries of the dishonest-debtor list, newest first."""
-    filters: dict[str, Any] = region_filter(region)
-    if debtor is not None:
-        from courtbus.domain.identity import canonical_id
+    """Entries of the dishonest-debtor list, newest first, a page at a time.
 
-        filters["debtor_id"] = canonical_id("PERSON", debtor)
+    Every filter is checked first: an unknown court (``COURT_UNKNOWN``) or region
+    (``REGION_UNKNOWN``), a bad ID (the ID checks' codes) or status (``CLI_OPTION_INVALID``).
+    """
+    filters: dict[str, Any] = {
+        "court": check_court_filter(court),
+        "status": check_choice(status, STATUSES, "status"),
+        "debtor_id": check_id_filter(debtor, nationality),
+        **region_filter(region),
+    }
     model = read_model(store)
     try:
-        rows = model.blacklist_entries(
-            court=court, status=status.upper() if status else None, limit=limit, **filters
-        )
+        total = model.blacklist_count(**filters)
+        rows = model.blacklist_entries(limit=limit, offset=(page - 1) * limit, **filters)
     finally:
         model.close()
-    table = Table("entry", "court", "case", "debtor", "ID", "ground", "status", "listed", "ends")
+    table = Table(id_column("entry", (r.entry_id for r in rows)), "court", "case", "debtor",
+                  "ID", "ground", "status", "listed", "ends")  # fmt: skip
     for r in rows:
         table.add_row(r.entry_id, r.listing_court, r.case_number, r.debtor_name,
                       shown_id(r.debtor_id, show_ids), r.ground, r.status, china_time(r.listed_at),
                       china_time(r.expires_at) or "履行为止")  # fmt: skip
     out.print(table)
-    out.print(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
+    out.print(page_summary(len(rows), total, page, limit, "entry", "entries"), highlight=False)
 
 
 @blacklist_app.command("show")

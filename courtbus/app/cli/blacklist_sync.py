@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from courtbus.app.cli.blacklist import blacklist_app
-from courtbus.app.cli.common import cli_connection, out
+from courtbus.app.cli.common import RateColumn, cli_connection, out, plural
 from courtbus.errors import ValidationError
 
 if TYPE_CHECKING:
-    from rich.progress import Task
-    from rich.text import Text
+    from courtbus.sdk.agency import SyncResult
 
 FLOW = "blacklist"
 
@@ -39,24 +38,26 @@ def check_sync(agency: str, region: str | None) -> None:
         region_matcher(directory, region)
 
 
-def _columns() -> tuple[Any, ...]:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        ProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
+def _columns(what: str) -> tuple[Any, ...]:
+    """A bar over the feed's offsets (more than its records: compaction, transaction markers),
+    its rate shown once there is one to measure."""
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    return (TextColumn(what), BarColumn(), TaskProgressColumn(), RateColumn("offsets"),
+            TimeRemainingColumn())  # fmt: skip
+
+
+def sync_summary(result: SyncResult) -> str:
+    """The end of a sync, in counts that add up: records read, and what they did to the
+    mirror (a later record of an entry replaces an earlier one read in the same batch)."""
+    line = (
+        f"[green]mirror[/green] {plural(result.rows, 'entry', 'entries')} in partner_blacklist: "
+        f"read {plural(result.read, 'record')}; wrote {plural(result.written, 'entry', 'entries')}, "
+        f"retracted {result.deleted:,} (delisted or tombstoned)"
     )
-    from rich.text import Text
-
-    class _Rate(ProgressColumn):
-        """Entries per second."""
-
-        def render(self, task: Task) -> Text:
-            return Text(f"{task.speed or 0:,.0f} entries/s", style="progress.data.speed")
-
-    return (TextColumn("bootstrapping"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("entries"), _Rate(), TimeRemainingColumn())  # fmt: skip
+    if result.read > result.written + result.deleted:
+        line += f"; {result.read - result.written - result.deleted:,} replaced by a later record"
+    return line + f" (bootstrap {result.bootstrap_s:.1f} s)"
 
 
 @blacklist_app.command("sync")
@@ -89,32 +90,30 @@ def sync(
     try:
         with (
             AgencyClient(agency, cli_connection()) as client,
-            Progress(*_columns(), console=out, transient=False) as progress,
+            Progress(*_columns("bootstrapping"), console=out, transient=False) as progress,
         ):
             task = progress.add_task("bootstrap", total=None)
-            said = {"following": False}
 
             def show(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
-                if done >= total and not said["following"]:
-                    said["following"] = True
-                    progress.stop()
-                    out.print(f"bootstrapped {total:,} record(s) of {client.topic(FLOW)}")
-                    if not once:
-                        out.print("following changes (Ctrl-C to stop)")
+
+            def bootstrapped(so_far: SyncResult) -> None:
+                progress.stop()
+                out.print(
+                    f"bootstrapped {client.topic(FLOW)}: read {plural(so_far.read, 'record')}, "
+                    f"{plural(so_far.rows, 'entry', 'entries')} in the mirror",
+                    highlight=False,
+                )
+                if not once:
+                    out.print("following changes (Ctrl-C to stop)")
 
             result = client.sync(
                 FLOW, db, region=region, follow=not once, progress=show,
-                stop=lambda: stopping["asked"],
+                stop=lambda: stopping["asked"], bootstrapped=bootstrapped,
             )  # fmt: skip
     finally:
         signal.signal(signal.SIGINT, previous)
-    out.print(
-        f"[green]mirror[/green] {result.rows:,} entr(ies) in partner_blacklist: read "
-        f"{result.read:,} record(s), wrote {result.written:,}, deleted {result.deleted:,} "
-        f"(bootstrap {result.bootstrap_s:.1f} s)",
-        highlight=False,
-    )
+    out.print(sync_summary(result), highlight=False)
 
 
 @blacklist_app.command("verify-mirror")
@@ -146,7 +145,7 @@ def verify_mirror(
         raise ValidationError(f"--against is view or feed, not {against!r}", code="OPTION_INVALID")
     with (
         AgencyClient(agency, cli_connection()) as client,
-        Progress(*_columns(), console=out, transient=True) as progress,
+        Progress(*_columns("reading"), console=out, transient=True) as progress,
     ):
         task = progress.add_task("reading", total=None)
         check = client.verify_mirror(
@@ -164,12 +163,15 @@ def verify_mirror(
             if check.in_flight
             else ""
         )
-        out.print(f"[green]in sync[/green] with {basis}: {check.mirror_rows:,} entr(ies){skipped}")
+        out.print(
+            f"[green]in sync[/green] with {basis}: "
+            f"{plural(check.mirror_rows, 'entry', 'entries')}{skipped}"
+        )
         return
     out.print(
-        f"drift from {basis}: {len(check.missing)} entr(ies) missing from the mirror, "
-        f"{len(check.changed)} held with other content, {len(check.extra)} it should not have "
-        f"(expected {check.feed_rows:,}, mirror {check.mirror_rows:,})",
+        f"drift from {basis}: {plural(len(check.missing), 'entry', 'entries')} missing from the "
+        f"mirror, {len(check.changed):,} held with other content, {len(check.extra):,} it should "
+        f"not have (expected {check.feed_rows:,}, mirror {check.mirror_rows:,})",
         highlight=False,
     )
     for eid in check.missing[:20]:

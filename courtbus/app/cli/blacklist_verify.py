@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from courtbus.app.cli.blacklist import blacklist_app
-from courtbus.app.cli.common import check_court, court_client, out
+from courtbus.app.cli.common import check_court, court_client, out, plural
 from courtbus.errors import ValidationError
 
 
@@ -80,10 +80,14 @@ def verify(
 
         missing, extra = missing_and_extra(report, active)
         if report["in_sync"]:
-            out.print(f"[green]✓ in sync[/green]: {len(active)} active entries of court {court}")
+            out.print(
+                f"[green]✓ in sync[/green]: {plural(len(active), 'active entry', 'active entries')}"
+                f" of court {court}"
+            )
             return
-        out.print(f"{len(report['differing'])} bucket(s) differ: {len(missing)} entr(ies) missing "
-                  f"from the view, {len(extra)} in the view but not active here", highlight=False)  # fmt: skip
+        out.print(f"{plural(len(report['differing']), 'bucket')} differ: "
+                  f"{plural(len(missing), 'entry', 'entries')} missing from the view, "
+                  f"{len(extra):,} in the view but not active here", highlight=False)  # fmt: skip
         for eid in extra:
             out.print(
                 f"  in the view only: {eid} (delist it, or add it to --entries)", highlight=False
@@ -99,7 +103,9 @@ def verify(
                     f"  missing from the view: {eid} (give its listing with --listings)",
                     highlight=False,
                 )
-        out.print(f"re-sent {resent} listing(s); run verify again to confirm", highlight=False)
+        out.print(
+            f"re-sent {plural(resent, 'listing')}; run verify again to confirm", highlight=False
+        )
         if resent < len(missing) or extra:
             raise typer.Exit(1)
 

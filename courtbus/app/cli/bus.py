@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Annotated
+from collections.abc import Iterable
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from courtbus.app.cli.common import check_court, cli_connection, court_client, out
-from courtbus.bus.topics import inbox_topic
+from courtbus.app.cli.common import (
+    check_court,
+    cli_connection,
+    court_client,
+    id_column,
+    out,
+    plural,
+)
+from courtbus.bus.topics import OUTBOX, inbox_topic
 from courtbus.domain.identity import mask_ids_in_text
+from courtbus.errors import CourtbusError, TransientError
+
+if TYPE_CHECKING:
+    from courtbus.bus.deadletters import DeadLetter
+    from courtbus.config import Connection
+    from courtbus.gateway import Gateway
+    from courtbus.wire.envelope import Event
+
+err = Console(stderr=True)
 
 dlq_app = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
 
@@ -23,19 +43,39 @@ def inbox(
         str | None, typer.Option(help="Consumer group: remember what was read.")
     ] = None,
 ) -> None:
-    """Print a court's inbox: requests, receipts, deadline notices, rejection notices."""
+    """Print a court's inbox in time order: requests, receipts, deadline notices, rejection
+    notices. (The inbox has several partitions, read side by side: what is there is sorted by
+    event time first; with --follow, what arrives after is printed as it comes.)"""
     check_court(court)
     with court_client(court) as client:
-        count = 0
-        for event in client.inbox(group_id=group, timeout_s=None if follow else 3):
-            p = event.payload
-            detail = p.get("error_code") or p.get("notice") or p.get("matter") or ""
-            if p.get("provisional"):  # a deadline counted without that year's holidays
-                detail = f"{detail} ({p['provisional']})"
-            text = f"{event.headers.time:%Y-%m-%d %H:%M:%S}  {event.record.rsplit('.', 1)[1]:<28} {p.get('delegation_id') or event.key}  {detail}"
-            out.print(mask_ids_in_text(text), highlight=False)
-            count += 1
-    out.print(f"{count} message(s)")
+        backlog = in_time_order(client.inbox(group_id=group, timeout_s=3))
+        for event in backlog:
+            out.print(inbox_line(event), highlight=False, markup=False)
+        count = len(backlog)
+        if follow:
+            seen = {(e.partition, e.offset) for e in backlog}
+            for event in client.inbox(group_id=group, timeout_s=None):
+                if (event.partition, event.offset) in seen:  # no group: read from the start again
+                    continue
+                out.print(inbox_line(event), highlight=False, markup=False)
+                count += 1
+    out.print(plural(count, "message"), highlight=False)
+
+
+def in_time_order(events: Iterable[Event]) -> list[Event]:
+    """Events by their ``ce_time``, then partition and offset (a stable order for equal times)."""
+    return sorted(events, key=lambda e: (e.headers.time, e.partition, e.offset))
+
+
+def inbox_line(event: Event) -> str:
+    """One inbox message on one line, ID numbers masked."""
+    p = event.payload
+    detail = p.get("error_code") or p.get("notice") or p.get("matter") or ""
+    if p.get("provisional"):  # a deadline counted without that year's holidays
+        detail = f"{detail} ({p['provisional']})"
+    short = event.record.rsplit(".", 1)[-1]
+    text = f"{event.headers.time:%Y-%m-%d %H:%M:%S}  {short:<28} {p.get('delegation_id') or event.key}  {detail}"
+    return mask_ids_in_text(text)
 
 
 @dlq_app.command("list")
@@ -45,20 +85,19 @@ def dlq_list(
     """Every dead letter: where it came from and why it was refused."""
     from courtbus.bus.deadletters import read_dead_letters
 
-    table = Table("ref", "code", "from", "reason")
-    n = 0
-    for letter in read_dead_letters(cli_connection()):
-        if code and letter.code != code:
-            continue
+    letters = [
+        letter for letter in read_dead_letters(cli_connection()) if not code or letter.code == code
+    ]
+    table = Table(id_column("ref", (x.ref for x in letters)), "code", "from", "reason")
+    for letter in letters:
         table.add_row(
             letter.ref,
             letter.code,
             f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}",
-            letter.reason[:120],
+            mask_ids_in_text(letter.reason)[:120],
         )
-        n += 1
     out.print(table)
-    out.print(f"{n} dead letter(s)")
+    out.print(plural(len(letters), "dead letter"), highlight=False)
 
 
 @dlq_app.command("show")
@@ -72,7 +111,7 @@ def dlq_show(
 
     parse_ref(ref)  # before connecting
     letter = find(cli_connection(), ref)
-    for label, value in (("code", letter.code), ("reason", letter.reason), ("from", f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}"),
+    for label, value in (("code", letter.code), ("reason", mask_ids_in_text(letter.reason)), ("from", f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}"),
                          ("time", str(letter.time)), ("key", repr(letter.key)), ("value", f"{len(letter.value)} bytes")):  # fmt: skip
         out.print(f"[bold]{label:>8}[/bold]  {value}", highlight=False)
     for k, v in letter.original_headers:
@@ -82,16 +121,70 @@ def dlq_show(
         )
 
 
+def replay_gateway(conn: Connection) -> Gateway:
+    """The gateway's checks as they stand now: the directory, the regional rules and the
+    schemas (decoding by registry id)."""
+    from courtbus.catalogue.directory import load_directory
+    from courtbus.catalogue.policies import load_policies
+    from courtbus.gateway import Gateway
+    from courtbus.wire.client import make_envelope
+    from courtbus.wire.schemas import SchemaSet
+
+    directory = load_directory()
+    return Gateway(make_envelope(conn, SchemaSet.load()), directory, load_policies(directory))
+
+
+def recheck(gateway: Gateway, letter: DeadLetter) -> CourtbusError | None:
+    """What the gateway says of a dead letter's original record today: None if it would
+    forward it, else the refusal.
+
+    Raises:
+        TransientError: the registry (or another dependency) cannot be reached: no answer.
+    """
+    raw = SimpleNamespace(topic=letter.source_topic, partition=letter.source_partition,
+                          offset=letter.source_offset, key=letter.key, value=letter.value,
+                          headers=letter.original_headers)  # fmt: skip
+    try:
+        gateway.check(raw)
+    except TransientError:
+        raise
+    except CourtbusError as exc:
+        return exc
+    return None
+
+
 @dlq_app.command("replay")
 def dlq_replay(
     ref: Annotated[str, typer.Argument(help="partition:offset in bus.deadletter.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Resend even if the gateway would refuse it again.")
+    ] = False,
 ) -> None:
-    """Re-submit a dead letter's original record once its cause is fixed on the bus side."""
+    """Re-submit a dead letter's original record once its cause is fixed on the bus side.
+
+    A record from an outbox is first put through the gateway's checks as they are now; if it
+    would be refused again it is not resent (unless --force), and the refusal is shown.
+    """
     from courtbus.bus.deadletters import find, parse_ref, replay
 
     parse_ref(ref)  # before connecting
     conn = cli_connection()
     letter = find(conn, ref)
+    if OUTBOX.match(letter.source_topic) is None:
+        out.print(
+            f"{ref} was refused by a flow service on {letter.source_topic} ({letter.code}): "
+            "its state decides, so it is not re-checked here",
+            highlight=False,
+        )
+    elif (again := recheck(replay_gateway(conn), letter)) is not None:
+        same = "again" if again.code == letter.code else f"now ({letter.code} before)"
+        reason = mask_ids_in_text(" ".join(again.reason.split()))
+        warning = f"the gateway would refuse {ref} {same}: {again.code}: {reason}"
+        if not force:
+            err.print(f"[yellow]not resent[/yellow]: {escape(warning)} (--force resends it anyway)",
+                      highlight=False)  # fmt: skip
+            raise typer.Exit(1)
+        err.print(f"[yellow]resending anyway[/yellow]: {escape(warning)}", highlight=False)
     partition, offset = replay(conn, letter)
     out.print(
         f"[green]replayed[/green] {ref} ({letter.code}) to {letter.source_topic}@{partition}:{offset}"
@@ -158,4 +251,4 @@ def feed(
                 text = f"{when:19}  {where:<11} {event.key}  {short}  {body}"
             out.print(text if show_ids else mask_ids_in_text(text), highlight=False, markup=False)
             count += 1
-    out.print(f"{count} record(s)")
+    out.print(plural(count, "record"), highlight=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,20 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
 from courtbus.catalogue.holidays import install_from_env
 from courtbus.domain.calendar import provisional_at
+from courtbus.domain.delegation import Step
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ValidationError
 
@@ -38,16 +30,23 @@ if TYPE_CHECKING:
 
 from courtbus.app.cli.common import (
     AsCourt,
+    RateColumn,
     Store,
     check_amount,
+    check_choice,
     check_court,
+    check_court_filter,
     check_request,
     check_text,
     cli_connection,
     court_client,
+    id_column,
     out,
+    plural,
     print_sent,
+    rate,
     read_model,
+    read_model_if_any,
 )
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -160,13 +159,6 @@ def check_request_lines(
     return valid, invalid
 
 
-class _RateColumn(ProgressColumn):
-    """Records per second."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} records/s", style="progress.data.speed")
-
-
 def _print_line_errors(title: str, errors: list[tuple[int, str]], limit: int = 50) -> None:
     out.print(f"[red]{title}[/red]", highlight=False)
     for number, reason in errors[:limit]:
@@ -252,15 +244,15 @@ def send_many(
     valid, invalid = check_request_lines(lines, court)
     problems = [(n, str(e)) for n, e in invalid]
     if invalid and not skip_invalid:
-        _print_line_errors(f"{len(invalid)} invalid line(s); nothing sent:", problems)
+        _print_line_errors(f"{plural(len(invalid), 'invalid line')}; nothing sent:", problems)
         raise typer.Exit(1)
     if invalid:
-        _print_line_errors(f"skipping {len(invalid)} invalid line(s):", problems)
+        _print_line_errors(f"skipping {plural(len(invalid), 'invalid line')}:", problems)
     if not valid:
         out.print("nothing to send")
         raise typer.Exit(1 if invalid else 0)
     numbers = [n for n, _ in valid]
-    columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+    columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), RateColumn("records"),
                TimeElapsedColumn())  # fmt: skip
     with (
         CourtClient(court, cli_connection()) as client,
@@ -286,9 +278,9 @@ def send_many(
     _write_results(results, numbers, sent, set())
     per_partition = Counter(s.partition for s in sent)
     out.print(
-        f"[green]sent[/green] {len(sent)} delegation request(s) from {court} to {client.outbox} "
-        f"in {elapsed:.2f} s ({len(sent) / elapsed:,.0f} records/s)"
-        + (f"; skipped {len(invalid)} invalid line(s)" if invalid else ""),
+        f"[green]sent[/green] {plural(len(sent), 'delegation request')} from {court} to "
+        f"{client.outbox} (in {elapsed:.2f} s{rate(len(sent), elapsed, 'records')})"
+        + (f"; skipped {plural(len(invalid), 'invalid line')}" if invalid else ""),
         highlight=False,
     )
     out.print(
@@ -306,21 +298,102 @@ def _write_results(
     ok = (n for i, n in enumerate(numbers) if i not in failed)
     with path.open("w", encoding="utf-8") as f:
         for number, s in zip(ok, sent, strict=True):
-            row = {"line": number, "delegation_id": s.delegation_id, "event_id": s.event_id,
+            row = {"line": number, "delegation_id": s.key, "event_id": s.event_id,
                    "partition": s.partition, "offset": s.offset}  # fmt: skip
             f.write(json.dumps(row) + "\n")
-    out.print(f"wrote {len(sent)} result(s) to {path}", highlight=False)
+    out.print(f"wrote {plural(len(sent), 'result')} to {path}", highlight=False)
+
+
+NoCheck = Annotated[
+    bool,
+    typer.Option(
+        "--no-check",
+        help="Send without checking the delegation and the step against the read model.",
+    ),
+]
+
+
+def check_step(model: Any, delegation_id: str, step: Step, court: str) -> None:
+    """The step is one ``court`` may take on the delegation as the read model has it: the
+    state machine's first two checks (who may take it, from which states). The bus still
+    decides, with what the read model cannot know (deadlines, a measure's term).
+
+    Raises:
+        ValidationError: ``DELEGATION_UNKNOWN``, ``DELEGATION_WRONG_COURT`` or
+            ``DELEGATION_ILLEGAL_TRANSITION``.
+    """
+    from courtbus.domain.delegation import Delegation, State, apply
+
+    row = model.delegation(delegation_id)
+    if row is None:
+        raise ValidationError(
+            f"no delegation {delegation_id} in the read model (if it was requested just now, "
+            "the projector may not have it yet: --no-check sends anyway)",
+            code="DELEGATION_UNKNOWN",
+        )
+    if row.state not in set(State):
+        raise ValidationError(
+            f"delegation {delegation_id} was refused by the bus ({row.refusal_code}): no step "
+            "can follow",
+            code="DELEGATION_UNKNOWN",
+        )
+    as_known = Delegation(delegation_id, row.requesting_court, row.executing_court, row.matter,
+                          State(row.state), row.requested_at, asset_kind=row.asset_kind)  # fmt: skip
+    try:
+        apply(as_known, step, court, datetime.now(UTC))
+    except ValidationError as exc:
+        if exc.code in ("DELEGATION_WRONG_COURT", "DELEGATION_ILLEGAL_TRANSITION"):
+            raise
+        # anything else depends on what the read model does not hold: the bus decides
+
+
+def send_step(
+    court: str,
+    delegation_id: str,
+    step: Step,
+    what: str,
+    send: Callable[[Any], Any],
+    *,
+    store: str | None,
+    check: bool = True,
+) -> None:
+    """Check a step against the read model (when there is one), send it, and say where the
+    bus's answer arrives: applied or refused, it comes to the court's inbox.
+
+    Raises:
+        ValidationError: as :func:`check_step`.
+        StoreError: ``STORE_URL_INVALID`` or ``STORE_UNAVAILABLE``.
+    """
+    model = read_model_if_any(store) if check else None
+    if model is not None:
+        try:
+            check_step(model, delegation_id, step, court)
+        finally:
+            model.close()
+    with court_client(court) as client:
+        print_sent(what, send(client))
+    checked = "checked against the read model; " if model is not None else ""
+    out.print(
+        f"{checked}the bus decides: its answer (applied, or refused with a code) arrives in "
+        f"court {court}'s inbox: `courtbus inbox {court}`",
+        highlight=False,
+        markup=False,
+    )
 
 
 @delegation_app.command("accept")
 def accept(
-    court: AsCourt, delegation_id: str, handler: Annotated[str | None, typer.Option()] = None
+    court: AsCourt,
+    delegation_id: str,
+    handler: Annotated[str | None, typer.Option()] = None,
+    store: Store = None,
+    no_check: NoCheck = False,
 ) -> None:
     """Accept a delegation delivered to your court."""
     check_court(court)
     check_text(delegation_id=delegation_id, handler=handler)
-    with court_client(court) as client:
-        print_sent("acceptance", client.accept(delegation_id, handler))
+    send_step(court, delegation_id, Step.ACCEPTED, "acceptance",
+              lambda c: c.accept(delegation_id, handler), store=store, check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("materials")
@@ -329,32 +402,47 @@ def materials(
     delegation_id: str,
     missing: Annotated[list[str], typer.Option(help="A missing item; repeat for several.")],
     note: Annotated[str | None, typer.Option()] = None,
+    store: Store = None,
+    no_check: NoCheck = False,
 ) -> None:
     """Ask the requesting court for missing materials (补正): a court may not refuse."""
     check_court(court)
     check_text(
         delegation_id=delegation_id, note=note, **{f"missing_{i}": m for i, m in enumerate(missing)}
     )
-    with court_client(court) as client:
-        print_sent("materials request", client.request_materials(delegation_id, missing, note))
+    send_step(court, delegation_id, Step.MATERIALS_REQUESTED, "materials request",
+              lambda c: c.request_materials(delegation_id, missing, note), store=store,
+              check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("supply")
-def supply(court: AsCourt, delegation_id: str, summary: Annotated[str, typer.Option()]) -> None:
+def supply(
+    court: AsCourt,
+    delegation_id: str,
+    summary: Annotated[str, typer.Option()],
+    store: Store = None,
+    no_check: NoCheck = False,
+) -> None:
     """Supply the materials asked for, or explain in writing why not."""
     check_court(court)
     check_text(delegation_id=delegation_id, summary=summary)
-    with court_client(court) as client:
-        print_sent("materials", client.supply_materials(delegation_id, summary))
+    send_step(court, delegation_id, Step.MATERIALS_SUPPLIED, "materials",
+              lambda c: c.supply_materials(delegation_id, summary), store=store, check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("return")
-def return_(court: AsCourt, delegation_id: str, reason: Annotated[str, typer.Option()]) -> None:
+def return_(
+    court: AsCourt,
+    delegation_id: str,
+    reason: Annotated[str, typer.Option()],
+    store: Store = None,
+    no_check: NoCheck = False,
+) -> None:
     """Return a delegation whose missing materials were not supplied within 30 days."""
     check_court(court)
     check_text(delegation_id=delegation_id, reason=reason)
-    with court_client(court) as client:
-        print_sent("return", client.return_delegation(delegation_id, reason))
+    send_step(court, delegation_id, Step.RETURNED, "return",
+              lambda c: c.return_delegation(delegation_id, reason), store=store, check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("escalate")
@@ -363,13 +451,16 @@ def escalate(
     delegation_id: str,
     executing_court: Annotated[str, typer.Option("--to", help="The executing court's id.")],
     reason: Annotated[str, typer.Option()],
+    store: Store = None,
+    no_check: NoCheck = False,
 ) -> None:
     """Ask the executing court's superior court to order execution (15 days unstarted)."""
     check_court(court)
     check_court(executing_court)
     check_text(delegation_id=delegation_id, reason=reason)
-    with court_client(court) as client:
-        print_sent("escalation", client.escalate(delegation_id, executing_court, reason))
+    send_step(court, delegation_id, Step.ESCALATED, "escalation",
+              lambda c: c.escalate(delegation_id, executing_court, reason), store=store,
+              check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("answer")
@@ -379,17 +470,18 @@ def answer(
     decision: Annotated[str, typer.Option(help="ORDERED, TAKEN_UP, ASSIGNED or NOT_WARRANTED.")],
     reason: Annotated[str, typer.Option()],
     assigned: Annotated[str | None, typer.Option(help="ASSIGNED: the court that executes.")] = None,
+    store: Store = None,
+    no_check: NoCheck = False,
 ) -> None:
     """Answer an escalation, as the executing court's superior court."""
     check_court(court)
     if assigned:
         check_court(assigned)
     check_text(delegation_id=delegation_id, reason=reason)
-    with court_client(court) as client:
-        sent = client.answer_escalation(
-            delegation_id, decision.upper(), reason, assigned_court=assigned
-        )
-        print_sent("answer", sent)
+    send_step(court, delegation_id, Step.ESCALATION_ANSWERED, "answer",
+              lambda c: c.answer_escalation(delegation_id, decision.upper(), reason,
+                                            assigned_court=assigned),
+              store=store, check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("renew")
@@ -398,12 +490,15 @@ def renew(
     delegation_id: str,
     days: Annotated[int, typer.Option(help="The renewal period in days.")],
     note: Annotated[str | None, typer.Option()] = None,
+    store: Store = None,
+    no_check: NoCheck = False,
 ) -> None:
     """Ask the executing court to renew a freeze, seal or seizure before it ends."""
     check_court(court)
     check_text(delegation_id=delegation_id, note=note)
-    with court_client(court) as client:
-        print_sent("renewal request", client.request_renewal(delegation_id, days, note))
+    send_step(court, delegation_id, Step.RENEWAL_REQUESTED, "renewal request",
+              lambda c: c.request_renewal(delegation_id, days, note), store=store,
+              check=not no_check)  # fmt: skip
 
 
 def china_time(when: datetime | None, *, seconds: bool = False) -> str:
@@ -443,31 +538,46 @@ def renewed(
     delegation_id: str,
     until: Annotated[str, typer.Option(help="The measure's new last day, YYYY-MM-DD.")],
     summary: Annotated[str, typer.Option()],
+    store: Store = None,
+    no_check: NoCheck = False,
 ) -> None:
     """Report a freeze, seal or seizure renewed (as the executing court)."""
     check_court(court)
     end = _end_of_day(until)
     check_text(delegation_id=delegation_id, summary=summary)
-    with court_client(court) as client:
-        print_sent("renewal", client.report_renewed(delegation_id, end, summary))
+    send_step(court, delegation_id, Step.RENEWED, "renewal",
+              lambda c: c.report_renewed(delegation_id, end, summary), store=store,
+              check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("released")
-def released(court: AsCourt, delegation_id: str, summary: Annotated[str, typer.Option()]) -> None:
+def released(
+    court: AsCourt,
+    delegation_id: str,
+    summary: Annotated[str, typer.Option()],
+    store: Store = None,
+    no_check: NoCheck = False,
+) -> None:
     """Report a freeze, seal or seizure released (as the executing court)."""
     check_court(court)
     check_text(delegation_id=delegation_id, summary=summary)
-    with court_client(court) as client:
-        print_sent("release", client.report_released(delegation_id, summary))
+    send_step(court, delegation_id, Step.RELEASED, "release",
+              lambda c: c.report_released(delegation_id, summary), store=store, check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("release")
-def release(court: AsCourt, delegation_id: str, reason: Annotated[str, typer.Option()]) -> None:
+def release(
+    court: AsCourt,
+    delegation_id: str,
+    reason: Annotated[str, typer.Option()],
+    store: Store = None,
+    no_check: NoCheck = False,
+) -> None:
     """Ask the executing court to release a freeze, seal or seizure."""
     check_court(court)
     check_text(delegation_id=delegation_id, reason=reason)
-    with court_client(court) as client:
-        print_sent("release request", client.request_release(delegation_id, reason))
+    send_step(court, delegation_id, Step.RELEASE_REQUESTED, "release request",
+              lambda c: c.request_release(delegation_id, reason), store=store, check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("progress")
@@ -476,13 +586,16 @@ def progress(
     delegation_id: str,
     summary: Annotated[str, typer.Option()],
     amount: Annotated[str | None, typer.Option()] = None,
+    store: Store = None,
+    no_check: NoCheck = False,
 ) -> None:
     """Report progress on a delegation you accepted."""
     check_court(court)
     executed = check_amount(amount)
     check_text(delegation_id=delegation_id, summary=summary)
-    with court_client(court) as client:
-        print_sent("progress", client.report_progress(delegation_id, summary, executed))
+    send_step(court, delegation_id, Step.PROGRESS, "progress",
+              lambda c: c.report_progress(delegation_id, summary, executed), store=store,
+              check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("complete")
@@ -494,23 +607,32 @@ def complete(
     until: Annotated[
         str | None, typer.Option(help="FREEZE, SEAL, SEIZE: the measure's last day, YYYY-MM-DD.")
     ] = None,
+    store: Store = None,
+    no_check: NoCheck = False,
 ) -> None:
     """Report a delegation you accepted as done (a freeze with the last day of its term)."""
     check_court(court)
     executed = check_amount(amount)
     end = _end_of_day(until) if until else None
     check_text(delegation_id=delegation_id, summary=summary)
-    with court_client(court) as client:
-        print_sent("completion", client.complete(delegation_id, summary, executed, end))
+    send_step(court, delegation_id, Step.COMPLETED, "completion",
+              lambda c: c.complete(delegation_id, summary, executed, end), store=store,
+              check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("cancel")
-def cancel(court: AsCourt, delegation_id: str, reason: Annotated[str, typer.Option()]) -> None:
+def cancel(
+    court: AsCourt,
+    delegation_id: str,
+    reason: Annotated[str, typer.Option()],
+    store: Store = None,
+    no_check: NoCheck = False,
+) -> None:
     """Withdraw a delegation your court requested."""
     check_court(court)
     check_text(delegation_id=delegation_id, reason=reason)
-    with court_client(court) as client:
-        print_sent("cancellation", client.cancel(delegation_id, reason))
+    send_step(court, delegation_id, Step.CANCELLED, "cancellation",
+              lambda c: c.cancel(delegation_id, reason), store=store, check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("list")
@@ -521,18 +643,27 @@ def list_(
     state: Annotated[str | None, typer.Option(help="Only this state, e.g. DELIVERED.")] = None,
     store: Store = None,
 ) -> None:
-    """Delegations in the read model (kept up to date by the projector service)."""
+    """Delegations in the read model (kept up to date by the projector service).
+
+    An unknown ``--court`` is ``COURT_UNKNOWN``; a ``--state`` that is none of the flow's
+    states (or ``REFUSED``, a request the bus refused) is ``CLI_OPTION_INVALID``.
+    """
+    from courtbus.domain.delegation import State
+
+    check_court_filter(court)
+    wanted = check_choice(state, (*State, "REFUSED"), "state")
     model = read_model(store)
     try:
-        rows = model.delegations(court=court, state=state.upper() if state else None)
+        rows = model.delegations(court=court, state=wanted)
     finally:
         model.close()
-    table = Table("delegation", "case", "from → to", "matter", "state", "requested", "events")
+    table = Table(id_column("delegation", (r.delegation_id for r in rows)), "case",
+                  "from → to", "matter", "state", "requested", "events")  # fmt: skip
     for r in rows:
         table.add_row(r.delegation_id, r.case_number, f"{r.requesting_court} → {r.executing_court}", r.matter, r.state,
                       china_time(r.requested_at), str(r.event_count))  # fmt: skip
     out.print(table)
-    out.print(f"{len(rows)} delegation(s)")
+    out.print(plural(len(rows), "delegation"), highlight=False)
 
 
 @delegation_app.command("show")

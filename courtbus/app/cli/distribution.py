@@ -11,7 +11,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from courtbus.app.cli.common import ShowIds, Store, out, read_model, shown_id
+from courtbus.app.cli.common import (
+    Limit,
+    PageNo,
+    ShowIds,
+    Store,
+    check_court_filter,
+    id_column,
+    out,
+    page_summary,
+    read_model,
+    shown_id,
+)
 from courtbus.app.cli.delegation import china_time
 
 if TYPE_CHECKING:
@@ -32,24 +43,30 @@ def list_(
     court: Annotated[
         str | None, typer.Option(help="Only distributions this court presides or claims in.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+    limit: Limit = 200,
+    page: PageNo = 1,
     store: Store = None,
 ) -> None:
-    """Distributions, newest change first."""
+    """Distributions, newest change first. An unknown ``--court`` is ``COURT_UNKNOWN``."""
+    check_court_filter(court)
     model = read_model(store)
     try:
-        rows = model.distributions(court=court, limit=limit)
+        total = model.distribution_count(court=court)
+        rows = model.distributions(court=court, limit=limit, offset=(page - 1) * limit)
     finally:
         model.close()
-    table = Table("distribution", "presiding", "case", "debtor", "state", "claims", "plan",
-                  "proceeds")  # fmt: skip
+    table = Table(id_column("distribution", (r.distribution_id for r in rows)), "presiding",
+                  "case", "debtor", "state", "claims", "plan", "proceeds")  # fmt: skip
     for r in rows:
         plan = r.plan()
         table.add_row(r.distribution_id, r.presiding_court, r.case_number, r.debtor_name,
                       r.state, str(len(r.claims)), f"v{plan.version}" if plan else "",
                       _yuan(plan.proceeds) if plan else "")  # fmt: skip
     out.print(table)
-    out.print(f"{len(rows)} distribution{'' if len(rows) == 1 else 's'}")
+    out.print(
+        page_summary(len(rows), total, page, limit, "distribution", "distributions"),
+        highlight=False,
+    )
 
 
 def plan_table(row: DistributionRow, plan: PlanRow) -> Table:

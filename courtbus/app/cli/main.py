@@ -132,21 +132,41 @@ def kafka_unreachable(exc: BaseException) -> CourtbusError | None:
 
 @stack_app.command("up")
 def stack_up(
-    nodes: Annotated[int, typer.Option(help="Brokers: 1, or 3 (replication 3, min ISR 2).")] = 1,
-    secure: Annotated[bool, typer.Option(help="SASL/SCRAM listener and ACL authorizer.")] = False,
+    nodes: Annotated[
+        int | None,
+        typer.Option(help="Brokers: 1, or 3 (replication 3, min ISR 2). [default: recorded, or 1]"),
+    ] = None,
+    secure: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure/--no-secure",
+            help="SASL/SCRAM listener and ACL authorizer. [default: recorded, or off]",
+        ),
+    ] = None,
     port_base: Annotated[
-        int, typer.Option(help="Broker n listens on base+2(n-1), its controller on the next port.")
-    ] = 9092,
-    registry_port: Annotated[int, typer.Option(help="Schema registry HTTP port.")] = 8081,
+        int | None,
+        typer.Option(
+            help="Broker n listens on base+2(n-1), its controller on the next port. "
+            "[default: recorded, or 9092]"
+        ),
+    ] = None,
+    registry_port: Annotated[
+        int | None, typer.Option(help="Schema registry HTTP port. [default: recorded, or 8081]")
+    ] = None,
     registry: Annotated[bool, typer.Option(help="Start the schema registry too.")] = True,
     home: HomeOpt = None,
 ) -> None:
-    """Fetch Kafka and Apicurio Registry (cached), start them on 127.0.0.1, wait until ready."""
-    from courtbus.config import default_stack_home
-    from courtbus.stack import Stack, StackConfig
+    """Fetch Kafka and Apicurio Registry (cached), start them on 127.0.0.1, wait until ready.
 
-    cfg = StackConfig(home or default_stack_home(), nodes=nodes, secure=secure, port_base=port_base,
-                      registry_port=registry_port, registry=registry)  # fmt: skip
+    A stack folder that already holds a stack is restarted with the settings on record there
+    (nodes, security, ports); an option that differs from its data is ``STACK_CONFIG_MISMATCH``.
+    """
+    from courtbus.config import default_stack_home
+    from courtbus.stack import Stack
+    from courtbus.stack.layout import stack_config
+
+    cfg = stack_config(home or default_stack_home(), nodes=nodes, secure=secure,
+                       port_base=port_base, registry_port=registry_port, registry=registry)  # fmt: skip
     started = time.monotonic()
     with out.status("starting stack…") as status:
         state = Stack(cfg, progress=lambda msg: status.update(msg)).up()
@@ -409,8 +429,14 @@ def directory_show(directory: DirectoryOpt = None) -> None:
 @app.command("demo")
 def demo(
     home: HomeOpt = None,
-    port_base: Annotated[int, typer.Option(help="Broker port base for the demo stack.")] = 9092,
-    registry_port: Annotated[int, typer.Option(help="Registry port for the demo stack.")] = 8081,
+    port_base: Annotated[
+        int | None,
+        typer.Option(help="Broker port base for the demo stack. [default: recorded, or 9092]"),
+    ] = None,
+    registry_port: Annotated[
+        int | None,
+        typer.Option(help="Registry port for the demo stack. [default: recorded, or 8081]"),
+    ] = None,
 ) -> None:
     """Bring the stack up, apply topics, register schemas, send one message per flow, show them."""
     from courtbus.app.demo import run_demo

@@ -10,9 +10,23 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from courtbus.app.cli.common import ShowIds, Store, out, read_model, shown_id
+from courtbus.app.cli.common import (
+    Limit,
+    PageNo,
+    ShowIds,
+    Store,
+    check_choice,
+    check_court_filter,
+    check_id_filter,
+    id_column,
+    out,
+    page_summary,
+    plural,
+    read_model,
+    shown_id,
+)
 from courtbus.app.cli.delegation import china_time
-from courtbus.errors import ValidationError
+from courtbus.domain.identity import mask_ids_in_text
 
 if TYPE_CHECKING:
     from courtbus.store.restriction_rows import AckRow
@@ -30,16 +44,6 @@ _STATUSES = ("ACTIVE", "LIFTED")
 _KINDS = {"exit": "EXIT_BAN", "consumption": "CONSUMPTION_BAN"}
 
 
-def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
-    if value is None:
-        return None
-    if value.upper() not in allowed:
-        raise ValidationError(
-            f"unknown {what} {value!r}: one of {', '.join(allowed)}", code="CLI_OPTION_INVALID"
-        )
-    return value.upper()
-
-
 def _acks(acks: tuple[AckRow, ...]) -> str:
     return " ".join(f"{a.agency_id}:{a.target[0]}={a.state}" for a in acks)
 
@@ -50,35 +54,41 @@ def list_(
     person: Annotated[
         str | None, typer.Option(help="Only bans binding this ID number (person or debtor).")
     ] = None,
+    nationality: Annotated[
+        str | None, typer.Option(help="--person is a passport of this state (e.g. USA).")
+    ] = None,
     status: Annotated[str | None, typer.Option(help="ACTIVE or LIFTED.")] = None,
     kind: Annotated[str | None, typer.Option(help="exit or consumption.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+    limit: Limit = 200,
+    page: PageNo = 1,
     show_ids: ShowIds = False,
     store: Store = None,
 ) -> None:
-    """Bans, newest first, with each agency's answer (I: the issue, L: the lift)."""
-    person_id = None
-    if person is not None:
-        from courtbus.domain.identity import canonical_id
+    """Bans, newest first, with each agency's answer (I: the issue, L: the lift).
 
-        person_id = canonical_id("PERSON", person)
-    wanted_kind = _choice(_KINDS.get((kind or "").lower(), kind), tuple(_KINDS.values()), "kind")
+    Every filter is checked first: an unknown court (``COURT_UNKNOWN``), a bad ID (the ID
+    checks' codes), status or kind (``CLI_OPTION_INVALID``).
+    """
+    filters = {
+        "court": check_court_filter(court),
+        "person_id": check_id_filter(person, nationality),
+        "status": check_choice(status, _STATUSES, "status"),
+        "kind": check_choice(_KINDS.get((kind or "").lower(), kind), _KINDS.values(), "kind"),
+    }
     model = read_model(store)
     try:
-        rows = model.restrictions(
-            court=court, person_id=person_id, status=_choice(status, _STATUSES, "status"),
-            kind=wanted_kind, limit=limit,
-        )  # fmt: skip
+        total = model.restriction_count(**filters)
+        rows = model.restrictions(limit=limit, offset=(page - 1) * limit, **filters)
     finally:
         model.close()
-    table = Table("control", "court", "case", "kind", "person", "ID", "status", "issued",
-                  "agencies", "stops")  # fmt: skip
+    table = Table(id_column("control", (r.control_id for r in rows)), "court", "case", "kind",
+                  "person", "ID", "status", "issued", "agencies", "stops")  # fmt: skip
     for r in rows:
         table.add_row(r.control_id, r.issuing_court, r.case_number, r.kind, r.person_name,
                       shown_id(r.person_id, show_ids), r.status, china_time(r.issued_at),
                       _acks(r.acks), str(len(r.interceptions)))  # fmt: skip
     out.print(table)
-    out.print(f"{len(rows)} control{'' if len(rows) == 1 else 's'}")
+    out.print(page_summary(len(rows), total, page, limit, "control", "controls"), highlight=False)
 
 
 @restrictions_app.command("show")
@@ -132,7 +142,11 @@ def alerts(
     court: Annotated[str | None, typer.Option(help="Only alerts to this court.")] = None,
     store: Store = None,
 ) -> None:
-    """Watchdog alerts, oldest first, with what each listed as still in force."""
+    """Watchdog alerts, oldest first, with what each listed as still in force.
+
+    An unknown ``--court`` is ``COURT_UNKNOWN``.
+    """
+    check_court_filter(court)
     model = read_model(store)
     try:
         rows = model.watchdog_alerts(court=court)
@@ -140,7 +154,7 @@ def alerts(
         model.close()
     table = Table("time", "court", "case", "#", "still in force")
     for a in rows:
-        items = "\n".join(f"{i['item_id']} ({i['court_id']})" for i in a.items)
+        items = mask_ids_in_text("\n".join(f"{i['item_id']} ({i['court_id']})" for i in a.items))
         table.add_row(china_time(a.time), a.court_id, a.case_number, str(a.alert_number), items)
     out.print(table)
-    out.print(f"{len(rows)} alert{'' if len(rows) == 1 else 's'}")
+    out.print(plural(len(rows), "alert"), highlight=False)
