@@ -1,4 +1,4 @@
-"""The package carries its own data, found the same way from a checkout and from a
+"""The package carries its own data and version, found the same way from a checkout and from a
 wheel."""
 
 from __future__ import annotations
@@ -84,3 +84,15 @@ def test_an_installed_package_keeps_its_stack_in_the_users_data_folder(
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_stack_home() == tmp_path / ".local" / "share" / "courtbus"
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    from typer.testing import CliRunner
+
+    from courtbus.app.cli.main import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"courtbus {version('courtbus')}\n"

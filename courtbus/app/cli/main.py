@@ -80,6 +80,31 @@ ProfileOpt = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    """``--version``: the installed distribution's version (package metadata), then exit."""
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        out.print(f"courtbus {version('courtbus')}", highlight=False)
+    except PackageNotFoundError:
+        out.print("courtbus (version unknown: not installed; run `pip install -e .`)")
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """courtbus: cross-court enforcement message bus on Kafka."""
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning courtbus errors into one line.
 
