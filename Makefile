@@ -6,11 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install jars demo test unit integration lint format typecheck schemas-check soak bench down clean
+.PHONY: help install jars demo test unit integration lint format typecheck schemas-check wheel-check soak bench down clean
 
 help:
 	@echo "make demo   - set up, start the local stack, send one message per flow"
-	@echo "make test   - set up, lint, type-check, schema check, unit + integration tests"
+	@echo "make test   - set up, lint, type-check, schema check, wheel check, unit + integration tests"
 	@echo "make down   - stop the local stack started by make demo"
 
 # Virtualenv with the project and its dev tools; redone only when pyproject.toml changes.
@@ -38,7 +38,7 @@ down: install
 # Two pytest workers (pytest-xdist), whole modules each: each worker starts its own private
 # Kafka + registry; the integration tests mostly wait on the bus, so two run side by side.
 TEST_WORKERS ?= 2
-test: jars lint typecheck schemas-check
+test: jars lint typecheck schemas-check wheel-check
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests/unit tests/integration $(PYTEST_ARGS)
 
 unit: install
@@ -58,9 +58,16 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-# Every schema must be FULL_TRANSITIVE-compatible with every committed version.
+# Every schema must be FULL_TRANSITIVE-compatible with every committed version, and the history
+# shipped with the package (for installs without git) must hold every one of them.
 schemas-check: install
 	$(BIN)/courtbus schemas check
+	$(BIN)/courtbus schemas history
+
+# Build the wheel, install it into a new virtualenv in a temporary folder and run the CLI's
+# smoke commands from another folder, outside the repository (about 30 s; tests/wheel_check.py).
+wheel-check: jars
+	$(BIN)/python -m tests.wheel_check
 
 soak: jars
 	@echo "no soak campaigns yet (they arrive with the flow services)"

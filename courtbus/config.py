@@ -2,7 +2,8 @@
 
 Resolution order: explicit arguments, then environment (``COURTBUS_BOOTSTRAP``,
 ``COURTBUS_REGISTRY_URL``, ``COURTBUS_SASL_USERNAME``/``COURTBUS_SASL_PASSWORD``), then the
-local stack started by ``courtbus stack up`` (``COURTBUS_STACK_HOME``, default ``.stack/``).
+local stack started by ``courtbus stack up`` (``COURTBUS_STACK_HOME``, default ``.stack/`` in a
+source checkout, else the user's data folder: see ``courtbus.resources.default_home``).
 Every bootstrap list and registry URL is checked here, once, whoever builds the ``Connection``
 (``BOOTSTRAP_INVALID``, ``REGISTRY_URL_INVALID``); ``probe`` asks the brokers' ports whether
 anything listens, so a caller can say at once that the cluster is unreachable.
@@ -19,13 +20,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from courtbus.errors import ClusterError, ConfigError
+from courtbus.resources import PACKAGE_PARENT, default_home
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+# The folder above the package: the repository in a source checkout (site-packages in a wheel).
+REPO_ROOT = PACKAGE_PARENT
 
 
 def default_stack_home() -> Path:
-    """``$COURTBUS_STACK_HOME`` or ``<repo>/.stack``."""
-    return Path(os.environ.get("COURTBUS_STACK_HOME") or REPO_ROOT / ".stack")
+    """``$COURTBUS_STACK_HOME``, else ``<repo>/.stack`` in a source checkout, else the user's
+    data folder (``~/.local/share/courtbus`` on Linux)."""
+    return Path(os.environ.get("COURTBUS_STACK_HOME") or default_home())
 
 
 def default_store_url() -> str:

@@ -7,6 +7,9 @@ import os
 
 from courtbus.domain.identity import mask_ids_in_text
 
+# The registry client's HTTP library, whose INFO line per request would drown the services' log.
+HTTP_LOGGERS = ("httpx", "httpcore")
+
 
 class IdMaskingFilter(logging.Filter):
     """Rewrites each record's message so no 18-character resident ID appears in full."""
@@ -33,9 +36,13 @@ def configure_logging(level: int = logging.INFO, *, kafka_level: int = logging.W
     kafka-python's connection chatter stays out below ``kafka_level`` unless
     ``COURTBUS_KAFKA_LOG`` names another level (e.g. ``DEBUG``). The services keep WARNING;
     the command line passes CRITICAL and reports an unreachable cluster as one line itself.
+    httpx logs every request at INFO (one line per schema fetched from the registry): only
+    its warnings are kept.
     """
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(kafka_log_level(kafka_level))
+    for name in HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, IdMaskingFilter) for f in handler.filters):
             handler.addFilter(IdMaskingFilter())

@@ -5,7 +5,6 @@ Loaded and validated at start-up. Every problem names the file, the entry and wh
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,12 +16,10 @@ from courtbus.catalogue.files import read_yaml
 from courtbus.domain.identity import court_id_from_designation, validate_court_id
 from courtbus.domain.regions import BY_CODE, PROVINCES
 from courtbus.errors import ConfigError, ValidationError
+from courtbus.resources import directory_path
 from courtbus.wire.messages import FLOWS
 
-DEFAULT_PATH = Path(
-    os.environ.get("COURTBUS_DIRECTORY")
-    or Path(__file__).resolve().parents[2] / "topics" / "directory.yaml"
-)
+DEFAULT_PATH = directory_path()  # $COURTBUS_DIRECTORY or the shipped directory
 _AGENCY_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 _GROUP_ID = re.compile(r"^[a-z][a-z0-9-]{1,63}$")
 _PROVINCE_NAMES = {p.name: p for p in PROVINCES}

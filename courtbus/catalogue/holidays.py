@@ -12,7 +12,7 @@ release has it, an operator copies that notice into a YAML file::
           - {from: 2027-01-30, to: 2027-02-05}   # a run of days, both ends included
         workdays: [2027-01-24]           # weekend days worked in exchange (调休上班)
 
-Each year named replaces the package's data for that year. ``policies/holidays.example.yaml``
+Each year named replaces the package's data for that year. ``courtbus/data/policies/holidays.example.yaml``
 shows the format with the package's own 2026 (marked ``example: true``; never loaded unless
 named, and then refused). Imports only the domain and the catalogue's file reader.
 """
@@ -27,12 +27,13 @@ from typing import Any
 
 import pydantic
 
+from courtbus import resources
 from courtbus.catalogue.files import read_yaml
 from courtbus.domain.calendar import HolidayCalendar, YearSchedule, install, uncovered_years
 from courtbus.errors import ConfigError
 
 ENV = "COURTBUS_HOLIDAYS"
-EXAMPLE_PATH = Path(__file__).resolve().parents[2] / "policies" / "holidays.example.yaml"
+EXAMPLE_PATH = resources.holiday_example_path()
 log = logging.getLogger("courtbus.holidays")
 
 

@@ -7,13 +7,13 @@ marked ``examples: true`` may hold rules no source places, and they are flagged 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from courtbus import resources
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.files import read_yaml
 from courtbus.catalogue.topics import parse_duration_ms
@@ -29,17 +29,12 @@ from courtbus.domain.policy import (
 from courtbus.domain.regions import BY_NAME, CITY_BY_NAME
 from courtbus.errors import ConfigError, ValidationError
 
-DEFAULT_PATH = Path(
-    os.environ.get("COURTBUS_POLICIES")
-    or Path(__file__).resolve().parents[2] / "policies" / "regional.yaml"
-)
+DEFAULT_PATH = resources.policies_path()  # $COURTBUS_POLICIES or the shipped rules
 log = logging.getLogger("courtbus.policies")
 # The shipped rules plus rules that are examples only (for the demo and tests), never law.
-EXAMPLES_PATH = Path(__file__).resolve().parents[2] / "policies" / "regional.examples.yaml"
+EXAMPLES_PATH = resources.policy_examples_path()
 # Deadlines with per-matter periods nobody has found a source for: examples only, never law.
-DEADLINE_EXAMPLES_PATH = (
-    Path(__file__).resolve().parents[2] / "policies" / "deadlines.examples.yaml"
-)
+DEADLINE_EXAMPLES_PATH = resources.deadline_examples_path()
 MATTERS = frozenset(
     {"SEARCH", "FREEZE", "SEAL", "DEDUCT", "SEIZE", "DETAIN", "EVICT", "SERVE", "OTHER"}
 )
@@ -257,10 +252,7 @@ def load_policies(directory: Directory, path: Path = DEFAULT_PATH) -> PolicyCata
     return parse_policies(raw, directory, str(path), base)
 
 
-DEADLINES_PATH = Path(
-    os.environ.get("COURTBUS_DEADLINES")
-    or Path(__file__).resolve().parents[2] / "policies" / "deadlines.yaml"
-)
+DEADLINES_PATH = resources.deadlines_path()  # $COURTBUS_DEADLINES or the shipped deadlines
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,9 @@ from typing import Any
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.files import read_yaml
 from courtbus.errors import ConfigError
+from courtbus.resources import catalogue_path
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "topics" / "catalogue.yaml"
+DEFAULT_PATH = catalogue_path()
 _DURATION = re.compile(r"^(\d+)(d|h|m|s)$")
 _UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")

@@ -1,16 +1,14 @@
 """Schema evolution checks: FULL_TRANSITIVE compatibility with every released version.
 
 Uses the ``avro`` package's ``ReaderWriterCompatibilityChecker`` (not ``avro-python3``, which is
-deprecated). A "released version" is every version of the schema folder committed to git, and
-every version a registry holds.
+deprecated). A "released version" is every committed version of a schema (from git, or the
+history shipped with the package: ``courtbus.wire.history``), and every version a registry holds.
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import avro.errors
 import avro.schema
@@ -68,37 +66,3 @@ def check_against(
                 continue
             problems += check_full(name, current.messages[name].text, old_schema.text, label)
     return problems
-
-
-def git_released(
-    repo: Path, folder: str = "schemas/avro", against: str = "HEAD"
-) -> list[tuple[str, SchemaSet]]:
-    """Every committed version of the schema folder reachable from ``against``, newest first.
-
-    Raises:
-        SchemaError: ``SCHEMA_HISTORY_UNAVAILABLE`` if ``repo`` is not a git work tree.
-    """
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-            ).stdout
-        except (OSError, subprocess.CalledProcessError) as exc:
-            raise SchemaError(
-                f"git {' '.join(args)} failed: {exc}", code="SCHEMA_HISTORY_UNAVAILABLE"
-            ) from exc
-
-    revisions = git("log", "--format=%H", against, "--", folder).split()
-    released = []
-    for rev in revisions:
-        names = [
-            n
-            for n in git("ls-tree", "--name-only", f"{rev}:{folder}").split()
-            if n.endswith(".avsc")
-        ]
-        files = [(n, git("show", f"{rev}:{folder}/{n}")) for n in names]
-        released.append(
-            (f"git {rev[:10]}", SchemaSet.from_files(files, source=f"{rev[:10]}:{folder}"))
-        )
-    return released

@@ -1,4 +1,5 @@
-"""The schema set: every ``.avsc`` under ``schemas/avro/``, resolved into self-contained schemas.
+"""The schema set: every ``.avsc`` of a folder (``courtbus/data/schemas/avro/`` ships with the
+package), resolved into self-contained schemas.
 
 One file per named type, named ``<fullname>.avsc``; a file refers to another file's type by its
 full name. Each message schema is *inlined* (a named type is defined at its first use and
@@ -17,9 +18,10 @@ from typing import Any
 import fastavro
 
 from courtbus.errors import SchemaError
+from courtbus.resources import schema_dir
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas" / "avro"
+DEFAULT_DIR = schema_dir()
 JSON = Any  # a JSON value read from an .avsc file
 
 

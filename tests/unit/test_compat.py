@@ -1,12 +1,10 @@
-"""FULL_TRANSITIVE checks with the avro checker, against sets and against git history."""
+"""FULL_TRANSITIVE checks with the avro checker, against sets (the history: test_schema_history)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 
-from courtbus.wire.compat import check_against, check_full, git_released
+from courtbus.wire.compat import check_against, check_full
 from courtbus.wire.schemas import SchemaSet
 
 BASE = {"type": "record", "name": "A", "namespace": "t", "fields": [{"name": "x", "type": "int"}]}
@@ -44,36 +42,3 @@ def test_removed_message_type_is_reported() -> None:
     old = SchemaSet.from_files([("t.A.avsc", json.dumps(BASE))])
     now = SchemaSet.from_files([])
     assert "removed" in str(check_against(now, [("v1", old)])[0])
-
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
-
-
-def test_git_history_is_every_committed_version(tmp_path: Path) -> None:
-    folder = tmp_path / "schemas" / "avro"
-    folder.mkdir(parents=True)
-    _git(tmp_path, "init", "-q")
-    _git(tmp_path, "config", "user.email", "t@example.org")
-    _git(tmp_path, "config", "user.name", "t")
-    (folder / "t.A.avsc").write_text(json.dumps(BASE))
-    _git(tmp_path, "add", "-A")
-    _git(tmp_path, "commit", "-qm", "v1")
-    (folder / "t.A.avsc").write_text(_with({"name": "y", "type": ["null", "int"], "default": None}))
-    _git(tmp_path, "commit", "-qam", "v2")
-    released = git_released(tmp_path)
-    assert len(released) == 2
-    # a third version that drops x (no default) breaks v1 and v2, both directions checked
-    current = SchemaSet.from_files(
-        [
-            (
-                "t.A.avsc",
-                json.dumps({**BASE, "fields": [{"name": "z", "type": "long", "default": 0}]}),
-            )
-        ]
-    )
-    problems = check_against(current, released)
-    assert {p.against for p in problems} == {label for label, _ in released}
-    # the committed head itself is compatible with its history
-    head = SchemaSet.load(folder)
-    assert check_against(head, released) == []

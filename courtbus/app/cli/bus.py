@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -201,11 +202,19 @@ SERVICE_NAMES = (
 def serve(
     service: Annotated[str, typer.Argument(help=", ".join(SERVICE_NAMES) + ".")],
 ) -> None:
-    """Run one service in the foreground until Ctrl-C (same as `python -m services.<name>`)."""
+    """Run one service in the foreground until Ctrl-C (same as `python -m services.<name>`).
+
+    On POSIX the command becomes the service (exec), so SIGTERM from Docker or systemd reaches
+    the worker itself and it stops cleanly.
+    """
     if service not in SERVICE_NAMES:
         out.print(f"[red]unknown service {service!r}[/red]: {', '.join(SERVICE_NAMES)}")
         raise typer.Exit(2)
-    raise typer.Exit(subprocess.call([sys.executable, "-m", f"services.{service}"]))
+    argv = [sys.executable, "-m", f"services.{service}"]
+    if os.name == "posix":
+        sys.stdout.flush()
+        os.execv(sys.executable, argv)
+    raise typer.Exit(subprocess.call(argv))
 
 
 def feed(

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from courtbus.app.cli import blacklist, bus, delegation, distribution, restrictions
-from courtbus.errors import ClusterError, CourtbusError
+from courtbus.errors import ClusterError, CourtbusError, SchemaError
 
 if TYPE_CHECKING:
     from courtbus.catalogue.admin import Action
@@ -51,7 +51,11 @@ err = Console(stderr=True)
 
 HomeOpt = Annotated[
     Path | None,
-    typer.Option("--home", help="Stack folder (default: $COURTBUS_STACK_HOME or .stack/)."),
+    typer.Option(
+        "--home",
+        help="Stack folder (default: $COURTBUS_STACK_HOME, else .stack/ in a source checkout, "
+        "else ~/.local/share/courtbus).",
+    ),
 ]
 BootstrapOpt = Annotated[
     str | None,
@@ -74,6 +78,31 @@ DirectoryOpt = Annotated[
 ProfileOpt = Annotated[
     str, typer.Option("--profile", help="Replication profile: auto, single or cluster.")
 ]
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: the installed distribution's version (package metadata), then exit."""
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        out.print(f"courtbus {version('courtbus')}", highlight=False)
+    except PackageNotFoundError:
+        out.print("courtbus (version unknown: not installed; run `pip install -e .`)")
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """courtbus: cross-court enforcement message bus on Kafka."""
 
 
 def main() -> None:
@@ -319,7 +348,8 @@ def topics_apply(
 # -- schemas -----------------------------------------------------------------------------------
 
 FolderOpt = Annotated[
-    Path | None, typer.Option("--folder", help="Schema folder (default schemas/avro).")
+    Path | None,
+    typer.Option("--folder", help="Schema folder (default: the schemas shipped with the package)."),
 ]
 
 
@@ -356,9 +386,14 @@ def schemas_register(
 
 @schemas_app.command("check")
 def schemas_check(
-    git_history: Annotated[
-        bool, typer.Option("--git/--no-git", help="Check against every committed version.")
-    ] = True,
+    history: Annotated[
+        str,
+        typer.Option(
+            "--history",
+            help="Released versions to check against: auto (git in a source checkout, else the "
+            "history shipped with the package), git, shipped or none.",
+        ),
+    ] = "auto",
     against: Annotated[
         str, typer.Option(help="Git revision whose history counts as released.")
     ] = "HEAD",
@@ -369,24 +404,62 @@ def schemas_check(
 ) -> None:
     """Check each schema is FULL_TRANSITIVE-compatible with every released version."""
     from courtbus.app import ops
-    from courtbus.config import REPO_ROOT, check_registry_url
+    from courtbus.config import check_registry_url
     from courtbus.wire import compat
+    from courtbus.wire.history import as_released, released_history
     from courtbus.wire.schemas import DEFAULT_DIR, SchemaSet
 
     current = SchemaSet.load(folder or DEFAULT_DIR)
-    released: list[tuple[str, SchemaSet]] = []
-    if git_history:
-        released += compat.git_released(REPO_ROOT, against=against)
+    versions, where = released_history(history, against)
+    released = as_released(versions)
     if registry:
         url = check_registry_url(registry, source="--registry")
         released += ops.registry_released(url, sorted(current.messages))
+        where += f" and the registry {registry}"
     problems = compat.check_against(current, released)
     for p in problems:
         err.print(f"[red]incompatible[/red] {p}", highlight=False)
     if problems:
         raise typer.Exit(1)
     out.print(f"[green]compatible[/green]: {len(current.messages)} message schemas against "
-              f"{len(released)} released version(s)")  # fmt: skip
+              f"{len(released)} released version(s), from {where}", highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@schemas_app.command("history")
+def schemas_history(
+    write: Annotated[
+        bool, typer.Option("--write", help="Rewrite the shipped history file from git.")
+    ] = False,
+) -> None:
+    """Compare the history shipped with the package (every committed version of each message
+    schema, for `schemas check` outside git) with git; --write refreshes it. Exit 1 if stale."""
+    from courtbus.resources import schema_history_path, source_checkout
+    from courtbus.wire.history import git_checkout, git_versions, history_json, with_current
+    from courtbus.wire.schemas import SchemaSet
+
+    checkout = source_checkout()
+    why_not = (
+        "courtbus runs from an installed package" if checkout is None else git_checkout(checkout)
+    )
+    if checkout is None or why_not is not None:
+        raise SchemaError(
+            f"the history is made from git: {why_not}", code="SCHEMA_HISTORY_UNAVAILABLE"
+        )
+    text = history_json(with_current(git_versions(checkout), SchemaSet.load()))
+    path = schema_history_path()
+    try:
+        shipped = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        shipped = ""
+    if shipped == text:
+        out.print(f"[green]up to date[/green]: {path}", highlight=False, soft_wrap=True)
+    elif write:
+        path.write_text(text, encoding="utf-8")
+        out.print(f"[green]written[/green]: {path}", highlight=False, soft_wrap=True)
+    else:
+        err.print(f"[red]stale[/red]: {path} differs from git; run `courtbus schemas history --write` "
+                  "and commit it", highlight=False, soft_wrap=True)  # fmt: skip
+        raise typer.Exit(1)
 
 
 # -- directory ---------------------------------------------------------------------------------

@@ -1,0 +1,119 @@
+"""docker-compose.yml runs the whole bus and the Dockerfile the installed wheel (no Docker engine
+is needed: the files are read and checked against the CLI); `courtbus serve` becomes the
+service, so a container's SIGTERM reaches the worker."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from courtbus.app.cli import bus
+from courtbus.app.cli.main import app
+from courtbus.resources import source_checkout
+
+CHECKOUT = source_checkout()
+pytestmark = pytest.mark.skipif(CHECKOUT is None, reason="needs the repository's files")
+INFRA = ("kafka1", "kafka2", "kafka3", "registry", "postgres")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    assert CHECKOUT is not None
+    loaded: dict[str, Any] = yaml.safe_load(
+        (CHECKOUT / "docker-compose.yml").read_text(encoding="utf-8")
+    )
+    return loaded
+
+
+def _cli_command(words: list[str]) -> object | None:
+    """The CLI's command for ``words`` (typer's groups have ``commands``), or None."""
+    command: object | None = typer.main.get_command(app)
+    for word in words:
+        command = getattr(command, "commands", {}).get(word)
+    return command
+
+
+def test_every_service_of_the_cli_runs_after_init(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in bus.SERVICE_NAMES:
+        service = services[name]
+        assert service["command"] == ["serve", name]
+        assert service["depends_on"]["init"] == {"condition": "service_completed_successfully"}
+        assert service["restart"] == "unless-stopped"
+        assert service["image"] == "courtbus:local" and service["build"] == "."
+    assert set(services) == {*INFRA, "init", *bus.SERVICE_NAMES}
+
+
+def test_init_applies_topics_and_registers_schemas_with_real_commands(
+    compose: dict[str, Any],
+) -> None:
+    init = compose["services"]["init"]
+    assert init["entrypoint"] == ["/bin/sh", "-c"] and init["restart"] == "no"
+    steps = [s.split() for s in init["command"][0].split("&&")]
+    assert steps == [["courtbus", "topics", "apply"], ["courtbus", "schemas", "register"]]
+    for step in steps:
+        assert _cli_command(step[1:]) is not None, step
+    assert _cli_command(["serve"]) is not None
+
+
+def test_dependencies_wait_for_health_and_data_survives_down(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        for dependency, rule in (service.get("depends_on") or {}).items():
+            if rule["condition"] == "service_healthy":
+                assert "healthcheck" in services[dependency], (name, dependency)
+    for name in INFRA:
+        assert services[name]["healthcheck"]["test"], name
+    assert services["projector"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    declared = set(compose["volumes"])
+    used = {
+        mount.split(":", 1)[0]
+        for service in services.values()
+        for mount in service.get("volumes", [])
+    }
+    assert used == declared
+    for name in ("kafka1", "kafka2", "kafka3"):
+        log_dirs = services[name]["environment"]["KAFKA_LOG_DIRS"]
+        assert services[name]["volumes"] == [f"{name}-data:{log_dirs}"]
+    for name in bus.SERVICE_NAMES:
+        assert services[name]["volumes"] == [f"{name}-state:/var/lib/courtbus"]
+
+
+def test_the_image_installs_the_wheel_and_runs_unprivileged() -> None:
+    assert CHECKOUT is not None
+    lines = [
+        line.strip()
+        for line in (CHECKOUT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert any(re.match(r"RUN pip wheel .*--no-deps", line) for line in lines)
+    assert any(re.match(r"RUN pip install .*\.whl", line) for line in lines)
+    for line in lines:
+        if line.startswith("COPY ") and "--from=" not in line:
+            *sources, _target = line.split()[1:]
+            for source in sources:
+                assert (CHECKOUT / source).exists(), line
+    assert 'ENTRYPOINT ["courtbus"]' in lines
+
+
+def test_serve_becomes_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, list[str]]] = []
+
+    def execv(path: str, argv: list[str]) -> None:
+        calls.append((path, argv))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(bus.os, "execv", execv)
+    result = CliRunner().invoke(app, ["serve", "watchdog"])
+    assert result.exit_code == 0
+    [(path, argv)] = calls
+    assert argv[1:] == ["-m", "services.watchdog"] and Path(path).name.startswith("python")
+    assert CliRunner().invoke(app, ["serve", "nope"]).exit_code == 2
