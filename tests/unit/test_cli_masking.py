@@ -164,7 +164,8 @@ PRINTS_IDS: dict[str, tuple[list[str], bool, bool]] = {
 # commands that print no ID numbers (entity and event ids, counts, files, endpoints)
 PRINTS_NO_IDS = {
     "stack up", "stack fetch", "stack down", "stack status", "topics plan", "topics apply",
-    "schemas register", "schemas check", "directory check", "directory show", "serve",
+    "schemas register", "schemas check", "schemas history", "directory check", "directory show",
+    "serve",
     "dlq replay",  # its ref and code; a refusal's reason is masked (mask_ids_in_text)
     "blacklist generate", "blacklist sync", "blacklist verify-mirror", "blacklist verify",
     "delegation send", "delegation send-many", "delegation accept", "delegation materials",
