@@ -791,7 +791,9 @@ class AgencyClient:
         if behind > 0:
             log.warning("the feed router is %d view record(s) behind: they count as drift", behind)
         self.sync(flow, store_url, region=region, follow=False)
-        in_flight = drift.keys_between(self.conn, view, ends, drift.end_offsets(self.conn, view))
+        in_flight = set(
+            drift.keys_between(self.conn, view, ends, drift.end_offsets(self.conn, view))
+        )
         expected: dict[str, dict[str, Any]] = {}
         for key, payload in latest.items():
             if payload is None or key in in_flight or not route.wants(payload):

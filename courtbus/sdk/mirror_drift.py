@@ -136,11 +136,12 @@ def latest_by_key(
 
 def keys_between(
     conn: Connection, topic: str, start: Mapping[int, int], end: Mapping[int, int]
-) -> set[str]:
-    """The keys of ``topic``'s records from ``start`` up to ``end`` per partition."""
+) -> list[str]:
+    """The keys of ``topic``'s committed records from ``start`` up to ``end`` per partition,
+    one per record (transaction markers and aborted records take offsets but are no records)."""
     consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
                              isolation_level="read_committed")  # fmt: skip
-    keys: set[str] = set()
+    keys: list[str] = []
     try:
         parts = [TopicPartition(topic, p) for p in end if end[p] > start.get(p, 0)]
         if not parts:
@@ -151,9 +152,8 @@ def keys_between(
         open_parts = set(parts)
         while open_parts:
             for tp, records in consumer.poll(timeout_ms=500).items():
-                keys.update(
-                    (r.key or b"").decode() for r in records if r.offset < end[tp.partition]
-                )
+                keys += [(r.key or b"").decode() for r in records if r.offset < end[tp.partition]]
+            for tp in list(open_parts):
                 if consumer.position(tp) >= end[tp.partition]:
                     open_parts.discard(tp)
                     consumer.pause(tp)
@@ -188,8 +188,10 @@ def wait_for_group(
                 committed = admin.list_group_offsets({group: parts}).get(group, {})
             except KafkaError:
                 return -1
-            done = {tp.partition: m.offset for tp, m in committed.items() if m is not None}
-            behind = sum(max(0, end - done.get(p, 0)) for p, end in ends.items())
+            done = {tp.partition: max(m.offset, 0) for tp, m in committed.items() if m is not None}
+            # short of the end by offsets only a transaction marker may take: read the gap
+            short = {p: done.get(p, 0) for p, end in ends.items() if done.get(p, 0) < end}
+            behind = len(keys_between(conn, topic, short, ends)) if short else 0
             if behind == 0 or time.monotonic() >= deadline:
                 return int(behind)
             pause(0.2)

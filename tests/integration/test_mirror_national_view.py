@@ -100,7 +100,7 @@ def test_every_mirror_equals_the_national_view_after_list_ban_and_lift(
             check = wait_until(
                 lambda c=client, u=url: (lambda r: r if r.in_sync else None)(
                     c.verify_mirror("blacklist", u, repair=False)
-                ), 60, f"{agency}'s mirror in sync with the national view",
+                ), 120, f"{agency}'s mirror in sync with the national view",
             )  # fmt: skip
         assert check.against == "view" and not check.missing and not check.changed
         rows = mirror_rows(url, prefix)

@@ -119,7 +119,7 @@ def test_gateway_refusal_whose_notice_has_no_inbox(
     inbox = TopicReader(conn, f"court.{XIAN}.inbox", from_end=True)
     try:
         sent = _request(courts[SUZHOU], XIAN)
-        _arrives(inbox, sent.delegation_id, "a valid request after the refusal")
+        _arrives(inbox, sent.key, "a valid request after the refusal")
     finally:
         inbox.close()
 
@@ -135,7 +135,7 @@ def test_delegation_to_a_court_without_an_inbox(
         assert header(letter, "dlq_service") == "bus:delegation"
         assert f"court.{GHOST}.inbox" in (header(letter, "dlq_reason") or "")
         sent = _request(courts[SUZHOU], XIAN)
-        _arrives(inbox, sent.delegation_id, "the next request")
+        _arrives(inbox, sent.key, "the next request")
     finally:
         inbox.close()
     # the requesting court hears why
