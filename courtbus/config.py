@@ -194,6 +194,18 @@ class Connection:
             )
         return settings
 
+    def librdkafka_settings(self) -> dict[str, Any]:
+        """The same connection as configuration for confluent-kafka (librdkafka) clients."""
+        settings: dict[str, Any] = {"bootstrap.servers": self.bootstrap}
+        if self.connect_timeout_s is not None:
+            settings["socket.connection.setup.timeout.ms"] = int(self.connect_timeout_s * 1000)
+        if self.username and self.password:
+            settings.update({
+                "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.username": self.username, "sasl.password": self.password,
+            })  # fmt: skip
+        return settings
+
     def require_registry(self, option: str | None = None) -> str:
         """The registry URL.
 

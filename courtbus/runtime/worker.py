@@ -1,9 +1,9 @@
 """The worker: runs a flow on Kafka, exactly once, as one of several workers in a group.
 
-kafka-python, because its ``send_offsets_to_transaction`` takes the consumer's group metadata
-(KIP-447): a worker that lost its partitions in a rebalance (a zombie: paused, partitioned
-away) cannot commit anything afterwards, so several active workers can share a service's
-partitions. Each poll's records are one transaction holding every output, every changelog
+The client is confluent-kafka (``courtbus.runtime.client``): its ``send_offsets_to_transaction``
+takes the consumer's group metadata (KIP-447), so a worker that lost its partitions in a
+rebalance (a zombie: paused, partitioned away) cannot commit anything afterwards, and several
+active workers can share a service's partitions. Each poll's records are one transaction holding every output, every changelog
 record and the input offsets. State is per task (see ``courtbus.runtime.flow.Inputs``), kept
 in SQLite under the worker's state folder and restored from the changelog tail on assignment.
 """
@@ -19,15 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka import TopicPartition
 from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
 
 from courtbus.bus.records import Output
 from courtbus.errors import StateError, TransientError
 from courtbus.runtime.changelogs import Changelogs, TaskId, TopicWatch
+from courtbus.runtime.client import GroupConsumer, TransactionalProducer
 from courtbus.runtime.config import Slot, WorkerConfig, claim_slot
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import Flow
@@ -36,43 +34,6 @@ from courtbus.runtime.sqlite import SqliteBackend
 from courtbus.runtime.state import Backend, MemoryBackend, State
 
 log = logging.getLogger("courtbus.runtime")
-
-
-def _finish_joins(consumer: KafkaConsumer) -> None:
-    """Work around kafka-python 3.0.12: a poll that times out while a JoinGroup is in flight.
-
-    ``ensure_active_group`` leaves the join task running and returns; on the next poll it only
-    looks at ``need_rejoin()``, which is then false, so the finished join is never completed:
-    the assignment is never applied and the heartbeat (disabled during the join) never
-    restarts, and the member is dropped from the group after its session timeout. Counting
-    a join task in flight as "rejoin needed" makes the next poll await it.
-    """
-    coordinator = consumer._coordinator
-    original = coordinator.need_rejoin
-
-    def need_rejoin() -> bool:
-        return bool(original() or getattr(coordinator, "_join_task", None) is not None)
-
-    coordinator.need_rejoin = need_rejoin
-
-
-class _TopicLister:
-    """Lists the cluster's topics for the output check, on an admin client made on first use."""
-
-    def __init__(self, settings: dict[str, Any]) -> None:
-        self.settings = settings
-        self._admin: KafkaAdminClient | None = None
-
-    def __call__(self) -> list[str]:
-        if self._admin is None:
-            self._admin = KafkaAdminClient(**self.settings, request_timeout_ms=10_000)
-        return list(self._admin.list_topics())
-
-    def close(self) -> None:
-        if self._admin is not None:
-            with contextlib.suppress(Exception):
-                self._admin.close()
-            self._admin = None
 
 
 class Rejoin(Exception):
@@ -92,7 +53,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
+class Worker:
     """Runs one flow until ``stop()``; start as many as the input has partitions."""
 
     def __init__(
@@ -140,35 +101,30 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
 
     def _session(self) -> None:
         assert self._slot is not None
-        settings = self.config.connection.kafka_settings()
-        producer = KafkaProducer(
-            **settings, transactional_id=f"{self.group}-{self._slot.uid}", acks="all",
-            enable_idempotence=True, transaction_timeout_ms=self.config.transaction_timeout_ms,
-            linger_ms=self.config.linger_ms, batch_size=256 * 1024,
-            max_request_size=self.config.max_request_bytes,
+        connection = self.config.connection
+        settings = connection.kafka_settings()
+        producer = TransactionalProducer(
+            connection.librdkafka_settings(), transactional_id=f"{self.group}-{self._slot.uid}",
+            transaction_timeout_ms=self.config.transaction_timeout_ms,
+            linger_ms=self.config.linger_ms, max_request_bytes=self.config.max_request_bytes,
         )  # fmt: skip
-        consumer: KafkaConsumer | None = None
+        consumer: GroupConsumer | None = None
         watch: TopicWatch | None = None
-        lister = _TopicLister(settings)
-        self.engine.check = OutputCheck(
-            lister, max_bytes=self.config.max_request_bytes,
-            attempts=self.config.output_lookups, recheck_s=self.config.missing_topic_recheck_s,
-            sleep=self._stopping.wait,
-        )  # fmt: skip
         try:
-            producer.init_transactions()
-            consumer = KafkaConsumer(
-                **settings, group_id=self.group, enable_auto_commit=False,
-                isolation_level="read_committed", auto_offset_reset="earliest",
-                partition_assignment_strategy=[RangePartitionAssignor],
+            producer.init()
+            consumer = GroupConsumer(
+                connection.librdkafka_settings(), group=self.group,
                 session_timeout_ms=self.config.session_timeout_ms,
-                heartbeat_interval_ms=max(self.config.session_timeout_ms // 4, 500),
                 max_poll_interval_ms=self.config.max_poll_interval_ms,
-                metadata_max_age_ms=self.config.metadata_max_age_ms,
                 fetch_max_wait_ms=self.config.fetch_max_wait_ms,
-                max_partition_fetch_bytes=4 * 1024 * 1024,
+                metadata_max_age_ms=self.config.metadata_max_age_ms,
+                on_assign=self.on_partitions_assigned, on_revoke=self.on_partitions_revoked,
             )  # fmt: skip
-            _finish_joins(consumer)
+            self.engine.check = OutputCheck(
+                consumer.topics, max_bytes=self.config.max_request_bytes,
+                attempts=self.config.output_lookups, recheck_s=self.config.missing_topic_recheck_s,
+                sleep=self._stopping.wait,
+            )  # fmt: skip
             inputs = self.flow.inputs
             self._assigned = None
             self._subscribed: frozenset[str] = frozenset()
@@ -176,7 +132,7 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                 watch = TopicWatch(settings, inputs.pattern, self.config.metadata_max_age_ms / 1000)
                 watch.start()
             else:
-                consumer.subscribe(topics=list(inputs.topics), listener=self)
+                consumer.subscribe(inputs.topics)
             log.info(
                 "%s consuming %s (worker %d, state %s)",
                 self.group,
@@ -192,18 +148,17 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                 watch.stop()
             self._close_tasks(list(self.tasks))
             if consumer is not None:
-                consumer.close(autocommit=False)
-            lister.close()
-            producer.close(timeout=5)
+                consumer.close()
+            producer.close(timeout_s=5)
 
     def _loop(
-        self, producer: KafkaProducer, consumer: KafkaConsumer, watch: TopicWatch | None
+        self, producer: TransactionalProducer, consumer: GroupConsumer, watch: TopicWatch | None
     ) -> None:
         next_tick = time.monotonic()
         while not self._stopping.is_set():
             if watch is not None and watch.found and watch.found != self._subscribed:
                 self._subscribed = watch.found  # a new outbox: picked up without a restart
-                consumer.subscribe(topics=sorted(self._subscribed), listener=self)
+                consumer.subscribe(self._subscribed)
             if not consumer.subscription():
                 self._stopping.wait(0.1)  # nothing matches the pattern yet
                 continue
@@ -214,43 +169,45 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                 next_tick = time.monotonic() + self.config.tick_s
                 self._tick(producer, consumer)
 
-    def _gather(self, consumer: KafkaConsumer) -> dict[TopicPartition, list[Any]]:
-        """Poll until a batch is ``commit_interval_ms`` old or ``max_records`` long.
+    def _gather(self, consumer: GroupConsumer) -> dict[TopicPartition, list[Any]]:
+        """Poll until the input is drained, or the batch is ``commit_interval_ms`` old or
+        ``max_records`` long (group commit).
 
-        One transaction per poll meant one per record at low rates, and each costs the broker
-        about ten appends (markers, offsets, transaction log). A rebalance while gathering
-        drops the batch: partitions this worker kept are rewound to their first dropped record,
-        the others are fetched again from the committed offsets by whoever owns them now.
+        The first poll waits up to ``poll_ms`` for a record; after it, polls only take what the
+        client has already fetched, and the batch ends as soon as one finds nothing. Low load
+        then costs one commit's latency per hop, not a fixed wait; high load stays batched,
+        since librdkafka fetches on its own thread while a transaction commits, and the next
+        batch is waiting when the commit returns. A rebalance while gathering drops the batch:
+        partitions this worker kept are rewound to their first dropped record, the others are
+        fetched again from the committed offsets by whoever owns them now.
         """
         batch: dict[TopicPartition, list[Any]] = {}
         count = 0
         deadline: float | None = None
         generation = self._generation
         while not self._stopping.is_set():
-            wait_ms = self.config.poll_ms
-            if deadline is not None:
-                wait_ms = max(0, min(wait_ms, int((deadline - time.monotonic()) * 1000)))
-            polled = consumer.poll(timeout_ms=wait_ms, max_records=self.config.max_records - count)
-            self._sync_tasks(consumer)
+            wait_s = self.config.poll_ms / 1000 if deadline is None else 0.0
+            polled = consumer.poll(wait_s, self.config.max_records - count)
+            self._sync_tasks()
             if self._generation != generation:
                 # Revoked while gathering: drop what was gathered and this poll's records, and
-                # rewind the partitions this worker kept (kafka-python keeps their positions)
-                # so they are read again in order; the others start from the committed offsets.
+                # rewind the partitions this worker kept so they are read again in order; the
+                # others start from the committed offsets.
                 self._rewind(consumer, batch, polled)
                 return {}
             for tp, records in polled.items():
                 batch.setdefault(tp, []).extend(records)
                 count += len(records)
-            if count and deadline is None:
+            if not polled or not count or count >= self.config.max_records:
+                break  # drained (or nothing at all), or full
+            if deadline is None:
                 deadline = time.monotonic() + self.config.commit_interval_ms / 1000
-            if not count or count >= self.config.max_records:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
+            elif time.monotonic() >= deadline:
                 break
         return batch
 
     @staticmethod
-    def _rewind(consumer: KafkaConsumer, *dropped: dict[TopicPartition, list[Any]]) -> None:
+    def _rewind(consumer: GroupConsumer, *dropped: dict[TopicPartition, list[Any]]) -> None:
         first: dict[TopicPartition, int] = {}
         for batch in dropped:
             for tp, records in batch.items():
@@ -302,7 +259,7 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
                 except StateError as exc:  # only a longer restore later
                     log.warning("%s: %s", self.group, exc)
 
-    def _sync_tasks(self, consumer: KafkaConsumer) -> None:
+    def _sync_tasks(self) -> None:
         if self._assigned is None:
             return
         wanted = {self.changelogs.task_of(tp) for tp in self._assigned}
@@ -338,8 +295,8 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
 
     def _process(
         self,
-        producer: KafkaProducer,
-        consumer: KafkaConsumer,
+        producer: TransactionalProducer,
+        consumer: GroupConsumer,
         batch: dict[TopicPartition, list[Any]],
     ) -> None:
         touched: list[Task] = []
@@ -368,13 +325,13 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
             raise
         # Past the last record, and past a transaction marker after it (the consumer's
         # position skips control records), so a caught-up group shows no lag (KAFKA-6607).
+        positions = consumer.positions(batch)
         offsets = {
-            tp: OffsetAndMetadata(max(records[-1].offset + 1, consumer.position(tp)), "", -1)
-            for tp, records in batch.items()
+            tp: max(records[-1].offset + 1, positions.get(tp, -1)) for tp, records in batch.items()
         }
         self._commit(producer, consumer, outputs, touched, offsets)
 
-    def _tick(self, producer: KafkaProducer, consumer: KafkaConsumer) -> None:
+    def _tick(self, producer: TransactionalProducer, consumer: GroupConsumer) -> None:
         if self.flow.inputs.pattern:
             self._advance_checkpoints(list(self.tasks.values()))
         now = self.clock()
@@ -394,50 +351,49 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
             return
         # The positions go into the transaction too: a zombie's tick is fenced like its batches.
         offsets = {
-            tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in self._assigned or ()
+            tp: offset
+            for tp, offset in consumer.positions(self._assigned or ()).items()
+            if offset >= 0
         }
         self._commit(producer, consumer, outputs, touched, offsets)
 
     def _commit(
         self,
-        producer: KafkaProducer,
-        consumer: KafkaConsumer,
+        producer: TransactionalProducer,
+        consumer: GroupConsumer,
         outputs: list[Output],
         touched: list[Task],
-        offsets: dict[TopicPartition, OffsetAndMetadata],
+        offsets: dict[TopicPartition, int],
     ) -> None:
         try:
-            producer.begin_transaction()
+            producer.begin()
             for out in outputs:
-                producer.send(out.topic, value=out.value, key=out.key, headers=out.headers)
-            last: dict[tuple[TaskId, str], Any] = {}
+                producer.send(out)
             for task in touched:
                 for (store, key), entry in task.state.changes().items():
                     tp, record_key, headers = self.changelogs.record(task.id, store, key, entry)
-                    last[(task.id, store)] = producer.send(
-                        tp.topic, value=entry.value, key=record_key, headers=headers,
-                        partition=tp.partition,
-                    )  # fmt: skip
+                    record = Output(tp.topic, record_key, entry.value, headers)
+                    producer.send(record, partition=tp.partition, tag=(task.id, store))
             if offsets:
-                producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
+                producer.send_offsets(offsets, consumer.group_metadata())
             if self.config.hold_open_ms:
                 log.info("%s transaction open: %d outputs", self.group, len(outputs))
                 self._stopping.wait(self.config.hold_open_ms / 1000)
-            producer.commit_transaction()
+            producer.commit()
         except KafkaError as exc:
             for task in self.tasks.values():
                 task.state.rollback()
             with contextlib.suppress(KafkaError):  # fenced or fatal: the next session starts clean
-                producer.abort_transaction()
+                producer.abort()
             raise Rejoin(f"transaction aborted: {type(exc).__name__}: {exc}") from exc
-        for (_task, store), future in last.items():
-            meta = future.get()
-            place = (store, meta.partition)
-            self._written[place] = max(self._written.get(place, 0), meta.offset + 1)
+        written = producer.delivered
+        for (_task, store), (partition, offset) in written.items():
+            place = (store, partition)
+            self._written[place] = max(self._written.get(place, 0), offset + 1)
         for task in touched:
             checkpoints = {
-                store: future.get().offset + 1
-                for (task_id, store), future in last.items()
+                store: offset + 1
+                for (task_id, store), (_p, offset) in written.items()
                 if task_id == task.id
             }
             try:
@@ -448,7 +404,7 @@ class Worker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python i
 
     def _retry_later(
         self,
-        consumer: KafkaConsumer,
+        consumer: GroupConsumer,
         batch: dict[TopicPartition, list[Any]],
         touched: list[Task],
         exc: Exception,
