@@ -3,20 +3,51 @@
 ``COURTBUS_DIRECTORY`` names another directory file; ``COURTBUS_RESTRICTION_ACK_SECONDS`` how
 long an entitled agency has to acknowledge a control or its lift (default 12 hours);
 ``COURTBUS_RESTRICTION_GRACE_SECONDS`` how long a lifted control stays in the view before its
-tombstone (default 7 days).
+tombstone (default 7 days); ``COURTBUS_RESTRICTION_BULK_AGE_SECONDS``,
+``COURTBUS_RESTRICTION_BULK_QUIET_SECONDS`` and ``COURTBUS_RESTRICTION_PROGRESS_SECONDS`` the
+initial load over an existing list (see ``services.restrictions.flow``).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
+from kafka import KafkaConsumer, TopicPartition
+
 from courtbus.catalogue.directory import load_directory
+from courtbus.config import resolve
 from courtbus.wire.envelope import Envelope
 from services.main import run_service
-from services.restrictions.flow import RestrictionFlow
+from services.restrictions.flow import (
+    BLACKLIST_VIEW,
+    DEFAULT_PROGRESS_S,
+    LoadProgress,
+    RestrictionFlow,
+)
+
+
+def view_ends() -> Mapping[int, int]:
+    """The list view's read_committed end offsets now: the total an initial load's progress
+    is told against (asked once, by a consumer of its own that joins no group).
+
+    Raises:
+        ConfigError: the cluster is not configured; KafkaError: it cannot be asked.
+    """
+    consumer = KafkaConsumer(**resolve().kafka_settings(), enable_auto_commit=False,
+                             isolation_level="read_committed")  # fmt: skip
+    try:
+        parts = [TopicPartition(BLACKLIST_VIEW, p)
+                 for p in sorted(consumer.partitions_for_topic(BLACKLIST_VIEW) or ())]  # fmt: skip
+        return {tp.partition: int(end) for tp, end in consumer.end_offsets(parts).items()}
+    finally:
+        consumer.close()
 
 
 def make(envelope: Envelope) -> RestrictionFlow:
     """The flow with the repository's directory and the deadlines of the environment."""
-    return RestrictionFlow(envelope, load_directory())
+    every = float(os.environ.get("COURTBUS_RESTRICTION_PROGRESS_SECONDS", DEFAULT_PROGRESS_S))
+    return RestrictionFlow(envelope, load_directory(), progress=LoadProgress(every, view_ends))
 
 
 if __name__ == "__main__":

@@ -41,12 +41,29 @@ flow reads the list's view ``blacklist.entries`` and issues, in the listing cour
 consumption ban each ACTIVE entry requires, lifting it on a delisting for performance or
 correction (``services.restrictions.listings``); the court is told either way
 (``RestrictionNotice``). ``COURTBUS_RESTRICTION_FROM_LISTINGS=0`` turns this off.
+
+**Initial load.** A fresh worker over an existing list (8.6 M entries in 2023) meets the
+whole view at once. An entry last changed more than ``COURTBUS_RESTRICTION_BULK_AGE_SECONDS``
+(default 300 s) before the bus reads it is a backlog record: its ban is issued the same way
+and published to the view, but its court gets no notice per entry; the bans of a court's
+backlog are counted in the task, and once the backlog of that task has been quiet for
+``COURTBUS_RESTRICTION_BULK_QUIET_SECONDS`` (60 s) the court gets one summary
+``RestrictionNotice`` (``ISSUED_FOR_LISTING``, ``control_id`` empty, the count and the first
+and last entry in ``detail``) per task that held some of its entries. A listing made while the
+service runs is read within seconds and keeps its own notice. Every ban of the list is in
+``restriction.controls``, keyed by its entry id, for the court to look up. A listing's IDs were
+checked by the blacklist service when it was listed (``services.blacklist.flow``), so the ban
+takes them as they are (the structural rules, e.g. an organisation's entry without its legal
+representative's ID, are still checked). Progress (bans issued, rate, records read of the
+view's records) is logged every ``COURTBUS_RESTRICTION_PROGRESS_SECONDS`` (30 s).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -59,7 +76,7 @@ from courtbus.domain import restriction as rs
 from courtbus.domain.delegation import sender_court
 from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id, validate_passport
 from courtbus.errors import ValidationError
-from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
+from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec, json_store
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope, Event, RawRecord
 from services.restrictions import listings
@@ -70,9 +87,16 @@ FLOW = "restriction"
 EVENTS = flow_topic(FLOW)
 VIEW_TOPIC = "restriction.controls"
 BLACKLIST_VIEW = "blacklist.entries"
+ENTRY_RECORD = "cn.court.bus.blacklist.BlacklistEntry"
 NS = "cn.court.bus.restriction."
 VIEW_RECORD = NS + "RestrictionControl"
 CONTROLS: StoreSpec[Kept] = StoreSpec("controls", dump_kept, load_kept)
+# Per court, the bans an initial load issued in this task and not yet summed up to the court.
+LOAD: StoreSpec[Any] = json_store("listing_load")
+LOAD_TIMER = "#listing-load:"  # + court id: its summary's timer (no control id starts so)
+DEFAULT_BULK_AGE = timedelta(minutes=5)  # an entry older than this when read: a backlog
+DEFAULT_BULK_QUIET = timedelta(minutes=1)  # a backlog this quiet is over: its summary goes
+DEFAULT_PROGRESS_S = 30.0
 DEFAULT_GRACE = timedelta(days=7)  # how long a lifted control stays in the view: operational
 # Older LiftReason symbols and the ground each names (art. 9); SETTLEMENT and COURT_DECISION
 # name no ground of the provisions and are refused.
@@ -124,6 +148,74 @@ def grace_from_env() -> timedelta:
     return _seconds("GRACE", DEFAULT_GRACE)
 
 
+def bulk_age_from_env() -> timedelta:
+    """``COURTBUS_RESTRICTION_BULK_AGE_SECONDS``, default 5 minutes.
+
+    Raises:
+        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+    """
+    return _seconds("BULK_AGE", DEFAULT_BULK_AGE)
+
+
+def bulk_quiet_from_env() -> timedelta:
+    """``COURTBUS_RESTRICTION_BULK_QUIET_SECONDS``, default 1 minute.
+
+    Raises:
+        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+    """
+    return _seconds("BULK_QUIET", DEFAULT_BULK_QUIET)
+
+
+class LoadProgress:
+    """How far the initial load of this worker is: logged every ``every_s`` seconds.
+
+    ``ends``: the view's end offsets per partition (asked once, at the first line; None or a
+    failure: the line gives no total).
+    """
+
+    def __init__(
+        self,
+        every_s: float = DEFAULT_PROGRESS_S,
+        ends: Callable[[], Mapping[int, int]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.every_s, self.ends, self.clock = every_s, ends, clock
+        self.done = 0  # backlog bans issued by this worker
+        self.read: dict[int, int] = {}  # partition -> the offset after the last record read
+        self.started: float | None = None
+        self._last = 0.0
+        self._total: int | None = None
+        self._asked = False
+
+    def note(self, partition: int, offset: int, issued: bool) -> None:
+        """A backlog record of the view was read (``issued``: a ban came of it)."""
+        now = self.clock()
+        if self.started is None:
+            self.started = self._last = now
+        self.done += issued
+        self.read[partition] = offset + 1
+        if now - self._last >= self.every_s:
+            self._last = now
+            log.info("%s", self.line(now))
+
+    def line(self, now: float | None = None) -> str:
+        """The progress line: bans issued, their rate, records of the view read of its total."""
+        now = self.clock() if now is None else now
+        took = max(now - (now if self.started is None else self.started), 1e-9)
+        if not self._asked and self.ends is not None:
+            self._asked = True
+            try:
+                self._total = sum(self.ends().values())
+            except Exception as exc:  # only the total is missing from the line
+                log.warning("listing load: the view's end offsets are unknown: %s", exc)
+        read = sum(self.read.values())
+        of = f" of {self._total:,}" if self._total else ""
+        return (
+            f"listing load: {self.done:,} consumption bans issued for listings in {took:.0f} s "
+            f"({self.done / took:,.0f}/s); view records read {read:,}{of}"
+        )
+
+
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime | date) else value
 
@@ -139,7 +231,7 @@ class RestrictionFlow(Flow):
     source = "bus:restriction"
     inputs = Inputs(topics=(EVENTS, BLACKLIST_VIEW))
     internal = frozenset({BLACKLIST_VIEW})  # read raw: tombstones, and only ACTIVE matters
-    stores = (CONTROLS,)
+    stores = (CONTROLS, LOAD)
     timers = True
 
     def __init__(
@@ -149,7 +241,16 @@ class RestrictionFlow(Flow):
         ack_deadline: timedelta | None = None,
         grace: timedelta | None = None,
         from_listings: bool | None = None,
+        bulk_age: timedelta | None = None,
+        bulk_quiet: timedelta | None = None,
+        progress: LoadProgress | None = None,
     ) -> None:
+        """``bulk_age``, ``bulk_quiet``: see the module's "Initial load" (default from the
+        environment); ``progress``: where the load's progress is counted and logged.
+
+        Raises:
+            ValidationError: ``RESTRICTION_CONFIG_INVALID`` (a setting of the environment).
+        """
         super().__init__(envelope)
         if from_listings is None:
             from_listings = os.environ.get("COURTBUS_RESTRICTION_FROM_LISTINGS", "1") != "0"
@@ -159,6 +260,17 @@ class RestrictionFlow(Flow):
         }  # fmt: skip
         self.ack_deadline = ack_deadline if ack_deadline is not None else ack_deadline_from_env()
         self.grace = grace if grace is not None else grace_from_env()
+        self.bulk_age = bulk_age if bulk_age is not None else bulk_age_from_env()
+        self.bulk_quiet = bulk_quiet if bulk_quiet is not None else bulk_quiet_from_env()
+        self.progress = progress or LoadProgress(
+            float(os.environ.get("COURTBUS_RESTRICTION_PROGRESS_SECONDS", DEFAULT_PROGRESS_S))
+        )
+        # What every listing's ban is the same in (art. 3: all the kinds; the agencies that
+        # enforce them), computed once rather than per entry.
+        self._all_kinds = sorted(rs.Consumption)
+        self._listing_agencies = rs.agencies_for(
+            rs.Kind.CONSUMPTION_BAN, self.granted, frozenset(self._all_kinds)
+        )
 
     # -- events ------------------------------------------------------------------------------
 
@@ -264,20 +376,36 @@ class RestrictionFlow(Flow):
         return self._changed(state, Kept(control, published, listing=listing))
 
     def _on_listing(self, raw: RawRecord, state: State) -> list[Output]:
-        """A list entry: the ban an ACTIVE one requires, or its lift on a delisting."""
+        """A list entry: the ban an ACTIVE one requires, or its lift on a delisting.
+
+        A backlog record (see the module's "Initial load") gets no notice of its own: it is
+        counted for its court's summary.
+        """
         if raw.value is None:
             return []  # the entry left the view: its DELISTED record came before
-        entry = self.envelope.read(raw).payload
+        # The view is the bus's own (the blacklist service writes it): its value is decoded
+        # without checking its CloudEvents headers again, a cost per entry of a load.
+        decoded = self.envelope.codec.decode(raw.value)
+        if decoded.record != ENTRY_RECORD:
+            raise ValidationError(
+                f"{BLACKLIST_VIEW} holds {ENTRY_RECORD}, not {decoded.record}",
+                code="EVENT_TYPE_MISMATCH",
+            )
+        entry = decoded.payload
         eid = str(entry["entry_id"])
         court = str(entry["listing_court"]["court_id"])
+        updated: datetime | None = entry.get("updated_at")
+        backlog = updated is not None and state.now - updated > self.bulk_age
         kept = state.table(CONTROLS).get(eid)
         if entry["status"] == "ACTIVE":
             if kept is not None:
                 if kept.listing != eid:
                     log.warning("control id %s is a court's control: no ban for entry", eid)
+                if backlog:
+                    self.progress.note(raw.partition, raw.offset, issued=False)
                 return []
             try:
-                out = self._create(listings.ban_for(entry), eid, court, state, listing=eid)
+                out = self._listing_ban(entry, eid, court, state, quiet=backlog)
             except ValidationError as exc:
                 detail = f"list entry {eid}: the consumption ban it requires was not issued: " \
                     f"{exc.reason} ({exc.code}); issue it ({rs.consumption_art('一')})"  # fmt: skip
@@ -285,9 +413,15 @@ class RestrictionFlow(Flow):
                                       state.now, state.now, detail)  # fmt: skip
                 return [notice, self._alert(eid, "RESTRICTION_LISTING_NOT_RESTRICTED", detail,
                                             state.now)]  # fmt: skip
+            if backlog:
+                self._count_for_summary(court, eid, state)
+                self.progress.note(raw.partition, raw.offset, issued=True)
+                return out
             detail = f"list entry {eid}: consumption ban {eid} issued ({rs.consumption_art('一')})"
             return [*out, self._notice(eid, court, "ISSUED_FOR_LISTING", "", "ISSUE", state.now,
                                        state.now, detail)]  # fmt: skip
+        if backlog:
+            self.progress.note(raw.partition, raw.offset, issued=False)
         reason = listings.LIFT_ON_DELISTING.get(str(entry.get("reason")))
         if kept is None or kept.listing != eid or kept.control.status is not rs.Status.ACTIVE:
             return []
@@ -302,6 +436,65 @@ class RestrictionFlow(Flow):
         notice = self._notice(eid, court, "LIFTED_FOR_DELISTING", "", "LIFT", state.now,
                               state.now, detail)  # fmt: skip
         return [*self._changed(state, kept), notice]
+
+    def _listing_ban(
+        self, entry: dict[str, Any], eid: str, court: str, state: State, *, quiet: bool = False
+    ) -> list[Output]:
+        """Issue and publish the ban an ACTIVE entry requires (``_create``'s outputs, cheaper).
+
+        The entry's IDs were checked (and spelt canonically) by the blacklist service when it
+        was listed, so they are not checked again; a consumption ban of all of art. 3 names no
+        document and concerns the same agencies whatever the entry, computed once. ``quiet``:
+        no log line per ban (an initial load logs its progress instead).
+
+        Raises:
+            ValidationError: ``RESTRICTION_NO_PERSON`` (an organisation's entry without its
+                legal representative's ID).
+        """
+        p = listings.ban_for(entry)
+        subject, debtor = p["subject"], p["debtor"]
+        if subject["kind"] != "PERSON":  # the organisation named, none of its persons
+            rs.check_subjects(rs.Kind.CONSUMPTION_BAN, "ORGANISATION", [])
+        control = rs.issued(eid, court, rs.Kind.CONSUMPTION_BAN, self._listing_agencies, state.now)
+        published = {
+            "case_number": p["case_number"], "issuing_court": p["issuing_court"],
+            "kind": rs.Kind.CONSUMPTION_BAN.value, "subject": subject, "role": p["role"],
+            "debtor": debtor, "travel_document": None,
+            "prohibited": [k.value for k in self._all_kinds],
+            "effective_from": p["effective_from"].isoformat(), "effective_until": None,
+            "issued_at": p["issued_at"].isoformat(), "reason": p["reason"],
+        }  # fmt: skip
+        if not quiet:
+            log.info("issued %s (%s) to %s", eid, rs.Kind.CONSUMPTION_BAN.value,
+                     ", ".join(sorted(control.agencies)) or "nobody")  # fmt: skip
+        kept = Kept(control, published, listing=eid)
+        self._store(state, kept)
+        return [self._view(kept, state.now)]
+
+    def _count_for_summary(self, court: str, eid: str, state: State) -> None:
+        """Count a backlog ban for its court's summary, due once the backlog is quiet."""
+        loads = state.table(LOAD)
+        got = loads.get(court) or {"count": 0, "first": eid}
+        loads.put(court, got | {"count": int(got["count"]) + 1, "last": eid})
+        state.timers.schedule(LOAD_TIMER + court, state.now + self.bulk_quiet)
+
+    def _summary(self, court: str, state: State, now: datetime) -> list[Output]:
+        """The one notice a court gets for the bans an initial load issued in this task."""
+        loads = state.table(LOAD)
+        got = loads.get(court)
+        loads.delete(court)
+        state.timers.cancel(LOAD_TIMER + court)
+        if not got:
+            return []
+        count = int(got["count"])
+        detail = (
+            f"{count:,} consumption ban(s) issued for the listings of court {court} found on "
+            f"the national list ({rs.consumption_art('一')}), entries {got['first']} … "
+            f"{got['last']} among them; each is in restriction.controls under its entry id"
+        )
+        log.info("listing load: %s", detail)
+        return [self._notice("", court, "ISSUED_FOR_LISTING", "", "ISSUE", now, now, detail,
+                             key=f"listing-load:{court}")]  # fmt: skip
 
     def _document(
         self, kind: rs.Kind, p: dict[str, Any], subject: dict[str, Any], subject_id: str
@@ -541,6 +734,9 @@ class RestrictionFlow(Flow):
         outputs: list[Output] = []
         table = state.table(CONTROLS)
         for cid, _due in state.timers.due(now):
+            if cid.startswith(LOAD_TIMER):
+                outputs += self._summary(cid.removeprefix(LOAD_TIMER), state, now)
+                continue
             kept = table.get(cid)
             if kept is None:
                 state.timers.cancel(cid)
@@ -580,16 +776,17 @@ class RestrictionFlow(Flow):
 
     def _notice(
         self, cid: str, court: str, kind: str, agency: str, target: str, due: datetime,
-        now: datetime, detail: str,
+        now: datetime, detail: str, key: str | None = None,
     ) -> Output:  # fmt: skip
-        """A ``RestrictionNotice`` to the issuing court's inbox."""
+        """A ``RestrictionNotice`` to the issuing court's inbox (keyed by ``cid`` or ``key``)."""
         notice = {
             "control_id": cid, "issuing_court": v.court(court), "notice": kind,
             "agency_id": agency, "target": target, "due_at": due, "sent_at": now,
             "detail": mask_ids_in_text(detail),
         }  # fmt: skip
         topic = inbox_topic("court", court)
-        return output_of(self.envelope.build(topic, NS + "RestrictionNotice", notice, self.source))
+        built = self.envelope.build(topic, NS + "RestrictionNotice", notice, self.source, key=key)
+        return output_of(built)
 
     def _alert(self, key: str, code: str, detail: str, now: datetime) -> Output:
         """A ``ServiceAlert`` on ``bus.alerts`` (no record caused it: partition and offset -1)."""

@@ -14,7 +14,14 @@ from courtbus.bus.records import Output
 from courtbus.catalogue.directory import load_directory
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.wire import values as v
-from services.restrictions.flow import CONTROLS, EVENTS, NS, VIEW_TOPIC, RestrictionFlow
+from services.restrictions.flow import (
+    CONTROLS,
+    EVENTS,
+    NS,
+    VIEW_TOPIC,
+    LoadProgress,
+    RestrictionFlow,
+)
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 COURT, OTHER = "3205", "6101"
@@ -451,3 +458,70 @@ def test_listings_can_be_left_to_the_courts() -> None:
     flow = RestrictionFlow(memory_envelope(), load_directory(), from_listings=False)
     h = FlowHarness(flow, start=T0)
     assert listed(h, entry()) == []
+
+
+# -- the initial load: a fresh worker over an existing list ------------------------------------
+
+
+def old_entry(eid: str, court: str = COURT, **change: Any) -> dict[str, Any]:
+    """An entry last changed a day before the harness's clock: a backlog record."""
+    court_of = {"listing_court": v.court(court)}
+    return entry(eid, updated_at=T0 - timedelta(days=1), listed_at=T0 - timedelta(days=1),
+                 **court_of, **change)  # fmt: skip
+
+
+def test_a_backlog_of_listings_gets_its_bans_and_one_summary_per_court() -> None:
+    h = harness(partitions=1)  # one task: one summary per court
+    out = [o for i in range(5) for o in listed(h, old_entry(f"bl-{i}"))]
+    out += listed(h, old_entry("bl-x", court=OTHER))
+    assert len(view(h, out)) == 6 and h.count(CONTROLS.name) == 6
+    assert not [o for o in out if o.topic.endswith(".inbox")]  # no notice per entry
+    assert h.advance(seconds=30) == []  # the backlog is not quiet yet
+    out = h.advance(seconds=31)
+    notices = {h.decode(o).payload["issuing_court"]["court_id"]: h.decode(o).payload
+               for o in out if o.topic.endswith(".inbox")}  # fmt: skip
+    assert set(notices) == {COURT, OTHER}
+    mine = notices[COURT]
+    assert (mine["notice"], mine["control_id"]) == ("ISSUED_FOR_LISTING", "")
+    assert "5 consumption ban(s)" in mine["detail"] and "1 consumption ban(s)" in notices[
+        OTHER]["detail"]  # fmt: skip
+    assert h.count("listing_load") == 0 and h.advance(minutes=5) == []  # sent once
+
+
+def test_each_task_sums_up_its_own_share_of_a_court_backlog() -> None:
+    h = harness(partitions=3)
+    for i in range(9):
+        listed(h, old_entry(f"bl-{i}"))
+    out = h.advance(minutes=2)
+    counts = [int(h.decode(o).payload["detail"].split(" ")[0]) for o in out
+              if o.topic == INBOX]  # fmt: skip
+    assert sum(counts) == 9 and 1 < len(counts) <= 3
+
+
+def test_a_backlog_ban_is_the_ban_a_live_listing_gets() -> None:
+    org = {"debtor": ORG, "legal_representative": "李四", "legal_representative_id": REP_ID}
+    for change in ({}, org):
+        live, bulk = harness(), harness()
+        (a,) = view(live, listed(live, entry("bl-7", **change)))
+        (b,) = view(bulk, listed(bulk, entry("bl-7", updated_at=T0 - timedelta(days=1),
+                                             **change)))  # fmt: skip
+        assert a == b
+
+
+def test_a_backlog_entry_that_names_no_person_is_still_reported_on_its_own() -> None:
+    h = harness()
+    out = listed(h, old_entry("bl-3", debtor=ORG, legal_representative="李四"))
+    assert court_notices(h, out) == [("LISTING_NOT_RESTRICTED", "bl-3")]
+    assert h.count("listing_load") == 0
+
+
+def test_the_load_logs_its_progress_against_the_view() -> None:
+    clock = iter([0.0, 0.0, 10.0, 40.0, 40.0])
+    progress = LoadProgress(30.0, ends=lambda: {0: 100, 1: 50}, clock=lambda: next(clock))
+    progress.note(0, 9, issued=True)
+    progress.note(1, 4, issued=False)
+    progress.note(0, 19, issued=True)
+    assert progress.line() == (
+        "listing load: 2 consumption bans issued for listings in 40 s (0/s); "
+        "view records read 25 of 150"
+    )
