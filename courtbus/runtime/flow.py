@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -104,6 +104,10 @@ class Flow(ABC):
     # feed router, applies the record and dead-letters only that output (one agency's missing
     # feed must not keep a listing from the others).
     dead_letter_undeliverable: ClassVar[bool] = False
+    # Input topic -> the most records of it one batch takes: a backlog there (e.g. a fresh
+    # restrictions worker over the whole list) then leaves room in every batch for the other
+    # inputs' records (live bans), which would otherwise wait behind it.
+    paced_inputs: ClassVar[Mapping[str, int]] = {}
     group: str | None = None  # consumer group; default ``courtbus-<name>``
 
     def __init__(self, envelope: Envelope) -> None:

@@ -195,16 +195,38 @@ class Worker:
                 # others start from the committed offsets.
                 self._rewind(consumer, batch, polled)
                 return {}
+            before = count
             for tp, records in polled.items():
-                batch.setdefault(tp, []).extend(records)
-                count += len(records)
-            if not polled or not count or count >= self.config.max_records:
+                records = self._pace(consumer, tp, records, batch)
+                if records:
+                    batch.setdefault(tp, []).extend(records)
+                    count += len(records)
+            if count == before or count >= self.config.max_records:
                 break  # drained (or nothing at all), or full
             if deadline is None:
                 deadline = time.monotonic() + self.config.commit_interval_ms / 1000
             elif time.monotonic() >= deadline:
                 break
         return batch
+
+    def _pace(
+        self,
+        consumer: GroupConsumer,
+        tp: TopicPartition,
+        records: list[Any],
+        batch: dict[TopicPartition, list[Any]],
+    ) -> list[Any]:
+        """``records`` up to the flow's cap on ``tp``'s topic in this batch; the rest are
+        fetched again later (the partition is sought back to the first record left)."""
+        cap = self.flow.paced_inputs.get(tp.topic)
+        if cap is None:
+            return records
+        taken = sum(len(r) for t, r in batch.items() if t.topic == tp.topic)
+        room = max(0, cap - taken)
+        if len(records) <= room:
+            return records
+        consumer.seek(tp, records[room].offset)
+        return records[:room]
 
     @staticmethod
     def _rewind(consumer: GroupConsumer, *dropped: dict[TopicPartition, list[Any]]) -> None:

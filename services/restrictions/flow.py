@@ -66,7 +66,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from courtbus.bus.records import Output, forward, output_of
 from courtbus.bus.refusals import ALERT_RECORD
@@ -233,6 +233,9 @@ class RestrictionFlow(Flow):
     internal = frozenset({BLACKLIST_VIEW})  # read raw: tombstones, and only ACTIVE matters
     stores = (CONTROLS, LOAD)
     timers = True
+    # At most this many list records a batch, so a court's own bans and the agencies' answers
+    # never wait behind a backlog of the list (a fresh worker over 8.6 M entries).
+    paced_inputs: ClassVar[Mapping[str, int]] = {BLACKLIST_VIEW: 500}
 
     def __init__(
         self,

@@ -196,3 +196,44 @@ def test_a_restart_with_a_million_stored_entities_reads_only_the_changelog_tail(
     print(
         f"full restore of {entities} entities: {first_restore_s:.1f}s; tail: {tail_restore_s:.1f}s"
     )
+
+
+@pytest.mark.timeout(300)
+def test_a_paced_input_leaves_room_for_the_others_and_loses_nothing(
+    conn: Connection, envelope: Envelope, topics: tuple[str, str, str], tmp_path: Path
+) -> None:
+    """A backlog on a paced input (at most 100 records a batch: the rest of each fetch is
+    sought back and read again later) is read in full, each record once, and a record on the
+    other input arriving behind it gets through before the backlog ends."""
+    name, backlog, out = topics
+    live = f"test.{name}.live"
+    admin = KafkaAdminClient(**conn.kafka_settings())
+    try:
+        admin.create_topics([NewTopic(live, 1, 1)])
+    finally:
+        admin.close()
+    _produce(conn, backlog, [(f"b{i:05d}".encode(), b"old") for i in range(20_000)])
+
+    class Paced(Flow):
+        inputs = Inputs(topics=(backlog, live))
+        decode = False
+        paced_inputs = {backlog: 100}  # noqa: RUF012  # a test's class
+
+        def on_event(self, record: Incoming, state: State) -> list[Output]:
+            return [Output(out, record.raw.key, record.raw.value, [])]
+
+    Paced.name, Paced.source = name, f"bus:{name}"
+    reader = TopicReader(conn, out)
+    try:
+        with Running(Paced(envelope), conn, tmp_path):
+            reader.wait_for(lambda r: r.value == b"old", count=500, timeout_s=120)
+            _produce(conn, live, [(b"live", b"now")])
+            reader.wait_for(lambda r: r.value == b"now", timeout_s=60)
+            before_live = sum(1 for r in reader.records if r.value == b"old")
+            reader.wait_for(lambda r: r.value == b"old", count=20_000, timeout_s=180)
+        reader.poll()
+    finally:
+        reader.close()
+    assert before_live < 20_000, "the live record waited for the whole backlog"
+    keys = [r.key for r in reader.records if r.value == b"old"]
+    assert len(keys) == 20_000 and len(set(keys)) == 20_000  # each once, none lost
