@@ -70,8 +70,10 @@ def records(envelope: Envelope, count: int, tag: str = "b") -> list[KeptRecord]:
     return out
 
 
-def run(count: int, batch: int, state_dir: Path) -> dict[str, Any]:
-    """Feed ``count`` records in batches; the figures."""
+def run(
+    count: int, batch: int, state_dir: Path, profile: cProfile.Profile | None = None
+) -> dict[str, Any]:
+    """Feed ``count`` records in batches; the figures (``profile``: on while they are fed)."""
     envelope = memory_envelope()
     flow = GatewayFlow(envelope)
     config = WorkerConfig(Connection("localhost:9092", None), state_dir)
@@ -90,6 +92,8 @@ def run(count: int, batch: int, state_dir: Path) -> dict[str, Any]:
     }
     forwarded = 0
     sends = 0
+    if profile is not None:
+        profile.enable()
     wall, cpu = time.perf_counter(), time.process_time()
     # interleave the tasks' batches as a worker's polls would
     cursor = {t: 0 for t in by_task}
@@ -113,6 +117,8 @@ def run(count: int, batch: int, state_dir: Path) -> dict[str, Any]:
             state.committed({"seen": cursor[task]})
     cpu = time.process_time() - cpu
     wall = time.perf_counter() - wall
+    if profile is not None:
+        profile.disable()
     for state in states.values():
         state.backend.close()
     if forwarded != count:
@@ -138,14 +144,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gw-checks-") as tmp:
         run(min(args.n, 2_000), args.batch, Path(tmp) / "warm")  # imports, schema caches
-        if args.profile:
-            prof = cProfile.Profile()
-            prof.enable()
-        runs = [run(args.n, args.batch, Path(tmp) / f"run{i}") for i in range(args.repeat)]
+        prof = cProfile.Profile() if args.profile else None
+        runs = [run(args.n, args.batch, Path(tmp) / f"run{i}", prof) for i in range(args.repeat)]
         figures = min(runs, key=lambda f: float(f["checks_cpu_us_per_record"]))
         figures["checks_cpu_us_per_record_runs"] = [f["checks_cpu_us_per_record"] for f in runs]
-        if args.profile:
-            prof.disable()
+        if prof is not None:
             stats = pstats.Stats(prof, stream=sys.stdout).sort_stats(SORT)
             stats.print_stats(25)
     print(
