@@ -10,7 +10,7 @@ from courtbus.bus.topics import OUTBOX, flow_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.domain import policy
 from courtbus.errors import ValidationError
-from courtbus.gateway.rules import check_identities, check_sender, check_values
+from courtbus.gateway.rules import Memo, check_identities, check_sender, check_values, payload_ok
 from courtbus.wire.envelope import Envelope, Event, RawRecord
 from courtbus.wire.events import EventHeaders
 from courtbus.wire.messages import by_record
@@ -49,6 +49,8 @@ class Gateway:
             "court": frozenset(c.id for c in directory.courts),
             "agency": frozenset(a.id for a in directory.agencies),
         }
+        self._designations = {c.id: c.designation for c in directory.courts}
+        self._memo = Memo()
 
     def owner(self, topic: str) -> tuple[str, str]:
         """(kind, id) of the participant owning an outbox topic.
@@ -87,8 +89,9 @@ class Gateway:
             )
         event = self.envelope.read(raw, headers)
         check_sender(event.record, kind, pid, event.payload)
-        check_values(event.payload)
-        check_identities(event.payload, self.directory)
+        if not payload_ok(event.payload, self._designations, self._memo):
+            check_values(event.payload)  # raise the refusal naming the field
+            check_identities(event.payload, self.directory)
         mtype = by_record(event.record)
         expected_key = mtype.key(event.payload)
         if not 1 <= len(expected_key) <= MAX_KEY_CHARS or not expected_key.isprintable():

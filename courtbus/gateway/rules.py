@@ -5,7 +5,7 @@ Pure data and checks over decoded payloads; imports only the domain layer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -202,3 +202,107 @@ def check_identities(payload: dict[str, Any], directory: Directory) -> None:
                 id_type=node.get("id_type"),
                 nationality=node.get("nationality"),
             )
+
+
+class Memo:
+    """Inputs a pure check accepted: case numbers (their parts) and debtor IDs, bounded.
+
+    Case numbers and debtors recur (a case's steps, a debtor's several cases), and parsing a
+    case number or checking an ID costs more than the rest of a record's checks. Only what
+    passed is kept; the memo is emptied when it reaches ``size`` entries, so memory stays
+    bounded whatever the traffic.
+    """
+
+    def __init__(self, size: int = 65_536) -> None:
+        self.size = size
+        self.cases: dict[str, tuple[object, ...]] = {}
+        self.debtors: set[Hashable] = set()
+
+    def case_parts(self, text: object) -> tuple[object, ...] | None:
+        """(year, court_id, type_code, sequence) of a valid case number, or None."""
+        if not isinstance(text, str):
+            return None
+        parts = self.cases.get(text)
+        if parts is None:
+            try:
+                parsed = CaseNumber.parse(text)
+            except ValidationError:
+                return None
+            if len(self.cases) >= self.size:
+                self.cases.clear()
+            parts = self.cases[text] = (
+                parsed.year, parsed.court_id, parsed.type_code, parsed.sequence
+            )  # fmt: skip
+        return parts
+
+    def debtor_ok(self, node: Mapping[str, Any]) -> bool:
+        """Whether a debtor record's ID passes ``validate_debtor_id`` (strict)."""
+        key = (node["kind"], node["id_number"], node.get("id_type"), node.get("nationality"))
+        if not all(part is None or isinstance(part, str) for part in key):
+            return False  # not a decoded payload: the full check says what is wrong
+        if key in self.debtors:
+            return True
+        try:
+            validate_debtor_id(
+                str(node["kind"]), str(node["id_number"]), strict=True,
+                id_type=node.get("id_type"), nationality=node.get("nationality"),
+            )  # fmt: skip
+        except ValidationError:
+            return False
+        if len(self.debtors) >= self.size:
+            self.debtors.clear()
+        self.debtors.add(key)
+        return True
+
+
+def payload_ok(payload: dict[str, Any], designations: Mapping[str, str], memo: Memo) -> bool:
+    """Whether ``check_values`` and ``check_identities`` would both pass: the gateway's fast test.
+
+    One walk, no paths built, recurring case numbers and debtors looked up in ``memo``;
+    ``designations`` maps each court id of the directory to its designation. False means
+    something is wrong: run the two checks to raise the refusal naming the field (a record
+    this test doubts is always given to them, so it is never stricter than they are).
+    """
+    return _payload_ok(payload, False, designations, memo)
+
+
+def _payload_ok(
+    node: dict[str, Any] | list[Any],
+    free_text: bool,
+    designations: Mapping[str, str],
+    memo: Memo,
+) -> bool:
+    if isinstance(node, dict):
+        keys = node.keys()
+        size = len(node)
+        if size == 5 and keys == _CASE_FIELDS:
+            parts = memo.case_parts(node["text"])
+            if parts is None or parts != (
+                node["year"], node["court_id"], node["type_code"], node["sequence"]
+            ):  # fmt: skip
+                return False
+        elif size == 2 and keys == _COURT_FIELDS:
+            designation = designations.get(str(node["court_id"]))
+            if designation is None or designation != node["designation"]:
+                return False
+        elif (
+            3 <= size <= 5
+            and _DEBTOR_REQUIRED <= keys <= _DEBTOR_FIELDS
+            and (not str(node["name"]).strip() or not memo.debtor_ok(node))
+        ):
+            return False
+        items: Any = node.items()
+    else:
+        items = enumerate(node)
+    for name, value in items:
+        if isinstance(value, str):
+            if not text_ok(value, free_text=free_text or name in FREE_TEXT_FIELDS):
+                return False
+        elif isinstance(value, Decimal):
+            if not amount_ok(value):
+                return False
+        elif isinstance(value, (dict, list)) and not _payload_ok(
+            value, free_text or name in FREE_TEXT_FIELDS, designations, memo
+        ):
+            return False
+    return True

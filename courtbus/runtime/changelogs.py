@@ -4,7 +4,8 @@ Each store ``s`` of flow ``f`` has the compacted topic ``bus.f.s.changelog``; ti
 ``bus.f.timers.changelog``. For topic inputs, task p (partition p of every input topic)
 writes changelog partition p. For a pattern input each topic-partition is a task; tasks share
 the changelog's partitions by hash, so their keys carry the task as a prefix. A record's time
-column (expiry or due time) travels in the ``cb_t`` header.
+column (expiry or due time) travels in the ``cb_t`` header. A packed store's record holds a
+batch's entries (``courtbus.runtime.packs``): a restore unpacks it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from kafka.errors import (
 from courtbus.errors import ClusterError, StateError
 from courtbus.runtime.config import WorkerConfig
 from courtbus.runtime.flow import TIMERS, Flow
+from courtbus.runtime.packs import PACK, unpack
 from courtbus.runtime.sqlite import SqliteBackend
 from courtbus.runtime.state import Entry
 
@@ -330,6 +332,11 @@ class Changelogs:
                         continue
                     key = key[len(prefix) :]
                 t = next((int(v) for k, v in rec.headers or () if k == "cb_t"), None)
+                if key.startswith(PACK) and rec.value is not None:  # a packed store's batch
+                    changes.update(((store, k), Entry(v, kt)) for k, v, kt in unpack(rec.value))
+                    changes[(store, key)] = Entry(b"", t)  # its marker, evicted with it
+                    count += 1
+                    continue
                 changes[(store, key)] = Entry(rec.value, t)
                 count += 1
             backend.write(changes, {store: records[-1].offset + 1})

@@ -145,7 +145,7 @@ class Engine:
         """
         state.now = now
         for store, key in list(state.expired(now)):
-            state.table(state.specs[store]).delete(key)
+            state.evict(store, key)
         state.commit_record()
         try:
             outputs = self.flow.on_tick(now, state)

@@ -32,11 +32,14 @@ class StoreSpec(Generic[V]):
     """A key-value store of a flow: its name and how its values become bytes and back.
 
     Each store has a changelog topic ``bus.<flow>.<name>.changelog`` partitioned like the input.
+    ``packed``: a batch's puts go to the changelog as one record, and entries leave only by
+    expiry (see ``courtbus.runtime.packs``): for a store written on every record.
     """
 
     name: str
     dump: Callable[[V], bytes]
     load: Callable[[bytes], V]
+    packed: bool = False
 
 
 def json_store(name: str) -> StoreSpec[Any]:

@@ -18,6 +18,7 @@ from courtbus.bus.records import KeptRecord, Output
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import TIMERS, Flow
 from courtbus.runtime.outputs import OutputCheck
+from courtbus.runtime.packs import PACK
 from courtbus.runtime.state import MemoryBackend, State, from_ms
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope, Event
@@ -152,8 +153,16 @@ class FlowHarness:
         ]
 
     def count(self, store: str) -> int:
-        """How many entries ``store`` (or ``"timers"``) holds over every task."""
-        return sum(s.backend.count(store) for s in self.states.values())
+        """How many entries ``store`` (or ``"timers"``) holds over every task (a packed
+        store's pack markers, the runtime's own, not counted)."""
+        backends = [s.backend for s in self.states.values()]
+        return sum(
+            1
+            for backend in backends
+            if isinstance(backend, MemoryBackend)
+            for key in backend.data.get(store, {})
+            if not key.startswith(PACK)
+        )
 
     def timers(self) -> list[tuple[str, datetime]]:
         """Every scheduled timer over every task, earliest first."""

@@ -3,18 +3,22 @@
 Writes go to a per-record layer, then a per-batch layer, and reach the backend (SQLite on
 disk, or memory in the harness) only after the batch's Kafka transaction commits; a refused
 record or an aborted batch is undone by dropping its layer. ``changes()`` is what the batch
-must write to the changelogs. No Kafka client here.
+must write to the changelogs (for a packed store, its puts as one record: see
+``courtbus.runtime.packs``). No Kafka client here.
 """
 
 from __future__ import annotations
 
 import heapq
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from courtbus.errors import StateError
 from courtbus.runtime.flow import TIMERS, StoreSpec
+from courtbus.runtime.packs import PACK, pack_all
 
 V = TypeVar("V")
 
@@ -28,6 +32,7 @@ class Entry:
 
 
 Changes = dict[tuple[str, bytes], Entry]
+EVICTED = -1  # time column of an eviction in a packed store: applied here, not logged
 
 
 class Backend(Protocol):
@@ -81,8 +86,11 @@ class State:
         self.task = task
         self.backend = backend
         self.specs = {s.name: s for s in specs}
+        self._packed = frozenset(s.name for s in specs if s.packed)
         self._batch: Changes = {}
         self._record: Changes = {}
+        self._logged: Changes | None = None  # changes() of a batch with packed stores
+        self._markers: Changes = {}  # the packs' markers, written with the batch
         self.timers = Timers(self)
         self.now = datetime.now(UTC)  # the time of the batch or tick being processed
 
@@ -99,8 +107,10 @@ class State:
 
     def commit_record(self) -> None:
         """Keep what the current record changed (it was applied)."""
-        self._batch.update(self._record)
-        self._record.clear()
+        if self._record:
+            self._batch.update(self._record)
+            self._record.clear()
+            self._logged = None
 
     def rollback_record(self) -> None:
         """Forget what the current record changed (it was refused or failed)."""
@@ -110,15 +120,46 @@ class State:
         """Forget the whole batch (its transaction was aborted)."""
         self._record.clear()
         self._batch.clear()
+        self._logged = None
+        self._markers = {}
 
     def changes(self) -> Changes:
-        """What the batch changed, for the changelogs."""
-        return self._batch
+        """What the batch changed, for the changelogs (the same until the batch changes)."""
+        if not self._packed:
+            return self._batch
+        if self._logged is None:
+            self._logged, self._markers = self._pack()
+        return self._logged
+
+    def _pack(self) -> tuple[Changes, Changes]:
+        logged: Changes = {}
+        puts: dict[str, list[tuple[bytes, bytes, int | None]]] = {}
+        for (store, key), entry in self._batch.items():
+            if store not in self._packed or key.startswith(PACK):
+                logged[(store, key)] = entry  # a pack's tombstone, or another store's change
+            elif entry.value is not None:
+                puts.setdefault(store, []).append((key, entry.value, entry.t))
+            elif entry.t != EVICTED:
+                raise StateError(f"{store} is packed: its entries leave by expiry only",
+                                 code="STORE_PACKED")  # fmt: skip
+        markers: Changes = {}
+        for store, items in puts.items():
+            times = [t for _, _, t in items]  # a pack lives until all its entries expired
+            t = None if None in times else max(t for t in times if t is not None)
+            for value in pack_all(items):
+                key = PACK + os.urandom(12).hex().encode()
+                logged[(store, key)] = Entry(value, t)
+                markers[(store, key)] = Entry(b"", t)
+        return logged, markers
 
     def committed(self, checkpoints: Mapping[str, int]) -> None:
         """The batch's transaction committed: write it to the backend with its checkpoints."""
-        self.backend.write(self._batch, checkpoints)
+        if self._packed:
+            self.changes()  # the packs' markers, if the changelog records were not asked for
+        self.backend.write({**self._batch, **self._markers}, checkpoints)
         self._batch = {}
+        self._logged = None
+        self._markers = {}
 
     def _upto(self, store: str, t_ms: int, limit: int) -> list[tuple[bytes, Entry]]:
         pending = {**self._batch, **self._record}
@@ -150,6 +191,12 @@ class State:
             for key, _ in self._upto(store, to_ms(now), limit):
                 yield store, key.decode()
 
+    def evict(self, store: str, key: str) -> None:
+        """Remove an entry whose retention ran out (a packed store's stays out of the log)."""
+        raw = key.encode()
+        local = store in self._packed and not raw.startswith(PACK)
+        self._set(store, raw, Entry(None, EVICTED if local else None))
+
 
 class Table(Generic[V]):
     """One store of one task, with typed values."""
@@ -172,7 +219,14 @@ class Table(Generic[V]):
         self._state._set(self._spec.name, key.encode(), Entry(self._spec.dump(value), t))
 
     def delete(self, key: str) -> None:
-        """Remove ``key`` (a tombstone in the changelog)."""
+        """Remove ``key`` (a tombstone in the changelog).
+
+        Raises:
+            StateError: ``STORE_PACKED``: a packed store's entries leave by expiry only.
+        """
+        if self._spec.packed:
+            raise StateError(f"{self._spec.name} is packed: its entries leave by expiry only",
+                             code="STORE_PACKED")  # fmt: skip
         self._state._set(self._spec.name, key.encode(), Entry(None))
 
 

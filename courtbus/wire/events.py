@@ -20,6 +20,9 @@ SPECVERSION = "1.0"
 CONTENT_TYPE = "application/avro"
 _SOURCE = re.compile(r"^(court|agency|bus):([A-Za-z0-9][A-Za-z0-9_-]{0,63})$")
 REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time")
+_KNOWN = frozenset({*REQUIRED, "ce_subject", "ce_correlationid", "ce_causationid", "content-type"})
+# str(uuid.UUID(x)) of an id already in this spelling is the id itself: no parse needed
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MAX_HEADER_BYTES = 1024
 
 Headers = Sequence[tuple[str, bytes | None]]
@@ -119,12 +122,14 @@ class EventHeaders:
                 f"content-type {values['content-type']!r} is not {CONTENT_TYPE}",
                 code="HEADER_CONTENT_TYPE",
             )
-        try:
-            event_id = str(uuid.UUID(values["ce_id"]))
-        except ValueError as exc:
-            raise ValidationError(
-                f"ce_id {values['ce_id']!r} is not a UUID", code="HEADER_BAD_ID"
-            ) from exc
+        event_id = values["ce_id"]
+        if _CANONICAL_UUID.fullmatch(event_id) is None:
+            try:
+                event_id = str(uuid.UUID(event_id))
+            except ValueError as exc:
+                raise ValidationError(
+                    f"ce_id {values['ce_id']!r} is not a UUID", code="HEADER_BAD_ID"
+                ) from exc
         if not _SOURCE.match(values["ce_source"]):
             raise ValidationError(
                 f"ce_source {values['ce_source']!r} is not court:<id>, agency:<id> or bus:<id>",
@@ -140,8 +145,9 @@ class EventHeaders:
             raise ValidationError(
                 f"ce_time {values['ce_time']!r} has no offset", code="HEADER_BAD_TIME"
             )
-        known = {*REQUIRED, "ce_subject", "ce_correlationid", "ce_causationid", "content-type"}
-        extensions = {k[3:]: v for k, v in values.items() if k.startswith("ce_") and k not in known}
+        extensions = {
+            k[3:]: v for k, v in values.items() if k not in _KNOWN and k.startswith("ce_")
+        }
         return cls(
             id=event_id, source=values["ce_source"], type=values["ce_type"], time=time,
             subject=values.get("ce_subject"), correlation_id=values.get("ce_correlationid"),

@@ -44,7 +44,9 @@ from courtbus.wire.envelope import Envelope, RawRecord
 
 log = logging.getLogger("courtbus.gateway")
 # ce_id -> "topic:partition:offset <digest>" (or the legacy "topic:partition:offset")
-SEEN: StoreSpec[str] = StoreSpec("seen", str.encode, bytes.decode)
+# packed: one changelog record per batch and task holds the batch's ce_ids (one send per
+# forwarded record, not two); they leave by expiry only
+SEEN: StoreSpec[str] = StoreSpec("seen", str.encode, bytes.decode, packed=True)
 RULES_CHECK_S = 2.0
 
 

@@ -1,0 +1,167 @@
+"""The gateway's own CPU per record, with no broker: the flow, the engine and the task state.
+
+What ``bench.gateway`` measures through Kafka less the client: N valid ``DelegationRequested``
+records like that bench's (four courts, 1,000 debtors), encoded once, then fed in batches of
+``--batch`` records per task through the worker's code path without its client: ``Engine.handle``
+(with an ``OutputCheck`` over a fixed topic list, as the worker has), ``GatewayFlow.on_event``
+(every check, the decode, the dedup lookup and put), then the batch's changelog records as
+the worker builds them (``Changelogs.record``) and the commit to the task's SQLite file.
+
+Figures: CPU time of this process per record (``time.process_time``: the main figure on a
+loaded machine; the least of ``--repeat`` runs) and records/s of wall time with the load
+average beside it. ``--profile``
+prints cProfile's top functions; ``--json PATH`` writes the figures.
+``python -m bench.gateway_checks [N] [--batch 500] [--repeat 3] [--profile] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import load
+from bench.gateway import COURTS, _debtors
+from courtbus.app.samples import one_per_flow
+from courtbus.bus.records import KeptRecord, Output
+from courtbus.config import Connection
+from courtbus.runtime.changelogs import Changelogs, TaskId
+from courtbus.runtime.config import WorkerConfig
+from courtbus.runtime.engine import Engine
+from courtbus.runtime.harness import memory_envelope
+from courtbus.runtime.outputs import OutputCheck
+from courtbus.runtime.sqlite import SqliteBackend
+from courtbus.runtime.state import State
+from courtbus.wire import values as v
+from courtbus.wire.envelope import Envelope
+from services.gateway.flow import GatewayFlow
+
+GOAL_US = 50.0  # CPU µs per record, all told (the issue); the checks are a part of it
+SORT = "tottime"
+
+
+def records(envelope: Envelope, count: int, tag: str = "b") -> list[KeptRecord]:
+    """``count`` valid requests round-robin over the bench's outbox partitions, with offsets."""
+    _, _, record, payload = one_per_flow()[0]
+    debtors = _debtors(1000)
+    slots = [(court, p, case) for court, parts, case in COURTS for p in parts]
+    offsets: dict[tuple[str, int], int] = {}
+    out = []
+    for i in range(count):
+        court, partition, case = slots[i % len(slots)]
+        changed = {
+            **payload,
+            "delegation_id": f"dlg-{tag}-{i}",
+            "case_number": v.case_number(case),
+            "requesting_court": v.court(court),
+            "debtor": {**payload["debtor"], "id_number": debtors[i % len(debtors)]},
+        }
+        topic = f"court.{court}.outbox"
+        built = envelope.build(topic, record, changed, f"court:{court}")
+        offset = offsets.get((topic, partition), 0)
+        offsets[(topic, partition)] = offset + 1
+        out.append(KeptRecord(topic, partition, offset, built.key, built.value, built.headers))
+    return out
+
+
+def run(
+    count: int, batch: int, state_dir: Path, profile: cProfile.Profile | None = None
+) -> dict[str, Any]:
+    """Feed ``count`` records in batches; the figures (``profile``: on while they are fed)."""
+    envelope = memory_envelope()
+    flow = GatewayFlow(envelope)
+    config = WorkerConfig(Connection("localhost:9092", None), state_dir)
+    changelogs = Changelogs(flow, config)
+    topics = {"bus.delegation.events", "bus.deadletter", "bus.alerts"}
+    engine = Engine(flow, check=OutputCheck(lambda: topics))
+    inputs = records(envelope, count)
+    by_task: dict[TaskId, list[KeptRecord]] = {}
+    for rec in inputs:
+        by_task.setdefault(TaskId(rec.partition, rec.topic), []).append(rec)
+    states = {
+        t: State(
+            t.name, SqliteBackend(state_dir / f"{t.name}.sqlite", changelogs.stores), flow.stores
+        )
+        for t in by_task
+    }
+    forwarded = 0
+    sends = 0
+    if profile is not None:
+        profile.enable()
+    wall, cpu = time.perf_counter(), time.process_time()
+    # interleave the tasks' batches as a worker's polls would
+    cursor = {t: 0 for t in by_task}
+    while any(cursor[t] < len(rs) for t, rs in by_task.items()):
+        for task, recs in by_task.items():
+            chunk = recs[cursor[task] : cursor[task] + batch]
+            if not chunk:
+                continue
+            cursor[task] += len(chunk)
+            state = states[task]
+            outputs: list[Output] = []
+            flow.begin_batch()
+            for rec in chunk:
+                outputs += engine.handle(rec, state)
+            flow.end_batch()
+            changes = state.changes()
+            for (store, key), entry in changes.items():
+                changelogs.record(task, store, key, entry)
+            sends += len(outputs) + len(changes)
+            forwarded += sum(1 for o in outputs if o.topic == "bus.delegation.events")
+            state.committed({"seen": cursor[task]})
+    cpu = time.process_time() - cpu
+    wall = time.perf_counter() - wall
+    if profile is not None:
+        profile.disable()
+    for state in states.values():
+        state.backend.close()
+    if forwarded != count:
+        raise SystemExit(f"forwarded {forwarded} of {count}: the records are not all valid")
+    return {
+        "checks_records": count,
+        "checks_batch": batch,
+        "checks_cpu_us_per_record": round(cpu / count * 1e6, 2),
+        "checks_rec_s": round(count / wall),
+        "checks_sends_per_record": round(sends / count, 3),
+        "load": load(),
+    }
+
+
+def main() -> None:
+    """Run the bench and print (and optionally write) its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=40_000)
+    parser.add_argument("--batch", type=int, default=500, help="records per task per batch")
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the least CPU is shown")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gw-checks-") as tmp:
+        run(min(args.n, 2_000), args.batch, Path(tmp) / "warm")  # imports, schema caches
+        prof = cProfile.Profile() if args.profile else None
+        runs = [run(args.n, args.batch, Path(tmp) / f"run{i}", prof) for i in range(args.repeat)]
+        figures = min(runs, key=lambda f: float(f["checks_cpu_us_per_record"]))
+        figures["checks_cpu_us_per_record_runs"] = [f["checks_cpu_us_per_record"] for f in runs]
+        if prof is not None:
+            stats = pstats.Stats(prof, stream=sys.stdout).sort_stats(SORT)
+            stats.print_stats(25)
+    print(
+        f"gateway checks, no broker: {figures['checks_cpu_us_per_record']} µs CPU/record "
+        f"(goal for everything: ≤ {GOAL_US:.0f}), {figures['checks_rec_s']:,} rec/s "
+        f"[{figures['load']}], {figures['checks_sends_per_record']} sends/record "
+        f"(outputs + changelog records), N={args.n:,}, batch {args.batch}/task"
+    )
+    if args.profile:
+        print("(under cProfile: the CPU figure above includes the profiler's overhead)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
