@@ -194,6 +194,24 @@ class Connection:
             )
         return settings
 
+    def librdkafka_settings(self) -> dict[str, str]:
+        """Configuration for confluent-kafka (librdkafka) clients, with the same credentials.
+
+        librdkafka's own property names (``bootstrap.servers``, ``sasl.*``); the caller adds
+        the client's own (``group.id``, ``isolation.level``, ...). librdkafka has no bootstrap
+        wait like kafka-python's ``bootstrap_timeout_ms``: it connects in the background and
+        each call takes its own timeout, so ``connect_timeout_s`` is not rendered here.
+        """
+        settings = {"bootstrap.servers": self.bootstrap}
+        if self.username and self.password:
+            settings.update({
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.username": self.username,
+                "sasl.password": self.password,
+            })  # fmt: skip
+        return settings
+
     def require_registry(self, option: str | None = None) -> str:
         """The registry URL.
 
