@@ -31,6 +31,11 @@ class SqliteBackend:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # A new file's page size (an existing file keeps its own): a row of a WITHOUT ROWID
+            # table larger than about a quarter of a page spills into overflow pages, and a
+            # national-list entry (~1.3 KB) cost 4.5 KB and 17 µs to store with 4 KiB pages,
+            # 1.3 KB and 5 µs with 8 KiB.
+            self.db.execute("PRAGMA page_size=8192")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # a lost tail is replayed from Kafka
             self.db.execute("PRAGMA cache_size=-8192")  # 8 MiB page cache per task
@@ -124,25 +129,31 @@ class SqliteBackend:
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
-        """Writes without fsync and with a bigger page cache, for a full restore.
+        """Writes without fsync, without the WAL and with a bigger cache, for a full restore.
 
-        The state is a copy of the changelog: if the process dies meanwhile, the checkpoint
-        written with the last batch says where to go on (SQLite's WAL keeps the file whole
-        when the process crashes; only an OS crash or power loss may not). Afterwards the
-        usual settings are back and the WAL is folded into the file (one fsync).
+        The state is a copy of the changelog, so durability can wait until the end: a rollback
+        journal (``TRUNCATE``: a fresh store's new pages need no journal, where the WAL wrote
+        every page twice) and ``synchronous=OFF``. A crash of the process keeps the file whole
+        and the checkpoint written with the last batch says where to go on; an OS crash or a
+        power loss meanwhile may not, as with any unsynced write. Afterwards the file is back
+        in WAL mode with ``synchronous=NORMAL`` (which syncs it once).
 
         Raises:
             StateError: ``STATE_WRITE``.
         """
         try:
+            self.db.execute("PRAGMA journal_mode=TRUNCATE")
             self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB while loading
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot write {self.path}: {exc}", code="STATE_WRITE") from exc
+        try:
             yield
         finally:
             try:
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.execute("PRAGMA cache_size=-8192")
-                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.db.execute("PRAGMA journal_mode=WAL")
             except sqlite3.Error as exc:
                 raise StateError(f"cannot write {self.path}: {exc}", code="STATE_WRITE") from exc
 

@@ -174,3 +174,15 @@ def test_a_checkpoint_outside_the_topic_restores_in_full(tmp_path: Path) -> None
     assert store.read("seen", b"k1").value == b"v9"  # type: ignore[union-attr]
     assert store.checkpoint("seen") == 10
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1, "NORMAL again"
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_new_state_file_has_pages_that_hold_a_national_list_entry(tmp_path: Path) -> None:
+    store = backend(tmp_path, TaskId(0))
+    store.load("seen", {b"e": (b"x" * 1400, None)}, 1)
+    assert store.db.execute("PRAGMA page_size").fetchone()[0] == 8192
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+    again = backend(tmp_path, TaskId(0))  # reopened: the same file, the same pages
+    assert again.read("seen", b"e") is not None
+    assert again.checkpoint("seen") == 1
