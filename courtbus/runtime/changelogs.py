@@ -10,15 +10,20 @@ batch's entries (``courtbus.runtime.packs``): a restore unpacks it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
 import time
 import zlib
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import KafkaError as RdKafkaError
+from confluent_kafka import TopicPartition as RdTopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import (
     KafkaConnectionError,
@@ -36,7 +41,12 @@ from courtbus.runtime.sqlite import SqliteBackend
 from courtbus.runtime.state import Entry
 
 log = logging.getLogger("courtbus.runtime")
+_rdkafka_log = logging.getLogger("courtbus.runtime.rdkafka")  # librdkafka's own log lines
 SEP = b"\x1f"
+_BATCH = 10_000  # messages per consume() call while restoring
+_FLUSH_ROWS = 50_000  # restored records per SQLite transaction
+_WAIT_S = 0.01  # longest wait of one consume() call
+_IDLE_S = 10.0  # a range that yields nothing for this long is left where it got to
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -50,6 +60,17 @@ class TaskId:
     def name(self) -> str:
         """File-safe name: ``p3``, or ``court.3205.outbox-1``."""
         return f"p{self.partition}" if self.topic is None else f"{self.topic}-{self.partition}"
+
+
+@dataclass(eq=False)
+class _Reader:
+    """One task's share of a changelog range being restored: its keys and its rows so far."""
+
+    task: TaskId
+    prefix: bytes
+    backend: SqliteBackend
+    start: int
+    rows: dict[bytes, tuple[bytes | None, int | None]] = field(default_factory=dict)
 
 
 def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
@@ -128,7 +149,7 @@ class Changelogs:
         self.config = config
         self.stores = [s.name for s in flow.stores] + ([TIMERS] if flow.timers else [])
         self.partitions = config.changelog_partitions
-        self._restorer: KafkaConsumer | None = None
+        self._restorer: Consumer | None = None
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -235,20 +256,35 @@ class Changelogs:
 
     # -- restore -----------------------------------------------------------------------------
 
-    def _consumer(self) -> KafkaConsumer:
+    def _consumer(self) -> Consumer:
+        """The restore consumer (confluent-kafka: kafka-python cost ~35 µs of CPU a record).
+
+        It only reads assigned ranges and commits nothing, so its ``group.id`` (which
+        librdkafka requires) never reaches a coordinator. A short ``fetch.wait.max.ms``: a
+        range that ends in transaction markers is finished by the fetch that reaches the end
+        (``enable.partition.eof``), and that fetch would otherwise wait 500 ms for new data.
+        """
         if self._restorer is None:
-            self._restorer = KafkaConsumer(
-                **self.config.connection.kafka_settings(), group_id=None,
-                enable_auto_commit=False, isolation_level="read_committed",
-                max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
-            )  # fmt: skip
+            self._restorer = Consumer({
+                **self.config.connection.librdkafka_settings(),
+                "group.id": f"courtbus-{self.flow.name}-restore",
+                "enable.auto.commit": False, "enable.auto.offset.store": False,
+                "isolation.level": "read_committed", "enable.partition.eof": True,
+                "fetch.wait.max.ms": 10, "fetch.max.bytes": 64 * 1024 * 1024,
+                "max.partition.fetch.bytes": 8 * 1024 * 1024,
+                "queued.max.messages.kbytes": 64 * 1024,  # the prefetch bound: RSS stays flat
+                "logger": _rdkafka_log,
+            })  # fmt: skip
         return self._restorer
 
     def bounds(self, tasks: list[TaskId]) -> dict[TopicPartition, tuple[int, int]]:
-        """(first, end) offsets of the changelog partitions of ``tasks``, asked in one go.
+        """(first, end) offsets of the changelog partitions of ``tasks``.
 
-        Tasks of a pattern input share partitions: asking per task cost two round trips each,
-        which was most of a warm restart of the gateway's dozens of tasks.
+        Each distinct partition is asked once (tasks of a pattern input share partitions);
+        the end is the last stable offset (read_committed).
+
+        Raises:
+            KafkaError: the cluster did not answer (the worker rejoins and tries again).
         """
         consumer = self._consumer()
         tps = sorted(
@@ -258,11 +294,18 @@ class Changelogs:
                 for store in self.stores
             }
         )
-        if not tps:
-            return {}
-        begins = consumer.beginning_offsets(tps)
-        ends = consumer.end_offsets(tps)  # read_committed: the last stable offsets
-        return {tp: (begins[tp], ends[tp]) for tp in tps}
+        found: dict[TopicPartition, tuple[int, int]] = {}
+        for tp in tps:
+            try:
+                low, high = consumer.get_watermark_offsets(
+                    RdTopicPartition(tp.topic, tp.partition), timeout=30, cached=False
+                )
+            except KafkaException as exc:
+                raise KafkaError(
+                    f"cannot read the bounds of {tp.topic}-{tp.partition}: {exc}"
+                ) from exc
+            found[tp] = (low, high)
+        return found
 
     def restore(
         self,
@@ -276,72 +319,156 @@ class Changelogs:
         older than ``max_checkpoint_age_s`` (compaction may have removed tombstones since),
         or does not match the topic (recreated or truncated): then the store is read in full.
         ``bounds`` (from ``bounds``) saves asking for the partitions' offsets again.
+
+        Raises:
+            KafkaError: the cluster did not answer (the worker rejoins and tries again).
+            StateError: ``STATE_WRITE`` (the local file).
         """
-        partition, prefix = self.place(task)
-        consumer = self._consumer()
-        bounds = bounds if bounds is not None else self.bounds([task])
+        return self.restore_all({task: backend}, bounds)
+
+    def restore_all(
+        self,
+        backends: Mapping[TaskId, SqliteBackend],
+        bounds: Mapping[TopicPartition, tuple[int, int]] | None = None,
+    ) -> int:
+        """``restore`` for several tasks at once: each changelog partition is read once.
+
+        Pattern tasks share partitions; restored one by one, each task read the shared tail
+        again (and paid a fetch for it even when it held only transaction markers).
+
+        Raises:
+            KafkaError: the cluster did not answer (the worker rejoins and tries again).
+            StateError: ``STATE_WRITE`` (a local file).
+        """
+        bounds = bounds if bounds is not None else self.bounds(list(backends))
         count = 0
         for store in self.stores:
-            tp = TopicPartition(changelog_topic(self.flow.name, store), partition)
-            begin, end = bounds[tp]
-            checkpoint = backend.checkpoint(store)
-            age = backend.checkpoint_age(store)
-            if (
-                checkpoint is None
-                or not begin <= checkpoint <= end
-                or (age is not None and age > self.config.max_checkpoint_age_s)
-            ):
-                if checkpoint is not None:
-                    log.info("%s/%s: local state unusable, restoring in full", task.name, store)
-                backend.clear(store)
-                checkpoint = begin
-            if checkpoint >= end:  # nothing new: a fresh checkpoint, so an idle task stays warm
-                backend.write({}, {store: checkpoint})
-                continue
-            count += self._read(consumer, tp, checkpoint, end, store, prefix, backend)
+            ranges: dict[TopicPartition, list[_Reader]] = {}
+            for task, backend in sorted(backends.items()):
+                partition, prefix = self.place(task)
+                tp = TopicPartition(changelog_topic(self.flow.name, store), partition)
+                start = self._start(task, store, backend, *bounds[tp])
+                if start is not None:
+                    ranges.setdefault(tp, []).append(_Reader(task, prefix, backend, start))
+            for tp, readers in sorted(ranges.items()):
+                count += self._read(tp, bounds[tp][1], store, readers)
         return count
 
-    def _read(
-        self,
-        consumer: KafkaConsumer,
-        tp: TopicPartition,
-        start: int,
-        end: int,
-        store: str,
-        prefix: bytes,
-        backend: SqliteBackend,
-    ) -> int:
-        consumer.assign([tp])
-        consumer.seek(tp, start)
-        count = 0
-        idle = 0
-        while consumer.position(tp) < end:
-            polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=500, max_records=20_000)
-            records = polled.get(tp, [])
-            if not records:
-                idle += 1
-                if idle > 20:  # only control records or aborted data left before the end
-                    break
-                continue
-            idle = 0
-            changes: dict[tuple[str, bytes], Entry] = {}
-            for rec in records:
-                key: bytes = rec.key or b""
-                if prefix:
-                    if not key.startswith(prefix):
+    def _start(
+        self, task: TaskId, store: str, backend: SqliteBackend, begin: int, end: int
+    ) -> int | None:
+        """Where a task's store must be read from, or None: nothing to read."""
+        checkpoint = backend.checkpoint(store)
+        age = backend.checkpoint_age(store)
+        if (
+            checkpoint is None
+            or not begin <= checkpoint <= end
+            or (age is not None and age > self.config.max_checkpoint_age_s)
+        ):
+            if checkpoint is not None:
+                log.info("%s/%s: local state unusable, restoring in full", task.name, store)
+            backend.clear(store)
+            checkpoint = None
+        if checkpoint is not None and checkpoint >= end:
+            # Nothing new. Refresh an ageing checkpoint, so an idle task stays warm; a young
+            # one is left alone (a write and its fsync per idle task were most of a restart).
+            if age is not None and age > self.config.max_checkpoint_age_s / 4:
+                backend.write({}, {store: checkpoint})
+            return None
+        if begin >= end:  # an empty changelog: complete at its end
+            backend.write({}, {store: end})
+            return None
+        return checkpoint if checkpoint is not None else begin
+
+    def _read(self, tp: TopicPartition, end: int, store: str, readers: list[_Reader]) -> int:
+        """Read ``tp`` from the readers' earliest start to ``end``; the records applied."""
+        consumer = self._consumer()
+        start = min(r.start for r in readers)
+        prefixed = bool(readers[0].prefix)
+        by_prefix = {r.prefix: r for r in readers}
+        single = readers[0] if not prefixed else None
+        consumer.assign([RdTopicPartition(tp.topic, tp.partition, start)])
+        count = buffered = 0
+        upto = start  # every record before this offset is applied or buffered
+        done = False
+        idle_since = began = time.monotonic()
+        full = [r for r in readers if r.backend.checkpoint(store) is None]
+        try:
+            with contextlib.ExitStack() as stack:
+                for reader in full:  # full reads: no fsync until the end
+                    stack.enter_context(reader.backend.bulk())
+                while not done:
+                    # consume() waits its whole timeout unless _BATCH messages come: kept short,
+                    # so the end-of-partition event of a tail is seen at once (0.5 s cost a
+                    # warm restart half a second per task)
+                    messages = consumer.consume(_BATCH, timeout=_WAIT_S)
+                    if not messages:
+                        if time.monotonic() - idle_since > _IDLE_S:
+                            log.warning(
+                                "%s-%d: no records past %d (end %d) in %.0f s; restored so far",
+                                tp.topic, tp.partition, upto, end, _IDLE_S,
+                            )  # fmt: skip
+                            break
                         continue
-                    key = key[len(prefix) :]
-                t = next((int(v) for k, v in rec.headers or () if k == "cb_t"), None)
-                if key.startswith(PACK) and rec.value is not None:  # a packed store's batch
-                    changes.update(((store, k), Entry(v, kt)) for k, v, kt in unpack(rec.value))
-                    changes[(store, key)] = Entry(b"", t)  # its marker, evicted with it
-                    count += 1
-                    continue
-                changes[(store, key)] = Entry(rec.value, t)
-                count += 1
-            backend.write(changes, {store: records[-1].offset + 1})
-        backend.write({}, {store: max(consumer.position(tp), start)})
-        consumer.unsubscribe()
+                    idle_since = time.monotonic()
+                    for msg in messages:
+                        err = msg.error()
+                        if err is not None:
+                            if err.code() == RdKafkaError._PARTITION_EOF:
+                                done = True
+                                break
+                            if err.fatal() or not err.retriable():
+                                raise KafkaError(f"restore of {tp.topic}-{tp.partition}: {err}")
+                            log.warning("restore of %s-%d: %s", tp.topic, tp.partition, err)
+                            continue
+                        offset = cast(int, msg.offset())  # set on every consumed record
+                        if offset >= end:  # written after the bounds were taken
+                            done = True
+                            break
+                        upto = offset + 1
+                        key: bytes = msg.key() or b""
+                        owner = single
+                        if owner is None:
+                            head, sep, key = key.partition(SEP)
+                            owner = by_prefix.get(head + sep)
+                            if owner is None:  # another task's key
+                                continue
+                        if offset < owner.start:  # already in this task's state
+                            continue
+                        t = None
+                        headers = cast(list[tuple[str, bytes]] | None, msg.headers())
+                        if headers:
+                            for name, value in headers:
+                                if name == "cb_t":
+                                    t = int(value)
+                        data = msg.value()
+                        if key.startswith(PACK) and data is not None:  # a packed store's batch
+                            owner.rows.update((k, (v, kt)) for k, v, kt in unpack(data))
+                            owner.rows[key] = (b"", t)  # its marker, evicted with it
+                        else:
+                            owner.rows[key] = (data, t)
+                        count += 1
+                        buffered += 1
+                    if upto >= end:
+                        done = True
+                    if buffered >= _FLUSH_ROWS:
+                        for reader in readers:
+                            if reader.rows:
+                                reader.backend.load(store, reader.rows, upto)
+                                reader.rows = {}
+                        buffered = 0
+                # at the end: every task of the range is complete to its end (or to what was
+                # read, if the range never ended), never moved back before its own start
+                last = end if done else upto
+                for reader in readers:
+                    reader.backend.load(store, reader.rows, max(last, reader.start))
+                    reader.rows = {}
+        finally:
+            consumer.unassign()
+        log.debug(
+            "restored %s-%d [%d, %d) for %d task(s): %d records in %.3f s",
+            tp.topic, tp.partition, start, end, len(readers), count, time.monotonic() - began,
+        )  # fmt: skip
         return count
 
     def close(self) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from courtbus.errors import StateError
@@ -30,6 +31,11 @@ class SqliteBackend:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # A new file's page size (an existing file keeps its own): a row of a WITHOUT ROWID
+            # table larger than about a quarter of a page spills into overflow pages, and a
+            # national-list entry (~1.3 KB) cost 4.5 KB and 17 µs to store with 4 KiB pages,
+            # 1.3 KB and 5 µs with 8 KiB.
+            self.db.execute("PRAGMA page_size=8192")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # a lost tail is replayed from Kafka
             self.db.execute("PRAGMA cache_size=-8192")  # 8 MiB page cache per task
@@ -92,6 +98,64 @@ class SqliteBackend:
         except sqlite3.Error as exc:
             self.db.execute("ROLLBACK")
             raise StateError(f"cannot write {self.path}: {exc}", code="STATE_WRITE") from exc
+
+    def load(
+        self, store: str, rows: Mapping[bytes, tuple[bytes | None, int | None]], next_offset: int
+    ) -> None:
+        """Apply restored changelog records (value None: a tombstone) and the store's checkpoint.
+
+        The restore's fast path: one SQLite transaction, no ``Entry`` per record.
+
+        Raises:
+            StateError: ``STATE_WRITE``.
+        """
+        t = _table(store)
+        puts = [(k, v, at) for k, (v, at) in rows.items() if v is not None]
+        deletes = [(k,) for k, (v, _) in rows.items() if v is None]
+        try:
+            self.db.execute("BEGIN")
+            if deletes:
+                self.db.executemany(f'DELETE FROM "{t}" WHERE k = ?', deletes)
+            if puts:
+                self.db.executemany(f'INSERT OR REPLACE INTO "{t}" VALUES (?, ?, ?)', puts)
+            self.db.execute(
+                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)",
+                (store, next_offset, time.time()),
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.db.execute("ROLLBACK")
+            raise StateError(f"cannot write {self.path}: {exc}", code="STATE_WRITE") from exc
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Writes without fsync, without the WAL and with a bigger cache, for a full restore.
+
+        The state is a copy of the changelog, so durability can wait until the end: a rollback
+        journal (``TRUNCATE``: a fresh store's new pages need no journal, where the WAL wrote
+        every page twice) and ``synchronous=OFF``. A crash of the process keeps the file whole
+        and the checkpoint written with the last batch says where to go on; an OS crash or a
+        power loss meanwhile may not, as with any unsynced write. Afterwards the file is back
+        in WAL mode with ``synchronous=NORMAL`` (which syncs it once).
+
+        Raises:
+            StateError: ``STATE_WRITE``.
+        """
+        try:
+            self.db.execute("PRAGMA journal_mode=TRUNCATE")
+            self.db.execute("PRAGMA synchronous=OFF")
+            self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB while loading
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot write {self.path}: {exc}", code="STATE_WRITE") from exc
+        try:
+            yield
+        finally:
+            try:
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA cache_size=-8192")
+                self.db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.Error as exc:
+                raise StateError(f"cannot write {self.path}: {exc}", code="STATE_WRITE") from exc
 
     def checkpoint(self, store: str) -> int | None:
         """The changelog offset the store is complete up to (exclusive), or None."""

@@ -292,13 +292,18 @@ class Worker:
         assert self._slot is not None
         started = time.monotonic()
         count = 0
-        bounds = self.changelogs.bounds(new) if self.changelogs.stores else {}
+        backends: dict[TaskId, Backend] = {}
+        if self.changelogs.stores:
+            files = {
+                t: SqliteBackend(self._slot.path / "tasks" / f"{t.name}.sqlite",
+                                 self.changelogs.stores)
+                for t in new
+            }  # fmt: skip
+            # one read of each changelog partition for every new task sharing it
+            count = self.changelogs.restore_all(files, self.changelogs.bounds(new))
+            backends.update(files)
         for task_id in new:
-            backend: Backend = MemoryBackend()
-            if self.changelogs.stores:
-                path = self._slot.path / "tasks" / f"{task_id.name}.sqlite"
-                backend = SqliteBackend(path, self.changelogs.stores)
-                count += self.changelogs.restore(task_id, backend, bounds)
+            backend = backends[task_id] if task_id in backends else MemoryBackend()
             self.tasks[task_id] = Task(
                 task_id, State(task_id.name, backend, self.flow.stores), backend
             )

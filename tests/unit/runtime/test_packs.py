@@ -132,9 +132,18 @@ def test_a_restore_unpacks_the_batches_and_an_expired_pack_is_tombstoned(tmp_pat
     assert len(log.records) == 2  # one record per batch, not one per entry
 
     def restored() -> State:
+        from tests.unit.runtime.test_restore import Msg, Scripted
+
         backend = SqliteBackend(tmp_path / f"r{len(log.records)}.sqlite", changelogs.stores)
-        _, prefix = changelogs.place(task)
-        changelogs._read(log, log.tp, 0, len(log.records), "seen", prefix, backend)  # type: ignore[arg-type]
+        partition, _ = changelogs.place(task)
+        msgs = [Msg(r.offset, r.key, r.value, r.headers) for r in log.records]
+        changelogs._restorer = Scripted({partition: msgs})  # type: ignore[assignment]
+        from courtbus.runtime.changelogs import changelog_topic
+
+        bounds = {TopicPartition(changelog_topic(Packed.name, st), partition): (0, 0)
+                  for st in changelogs.stores}  # fmt: skip
+        bounds[TopicPartition(log.tp.topic, partition)] = (0, len(log.records))
+        changelogs.restore(task, backend, bounds)
         return State("t", backend, Packed.stores)
 
     again = restored()
