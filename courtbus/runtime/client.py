@@ -181,6 +181,10 @@ class TransactionalProducer:
             "linger.ms": linger_ms, "message.max.bytes": max_request_bytes,
             "queue.buffering.max.messages": 1_000_000,
             "queue.buffering.max.kbytes": 1_048_576, "logger": _LIBRDKAFKA,
+            # the Java client's (and kafka-python's) partitioner: a key lands where every other
+            # producer of the bus puts it (librdkafka's default, CRC32, would split an entity's
+            # records over two partitions: another task, and compaction keeping both)
+            "partitioner": "murmur2_random",
         }  # fmt: skip
         try:
             self._producer = ck.Producer(config)

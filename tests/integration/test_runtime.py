@@ -237,3 +237,40 @@ def test_a_paced_input_leaves_room_for_the_others_and_loses_nothing(
     assert before_live < 20_000, "the live record waited for the whole backlog"
     keys = [r.key for r in reader.records if r.value == b"old"]
     assert len(keys) == 20_000 and len(set(keys)) == 20_000  # each once, none lost
+
+
+def test_the_runtime_producer_partitions_keys_as_kafka_python_does(
+    conn: Connection, topics: tuple[str, str, str]
+) -> None:
+    """Every producer of the bus must put a key on the same partition (co-partitioned tasks,
+    compaction): the runtime's librdkafka producer with murmur2, like kafka-python and Java."""
+    from courtbus.runtime.client import TransactionalProducer
+
+    name = f"test.{topics[0]}.parts"
+    admin = KafkaAdminClient(**conn.kafka_settings())
+    try:
+        admin.create_topics([NewTopic(name, 6, 1)])
+    finally:
+        admin.close()
+    keys = [f"bl-{i:04d}".encode() for i in range(60)]
+    theirs = dict(zip(keys, _partitions(conn, name, keys), strict=True))
+    producer = TransactionalProducer(
+        conn.librdkafka_settings(), transactional_id=f"{name}-tx", transaction_timeout_ms=10_000,
+        linger_ms=5, max_request_bytes=1_048_576,
+    )  # fmt: skip
+    producer.init()
+    producer.begin()
+    for key in keys:
+        producer.send(Output(name, key, b"x", []), tag=key)
+    producer.commit()
+    assert {k: p for k, (p, _) in producer.delivered.items()} == theirs
+
+
+def _partitions(conn: Connection, topic: str, keys: list[bytes]) -> list[int]:
+    producer = KafkaProducer(**conn.kafka_settings())
+    try:
+        futures = [producer.send(topic, key=k, value=b"y") for k in keys]
+        producer.flush()
+        return [f.get().partition for f in futures]
+    finally:
+        producer.close()
