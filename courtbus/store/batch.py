@@ -35,7 +35,7 @@ from courtbus.store.models import (
     HistoryRecord,
 )
 
-_CHUNK = 500  # keys per IN (…) and rows per statement: well under every driver's limits
+_CHUNK = 500  # keys per IN (…): well under every driver's limit of bound parameters
 
 
 def event_values(ev: StoredEvent) -> tuple[dict[str, Any], Decision | None]:
@@ -170,23 +170,26 @@ def _insert(db: Database) -> Any:
 def insert_new_rows(
     db: Database, session: Session, entity: type[Base], values: Sequence[dict[str, Any]]
 ) -> set[Any]:
-    """Multi-row ``INSERT … ON CONFLICT DO NOTHING``; the primary keys of the rows inserted."""
+    """``INSERT … ON CONFLICT DO NOTHING`` of many rows; the primary keys of those inserted.
+
+    One statement, compiled once and cached: the driver gets it as multi-row ``VALUES``
+    (SQLAlchemy's "insertmanyvalues"), for SQLite and PostgreSQL alike.
+    """
+    if not values:
+        return set()
     table = Base.metadata.tables[entity.__tablename__]
     pk = next(iter(table.primary_key.columns))
-    inserted: set[Any] = set()
-    for chunk in _chunks(values):
-        stmt = _insert(db)(table).values(list(chunk)).on_conflict_do_nothing().returning(pk)
-        inserted.update(session.execute(stmt).scalars())
-    return inserted
+    stmt = _insert(db)(table).on_conflict_do_nothing().returning(pk)
+    return set(session.execute(stmt, list(values)).scalars())
 
 
 def insert_new_rows_quietly(
     db: Database, session: Session, entity: type[Base], values: Sequence[dict[str, Any]]
 ) -> None:
-    """Multi-row ``INSERT … ON CONFLICT DO NOTHING`` (no keys returned)."""
-    table = Base.metadata.tables[entity.__tablename__]
-    for chunk in _chunks(values):
-        session.execute(_insert(db)(table).values(list(chunk)).on_conflict_do_nothing())
+    """``INSERT … ON CONFLICT DO NOTHING`` of many rows (no keys returned)."""
+    if values:
+        table = Base.metadata.tables[entity.__tablename__]
+        session.execute(_insert(db)(table).on_conflict_do_nothing(), list(values))
 
 
 def write_blacklist(
@@ -199,18 +202,17 @@ def write_blacklist(
     tombstone first writes the run before it, keeping its place in the order.
     """
     table = Base.metadata.tables[BlacklistRecord.__tablename__]
+    insert = _insert(db)(table)
+    newer = {c.name: insert.excluded[c.name] for c in table.columns if c.name != "entry_id"}
+    upsert = insert.on_conflict_do_update(
+        index_elements=["entry_id"], set_=newer, where=table.c.version < insert.excluded.version
+    )
     run: dict[str, dict[str, Any]] = {}
 
     def write_run() -> None:
-        for chunk in _chunks(list(run.values())):
-            stmt = _insert(db)(table).values(list(chunk))
-            newer = {c.name: stmt.excluded[c.name] for c in table.columns if c.name != "entry_id"}
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["entry_id"], set_=newer,
-                where=table.c.version < stmt.excluded.version,
-            )  # fmt: skip
-            session.execute(stmt)
-        run.clear()
+        if run:
+            session.execute(upsert, list(run.values()))
+            run.clear()
 
     for entry_id, values in items:
         if values is None:
