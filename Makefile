@@ -85,6 +85,7 @@ bench: jars
 	$(BIN)/python -m bench.blacklist_bootstrap --full
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.restriction_latency
+	$(BIN)/python -m bench.projector
 
 clean:
 	rm -rf $(VENV) .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,9 +140,13 @@ def _start(bindir: Path, runas: list[str], home: Path) -> int:
     raise RuntimeError(f"PostgreSQL found no free port in {START_ATTEMPTS} attempts")
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """A PostgreSQL cluster for the whole session, stopped and deleted at the end."""
+@contextmanager
+def pg_cluster() -> Iterator[PgServer]:
+    """A PostgreSQL cluster in a temporary folder, stopped and deleted on leaving.
+
+    Outside pytest too (the benches use it); a missing server or user skips inside pytest
+    (``pytest.skip`` raises ``Skipped``, a ``BaseException``, elsewhere).
+    """
     bindir = _install_postgres()
     runas = _runner()
     # Not under pytest's tmp root: that is 0700 root-only, and the server runs as postgres.
@@ -164,6 +169,13 @@ def pg_server() -> Iterator[PgServer]:
                   "-w", "stop"], home)  # fmt: skip
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A PostgreSQL cluster for the whole session, stopped and deleted at the end."""
+    with pg_cluster() as server:
+        yield server
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,7 @@ from courtbus.store import (
     ReadModel,
     StoredEvent,
 )
+from courtbus.store.batch import PendingRows
 from courtbus.store.models import Base, UTCDateTime
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -888,10 +890,6 @@ class ReadModelContract:
             row = read_model.delegation(did)
             assert row is not None and row.event_count == 1
 
-
-def _fields(ev: StoredEvent) -> dict[str, Any]:
-    return {f: getattr(ev, f) for f in StoredEvent.__dataclass_fields__}
-
     # -- the dishonest-debtor list ---------------------------------------------------------
 
     @staticmethod
@@ -935,3 +933,120 @@ def _fields(ev: StoredEvent) -> dict[str, Any]:
         assert rm.apply_blacklist_entry("bl-1", None)
         assert not rm.apply_blacklist_entry("bl-1", None)
         assert rm.blacklist_entry("bl-1") is None
+
+    # -- batches written together (the projector's end_batch) --------------------------------
+
+    @staticmethod
+    def _every_kind() -> list[tuple[str, Any]]:
+        """Records of every kind the projector writes, with replays and refusals among them."""
+        items: list[tuple[str, Any]] = []
+        for n, (steps, _final) in enumerate(PATHS):
+            items += [("event", r) for r in flow(steps, did=f"p-{n}", start=n)]
+        for n, (before, (short, by), code) in enumerate(REFUSALS):
+            records = flow(before, did=f"r-{n}")
+            refused = step(short, by, len(before) + 1, did=f"r-{n}")
+            records += [refused, decided(refused, "X", applied=False, code=code)]
+            items += [("event", r) for r in records]
+        again = requested("p-0")  # another request under an existing id, refused
+        items += [("event", again), ("event", decided(again, "REFUSED", applied=False,
+                                                      code="DELEGATION_DUPLICATE"))]  # fmt: skip
+        items += [("event", r) for r in flow([], did="p-1")[:2]]  # a replay
+        entry = ReadModelContract._entry
+        items += [
+            ("entry", ("bl-1", entry("bl-1", 1))), ("entry", ("bl-2", entry("bl-2", 1))),
+            ("entry", ("bl-1", entry("bl-1", 3, status="DELISTED"))),
+            ("entry", ("bl-1", entry("bl-1", 2))), ("entry", ("bl-2", None)),
+            ("entry", ("bl-2", entry("bl-2", 1, reason="again"))), ("entry", ("bl-3", None)),
+            ("dead", dead_letter(1)), ("dead", dead_letter(2)), ("dead", dead_letter(1)),
+            ("alert", AlertRow("a-1", "OVERDUE", "p-0", None, f"debtor {PERSON_ID}", T0)),
+            ("alert", AlertRow("a-1", "OVERDUE", "p-0", None, "again", T0)),
+        ]  # fmt: skip
+        return items
+
+    @staticmethod
+    def _dump(db_url: str) -> dict[str, list[str]]:
+        """Every table's rows (surrogate ids left out), sorted, as text."""
+        engine = create_engine(db_url)
+        found: dict[str, list[str]] = {}
+        with engine.connect() as conn:
+            for table in Base.metadata.sorted_tables:
+                columns = [c for c in table.columns if c.name != "id"]
+                rows = conn.execute(sa.select(*columns)).all()
+                found[table.name] = sorted(repr(tuple(r)) for r in rows)
+        engine.dispose()
+        return found
+
+    @staticmethod
+    def _wipe(db_url: str) -> None:
+        engine = create_engine(db_url)
+        with engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+        engine.dispose()
+
+    def test_a_batch_writes_what_records_one_at_a_time_write(
+        self, read_model: ReadModel, db_url: str
+    ) -> None:
+        items = self._every_kind()
+        for kind, item in items:
+            try:
+                if kind == "event":
+                    read_model.apply_event(item)
+                elif kind == "entry":
+                    read_model.apply_blacklist_entry(*item)
+                elif kind == "dead":
+                    read_model.apply_dead_letter(item)
+                else:
+                    read_model.apply_alert(item)
+            except ValidationError:
+                pytest.fail(f"{item} was refused")
+        one_at_a_time = self._dump(db_url)
+        assert one_at_a_time["delegation_history"] and one_at_a_time["blacklist_entries"]
+        self._wipe(db_url)
+        pending = PendingRows()
+        for kind, item in items:
+            if kind == "event":
+                pending.add_event(item)
+            elif kind == "entry":
+                pending.add_blacklist_entry(*item)
+            elif kind == "dead":
+                pending.add_dead_letter(item)
+            else:
+                pending.add_alert(item)
+        read_model.begin_batch()
+        read_model.write_batch(pending)
+        read_model.commit_batch()
+        assert self._dump(db_url) == one_at_a_time
+        read_model.write_batch(pending)  # a replay of the whole batch, in its own transaction
+        assert self._dump(db_url) == one_at_a_time
+
+    def test_a_batch_that_fails_keeps_nothing(
+        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+    ) -> None:
+        req, ghost = requested(), step("DelegationAccepted", EXE, 1, did="ghost")
+        pending = PendingRows()
+        for ev in (req, decided(req, "REQUESTED"), ghost, decided(ghost, "ACCEPTED", courts=None)):
+            pending.add_event(ev)
+        pending.add_blacklist_entry("bl-1", self._entry("bl-1", 1))
+        read_model.begin_batch()
+        with pytest.raises(ValidationError) as err:  # known only against the database
+            read_model.write_batch(pending)
+        assert err.value.code == "DELEGATION_DECISION_INVALID"
+        read_model.rollback_batch()
+        assert sql("SELECT count(*) FROM events") == [(0,)]
+        assert read_model.delegation("d-1") is None and read_model.blacklist_entry("bl-1") is None
+
+    def test_rows_a_batch_refuses_at_once(self) -> None:
+        pending = PendingRows()
+        nameless = decided(requested(), "REQUESTED", did="", delegation_id=None)
+        with pytest.raises(ValidationError) as err:
+            pending.add_event(replace(nameless, key=None))
+        assert err.value.code == "DELEGATION_ID_MISSING"
+        mark = pending.mark()
+        pending.add_event(requested())
+        pending.undo(mark)
+        assert len(pending) == 0
+
+
+def _fields(ev: StoredEvent) -> dict[str, Any]:
+    return {f: getattr(ev, f) for f in StoredEvent.__dataclass_fields__}

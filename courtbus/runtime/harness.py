@@ -9,12 +9,14 @@ the flow's own input topics are fed back, as they would be on the bus. For unit 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from kafka.partitioner import murmur2
 
 from courtbus.bus.records import KeptRecord, Output
+from courtbus.errors import TransientError
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import TIMERS, Flow
 from courtbus.runtime.outputs import OutputCheck
@@ -112,6 +114,46 @@ class FlowHarness:
                     queue.append(self._record(out.topic, out.key, out.value, out.headers))
         self.outputs += caused
         return caused
+
+    def feed_batch(
+        self,
+        records: Sequence[tuple[str, bytes | None, bytes | None, Headers]],
+        *,
+        attempts: int = 3,
+    ) -> list[Output]:
+        """Feed raw ``(topic, key, value, headers)`` records as one batch, as the worker does:
+        ``begin_batch``, each record, ``end_batch``; on a ``TransientError`` the batch is
+        abandoned (``abort_batch``, state rolled back) and retried, ``attempts`` times in all.
+        Outputs are not looped back. Returns the outputs of the attempt that went through.
+
+        Raises:
+            TransientError: the last attempt failed too.
+        """
+        kept = [self._record(*r) for r in records]
+        for attempt in range(attempts):
+            self.flow.begin_batch()
+            caused: list[Output] = []
+            try:
+                for raw in kept:
+                    state = self.state(raw.partition)
+                    state.now = self.now
+                    caused += self.engine.handle(raw, state)
+                self.flow.end_batch()
+            except TransientError:
+                self.flow.abort_batch()
+                for state in self.states.values():
+                    state.rollback()
+                if attempt + 1 == attempts:
+                    raise
+                continue
+            except BaseException:
+                self.flow.abort_batch()
+                raise
+            for state in self.states.values():
+                state.committed({})
+            self.outputs += caused
+            return caused
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _record(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers

@@ -22,13 +22,23 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import StoreError, ValidationError
 from courtbus.store import delegation_rows as rows
 from courtbus.store import distribution_rows, restriction_rows
+from courtbus.store.batch import (
+    BatchLookup,
+    PendingRows,
+    RecordLookup,
+    alert_values,
+    blacklist_values,
+    dead_letter_values,
+    event_values,
+    insert_new_rows,
+    insert_new_rows_quietly,
+    write_blacklist,
+)
 from courtbus.store.database import OnDatabase
 from courtbus.store.delegation_rows import Decision, StepEvent
-from courtbus.store.jsonify import headers_to_json, masked, to_json
 from courtbus.store.model import AlertRow, ApplyResult, DeadLetterRow, StoredEvent
 from courtbus.store.models import (
     AlertRecord,
@@ -36,7 +46,6 @@ from courtbus.store.models import (
     DeadLetterRecord,
     DelegationRecord,
     EventRecord,
-    HistoryRecord,
 )
 from courtbus.store.upsert import put_row
 
@@ -154,13 +163,7 @@ class ReadModelWriter(OnDatabase):
             StoreError: ``STORE_UNAVAILABLE``; ``STORE_CONFLICT`` if a concurrent writer kept
                 winning.
         """
-        decision = rows.decision_of(ev) if ev.record == rows.DECIDED else None
-        values = {
-            "event_id": ev.event_id, "topic": ev.topic, "partition": ev.partition,
-            "offset": ev.offset, "record": ev.record, "ce_type": ev.ce_type,
-            "source": ev.source, "subject": ev.subject, "key": ev.key, "time": ev.time,
-            "payload": to_json(masked(ev.payload)),
-        }  # fmt: skip
+        values, decision = event_values(ev)
         db = self._db
         with db.guard():
             for _attempt in range(_ATTEMPTS):
@@ -170,7 +173,7 @@ class ReadModelWriter(OnDatabase):
                             return ApplyResult.DUPLICATE
                         if decision is None:
                             return ApplyResult.APPLIED
-                        return self._apply_decision(session, decision)
+                        return self._apply_decision(RecordLookup(session), decision)
                 except IntegrityError:
                     # Lost a race to create the same delegation or to decide the same step:
                     # the retry sees the winner's row, history or event.
@@ -179,14 +182,13 @@ class ReadModelWriter(OnDatabase):
             f"event {ev.event_id} kept conflicting with concurrent writers", code="STORE_CONFLICT"
         )
 
-    def _apply_decision(self, session: Session, d: Decision) -> ApplyResult:
-        row = session.get(DelegationRecord, d.delegation_id, with_for_update=True)
-        found = session.get(EventRecord, d.decided_event_id)
-        step = None if found is None else rows.step_event(found)
+    def _apply_decision(self, found: RecordLookup, d: Decision) -> ApplyResult:
+        row = found.row(d.delegation_id)
+        stored = found.stored(d.decided_event_id)
+        step = None if stored is None else rows.step_event(stored)
         if step is not None:
             rows.check_matches(d, step)
-        decided = select(HistoryRecord.id).where(HistoryRecord.event_id == d.decided_event_id)
-        if session.scalar(decided) is not None:
+        if found.decided(d.decided_event_id):
             return ApplyResult.DUPLICATE
         request = step if d.step == rows.REQUESTED else None
         if not d.applied:
@@ -197,9 +199,8 @@ class ReadModelWriter(OnDatabase):
                 if created is not None:  # else: history only (no courts to show)
                     created.state = rows.STATE_REFUSED
                     created.refusal_code, created.refusal_reason = d.error_code, d.reason
-                    session.add(created)
-                    session.flush()  # before history, so a lost race fails here
-            session.add(rows.history_record(d, step))
+                    found.add(created)  # before history, so a lost race fails here
+            found.add_history(rows.history_record(d, step))
             return ApplyResult.REFUSED
         details = rows.request_details(request) if request else None
         if row is None:
@@ -218,17 +219,17 @@ class ReadModelWriter(OnDatabase):
                 for attr in inspect(DelegationRecord).column_attrs:
                     if attr.key != "delegation_id":
                         setattr(row, attr.key, getattr(fresh, attr.key))
-        self._move(session, row, d, step)
-        session.add(rows.history_record(d, step))
+        self._move(found, row, d, step)
+        found.add_history(rows.history_record(d, step))
         return ApplyResult.APPLIED
 
     def _move(
-        self, session: Session, row: DelegationRecord, d: Decision, step: StepEvent | None
+        self, found: RecordLookup, row: DelegationRecord, d: Decision, step: StepEvent | None
     ) -> None:
         """Copy an applied decision onto the row: state and deadlines as decided."""
+        session = found.session
         if row not in session:
-            session.add(row)
-            session.flush()  # a lost race to create the row fails here, before history
+            found.add(row)  # a lost race to create the row fails here, before history
         row.state = d.state
         row.start_due, row.report_due = d.start_due, d.report_due
         if d.step in rows.REPORTING:
@@ -259,6 +260,55 @@ class ReadModelWriter(OnDatabase):
         receipt = session.scalars(query).first()
         return None if receipt is None else rows.delivered_at(rows.step_event(receipt))
 
+    def write_batch(self, pending: PendingRows) -> None:
+        """Write a batch's rows: in the open batch's transaction (see ``begin_batch``), else
+        in one of their own. The same rows as ``apply_*`` one record at a time, in far fewer
+        statements: one multi-row insert each for dead letters, alerts and events, one
+        multi-row upsert for list entries, three queries for what the decisions build on,
+        one flush for the delegation rows and history they make.
+
+        Nothing is kept if anything fails: with a batch open, roll it back (``rollback_batch``)
+        and write its records one at a time to find the one at fault.
+
+        Raises:
+            ValidationError: a decision cannot be applied (see ``apply_event``).
+            StoreError: ``STORE_UNAVAILABLE`` (also for a row the database refuses).
+        """
+        db = self._db
+        with db.guard(), self._whole() as session:
+            session.flush()
+            insert_new_rows_quietly(db, session, DeadLetterRecord, pending.dead_letters)
+            insert_new_rows_quietly(db, session, AlertRecord, pending.alerts)
+            seen: set[str] = set()
+            unique = []
+            for values, decision in pending.events:
+                if values["event_id"] not in seen:
+                    seen.add(values["event_id"])
+                    unique.append((values, decision))
+            new = insert_new_rows(db, session, EventRecord, [v for v, _ in unique])
+            decisions = [d for v, d in unique if d is not None and v["event_id"] in new]
+            if decisions:
+                found = BatchLookup(session, decisions, db.dialect == "postgresql")
+                for decision in decisions:
+                    self._apply_decision(found, decision)
+            write_blacklist(db, session, pending.blacklist)
+            for control in pending.controls:
+                restriction_rows.put_control(session, control)
+            for alert_id, alert in pending.watchdog_alerts:
+                restriction_rows.put_watchdog_alert(session, alert_id, alert)
+            for view, seen_at in pending.distributions:
+                distribution_rows.put_distribution(session, view, seen_at)
+            session.flush()
+
+    @contextmanager
+    def _whole(self) -> Iterator[Session]:
+        """The open batch's session (its transaction stays open), else a transaction."""
+        if self._batch is not None:
+            yield self._batch
+        else:
+            with self._db.sessions.begin() as session:
+                yield session
+
     def apply_dead_letter(self, row: DeadLetterRow) -> bool:
         """Store a dead letter once per source position; False if it was already there.
 
@@ -267,12 +317,7 @@ class ReadModelWriter(OnDatabase):
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
-        values = {
-            "source_topic": row.source_topic, "source_partition": row.source_partition,
-            "source_offset": row.source_offset, "code": row.code,
-            "reason": mask_ids_in_text(row.reason), "key": row.key, "value": row.value,
-            "headers": headers_to_json(row.headers), "dead_at": row.dead_at,
-        }  # fmt: skip
+        values = dead_letter_values(row)
         with self._db.guard(), self._writing() as session:
             return self._db.insert_new(session, DeadLetterRecord, values)
 
@@ -284,10 +329,7 @@ class ReadModelWriter(OnDatabase):
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
-        values = {
-            "alert_id": row.alert_id, "kind": row.kind, "delegation_id": row.delegation_id,
-            "court_id": row.court_id, "message": mask_ids_in_text(row.message), "time": row.time,
-        }  # fmt: skip
+        values = alert_values(row)
         with self._db.guard(), self._writing() as session:
             return self._db.insert_new(session, AlertRecord, values)
 
@@ -341,18 +383,3 @@ class ReadModelWriter(OnDatabase):
         """
         with self._db.guard(), self._writing() as session:
             return distribution_rows.put_distribution(session, view, seen_at)
-
-
-def blacklist_values(entry: dict[str, Any]) -> dict[str, Any]:
-    """The ``blacklist_entries`` columns of one decoded ``BlacklistEntry``."""
-    debtor, court = entry["debtor"], entry["listing_court"]["court_id"]
-    return {
-        "entry_id": entry["entry_id"], "status": entry["status"], "listing_court": court,
-        "province": court[:2], "case_number": entry["case_number"]["text"],
-        "debtor_kind": debtor["kind"], "debtor_name": debtor["name"],
-        "debtor_id": debtor["id_number"], "ground": entry["ground"], "serious": entry["serious"],
-        "period_months": entry["period_months"], "listed_at": entry["listed_at"],
-        "expires_at": entry["expires_at"], "updated_at": entry["updated_at"],
-        "delisted_at": entry["delisted_at"], "reason": entry["reason"],
-        "version": entry["version"], "entry": to_json(entry),
-    }  # fmt: skip

@@ -17,10 +17,12 @@ from typing import Any
 from courtbus.bus.deadletters import parse_dead_letter
 from courtbus.bus.records import Output
 from courtbus.bus.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, flow_topic
-from courtbus.errors import StoreError, TransientError
+from courtbus.domain.identity import mask_ids_in_text
+from courtbus.errors import CourtbusError, StoreError, TransientError
 from courtbus.runtime import Flow, Incoming, Inputs, State
 from courtbus.store import AlertRow, DeadLetterRow, ReadModel, StoredEvent
-from courtbus.wire.envelope import Envelope, Event
+from courtbus.store.batch import PendingRows
+from courtbus.wire.envelope import Envelope, Event, RawRecord
 
 log = logging.getLogger("courtbus.projector")
 BLACKLIST_VIEW = "blacklist.entries"
@@ -71,7 +73,15 @@ def alert_row(event: Event) -> AlertRow:
 
 
 class ProjectorFlow(Flow):
-    """Writes what the bus decided into SQL."""
+    """Writes what the bus decided into SQL, a batch of records at a time.
+
+    Each record's rows are checked as it comes (a record the store cannot take is refused
+    alone) and kept; ``end_batch`` writes the whole batch's rows in its one transaction, in
+    a few multi-row statements. If that fails, nothing of the batch is kept and the batch is
+    retried (``TransientError``) with its records written one at a time, each in a savepoint
+    of the batch's transaction, so a record that fails only against the database (a decision
+    that does not match the step it names) is refused alone and the others are applied.
+    """
 
     name = "projector"
     source = "bus:projector"
@@ -82,48 +92,108 @@ class ProjectorFlow(Flow):
         super().__init__(envelope)
         self.model = model
         self.group = group
+        self._pending = PendingRows()
+        self._last: dict[tuple[str, int], int] = {}  # this batch's last offset per partition
+        # Partitions whose batch failed as a whole, and the last offset of that batch: their
+        # records up to there are written one at a time until a batch with them commits.
+        self._one_by_one: dict[tuple[str, int], int] = {}
 
     def sender(self, raw: Any) -> tuple[str, str] | None:
         """Nobody: what the projector cannot store goes to the dead letters only."""
         return None
 
     def begin_batch(self) -> None:
-        """One database transaction per batch; each record in a savepoint of it.
+        """Open the batch's database transaction (records written one at a time use
+        savepoints of it; the rest is written in it by ``end_batch``).
 
         Raises:
             TransientError: the database is unreachable.
         """
+        self._pending, self._last = PendingRows(), {}
         try:
             self.model.begin_batch()
         except StoreError as exc:
             raise TransientError(exc.reason, code=exc.code) from exc
 
     def end_batch(self) -> None:
-        """Commit the batch's rows before its offsets commit (a replay finds them: no-ops).
+        """Write the batch's kept rows and commit, before its offsets commit (a replay finds
+        them: no-ops).
 
         Raises:
-            TransientError: the commit failed; the batch is retried.
+            TransientError: the write or the commit failed; nothing of the batch is kept, and
+                its records are written one at a time when it is retried.
         """
+        pending, self._pending = self._pending, PendingRows()
         try:
+            if len(pending):
+                self.model.write_batch(pending)
             self.model.commit_batch()
-        except StoreError as exc:
-            raise TransientError(exc.reason, code=exc.code) from exc
+        except Exception as exc:
+            self.model.rollback_batch()
+            if len(pending):
+                for place, offset in self._last.items():
+                    self._one_by_one[place] = max(self._one_by_one.get(place, -1), offset)
+            code = exc.code if isinstance(exc, CourtbusError) else "STORE_BATCH_FAILED"
+            reason = (
+                exc.reason if isinstance(exc, CourtbusError) else f"{type(exc).__name__}: {exc}"
+            )
+            log.warning("projector: a batch of %d rows failed (%s: %s); writing its records one at "
+                        "a time", len(pending), code, mask_ids_in_text(reason))  # fmt: skip
+            raise TransientError(reason, code=code) from exc
+        for place, offset in list(self._one_by_one.items()):
+            if self._last.get(place, -1) >= offset:
+                del self._one_by_one[place]
 
     def abort_batch(self) -> None:
-        """Roll back the batch's rows."""
+        """Forget the batch's rows and roll back its transaction."""
+        self._pending = PendingRows()
         self.model.rollback_batch()
 
     def on_event(self, record: Incoming, state: State) -> list[Output]:
         """Project one record; raise to dead-letter what cannot be stored."""
         raw = record.raw
+        place = (raw.topic, raw.partition)
+        self._last[place] = max(self._last.get(place, -1), raw.offset)
+        if raw.offset <= self._one_by_one.get(place, -1):
+            return self._write_now(record)
+        mark = self._pending.mark()
+        try:
+            self._keep(record)
+        except BaseException:
+            self._pending.undo(mark)
+            raise
+        return []
+
+    def _keep(self, record: Incoming) -> None:
+        """Check one record's rows and keep them for ``end_batch``."""
+        raw, pending = record.raw, self._pending
         if raw.topic == DEADLETTER_TOPIC:
-            letter = parse_dead_letter(raw)
-            self.model.apply_dead_letter(DeadLetterRow(
-                source_topic=letter.source_topic, source_partition=letter.source_partition,
-                source_offset=letter.source_offset, code=letter.code, reason=letter.reason,
-                key=letter.key, value=b"", headers=[(k, v) for k, v in letter.original_headers if k.startswith("ce_")],
-                dead_at=letter.time or datetime.now().astimezone(),
-            ))  # fmt: skip
+            pending.add_dead_letter(dead_letter_row(raw))
+            return
+        if raw.topic == BLACKLIST_VIEW and raw.value is None:  # a tombstone: the entry left
+            pending.add_blacklist_entry((raw.key or b"").decode(), None)
+            return
+        if raw.topic in (RESTRICTION_VIEW, DISTRIBUTION_VIEW) and raw.value is None:
+            return  # the view forgets a lifted control; the read model keeps it as LIFTED
+        event = self.envelope.read(raw)
+        if raw.topic == BLACKLIST_VIEW:
+            pending.add_blacklist_entry(event.key or "", event.payload)
+        elif raw.topic == RESTRICTION_VIEW:
+            pending.add_restriction_control(event.payload)
+        elif raw.topic == DISTRIBUTION_VIEW:
+            pending.add_distribution(event.payload, event.headers.time)
+        elif raw.topic == ALERTS_TOPIC:
+            pending.add_alert(alert_row(event))
+            if event.record.endswith(".CaseWatchdogAlert"):
+                pending.add_watchdog_alert(event.headers.id, event.payload)
+        else:
+            pending.add_event(stored(event))
+
+    def _write_now(self, record: Incoming) -> list[Output]:
+        """Project one record at once, in a savepoint of the batch (after a failed batch)."""
+        raw = record.raw
+        if raw.topic == DEADLETTER_TOPIC:
+            self.model.apply_dead_letter(dead_letter_row(raw))
             return []
         if raw.topic == BLACKLIST_VIEW and raw.value is None:  # a tombstone: the entry left
             self.model.apply_blacklist_entry((raw.key or b"").decode(), None)
@@ -153,3 +223,16 @@ class ProjectorFlow(Flow):
             raise
         log.debug("%s %s: %s", event.record, event.headers.id, result)
         return []
+
+
+def dead_letter_row(raw: RawRecord) -> DeadLetterRow:
+    """A record of ``bus.deadletter`` as the read model stores it (the original's ce_ headers,
+    not its bytes)."""
+    letter = parse_dead_letter(raw)
+    return DeadLetterRow(
+        source_topic=letter.source_topic, source_partition=letter.source_partition,
+        source_offset=letter.source_offset, code=letter.code, reason=letter.reason,
+        key=letter.key, value=b"",
+        headers=[(k, v) for k, v in letter.original_headers if k.startswith("ce_")],
+        dead_at=letter.time or datetime.now().astimezone(),
+    )  # fmt: skip
