@@ -77,6 +77,8 @@ soak: jars
 bench: jars
 	$(BIN)/python -m bench.produce
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.gateway_checks
+	$(BIN)/python -m bench.warm_restart
 	$(BIN)/python -m bench.restore
 	$(BIN)/python -m bench.restore --full
 	$(BIN)/python -m bench.blacklist_restore
@@ -86,6 +88,7 @@ bench: jars
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.restriction_latency
 	$(BIN)/python -m bench.projector
+	$(BIN)/python -m bench.listing_bans
 
 clean:
 	rm -rf $(VENV) .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis
