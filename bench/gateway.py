@@ -33,7 +33,7 @@ import sqlite3
 import sys
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from bench.produce import broker_limit
 from courtbus.app.samples import one_per_flow
 from courtbus.wire import values as v
 from courtbus.wire.client import make_envelope
+from courtbus.wire.envelope import Envelope, OutgoingRecord
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 40_000
 PROFILE_N = 20_000
@@ -74,18 +75,12 @@ def _debtors(count: int) -> list[str]:
     return ids
 
 
-def preload(bench: Bench, count: int, tag: str) -> tuple[dict[TopicPartition, int], int]:
-    """Send ``count`` valid requests round-robin over the chosen partitions.
-
-    Returns the partitions' end offsets and the record size.
-    """
-    envelope = make_envelope(bench.conn, bench.schemas)
+def requests(envelope: Envelope, count: int, tag: str) -> Iterator[tuple[int, OutgoingRecord]]:
+    """``count`` valid requests round-robin over the bench's outbox partitions, as
+    (partition, record): 1,000 debtors over them, a realistic repetition."""
     _, _, record, payload = one_per_flow()[0]
-    debtors = _debtors(1000)  # realistic repetition: 1,000 debtors over N requests
+    debtors = _debtors(1000)
     slots = [(court, p, case) for court, parts, case in COURTS for p in parts]
-    producer = KafkaProducer(**bench.conn.kafka_settings(), acks="all", linger_ms=20,
-                             batch_size=512 * 1024)  # fmt: skip
-    size = 0
     for i in range(count):
         court, partition, case = slots[i % len(slots)]
         changed = {
@@ -96,8 +91,21 @@ def preload(bench: Bench, count: int, tag: str) -> tuple[dict[TopicPartition, in
             "debtor": {**payload["debtor"], "id_number": debtors[i % len(debtors)]},
         }
         topic = f"court.{court}.outbox"
-        out = envelope.build(topic, record, changed, f"court:{court}")
-        producer.send(topic, key=out.key, value=out.value, headers=out.headers,
+        yield partition, envelope.build(topic, record, changed, f"court:{court}")
+
+
+def preload(bench: Bench, count: int, tag: str) -> tuple[dict[TopicPartition, int], int]:
+    """Send ``count`` valid requests round-robin over the chosen partitions.
+
+    Returns the partitions' end offsets and the record size.
+    """
+    envelope = make_envelope(bench.conn, bench.schemas)
+    slots = [(court, p, case) for court, parts, case in COURTS for p in parts]
+    producer = KafkaProducer(**bench.conn.kafka_settings(), acks="all", linger_ms=20,
+                             batch_size=512 * 1024)  # fmt: skip
+    size = 0
+    for partition, out in requests(envelope, count, tag):
+        producer.send(out.topic, key=out.key, value=out.value, headers=out.headers,
                       partition=partition)  # fmt: skip
         size = len(out.value)
     producer.flush()

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import load
-from bench.gateway import COURTS, _debtors
-from courtbus.app.samples import one_per_flow
+from bench.gateway import requests
 from courtbus.bus.records import KeptRecord, Output
 from courtbus.config import Connection
 from courtbus.runtime.changelogs import Changelogs, TaskId
@@ -38,7 +37,6 @@ from courtbus.runtime.harness import memory_envelope
 from courtbus.runtime.outputs import OutputCheck
 from courtbus.runtime.sqlite import SqliteBackend
 from courtbus.runtime.state import State
-from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope
 from services.gateway.flow import GatewayFlow
 
@@ -48,25 +46,14 @@ SORT = "tottime"
 
 def records(envelope: Envelope, count: int, tag: str = "b") -> list[KeptRecord]:
     """``count`` valid requests round-robin over the bench's outbox partitions, with offsets."""
-    _, _, record, payload = one_per_flow()[0]
-    debtors = _debtors(1000)
-    slots = [(court, p, case) for court, parts, case in COURTS for p in parts]
     offsets: dict[tuple[str, int], int] = {}
     out = []
-    for i in range(count):
-        court, partition, case = slots[i % len(slots)]
-        changed = {
-            **payload,
-            "delegation_id": f"dlg-{tag}-{i}",
-            "case_number": v.case_number(case),
-            "requesting_court": v.court(court),
-            "debtor": {**payload["debtor"], "id_number": debtors[i % len(debtors)]},
-        }
-        topic = f"court.{court}.outbox"
-        built = envelope.build(topic, record, changed, f"court:{court}")
-        offset = offsets.get((topic, partition), 0)
-        offsets[(topic, partition)] = offset + 1
-        out.append(KeptRecord(topic, partition, offset, built.key, built.value, built.headers))
+    for partition, built in requests(envelope, count, tag):
+        offset = offsets.get((built.topic, partition), 0)
+        offsets[(built.topic, partition)] = offset + 1
+        out.append(
+            KeptRecord(built.topic, partition, offset, built.key, built.value, built.headers)
+        )
     return out
 
 
