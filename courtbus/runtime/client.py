@@ -100,7 +100,17 @@ class GroupConsumer:
         """
         batch: dict[TopicPartition, list[KeptRecord]] = {}
         try:
-            messages = self._consumer.consume(max(1, max_records), max(0.0, timeout_s))
+            # consume() waits until it has max_records or the timeout ran out, so the wait for
+            # a first record is poll() (it returns as soon as one is there: at low load a
+            # record must not sit out the timeout), and the rest is taken without waiting
+            messages = []
+            if timeout_s > 0:
+                first = self._consumer.poll(timeout_s)
+                if first is None:
+                    return batch
+                messages.append(first)
+            if max_records > len(messages):
+                messages += self._consumer.consume(max_records - len(messages), 0)
         except ck.KafkaException as exc:
             raise ClientError(str(exc)) from exc
         for m in messages:
