@@ -98,11 +98,11 @@ def test_every_mirror_equals_the_national_view_after_list_ban_and_lift(
         url = f"sqlite:///{tmp_path / agency}.db"
         with AgencyClient(agency, conn) as client:
             check = wait_until(
-                lambda c=client, u=url: (lambda r: r if r.in_sync else None)(
+                lambda c=client, u=url: (lambda r: r if not _ours(r, prefix) else None)(
                     c.verify_mirror("blacklist", u, repair=False)
-                ), 120, f"{agency}'s mirror in sync with the national view",
+                ), 120, f"{agency}'s mirror equal to the national view for this test's entries",
             )  # fmt: skip
-        assert check.against == "view" and not check.missing and not check.changed
+        assert check.against == "view"
         rows = mirror_rows(url, prefix)
         assert set(rows) == {kept, west}, agency  # every ACTIVE listing, the delisted one not
         mirrors[agency] = url
@@ -121,12 +121,22 @@ def test_every_mirror_equals_the_national_view_after_list_ban_and_lift(
         icbc.sync("blacklist", mirrors["icbc"], follow=False)
         assert set(mirror_rows(mirrors["icbc"], prefix)) == {west}  # the mirror followed it
         by_feed = icbc.verify_mirror("blacklist", mirrors["icbc"], against="feed", repair=False)
-        assert by_feed.in_sync  # the feed carries the error: comparing with it sees nothing
+        assert not _ours(by_feed, prefix)  # the feed carries the error: it sees nothing
         found = icbc.verify_mirror("blacklist", mirrors["icbc"], repair=True)
-        assert found.missing == (kept,) and not found.extra and found.repaired
+        assert _ours(found, prefix) == {"missing": [kept]} and found.repaired
         assert set(mirror_rows(mirrors["icbc"], prefix)) == {kept, west}
         again = icbc.verify_mirror("blacklist", mirrors["icbc"], repair=False)
-        assert again.in_sync
+        assert not _ours(again, prefix)
+
+
+def _ours(check: Any, prefix: str) -> dict[str, list[str]]:
+    """The drift a check found among this test's entries (other modules' entries share the
+    view and the feeds, and one of them deletes pbccrc's feed on purpose: real drift there)."""
+    found = {
+        kind: [i for i in getattr(check, kind) if i.startswith(prefix)]
+        for kind in ("missing", "changed", "extra")
+    }
+    return {kind: ids for kind, ids in found.items() if ids}
 
 
 def test_a_row_changed_in_the_mirror_is_found_field_by_field(
@@ -150,5 +160,5 @@ def test_a_row_changed_in_the_mirror_is_found_field_by_field(
                             "WHERE entry_id = :e"), {"e": eid})  # fmt: skip
         engine.dispose()
         check: Any = client.verify_mirror("blacklist", url)
-        assert eid in check.changed and check.repaired
+        assert _ours(check, eid) == {"changed": [eid]} and check.repaired
         assert mirror_rows(url, eid)[eid]["ground"] == "REFUSED_WITH_ABILITY"
