@@ -93,8 +93,7 @@ def run(
             state = states[task]
             outputs: list[Output] = []
             flow.begin_batch()
-            for rec in chunk:
-                outputs += engine.handle(rec, state)
+            outputs += engine.handle_all(chunk, state)
             flow.end_batch()
             changes = state.changes()
             for (store, key), entry in changes.items():

@@ -58,6 +58,23 @@ class Engine:
         event = self.flow.envelope.read(raw) if decode else None
         return Incoming(raw, event)
 
+    def handle_all(self, records: list[RawRecord], state: State) -> list[Output]:
+        """The outputs of one task's records of a batch, in order (``Flow.prepare`` first).
+
+        Raises:
+            TransientError: retry the batch later.
+        """
+        try:
+            self.flow.prepare(records, state)
+        except TransientError:
+            raise
+        except Exception:  # an optimisation failed: the records are handled without it
+            log.exception("%s: prepare failed on task %s", self.flow.name, state.task)
+        outputs: list[Output] = []
+        for raw in records:
+            outputs += self.handle(raw, state)
+        return outputs
+
     def handle(self, raw: RawRecord, state: State) -> list[Output]:
         """The outputs of one record; its state changes are kept only if it was applied.
 

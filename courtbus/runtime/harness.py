@@ -102,7 +102,7 @@ class FlowHarness:
             state.now = self.now
             self.flow.begin_batch()
             try:
-                outputs = self.engine.handle(raw, state)
+                outputs = self.engine.handle_all([raw], state)
                 self.flow.end_batch()
             except BaseException:
                 self.flow.abort_batch()
@@ -137,7 +137,7 @@ class FlowHarness:
                 for raw in kept:
                     state = self.state(raw.partition)
                     state.now = self.now
-                    caused += self.engine.handle(raw, state)
+                    caused += self.engine.handle_all([raw], state)
                 self.flow.end_batch()
             except TransientError:
                 self.flow.abort_batch()

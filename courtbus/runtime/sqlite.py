@@ -17,6 +17,8 @@ from pathlib import Path
 from courtbus.errors import StateError
 from courtbus.runtime.state import Entry
 
+_READ_CHUNK = 500  # keys per lookup (SQLite allows 32,766 parameters; short queries plan fast)
+
 
 def _table(store: str) -> str:
     if not store.replace("_", "").isalnum():
@@ -60,6 +62,20 @@ class SqliteBackend:
         """The committed entry, or None."""
         row = self.db.execute(f'SELECT v, t FROM "{_table(store)}" WHERE k = ?', (key,)).fetchone()
         return None if row is None else Entry(row[0], row[1])
+
+    def read_many(self, store: str, keys: list[bytes]) -> dict[bytes, Entry]:
+        """The committed entries of those ``keys`` that have one: one query per 500 keys."""
+        found: dict[bytes, Entry] = {}
+        table = _table(store)
+        for at in range(0, len(keys), _READ_CHUNK):
+            chunk = keys[at : at + _READ_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f'SELECT k, v, t FROM "{table}" WHERE k IN ({marks})', chunk
+            ).fetchall()
+            for k, v, t in rows:
+                found[k] = Entry(v, t)
+        return found
 
     def upto(self, store: str, t_ms: int, limit: int) -> list[tuple[bytes, Entry]]:
         """Entries whose time column is at or before ``t_ms``, earliest first."""

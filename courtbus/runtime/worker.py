@@ -340,8 +340,7 @@ class Worker:
                 if task not in touched:
                     task.state.now = now
                     touched.append(task)
-                for record in records:
-                    outputs += self.engine.handle(record, task.state)
+                outputs += self.engine.handle_all(records, task.state)
             self.flow.end_batch()
         except TransientError as exc:
             self.flow.abort_batch()
