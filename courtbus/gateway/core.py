@@ -137,12 +137,21 @@ def record_digest(raw: RawRecord) -> str:
     """
     digest = hashlib.sha256()
     update = digest.update
-    ce = [(k.lower(), v) for k, v in raw.headers or () if k[:3].lower() == "ce_"]
-    ce.sort()
-    for part in (raw.key, raw.value, *(p for name, value in ce for p in (name.encode(), value))):
+    for part in (raw.key, raw.value):
         if part is None:
             update(_ABSENT)
         else:
             update(len(part).to_bytes(4, "big"))
             update(part)
+    ce = [(k.lower(), v) for k, v in raw.headers or () if k[:3].lower() == "ce_"]
+    ce.sort()
+    for name, value in ce:
+        label = name.encode()
+        update(len(label).to_bytes(4, "big"))
+        update(label)
+        if value is None:
+            update(_ABSENT)
+        else:
+            update(len(value).to_bytes(4, "big"))
+            update(value)
     return digest.hexdigest()
