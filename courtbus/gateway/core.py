@@ -12,12 +12,12 @@ from courtbus.domain import policy
 from courtbus.errors import ValidationError
 from courtbus.gateway.compiled import Check, compile_payload_check
 from courtbus.gateway.rules import Memo, check_identities, check_sender, check_values, payload_ok
-from courtbus.wire.envelope import Envelope, Event, RawRecord
+from courtbus.wire.envelope import OUTBOX_MAX_VALUE_BYTES, Envelope, Event, RawRecord
 from courtbus.wire.events import EventHeaders
 from courtbus.wire.messages import by_record
 
 GATEWAY_SOURCE = "bus:gateway"
-DEFAULT_MAX_VALUE_BYTES = 256 * 1024
+DEFAULT_MAX_VALUE_BYTES = OUTBOX_MAX_VALUE_BYTES
 MAX_KEY_CHARS = 128  # the read model's id columns
 EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
 _ABSENT = b"\xff\xff\xff\xff"  # a length no part has: a null key or value
