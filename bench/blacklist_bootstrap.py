@@ -15,7 +15,10 @@ broker's limit, peak RSS (``VmHWM``) of the syncing process and of its largest b
 process, and the mirror's row count, which must equal ``N``.
 
 ``python -m bench.blacklist_bootstrap`` (1 M); ``--full`` (8.6 M, the 2023 national list);
-``--entries N``; ``--profile FILE`` (cProfile of the sync into FILE, slower).
+``--entries N``; ``--profile FILE`` (cProfile of the sync into FILE, slower); ``--json PATH``
+writes the figures (``bootstrap_entries_s``, ``bootstrap_peak_rss_mib``, the largest worker's
+``bootstrap_worker_peak_rss_mib``, ConsumerPerformance's ``consumer_perf_entries_s``, and
+``bootstrap_8m_s`` with ``--full``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import consumer_performance, load, private_stack, say
+from bench.common import add_json_option, consumer_performance, load, private_stack, say, write_json
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
 from courtbus.synth.blacklist import NATIONAL_LIST_2023, entry_payloads
@@ -150,6 +153,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="8.6 M entries (slow)")
     parser.add_argument("--entries", type=int, default=None, help="entries (default 1 M)")
     parser.add_argument("--profile", default=None, help="cProfile the sync into this file")
+    add_json_option(parser)
     args = parser.parse_args()
     entries = args.entries or (NATIONAL_LIST_2023 if args.full else 1_000_000)
     with private_stack() as bench, tempfile.TemporaryDirectory(prefix="courtbus-mirror-") as db:
@@ -182,6 +186,14 @@ def main() -> None:
           f"this speed: {NATIONAL_LIST_2023 / rate:,.0f} s")  # fmt: skip
     if args.profile:
         print(f"  profile of the sync: {args.profile}")
+    write_json(args.json, {
+        "bootstrap_entries": written, "bootstrap_entry_bytes": size, "bootstrap_s": seconds,
+        "bootstrap_entries_s": rate, "bootstrap_wall_s": run["wall"],
+        "bootstrap_peak_rss_mib": run["hwm_mib"], "bootstrap_worker_peak_rss_mib": run["children_mib"],
+        "bootstrap_rows": run["rows"], "bootstrap_rows_ok": run["rows"] == written,
+        "consumer_perf_entries_s": limit, "consumer_perf_load": limit_load, "load": run["load"],
+        **({"bootstrap_8m_s": seconds} if entries == NATIONAL_LIST_2023 else {}),
+    })  # fmt: skip
 
 
 if __name__ == "__main__":
