@@ -39,7 +39,7 @@ import confluent_kafka as ck
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from bench.common import Bench, Service, load, private_stack, say, service_env
+from bench.common import Bench, Service, cpu_seconds, load, private_stack, say, service_env
 from courtbus.app.samples import one_per_flow
 from courtbus.bus.topics import OUTBOX
 from courtbus.catalogue.directory import Directory, load_directory
@@ -56,6 +56,7 @@ RESTORED = re.compile(r"restored (\d+) changelog records for (\d+) new task\(s\)
 GOAL_START_REBALANCE_S = 30.0
 GOAL_RSS_MIB = 1024.0
 GOAL_RATIO = 0.8
+IDLE_S = 5  # seconds at rest measured after the rebalance
 
 
 def _debtor_ids(count: int) -> list[str]:
@@ -289,10 +290,18 @@ def phase(bench: Bench, name: str, directory_path: Path, slots: list[tuple[str, 
 
         rebalanced_at = _wait(rebalanced, [first, second], timeout_s, f"{name}: rebalance")
         rebalance_s = rebalanced_at - second.svc.started
-        for _ in range(10):  # a few samples of both at rest after the rebalance
+        # at rest after the rebalance: a few samples, and what idling costs (ticks, fetches of
+        # every partition) the workers and the broker
+        broker_pid = bench.state.brokers[0].pid
+        cpu_before = [w.svc.cpu_s() for w in (first, second)] + [cpu_seconds(broker_pid)]
+        idle_from = time.perf_counter()
+        for _ in range(IDLE_S * 5):
             for w in (first, second):
                 w.sample()
             time.sleep(0.2)
+        idle = time.perf_counter() - idle_from
+        cpu_after = [w.svc.cpu_s() for w in (first, second)] + [cpu_seconds(broker_pid)]
+        idle_cores = [(b - a) / idle for a, b in zip(cpu_before, cpu_after, strict=True)]
         broker_rss, broker_fds = broker_figures(bench)
         shares = [sum(t for _, t, _ in first.restored()[lines_before:]),
                   sum(t for _, t, _ in second.restored())]  # fmt: skip
@@ -305,7 +314,8 @@ def phase(bench: Bench, name: str, directory_path: Path, slots: list[tuple[str, 
             "rss_mib_each": [first.peak_rss_mib(), second.peak_rss_mib()],
             "open_files": max(first.peak_fds, second.peak_fds),
             "open_files_each": [first.peak_fds, second.peak_fds],
-            "broker_rss_mib": broker_rss, "broker_open_files": broker_fds, "load": load(),
+            "broker_rss_mib": broker_rss, "broker_open_files": broker_fds,
+            "idle_worker_cores": idle_cores[:2], "idle_broker_cores": idle_cores[2], "load": load(),
         }  # fmt: skip
     finally:
         for w in (second, first):
@@ -355,8 +365,9 @@ def main() -> None:
               f"{r['rebalance_s']:6.1f} s (split {r['shares'][0]:,}/{r['shares'][1]:,}); "
               f"{r['rec_s']:>7,.0f} records/s, {r['cpu_us_per_record']:5.0f} µs CPU/record; "
               f"peak RSS {r['rss_mib']:,.0f} MiB, {r['open_files']:,} open files per worker "
-              f"(most); broker {r['broker_rss_mib']:,.0f} MiB, {r['broker_open_files']:,} files "
-              f"| {r['load']}")  # fmt: skip
+              f"(most); broker {r['broker_rss_mib']:,.0f} MiB, {r['broker_open_files']:,} files; "
+              f"at rest: workers {'/'.join(f'{c:.2f}' for c in r['idle_worker_cores'])} cores, "
+              f"broker {r['idle_broker_cores']:.2f} | {r['load']}")  # fmt: skip
     total = national["start_s"] + national["rebalance_s"]
     print(f"  national: start + rebalance {total:.1f} s (goal ≤ {GOAL_START_REBALANCE_S:g}); "
           f"RSS {national['rss_mib']:,.0f} MiB (goal ≤ {GOAL_RSS_MIB:,.0f}); records/s "
@@ -375,6 +386,9 @@ def main() -> None:
             "national_partitions": national["partitions"],
             "national_courts": len(national_dir.courts),
             "national_topics_create_s": create_s,
+            "national_idle_worker_cores": max(national["idle_worker_cores"]),
+            "national_idle_broker_cores": national["idle_broker_cores"],
+            "small_idle_broker_cores": small["idle_broker_cores"],
             "small_start_s": small["start_s"],
             "small_rebalance_s": small["rebalance_s"],
             "small_rss_mib": small["rss_mib"],
