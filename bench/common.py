@@ -8,6 +8,7 @@ temporary folder, so it never touches a developer's running stack, and stops it 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import multiprocessing as mp
@@ -101,10 +102,13 @@ class Bench:
 
 
 @contextmanager
-def private_stack(nodes: int = 1, keep: bool = False) -> Iterator[Bench]:
+def private_stack(
+    nodes: int = 1, keep: bool = False, broker_heap: str | None = None
+) -> Iterator[Bench]:
     """Start a stack on free ports, apply the topic catalogue, register the schemas.
 
     Its folder (logs, state) is deleted afterwards unless ``keep`` or ``BENCH_KEEP=1``.
+    ``broker_heap`` (e.g. ``2g``) replaces the stack's default broker heap.
     """
     home = Path(tempfile.mkdtemp(prefix="courtbus-bench-"))
     base = free_block(2 * nodes + 2)
@@ -115,6 +119,8 @@ def private_stack(nodes: int = 1, keep: bool = False) -> Iterator[Bench]:
         registry_port=base + 2 * nodes,
         registry_storage="memory",
     )
+    if broker_heap:
+        config = dataclasses.replace(config, broker_heap=broker_heap)
     stack = Stack(config)
     say(f"starting a {nodes}-broker stack in {home}")
     try:

@@ -249,16 +249,20 @@ def behind(bench: Bench, state_dir: Path) -> tuple[int, int]:
     finally:
         consumer.close()
     tasks = total = 0
-    for path in sorted((state_dir / GROUP).glob("worker-*/tasks/*.sqlite")):
-        topic, _, partition = path.stem.rpartition("-")
-        place = zlib.crc32(f"{topic}:{partition}".encode()) % 6
+    # every task of a worker in its one file (courtbus.runtime.sqlite.StateFile)
+    for path in sorted((state_dir / GROUP).glob("worker-*/tasks.sqlite")):
         db = sqlite3.connect(path)
         try:
-            row = db.execute("SELECT next_offset FROM checkpoints WHERE store = 'seen'").fetchone()
+            rows = db.execute(
+                "SELECT task, next_offset FROM checkpoints WHERE store = 'seen'"
+            ).fetchall()
         finally:
             db.close()
-        tasks += 1
-        total += ends[place] - (row[0] if row else 0)
+        for task, offset in rows:
+            topic, _, partition = str(task).rpartition("-")
+            place = zlib.crc32(f"{topic}:{partition}".encode()) % 6
+            tasks += 1
+            total += ends[place] - offset
     return tasks, total
 
 

@@ -108,7 +108,7 @@ def main() -> None:
         print(f"  restart {i + 1}: restored {r['records']:,} records for {r['tasks']} tasks in "
               f"{r['seconds']:.2f} s (goal ≤ {GOAL_S:g} s); launch → restored "
               f"{r['launch_to_restored_s']:.2f} s, {r['cpu_s']:.2f} s CPU; checkpoints of "
-              f"{r['files']} task files were {r['behind']:,} records behind their partitions' "
+              f"{r['files']} tasks were {r['behind']:,} records behind their partitions' "
               f"ends | {r['load']}")  # fmt: skip
     for line in profile:
         print(line)
