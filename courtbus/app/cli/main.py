@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from courtbus.app.cli import blacklist, bus, delegation, distribution, restrictions
+from courtbus.app.cli import acl, blacklist, bus, delegation, distribution, restrictions
 from courtbus.errors import ClusterError, CourtbusError, SchemaError
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(directory_app, name="directory")
+app.add_typer(acl.acl_app, name="acl")
 app.add_typer(delegation.delegation_app, name="delegation")
 app.add_typer(bus.dlq_app, name="dlq")
 app.add_typer(blacklist.blacklist_app, name="blacklist")
