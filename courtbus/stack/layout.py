@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import shutil
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from courtbus.errors import StackError
+from courtbus.security.principals import node_principal
 from courtbus.stack import artifacts
 from courtbus.stack.processes import ProcessRecord, java_command
 
@@ -180,6 +182,7 @@ def properties(config: StackConfig, node: int, password: str | None) -> str:
     n = cfg.nodes
     voters = ",".join(f"{i}@127.0.0.1:{cfg.controller_port(i)}" for i in range(1, n + 1))
     client = "SASL_PLAINTEXT" if cfg.secure else "PLAINTEXT"
+    controller = "SASL_PLAINTEXT" if password else "PLAINTEXT"
     lines = {
         "process.roles": "broker,controller",
         "node.id": str(node),
@@ -187,7 +190,7 @@ def properties(config: StackConfig, node: int, password: str | None) -> str:
         "listeners": f"CLIENT://127.0.0.1:{cfg.client_port(node)},"
         f"CONTROLLER://127.0.0.1:{cfg.controller_port(node)}",
         "advertised.listeners": f"CLIENT://127.0.0.1:{cfg.client_port(node)}",
-        "listener.security.protocol.map": f"CLIENT:{client},CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": f"CLIENT:{client},CONTROLLER:{controller}",
         "inter.broker.listener.name": "CLIENT",
         "controller.listener.names": "CONTROLLER",
         "log.dirs": str(node_dir(cfg.home, node) / "data"),
@@ -204,6 +207,7 @@ def properties(config: StackConfig, node: int, password: str | None) -> str:
         "log.segment.bytes": str(64 * 1024 * 1024),
     }
     if password:
+        node_secret = node_password(password)
         lines.update({
             "sasl.enabled.mechanisms": "SCRAM-SHA-512",
             "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
@@ -213,9 +217,28 @@ def properties(config: StackConfig, node: int, password: str | None) -> str:
             "authorizer.class.name":
                 "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "allow.everyone.if.no.acl.found": "false",
-            "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
+            # The controller listener: SASL/PLAIN with each node's own user (SCRAM cannot
+            # work between controllers, KAFKA-15513: its credentials live in the metadata the
+            # quorum serves), so no connection there is ANONYMOUS and ANONYMOUS is no super
+            # user: the super users are the nodes and the stack's bootstrap admin.
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config":
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'username="{node_principal(node)}" password="{node_secret}" '
+                + " ".join(f'user_{node_principal(i)}="{node_secret}"' for i in range(1, n + 1))
+                + ";",
+            "super.users": ";".join(
+                [f"User:{ADMIN_USER}", *(f"User:{node_principal(i)}" for i in range(1, n + 1))]
+            ),
         })  # fmt: skip
     return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+
+def node_password(admin_password: str) -> str:
+    """The nodes' password on the controller listener, derived from the stack's admin password
+    (kept in ``cluster.json``), so a stack made before it existed restarts with one."""
+    return hashlib.sha256(f"courtbus-controller:{admin_password}".encode()).hexdigest()[:32]
 
 
 # -- identity: the formatted cluster kept across down/up --------------------------------------

@@ -86,7 +86,9 @@ def test_secure_properties(tmp_path: Path) -> None:
     props = stack._properties(1, "s3cret")
     assert "CLIENT:SASL_PLAINTEXT" in props
     assert "allow.everyone.if.no.acl.found=false" in props
-    assert "super.users=User:admin;User:ANONYMOUS" in props
+    assert "super.users=User:admin;User:node.1\n" in props
+    assert "ANONYMOUS" not in props
+    assert "CONTROLLER:SASL_PLAINTEXT" in props and 'username="node.1"' in props
     assert 'password="s3cret"' in props
 
 

@@ -1,0 +1,289 @@
+"""`courtbus acl plan|apply` on a secure broker: the ACL matrix in three passes, as Kafka's
+AuthorizerIntegrationTest (nothing granted: everything denied; a partial plan: exactly its
+cells; the full plan: exactly the allowed cells, every other one an authorization error), and
+a court added to the directory and removed again.
+
+Every principal × every topic × {read, write}, every principal's consumer group and every
+service's transactional id, each tried with a real client of that principal (see
+``acl_probes``); the expected matrix comes from the issue's rules and the flows
+(``acl_probes.expected_cells``), not from ``courtbus.security.acl``.
+
+Identities: SCRAM-SHA-512 users, one per principal (the ``identities`` fixture, the one place
+to switch to client certificates).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka as ck
+import pytest
+import yaml
+from kafka import KafkaAdminClient
+from kafka.admin import UserScramCredentialUpsertion
+from typer.testing import CliRunner
+
+from courtbus.app import ops
+from courtbus.app.cli.main import app
+from courtbus.catalogue.directory import DEFAULT_PATH as SHIPPED_DIRECTORY
+from courtbus.catalogue.directory import Directory, load_directory
+from courtbus.catalogue.files import read_yaml
+from courtbus.catalogue.topics import Catalogue, load_catalogue
+from courtbus.config import Connection
+from courtbus.errors import AuthorizationError
+from courtbus.security import acl_admin
+from courtbus.security.acl import Binding, Operation
+from courtbus.stack import Stack, StackConfig, StackState
+from courtbus.stack.layout import ADMIN_USER
+from tests.integration.acl_probes import (
+    Cell,
+    Prober,
+    all_cells,
+    expected_cells,
+    mismatches,
+    own_group,
+    principals,
+)
+from tests.integration.helpers import wait_until
+from tests.ports import free_block
+
+pytestmark = pytest.mark.integration
+
+# Courts 32, 3205 and 320583: each id a prefix of the next, so a prefix without its delimiter
+# would leak; two agencies with different feeds; one court group.
+COURTS = ("32", "3205", "320583", "4408")
+AGENCIES = ("nia", "icbc")
+NEW_COURT = {"id": "320505", "designation": "苏0505", "name": "江苏省苏州市虎丘区人民法院",
+             "province": "江苏省", "level": "basic"}  # fmt: skip
+runner = CliRunner()
+_QUIET = logging.getLogger("tests.acl.rdkafka")
+Login = Callable[[str], Connection]
+
+
+def _directory_file(path: Path, extra_courts: tuple[dict[str, str], ...] = ()) -> Path:
+    raw = read_yaml(SHIPPED_DIRECTORY)
+    courts = [c for c in raw["courts"] if str(c["id"]) in COURTS] + list(extra_courts)
+    small = {
+        "courts": courts,
+        "agencies": [a for a in raw["agencies"] if a["id"] in AGENCIES],
+        "feeds": [f for f in raw["feeds"] if f["agency"] in AGENCIES],
+        "groups": {"suzhou": ["3205", "320583"]},
+    }
+    path.write_text(yaml.safe_dump(small, allow_unicode=True))
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
+    home = tmp_path_factory.mktemp("acl-stack")
+    running = Stack(StackConfig(home, secure=True, port_base=free_block(2), registry=False))
+    state = running.up()
+    try:
+        yield state
+    finally:
+        running.down()
+
+
+@pytest.fixture(scope="module")
+def admin(stack: StackState) -> Connection:
+    """The stack's bootstrap administrator (a super user): creates users, topics and ACLs."""
+    return Connection(stack.bootstrap, None, ADMIN_USER, stack.admin_password)
+
+
+@pytest.fixture(scope="module")
+def identities(admin: Connection) -> Iterator[Callable[[str], Connection]]:
+    """``login(principal)``: a connection authenticated as that principal.
+
+    SCRAM-SHA-512 users made on first use with the admin's ``alter_user_scram_credentials``;
+    switch this fixture to client certificates once the stack issues them.
+    """
+    passwords: dict[str, str] = {}
+    client = KafkaAdminClient(**admin.kafka_settings())
+
+    def login(principal: str) -> Connection:
+        if principal not in passwords:
+            password = secrets.token_urlsafe(12)
+            result = client.alter_user_scram_credentials(
+                [UserScramCredentialUpsertion(principal, "SCRAM-SHA-512", password)]
+            )
+            assert result.get(principal) is None, result
+            passwords[principal] = password
+            conn = Connection(admin.bootstrap, None, principal, password)
+            wait_until(lambda: _logs_in(conn), 30, f"{principal}'s SCRAM login")
+        return Connection(admin.bootstrap, None, principal, passwords[principal])
+
+    yield login
+    client.close()
+
+
+def _logs_in(conn: Connection) -> bool:
+    """Whether a metadata request as ``conn`` succeeds (it needs no ACL, only a login)."""
+    config: dict[str, Any] = {**conn.librdkafka_settings(), "logger": _QUIET}
+    admin = ck.admin.AdminClient(config)
+    try:
+        admin.list_topics(timeout=3)
+        return True
+    except ck.KafkaException:
+        return False
+
+
+def _topics_for(admin: Connection, directory_file: Path) -> list[str]:
+    """Create the directory's topics (as the admin) and put one record in partition 0 of each,
+    for the read probes to find."""
+    plan = ops.plan_topics(admin, directory=directory_file)
+    ops.apply_topics(admin, plan)
+    names = sorted(s.name for s in plan.specs)
+    config: dict[str, Any] = {**admin.librdkafka_settings(), "acks": "all", "logger": _QUIET}
+    producer = ck.Producer(config)
+    for name in names:
+        producer.produce(name, key=b"seed", value=b"seed", partition=0)
+    assert producer.flush(30) == 0
+    return names
+
+
+def _wait_for_acls(
+    admin: Connection, wanted: set[Binding], gone: frozenset[Binding] = frozenset()
+) -> None:
+    """ACLs apply asynchronously: wait until the broker describes exactly the change."""
+
+    def applied() -> bool:
+        held = set(acl_admin.current(admin, acl_admin.admin_client(admin)))
+        return wanted <= held and not (gone & held)
+
+    wait_until(applied, 30, "the ACL change to reach the broker")
+
+
+def _commit_topics(cells: set[Cell], topics: list[str], everyone: list[str]) -> dict[str, str]:
+    """For each principal, a topic it may read (its group probe commits an offset of it)."""
+    found = {}
+    for p in everyone:
+        readable = sorted(c[2] for c in cells if c[0] == p and c[1] == "read")
+        found[p] = readable[0] if readable else topics[0]
+    return found
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, admin: Connection
+) -> tuple[Path, Directory, Catalogue, list[str]]:
+    path = _directory_file(tmp_path_factory.mktemp("acl-dir") / "directory.yaml")
+    return path, load_directory(path), load_catalogue(), _topics_for(admin, path)
+
+
+def test_acl_matrix_three_passes(
+    world: tuple[Path, Directory, Catalogue, list[str]], admin: Connection, identities: Login
+) -> None:
+    _path, directory, catalogue, topics = world
+    everyone = principals(directory)
+    for p in everyone:
+        identities(p)
+    cells = all_cells(directory, topics)
+    allowed = expected_cells(directory, topics)
+    assert allowed < cells and len(cells) > 1000
+    commit = _commit_topics(allowed, topics, everyone)
+    prober = Prober(identities, timeout_s=8)
+
+    # 1. nothing granted: every cell an authorization error, and the operator may not plan
+    started = time.monotonic()
+    outcome = prober.run(cells, commit)
+    assert mismatches(outcome, set(), cells) == {}
+    assert outcome.denied == cells
+    with pytest.raises(AuthorizationError) as refused:
+        acl_admin.plan(identities("operator"), directory, catalogue)
+    assert refused.value.code == "ACL_NOT_AUTHORIZED"
+    print(f"pass 1: {len(cells)} cells in {time.monotonic() - started:.1f} s")
+
+    # 2. a partial plan: every READ binding and the courts' whole share
+    full = acl_admin.plan(admin, directory, catalogue)
+    assert not full.remove and len(full.add) > 100
+    partial = {
+        b for b in full.add if b.operation is Operation.READ or b.principal.startswith("court.")
+    }
+    acl_admin.grant(admin, partial)
+    _wait_for_acls(admin, partial)
+    planned = {c for c in allowed if c[1] in ("read", "group") or c[0].startswith("court.")}
+    outcome = prober.run(cells, commit)
+    assert mismatches(outcome, planned, cells) == {}
+    assert outcome.allowed == planned and outcome.denied == cells - planned
+
+    # 3. the full plan: exactly the allowed cells, every other one an authorization error
+    rest = acl_admin.plan(admin, directory, catalogue)
+    assert set(rest.add) == set(full.add) - partial and not rest.remove
+    done = acl_admin.apply(admin, rest)
+    _wait_for_acls(admin, set(done.added))
+    outcome = prober.run(cells, commit)
+    assert mismatches(outcome, allowed, cells) == {}
+    assert outcome.allowed == allowed and outcome.denied == cells - allowed
+    # the operator now plans (and finds nothing to do); a second apply changes nothing
+    assert acl_admin.plan(identities("operator"), directory, catalogue).in_sync
+    again = acl_admin.apply(admin, acl_admin.plan(admin, directory, catalogue))
+    assert not again.added and not again.removed
+
+
+def _cli(admin: Connection, *args: str) -> Any:
+    env = {
+        "COURTBUS_SASL_USERNAME": admin.username or "",
+        "COURTBUS_SASL_PASSWORD": admin.password or "",
+    }
+    result = runner.invoke(app, [*args, "--bootstrap", admin.bootstrap], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_court_added_then_removed(
+    world: tuple[Path, Directory, Catalogue, list[str]],
+    admin: Connection,
+    identities: Login,
+    tmp_path: Path,
+) -> None:
+    path, directory, catalogue, _topics = world
+    acl_admin.apply(admin, acl_admin.plan(admin, directory, catalogue))  # as the matrix left it
+    out = _cli(admin, "acl", "plan", "--directory", str(path))
+    assert "no change" in out and "to add" not in out
+    plan = json.loads(_cli(admin, "acl", "plan", "--directory", str(path), "--json"))
+    assert plan["in_sync"] and plan["add"] == [] and plan["remove"] == []
+    assert plan["foreign"] == []  # the nodes and the admin are super users: no ACLs of theirs
+
+    bigger_file = _directory_file(tmp_path / "bigger.yaml", (NEW_COURT,))
+    bigger = load_directory(bigger_file)
+    all_topics = _topics_for(admin, bigger_file)
+    new = f"court.{NEW_COURT['id']}"
+    identities(new)
+    mine = {f"{new}.outbox", f"{new}.inbox"}
+    everyone = principals(bigger)
+    tried = {c for c in all_cells(bigger, all_topics)
+             if c[0] == new or c[2] in mine or c[2] == own_group(new)}  # fmt: skip
+    prober = Prober(identities, timeout_s=8)
+    commit = _commit_topics(expected_cells(bigger, all_topics), all_topics, everyone)
+
+    # adding the court: apply grants exactly its cells (its own and the services' on its topics)
+    applied = json.loads(_cli(admin, "acl", "apply", "--directory", str(bigger_file), "--json"))
+    assert applied["removed"] == []
+    assert applied["added"] and all(
+        b["principal"] == new or b["name"] in mine for b in applied["added"]
+    )
+    added = {
+        b for b in acl_admin.current(admin, acl_admin.admin_client(admin)) if b.principal == new
+    }
+    _wait_for_acls(admin, added)
+    outcome = prober.run(tried, commit)
+    expected = expected_cells(bigger, all_topics) & tried
+    assert mismatches(outcome, expected, tried) == {}
+    assert outcome.allowed == expected and len(expected) > 10
+    assert "no change" in _cli(admin, "acl", "apply", "--directory", str(bigger_file))
+
+    # removing it: apply with the old directory revokes exactly those cells
+    removed = json.loads(_cli(admin, "acl", "apply", "--directory", str(path), "--json"))
+    assert removed["added"] == []
+    assert len(removed["removed"]) == len(applied["added"])
+    _wait_for_acls(admin, set(), frozenset(added))
+    outcome = prober.run(tried, commit)
+    assert mismatches(outcome, set(), tried) == {}
+    assert outcome.denied == tried
+    assert "no change" in _cli(admin, "acl", "plan", "--directory", str(path))
