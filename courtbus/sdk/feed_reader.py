@@ -125,10 +125,11 @@ class _Decoder:
 def _settings(conn: Connection, agency: str) -> dict[str, Any]:
     """The feed consumer's librdkafka settings: assigned partitions only, nothing committed
     (the offsets live in the mirror), so its ``group.id`` (librdkafka requires one) never
-    reaches a coordinator. The prefetch queue is bounded, so RSS stays flat however long the
-    feed."""
+    reaches a coordinator; it is under the agency's own group prefix (``agency.<id>.``, the
+    only groups its ACLs let it use) all the same. The prefetch queue is bounded, so RSS
+    stays flat however long the feed."""
     return {
-        **conn.librdkafka_settings(), "group.id": f"courtbus-mirror-{agency}",
+        **conn.librdkafka_settings(), "group.id": f"agency.{agency}.mirror",
         "enable.auto.commit": False, "enable.auto.offset.store": False,
         "isolation.level": "read_committed", "enable.partition.eof": True,
         "fetch.wait.max.ms": 100, "fetch.max.bytes": 64 * 1024 * 1024,
