@@ -14,7 +14,8 @@ What each principal gets (``courtbus.security.principals`` spells the names), an
   (``agency.<id>.feed``) and on each feed the directory grants it (``agency.<id>.<flow>``), READ
   on the groups prefixed ``agency.<id>.``;
 * a bus service ``service.<name>`` (``SERVICE_ACCESS``): READ on its inputs, on its changelogs
-  (it restores its state from them) and on its consumer group ``courtbus-<flow>``; WRITE on its
+  (it restores its state from them), on its consumer group ``courtbus-<flow>`` and its restore
+  consumer's ``courtbus-<flow>-restore`` (which joins nothing); WRITE on its
   outputs and changelogs; WRITE and DESCRIBE on the transactional ids prefixed
   ``courtbus-<flow>-`` (the worker's ``<group>-<state slot id>``; flow names are single words,
   so ``courtbus-feeds-`` cannot match another service's ids);
@@ -199,6 +200,14 @@ def service_group(flow: str) -> str:
     return f"courtbus-{flow}"
 
 
+def restore_group(flow: str) -> str:
+    """The ``group.id`` of a service's restore consumer, ``courtbus-<flow>-restore``: it only
+    reads assigned changelog ranges and joins nothing, but librdkafka still looks its group's
+    coordinator up (FindCoordinator needs DESCRIBE on the group), and a refusal there is an
+    error the restore gives up on."""
+    return f"{service_group(flow)}-restore"
+
+
 def transactional_prefix(flow: str) -> str:
     """The prefix of a service's transactional ids: ``courtbus-<flow>-`` (the worker's are
     ``<group>-<state slot id>``), ending in the delimiter so no other flow's ids match."""
@@ -278,9 +287,8 @@ def service_bindings(directory: Directory, catalogue: Catalogue, name: str) -> l
         writes.update(group_topic(g, flow) for g in directory.groups for flow in GROUP_FLOWS)
     found = [b for t in sorted(reads) for b in _topic(who, t, Operation.READ)]
     found += [b for t in sorted(writes) for b in _topic(who, t, Operation.WRITE)]
-    found.append(
-        Binding(who, Resource.GROUP, service_group(access.flow), Pattern.LITERAL, Operation.READ)
-    )
+    for group in (service_group(access.flow), restore_group(access.flow)):
+        found.append(Binding(who, Resource.GROUP, group, Pattern.LITERAL, Operation.READ))
     prefix = transactional_prefix(access.flow)
     for op in (Operation.WRITE, Operation.DESCRIBE):
         found.append(Binding(who, Resource.TRANSACTIONAL_ID, prefix, Pattern.PREFIXED, op))

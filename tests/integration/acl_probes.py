@@ -116,7 +116,8 @@ def expected_cells(directory: Directory, topics: Iterable[str]) -> set[Cell]:
             writes |= notices
         reads |= logs  # restores its stores from them
         cells |= {(me, "read", t) for t in reads} | {(me, "write", t) for t in writes}
-        cells |= {(me, "group", own_group(me)), (me, "txn", own_transactional_id(service))}
+        cells |= {(me, "group", own_group(me)), (me, "group", f"{own_group(me)}-restore"),
+                  (me, "txn", own_transactional_id(service))}  # fmt: skip
     return {c for c in cells if c[1] not in ("read", "write") or c[2] in topics}
 
 
@@ -124,6 +125,7 @@ def all_cells(directory: Directory, topics: Iterable[str]) -> set[Cell]:
     """Every principal × every topic × {read, write}, every group and transactional id."""
     everyone = principals(directory)
     groups = [own_group(p) for p in everyone if p != "operator"]
+    groups += [f"{own_group(p)}-restore" for p in everyone if p.startswith("service.")]
     ids = [own_transactional_id(s) for s in SERVICE_FLOWS]
     cells: set[Cell] = set()
     for p in everyone:

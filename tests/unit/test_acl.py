@@ -28,6 +28,7 @@ from courtbus.security.acl import (
     changelogs,
     desired,
     plan,
+    restore_group,
     service_group,
     transactional_prefix,
 )
@@ -120,6 +121,17 @@ def test_transactional_prefixes_are_unambiguous() -> None:
     assert not f"{service_group('gateway2')}-x".startswith(transactional_prefix("gateway"))
 
 
+def test_the_restore_consumer_uses_the_restore_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    import courtbus.runtime.changelogs as changelogs_module
+
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(changelogs_module, "Consumer", lambda config: made.append(config))
+    config = WorkerConfig(Connection("127.0.0.1:9", None), Path("/nonexistent"))
+    flow = object.__new__(DelegationFlow)  # only its class attributes are read
+    changelogs_module.Changelogs(flow, config)._consumer()
+    assert made[0]["group.id"] == restore_group("delegation")
+
+
 def test_the_runtime_uses_the_service_group() -> None:
     class Probe(Flow):
         name = "probe"
@@ -190,6 +202,7 @@ def test_a_service(wanted: frozenset[Binding]) -> None:
     assert _may(wanted, who, Operation.WRITE, T, "bus.delegation.timers.changelog")
     assert _may(wanted, who, Operation.READ, T, "bus.delegation.timers.changelog")
     assert _may(wanted, who, Operation.READ, Resource.GROUP, "courtbus-delegation")
+    assert _may(wanted, who, Operation.READ, Resource.GROUP, "courtbus-delegation-restore")
     assert not _may(wanted, who, Operation.READ, Resource.GROUP, "courtbus-delegation2")
     for op in (Operation.WRITE, Operation.DESCRIBE):
         assert _may(wanted, who, op, Resource.TRANSACTIONAL_ID, "courtbus-delegation-0a1b2c3d4e5f")
