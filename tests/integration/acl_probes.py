@@ -223,9 +223,11 @@ class Prober:
         and the runtime use): None (acknowledged) or the error."""
         if not topics:
             return {}
+        fatal: list[Any] = []  # the error that stopped the producer (error_cb)
         producer = ck.Producer({**self._settings(principal), "enable.idempotence": True,
                                 "acks": "all", "linger.ms": 0,
-                                "message.timeout.ms": int(self.timeout_s * 1000)})  # fmt: skip
+                                "message.timeout.ms": int(self.timeout_s * 1000),
+                                "error_cb": lambda e: fatal.append(e) if e.fatal() else None})  # fmt: skip
         found: dict[str, Any] = {}
 
         def delivered(topic: str) -> Callable[[Any, Any], None]:
@@ -238,16 +240,14 @@ class Prober:
             producer.produce(t, key=b"probe", value=b"probe", partition=0,
                              on_delivery=delivered(t))  # fmt: skip
         producer.flush(self.timeout_s + 5)
-        fatal = None
         for t in topics:
             err = found.get(t, "no delivery report")
-            if isinstance(err, ck.KafkaError) and err.code() == ck.KafkaError._FATAL:
+            if _code(err) == ck.KafkaError._FATAL and fatal:
                 # an idempotent producer that may write nowhere cannot start (KIP-679: its
                 # InitProducerId needs WRITE on some topic): the fatal error says why
-                fatal = fatal or ck.KafkaError(ck.KafkaError.CLUSTER_AUTHORIZATION_FAILED)
-                if "authoriz" in err.str().lower():
-                    found[t] = fatal
-                    continue
+                reason = fatal[0].str().lower()
+                if "authoriz" in reason:
+                    err = ck.KafkaError(ck.KafkaError.CLUSTER_AUTHORIZATION_FAILED, reason)
             found[t] = err
         return found
 
