@@ -253,17 +253,27 @@ class Prober:
 
     def group(self, principal: str, group: str, topic: str) -> Any:
         """An offset commit for ``group`` (no join: a simple consumer's commit), which needs
-        READ on the group (and the topic)."""
+        READ on the group (and the topic): None or the error."""
+        result: list[Any] = []
+
+        def committed(err: Any, parts: Any) -> None:
+            errors = [p.error for p in parts or () if p.error is not None]
+            result.append(err or (errors[0] if errors else None))
+
         consumer = ck.Consumer({**self._settings(principal), "group.id": group,
-                                "enable.auto.commit": False})  # fmt: skip
+                                "enable.auto.commit": False, "on_commit": committed})  # fmt: skip
         try:
-            parts = consumer.commit(offsets=[ck.TopicPartition(topic, 0, 0)], asynchronous=False)
+            consumer.commit(offsets=[ck.TopicPartition(topic, 0, 0)], asynchronous=True)
+            deadline = time.monotonic() + self.timeout_s
+            while not result and time.monotonic() < deadline:
+                m = consumer.poll(0.1)  # serves the commit callback; errors come as messages
+                if m is not None and m.error() is not None and _code(m.error()) in AUTH_ERRORS:
+                    result.append(m.error())
         except ck.KafkaException as exc:
-            return exc.args[0]
+            result.append(exc.args[0])
         finally:
             consumer.close()
-        errors = [p.error for p in parts or () if p.error is not None]
-        return errors[0] if errors else None
+        return result[0] if result else "no commit result before the timeout"
 
     def transactional(self, principal: str, transactional_id: str) -> Any:
         """``init_transactions`` with ``transactional_id`` (WRITE and DESCRIBE on it)."""

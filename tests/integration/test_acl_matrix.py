@@ -179,7 +179,7 @@ def world(
 def test_acl_matrix_three_passes(
     world: tuple[Path, Directory, Catalogue, list[str]], admin: Connection, identities: Login
 ) -> None:
-    _path, directory, catalogue, topics = world
+    path, directory, catalogue, topics = world
     everyone = principals(directory)
     for p in everyone:
         identities(p)
@@ -220,8 +220,11 @@ def test_acl_matrix_three_passes(
     outcome = prober.run(cells, commit)
     assert mismatches(outcome, allowed, cells) == {}
     assert outcome.allowed == allowed and outcome.denied == cells - allowed
-    # the operator now plans (and finds nothing to do); a second apply changes nothing
-    assert acl_admin.plan(identities("operator"), directory, catalogue).in_sync
+    # the operator now plans ACLs and topics (and finds nothing to do); a second apply
+    # changes nothing
+    operator = identities("operator")
+    assert acl_admin.plan(operator, directory, catalogue).in_sync
+    assert [a for a in ops.plan_topics(operator, directory=path).actions if a.applies] == []
     again = acl_admin.apply(admin, acl_admin.plan(admin, directory, catalogue))
     assert not again.added and not again.removed
 
