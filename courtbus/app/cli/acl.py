@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from courtbus.app.cli.common import out
 
 if TYPE_CHECKING:
     from courtbus.catalogue.directory import Directory
@@ -21,7 +22,6 @@ acl_app = typer.Typer(
     help="Kafka ACLs derived from the participant directory: plan and apply.",
     no_args_is_help=True,
 )
-out = Console()
 
 BootstrapOpt = Annotated[
     str | None,
