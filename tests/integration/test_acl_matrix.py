@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,18 +27,24 @@ from typing import Any
 import confluent_kafka as ck
 import pytest
 import yaml
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import UserScramCredentialUpsertion
+from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 from typer.testing import CliRunner
 
 from courtbus.app import ops
 from courtbus.app.cli.main import app
+from courtbus.bus.records import Output
 from courtbus.catalogue.directory import DEFAULT_PATH as SHIPPED_DIRECTORY
 from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.catalogue.files import read_yaml
 from courtbus.catalogue.topics import Catalogue, load_catalogue
 from courtbus.config import Connection
 from courtbus.errors import AuthorizationError
+from courtbus.runtime import Flow, Incoming, Inputs, State
+from courtbus.runtime.config import WorkerConfig
+from courtbus.runtime.flow import json_store
+from courtbus.runtime.worker import Worker
 from courtbus.security import acl_admin
 from courtbus.security.acl import Binding, Operation
 from courtbus.stack import Stack, StackConfig, StackState
@@ -50,7 +58,7 @@ from tests.integration.acl_probes import (
     own_group,
     principals,
 )
-from tests.integration.helpers import wait_until
+from tests.integration.helpers import TopicReader, wait_until
 from tests.ports import free_block
 
 pytestmark = pytest.mark.integration
@@ -290,3 +298,111 @@ def test_a_court_added_then_removed(
     assert mismatches(outcome, set(), tried) == {}
     assert outcome.denied == tried
     assert "no change" in _cli(admin, "acl", "plan", "--directory", str(path))
+
+
+# -- the clients the bus runs, on exactly their grants ---------------------------------------------
+
+COUNTS = json_store("delegations")  # the delegation flow's store name: its changelog exists
+
+
+class _CountingDelegation(Flow):
+    """A flow with the delegation service's name, inputs and a store of its: counts records
+    per key and tells court 320583, so a worker of it uses every right the service has
+    (group, restore group, transactional id, inputs, changelog, an inbox, the OutputCheck's
+    topic listing)."""
+
+    name = "delegation"
+    source = "bus:delegation-probe"
+    inputs = Inputs(topics=("bus.delegation.events", "bus.delegation.caps"))
+    stores = (COUNTS,)
+    timers = True
+    decode = False
+
+    def on_event(self, record: Incoming, state: State) -> list[Output]:
+        key = (record.raw.key or b"").decode()
+        table = state.table(COUNTS)
+        seen = (table.get(key) or 0) + 1
+        table.put(key, seen)
+        return [Output("court.320583.inbox", record.raw.key, str(seen).encode(), [])]
+
+
+def _run_worker(conn: Connection, state_dir: Path, until: Callable[[], bool]) -> Worker:
+    config = WorkerConfig(conn, state_dir, tick_s=0.5, session_timeout_ms=6000)
+    worker = Worker(_CountingDelegation(envelope=None), config)  # type: ignore[arg-type]
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker.run()
+        except BaseException as exc:  # reported by the test
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: failure or until(), 60, "the worker's output")
+    finally:
+        worker.stop()
+        thread.join(30)
+    assert not failure, failure
+    return worker
+
+
+def test_a_service_worker_runs_on_its_grants(
+    world: tuple[Path, Directory, Catalogue, list[str]],
+    admin: Connection,
+    identities: Login,
+    tmp_path: Path,
+) -> None:
+    """The runtime as ``service.delegation``: consume, decide and produce in a transaction,
+    changelog written and restored, on the plan's ACLs alone."""
+    _path, directory, catalogue, _topics = world
+    acl_admin.apply(admin, acl_admin.plan(admin, directory, catalogue))
+    service = identities("service.delegation")
+    key = f"d-{uuid.uuid4().hex[:8]}".encode()
+    seeder = ck.Producer({**admin.librdkafka_settings(), "logger": _QUIET})
+    seeder.produce("bus.delegation.events", key=key, value=b"{}")
+    assert seeder.flush(10) == 0
+    court = TopicReader(admin, "court.320583.inbox")
+
+    def counted(n: int) -> bool:
+        court.poll()
+        return any(r.key == key and r.value == str(n).encode() for r in court.records)
+
+    _run_worker(service, tmp_path, lambda: counted(1))
+    seeder.produce("bus.delegation.events", key=key, value=b"{}")
+    assert seeder.flush(10) == 0
+    # a worker in a fresh state folder restores the count from the changelog (its restore
+    # consumer on its own grants too) and counts on from it
+    _run_worker(service, tmp_path / "fresh", lambda: counted(2))
+    court.close()
+
+
+def test_kafka_python_clients_as_a_court(
+    world: tuple[Path, Directory, Catalogue, list[str]], admin: Connection, identities: Login
+) -> None:
+    """What the SDKs use: kafka-python's idempotent producer needs only WRITE on the outbox
+    (no IDEMPOTENT_WRITE), its group consumer READ on the inbox and the group."""
+    _path, directory, catalogue, _topics = world
+    acl_admin.apply(admin, acl_admin.plan(admin, directory, catalogue))
+    court = identities("court.3205")
+    producer = KafkaProducer(**court.kafka_settings(), acks="all", max_block_ms=10_000)
+    assert producer.config["enable_idempotence"]
+    producer.send("court.3205.outbox", b"ok").get(timeout=10)
+    with pytest.raises(TopicAuthorizationFailedError):
+        producer.send("court.32.outbox", b"no").get(timeout=10)
+    producer.close()
+    consumer = KafkaConsumer("court.3205.inbox", **court.kafka_settings(),
+                             group_id="court.3205.inbox-reader", enable_auto_commit=False,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000)  # fmt: skip
+    records = list(consumer)
+    assert records and records[0].value == b"seed"
+    consumer.commit()
+    first = [r for r in records if r.partition == 0]
+    assert consumer.committed(TopicPartition("court.3205.inbox", 0)) == first[-1].offset + 1
+    consumer.close()
+    stranger = KafkaConsumer("court.3205.inbox", **court.kafka_settings(),
+                             group_id="court.32.inbox-reader", consumer_timeout_ms=5000)  # fmt: skip
+    with pytest.raises(GroupAuthorizationFailedError):
+        list(stranger)
+    stranger.close()
