@@ -27,6 +27,7 @@ from typing import Any
 import confluent_kafka as ck
 import pytest
 import yaml
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import UserScramCredentialUpsertion
 from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
@@ -133,7 +134,7 @@ def identities(admin: Connection) -> Iterator[Callable[[str], Connection]]:
 def _logs_in(conn: Connection) -> bool:
     """Whether a metadata request as ``conn`` succeeds (it needs no ACL, only a login)."""
     config: dict[str, Any] = {**conn.librdkafka_settings(), "logger": _QUIET}
-    admin = ck.admin.AdminClient(config)
+    admin = AdminClient(config)
     try:
         admin.list_topics(timeout=3)
         return True
