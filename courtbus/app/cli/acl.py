@@ -109,7 +109,7 @@ def acl_plan(
     """Show how the cluster's ACLs differ from those the directory wants (changes nothing)."""
     _conn, plan = _plan(bootstrap, home, directory, catalogue)
     if as_json:
-        out.print_json(json.dumps(_plan_json(plan)))
+        typer.echo(json.dumps(_plan_json(plan), indent=2))
         return
     changes = [("remove", b) for b in plan.remove] + [("add", b) for b in plan.add]
     if changes:
@@ -141,11 +141,11 @@ def acl_apply(
     conn, plan = _plan(bootstrap, home, directory, catalogue)
     done = acl_admin.apply(conn, plan)
     if as_json:
-        out.print_json(json.dumps({
+        typer.echo(json.dumps({
             "added": [_binding_json(b) for b in done.added],
             "removed": [_binding_json(b) for b in done.removed],
             "foreign": [_binding_json(b) for b in plan.foreign], "kept": plan.kept,
-        }))  # fmt: skip
+        }, indent=2))  # fmt: skip
         return
     changes = [("remove", b) for b in done.removed] + [("add", b) for b in done.added]
     if changes:
