@@ -126,6 +126,26 @@ def _fail(what: str, conn: Connection, exc: KafkaException) -> Exception:
     return ClusterError(f"{what}: {detail}", code="ACL_FAILED")
 
 
+def _may_describe_acls(conn: Connection, admin: AdminClient, timeout_s: float) -> None:
+    """Refuse early a principal without DESCRIBE on the cluster: a broker (4.1) answers its
+    DescribeAcls with an error that librdkafka (2.16) hands back as an empty list, which
+    would plan every ACL as missing."""
+    try:
+        cluster = admin.describe_cluster(
+            include_authorized_operations=True, request_timeout=timeout_s
+        ).result()
+    except KafkaException as exc:
+        raise _fail("describing the cluster", conn, exc) from exc
+    if cluster.authorized_operations is None:  # a broker that does not say: ask anyway
+        return
+    if not set(cluster.authorized_operations) & {AclOperation.DESCRIBE, AclOperation.ALL}:
+        raise AuthorizationError(
+            "describing the cluster's ACLs: this principal may not (it needs DESCRIBE on the "
+            "cluster: run it as a node, an administrator or the operator once it has its ACLs)",
+            code="ACL_NOT_AUTHORIZED",
+        )
+
+
 def current(conn: Connection, admin: AdminClient, timeout_s: float = 30.0) -> list[Binding]:
     """Every binding the cluster holds, for every principal.
 
@@ -134,6 +154,7 @@ def current(conn: Connection, admin: AdminClient, timeout_s: float = 30.0) -> li
         ClusterError: ``ACL_SECURITY_DISABLED``, ``CLUSTER_UNREACHABLE`` or ``ACL_FAILED``.
     """
     anything: Any = None  # a filter's None matches any name, principal or host
+    _may_describe_acls(conn, admin, timeout_s)
     everything = AclBindingFilter(ResourceType.ANY, anything, ResourcePatternType.ANY, anything,
                                   anything, AclOperation.ANY, AclPermissionType.ANY)  # fmt: skip
     try:

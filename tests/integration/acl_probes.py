@@ -4,7 +4,8 @@
 (their ``inputs`` and ``stores``), not from ``courtbus.security.acl``: the tests check that
 module against it. ``Prober`` tries each cell with a real client of the principal (librdkafka,
 as the services run): a fetch and a produce per topic, an offset commit per consumer group,
-``init_transactions`` per transactional id. A cell either succeeds or fails with an
+``init_transactions`` per transactional id (kafka-python's commit: librdkafka's retries a
+refused coordinator lookup silently). A cell either succeeds or fails with an
 authorization error; anything else (a timeout, another error) fails the test.
 """
 
@@ -17,6 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import confluent_kafka as ck
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
+from kafka.errors import KafkaError as KafkaPythonError
+from kafka.structs import OffsetAndMetadata
 
 from courtbus.catalogue.directory import Directory
 from courtbus.config import Connection
@@ -191,16 +196,22 @@ class Prober:
         return outcome
 
     def reads(self, principal: str, topics: list[str]) -> dict[str, Any]:
-        """A fetch of partition 0 of each topic from offset 0: None (a record came) or the
-        error."""
+        """Consuming partition 0 of each topic from offset 0: None (a record came) or the
+        error. A topic the principal may not even describe is refused in the metadata the
+        consumer asks first (librdkafka then waits for a leader it never learns without
+        saying so, so the probe reads that answer); the others are fetched."""
         if not topics:
             return {}
         consumer = ck.Consumer({**self._settings(principal), "group.id": f"{principal}.reader",
-                                "enable.auto.commit": False, "enable.partition.eof": False,
-                                "fetch.wait.max.ms": 50})  # fmt: skip
+                                "enable.auto.commit": False, "fetch.wait.max.ms": 50})  # fmt: skip
         found: dict[str, Any] = {}
         try:
-            consumer.assign([ck.TopicPartition(t, 0, 0) for t in topics])
+            for t in topics:
+                meta = consumer.list_topics(topic=t, timeout=self.timeout_s).topics.get(t)
+                if meta is not None and meta.error is not None:
+                    found[t] = meta.error
+            wanted = [t for t in topics if t not in found]
+            consumer.assign([ck.TopicPartition(t, 0, 0) for t in wanted])
             deadline = time.monotonic() + self.timeout_s
             while len(found) < len(topics) and time.monotonic() < deadline:
                 for m in consumer.consume(100, 0.2):
@@ -253,27 +264,28 @@ class Prober:
 
     def group(self, principal: str, group: str, topic: str) -> Any:
         """An offset commit for ``group`` (no join: a simple consumer's commit), which needs
-        READ on the group (and the topic): None or the error."""
-        result: list[Any] = []
-
-        def committed(err: Any, parts: Any) -> None:
-            errors = [p.error for p in parts or () if p.error is not None]
-            result.append(err or (errors[0] if errors else None))
-
-        consumer = ck.Consumer({**self._settings(principal), "group.id": group,
-                                "enable.auto.commit": False, "on_commit": committed})  # fmt: skip
+        READ on the group (and the topic): None or the error. kafka-python's: librdkafka
+        retries a refused coordinator lookup without telling the application."""
         try:
-            consumer.commit(offsets=[ck.TopicPartition(topic, 0, 0)], asynchronous=True)
-            deadline = time.monotonic() + self.timeout_s
-            while not result and time.monotonic() < deadline:
-                m = consumer.poll(0.1)  # serves the commit callback; errors come as messages
-                if m is not None and m.error() is not None and _code(m.error()) in AUTH_ERRORS:
-                    result.append(m.error())
-        except ck.KafkaException as exc:
-            result.append(exc.args[0])
+            consumer = KafkaConsumer(**self.login(principal).kafka_settings(), group_id=group,
+                                     enable_auto_commit=False,
+                                     request_timeout_ms=int(self.timeout_s * 1000))  # fmt: skip
+        except KafkaPythonError as exc:
+            return exc
+        try:
+            consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(0, "", -1)})
+        except (GroupAuthorizationFailedError, TopicAuthorizationFailedError) as exc:
+            return ck.KafkaError(
+                ck.KafkaError.GROUP_AUTHORIZATION_FAILED
+                if isinstance(exc, GroupAuthorizationFailedError)
+                else ck.KafkaError.TOPIC_AUTHORIZATION_FAILED,
+                str(exc),
+            )
+        except KafkaPythonError as exc:
+            return exc
         finally:
             consumer.close()
-        return result[0] if result else "no commit result before the timeout"
+        return None
 
     def transactional(self, principal: str, transactional_id: str) -> Any:
         """``init_transactions`` with ``transactional_id`` (WRITE and DESCRIBE on it)."""
