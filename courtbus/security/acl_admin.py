@@ -136,9 +136,8 @@ def _may_describe_acls(conn: Connection, admin: AdminClient, timeout_s: float) -
         ).result()
     except KafkaException as exc:
         raise _fail("describing the cluster", conn, exc) from exc
-    if cluster.authorized_operations is None:  # a broker that does not say: ask anyway
-        return
-    if not set(cluster.authorized_operations) & {AclOperation.DESCRIBE, AclOperation.ALL}:
+    # librdkafka gives None when the broker grants no operation on the cluster at all
+    if not set(cluster.authorized_operations or ()) & {AclOperation.DESCRIBE, AclOperation.ALL}:
         raise AuthorizationError(
             "describing the cluster's ACLs: this principal may not (it needs DESCRIBE on the "
             "cluster: run it as a node, an administrator or the operator once it has its ACLs)",
