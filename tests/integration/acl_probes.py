@@ -248,12 +248,15 @@ class Prober:
             return done
 
         for t in topics:
-            producer.produce(t, key=b"probe", value=b"probe", partition=0,
-                             on_delivery=delivered(t))  # fmt: skip
+            try:
+                producer.produce(t, key=b"probe", value=b"probe", partition=0,
+                                 on_delivery=delivered(t))  # fmt: skip
+            except ck.KafkaException as exc:  # the producer already stopped (fatal)
+                found[t] = exc.args[0]
         producer.flush(self.timeout_s + 5)
         for t in topics:
             err = found.get(t, "no delivery report")
-            if _code(err) == ck.KafkaError._FATAL and fatal:
+            if isinstance(err, ck.KafkaError) and err.fatal() and fatal:
                 # an idempotent producer that may write nowhere cannot start (KIP-679: its
                 # InitProducerId needs WRITE on some topic): the fatal error says why
                 reason = fatal[0].str().lower()
