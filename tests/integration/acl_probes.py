@@ -253,15 +253,18 @@ class Prober:
                                  on_delivery=delivered(t))  # fmt: skip
             except ck.KafkaException as exc:  # the producer already stopped (fatal)
                 found[t] = exc.args[0]
-        producer.flush(self.timeout_s + 5)
+        try:
+            producer.flush(self.timeout_s + 5)
+        except ck.KafkaException as exc:  # a fatal error: the sends not reported fail with it
+            fatal.append(exc.args[0])
         for t in topics:
-            err = found.get(t, "no delivery report")
+            err = found[t] if t in found else (fatal[0] if fatal else "no delivery report")
             if isinstance(err, ck.KafkaError) and err.fatal() and fatal:
                 # an idempotent producer that may write nowhere cannot start (KIP-679: its
                 # InitProducerId needs WRITE on some topic): the fatal error says why
-                reason = fatal[0].str().lower()
-                if "authoriz" in reason:
-                    err = ck.KafkaError(ck.KafkaError.CLUSTER_AUTHORIZATION_FAILED, reason)
+                cause = fatal[0]
+                if isinstance(cause, ck.KafkaError) and "authoriz" in cause.str().lower():
+                    err = ck.KafkaError(ck.KafkaError.CLUSTER_AUTHORIZATION_FAILED, cause.str())
             found[t] = err
         return found
 
