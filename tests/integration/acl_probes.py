@@ -259,7 +259,9 @@ class Prober:
             fatal.append(exc.args[0])
         for t in topics:
             err = found[t] if t in found else (fatal[0] if fatal else "no delivery report")
-            if isinstance(err, ck.KafkaError) and err.fatal() and fatal:
+            stopped = (ck.KafkaError._FATAL, ck.KafkaError._PURGE_QUEUE,
+                       ck.KafkaError._PURGE_INFLIGHT)  # fmt: skip
+            if isinstance(err, ck.KafkaError) and (err.fatal() or err.code() in stopped) and fatal:
                 # an idempotent producer that may write nowhere cannot start (KIP-679: its
                 # InitProducerId needs WRITE on some topic): the fatal error says why
                 cause = fatal[0]
