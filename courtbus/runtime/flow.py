@@ -111,6 +111,9 @@ class Flow(ABC):
     # restrictions worker over the whole list) then leaves room in every batch for the other
     # inputs' records (live bans), which would otherwise wait behind it.
     paced_inputs: ClassVar[Mapping[str, int]] = {}
+    # Input topics whose records of one task and batch go to ``on_records`` together (a bulk
+    # load: per-batch work instead of per-record work), not one by one to ``on_event``.
+    bulk_inputs: ClassVar[frozenset[str]] = frozenset()
     group: str | None = None  # consumer group; default ``courtbus-<name>``
 
     def __init__(self, envelope: Envelope) -> None:
@@ -124,6 +127,16 @@ class Flow(ABC):
         changed, dead-letters it with its original bytes, and notifies its sender. Raise a
         ``TransientError`` (e.g. the registry is down) to have the batch retried later.
         """
+
+    def on_records(self, records: list[Incoming], state: State) -> list[Output]:
+        """Outputs for several records of a ``bulk_inputs`` topic, of one task, in order.
+
+        Kept or dropped together: raise (a ``CourtbusError`` or anything else but a
+        ``TransientError``) and the runtime undoes what the call changed and hands the records
+        to ``on_event`` one by one instead, so a refusal is still that record's alone. By
+        default: ``on_event`` on each.
+        """
+        return [out for record in records for out in self.on_event(record, state)]
 
     def sender(self, raw: RawRecord) -> tuple[str, str] | None:
         """Who gets the rejection notice for ``raw``: (kind, id) from its ``ce_source``.
