@@ -202,9 +202,10 @@ def test_a_restart_with_a_million_stored_entities_reads_only_the_changelog_tail(
 def test_a_paced_input_leaves_room_for_the_others_and_loses_nothing(
     conn: Connection, envelope: Envelope, topics: tuple[str, str, str], tmp_path: Path
 ) -> None:
-    """A backlog on a paced input (at most 100 records a batch: the rest of each fetch is
-    sought back and read again later) is read in full, each record once, and a record on the
-    other input arriving behind it gets through before the backlog ends."""
+    """A backlog on a paced input (at most 100 records a batch: the rest of each fetch waits
+    in the worker's carry, its partitions paused while much waits) is read in full, each
+    record once, and a record on the other input arriving behind it gets through before the
+    backlog ends."""
     name, backlog, out = topics
     live = f"test.{name}.live"
     admin = KafkaAdminClient(**conn.kafka_settings())
