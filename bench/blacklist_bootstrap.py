@@ -11,11 +11,16 @@ settings, no compression like the router); the router service itself does not ru
 Then Kafka's ConsumerPerformance over the feed (the broker's read limit) and, in a fresh
 process, ``AgencyClient("icbc", conn).sync("blacklist", "sqlite:///…", follow=False)``.
 Printed: entries/s and seconds of the bootstrap (``SyncResult.bootstrap_s``), the ratio to the
-broker's limit, peak RSS (``VmHWM``) of the syncing process and of its largest bootstrap worker
-process, and the mirror's row count, which must equal ``N``.
+broker's limit, the CPU per entry of the syncing process and its bootstrap workers together
+(user + system, process starts included: the steadier figure on a loaded machine), peak RSS
+(``VmHWM``) of the syncing process and of its largest bootstrap worker process, and the
+mirror's row count, which must equal ``N``.
 
 ``python -m bench.blacklist_bootstrap`` (1 M); ``--full`` (8.6 M, the 2023 national list);
-``--entries N``; ``--profile FILE`` (cProfile of the sync into FILE, slower).
+``--entries N``; ``--profile FILE`` (cProfile of the sync into FILE, slower); ``--json PATH``
+writes the figures (``bootstrap_entries_s``, ``bootstrap_peak_rss_mib``, the largest worker's
+``bootstrap_worker_peak_rss_mib``, ConsumerPerformance's ``consumer_perf_entries_s``, and
+``bootstrap_8m_s`` with ``--full``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import consumer_performance, load, private_stack, say
+from bench.common import add_json_option, consumer_performance, load, private_stack, say, write_json
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
 from courtbus.synth.blacklist import NATIONAL_LIST_2023, entry_payloads
@@ -113,6 +118,8 @@ def _sync(bootstrap: str, registry_url: str, url: str, profile: str | None) -> d
             say(f"  synced {done:,} of {total:,}")
 
     before = _status("VmRSS")
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = own.ru_utime + own.ru_stime
     started = time.monotonic()
     with AgencyClient(AGENCY, conn) as client:
         if profile:
@@ -127,11 +134,15 @@ def _sync(bootstrap: str, registry_url: str, url: str, profile: str | None) -> d
             result = client.sync("blacklist", url, follow=False, progress=progress)
     wall = time.monotonic() - started
     # the bootstrap's worker processes (courtbus.sdk.feed_reader._Sync._parallel) are children
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = kids.ru_maxrss / 1024
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime - cpu_before
     return {
         "read": result.read, "written": result.written, "rows": result.rows,
         "seconds": result.bootstrap_s, "wall": wall, "hwm_mib": _status("VmHWM") / 1024,
-        "rss_before_mib": before / 1024, "children_mib": children, "load": load(),
+        "rss_before_mib": before / 1024, "children_mib": children, "cpu_s": cpu,
+        "load": load(),
     }  # fmt: skip
 
 
@@ -150,6 +161,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="8.6 M entries (slow)")
     parser.add_argument("--entries", type=int, default=None, help="entries (default 1 M)")
     parser.add_argument("--profile", default=None, help="cProfile the sync into this file")
+    add_json_option(parser)
     args = parser.parse_args()
     entries = args.entries or (NATIONAL_LIST_2023 if args.full else 1_000_000)
     with private_stack() as bench, tempfile.TemporaryDirectory(prefix="courtbus-mirror-") as db:
@@ -178,10 +190,22 @@ def main() -> None:
           f"sync() wall {run['wall']:.1f} s; peak RSS (VmHWM) {run['hwm_mib']:.0f} MiB, of "
           f"the largest worker process {run['children_mib']:.0f} MiB "
           f"| {run['load']}")  # fmt: skip
+    cpu_us = run["cpu_s"] / max(1, run["read"]) * 1e6
+    print(f"  CPU (syncing process and its workers, user + system): {run['cpu_s']:.1f} s = "
+          f"{cpu_us:.1f} µs/entry; on 2 free cores at most {2e6 / cpu_us:,.0f} entries/s")  # fmt: skip
     print(f"  mirror: {run['rows']:,} rows {ok}; SQLite files {db_mib:,.0f} MiB; 8.6 M at "
           f"this speed: {NATIONAL_LIST_2023 / rate:,.0f} s")  # fmt: skip
     if args.profile:
         print(f"  profile of the sync: {args.profile}")
+    write_json(args.json, {
+        "bootstrap_entries": written, "bootstrap_entry_bytes": size, "bootstrap_s": seconds,
+        "bootstrap_entries_s": rate, "bootstrap_wall_s": run["wall"],
+        "bootstrap_cpu_us_per_entry": cpu_us,
+        "bootstrap_peak_rss_mib": run["hwm_mib"], "bootstrap_worker_peak_rss_mib": run["children_mib"],
+        "bootstrap_rows": run["rows"], "bootstrap_rows_ok": run["rows"] == written,
+        "consumer_perf_entries_s": limit, "consumer_perf_load": limit_load, "load": run["load"],
+        **({"bootstrap_8m_s": seconds} if entries == NATIONAL_LIST_2023 else {}),
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

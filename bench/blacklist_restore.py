@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -31,7 +30,17 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from bench.common import Bench, Service, consumer_performance, load, private_stack, say, service_env
+from bench.common import (
+    Bench,
+    Service,
+    add_json_option,
+    consumer_performance,
+    load,
+    private_stack,
+    say,
+    service_env,
+    write_json,
+)
 from courtbus.domain import blacklist as bl
 from services.blacklist.state import Debtor, Kept, dump_debtor, dump_kept
 
@@ -124,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="8.6 M entries (slow)")
     parser.add_argument("--entries", type=int, default=None, help="entries (default 1 M)")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    add_json_option(parser)
     args = parser.parse_args()
     entries = args.entries or (8_600_000 if args.full else 1_000_000)
     with private_stack() as bench:
@@ -159,7 +168,7 @@ def main() -> None:
         }  # fmt: skip
         if entries == 8_600_000:
             figures["restore_8m_s"] = seconds
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        write_json(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ temporary folder, so it never touches a developer's running stack, and stops it 
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import math
 import multiprocessing as mp
 import os
@@ -42,6 +45,42 @@ def load() -> str:
     return f"load {one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min), {os.cpu_count()} cores"
 
 
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    """``--json PATH``: where the bench writes its figures (``write_json``)."""
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="write the figures to this JSON file")  # fmt: skip
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (JSON has no such numbers), nested."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_json(
+    path: Path | str | None, figures: Mapping[str, Any], *, add_load: bool = True
+) -> None:
+    """Write a bench's figures to ``path`` (nothing when None): one JSON object, keys sorted.
+
+    Adds ``load`` (the load average now) unless the bench gave it or ``add_load`` is false;
+    NaN and infinities become null. Written to a temporary file first and renamed, so a
+    reader (``python -m bench``) never sees half a file.
+    """
+    if path is None:
+        return
+    target = Path(path)
+    data = {**({"load": load()} if add_load else {}), **_finite(dict(figures))}
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)
+
+
 def say(message: str) -> None:
     """Progress on stderr, so stdout keeps only the figures."""
     print(f"  [{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -63,10 +102,13 @@ class Bench:
 
 
 @contextmanager
-def private_stack(nodes: int = 1, keep: bool = False) -> Iterator[Bench]:
+def private_stack(
+    nodes: int = 1, keep: bool = False, broker_heap: str | None = None
+) -> Iterator[Bench]:
     """Start a stack on free ports, apply the topic catalogue, register the schemas.
 
     Its folder (logs, state) is deleted afterwards unless ``keep`` or ``BENCH_KEEP=1``.
+    ``broker_heap`` (e.g. ``2g``) replaces the stack's default broker heap.
     """
     home = Path(tempfile.mkdtemp(prefix="courtbus-bench-"))
     base = free_block(2 * nodes + 2)
@@ -77,6 +119,8 @@ def private_stack(nodes: int = 1, keep: bool = False) -> Iterator[Bench]:
         registry_port=base + 2 * nodes,
         registry_storage="memory",
     )
+    if broker_heap:
+        config = dataclasses.replace(config, broker_heap=broker_heap)
     stack = Stack(config)
     say(f"starting a {nodes}-broker stack in {home}")
     try:
@@ -445,6 +489,33 @@ def spread(latencies: list[float], e2e: Mapping[str, float]) -> tuple[str, str]:
     vs = (f"p50 {p50 / e2e['p50']:.0f}×, p99 {p99 / e2e['p99']:.0f}× Kafka's"
           if e2e["p50"] and e2e["p99"] else "")  # fmt: skip
     return figures, vs
+
+
+def run_figures(prefix: str, r: Run) -> dict[str, Any]:
+    """A ``Run``'s figures for ``write_json``, keyed ``<prefix>_<figure>_<rate>``: p50/p95/p99/
+    max in ms, sent, arrived, undelivered, offered and delivered a second, the hop's p50/p99,
+    the cores each measured process used and the load average."""
+    at = r.rate
+    figures: dict[str, Any] = {
+        f"{prefix}_{name}_ms_{at}": percentile(r.latencies_ms, q)
+        for name, q in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+    }
+    figures.update({
+        f"{prefix}_max_ms_{at}": r.latencies_ms[-1] if r.latencies_ms else None,
+        f"{prefix}_sent_{at}": r.sent, f"{prefix}_arrived_{at}": r.arrived,
+        f"{prefix}_undelivered_{at}": r.sent - r.arrived,
+        f"{prefix}_offered_per_s_{at}": r.offered, f"{prefix}_delivered_per_s_{at}": r.delivered,
+        f"{prefix}_hop_p50_ms_{at}": percentile(r.hop_ms, 0.50),
+        f"{prefix}_hop_p99_ms_{at}": percentile(r.hop_ms, 0.99),
+        f"{prefix}_cores_{at}": dict(r.cores), f"{prefix}_load_{at}": r.load,
+    })  # fmt: skip
+    return figures
+
+
+def e2e_figures(prefix: str, e2e: Mapping[str, float], during: str) -> dict[str, Any]:
+    """``end_to_end``'s figures for ``write_json``: ``<prefix>_p50_ms`` … ``<prefix>_avg_ms``."""
+    return {**{f"{prefix}_{name}_ms": e2e[name] for name in ("p50", "p99", "p999", "avg")},
+            f"{prefix}_load": during}  # fmt: skip
 
 
 def run_lines(r: Run, e2e: Mapping[str, float], hop: str) -> list[str]:

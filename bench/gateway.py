@@ -23,14 +23,23 @@ Beside each figure: Kafka's own ProducerPerformance (acks=all, idempotent, same 
 on the same stack, and the machine's load average. The 1-worker stack then restarts its worker
 (warm: the state folder kept) and prints what its restore read. If one worker misses the
 issue's goal of 20,000 records/s, it is run once more on a fresh stack under cProfile and the
-top functions are printed. ``python -m bench.gateway [N]`` (default 40,000).
+top functions are printed (``--no-profile``: not).
+
+``--json PATH`` writes the figures (``bench.common.write_json``): ``gateway_rec_s`` and
+``gateway_cpu_us_per_record`` (1 worker, steady), ``broker_rec_s`` (ProducerPerformance on
+that stack), the same for 2 workers as ``gateway_2w_…`` and ``broker_2w_rec_s``, and
+``gateway_warm_restart_s`` (the restore the warm restart logs; ``bench.warm_restart`` times
+three of them).
+
+``python -m bench.gateway [N] [--workers 1,2] [--no-warm-restart] [--no-profile] [--json PATH]``
+(N default 40,000).
 """
 
 from __future__ import annotations
 
+import argparse
 import pstats
 import sqlite3
-import sys
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -40,16 +49,27 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from bench.common import Bench, Service, count_topic, load, private_stack, say, service_env
+from bench.common import (
+    Bench,
+    Service,
+    add_json_option,
+    count_topic,
+    load,
+    private_stack,
+    say,
+    service_env,
+    write_json,
+)
 from bench.produce import broker_limit
+from bench.report import GOALS
 from courtbus.app.samples import one_per_flow
 from courtbus.wire import values as v
 from courtbus.wire.client import make_envelope
 from courtbus.wire.envelope import Envelope, OutgoingRecord
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 40_000
+N = 40_000  # records, unless given
 PROFILE_N = 20_000
-GOAL = 20_000  # records/s per gateway worker (the issue)
+GOAL = GOALS["gateway_rec_s"].target  # records/s per gateway worker
 GROUP = "courtbus-gateway"
 OUTPUT = "bus.delegation.events"
 # the worker's own chores, shown whatever their rank: topic discovery, task restore, ticks
@@ -229,21 +249,26 @@ def behind(bench: Bench, state_dir: Path) -> tuple[int, int]:
     finally:
         consumer.close()
     tasks = total = 0
-    for path in sorted((state_dir / GROUP).glob("worker-*/tasks/*.sqlite")):
-        topic, _, partition = path.stem.rpartition("-")
-        place = zlib.crc32(f"{topic}:{partition}".encode()) % 6
+    # every task of a worker in its one file (courtbus.runtime.sqlite.StateFile)
+    for path in sorted((state_dir / GROUP).glob("worker-*/tasks.sqlite")):
         db = sqlite3.connect(path)
         try:
-            row = db.execute("SELECT next_offset FROM checkpoints WHERE store = 'seen'").fetchone()
+            rows = db.execute(
+                "SELECT task, next_offset FROM checkpoints WHERE store = 'seen'"
+            ).fetchall()
         finally:
             db.close()
-        tasks += 1
-        total += ends[place] - (row[0] if row else 0)
+        for task, offset in rows:
+            topic, _, partition = str(task).rpartition("-")
+            place = zlib.crc32(f"{topic}:{partition}".encode()) % 6
+            tasks += 1
+            total += ends[place] - offset
     return tasks, total
 
 
-def warm_restart(bench: Bench, state_dir: Path) -> str:
-    """Restart one worker on its kept state folder; what its restore read, and how long."""
+def warm_restart(bench: Bench, state_dir: Path, n: int = N) -> tuple[str, dict[str, Any]]:
+    """Restart one worker on its kept state folder (``n`` records were forwarded before); what
+    its restore read, and how long: the line printed and its figures."""
     tasks, to_read = behind(bench, state_dir)
     proc = Service("services.gateway", service_env(bench, state_dir), bench.home / "warm.log")
     proc.start()
@@ -252,11 +277,15 @@ def warm_restart(bench: Bench, state_dir: Path) -> str:
     finally:
         proc.stop()
     records, opened, seconds = match.groups()
-    return (f"warm restart of 1 worker (state folder kept, {N:,} entries in "
+    figures = {"gateway_warm_restart_s": float(seconds),
+               "gateway_warm_restart_records": int(records),
+               "gateway_warm_restart_tasks": int(opened),
+               "gateway_warm_restart_behind": to_read}  # fmt: skip
+    return (f"warm restart of 1 worker (state folder kept, {n:,} entries in "
             f"bus.gateway.seen.changelog): restored {int(records):,} records for {opened} tasks "
             f"in {seconds} s; the {tasks} tasks' checkpoints were {to_read:,} changelog records "
             f"behind the ends of their (shared) partitions, which the restore reads and skips "
-            f"| {load()}")  # fmt: skip
+            f"| {load()}"), figures  # fmt: skip
 
 
 def profile_one() -> list[str]:
@@ -295,49 +324,81 @@ def profile_one() -> list[str]:
     return lines
 
 
-def phase(workers: int) -> tuple[dict[str, Any], float, int, str]:
-    """One fresh stack: broker limit, pre-load, run ``workers`` workers."""
+def phase(
+    workers: int, n: int, warm: bool
+) -> tuple[dict[str, Any], float, int, tuple[str, dict[str, Any]] | None]:
+    """One fresh stack: broker limit, pre-load ``n`` records, run ``workers`` workers (then a
+    warm restart of one worker if ``warm``)."""
     with private_stack() as bench:
-        ends, size = preload(bench, N, f"{workers}w")
+        ends, size = preload(bench, n, f"{workers}w")
         say("broker limit: ProducerPerformance")
-        limit = broker_limit(bench.conn.bootstrap, "bus.alerts", max(N, 300_000), size)
-        say(f"running {workers} gateway worker(s) over {N} records")
+        limit = broker_limit(bench.conn.bootstrap, "bus.alerts", max(n, 300_000), size)
+        say(f"running {workers} gateway worker(s) over {n} records")
         result = run_workers(bench, workers, ends, bench.home / "state")
         forwarded = count_topic(bench.conn, OUTPUT)
-        if forwarded != N:
-            raise RuntimeError(f"{forwarded} records on {OUTPUT}, expected {N}")
-        warm = warm_restart(bench, bench.home / "state") if workers == 1 else ""
-    return result, limit, size, warm
+        if forwarded != n:
+            raise RuntimeError(f"{forwarded} records on {OUTPUT}, expected {n}")
+        restart = warm_restart(bench, bench.home / "state", n) if warm else None
+    return result, limit, size, restart
 
 
 def main() -> None:
-    """Run both worker counts (and the profile) and print them beside the broker's limit."""
+    """Run each worker count (and the profile) and print them beside the broker's limit."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=N, help=f"records (default {N:,})")
+    parser.add_argument("--workers", default="1,2", help="worker counts to run (default 1,2)")
+    parser.add_argument("--no-warm-restart", action="store_true",
+                        help="no warm restart after the 1-worker run")  # fmt: skip
+    parser.add_argument("--no-profile", action="store_true",
+                        help="no profiled run, even if 1 worker misses the goal")  # fmt: skip
+    add_json_option(parser)
+    args = parser.parse_args()
+    n = args.n
+    counts = [int(w) for w in args.workers.split(",")]
     rows = []
     notes = []
+    figures: dict[str, Any] = {"gateway_records": n}
     size = 0
-    for workers in (1, 2):
-        result, limit, size, warm = phase(workers)
+    for workers in counts:
+        result, limit, size, warm = phase(workers, n, workers == 1 and not args.no_warm_restart)
         rows.append((workers, result, limit))
+        tag = "" if workers == 1 else f"_{workers}w"
+        figures.update({
+            f"gateway{tag}_rec_s": result["steady"],
+            f"gateway{tag}_cpu_us_per_record": result["cpu_per_record_us"],
+            f"gateway{tag}_cores_busy": result["cores_busy"],
+            f"gateway{tag}_with_startup_rec_s": result["with_startup"],
+            f"gateway{tag}_load": result["load"],
+            f"broker{tag}_rec_s": limit,
+        })  # fmt: skip
         if warm:
-            notes.append(warm)
-    profile = profile_one() if rows[0][1]["steady"] < GOAL else []
-    print(f"gateway: {N:,} DelegationRequested ({size} bytes) from 4 court outboxes → "
+            notes.append(warm[0])
+            figures.update(warm[1])
+    figures["gateway_record_bytes"] = size
+    one = next((r for w, r, _ in rows if w == 1), None)
+    profile = profile_one() if one and one["steady"] < GOAL and not args.no_profile else []
+    print(f"gateway: {n:,} DelegationRequested ({size} bytes) from 4 court outboxes → "
           f"{OUTPUT}, 1 broker, transactions, read_committed")  # fmt: skip
     for workers, r, limit in rows:
         per = r["steady"] / workers
         shares = "/".join(f"{s / max(sum(r['shares']), 1):.0%}" for s in r["shares"])
         print(
             f"  {workers} worker(s): steady {r['steady']:>7,.0f} records/s = {per:,.0f}/worker "
-            f"({per / GOAL:.2f}× the 20,000/s goal) = {r['steady'] / limit:.3f}× broker limit "
+            f"({per / GOAL:.2f}× the {GOAL:,.0f}/s goal) = {r['steady'] / limit:.3f}× broker limit "
             f"| broker limit (ProducerPerformance, acks=all, same stack) {limit:,.0f} records/s"
         )
         print(f"      incl. start-up {r['with_startup']:,.0f}/s; {r['before_stable']} forwarded "
               f"before the group was stable; work split {shares}; worker CPU "
               f"{r['cpu_per_record_us']:,.0f} µs/record, {r['cores_busy']:.2f} cores busy "
               f"(≤ {1e6 / r['cpu_per_record_us']:,.0f} records/s per fully used core) | {r['load']}")  # fmt: skip
-    print(f"  2 workers / 1 worker: {rows[1][1]['steady'] / rows[0][1]['steady']:.2f}×")
+    by_count = {w: r for w, r, _ in rows}
+    if 1 in by_count and 2 in by_count:
+        scale = by_count[2]["steady"] / by_count[1]["steady"]
+        figures["gateway_2w_vs_1w"] = scale
+        print(f"  2 workers / 1 worker: {scale:.2f}×")
     for line in notes + profile:
         print(line)
+    write_json(args.json, figures)
 
 
 if __name__ == "__main__":

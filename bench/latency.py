@@ -7,19 +7,25 @@ with the requests due by then: one at a time at 100/s; each send time is taken j
 SDK call, so the SDK's own checks, encoding and acks=all count), and a separate process reads
 ``court.6101.inbox`` (read_committed) and notes when each request arrives there: outbox →
 gateway → bus → delegation → inbox, two transactions. It also notes when each one reaches
-``bus.delegation.events`` (the gateway's share). A warm-up of 30 s at 100/s is not counted:
-a fresh broker's JIT compiler took most of a core for its first minutes, which showed as
-seconds of latency at 100/s.
+``bus.delegation.events`` (the gateway's share). A warm-up of 30 s at 100/s (``--warmup``)
+is not counted: a fresh broker's JIT compiler took most of a core for its first minutes,
+which showed as seconds of latency at 100/s.
 
-Offered loads: 100/s for 30 s, then 1,000/s for 20 s. Printed: p50/p95/p99/max, how many
-arrived, the rate the pipeline delivered, the CPU each process used, beside Kafka's EndToEndLatency (acks=all,
-same stack, same record size, run before the services start; it prints whole milliseconds
-and only the 50th, 99th and 99.9th percentiles). Then the count of "NotEnoughReplicas" in
-the services' logs, with the lines if there are any (the issue asks that the runtime's
-clients produce none; a 1-broker stack cannot, so ``--nodes 3`` runs the same on a
-3-broker stack with replication 3 and min.insync.replicas 2).
+Offered loads: 100/s for 30 s, then 1,000/s for 20 s (``--loads``). Printed: p50/p95/p99/max,
+how many arrived, the rate the pipeline delivered, the CPU each process used, beside Kafka's
+EndToEndLatency (acks=all, same stack, same record size, run before the services start; it
+prints whole milliseconds and only the 50th, 99th and 99.9th percentiles). Then the count of
+"NotEnoughReplicas" in the services' logs, with the lines if there are any (the issue asks
+that the runtime's clients produce none; a 1-broker stack cannot, so ``--nodes 3`` runs the
+same on a 3-broker stack with replication 3 and min.insync.replicas 2).
 
-``python -m bench.latency [--nodes 3]``.
+``--json PATH`` writes the figures (``bench.common.write_json``): per offered rate R,
+``delegation_p99_ms_R`` (and p50, p95, max), ``delegation_delivered_per_s_R``,
+``delegation_undelivered_R`` and the rest of ``run_figures``; ``kafka_e2e_p99_ms`` (and p50,
+p99.9, avg) is Kafka's EndToEndLatency in the same run.
+
+``python -m bench.latency [--nodes 3] [--loads 100:30,1000:20] [--warmup 30] [--json PATH]``
+(``COURTBUS_BENCH_LOADS`` is the default of ``--loads``).
 """
 
 from __future__ import annotations
@@ -31,16 +37,20 @@ from typing import Any
 from bench.common import (
     E2E_MESSAGES,
     Run,
+    add_json_option,
     count_in_logs,
+    e2e_figures,
     e2e_line,
     end_to_end,
     measured_pids,
     offer_paced,
     private_stack,
+    run_figures,
     run_lines,
     running,
     say,
     service_env,
+    write_json,
 )
 from courtbus.app.samples import one_per_flow
 from courtbus.config import Connection
@@ -50,12 +60,7 @@ from courtbus.wire.client import make_envelope
 SENDER, EXECUTING = "320583", "6101"
 INBOX = f"court.{EXECUTING}.inbox"
 EVENTS = "bus.delegation.events"
-LOADS: tuple[tuple[int, float], ...] = ((100, 30.0), (1000, 20.0))  # (requests/s, seconds)
-if os.environ.get("COURTBUS_BENCH_LOADS"):  # e.g. "100:10" for a quick look
-    LOADS = tuple(
-        (int(r), float(s))
-        for r, s in (x.split(":") for x in os.environ["COURTBUS_BENCH_LOADS"].split(","))
-    )
+LOADS = os.environ.get("COURTBUS_BENCH_LOADS") or "100:30,1000:20"  # requests/s:seconds,...
 PERSON_ID = "320583199303121234"  # valid checksum; the samples' fictitious debtor
 
 
@@ -104,7 +109,11 @@ def main() -> None:
     """Kafka's EndToEndLatency, then the services under 100/s and 1,000/s; print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, choices=(1, 3), default=1)
+    parser.add_argument("--loads", default=LOADS, help=f"rate:seconds,... (default {LOADS})")
+    parser.add_argument("--warmup", type=float, default=30.0, help="s at 100/s, not counted")
+    add_json_option(parser)
     args = parser.parse_args()
+    loads = [(int(r), float(s)) for r, s in (x.split(":") for x in args.loads.split(","))]
     with private_stack(args.nodes) as bench:
         envelope = make_envelope(bench.conn, bench.schemas)
         source, topic, record, payload = one_per_flow()[0]  # the same request, 320583 → 6101
@@ -119,10 +128,11 @@ def main() -> None:
         results: list[Run] = []
         with running(bench, groups, env) as services:
             pids = measured_pids(bench, services)
-            say("services ready; warm-up: 100/s for 30 s (not counted)")
             with CourtClient(SENDER, bench.conn) as client:
-                offer(bench.conn, client, 100, 30.0, "warm", {})
-                for rate, seconds in LOADS:
+                if args.warmup > 0:
+                    say(f"services ready; warm-up: 100/s for {args.warmup:.0f} s (not counted)")
+                    offer(bench.conn, client, 100, args.warmup, "warm", {})
+                for rate, seconds in loads:
                     say(f"offering {rate}/s for {seconds:.0f} s")
                     results.append(offer(bench.conn, client, rate, seconds, f"r{rate}", pids))
         replicas, replica_lines = count_in_logs(services, "NotEnoughReplicas")
@@ -137,6 +147,12 @@ def main() -> None:
           f"({warnings} WARNING/ERROR lines in all)")  # fmt: skip
     for line in replica_lines[:40]:
         print(f"    {line}")
+    figures: dict[str, Any] = {**e2e_figures("kafka_e2e", e2e, e2e_load),
+                               "delegation_record_bytes": size, "delegation_nodes": args.nodes,
+                               "delegation_not_enough_replicas": replicas}  # fmt: skip
+    for r in results:
+        figures.update(run_figures("delegation", r))
+    write_json(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,17 @@ Starts a private one-broker stack (memory registry) on free ports, then measures
 2. courtbus encode only: Envelope.build (Avro + CloudEvents headers), no I/O;
 3. courtbus end to end: Envelope.build + kafka-python idempotent producer, acks=all.
 Prints records/s and each courtbus figure as a fraction of the broker's limit.
+
+``--json PATH`` writes the figures (``bench.common.write_json``): ``producer_perf_rec_s``,
+``sdk_encode_rec_s``, ``sdk_produce_rec_s``. ``python -m bench.produce [N] [--json PATH]``
+(N default 50,000).
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +23,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from bench.common import load
+from bench.common import add_json_option, load, write_json
 from courtbus.app import ops
 from courtbus.app.samples import one_per_flow
 from courtbus.config import Connection
@@ -27,7 +31,7 @@ from courtbus.stack import Stack, StackConfig, artifacts
 from courtbus.wire.client import make_envelope, make_producer
 from courtbus.wire.schemas import SchemaSet
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+N = 50_000  # records, unless given
 
 
 def _free_base() -> int:
@@ -54,6 +58,11 @@ def broker_limit(bootstrap: str, topic: str, records: int, size: int) -> float:
 
 def main() -> None:
     """Run the three measurements and print them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=N, help=f"records (default {N:,})")
+    add_json_option(parser)
+    args = parser.parse_args()
+    n = args.n
     with tempfile.TemporaryDirectory() as home:
         base = _free_base()
         stack = Stack(
@@ -73,25 +82,25 @@ def main() -> None:
             source, _, record, payload = one_per_flow()[0]
             size = len(envelope.build("x", record, payload, source).value)
 
-            limit = broker_limit(state.bootstrap, "bench.raw", max(N, 300_000), size)
+            limit = broker_limit(state.bootstrap, "bench.raw", max(n, 300_000), size)
 
             started = time.perf_counter()
-            for _ in range(N):
+            for _ in range(n):
                 envelope.build("bench.courtbus", record, payload, source)
-            encode_rate = N / (time.perf_counter() - started)
+            encode_rate = n / (time.perf_counter() - started)
 
             producer = make_producer(conn)
             started = time.perf_counter()
-            for _ in range(N):
+            for _ in range(n):
                 out = envelope.build("bench.courtbus", record, payload, source)
                 producer.send(out.topic, key=out.key, value=out.value, headers=out.headers)
             producer.flush()
-            produce_rate = N / (time.perf_counter() - started)
+            produce_rate = n / (time.perf_counter() - started)
             producer.close()
         finally:
             stack.down()
     print(
-        f"records: {N} DelegationRequested, value {size} bytes, acks=all, idempotent, 1 broker "
+        f"records: {n} DelegationRequested, value {size} bytes, acks=all, idempotent, 1 broker "
         f"| {load()}"
     )
     print(f"broker limit (ProducerPerformance): {limit:>10,.0f} records/s")
@@ -101,6 +110,9 @@ def main() -> None:
     print(
         f"courtbus encode + produce:          {produce_rate:>10,.0f} records/s  ({produce_rate / limit:.2f}× broker limit)"
     )
+    write_json(args.json, {"producer_perf_rec_s": limit, "sdk_encode_rec_s": encode_rate,
+                           "sdk_produce_rec_s": produce_rate, "produce_records": n,
+                           "produce_record_bytes": size})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ line, and peak RSS (``VmHWM`` in ``/proc/<pid>/status``, read when the restore i
 ``python -m bench.restore`` (1 M entries, a few minutes); ``python -m bench.restore --full``
 (8.6 M: expect 15-30 minutes on 2 cores, most of it appending the entries, and ~6 GB of disk
 each for the broker's log and the state folder); ``--entries N`` for any other count.
+``--json PATH`` writes the figures (``bench.common.write_json``): ``delegation_restore_…`` for
+the cold restore (records, seconds, records/s, peak RSS, ConsumerPerformance's rate) and
+``delegation_warm_restore_…`` for the warm restart.
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ from kafka import KafkaProducer
 from bench.common import (
     Bench,
     Service,
+    add_json_option,
     consumer_performance,
     load,
     private_stack,
     say,
     service_env,
+    write_json,
 )
 from courtbus.catalogue.policies import DEADLINES_PATH, load_deadlines
 from courtbus.domain import delegation as dm
@@ -135,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="8.6 M entries (slow)")
     parser.add_argument("--entries", type=int, default=None, help="entries (default 1 M)")
+    add_json_option(parser)
     args = parser.parse_args()
     entries = args.entries or (8_600_000 if args.full else 1_000_000)
     with private_stack() as bench:
@@ -163,6 +169,19 @@ def main() -> None:
               f"= {rate / limit:.3f}× broker read limit; launch → restored {r['wall']:.1f} s; "
               f"peak RSS (VmHWM) {r['hwm_mib']:.0f} MiB, RSS after {r['rss_mib']:.0f} MiB | {r['load']}")  # fmt: skip
     print(f"  state folder after the cold restore: {disk:,.0f} MiB of SQLite")
+    figures: dict[str, Any] = {"delegation_restore_entries": entries,
+                               "delegation_restore_record_bytes": size,
+                               "delegation_restore_consumer_perf_records_s": limit,
+                               "delegation_restore_state_mib": disk}  # fmt: skip
+    for name, r in (("delegation_restore", cold), ("delegation_warm_restore", warm)):
+        seconds = float(r["seconds"])
+        figures.update({
+            f"{name}_records": r["records"], f"{name}_s": seconds,
+            f"{name}_records_s": r["records"] / seconds if seconds else None,
+            f"{name}_launch_to_restored_s": r["wall"], f"{name}_peak_rss_mib": r["hwm_mib"],
+            f"{name}_load": r["load"],
+        })  # fmt: skip
+    write_json(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -20,34 +20,32 @@ median logged restore time, ``gateway_warm_launch_to_restored_s`` the median lau
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import pstats
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import Bench, Service, load, private_stack, say, service_env
+from bench import gateway as gw
+from bench.common import (
+    Bench,
+    Service,
+    add_json_option,
+    load,
+    private_stack,
+    say,
+    service_env,
+    write_json,
+)
+from bench.report import GOALS
 
-GOAL_S = 5.0  # the issue's goal for a warm restart
-
-
-def _gateway() -> Any:
-    """``bench.gateway`` (its N is read from ``sys.argv[1]`` when imported)."""
-    argv, sys.argv = sys.argv, sys.argv[:1]
-    try:
-        return importlib.import_module("bench.gateway")
-    finally:
-        sys.argv = argv
+GOAL_S = GOALS["gateway_warm_restart_s"].target
 
 
 def restart(
     bench: Bench, state_dir: Path, name: str, prefix: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """Start a gateway worker on ``state_dir``, wait for its restore line, stop it."""
-    gw = _gateway()
     tasks, behind = gw.behind(bench, state_dir)
     proc = Service("services.gateway", service_env(bench, state_dir), bench.home / f"{name}.log")
     proc.start(prefix)
@@ -87,9 +85,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20_000, help="records to pre-load")
     parser.add_argument("--restarts", type=int, default=3, help="warm restarts to time")
     parser.add_argument("--profile", action="store_true", help="one more restart, profiled")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    add_json_option(parser)
     args = parser.parse_args()
-    gw = _gateway()
     runs: list[dict[str, Any]] = []
     profile: list[str] = []
     with private_stack() as bench:
@@ -111,21 +108,24 @@ def main() -> None:
         print(f"  restart {i + 1}: restored {r['records']:,} records for {r['tasks']} tasks in "
               f"{r['seconds']:.2f} s (goal ≤ {GOAL_S:g} s); launch → restored "
               f"{r['launch_to_restored_s']:.2f} s, {r['cpu_s']:.2f} s CPU; checkpoints of "
-              f"{r['files']} task files were {r['behind']:,} records behind their partitions' "
+              f"{r['files']} tasks were {r['behind']:,} records behind their partitions' "
               f"ends | {r['load']}")  # fmt: skip
     for line in profile:
         print(line)
     if args.json is not None:
-        figures = {
-            "gateway_warm_restart_s": statistics.median(r["seconds"] for r in runs),
-            "gateway_warm_launch_to_restored_s": statistics.median(
-                r["launch_to_restored_s"] for r in runs
-            ),
-            "gateway_warm_restart_cpu_s": statistics.median(r["cpu_s"] for r in runs),
-            "gateway_warm_restart_tasks": runs[0]["tasks"] if runs else 0,
-            "runs": runs,
-        }
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        write_json(
+            args.json,
+            {
+                "gateway_warm_restart_s": statistics.median(r["seconds"] for r in runs),
+                "gateway_warm_launch_to_restored_s": statistics.median(
+                    r["launch_to_restored_s"] for r in runs
+                ),
+                "gateway_warm_restart_cpu_s": statistics.median(r["cpu_s"] for r in runs),
+                "gateway_warm_restart_tasks": runs[0]["tasks"] if runs else 0,
+                "gateway_warm_restart_records_preloaded": args.records,
+                "runs": runs,
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,13 @@ class Directory:
     agencies: tuple[Agency, ...]
     feeds: tuple[Feed, ...]
     groups: Mapping[str, tuple[str, ...]]
+    # by id, for lookups that do not walk 3,500 courts (a national directory)
+    _courts: dict[str, Court] = field(init=False, repr=False, compare=False)
+    _agencies: dict[str, Agency] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_courts", {c.id: c for c in reversed(self.courts)})
+        object.__setattr__(self, "_agencies", {a.id: a for a in reversed(self.agencies)})
 
     def court(self, court_id: str) -> Court:
         """The court with ``court_id``.
@@ -92,9 +99,9 @@ class Directory:
         Raises:
             ValidationError: ``COURT_UNKNOWN``.
         """
-        for court in self.courts:
-            if court.id == court_id:
-                return court
+        court = self._courts.get(court_id)
+        if court is not None:
+            return court
         raise ValidationError(f"court {court_id!r} is not in the directory", code="COURT_UNKNOWN")
 
     def agency(self, agency_id: str) -> Agency:
@@ -103,9 +110,9 @@ class Directory:
         Raises:
             ValidationError: ``AGENCY_UNKNOWN``.
         """
-        for agency in self.agencies:
-            if agency.id == agency_id:
-                return agency
+        agency = self._agencies.get(agency_id)
+        if agency is not None:
+            return agency
         raise ValidationError(
             f"agency {agency_id!r} is not in the directory", code="AGENCY_UNKNOWN"
         )

@@ -11,7 +11,7 @@ days, the requesting court may escalate to its superior court, which orders exec
 the case up, assigns another court, or finds the delay justified (民事诉讼法 ibid.; 法释〔2011〕
 11号 第十一条). A completed freeze, seal or seizure with an end date is watched until it is
 released or lapses; renewal must come before its end (民诉法解释 第四百八十五条) and keeps the
-original priority (法释〔2011〕11号 第九条).
+original priority (法释〔2011〕11号 第六条第二款).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ END_STATES = frozenset(
 
 # The sources of the delegation rules, cited in refusals and notices.
 CPL_DELEGATION = (
-    "民事诉讼法 委托执行条 (2017 版 第二百二十九条): 受委托人民法院收到委托函件后，必须在十五日内开始执行，"
+    "民事诉讼法 第二百四十条 (2021 版 第二百三十六条, 2017 版 第二百二十九条): 受委托人民法院收到委托函件后，必须在十五日内开始执行，"
     "不得拒绝……自收到委托函件之日起十五日内不执行的，委托人民法院可以请求受委托人民法院的上级人民法院指令"
     "受委托人民法院执行"
 )
@@ -63,7 +63,7 @@ SPC_2011_ART_8 = (
     "可以要求委托法院补办。委托法院应当在30日内完成补办事项……既不补办又不说明原因的，视为撤回委托，受托法院"
     "可以将委托材料退回委托法院"
 )
-SPC_2011_ART_9 = "法释〔2011〕11号 第九条: 续封续冻时，仍为原委托法院的查封冻结顺序"
+SPC_2011_ART_6_2 = "法释〔2011〕11号 第六条第二款: 续封续冻时，仍为原委托法院的查封冻结顺序"
 SPC_2011_ART_11 = (
     "法释〔2011〕11号 第十一条: 上一级人民法院……发现受托法院无正当理由不予执行的，应当限期执行或者作出裁定"
     "提级执行或者指定执行"

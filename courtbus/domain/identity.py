@@ -502,7 +502,9 @@ def credit_code_category(code: str) -> CreditCodeCategory:
     return CreditCodeCategory(code[0], name, code[1], categories[code[1]], form)
 
 
-_USCC_BODY = re.compile(r"^[0-9A-Z]{2}\d{6}[0-9A-HJ-NP-RT-UW-Y]{10}$")
+# GB 32100-2015 §4: every character of the code is a digit or a capital letter but I, O, Z, S
+# and V (the department and category too: they are checked against 附录 A after this)
+_USCC_BODY = re.compile(r"^[0-9A-HJ-NP-RT-UW-Y]{2}\d{6}[0-9A-HJ-NP-RT-UW-Y]{10}$")
 
 
 @lru_cache(maxsize=65536)
@@ -520,7 +522,13 @@ def check_credit_code(code: str) -> IdCheck:
     what = "unified social credit code"
     if len(code) != 18 or _USCC_BODY.match(code) is None:
         raise _refuse(what, code, "must be 18 characters of GB 32100", "CREDIT_CODE_INVALID")
-    if uscc.calc_check_digit(code) != code[-1]:
+    try:
+        check = uscc.calc_check_digit(code)
+    except (ValueError, KeyError, IndexError):  # stdnum's own refusal of a character
+        raise _refuse(
+            what, code, "must be 18 characters of GB 32100", "CREDIT_CODE_INVALID"
+        ) from None
+    if check != code[-1]:
         raise _refuse(what, code, "the check character does not match", "CREDIT_CODE_INVALID")
     credit_code_category(code)
     warnings: tuple[str, ...] = ()

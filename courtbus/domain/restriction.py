@@ -7,8 +7,8 @@ Sources:
   provisions"): art. 1 (a debtor listed as dishonest shall be restricted), art. 3 (the
   forbidden kinds, the persons an organisation's ban binds, the private-consumption exemption),
   art. 9 (lifting);
-- 民事诉讼法, the article on 限制出境 (2017 版 第二百五十五条: 人民法院可以对其采取或者通知有关
-  单位协助采取限制出境; renumbered in the 2021 and 2023 revisions — verify the current number).
+- 民事诉讼法 (2023 修正) 第二百六十六条 (2021 版 第二百六十二条, 2017 版 第二百五十五条): 人民法院可以对其采取或者通知有关
+  单位协助采取限制出境 (the same text in all three).
   That an organisation's exit ban names its legal representative, principal or responsible
   persons follows 民诉法解释 on 限制出境 of a unit's persons (article number to verify);
 - the source report: the exit-ban system links the courts, the National Immigration
@@ -28,7 +28,7 @@ from enum import StrEnum
 from courtbus.errors import ValidationError
 
 CONSUMPTION_PROVISIONS = "最高人民法院关于限制被执行人高消费及有关消费的若干规定 (法释〔2015〕17号)"
-EXIT_BAN_SOURCE = "民事诉讼法 限制出境条 (2017 版 第二百五十五条)"
+EXIT_BAN_SOURCE = "民事诉讼法 第二百六十六条 (2021 版 第二百六十二条, 2017 版 第二百五十五条)"
 ACK_DEADLINE = timedelta(hours=12)  # operational default, configurable
 
 

@@ -10,13 +10,14 @@ from courtbus.bus.topics import OUTBOX, flow_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.domain import policy
 from courtbus.errors import ValidationError
+from courtbus.gateway.compiled import Check, compile_payload_check
 from courtbus.gateway.rules import Memo, check_identities, check_sender, check_values, payload_ok
-from courtbus.wire.envelope import Envelope, Event, RawRecord
+from courtbus.wire.envelope import OUTBOX_MAX_VALUE_BYTES, Envelope, Event, RawRecord
 from courtbus.wire.events import EventHeaders
 from courtbus.wire.messages import by_record
 
 GATEWAY_SOURCE = "bus:gateway"
-DEFAULT_MAX_VALUE_BYTES = 256 * 1024
+DEFAULT_MAX_VALUE_BYTES = OUTBOX_MAX_VALUE_BYTES
 MAX_KEY_CHARS = 128  # the read model's id columns
 EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
 _ABSENT = b"\xff\xff\xff\xff"  # a length no part has: a null key or value
@@ -51,6 +52,19 @@ class Gateway:
         }
         self._designations = {c.id: c.designation for c in directory.courts}
         self._memo = Memo()
+        self._checks: dict[str, Check] = {}
+
+    def _payload_check(self, record: str) -> Check:
+        """The fast payload test compiled for ``record`` (the generic one if it cannot be)."""
+        check = self._checks.get(record)
+        if check is None:
+            schema = self.envelope.codec.schemas.messages.get(record)
+            try:
+                check = payload_ok if schema is None else compile_payload_check(schema.parsed)
+            except (ValueError, KeyError, TypeError, SyntaxError):  # a shape it cannot write out
+                check = payload_ok
+            self._checks[record] = check
+        return check
 
     def owner(self, topic: str) -> tuple[str, str]:
         """(kind, id) of the participant owning an outbox topic.
@@ -89,7 +103,7 @@ class Gateway:
             )
         event = self.envelope.read(raw, headers)
         check_sender(event.record, kind, pid, event.payload)
-        if not payload_ok(event.payload, self._designations, self._memo):
+        if not self._payload_check(event.record)(event.payload, self._designations, self._memo):
             check_values(event.payload)  # raise the refusal naming the field
             check_identities(event.payload, self.directory)
         mtype = by_record(event.record)
@@ -121,9 +135,23 @@ def record_digest(raw: RawRecord) -> str:
     included. Digests are kept in the gateway's ``seen`` store: changing what is hashed needs
     a new stored format, or every retry within the dedup retention becomes a conflict.
     """
-    ce = sorted([(k.lower(), v) for k, v in raw.headers or () if k[:3].lower() == "ce_"])
-    parts = [raw.key, raw.value]
+    digest = hashlib.sha256()
+    update = digest.update
+    for part in (raw.key, raw.value):
+        if part is None:
+            update(_ABSENT)
+        else:
+            update(len(part).to_bytes(4, "big"))
+            update(part)
+    ce = [(k.lower(), v) for k, v in raw.headers or () if k[:3].lower() == "ce_"]
+    ce.sort()
     for name, value in ce:
-        parts += (name.encode(), value)
-    framed = [_ABSENT if p is None else len(p).to_bytes(4, "big") + p for p in parts]
-    return hashlib.sha256(b"".join(framed)).hexdigest()
+        label = name.encode()
+        update(len(label).to_bytes(4, "big"))
+        update(label)
+        if value is None:
+            update(_ABSENT)
+        else:
+            update(len(value).to_bytes(4, "big"))
+            update(value)
+    return digest.hexdigest()

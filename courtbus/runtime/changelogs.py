@@ -23,6 +23,7 @@ from typing import Any, cast
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import TopicPartition as RdTopicPartition
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import (
@@ -37,7 +38,7 @@ from courtbus.errors import ClusterError, StateError
 from courtbus.runtime.config import WorkerConfig
 from courtbus.runtime.flow import TIMERS, Flow
 from courtbus.runtime.packs import PACK, unpack
-from courtbus.runtime.sqlite import SqliteBackend
+from courtbus.runtime.sqlite import LocalBackend
 from courtbus.runtime.state import Entry
 
 log = logging.getLogger("courtbus.runtime")
@@ -68,14 +69,15 @@ class _Reader:
 
     task: TaskId
     prefix: bytes
-    backend: SqliteBackend
+    backend: LocalBackend
     start: int
     rows: dict[bytes, tuple[bytes | None, int | None]] = field(default_factory=dict)
 
 
 def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
     """Partition counts of those of ``names`` that exist (never creates one by asking)."""
-    present = [n for n in names if n in set(admin.list_topics())]
+    have = set(admin.list_topics())  # once: in the condition it was asked once per name
+    present = [n for n in names if n in have]
     if not present:
         return {}
     described = admin.describe_topics(present)
@@ -85,9 +87,12 @@ def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, in
 class TopicWatch:
     """Follows which topics match a pattern, on its own thread and admin client.
 
-    kafka-python's own pattern subscription can miss a topic that appears in metadata before
-    its partitions do, so the worker lists topics itself; doing it on the poll loop paused
-    every batch for the round trips, so a thread does it and the loop only reads ``found``.
+    The worker lists topics itself (a client's own pattern subscription can miss a topic that
+    appears in metadata before its partitions do); doing it on the poll loop paused every
+    batch for the round trips, so a thread does it and the loop only reads ``found``. The
+    listing is librdkafka's metadata (``settings``: ``Connection.librdkafka_settings``):
+    kafka-python's decoded a national directory's 3,500 outboxes in Python every few seconds,
+    holding the GIL for up to half a second at a time.
     """
 
     def __init__(self, settings: dict[str, Any], pattern: str, interval_s: float) -> None:
@@ -104,24 +109,29 @@ class TopicWatch:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop listing and close the admin client."""
+        """Stop listing."""
         self._stop.set()
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        admin: KafkaAdminClient | None = None
+        admin: AdminClient | None = None
         while not self._stop.is_set():
             try:
                 if admin is None:
-                    admin = KafkaAdminClient(**self.settings)
-                names = [t for t in admin.list_topics() if self.regex.match(t)]
-                self.found = frozenset(_partition_counts(admin, names)) if names else frozenset()
+                    # the stub types a config's values as scalars; librdkafka's clients all
+                    # take a logger object too (as the restore consumer's does)
+                    config: dict[str, Any] = {**self.settings, "logger": _rdkafka_log}
+                    admin = AdminClient(config)
+                topics = admin.list_topics(timeout=10).topics
+                self.found = frozenset(
+                    name
+                    for name, meta in topics.items()
+                    if self.regex.match(name) and meta.error is None and meta.partitions
+                )
                 self.ready.set()
-            except KafkaError as exc:  # the broker is away: keep the last list, ask again
+            except KafkaException as exc:  # the broker is away: keep the last list, ask again
                 log.warning("cannot list topics for %s: %s", self.regex.pattern, exc)
             self._stop.wait(self.interval_s)
-        if admin is not None:
-            admin.close()
 
 
 # What kafka-python raises when no broker answers (not a refusal by one that does).
@@ -310,7 +320,7 @@ class Changelogs:
     def restore(
         self,
         task: TaskId,
-        backend: SqliteBackend,
+        backend: LocalBackend,
         bounds: dict[TopicPartition, tuple[int, int]] | None = None,
     ) -> int:
         """Bring a task's local state up to its changelogs' ends; the records read.
@@ -328,7 +338,7 @@ class Changelogs:
 
     def restore_all(
         self,
-        backends: Mapping[TaskId, SqliteBackend],
+        backends: Mapping[TaskId, LocalBackend],
         bounds: Mapping[TopicPartition, tuple[int, int]] | None = None,
     ) -> int:
         """``restore`` for several tasks at once: each changelog partition is read once.
@@ -355,7 +365,7 @@ class Changelogs:
         return count
 
     def _start(
-        self, task: TaskId, store: str, backend: SqliteBackend, begin: int, end: int
+        self, task: TaskId, store: str, backend: LocalBackend, begin: int, end: int
     ) -> int | None:
         """Where a task's store must be read from, or None: nothing to read."""
         checkpoint = backend.checkpoint(store)

@@ -236,7 +236,6 @@ class TransactionalProducer:
         except ck.KafkaException as exc:
             raise ClientError(str(exc)) from exc
         self.delivered: dict[Any, tuple[int, int]] = {}  # tag -> (partition, last offset)
-        self._failed: list[str] = []
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -251,29 +250,34 @@ class TransactionalProducer:
     def begin(self) -> None:
         """Start a transaction."""
         self.delivered = {}
-        self._failed = []
         self._call("begin_transaction", self._producer.begin_transaction)
 
     def send(self, out: Output, *, partition: int | None = None, tag: Any = None) -> None:
         """Produce ``out`` in the open transaction; with ``tag``, remember its offset (the
-        highest among records with that tag) once delivered."""
+        highest among records with that tag) once delivered.
 
-        def delivered(err: Any, msg: Any) -> None:
-            if err is not None:
-                self._failed.append(str(err))
-            elif tag is not None:
-                old = self.delivered.get(tag)
-                offset = int(msg.offset())
-                if old is None or offset > old[1]:
-                    self.delivered[tag] = (int(msg.partition()), offset)
+        An untagged record has no delivery callback (a Python call per record saved): a record
+        that fails to be delivered fails the transaction's commit, which is what the worker
+        acts on.
+        """
+        kwargs: dict[str, Any] = {"key": out.key, "value": out.value, "headers": out.headers}
+        if tag is not None:
+            delivered = self.delivered
 
-        kwargs: dict[str, Any] = {"key": out.key, "value": out.value, "headers": out.headers,
-                                  "on_delivery": delivered}  # fmt: skip
+            def on_delivery(err: Any, msg: Any) -> None:
+                if err is None:
+                    old = delivered.get(tag)
+                    offset = int(msg.offset())
+                    if old is None or offset > old[1]:
+                        delivered[tag] = (int(msg.partition()), offset)
+
+            kwargs["on_delivery"] = on_delivery
         if partition is not None:
             kwargs["partition"] = partition
+        produce = self._producer.produce
         while True:
             try:
-                self._producer.produce(out.topic, **kwargs)
+                produce(out.topic, **kwargs)
                 return
             except BufferError:  # the local queue is full: let librdkafka send some
                 self._producer.poll(0.05)
@@ -293,8 +297,6 @@ class TransactionalProducer:
             ClientError: it could not commit (the caller aborts and starts over).
         """
         self._call("commit_transaction", lambda: self._producer.commit_transaction(timeout_s))
-        if self._failed:  # cannot happen after a successful commit; kept as a guard
-            raise ClientError(f"delivery failed: {self._failed[0]}")
 
     def abort(self, timeout_s: float = 10.0) -> None:
         """Abort the open transaction, if any."""

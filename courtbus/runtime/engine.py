@@ -59,6 +59,23 @@ class Engine:
         event = self.flow.envelope.read(raw) if decode else None
         return Incoming(raw, event)
 
+    def handle_all(self, records: list[RawRecord], state: State) -> list[Output]:
+        """The outputs of one task's records of a batch, in order (``Flow.prepare`` first).
+
+        Raises:
+            TransientError: retry the batch later.
+        """
+        try:
+            self.flow.prepare(records, state)
+        except TransientError:
+            raise
+        except Exception:  # an optimisation failed: the records are handled without it
+            log.exception("%s: prepare failed on task %s", self.flow.name, state.task)
+        outputs: list[Output] = []
+        for raw in records:
+            outputs += self.handle(raw, state)
+        return outputs
+
     def handle(self, raw: RawRecord, state: State) -> list[Output]:
         """The outputs of one record; its state changes are kept only if it was applied.
 
@@ -114,7 +131,13 @@ class Engine:
         """
         raws = [raw for raw in raws if not self.is_own(raw)]
         if len(raws) < 2:
-            return [out for raw in raws for out in self.handle(raw, state)]
+            return self.handle_all(raws, state)
+        try:
+            self.flow.prepare(raws, state)
+        except TransientError:
+            raise
+        except Exception:  # an optimisation failed: the records are handled without it
+            log.exception("%s: prepare failed on task %s", self.flow.name, state.task)
         try:
             outputs = self.flow.on_records([self._incoming(raw) for raw in raws], state)
             if self.check is not None:

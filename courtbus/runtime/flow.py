@@ -154,6 +154,12 @@ class Flow(ABC):
         """Outputs due at ``now`` (look at ``state.timers.due(now)``); called about every tick."""
         return []
 
+    def prepare(self, records: list[RawRecord], state: State) -> None:
+        """Called with one task's records of a batch before they are handled, e.g. to look
+        their keys up at once (``Table.prefetch``). An optimisation: the records must come
+        out the same without it."""
+        return None
+
     def begin_batch(self) -> None:
         """Called before a batch's records (a flow writing to a database opens a transaction)."""
         return None

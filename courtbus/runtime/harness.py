@@ -102,7 +102,7 @@ class FlowHarness:
             state.now = self.now
             self.flow.begin_batch()
             try:
-                outputs = self.engine.handle(raw, state)
+                outputs = self.engine.handle_all([raw], state)
                 self.flow.end_batch()
             except BaseException:
                 self.flow.abort_batch()
@@ -150,7 +150,7 @@ class FlowHarness:
                     if run[0].topic in self.flow.bulk_inputs:
                         caused += self.engine.handle_many(list(run), state)
                     else:
-                        caused += self.engine.handle(run[0], state)
+                        caused += self.engine.handle_all(list(run), state)
                 self.flow.end_batch()
             except TransientError:
                 self.flow.abort_batch()

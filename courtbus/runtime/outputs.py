@@ -34,12 +34,25 @@ OUTPUT_CODES = frozenset({OUTPUT_TOPIC_MISSING, OUTPUT_TOO_LARGE})
 # What a produce request adds to a record's key, value and headers (batch and record headers,
 # generously): a record within max_request_bytes less this fits one request.
 RECORD_OVERHEAD = 512
+_HEADER_BOUND = 2048  # a header whose name and value are each under half of this
 
 
 def record_size(out: Output) -> int:
     """Bytes ``out`` takes in a produce request, estimated from above."""
     headers = sum(len(k.encode()) + len(v) for k, v in out.headers)
     return len(out.key or b"") + len(out.value or b"") + headers + RECORD_OVERHEAD
+
+
+def _fits(out: Output, max_bytes: int) -> bool:
+    """Whether ``out`` fits a produce request: most outputs are small enough to tell at once."""
+    small = len(out.key or b"") + len(out.value or b"") + RECORD_OVERHEAD
+    if small + len(out.headers) * _HEADER_BOUND <= max_bytes:
+        for name, value in out.headers:  # only a large header can tip it (UTF-8: ≤ 4 B/char)
+            if len(value) > _HEADER_BOUND // 2 or len(name) > _HEADER_BOUND // 8:
+                break
+        else:
+            return True
+    return record_size(out) <= max_bytes
 
 
 class OutputCheck:
@@ -130,6 +143,8 @@ class OutputCheck:
             TransientError: the cluster could not be asked.
         """
         for out in outputs:
+            if _fits(out, self.max_bytes):
+                continue
             size = record_size(out)
             if size > self.max_bytes:
                 return CourtbusError(
@@ -157,7 +172,7 @@ class OutputCheck:
         kept: list[Output] = []
         dropped: list[Output] = []
         for out in outputs:
-            ok = record_size(out) <= self.max_bytes and self.exists(out.topic)
+            ok = _fits(out, self.max_bytes) and self.exists(out.topic)
             (kept if ok else dropped).append(out)
         return kept, dropped
 

@@ -42,6 +42,10 @@ class Backend(Protocol):
         """The committed entry, or None."""
         ...
 
+    def read_many(self, store: str, keys: list[bytes]) -> dict[bytes, Entry]:
+        """The committed entries of those ``keys`` that have one (a batch's lookups at once)."""
+        ...
+
     def upto(self, store: str, t_ms: int, limit: int) -> list[tuple[bytes, Entry]]:
         """Entries whose time column is at or before ``t_ms``, earliest first."""
         ...
@@ -91,6 +95,8 @@ class State:
         self._record: Changes = {}
         self._logged: Changes | None = None  # changes() of a batch with packed stores
         self._markers: Changes = {}  # the packs' markers, written with the batch
+        # committed entries read ahead for the batch (None: none); emptied when it commits
+        self._read: dict[tuple[str, bytes], Entry | None] = {}
         self.timers = Timers(self)
         self.now = datetime.now(UTC)  # the time of the batch or tick being processed
 
@@ -99,8 +105,23 @@ class State:
     def _get(self, store: str, key: bytes) -> Entry | None:
         found = self._record.get((store, key)) or self._batch.get((store, key))
         if found is None:
-            found = self.backend.read(store, key)
+            ahead = self._read.get((store, key), self)
+            found = self.backend.read(store, key) if ahead is self else ahead  # type: ignore[assignment]
         return None if found is None or found.value is None else found
+
+    def prefetch(self, store: str, keys: list[bytes]) -> None:
+        """Read the committed entries of ``keys`` in one lookup, for the records to come.
+
+        An optimisation only: a key not read ahead is read when it is asked for. What the
+        batch writes still comes first; the entries read ahead are forgotten when the batch
+        commits or is rolled back (the backend changes then).
+        """
+        wanted = [k for k in keys if (store, k) not in self._read]
+        if not wanted:
+            return
+        found = self.backend.read_many(store, wanted)
+        for key in wanted:
+            self._read[(store, key)] = found.get(key)
 
     def _set(self, store: str, key: bytes, entry: Entry) -> None:
         self._record[(store, key)] = entry
@@ -122,6 +143,7 @@ class State:
         self._batch.clear()
         self._logged = None
         self._markers = {}
+        self._read = {}
 
     def changes(self) -> Changes:
         """What the batch changed, for the changelogs (the same until the batch changes)."""
@@ -158,6 +180,7 @@ class State:
             self.changes()  # the packs' markers, if the changelog records were not asked for
         self.backend.write({**self._batch, **self._markers}, checkpoints)
         self._batch = {}
+        self._read = {}
         self._logged = None
         self._markers = {}
 
@@ -212,6 +235,10 @@ class Table(Generic[V]):
 
     def __contains__(self, key: str) -> bool:
         return self._state._get(self._spec.name, key.encode()) is not None
+
+    def prefetch(self, keys: list[str]) -> None:
+        """Look ``keys`` up at once ahead of the records that will ask (``State.prefetch``)."""
+        self._state.prefetch(self._spec.name, [k.encode() for k in keys])
 
     def put(self, key: str, value: V, *, expires: datetime | None = None) -> None:
         """Store ``value``; with ``expires`` the runtime deletes it then (eviction)."""
@@ -268,6 +295,11 @@ class MemoryBackend:
     def read(self, store: str, key: bytes) -> Entry | None:
         """The committed entry, or None."""
         return self.data.get(store, {}).get(key)
+
+    def read_many(self, store: str, keys: list[bytes]) -> dict[bytes, Entry]:
+        """The committed entries of those ``keys`` that have one."""
+        data = self.data.get(store, {})
+        return {k: data[k] for k in keys if k in data}
 
     def upto(self, store: str, t_ms: int, limit: int) -> list[tuple[bytes, Entry]]:
         """Entries due at or before ``t_ms``, earliest first."""

@@ -5,7 +5,9 @@ takes the consumer's group metadata (KIP-447), so a worker that lost its partiti
 rebalance (a zombie: paused, partitioned away) cannot commit anything afterwards, and several
 active workers can share a service's partitions. Each poll's records are one transaction holding every output, every changelog
 record and the input offsets. State is per task (see ``courtbus.runtime.flow.Inputs``), kept
-in SQLite under the worker's state folder and restored from the changelog tail on assignment.
+in SQLite under the worker's state folder and restored from the changelog tail on assignment:
+a file per task for topic inputs, one file for all tasks of a pattern input (``StateFile``:
+the gateway has a task per outbox partition, ~10,700 for a national directory).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from courtbus.runtime.config import Slot, WorkerConfig, claim_slot
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import Flow
 from courtbus.runtime.outputs import OutputCheck
-from courtbus.runtime.sqlite import SqliteBackend
+from courtbus.runtime.sqlite import LocalBackend, SqliteBackend, StateFile
 from courtbus.runtime.state import Backend, MemoryBackend, State
 
 log = logging.getLogger("courtbus.runtime")
@@ -77,6 +79,8 @@ class Worker:
         # ``_gather``), and the partitions paused while they wait.
         self._carry: dict[TopicPartition, list[Any]] = {}
         self._paused: set[TopicPartition] = set()
+        self._file: StateFile | None = None  # a pattern input's tasks' state (``run``)
+        self._synced: set[TopicPartition] | None = None  # the assignment the tasks match
 
     def stop(self) -> None:
         """Finish the current batch, leave the group and return from ``run``."""
@@ -90,6 +94,8 @@ class Worker:
         """
         self._slot = claim_slot(self.config.state_dir / self.group, self.config.instance)
         try:
+            if self.flow.inputs.pattern and self.changelogs.stores:
+                self._file = StateFile(self._slot.path / "tasks.sqlite", self.changelogs.stores)
             self.changelogs.prepare()
             while not self._stopping.is_set():
                 try:
@@ -99,6 +105,9 @@ class Worker:
                     self._stopping.wait(1.0)
         finally:
             self.changelogs.close()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
             self._slot.release()
 
     # -- one membership of the group ---------------------------------------------------------
@@ -106,7 +115,6 @@ class Worker:
     def _session(self) -> None:
         assert self._slot is not None
         connection = self.config.connection
-        settings = connection.kafka_settings()
         producer = TransactionalProducer(
             connection.librdkafka_settings(), transactional_id=f"{self.group}-{self._slot.uid}",
             transaction_timeout_ms=self.config.transaction_timeout_ms,
@@ -135,7 +143,8 @@ class Worker:
             self._assigned = None
             self._subscribed: frozenset[str] = frozenset()
             if inputs.pattern:
-                watch = TopicWatch(settings, inputs.pattern, self.config.metadata_max_age_ms / 1000)
+                watch = TopicWatch(connection.librdkafka_settings(), inputs.pattern,
+                                   self.config.metadata_max_age_ms / 1000)  # fmt: skip
                 watch.start()
             else:
                 consumer.subscribe(inputs.topics)
@@ -305,11 +314,14 @@ class Worker:
         self._assigned = set(assigned)
 
     def _close_tasks(self, ids: list[TaskId]) -> None:
-        for task_id in ids:
-            task = self.tasks.pop(task_id, None)
-            if task is not None:
-                self._advance_checkpoints([task])
-                task.backend.close()
+        tasks = [t for t in (self.tasks.pop(i, None) for i in ids) if t is not None]
+        self._advance_checkpoints(tasks)
+        for task in tasks:
+            task.backend.close()
+
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        """One SQLite transaction for the writes inside, if the tasks share a file."""
+        return self._file.transaction() if self._file is not None else contextlib.nullcontext()
 
     def _advance_checkpoints(self, tasks: list[Task]) -> None:
         """Move idle tasks' checkpoints past what this worker wrote to their shared partitions.
@@ -318,38 +330,39 @@ class Worker:
         record another task of this worker committed after this task was restored holds
         nothing of this task, so a later restore need not read it again.
         """
-        for task in tasks:
-            partition, _ = self.changelogs.place(task.id)
-            checkpoints: dict[str, int] = {}
-            for store in self.changelogs.stores:
-                written = self._written.get((store, partition))
-                current = task.backend.checkpoint(store)
-                if written is not None and current is not None and written > current:
-                    checkpoints[store] = written
-            if checkpoints:
-                try:
-                    task.backend.write({}, checkpoints)
-                except StateError as exc:  # only a longer restore later
-                    log.warning("%s: %s", self.group, exc)
+        try:
+            with self._transaction():
+                for task in tasks:
+                    partition, _ = self.changelogs.place(task.id)
+                    checkpoints: dict[str, int] = {}
+                    for store in self.changelogs.stores:
+                        written = self._written.get((store, partition))
+                        current = task.backend.checkpoint(store)
+                        if written is not None and current is not None and written > current:
+                            checkpoints[store] = written
+                    if checkpoints:
+                        task.backend.write({}, checkpoints)
+        except StateError as exc:  # only a longer restore later
+            log.warning("%s: %s", self.group, exc)
 
     def _sync_tasks(self) -> None:
-        if self._assigned is None:
+        # called after every poll: the work is done once per assignment (a national
+        # directory's gateway has ~10,700 partitions, too many to go through per batch)
+        assigned = self._assigned
+        if assigned is None or assigned is self._synced:
             return
-        wanted = {self.changelogs.task_of(tp) for tp in self._assigned}
+        wanted = {self.changelogs.task_of(tp) for tp in assigned}
         self._close_tasks([t for t in self.tasks if t not in wanted])
         new = sorted(t for t in wanted if t not in self.tasks)
         if not new:
+            self._synced = assigned
             return
         assert self._slot is not None
         started = time.monotonic()
         count = 0
         backends: dict[TaskId, Backend] = {}
         if self.changelogs.stores:
-            files = {
-                t: SqliteBackend(self._slot.path / "tasks" / f"{t.name}.sqlite",
-                                 self.changelogs.stores)
-                for t in new
-            }  # fmt: skip
+            files: dict[TaskId, LocalBackend] = {t: self._backend(t) for t in new}
             # one read of each changelog partition for every new task sharing it
             count = self.changelogs.restore_all(files, self.changelogs.bounds(new))
             backends.update(files)
@@ -368,6 +381,15 @@ class Worker:
             time.monotonic() - started,
             names,
         )
+        self._synced = assigned
+
+    def _backend(self, task: TaskId) -> LocalBackend:
+        """Where a new task's state lives: its slice of the shared file, or a file of its own."""
+        if self._file is not None:
+            return self._file.task(task.name)
+        assert self._slot is not None
+        path = self._slot.path / "tasks" / f"{task.name}.sqlite"
+        return SqliteBackend(path, self.changelogs.stores)
 
     # -- transactions -----------------------------------------------------------------------
 
@@ -377,7 +399,8 @@ class Worker:
         consumer: GroupConsumer,
         batch: dict[TopicPartition, list[Any]],
     ) -> None:
-        touched: list[Task] = []
+        # by id, not a list: a batch over thousands of outboxes touches thousands of tasks
+        touched: dict[TaskId, Task] = {}
         outputs: list[Output] = []
         now = self.clock()
         try:
@@ -385,21 +408,20 @@ class Worker:
             for tp, records in batch.items():
                 task = self.tasks.get(self.changelogs.task_of(tp))
                 if task is None:  # records of a partition whose state is not open: start over
-                    for t in touched:
+                    for t in touched.values():
                         t.state.rollback()
                     raise Rejoin(f"records for {tp.topic}-{tp.partition} before its task opened")
-                if task not in touched:
+                if task.id not in touched:
                     task.state.now = now
-                    touched.append(task)
+                    touched[task.id] = task
                 if tp.topic in self.flow.bulk_inputs:
                     outputs += self.engine.handle_many(records, task.state)
                     continue
-                for record in records:
-                    outputs += self.engine.handle(record, task.state)
+                outputs += self.engine.handle_all(records, task.state)
             self.flow.end_batch()
         except TransientError as exc:
             self.flow.abort_batch()
-            self._retry_later(consumer, batch, touched, exc)
+            self._retry_later(consumer, batch, list(touched.values()), exc)
             return
         except BaseException:
             self.flow.abort_batch()
@@ -410,7 +432,7 @@ class Worker:
         offsets = {
             tp: max(records[-1].offset + 1, positions.get(tp, -1)) for tp, records in batch.items()
         }
-        self._commit(producer, consumer, outputs, touched, offsets)
+        self._commit(producer, consumer, outputs, list(touched.values()), offsets)
 
     def _tick(self, producer: TransactionalProducer, consumer: GroupConsumer) -> None:
         if self.flow.inputs.pattern:
@@ -468,20 +490,21 @@ class Worker:
                 producer.abort()
             raise Rejoin(f"transaction aborted: {type(exc).__name__}: {exc}") from exc
         written = producer.delivered
+        checkpoints: dict[TaskId, dict[str, int]] = {}
+        for (task_id, store), (_partition, offset) in written.items():
+            checkpoints.setdefault(task_id, {})[store] = offset + 1
+        try:
+            with self._transaction():  # the batch's tasks in one SQLite commit, if they can
+                for task in touched:
+                    task.state.committed(checkpoints.get(task.id, {}))
+        except StateError as exc:  # the changelog has it: a restart replays the tail
+            log.error("%s: %s", self.group, exc)
+            raise Rejoin(str(exc)) from exc
+        # only now, with the batch in the local state: an idle task's checkpoint is moved past
+        # these offsets (_advance_checkpoints), which must not skip a batch a touched task lost
         for (_task, store), (partition, offset) in written.items():
             place = (store, partition)
             self._written[place] = max(self._written.get(place, 0), offset + 1)
-        for task in touched:
-            checkpoints = {
-                store: offset + 1
-                for (task_id, store), (_p, offset) in written.items()
-                if task_id == task.id
-            }
-            try:
-                task.state.committed(checkpoints)
-            except StateError as exc:  # the changelog has it: a restart replays the tail
-                log.error("%s: %s", self.group, exc)
-                raise Rejoin(str(exc)) from exc
 
     def _retry_later(
         self,

@@ -1,12 +1,18 @@
-"""The partner mirror's feed reader (``AgencyClient.sync``'s engine): a group-less consumer
-positioned from the mirror's offsets table, a fast Avro decoder with kafka-python's record
-parsing trimmed to what the feed needs (no headers), and, for a large bootstrap, worker
-processes that read and decode partitions in parallel and hand rows back over a pipe. Split
-from ``courtbus.sdk.agency``; behaviour unchanged."""
+"""The partner mirror's feed reader (``AgencyClient.sync``'s engine): a group-less
+confluent-kafka (librdkafka) consumer positioned from the mirror's offsets table, a fast Avro
+decoder, and, for a large bootstrap, worker processes that each read, decode and write some of
+the partitions into the mirror themselves. Split from ``courtbus.sdk.agency``.
+
+Why confluent-kafka here (the SDK's other calls keep kafka-python, the client the project's
+brief names): a bootstrap reads the whole national list, and librdkafka fetches on its own
+threads and hands records over at a fraction of kafka-python's CPU per record (kafka-python's
+record parsing was a third of the bootstrap; see ``bench.blacklist_bootstrap``).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -16,16 +22,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import confluent_kafka as ck
 from fastavro import parse_schema, schemaless_reader
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import CorruptRecordError, KafkaError
-from kafka.record.default_records import DefaultRecord, DefaultRecordBatch
-from kafka.record.util import decode_varint
 
 from courtbus.config import Connection
 from courtbus.errors import ClusterError
@@ -44,16 +47,50 @@ if TYPE_CHECKING:
     from courtbus.sdk.agency import AgencyClient
 
 log = logging.getLogger("courtbus.sdk.agency")
+_rdkafka_log = logging.getLogger("courtbus.sdk.librdkafka")  # librdkafka's own log lines
+# A bootstrap of at least this many records writes the SQLite mirror as a bulk load
+# (``Mirror.bulk``); a short one (a restart's tail) keeps the WAL all along.
+BULK_FROM = 50_000
+_POLL_S = 0.5  # longest wait of one consume() call
+_EOF = ck.KafkaError._PARTITION_EOF
+
+
+def _strip_times(schema: Any, names: Iterable[str]) -> Any:
+    """``schema`` (a record's JSON) with the ``timestamp-millis`` logical type dropped from its
+    top-level fields ``names`` (alone or in a union): fastavro then leaves them as epoch
+    milliseconds, which ``Mirror`` stores directly (a datetime per value cost 1.3 µs to make)."""
+    wanted = set(names)
+
+    def plain(node: Any) -> Any:
+        if isinstance(node, dict) and node.get("logicalType") == "timestamp-millis":
+            return node["type"]
+        return node
+
+    fields = []
+    for fld in schema.get("fields", []):
+        if fld.get("name") in wanted:
+            kind = fld["type"]
+            fld = {
+                **fld,
+                "type": [plain(k) for k in kind] if isinstance(kind, list) else plain(kind),
+            }
+        fields.append(fld)
+    return {**schema, "fields": fields}
 
 
 class _Decoder:
     """Feed values to payloads without ``FeedEvent``s or header parsing (the mirror needs
     neither): fastavro against the writer's parsed schema, cached per schema id. A value the
     fast path cannot take (a schema the codec would resolve against our own, a corrupt body)
-    goes through ``AvroCodec.decode``, which decodes it or raises its error."""
+    goes through ``AvroCodec.decode``, which decodes it or raises its error.
 
-    def __init__(self, codec: AvroCodec) -> None:
+    ``raw_times``: top-level fields whose ``timestamp-millis`` values stay epoch milliseconds
+    on the fast path (the mirror's time columns: see ``_strip_times``).
+    """
+
+    def __init__(self, codec: AvroCodec, raw_times: Iterable[str] = ()) -> None:
         self.codec = codec
+        self.raw_times = tuple(raw_times)
         self._writers: dict[int, Any] = {}  # schema id → parsed writer schema, None: codec
 
     def __call__(self, value: bytes) -> dict[str, Any]:
@@ -79,108 +116,94 @@ class _Decoder:
         decoded = self.codec.decode(value)  # fetches and checks the writer's schema
         writer = None
         if decoded.record not in self.codec.schemas.messages:  # nothing to resolve against
-            writer = parse_schema(json.loads(self.codec.registry.schema_by_id(schema_id)))
+            text = json.loads(self.codec.registry.schema_by_id(schema_id))
+            writer = parse_schema(_strip_times(text, self.raw_times) if self.raw_times else text)
         self._writers[schema_id] = writer
         return writer
 
 
-class _HeaderlessBatch(DefaultRecordBatch):  # type: ignore[misc]  # kafka-python: untyped
-    """A record batch whose records are read without their headers: the record's length says
-    where it ends, so the 7-8 CloudEvents headers are skipped instead of parsed (in
-    kafka-python, parsing them is most of a consumer's time). The mirror reads none."""
-
-    __slots__ = ()
-
-    def _read_msg(self, decode_varint: Any = decode_varint) -> Any:
-        if self.is_control_batch:
-            return super()._read_msg()
-        buffer = self._buffer
-        length, pos = decode_varint(buffer, self._pos)  # type: ignore[has-type]
-        end = pos + length
-        _, pos = decode_varint(buffer, pos)  # attributes
-        ts_delta, pos = decode_varint(buffer, pos)
-        offset_delta, pos = decode_varint(buffer, pos)
-        key_len, pos = decode_varint(buffer, pos)
-        key = None
-        if key_len >= 0:
-            key = bytes(buffer[pos : pos + key_len])
-            pos += key_len
-        value_len, pos = decode_varint(buffer, pos)
-        value = None
-        if value_len >= 0:
-            value = bytes(buffer[pos : pos + value_len])
-            pos += value_len
-        if pos > end:
-            raise CorruptRecordError(f"record of {length} bytes read past its end")
-        self._pos = end  # type: ignore[misc]  # a slot of DefaultRecordBatch
-        kind = self.timestamp_type
-        timestamp = self.max_timestamp if kind == self.LOG_APPEND_TIME else (
-            self.first_timestamp + ts_delta
-        )  # fmt: skip
-        return DefaultRecord(length, self.base_offset + offset_delta, timestamp, kind, key, value,
-                             [])  # fmt: skip
-
-
-class _HeaderlessRecords:
-    """A fetched ``MemoryRecords`` whose v2 batches read as ``_HeaderlessBatch``."""
-
-    def __init__(self, records: Any) -> None:
-        self.records = records
-
-    def next_batch(self) -> Any:
-        batch = self.records.next_batch()
-        if type(batch) is DefaultRecordBatch:
-            batch.__class__ = _HeaderlessBatch
-        return batch
-
-
-def _headerless(consumer: KafkaConsumer) -> None:
-    """Make ``consumer`` (only it) hand out records without headers.
-
-    The fetcher's ``PartitionRecords`` is replaced on this consumer's fetcher by a subclass
-    whose record batches skip headers; every batch-level rule (CRC, aborted transactions,
-    control batches, compaction gaps) stays kafka-python's. Left as it is if this
-    kafka-python lays its fetcher out differently.
-    """
-    fetcher = getattr(consumer, "_fetcher", None)
-    base = getattr(fetcher, "PartitionRecords", None)
-    if fetcher is None or base is None or not hasattr(base, "_unpack_records"):
-        return
-
-    class Headerless(base):  # type: ignore[misc,valid-type]
-        def _unpack_records(self, tp: Any, records: Any, *args: Any, **kwargs: Any) -> Any:
-            return super()._unpack_records(tp, _HeaderlessRecords(records), *args, **kwargs)
-
-    fetcher.PartitionRecords = Headerless
-
-
-def _fetch_settings(conn: Connection) -> dict[str, Any]:
+def _settings(conn: Connection, agency: str) -> dict[str, Any]:
+    """The feed consumer's librdkafka settings: assigned partitions only, nothing committed
+    (the offsets live in the mirror), so its ``group.id`` (librdkafka requires one) never
+    reaches a coordinator. The prefetch queue is bounded, so RSS stays flat however long the
+    feed."""
     return {
-        **conn.kafka_settings(), "enable_auto_commit": False, "isolation_level": "read_committed",
-        "max_poll_records": BATCH_ROWS, "fetch_max_bytes": 64 * 1024 * 1024,
-        "max_partition_fetch_bytes": 16 * 1024 * 1024, "fetch_min_bytes": 1,
-        "fetch_max_wait_ms": 200,
+        **conn.librdkafka_settings(), "group.id": f"courtbus-mirror-{agency}",
+        "enable.auto.commit": False, "enable.auto.offset.store": False,
+        "isolation.level": "read_committed", "enable.partition.eof": True,
+        "fetch.wait.max.ms": 100, "fetch.max.bytes": 64 * 1024 * 1024,
+        "max.partition.fetch.bytes": 16 * 1024 * 1024,
+        "queued.max.messages.kbytes": 32 * 1024, "logger": _rdkafka_log,
     }  # fmt: skip
 
 
-def _poll(consumer: KafkaConsumer, decode: _Decoder) -> tuple[dict[str, Any], dict[Any, int], int]:
-    """One poll: each key's last payload (None: tombstone), the next offsets, the records."""
-    polled = consumer.poll(timeout_ms=500, max_records=BATCH_ROWS)
-    last: dict[str, Mapping[str, Any] | None] = {}
-    ends: dict[tuple[str, int], int] = {}
-    count = 0
-    for tp, records in polled.items():
-        if records:
-            for raw in records:  # in offset order: the last change of a key wins
-                key = raw.key.decode() if raw.key is not None else ""
-                last[key] = None if raw.value is None else decode(raw.value)
-            ends[(tp.topic, tp.partition)] = records[-1].offset + 1
-            count += len(records)
-    return last, ends, count
+def _consumer(conn: Connection, agency: str) -> ck.Consumer:
+    try:
+        return ck.Consumer(_settings(conn, agency))
+    except ck.KafkaException as exc:
+        raise ClusterError(f"cannot make a consumer for {conn.bootstrap}: {exc}",
+                           code="CLUSTER_UNREACHABLE") from exc  # fmt: skip
+
+
+def _timeout_s(conn: Connection) -> float:
+    return conn.connect_timeout_s if conn.connect_timeout_s is not None else 30.0
+
+
+class _Batch:
+    """One consume() of a feed: each key's last payload (None: tombstone), each partition's
+    next offset after its last record, the records, and the partitions that reported their
+    end (partition → the offset of that end)."""
+
+    __slots__ = ("count", "ends", "eof", "last")
+
+    def __init__(self) -> None:
+        self.last: dict[str, Mapping[str, Any] | None] = {}
+        self.ends: dict[tuple[str, int], int] = {}
+        self.eof: dict[int, int] = {}
+        self.count = 0
+
+
+def _consume(
+    consumer: ck.Consumer, decode: _Decoder, limits: Mapping[int, int] | None = None
+) -> _Batch:
+    """Up to ``BATCH_ROWS`` records; with ``limits`` (partition → end), a record at or past
+    its partition's end is left out (another reader takes it from there).
+
+    Raises:
+        ClusterError: ``FEED_READ_FAILED`` (a fatal or non-retriable consumer error).
+    """
+    batch = _Batch()
+    try:
+        messages = consumer.consume(BATCH_ROWS, _POLL_S)
+    except ck.KafkaException as exc:
+        raise ClusterError(f"feed read failed: {exc}", code="FEED_READ_FAILED") from exc
+    last, ends = batch.last, batch.ends
+    for m in messages:
+        err = m.error()
+        if err is not None:
+            if err.code() == _EOF:
+                batch.eof[m.partition() or 0] = m.offset() or 0
+                continue
+            if err.fatal() or not err.retriable():
+                raise ClusterError(f"feed read failed: {err}", code="FEED_READ_FAILED")
+            log.warning("feed read: %s", err)
+            continue
+        partition, offset = m.partition(), m.offset()
+        assert partition is not None and offset is not None
+        if limits is not None and offset >= limits.get(partition, offset):
+            continue
+        key = m.key()
+        value = m.value()
+        # in offset order per partition: the last change of a key wins
+        last[key.decode() if key is not None else ""] = None if value is None else decode(value)
+        ends[(m.topic() or "", partition)] = offset + 1
+        batch.count += 1
+    return batch
 
 
 def _read_partitions(
     conn: Connection,
+    agency: str,
     store_url: str,
     flow: str,
     fields: tuple[str, ...],
@@ -188,27 +211,37 @@ def _read_partitions(
     bounds: dict[int, tuple[int, int]],
     put: Callable[[Any], None],
 ) -> None:
-    """A bootstrap worker: read ``bounds`` (partition → (start, end)) of ``topic``, decode and
-    bind the rows, and ``put`` (rows, deletes, next offsets, records) batches for the syncing
-    process to write; then None (done) or a ``str`` (what failed)."""
+    """A bootstrap worker: read ``bounds`` (partition → (start, end)) of ``topic``, decode,
+    and write the rows with their partitions' offsets into the mirror (one transaction a
+    batch, in bulk mode: the syncing process switched the file); ``put`` (records, written,
+    deleted) per batch, then None (done) or a ``str`` (what failed)."""
     try:
-        consumer = KafkaConsumer(**_fetch_settings(conn))
-        _headerless(consumer)
+        consumer = _consumer(conn, agency)
         codec = make_envelope(conn).codec
-        mirror = Mirror(store_url, flow, fields)  # binds rows as the writer stores them
+        mirror = Mirror(store_url, flow, fields, bulk=True)
         try:
-            parts = {TopicPartition(topic, p): end for p, (_, end) in bounds.items()}
-            consumer.assign(list(parts))
-            for tp in parts:
-                consumer.seek(tp, bounds[tp.partition][0])
-            decode = _Decoder(codec)
-            while any(consumer.position(tp) < end for tp, end in parts.items()):
-                last, ends, count = _poll(consumer, decode)
-                if ends:
-                    put((*mirror.split(last), ends, count))
+            consumer.assign(
+                [ck.TopicPartition(topic, p, start) for p, (start, _) in bounds.items()]
+            )
+            limits = {p: end for p, (_, end) in bounds.items()}
+            decode = _Decoder(codec, mirror.time_columns)
+            while limits:
+                batch = _consume(consumer, decode, limits)
+                for partition, offset in batch.eof.items():
+                    if offset >= limits.get(partition, offset + 1):
+                        del limits[partition]
+                for (_, partition), end in batch.ends.items():
+                    if end >= limits.get(partition, end + 1):
+                        del limits[partition]
+                if batch.ends:
+                    written, deleted = mirror.write(*mirror.split(batch.last), batch.ends)
+                    put((batch.count, written, deleted))
         finally:
             consumer.close()
             mirror.close()
+            close = getattr(codec.registry, "close", None)
+            if callable(close):
+                close()
         put(None)
     except Exception as exc:  # the syncing process raises it
         put(f"{type(exc).__name__}: {exc}")
@@ -216,7 +249,7 @@ def _read_partitions(
 
 def _worker_main() -> None:
     """A bootstrap worker process (``_Sync._parallel``): its arguments pickled on stdin, its
-    batches as length-prefixed pickles on the stdout it was started with."""
+    reports as length-prefixed pickles on the stdout it was started with."""
     channel = os.dup(1)
     os.dup2(2, 1)  # the pipe carries frames only, whatever else writes to stdout
 
@@ -226,11 +259,15 @@ def _worker_main() -> None:
         while view:
             view = view[os.write(channel, view) :]
 
-    conn, store_url, flow, fields, topic, bounds = pickle.load(sys.stdin.buffer)
-    _read_partitions(conn, store_url, flow, fields, topic, bounds, put)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # The decoded records are dicts without cycles, freed as each batch is written: the cyclic
+    # collector found nothing in them and took 14% of a worker's time (py-spy) walking them.
+    gc.disable()
+    conn, agency, url, flow, fields, topic, bounds = pickle.load(sys.stdin.buffer)
+    _read_partitions(conn, agency, url, flow, fields, topic, bounds, put)
 
 
-_EOF = object()
+_CLOSED = object()
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
@@ -246,7 +283,7 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
 
 
 def _frames(fd: int, out: queue.Queue[Any]) -> None:
-    """A reader thread: a worker's frames onto ``out``, then ``_EOF``."""
+    """A reader thread: a worker's frames onto ``out``, then ``_CLOSED``."""
     try:
         while (head := _read_exactly(fd, 4)) is not None:
             body = _read_exactly(fd, int.from_bytes(head, "big"))
@@ -254,12 +291,12 @@ def _frames(fd: int, out: queue.Queue[Any]) -> None:
                 break
             out.put(pickle.loads(body))
     finally:
-        out.put(_EOF)
+        out.put(_CLOSED)
 
 
 class _Sync:
     """One run of ``AgencyClient.sync``: a consumer without a group, positions from the
-    mirror's offsets table."""
+    mirror's offsets table; the bootstrap (in worker processes if long), then follow."""
 
     def __init__(
         self,
@@ -273,31 +310,14 @@ class _Sync:
         self.client, self.mirror, self.topic = client, mirror, topic
         self.progress, self.stop, self.bootstrapped = progress, stop, bootstrapped
         self.read = self.written = self.deleted = 0
-        self.decode = _Decoder(client.codec)
+        self.decode = _Decoder(client.codec, mirror.time_columns)
 
-    def _consumer(self) -> KafkaConsumer:
-        try:
-            consumer = KafkaConsumer(**_fetch_settings(self.client.conn))
-        except KafkaError as exc:
-            raise ClusterError(
-                f"cannot reach Kafka at {self.client.conn.bootstrap}: {exc}",
-                code="CLUSTER_UNREACHABLE",
-            ) from exc
-        _headerless(consumer)
-        return consumer
-
-    def _batch(self, consumer: KafkaConsumer) -> int:
-        """Poll once and apply what came (one transaction); how many records."""
-        last, ends, count = _poll(consumer, self.decode)
-        if ends:
-            self._write(*self.mirror.split(last), ends, count)
-        return count
-
-    def _write(self, rows: list[Any], gone: list[str], ends: dict[Any, int], count: int) -> None:
-        written, deleted = self.mirror.write(rows, gone, ends)
-        self.read += count
-        self.written += written
-        self.deleted += deleted
+    def _apply(self, batch: _Batch) -> None:
+        if batch.ends:
+            written, deleted = self.mirror.commit(batch.last, batch.ends)
+            self.read += batch.count
+            self.written += written
+            self.deleted += deleted
 
     def parallel(self, total: int) -> bool:
         """Whether to bootstrap with worker processes: a long bootstrap of an unfiltered
@@ -309,29 +329,30 @@ class _Sync:
             and (os.cpu_count() or 1) > 1
         )
 
-    def _parallel(
-        self, starts: dict[TopicPartition, int], ends: dict[TopicPartition, int], total: int
-    ) -> None:
-        """Bootstrap with ``WORKERS`` processes, each reading, decoding and binding some of
-        the partitions; this process writes their batches (rows and offsets, one transaction
-        each), so SQLite keeps one writer and a restart resumes exactly. The workers are
-        ``python -c`` processes, not ``multiprocessing`` ones: the caller's main module is
-        never imported again.
+    def _parallel(self, starts: dict[int, int], ends: dict[int, int], total: int) -> None:
+        """Bootstrap with ``WORKERS`` processes, each reading, decoding and writing some of
+        the partitions: rows and their partitions' offsets in one transaction a batch
+        (SQLite queues the writers: ``BEGIN IMMEDIATE``), so a restart resumes exactly. The
+        workers are ``python -c`` processes, not ``multiprocessing`` ones: the caller's main
+        module is never imported again.
 
         Raises:
             ClusterError: ``MIRROR_WORKER_FAILED`` (what a worker raised, or that it died).
         """
-        bounds = {tp.partition: (starts[tp], ends[tp]) for tp in starts if ends[tp] > starts[tp]}
-        shares = [dict(list(bounds.items())[i::WORKERS]) for i in range(WORKERS)]
+        bounds = {p: (starts[p], ends[p]) for p in starts if ends[p] > starts[p]}
+        # the largest partitions first, dealt round so each worker gets a like share
+        order = sorted(bounds, key=lambda p: bounds[p][0] - bounds[p][1])
+        shares = [{p: bounds[p] for p in order[i::WORKERS]} for i in range(WORKERS)]
         url = self.mirror.engine.url.render_as_string(hide_password=False)
-        fields = tuple(self.mirror._columns)
+        fields = tuple(self.mirror.columns)
         root = str(Path(__file__).resolve().parents[2])  # where courtbus is importable from
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH")) if p
         )}  # fmt: skip
-        out: queue.Queue[Any] = queue.Queue(maxsize=4 * WORKERS)
+        out: queue.Queue[Any] = queue.Queue()
         workers: list[subprocess.Popen[bytes]] = []
         readers: list[threading.Thread] = []
+        agency = self.client.agency.id
         try:
             for share in (s for s in shares if s):
                 worker = subprocess.Popen(
@@ -340,7 +361,7 @@ class _Sync:
                 )  # fmt: skip
                 workers.append(worker)
                 assert worker.stdin is not None and worker.stdout is not None
-                args = (self.client.conn, url, self.mirror.flow, fields, self.topic, share)
+                args = (self.client.conn, agency, url, self.mirror.flow, fields, self.topic, share)
                 worker.stdin.write(pickle.dumps(args))
                 worker.stdin.close()
                 reader = threading.Thread(
@@ -348,13 +369,13 @@ class _Sync:
                 )
                 reader.start()
                 readers.append(reader)
-            open_, finished, done = len(workers), 0, 0
+            open_, finished = len(workers), 0
             while open_ and not self.stop():
                 try:
                     item = out.get(timeout=1.0)
                 except queue.Empty:
                     continue
-                if item is _EOF:
+                if item is _CLOSED:
                     open_ -= 1
                 elif item is None:
                     finished += 1
@@ -364,11 +385,12 @@ class _Sync:
                         code="MIRROR_WORKER_FAILED",
                     )
                 else:
-                    rows, gone, positions, count = item
-                    self._write(rows, gone, positions, count)
-                    done += count
+                    count, written, deleted = item
+                    self.read += count
+                    self.written += written
+                    self.deleted += deleted
                     if self.progress is not None:
-                        self.progress(min(done, total), total)
+                        self.progress(min(self.read, total), total)
             if not open_ and finished < len(workers):
                 raise ClusterError(
                     f"{self.topic}: a bootstrap worker exited without finishing",
@@ -378,55 +400,77 @@ class _Sync:
             for worker in workers:
                 if worker.poll() is None:
                     worker.terminate()
-            while any(r.is_alive() for r in readers):  # unblock them: they end at EOF
-                with contextlib.suppress(queue.Empty):
-                    out.get(timeout=0.1)
             for worker in workers:
                 worker.wait(timeout=30)
+            for reader in readers:  # they end at the pipe's end
+                reader.join(timeout=10)
+            for worker in workers:
                 if worker.stdout is not None:
                     worker.stdout.close()
 
+    def _bounds(self, consumer: ck.Consumer) -> tuple[dict[int, int], dict[int, int]]:
+        """(partition → where to start, partition → end: the last stable offset now).
+
+        Raises:
+            ClusterError: ``FEED_MISSING``, ``CLUSTER_UNREACHABLE``.
+        """
+        conn = self.client.conn
+        timeout = _timeout_s(conn)
+        try:
+            meta = consumer.list_topics(self.topic, timeout=timeout)
+            found = meta.topics.get(self.topic)
+            if found is None or found.error is not None or not found.partitions:
+                raise ClusterError(f"no topic {self.topic} on the bus", code="FEED_MISSING")
+            stored = self.mirror.offsets(self.topic)
+            starts, ends = {}, {}
+            for p in sorted(found.partitions):
+                low, high = consumer.get_watermark_offsets(
+                    ck.TopicPartition(self.topic, p), timeout=timeout, cached=False
+                )
+                starts[p], ends[p] = max(low, stored.get(p, 0)), high
+        except ck.KafkaException as exc:
+            raise ClusterError(
+                f"cannot reach Kafka at {conn.bootstrap}: {exc}", code="CLUSTER_UNREACHABLE"
+            ) from exc
+        log.info("%s: bootstrapping %d record(s) from %s", self.topic,
+                 sum(max(0, ends[p] - starts[p]) for p in ends), stored or "0")  # fmt: skip
+        return starts, ends
+
     def run(self, follow: bool) -> SyncResult:
-        consumer = self._consumer()
+        consumer = _consumer(self.client.conn, self.client.agency.id)
         started = time.monotonic()
         try:
-            parts = [
-                TopicPartition(self.topic, p)
-                for p in sorted(consumer.partitions_for_topic(self.topic) or ())
-            ]
-            if not parts:
-                raise ClusterError(f"no topic {self.topic} on the bus", code="FEED_MISSING")
-            consumer.assign(parts)
-            stored = self.mirror.offsets(self.topic)
-            starts = consumer.beginning_offsets(parts)
-            for tp in parts:
-                starts[tp] = max(starts[tp], stored.get(tp.partition, 0))
-                consumer.seek(tp, starts[tp])
-            ends = consumer.end_offsets(parts)
-            total = sum(max(0, ends[tp] - starts[tp]) for tp in parts)
-            log.info("%s: bootstrapping %d record(s) from %s", self.topic, total, stored or "0")
+            starts, ends = self._bounds(consumer)
+            first = dict(starts)
+            total = sum(max(0, ends[p] - starts[p]) for p in ends)
 
-            def done() -> int:
-                return sum(
-                    max(0, min(consumer.position(tp), ends[tp]) - starts[tp]) for tp in parts
-                )
+            def done() -> int:  # offsets: more than the records (compaction, markers)
+                return sum(min(reached[p], ends[p]) - min(first[p], ends[p]) for p in ends)
 
-            if self.parallel(total):
-                self._parallel(starts, ends, total)
-                stored = self.mirror.offsets(self.topic)
-                for tp in parts:  # follow from where the workers' batches committed
-                    consumer.seek(tp, max(starts[tp], stored.get(tp.partition, 0)))
-            while done() < total and not self.stop():
-                self._batch(consumer)
-                if self.progress is not None:
-                    self.progress(done(), total)
+            with self.mirror.bulk() if total >= BULK_FROM else contextlib.nullcontext():
+                if self.parallel(total):
+                    self._parallel(starts, ends, total)
+                    stored = self.mirror.offsets(self.topic)
+                    for p in starts:  # the rest from where the workers' batches committed
+                        starts[p] = max(starts[p], stored.get(p, 0))
+                consumer.assign([ck.TopicPartition(self.topic, p, starts[p]) for p in starts])
+                reached = dict(starts)  # partition → how far the bootstrap has read
+                while done() < total and not self.stop():
+                    batch = _consume(consumer, self.decode)
+                    self._apply(batch)
+                    for (_, p), end in batch.ends.items():
+                        reached[p] = max(reached[p], end)
+                    for p, end in batch.eof.items():
+                        reached[p] = max(reached[p], end)
+                    if self.progress is not None:
+                        self.progress(done(), total)
             if self.progress is not None:
                 self.progress(done(), total)
             bootstrap_s = time.monotonic() - started
             if self.bootstrapped is not None:
                 self.bootstrapped(self._result(bootstrap_s))
             while follow and not self.stop():
-                self._batch(consumer)
+                self._apply(_consume(consumer, self.decode))
         finally:
             consumer.close()
         return self._result(bootstrap_s)

@@ -14,9 +14,9 @@ from kafka.errors import KafkaError
 
 from courtbus.config import Connection
 from courtbus.domain.identity import mask_ids_in_text
-from courtbus.errors import ClusterError, CourtbusError
+from courtbus.errors import ClusterError, CourtbusError, ValidationError
 from courtbus.wire.codec import AvroCodec
-from courtbus.wire.envelope import Envelope, Event, OutgoingRecord
+from courtbus.wire.envelope import OUTBOX_MAX_VALUE_BYTES, Envelope, Event, OutgoingRecord
 from courtbus.wire.registry import RegistryClient
 from courtbus.wire.schemas import SchemaSet
 
@@ -51,12 +51,29 @@ def make_producer(conn: Connection, **overrides: Any) -> KafkaProducer:
         ) from exc
 
 
+def check_size(out: OutgoingRecord, limit: int = OUTBOX_MAX_VALUE_BYTES) -> None:
+    """Refuse a record the gateway would refuse for its size, before it is sent.
+
+    Raises:
+        ValidationError: ``RECORD_TOO_LARGE``.
+    """
+    size = len(out.value or b"")
+    if size > limit:
+        raise ValidationError(
+            f"record value of {size:,} bytes exceeds the gateway limit of {limit:,} bytes "
+            "(a long free text or too many items in one message?); nothing was sent",
+            code="RECORD_TOO_LARGE",
+        )
+
+
 def send(producer: KafkaProducer, out: OutgoingRecord, timeout_s: float = 30.0) -> tuple[int, int]:
     """Send one record and wait for the broker's acknowledgement; returns (partition, offset).
 
     Raises:
+        ValidationError: ``RECORD_TOO_LARGE`` (``check_size``): nothing was sent.
         ClusterError: ``PRODUCE_FAILED``.
     """
+    check_size(out)
     try:
         meta = producer.send(out.topic, key=out.key, value=out.value, headers=out.headers).get(
             timeout=timeout_s
@@ -121,9 +138,16 @@ def send_many(
     long), the records after it are not sent at all.
 
     Raises:
+        ValidationError: ``RECORD_TOO_LARGE`` for the first record over the gateway's limit
+            (``check_size``), naming its index: nothing was sent.
         BulkSendError: ``BULK_SEND_FAILED`` if any record was not acknowledged; it names how
             many were and which were not, and carries the acknowledged positions.
     """
+    for index, out in enumerate(records):
+        try:
+            check_size(out)
+        except ValidationError as exc:
+            raise ValidationError(f"record #{index}: {exc.reason}", code=exc.code) from exc
     futures: list[Any] = []
     refused: tuple[int, str] | None = None
     for index, out in enumerate(records):

@@ -16,6 +16,11 @@ from courtbus.wire.events import CONTENT_TYPE, SPECVERSION, EventHeaders, Header
 from courtbus.wire.messages import by_ce_type, by_record
 
 MAX_VALUE_BYTES = 1024 * 1024
+# The largest value the gateway forwards from an outbox (its RECORD_TOO_LARGE): the SDKs check
+# it before sending, so the bus never has to refuse it and a producer never sees a record the
+# broker would refuse (after one MessageSizeTooLargeError kafka-python 3.0's producer failed
+# every later send)
+OUTBOX_MAX_VALUE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,16 @@ class GatewayFlow(Flow):
         except CourtbusError:
             return None
 
+    def prepare(self, records: list[RawRecord], state: State) -> None:
+        """Look the batch's ``ce_id`` values up in ``seen`` at once (one query, not one each)."""
+        ids = []
+        for raw in records:
+            for name, value in raw.headers or ():
+                if name == "ce_id" and value is not None:
+                    ids.append(value.decode("utf-8", "replace"))
+                    break
+        state.table(SEEN).prefetch(ids)
+
     def on_event(self, record: Incoming, state: State) -> list[Output]:
         """Forward and remember the ``ce_id``; nothing for an exact duplicate; raise to refuse.
 

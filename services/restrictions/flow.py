@@ -290,6 +290,7 @@ class RestrictionFlow(Flow):
         self.granted = {
             f.agency: frozenset(f.kinds) for f in directory.feeds if f.flow == FLOW
         }  # fmt: skip
+        self.known_agencies = frozenset(a.id for a in directory.agencies)
         self.ack_deadline = ack_deadline if ack_deadline is not None else ack_deadline_from_env()
         self.grace = grace if grace is not None else grace_from_env()
         self.bulk_age = bulk_age if bulk_age is not None else bulk_age_from_env()
@@ -394,6 +395,7 @@ class RestrictionFlow(Flow):
         )  # fmt: skip
         prohibited = self._prohibited(kind, [str(k) for k in p.get("prohibited") or ()])
         agencies = rs.agencies_for(kind, self.granted, frozenset(prohibited))
+        self._check_named(kind, [str(a) for a in p.get("agencies") or ()], agencies)
         if not agencies:
             log.warning("control %s (%s) concerns no agency of the directory", cid, kind.value)
         control = rs.issued(cid, issuing, kind, agencies, state.now)
@@ -407,6 +409,13 @@ class RestrictionFlow(Flow):
         }  # fmt: skip
         log.info("issued %s (%s) to %s", cid, kind.value, ", ".join(sorted(agencies)) or "nobody")
         return self._changed(state, Kept(control, published, listing=listing))
+
+    def prepare(self, records: list[RawRecord], state: State) -> None:
+        """A task's list records of a batch: their controls looked up at once (a fresh load
+        finds none, one query instead of one per entry). The view is keyed by entry id."""
+        keys = [r.key.decode() for r in records if r.topic == BLACKLIST_VIEW and r.key]
+        if keys:
+            state.table(CONTROLS).prefetch(keys)
 
     def on_records(self, records: list[Incoming], state: State) -> list[Output]:
         """A task's list records of one batch (``bulk_inputs``), as ``on_event`` would take
@@ -650,6 +659,32 @@ class RestrictionFlow(Flow):
                 "only a passport names its issuing state", code="RESTRICTION_DOCUMENT_INVALID"
             )
         return {"type": str(document["type"]), "number": number, "nationality": nationality}
+
+    def _check_named(self, kind: rs.Kind, named: list[str], agencies: frozenset[str]) -> None:
+        """The agencies a court names in ``RestrictionIssued.agencies`` are informative (the
+        directory's feeds decide who enforces a control), but a name is never accepted and
+        ignored: one the directory does not know, or one that does not enforce this control,
+        is refused, so the court learns its list was wrong.
+
+        Raises:
+            ValidationError: ``RESTRICTION_AGENCY_UNKNOWN`` or ``RESTRICTION_AGENCY_NOT_ENTITLED``.
+        """
+        unknown = sorted({a for a in named if a not in self.known_agencies})
+        if unknown:
+            raise ValidationError(
+                f"agencies {', '.join(unknown)} are not in the participant directory "
+                "(the field is informative: leave it empty to let the directory decide)",
+                code="RESTRICTION_AGENCY_UNKNOWN",
+            )
+        outside = sorted({a for a in named if a not in agencies})
+        if outside:
+            enforcing = ", ".join(sorted(agencies)) or "none"
+            raise ValidationError(
+                f"agencies {', '.join(outside)} do not enforce a {kind.value} as the directory "
+                f"grants them (this one goes to: {enforcing}); leave the field empty to let the "
+                "directory decide",
+                code="RESTRICTION_AGENCY_NOT_ENTITLED",
+            )
 
     def _prohibited(self, kind: rs.Kind, named: list[str]) -> list[rs.Consumption]:
         """What a consumption ban forbids: what the court named, or all of art. 3.

@@ -205,8 +205,10 @@ class ServiceProcess:
         ready: str,
         env: dict[str, str] | None = None,
         assigned: str | None = None,
+        command: list[str] | None = None,
     ) -> None:
         self.module, self.log, self.ready, self.assigned = module, log, ready, assigned
+        self.command = command or [sys.executable, "-m", module]  # e.g. ``courtbus serve``
         self.env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap,
                     "COURTBUS_REGISTRY_URL": conn.registry_url or "",
                     "COURTBUS_STATE_DIR": str(log.parent / "state"), **(env or {})}  # fmt: skip
@@ -230,7 +232,7 @@ class ServiceProcess:
         self._marks = (text.count(self.ready), text.count(self.assigned) if self.assigned else 0)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module],
+                self.command,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**self.env, **(env or {})},

@@ -22,6 +22,7 @@ from courtbus.app import ops
 from courtbus.app.cli import app
 from courtbus.app.samples import PERSON_ID
 from courtbus.config import Connection
+from courtbus.errors import ValidationError
 from courtbus.sdk import CourtClient
 from courtbus.wire.envelope import Envelope
 from tests.integration.helpers import TopicReader
@@ -136,3 +137,23 @@ def test_cli_send_many(
     finally:
         reader.close()
     assert {(r.partition, r.offset) for r in found} == {(r["partition"], r["offset"]) for r in rows}
+
+
+@pytest.mark.timeout(120)
+def test_an_oversized_record_is_refused_before_sending_and_the_client_goes_on(
+    suzhou: CourtClient, conn: Connection
+) -> None:
+    """The SDK checks the gateway's size limit itself: nothing reaches the producer, whose
+    later sends go on (kafka-python 3.0's producer failed every send after one broker-refused
+    MessageSizeTooLargeError)."""
+    reader = TopicReader(conn, OUTBOX, from_end=True)
+    big = {**_request("big", 1), "note": "执" * 100_000}  # ~300 KB of UTF-8
+    with pytest.raises(ValidationError) as raised:
+        suzhou.request_delegation(**big)
+    assert raised.value.code == "RECORD_TOO_LARGE"
+    with pytest.raises(ValidationError) as bulk:
+        suzhou.request_delegations([_request("big", 2), big])
+    assert bulk.value.code == "RECORD_TOO_LARGE" and "#1" in bulk.value.reason
+    sent = suzhou.request_delegation(**_request("after-big", 3))
+    records = reader.read_to_end()
+    assert [_key(r) for r in records] == [sent.key]  # the bulk sent none either

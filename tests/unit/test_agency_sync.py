@@ -3,7 +3,8 @@ upserts, deletes on DELISTED and tombstones, offsets in the same transaction, re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -117,24 +118,74 @@ def test_a_changed_grant_needs_a_new_database(url: str) -> None:
         Mirror(url, "restriction", FIELDS)
 
 
-def test_the_sync_reads_records_without_their_headers_as_kafka_python_reads_them() -> None:
-    from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+def raw_rows(url: str) -> list[tuple[Any, ...]]:
+    """The mirror's rows as SQLite holds them (text, not SQLAlchemy's Python values)."""
+    db = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return db.execute("SELECT * FROM partner_blacklist ORDER BY entry_id").fetchall()
+    finally:
+        db.close()
 
-    from courtbus.sdk.feed_reader import _HeaderlessBatch
 
-    for compression in (0, 1):  # none, gzip
-        builder = DefaultRecordBatchBuilder(2, compression, False, -1, -1, -1, 1 << 20)
-        headers = [("ce_id", b"x" * 40), ("ce_type", b"cn.court.blacklist.entry"), ("e", None)]
-        for i in range(50):
-            key, value = f"bl-{i}".encode(), None if i % 7 == 0 else bytes([i]) * (i * 9)
-            builder.append(i, timestamp=1_700_000_000_000 + i, key=key, value=value,
-                           headers=headers)  # fmt: skip
-        data = bytes(builder.build())
-        fast = DefaultRecordBatch(data)
-        fast.__class__ = _HeaderlessBatch
-        for want, got in zip(DefaultRecordBatch(data), fast, strict=True):
-            assert (got.offset, got.timestamp, got.key, got.value, got.headers) == (
-                want.offset, want.timestamp, want.key, want.value, [])  # fmt: skip
+def test_the_fast_sqlite_rows_are_what_sqlalchemy_core_stores(tmp_path: Path) -> None:
+    china = timezone(timedelta(hours=8))
+    bodies = {
+        "bl-1": payload(1),  # aware, UTC
+        "bl-2": {**payload(2), "listed_at": datetime(2025, 3, 3, 17, 0, 0, 5, tzinfo=china)},
+        "bl-3": {**payload(3), "listed_at": datetime(999, 1, 2, 3, 4, 5)},  # naive, year < 1000
+        "bl-4": {**payload(4), "period_months": 24, "reason": "PERFORMED",
+                 "debtor": {"kind": "ORGANISATION", "name": "某某 \"公司\"\n", "id_number": "x", "id_type": None, "nationality": None}},
+    }  # fmt: skip
+    core, fast = (f"sqlite:///{tmp_path / name}" for name in ("core.db", "fast.db"))
+    by_core = Mirror(core, "blacklist", FIELDS)
+    by_core.repair(bodies, ())  # SQLAlchemy Core's insert, its own bind processors
+    by_fast = Mirror(fast, "blacklist", FIELDS)
+    by_fast.commit(bodies, {(TOPIC, 0): 4})
+    ms = {"bl-5": {**payload(5), "listed_at": 1_741_000_000_123, "delisted_at": None}}
+    by_fast.commit(ms, {(TOPIC, 0): 5})  # epoch milliseconds, as the feed reader leaves them
+    by_core.repair(
+        {"bl-5": {**payload(5), "listed_at": datetime.fromtimestamp(1_741_000_000.123, UTC)}}, ()
+    )
+    by_core.close()
+    by_fast.close()
+    assert raw_rows(fast) == raw_rows(core)
+    assert raw_rows(fast)[1][6] == "2025-03-03 09:00:00.000005"  # in UTC
+    assert raw_rows(fast)[4][6] == "2025-03-03 11:06:40.123000"
+
+
+def test_a_bulk_load_has_writers_queue_and_ends_in_wal_mode(url: str) -> None:
+    mirror = Mirror(url, "blacklist", FIELDS)
+    with mirror.bulk():
+        worker = Mirror(url, "blacklist", FIELDS, bulk=True)  # a bootstrap worker's
+        with worker.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "truncate"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 0
+        for n in range(0, 40, 2):
+            mirror.apply([change(n, n, payload(n))])
+            worker.apply([change(n, n + 1, payload(n + 1), partition=1)])
+        worker.close()
+    with mirror.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    assert mirror.count() == 40 and mirror.offsets(TOPIC) == {0: 39, 1: 39}
+    mirror.close()
+
+
+def test_the_sync_decoder_leaves_the_mirrors_times_as_epoch_ms(url: str) -> None:
+    from courtbus.runtime.harness import memory_envelope
+    from courtbus.sdk.feed_reader import _Decoder
+    from services.feeds.flow import feed_routes
+
+    codec = memory_envelope().codec
+    route = next(r for r in feed_routes(load_directory(), codec.schemas) if r.agency == "icbc")
+    body = {**payload(1, delisted=True), "listed_at": datetime(2025, 3, 3, 9, 0, 0, 123000, UTC)}
+    value = codec.encode_with(route.schema, route.project(body))
+    mirror = Mirror(url, "blacklist", FIELDS)
+    assert mirror.time_columns == ("delisted_at", "listed_at")
+    decoded = _Decoder(codec, mirror.time_columns)(value)
+    assert decoded["listed_at"] == 1_740_992_400_123 and decoded["delisted_at"] == 1_740_992_400_000
+    assert mirror._tuple("bl-1", decoded) == mirror._tuple("bl-1", codec.decode(value).payload)
+    mirror.close()
 
 
 def test_the_sync_decoder_matches_the_codec_and_keeps_its_errors() -> None:

@@ -165,6 +165,7 @@ PRINTS_IDS: dict[str, tuple[list[str], bool, bool]] = {
 PRINTS_NO_IDS = {
     "stack up", "stack fetch", "stack down", "stack status", "topics plan", "topics apply",
     "schemas register", "schemas check", "schemas history", "directory check", "directory show",
+    "directory generate",
     "serve",
     "dlq replay",  # its ref and code; a refusal's reason is masked (mask_ids_in_text)
     "blacklist generate", "blacklist sync", "blacklist verify-mirror", "blacklist verify",

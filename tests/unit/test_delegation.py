@@ -381,7 +381,7 @@ def test_the_superior_decides(decision: EscalationDecision, state: State) -> Non
     assert answered.state is state and not answered.escalated
 
 
-# -- freeze lifecycle (民诉法解释 第四百八十五条; 法释〔2011〕11号 第九条) ---------------------------
+# -- freeze lifecycle (民诉法解释 第四百八十五条; 法释〔2011〕11号 第六条第二款) ---------------------------
 
 
 def _frozen(until: datetime) -> Delegation:

@@ -6,6 +6,7 @@ alert), on the in-memory registry.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from datetime import UTC, datetime
@@ -161,6 +162,20 @@ def test_the_digest_ignores_header_order_case_and_non_ce_headers() -> None:
     assert record_digest(with_header(raw, "content-type", b"application/avro")) == digest
     assert record_digest(Raw(raw.topic, raw.key + b"x", raw.value, raw.headers)) != digest
     assert record_digest(Raw(raw.topic, None, raw.value, raw.headers)) != digest
+
+
+def test_the_digest_is_the_stored_format() -> None:
+    """Digests are kept in ``seen`` for the dedup retention: what is hashed must not change."""
+    raw = Raw("court.320583.outbox", b"k", b"v", [("ce_id", b"1"), ("CE_Type", b"t"),
+                                                 ("traceparent", b"x")])  # fmt: skip
+    framed = b"".join(len(p).to_bytes(4, "big") + p for p in (b"k", b"v", b"ce_id", b"1",
+                                                               b"ce_type", b"t"))  # fmt: skip
+    assert record_digest(raw) == hashlib.sha256(framed).hexdigest()
+    no_key = Raw(raw.topic, None, b"v", [])
+    assert (
+        record_digest(no_key)
+        == hashlib.sha256(b"\xff\xff\xff\xff" + b"\x00\x00\x00\x01v").hexdigest()
+    )
 
 
 # -- free text ------------------------------------------------------------------------------

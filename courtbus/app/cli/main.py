@@ -496,6 +496,30 @@ def directory_show(directory: DirectoryOpt = None) -> None:
     out.print(agencies)
 
 
+@directory_app.command("generate")
+def directory_generate(
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the directory YAML.")],
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same file.")] = 0,
+    courts: Annotated[
+        int, typer.Option("--courts", help="Courts in all (the shipped ones included).")
+    ] = 3500,
+    banks: Annotated[
+        int,
+        typer.Option(
+            "--banks", help="Banks besides the shipped agencies, each with a blacklist feed."
+        ),
+    ] = 48,
+) -> None:
+    """Write a synthetic national directory (the shipped one plus generated courts and banks)
+    for scale tests; point the services at it with COURTBUS_DIRECTORY."""
+    from courtbus.synth.directory import Sizes, write_directory
+
+    d = write_directory(out_path, seed, Sizes(courts=courts, banks=banks))
+    out.print(f"[green]wrote[/green] {out_path}: {len(d.courts)} courts in "
+              f"{len(d.provinces())} provinces, {len(d.agencies)} agencies, {len(d.feeds)} feeds, "
+              f"{len(d.groups)} groups (seed {seed})")  # fmt: skip
+
+
 # -- demo --------------------------------------------------------------------------------------
 
 

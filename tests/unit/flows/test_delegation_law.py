@@ -1,7 +1,7 @@
 """What the law lets the courts do instead of refusing, in the harness: 补正 and return
-(法释〔2011〕11号 第八条), escalation to the superior court (民事诉讼法 委托执行条, 2017 版
+(法释〔2011〕11号 第八条), escalation to the superior court (民事诉讼法 第二百四十条, 2017 版
 第二百二十九条; 法释〔2011〕11号 第十一条), and a freeze watched until it is renewed, released
-or lapses (民诉法解释 第四百八十五条; 法释〔2011〕11号 第九条)."""
+or lapses (民诉法解释 第四百八十五条; 法释〔2011〕11号 第六条第二款)."""
 
 from __future__ import annotations
 

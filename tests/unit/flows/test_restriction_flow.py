@@ -711,3 +711,23 @@ def test_a_listed_ban_is_stored_as_its_entry_and_read_back_whole() -> None:
     assert load_control(data) == value and len(data) < 40  # µs kept; no JSON per ban
     nobody = Listed(value.entry, value.issued_at, frozenset())
     assert load_control(dump_control(nobody)) == nobody
+
+
+@pytest.mark.parametrize(
+    ("named", "code"),
+    [(["fbi"], "RESTRICTION_AGENCY_UNKNOWN"), (["nia", "icbc"], "RESTRICTION_AGENCY_NOT_ENTITLED")],
+)
+def test_a_named_agency_that_is_unknown_or_does_not_enforce_it_is_refused(
+    named: list[str], code: str
+) -> None:
+    """``agencies`` is informative, but never accepted and ignored (issue 21 item 5)."""
+    h = harness()
+    out = issue(h, exit_ban(agencies=named))
+    assert refused(out) == [code]
+    assert view(h, out) == []
+
+
+def test_naming_the_agencies_the_directory_decides_on_is_accepted() -> None:
+    h = harness()
+    out = issue(h, exit_ban(agencies=["nia"]))
+    assert refused(out) == [] and [c["control_id"] for c in view(h, out)] == ["rc-1"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from courtbus.bus.records import KeptRecord
 from courtbus.errors import CourtbusError
 from courtbus.runtime.flow import TIMERS, Incoming, Inputs, json_store
+from courtbus.runtime.sqlite import SqliteBackend
 from courtbus.runtime.state import Entry, MemoryBackend, State, from_ms, to_ms
 
 T0 = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
@@ -216,3 +218,58 @@ def test_due_with_a_limit_skips_over_entries_the_batch_moved() -> None:
     state.committed({})
     state.timers.schedule("a", T0 + timedelta(days=1))  # handled: re-aimed at tomorrow
     assert state.timers.due(T0 + timedelta(hours=1), limit=1) == [("b", T0 + timedelta(minutes=1))]
+
+
+class _CountingBackend(MemoryBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.bulk_reads = 0
+
+    def read(self, store: str, key: bytes) -> Entry | None:
+        self.reads += 1
+        return super().read(store, key)
+
+    def read_many(self, store: str, keys: list[bytes]) -> dict[bytes, Entry]:
+        self.bulk_reads += 1
+        return super().read_many(store, keys)
+
+
+def test_prefetched_keys_are_read_once_and_the_batch_still_comes_first() -> None:
+    backend = _CountingBackend()
+    state = State("task-0", backend, (ITEMS, OTHER))
+    items = state.table(ITEMS)
+    items.put("a", {"n": 1})
+    state.commit_record()
+    state.committed({})
+    items.prefetch(["a", "b", "c"])
+    assert backend.bulk_reads == 1
+    assert items.get("a") == {"n": 1} and items.get("b") is None and "c" not in items
+    assert backend.reads == 0  # all three answered from the lookup ahead
+    items.put("b", {"n": 2})  # a write of the batch hides what was read ahead
+    assert items.get("b") == {"n": 2}
+    assert items.get("d") is None and backend.reads == 1  # not read ahead: read now
+    state.commit_record()
+    state.committed({})
+    items.put("c", {"n": 3})
+    state.commit_record()
+    state.committed({})  # the backend changed: what was read ahead is forgotten
+    assert items.get("c") == {"n": 3} and items.get("b") == {"n": 2}
+
+
+def test_a_rolled_back_batch_forgets_what_was_read_ahead() -> None:
+    state = make()
+    items = state.table(ITEMS)
+    items.prefetch(["k"])
+    state.backend.write({(ITEMS.name, b"k"): Entry(b'{"n":1}')}, {})  # e.g. a restore
+    state.rollback()
+    assert items.get("k") == {"n": 1}
+
+
+def test_sqlite_reads_many_keys_in_chunks(tmp_path: Path) -> None:
+    backend = SqliteBackend(tmp_path / "t.sqlite", [ITEMS.name])
+    stored = {(ITEMS.name, f"k{i}".encode()): Entry(b"v%d" % i, i) for i in range(0, 1200, 2)}
+    backend.write(stored, {})
+    found = backend.read_many(ITEMS.name, [f"k{i}".encode() for i in range(1200)])  # 3 chunks
+    assert found == {key: entry for (_store, key), entry in stored.items()}
+    backend.close()

@@ -1,0 +1,85 @@
+"""No ID or case-number checker raises anything but the bus's own error, whatever the text.
+
+Every character class is drawn (all Unicode categories, surrogates excluded since a Python
+``str`` from the wire cannot hold them), alone and in strings of the lengths and alphabets the
+checkers look for (18 and 15 characters, GB 32100's alphabet with the letters it leaves out,
+lower case, full-width digits), so a checker handing a character to a library that raises its
+own ``ValueError`` (python-stdnum's ``calc_check_digit`` on an ``I``) is caught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from courtbus.domain import identity as ids
+from courtbus.errors import CourtbusError
+
+ANY_CHAR = st.characters(blacklist_categories=("Cs",))
+NEAR = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcxyz０１９Ｘ -()（）执苏号\u200e\x00"
+TEXT = st.one_of(
+    st.text(ANY_CHAR, max_size=24),
+    st.text(st.sampled_from(NEAR), min_size=18, max_size=18),
+    st.text(st.sampled_from(NEAR), min_size=15, max_size=15),
+    st.text(st.sampled_from(NEAR), max_size=24),
+    st.builds(
+        lambda a, b: "91" + a + b,
+        st.text(st.sampled_from("0123456789"), min_size=6, max_size=6),
+        st.text(st.sampled_from(NEAR), min_size=10, max_size=10),
+    ),
+    st.builds(
+        lambda a, b: a + "110000100000000" + b,
+        st.text(st.sampled_from(NEAR), min_size=2, max_size=2),
+        st.text(st.sampled_from(NEAR), min_size=1, max_size=1),
+    ),
+)
+NATIONALITY = st.one_of(st.none(), st.sampled_from(["USA", "usa", "GBR", "XXX", ""]), TEXT)
+
+CHECKERS: dict[str, Callable[[str, Any], object]] = {
+    "check_person_id": lambda t, _n: ids.check_person_id(t),
+    "validate_resident_id": lambda t, _n: ids.validate_resident_id(t, strict=True),
+    "validate_hmt_residence_permit": lambda t, _n: ids.validate_hmt_residence_permit(t),
+    "validate_foreign_permanent_resident_id": lambda t, _n: (
+        ids.validate_foreign_permanent_resident_id(t)
+    ),
+    "validate_passport": lambda t, n: ids.validate_passport(t, n or ""),
+    "check_credit_code": lambda t, _n: ids.check_credit_code(t),
+    "validate_credit_code": lambda t, _n: ids.validate_credit_code(t, strict=True),
+    "credit_code_category": lambda t, _n: ids.credit_code_category(t),
+    "canonical_nationality": lambda t, _n: ids.canonical_nationality(t),
+    "validate_court_id": lambda t, _n: ids.validate_court_id(t),
+    "court_id_from_designation": lambda t, _n: ids.court_id_from_designation(t),
+    "designation_from_court_id": lambda t, _n: ids.designation_from_court_id(t),
+    "CaseNumber.parse": lambda t, _n: ids.CaseNumber.parse(t),
+    "normalize_case_number": lambda t, _n: ids.normalize_case_number(t),
+    "mask_id": lambda t, _n: ids.mask_id(t),
+    "mask_ids_in_text": lambda t, _n: ids.mask_ids_in_text(t),
+}
+for _kind in ("PERSON", "ORGANISATION"):
+    CHECKERS[f"canonical_id {_kind}"] = lambda t, _n, k=_kind: ids.canonical_id(k, t)
+    for _type in (None, *ids.IdType):
+        CHECKERS[f"validate_debtor_id {_kind} {_type}"] = lambda t, n, k=_kind, it=_type: (
+            ids.validate_debtor_id(k, t, strict=True, id_type=it, nationality=n)
+        )
+
+
+@pytest.mark.parametrize("name", sorted(CHECKERS))
+@settings(max_examples=60, deadline=None)
+@given(text=TEXT, nationality=NATIONALITY)
+def test_a_checker_raises_only_the_bus_error(name: str, text: str, nationality: str | None) -> None:
+    try:
+        CHECKERS[name](text, nationality)
+    except CourtbusError as exc:
+        assert exc.code and exc.code.isupper()  # a stable code, never a bare library error
+
+
+@pytest.mark.parametrize("code", ["9I110000100000000R", "I9110000100000000R", "91110000I0000000OR",
+                                  "9O110000100000000R", "9S110000100000000R"])  # fmt: skip
+def test_a_credit_code_with_a_letter_gb_32100_leaves_out_is_credit_code_invalid(code: str) -> None:
+    with pytest.raises(CourtbusError) as raised:
+        ids.validate_debtor_id("ORGANISATION", code)
+    assert raised.value.code == "CREDIT_CODE_INVALID"
