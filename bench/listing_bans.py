@@ -16,8 +16,10 @@ service's.
 Done when the restrictions group's committed offsets on ``blacklist.entries`` reach the
 topic's end; then ``restriction.controls`` is counted (read_committed) and must hold at least
 ``N`` + the live bans. Printed and written (``--json PATH``): seconds and bans/s from the
-worker's launch, CPU seconds and µs of CPU per ban of the worker process (from /proc: the
-main figure on a loaded machine), its peak RSS, the live bans' p50/p99/max latency, the 8.6 M
+worker's launch, CPU seconds and µs of CPU per ban of the worker process once its tasks were
+open (from /proc: the main figure on a loaded machine; its start's CPU beside), its peak RSS,
+the live bans' p50/p99/max latency and its two hops (the gateway's, the restrictions
+service's: from the record timestamps of ``bus.restriction.events`` and the ban), the 8.6 M
 time extrapolated from the rate (not measured), the broker's read limit and the load average.
 
 ``python -m bench.listing_bans [--entries 100000] [--live-rate 5] [--json PATH]

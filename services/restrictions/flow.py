@@ -56,6 +56,15 @@ checked by the blacklist service when it was listed (``services.blacklist.flow``
 takes them as they are (the structural rules, e.g. an organisation's entry without its legal
 representative's ID, are still checked). Progress (bans issued, rate, records read of the
 view's records) is logged every ``COURTBUS_RESTRICTION_PROGRESS_SECONDS`` (30 s).
+
+The load is a bulk path: the list's view is a bulk input (``on_records``: a task's records of
+a batch at once, their controls looked up in one query) and a paced one (at most 500 a batch;
+the runtime carries the rest and takes the courts' and agencies' records first). A backlog
+ban's view record is built straight from the entry (the same record as ``_listing_ban``'s),
+its control is stored as the entry itself (``Listed``, made into a ``Kept`` when something
+needs it, and stored as one on its first change), and the acknowledgement deadlines of a
+batch's bans are one timer (``DUE_TIMER``, store ``listing_due``): when it fires, each of those
+controls owes what it owed (``rs.owed``), as with a timer of its own.
 """
 
 from __future__ import annotations
