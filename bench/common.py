@@ -462,8 +462,17 @@ def end_to_end(bench: Bench, size: int, nodes: int) -> tuple[str, dict[str, floa
                                       topic_configs={"min.insync.replicas": "2" if nodes >= 3 else "1"})])  # fmt: skip
     finally:
         admin.close()
-    out = kafka_tool("org.apache.kafka.tools.EndToEndLatency", bench.conn.bootstrap, "bench.e2e",
-                     str(E2E_MESSAGES), "all", str(size))  # fmt: skip
+    # the tool creates its topic if its metadata does not show it yet, and fails if the topic
+    # then exists (a broker that had not propagated ours): a fresh try sees it
+    for attempt in range(3):
+        try:
+            out = kafka_tool("org.apache.kafka.tools.EndToEndLatency", bench.conn.bootstrap,
+                             "bench.e2e", str(E2E_MESSAGES), "all", str(size))  # fmt: skip
+            break
+        except RuntimeError as exc:
+            if "TopicExistsException" not in str(exc) or attempt == 2:
+                raise
+            time.sleep(1.0)
     avg = re.search(r"Avg latency: ([\d.]+) ms", out)
     pct = re.search(r"Percentiles: 50th = (\d+), 99th = (\d+), 99.9th = (\d+)", out)
     if not avg or not pct:
