@@ -59,7 +59,7 @@ class Engine:
         event = self.flow.envelope.read(raw) if decode else None
         return Incoming(raw, event)
 
-    def handle_all(self, records: list[RawRecord], state: State) -> list[Output]:
+    def handle_all(self, records: Sequence[RawRecord], state: State) -> list[Output]:
         """The outputs of one task's records of a batch, in order (``Flow.prepare`` first).
 
         Raises:

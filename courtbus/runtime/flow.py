@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -154,7 +154,7 @@ class Flow(ABC):
         """Outputs due at ``now`` (look at ``state.timers.due(now)``); called about every tick."""
         return []
 
-    def prepare(self, records: list[RawRecord], state: State) -> None:
+    def prepare(self, records: Sequence[RawRecord], state: State) -> None:
         """Called with one task's records of a batch before they are handled, e.g. to look
         their keys up at once (``Table.prefetch``). An optimisation: the records must come
         out the same without it."""

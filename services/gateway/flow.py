@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -89,7 +90,7 @@ class GatewayFlow(Flow):
         except CourtbusError:
             return None
 
-    def prepare(self, records: list[RawRecord], state: State) -> None:
+    def prepare(self, records: Sequence[RawRecord], state: State) -> None:
         """Look the batch's ``ce_id`` values up in ``seen`` at once (one query, not one each)."""
         ids = []
         for raw in records:

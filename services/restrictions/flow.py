@@ -72,7 +72,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
@@ -419,7 +419,7 @@ class RestrictionFlow(Flow):
         log.info("issued %s (%s) to %s", cid, kind.value, ", ".join(sorted(agencies)) or "nobody")
         return self._changed(state, Kept(control, published, listing=listing))
 
-    def prepare(self, records: list[RawRecord], state: State) -> None:
+    def prepare(self, records: Sequence[RawRecord], state: State) -> None:
         """A task's list records of a batch: their controls looked up at once (a fresh load
         finds none, one query instead of one per entry). The view is keyed by entry id."""
         keys = [r.key.decode() for r in records if r.topic == BLACKLIST_VIEW and r.key]
