@@ -189,7 +189,8 @@ class Worker:
         ``max_records`` long (group commit).
 
         The first poll waits up to ``poll_ms`` for a record; after it, polls only take what the
-        client has already fetched, and the batch ends as soon as one finds nothing. Low load
+        client has already fetched, and the batch ends as soon as one finds nothing (a flow
+        with ``batch_wait_ms`` keeps polling until its batch is that old). Low load
         then costs one commit's latency per hop, not a fixed wait; high load stays batched,
         since librdkafka fetches on its own thread while a transaction commits, and the next
         batch is waiting when the commit returns. A rebalance while gathering drops the batch:
@@ -206,10 +207,14 @@ class Worker:
         batch: dict[TopicPartition, list[Any]] = {}
         count = 0  # records of the batch but for the paced ones, taken at the end
         deadline: float | None = None
+        hold = self.flow.batch_wait_ms / 1000  # the flow's least gathering time (Flow docs)
+        held_until = 0.0
         generation = self._generation
         while not self._stopping.is_set():
             idle = deadline is None and not any(self._carry.values())
-            wait_s = self.config.poll_ms / 1000 if idle else 0.0
+            # once gathering: 0, unless the flow holds its batches open (batch_wait_ms)
+            held_s = max(0.0, held_until - time.monotonic())
+            wait_s = self.config.poll_ms / 1000 if idle else held_s
             polled = consumer.poll(wait_s, self.config.max_records - count)
             self._sync_tasks()
             if self._generation != generation:
@@ -228,11 +233,15 @@ class Worker:
                     batch.setdefault(tp, []).extend(records)
                     count += len(records)
             self._flow_control(consumer)
-            if not got or count >= self.config.max_records:
-                break  # drained (or nothing at all), or full
+            now = time.monotonic()
+            if count >= self.config.max_records or (not got and now >= held_until):
+                break  # drained (or nothing at all) and held long enough, or full
             if deadline is None:
-                deadline = time.monotonic() + self.config.commit_interval_ms / 1000
-            elif time.monotonic() >= deadline:
+                if not got:
+                    break
+                held_until = now + hold
+                deadline = now + max(self.config.commit_interval_ms / 1000, hold)
+            elif now >= deadline:
                 break
         if self._carry and self._generation == generation:
             self._take_paced(batch)
