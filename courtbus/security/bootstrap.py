@@ -10,14 +10,11 @@ apply`` must keep :func:`operator_bindings` (they are not derived from the direc
 from __future__ import annotations
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import (
-    AclBinding,
-    AclOperation,
-    AclPermissionType,
-    AdminClient,
-    ResourcePatternType,
-    ResourceType,
-)
+from confluent_kafka.admin import AdminClient
+
+# confluent_kafka.admin re-exports these without marking them public (mypy's strict re-export)
+from confluent_kafka.admin._acl import AclBinding, AclOperation, AclPermissionType
+from confluent_kafka.admin._resource import ResourcePatternType, ResourceType
 
 from courtbus.config import Connection
 from courtbus.errors import ClusterError
@@ -60,7 +57,7 @@ def grant_operator(node: Connection, timeout_s: float = 30.0) -> None:
             future.result(timeout=timeout_s)
         except KafkaException as exc:
             raise ClusterError(
-                f"granting the operator {binding.operation.name} on "
-                f"{binding.restype.name} {binding.name} failed: {exc}",
+                f"granting the operator {binding.operation} on "
+                f"{binding.restype} {binding.name} failed: {exc}",
                 code="ACL_BOOTSTRAP_FAILED",
             ) from exc

@@ -138,8 +138,8 @@ def issue_bundle(
 def _create_scram_user(state: object, principal: str, password: str) -> None:
     """Create or reset ``principal``'s SCRAM-SHA-512 credential, as the operator."""
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import (
-        AdminClient,
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.admin._scram import (  # re-exported by .admin, not marked public
         ScramCredentialInfo,
         ScramMechanism,
         UserScramCredentialUpsertion,
@@ -229,10 +229,17 @@ only it for the brokers and the registry.
 
 What the files are
   ca.crt              the bus CA certificate (checks the brokers' and the registry's certificates)
-{"  scram.password      the SCRAM password" if scram else
- "  cert.pem key.pem    the certificate (CN=" + principal + ") and its encrypted key (PEM)" + chr(10) +
- "  key.password        the key's password" + chr(10) +
- "  keystore.p12        key and certificate for Java clients (password: key.password)"}
+{
+        "  scram.password      the SCRAM password"
+        if scram
+        else "  cert.pem key.pem    the certificate (CN="
+        + principal
+        + ") and its encrypted key (PEM)"
+        + chr(10)
+        + "  key.password        the key's password"
+        + chr(10)
+        + "  keystore.p12        key and certificate for Java clients (password: key.password)"
+    }
   registry.password   the schema registry password of user {principal} (HTTP basic)
   courtbus.env        COURTBUS_* settings for the courtbus SDKs, services and CLI
   client.properties   settings for Kafka's Java clients and tools
@@ -249,7 +256,11 @@ Test with Kafka's tools (Kafka 4.1 in $KAFKA)
 
 Test with OpenSSL (the TLS handshake alone)
   openssl s_client -connect {bootstrap.split(",")[0]} -CAfile {folder}/ca.crt \\
-      {"" if scram else f"-cert {folder}/cert.pem -key {folder}/key.pem -pass file:{folder}/key.password"} </dev/null
+      {
+        ""
+        if scram
+        else f"-cert {folder}/cert.pem -key {folder}/key.pem -pass file:{folder}/key.password"
+    } </dev/null
 
 What {principal} may read and write is set by the bus's ACLs (`courtbus acl plan|apply`),
 not by these files: a connection that works but is refused a topic lacks an ACL.

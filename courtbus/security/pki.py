@@ -48,6 +48,23 @@ CRL_DAYS = 30  # a CRL past its next update is refused by the JDK: re-signed on 
 _PRINCIPAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
 
 
+_USAGE_OFF = dict.fromkeys(
+    ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+     "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"),
+    False,
+)  # fmt: skip
+_CA_USAGE = x509.KeyUsage(**{**_USAGE_OFF, "key_cert_sign": True, "crl_sign": True})
+_LEAF_USAGE = x509.KeyUsage(**{**_USAGE_OFF, "digital_signature": True, "key_agreement": True})
+
+
+def _distribution_point(uri: str) -> x509.CRLDistributionPoints:
+    point = x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(uri)], relative_name=None, reasons=None,
+        crl_issuer=None,
+    )  # fmt: skip
+    return x509.CRLDistributionPoints([point])
+
+
 def pki_dir(home: Path) -> Path:
     """The CA folder of the stack in ``home``."""
     return home / "pki"
@@ -212,14 +229,7 @@ class Authority:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=CA_DAYS))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
-                ),  # fmt: skip
-                critical=True,
-            )
+            .add_extension(_CA_USAGE, critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
             .sign(key, hashes.SHA256())
         )
@@ -284,27 +294,12 @@ class Authority:
             .not_valid_before(start)
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=True, key_cert_sign=False,
-                    crl_sign=False, encipher_only=False, decipher_only=False,
-                ),  # fmt: skip
-                critical=True,
-            )
+            .add_extension(_LEAF_USAGE, critical=True)
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
             )
-            .add_extension(
-                x509.CRLDistributionPoints([
-                    x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(self.crl_uri)],
-                        relative_name=None, reasons=None, crl_issuer=None,
-                    )
-                ]),  # fmt: skip
-                critical=False,
-            )
+            .add_extension(_distribution_point(self.crl_uri), critical=False)
         )
         if hosts:
             builder = builder.add_extension(

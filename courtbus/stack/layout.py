@@ -161,7 +161,9 @@ class StackState:
                 code="CREDENTIALS_UNKNOWN",
             )
         secret = creds.folder / "registry.password"
-        user, password = (principal, secret.read_text().strip()) if secret.exists() else (None, None)
+        user, password = (
+            (principal, secret.read_text().strip()) if secret.exists() else (None, None)
+        )
         return Connection.from_credentials(
             self.bootstrap, self.registry_url, creds, registry_username=user,
             registry_password=password,

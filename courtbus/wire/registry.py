@@ -56,6 +56,8 @@ class RegistryClient:
             transport=transport,  # tests: an httpx.MockTransport
             **(http or {}),  # TLS and credentials: Connection.http_settings()
         )  # fmt: skip
+        self._by_id: dict[int, str] = {}
+        self._ids: dict[tuple[str, str], int] = {}
 
     @classmethod
     def for_connection(cls, conn: Connection, **options: Any) -> RegistryClient:
@@ -65,8 +67,6 @@ class RegistryClient:
             ConfigError: ``REGISTRY_NOT_CONFIGURED``.
         """
         return cls(conn.require_registry(), http=conn.http_settings(), **options)
-        self._by_id: dict[int, str] = {}
-        self._ids: dict[tuple[str, str], int] = {}
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

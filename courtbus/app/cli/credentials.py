@@ -39,21 +39,24 @@ def _state(home: Path | None) -> tuple[Path, object]:
 @credentials_app.command("issue")
 def issue(
     participant: Annotated[
-        str, typer.Argument(help="court.<id>, agency.<id>, service.<name>, operator (or a bare id).")
+        str,
+        typer.Argument(help="court.<id>, agency.<id>, service.<name>, operator (or a bare id)."),
     ],
     out_dir: Annotated[
         Path | None,
         typer.Option("--out", help="Folder to write (default: ./credentials/<principal>)."),
     ] = None,
     scram: Annotated[
-        bool, typer.Option("--scram", help="A SCRAM-SHA-512 user (SASL_SSL) instead of a certificate.")
+        bool,
+        typer.Option("--scram", help="A SCRAM-SHA-512 user (SASL_SSL) instead of a certificate."),
     ] = False,
     days: Annotated[int, typer.Option(help="Certificate validity in days.")] = 397,
     home: HomeOpt = None,
 ) -> None:
     """Write what a court's or an agency's IT needs: certificate, key, CA, courtbus.env,
     client.properties and a README.txt with the commands to test them."""
-    from courtbus.security.credentials import issue_bundle, participant as resolve_participant
+    from courtbus.security.credentials import issue_bundle
+    from courtbus.security.credentials import participant as resolve_participant
 
     folder, state = _state(home)
     principal = resolve_participant(participant)
