@@ -187,7 +187,10 @@ def _env_file(
 
 def _client_properties(out: Path, principal: str, bootstrap: str, scram: bool) -> str:
     folder = out.resolve()
-    secret = f"${{dir:{folder}:{{}}}}"  # DirectoryConfigProvider: the file's whole content
+
+    def secret(name: str) -> str:  # DirectoryConfigProvider: the whole content of the file
+        return f"${{dir:{folder}:{name}}}"
+
     lines = [
         f"# Kafka client settings for {principal} (Java clients, kafka-console-*.sh)",
         f"bootstrap.servers={bootstrap}",
@@ -202,15 +205,15 @@ def _client_properties(out: Path, principal: str, bootstrap: str, scram: bool) -
             "security.protocol=SASL_SSL",
             f"sasl.mechanism={SCRAM_MECHANISM}",
             "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
-            f'required username="{principal}" password="{secret.format("scram.password")}";',
+            f'required username="{principal}" password="{secret("scram.password")}";',
         ]
     else:
         lines += [
             "security.protocol=SSL",
             "ssl.keystore.type=PKCS12",
             f"ssl.keystore.location={folder}/keystore.p12",
-            f"ssl.keystore.password={secret.format('key.password')}",
-            f"ssl.key.password={secret.format('key.password')}",
+            f"ssl.keystore.password={secret('key.password')}",
+            f"ssl.key.password={secret('key.password')}",
         ]
     return "\n".join(lines) + "\n"
 

@@ -213,7 +213,8 @@ def write_state(home: Path, state: StackState) -> None:
 def config_from_state(home: Path, state: StackState) -> StackConfig:
     """The port layout of a recorded stack (first bootstrap port is the base)."""
     base = int(state.bootstrap.split(",")[0].rsplit(":", 1)[1])
-    return StackConfig(home, nodes=state.nodes, port_base=base, registry=False)
+    return StackConfig(home, nodes=state.nodes, secure=state.secure, port_base=base,
+                       registry=False)  # fmt: skip
 
 
 def broker_java(config: StackConfig, kafka_dir: Path, heap: str) -> list[str]:

@@ -257,3 +257,28 @@ def test_only_the_operator_registers_schemas_and_participants_read_them(
     assert read.status_code == 200 and "test.tls.Probe" in read.json()
     with httpx.Client(timeout=10, verify=ca) as client:
         assert client.get(f"{secure.state.registry_url}/subjects").status_code == 401
+
+
+# -- a service on the secure stack -------------------------------------------------------------
+
+
+def test_a_service_starts_with_its_own_identity_from_the_stack(
+    secure: Secure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`COURTBUS_PRINCIPAL=service.gateway courtbus serve gateway` on the stack's machine: the
+    service's checks reach Kafka and the registry as service.gateway, not as the operator."""
+    from services import main as service_main
+
+    for name in ("COURTBUS_BOOTSTRAP", "COURTBUS_REGISTRY_URL", "COURTBUS_SSL_CERT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COURTBUS_STACK_HOME", str(secure.home))
+    monkeypatch.setenv("COURTBUS_PRINCIPAL", "service.gateway")
+    conn, registry = service_main.start_checks()
+    try:
+        assert conn.ssl_cert is not None and "/service.gateway/" in conn.ssl_cert
+        assert conn.registry_username == "service.gateway"
+        assert isinstance(registry.subjects(), list)  # read access with its own password
+        metadata = AdminClient(conn.librdkafka_settings()).list_topics(timeout=10)
+        assert list(metadata.brokers) == [1]
+    finally:
+        registry.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,7 +97,7 @@ def test_the_registry_client_gets_tls_with_the_certificate_and_basic_auth(
         ({"ssl_ca": "/nonexistent/ca.crt"}, "SSL_FILE_MISSING"),
     ],
 )
-def test_incomplete_or_missing_tls_files_are_refused(fields: dict[str, str], code: str) -> None:
+def test_incomplete_or_missing_tls_files_are_refused(fields: dict[str, Any], code: str) -> None:
     with pytest.raises(ConfigError) as info:
         Connection("127.0.0.1:9092", None, **fields)
     assert info.value.code == code
