@@ -44,7 +44,11 @@ def issue(
     ],
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Folder to write (default: ./credentials/<principal>)."),
+        typer.Option(
+            "--out",
+            help="Folder to write (default: <stack home>/credentials/<principal>, outside any "
+            "source tree: keys never belong in a repository).",
+        ),
     ] = None,
     scram: Annotated[
         bool,
@@ -60,7 +64,7 @@ def issue(
 
     folder, state = _state(home)
     principal = resolve_participant(participant)
-    target = out_dir or Path("credentials") / principal
+    target = out_dir or folder / "credentials" / principal
     bundle = issue_bundle(folder, state, principal, target, scram=scram, days=days)
     how = "SCRAM user" if bundle.scram else "certificate"
     out.print(f"[green]issued[/green] {how} for {bundle.principal} in {bundle.folder}")
