@@ -50,7 +50,7 @@ def grant_operator(node: Connection, timeout_s: float = 30.0) -> None:
     Raises:
         ClusterError: ``ACL_BOOTSTRAP_FAILED`` if the brokers refuse or do not answer.
     """
-    admin = AdminClient(node.librdkafka_settings())
+    admin = AdminClient({**node.librdkafka_settings(), "log_level": 4})  # no info lines
     futures = admin.create_acls(operator_bindings(), request_timeout=timeout_s)
     for binding, future in futures.items():
         try:

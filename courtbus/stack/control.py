@@ -119,7 +119,7 @@ def registry_readers(directory: Directory | None = None) -> list[str]:
 
 
 def _password_hash(user: str, password: str) -> str:
-    """What Quarkus's embedded realm stores for ``digest-sha512``: hex SHA-512 of
+    """What Quarkus's embedded realm stores for ``digest-sha-512``: hex SHA-512 of
     ``user:realm:password``."""
     return hashlib.sha512(f"{user}:{REGISTRY_REALM}:{password}".encode()).hexdigest()
 
@@ -159,7 +159,7 @@ def secure_registry_properties(config: StackConfig, state: StackState) -> dict[s
         "apicurio.auth.role-source": "token",
         "quarkus.security.users.embedded.enabled": "true",
         "quarkus.security.users.embedded.plain-text": "false",
-        "quarkus.security.users.embedded.algorithm": "digest-sha512",
+        "quarkus.security.users.embedded.algorithm": "digest-sha-512",
         "quarkus.security.users.embedded.realm-name": REGISTRY_REALM,
     }
     roles = {OPERATOR: "sr-admin", **{p: "sr-readonly" for p in registry_readers()}}

@@ -44,6 +44,8 @@ logger.apache.name = org.apache.kafka
 logger.apache.level = WARN
 logger.state.name = state.change.logger
 logger.state.level = WARN
+logger.authn.name = org.apache.kafka.common.network.Selector
+logger.authn.level = INFO
 """
 
 
