@@ -395,13 +395,15 @@ def stack_connection(
     """
     from courtbus.security import pki
     from courtbus.security.principals import OPERATOR
+    from courtbus.stack.layout import ADMIN_USER
 
     env = dict(env or {})
     registry = registry_url or state.registry_url
-    if not state.secure or state.pki is None:  # plaintext, or a stack made before TLS
-        if env:
-            return Connection(state.bootstrap, registry, **env)
-        return state.connection()  # type: ignore[no-any-return]
+    if not state.secure:
+        return Connection(state.bootstrap, registry, **env)
+    if getattr(state, "pki", None) is None:  # a stack made before TLS: its SCRAM admin
+        return Connection(state.bootstrap, registry, **{
+            "username": ADMIN_USER, "password": state.admin_password, **env})  # fmt: skip
     ca = str(pki.Authority(Path(state.pki)).ca_cert)
     if env.get("username"):
         return Connection(state.scram_bootstrap, registry, **{"ssl_ca": ca, **env})

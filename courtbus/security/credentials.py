@@ -223,6 +223,11 @@ def _readme(out: Path, principal: str, bootstrap: str, scram: bool) -> str:
     how = ("a SCRAM-SHA-512 user over TLS (SASL_SSL)" if scram
            else "a client certificate (mutual TLS)")  # fmt: skip
     keep = "scram.password" if scram else "key.pem, key.password and keystore.p12"
+    kind, _, ident = principal.partition(".")
+    example = {
+        "court": f"courtbus inbox {ident}             # the court's inbox (what its ACLs allow)",
+        "agency": f"courtbus feed {ident}               # the agency's feeds (its ACLs)",
+    }.get(kind, "courtbus topics plan                # any command: it connects as " + principal)
     return f"""courtbus credentials for {principal}
 {"=" * (24 + len(principal))}
 
@@ -249,7 +254,7 @@ What the files are
 
 Test with Python (courtbus installed)
   set -a; . {folder}/courtbus.env; set +a
-  courtbus inbox <court id>          # a court reads its inbox (what its ACLs allow)
+  {example}
 
 Test with Kafka's tools (Kafka 4.1 in $KAFKA)
   $KAFKA/bin/kafka-console-consumer.sh --bootstrap-server {bootstrap} \\
@@ -265,6 +270,6 @@ Test with OpenSSL (the TLS handshake alone)
         else f"-cert {folder}/cert.pem -key {folder}/key.pem -pass file:{folder}/key.password"
     } </dev/null
 
-What {principal} may read and write is set by the bus's ACLs (`courtbus acl plan|apply`),
+What {principal} may read and write is set by the bus's ACLs (the operator applies them),
 not by these files: a connection that works but is refused a topic lacks an ACL.
 """
