@@ -94,7 +94,7 @@ def start_checks() -> tuple[Connection, RegistryClient]:
             or ``CLUSTER_UNREACHABLE``.
     """
     conn = resolve()
-    registry = RegistryClient(conn.require_registry())
+    registry = RegistryClient(conn.require_registry(), http=conn.http_settings())
     try:
         wait_for_cluster(conn, connect_wait_s())
         registry.check()

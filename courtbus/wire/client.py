@@ -25,7 +25,7 @@ def make_envelope(
     conn: Connection, schemas: SchemaSet | None = None, *, auto_register: bool = False
 ) -> Envelope:
     """An ``Envelope`` over the connection's registry and the repository's schemas."""
-    registry = RegistryClient(conn.require_registry())
+    registry = RegistryClient.for_connection(conn)
     return Envelope(AvroCodec(schemas or SchemaSet.load(), registry, auto_register=auto_register))
 
 

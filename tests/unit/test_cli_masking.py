@@ -163,7 +163,8 @@ PRINTS_IDS: dict[str, tuple[list[str], bool, bool]] = {
 }
 # commands that print no ID numbers (entity and event ids, counts, files, endpoints)
 PRINTS_NO_IDS = {
-    "stack up", "stack fetch", "stack down", "stack status", "topics plan", "topics apply",
+    "stack up", "stack fetch", "stack down", "stack status", "credentials issue",
+    "credentials revoke", "topics plan", "topics apply",
     "schemas register", "schemas check", "schemas history", "directory check", "directory show",
     "directory generate",
     "serve",

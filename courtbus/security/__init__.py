@@ -1,0 +1,1 @@
+"""Access to the bus: principals, the bus's certificate authority, credentials."""
