@@ -5,7 +5,8 @@ No Kafka client here: ``build`` gives what a producer sends, ``read`` takes what
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from courtbus.errors import SerializationError, ValidationError
@@ -43,6 +44,11 @@ class Event:
     headers: EventHeaders
     record: str
     payload: dict[str, Any]
+    # the bytes as they came, so a receiver can verify the sender's signature later
+    value: bytes | None = field(default=None, repr=False, compare=False)
+    raw_headers: tuple[tuple[str, bytes | None], ...] = field(
+        default=(), repr=False, compare=False
+    )
 
 
 class RawRecord(Protocol):
@@ -56,11 +62,20 @@ class RawRecord(Protocol):
     headers: Headers
 
 
-class Envelope:
-    """Build outgoing records and read incoming ones with one codec."""
+# (headers, value) -> the headers with a signature added: ``courtbus.security.signing.Signer``
+RecordSigner = Callable[[list[tuple[str, bytes]], bytes], list[tuple[str, bytes]]]
 
-    def __init__(self, codec: AvroCodec) -> None:
+
+class Envelope:
+    """Build outgoing records and read incoming ones with one codec.
+
+    ``signer``: every record built is signed with it (``ce_dssematerial``), e.g. a
+    ``courtbus.security.signing.Signer``; None builds unsigned records.
+    """
+
+    def __init__(self, codec: AvroCodec, signer: RecordSigner | None = None) -> None:
         self.codec = codec
+        self.signer = signer
 
     def build(
         self,
@@ -87,7 +102,10 @@ class Envelope:
         )  # fmt: skip
         value = self.codec.encode(record, payload)
         record_key = key if key is not None else mtype.key(payload)
-        return OutgoingRecord(topic, record_key.encode(), value, event.to_kafka(), event)
+        headers = event.to_kafka()
+        if self.signer is not None:
+            headers = self.signer(headers, value)
+        return OutgoingRecord(topic, record_key.encode(), value, headers, event)
 
     def read(self, raw: RawRecord, headers: EventHeaders | None = None) -> Event:
         """Check headers, decode the value and check it is the type the headers say.
@@ -118,5 +136,6 @@ class Envelope:
             )
         key = raw.key.decode("utf-8", errors="replace") if raw.key is not None else None
         return Event(
-            raw.topic, raw.partition, raw.offset, key, headers, decoded.record, decoded.payload
-        )
+            raw.topic, raw.partition, raw.offset, key, headers, decoded.record, decoded.payload,
+            raw.value, tuple(raw.headers or ()),
+        )  # fmt: skip
