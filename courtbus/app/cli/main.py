@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from courtbus.app.cli import blacklist, bus, delegation, distribution, restrictions
+from courtbus.app.cli import blacklist, bus, delegation, distribution, keys, restrictions
 from courtbus.errors import ClusterError, CourtbusError, SchemaError
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ app.add_typer(blacklist.blacklist_app, name="blacklist")
 app.add_typer(restrictions.restrictions_app, name="restrictions")
 app.add_typer(restrictions.watchdog_app, name="watchdog")
 app.add_typer(distribution.distribution_app, name="distribution")
+app.add_typer(keys.keys_app, name="keys")
 app.command("inbox")(bus.inbox)
 app.command("feed")(bus.feed)
 app.command("serve")(bus.serve)
