@@ -336,6 +336,4 @@ def load_directory(path: Path = DEFAULT_PATH, keys_file: Path | None = None) -> 
     keys = load_keys(keys_file)
     if not keys:
         return directory
-    return Directory(
-        directory.courts, directory.agencies, directory.feeds, directory.groups, keys
-    )
+    return Directory(directory.courts, directory.agencies, directory.feeds, directory.groups, keys)

@@ -212,9 +212,7 @@ def load_signer(path: Path, owner: str, password: str | None = None) -> Signer:
             code="SIGNING_KEY_EXPOSED",
         )
     try:
-        private = serialization.load_pem_private_key(
-            data, password.encode() if password else None
-        )
+        private = serialization.load_pem_private_key(data, password.encode() if password else None)
     except (ValueError, TypeError) as exc:
         raise ConfigError(
             f"signing key {path}: not a PEM private key, or the password is wrong "
@@ -300,7 +298,5 @@ def retire(
         what = keyid or f"any key of {owner}"
         raise ConfigError(f"no {what} is valid at {at.isoformat()}", code="KEY_UNKNOWN")
     ids = {k.keyid for k in ended}
-    out = tuple(
-        replace(k, not_after=max(at, k.not_before)) if k.keyid in ids else k for k in keys
-    )
+    out = tuple(replace(k, not_after=max(at, k.not_before)) if k.keyid in ids else k for k in keys)
     return out, [k for k in out if k.keyid in ids]

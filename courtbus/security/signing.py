@@ -154,9 +154,7 @@ def ext_digest(attrs: Mapping[str, bytes], names: Iterable[str]) -> bytes:
 
 def extension_names(attrs: Mapping[str, bytes]) -> list[str]:
     """The extension attributes a record carries (sorted), which the signer signs."""
-    return sorted(
-        k[3:] for k in attrs if k[:3] == "ce_" and k not in _CORE_HEADERS and k != HEADER
-    )
+    return sorted(k[3:] for k in attrs if k[:3] == "ce_" and k not in _CORE_HEADERS and k != HEADER)
 
 
 def fingerprint(raw_public: bytes) -> str:
@@ -355,7 +353,8 @@ def parse_material(header: bytes) -> _Material:
     has_ext, has_names = "ext" in material, "signedextattrs" in material
     if has_ext != has_names:
         raise _malformed("has ext without signedextattrs, or signedextattrs without ext")
-    ext, names = None, ()
+    ext: bytes | None = None
+    names: tuple[str, ...] = ()
     if has_ext:
         ext = _unb64(material["ext"], "ext")
         if len(ext) != 32:
@@ -363,7 +362,7 @@ def parse_material(header: bytes) -> _Material:
         raw_names = material["signedextattrs"]
         if not isinstance(raw_names, list) or not all(isinstance(n, str) for n in raw_names):
             raise _malformed("signedextattrs is not a list of names")
-        names = tuple(raw_names)
+        names = tuple(str(n) for n in raw_names)
         if len(set(names)) != len(names):
             raise _malformed("signedextattrs repeats a name")
         bad = [n for n in names if n in _CORE_NAMES or n == ATTRIBUTE or not _EXT_NAME.match(n)]
@@ -449,8 +448,7 @@ def verify(
         unsigned = [n for n in extension_names(attrs) if n not in material.names]
         if unsigned:
             raise SignatureError(
-                f"header(s) {', '.join('ce_' + n for n in unsigned)} not covered by the "
-                "signature",
+                f"header(s) {', '.join('ce_' + n for n in unsigned)} not covered by the signature",
                 code=TAMPERED,
             )
     signed_at = datetime.fromisoformat(canonical_time(attrs["ce_time"].decode()).decode())
@@ -464,8 +462,7 @@ def verify(
             raise SignatureError(f"key {keyid} is {key.window()}", code=KEY_EXPIRED)
         if signed_at > now + skew:
             raise SignatureError(
-                f"signed at {signed_at.isoformat()}, ahead of the bus's clock by more than "
-                f"{skew}",
+                f"signed at {signed_at.isoformat()}, ahead of the bus's clock by more than {skew}",
                 code=STALE,
             )
         if max_age is not None and signed_at < now - max_age:

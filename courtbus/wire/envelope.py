@@ -46,9 +46,7 @@ class Event:
     payload: dict[str, Any]
     # the bytes as they came, so a receiver can verify the sender's signature later
     value: bytes | None = field(default=None, repr=False, compare=False)
-    raw_headers: tuple[tuple[str, bytes | None], ...] = field(
-        default=(), repr=False, compare=False
-    )
+    raw_headers: tuple[tuple[str, bytes | None], ...] = field(default=(), repr=False, compare=False)
 
 
 class RawRecord(Protocol):

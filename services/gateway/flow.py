@@ -26,7 +26,7 @@ stored value (``"topic:partition:offset <digest> <accepted at>"``); a value with
 as a retry.
 
 **Metrics.** ``refused`` counts refusals by code, ``verified`` and ``unsigned`` the records
-accepted with and without a signature; a refusal of a signature is logged at warning.
+accepted with and without a signature (the engine logs each refusal at warning).
 
 Scope: the store is keyed by ``ce_id`` alone. CloudEvents makes ``source`` + ``id`` unique,
 and every record of a task has the same source: a task is one partition of one participant's
@@ -55,9 +55,9 @@ from courtbus.catalogue.policies import DEFAULT_PATH as POLICY_PATH
 from courtbus.catalogue.policies import load_policies
 from courtbus.errors import ConfigError, CourtbusError, SignatureError, ValidationError
 from courtbus.gateway import EVENT_ID_CONFLICT, Gateway, SignaturePolicy, record_digest
+from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.security.keys import keys_path
 from courtbus.security.signing import REPLAYED
-from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire.envelope import Envelope, RawRecord
 
 log = logging.getLogger("courtbus.gateway")
@@ -110,8 +110,11 @@ class GatewayFlow(Flow):
             )
         if retry_window is None:
             try:
-                retry_window = timedelta(seconds=float(
-                    os.environ.get("COURTBUS_RETRY_WINDOW_S") or DEFAULT_RETRY_WINDOW.seconds))
+                retry_window = timedelta(
+                    seconds=float(
+                        os.environ.get("COURTBUS_RETRY_WINDOW_S") or DEFAULT_RETRY_WINDOW.seconds
+                    )
+                )
             except ValueError as exc:
                 raise ConfigError("COURTBUS_RETRY_WINDOW_S must be a number of seconds",
                                   code="SIGNATURES_INVALID") from exc  # fmt: skip
@@ -196,10 +199,7 @@ class GatewayFlow(Flow):
     def on_refused(self, record: Incoming, error: CourtbusError, state: State) -> list[Output]:
         """An alert on ``bus.alerts`` for a reused ``ce_id``: operators must look at both.
         Every refusal is counted by code (``refused``)."""
-        self.refused[error.code] += 1
-        if isinstance(error, SignatureError):
-            log.warning("refused %s:%d:%d: %s", record.raw.topic, record.raw.partition,
-                        record.raw.offset, error)  # fmt: skip
+        self.refused[error.code] += 1  # the engine logs the refusal itself
         if error.code != EVENT_ID_CONFLICT:
             return []
         return [internal_error_alert(self.envelope, record.raw, error, self.source)]

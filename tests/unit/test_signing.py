@@ -104,9 +104,7 @@ def test_the_header_is_the_extension_dsse_envelope(court: tuple[Signer, PublicKe
     body = json.loads(base64.b64decode(envelope["payload"]))
     assert set(body) == {"core", "ext", "signedextattrs"}
     assert body["signedextattrs"] == ["correlationid"]
-    assert base64.b64decode(body["core"]) == core_digest(
-        {k: v for k, v in headers()}, VALUE
-    )
+    assert base64.b64decode(body["core"]) == core_digest({k: v for k, v in headers()}, VALUE)
 
 
 def test_missing(ring: KeyRing) -> None:
@@ -120,8 +118,15 @@ def test_missing(ring: KeyRing) -> None:
         base64.b64encode(b"not json"),
         base64.b64encode(b"[1, 2]"),
         base64.b64encode(orjson.dumps({"payloadType": "other", "payload": "", "signatures": []})),
-        base64.b64encode(orjson.dumps({"payloadType": PAYLOAD_TYPE, "payload": "e30=",
-                                       "signatures": [{"keyid": "k", "sig": "AA=="}]})),
+        base64.b64encode(
+            orjson.dumps(
+                {
+                    "payloadType": PAYLOAD_TYPE,
+                    "payload": "e30=",
+                    "signatures": [{"keyid": "k", "sig": "AA=="}],
+                }
+            )
+        ),
     ],
     ids=["not-base64", "not-json", "not-an-object", "other-payload-type", "no-core"],
 )
@@ -150,8 +155,11 @@ def test_malformed_material_as_the_extension_case_8_lists(
 ) -> None:
     payload = orjson.dumps(body)
     sig = court[0].private.sign(pae(PAYLOAD_TYPE.encode(), payload))
-    envelope = {"payload": base64.b64encode(payload).decode(), "payloadType": PAYLOAD_TYPE,
-                "signatures": [{"keyid": court[0].keyid, "sig": base64.b64encode(sig).decode()}]}
+    envelope = {
+        "payload": base64.b64encode(payload).decode(),
+        "payloadType": PAYLOAD_TYPE,
+        "signatures": [{"keyid": court[0].keyid, "sig": base64.b64encode(sig).decode()}],
+    }
     material = base64.b64encode(orjson.dumps(envelope))
     assert code_of([*headers(), (HEADER, material)], VALUE, ring) == "SIGNATURE_MALFORMED"
 
@@ -190,8 +198,17 @@ def test_a_signature_made_with_another_key_under_the_owners_keyid_is_invalid(
         {"ce_subject": None},
         {"ce_causationid": "added-after-signing"},
     ],
-    ids=["type", "subject", "time", "id", "source", "content-type", "extension", "removed",
-         "unsigned-extension-added"],
+    ids=[
+        "type",
+        "subject",
+        "time",
+        "id",
+        "source",
+        "content-type",
+        "extension",
+        "removed",
+        "unsigned-extension-added",
+    ],
 )
 def test_a_tampered_header_is_tampered(
     change: dict[str, str | None], court: tuple[Signer, PublicKey], ring: KeyRing
@@ -232,7 +249,9 @@ def test_a_key_outside_its_window_is_expired() -> None:
     early_signer, early = keyed(COURT, start=T0 + timedelta(days=1))
     assert code_of(signed(early_signer), VALUE, KeyRing([early])) == "SIGNATURE_KEY_EXPIRED"
     # valid when signed, retired by the time the gateway sees it
-    retired_signer, retired = keyed(COURT, start=T0 - timedelta(days=1), end=T0 + timedelta(hours=1))
+    retired_signer, retired = keyed(
+        COURT, start=T0 - timedelta(days=1), end=T0 + timedelta(hours=1)
+    )
     hdrs = signed(retired_signer)
     ring = KeyRing([retired])
     assert verify(hdrs, VALUE, ring).owner == COURT  # a receiver, later: valid when signed

@@ -119,8 +119,12 @@ def rotate(
     out_file: Out = None,
     days: Days = 365,
     rollover_days: Annotated[
-        float, typer.Option("--rollover-days", min=0, help="How long the current key stays "
-                            "valid beside the new one.")
+        float,
+        typer.Option(
+            "--rollover-days",
+            min=0,
+            help="How long the current key stays valid beside the new one.",
+        ),
     ] = keyfile.DEFAULT_ROLLOVER.days,
 ) -> None:
     """A new key valid from now; the current one stays valid for the rollover window
@@ -176,6 +180,11 @@ def list_(
     table = Table("owner", "keyid", "state", "not before", "not after")
     for key in rows:
         state = "valid" if key.valid_at(now) else "not valid now"
-        table.add_row(key.owner, key.keyid, state, key.not_before.isoformat(timespec="seconds"),
-                      key.not_after.isoformat(timespec="seconds") if key.not_after else "-")
+        table.add_row(
+            key.owner,
+            key.keyid,
+            state,
+            key.not_before.isoformat(timespec="seconds"),
+            key.not_after.isoformat(timespec="seconds") if key.not_after else "-",
+        )
     out.print(table if rows else f"no keys in {path}")
