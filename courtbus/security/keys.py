@@ -2,9 +2,9 @@
 
 The public keys file (``$COURTBUS_KEYS``, default ``<stack home>/keys/public.yaml``) lists each
 participant's Ed25519 public keys with their validity windows; it holds nothing secret and is
-what ``courtbus keys new|rotate|retire`` edits. A private key is a PEM file (PKCS#8, mode
-0600, optionally encrypted with ``$COURTBUS_SIGNING_KEY_PASSWORD``) that only its owner holds:
-never in the repository. Rotation and retirement are pure functions over the key list.
+what ``courtbus keys new``, ``courtbus keys rotate`` and ``courtbus keys retire`` edit. A
+private key is a PEM file (PKCS#8, mode 0600, optionally encrypted with
+``$COURTBUS_SIGNING_KEY_PASSWORD``) that only its owner holds: never in the repository. Rotation and retirement are pure functions over the key list.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from courtbus.security.signing import PublicKey, Signer, generate, keyid_of
 DEFAULT_LIFETIME = timedelta(days=365)  # a new key's window
 DEFAULT_ROLLOVER = timedelta(days=7)  # how long the old key stays valid after a rotation
 KEY_PASSWORD_ENV = "COURTBUS_SIGNING_KEY_PASSWORD"
+SIGNING_KEY_ENV = "COURTBUS_SIGNING_KEY"
 _HEADER = (
-    "# courtbus public signing keys (Ed25519): written by `courtbus keys new|rotate|retire`.\n"
+    "# courtbus public signing keys (Ed25519): written by `courtbus keys new` and its siblings.\n"
     "# Public keys only; every private key stays with its owner.\n"
 )
 
@@ -300,3 +301,46 @@ def retire(
     ids = {k.keyid for k in ended}
     out = tuple(replace(k, not_after=max(at, k.not_before)) if k.keyid in ids else k for k in keys)
     return out, [k for k in out if k.keyid in ids]
+
+
+def signer_for(
+    owner: str,
+    key: Path | str | Signer | None = None,
+    listed: Sequence[PublicKey] = (),
+    now: datetime | None = None,
+) -> Signer | None:
+    """The signer an SDK or a service uses: ``key`` (a ``Signer``, or a private key file),
+    else the file named by ``$COURTBUS_SIGNING_KEY``, else None (records go unsigned).
+
+    ``listed``: the directory's keys; when ``owner`` has keys there, the signer's must be one
+    of them and valid now, so a key the gateway would refuse is reported before anything is
+    sent.
+
+    Raises:
+        ConfigError: ``SIGNING_KEY_UNREADABLE``, ``SIGNING_KEY_EXPOSED`` (see
+            ``load_signer``), ``SIGNING_KEY_OWNER`` (a signer of someone else) or
+            ``SIGNING_KEY_NOT_LISTED`` (not among ``owner``'s keys, or outside its window).
+    """
+    if key is None:
+        env = os.environ.get(SIGNING_KEY_ENV)
+        if not env:
+            return None
+        key = Path(env)
+    signer = key if isinstance(key, Signer) else load_signer(Path(key), owner)
+    if signer.owner != owner:
+        raise ConfigError(
+            f"the signing key is {signer.owner}'s, not {owner}'s", code="SIGNING_KEY_OWNER"
+        )
+    mine = [k for k in listed if k.owner == owner]
+    if mine:
+        at = now or datetime.now(UTC)
+        entry = next((k for k in mine if k.keyid == signer.keyid), None)
+        if entry is None or not entry.valid_at(at):
+            state = "not in the directory" if entry is None else entry.window()
+            raise ConfigError(
+                f"signing key {signer.keyid} is {state}: the gateway would refuse every "
+                f"record (valid keys of {owner}: "
+                f"{', '.join(k.keyid for k in current(mine, owner, at)) or 'none'})",
+                code="SIGNING_KEY_NOT_LISTED",
+            )
+    return signer

@@ -1,4 +1,4 @@
-"""`courtbus keys new|rotate|retire|list`: the participants' Ed25519 signing keys.
+"""`courtbus keys new`, `rotate`, `retire`, `list`: the participants' Ed25519 signing keys.
 
 The public keys go to the keys file the directory reads (``$COURTBUS_KEYS``, default
 ``<stack home>/keys/public.yaml``); a new private key is written once, mode 0600, to
