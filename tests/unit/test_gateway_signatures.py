@@ -202,3 +202,22 @@ def test_an_age_limit_not_below_the_dedup_retention_is_refused(tmp_path: Path) -
     with pytest.raises(ConfigError) as info:
         GatewayFlow(memory_envelope(), keys_file=tmp_path / "none.yaml", signatures=policy)
     assert info.value.code == "SIGNATURES_INVALID"
+
+
+def test_a_receiver_verifies_an_event_it_read_and_a_service_signed_notice(bus: Bus) -> None:
+    from courtbus.sdk.verify import verify_record
+    from courtbus.security.signing import KeyRing
+
+    raw = bus.signed()
+    (out,) = bus.feed(raw)
+    event = bus.harness.envelope.read(Raw(out.topic, out.key, out.value, out.headers))
+    ring = KeyRing(bus.keys)
+    assert verify_record(event, ring).keyid == bus.court.keyid
+    # a notice the gateway writes, signed with the gateway's own key
+    gateway, gateway_key = bus.issue("service.gateway")
+    bus.flow.envelope.signer = gateway
+    outputs = bus.feed(_tampered_value(bus))
+    notice = next(o for o in outputs if o.topic == "court.320583.inbox")
+    proof = verify_record(Raw(notice.topic, notice.key, notice.value, notice.headers),
+                          KeyRing([*bus.keys, gateway_key]))  # fmt: skip
+    assert proof.owner == "service.gateway"
