@@ -75,6 +75,9 @@ _CORE_NAMES = frozenset(name for name, _ in _CORE)
 _CORE_HEADERS = frozenset(header for _, header in _CORE)
 _EXT_NAME = re.compile(r"^[a-z0-9]{1,20}$")  # CloudEvents attribute naming
 _EMPTY = hashlib.sha256(b"").digest()
+_ZULU = re.compile(
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?Z"
+)
 _PAYLOAD_TYPE = PAYLOAD_TYPE.encode()
 _PAE_PREFIX = b"DSSEv1 %d %s " % (len(_PAYLOAD_TYPE), _PAYLOAD_TYPE)
 # sources of the bus's own records whose service has another principal name
@@ -102,6 +105,8 @@ def canonical_time(text: str) -> bytes:
     Raises:
         ValueError: ``text`` is not an RFC 3339 time.
     """
+    if _ZULU.fullmatch(text):  # what courtbus writes: cut, no parse (a hot path)
+        return text[:19].encode() + b"Z"
     when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -125,8 +130,11 @@ def attributes(headers: Headers | None) -> dict[str, bytes]:
     return attrs
 
 
-def core_digest(attrs: Mapping[str, bytes], value: bytes | None) -> bytes:
-    """``CORE_DIGEST`` of a record (see the module's docstring).
+def core_digest(
+    attrs: Mapping[str, bytes], value: bytes | None, time: bytes | None = None
+) -> bytes:
+    """``CORE_DIGEST`` of a record (see the module's docstring); ``time``: ``ce_time``
+    already in its canonical form, if the caller has it.
 
     Raises:
         ValueError: ``ce_time`` is not an RFC 3339 time.
@@ -138,7 +146,8 @@ def core_digest(attrs: Mapping[str, bytes], value: bytes | None) -> bytes:
         if not raw:
             parts.append(_EMPTY)
         elif header == "ce_time":
-            parts.append(sha(canonical_time(raw.decode("utf-8", "replace"))).digest())
+            canonical = time or canonical_time(raw.decode("utf-8", "replace"))
+            parts.append(sha(canonical).digest())
         else:
             parts.append(sha(raw).digest())
     parts.append(sha(value or b"").digest())
@@ -429,11 +438,13 @@ def verify(
             "header was altered",
             code=INVALID,
         ) from exc
+    if not attrs.get("ce_time"):  # the window is judged at the signed time: it must be there
+        raise SignatureError("the record has no ce_time to judge its key by", code=MALFORMED)
     try:
-        recomputed = core_digest(attrs, value)
+        signed_time = canonical_time(attrs["ce_time"].decode("utf-8", "replace"))
     except ValueError as exc:
         raise SignatureError("ce_time is not an RFC 3339 time", code=TAMPERED) from exc
-    if recomputed != material.core:
+    if core_digest(attrs, value, signed_time) != material.core:
         raise SignatureError(
             "the value or a CloudEvents header (id, source, type, time, subject, ...) is not "
             "what was signed",
@@ -451,7 +462,7 @@ def verify(
                 f"header(s) {', '.join('ce_' + n for n in unsigned)} not covered by the signature",
                 code=TAMPERED,
             )
-    signed_at = datetime.fromisoformat(canonical_time(attrs["ce_time"].decode()).decode())
+    signed_at = datetime.fromisoformat(signed_time.decode().replace("Z", "+00:00"))
     if not key.valid_at(signed_at):
         raise SignatureError(
             f"key {keyid} is {key.window()}; the record was signed at {signed_at.isoformat()}",
