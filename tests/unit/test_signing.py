@@ -226,6 +226,17 @@ def test_time_is_signed_at_second_precision_as_the_extension_says(
     assert verify(same_second, VALUE, ring).owner == COURT
     assert canonical_time("2026-05-13T10:49:12.123456+01:00") == b"2026-05-13T09:49:12Z"
     assert canonical_time("2026-05-13T09:49:12") == b"2026-05-13T09:49:12Z"
+    assert canonical_time("2026-05-13T09:49:12.999Z") == b"2026-05-13T09:49:12Z"
+
+
+def test_an_impossible_or_absent_time_is_refused(
+    court: tuple[Signer, PublicKey], ring: KeyRing
+) -> None:
+    material = dict(signed(court[0]))[HEADER]
+    feb31 = [*headers(ce_time="2026-02-31T02:00:00Z"), (HEADER, material)]
+    assert code_of(feb31, VALUE, ring) == "SIGNATURE_TAMPERED"
+    untimed = [*headers(ce_time=None), (HEADER, material)]
+    assert code_of(untimed, VALUE, ring) == "SIGNATURE_MALFORMED"
 
 
 @settings(max_examples=60, deadline=None)
