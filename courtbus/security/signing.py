@@ -79,8 +79,6 @@ _ZULU = re.compile(
     r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
     r"(\.[0-9]{1,9})?Z"
 )
-    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?Z"
-)
 _PAYLOAD_TYPE = PAYLOAD_TYPE.encode()
 _PAE_PREFIX = b"DSSEv1 %d %s " % (len(_PAYLOAD_TYPE), _PAYLOAD_TYPE)
 # sources of the bus's own records whose service has another principal name
