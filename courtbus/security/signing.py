@@ -73,7 +73,7 @@ _CORE = (
 )  # fmt: skip
 _CORE_NAMES = frozenset(name for name, _ in _CORE)
 _CORE_HEADERS = frozenset(header for _, header in _CORE)
-_EXT_NAME = re.compile(r"^[a-z0-9]{1,20}$")  # CloudEvents attribute naming
+_EXT_NAME = re.compile(r"[a-z0-9]{1,20}")  # CloudEvents attribute naming (fullmatch)
 _EMPTY = hashlib.sha256(b"").digest()
 _ZULU = re.compile(
     r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
@@ -375,7 +375,7 @@ def parse_material(header: bytes) -> _Material:
         names = tuple(str(n) for n in raw_names)
         if len(set(names)) != len(names):
             raise _malformed("signedextattrs repeats a name")
-        bad = [n for n in names if n in _CORE_NAMES or n == ATTRIBUTE or not _EXT_NAME.match(n)]
+        bad = [n for n in names if n in _CORE_NAMES or n == ATTRIBUTE or not _EXT_NAME.fullmatch(n)]
         if bad:
             raise _malformed(f"signedextattrs names {', '.join(bad)}, which may not be signed")
     signatures = envelope.get("signatures")
