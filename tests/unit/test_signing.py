@@ -383,3 +383,36 @@ def test_the_extension_walkthrough_signature_verifies_over_our_pae_and_ext_diges
     public.verify(der, pae(PAYLOAD_TYPE.encode(), body), ec.ECDSA(hashes.SHA256()))
     material = json.loads(body)
     assert base64.b64decode(material["ext"]) == ext_digest({"ce_exta": b"value1"}, ["exta"])
+
+
+def test_the_signer_an_sdk_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys, signer = keyfile.add_key((), COURT, T0 - timedelta(days=1))
+    path = keyfile.write_private(tmp_path / "court.pem", signer)
+    monkeypatch.delenv("COURTBUS_SIGNING_KEY", raising=False)
+    assert keyfile.signer_for(COURT) is None  # no key, no signature
+    monkeypatch.setenv("COURTBUS_SIGNING_KEY", str(path))
+    got = keyfile.signer_for(COURT, listed=keys, now=T0)
+    assert got is not None and got.keyid == signer.keyid
+    with pytest.raises(ConfigError) as info:
+        keyfile.signer_for(COURT, signer, listed=keyfile.retire(keys, COURT, T0)[0], now=T0)
+    assert info.value.code == "SIGNING_KEY_NOT_LISTED"
+    with pytest.raises(ConfigError) as info:
+        keyfile.signer_for(COURT, generate(COURT), listed=keys, now=T0)
+    assert info.value.code == "SIGNING_KEY_NOT_LISTED"
+    with pytest.raises(ConfigError) as info:
+        keyfile.signer_for(OTHER, signer)
+    assert info.value.code == "SIGNING_KEY_OWNER"
+
+
+def test_the_directory_carries_the_keys_file(tmp_path: Path) -> None:
+    from courtbus.catalogue.directory import DEFAULT_PATH, load_directory
+
+    keys, _ = keyfile.add_key((), COURT, T0)
+    path = tmp_path / "public.yaml"
+    keyfile.write_keys(path, keys)
+    assert load_directory(DEFAULT_PATH, path).keys == keys
+    assert load_directory(DEFAULT_PATH, tmp_path / "none.yaml").keys == ()
+    path.write_text("keys: 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_directory(DEFAULT_PATH, path)
+    assert info.value.code == "KEYS_INVALID"
