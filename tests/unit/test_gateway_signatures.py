@@ -221,3 +221,21 @@ def test_a_receiver_verifies_an_event_it_read_and_a_service_signed_notice(bus: B
     proof = verify_record(Raw(notice.topic, notice.key, notice.value, notice.headers),
                           KeyRing([*bus.keys, gateway_key]))  # fmt: skip
     assert proof.owner == "service.gateway"
+
+
+def test_a_service_signs_with_its_own_key_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.main import sign_outputs
+
+    flow = GatewayFlow(memory_envelope(), keys_file=tmp_path / "none.yaml")
+    monkeypatch.delenv("COURTBUS_SIGNING_KEY", raising=False)
+    sign_outputs(flow)
+    assert flow.envelope.signer is None  # no key, no signature
+    signer = generate("service.gateway")
+    monkeypatch.setenv(
+        "COURTBUS_SIGNING_KEY", str(keyfile.write_private(tmp_path / "gw.pem", signer))
+    )
+    sign_outputs(flow)
+    assert isinstance(flow.envelope.signer, Signer)
+    assert flow.envelope.signer.keyid == signer.keyid
