@@ -28,12 +28,11 @@ import pstats
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.common import add_json_option, load, write_json
-from bench.gateway import requests
+from bench.gateway import court_keys, requests
 from bench.report import GOALS
 from courtbus.bus.records import KeptRecord, Output
 from courtbus.config import Connection
@@ -45,7 +44,6 @@ from courtbus.runtime.harness import memory_envelope
 from courtbus.runtime.outputs import OutputCheck
 from courtbus.runtime.sqlite import SqliteBackend
 from courtbus.runtime.state import State
-from courtbus.security import keys as keyfile
 from courtbus.security.signing import Signer
 from courtbus.wire.envelope import Envelope
 from services.gateway.flow import GatewayFlow
@@ -69,21 +67,6 @@ def records(
             headers = signers[built.topic](headers, built.value)
         out.append(KeptRecord(built.topic, partition, offset, built.key, built.value, headers))
     return out
-
-
-def court_keys(folder: Path) -> tuple[Path, dict[str, Signer]]:
-    """A keys file with a key for each of the bench's courts, and their signers by outbox."""
-    from bench.gateway import COURTS
-
-    keys: tuple[keyfile.PublicKey, ...] = ()
-    signers = {}
-    for court, _, _ in COURTS:
-        start = datetime.now(UTC) - timedelta(hours=1)
-        keys, signer = keyfile.add_key(keys, f"court.{court}", start)
-        signers[f"court.{court}.outbox"] = signer
-    path = folder / "public.yaml"
-    keyfile.write_keys(path, keys)
-    return path, signers
 
 
 def run(
