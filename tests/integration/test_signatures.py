@@ -192,4 +192,5 @@ def test_the_receiving_courts_sdk_verifies_what_the_sending_courts_sdk_signed(
             receiver.verify(forged)
         assert info.value.code == "SIGNATURE_TAMPERED"
     finally:
+        inbox.close()
         receiver.close()
