@@ -183,8 +183,9 @@ def test_the_receiving_courts_sdk_verifies_what_the_sending_courts_sdk_signed(
     with CourtClient("320583", conn, directory=directory, signing_key=keys.new_file) as sender:
         sent = sender.send_record(RECORD, payload)
     receiver = CourtClient("6101", conn, directory=directory)
+    inbox = receiver.inbox(timeout_s=60)
     try:
-        received = next(e for e in receiver.inbox(timeout_s=60) if e.headers.id == sent.event_id)
+        received = next(e for e in inbox if e.headers.id == sent.event_id)
         proof = receiver.verify(received)
         assert (proof.owner, proof.keyid) == (COURT, keys.new.keyid)
         forged = replace(received, value=(received.value or b"") + b"\x00")
