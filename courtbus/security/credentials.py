@@ -59,7 +59,7 @@ def participant(name: str, directory: Directory | None = None) -> str:
     """
     found = directory or load_directory()
     known = known_principals(found)
-    for candidate in (name, court_principal(name), agency_principal(name)):
+    for candidate in (name, f"court.{name}", f"agency.{name}"):  # a bare id: either kind
         if candidate in known:
             return candidate
     raise ConfigError(

@@ -6,7 +6,8 @@ No Kafka client here: ``build`` gives what a producer sends, ``read`` takes what
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -45,6 +46,9 @@ class Event:
     headers: EventHeaders
     record: str
     payload: dict[str, Any]
+    # the bytes as they came, so a receiver can verify the sender's signature later
+    value: bytes | None = field(default=None, repr=False, compare=False)
+    raw_headers: tuple[tuple[str, bytes | None], ...] = field(default=(), repr=False, compare=False)
 
 
 class RawRecord(Protocol):
@@ -58,11 +62,20 @@ class RawRecord(Protocol):
     headers: Headers
 
 
-class Envelope:
-    """Build outgoing records and read incoming ones with one codec."""
+# (headers, value) -> the headers with a signature added: ``courtbus.security.signing.Signer``
+RecordSigner = Callable[[list[tuple[str, bytes]], bytes], list[tuple[str, bytes]]]
 
-    def __init__(self, codec: AvroCodec) -> None:
+
+class Envelope:
+    """Build outgoing records and read incoming ones with one codec.
+
+    ``signer``: every record built is signed with it (``ce_dssematerial``), e.g. a
+    ``courtbus.security.signing.Signer``; None builds unsigned records.
+    """
+
+    def __init__(self, codec: AvroCodec, signer: RecordSigner | None = None) -> None:
         self.codec = codec
+        self.signer = signer
 
     def build(
         self,
@@ -89,7 +102,10 @@ class Envelope:
         )  # fmt: skip
         value = self.codec.encode(record, payload)
         record_key = key if key is not None else mtype.key(payload)
-        return OutgoingRecord(topic, record_key.encode(), value, event.to_kafka(), event)
+        headers = event.to_kafka()
+        if self.signer is not None:
+            headers = self.signer(headers, value)
+        return OutgoingRecord(topic, record_key.encode(), value, headers, event)
 
     def builder(self, topic: str, record: str, source: str) -> Builder:
         """A ``Builder`` of many ``record`` payloads for ``topic`` from ``source`` (a batch).
@@ -128,8 +144,9 @@ class Envelope:
             )
         key = raw.key.decode("utf-8", errors="replace") if raw.key is not None else None
         return Event(
-            raw.topic, raw.partition, raw.offset, key, headers, decoded.record, decoded.payload
-        )
+            raw.topic, raw.partition, raw.offset, key, headers, decoded.record, decoded.payload,
+            raw.value, tuple(raw.headers or ()),
+        )  # fmt: skip
 
 
 class Builder:
@@ -137,11 +154,12 @@ class Builder:
     view records): the type, its schema and its registry id are looked up once, the records
     share one ``ce_time`` (when the builder was made) and each gets its own ``ce_id`` (which
     is also its correlation id, as ``build`` gives a record without one). The same records
-    as ``build``, field for field and header for header.
+    as ``build``, field for field and header for header (signed too, if the envelope signs).
     """
 
     def __init__(self, envelope: Envelope, topic: str, record: str, source: str) -> None:
         self.codec = envelope.codec
+        self.signer = envelope.signer
         self.topic, self.record, self.source = topic, record, source
         self._type = by_record(record)
         self._parsed = self.codec.schemas.message(record).parsed
@@ -168,4 +186,6 @@ class Builder:
         headers = [self._before_id, ("ce_id", ident), *self._after_id,
                    ("ce_subject", subject.encode()), ("ce_correlationid", ident), self._last]  # fmt: skip
         key = self._type.key(payload).encode()
+        if self.signer is not None:
+            headers = self.signer(headers, value)
         return OutgoingRecord(self.topic, key, value, headers, event)

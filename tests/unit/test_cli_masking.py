@@ -175,6 +175,7 @@ PRINTS_NO_IDS = {
     "delegation renew", "delegation renewed", "delegation released", "delegation release",
     "delegation progress", "delegation complete", "delegation cancel",
     "demo",  # its tables: test_the_demo_tables_mask_every_id below
+    "keys new", "keys rotate", "keys retire", "keys list",  # key ids, files, validity windows
 }  # fmt: skip
 
 

@@ -17,7 +17,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from courtbus.app.cli import blacklist, bus, credentials, delegation, distribution, restrictions
+from courtbus.app.cli import (
+    blacklist,
+    bus,
+    credentials,
+    delegation,
+    distribution,
+    keys,
+    restrictions,
+)
 from courtbus.errors import ClusterError, CourtbusError, SchemaError
 
 if TYPE_CHECKING:
@@ -43,6 +51,7 @@ app.add_typer(restrictions.restrictions_app, name="restrictions")
 app.add_typer(restrictions.watchdog_app, name="watchdog")
 app.add_typer(distribution.distribution_app, name="distribution")
 app.add_typer(credentials.credentials_app, name="credentials")
+app.add_typer(keys.keys_app, name="keys")
 app.command("inbox")(bus.inbox)
 app.command("feed")(bus.feed)
 app.command("serve")(bus.serve)
