@@ -29,7 +29,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from courtbus.domain.calendar import due_after
-from courtbus.domain.identity import DebtorKind, validate_debtor_id
+from courtbus.domain.identity import (
+    DebtorKind,
+    OrganisationForm,
+    credit_code_category,
+    validate_debtor_id,
+)
 from courtbus.domain.money import MAX_FEN
 from courtbus.errors import ValidationError
 
@@ -185,6 +190,68 @@ def procedure_for(debtor: Party, form: DebtorForm) -> Procedure:
     if form is DebtorForm.ENTERPRISE_LEGAL_PERSON:
         return Procedure.ENTERPRISE
     return Procedure.PARTICIPATION
+
+
+# A declared form the debtor's name or credit code contradicts (issue 21 item 3). Read in
+# LawRefBook/Laws: 公司法 (2023 修订) 第二条 (本法所称公司，是指……有限责任公司和股份有限公司),
+# 第三条 (公司是企业法人), 第十三条第二款 (分公司不具有法人资格); 民法典 第七十六条第二款
+# (营利法人包括有限责任公司、股份有限公司和其他企业法人等), 第一百零二条第二款 (非法人组织包括
+# 个人独资企业、合伙企业……). GB 32100-2015 附录 A: a code's 9 + 1 is 企业 (courtbus.domain.identity).
+COMPANY_LAW = (
+    "公司法 (2023 修订) 第二条、第三条: 有限责任公司和股份有限公司是公司，公司是企业法人"
+)
+BRANCH_LAW = "公司法 (2023 修订) 第十三条第二款: 分公司不具有法人资格"
+USCC_ENTERPRISE = "GB 32100-2015 附录 A: 登记管理部门代码 9 (工商) + 机构类别代码 1 (企业)"
+# 股份有限公司 ends in 有限公司; a branch's name (…有限公司某某分公司) ends in 分公司
+COMPANY_SUFFIXES = ("有限责任公司", "有限公司")
+BRANCH_SUFFIX = "分公司"
+
+
+def is_company_name(name: str) -> bool:
+    """Whether an organisation's name says it is a company (有限责任公司 or 股份有限公司), not
+    a branch of one (分公司, which is not a legal person: 公司法 第十三条第二款)."""
+    name = name.strip()
+    return name.endswith(COMPANY_SUFFIXES) and not name.endswith(BRANCH_SUFFIX)
+
+
+def check_declared_form(debtor: Party, form: DebtorForm) -> None:
+    """The declared form is not contradicted by the debtor's name or credit code.
+
+    * A name ending in 有限责任公司 / 有限公司 (not 分公司) is a company, an enterprise legal
+      person (``COMPANY_LAW``): declared otherwise, it is refused, since 参与分配 is not for it.
+    * ENTERPRISE_LEGAL_PERSON needs a credit code whose first two characters are 91, an
+      enterprise (``USCC_ENTERPRISE``): 92 个体工商户, 93 农民专业合作社 (a special legal person,
+      民法典 第九十六条), 5x social organisations (non-profit legal persons, 第八十七条), 1x organs
+      (special legal persons) are not enterprise legal persons.
+
+    The code alone cannot tell a 企业法人 from a partnership or a branch (all 91): an
+    OTHER_ORGANISATION with a 91 code and a name that is not a company's passes.
+
+    Raises:
+        ValidationError: ``DISTRIBUTION_DEBTOR_FORM_CONTRADICTED``, saying what to declare and
+            which path the distribution then takes.
+    """
+    if debtor.kind is not DebtorKind.ORGANISATION:
+        return
+    if form is not DebtorForm.ENTERPRISE_LEGAL_PERSON and is_company_name(debtor.name):
+        raise _refuse(
+            f"{debtor.name} is declared {form.value}, but its name says it is a company, an "
+            f"enterprise legal person ({COMPANY_LAW}; a branch's name ends in 分公司, {BRANCH_LAW}): "
+            f"参与分配 is not for it ({ART_506}). Declare ENTERPRISE_LEGAL_PERSON: with the consent "
+            "of one applicant or of the debtor the case is transferred for bankruptcy (执转破, "
+            f"{ART_511}); otherwise ordinary claims are paid in the order of sealing ({ART_514})",
+            "DISTRIBUTION_DEBTOR_FORM_CONTRADICTED",
+        )
+    if form is DebtorForm.ENTERPRISE_LEGAL_PERSON:
+        category = credit_code_category(debtor.id_number)
+        if category.form is not OrganisationForm.ENTERPRISE:
+            raise _refuse(
+                f"{debtor.name} is declared ENTERPRISE_LEGAL_PERSON, but its credit code's first "
+                f"two characters ({debtor.id_number[:2]}: {category.department}, "
+                f"{category.category}) say it is not an enterprise ({USCC_ENTERPRISE}). Declare "
+                f"OTHER_ORGANISATION: the proceeds are then distributed by 参与分配 ({ART_506})",
+                "DISTRIBUTION_DEBTOR_FORM_CONTRADICTED",
+            )
 
 
 def check_participation(debtor: Party, form: DebtorForm) -> None:
