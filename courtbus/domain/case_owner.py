@@ -18,13 +18,18 @@ The exceptions, and where each comes from:
   of :data:`OWNED_CASE_FIELDS`, which only the requesting court sends.
 * **提级执行 / 指定执行.** The superior court may decide to execute the case itself or assign
   another court (民事诉讼法 2023 修正 第二百三十七条 (2021: 第二百三十三条; 2017: 第二百二十六条);
-  执行程序解释 2020 修正 第十一条、第十二条; 委托执行规定 2020 修正 第十一条). None of these texts
-  says whether the court that takes the case over files a new case (and so a number of its
-  own) or goes on under the original number: the law leaves room, so both are configurable
-  (:class:`CaseOwnership`, ``case_numbers:`` in ``policies/regional.yaml``) and both are off
-  by default. ``superior_may_act`` lets a court act on the case number of a court below it
-  (its id a proper prefix of the case court's id, the way 法〔2015〕137号 第五条 builds the
-  中级、基层 codes from the 高院's); ``assigned`` names single cases a ruling handed to another
+  执行程序解释 2020 修正 第十一条、第十二条; 委托执行规定 2020 修正 第十一条). The court that then
+  executes files its own case: 最高人民法院关于进一步规范指定执行等执行案件立案、结案、统计和考核
+  工作的通知 (法明传〔2018〕335号) 第三条: 首次执行案件因指定执行、提级执行、委托执行(全案)结案的,
+  以"销案"方式结案; 接受指定执行、提级执行、委托执行(全案)而立执行案件的, 立"执"字案号 (read on a
+  copy of 北大法宝's text, fzzfyjy.cupl.edu.cn; a notice, not a judicial interpretation). So
+  the default needs no exception either: that court acts under its own 执 number. Where a
+  region works otherwise (a step still sent under the original number while the new case is
+  being filed), the law leaves room and it is configurable (:class:`CaseOwnership`,
+  ``case_numbers:`` in ``policies/regional.yaml``), off by default and shown only as a marked
+  example: ``superior_may_act`` lets a court act on the case number of a court below it (its
+  id a proper prefix of the case court's id, the way 法〔2015〕137号 第五条 builds the 中级、
+  基层 codes from the 高院's); ``assigned`` names single cases a ruling handed to another
   court (case number → court id).
 """
 
@@ -39,7 +44,8 @@ from courtbus.errors import ValidationError
 CASE_NUMBER_RULE = "法〔2015〕137号 (法〔2018〕335号 修改) 第二条: 法院代字是案件承办法院的简化标识"
 SUPERIOR_SOURCE = (
     "民事诉讼法 (2023 修正) 第二百三十七条; 执行程序解释 (2020 修正) 第十一条、第十二条; "
-    "委托执行规定 (2020 修正) 第十一条"
+    "委托执行规定 (2020 修正) 第十一条; the court that takes the case files it under its own 执 "
+    "number: 法明传〔2018〕335号 第三条"
 )
 CASE_NOT_SENDERS = "CASE_NOT_SENDERS"
 
