@@ -77,10 +77,14 @@ BANKRUPTCY_TEST = (
     "企业破产法 第二条第一款: 不能清偿到期债务，并且资产不足以清偿全部债务或者明显缺乏清偿能力"
 )
 NOTIFY_ALL_COURTS = (
-    "最高人民法院关于执行案件移送破产审查若干问题的指导意见 (法发〔2017〕2号) 第8条 (verify): 执行法院作出移送"
+    # UNVERIFIED: the article number (no text of 法发〔2017〕2号 was read)
+    "最高人民法院关于执行案件移送破产审查若干问题的指导意见 (法发〔2017〕2号) 第8条 (article number unverified): 执行法院作出移送"
     "决定后，应当书面通知所有已知执行法院，执行法院均应中止对被执行人的执行程序"
 )
-CONSTRUCTION_PRIORITY = "民法典 第八百零七条; 法释〔2020〕25号 第三十六条: 承包人……享有的建设工程价款优先受偿权优于抵押权和其他债权"
+# 最高人民法院关于审理建设工程施工合同纠纷案件适用法律问题的解释（一） (2020-12-25) 第三十六条 and
+# 民法典 第八百零七条 were read in LawRefBook/Laws; UNVERIFIED: its document number 法释〔2020〕25号
+# (the text read does not carry it)
+CONSTRUCTION_PRIORITY = "民法典 第八百零七条; 建设工程施工合同解释（一） (法释〔2020〕25号, document number unverified) 第三十六条: 承包人……享有的建设工程价款优先受偿权优于抵押权和其他债权"
 MORTGAGE_ORDER = (
     "民法典 第四百一十四条: 抵押权已经登记的，按照登记的时间先后确定清偿顺序；已经登记的先于未登记的受偿；未登记"
     "的，按照债权比例清偿 (第四百一十五条: 抵押权与质权按照登记、交付的时间先后)"
@@ -284,8 +288,11 @@ CLASS_ORDER = (ClaimClass.STATUTORY_PRIORITY, ClaimClass.SECURED, ClaimClass.ORD
 class Claim:
     """A claim on the proceeds of one asset.
 
-    ``rank`` orders claims within a priority class (1 first, e.g. mortgage registration order);
-    claims of equal rank share pro rata (民法典 第四百一十四条第三项). ``seal_order`` is the place
+    ``rank`` orders claims within a priority class (1 first, e.g. mortgage registration order).
+    Claims of equal rank share pro rata. The law says so only of unregistered mortgages (民法典
+    第四百一十四条第一款第三项: 抵押权未登记的，按照债权比例清偿); for any other claims a court
+    gives one rank (two mortgages registered at one time, two statutory priorities of one kind)
+    pro rata is the bus's choice, which the presiding court avoids by ranking them apart. ``seal_order`` is the place
     of the claimant's seal, seizure or freeze on the asset (1 first), used under Art. 514.
     """
 
