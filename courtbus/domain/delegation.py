@@ -79,7 +79,12 @@ ART_485_RENEWAL = (
     "民诉法解释 (2022 修正) 第四百八十五条: 人民法院应当在查封、扣押、冻结期限届满前办理续行查封、扣押、冻结"
     "手续，续行期限不得超过前款规定的期限"
 )
+SPC_2011_ART_9 = (
+    "法释〔2011〕11号 (2020 修正) 第九条: 受托法院退回委托的，应当层报所在辖区高级人民法院审批。高级人民法院同意"
+    "退回后，受托法院应当在15日内将有关委托手续和案卷材料退回委托法院，并作出书面说明"
+)
 SUPPLY_DAYS = 30  # 法释〔2011〕11号 第八条: 委托法院应当在30日内完成补办事项
+FILES_BACK_DAYS = 15  # 法释〔2011〕11号 第九条: 高级人民法院同意退回后……15日内……退回 (not watched yet)
 MEASURE_MATTERS = frozenset({"FREEZE", "SEAL", "SEIZE"})  # 查封、扣押、冻结 (Art. 485): a term
 
 
@@ -308,6 +313,7 @@ class Detail:
     until: datetime | None = None  # Completed, Renewed: the measure's new end
     decision: EscalationDecision | None = None  # EscalationAnswered
     execute_by: datetime | None = None  # EscalationAnswered ORDERED: the time limit, if set
+    approved_at: datetime | None = None  # Returned: the 高级人民法院's approval (art. 9)
 
 
 def check_not_self(requesting_court: str, executing_court: str) -> None:
@@ -521,6 +527,13 @@ def _returned(
             f"the requesting court has until {supply.due.isoformat()} to supply the materials or "
             f"explain ({SPC_2011_ART_8})",
             "DELEGATION_RETURN_TOO_EARLY",
+        )  # fmt: skip
+    if x.approved_at is None or x.approved_at > at:
+        raise _refuse(
+            d, step,
+            "a return needs the approval of the executing court's 高级人民法院, given before it "
+            f"(approved_at; {SPC_2011_ART_9})",
+            "DELEGATION_RETURN_NOT_APPROVED",
         )  # fmt: skip
     return changed
 

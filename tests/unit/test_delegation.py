@@ -299,7 +299,13 @@ def test_materials_set_a_30_day_supply_deadline_and_a_return_after_it() -> None:
     assert "第八条" in info.value.reason
     _, notices = due_notices(d, supply.due + timedelta(seconds=1))
     assert (DeadlineKind.SUPPLY, NoticeKind.OVERDUE) in {(n.deadline, n.kind) for n in notices}
-    returned = apply(d, Step.RETURNED, EXE, supply.due)
+    with pytest.raises(ValidationError) as info:  # 法释〔2011〕11号 第九条 (issue 21, citations 4)
+        apply(d, Step.RETURNED, EXE, supply.due)
+    assert info.value.code == "DELEGATION_RETURN_NOT_APPROVED" and "第九条" in info.value.reason
+    with pytest.raises(ValidationError, match="DELEGATION_RETURN_NOT_APPROVED"):  # not yet given
+        apply(d, Step.RETURNED, EXE, supply.due,
+              detail=Detail(approved_at=supply.due + timedelta(days=1)))  # fmt: skip
+    returned = apply(d, Step.RETURNED, EXE, supply.due, detail=Detail(approved_at=supply.due))
     assert returned.state is State.RETURNED and returned.finished
     assert asked < supply.due
 

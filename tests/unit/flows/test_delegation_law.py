@@ -148,6 +148,9 @@ def test_unsupplied_materials_are_warned_overdue_then_the_delegation_may_be_retu
         ("OVERDUE", f"court.{EXE}.inbox"),
         ("OVERDUE", ALERTS),
     ]
+    # 法释〔2011〕11号 第九条: only with the 高级人民法院's approval (issue 21, citations 4)
+    unapproved = step(h, RETURN, "dlg-mat", approved_at=None)
+    assert_refused(h, unapproved, "DELEGATION_RETURN_NOT_APPROVED", sender=EXE)
     returned = step(h, RETURN, "dlg-mat")
     assert_applied(h, returned, "RETURNED")
     assert [k for k, _ in h.timers()] == []
