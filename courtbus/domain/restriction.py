@@ -34,7 +34,9 @@ from enum import StrEnum
 from courtbus.errors import ValidationError
 
 # UNVERIFIED document number (see the module docstring)
-CONSUMPTION_PROVISIONS = "最高人民法院关于限制被执行人高消费及有关消费的若干规定 (2015 修正, 法释〔2015〕17号)"
+CONSUMPTION_PROVISIONS = (
+    "最高人民法院关于限制被执行人高消费及有关消费的若干规定 (2015 修正, 法释〔2015〕17号)"
+)
 EXIT_BAN_SOURCE = "民事诉讼法 第二百六十六条 (2021 版 第二百六十二条, 2017 版 第二百五十五条)"
 EXIT_BAN_PERSONS = (
     "执行程序解释 (2020 修正) 第二十四条: 被执行人为单位的，可以对其法定代表人、主要负责人或者影响债务履行的直接"
@@ -172,7 +174,9 @@ def check_subjects(kind: Kind, debtor_kind: str, subjects: list[Subject]) -> Non
         for s in persons:
             if s.role not in ORGANISATION_ROLES[kind]:
                 allowed = ", ".join(sorted(r.value for r in ORGANISATION_ROLES[kind]))
-                source = EXIT_BAN_PERSONS if kind is Kind.EXIT_BAN else f"{consumption_art('三')}第二款"
+                source = (
+                    EXIT_BAN_PERSONS if kind is Kind.EXIT_BAN else f"{consumption_art('三')}第二款"
+                )
                 raise ValidationError(
                     f"a {kind.value} of an organisation binds {allowed}, not {s.role.value} "
                     f"({source}; the 实际控制人 is bound by a consumption ban only, "

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -56,7 +55,7 @@ def _n() -> int:
 
 def _sample(short: str) -> tuple[str, str, dict[str, Any]]:
     """(court id, record, payload with a fresh entity id) of the sample of ``short``."""
-    (source, _, record, payload), = [s for s in one_per_flow() if s[2].endswith("." + short)]
+    ((source, _, record, payload),) = [s for s in one_per_flow() if s[2].endswith("." + short)]
     payload = copy.deepcopy(payload)
     payload[KEYS[short]] = f"{payload[KEYS[short]]}-{uuid.uuid4().hex[:8]}"
     return source.split(":", 1)[1], record, payload
@@ -76,8 +75,10 @@ def _check_refused(conn: Connection, envelope: Envelope, court: str, bad: Sent, 
         assert header(dead, "dlq_code") == code
         assert dead.value == sent.value and dead.key == sent.key  # the original bytes
         notices = reader.wait_for(
-            lambda r: r.topic == f"court.{court}.inbox"
-            and envelope.read(r).payload.get("rejected_event_id") == bad.event_id
+            lambda r: (
+                r.topic == f"court.{court}.inbox"
+                and envelope.read(r).payload.get("rejected_event_id") == bad.event_id
+            )
         )
         assert envelope.read(notices[0]).payload["error_code"] == code
         reader.wait_for(lambda r: r.topic == flow

@@ -67,7 +67,6 @@ def test_the_type_codes_are_the_table_longest_first() -> None:
     assert CASE_TYPE_CODES[-1] == "执"
 
 
-
 def test_the_special_court_numbers_are_those_of_the_2018_amendment() -> None:
     # 法〔2018〕335号: 71 铁路, 72 海事, 73 知识产权, 74 油田, 75-80 林业, 81-85 农垦,
     # 87-95 跨行政区划, 96-99 (issue 21, citations 7)

@@ -89,9 +89,7 @@ def test_rules() -> None:
 
 def _policies(case_numbers: Any) -> Any:
     legal = dict(load_policies(DIRECTORY).legal_max_freeze_days)
-    return parse_policies(
-        {"legal_max_freeze_days": legal, "case_numbers": case_numbers}, DIRECTORY
-    )
+    return parse_policies({"legal_max_freeze_days": legal, "case_numbers": case_numbers}, DIRECTORY)
 
 
 def test_the_configuration_is_checked() -> None:

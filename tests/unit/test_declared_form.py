@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from courtbus.domain.distribution_plan import DebtorForm, Party, check_declared_form, is_company_name
+from courtbus.domain.distribution_plan import (
+    DebtorForm,
+    Party,
+    check_declared_form,
+    is_company_name,
+)
 from courtbus.errors import ValidationError
 
 FIRM = "91440800MA4UABCD1B"  # 91: an enterprise
@@ -45,7 +50,9 @@ def test_a_company_declared_an_other_organisation_is_refused_with_what_to_do() -
 
 def test_an_enterprise_legal_person_needs_an_enterprise_credit_code() -> None:
     with pytest.raises(ValidationError) as err:
-        check_declared_form(_party("湛江某培训中心", CODES["52"]), DebtorForm.ENTERPRISE_LEGAL_PERSON)
+        check_declared_form(
+            _party("湛江某培训中心", CODES["52"]), DebtorForm.ENTERPRISE_LEGAL_PERSON
+        )
     assert err.value.code == "DISTRIBUTION_DEBTOR_FORM_CONTRADICTED"
     assert "GB 32100-2015" in err.value.reason and "OTHER_ORGANISATION" in err.value.reason
     assert CODES["52"] not in err.value.reason  # the code itself is never quoted

@@ -436,7 +436,10 @@ def return_(
     delegation_id: str,
     reason: Annotated[str, typer.Option()],
     approved_on: Annotated[
-        str, typer.Option(help="The day the 高级人民法院 approved the return (法释〔2011〕11号 第九条), e.g. 2027-11-30.")
+        str,
+        typer.Option(
+            help="The day the 高级人民法院 approved the return (法释〔2011〕11号 第九条), e.g. 2027-11-30."
+        ),
     ],
     store: Store = None,
     no_check: NoCheck = False,
