@@ -65,6 +65,13 @@ SPC_2011_ART_8 = (
     "可以将委托材料退回委托法院"
 )
 SPC_2011_ART_6_2 = "法释〔2011〕11号 第六条第二款: 续封续冻时，仍为原委托法院的查封冻结顺序"
+# Cited, not enforced: it governs handing over measures the requesting court already took when
+# it delegates a whole case (委托执行), which the bus does not carry yet (two kinds of
+# delegation, issue 21 citations 9); the measures here are the executing court's own.
+SPC_2011_ART_6_3 = (
+    "法释〔2011〕11号 (2020 修正) 第六条第三款: 查封、扣押、冻结等措施的有效期限在移交受托法院时不足1个月的，"
+    "委托法院应当先行续封或者续冻，再移交受托法院"
+)
 SPC_2011_ART_11 = (
     "法释〔2011〕11号 (2020 修正) 第十一条: 受托法院未能在6个月内将受托案件执结的，申请执行人有权请求受托法院的"
     "上一级人民法院提级执行或者指定执行，上一级人民法院应当立案审查，发现受托法院无正当理由不予执行的，应当限期"
