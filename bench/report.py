@@ -146,6 +146,8 @@ FIGURES: tuple[Figure, ...] = (
     Figure("listing_bans", "listing_bans_per_s",
            "listing → ban load ({listing_bans_entries:,} entries)", RATE,
            "consumer_perf_entries_s", CP),
+    Figure("listing_bans", "listing_bans_cpu_us_per_ban",
+           "listing → ban load, worker CPU/ban", US),
     Figure("listing_bans", "listing_bans_8m_s_extrapolated",
            "listing → ban load, 8.6 M extrapolated", S),
     Figure("listing_bans", "live_ban_p99_ms", "live bans meanwhile, p99", MS),

@@ -33,6 +33,9 @@ class WorkerConfig:
     # thread a few wake-ups per batch and adds those round trips to every hop's latency.
     linger_ms: int = 5
     fetch_max_wait_ms: int = 100
+    # A flow with paced inputs: how much the consumer fetches ahead (KiB), so a live record is
+    # never queued behind more than about a batch of a backlog (librdkafka's one queue).
+    paced_queue_kbytes: int = 512
     session_timeout_ms: int = 10_000
     max_poll_interval_ms: int = 300_000
     transaction_timeout_ms: int = 10_000

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from kafka import KafkaConsumer
@@ -50,6 +51,10 @@ from courtbus.sdk.casestatus import CaseSteps
 from courtbus.sdk.distribution import DistributionSteps
 from courtbus.sdk.restriction import RestrictionSteps
 from courtbus.sdk.sent import Sent as Sent  # re-exported: callers import it from here
+from courtbus.sdk.verify import verify_record
+from courtbus.security.keys import signer_for
+from courtbus.security.principals import court_principal
+from courtbus.security.signing import KeyRing, Signer, Verified
 from courtbus.wire import values as v
 from courtbus.wire.client import (
     BulkSendError,
@@ -271,18 +276,28 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
     """One court's connection to the bus."""
 
     def __init__(
-        self, court_id: str, conn: Connection, *, directory: Directory | None = None
+        self,
+        court_id: str,
+        conn: Connection,
+        *,
+        directory: Directory | None = None,
+        signing_key: Path | str | Signer | None = None,
     ) -> None:
-        """Connect as ``court_id``.
+        """Connect as ``court_id``; with ``signing_key`` (a private key file or a ``Signer``;
+        default the file named by ``$COURTBUS_SIGNING_KEY``) every record sent is signed.
 
         Raises:
             ValidationError: ``COURT_UNKNOWN`` if the court is not in the directory.
+            ConfigError: ``SIGNING_KEY_*`` (see ``courtbus.security.keys.signer_for``).
         """
         self.directory = directory or load_directory()
         self.policies = regional_rules(self.directory)
         self.court = self.directory.court(court_id)
         self.conn = conn
+        self.keyring = KeyRing(self.directory.keys)
+        self.signer = signer_for(court_principal(court_id), signing_key, self.directory.keys)
         self.envelope: Envelope = make_envelope(conn)
+        self.envelope.signer = self.signer
         self._producer = make_producer(conn)
         self.outbox = f"court.{court_id}.outbox"
         self.inbox_topic = f"court.{court_id}.inbox"
@@ -679,6 +694,15 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
                 "reason": reason,
             },
         )
+
+    def verify(self, event: Event, *, sender: str | None = None) -> Verified:
+        """Check the signature of a record this court received (``inbox``), with the
+        directory's keys: who signed it and when (see ``courtbus.sdk.verify``).
+
+        Raises:
+            SignatureError: ``SIGNATURE_*``.
+        """
+        return verify_record(event, self.keyring, sender=sender)
 
     def inbox(
         self, *, group_id: str | None = None, timeout_s: float | None = None
