@@ -13,7 +13,14 @@ from courtbus.catalogue.directory import Directory
 from courtbus.domain import policy
 from courtbus.errors import ConfigError, SignatureError, ValidationError
 from courtbus.gateway.compiled import Check, compile_payload_check
-from courtbus.gateway.rules import Memo, check_identities, check_sender, check_values, payload_ok
+from courtbus.gateway.rules import (
+    Memo,
+    check_case_owner,
+    check_identities,
+    check_sender,
+    check_values,
+    payload_ok,
+)
 from courtbus.security.signing import DEFAULT_SKEW, HEADER, MISSING, KeyRing, Verified, verify
 from courtbus.wire.envelope import OUTBOX_MAX_VALUE_BYTES, Envelope, Event, RawRecord
 from courtbus.wire.events import EventHeaders
@@ -185,6 +192,7 @@ class Gateway:
         if not self._payload_check(event.record)(event.payload, self._designations, self._memo):
             check_values(event.payload)  # raise the refusal naming the field
             check_identities(event.payload, self.directory)
+        check_case_owner(event.record, kind, pid, event.payload, self.policies.case_ownership)
         mtype = by_record(event.record)
         expected_key = mtype.key(event.payload)
         if not 1 <= len(expected_key) <= MAX_KEY_CHARS or not expected_key.isprintable():

@@ -28,7 +28,12 @@ from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.catalogue.policies import load_policies
 from courtbus.config import Connection
 from courtbus.domain import policy
-from courtbus.domain.delegation import EscalationDecision, check_not_self, superior_of
+from courtbus.domain.delegation import (
+    SPC_2011_ART_9,
+    EscalationDecision,
+    check_not_self,
+    superior_of,
+)
 from courtbus.domain.identity import (
     CaseNumber,
     canonical_id,
@@ -493,8 +498,21 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
             },
         )
 
-    def return_delegation(self, delegation_id: str, reason: str) -> Sent:
-        """Return a delegation whose missing materials were not supplied within 30 days."""
+    def return_delegation(
+        self, delegation_id: str, reason: str, *, approved_at: datetime | None = None
+    ) -> Sent:
+        """Return a delegation whose missing materials were not supplied within 30 days
+        (法释〔2011〕11号 第八条), once this court's 高级人民法院 approved it at ``approved_at``
+        (第九条; the files then go back within 15 days).
+
+        Raises:
+            ValidationError: ``DELEGATION_RETURN_NOT_APPROVED`` without ``approved_at``.
+        """
+        if approved_at is None:
+            raise ValidationError(
+                f"a return needs the 高级人民法院's approval: give approved_at ({SPC_2011_ART_9})",
+                code="DELEGATION_RETURN_NOT_APPROVED",
+            )
         return self._send(
             "DelegationReturned",
             {
@@ -503,6 +521,7 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
                 "returned_at": v.now(),
                 "ground": "MATERIALS_NOT_SUPPLIED",
                 "reason": reason,
+                "approved_at": approved_at,
             },
         )
 
@@ -537,8 +556,10 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
         execute_by: datetime | None = None,
         assigned_court: str | None = None,
     ) -> Sent:
-        """Answer an escalation as the superior court: ORDERED (optionally ``execute_by``),
-        TAKEN_UP, ASSIGNED (``assigned_court``) or NOT_WARRANTED (法释〔2011〕11号 第十一条)."""
+        """Answer as the superior court: after an escalation (15 days unstarted, 民事诉讼法
+        第二百四十条第二款) ORDERED (optionally ``execute_by``) or NOT_WARRANTED; once the
+        delegation is not executed to the end 6 months after delivery (the applicant's request,
+        法释〔2011〕11号 第十一条) also TAKEN_UP or ASSIGNED (``assigned_court``)."""
         choice = EscalationDecision(decision)
         if choice is EscalationDecision.ASSIGNED and not assigned_court:
             raise ValidationError("ASSIGNED needs assigned_court", code="FIELD_MISSING")

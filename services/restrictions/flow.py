@@ -382,7 +382,16 @@ class RestrictionFlow(Flow):
                 f"({rs.consumption_art('三')})",
                 code="RESTRICTION_SUBJECT_INVALID",
             )
-        if debtor is not None and debtor["kind"] == "PERSON" and debtor["id_number"] != subject_id:
+        if role is rs.Role.LEGAL_AGENT and (debtor is None or debtor["kind"] != "PERSON"):
+            raise ValidationError(
+                "a 法定代理人 is restricted for a natural-person debtor without full capacity: "
+                f"name that debtor ({rs.EXIT_BAN_PERSONS})",
+                code="RESTRICTION_SUBJECT_INVALID",
+            )
+        if (
+            debtor is not None and debtor["kind"] == "PERSON" and role is not rs.Role.LEGAL_AGENT
+            and debtor["id_number"] != subject_id
+        ):  # fmt: skip
             raise ValidationError(
                 "a natural-person debtor's restriction binds the debtor alone",
                 code="RESTRICTION_SUBJECT_INVALID",

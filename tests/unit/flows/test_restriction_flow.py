@@ -130,6 +130,18 @@ def test_an_exit_ban_on_a_legal_representative_is_published_for_nia() -> None:
     assert control["version"] == 1 and control["case_number"]["text"] == "(2024)苏05执100号"
 
 
+def test_an_exit_ban_binds_the_legal_agent_of_a_debtor_without_capacity() -> None:
+    # 执行程序解释 (2020 修正) 第二十四条第二款; an actual controller stays valid for a
+    # consumption ban (限高 第三条第二款)
+    h = harness()
+    out = issue(h, exit_ban(debtor=person(), role="LEGAL_AGENT"))
+    (control,) = view(h, out)
+    assert control["role"] == "LEGAL_AGENT" and control["subject"]["id_number"] == REP_ID
+    out = issue(h, consumption_ban("rc-3", subject=person("李四", REP_ID), debtor=ORG,
+                                   role="ACTUAL_CONTROLLER"))  # fmt: skip
+    assert view(h, out)[0]["role"] == "ACTUAL_CONTROLLER"
+
+
 def test_a_consumption_ban_forbids_all_of_article_3_and_concerns_caac_and_rail() -> None:
     h = harness()
     (control,) = view(h, issue(h, consumption_ban()))
@@ -161,6 +173,16 @@ REFUSED = [
      exit_ban(subject=ORG), "RESTRICTION_SUBJECT_INVALID"),
     ("a person debtor's ban on someone else",
      consumption_ban(debtor=person(), subject=person("李四", REP_ID)),
+     "RESTRICTION_SUBJECT_INVALID"),
+    # issue 21, citations 5: 执行程序解释 第二十四条 names no 实际控制人
+    ("an exit ban on an organisation's actual controller",
+     exit_ban(role="ACTUAL_CONTROLLER"), "RESTRICTION_SUBJECT_INVALID"),
+    ("a legal agent without the debtor they act for",
+     exit_ban(role="LEGAL_AGENT", debtor=None), "RESTRICTION_SUBJECT_INVALID"),
+    ("a legal agent of an organisation",
+     exit_ban(role="LEGAL_AGENT"), "RESTRICTION_SUBJECT_INVALID"),
+    ("a consumption ban on a legal agent",
+     consumption_ban(debtor=person(), subject=person("李四", REP_ID), role="LEGAL_AGENT"),
      "RESTRICTION_SUBJECT_INVALID"),
     ("an exit ban with an untyped document number",
      exit_ban(document=None, travel_document="C12345678"), "RESTRICTION_DOCUMENT_INVALID"),
