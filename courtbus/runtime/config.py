@@ -68,6 +68,7 @@ class WorkerConfig:
             "max_records": int(env.get("COURTBUS_MAX_RECORDS", "2000")),
             "commit_interval_ms": int(env.get("COURTBUS_COMMIT_INTERVAL_MS", "50")),
             "linger_ms": int(env.get("COURTBUS_LINGER_MS", "5")),
+            "fetch_max_wait_ms": int(env.get("COURTBUS_FETCH_MAX_WAIT_MS", "100")),
             "hold_open_ms": int(env.get("COURTBUS_TEST_HOLD_OPEN_MS", "0")),
         }
         values.update(overrides)
