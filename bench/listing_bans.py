@@ -52,6 +52,7 @@ from bench.common import (
 )
 from courtbus.app.samples import PERSON_ID
 from courtbus.catalogue.directory import load_directory
+from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.synth.blacklist import NATIONAL_LIST_2023
 from courtbus.synth.kafka import write_entries
@@ -173,6 +174,21 @@ def lag(consumer: KafkaConsumer, parts: list[TopicPartition]) -> int:
     return sum(max(0, end - (consumer.committed(tp) or 0)) for tp, end in ends.items())
 
 
+def _fill_part(conn: Connection, count: int, start: int, courts: list[str]) -> int:
+    return write_entries(conn, count, start=start, courts=courts)
+
+
+def fill(conn: Connection, entries: int, courts: list[str], processes: int) -> int:
+    """Write entries 0..``entries`` of seed 0 in ``processes`` slices at once (the fill is the
+    bench's set-up, not its figure: one kafka-python process writes ~10k/s); the count."""
+    processes = max(1, min(processes, entries))
+    share = -(-entries // processes)
+    parts = [(s, min(share, entries - s)) for s in range(0, entries, share)]
+    with mp.get_context("spawn").Pool(len(parts)) as pool:
+        done = pool.starmap(_fill_part, [(conn, n, s, courts) for s, n in parts])
+    return sum(done)
+
+
 def main() -> None:
     """Write the list, measure the broker's read limit, run the load with live bans; print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -181,12 +197,18 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="write the figures to this JSON file")
     parser.add_argument("--profile", default=None, help="cProfile the restrictions worker")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after (s)")
+    parser.add_argument(
+        "--fill-processes",
+        type=int,
+        default=2,
+        help="producer processes writing the list (2; not part of the figure)",
+    )
     args = parser.parse_args()
     courts = [c.id for c in load_directory().courts]
     with private_stack() as bench:
         say(f"writing {args.entries:,} ACTIVE entries to {VIEW}")
         began = time.monotonic()
-        written = write_entries(bench.conn, args.entries, courts=courts)
+        written = fill(bench.conn, args.entries, courts, args.fill_processes)
         say(f"wrote {written:,} in {time.monotonic() - began:.0f} s; ConsumerPerformance")
         limit = consumer_performance(bench.conn.bootstrap, VIEW, written,
                                      bench.home / "consumer.properties")  # fmt: skip
