@@ -31,8 +31,13 @@ that stack), the same for 2 workers as ``gateway_2w_…`` and ``broker_2w_rec_s`
 ``gateway_warm_restart_s`` (the restore the warm restart logs; ``bench.warm_restart`` times
 three of them).
 
-``python -m bench.gateway [N] [--workers 1,2] [--no-warm-restart] [--no-profile] [--json PATH]``
-(N default 40,000).
+``--signed``: one more 1-worker run on a fresh stack with every record signed by its court's
+Ed25519 key and the gateway requiring and verifying signatures (``gateway_signed_rec_s``,
+``gateway_signed_cpu_us_per_record``, and ``gateway_signed_vs_plain``: its steady rate over
+the unsigned 1-worker run's, the issue's ≥ 85% goal).
+
+``python -m bench.gateway [N] [--workers 1,2] [--signed] [--no-warm-restart] [--no-profile]
+[--json PATH]`` (N default 40,000).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import sqlite3
 import time
 import zlib
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +69,8 @@ from bench.common import (
 from bench.produce import broker_limit
 from bench.report import GOALS
 from courtbus.app.samples import one_per_flow
+from courtbus.security import keys as keyfile
+from courtbus.security.signing import PublicKey, Signer
 from courtbus.wire import values as v
 from courtbus.wire.client import make_envelope
 from courtbus.wire.envelope import Envelope, OutgoingRecord
@@ -114,8 +122,24 @@ def requests(envelope: Envelope, count: int, tag: str) -> Iterator[tuple[int, Ou
         yield partition, envelope.build(topic, record, changed, f"court:{court}")
 
 
-def preload(bench: Bench, count: int, tag: str) -> tuple[dict[TopicPartition, int], int]:
-    """Send ``count`` valid requests round-robin over the chosen partitions.
+def court_keys(folder: Path) -> tuple[Path, dict[str, Signer]]:
+    """A keys file with a key for each of the bench's courts, and their signers by outbox."""
+    keys: tuple[PublicKey, ...] = ()
+    signers = {}
+    for court, _, _ in COURTS:
+        start = datetime.now(UTC) - timedelta(hours=1)
+        keys, signer = keyfile.add_key(keys, f"court.{court}", start)
+        signers[f"court.{court}.outbox"] = signer
+    path = folder / "public.yaml"
+    keyfile.write_keys(path, keys)
+    return path, signers
+
+
+def preload(
+    bench: Bench, count: int, tag: str, signers: dict[str, Signer] | None = None
+) -> tuple[dict[TopicPartition, int], int]:
+    """Send ``count`` valid requests round-robin over the chosen partitions (each signed by
+    its court's key with ``signers``, by outbox).
 
     Returns the partitions' end offsets and the record size.
     """
@@ -125,7 +149,8 @@ def preload(bench: Bench, count: int, tag: str) -> tuple[dict[TopicPartition, in
                              batch_size=512 * 1024)  # fmt: skip
     size = 0
     for partition, out in requests(envelope, count, tag):
-        producer.send(out.topic, key=out.key, value=out.value, headers=out.headers,
+        headers = out.headers if signers is None else signers[out.topic](out.headers, out.value)
+        producer.send(out.topic, key=out.key, value=out.value, headers=headers,
                       partition=partition)  # fmt: skip
         size = len(out.value)
     producer.flush()
@@ -178,12 +203,13 @@ def run_workers(
     state_dir: Path,
     prefix: Iterable[str] = (),
     timeout_s: float = 900,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Start ``workers`` gateway processes, wait until every record is forwarded, stop them."""
     admin = bench.admin()
     base = committed(admin, ends)
     todo = sum(ends.values()) - sum(base.values())
-    env = service_env(bench, state_dir)
+    env = service_env(bench, state_dir, **(extra_env or {}))
     tag = "prof" if prefix else f"{workers}w"
     procs = [Service("services.gateway", env, bench.home / f"gateway-{tag}-{i}.log")
              for i in range(workers)]  # fmt: skip
@@ -325,16 +351,21 @@ def profile_one() -> list[str]:
 
 
 def phase(
-    workers: int, n: int, warm: bool
+    workers: int, n: int, warm: bool, *, signed: bool = False
 ) -> tuple[dict[str, Any], float, int, tuple[str, dict[str, Any]] | None]:
     """One fresh stack: broker limit, pre-load ``n`` records, run ``workers`` workers (then a
-    warm restart of one worker if ``warm``)."""
+    warm restart of one worker if ``warm``); ``signed``: the records signed, the gateway
+    requiring signatures."""
     with private_stack() as bench:
-        ends, size = preload(bench, n, f"{workers}w")
+        signers, env = None, {}
+        if signed:
+            keys_file, signers = court_keys(bench.home)
+            env = {"COURTBUS_KEYS": str(keys_file), "COURTBUS_SIGNATURES": "required"}
+        ends, size = preload(bench, n, f"{workers}w{'s' if signed else ''}", signers)
         say("broker limit: ProducerPerformance")
         limit = broker_limit(bench.conn.bootstrap, "bus.alerts", max(n, 300_000), size)
-        say(f"running {workers} gateway worker(s) over {n} records")
-        result = run_workers(bench, workers, ends, bench.home / "state")
+        say(f"running {workers} gateway worker(s) over {n} {'signed ' if signed else ''}records")
+        result = run_workers(bench, workers, ends, bench.home / "state", extra_env=env)
         forwarded = count_topic(bench.conn, OUTPUT)
         if forwarded != n:
             raise RuntimeError(f"{forwarded} records on {OUTPUT}, expected {n}")
@@ -347,6 +378,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=N, help=f"records (default {N:,})")
     parser.add_argument("--workers", default="1,2", help="worker counts to run (default 1,2)")
+    parser.add_argument("--signed", action="store_true",
+                        help="one more 1-worker run with signed records, verified")  # fmt: skip
     parser.add_argument("--no-warm-restart", action="store_true",
                         help="no warm restart after the 1-worker run")  # fmt: skip
     parser.add_argument("--no-profile", action="store_true",
@@ -376,6 +409,18 @@ def main() -> None:
             figures.update(warm[1])
     figures["gateway_record_bytes"] = size
     one = next((r for w, r, _ in rows if w == 1), None)
+    signed_row = None
+    if args.signed:
+        signed_row, signed_limit, signed_size, _ = phase(1, n, False, signed=True)
+        figures.update({
+            "gateway_signed_rec_s": signed_row["steady"],
+            "gateway_signed_cpu_us_per_record": signed_row["cpu_per_record_us"],
+            "gateway_signed_load": signed_row["load"],
+            "broker_signed_rec_s": signed_limit,
+            "gateway_signed_record_bytes": signed_size,
+        })  # fmt: skip
+        if one:
+            figures["gateway_signed_vs_plain"] = round(signed_row["steady"] / one["steady"], 3)
     profile = profile_one() if one and one["steady"] < GOAL and not args.no_profile else []
     print(f"gateway: {n:,} DelegationRequested ({size} bytes) from 4 court outboxes → "
           f"{OUTPUT}, 1 broker, transactions, read_committed")  # fmt: skip
@@ -391,6 +436,11 @@ def main() -> None:
               f"before the group was stable; work split {shares}; worker CPU "
               f"{r['cpu_per_record_us']:,.0f} µs/record, {r['cores_busy']:.2f} cores busy "
               f"(≤ {1e6 / r['cpu_per_record_us']:,.0f} records/s per fully used core) | {r['load']}")  # fmt: skip
+    if signed_row is not None:
+        versus = f" = {figures['gateway_signed_vs_plain']:.0%} of unsigned" if one else ""
+        print(f"  1 worker, signed records verified: steady {signed_row['steady']:,.0f} "
+              f"records/s{versus} (goal ≥ 85%), worker CPU "
+              f"{signed_row['cpu_per_record_us']:,.0f} µs/record | {signed_row['load']}")  # fmt: skip
     by_count = {w: r for w, r, _ in rows}
     if 1 in by_count and 2 in by_count:
         scale = by_count[2]["steady"] / by_count[1]["steady"]

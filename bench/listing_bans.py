@@ -16,8 +16,10 @@ service's.
 Done when the restrictions group's committed offsets on ``blacklist.entries`` reach the
 topic's end; then ``restriction.controls`` is counted (read_committed) and must hold at least
 ``N`` + the live bans. Printed and written (``--json PATH``): seconds and bans/s from the
-worker's launch, CPU seconds and µs of CPU per ban of the worker process (from /proc: the
-main figure on a loaded machine), its peak RSS, the live bans' p50/p99/max latency, the 8.6 M
+worker's launch, CPU seconds and µs of CPU per ban of the worker process once its tasks were
+open (from /proc: the main figure on a loaded machine; its start's CPU beside), its peak RSS,
+the live bans' p50/p99/max latency and its two hops (the gateway's, the restrictions
+service's: from the record timestamps of ``bus.restriction.events`` and the ban), the 8.6 M
 time extrapolated from the rate (not measured), the broker's read limit and the load average.
 
 ``python -m bench.listing_bans [--entries 100000] [--live-rate 5] [--json PATH]
@@ -50,12 +52,14 @@ from bench.common import (
 )
 from courtbus.app.samples import PERSON_ID
 from courtbus.catalogue.directory import load_directory
+from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.synth.blacklist import NATIONAL_LIST_2023
 from courtbus.synth.kafka import write_entries
 
 VIEW = "blacklist.entries"
 CONTROLS = "restriction.controls"
+EVENTS = "bus.restriction.events"
 GROUP = "courtbus-restriction"
 COURT = "320583"
 CASE = "(2024)苏0583执1234号"
@@ -78,23 +82,33 @@ def live_ids(partitions: int, count: int) -> list[str]:
 
 
 def _probe(bootstrap: str, started: Any, stop: Any, results: Any) -> None:
-    """(Child process) arrival time of each ``rc-live-`` key in partition ``PROBED``."""
+    """(Child process) arrival time of each ``rc-live-`` key in partition ``PROBED`` of
+    ``restriction.controls``, and the record timestamps (the producer's clock at the send)
+    of its issue on ``bus.restriction.events`` (the gateway's) and of its ban (the
+    restrictions service's): where the time went."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
                              enable_auto_commit=False, fetch_max_wait_ms=10)  # fmt: skip
+    parts = [TopicPartition(EVENTS, p) for p in sorted(consumer.partitions_for_topic(EVENTS))]
     tp = TopicPartition(CONTROLS, PROBED)
-    consumer.assign([tp])
-    consumer.seek_to_end(tp)
-    consumer.position(tp)
+    consumer.assign([tp, *parts])
+    consumer.seek_to_end()
+    for part in (tp, *parts):
+        consumer.position(part)
     started.set()
     arrived: dict[str, float] = {}
+    stamps: dict[str, dict[str, float]] = {}
     while not stop.is_set():
-        for records in consumer.poll(timeout_ms=50).values():
+        for part, records in consumer.poll(timeout_ms=50).items():
             now = time.time()
             for rec in records:
-                if rec.key is not None and rec.key.startswith(b"rc-live-"):
-                    arrived.setdefault(rec.key.decode(), now)
+                if rec.key is None or not rec.key.startswith(b"rc-live-"):
+                    continue
+                key = rec.key.decode()
+                stamps.setdefault(key, {}).setdefault(part.topic, rec.timestamp / 1000)
+                if part.topic == CONTROLS:
+                    arrived.setdefault(key, now)
     consumer.close()
-    results.put(arrived)
+    results.put((arrived, stamps))
 
 
 class LiveBans:
@@ -139,11 +153,17 @@ class LiveBans:
         time.sleep(min(settle_s, 5.0))
         self.stop.set()
         try:
-            arrived: dict[str, float] = self.results.get(timeout=settle_s + 60)
+            arrived, stamps = self.results.get(timeout=settle_s + 60)
         except queue.Empty as exc:
             raise RuntimeError("the probe returned nothing") from exc
         self.proc.join(timeout=30)
         self.arrived = arrived
+        # the hops: sent -> the gateway's send of the issue -> the restrictions' send of the ban
+        self.gateway_ms = sorted((stamps[k][EVENTS] - t) * 1000 for k, t in self.sent_at.items()
+                                 if EVENTS in stamps.get(k, {}))  # fmt: skip
+        self.restrictions_ms = sorted(
+            (s[CONTROLS] - s[EVENTS]) * 1000 for s in stamps.values() if len(s) == 2
+        )
         return sorted((arrived[k] - t) * 1000 for k, t in self.sent_at.items() if k in arrived)
 
 
@@ -154,6 +174,21 @@ def lag(consumer: KafkaConsumer, parts: list[TopicPartition]) -> int:
     return sum(max(0, end - (consumer.committed(tp) or 0)) for tp, end in ends.items())
 
 
+def _fill_part(conn: Connection, count: int, start: int, courts: list[str]) -> int:
+    return write_entries(conn, count, start=start, courts=courts)
+
+
+def fill(conn: Connection, entries: int, courts: list[str], processes: int) -> int:
+    """Write entries 0..``entries`` of seed 0 in ``processes`` slices at once (the fill is the
+    bench's set-up, not its figure: one kafka-python process writes ~10k/s); the count."""
+    processes = max(1, min(processes, entries))
+    share = -(-entries // processes)
+    parts = [(s, min(share, entries - s)) for s in range(0, entries, share)]
+    with mp.get_context("spawn").Pool(len(parts)) as pool:
+        done = pool.starmap(_fill_part, [(conn, n, s, courts) for s, n in parts])
+    return sum(done)
+
+
 def main() -> None:
     """Write the list, measure the broker's read limit, run the load with live bans; print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -162,12 +197,18 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="write the figures to this JSON file")
     parser.add_argument("--profile", default=None, help="cProfile the restrictions worker")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after (s)")
+    parser.add_argument(
+        "--fill-processes",
+        type=int,
+        default=2,
+        help="producer processes writing the list (2; not part of the figure)",
+    )
     args = parser.parse_args()
     courts = [c.id for c in load_directory().courts]
     with private_stack() as bench:
         say(f"writing {args.entries:,} ACTIVE entries to {VIEW}")
         began = time.monotonic()
-        written = write_entries(bench.conn, args.entries, courts=courts)
+        written = fill(bench.conn, args.entries, courts, args.fill_processes)
         say(f"wrote {written:,} in {time.monotonic() - began:.0f} s; ConsumerPerformance")
         limit = consumer_performance(bench.conn.bootstrap, VIEW, written,
                                      bench.home / "consumer.properties")  # fmt: skip
@@ -187,7 +228,10 @@ def main() -> None:
             say("starting the restrictions worker (empty state folder)")
             prefix = ("-m", "cProfile", "-o", args.profile) if args.profile else ()
             restrictions.start(prefix)
-            cpu0 = 0.0  # a fresh process: all its CPU is the load's
+            # its CPU once its tasks are open (imports, schemas, the group's join): the load's
+            # is what it uses after that
+            restrictions.wait_for("courtbus-restriction restored", timeout_s=args.timeout)
+            cpu0 = restrictions.cpu_s()
             marks = time.monotonic()
             while (behind := lag(consumer, parts)) > 0:
                 if time.monotonic() - restrictions.started > args.timeout:
@@ -199,7 +243,8 @@ def main() -> None:
                     say(f"  {written - behind:,} of {written:,} listings done | {load()}")
                 time.sleep(0.5)
             took = time.perf_counter() - restrictions.started
-            cpu = restrictions.cpu_s() - cpu0
+            cpu_all = restrictions.cpu_s()
+            cpu = cpu_all - cpu0
             hwm = restrictions.status("VmHWM") / 1024
             run_load = load()
             latencies = live.finish()
@@ -214,6 +259,7 @@ def main() -> None:
         "listing_bans_per_s": round(rate, 1),
         "listing_bans_cpu_s": round(cpu, 2),
         "listing_bans_cpu_us_per_ban": round(cpu / written * 1e6, 1),
+        "listing_bans_start_cpu_s": round(cpu0, 2),
         "listing_bans_peak_rss_mib": round(hwm, 1),
         "listing_bans_8m_s_extrapolated": round(NATIONAL_LIST_2023 / rate, 0),
         "listing_bans_controls_records": bans,
@@ -221,6 +267,10 @@ def main() -> None:
         "live_ban_p50_ms": round(percentile(latencies, 0.5), 1),
         "live_ban_p99_ms": round(percentile(latencies, 0.99), 1),
         "live_ban_max_ms": round(latencies[-1], 1) if latencies else None,
+        "live_ban_gateway_p50_ms": round(percentile(live.gateway_ms, 0.5), 1),
+        "live_ban_gateway_p99_ms": round(percentile(live.gateway_ms, 0.99), 1),
+        "live_ban_restrictions_p50_ms": round(percentile(live.restrictions_ms, 0.5), 1),
+        "live_ban_restrictions_p99_ms": round(percentile(live.restrictions_ms, 0.99), 1),
         "consumer_perf_entries_s": round(limit, 0), "load": run_load,
         "consumer_perf_load": limit_load,
     }  # fmt: skip
@@ -232,14 +282,20 @@ def main() -> None:
           f" | {limit_load}")  # fmt: skip
     print(f"  load: {written:,} bans in {took:.1f} s from launch = {rate:,.0f} bans/s "
           f"({rate / limit:.4f}× read limit) | {run_load}")  # fmt: skip
-    print(f"  CPU of the worker: {cpu:.1f} s = {cpu / written * 1e6:,.0f} µs per ban; peak RSS "
-          f"{hwm:.0f} MiB; {CONTROLS}: {bans:,} records {ok}")  # fmt: skip
+    print(f"  CPU of the worker: {cpu:.1f} s = {cpu / written * 1e6:,.0f} µs per ban once its "
+          f"tasks were open (+ {cpu0:.1f} s to start); peak RSS {hwm:.0f} MiB; {CONTROLS}: "
+          f"{bans:,} records {ok}")  # fmt: skip
     print(f"  8.6 M extrapolated at this rate (not measured): {NATIONAL_LIST_2023 / rate:,.0f} s "
           f"(goal ≤ {GOAL_S:.0f} s)")  # fmt: skip
     p99 = figures["live_ban_p99_ms"]
     print(f"  live bans: {len(latencies)} of {len(live.sent_at)} arrived; p50 "
           f"{figures['live_ban_p50_ms']:,} ms, p99 {p99:,} ms, max {figures['live_ban_max_ms']} ms "
           f"(goal p99 ≤ {GOAL_P99_MS:.0f} ms: {'meets' if p99 <= GOAL_P99_MS else 'misses'} it)")  # fmt: skip
+    print(f"    of which the gateway's hop (sent → its send of the issue) p50 "
+          f"{figures['live_ban_gateway_p50_ms']:,} ms, p99 {figures['live_ban_gateway_p99_ms']:,}"
+          f" ms; the restrictions service's (→ its send of the ban) p50 "
+          f"{figures['live_ban_restrictions_p50_ms']:,} ms, p99 "
+          f"{figures['live_ban_restrictions_p99_ms']:,} ms (record timestamps)")  # fmt: skip
     if live.errors:
         print(f"  live sends failed: {len(live.errors)}, first: {live.errors[0][:200]}")
     for line in progress[-3:]:

@@ -63,6 +63,11 @@ GOALS: dict[str, Goal] = {
     "projector_cores_postgresql_100": Goal("<=", 0.1, "≤ 0.1 core", TABLE),
     "listing_bans_8m_s_extrapolated": Goal("<=", 600, "≤ 600 s (10 min)", TABLE),
     "live_ban_p99_ms": Goal("<=", 1000, "≤ 1,000 ms", TABLE),
+    # Build item 8 (national directory): start + rebalance ≤ 30 s, RSS ≤ 1 GiB per worker,
+    # records/s ≥ 80% of the small directory's
+    "national_start_rebalance_s": Goal("<=", 30, "≤ 30 s", "issue 17, Build 8"),
+    "national_rss_mib": Goal("<=", 1024, "≤ 1,024 MiB", "issue 17, Build 8"),
+    "national_rec_ratio": Goal(">=", 0.8, "≥ 0.8× the small directory's", "issue 17, Build 8"),
 }
 
 
@@ -141,9 +146,20 @@ FIGURES: tuple[Figure, ...] = (
     Figure("listing_bans", "listing_bans_per_s",
            "listing → ban load ({listing_bans_entries:,} entries)", RATE,
            "consumer_perf_entries_s", CP),
+    Figure("listing_bans", "listing_bans_cpu_us_per_ban",
+           "listing → ban load, worker CPU/ban", US),
     Figure("listing_bans", "listing_bans_8m_s_extrapolated",
            "listing → ban load, 8.6 M extrapolated", S),
     Figure("listing_bans", "live_ban_p99_ms", "live bans meanwhile, p99", MS),
+    Figure("national_directory", "national_start_rebalance_s",
+           "national directory ({national_courts:,} courts, {national_partitions:,} outbox "
+           "partitions): gateway start + rebalance", S),
+    Figure("national_directory", "national_rss_mib", "national directory, worker peak RSS", MIB),
+    Figure("national_directory", "national_open_files", "national directory, worker open files",
+           COUNT),
+    Figure("national_directory", "national_rec_s", "national directory, gateway steady", RATE),
+    Figure("national_directory", "national_rec_ratio",
+           "national directory, records/s ÷ the shipped directory's", "{:.2f}×"),
     Figure("synth_blacklist", "synth_entries_s", "synthetic list generation (no Kafka)", RATE),
 )  # fmt: skip
 

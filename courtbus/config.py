@@ -1,9 +1,19 @@
 """Where the bus is: Kafka bootstrap servers, credentials and the schema registry URL.
 
 Resolution order: explicit arguments, then environment (``COURTBUS_BOOTSTRAP``,
-``COURTBUS_REGISTRY_URL``, ``COURTBUS_SASL_USERNAME``/``COURTBUS_SASL_PASSWORD``), then the
-local stack started by ``courtbus stack up`` (``COURTBUS_STACK_HOME``, default ``.stack/`` in a
-source checkout, else the user's data folder: see ``courtbus.resources.default_home``).
+``COURTBUS_REGISTRY_URL``, the TLS files ``COURTBUS_SSL_CA``, ``COURTBUS_SSL_CERT``,
+``COURTBUS_SSL_KEY`` and the key's password in the file ``COURTBUS_SSL_KEY_PASSWORD_FILE`` (or,
+less safely, ``COURTBUS_SSL_KEY_PASSWORD``), SCRAM ``COURTBUS_SASL_USERNAME`` with
+``COURTBUS_SASL_PASSWORD_FILE`` or ``COURTBUS_SASL_PASSWORD``, the registry's
+``COURTBUS_REGISTRY_USERNAME`` with ``COURTBUS_REGISTRY_PASSWORD_FILE``), then the local stack
+started by ``courtbus stack up`` (``COURTBUS_STACK_HOME``, default ``.stack/`` in a source
+checkout, else the user's data folder: see ``courtbus.resources.default_home``): on a secure
+stack, the certificate its CA issued to ``COURTBUS_PRINCIPAL`` (default ``operator``).
+
+``Connection`` is the one place both Kafka clients (kafka-python: ``kafka_settings``;
+librdkafka: ``librdkafka_settings``) and the registry's HTTP client (``http_settings``) take
+their settings from: plaintext, TLS with a client certificate (``SSL``), SCRAM-SHA-512 over
+TLS (``SASL_SSL``), or SCRAM without TLS (``SASL_PLAINTEXT``, stacks made before TLS).
 Every bootstrap list and registry URL is checked here, once, whoever builds the ``Connection``
 (``BOOTSTRAP_INVALID``, ``REGISTRY_URL_INVALID``); ``probe`` asks the brokers' ports whether
 anything listens, so a caller can say at once that the cluster is unreachable.
@@ -13,14 +23,18 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from courtbus.errors import ClusterError, ConfigError
 from courtbus.resources import PACKAGE_PARENT, default_home
+
+if TYPE_CHECKING:
+    from courtbus.security.pki import Credentials
 
 # The folder above the package: the repository in a source checkout (site-packages in a wheel).
 REPO_ROOT = PACKAGE_PARENT
@@ -134,24 +148,80 @@ def _knock(host: str, port: int, timeout_s: float) -> str | None:
         return exc.strerror or type(exc).__name__
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
-    """How to reach the bus. The bootstrap list and the registry URL are checked on creation.
+def read_secret(path: str | Path, *, source: str) -> str:
+    """The secret held in the file ``path`` (surrounding whitespace dropped).
 
     Raises:
-        ConfigError: ``BOOTSTRAP_INVALID`` or ``REGISTRY_URL_INVALID``.
+        ConfigError: ``SECRET_FILE_UNREADABLE``, naming ``source`` (the variable or option).
+    """
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"{source}: cannot read {path}: {exc.strerror or exc}", code="SECRET_FILE_UNREADABLE"
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How to reach the bus. The bootstrap list, the registry URL and the TLS files are checked
+    on creation. ``ssl_ca`` (the CA certificate file) turns TLS on; ``ssl_cert`` and ``ssl_key``
+    (PEM files; ``ssl_key_password`` if the key is encrypted) authenticate by certificate;
+    ``username``/``password`` by SCRAM-SHA-512 (over TLS when ``ssl_ca`` is set).
+    ``registry_username``/``registry_password``: HTTP basic authentication to the registry.
+
+    Raises:
+        ConfigError: ``BOOTSTRAP_INVALID``, ``REGISTRY_URL_INVALID``, ``SSL_INCOMPLETE`` (a
+            certificate without its key or the reverse, or a certificate without a CA) or
+            ``SSL_FILE_MISSING``.
     """
 
     bootstrap: str
     registry_url: str | None
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     connect_timeout_s: float | None = None  # how long to wait for the first broker (None: 30 s)
+    ssl_ca: str | None = None
+    ssl_cert: str | None = None
+    ssl_key: str | None = None
+    ssl_key_password: str | None = field(default=None, repr=False)
+    registry_username: str | None = None
+    registry_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         parse_bootstrap(self.bootstrap)
         if self.registry_url:
             check_registry_url(self.registry_url)
+        if bool(self.ssl_cert) != bool(self.ssl_key) or (self.ssl_cert and not self.ssl_ca):
+            raise ConfigError(
+                "TLS settings incomplete: a client certificate needs its key and the CA "
+                "certificate (COURTBUS_SSL_CERT, COURTBUS_SSL_KEY, COURTBUS_SSL_CA)",
+                code="SSL_INCOMPLETE",
+            )
+        for what, path in (("CA certificate", self.ssl_ca), ("certificate", self.ssl_cert),
+                           ("key", self.ssl_key)):  # fmt: skip
+            if path and not Path(path).is_file():
+                raise ConfigError(f"TLS {what} file {path} not found", code="SSL_FILE_MISSING")
+
+    @classmethod
+    def from_credentials(
+        cls, bootstrap: str, registry_url: str | None, creds: Credentials, **options: Any
+    ) -> Connection:
+        """A connection authenticated by the certificate in ``creds`` (see
+        ``courtbus.security.pki``); ``options`` are further fields (``connect_timeout_s``)."""
+        return cls(
+            bootstrap, registry_url, ssl_ca=str(creds.ca), ssl_cert=str(creds.cert),
+            ssl_key=str(creds.key), ssl_key_password=creds.key_password(), **options,
+        )  # fmt: skip
+
+    @property
+    def security_protocol(self) -> str:
+        """Kafka's name for how this connection authenticates: PLAINTEXT, SSL, SASL_SSL or
+        SASL_PLAINTEXT."""
+        scram = bool(self.username and self.password)
+        if self.ssl_ca:
+            return "SASL_SSL" if scram else "SSL"
+        return "SASL_PLAINTEXT" if scram else "PLAINTEXT"
 
     @property
     def servers(self) -> tuple[tuple[str, int], ...]:
@@ -185,13 +255,21 @@ class Connection:
         settings: dict[str, Any] = {"bootstrap_servers": self.bootstrap}
         if self.connect_timeout_s is not None:
             settings["bootstrap_timeout_ms"] = int(self.connect_timeout_s * 1000)
-        if self.username and self.password:
+        protocol = self.security_protocol
+        if protocol != "PLAINTEXT":
+            settings["security_protocol"] = protocol
+        if protocol.startswith("SASL"):
             settings.update(
-                security_protocol="SASL_PLAINTEXT",
                 sasl_mechanism="SCRAM-SHA-512",
                 sasl_plain_username=self.username,
                 sasl_plain_password=self.password,
             )
+        if self.ssl_ca:
+            settings.update(ssl_cafile=self.ssl_ca, ssl_check_hostname=True)
+        if self.ssl_cert:
+            settings.update(ssl_certfile=self.ssl_cert, ssl_keyfile=self.ssl_key)
+            if self.ssl_key_password:
+                settings["ssl_password"] = self.ssl_key_password
         return settings
 
     def librdkafka_settings(self) -> dict[str, Any]:
@@ -206,11 +284,43 @@ class Connection:
                                     "socket.nagle.disable": True}  # fmt: skip
         if self.connect_timeout_s is not None:
             settings["socket.connection.setup.timeout.ms"] = int(self.connect_timeout_s * 1000)
-        if self.username and self.password:
+        protocol = self.security_protocol
+        if protocol != "PLAINTEXT":
+            settings["security.protocol"] = protocol.lower()
+        if protocol.startswith("SASL"):
             settings.update({
-                "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.mechanism": "SCRAM-SHA-512",
                 "sasl.username": self.username, "sasl.password": self.password,
             })  # fmt: skip
+        if self.ssl_ca:
+            settings.update({"ssl.ca.location": self.ssl_ca,
+                             "ssl.endpoint.identification.algorithm": "https"})  # fmt: skip
+        if self.ssl_cert:
+            settings.update({"ssl.certificate.location": self.ssl_cert,
+                             "ssl.key.location": self.ssl_key})  # fmt: skip
+            if self.ssl_key_password:
+                settings["ssl.key.password"] = self.ssl_key_password
+        return settings
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client TLS context trusting ``ssl_ca`` and presenting the client certificate (for
+        HTTPS to the registry), or None without TLS settings."""
+        if not self.ssl_ca:
+            return None
+        context = ssl.create_default_context(cafile=self.ssl_ca)
+        if self.ssl_cert and self.ssl_key:
+            context.load_cert_chain(self.ssl_cert, self.ssl_key, password=self.ssl_key_password)
+        return context
+
+    def http_settings(self) -> dict[str, Any]:
+        """Keyword arguments for an ``httpx.Client`` talking to the registry: TLS (``verify``,
+        the context of :meth:`ssl_context`) and basic authentication if configured."""
+        settings: dict[str, Any] = {}
+        context = self.ssl_context()
+        if context is not None:
+            settings["verify"] = context
+        if self.registry_username and self.registry_password:
+            settings["auth"] = (self.registry_username, self.registry_password)
         return settings
 
     def require_registry(self, option: str | None = None) -> str:
@@ -246,7 +356,7 @@ def resolve(
         ConfigError: ``BUS_NOT_CONFIGURED`` if nothing names a cluster; ``BOOTSTRAP_INVALID``
             or ``REGISTRY_URL_INVALID``, naming the variable or option that holds the bad value.
     """
-    from courtbus.stack.runner import ADMIN_USER, Stack, StackConfig
+    from courtbus.stack.runner import Stack, StackConfig
 
     # Checked here too, so the message names where the bad value came from.
     if bootstrap:
@@ -257,10 +367,9 @@ def resolve(
         check_registry_url(registry_url, source="--registry")
     elif registry_url := os.environ.get("COURTBUS_REGISTRY_URL"):
         check_registry_url(registry_url, source="COURTBUS_REGISTRY_URL")
-    username = os.environ.get("COURTBUS_SASL_USERNAME")
-    password = os.environ.get("COURTBUS_SASL_PASSWORD")
+    env = _environment_credentials()
     if bootstrap:
-        return Connection(bootstrap, registry_url, username, password)
+        return Connection(bootstrap, registry_url, **env)
     home = stack_home or default_stack_home()
     state = Stack(StackConfig(home, registry=False)).state()
     if state is None:
@@ -268,7 +377,77 @@ def resolve(
             "no Kafka cluster configured: run `courtbus stack up` or set COURTBUS_BOOTSTRAP",
             code="BUS_NOT_CONFIGURED",
         )
-    user = ADMIN_USER if state.secure else None
-    return Connection(
-        state.bootstrap, registry_url or state.registry_url, user, state.admin_password
+    return stack_connection(state, registry_url, env)
+
+
+def stack_connection(
+    state: Any, registry_url: str | None = None, env: dict[str, Any] | None = None
+) -> Connection:
+    """How to reach the local stack recorded in ``state`` (a ``StackState``).
+
+    Credentials from the environment (``env``, as :func:`resolve` reads them) win; a SCRAM
+    user of a secure stack goes to its SASL_SSL listener. Else, on a secure stack, the
+    certificate issued to ``$COURTBUS_PRINCIPAL`` (default the operator), with the registry
+    password the stack keeps for it, if any.
+
+    Raises:
+        StackError: ``CREDENTIALS_UNKNOWN`` if nothing was issued to that principal.
+    """
+    from courtbus.security import pki
+    from courtbus.security.principals import OPERATOR
+    from courtbus.stack.layout import ADMIN_USER
+
+    env = dict(env or {})
+    registry = registry_url or state.registry_url
+    if not state.secure:
+        return Connection(state.bootstrap, registry, **env)
+    if getattr(state, "pki", None) is None:  # a stack made before TLS: its SCRAM admin
+        return Connection(state.bootstrap, registry, **{
+            "username": ADMIN_USER, "password": state.admin_password, **env})  # fmt: skip
+    ca = str(pki.Authority(Path(state.pki)).ca_cert)
+    if env.get("username"):
+        return Connection(state.scram_bootstrap, registry, **{"ssl_ca": ca, **env})
+    if env.get("ssl_cert"):
+        return Connection(state.bootstrap, registry, **{"ssl_ca": ca, **env})
+    conn: Connection = state.connection(os.environ.get("COURTBUS_PRINCIPAL") or OPERATOR)
+    if env.get("registry_username"):
+        conn = replace(conn, registry_username=env["registry_username"],
+                       registry_password=env.get("registry_password"))  # fmt: skip
+    return replace(conn, registry_url=registry)
+
+
+def env_http_settings() -> dict[str, Any]:
+    """``httpx.Client`` settings for a registry named by URL alone (``--registry``): the TLS
+    files and registry credentials of the environment, if any (see the module docstring)."""
+    env = _environment_credentials()
+    tls = {k: env[k] for k in ("ssl_ca", "ssl_cert", "ssl_key", "ssl_key_password") if k in env}
+    auth = {k: env[k] for k in ("registry_username", "registry_password") if k in env}
+    if not tls and not auth:
+        return {}
+    return Connection("127.0.0.1:9092", None, **tls, **auth).http_settings()
+
+
+def _environment_credentials() -> dict[str, Any]:
+    """The ``Connection`` fields set by ``COURTBUS_SSL_*``, ``COURTBUS_SASL_*`` and
+    ``COURTBUS_REGISTRY_USERNAME``/``_PASSWORD_FILE`` (see the module docstring)."""
+    env = os.environ
+    found: dict[str, Any] = {}
+    for name, key in (("COURTBUS_SSL_CA", "ssl_ca"), ("COURTBUS_SSL_CERT", "ssl_cert"),
+                      ("COURTBUS_SSL_KEY", "ssl_key")):  # fmt: skip
+        if env.get(name):
+            found[key] = env[name]
+    secrets = (
+        ("ssl_key_password", "COURTBUS_SSL_KEY_PASSWORD"),
+        ("password", "COURTBUS_SASL_PASSWORD"),
+        ("registry_password", "COURTBUS_REGISTRY_PASSWORD"),
     )
+    for key, name in secrets:
+        if env.get(f"{name}_FILE"):
+            found[key] = read_secret(env[f"{name}_FILE"], source=f"{name}_FILE")
+        elif env.get(name):
+            found[key] = env[name]
+    if env.get("COURTBUS_SASL_USERNAME"):
+        found["username"] = env["COURTBUS_SASL_USERNAME"]
+    if env.get("COURTBUS_REGISTRY_USERNAME"):
+        found["registry_username"] = env["COURTBUS_REGISTRY_USERNAME"]
+    return found

@@ -68,6 +68,13 @@ class AuthorizationError(CourtbusError):
     code = "NOT_AUTHORIZED"
 
 
+class SignatureError(CourtbusError):
+    """A record's signature is missing, malformed, made with the wrong key, does not match
+    the record, or its key is outside its validity window (``SIGNATURE_*``)."""
+
+    code = "SIGNATURE_INVALID"
+
+
 class StackError(CourtbusError):
     """The local Kafka/registry stack could not be fetched, started or stopped."""
 

@@ -18,6 +18,8 @@ from courtbus.logs import configure_logging
 from courtbus.runtime.config import WorkerConfig
 from courtbus.runtime.flow import Flow
 from courtbus.runtime.worker import Worker
+from courtbus.security.keys import SIGNING_KEY_ENV, signer_for
+from courtbus.security.signing import owner_of_source
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.registry import RegistryClient
@@ -94,7 +96,7 @@ def start_checks() -> tuple[Connection, RegistryClient]:
             or ``CLUSTER_UNREACHABLE``.
     """
     conn = resolve()
-    registry = RegistryClient(conn.require_registry())
+    registry = RegistryClient(conn.require_registry(), http=conn.http_settings())
     try:
         wait_for_cluster(conn, connect_wait_s())
         registry.check()
@@ -109,6 +111,21 @@ def start_checks() -> tuple[Connection, RegistryClient]:
     return conn, registry
 
 
+def sign_outputs(flow: Flow) -> None:
+    """Sign every record the flow builds with the service's own key (``service.<name>``),
+    read from the file ``$COURTBUS_SIGNING_KEY`` names; without it the records go unsigned.
+
+    Raises:
+        ConfigError: ``SIGNING_KEY_*`` (see ``courtbus.security.keys.signer_for``).
+    """
+    owner = owner_of_source(flow.source)
+    if owner is None or not os.environ.get(SIGNING_KEY_ENV):
+        return
+    signer = signer_for(owner)
+    flow.envelope.signer = signer
+    log.info("%s signs what it writes with %s", flow.name, getattr(signer, "keyid", "?"))
+
+
 def run_service(make: Callable[[Envelope], Flow]) -> None:
     """Run one worker of a flow until SIGTERM/SIGINT.
 
@@ -116,7 +133,8 @@ def run_service(make: Callable[[Envelope], Flow]) -> None:
     ``COURTBUS_HOLIDAYS`` (the operator's holiday schedules; logged at start, with a warning
     when the coming months have no holiday data), ``COURTBUS_CONNECT_WAIT_S`` (see
     ``wait_for_cluster``), and the runtime's settings (``COURTBUS_STATE_DIR``,
-    ``COURTBUS_INSTANCE``, ``COURTBUS_TICK_SECONDS``, ...: see ``WorkerConfig.from_env``). A
+    ``COURTBUS_INSTANCE``, ``COURTBUS_TICK_SECONDS``, ...: see ``WorkerConfig.from_env``),
+    ``COURTBUS_SIGNING_KEY`` (the service's private key: ``sign_outputs``). A
     configuration error or a cluster that does not come up is one logged line and exit code 2.
     """
     configure_logging(logging.INFO)
@@ -127,7 +145,13 @@ def run_service(make: Callable[[Envelope], Flow]) -> None:
         log.error("%s", exc)
         sys.exit(2)
     log.log(*start_report(holidays, datetime.now(CHINA).date()))
-    flow = make(Envelope(AvroCodec(SchemaSet.load(), registry)))
+    try:
+        flow = make(Envelope(AvroCodec(SchemaSet.load(), registry)))
+        sign_outputs(flow)
+    except CourtbusError as exc:
+        log.error("%s", exc)
+        registry.close()
+        sys.exit(2)
     worker = Worker(flow, WorkerConfig.from_env(conn))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())

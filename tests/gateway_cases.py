@@ -146,6 +146,13 @@ BAD_INPUTS: list[tuple[str, Callable[[Envelope], Raw], str, bool]] = [
         "POLICY_FREEZE_TOO_LONG",
         True,
     ),
+    (
+        # issue 21 item 1: court 320583 asks for a delegation on Zhanjiang's case
+        "a court acts on another court's case number",
+        lambda env: build(env, valid_payload(case_number=v.case_number("(2024)粤08执77号"))),
+        "CASE_NOT_SENDERS",
+        True,
+    ),
     ("key is not the entity id", lambda env: _rekey(build(env)), "KEY_MISMATCH", True),
     (
         "empty entity id",

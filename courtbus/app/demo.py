@@ -15,7 +15,7 @@ from rich.table import Table
 
 from courtbus.app import ops
 from courtbus.app.samples import one_per_flow
-from courtbus.config import Connection, default_stack_home
+from courtbus.config import Connection, default_stack_home, stack_connection
 from courtbus.domain.identity import mask_id, mask_ids_in_text
 from courtbus.stack import Stack
 from courtbus.stack.layout import stack_config
@@ -57,8 +57,7 @@ def run_demo(
         state = Stack(cfg, progress=lambda msg: status.update(msg)).up()
     out.print(f"[green]✓[/green] stack up: Kafka {state.bootstrap}, registry {state.registry_url} "
               f"({time.monotonic() - started:.1f}s)")  # fmt: skip
-    user = "admin" if state.secure else None
-    conn = Connection(state.bootstrap, state.registry_url, user, state.admin_password)
+    conn = stack_connection(state)  # the operator's certificate on a secure stack
     try:
         _run_on_stack(out, conn, cfg.home, started)
     except BaseException:  # a failed step or Ctrl-C: the stack is not stopped
@@ -76,7 +75,7 @@ def _run_on_stack(out: Console, conn: Connection, home: Path, started: float) ->
         f"[green]✓[/green] topics: {len(plan.specs)} in catalogue, {len(done)} change(s) applied"
     )
     schemas = SchemaSet.load()
-    ids = ops.register_schemas(conn.require_registry(), schemas)
+    ids = ops.register_schemas(conn, schemas)
     out.print(f"[green]✓[/green] schemas: {len(ids)} registered (FULL_TRANSITIVE)")
 
     envelope = make_envelope(conn, schemas)

@@ -14,7 +14,7 @@ from courtbus.catalogue.directory import DEFAULT_PATH as DIRECTORY_PATH
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.topics import DEFAULT_PATH as CATALOGUE_PATH
 from courtbus.catalogue.topics import TopicSpec, load_catalogue
-from courtbus.config import Connection
+from courtbus.config import Connection, env_http_settings
 from courtbus.wire.registry import RegistryClient
 from courtbus.wire.schemas import SchemaSet
 
@@ -63,8 +63,15 @@ def apply_topics(conn: Connection, plan: TopicPlan) -> list[adm.Action]:
         client.close()
 
 
+def _registry(target: str | Connection) -> RegistryClient:
+    """A registry client for a URL, or for a connection (with its TLS and credentials)."""
+    if isinstance(target, Connection):
+        return RegistryClient.for_connection(target)
+    return RegistryClient(target, http=env_http_settings())
+
+
 def register_schemas(
-    registry_url: str,
+    registry_url: str | Connection,
     schemas: SchemaSet,
     compatibility: str = "FULL_TRANSITIVE",
     progress: Callable[[str], None] | None = None,
@@ -77,7 +84,7 @@ def register_schemas(
         RegistryError: ``REGISTRY_INCOMPATIBLE`` if a schema breaks the subject's rule.
     """
     ids: dict[str, int] = {}
-    with RegistryClient(registry_url) as client:
+    with _registry(registry_url) as client:
         for name, message in sorted(schemas.messages.items()):
             ids[name] = client.register(name, message.text)
             if client.compatibility(name) != compatibility:
@@ -87,10 +94,12 @@ def register_schemas(
     return ids
 
 
-def registry_released(registry_url: str, names: list[str]) -> list[tuple[str, SchemaSet]]:
+def registry_released(
+    registry_url: str | Connection, names: list[str]
+) -> list[tuple[str, SchemaSet]]:
     """Every version the registry holds of each named subject, as one-message schema sets."""
     released = []
-    with RegistryClient(registry_url) as client:
+    with _registry(registry_url) as client:
         for name in names:
             for i, text in enumerate(client.versions(name), start=1):
                 released.append((f"registry v{i}", SchemaSet.from_messages({name: text}, name)))

@@ -62,6 +62,8 @@ def one_per_flow() -> list[Sample]:
                 "applicant": None,
                 "security_provided": False,
                 "sealed_property_sufficient": False,
+                "later_in_order": False,
+                "otherwise_not_refusal": False,
             },
         ),
         (

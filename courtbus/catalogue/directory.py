@@ -1,4 +1,5 @@
-"""The participant directory (``topics/directory.yaml``): courts, agencies, feeds, groups.
+"""The participant directory (``topics/directory.yaml``): courts, agencies, feeds, groups,
+and the participants' public signing keys (a separate file, ``courtbus.security.keys``).
 
 Loaded and validated at start-up. Every problem names the file, the entry and what is wrong.
 """
@@ -17,6 +18,8 @@ from courtbus.domain.identity import court_id_from_designation, validate_court_i
 from courtbus.domain.regions import BY_CODE, PROVINCES
 from courtbus.errors import ConfigError, ValidationError
 from courtbus.resources import directory_path
+from courtbus.security.keys import load_keys
+from courtbus.security.signing import PublicKey
 from courtbus.wire.messages import FLOWS
 
 DEFAULT_PATH = directory_path()  # $COURTBUS_DIRECTORY or the shipped directory
@@ -85,6 +88,8 @@ class Directory:
     agencies: tuple[Agency, ...]
     feeds: tuple[Feed, ...]
     groups: Mapping[str, tuple[str, ...]]
+    # public signing keys with their validity windows (the keys file: ``security.keys``)
+    keys: tuple[PublicKey, ...] = ()
     # by id, for lookups that do not walk 3,500 courts (a national directory)
     _courts: dict[str, Court] = field(init=False, repr=False, compare=False)
     _agencies: dict[str, Agency] = field(init=False, repr=False, compare=False)
@@ -318,10 +323,17 @@ def parse_directory(raw: Any, source: str = "<memory>") -> Directory:
     return Directory(tuple(courts), tuple(agencies), tuple(feeds), groups)
 
 
-def load_directory(path: Path = DEFAULT_PATH) -> Directory:
-    """Read and validate a directory YAML file.
+def load_directory(path: Path = DEFAULT_PATH, keys_file: Path | None = None) -> Directory:
+    """Read and validate a directory YAML file, with the public keys of ``keys_file``
+    (default ``$COURTBUS_KEYS`` or ``<stack home>/keys/public.yaml``; none if it does not
+    exist).
 
     Raises:
-        ConfigError: ``DIRECTORY_INVALID`` (see ``parse_directory``) or ``CONFIG_UNREADABLE``.
+        ConfigError: ``DIRECTORY_INVALID`` (see ``parse_directory``), ``KEYS_INVALID`` or
+            ``CONFIG_UNREADABLE``.
     """
-    return parse_directory(read_yaml(path), str(path))
+    directory = parse_directory(read_yaml(path), str(path))
+    keys = load_keys(keys_file)
+    if not keys:
+        return directory
+    return Directory(directory.courts, directory.agencies, directory.feeds, directory.groups, keys)

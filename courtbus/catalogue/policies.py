@@ -17,7 +17,9 @@ from courtbus import resources
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.files import read_yaml
 from courtbus.catalogue.topics import parse_duration_ms
+from courtbus.domain.case_owner import STRICT, CaseOwnership
 from courtbus.domain.delegation import DeadlineRule
+from courtbus.domain.identity import CaseNumber, validate_court_id
 from courtbus.domain.money import Money
 from courtbus.domain.policy import (
     ART_485,
@@ -41,7 +43,7 @@ MATTERS = frozenset(
 ASSETS = frozenset(
     {"DEPOSIT", "MOVABLE", "IMMOVABLE", "HOUSING_FUND", "VEHICLE", "EQUITY", "SECURITIES", "OTHER"}
 )
-_TOP = {"legal_max_freeze_days", "rules", "examples", "extends"}
+_TOP = {"legal_max_freeze_days", "rules", "examples", "extends", "case_numbers"}
 _FIELDS = {"id", "region", "applies_to", "asset_kinds", "allowed_matters", "forbidden_matters",
            "max_freeze_days", "annual_deduction_cap", "reason", "source"}  # fmt: skip
 _REPORT_LINES = re.compile(r"^report:(\d+)(?:-(\d+))?$")
@@ -225,7 +227,42 @@ def parse_policies(
             max_freeze_days=max_freeze, annual_deduction_cap=cap,
             source=rule_source, example=examples,
         ))  # fmt: skip
-    return PolicyCatalogue(legal, tuple(rules))
+    ownership = base.case_ownership if base is not None else STRICT
+    if raw.get("case_numbers") is not None:
+        ownership = _case_ownership(raw["case_numbers"], directory, f"{source}: case_numbers",
+                                    examples=examples)  # fmt: skip
+    return PolicyCatalogue(legal, tuple(rules), ownership)
+
+
+_CASE_NUMBER_KEYS = {"superior_may_act", "assigned", "source"}
+
+
+def _case_ownership(raw: Any, directory: Directory, where: str, *, examples: bool) -> CaseOwnership:
+    """``case_numbers:``: who may act on a case number that is not the sender's
+    (``courtbus.domain.case_owner``). Needs a ``source`` unless in an examples file."""
+    if not isinstance(raw, dict) or set(map(str, raw)) - _CASE_NUMBER_KEYS:
+        raise ConfigError(
+            f"{where}: keys are {', '.join(sorted(_CASE_NUMBER_KEYS))}", code="POLICY_INVALID"
+        )
+    superior = raw.get("superior_may_act", False)
+    if not isinstance(superior, bool):
+        raise ConfigError(f"{where}.superior_may_act must be true or false", code="POLICY_INVALID")
+    assigned: dict[str, str] = {}
+    for i, entry in enumerate(raw.get("assigned") or []):
+        spot = f"{where}.assigned[{i}]"
+        if not isinstance(entry, dict) or set(entry) != {"case", "court"}:
+            raise ConfigError(f"{spot}: needs case and court", code="POLICY_INVALID")
+        try:
+            case = str(CaseNumber.parse(str(entry["case"])))
+            court = validate_court_id(str(entry["court"]))
+            directory.court(court)
+        except ValidationError as exc:
+            raise ConfigError(f"{spot}: {exc.reason}", code="POLICY_INVALID") from exc
+        assigned[case] = court
+    rule_source = (
+        "" if examples and raw.get("source") is None else parse_source(raw.get("source"), where)
+    )
+    return CaseOwnership(superior, assigned, rule_source, examples)
 
 
 def load_policies(directory: Directory, path: Path = DEFAULT_PATH) -> PolicyCatalogue:

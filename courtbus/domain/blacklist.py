@@ -7,8 +7,11 @@ revision; "art. N" below):
 - art. 1: six grounds (``ListingGround``); art. 2: grounds (2)-(6) list for 2 years, extendable
   by 1-3 years for violent or threatening obstruction in serious circumstances or several
   dishonest acts; ground (1) has no fixed period (until the debtor performs);
-- art. 3: a ground (1) listing is excluded if adequate security was provided, or property
-  already sealed, seized or frozen suffices; art. 4: minors are never listed;
+- art. 3: a ground (1) listing is excluded if (一) adequate security was provided, (二) property
+  already sealed, seized or frozen suffices, (三) the debtor is later in the order of
+  performance and may not by law be enforced against yet, or (四) it is otherwise not a refusal
+  with ability (read in the 2017 决定's text on law-firm pages: 不得依据本规定第一条第一项的规定将
+  被执行人纳入失信被执行人名单); art. 4: minors are never listed;
 - art. 6: the published fields;
 - art. 10: deletion within 3 working days of a reason (1)-(7); "有纳入期限的，不适用前款规定。纳入
   期限届满后三个工作日内，人民法院应当删除失信信息" (an entry with a period leaves when it ends);
@@ -116,6 +119,8 @@ class Listing:
     filed_at: datetime | None = None
     security_provided: bool = False
     sealed_property_sufficient: bool = False
+    later_in_order: bool = False  # art. 3(3)
+    otherwise_not_refusal: bool = False  # art. 3(4)
 
 
 def birth_date(person_id: str) -> date | None:
@@ -144,8 +149,9 @@ def check_listing(listing: Listing) -> None:
     """Refuse a listing the provisions do not allow, naming the exclusion or the rule.
 
     Raises:
-        ValidationError: ``BLACKLIST_MINOR`` (art. 4), ``BLACKLIST_EXCLUDED_SECURITY`` or
-            ``BLACKLIST_EXCLUDED_SEALED_PROPERTY`` (art. 3), ``BLACKLIST_PERIOD_INVALID``
+        ValidationError: ``BLACKLIST_MINOR`` (art. 4), ``BLACKLIST_EXCLUDED_SECURITY``,
+            ``BLACKLIST_EXCLUDED_SEALED_PROPERTY``, ``BLACKLIST_EXCLUDED_LATER_IN_ORDER`` or
+            ``BLACKLIST_EXCLUDED_OTHER`` (art. 3 (一)-(四)), ``BLACKLIST_PERIOD_INVALID``
             (art. 2), ``BLACKLIST_FIELD_MISSING`` (art. 6).
     """
     if listing.debtor_kind == "PERSON":
@@ -165,6 +171,18 @@ def check_listing(listing: Listing) -> None:
                 "BLACKLIST_EXCLUDED_SEALED_PROPERTY", "property already sealed, seized or frozen "
                 "suffices to pay, so the debtor cannot be listed for refusing with ability",
                 art("三") + "(二)",
+            )  # fmt: skip
+        if listing.later_in_order:
+            raise _refuse(
+                "BLACKLIST_EXCLUDED_LATER_IN_ORDER", "the debtor is later in the order of "
+                "performance and may not by law be enforced against yet, so cannot be listed for "
+                "refusing with ability", art("三") + "(三)",
+            )  # fmt: skip
+        if listing.otherwise_not_refusal:
+            raise _refuse(
+                "BLACKLIST_EXCLUDED_OTHER", "the listing court found the debtor's conduct is not a "
+                "refusal to perform with ability, so it cannot be listed on that ground",
+                art("三") + "(四)",
             )  # fmt: skip
     check_period(listing.ground, listing.serious, listing.period_months)
     missing = [
@@ -211,7 +229,8 @@ def check_period(ground: Ground, serious: bool, period_months: int | None) -> No
 
 
 def expires_at(listed_at: datetime, period_months: int | None) -> datetime | None:
-    """When the listing period ends (None: until performed), counted by 民法典 第二百零一、二条."""
+    """When the listing period ends (None: until performed), counted by 民法典 第二百零一条、第二百零二条
+    (:func:`courtbus.domain.calendar.months_end`: the holiday rule, 第二百零三条, not applied)."""
     return None if period_months is None else months_end(listed_at, period_months)
 
 

@@ -283,10 +283,12 @@ def provisional_at(due: datetime) -> str | None:
 def months_end(start: datetime, months: int) -> datetime:
     """When a period of ``months`` months from ``start`` has run out (UTC).
 
-    民法典 第二百零一条、第二百零二条: the start day is not counted; the last day is the
-    corresponding day of the last month, or that month's last day when it has none. The end is
-    00:00 China time of the day after. No move past a rest day: the period is a time something
-    lasts (a listing), not a time limit to act within.
+    民法典 第二百零一条 (the start day is not counted), 第二百零二条 (the last day is the
+    corresponding day of the last month, or that month's last day when it has none). The end is
+    00:00 China time of the day after. The holiday rule is 第二百零三条 (期间的最后一日是法定休假日
+    的，以法定休假日结束的次日为期间的最后一日), which :func:`due_after` applies; it is not applied
+    here: the period is a time something lasts (a listing), not a time limit to act within. That
+    reading of 第二百零三条 is the bus's, not a text's.
 
     Raises:
         ValueError: ``start`` has no time zone, or ``months`` is below 1.

@@ -7,9 +7,10 @@ requested → delivered → accepted → in progress → completed | failed; can
 requesting court at any point before an end state. The executing court may not refuse (民事诉讼法
 委托执行条: 不得拒绝): it may ask for missing materials (补正) and return the delegation only if
 they are not supplied within 30 days (法释〔2011〕11号 第八条). If it has not started within 15
-days, the requesting court may escalate to its superior court, which orders execution, takes
-the case up, assigns another court, or finds the delay justified (民事诉讼法 ibid.; 法释〔2011〕
-11号 第十一条). A completed freeze, seal or seizure with an end date is watched until it is
+days, the requesting court may ask the executing court's superior court to order it to execute
+(指令执行, 民事诉讼法 ibid. 第二款); if it has not executed to the end in 6 months, the
+applicant may ask that court to set a time limit, take the case up or assign another court
+(法释〔2011〕11号 第十一条): two rules, and only the second takes the case away. A completed freeze, seal or seizure with an end date is watched until it is
 released or lapses; renewal must come before its end (民诉法解释 第四百八十五条) and keeps the
 original priority (法释〔2011〕11号 第六条第二款).
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from courtbus.domain.calendar import Due, reckon
+from courtbus.domain.calendar import Due, months_end, reckon
 from courtbus.errors import ValidationError
 
 
@@ -64,15 +65,37 @@ SPC_2011_ART_8 = (
     "可以将委托材料退回委托法院"
 )
 SPC_2011_ART_6_2 = "法释〔2011〕11号 第六条第二款: 续封续冻时，仍为原委托法院的查封冻结顺序"
+# Cited, not enforced: it governs handing over measures the requesting court already took when
+# it delegates a whole case (委托执行), which the bus does not carry yet (two kinds of
+# delegation, issue 21 citations 9); the measures here are the executing court's own.
+SPC_2011_ART_6_3 = (
+    "法释〔2011〕11号 (2020 修正) 第六条第三款: 查封、扣押、冻结等措施的有效期限在移交受托法院时不足1个月的，"
+    "委托法院应当先行续封或者续冻，再移交受托法院"
+)
 SPC_2011_ART_11 = (
-    "法释〔2011〕11号 第十一条: 上一级人民法院……发现受托法院无正当理由不予执行的，应当限期执行或者作出裁定"
-    "提级执行或者指定执行"
+    "法释〔2011〕11号 (2020 修正) 第十一条: 受托法院未能在6个月内将受托案件执结的，申请执行人有权请求受托法院的"
+    "上一级人民法院提级执行或者指定执行，上一级人民法院应当立案审查，发现受托法院无正当理由不予执行的，应当限期"
+    "执行或者作出裁定提级执行或者指定执行"
+)
+CPL_DELEGATION_ORDER = (
+    "民事诉讼法 (2023 修正) 第二百四十条第二款 (2021 版 第二百三十六条, 2017 版 第二百二十九条): 受委托人民法院自收到"
+    "委托函件之日起十五日内不执行的，委托人民法院可以请求受委托人民法院的上级人民法院指令受委托人民法院执行"
+)
+TRANSFER_MONTHS = (
+    6  # 法释〔2011〕11号 第十一条: 未能在6个月内将受托案件执结的 (counted here from delivery)
 )
 ART_485_RENEWAL = (
     "民诉法解释 (2022 修正) 第四百八十五条: 人民法院应当在查封、扣押、冻结期限届满前办理续行查封、扣押、冻结"
     "手续，续行期限不得超过前款规定的期限"
 )
+SPC_2011_ART_9 = (
+    "法释〔2011〕11号 (2020 修正) 第九条: 受托法院退回委托的，应当层报所在辖区高级人民法院审批。高级人民法院同意"
+    "退回后，受托法院应当在15日内将有关委托手续和案卷材料退回委托法院，并作出书面说明"
+)
 SUPPLY_DAYS = 30  # 法释〔2011〕11号 第八条: 委托法院应当在30日内完成补办事项
+FILES_BACK_DAYS = (
+    15  # 法释〔2011〕11号 第九条: 高级人民法院同意退回后……15日内……退回 (not watched yet)
+)
 MEASURE_MATTERS = frozenset({"FREEZE", "SEAL", "SEIZE"})  # 查封、扣押、冻结 (Art. 485): a term
 
 
@@ -145,7 +168,9 @@ TRANSITIONS: dict[Step, tuple[Actor, frozenset[State], State | None]] = {
         State.CANCELLED,
     ),
     Step.ESCALATED: (Actor.REQUESTING, _NOT_STARTED, None),
-    Step.ESCALATION_ANSWERED: (Actor.SUPERIOR, _NOT_STARTED, None),
+    # rule (a), CPL art. 240 para. 2: unstarted; rule (b), 法释〔2011〕11号 art. 11: not executed
+    # to the end in 6 months (so also in progress); _answered tells them apart
+    Step.ESCALATION_ANSWERED: (Actor.SUPERIOR, _NOT_STARTED | {State.IN_PROGRESS}, None),
     Step.RENEWAL_REQUESTED: (Actor.REQUESTING, frozenset({State.COMPLETED}), None),
     Step.RENEWED: (Actor.EXECUTING, frozenset({State.COMPLETED}), None),
     Step.RELEASE_REQUESTED: (Actor.REQUESTING, frozenset({State.COMPLETED}), None),
@@ -180,12 +205,29 @@ _MEASURE_STEPS: dict[Step, tuple[frozenset[MeasureStatus], MeasureStatus]] = {
 
 
 class EscalationDecision(StrEnum):
-    """What the superior court decides on an escalation (法释〔2011〕11号 第十一条)."""
+    """What the superior court decides. Two rules, each with its own decisions:
 
-    ORDERED = "ORDERED"  # 指令/限期执行: the executing court must execute (by a date)
-    TAKEN_UP = "TAKEN_UP"  # 提级执行: the superior executes itself
-    ASSIGNED = "ASSIGNED"  # 指定执行: another court executes
+    (a) 15 days unstarted: the *requesting court* may ask it to order execution (指令执行,
+        ``CPL_DELEGATION_ORDER``): ORDERED or NOT_WARRANTED;
+    (b) 6 months not executed to the end: the *applicant* may ask it to set a time limit, take
+        the case up or assign another court (``SPC_2011_ART_11``): ORDERED (限期执行), TAKEN_UP,
+        ASSIGNED or NOT_WARRANTED. TAKEN_UP and ASSIGNED belong to (b) only.
+    """
+
+    ORDERED = "ORDERED"  # 指令执行 (a) / 限期执行 (b): the executing court must execute (by a date)
+    TAKEN_UP = "TAKEN_UP"  # 提级执行, rule (b) only: the superior executes itself
+    ASSIGNED = "ASSIGNED"  # 指定执行, rule (b) only: another court executes
     NOT_WARRANTED = "NOT_WARRANTED"  # the executing court had a proper reason
+
+
+TRANSFERS = frozenset({EscalationDecision.TAKEN_UP, EscalationDecision.ASSIGNED})
+
+
+def transfer_open_at(d: Delegation) -> datetime | None:
+    """From when rule (b) may be invoked: 6 months after delivery (法释〔2011〕11号 第十一条
+    says 6 months, not from when: the bus counts from the executing court's receipt, the
+    delivery, the earliest reading). None: not delivered."""
+    return None if d.delivered_at is None else months_end(d.delivered_at, TRANSFER_MONTHS)
 
 
 def superior_of(court_id: str) -> str | None:
@@ -282,6 +324,7 @@ class Detail:
     until: datetime | None = None  # Completed, Renewed: the measure's new end
     decision: EscalationDecision | None = None  # EscalationAnswered
     execute_by: datetime | None = None  # EscalationAnswered ORDERED: the time limit, if set
+    approved_at: datetime | None = None  # Returned: the 高级人民法院's approval (art. 9)
 
 
 def check_not_self(requesting_court: str, executing_court: str) -> None:
@@ -496,6 +539,13 @@ def _returned(
             f"explain ({SPC_2011_ART_8})",
             "DELEGATION_RETURN_TOO_EARLY",
         )  # fmt: skip
+    if x.approved_at is None or x.approved_at > at:
+        raise _refuse(
+            d, step,
+            "a return needs the approval of the executing court's 高级人民法院, given before it "
+            f"(approved_at; {SPC_2011_ART_9})",
+            "DELEGATION_RETURN_NOT_APPROVED",
+        )  # fmt: skip
     return changed
 
 
@@ -521,12 +571,31 @@ def _escalated(
 def _answered(
     d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
 ) -> Delegation:
-    if not d.escalated:
+    if x.decision is None and not d.escalated:
         raise _refuse(d, step, "nobody escalated this delegation", "DELEGATION_NOT_ESCALATED")
     if x.decision is None:
         raise _refuse(d, step, "the answer carries no decision", "DELEGATION_DETAIL_MISSING")
+    opens = transfer_open_at(d)
+    rule_b = opens is not None and at >= opens  # the applicant may have asked (art. 11)
+    if x.decision in TRANSFERS and not rule_b:
+        when = opens.isoformat() if opens else "6 months after delivery"
+        raise _refuse(
+            d, step,
+            f"{x.decision.value} (提级执行 / 指定执行) is rule (b): for a delegation not executed to "
+            f"the end in 6 months, on the applicant's request, from {when} ({SPC_2011_ART_11}). "
+            f"Before that the superior court orders execution: answer ORDERED or NOT_WARRANTED "
+            f"({CPL_DELEGATION_ORDER})",
+            "DELEGATION_TRANSFER_TOO_EARLY",
+        )  # fmt: skip
+    if not d.escalated and not rule_b:
+        raise _refuse(d, step, "nobody escalated this delegation (rule (a), "
+                      f"{CPL_DELEGATION_ORDER}), and 6 months have not passed (rule (b))",
+                      "DELEGATION_NOT_ESCALATED")  # fmt: skip
+    if d.state is State.IN_PROGRESS and not rule_b:
+        raise _refuse(d, step, "the executing court has started: an order to execute (rule (a)) "
+                      "is for an unstarted delegation", "DELEGATION_ILLEGAL_TRANSITION")  # fmt: skip
     changed = replace(changed, escalated=False)
-    if x.decision in (EscalationDecision.TAKEN_UP, EscalationDecision.ASSIGNED):
+    if x.decision in TRANSFERS:
         return replace(changed, state=State.TRANSFERRED, resume_state=None)
     if x.decision is EscalationDecision.ORDERED and x.execute_by is not None:
         return _set_deadline(changed, DeadlineKind.START, x.execute_by)

@@ -37,6 +37,7 @@ from courtbus.domain.distribution_plan import (
     assess_enterprise,
     check_claim,
     check_claim_time,
+    check_declared_form,
     check_participation,
     compute_plan,
     payout,
@@ -294,11 +295,13 @@ def open_distribution(
     explicitly, which an enterprise debtor cannot have.
 
     Raises:
-        ValidationError: ``DISTRIBUTION_ENTERPRISE_DEBTOR``, ``DISTRIBUTION_DEBTOR_FORM_MISMATCH``
-            or ``DISTRIBUTION_PROCEDURE_MISMATCH`` (ENTERPRISE for a citizen or an other
-            organisation).
+        ValidationError: ``DISTRIBUTION_ENTERPRISE_DEBTOR``, ``DISTRIBUTION_DEBTOR_FORM_MISMATCH``,
+            ``DISTRIBUTION_DEBTOR_FORM_CONTRADICTED`` (the debtor's name or credit code says
+            another form: ``check_declared_form``) or ``DISTRIBUTION_PROCEDURE_MISMATCH``
+            (ENTERPRISE for a citizen or an other organisation).
     """
     own = procedure_for(debtor, debtor_form)
+    check_declared_form(debtor, debtor_form)
     if procedure is Procedure.PARTICIPATION:
         check_participation(debtor, debtor_form)
     elif procedure is not None and procedure is not own:

@@ -29,7 +29,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from courtbus.domain.calendar import due_after
-from courtbus.domain.identity import DebtorKind, validate_debtor_id
+from courtbus.domain.identity import (
+    DebtorKind,
+    OrganisationForm,
+    credit_code_category,
+    validate_debtor_id,
+)
 from courtbus.domain.money import MAX_FEN
 from courtbus.errors import ValidationError
 
@@ -72,10 +77,14 @@ BANKRUPTCY_TEST = (
     "企业破产法 第二条第一款: 不能清偿到期债务，并且资产不足以清偿全部债务或者明显缺乏清偿能力"
 )
 NOTIFY_ALL_COURTS = (
-    "最高人民法院关于执行案件移送破产审查若干问题的指导意见 (法发〔2017〕2号) 第8条 (verify): 执行法院作出移送"
+    # UNVERIFIED: the article number (no text of 法发〔2017〕2号 was read)
+    "最高人民法院关于执行案件移送破产审查若干问题的指导意见 (法发〔2017〕2号) 第8条 (article number unverified): 执行法院作出移送"
     "决定后，应当书面通知所有已知执行法院，执行法院均应中止对被执行人的执行程序"
 )
-CONSTRUCTION_PRIORITY = "民法典 第八百零七条; 法释〔2020〕25号 第三十六条: 承包人……享有的建设工程价款优先受偿权优于抵押权和其他债权"
+# 最高人民法院关于审理建设工程施工合同纠纷案件适用法律问题的解释（一） (2020-12-25) 第三十六条 and
+# 民法典 第八百零七条 were read in LawRefBook/Laws; UNVERIFIED: its document number 法释〔2020〕25号
+# (the text read does not carry it)
+CONSTRUCTION_PRIORITY = "民法典 第八百零七条; 建设工程施工合同解释（一） (法释〔2020〕25号, document number unverified) 第三十六条: 承包人……享有的建设工程价款优先受偿权优于抵押权和其他债权"
 MORTGAGE_ORDER = (
     "民法典 第四百一十四条: 抵押权已经登记的，按照登记的时间先后确定清偿顺序；已经登记的先于未登记的受偿；未登记"
     "的，按照债权比例清偿 (第四百一十五条: 抵押权与质权按照登记、交付的时间先后)"
@@ -187,6 +196,66 @@ def procedure_for(debtor: Party, form: DebtorForm) -> Procedure:
     return Procedure.PARTICIPATION
 
 
+# A declared form the debtor's name or credit code contradicts (issue 21 item 3). Read in
+# LawRefBook/Laws: 公司法 (2023 修订) 第二条 (本法所称公司，是指……有限责任公司和股份有限公司),
+# 第三条 (公司是企业法人), 第十三条第二款 (分公司不具有法人资格); 民法典 第七十六条第二款
+# (营利法人包括有限责任公司、股份有限公司和其他企业法人等), 第一百零二条第二款 (非法人组织包括
+# 个人独资企业、合伙企业……). GB 32100-2015 附录 A: a code's 9 + 1 is 企业 (courtbus.domain.identity).
+COMPANY_LAW = "公司法 (2023 修订) 第二条、第三条: 有限责任公司和股份有限公司是公司，公司是企业法人"
+BRANCH_LAW = "公司法 (2023 修订) 第十三条第二款: 分公司不具有法人资格"
+USCC_ENTERPRISE = "GB 32100-2015 附录 A: 登记管理部门代码 9 (工商) + 机构类别代码 1 (企业)"
+# 股份有限公司 ends in 有限公司; a branch's name (…有限公司某某分公司) ends in 分公司
+COMPANY_SUFFIXES = ("有限责任公司", "有限公司")
+BRANCH_SUFFIX = "分公司"
+
+
+def is_company_name(name: str) -> bool:
+    """Whether an organisation's name says it is a company (有限责任公司 or 股份有限公司), not
+    a branch of one (分公司, which is not a legal person: 公司法 第十三条第二款)."""
+    name = name.strip()
+    return name.endswith(COMPANY_SUFFIXES) and not name.endswith(BRANCH_SUFFIX)
+
+
+def check_declared_form(debtor: Party, form: DebtorForm) -> None:
+    """The declared form is not contradicted by the debtor's name or credit code.
+
+    * A name ending in 有限责任公司 / 有限公司 (not 分公司) is a company, an enterprise legal
+      person (``COMPANY_LAW``): declared otherwise, it is refused, since 参与分配 is not for it.
+    * ENTERPRISE_LEGAL_PERSON needs a credit code whose first two characters are 91, an
+      enterprise (``USCC_ENTERPRISE``): 92 个体工商户, 93 农民专业合作社 (a special legal person,
+      民法典 第九十六条), 5x social organisations (non-profit legal persons, 第八十七条), 1x organs
+      (special legal persons) are not enterprise legal persons.
+
+    The code alone cannot tell a 企业法人 from a partnership or a branch (all 91): an
+    OTHER_ORGANISATION with a 91 code and a name that is not a company's passes.
+
+    Raises:
+        ValidationError: ``DISTRIBUTION_DEBTOR_FORM_CONTRADICTED``, saying what to declare and
+            which path the distribution then takes.
+    """
+    if debtor.kind is not DebtorKind.ORGANISATION:
+        return
+    if form is not DebtorForm.ENTERPRISE_LEGAL_PERSON and is_company_name(debtor.name):
+        raise _refuse(
+            f"{debtor.name} is declared {form.value}, but its name says it is a company, an "
+            f"enterprise legal person ({COMPANY_LAW}; a branch's name ends in 分公司, {BRANCH_LAW}): "
+            f"参与分配 is not for it ({ART_506}). Declare ENTERPRISE_LEGAL_PERSON: with the consent "
+            "of one applicant or of the debtor the case is transferred for bankruptcy (执转破, "
+            f"{ART_511}); otherwise ordinary claims are paid in the order of sealing ({ART_514})",
+            "DISTRIBUTION_DEBTOR_FORM_CONTRADICTED",
+        )
+    if form is DebtorForm.ENTERPRISE_LEGAL_PERSON:
+        category = credit_code_category(debtor.id_number)
+        if category.form is not OrganisationForm.ENTERPRISE:
+            raise _refuse(
+                f"{debtor.name} is declared ENTERPRISE_LEGAL_PERSON, but its credit code's first "
+                f"two characters ({debtor.id_number[:2]}: {category.department}, "
+                f"{category.category}) say it is not an enterprise ({USCC_ENTERPRISE}). Declare "
+                f"OTHER_ORGANISATION: the proceeds are then distributed by 参与分配 ({ART_506})",
+                "DISTRIBUTION_DEBTOR_FORM_CONTRADICTED",
+            )
+
+
 def check_participation(debtor: Party, form: DebtorForm) -> None:
     """参与分配 may be opened against this debtor (Art. 506).
 
@@ -217,8 +286,11 @@ CLASS_ORDER = (ClaimClass.STATUTORY_PRIORITY, ClaimClass.SECURED, ClaimClass.ORD
 class Claim:
     """A claim on the proceeds of one asset.
 
-    ``rank`` orders claims within a priority class (1 first, e.g. mortgage registration order);
-    claims of equal rank share pro rata (民法典 第四百一十四条第三项). ``seal_order`` is the place
+    ``rank`` orders claims within a priority class (1 first, e.g. mortgage registration order).
+    Claims of equal rank share pro rata. The law says so only of unregistered mortgages (民法典
+    第四百一十四条第一款第三项: 抵押权未登记的，按照债权比例清偿); for any other claims a court
+    gives one rank (two mortgages registered at one time, two statutory priorities of one kind)
+    pro rata is the bus's choice, which the presiding court avoids by ranking them apart. ``seal_order`` is the place
     of the claimant's seal, seizure or freeze on the asset (1 first), used under Art. 514.
     """
 

@@ -32,9 +32,11 @@ from courtbus.errors import ValidationError
 _COURT_ID = re.compile(r"^(\d{2})(\d{2}|\d{4})?$")
 _DESIGNATION = re.compile(r"^(\D+?)(\d{2}|\d{4})?$")
 
-# Courts whose designation has no province abbreviation (法〔2015〕137号): the Supreme
-# People's Court (最高法, never followed by digits) and the military courts (军). Their court
-# ids use two-digit prefixes that are not GB/T 2260 province codes.
+# Courts whose designation has no province abbreviation (法〔2015〕137号 第四条: 最高法; 军 for the
+# 中国人民解放军军事法院): the Supreme People's Court (never followed by digits) and the military
+# courts. Their court ids ``00`` and ``90`` are the bus's own: no national numeric court code
+# was found in any text read (GB/T 2260 has neither), so they are two-digit prefixes no province
+# code uses, chosen here.
 SUPREME_COURT_ID = "00"
 MILITARY_COURT_PREFIX = "90"
 _NATIONAL_BY_DESIGNATION: dict[str, str] = {
@@ -62,7 +64,8 @@ def court_id_from_designation(designation: str) -> str:
     """Turn a case-number court designation into a topic-safe court id.
 
     ``苏0583`` → ``320583``; ``苏05`` → ``3205``; ``苏`` → ``32``; ``沪74`` → ``3174``
-    (special courts keep their number: 71 railway transport, 72 maritime, 73 IP, 74 financial);
+    (special courts keep their number, ``case_types.SPECIAL_COURT_NUMBERS``: 71 railway, 72
+    maritime, 73 IP, 74 oilfield, …; 沪74 is 上海金融法院 as its case numbers print);
     ``最高法`` → ``00``; ``军`` → ``90`` (``军01`` → ``9001``).
 
     Raises:
@@ -263,7 +266,8 @@ _log = logging.getLogger(__name__)
 # GB/T 2260 province codes a resident ID's first two digits can carry (兵 / 66 is a court
 # prefix only: XPCC residents hold 65 Xinjiang codes).
 _ID_PROVINCES = frozenset(code for code in BY_CODE if code != "66")
-# 港澳台居民居住证: 国务院办公厅《港澳台居民居住证申领发放办法》(国办发〔2018〕81号) 第四条 —
+# 港澳台居民居住证: 国务院办公厅《港澳台居民居住证申领发放办法》(国办发〔2018〕81号) 第四条 — UNVERIFIED:
+# neither the document number nor the article was read in a text (only the format is checked) —
 # the resident-ID format (GB 11643) with 810000 (Hong Kong), 820000 (Macau) or 830000 (Taiwan)
 # as the address code.
 HMT_PERMIT_PREFIXES: dict[str, str] = {"810000": "香港", "820000": "澳门", "830000": "台湾"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from courtbus.domain.case_owner import STRICT, CaseOwnership
 from courtbus.domain.delegation import check_not_self
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
@@ -56,10 +57,12 @@ class PolicyRule:
 
 @dataclass(frozen=True, slots=True)
 class PolicyCatalogue:
-    """All rules, plus the legal freeze maxima that apply everywhere."""
+    """All rules, plus the legal freeze maxima that apply everywhere, and who may act on a
+    case number that is not the sender's (``case_numbers:``; default: nobody)."""
 
     legal_max_freeze_days: Mapping[str, int]
     rules: Sequence[PolicyRule]
+    case_ownership: CaseOwnership = STRICT
 
 
 @dataclass(frozen=True, slots=True)

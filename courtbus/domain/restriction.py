@@ -4,13 +4,19 @@ no clocks.
 
 Sources:
 - 最高人民法院关于限制被执行人高消费及有关消费的若干规定 (法释〔2015〕17号, "the consumption
-  provisions"): art. 1 (a debtor listed as dishonest shall be restricted), art. 3 (the
-  forbidden kinds, the persons an organisation's ban binds, the private-consumption exemption),
-  art. 9 (lifting);
+  provisions", 2015 修正; UNVERIFIED: the document number 法释〔2015〕17号 — no text read
+  names it; the 2010 text read in LawRefBook/Laws lacks the 2015 changes, whose wording was
+  read on court and law-firm pages): art. 1 (a debtor listed as dishonest shall be restricted), art. 3 (the forbidden
+  kinds; para. 2: the persons an organisation's ban binds, 实际控制人 included, and their
+  因私消费 with their own property, allowed on application), art. 8 (a debtor's consumption
+  needed for living or business, allowed on application), art. 9 (lifting);
 - 民事诉讼法 (2023 修正) 第二百六十六条 (2021 版 第二百六十二条, 2017 版 第二百五十五条): 人民法院可以对其采取或者通知有关
-  单位协助采取限制出境 (the same text in all three).
-  That an organisation's exit ban names its legal representative, principal or responsible
-  persons follows 民诉法解释 on 限制出境 of a unit's persons (article number to verify);
+  单位协助采取限制出境 (the same text in all three);
+- 最高人民法院关于适用《中华人民共和国民事诉讼法》执行程序若干问题的解释 (2020 修正, "执行程序解释")
+  第二十三条至第二十五条 (read in LawRefBook/Laws): whose exit may be restricted. Art. 24:
+  被执行人为单位的，可以对其法定代表人、主要负责人或者影响债务履行的直接责任人员限制出境; 被执行人为
+  无民事行为能力人或者限制民事行为能力人的，可以对其法定代理人限制出境. It does not name the
+  实际控制人, whom only a consumption ban binds (限高 第三条第二款);
 - the source report: the exit-ban system links the courts, the National Immigration
   Administration and the border ports (report:356-366); courts and airlines enforce consumption
   bans on flights (report:372-374).
@@ -27,8 +33,15 @@ from enum import StrEnum
 
 from courtbus.errors import ValidationError
 
-CONSUMPTION_PROVISIONS = "最高人民法院关于限制被执行人高消费及有关消费的若干规定 (法释〔2015〕17号)"
+# UNVERIFIED document number (see the module docstring)
+CONSUMPTION_PROVISIONS = (
+    "最高人民法院关于限制被执行人高消费及有关消费的若干规定 (2015 修正, 法释〔2015〕17号)"
+)
 EXIT_BAN_SOURCE = "民事诉讼法 第二百六十六条 (2021 版 第二百六十二条, 2017 版 第二百五十五条)"
+EXIT_BAN_PERSONS = (
+    "执行程序解释 (2020 修正) 第二十四条: 被执行人为单位的，可以对其法定代表人、主要负责人或者影响债务履行的直接"
+    "责任人员限制出境。被执行人为无民事行为能力人或者限制民事行为能力人的，可以对其法定代理人限制出境"
+)
 ACK_DEADLINE = timedelta(hours=12)  # operational default, configurable
 
 
@@ -72,7 +85,19 @@ class Role(StrEnum):
     LEGAL_REPRESENTATIVE = "LEGAL_REPRESENTATIVE"  # 法定代表人
     PRINCIPAL = "PRINCIPAL"  # 主要负责人
     RESPONSIBLE_PERSON = "RESPONSIBLE_PERSON"  # 影响债务履行的直接责任人员
-    ACTUAL_CONTROLLER = "ACTUAL_CONTROLLER"  # 实际控制人
+    ACTUAL_CONTROLLER = "ACTUAL_CONTROLLER"  # 实际控制人: consumption bans only (art. 3 para. 2)
+    LEGAL_AGENT = "LEGAL_AGENT"  # 法定代理人 of a debtor without full capacity: exit bans only
+
+
+# The persons of an organisation debtor each kind of ban may bind.
+ORGANISATION_ROLES: dict[Kind, frozenset[Role]] = {
+    Kind.EXIT_BAN: frozenset(
+        {Role.LEGAL_REPRESENTATIVE, Role.PRINCIPAL, Role.RESPONSIBLE_PERSON}
+    ),  # 执行程序解释 第二十四条第一款
+    Kind.CONSUMPTION_BAN: frozenset(
+        {Role.LEGAL_REPRESENTATIVE, Role.PRINCIPAL, Role.RESPONSIBLE_PERSON, Role.ACTUAL_CONTROLLER}
+    ),  # 限高 第三条第二款
+}
 
 
 class TravelDocument(StrEnum):
@@ -129,11 +154,16 @@ def check_subjects(kind: Kind, debtor_kind: str, subjects: list[Subject]) -> Non
     if debtor_kind == "ORGANISATION":
         persons = [s for s in subjects if s.role is not Role.DEBTOR]
         if not persons:
-            binds = "an exit ban binds natural persons only" if kind is Kind.EXIT_BAN else (
-                "an organisation's consumption ban binds its persons")  # fmt: skip
+            if kind is Kind.EXIT_BAN:
+                raise ValidationError(
+                    "an exit ban binds natural persons only: name the legal representative, "
+                    f"principal or directly responsible person ({EXIT_BAN_PERSONS})",
+                    code="RESTRICTION_NO_PERSON",
+                )
             raise ValidationError(
-                f"{binds}: name the legal representative, principal, directly responsible "
-                f"person or actual controller ({consumption_art('三')}; {EXIT_BAN_SOURCE})",
+                "an organisation's consumption ban binds its persons: name the legal "
+                "representative, principal, directly responsible person or actual controller "
+                f"({consumption_art('三')}第二款)",
                 code="RESTRICTION_NO_PERSON",
             )
         if len(persons) != len(subjects):
@@ -141,9 +171,24 @@ def check_subjects(kind: Kind, debtor_kind: str, subjects: list[Subject]) -> Non
                 "an organisation is not itself a person to restrict; name its persons",
                 code="RESTRICTION_SUBJECT_INVALID",
             )
+        for s in persons:
+            if s.role not in ORGANISATION_ROLES[kind]:
+                allowed = ", ".join(sorted(r.value for r in ORGANISATION_ROLES[kind]))
+                source = (
+                    EXIT_BAN_PERSONS if kind is Kind.EXIT_BAN else f"{consumption_art('三')}第二款"
+                )
+                raise ValidationError(
+                    f"a {kind.value} of an organisation binds {allowed}, not {s.role.value} "
+                    f"({source}; the 实际控制人 is bound by a consumption ban only, "
+                    f"{consumption_art('三')}第二款)",
+                    code="RESTRICTION_SUBJECT_INVALID",
+                )
+    elif kind is Kind.EXIT_BAN and [s.role for s in subjects] == [Role.LEGAL_AGENT]:
+        pass  # the 法定代理人 of a debtor without full capacity (第二十四条第二款)
     elif [s.role for s in subjects] != [Role.DEBTOR]:
         raise ValidationError(
-            "a natural-person debtor's restriction binds the debtor alone",
+            "a natural-person debtor's restriction binds the debtor alone (an exit ban may bind "
+            f"instead the 法定代理人 of a debtor without full capacity: {EXIT_BAN_PERSONS})",
             code="RESTRICTION_SUBJECT_INVALID",
         )
     if kind is Kind.EXIT_BAN:
@@ -271,8 +316,10 @@ def agencies_for(
 
 
 def check_exemption(control: Control, court: str | None) -> None:
-    """An exemption (a trip or expense allowed: art. 3, last paragraph) needs a control in force,
-    granted by its issuing court.
+    """An exemption (a trip or expense allowed) needs a control in force, granted by its
+    issuing court. Two provisions allow one on application: art. 8 (the debtor's consumption
+    needed for living or business: 因生活或者经营必需) and art. 3 para. 2 (an organisation's
+    persons' 因私消费 with their own property, for an organisation's ban only).
 
     Raises:
         ValidationError: ``RESTRICTION_NOT_ISSUER`` or ``RESTRICTION_NOT_ACTIVE``.

@@ -4,6 +4,12 @@ Pure of Kafka: ``Gateway.check`` takes a raw record and returns what to forward,
 ``CourtbusError`` that says why not. The flow in ``services/gateway`` only moves records.
 """
 
-from courtbus.gateway.core import EVENT_ID_CONFLICT, Forward, Gateway, record_digest
+from courtbus.gateway.core import (
+    EVENT_ID_CONFLICT,
+    Forward,
+    Gateway,
+    SignaturePolicy,
+    record_digest,
+)
 
-__all__ = ["EVENT_ID_CONFLICT", "Forward", "Gateway", "record_digest"]
+__all__ = ["EVENT_ID_CONFLICT", "Forward", "Gateway", "SignaturePolicy", "record_digest"]

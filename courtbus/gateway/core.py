@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from courtbus.bus.records import Output, forward
 from courtbus.bus.topics import OUTBOX, flow_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.domain import policy
-from courtbus.errors import ValidationError
+from courtbus.errors import ConfigError, SignatureError, ValidationError
 from courtbus.gateway.compiled import Check, compile_payload_check
-from courtbus.gateway.rules import Memo, check_identities, check_sender, check_values, payload_ok
+from courtbus.gateway.rules import (
+    Memo,
+    check_case_owner,
+    check_identities,
+    check_sender,
+    check_values,
+    payload_ok,
+)
+from courtbus.security.signing import DEFAULT_SKEW, HEADER, MISSING, KeyRing, Verified, verify
 from courtbus.wire.envelope import OUTBOX_MAX_VALUE_BYTES, Envelope, Event, RawRecord
 from courtbus.wire.events import EventHeaders
 from courtbus.wire.messages import by_record
@@ -25,10 +35,60 @@ _ABSENT = b"\xff\xff\xff\xff"  # a length no part has: a null key or value
 
 @dataclass(frozen=True, slots=True)
 class Forward:
-    """An accepted record: the decoded event, and the record to put on its flow's topic."""
+    """An accepted record: the decoded event, the record to put on its flow's topic, and what
+    its signature proved (None: unsigned, accepted because signatures are optional)."""
 
     event: Event
     output: Output
+    signed: Verified | None = None
+
+
+SIGNATURES_ENV = "COURTBUS_SIGNATURES"
+MAX_AGE_ENV = "COURTBUS_SIGNATURE_MAX_AGE_H"
+DEFAULT_MAX_AGE = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class SignaturePolicy:
+    """What the gateway asks of signatures.
+
+    ``required``: a record without a signature is refused (``SIGNATURE_MISSING``) from every
+    participant; otherwise (during a migration) only from a participant that has a key in the
+    directory, so a signature cannot be stripped from a participant that signs, and a
+    participant with no key yet still gets through. A signature present is always verified.
+    ``max_age``: how old a signed time may be when the gateway sees the record (older:
+    ``SIGNATURE_STALE``); it must stay below the dedup retention, so a record too old to be
+    remembered is too old to be accepted. ``skew``: how far ahead of the gateway's clock.
+    """
+
+    required: bool = False
+    max_age: timedelta = DEFAULT_MAX_AGE
+    skew: timedelta = DEFAULT_SKEW
+
+    @classmethod
+    def from_env(cls, *, secure: bool = False) -> SignaturePolicy:
+        """``$COURTBUS_SIGNATURES`` (``required`` or ``optional``; unset: required when
+        ``secure``, i.e. on the secure stack) and ``$COURTBUS_SIGNATURE_MAX_AGE_H`` (hours,
+        default 24).
+
+        Raises:
+            ConfigError: ``SIGNATURES_INVALID``.
+        """
+        mode = os.environ.get(SIGNATURES_ENV, "").strip().lower()
+        if mode not in ("", "required", "optional"):
+            raise ConfigError(
+                f"{SIGNATURES_ENV}={mode!r}: write required or optional", code="SIGNATURES_INVALID"
+            )
+        try:
+            hours = float(os.environ.get(MAX_AGE_ENV) or DEFAULT_MAX_AGE.total_seconds() / 3600)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{MAX_AGE_ENV} must be a number of hours", code="SIGNATURES_INVALID"
+            ) from exc
+        if hours <= 0:
+            raise ConfigError(f"{MAX_AGE_ENV} must be above 0", code="SIGNATURES_INVALID")
+        required = mode == "required" if mode else secure
+        return cls(required=required, max_age=timedelta(hours=hours))
 
 
 class Gateway:
@@ -41,6 +101,7 @@ class Gateway:
         policies: policy.PolicyCatalogue,
         *,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        signatures: SignaturePolicy | None = None,
     ) -> None:
         self.envelope = envelope
         self.directory = directory
@@ -53,6 +114,10 @@ class Gateway:
         self._designations = {c.id: c.designation for c in directory.courts}
         self._memo = Memo()
         self._checks: dict[str, Check] = {}
+        self.signatures = signatures or SignaturePolicy()
+        # the directory's keys, each parsed once; who has a key must sign
+        self.keyring = KeyRing(directory.keys)
+        self._signing = self.keyring.owners()
 
     def _payload_check(self, record: str) -> Check:
         """The fast payload test compiled for ``record`` (the generic one if it cannot be)."""
@@ -82,8 +147,28 @@ class Gateway:
             )
         return kind, pid
 
-    def check(self, raw: RawRecord) -> Forward:
-        """Decide on one record from an outbox.
+    def verify(self, raw: RawRecord, kind: str, pid: str, now: datetime) -> Verified | None:
+        """The record's signature checked against the outbox owner's keys (None: unsigned and
+        allowed, see ``SignaturePolicy``).
+
+        Raises:
+            SignatureError: ``SIGNATURE_*`` (see ``courtbus.security.signing.verify``).
+        """
+        owner = f"{kind}.{pid}"
+        if not any(name.lower() == HEADER and value for name, value in raw.headers or ()):
+            if self.signatures.required or owner in self._signing:
+                why = "signatures are required" if self.signatures.required else (
+                    f"{owner} has a signing key in the directory")  # fmt: skip
+                raise SignatureError(f"the record is not signed ({why})", code=MISSING)
+            return None
+        return verify(
+            raw.headers, raw.value, self.keyring, sender=owner, now=now,
+            max_age=self.signatures.max_age, skew=self.signatures.skew,
+        )  # fmt: skip
+
+    def check(self, raw: RawRecord, now: datetime | None = None) -> Forward:
+        """Decide on one record from an outbox (``now``: the gateway's clock, for the
+        signature's key window and age).
 
         Raises:
             CourtbusError: the reason for refusing it (its ``code`` goes to the dead letter),
@@ -101,11 +186,13 @@ class Gateway:
             raise ValidationError(
                 f"ce_source {headers.source} does not own {raw.topic}", code="SOURCE_SPOOFED"
             )
+        signed = self.verify(raw, kind, pid, now or datetime.now(UTC))
         event = self.envelope.read(raw, headers)
         check_sender(event.record, kind, pid, event.payload)
         if not self._payload_check(event.record)(event.payload, self._designations, self._memo):
             check_values(event.payload)  # raise the refusal naming the field
             check_identities(event.payload, self.directory)
+        check_case_owner(event.record, kind, pid, event.payload, self.policies.case_ownership)
         mtype = by_record(event.record)
         expected_key = mtype.key(event.payload)
         if not 1 <= len(expected_key) <= MAX_KEY_CHARS or not expected_key.isprintable():
@@ -120,7 +207,7 @@ class Gateway:
             )
         if mtype.record.endswith(".DelegationRequested"):
             policy.check_request(self.policies, policy.ask_from_payload(event.payload))
-        return Forward(event, forward(raw, flow_topic(mtype.flow)))
+        return Forward(event, forward(raw, flow_topic(mtype.flow)), signed)
 
 
 def record_digest(raw: RawRecord) -> str:

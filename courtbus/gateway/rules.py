@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from courtbus.catalogue.directory import Directory
+from courtbus.domain.case_owner import CaseOwnership, check_owned_cases
 from courtbus.domain.identity import CaseNumber, validate_debtor_id
 from courtbus.domain.money import amount_ok, check_amount
 from courtbus.domain.text import FREE_TEXT_FIELDS, check_text, text_ok
@@ -104,6 +105,19 @@ def check_sender(record: str, source_kind: str, source_id: str, payload: dict[st
             f"{short}.{field} is {named_id!r} but the record came from {source_kind} {source_id}",
             code="SOURCE_NOT_PARTY",
         )
+
+
+def check_case_owner(
+    record: str, source_kind: str, source_id: str, payload: dict[str, Any], ownership: CaseOwnership
+) -> None:
+    """A court acts only on its own case numbers (``courtbus.domain.case_owner``): run after
+    the payload checks, which make each case number's ``court_id`` agree with its text.
+
+    Raises:
+        ValidationError: ``CASE_NOT_SENDERS``.
+    """
+    if source_kind == "court":
+        check_owned_cases(record.rsplit(".", 1)[1], payload, source_id, ownership)
 
 
 def _walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:

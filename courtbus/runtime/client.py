@@ -59,7 +59,10 @@ class GroupConsumer:
         metadata_max_age_ms: int,
         on_assign: Callable[[set[TopicPartition]], None],
         on_revoke: Callable[[set[TopicPartition]], None],
+        queue_kbytes: int | None = None,
     ) -> None:
+        """``queue_kbytes``: the most librdkafka fetches ahead of what was taken (its
+        ``queued.max.messages.kbytes``, and each fetch's size with it); None: its defaults."""
         config = {
             **settings, "group.id": group, "enable.auto.commit": False,
             "enable.auto.offset.store": False, "isolation.level": "read_committed",
@@ -70,6 +73,17 @@ class GroupConsumer:
             "max.partition.fetch.bytes": 4 * 1024 * 1024,
             "topic.metadata.refresh.interval.ms": metadata_max_age_ms, "logger": _LIBRDKAFKA,
         }  # fmt: skip
+        if queue_kbytes is not None:
+            # One queue for every partition, in fetch order: a record of a quiet partition
+            # waits behind what was fetched before it (a backlog's records), so little is
+            # fetched ahead, a few partitions' worth; and each fetch asks every partition
+            # (fetch.max.bytes, the whole response, stays far above it), so a quiet one is
+            # never left out of a response the backlog filled.
+            # A full queue is looked at again after fetch.queue.backoff.ms (1 s by default):
+            # a queue this short is drained within a batch, so sooner.
+            config |= {"queued.max.messages.kbytes": queue_kbytes,
+                       "max.partition.fetch.bytes": max(queue_kbytes * 1024 // 8, 65536),
+                       "fetch.queue.backoff.ms": 10}  # fmt: skip
         try:
             self._consumer = ck.Consumer(config)
         except ck.KafkaException as exc:
@@ -113,6 +127,7 @@ class GroupConsumer:
                 messages += self._consumer.consume(max_records - len(messages), 0)
         except ck.KafkaException as exc:
             raise ClientError(str(exc)) from exc
+        parts: dict[tuple[str, int], list[KeptRecord]] = {}
         for m in messages:
             error = m.error()
             if error is not None:
@@ -124,8 +139,14 @@ class GroupConsumer:
             topic, partition, offset = m.topic(), m.partition(), m.offset()
             assert topic is not None and partition is not None and offset is not None
             headers: Any = m.headers() or []  # a list of (name, bytes) as the broker sent them
-            record = KeptRecord(topic, partition, offset, m.key(), m.value(), list(headers))
-            batch.setdefault(TopicPartition(topic, partition), []).append(record)
+            record = KeptRecord(topic, partition, offset, m.key(), m.value(), headers)
+            got = parts.get((topic, partition))
+            if got is None:
+                parts[(topic, partition)] = [record]
+            else:
+                got.append(record)
+        for (topic, partition), records in parts.items():
+            batch[TopicPartition(topic, partition)] = records
         return batch
 
     def positions(self, parts: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
@@ -143,6 +164,20 @@ class GroupConsumer:
         """Fetch ``tp`` from ``offset`` next (an assigned partition)."""
         try:
             self._consumer.seek(_ck(tp, offset))
+        except ck.KafkaException as exc:
+            raise ClientError(str(exc)) from exc
+
+    def pause(self, parts: Iterable[TopicPartition]) -> None:
+        """Stop fetching ``parts`` (assigned partitions) until ``resume``."""
+        try:
+            self._consumer.pause([_ck(tp) for tp in parts])
+        except ck.KafkaException as exc:
+            raise ClientError(str(exc)) from exc
+
+    def resume(self, parts: Iterable[TopicPartition]) -> None:
+        """Fetch ``parts`` again, from the record after the last one taken."""
+        try:
+            self._consumer.resume([_ck(tp) for tp in parts])
         except ck.KafkaException as exc:
             raise ClientError(str(exc)) from exc
 
@@ -195,6 +230,14 @@ class TransactionalProducer:
             # producer of the bus puts it (librdkafka's default, CRC32, would split an entity's
             # records over two partitions: another task, and compaction keeping both)
             "partitioner": "murmur2_random",
+            # A transaction begun right after the previous commit often finds that commit's
+            # markers still being written: the coordinator answers AddPartitionsToTxn and
+            # AddOffsetsToTxn with CONCURRENT_TRANSACTIONS and librdkafka retries after
+            # retry.backoff.ms, 100 ms by default, doubled up to retry.backoff.max.ms (1 s).
+            # At low load that wait was most of a hop's latency (py-spy: 79% of the gateway's
+            # time in send_offsets_to_transaction); the Java client retries this case after
+            # 20 ms. 10 ms, at most 100 ms: the markers take a few ms on a healthy cluster.
+            "retry.backoff.ms": 10, "retry.backoff.max.ms": 100,
         }  # fmt: skip
         try:
             self._producer = ck.Producer(config)

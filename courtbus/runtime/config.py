@@ -33,6 +33,9 @@ class WorkerConfig:
     # thread a few wake-ups per batch and adds those round trips to every hop's latency.
     linger_ms: int = 5
     fetch_max_wait_ms: int = 100
+    # A flow with paced inputs: how much the consumer fetches ahead (KiB), so a live record is
+    # never queued behind more than about a batch of a backlog (librdkafka's one queue).
+    paced_queue_kbytes: int = 512
     session_timeout_ms: int = 10_000
     max_poll_interval_ms: int = 300_000
     transaction_timeout_ms: int = 10_000
@@ -65,6 +68,7 @@ class WorkerConfig:
             "max_records": int(env.get("COURTBUS_MAX_RECORDS", "2000")),
             "commit_interval_ms": int(env.get("COURTBUS_COMMIT_INTERVAL_MS", "50")),
             "linger_ms": int(env.get("COURTBUS_LINGER_MS", "5")),
+            "fetch_max_wait_ms": int(env.get("COURTBUS_FETCH_MAX_WAIT_MS", "100")),
             "hold_open_ms": int(env.get("COURTBUS_TEST_HOLD_OPEN_MS", "0")),
         }
         values.update(overrides)

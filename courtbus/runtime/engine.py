@@ -14,6 +14,7 @@ a timer's output that cannot be produced goes to the dead letters itself.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from courtbus.bus.records import KeptRecord, Output
@@ -58,7 +59,7 @@ class Engine:
         event = self.flow.envelope.read(raw) if decode else None
         return Incoming(raw, event)
 
-    def handle_all(self, records: list[RawRecord], state: State) -> list[Output]:
+    def handle_all(self, records: Sequence[RawRecord], state: State) -> list[Output]:
         """The outputs of one task's records of a batch, in order (``Flow.prepare`` first).
 
         Raises:
@@ -116,6 +117,45 @@ class Engine:
         outputs = refusal(self.flow.envelope, raw, error, self.flow.sender(raw), self.flow.source)
         alert = internal_error_alert(self.flow.envelope, raw, error, self.flow.source)
         return self._deliverable([*outputs, alert])
+
+    def handle_many(self, raws: Sequence[RawRecord], state: State) -> list[Output]:
+        """The outputs of several records of one task on a bulk input (``Flow.bulk_inputs``).
+
+        ``Flow.on_records`` takes them together and their state changes are kept together. If
+        it raises, or one of the outputs cannot be produced, what it changed is undone and
+        the records go through ``handle`` one by one, so a refused record is refused alone and
+        the others are applied as they would have been.
+
+        Raises:
+            TransientError: retry the batch later (nothing of these records is kept).
+        """
+        raws = [raw for raw in raws if not self.is_own(raw)]
+        if len(raws) < 2:
+            return self.handle_all(raws, state)
+        try:
+            self.flow.prepare(raws, state)
+        except TransientError:
+            raise
+        except Exception:  # an optimisation failed: the records are handled without it
+            log.exception("%s: prepare failed on task %s", self.flow.name, state.task)
+        try:
+            outputs = self.flow.on_records([self._incoming(raw) for raw in raws], state)
+            if self.check is not None:
+                if self.flow.dead_letter_undeliverable:
+                    outputs = self._undeliverable_to_dead_letters(outputs)
+                elif problem := self.check.problem(outputs):
+                    raise problem
+            state.commit_record()
+            return outputs
+        except TransientError:
+            state.rollback_record()
+            raise
+        except Exception as exc:  # one record's refusal or failure: each one on its own
+            state.rollback_record()
+            log.info("%s: %d records of %s taken one by one (%s: %s)", self.flow.name,
+                     len(raws), raws[0].topic, type(exc).__name__,
+                     mask_ids_in_text(str(exc)))  # fmt: skip
+        return [out for raw in raws for out in self.handle(raw, state)]
 
     def _deliverable(self, outputs: list[Output]) -> list[Output]:
         """What of a refusal can be produced: the dead letter always (it holds the record), a

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -111,6 +111,15 @@ class Flow(ABC):
     # restrictions worker over the whole list) then leaves room in every batch for the other
     # inputs' records (live bans), which would otherwise wait behind it.
     paced_inputs: ClassVar[Mapping[str, int]] = {}
+    # Input topics whose records of one task and batch go to ``on_records`` together (a bulk
+    # load: per-batch work instead of per-record work), not one by one to ``on_event``.
+    bulk_inputs: ClassVar[frozenset[str]] = frozenset()
+    # How long a batch gathers records at least once its first one arrived (ms; 0: it ends as
+    # soon as the input is drained, the lowest latency). A flow whose output no one waits on
+    # record by record (the projector's read model) trades this much latency for fewer,
+    # larger batches: each batch costs a database and a Kafka transaction, most of the CPU at
+    # low load. ``commit_interval_ms`` still bounds a batch of a flow that does not set it.
+    batch_wait_ms: ClassVar[int] = 0
     group: str | None = None  # consumer group; default ``courtbus-<name>``
 
     def __init__(self, envelope: Envelope) -> None:
@@ -124,6 +133,16 @@ class Flow(ABC):
         changed, dead-letters it with its original bytes, and notifies its sender. Raise a
         ``TransientError`` (e.g. the registry is down) to have the batch retried later.
         """
+
+    def on_records(self, records: list[Incoming], state: State) -> list[Output]:
+        """Outputs for several records of a ``bulk_inputs`` topic, of one task, in order.
+
+        Kept or dropped together: raise (a ``CourtbusError`` or anything else but a
+        ``TransientError``) and the runtime undoes what the call changed and hands the records
+        to ``on_event`` one by one instead, so a refusal is still that record's alone. By
+        default: ``on_event`` on each.
+        """
+        return [out for record in records for out in self.on_event(record, state)]
 
     def sender(self, raw: RawRecord) -> tuple[str, str] | None:
         """Who gets the rejection notice for ``raw``: (kind, id) from its ``ce_source``.
@@ -141,7 +160,7 @@ class Flow(ABC):
         """Outputs due at ``now`` (look at ``state.timers.due(now)``); called about every tick."""
         return []
 
-    def prepare(self, records: list[RawRecord], state: State) -> None:
+    def prepare(self, records: Sequence[RawRecord], state: State) -> None:
         """Called with one task's records of a batch before they are handled, e.g. to look
         their keys up at once (``Table.prefetch``). An optimisation: the records must come
         out the same without it."""

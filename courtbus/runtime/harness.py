@@ -122,7 +122,8 @@ class FlowHarness:
         attempts: int = 3,
     ) -> list[Output]:
         """Feed raw ``(topic, key, value, headers)`` records as one batch, as the worker does:
-        ``begin_batch``, each record, ``end_batch``; on a ``TransientError`` the batch is
+        ``begin_batch``, each record in order (a run of a bulk input's records of one partition
+        together, as ``Engine.handle_many``), ``end_batch``; on a ``TransientError`` the batch is
         abandoned (``abort_batch``, state rolled back) and retried, ``attempts`` times in all.
         Outputs are not looped back. Returns the outputs of the attempt that went through.
 
@@ -130,14 +131,26 @@ class FlowHarness:
             TransientError: the last attempt failed too.
         """
         kept = [self._record(*r) for r in records]
+        # in order; a run of a bulk input's records of one partition together (Flow.on_records)
+        runs: list[list[KeptRecord]] = []
+        for raw in kept:
+            last = runs[-1][-1] if runs else None
+            if (raw.topic in self.flow.bulk_inputs and last is not None
+                    and (last.topic, last.partition) == (raw.topic, raw.partition)):  # fmt: skip
+                runs[-1].append(raw)
+            else:
+                runs.append([raw])
         for attempt in range(attempts):
             self.flow.begin_batch()
             caused: list[Output] = []
             try:
-                for raw in kept:
-                    state = self.state(raw.partition)
+                for run in runs:
+                    state = self.state(run[0].partition)
                     state.now = self.now
-                    caused += self.engine.handle_all([raw], state)
+                    if run[0].topic in self.flow.bulk_inputs:
+                        caused += self.engine.handle_many(list(run), state)
+                    else:
+                        caused += self.engine.handle_all(list(run), state)
                 self.flow.end_batch()
             except TransientError:
                 self.flow.abort_batch()

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -75,6 +75,10 @@ class Worker:
         # (store, changelog partition) -> the offset after this worker's last committed write
         self._written: dict[tuple[str, int], int] = {}
         self._generation = 0  # revocations seen; a batch gathered across one is dropped
+        # Paced inputs: records read and not yet in a batch, per partition in order (see
+        # ``_gather``), and the partitions paused while they wait.
+        self._carry: dict[TopicPartition, list[Any]] = {}
+        self._paused: set[TopicPartition] = set()
         self._file: StateFile | None = None  # a pattern input's tasks' state (``run``)
         self._synced: set[TopicPartition] | None = None  # the assignment the tasks match
 
@@ -127,6 +131,7 @@ class Worker:
                 fetch_max_wait_ms=self.config.fetch_max_wait_ms,
                 metadata_max_age_ms=self.config.metadata_max_age_ms,
                 on_assign=self.on_partitions_assigned, on_revoke=self.on_partitions_revoked,
+                queue_kbytes=self.config.paced_queue_kbytes if self.flow.paced_inputs else None,
             )  # fmt: skip
             self.engine.check = OutputCheck(
                 consumer.topics, max_bytes=self.config.max_request_bytes,
@@ -134,6 +139,7 @@ class Worker:
                 sleep=self._stopping.wait,
             )  # fmt: skip
             inputs = self.flow.inputs
+            self._carry, self._paused = {}, set()
             self._assigned = None
             self._subscribed: frozenset[str] = frozenset()
             if inputs.pattern:
@@ -172,8 +178,8 @@ class Worker:
                 self._stopping.wait(0.1)  # nothing matches the pattern yet
                 continue
             batch = self._gather(consumer)
-            if batch:
-                self._process(producer, consumer, batch)
+            for part in self._live_first(batch):
+                self._process(producer, consumer, part)
             if time.monotonic() >= next_tick and self._assigned is not None:
                 next_tick = time.monotonic() + self.config.tick_s
                 self._tick(producer, consumer)
@@ -183,59 +189,113 @@ class Worker:
         ``max_records`` long (group commit).
 
         The first poll waits up to ``poll_ms`` for a record; after it, polls only take what the
-        client has already fetched, and the batch ends as soon as one finds nothing. Low load
+        client has already fetched, and the batch ends as soon as one finds nothing (a flow
+        with ``batch_wait_ms`` keeps polling until its batch is that old). Low load
         then costs one commit's latency per hop, not a fixed wait; high load stays batched,
         since librdkafka fetches on its own thread while a transaction commits, and the next
         batch is waiting when the commit returns. A rebalance while gathering drops the batch:
         partitions this worker kept are rewound to their first dropped record, the others are
         fetched again from the committed offsets by whoever owns them now.
+
+        A paced input's records (``Flow.paced_inputs``) go to the carry, and once the polls are
+        drained the batch takes at most the flow's cap of them from it; the rest wait there for
+        the next batches, in order, never fetched twice. Once four batches' share waits, the paced
+        partitions are paused, so librdkafka's one queue holds the other inputs' records
+        alone: each gather drains it, and a live record fetched behind a backlog is in the
+        next batch (``_live_first``: its own transaction, before the backlog's share).
         """
         batch: dict[TopicPartition, list[Any]] = {}
-        count = 0
+        count = 0  # records of the batch but for the paced ones, taken at the end
         deadline: float | None = None
+        hold = self.flow.batch_wait_ms / 1000  # the flow's least gathering time (Flow docs)
+        held_until = 0.0
         generation = self._generation
         while not self._stopping.is_set():
-            wait_s = self.config.poll_ms / 1000 if deadline is None else 0.0
+            idle = deadline is None and not any(self._carry.values())
+            # once gathering: 0, unless the flow holds its batches open (batch_wait_ms)
+            held_s = max(0.0, held_until - time.monotonic())
+            wait_s = self.config.poll_ms / 1000 if idle else held_s
             polled = consumer.poll(wait_s, self.config.max_records - count)
             self._sync_tasks()
             if self._generation != generation:
-                # Revoked while gathering: drop what was gathered and this poll's records, and
-                # rewind the partitions this worker kept so they are read again in order; the
-                # others start from the committed offsets.
-                self._rewind(consumer, batch, polled)
+                # Revoked while gathering: drop what was gathered, this poll's records and the
+                # carry, and rewind the partitions this worker kept so they are read again in
+                # order; the others start from the committed offsets.
+                self._rewind(consumer, batch, polled, self._carry)
+                self._carry, self._paused = {}, set()
                 return {}
-            before = count
+            got = 0
             for tp, records in polled.items():
-                records = self._pace(consumer, tp, records, batch)
-                if records:
+                got += len(records)
+                if tp.topic in self.flow.paced_inputs:
+                    self._carry.setdefault(tp, []).extend(records)
+                elif records:
                     batch.setdefault(tp, []).extend(records)
                     count += len(records)
-            if count == before or count >= self.config.max_records:
-                break  # drained (or nothing at all), or full
+            self._flow_control(consumer)
+            now = time.monotonic()
+            if count >= self.config.max_records or (not got and now >= held_until):
+                break  # drained (or nothing at all) and held long enough, or full
             if deadline is None:
-                deadline = time.monotonic() + self.config.commit_interval_ms / 1000
-            elif time.monotonic() >= deadline:
+                if not got:
+                    break
+                held_until = now + hold
+                deadline = now + max(self.config.commit_interval_ms / 1000, hold)
+            elif now >= deadline:
                 break
+        if self._carry and self._generation == generation:
+            self._take_paced(batch)
+            self._flow_control(consumer)
         return batch
 
-    def _pace(
-        self,
-        consumer: GroupConsumer,
-        tp: TopicPartition,
-        records: list[Any],
-        batch: dict[TopicPartition, list[Any]],
-    ) -> list[Any]:
-        """``records`` up to the flow's cap on ``tp``'s topic in this batch; the rest are
-        fetched again later (the partition is sought back to the first record left)."""
-        cap = self.flow.paced_inputs.get(tp.topic)
-        if cap is None:
-            return records
-        taken = sum(len(r) for t, r in batch.items() if t.topic == tp.topic)
-        room = max(0, cap - taken)
-        if len(records) <= room:
-            return records
-        consumer.seek(tp, records[room].offset)
-        return records[:room]
+    def _live_first(
+        self, batch: dict[TopicPartition, list[Any]]
+    ) -> list[dict[TopicPartition, list[Any]]]:
+        """A batch holding records of a paced input and of another, as two transactions: the
+        others' first, so a live record does not wait behind the backlog's share."""
+        paced = {tp: r for tp, r in batch.items() if tp.topic in self.flow.paced_inputs}
+        if not paced or len(paced) == len(batch):
+            return [batch] if batch else []
+        return [{tp: r for tp, r in batch.items() if tp not in paced}, paced]
+
+    def _take_paced(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Move carried records into ``batch``, in order, up to each paced topic's cap."""
+        taken: dict[str, int] = {}
+        for tp, waiting in self._carry.items():
+            cap = self.flow.paced_inputs[tp.topic]
+            n = min(len(waiting), cap - taken.get(tp.topic, 0))
+            if n > 0:
+                batch.setdefault(tp, []).extend(waiting[:n])
+                del waiting[:n]
+                taken[tp.topic] = taken.get(tp.topic, 0) + n
+
+    def _flow_control(self, consumer: GroupConsumer) -> None:
+        """Pause the paced partitions while four batches' share of them wait in the carry, and
+        resume them when less than two do (librdkafka then fetches from the record after the
+        last one taken, so nothing is lost or read twice; a pause or resume waits for
+        librdkafka's threads, so not on every batch)."""
+        waiting = sum(len(r) for r in self._carry.values())
+        limit = 2 * max(self.flow.paced_inputs.values(), default=0)
+        if waiting >= 2 * limit and not self._paused:
+            self._paused = {
+                tp for tp in consumer.assignment() if tp.topic in self.flow.paced_inputs
+            }  # fmt: skip
+            consumer.pause(self._paused)
+        elif waiting < limit and self._paused:
+            consumer.resume(self._paused)
+            self._paused = set()
+
+    def _next_offsets(
+        self, consumer: GroupConsumer, parts: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """The offset each of ``parts`` is complete up to: the consumer's position (past a
+        transaction marker, so a caught-up group shows no lag: KAFKA-6607), or the first
+        record still in the carry."""
+        positions = consumer.positions(parts)
+        for tp, waiting in self._carry.items():
+            if waiting and tp in positions:
+                positions[tp] = waiting[0].offset
+        return positions
 
     @staticmethod
     def _rewind(consumer: GroupConsumer, *dropped: dict[TopicPartition, list[Any]]) -> None:
@@ -363,6 +423,9 @@ class Worker:
                 if task.id not in touched:
                     task.state.now = now
                     touched[task.id] = task
+                if tp.topic in self.flow.bulk_inputs:
+                    outputs += self.engine.handle_many(records, task.state)
+                    continue
                 outputs += self.engine.handle_all(records, task.state)
             self.flow.end_batch()
         except TransientError as exc:
@@ -374,7 +437,7 @@ class Worker:
             raise
         # Past the last record, and past a transaction marker after it (the consumer's
         # position skips control records), so a caught-up group shows no lag (KAFKA-6607).
-        positions = consumer.positions(batch)
+        positions = self._next_offsets(consumer, batch)
         offsets = {
             tp: max(records[-1].offset + 1, positions.get(tp, -1)) for tp, records in batch.items()
         }
@@ -401,7 +464,7 @@ class Worker:
         # The positions go into the transaction too: a zombie's tick is fenced like its batches.
         offsets = {
             tp: offset
-            for tp, offset in consumer.positions(self._assigned or ()).items()
+            for tp, offset in self._next_offsets(consumer, self._assigned or ()).items()
             if offset >= 0
         }
         self._commit(producer, consumer, outputs, touched, offsets)
@@ -461,8 +524,15 @@ class Worker:
     ) -> None:
         for task in touched:
             task.state.rollback()
-        for tp, records in batch.items():
-            consumer.seek(tp, records[0].offset)
+        first = {tp: records[0].offset for tp, records in batch.items() if records}
+        for tp, waiting in self._carry.items():  # read again after the batch, in order
+            if waiting and tp not in first:
+                first[tp] = waiting[0].offset
+        if self._paused:
+            consumer.resume(self._paused)
+        self._carry, self._paused = {}, set()
+        for tp, offset in first.items():
+            consumer.seek(tp, offset)
         log.warning(
             "%s: %s; retrying the batch in %.0fs", self.group, exc, self.config.retry_backoff_s
         )

@@ -55,6 +55,10 @@ from courtbus.catalogue.directory import Directory, Feed, load_directory
 from courtbus.config import Connection
 from courtbus.errors import StoreError, ValidationError
 from courtbus.sdk.mirror_drift import MirrorCheck
+from courtbus.sdk.verify import verify_record
+from courtbus.security.keys import signer_for
+from courtbus.security.principals import agency_principal, service_principal
+from courtbus.security.signing import KeyRing, Signer, Verified
 from courtbus.wire.client import make_envelope, read_from_start
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.events import EventHeaders
@@ -640,17 +644,28 @@ class AgencyClient:
     """One agency's connection to the bus: its feeds, and a SQL mirror of one."""
 
     def __init__(
-        self, agency_id: str, conn: Connection, *, directory: Directory | None = None
+        self,
+        agency_id: str,
+        conn: Connection,
+        *,
+        directory: Directory | None = None,
+        signing_key: Path | str | Signer | None = None,
     ) -> None:
-        """Connect as ``agency_id``.
+        """Connect as ``agency_id``; with ``signing_key`` (a private key file or a
+        ``Signer``; default the file named by ``$COURTBUS_SIGNING_KEY``) every answer sent is
+        signed.
 
         Raises:
             ValidationError: ``AGENCY_UNKNOWN`` if the agency is not in the directory.
+            ConfigError: ``SIGNING_KEY_*`` (see ``courtbus.security.keys.signer_for``).
         """
         self.directory = directory or load_directory()
         self.agency = self.directory.agency(agency_id)
         self.conn = conn
+        self.keyring = KeyRing(self.directory.keys)
+        self.signer = signer_for(agency_principal(agency_id), signing_key, self.directory.keys)
         self.envelope = make_envelope(conn)
+        self.envelope.signer = self.signer
         self.codec: AvroCodec = self.envelope.codec
         self._producer: Any = None
 
@@ -688,6 +703,20 @@ class AgencyClient:
         )
         send(self._producer, out)
         return out.event.id
+
+    def verify(self, record: Any, *, sender: str | None = None) -> Verified:
+        """Check the signature of a record this agency received (an ``Event``, or a raw
+        record), with the directory's keys: who signed it and when. A record of a projected
+        feed (``agency.<id>.<flow>``) is signed by the feed router (``service.feeds``), which
+        wrote it; one in ``agency.<id>.feed`` by its ``ce_source``'s owner.
+
+        Raises:
+            SignatureError: ``SIGNATURE_*``.
+        """
+        topic = str(getattr(record, "topic", ""))
+        if sender is None and topic.startswith("agency.") and not topic.endswith(".feed"):
+            sender = service_principal("feeds")
+        return verify_record(record, self.keyring, sender=sender)
 
     def acknowledge(
         self, control_id: str, target: str = "ISSUE", reference: str | None = None

@@ -52,10 +52,15 @@ class BlacklistSteps:
         listed_at: datetime | None = None,
         security_provided: bool = False,
         sealed_property_sufficient: bool = False,
+        later_in_order: bool = False,
+        otherwise_not_refusal: bool = False,
     ) -> Sent:
         """List a dishonest debtor (``debtor``: kind, name, id_number[, id_type, nationality]).
 
         ``period_months`` defaults to 24 for grounds (2)-(6) and none for ground (1) (art. 2).
+        ``security_provided``, ``sealed_property_sufficient``, ``later_in_order`` and
+        ``otherwise_not_refusal`` are the court's findings of art. 3 (一)-(四): any of them
+        excludes a ground (1) listing.
 
         Raises:
             ValidationError: the rule the listing breaks (``BLACKLIST_*``), before sending.
@@ -74,7 +79,8 @@ class BlacklistSteps:
             period_months=period_months, listed_at=when, legal_representative=legal_representative,
             performance=performance, conduct=conduct, title_issuer=title_issuer,
             title_number=title_number, filed_at=filed_at, security_provided=security_provided,
-            sealed_property_sufficient=sealed_property_sufficient,
+            sealed_property_sufficient=sealed_property_sufficient, later_in_order=later_in_order,
+            otherwise_not_refusal=otherwise_not_refusal,
         ))  # fmt: skip
         payload = {
             "entry_id": entry_id, "case_number": v.case_number(case_number),
@@ -88,6 +94,7 @@ class BlacklistSteps:
             "filed_at": filed_at, "applicant": _party(applicant),
             "security_provided": security_provided,
             "sealed_property_sufficient": sealed_property_sufficient,
+            "later_in_order": later_in_order, "otherwise_not_refusal": otherwise_not_refusal,
         }  # fmt: skip
         return self.send_record(NS + "DebtorListed", payload)
 

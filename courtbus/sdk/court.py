@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from kafka import KafkaConsumer
@@ -27,7 +28,12 @@ from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.catalogue.policies import load_policies
 from courtbus.config import Connection
 from courtbus.domain import policy
-from courtbus.domain.delegation import EscalationDecision, check_not_self, superior_of
+from courtbus.domain.delegation import (
+    SPC_2011_ART_9,
+    EscalationDecision,
+    check_not_self,
+    superior_of,
+)
 from courtbus.domain.identity import (
     CaseNumber,
     canonical_id,
@@ -45,6 +51,10 @@ from courtbus.sdk.casestatus import CaseSteps
 from courtbus.sdk.distribution import DistributionSteps
 from courtbus.sdk.restriction import RestrictionSteps
 from courtbus.sdk.sent import Sent as Sent  # re-exported: callers import it from here
+from courtbus.sdk.verify import verify_record
+from courtbus.security.keys import signer_for
+from courtbus.security.principals import court_principal
+from courtbus.security.signing import KeyRing, Signer, Verified
 from courtbus.wire import values as v
 from courtbus.wire.client import (
     BulkSendError,
@@ -266,18 +276,28 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
     """One court's connection to the bus."""
 
     def __init__(
-        self, court_id: str, conn: Connection, *, directory: Directory | None = None
+        self,
+        court_id: str,
+        conn: Connection,
+        *,
+        directory: Directory | None = None,
+        signing_key: Path | str | Signer | None = None,
     ) -> None:
-        """Connect as ``court_id``.
+        """Connect as ``court_id``; with ``signing_key`` (a private key file or a ``Signer``;
+        default the file named by ``$COURTBUS_SIGNING_KEY``) every record sent is signed.
 
         Raises:
             ValidationError: ``COURT_UNKNOWN`` if the court is not in the directory.
+            ConfigError: ``SIGNING_KEY_*`` (see ``courtbus.security.keys.signer_for``).
         """
         self.directory = directory or load_directory()
         self.policies = regional_rules(self.directory)
         self.court = self.directory.court(court_id)
         self.conn = conn
+        self.keyring = KeyRing(self.directory.keys)
+        self.signer = signer_for(court_principal(court_id), signing_key, self.directory.keys)
         self.envelope: Envelope = make_envelope(conn)
+        self.envelope.signer = self.signer
         self._producer = make_producer(conn)
         self.outbox = f"court.{court_id}.outbox"
         self.inbox_topic = f"court.{court_id}.inbox"
@@ -478,8 +498,21 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
             },
         )
 
-    def return_delegation(self, delegation_id: str, reason: str) -> Sent:
-        """Return a delegation whose missing materials were not supplied within 30 days."""
+    def return_delegation(
+        self, delegation_id: str, reason: str, *, approved_at: datetime | None = None
+    ) -> Sent:
+        """Return a delegation whose missing materials were not supplied within 30 days
+        (法释〔2011〕11号 第八条), once this court's 高级人民法院 approved it at ``approved_at``
+        (第九条; the files then go back within 15 days).
+
+        Raises:
+            ValidationError: ``DELEGATION_RETURN_NOT_APPROVED`` without ``approved_at``.
+        """
+        if approved_at is None:
+            raise ValidationError(
+                f"a return needs the 高级人民法院's approval: give approved_at ({SPC_2011_ART_9})",
+                code="DELEGATION_RETURN_NOT_APPROVED",
+            )
         return self._send(
             "DelegationReturned",
             {
@@ -488,6 +521,7 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
                 "returned_at": v.now(),
                 "ground": "MATERIALS_NOT_SUPPLIED",
                 "reason": reason,
+                "approved_at": approved_at,
             },
         )
 
@@ -522,8 +556,10 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
         execute_by: datetime | None = None,
         assigned_court: str | None = None,
     ) -> Sent:
-        """Answer an escalation as the superior court: ORDERED (optionally ``execute_by``),
-        TAKEN_UP, ASSIGNED (``assigned_court``) or NOT_WARRANTED (法释〔2011〕11号 第十一条)."""
+        """Answer as the superior court: after an escalation (15 days unstarted, 民事诉讼法
+        第二百四十条第二款) ORDERED (optionally ``execute_by``) or NOT_WARRANTED; once the
+        delegation is not executed to the end 6 months after delivery (the applicant's request,
+        法释〔2011〕11号 第十一条) also TAKEN_UP or ASSIGNED (``assigned_court``)."""
         choice = EscalationDecision(decision)
         if choice is EscalationDecision.ASSIGNED and not assigned_court:
             raise ValidationError("ASSIGNED needs assigned_court", code="FIELD_MISSING")
@@ -658,6 +694,15 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
                 "reason": reason,
             },
         )
+
+    def verify(self, event: Event, *, sender: str | None = None) -> Verified:
+        """Check the signature of a record this court received (``inbox``), with the
+        directory's keys: who signed it and when (see ``courtbus.sdk.verify``).
+
+        Raises:
+            SignatureError: ``SIGNATURE_*``.
+        """
+        return verify_record(event, self.keyring, sender=sender)
 
     def inbox(
         self, *, group_id: str | None = None, timeout_s: float | None = None

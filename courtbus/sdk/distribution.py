@@ -342,7 +342,8 @@ class DistributionSteps:
         """The objector sued the opponents (分配方案异议之诉) within 15 days of the notice of the
         opposition (民诉法解释 第五百一十条): the disputed amount is deposited (提存) and the rest
         is payable while the suit runs. ``suit_case_number``: the wire's case numbers are
-        enforcement case numbers (执, 执异, …), so a civil first-instance number (民初) cannot be
+        enforcement case numbers (执, 执异, …), so a civil first-instance number (民初: the code
+        case numbers print; UNVERIFIED against the annex of 法〔2015〕137号, not read) cannot be
         given yet.
 
         Raises:

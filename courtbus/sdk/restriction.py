@@ -113,8 +113,10 @@ class RestrictionSteps:
         """Ban ``person`` from leaving the country (限制出境; 民事诉讼法, the article on 限制出境).
 
         ``person``: kind PERSON, name, id_number[, id_type, nationality]; the debtor itself
-        (``role`` DEBTOR) or, when ``debtor`` is an organisation, its LEGAL_REPRESENTATIVE,
-        PRINCIPAL, RESPONSIBLE_PERSON or ACTUAL_CONTROLLER. ``document``: type (PASSPORT,
+        (``role`` DEBTOR); when ``debtor`` is an organisation, its LEGAL_REPRESENTATIVE,
+        PRINCIPAL or RESPONSIBLE_PERSON (执行程序解释 (2020 修正) 第二十四条第一款: not its
+        ACTUAL_CONTROLLER, whom only a consumption ban binds); when ``debtor`` is a person
+        without full capacity, its 法定代理人 (LEGAL_AGENT, 第二十四条第二款). ``document``: type (PASSPORT,
         HK_MACAU_PERMIT, TAIWAN_PERMIT, ...), number[, nationality for a passport]; a foreign
         person named by passport needs none.
 

@@ -1,5 +1,6 @@
-"""Access to the bus: principals, ACLs derived from the directory, identities, signatures.
+"""Access to the bus: principals, the bus's certificate authority and credentials, ACLs
+derived from the directory, signatures.
 
-One module per concern; pure where it can be (``principals``, ``acl``), admin I/O in its own
-module (``acl_admin``).
+One module per concern; pure where it can be (``principals``, ``acl``, ``signing``), admin and
+file I/O in their own modules (``acl_admin``, ``pki``, ``credentials``, ``keys``).
 """

@@ -19,9 +19,9 @@ What each principal gets (``courtbus.security.principals`` spells the names), an
   outputs and changelogs; WRITE and DESCRIBE on the transactional ids prefixed
   ``courtbus-<flow>-`` (the worker's ``<group>-<state slot id>``; flow names are single words,
   so ``courtbus-feeds-`` cannot match another service's ids);
-* the operator: on every topic CREATE, DESCRIBE, ALTER (partitions), DESCRIBE_CONFIGS and
-  ALTER_CONFIGS (``topics plan|apply``), never READ or WRITE; on the cluster DESCRIBE and ALTER
-  (ACLs and SCRAM credentials: ``acl plan|apply``).
+* the operator (trusted to run the bus, not a super user): what a node grants it when the
+  stack starts (:func:`operator_bindings`), so ``apply`` keeps it: ALL on every topic, group
+  and transactional id, and on the cluster what ``topics``, ``acl`` and ``credentials`` need.
 
 Kafka 3+ lets an idempotent producer (kafka-python's default, librdkafka with
 ``enable.idempotence``) start with WRITE on any topic (KIP-679), so nobody needs
@@ -49,7 +49,7 @@ from courtbus.security.principals import (
 from courtbus.wire.messages import FLOWS
 
 CLUSTER = "kafka-cluster"  # the one name of Kafka's CLUSTER resource
-ANY_TOPIC = "*"  # a LITERAL "*" matches every topic
+ANY_NAME = "*"  # a LITERAL "*" matches every topic (group, transactional id)
 
 
 class Resource(StrEnum):
@@ -296,14 +296,18 @@ def service_bindings(directory: Directory, catalogue: Catalogue, name: str) -> l
 
 
 def operator_bindings() -> list[Binding]:
-    """The operator's ACLs: topics' metadata and configs, the cluster's ACLs and users."""
-    topic_ops = (Operation.CREATE, Operation.DESCRIBE, Operation.ALTER,
-                 Operation.DESCRIBE_CONFIGS, Operation.ALTER_CONFIGS)  # fmt: skip
-    found = _topic(OPERATOR, ANY_TOPIC, *topic_ops)
-    found += [
-        Binding(OPERATOR, Resource.CLUSTER, CLUSTER, Pattern.LITERAL, op)
-        for op in (Operation.DESCRIBE, Operation.ALTER)
+    """The operator's ACLs, which a node grants it when a secure stack starts
+    (``courtbus.security.bootstrap``) and ``apply`` keeps: on the cluster ALTER (ACLs, SCRAM
+    users), ALTER_CONFIGS, CREATE, DESCRIBE, DESCRIBE_CONFIGS and IDEMPOTENT_WRITE; ALL on every
+    topic, consumer group and transactional id (it creates topics, replays dead letters, and
+    the registry's storage runs under it)."""
+    cluster_ops = (Operation.ALTER, Operation.ALTER_CONFIGS, Operation.CREATE,
+                   Operation.DESCRIBE, Operation.DESCRIBE_CONFIGS, Operation.IDEMPOTENT_WRITE)  # fmt: skip
+    found = [
+        Binding(OPERATOR, Resource.CLUSTER, CLUSTER, Pattern.LITERAL, op) for op in cluster_ops
     ]
+    for kind in (Resource.TOPIC, Resource.GROUP, Resource.TRANSACTIONAL_ID):
+        found.append(Binding(OPERATOR, kind, ANY_NAME, Pattern.LITERAL, Operation.ALL))
     return found
 
 

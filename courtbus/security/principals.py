@@ -94,14 +94,15 @@ def kafka_principal(name: str) -> str:
     return f"{USER}{name}"
 
 
-def subject_of(name: str) -> str:
-    """The certificate subject of a principal: ``CN=<name>,OU=<kind>,O=courtbus``.
+def kind(principal: str) -> str:
+    """The kind a principal's certificate carries in its OU: ``court``, ``agency``,
+    ``service``, ``node`` (the part before the first dot), or ``operator``."""
+    return principal.split(".", 1)[0]
 
-    The kind is the part before the first dot (``court``, ``agency``, ``service``, ``node``),
-    or ``operator``.
-    """
-    kind = name.split(".", 1)[0]
-    return f"CN={name},OU={kind},O={ORGANISATION}"
+
+def subject_of(name: str) -> str:
+    """The certificate subject of a principal: ``CN=<name>,OU=<kind>,O=courtbus``."""
+    return f"CN={name},OU={kind(name)},O={ORGANISATION}"
 
 
 def is_managed(name: str) -> bool:

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from courtbus.errors import StackError
+from courtbus.security import pki
+from courtbus.security.principals import (
+    OPERATOR,
+    SERVICES,
+    agency_principal,
+    court_principal,
+    service_principal,
+)
 from courtbus.stack import artifacts
 from courtbus.stack.layout import (
     ADMIN_USER,
+    REVOCATION_JVM_FLAGS,
     StackConfig,
     StackState,
     broker_java,
@@ -18,6 +30,9 @@ from courtbus.stack.layout import (
     state_file,
 )
 from courtbus.stack.processes import ProcessRecord, spawn, stop
+
+if TYPE_CHECKING:
+    from courtbus.catalogue.directory import Directory
 
 
 def start_broker(config: StackConfig, kafka_dir: Path, node: int) -> ProcessRecord:
@@ -60,7 +75,9 @@ def start_registry(config: StackConfig, registry_dir: Path, state: StackState) -
             "apicurio.kafkasql.snapshots.topic": "bus.registry.snapshots",
             "apicurio.kafkasql.topic.auto-create": "true",
         })  # fmt: skip
-    if state.secure and state.admin_password:
+    if state.pki is not None:
+        props.update(secure_registry_properties(config, state))
+    elif state.secure and state.admin_password:
         jaas = (
             "org.apache.kafka.common.security.scram.ScramLoginModule required "
             f'username="{ADMIN_USER}" password="{state.admin_password}";'
@@ -72,9 +89,85 @@ def start_registry(config: StackConfig, registry_dir: Path, state: StackState) -
         })  # fmt: skip
     java = artifacts.find_java(artifacts.REGISTRY_MIN_JAVA)
     cmd = [java, f"-Xms{heap}", f"-Xmx{heap}"]
-    cmd += [f"-D{k}={v}" for k, v in props.items()]
+    if state.pki is not None:
+        # secrets (key store password, user hashes) go in the registry's own config file,
+        # read from ./config/ (Quarkus), not on a command line every process can see
+        cmd += list(REVOCATION_JVM_FLAGS)
+        conf = config.home / "config" / "application.properties"
+        conf.parent.mkdir(mode=0o700, exist_ok=True)
+        pki.write_private(conf, "".join(f"{k}={v}\n" for k, v in props.items()).encode())
+    else:
+        cmd += [f"-D{k}={v}" for k, v in props.items()]
     cmd += ["-jar", str(registry_dir / "quarkus-run.jar")]
     return spawn("registry", cmd, config.home / "registry.log", cwd=config.home)
+
+
+REGISTRY_PRINCIPAL = "registry"  # its HTTPS server certificate: CN=registry,OU=registry
+REGISTRY_REALM = "Quarkus"  # the embedded realm's name: part of each stored password hash
+
+
+def registry_readers(directory: Directory | None = None) -> list[str]:
+    """Who may read schemas: every court and agency of the directory and every bus service."""
+    from courtbus.catalogue.directory import load_directory
+
+    found = directory or load_directory()
+    return [
+        *(court_principal(c.id) for c in found.courts),
+        *(agency_principal(a.id) for a in found.agencies),
+        *(service_principal(name) for name in SERVICES),
+    ]
+
+
+def _password_hash(user: str, password: str) -> str:
+    """What Quarkus's embedded realm stores for ``digest-sha-512``: hex SHA-512 of
+    ``user:realm:password``."""
+    return hashlib.sha512(f"{user}:{REGISTRY_REALM}:{password}".encode()).hexdigest()
+
+
+def secure_registry_properties(config: StackConfig, state: StackState) -> dict[str, str]:
+    """The registry of a secure stack: HTTPS only (a server certificate from the bus CA, the
+    JDK's CRL check), HTTP basic authentication against users the stack provisions (the
+    operator as ``sr-admin``, every participant and service as ``sr-readonly``, each with its
+    own password in ``pki/issued/<principal>/registry.password``), role-based authorization;
+    its Kafka storage connects with the operator's certificate.
+
+    Client certificates on the registry's HTTPS port cannot be required with the stock jar:
+    ``quarkus.http.ssl.client-auth`` is fixed when Quarkus builds the application (see
+    README, Security).
+    """
+    ca = pki.Authority(Path(str(state.pki)))
+    server = ca.issue(REGISTRY_PRINCIPAL, hosts=("127.0.0.1", "localhost"), encrypt_key=False)
+    operator = ca.credentials(OPERATOR)
+    if operator is None:
+        raise StackError("the operator has no certificate", code="CREDENTIALS_UNKNOWN")
+    keystore = operator.pkcs12()
+    kafka = "apicurio.kafka.common."
+    props = {
+        f"{kafka}security.protocol": "SSL",
+        f"{kafka}ssl.keystore.type": "PKCS12",
+        f"{kafka}ssl.keystore.location": str(keystore),
+        f"{kafka}ssl.keystore.password": operator.key_password() or "",
+        f"{kafka}ssl.truststore.type": "PEM",
+        f"{kafka}ssl.truststore.location": str(ca.ca_cert),
+        "quarkus.http.insecure-requests": "disabled",
+        "quarkus.http.ssl-port": str(config.registry_port),
+        "quarkus.http.ssl.certificate.files": str(server.cert),
+        "quarkus.http.ssl.certificate.key-files": str(server.key),
+        "quarkus.http.auth.basic": "true",
+        "apicurio.authn.mechanism.priority": "basic",
+        "apicurio.auth.role-based-authorization": "true",
+        "apicurio.auth.role-source": "token",
+        "quarkus.security.users.embedded.enabled": "true",
+        "quarkus.security.users.embedded.plain-text": "false",
+        "quarkus.security.users.embedded.algorithm": "digest-sha-512",
+        "quarkus.security.users.embedded.realm-name": REGISTRY_REALM,
+    }
+    roles = {OPERATOR: "sr-admin", **{p: "sr-readonly" for p in registry_readers()}}
+    for principal, role in roles.items():
+        digest = _password_hash(principal, ca.registry_password(principal))
+        props[f'quarkus.security.users.embedded.users."{principal}"'] = digest
+        props[f'quarkus.security.users.embedded.roles."{principal}"'] = role
+    return props
 
 
 def records(state: StackState) -> Iterator[ProcessRecord]:

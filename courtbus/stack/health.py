@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from courtbus.errors import StackError
+from courtbus.security.principals import node_principal
 from courtbus.stack.layout import StackConfig, StackState, config_from_state
 from courtbus.stack.processes import ProcessRecord, log_tail, port_open
 
@@ -66,11 +68,13 @@ def wait_cluster(config: StackConfig, state: StackState) -> None:
     """
     from kafka import KafkaAdminClient
 
+    # a node's own identity: the operator's ACLs are granted only once the cluster formed
+    settings = state.client_settings(node_principal(1)) if state.pki else state.client_settings()
     deadline = time.monotonic() + config.start_timeout_s
     last: object = None
     while time.monotonic() < deadline:
         try:
-            admin = KafkaAdminClient(**state.client_settings(), request_timeout_ms=5000)
+            admin = KafkaAdminClient(**settings, request_timeout_ms=5000)
             try:
                 brokers = admin.describe_cluster()["brokers"]
             finally:
@@ -84,8 +88,11 @@ def wait_cluster(config: StackConfig, state: StackState) -> None:
     raise StackError(f"cluster did not form in time: {last}", code="STACK_START_TIMEOUT")
 
 
-def wait_registry(config: StackConfig, rec: ProcessRecord) -> None:
-    """Wait until the schema registry answers its subjects listing.
+def wait_registry(
+    config: StackConfig, rec: ProcessRecord, http: dict[str, Any] | None = None
+) -> None:
+    """Wait until the schema registry answers its subjects listing (``http``: the TLS and
+    credentials of ``Connection.http_settings``, on a secure stack).
 
     Raises:
         StackError: the registry exited or did not start in time.
@@ -94,7 +101,8 @@ def wait_registry(config: StackConfig, rec: ProcessRecord) -> None:
 
     def ready() -> bool:
         try:
-            return httpx.get(url, timeout=2).status_code == 200
+            with httpx.Client(timeout=2, **(http or {})) as client:
+                return client.get(url).status_code == 200
         except httpx.HTTPError:
             return False
 

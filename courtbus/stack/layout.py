@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import secrets
 import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from courtbus.errors import StackError
-from courtbus.security.principals import node_principal
+from courtbus.security import pki
+from courtbus.security.principals import OPERATOR, SERVICES, node_principal, service_principal
 from courtbus.stack import artifacts
 from courtbus.stack.processes import ProcessRecord, java_command
 
-ADMIN_USER = "admin"
+if TYPE_CHECKING:
+    from courtbus.config import Connection
+
+ADMIN_USER = "admin"  # the SCRAM admin of stacks made before TLS (state.json may still name it)
+# CN=<principal>,OU=<kind>,O=courtbus -> User:<principal>; any other subject matches no rule
+# and its connection fails authentication (no DEFAULT: a foreign DN never becomes a principal)
+PRINCIPAL_MAPPING = "RULE:^CN=([^,]+),OU=[^,]+,O=courtbus$/$1/"
+# the JDK's own revocation checking for every TLS handshake a node's JVM verifies: each
+# certificate of the bus CA names its CRL file (a file: URI), read without any network
+REVOCATION_JVM_FLAGS = ("-Dcom.sun.net.ssl.checkRevocation=true",
+                        "-Dcom.sun.security.enableCRLDP=true")  # fmt: skip
 LOG4J = """\
 status = warn
 appender.console.type = Console
@@ -35,6 +44,8 @@ logger.apache.name = org.apache.kafka
 logger.apache.level = WARN
 logger.state.name = state.change.logger
 logger.state.level = WARN
+logger.authn.name = org.apache.kafka.common.network.Selector
+logger.authn.level = INFO
 """
 
 
@@ -44,7 +55,7 @@ class StackConfig:
 
     home: Path
     nodes: int = 1
-    secure: bool = False
+    secure: bool = False  # TLS with client certificates on every port, ACLs (the CLI's default)
     port_base: int = 9092  # broker i listens on base+2i, its controller on base+2i+1
     registry_port: int = 8081  # its management (health) interface listens on the next port
     registry: bool = True
@@ -71,20 +82,35 @@ class StackConfig:
         """KRaft controller port of node ``node`` (1-based)."""
         return self.port_base + 2 * (node - 1) + 1
 
+    def scram_port(self, node: int) -> int:
+        """SASL_SSL (SCRAM-SHA-512) port of node ``node`` on a secure stack: after every
+        node's client and controller ports (base+2n+i-1 for n nodes)."""
+        return self.port_base + 2 * self.nodes + (node - 1)
+
     @property
     def bootstrap(self) -> str:
         """Bootstrap servers string for clients."""
         return ",".join(f"127.0.0.1:{self.client_port(n)}" for n in range(1, self.nodes + 1))
 
     @property
+    def scram_bootstrap(self) -> str | None:
+        """Bootstrap servers of the SCRAM listener (secure stacks only)."""
+        if not self.secure:
+            return None
+        return ",".join(f"127.0.0.1:{self.scram_port(n)}" for n in range(1, self.nodes + 1))
+
+    @property
     def registry_url(self) -> str:
-        """Base URL of the Confluent-compatible registry API."""
-        return f"http://127.0.0.1:{self.registry_port}/apis/ccompat/v7"
+        """Base URL of the Confluent-compatible registry API (https on a secure stack)."""
+        scheme = "https" if self.secure else "http"
+        return f"{scheme}://127.0.0.1:{self.registry_port}/apis/ccompat/v7"
 
     def ports(self) -> list[int]:
         """Every port the stack will listen on."""
         ports = [self.client_port(n) for n in range(1, self.nodes + 1)]
         ports += [self.controller_port(n) for n in range(1, self.nodes + 1)]
+        if self.secure:
+            ports += [self.scram_port(n) for n in range(1, self.nodes + 1)]
         return ports + ([self.registry_port, self.registry_port + 1] if self.registry else [])
 
 
@@ -100,6 +126,9 @@ class StackState:
     admin_password: str | None
     brokers: list[ProcessRecord]
     registry: ProcessRecord | None
+    # secure stacks: the CA folder (``pki.Authority``) and the SCRAM listener's bootstrap
+    pki: str | None = None
+    scram_bootstrap: str | None = None
 
     def to_json(self) -> str:
         """Serialise for ``state.json``."""
@@ -113,17 +142,38 @@ class StackState:
         raw["registry"] = ProcessRecord(**raw["registry"]) if raw["registry"] else None
         return cls(**raw)
 
-    def client_settings(self) -> dict[str, str]:
-        """kafka-python settings for an admin client of this stack."""
-        settings = {"bootstrap_servers": self.bootstrap}
-        if self.secure and self.admin_password:
-            settings.update(
-                security_protocol="SASL_PLAINTEXT",
-                sasl_mechanism="SCRAM-SHA-512",
-                sasl_plain_username=ADMIN_USER,
-                sasl_plain_password=self.admin_password,
+    def connection(self, principal: str = OPERATOR) -> Connection:
+        """How ``principal`` reaches this stack: its certificate from the stack's CA on a
+        secure stack (the operator by default), plaintext otherwise.
+
+        Raises:
+            StackError: ``CREDENTIALS_UNKNOWN`` if no certificate was issued to ``principal``.
+        """
+        from courtbus.config import Connection
+
+        if not self.secure:
+            return Connection(self.bootstrap, self.registry_url)
+        if self.pki is None:  # a stack made before TLS: its SCRAM admin
+            return Connection(self.bootstrap, self.registry_url, ADMIN_USER, self.admin_password)
+        creds = pki.Authority(Path(self.pki)).credentials(principal)
+        if creds is None:
+            raise StackError(
+                f"no certificate issued to {principal} in {self.pki}: "
+                f"`courtbus credentials issue {principal}`",
+                code="CREDENTIALS_UNKNOWN",
             )
-        return settings
+        secret = creds.folder / "registry.password"
+        user, password = (
+            (principal, secret.read_text().strip()) if secret.exists() else (None, None)
+        )
+        return Connection.from_credentials(
+            self.bootstrap, self.registry_url, creds, registry_username=user,
+            registry_password=password,
+        )  # fmt: skip
+
+    def client_settings(self, principal: str = OPERATOR) -> dict[str, Any]:
+        """kafka-python settings for a client of this stack acting as ``principal``."""
+        return self.connection(principal).kafka_settings()
 
 
 # -- files in the home folder -----------------------------------------------------------------
@@ -165,32 +215,63 @@ def write_state(home: Path, state: StackState) -> None:
 def config_from_state(home: Path, state: StackState) -> StackConfig:
     """The port layout of a recorded stack (first bootstrap port is the base)."""
     base = int(state.bootstrap.split(",")[0].rsplit(":", 1)[1])
-    return StackConfig(home, nodes=state.nodes, port_base=base, registry=False)
+    return StackConfig(home, nodes=state.nodes, secure=state.secure, port_base=base,
+                       registry=False)  # fmt: skip
 
 
 def broker_java(config: StackConfig, kafka_dir: Path, heap: str) -> list[str]:
-    """The ``java`` command line, up to the main class, for a Kafka JVM of this stack."""
-    return java_command(kafka_dir, heap, log_config=log4j_file(config.home), logs_dir=config.home)
+    """The ``java`` command line, up to the main class, for a Kafka JVM of this stack (with
+    the JDK's CRL checking on a secure stack)."""
+    cmd = java_command(kafka_dir, heap, log_config=log4j_file(config.home), logs_dir=config.home)
+    if config.secure:
+        cmd[1:1] = REVOCATION_JVM_FLAGS
+    return cmd
 
 
 # -- broker properties ------------------------------------------------------------------------
 
 
+def node_keystore(home: Path, node: int) -> Path:
+    """Node ``node``'s PEM key store: its (unencrypted, 0600) key and certificate chain."""
+    return pki.pki_dir(home) / "issued" / node_principal(node) / "keystore.pem"
+
+
 def properties(config: StackConfig, node: int, password: str | None) -> str:
-    """``server.properties`` of node ``node``; SASL/SCRAM and ACLs when ``password`` is set."""
+    """``server.properties`` of node ``node``.
+
+    Secure (``config.secure``): TLS with required client certificates on the client
+    (inter-broker) and controller listeners, a SASL_SSL SCRAM-SHA-512 listener for
+    participants without a certificate, the subject mapped to ``User:<CN>``, the
+    StandardAuthorizer denying what no ACL allows, the nodes as the only super users.
+    A ``password`` (stacks made before TLS) keeps their SASL_PLAINTEXT admin listener.
+    """
+    if config.secure and password is None:
+        return _properties(config, node) + _tls_properties(config, node)
+    return _properties(config, node, legacy_password=password)
+
+
+def _properties(config: StackConfig, node: int, legacy_password: str | None = None) -> str:
     cfg = config
     n = cfg.nodes
     voters = ",".join(f"{i}@127.0.0.1:{cfg.controller_port(i)}" for i in range(1, n + 1))
-    client = "SASL_PLAINTEXT" if cfg.secure else "PLAINTEXT"
-    controller = "SASL_PLAINTEXT" if password else "PLAINTEXT"
+    client, controller = "PLAINTEXT", "PLAINTEXT"
+    listeners = (f"CLIENT://127.0.0.1:{cfg.client_port(node)},"
+                 f"CONTROLLER://127.0.0.1:{cfg.controller_port(node)}")  # fmt: skip
+    advertised = f"CLIENT://127.0.0.1:{cfg.client_port(node)}"
+    protocols = f"CLIENT:{client},CONTROLLER:{controller}"
+    if cfg.secure and legacy_password:
+        protocols = "CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
+    elif cfg.secure:
+        listeners += f",SCRAM://127.0.0.1:{cfg.scram_port(node)}"
+        advertised += f",SCRAM://127.0.0.1:{cfg.scram_port(node)}"
+        protocols = "CLIENT:SSL,CONTROLLER:SSL,SCRAM:SASL_SSL"
     lines = {
         "process.roles": "broker,controller",
         "node.id": str(node),
         "controller.quorum.voters": voters,
-        "listeners": f"CLIENT://127.0.0.1:{cfg.client_port(node)},"
-        f"CONTROLLER://127.0.0.1:{cfg.controller_port(node)}",
-        "advertised.listeners": f"CLIENT://127.0.0.1:{cfg.client_port(node)}",
-        "listener.security.protocol.map": f"CLIENT:{client},CONTROLLER:{controller}",
+        "listeners": listeners,
+        "advertised.listeners": advertised,
+        "listener.security.protocol.map": protocols,
         "inter.broker.listener.name": "CLIENT",
         "controller.listener.names": "CONTROLLER",
         "log.dirs": str(node_dir(cfg.home, node) / "data"),
@@ -206,8 +287,8 @@ def properties(config: StackConfig, node: int, password: str | None) -> str:
         "auto.create.topics.enable": "false",
         "log.segment.bytes": str(64 * 1024 * 1024),
     }
-    if password:
-        node_secret = node_password(password)
+    if legacy_password:
+        password = legacy_password
         lines.update({
             "sasl.enabled.mechanisms": "SCRAM-SHA-512",
             "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
@@ -217,28 +298,50 @@ def properties(config: StackConfig, node: int, password: str | None) -> str:
             "authorizer.class.name":
                 "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "allow.everyone.if.no.acl.found": "false",
-            # The controller listener: SASL/PLAIN with each node's own user (SCRAM cannot
-            # work between controllers, KAFKA-15513: its credentials live in the metadata the
-            # quorum serves), so no connection there is ANONYMOUS and ANONYMOUS is no super
-            # user: the super users are the nodes and the stack's bootstrap admin.
-            "sasl.mechanism.controller.protocol": "PLAIN",
-            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
-            "listener.name.controller.plain.sasl.jaas.config":
-                "org.apache.kafka.common.security.plain.PlainLoginModule required "
-                f'username="{node_principal(node)}" password="{node_secret}" '
-                + " ".join(f'user_{node_principal(i)}="{node_secret}"' for i in range(1, n + 1))
-                + ";",
-            "super.users": ";".join(
-                [f"User:{ADMIN_USER}", *(f"User:{node_principal(i)}" for i in range(1, n + 1))]
-            ),
+            "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
         })  # fmt: skip
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 
-def node_password(admin_password: str) -> str:
-    """The nodes' password on the controller listener, derived from the stack's admin password
-    (kept in ``cluster.json``), so a stack made before it existed restarts with one."""
-    return hashlib.sha256(f"courtbus-controller:{admin_password}".encode()).hexdigest()[:32]
+def _tls_properties(config: StackConfig, node: int) -> str:
+    home = config.home
+    supers = ";".join(f"User:{node_principal(i)}" for i in range(1, config.nodes + 1))
+    lines = {
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(node_keystore(home, node)),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(pki.Authority(pki.pki_dir(home)).ca_cert),
+        "ssl.client.auth": "required",
+        "ssl.endpoint.identification.algorithm": "https",  # node certs name 127.0.0.1
+        "ssl.principal.mapping.rules": PRINCIPAL_MAPPING,
+        "listener.name.scram.ssl.client.auth": "none",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.scram.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.scram.scram-sha-512.sasl.jaas.config":
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": supers,
+    }  # fmt: skip
+    return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+
+def prepare_pki(config: StackConfig) -> pki.Authority:
+    """The CA of a secure stack (created on the first start), a fresh certificate for each node
+    (SAN 127.0.0.1 and localhost, unencrypted key in its PEM key store) and one for the
+    operator and each bus service that has none; the CRL is re-signed so its next update
+    stays ahead."""
+    ca = pki.authority(config.home, create=True)
+    for node in range(1, config.nodes + 1):
+        creds = ca.issue(node_principal(node), hosts=("127.0.0.1", "localhost"),
+                         encrypt_key=False)  # fmt: skip
+        store = node_keystore(config.home, node)
+        pki.write_private(store, creds.key.read_bytes() + creds.cert.read_bytes())
+    for principal in (OPERATOR, *(service_principal(name) for name in SERVICES)):
+        if ca.credentials(principal) is None:  # services run locally with COURTBUS_PRINCIPAL
+            ca.issue(principal)
+    ca.refresh_crl()
+    return ca
 
 
 # -- identity: the formatted cluster kept across down/up --------------------------------------
@@ -281,17 +384,19 @@ def stack_config(
     port_base: int | None = None,
     registry_port: int | None = None,
     registry: bool = True,
+    default_secure: bool = False,
 ) -> StackConfig:
     """The config to (re)start the stack in ``home``: each setting not given is the one the
     stack there was made with, else the default; so ``stack up`` with only the home (e.g.
     ``COURTBUS_STACK_HOME``) reuses the recorded ports. A setting given that differs from the
-    data's is refused by :func:`check_layout`."""
+    data's is refused by :func:`check_layout`. ``default_secure``: whether a new stack is
+    secure (the CLI's default; the library's and the tests' is plaintext)."""
     recorded = recorded_settings(home)
     default = StackConfig(home)
     return StackConfig(
         home,
         nodes=_first(nodes, recorded.get("nodes"), default.nodes),
-        secure=_first(secure, recorded.get("secure"), default.secure),
+        secure=_first(secure, recorded.get("secure"), default_secure),
         port_base=_first(port_base, recorded.get("port_base"), default.port_base),
         registry_port=_first(registry_port, recorded.get("registry_port"), default.registry_port),
         registry=registry,
@@ -336,13 +441,17 @@ def identity(
 ) -> tuple[str, str | None]:
     """Reuse the formatted cluster in ``home`` (data survives down/up), or format a new one.
 
-    Returns the cluster id and the admin password (None unless secure).
+    Returns the cluster id and the SCRAM admin password (None, except for a secure stack
+    made before TLS, which keeps its SASL_PLAINTEXT admin). A secure stack's certificates
+    are (re)issued first (:func:`prepare_pki`).
 
     Raises:
         StackError: formatting the storage failed or timed out.
     """
     path = identity_file(config.home)
     layout = layout_settings(config)
+    if config.secure:
+        prepare_pki(config)
     if path.exists():
         saved = json.loads(path.read_text())
         if config.registry and saved.get("registry_port") != config.registry_port:
@@ -354,7 +463,7 @@ def identity(
             )
         return str(saved["cluster_id"]), saved.get("admin_password")
     cluster_id = kafka_cluster_id()
-    password = secrets.token_urlsafe(18) if config.secure else None
+    password = None  # a secure stack authenticates by certificate: no shared SCRAM admin
     say(f"formatting KRaft storage for {config.nodes} node(s)")
     format_storage(config, kafka_dir, cluster_id, password)
     saved = {**layout, "registry_port": config.registry_port, "cluster_id": cluster_id,

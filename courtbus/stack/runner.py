@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from courtbus.errors import StackError
+from courtbus.security import bootstrap, pki
+from courtbus.security.principals import node_principal
 from courtbus.stack import artifacts, control, health, layout
 from courtbus.stack.layout import ADMIN_USER, StackConfig, StackState
 from courtbus.stack.processes import ProcessRecord, port_free
@@ -86,6 +88,9 @@ class Stack:
             registry_url=self.config.registry_url if self.config.registry else None,
             cluster_id=cluster_id, admin_password=password, brokers=[], registry=None,
         )  # fmt: skip
+        if self.config.secure and password is None:
+            state.pki = str(pki.pki_dir(self.home))
+            state.scram_bootstrap = self.config.scram_bootstrap
         try:
             for node in range(1, self.config.nodes + 1):
                 state.brokers.append(self._start_broker(kafka_dir, node))
@@ -94,11 +99,15 @@ class Stack:
             for node, rec in enumerate(state.brokers, start=1):
                 self._wait_broker(node, rec)
             health.wait_cluster(self.config, state)
+            if state.pki is not None:
+                self._say("granting the operator its ACLs")
+                bootstrap.grant_operator(state.connection(node_principal(1)))
             if registry_dir is not None:
                 self._say("starting schema registry")
                 state.registry = control.start_registry(self.config, registry_dir, state)
                 layout.write_state(self.home, state)
-                health.wait_registry(self.config, state.registry)
+                http = state.connection().http_settings() if state.pki else None
+                health.wait_registry(self.config, state.registry, http)
         except BaseException:
             layout.write_state(self.home, state)
             self.down()

@@ -16,17 +16,29 @@ from courtbus.config import Connection
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ClusterError, CourtbusError, ValidationError
 from courtbus.wire.codec import AvroCodec
-from courtbus.wire.envelope import OUTBOX_MAX_VALUE_BYTES, Envelope, Event, OutgoingRecord
+from courtbus.wire.envelope import (
+    OUTBOX_MAX_VALUE_BYTES,
+    Envelope,
+    Event,
+    OutgoingRecord,
+    RecordSigner,
+)
 from courtbus.wire.registry import RegistryClient
 from courtbus.wire.schemas import SchemaSet
 
 
 def make_envelope(
-    conn: Connection, schemas: SchemaSet | None = None, *, auto_register: bool = False
+    conn: Connection,
+    schemas: SchemaSet | None = None,
+    *,
+    auto_register: bool = False,
+    signer: RecordSigner | None = None,
 ) -> Envelope:
-    """An ``Envelope`` over the connection's registry and the repository's schemas."""
-    registry = RegistryClient(conn.require_registry())
-    return Envelope(AvroCodec(schemas or SchemaSet.load(), registry, auto_register=auto_register))
+    """An ``Envelope`` over the connection's registry and the repository's schemas; with
+    ``signer`` every record it builds is signed."""
+    registry = RegistryClient.for_connection(conn)
+    codec = AvroCodec(schemas or SchemaSet.load(), registry, auto_register=auto_register)
+    return Envelope(codec, signer)
 
 
 def make_producer(conn: Connection, **overrides: Any) -> KafkaProducer:

@@ -117,6 +117,17 @@ class AvroCodec:
             self._ids[key] = self.registry.register(schema.name, schema.text)
         return self._encode(schema.name, schema.parsed, self._ids[key], payload)
 
+    def encode_parsed(
+        self, record: str, parsed: Any, schema_id: int, payload: dict[str, Any]
+    ) -> bytes:
+        """Encode ``payload`` with a schema already parsed and its registry id already known
+        (``encode`` looked up once for many payloads, as ``Envelope.builder`` does).
+
+        Raises:
+            SerializationError: ``AVRO_ENCODE_FAILED``.
+        """
+        return self._encode(record, parsed, schema_id, payload)
+
     def _encode(self, record: str, parsed: Any, schema_id: int, payload: dict[str, Any]) -> bytes:
         buf = io.BytesIO()
         try:

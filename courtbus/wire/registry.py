@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from courtbus.config import CCOMPAT_PATH, check_registry_url
+from courtbus.config import CCOMPAT_PATH, Connection, check_registry_url
 from courtbus.errors import RegistryError, SchemaError
 
 _CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -43,15 +43,30 @@ class RegistryClient:
     """
 
     def __init__(
-        self, url: str, *, timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None
+        self,
+        url: str,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        http: dict[str, Any] | None = None,
     ) -> None:
         self.url = check_registry_url(url)
         self._http = httpx.Client(
             base_url=self.url, timeout=timeout_s, headers={"Content-Type": _CONTENT_TYPE},
             transport=transport,  # tests: an httpx.MockTransport
+            **(http or {}),  # TLS and credentials: Connection.http_settings()
         )  # fmt: skip
         self._by_id: dict[int, str] = {}
         self._ids: dict[tuple[str, str], int] = {}
+
+    @classmethod
+    def for_connection(cls, conn: Connection, **options: Any) -> RegistryClient:
+        """A client of ``conn``'s registry with its TLS settings and credentials.
+
+        Raises:
+            ConfigError: ``REGISTRY_NOT_CONFIGURED``.
+        """
+        return cls(conn.require_registry(), http=conn.http_settings(), **options)
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

@@ -183,6 +183,8 @@ class BlacklistFlow(Flow):
             title_issuer=p.get("title_issuer"), title_number=p.get("title_number"),
             filed_at=p.get("filed_at"), security_provided=bool(p.get("security_provided")),
             sealed_property_sufficient=bool(p.get("sealed_property_sufficient")),
+            later_in_order=bool(p.get("later_in_order")),
+            otherwise_not_refusal=bool(p.get("otherwise_not_refusal")),
         )  # fmt: skip
         bl.check_listing(listing)
         applicant = p.get("applicant")

@@ -377,6 +377,8 @@ def _detail(step: dm.Step, p: dict[str, Any]) -> dm.Detail | None:
         return dm.Detail(until=p.get("measure_until"))
     if step is dm.Step.RENEWED:
         return dm.Detail(until=p.get("until"))
+    if step is dm.Step.RETURNED:
+        return dm.Detail(approved_at=p.get("approved_at"))
     if step is dm.Step.ESCALATION_ANSWERED:
         decision = dm.EscalationDecision(str(p["decision"]))
         return dm.Detail(decision=decision, execute_by=p.get("execute_by"))

@@ -22,6 +22,13 @@ agency never hears of entries it was not given. A copy equal to the one last sen
 changed only in fields that destination is not given). CloudEvents headers are kept, with a new ``ce_id`` derived from the view
 record's ``ce_id`` and the destination (a replay writes the same ids). The directory is read
 at start: a changed grant takes effect on restart.
+
+**Signatures.** A copy here is a new record (a projected value, a new ``ce_id``), so the view
+record's ``ce_dssematerial`` no longer matches it: it is dropped, and the copy is signed by the
+feed router's own key (``service.feeds``) when the service is given one
+(``$COURTBUS_SIGNING_KEY``), as the verifiability extension asks of a proxy that changes what
+was signed. The view record, with the signature of the service that wrote it, stays on its
+topic as the evidence.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from courtbus.catalogue.feeds import (
     projected_schema,
 )
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec, Table
+from courtbus.security.signing import HEADER
 from courtbus.wire.envelope import Envelope, RawRecord
 from courtbus.wire.events import Headers
 
@@ -84,6 +92,8 @@ def derived_id(ce_id: str, destination: str) -> str:
 def _headers(headers: Headers, ce_id: str | None, destination: str) -> list[tuple[str, bytes]]:
     out = []
     for key, value in headers or ():
+        if key.lower() == HEADER:  # the view's signature: it does not cover the copy
+            continue
         if key == "ce_id" and ce_id is not None:
             value = derived_id(ce_id, destination).encode()
         out.append((key, bytes(value or b"")))
@@ -114,6 +124,11 @@ class FeedsFlow(Flow):
         """Nobody: a view record the router cannot route goes to the dead letters only."""
         return None
 
+    def _signed(self, headers: list[tuple[str, bytes]], value: bytes) -> list[tuple[str, bytes]]:
+        """``headers`` signed by the feed router's key, if it has one."""
+        signer = self.envelope.signer
+        return headers if signer is None else signer(headers, value)
+
     def on_event(self, record: Incoming, state: State) -> list[Output]:
         """The copies of one view record for each feed and group it belongs to."""
         raw = record.raw
@@ -135,16 +150,15 @@ class FeedsFlow(Flow):
             if route.flow != flow or not route.wants(payload):
                 continue
             value = self.envelope.codec.encode_with(route.schema, route.project(payload))
-            outputs.append(
-                Output(route.topic, key, value, _headers(raw.headers, ce_id, route.agency))
-            )
+            headers = self._signed(_headers(raw.headers, ce_id, route.agency), value)
+            outputs.append(Output(route.topic, key, value, headers))
         if flow in GROUP_FLOWS:
             court = (payload.get(COURT_FIELDS[flow]) or {}).get("court_id")
             for group, members in sorted(self.groups.items()):
                 if court in members:
                     topic = group_topic(group, flow)
                     headers = _headers(raw.headers, ce_id, f"group:{group}")
-                    outputs.append(Output(topic, key, raw.value, headers))
+                    outputs.append(Output(topic, key, raw.value, self._signed(headers, raw.value)))
         now = {o.topic: _digest(o.value or b"") for o in outputs}
         # A copy equal to the one last sent there (a change in fields that destination is not
         # given, e.g. an agency's acknowledgement) is not sent again.

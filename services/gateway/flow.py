@@ -13,6 +13,21 @@ and ``ce_*`` headers), as ``"topic:partition:offset <sha256 hex>"``. A later rec
 * stored before digests were kept (``"topic:partition:offset"`` alone) counts as an exact
   duplicate, as it always did.
 
+**Replays of signed records.** A byte-identical copy of a signed record is a producer retry
+only while it comes within the retry window (``COURTBUS_RETRY_WINDOW_S``, default 900 s) of
+the first copy's acceptance: the idempotent producer already removes its own network retries
+at the broker, so a copy that reaches the gateway is an application resend (the SDK's caller
+resending after a timeout, which happens within minutes), and one coming later is a replay:
+refused with ``SIGNATURE_REPLAYED`` (dead letter, notice). A copy signed longer ago than the
+signature age limit (``COURTBUS_SIGNATURE_MAX_AGE_H``, default 24 h, kept below the dedup
+retention) is refused ``SIGNATURE_STALE`` before the store is asked, so a replay after its
+``ce_id`` has left the store is refused too. The acceptance time is the third field of the
+stored value (``"topic:partition:offset <digest> <accepted at>"``); a value without it counts
+as a retry.
+
+**Metrics.** ``refused`` counts refusals by code, ``verified`` and ``unsigned`` the records
+accepted with and without a signature (the engine logs each refusal at warning).
+
 Scope: the store is keyed by ``ce_id`` alone. CloudEvents makes ``source`` + ``id`` unique,
 and every record of a task has the same source: a task is one partition of one participant's
 outbox, and the gateway refuses a ``ce_source`` that does not own the outbox. So the dedup is
@@ -27,6 +42,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -37,9 +54,11 @@ from courtbus.catalogue.directory import DEFAULT_PATH as DIRECTORY_PATH
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import DEFAULT_PATH as POLICY_PATH
 from courtbus.catalogue.policies import load_policies
-from courtbus.errors import CourtbusError, ValidationError
-from courtbus.gateway import EVENT_ID_CONFLICT, Gateway, record_digest
+from courtbus.errors import ConfigError, CourtbusError, SignatureError, ValidationError
+from courtbus.gateway import EVENT_ID_CONFLICT, Gateway, SignaturePolicy, record_digest
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
+from courtbus.security.keys import keys_path
+from courtbus.security.signing import REPLAYED
 from courtbus.wire.envelope import Envelope, RawRecord
 
 log = logging.getLogger("courtbus.gateway")
@@ -48,6 +67,7 @@ log = logging.getLogger("courtbus.gateway")
 # forwarded record, not two); they leave by expiry only
 SEEN: StoreSpec[str] = StoreSpec("seen", str.encode, bytes.decode, packed=True)
 RULES_CHECK_S = 2.0
+DEFAULT_RETRY_WINDOW = timedelta(seconds=900)
 
 
 class GatewayFlow(Flow):
@@ -65,22 +85,58 @@ class GatewayFlow(Flow):
         directory_path: Path = DIRECTORY_PATH,
         policy_path: Path = POLICY_PATH,
         dedup_retention: timedelta | None = None,
+        *,
+        keys_file: Path | None = None,
+        signatures: SignaturePolicy | None = None,
+        retry_window: timedelta | None = None,
     ) -> None:
+        """Raises:
+        ConfigError: ``SIGNATURES_INVALID`` (``COURTBUS_SIGNATURES``, the signature age
+            limit not below the dedup retention, ``COURTBUS_RETRY_WINDOW_S``), or the
+            directory's, keys' or policy's errors.
+        """
         super().__init__(envelope)
         self.directory_path = directory_path
         self.policy_path = policy_path
+        self.keys_file = keys_file or keys_path()
         days = float(os.environ.get("COURTBUS_DEDUP_DAYS", "7"))
         self.dedup_retention = dedup_retention or timedelta(days=days)
+        self.signatures = signatures or SignaturePolicy.from_env()
+        if self.signatures.max_age >= self.dedup_retention:
+            raise ConfigError(
+                f"the signature age limit ({self.signatures.max_age}) must be below the dedup "
+                f"retention ({self.dedup_retention}), or an old record could be replayed once "
+                "its ce_id is forgotten",
+                code="SIGNATURES_INVALID",
+            )
+        if retry_window is None:
+            try:
+                retry_window = timedelta(
+                    seconds=float(
+                        os.environ.get("COURTBUS_RETRY_WINDOW_S") or DEFAULT_RETRY_WINDOW.seconds
+                    )
+                )
+            except ValueError as exc:
+                raise ConfigError("COURTBUS_RETRY_WINDOW_S must be a number of seconds",
+                                  code="SIGNATURES_INVALID") from exc  # fmt: skip
+        self.retry_window = retry_window
+        self.refused: Counter[str] = Counter()
+        self.verified = 0
+        self.unsigned = 0
         self.gateway = self._load_rules()
         self._mtimes = self._rule_mtimes()
         self._checked: datetime | None = None
 
-    def _rule_mtimes(self) -> tuple[float, float]:
-        return (self.directory_path.stat().st_mtime, self.policy_path.stat().st_mtime)
+    def _rule_mtimes(self) -> tuple[float, float, float]:
+        keys = self.keys_file.stat().st_mtime if self.keys_file.exists() else 0.0
+        return (self.directory_path.stat().st_mtime, self.policy_path.stat().st_mtime, keys)
 
     def _load_rules(self) -> Gateway:
-        directory = load_directory(self.directory_path)
-        return Gateway(self.envelope, directory, load_policies(directory, self.policy_path))
+        directory = load_directory(self.directory_path, self.keys_file)
+        return Gateway(
+            self.envelope, directory, load_policies(directory, self.policy_path),
+            signatures=self.signatures,
+        )  # fmt: skip
 
     def sender(self, raw: RawRecord) -> tuple[str, str] | None:
         """The outbox's owner (never the claimed ``ce_source``, which may be spoofed)."""
@@ -89,7 +145,7 @@ class GatewayFlow(Flow):
         except CourtbusError:
             return None
 
-    def prepare(self, records: list[RawRecord], state: State) -> None:
+    def prepare(self, records: Sequence[RawRecord], state: State) -> None:
         """Look the batch's ``ce_id`` values up in ``seen`` at once (one query, not one each)."""
         ids = []
         for raw in records:
@@ -107,14 +163,24 @@ class GatewayFlow(Flow):
                 accepted before with another key, value or ``ce_*`` headers.
         """
         raw = record.raw
-        fwd = self.gateway.check(raw)
+        fwd = self.gateway.check(raw, state.now)
         seen = state.table(SEEN)
         event_id = fwd.event.headers.id
         digest = record_digest(raw)
         stored = seen.get(event_id)
         if stored is not None:
-            first, _, kept = stored.partition(" ")
+            first, _, rest = stored.partition(" ")
+            kept, _, accepted = rest.partition(" ")
             if not kept or kept == digest:  # no digest: stored before digests were kept
+                if fwd.signed is not None and accepted and (
+                    state.now - datetime.fromisoformat(accepted) > self.retry_window
+                ):  # fmt: skip
+                    raise SignatureError(
+                        f"ce_id {event_id} was accepted at {accepted} from {first}; this "
+                        f"identical copy comes more than {self.retry_window} later, so it is "
+                        "a replay, not a retry",
+                        code=REPLAYED,
+                    )
                 log.info("dropped duplicate %s from %s (first at %s)", event_id, raw.topic, first)
                 return []
             raise ValidationError(
@@ -122,12 +188,19 @@ class GatewayFlow(Flow):
                 "ce_* headers; this copy is refused (a resent event must be byte-identical)",
                 code=EVENT_ID_CONFLICT,
             )
-        seen.put(event_id, f"{raw.topic}:{raw.partition}:{raw.offset} {digest}",
+        where = f"{raw.topic}:{raw.partition}:{raw.offset}"
+        seen.put(event_id, f"{where} {digest} {state.now.isoformat()}",
                  expires=state.now + self.dedup_retention)  # fmt: skip
+        if fwd.signed is None:
+            self.unsigned += 1
+        else:
+            self.verified += 1
         return [fwd.output]
 
     def on_refused(self, record: Incoming, error: CourtbusError, state: State) -> list[Output]:
-        """An alert on ``bus.alerts`` for a reused ``ce_id``: operators must look at both."""
+        """An alert on ``bus.alerts`` for a reused ``ce_id``: operators must look at both.
+        Every refusal is counted by code (``refused``)."""
+        self.refused[error.code] += 1  # the engine logs the refusal itself
         if error.code != EVENT_ID_CONFLICT:
             return []
         return [internal_error_alert(self.envelope, record.raw, error, self.source)]

@@ -87,6 +87,10 @@ class ProjectorFlow(Flow):
     source = "bus:projector"
     inputs = Inputs(topics=TOPICS)
     decode = False  # dead letters are read raw
+    # A read model: rows 250 ms later cost nothing, and at 100 records/s a batch then holds
+    # ~25 records instead of one, each batch being a database and a Kafka transaction (most of
+    # the projector's CPU at low load: ~2.2 ms a record at 100/s, ~0.44 ms at 1,000/s).
+    batch_wait_ms = 250
 
     def __init__(self, envelope: Envelope, model: ReadModel, group: str | None = None) -> None:
         super().__init__(envelope)

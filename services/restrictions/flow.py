@@ -56,6 +56,15 @@ checked by the blacklist service when it was listed (``services.blacklist.flow``
 takes them as they are (the structural rules, e.g. an organisation's entry without its legal
 representative's ID, are still checked). Progress (bans issued, rate, records read of the
 view's records) is logged every ``COURTBUS_RESTRICTION_PROGRESS_SECONDS`` (30 s).
+
+The load is a bulk path: the list's view is a bulk input (``on_records``: a task's records of
+a batch at once, their controls looked up in one query) and a paced one (at most 500 a batch;
+the runtime carries the rest and takes the courts' and agencies' records first). A backlog
+ban's view record is built straight from the entry (the same record as ``_listing_ban``'s),
+its control is stored as the entry itself (``Listed``, made into a ``Kept`` when something
+needs it, and stored as one on its first change), and the acknowledgement deadlines of a
+batch's bans are one timer (``DUE_TIMER``, store ``listing_due``): when it fires, each of those
+controls owes what it owed (``rs.owed``), as with a timer of its own.
 """
 
 from __future__ import annotations
@@ -63,8 +72,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -77,10 +86,11 @@ from courtbus.domain.delegation import sender_court
 from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id, validate_passport
 from courtbus.errors import ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec, json_store
+from courtbus.runtime.state import to_ms
 from courtbus.wire import values as v
-from courtbus.wire.envelope import Envelope, Event, RawRecord
+from courtbus.wire.envelope import Builder, Envelope, Event, RawRecord
 from services.restrictions import listings
-from services.restrictions.state import Kept, dump_kept, load_kept
+from services.restrictions.state import Kept, Listed, dump_control, load_control
 
 log = logging.getLogger("courtbus.restriction")
 FLOW = "restriction"
@@ -90,10 +100,16 @@ BLACKLIST_VIEW = "blacklist.entries"
 ENTRY_RECORD = "cn.court.bus.blacklist.BlacklistEntry"
 NS = "cn.court.bus.restriction."
 VIEW_RECORD = NS + "RestrictionControl"
-CONTROLS: StoreSpec[Kept] = StoreSpec("controls", dump_kept, load_kept)
+# A control as JSON (Kept), or a ban of the initial load nobody changed since (Listed).
+CONTROLS: StoreSpec[Kept | Listed] = StoreSpec("controls", dump_control, load_control)
 # Per court, the bans an initial load issued in this task and not yet summed up to the court.
 LOAD: StoreSpec[Any] = json_store("listing_load")
 LOAD_TIMER = "#listing-load:"  # + court id: its summary's timer (no control id starts so)
+# The initial load's bans of one batch and task whose acknowledgements fall due together:
+# group id -> their control ids, with one timer (DUE_TIMER + group id) instead of one each.
+DUE: StoreSpec[Any] = json_store("listing_due")
+DUE_TIMER = "#listing-due:"
+TICK_CONTROLS = 10_000  # the most controls of due groups a task's tick takes; the rest wait
 DEFAULT_BULK_AGE = timedelta(minutes=5)  # an entry older than this when read: a backlog
 DEFAULT_BULK_QUIET = timedelta(minutes=1)  # a backlog this quiet is over: its summary goes
 DEFAULT_PROGRESS_S = 30.0
@@ -189,11 +205,16 @@ class LoadProgress:
 
     def note(self, partition: int, offset: int, issued: bool) -> None:
         """A backlog record of the view was read (``issued``: a ban came of it)."""
+        self.add({partition: offset + 1}, int(issued))
+
+    def add(self, read: Mapping[int, int], issued: int) -> None:
+        """Backlog records of the view were read, up to ``read`` (partition -> the offset after
+        the last one), and ``issued`` bans came of them."""
         now = self.clock()
         if self.started is None:
             self.started = self._last = now
         self.done += issued
-        self.read[partition] = offset + 1
+        self.read.update(read)
         if now - self._last >= self.every_s:
             self._last = now
             log.info("%s", self.line(now))
@@ -224,6 +245,18 @@ def _time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+@dataclass
+class _Load:
+    """What the list records of one call (a record, or a bulk of one task) leave to do once:
+    the summary counts per court, the bans whose deadline is one group, the progress."""
+
+    builder: Builder | None = None
+    courts: dict[str, list[Any]] = field(default_factory=dict)  # court -> [first, last, n]
+    due: list[str] = field(default_factory=list)
+    read: dict[int, int] = field(default_factory=dict)  # partition -> offset after the last
+    issued: int = 0
+
+
 class RestrictionFlow(Flow):
     """Exit and consumption bans over ``bus.restriction.events``, their view and deadlines."""
 
@@ -231,11 +264,16 @@ class RestrictionFlow(Flow):
     source = "bus:restriction"
     inputs = Inputs(topics=(EVENTS, BLACKLIST_VIEW))
     internal = frozenset({BLACKLIST_VIEW})  # read raw: tombstones, and only ACTIVE matters
-    stores = (CONTROLS, LOAD)
+    stores = (CONTROLS, LOAD, DUE)
     timers = True
     # At most this many list records a batch, so a court's own bans and the agencies' answers
-    # never wait behind a backlog of the list (a fresh worker over 8.6 M entries).
+    # never wait behind a backlog of the list (a fresh worker over 8.6 M entries) for long: a
+    # paced flow's consumer also fetches only about a batch ahead (``paced_queue_kbytes``).
+    # As many as a batch takes (``max_records``): none is fetched and dropped to be read again.
     paced_inputs: ClassVar[Mapping[str, int]] = {BLACKLIST_VIEW: 500}
+    # A task's list records of a batch are taken together (``on_records``): the load's bans
+    # cost per-batch work where they can, not per-record work.
+    bulk_inputs: ClassVar[frozenset[str]] = frozenset({BLACKLIST_VIEW})
 
     def __init__(
         self,
@@ -275,13 +313,14 @@ class RestrictionFlow(Flow):
         self._listing_agencies = rs.agencies_for(
             rs.Kind.CONSUMPTION_BAN, self.granted, frozenset(self._all_kinds)
         )
+        self._all_kind_values = [k.value for k in self._all_kinds]
 
     # -- events ------------------------------------------------------------------------------
 
     def on_event(self, record: Incoming, state: State) -> list[Output]:
         """Outputs for one court or agency message or list entry; raise to refuse a message."""
         if record.raw.topic == BLACKLIST_VIEW:
-            return self._on_listing(record.raw, state) if self.from_listings else []
+            return self._listings([record.raw], state) if self.from_listings else []
         event = record.decoded
         if event.headers.source_kind == "bus":
             return []
@@ -289,7 +328,7 @@ class RestrictionFlow(Flow):
         cid = str(event.payload["control_id"])
         if short == "RestrictionIssued":
             return self._issue(event, cid, state)
-        kept = state.table(CONTROLS).get(cid)
+        kept = self._kept(state, cid)
         if kept is None:
             raise ValidationError(f"no restriction {cid} on the bus", code="RESTRICTION_UNKNOWN")
         if short in _AGENCY_RECORDS:
@@ -309,7 +348,7 @@ class RestrictionFlow(Flow):
 
     def _issue(self, event: Event, cid: str, state: State) -> list[Output]:
         p = event.payload
-        if state.table(CONTROLS).get(cid) is not None:
+        if cid in state.table(CONTROLS):
             raise ValidationError(f"control id {cid} is already used", code="RESTRICTION_EXISTS")
         court = sender_court(event.headers.source)
         issuing = str(p["issuing_court"]["court_id"])
@@ -343,7 +382,16 @@ class RestrictionFlow(Flow):
                 f"({rs.consumption_art('三')})",
                 code="RESTRICTION_SUBJECT_INVALID",
             )
-        if debtor is not None and debtor["kind"] == "PERSON" and debtor["id_number"] != subject_id:
+        if role is rs.Role.LEGAL_AGENT and (debtor is None or debtor["kind"] != "PERSON"):
+            raise ValidationError(
+                "a 法定代理人 is restricted for a natural-person debtor without full capacity: "
+                f"name that debtor ({rs.EXIT_BAN_PERSONS})",
+                code="RESTRICTION_SUBJECT_INVALID",
+            )
+        if (
+            debtor is not None and debtor["kind"] == "PERSON" and role is not rs.Role.LEGAL_AGENT
+            and debtor["id_number"] != subject_id
+        ):  # fmt: skip
             raise ValidationError(
                 "a natural-person debtor's restriction binds the debtor alone",
                 code="RESTRICTION_SUBJECT_INVALID",
@@ -380,11 +428,34 @@ class RestrictionFlow(Flow):
         log.info("issued %s (%s) to %s", cid, kind.value, ", ".join(sorted(agencies)) or "nobody")
         return self._changed(state, Kept(control, published, listing=listing))
 
-    def _on_listing(self, raw: RawRecord, state: State) -> list[Output]:
+    def prepare(self, records: Sequence[RawRecord], state: State) -> None:
+        """A task's list records of a batch: their controls looked up at once (a fresh load
+        finds none, one query instead of one per entry). The view is keyed by entry id."""
+        keys = [r.key.decode() for r in records if r.topic == BLACKLIST_VIEW and r.key]
+        if keys:
+            state.table(CONTROLS).prefetch(keys)
+
+    def on_records(self, records: list[Incoming], state: State) -> list[Output]:
+        """A task's list records of one batch (``bulk_inputs``), as ``on_event`` would take
+        them one by one, with the initial load's per-batch work done once (see the module's
+        "Initial load")."""
+        return self._listings([r.raw for r in records], state) if self.from_listings else []
+
+    def _listings(self, raws: list[RawRecord], state: State) -> list[Output]:
+        """List entries in order: the ban each ACTIVE one requires, or its lift on a delisting;
+        then, once for them all, the backlog's summary counts, deadline group and progress."""
+        load = _Load()
+        outputs: list[Output] = []
+        for raw in raws:
+            outputs += self._on_listing(raw, state, load)
+        self._loaded(load, state)
+        return outputs
+
+    def _on_listing(self, raw: RawRecord, state: State, load: _Load) -> list[Output]:
         """A list entry: the ban an ACTIVE one requires, or its lift on a delisting.
 
         A backlog record (see the module's "Initial load") gets no notice of its own: it is
-        counted for its court's summary.
+        counted in ``load`` for its court's summary.
         """
         if raw.value is None:
             return []  # the entry left the view: its DELISTED record came before
@@ -401,16 +472,18 @@ class RestrictionFlow(Flow):
         court = str(entry["listing_court"]["court_id"])
         updated: datetime | None = entry.get("updated_at")
         backlog = updated is not None and state.now - updated > self.bulk_age
-        kept = state.table(CONTROLS).get(eid)
+        if backlog:
+            load.read[raw.partition] = raw.offset + 1
+        stored = state.table(CONTROLS).get(eid)
         if entry["status"] == "ACTIVE":
-            if kept is not None:
-                if kept.listing != eid:
+            if stored is not None:
+                if isinstance(stored, Kept) and stored.listing != eid:
                     log.warning("control id %s is a court's control: no ban for entry", eid)
-                if backlog:
-                    self.progress.note(raw.partition, raw.offset, issued=False)
                 return []
             try:
-                out = self._listing_ban(entry, eid, court, state, quiet=backlog)
+                if backlog:
+                    return self._quiet_ban(raw.value, entry, eid, court, state, load)
+                out = self._listing_ban(entry, eid, court, state)
             except ValidationError as exc:
                 detail = f"list entry {eid}: the consumption ban it requires was not issued: " \
                     f"{exc.reason} ({exc.code}); issue it ({rs.consumption_art('一')})"  # fmt: skip
@@ -418,16 +491,11 @@ class RestrictionFlow(Flow):
                                       state.now, state.now, detail)  # fmt: skip
                 return [notice, self._alert(eid, "RESTRICTION_LISTING_NOT_RESTRICTED", detail,
                                             state.now)]  # fmt: skip
-            if backlog:
-                self._count_for_summary(court, eid, state)
-                self.progress.note(raw.partition, raw.offset, issued=True)
-                return out
             detail = f"list entry {eid}: consumption ban {eid} issued ({rs.consumption_art('一')})"
             return [*out, self._notice(eid, court, "ISSUED_FOR_LISTING", "", "ISSUE", state.now,
                                        state.now, detail)]  # fmt: skip
-        if backlog:
-            self.progress.note(raw.partition, raw.offset, issued=False)
         reason = listings.LIFT_ON_DELISTING.get(str(entry.get("reason")))
+        kept = self._materialise(eid, stored)
         if kept is None or kept.listing != eid or kept.control.status is not rs.Status.ACTIVE:
             return []
         if reason is None:
@@ -442,15 +510,15 @@ class RestrictionFlow(Flow):
                               state.now, detail)  # fmt: skip
         return [*self._changed(state, kept), notice]
 
-    def _listing_ban(
-        self, entry: dict[str, Any], eid: str, court: str, state: State, *, quiet: bool = False
-    ) -> list[Output]:
-        """Issue and publish the ban an ACTIVE entry requires (``_create``'s outputs, cheaper).
+    def _listing_kept(
+        self, entry: dict[str, Any], eid: str, court: str, at: datetime, agencies: frozenset[str]
+    ) -> Kept:
+        """The control an ACTIVE entry's ban is (``listings.ban_for``), issued by the bus ``at``
+        to ``agencies``.
 
         The entry's IDs were checked (and spelt canonically) by the blacklist service when it
         was listed, so they are not checked again; a consumption ban of all of art. 3 names no
-        document and concerns the same agencies whatever the entry, computed once. ``quiet``:
-        no log line per ban (an initial load logs its progress instead).
+        document and concerns the same agencies whatever the entry, computed once.
 
         Raises:
             ValidationError: ``RESTRICTION_NO_PERSON`` (an organisation's entry without its
@@ -460,28 +528,101 @@ class RestrictionFlow(Flow):
         subject, debtor = p["subject"], p["debtor"]
         if subject["kind"] != "PERSON":  # the organisation named, none of its persons
             rs.check_subjects(rs.Kind.CONSUMPTION_BAN, "ORGANISATION", [])
-        control = rs.issued(eid, court, rs.Kind.CONSUMPTION_BAN, self._listing_agencies, state.now)
+        control = rs.issued(eid, court, rs.Kind.CONSUMPTION_BAN, agencies, at)
         published = {
             "case_number": p["case_number"], "issuing_court": p["issuing_court"],
             "kind": rs.Kind.CONSUMPTION_BAN.value, "subject": subject, "role": p["role"],
             "debtor": debtor, "travel_document": None,
-            "prohibited": [k.value for k in self._all_kinds],
+            "prohibited": list(self._all_kind_values),
             "effective_from": p["effective_from"].isoformat(), "effective_until": None,
             "issued_at": p["issued_at"].isoformat(), "reason": p["reason"],
         }  # fmt: skip
-        if not quiet:
-            log.info("issued %s (%s) to %s", eid, rs.Kind.CONSUMPTION_BAN.value,
-                     ", ".join(sorted(control.agencies)) or "nobody")  # fmt: skip
-        kept = Kept(control, published, listing=eid)
+        return Kept(control, published, listing=eid)
+
+    def _listing_ban(
+        self, entry: dict[str, Any], eid: str, court: str, state: State
+    ) -> list[Output]:
+        """Issue and publish the ban an ACTIVE entry requires (``_create``'s outputs, cheaper).
+
+        Raises:
+            ValidationError: ``RESTRICTION_NO_PERSON``.
+        """
+        kept = self._listing_kept(entry, eid, court, state.now, self._listing_agencies)
+        log.info("issued %s (%s) to %s", eid, rs.Kind.CONSUMPTION_BAN.value,
+                 ", ".join(sorted(kept.control.agencies)) or "nobody")  # fmt: skip
         self._store(state, kept)
         return [self._view(kept, state.now)]
 
-    def _count_for_summary(self, court: str, eid: str, state: State) -> None:
-        """Count a backlog ban for its court's summary, due once the backlog is quiet."""
+    def _quiet_ban(
+        self, value: bytes, entry: dict[str, Any], eid: str, court: str, state: State,
+        load: _Load,
+    ) -> list[Output]:  # fmt: skip
+        """The backlog's ban of an ACTIVE entry: the view record ``_listing_ban`` publishes,
+        built straight from the entry, stored as the entry itself (``Listed``), its deadline
+        in the batch's group and its count for the court's summary in ``load``; no log line.
+
+        Raises:
+            ValidationError: ``RESTRICTION_NO_PERSON``.
+        """
+        p = listings.ban_for(entry)
+        subject = p["subject"]
+        if subject["kind"] != "PERSON":  # the organisation named, none of its persons
+            rs.check_subjects(rs.Kind.CONSUMPTION_BAN, "ORGANISATION", [])
+        now = state.now
+        state.table(CONTROLS).put(eid, Listed(value, now, self._listing_agencies))
+        due = now + self.ack_deadline
+        payload = {
+            "control_id": eid, "status": rs.Status.ACTIVE.value,
+            "case_number": p["case_number"], "issuing_court": p["issuing_court"],
+            "kind": rs.Kind.CONSUMPTION_BAN.value, "subject": subject, "role": p["role"],
+            "debtor": p["debtor"], "travel_document": None,
+            "prohibited": list(self._all_kind_values),
+            "effective_from": p["effective_from"], "effective_until": None,
+            "issued_at": p["issued_at"], "lifted_at": None, "lift_reason": None,
+            "reason": p["reason"], "exemptions": [],
+            "acknowledgements": [
+                {"agency_id": agency, "target": "ISSUE", "state": "PENDING", "due_at": due,
+                 "reference": None, "answered_at": None}
+                for agency in sorted(self._listing_agencies)
+            ],
+            "updated_at": now, "version": 1, "entry_id": eid, "interceptions": [],
+        }  # fmt: skip
+        if load.builder is None:
+            load.builder = self.envelope.builder(VIEW_TOPIC, VIEW_RECORD, self.source)
+        got = load.courts.get(court)
+        if got is None:
+            load.courts[court] = [eid, eid, 1]
+        else:
+            got[1], got[2] = eid, got[2] + 1
+        load.due.append(eid)
+        load.issued += 1
+        return [output_of(load.builder.build(payload))]
+
+    def _loaded(self, load: _Load, state: State) -> None:
+        """What a call's backlog records leave to do once: each court's count for its summary
+        (due once the backlog is quiet), the bans' deadline group, the progress."""
         loads = state.table(LOAD)
-        got = loads.get(court) or {"count": 0, "first": eid}
-        loads.put(court, got | {"count": int(got["count"]) + 1, "last": eid})
-        state.timers.schedule(LOAD_TIMER + court, state.now + self.bulk_quiet)
+        for court, (first, last, count) in load.courts.items():
+            got = loads.get(court) or {"count": 0, "first": first}
+            loads.put(court, got | {"count": int(got["count"]) + count, "last": last})
+            state.timers.schedule(LOAD_TIMER + court, state.now + self.bulk_quiet)
+        if load.due:
+            group = f"{to_ms(state.now)}:{load.due[0]}"
+            state.table(DUE).put(group, load.due)
+            state.timers.schedule(DUE_TIMER + group, state.now + self.ack_deadline)
+        if load.read:
+            self.progress.add(load.read, load.issued)
+
+    def _kept(self, state: State, cid: str) -> Kept | None:
+        """The control ``cid`` as a ``Kept`` (made from its entry if the load issued it)."""
+        return self._materialise(cid, state.table(CONTROLS).get(cid))
+
+    def _materialise(self, cid: str, stored: Kept | Listed | None) -> Kept | None:
+        if not isinstance(stored, Listed):
+            return stored
+        entry = self.envelope.codec.decode(stored.entry).payload
+        court = str(entry["listing_court"]["court_id"])
+        return self._listing_kept(entry, cid, court, stored.issued_at, stored.agencies)
 
     def _summary(self, court: str, state: State, now: datetime) -> list[Output]:
         """The one notice a court gets for the bans an initial load issued in this task."""
@@ -687,7 +828,7 @@ class RestrictionFlow(Flow):
 
     def _changed(self, state: State, kept: Kept) -> list[Output]:
         """Store (the version moves on) and publish the view record."""
-        if state.table(CONTROLS).get(kept.control.control_id) is not None:
+        if kept.control.control_id in state.table(CONTROLS):
             kept = replace(kept, version=kept.version + 1)
         self._store(state, kept)
         return [self._view(kept, state.now)]
@@ -761,14 +902,29 @@ class RestrictionFlow(Flow):
     # -- timers ------------------------------------------------------------------------------
 
     def on_tick(self, now: datetime, state: State) -> list[Output]:
-        """Overdue acknowledgements (once per agency and step) and tombstones due."""
+        """Overdue acknowledgements (once per agency and step), tombstones due, the initial
+        load's summaries and its bans' deadline groups (at most ``TICK_CONTROLS`` controls of
+        those a tick: the rest stay due for the next)."""
         outputs: list[Output] = []
         table = state.table(CONTROLS)
+        budget = TICK_CONTROLS
         for cid, _due in state.timers.due(now):
             if cid.startswith(LOAD_TIMER):
                 outputs += self._summary(cid.removeprefix(LOAD_TIMER), state, now)
                 continue
-            kept = table.get(cid)
+            if cid.startswith(DUE_TIMER):
+                if budget > 0:
+                    group = cid.removeprefix(DUE_TIMER)
+                    eids = state.table(DUE).get(group) or []
+                    state.table(DUE).delete(group)
+                    state.timers.cancel(cid)
+                    budget -= len(eids)
+                    for eid in eids:
+                        kept = self._kept(state, eid)
+                        if kept is not None:  # else lifted and gone since
+                            outputs += self._mark_overdue(state, kept, now)
+                continue
+            kept = self._kept(state, cid)
             if kept is None:
                 state.timers.cancel(cid)
                 continue
@@ -777,15 +933,23 @@ class RestrictionFlow(Flow):
                 state.timers.cancel(cid)
                 outputs.append(Output(VIEW_TOPIC, cid.encode(), None, []))
                 continue
-            overdue = rs.owed(kept.control, now, self.ack_deadline)
+            overdue = self._mark_overdue(state, kept, now)
             if not overdue:
                 self._store(state, kept)
-                continue
-            control = replace(kept.control, overdue_sent=kept.control.overdue_sent | set(overdue))
-            kept = replace(kept, control=control)
-            outputs += self._changed(state, kept)
-            for agency, target in overdue:
-                outputs += self._overdue(kept, agency, target, now)
+            outputs += overdue
+        return outputs
+
+    def _mark_overdue(self, state: State, kept: Kept, now: datetime) -> list[Output]:
+        """The view record, alerts and negative receipts of the acknowledgements of ``kept``
+        overdue at ``now`` and not reported yet (none: nothing)."""
+        overdue = rs.owed(kept.control, now, self.ack_deadline)
+        if not overdue:
+            return []
+        control = replace(kept.control, overdue_sent=kept.control.overdue_sent | set(overdue))
+        kept = replace(kept, control=control)
+        outputs = self._changed(state, kept)
+        for agency, target in overdue:
+            outputs += self._overdue(kept, agency, target, now)
         return outputs
 
     def _overdue(self, kept: Kept, agency: str, target: str, now: datetime) -> list[Output]:

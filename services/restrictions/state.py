@@ -1,12 +1,15 @@
-"""The restriction flow's stored value, as JSON: one control (the rules' state from
-``courtbus.domain.restriction`` plus the fields it publishes) in the control's task. Imports
-no Kafka client."""
+"""The restriction flow's stored value, in the control's task: one control as JSON (the
+rules' state from ``courtbus.domain.restriction`` plus the fields it publishes), or, for a ban
+the initial load issued and nothing changed since, the list entry it was issued for
+(``Listed``: the entry's bytes as read, the time and the agencies; no JSON to write per ban).
+Imports no Kafka client."""
 
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from courtbus.domain import restriction as rs
@@ -105,4 +108,43 @@ def load_kept(data: bytes) -> Kept:
         int(raw["version"]),
         raw.get("listing"),
         list(raw.get("interceptions", [])),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A consumption ban issued by the initial load (``services.restrictions.flow``, "Initial
+    load") and not changed since: the list entry it was issued for as read from
+    ``blacklist.entries`` (its registry-framed value: a ``BlacklistEntry``), when the bus
+    issued it and the agencies it concerns. The flow makes the ``Kept`` of it when it needs
+    one (the same as the live path stores), and stores that ``Kept`` on the first change."""
+
+    entry: bytes
+    issued_at: datetime
+    agencies: frozenset[str]
+
+
+_LISTED = b"\x01"  # a stored Kept is JSON: it starts with "{"
+_HEAD = struct.Struct(">qH")  # µs since the epoch, length of the agencies' names
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def dump_control(value: Kept | Listed) -> bytes:
+    """Serialise either kind of stored control."""
+    if isinstance(value, Kept):
+        return dump_kept(value)
+    names = ",".join(sorted(value.agencies)).encode()
+    return _LISTED + _HEAD.pack((value.issued_at - _EPOCH) // _US, len(names)) + names + value.entry
+
+
+def load_control(data: bytes) -> Kept | Listed:
+    """Read either kind of stored control."""
+    if not data.startswith(_LISTED):
+        return load_kept(data)
+    us, size = _HEAD.unpack_from(data, 1)
+    at = 1 + _HEAD.size
+    names = data[at : at + size].decode()
+    return Listed(
+        data[at + size :], _EPOCH + us * _US, frozenset(names.split(",")) if names else frozenset()
     )

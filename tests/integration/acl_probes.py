@@ -123,6 +123,9 @@ def expected_cells(directory: Directory, topics: Iterable[str]) -> set[Cell]:
         cells |= {(me, "read", t) for t in reads} | {(me, "write", t) for t in writes}
         cells |= {(me, "group", own_group(me)), (me, "group", f"{own_group(me)}-restore"),
                   (me, "txn", own_transactional_id(service))}  # fmt: skip
+    # the operator: what the stack grants it at start, ALL on every topic, group and
+    # transactional id (it runs the registry's storage and replays dead letters)
+    cells |= {c for c in all_cells(directory, topics) if c[0] == "operator"}
     return {c for c in cells if c[1] not in ("read", "write") or c[2] in topics}
 
 

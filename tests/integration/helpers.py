@@ -64,9 +64,16 @@ class TopicReader:
         self.records: list[Any] = []
 
     def poll(self) -> None:
-        """Take what has arrived (stops after 200 ms without a record)."""
-        for rec in self.consumer:
-            self.records.append(rec)
+        """Take what has arrived: up to the topics' (read_committed) end offsets as of now, or
+        until 200 ms pass without a record. Bounded, so that a caller watching a steady flow
+        (records arriving more often than every 200 ms) gets to look at them."""
+        ends = self.consumer.end_offsets(self.parts)
+        while True:
+            got = self.consumer.poll(timeout_ms=200)
+            for records in got.values():
+                self.records.extend(records)
+            if not got or all(self.consumer.position(tp) >= end for tp, end in ends.items()):
+                return
 
     def read_to_end(self, timeout_s: float = 30) -> list[Any]:
         """Read up to the topics' read_committed end offsets as of now; all records so far."""

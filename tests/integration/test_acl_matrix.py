@@ -8,15 +8,17 @@ service's transactional id, each tried with a real client of that principal (see
 ``acl_probes``); the expected matrix comes from the issue's rules and the flows
 (``acl_probes.expected_cells``), not from ``courtbus.security.acl``.
 
-Identities: SCRAM-SHA-512 users, one per principal (the ``identities`` fixture, the one place
-to switch to client certificates).
+Identities: a client certificate per principal from the stack's CA (the ``identities``
+fixture), as ``courtbus credentials issue`` makes them; the set-up (topics, seed records) runs
+as node 1, a super user. The operator holds from the start what the stack grants it (ALL on
+topics, groups and transactional ids: ``courtbus.security.bootstrap``), so it is the one
+principal whose cells work before any ``apply``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 import threading
 import time
 import uuid
@@ -28,8 +30,7 @@ import confluent_kafka as ck
 import pytest
 import yaml
 from confluent_kafka.admin import AdminClient
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import UserScramCredentialUpsertion
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 from typer.testing import CliRunner
 
@@ -46,10 +47,10 @@ from courtbus.runtime import Flow, Incoming, Inputs, State
 from courtbus.runtime.config import WorkerConfig
 from courtbus.runtime.flow import StoreSpec
 from courtbus.runtime.worker import Worker
-from courtbus.security import acl_admin
+from courtbus.security import acl_admin, pki
 from courtbus.security.acl import Binding, Operation
+from courtbus.security.principals import OPERATOR, node_principal
 from courtbus.stack import Stack, StackConfig, StackState
-from courtbus.stack.layout import ADMIN_USER
 from tests.integration.acl_probes import (
     Cell,
     Prober,
@@ -91,7 +92,7 @@ def _directory_file(path: Path, extra_courts: tuple[dict[str, str], ...] = ()) -
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
     home = tmp_path_factory.mktemp("acl-stack")
-    running = Stack(StackConfig(home, secure=True, port_base=free_block(2), registry=False))
+    running = Stack(StackConfig(home, secure=True, port_base=free_block(4), registry=False))
     state = running.up()
     try:
         yield state
@@ -101,34 +102,25 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
 
 @pytest.fixture(scope="module")
 def admin(stack: StackState) -> Connection:
-    """The stack's bootstrap administrator (a super user): creates users, topics and ACLs."""
-    return Connection(stack.bootstrap, None, ADMIN_USER, stack.admin_password)
+    """Node 1's certificate (a super user): creates topics and seed records, applies ACLs."""
+    return stack.connection(node_principal(1))
 
 
 @pytest.fixture(scope="module")
-def identities(admin: Connection) -> Iterator[Callable[[str], Connection]]:
-    """``login(principal)``: a connection authenticated as that principal.
-
-    SCRAM-SHA-512 users made on first use with the admin's ``alter_user_scram_credentials``;
-    switch this fixture to client certificates once the stack issues them.
-    """
-    passwords: dict[str, str] = {}
-    client = KafkaAdminClient(**admin.kafka_settings())
+def identities(stack: StackState) -> Callable[[str], Connection]:
+    """``login(principal)``: a connection with that principal's certificate, issued on first
+    use by the stack's CA (the operator's and the services' the stack issued itself)."""
+    home = Path(stack.pki).parent if stack.pki else None
+    assert home is not None
 
     def login(principal: str) -> Connection:
-        if principal not in passwords:
-            password = secrets.token_urlsafe(12)
-            result = client.alter_user_scram_credentials(
-                [UserScramCredentialUpsertion(principal, "SCRAM-SHA-512", password)]
-            )
-            assert result.get(principal) is None, result
-            passwords[principal] = password
-            conn = Connection(admin.bootstrap, None, principal, password)
-            wait_until(lambda: _logs_in(conn), 30, f"{principal}'s SCRAM login")
-        return Connection(admin.bootstrap, None, principal, passwords[principal])
+        if pki.credentials(home, principal) is None:
+            pki.issue(home, principal)
+            conn = stack.connection(principal)
+            wait_until(lambda: _logs_in(conn), 30, f"{principal}'s TLS login")
+        return stack.connection(principal)
 
-    yield login
-    client.close()
+    return login
 
 
 def _logs_in(conn: Connection) -> bool:
@@ -198,25 +190,30 @@ def test_acl_matrix_three_passes(
     commit = _commit_topics(allowed, topics, everyone)
     prober = Prober(identities, timeout_s=8)
 
-    # 1. nothing granted: every cell an authorization error, and the operator may not plan
+    # 1. nothing applied: every cell an authorization error but the operator's (the stack's
+    # grant), and a court may not plan
     started = time.monotonic()
     outcome = prober.run(cells, commit)
-    assert mismatches(outcome, set(), cells) == {}
-    assert outcome.denied == cells
+    operators = {c for c in allowed if c[0] == OPERATOR}
+    assert operators and mismatches(outcome, operators, cells) == {}
+    assert outcome.denied == cells - operators
     with pytest.raises(AuthorizationError) as refused:
-        acl_admin.plan(identities("operator"), directory, catalogue)
+        acl_admin.plan(identities("court.32"), directory, catalogue)
     assert refused.value.code == "ACL_NOT_AUTHORIZED"
     print(f"pass 1: {len(cells)} cells in {time.monotonic() - started:.1f} s")
 
     # 2. a partial plan: every READ binding and the courts' whole share
     full = acl_admin.plan(admin, directory, catalogue)
     assert not full.remove and len(full.add) > 100
+    assert not {b for b in full.add if b.principal == OPERATOR}  # the stack granted those
     partial = {
         b for b in full.add if b.operation is Operation.READ or b.principal.startswith("court.")
     }
     acl_admin.grant(admin, partial)
     _wait_for_acls(admin, partial)
-    planned = {c for c in allowed if c[1] in ("read", "group") or c[0].startswith("court.")}
+    planned = operators | {
+        c for c in allowed if c[1] in ("read", "group") or c[0].startswith("court.")
+    }
     outcome = prober.run(cells, commit)
     assert mismatches(outcome, planned, cells) == {}
     assert outcome.allowed == planned and outcome.denied == cells - planned
@@ -238,12 +235,14 @@ def test_acl_matrix_three_passes(
     assert not again.added and not again.removed
 
 
-def _cli(admin: Connection, *args: str) -> Any:
+def _cli(conn: Connection, *args: str) -> Any:
+    """The CLI as ``conn``'s principal (its certificate through the settings' environment)."""
     env = {
-        "COURTBUS_SASL_USERNAME": admin.username or "",
-        "COURTBUS_SASL_PASSWORD": admin.password or "",
-    }
-    result = runner.invoke(app, [*args, "--bootstrap", admin.bootstrap], env=env)
+        "COURTBUS_SSL_CA": conn.ssl_ca or "", "COURTBUS_SSL_CERT": conn.ssl_cert or "",
+        "COURTBUS_SSL_KEY": conn.ssl_key or "",
+        "COURTBUS_SSL_KEY_PASSWORD": conn.ssl_key_password or "",
+    }  # fmt: skip
+    result = runner.invoke(app, [*args, "--bootstrap", conn.bootstrap], env=env)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -256,11 +255,12 @@ def test_a_court_added_then_removed(
 ) -> None:
     path, directory, catalogue, _topics = world
     acl_admin.apply(admin, acl_admin.plan(admin, directory, catalogue))  # as the matrix left it
-    out = _cli(admin, "acl", "plan", "--directory", str(path))
+    operator = identities(OPERATOR)  # who runs `acl` in practice
+    out = _cli(operator, "acl", "plan", "--directory", str(path))
     assert "no change" in out and "to add" not in out
-    plan = json.loads(_cli(admin, "acl", "plan", "--directory", str(path), "--json"))
+    plan = json.loads(_cli(operator, "acl", "plan", "--directory", str(path), "--json"))
     assert plan["in_sync"] and plan["add"] == [] and plan["remove"] == []
-    assert plan["foreign"] == []  # the nodes and the admin are super users: no ACLs of theirs
+    assert plan["foreign"] == []  # the nodes are super users, the operator's ACLs are wanted
 
     bigger_file = _directory_file(tmp_path / "bigger.yaml", (NEW_COURT,))
     bigger = load_directory(bigger_file)
@@ -275,7 +275,7 @@ def test_a_court_added_then_removed(
     commit = _commit_topics(expected_cells(bigger, all_topics), all_topics, everyone)
 
     # adding the court: apply grants exactly its cells (its own and the services' on its topics)
-    applied = json.loads(_cli(admin, "acl", "apply", "--directory", str(bigger_file), "--json"))
+    applied = json.loads(_cli(operator, "acl", "apply", "--directory", str(bigger_file), "--json"))
     assert applied["removed"] == []
     assert applied["added"] and all(
         b["principal"] == new or b["name"] in mine for b in applied["added"]
@@ -288,17 +288,18 @@ def test_a_court_added_then_removed(
     expected = expected_cells(bigger, all_topics) & tried
     assert mismatches(outcome, expected, tried) == {}
     assert outcome.allowed == expected and len(expected) > 10
-    assert "no change" in _cli(admin, "acl", "apply", "--directory", str(bigger_file))
+    assert "no change" in _cli(operator, "acl", "apply", "--directory", str(bigger_file))
 
     # removing it: apply with the old directory revokes exactly those cells
-    removed = json.loads(_cli(admin, "acl", "apply", "--directory", str(path), "--json"))
+    removed = json.loads(_cli(operator, "acl", "apply", "--directory", str(path), "--json"))
     assert removed["added"] == []
     assert len(removed["removed"]) == len(applied["added"])
     _wait_for_acls(admin, set(), frozenset(added))
     outcome = prober.run(tried, commit)
-    assert mismatches(outcome, set(), tried) == {}
-    assert outcome.denied == tried
-    assert "no change" in _cli(admin, "acl", "plan", "--directory", str(path))
+    operators = {c for c in tried if c[0] == OPERATOR}  # ALL on every topic, as before
+    assert mismatches(outcome, operators, tried) == {}
+    assert outcome.denied == tried - operators
+    assert "no change" in _cli(operator, "acl", "plan", "--directory", str(path))
 
 
 # -- the clients the bus runs, on exactly their grants ---------------------------------------------

@@ -248,3 +248,42 @@ def test_bad_input_gets_its_code_and_a_dead_letter(
     )  # fmt: skip
     assert dead_letter_code(conn, late.event_id) == "RESTRICTION_NOT_ACTIVE"
     assert all(services[name].alive for name in ("gateway", "restrictions", "feeds"))
+
+
+def test_a_backlog_of_the_list_reaches_the_agencies_each_ban_once(
+    conn: Connection, agencies: dict[str, AgencyClient], services: Services
+) -> None:
+    """Entries last changed long ago, written to the list's view as a fresh service over an
+    existing list meets them: the restrictions worker takes them in bulk, caac's feed gets the
+    ban of every ACTIVE one, exactly once, and none for a delisted one."""
+    from courtbus.synth.blacklist import entry_payloads
+    from courtbus.wire.client import make_envelope, make_producer
+
+    seed = uuid.uuid4().int % 10**6 + 1000  # entry ids of this run only
+    payloads = list(entry_payloads(300, seed=seed, courts=[KUNSHAN, XIAN]))
+    delisted = {p["entry_id"] for p in payloads[::10]}
+    for p in payloads:
+        if p["entry_id"] in delisted:
+            p |= {"status": "DELISTED", "delisted_at": p["updated_at"], "reason": "PERFORMED"}
+    envelope = make_envelope(conn, auto_register=True)
+    producer = make_producer(conn)
+    try:
+        for p in payloads:
+            out = envelope.build("blacklist.entries", "cn.court.bus.blacklist.BlacklistEntry", p,
+                                 "bus:blacklist")  # fmt: skip
+            producer.send("blacklist.entries", key=out.key, value=out.value, headers=out.headers)
+        producer.flush()
+    finally:
+        producer.close()
+    active = {p["entry_id"] for p in payloads} - delisted
+
+    def fed() -> list[Any]:
+        got = [e for e in agencies["caac"].feed("restriction", timeout_s=1)
+               if e.key and e.key.startswith(f"bl-{seed}-")]  # fmt: skip
+        return got if {e.key for e in got} >= active else []
+
+    got = wait_until(fed, 120, f"caac's feed to hold the bans of {len(active)} entries")
+    assert sorted(e.key for e in got) == sorted(active)  # each once, no delisted one
+    assert all(e.payload["kind"] == "CONSUMPTION_BAN" and e.payload["lifted_at"] is None
+               for e in got)  # fmt: skip
+    assert services["restrictions"].alive

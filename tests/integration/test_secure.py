@@ -1,4 +1,5 @@
-"""`stack up --secure`: SASL/SCRAM listener and deny-by-default authorizer, on a real broker."""
+"""`stack up --secure`: TLS with client certificates, a SCRAM listener over TLS and the
+deny-by-default authorizer, on a real broker (the refusals per port: test_tls.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic, UserScramCredentialUpsertion
 from kafka.errors import KafkaError
 
+from courtbus.config import Connection
 from courtbus.stack import Stack, StackConfig, StackState
 from tests.ports import free_block
 
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
     home: Path = tmp_path_factory.mktemp("secure")
-    stack = Stack(StackConfig(home, secure=True, port_base=free_block(2), registry=False))
+    stack = Stack(StackConfig(home, secure=True, port_base=free_block(3), registry=False))
     state = stack.up()
     try:
         yield state
@@ -35,8 +37,16 @@ def test_admin_with_scram_credentials_can_manage_topics(secure: StackState) -> N
     admin.close()
 
 
+def _scram(secure: StackState, user: str, password: str) -> dict[str, object]:
+    """kafka-python settings for a SCRAM user on the stack's SASL_SSL listener."""
+    assert secure.scram_bootstrap and secure.pki
+    ca = str(Path(secure.pki) / "ca.crt")
+    conn = Connection(secure.scram_bootstrap, None, user, password, ssl_ca=ca)
+    return conn.kafka_settings()
+
+
 def test_wrong_password_is_refused(secure: StackState) -> None:
-    settings = {**secure.client_settings(), "sasl_plain_password": "wrong"}
+    settings = _scram(secure, "court.6101", "wrong")
     with pytest.raises(KafkaError):
         KafkaAdminClient(
             **settings, request_timeout_ms=5000, api_version_auto_timeout_ms=5000
@@ -61,11 +71,7 @@ def test_a_user_without_acls_is_denied_by_default(secure: StackState) -> None:
     assert result.get("court-6101") is None, result
     admin.create_topics([NewTopic("court.6101.outbox", 1, 1)])
     admin.close()
-    settings = {
-        **secure.client_settings(),
-        "sasl_plain_username": "court-6101",
-        "sasl_plain_password": "pw-6101",
-    }
+    settings = _scram(secure, "court-6101", "pw-6101")
     deadline = time.monotonic() + 30
     while True:  # SCRAM credentials propagate asynchronously
         try:

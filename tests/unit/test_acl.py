@@ -218,15 +218,20 @@ def test_a_service(wanted: frozenset[Binding]) -> None:
     assert not _may(wanted, "service.blacklist", Operation.WRITE, T, "agency.nia.restriction")
 
 
-def test_the_operator_reads_and_writes_no_records(wanted: frozenset[Binding]) -> None:
-    ops = {b.operation for b in wanted if b.principal == "operator"}
-    assert Operation.READ not in ops and Operation.WRITE not in ops
+def test_the_operator_keeps_what_the_stack_granted_it(wanted: frozenset[Binding]) -> None:
+    """apply must not take away the rights the operator runs it with (the stack's grant)."""
+    from courtbus.security import bootstrap
+    from courtbus.security.acl_admin import to_binding
+
+    granted = {to_binding(b) for b in bootstrap.operator_bindings()}
+    assert granted == {b for b in wanted if b.principal == "operator"}
     assert _may(wanted, "operator", Operation.ALTER, Resource.CLUSTER, "kafka-cluster")
-    assert _may(wanted, "operator", Operation.CREATE, Resource.TOPIC, "court.99.outbox")
+    assert _may(wanted, "operator", Operation.ALL, Resource.TOPIC, "*")
 
 
-def test_nobody_needs_idempotent_write_or_all(wanted: frozenset[Binding]) -> None:
-    assert not {b for b in wanted if b.operation in (Operation.IDEMPOTENT_WRITE, Operation.ALL)}
+def test_only_the_operator_holds_idempotent_write_or_all(wanted: frozenset[Binding]) -> None:
+    strong = {b for b in wanted if b.operation in (Operation.IDEMPOTENT_WRITE, Operation.ALL)}
+    assert strong and {b.principal for b in strong} == {"operator"}
 
 
 # -- the plan -----------------------------------------------------------------------------------

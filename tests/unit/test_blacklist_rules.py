@@ -38,6 +38,13 @@ REFUSED = [
     ("ground 1 with sufficient sealed property (art. 3(2))",
      {"ground": Ground.REFUSED_WITH_ABILITY, "period_months": None, "sealed_property_sufficient": True},
      "BLACKLIST_EXCLUDED_SEALED_PROPERTY", "第三条"),
+    # issue 21, citations 8: art. 3 has four exclusions
+    ("ground 1 when the debtor is later in the order of performance (art. 3(3))",
+     {"ground": Ground.REFUSED_WITH_ABILITY, "period_months": None, "later_in_order": True},
+     "BLACKLIST_EXCLUDED_LATER_IN_ORDER", "第三条(三)"),
+    ("ground 1 when it is otherwise no refusal with ability (art. 3(4))",
+     {"ground": Ground.REFUSED_WITH_ABILITY, "period_months": None, "otherwise_not_refusal": True},
+     "BLACKLIST_EXCLUDED_OTHER", "第三条(四)"),
     ("ground 1 with a period (art. 2)", {"ground": Ground.REFUSED_WITH_ABILITY},
      "BLACKLIST_PERIOD_INVALID", "第二条"),
     ("ground 2 without a period (art. 2)", {"period_months": None}, "BLACKLIST_PERIOD_INVALID", "第二条"),

@@ -65,7 +65,21 @@ def test_every_enforcement_type_code_of_the_standard_parses(case_type) -> None: 
 def test_the_type_codes_are_the_table_longest_first() -> None:
     assert set(CASE_TYPE_CODES) == {t.code for t in ENFORCEMENT_CASE_TYPES}
     assert CASE_TYPE_CODES[-1] == "执"
-    assert set(SPECIAL_COURT_NUMBERS) == {"71", "72", "73", "74"}
+
+
+def test_the_special_court_numbers_are_those_of_the_2018_amendment() -> None:
+    # 法〔2018〕335号: 71 铁路, 72 海事, 73 知识产权, 74 油田, 75-80 林业, 81-85 农垦,
+    # 87-95 跨行政区划, 96-99 (issue 21, citations 7)
+    assert set(SPECIAL_COURT_NUMBERS) == {str(n) for n in (*range(71, 86), *range(87, 100))}
+    assert SPECIAL_COURT_NUMBERS["74"].startswith("油田") and "86" not in SPECIAL_COURT_NUMBERS
+    assert SPECIAL_COURT_NUMBERS["80"].startswith("林业")
+    assert SPECIAL_COURT_NUMBERS["81"].startswith("农垦")
+
+
+def test_a_specialised_trial_code_is_not_carried_yet() -> None:
+    with pytest.raises(ValidationError) as info:
+        CaseNumber.parse("(2024)京73知执1号")
+    assert info.value.code == "CASE_NUMBER_TYPE_CODE"
 
 
 @pytest.mark.parametrize("code", sorted(NOT_CASE_TYPES))

@@ -28,7 +28,7 @@ def test_every_participant_and_bus_topic_is_derived() -> None:
     for name in ("bus.delegation.events", "bus.deadletter", "bus.alerts", "blacklist.entries"):
         assert name in specs
     feeds = len(d.feeds) + len(d.groups)  # agency.<id>.<flow>, group.<name>.blacklist
-    assert len(specs) == 2 * len(d.courts) + 2 * len(d.agencies) + feeds + 30  # 30 bus topics
+    assert len(specs) == 2 * len(d.courts) + 2 * len(d.agencies) + feeds + 31  # 31 bus topics
 
 
 def test_compaction_retention_overrides_and_profiles() -> None:

@@ -63,7 +63,17 @@ def _send(**override: str) -> list[str]:
         (_send(**{"--debtor-name": "张\x1b三"}), "TEXT_CONTROL_CHARACTER"),
         (["delegation", "accept", "--as", "99", "dlg-1"], "COURT_UNKNOWN"),
         (
-            ["delegation", "return", "--as", "99", "dlg-1", "--reason", "r"],
+            [
+                "delegation",
+                "return",
+                "--as",
+                "99",
+                "dlg-1",
+                "--reason",
+                "r",
+                "--approved-on",
+                "2027-11-30",
+            ],
             "COURT_UNKNOWN",
         ),
         (

@@ -163,7 +163,8 @@ PRINTS_IDS: dict[str, tuple[list[str], bool, bool]] = {
 }
 # commands that print no ID numbers (entity and event ids, counts, files, endpoints)
 PRINTS_NO_IDS = {
-    "stack up", "stack fetch", "stack down", "stack status", "topics plan", "topics apply",
+    "stack up", "stack fetch", "stack down", "stack status", "credentials issue",
+    "credentials revoke", "topics plan", "topics apply",
     "acl plan", "acl apply",
     "schemas register", "schemas check", "schemas history", "directory check", "directory show",
     "directory generate",
@@ -175,6 +176,7 @@ PRINTS_NO_IDS = {
     "delegation renew", "delegation renewed", "delegation released", "delegation release",
     "delegation progress", "delegation complete", "delegation cancel",
     "demo",  # its tables: test_the_demo_tables_mask_every_id below
+    "keys new", "keys rotate", "keys retire", "keys list",  # key ids, files, validity windows
 }  # fmt: skip
 
 

@@ -323,12 +323,14 @@ def test_a_service_stops_at_a_registry_url_that_is_not_one(
 
     monkeypatch.setenv("COURTBUS_BOOTSTRAP", listening)
     monkeypatch.setenv("COURTBUS_REGISTRY_URL", "http://r:8081")
-    monkeypatch.setattr(service_main, "RegistryClient", lambda url: _registry(url, RESTEASY_404))
+    monkeypatch.setattr(
+        service_main, "RegistryClient", lambda url, **_: _registry(url, RESTEASY_404)
+    )
     with pytest.raises(CourtbusError) as info:
         service_main.start_checks()
     assert info.value.code == "REGISTRY_URL_INVALID"
     down = httpx.Response(503, json={"error_code": 50001, "message": "down"})
-    monkeypatch.setattr(service_main, "RegistryClient", lambda url: _registry(url, down))
+    monkeypatch.setattr(service_main, "RegistryClient", lambda url, **_: _registry(url, down))
     conn, registry = service_main.start_checks()  # a registry that is down: only a warning
     assert conn.bootstrap == listening
     registry.close()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from courtbus.domain.calendar import months_end
 from courtbus.domain.delegation import (
     DeadlineKind,
     DeadlineRule,
@@ -298,7 +299,13 @@ def test_materials_set_a_30_day_supply_deadline_and_a_return_after_it() -> None:
     assert "第八条" in info.value.reason
     _, notices = due_notices(d, supply.due + timedelta(seconds=1))
     assert (DeadlineKind.SUPPLY, NoticeKind.OVERDUE) in {(n.deadline, n.kind) for n in notices}
-    returned = apply(d, Step.RETURNED, EXE, supply.due)
+    with pytest.raises(ValidationError) as info:  # 法释〔2011〕11号 第九条 (issue 21, citations 4)
+        apply(d, Step.RETURNED, EXE, supply.due)
+    assert info.value.code == "DELEGATION_RETURN_NOT_APPROVED" and "第九条" in info.value.reason
+    with pytest.raises(ValidationError, match="DELEGATION_RETURN_NOT_APPROVED"):  # not yet given
+        apply(d, Step.RETURNED, EXE, supply.due,
+              detail=Detail(approved_at=supply.due + timedelta(days=1)))  # fmt: skip
+    returned = apply(d, Step.RETURNED, EXE, supply.due, detail=Detail(approved_at=supply.due))
     assert returned.state is State.RETURNED and returned.finished
     assert asked < supply.due
 
@@ -372,13 +379,48 @@ def test_an_order_with_a_time_limit_resets_the_start_deadline() -> None:
         (EscalationDecision.TAKEN_UP, State.TRANSFERRED),
         (EscalationDecision.ASSIGNED, State.TRANSFERRED),
         (EscalationDecision.NOT_WARRANTED, State.ACCEPTED),
+        (EscalationDecision.ORDERED, State.ACCEPTED),
     ],
 )
-def test_the_superior_decides(decision: EscalationDecision, state: State) -> None:
+def test_after_six_months_the_superior_may_take_the_case_away(
+    decision: EscalationDecision, state: State
+) -> None:
+    # rule (b), 法释〔2011〕11号 第十一条: on the applicant's request, no escalation needed
+    d, _ = _overdue()
+    assert d.delivered_at is not None
+    six = months_end(d.delivered_at, 6)
+    answered = apply(d, Step.ESCALATION_ANSWERED, "61", six, detail=Detail(decision=decision))
+    assert answered.state is state and not answered.escalated
+
+
+@pytest.mark.parametrize("decision", [EscalationDecision.TAKEN_UP, EscalationDecision.ASSIGNED])
+def test_after_15_days_the_superior_only_orders_execution(decision: EscalationDecision) -> None:
+    # rule (a), 民事诉讼法 第二百四十条第二款: 指令执行; TAKEN_UP and ASSIGNED are rule (b)'s
     d, due = _overdue()
     e = apply(d, Step.ESCALATED, REQ, due)
-    answered = apply(e, Step.ESCALATION_ANSWERED, "61", due, detail=Detail(decision=decision))
-    assert answered.state is state and not answered.escalated
+    assert d.delivered_at is not None
+    just_before = months_end(d.delivered_at, 6) - timedelta(seconds=1)
+    with pytest.raises(ValidationError) as info:
+        apply(e, Step.ESCALATION_ANSWERED, "61", just_before, detail=Detail(decision=decision))
+    assert info.value.code == "DELEGATION_TRANSFER_TOO_EARLY"
+    assert "第十一条" in info.value.reason and "第二百四十条第二款" in info.value.reason
+    answered = apply(e, Step.ESCALATION_ANSWERED, "61", due,
+                     detail=Detail(decision=EscalationDecision.NOT_WARRANTED))  # fmt: skip
+    assert answered.state is State.ACCEPTED and not answered.escalated
+
+
+def test_a_delegation_in_progress_for_six_months_may_be_taken_up() -> None:
+    d, due = _overdue()
+    d = apply(d, Step.PROGRESS, EXE, due)
+    assert d.delivered_at is not None
+    six = months_end(d.delivered_at, 6)
+    order = Detail(decision=EscalationDecision.ORDERED)
+    with pytest.raises(ValidationError) as info:  # not 6 months yet, and started: no rule applies
+        apply(d, Step.ESCALATION_ANSWERED, "61", six - timedelta(days=1), detail=order)
+    assert info.value.code == "DELEGATION_NOT_ESCALATED"
+    up = apply(d, Step.ESCALATION_ANSWERED, "61", six,
+               detail=Detail(decision=EscalationDecision.TAKEN_UP))  # fmt: skip
+    assert up.state is State.TRANSFERRED
 
 
 # -- freeze lifecycle (民诉法解释 第四百八十五条; 法释〔2011〕11号 第六条第二款) ---------------------------

@@ -74,3 +74,29 @@ def test_bad_headers(name: str, headers: list[tuple[str, bytes | None]], code: s
     with pytest.raises(ValidationError) as info:
         EventHeaders.from_kafka(headers)
     assert info.value.code == code
+
+
+def test_a_builder_makes_the_records_build_makes() -> None:
+    """``Envelope.builder`` (many records of one type at once) gives what ``build`` gives:
+    the same key, value and headers in the same order, each record its own id."""
+    from datetime import UTC, datetime
+
+    from courtbus.runtime.harness import memory_envelope
+    from courtbus.wire import values as v
+
+    envelope = memory_envelope()
+    record = "cn.court.bus.restriction.RestrictionNotice"
+    payloads = [{"control_id": f"rc-{i}", "issuing_court": v.court("320583"), "notice": "ACK_OVERDUE",
+                 "agency_id": "rail", "target": "ISSUE", "due_at": datetime(2024, 3, 1, tzinfo=UTC),
+                 "sent_at": datetime(2024, 3, 1, tzinfo=UTC), "detail": "d"} for i in range(3)]  # fmt: skip
+    builder = envelope.builder("court.320583.inbox", record, "bus:restriction")
+    made = [builder.build(p) for p in payloads]
+    for p, got in zip(payloads, made, strict=True):
+        want = envelope.build("court.320583.inbox", record, p, "bus:restriction")
+        assert (got.topic, got.key, got.value) == (want.topic, want.key, want.value)
+        assert [k for k, _ in got.headers] == [k for k, _ in want.headers]
+        assert got.headers == got.event.to_kafka()
+        back = EventHeaders.from_kafka(got.headers)
+        assert (back.source, back.type, back.subject) == (
+            want.event.source, want.event.type, want.event.subject)  # fmt: skip
+    assert len({r.event.id for r in made}) == 3

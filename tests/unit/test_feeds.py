@@ -314,3 +314,25 @@ def test_a_route_stored_under_the_bare_key_is_split_by_view() -> None:
     tomb = h.feed_raw(VIEW, b"bl-008", None, [])
     assert {o.topic for o in tomb} == set(mine)  # the ban's caac copy is not retracted
     assert table.get("bl-008") == {"agency.caac.restriction": "x"}
+
+
+def test_a_signed_views_copies_drop_its_signature_and_carry_the_feed_routers() -> None:
+    from courtbus.sdk.verify import verify_record
+    from courtbus.security import keys as keyfile
+    from courtbus.security.signing import HEADER, KeyRing, generate
+    from courtbus.wire.envelope import Envelope
+    from tests.gateway_cases import Raw
+
+    h = harness()
+    blacklist, feeds = generate("service.blacklist"), generate("service.feeds")
+    ring = KeyRing([keyfile.public_of(s, T0 - timedelta(days=1), None) for s in (blacklist, feeds)])
+    built = Envelope(h.envelope.codec, blacklist).build(VIEW, ENTRY, entry(1), "bus:blacklist")
+    unsigned = h.feed_raw(VIEW, built.key, built.value, built.headers)
+    assert unsigned and all(HEADER not in dict(o.headers) for o in unsigned)
+    h.flow.envelope.signer = feeds
+    again = FlowHarness(h.flow, start=T0, partitions=3)
+    copies = again.feed_raw(VIEW, built.key, built.value, built.headers)
+    assert copies
+    for out in copies:
+        raw = Raw(out.topic, out.key, out.value, out.headers)
+        assert verify_record(raw, ring, sender="service.feeds").owner == "service.feeds"

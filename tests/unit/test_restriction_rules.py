@@ -28,6 +28,15 @@ REFUSED = [
      "RESTRICTION_SUBJECT_INVALID"),
     ("an exit ban without a document", Kind.EXIT_BAN, "PERSON",
      [Subject(Role.DEBTOR, "张三", "320583199303121234")], "RESTRICTION_DOCUMENT_INVALID"),
+    # issue 21, citations 5: 执行程序解释 第二十四条 does not name the 实际控制人
+    ("an exit ban on an organisation's actual controller", Kind.EXIT_BAN, "ORGANISATION",
+     [Subject(Role.ACTUAL_CONTROLLER, "王五", "320583199303121234",
+              TravelDocument.HK_MACAU_PERMIT, "C12345678")], "RESTRICTION_SUBJECT_INVALID"),
+    ("a consumption ban on a legal agent", Kind.CONSUMPTION_BAN, "PERSON",
+     [Subject(Role.LEGAL_AGENT, "王五", "320583199303121234")], "RESTRICTION_SUBJECT_INVALID"),
+    ("an organisation's legal agent", Kind.EXIT_BAN, "ORGANISATION",
+     [Subject(Role.LEGAL_AGENT, "王五", "320583199303121234", TravelDocument.HK_MACAU_PERMIT,
+              "C12345678")], "RESTRICTION_SUBJECT_INVALID"),
     ("a passport without its state", Kind.EXIT_BAN, "PERSON",
      [Subject(Role.DEBTOR, "张三", "320583199303121234", TravelDocument.PASSPORT, "E12345678")],
      "RESTRICTION_DOCUMENT_INVALID"),
@@ -53,6 +62,22 @@ def test_allowed_subjects() -> None:
         "ORGANISATION",
         [Subject(Role.ACTUAL_CONTROLLER, "王五", "320583199303121234")],
     )
+
+
+def test_exit_bans_bind_the_persons_of_art_24_and_a_legal_agent() -> None:
+    with pytest.raises(ValidationError) as info:
+        rs.check_subjects(Kind.EXIT_BAN, "ORGANISATION", [
+            Subject(Role.ACTUAL_CONTROLLER, "王五", "320583199303121234",
+                    TravelDocument.HK_MACAU_PERMIT, "C12345678")])  # fmt: skip
+    assert "第二十四条" in info.value.reason and "ACTUAL_CONTROLLER" in info.value.reason
+    for role in (Role.PRINCIPAL, Role.RESPONSIBLE_PERSON):
+        rs.check_subjects(Kind.EXIT_BAN, "ORGANISATION", [
+            Subject(role, "王五", "320583199303121234", TravelDocument.HK_MACAU_PERMIT,
+                    "C12345678")])  # fmt: skip
+    # the 法定代理人 of a debtor without full capacity (第二十四条第二款)
+    rs.check_subjects(Kind.EXIT_BAN, "PERSON", [
+        Subject(Role.LEGAL_AGENT, "王五", "320583199303121234", TravelDocument.HK_MACAU_PERMIT,
+                "C12345678")])  # fmt: skip
 
 
 def test_the_organisation_refusal_cites_article_3() -> None:

@@ -81,15 +81,39 @@ def test_three_node_properties(tmp_path: Path) -> None:
     assert props["node.id"] == "2"
 
 
-def test_secure_properties(tmp_path: Path) -> None:
+def test_secure_properties_are_tls_on_every_listener(tmp_path: Path) -> None:
+    stack = Stack(StackConfig(tmp_path, secure=True, nodes=3, port_base=30000))
+    props = dict(line.split("=", 1) for line in stack._properties(2, None).splitlines())
+    assert props["listener.security.protocol.map"] == "CLIENT:SSL,CONTROLLER:SSL,SCRAM:SASL_SSL"
+    assert props["listeners"] == (
+        "CLIENT://127.0.0.1:30002,CONTROLLER://127.0.0.1:30003,SCRAM://127.0.0.1:30007"
+    )
+    assert props["ssl.client.auth"] == "required"
+    assert props["listener.name.scram.ssl.client.auth"] == "none"
+    assert props["ssl.principal.mapping.rules"] == "RULE:^CN=([^,]+),OU=[^,]+,O=courtbus$/$1/"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:node.1;User:node.2;User:node.3"
+    assert "ANONYMOUS" not in stack._properties(2, None)
+    assert props["ssl.keystore.location"].endswith("pki/issued/node.2/keystore.pem")
+    assert stack.config.ports()[-5:-2] == [30006, 30007, 30008]  # the SCRAM ports
+    assert stack.config.registry_url.startswith("https://")
+
+
+def test_a_secure_stack_made_before_tls_keeps_its_scram_admin(tmp_path: Path) -> None:
     stack = Stack(StackConfig(tmp_path, secure=True))
     props = stack._properties(1, "s3cret")
     assert "CLIENT:SASL_PLAINTEXT" in props
     assert "allow.everyone.if.no.acl.found=false" in props
-    assert "super.users=User:admin;User:node.1\n" in props
-    assert "ANONYMOUS" not in props
-    assert "CONTROLLER:SASL_PLAINTEXT" in props and 'username="node.1"' in props
     assert 'password="s3cret"' in props
+
+
+def test_broker_jvms_of_a_secure_stack_check_revocation(tmp_path: Path) -> None:
+    from courtbus.stack.layout import broker_java
+
+    secure = broker_java(StackConfig(tmp_path, secure=True), tmp_path, "256m")
+    assert "-Dcom.sun.net.ssl.checkRevocation=true" in secure
+    assert "-Dcom.sun.security.enableCRLDP=true" in secure
+    assert not any("Revocation" in a for a in broker_java(StackConfig(tmp_path), tmp_path, "1m"))
 
 
 def _made_with(home: Path, **settings: object) -> None:

@@ -435,14 +435,23 @@ def return_(
     court: AsCourt,
     delegation_id: str,
     reason: Annotated[str, typer.Option()],
+    approved_on: Annotated[
+        str,
+        typer.Option(
+            help="The day the 高级人民法院 approved the return (法释〔2011〕11号 第九条), e.g. 2027-11-30."
+        ),
+    ],
     store: Store = None,
     no_check: NoCheck = False,
 ) -> None:
-    """Return a delegation whose missing materials were not supplied within 30 days."""
+    """Return a delegation whose missing materials were not supplied within 30 days, with the
+    high court's approval."""
     check_court(court)
     check_text(delegation_id=delegation_id, reason=reason)
+    approved = _start_of_day(approved_on)
     send_step(court, delegation_id, Step.RETURNED, "return",
-              lambda c: c.return_delegation(delegation_id, reason), store=store, check=not no_check)  # fmt: skip
+              lambda c: c.return_delegation(delegation_id, reason, approved_at=approved),
+              store=store, check=not no_check)  # fmt: skip
 
 
 @delegation_app.command("escalate")
@@ -519,6 +528,11 @@ def due_text(when: datetime | None) -> str:
         return ""
     note = provisional_at(when if when.tzinfo else when.replace(tzinfo=UTC))
     return china_time(when) + (f"  [yellow]({note})[/yellow]" if note else "")
+
+
+def _start_of_day(day: str) -> datetime:
+    """A day (YYYY-MM-DD, China date) as the instant it starts: 00:00 China time."""
+    return _end_of_day(day) - timedelta(days=1)
 
 
 def _end_of_day(day: str) -> datetime:

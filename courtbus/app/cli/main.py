@@ -17,7 +17,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from courtbus.app.cli import acl, blacklist, bus, delegation, distribution, restrictions
+from courtbus.app.cli import (
+    acl,
+    blacklist,
+    bus,
+    credentials,
+    delegation,
+    distribution,
+    keys,
+    restrictions,
+)
 from courtbus.errors import ClusterError, CourtbusError, SchemaError
 
 if TYPE_CHECKING:
@@ -43,6 +52,8 @@ app.add_typer(blacklist.blacklist_app, name="blacklist")
 app.add_typer(restrictions.restrictions_app, name="restrictions")
 app.add_typer(restrictions.watchdog_app, name="watchdog")
 app.add_typer(distribution.distribution_app, name="distribution")
+app.add_typer(credentials.credentials_app, name="credentials")
+app.add_typer(keys.keys_app, name="keys")
 app.command("inbox")(bus.inbox)
 app.command("feed")(bus.feed)
 app.command("serve")(bus.serve)
@@ -169,8 +180,10 @@ def stack_up(
     secure: Annotated[
         bool | None,
         typer.Option(
-            "--secure/--no-secure",
-            help="SASL/SCRAM listener and ACL authorizer. [default: recorded, or off]",
+            "--secure/--insecure",
+            help="TLS with client certificates on every port (a SCRAM listener over TLS "
+            "beside), ACL authorizer; --insecure: plaintext, for local experiments only. "
+            "[default: recorded, or secure]",
         ),
     ] = None,
     port_base: Annotated[
@@ -196,7 +209,8 @@ def stack_up(
     from courtbus.stack.layout import stack_config
 
     cfg = stack_config(home or default_stack_home(), nodes=nodes, secure=secure,
-                       port_base=port_base, registry_port=registry_port, registry=registry)  # fmt: skip
+                       port_base=port_base, registry_port=registry_port, registry=registry,
+                       default_secure=True)  # fmt: skip
     started = time.monotonic()
     with out.status("starting stack…") as status:
         state = Stack(cfg, progress=lambda msg: status.update(msg)).up()
@@ -204,7 +218,11 @@ def stack_up(
     out.print(f"  bootstrap  {state.bootstrap}")
     if state.registry_url:
         out.print(f"  registry   {state.registry_url}")
-    if state.secure:
+    if state.secure and state.pki:
+        out.print(f"  TLS        client certificates from the CA in {state.pki}")
+        out.print(f"  SCRAM      {state.scram_bootstrap} (SASL_SSL)")
+        out.print(f"  operator   {state.pki}/issued/operator (what the CLI uses here)")
+    elif state.secure:
         out.print(f"  SASL/SCRAM user admin, password in {cfg.home / 'state.json'}")
 
 
@@ -367,17 +385,19 @@ def schemas_register(
     from rich.progress import Progress
 
     from courtbus.app import ops
-    from courtbus.config import check_registry_url, resolve
+    from courtbus.config import Connection, check_registry_url, resolve
     from courtbus.wire.schemas import DEFAULT_DIR, SchemaSet
 
     schemas = SchemaSet.load(folder or DEFAULT_DIR)
+    target: str | Connection
     if registry:
-        url = check_registry_url(registry, source="--registry")
+        url = target = check_registry_url(registry, source="--registry")
     else:
-        url = resolve(stack_home=home).require_registry("--registry")
+        target = resolve(stack_home=home)
+        url = target.require_registry("--registry")
     with Progress(console=out, transient=True) as bar:
         task = bar.add_task("registering schemas", total=len(schemas.messages))
-        ids = ops.register_schemas(url, schemas, compatibility, lambda _n: bar.advance(task))
+        ids = ops.register_schemas(target, schemas, compatibility, lambda _n: bar.advance(task))
     table = Table("subject", "id")
     for name, schema_id in ids.items():
         table.add_row(name, str(schema_id))

@@ -172,7 +172,8 @@ def step_payload(record: str, did: str, court: str, at: datetime, **extra: Any) 
         base |= {"requesting_court": v.court(court), "supplied_at": at, "summary": "已补充"}
     elif record == "DelegationReturned":
         base |= {"executing_court": v.court(court), "returned_at": at,
-                 "ground": "MATERIALS_NOT_SUPPLIED", "reason": "逾期未补办"}  # fmt: skip
+                 "ground": "MATERIALS_NOT_SUPPLIED", "reason": "逾期未补办",
+                 "approved_at": at}  # fmt: skip
     elif record == "DelegationEscalated":
         base |= {"requesting_court": v.court(court), "superior_court": v.court(extra.pop("superior", superior_of(EXE))),
                  "escalated_at": at, "reason": "十五日未执行"}  # fmt: skip

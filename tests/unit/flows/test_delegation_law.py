@@ -97,10 +97,16 @@ def test_escalation_reaches_the_superior_who_orders_execution_by_a_date() -> Non
     assert found is not None and not found.delegation.escalated
 
 
-def test_the_superior_taking_the_case_up_ends_it_here() -> None:
+def test_the_superior_taking_the_case_up_after_six_months_ends_it_here() -> None:
+    # escalation is two rules (issue 21, citations 3): after the 15 days the superior court
+    # orders execution (民事诉讼法 第二百四十条第二款); taking the case up or assigning it is
+    # for a delegation not executed in 6 months (法释〔2011〕11号 第十一条)
     h = make_harness()
     _unstarted(h, "dlg-up")
     step(h, ("DelegationEscalated", ASKER), "dlg-up", superior=SUZHOU)
+    early = step(h, ("DelegationEscalationAnswered", SUZHOU), "dlg-up", decision="TAKEN_UP")
+    assert_refused(h, early, "DELEGATION_TRANSFER_TOO_EARLY", sender=SUZHOU)
+    h.advance(days=200)
     answer = step(h, ("DelegationEscalationAnswered", SUZHOU), "dlg-up", decision="TAKEN_UP")
     assert_applied(h, answer, "TRANSFERRED")
     assert [k for k, _ in h.timers()] == []
@@ -142,6 +148,9 @@ def test_unsupplied_materials_are_warned_overdue_then_the_delegation_may_be_retu
         ("OVERDUE", f"court.{EXE}.inbox"),
         ("OVERDUE", ALERTS),
     ]
+    # 法释〔2011〕11号 第九条: only with the 高级人民法院's approval (issue 21, citations 4)
+    unapproved = step(h, RETURN, "dlg-mat", approved_at=None)
+    assert_refused(h, unapproved, "DELEGATION_RETURN_NOT_APPROVED", sender=EXE)
     returned = step(h, RETURN, "dlg-mat")
     assert_applied(h, returned, "RETURNED")
     assert [k for k, _ in h.timers()] == []

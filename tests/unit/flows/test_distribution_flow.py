@@ -241,3 +241,20 @@ def test_a_court_clock_ahead_of_the_bus_does_not_make_a_claim_too_early() -> Non
     assert records(h, claim(h, "a1", BEIJING, A, "6000.00")) == [
         (inbox(PRESIDING), "DistributionClaimFiled")
     ]
+
+
+def test_a_declared_form_the_name_or_credit_code_contradicts_is_refused() -> None:
+    # issue 21 item 3: a 有限公司 declared an other organisation would be opened as 参与分配
+    h = harness()
+    firm = v.debtor("ORGANISATION", "湛江某贸易有限公司", "91440800MA4UABCD1B")
+    outputs = open_(h, firm, form="OTHER_ORGANISATION")
+    assert refused(outputs) == ["DISTRIBUTION_DEBTOR_FORM_CONTRADICTED"]
+    (notice,) = [o for o in outputs if o.topic == inbox(PRESIDING)]
+    reason = h.decode(notice).payload["reason"]
+    assert "执转破" in reason and "ENTERPRISE_LEGAL_PERSON" in reason
+    # a social organisation's code (52: 民办非企业单位) is no enterprise legal person
+    school = v.debtor("ORGANISATION", "湛江某培训中心", "52440800MA4UABCD1C")
+    assert refused(open_(h, school, form="ENTERPRISE_LEGAL_PERSON")) == [
+        "DISTRIBUTION_DEBTOR_FORM_CONTRADICTED"
+    ]
+    assert refused(open_(h, firm, form="ENTERPRISE_LEGAL_PERSON")) == []

@@ -130,6 +130,18 @@ def test_an_exit_ban_on_a_legal_representative_is_published_for_nia() -> None:
     assert control["version"] == 1 and control["case_number"]["text"] == "(2024)苏05执100号"
 
 
+def test_an_exit_ban_binds_the_legal_agent_of_a_debtor_without_capacity() -> None:
+    # 执行程序解释 (2020 修正) 第二十四条第二款; an actual controller stays valid for a
+    # consumption ban (限高 第三条第二款)
+    h = harness()
+    out = issue(h, exit_ban(debtor=person(), role="LEGAL_AGENT"))
+    (control,) = view(h, out)
+    assert control["role"] == "LEGAL_AGENT" and control["subject"]["id_number"] == REP_ID
+    out = issue(h, consumption_ban("rc-3", subject=person("李四", REP_ID), debtor=ORG,
+                                   role="ACTUAL_CONTROLLER"))  # fmt: skip
+    assert view(h, out)[0]["role"] == "ACTUAL_CONTROLLER"
+
+
 def test_a_consumption_ban_forbids_all_of_article_3_and_concerns_caac_and_rail() -> None:
     h = harness()
     (control,) = view(h, issue(h, consumption_ban()))
@@ -161,6 +173,16 @@ REFUSED = [
      exit_ban(subject=ORG), "RESTRICTION_SUBJECT_INVALID"),
     ("a person debtor's ban on someone else",
      consumption_ban(debtor=person(), subject=person("李四", REP_ID)),
+     "RESTRICTION_SUBJECT_INVALID"),
+    # issue 21, citations 5: 执行程序解释 第二十四条 names no 实际控制人
+    ("an exit ban on an organisation's actual controller",
+     exit_ban(role="ACTUAL_CONTROLLER"), "RESTRICTION_SUBJECT_INVALID"),
+    ("a legal agent without the debtor they act for",
+     exit_ban(role="LEGAL_AGENT", debtor=None), "RESTRICTION_SUBJECT_INVALID"),
+    ("a legal agent of an organisation",
+     exit_ban(role="LEGAL_AGENT"), "RESTRICTION_SUBJECT_INVALID"),
+    ("a consumption ban on a legal agent",
+     consumption_ban(debtor=person(), subject=person("李四", REP_ID), role="LEGAL_AGENT"),
      "RESTRICTION_SUBJECT_INVALID"),
     ("an exit ban with an untyped document number",
      exit_ban(document=None, travel_document="C12345678"), "RESTRICTION_DOCUMENT_INVALID"),
@@ -525,6 +547,192 @@ def test_the_load_logs_its_progress_against_the_view() -> None:
         "listing load: 2 consumption bans issued for listings in 40 s (0/s); "
         "view records read 25 of 150"
     )
+
+
+# -- the initial load in bulk: a task's list records of a batch at once ------------------------
+
+
+def synthetic(count: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Realistic list entries (persons and organisations with their legal representatives),
+    last changed long before the harness's clock: a backlog."""
+    from courtbus.synth.blacklist import entry_payloads
+
+    courts = [c.id for c in load_directory().courts]
+    return list(entry_payloads(count, seed=seed, courts=courts))
+
+
+def entry_record(h: FlowHarness, payload: dict[str, Any]) -> tuple[str, bytes, bytes, Any]:
+    built = h.envelope.build(
+        BLACKLIST_VIEW, "cn.court.bus.blacklist.BlacklistEntry", payload, "bus:blacklist"
+    )
+    return (BLACKLIST_VIEW, built.key, built.value, built.headers)
+
+
+def bulk(h: FlowHarness, payloads: list[dict[str, Any]]) -> list[Output]:
+    """The entries as one batch of the worker (each partition's run at once)."""
+    return h.feed_batch([entry_record(h, p) for p in payloads])
+
+
+def lasting(h: FlowHarness, outputs: list[Output], topic: str = VIEW_TOPIC) -> dict[str, Any]:
+    """What a compacted topic keeps of ``outputs``: the last record per key (None: gone)."""
+    kept: dict[str, Any] = {}
+    for o in outputs:
+        if o.topic == topic and o.key is not None:
+            kept[o.key.decode()] = None if o.value is None else h.decode(o).payload
+    return kept
+
+
+def live_harness(partitions: int = 3) -> FlowHarness:
+    """A flow that takes every entry as a live listing (no backlog: the one-by-one path)."""
+    flow = RestrictionFlow(
+        memory_envelope(), load_directory(), ack_deadline=timedelta(hours=12),
+        grace=timedelta(days=7), bulk_age=timedelta(days=36500),
+    )  # fmt: skip
+    return FlowHarness(flow, start=T0, partitions=partitions)
+
+
+def test_a_bulk_ban_is_the_ban_a_live_listing_gets_record_for_record() -> None:
+    """The bulk path builds each view record straight from the entry: the same payload, key
+    and headers as the live path's (which goes through the stored control), for persons and
+    organisations alike, and the stored control it makes is the one the live path stores."""
+    entries = synthetic(300)
+    live, loaded = live_harness(), harness()
+    one_by_one = [o for p in entries for o in listed(live, p) if o.topic == VIEW_TOPIC]
+    together = [o for o in bulk(loaded, entries) if o.topic == VIEW_TOPIC]
+    assert len(together) == len(one_by_one) == 300
+    orgs = 0
+    by_key = {o.key: o for o in one_by_one}
+    for out in together:
+        mine, theirs = loaded.decode(out), live.decode(by_key[out.key])
+        assert mine.payload == theirs.payload
+        assert [k for k, _ in out.headers] == [k for k, _ in by_key[out.key].headers]
+        assert (mine.headers.source, mine.headers.type, mine.headers.subject) == (
+            theirs.headers.source, theirs.headers.type, theirs.headers.subject)  # fmt: skip
+        orgs += mine.payload["role"] == "LEGAL_REPRESENTATIVE"
+        cid = mine.payload["control_id"]
+        state = loaded.state(loaded.partition_of(out.key))
+        stored = live.state(live.partition_of(out.key)).table(CONTROLS).get(cid)
+        assert loaded.flow._kept(state, cid) == stored  # type: ignore[attr-defined]
+    assert orgs > 20  # both kinds of debtor were compared
+
+
+def test_a_bulk_load_gives_each_active_entry_its_ban_once_and_a_delisted_one_none() -> None:
+    entries = synthetic(200)
+    active = entries[:150]
+    delisted = [p | {"status": "DELISTED", "delisted_at": p["updated_at"], "reason": "PERFORMED",
+                     "version": 2} for p in entries[150:]]  # fmt: skip
+    # the view not compacted yet: an entry's older record before its newer one, and one
+    # entry listed and then delisted for performance within the backlog
+    updated = [p | {"version": 2} for p in active[:20]]
+    gone = entries[0] | {"status": "DELISTED", "delisted_at": T0, "reason": "PERFORMED",
+                         "version": 3}  # fmt: skip
+    h = harness()
+    out = bulk(h, active + delisted + updated + [gone])
+    view_now = lasting(h, out)
+    assert set(view_now) == {p["entry_id"] for p in active}  # no delisted entry got one
+    issued = [o.key for o in out if o.topic == VIEW_TOPIC and o.value
+              and h.decode(o).payload["version"] == 1]  # fmt: skip
+    assert len(issued) == len(set(issued)) == 150  # each once, updates issue nothing
+    first = view_now[entries[0]["entry_id"]]
+    assert (first["status"], first["lift_reason"]) == ("LIFTED", "PERFORMED")
+    assert all(c["status"] == "ACTIVE" for k, c in view_now.items() if k != entries[0]["entry_id"])
+    # the court of the lifted one is told (a lift is never summed up), nobody of the others yet
+    assert [h.decode(o).payload["notice"] for o in out if o.topic.endswith(".inbox")] == [
+        "LIFTED_FOR_DELISTING"]  # fmt: skip
+    # read again (a restart, the view's next records): nothing new
+    assert [o for o in bulk(h, active) if o.topic == VIEW_TOPIC] == []
+    assert h.count(CONTROLS.name) == 150
+
+
+def test_a_bulk_load_sums_up_per_court_and_task_as_one_by_one() -> None:
+    entries = synthetic(120)
+    one, together = harness(), harness()
+    for p in entries:
+        listed(one, p)
+    bulk(together, entries)
+
+    def summaries(h: FlowHarness) -> list[tuple[str, int]]:  # (inbox, count), one per task
+        out = h.advance(minutes=2)
+        return sorted((o.topic, int(h.decode(o).payload["detail"].split(" ")[0]))
+                      for o in out if o.topic.endswith(".inbox"))  # fmt: skip
+
+    mine = summaries(together)
+    assert mine == summaries(one) and sum(n for _, n in mine) == 120
+
+
+def test_a_bulk_record_refused_is_refused_alone() -> None:
+    """One record the flow refuses (not a BlacklistEntry) in a bulk: the others are applied,
+    it alone is dead-lettered."""
+    h = harness(partitions=1)
+    entries = synthetic(10)
+    records = [entry_record(h, p) for p in entries]
+    wrong = h.envelope.build(BLACKLIST_VIEW, NS + "RestrictionIssued", consumption_ban("x-1"),
+                             "bus:blacklist")  # fmt: skip
+    records.insert(5, (BLACKLIST_VIEW, wrong.key, wrong.value, wrong.headers))
+    out = h.feed_batch(records)
+    assert refused(out) == ["EVENT_TYPE_MISMATCH"]
+    assert set(lasting(h, out)) == {p["entry_id"] for p in entries}
+    assert h.count(CONTROLS.name) == 10
+
+
+def test_an_organisation_without_its_representative_in_a_bulk_is_reported_on_its_own() -> None:
+    h = harness(partitions=1)
+    entries = synthetic(5)
+    org = old_entry("bl-org", debtor=ORG, legal_representative="李四")
+    out = bulk(h, [*entries, org])
+    assert court_notices(h, out) == [("LISTING_NOT_RESTRICTED", "bl-org")]
+    assert set(lasting(h, out)) == {p["entry_id"] for p in entries}
+
+
+def test_the_loads_deadlines_fall_due_together_and_each_ban_owes_what_it_owed() -> None:
+    """A batch's bans share one timer: 12 hours on, every agency that has not acknowledged is
+    overdue, once; an acknowledged step is not, a lifted ban owes its lift, not its issue."""
+    h = harness(partitions=1)
+    entries = synthetic(6)
+    ids = [p["entry_id"] for p in entries]
+    bulk(h, entries)
+    assert [k for k, _ in h.timers() if k.startswith("#listing-due:")] != []
+    assert len([k for k, _ in h.timers() if not k.startswith("#")]) == 0  # none per ban
+    ack(h, ids[0], "caac")  # the first change stores the control as any other
+    gone = entries[1] | {"status": "DELISTED", "delisted_at": T0, "reason": "CORRECTION",
+                         "version": 2}  # fmt: skip
+    listed(h, gone)
+    out = h.advance(hours=12, seconds=1)
+    overdue = sorted(o.key.decode() for o in out if o.topic == ALERTS and o.key)
+    expected = [f"{ids[0]}:rail:ISSUE", f"{ids[1]}:caac:LIFT", f"{ids[1]}:rail:LIFT"] + [
+        f"{i}:{a}:ISSUE" for i in ids[2:] for a in ("caac", "rail")]  # fmt: skip
+    assert overdue == sorted(expected)
+    states = {k: acks(c) for k, c in lasting(h, out).items()}
+    assert states[ids[0]] == {("caac", "ISSUE"): "ACKNOWLEDGED", ("rail", "ISSUE"): "OVERDUE"}
+    assert h.advance(hours=1) == [] and h.count("listing_due") == 0  # once
+
+
+def test_a_tick_takes_a_bounded_share_of_the_due_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    import services.restrictions.flow as module
+
+    monkeypatch.setattr(module, "TICK_CONTROLS", 10)
+    h = harness(partitions=1)
+    for start in range(0, 40, 8):  # five batches: five groups of 8
+        bulk(h, synthetic(40)[start : start + 8])
+    first = h.advance(hours=12, seconds=1)
+    alerted = {o.key.decode().split(":")[0] for o in first if o.topic == ALERTS and o.key}
+    assert len(alerted) == 16  # two groups: the budget of 10 was passed within the second
+    rest = h.tick()
+    alerted |= {o.key.decode().split(":")[0] for o in rest if o.topic == ALERTS and o.key}
+    rest = h.tick()
+    alerted |= {o.key.decode().split(":")[0] for o in rest if o.topic == ALERTS and o.key}
+    assert len(alerted) == 40 and h.count("listing_due") == 0
+
+
+def test_a_listed_ban_is_stored_as_its_entry_and_read_back_whole() -> None:
+    from services.restrictions.state import Listed, dump_control, load_control
+
+    value = Listed(b"\x00\x00\x00\x00\x07entry", T0 + timedelta(microseconds=123457),
+                   frozenset({"caac", "rail"}))  # fmt: skip
+    data = dump_control(value)
+    assert load_control(data) == value and len(data) < 40  # µs kept; no JSON per ban
+    nobody = Listed(value.entry, value.issued_at, frozenset())
+    assert load_control(dump_control(nobody)) == nobody
 
 
 @pytest.mark.parametrize(
