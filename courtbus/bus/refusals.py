@@ -83,6 +83,44 @@ def rejection_notice(
     return output_of(out)
 
 
+def rejection_summary(
+    envelope: Envelope,
+    refused: list[tuple[RawRecord, CourtbusError]],
+    kind: str,
+    participant: str,
+    source: str,
+    limit: str,
+) -> Output:
+    """One ``MessageRejected`` for several refusals of one sender with one code (past the
+    notice limit: ``courtbus.runtime.notices``): ``refused_count`` says how many, the
+    ``source_*`` fields name the first, the reason the first's reason and the last's place."""
+    first, error = refused[0]
+    last = refused[-1][0]
+    code = error.code
+    reason = (
+        f"{len(refused)} records refused with {code} in one batch, past {limit} for one sender "
+        f"and code: each is in {DEADLETTER_TOPIC} (dlq_code {code}), from "
+        f"{first.topic}@{first.partition}:{first.offset} to "
+        f"{last.topic}@{last.partition}:{last.offset}; the first: {error.reason}"
+    )
+    payload = {
+        "rejected_event_id": _event_id(first),
+        "rejected_type": _header(first, "ce_type"),
+        "source_topic": first.topic,
+        "source_partition": first.partition,
+        "source_offset": first.offset,
+        "error_code": code,
+        "reason": mask_ids_in_text(reason),
+        "rejected_at": now(),
+        "refused_count": len(refused),
+    }
+    out = envelope.build(
+        inbox_topic(kind, participant), NOTICE_RECORD, payload, source,
+        key=f"{first.topic}:{first.partition}:{first.offset}:summary",
+    )  # fmt: skip
+    return output_of(out)
+
+
 def refusal(
     envelope: Envelope,
     raw: RawRecord,
@@ -95,9 +133,15 @@ def refusal(
     ``sender`` is (kind, participant id), or None when there is no participant to notify.
     """
     outputs = [dead_letter(raw, error, source)]
-    if sender is not None and sender[0] in ("court", "agency"):
+    if notifiable(sender):
+        assert sender is not None
         outputs.append(rejection_notice(envelope, raw, error, *sender, source=source))
     return outputs
+
+
+def notifiable(sender: tuple[str, str] | None) -> bool:
+    """Whether a refusal's sender gets a notice: a court or an agency (not the bus itself)."""
+    return sender is not None and sender[0] in ("court", "agency")
 
 
 def internal_error_alert(

@@ -53,6 +53,10 @@ class WorkerConfig:
     # Fault injection for crash tests: hold each open transaction this long (after logging
     # "transaction open") before committing, so a test can kill a worker inside one.
     hold_open_ms: int = 0
+    # Refusal notices per sender and error code per window before one summary per batch
+    # (courtbus.runtime.notices; 0: every refusal its own notice)
+    notice_limit: int = 20
+    notice_window_s: float = 60.0
 
     @classmethod
     def from_env(cls, connection: Connection, **overrides: object) -> WorkerConfig:
@@ -70,6 +74,8 @@ class WorkerConfig:
             "linger_ms": int(env.get("COURTBUS_LINGER_MS", "5")),
             "fetch_max_wait_ms": int(env.get("COURTBUS_FETCH_MAX_WAIT_MS", "100")),
             "hold_open_ms": int(env.get("COURTBUS_TEST_HOLD_OPEN_MS", "0")),
+            "notice_limit": int(env.get("COURTBUS_NOTICE_LIMIT", "20")),
+            "notice_window_s": float(env.get("COURTBUS_NOTICE_WINDOW_S", "60")),
         }
         values.update(overrides)
         return cls(connection, **values)  # type: ignore[arg-type]  # checked by the dataclass

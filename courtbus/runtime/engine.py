@@ -9,20 +9,31 @@ With an ``OutputCheck`` (the worker's), a record whose outputs cannot be produce
 cluster lacks, a record too large) is refused the same way, with ``OUTPUT_TOPIC_MISSING`` or
 ``OUTPUT_TOO_LARGE`` and an alert, instead of failing its whole transaction again and again;
 a timer's output that cannot be produced goes to the dead letters itself.
+
+A sender past its notice limit (``courtbus.runtime.notices``) gets one summary notice per
+batch instead of a notice per refused record; the dead letters are not limited.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from courtbus.bus.records import KeptRecord, Output
-from courtbus.bus.refusals import dead_letter, internal_error_alert, refusal
+from courtbus.bus.refusals import (
+    dead_letter,
+    internal_error_alert,
+    notifiable,
+    refusal,
+    rejection_summary,
+)
 from courtbus.bus.topics import DEADLETTER_TOPIC
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import CourtbusError, TransientError
 from courtbus.runtime.flow import Flow, Incoming
+from courtbus.runtime.notices import NoticeLimiter
 from courtbus.runtime.outputs import (
     OUTPUT_CODES,
     OUTPUT_TOO_LARGE,
@@ -40,11 +51,22 @@ class Engine:
     """Runs a flow over records and ticks, turning refusals and failures into outputs."""
 
     def __init__(
-        self, flow: Flow, *, max_attempts: int = 3, check: OutputCheck | None = None
+        self,
+        flow: Flow,
+        *,
+        max_attempts: int = 3,
+        check: OutputCheck | None = None,
+        notices: NoticeLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``notices``: how many refusal notices a sender gets (``courtbus.runtime.notices``;
+        None: the defaults); ``clock``: its time, in seconds."""
         self.flow = flow
         self.max_attempts = max_attempts
         self.check = check
+        self.notices = notices if notices is not None else NoticeLimiter()
+        self._clock = clock
+        self._held: dict[tuple[str, str, str], list[tuple[RawRecord, CourtbusError]]] = {}
         self._own_source = flow.source.encode()
 
     def is_own(self, raw: RawRecord) -> bool:
@@ -65,6 +87,7 @@ class Engine:
         Raises:
             TransientError: retry the batch later.
         """
+        self._held.clear()
         try:
             self.flow.prepare(records, state)
         except TransientError:
@@ -74,7 +97,7 @@ class Engine:
         outputs: list[Output] = []
         for raw in records:
             outputs += self.handle(raw, state)
-        return outputs
+        return outputs + self._summaries()
 
     def handle(self, raw: RawRecord, state: State) -> list[Output]:
         """The outputs of one record; its state changes are kept only if it was applied.
@@ -114,9 +137,33 @@ class Engine:
             f"{type(failure).__name__}: {mask_ids_in_text(str(failure))}",
             code=INTERNAL_ERROR,
         )
-        outputs = refusal(self.flow.envelope, raw, error, self.flow.sender(raw), self.flow.source)
+        outputs = self._refusal(raw, error)
         alert = internal_error_alert(self.flow.envelope, raw, error, self.flow.source)
         return self._deliverable([*outputs, alert])
+
+    def _refusal(self, raw: RawRecord, error: CourtbusError) -> list[Output]:
+        """The dead letter, and the sender's notice unless it is past its notice limit: then
+        the refusal waits for the batch's summary notice (``_summaries``)."""
+        sender = self.flow.sender(raw)
+        if notifiable(sender):
+            assert sender is not None
+            key = (sender[0], sender[1], error.code)
+            if not self.notices.admit(key, self._clock()):
+                self._held.setdefault(key, []).append((raw, error))
+                return [dead_letter(raw, error, self.flow.source)]
+        return refusal(self.flow.envelope, raw, error, sender, self.flow.source)
+
+    def _summaries(self) -> list[Output]:
+        """One summary notice per sender and code whose refusals this batch held back."""
+        if not self._held:
+            return []
+        limit = f"{self.notices.limit} notices per {self.notices.window_s:g} s"
+        outputs = [
+            rejection_summary(self.flow.envelope, held, kind, participant, self.flow.source, limit)
+            for (kind, participant, _code), held in self._held.items()
+        ]
+        self._held.clear()
+        return self._deliverable(outputs)
 
     def handle_many(self, raws: Sequence[RawRecord], state: State) -> list[Output]:
         """The outputs of several records of one task on a bulk input (``Flow.bulk_inputs``).
@@ -132,6 +179,7 @@ class Engine:
         raws = [raw for raw in raws if not self.is_own(raw)]
         if len(raws) < 2:
             return self.handle_all(raws, state)
+        self._held.clear()
         try:
             self.flow.prepare(raws, state)
         except TransientError:
@@ -155,7 +203,7 @@ class Engine:
             log.info("%s: %d records of %s taken one by one (%s: %s)", self.flow.name,
                      len(raws), raws[0].topic, type(exc).__name__,
                      mask_ids_in_text(str(exc)))  # fmt: skip
-        return [out for raw in raws for out in self.handle(raw, state)]
+        return [out for raw in raws for out in self.handle(raw, state)] + self._summaries()
 
     def _deliverable(self, outputs: list[Output]) -> list[Output]:
         """What of a refusal can be produced: the dead letter always (it holds the record), a
@@ -179,7 +227,7 @@ class Engine:
             raw.offset,
             mask_ids_in_text(str(error)),
         )
-        outputs = refusal(self.flow.envelope, raw, error, self.flow.sender(raw), self.flow.source)
+        outputs = self._refusal(raw, error)
         if incoming is not None:
             try:
                 outputs += self.flow.on_refused(incoming, error, state)

@@ -19,6 +19,7 @@ from courtbus.bus.records import KeptRecord, Output
 from courtbus.errors import TransientError
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import TIMERS, Flow
+from courtbus.runtime.notices import NoticeLimiter
 from courtbus.runtime.outputs import OutputCheck
 from courtbus.runtime.packs import PACK
 from courtbus.runtime.state import MemoryBackend, State, from_ms
@@ -49,11 +50,14 @@ class FlowHarness:
         partitions: int = 1,
         max_attempts: int = 3,
         check: OutputCheck | None = None,
+        notices: NoticeLimiter | None = None,
     ) -> None:
-        """``check`` (e.g. over a set of topic names) makes outputs to other topics fail as
+        """``notices``: the refusal notice limit (None: the defaults). ``check`` (e.g. over a set of topic names) makes outputs to other topics fail as
         they would on a cluster without them; without it every topic exists."""
         self.flow = flow
-        self.engine = Engine(flow, max_attempts=max_attempts, check=check)
+        # the notice limit's window on the harness's clock (``advance``)
+        self.engine = Engine(flow, max_attempts=max_attempts, check=check,
+                             notices=notices, clock=lambda: self.now.timestamp())  # fmt: skip
         self.now = start
         self.partitions = partitions
         self.states: dict[int, State] = {}
@@ -122,8 +126,8 @@ class FlowHarness:
         attempts: int = 3,
     ) -> list[Output]:
         """Feed raw ``(topic, key, value, headers)`` records as one batch, as the worker does:
-        ``begin_batch``, each record in order (a run of a bulk input's records of one partition
-        together, as ``Engine.handle_many``), ``end_batch``; on a ``TransientError`` the batch is
+        ``begin_batch``, each record in order (a run of one partition's records together, as
+        ``Engine.handle_all``, or ``Engine.handle_many`` for a bulk input), ``end_batch``; on a ``TransientError`` the batch is
         abandoned (``abort_batch``, state rolled back) and retried, ``attempts`` times in all.
         Outputs are not looped back. Returns the outputs of the attempt that went through.
 
@@ -131,12 +135,12 @@ class FlowHarness:
             TransientError: the last attempt failed too.
         """
         kept = [self._record(*r) for r in records]
-        # in order; a run of a bulk input's records of one partition together (Flow.on_records)
+        # in order; a run of one partition's records together, as the worker takes each
+        # partition's records of a batch (a bulk input's through Flow.on_records)
         runs: list[list[KeptRecord]] = []
         for raw in kept:
             last = runs[-1][-1] if runs else None
-            if (raw.topic in self.flow.bulk_inputs and last is not None
-                    and (last.topic, last.partition) == (raw.topic, raw.partition)):  # fmt: skip
+            if last is not None and (last.topic, last.partition) == (raw.topic, raw.partition):
                 runs[-1].append(raw)
             else:
                 runs.append([raw])

@@ -31,6 +31,7 @@ from courtbus.runtime.client import GroupConsumer, TransactionalProducer
 from courtbus.runtime.config import Slot, WorkerConfig, claim_slot
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import Flow
+from courtbus.runtime.notices import NoticeLimiter
 from courtbus.runtime.outputs import OutputCheck
 from courtbus.runtime.sqlite import LocalBackend, SqliteBackend, StateFile
 from courtbus.runtime.state import Backend, MemoryBackend, State
@@ -64,7 +65,8 @@ class Worker:
         self.flow = flow
         self.config = config
         self.clock = clock
-        self.engine = Engine(flow, max_attempts=config.max_attempts)
+        self.engine = Engine(flow, max_attempts=config.max_attempts,
+                             notices=NoticeLimiter(config.notice_limit, config.notice_window_s))  # fmt: skip
         self.group = config.group_id or flow.group or f"courtbus-{flow.name}"
         self.changelogs = Changelogs(flow, config)
         self.tasks: dict[TaskId, Task] = {}
