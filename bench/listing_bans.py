@@ -262,6 +262,7 @@ def main() -> None:
         "listing_bans_start_cpu_s": round(cpu0, 2),
         "listing_bans_peak_rss_mib": round(hwm, 1),
         "listing_bans_8m_s_extrapolated": round(NATIONAL_LIST_2023 / rate, 0),
+        **({"listing_bans_8m_s": round(took, 1)} if written >= NATIONAL_LIST_2023 else {}),
         "listing_bans_controls_records": bans,
         "live_bans_sent": len(live.sent_at), "live_bans_arrived": len(latencies),
         "live_ban_p50_ms": round(percentile(latencies, 0.5), 1),
@@ -285,8 +286,8 @@ def main() -> None:
     print(f"  CPU of the worker: {cpu:.1f} s = {cpu / written * 1e6:,.0f} µs per ban once its "
           f"tasks were open (+ {cpu0:.1f} s to start); peak RSS {hwm:.0f} MiB; {CONTROLS}: "
           f"{bans:,} records {ok}")  # fmt: skip
-    print(f"  8.6 M extrapolated at this rate (not measured): {NATIONAL_LIST_2023 / rate:,.0f} s "
-          f"(goal ≤ {GOAL_S:.0f} s)")  # fmt: skip
+    how = "measured" if written >= NATIONAL_LIST_2023 else "extrapolated at this rate, not measured"
+    print(f"  8.6 M ({how}): {NATIONAL_LIST_2023 / rate:,.0f} s (goal ≤ {GOAL_S:.0f} s)")
     p99 = figures["live_ban_p99_ms"]
     print(f"  live bans: {len(latencies)} of {len(live.sent_at)} arrived; p50 "
           f"{figures['live_ban_p50_ms']:,} ms, p99 {p99:,} ms, max {figures['live_ban_max_ms']} ms "

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from courtbus.app import ops
+from courtbus.app.demo_flow import Login
 from courtbus.app.samples import one_per_flow
+from courtbus.catalogue.directory import load_directory
+from courtbus.catalogue.topics import load_catalogue
 from courtbus.config import Connection, default_stack_home, stack_connection
 from courtbus.domain.identity import mask_id, mask_ids_in_text
+from courtbus.security import acl_admin
 from courtbus.stack import Stack
 from courtbus.stack.layout import stack_config
 from courtbus.wire.client import make_envelope, make_producer, read_events, send
@@ -41,25 +46,36 @@ def _summary(event: Event) -> str:
 
 
 def run_demo(
-    out: Console, home: Path | None, port_base: int | None = None, registry_port: int | None = None
+    out: Console,
+    home: Path | None,
+    port_base: int | None = None,
+    registry_port: int | None = None,
+    *,
+    insecure: bool = False,
 ) -> None:
     """Run the demo end to end, printing progress and the messages that arrived. Ports not
-    given are those on record in the stack folder (else 9092 and 8081).
+    given are those on record in the stack folder (else 9092 and 8081). A new stack is secure
+    (TLS, a certificate per participant and service, ACLs from the directory) unless
+    ``insecure``; a stack already in the folder keeps what it was made with.
 
     Raises:
         CourtbusError: any step failing, with its code.
     """
     started = time.monotonic()
     cfg = stack_config(
-        home or default_stack_home(), port_base=port_base, registry_port=registry_port
-    )
+        home or default_stack_home(), port_base=port_base, registry_port=registry_port,
+        secure=False if insecure else None, default_secure=True,
+    )  # fmt: skip
     with out.status("starting the local stack…") as status:
         state = Stack(cfg, progress=lambda msg: status.update(msg)).up()
+    how = ("TLS, a certificate per participant" if state.secure and state.pki
+           else "plaintext: made with --insecure; `courtbus stack down --wipe` for a secure one")  # fmt: skip
     out.print(f"[green]✓[/green] stack up: Kafka {state.bootstrap}, registry {state.registry_url} "
-              f"({time.monotonic() - started:.1f}s)")  # fmt: skip
+              f"({how}; {time.monotonic() - started:.1f}s)", highlight=False)  # fmt: skip
     conn = stack_connection(state)  # the operator's certificate on a secure stack
+    login = state.login if state.secure and state.pki else None
     try:
-        _run_on_stack(out, conn, cfg.home, started)
+        _run_on_stack(out, conn, cfg.home, started, login)
     except BaseException:  # a failed step or Ctrl-C: the stack is not stopped
         out.print(stopped_early_line(home), highlight=False)
         raise
@@ -67,27 +83,40 @@ def run_demo(
         out.print(line, highlight=False)
 
 
-def _run_on_stack(out: Console, conn: Connection, home: Path, started: float) -> None:
-    """Topics, schemas, one message per flow, then the flow scenes (services stopped)."""
+def _run_on_stack(
+    out: Console, conn: Connection, home: Path, started: float, login: Login | None = None
+) -> None:
+    """Topics (and on a secure stack the directory's ACLs), schemas, one message per flow, then
+    the flow scenes (services stopped)."""
     plan = ops.plan_topics(conn)
     done = ops.apply_topics(conn, plan)
     out.print(
         f"[green]✓[/green] topics: {len(plan.specs)} in catalogue, {len(done)} change(s) applied"
     )
+    if login is not None:
+        acls = acl_admin.plan(conn, load_directory(), load_catalogue())
+        applied = acl_admin.apply(conn, acls)
+        out.print(f"[green]✓[/green] ACLs: {len(acls.add) + acls.kept} from the directory, "
+                  f"{len(applied.added)} added, {len(applied.removed)} removed")  # fmt: skip
     schemas = SchemaSet.load()
     ids = ops.register_schemas(conn, schemas)
+    ops.register_feed_schemas(conn, schemas)  # the operator's: the feed router may only read
     out.print(f"[green]✓[/green] schemas: {len(ids)} registered (FULL_TRANSITIVE)")
 
     envelope = make_envelope(conn, schemas)
-    producer = make_producer(conn)
+    producers: dict[str, Any] = {}  # each court sends as itself (its outbox's principal)
     sent: dict[str, tuple[str, int, int]] = {}
     try:
         for source, topic, record, payload in one_per_flow():
             built = envelope.build(topic, record, payload, source)
-            partition, offset = send(producer, built)
+            principal = source.replace(":", ".", 1)  # court:320583 → court.320583
+            if principal not in producers:
+                producers[principal] = make_producer(login(principal) if login else conn)
+            partition, offset = send(producers[principal], built)
             sent[built.event.id] = (topic, partition, offset)
     finally:
-        producer.close()
+        for producer in producers.values():
+            producer.close()
     out.print(f"[green]✓[/green] sent {len(sent)} messages (acks=all, idempotent)")
 
     topics = sorted({t for t, _, _ in sent.values()})
@@ -117,7 +146,7 @@ def _run_on_stack(out: Console, conn: Connection, home: Path, started: float) ->
     )
     from courtbus.app.demo_flow import run_flow_demo
 
-    run_flow_demo(out, conn, home)
+    run_flow_demo(out, conn, home, login)
 
 
 def stopped_early_line(home: Path | None = None) -> str:

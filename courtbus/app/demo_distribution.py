@@ -16,6 +16,7 @@ says when an opening is stored. Imports no Kafka client itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -31,6 +32,7 @@ from courtbus.config import Connection
 from courtbus.domain.identity import mask_id
 from courtbus.sdk import CourtClient
 from courtbus.sdk.distribution import ClaimClassName
+from courtbus.security.principals import court_principal
 from courtbus.wire.client import read_from_start
 from courtbus.wire.envelope import Event
 
@@ -105,7 +107,9 @@ def _open(conn: Connection, presiding: CourtClient, did: str, *args: Any, **kw: 
     wait_for(partial(_stored, conn, did), 60, f"the opening of {did} in {VIEW_TOPIC}")
 
 
-def run_participation_scene(out: Console, conn: Connection, tag: str) -> ParticipationOutcome:
+def run_participation_scene(
+    out: Console, conn: Connection, tag: str, login: Callable[[str], Connection] | None = None
+) -> ParticipationOutcome:
     """参与分配 against a partnership: claims from three courts, admissions, the bus's plan,
     service on every creditor and the debtor.
 
@@ -122,7 +126,8 @@ def run_participation_scene(out: Console, conn: Connection, tag: str) -> Partici
         Claimed(f"{did}-maoming", MAOMING, MAOMING_FIRM, "200000.00"),
     )
     cases = {KUNSHAN: case, XIAN: f"(2024)陕01执{n}号", MAOMING: f"(2024)粤09执{n}号"}
-    courts = {c: CourtClient(c, conn) for c in (KUNSHAN, XIAN, MAOMING)}
+    as_ = login or (lambda _principal: conn)  # each court's own connection
+    courts = {c: CourtClient(c, as_(court_principal(c))) for c in (KUNSHAN, XIAN, MAOMING)}
     try:
         presiding = courts[KUNSHAN]
         # 第五百零六条: 参与分配 is for a citizen or an other organisation; a registered partnership
@@ -156,7 +161,9 @@ def run_participation_scene(out: Console, conn: Connection, tag: str) -> Partici
             client.close()
 
 
-def run_transfer_scene(out: Console, conn: Connection, tag: str) -> TransferOutcome:
+def run_transfer_scene(
+    out: Console, conn: Connection, tag: str, login: Callable[[str], Connection] | None = None
+) -> TransferOutcome:
     """执转破: an enterprise debtor meets the bankruptcy test, a creditor consents, the case goes
     to the court of its domicile and every court involved is told; that court accepts.
 
@@ -165,7 +172,10 @@ def run_transfer_scene(out: Console, conn: Connection, tag: str) -> TransferOutc
     """
     n = int(tag, 16) % 90000 + 10000
     did = f"dist-demo-{tag}-ent"
-    courts = {c: CourtClient(c, conn) for c in (SUZHOU, XIAN, MAOMING, ZHANJIANG)}
+    as_ = login or (lambda _principal: conn)
+    courts = {
+        c: CourtClient(c, as_(court_principal(c))) for c in (SUZHOU, XIAN, MAOMING, ZHANJIANG)
+    }
     try:
         presiding = courts[SUZHOU]
         _open(conn, presiding, did, f"(2024)苏05执{n + 2}号", ENTERPRISE, "苏州市某仓库存货变价款",

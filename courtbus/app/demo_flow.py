@@ -27,8 +27,14 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection, default_stack_home
 from courtbus.errors import StackError
 from courtbus.sdk import CourtClient
+from courtbus.security.principals import court_principal, service_principal
 from courtbus.store import ReadModel
 
+Login = Callable[[str], Connection]  # a principal's own connection to the demo's stack
+# how a service finds the bus: replaced in its environment by the demo's own settings
+_CONNECTION_ENV = ("COURTBUS_BOOTSTRAP", "COURTBUS_REGISTRY_URL", "COURTBUS_SSL_", "COURTBUS_SASL_",
+                   "COURTBUS_REGISTRY_USERNAME", "COURTBUS_REGISTRY_PASSWORD", "COURTBUS_PRINCIPAL",
+                   "COURTBUS_STACK_HOME")  # fmt: skip
 SERVICES = ("gateway", "delegation", "blacklist", "feeds", "restrictions", "watchdog",
             "distribution", "projector")  # fmt: skip
 SHORT_DEADLINES = "default: {start: 8s, report: 20s, warn_before: 4s}\n"
@@ -37,15 +43,26 @@ _FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_numb
 
 
 @contextmanager
-def running_services(conn: Connection, home: Path, store_url: str) -> Iterator[None]:
-    """The ``SERVICES`` as child processes, logs in ``home/logs``; stopped on exit."""
+def running_services(
+    conn: Connection, home: Path, store_url: str, *, secure: bool = False
+) -> Iterator[None]:
+    """The ``SERVICES`` as child processes, logs in ``home/logs``; stopped on exit. On a secure
+    stack (``secure``) each runs as its own principal (``COURTBUS_PRINCIPAL=service.<name>``:
+    the certificate the stack issued it), else on ``conn``'s plaintext bootstrap."""
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     deadlines = home / "demo-deadlines.yaml"
     deadlines.write_text(SHORT_DEADLINES)
-    env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap, "COURTBUS_REGISTRY_URL": conn.registry_url or "",
-           "COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5", "COURTBUS_STORE_URL": store_url,
-           "COURTBUS_STATE_DIR": str(home / "state"), **RESTRICTION_ENV}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_CONNECTION_ENV)}
+    env |= {"COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5", "COURTBUS_STORE_URL": store_url,
+            "COURTBUS_STATE_DIR": str(home / "state"), **RESTRICTION_ENV}  # fmt: skip
+    if secure:
+        env["COURTBUS_STACK_HOME"] = str(home)
+    else:
+        env |= {
+            "COURTBUS_BOOTSTRAP": conn.bootstrap,
+            "COURTBUS_REGISTRY_URL": conn.registry_url or "",
+        }
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name in SERVICES:
@@ -56,7 +73,7 @@ def running_services(conn: Connection, home: Path, store_url: str) -> Iterator[N
                     [sys.executable, "-m", f"services.{name}"],
                     stdout=fh,
                     stderr=subprocess.STDOUT,
-                    env=env,
+                    env={**env, "COURTBUS_PRINCIPAL": service_principal(name)} if secure else env,
                 )
             _wait(_started(log, mark), procs[name], f"{name} service", log)
         yield
@@ -89,11 +106,15 @@ def _wait(
         time.sleep(0.2)
 
 
-def run_scenario(out: Console, conn: Connection, tag: str) -> dict[str, str]:
-    """Six delegations across five provinces; returns delegation id → expected end state."""
+def run_scenario(
+    out: Console, conn: Connection, tag: str, login: Login | None = None
+) -> dict[str, str]:
+    """Six delegations across five provinces; returns delegation id → expected end state.
+    ``login(principal)``: each court's own connection (default: ``conn`` for all)."""
     ids = {k: f"dlg-demo-{tag}-{k}" for k in ("freeze", "search", "seal", "fund", "late", "cancel")}
+    as_ = login or (lambda _principal: conn)
     clients = {
-        c: CourtClient(c, conn)
+        c: CourtClient(c, as_(court_principal(c)))
         for c in ("320583", "6101", "4408", "50", "3174", "6104", "4409", "1408", "3205", "6205")
     }
     try:
@@ -215,7 +236,9 @@ def print_summary(
         model.close()
 
 
-def run_blacklist_scenario(out: Console, conn: Connection, tag: str) -> dict[str, str]:
+def run_blacklist_scenario(
+    out: Console, conn: Connection, tag: str, login: Login | None = None
+) -> dict[str, str]:
     """Two listings, a refused minor, a refused non-owner, a delisting; entry id → status."""
     from datetime import timedelta
 
@@ -226,7 +249,11 @@ def run_blacklist_scenario(out: Console, conn: Connection, tag: str) -> dict[str
     n = int(tag, 16) % 90000 + 10000  # one case number per run: a debtor is listed once per case
     art6: dict[str, Any] = {"performance": "全部未履行", "title_issuer": "广东省湛江市中级人民法院",
             "title_number": "(2023)粤08民初12号", "filed_at": v.now() - timedelta(days=90)}  # fmt: skip
-    with CourtClient("4408", conn) as zhanjiang, CourtClient("320583", conn) as kunshan:
+    as_ = login or (lambda _principal: conn)
+    with (
+        CourtClient("4408", as_(court_principal("4408"))) as zhanjiang,
+        CourtClient("320583", as_(court_principal("320583"))) as kunshan,
+    ):
         zhanjiang.list_debtor(ids["firm"], f"(2024)粤08执{n}号", _FIRM, "REFUSED_WITH_ABILITY",
                               obligation="支付货款 860,000.00 元", conduct="有履行能力而拒不履行",
                               legal_representative="李四", **art6)  # fmt: skip
@@ -292,24 +319,28 @@ def print_blacklist(
         model.close()
 
 
-def run_flow_demo(out: Console, conn: Connection, home: Path) -> None:
-    """Services, scenes, summaries."""
+def run_flow_demo(out: Console, conn: Connection, home: Path, login: Login | None = None) -> None:
+    """Services, scenes, summaries. ``login``: on a secure stack, each participant's own
+    connection (its certificate); None: everyone on ``conn`` (a plaintext stack)."""
     from courtbus.app import demo_distribution as dd
     from courtbus.app.demo_restriction import print_restrictions, run_restriction_scene
 
     store_url = os.environ.get("COURTBUS_STORE_URL") or f"sqlite:///{home / 'readmodel.db'}"
     tag = uuid.uuid4().hex[:6]
-    with running_services(conn, home, store_url):
+    with running_services(conn, home, store_url, secure=login is not None):
         out.print(
             f"[green]✓[/green] services running: {', '.join(SERVICES)} (deadlines shortened to seconds)"
         )
-        expected = run_scenario(out, conn, tag)
+        expected = run_scenario(out, conn, tag, login)
         print_summary(out, store_url, expected)
-        listed = run_blacklist_scenario(out, conn, tag)
+        listed = run_blacklist_scenario(out, conn, tag, login)
         print_blacklist(out, store_url, listed)
-        _timed(out, lambda: print_restrictions(out, run_restriction_scene(out, conn, tag)))
-        _timed(out, lambda: dd.print_participation(out, dd.run_participation_scene(out, conn, tag)))
-        _timed(out, lambda: dd.print_transfer(out, dd.run_transfer_scene(out, conn, tag)))
+        _timed(out, lambda: print_restrictions(out, run_restriction_scene(out, conn, tag, login)))
+        _timed(
+            out,
+            lambda: dd.print_participation(out, dd.run_participation_scene(out, conn, tag, login)),
+        )
+        _timed(out, lambda: dd.print_transfer(out, dd.run_transfer_scene(out, conn, tag, login)))
     out.print(explore_line(home), highlight=False)
 
 

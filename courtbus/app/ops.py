@@ -11,7 +11,8 @@ from pathlib import Path
 
 from courtbus.catalogue import admin as adm
 from courtbus.catalogue.directory import DEFAULT_PATH as DIRECTORY_PATH
-from courtbus.catalogue.directory import load_directory
+from courtbus.catalogue.directory import Directory, load_directory
+from courtbus.catalogue.feeds import feed_routes
 from courtbus.catalogue.topics import DEFAULT_PATH as CATALOGUE_PATH
 from courtbus.catalogue.topics import TopicSpec, load_catalogue
 from courtbus.config import Connection, env_http_settings
@@ -91,6 +92,25 @@ def register_schemas(
                 client.set_compatibility(name, compatibility)
             if progress:
                 progress(name)
+    return ids
+
+
+def register_feed_schemas(
+    registry_url: str | Connection, schemas: SchemaSet, directory: Directory | None = None
+) -> dict[str, int]:
+    """Register each agency feed's projected schema (``cn.court.bus.feed.<agency>.<Record>``,
+    ``courtbus.catalogue.feeds.feed_routes``) for the directory's feeds; the id of each.
+
+    The feed router registers them itself on a registry that lets it; on a secure stack only
+    the operator may register, so the operator does it here (``schemas register``, the demo).
+
+    Raises:
+        RegistryError: the registry refused a schema or failed.
+    """
+    ids: dict[str, int] = {}
+    with _registry(registry_url) as client:
+        for route in feed_routes(directory or load_directory(), schemas):
+            ids[route.schema.name] = client.register(route.schema.name, route.schema.text)
     return ids
 
 

@@ -6,8 +6,8 @@ sender is what is limited. For each sender and error code, the first ``limit`` r
 of that sender and code are told in **one** summary notice (``refused_count``: how many, the
 first of them by topic, partition and offset, and where the others are), produced in the same
 transaction as the dead letters it sums up. So a burst of 10,000 garbage records gives
-``limit`` notices and one summary per batch, and each refused record is told once: in its own
-notice or in exactly one summary's count.
+``limit`` notices and one summary per batch of each outbox partition, and each refused record
+is told once: in its own notice or in exactly one summary's count.
 
 The window's counts are kept in memory per task (not in a changelog): after a restart or a
 rebalance a sender may get up to ``limit`` individual notices again, never fewer than its

@@ -171,6 +171,21 @@ class StackState:
             registry_password=password,
         )  # fmt: skip
 
+    def login(self, principal: str) -> Connection:
+        """:meth:`connection` of ``principal``, its certificate issued by the stack's CA first if
+        it has none (the local stack plays every participant's IT, as the demo does; a real
+        participant gets its folder from ``courtbus credentials issue``). Plaintext stacks:
+        the one plaintext connection.
+
+        Raises:
+            ConfigError: ``PRINCIPAL_INVALID`` for a name no principal has.
+        """
+        if self.secure and self.pki is not None:
+            ca = pki.Authority(Path(self.pki))
+            if ca.credentials(principal) is None:
+                ca.issue(principal)
+        return self.connection(principal)
+
     def client_settings(self, principal: str = OPERATOR) -> dict[str, Any]:
         """kafka-python settings for a client of this stack acting as ``principal``."""
         return self.connection(principal).kafka_settings()

@@ -67,7 +67,16 @@ class Stack:
             self._say("stale stack state found: stopping its leftovers")
             self.down()
         artifacts.require_tool("java")
-        busy = [p for p in self.config.ports() if not port_free(p)]
+        ports = self.config.ports()
+        clash = sorted({p for p in ports if ports.count(p) > 1})
+        if clash:  # e.g. the SCRAM listener (after every node's two ports) on the registry's
+            raise StackError(
+                f"port(s) {', '.join(map(str, clash))} would serve two listeners: a secure stack "
+                f"of {self.config.nodes} node(s) takes {', '.join(map(str, ports[:-2] if self.config.registry else ports))}"
+                " for Kafka; pick another --registry-port (or --port-base)",
+                code="STACK_PORT_CLASH",
+            )
+        busy = [p for p in ports if not port_free(p)]
         if busy:
             raise StackError(
                 f"port(s) {', '.join(map(str, busy))} on 127.0.0.1 already in use; stop what "

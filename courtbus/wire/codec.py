@@ -104,8 +104,9 @@ class AvroCodec:
 
     def encode_with(self, schema: MessageSchema, payload: dict[str, Any]) -> bytes:
         """Encode ``payload`` with a schema made at run time, outside the schema set (e.g. an
-        agency's projected feed), registered under its full name on first use (nobody else
-        registers it) whatever ``auto_register`` says.
+        agency's projected feed): looked up under its full name on first use, and registered
+        if it is not there yet, whatever ``auto_register`` says (a registry that lets only the
+        operator register, as the secure stack's, needs ``schemas register`` to have done it).
 
         Raises:
             SerializationError: ``AVRO_ENCODE_FAILED``.
@@ -114,7 +115,12 @@ class AvroCodec:
         """
         key = f"{schema.name}\n{schema.text}"
         if key not in self._ids:
-            self._ids[key] = self.registry.register(schema.name, schema.text)
+            try:
+                self._ids[key] = self.registry.lookup(schema.name, schema.text)
+            except SchemaError as exc:
+                if exc.code != "SCHEMA_NOT_REGISTERED":
+                    raise
+                self._ids[key] = self.registry.register(schema.name, schema.text)
         return self._encode(schema.name, schema.parsed, self._ids[key], payload)
 
     def encode_parsed(

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from courtbus.app import ops
-from courtbus.config import Connection
+from courtbus.config import stack_connection
 from courtbus.stack import Stack, StackConfig
 from courtbus.wire.registry import RegistryClient
 from courtbus.wire.schemas import SchemaSet
+from tests.integration import pii
 from tests.ports import free_block
 
 pytestmark = pytest.mark.integration
@@ -30,10 +31,12 @@ def _cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
 
 def test_demo_then_restart_keeps_topics_and_schema_ids(tmp_path: Path) -> None:
     home = tmp_path / "stack"
-    base = free_block(4)
-    ports = ["--port-base", str(base), "--registry-port", str(base + 2)]
+    base = free_block(5)  # a secure node: client, controller, SCRAM; the registry: 2
+    ports = ["--port-base", str(base), "--registry-port", str(base + 3)]
     try:
-        demo = _cli("demo", "--home", str(home), *ports).stdout
+        run = _cli("demo", "--home", str(home), *ports)
+        demo = run.stdout
+        _assert_nothing_unmasked(home, run.stdout + run.stderr)
         for flow in ("delegation", "blacklist", "restriction", "distribution", "casestatus"):
             assert f"cn.court.{flow}." in demo
         assert "one delivered message per flow" in demo
@@ -62,22 +65,39 @@ def test_demo_then_restart_keeps_topics_and_schema_ids(tmp_path: Path) -> None:
         assert clash.returncode == 1 and "STACK_CONFIG_MISMATCH" in clash.stderr
 
         state = Stack(StackConfig(home)).state()
-        assert state is not None and state.registry_url
-        conn = Connection(state.bootstrap, state.registry_url)
+        assert state is not None and state.registry_url and state.secure  # secure by default
+        conn = stack_connection(state)  # the operator's certificate and registry password
         schemas = SchemaSet.load()
-        ids_before = ops.register_schemas(state.registry_url, schemas)
+        ids_before = ops.register_schemas(conn, schemas)
 
         assert "stopped broker-1, registry" in _cli("stack", "down", "--home", str(home)).stdout
         assert _cli("stack", "status", "--home", str(home), ok=False).returncode == 1
 
         _cli("stack", "up", "--home", str(home), *ports)
-        with RegistryClient(state.registry_url) as client:
+        with RegistryClient(state.registry_url, http=conn.http_settings()) as client:
             for name, schema_id in ids_before.items():
                 assert client.lookup(name, schemas.message(name).text) == schema_id
         assert ops.plan_topics(conn).actions == []
     finally:
         _cli("stack", "down", "--wipe", "--home", str(home), ok=False)
     assert not (home / "node-1").exists()
+
+
+def _assert_nothing_unmasked(home: Path, output: str) -> None:
+    """Issue 18, item 6: the demo runs a scenario of every flow; no unmasked ID number in its
+    output, in any log of its stack and services, or in any record's headers and notices."""
+    state = Stack(StackConfig(home)).state()
+    assert state is not None
+    conn = stack_connection(state)
+    found = pii.scan_text("demo output", output)
+    # the services' logs, the broker's and the registry's (not the brokers' data segments)
+    logs = [*home.glob("logs/*.log"), *home.glob("node-*/*.log"), *home.glob("*.log")]
+    assert len(logs) >= 10, logs
+    found += pii.scan_files(home, logs)
+    records, in_topics = pii.scan_cluster(conn)
+    assert records > 100  # every flow's records, notices and dead letters were read
+    found += in_topics
+    assert found == [], pii.summary(found)
 
 
 def _assert_restriction_scene(demo: str) -> None:

@@ -169,3 +169,43 @@ def test_duplicates_are_still_dropped_after_a_gateway_restart(
     gateway.start()
     duplicate = _send(producer, good)  # the court resends after the gateway came back
     assert _copies_once_processed(conn, good, duplicate) == 1
+
+
+def test_a_garbage_burst_gives_the_sender_summaries_not_a_notice_each(
+    gateway: ServiceProcess, producer: KafkaProducer, envelope: Envelope, conn: Connection
+) -> None:
+    """Issue 21, item 8: 150 garbage records from one court, at once. Each is dead-lettered;
+    the court gets its own notice for the first 20 (the default limit) and one summary per
+    batch for the rest, and the notices tell every refused record exactly once."""
+    outbox, inbox, count = "court.6101.outbox", "court.6101.inbox", 150
+    reader = TopicReader(conn, "bus.deadletter", inbox, from_end=True)
+    try:
+        futures = [
+            producer.send(outbox, key=f"junk-{i}".encode(), value=b"\x07 not avro")
+            for i in range(count)
+        ]
+        metas = [f.get(timeout=10) for f in futures]
+        places = {(str(m.partition), str(m.offset)) for m in metas}
+        dead = reader.wait_for(
+            lambda r: r.topic == "bus.deadletter" and header(r, "dlq_topic") == outbox
+            and (header(r, "dlq_partition"), header(r, "dlq_offset")) in places,
+            count=count, timeout_s=120,
+        )  # fmt: skip
+        codes = {header(d, "dlq_code") for d in dead}
+        assert len(codes) == 1  # one code: one budget
+
+        def told() -> int:
+            notices = [envelope.read(r) for r in reader.records if r.topic == inbox]
+            return sum(n.payload.get("refused_count") or 1 for n in notices)
+
+        wait_until(lambda: (reader.poll(), told())[1] >= count, 60, "every refusal told")
+        notices = [envelope.read(r) for r in reader.records if r.topic == inbox]
+        single = [n for n in notices if n.payload.get("refused_count") is None]
+        summaries = [n for n in notices if n.payload.get("refused_count") is not None]
+    finally:
+        reader.close()
+    assert told() == count  # exactly once each: none twice, none left out
+    assert len(single) == 20 and summaries
+    assert len(notices) < count // 2  # not a notice per record
+    assert {n.payload["error_code"] for n in notices} == codes
+    assert gateway.proc is not None and gateway.proc.poll() is None

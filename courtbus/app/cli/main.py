@@ -381,7 +381,8 @@ def schemas_register(
         str, typer.Option(help="Rule set on each subject.")
     ] = "FULL_TRANSITIVE",
 ) -> None:
-    """Register every message schema (subject = Avro full name) and set its compatibility rule."""
+    """Register every message schema (subject = Avro full name) and set its compatibility rule,
+    and each agency feed's projected schema (the directory's feeds)."""
     from rich.progress import Progress
 
     from courtbus.app import ops
@@ -398,11 +399,13 @@ def schemas_register(
     with Progress(console=out, transient=True) as bar:
         task = bar.add_task("registering schemas", total=len(schemas.messages))
         ids = ops.register_schemas(target, schemas, compatibility, lambda _n: bar.advance(task))
+    feeds = ops.register_feed_schemas(target, schemas)  # the operator's: the router may not
     table = Table("subject", "id")
-    for name, schema_id in ids.items():
+    for name, schema_id in [*ids.items(), *feeds.items()]:
         table.add_row(name, str(schema_id))
     out.print(table)
-    out.print(f"[green]registered {len(ids)} schemas[/green] at {url} ({compatibility})")
+    out.print(f"[green]registered {len(ids)} schemas[/green] at {url} ({compatibility}), and "
+              f"{len(feeds)} agency feeds' projected schemas")  # fmt: skip
 
 
 @schemas_app.command("check")
@@ -555,8 +558,13 @@ def demo(
         int | None,
         typer.Option(help="Registry port for the demo stack. [default: recorded, or 8081]"),
     ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option("--insecure", help="A new stack in plaintext, for local experiments only."),
+    ] = False,
 ) -> None:
-    """Bring the stack up, apply topics, register schemas, send one message per flow, show them."""
+    """Bring the stack up (secure: TLS, a certificate per participant and service, ACLs from
+    the directory), apply topics, register schemas, send one message per flow, show them."""
     from courtbus.app.demo import run_demo
 
-    run_demo(out, home, port_base, registry_port)
+    run_demo(out, home, port_base, registry_port, insecure=insecure)
