@@ -126,6 +126,29 @@ def sign_outputs(flow: Flow) -> None:
     log.info("%s signs what it writes with %s", flow.name, getattr(signer, "keyid", "?"))
 
 
+def serve_metrics(worker: Worker) -> int | None:
+    """Serve the worker's Prometheus metrics (``courtbus.runtime.metrics``) on
+    ``$COURTBUS_METRICS_PORT`` (0: a free port, logged) at ``$COURTBUS_METRICS_ADDR`` (default
+    127.0.0.1); no port, no server. The port served, or None.
+
+    Raises:
+        ConfigError: ``METRICS_PORT_INVALID`` (not a port number, or it cannot be bound).
+    """
+    text = os.environ.get("COURTBUS_METRICS_PORT", "").strip()
+    if not text:
+        return None
+    addr = os.environ.get("COURTBUS_METRICS_ADDR", "").strip() or "127.0.0.1"
+    try:
+        port = int(text)
+        if not 0 <= port <= 65535:
+            raise ValueError(text)
+        return worker.metrics.serve(port, addr)
+    except (ValueError, OSError) as exc:
+        raise ConfigError(
+            f"COURTBUS_METRICS_PORT {text!r} on {addr}: {exc}", code="METRICS_PORT_INVALID"
+        ) from exc
+
+
 def run_service(make: Callable[[Envelope], Flow]) -> None:
     """Run one worker of a flow until SIGTERM/SIGINT.
 
@@ -134,7 +157,8 @@ def run_service(make: Callable[[Envelope], Flow]) -> None:
     when the coming months have no holiday data), ``COURTBUS_CONNECT_WAIT_S`` (see
     ``wait_for_cluster``), and the runtime's settings (``COURTBUS_STATE_DIR``,
     ``COURTBUS_INSTANCE``, ``COURTBUS_TICK_SECONDS``, ...: see ``WorkerConfig.from_env``),
-    ``COURTBUS_SIGNING_KEY`` (the service's private key: ``sign_outputs``). A
+    ``COURTBUS_SIGNING_KEY`` (the service's private key: ``sign_outputs``),
+    ``COURTBUS_METRICS_PORT`` (``serve_metrics``). A
     configuration error or a cluster that does not come up is one logged line and exit code 2.
     """
     configure_logging(logging.INFO)
@@ -153,6 +177,12 @@ def run_service(make: Callable[[Envelope], Flow]) -> None:
         registry.close()
         sys.exit(2)
     worker = Worker(flow, WorkerConfig.from_env(conn))
+    try:
+        serve_metrics(worker)
+    except CourtbusError as exc:
+        log.error("%s", exc)
+        registry.close()
+        sys.exit(2)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     try:

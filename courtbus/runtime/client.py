@@ -181,6 +181,22 @@ class GroupConsumer:
         except ck.KafkaException as exc:
             raise ClientError(str(exc)) from exc
 
+    def lag(self, parts: Iterable[TopicPartition]) -> int:
+        """Records between this member's position and the high watermark, summed over
+        ``parts`` (the watermarks of the last fetch responses: no request; a partition not
+        fetched yet counts 0)."""
+        behind = 0
+        try:
+            for p in self._consumer.position([_ck(tp) for tp in parts]):
+                if p.offset < 0:
+                    continue
+                _low, high = self._consumer.get_watermark_offsets(p, cached=True)
+                if high >= 0:
+                    behind += max(high - p.offset, 0)
+        except ck.KafkaException as exc:
+            raise ClientError(str(exc)) from exc
+        return behind
+
     def assignment(self) -> set[TopicPartition]:
         """The partitions assigned now."""
         return {_tp(p) for p in self._consumer.assignment()}

@@ -31,6 +31,7 @@ from courtbus.runtime.client import GroupConsumer, TransactionalProducer
 from courtbus.runtime.config import Slot, WorkerConfig, claim_slot
 from courtbus.runtime.engine import Engine
 from courtbus.runtime.flow import Flow
+from courtbus.runtime.metrics import WorkerMetrics
 from courtbus.runtime.notices import NoticeLimiter
 from courtbus.runtime.outputs import OutputCheck
 from courtbus.runtime.sqlite import LocalBackend, SqliteBackend, StateFile
@@ -71,6 +72,7 @@ class Worker:
         self.changelogs = Changelogs(flow, config)
         self.tasks: dict[TaskId, Task] = {}
         self.restored = 0  # changelog records read by the latest restore (tests, metrics)
+        self.metrics = WorkerMetrics(flow.name)
         self._stopping = threading.Event()
         self._slot: Slot | None = None
         self._assigned: set[TopicPartition] | None = None  # None while (re)joining
@@ -383,6 +385,7 @@ class Worker:
                 task_id, State(task_id.name, backend, self.flow.stores), backend
             )
         self.restored = count
+        self.metrics.restored.labels(self.flow.name).set(count)
         names = ", ".join(t.name for t in new[:6]) + (", ..." if len(new) > 6 else "")
         log.info(
             "%s restored %d changelog records for %d new task(s) in %.2fs: %s",
@@ -414,6 +417,7 @@ class Worker:
         touched: dict[TaskId, Task] = {}
         outputs: list[Output] = []
         now = self.clock()
+        started = time.monotonic()
         try:
             self.flow.begin_batch()
             for tp, records in batch.items():
@@ -444,8 +448,12 @@ class Worker:
             tp: max(records[-1].offset + 1, positions.get(tp, -1)) for tp, records in batch.items()
         }
         self._commit(producer, consumer, outputs, list(touched.values()), offsets)
+        inputs = sum(len(records) for records in batch.values())
+        self.metrics.committed(inputs, outputs, time.monotonic() - started)
 
     def _tick(self, producer: TransactionalProducer, consumer: GroupConsumer) -> None:
+        self.metrics.tasks.labels(self.flow.name).set(len(self.tasks))
+        self.metrics.lag.labels(self.flow.name).set(consumer.lag(self._assigned or ()))
         if self.flow.inputs.pattern:
             self._advance_checkpoints(list(self.tasks.values()))
         now = self.clock()
@@ -470,6 +478,7 @@ class Worker:
             if offset >= 0
         }
         self._commit(producer, consumer, outputs, touched, offsets)
+        self.metrics.committed(0, outputs, None)
 
     def _commit(
         self,
@@ -499,6 +508,7 @@ class Worker:
                 task.state.rollback()
             with contextlib.suppress(KafkaError):  # fenced or fatal: the next session starts clean
                 producer.abort()
+            self.metrics.aborted()
             raise Rejoin(f"transaction aborted: {type(exc).__name__}: {exc}") from exc
         written = producer.delivered
         checkpoints: dict[TaskId, dict[str, int]] = {}

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -26,14 +27,19 @@ from tests.integration.helpers import (
     header,
     wait_until,
 )
+from tests.ports import free_block
 
 pytestmark = pytest.mark.integration
 GROUP = "courtbus-gateway"
 
 
+METRICS_PORT = free_block(1)
+
+
 @pytest.fixture(scope="module")
 def gateway(start_services: StartServices) -> ServiceProcess:
-    return start_services("gw", which=("gateway",))["gateway"]
+    env = {"COURTBUS_METRICS_PORT": str(METRICS_PORT)}
+    return start_services("gw", env=env, which=("gateway",))["gateway"]
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +215,63 @@ def test_a_garbage_burst_gives_the_sender_summaries_not_a_notice_each(
     assert len(notices) < count // 2  # not a notice per record
     assert {n.payload["error_code"] for n in notices} == codes
     assert gateway.proc is not None and gateway.proc.poll() is None
+
+
+def _metrics() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The gateway's /metrics, parsed: (name, labels) → value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10).text
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _value(
+    m: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return m.get((name, frozenset({"flow": "gateway", **labels}.items())), 0.0)
+
+
+def test_the_metrics_count_what_the_gateway_did(
+    gateway: ServiceProcess, producer: KafkaProducer, envelope: Envelope, conn: Connection
+) -> None:
+    """Issue 19, item 3: scraped before and after 12 valid records and 5 of a bad kind, the
+    counters moved by exactly those numbers (in, forwarded, dead-lettered by code)."""
+    good = [_valid(envelope) for _ in range(12)]
+    bad = [Raw("court.320583.outbox", b"k", b"\x07 not avro", []) for _ in range(5)]
+    reader = TopicReader(conn, "bus.deadletter", "bus.delegation.events", from_end=True)
+    before = _metrics()
+    try:
+        where = [_send(producer, raw) for raw in bad]
+        for raw in good:
+            _send(producer, raw)
+        ids = {dict(raw.headers)["ce_id"] for raw in good}
+        reader.wait_for(lambda r: r.topic == "bus.delegation.events"
+                        and dict(r.headers).get("ce_id") in ids, count=12)  # fmt: skip
+        dead = reader.wait_for(
+            lambda r: r.topic == "bus.deadletter" and header(r, "dlq_topic") == bad[0].topic
+            and (header(r, "dlq_partition"), header(r, "dlq_offset")) in where, count=5,
+        )  # fmt: skip
+    finally:
+        reader.close()
+    code = header(dead[0], "dlq_code") or ""
+    wait_until(lambda: _value(_metrics(), "courtbus_records_in_total")
+               >= _value(before, "courtbus_records_in_total") + 17, 30, "the counters")  # fmt: skip
+    after = _metrics()
+
+    def moved(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert moved("courtbus_records_in_total") == 17
+    assert moved("courtbus_records_out_total", destination="bus.delegation.events") == 12
+    assert moved("courtbus_dead_lettered_total", code=code) == 5
+    assert moved("courtbus_records_out_total", destination="bus.deadletter") == 5
+    assert moved("courtbus_records_out_total", destination="court.*.inbox") == 5  # notices
+    assert moved("courtbus_transactions_total", outcome="committed") >= 1
+    assert _value(after, "courtbus_tasks") > 0
+    assert _value(after, "courtbus_batch_seconds_count") > _value(
+        before, "courtbus_batch_seconds_count"
+    )

@@ -1,0 +1,98 @@
+"""A worker's Prometheus metrics: what it consumed, wrote and dead-lettered, how long its
+batches took, how far behind it is, and its restore.
+
+Counted when a transaction commits, so the figures are what the bus really did: an aborted
+batch counts nothing (``courtbus_transactions_total{outcome="aborted"}`` counts it). Each
+service serves them at ``http://<COURTBUS_METRICS_ADDR>:<COURTBUS_METRICS_PORT>/metrics``
+(``serve``; no port, no server). Metric names and labels:
+
+* ``courtbus_records_in_total{flow}``: input records of committed batches;
+* ``courtbus_records_out_total{flow, destination}``: records written (changelogs not counted),
+  by destination: the topic, with a participant's id replaced by ``*`` (``court.*.inbox``,
+  ``agency.*.restriction``) so there are a few series, not one per court;
+* ``courtbus_dead_lettered_total{flow, code}``: records dead-lettered, by ``dlq_code``;
+* ``courtbus_batch_seconds{flow}``: a batch's processing and transaction, to its commit
+  (histogram);
+* ``courtbus_consumer_lag{flow}``: records behind the high watermarks of the partitions it
+  owns (from the client's last fetch responses, updated every tick);
+* ``courtbus_tasks{flow}`` and ``courtbus_restored_records{flow}`` (the latest restore's
+  changelog records).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from courtbus.bus.records import Output
+from courtbus.bus.topics import DEADLETTER_TOPIC
+
+log = logging.getLogger("courtbus.runtime")
+_PARTICIPANT_TOPICS = ("court", "agency", "group")
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def destination(topic: str) -> str:
+    """A topic as a metric label: ``court.320583.inbox`` → ``court.*.inbox``; others as they are."""
+    parts = topic.split(".")
+    if len(parts) >= 3 and parts[0] in _PARTICIPANT_TOPICS:
+        return ".".join([parts[0], "*", *parts[2:]])
+    return topic
+
+
+def _dlq_code(out: Output) -> str:
+    for key, value in out.headers:
+        if key == "dlq_code" and value:
+            return value.decode("utf-8", "replace")
+    return "UNKNOWN"
+
+
+class WorkerMetrics:
+    """The metrics of one worker of ``flow``, in a registry of their own."""
+
+    def __init__(self, flow: str, registry: CollectorRegistry | None = None) -> None:
+        self.flow = flow
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r, f = self.registry, ["flow"]
+        self.records_in = Counter("courtbus_records_in", "Input records of committed batches",
+                                  f, registry=r)  # fmt: skip
+        self.records_out = Counter("courtbus_records_out", "Records written, by destination",
+                                   [*f, "destination"], registry=r)  # fmt: skip
+        self.dead_lettered = Counter("courtbus_dead_lettered", "Records dead-lettered, by code",
+                                     [*f, "code"], registry=r)  # fmt: skip
+        self.transactions = Counter("courtbus_transactions", "Transactions, by outcome",
+                                    [*f, "outcome"], registry=r)  # fmt: skip
+        self.batch_seconds = Histogram("courtbus_batch_seconds", "A batch's poll to commit",
+                                       f, buckets=_SECONDS, registry=r)  # fmt: skip
+        self.lag = Gauge("courtbus_consumer_lag", "Records behind the owned partitions' ends",
+                         f, registry=r)  # fmt: skip
+        self.tasks = Gauge("courtbus_tasks", "Tasks (input partitions) open", f, registry=r)
+        self.restored = Gauge("courtbus_restored_records",
+                              "Changelog records read by the latest restore", f, registry=r)  # fmt: skip
+
+    def committed(self, inputs: int, outputs: Iterable[Output], seconds: float | None) -> None:
+        """A transaction committed: ``inputs`` records consumed, ``outputs`` written; the batch
+        took ``seconds`` (None: a tick's)."""
+        flow = self.flow
+        self.transactions.labels(flow, "committed").inc()
+        if inputs:
+            self.records_in.labels(flow).inc(inputs)
+        for out in outputs:
+            self.records_out.labels(flow, destination(out.topic)).inc()
+            if out.topic == DEADLETTER_TOPIC:
+                self.dead_lettered.labels(flow, _dlq_code(out)).inc()
+        if seconds is not None:
+            self.batch_seconds.labels(flow).observe(seconds)
+
+    def aborted(self) -> None:
+        """A transaction was aborted (its records will be processed again)."""
+        self.transactions.labels(self.flow, "aborted").inc()
+
+    def serve(self, port: int, addr: str = "127.0.0.1") -> int:
+        """Serve ``/metrics`` on ``addr:port`` (0: a free port) in a thread; the port."""
+        server, _thread = start_http_server(port, addr=addr, registry=self.registry)
+        bound = int(server.server_port)
+        log.info("%s metrics on http://%s:%d/metrics", self.flow, addr, bound)
+        return bound
