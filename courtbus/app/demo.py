@@ -8,6 +8,7 @@ registry are left running afterwards; the services the flow part starts are stop
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from courtbus.app import ops
-from courtbus.app.demo_flow import Login
+from courtbus.app.participants import Participants
 from courtbus.app.samples import one_per_flow
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.topics import load_catalogue
@@ -73,9 +74,9 @@ def run_demo(
     out.print(f"[green]✓[/green] stack up: Kafka {state.bootstrap}, registry {state.registry_url} "
               f"({how}; {time.monotonic() - started:.1f}s)", highlight=False)  # fmt: skip
     conn = stack_connection(state)  # the operator's certificate on a secure stack
-    login = state.login if state.secure and state.pki else None
+    secure = bool(state.secure and state.pki)
     try:
-        _run_on_stack(out, conn, cfg.home, started, login)
+        _run_on_stack(out, conn, cfg.home, started, state.login if secure else None)
     except BaseException:  # a failed step or Ctrl-C: the stack is not stopped
         out.print(stopped_early_line(home), highlight=False)
         raise
@@ -84,7 +85,11 @@ def run_demo(
 
 
 def _run_on_stack(
-    out: Console, conn: Connection, home: Path, started: float, login: Login | None = None
+    out: Console,
+    conn: Connection,
+    home: Path,
+    started: float,
+    login: Callable[[str], Connection] | None = None,
 ) -> None:
     """Topics (and on a secure stack the directory's ACLs), schemas, one message per flow, then
     the flow scenes (services stopped)."""
@@ -93,11 +98,17 @@ def _run_on_stack(
     out.print(
         f"[green]✓[/green] topics: {len(plan.specs)} in catalogue, {len(done)} change(s) applied"
     )
+    who = None
     if login is not None:
-        acls = acl_admin.plan(conn, load_directory(), load_catalogue())
+        directory = load_directory()
+        acls = acl_admin.plan(conn, directory, load_catalogue())
         applied = acl_admin.apply(conn, acls)
         out.print(f"[green]✓[/green] ACLs: {len(acls.add) + acls.kept} from the directory, "
                   f"{len(applied.added)} added, {len(applied.removed)} removed")  # fmt: skip
+        who = Participants.secure(conn, login, directory, home)
+        out.print(f"[green]✓[/green] signing keys: one per court and agency "
+                  f"({len(who.signers)}), public keys in {home / 'keys' / 'public.yaml'}",
+                  highlight=False)  # fmt: skip
     schemas = SchemaSet.load()
     ids = ops.register_schemas(conn, schemas)
     ops.register_feed_schemas(conn, schemas)  # the operator's: the feed router may only read
@@ -108,10 +119,11 @@ def _run_on_stack(
     sent: dict[str, tuple[str, int, int]] = {}
     try:
         for source, topic, record, payload in one_per_flow():
-            built = envelope.build(topic, record, payload, source)
             principal = source.replace(":", ".", 1)  # court:320583 → court.320583
+            envelope.signer = who.signer(principal) if who else None  # signed as its sender
+            built = envelope.build(topic, record, payload, source)
             if principal not in producers:
-                producers[principal] = make_producer(login(principal) if login else conn)
+                producers[principal] = make_producer(who.conn(principal) if who else conn)
             partition, offset = send(producers[principal], built)
             sent[built.event.id] = (topic, partition, offset)
     finally:
@@ -146,7 +158,7 @@ def _run_on_stack(
     )
     from courtbus.app.demo_flow import run_flow_demo
 
-    run_flow_demo(out, conn, home, login)
+    run_flow_demo(out, conn, home, who)
 
 
 def stopped_early_line(home: Path | None = None) -> str:

@@ -16,7 +16,6 @@ says when an opening is stored. Imports no Kafka client itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -27,12 +26,12 @@ from rich.console import Console
 from rich.table import Table
 
 from courtbus.app.demo_restriction import wait_for
+from courtbus.app.participants import Participants
 from courtbus.app.samples import FIRM_CODE
 from courtbus.config import Connection
 from courtbus.domain.identity import mask_id
 from courtbus.sdk import CourtClient
 from courtbus.sdk.distribution import ClaimClassName
-from courtbus.security.principals import court_principal
 from courtbus.wire.client import read_from_start
 from courtbus.wire.envelope import Event
 
@@ -108,7 +107,7 @@ def _open(conn: Connection, presiding: CourtClient, did: str, *args: Any, **kw: 
 
 
 def run_participation_scene(
-    out: Console, conn: Connection, tag: str, login: Callable[[str], Connection] | None = None
+    out: Console, conn: Connection, tag: str, who: Participants | None = None
 ) -> ParticipationOutcome:
     """参与分配 against a partnership: claims from three courts, admissions, the bus's plan,
     service on every creditor and the debtor.
@@ -126,8 +125,8 @@ def run_participation_scene(
         Claimed(f"{did}-maoming", MAOMING, MAOMING_FIRM, "200000.00"),
     )
     cases = {KUNSHAN: case, XIAN: f"(2024)陕01执{n}号", MAOMING: f"(2024)粤09执{n}号"}
-    as_ = login or (lambda _principal: conn)  # each court's own connection
-    courts = {c: CourtClient(c, as_(court_principal(c))) for c in (KUNSHAN, XIAN, MAOMING)}
+    who = who or Participants(conn)  # each court's own connection and key
+    courts = {c: who.court(c) for c in (KUNSHAN, XIAN, MAOMING)}
     try:
         presiding = courts[KUNSHAN]
         # 第五百零六条: 参与分配 is for a citizen or an other organisation; a registered partnership
@@ -162,7 +161,7 @@ def run_participation_scene(
 
 
 def run_transfer_scene(
-    out: Console, conn: Connection, tag: str, login: Callable[[str], Connection] | None = None
+    out: Console, conn: Connection, tag: str, who: Participants | None = None
 ) -> TransferOutcome:
     """执转破: an enterprise debtor meets the bankruptcy test, a creditor consents, the case goes
     to the court of its domicile and every court involved is told; that court accepts.
@@ -172,10 +171,8 @@ def run_transfer_scene(
     """
     n = int(tag, 16) % 90000 + 10000
     did = f"dist-demo-{tag}-ent"
-    as_ = login or (lambda _principal: conn)
-    courts = {
-        c: CourtClient(c, as_(court_principal(c))) for c in (SUZHOU, XIAN, MAOMING, ZHANJIANG)
-    }
+    who = who or Participants(conn)
+    courts = {c: who.court(c) for c in (SUZHOU, XIAN, MAOMING, ZHANJIANG)}
     try:
         presiding = courts[SUZHOU]
         _open(conn, presiding, did, f"(2024)苏05执{n + 2}号", ENTERPRISE, "苏州市某仓库存货变价款",

@@ -22,15 +22,15 @@ from rich.console import Console
 from rich.table import Table
 
 from courtbus.app.demo_restriction import RESTRICTION_ENV
+from courtbus.app.participants import Participants
 from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection, default_stack_home
 from courtbus.errors import StackError
 from courtbus.sdk import CourtClient
-from courtbus.security.principals import court_principal, service_principal
+from courtbus.security.principals import service_principal
 from courtbus.store import ReadModel
 
-Login = Callable[[str], Connection]  # a principal's own connection to the demo's stack
 # how a service finds the bus: replaced in its environment by the demo's own settings
 _CONNECTION_ENV = ("COURTBUS_BOOTSTRAP", "COURTBUS_REGISTRY_URL", "COURTBUS_SSL_", "COURTBUS_SASL_",
                    "COURTBUS_REGISTRY_USERNAME", "COURTBUS_REGISTRY_PASSWORD", "COURTBUS_PRINCIPAL",
@@ -107,14 +107,14 @@ def _wait(
 
 
 def run_scenario(
-    out: Console, conn: Connection, tag: str, login: Login | None = None
+    out: Console, conn: Connection, tag: str, who: Participants | None = None
 ) -> dict[str, str]:
     """Six delegations across five provinces; returns delegation id → expected end state.
-    ``login(principal)``: each court's own connection (default: ``conn`` for all)."""
+    ``who``: each court's own connection and key (default: ``conn`` for all, unsigned)."""
     ids = {k: f"dlg-demo-{tag}-{k}" for k in ("freeze", "search", "seal", "fund", "late", "cancel")}
-    as_ = login or (lambda _principal: conn)
+    who = who or Participants(conn)
     clients = {
-        c: CourtClient(c, as_(court_principal(c)))
+        c: who.court(c)
         for c in ("320583", "6101", "4408", "50", "3174", "6104", "4409", "1408", "3205", "6205")
     }
     try:
@@ -237,7 +237,7 @@ def print_summary(
 
 
 def run_blacklist_scenario(
-    out: Console, conn: Connection, tag: str, login: Login | None = None
+    out: Console, conn: Connection, tag: str, who: Participants | None = None
 ) -> dict[str, str]:
     """Two listings, a refused minor, a refused non-owner, a delisting; entry id → status."""
     from datetime import timedelta
@@ -249,11 +249,8 @@ def run_blacklist_scenario(
     n = int(tag, 16) % 90000 + 10000  # one case number per run: a debtor is listed once per case
     art6: dict[str, Any] = {"performance": "全部未履行", "title_issuer": "广东省湛江市中级人民法院",
             "title_number": "(2023)粤08民初12号", "filed_at": v.now() - timedelta(days=90)}  # fmt: skip
-    as_ = login or (lambda _principal: conn)
-    with (
-        CourtClient("4408", as_(court_principal("4408"))) as zhanjiang,
-        CourtClient("320583", as_(court_principal("320583"))) as kunshan,
-    ):
+    who = who or Participants(conn)
+    with who.court("4408") as zhanjiang, who.court("320583") as kunshan:
         zhanjiang.list_debtor(ids["firm"], f"(2024)粤08执{n}号", _FIRM, "REFUSED_WITH_ABILITY",
                               obligation="支付货款 860,000.00 元", conduct="有履行能力而拒不履行",
                               legal_representative="李四", **art6)  # fmt: skip
@@ -319,28 +316,30 @@ def print_blacklist(
         model.close()
 
 
-def run_flow_demo(out: Console, conn: Connection, home: Path, login: Login | None = None) -> None:
-    """Services, scenes, summaries. ``login``: on a secure stack, each participant's own
-    connection (its certificate); None: everyone on ``conn`` (a plaintext stack)."""
+def run_flow_demo(
+    out: Console, conn: Connection, home: Path, who: Participants | None = None
+) -> None:
+    """Services, scenes, summaries. ``who``: on a secure stack, each participant's own
+    connection (its certificate) and signing key; None: everyone on ``conn`` (plaintext)."""
     from courtbus.app import demo_distribution as dd
     from courtbus.app.demo_restriction import print_restrictions, run_restriction_scene
 
     store_url = os.environ.get("COURTBUS_STORE_URL") or f"sqlite:///{home / 'readmodel.db'}"
     tag = uuid.uuid4().hex[:6]
-    with running_services(conn, home, store_url, secure=login is not None):
+    with running_services(conn, home, store_url, secure=who is not None):
         out.print(
             f"[green]✓[/green] services running: {', '.join(SERVICES)} (deadlines shortened to seconds)"
         )
-        expected = run_scenario(out, conn, tag, login)
+        expected = run_scenario(out, conn, tag, who)
         print_summary(out, store_url, expected)
-        listed = run_blacklist_scenario(out, conn, tag, login)
+        listed = run_blacklist_scenario(out, conn, tag, who)
         print_blacklist(out, store_url, listed)
-        _timed(out, lambda: print_restrictions(out, run_restriction_scene(out, conn, tag, login)))
+        _timed(out, lambda: print_restrictions(out, run_restriction_scene(out, conn, tag, who)))
         _timed(
             out,
-            lambda: dd.print_participation(out, dd.run_participation_scene(out, conn, tag, login)),
+            lambda: dd.print_participation(out, dd.run_participation_scene(out, conn, tag, who)),
         )
-        _timed(out, lambda: dd.print_transfer(out, dd.run_transfer_scene(out, conn, tag, login)))
+        _timed(out, lambda: dd.print_transfer(out, dd.run_transfer_scene(out, conn, tag, who)))
     out.print(explore_line(home), highlight=False)
 
 

@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.table import Table
 
+from courtbus.app.participants import Participants
 from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.config import Connection
 from courtbus.domain.identity import mask_id, mask_ids_in_text
 from courtbus.errors import StackError
 from courtbus.sdk import AgencyClient, CourtClient
-from courtbus.security.principals import agency_principal, court_principal
 from courtbus.wire.envelope import Event
 
 T = TypeVar("T")
@@ -108,7 +108,7 @@ def _on_feed(agency: AgencyClient, control_id: str, count: int) -> list[dict[str
 
 
 def run_restriction_scene(
-    out: Console, conn: Connection, tag: str, login: Callable[[str], Connection] | None = None
+    out: Console, conn: Connection, tag: str, who: Participants | None = None
 ) -> RestrictionOutcome:
     """Issue an exit ban and a consumption ban on a firm's legal representative, have the
     agencies acknowledge them and report an interception, conclude the case as performed,
@@ -122,9 +122,9 @@ def run_restriction_scene(
     spend_ban = Control(f"rc-demo-{tag}-spend", "CONSUMPTION_BAN", ("caac", "rail"))
     controls = (exit_ban, spend_ban)
     ids = {c.control_id for c in controls}
-    as_ = login or (lambda _principal: conn)  # each participant's own connection
-    court = CourtClient(COURT, as_(court_principal(COURT)))
-    agencies = {a: AgencyClient(a, as_(agency_principal(a))) for a in AGENCIES}
+    who = who or Participants(conn)  # each participant's own connection and key
+    court = who.court(COURT)
+    agencies = {a: who.agency(a) for a in AGENCIES}
     try:
         court.file_case(case, debtors=[{**FIRM, "id_type": None, "nationality": None}])
         # An exit ban binds natural persons: for an organisation debtor, its named persons

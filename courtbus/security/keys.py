@@ -32,6 +32,7 @@ DEFAULT_LIFETIME = timedelta(days=365)  # a new key's window
 DEFAULT_ROLLOVER = timedelta(days=7)  # how long the old key stays valid after a rotation
 KEY_PASSWORD_ENV = "COURTBUS_SIGNING_KEY_PASSWORD"
 SIGNING_KEY_ENV = "COURTBUS_SIGNING_KEY"
+KEYS_ENV = "COURTBUS_KEYS"
 _HEADER = (
     "# courtbus public signing keys (Ed25519): written by `courtbus keys new` and its siblings.\n"
     "# Public keys only; every private key stays with its owner.\n"
@@ -40,7 +41,7 @@ _HEADER = (
 
 def keys_path() -> Path:
     """``$COURTBUS_KEYS``, else ``<stack home>/keys/public.yaml``."""
-    if path := os.environ.get("COURTBUS_KEYS"):
+    if path := os.environ.get(KEYS_ENV):
         return Path(path)
     home = Path(os.environ.get("COURTBUS_STACK_HOME") or default_home())
     return home / "keys" / "public.yaml"

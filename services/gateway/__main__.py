@@ -15,7 +15,8 @@ from services.main import run_service
 
 def make(envelope: Envelope) -> GatewayFlow:
     """The gateway flow with the signature policy of this bus (see the module's docstring)."""
-    secure = bool(resolve().username)
+    conn = resolve()
+    secure = bool(conn.username or conn.ssl_cert)  # SCRAM or a client certificate
     return GatewayFlow(envelope, signatures=SignaturePolicy.from_env(secure=secure))
 
 

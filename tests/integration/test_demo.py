@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from courtbus.app import ops
-from courtbus.config import stack_connection
+from courtbus.config import Connection, stack_connection
 from courtbus.stack import Stack, StackConfig
 from courtbus.wire.registry import RegistryClient
 from courtbus.wire.schemas import SchemaSet
 from tests.integration import pii
+from tests.integration.helpers import header
 from tests.ports import free_block
 
 pytestmark = pytest.mark.integration
@@ -94,10 +95,33 @@ def _assert_nothing_unmasked(home: Path, output: str) -> None:
     logs = [*home.glob("logs/*.log"), *home.glob("node-*/*.log"), *home.glob("*.log")]
     assert len(logs) >= 10, logs
     found += pii.scan_files(home, logs)
+    _assert_every_outbox_record_signed(conn)
     records, in_topics = pii.scan_cluster(conn)
     assert records > 100  # every flow's records, notices and dead letters were read
     found += in_topics
     assert found == [], pii.summary(found)
+
+
+def _assert_every_outbox_record_signed(conn: Connection) -> None:
+    """On the secure stack the gateway requires signatures: every court's and agency's record
+    the demo sent carries its sender's (and the gateway refused none for want of one)."""
+    from kafka import KafkaAdminClient
+
+    from courtbus.wire.client import read_from_start
+
+    admin = KafkaAdminClient(**conn.kafka_settings())
+    try:
+        outboxes = sorted(t for t in admin.list_topics() if t.endswith(".outbox"))
+    finally:
+        admin.close()
+    sent = list(read_from_start(conn, outboxes, 10))
+    assert len(sent) > 30
+    unsigned = [f"{r.topic}@{r.partition}:{r.offset}" for r in sent
+                if not any(k == "ce_dssematerial" for k, _v in r.headers or ())]  # fmt: skip
+    assert unsigned == []
+    refused = [r for r in read_from_start(conn, ["bus.deadletter"], 10)
+               if (header(r, "dlq_code") or "").startswith("SIGNATURE_")]  # fmt: skip
+    assert refused == []
 
 
 def _assert_restriction_scene(demo: str) -> None:
