@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
@@ -17,6 +18,7 @@ from courtbus.errors import ClusterError, ConfigError, CourtbusError, RegistryEr
 from courtbus.logs import configure_logging
 from courtbus.runtime.config import WorkerConfig
 from courtbus.runtime.flow import Flow
+from courtbus.runtime.metrics import write_target
 from courtbus.runtime.worker import Worker
 from courtbus.security.keys import SIGNING_KEY_ENV, signer_for
 from courtbus.security.signing import owner_of_source
@@ -142,11 +144,17 @@ def serve_metrics(worker: Worker) -> int | None:
         port = int(text)
         if not 0 <= port <= 65535:
             raise ValueError(text)
-        return worker.metrics.serve(port, addr)
+        bound = worker.metrics.serve(port, addr)
     except (ValueError, OSError) as exc:
         raise ConfigError(
             f"COURTBUS_METRICS_PORT {text!r} on {addr}: {exc}", code="METRICS_PORT_INVALID"
         ) from exc
+    try:  # for `courtbus metrics targets` and Prometheus's file_sd; removed at exit
+        path = write_target(worker.config.state_dir, worker.flow.name, addr, bound)
+        atexit.register(path.unlink, missing_ok=True)
+    except OSError as exc:
+        log.warning("metrics served on port %d, but not listed in the state folder: %s", bound, exc)
+    return bound
 
 
 def run_service(make: Callable[[Envelope], Flow]) -> None:

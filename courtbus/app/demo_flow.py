@@ -27,6 +27,7 @@ from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection, default_stack_home
 from courtbus.errors import StackError
+from courtbus.runtime.metrics import live_targets
 from courtbus.sdk import CourtClient
 from courtbus.security.principals import service_principal
 from courtbus.store import ReadModel
@@ -55,7 +56,8 @@ def running_services(
     deadlines.write_text(SHORT_DEADLINES)
     env = {k: v for k, v in os.environ.items() if not k.startswith(_CONNECTION_ENV)}
     env |= {"COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5", "COURTBUS_STORE_URL": store_url,
-            "COURTBUS_STATE_DIR": str(home / "state"), **RESTRICTION_ENV}  # fmt: skip
+            "COURTBUS_STATE_DIR": str(home / "state"), "COURTBUS_METRICS_PORT": "0",
+            **RESTRICTION_ENV}  # fmt: skip
     if secure:
         env["COURTBUS_STACK_HOME"] = str(home)
     else:
@@ -330,6 +332,9 @@ def run_flow_demo(
         out.print(
             f"[green]✓[/green] services running: {', '.join(SERVICES)} (deadlines shortened to seconds)"
         )
+        served = live_targets(home / "state")
+        out.print(f"  their metrics: {len(served)} /metrics endpoints "
+                  f"(`courtbus metrics targets --home {home}` while they run)", highlight=False)  # fmt: skip
         expected = run_scenario(out, conn, tag, who)
         print_summary(out, store_url, expected)
         listed = run_blacklist_scenario(out, conn, tag, who)

@@ -17,12 +17,21 @@ service serves them at ``http://<COURTBUS_METRICS_ADDR>:<COURTBUS_METRICS_PORT>/
   owns (from the client's last fetch responses, updated every tick);
 * ``courtbus_tasks{flow}`` and ``courtbus_restored_records{flow}`` (the latest restore's
   changelog records).
+
+**Targets.** A service that serves its metrics also writes where, for Prometheus's file-based
+discovery: ``<state dir>/metrics/<flow>-<pid>.json`` (``file_sd_configs`` with
+``files: [<state dir>/metrics/*.json]``), removed when it stops; ``courtbus metrics targets``
+lists the live ones.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -96,3 +105,58 @@ class WorkerMetrics:
         bound = int(server.server_port)
         log.info("%s metrics on http://%s:%d/metrics", self.flow, addr, bound)
         return bound
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a running service serves its metrics."""
+
+    flow: str
+    address: str  # host:port
+    pid: int
+    path: Path  # its file_sd file
+
+
+def targets_dir(state_dir: Path) -> Path:
+    """Where the services of a state folder list their metrics targets."""
+    return state_dir / "metrics"
+
+
+def write_target(state_dir: Path, flow: str, addr: str, port: int) -> Path:
+    """Record ``flow``'s metrics address for Prometheus (file_sd format); the file."""
+    folder = targets_dir(state_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    host = "127.0.0.1" if addr in ("0.0.0.0", "") else addr
+    path = folder / f"{flow}-{os.getpid()}.json"
+    entry = [{"targets": [f"{host}:{port}"], "labels": {"service": flow, "pid": str(os.getpid())}}]
+    path.write_text(json.dumps(entry) + "\n")
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: alive
+        return True
+    return True
+
+
+def live_targets(state_dir: Path) -> list[Target]:
+    """The metrics targets of the services of ``state_dir`` still running (the files of
+    stopped ones, e.g. killed, are removed)."""
+    found: list[Target] = []
+    folder = targets_dir(state_dir)
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            (entry,) = json.loads(path.read_text())
+            target = Target(entry["labels"]["service"], entry["targets"][0],
+                            int(entry["labels"]["pid"]), path)  # fmt: skip
+        except (ValueError, KeyError, TypeError, OSError):
+            continue  # being written, or not ours
+        if _alive(target.pid):
+            found.append(target)
+        else:
+            path.unlink(missing_ok=True)
+    return found

@@ -272,6 +272,11 @@ def test_the_metrics_count_what_the_gateway_did(
     assert moved("courtbus_records_out_total", destination="court.*.inbox") == 5  # notices
     assert moved("courtbus_transactions_total", outcome="committed") >= 1
     assert _value(after, "courtbus_tasks") > 0
+    # it lists itself for Prometheus's file_sd and `courtbus metrics targets`
+    from courtbus.runtime.metrics import live_targets
+
+    listed = live_targets(gateway.log.parent / "state")
+    assert [(t.flow, t.address) for t in listed] == [("gateway", f"127.0.0.1:{METRICS_PORT}")]
     assert _value(after, "courtbus_batch_seconds_count") > _value(
         before, "courtbus_batch_seconds_count"
     )

@@ -20,6 +20,7 @@ from courtbus.resources import source_checkout
 CHECKOUT = source_checkout()
 pytestmark = pytest.mark.skipif(CHECKOUT is None, reason="needs the repository's files")
 INFRA = ("kafka1", "kafka2", "kafka3", "registry", "postgres")
+OBSERVE = ("prometheus", "grafana")  # the metrics' scraper and dashboard
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_every_service_of_the_cli_runs_after_init(compose: dict[str, Any]) -> No
         assert service["depends_on"]["init"] == {"condition": "service_completed_successfully"}
         assert service["restart"] == "unless-stopped"
         assert service["image"] == "courtbus:local" and service["build"] == "."
-    assert set(services) == {*INFRA, "init", *bus.SERVICE_NAMES}
+    assert set(services) == {*INFRA, *OBSERVE, "init", *bus.SERVICE_NAMES}
 
 
 def test_init_applies_topics_and_registers_schemas_with_real_commands(
@@ -76,6 +77,7 @@ def test_dependencies_wait_for_health_and_data_survives_down(compose: dict[str, 
         mount.split(":", 1)[0]
         for service in services.values()
         for mount in service.get("volumes", [])
+        if not mount.startswith("./")  # the repository's config files, bind-mounted
     }
     assert used == declared
     for name in ("kafka1", "kafka2", "kafka3"):
@@ -117,3 +119,44 @@ def test_serve_becomes_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
     [(path, argv)] = calls
     assert argv[1:] == ["-m", "services.watchdog"] and Path(path).name.startswith("python")
     assert CliRunner().invoke(app, ["serve", "nope"]).exit_code == 2
+
+
+def test_prometheus_scrapes_every_service_and_grafana_shows_the_metrics(
+    compose: dict[str, Any],
+) -> None:
+    """Issue 19, item 3: the services serve /metrics on the port Prometheus scrapes, and the
+    provisioned dashboard asks only for metrics a worker has."""
+    import json
+
+    from courtbus.runtime.metrics import WorkerMetrics
+
+    assert CHECKOUT is not None
+    env = compose["x-courtbus"]["environment"]
+    port = int(env["COURTBUS_METRICS_PORT"])
+    assert env["COURTBUS_METRICS_ADDR"] == "0.0.0.0"  # reachable from the prometheus container
+    prom = yaml.safe_load((CHECKOUT / "deploy/prometheus.yml").read_text(encoding="utf-8"))
+    (dns,) = prom["scrape_configs"][0]["dns_sd_configs"]
+    assert dns["port"] == port and set(dns["names"]) == set(bus.SERVICE_NAMES)
+    mounts = compose["services"]["prometheus"]["volumes"]
+    assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+    graf = compose["services"]["grafana"]["volumes"]
+    assert any(v.startswith("./deploy/grafana/provisioning:") for v in graf)
+    provider = yaml.safe_load(
+        (CHECKOUT / "deploy/grafana/provisioning/dashboards/courtbus.yml").read_text()
+    )
+    path = provider["providers"][0]["options"]["path"]
+    assert f"./deploy/grafana/dashboards:{path}:ro" in graf
+    dash = json.loads((CHECKOUT / "deploy/grafana/dashboards/courtbus.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"courtbus_[a-z_]+", e)}
+    worker = WorkerMetrics("probe")
+    from courtbus.bus.records import Output
+
+    dead = Output("bus.deadletter", None, b"", [("dlq_code", b"X")])
+    worker.committed(1, [dead], 0.1)  # a sample of each labelled metric exists once used
+    worker.tasks.labels("probe").set(1)
+    worker.lag.labels("probe").set(0)
+    worker.restored.labels("probe").set(0)
+    worker.aborted()
+    known = {s.name for m in worker.registry.collect() for s in m.samples}
+    assert used and used <= known, used - known
