@@ -94,11 +94,14 @@ class QueuedCourt(CourtClient):
     def __enter__(self) -> QueuedCourt:
         return self
 
-    def send_record(self, record: str, payload: dict[str, Any]) -> Sent:
+    def send_record(
+        self, record: str, payload: dict[str, Any], *, event_id: str | None = None
+    ) -> Sent:
         """Queue the message (partition and offset -1: not sent yet)."""
         clean: dict[str, Any] = normalize_payload(payload)
         check_values(clean)
-        out = self.envelope.build(self.outbox, record, clean, f"court:{self.court.id}")
+        out = self.envelope.build(self.outbox, record, clean, f"court:{self.court.id}",
+                                  event_id=event_id)  # fmt: skip
         self.queued.append(out)
         return Sent(out.event.id, (out.key or b"").decode(), -1, -1)
 

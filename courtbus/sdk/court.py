@@ -327,12 +327,16 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
         partition, offset = send(self._producer, out)
         return Sent(out.event.id, str(payload["delegation_id"]), partition, offset)
 
-    def send_record(self, record: str, payload: dict[str, Any]) -> Sent:
+    def send_record(
+        self, record: str, payload: dict[str, Any], *, event_id: str | None = None
+    ) -> Sent:
         """Send any message this court may send (``record``: the Avro full name), checked and
-        normalised as the gateway will; ``Sent.key`` holds the record's key."""
+        normalised as the gateway will; ``Sent.key`` holds the record's key. ``event_id``:
+        the ``ce_id`` to give it (default a new UUID)."""
         clean: dict[str, Any] = normalize_payload(payload)
         check_values(clean)
-        out = self.envelope.build(self.outbox, record, clean, f"court:{self.court.id}")
+        out = self.envelope.build(self.outbox, record, clean, f"court:{self.court.id}",
+                                  event_id=event_id)  # fmt: skip
         partition, offset = send(self._producer, out)
         return Sent(out.event.id, (out.key or b"").decode(), partition, offset)
 

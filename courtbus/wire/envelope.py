@@ -87,10 +87,12 @@ class Envelope:
         causation_id: str | None = None,
         correlation_id: str | None = None,
         key: str | None = None,
+        event_id: str | None = None,
     ) -> OutgoingRecord:
         """Encode a payload with fresh CloudEvents headers; key and subject from the catalogue.
 
-        ``key`` overrides the catalogue's key (e.g. a notice keyed by the refused record).
+        ``key`` overrides the catalogue's key (e.g. a notice keyed by the refused record);
+        ``event_id`` is the ``ce_id`` the sender chose (a new UUID if None).
 
         Raises:
             SchemaError, SerializationError, RegistryError: see ``AvroCodec.encode``.
@@ -98,7 +100,7 @@ class Envelope:
         mtype = by_record(record)
         event = EventHeaders.new(
             source, mtype.ce_type, mtype.subject(payload),
-            correlation_id=correlation_id, causation_id=causation_id,
+            correlation_id=correlation_id, causation_id=causation_id, event_id=event_id,
         )  # fmt: skip
         value = self.codec.encode(record, payload)
         record_key = key if key is not None else mtype.key(payload)

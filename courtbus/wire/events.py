@@ -50,9 +50,11 @@ class EventHeaders:
         *,
         correlation_id: str | None = None,
         causation_id: str | None = None,
+        event_id: str | None = None,
     ) -> EventHeaders:
-        """Fresh attributes: a new UUID id and the current UTC time."""
-        event_id = str(uuid.uuid4())
+        """Fresh attributes: a new UUID id (or ``event_id``, the sender's own) and the
+        current UTC time."""
+        event_id = event_id or str(uuid.uuid4())
         return cls(
             id=event_id, source=source, type=ce_type, time=datetime.now(UTC), subject=subject,
             correlation_id=correlation_id or event_id, causation_id=causation_id,

@@ -165,7 +165,7 @@ PRINTS_IDS: dict[str, tuple[list[str], bool, bool]] = {
 PRINTS_NO_IDS = {
     "stack up", "stack fetch", "stack down", "stack status", "credentials issue",
     "credentials revoke", "topics plan", "topics apply",
-    "acl plan", "acl apply", "metrics targets",
+    "acl plan", "acl apply", "metrics targets", "web token",
     "schemas register", "schemas check", "schemas history", "directory check", "directory show",
     "directory generate",
     "serve",

@@ -48,7 +48,10 @@ def test_every_service_of_the_cli_runs_after_init(compose: dict[str, Any]) -> No
         assert service["depends_on"]["init"] == {"condition": "service_completed_successfully"}
         assert service["restart"] == "unless-stopped"
         assert service["image"] == "courtbus:local" and service["build"] == "."
-    assert set(services) == {*INFRA, *OBSERVE, "init", *bus.SERVICE_NAMES}
+    assert set(services) == {*INFRA, *OBSERVE, "init", *bus.SERVICE_NAMES, *bus.WEB_SERVICES}
+    for name in bus.WEB_SERVICES:
+        assert services[name]["command"] == ["serve", name]
+        assert services[name]["volumes"] == [f"{name}-state:/var/lib/courtbus"]
 
 
 def test_init_applies_topics_and_registers_schemas_with_real_commands(

@@ -197,18 +197,20 @@ SERVICE_NAMES = (
     "gateway", "delegation", "projector", "blacklist", "feeds", "watchdog", "restrictions",
     "distribution",
 )  # fmt: skip
+WEB_SERVICES = ("web",)  # the REST API: not a flow worker
 
 
 def serve(
-    service: Annotated[str, typer.Argument(help=", ".join(SERVICE_NAMES) + ".")],
+    service: Annotated[str, typer.Argument(help=", ".join((*SERVICE_NAMES, *WEB_SERVICES)) + ".")],
 ) -> None:
     """Run one service in the foreground until Ctrl-C (same as `python -m services.<name>`).
 
     On POSIX the command becomes the service (exec), so SIGTERM from Docker or systemd reaches
     the worker itself and it stops cleanly.
     """
-    if service not in SERVICE_NAMES:
-        out.print(f"[red]unknown service {service!r}[/red]: {', '.join(SERVICE_NAMES)}")
+    if service not in (*SERVICE_NAMES, *WEB_SERVICES):
+        names = ", ".join((*SERVICE_NAMES, *WEB_SERVICES))
+        out.print(f"[red]unknown service {service!r}[/red]: {names}")
         raise typer.Exit(2)
     argv = [sys.executable, "-m", f"services.{service}"]
     if os.name == "posix":

@@ -27,6 +27,7 @@ from courtbus.app.cli import (
     keys,
     metrics,
     restrictions,
+    web,
 )
 from courtbus.errors import ClusterError, CourtbusError, SchemaError
 
@@ -48,6 +49,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(directory_app, name="directory")
 app.add_typer(acl.acl_app, name="acl")
 app.add_typer(metrics.metrics_app, name="metrics")
+app.add_typer(web.web_app, name="web")
 app.add_typer(delegation.delegation_app, name="delegation")
 app.add_typer(bus.dlq_app, name="dlq")
 app.add_typer(blacklist.blacklist_app, name="blacklist")

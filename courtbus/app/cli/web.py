@@ -1,0 +1,39 @@
+"""``courtbus web token``: an API token for a court's system (the REST API, ``serve web``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from courtbus.app.cli.common import out
+from courtbus.catalogue.directory import load_directory
+from courtbus.web import tokens
+
+web_app = typer.Typer(help="The REST API's tokens.", no_args_is_help=True)
+
+
+@web_app.command("token")
+def token(
+    principal: Annotated[str, typer.Argument(help="court.<id> (the API's routes are a court's).")],
+    tokens_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokens",
+            help="The tokens file (default $COURTBUS_WEB_TOKENS, else "
+            "<stack home>/web/tokens.yaml).",
+        ),
+    ] = None,
+) -> None:
+    """Make a token for ``principal``, add its SHA-256 to the tokens file and print the token
+    once (it is not kept: give it to the court's IT, in a file or a secret store)."""
+    kind, _, ident = principal.partition(".")
+    if kind != "court" or not ident:
+        out.print(f"[red]error PRINCIPAL_INVALID[/red]: {principal!r} is not court.<id>")
+        raise typer.Exit(2)
+    load_directory().court(ident)  # COURT_UNKNOWN if it is not in the directory
+    path = tokens_file or tokens.tokens_path()
+    made = tokens.issue(principal, path)
+    out.print(f"token for {principal} (shown once; its hash is in {path}):", highlight=False)
+    typer.echo(made)

@@ -1,0 +1,1 @@
+"""The bus's web face for systems that cannot speak Kafka (issue 19): a REST API over the SDK."""

@@ -1,0 +1,194 @@
+"""The REST API (FastAPI): a court's system posts what its SDK can send and reads its inbox.
+
+Routes (OpenAPI at ``/docs``):
+
+* ``GET /v1/whoami``: the principal the token stands for;
+* ``POST /v1/courts/{court_id}/outbox``: ``{"type": <Avro full name>, "id": <ce_id, optional>,
+  "payload": {...}}`` is checked and sent through the court SDK's own path
+  (``CourtClient.send_record``: normalised, checked as the gateway will, signed with the
+  court's key when the service holds one) into the court's outbox (JSON values as JSON has
+  them: RFC 3339 times, ISO dates, amounts as decimal strings); the answer is ``201`` with
+  the ``ce_id``, key, partition and offset. **Idempotent on ``id``**: a retried POST with the
+  same id and body answers ``200`` with the first answer and sends nothing; the same id with
+  another body is ``409 EVENT_ID_CONFLICT``. (The ids this process has accepted are kept in its
+  memory: a retry after a restart is sent again, and the gateway drops it only if
+  byte-identical, else refuses it with ``EVENT_ID_CONFLICT``.)
+* ``GET /v1/courts/{court_id}/inbox?limit=100``: the inbox's records, oldest first.
+
+Authentication: ``Authorization: Bearer <token>`` (``courtbus.web.tokens``), else ``401
+AUTH_REQUIRED``; a court may use only its own routes (``403 NOT_YOURS``). A bad body is ``422``
+with the bus's error code (``REQUEST_INVALID`` for a body that is not the shape above, the
+SDK's code, e.g. ``AVRO_ENCODE_FAILED`` or ``TEXT_NOT_NFC``, for a payload the bus would
+refuse); the cluster or registry away is ``503``. ID numbers are masked in every message.
+"""
+
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from courtbus.config import Connection
+from courtbus.domain.identity import mask_ids_in_text
+from courtbus.errors import ClusterError, CourtbusError, RegistryError, TransientError
+from courtbus.sdk import CourtClient
+from courtbus.security.principals import court_principal
+from courtbus.web.tokens import TokenStore
+from courtbus.wire.client import read_from_start
+from courtbus.wire.jsonvalues import from_json
+
+
+class Outgoing(BaseModel):
+    """A record to send: its type, optionally its ``ce_id``, and its payload."""
+
+    type: str = Field(
+        description="Avro full name, e.g. cn.court.bus.delegation.DelegationRequested"
+    )
+    id: uuid.UUID | None = Field(default=None, description="the ce_id (idempotency): a UUID")
+    payload: dict[str, Any]
+
+
+class Accepted(BaseModel):
+    """What the broker acknowledged."""
+
+    id: str
+    key: str
+    partition: int
+    offset: int
+
+
+class ApiError(Exception):
+    """An answer other than success: HTTP status, the bus's code, a message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, mask_ids_in_text(message)
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"code": code, "message": mask_ids_in_text(message)}, status_code=status)
+
+
+def _status_of(exc: CourtbusError) -> int:
+    return 503 if isinstance(exc, ClusterError | RegistryError | TransientError) else 422
+
+
+def create_app(
+    conn: Connection,
+    tokens: TokenStore,
+    *,
+    court_client: Callable[[str], CourtClient] | None = None,
+) -> FastAPI:
+    """The API over ``conn``; ``court_client(court_id)`` makes a court's SDK client (default:
+    ``CourtClient(court_id, conn)``, one per court, kept)."""
+    clients: dict[str, CourtClient] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for client in clients.values():  # flush and close the courts' producers
+            client.close()
+
+    app = FastAPI(title="courtbus", version="1", description=__doc__, lifespan=lifespan)
+    accepted: dict[tuple[str, str], tuple[str, Accepted]] = {}
+    lock = threading.Lock()
+    make = court_client or (lambda court_id: CourtClient(court_id, conn))
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return _error(422, "REQUEST_INVALID", f"the request is not valid: {where}")
+
+    def principal(authorization: Annotated[str | None, Header()] = None) -> str:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "AUTH_REQUIRED", "send Authorization: Bearer <token>")
+        found = tokens.principal(token.strip())
+        if found is None:
+            raise ApiError(401, "AUTH_REQUIRED", "the token is not known")
+        return found
+
+    Principal = Annotated[str, Depends(principal)]
+
+    def own_court(who: str, court_id: str) -> None:
+        if who != court_principal(court_id):
+            raise ApiError(403, "NOT_YOURS", f"{who} may not act as court {court_id}")
+
+    def client_of(court_id: str) -> CourtClient:
+        with lock:
+            if court_id not in clients:
+                try:
+                    clients[court_id] = make(court_id)
+                except CourtbusError as exc:
+                    raise ApiError(_status_of(exc), exc.code, exc.reason) from exc
+            return clients[court_id]
+
+    @app.get("/v1/whoami")
+    def whoami(who: Principal) -> dict[str, str]:
+        """The principal the token stands for."""
+        return {"principal": who}
+
+    @app.post("/v1/courts/{court_id}/outbox", status_code=201, response_model=Accepted)
+    def post_outbox(court_id: str, body: Outgoing, who: Principal) -> Any:
+        """Send a record from the court's system, as its SDK would (idempotent on ``id``)."""
+        own_court(who, court_id)
+        digest = hashlib.sha256(
+            json.dumps([body.type, body.payload], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        event_id = str(body.id) if body.id is not None else None
+        if event_id is not None:
+            with lock:
+                seen = accepted.get((who, event_id))
+            if seen is not None:
+                if seen[0] != digest:
+                    raise ApiError(409, "EVENT_ID_CONFLICT",
+                                   f"id {event_id} was sent before with another body")  # fmt: skip
+                return JSONResponse(seen[1].model_dump(), status_code=200)
+        client = client_of(court_id)
+        try:
+            schema = client.envelope.codec.schemas.message(body.type).parsed
+            payload = from_json(schema, body.payload)  # RFC 3339 times, decimal strings
+            sent = client.send_record(body.type, payload, event_id=event_id)
+        except CourtbusError as exc:
+            raise ApiError(_status_of(exc), exc.code, exc.reason) from exc
+        answer = Accepted(id=sent.event_id, key=sent.key, partition=sent.partition,
+                          offset=sent.offset)  # fmt: skip
+        if event_id is not None:
+            with lock:
+                accepted[(who, event_id)] = (digest, answer)
+        return answer
+
+    @app.get("/v1/courts/{court_id}/inbox")
+    def get_inbox(court_id: str, who: Principal, limit: int = 100) -> list[dict[str, Any]]:
+        """The court's inbox, oldest first (at most ``limit`` records)."""
+        own_court(who, court_id)
+        client = client_of(court_id)
+        found: list[dict[str, Any]] = []
+        try:
+            for raw in read_from_start(conn, [client.inbox_topic], 1.0):
+                event = client.envelope.read(raw)
+                found.append({
+                    "id": event.headers.id, "type": event.record, "source": event.headers.source,
+                    "partition": event.partition, "offset": event.offset, "key": event.key,
+                    "payload": json.loads(json.dumps(event.payload, default=str)),
+                })  # fmt: skip
+                if len(found) >= max(1, min(limit, 1000)):
+                    break
+        except CourtbusError as exc:
+            raise ApiError(_status_of(exc), exc.code, exc.reason) from exc
+        return found
+
+    return app

@@ -1,0 +1,1 @@
+"""The REST API service (``courtbus serve web``): ``courtbus.web.app`` under uvicorn."""

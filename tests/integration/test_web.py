@@ -1,0 +1,138 @@
+"""The REST API (issue 19, item 1, first part) against the real broker and registry: a court's
+system posts a delegation request and reads its inbox; no token, another court's routes, a bad
+body and a retried POST each get the answer they must."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from courtbus.app import ops
+from courtbus.config import Connection
+from courtbus.web import tokens as web_tokens
+from courtbus.web.app import create_app
+from tests.gateway_cases import RECORD, valid_payload
+from tests.integration.helpers import TopicReader
+
+pytestmark = pytest.mark.integration
+OUTBOX = "court.320583.outbox"
+
+
+@pytest.fixture(scope="module")
+def api(
+    conn: Connection, registered: dict[str, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    ops.apply_topics(conn, ops.plan_topics(conn))  # the courts' outboxes and inboxes
+    path = tmp_path_factory.mktemp("web") / "tokens.yaml"
+    issued = {p: web_tokens.issue(p, path) for p in ("court.320583", "court.6101")}
+    assert "sha256" in path.read_text() and issued["court.320583"] not in path.read_text()
+    with TestClient(create_app(conn, web_tokens.TokenStore.load(path))) as client:
+        yield client, issued
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _body(**changes: Any) -> dict[str, Any]:
+    payload = valid_payload(delegation_id=f"dlg-320583-{uuid.uuid4().hex[:8]}", **changes)
+    return {"type": RECORD, "payload": json.loads(json.dumps(payload, default=str))}
+
+
+def _copies(conn: Connection, ce_id: str) -> int:
+    reader = TopicReader(conn, OUTBOX)
+    try:
+        return sum(dict(r.headers).get("ce_id") == ce_id.encode() for r in reader.read_to_end())
+    finally:
+        reader.close()
+
+
+def test_a_court_posts_a_request_and_it_is_on_its_outbox(
+    api: tuple[TestClient, dict[str, str]], conn: Connection
+) -> None:
+    client, issued = api
+    assert client.get("/v1/whoami", headers=_auth(issued["court.320583"])).json() == {
+        "principal": "court.320583"
+    }
+    body = _body()
+    answer = client.post("/v1/courts/320583/outbox", json=body,
+                         headers=_auth(issued["court.320583"]))  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    sent = answer.json()
+    assert sent["key"] == body["payload"]["delegation_id"]
+    assert _copies(conn, sent["id"]) == 1
+
+
+def test_no_or_an_unknown_token_is_401(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, _issued = api
+    for headers in ({}, _auth("not-a-token"), {"Authorization": "Basic abc"}):
+        answer = client.post("/v1/courts/320583/outbox", json=_body(), headers=headers)
+        assert answer.status_code == 401 and answer.json()["code"] == "AUTH_REQUIRED"
+        assert client.get("/v1/courts/320583/inbox", headers=headers).status_code == 401
+
+
+def test_another_courts_routes_are_403(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, issued = api
+    other = _auth(issued["court.6101"])
+    answer = client.post("/v1/courts/320583/outbox", json=_body(), headers=other)
+    assert answer.status_code == 403 and answer.json()["code"] == "NOT_YOURS"
+    answer = client.get("/v1/courts/320583/inbox", headers=other)
+    assert answer.status_code == 403 and answer.json()["code"] == "NOT_YOURS"
+
+
+def test_a_bad_body_is_422_with_the_bus_code(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, issued = api
+    me = _auth(issued["court.320583"])
+    answer = client.post("/v1/courts/320583/outbox", json={"payload": {}}, headers=me)
+    assert answer.status_code == 422 and answer.json()["code"] == "REQUEST_INVALID"
+    body = _body()
+    del body["payload"]["case_number"]
+    answer = client.post("/v1/courts/320583/outbox", json=body, headers=me)
+    assert answer.status_code == 422 and answer.json()["code"] == "AVRO_ENCODE_FAILED"
+    body = _body(note="含\u202e控制字符")  # a bidirectional override: the SDK refuses it
+    answer = client.post("/v1/courts/320583/outbox", json=body, headers=me)
+    assert answer.status_code == 422 and answer.json()["code"] == "TEXT_BIDI_CONTROL", answer.text
+
+
+def test_a_retried_post_is_delivered_once(
+    api: tuple[TestClient, dict[str, str]], conn: Connection
+) -> None:
+    client, issued = api
+    me = _auth(issued["court.320583"])
+    body = {**_body(), "id": str(uuid.uuid4())}
+    first = client.post("/v1/courts/320583/outbox", json=body, headers=me)
+    again = client.post("/v1/courts/320583/outbox", json=body, headers=me)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json() and first.json()["id"] == body["id"]
+    assert _copies(conn, body["id"]) == 1
+    changed = {**body, "payload": {**body["payload"], "amount": "1.00"}}
+    conflict = client.post("/v1/courts/320583/outbox", json=changed, headers=me)
+    assert conflict.status_code == 409 and conflict.json()["code"] == "EVENT_ID_CONFLICT"
+    assert _copies(conn, body["id"]) == 1
+
+
+def test_a_court_reads_its_inbox(
+    api: tuple[TestClient, dict[str, str]], conn: Connection, tmp_path: Path
+) -> None:
+    from kafka import KafkaProducer
+
+    from courtbus.wire.client import make_envelope
+
+    client, issued = api
+    envelope = make_envelope(conn)
+    notice = envelope.build("court.6101.inbox", RECORD, valid_payload(
+        delegation_id=f"dlg-320583-{uuid.uuid4().hex[:8]}"), "court:320583")  # fmt: skip
+    producer = KafkaProducer(**conn.kafka_settings())
+    producer.send(notice.topic, key=notice.key, value=notice.value, headers=notice.headers).get(10)
+    producer.close()
+    answer = client.get("/v1/courts/6101/inbox?limit=1000", headers=_auth(issued["court.6101"]))
+    assert answer.status_code == 200
+    found = [r for r in answer.json() if r["id"] == notice.event.id]
+    assert len(found) == 1 and found[0]["type"] == RECORD
+    assert found[0]["payload"]["delegation_id"] == notice.event.subject or found[0]["key"]
