@@ -13,7 +13,10 @@ Routes (OpenAPI at ``/docs``):
   another body is ``409 EVENT_ID_CONFLICT``. (The ids this process has accepted are kept in its
   memory: a retry after a restart is sent again, and the gateway drops it only if
   byte-identical, else refuses it with ``EVENT_ID_CONFLICT``.)
-* ``GET /v1/courts/{court_id}/inbox?limit=100``: the inbox's records, oldest first.
+* ``GET /v1/courts/{court_id}/inbox?limit=100``: the inbox's records, oldest first;
+* ``GET /v1/coordination/delegations?state=&court=&overdue=&limit=&offset=``: for a
+  coordination centre (``coordinator.spc``, ``coordinator.<province>``,
+  ``coordinator.group.<name>``), its region's delegations from the read model, paged.
 
 Authentication: ``Authorization: Bearer <token>`` (``courtbus.web.tokens``), else ``401
 AUTH_REQUIRED``; a court may use only its own routes (``403 NOT_YOURS``). A bad body is ``422``
@@ -28,6 +31,9 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -35,11 +41,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.config import Connection
+from courtbus.domain.delegation import END_STATES
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ClusterError, CourtbusError, RegistryError, TransientError
 from courtbus.sdk import CourtClient
 from courtbus.security.principals import court_principal
+from courtbus.store.queries import ReadModelQueries
 from courtbus.web.tokens import TokenStore
 from courtbus.wire.client import read_from_start
 from courtbus.wire.jsonvalues import from_json
@@ -80,14 +89,45 @@ def _status_of(exc: CourtbusError) -> int:
     return 503 if isinstance(exc, ClusterError | RegistryError | TransientError) else 422
 
 
+def region_of(principal: str, directory: Directory) -> Callable[[str], bool] | None:
+    """Which courts a coordinator sees: ``coordinator.spc`` all (最高人民法院);
+    ``coordinator.<province code>`` (``coordinator.32``) the courts whose id starts with it;
+    ``coordinator.group.<name>`` a directory group's members. None: not a coordinator."""
+    kind, _, rest = principal.partition(".")
+    if kind != "coordinator" or not rest:
+        return None
+    if rest == "spc":
+        return lambda _court: True
+    if rest.startswith("group."):
+        members = frozenset(directory.groups.get(rest.removeprefix("group."), ()))
+        return lambda court: court in members
+    if rest.isdigit() and len(rest) == 2:
+        return lambda court: court.startswith(rest)
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """A row's value as JSON has it (times RFC 3339, amounts as decimal strings)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
 def create_app(
     conn: Connection,
     tokens: TokenStore,
     *,
     court_client: Callable[[str], CourtClient] | None = None,
+    store_url: str | None = None,
+    directory: Directory | None = None,
 ) -> FastAPI:
     """The API over ``conn``; ``court_client(court_id)`` makes a court's SDK client (default:
-    ``CourtClient(court_id, conn)``, one per court, kept)."""
+    ``CourtClient(court_id, conn)``, one per court, kept); ``store_url``: the read model the
+    coordinators' queries read (None: those routes answer 503)."""
+    directory = directory or load_directory()
+    queries = ReadModelQueries(store_url) if store_url else None
     clients: dict[str, CourtClient] = {}
 
     @asynccontextmanager
@@ -170,6 +210,36 @@ def create_app(
             with lock:
                 accepted[(who, event_id)] = (digest, answer)
         return answer
+
+    @app.get("/v1/coordination/delegations")
+    def coordination_delegations(
+        who: Principal,
+        state: str | None = None,
+        court: str | None = None,
+        overdue: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """Delegations of the coordinator's region (a delegation is in a region if its
+        requesting or executing court is), oldest request first, ``limit`` from ``offset``;
+        ``overdue``: a start or report deadline passed and the delegation has not ended."""
+        sees = region_of(who, directory)
+        if sees is None:
+            raise ApiError(403, "NOT_A_COORDINATOR", f"{who} is not a coordination centre")
+        if queries is None:
+            raise ApiError(503, "STORE_NOT_CONFIGURED", "no read model (COURTBUS_STORE_URL)")
+        try:
+            found = queries.delegations(court=court, state=state)
+        except CourtbusError as exc:
+            raise ApiError(503, exc.code, exc.reason) from exc
+        now = datetime.now(UTC)
+        mine = [r for r in found if sees(r.requesting_court) or sees(r.executing_court)]
+        if overdue:
+            mine = [r for r in mine if r.state not in END_STATES and any(
+                due is not None and due < now for due in (r.start_due, r.report_due))]  # fmt: skip
+        page = mine[max(offset, 0) : max(offset, 0) + max(1, min(limit, 1000))]
+        items = [{k: _plain(v) for k, v in asdict(r).items()} for r in page]
+        return {"total": len(mine), "offset": offset, "items": items}
 
     @app.get("/v1/courts/{court_id}/inbox")
     def get_inbox(court_id: str, who: Principal, limit: int = 100) -> list[dict[str, Any]]:

@@ -37,7 +37,8 @@ def main() -> None:
     addr = os.environ.get("COURTBUS_WEB_ADDR") or "127.0.0.1"
     log.info("web API on http://%s:%d (OpenAPI at /docs; %d token(s) from %s)", addr, port,
              len(tokens.principals), tokens_path())  # fmt: skip
-    uvicorn.run(create_app(conn, tokens), host=addr, port=port, log_level="warning")
+    app = create_app(conn, tokens, store_url=os.environ.get("COURTBUS_STORE_URL") or None)
+    uvicorn.run(app, host=addr, port=port, log_level="warning")
 
 
 if __name__ == "__main__":

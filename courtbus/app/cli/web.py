@@ -10,13 +10,20 @@ import typer
 from courtbus.app.cli.common import out
 from courtbus.catalogue.directory import load_directory
 from courtbus.web import tokens
+from courtbus.web.app import region_of
 
 web_app = typer.Typer(help="The REST API's tokens.", no_args_is_help=True)
 
 
 @web_app.command("token")
 def token(
-    principal: Annotated[str, typer.Argument(help="court.<id> (the API's routes are a court's).")],
+    principal: Annotated[
+        str,
+        typer.Argument(
+            help="court.<id>, or a coordination centre: coordinator.spc, "
+            "coordinator.<province code>, coordinator.group.<name>."
+        ),
+    ],
     tokens_file: Annotated[
         Path | None,
         typer.Option(
@@ -29,10 +36,15 @@ def token(
     """Make a token for ``principal``, add its SHA-256 to the tokens file and print the token
     once (it is not kept: give it to the court's IT, in a file or a secret store)."""
     kind, _, ident = principal.partition(".")
-    if kind != "court" or not ident:
-        out.print(f"[red]error PRINCIPAL_INVALID[/red]: {principal!r} is not court.<id>")
+    directory = load_directory()
+    if kind == "court" and ident:
+        directory.court(ident)  # COURT_UNKNOWN if it is not in the directory
+    elif region_of(principal, directory) is None:
+        out.print(
+            f"[red]error PRINCIPAL_INVALID[/red]: {principal!r} is neither court.<id> "
+            "nor a coordination centre (coordinator.spc | .<province> | .group.<name>)"
+        )
         raise typer.Exit(2)
-    load_directory().court(ident)  # COURT_UNKNOWN if it is not in the directory
     path = tokens_file or tokens.tokens_path()
     made = tokens.issue(principal, path)
     out.print(f"token for {principal} (shown once; its hash is in {path}):", highlight=False)
