@@ -55,6 +55,7 @@ from courtbus.catalogue.directory import Directory, Feed, load_directory
 from courtbus.config import Connection
 from courtbus.errors import StoreError, ValidationError
 from courtbus.sdk.mirror_drift import MirrorCheck
+from courtbus.sdk.sent import Sent
 from courtbus.sdk.verify import verify_record
 from courtbus.security.keys import signer_for
 from courtbus.security.principals import agency_principal, service_principal
@@ -690,6 +691,18 @@ class AgencyClient:
         Raises:
             ValidationError: the payload does not fit (``TEXT_*``); SerializationError.
         """
+        return self.send_record(ANSWERS + short, payload).event_id
+
+    def send_record(
+        self, record: str, payload: dict[str, Any], *, event_id: str | None = None
+    ) -> Sent:
+        """Send any message this agency may send (``record``: the Avro full name) to its
+        outbox, checked and normalised as the gateway will; ``event_id``: the ``ce_id`` to
+        give it (default a new UUID).
+
+        Raises:
+            ValidationError: the payload does not fit (``TEXT_*``); SerializationError.
+        """
         from courtbus.domain.text import normalize_payload
         from courtbus.gateway.rules import check_values
         from courtbus.wire.client import make_producer, send
@@ -698,11 +711,10 @@ class AgencyClient:
         check_values(clean)
         if self._producer is None:
             self._producer = make_producer(self.conn)
-        out = self.envelope.build(
-            f"agency.{self.agency.id}.outbox", ANSWERS + short, clean, f"agency:{self.agency.id}"
-        )
-        send(self._producer, out)
-        return out.event.id
+        out = self.envelope.build(f"agency.{self.agency.id}.outbox", record, clean,
+                                  f"agency:{self.agency.id}", event_id=event_id)  # fmt: skip
+        partition, offset = send(self._producer, out)
+        return Sent(out.event.id, (out.key or b"").decode(), partition, offset)
 
     def verify(self, record: Any, *, sender: str | None = None) -> Verified:
         """Check the signature of a record this agency received (an ``Event``, or a raw

@@ -14,6 +14,8 @@ Routes (OpenAPI at ``/docs``):
   memory: a retry after a restart is sent again, and the gateway drops it only if
   byte-identical, else refuses it with ``EVENT_ID_CONFLICT``.)
 * ``GET /v1/courts/{court_id}/inbox?limit=100``: the inbox's records, oldest first;
+* ``POST /v1/agencies/{agency_id}/outbox`` (as a court's) and
+  ``GET /v1/agencies/{agency_id}/feeds/{flow}`` (a granted feed, or ``feed``: its notices);
 * ``GET /v1/coordination/delegations?state=&court=&overdue=&limit=&offset=``: for a
   coordination centre (``coordinator.spc``, ``coordinator.<province>``,
   ``coordinator.group.<name>``), its region's delegations from the read model, paged.
@@ -46,8 +48,8 @@ from courtbus.config import Connection
 from courtbus.domain.delegation import END_STATES
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ClusterError, CourtbusError, RegistryError, TransientError
-from courtbus.sdk import CourtClient
-from courtbus.security.principals import court_principal
+from courtbus.sdk import AgencyClient, CourtClient
+from courtbus.security.principals import agency_principal, court_principal
 from courtbus.store.queries import ReadModelQueries
 from courtbus.web.tokens import TokenStore
 from courtbus.wire.client import read_from_start
@@ -120,6 +122,7 @@ def create_app(
     tokens: TokenStore,
     *,
     court_client: Callable[[str], CourtClient] | None = None,
+    agency_client: Callable[[str], AgencyClient] | None = None,
     store_url: str | None = None,
     directory: Directory | None = None,
 ) -> FastAPI:
@@ -128,7 +131,7 @@ def create_app(
     coordinators' queries read (None: those routes answer 503)."""
     directory = directory or load_directory()
     queries = ReadModelQueries(store_url) if store_url else None
-    clients: dict[str, CourtClient] = {}
+    clients: dict[str, Any] = {}  # principal → its CourtClient or AgencyClient
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -140,6 +143,7 @@ def create_app(
     accepted: dict[tuple[str, str], tuple[str, Accepted]] = {}
     lock = threading.Lock()
     make = court_client or (lambda court_id: CourtClient(court_id, conn))
+    make_agency = agency_client or (lambda agency_id: AgencyClient(agency_id, conn))
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -163,28 +167,23 @@ def create_app(
 
     Principal = Annotated[str, Depends(principal)]
 
-    def own_court(who: str, court_id: str) -> None:
-        if who != court_principal(court_id):
-            raise ApiError(403, "NOT_YOURS", f"{who} may not act as court {court_id}")
+    def own(who: str, principal: str) -> None:
+        if who != principal:
+            raise ApiError(403, "NOT_YOURS", f"{who} may not act as {principal}")
 
-    def client_of(court_id: str) -> CourtClient:
+    def client_of(principal: str) -> Any:
+        """The SDK client of ``court.<id>`` or ``agency.<id>``, made once."""
         with lock:
-            if court_id not in clients:
+            if principal not in clients:
+                kind, _, ident = principal.partition(".")
                 try:
-                    clients[court_id] = make(court_id)
+                    clients[principal] = make(ident) if kind == "court" else make_agency(ident)
                 except CourtbusError as exc:
                     raise ApiError(_status_of(exc), exc.code, exc.reason) from exc
-            return clients[court_id]
+            return clients[principal]
 
-    @app.get("/v1/whoami")
-    def whoami(who: Principal) -> dict[str, str]:
-        """The principal the token stands for."""
-        return {"principal": who}
-
-    @app.post("/v1/courts/{court_id}/outbox", status_code=201, response_model=Accepted)
-    def post_outbox(court_id: str, body: Outgoing, who: Principal) -> Any:
-        """Send a record from the court's system, as its SDK would (idempotent on ``id``)."""
-        own_court(who, court_id)
+    def send(who: str, body: Outgoing) -> Any:
+        """``body`` sent by ``who``'s SDK client, idempotent on its ``id``."""
         digest = hashlib.sha256(
             json.dumps([body.type, body.payload], sort_keys=True, default=str).encode()
         ).hexdigest()
@@ -197,7 +196,7 @@ def create_app(
                     raise ApiError(409, "EVENT_ID_CONFLICT",
                                    f"id {event_id} was sent before with another body")  # fmt: skip
                 return JSONResponse(seen[1].model_dump(), status_code=200)
-        client = client_of(court_id)
+        client = client_of(who)
         try:
             schema = client.envelope.codec.schemas.message(body.type).parsed
             payload = from_json(schema, body.payload)  # RFC 3339 times, decimal strings
@@ -210,6 +209,62 @@ def create_app(
             with lock:
                 accepted[(who, event_id)] = (digest, answer)
         return answer
+
+    def records(
+        client: Any, topic: str, limit: int, *, projected: bool = False
+    ) -> list[dict[str, Any]]:
+        """``topic``'s records from the start, decoded by ``client`` (``projected``: a feed's
+        records, by the agency client's feed decoding), at most ``limit``."""
+        found: list[dict[str, Any]] = []
+        try:
+            for raw in read_from_start(conn, [topic], 1.0):
+                event = client.decode(raw) if projected else client.envelope.read(raw)
+                if event.headers is None:  # a feed's tombstone: the entry left the feed
+                    found.append({"partition": raw.partition, "offset": raw.offset,
+                                  "key": (raw.key or b"").decode(), "tombstone": True})  # fmt: skip
+                else:
+                    found.append({
+                        "id": event.headers.id, "type": event.record,
+                        "source": event.headers.source, "partition": event.partition,
+                        "offset": event.offset, "key": event.key,
+                        "payload": json.loads(json.dumps(event.payload, default=str)),
+                    })  # fmt: skip
+                if len(found) >= max(1, min(limit, 1000)):
+                    break
+        except CourtbusError as exc:
+            raise ApiError(_status_of(exc), exc.code, exc.reason) from exc
+        return found
+
+    @app.get("/v1/whoami")
+    def whoami(who: Principal) -> dict[str, str]:
+        """The principal the token stands for."""
+        return {"principal": who}
+
+    @app.post("/v1/courts/{court_id}/outbox", status_code=201, response_model=Accepted)
+    def post_outbox(court_id: str, body: Outgoing, who: Principal) -> Any:
+        """Send a record from the court's system, as its SDK would (idempotent on ``id``)."""
+        own(who, court_principal(court_id))
+        return send(who, body)
+
+    @app.post("/v1/agencies/{agency_id}/outbox", status_code=201, response_model=Accepted)
+    def post_agency_outbox(agency_id: str, body: Outgoing, who: Principal) -> Any:
+        """Send an agency's answer (an acknowledgement, an interception...), as its SDK would."""
+        own(who, agency_principal(agency_id))
+        return send(who, body)
+
+    @app.get("/v1/agencies/{agency_id}/feeds/{flow}")
+    def get_feed(agency_id: str, flow: str, who: Principal, limit: int = 100) -> Any:
+        """A feed the directory grants the agency (``restriction``, ``blacklist``...), or its
+        notices (``feed``), oldest first: projected fields only, a retraction as a tombstone."""
+        own(who, agency_principal(agency_id))
+        client = client_of(who)
+        if flow == "feed":
+            return records(client, f"agency.{agency_id}.feed", limit)
+        try:
+            topic = client.topic(flow)
+        except CourtbusError as exc:  # FEED_NOT_GRANTED
+            raise ApiError(403, exc.code, exc.reason) from exc
+        return records(client, topic, limit, projected=True)
 
     @app.get("/v1/coordination/delegations")
     def coordination_delegations(
@@ -244,21 +299,8 @@ def create_app(
     @app.get("/v1/courts/{court_id}/inbox")
     def get_inbox(court_id: str, who: Principal, limit: int = 100) -> list[dict[str, Any]]:
         """The court's inbox, oldest first (at most ``limit`` records)."""
-        own_court(who, court_id)
-        client = client_of(court_id)
-        found: list[dict[str, Any]] = []
-        try:
-            for raw in read_from_start(conn, [client.inbox_topic], 1.0):
-                event = client.envelope.read(raw)
-                found.append({
-                    "id": event.headers.id, "type": event.record, "source": event.headers.source,
-                    "partition": event.partition, "offset": event.offset, "key": event.key,
-                    "payload": json.loads(json.dumps(event.payload, default=str)),
-                })  # fmt: skip
-                if len(found) >= max(1, min(limit, 1000)):
-                    break
-        except CourtbusError as exc:
-            raise ApiError(_status_of(exc), exc.code, exc.reason) from exc
-        return found
+        own(who, court_principal(court_id))
+        client = client_of(who)
+        return records(client, client.inbox_topic, limit)
 
     return app

@@ -30,7 +30,7 @@ def api(
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
     ops.apply_topics(conn, ops.plan_topics(conn))  # the courts' outboxes and inboxes
     path = tmp_path_factory.mktemp("web") / "tokens.yaml"
-    issued = {p: web_tokens.issue(p, path) for p in ("court.320583", "court.6101")}
+    issued = {p: web_tokens.issue(p, path) for p in ("court.320583", "court.6101", "agency.nia")}
     assert "sha256" in path.read_text() and issued["court.320583"] not in path.read_text()
     with TestClient(create_app(conn, web_tokens.TokenStore.load(path))) as client:
         yield client, issued
@@ -136,3 +136,30 @@ def test_a_court_reads_its_inbox(
     found = [r for r in answer.json() if r["id"] == notice.event.id]
     assert len(found) == 1 and found[0]["type"] == RECORD
     assert found[0]["payload"]["delegation_id"] == notice.event.subject or found[0]["key"]
+
+
+def test_an_agency_answers_and_reads_only_its_granted_feeds(
+    api: tuple[TestClient, dict[str, str]], conn: Connection
+) -> None:
+    client, issued = api
+    nia = _auth(issued["agency.nia"])
+    body = {"type": "cn.court.bus.restriction.RestrictionAcknowledged", "id": str(uuid.uuid4()),
+            "payload": {"control_id": f"rc-{uuid.uuid4().hex[:8]}", "agency_id": "nia",
+                        "target": "ISSUE", "acknowledged_at": "2026-12-07T08:00:00+08:00",
+                        "reference": "NIA-1"}}  # fmt: skip
+    answer = client.post("/v1/agencies/nia/outbox", json=body, headers=nia)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["id"] == body["id"]
+    reader = TopicReader(conn, "agency.nia.outbox")
+    try:
+        ids = [dict(r.headers).get("ce_id") for r in reader.read_to_end()]
+    finally:
+        reader.close()
+    assert ids.count(body["id"].encode()) == 1
+    assert client.post("/v1/agencies/caac/outbox", json=body, headers=nia).status_code == 403
+    assert client.get("/v1/agencies/nia/feeds/restriction", headers=nia).status_code == 200
+    assert client.get("/v1/agencies/nia/feeds/feed", headers=nia).status_code == 200
+    refused = client.get("/v1/agencies/nia/feeds/distribution", headers=nia)
+    assert refused.status_code == 403 and refused.json()["code"] == "FEED_NOT_GRANTED"
+    court = _auth(issued["court.320583"])
+    assert client.get("/v1/agencies/nia/feeds/restriction", headers=court).status_code == 403

@@ -39,9 +39,11 @@ def token(
     directory = load_directory()
     if kind == "court" and ident:
         directory.court(ident)  # COURT_UNKNOWN if it is not in the directory
+    elif kind == "agency" and ident:
+        directory.agency(ident)  # AGENCY_UNKNOWN
     elif region_of(principal, directory) is None:
         out.print(
-            f"[red]error PRINCIPAL_INVALID[/red]: {principal!r} is neither court.<id> "
+            f"[red]error PRINCIPAL_INVALID[/red]: {principal!r} is not court.<id> "
             "nor a coordination centre (coordinator.spc | .<province> | .group.<name>)"
         )
         raise typer.Exit(2)
