@@ -18,7 +18,9 @@ Routes (OpenAPI at ``/docs``):
   ``GET /v1/agencies/{agency_id}/feeds/{flow}`` (a granted feed, or ``feed``: its notices);
 * ``GET /v1/coordination/delegations?state=&court=&overdue=&limit=&offset=``: for a
   coordination centre (``coordinator.spc``, ``coordinator.<province>``,
-  ``coordinator.group.<name>``), its region's delegations from the read model, paged.
+  ``coordinator.group.<name>``), its region's delegations from the read model, paged; also
+  ``/v1/coordination/dead-letters?code=`` (never a record's bytes) and
+  ``/v1/coordination/watchdog-alerts``.
 
 Authentication: ``Authorization: Bearer <token>`` (``courtbus.web.tokens``), else ``401
 AUTH_REQUIRED``; a court may use only its own routes (``403 NOT_YOURS``). A bad body is ``422``
@@ -115,6 +117,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+def _page(rows: list[Any], limit: int, offset: int) -> dict[str, Any]:
+    """``limit`` (1–1,000) of ``rows`` from ``offset``, as JSON values, with the total."""
+    start = max(offset, 0)
+    page = rows[start : start + max(1, min(limit, 1000))]
+    items = [{k: _plain(v) for k, v in (r if isinstance(r, dict) else asdict(r)).items()}
+             for r in page]  # fmt: skip
+    return {"total": len(rows), "offset": start, "items": items}
 
 
 def create_app(
@@ -266,6 +277,22 @@ def create_app(
             raise ApiError(403, exc.code, exc.reason) from exc
         return records(client, topic, limit, projected=True)
 
+    def coordinator(who: str) -> tuple[Callable[[str], bool], Callable[[Any], Any]]:
+        """(which courts ``who`` sees, a reader of the read model), or 403/503."""
+        sees = region_of(who, directory)
+        if sees is None:
+            raise ApiError(403, "NOT_A_COORDINATOR", f"{who} is not a coordination centre")
+        if queries is None:
+            raise ApiError(503, "STORE_NOT_CONFIGURED", "no read model (COURTBUS_STORE_URL)")
+
+        def read(query: Callable[[ReadModelQueries], Any]) -> Any:
+            try:
+                return query(queries)
+            except CourtbusError as exc:
+                raise ApiError(503, exc.code, exc.reason) from exc
+
+        return sees, read
+
     @app.get("/v1/coordination/delegations")
     def coordination_delegations(
         who: Principal,
@@ -278,23 +305,46 @@ def create_app(
         """Delegations of the coordinator's region (a delegation is in a region if its
         requesting or executing court is), oldest request first, ``limit`` from ``offset``;
         ``overdue``: a start or report deadline passed and the delegation has not ended."""
-        sees = region_of(who, directory)
-        if sees is None:
-            raise ApiError(403, "NOT_A_COORDINATOR", f"{who} is not a coordination centre")
-        if queries is None:
-            raise ApiError(503, "STORE_NOT_CONFIGURED", "no read model (COURTBUS_STORE_URL)")
-        try:
-            found = queries.delegations(court=court, state=state)
-        except CourtbusError as exc:
-            raise ApiError(503, exc.code, exc.reason) from exc
+        sees, read = coordinator(who)
+        found = read(lambda q: q.delegations(court=court, state=state))
         now = datetime.now(UTC)
         mine = [r for r in found if sees(r.requesting_court) or sees(r.executing_court)]
         if overdue:
             mine = [r for r in mine if r.state not in END_STATES and any(
                 due is not None and due < now for due in (r.start_due, r.report_due))]  # fmt: skip
-        page = mine[max(offset, 0) : max(offset, 0) + max(1, min(limit, 1000))]
-        items = [{k: _plain(v) for k, v in asdict(r).items()} for r in page]
-        return {"total": len(mine), "offset": offset, "items": items}
+        return _page(mine, limit, offset)
+
+    @app.get("/v1/coordination/dead-letters")
+    def coordination_dead_letters(
+        who: Principal, code: str | None = None, limit: int = 100, offset: int = 0
+    ) -> dict[str, Any]:
+        """Refused records of the region's courts (by their outbox), oldest first: where each
+        came from, its code and (masked) reason, when; never the record's bytes."""
+        sees, read = coordinator(who)
+        found = read(lambda q: q.dead_letters(code=code))
+
+        def court_of(topic: str) -> str | None:
+            kind, _, rest = topic.partition(".")
+            return rest.partition(".")[0] if kind == "court" else None
+
+        mine = [
+            {"id": r.id, "source_topic": r.source_topic, "source_partition": r.source_partition,
+             "source_offset": r.source_offset, "code": r.code, "reason": r.reason,
+             "dead_at": r.dead_at}
+            for r in found
+            if ((c := court_of(r.source_topic)) is not None and sees(c)) or who == "coordinator.spc"
+        ]  # fmt: skip
+        return _page(mine, limit, offset)
+
+    @app.get("/v1/coordination/watchdog-alerts")
+    def coordination_watchdog_alerts(
+        who: Principal, limit: int = 100, offset: int = 0
+    ) -> dict[str, Any]:
+        """The watchdog's alerts (restrictions still in force after a case ended) to the
+        region's courts, oldest first."""
+        sees, read = coordinator(who)
+        found = read(lambda q: q.watchdog_alerts())
+        return _page([r for r in found if sees(r.court_id)], limit, offset)
 
     @app.get("/v1/courts/{court_id}/inbox")
     def get_inbox(court_id: str, who: Principal, limit: int = 100) -> list[dict[str, Any]]:

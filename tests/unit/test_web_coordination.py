@@ -14,7 +14,7 @@ from courtbus.config import Connection
 from courtbus.store import ReadModel
 from courtbus.web import tokens as web_tokens
 from courtbus.web.app import create_app, region_of
-from tests.store_contract import decided, requested
+from tests.store_contract import T0, dead_letter, decided, requested
 
 PAIRS = {"d-js": ("320583", "6101"), "d-gd": ("4408", "50"), "d-sh": ("3174", "6104")}
 
@@ -28,6 +28,16 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
         ev = requested(did, req, exe, hours=i)
         model.apply_event(ev)
         model.apply_event(decided(ev, "REQUESTED", courts=(req, exe)))
+    model.apply_dead_letter(dead_letter(1, "WIRE_BAD_MAGIC"))  # court.320583.outbox
+    model.apply_dead_letter(dead_letter(2, "HEADER_MISSING", source_topic="court.6101.outbox"))
+    model.apply_dead_letter(dead_letter(3, "WIRE_BAD_MAGIC", source_topic="agency.nia.outbox"))
+    for i, court in enumerate(("3205", "6101")):
+        model.apply_watchdog_alert(f"wd-{i}", {
+            "case_number": {"text": "(2024)苏05执100号"}, "court": {"court_id": court},
+            "alert_number": 1, "sent_at": T0,
+            "items": [{"item_id": f"restriction:rc-{i}", "kind": "RESTRICTION",
+                       "label": "EXIT_BAN", "court_id": court, "since": T0, "due_at": T0}],
+        })  # fmt: skip
     model.close()
     path = tmp_path / "tokens.yaml"
     who = ("coordinator.32", "coordinator.61", "coordinator.spc", "coordinator.group.suzhou",
@@ -79,3 +89,35 @@ def test_a_region_is_a_province_code_or_a_group() -> None:
     assert not region_of("coordinator.32", directory)("6101")  # type: ignore[misc]
     assert region_of("court.320583", directory) is None
     assert region_of("coordinator.3", directory) is None
+
+
+def _page(client: TestClient, token: str, route: str) -> dict:  # type: ignore[type-arg]
+    answer = client.get(f"/v1/coordination/{route}", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def test_dead_letters_of_the_region_without_their_bytes(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, issued = api
+    mine = _page(client, issued["coordinator.32"], "dead-letters")["items"]
+    assert [(d["source_topic"], d["code"]) for d in mine] == [
+        ("court.320583.outbox", "WIRE_BAD_MAGIC")
+    ]
+    assert "value" not in mine[0] and "headers" not in mine[0]
+    every = _page(client, issued["coordinator.spc"], "dead-letters?code=WIRE_BAD_MAGIC")
+    assert [d["source_topic"] for d in every["items"]] == [
+        "court.320583.outbox",
+        "agency.nia.outbox",
+    ]
+    assert _page(client, issued["coordinator.61"], "dead-letters")["total"] == 1
+
+
+def test_watchdog_alerts_of_the_region(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, issued = api
+    assert [
+        a["court_id"] for a in _page(client, issued["coordinator.32"], "watchdog-alerts")["items"]
+    ] == ["3205"]
+    assert _page(client, issued["coordinator.spc"], "watchdog-alerts")["total"] == 2
+    assert _page(client, issued["coordinator.group.suzhou"], "watchdog-alerts")["total"] == 1
