@@ -131,6 +131,7 @@ class Actor(StrEnum):
 
 
 _NOT_STARTED = frozenset({State.DELIVERED, State.ACCEPTED, State.MATERIALS_ASKED})
+NOT_STARTED = _NOT_STARTED  # delivered and not started yet: the start deadline still runs
 
 # step -> (who may take it, states it may follow, state it leads to; None: the state stays)
 TRANSITIONS: dict[Step, tuple[Actor, frozenset[State], State | None]] = {

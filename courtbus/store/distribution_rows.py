@@ -27,6 +27,7 @@ from courtbus.store.models import (
     DistributionRecord,
     ObjectionRecord,
 )
+from courtbus.store.region import Region
 from courtbus.store.upsert import clear_children, put_row
 
 
@@ -198,19 +199,38 @@ def put_distribution(session: Session, view: dict[str, Any], seen_at: datetime) 
 
 
 def find_distributions(
-    session: Session, *, court: str | None = None, limit: int | None = None, offset: int = 0
+    session: Session,
+    *,
+    court: str | None = None,
+    region: Region | None = None,
+    states: tuple[str, ...] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[DistributionRow]:
     """Distributions, newest change first; ``court``: presiding, or a claimant's court;
-    ``limit`` rows from ``offset``."""
-    query = distributions_query(court)
+    ``region`` likewise for a region's courts; ``states``: in one of those states; ``limit``
+    rows from ``offset``."""
+    query = distributions_query(court, region, states)
     query = query.order_by(DistributionRecord.updated_at.desc(), DistributionRecord.distribution_id)
     query = query.offset(offset or None).limit(limit)
     return [_row(session, r) for r in session.scalars(query)]
 
 
-def distributions_query(court: str | None) -> Select[Any]:
-    """The distributions that match ``court``, unordered (listed and counted alike)."""
+def distributions_query(
+    court: str | None, region: Region | None = None, states: tuple[str, ...] | None = None
+) -> Select[Any]:
+    """The distributions that match the filters, unordered (listed and counted alike)."""
     query = select(DistributionRecord)
+    if states is not None:
+        query = query.where(DistributionRecord.state.in_(states))
+    if (
+        region is not None
+        and (where := region.clause(DistributionRecord.presiding_court)) is not None
+    ):
+        claimed_here = region.clause(DistributionClaimRecord.court_id)
+        assert claimed_here is not None
+        claims = select(DistributionClaimRecord.distribution_id).where(claimed_here)
+        query = query.where(where | DistributionRecord.distribution_id.in_(claims))
     if court is not None:
         claimed = select(DistributionClaimRecord.distribution_id).where(
             DistributionClaimRecord.court_id == court

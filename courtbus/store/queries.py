@@ -6,9 +6,10 @@ Read-only: nothing here writes. ``ReadModelQueries(url)`` or ``ReadModelQueries(
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from courtbus.store import delegation_rows as rows
 from courtbus.store import distribution_rows, restriction_rows
@@ -29,6 +30,7 @@ from courtbus.store.models import (
     DelegationRecord,
     HistoryRecord,
 )
+from courtbus.store.region import Region
 from courtbus.store.restriction_rows import RestrictionRow, WatchdogAlertRow
 
 
@@ -36,28 +38,47 @@ class ReadModelQueries(OnDatabase):
     """Queries over what the projector stored."""
 
     def delegations(
-        self, *, court: str | None = None, state: str | None = None
+        self,
+        *,
+        court: str | None = None,
+        state: str | None = None,
+        region: Region | None = None,
+        overdue_at: datetime | None = None,
+        requested_before: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[DelegationRow]:
-        """Delegations, oldest request first; ``court`` matches requesting or executing.
+        """Delegations, oldest request first; ``court`` matches requesting or executing, and
+        ``region`` either court; ``overdue_at``: those overdue at that time
+        (:func:`overdue_clause`); ``requested_before``: requested before that time (an age);
+        ``limit`` rows from ``offset`` (a page).
 
         Refused requests are rows too (``state="REFUSED"``).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
-        query = select(DelegationRecord)
-        if court is not None:
-            query = query.where(
-                or_(
-                    DelegationRecord.requesting_court == court,
-                    DelegationRecord.executing_court == court,
-                )
-            )
-        if state is not None:
-            query = query.where(DelegationRecord.state == state)
+        query = _delegations_query(court, state, region, overdue_at, requested_before)
         query = query.order_by(DelegationRecord.requested_at, DelegationRecord.delegation_id)
+        query = query.offset(offset or None).limit(limit)
         with self._db.guard(), self._db.sessions() as session:
             return [rows.delegation_row(r) for r in session.scalars(query)]
+
+    def delegation_count(
+        self,
+        *,
+        court: str | None = None,
+        state: str | None = None,
+        region: Region | None = None,
+        overdue_at: datetime | None = None,
+        requested_before: datetime | None = None,
+    ) -> int:
+        """How many delegations ``delegations`` would list with no limit (one COUNT).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        return self._count(_delegations_query(court, state, region, overdue_at, requested_before))
 
     def delegation(self, delegation_id: str) -> DelegationRow | None:
         """One delegation, or None if no decision about its request (or a later step) was
@@ -85,17 +106,33 @@ class ReadModelQueries(OnDatabase):
         with self._db.guard(), self._db.sessions() as session:
             return [rows.history_row(r) for r in session.scalars(query)]
 
-    def dead_letters(self, *, code: str | None = None) -> list[DeadLetterRow]:
-        """Dead letters in the order they were stored, optionally only those with ``code``.
+    def dead_letters(
+        self,
+        *,
+        code: str | None = None,
+        region: Region | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[DeadLetterRow]:
+        """Dead letters in the order they were stored, optionally only those with ``code``;
+        ``region``: those refused from a region's courts' topics; ``limit`` rows from
+        ``offset``.
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``; SerializationError ``STORE_HEADERS_CORRUPT``.
         """
-        query = select(DeadLetterRecord).order_by(DeadLetterRecord.id)
-        if code is not None:
-            query = query.where(DeadLetterRecord.code == code)
+        query = _dead_letters_query(code, region).order_by(DeadLetterRecord.id)
+        query = query.offset(offset or None).limit(limit)
         with self._db.guard(), self._db.sessions() as session:
             return [_dead_letter_row(r) for r in session.scalars(query)]
+
+    def dead_letter_count(self, *, code: str | None = None, region: Region | None = None) -> int:
+        """How many dead letters ``dead_letters`` would list with no limit (one COUNT).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        return self._count(_dead_letters_query(code, region))
 
     def dead_letter(self, dl_id: int) -> DeadLetterRow | None:
         """One dead letter by its surrogate id, or None.
@@ -128,6 +165,8 @@ class ReadModelQueries(OnDatabase):
         courts: tuple[str, ...] | None = None,
         debtor_id: str | None = None,
         status: str | None = None,
+        region: Region | None = None,
+        listed_before: datetime | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[BlacklistRow]:
@@ -135,12 +174,13 @@ class ReadModelQueries(OnDatabase):
         ``offset`` (a page).
 
         ``provinces`` (2-digit codes) and ``courts`` (a sharing group's members) filter by the
-        listing court; ``debtor_id`` is the canonical ID.
+        listing court, and so does ``region``; ``debtor_id`` is the canonical ID;
+        ``listed_before``: listed before that time (an age).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
-        query = _blacklist_query(court, provinces, courts, debtor_id, status)
+        query = _blacklist_query(court, provinces, courts, debtor_id, status, region, listed_before)
         query = query.order_by(BlacklistRecord.listed_at.desc(), BlacklistRecord.entry_id)
         query = query.offset(offset or None).limit(limit)
         with self._db.guard(), self._db.sessions() as session:
@@ -154,13 +194,17 @@ class ReadModelQueries(OnDatabase):
         courts: tuple[str, ...] | None = None,
         debtor_id: str | None = None,
         status: str | None = None,
+        region: Region | None = None,
+        listed_before: datetime | None = None,
     ) -> int:
         """How many entries ``blacklist_entries`` would list with no limit (one COUNT).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
-        return self._count(_blacklist_query(court, provinces, courts, debtor_id, status))
+        return self._count(
+            _blacklist_query(court, provinces, courts, debtor_id, status, region, listed_before)
+        )
 
     def _count(self, query: Select[Any]) -> int:
         counting = select(func.count()).select_from(query.subquery())
@@ -184,13 +228,16 @@ class ReadModelQueries(OnDatabase):
         person_id: str | None = None,
         status: str | None = None,
         kind: str | None = None,
+        region: Region | None = None,
+        awaiting_ack: bool = False,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RestrictionRow]:
         """Exit and consumption bans, newest first, each with its agencies' answers,
         exemptions and interceptions. ``court``: the issuing court; ``person_id`` (canonical):
         the person bound or the debtor; ``status``: ACTIVE or LIFTED; ``kind``: EXIT_BAN or
-        CONSUMPTION_BAN; ``limit`` rows from ``offset`` (a page).
+        CONSUMPTION_BAN; ``region``: the issuing court's; ``awaiting_ack``: an agency's answer
+        still PENDING or OVERDUE; ``limit`` rows from ``offset`` (a page).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
@@ -198,7 +245,7 @@ class ReadModelQueries(OnDatabase):
         with self._db.guard(), self._db.sessions() as session:
             return restriction_rows.find_controls(
                 session, court=court, person_id=person_id, status=status, kind=kind,
-                limit=limit, offset=offset,
+                region=region, awaiting_ack=awaiting_ack, limit=limit, offset=offset,
             )  # fmt: skip
 
     def restriction_count(
@@ -208,13 +255,17 @@ class ReadModelQueries(OnDatabase):
         person_id: str | None = None,
         status: str | None = None,
         kind: str | None = None,
+        region: Region | None = None,
+        awaiting_ack: bool = False,
     ) -> int:
         """How many controls ``restrictions`` would list with no limit (one COUNT).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
-        return self._count(restriction_rows.controls_query(court, person_id, status, kind))
+        return self._count(
+            restriction_rows.controls_query(court, person_id, status, kind, region, awaiting_ack)
+        )
 
     def restriction(self, control_id: str) -> RestrictionRow | None:
         """One control, or None.
@@ -225,36 +276,51 @@ class ReadModelQueries(OnDatabase):
         with self._db.guard(), self._db.sessions() as session:
             return restriction_rows.find_control(session, control_id)
 
-    def watchdog_alerts(self, *, court: str | None = None) -> list[WatchdogAlertRow]:
-        """Watchdog alerts, oldest first; ``court``: those to one handling court.
+    def watchdog_alerts(
+        self, *, court: str | None = None, region: Region | None = None
+    ) -> list[WatchdogAlertRow]:
+        """Watchdog alerts, oldest first; ``court``: those to one handling court; ``region``:
+        to a region's courts.
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
         with self._db.guard(), self._db.sessions() as session:
-            return restriction_rows.find_watchdog_alerts(session, court)
+            return restriction_rows.find_watchdog_alerts(session, court, region)
 
     def distributions(
-        self, *, court: str | None = None, limit: int | None = None, offset: int = 0
+        self,
+        *,
+        court: str | None = None,
+        region: Region | None = None,
+        states: tuple[str, ...] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[DistributionRow]:
-        """Distributions (参与分配), newest change first; ``court``: presiding or claiming;
-        ``limit`` rows from ``offset`` (a page).
+        """Distributions (参与分配), newest change first; ``court``: presiding or claiming, and
+        ``region`` likewise; ``states``: in one of them; ``limit`` rows from ``offset`` (a page).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
         with self._db.guard(), self._db.sessions() as session:
             return distribution_rows.find_distributions(
-                session, court=court, limit=limit, offset=offset
+                session, court=court, region=region, states=states, limit=limit, offset=offset
             )
 
-    def distribution_count(self, *, court: str | None = None) -> int:
+    def distribution_count(
+        self,
+        *,
+        court: str | None = None,
+        region: Region | None = None,
+        states: tuple[str, ...] | None = None,
+    ) -> int:
         """How many distributions ``distributions`` would list with no limit (one COUNT).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
-        return self._count(distribution_rows.distributions_query(court))
+        return self._count(distribution_rows.distributions_query(court, region, states))
 
     def distribution(self, distribution_id: str) -> DistributionRow | None:
         """One distribution with its claims, every plan version, objections and deposits.
@@ -266,15 +332,86 @@ class ReadModelQueries(OnDatabase):
             return distribution_rows.find_distribution(session, distribution_id)
 
 
+# The delegation states as the rows name them (the store never imports the state machine; a
+# unit test checks these against courtbus.domain.delegation): not started yet, and ended.
+UNSTARTED_STATES = ("REQUESTED", "DELIVERED", "ACCEPTED", "MATERIALS_ASKED")
+ENDED_STATES = (
+    "REJECTED",
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "RETURNED",
+    "TRANSFERRED",
+    "REFUSED",
+)
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """Delegations overdue at ``now``: not yet started when the start deadline has passed
+    (民事诉讼法 第二百四十条: 十五日内开始执行), or not ended when the report deadline has
+    passed (the deadlines as the delegation service reckoned them; ``now >= due`` is overdue,
+    ``courtbus.domain.calendar``)."""
+    return or_(
+        (DelegationRecord.start_due <= now) & DelegationRecord.state.in_(UNSTARTED_STATES),
+        (DelegationRecord.report_due <= now) & DelegationRecord.state.not_in(ENDED_STATES),
+    )
+
+
+def _delegations_query(
+    court: str | None,
+    state: str | None,
+    region: Region | None,
+    overdue_at: datetime | None,
+    requested_before: datetime | None,
+) -> Select[Any]:
+    query = select(DelegationRecord)
+    if court is not None:
+        query = query.where(
+            or_(
+                DelegationRecord.requesting_court == court,
+                DelegationRecord.executing_court == court,
+            )
+        )
+    if state is not None:
+        query = query.where(DelegationRecord.state == state)
+    if region is not None:
+        where = region.clause(DelegationRecord.requesting_court, DelegationRecord.executing_court)
+        if where is not None:
+            query = query.where(where)
+    if overdue_at is not None:
+        query = query.where(overdue_clause(overdue_at))
+    if requested_before is not None:
+        query = query.where(DelegationRecord.requested_at < requested_before)
+    return query
+
+
+def _dead_letters_query(code: str | None, region: Region | None) -> Select[Any]:
+    query = select(DeadLetterRecord)
+    if code is not None:
+        query = query.where(DeadLetterRecord.code == code)
+    if (
+        region is not None
+        and (where := region.topic_clause(DeadLetterRecord.source_topic)) is not None
+    ):
+        query = query.where(where)
+    return query
+
+
 def _blacklist_query(
     court: str | None,
     provinces: tuple[str, ...] | None,
     courts: tuple[str, ...] | None,
     debtor_id: str | None,
     status: str | None,
+    region: Region | None = None,
+    listed_before: datetime | None = None,
 ) -> Select[Any]:
     """The entries that match the filters, unordered (listed and counted alike)."""
     query = select(BlacklistRecord)
+    if listed_before is not None:
+        query = query.where(BlacklistRecord.listed_at < listed_before)
+    if region is not None and (where := region.clause(BlacklistRecord.listing_court)) is not None:
+        query = query.where(where)
     if court is not None:
         query = query.where(BlacklistRecord.listing_court == court)
     if provinces is not None:

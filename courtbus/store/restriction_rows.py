@@ -27,7 +27,11 @@ from courtbus.store.models import (
     RestrictionRecord,
     WatchdogAlertRecord,
 )
+from courtbus.store.region import Region
 from courtbus.store.upsert import clear_children, put_row
+
+# An agency's answer not yet given (AckState): a control "awaiting acknowledgement".
+AWAITING_ACK = ("PENDING", "OVERDUE")
 
 
 @dataclass(frozen=True)
@@ -209,22 +213,38 @@ def find_controls(
     person_id: str | None = None,
     status: str | None = None,
     kind: str | None = None,
+    region: Region | None = None,
+    awaiting_ack: bool = False,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[RestrictionRow]:
     """Controls, newest issue first; ``person_id`` matches the bound person or the debtor;
     ``limit`` rows from ``offset``."""
-    query = controls_query(court, person_id, status, kind)
+    query = controls_query(court, person_id, status, kind, region, awaiting_ack)
     query = query.order_by(RestrictionRecord.issued_at.desc(), RestrictionRecord.control_id)
     query = query.offset(offset or None).limit(limit)
     return [_row(session, r) for r in session.scalars(query)]
 
 
 def controls_query(
-    court: str | None, person_id: str | None, status: str | None, kind: str | None
+    court: str | None,
+    person_id: str | None,
+    status: str | None,
+    kind: str | None,
+    region: Region | None = None,
+    awaiting_ack: bool = False,
 ) -> Select[Any]:
-    """The controls that match the filters, unordered (listed and counted alike)."""
+    """The controls that match the filters, unordered (listed and counted alike):
+    ``region``, the issuing court's; ``awaiting_ack``, an agency's answer to its issue or lift
+    still PENDING or OVERDUE."""
     query = select(RestrictionRecord)
+    if region is not None and (where := region.clause(RestrictionRecord.issuing_court)) is not None:
+        query = query.where(where)
+    if awaiting_ack:
+        waiting = select(RestrictionAckRecord.control_id).where(
+            RestrictionAckRecord.state.in_(AWAITING_ACK)
+        )
+        query = query.where(RestrictionRecord.control_id.in_(waiting))
     if court is not None:
         query = query.where(RestrictionRecord.issuing_court == court)
     if person_id is not None:
@@ -244,11 +264,16 @@ def find_control(session: Session, control_id: str) -> RestrictionRow | None:
     return None if found is None else _row(session, found)
 
 
-def find_watchdog_alerts(session: Session, court: str | None = None) -> list[WatchdogAlertRow]:
-    """Watchdog alerts, oldest first; ``court``: one handling court's."""
+def find_watchdog_alerts(
+    session: Session, court: str | None = None, region: Region | None = None
+) -> list[WatchdogAlertRow]:
+    """Watchdog alerts, oldest first; ``court``: one handling court's; ``region``: the
+    handling courts of a region."""
     query = select(WatchdogAlertRecord)
     if court is not None:
         query = query.where(WatchdogAlertRecord.court_id == court)
+    if region is not None and (where := region.clause(WatchdogAlertRecord.court_id)) is not None:
+        query = query.where(where)
     query = query.order_by(WatchdogAlertRecord.time, WatchdogAlertRecord.alert_id)
     return [
         WatchdogAlertRow(

@@ -13,14 +13,16 @@ Routes (OpenAPI at ``/docs``):
   another body is ``409 EVENT_ID_CONFLICT``. (The ids this process has accepted are kept in its
   memory: a retry after a restart is sent again, and the gateway drops it only if
   byte-identical, else refuses it with ``EVENT_ID_CONFLICT``.)
-* ``GET /v1/courts/{court_id}/inbox?limit=100``: the inbox's records, oldest first;
+* ``GET /v1/courts/{court_id}/inbox?limit=100&after=&since=``: the inbox a page at a time:
+  ``{"items": [...], "next": "0:12,1:40"}``; ``after=<next>`` reads on from the last page
+  (nothing read twice, nothing skipped), ``since=<RFC 3339 time>`` from a time, neither from
+  the start; ``422 CURSOR_INVALID`` for an ``after`` that is not a page's ``next``;
 * ``POST /v1/agencies/{agency_id}/outbox`` (as a court's) and
-  ``GET /v1/agencies/{agency_id}/feeds/{flow}`` (a granted feed, or ``feed``: its notices);
-* ``GET /v1/coordination/delegations?state=&court=&overdue=&limit=&offset=``: for a
-  coordination centre (``coordinator.spc``, ``coordinator.<province>``,
-  ``coordinator.group.<name>``), its region's delegations from the read model, paged; also
-  ``/v1/coordination/dead-letters?code=`` (never a record's bytes) and
-  ``/v1/coordination/watchdog-alerts``.
+  ``GET /v1/agencies/{agency_id}/feeds/{flow}`` (a granted feed, or ``feed``: its notices;
+  paged as the inbox);
+* ``/v1/coordination/…``: a coordination centre's queries over the read model, each scoped to
+  its region (``courtbus.web.coordination``): delegations, listings, restrictions,
+  distributions (lists and one record each), dead letters, watchdog alerts.
 
 Authentication: ``Authorization: Bearer <token>`` (``courtbus.web.tokens``), else ``401
 AUTH_REQUIRED``; a court may use only its own routes (``403 NOT_YOURS``). A bad body is ``422``
@@ -35,9 +37,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -47,14 +47,15 @@ from pydantic import BaseModel, Field
 
 from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.config import Connection
-from courtbus.domain.delegation import END_STATES
-from courtbus.domain.identity import mask_ids_in_text
-from courtbus.errors import ClusterError, CourtbusError, RegistryError, TransientError
+from courtbus.errors import CourtbusError
 from courtbus.sdk import AgencyClient, CourtClient
 from courtbus.security.principals import agency_principal, court_principal
 from courtbus.store.queries import ReadModelQueries
+from courtbus.web.common import ApiError, error_response, status_of
+from courtbus.web.coordination import mount_coordination
+from courtbus.web.coordination import region_of as region_of  # the routes' scope, re-exported
 from courtbus.web.tokens import TokenStore
-from courtbus.wire.client import read_from_start
+from courtbus.wire.client import read_page
 from courtbus.wire.jsonvalues import from_json
 
 
@@ -75,57 +76,6 @@ class Accepted(BaseModel):
     key: str
     partition: int
     offset: int
-
-
-class ApiError(Exception):
-    """An answer other than success: HTTP status, the bus's code, a message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, mask_ids_in_text(message)
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": mask_ids_in_text(message)}, status_code=status)
-
-
-def _status_of(exc: CourtbusError) -> int:
-    return 503 if isinstance(exc, ClusterError | RegistryError | TransientError) else 422
-
-
-def region_of(principal: str, directory: Directory) -> Callable[[str], bool] | None:
-    """Which courts a coordinator sees: ``coordinator.spc`` all (最高人民法院);
-    ``coordinator.<province code>`` (``coordinator.32``) the courts whose id starts with it;
-    ``coordinator.group.<name>`` a directory group's members. None: not a coordinator."""
-    kind, _, rest = principal.partition(".")
-    if kind != "coordinator" or not rest:
-        return None
-    if rest == "spc":
-        return lambda _court: True
-    if rest.startswith("group."):
-        members = frozenset(directory.groups.get(rest.removeprefix("group."), ()))
-        return lambda court: court in members
-    if rest.isdigit() and len(rest) == 2:
-        return lambda court: court.startswith(rest)
-    return None
-
-
-def _plain(value: Any) -> Any:
-    """A row's value as JSON has it (times RFC 3339, amounts as decimal strings)."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def _page(rows: list[Any], limit: int, offset: int) -> dict[str, Any]:
-    """``limit`` (1–1,000) of ``rows`` from ``offset``, as JSON values, with the total."""
-    start = max(offset, 0)
-    page = rows[start : start + max(1, min(limit, 1000))]
-    items = [{k: _plain(v) for k, v in (r if isinstance(r, dict) else asdict(r)).items()}
-             for r in page]  # fmt: skip
-    return {"total": len(rows), "offset": start, "items": items}
 
 
 def create_app(
@@ -158,14 +108,14 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         where = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
         )
-        return _error(422, "REQUEST_INVALID", f"the request is not valid: {where}")
+        return error_response(422, "REQUEST_INVALID", f"the request is not valid: {where}")
 
     def principal(authorization: Annotated[str | None, Header()] = None) -> str:
         scheme, _, token = (authorization or "").partition(" ")
@@ -190,7 +140,7 @@ def create_app(
                 try:
                     clients[principal] = make(ident) if kind == "court" else make_agency(ident)
                 except CourtbusError as exc:
-                    raise ApiError(_status_of(exc), exc.code, exc.reason) from exc
+                    raise ApiError(status_of(exc), exc.code, exc.reason) from exc
             return clients[principal]
 
     def send(who: str, body: Outgoing) -> Any:
@@ -213,7 +163,7 @@ def create_app(
             payload = from_json(schema, body.payload)  # RFC 3339 times, decimal strings
             sent = client.send_record(body.type, payload, event_id=event_id)
         except CourtbusError as exc:
-            raise ApiError(_status_of(exc), exc.code, exc.reason) from exc
+            raise ApiError(status_of(exc), exc.code, exc.reason) from exc
         answer = Accepted(id=sent.event_id, key=sent.key, partition=sent.partition,
                           offset=sent.offset)  # fmt: skip
         if event_id is not None:
@@ -222,13 +172,24 @@ def create_app(
         return answer
 
     def records(
-        client: Any, topic: str, limit: int, *, projected: bool = False
-    ) -> list[dict[str, Any]]:
-        """``topic``'s records from the start, decoded by ``client`` (``projected``: a feed's
-        records, by the agency client's feed decoding), at most ``limit``."""
+        client: Any,
+        topic: str,
+        limit: int,
+        after: str | None,
+        since: datetime | None,
+        *,
+        projected: bool = False,
+    ) -> dict[str, Any]:
+        """A page of ``topic``'s records decoded by ``client`` (``projected``: a feed's, by
+        the agency client's feed decoding), from the cursor ``after`` (the last page's
+        ``next``) or the time ``since``, else from the start; ``next`` reads on from there."""
         found: list[dict[str, Any]] = []
         try:
-            for raw in read_from_start(conn, [topic], 1.0):
+            page, nexts = read_page(
+                conn, topic, limit=max(1, min(limit, 1000)), after=parse_cursor(after),
+                since_ms=int(since.timestamp() * 1000) if since is not None else None,
+            )  # fmt: skip
+            for raw in page:
                 event = client.decode(raw) if projected else client.envelope.read(raw)
                 if event.headers is None:  # a feed's tombstone: the entry left the feed
                     found.append({"partition": raw.partition, "offset": raw.offset,
@@ -240,11 +201,9 @@ def create_app(
                         "offset": event.offset, "key": event.key,
                         "payload": json.loads(json.dumps(event.payload, default=str)),
                     })  # fmt: skip
-                if len(found) >= max(1, min(limit, 1000)):
-                    break
         except CourtbusError as exc:
-            raise ApiError(_status_of(exc), exc.code, exc.reason) from exc
-        return found
+            raise ApiError(status_of(exc), exc.code, exc.reason) from exc
+        return {"items": found, "next": format_cursor(nexts)}
 
     @app.get("/v1/whoami")
     def whoami(who: Principal) -> dict[str, str]:
@@ -264,93 +223,64 @@ def create_app(
         return send(who, body)
 
     @app.get("/v1/agencies/{agency_id}/feeds/{flow}")
-    def get_feed(agency_id: str, flow: str, who: Principal, limit: int = 100) -> Any:
+    def get_feed(
+        agency_id: str,
+        flow: str,
+        who: Principal,
+        limit: int = 100,
+        after: str | None = None,
+        since: datetime | None = None,
+    ) -> Any:
         """A feed the directory grants the agency (``restriction``, ``blacklist``...), or its
-        notices (``feed``), oldest first: projected fields only, a retraction as a tombstone."""
+        notices (``feed``), a page at a time (``after``: the last page's ``next``; ``since``:
+        from a time): projected fields only, a retraction as a tombstone."""
         own(who, agency_principal(agency_id))
         client = client_of(who)
         if flow == "feed":
-            return records(client, f"agency.{agency_id}.feed", limit)
+            return records(client, f"agency.{agency_id}.feed", limit, after, since)
         try:
             topic = client.topic(flow)
         except CourtbusError as exc:  # FEED_NOT_GRANTED
             raise ApiError(403, exc.code, exc.reason) from exc
-        return records(client, topic, limit, projected=True)
+        return records(client, topic, limit, after, since, projected=True)
 
-    def coordinator(who: str) -> tuple[Callable[[str], bool], Callable[[Any], Any]]:
-        """(which courts ``who`` sees, a reader of the read model), or 403/503."""
-        sees = region_of(who, directory)
-        if sees is None:
-            raise ApiError(403, "NOT_A_COORDINATOR", f"{who} is not a coordination centre")
-        if queries is None:
-            raise ApiError(503, "STORE_NOT_CONFIGURED", "no read model (COURTBUS_STORE_URL)")
-
-        def read(query: Callable[[ReadModelQueries], Any]) -> Any:
-            try:
-                return query(queries)
-            except CourtbusError as exc:
-                raise ApiError(503, exc.code, exc.reason) from exc
-
-        return sees, read
-
-    @app.get("/v1/coordination/delegations")
-    def coordination_delegations(
-        who: Principal,
-        state: str | None = None,
-        court: str | None = None,
-        overdue: bool = False,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> dict[str, Any]:
-        """Delegations of the coordinator's region (a delegation is in a region if its
-        requesting or executing court is), oldest request first, ``limit`` from ``offset``;
-        ``overdue``: a start or report deadline passed and the delegation has not ended."""
-        sees, read = coordinator(who)
-        found = read(lambda q: q.delegations(court=court, state=state))
-        now = datetime.now(UTC)
-        mine = [r for r in found if sees(r.requesting_court) or sees(r.executing_court)]
-        if overdue:
-            mine = [r for r in mine if r.state not in END_STATES and any(
-                due is not None and due < now for due in (r.start_due, r.report_due))]  # fmt: skip
-        return _page(mine, limit, offset)
-
-    @app.get("/v1/coordination/dead-letters")
-    def coordination_dead_letters(
-        who: Principal, code: str | None = None, limit: int = 100, offset: int = 0
-    ) -> dict[str, Any]:
-        """Refused records of the region's courts (by their outbox), oldest first: where each
-        came from, its code and (masked) reason, when; never the record's bytes."""
-        sees, read = coordinator(who)
-        found = read(lambda q: q.dead_letters(code=code))
-
-        def court_of(topic: str) -> str | None:
-            kind, _, rest = topic.partition(".")
-            return rest.partition(".")[0] if kind == "court" else None
-
-        mine = [
-            {"id": r.id, "source_topic": r.source_topic, "source_partition": r.source_partition,
-             "source_offset": r.source_offset, "code": r.code, "reason": r.reason,
-             "dead_at": r.dead_at}
-            for r in found
-            if ((c := court_of(r.source_topic)) is not None and sees(c)) or who == "coordinator.spc"
-        ]  # fmt: skip
-        return _page(mine, limit, offset)
-
-    @app.get("/v1/coordination/watchdog-alerts")
-    def coordination_watchdog_alerts(
-        who: Principal, limit: int = 100, offset: int = 0
-    ) -> dict[str, Any]:
-        """The watchdog's alerts (restrictions still in force after a case ended) to the
-        region's courts, oldest first."""
-        sees, read = coordinator(who)
-        found = read(lambda q: q.watchdog_alerts())
-        return _page([r for r in found if sees(r.court_id)], limit, offset)
+    mount_coordination(app, principal, directory, queries)
 
     @app.get("/v1/courts/{court_id}/inbox")
-    def get_inbox(court_id: str, who: Principal, limit: int = 100) -> list[dict[str, Any]]:
-        """The court's inbox, oldest first (at most ``limit`` records)."""
+    def get_inbox(
+        court_id: str,
+        who: Principal,
+        limit: int = 100,
+        after: str | None = None,
+        since: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The court's inbox, a page at a time, oldest first (``after``: the last page's
+        ``next``; ``since``: from a time; neither: from the start)."""
         own(who, court_principal(court_id))
         client = client_of(who)
-        return records(client, client.inbox_topic, limit)
+        return records(client, client.inbox_topic, limit, after, since)
 
     return app
+
+
+def parse_cursor(text: str | None) -> dict[int, int] | None:
+    """``"0:12,1:40"`` (partition:next offset, a page's ``next``) as a dict; None for None.
+
+    Raises:
+        ApiError: 422 ``CURSOR_INVALID``.
+    """
+    if text is None:
+        return None
+    try:
+        pairs = [part.split(":") for part in text.split(",") if part]
+        cursor = {int(p): int(o) for p, o in pairs}
+    except ValueError:
+        cursor = {-1: -1}
+    if any(p < 0 or o < 0 for p, o in cursor.items()):
+        raise ApiError(422, "CURSOR_INVALID", f"after={text!r} is not a page's next")
+    return cursor
+
+
+def format_cursor(nexts: dict[int, int]) -> str:
+    """A page's ``next``: where each partition's next page starts."""
+    return ",".join(f"{p}:{o}" for p, o in sorted(nexts.items()))

@@ -6,6 +6,7 @@ these inside a Faust agent: kafka-python blocks the event loop.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -225,6 +226,81 @@ def read_from_start(
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         yield from consumer
+    finally:
+        consumer.close()
+
+
+def read_page(
+    conn: Connection,
+    topic: str,
+    *,
+    limit: int,
+    after: dict[int, int] | None = None,
+    since_ms: int | None = None,
+    timeout_s: float = 5.0,
+) -> tuple[list[Any], dict[int, int]]:
+    """A page of ``topic``'s committed records and where the next page starts.
+
+    Each partition is read from ``after[partition]`` (the next offset to read, as the last page
+    returned it), else from the first record at or after ``since_ms`` (epoch milliseconds), else
+    from its start, up to the end it had when called; at most ``limit`` records, by timestamp.
+    The second value is ``after`` advanced past the records returned (a partition none was
+    returned from keeps its start), so a page that stopped at ``limit`` loses nothing.
+
+    Raises:
+        ClusterError: ``CLUSTER_UNREACHABLE`` if the cluster cannot be reached.
+    """
+    try:
+        consumer = KafkaConsumer(
+            **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed"
+        )
+    except KafkaError as exc:
+        raise ClusterError(
+            f"cannot reach Kafka at {conn.bootstrap}: {exc}", code="CLUSTER_UNREACHABLE"
+        ) from exc
+    try:
+        parts = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not parts:
+            return [], dict(after or {})
+        consumer.assign(parts)
+        ends = consumer.end_offsets(parts)
+        starts = consumer.beginning_offsets(parts)
+        found = consumer.offsets_for_times({tp: since_ms for tp in parts}) if since_ms else {}
+        nexts: dict[int, int] = {}
+        for tp in parts:
+            stamp = found.get(tp)
+            if after is not None and tp.partition in after:
+                start = after[tp.partition]
+            elif since_ms:
+                start = stamp.offset if stamp is not None else ends[tp]
+            else:
+                start = starts[tp]
+            nexts[tp.partition] = max(start, starts[tp])
+            consumer.seek(tp, nexts[tp.partition])
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(consumer.position(tp) < ends[tp] for tp in parts):
+            for batch in consumer.poll(timeout_ms=200).values():
+                records += [r for r in batch if r.offset < ends[TopicPartition(topic, r.partition)]]
+            if len(records) >= limit:
+                break
+        records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
+        # Cut at ``limit``; a partition's records past the cut are read again next time, so
+        # only the offsets below its first one cut off are returned (a prefix per partition).
+        cut: dict[int, int] = {}
+        for r in records[limit:]:
+            cut[r.partition] = min(cut.get(r.partition, r.offset), r.offset)
+        page = [r for r in records[:limit] if r.offset < cut.get(r.partition, r.offset + 1)]
+        for r in page:
+            nexts[r.partition] = max(nexts[r.partition], r.offset + 1)
+        for tp in parts:  # read to its end, nothing cut: the next page starts at that end
+            if tp.partition not in cut and consumer.position(tp) >= ends[tp]:
+                nexts[tp.partition] = max(nexts[tp.partition], ends[tp])
+        return page, nexts
+    except KafkaError as exc:
+        raise ClusterError(f"cannot read {topic}: {exc}", code="CLUSTER_UNREACHABLE") from exc
     finally:
         consumer.close()
 

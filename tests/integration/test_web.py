@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -117,25 +117,50 @@ def test_a_retried_post_is_delivered_once(
     assert _copies(conn, body["id"]) == 1
 
 
-def test_a_court_reads_its_inbox(
-    api: tuple[TestClient, dict[str, str]], conn: Connection, tmp_path: Path
+def test_a_court_pages_through_its_inbox(
+    api: tuple[TestClient, dict[str, str]], conn: Connection
 ) -> None:
     from kafka import KafkaProducer
 
     from courtbus.wire.client import make_envelope
 
     client, issued = api
+    me = _auth(issued["court.6101"])
     envelope = make_envelope(conn)
-    notice = envelope.build("court.6101.inbox", RECORD, valid_payload(
-        delegation_id=f"dlg-320583-{uuid.uuid4().hex[:8]}"), "court:320583")  # fmt: skip
     producer = KafkaProducer(**conn.kafka_settings())
-    producer.send(notice.topic, key=notice.key, value=notice.value, headers=notice.headers).get(10)
+    sent: list[str] = []
+    mark = None
+    for n in range(5):
+        if n == 3:
+            mark = datetime.now(UTC)  # the last two are sent after this
+        notice = envelope.build("court.6101.inbox", RECORD, valid_payload(
+            delegation_id=f"dlg-320583-{uuid.uuid4().hex[:8]}"), "court:320583")  # fmt: skip
+        producer.send(notice.topic, key=notice.key, value=notice.value,
+                      headers=notice.headers).get(10)  # fmt: skip
+        sent.append(notice.event.id)
     producer.close()
-    answer = client.get("/v1/courts/6101/inbox?limit=1000", headers=_auth(issued["court.6101"]))
-    assert answer.status_code == 200
-    found = [r for r in answer.json() if r["id"] == notice.event.id]
+    seen: list[str] = []
+    cursor: str | None = None
+    for _page in range(10_000):  # pages of 2 until one comes back empty
+        query = {"limit": 2, **({"after": cursor} if cursor else {})}
+        answer = client.get("/v1/courts/6101/inbox", params=query, headers=me)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert len(body["items"]) <= 2
+        if not body["items"]:
+            break
+        seen += [r["id"] for r in body["items"]]
+        cursor = body["next"]
+    assert len(seen) == len(set(seen)), "a record was read on two pages"
+    assert sorted(i for i in seen if i in sent) == sorted(sent)  # each once, on some page
+    assert mark is not None
+    later = client.get("/v1/courts/6101/inbox", headers=me,
+                       params={"since": mark.isoformat(), "limit": 1000}).json()  # fmt: skip
+    assert {r["id"] for r in later["items"]} & set(sent) == set(sent[3:])
+    found = [r for r in later["items"] if r["id"] == sent[4]]
     assert len(found) == 1 and found[0]["type"] == RECORD
-    assert found[0]["payload"]["delegation_id"] == notice.event.subject or found[0]["key"]
+    bad = client.get("/v1/courts/6101/inbox", params={"after": "x:y"}, headers=me)
+    assert bad.status_code == 422 and bad.json()["code"] == "CURSOR_INVALID"
 
 
 def test_an_agency_answers_and_reads_only_its_granted_feeds(
@@ -157,7 +182,8 @@ def test_an_agency_answers_and_reads_only_its_granted_feeds(
         reader.close()
     assert ids.count(body["id"].encode()) == 1
     assert client.post("/v1/agencies/caac/outbox", json=body, headers=nia).status_code == 403
-    assert client.get("/v1/agencies/nia/feeds/restriction", headers=nia).status_code == 200
+    feed = client.get("/v1/agencies/nia/feeds/restriction", headers=nia)
+    assert feed.status_code == 200 and set(feed.json()) == {"items", "next"}
     assert client.get("/v1/agencies/nia/feeds/feed", headers=nia).status_code == 200
     refused = client.get("/v1/agencies/nia/feeds/distribution", headers=nia)
     assert refused.status_code == 403 and refused.json()["code"] == "FEED_NOT_GRANTED"
