@@ -26,7 +26,7 @@ from tests.unit.test_blacklist_cli import _entry
 from tests.unit.test_distribution_store import _project, _to_suit
 
 WHO = ("coordinator.32", "coordinator.44", "coordinator.11", "coordinator.61",
-       "coordinator.spc", "coordinator.group.suzhou")  # fmt: skip
+       "coordinator.spc", "coordinator.group.suzhou", "court.320583", "coordinator.51")  # fmt: skip
 
 
 def _delegations(model: ReadModel) -> None:
@@ -179,3 +179,40 @@ def test_the_stores_state_names_are_the_state_machines() -> None:
 
     assert set(UNSTARTED_STATES) == {State.REQUESTED, *NOT_STARTED}
     assert set(ENDED_STATES) == {*END_STATES, "REFUSED"}  # REFUSED: a request the bus refused
+
+
+ROUTES = {  # every coordination route, with a record of the fixture where it takes one
+    "/v1/coordination/delegations": "delegations",
+    "/v1/coordination/delegations/{delegation_id}": "delegations/d-done",
+    "/v1/coordination/listings": "listings",
+    "/v1/coordination/listings/{entry_id}": "listings/bl-js",
+    "/v1/coordination/restrictions": "restrictions",
+    "/v1/coordination/restrictions/{control_id}": "restrictions/rc-1",
+    "/v1/coordination/distributions": "distributions",
+    "/v1/coordination/distributions/{distribution_id}": f"distributions/{dist.DID}",
+    "/v1/coordination/dead-letters": "dead-letters",
+    "/v1/coordination/watchdog-alerts": "watchdog-alerts",
+}
+
+
+def test_every_route_answers_401_403_and_422(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, issued = api
+    served = {r.path for r in client.app.routes if getattr(r, "path", "").startswith(  # type: ignore[attr-defined]
+        "/v1/coordination/")}  # fmt: skip
+    assert served <= set(ROUTES), f"untested routes: {served - set(ROUTES)}"
+    for route in ROUTES.values():
+        assert _get(client, issued["coordinator.32"], route)  # a valid call
+        answer = client.get(f"/v1/coordination/{route}")
+        assert answer.status_code == 401 and answer.json()["code"] == "AUTH_REQUIRED", route
+        answer = client.get(f"/v1/coordination/{route}",
+                            headers={"Authorization": "Bearer not-a-token"})  # fmt: skip
+        assert answer.status_code == 401, route
+        answer = client.get(f"/v1/coordination/{route}",
+                            headers={"Authorization": f"Bearer {issued['court.320583']}"})  # fmt: skip
+        assert answer.json()["code"] == "NOT_A_COORDINATOR", route  # a court is none
+        refused = _get(client, issued["coordinator.51"], route, 404 if "/" in route else 200)
+        if "/" in route:  # one record of another region: as if it did not exist
+            assert refused["code"] == "NOT_FOUND", route
+        else:  # a list: a bad page is the bus's REQUEST_INVALID
+            bad = _get(client, issued["coordinator.32"], f"{route}?limit=0", 422)
+            assert bad["code"] == "REQUEST_INVALID", route
