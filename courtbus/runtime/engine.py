@@ -72,8 +72,12 @@ class Engine:
     def is_own(self, raw: RawRecord) -> bool:
         """A record this flow wrote itself (its ``ce_source``): skipped without decoding.
 
-        The gateway refuses a ``bus:`` source from any outbox, so only the bus writes these.
+        Only for a flow that reads its own outputs (``Flow.reads_own_outputs``): the gateway
+        refuses a ``bus:`` source from any outbox, its own included, so behind it only the bus
+        writes these.
         """
+        if not self.flow.reads_own_outputs:
+            return False
         return any(k == "ce_source" and v == self._own_source for k, v in raw.headers or ())
 
     def _incoming(self, raw: RawRecord) -> Incoming:

@@ -102,6 +102,11 @@ class Flow(ABC):
     timers: ClassVar[bool] = False  # the flow schedules timers (``state.timers``)
     decode: ClassVar[bool] = True  # the runtime decodes each record; a bad one is refused
     internal: ClassVar[frozenset[str]] = frozenset()  # the flow's own topics: records left raw
+    # The flow writes to a topic it reads: a record there with its own ``ce_source`` is its own
+    # output, skipped without decoding (``Engine.is_own``). False for a flow that never writes
+    # where it reads (the gateway: only participants write outboxes), so that a record claiming
+    # the flow's source is refused like any other spoof instead of vanishing unaccounted.
+    reads_own_outputs: ClassVar[bool] = True
     # An output that cannot be produced (courtbus.runtime.outputs): False refuses the record
     # that made it (nothing of it applied; the sender told); True, for a fan-out such as the
     # feed router, applies the record and dead-letters only that output (one agency's missing
