@@ -69,8 +69,14 @@ schemas-check: install
 wheel-check: jars
 	$(BIN)/python -m tests.wheel_check
 
+# Long campaigns, one after the other; append new ones here. The gateway fuzz: the fuzz tests
+# of `make test` under the soak budget (tests/fuzz_records.py: 40x the examples, random inputs;
+# see the README for its duration), with a 2-hour timeout per test instead of 15 minutes.
+FUZZ_TESTS := tests/unit/test_fuzz_gateway.py tests/unit/test_fuzz_gateway_dedup.py \
+	tests/integration/test_fuzz_live_gateway.py
 soak: jars
-	@echo "no soak campaigns yet (they arrive with the flow services)"
+	COURTBUS_FUZZ_PROFILE=soak $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
+		-o timeout=7200 $(FUZZ_TESTS) $(PYTEST_ARGS)
 
 # Every bench, one after the other, each beside Kafka's own tool on its own private stack, then
 # one table: each figure, Kafka's in the same run, the ratio, issue 17's goal, met or not, and
