@@ -73,7 +73,7 @@ wheel-check: jars
 # of `make test` under the soak budget (tests/fuzz_records.py: 40x the examples, random inputs;
 # see the README for its duration), with a 2-hour timeout per test instead of 15 minutes.
 FUZZ_TESTS := tests/unit/test_fuzz_gateway.py tests/unit/test_fuzz_gateway_dedup.py \
-	tests/integration/test_fuzz_live_gateway.py
+	tests/unit/test_fuzz_gateway_signed.py tests/integration/test_fuzz_live_gateway.py
 soak: jars
 	COURTBUS_FUZZ_PROFILE=soak $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
 		-o timeout=7200 $(FUZZ_TESTS) $(PYTEST_ARGS)

@@ -17,7 +17,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -34,7 +34,7 @@ from courtbus.bus.records import Output
 from courtbus.bus.topics import DEADLETTER_TOPIC
 from courtbus.errors import CourtbusError
 from courtbus.wire.codec import frame
-from courtbus.wire.envelope import Envelope
+from courtbus.wire.envelope import Envelope, RecordSigner
 from courtbus.wire.events import EventHeaders
 from courtbus.wire.messages import by_ce_type
 from tests.fuzz_values import FLOW_TOPICS, OUTBOXES, SAMPLES, any_type, payloads
@@ -85,6 +85,7 @@ class Case:
     raw: Raw
     steps: tuple[str, ...]
     record: str
+    sent: Raw | None = None  # the record as its sender built (and maybe signed) it
 
     @property
     def clean(self) -> bool:
@@ -363,11 +364,18 @@ def wire(
 
 
 @st.composite
-def cases(draw: st.DrawFn, envelope: Envelope, *, writers: bool = True) -> Case:
+def cases(
+    draw: st.DrawFn,
+    envelope: Envelope,
+    *,
+    writers: bool = True,
+    signers: Mapping[str, RecordSigner] | None = None,
+) -> Case:
     """One outbox record, maybe broken in its payload, value, headers, key or topic.
 
     ``writers``: sometimes register a writer schema with Money as another decimal type (not
-    on a real registry, which would keep it: the live campaign passes False)."""
+    on a real registry, which would keep it: the live campaign passes False). ``signers``:
+    ``ce_source`` -> the signer its records are signed with (before they are broken)."""
     if draw(st.integers(0, 4)) == 0:  # any message type, a payload drawn from its schema
         source, topic, record, seed, payload = draw(any_type())
         steps = [f"any type {record.rsplit('.', 1)[1]}"]
@@ -376,11 +384,13 @@ def cases(draw: st.DrawFn, envelope: Envelope, *, writers: bool = True) -> Case:
         schema = envelope.codec.schemas.message(record).json
         payload, changes = draw(payloads(schema, seed))
         steps = [f"payload fields {changes}"] if changes else []
+    signer = (signers or {}).get(source)
+    sender = envelope if signer is None else Envelope(envelope.codec, signer)
     try:
-        built = envelope.build(topic, record, payload, source)
+        built = sender.build(topic, record, payload, source)
     except CourtbusError as exc:  # a value the sender's own encoder refuses: sent raw anyway
         steps.append(f"unencodable {exc.code}")
-        built = envelope.build(topic, record, seed, source)
+        built = sender.build(topic, record, seed, source)
     value: bytes | None = built.value
     key: bytes | None = built.key
     if (
@@ -424,7 +434,8 @@ def cases(draw: st.DrawFn, envelope: Envelope, *, writers: bool = True) -> Case:
             "bus": "bus.delegation.events",
         }[where]
         steps.append(f"topic {where}")
-    return Case(Raw(topic, key, value, hdrs), tuple(steps), record)
+    sent = Raw(built.topic, built.key, built.value, list(built.headers))
+    return Case(Raw(topic, key, value, hdrs), tuple(steps), record, sent)
 
 
 # -- what the gateway may answer --------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""Fuzzing the gateway with signed records: generated records (``tests.fuzz_records``) signed
+by their senders' keys, then broken, into a gateway that requires signatures.
+
+Besides the accounting of every record (forwarded once or dead-lettered once with a code), a
+signed record is forwarded only as it was signed: with the value and the ``ce_*`` header
+values its sender signed (their order and the case of their names aside, which the gateway's
+digest ignores too).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import event, given
+
+from courtbus.gateway import SignaturePolicy
+from courtbus.runtime.harness import FlowHarness, memory_envelope
+from courtbus.security import keys as keyfile
+from courtbus.security.signing import Signer, generate
+from courtbus.wire.envelope import RecordSigner
+from services.gateway.flow import GatewayFlow
+from tests.fuzz_records import FUZZ, OUTBOXES, Case, accounted, cases, known_codes
+from tests.gateway_cases import Raw
+
+NOW = datetime.now(UTC)  # records carry the real time of their building
+ENVELOPE = memory_envelope()
+CODES = known_codes()
+# every participant has a key: each record is signed before it is broken
+SIGNERS: dict[str, Signer] = {
+    box.replace(".outbox", "").replace(".", ":"): generate(box.replace(".outbox", ""))
+    for box in sorted(OUTBOXES)
+}
+KEYS_FILE = Path(tempfile.mkdtemp(prefix="courtbus-fuzz-keys-")) / "public.yaml"
+keyfile.write_keys(
+    KEYS_FILE,
+    tuple(
+        keyfile.public_of(s, NOW - timedelta(days=1), keyfile.DEFAULT_LIFETIME)
+        for s in SIGNERS.values()
+    ),
+)
+SIGNING: dict[str, RecordSigner] = dict(SIGNERS)
+
+
+def _ce(raw: Raw) -> list[tuple[str, bytes | None]]:
+    return sorted((k.lower(), v) for k, v in raw.headers if k.lower().startswith("ce_"))
+
+
+@FUZZ
+@given(case=cases(ENVELOPE, signers=SIGNING))
+def test_a_signed_record_is_forwarded_only_as_it_was_signed(case: Case) -> None:
+    flow = GatewayFlow(ENVELOPE, keys_file=KEYS_FILE, signatures=SignaturePolicy(required=True))
+    harness = FlowHarness(flow, start=NOW)
+    raw = case.raw
+    verdict = accounted(case, harness.feed_raw(raw.topic, raw.key, raw.value, raw.headers), CODES)
+    event(verdict)
+    assert case.sent is not None
+    if verdict == "forwarded":
+        assert raw.value == case.sent.value, case.steps
+        assert _ce(raw) == _ce(case.sent), case.steps
+    if case.clean:
+        assert verdict == "forwarded"
