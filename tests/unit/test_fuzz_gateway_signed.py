@@ -9,6 +9,8 @@ digest ignores too).
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +34,9 @@ SIGNERS: dict[str, Signer] = {
     box.replace(".outbox", "").replace(".", ":"): generate(box.replace(".outbox", ""))
     for box in sorted(OUTBOXES)
 }
-KEYS_FILE = Path(tempfile.mkdtemp(prefix="courtbus-fuzz-keys-")) / "public.yaml"
+KEYS_DIR = tempfile.mkdtemp(prefix="courtbus-fuzz-keys-")
+atexit.register(shutil.rmtree, KEYS_DIR, ignore_errors=True)
+KEYS_FILE = Path(KEYS_DIR) / "public.yaml"
 keyfile.write_keys(
     KEYS_FILE,
     tuple(
