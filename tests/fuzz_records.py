@@ -13,13 +13,16 @@ integration fuzz tests alike.
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,8 @@ import services
 from courtbus.bus.records import Output
 from courtbus.bus.topics import DEADLETTER_TOPIC
 from courtbus.errors import CourtbusError
+from courtbus.security import keys as keyfile
+from courtbus.security.signing import Signer, generate
 from courtbus.wire.codec import frame
 from courtbus.wire.envelope import Envelope, RecordSigner
 from courtbus.wire.events import EventHeaders
@@ -502,3 +507,21 @@ def draw_cases(strategy: st.SearchStrategy[Case], count: int) -> list[Case]:
 
     collect()
     return drawn
+
+
+def participant_keys(now: datetime) -> tuple[dict[str, Signer], Path]:
+    """A signing key for every participant (``ce_source`` -> its signer, valid from a day
+    before ``now``) and the keys file listing their public halves, in a temporary folder
+    removed at exit."""
+    signers = {
+        box.removesuffix(".outbox").replace(".", ":"): generate(box.removesuffix(".outbox"))
+        for box in sorted(OUTBOXES)
+    }
+    folder = tempfile.mkdtemp(prefix="courtbus-fuzz-keys-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "public.yaml"
+    start = now - timedelta(days=1)
+    keyfile.write_keys(
+        path, tuple(keyfile.public_of(s, start, keyfile.DEFAULT_LIFETIME) for s in signers.values())
+    )
+    return signers, path

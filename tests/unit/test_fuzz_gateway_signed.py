@@ -9,41 +9,21 @@ digest ignores too).
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 from hypothesis import event, given
 
 from courtbus.gateway import SignaturePolicy
 from courtbus.runtime.harness import FlowHarness, memory_envelope
-from courtbus.security import keys as keyfile
-from courtbus.security.signing import Signer, generate
 from courtbus.wire.envelope import RecordSigner
 from services.gateway.flow import GatewayFlow
-from tests.fuzz_records import FUZZ, OUTBOXES, Case, accounted, cases, known_codes
+from tests.fuzz_records import FUZZ, Case, accounted, cases, known_codes, participant_keys
 from tests.gateway_cases import Raw
 
 NOW = datetime.now(UTC)  # records carry the real time of their building
 ENVELOPE = memory_envelope()
 CODES = known_codes()
-# every participant has a key: each record is signed before it is broken
-SIGNERS: dict[str, Signer] = {
-    box.replace(".outbox", "").replace(".", ":"): generate(box.replace(".outbox", ""))
-    for box in sorted(OUTBOXES)
-}
-KEYS_DIR = tempfile.mkdtemp(prefix="courtbus-fuzz-keys-")
-atexit.register(shutil.rmtree, KEYS_DIR, ignore_errors=True)
-KEYS_FILE = Path(KEYS_DIR) / "public.yaml"
-keyfile.write_keys(
-    KEYS_FILE,
-    tuple(
-        keyfile.public_of(s, NOW - timedelta(days=1), keyfile.DEFAULT_LIFETIME)
-        for s in SIGNERS.values()
-    ),
-)
+SIGNERS, KEYS_FILE = participant_keys(NOW)  # each record is signed before it is broken
 SIGNING: dict[str, RecordSigner] = dict(SIGNERS)
 
 
