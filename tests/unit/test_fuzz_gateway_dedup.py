@@ -49,8 +49,7 @@ MINUTES = [5, 16, 60, 300, 23 * 60, 24 * 60, 47 * 60, 48 * 60, 49 * 60, 72 * 60]
 # the signed machine's records are signed at the real time: its clock stays mostly within the
 # signature age limit, so that retries and replays are told apart, not everything stale
 MINUTES_SIGNED = [5, 14, 16, 30, 60]
-NOW = datetime.now(UTC)
-SIGNERS, KEYS_FILE = participant_keys(NOW)
+SIGNERS, KEYS_FILE = participant_keys(datetime.now(UTC))
 SIGNING: dict[str, RecordSigner] = dict(SIGNERS)
 
 
@@ -60,7 +59,6 @@ def _ce(raw: Raw) -> list[tuple[str, bytes | None]]:
 
 def machine(signed: bool) -> type[RuleBasedStateMachine]:
     """The state machine over unsigned records, or over signed ones (signatures required)."""
-    start = NOW if signed else datetime(2024, 2, 28, 9, 0, tzinfo=UTC)
     signers = SIGNING if signed else None
 
     def sender(source: str) -> Envelope:
@@ -99,7 +97,9 @@ def machine(signed: bool) -> type[RuleBasedStateMachine]:
             flow = GatewayFlow(ENVELOPE, dedup_retention=RETENTION, keys_file=keys,
                                signatures=policy, retry_window=DEFAULT_RETRY_WINDOW)  # fmt: skip
             self.check = flow.gateway.check
-            self.harness = FlowHarness(flow, start=start)
+            # signed records carry the real time of their building: the clock starts at it
+            self.start = datetime.now(UTC) if signed else datetime(2024, 2, 28, 9, tzinfo=UTC)
+            self.harness = FlowHarness(flow, start=self.start)
             # canonical ce_id -> (the copy forwarded, when): what ``seen`` must remember
             self.seen: dict[str, tuple[Raw, datetime]] = {}
             self.verdicts: Counter[str] = Counter()
@@ -205,7 +205,7 @@ def machine(signed: bool) -> type[RuleBasedStateMachine]:
             assert len(forwards) == expected.count("forwarded"), (outputs, expected)
             refused = [e.encode() for e in expected if e not in ("forwarded", "dropped")]
             assert letters == refused, (letters, expected)
-            if not signed or self.harness.now - NOW < timedelta(hours=23):  # not yet stale
+            if not signed or self.harness.now - self.start < timedelta(hours=23):  # not stale
                 assert expected == ["forwarded", "dropped", expected[2]], expected
 
         @rule(minutes=st.sampled_from(MINUTES_SIGNED if signed else MINUTES))

@@ -20,10 +20,11 @@ from services.gateway.flow import GatewayFlow
 from tests.fuzz_records import FUZZ, Case, accounted, cases, known_codes, participant_keys
 from tests.gateway_cases import Raw
 
-NOW = datetime.now(UTC)  # records carry the real time of their building
 ENVELOPE = memory_envelope()
 CODES = known_codes()
-SIGNERS, KEYS_FILE = participant_keys(NOW)  # each record is signed before it is broken
+SIGNERS, KEYS_FILE = participant_keys(
+    datetime.now(UTC)
+)  # each record is signed before it is broken
 SIGNING: dict[str, RecordSigner] = dict(SIGNERS)
 
 
@@ -35,7 +36,7 @@ def _ce(raw: Raw) -> list[tuple[str, bytes | None]]:
 @given(case=cases(ENVELOPE, signers=SIGNING))
 def test_a_signed_record_is_forwarded_only_as_it_was_signed(case: Case) -> None:
     flow = GatewayFlow(ENVELOPE, keys_file=KEYS_FILE, signatures=SignaturePolicy(required=True))
-    harness = FlowHarness(flow, start=NOW)
+    harness = FlowHarness(flow, start=datetime.now(UTC))  # records are signed at the real time
     raw = case.raw
     verdict = accounted(case, harness.feed_raw(raw.topic, raw.key, raw.value, raw.headers), CODES)
     event(verdict)
