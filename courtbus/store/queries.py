@@ -6,6 +6,7 @@ Read-only: nothing here writes. ``ReadModelQueries(url)`` or ``ReadModelQueries(
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,14 +29,48 @@ from courtbus.store.models import (
     BlacklistRecord,
     DeadLetterRecord,
     DelegationRecord,
+    DistributionRecord,
     HistoryRecord,
+    RestrictionRecord,
 )
 from courtbus.store.region import Region
 from courtbus.store.restriction_rows import RestrictionRow, WatchdogAlertRow
 
 
+@dataclass(frozen=True)
+class StoredKeys:
+    """What the reconciler compares with the topics: every dead letter's source position, every
+    decision's id in the delegation history, and each view table's (key, version)."""
+
+    dead_letters: list[tuple[str, int, int]]
+    decisions: list[str]
+    listings: list[tuple[str, int]]
+    restrictions: list[tuple[str, int]]
+    distributions: list[tuple[str, int]]
+
+
 class ReadModelQueries(OnDatabase):
     """Queries over what the projector stored."""
+
+    def stored_keys(self) -> StoredKeys:
+        """The keys of every row the reconciler checks (``courtbus reconcile``).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        dl = DeadLetterRecord
+        with self._db.guard(), self._db.sessions() as session:
+            return StoredKeys(
+                dead_letters=[(t, int(p), int(o)) for t, p, o in session.execute(
+                    select(dl.source_topic, dl.source_partition, dl.source_offset))],
+                decisions=[d for d in session.scalars(select(HistoryRecord.decision_id)) if d],
+                listings=[(k, int(v)) for k, v in session.execute(
+                    select(BlacklistRecord.entry_id, BlacklistRecord.version))],
+                restrictions=[(k, int(v)) for k, v in session.execute(
+                    select(RestrictionRecord.control_id, RestrictionRecord.version))],
+                distributions=[(k, int(v)) for k, v in session.execute(
+                    select(DistributionRecord.distribution_id, DistributionRecord.version))],
+            )  # fmt: skip
 
     def delegations(
         self,
