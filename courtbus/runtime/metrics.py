@@ -12,7 +12,7 @@ service serves them at ``http://<COURTBUS_METRICS_ADDR>:<COURTBUS_METRICS_PORT>/
   ``agency.*.restriction``) so there are a few series, not one per court;
 * ``courtbus_dead_lettered_total{flow, code}``: records dead-lettered, by ``dlq_code``;
 * ``courtbus_alerts_total{flow, type}``: alerts written to ``bus.alerts``, by record type
-  (``ce_type``: ``cn.court.bus.casestatus.CaseWatchdogAlert``, ``...ServiceAlert``, ...);
+  (``ce_type``: ``cn.court.casestatus.watchdog_alert``, ``cn.court.bus.service_alert``, ...);
 * ``courtbus_transactions_total{flow, outcome}``: ``committed`` or ``aborted``;
 * ``courtbus_batch_seconds{flow}``: a batch's processing and transaction, to its commit
   (histogram);

@@ -156,7 +156,7 @@ def test_prometheus_scrapes_every_service_and_grafana_shows_the_metrics(
     from courtbus.bus.records import KeptRecord, Output
 
     dead = Output("bus.deadletter", None, b"", [("dlq_code", b"X")])
-    alert = Output("bus.alerts", None, b"", [("ce_type", b"cn.court.bus.notice.ServiceAlert")])
+    alert = Output("bus.alerts", None, b"", [("ce_type", b"cn.court.bus.service_alert")])
     read = KeptRecord("bus.x.events", 0, 0, None, b"", [], timestamp_ms=1)
     # a sample of each labelled metric exists once used
     worker.committed(1, [dead, alert], 0.1, [[read]], at_ms=2)

@@ -41,7 +41,7 @@ def test_alerts_are_counted_by_type_and_a_records_age_at_commit_is_observed() ->
     from courtbus.bus.records import KeptRecord
 
     m = WorkerMetrics("watchdog")
-    alert = [("ce_type", b"cn.court.bus.casestatus.CaseWatchdogAlert")]
+    alert = [("ce_type", b"cn.court.casestatus.watchdog_alert")]
     outs = [
         Output("bus.alerts", b"k", b"v", alert),
         Output("court.320583.inbox", b"k", b"v", alert),
@@ -54,7 +54,7 @@ def test_alerts_are_counted_by_type_and_a_records_age_at_commit_is_observed() ->
     ]
     m.committed(4, outs, 0.01, [records], at_ms=13_000)
     get = m.registry.get_sample_value
-    labels = {"flow": "watchdog", "type": "cn.court.bus.casestatus.CaseWatchdogAlert"}
+    labels = {"flow": "watchdog", "type": "cn.court.casestatus.watchdog_alert"}
     assert get("courtbus_alerts_total", labels) == 1, "the copy on bus.alerts only"
     age = {"flow": "watchdog"}
     assert get("courtbus_record_latency_seconds_count", age) == 3
