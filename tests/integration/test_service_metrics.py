@@ -375,7 +375,15 @@ def test_every_service_counts_exactly_what_it_did(
     def now() -> dict[str, dict[str, Any]]:
         return {name: moved(scrape(name), before[name]) for name in SERVICES}
 
-    wait_until(lambda: now() == expected, 30, lambda: f"{now()} == {expected}")
+    def differ() -> str:
+        got = now()
+        return "; ".join(
+            f"{n}: counted {got[n]}, topics {expected[n]}"
+            for n in SERVICES
+            if got[n] != expected[n]
+        )
+
+    wait_until(lambda: now() == expected, 30, lambda: f"the counters to match ({differ()})")
     got = now()
     for name in SERVICES:  # exactly what the topics hold
         assert got[name] == expected[name], name
