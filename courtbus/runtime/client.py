@@ -139,7 +139,9 @@ class GroupConsumer:
             topic, partition, offset = m.topic(), m.partition(), m.offset()
             assert topic is not None and partition is not None and offset is not None
             headers: Any = m.headers() or []  # a list of (name, bytes) as the broker sent them
-            record = KeptRecord(topic, partition, offset, m.key(), m.value(), headers)
+            kind, stamp = m.timestamp()
+            written = stamp if kind != ck.TIMESTAMP_NOT_AVAILABLE and stamp > 0 else None
+            record = KeptRecord(topic, partition, offset, m.key(), m.value(), headers, written)
             got = parts.get((topic, partition))
             if got is None:
                 parts[(topic, partition)] = [record]

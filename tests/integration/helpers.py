@@ -310,7 +310,8 @@ class Services(Mapping[str, ServiceProcess]):
     ``<home>/<name>.log`` with its state under ``<home>/state``, ready (also after a restart)
     once its worker has its partitions.
 
-    ``env`` goes to every service. The projector gets a read model of its own
+    ``env`` goes to every service, ``own_env`` (by service name) to one (e.g. each its
+    ``COURTBUS_METRICS_PORT``). The projector gets a read model of its own
     (``sqlite:///<home>/read.db``, ``store_url``) and a fresh consumer group
     (``projector_group``) unless ``env`` names them.
     """
@@ -321,6 +322,7 @@ class Services(Mapping[str, ServiceProcess]):
         home: Path,
         env: dict[str, str] | None = None,
         which: Iterable[str] = ALL_SERVICES,
+        own_env: Mapping[str, dict[str, str]] | None = None,
     ) -> None:
         self.conn, self.home = conn, home
         self.env = {
@@ -335,7 +337,7 @@ class Services(Mapping[str, ServiceProcess]):
             group = self.group(name)
             self.procs[name] = ServiceProcess(
                 SERVICE_MODULES[name], conn, home / f"{name}.log", f"{group} consuming",
-                self.env, assigned=f"{group} restored",
+                {**self.env, **(own_env or {}).get(name, {})}, assigned=f"{group} restored",
             )  # fmt: skip
 
     def group(self, name: str) -> str:
