@@ -313,16 +313,36 @@ class Changelogs:
         )
         found: dict[TopicPartition, tuple[int, int]] = {}
         for tp in tps:
+            found[tp] = self._watermarks(consumer, tp)
+        return found
+
+    def _watermarks(self, consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
+        """A changelog partition's (first, end) offsets, asked of its leader.
+
+        After a leader dies, librdkafka's metadata for a topic this consumer does not fetch
+        from keeps the dead leader (or none) until its periodic refresh, minutes later, and
+        every call fails with ``_UNKNOWN_PARTITION`` or ``_LEADER_NOT_AVAILABLE``: the metadata
+        is asked again (``list_topics``) and the call retried for up to 30 s; then the restore
+        consumer is dropped (a new one starts with fresh metadata) and the worker rejoins.
+        """
+        deadline = time.monotonic() + 30
+        while True:
             try:
                 low, high = consumer.get_watermark_offsets(
-                    RdTopicPartition(tp.topic, tp.partition), timeout=30, cached=False
+                    RdTopicPartition(tp.topic, tp.partition), timeout=10, cached=False
                 )
+                return int(low), int(high)
             except KafkaException as exc:
-                raise KafkaError(
-                    f"cannot read the bounds of {tp.topic}-{tp.partition}: {exc}"
-                ) from exc
-            found[tp] = (low, high)
-        return found
+                if time.monotonic() >= deadline:
+                    self.close()  # a new restore consumer next time: fresh metadata
+                    raise KafkaError(
+                        f"cannot read the bounds of {tp.topic}-{tp.partition}: {exc}"
+                    ) from exc
+                log.info("%s: the bounds of %s-%d: %s; asking for its leader again",
+                         self.flow.name, tp.topic, tp.partition, exc)  # fmt: skip
+                with contextlib.suppress(KafkaException):
+                    consumer.list_topics(tp.topic, timeout=10)
+                time.sleep(0.5)
 
     def restore(
         self,

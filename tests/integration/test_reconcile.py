@@ -13,17 +13,13 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from courtbus.app import ops
 from courtbus.app.reconcile import judge_all, read_all, reconcile
 from courtbus.app.samples import PERSON_ID
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
-from courtbus.stack import Stack, StackConfig
 from courtbus.store.queries import ReadModelQueries
 from courtbus.wire.client import make_envelope
-from courtbus.wire.schemas import SchemaSet
-from tests.integration.helpers import Services, TopicReader, wait_until
-from tests.ports import free_block
+from tests.integration.helpers import Services, TopicReader, private_stack, wait_until
 
 pytestmark = pytest.mark.integration
 PAIRS = (("320583", "6101"), ("4408", "50"), ("3174", "6104"))
@@ -40,22 +36,13 @@ class Bus:
 @pytest.fixture(scope="module")
 def bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
     home: Path = tmp_path_factory.mktemp("reconcile")
-    base = free_block(4)
-    stack = Stack(StackConfig(home / "stack", port_base=base, registry_port=base + 2,
-                              registry_storage="memory"))  # fmt: skip
-    state = stack.up()
-    conn = Connection(state.bootstrap, state.registry_url)
-    services: Services | None = None
-    try:
-        ops.apply_topics(conn, ops.plan_topics(conn))
-        ops.register_schemas(conn.require_registry(), SchemaSet.load())
+    with private_stack(home / "stack") as (_stack, conn):
         services = Services(conn, home, None, ("gateway", "delegation", "projector"))
         services.start()
-        yield Bus(conn, services)
-    finally:
-        if services is not None:
+        try:
+            yield Bus(conn, services)
+        finally:
             services.stop()
-        stack.down()
 
 
 def _flow(conn: Connection) -> list[str]:
