@@ -53,6 +53,7 @@ from courtbus.errors import ClusterError, CourtbusError, RegistryError, Transien
 from courtbus.sdk import AgencyClient, CourtClient
 from courtbus.security.principals import agency_principal, court_principal
 from courtbus.store.queries import ReadModelQueries
+from courtbus.web.dashboard import mount_dashboard
 from courtbus.web.tokens import TokenStore
 from courtbus.wire.client import read_from_start
 from courtbus.wire.jsonvalues import from_json
@@ -177,6 +178,8 @@ def create_app(
         return found
 
     Principal = Annotated[str, Depends(principal)]
+    mount_dashboard(app, queries=queries, directory=directory, region_of=region_of,
+                    principal=principal)  # fmt: skip
 
     def own(who: str, principal: str) -> None:
         if who != principal:
