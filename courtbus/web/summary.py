@@ -22,6 +22,7 @@ from courtbus.domain.delegation import superior_of
 from courtbus.domain.distribution import State as DistributionState
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.domain.regions import BY_CODE
+from courtbus.errors import CourtbusError
 from courtbus.store.summary import BUCKETS, Narrow, SummaryQueries
 
 Sees = Callable[[str], bool]
@@ -117,8 +118,9 @@ def _court_name(directory: Directory, court: str | None) -> str:
         return ""
     try:
         return directory.court(court).name
-    except Exception:  # a court not (or no longer) in the directory: its id
-        return court
+    except CourtbusError:  # not (or no longer) in the directory: a high court by its province
+        province = BY_CODE.get(court) if len(court) == 2 else None
+        return f"{province.name}高级人民法院" if province else court
 
 
 def _province(court: str) -> str:

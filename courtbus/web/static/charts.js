@@ -17,8 +17,9 @@ const Charts = (() => {
 
   function svg(container, width, height, kind) {
     container.replaceChildren();
+    // drawn at its own size at most: a small chart in a wide panel is not blown up
     const root = el("svg", {viewBox: `0 0 ${width} ${height}`, class: "chart-svg",
-                             "data-kind": kind, role: "img"});
+                             "data-kind": kind, role: "img", style: `max-width: ${width}px`});
     container.appendChild(root);
     return root;
   }
@@ -40,7 +41,7 @@ const Charts = (() => {
     const height = items.length * rowH + 8;
     const root = svg(container, width, height, "bars");
     const max = Math.max(1, ...items.map(i => i.value));
-    const span = width - labelW - 50;
+    const span = width - labelW - 110;  // room for the figure after the bar
     items.forEach((item, n) => {
       const y = 4 + n * rowH;
       root.appendChild(el("text", {x: labelW - 6, y: y + 16, "text-anchor": "end",
@@ -65,7 +66,7 @@ const Charts = (() => {
   /** A heat map: rows and cols labels, cells[r][c] counts; open[r][c] in the tooltip. */
   function heatmap(container, rows, cols, cells, open) {
     if (!rows.length) return empty(container);
-    const cell = 34, left = 120, top = 90;
+    const cell = 34, left = 120, top = 64;
     const width = Math.max(520, left + cols.length * cell + 10);
     const height = top + rows.length * cell + 10;
     const root = svg(container, width, height, "heatmap");

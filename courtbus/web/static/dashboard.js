@@ -62,6 +62,11 @@
     return key;
   }
 
+  function late(hours) {
+    if (hours >= 48) return `${Math.floor(hours / 24)} 天`;
+    return hours >= 1 ? `${hours} 小时` : `${Math.max(1, Math.round(hours * 60))} 分钟`;
+  }
+
   function setNumber(id, value, alarm) {
     const node = $(id);
     node.textContent = String(value);
@@ -114,7 +119,7 @@
                    d.matrix.open);
     fill("table-overdue", d.overdue_items, o => [o.delegation_id, o.case_number,
       o.requesting_name, o.executing_name, STATES[o.state] || o.state,
-      DEADLINES[o.deadline] || o.deadline, `${o.overdue_hours} 小时`], () => "overdue");
+      DEADLINES[o.deadline] || o.deadline, late(o.overdue_hours)], () => "overdue");
     fill("table-escalations", d.escalations.items, e => [e.delegation_id, e.executing_name,
       e.superior_name || e.superior_court, time(e.escalated_at), e.answered ? "已答复" : "待答复"]);
 
@@ -143,7 +148,8 @@
                    {format: bucketLabel, empty: "没有死信"});
 
     Charts.bars($("chart-services"), s.services.map(x =>
-      ({label: SERVICES[x.service] || x.service, value: x.lag})),
+      ({label: SERVICES[x.service] || x.service, value: x.p99_ms || 0,
+        color: x.lag > 0 ? "#d68910" : undefined})),
       {empty: "没有服务提供运行指标（COURTBUS_METRICS_PORT）", labelWidth: 110});
     fill("table-services", s.services, x => [`${SERVICES[x.service] || x.service}（${x.service}）`,
       `${x.answering}/${x.workers}`, x.lag, x.p99_ms === null ? "—" : x.p99_ms, x.records_in,
