@@ -14,6 +14,7 @@ chromium-driver``).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import uuid
@@ -24,7 +25,9 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 
+from courtbus.app.demo_distribution import run_participation_scene
 from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
@@ -45,7 +48,7 @@ PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
 FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}
 ART6: dict[str, Any] = {"performance": "全部未履行", "title_issuer": "广东省湛江市中级人民法院",
                         "title_number": "(2023)粤08民初12号"}  # fmt: skip
-SERVICES = ("projector", "gateway", "delegation", "blacklist")
+SERVICES = ("projector", "gateway", "delegation", "blacklist", "restrictions", "distribution")
 COURTS = ("320583", "6101", "4408", "50", "3174", "6104", "3205")
 
 
@@ -162,7 +165,11 @@ class ReadModel:
             "kpi-open": sum(r.state not in OPEN_EXCLUDED for r in rows),
             "kpi-dead": len(self.q.dead_letters()),
             "kpi-blacklist": self.q.blacklist_count(status="ACTIVE"),
-        }
+            "kpi-awaiting-ack": sum(a.state in ("PENDING", "OVERDUE")
+                                    for r in self.q.restrictions() for a in r.acks),
+            "kpi-objection": sum(d.state in ("PLAN_ISSUED", "OBJECTION_WINDOW")
+                                 for d in self.q.distributions()),
+        }  # fmt: skip
 
     def has(self, delegations: set[str], entries: set[str], dead: int) -> bool:
         stored = {r.delegation_id for r in self.q.delegations()}
@@ -172,7 +179,8 @@ class ReadModel:
 
 def _shown(browser: Any) -> dict[str, int]:
     found = {}
-    for kpi in ("kpi-open", "kpi-dead", "kpi-blacklist", "kpi-overdue"):
+    for kpi in ("kpi-open", "kpi-dead", "kpi-blacklist", "kpi-overdue", "kpi-awaiting-ack",
+                "kpi-objection"):  # fmt: skip
         text = browser.find_element("id", kpi).text.strip()
         found[kpi] = int(text) if text.isdigit() else -1
     return found
@@ -214,7 +222,8 @@ def test_the_dashboard_follows_the_bus(
     _broken_record(conn, "320583")
     wait_until(lambda: store.has(first, entries, 1), 60, "the first messages in the read model")
     before = store.figures()
-    assert before == {"kpi-open": 3, "kpi-dead": 1, "kpi-blacklist": 1}
+    assert before == {"kpi-open": 3, "kpi-dead": 1, "kpi-blacklist": 1, "kpi-awaiting-ack": 0,
+                      "kpi-objection": 0}  # fmt: skip
 
     browser.get(f"{base}/dashboard/#token={token}")
     _wait_shown(browser, before)
@@ -222,7 +231,12 @@ def test_the_dashboard_follows_the_bus(
     assert token not in browser.current_url  # the token left the address bar
     heat = _marks(browser, "#chart-matrix rect.cell")
     assert len(heat) == 25 and sum(heat) == 3  # 31, 32, 44, 50 and 61: rows × cols
-    # -- more messages: two requests, one of them completed, one more listing, a broken record
+    # -- more messages: two requests, one of them completed, one more listing, a broken record,
+    # a consumption ban awaiting two agencies, a distribution's plan served (its objection window)
+    ban = f"rc-dash-{uuid.uuid4().hex[:6]}"
+    c["3205"].issue_consumption_ban(ban, f"(2024)苏05执{uuid.uuid4().int % 9000 + 1000}号",
+                                    PERSON, role="LEGAL_REPRESENTATIVE", debtor=FIRM)  # fmt: skip
+    shared = run_participation_scene(Console(file=io.StringIO()), conn, uuid.uuid4().hex[:8])
     more = {_request(c["3205"], "d", "4408", PERSON)}
     done = _request(c["6101"], "e", "50", PERSON)
     entries |= {_list(c["320583"], "b", PERSON)}
@@ -234,8 +248,15 @@ def test_the_dashboard_follows_the_bus(
     c["50"].complete(done, "查询到银行账户 1 个")
     wait_until(lambda: (r := store.q.delegation(done)) is not None and r.state == "COMPLETED",
                60, f"{done} completed in the read model")  # fmt: skip
+    # caac and rail answer a consumption ban; a person's listing brings a ban of its own (the
+    # listing's consumption restriction), so two bans await two agencies each
+    wait_until(lambda: store.q.restriction(ban) is not None
+               and store.figures()["kpi-awaiting-ack"] == 4, 60, "both bans in the read model")  # fmt: skip
+    wait_until(lambda: (d := store.q.distribution(shared.distribution_id)) is not None
+               and d.state == "OBJECTION_WINDOW", 60, "the plan served, its window open")  # fmt: skip
     after = store.figures()
-    assert after == {"kpi-open": 4, "kpi-dead": 2, "kpi-blacklist": 2}, after
+    assert after == {"kpi-open": 4, "kpi-dead": 2, "kpi-blacklist": 2, "kpi-awaiting-ack": 4,
+                     "kpi-objection": 1}, after  # fmt: skip
     _wait_shown(browser, after)
     # deadlines of seconds: the delivered requests nobody accepted go overdue, highlighted
     _wait_shown_positive(browser, "kpi-overdue")
@@ -247,6 +268,8 @@ def test_the_dashboard_follows_the_bus(
     assert sum(_marks(browser, "#chart-dead-time rect.column")) == after["kpi-dead"]
     assert _marks(browser, "#chart-blacklist-time circle.point")[-1] == after["kpi-blacklist"]
     assert sum(_marks(browser, "#chart-blacklist-region rect.bar")) == after["kpi-blacklist"]
+    assert sum(_marks(browser, "#chart-acks rect.bar")) == after["kpi-awaiting-ack"]
+    assert sum(_marks(browser, "#chart-distribution rect.bar")) == 1
     services_shown = browser.find_element("id", "table-services").text
     for name in ("delegation", "gateway", "projector"):
         assert name in services_shown, services_shown
