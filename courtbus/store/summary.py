@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, func, literal, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from courtbus.domain.delegation import END_STATES
 from courtbus.store.database import OnDatabase
 from courtbus.store.models import (
     AlertRecord,
@@ -44,7 +43,6 @@ BUCKETS: dict[str, tuple[int, str]] = {
     "day": (10, "YYYY-MM-DD"),
     "month": (7, "YYYY-MM"),
 }
-OPEN_EXCLUDED = frozenset({*END_STATES, "REFUSED"})  # a refused request never opened
 ESCALATION_STEPS = ("DelegationEscalated", "DelegationEscalationAnswered")
 
 
@@ -125,12 +123,15 @@ class SummaryQueries(OnDatabase):
         query = _where(query, narrow.where(d.requesting_court, d.executing_court))
         return self._rows(query.group_by(d.requesting_court, d.executing_court, d.state))
 
-    def open_delegations(self, narrow: Narrow = Narrow()) -> list[OpenDelegation]:
-        """Delegations not ended (nor refused), oldest request first."""
+    def open_delegations(
+        self, ended: Iterable[str], narrow: Narrow = Narrow()
+    ) -> list[OpenDelegation]:
+        """Delegations whose state is not in ``ended``, oldest request first (the store does
+        not know the state machine: the caller names the end states)."""
         d = DelegationRecord
         query = select(d.delegation_id, d.case_number, d.requesting_court, d.executing_court,
                        d.matter, d.state, d.requested_at, d.start_due, d.report_due)  # fmt: skip
-        query = query.where(d.state.not_in(sorted(OPEN_EXCLUDED)))
+        query = query.where(d.state.not_in(sorted(ended)))
         query = _where(query, narrow.where(d.requesting_court, d.executing_court))
         query = query.order_by(d.requested_at, d.delegation_id)
         return [OpenDelegation(*r) for r in self._rows(query)]

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from courtbus.catalogue.directory import Directory
-from courtbus.domain.delegation import superior_of
+from courtbus.domain.delegation import END_STATES, superior_of
 from courtbus.domain.distribution import State as DistributionState
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.domain.regions import BY_CODE
@@ -39,6 +39,7 @@ PLAN_PENDING_STATES = frozenset(
 DISTRIBUTION_ENDED = frozenset(
     {DistributionState.PAID_OUT, DistributionState.TRANSFERRED_TO_BANKRUPTCY}
 )
+OPEN_EXCLUDED = frozenset({*END_STATES, "REFUSED"})  # a refused request never opened
 LIST_LIMIT = 20  # rows of each table shown
 MAX_BUCKETS = 48  # points of a time series, at most
 MIN_BUCKETS = 15  # and at least
@@ -137,7 +138,7 @@ def delegation_summary(
     def mine(req: str, exe: str) -> bool:
         return sees(req) or sees(exe)
 
-    open_rows = [r for r in q.open_delegations(region.narrow)
+    open_rows = [r for r in q.open_delegations(OPEN_EXCLUDED, region.narrow)
                  if mine(r.requesting_court, r.executing_court)]  # fmt: skip
     by_state: Counter[str] = Counter(r.state for r in open_rows)
     ages: dict[str, dict[str, Any]] = {

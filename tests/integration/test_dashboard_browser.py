@@ -30,9 +30,9 @@ from rich.console import Console
 from courtbus.app.demo_distribution import run_participation_scene
 from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.config import Connection
+from courtbus.domain.delegation import END_STATES
 from courtbus.sdk import CourtClient
 from courtbus.store.queries import ReadModelQueries
-from courtbus.store.summary import OPEN_EXCLUDED
 from courtbus.web import tokens as web_tokens
 from courtbus.wire import values as v
 from tests.integration.conftest import StartServices
@@ -162,7 +162,7 @@ class ReadModel:
     def figures(self) -> dict[str, int]:
         rows = self.q.delegations()
         return {
-            "kpi-open": sum(r.state not in OPEN_EXCLUDED for r in rows),
+            "kpi-open": sum(r.state not in END_STATES and r.state != "REFUSED" for r in rows),
             "kpi-dead": len(self.q.dead_letters()),
             "kpi-blacklist": self.q.blacklist_count(status="ACTIVE"),
             "kpi-awaiting-ack": sum(a.state in ("PENDING", "OVERDUE")
