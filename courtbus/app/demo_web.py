@@ -90,7 +90,8 @@ def web_front(
     token = web_tokens.issue("coordinator.spc", path)
     who = who or Participants(conn)
     app = create_app(conn, web_tokens.TokenStore.load(path), court_client=who.court,
-                     agency_client=who.agency, store_url=store_url)  # fmt: skip
+                     agency_client=who.agency, store_url=store_url,
+                     state_dir=home / "state")  # fmt: skip
     bound = free_port(port)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=bound,
                                            log_level="warning", lifespan="on"))  # fmt: skip
