@@ -19,12 +19,13 @@ with a tokens file of its own (one token per court), then for each client count 
 Not counted: a warm-up of each (``--warmup``). After the measured phases: ``--retries``
 records already posted are POSTed again with the same id and body (each must answer ``200``
 with the first answer's partition and offset); Kafka's ProducerPerformance again, paced at
-the REST rate of the largest client count, for its per-record latency at that load; with
-py-spy installed (``pip install py-spy``; ``--no-profile``: not) one more REST phase at the
-largest client count under ``py-spy record`` of the API process (on-CPU samples of every
-thread; a phase of its own, so the profiler's cost is in no figure), its top functions
-printed. Last, every outbox is read back (read_committed): its ``ce_id``s must be exactly the
-ids posted and sent, each once (none lost, none twice, a retry not sent again).
+the REST rate of the largest client count with the SDK clients' linger, for its per-record
+latency at that load; with py-spy installed (``pip install py-spy``; ``--no-profile``: not)
+one more REST phase at the largest client count under ``py-spy record --gil`` of the API
+process (samples of whichever thread holds the GIL: where its Python CPU goes; a phase of its
+own, so the profiler's cost is in no figure), its top functions printed. Last, every outbox
+is read back (read_committed): its ``ce_id``s must be exactly the ids posted and sent, each
+once (none lost, none twice, a retry not sent again).
 
 Printed: per phase posts/s, p50/p95/p99/max, the CPU the API process, this process (the
 clients, or the SDK) and the broker used per record, the ratio REST ÷ SDK; Kafka's figures; the
@@ -78,6 +79,7 @@ from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.web import tokens as web_tokens
 from courtbus.wire import values as v
+from courtbus.wire.client import SDK_LINGER_MS
 from tests.ports import free_block
 
 RECORD = "cn.court.bus.delegation.DelegationRequested"
@@ -382,14 +384,17 @@ def outbox_ids(conn: Connection, topics: Sequence[str], timeout_s: float = 120) 
         consumer.close()
 
 
-def producer_performance(bootstrap: str, topic: str, records: int, size: int,
-                         throughput: int = -1) -> dict[str, float]:  # fmt: skip
-    """Kafka's ProducerPerformance, acks=all, idempotent, linger 5 ms as the SDK's producer."""
+def producer_performance(
+    bootstrap: str, topic: str, records: int, size: int, throughput: int = -1, linger_ms: int = 5
+) -> dict[str, float]:
+    """Kafka's ProducerPerformance, acks=all, idempotent: at full speed (``throughput`` -1)
+    with Kafka's default linger of 5 ms, the broker's limit; paced with the SDK clients' linger
+    (``SDK_LINGER_MS``), its latency at that rate."""
     out = kafka_tool(
         "org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
         "--num-records", str(records), "--record-size", str(size), "--throughput",
         str(throughput), "--producer-props", f"bootstrap.servers={bootstrap}", "acks=all",
-        "enable.idempotence=true", "linger.ms=5",
+        "enable.idempotence=true", f"linger.ms={linger_ms}",
     )  # fmt: skip
     return parse_producer_performance(out)
 
@@ -402,8 +407,8 @@ def py_spy() -> str | None:
 
 def profile_rest(spy: str, web: Service, poster: Poster, work: Sequence[Item], threads: int,
                  out: Path) -> tuple[Phase, str]:  # fmt: skip
-    """``work`` POSTed under ``py-spy record`` of the API process (on-CPU samples, every
-    thread): the phase, the raw samples."""
+    """``work`` POSTed under ``py-spy record --gil`` of the API process (samples of the thread
+    holding the GIL, 100 a second): the phase, the raw samples."""
     cmd = [spy, "record", "-p", str(web.pid), "-f", "raw", "-F", "--gil",
            "-r", "100", "-o", str(out)]  # fmt: skip
     with (out.parent / "py-spy.log").open("wb") as log:
@@ -538,7 +543,7 @@ def measure(bench: Bench, args: argparse.Namespace, counts: Sequence[int]) -> Me
                                if p.name == "REST" and p.clients == biggest)))  # fmt: skip
         say(f"ProducerPerformance paced at {at:,}/s (REST's rate at {biggest} clients)")
         m.pp_paced = producer_performance(bench.conn.bootstrap, "bench.web.raw",
-                                          max(at * 10, 1000), size, at)  # fmt: skip
+                                          max(at * 10, 1000), size, at, SDK_LINGER_MS)  # fmt: skip
         spy = py_spy()
         if spy and not args.no_profile:
             say(f"profiling the API (py-spy) over {args.records:,} POSTs, {biggest} clients")
@@ -568,7 +573,8 @@ def report(m: Measured, counts: Sequence[int], records: int) -> dict[str, Any]:
     )
     if paced:
         print(
-            f"  Kafka ProducerPerformance paced at {paced['rate']:,.0f}/s: p50 "
+            f"  Kafka ProducerPerformance paced at {paced['rate']:,.0f}/s, linger "
+            f"{SDK_LINGER_MS} ms as the SDK's: p50 "
             f"{paced['p50']:.0f} ms, p99 {paced['p99']:.0f} ms, avg {paced['avg']:.1f} ms"
         )
     figures: dict[str, Any] = {
@@ -629,8 +635,8 @@ def report(m: Measured, counts: Sequence[int], records: int) -> dict[str, Any]:
     if m.profile is not None:
         total, top = top_frames(m.samples, 15, by_top=True)
         _, ours = top_frames(m.samples, 15, only="courtbus/")
-        print(f"  py-spy of the API process (on-CPU, 100 Hz, every thread) while {biggest} "
-              f"clients POSTed {len(m.profile.latencies_ms):,} records at {m.profile.rate:,.0f}"
+        print(f"  py-spy --gil of the API process (the thread holding the GIL, 100 Hz) while "
+              f"{biggest} clients POSTed {len(m.profile.latencies_ms):,} records at {m.profile.rate:,.0f}"
               f"/s under the profiler; {total:,} samples")  # fmt: skip
         threads = by_thread(m.samples)
         print("    by thread: " + ", ".join(f"{k} {x:.0%}" for k, x in threads.items()))
