@@ -265,6 +265,7 @@ class ReadModelQueries(OnDatabase):
         kind: str | None = None,
         region: Region | None = None,
         awaiting_ack: bool = False,
+        issued_before: datetime | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RestrictionRow]:
@@ -280,7 +281,8 @@ class ReadModelQueries(OnDatabase):
         with self._db.guard(), self._db.sessions() as session:
             return restriction_rows.find_controls(
                 session, court=court, person_id=person_id, status=status, kind=kind,
-                region=region, awaiting_ack=awaiting_ack, limit=limit, offset=offset,
+                region=region, awaiting_ack=awaiting_ack, issued_before=issued_before,
+                limit=limit, offset=offset,
             )  # fmt: skip
 
     def restriction_count(
@@ -292,6 +294,7 @@ class ReadModelQueries(OnDatabase):
         kind: str | None = None,
         region: Region | None = None,
         awaiting_ack: bool = False,
+        issued_before: datetime | None = None,
     ) -> int:
         """How many controls ``restrictions`` would list with no limit (one COUNT).
 
@@ -299,7 +302,9 @@ class ReadModelQueries(OnDatabase):
             StoreError: ``STORE_UNAVAILABLE``.
         """
         return self._count(
-            restriction_rows.controls_query(court, person_id, status, kind, region, awaiting_ack)
+            restriction_rows.controls_query(
+                court, person_id, status, kind, region, awaiting_ack, issued_before
+            )
         )
 
     def restriction(self, control_id: str) -> RestrictionRow | None:
@@ -329,6 +334,7 @@ class ReadModelQueries(OnDatabase):
         court: str | None = None,
         region: Region | None = None,
         states: tuple[str, ...] | None = None,
+        started_before: datetime | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[DistributionRow]:
@@ -340,7 +346,13 @@ class ReadModelQueries(OnDatabase):
         """
         with self._db.guard(), self._db.sessions() as session:
             return distribution_rows.find_distributions(
-                session, court=court, region=region, states=states, limit=limit, offset=offset
+                session,
+                court=court,
+                region=region,
+                states=states,
+                started_before=started_before,
+                limit=limit,
+                offset=offset,
             )
 
     def distribution_count(
@@ -349,13 +361,16 @@ class ReadModelQueries(OnDatabase):
         court: str | None = None,
         region: Region | None = None,
         states: tuple[str, ...] | None = None,
+        started_before: datetime | None = None,
     ) -> int:
         """How many distributions ``distributions`` would list with no limit (one COUNT).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
-        return self._count(distribution_rows.distributions_query(court, region, states))
+        return self._count(
+            distribution_rows.distributions_query(court, region, states, started_before)
+        )
 
     def distribution(self, distribution_id: str) -> DistributionRow | None:
         """One distribution with its claims, every plan version, objections and deposits.
