@@ -37,6 +37,7 @@ from courtbus.web import tokens as web_tokens
 from courtbus.wire import values as v
 from tests.integration.conftest import StartServices
 from tests.integration.helpers import ServiceProcess, Services, wait_until
+from tests.integration.own_stack import own_conn, own_registered  # noqa: F401 - own stack
 from tests.ports import free_block
 
 pytestmark = pytest.mark.integration

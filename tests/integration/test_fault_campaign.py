@@ -111,11 +111,19 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
                 services.stop()
 
 
-def _in_transaction(proc: ServiceProcess, timeout_s: float = 60) -> None:
-    """Return once ``proc`` has logged a transaction open after now (so a kill lands in it)."""
+def _in_transaction(proc: ServiceProcess, timeout_s: float = 90) -> None:
+    """Return once ``proc`` has logged a transaction open after now (so a kill lands in it);
+    if it does not, its threads' stacks (SIGUSR1: faulthandler) and log tail in the failure."""
     mark = proc.count("transaction open")
-    wait_until(lambda: proc.count("transaction open") > mark, timeout_s,
-               f"{proc.module} opening a transaction", interval_s=0.02)  # fmt: skip
+
+    def stuck() -> str:
+        if proc.alive and proc.proc is not None:
+            proc.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)  # faulthandler writes at once; give the log a moment
+        return f"{proc.module} opening a transaction:\n{proc.log_text()[-8000:]}"
+
+    wait_until(lambda: proc.count("transaction open") > mark, timeout_s, stuck,
+               interval_s=0.02)  # fmt: skip
 
 
 def _partitions(conn: Connection, topics: list[str]) -> list[dict[str, Any]]:

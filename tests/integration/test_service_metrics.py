@@ -47,9 +47,9 @@ from tests.integration.helpers import (
     TopicReader,
     dead_letter_code,
     header,
-    private_stack,
     wait_until,
 )
+from tests.integration.own_stack import own_conn, own_registered  # noqa: F401 - own stack
 from tests.ports import free_block
 
 pytestmark = pytest.mark.integration
@@ -265,21 +265,6 @@ def observed(records: list[Any], topics: list[str]) -> dict[str, dict[str, Any]]
 
 
 # -- the scenario ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
-    """A stack of this module's own (overriding the session's): the shared one holds other
-    modules' delegations and cases, whose restored timers would fire here and move the counts."""
-    with private_stack(tmp_path_factory.mktemp("metrics-stack")) as (_stack, own):
-        yield own
-
-
-@pytest.fixture(scope="module")
-def registered(conn: Connection) -> dict[str, int]:
-    """No-op beside ``private_stack``, which registered every schema (the session's fixture
-    would need the session's stack)."""
-    return {}
 
 
 @pytest.fixture(scope="module")
