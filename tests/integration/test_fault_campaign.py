@@ -45,28 +45,42 @@ ROUNDS = int(os.environ.get("COURTBUS_CAMPAIGN_ROUNDS", "1"))
 
 
 class Publisher:
-    """Courts sending delegation requests, one after another, until ``stop``."""
+    """Courts sending delegation requests, one after another, until ``stop``. A send the SDK
+    reports as failed (a timeout while a broker restarts) is counted in ``failed`` and the
+    court goes on with a new client, as a court's system would; such a record may still have
+    been written, so the campaign expects between ``sent`` and ``sent + failed`` requests."""
 
     def __init__(self, conn: Connection) -> None:
-        self.conn, self.sent, self.error = conn, 0, None
+        self.conn, self.sent, self.failed = conn, 0, 0
+        self.errors: list[str] = []
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, name="publisher", daemon=True)
 
+    def status(self) -> str:
+        """What it did so far, for a failure's message."""
+        return f"publisher: {self.sent} sent, {self.failed} failed {self.errors[-3:]}"
+
     def _run(self) -> None:
         clients = {c: CourtClient(c, self.conn) for pair in COURTS for c in pair}
+        n = 0
         try:
             while not self.done.is_set():
-                req, exe = COURTS[self.sent % len(COURTS)]
-                clients[req].request_delegation(
-                    delegation_id=f"dlg-fault-{uuid.uuid4().hex[:10]}",
-                    case_number=f"(2024){clients[req].court.designation}执{self.sent + 1}号",
-                    executing_court=exe, matter="SEARCH",
-                    debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
-                )  # fmt: skip
-                self.sent += 1
+                n += 1
+                req, exe = COURTS[n % len(COURTS)]
+                try:
+                    clients[req].request_delegation(
+                        delegation_id=f"dlg-fault-{uuid.uuid4().hex[:10]}",
+                        case_number=f"(2024){clients[req].court.designation}执{n}号",
+                        executing_court=exe, matter="SEARCH",
+                        debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
+                    )  # fmt: skip
+                    self.sent += 1
+                except Exception as exc:
+                    self.failed += 1
+                    self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                    clients[req].close()
+                    clients[req] = CourtClient(req, self.conn)
                 time.sleep(0.02)
-        except Exception as exc:
-            self.error = exc
         finally:
             for client in clients.values():
                 client.close()
@@ -111,7 +125,9 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
                 services.stop()
 
 
-def _in_transaction(proc: ServiceProcess, timeout_s: float = 90) -> None:
+def _in_transaction(
+    proc: ServiceProcess, publisher: Publisher | None = None, timeout_s: float = 90
+) -> None:
     """Return once ``proc`` has logged a transaction open after now (so a kill lands in it);
     if it does not, its threads' stacks (SIGUSR1: faulthandler) and log tail in the failure."""
     mark = proc.count("transaction open")
@@ -120,7 +136,8 @@ def _in_transaction(proc: ServiceProcess, timeout_s: float = 90) -> None:
         if proc.alive and proc.proc is not None:
             proc.proc.send_signal(signal.SIGUSR1)
             time.sleep(1)  # faulthandler writes at once; give the log a moment
-        return f"{proc.module} opening a transaction:\n{proc.log_text()[-8000:]}"
+        said = publisher.status() if publisher is not None else ""
+        return f"{proc.module} opening a transaction ({said}):\n{proc.log_text()[-8000:]}"
 
     wait_until(lambda: proc.count("transaction open") > mark, timeout_s, stuck,
                interval_s=0.02)  # fmt: skip
@@ -138,7 +155,7 @@ def _partitions(conn: Connection, topics: list[str]) -> list[dict[str, Any]]:
 def _leader_kill(c: Campaign) -> None:
     parts = _partitions(c.conn, [OUTBOX])
     victim = parts[0]["leader_id"]
-    _in_transaction(c.first["gateway"])
+    _in_transaction(c.first["gateway"], c.publisher)
     began = time.monotonic()
     c.stack.stop_broker(victim, kill=True)
 
@@ -170,7 +187,7 @@ def _leader_kill(c: Campaign) -> None:
 def _worker_kills(c: Campaign) -> None:
     for services, name in ((c.first, "gateway"), (c.second, "delegation")):
         proc = services[name]
-        _in_transaction(proc)
+        _in_transaction(proc, c.publisher)
         began = time.monotonic()
         proc.kill()
         proc.start(timeout_s=120)
@@ -180,7 +197,7 @@ def _worker_kills(c: Campaign) -> None:
 def _zombie(c: Campaign) -> None:
     proc = c.first["delegation"]
     assert proc.proc is not None
-    _in_transaction(proc)
+    _in_transaction(proc, c.publisher)
     began = time.monotonic()
     proc.proc.send_signal(signal.SIGSTOP)
     other = c.second["delegation"]
@@ -207,7 +224,7 @@ def test_faults_lose_nothing_and_repeat_nothing(
             _zombie(c)
     finally:
         publisher.stop()
-    assert publisher.error is None, publisher.error
+    assert publisher.sent > 0, publisher.status()
     began = time.monotonic()
     report = reconcile(c.conn, c.first.store_url, wait_s=240)
     c.took("reconciled after the last fault", time.monotonic() - began)
@@ -215,11 +232,14 @@ def test_faults_lose_nothing_and_repeat_nothing(
     problems = {f"{k[0]} {k[1]}": g.samples for k, g in by.items() if not g.ok}
     assert not problems, problems
     sent = by[("delegation", "gateway")]
-    assert (sent.expected, sent.present) == (publisher.sent, publisher.sent)
-    assert by[("delegation", "decisions")].present == 2 * publisher.sent  # request + receipt
-    assert by[("delegation", "deliveries")].present == 2 * publisher.sent
-    assert by[("delegation", "history in SQL")].present == 2 * publisher.sent
-    figures = {"rounds": ROUNDS, "requests sent": publisher.sent, "lost": 0, "duplicated": 0,
+    assert publisher.sent <= sent.expected <= publisher.sent + publisher.failed, publisher.status()
+    assert sent.present == sent.expected
+    assert by[("delegation", "decisions")].present == 2 * sent.expected  # request + receipt
+    assert by[("delegation", "deliveries")].present == 2 * sent.expected
+    assert by[("delegation", "history in SQL")].present == 2 * sent.expected
+    figures = {"rounds": ROUNDS, "requests sent": publisher.sent,
+               "sends the SDK reported failed": publisher.failed,
+               "requests in the outboxes": sent.expected, "lost": 0, "duplicated": 0,
                "recovery seconds": c.times}  # fmt: skip
     out = tmp_path_factory.getbasetemp() / "campaign.json"
     out.write_text(json.dumps(figures, indent=2))
