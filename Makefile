@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install jars demo test unit integration lint format typecheck schemas-check wheel-check soak bench bench-full down clean
+.PHONY: help install jars demo test unit integration lint format typecheck schemas-check wheel-check soak soak-fuzz bench bench-full down clean
 
 help:
 	@echo "make demo   - set up, start the local stack, send one message per flow"
@@ -69,12 +69,19 @@ schemas-check: install
 wheel-check: jars
 	$(BIN)/python -m tests.wheel_check
 
-# Long campaigns, one after the other; append new ones here. The gateway fuzz: the fuzz tests
-# of `make test` under the soak budget (tests/fuzz_records.py: 40x the examples, random inputs;
-# see the README for its duration), with a 2-hour timeout per test instead of 15 minutes.
+# The long campaigns, one after the other; append new ones here. The fault campaign: three
+# rounds of every fault (a broker leader, workers killed inside transactions, a zombie), judged
+# by the reconciler. The gateway fuzz (`make soak-fuzz` alone): the fuzz tests of `make test`
+# under the soak budget (tests/fuzz_records.py: 40x the examples, random inputs; about 13
+# minutes), with a 2-hour timeout per test instead of 15 minutes.
+SOAK_ROUNDS ?= 3
 FUZZ_TESTS := tests/unit/test_fuzz_gateway.py tests/unit/test_fuzz_gateway_dedup.py \
 	tests/unit/test_fuzz_gateway_signed.py tests/integration/test_fuzz_live_gateway.py
 soak: jars
+	COURTBUS_CAMPAIGN_ROUNDS=$(SOAK_ROUNDS) $(BIN)/python -m pytest -s tests/integration/test_fault_campaign.py $(PYTEST_ARGS)
+	$(MAKE) soak-fuzz
+
+soak-fuzz: jars
 	COURTBUS_FUZZ_PROFILE=soak $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
 		-o timeout=7200 $(FUZZ_TESTS) $(PYTEST_ARGS)
 

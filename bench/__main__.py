@@ -85,6 +85,7 @@ BENCHES: tuple[Spec, ...] = (
     Spec("blacklist_restore", ("--entries", "200000"), ("--full",), 900, 4 * 3600),
     Spec("restore", ("--entries", "200000"), ("--full",), 900, 4 * 3600),
     Spec("national_directory", ("--records", "10000"), (), 900, 2400),
+    Spec("web_ingress", ("--records", "3000"), (), 600, 900),
     Spec("listing_bans", ("--entries", "20000", "--timeout", "600"),
          ("--entries", "8600000", "--timeout", str(6 * 3600)), 900, 6 * 3600 + 900),
 )  # fmt: skip

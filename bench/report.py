@@ -161,6 +161,16 @@ FIGURES: tuple[Figure, ...] = (
     Figure("national_directory", "national_rec_ratio",
            "national directory, records/s ÷ the shipped directory's", "{:.2f}×"),
     Figure("synth_blacklist", "synth_entries_s", "synthetic list generation (no Kafka)", RATE),
+    Figure("web_ingress", "web_rest_rec_s", "REST ingress, POST /v1/courts/…/outbox, "
+           "{web_clients} clients ({web_records:,} POSTs)", RATE, "web_producer_perf_rec_s", PP),
+    Figure("web_ingress", "web_rest_p99_ms", "REST ingress, p99 per POST", MS,
+           "web_producer_perf_paced_p99", "ProducerPerformance p99 at that rate"),
+    Figure("web_ingress", "web_rest_cpu_us_per_post", "REST ingress, the API's CPU/POST", US),
+    Figure("web_ingress", "web_sdk_rec_s", "SDK send_record, the same records, as many threads",
+           RATE, "web_producer_perf_rec_s", PP),
+    Figure("web_ingress", "web_rest_sdk_ratio", "REST ÷ SDK, records/s", "{:.2f}×"),
+    Figure("web_ingress", "web_not_exact",
+           "REST ingress: records lost, twice or unasked, retries answered wrongly", COUNT),
 )  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import logging
 import os
 import signal
@@ -168,8 +169,10 @@ def run_service(make: Callable[[Envelope], Flow]) -> None:
     ``COURTBUS_SIGNING_KEY`` (the service's private key: ``sign_outputs``),
     ``COURTBUS_METRICS_PORT`` (``serve_metrics``). A
     configuration error or a cluster that does not come up is one logged line and exit code 2.
+    ``kill -USR1 <pid>`` writes every thread's stack to the service's stderr (a stuck worker).
     """
     configure_logging(logging.INFO)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         holidays = install_from_env()  # before the flow counts any deadline
         conn, registry = start_checks()

@@ -107,6 +107,17 @@ def smoke(work: Path, bin_dir: Path) -> None:
     _expect(
         Path(where.stdout.strip()).is_relative_to(work / "venv"), "imported from elsewhere", where
     )
+    page = _run(
+        [str(bin_dir / "python"), "-c", "from courtbus.web.dashboard import STATIC_DIR as d; "
+         "print(sorted(p.name for p in d.iterdir()))"],
+        cwd=elsewhere,
+        env=env,
+    )  # fmt: skip
+    _expect(
+        all(f in page.stdout for f in ("index.html", "dashboard.js", "charts.js", "dashboard.css")),
+        "the dashboard's page and scripts are in the wheel",
+        page,
+    )
     version = _run([courtbus, "--version"], cwd=elsewhere, env=env)
     _expect(re.fullmatch(r"courtbus \d+\.\d+\S*\n", version.stdout) is not None, "version", version)
     directory = _run([courtbus, "directory", "check"], cwd=elsewhere, env=env)

@@ -53,6 +53,8 @@ def run_demo(
     registry_port: int | None = None,
     *,
     insecure: bool = False,
+    web_port: int = 8000,
+    keep_running_s: float = 60.0,
 ) -> None:
     """Run the demo end to end, printing progress and the messages that arrived. Ports not
     given are those on record in the stack folder (else 9092 and 8081). A new stack is secure
@@ -76,7 +78,8 @@ def run_demo(
     conn = stack_connection(state)  # the operator's certificate on a secure stack
     secure = bool(state.secure and state.pki)
     try:
-        _run_on_stack(out, conn, cfg.home, started, state.login if secure else None)
+        _run_on_stack(out, conn, cfg.home, started, state.login if secure else None,
+                      web_port=web_port, keep_running_s=keep_running_s)  # fmt: skip
     except BaseException:  # a failed step or Ctrl-C: the stack is not stopped
         out.print(stopped_early_line(home), highlight=False)
         raise
@@ -90,9 +93,12 @@ def _run_on_stack(
     home: Path,
     started: float,
     login: Callable[[str], Connection] | None = None,
+    *,
+    web_port: int = 8000,
+    keep_running_s: float = 60.0,
 ) -> None:
     """Topics (and on a secure stack the directory's ACLs), schemas, one message per flow, then
-    the flow scenes (services stopped)."""
+    the flow scenes and the running scenario with the web app (services stopped after)."""
     plan = ops.plan_topics(conn)
     done = ops.apply_topics(conn, plan)
     out.print(
@@ -158,7 +164,7 @@ def _run_on_stack(
     )
     from courtbus.app.demo_flow import run_flow_demo
 
-    run_flow_demo(out, conn, home, who)
+    run_flow_demo(out, conn, home, who, web_port=web_port, keep_running_s=keep_running_s)
 
 
 def stopped_early_line(home: Path | None = None) -> str:

@@ -319,19 +319,32 @@ def print_blacklist(
 
 
 def run_flow_demo(
-    out: Console, conn: Connection, home: Path, who: Participants | None = None
+    out: Console,
+    conn: Connection,
+    home: Path,
+    who: Participants | None = None,
+    *,
+    web_port: int = 8000,
+    keep_running_s: float = 60.0,
 ) -> None:
-    """Services, scenes, summaries. ``who``: on a secure stack, each participant's own
-    connection (its certificate) and signing key; None: everyone on ``conn`` (plaintext)."""
+    """Services, the web app, scenes, summaries, then messages kept flowing for
+    ``keep_running_s``. ``who``: on a secure stack, each participant's own connection (its
+    certificate) and signing key; None: everyone on ``conn`` (plaintext)."""
     from courtbus.app import demo_distribution as dd
     from courtbus.app.demo_restriction import print_restrictions, run_restriction_scene
+    from courtbus.app.demo_web import keep_flowing, web_front
 
     store_url = os.environ.get("COURTBUS_STORE_URL") or f"sqlite:///{home / 'readmodel.db'}"
     tag = uuid.uuid4().hex[:6]
-    with running_services(conn, home, store_url, secure=who is not None):
+    with (
+        running_services(conn, home, store_url, secure=who is not None),
+        web_front(conn, home, store_url, who, web_port) as web,
+    ):
         out.print(
             f"[green]✓[/green] services running: {', '.join(SERVICES)} (deadlines shortened to seconds)"
         )
+        out.print(f"[green]✓[/green] web API on {web.url} (OpenAPI at {web.url}/docs); "
+                  f"the coordination dashboard: {web.dashboard}", highlight=False, soft_wrap=True)  # fmt: skip
         served = live_targets(home / "state")
         out.print(f"  their metrics: {len(served)} /metrics endpoints "
                   f"(`courtbus metrics targets --home {home}` while they run)", highlight=False)  # fmt: skip
@@ -345,6 +358,15 @@ def run_flow_demo(
             lambda: dd.print_participation(out, dd.run_participation_scene(out, conn, tag, who)),
         )
         _timed(out, lambda: dd.print_transfer(out, dd.run_transfer_scene(out, conn, tag, who)))
+        if keep_running_s > 0:
+            out.print(f"  keeping a multi-court scenario flowing for {keep_running_s:.0f}s: watch "
+                      f"{web.dashboard}", highlight=False, soft_wrap=True)  # fmt: skip
+            sent, stored = keep_flowing(out, conn, who, keep_running_s, tag, store_url)
+            mark = "[green]✓[/green]" if stored == sent else "[red]✗[/red]"
+            out.print(f"{mark} {sent} more delegation requests sent while it ran, {stored} of "
+                      "them in the read model")  # fmt: skip
+            if stored != sent:
+                raise SystemExit(1)
     out.print(explore_line(home), highlight=False)
 
 

@@ -42,6 +42,10 @@ class KeptRecord:
     key: bytes | None
     value: bytes | None
     headers: Headers = field(default_factory=list)
+    # when it was written (ms since the epoch; the producer's create time unless the topic
+    # keeps log-append time), as the consumer read it; None if unknown. Metrics only: not kept
+    # in ``to_json`` and not compared.
+    timestamp_ms: int | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, raw: RawRecord) -> KeptRecord:

@@ -11,12 +11,13 @@ batch's entries (``courtbus.runtime.packs``): a restore unpacks it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -149,6 +150,12 @@ def _unreachable(bootstrap: str, exc: Exception) -> ClusterError:
 def changelog_topic(flow: str, store: str) -> str:
     """The changelog topic of one store of a flow."""
     return f"bus.{flow}.{store}.changelog"
+
+
+def _tell_left(tell: Callable[[int], None], left: int, first: int, span: int, upto: int) -> None:
+    """``tell`` what a restore has left once it read one partition's ``span`` up to ``upto``
+    from ``first`` (``left``: before that partition)."""
+    tell(left - min(span, max(0, upto - first)))
 
 
 class Changelogs:
@@ -306,16 +313,36 @@ class Changelogs:
         )
         found: dict[TopicPartition, tuple[int, int]] = {}
         for tp in tps:
+            found[tp] = self._watermarks(consumer, tp)
+        return found
+
+    def _watermarks(self, consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
+        """A changelog partition's (first, end) offsets, asked of its leader.
+
+        After a leader dies, librdkafka's metadata for a topic this consumer does not fetch
+        from keeps the dead leader (or none) until its periodic refresh, minutes later, and
+        every call fails with ``_UNKNOWN_PARTITION`` or ``_LEADER_NOT_AVAILABLE``: the metadata
+        is asked again (``list_topics``) and the call retried for up to 30 s; then the restore
+        consumer is dropped (a new one starts with fresh metadata) and the worker rejoins.
+        """
+        deadline = time.monotonic() + 30
+        while True:
             try:
                 low, high = consumer.get_watermark_offsets(
-                    RdTopicPartition(tp.topic, tp.partition), timeout=30, cached=False
+                    RdTopicPartition(tp.topic, tp.partition), timeout=10, cached=False
                 )
+                return int(low), int(high)
             except KafkaException as exc:
-                raise KafkaError(
-                    f"cannot read the bounds of {tp.topic}-{tp.partition}: {exc}"
-                ) from exc
-            found[tp] = (low, high)
-        return found
+                if time.monotonic() >= deadline:
+                    self.close()  # a new restore consumer next time: fresh metadata
+                    raise KafkaError(
+                        f"cannot read the bounds of {tp.topic}-{tp.partition}: {exc}"
+                    ) from exc
+                log.info("%s: the bounds of %s-%d: %s; asking for its leader again",
+                         self.flow.name, tp.topic, tp.partition, exc)  # fmt: skip
+                with contextlib.suppress(KafkaException):
+                    consumer.list_topics(tp.topic, timeout=10)
+                time.sleep(0.5)
 
     def restore(
         self,
@@ -340,18 +367,21 @@ class Changelogs:
         self,
         backends: Mapping[TaskId, LocalBackend],
         bounds: Mapping[TopicPartition, tuple[int, int]] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> int:
         """``restore`` for several tasks at once: each changelog partition is read once.
 
         Pattern tasks share partitions; restored one by one, each task read the shared tail
         again (and paid a fetch for it even when it held only transaction markers).
+        ``progress`` is told the offsets still to read, at the start and as the reads go on
+        (for the metrics: ``courtbus_restore_remaining_offsets``).
 
         Raises:
             KafkaError: the cluster did not answer (the worker rejoins and tries again).
             StateError: ``STATE_WRITE`` (a local file).
         """
         bounds = bounds if bounds is not None else self.bounds(list(backends))
-        count = 0
+        plan: list[tuple[str, TopicPartition, list[_Reader]]] = []
         for store in self.stores:
             ranges: dict[TopicPartition, list[_Reader]] = {}
             for task, backend in sorted(backends.items()):
@@ -360,8 +390,20 @@ class Changelogs:
                 start = self._start(task, store, backend, *bounds[tp])
                 if start is not None:
                     ranges.setdefault(tp, []).append(_Reader(task, prefix, backend, start))
-            for tp, readers in sorted(ranges.items()):
-                count += self._read(tp, bounds[tp][1], store, readers)
+            plan += [(store, tp, readers) for tp, readers in sorted(ranges.items())]
+        firsts = [min(r.start for r in readers) for _, _, readers in plan]
+        spans = [
+            max(0, bounds[tp][1] - first) for (_, tp, _), first in zip(plan, firsts, strict=True)
+        ]
+        remaining = sum(spans)
+        tell = progress if progress is not None else (lambda _left: None)
+        tell(remaining)
+        count = 0
+        for (store, tp, readers), first, span in zip(plan, firsts, spans, strict=True):
+            told = functools.partial(_tell_left, tell, remaining, first, span)
+            count += self._read(tp, bounds[tp][1], store, readers, told)
+            remaining -= span
+            tell(remaining)
         return count
 
     def _start(
@@ -390,8 +432,16 @@ class Changelogs:
             return None
         return checkpoint if checkpoint is not None else begin
 
-    def _read(self, tp: TopicPartition, end: int, store: str, readers: list[_Reader]) -> int:
-        """Read ``tp`` from the readers' earliest start to ``end``; the records applied."""
+    def _read(
+        self,
+        tp: TopicPartition,
+        end: int,
+        store: str,
+        readers: list[_Reader],
+        read_to: Callable[[int], None] | None = None,
+    ) -> int:
+        """Read ``tp`` from the readers' earliest start to ``end``; the records applied.
+        ``read_to`` is told how far the read got after each fetch."""
         consumer = self._consumer()
         start = min(r.start for r in readers)
         prefixed = bool(readers[0].prefix)
@@ -461,6 +511,8 @@ class Changelogs:
                         buffered += 1
                     if upto >= end:
                         done = True
+                    if read_to is not None:
+                        read_to(upto)
                     if buffered >= _FLUSH_ROWS:
                         for reader in readers:
                             if reader.rows:

@@ -139,7 +139,9 @@ class GroupConsumer:
             topic, partition, offset = m.topic(), m.partition(), m.offset()
             assert topic is not None and partition is not None and offset is not None
             headers: Any = m.headers() or []  # a list of (name, bytes) as the broker sent them
-            record = KeptRecord(topic, partition, offset, m.key(), m.value(), headers)
+            kind, stamp = m.timestamp()
+            written = stamp if kind != ck.TIMESTAMP_NOT_AVAILABLE and stamp > 0 else None
+            record = KeptRecord(topic, partition, offset, m.key(), m.value(), headers, written)
             got = parts.get((topic, partition))
             if got is None:
                 parts[(topic, partition)] = [record]
@@ -327,5 +329,10 @@ class TransactionalProducer:
         self._call("abort_transaction", lambda: self._producer.abort_transaction(timeout_s))
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Send what is queued (outside a transaction there is nothing) and let go."""
-        self._producer.flush(timeout_s)
+        """Send what is queued (outside a transaction there is nothing) and let go. Never
+        raises: a producer in a fatal state (e.g. ``INVALID_TXN_STATE`` after its transaction
+        coordinator died) has nothing left to send, and the worker starts a new one."""
+        try:
+            self._producer.flush(timeout_s)
+        except ck.KafkaException as exc:
+            log.warning("closing the transactional producer: %s", exc)

@@ -11,12 +11,24 @@ service serves them at ``http://<COURTBUS_METRICS_ADDR>:<COURTBUS_METRICS_PORT>/
   by destination: the topic, with a participant's id replaced by ``*`` (``court.*.inbox``,
   ``agency.*.restriction``) so there are a few series, not one per court;
 * ``courtbus_dead_lettered_total{flow, code}``: records dead-lettered, by ``dlq_code``;
+* ``courtbus_alerts_total{flow, type}``: alerts written to ``bus.alerts``, by record type
+  (``ce_type``: ``cn.court.casestatus.watchdog_alert``, ``cn.court.bus.service_alert``, ...);
+* ``courtbus_transactions_total{flow, outcome}``: ``committed`` or ``aborted``;
 * ``courtbus_batch_seconds{flow}``: a batch's processing and transaction, to its commit
   (histogram);
+* ``courtbus_record_latency_seconds{flow}``: each input record's age when the transaction that
+  consumed it committed: from its Kafka timestamp (the writer's create time) to the commit, so
+  it holds the time the record waited in the topic too (histogram; a backlog shows here);
 * ``courtbus_consumer_lag{flow}``: records behind the high watermarks of the partitions it
   owns (from the client's last fetch responses, updated every tick);
-* ``courtbus_tasks{flow}`` and ``courtbus_restored_records{flow}`` (the latest restore's
-  changelog records).
+* ``courtbus_open_timers{flow}``: the timers set in the tasks it owns, each a deadline the flow
+  watches (a delegation's start and report periods, a restriction's acknowledgement, a
+  distribution's windows, a watched case's next alert); flows with timers only, every tick;
+* ``courtbus_tasks{flow}``; restore: ``courtbus_restored_records{flow}`` (the latest restore's
+  changelog records), ``courtbus_restore_records_total{flow}`` (every restore's), and
+  ``courtbus_restore_remaining_offsets{flow}``, the changelog offsets the restore under way
+  still has to read (0 when none is: transaction markers take offsets too, so it is an upper
+  bound of the records).
 
 **Targets.** A service that serves its metrics also writes where, for Prometheus's file-based
 discovery: ``<state dir>/metrics/<flow>-<pid>.json`` (``file_sd_configs`` with
@@ -35,12 +47,14 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from courtbus.bus.records import Output
-from courtbus.bus.topics import DEADLETTER_TOPIC
+from courtbus.bus.records import KeptRecord, Output
+from courtbus.bus.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
 
 log = logging.getLogger("courtbus.runtime")
 _PARTICIPANT_TOPICS = ("court", "agency", "group")
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# a record's age at commit: a hop's latency at low load, up to a backlog's hours
+_AGES = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
 
 
 def destination(topic: str) -> str:
@@ -51,9 +65,9 @@ def destination(topic: str) -> str:
     return topic
 
 
-def _dlq_code(out: Output) -> str:
+def _header(out: Output, name: str) -> str:
     for key, value in out.headers:
-        if key == "dlq_code" and value:
+        if key == name and value:
             return value.decode("utf-8", "replace")
     return "UNKNOWN"
 
@@ -75,15 +89,41 @@ class WorkerMetrics:
                                     [*f, "outcome"], registry=r)  # fmt: skip
         self.batch_seconds = Histogram("courtbus_batch_seconds", "A batch's poll to commit",
                                        f, buckets=_SECONDS, registry=r)  # fmt: skip
+        self.alerts = Counter("courtbus_alerts", "Alerts written to bus.alerts, by record type",
+                              [*f, "type"], registry=r)  # fmt: skip
+        self.record_latency = Histogram(
+            "courtbus_record_latency_seconds",
+            "An input record's age at the commit that consumed it (from its Kafka timestamp)",
+            f, buckets=_AGES, registry=r,
+        )  # fmt: skip
         self.lag = Gauge("courtbus_consumer_lag", "Records behind the owned partitions' ends",
                          f, registry=r)  # fmt: skip
+        self.open_timers = Gauge("courtbus_open_timers",
+                                 "Timers (deadlines the flow watches) set in the owned tasks",
+                                 f, registry=r)  # fmt: skip
         self.tasks = Gauge("courtbus_tasks", "Tasks (input partitions) open", f, registry=r)
         self.restored = Gauge("courtbus_restored_records",
                               "Changelog records read by the latest restore", f, registry=r)  # fmt: skip
+        self.restored_total = Counter("courtbus_restore_records",
+                                      "Changelog records read by every restore", f,
+                                      registry=r)  # fmt: skip
+        self.restore_remaining = Gauge(
+            "courtbus_restore_remaining_offsets",
+            "Changelog offsets the restore under way has still to read (0: none under way)",
+            f, registry=r,
+        )  # fmt: skip
 
-    def committed(self, inputs: int, outputs: Iterable[Output], seconds: float | None) -> None:
+    def committed(
+        self,
+        inputs: int,
+        outputs: Iterable[Output],
+        seconds: float | None,
+        records: Iterable[Iterable[KeptRecord]] = (),
+        at_ms: int | None = None,
+    ) -> None:
         """A transaction committed: ``inputs`` records consumed, ``outputs`` written; the batch
-        took ``seconds`` (None: a tick's)."""
+        took ``seconds`` (None: a tick's). ``records`` (the batch's, by partition) with
+        timestamps get their age at ``at_ms`` (the commit, ms since the epoch) observed."""
         flow = self.flow
         self.transactions.labels(flow, "committed").inc()
         if inputs:
@@ -91,9 +131,28 @@ class WorkerMetrics:
         for out in outputs:
             self.records_out.labels(flow, destination(out.topic)).inc()
             if out.topic == DEADLETTER_TOPIC:
-                self.dead_lettered.labels(flow, _dlq_code(out)).inc()
+                self.dead_lettered.labels(flow, _header(out, "dlq_code")).inc()
+            elif out.topic == ALERTS_TOPIC:
+                self.alerts.labels(flow, _header(out, "ce_type")).inc()
         if seconds is not None:
             self.batch_seconds.labels(flow).observe(seconds)
+        if at_ms is not None:
+            latency = self.record_latency.labels(flow)
+            for part in records:
+                for record in part:
+                    if record.timestamp_ms is not None:  # a clock ahead of ours: age 0
+                        latency.observe(max(0, at_ms - record.timestamp_ms) / 1000)
+
+    def restoring(self, remaining: int) -> None:
+        """A restore under way has ``remaining`` changelog offsets still to read."""
+        self.restore_remaining.labels(self.flow).set(max(0, remaining))
+
+    def restore_done(self, count: int) -> None:
+        """A restore read ``count`` changelog records and is over."""
+        self.restored.labels(self.flow).set(count)
+        if count:
+            self.restored_total.labels(self.flow).inc(count)
+        self.restore_remaining.labels(self.flow).set(0)
 
     def aborted(self) -> None:
         """A transaction was aborted (its records will be processed again)."""

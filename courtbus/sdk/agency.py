@@ -705,12 +705,12 @@ class AgencyClient:
         """
         from courtbus.domain.text import normalize_payload
         from courtbus.gateway.rules import check_values
-        from courtbus.wire.client import make_producer, send
+        from courtbus.wire.client import SDK_LINGER_MS, make_producer, send
 
         clean: dict[str, Any] = normalize_payload(payload)
         check_values(clean)
         if self._producer is None:
-            self._producer = make_producer(self.conn)
+            self._producer = make_producer(self.conn, linger_ms=SDK_LINGER_MS)
         out = self.envelope.build(f"agency.{self.agency.id}.outbox", record, clean,
                                   f"agency:{self.agency.id}", event_id=event_id)  # fmt: skip
         partition, offset = send(self._producer, out)

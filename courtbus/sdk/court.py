@@ -57,6 +57,7 @@ from courtbus.security.principals import court_principal
 from courtbus.security.signing import KeyRing, Signer, Verified
 from courtbus.wire import values as v
 from courtbus.wire.client import (
+    SDK_LINGER_MS,
     BulkSendError,
     describe_failures,
     make_envelope,
@@ -298,7 +299,7 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
         self.signer = signer_for(court_principal(court_id), signing_key, self.directory.keys)
         self.envelope: Envelope = make_envelope(conn)
         self.envelope.signer = self.signer
-        self._producer = make_producer(conn)
+        self._producer = make_producer(conn, linger_ms=SDK_LINGER_MS)
         self.outbox = f"court.{court_id}.outbox"
         self.inbox_topic = f"court.{court_id}.inbox"
 

@@ -204,23 +204,29 @@ def find_distributions(
     court: str | None = None,
     region: Region | None = None,
     states: tuple[str, ...] | None = None,
+    started_before: datetime | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[DistributionRow]:
     """Distributions, newest change first; ``court``: presiding, or a claimant's court;
     ``region`` likewise for a region's courts; ``states``: in one of those states; ``limit``
     rows from ``offset``."""
-    query = distributions_query(court, region, states)
+    query = distributions_query(court, region, states, started_before)
     query = query.order_by(DistributionRecord.updated_at.desc(), DistributionRecord.distribution_id)
     query = query.offset(offset or None).limit(limit)
     return [_row(session, r) for r in session.scalars(query)]
 
 
 def distributions_query(
-    court: str | None, region: Region | None = None, states: tuple[str, ...] | None = None
+    court: str | None,
+    region: Region | None = None,
+    states: tuple[str, ...] | None = None,
+    started_before: datetime | None = None,
 ) -> Select[Any]:
     """The distributions that match the filters, unordered (listed and counted alike)."""
     query = select(DistributionRecord)
+    if started_before is not None:
+        query = query.where(DistributionRecord.started_at < started_before)
     if states is not None:
         query = query.where(DistributionRecord.state.in_(states))
     if (

@@ -6,6 +6,7 @@ Read-only: nothing here writes. ``ReadModelQueries(url)`` or ``ReadModelQueries(
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,14 +29,48 @@ from courtbus.store.models import (
     BlacklistRecord,
     DeadLetterRecord,
     DelegationRecord,
+    DistributionRecord,
     HistoryRecord,
+    RestrictionRecord,
 )
 from courtbus.store.region import Region
 from courtbus.store.restriction_rows import RestrictionRow, WatchdogAlertRow
 
 
+@dataclass(frozen=True)
+class StoredKeys:
+    """What the reconciler compares with the topics: every dead letter's source position, every
+    decision's id in the delegation history, and each view table's (key, version)."""
+
+    dead_letters: list[tuple[str, int, int]]
+    decisions: list[str]
+    listings: list[tuple[str, int]]
+    restrictions: list[tuple[str, int]]
+    distributions: list[tuple[str, int]]
+
+
 class ReadModelQueries(OnDatabase):
     """Queries over what the projector stored."""
+
+    def stored_keys(self) -> StoredKeys:
+        """The keys of every row the reconciler checks (``courtbus reconcile``).
+
+        Raises:
+            StoreError: ``STORE_UNAVAILABLE``.
+        """
+        dl = DeadLetterRecord
+        with self._db.guard(), self._db.sessions() as session:
+            return StoredKeys(
+                dead_letters=[(t, int(p), int(o)) for t, p, o in session.execute(
+                    select(dl.source_topic, dl.source_partition, dl.source_offset))],
+                decisions=[d for d in session.scalars(select(HistoryRecord.decision_id)) if d],
+                listings=[(k, int(v)) for k, v in session.execute(
+                    select(BlacklistRecord.entry_id, BlacklistRecord.version))],
+                restrictions=[(k, int(v)) for k, v in session.execute(
+                    select(RestrictionRecord.control_id, RestrictionRecord.version))],
+                distributions=[(k, int(v)) for k, v in session.execute(
+                    select(DistributionRecord.distribution_id, DistributionRecord.version))],
+            )  # fmt: skip
 
     def delegations(
         self,
@@ -230,6 +265,7 @@ class ReadModelQueries(OnDatabase):
         kind: str | None = None,
         region: Region | None = None,
         awaiting_ack: bool = False,
+        issued_before: datetime | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RestrictionRow]:
@@ -245,7 +281,8 @@ class ReadModelQueries(OnDatabase):
         with self._db.guard(), self._db.sessions() as session:
             return restriction_rows.find_controls(
                 session, court=court, person_id=person_id, status=status, kind=kind,
-                region=region, awaiting_ack=awaiting_ack, limit=limit, offset=offset,
+                region=region, awaiting_ack=awaiting_ack, issued_before=issued_before,
+                limit=limit, offset=offset,
             )  # fmt: skip
 
     def restriction_count(
@@ -257,6 +294,7 @@ class ReadModelQueries(OnDatabase):
         kind: str | None = None,
         region: Region | None = None,
         awaiting_ack: bool = False,
+        issued_before: datetime | None = None,
     ) -> int:
         """How many controls ``restrictions`` would list with no limit (one COUNT).
 
@@ -264,7 +302,9 @@ class ReadModelQueries(OnDatabase):
             StoreError: ``STORE_UNAVAILABLE``.
         """
         return self._count(
-            restriction_rows.controls_query(court, person_id, status, kind, region, awaiting_ack)
+            restriction_rows.controls_query(
+                court, person_id, status, kind, region, awaiting_ack, issued_before
+            )
         )
 
     def restriction(self, control_id: str) -> RestrictionRow | None:
@@ -294,6 +334,7 @@ class ReadModelQueries(OnDatabase):
         court: str | None = None,
         region: Region | None = None,
         states: tuple[str, ...] | None = None,
+        started_before: datetime | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[DistributionRow]:
@@ -305,7 +346,13 @@ class ReadModelQueries(OnDatabase):
         """
         with self._db.guard(), self._db.sessions() as session:
             return distribution_rows.find_distributions(
-                session, court=court, region=region, states=states, limit=limit, offset=offset
+                session,
+                court=court,
+                region=region,
+                states=states,
+                started_before=started_before,
+                limit=limit,
+                offset=offset,
             )
 
     def distribution_count(
@@ -314,13 +361,16 @@ class ReadModelQueries(OnDatabase):
         court: str | None = None,
         region: Region | None = None,
         states: tuple[str, ...] | None = None,
+        started_before: datetime | None = None,
     ) -> int:
         """How many distributions ``distributions`` would list with no limit (one COUNT).
 
         Raises:
             StoreError: ``STORE_UNAVAILABLE``.
         """
-        return self._count(distribution_rows.distributions_query(court, region, states))
+        return self._count(
+            distribution_rows.distributions_query(court, region, states, started_before)
+        )
 
     def distribution(self, distribution_id: str) -> DistributionRow | None:
         """One distribution with its claims, every plan version, objections and deposits.

@@ -215,12 +215,13 @@ def find_controls(
     kind: str | None = None,
     region: Region | None = None,
     awaiting_ack: bool = False,
+    issued_before: datetime | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[RestrictionRow]:
     """Controls, newest issue first; ``person_id`` matches the bound person or the debtor;
     ``limit`` rows from ``offset``."""
-    query = controls_query(court, person_id, status, kind, region, awaiting_ack)
+    query = controls_query(court, person_id, status, kind, region, awaiting_ack, issued_before)
     query = query.order_by(RestrictionRecord.issued_at.desc(), RestrictionRecord.control_id)
     query = query.offset(offset or None).limit(limit)
     return [_row(session, r) for r in session.scalars(query)]
@@ -233,11 +234,14 @@ def controls_query(
     kind: str | None,
     region: Region | None = None,
     awaiting_ack: bool = False,
+    issued_before: datetime | None = None,
 ) -> Select[Any]:
     """The controls that match the filters, unordered (listed and counted alike):
     ``region``, the issuing court's; ``awaiting_ack``, an agency's answer to its issue or lift
-    still PENDING or OVERDUE."""
+    still PENDING or OVERDUE; ``issued_before``: issued before that time (an age)."""
     query = select(RestrictionRecord)
+    if issued_before is not None:
+        query = query.where(RestrictionRecord.issued_at < issued_before)
     if region is not None and (where := region.clause(RestrictionRecord.issuing_court)) is not None:
         query = query.where(where)
     if awaiting_ack:

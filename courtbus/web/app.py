@@ -38,6 +38,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -54,6 +55,7 @@ from courtbus.store.queries import ReadModelQueries
 from courtbus.web.common import ApiError, error_response, status_of
 from courtbus.web.coordination import mount_coordination
 from courtbus.web.coordination import region_of as region_of  # the routes' scope, re-exported
+from courtbus.web.dashboard import mount_dashboard
 from courtbus.web.tokens import TokenStore
 from courtbus.wire.client import read_page
 from courtbus.wire.jsonvalues import from_json
@@ -86,10 +88,12 @@ def create_app(
     agency_client: Callable[[str], AgencyClient] | None = None,
     store_url: str | None = None,
     directory: Directory | None = None,
+    state_dir: Path | None = None,
 ) -> FastAPI:
     """The API over ``conn``; ``court_client(court_id)`` makes a court's SDK client (default:
     ``CourtClient(court_id, conn)``, one per court, kept); ``store_url``: the read model the
-    coordinators' queries read (None: those routes answer 503)."""
+    coordinators' queries read (None: those routes answer 503); ``state_dir``: where the
+    services list their metrics for the dashboard (default ``$COURTBUS_STATE_DIR``)."""
     directory = directory or load_directory()
     queries = ReadModelQueries(store_url) if store_url else None
     clients: dict[str, Any] = {}  # principal → its CourtClient or AgencyClient
@@ -127,6 +131,8 @@ def create_app(
         return found
 
     Principal = Annotated[str, Depends(principal)]
+    mount_dashboard(app, queries=queries, directory=directory, region_of=region_of,
+                    principal=principal, state_dir=state_dir)  # fmt: skip
 
     def own(who: str, principal: str) -> None:
         if who != principal:

@@ -14,10 +14,10 @@ Routes (``/v1/coordination/…``):
   ``overdue``: the start deadline passed unstarted, or the report deadline passed unended;
 * ``listings?status=&court=&province=&older_than_days=`` and ``listings/{entry_id}``: the
   dishonest-debtor list by listing court;
-* ``restrictions?status=&kind=&court=&province=&awaiting_ack=`` and ``restrictions/{id}``: exit
+* ``restrictions?status=&kind=&court=&province=&awaiting_ack=&older_than_days=`` and ``restrictions/{id}``: exit
   and consumption bans by issuing court, each with its agencies' answers and interceptions;
   ``awaiting_ack``: an agency's answer still PENDING or OVERDUE;
-* ``distributions?state=&court=&province=`` (``state`` repeatable) and
+* ``distributions?state=&court=&province=&older_than_days=`` (``state`` repeatable) and
   ``distributions/{id}``: by presiding or claimant's court;
 * ``dead-letters?code=`` (refused from the region's courts' outboxes; never the bytes) and
   ``watchdog-alerts?court=``.
@@ -191,6 +191,7 @@ def mount_coordination(
         court: Court = None,
         province: Province = None,
         awaiting_ack: bool = False,
+        older_than_days: Days = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
@@ -200,6 +201,7 @@ def mount_coordination(
         where: dict[str, Any] = {
             "court": court, "status": status, "kind": kind,
             "region": narrowed(region, court, province), "awaiting_ack": awaiting_ack,
+            "issued_before": ago(older_than_days),
         }  # fmt: skip
         rows = read(lambda: q.restrictions(**where, limit=bounded(limit), offset=offset))
         return page(rows, read(lambda: q.restriction_count(**where)), offset)
@@ -219,6 +221,7 @@ def mount_coordination(
         state: Annotated[list[str] | None, Query()] = None,
         court: Court = None,
         province: Province = None,
+        older_than_days: Days = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
@@ -227,7 +230,7 @@ def mount_coordination(
         region, q = scope(who)
         where: dict[str, Any] = {
             "court": court, "region": narrowed(region, court, province),
-            "states": tuple(state) if state else None,
+            "states": tuple(state) if state else None, "started_before": ago(older_than_days),
         }  # fmt: skip
         rows = read(lambda: q.distributions(**where, limit=bounded(limit), offset=offset))
         return page(rows, read(lambda: q.distribution_count(**where)), offset)

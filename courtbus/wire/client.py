@@ -42,6 +42,13 @@ def make_envelope(
     return Envelope(codec, signer)
 
 
+# The SDK clients' producers (CourtClient, AgencyClient; the REST API sends through them): each
+# send_record waits for its record's acknowledgement, so a linger only delays it (5 ms a send,
+# all of it: a waiting sender never fills the batch). Without one, records still batch while a
+# request is in flight, and a bulk send (send_many) is as fast (bench.web_ingress, README).
+SDK_LINGER_MS = 0
+
+
 def make_producer(conn: Connection, **overrides: Any) -> KafkaProducer:
     """An idempotent, ``acks=all`` producer.
 

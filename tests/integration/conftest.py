@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -94,9 +94,10 @@ StartServices = Callable[..., Services]
 def start_services(
     conn: Connection, registered: dict[str, int], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StartServices]:
-    """``start_services(home, env=None, which=("projector", "gateway", "delegation"))``: the
-    bus's topics applied, then those services running as processes (see
-    ``helpers.Services``), until the end of the test module.
+    """``start_services(home, env=None, which=("projector", "gateway", "delegation"),
+    own_env=None)``: the bus's topics applied, then those services running as processes (see
+    ``helpers.Services``; ``own_env``: settings of one service, by name), until the end of
+    the test module.
 
     ``home`` is a folder (logs, worker state, the read model) or a name for a fresh one.
     """
@@ -104,10 +105,13 @@ def start_services(
     ops.apply_topics(conn, ops.plan_topics(conn))
 
     def start(
-        home: Path | str, env: dict[str, str] | None = None, which: Iterable[str] = ALL_SERVICES
+        home: Path | str,
+        env: dict[str, str] | None = None,
+        which: Iterable[str] = ALL_SERVICES,
+        own_env: Mapping[str, dict[str, str]] | None = None,
     ) -> Services:
         folder = home if isinstance(home, Path) else tmp_path_factory.mktemp(home)
-        services = Services(conn, folder, env, which)
+        services = Services(conn, folder, env, which, own_env)
         started.append(services)
         services.start()
         return services

@@ -11,12 +11,14 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from courtbus.config import Connection
+from courtbus.stack import Stack, StackConfig
 
 T = TypeVar("T")
 POLL_S = 0.05  # the poll interval of the wait loops
@@ -196,6 +198,32 @@ class GroupProgress:
         ]
 
 
+# -- a stack of a test's own -----------------------------------------------------------------
+
+
+@contextmanager
+def private_stack(home: Path, nodes: int = 1) -> Iterator[tuple[Stack, Connection]]:
+    """Kafka (``nodes`` brokers) and a registry of their own in ``home``, the catalogue's
+    topics applied and every schema registered; stopped after. For a test that must count
+    everything on its topics, which the session's shared stack fills with other modules'
+    records (and their services' restored timers)."""
+    from courtbus.app import ops
+    from courtbus.wire.schemas import SchemaSet
+    from tests.ports import free_block
+
+    base = free_block(2 * nodes + 2)  # each node: client + controller; the registry: 2
+    stack = Stack(StackConfig(home, nodes=nodes, port_base=base, registry_port=base + 2 * nodes,
+                              registry_storage="memory"))  # fmt: skip
+    state = stack.up()
+    try:
+        conn = Connection(state.bootstrap, state.registry_url)
+        ops.apply_topics(conn, ops.plan_topics(conn))
+        ops.register_schemas(conn.require_registry(), SchemaSet.load())
+        yield stack, conn
+    finally:
+        stack.down()
+
+
 # -- services as processes --------------------------------------------------------------------
 
 
@@ -310,7 +338,8 @@ class Services(Mapping[str, ServiceProcess]):
     ``<home>/<name>.log`` with its state under ``<home>/state``, ready (also after a restart)
     once its worker has its partitions.
 
-    ``env`` goes to every service. The projector gets a read model of its own
+    ``env`` goes to every service, ``own_env`` (by service name) to one (e.g. each its
+    ``COURTBUS_METRICS_PORT``). The projector gets a read model of its own
     (``sqlite:///<home>/read.db``, ``store_url``) and a fresh consumer group
     (``projector_group``) unless ``env`` names them.
     """
@@ -321,6 +350,7 @@ class Services(Mapping[str, ServiceProcess]):
         home: Path,
         env: dict[str, str] | None = None,
         which: Iterable[str] = ALL_SERVICES,
+        own_env: Mapping[str, dict[str, str]] | None = None,
     ) -> None:
         self.conn, self.home = conn, home
         self.env = {
@@ -335,7 +365,7 @@ class Services(Mapping[str, ServiceProcess]):
             group = self.group(name)
             self.procs[name] = ServiceProcess(
                 SERVICE_MODULES[name], conn, home / f"{name}.log", f"{group} consuming",
-                self.env, assigned=f"{group} restored",
+                {**self.env, **(own_env or {}).get(name, {})}, assigned=f"{group} restored",
             )  # fmt: skip
 
     def group(self, name: str) -> str:

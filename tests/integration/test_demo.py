@@ -32,11 +32,16 @@ def _cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
 
 def test_demo_then_restart_keeps_topics_and_schema_ids(tmp_path: Path) -> None:
     home = tmp_path / "stack"
-    base = free_block(5)  # a secure node: client, controller, SCRAM; the registry: 2
+    base = free_block(6)  # a secure node: client, controller, SCRAM; the registry: 2; the web
     ports = ["--port-base", str(base), "--registry-port", str(base + 3)]
+    web = ["--web-port", str(base + 5), "--keep-running", "6"]
     try:
-        run = _cli("demo", "--home", str(home), *ports)
+        run = _cli("demo", "--home", str(home), *ports, *web)
         demo = run.stdout
+        assert f"web API on http://127.0.0.1:{base + 5}" in demo
+        assert f"dashboard: http://127.0.0.1:{base + 5}/dashboard/#token=" in demo
+        live = re.search(r"(\d+) more delegation requests sent while it ran, (\d+) of them", demo)
+        assert live is not None and int(live[1]) >= 3 and live[1] == live[2], demo[-2000:]
         _assert_nothing_unmasked(home, run.stdout + run.stderr)
         for flow in ("delegation", "blacklist", "restriction", "distribution", "casestatus"):
             assert f"cn.court.{flow}." in demo

@@ -189,3 +189,36 @@ def test_an_agency_answers_and_reads_only_its_granted_feeds(
     assert refused.status_code == 403 and refused.json()["code"] == "FEED_NOT_GRANTED"
     court = _auth(issued["court.320583"])
     assert client.get("/v1/agencies/nia/feeds/restriction", headers=court).status_code == 403
+
+
+def test_the_agencies_routes_answer_401_422_and_a_retry_once(
+    api: tuple[TestClient, dict[str, str]], conn: Connection
+) -> None:
+    client, issued = api
+    nia = _auth(issued["agency.nia"])
+    body = {"type": "cn.court.bus.restriction.RestrictionAcknowledged", "id": str(uuid.uuid4()),
+            "payload": {"control_id": f"rc-{uuid.uuid4().hex[:8]}", "agency_id": "nia",
+                        "target": "ISSUE", "acknowledged_at": "2026-12-07T08:00:00+08:00",
+                        "reference": "NIA-2"}}  # fmt: skip
+    for headers in ({}, _auth("not-a-token")):
+        answer = client.post("/v1/agencies/nia/outbox", json=body, headers=headers)
+        assert answer.status_code == 401 and answer.json()["code"] == "AUTH_REQUIRED"
+        for flow in ("restriction", "feed"):
+            assert client.get(f"/v1/agencies/nia/feeds/{flow}", headers=headers).status_code == 401
+    bad = {**body, "payload": {k: v for k, v in body["payload"].items() if k != "target"}}
+    answer = client.post("/v1/agencies/nia/outbox", json=bad, headers=nia)
+    assert answer.status_code == 422 and answer.json()["code"] == "AVRO_ENCODE_FAILED", answer.text
+    answer = client.post("/v1/agencies/nia/outbox", json={"payload": 1}, headers=nia)
+    assert answer.status_code == 422 and answer.json()["code"] == "REQUEST_INVALID"
+    first = client.post("/v1/agencies/nia/outbox", json=body, headers=nia)
+    again = client.post("/v1/agencies/nia/outbox", json=body, headers=nia)
+    assert (first.status_code, again.status_code) == (201, 200) and first.json() == again.json()
+    reader = TopicReader(conn, "agency.nia.outbox")
+    try:
+        ids = [dict(r.headers).get("ce_id") for r in reader.read_to_end()]
+    finally:
+        reader.close()
+    assert ids.count(body["id"].encode()) == 1
+    answer = client.get("/v1/agencies/nia/feeds/restriction", headers=nia,
+                        params={"after": "-1:0"})  # fmt: skip
+    assert answer.status_code == 422 and answer.json()["code"] == "CURSOR_INVALID"

@@ -126,7 +126,7 @@ def producer() -> FakeProducer:
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch, producer: FakeProducer) -> Iterator[CourtClient]:
     envelope = Envelope(AvroCodec(SCHEMAS, MemoryRegistry(), auto_register=True))
-    monkeypatch.setattr(court_module, "make_producer", lambda conn: producer)
+    monkeypatch.setattr(court_module, "make_producer", lambda conn, **_settings: producer)
     monkeypatch.setattr(court_module, "make_envelope", lambda conn: envelope)
     with CourtClient("3205", Connection("127.0.0.1:1", None), directory=DIRECTORY) as c:
         yield c

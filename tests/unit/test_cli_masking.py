@@ -169,6 +169,7 @@ PRINTS_NO_IDS = {
     "schemas register", "schemas check", "schemas history", "directory check", "directory show",
     "directory generate",
     "serve",
+    "reconcile",  # counts, and samples by topic, offset, ce_id and delegation id: no ID number
     "dlq replay",  # its ref and code; a refusal's reason is masked (mask_ids_in_text)
     "blacklist generate", "blacklist sync", "blacklist verify-mirror", "blacklist verify",
     "delegation send", "delegation send-many", "delegation accept", "delegation materials",

@@ -34,7 +34,7 @@ def test_the_end_of_the_demo_says_what_runs_and_what_stopped(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(demo, "Stack", _FakeStack)
-    monkeypatch.setattr(demo, "_run_on_stack", lambda *_a: None)
+    monkeypatch.setattr(demo, "_run_on_stack", lambda *_a, **_kw: None)
     out, buffer = _console()
     demo.run_demo(out, tmp_path, 9092, 8081)
     text = buffer.getvalue()

@@ -153,13 +153,18 @@ def test_prometheus_scrapes_every_service_and_grafana_shows_the_metrics(
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
     used = {m for e in exprs for m in re.findall(r"courtbus_[a-z_]+", e)}
     worker = WorkerMetrics("probe")
-    from courtbus.bus.records import Output
+    from courtbus.bus.records import KeptRecord, Output
 
     dead = Output("bus.deadletter", None, b"", [("dlq_code", b"X")])
-    worker.committed(1, [dead], 0.1)  # a sample of each labelled metric exists once used
+    alert = Output("bus.alerts", None, b"", [("ce_type", b"cn.court.bus.service_alert")])
+    read = KeptRecord("bus.x.events", 0, 0, None, b"", [], timestamp_ms=1)
+    # a sample of each labelled metric exists once used
+    worker.committed(1, [dead, alert], 0.1, [[read]], at_ms=2)
     worker.tasks.labels("probe").set(1)
     worker.lag.labels("probe").set(0)
-    worker.restored.labels("probe").set(0)
+    worker.open_timers.labels("probe").set(0)
+    worker.restoring(1)
+    worker.restore_done(1)
     worker.aborted()
     known = {s.name for m in worker.registry.collect() for s in m.samples}
     assert used and used <= known, used - known

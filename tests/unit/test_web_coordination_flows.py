@@ -150,6 +150,10 @@ def test_restrictions_awaiting_an_agencys_answer(api: tuple[TestClient, dict[str
     assert _ids(client, js, "restrictions?awaiting_ack=true", "control_id") == ["rc-2"]
     assert _ids(client, js, "restrictions?kind=EXIT_BAN", "control_id") == ["rc-1"]
     assert _get(client, issued["coordinator.61"], "restrictions")["total"] == 0
+    issued_at = datetime.fromisoformat(_get(client, js, "restrictions/rc-2")["issued_at"])
+    days = (datetime.now(UTC) - issued_at).days
+    assert len(_ids(client, js, f"restrictions?older_than_days={days}", "control_id")) == 2
+    assert _ids(client, js, f"restrictions?older_than_days={days + 1}", "control_id") == []
     one = _get(client, js, "restrictions/rc-1")
     assert [(a["agency_id"], a["state"]) for a in one["acks"]] == [("nia", "ACKNOWLEDGED")]
     assert "*" in one["person_id"] and "*" in one["document_number"]
@@ -167,6 +171,10 @@ def test_distributions_by_presiding_or_claimants_court(
     route = "distributions?state=IN_SUIT&state=OBJECTION_WINDOW"
     assert _ids(client, spc, route, "distribution_id") == [dist.DID]
     assert _get(client, spc, "distributions?state=OBJECTION_WINDOW")["total"] == 0
+    started = datetime.fromisoformat(_get(client, spc, f"distributions/{dist.DID}")["started_at"])
+    days = (datetime.now(UTC) - started).days
+    assert _get(client, spc, f"distributions?older_than_days={days}")["total"] == 1
+    assert _get(client, spc, f"distributions?older_than_days={days + 1}")["total"] == 0
     one = _get(client, issued["coordinator.11"], f"distributions/{dist.DID}")
     assert one["state"] == "IN_SUIT" and [c["claim_id"] for c in one["claims"]] == ["a1", "b1"]
     assert all("*" in c["claimant_id"] for c in one["claims"])
@@ -192,6 +200,7 @@ ROUTES = {  # every coordination route, with a record of the fixture where it ta
     "/v1/coordination/distributions/{distribution_id}": f"distributions/{dist.DID}",
     "/v1/coordination/dead-letters": "dead-letters",
     "/v1/coordination/watchdog-alerts": "watchdog-alerts",
+    "/v1/coordination/summary": "summary",  # the dashboard's data: no paging
 }
 
 
@@ -213,6 +222,6 @@ def test_every_route_answers_401_403_and_422(api: tuple[TestClient, dict[str, st
         refused = _get(client, issued["coordinator.51"], route, 404 if "/" in route else 200)
         if "/" in route:  # one record of another region: as if it did not exist
             assert refused["code"] == "NOT_FOUND", route
-        else:  # a list: a bad page is the bus's REQUEST_INVALID
+        elif route != "summary":  # a list: a bad page is the bus's REQUEST_INVALID
             bad = _get(client, issued["coordinator.32"], f"{route}?limit=0", 422)
             assert bad["code"] == "REQUEST_INVALID", route

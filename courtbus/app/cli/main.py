@@ -29,6 +29,7 @@ from courtbus.app.cli import (
     restrictions,
     web,
 )
+from courtbus.app.cli import reconcile as reconcile_cli
 from courtbus.errors import ClusterError, CourtbusError, SchemaError
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ app.add_typer(keys.keys_app, name="keys")
 app.command("inbox")(bus.inbox)
 app.command("feed")(bus.feed)
 app.command("serve")(bus.serve)
+app.command("reconcile")(reconcile_cli.reconcile)
 
 out = Console()
 err = Console(stderr=True)
@@ -566,9 +568,26 @@ def demo(
         bool,
         typer.Option("--insecure", help="A new stack in plaintext, for local experiments only."),
     ] = False,
+    web_port: Annotated[
+        int,
+        typer.Option(
+            help="Port of the REST API and dashboard (another if taken).", min=1, max=65535
+        ),
+    ] = 8000,
+    keep_running: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to keep a multi-court scenario flowing after the scenes, "
+            "for the dashboard (0: none; Ctrl-C ends it).",
+            min=0,
+        ),
+    ] = 60.0,
 ) -> None:
     """Bring the stack up (secure: TLS, a certificate per participant and service, ACLs from
-    the directory), apply topics, register schemas, send one message per flow, show them."""
+    the directory), apply topics, register schemas, send one message per flow, show them; then
+    run the services, the web API and dashboard (its URL printed), every flow's scenes, and
+    keep messages flowing for ``--keep-running`` seconds."""
     from courtbus.app.demo import run_demo
 
-    run_demo(out, home, port_base, registry_port, insecure=insecure)
+    run_demo(out, home, port_base, registry_port, insecure=insecure, web_port=web_port,
+             keep_running_s=keep_running)  # fmt: skip

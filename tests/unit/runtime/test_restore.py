@@ -186,3 +186,29 @@ def test_a_new_state_file_has_pages_that_hold_a_national_list_entry(tmp_path: Pa
     again = backend(tmp_path, TaskId(0))  # reopened: the same file, the same pages
     assert again.read("seen", b"e") is not None
     assert again.checkpoint("seen") == 1
+
+
+def test_a_restore_tells_the_offsets_it_has_left_down_to_zero(tmp_path: Path) -> None:
+    """``courtbus_restore_remaining_offsets``: the whole range at the start, less after each
+    fetch (the scripted consumer hands out three records a call), none at the end."""
+    task = TaskId(0)
+    log = {0: [Msg(i, f"k{i}".encode(), b"v") for i in range(10)]}
+    logs = changelogs(tmp_path, TopicFlow(envelope=None), log)  # type: ignore[arg-type]
+    left: list[int] = []
+    read = logs.restore_all(
+        {task: backend(tmp_path, task)}, {TopicPartition(TOPIC, 0): (0, 10)}, left.append
+    )
+    assert read == 10
+    assert left[0] == 10 and left[-1] == 0
+    assert left == sorted(left, reverse=True), "never up"
+    assert 7 in left and 1 in left, "told as the fetches go: after 3, after 9 records"
+
+
+def test_a_restore_with_nothing_to_read_tells_zero_once(tmp_path: Path) -> None:
+    task = TaskId(1)
+    logs = changelogs(tmp_path, TopicFlow(envelope=None), {1: []})  # type: ignore[arg-type]
+    store = backend(tmp_path, task)
+    store.load("seen", {}, 5)
+    left: list[int] = []
+    assert logs.restore_all({task: store}, {TopicPartition(TOPIC, 1): (0, 5)}, left.append) == 0
+    assert left == [0]

@@ -1,0 +1,251 @@
+"""``courtbus reconcile``: read every outbox, flow topic, inbox, view and the read model, and
+judge them with ``courtbus.bus.reconcile`` (what must exist, what does).
+
+Topics are read under ``read_committed`` from their start to the end they had when the reading
+began; the read model from SQL. Run it once the flows are quiet (nothing in flight), or the
+newest records count as lost until the services catch up: ``wait_s`` reconciles again until
+everything holds or the time runs out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from courtbus.bus import reconcile as judge
+from courtbus.bus.reconcile import Decision, Ledger, Seen
+from courtbus.config import Connection
+from courtbus.domain.delegation import superior_of
+from courtbus.errors import ClusterError, CourtbusError
+from courtbus.gateway import record_digest
+from courtbus.store.queries import ReadModelQueries, StoredKeys
+from courtbus.wire.client import make_envelope
+from courtbus.wire.envelope import Envelope, RawRecord
+from courtbus.wire.messages import by_ce_type
+
+DELEGATION_EVENTS = "bus.delegation.events"
+DECIDED = "cn.court.bus.delegation.DelegationDecided"
+VIEWS = {  # view topic → (flow, the table's check name)
+    "blacklist.entries": ("blacklist", "listings in SQL"),
+    "restriction.controls": ("restriction", "restrictions in SQL"),
+    "distribution.cases": ("distribution", "distributions in SQL"),
+}
+Progress = Callable[[int, int], None]  # (records read, records to read)
+
+
+@dataclass
+class Report:
+    """Every ledger, and how many records were read."""
+
+    ledgers: list[Ledger]
+    records: int
+
+    @property
+    def ok(self) -> bool:
+        """Nothing lost, duplicated or unexpected anywhere."""
+        return all(g.ok for g in self.ledgers)
+
+
+def _wanted(topic: str) -> bool:
+    return (
+        judge.is_outbox(topic)
+        or (topic.startswith("bus.") and topic.endswith(".events"))
+        or topic == judge.DEADLETTER
+        or (topic.startswith("court.") and topic.endswith(".inbox"))
+        or topic in VIEWS
+    )
+
+
+def read_all(conn: Connection, progress: Progress | None = None) -> dict[str, list[Any]]:
+    """Every committed record of the topics the reconciler judges, by topic.
+
+    Raises:
+        ClusterError: ``CLUSTER_UNREACHABLE``.
+    """
+    try:
+        consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
+                                 isolation_level="read_committed")  # fmt: skip
+    except KafkaError as exc:
+        raise ClusterError(f"cannot reach Kafka at {conn.bootstrap}: {exc}",
+                           code="CLUSTER_UNREACHABLE") from exc  # fmt: skip
+    found: dict[str, list[Any]] = defaultdict(list)
+    try:
+        topics = sorted(t for t in consumer.topics() if _wanted(t))
+        parts = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        if not parts:
+            return {}
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends, starts = consumer.end_offsets(parts), consumer.beginning_offsets(parts)
+        total, read = sum(ends[tp] - starts[tp] for tp in parts), 0
+        quiet = time.monotonic()
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            batches = consumer.poll(timeout_ms=500, max_records=5000)
+            for tp, records in batches.items():
+                found[tp.topic] += [r for r in records if r.offset < ends[tp]]
+                read += len(records)
+            if batches:
+                quiet = time.monotonic()
+            elif time.monotonic() - quiet > 30:
+                raise ClusterError("reading the topics stalled for 30 s",
+                                   code="CLUSTER_UNREACHABLE")  # fmt: skip
+            if progress is not None:
+                progress(min(read, total), total)
+    except KafkaError as exc:
+        raise ClusterError(f"cannot read the topics: {exc}", code="CLUSTER_UNREACHABLE") from exc
+    finally:
+        consumer.close()
+    return found
+
+
+def _header(r: Any, name: str) -> str | None:
+    for k, v in r.headers or ():
+        if k == name:
+            return bytes(v).decode("utf-8", "replace")
+    return None
+
+
+def seen(r: Any) -> Seen:
+    """A consumed record as the judge sees it."""
+    ce_type = _header(r, "ce_type")
+    try:
+        flow = by_ce_type(ce_type).flow if ce_type else None
+    except CourtbusError:
+        flow = None
+    dead_from = None
+    if r.topic == judge.DEADLETTER:
+        try:
+            dead_from = (_header(r, "dlq_topic") or "?", int(_header(r, "dlq_partition") or -1),
+                         int(_header(r, "dlq_offset") or -1))  # fmt: skip
+        except ValueError:
+            dead_from = None
+    return Seen(r.topic, r.partition, r.offset, _header(r, "ce_id"), _header(r, "ce_source"),
+                flow, record_digest(cast(RawRecord, r)), dead_from)  # fmt: skip
+
+
+def _decision(envelope: Envelope, r: Any) -> Decision | None:
+    event = envelope.read(r)
+    if event.record != DECIDED:
+        return None
+    p = event.payload
+    return Decision(event.headers.id, str(p["delegation_id"]), str(p["step"]),
+                    str(p["decided_event_id"]), bool(p["applied"]), p.get("by_court"),
+                    p.get("requesting_court"), p.get("executing_court"))  # fmt: skip
+
+
+def judge_all(
+    envelope: Envelope, topics: dict[str, list[Any]], stored: StoredKeys | None
+) -> list[Ledger]:
+    """Every ledger over ``topics`` (as ``read_all`` gives them) and the read model's keys
+    (None: no read model, its checks left out)."""
+    every = {t: [seen(r) for r in records] for t, records in topics.items()}
+    outboxes = [s for t, rs in every.items() if judge.is_outbox(t) for s in rs]
+    flows = [s for t, rs in every.items() if t.startswith("bus.") and t.endswith(".events")
+             for s in rs]  # fmt: skip
+    dead = every.get(judge.DEADLETTER, [])
+    ledgers = judge.gateway_ledgers(outboxes, flows, dead)
+    decisions: list[Decision] = []
+    steps: list[Seen] = []
+    for r, s in zip(topics.get(DELEGATION_EVENTS, []), every.get(DELEGATION_EVENTS, []),
+                    strict=True):  # fmt: skip
+        d = _decision(envelope, r)
+        if d is not None:
+            decisions.append(d)
+        else:
+            steps.append(s)
+    ledgers.append(judge.decision_ledger(steps, decisions))
+    inboxes = {t.split(".")[1]: rs for t, rs in every.items() if t.endswith(".inbox")}
+    ledgers.append(judge.delivery_ledger(decisions, inboxes, superior_of))
+    if stored is not None:
+        ledgers += _stored_ledgers(envelope, topics, stored, dead, decisions)
+    return ledgers
+
+
+def _stored_ledgers(
+    envelope: Envelope,
+    topics: dict[str, list[Any]],
+    stored: StoredKeys,
+    dead: list[Seen],
+    decisions: list[Decision],
+) -> list[Ledger]:
+    rows: list[Ledger] = []
+    positions: dict[str, list[int]] = defaultdict(list)
+    for pos in stored.dead_letters:
+        positions[":".join(map(str, pos))].append(0)
+    rows.append(judge.rows_ledger("bus", "dead letters in SQL",
+                                  {":".join(map(str, d.dead_from or ())): None for d in dead
+                                   if d.dead_from is not None}, positions))  # fmt: skip
+    history: dict[str, list[int]] = defaultdict(list)
+    for ce_id in stored.decisions:
+        history[ce_id].append(0)
+    rows.append(judge.rows_ledger("delegation", "history in SQL",
+                                  {d.ce_id: None for d in decisions}, history))  # fmt: skip
+    dead_at = {d.dead_from for d in dead if d.dead_from is not None}
+    kept = {"blacklist.entries": stored.listings, "restriction.controls": stored.restrictions,
+            "distribution.cases": stored.distributions}  # fmt: skip
+    for topic, (flow, check) in VIEWS.items():
+        latest: dict[str, Any] = {}
+        for r in topics.get(topic, []):
+            latest[(r.key or b"").decode()] = r
+        want: dict[str, int | None] = {}
+        gone: set[str] = set()
+        for key, r in latest.items():
+            if (topic, r.partition, r.offset) in dead_at:
+                continue  # the projector could not store it and said so in a dead letter
+            if r.value is None:
+                if topic == "blacklist.entries":  # a tombstone deletes the entry's row
+                    gone.add(key)
+                continue  # a lifted control, an ended distribution: the row stays
+            want[key] = int(envelope.read(r).payload["version"])
+        have: dict[str, list[int]] = defaultdict(list)
+        for key, version in kept[topic]:
+            have[key].append(version)
+        ledger = judge.rows_ledger(flow, check, want, have)
+        for key in gone & set(have):
+            ledger.problem("unexpected", f"{key}: a row for an entry the view deleted")
+        rows.append(ledger)
+    return rows
+
+
+def reconcile(
+    conn: Connection,
+    store_url: str | None,
+    *,
+    wait_s: float = 0,
+    progress: Progress | None = None,
+    envelope: Envelope | None = None,
+) -> Report:
+    """Read and judge; with ``wait_s``, again every few seconds until all holds or the time
+    is up (the last report is returned).
+
+    Raises:
+        ClusterError, RegistryError, StoreError: what cannot be read.
+    """
+    envelope = envelope or make_envelope(conn)
+    queries = ReadModelQueries(store_url) if store_url else None
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            topics = read_all(conn, progress)
+            stored = queries.stored_keys() if queries is not None else None
+            report = Report(judge_all(envelope, topics, stored),
+                            sum(len(rs) for rs in topics.values()))  # fmt: skip
+            if report.ok or time.monotonic() >= deadline:
+                return report
+            time.sleep(2)
+    finally:
+        if queries is not None:
+            queries.close()
+
+
+def flows_of(ledgers: Iterable[Ledger]) -> list[str]:
+    """The flows the ledgers cover, in order of first appearance."""
+    return list(dict.fromkeys(g.flow for g in ledgers))

@@ -1,0 +1,298 @@
+"""The coordination centres' dashboard in a real browser (issue 19, item 2): headless Chromium
+from Debian's packages, driven by Selenium through Debian's chromedriver, opens
+``/dashboard/`` of ``courtbus serve web`` (a process, on a free port) while courts send
+delegations, listings and a broken record through the real broker, gateway, delegation and
+blacklist services and the projector writes the read model; it checks that the numbers shown
+are the read model's, that they change as more messages flow, that the charts are drawn, and
+saves a screenshot (path printed; ``COURTBUS_DASHBOARD_SCREENSHOT=docs/dashboard.png``
+writes the README's too).
+
+No browser is ever downloaded: the test fails (it does not skip) when ``chromium`` or
+``chromedriver`` is missing; ``.ci/run`` installs them (``apt-get install chromium
+chromium-driver``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from rich.console import Console
+
+from courtbus.app.demo_distribution import run_participation_scene
+from courtbus.app.samples import FIRM_CODE, PERSON_ID
+from courtbus.config import Connection
+from courtbus.domain.delegation import END_STATES
+from courtbus.sdk import CourtClient
+from courtbus.store.queries import ReadModelQueries
+from courtbus.web import tokens as web_tokens
+from courtbus.wire import values as v
+from tests.integration.conftest import StartServices
+from tests.integration.helpers import ServiceProcess, Services, wait_until
+from tests.integration.own_stack import own_conn, own_registered  # noqa: F401 - own stack
+from tests.ports import free_block
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("COURTBUS_TEST_ARTIFACTS") or REPO / "test-artifacts")
+# start within 6 s of delivery: a delivered request nobody accepts is overdue during the test
+DEADLINES = "default: {start: 6s, report: 30s, warn_before: 2s}\n"
+PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
+FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}
+ART6: dict[str, Any] = {"performance": "全部未履行", "title_issuer": "广东省湛江市中级人民法院",
+                        "title_number": "(2023)粤08民初12号"}  # fmt: skip
+SERVICES = ("projector", "gateway", "delegation", "blacklist", "restrictions", "distribution")
+COURTS = ("320583", "6101", "4408", "50", "3174", "6104", "3205")
+
+
+def _browser_binaries() -> tuple[str, str]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.fail(
+            "the dashboard's browser test needs Debian's chromium and chromedriver "
+            "(apt-get install -y chromium chromium-driver; .ci/run installs them): "
+            f"chromium={chromium}, chromedriver={driver}"
+        )
+    return chromium, driver
+
+
+@pytest.fixture(scope="module")
+def services(start_services: StartServices, tmp_path_factory: pytest.TempPathFactory) -> Services:
+    home = tmp_path_factory.mktemp("dashboard")
+    (home / "deadlines.yaml").write_text(DEADLINES)
+    env = {"COURTBUS_DEADLINES": str(home / "deadlines.yaml"), "COURTBUS_TICK_SECONDS": "0.5",
+           "COURTBUS_METRICS_PORT": "0"}  # fmt: skip
+    return start_services(home, env=env, which=SERVICES)
+
+
+@pytest.fixture(scope="module")
+def courts(conn: Connection, services: Services) -> Iterator[dict[str, CourtClient]]:
+    clients = {c: CourtClient(c, conn) for c in COURTS}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def web(conn: Connection, services: Services) -> Iterator[tuple[str, str]]:
+    """``courtbus serve web`` (``python -m services.web``) over the projector's read model and
+    the services' state folder (their metrics targets); (base URL, the SPC centre's token)."""
+    tokens = services.home / "web-tokens.yaml"
+    token = web_tokens.issue("coordinator.spc", tokens)
+    port = free_block(1)
+    proc = ServiceProcess("services.web", conn, services.home / "web.log", "web API on", env={
+        "COURTBUS_STORE_URL": services.store_url, "COURTBUS_WEB_TOKENS": str(tokens),
+        "COURTBUS_WEB_PORT": str(port), "COURTBUS_STATE_DIR": str(services.home / "state"),
+    })  # fmt: skip
+    proc.start()
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"{base}/dashboard/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(answers, 30, lambda: f"the web service:\n{proc.log_text()[-2000:]}")
+        yield base, token
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = _browser_binaries()
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never fetch anything
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,2500", "--lang=zh-CN"):  # fmt: skip
+        options.add_argument(arg)
+    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    try:
+        yield chrome
+    finally:
+        chrome.quit()
+
+
+def _request(court: CourtClient, tag: str, executing: str, debtor: dict[str, str]) -> str:
+    did = f"dlg-dash-{tag}-{uuid.uuid4().hex[:6]}"
+    court.request_delegation(delegation_id=did, case_number=f"(2024){court.court.designation}执{uuid.uuid4().int % 9000 + 1000}号",
+                             executing_court=executing, matter="SEARCH", debtor=debtor)  # fmt: skip
+    return did
+
+
+def _list(court: CourtClient, tag: str, debtor: dict[str, str]) -> str:
+    eid = f"bl-dash-{tag}-{uuid.uuid4().hex[:6]}"
+    court.list_debtor(eid, f"(2024){court.court.designation}执{uuid.uuid4().int % 9000 + 1000}号",
+                      debtor, "REFUSED_WITH_ABILITY", obligation="支付货款 86,000.00 元",
+                      conduct="有履行能力而拒不履行", filed_at=v.now() - timedelta(days=90),
+                      **({"legal_representative": "李四"} if debtor["kind"] == "ORGANISATION"
+                         else {}), **ART6)  # fmt: skip
+    return eid
+
+
+def _broken_record(conn: Connection, court: str) -> None:
+    """Bytes that are not the bus's wire format, into a court's outbox: a dead letter."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(**conn.kafka_settings())
+    producer.send(f"court.{court}.outbox", key=b"broken", value=b"not avro at all").get(10)
+    producer.close()
+
+
+class ReadModel:
+    """What the projector has stored, counted without the dashboard's code."""
+
+    def __init__(self, url: str) -> None:
+        self.q = ReadModelQueries(url)
+
+    def figures(self) -> dict[str, int]:
+        rows = self.q.delegations()
+        return {
+            "kpi-open": sum(r.state not in END_STATES and r.state != "REFUSED" for r in rows),
+            "kpi-dead": len(self.q.dead_letters()),
+            "kpi-blacklist": self.q.blacklist_count(status="ACTIVE"),
+            "kpi-awaiting-ack": sum(a.state in ("PENDING", "OVERDUE")
+                                    for r in self.q.restrictions() for a in r.acks),
+            "kpi-objection": sum(d.state in ("PLAN_ISSUED", "OBJECTION_WINDOW")
+                                 for d in self.q.distributions()),
+        }  # fmt: skip
+
+    def has(self, delegations: set[str], entries: set[str], dead: int) -> bool:
+        stored = {r.delegation_id for r in self.q.delegations()}
+        listed = {e.entry_id for e in self.q.blacklist_entries()}
+        return delegations <= stored and entries <= listed and len(self.q.dead_letters()) >= dead
+
+
+def _shown(browser: Any) -> dict[str, int]:
+    found = {}
+    for kpi in ("kpi-open", "kpi-dead", "kpi-blacklist", "kpi-overdue", "kpi-awaiting-ack",
+                "kpi-objection"):  # fmt: skip
+        text = browser.find_element("id", kpi).text.strip()
+        found[kpi] = int(text) if text.isdigit() else -1
+    return found
+
+
+def _marks(browser: Any, css: str) -> list[int]:
+    return [int(float(e.get_attribute("data-value")))
+            for e in browser.find_elements("css selector", css)]  # fmt: skip
+
+
+def _wait_shown(browser: Any, expected: dict[str, int], timeout_s: float = 30) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def matches(_driver: Any) -> bool:
+        shown = _shown(browser)
+        return all(shown[k] == n for k, n in expected.items())
+
+    try:
+        WebDriverWait(browser, timeout_s, poll_frequency=0.25).until(matches)
+    except Exception as exc:
+        raise AssertionError(f"the dashboard shows {_shown(browser)}, not {expected}") from exc
+
+
+def test_the_dashboard_follows_the_bus(
+    conn: Connection,
+    services: Services,
+    courts: dict[str, CourtClient],
+    web: tuple[str, str],
+    browser: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base, token = web
+    store = ReadModel(services.store_url)
+    c = courts
+    # -- first: three requests across four provinces, one listing, one broken record ---------
+    first = {_request(c["320583"], "a", "6101", PERSON), _request(c["4408"], "b", "50", FIRM),
+             _request(c["3174"], "c", "6104", FIRM)}  # fmt: skip
+    entries = {_list(c["4408"], "a", FIRM)}
+    _broken_record(conn, "320583")
+    wait_until(lambda: store.has(first, entries, 1), 60, "the first messages in the read model")
+    before = store.figures()
+    assert before == {"kpi-open": 3, "kpi-dead": 1, "kpi-blacklist": 1, "kpi-awaiting-ack": 0,
+                      "kpi-objection": 0}  # fmt: skip
+
+    browser.get(f"{base}/dashboard/#token={token}")
+    _wait_shown(browser, before)
+    assert "最高人民法院" in browser.find_element("id", "region").text
+    assert token not in browser.current_url  # the token left the address bar
+    heat = _marks(browser, "#chart-matrix rect.cell")
+    assert len(heat) == 25 and sum(heat) == 3  # 31, 32, 44, 50 and 61: rows × cols
+    # -- more messages: two requests, one of them completed, one more listing, a broken record,
+    # a consumption ban awaiting two agencies, a distribution's plan served (its objection window)
+    ban = f"rc-dash-{uuid.uuid4().hex[:6]}"
+    c["3205"].issue_consumption_ban(ban, f"(2024)苏05执{uuid.uuid4().int % 9000 + 1000}号",
+                                    PERSON, role="LEGAL_REPRESENTATIVE", debtor=FIRM)  # fmt: skip
+    shared = run_participation_scene(Console(file=io.StringIO()), conn, uuid.uuid4().hex[:8])
+    more = {_request(c["3205"], "d", "4408", PERSON)}
+    done = _request(c["6101"], "e", "50", PERSON)
+    entries |= {_list(c["320583"], "b", PERSON)}
+    _broken_record(conn, "6101")
+    wait_until(lambda: store.has(more | {done}, entries, 2), 60, "the later messages stored")
+    wait_until(lambda: any(e.key == done for e in c["50"].inbox(timeout_s=1)), 60,
+               f"{done} in court 50's inbox")  # fmt: skip
+    c["50"].accept(done)
+    c["50"].complete(done, "查询到银行账户 1 个")
+    wait_until(lambda: (r := store.q.delegation(done)) is not None and r.state == "COMPLETED",
+               60, f"{done} completed in the read model")  # fmt: skip
+    # caac and rail answer a consumption ban; a person's listing brings a ban of its own (the
+    # listing's consumption restriction), so two bans await two agencies each
+    wait_until(lambda: store.q.restriction(ban) is not None
+               and store.figures()["kpi-awaiting-ack"] == 4, 60, "both bans in the read model")  # fmt: skip
+    wait_until(lambda: (d := store.q.distribution(shared.distribution_id)) is not None
+               and d.state == "OBJECTION_WINDOW", 60, "the plan served, its window open")  # fmt: skip
+    after = store.figures()
+    assert after == {"kpi-open": 4, "kpi-dead": 2, "kpi-blacklist": 2, "kpi-awaiting-ack": 4,
+                     "kpi-objection": 1}, after  # fmt: skip
+    _wait_shown(browser, after)
+    # deadlines of seconds: the delivered requests nobody accepted go overdue, highlighted
+    _wait_shown_positive(browser, "kpi-overdue")
+    rows = browser.find_elements("css selector", "#table-overdue tbody tr.overdue")
+    assert rows and "逾期" in browser.page_source
+    # the charts are drawn, with the numbers of the read model
+    assert sum(_marks(browser, "#chart-deleg-state rect.bar")) == after["kpi-open"]
+    assert sum(_marks(browser, "#chart-matrix rect.cell")) == 5  # 5 requests, none refused
+    assert sum(_marks(browser, "#chart-dead-time rect.column")) == after["kpi-dead"]
+    assert _marks(browser, "#chart-blacklist-time circle.point")[-1] == after["kpi-blacklist"]
+    assert sum(_marks(browser, "#chart-blacklist-region rect.bar")) == after["kpi-blacklist"]
+    assert sum(_marks(browser, "#chart-acks rect.bar")) == after["kpi-awaiting-ack"]
+    assert sum(_marks(browser, "#chart-distribution rect.bar")) == 1
+    services_shown = browser.find_element("id", "table-services").text
+    for name in ("delegation", "gateway", "projector"):
+        assert name in services_shown, services_shown
+    for svg in browser.find_elements("css selector", ".chart svg"):
+        assert svg.size["width"] > 0 and svg.size["height"] > 0
+    assert PERSON_ID not in browser.page_source and FIRM_CODE not in browser.page_source
+    _screenshot(browser, capsys)
+
+
+def _wait_shown_positive(browser: Any, kpi: str, timeout_s: float = 40) -> None:
+    wait_until(lambda: _shown(browser)[kpi] > 0, timeout_s, f"{kpi} above 0: {_shown(browser)}",
+               interval_s=0.25)  # fmt: skip
+
+
+def _screenshot(browser: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "dashboard.png"
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1400, max(900, int(height) + 40))
+    assert browser.save_screenshot(str(path)), "no screenshot"
+    extra = os.environ.get("COURTBUS_DASHBOARD_SCREENSHOT")
+    if extra:
+        shutil.copyfile(path, REPO / extra if not Path(extra).is_absolute() else Path(extra))
+    with capsys.disabled():
+        print(f"\ndashboard screenshot: {path}" + (f" (and {extra})" if extra else ""))

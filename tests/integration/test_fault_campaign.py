@@ -1,0 +1,246 @@
+"""The short fault campaign (issue 20, item 2): three brokers (replication 3, min ISR 2), the
+gateway and the delegation service with two workers each and the projector, courts publishing
+all the while; one round of each fault, then the reconciler must find 0 lost and 0 duplicated.
+
+Faults, each while the services' transactions are open (``COURTBUS_TEST_HOLD_OPEN_MS``):
+
+1. SIGKILL the broker leading the busiest outbox partition, then start it again: a new leader
+   is elected, and once back its replicas catch up (every partition's ISR full again);
+2. SIGKILL a gateway worker and a delegation worker inside a transaction, and restart them;
+3. SIGSTOP a delegation worker for longer than its session timeout (a zombie: its partitions
+   move to the other worker, which fences its transactions), then SIGCONT it.
+
+The recovery times are printed and written to ``<tmp>/campaign.json``. ``make soak`` runs the
+campaign three times (``COURTBUS_CAMPAIGN_ROUNDS`` rounds of the faults each).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient
+
+from courtbus.app.reconcile import reconcile
+from courtbus.app.samples import PERSON_ID
+from courtbus.config import Connection
+from courtbus.sdk import CourtClient
+from courtbus.stack import Stack
+from tests.integration.helpers import ServiceProcess, Services, private_stack, wait_until
+
+pytestmark = pytest.mark.integration
+COURTS = (("320583", "6101"), ("4408", "50"), ("3174", "6104"), ("6101", "4408"))
+OUTBOX = "court.320583.outbox"  # six partitions (the catalogue's override): the busiest
+ENV = {"COURTBUS_TEST_HOLD_OPEN_MS": "150", "COURTBUS_SESSION_TIMEOUT_MS": "6000"}
+ROUNDS = int(os.environ.get("COURTBUS_CAMPAIGN_ROUNDS", "1"))
+
+
+class Publisher:
+    """Courts sending delegation requests, one after another, until ``stop``. A send the SDK
+    reports as failed (a timeout while a broker restarts) is counted in ``failed`` and the
+    court goes on with a new client, as a court's system would; such a record may still have
+    been written, so the campaign expects between ``sent`` and ``sent + failed`` requests."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn, self.sent, self.failed = conn, 0, 0
+        self.errors: list[str] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="publisher", daemon=True)
+
+    def status(self) -> str:
+        """What it did so far, for a failure's message."""
+        return f"publisher: {self.sent} sent, {self.failed} failed {self.errors[-3:]}"
+
+    def _run(self) -> None:
+        clients = {c: CourtClient(c, self.conn) for pair in COURTS for c in pair}
+        n = 0
+        try:
+            while not self.done.is_set():
+                n += 1
+                req, exe = COURTS[n % len(COURTS)]
+                try:
+                    clients[req].request_delegation(
+                        delegation_id=f"dlg-fault-{uuid.uuid4().hex[:10]}",
+                        case_number=f"(2024){clients[req].court.designation}执{n}号",
+                        executing_court=exe, matter="SEARCH",
+                        debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
+                    )  # fmt: skip
+                    self.sent += 1
+                except Exception as exc:
+                    self.failed += 1
+                    self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                    clients[req].close()
+                    clients[req] = CourtClient(req, self.conn)
+                time.sleep(0.02)
+        finally:
+            for client in clients.values():
+                client.close()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=120)
+
+
+@dataclass
+class Campaign:
+    stack: Stack
+    conn: Connection
+    first: Services  # gateway, delegation, projector
+    second: Services  # gateway, delegation: the second worker of each
+    publisher: Publisher
+    times: dict[str, list[float]] = field(default_factory=dict)
+
+    def took(self, what: str, seconds: float) -> None:
+        self.times.setdefault(what, []).append(round(seconds, 2))
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
+    home: Path = tmp_path_factory.mktemp("campaign")
+    started: list[Services] = []
+    with private_stack(home / "stack", nodes=3) as (stack, conn):  # replication 3, min ISR 2
+        group = f"projector-{uuid.uuid4().hex[:6]}"
+        for worker in ("a", "b"):
+            (home / worker).mkdir()
+        env = {**ENV, "COURTBUS_PROJECTOR_GROUP": group}
+        first = Services(conn, home / "a", env, ("gateway", "delegation", "projector"))
+        second = Services(conn, home / "b", {**env, "COURTBUS_STORE_URL": first.store_url},
+                          ("gateway", "delegation"))  # fmt: skip
+        try:
+            for services in (first, second):
+                started.append(services)
+                services.start(timeout_s=120)
+            yield Campaign(stack, conn, first, second, Publisher(conn))
+        finally:
+            for services in started:
+                services.stop()
+
+
+def _in_transaction(
+    proc: ServiceProcess, publisher: Publisher | None = None, timeout_s: float = 90
+) -> None:
+    """Return once ``proc`` has logged a transaction open after now (so a kill lands in it);
+    if it does not, its threads' stacks (SIGUSR1: faulthandler) and log tail in the failure."""
+    mark = proc.count("transaction open")
+
+    def stuck() -> str:
+        if proc.alive and proc.proc is not None:
+            proc.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)  # faulthandler writes at once; give the log a moment
+        said = publisher.status() if publisher is not None else ""
+        return f"{proc.module} opening a transaction ({said}):\n{proc.log_text()[-8000:]}"
+
+    wait_until(lambda: proc.count("transaction open") > mark, timeout_s, stuck,
+               interval_s=0.02)  # fmt: skip
+
+
+def _partitions(conn: Connection, topics: list[str]) -> list[dict[str, Any]]:
+    admin = KafkaAdminClient(bootstrap_servers=conn.bootstrap.split(","))
+    try:
+        return [p | {"topic": t["name"]} for t in admin.describe_topics(topics)
+                for p in t["partitions"]]  # fmt: skip
+    finally:
+        admin.close()
+
+
+def _leader_kill(c: Campaign) -> None:
+    parts = _partitions(c.conn, [OUTBOX])
+    victim = parts[0]["leader_id"]
+    _in_transaction(c.first["gateway"], c.publisher)
+    began = time.monotonic()
+    c.stack.stop_broker(victim, kill=True)
+
+    def elected() -> bool:
+        try:
+            now = _partitions(c.conn, [OUTBOX])
+        except Exception:
+            return False
+        return all(p["leader_id"] not in (victim, -1) for p in now)
+
+    wait_until(elected, 60, f"a new leader for {OUTBOX} after node {victim} died", interval_s=0.2)
+    c.took("leader election", time.monotonic() - began)
+    mark = c.publisher.sent  # traffic goes on with one broker away (acks=all, min ISR 2)
+    wait_until(lambda: c.publisher.sent >= mark + 50, 90, "50 requests sent with a broker down")
+    back = time.monotonic()
+    c.stack.start_broker(victim)
+    topics = [OUTBOX, "bus.delegation.events", "court.6101.inbox", "bus.deadletter"]
+
+    def caught_up() -> bool:
+        try:
+            return all(len(p["isr_nodes"]) == 3 for p in _partitions(c.conn, topics))
+        except Exception:
+            return False
+
+    wait_until(caught_up, 120, f"node {victim}'s replicas back in every ISR", interval_s=0.5)
+    c.took("replica catch-up", time.monotonic() - back)
+
+
+def _worker_kills(c: Campaign) -> None:
+    for services, name in ((c.first, "gateway"), (c.second, "delegation")):
+        proc = services[name]
+        _in_transaction(proc, c.publisher)
+        began = time.monotonic()
+        proc.kill()
+        proc.start(timeout_s=120)
+        c.took(f"{name} worker restart", time.monotonic() - began)
+
+
+def _zombie(c: Campaign) -> None:
+    proc = c.first["delegation"]
+    assert proc.proc is not None
+    _in_transaction(proc, c.publisher)
+    began = time.monotonic()
+    proc.proc.send_signal(signal.SIGSTOP)
+    other = c.second["delegation"]
+    mark = other.count(f"{c.second.group('delegation')} restored")
+    try:
+        wait_until(lambda: other.count(f"{c.second.group('delegation')} restored") > mark, 90,
+                   "the other delegation worker taking the zombie's partitions")  # fmt: skip
+        c.took("zombie's partitions moved", time.monotonic() - began)
+    finally:
+        proc.proc.send_signal(signal.SIGCONT)
+    assert proc.alive, proc.log_text()[-3000:]
+
+
+def test_faults_lose_nothing_and_repeat_nothing(
+    campaign: Campaign, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    c = campaign
+    publisher = c.publisher
+    publisher.thread.start()
+    try:
+        for _round in range(ROUNDS):
+            _leader_kill(c)
+            _worker_kills(c)
+            _zombie(c)
+    finally:
+        publisher.stop()
+    assert publisher.sent > 0, publisher.status()
+    began = time.monotonic()
+    report = reconcile(c.conn, c.first.store_url, wait_s=240)
+    c.took("reconciled after the last fault", time.monotonic() - began)
+    by = {(g.flow, g.check): g for g in report.ledgers}
+    problems = {f"{k[0]} {k[1]}": g.samples for k, g in by.items() if not g.ok}
+    assert not problems, problems
+    sent = by[("delegation", "gateway")]
+    assert publisher.sent <= sent.expected <= publisher.sent + publisher.failed, publisher.status()
+    assert sent.present == sent.expected
+    assert by[("delegation", "decisions")].present == 2 * sent.expected  # request + receipt
+    assert by[("delegation", "deliveries")].present == 2 * sent.expected
+    assert by[("delegation", "history in SQL")].present == 2 * sent.expected
+    figures = {"rounds": ROUNDS, "requests sent": publisher.sent,
+               "sends the SDK reported failed": publisher.failed,
+               "requests in the outboxes": sent.expected, "lost": 0, "duplicated": 0,
+               "recovery seconds": c.times}  # fmt: skip
+    out = tmp_path_factory.getbasetemp() / "campaign.json"
+    out.write_text(json.dumps(figures, indent=2))
+    print(f"\nfault campaign: {json.dumps(figures)} ({out})")
