@@ -19,7 +19,9 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from courtbus.bus import reconcile as judge
+from courtbus.bus.deadletters import parse_dead_letter
 from courtbus.bus.reconcile import Decision, Ledger, Seen
+from courtbus.bus.refusals import header_text
 from courtbus.config import Connection
 from courtbus.domain.delegation import superior_of
 from courtbus.errors import ClusterError, CourtbusError
@@ -106,29 +108,20 @@ def read_all(conn: Connection, progress: Progress | None = None) -> dict[str, li
     return found
 
 
-def _header(r: Any, name: str) -> str | None:
-    for k, v in r.headers or ():
-        if k == name:
-            return bytes(v).decode("utf-8", "replace")
-    return None
-
-
 def seen(r: Any) -> Seen:
     """A consumed record as the judge sees it."""
-    ce_type = _header(r, "ce_type")
+    raw = cast(RawRecord, r)
+    ce_type = header_text(raw, "ce_type")
     try:
         flow = by_ce_type(ce_type).flow if ce_type else None
     except CourtbusError:
         flow = None
     dead_from = None
     if r.topic == judge.DEADLETTER:
-        try:
-            dead_from = (_header(r, "dlq_topic") or "?", int(_header(r, "dlq_partition") or -1),
-                         int(_header(r, "dlq_offset") or -1))  # fmt: skip
-        except ValueError:
-            dead_from = None
-    return Seen(r.topic, r.partition, r.offset, _header(r, "ce_id"), _header(r, "ce_source"),
-                flow, record_digest(cast(RawRecord, r)), dead_from)  # fmt: skip
+        dead = parse_dead_letter(r)
+        dead_from = (dead.source_topic, dead.source_partition, dead.source_offset)
+    return Seen(r.topic, r.partition, r.offset, header_text(raw, "ce_id"),
+                header_text(raw, "ce_source"), flow, record_digest(raw), dead_from)  # fmt: skip
 
 
 def _decision(envelope: Envelope, r: Any) -> Decision | None:

@@ -19,7 +19,9 @@ NOTICE_RECORD = "cn.court.bus.notice.MessageRejected"
 ALERT_RECORD = "cn.court.bus.notice.ServiceAlert"
 
 
-def _header(raw: RawRecord, name: str) -> str | None:
+def header_text(raw: RawRecord, name: str) -> str | None:
+    """A record's header ``name`` (lower case; matched in any case) as text, or None if it is
+    absent or not UTF-8."""
     for key, value in raw.headers or ():
         if key.lower() == name and value is not None:
             try:
@@ -30,7 +32,7 @@ def _header(raw: RawRecord, name: str) -> str | None:
 
 
 def _event_id(raw: RawRecord) -> str | None:
-    event_id = _header(raw, "ce_id")
+    event_id = header_text(raw, "ce_id")
     try:
         return str(uuid.UUID(event_id)) if event_id else None
     except ValueError:
@@ -68,7 +70,7 @@ def rejection_notice(
     event_id = _event_id(raw)
     payload = {
         "rejected_event_id": event_id,
-        "rejected_type": _header(raw, "ce_type"),
+        "rejected_type": header_text(raw, "ce_type"),
         "source_topic": raw.topic,
         "source_partition": raw.partition,
         "source_offset": raw.offset,
@@ -105,7 +107,7 @@ def rejection_summary(
     )
     payload = {
         "rejected_event_id": _event_id(first),
-        "rejected_type": _header(first, "ce_type"),
+        "rejected_type": header_text(first, "ce_type"),
         "source_topic": first.topic,
         "source_partition": first.partition,
         "source_offset": first.offset,

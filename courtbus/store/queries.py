@@ -407,6 +407,19 @@ def overdue_clause(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def passed_deadlines(
+    state: str, start_due: datetime | None, report_due: datetime | None, now: datetime
+) -> list[tuple[str, datetime]]:
+    """The deadlines of a delegation in ``state`` overdue at ``now``, as ``overdue_clause``
+    counts them in SQL: ``("start", due)`` and/or ``("report", due)``."""
+    passed: list[tuple[str, datetime]] = []
+    if start_due is not None and start_due <= now and state in UNSTARTED_STATES:
+        passed.append(("start", start_due))
+    if report_due is not None and report_due <= now and state not in ENDED_STATES:
+        passed.append(("report", report_due))
+    return passed
+
+
 def _delegations_query(
     court: str | None,
     state: str | None,

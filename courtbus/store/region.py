@@ -9,6 +9,7 @@ an 8.6 M-entry list is read without loading the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -34,7 +35,7 @@ class Region:
             return False
         return court in (self.courts or ()) or court.startswith(tuple(self.provinces or ()))
 
-    def clause(self, *columns: InstrumentedAttribute[str]) -> ColumnElement[bool] | None:
+    def clause(self, *columns: InstrumentedAttribute[Any]) -> ColumnElement[bool] | None:
         """A SQL condition true when any of ``columns`` holds a court of the region (None:
         every court, no condition)."""
         if self.everywhere:

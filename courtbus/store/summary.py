@@ -1,9 +1,9 @@
 """Grouped counts over the read model for the coordination centres' dashboard: small tables of
 (court, …, count) computed in SQL, which the web layer scopes to a region and shapes.
 
-Read-only. Every method takes an optional ``Narrow`` (court-id prefixes or a list of courts)
-that only cuts the rows SQL has to group; the caller still applies its region's own test to
-the courts each row names, so a narrow that is too wide is harmless. Times are bucketed in SQL
+Read-only. Every method takes an optional ``Region`` (``courtbus.store.region``: the
+coordinator's courts) that cuts the rows SQL has to group; the caller still tests the courts
+each row names against it (``Region.contains``). Times are bucketed in SQL
 (minute, hour, day or month, UTC) so a national list is never read row by row.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from courtbus.store.database import OnDatabase
@@ -31,6 +31,7 @@ from courtbus.store.models import (
     RestrictionRecord,
     WatchdogAlertRecord,
 )
+from courtbus.store.region import Region
 
 if TYPE_CHECKING:  # (SQLAlchemy 2.1 types a select's columns; 2.0 would not take this)
     AnySelect = Select[*tuple[Any, ...]]
@@ -44,26 +45,7 @@ BUCKETS: dict[str, tuple[int, str]] = {
     "month": (7, "YYYY-MM"),
 }
 ESCALATION_STEPS = ("DelegationEscalated", "DelegationEscalationAnswered")
-
-
-@dataclass(frozen=True, slots=True)
-class Narrow:
-    """A cut SQL may make before grouping: courts whose id starts with one of ``prefixes``, or
-    one of ``courts``; neither (``Narrow()``): every court."""
-
-    prefixes: tuple[str, ...] = ()
-    courts: tuple[str, ...] | None = None
-
-    def where(self, *columns: InstrumentedAttribute[Any]) -> ColumnElement[bool] | None:
-        """A condition: any of ``columns`` inside the cut (None: no cut)."""
-        tests: list[ColumnElement[bool]] = []
-        for column in columns:
-            if self.courts is not None:
-                tests.append(column.in_(self.courts))
-            tests.extend(column.startswith(p, autoescape=True) for p in self.prefixes)
-        if self.courts is None and not self.prefixes:
-            return None
-        return or_(*tests) if tests else literal(False)
+EVERYWHERE = Region()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +98,15 @@ class SummaryQueries(OnDatabase):
 
     # -- delegations ----------------------------------------------------------------------
 
-    def delegation_pairs(self, narrow: Narrow = Narrow()) -> list[tuple[str, str, str, int]]:
+    def delegation_pairs(self, region: Region = EVERYWHERE) -> list[tuple[str, str, str, int]]:
         """(requesting court, executing court, state, count) of every delegation."""
         d = DelegationRecord
         query = select(d.requesting_court, d.executing_court, d.state, func.count())
-        query = _where(query, narrow.where(d.requesting_court, d.executing_court))
+        query = _where(query, region.clause(d.requesting_court, d.executing_court))
         return self._rows(query.group_by(d.requesting_court, d.executing_court, d.state))
 
     def open_delegations(
-        self, ended: Iterable[str], narrow: Narrow = Narrow()
+        self, ended: Iterable[str], region: Region = EVERYWHERE
     ) -> list[OpenDelegation]:
         """Delegations whose state is not in ``ended``, oldest request first (the store does
         not know the state machine: the caller names the end states)."""
@@ -132,12 +114,12 @@ class SummaryQueries(OnDatabase):
         query = select(d.delegation_id, d.case_number, d.requesting_court, d.executing_court,
                        d.matter, d.state, d.requested_at, d.start_due, d.report_due)  # fmt: skip
         query = query.where(d.state.not_in(sorted(ended)))
-        query = _where(query, narrow.where(d.requesting_court, d.executing_court))
+        query = _where(query, region.clause(d.requesting_court, d.executing_court))
         query = query.order_by(d.requested_at, d.delegation_id)
         return [OpenDelegation(*r) for r in self._rows(query)]
 
     def escalation_steps(
-        self, narrow: Narrow = Narrow()
+        self, region: Region = EVERYWHERE
     ) -> list[tuple[str, str, str, str, str, datetime]]:
         """(delegation id, requesting court, executing court, state, step, time) of every
         applied escalation and answer to one (``ESCALATION_STEPS``), oldest first."""
@@ -149,34 +131,34 @@ class SummaryQueries(OnDatabase):
             .join(h, h.delegation_id == d.delegation_id)
             .where(h.applied.is_(True), h.record.in_(ESCALATION_STEPS))
         )
-        query = _where(query, narrow.where(d.requesting_court, d.executing_court))
+        query = _where(query, region.clause(d.requesting_court, d.executing_court))
         return self._rows(query.order_by(h.time, h.id))
 
-    def alert_counts(self, narrow: Narrow = Narrow()) -> list[tuple[str, str | None, int]]:
+    def alert_counts(self, region: Region = EVERYWHERE) -> list[tuple[str, str | None, int]]:
         """(kind, court, count) of the bus's alerts (``bus.alerts``: deadlines passed)."""
         a = AlertRecord
-        query = _where(select(a.kind, a.court_id, func.count()), narrow.where(a.court_id))
+        query = _where(select(a.kind, a.court_id, func.count()), region.clause(a.court_id))
         return self._rows(query.group_by(a.kind, a.court_id))
 
     # -- blacklist ------------------------------------------------------------------------
 
-    def blacklist_by_court(self, narrow: Narrow = Narrow()) -> list[tuple[str, str, int]]:
+    def blacklist_by_court(self, region: Region = EVERYWHERE) -> list[tuple[str, str, int]]:
         """(listing court, status, count) of the dishonest-debtor list."""
         b = BlacklistRecord
         query = select(b.listing_court, b.status, func.count())
-        query = _where(query, narrow.where(b.listing_court))
+        query = _where(query, region.clause(b.listing_court))
         return self._rows(query.group_by(b.listing_court, b.status))
 
-    def blacklist_first(self, narrow: Narrow = Narrow()) -> datetime | None:
+    def blacklist_first(self, region: Region = EVERYWHERE) -> datetime | None:
         """When the earliest entry was listed (None: the list is empty)."""
         b = BlacklistRecord
-        query = _where(select(func.min(b.listed_at)), narrow.where(b.listing_court))
+        query = _where(select(func.min(b.listed_at)), region.clause(b.listing_court))
         with self._db.guard(), self._db.sessions() as session:
             first = session.execute(query).scalar()
         return _aware(first)
 
     def blacklist_timeline(
-        self, size: str, narrow: Narrow = Narrow()
+        self, size: str, region: Region = EVERYWHERE
     ) -> list[tuple[str, str, str, int]]:
         """(listing court, ``listed`` or ``delisted``, bucket, count): listings and delistings
         per ``size`` bucket."""
@@ -185,21 +167,21 @@ class SummaryQueries(OnDatabase):
         for what, column in (("listed", b.listed_at), ("delisted", b.delisted_at)):
             bucket = self.bucket(column, size)
             query = select(b.listing_court, bucket, func.count()).where(column.is_not(None))
-            query = _where(query, narrow.where(b.listing_court))
+            query = _where(query, region.clause(b.listing_court))
             found += [(c, what, k, n) for c, k, n in self._rows(
                 query.group_by(b.listing_court, bucket))]  # fmt: skip
         return found
 
     # -- restrictions and the watchdog ----------------------------------------------------
 
-    def restriction_counts(self, narrow: Narrow = Narrow()) -> list[tuple[str, str, str, int]]:
+    def restriction_counts(self, region: Region = EVERYWHERE) -> list[tuple[str, str, str, int]]:
         """(issuing court, kind, status, count) of the exit and consumption bans."""
         r = RestrictionRecord
         query = select(r.issuing_court, r.kind, r.status, func.count())
-        query = _where(query, narrow.where(r.issuing_court))
+        query = _where(query, region.clause(r.issuing_court))
         return self._rows(query.group_by(r.issuing_court, r.kind, r.status))
 
-    def pending_acks(self, narrow: Narrow = Narrow()) -> list[tuple[str, str, str, str, int]]:
+    def pending_acks(self, region: Region = EVERYWHERE) -> list[tuple[str, str, str, str, int]]:
         """(issuing court, agency, target, state, count) of the agencies' answers still
         awaited (``PENDING``, or ``OVERDUE``: past their due time)."""
         r, a = RestrictionRecord, RestrictionAckRecord
@@ -208,49 +190,49 @@ class SummaryQueries(OnDatabase):
             .join(a, a.control_id == r.control_id)
             .where(a.state.in_(("PENDING", "OVERDUE")))
         )
-        query = _where(query, narrow.where(r.issuing_court))
+        query = _where(query, region.clause(r.issuing_court))
         return self._rows(query.group_by(r.issuing_court, a.agency_id, a.target, a.state))
 
     def interceptions(
-        self, narrow: Narrow = Narrow(), limit: int = 200
+        self, region: Region = EVERYWHERE, limit: int = 200
     ) -> list[tuple[str, str, str, str, str, str, datetime]]:
         """(issuing court, case number, kind, agency, channel, location, time) of the
         interceptions reported, newest first, at most ``limit`` (no person, no ID)."""
         r, i = RestrictionRecord, InterceptionRecord
         query = select(r.issuing_court, r.case_number, r.kind, i.agency_id, i.channel,
                        i.location, i.intercepted_at).join(i, i.control_id == r.control_id)  # fmt: skip
-        query = _where(query, narrow.where(r.issuing_court))
+        query = _where(query, region.clause(r.issuing_court))
         return self._rows(query.order_by(i.intercepted_at.desc(), i.event_id).limit(limit))
 
-    def interception_counts(self, narrow: Narrow = Narrow()) -> list[tuple[str, str, int]]:
+    def interception_counts(self, region: Region = EVERYWHERE) -> list[tuple[str, str, int]]:
         """(issuing court, agency, count) of every interception reported."""
         r, i = RestrictionRecord, InterceptionRecord
         query = select(r.issuing_court, i.agency_id, func.count()).join(
             i, i.control_id == r.control_id
         )
-        query = _where(query, narrow.where(r.issuing_court))
+        query = _where(query, region.clause(r.issuing_court))
         return self._rows(query.group_by(r.issuing_court, i.agency_id))
 
-    def watchdog_counts(self, narrow: Narrow = Narrow()) -> list[tuple[str, str, int, datetime]]:
+    def watchdog_counts(self, region: Region = EVERYWHERE) -> list[tuple[str, str, int, datetime]]:
         """(court, case number, alerts, latest alert time) per case the watchdog alerted on."""
         w = WatchdogAlertRecord
         query = select(w.court_id, w.case_number, func.count(), func.max(w.time))
-        query = _where(query, narrow.where(w.court_id))
+        query = _where(query, region.clause(w.court_id))
         rows = self._rows(query.group_by(w.court_id, w.case_number))
         return [(c, k, n, _aware(t) or t) for c, k, n, t in rows]
 
     # -- distributions --------------------------------------------------------------------
 
     def live_distributions(
-        self, ended: Iterable[str], narrow: Narrow = Narrow()
+        self, ended: Iterable[str], region: Region = EVERYWHERE
     ) -> list[LiveDistribution]:
         """Distributions whose state is not in ``ended``, newest change first, each with the
         courts of its claims (a distribution is a court's if it presides or claims)."""
         d, c = DistributionRecord, DistributionClaimRecord
         query = select(d.distribution_id, d.case_number, d.presiding_court, d.state,
                        d.updated_at).where(d.state.not_in(sorted(ended)))  # fmt: skip
-        cut = narrow.where(d.presiding_court)
-        claim_cut = narrow.where(c.court_id)
+        cut = region.clause(d.presiding_court)
+        claim_cut = region.clause(c.court_id)
         if cut is not None and claim_cut is not None:
             claiming = select(c.distribution_id).where(claim_cut)
             query = query.where(or_(cut, d.distribution_id.in_(claiming)))
@@ -267,11 +249,11 @@ class SummaryQueries(OnDatabase):
             LiveDistribution(i, k, p, s, t, tuple(courts.get(i, ()))) for i, k, p, s, t in heads
         ]
 
-    def distribution_states(self, narrow: Narrow = Narrow()) -> list[tuple[str, str, int]]:
+    def distribution_states(self, region: Region = EVERYWHERE) -> list[tuple[str, str, int]]:
         """(presiding court, state, count) of every distribution."""
         d = DistributionRecord
         query = select(d.presiding_court, d.state, func.count())
-        query = _where(query, narrow.where(d.presiding_court))
+        query = _where(query, region.clause(d.presiding_court))
         return self._rows(query.group_by(d.presiding_court, d.state))
 
     # -- dead letters ---------------------------------------------------------------------

@@ -53,7 +53,7 @@ from courtbus.sdk import AgencyClient, CourtClient
 from courtbus.security.principals import agency_principal, court_principal
 from courtbus.store.queries import ReadModelQueries
 from courtbus.web.common import ApiError, error_response, status_of
-from courtbus.web.coordination import mount_coordination
+from courtbus.web.coordination import mount_coordination, region_scope
 from courtbus.web.coordination import region_of as region_of  # the routes' scope, re-exported
 from courtbus.web.dashboard import mount_dashboard
 from courtbus.web.tokens import TokenStore
@@ -131,7 +131,7 @@ def create_app(
         return found
 
     Principal = Annotated[str, Depends(principal)]
-    mount_dashboard(app, queries=queries, directory=directory, region_of=region_of,
+    mount_dashboard(app, queries=queries, directory=directory, region_scope=region_scope,
                     principal=principal, state_dir=state_dir)  # fmt: skip
 
     def own(who: str, principal: str) -> None:

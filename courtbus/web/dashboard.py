@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from courtbus.catalogue.directory import Directory
 from courtbus.errors import CourtbusError
 from courtbus.store.queries import ReadModelQueries
+from courtbus.store.region import Region as Scope
 from courtbus.store.summary import SummaryQueries
 from courtbus.web.service_metrics import scrape_services
 from courtbus.web.summary import build_summary, region_for
@@ -61,15 +62,15 @@ def mount_dashboard(
     *,
     queries: ReadModelQueries | None,
     directory: Directory,
-    region_of: Callable[[str, Directory], Callable[[str], bool] | None],
+    region_scope: Callable[[str, Directory], Scope | None],
     principal: Callable[..., str],
     state_dir: Path | None = None,
     cache_s: float = CACHE_S,
 ) -> None:
     """Add the dashboard to ``app``: the page under ``/dashboard/`` and the summary route.
 
-    ``queries``: the read model (None: the summary answers 503); ``region_of(principal,
-    directory)``: which courts a coordinator sees (``courtbus.web.app.region_of``);
+    ``queries``: the read model (None: the summary answers 503); ``region_scope(principal,
+    directory)``: which courts a coordinator sees (``courtbus.web.coordination.region_scope``);
     ``principal``: the app's dependency that turns the bearer token into a principal (it
     answers 401 itself); ``state_dir``: the services' state folder, where their metrics
     targets are listed (default: ``$COURTBUS_STATE_DIR`` or the stack's, read per scrape).
@@ -85,12 +86,12 @@ def mount_dashboard(
         restrictions awaiting agencies' acknowledgement, interceptions, watchdog alerts;
         active listings by province and over time; distributions in their objection window
         and plans pending; dead letters by code over time; each service's lag and p99."""
-        sees = region_of(who, directory)
-        if sees is None:
+        scope = region_scope(who, directory)
+        if scope is None:
             return _refusal(403, "NOT_A_COORDINATOR", f"{who} is not a coordination centre")
         if summaries is None:
             return _refusal(503, "STORE_NOT_CONFIGURED", "no read model (COURTBUS_STORE_URL)")
-        region = region_for(who, sees, directory)
+        region = region_for(who, scope)
         try:
             return regions.get(who, lambda: build_summary(
                 summaries, region, directory,

@@ -23,7 +23,9 @@ from courtbus.domain.distribution import State as DistributionState
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.domain.regions import BY_CODE
 from courtbus.errors import CourtbusError
-from courtbus.store.summary import BUCKETS, Narrow, SummaryQueries
+from courtbus.store.queries import passed_deadlines
+from courtbus.store.region import Region as Scope
+from courtbus.store.summary import BUCKETS, SummaryQueries
 
 Sees = Callable[[str], bool]
 # Open delegations by age since the request: (label, up to this many days).
@@ -48,30 +50,33 @@ TOP_CODES = 6  # dead-letter codes drawn apart; the rest is 其他
 
 @dataclass(frozen=True, slots=True)
 class Region:
-    """A coordination centre's region: who, a label, its courts' test and SQL's cut."""
+    """A coordination centre's region: who, a label, and its courts (``scope``: the test of a
+    court, and SQL's cut)."""
 
     principal: str
     label: str
-    sees: Sees
-    narrow: Narrow
+    scope: Scope
+
+    def sees(self, court: str) -> bool:
+        """Whether ``court`` is in the region."""
+        return self.scope.contains(court)
 
     @property
     def everything(self) -> bool:
         """The SPC's region: every court, and the bus's own dead letters too."""
-        return self.principal == "coordinator.spc"
+        return self.scope.everywhere
 
 
-def region_for(principal: str, sees: Sees, directory: Directory) -> Region:
-    """The ``Region`` of a coordinator whose courts ``sees`` tests (from ``region_of``)."""
+def region_for(principal: str, scope: Scope) -> Region:
+    """The ``Region`` of a coordinator whose courts are ``scope``
+    (``courtbus.web.coordination.region_scope``), with its label."""
     rest = principal.removeprefix("coordinator.")
-    if rest == "spc":
-        return Region(principal, "最高人民法院（全国）", sees, Narrow())
+    if scope.everywhere:
+        return Region(principal, "最高人民法院（全国）", scope)
     if rest.startswith("group."):
-        name = rest.removeprefix("group.")
-        members = tuple(directory.groups.get(name, ()))
-        return Region(principal, f"协作组 {name}", sees, Narrow(courts=members))
+        return Region(principal, f"协作组 {rest.removeprefix('group.')}", scope)
     province = BY_CODE.get(rest)
-    return Region(principal, province.name if province else rest, sees, Narrow(prefixes=(rest,)))
+    return Region(principal, province.name if province else rest, scope)
 
 
 def bucket_size(first: datetime | None, now: datetime) -> str:
@@ -138,7 +143,7 @@ def delegation_summary(
     def mine(req: str, exe: str) -> bool:
         return sees(req) or sees(exe)
 
-    open_rows = [r for r in q.open_delegations(OPEN_EXCLUDED, region.narrow)
+    open_rows = [r for r in q.open_delegations(OPEN_EXCLUDED, region.scope)
                  if mine(r.requesting_court, r.executing_court)]  # fmt: skip
     by_state: Counter[str] = Counter(r.state for r in open_rows)
     ages: dict[str, dict[str, Any]] = {
@@ -149,8 +154,7 @@ def delegation_summary(
         age_days = (now - r.requested_at).total_seconds() / 86400
         label = next(label for label, limit in AGES if age_days < limit)
         ages[label]["count"] += 1
-        passed = [(k, due) for k, due in (("start", r.start_due), ("report", r.report_due))
-                  if due is not None and due < now]  # fmt: skip
+        passed = passed_deadlines(r.state, r.start_due, r.report_due, now)
         if passed:
             ages[label]["overdue"] += 1
             kind, due = passed[-1]
@@ -163,7 +167,7 @@ def delegation_summary(
                 "overdue_hours": round((now - due).total_seconds() / 3600, 1),
             })  # fmt: skip
     overdue.sort(key=lambda o: -float(o["overdue_hours"]))
-    pairs = [p for p in q.delegation_pairs(region.narrow) if mine(p[0], p[1])]
+    pairs = [p for p in q.delegation_pairs(region.scope) if mine(p[0], p[1])]
     provinces = sorted({_province(c) for req, exe, _s, _n in pairs for c in (req, exe)})
     index = {p: i for i, p in enumerate(provinces)}
     cells = [[0] * len(provinces) for _ in provinces]
@@ -197,7 +201,7 @@ def _escalations(q: SummaryQueries, region: Region, directory: Directory) -> dic
     """Escalations to the executing court's superior court (民事诉讼法 第二百四十条): each
     delegation's latest, pending until the superior answers."""
     latest: dict[str, dict[str, Any]] = {}
-    for did, req, exe, state, step, time in q.escalation_steps(region.narrow):
+    for did, req, exe, state, step, time in q.escalation_steps(region.scope):
         if not (region.sees(req) or region.sees(exe)):
             continue
         if step == "DelegationEscalated":
@@ -220,7 +224,7 @@ def _escalations(q: SummaryQueries, region: Region, directory: Directory) -> dic
 
 def _alerts(q: SummaryQueries, region: Region) -> dict[str, int]:
     found: Counter[str] = Counter()
-    for kind, court, n in q.alert_counts(region.narrow):
+    for kind, court, n in q.alert_counts(region.scope):
         if court is not None and region.sees(court):
             found[kind] += n
     return dict(sorted(found.items()))
@@ -231,7 +235,7 @@ def blacklist_summary(q: SummaryQueries, region: Region, now: datetime) -> dict[
     delistings and the active count at its end."""
     by_province: Counter[str] = Counter()
     active = delisted = 0
-    for court, status, n in q.blacklist_by_court(region.narrow):
+    for court, status, n in q.blacklist_by_court(region.scope):
         if not region.sees(court):
             continue
         if status == "ACTIVE":
@@ -239,12 +243,12 @@ def blacklist_summary(q: SummaryQueries, region: Region, now: datetime) -> dict[
             by_province[_province(court)] += n
         else:
             delisted += n
-    first = q.blacklist_first(region.narrow)
+    first = q.blacklist_first(region.scope)
     size = bucket_size(first, now)
     keys = bucket_keys(first, now, size)
     listed: Counter[str] = Counter()
     gone: Counter[str] = Counter()
-    for court, what, key, n in q.blacklist_timeline(size, region.narrow):
+    for court, what, key, n in q.blacklist_timeline(size, region.scope):
         if region.sees(court):
             (listed if what == "listed" else gone)[key] += n
     running = sum(n for k, n in listed.items() if k < keys[0]) - sum(
@@ -273,7 +277,7 @@ def restriction_summary(q: SummaryQueries, region: Region, directory: Directory)
     sees = region.sees
     by_kind: Counter[str] = Counter()
     active = lifted = 0
-    for court, kind, status, n in q.restriction_counts(region.narrow):
+    for court, kind, status, n in q.restriction_counts(region.scope):
         if sees(court):
             if status == "ACTIVE":
                 active += n
@@ -281,7 +285,7 @@ def restriction_summary(q: SummaryQueries, region: Region, directory: Directory)
             else:
                 lifted += n
     awaiting: dict[str, dict[str, Any]] = {}
-    for court, agency, target, state, n in q.pending_acks(region.narrow):
+    for court, agency, target, state, n in q.pending_acks(region.scope):
         if sees(court):
             row = awaiting.setdefault(agency, {"agency": agency, "pending": 0, "overdue": 0,
                                                "issue": 0, "lift": 0})  # fmt: skip
@@ -291,20 +295,20 @@ def restriction_summary(q: SummaryQueries, region: Region, directory: Directory)
         row["name"] = next((a.name for a in directory.agencies if a.id == row["agency"]),
                            row["agency"])  # fmt: skip
     counts: Counter[str] = Counter()
-    for court, agency, n in q.interception_counts(region.narrow):
+    for court, agency, n in q.interception_counts(region.scope):
         if sees(court):
             counts[agency] += n
     recent = [
         {"court": court, "court_name": _court_name(directory, court), "case_number": case,
          "kind": kind, "agency": agency, "channel": channel,
          "location": mask_ids_in_text(location), "at": at.isoformat()}
-        for court, case, kind, agency, channel, location, at in q.interceptions(region.narrow)
+        for court, case, kind, agency, channel, location, at in q.interceptions(region.scope)
         if sees(court)
     ][:LIST_LIMIT]  # fmt: skip
     watchdog: list[dict[str, Any]] = [
         {"court": court, "court_name": _court_name(directory, court),
          "case_number": mask_ids_in_text(case), "alerts": n, "latest": latest.isoformat()}
-        for court, case, n, latest in q.watchdog_counts(region.narrow)
+        for court, case, n, latest in q.watchdog_counts(region.scope)
         if sees(court)
     ]  # fmt: skip
     watchdog.sort(key=lambda w: str(w["latest"]), reverse=True)
@@ -327,10 +331,10 @@ def restriction_summary(q: SummaryQueries, region: Region, directory: Directory)
 def distribution_summary(q: SummaryQueries, region: Region, directory: Directory) -> dict[str, Any]:
     """Distributions (参与分配) in their objection window, in a later window (opposition, suit),
     with a plan pending (no plan out yet, or one to revise), by state."""
-    live = [d for d in q.live_distributions(DISTRIBUTION_ENDED, region.narrow)
+    live = [d for d in q.live_distributions(DISTRIBUTION_ENDED, region.scope)
             if region.sees(d.presiding_court) or any(region.sees(c) for c in d.claim_courts)]  # fmt: skip
     by_state: Counter[str] = Counter(d.state for d in live)
-    ended = sum(n for court, state, n in q.distribution_states(region.narrow)
+    ended = sum(n for court, state, n in q.distribution_states(region.scope)
                 if state in DISTRIBUTION_ENDED and region.sees(court))  # fmt: skip
     items = [
         {"distribution_id": d.distribution_id, "case_number": d.case_number,

@@ -16,6 +16,7 @@ campaign three times (``COURTBUS_CAMPAIGN_ROUNDS`` rounds of the faults each).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -80,7 +81,7 @@ class Publisher:
                     self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
                     clients[req].close()
                     clients[req] = CourtClient(req, self.conn)
-                time.sleep(0.02)
+                self.done.wait(0.02)  # about 40 requests a second
         finally:
             for client in clients.values():
                 client.close()
@@ -134,8 +135,11 @@ def _in_transaction(
 
     def stuck() -> str:
         if proc.alive and proc.proc is not None:
-            proc.proc.send_signal(signal.SIGUSR1)
-            time.sleep(1)  # faulthandler writes at once; give the log a moment
+            dumped = proc.count("most recent call first")
+            proc.proc.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack
+            with contextlib.suppress(AssertionError):
+                wait_until(lambda: proc.count("most recent call first") > dumped, 5,
+                           "the stacks in the log")  # fmt: skip
         said = publisher.status() if publisher is not None else ""
         return f"{proc.module} opening a transaction ({said}):\n{proc.log_text()[-8000:]}"
 

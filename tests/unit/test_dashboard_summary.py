@@ -22,7 +22,8 @@ from courtbus.config import Connection
 from courtbus.store import ReadModel
 from courtbus.store.summary import SummaryQueries
 from courtbus.web import tokens as web_tokens
-from courtbus.web.app import create_app, region_of
+from courtbus.web.app import create_app
+from courtbus.web.coordination import region_scope
 from courtbus.web.dashboard import STATIC_DIR
 from courtbus.web.summary import bucket_keys, bucket_size, build_summary, region_for
 from services.distribution.view import VIEW_TOPIC as DISTRIBUTION_VIEW
@@ -141,9 +142,9 @@ def summaries(store: str) -> Iterator[dict[str, dict[str, Any]]]:
     q = SummaryQueries(store)
     found = {}
     for who in WHO:
-        sees = region_of(who, directory)
-        assert sees is not None
-        found[who] = build_summary(q, region_for(who, sees, directory), directory, now=NOW)
+        scope = region_scope(who, directory)
+        assert scope is not None
+        found[who] = build_summary(q, region_for(who, scope), directory, now=NOW)
     q.close()
     yield found
 
