@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter as Tally
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,12 +129,16 @@ class WorkerMetrics:
         self.transactions.labels(flow, "committed").inc()
         if inputs:
             self.records_in.labels(flow).inc(inputs)
-        for out in outputs:
-            self.records_out.labels(flow, destination(out.topic)).inc()
-            if out.topic == DEADLETTER_TOPIC:
-                self.dead_lettered.labels(flow, _header(out, "dlq_code")).inc()
-            elif out.topic == ALERTS_TOPIC:
-                self.alerts.labels(flow, _header(out, "ce_type")).inc()
+        outputs = outputs if isinstance(outputs, list) else list(outputs)
+        written = Tally(out.topic for out in outputs)  # a label lookup per topic, not record
+        for topic, n in written.items():
+            self.records_out.labels(flow, destination(topic)).inc(n)
+        if DEADLETTER_TOPIC in written or ALERTS_TOPIC in written:
+            for out in outputs:
+                if out.topic == DEADLETTER_TOPIC:
+                    self.dead_lettered.labels(flow, _header(out, "dlq_code")).inc()
+                elif out.topic == ALERTS_TOPIC:
+                    self.alerts.labels(flow, _header(out, "ce_type")).inc()
         if seconds is not None:
             self.batch_seconds.labels(flow).observe(seconds)
         if at_ms is not None:
