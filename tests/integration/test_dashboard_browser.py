@@ -178,18 +178,42 @@ class ReadModel:
         return delegations <= stored and entries <= listed and len(self.q.dead_letters()) >= dead
 
 
+KPIS = ("kpi-open", "kpi-dead", "kpi-blacklist", "kpi-overdue", "kpi-awaiting-ack", "kpi-objection")
+# One synchronous script reads the whole page: the dashboard rebuilds its charts on every
+# poll, so element handles kept across calls go stale (no redraw can fall inside a script).
+SNAPSHOT_JS = """
+const marks = {};
+for (const css of arguments[1]) {
+  marks[css] = Array.from(document.querySelectorAll(css),
+                          e => Math.trunc(parseFloat(e.getAttribute('data-value'))));
+}
+const kpis = {};
+for (const id of arguments[0]) {
+  const e = document.getElementById(id);
+  const t = e ? e.textContent.trim() : '';
+  kpis[id] = /^[0-9]+$/.test(t) ? parseInt(t, 10) : -1;
+}
+const svgs = Array.from(document.querySelectorAll('.chart svg'), s => {
+  const r = s.getBoundingClientRect(); return [r.width, r.height];
+});
+const text = id => { const e = document.getElementById(id); return e ? e.innerText : ''; };
+return {kpis, marks, svgs, region: text('region'), services: text('table-services'),
+        overdue_rows: document.querySelectorAll('#table-overdue tbody tr.overdue').length,
+        html: document.documentElement.outerHTML};
+"""
+
+
+def _snapshot(browser: Any, *marks: str) -> dict[str, Any]:
+    """The dashboard as shown at one instant: KPI figures, the data values of the chart marks
+    picked by ``marks`` (CSS selectors), chart sizes, the region banner, the services table
+    and the page's HTML."""
+    snap: dict[str, Any] = browser.execute_script(SNAPSHOT_JS, list(KPIS), list(marks))
+    return snap
+
+
 def _shown(browser: Any) -> dict[str, int]:
-    found = {}
-    for kpi in ("kpi-open", "kpi-dead", "kpi-blacklist", "kpi-overdue", "kpi-awaiting-ack",
-                "kpi-objection"):  # fmt: skip
-        text = browser.find_element("id", kpi).text.strip()
-        found[kpi] = int(text) if text.isdigit() else -1
-    return found
-
-
-def _marks(browser: Any, css: str) -> list[int]:
-    return [int(float(e.get_attribute("data-value")))
-            for e in browser.find_elements("css selector", css)]  # fmt: skip
+    kpis: dict[str, int] = _snapshot(browser)["kpis"]
+    return kpis
 
 
 def _wait_shown(browser: Any, expected: dict[str, int], timeout_s: float = 30) -> None:
@@ -228,9 +252,11 @@ def test_the_dashboard_follows_the_bus(
 
     browser.get(f"{base}/dashboard/#token={token}")
     _wait_shown(browser, before)
-    assert "最高人民法院" in browser.find_element("id", "region").text
+    matrix = "#chart-matrix rect.cell"
+    snap = _snapshot(browser, matrix)
+    assert "最高人民法院" in snap["region"]
     assert token not in browser.current_url  # the token left the address bar
-    heat = _marks(browser, "#chart-matrix rect.cell")
+    heat = snap["marks"][matrix]
     assert len(heat) == 25 and sum(heat) == 3  # 31, 32, 44, 50 and 61: rows × cols
     # -- more messages: two requests, one of them completed, one more listing, a broken record,
     # a consumption ban awaiting two agencies, a distribution's plan served (its objection window)
@@ -261,22 +287,25 @@ def test_the_dashboard_follows_the_bus(
     _wait_shown(browser, after)
     # deadlines of seconds: the delivered requests nobody accepted go overdue, highlighted
     _wait_shown_positive(browser, "kpi-overdue")
-    rows = browser.find_elements("css selector", "#table-overdue tbody tr.overdue")
-    assert rows and "逾期" in browser.page_source
-    # the charts are drawn, with the numbers of the read model
-    assert sum(_marks(browser, "#chart-deleg-state rect.bar")) == after["kpi-open"]
-    assert sum(_marks(browser, "#chart-matrix rect.cell")) == 5  # 5 requests, none refused
-    assert sum(_marks(browser, "#chart-dead-time rect.column")) == after["kpi-dead"]
-    assert _marks(browser, "#chart-blacklist-time circle.point")[-1] == after["kpi-blacklist"]
-    assert sum(_marks(browser, "#chart-blacklist-region rect.bar")) == after["kpi-blacklist"]
-    assert sum(_marks(browser, "#chart-acks rect.bar")) == after["kpi-awaiting-ack"]
-    assert sum(_marks(browser, "#chart-distribution rect.bar")) == 1
-    services_shown = browser.find_element("id", "table-services").text
+    charts = {"#chart-deleg-state rect.bar": after["kpi-open"],
+              "#chart-matrix rect.cell": 5,  # 5 requests, none refused
+              "#chart-dead-time rect.column": after["kpi-dead"],
+              "#chart-blacklist-region rect.bar": after["kpi-blacklist"],
+              "#chart-acks rect.bar": after["kpi-awaiting-ack"],
+              "#chart-distribution rect.bar": 1}  # fmt: skip
+    points = "#chart-blacklist-time circle.point"
+    # the charts are drawn, with the numbers of the read model (a poll redraws them all)
+    wait_until(lambda: {css: sum(n) for css, n in _snapshot(browser, *charts)["marks"].items()}
+               == charts, 30, lambda: f"charts {_snapshot(browser, *charts)['marks']}, "
+               f"expected sums {charts}", interval_s=0.25)  # fmt: skip
+    snap = _snapshot(browser, points, *charts)
+    assert snap["overdue_rows"] > 0 and "逾期" in snap["html"]
+    assert {css: sum(snap["marks"][css]) for css in charts} == charts
+    assert snap["marks"][points][-1] == after["kpi-blacklist"]
     for name in ("delegation", "gateway", "projector"):
-        assert name in services_shown, services_shown
-    for svg in browser.find_elements("css selector", ".chart svg"):
-        assert svg.size["width"] > 0 and svg.size["height"] > 0
-    assert PERSON_ID not in browser.page_source and FIRM_CODE not in browser.page_source
+        assert name in snap["services"], snap["services"]
+    assert snap["svgs"] and all(w > 0 and h > 0 for w, h in snap["svgs"]), snap["svgs"]
+    assert PERSON_ID not in snap["html"] and FIRM_CODE not in snap["html"]
     _screenshot(browser, capsys)
 
 
