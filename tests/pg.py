@@ -80,11 +80,13 @@ def _runner() -> list[str]:
 
 @dataclass(frozen=True)
 class PgServer:
-    """A running temporary cluster; ``postgres`` is its trusted superuser."""
+    """A running temporary cluster; ``postgres`` is its trusted superuser. ``control``, when
+    given, is how to restart it (the fault campaign's database faults)."""
 
     host: str
     port: int
     user: str = "postgres"
+    control: PgControl | None = None
 
     def url(self, database: str) -> str:
         """The SQLAlchemy URL of one database of this cluster."""
@@ -102,6 +104,34 @@ class PgServer:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return name
 
+    def restart(self) -> None:
+        """Stop the server at once (``-m immediate``: sessions cut, no checkpoint, as a crash)
+        and start it again on the same port.
+
+        Raises:
+            RuntimeError: no ``control``, or the server did not come back.
+        """
+        if self.control is None:
+            raise RuntimeError("this PgServer was not started by pg_cluster: cannot restart it")
+        self.control.stop()
+        self.control.start(self.port)
+
+    def allow_connections(self, database: str, allowed: bool) -> None:
+        """Open or shut ``database`` to new sessions; shutting it also ends those it has (an
+        operator revoking the read model's connections for a while)."""
+        with self._admin() as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+                    sql.Identifier(database), sql.Literal(allowed)
+                )
+            )
+            if not allowed:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (database,),
+                )
+
     def drop_database(self, name: str) -> None:
         """Drop a database, ending any session still connected to it."""
         with self._admin() as conn:
@@ -114,15 +144,34 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
 
 
-def _start(bindir: Path, runas: list[str], home: Path) -> int:
-    """Start the cluster in ``home`` on a free port and return the port.
+@dataclass(frozen=True)
+class PgControl:
+    """How to start and stop one temporary cluster (its binaries, the user it runs as, its
+    folder)."""
+
+    bindir: Path
+    runas: list[str]
+    home: Path
+
+    def start(self, port: int | None = None) -> int:
+        """Start the cluster (on ``port``, else a free one) and return its port."""
+        return _start(self.bindir, self.runas, self.home, port)
+
+    def stop(self) -> None:
+        """Stop it at once (``-m immediate``)."""
+        _run([*self.runas, str(self.bindir / "pg_ctl"), "-D", str(self.home / "data"), "-m",
+              "immediate", "-w", "stop"], self.home)  # fmt: skip
+
+
+def _start(bindir: Path, runas: list[str], home: Path, fixed: int | None = None) -> int:
+    """Start the cluster in ``home`` on ``fixed`` or a free port and return the port.
 
     Raises:
         RuntimeError: the server did not start (with the end of its log).
     """
     data, log = home / "data", home / "server.log"
     for _ in range(START_ATTEMPTS):
-        port = free_block(1)
+        port = fixed or free_block(1)
         options = (
             f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={home} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -135,7 +184,7 @@ def _start(bindir: Path, runas: list[str], home: Path) -> int:
         if started.returncode == 0:
             return port
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else started.stderr
-        if "already in use" not in tail:  # lost a port race: try another port; else give up
+        if "already in use" not in tail or fixed:  # lost a port race: try another; else give up
             raise RuntimeError(f"PostgreSQL did not start: {started.stderr}\n{tail}")
     raise RuntimeError(f"PostgreSQL found no free port in {START_ATTEMPTS} attempts")
 
@@ -161,12 +210,12 @@ def pg_cluster() -> Iterator[PgServer]:
         )  # fmt: skip
         if made.returncode != 0:
             raise RuntimeError(f"initdb failed: {made.stdout}\n{made.stderr}")
-        port = _start(bindir, runas, home)
+        control = PgControl(bindir, runas, home)
+        port = control.start()
         try:
-            yield PgServer("127.0.0.1", port)
+            yield PgServer("127.0.0.1", port, control=control)
         finally:
-            _run([*runas, str(bindir / "pg_ctl"), "-D", str(home / "data"), "-m", "immediate",
-                  "-w", "stop"], home)  # fmt: skip
+            control.stop()
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

@@ -15,6 +15,7 @@ the runtime keys its tasks by) and ``TransactionalProducer``. librdkafka's error
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -226,6 +227,13 @@ class GroupConsumer:
             log.warning("consumer close: %s", exc)
 
 
+# librdkafka 2.16 can block in send_offsets_to_transaction() past its timeout when the group
+# coordinator is down or was decommissioned (confluentinc/librdkafka#5456, #5511; seen here in
+# the fault campaign after the coordinator's broker was killed: stuck for minutes, the broker
+# long back). The call runs on a helper thread and is given up this long after its own timeout.
+OFFSETS_GRACE_S = 5.0
+
+
 class TransactionalProducer:
     """An idempotent, transactional producer; the offsets of what it wrote, by key given."""
 
@@ -262,8 +270,16 @@ class TransactionalProducer:
         except ck.KafkaException as exc:
             raise ClientError(str(exc)) from exc
         self.delivered: dict[Any, tuple[int, int]] = {}  # tag -> (partition, last offset)
+        # a transaction cannot outlive its timeout: the coordinator aborts it
+        self.offsets_timeout_s = transaction_timeout_ms / 1000
+        self.hung: str | None = None  # a call given up on: this producer is abandoned
+
+    def _usable(self, what: str) -> None:
+        if self.hung is not None:
+            raise ClientError(f"{what}: {self.hung}")
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        self._usable(what)
         try:
             return fn()
         except ck.KafkaException as exc:
@@ -311,10 +327,42 @@ class TransactionalProducer:
                 raise ClientError(f"produce to {out.topic}: {exc}") from exc
 
     def send_offsets(self, offsets: dict[TopicPartition, int], group_metadata: Any) -> None:
-        """Commit ``offsets`` (next offset to read) with the transaction, fenced by the group."""
+        """Commit ``offsets`` (next offset to read) with the transaction, fenced by the group.
+
+        Raises:
+            ClientError: librdkafka refused or timed out, or did not return within
+                ``OFFSETS_GRACE_S`` after its timeout (then ``hung`` says so, and the producer
+                must be dropped: the worker starts a new session, whose producer fences it).
+        """
+        self._usable("send_offsets_to_transaction")
         parts = [_ck(tp, off) for tp, off in offsets.items()]
-        self._call("send_offsets_to_transaction",
-                   lambda: self._producer.send_offsets_to_transaction(parts, group_metadata, 30))  # fmt: skip
+        timeout = self.offsets_timeout_s
+        outcome: list[BaseException | None] = []
+        done = threading.Event()
+
+        def call() -> None:
+            try:
+                self._producer.send_offsets_to_transaction(parts, group_metadata, timeout)
+                outcome.append(None)
+            except BaseException as exc:  # handed to the caller's thread
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=call, name="send-offsets", daemon=True).start()
+        if not done.wait(timeout + OFFSETS_GRACE_S):
+            self.hung = (
+                f"no answer {timeout + OFFSETS_GRACE_S:.0f} s after the call, its timeout being "
+                f"{timeout:.0f} s (librdkafka ignores it while the group coordinator is away: "
+                "confluentinc/librdkafka#5456, #5511); this producer is abandoned"
+            )
+            log.error("transactional producer: send_offsets_to_transaction: %s", self.hung)
+            raise ClientError(f"send_offsets_to_transaction: {self.hung}")
+        error = outcome[0]
+        if isinstance(error, ck.KafkaException):
+            raise ClientError(f"send_offsets_to_transaction: {error}") from error
+        if error is not None:
+            raise error
 
     def commit(self, timeout_s: float = 30.0) -> None:
         """Commit the transaction (flushing every record first).
@@ -332,6 +380,8 @@ class TransactionalProducer:
         """Send what is queued (outside a transaction there is nothing) and let go. Never
         raises: a producer in a fatal state (e.g. ``INVALID_TXN_STATE`` after its transaction
         coordinator died) has nothing left to send, and the worker starts a new one."""
+        if self.hung is not None:  # a call on it never returned: leave it to the collector
+            return
         try:
             self._producer.flush(timeout_s)
         except ck.KafkaException as exc:

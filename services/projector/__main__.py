@@ -2,7 +2,8 @@
 
 ``COURTBUS_STORE_URL`` chooses the database (default: SQLite in the local stack's folder);
 ``COURTBUS_PROJECTOR_GROUP`` the consumer group (a new group with a new database rebuilds the
-read model from the start of the topics).
+read model from the start of the topics). ``COURTBUS_TEST_HOLD_COMMIT_MS`` is fault injection
+for tests: each batch's database transaction is held open that long, its rows written.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def make(envelope: Envelope) -> ProjectorFlow:
     """The flow over a migrated read model."""
     model = ReadModel(default_store_url(), load_deadlines(DEADLINES_PATH).for_matter)
     model.migrate()
-    return ProjectorFlow(envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP"))
+    hold = int(os.environ.get("COURTBUS_TEST_HOLD_COMMIT_MS") or 0)
+    return ProjectorFlow(envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP"), hold)
 
 
 if __name__ == "__main__":

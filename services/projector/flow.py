@@ -11,6 +11,7 @@ or a restart after SIGKILL never duplicates a row. Data the store cannot take is
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -92,10 +93,20 @@ class ProjectorFlow(Flow):
     # the projector's CPU at low load: ~2.2 ms a record at 100/s, ~0.44 ms at 1,000/s).
     batch_wait_ms = 250
 
-    def __init__(self, envelope: Envelope, model: ReadModel, group: str | None = None) -> None:
+    def __init__(
+        self,
+        envelope: Envelope,
+        model: ReadModel,
+        group: str | None = None,
+        hold_commit_ms: int = 0,
+    ) -> None:
+        """``hold_commit_ms``: fault injection for tests only (``COURTBUS_TEST_HOLD_COMMIT_MS``):
+        hold each batch's database transaction open this long with its rows written, after
+        logging "rows written", so a test can crash the database inside it."""
         super().__init__(envelope)
         self.model = model
         self.group = group
+        self.hold_commit_ms = hold_commit_ms
         self._pending = PendingRows()
         self._last: dict[tuple[str, int], int] = {}  # this batch's last offset per partition
         # Partitions whose batch failed as a whole, and the last offset of that batch: their
@@ -131,6 +142,9 @@ class ProjectorFlow(Flow):
         try:
             if len(pending):
                 self.model.write_batch(pending)
+                if self.hold_commit_ms:
+                    log.info("projector: %d rows written, not committed", len(pending))
+                    time.sleep(self.hold_commit_ms / 1000)
             self.model.commit_batch()
         except Exception as exc:
             self.model.rollback_batch()

@@ -8,7 +8,12 @@ Faults, each while the services' transactions are open (``COURTBUS_TEST_HOLD_OPE
    is elected, and once back its replicas catch up (every partition's ISR full again);
 2. SIGKILL a gateway worker and a delegation worker inside a transaction, and restart them;
 3. SIGSTOP a delegation worker for longer than its session timeout (a zombie: its partitions
-   move to the other worker, which fences its transactions), then SIGCONT it.
+   move to the other worker, which fences its transactions), then SIGCONT it;
+4. restart the projector's PostgreSQL at once (``pg_ctl -m immediate``, as a crash) while the
+   projector's database transaction is open with its rows written
+   (``COURTBUS_TEST_HOLD_COMMIT_MS``), and later shut the read model's database to connections
+   (its sessions ended) while 50 more requests flow, then open it again: the projector waits,
+   retries and catches up (the backlog's catch-up time is measured).
 
 The recovery times are printed and written to ``<tmp>/campaign.json``. ``make soak`` runs the
 campaign three times (``COURTBUS_CAMPAIGN_ROUNDS`` rounds of the faults each).
@@ -36,7 +41,9 @@ from courtbus.app.samples import PERSON_ID
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.stack import Stack
+from courtbus.store.queries import ReadModelQueries
 from tests.integration.helpers import ServiceProcess, Services, private_stack, wait_until
+from tests.pg import PgServer, pg_cluster
 
 pytestmark = pytest.mark.integration
 COURTS = (("320583", "6101"), ("4408", "50"), ("3174", "6104"), ("6101", "4408"))
@@ -98,6 +105,8 @@ class Campaign:
     first: Services  # gateway, delegation, projector
     second: Services  # gateway, delegation: the second worker of each
     publisher: Publisher
+    pg: PgServer  # the read model's server
+    database: str  # the read model's database on it
     times: dict[str, list[float]] = field(default_factory=dict)
 
     def took(self, what: str, seconds: float) -> None:
@@ -108,30 +117,38 @@ class Campaign:
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
     home: Path = tmp_path_factory.mktemp("campaign")
     started: list[Services] = []
-    with private_stack(home / "stack", nodes=3) as (stack, conn):  # replication 3, min ISR 2
+    with (
+        private_stack(home / "stack", nodes=3) as (stack, conn),  # replication 3, min ISR 2
+        pg_cluster() as pg,
+    ):
+        database = pg.create_database()
         group = f"projector-{uuid.uuid4().hex[:6]}"
         for worker in ("a", "b"):
             (home / worker).mkdir()
-        env = {**ENV, "COURTBUS_PROJECTOR_GROUP": group}
-        first = Services(conn, home / "a", env, ("gateway", "delegation", "projector"))
-        second = Services(conn, home / "b", {**env, "COURTBUS_STORE_URL": first.store_url},
-                          ("gateway", "delegation"))  # fmt: skip
+        env = {**ENV, "COURTBUS_PROJECTOR_GROUP": group, "COURTBUS_STORE_URL": pg.url(database)}
+        first = Services(conn, home / "a", env, ("gateway", "delegation", "projector"),
+                         own_env={"projector": {"COURTBUS_TEST_HOLD_COMMIT_MS": "300"}})  # fmt: skip
+        second = Services(conn, home / "b", env, ("gateway", "delegation"))
         try:
             for services in (first, second):
                 started.append(services)
                 services.start(timeout_s=120)
-            yield Campaign(stack, conn, first, second, Publisher(conn))
+            yield Campaign(stack, conn, first, second, Publisher(conn), pg, database)
         finally:
             for services in started:
                 services.stop()
 
 
 def _in_transaction(
-    proc: ServiceProcess, publisher: Publisher | None = None, timeout_s: float = 90
+    proc: ServiceProcess,
+    publisher: Publisher | None = None,
+    timeout_s: float = 90,
+    opened: str = "transaction open",
 ) -> None:
-    """Return once ``proc`` has logged a transaction open after now (so a kill lands in it);
-    if it does not, its threads' stacks (SIGUSR1: faulthandler) and log tail in the failure."""
-    mark = proc.count("transaction open")
+    """Return once ``proc`` has logged a transaction open after now (so a kill lands in it;
+    ``opened="rows written, not committed"``: its flow's batch, the projector's database transaction); if it
+    does not, its threads' stacks (SIGUSR1: faulthandler) and log tail in the failure."""
+    mark = proc.count(opened)
 
     def stuck() -> str:
         if proc.alive and proc.proc is not None:
@@ -143,7 +160,7 @@ def _in_transaction(
         said = publisher.status() if publisher is not None else ""
         return f"{proc.module} opening a transaction ({said}):\n{proc.log_text()[-8000:]}"
 
-    wait_until(lambda: proc.count("transaction open") > mark, timeout_s, stuck,
+    wait_until(lambda: proc.count(opened) > mark, timeout_s, stuck,
                interval_s=0.02)  # fmt: skip
 
 
@@ -215,6 +232,49 @@ def _zombie(c: Campaign) -> None:
     assert proc.alive, proc.log_text()[-3000:]
 
 
+def _projector_caught_up(c: Campaign, what: str, since: float) -> None:
+    """Wait until the read model holds every request sent until now, and count the time from
+    ``since`` as the projector's catch-up after ``what``."""
+    target = c.publisher.sent
+    queries = ReadModelQueries(c.first.store_url)
+
+    def stored() -> int:
+        try:
+            return queries.delegation_count()
+        except Exception:  # the database still starting
+            return -1
+
+    proc = c.first["projector"]
+    wait_until(lambda: stored() >= target, 120, lambda: f"{target} requests in the read model "
+               f"after {what}, {stored()} there; {c.publisher.status()}\n"
+               f"{proc.log_text()[-4000:]}", interval_s=0.2)  # fmt: skip
+    c.took(f"projector backlog after {what}", time.monotonic() - since)
+    assert proc.alive, proc.log_text()[-3000:]
+
+
+def _database_restart(c: Campaign) -> None:
+    proc = c.first["projector"]
+    failed = proc.count("STORE_UNAVAILABLE")
+    _in_transaction(proc, c.publisher, opened="rows written, not committed")
+    began = time.monotonic()
+    c.pg.restart()
+    c.took("database restart", time.monotonic() - began)
+    _projector_caught_up(c, "the database restart", began)
+    assert proc.count("STORE_UNAVAILABLE") > failed, "the restart did not reach the projector"
+
+
+def _database_shut(c: Campaign) -> None:
+    _in_transaction(c.first["projector"], c.publisher, opened="rows written, not committed")
+    c.pg.allow_connections(c.database, False)
+    began = time.monotonic()
+    try:
+        mark = c.publisher.sent
+        wait_until(lambda: c.publisher.sent >= mark + 50, 90, "50 requests sent, the database shut")
+    finally:
+        c.pg.allow_connections(c.database, True)
+    _projector_caught_up(c, "the connections revoked", began)
+
+
 def test_faults_lose_nothing_and_repeat_nothing(
     campaign: Campaign, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -226,6 +286,8 @@ def test_faults_lose_nothing_and_repeat_nothing(
             _leader_kill(c)
             _worker_kills(c)
             _zombie(c)
+            _database_restart(c)
+            _database_shut(c)
     finally:
         publisher.stop()
     assert publisher.sent > 0, publisher.status()
