@@ -20,7 +20,7 @@ from kafka.errors import KafkaError
 
 from courtbus.bus import reconcile as judge
 from courtbus.bus.deadletters import parse_dead_letter
-from courtbus.bus.reconcile import Decision, Ledger, Seen
+from courtbus.bus.reconcile import Decision, Ledger, Seen, ViewRecord
 from courtbus.bus.refusals import header_text
 from courtbus.config import Connection
 from courtbus.domain.delegation import superior_of
@@ -29,10 +29,12 @@ from courtbus.gateway import record_digest
 from courtbus.store.queries import ReadModelQueries, StoredKeys
 from courtbus.wire.client import make_envelope
 from courtbus.wire.envelope import Envelope, RawRecord
-from courtbus.wire.messages import by_ce_type
+from courtbus.wire.messages import by_ce_type, by_record
 
 DELEGATION_EVENTS = "bus.delegation.events"
 DECIDED = "cn.court.bus.delegation.DelegationDecided"
+BLACKLIST_EVENTS = "bus.blacklist.events"
+LISTED = by_record("cn.court.bus.blacklist.DebtorListed").ce_type
 VIEWS = {  # view topic → (flow, the table's check name)
     "blacklist.entries": ("blacklist", "listings in SQL"),
     "restriction.controls": ("restriction", "restrictions in SQL"),
@@ -157,8 +159,38 @@ def judge_all(
     ledgers.append(judge.decision_ledger(steps, decisions))
     inboxes = {t.split(".")[1]: rs for t, rs in every.items() if t.endswith(".inbox")}
     ledgers.append(judge.delivery_ledger(decisions, inboxes, superior_of))
+    ledgers += _view_ledgers(envelope, topics, every, dead)
     if stored is not None:
         ledgers += _stored_ledgers(envelope, topics, stored, dead, decisions)
+    return ledgers
+
+
+def _view_ledgers(
+    envelope: Envelope,
+    topics: dict[str, list[Any]],
+    every: dict[str, list[Seen]],
+    dead: list[Seen],
+) -> list[Ledger]:
+    """Each view's records (no effect twice), and the courts' listings against the list."""
+    ledgers = []
+    for topic, (flow, _check) in VIEWS.items():
+        records = []
+        for r in topics.get(topic, []):
+            version = None if r.value is None else int(envelope.read(r).payload["version"])
+            records.append(
+                ViewRecord((r.key or b"").decode(), version, (topic, r.partition, r.offset))
+            )
+        if records:
+            ledgers.append(judge.view_ledger(flow, records))
+    listings = []
+    pairs = zip(topics.get(BLACKLIST_EVENTS, []), every.get(BLACKLIST_EVENTS, []), strict=True)
+    for r, s in pairs:
+        court = s.source is not None and s.source.startswith("court:")
+        if court and header_text(r, "ce_type") == LISTED:
+            listings.append((str(envelope.read(r).payload["entry_id"]), s))
+    if listings:
+        keys = {(r.key or b"").decode() for r in topics.get("blacklist.entries", [])}
+        ledgers.append(judge.listing_ledger(listings, keys, dead))
     return ledgers
 
 

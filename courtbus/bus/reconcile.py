@@ -15,6 +15,11 @@ Each check is a ledger of one hop of the bus:
 * ``deliveries`` (delegation): every applied step reached the inbox of the court it goes to, once
   (a request the executing court's, a receipt the requesting court's, a court's step the other
   party's; a request cancelled before delivery never goes out).
+* ``listings applied`` (blacklist): every ``DebtorListed`` a court sent on
+  ``bus.blacklist.events`` is refused once (a dead letter naming its position) or, if not
+  refused, on the list (a record of its entry in ``blacklist.entries``).
+* ``view records`` (each flow with a view): no key of a compacted view at one version twice
+  with no tombstone between (the flow's output applied twice), and no version going back.
 * ``dead letters in SQL``, ``history in SQL`` and each view's table: every dead letter and
   every decision is one row of the read model; the latest version of each key of a compacted view
   (``blacklist.entries``, ``restriction.controls``, ``distribution.cases``) is its row, at that
@@ -243,6 +248,64 @@ def rows_ledger(
             ledger.problem("lost", f"{key}: row at version {rows[0]}, the view at {version}")
         else:
             ledger.present += 1
+    return ledger
+
+
+@dataclass(frozen=True, slots=True)
+class ViewRecord:
+    """One record of a compacted view: its key, the version it carries (None: a tombstone)
+    and where it is."""
+
+    key: str
+    version: int | None
+    position: tuple[str, int, int]
+
+
+def view_ledger(flow: str, records: Iterable[ViewRecord]) -> Ledger:
+    """A view's records against the same effect written twice: per key, in offset order, a
+    version seen already since the key's last tombstone is duplicated, one below the highest
+    seen is unexpected (compaction only removes records, so neither comes from it)."""
+    ledger = Ledger(flow, "view records")
+    since: dict[str, set[int]] = {}
+    for r in sorted(records, key=lambda v: v.position):
+        if r.version is None:  # a tombstone: the key starts over
+            since.pop(r.key, None)
+            continue
+        ledger.expected += 1
+        versions = since.setdefault(r.key, set())
+        where = f"{r.key} at version {r.version} ({r.position[0]}@{r.position[1]}:{r.position[2]})"
+        if r.version in versions:
+            ledger.problem("duplicated", f"{where}: that version is there already")
+        elif versions and r.version < max(versions):
+            ledger.problem("unexpected", f"{where}: after version {max(versions)}")
+        else:
+            ledger.present += 1
+        versions.add(r.version)
+    return ledger
+
+
+def listing_ledger(
+    listings: Iterable[tuple[str, Seen]], view_keys: Iterable[str], dead_letters: Iterable[Seen]
+) -> Ledger:
+    """Every court's ``DebtorListed`` on the blacklist topic (``listings``: (entry id, where
+    it is)) refused once (a dead letter naming its position) or, if not refused, on the list
+    (its entry id a key of the view: ``view_keys``). Listed twice shows in ``view_ledger``."""
+    ledger = Ledger("blacklist", "listings applied")
+    listed = set(view_keys)
+    dead: Counter[tuple[str, int, int]] = Counter(
+        d.dead_from for d in dead_letters if d.dead_from is not None
+    )
+    for entry_id, r in listings:
+        ledger.expected += 1
+        refused = dead[r.position]
+        if refused > 1:
+            ledger.problem("duplicated", f"{_where(r)} DebtorListed {entry_id}: refused {refused}×")
+        elif refused or entry_id in listed:
+            ledger.present += 1
+        else:
+            ledger.problem(
+                "lost", f"{_where(r)} DebtorListed {entry_id}: neither listed nor refused"
+            )
     return ledger
 
 

@@ -1,12 +1,14 @@
 """The short fault campaign (issue 20, item 2): three brokers (replication 3, min ISR 2), the
-gateway and the delegation service with two workers each and the projector, courts publishing
-all the while; one round of each fault, then the reconciler must find 0 lost and 0 duplicated.
+gateway, delegation, blacklist and restrictions services with two workers each and the
+projector on PostgreSQL, courts requesting delegations and listing debtors (whose listings
+bring consumption bans) all the while; one round of each fault, then the reconciler must find
+0 lost and 0 duplicated.
 
 Faults, each while the services' transactions are open (``COURTBUS_TEST_HOLD_OPEN_MS``):
 
 1. SIGKILL the broker leading the busiest outbox partition, then start it again: a new leader
    is elected, and once back its replicas catch up (every partition's ISR full again);
-2. SIGKILL a gateway worker and a delegation worker inside a transaction, and restart them;
+2. SIGKILL a worker of each of the four services inside a transaction, and restart it;
 3. SIGSTOP a delegation worker for longer than its session timeout (a zombie: its partitions
    move to the other worker, which fences its transactions), then SIGCONT it;
 4. restart the projector's PostgreSQL at once (``pg_ctl -m immediate``, as a crash) while the
@@ -30,6 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,7 @@ from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.stack import Stack
 from courtbus.store.queries import ReadModelQueries
+from courtbus.wire import values as v
 from tests.integration.helpers import ServiceProcess, Services, private_stack, wait_until
 from tests.pg import PgServer, pg_cluster
 
@@ -50,6 +54,19 @@ COURTS = (("320583", "6101"), ("4408", "50"), ("3174", "6104"), ("6101", "4408")
 OUTBOX = "court.320583.outbox"  # six partitions (the catalogue's override): the busiest
 ENV = {"COURTBUS_TEST_HOLD_OPEN_MS": "150", "COURTBUS_SESSION_TIMEOUT_MS": "6000"}
 ROUNDS = int(os.environ.get("COURTBUS_CAMPAIGN_ROUNDS", "1"))
+LISTING_EVERY = 5  # one publication in five lists a debtor, the others request delegations
+SERVICES = ("gateway", "delegation", "blacklist", "restrictions")  # two workers each
+
+
+def _list(court: CourtClient, n: int) -> None:
+    """A listing of a person (the restrictions service then bans their consumption)."""
+    court.list_debtor(
+        f"bl-fault-{uuid.uuid4().hex[:10]}", f"(2024){court.court.designation}执{n}号",
+        {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}, "REFUSED_WITH_ABILITY",
+        obligation="支付货款 86,000.00 元", performance="全部未履行", conduct="有履行能力而拒不履行",
+        title_issuer="广东省湛江市中级人民法院", title_number=f"(2023)粤08民初{n}号",
+        filed_at=v.now() - timedelta(days=90),
+    )  # fmt: skip
 
 
 class Publisher:
@@ -59,14 +76,15 @@ class Publisher:
     been written, so the campaign expects between ``sent`` and ``sent + failed`` requests."""
 
     def __init__(self, conn: Connection) -> None:
-        self.conn, self.sent, self.failed = conn, 0, 0
+        self.conn, self.sent, self.failed, self.listed = conn, 0, 0, 0
         self.errors: list[str] = []
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, name="publisher", daemon=True)
 
     def status(self) -> str:
         """What it did so far, for a failure's message."""
-        return f"publisher: {self.sent} sent, {self.failed} failed {self.errors[-3:]}"
+        return (f"publisher: {self.sent} requests and {self.listed} listings sent, {self.failed} "
+                f"failed {self.errors[-3:]}")  # fmt: skip
 
     def _run(self) -> None:
         clients = {c: CourtClient(c, self.conn) for pair in COURTS for c in pair}
@@ -76,13 +94,11 @@ class Publisher:
                 n += 1
                 req, exe = COURTS[n % len(COURTS)]
                 try:
-                    clients[req].request_delegation(
-                        delegation_id=f"dlg-fault-{uuid.uuid4().hex[:10]}",
-                        case_number=f"(2024){clients[req].court.designation}执{n}号",
-                        executing_court=exe, matter="SEARCH",
-                        debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
-                    )  # fmt: skip
-                    self.sent += 1
+                    if n % LISTING_EVERY == 0:
+                        _list(clients[req], n)
+                        self.listed += 1
+                    else:
+                        self._request(clients[req], n, exe)
                 except Exception as exc:
                     self.failed += 1
                     self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
@@ -93,6 +109,14 @@ class Publisher:
             for client in clients.values():
                 client.close()
 
+    def _request(self, court: CourtClient, n: int, executing: str) -> None:
+        court.request_delegation(
+            delegation_id=f"dlg-fault-{uuid.uuid4().hex[:10]}",
+            case_number=f"(2024){court.court.designation}执{n}号", executing_court=executing,
+            matter="SEARCH", debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
+        )  # fmt: skip
+        self.sent += 1
+
     def stop(self) -> None:
         self.done.set()
         self.thread.join(timeout=120)
@@ -102,8 +126,8 @@ class Publisher:
 class Campaign:
     stack: Stack
     conn: Connection
-    first: Services  # gateway, delegation, projector
-    second: Services  # gateway, delegation: the second worker of each
+    first: Services  # SERVICES and the projector
+    second: Services  # SERVICES: the second worker of each
     publisher: Publisher
     pg: PgServer  # the read model's server
     database: str  # the read model's database on it
@@ -126,9 +150,9 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
         for worker in ("a", "b"):
             (home / worker).mkdir()
         env = {**ENV, "COURTBUS_PROJECTOR_GROUP": group, "COURTBUS_STORE_URL": pg.url(database)}
-        first = Services(conn, home / "a", env, ("gateway", "delegation", "projector"),
+        first = Services(conn, home / "a", env, (*SERVICES, "projector"),
                          own_env={"projector": {"COURTBUS_TEST_HOLD_COMMIT_MS": "300"}})  # fmt: skip
-        second = Services(conn, home / "b", env, ("gateway", "delegation"))
+        second = Services(conn, home / "b", env, SERVICES)
         try:
             for services in (first, second):
                 started.append(services)
@@ -206,7 +230,9 @@ def _leader_kill(c: Campaign) -> None:
 
 
 def _worker_kills(c: Campaign) -> None:
-    for services, name in ((c.first, "gateway"), (c.second, "delegation")):
+    kills = ((c.first, "gateway"), (c.second, "delegation"), (c.first, "blacklist"),
+             (c.second, "restrictions"))  # fmt: skip
+    for services, name in kills:
         proc = services[name]
         _in_transaction(proc, c.publisher)
         began = time.monotonic()
@@ -303,9 +329,18 @@ def test_faults_lose_nothing_and_repeat_nothing(
     assert by[("delegation", "decisions")].present == 2 * sent.expected  # request + receipt
     assert by[("delegation", "deliveries")].present == 2 * sent.expected
     assert by[("delegation", "history in SQL")].present == 2 * sent.expected
-    figures = {"rounds": ROUNDS, "requests sent": publisher.sent,
+    listed = by[("blacklist", "gateway")]
+    assert publisher.listed <= listed.expected <= publisher.listed + publisher.failed
+    assert by[("blacklist", "listings applied")].present == listed.expected
+    assert by[("blacklist", "listings in SQL")].present == listed.expected
+    # each listed person's consumption ban (the listing's restriction), once, and stored
+    bans = by[("restriction", "restrictions in SQL")]
+    assert by[("restriction", "view records")].ok and bans.present == listed.expected
+    figures = {"rounds": ROUNDS, "requests sent": publisher.sent, "listings sent": publisher.listed,
                "sends the SDK reported failed": publisher.failed,
-               "requests in the outboxes": sent.expected, "lost": 0, "duplicated": 0,
+               "requests in the outboxes": sent.expected, "listings in the outboxes": listed.expected,
+               "bans stored": bans.present,
+               "lost": 0, "duplicated": 0,
                "recovery seconds": c.times}  # fmt: skip
     out = tmp_path_factory.getbasetemp() / "campaign.json"
     out.write_text(json.dumps(figures, indent=2))

@@ -5,10 +5,13 @@ from __future__ import annotations
 from courtbus.bus.reconcile import (
     Decision,
     Seen,
+    ViewRecord,
     decision_ledger,
     delivery_ledger,
     gateway_ledgers,
+    listing_ledger,
     rows_ledger,
+    view_ledger,
 )
 
 OUT = "court.3205.outbox"
@@ -108,3 +111,34 @@ def test_a_table_row_missing_stale_or_twice() -> None:
     assert rows_ledger("blacklist", "rows", want, {"a": [1], "b": [1], "c": [5]}).lost == 1
     assert rows_ledger("blacklist", "rows", want, {"a": [2], "c": [5]}).lost == 1
     assert rows_ledger("blacklist", "rows", want, {"a": [2], "b": [1, 1], "c": [5]}).duplicated == 1
+
+
+VIEW = "blacklist.entries"
+
+
+def _view(*records: tuple[str, int | None]) -> list[ViewRecord]:
+    return [ViewRecord(k, v, (VIEW, 0, i)) for i, (k, v) in enumerate(records)]
+
+
+def test_a_view_record_written_twice_is_duplicated() -> None:
+    clean = view_ledger(
+        "blacklist", _view(("e1", 1), ("e2", 1), ("e1", 2), ("e1", None), ("e1", 1))
+    )
+    assert (clean.expected, clean.present, clean.ok) == (4, 4, True)  # after a tombstone: anew
+    twice = view_ledger("blacklist", _view(("e1", 1), ("e2", 1), ("e1", 2), ("e1", 2)))
+    assert (twice.duplicated, twice.present) == (1, 3) and "e1 at version 2" in twice.samples[0]
+    back = view_ledger("blacklist", _view(("e1", 1), ("e1", 3), ("e1", 2)))
+    assert (back.unexpected, back.duplicated) == (1, 0)
+
+
+def test_each_listing_on_the_list_or_refused_once() -> None:
+    listed = [
+        (f"e{i}", Seen("bus.blacklist.events", 0, i, f"id-{i}", "court:3205")) for i in range(4)
+    ]
+    refused = [Seen("bus.deadletter", 0, 0, dead_from=listed[3][1].position)]
+    ok = listing_ledger(listed, ["e0", "e1", "e2"], refused)
+    assert (ok.expected, ok.present, ok.ok) == (4, 4, True)
+    dropped = listing_ledger(listed, ["e0", "e2"], refused)
+    assert (dropped.lost, dropped.present) == (1, 3) and "e1" in dropped.samples[0]
+    twice = listing_ledger(listed, ["e0", "e1", "e2"], refused * 2)
+    assert (twice.duplicated, twice.lost) == (1, 0)
