@@ -15,7 +15,11 @@ Faults, each while the services' transactions are open (``COURTBUS_TEST_HOLD_OPE
    projector's database transaction is open with its rows written
    (``COURTBUS_TEST_HOLD_COMMIT_MS``), and later shut the read model's database to connections
    (its sessions ended) while 50 more requests flow, then open it again: the projector waits,
-   retries and catches up (the backlog's catch-up time is measured).
+   retries and catches up (the backlog's catch-up time is measured);
+5. SIGKILL a bank's mirror of its blacklist feed (``courtbus blacklist sync icbc``, fed by the
+   feed router) and start it again after ``COURTBUS_CAMPAIGN_MIRROR_BACKLOG`` listings (60): it
+   resumes from its own committed offsets; at the end ``verify-mirror`` must find it in step
+   with the national view, one row per listing.
 
 The recovery times are printed and written to ``<tmp>/campaign.json``. ``make soak`` runs the
 campaign three times (``COURTBUS_CAMPAIGN_ROUNDS`` rounds of the faults each).
@@ -27,6 +31,7 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -42,7 +47,7 @@ from kafka import KafkaAdminClient
 from courtbus.app.reconcile import reconcile
 from courtbus.app.samples import PERSON_ID
 from courtbus.config import Connection
-from courtbus.sdk import CourtClient
+from courtbus.sdk import AgencyClient, CourtClient
 from courtbus.stack import Stack
 from courtbus.store.queries import ReadModelQueries
 from courtbus.wire import values as v
@@ -56,6 +61,8 @@ ENV = {"COURTBUS_TEST_HOLD_OPEN_MS": "150", "COURTBUS_SESSION_TIMEOUT_MS": "6000
 ROUNDS = int(os.environ.get("COURTBUS_CAMPAIGN_ROUNDS", "1"))
 LISTING_EVERY = 5  # one publication in five lists a debtor, the others request delegations
 SERVICES = ("gateway", "delegation", "blacklist", "restrictions")  # two workers each
+MIRROR = "icbc"  # a bank with a blacklist feed of every listing (no kinds filter)
+MIRROR_BACKLOG = int(os.environ.get("COURTBUS_CAMPAIGN_MIRROR_BACKLOG", "60"))  # listings
 
 
 def _list(court: CourtClient, n: int) -> None:
@@ -131,6 +138,8 @@ class Campaign:
     publisher: Publisher
     pg: PgServer  # the read model's server
     database: str  # the read model's database on it
+    mirror: ServiceProcess  # a bank's mirror of its blacklist feed: courtbus blacklist sync
+    mirror_db: str
     times: dict[str, list[float]] = field(default_factory=dict)
 
     def took(self, what: str, seconds: float) -> None:
@@ -150,15 +159,22 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
         for worker in ("a", "b"):
             (home / worker).mkdir()
         env = {**ENV, "COURTBUS_PROJECTOR_GROUP": group, "COURTBUS_STORE_URL": pg.url(database)}
-        first = Services(conn, home / "a", env, (*SERVICES, "projector"),
+        first = Services(conn, home / "a", env, (*SERVICES, "feeds", "projector"),
                          own_env={"projector": {"COURTBUS_TEST_HOLD_COMMIT_MS": "300"}})  # fmt: skip
         second = Services(conn, home / "b", env, SERVICES)
+        mirror_db = f"sqlite:///{home / 'icbc-mirror.db'}"
+        mirror = ServiceProcess("courtbus", conn, home / "mirror.log", "following changes",
+                                command=[sys.executable, "-m", "courtbus", "blacklist", "sync",
+                                         MIRROR, "--db", mirror_db])  # fmt: skip
         try:
             for services in (first, second):
                 started.append(services)
                 services.start(timeout_s=120)
-            yield Campaign(stack, conn, first, second, Publisher(conn), pg, database)
+            mirror.start(timeout_s=60)
+            yield Campaign(stack, conn, first, second, Publisher(conn), pg, database, mirror,
+                           mirror_db)  # fmt: skip
         finally:
+            mirror.stop()
             for services in started:
                 services.stop()
 
@@ -301,6 +317,18 @@ def _database_shut(c: Campaign) -> None:
     _projector_caught_up(c, "the connections revoked", began)
 
 
+def _mirror_backlog(c: Campaign) -> None:
+    """SIGKILL the bank's mirror, let ``MIRROR_BACKLOG`` listings pass, start it again: it
+    resumes from its committed offsets and catches up (the time to its feed's end)."""
+    c.mirror.kill()
+    mark = c.publisher.listed
+    wait_until(lambda: c.publisher.listed >= mark + MIRROR_BACKLOG, 180,
+               lambda: f"{MIRROR_BACKLOG} listings with the mirror down; {c.publisher.status()}")  # fmt: skip
+    began = time.monotonic()
+    c.mirror.start(timeout_s=120)  # ready once bootstrapped to the feed's end as of its start
+    c.took("mirror catch-up", time.monotonic() - began)
+
+
 def test_faults_lose_nothing_and_repeat_nothing(
     campaign: Campaign, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -314,6 +342,7 @@ def test_faults_lose_nothing_and_repeat_nothing(
             _zombie(c)
             _database_restart(c)
             _database_shut(c)
+            _mirror_backlog(c)
     finally:
         publisher.stop()
     assert publisher.sent > 0, publisher.status()
@@ -334,12 +363,17 @@ def test_faults_lose_nothing_and_repeat_nothing(
     assert by[("blacklist", "listings applied")].present == listed.expected
     assert by[("blacklist", "listings in SQL")].present == listed.expected
     # each listed person's consumption ban (the listing's restriction), once, and stored
+    # the bank's mirror: every listing (all ACTIVE), field by field as the view projects it
+    with AgencyClient(MIRROR, c.conn) as bank:
+        check = bank.verify_mirror("blacklist", c.mirror_db, repair=False)
+    assert check.in_sync and not (check.missing or check.extra or check.changed), check
+    assert check.mirror_rows == listed.expected, check
     bans = by[("restriction", "restrictions in SQL")]
     assert by[("restriction", "view records")].ok and bans.present == listed.expected
     figures = {"rounds": ROUNDS, "requests sent": publisher.sent, "listings sent": publisher.listed,
                "sends the SDK reported failed": publisher.failed,
                "requests in the outboxes": sent.expected, "listings in the outboxes": listed.expected,
-               "bans stored": bans.present,
+               "bans stored": bans.present, "rows in the bank's mirror": check.mirror_rows,
                "lost": 0, "duplicated": 0,
                "recovery seconds": c.times}  # fmt: skip
     out = tmp_path_factory.getbasetemp() / "campaign.json"
