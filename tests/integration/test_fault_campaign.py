@@ -19,7 +19,9 @@ Faults, each while the services' transactions are open (``COURTBUS_TEST_HOLD_OPE
 5. SIGKILL a bank's mirror of its blacklist feed (``courtbus blacklist sync icbc``, fed by the
    feed router) and start it again after ``COURTBUS_CAMPAIGN_MIRROR_BACKLOG`` listings (60): it
    resumes from its own committed offsets; at the end ``verify-mirror`` must find it in step
-   with the national view, one row per listing.
+   with the national view, one row per listing;
+6. fill a broker's log directory (a 512 MiB tmpfs, mounted when run as root) to its limit: the
+   broker stops; free the space and start it again: its replicas catch up.
 
 The recovery times are printed and written to ``<tmp>/campaign.json``. ``make soak`` runs the
 campaign three times (``COURTBUS_CAMPAIGN_ROUNDS`` rounds of the faults each).
@@ -28,9 +30,12 @@ campaign three times (``COURTBUS_CAMPAIGN_ROUNDS`` rounds of the faults each).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -61,8 +66,62 @@ ENV = {"COURTBUS_TEST_HOLD_OPEN_MS": "150", "COURTBUS_SESSION_TIMEOUT_MS": "6000
 ROUNDS = int(os.environ.get("COURTBUS_CAMPAIGN_ROUNDS", "1"))
 LISTING_EVERY = 5  # one publication in five lists a debtor, the others request delegations
 SERVICES = ("gateway", "delegation", "blacklist", "restrictions")  # two workers each
+FULL_NODE = 3  # the broker whose log directory is filled to its limit
 MIRROR = "icbc"  # a bank with a blacklist feed of every listing (no kinds filter)
 MIRROR_BACKLOG = int(os.environ.get("COURTBUS_CAMPAIGN_MIRROR_BACKLOG", "60"))  # listings
+
+
+class SmallDisk:
+    """A broker's log directory moved onto a tmpfs of ``size_mb`` (root only: ``mount``), so
+    that it can be filled to its limit; unmounted on leaving (after the stack is down)."""
+
+    def __init__(self, size_mb: int = 512) -> None:
+        self.size_mb, self.path, self.filler = size_mb, Path(), Path()
+        self.mounted = False
+
+    def __enter__(self) -> SmallDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.path)], check=False, capture_output=True)
+
+    def move_broker(self, stack: Stack, node: int) -> None:
+        """Stop broker ``node``, put its data on the tmpfs, start it again."""
+        data = stack.home / f"node-{node}" / "data"
+        self.path, self.filler = data, data / "filler"
+        stack.stop_broker(node)
+        wait_until(lambda: not _broker_alive(stack, node), 60, f"broker {node} stopped")
+        kept = data.with_name("data.kept")
+        data.rename(kept)
+        data.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m", "tmpfs",
+                        str(data)], check=True, capture_output=True)  # fmt: skip
+        self.mounted = True
+        subprocess.run(["cp", "-a", f"{kept}/.", str(data)], check=True)
+        shutil.rmtree(kept)
+        stack.start_broker(node)
+
+    def fill(self) -> int:
+        """Write zeros until the tmpfs is full; the bytes written."""
+        written, chunk = 0, b"\0" * (1 << 20)
+        with self.filler.open("wb", buffering=0) as out:
+            while True:
+                try:
+                    written += out.write(chunk) or 0
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    return written
+
+    def free(self) -> None:
+        """Delete what ``fill`` wrote."""
+        self.filler.unlink(missing_ok=True)
+
+
+def _broker_alive(stack: Stack, node: int) -> bool:
+    state = stack.state()
+    return state is not None and state.brokers[node - 1].alive()
 
 
 def _list(court: CourtClient, n: int) -> None:
@@ -140,6 +199,7 @@ class Campaign:
     database: str  # the read model's database on it
     mirror: ServiceProcess  # a bank's mirror of its blacklist feed: courtbus blacklist sync
     mirror_db: str
+    disk: SmallDisk | None  # node FULL_NODE's log directory on a small tmpfs (None: not root)
     times: dict[str, list[float]] = field(default_factory=dict)
 
     def took(self, what: str, seconds: float) -> None:
@@ -151,9 +211,12 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
     home: Path = tmp_path_factory.mktemp("campaign")
     started: list[Services] = []
     with (
+        SmallDisk() as disk,
         private_stack(home / "stack", nodes=3) as (stack, conn),  # replication 3, min ISR 2
         pg_cluster() as pg,
     ):
+        if os.geteuid() == 0:
+            disk.move_broker(stack, FULL_NODE)
         database = pg.create_database()
         group = f"projector-{uuid.uuid4().hex[:6]}"
         for worker in ("a", "b"):
@@ -172,7 +235,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
                 services.start(timeout_s=120)
             mirror.start(timeout_s=60)
             yield Campaign(stack, conn, first, second, Publisher(conn), pg, database, mirror,
-                           mirror_db)  # fmt: skip
+                           mirror_db, disk if disk.mounted else None)  # fmt: skip
         finally:
             mirror.stop()
             for services in started:
@@ -233,6 +296,11 @@ def _leader_kill(c: Campaign) -> None:
     wait_until(lambda: c.publisher.sent >= mark + 50, 90, "50 requests sent with a broker down")
     back = time.monotonic()
     c.stack.start_broker(victim)
+    _replicas_back(c, f"node {victim}")
+    c.took("replica catch-up", time.monotonic() - back)
+
+
+def _replicas_back(c: Campaign, who: str) -> None:
     topics = [OUTBOX, "bus.delegation.events", "court.6101.inbox", "bus.deadletter"]
 
     def caught_up() -> bool:
@@ -241,8 +309,7 @@ def _leader_kill(c: Campaign) -> None:
         except Exception:
             return False
 
-    wait_until(caught_up, 120, f"node {victim}'s replicas back in every ISR", interval_s=0.5)
-    c.took("replica catch-up", time.monotonic() - back)
+    wait_until(caught_up, 180, f"{who}: its replicas back in every ISR", interval_s=0.5)
 
 
 def _worker_kills(c: Campaign) -> None:
@@ -317,6 +384,30 @@ def _database_shut(c: Campaign) -> None:
     _projector_caught_up(c, "the connections revoked", began)
 
 
+def _log_dir_full(c: Campaign) -> None:
+    """Fill broker FULL_NODE's log directory to its limit while traffic flows: the broker
+    stops (Kafka halts when its only log directory fails); free the space, start it: it
+    recovers its logs and its replicas catch up."""
+    if c.disk is None:
+        print("\nfault campaign: log directory full skipped (mounting a tmpfs needs root)")
+        return
+    began = time.monotonic()
+    filled = c.disk.fill()
+    try:
+        wait_until(lambda: not _broker_alive(c.stack, FULL_NODE), 120,
+                   lambda: f"broker {FULL_NODE} stopping with its disk full ({filled} bytes "
+                   f"written); {c.publisher.status()}")  # fmt: skip
+        c.took("broker down after its disk filled", time.monotonic() - began)
+        mark = c.publisher.sent
+        wait_until(lambda: c.publisher.sent >= mark + 50, 90, "50 requests with a broker down")
+    finally:
+        c.disk.free()
+    back = time.monotonic()
+    c.stack.start_broker(FULL_NODE)
+    _replicas_back(c, f"node {FULL_NODE}, its disk freed")
+    c.took("replica catch-up after the disk was freed", time.monotonic() - back)
+
+
 def _mirror_backlog(c: Campaign) -> None:
     """SIGKILL the bank's mirror, let ``MIRROR_BACKLOG`` listings pass, start it again: it
     resumes from its committed offsets and catches up (the time to its feed's end)."""
@@ -343,6 +434,7 @@ def test_faults_lose_nothing_and_repeat_nothing(
             _database_restart(c)
             _database_shut(c)
             _mirror_backlog(c)
+            _log_dir_full(c)
     finally:
         publisher.stop()
     assert publisher.sent > 0, publisher.status()
