@@ -416,14 +416,9 @@ class BlacklistFlow(Flow):
         """Expiries, overdue deadlines and tombstones whose time has come."""
         outputs: list[Output] = []
         table = state.table(ENTRIES)
-        for eid, _due in state.timers.due(now):
-            kept = table.get(eid)
-            if kept is None:
-                state.timers.cancel(eid)
-                continue
-            if kept.tombstone_at is not None and now >= kept.tombstone_at:
-                table.delete(eid)
-                state.timers.cancel(eid)
+        for due in state.timers.due_entries(table, now, tombstone_at=lambda k: k.tombstone_at):
+            eid, kept = due.key, due.value
+            if due.tombstoned:
                 outputs.append(Output(VIEW_TOPIC, eid.encode(), None, []))
                 continue
             e = kept.entry

@@ -331,11 +331,8 @@ class DelegationFlow(Flow):
         """Deadline warnings and overdue notices whose timers fell due."""
         outputs: list[Output] = []
         table = state.table(DELEGATIONS)
-        for did, _due in state.timers.due(now):
-            tracked = table.get(did)
-            if tracked is None:
-                state.timers.cancel(did)
-                continue
+        for due in state.timers.due_entries(table, now):
+            tracked = due.value
             d = tracked.delegation
             updated, notices = dm.due_notices(d, now, self.deadlines.for_matter(d.matter))
             self._store(state, replace(tracked, delegation=updated))

@@ -455,11 +455,8 @@ class DistributionFlow(Flow):
         """Windows to close, overdue duties and hand-overs whose time has come."""
         outputs: list[Output] = []
         table = state.table(DISTRIBUTIONS)
-        for did, _due in state.timers.due(now):
-            kept = table.get(did)
-            if kept is None:
-                state.timers.cancel(did)
-                continue
+        for due in state.timers.due_entries(table, now):
+            kept = due.value
             before = kept.d.state
             out: list[Output] = []
             for x in dm.pending(kept.d, now, self.periods):

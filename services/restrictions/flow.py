@@ -237,6 +237,11 @@ class LoadProgress:
         )
 
 
+def _tombstone_at(stored: Kept | Listed) -> datetime | None:
+    """When a stored control's tombstone falls due (a ``Listed`` ban is in force: never)."""
+    return stored.tombstone_at if isinstance(stored, Kept) else None
+
+
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime | date) else value
 
@@ -618,6 +623,9 @@ class RestrictionFlow(Flow):
         return self._materialise(cid, state.table(CONTROLS).get(cid))
 
     def _materialise(self, cid: str, stored: Kept | Listed | None) -> Kept | None:
+        return None if stored is None else self._as_kept(cid, stored)
+
+    def _as_kept(self, cid: str, stored: Kept | Listed) -> Kept:
         if not isinstance(stored, Listed):
             return stored
         entry = self.envelope.codec.decode(stored.entry).payload
@@ -924,15 +932,13 @@ class RestrictionFlow(Flow):
                         if kept is not None:  # else lifted and gone since
                             outputs += self._mark_overdue(state, kept, now)
                 continue
-            kept = self._kept(state, cid)
-            if kept is None:
-                state.timers.cancel(cid)
+            due = state.timers.entry(table, cid, now, tombstone_at=_tombstone_at)
+            if due is None:
                 continue
-            if kept.tombstone_at is not None and now >= kept.tombstone_at:
-                table.delete(cid)
-                state.timers.cancel(cid)
+            if due.tombstoned:
                 outputs.append(Output(VIEW_TOPIC, cid.encode(), None, []))
                 continue
+            kept = self._as_kept(cid, due.value)
             overdue = self._mark_overdue(state, kept, now)
             if not overdue:
                 self._store(state, kept)

@@ -238,11 +238,8 @@ class WatchdogFlow(Flow):
         """Alerts for the performed cases whose items are overdue."""
         outputs: list[Output] = []
         table = state.table(CASES)
-        for key, _due in state.timers.due(now):
-            case = table.get(key)
-            if case is None:
-                state.timers.cancel(key)
-                continue
+        for due in state.timers.due_entries(table, now):
+            case = due.value
             late = cs.overdue(case, now, self.graces)
             if late:
                 case = cs.alerted(case, now)
