@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +42,7 @@ from courtbus.bus.records import KeptRecord, Output, internal_record, output_of,
 from courtbus.bus.refusals import refusal
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
+from courtbus.config import positive_seconds
 from courtbus.domain import blacklist as bl
 from courtbus.domain import blacklist_digest as digests
 from courtbus.domain.calendar import provisional_at
@@ -59,6 +59,7 @@ EVENTS = flow_topic("blacklist")
 DEBTORS_TOPIC = "bus.blacklist.debtors"
 VIEW_TOPIC = "blacklist.entries"
 NS = "cn.court.bus.blacklist."
+DEFAULT_GRACE = timedelta(days=7)  # COURTBUS_BLACKLIST_GRACE_SECONDS: a delisting in the view
 ENTRIES: StoreSpec[Kept] = StoreSpec("entries", dump_kept, load_kept)
 DEBTORS: StoreSpec[Debtor] = StoreSpec("debtors", dump_debtor, load_debtor)
 # A court's entries in the view, per digest bucket: "<court>|<bucket>" → sorted entry ids.
@@ -90,10 +91,19 @@ class BlacklistFlow(Flow):
     def __init__(
         self, envelope: Envelope, directory: Directory, grace: timedelta | None = None
     ) -> None:
+        """``grace``: how long a delisted entry stays in the view before its tombstone
+        (default ``COURTBUS_BLACKLIST_GRACE_SECONDS``).
+
+        Raises:
+            ConfigError: ``CONFIG_INVALID`` (``COURTBUS_BLACKLIST_GRACE_SECONDS``).
+        """
         super().__init__(envelope)
         self.directory = directory
-        seconds = float(os.environ.get("COURTBUS_BLACKLIST_GRACE_SECONDS", str(7 * 86400)))
-        self.grace = grace if grace is not None else timedelta(seconds=seconds)
+        self.grace = (
+            grace
+            if grace is not None
+            else positive_seconds("COURTBUS_BLACKLIST_GRACE_SECONDS", DEFAULT_GRACE)
+        )
 
     # -- events ------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ overdue notices from timers indexed by due time. Finished delegations leave the 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from courtbus.bus.refusals import refusal
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.policies import DeadlineRules
+from courtbus.config import positive_seconds
 from courtbus.domain import delegation as dm
 from courtbus.domain import policy
 from courtbus.domain.identity import debtor_key, mask_ids_in_text, validate_debtor_id
@@ -36,6 +36,7 @@ log = logging.getLogger("courtbus.delegation")
 CHINA = ZoneInfo("Asia/Shanghai")
 EVENTS = flow_topic("delegation")
 NS = "cn.court.bus.delegation."
+DEFAULT_RETENTION = timedelta(days=90)  # COURTBUS_DELEGATION_RETENTION_DAYS
 DELEGATIONS: StoreSpec[Tracked] = StoreSpec("delegations", dump, load)
 
 
@@ -57,12 +58,23 @@ class DelegationFlow(Flow):
         deadlines: DeadlineRules,
         retention: timedelta | None = None,
     ) -> None:
+        """``retention``: how long a delegation in an end state is kept (default
+        ``COURTBUS_DELEGATION_RETENTION_DAYS``).
+
+        Raises:
+            ConfigError: ``CONFIG_INVALID`` (``COURTBUS_DELEGATION_RETENTION_DAYS``).
+        """
         super().__init__(envelope)
         self.directory = directory
         self.policies = policies
         self.deadlines = deadlines
-        days = float(os.environ.get("COURTBUS_DELEGATION_RETENTION_DAYS", "90"))
-        self.retention = retention if retention is not None else timedelta(days=days)
+        self.retention = (
+            retention
+            if retention is not None
+            else positive_seconds(
+                "COURTBUS_DELEGATION_RETENTION_DAYS", DEFAULT_RETENTION, unit="days"
+            )
+        )
 
     # -- events ------------------------------------------------------------------------------
 

@@ -81,6 +81,7 @@ from courtbus.bus.records import Output, forward, output_of
 from courtbus.bus.refusals import ALERT_RECORD
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
+from courtbus.config import positive_seconds
 from courtbus.domain import restriction as rs
 from courtbus.domain.delegation import sender_court
 from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id, validate_passport
@@ -124,33 +125,22 @@ _LEGACY_LIFT = {
 _AGENCY_RECORDS = ("RestrictionAcknowledged", "RestrictionRejected", "InterceptionReported")
 
 
-def _seconds(name: str, default: timedelta) -> timedelta:
-    """``COURTBUS_RESTRICTION_<name>_SECONDS`` or ``default``.
+def _seconds(name: str, default: timedelta, *, zero: bool = False) -> timedelta:
+    """``COURTBUS_RESTRICTION_<name>_SECONDS`` or ``default`` (``courtbus.config.positive_seconds``).
 
     Raises:
-        ValidationError: ``RESTRICTION_CONFIG_INVALID`` for a value that is not a positive
+        ConfigError: ``RESTRICTION_CONFIG_INVALID`` for a value that is not a positive
             number.
     """
     var = f"COURTBUS_RESTRICTION_{name}_SECONDS"
-    raw = os.environ.get(var)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise ValidationError(
-            f"{var} must be a positive number, not {raw!r}", code="RESTRICTION_CONFIG_INVALID"
-        )
-    return timedelta(seconds=value)
+    return positive_seconds(var, default, code="RESTRICTION_CONFIG_INVALID", zero=zero)
 
 
 def ack_deadline_from_env() -> timedelta:
     """``COURTBUS_RESTRICTION_ACK_SECONDS``, default 12 hours (``rs.ACK_DEADLINE``).
 
     Raises:
-        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
     """
     return _seconds("ACK", rs.ACK_DEADLINE)
 
@@ -159,7 +149,7 @@ def grace_from_env() -> timedelta:
     """``COURTBUS_RESTRICTION_GRACE_SECONDS``, default 7 days.
 
     Raises:
-        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
     """
     return _seconds("GRACE", DEFAULT_GRACE)
 
@@ -168,7 +158,7 @@ def bulk_age_from_env() -> timedelta:
     """``COURTBUS_RESTRICTION_BULK_AGE_SECONDS``, default 5 minutes.
 
     Raises:
-        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
     """
     return _seconds("BULK_AGE", DEFAULT_BULK_AGE)
 
@@ -177,9 +167,19 @@ def bulk_quiet_from_env() -> timedelta:
     """``COURTBUS_RESTRICTION_BULK_QUIET_SECONDS``, default 1 minute.
 
     Raises:
-        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
     """
     return _seconds("BULK_QUIET", DEFAULT_BULK_QUIET)
+
+
+def progress_from_env() -> float:
+    """``COURTBUS_RESTRICTION_PROGRESS_SECONDS`` (0: every batch), default 30 s: how often the
+    initial load's progress is logged.
+
+    Raises:
+        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
+    """
+    return _seconds("PROGRESS", timedelta(seconds=DEFAULT_PROGRESS_S), zero=True).total_seconds()
 
 
 class LoadProgress:
@@ -295,7 +295,7 @@ class RestrictionFlow(Flow):
         environment); ``progress``: where the load's progress is counted and logged.
 
         Raises:
-            ValidationError: ``RESTRICTION_CONFIG_INVALID`` (a setting of the environment).
+            ConfigError: ``RESTRICTION_CONFIG_INVALID`` (a setting of the environment).
         """
         super().__init__(envelope)
         if from_listings is None:
@@ -309,9 +309,7 @@ class RestrictionFlow(Flow):
         self.grace = grace if grace is not None else grace_from_env()
         self.bulk_age = bulk_age if bulk_age is not None else bulk_age_from_env()
         self.bulk_quiet = bulk_quiet if bulk_quiet is not None else bulk_quiet_from_env()
-        self.progress = progress or LoadProgress(
-            float(os.environ.get("COURTBUS_RESTRICTION_PROGRESS_SECONDS", DEFAULT_PROGRESS_S))
-        )
+        self.progress = progress or LoadProgress(progress_from_env())
         # What every listing's ban is the same in (art. 3: all the kinds; the agencies that
         # enforce them), computed once rather than per entry.
         self._all_kinds = sorted(rs.Consumption)
