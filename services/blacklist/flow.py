@@ -40,7 +40,7 @@ from typing import Any
 
 from courtbus.bus.records import KeptRecord, Output, internal_record, output_of, read_internal
 from courtbus.bus.refusals import refusal
-from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
+from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.config import positive_seconds
 from courtbus.domain import blacklist as bl
@@ -57,7 +57,7 @@ from services.blacklist.state import Debtor, Kept, dump_debtor, dump_kept, load_
 log = logging.getLogger("courtbus.blacklist")
 EVENTS = flow_topic("blacklist")
 DEBTORS_TOPIC = "bus.blacklist.debtors"
-VIEW_TOPIC = "blacklist.entries"
+VIEW_TOPIC = BLACKLIST_VIEW  # the view this flow writes
 NS = "cn.court.bus.blacklist."
 DEFAULT_GRACE = timedelta(days=7)  # COURTBUS_BLACKLIST_GRACE_SECONDS: a delisting in the view
 ENTRIES: StoreSpec[Kept] = StoreSpec("entries", dump_kept, load_kept)

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 
 from kafka import KafkaConsumer, TopicPartition
 
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import resolve
 from courtbus.wire.envelope import Envelope
 from services.main import run_service
 from services.restrictions.flow import (
-    BLACKLIST_VIEW,
     LoadProgress,
     RestrictionFlow,
     progress_from_env,

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from courtbus.bus.records import Output, internal_record, output_of, read_internal
-from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
+from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_topic
 from courtbus.config import positive_seconds
 from courtbus.domain import casestatus as cs
 from courtbus.domain.delegation import sender_court
@@ -54,7 +54,6 @@ from services.watchdog.state import (
 log = logging.getLogger("courtbus.watchdog")
 EVENTS = flow_topic("casestatus")
 ITEMS_TOPIC = "bus.watchdog.items"
-BLACKLIST_VIEW = "blacklist.entries"
 RESTRICTION_VIEW = "restriction.controls"
 DELEGATION_EVENTS = flow_topic("delegation")
 NS = "cn.court.bus.casestatus."
