@@ -24,7 +24,7 @@ from courtbus.bus.reconcile import Decision, Ledger, Seen
 from courtbus.bus.refusals import header_text
 from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.config import Connection
-from courtbus.domain.delegation import superior_of
+from courtbus.domain.courts import superior_of
 from courtbus.errors import ClusterError, CourtbusError
 from courtbus.gateway import record_digest
 from courtbus.store.queries import ReadModelQueries, StoredKeys

@@ -46,12 +46,13 @@ from courtbus.config import positive_seconds
 from courtbus.domain import blacklist as bl
 from courtbus.domain import blacklist_digest as digests
 from courtbus.domain.calendar import provisional_at
-from courtbus.domain.delegation import sender_court, superior_of
+from courtbus.domain.courts import superior_of
 from courtbus.domain.identity import debtor_key, mask_ids_in_text, validate_debtor_id
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope, Event, RawRecord
+from courtbus.wire.events import sender_court
 from services.blacklist.state import Debtor, Kept, dump_debtor, dump_kept, load_debtor, load_kept
 
 log = logging.getLogger("courtbus.blacklist")

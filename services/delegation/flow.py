@@ -23,12 +23,14 @@ from courtbus.catalogue.policies import DeadlineRules
 from courtbus.config import positive_seconds
 from courtbus.domain import delegation as dm
 from courtbus.domain import policy
+from courtbus.domain.courts import superior_of
 from courtbus.domain.identity import debtor_key, mask_ids_in_text, validate_debtor_id
 from courtbus.domain.money import Money
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope, Event, RawRecord
+from courtbus.wire.events import sender_court
 from services.delegation import caps
 from services.delegation.state import Tracked, dump, load
 
@@ -87,7 +89,7 @@ class DelegationFlow(Flow):
             return []  # our own receipts and decisions, already applied
         step = dm.Step(event.record.removeprefix(NS))
         did = str(event.payload["delegation_id"])
-        court = dm.sender_court(event.headers.source)
+        court = sender_court(event.headers.source)
         if step is dm.Step.REQUESTED:
             return self._request(record.raw, event, did, court, state)
         table = state.table(DELEGATIONS)
@@ -115,7 +117,7 @@ class DelegationFlow(Flow):
     def _recipients(self, d: dm.Delegation, step: dm.Step, court: str | None) -> list[str]:
         """The courts a step goes to: the other party; an escalation to the superior too."""
         if step is dm.Step.ESCALATED:
-            superior = dm.superior_of(d.executing_court)
+            superior = superior_of(d.executing_court)
             assert superior is not None  # dm.apply refused an escalation without one
             return [superior, d.executing_court]
         if step is dm.Step.ESCALATION_ANSWERED:
@@ -128,7 +130,7 @@ class DelegationFlow(Flow):
         Raises:
             ValidationError: ``DELEGATION_NO_SUPERIOR``.
         """
-        superior = dm.superior_of(d.executing_court)
+        superior = superior_of(d.executing_court)
         try:
             self.directory.court(superior or "")
         except ValidationError:
@@ -239,7 +241,7 @@ class DelegationFlow(Flow):
             return []
         request = KeptRecord.from_json(tracked.pending)
         event = self.envelope.read(request)
-        court = dm.sender_court(event.headers.source)
+        court = sender_court(event.headers.source)
         if kind == "granted":
             reserved = replace(tracked, reserved_fen=int(body["reserved_fen"]))
             return self._deliver(request, event, reserved, court, state)
@@ -284,7 +286,7 @@ class DelegationFlow(Flow):
             return []
         did = str(event.payload["delegation_id"])
         current = state.table(DELEGATIONS).get(did)
-        court = dm.sender_court(event.headers.source)
+        court = sender_court(event.headers.source)
         return [self._decision(event, current.delegation if current else None, court, error)]
 
     def _decision(

@@ -41,13 +41,13 @@ from courtbus.bus.records import Output, output_of
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.domain import distribution as dm
 from courtbus.domain import distribution_plan as dp
-from courtbus.domain.delegation import sender_court
 from courtbus.domain.identity import DebtorKind, mask_ids_in_text
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope
+from courtbus.wire.events import sender_court
 from services.distribution.state import Kept, dump_kept, load_kept
 from services.distribution.view import (
     VIEW_RECORD,

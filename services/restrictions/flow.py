@@ -83,13 +83,13 @@ from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_
 from courtbus.catalogue.directory import Directory
 from courtbus.config import positive_seconds
 from courtbus.domain import restriction as rs
-from courtbus.domain.delegation import sender_court
 from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id, validate_passport
 from courtbus.errors import ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec, json_store
 from courtbus.runtime.state import to_ms
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Builder, Envelope, Event, RawRecord
+from courtbus.wire.events import sender_court
 from services.restrictions import listings
 from services.restrictions.state import Kept, Listed, dump_control, load_control
 
