@@ -125,7 +125,8 @@ _AGENCY_RECORDS = ("RestrictionAcknowledged", "RestrictionRejected", "Intercepti
 
 
 def _seconds(name: str, default: timedelta, *, zero: bool = False) -> timedelta:
-    """``COURTBUS_RESTRICTION_<name>_SECONDS`` or ``default`` (``courtbus.config.positive_seconds``).
+    """``COURTBUS_RESTRICTION_<name>_SECONDS`` or ``default`` (read by
+    ``courtbus.config.positive_seconds``).
 
     Raises:
         ConfigError: ``RESTRICTION_CONFIG_INVALID`` for a value that is not a positive
