@@ -51,13 +51,14 @@ from bench.common import (
     service_env,
 )
 from courtbus.app.samples import PERSON_ID
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.synth.blacklist import NATIONAL_LIST_2023
 from courtbus.synth.kafka import write_entries
 
-VIEW = "blacklist.entries"
+VIEW = BLACKLIST_VIEW
 CONTROLS = "restriction.controls"
 EVENTS = "bus.restriction.events"
 GROUP = "courtbus-restriction"

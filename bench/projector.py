@@ -51,6 +51,7 @@ from bench.common import (
 )
 from bench.report import GOALS
 from courtbus.app.samples import one_per_flow
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.synth.blacklist import entry_payloads
 from courtbus.wire import values as v
 from courtbus.wire.client import make_envelope
@@ -58,7 +59,7 @@ from courtbus.wire.envelope import Envelope, OutgoingRecord
 
 GROUP = "projector-bench"
 EVENTS = "bus.delegation.events"
-VIEW = "blacklist.entries"
+VIEW = BLACKLIST_VIEW
 NS = "cn.court.bus.delegation."
 PER_UNIT = 5  # input records per delegation (4 on EVENTS, 1 on VIEW)
 GOAL_CORES_100 = GOALS["projector_cores_sqlite_100"].target  # cores at 100 records/s

@@ -17,6 +17,7 @@ import time
 from itertools import islice
 
 from bench.common import add_json_option, load, write_json
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.synth.blacklist import NATIONAL_LIST_2023, entry_payloads
 
 ENTRY = "cn.court.bus.blacklist.BlacklistEntry"
@@ -47,7 +48,7 @@ def main() -> None:
         sample = list(islice(entry_payloads(min(args.count, 100_000), seed=args.seed), 100_000))
         started = time.perf_counter()
         for payload in sample:
-            envelope.build("blacklist.entries", ENTRY, payload, "bus:synth")
+            envelope.build(BLACKLIST_VIEW, ENTRY, payload, "bus:synth")
         elapsed = time.perf_counter() - started
         figures["synth_encode_entries_s"] = len(sample) / elapsed
         print(f"  encode    {len(sample):>12,} entries in {elapsed:7.2f} s  "

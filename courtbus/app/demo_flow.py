@@ -24,6 +24,7 @@ from rich.table import Table
 from courtbus.app.demo_restriction import RESTRICTION_ENV
 from courtbus.app.participants import Participants
 from courtbus.app.samples import FIRM_CODE, PERSON_ID
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection, default_stack_home
 from courtbus.errors import StackError
@@ -279,9 +280,9 @@ def _await_view(conn: Connection, entry_id: str, timeout_s: float = 60) -> None:
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if any(r.key == entry_id.encode() for r in read_from_start(conn, ["blacklist.entries"], 1)):
+        if any(r.key == entry_id.encode() for r in read_from_start(conn, [BLACKLIST_VIEW], 1)):
             return
-    raise StackError(f"{entry_id} never reached blacklist.entries", code="DEMO_FAILED")
+    raise StackError(f"{entry_id} never reached {BLACKLIST_VIEW}", code="DEMO_FAILED")
 
 
 def print_blacklist(

@@ -22,8 +22,9 @@ from courtbus.bus import reconcile as judge
 from courtbus.bus.deadletters import parse_dead_letter
 from courtbus.bus.reconcile import Decision, Ledger, Seen, ViewRecord
 from courtbus.bus.refusals import header_text
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.config import Connection
-from courtbus.domain.delegation import superior_of
+from courtbus.domain.courts import superior_of
 from courtbus.errors import ClusterError, CourtbusError
 from courtbus.gateway import record_digest
 from courtbus.store.queries import ReadModelQueries, StoredKeys
@@ -36,7 +37,7 @@ DECIDED = "cn.court.bus.delegation.DelegationDecided"
 BLACKLIST_EVENTS = "bus.blacklist.events"
 LISTED = by_record("cn.court.bus.blacklist.DebtorListed").ce_type
 VIEWS = {  # view topic → (flow, the table's check name)
-    "blacklist.entries": ("blacklist", "listings in SQL"),
+    BLACKLIST_VIEW: ("blacklist", "listings in SQL"),
     "restriction.controls": ("restriction", "restrictions in SQL"),
     "distribution.cases": ("distribution", "distributions in SQL"),
 }
@@ -214,7 +215,7 @@ def _stored_ledgers(
     rows.append(judge.rows_ledger("delegation", "history in SQL",
                                   {d.ce_id: None for d in decisions}, history))  # fmt: skip
     dead_at = {d.dead_from for d in dead if d.dead_from is not None}
-    kept = {"blacklist.entries": stored.listings, "restriction.controls": stored.restrictions,
+    kept = {BLACKLIST_VIEW: stored.listings, "restriction.controls": stored.restrictions,
             "distribution.cases": stored.distributions}  # fmt: skip
     for topic, (flow, check) in VIEWS.items():
         latest: dict[str, Any] = {}
@@ -226,7 +227,7 @@ def _stored_ledgers(
             if (topic, r.partition, r.offset) in dead_at:
                 continue  # the projector could not store it and said so in a dead letter
             if r.value is None:
-                if topic == "blacklist.entries":  # a tombstone deletes the entry's row
+                if topic == BLACKLIST_VIEW:  # a tombstone deletes the entry's row
                     gone.add(key)
                 continue  # a lifted control, an ended distribution: the row stays
             want[key] = int(envelope.read(r).payload["version"])

@@ -1,4 +1,5 @@
-"""Names of the bus's topics: flows, inboxes and feeds, dead letters, alerts."""
+"""Names of the bus's topics: flows, views, inboxes and feeds, dead letters, alerts. Imports
+nothing of courtbus, so every floor may name a topic."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ OUTBOX = re.compile(r"^(court|agency)\.([A-Za-z0-9_-]+)\.outbox$")
 OUTBOX_PATTERN = OUTBOX.pattern
 DEADLETTER_TOPIC = "bus.deadletter"
 ALERTS_TOPIC = "bus.alerts"
+BLACKLIST_VIEW = "blacklist.entries"  # the national list: an entry's state by entry id, compacted
 
 
 def flow_topic(flow: str) -> str:

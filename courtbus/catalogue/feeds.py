@@ -19,13 +19,14 @@ from typing import Any
 
 import fastavro
 
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import Directory, Feed
 from courtbus.errors import ConfigError
 from courtbus.wire.schemas import PRIMITIVES, MessageSchema, SchemaSet
 
 # The views the feed router reads, by flow.
 VIEW_TOPICS: dict[str, str] = {
-    "blacklist": "blacklist.entries",
+    "blacklist": BLACKLIST_VIEW,
     "restriction": "restriction.controls",
 }
 # Each view's value type, the field whose value is a feed's "kind", and the court field.

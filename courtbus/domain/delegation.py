@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from courtbus.domain.calendar import Due, months_end, reckon
+from courtbus.domain.courts import superior_of
 from courtbus.errors import ValidationError
 
 
@@ -231,20 +232,6 @@ def transfer_open_at(d: Delegation) -> datetime | None:
     return None if d.delivered_at is None else months_end(d.delivered_at, TRANSFER_MONTHS)
 
 
-def superior_of(court_id: str) -> str | None:
-    """The superior court of ``court_id``, from its id: 320583 → 3205 → 32 (None above 32).
-
-    Basic courts (6 digits) sit under the intermediate court of their city (the first 4),
-    intermediate and special courts (4 digits) under their province's high court (the first 2).
-    A high court's superior, the Supreme People's Court, is not on the bus.
-    """
-    if len(court_id) == 6:
-        return court_id[:4]
-    if len(court_id) == 4:
-        return court_id[:2]
-    return None
-
-
 class DeadlineKind(StrEnum):
     """The deadlines the bus watches on a delegation."""
 
@@ -363,18 +350,6 @@ def request(
         requested_at,
         asset_kind=asset_kind,
     )
-
-
-def sender_court(source: str) -> str | None:
-    """The court that sent a step, from its CloudEvents source.
-
-    ``court:6101`` → ``6101``; ``bus:…`` → None (the bus itself). Any other sender (an agency)
-    is returned whole, so the state machine sees a stranger, never the bus.
-    """
-    kind, _, ident = source.partition(":")
-    if kind == "court" and ident:
-        return ident
-    return None if kind == "bus" else source
 
 
 def actor_of(delegation: Delegation, court_id: str | None) -> Actor | None:

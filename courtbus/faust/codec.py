@@ -9,7 +9,6 @@ codec reads ``blacklist.entries`` and an agency's projected feed alike.
 from __future__ import annotations
 
 import base64
-import io
 import time
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -23,7 +22,7 @@ from faust.serializers.codecs import Codec
 from faust.types.codecs import CodecT
 
 from courtbus.errors import RegistryError, SchemaError, SerializationError
-from courtbus.wire.codec import AvroCodec, Decoded, SchemaSource, unframe
+from courtbus.wire.codec import AvroCodec, Decoded, SchemaSource, decode_body, unframe
 from courtbus.wire.events import EventHeaders
 from courtbus.wire.registry import RegistryClient, schema_json
 from courtbus.wire.schemas import SchemaSet
@@ -106,25 +105,7 @@ class WireValues:
         """
         schema_id, body = unframe(data)
         name, writer = self.writer(schema_id)
-        buf = io.BytesIO(body)
-        try:
-            payload = fastavro.schemaless_reader(buf, writer, None)
-        except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
-            raise SerializationError(
-                f"Avro body of {name} (schema {schema_id}) is corrupt or truncated: "
-                f"{type(exc).__name__}: {exc}",
-                code="AVRO_DECODE_FAILED",
-            ) from exc
-        if buf.tell() != len(body):
-            raise SerializationError(
-                f"{len(body) - buf.tell()} unexpected bytes after the {name} record",
-                code="AVRO_TRAILING_BYTES",
-            )
-        if not isinstance(payload, dict):
-            raise SerializationError(
-                f"schema {schema_id} is not a record", code="AVRO_DECODE_FAILED"
-            )
-        return Decoded(name, payload, schema_id)
+        return Decoded(name, decode_body(body, name, schema_id, writer), schema_id)
 
     def encode(self, record: str, payload: dict[str, Any]) -> bytes:
         """Encode ``payload`` as message type ``record`` of the schema set.

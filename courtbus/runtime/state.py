@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -283,6 +283,72 @@ class Timers:
             (key.decode(), from_ms(entry.t or 0))
             for key, entry in self._state._upto(TIMERS, to_ms(now), limit)
         ]
+
+    def due_entries(
+        self,
+        table: Table[V],
+        now: datetime,
+        *,
+        tombstone_at: Callable[[V], datetime | None] | None = None,
+        limit: int = 10_000,
+    ) -> Iterator[Due[V]]:
+        """The timers due at ``now`` that are keyed like ``table``, each with its entry,
+        earliest first: the loop every flow's ``on_tick`` runs (see ``entry``).
+
+        A generator: each timer's entry is read when the caller asks for the next, after what
+        the caller did with the one before.
+
+        Raises:
+            StateError: ``STORE_PACKED`` (a tombstone due in a packed store).
+        """
+        for key, _due in self.due(now, limit):
+            found = self.entry(table, key, now, tombstone_at=tombstone_at)
+            if found is not None:
+                yield found
+
+    def entry(
+        self,
+        table: Table[V],
+        key: str,
+        now: datetime,
+        *,
+        tombstone_at: Callable[[V], datetime | None] | None = None,
+    ) -> Due[V] | None:
+        """The entry of the due timer ``key`` in ``table`` (one step of ``due_entries``, for a
+        flow with timers of its own besides the table's).
+
+        None if the entry is gone: its timer is cancelled. With ``tombstone_at`` (when an
+        entry's tombstone falls due, or None), an entry whose tombstone time has come is
+        deleted and its timer cancelled, and comes back ``tombstoned``: the caller writes the
+        tombstone to its view. Any other entry keeps its timer: the caller reschedules or
+        cancels it.
+
+        Raises:
+            StateError: ``STORE_PACKED`` (a tombstone due in a packed store).
+        """
+        value = table.get(key)
+        if value is None:
+            self.cancel(key)
+            return None
+        at = tombstone_at(value) if tombstone_at is not None else None
+        if at is not None and now >= at:
+            table.delete(key)
+            self.cancel(key)
+            return Due(key, value, tombstoned=True)
+        return Due(key, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Due(Generic[V]):
+    """A due timer and its table entry (``Timers.due_entries``).
+
+    ``tombstoned``: the entry's tombstone time had come; it is deleted and its timer
+    cancelled (``value`` is what it held), and the flow writes the tombstone to its view.
+    """
+
+    key: str
+    value: V
+    tombstoned: bool = False
 
 
 class MemoryBackend:

@@ -28,11 +28,11 @@ from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.catalogue.policies import load_policies
 from courtbus.config import Connection
 from courtbus.domain import policy
+from courtbus.domain.courts import superior_of
 from courtbus.domain.delegation import (
     SPC_2011_ART_9,
     EscalationDecision,
     check_not_self,
-    superior_of,
 )
 from courtbus.domain.identity import (
     CaseNumber,

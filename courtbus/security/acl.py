@@ -34,7 +34,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from courtbus.bus.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, flow_topic, inbox_topic
+from courtbus.bus.topics import (
+    ALERTS_TOPIC,
+    BLACKLIST_VIEW,
+    DEADLETTER_TOPIC,
+    flow_topic,
+    inbox_topic,
+)
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.feeds import feed_topic, group_topic
 from courtbus.catalogue.topics import GROUP_FLOWS, Catalogue
@@ -131,7 +137,6 @@ class ServiceAccess:
     feeds: bool = False
 
 
-_BLACKLIST_VIEW = "blacklist.entries"
 _RESTRICTION_VIEW = "restriction.controls"
 _DISTRIBUTION_VIEW = "distribution.cases"
 _ALWAYS = (DEADLETTER_TOPIC, ALERTS_TOPIC)  # the engine's refusals and alerts, any service
@@ -149,12 +154,12 @@ SERVICE_ACCESS: dict[str, ServiceAccess] = {
     ),
     "blacklist": ServiceAccess(
         "blacklist",
-        inputs=(flow_topic("blacklist"), "bus.blacklist.debtors", _BLACKLIST_VIEW),
-        outputs=(_BLACKLIST_VIEW, "bus.blacklist.debtors", *_ALWAYS),
+        inputs=(flow_topic("blacklist"), "bus.blacklist.debtors", BLACKLIST_VIEW),
+        outputs=(BLACKLIST_VIEW, "bus.blacklist.debtors", *_ALWAYS),
     ),
     "restrictions": ServiceAccess(
         "restriction",
-        inputs=(flow_topic("restriction"), _BLACKLIST_VIEW),
+        inputs=(flow_topic("restriction"), BLACKLIST_VIEW),
         outputs=(_RESTRICTION_VIEW, *_ALWAYS),
     ),
     "distribution": ServiceAccess(
@@ -164,7 +169,7 @@ SERVICE_ACCESS: dict[str, ServiceAccess] = {
     ),
     "feeds": ServiceAccess(
         "feeds",
-        inputs=(_BLACKLIST_VIEW, _RESTRICTION_VIEW),
+        inputs=(BLACKLIST_VIEW, _RESTRICTION_VIEW),
         outputs=_ALWAYS,
         notices=False,  # it tells nobody: what it cannot route goes to the dead letters
         feeds=True,
@@ -175,7 +180,7 @@ SERVICE_ACCESS: dict[str, ServiceAccess] = {
             flow_topic("delegation"),
             DEADLETTER_TOPIC,
             ALERTS_TOPIC,
-            _BLACKLIST_VIEW,
+            BLACKLIST_VIEW,
             _RESTRICTION_VIEW,
             _DISTRIBUTION_VIEW,
         ),
@@ -186,7 +191,7 @@ SERVICE_ACCESS: dict[str, ServiceAccess] = {
         inputs=(
             flow_topic("casestatus"),
             "bus.watchdog.items",
-            _BLACKLIST_VIEW,
+            BLACKLIST_VIEW,
             _RESTRICTION_VIEW,
             flow_topic("delegation"),
         ),

@@ -15,6 +15,7 @@ from typing import Any
 from kafka.codec import has_lz4
 from kafka.errors import KafkaError
 
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.config import Connection
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ClusterError, ValidationError
@@ -39,7 +40,7 @@ def write_entries(
     conn: Connection,
     count: int,
     *,
-    topic: str = "blacklist.entries",
+    topic: str = BLACKLIST_VIEW,
     seed: int = 0,
     start: int = 0,
     listings: bool = False,

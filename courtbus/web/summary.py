@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from courtbus.catalogue.directory import Directory
-from courtbus.domain.delegation import END_STATES, superior_of
+from courtbus.domain.courts import superior_of
+from courtbus.domain.delegation import END_STATES
 from courtbus.domain.distribution import State as DistributionState
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.domain.regions import BY_CODE

@@ -179,27 +179,40 @@ class AvroCodec:
             self._readers[schema_id] = (
                 None if reader is None or reader.parsed == writer else reader.parsed
             )
-        buf = io.BytesIO(body)
-        try:
-            payload = fastavro.schemaless_reader(buf, writer, self._readers[schema_id])
-        except CourtbusError:
-            raise
-        except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
-            raise SerializationError(
-                f"Avro body of {name} (schema {schema_id}) is corrupt or truncated: "
-                f"{type(exc).__name__}: {exc}",
-                code="AVRO_DECODE_FAILED",
-            ) from exc
-        if buf.tell() != len(body):
-            raise SerializationError(
-                f"{len(body) - buf.tell()} unexpected bytes after the {name} record",
-                code="AVRO_TRAILING_BYTES",
-            )
-        if not isinstance(payload, dict):
-            raise SerializationError(
-                f"schema {schema_id} is not a record", code="AVRO_DECODE_FAILED"
-            )
+        payload = decode_body(body, name, schema_id, writer, self._readers[schema_id])
         return Decoded(name, payload, schema_id)
+
+
+def decode_body(
+    body: bytes, name: str, schema_id: int, writer: Any, reader: Any = None
+) -> dict[str, Any]:
+    """The record an unframed Avro ``body`` holds, read by its ``writer``'s parsed schema
+    (registered as ``name`` under ``schema_id``; those two only name it in the errors) and
+    resolved to ``reader``'s if given: what every decoder of the wire format runs.
+
+    Raises:
+        SerializationError: ``AVRO_DECODE_FAILED`` (truncated or corrupt body, or a schema
+            that is not a record), ``AVRO_TRAILING_BYTES`` (bytes left after the record).
+    """
+    buf = io.BytesIO(body)
+    try:
+        payload = fastavro.schemaless_reader(buf, writer, reader)
+    except CourtbusError:
+        raise
+    except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
+        raise SerializationError(
+            f"Avro body of {name} (schema {schema_id}) is corrupt or truncated: "
+            f"{type(exc).__name__}: {exc}",
+            code="AVRO_DECODE_FAILED",
+        ) from exc
+    if buf.tell() != len(body):
+        raise SerializationError(
+            f"{len(body) - buf.tell()} unexpected bytes after the {name} record",
+            code="AVRO_TRAILING_BYTES",
+        )
+    if not isinstance(payload, dict):
+        raise SerializationError(f"schema {schema_id} is not a record", code="AVRO_DECODE_FAILED")
+    return payload
 
 
 def _json(text: str) -> Any:

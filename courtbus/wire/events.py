@@ -155,3 +155,15 @@ class EventHeaders:
             subject=values.get("ce_subject"), correlation_id=values.get("ce_correlationid"),
             causation_id=values.get("ce_causationid"), extensions=extensions,
         )  # fmt: skip
+
+
+def sender_court(source: str) -> str | None:
+    """The court that sent a step, from its CloudEvents source.
+
+    ``court:6101`` → ``6101``; ``bus:…`` → None (the bus itself). Any other sender (an agency)
+    is returned whole, so the state machine sees a stranger, never the bus.
+    """
+    kind, _, ident = source.partition(":")
+    if kind == "court" and ident:
+        return ident
+    return None if kind == "bus" else source

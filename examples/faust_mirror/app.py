@@ -31,6 +31,7 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection, resolve
 from courtbus.domain.identity import mask_ids_in_text
@@ -40,7 +41,7 @@ from courtbus.sdk.agency import is_removed
 
 log = logging.getLogger("courtbus.faust_mirror")
 
-VIEW_TOPIC = "blacklist.entries"
+VIEW_TOPIC = BLACKLIST_VIEW
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,31 +34,33 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from courtbus.bus.records import KeptRecord, Output, internal_record, output_of, read_internal
 from courtbus.bus.refusals import refusal
-from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
+from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
+from courtbus.config import positive_seconds
 from courtbus.domain import blacklist as bl
 from courtbus.domain import blacklist_digest as digests
 from courtbus.domain.calendar import provisional_at
-from courtbus.domain.delegation import sender_court, superior_of
+from courtbus.domain.courts import superior_of
 from courtbus.domain.identity import debtor_key, mask_ids_in_text, validate_debtor_id
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope, Event, RawRecord
+from courtbus.wire.events import sender_court
 from services.blacklist.state import Debtor, Kept, dump_debtor, dump_kept, load_debtor, load_kept
 
 log = logging.getLogger("courtbus.blacklist")
 EVENTS = flow_topic("blacklist")
 DEBTORS_TOPIC = "bus.blacklist.debtors"
-VIEW_TOPIC = "blacklist.entries"
+VIEW_TOPIC = BLACKLIST_VIEW  # the view this flow writes
 NS = "cn.court.bus.blacklist."
+DEFAULT_GRACE = timedelta(days=7)  # COURTBUS_BLACKLIST_GRACE_SECONDS: a delisting in the view
 ENTRIES: StoreSpec[Kept] = StoreSpec("entries", dump_kept, load_kept)
 DEBTORS: StoreSpec[Debtor] = StoreSpec("debtors", dump_debtor, load_debtor)
 # A court's entries in the view, per digest bucket: "<court>|<bucket>" → sorted entry ids.
@@ -90,10 +92,19 @@ class BlacklistFlow(Flow):
     def __init__(
         self, envelope: Envelope, directory: Directory, grace: timedelta | None = None
     ) -> None:
+        """``grace``: how long a delisted entry stays in the view before its tombstone
+        (default ``COURTBUS_BLACKLIST_GRACE_SECONDS``).
+
+        Raises:
+            ConfigError: ``CONFIG_INVALID`` (``COURTBUS_BLACKLIST_GRACE_SECONDS``).
+        """
         super().__init__(envelope)
         self.directory = directory
-        seconds = float(os.environ.get("COURTBUS_BLACKLIST_GRACE_SECONDS", str(7 * 86400)))
-        self.grace = grace if grace is not None else timedelta(seconds=seconds)
+        self.grace = (
+            grace
+            if grace is not None
+            else positive_seconds("COURTBUS_BLACKLIST_GRACE_SECONDS", DEFAULT_GRACE)
+        )
 
     # -- events ------------------------------------------------------------------------------
 
@@ -416,14 +427,9 @@ class BlacklistFlow(Flow):
         """Expiries, overdue deadlines and tombstones whose time has come."""
         outputs: list[Output] = []
         table = state.table(ENTRIES)
-        for eid, _due in state.timers.due(now):
-            kept = table.get(eid)
-            if kept is None:
-                state.timers.cancel(eid)
-                continue
-            if kept.tombstone_at is not None and now >= kept.tombstone_at:
-                table.delete(eid)
-                state.timers.cancel(eid)
+        for due in state.timers.due_entries(table, now, tombstone_at=lambda k: k.tombstone_at):
+            eid, kept = due.key, due.value
+            if due.tombstoned:
                 outputs.append(Output(VIEW_TOPIC, eid.encode(), None, []))
                 continue
             e = kept.entry

@@ -10,7 +10,6 @@ overdue notices from timers indexed by due time. Finished delegations leave the 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,14 +20,17 @@ from courtbus.bus.refusals import refusal
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.policies import DeadlineRules
+from courtbus.config import positive_seconds
 from courtbus.domain import delegation as dm
 from courtbus.domain import policy
+from courtbus.domain.courts import superior_of
 from courtbus.domain.identity import debtor_key, mask_ids_in_text, validate_debtor_id
 from courtbus.domain.money import Money
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope, Event, RawRecord
+from courtbus.wire.events import sender_court
 from services.delegation import caps
 from services.delegation.state import Tracked, dump, load
 
@@ -36,6 +38,7 @@ log = logging.getLogger("courtbus.delegation")
 CHINA = ZoneInfo("Asia/Shanghai")
 EVENTS = flow_topic("delegation")
 NS = "cn.court.bus.delegation."
+DEFAULT_RETENTION = timedelta(days=90)  # COURTBUS_DELEGATION_RETENTION_DAYS
 DELEGATIONS: StoreSpec[Tracked] = StoreSpec("delegations", dump, load)
 
 
@@ -57,12 +60,23 @@ class DelegationFlow(Flow):
         deadlines: DeadlineRules,
         retention: timedelta | None = None,
     ) -> None:
+        """``retention``: how long a delegation in an end state is kept (default
+        ``COURTBUS_DELEGATION_RETENTION_DAYS``).
+
+        Raises:
+            ConfigError: ``CONFIG_INVALID`` (``COURTBUS_DELEGATION_RETENTION_DAYS``).
+        """
         super().__init__(envelope)
         self.directory = directory
         self.policies = policies
         self.deadlines = deadlines
-        days = float(os.environ.get("COURTBUS_DELEGATION_RETENTION_DAYS", "90"))
-        self.retention = retention if retention is not None else timedelta(days=days)
+        self.retention = (
+            retention
+            if retention is not None
+            else positive_seconds(
+                "COURTBUS_DELEGATION_RETENTION_DAYS", DEFAULT_RETENTION, unit="days"
+            )
+        )
 
     # -- events ------------------------------------------------------------------------------
 
@@ -75,7 +89,7 @@ class DelegationFlow(Flow):
             return []  # our own receipts and decisions, already applied
         step = dm.Step(event.record.removeprefix(NS))
         did = str(event.payload["delegation_id"])
-        court = dm.sender_court(event.headers.source)
+        court = sender_court(event.headers.source)
         if step is dm.Step.REQUESTED:
             return self._request(record.raw, event, did, court, state)
         table = state.table(DELEGATIONS)
@@ -103,7 +117,7 @@ class DelegationFlow(Flow):
     def _recipients(self, d: dm.Delegation, step: dm.Step, court: str | None) -> list[str]:
         """The courts a step goes to: the other party; an escalation to the superior too."""
         if step is dm.Step.ESCALATED:
-            superior = dm.superior_of(d.executing_court)
+            superior = superior_of(d.executing_court)
             assert superior is not None  # dm.apply refused an escalation without one
             return [superior, d.executing_court]
         if step is dm.Step.ESCALATION_ANSWERED:
@@ -116,7 +130,7 @@ class DelegationFlow(Flow):
         Raises:
             ValidationError: ``DELEGATION_NO_SUPERIOR``.
         """
-        superior = dm.superior_of(d.executing_court)
+        superior = superior_of(d.executing_court)
         try:
             self.directory.court(superior or "")
         except ValidationError:
@@ -227,7 +241,7 @@ class DelegationFlow(Flow):
             return []
         request = KeptRecord.from_json(tracked.pending)
         event = self.envelope.read(request)
-        court = dm.sender_court(event.headers.source)
+        court = sender_court(event.headers.source)
         if kind == "granted":
             reserved = replace(tracked, reserved_fen=int(body["reserved_fen"]))
             return self._deliver(request, event, reserved, court, state)
@@ -272,7 +286,7 @@ class DelegationFlow(Flow):
             return []
         did = str(event.payload["delegation_id"])
         current = state.table(DELEGATIONS).get(did)
-        court = dm.sender_court(event.headers.source)
+        court = sender_court(event.headers.source)
         return [self._decision(event, current.delegation if current else None, court, error)]
 
     def _decision(
@@ -331,11 +345,8 @@ class DelegationFlow(Flow):
         """Deadline warnings and overdue notices whose timers fell due."""
         outputs: list[Output] = []
         table = state.table(DELEGATIONS)
-        for did, _due in state.timers.due(now):
-            tracked = table.get(did)
-            if tracked is None:
-                state.timers.cancel(did)
-                continue
+        for due in state.timers.due_entries(table, now):
+            tracked = due.value
             d = tracked.delegation
             updated, notices = dm.due_notices(d, now, self.deadlines.for_matter(d.matter))
             self._store(state, replace(tracked, delegation=updated))

@@ -41,13 +41,13 @@ from courtbus.bus.records import Output, output_of
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.domain import distribution as dm
 from courtbus.domain import distribution_plan as dp
-from courtbus.domain.delegation import sender_court
 from courtbus.domain.identity import DebtorKind, mask_ids_in_text
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope
+from courtbus.wire.events import sender_court
 from services.distribution.state import Kept, dump_kept, load_kept
 from services.distribution.view import (
     VIEW_RECORD,
@@ -455,11 +455,8 @@ class DistributionFlow(Flow):
         """Windows to close, overdue duties and hand-overs whose time has come."""
         outputs: list[Output] = []
         table = state.table(DISTRIBUTIONS)
-        for did, _due in state.timers.due(now):
-            kept = table.get(did)
-            if kept is None:
-                state.timers.cancel(did)
-                continue
+        for due in state.timers.due_entries(table, now):
+            kept = due.value
             before = kept.d.state
             out: list[Output] = []
             for x in dm.pending(kept.d, now, self.periods):

@@ -1,15 +1,14 @@
 """The distribution service's periods from the environment: the law's by default, shortened for
-a demo or a test by ``COURTBUS_DISTRIBUTION_<PERIOD>_SECONDS``. Imports only the domain."""
+a demo or a test by ``COURTBUS_DISTRIBUTION_<PERIOD>_SECONDS``. Imports only the domain and the
+environment's parser (``courtbus.config.positive_seconds``)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import fields
-from datetime import timedelta
 
+from courtbus.config import positive_seconds
 from courtbus.domain import distribution_plan as dp
-from courtbus.errors import ValidationError
 
 # Periods field -> what it is (for the variable's documentation)
 NAMES = {
@@ -32,21 +31,12 @@ def periods_from_env(env: Mapping[str, str] | None = None) -> dp.Periods:
     whole number of days is a plain offset, not counted as the law counts days).
 
     Raises:
-        ValidationError: ``DISTRIBUTION_PERIOD_INVALID`` for a value that is not a positive
+        ConfigError: ``DISTRIBUTION_PERIOD_INVALID`` for a value that is not a positive
             number.
     """
-    env = os.environ if env is None else env
-    found: dict[str, timedelta] = {}
-    for f in fields(dp.Periods):
-        raw = env.get(variable(f.name))
-        if raw is None:
-            continue
-        try:
-            span = timedelta(seconds=float(raw))
-        except (ValueError, OverflowError):  # not a number, nan, inf, too long for a timedelta
-            span = timedelta(0)
-        if span <= timedelta(0):
-            raise ValidationError(f"{variable(f.name)} must be a positive number of seconds, "
-                                  f"not {raw!r}", code="DISTRIBUTION_PERIOD_INVALID")  # fmt: skip
-        found[f.name] = span
+    found = {
+        f.name: positive_seconds(variable(f.name), getattr(dp.PERIODS, f.name),
+                                 code="DISTRIBUTION_PERIOD_INVALID", env=env)
+        for f in fields(dp.Periods)
+    }  # fmt: skip
     return dp.Periods(**found)

@@ -41,7 +41,6 @@ is attempted.
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -54,6 +53,7 @@ from courtbus.catalogue.directory import DEFAULT_PATH as DIRECTORY_PATH
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import DEFAULT_PATH as POLICY_PATH
 from courtbus.catalogue.policies import load_policies
+from courtbus.config import positive_seconds
 from courtbus.errors import ConfigError, CourtbusError, SignatureError, ValidationError
 from courtbus.gateway import EVENT_ID_CONFLICT, Gateway, SignaturePolicy, record_digest
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
@@ -68,6 +68,7 @@ log = logging.getLogger("courtbus.gateway")
 SEEN: StoreSpec[str] = StoreSpec("seen", str.encode, bytes.decode, packed=True)
 RULES_CHECK_S = 2.0
 DEFAULT_RETRY_WINDOW = timedelta(seconds=900)
+DEFAULT_DEDUP_RETENTION = timedelta(days=7)  # COURTBUS_DEDUP_DAYS
 
 
 class GatewayFlow(Flow):
@@ -95,15 +96,17 @@ class GatewayFlow(Flow):
     ) -> None:
         """Raises:
         ConfigError: ``SIGNATURES_INVALID`` (``COURTBUS_SIGNATURES``, the signature age
-            limit not below the dedup retention, ``COURTBUS_RETRY_WINDOW_S``), or the
-            directory's, keys' or policy's errors.
+            limit not below the dedup retention, ``COURTBUS_RETRY_WINDOW_S``),
+            ``CONFIG_INVALID`` (``COURTBUS_DEDUP_DAYS``), or the directory's, keys' or
+            policy's errors.
         """
         super().__init__(envelope)
         self.directory_path = directory_path
         self.policy_path = policy_path
         self.keys_file = keys_file or keys_path()
-        days = float(os.environ.get("COURTBUS_DEDUP_DAYS", "7"))
-        self.dedup_retention = dedup_retention or timedelta(days=days)
+        self.dedup_retention = dedup_retention or positive_seconds(
+            "COURTBUS_DEDUP_DAYS", DEFAULT_DEDUP_RETENTION, unit="days"
+        )
         self.signatures = signatures or SignaturePolicy.from_env()
         if self.signatures.max_age >= self.dedup_retention:
             raise ConfigError(
@@ -113,15 +116,8 @@ class GatewayFlow(Flow):
                 code="SIGNATURES_INVALID",
             )
         if retry_window is None:
-            try:
-                retry_window = timedelta(
-                    seconds=float(
-                        os.environ.get("COURTBUS_RETRY_WINDOW_S") or DEFAULT_RETRY_WINDOW.seconds
-                    )
-                )
-            except ValueError as exc:
-                raise ConfigError("COURTBUS_RETRY_WINDOW_S must be a number of seconds",
-                                  code="SIGNATURES_INVALID") from exc  # fmt: skip
+            retry_window = positive_seconds("COURTBUS_RETRY_WINDOW_S", DEFAULT_RETRY_WINDOW,
+                                            code="SIGNATURES_INVALID", zero=True)  # fmt: skip
         self.retry_window = retry_window
         self.refused: Counter[str] = Counter()
         self.verified = 0

@@ -17,7 +17,7 @@ from typing import Any
 
 from courtbus.bus.deadletters import parse_dead_letter
 from courtbus.bus.records import Output
-from courtbus.bus.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, flow_topic
+from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, DEADLETTER_TOPIC, flow_topic
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import CourtbusError, StoreError, TransientError
 from courtbus.runtime import Flow, Incoming, Inputs, State
@@ -26,7 +26,6 @@ from courtbus.store.batch import PendingRows
 from courtbus.wire.envelope import Envelope, Event, RawRecord
 
 log = logging.getLogger("courtbus.projector")
-BLACKLIST_VIEW = "blacklist.entries"
 RESTRICTION_VIEW = "restriction.controls"
 DISTRIBUTION_VIEW = "distribution.cases"
 TOPICS = (flow_topic("delegation"), DEADLETTER_TOPIC, ALERTS_TOPIC, BLACKLIST_VIEW,

@@ -10,20 +10,19 @@ initial load over an existing list (see ``services.restrictions.flow``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 from kafka import KafkaConsumer, TopicPartition
 
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import resolve
 from courtbus.wire.envelope import Envelope
 from services.main import run_service
 from services.restrictions.flow import (
-    BLACKLIST_VIEW,
-    DEFAULT_PROGRESS_S,
     LoadProgress,
     RestrictionFlow,
+    progress_from_env,
 )
 
 
@@ -46,7 +45,7 @@ def view_ends() -> Mapping[int, int]:
 
 def make(envelope: Envelope) -> RestrictionFlow:
     """The flow with the repository's directory and the deadlines of the environment."""
-    every = float(os.environ.get("COURTBUS_RESTRICTION_PROGRESS_SECONDS", DEFAULT_PROGRESS_S))
+    every = progress_from_env()
     return RestrictionFlow(envelope, load_directory(), progress=LoadProgress(every, view_ends))
 
 

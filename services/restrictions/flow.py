@@ -79,16 +79,17 @@ from typing import Any, ClassVar
 
 from courtbus.bus.records import Output, forward, output_of
 from courtbus.bus.refusals import ALERT_RECORD
-from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
+from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
+from courtbus.config import positive_seconds
 from courtbus.domain import restriction as rs
-from courtbus.domain.delegation import sender_court
 from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id, validate_passport
 from courtbus.errors import ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec, json_store
 from courtbus.runtime.state import to_ms
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Builder, Envelope, Event, RawRecord
+from courtbus.wire.events import sender_court
 from services.restrictions import listings
 from services.restrictions.state import Kept, Listed, dump_control, load_control
 
@@ -96,7 +97,6 @@ log = logging.getLogger("courtbus.restriction")
 FLOW = "restriction"
 EVENTS = flow_topic(FLOW)
 VIEW_TOPIC = "restriction.controls"
-BLACKLIST_VIEW = "blacklist.entries"
 ENTRY_RECORD = "cn.court.bus.blacklist.BlacklistEntry"
 NS = "cn.court.bus.restriction."
 VIEW_RECORD = NS + "RestrictionControl"
@@ -124,33 +124,23 @@ _LEGACY_LIFT = {
 _AGENCY_RECORDS = ("RestrictionAcknowledged", "RestrictionRejected", "InterceptionReported")
 
 
-def _seconds(name: str, default: timedelta) -> timedelta:
-    """``COURTBUS_RESTRICTION_<name>_SECONDS`` or ``default``.
+def _seconds(name: str, default: timedelta, *, zero: bool = False) -> timedelta:
+    """``COURTBUS_RESTRICTION_<name>_SECONDS`` or ``default`` (read by
+    ``courtbus.config.positive_seconds``).
 
     Raises:
-        ValidationError: ``RESTRICTION_CONFIG_INVALID`` for a value that is not a positive
+        ConfigError: ``RESTRICTION_CONFIG_INVALID`` for a value that is not a positive
             number.
     """
     var = f"COURTBUS_RESTRICTION_{name}_SECONDS"
-    raw = os.environ.get(var)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise ValidationError(
-            f"{var} must be a positive number, not {raw!r}", code="RESTRICTION_CONFIG_INVALID"
-        )
-    return timedelta(seconds=value)
+    return positive_seconds(var, default, code="RESTRICTION_CONFIG_INVALID", zero=zero)
 
 
 def ack_deadline_from_env() -> timedelta:
     """``COURTBUS_RESTRICTION_ACK_SECONDS``, default 12 hours (``rs.ACK_DEADLINE``).
 
     Raises:
-        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
     """
     return _seconds("ACK", rs.ACK_DEADLINE)
 
@@ -159,7 +149,7 @@ def grace_from_env() -> timedelta:
     """``COURTBUS_RESTRICTION_GRACE_SECONDS``, default 7 days.
 
     Raises:
-        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
     """
     return _seconds("GRACE", DEFAULT_GRACE)
 
@@ -168,7 +158,7 @@ def bulk_age_from_env() -> timedelta:
     """``COURTBUS_RESTRICTION_BULK_AGE_SECONDS``, default 5 minutes.
 
     Raises:
-        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
     """
     return _seconds("BULK_AGE", DEFAULT_BULK_AGE)
 
@@ -177,9 +167,19 @@ def bulk_quiet_from_env() -> timedelta:
     """``COURTBUS_RESTRICTION_BULK_QUIET_SECONDS``, default 1 minute.
 
     Raises:
-        ValidationError: ``RESTRICTION_CONFIG_INVALID``.
+        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
     """
     return _seconds("BULK_QUIET", DEFAULT_BULK_QUIET)
+
+
+def progress_from_env() -> float:
+    """``COURTBUS_RESTRICTION_PROGRESS_SECONDS`` (0: every batch), default 30 s: how often the
+    initial load's progress is logged.
+
+    Raises:
+        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
+    """
+    return _seconds("PROGRESS", timedelta(seconds=DEFAULT_PROGRESS_S), zero=True).total_seconds()
 
 
 class LoadProgress:
@@ -237,6 +237,11 @@ class LoadProgress:
         )
 
 
+def _tombstone_at(stored: Kept | Listed) -> datetime | None:
+    """When a stored control's tombstone falls due (a ``Listed`` ban is in force: never)."""
+    return stored.tombstone_at if isinstance(stored, Kept) else None
+
+
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime | date) else value
 
@@ -290,7 +295,7 @@ class RestrictionFlow(Flow):
         environment); ``progress``: where the load's progress is counted and logged.
 
         Raises:
-            ValidationError: ``RESTRICTION_CONFIG_INVALID`` (a setting of the environment).
+            ConfigError: ``RESTRICTION_CONFIG_INVALID`` (a setting of the environment).
         """
         super().__init__(envelope)
         if from_listings is None:
@@ -304,9 +309,7 @@ class RestrictionFlow(Flow):
         self.grace = grace if grace is not None else grace_from_env()
         self.bulk_age = bulk_age if bulk_age is not None else bulk_age_from_env()
         self.bulk_quiet = bulk_quiet if bulk_quiet is not None else bulk_quiet_from_env()
-        self.progress = progress or LoadProgress(
-            float(os.environ.get("COURTBUS_RESTRICTION_PROGRESS_SECONDS", DEFAULT_PROGRESS_S))
-        )
+        self.progress = progress or LoadProgress(progress_from_env())
         # What every listing's ban is the same in (art. 3: all the kinds; the agencies that
         # enforce them), computed once rather than per entry.
         self._all_kinds = sorted(rs.Consumption)
@@ -618,6 +621,9 @@ class RestrictionFlow(Flow):
         return self._materialise(cid, state.table(CONTROLS).get(cid))
 
     def _materialise(self, cid: str, stored: Kept | Listed | None) -> Kept | None:
+        return None if stored is None else self._as_kept(cid, stored)
+
+    def _as_kept(self, cid: str, stored: Kept | Listed) -> Kept:
         if not isinstance(stored, Listed):
             return stored
         entry = self.envelope.codec.decode(stored.entry).payload
@@ -924,15 +930,13 @@ class RestrictionFlow(Flow):
                         if kept is not None:  # else lifted and gone since
                             outputs += self._mark_overdue(state, kept, now)
                 continue
-            kept = self._kept(state, cid)
-            if kept is None:
-                state.timers.cancel(cid)
+            due = state.timers.entry(table, cid, now, tombstone_at=_tombstone_at)
+            if due is None:
                 continue
-            if kept.tombstone_at is not None and now >= kept.tombstone_at:
-                table.delete(cid)
-                state.timers.cancel(cid)
+            if due.tombstoned:
                 outputs.append(Output(VIEW_TOPIC, cid.encode(), None, []))
                 continue
+            kept = self._as_kept(cid, due.value)
             overdue = self._mark_overdue(state, kept, now)
             if not overdue:
                 self._store(state, kept)

@@ -29,19 +29,18 @@ alerts.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
 from courtbus.bus.records import Output, internal_record, output_of, read_internal
-from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
+from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_topic
+from courtbus.config import positive_seconds
 from courtbus.domain import casestatus as cs
-from courtbus.domain.delegation import sender_court
 from courtbus.domain.identity import mask_ids_in_text
-from courtbus.errors import ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope, RawRecord
+from courtbus.wire.events import sender_court
 from services.watchdog.state import (
     Link,
     dump_case,
@@ -55,7 +54,6 @@ from services.watchdog.state import (
 log = logging.getLogger("courtbus.watchdog")
 EVENTS = flow_topic("casestatus")
 ITEMS_TOPIC = "bus.watchdog.items"
-BLACKLIST_VIEW = "blacklist.entries"
 RESTRICTION_VIEW = "restriction.controls"
 DELEGATION_EVENTS = flow_topic("delegation")
 NS = "cn.court.bus.casestatus."
@@ -73,24 +71,12 @@ def graces_from_env() -> cs.Graces:
     """The graces of ``COURTBUS_WATCHDOG_*_SECONDS`` (defaults: ``courtbus.domain.casestatus``).
 
     Raises:
-        ValidationError: ``WATCHDOG_GRACE_INVALID`` for a value that is not a positive number.
+        ConfigError: ``WATCHDOG_GRACE_INVALID`` for a value that is not a positive number.
     """
-    env = os.environ
 
     def seconds(name: str, default: timedelta) -> timedelta:
-        raw = env.get(f"COURTBUS_WATCHDOG_{name}_SECONDS")
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-        if value <= 0:
-            raise ValidationError(
-                f"COURTBUS_WATCHDOG_{name}_SECONDS must be a positive number, not {raw!r}",
-                code="WATCHDOG_GRACE_INVALID",
-            )
-        return timedelta(seconds=value)
+        var = f"COURTBUS_WATCHDOG_{name}_SECONDS"
+        return positive_seconds(var, default, code="WATCHDOG_GRACE_INVALID")
 
     return cs.Graces(
         restriction=seconds("RESTRICTION_GRACE", cs.DEFAULT_GRACE),
@@ -238,11 +224,8 @@ class WatchdogFlow(Flow):
         """Alerts for the performed cases whose items are overdue."""
         outputs: list[Output] = []
         table = state.table(CASES)
-        for key, _due in state.timers.due(now):
-            case = table.get(key)
-            if case is None:
-                state.timers.cancel(key)
-                continue
+        for due in state.timers.due_entries(table, now):
+            case = due.value
             late = cs.overdue(case, now, self.graces)
             if late:
                 case = cs.alerted(case, now)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from courtbus.domain.calendar import months_end
+from courtbus.domain.courts import superior_of
 from courtbus.domain.delegation import (
     DeadlineKind,
     DeadlineRule,
@@ -21,7 +22,6 @@ from courtbus.domain.delegation import (
     due_notices,
     next_notice_at,
     request,
-    superior_of,
 )
 from courtbus.errors import ValidationError
 

@@ -1,5 +1,6 @@
 """The distribution service's periods from the environment (``COURTBUS_DISTRIBUTION_*_SECONDS``):
-the law's by default, shortened where a variable says, refused when not a positive number."""
+the law's by default, shortened where a variable says, refused (a ``ConfigError``) when not a
+positive number."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from courtbus.domain import distribution_plan as dp
-from courtbus.errors import ValidationError
+from courtbus.errors import ConfigError
 from services.distribution.periods import periods_from_env
 
 
@@ -27,6 +28,6 @@ def test_a_variable_shortens_its_period_only() -> None:
 
 @pytest.mark.parametrize("raw", ["0", "-3", "soon", "nan", "inf", "1e30", "0.0000001"])
 def test_a_bad_value_is_refused(raw: str) -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ConfigError) as info:
         periods_from_env({"COURTBUS_DISTRIBUTION_SUIT_SECONDS": raw})
     assert info.value.code == "DISTRIBUTION_PERIOD_INVALID"

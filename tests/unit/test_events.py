@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from courtbus.errors import ValidationError
-from courtbus.wire.events import EventHeaders
+from courtbus.wire.events import EventHeaders, sender_court
 
 
 def _headers() -> list[tuple[str, bytes]]:
@@ -100,3 +100,12 @@ def test_a_builder_makes_the_records_build_makes() -> None:
         assert (back.source, back.type, back.subject) == (
             want.event.source, want.event.type, want.event.subject)  # fmt: skip
     assert len({r.event.id for r in made}) == 3
+
+
+@pytest.mark.parametrize(
+    ("source", "court"),
+    [("court:6101", "6101"), ("bus:blacklist", None), ("agency:pbccrc", "agency:pbccrc"),
+     ("court:", "court:")],
+)  # fmt: skip
+def test_the_sending_court_is_told_from_the_source(source: str, court: str | None) -> None:
+    assert sender_court(source) == court

@@ -29,13 +29,12 @@ from rich.text import Text
 
 from courtbus.app.cli.blacklist import blacklist_app
 from courtbus.app.cli.common import cli_connection, out
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.errors import ValidationError
 
 if TYPE_CHECKING:
     from courtbus.synth.blacklist import SynthCourt
-
-VIEW_TOPIC = "blacklist.entries"
 
 
 class _EntryRate(ProgressColumn):
@@ -120,7 +119,7 @@ def generate(
         str | None,
         typer.Option(
             help=f"Produce to this Kafka topic of the configured bus instead of a file (e.g. "
-            f"{VIEW_TOPIC}, the live national view: only on a test bus)."
+            f"{BLACKLIST_VIEW}, the live national view: only on a test bus)."
         ),
     ] = None,
     courts: Annotated[

@@ -18,7 +18,7 @@ from courtbus.catalogue.policies import (
     load_deadlines,
     load_policies,
 )
-from courtbus.domain.delegation import superior_of
+from courtbus.domain.courts import superior_of
 from courtbus.domain.policy import PolicyCatalogue
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.wire import values as v

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from courtbus.app.samples import one_per_flow
-from courtbus.bus.topics import DEADLETTER_TOPIC
+from courtbus.bus.topics import BLACKLIST_VIEW, DEADLETTER_TOPIC
 from courtbus.errors import TransientError
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.store import ReadModel
 from courtbus.synth.blacklist import entry_payloads
 from courtbus.wire import values as v
 from courtbus.wire.envelope import OutgoingRecord
-from services.projector.flow import BLACKLIST_VIEW, ProjectorFlow
+from services.projector.flow import ProjectorFlow
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 EVENTS = "bus.delegation.events"

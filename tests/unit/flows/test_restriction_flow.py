@@ -11,6 +11,7 @@ import pytest
 
 from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.bus.records import Output
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.wire import values as v
@@ -402,8 +403,6 @@ def test_the_view_is_what_the_watchdog_reads() -> None:
 
 
 # -- the consumption ban a listing requires (art. 1, second paragraph) -------------------------
-
-BLACKLIST_VIEW = "blacklist.entries"
 
 
 def entry(eid: str = "bl-1", status: str = "ACTIVE", **change: Any) -> dict[str, Any]:

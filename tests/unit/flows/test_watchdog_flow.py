@@ -9,11 +9,11 @@ from typing import Any
 
 from courtbus.app.samples import PERSON_ID
 from courtbus.bus.records import Output
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.domain import casestatus as cs
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.wire import values as v
 from services.watchdog.flow import (
-    BLACKLIST_VIEW,
     CASES,
     DELEGATION_EVENTS,
     EVENTS,

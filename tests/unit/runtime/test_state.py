@@ -11,7 +11,7 @@ from courtbus.bus.records import KeptRecord
 from courtbus.errors import CourtbusError
 from courtbus.runtime.flow import TIMERS, Incoming, Inputs, json_store
 from courtbus.runtime.sqlite import SqliteBackend
-from courtbus.runtime.state import Entry, MemoryBackend, State, from_ms, to_ms
+from courtbus.runtime.state import Due, Entry, MemoryBackend, State, from_ms, to_ms
 
 T0 = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
 ITEMS = json_store("items")
@@ -121,6 +121,30 @@ def test_timers_are_due_in_time_order() -> None:
     ]
     assert [k for k, _ in state.timers.due(now, limit=2)] == ["z", "a"]
     assert state.timers.due(T0 - timedelta(seconds=1)) == []
+
+
+def test_due_entries_cancel_the_gone_and_tombstone_what_is_due() -> None:
+    state = make()
+    items = state.table(ITEMS)
+    items.put("live", {"n": 1})
+    items.put("leaving", {"n": 2, "tomb": to_ms(T0)})
+    items.put("later", {"n": 3, "tomb": to_ms(T0 + timedelta(days=1))})
+    for key in ("gone", "later", "leaving", "live"):
+        state.timers.schedule(key, T0)
+    due = list(
+        state.timers.due_entries(
+            items, T0, tombstone_at=lambda v: from_ms(v["tomb"]) if "tomb" in v else None
+        )
+    )
+    assert due == [
+        Due("later", {"n": 3, "tomb": to_ms(T0 + timedelta(days=1))}),
+        Due("leaving", {"n": 2, "tomb": to_ms(T0)}, tombstoned=True),
+        Due("live", {"n": 1}),
+    ]
+    assert state.timers.get("gone") is None and state.timers.get("leaving") is None
+    assert items.get("leaving") is None and "later" in items
+    assert state.timers.get("live") == T0  # kept: the flow reschedules or cancels it
+    assert [d.key for d in state.timers.due_entries(items, T0)] == ["later", "live"]
 
 
 def test_pending_changes_overlay_committed_timers() -> None:

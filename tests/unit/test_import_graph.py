@@ -1,0 +1,153 @@
+"""No import cycle between the modules of ``courtbus`` (DESIGN.md, "No circles"), read with
+``ast`` from the source files, so nothing is imported to check it.
+
+Only module-level imports count: those that run when the module is imported, including under a
+module-level ``if``, ``try`` or ``with``. An ``if TYPE_CHECKING:`` block does not count (it never
+runs), nor does an import inside a function or method (a lazy import runs when it is called,
+after every module is loaded, so it cannot deadlock an import; it is how a module may reach a
+floor above it at run time, and is judged by review, not here), nor ``importlib`` by name. An
+edge goes to the module imported (``from a.b import c`` to ``a.b.c`` if that is a module, else to
+``a.b``), not to the packages above it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import courtbus
+
+ROOT = Path(courtbus.__file__).parent.parent
+
+# The cycles there are today, each as the set of its modules. A cycle that grows, or a new one,
+# fails the test; when one of these is broken, take it out.
+KNOWN_CYCLES: list[frozenset[str]] = [
+    # The blacklist command group imports its sub-command modules so that they register on it,
+    # and they import the group (``blacklist_app``) to register on: DESIGN.md's fourth circle.
+    frozenset({
+        "courtbus.app.cli.blacklist",
+        "courtbus.app.cli.blacklist_generate",
+        "courtbus.app.cli.blacklist_read",
+        "courtbus.app.cli.blacklist_sync",
+        "courtbus.app.cli.blacklist_verify",
+    }),
+]  # fmt: skip
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _module_level(body: Sequence[ast.stmt]) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The imports that run when the module does (not in functions, classes' methods or
+    ``if TYPE_CHECKING:``)."""
+    for node in body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        elif isinstance(node, ast.If):
+            if not _type_checking(node.test):
+                yield from _module_level(node.body)
+            yield from _module_level(node.orelse)
+        elif isinstance(node, ast.Try):
+            for block in (node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)):
+                yield from _module_level(block)
+        elif isinstance(node, ast.With):
+            yield from _module_level(node.body)
+
+
+def _imported(module: str, is_package: bool, node: ast.Import | ast.ImportFrom,
+              modules: Mapping[str, object]) -> Iterator[str]:  # fmt: skip
+    if isinstance(node, ast.Import):
+        yield from (a.name for a in node.names)
+        return
+    base = node.module or ""
+    if node.level:  # relative: from the module's package, one level up per dot after the first
+        package = module.split(".") if is_package else module.split(".")[:-1]
+        base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+    for alias in node.names:
+        yield f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Each module of ``courtbus`` → the modules of ``courtbus`` it imports at module level."""
+    files = {_module_name(p, root): p for p in (root / "courtbus").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found: set[str] = set()
+        for node in _module_level(tree.body):
+            for name in _imported(module, path.name == "__init__.py", node, files):
+                while name not in files and "." in name:  # an object: its module
+                    name = name.rsplit(".", 1)[0]
+                if name in files and name != module:
+                    found.add(name)
+        graph[module] = found
+    return graph
+
+
+def cycles(graph: Mapping[str, set[str]]) -> list[frozenset[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[frozenset[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = {stack.pop()}
+            while v not in component:
+                component.add(stack.pop())
+            if len(component) > 1:
+                found.append(frozenset(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_new_import_cycle_in_courtbus() -> None:
+    graph = import_graph()
+    assert "courtbus.runtime.state" in graph and "courtbus.domain.delegation" in graph
+    new = [c for c in cycles(graph) if not any(c <= known for known in KNOWN_CYCLES)]
+    assert not new, "import cycles (module-level imports): " + "; ".join(
+        " ↔ ".join(sorted(c)) for c in new
+    )
+
+
+def test_the_known_cycles_are_still_there() -> None:
+    """An allowed cycle that is gone is taken out of ``KNOWN_CYCLES``, so it cannot come back."""
+    found = cycles(import_graph())
+    assert all(any(known <= c for c in found) for known in KNOWN_CYCLES)
+
+
+def test_a_cycle_is_found_and_lazy_or_typing_imports_do_not_count(tmp_path: Path) -> None:
+    package = tmp_path / "courtbus"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from courtbus import b\n")
+    (package / "b.py").write_text("from . import c\n")
+    (package / "c.py").write_text("from courtbus.a import x\n")
+    (package / "d.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from courtbus import e\n"
+    )
+    (package / "e.py").write_text("def f():\n    from courtbus import d\n\nimport courtbus.d\n")
+    graph = import_graph(tmp_path)
+    assert graph["courtbus.d"] == set() and graph["courtbus.e"] == {"courtbus.d"}
+    assert cycles(graph) == [frozenset({"courtbus.a", "courtbus.b", "courtbus.c"})]
