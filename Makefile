@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install jars demo test unit integration lint format typecheck schemas-check wheel-check soak soak-fuzz bench bench-full down clean
+.PHONY: help install jars demo test unit integration lint format typecheck schemas-check wheel-check soak soak-load soak-fuzz bench bench-full down clean
 
 help:
 	@echo "make demo   - set up, start the local stack, send one message per flow"
@@ -70,16 +70,24 @@ wheel-check: jars
 	$(BIN)/python -m tests.wheel_check
 
 # The long campaigns, one after the other; append new ones here. The fault campaign: three
-# rounds of every fault (a broker leader, workers killed inside transactions, a zombie), judged
-# by the reconciler. The gateway fuzz (`make soak-fuzz` alone): the fuzz tests of `make test`
+# rounds of every fault (a broker leader, workers killed inside transactions, a zombie, the
+# read model's database restarted and shut, a bank's mirror killed, a broker's disk full),
+# judged by the reconciler. The sustained load (`make soak-load`). The gateway fuzz (`make soak-fuzz` alone): the fuzz tests of `make test`
 # under the soak budget (tests/fuzz_records.py: 40x the examples, random inputs; about 13
 # minutes), with a 2-hour timeout per test instead of 15 minutes.
 SOAK_ROUNDS ?= 3
+SOAK_LOAD_ARGS ?= --rate 1000 --minutes 10
 FUZZ_TESTS := tests/unit/test_fuzz_gateway.py tests/unit/test_fuzz_gateway_dedup.py \
 	tests/unit/test_fuzz_gateway_signed.py tests/integration/test_fuzz_live_gateway.py
 soak: jars
 	COURTBUS_CAMPAIGN_ROUNDS=$(SOAK_ROUNDS) $(BIN)/python -m pytest -s tests/integration/test_fault_campaign.py $(PYTEST_ARGS)
+	$(MAKE) soak-load
 	$(MAKE) soak-fuzz
+
+# 10 minutes at 1,000 records/s over the flows: fails if a service's memory grows or a
+# group's lag runs away (python -m bench.sustained; its docstring has the verdict's rules)
+soak-load: jars
+	$(BIN)/python -m bench.sustained $(SOAK_LOAD_ARGS)
 
 soak-fuzz: jars
 	COURTBUS_FUZZ_PROFILE=soak $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \

@@ -190,7 +190,7 @@ def _view_ledgers(
         if court and header_text(r, "ce_type") == LISTED:
             listings.append((str(envelope.read(r).payload["entry_id"]), s))
     if listings:
-        keys = {(r.key or b"").decode() for r in topics.get("blacklist.entries", [])}
+        keys = {(r.key or b"").decode() for r in topics.get(BLACKLIST_VIEW, [])}
         ledgers.append(judge.listing_ledger(listings, keys, dead))
     return ledgers
 
