@@ -46,8 +46,7 @@ def listing(eid: str, **change: Any) -> dict[str, Any]:
 
 
 def send(h: FlowHarness, record: str, payload: dict[str, Any], court: str = COURT) -> list[Output]:
-    built = h.envelope.build(EVENTS, NS + record, payload, f"court:{court}")
-    return h.feed_raw(EVENTS, built.key, built.value, built.headers)
+    return h.send(EVENTS, NS + record, payload, f"court:{court}")
 
 
 def delist(h: FlowHarness, eid: str, reason: str = "PERFORMED", court: str = COURT) -> list[Output]:
