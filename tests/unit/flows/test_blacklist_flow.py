@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.bus.records import Output
 from courtbus.catalogue.directory import load_directory
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.wire import values as v
 from services.blacklist.flow import DEBTORS_TOPIC, ENTRIES, EVENTS, NS, VIEW_TOPIC, BlacklistFlow
+from tests.builders import FIRM_CODE, PERSON_ID
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # Friday 10:00 China time
 COURT, OTHER, SUPERIOR = "320583", "6101", "3205"

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.bus.records import Output
 from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
@@ -24,6 +23,7 @@ from services.restrictions.flow import (
     LoadProgress,
     RestrictionFlow,
 )
+from tests.builders import FIRM_CODE, PERSON_ID
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 COURT, OTHER = "3205", "6101"
