@@ -1,6 +1,6 @@
 """Hypothesis strategies for whole outbox records, valid and broken, to fuzz the gateway with.
 
-A ``Case`` starts from one realistic message per flow (``courtbus.app.samples``) with some
+A ``Case`` starts from one realistic message per flow (``tests.builders``) with some
 of its payload's fields replaced, or from any message type with a payload drawn from its
 schema (``tests.fuzz_values``), is encoded as a sender would, then maybe broken on the wire (flipped, truncated or extended bytes, another magic byte or schema
 id, a writer schema with another decimal type) and in its headers (missing, duplicated,

@@ -20,12 +20,12 @@ from typing import Any
 from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
-from courtbus.app.samples import FIRM_CODE, PERSON_ID, one_per_flow
 from courtbus.catalogue.directory import load_directory
 from courtbus.gateway.rules import SENDERS
 from courtbus.wire.messages import MESSAGE_TYPES
 from courtbus.wire.schemas import SchemaSet
 from tests.avro_strategies import strategy as avro_strategy
+from tests.builders import FIRM_CODE, PERSON_ID, one_per_flow
 
 # -- the seeds --------------------------------------------------------------------------------
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from courtbus.app.samples import PERSON_ID, one_per_flow
 from courtbus.wire import values as v
 from courtbus.wire.codec import frame
 from courtbus.wire.envelope import Envelope
+from tests.builders import PERSON_ID, one_per_flow
 
 DELEGATION = one_per_flow()[0]  # court:320583 → court.320583.outbox, DelegationRequested
 RECORD = DELEGATION[2]

@@ -1,6 +1,8 @@
 """What each kind of participant may send, and which payload field names the sender.
 
-Pure data and checks over decoded payloads; imports only the domain layer.
+Pure data and checks over decoded payloads; imports the domain layer, the error tree and the
+catalogue's ``Directory`` (the court directory that courts in a payload are looked up in), and
+no Kafka client.
 """
 
 from __future__ import annotations

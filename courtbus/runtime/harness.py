@@ -91,8 +91,20 @@ class FlowHarness:
         **kwargs: Any,
     ) -> list[Output]:
         """Encode a message as ``source`` would send it and feed it; the outputs it caused."""
+        return self.feed_raw(*self.encode(topic, record, payload, source, **kwargs))
+
+    def encode(
+        self,
+        topic: str,
+        record: str,
+        payload: dict[str, Any],
+        source: str,
+        **kwargs: Any,
+    ) -> tuple[str, bytes | None, bytes | None, Headers]:
+        """A message encoded as ``source`` would send it, as the raw ``(topic, key, value,
+        headers)`` that ``feed_raw`` and ``feed_batch`` take (``kwargs`` as ``Envelope.build``)."""
         built = self.envelope.build(topic, record, payload, source, **kwargs)
-        return self.feed_raw(topic, built.key, built.value, built.headers)
+        return (topic, built.key, built.value, built.headers)
 
     def feed_raw(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers

@@ -23,7 +23,8 @@ class Sent:
 
     @property
     def delegation_id(self) -> str:
-        """Deprecated alias of ``key`` (it held every flow's key, not only delegations')."""
+        """Deprecated read-only alias of ``key``, kept for existing callers of the public SDK
+        (it held every flow's key, not only delegations'); warns ``DeprecationWarning``."""
         warnings.warn(
             "Sent.delegation_id is deprecated: use Sent.key", DeprecationWarning, stacklevel=2
         )

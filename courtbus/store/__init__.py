@@ -12,7 +12,9 @@ store never runs the delegation state machine.
 from __future__ import annotations
 
 from courtbus.store.database import Database
-from courtbus.store.model import (
+from courtbus.store.queries import ReadModelQueries
+from courtbus.store.readmodel import ReadModel
+from courtbus.store.values import (
     AlertRow,
     ApplyResult,
     BlacklistRow,
@@ -21,8 +23,6 @@ from courtbus.store.model import (
     HistoryRow,
     StoredEvent,
 )
-from courtbus.store.queries import ReadModelQueries
-from courtbus.store.readmodel import ReadModel
 from courtbus.store.writer import ReadModelWriter
 
 __all__ = [

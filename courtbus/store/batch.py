@@ -26,7 +26,6 @@ from courtbus.store import delegation_rows as rows
 from courtbus.store.database import Database
 from courtbus.store.delegation_rows import Decision
 from courtbus.store.jsonify import headers_to_json, masked, to_json
-from courtbus.store.model import AlertRow, DeadLetterRow, StoredEvent
 from courtbus.store.models import (
     Base,
     BlacklistRecord,
@@ -34,6 +33,7 @@ from courtbus.store.models import (
     EventRecord,
     HistoryRecord,
 )
+from courtbus.store.values import AlertRow, DeadLetterRow, StoredEvent
 
 _CHUNK = 500  # keys per IN (…): well under every driver's limit of bound parameters
 

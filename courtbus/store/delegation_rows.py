@@ -14,8 +14,8 @@ from typing import Any
 
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import ValidationError
-from courtbus.store.model import DelegationRow, HistoryRow, StoredEvent
 from courtbus.store.models import DelegationRecord, EventRecord, HistoryRecord
+from courtbus.store.values import DelegationRow, HistoryRow, StoredEvent
 
 NS = "cn.court.bus.delegation."
 DECIDED = NS + "DelegationDecided"

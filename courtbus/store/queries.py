@@ -17,13 +17,6 @@ from courtbus.store import distribution_rows, restriction_rows
 from courtbus.store.database import OnDatabase
 from courtbus.store.distribution_rows import DistributionRow
 from courtbus.store.jsonify import headers_from_json
-from courtbus.store.model import (
-    AlertRow,
-    BlacklistRow,
-    DeadLetterRow,
-    DelegationRow,
-    HistoryRow,
-)
 from courtbus.store.models import (
     AlertRecord,
     BlacklistRecord,
@@ -35,6 +28,13 @@ from courtbus.store.models import (
 )
 from courtbus.store.region import Region
 from courtbus.store.restriction_rows import RestrictionRow, WatchdogAlertRow
+from courtbus.store.values import (
+    AlertRow,
+    BlacklistRow,
+    DeadLetterRow,
+    DelegationRow,
+    HistoryRow,
+)
 
 
 @dataclass(frozen=True)

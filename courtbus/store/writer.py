@@ -39,7 +39,6 @@ from courtbus.store.batch import (
 )
 from courtbus.store.database import OnDatabase
 from courtbus.store.delegation_rows import Decision, StepEvent
-from courtbus.store.model import AlertRow, ApplyResult, DeadLetterRow, StoredEvent
 from courtbus.store.models import (
     AlertRecord,
     BlacklistRecord,
@@ -48,6 +47,7 @@ from courtbus.store.models import (
     EventRecord,
 )
 from courtbus.store.upsert import put_row
+from courtbus.store.values import AlertRow, ApplyResult, DeadLetterRow, StoredEvent
 
 MIGRATIONS = "courtbus.store:migrations"  # Alembic's package:folder form, works when installed
 _MIGRATE_LOCK = 0x636F757274  # pg_advisory_xact_lock key: one migrator at a time

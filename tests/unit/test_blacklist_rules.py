@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.domain import blacklist as bl
 from courtbus.domain.blacklist import Ground, Listing, NoticeKind, Reason, Status
 from courtbus.errors import ValidationError
+from tests.builders import FIRM_CODE, PERSON_ID
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # Friday 10:00 China time
 MINOR_ID = "320583201003121232"  # born 2010-03-12: 13 at T0 (fictitious, valid checksum)

@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 
 from courtbus.app.cli import app
 from courtbus.app.cli import delegation as cli_bus
-from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
 from courtbus.errors import ClusterError, CourtbusError, ValidationError
@@ -38,6 +37,7 @@ from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope, OutgoingRecord
 from courtbus.wire.events import EventHeaders
 from courtbus.wire.schemas import SchemaSet
+from tests.builders import FIRM_CODE, PERSON_ID
 from tests.fakes import MemoryRegistry
 
 BAD_ID = PERSON_ID[:-1] + ("5" if PERSON_ID[-1] != "5" else "6")  # checksum broken

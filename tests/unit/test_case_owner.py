@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from courtbus.app.samples import one_per_flow
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import EXAMPLES_PATH, load_policies, parse_policies
 from courtbus.domain.case_owner import CaseOwnership, check_case_owner, is_superior
@@ -18,6 +17,7 @@ from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.memory import MemoryRegistry
 from courtbus.wire.schemas import SchemaSet
+from tests.builders import one_per_flow
 from tests.gateway_cases import Raw
 
 DIRECTORY = load_directory()

@@ -18,12 +18,12 @@ from typer.testing import CliRunner
 from courtbus.app import demo
 from courtbus.app.cli import bus
 from courtbus.app.cli.main import app
-from courtbus.app.samples import FIRM_CODE, PERSON_ID, one_per_flow
 from courtbus.bus.deadletters import DeadLetter
 from courtbus.runtime.harness import FlowHarness
 from courtbus.store import ReadModel
 from services.distribution.view import VIEW_TOPIC as DISTRIBUTION_VIEW
 from services.projector.flow import ProjectorFlow
+from tests.builders import FIRM_CODE, PERSON_ID, one_per_flow
 from tests.store_contract import decided, requested
 from tests.unit.cli_width import wide_console  # noqa: F401 - autouse fixture
 from tests.unit.flows import test_distribution_flow as dist

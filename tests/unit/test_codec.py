@@ -9,10 +9,10 @@ import struct
 import fastavro
 import pytest
 
-from courtbus.app.samples import one_per_flow
 from courtbus.errors import SchemaError, SerializationError
 from courtbus.wire.codec import AvroCodec, frame, unframe
 from courtbus.wire.schemas import SchemaSet
+from tests.builders import one_per_flow
 from tests.fakes import MemoryRegistry
 
 SCHEMAS = SchemaSet.load()

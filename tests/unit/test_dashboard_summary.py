@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from courtbus.app.samples import PERSON_ID
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
 from courtbus.store import ReadModel
@@ -27,6 +26,7 @@ from courtbus.web.coordination import region_scope
 from courtbus.web.dashboard import STATIC_DIR
 from courtbus.web.summary import bucket_keys, bucket_size, build_summary, region_for
 from services.distribution.view import VIEW_TOPIC as DISTRIBUTION_VIEW
+from tests.builders import PERSON_ID
 from tests.store_contract import (
     T0,
     dead_letter,

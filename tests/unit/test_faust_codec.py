@@ -19,7 +19,6 @@ from faust.serializers import codecs
 from faust.serializers.registry import Registry
 from faust.types import Message
 
-from courtbus.app.samples import one_per_flow
 from courtbus.errors import RegistryError, SerializationError, ValidationError
 from courtbus.faust import (
     CourtbusCodec,
@@ -33,6 +32,7 @@ from courtbus.faust import (
 from courtbus.wire.codec import AvroCodec, frame
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.schemas import SchemaSet
+from tests.builders import one_per_flow
 from tests.fakes import MemoryRegistry
 
 SCHEMAS = SchemaSet.load()

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import pytest
 
-from courtbus.app.samples import PERSON_ID
 from courtbus.bus import dead_letter, rejection_notice
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import load_policies
@@ -15,6 +14,7 @@ from courtbus.gateway import Gateway
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.schemas import SchemaSet
+from tests.builders import PERSON_ID
 from tests.fakes import MemoryRegistry
 from tests.gateway_cases import BAD_INPUTS, Raw, build
 

@@ -16,7 +16,6 @@ from typing import Any
 import fastavro
 import pytest
 
-from courtbus.app.samples import FIRM_CODE, PERSON_ID, one_per_flow
 from courtbus.bus.records import Output
 from courtbus.domain.money import amount_ok, check_amount
 from courtbus.domain.text import check_text, normalize_payload, normalize_text, text_ok
@@ -27,6 +26,7 @@ from courtbus.wire import values as v
 from courtbus.wire.codec import frame
 from courtbus.wire.envelope import Envelope
 from services.gateway.flow import SEEN, GatewayFlow
+from tests.builders import FIRM_CODE, PERSON_ID, one_per_flow
 from tests.gateway_cases import RECORD, Raw, build, valid_payload
 
 START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)

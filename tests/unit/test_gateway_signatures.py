@@ -6,6 +6,7 @@ Through ``GatewayFlow`` and ``FlowHarness`` (the engine's refusal path), in-memo
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,14 @@ from services.gateway.flow import GatewayFlow
 from tests.gateway_cases import Raw, build
 
 COURT = "court.320583"
-NOW = datetime.now(UTC)  # records carry the real time of their building
+NOW = datetime.now(UTC)  # records carry the real time of their building; see fresh_now
+
+
+@pytest.fixture(autouse=True)
+def fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NOW read again for each test: taken once at import, it fell behind the records' real
+    signing time by more than the staleness limit (5 minutes) in a long suite run."""
+    monkeypatch.setattr(sys.modules[__name__], "NOW", datetime.now(UTC))
 
 
 class Bus:

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from courtbus.app.samples import FIRM_CODE, PERSON_ID, one_per_flow
 from courtbus.catalogue.directory import DEFAULT_PATH, load_directory
 from courtbus.gateway.compiled import compile_payload_check
 from courtbus.gateway.rules import Memo, payload_ok
 from courtbus.wire import values as v
 from courtbus.wire.schemas import SchemaSet
+from tests.builders import FIRM_CODE, PERSON_ID, one_per_flow
 
 SCHEMAS = SchemaSet.load()
 DIRECTORY = load_directory(DEFAULT_PATH)

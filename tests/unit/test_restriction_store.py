@@ -13,12 +13,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from courtbus.app.samples import PERSON_ID
 from courtbus.runtime.harness import FlowHarness
 from courtbus.store import ReadModel
 from courtbus.store.models import Base
 from services.projector.flow import ProjectorFlow
 from services.restrictions.flow import VIEW_TOPIC
+from tests.builders import PERSON_ID
 from tests.unit.flows.test_restriction_flow import (
     REP_ID,
     ack,

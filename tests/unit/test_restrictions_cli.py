@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from courtbus.app.cli.main import app
-from courtbus.app.samples import PERSON_ID
 from courtbus.store import ReadModel
+from tests.builders import PERSON_ID
 from tests.unit.cli_width import wide_console  # noqa: F401 - autouse fixture
 from tests.unit.flows.test_restriction_flow import (
     REP_ID,

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from courtbus.app.samples import FIRM_CODE
 from courtbus.config import Connection
 from courtbus.runtime.harness import FlowHarness
 from courtbus.store import ReadModel
 from courtbus.web import tokens as web_tokens
 from courtbus.web.app import create_app
 from services.projector.flow import ProjectorFlow
+from tests.builders import FIRM_CODE
 from tests.store_contract import BUS, EXE, PERSON_ID, REQ, decided, flow, requested, step
 from tests.unit.flows import test_distribution_flow as dist
 from tests.unit.flows import test_restriction_flow as rest

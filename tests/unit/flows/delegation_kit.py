@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from courtbus.app.samples import PERSON_ID
 from courtbus.bus.records import Output
 from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.catalogue.policies import (
@@ -27,6 +26,7 @@ from services.delegation.caps import CAPS_TOPIC
 from services.delegation.caps import COUNTERS as CAPS
 from services.delegation.flow import DELEGATIONS, DelegationFlow
 from services.delegation.state import Tracked
+from tests.builders import PERSON_ID
 
 T0 = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 in China, Friday
 # The default deadlines of a request delivered at T0, counted as the law counts days

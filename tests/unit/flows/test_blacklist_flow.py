@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.bus.records import Output
 from courtbus.catalogue.directory import load_directory
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.wire import values as v
 from services.blacklist.flow import DEBTORS_TOPIC, ENTRIES, EVENTS, NS, VIEW_TOPIC, BlacklistFlow
+from tests.builders import FIRM_CODE, PERSON_ID
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # Friday 10:00 China time
 COURT, OTHER, SUPERIOR = "320583", "6101", "3205"
@@ -46,8 +46,7 @@ def listing(eid: str, **change: Any) -> dict[str, Any]:
 
 
 def send(h: FlowHarness, record: str, payload: dict[str, Any], court: str = COURT) -> list[Output]:
-    built = h.envelope.build(EVENTS, NS + record, payload, f"court:{court}")
-    return h.feed_raw(EVENTS, built.key, built.value, built.headers)
+    return h.send(EVENTS, NS + record, payload, f"court:{court}")
 
 
 def delist(h: FlowHarness, eid: str, reason: str = "PERFORMED", court: str = COURT) -> list[Output]:

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from courtbus.app.samples import PERSON_ID
 from courtbus.catalogue.policies import load_policies
 from courtbus.domain.identity import upgrade_legacy_resident_id
 from courtbus.domain.money import Money
 from courtbus.domain.policy import PolicyCatalogue, PolicyRule
 from courtbus.runtime.harness import FlowHarness
+from tests.builders import PERSON_ID
 from tests.unit.flows.delegation_kit import (
     ACCEPT,
     CANCEL,

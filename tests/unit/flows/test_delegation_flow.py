@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from courtbus.app.samples import PERSON_ID
+from tests.builders import PERSON_ID
 from tests.unit.flows.delegation_kit import (
     ACCEPT,
     CANCEL,

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from courtbus.app.samples import one_per_flow
 from courtbus.bus.topics import BLACKLIST_VIEW, DEADLETTER_TOPIC
 from courtbus.errors import TransientError
 from courtbus.runtime.harness import FlowHarness, memory_envelope
@@ -19,6 +18,7 @@ from courtbus.synth.blacklist import entry_payloads
 from courtbus.wire import values as v
 from courtbus.wire.envelope import OutgoingRecord
 from services.projector.flow import ProjectorFlow
+from tests.builders import one_per_flow
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 EVENTS = "bus.delegation.events"

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.bus.records import Output
 from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.wire import values as v
+from courtbus.wire.events import Headers
 from services.restrictions.flow import (
     CONTROLS,
     EVENTS,
@@ -23,12 +23,14 @@ from services.restrictions.flow import (
     LoadProgress,
     RestrictionFlow,
 )
+from tests.builders import FIRM_CODE, PERSON_ID
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 COURT, OTHER = "3205", "6101"
 INBOX = f"court.{COURT}.inbox"
 DEADLETTER, ALERTS = "bus.deadletter", "bus.alerts"
 REP_ID = "320583198001011238"
+BLACKLIST_ENTRY = "cn.court.bus.blacklist.BlacklistEntry"
 ORG = {"kind": "ORGANISATION", "name": "苏州某贸易有限公司", "id_number": FIRM_CODE,
        "id_type": None, "nationality": None}  # fmt: skip
 
@@ -69,8 +71,7 @@ def consumption_ban(cid: str = "rc-2", **change: Any) -> dict[str, Any]:
 
 
 def send(h: FlowHarness, record: str, payload: dict[str, Any], source: str) -> list[Output]:
-    built = h.envelope.build(EVENTS, NS + record, payload, source)
-    return h.feed_raw(EVENTS, built.key, built.value, built.headers)
+    return h.send(EVENTS, NS + record, payload, source)
 
 
 def issue(h: FlowHarness, payload: dict[str, Any], court: str = COURT) -> list[Output]:
@@ -414,10 +415,7 @@ def entry(eid: str = "bl-1", status: str = "ACTIVE", **change: Any) -> dict[str,
 
 
 def listed(h: FlowHarness, payload: dict[str, Any]) -> list[Output]:
-    built = h.envelope.build(
-        BLACKLIST_VIEW, "cn.court.bus.blacklist.BlacklistEntry", payload, "bus:blacklist"
-    )
-    return h.feed_raw(BLACKLIST_VIEW, built.key, built.value, built.headers)
+    return h.send(BLACKLIST_VIEW, BLACKLIST_ENTRY, payload, "bus:blacklist")
 
 
 def court_notices(h: FlowHarness, outputs: list[Output]) -> list[tuple[str, str]]:
@@ -560,11 +558,10 @@ def synthetic(count: int, seed: int = 0) -> list[dict[str, Any]]:
     return list(entry_payloads(count, seed=seed, courts=courts))
 
 
-def entry_record(h: FlowHarness, payload: dict[str, Any]) -> tuple[str, bytes, bytes, Any]:
-    built = h.envelope.build(
-        BLACKLIST_VIEW, "cn.court.bus.blacklist.BlacklistEntry", payload, "bus:blacklist"
-    )
-    return (BLACKLIST_VIEW, built.key, built.value, built.headers)
+def entry_record(
+    h: FlowHarness, payload: dict[str, Any]
+) -> tuple[str, bytes | None, bytes | None, Headers]:
+    return h.encode(BLACKLIST_VIEW, BLACKLIST_ENTRY, payload, "bus:blacklist")
 
 
 def bulk(h: FlowHarness, payloads: list[dict[str, Any]]) -> list[Output]:
@@ -665,9 +662,9 @@ def test_a_bulk_record_refused_is_refused_alone() -> None:
     h = harness(partitions=1)
     entries = synthetic(10)
     records = [entry_record(h, p) for p in entries]
-    wrong = h.envelope.build(BLACKLIST_VIEW, NS + "RestrictionIssued", consumption_ban("x-1"),
-                             "bus:blacklist")  # fmt: skip
-    records.insert(5, (BLACKLIST_VIEW, wrong.key, wrong.value, wrong.headers))
+    wrong = h.encode(BLACKLIST_VIEW, NS + "RestrictionIssued", consumption_ban("x-1"),
+                     "bus:blacklist")  # fmt: skip
+    records.insert(5, wrong)
     out = h.feed_batch(records)
     assert refused(out) == ["EVENT_TYPE_MISMATCH"]
     assert set(lasting(h, out)) == {p["entry_id"] for p in entries}

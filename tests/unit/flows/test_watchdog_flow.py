@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from courtbus.app.samples import PERSON_ID
 from courtbus.bus.records import Output
 from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.domain import casestatus as cs
@@ -20,6 +19,7 @@ from services.watchdog.flow import (
     NS,
     WatchdogFlow,
 )
+from tests.builders import PERSON_ID
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # Friday 10:00 China time
 COURT, OTHER = "320583", "6101"

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from courtbus.app.samples import PERSON_ID
 from courtbus.bus.records import KeptRecord, Output
 from courtbus.errors import CourtbusError, TransientError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, json_store
@@ -15,6 +14,7 @@ from courtbus.runtime.engine import INTERNAL_ERROR, Engine
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.runtime.state import MemoryBackend
 from courtbus.wire import values as v
+from tests.builders import PERSON_ID
 
 T0 = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
 TOPIC = "bus.probe.events"
