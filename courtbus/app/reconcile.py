@@ -34,8 +34,14 @@ from courtbus.wire.messages import by_ce_type, by_record
 
 DELEGATION_EVENTS = "bus.delegation.events"
 DECIDED = "cn.court.bus.delegation.DelegationDecided"
-BLACKLIST_EVENTS = "bus.blacklist.events"
-LISTED = by_record("cn.court.bus.blacklist.DebtorListed").ce_type
+# a court's record that creates an entity of a view: (its flow's topic, its ce_type, the
+# field naming the entity, the view, the check's name)
+CREATED = (
+    ("bus.blacklist.events", by_record("cn.court.bus.blacklist.DebtorListed").ce_type,
+     "entry_id", BLACKLIST_VIEW, "listings applied"),
+    ("bus.restriction.events", by_record("cn.court.bus.restriction.RestrictionIssued").ce_type,
+     "control_id", "restriction.controls", "bans applied"),
+)  # fmt: skip
 VIEWS = {  # view topic → (flow, the table's check name)
     BLACKLIST_VIEW: ("blacklist", "listings in SQL"),
     "restriction.controls": ("restriction", "restrictions in SQL"),
@@ -183,15 +189,17 @@ def _view_ledgers(
             )
         if records:
             ledgers.append(judge.view_ledger(flow, records))
-    listings = []
-    pairs = zip(topics.get(BLACKLIST_EVENTS, []), every.get(BLACKLIST_EVENTS, []), strict=True)
-    for r, s in pairs:
-        court = s.source is not None and s.source.startswith("court:")
-        if court and header_text(r, "ce_type") == LISTED:
-            listings.append((str(envelope.read(r).payload["entry_id"]), s))
-    if listings:
-        keys = {(r.key or b"").decode() for r in topics.get(BLACKLIST_VIEW, [])}
-        ledgers.append(judge.listing_ledger(listings, keys, dead))
+    for flow_topic, ce_type, field, view, check in CREATED:
+        created = []
+        pairs = zip(topics.get(flow_topic, []), every.get(flow_topic, []), strict=True)
+        for r, s in pairs:
+            court = s.source is not None and s.source.startswith("court:")
+            if court and header_text(r, "ce_type") == ce_type:
+                created.append((str(envelope.read(r).payload[field]), s))
+        if created:
+            keys = {(r.key or b"").decode() for r in topics.get(view, [])}
+            ledgers.append(judge.created_ledger(flow_topic.split(".")[1], check, created, keys,
+                                                dead))  # fmt: skip
     return ledgers
 
 

@@ -15,9 +15,10 @@ Each check is a ledger of one hop of the bus:
 * ``deliveries`` (delegation): every applied step reached the inbox of the court it goes to, once
   (a request the executing court's, a receipt the requesting court's, a court's step the other
   party's; a request cancelled before delivery never goes out).
-* ``listings applied`` (blacklist): every ``DebtorListed`` a court sent on
-  ``bus.blacklist.events`` is refused once (a dead letter naming its position) or, if not
-  refused, on the list (a record of its entry in ``blacklist.entries``).
+* ``listings applied`` (blacklist) and ``bans applied`` (restriction): every ``DebtorListed``
+  and ``RestrictionIssued`` a court sent on its flow's topic is refused once (a dead letter
+  naming its position) or, if not refused, in the view (a record of its entry in
+  ``blacklist.entries``, of its control in ``restriction.controls``).
 * ``view records`` (each flow with a view): no key of a compacted view at one version twice
   with no tombstone between (the flow's output applied twice), and no version going back.
 * ``dead letters in SQL``, ``history in SQL`` and each view's table: every dead letter and
@@ -284,28 +285,31 @@ def view_ledger(flow: str, records: Iterable[ViewRecord]) -> Ledger:
     return ledger
 
 
-def listing_ledger(
-    listings: Iterable[tuple[str, Seen]], view_keys: Iterable[str], dead_letters: Iterable[Seen]
+def created_ledger(
+    flow: str,
+    check: str,
+    created: Iterable[tuple[str, Seen]],
+    view_keys: Iterable[str],
+    dead_letters: Iterable[Seen],
 ) -> Ledger:
-    """Every court's ``DebtorListed`` on the blacklist topic (``listings``: (entry id, where
-    it is)) refused once (a dead letter naming its position) or, if not refused, on the list
-    (its entry id a key of the view: ``view_keys``). Listed twice shows in ``view_ledger``."""
-    ledger = Ledger("blacklist", "listings applied")
-    listed = set(view_keys)
+    """Every court's record that creates an entity of a view (``created``: (its key, where it
+    is on the flow's topic), e.g. a ``DebtorListed`` by entry id) refused once (a dead letter
+    naming its position) or, if not refused, in the view (its key one of ``view_keys``).
+    Applied twice shows in ``view_ledger``."""
+    ledger = Ledger(flow, check)
+    present = set(view_keys)
     dead: Counter[tuple[str, int, int]] = Counter(
         d.dead_from for d in dead_letters if d.dead_from is not None
     )
-    for entry_id, r in listings:
+    for key, r in created:
         ledger.expected += 1
         refused = dead[r.position]
         if refused > 1:
-            ledger.problem("duplicated", f"{_where(r)} DebtorListed {entry_id}: refused {refused}×")
-        elif refused or entry_id in listed:
+            ledger.problem("duplicated", f"{_where(r)} {key}: refused {refused}×")
+        elif refused or key in present:
             ledger.present += 1
         else:
-            ledger.problem(
-                "lost", f"{_where(r)} DebtorListed {entry_id}: neither listed nor refused"
-            )
+            ledger.problem("lost", f"{_where(r)} {key}: neither in the view nor refused")
     return ledger
 
 

@@ -64,7 +64,9 @@ COURTS = (("320583", "6101"), ("4408", "50"), ("3174", "6104"), ("6101", "4408")
 OUTBOX = "court.320583.outbox"  # six partitions (the catalogue's override): the busiest
 ENV = {"COURTBUS_TEST_HOLD_OPEN_MS": "150", "COURTBUS_SESSION_TIMEOUT_MS": "6000"}
 ROUNDS = int(os.environ.get("COURTBUS_CAMPAIGN_ROUNDS", "1"))
-LISTING_EVERY = 5  # one publication in five lists a debtor, the others request delegations
+LISTING_EVERY = 5  # one publication in five lists a debtor;
+BAN_EVERY = 7  # one in seven of the others bans a person's consumption, the rest delegate
+PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
 SERVICES = ("gateway", "delegation", "blacklist", "restrictions")  # two workers each
 FULL_NODE = 3  # the broker whose log directory is filled to its limit
 MIRROR = "icbc"  # a bank with a blacklist feed of every listing (no kinds filter)
@@ -142,15 +144,15 @@ class Publisher:
     been written, so the campaign expects between ``sent`` and ``sent + failed`` requests."""
 
     def __init__(self, conn: Connection) -> None:
-        self.conn, self.sent, self.failed, self.listed = conn, 0, 0, 0
+        self.conn, self.sent, self.failed, self.listed, self.banned = conn, 0, 0, 0, 0
         self.errors: list[str] = []
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, name="publisher", daemon=True)
 
     def status(self) -> str:
         """What it did so far, for a failure's message."""
-        return (f"publisher: {self.sent} requests and {self.listed} listings sent, {self.failed} "
-                f"failed {self.errors[-3:]}")  # fmt: skip
+        return (f"publisher: {self.sent} requests, {self.listed} listings and {self.banned} "
+                f"bans sent, {self.failed} failed {self.errors[-3:]}")  # fmt: skip
 
     def _run(self) -> None:
         clients = {c: CourtClient(c, self.conn) for pair in COURTS for c in pair}
@@ -163,6 +165,12 @@ class Publisher:
                     if n % LISTING_EVERY == 0:
                         _list(clients[req], n)
                         self.listed += 1
+                    elif n % BAN_EVERY == 0:
+                        clients[req].issue_consumption_ban(
+                            f"rc-fault-{uuid.uuid4().hex[:10]}",
+                            f"(2024){clients[req].court.designation}执{n}号", PERSON,
+                        )  # fmt: skip
+                        self.banned += 1
                     else:
                         self._request(clients[req], n, exe)
                 except Exception as exc:
@@ -454,15 +462,21 @@ def test_faults_lose_nothing_and_repeat_nothing(
     assert publisher.listed <= listed.expected <= publisher.listed + publisher.failed
     assert by[("blacklist", "listings applied")].present == listed.expected
     assert by[("blacklist", "listings in SQL")].present == listed.expected
-    # each listed person's consumption ban (the listing's restriction), once, and stored
     # the bank's mirror: every listing (all ACTIVE), field by field as the view projects it
     with AgencyClient(MIRROR, c.conn) as bank:
         check = bank.verify_mirror("blacklist", c.mirror_db, repair=False)
     assert check.in_sync and not (check.missing or check.extra or check.changed), check
     assert check.mirror_rows == listed.expected, check
+    # each listed person's consumption ban (the listing's restriction) and each court's own
+    # ban: once in the view, and stored
+    issued = by[("restriction", "gateway")]
+    assert publisher.banned <= issued.expected <= publisher.banned + publisher.failed
+    assert by[("restriction", "bans applied")].present == issued.expected
     bans = by[("restriction", "restrictions in SQL")]
-    assert by[("restriction", "view records")].ok and bans.present == listed.expected
+    assert by[("restriction", "view records")].ok
+    assert bans.present == listed.expected + issued.expected
     figures = {"rounds": ROUNDS, "requests sent": publisher.sent, "listings sent": publisher.listed,
+               "bans sent": publisher.banned,
                "sends the SDK reported failed": publisher.failed,
                "requests in the outboxes": sent.expected, "listings in the outboxes": listed.expected,
                "bans stored": bans.present, "rows in the bank's mirror": check.mirror_rows,

@@ -6,10 +6,10 @@ from courtbus.bus.reconcile import (
     Decision,
     Seen,
     ViewRecord,
+    created_ledger,
     decision_ledger,
     delivery_ledger,
     gateway_ledgers,
-    listing_ledger,
     rows_ledger,
     view_ledger,
 )
@@ -136,9 +136,9 @@ def test_each_listing_on_the_list_or_refused_once() -> None:
         (f"e{i}", Seen("bus.blacklist.events", 0, i, f"id-{i}", "court:3205")) for i in range(4)
     ]
     refused = [Seen("bus.deadletter", 0, 0, dead_from=listed[3][1].position)]
-    ok = listing_ledger(listed, ["e0", "e1", "e2"], refused)
+    ok = created_ledger("blacklist", "listings applied", listed, ["e0", "e1", "e2"], refused)
     assert (ok.expected, ok.present, ok.ok) == (4, 4, True)
-    dropped = listing_ledger(listed, ["e0", "e2"], refused)
+    dropped = created_ledger("blacklist", "listings applied", listed, ["e0", "e2"], refused)
     assert (dropped.lost, dropped.present) == (1, 3) and "e1" in dropped.samples[0]
-    twice = listing_ledger(listed, ["e0", "e1", "e2"], refused * 2)
+    twice = created_ledger("blacklist", "listings applied", listed, ["e0", "e1", "e2"], refused * 2)
     assert (twice.duplicated, twice.lost) == (1, 0)
