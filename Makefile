@@ -12,6 +12,8 @@ help:
 	@echo "make demo   - set up, start the local stack, send one message per flow"
 	@echo "make test   - set up, lint, type-check, schema check, wheel check, unit + integration tests"
 	@echo "make down   - stop the local stack started by make demo"
+	@echo "make soak   - the long campaigns: 3 rounds of faults, 10 min at 1,000/s, the long fuzz"
+	@echo "make bench  - every bench beside Kafka's own tools, one table (bench-full: the 8.6 M runs)"
 
 # Virtualenv with the project and its dev tools; redone only when pyproject.toml changes.
 $(STAMP): pyproject.toml
