@@ -166,29 +166,36 @@ def judge_all(
     ledgers.append(judge.decision_ledger(steps, decisions))
     inboxes = {t.split(".")[1]: rs for t, rs in every.items() if t.endswith(".inbox")}
     ledgers.append(judge.delivery_ledger(decisions, inboxes, superior_of))
-    ledgers += _view_ledgers(envelope, topics, every, dead)
+    views = {topic: _view_records(envelope, topic, topics.get(topic, [])) for topic in VIEWS}
+    ledgers += _view_ledgers(envelope, topics, every, views, dead)
     if stored is not None:
-        ledgers += _stored_ledgers(envelope, topics, stored, dead, decisions)
+        ledgers += _stored_ledgers(views, stored, dead, decisions)
     return ledgers
+
+
+def _view_records(envelope: Envelope, topic: str, records: list[Any]) -> list[ViewRecord]:
+    """A view's records, each decoded once for its version (None: a tombstone)."""
+    return [
+        ViewRecord((r.key or b"").decode(),
+                   None if r.value is None else int(envelope.read(r).payload["version"]),
+                   (topic, r.partition, r.offset))
+        for r in records
+    ]  # fmt: skip
 
 
 def _view_ledgers(
     envelope: Envelope,
     topics: dict[str, list[Any]],
     every: dict[str, list[Seen]],
+    views: dict[str, list[ViewRecord]],
     dead: list[Seen],
 ) -> list[Ledger]:
-    """Each view's records (no effect twice), and the courts' listings against the list."""
+    """Each view's records (no effect twice), and the courts' listings and bans against their
+    views."""
     ledgers = []
     for topic, (flow, _check) in VIEWS.items():
-        records = []
-        for r in topics.get(topic, []):
-            version = None if r.value is None else int(envelope.read(r).payload["version"])
-            records.append(
-                ViewRecord((r.key or b"").decode(), version, (topic, r.partition, r.offset))
-            )
-        if records:
-            ledgers.append(judge.view_ledger(flow, records))
+        if views[topic]:
+            ledgers.append(judge.view_ledger(flow, views[topic]))
     for flow_topic, ce_type, field, view, check in CREATED:
         created = []
         pairs = zip(topics.get(flow_topic, []), every.get(flow_topic, []), strict=True)
@@ -197,15 +204,14 @@ def _view_ledgers(
             if court and header_text(r, "ce_type") == ce_type:
                 created.append((str(envelope.read(r).payload[field]), s))
         if created:
-            keys = {(r.key or b"").decode() for r in topics.get(view, [])}
+            keys = {v.key for v in views[view]}
             ledgers.append(judge.created_ledger(flow_topic.split(".")[1], check, created, keys,
                                                 dead))  # fmt: skip
     return ledgers
 
 
 def _stored_ledgers(
-    envelope: Envelope,
-    topics: dict[str, list[Any]],
+    views: dict[str, list[ViewRecord]],
     stored: StoredKeys,
     dead: list[Seen],
     decisions: list[Decision],
@@ -226,19 +232,17 @@ def _stored_ledgers(
     kept = {BLACKLIST_VIEW: stored.listings, "restriction.controls": stored.restrictions,
             "distribution.cases": stored.distributions}  # fmt: skip
     for topic, (flow, check) in VIEWS.items():
-        latest: dict[str, Any] = {}
-        for r in topics.get(topic, []):
-            latest[(r.key or b"").decode()] = r
+        latest = {v.key: v for v in views[topic]}  # a key's records are in offset order
         want: dict[str, int | None] = {}
         gone: set[str] = set()
-        for key, r in latest.items():
-            if (topic, r.partition, r.offset) in dead_at:
+        for key, v in latest.items():
+            if v.position in dead_at:
                 continue  # the projector could not store it and said so in a dead letter
-            if r.value is None:
+            if v.version is None:
                 if topic == BLACKLIST_VIEW:  # a tombstone deletes the entry's row
                     gone.add(key)
                 continue  # a lifted control, an ended distribution: the row stays
-            want[key] = int(envelope.read(r).payload["version"])
+            want[key] = v.version
         have: dict[str, list[int]] = defaultdict(list)
         for key, version in kept[topic]:
             have[key].append(version)

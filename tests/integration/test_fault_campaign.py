@@ -362,9 +362,12 @@ def _projector_caught_up(c: Campaign, what: str, since: float) -> None:
             return -1
 
     proc = c.first["projector"]
-    wait_until(lambda: stored() >= target, 120, lambda: f"{target} requests in the read model "
-               f"after {what}, {stored()} there; {c.publisher.status()}\n"
-               f"{proc.log_text()[-4000:]}", interval_s=0.2)  # fmt: skip
+    try:
+        wait_until(lambda: stored() >= target, 120, lambda: f"{target} requests in the read "
+                   f"model after {what}, {stored()} there; {c.publisher.status()}\n"
+                   f"{proc.log_text()[-4000:]}", interval_s=0.2)  # fmt: skip
+    finally:
+        queries.close()
     c.took(f"projector backlog after {what}", time.monotonic() - since)
     assert proc.alive, proc.log_text()[-3000:]
 
