@@ -61,8 +61,10 @@ def test_a_ce_id_reused_for_another_entity_on_another_partition_is_refused(
     court, record, first = _sample(short)
     _, _, other = _sample(short)
     _, _, later = _sample(short)
-    outbox, inbox, flow = f"court.{court}.outbox", f"court.{court}.inbox", flow_topic(
-        by_record(record).flow
+    outbox, inbox, flow = (
+        f"court.{court}.outbox",
+        f"court.{court}.inbox",
+        flow_topic(by_record(record).flow),
     )
     reader = TopicReader(conn, "bus.deadletter", "bus.alerts", inbox, flow, outbox, from_end=True)
     producer = KafkaProducer(**conn.kafka_settings())
@@ -91,14 +93,17 @@ def test_a_ce_id_reused_for_another_entity_on_another_partition_is_refused(
         assert dead.value == sent.value and dead.key == sent.key  # the original bytes
         assert dict(dead.headers)["ce_id"] == reused
         (notice,) = reader.wait_for(
-            lambda r: r.topic == inbox
-            and envelope.read(r).payload.get("rejected_event_id") == a.event_id
+            lambda r: (
+                r.topic == inbox and envelope.read(r).payload.get("rejected_event_id") == a.event_id
+            )
         )
         assert envelope.read(notice).payload["error_code"] == "EVENT_ID_CONFLICT"
         (alert,) = reader.wait_for(
-            lambda r: r.topic == "bus.alerts"
-            and envelope.read(r).payload.get("source_offset") == b.offset
-            and envelope.read(r).payload.get("source_topic") == outbox
+            lambda r: (
+                r.topic == "bus.alerts"
+                and envelope.read(r).payload.get("source_offset") == b.offset
+                and envelope.read(r).payload.get("source_topic") == outbox
+            )
         )
         assert envelope.read(alert).payload["code"] == "EVENT_ID_CONFLICT"
         reader.wait_for(lambda r: r.topic == flow and _ce_id(r) == c.event_id.encode())
