@@ -272,6 +272,7 @@ def test_the_metrics_count_what_the_gateway_did(
     assert moved("courtbus_records_out_total", destination="court.*.inbox") == 5  # notices
     assert moved("courtbus_transactions_total", outcome="committed") >= 1
     assert _value(after, "courtbus_tasks") > 0
+    assert _value(after, "courtbus_state_cache_bytes") == 64 * 1024 * 1024  # its shared file
     # it lists itself for Prometheus's file_sd and `courtbus metrics targets`
     from courtbus.runtime.metrics import live_targets
 
