@@ -69,10 +69,12 @@ FLOW = "bus.delegation.events"
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_records_around_a_signal_are_forwarded_exactly_once(
-    conn: Connection, envelope: Envelope, tmp_path: Path, sig: signal.Signals
+    conn: Connection, envelope: Envelope, tmp_path: Path
 ) -> None:
+    """SIGTERM only: SIGINT takes the same path in the worker (the test above stops the
+    process with both), and each case costs two gateway starts (~50 s)."""
+    sig = signal.SIGTERM
     ops.apply_topics(conn, ops.plan_topics(conn))
     gateway = ServiceProcess(
         "services.gateway", conn, tmp_path / "gateway.log", f"{GATEWAY_GROUP} consuming",
