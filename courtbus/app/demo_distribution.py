@@ -2,7 +2,7 @@
 
 1. 参与分配 against an other organisation (a registered partnership, 其他组织): a mortgagee
    and two creditors in other provinces claim, the presiding court admits them, the bus computes
-   the plan (民诉法解释 第五百零八条) and sends it to every party's court, and the plan is
+   the plan (民诉法解释 (2022 修正) 第五百零八条) and sends it to every party's court, and the plan is
    served (第五百零九条: 15 days from each receipt to object).
 2. 执转破 for an enterprise legal person (企业法人, 第五百一十一条至第五百一十四条): creditors of
    two other courts claim, the presiding court finds the bankruptcy test met and one creditor
@@ -183,7 +183,7 @@ def run_transfer_scene(
         courts[MAOMING].file_claim(did, f"{did}-maoming", f"(2024)粤09执{n + 2}号", MAOMING_FIRM,
                                    "500000.00", seal_order=2)  # fmt: skip
         _arrive(presiding, did, "DistributionClaimFiled", 2)
-        # 第五百一十一条: the enterprise meets 企业破产法 第二条第一款 and an applicant creditor
+        # 第五百一十一条: the enterprise meets 企业破产法 (2006) 第二条第一款 and an applicant creditor
         # consents, so enforcement is suspended and the case goes to the court of the debtor's
         # domicile (Zhanjiang, where the firm is registered).
         presiding.assess_enterprise(did, True, consent_by=SHAANXI_FIRM, bankruptcy_court=ZHANJIANG)
@@ -218,7 +218,7 @@ def print_participation(out: Console, result: ParticipationOutcome) -> None:
     """The plan as the claimants' courts received it (IDs masked)."""
     plan = result.plan
     title = (f"plan v{plan['plan_version']} of {result.distribution_id} (参与分配, 其他组织), "
-             "computed by the bus (民诉法解释 第五百零八条)")  # fmt: skip
+             "computed by the bus (民诉法解释 (2022 修正) 第五百零八条)")  # fmt: skip
     table = Table(title=title, show_lines=True)
     for col in ("claim", "court", "claimant", "class", "claimed", "allocated"):
         table.add_column(col, overflow="fold")

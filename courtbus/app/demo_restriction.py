@@ -128,8 +128,8 @@ def run_restriction_scene(
     try:
         court.file_case(case, debtors=[{**FIRM, "id_type": None, "nationality": None}])
         # An exit ban binds natural persons: for an organisation debtor, its named persons
-        # (民事诉讼法 限制出境条, see courtbus.domain.restriction.EXIT_BAN_SOURCE); an
-        # organisation's consumption ban binds its legal representative (法释〔2015〕17号 第三条).
+        # (民事诉讼法 (2023 修正) 第二百六十六条, see courtbus.domain.restriction.EXIT_BAN_SOURCE); an
+        # organisation's consumption ban binds its legal representative (法释〔2015〕17号 (2015 修正) 第三条).
         court.issue_exit_ban(exit_ban.control_id, case, REP, PERMIT,
                              role="LEGAL_REPRESENTATIVE", debtor=FIRM)  # fmt: skip
         court.issue_consumption_ban(spend_ban.control_id, case, REP,
@@ -151,7 +151,7 @@ def run_restriction_scene(
             return got if len(acks) >= 3 and stops else []
 
         wait_for(answered, 60, "3 acknowledgements and the interception in court 3205's inbox")
-        # 执行完毕 (法发〔2014〕26号 第十四条): the watchdog lists what is still in force.
+        # 执行完毕 (法发〔2014〕26号 (version unverified) 第十四条): the watchdog lists what is still in force.
         court.conclude_case(case, "PERFORMED")
         want = {f"restriction:{c.control_id}" for c in controls}
 
@@ -164,7 +164,7 @@ def run_restriction_scene(
         out.print(f"[green]✓[/green] case concluded as performed; the watchdog alerts court "
                   f"{COURT}: {len(want)} restriction(s) still in force", highlight=False)  # fmt: skip
         for c in controls:
-            # 法释〔2015〕17号 第九条: lifted once the obligation is performed.
+            # 法释〔2015〕17号 (2015 修正) 第九条: lifted once the obligation is performed.
             court.lift_restriction(c.control_id, "PERFORMED", note="已履行完毕")
         for c in controls:
             for a in c.entitled:

@@ -96,7 +96,7 @@ def one_per_flow() -> list[Sample]:
                 "distribution_id": "dist-50-2024-5",
                 "case_number": v.case_number("(2024)渝执5号"),
                 "presiding_court": v.court("50"),
-                # 参与分配 is for a citizen or an other organisation (民诉法解释 第五百零六条); a
+                # 参与分配 is for a citizen or an other organisation (民诉法解释 (2022 修正) 第五百零六条); a
                 # registered partnership is an other organisation (第五十二条), a limited company
                 # is not (an enterprise legal person: 第五百一十一条至第五百一十四条).
                 "debtor": v.debtor(

@@ -229,7 +229,7 @@ def check_period(ground: Ground, serious: bool, period_months: int | None) -> No
 
 
 def expires_at(listed_at: datetime, period_months: int | None) -> datetime | None:
-    """When the listing period ends (None: until performed), counted by 民法典 第二百零一条、第二百零二条
+    """When the listing period ends (None: until performed), counted by 民法典 (2020) 第二百零一条、第二百零二条
     (:func:`courtbus.domain.calendar.months_end`: the holiday rule, 第二百零三条, not applied)."""
     return None if period_months is None else months_end(listed_at, period_months)
 

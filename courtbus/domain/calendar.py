@@ -5,7 +5,7 @@ file ``COURTBUS_HOLIDAYS`` names) are handed in with :func:`install` at start-up
 
 民事诉讼法 (2023 修正) 第八十五条: 期间以时、日、月、年计算。期间开始的时和日，不计算在期间内。
 期间届满的最后一日是法定休假日的，以法定休假日后的第一日为期间届满的日期。
-民法典 第二百零三条 says the same of every period: 期间的最后一日是法定休假日的，以法定休假日结束的
+民法典 (2020) 第二百零三条 says the same of every period: 期间的最后一日是法定休假日的，以法定休假日结束的
 次日为期间的最后一日。期间的最后一日的截止时间为二十四时。
 
 So a period of ``n`` days from a moment ``t`` starts on the day after ``t`` (China time) and
@@ -283,7 +283,7 @@ def provisional_at(due: datetime) -> str | None:
 def months_end(start: datetime, months: int) -> datetime:
     """When a period of ``months`` months from ``start`` has run out (UTC).
 
-    民法典 第二百零一条 (the start day is not counted), 第二百零二条 (the last day is the
+    民法典 (2020) 第二百零一条 (the start day is not counted), 第二百零二条 (the last day is the
     corresponding day of the last month, or that month's last day when it has none). The end is
     00:00 China time of the day after. The holiday rule is 第二百零三条 (期间的最后一日是法定休假日
     的，以法定休假日结束的次日为期间的最后一日), which :func:`due_after` applies; it is not applied

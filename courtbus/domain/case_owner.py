@@ -3,7 +3,7 @@
 Pure: no I/O; imports the domain layer only.
 
 The rule. A case number's 法院代字 names the court that handles the case:
-最高人民法院《关于人民法院案件案号的若干规定》(法〔2015〕137号, as amended by 法〔2018〕335号)
+最高人民法院《关于人民法院案件案号的若干规定》(法〔2015〕137号, as amended by 法〔2018〕335号, version unverified)
 第二条: 法院代字是案件承办法院的简化标识. So a court that files a case step, lists a debtor,
 issues a restriction, asks for a delegation or opens a distribution "on" a case number acts on
 the case of the court whose 代字 that number carries, and that must be the sender.
@@ -20,7 +20,7 @@ The exceptions, and where each comes from:
   another court (民事诉讼法 2023 修正 第二百三十七条 (2021: 第二百三十三条; 2017: 第二百二十六条);
   执行程序解释 2020 修正 第十一条、第十二条; 委托执行规定 2020 修正 第十一条). The court that then
   executes files its own case: 最高人民法院关于进一步规范指定执行等执行案件立案、结案、统计和考核
-  工作的通知 (法明传〔2018〕335号) 第三条: 首次执行案件因指定执行、提级执行、委托执行(全案)结案的,
+  工作的通知 (法明传〔2018〕335号, version unverified) 第三条: 首次执行案件因指定执行、提级执行、委托执行(全案)结案的,
   以"销案"方式结案; 接受指定执行、提级执行、委托执行(全案)而立执行案件的, 立"执"字案号 (read on a
   copy of 北大法宝's text, fzzfyjy.cupl.edu.cn; a notice, not a judicial interpretation). So
   the default needs no exception either: that court acts under its own 执 number. Where a
@@ -28,7 +28,7 @@ The exceptions, and where each comes from:
   being filed), the law leaves room and it is configurable (:class:`CaseOwnership`,
   ``case_numbers:`` in ``policies/regional.yaml``), off by default and shown only as a marked
   example: ``superior_may_act`` lets a court act on the case number of a court below it (its
-  id a proper prefix of the case court's id, the way 法〔2015〕137号 第五条 builds the 中级、
+  id a proper prefix of the case court's id, the way 法〔2015〕137号 (version unverified) 第五条 builds the 中级、
   基层 codes from the 高院's); ``assigned`` names single cases a ruling handed to another
   court (case number → court id).
 """
@@ -45,14 +45,14 @@ CASE_NUMBER_RULE = "法〔2015〕137号 (法〔2018〕335号 修改) 第二条: 
 SUPERIOR_SOURCE = (
     "民事诉讼法 (2023 修正) 第二百三十七条; 执行程序解释 (2020 修正) 第十一条、第十二条; "
     "委托执行规定 (2020 修正) 第十一条; the court that takes the case files it under its own 执 "
-    "number: 法明传〔2018〕335号 第三条"
+    "number: 法明传〔2018〕335号 (version unverified) 第三条"
 )
 CASE_NOT_SENDERS = "CASE_NOT_SENDERS"
 
 # record short name -> the payload fields holding a case number the sender must own. Only
 # records whose sender is named by the payload (courtbus.gateway.rules.SENDERS) and whose
 # case number is the sender's own: a claim's case_number is the claiming court's own
-# enforcement case (民诉法解释 第五百零六条: 已经取得执行依据的债权人), a resumed case's new
+# enforcement case (民诉法解释 (2022 修正) 第五百零六条: 已经取得执行依据的债权人), a resumed case's new
 # number is the resuming court's. Not here: a suit's or judgment's number (heard elsewhere).
 OWNED_CASE_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "DelegationRequested": ("case_number",),
@@ -87,7 +87,7 @@ STRICT = CaseOwnership()
 
 def is_superior(court_id: str, case_court_id: str) -> bool:
     """Whether ``court_id`` is above ``case_court_id`` by the ids' structure (``32`` above
-    ``3205`` above ``320583``; 法〔2015〕137号 第五条). Special courts whose code is not built
+    ``3205`` above ``320583``; 法〔2015〕137号 (version unverified) 第五条). Special courts whose code is not built
     from their superior's (a railway court's basic courts, say) are not found this way: name
     their cases in ``assigned``."""
     return len(court_id) < len(case_court_id) and case_court_id.startswith(court_id)
@@ -115,7 +115,7 @@ def check_case_owner(
         f"{where} {case_text} is court {case_court_id}'s case (its 法院代字; {CASE_NUMBER_RULE}), "
         f"not court {sender_court_id}'s: a court acts on its own cases. Send the step under "
         "your own case number: a delegated matter under the number your court filed it with "
-        "(委托执行规定 第二条、第七条), a case taken up or assigned (提级执行 / 指定执行, "
+        "(委托执行规定 (2020 修正) 第二条、第七条), a case taken up or assigned (提级执行 / 指定执行, "
         f"{SUPERIOR_SOURCE}) under the number of the court that now executes it",
         code=CASE_NOT_SENDERS,
     )

@@ -8,7 +8,7 @@ it is resumed; only the court that filed (or, for a case filed before the bus kn
 its case number names) speaks for the case.
 
 **Outcomes** are the ways an enforcement case concludes, 最高人民法院关于执行案件立案、结案若干问题的
-意见 (法发〔2014〕26号) 第十四条: 执行完毕, 终结本次执行程序, 终结执行, 销案, 不予执行, 驳回申请
+意见 (法发〔2014〕26号, version unverified) 第十四条: 执行完毕, 终结本次执行程序, 终结执行, 销案, 不予执行, 驳回申请
 (``TRANSFERRED`` predates this module and is kept for stored records).
 
 **Watchdog** (the Hongkou court's "执行完毕未解除限制措施提示预警" model, report:380-386): when a
@@ -17,10 +17,10 @@ listed in an alert to the handling court, repeated until each item is lifted; a 
 stops the alerts. Graces:
 
 - a dishonest-debtor entry: 3 working days, the deletion deadline once the debtor has
-  performed (最高人民法院关于公布失信被执行人名单信息的若干规定 第十条);
+  performed (最高人民法院关于公布失信被执行人名单信息的若干规定 (2017 修订, version unverified) 第十条);
 - a restriction (限制出境, 限制高消费) and a freeze, seal or seizure: no article sets a day count
-  (the consumption provisions' 第九条 says the court lifts the order 及时, promptly, once the
-  debtor has performed; 查封扣押冻结规定 第二十八条 has the court release when the debt is
+  (限高 (2015 修正) 第九条 says the court lifts the order 及时, promptly, once the
+  debtor has performed; 查封扣押冻结规定 (2020 修正) 第二十八条 has the court release when the debt is
   paid), so the grace is configurable and its default, one day, is an example, not law.
 """
 
@@ -33,9 +33,11 @@ from enum import StrEnum
 from courtbus.domain.calendar import working_days_end
 from courtbus.errors import ValidationError
 
-OUTCOMES_SOURCE = "法发〔2014〕26号 第十四条"
+OUTCOMES_SOURCE = "法发〔2014〕26号 (version unverified) 第十四条"
 WATCHDOG_SOURCE = "report:380-386"
-BLACKLIST_GRACE_WORKING_DAYS = 3  # 失信名单规定 第十条: 三个工作日内删除
+BLACKLIST_GRACE_WORKING_DAYS = (
+    3  # 失信名单规定 (2017 修订, version unverified) 第十条: 三个工作日内删除
+)
 # Example default (no article sets a day count): see the module docstring.
 DEFAULT_GRACE = timedelta(days=1)
 DEFAULT_REPEAT = timedelta(days=1)  # "alerts daily until each item is lifted" (issue 9)
@@ -51,7 +53,7 @@ class Status(StrEnum):
 
 
 class Outcome(StrEnum):
-    """How a case concluded (法发〔2014〕26号 第十四条)."""
+    """How a case concluded (法发〔2014〕26号 (version unverified) 第十四条)."""
 
     PERFORMED = "PERFORMED"  # 执行完毕
     NO_PROPERTY_CONCLUDED = "NO_PROPERTY_CONCLUDED"  # 终结本次执行程序 (终本)

@@ -4,7 +4,7 @@ order): who may take which step in which state, the objection, opposition and su
 maths, the enterprise decision and the hand-over are in ``courtbus.domain.distribution_plan``.
 Pure: no I/O, no clocks (every function takes the time); imports only the domain and errors.
 
-Periods are counted as the law counts days (民事诉讼法 第八十五条, ``courtbus.domain.calendar``):
+Periods are counted as the law counts days (民事诉讼法 (2023 修正) 第八十五条, ``courtbus.domain.calendar``):
 the day of receipt is not counted, a last day on a rest day moves to the next working day, and
 a deadline is 00:00 China time after the last day, so a step at any moment of the last day is
 in time (``at < due``). Each recipient's window runs from its own receipt. Spans that are not

@@ -15,7 +15,7 @@ Sources (民诉法解释 = 最高人民法院关于适用《中华人民共和�
 - Arts. 511-514: an enterprise legal person: 执转破 with consent, else the sealing order;
 - 法释〔2016〕6号: the first sealing court hands the disposal over to a priority creditor's court.
 
-Periods are counted as the law counts days (民事诉讼法 第八十五条, ``courtbus.domain.calendar``):
+Periods are counted as the law counts days (民事诉讼法 (2023 修正) 第八十五条, ``courtbus.domain.calendar``):
 the day of receipt is not counted, a last day on a rest day moves to the next working day, and
 a deadline is 00:00 China time after the last day. Spans that are not whole days (a demo's or a
 test's shortened clock) are plain offsets (``due_after``).
@@ -73,24 +73,22 @@ ART_514 = (
     "执行变价所得财产，在扣除执行费用及清偿优先受偿的债权后，对于普通债权，按照财产保全和执行中查封、扣押、冻结"
     "财产的先后顺序清偿"
 )
-BANKRUPTCY_TEST = (
-    "企业破产法 第二条第一款: 不能清偿到期债务，并且资产不足以清偿全部债务或者明显缺乏清偿能力"
-)
+BANKRUPTCY_TEST = "企业破产法 (2006) 第二条第一款: 不能清偿到期债务，并且资产不足以清偿全部债务或者明显缺乏清偿能力"
 NOTIFY_ALL_COURTS = (
     # UNVERIFIED: the article number (no text of 法发〔2017〕2号 was read)
-    "最高人民法院关于执行案件移送破产审查若干问题的指导意见 (法发〔2017〕2号) 第8条 (article number unverified): 执行法院作出移送"
+    "最高人民法院关于执行案件移送破产审查若干问题的指导意见 (法发〔2017〕2号, version unverified) 第8条 (article number unverified): 执行法院作出移送"
     "决定后，应当书面通知所有已知执行法院，执行法院均应中止对被执行人的执行程序"
 )
 # 最高人民法院关于审理建设工程施工合同纠纷案件适用法律问题的解释（一） (2020-12-25) 第三十六条 and
-# 民法典 第八百零七条 were read in LawRefBook/Laws; UNVERIFIED: its document number 法释〔2020〕25号
+# 民法典 (2020) 第八百零七条 were read in LawRefBook/Laws; UNVERIFIED: its document number 法释〔2020〕25号
 # (the text read does not carry it)
-CONSTRUCTION_PRIORITY = "民法典 第八百零七条; 建设工程施工合同解释（一） (法释〔2020〕25号, document number unverified) 第三十六条: 承包人……享有的建设工程价款优先受偿权优于抵押权和其他债权"
+CONSTRUCTION_PRIORITY = "民法典 (2020) 第八百零七条; 建设工程施工合同解释（一） (法释〔2020〕25号, document number unverified) 第三十六条: 承包人……享有的建设工程价款优先受偿权优于抵押权和其他债权"
 MORTGAGE_ORDER = (
-    "民法典 第四百一十四条: 抵押权已经登记的，按照登记的时间先后确定清偿顺序；已经登记的先于未登记的受偿；未登记"
+    "民法典 (2020) 第四百一十四条: 抵押权已经登记的，按照登记的时间先后确定清偿顺序；已经登记的先于未登记的受偿；未登记"
     "的，按照债权比例清偿 (第四百一十五条: 抵押权与质权按照登记、交付的时间先后)"
 )
 HANDOVER_REPLY = (
-    "最高人民法院关于首先查封法院与优先债权执行法院处分查封财产有关问题的批复 (法释〔2016〕6号) 第一条: 自首先"
+    "最高人民法院关于首先查封法院与优先债权执行法院处分查封财产有关问题的批复 (法释〔2016〕6号, version unverified) 第一条: 自首先"
     "查封之日起已超过60日，且首先查封法院就该查封财产尚未发布拍卖公告或者进入变卖程序的，优先债权执行法院可以"
     "要求将该查封财产移送执行; 第二条: 首先查封法院应当在收到……商请移送执行函之日起15日内出具移送执行函"
 )
@@ -104,8 +102,8 @@ class Periods:
     opposition: timedelta = timedelta(days=15)  # Art. 510
     suit: timedelta = timedelta(days=15)  # Art. 510
     bankruptcy_answer: timedelta = timedelta(days=30)  # Art. 512
-    handover_wait: timedelta = timedelta(days=60)  # 法释〔2016〕6号 第一条
-    handover: timedelta = timedelta(days=15)  # 法释〔2016〕6号 第二条
+    handover_wait: timedelta = timedelta(days=60)  # 法释〔2016〕6号 (version unverified) 第一条
+    handover: timedelta = timedelta(days=15)  # 法释〔2016〕6号 (version unverified) 第二条
 
 
 PERIODS = Periods()
@@ -123,7 +121,7 @@ class DebtorForm(StrEnum):
 
     CITIZEN = "CITIZEN"  # 公民 (natural person)
     OTHER_ORGANISATION = (
-        "OTHER_ORGANISATION"  # 其他组织 (民诉法解释 第五十二条: 合伙企业, 分支机构…)
+        "OTHER_ORGANISATION"  # 其他组织 (民诉法解释 (2022 修正) 第五十二条: 合伙企业, 分支机构…)
     )
     ENTERPRISE_LEGAL_PERSON = "ENTERPRISE_LEGAL_PERSON"  # 企业法人: Arts. 511-514
 
@@ -198,7 +196,7 @@ def procedure_for(debtor: Party, form: DebtorForm) -> Procedure:
 
 # A declared form the debtor's name or credit code contradicts (issue 21 item 3). Read in
 # LawRefBook/Laws: 公司法 (2023 修订) 第二条 (本法所称公司，是指……有限责任公司和股份有限公司),
-# 第三条 (公司是企业法人), 第十三条第二款 (分公司不具有法人资格); 民法典 第七十六条第二款
+# 第三条 (公司是企业法人), 第十三条第二款 (分公司不具有法人资格); 民法典 (2020) 第七十六条第二款
 # (营利法人包括有限责任公司、股份有限公司和其他企业法人等), 第一百零二条第二款 (非法人组织包括
 # 个人独资企业、合伙企业……). GB 32100-2015 附录 A: a code's 9 + 1 is 企业 (courtbus.domain.identity).
 COMPANY_LAW = "公司法 (2023 修订) 第二条、第三条: 有限责任公司和股份有限公司是公司，公司是企业法人"
@@ -211,7 +209,7 @@ BRANCH_SUFFIX = "分公司"
 
 def is_company_name(name: str) -> bool:
     """Whether an organisation's name says it is a company (有限责任公司 or 股份有限公司), not
-    a branch of one (分公司, which is not a legal person: 公司法 第十三条第二款)."""
+    a branch of one (分公司, which is not a legal person: 公司法 (2023 修订) 第十三条第二款)."""
     name = name.strip()
     return name.endswith(COMPANY_SUFFIXES) and not name.endswith(BRANCH_SUFFIX)
 
@@ -223,7 +221,7 @@ def check_declared_form(debtor: Party, form: DebtorForm) -> None:
       person (``COMPANY_LAW``): declared otherwise, it is refused, since 参与分配 is not for it.
     * ENTERPRISE_LEGAL_PERSON needs a credit code whose first two characters are 91, an
       enterprise (``USCC_ENTERPRISE``): 92 个体工商户, 93 农民专业合作社 (a special legal person,
-      民法典 第九十六条), 5x social organisations (non-profit legal persons, 第八十七条), 1x organs
+      民法典 (2020) 第九十六条), 5x social organisations (non-profit legal persons, 第八十七条), 1x organs
       (special legal persons) are not enterprise legal persons.
 
     The code alone cannot tell a 企业法人 from a partnership or a branch (all 91): an
@@ -287,7 +285,7 @@ class Claim:
     """A claim on the proceeds of one asset.
 
     ``rank`` orders claims within a priority class (1 first, e.g. mortgage registration order).
-    Claims of equal rank share pro rata. The law says so only of unregistered mortgages (民法典
+    Claims of equal rank share pro rata. The law says so only of unregistered mortgages (民法典 (2020)
     第四百一十四条第一款第三项: 抵押权未登记的，按照债权比例清偿); for any other claims a court
     gives one rank (two mortgages registered at one time, two statutory priorities of one kind)
     pro rata is the bus's choice, which the presiding court avoids by ranking them apart. ``seal_order`` is the place
@@ -625,7 +623,7 @@ def may_request_handover(
     sealed_at: datetime, now: datetime, auction_published: bool, periods: Periods = PERIODS
 ) -> bool:
     """Whether the court of a creditor with priority may now ask the first sealing court for
-    the disposal of the asset (法释〔2016〕6号 第一条): more than 60 days since the first seal and
+    the disposal of the asset (法释〔2016〕6号 (version unverified) 第一条): more than 60 days since the first seal and
     no auction published or sale entered."""
     return not auction_published and now >= handover_request_from(sealed_at, periods)
 
@@ -657,7 +655,7 @@ def check_handover_request(
 
 def handover_due(requested_at: datetime, periods: Periods = PERIODS) -> datetime:
     """When the first sealing court must have handed the asset over: 15 days from its receipt
-    of the request (``requested_at``; 法释〔2016〕6号 第二条)."""
+    of the request (``requested_at``; 法释〔2016〕6号 (version unverified) 第二条)."""
     return due_after(requested_at, periods.handover)
 
 

@@ -18,7 +18,7 @@ from courtbus.errors import ValidationError
 # 2022 修正, 第四百八十五条): bank deposits 1 year, movables 2 years, immovables and other
 # property rights 3 years. Every asset kind maps to one of the three; policies/regional.yaml
 # (legal_max_freeze_days) says which, and why.
-ART_485 = "民诉法解释第四百八十五条"
+ART_485 = "民诉法解释 (2022 修正) 第四百八十五条"
 ART_485_MAX_FREEZE_DAYS: Mapping[str, int] = {
     "银行存款 (bank deposits)": 365,
     "动产 (movables)": 730,

@@ -12,11 +12,11 @@ Sources:
   needed for living or business, allowed on application), art. 9 (lifting);
 - 民事诉讼法 (2023 修正) 第二百六十六条 (2021 版 第二百六十二条, 2017 版 第二百五十五条): 人民法院可以对其采取或者通知有关
   单位协助采取限制出境 (the same text in all three);
-- 最高人民法院关于适用《中华人民共和国民事诉讼法》执行程序若干问题的解释 (2020 修正, "执行程序解释")
+- 最高人民法院关于适用《中华人民共和国民事诉讼法》执行程序若干问题的解释 ("执行程序解释", 2020 修正)
   第二十三条至第二十五条 (read in LawRefBook/Laws): whose exit may be restricted. Art. 24:
   被执行人为单位的，可以对其法定代表人、主要负责人或者影响债务履行的直接责任人员限制出境; 被执行人为
   无民事行为能力人或者限制民事行为能力人的，可以对其法定代理人限制出境. It does not name the
-  实际控制人, whom only a consumption ban binds (限高 第三条第二款);
+  实际控制人, whom only a consumption ban binds (限高 (2015 修正) 第三条第二款);
 - the source report: the exit-ban system links the courts, the National Immigration
   Administration and the border ports (report:356-366); courts and airlines enforce consumption
   bans on flights (report:372-374).
@@ -37,7 +37,9 @@ from courtbus.errors import ValidationError
 CONSUMPTION_PROVISIONS = (
     "最高人民法院关于限制被执行人高消费及有关消费的若干规定 (2015 修正, 法释〔2015〕17号)"
 )
-EXIT_BAN_SOURCE = "民事诉讼法 第二百六十六条 (2021 版 第二百六十二条, 2017 版 第二百五十五条)"
+EXIT_BAN_SOURCE = (
+    "民事诉讼法 (2023 修正) 第二百六十六条 (2021 版 第二百六十二条, 2017 版 第二百五十五条)"
+)
 EXIT_BAN_PERSONS = (
     "执行程序解释 (2020 修正) 第二十四条: 被执行人为单位的，可以对其法定代表人、主要负责人或者影响债务履行的直接"
     "责任人员限制出境。被执行人为无民事行为能力人或者限制民事行为能力人的，可以对其法定代理人限制出境"
@@ -93,10 +95,10 @@ class Role(StrEnum):
 ORGANISATION_ROLES: dict[Kind, frozenset[Role]] = {
     Kind.EXIT_BAN: frozenset(
         {Role.LEGAL_REPRESENTATIVE, Role.PRINCIPAL, Role.RESPONSIBLE_PERSON}
-    ),  # 执行程序解释 第二十四条第一款
+    ),  # 执行程序解释 (2020 修正) 第二十四条第一款
     Kind.CONSUMPTION_BAN: frozenset(
         {Role.LEGAL_REPRESENTATIVE, Role.PRINCIPAL, Role.RESPONSIBLE_PERSON, Role.ACTUAL_CONTROLLER}
-    ),  # 限高 第三条第二款
+    ),  # 限高 (2015 修正) 第三条第二款
 }
 
 

@@ -1,6 +1,6 @@
 """Case status (filed, suspended, resumed, concluded) as a court's system publishes it; the
 watchdog (``services/watchdog``) reads it. Checked before sending: the outcome is one of the
-ways a case concludes (法发〔2014〕26号 第十四条), the case number is well formed."""
+ways a case concludes (法发〔2014〕26号 (version unverified) 第十四条), the case number is well formed."""
 
 from __future__ import annotations
 

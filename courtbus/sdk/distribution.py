@@ -159,12 +159,12 @@ class DistributionSteps:
 
         ``debtor``: kind, name, id_number. ``debtor_form``: CITIZEN (a person, the default),
         OTHER_ORGANISATION (其他组织) or ENTERPRISE_LEGAL_PERSON (企业法人); an organisation must
-        say which. 参与分配 is for a citizen or an other organisation (民诉法解释 第五百零六条);
+        say which. 参与分配 is for a citizen or an other organisation (民诉法解释 (2022 修正) 第五百零六条);
         an enterprise legal person takes 执转破 or the sealing order (第五百一十一条至第五百一十四
         条): ``procedure="PARTICIPATION"`` asks for 参与分配 and is refused for one.
         ``enforcement_started_at`` (default: now) is when claims may start (第五百零七条);
         ``sealed_at`` the first seal, from which a priority creditor's court may ask for the
-        disposal after 60 days (法释〔2016〕6号 第一条). ``claim_deadline`` is the date this court
+        disposal after 60 days (法释〔2016〕6号 (version unverified) 第一条). ``claim_deadline`` is the date this court
         announces; the bus refuses claims once ``end_execution`` is recorded (第五百零七条).
 
         Raises:
@@ -203,7 +203,7 @@ class DistributionSteps:
         *,
         claim_class: ClaimClassName = "ORDINARY",
     ) -> Sent:
-        """Admit a claim as filed (民诉法解释 第五百零六条; the bus refuses another amount,
+        """Admit a claim as filed (民诉法解释 (2022 修正) 第五百零六条; the bus refuses another amount,
         ``DISTRIBUTION_CLAIM_AMOUNT_INVALID``); the admission goes back to the claimant's court.
         An admission after a plan voids it: the plan must cover every claim (第五百零七条).
 
@@ -219,7 +219,7 @@ class DistributionSteps:
     def reject_claim(
         self, distribution_id: str, claim_id: str, reason_code: str, reason: str
     ) -> Sent:
-        """Reject a claim (e.g. no enforcement title and no priority, 民诉法解释 第五百零六条);
+        """Reject a claim (e.g. no enforcement title and no priority, 民诉法解释 (2022 修正) 第五百零六条);
         the rejection goes back to the claimant's court."""
         if not reason_code.strip() or not reason.strip():
             raise _refuse("a rejection gives its code and reason", "DISTRIBUTION_DETAIL_MISSING")
@@ -228,7 +228,7 @@ class DistributionSteps:
 
     def end_execution(self, distribution_id: str) -> Sent:
         """Record that the execution of the property has ended: later claims are refused
-        (``DISTRIBUTION_CLAIM_TOO_LATE``, 民诉法解释 第五百零七条)."""
+        (``DISTRIBUTION_CLAIM_TOO_LATE``, 民诉法解释 (2022 修正) 第五百零七条)."""
         return self._dist("DistributionExecutionEnded", distribution_id,
                           presiding_court=self._me(), ended_at=v.now())  # fmt: skip
 
@@ -242,7 +242,7 @@ class DistributionSteps:
         plan: dp.Plan | None = None,
         plan_version: int = 1,
     ) -> Sent:
-        """Issue the plan for ``proceeds`` yuan, ``costs`` of execution first (民诉法解释
+        """Issue the plan for ``proceeds`` yuan, ``costs`` of execution first (民诉法解释 (2022 修正)
         第五百零八条, 第五百零九条). The bus computes the allocations from the admitted claims
         (costs, statutory priorities, security interests by rank, ordinary claims pro rata in
         fen by largest remainder; the sealing order for an enterprise debtor, 第五百一十四条)
@@ -274,7 +274,7 @@ class DistributionSteps:
     ) -> Sent:
         """Record that the plan (OBJECTION), the notice of an objection to those who did not
         object (OPPOSITION) or the notice of an opposition to the objectors (SUIT) reached
-        ``recipient`` (a creditor or the debtor); its 15 days run from now (民诉法解释 第五百零九条,
+        ``recipient`` (a creditor or the debtor); its 15 days run from now (民诉法解释 (2022 修正) 第五百零九条,
         第五百一十条). The bus forwards it to the recipient's court.
 
         Raises:
@@ -298,7 +298,7 @@ class DistributionSteps:
         objector: Mapping[str, Any] | None = None,
         plan_version: int = 1,
     ) -> Sent:
-        """Object in writing to the plan's allocation to ``claim_id`` (民诉法解释 第五百零九条),
+        """Object in writing to the plan's allocation to ``claim_id`` (民诉法解释 (2022 修正) 第五百零九条),
         within 15 days of the objector's receipt; ``disputed_amount`` (default: the whole
         allocation) is what is deposited if it comes to a suit (第五百一十条). ``objector``: the
         creditor or debtor this court speaks for (needed if it speaks for more than one).
@@ -322,7 +322,7 @@ class DistributionSteps:
 
     def oppose(self, distribution_id: str, opponent: Mapping[str, Any], reason: str) -> Sent:
         """A creditor or the debtor who did not object opposes the objection, within 15 days of
-        its notice (民诉法解释 第五百一十条); the objectors are then told and may sue.
+        its notice (民诉法解释 (2022 修正) 第五百一十条); the objectors are then told and may sue.
 
         Raises:
             ValidationError: a party's code.
@@ -340,7 +340,7 @@ class DistributionSteps:
         suit_case_number: str | None = None,
     ) -> Sent:
         """The objector sued the opponents (分配方案异议之诉) within 15 days of the notice of the
-        opposition (民诉法解释 第五百一十条): the disputed amount is deposited (提存) and the rest
+        opposition (民诉法解释 (2022 修正) 第五百一十条): the disputed amount is deposited (提存) and the rest
         is payable while the suit runs. ``suit_case_number``: the wire's case numbers are
         enforcement case numbers (执, 执异, …), so a civil first-instance number (民初: the code
         case numbers print; UNVERIFIED against the annex of 法〔2015〕137号, not read) cannot be
@@ -356,7 +356,7 @@ class DistributionSteps:
                           suit_case_number=case, filed_at=v.now())  # fmt: skip
 
     def revise_plan(self, distribution_id: str, shares: Mapping[str, Amount]) -> Sent:
-        """Nobody opposed: revise the plan as the objection asks (民诉法解释 第五百一十条),
+        """Nobody opposed: revise the plan as the objection asks (民诉法解释 (2022 修正) 第五百一十条),
         ``shares`` claim id -> yuan for the claims that change; the plan is then final.
 
         Raises:
@@ -372,7 +372,7 @@ class DistributionSteps:
         *,
         judgment_case_number: str | None = None,
     ) -> Sent:
-        """The suit is decided (民诉法解释 第五百一十条): ``shares`` as the judgment sets them
+        """The suit is decided (民诉法解释 (2022 修正) 第五百一十条): ``shares`` as the judgment sets them
         (none: the plan is upheld); the plan is then final and the deposit is paid out by it.
 
         Raises:
@@ -391,7 +391,7 @@ class DistributionSteps:
         shares: Mapping[str, Amount] | None = None,
         judgment_case_number: str | None = None,
     ) -> Sent:
-        """Make the plan final (民诉法解释 第五百一十条): after the suit (``decide_suit``) or
+        """Make the plan final (民诉法解释 (2022 修正) 第五百一十条): after the suit (``decide_suit``) or
         after nobody opposed (``revise_plan``, as the objection asks). A plan nobody objected
         to is final when its window closes, without this step (the bus closes it); the bus
         then sends ``DistributionFinalized`` to every party's court.
@@ -410,7 +410,7 @@ class DistributionSteps:
 
     def pay_out(self, distribution_id: str) -> Sent:
         """The final plan is paid: the distribution ends (and with it the time to claim,
-        民诉法解释 第五百零七条)."""
+        民诉法解释 (2022 修正) 第五百零七条)."""
         return self._dist("DistributionPaidOut", distribution_id, presiding_court=self._me(),
                           paid_at=v.now())  # fmt: skip
 
@@ -429,14 +429,14 @@ class DistributionSteps:
         has_title: bool = True,
         seal_order: int | None = None,
     ) -> Sent:
-        """Apply to take part in the distribution for this court's creditor (民诉法解释
+        """Apply to take part in the distribution for this court's creditor (民诉法解释 (2022 修正)
         第五百零六条), after enforcement started and before the execution of the property ends
         (第五百零七条); the bus forwards it to the presiding court.
 
         ``claimant``: kind, name, id_number. ``claim_class``: ORDINARY (needs an enforcement
         title, ``case_number`` its enforcement case), SECURED (抵押权、质权、留置权; ``rank`` 1
-        first, e.g. mortgage registration order, 民法典 第四百一十四条) or STATUTORY_PRIORITY
-        (outranks security, e.g. 民法典 第八百零七条); a priority or secured creditor may apply
+        first, e.g. mortgage registration order, 民法典 (2020) 第四百一十四条) or STATUTORY_PRIORITY
+        (outranks security, e.g. 民法典 (2020) 第八百零七条); a priority or secured creditor may apply
         without a title (``has_title=False``). ``seal_order``: this creditor's place in the
         order of seals on the asset (1 first), for an enterprise debtor (第五百一十四条).
 
@@ -471,8 +471,8 @@ class DistributionSteps:
         consent_by: Mapping[str, Any] | None = None,
         bankruptcy_court: str | None = None,
     ) -> Sent:
-        """Decide on 执转破 for an enterprise debtor (民诉法解释 第五百一十一条): if it meets the
-        bankruptcy test (企业破产法 第二条第一款) and an applicant creditor or the debtor
+        """Decide on 执转破 for an enterprise debtor (民诉法解释 (2022 修正) 第五百一十一条): if it meets the
+        bankruptcy test (企业破产法 (2006) 第二条第一款) and an applicant creditor or the debtor
         (``consent_by``) consents, enforcement is suspended and the case goes to
         ``bankruptcy_court`` (the debtor's domicile); the bus tells every court involved.
         Otherwise ordinary claims are paid in sealing order (第五百一十四条).
@@ -502,7 +502,7 @@ class DistributionSteps:
 
     def answer_bankruptcy(self, distribution_id: str, accepted: bool) -> Sent:
         """As the court of the debtor's domicile, say whether it accepts the bankruptcy case
-        (民诉法解释 第五百一十二条, within 30 days); refused, enforcement resumes and ordinary
+        (民诉法解释 (2022 修正) 第五百一十二条, within 30 days); refused, enforcement resumes and ordinary
         claims go in sealing order (第五百一十三条, 第五百一十四条)."""
         return self._dist("DistributionBankruptcyAnswered", distribution_id,
                           bankruptcy_court=self._me(), accepted=accepted,
@@ -512,7 +512,7 @@ class DistributionSteps:
 
     def publish_auction(self, distribution_id: str) -> Sent:
         """As the first sealing court, record that the auction is published or the sale
-        entered: no hand-over may be asked any more (法释〔2016〕6号 第一条)."""
+        entered: no hand-over may be asked any more (法释〔2016〕6号 (version unverified) 第一条)."""
         return self._dist("DistributionAuctionPublished", distribution_id,
                           presiding_court=self._me(), published_at=v.now())  # fmt: skip
 
@@ -526,7 +526,7 @@ class DistributionSteps:
     ) -> Sent:
         """As the court of a creditor with priority (``claim_id``, a priority or secured claim
         this court filed), ask the first sealing court for the disposal of the asset: more than
-        60 days after the first seal, no auction published or sale entered (法释〔2016〕6号
+        60 days after the first seal, no auction published or sale entered (法释〔2016〕6号 (version unverified)
         第一条). The first sealing court has 15 days to hand it over (第二条); the bus alerts
         both courts if it does not. With ``sealed_at`` (the first seal) the 60 days are checked
         here too.
@@ -543,7 +543,7 @@ class DistributionSteps:
 
     def hand_over(self, distribution_id: str) -> Sent:
         """As the first sealing court, hand the disposal over to the court that asked
-        (法释〔2016〕6号 第二条: 出具移送执行函 within 15 days)."""
+        (法释〔2016〕6号 (version unverified) 第二条: 出具移送执行函 within 15 days)."""
         return self._dist("DistributionHandedOver", distribution_id, presiding_court=self._me(),
                           handed_over_at=v.now())  # fmt: skip
 

@@ -1,7 +1,7 @@
 """Exit and consumption restrictions (限制出境, 限制高消费) as a court's system issues, lifts and
 exempts them, checked before sending against courtbus.domain.restriction (the same rules the
 restriction service applies: natural persons only, an organisation's named persons, typed
-travel documents, the art. 3 kinds of 法释〔2015〕17号, the art. 9 lifting reasons)."""
+travel documents, the art. 3 kinds of 法释〔2015〕17号 (2015 修正), the art. 9 lifting reasons)."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ class RestrictionSteps:
         effective_from: date | None = None,
         effective_until: date | None = None,
     ) -> Sent:
-        """Ban ``person`` from leaving the country (限制出境; 民事诉讼法, the article on 限制出境).
+        """Ban ``person`` from leaving the country (限制出境; 民事诉讼法 (2023 修正) 第二百六十六条, 2021 版 第二百六十二条).
 
         ``person``: kind PERSON, name, id_number[, id_type, nationality]; the debtor itself
         (``role`` DEBTOR); when ``debtor`` is an organisation, its LEGAL_REPRESENTATIVE,
@@ -140,7 +140,7 @@ class RestrictionSteps:
         effective_from: date | None = None,
         effective_until: date | None = None,
     ) -> Sent:
-        """Restrict ``person``'s high consumption (限制高消费, 法释〔2015〕17号 第一条, 第三条).
+        """Restrict ``person``'s high consumption (限制高消费, 法释〔2015〕17号 (2015 修正) 第一条, 第三条).
 
         ``prohibited``: the art. 3 kinds (e.g. PREMIUM_TRANSPORT, HIGH_SPEED_RAIL); none means
         all of them. An organisation debtor's ban binds its persons (``role``, ``debtor``).
@@ -155,7 +155,7 @@ class RestrictionSteps:
 
     def lift_restriction(self, control_id: str, reason: str, note: str | None = None) -> Sent:
         """Lift this court's control: PERFORMED, SECURITY_PROVIDED, CREDITOR_CONSENT,
-        CASE_CONCLUDED or ERROR (法释〔2015〕17号 第九条). The agencies owe a lift acknowledgement.
+        CASE_CONCLUDED or ERROR (法释〔2015〕17号 (2015 修正) 第九条). The agencies owe a lift acknowledgement.
 
         Raises:
             ValidationError: ``RESTRICTION_LIFT_REASON_INVALID``.
@@ -175,7 +175,7 @@ class RestrictionSteps:
         purpose: str,
     ) -> Sent:
         """A restricted person applied to the court for a specific trip or expense (e.g.
-        medical travel; 法释〔2015〕17号 第八条). ``purpose`` stays with the courts."""
+        medical travel; 法释〔2015〕17号 (2015 修正) 第八条). ``purpose`` stays with the courts."""
         payload = {"control_id": control_id, "issuing_court": self._me(),
                    "exemption_id": exemption_id, "kinds": kinds, "requested_from": requested_from,
                    "requested_until": requested_until, "purpose": purpose, "applied_at": v.now()}  # fmt: skip

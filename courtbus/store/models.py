@@ -307,7 +307,7 @@ class RestrictionAckRecord(Base):
 
 class RestrictionExemptionRecord(Base):
     """An exemption the issuing court granted: a debtor's consumption needed for living or
-    business (限制高消费规定 第八条), or an organisation's person's 因私消费 with their own property
+    business (限制高消费规定 (2015 修正) 第八条), or an organisation's person's 因私消费 with their own property
     (第三条第二款)."""
 
     __tablename__ = "restriction_exemptions"

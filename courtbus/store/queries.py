@@ -398,7 +398,7 @@ ENDED_STATES = (
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
     """Delegations overdue at ``now``: not yet started when the start deadline has passed
-    (民事诉讼法 第二百四十条: 十五日内开始执行), or not ended when the report deadline has
+    (民事诉讼法 (2023 修正) 第二百四十条, 2021 版 第二百三十六条: 十五日内开始执行), or not ended when the report deadline has
     passed (the deadlines as the delegation service reckoned them; ``now >= due`` is overdue,
     ``courtbus.domain.calendar``)."""
     return or_(

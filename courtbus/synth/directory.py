@@ -56,7 +56,7 @@ _COUNTIES: dict[str, int] = {
     "53": 129, "54": 74, "61": 107, "62": 86, "63": 44, "64": 22, "65": 107, "66": 40,
 }  # fmt: skip
 _MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
-# Special courts (法院组织法 第十五条): province code -> numbers seated there.
+# Special courts (法院组织法 (2018 修订) 第十五条): province code -> numbers seated there.
 _SPECIAL_KINDS = {
     "71": "铁路运输中级法院",
     "72": "海事法院",

@@ -199,7 +199,7 @@ def delegation_summary(
 
 
 def _escalations(q: SummaryQueries, region: Region, directory: Directory) -> dict[str, Any]:
-    """Escalations to the executing court's superior court (民事诉讼法 第二百四十条): each
+    """Escalations to the executing court's superior court (民事诉讼法 (2023 修正) 第二百四十条, 2021 版 第二百三十六条): each
     delegation's latest, pending until the superior answers."""
     latest: dict[str, dict[str, Any]] = {}
     for did, req, exe, state, step, time in q.escalation_steps(region.scope):

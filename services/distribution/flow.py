@@ -24,7 +24,7 @@ code (``DISTRIBUTION_NOT_PRESIDING``, ``DISTRIBUTION_CLAIM_TOO_LATE``, …) and 
 **Timers.** Each distribution's timer is set to its next deadline (``next_deadline``): when a
 window's last 15 days run out the bus takes ``WINDOW_CLOSED`` itself and publishes
 ``DistributionWindowClosed``; an overdue duty of ``pending`` (the bankruptcy court's 30-day
-answer) and a hand-over not made 15 days after the request (法释〔2016〕6号 第二条) send an
+answer) and a hand-over not made 15 days after the request (法释〔2016〕6号 (version unverified) 第二条) send an
 OVERDUE or HANDOVER_OVERDUE notice to the courts concerned and ``bus.alerts``, once.
 """
 
@@ -320,7 +320,7 @@ class DistributionFlow(Flow):
         }  # fmt: skip
 
     def _transfer(self, d: dm.Distribution, now: datetime) -> list[Output]:
-        """执转破: every court involved is told (法发〔2017〕2号 第8条)."""
+        """执转破: every court involved is told (法发〔2017〕2号 (version unverified) 第8条)."""
         e = d.enterprise
         if e is None or not e.transfer:
             return []

@@ -12,12 +12,12 @@ from courtbus.domain import distribution_plan as dp
 
 # Periods field -> what it is (for the variable's documentation)
 NAMES = {
-    "objection": "15 days to object to the plan (民诉法解释 第五百零九条)",
+    "objection": "15 days to object to the plan (民诉法解释 (2022 修正) 第五百零九条)",
     "opposition": "15 days to oppose an objection (第五百一十条)",
     "suit": "15 days to sue after an opposition (第五百一十条)",
     "bankruptcy_answer": "30 days for the bankruptcy court's answer (第五百一十二条)",
     "handover_wait": "60 days from the first seal before a hand-over may be asked (法释〔2016〕6号)",
-    "handover": "15 days to hand the disposal over (法释〔2016〕6号 第二条)",
+    "handover": "15 days to hand the disposal over (法释〔2016〕6号 (version unverified) 第二条)",
 }
 
 

@@ -9,8 +9,8 @@ control, its answers and its timers live in the task of the control id: no inter
 ``role``; an organisation debtor in ``debtor``), a typed travel document for an exit ban and,
 for a consumption ban, the forbidden kinds of art. 3 (none named: all of them). It is checked
 by ``courtbus.domain.restriction`` (an exit ban binds natural persons only, an organisation's
-ban names its persons: art. 3 of 最高人民法院关于限制被执行人高消费及有关消费的若干规定 and
-the 民事诉讼法 article on 限制出境) and the control is owed an acknowledgement by each agency
+ban names its persons: art. 3 of 最高人民法院关于限制被执行人高消费及有关消费的若干规定 (2015 修正) and
+民事诉讼法 (2023 修正) 第二百六十六条 on 限制出境) and the control is owed an acknowledgement by each agency
 the directory grants the kind to (``topics/directory.yaml``: nia exit bans, report:356-366;
 caac and rail consumption bans, report:372-374), narrowed to those that enforce something it
 forbids (``rs.agencies_for``). The view record goes to ``restriction.controls``; the feed

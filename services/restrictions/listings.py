@@ -1,6 +1,6 @@
 """The consumption ban a listing requires, read from the list's view ``blacklist.entries``.
 
-最高人民法院关于限制被执行人高消费及有关消费的若干规定 (法释〔2015〕17号) 第一条第二款:
+最高人民法院关于限制被执行人高消费及有关消费的若干规定 (法释〔2015〕17号, 2015 修正) 第一条第二款:
 纳入失信被执行人名单的被执行人，人民法院应当对其采取限制消费措施. So each ACTIVE entry gets a
 consumption ban of all the kinds of art. 3, issued in the listing court's name, binding the
 debtor or, for an organisation, the legal representative the entry names (art. 3, second

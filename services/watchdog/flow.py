@@ -1,7 +1,7 @@
 """The case-status flow and the "not lifted" watchdog (report:380-386).
 
 **Case status.** Courts publish ``CaseFiled``, ``CaseSuspended`` (中止), ``CaseResumed`` and
-``CaseConcluded`` (with its outcome, 法发〔2014〕26号 第十四条) on ``bus.casestatus.events``,
+``CaseConcluded`` (with its outcome, 法发〔2014〕26号 (version unverified) 第十四条) on ``bus.casestatus.events``,
 keyed by case number (the gateway checks the key). The flow keeps each case in the case's task
 and refuses a status that cannot follow the last (``CASE_ILLEGAL_TRANSITION``) or that another
 court sends (``CASE_NOT_HANDLING_COURT``), with a dead letter and a notice to the sender; see
@@ -61,9 +61,9 @@ CASES: StoreSpec[cs.Case] = StoreSpec("cases", dump_case, load_case)
 LINKS: StoreSpec[Link] = StoreSpec("links", dump_link, load_link)
 MEASURES = frozenset({"FREEZE", "SEAL", "SEIZE"})  # what a delegation leaves in force
 _SOURCES = {
-    cs.ItemKind.BLACKLIST: "失信名单规定 第十条 (3 working days)",
-    cs.ItemKind.RESTRICTION: "限制高消费规定 第九条 (及时; grace configurable, example default)",
-    cs.ItemKind.FREEZE: "查封扣押冻结规定 第二十八条 (grace configurable, example default)",
+    cs.ItemKind.BLACKLIST: "失信名单规定 (2017 修订, version unverified) 第十条 (3 working days)",
+    cs.ItemKind.RESTRICTION: "限制高消费规定 (2015 修正) 第九条 (及时; grace configurable, example default)",
+    cs.ItemKind.FREEZE: "查封扣押冻结规定 (2020 修正) 第二十八条 (grace configurable, example default)",
 }
 
 

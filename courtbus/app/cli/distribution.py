@@ -1,7 +1,7 @@
 """`courtbus distribution list|show`: distributions (参与分配) from the read model (kept by the
 projector from the view ``distribution.cases``). ``show`` prints the plan as a table: class,
 rank, claimant court, case, claimed, allocated and held back (deposited while a suit runs,
-民诉法解释 第五百一十条). ID numbers are masked unless ``--show-ids``."""
+民诉法解释 (2022 修正) 第五百一十条). ID numbers are masked unless ``--show-ids``."""
 
 from __future__ import annotations
 

@@ -146,7 +146,9 @@ def test_a_performed_case_with_measures_in_force_alerts_daily_until_lifted() -> 
     h.now = datetime(2024, 3, 6, 16, 0, tzinfo=UTC)
     (fifth,) = alerts(h, h.tick())  # the entry's due comes before the next daily alert
     assert {i["kind"] for i in fifth["items"]} == {"BLACKLIST", "FREEZE"}
-    assert fifth["items"][0]["source"].startswith("失信名单规定 第十条")
+    assert fifth["items"][0]["source"].startswith(
+        "失信名单规定 (2017 修订, version unverified) 第十条"
+    )
     entry(h, "bl-1", state="DELISTED")
     decided(h, "dg-1", "DelegationReleased", "COMPLETED")
     assert case_state(h).items == {} and h.timers() == []
