@@ -22,6 +22,7 @@ from courtbus.domain.delegation import (
     request,
 )
 from courtbus.errors import ValidationError
+from tests.builders import PERSON_ID
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)  # Friday, 17:00 in China
 REQ, EXE = "320583", "6101"
@@ -133,3 +134,34 @@ def test_a_request_of_no_kind_keeps_its_old_clocks() -> None:
     assert d.kind is None
     assert [x.kind for x in d.deadlines] == [DeadlineKind.START, DeadlineKind.REPORT]
     assert apply(d, Step.ESCALATED, REQ, START_DUE).escalated
+
+
+def _sdk_request(**change: object) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "case_number": "(2024)苏0583执100号",
+        "executing_court": "6101",
+        "matter": "SEARCH",
+        "debtor": {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
+    }
+    return fields | change
+
+
+def test_the_sdk_refuses_a_case_search_and_normalises_the_suit() -> None:
+    from courtbus.catalogue.directory import load_directory
+    from courtbus.sdk.court import check_request
+
+    directory = load_directory()
+    with pytest.raises(ValidationError) as info:
+        check_request(_sdk_request(kind="CASE"), court_id="320583", directory=directory)
+    assert info.value.code == "DELEGATION_KIND_NOT_ALLOWED"
+    req = check_request(
+        _sdk_request(kind="MATTER", enforced_suit="（2023）苏0583民初 12号"),
+        court_id="320583",
+        directory=directory,
+    )
+    assert (req.kind, req.enforced_suit) == ("MATTER", "(2023)苏0583民初12号")
+    with pytest.raises(ValidationError) as info:
+        check_request(
+            _sdk_request(enforced_suit="(2023)苏0583执1号"), court_id="320583", directory=directory
+        )
+    assert info.value.code == "SUIT_NUMBER_INVALID"
