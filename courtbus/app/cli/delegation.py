@@ -50,6 +50,7 @@ from courtbus.app.cli.common import (
 )
 
 CHINA = ZoneInfo("Asia/Shanghai")
+KIND_TEXT = {"CASE": "CASE 委托执行", "MATTER": "MATTER 事项委托"}
 delegation_app = typer.Typer(
     help="Send and inspect delegations (委托执行 and 事项委托).", no_args_is_help=True
 )
@@ -712,7 +713,9 @@ def show(delegation_id: str, store: Store = None) -> None:
         out.print(f"[red]no delegation {delegation_id} in the read model[/red]")
         raise typer.Exit(1)
     for label, value in (("case", row.case_number), ("from", row.requesting_court), ("to", row.executing_court),
+                         ("kind", KIND_TEXT.get(row.kind or "", "(none: sent before kinds)")),
                          ("matter", f"{row.matter} {row.asset_kind or ''}"), ("amount", str(row.amount or "")),
+                         ("suit", row.enforced_suit or ""),
                          ("debtor", f"{row.debtor_name} {row.debtor_id_masked}"), ("state", row.state),
                          ("start due", due_text(row.start_due)), ("report due", due_text(row.report_due))):  # fmt: skip
         out.print(f"[bold]{label:>10}[/bold]  {value}")
