@@ -111,6 +111,8 @@ SPC_2011_ART_2 = (
     "依法立案，委托法院应当在收到受托法院的立案通知书后作销案处理。委托异地法院协助查询、冻结、查封、调查或者送达"
     "法律文书等有关事项的，受托法院不作为委托执行案件立案办理，但应当积极予以协助"
 )
+# Cited in the kinds' docs and the README, not enforced: the platform of 第四条第二款 is off the
+# bus (the bus is the channel), and 第七条's notices to the applicant are the courts' own.
 SPC_2011_ART_4 = (
     "法释〔2011〕11号 (2020 修正) 第四条: 委托执行案件应当由委托法院直接向受托法院办理委托手续，并层报各自所在的"
     "高级人民法院备案。事项委托应当通过人民法院执行指挥中心综合管理平台办理委托事项的相关手续"
