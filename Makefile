@@ -41,7 +41,7 @@ down: install
 # Kafka + registry; the integration tests mostly wait on the bus, so two run side by side.
 TEST_WORKERS ?= 2
 test: jars lint typecheck schemas-check wheel-check
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests/unit tests/integration $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=30 tests/unit tests/integration $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

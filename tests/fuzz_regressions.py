@@ -25,12 +25,12 @@ _REQUEST_BODY = (
 )
 _REQUEST_HEADERS: list[tuple[str, bytes | None]] = [
     ("ce_specversion", b"1.0"),
-    ("ce_id", b"1c459bd1-4eab-400f-9e8d-a832278dd4b0"),
+    ("ce_id", b"1c459bd1-4eab-800f-b448-f8a7873ec713"),  # bound to the key (event_ids)
     ("ce_source", b"court:320583"),
     ("ce_type", b"cn.court.delegation.requested"),
     ("ce_time", b"2024-02-29T09:00:00Z"),
     ("ce_subject", "(2023)苏0583执1234号".encode()),
-    ("ce_correlationid", b"1c459bd1-4eab-400f-9e8d-a832278dd4b0"),
+    ("ce_correlationid", b"1c459bd1-4eab-800f-b448-f8a7873ec713"),
     ("content-type", b"application/avro"),
 ]
 
@@ -62,6 +62,26 @@ REGRESSIONS: list[Regression] = [
         _REQUEST_BODY,
         _REQUEST_HEADERS,
         "forwarded",
+    ),
+    (
+        # issue 21 item 2: a ce_id reused with another key lands on another outbox partition,
+        # where the gateway's per-partition memory never saw it; ids are bound to their key
+        "the same record with a version-4 ce_id (not bound to its key)",
+        _REQUEST,
+        "court.320583.outbox",
+        b"dlg-320583-2023-1234-01",
+        _REQUEST_BODY,
+        _with(_REQUEST_HEADERS, "ce_id", b"1c459bd1-4eab-400f-9e8d-a832278dd4b0"),
+        "EVENT_ID_UNBOUND",
+    ),
+    (
+        "the same record with the ce_id made for another delegation's key",
+        _REQUEST,
+        "court.320583.outbox",
+        b"dlg-320583-2023-1234-01",
+        _REQUEST_BODY,
+        _with(_REQUEST_HEADERS, "ce_id", b"1c459bd1-4eab-800f-8257-1ff945f24eff"),
+        "EVENT_ID_CONFLICT",
     ),
 ]
 

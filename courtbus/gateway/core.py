@@ -24,6 +24,7 @@ from courtbus.gateway.rules import (
 )
 from courtbus.security.signing import DEFAULT_SKEW, HEADER, MISSING, KeyRing, Verified, verify
 from courtbus.wire.envelope import OUTBOX_MAX_VALUE_BYTES, Envelope, Event, RawRecord
+from courtbus.wire.event_ids import POLICY_ENV, bound_to, is_bound_form
 from courtbus.wire.events import EventHeaders
 from courtbus.wire.messages import by_record
 
@@ -31,6 +32,7 @@ GATEWAY_SOURCE = "bus:gateway"
 DEFAULT_MAX_VALUE_BYTES = OUTBOX_MAX_VALUE_BYTES
 MAX_KEY_CHARS = 128  # the read model's id columns
 EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
+EVENT_ID_UNBOUND = "EVENT_ID_UNBOUND"
 _ABSENT = b"\xff\xff\xff\xff"  # a length no part has: a null key or value
 
 
@@ -103,8 +105,10 @@ class Gateway:
         *,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         signatures: SignaturePolicy | None = None,
+        bound_ids: bool = True,
     ) -> None:
         self.envelope = envelope
+        self.bound_ids = bound_ids
         self.directory = directory
         self.policies = policies
         self.max_value_bytes = max_value_bytes
@@ -207,9 +211,34 @@ class Gateway:
                 f"record key {event.key!r} is not the entity id {expected_key!r}",
                 code="KEY_MISMATCH",
             )
+        if self.bound_ids and not bound_to(headers.id, raw.key or b""):
+            check_event_id(headers.id)
         if mtype.record.endswith(".DelegationRequested"):
             policy.check_request(self.policies, policy.ask_from_payload(event.payload))
         return Forward(event, forward(raw, flow_topic(mtype.flow)), signed)
+
+
+def check_event_id(event_id: str) -> None:
+    """Refuse a ``ce_id`` not bound to its record's key (``courtbus.wire.event_ids``).
+
+    Raises:
+        ValidationError: ``EVENT_ID_CONFLICT`` for an id in the bound layout made for another
+            key (a ``ce_id`` reused with another entity, which would land on another
+            partition: issue 21 item 2), ``EVENT_ID_UNBOUND`` for an id of another layout.
+    """
+    if is_bound_form(event_id):
+        raise ValidationError(
+            f"ce_id {event_id} was made for another record key: a ce_id names one event of one "
+            "entity, and this one is reused with another entity (or was not made by the bus's "
+            "SDK); send it with a new ce_id",
+            code=EVENT_ID_CONFLICT,
+        )
+    raise ValidationError(
+        f"ce_id {event_id} is not bound to the record's key: the bus needs ids made by its SDK "
+        "(courtbus.wire.event_ids.bound_event_id, UUID version 8), so that one ce_id cannot name "
+        f"two entities' events (operators may allow other ids with {POLICY_ENV}=any)",
+        code=EVENT_ID_UNBOUND,
+    )
 
 
 def record_digest(raw: RawRecord) -> str:

@@ -24,7 +24,9 @@ service serves them at ``http://<COURTBUS_METRICS_ADDR>:<COURTBUS_METRICS_PORT>/
 * ``courtbus_open_timers{flow}``: the timers set in the tasks it owns, each a deadline the flow
   watches (a delegation's start and report periods, a restriction's acknowledgement, a
   distribution's windows, a watched case's next alert); flows with timers only, every tick;
-* ``courtbus_tasks{flow}``; restore: ``courtbus_restored_records{flow}`` (the latest restore's
+* ``courtbus_tasks{flow}``; ``courtbus_state_cache_bytes{flow}``: the configured capacity of
+  the SQLite page caches of its open state (a task's file 8 MiB, a pattern worker's shared file
+  64 MiB), by which its RSS may grow as the state is read, every tick; restore: ``courtbus_restored_records{flow}`` (the latest restore's
   changelog records), ``courtbus_restore_records_total{flow}`` (every restore's), and
   ``courtbus_restore_remaining_offsets{flow}``, the changelog offsets the restore under way
   still has to read (0 when none is: transaction markers take offsets too, so it is an upper
@@ -103,6 +105,12 @@ class WorkerMetrics:
                                  "Timers (deadlines the flow watches) set in the owned tasks",
                                  f, registry=r)  # fmt: skip
         self.tasks = Gauge("courtbus_tasks", "Tasks (input partitions) open", f, registry=r)
+        self.state_cache = Gauge(
+            "courtbus_state_cache_bytes",
+            "The configured capacity of the SQLite page caches of the open state (RSS grows by "
+            "up to this as state is read)",
+            f, registry=r,
+        )  # fmt: skip
         self.restored = Gauge("courtbus_restored_records",
                               "Changelog records read by the latest restore", f, registry=r)  # fmt: skip
         self.restored_total = Counter("courtbus_restore_records",

@@ -29,8 +29,16 @@ def _table(store: str) -> str:
     return f"s_{store}"
 
 
+# The page cache of a task's own file (``SqliteBackend``), and of a pattern worker's shared
+# file (``StateFile``): a worker's RSS grows by up to these as its state is read and written.
+TASK_CACHE_MIB = 8
+FILE_CACHE_MIB = 64
+
+
 class SqliteBackend:
     """The committed state of one task in ``path``."""
+
+    cache_bytes = TASK_CACHE_MIB * 1024 * 1024  # its page cache's capacity
 
     def __init__(self, path: Path, stores: list[str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +51,7 @@ class SqliteBackend:
             self.db.execute("PRAGMA page_size=8192")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # a lost tail is replayed from Kafka
-            self.db.execute("PRAGMA cache_size=-8192")  # 8 MiB page cache per task
+            self.db.execute(f"PRAGMA cache_size=-{TASK_CACHE_MIB * 1024}")  # per task
             for store in stores:
                 t = _table(store)
                 self.db.execute(
@@ -171,7 +179,7 @@ class SqliteBackend:
         finally:
             try:
                 self.db.execute("PRAGMA synchronous=NORMAL")
-                self.db.execute("PRAGMA cache_size=-8192")
+                self.db.execute(f"PRAGMA cache_size=-{TASK_CACHE_MIB * 1024}")
                 self.db.execute("PRAGMA journal_mode=WAL")
             except sqlite3.Error as exc:
                 raise StateError(f"cannot write {self.path}: {exc}", code="STATE_WRITE") from exc
@@ -219,9 +227,10 @@ class StateFile:
     when the file opens and kept in memory (only this process writes them).
     """
 
-    def __init__(self, path: Path, stores: list[str], cache_mib: int = 64) -> None:
+    def __init__(self, path: Path, stores: list[str], cache_mib: int = FILE_CACHE_MIB) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.cache_bytes = cache_mib * 1024 * 1024  # its page cache's capacity
         self.stores = stores
         self._cache_mib = cache_mib
         self._depth = 0  # open transaction levels (``transaction``)

@@ -400,6 +400,12 @@ class Worker:
         )
         self._synced = assigned
 
+    def _cache_bytes(self) -> int:
+        """The page caches' capacity: the shared file's, or one per task with a file."""
+        if self._file is not None:
+            return self._file.cache_bytes
+        return SqliteBackend.cache_bytes * len(self.tasks) if self.changelogs.stores else 0
+
     def _backend(self, task: TaskId) -> LocalBackend:
         """Where a new task's state lives: its slice of the shared file, or a file of its own."""
         if self._file is not None:
@@ -457,6 +463,7 @@ class Worker:
 
     def _tick(self, producer: TransactionalProducer, consumer: GroupConsumer) -> None:
         self.metrics.tasks.labels(self.flow.name).set(len(self.tasks))
+        self.metrics.state_cache.labels(self.flow.name).set(self._cache_bytes())
         self.metrics.lag.labels(self.flow.name).set(consumer.lag(self._assigned or ()))
         if self.flow.timers:
             self._count_timers()

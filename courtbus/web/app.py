@@ -8,7 +8,9 @@ Routes (OpenAPI at ``/docs``):
   (``CourtClient.send_record``: normalised, checked as the gateway will, signed with the
   court's key when the service holds one) into the court's outbox (JSON values as JSON has
   them: RFC 3339 times, ISO dates, amounts as decimal strings); the answer is ``201`` with
-  the ``ce_id``, key, partition and offset. **Idempotent on ``id``**: a retried POST with the
+  the ``ce_id``, key, partition and offset. The ``ce_id`` is made from ``id`` and bound to the
+  record's key (``courtbus.wire.event_ids``: one id can never name two entities' events), so
+  it differs from ``id`` unless ``id`` is already such an id. **Idempotent on ``id``**: a retried POST with the
   same id and body answers ``200`` with the first answer and sends nothing; the same id with
   another body is ``409 EVENT_ID_CONFLICT``. (The ids this process has accepted are kept in its
   memory: a retry after a restart is sent again, and the gateway drops it only if
@@ -67,12 +69,17 @@ class Outgoing(BaseModel):
     type: str = Field(
         description="Avro full name, e.g. cn.court.bus.delegation.DelegationRequested"
     )
-    id: uuid.UUID | None = Field(default=None, description="the ce_id (idempotency): a UUID")
+    id: uuid.UUID | None = Field(
+        default=None,
+        description="your idempotency id (a UUID): the same id and body are sent once; the "
+        "bus's ce_id is made from it, bound to the record's key (the answer's id)",
+    )
     payload: dict[str, Any]
 
 
 class Accepted(BaseModel):
-    """What the broker acknowledged."""
+    """What the broker acknowledged (``id``: the record's ce_id, made from the caller's id and
+    bound to its key, as the inbox readers will see it)."""
 
     id: str
     key: str

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from courtbus.errors import SerializationError, ValidationError
 from courtbus.wire.codec import AvroCodec
+from courtbus.wire.event_ids import bound_event_id, bound_to
 from courtbus.wire.events import CONTENT_TYPE, SPECVERSION, EventHeaders, Headers
 from courtbus.wire.messages import by_ce_type, by_record
 
@@ -22,6 +23,22 @@ MAX_VALUE_BYTES = 1024 * 1024
 # broker would refuse (after one MessageSizeTooLargeError kafka-python 3.0's producer failed
 # every later send)
 OUTBOX_MAX_VALUE_BYTES = 256 * 1024
+
+
+def bind_event_id(key: bytes, event_id: str | None) -> str:
+    """The ``ce_id`` to send with a record keyed ``key``: ``event_id`` if it is already bound
+    to the key, else a bound id made from it (or a new one if None).
+
+    Raises:
+        ValidationError: ``HEADER_BAD_ID``: ``event_id`` is not a UUID.
+    """
+    if event_id is None:
+        return bound_event_id(key)
+    try:
+        canonical = str(uuid.UUID(event_id))
+    except ValueError as exc:
+        raise ValidationError(f"ce_id {event_id!r} is not a UUID", code="HEADER_BAD_ID") from exc
+    return canonical if bound_to(canonical, key) else bound_event_id(key, canonical)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,23 +108,26 @@ class Envelope:
     ) -> OutgoingRecord:
         """Encode a payload with fresh CloudEvents headers; key and subject from the catalogue.
 
-        ``key`` overrides the catalogue's key (e.g. a notice keyed by the refused record);
-        ``event_id`` is the ``ce_id`` the sender chose (a new UUID if None).
+        ``key`` overrides the catalogue's key (e.g. a notice keyed by the refused record).
+        The ``ce_id`` is bound to the key (``courtbus.wire.event_ids``): new, or made from
+        ``event_id``, the UUID the sender chose (kept as it is if already bound to the key).
 
         Raises:
+            ValidationError: ``HEADER_BAD_ID``: ``event_id`` is not a UUID.
             SchemaError, SerializationError, RegistryError: see ``AvroCodec.encode``.
         """
         mtype = by_record(record)
+        record_key = (key if key is not None else mtype.key(payload)).encode()
         event = EventHeaders.new(
             source, mtype.ce_type, mtype.subject(payload),
-            correlation_id=correlation_id, causation_id=causation_id, event_id=event_id,
+            correlation_id=correlation_id, causation_id=causation_id,
+            event_id=bind_event_id(record_key, event_id),
         )  # fmt: skip
         value = self.codec.encode(record, payload)
-        record_key = key if key is not None else mtype.key(payload)
         headers = event.to_kafka()
         if self.signer is not None:
             headers = self.signer(headers, value)
-        return OutgoingRecord(topic, record_key.encode(), value, headers, event)
+        return OutgoingRecord(topic, record_key, value, headers, event)
 
     def builder(self, topic: str, record: str, source: str) -> Builder:
         """A ``Builder`` of many ``record`` payloads for ``topic`` from ``source`` (a batch).
@@ -180,14 +200,14 @@ class Builder:
             SerializationError: ``AVRO_ENCODE_FAILED``.
         """
         value = self.codec.encode_parsed(self.record, self._parsed, self._schema_id, payload)
-        event_id = str(uuid.uuid4())
+        key = self._type.key(payload).encode()
+        event_id = bound_event_id(key)
         subject = self._type.subject(payload)
         event = EventHeaders(id=event_id, source=self.source, type=self._type.ce_type,
                              time=self.time, subject=subject, correlation_id=event_id)  # fmt: skip
         ident = event_id.encode()
         headers = [self._before_id, ("ce_id", ident), *self._after_id,
                    ("ce_subject", subject.encode()), ("ce_correlationid", ident), self._last]  # fmt: skip
-        key = self._type.key(payload).encode()
         if self.signer is not None:
             headers = self.signer(headers, value)
         return OutgoingRecord(self.topic, key, value, headers, event)

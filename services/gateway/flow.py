@@ -30,12 +30,14 @@ accepted with and without a signature (the engine logs each refusal at warning).
 
 Scope: the store is keyed by ``ce_id`` alone. CloudEvents makes ``source`` + ``id`` unique,
 and every record of a task has the same source: a task is one partition of one participant's
-outbox, and the gateway refuses a ``ce_source`` that does not own the outbox. So the dedup is
-per outbox partition. A producer sends every retry of a ``ce_id`` to the same partition (the
-record key, the entity id, is the same), so retries meet; a conflicting copy with another key,
-on another partition, is not seen here. It is caught downstream (the delegation flow refuses
-a second request for one delegation with ``DELEGATION_DUPLICATE``); no cross-partition dedup
-is attempted.
+outbox, and the gateway refuses a ``ce_source`` that does not own the outbox. So the store is
+per outbox partition, and a ``ce_id`` reused with another key (another partition) could not be
+seen here. It is refused all the same: every ``ce_id`` must be bound to its record's key
+(``courtbus.wire.event_ids``; the SDK makes such ids), and one that is not is refused with
+``EVENT_ID_CONFLICT`` (an id made for another key) or ``EVENT_ID_UNBOUND`` (an id of another
+layout), so all accepted records with one ``ce_id`` share a key, a partition and this store.
+``COURTBUS_EVENT_IDS=any`` lifts the binding rule for senders not yet on the SDK's ids, and
+with it the cross-partition refusal.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.security.keys import keys_path
 from courtbus.security.signing import REPLAYED
 from courtbus.wire.envelope import Envelope, RawRecord
+from courtbus.wire.event_ids import require_bound_from_env
 
 log = logging.getLogger("courtbus.gateway")
 # ce_id -> "topic:partition:offset <digest>" (or the legacy "topic:partition:offset")
@@ -93,11 +96,12 @@ class GatewayFlow(Flow):
         keys_file: Path | None = None,
         signatures: SignaturePolicy | None = None,
         retry_window: timedelta | None = None,
+        bound_ids: bool | None = None,
     ) -> None:
         """Raises:
         ConfigError: ``SIGNATURES_INVALID`` (``COURTBUS_SIGNATURES``, the signature age
             limit not below the dedup retention, ``COURTBUS_RETRY_WINDOW_S``),
-            ``CONFIG_INVALID`` (``COURTBUS_DEDUP_DAYS``), or the directory's, keys' or
+            ``CONFIG_INVALID`` (``COURTBUS_DEDUP_DAYS``, ``COURTBUS_EVENT_IDS``), or the directory's, keys' or
             policy's errors.
         """
         super().__init__(envelope)
@@ -108,6 +112,7 @@ class GatewayFlow(Flow):
             "COURTBUS_DEDUP_DAYS", DEFAULT_DEDUP_RETENTION, unit="days"
         )
         self.signatures = signatures or SignaturePolicy.from_env()
+        self.bound_ids = require_bound_from_env() if bound_ids is None else bound_ids
         if self.signatures.max_age >= self.dedup_retention:
             raise ConfigError(
                 f"the signature age limit ({self.signatures.max_age}) must be below the dedup "
@@ -134,7 +139,7 @@ class GatewayFlow(Flow):
         directory = load_directory(self.directory_path, self.keys_file)
         return Gateway(
             self.envelope, directory, load_policies(directory, self.policy_path),
-            signatures=self.signatures,
+            signatures=self.signatures, bound_ids=self.bound_ids,
         )  # fmt: skip
 
     def sender(self, raw: RawRecord) -> tuple[str, str] | None:
@@ -200,7 +205,7 @@ class GatewayFlow(Flow):
         """An alert on ``bus.alerts`` for a reused ``ce_id``: operators must look at both.
         Every refusal is counted by code (``refused``)."""
         self.refused[error.code] += 1  # the engine logs the refusal itself
-        if error.code != EVENT_ID_CONFLICT:
+        if error.code != EVENT_ID_CONFLICT:  # also a ce_id made for another key
             return []
         return [internal_error_alert(self.envelope, record.raw, error, self.source)]
 

@@ -17,6 +17,7 @@ from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
 from courtbus.config import Connection
+from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope
 from tests.gateway_cases import BAD_INPUTS, Raw, build, valid_payload
 from tests.integration.conftest import StartServices
@@ -71,6 +72,16 @@ def _valid(envelope: Envelope) -> Raw:
     return build(envelope, valid_payload(delegation_id=f"dlg-320583-{uuid.uuid4().hex[:8]}"))
 
 
+def _valid_from_xian(envelope: Envelope) -> Raw:
+    """A valid delegation request of court 6101 (Xi'an) to 320583, on a case of its own."""
+    payload = valid_payload(
+        delegation_id=f"dlg-6101-{uuid.uuid4().hex[:8]}", requesting_court=v.court("6101"),
+        executing_court=v.court("320583"),
+        case_number=v.case_number(f"(2024)陕01执{uuid.uuid4().int % 90000 + 10000}号"),
+    )  # fmt: skip
+    return build(envelope, payload, topic="court.6101.outbox", source="court:6101")
+
+
 @pytest.mark.parametrize(
     ("name", "make", "code", "notice"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
 )
@@ -107,6 +118,10 @@ def test_bad_input_is_dead_lettered_notified_and_does_not_stop_the_gateway(
             lambda r: r.topic == "bus.delegation.events" and dict(r.headers).get("ce_id") == good_id
         )
         assert forwarded[0].value == good.value
+        reader.read_to_end()
+        assert len([r for r in reader.records if r.topic == "bus.delegation.events"
+                    and dict(r.headers).get("ce_id") == good_id]) == 1  # fmt: skip
+        assert len([r for r in reader.records if _is_dead_letter_of(bad.topic, where)(r)]) == 1
     finally:
         reader.close()
     assert gateway.proc is not None and gateway.proc.poll() is None
@@ -180,25 +195,41 @@ def test_duplicates_are_still_dropped_after_a_gateway_restart(
 def test_a_garbage_burst_gives_the_sender_summaries_not_a_notice_each(
     gateway: ServiceProcess, producer: KafkaProducer, envelope: Envelope, conn: Connection
 ) -> None:
-    """Issue 21, item 8: 150 garbage records from one court, at once. Each is dead-lettered;
-    the court gets its own notice for the first 20 (the default limit) and one summary per
-    batch for the rest, and the notices tell every refused record exactly once."""
+    """Issue 21, item 8: 150 garbage records from one court, at once. Each is dead-lettered
+    with its original bytes; the court gets its own notice for the first 20 (the default
+    limit) and one summary per batch for the rest, and the notices tell every refused record
+    exactly once; the court's valid requests sent just before and just after the burst are
+    each forwarded exactly once (and told of in no notice)."""
     outbox, inbox, count = "court.6101.outbox", "court.6101.inbox", 150
-    reader = TopicReader(conn, "bus.deadletter", inbox, from_end=True)
+    flow = "bus.delegation.events"
+    reader = TopicReader(conn, "bus.deadletter", inbox, flow, from_end=True)
+    valid = [_valid_from_xian(envelope) for _ in range(2)]
     try:
+        before = _send(producer, valid[0])
         futures = [
             producer.send(outbox, key=f"junk-{i}".encode(), value=b"\x07 not avro")
             for i in range(count)
         ]
         metas = [f.get(timeout=10) for f in futures]
-        places = {(str(m.partition), str(m.offset)) for m in metas}
+        after = _send(producer, valid[1])
+        sent = {
+            (str(m.partition), str(m.offset)): f"junk-{i}".encode() for i, m in enumerate(metas)
+        }
         dead = reader.wait_for(
             lambda r: r.topic == "bus.deadletter" and header(r, "dlq_topic") == outbox
-            and (header(r, "dlq_partition"), header(r, "dlq_offset")) in places,
+            and (header(r, "dlq_partition"), header(r, "dlq_offset")) in sent,
             count=count, timeout_s=120,
         )  # fmt: skip
+        for d in dead:  # the original bytes, each under its own key
+            assert d.value == b"\x07 not avro"
+            assert d.key == sent[(header(d, "dlq_partition") or "", header(d, "dlq_offset") or "")]
         codes = {header(d, "dlq_code") for d in dead}
         assert len(codes) == 1  # one code: one budget
+        ids = [dict(raw.headers)["ce_id"] for raw in valid]
+        reader.wait_for(lambda r: r.topic == flow and dict(r.headers).get("ce_id") in ids, count=2)
+        assert not [d for d in reader.records if d.topic == "bus.deadletter"
+                    and header(d, "dlq_topic") == outbox
+                    and (header(d, "dlq_partition"), header(d, "dlq_offset")) in (before, after)]  # fmt: skip
 
         def told() -> int:
             notices = [envelope.read(r) for r in reader.records if r.topic == inbox]
@@ -208,8 +239,14 @@ def test_a_garbage_burst_gives_the_sender_summaries_not_a_notice_each(
         notices = [envelope.read(r) for r in reader.records if r.topic == inbox]
         single = [n for n in notices if n.payload.get("refused_count") is None]
         summaries = [n for n in notices if n.payload.get("refused_count") is not None]
+        reader.read_to_end()
+        forwarded = [dict(r.headers).get("ce_id") for r in reader.records if r.topic == flow]
+        assert len([r for r in reader.records if r.topic == "bus.deadletter"
+                    and header(r, "dlq_topic") == outbox
+                    and (header(r, "dlq_partition"), header(r, "dlq_offset")) in sent]) == count  # fmt: skip
     finally:
         reader.close()
+    assert sorted(i for i in forwarded if i in ids) == sorted(ids)  # each exactly once
     assert told() == count  # exactly once each: none twice, none left out
     assert len(single) == 20 and summaries
     assert len(notices) < count // 2  # not a notice per record
@@ -272,6 +309,7 @@ def test_the_metrics_count_what_the_gateway_did(
     assert moved("courtbus_records_out_total", destination="court.*.inbox") == 5  # notices
     assert moved("courtbus_transactions_total", outcome="committed") >= 1
     assert _value(after, "courtbus_tasks") > 0
+    assert _value(after, "courtbus_state_cache_bytes") == 64 * 1024 * 1024  # its shared file
     # it lists itself for Prometheus's file_sd and `courtbus metrics targets`
     from courtbus.runtime.metrics import live_targets
 

@@ -120,6 +120,36 @@ def test_when_the_tampered_copy_came_first_the_genuine_one_is_refused(
     assert feed(harness, tampered) == []
 
 
+def test_a_reused_ce_id_with_another_key_is_refused_whatever_came_first(
+    harness: FlowHarness,
+) -> None:
+    """Issue 21 item 2: record B reuses record A's ce_id for another delegation (a key that
+    hashes to another outbox partition, whose task never saw A): refused, with an alert."""
+    first = build(harness.envelope)
+    other = build(harness.envelope, valid_payload(delegation_id="dlg-320583-2024-other-01"))
+    assert other.key != first.key
+    reused = with_header(other, "ce_id", dict(first.headers)["ce_id"])
+    fresh = FlowHarness(GatewayFlow(harness.envelope), start=START)  # another task: no memory
+    for h in (harness, fresh):
+        if h is harness:
+            assert forwarded(feed(h, first))
+        outputs = feed(h, reused)
+        code, reason = refused(outputs)
+        assert code == EVENT_ID_CONFLICT and "another record key" in reason
+        assert [a.payload["code"] for a in h.on("bus.alerts", outputs)] == [EVENT_ID_CONFLICT]
+        assert not any(o.topic == DELEGATION_TOPIC for o in outputs)
+    assert forwarded(feed(fresh, other))  # its own ce_id, bound to its key, goes through
+
+
+def test_a_ce_id_not_bound_to_its_key_is_refused_unless_allowed() -> None:
+    envelope = memory_envelope()
+    raw = with_header(build(envelope), "ce_id", b"1c459bd1-4eab-400f-9e8d-a832278dd4b0")
+    strict = FlowHarness(GatewayFlow(envelope), start=START)
+    assert refused(feed(strict, raw))[0] == "EVENT_ID_UNBOUND"
+    migrating = FlowHarness(GatewayFlow(envelope, bound_ids=False), start=START)
+    assert forwarded(feed(migrating, raw))
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("ce_time", b"2024-03-01T09:00:00Z"), ("ce_subject", b"other"), ("ce_extra", b"x")],

@@ -16,9 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from courtbus.catalogue.directory import load_directory
 from courtbus.domain import identity as ids
 from courtbus.domain import suits
-from courtbus.errors import CourtbusError
+from courtbus.errors import CourtbusError, ValidationError
+from courtbus.sdk.court import DebtorIn, check_request
 
 ANY_CHAR = st.characters(blacklist_categories=("Cs",))
 NEAR = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcxyz０１９Ｘ -()（）执苏号民初终\u200e\x00"
@@ -86,3 +88,31 @@ def test_a_credit_code_with_a_letter_gb_32100_leaves_out_is_credit_code_invalid(
     with pytest.raises(CourtbusError) as raised:
         ids.validate_debtor_id("ORGANISATION", code)
     assert raised.value.code == "CREDIT_CODE_INVALID"
+
+
+ISSUE_21_USCC = "9I110000100000000R"  # issue 21 item 4, exactly
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_the_sdks_organisation_id_check_raises_the_bus_validation_error(strict: bool) -> None:
+    """What the SDK calls on an ORGANISATION id (canonical spelling, then validate_debtor_id,
+    as ``DebtorIn`` does) raises the bus's ValidationError, never stdnum's."""
+    with pytest.raises(ValidationError) as raised:
+        ids.validate_debtor_id(
+            "ORGANISATION", ids.canonical_id("ORGANISATION", ISSUE_21_USCC), strict=strict
+        )
+    assert raised.value.code == "CREDIT_CODE_INVALID"
+    assert ISSUE_21_USCC not in str(raised.value)  # masked
+
+
+def test_the_sdk_refuses_a_request_naming_the_credit_code_before_sending() -> None:
+    debtor = {"kind": "ORGANISATION", "name": "某公司", "id_number": ISSUE_21_USCC}
+    with pytest.raises(ValidationError) as raised:
+        DebtorIn(**debtor)
+    assert raised.value.code == "CREDIT_CODE_INVALID"
+    request = {"case_number": "(2024)苏05执1号", "executing_court": "6104", "matter": "FREEZE",
+               "debtor": debtor, "asset_kind": "DEPOSIT", "amount": "1.00",
+               "freeze_period_days": 30}  # fmt: skip
+    with pytest.raises(ValidationError) as checked:
+        check_request(request, court_id="3205", directory=load_directory())
+    assert checked.value.code == "CREDIT_CODE_INVALID"
