@@ -33,7 +33,8 @@ def delegation_requested(at: datetime, **change: Any) -> Sample:
         "requesting_court": v.court("320583"), "executing_court": v.court("6101"),
         "debtor": v.debtor("PERSON", "张三", PERSON_ID), "asset_kind": "DEPOSIT",
         "asset_description": "西安某银行账户存款", "amount": v.money("120000.00"),
-        "freeze_period_days": 365, "requested_at": at, "note": None,
+        "freeze_period_days": 365, "requested_at": at, "note": None, "kind": "MATTER",
+        "enforced_suit": "(2023)苏0583民初456号",
     }  # fmt: skip
     return _sample("320583", "delegation.DelegationRequested", payload, change)
 
@@ -51,7 +52,7 @@ def debtor_listed(at: datetime, **change: Any) -> Sample:
         "title_issuer": "广东省湛江市中级人民法院", "title_number": "(2023)粤08民初12号",
         "filed_at": at - timedelta(days=90), "applicant": None, "security_provided": False,
         "sealed_property_sufficient": False, "later_in_order": False,
-        "otherwise_not_refusal": False,
+        "otherwise_not_refusal": False, "enforced_suit": "(2023)粤08民初12号",
     }  # fmt: skip
     return _sample("4408", "blacklist.DebtorListed", payload, change)
 

@@ -108,6 +108,18 @@ BAD_INPUTS: list[tuple[str, Callable[[Envelope], Raw], str, bool]] = [
         True,
     ),
     (
+        "an enforcement number as the enforced suit",
+        lambda env: build(env, valid_payload(enforced_suit="(2023)苏0583执1234号")),
+        "SUIT_NUMBER_INVALID",
+        True,
+    ),
+    (
+        "a freeze delegated as a whole case (法释〔2011〕11号 第二条第二款)",
+        lambda env: build(env, valid_payload(kind="CASE")),
+        "DELEGATION_KIND_NOT_ALLOWED",
+        True,
+    ),
+    (
         "unknown executing court",
         lambda env: build(env, valid_payload(executing_court=_court("1101", "京01"))),
         "COURT_UNKNOWN",

@@ -36,6 +36,8 @@ def one_per_flow() -> list[Sample]:
                 "freeze_period_days": 365,
                 "requested_at": t,
                 "note": None,
+                "kind": "MATTER",  # a freeze: 事项委托 (法释〔2011〕11号 第二条第二款)
+                "enforced_suit": "(2023)苏0583民初456号",
             },
         ),
         (
@@ -64,6 +66,7 @@ def one_per_flow() -> list[Sample]:
                 "sealed_property_sufficient": False,
                 "later_in_order": False,
                 "otherwise_not_refusal": False,
+                "enforced_suit": "(2023)粤08民初12号",
             },
         ),
         (

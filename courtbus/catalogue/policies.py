@@ -304,7 +304,7 @@ class DeadlineRules:
         return self.matters.get(matter, self.default)
 
 
-_RULE_KEYS = ("start", "report", "warn_before", "supply", "lapse_warn_before")
+_RULE_KEYS = ("start", "report", "warn_before", "supply", "lapse_warn_before", "file")
 
 
 def _rule(raw: Any, where: str, base: DeadlineRule | None = None) -> DeadlineRule:
@@ -323,11 +323,12 @@ def _rule(raw: Any, where: str, base: DeadlineRule | None = None) -> DeadlineRul
         span("warn_before", base.warn_before),
         span("supply", base.supply),
         span("lapse_warn_before", base.lapse_warn_before),
+        span("file", base.file),
     )
     if not timedelta(0) < rule.start <= rule.report:
         raise ConfigError(f"{where}: need 0 < start <= report", code="POLICY_INVALID")
-    if rule.supply <= timedelta(0):
-        raise ConfigError(f"{where}: need supply > 0", code="POLICY_INVALID")
+    if rule.supply <= timedelta(0) or rule.file <= timedelta(0):
+        raise ConfigError(f"{where}: need supply > 0 and file > 0", code="POLICY_INVALID")
     return rule
 
 

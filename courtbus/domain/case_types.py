@@ -45,6 +45,14 @@ ENFORCEMENT_CASE_TYPES: tuple[CaseType, ...] = (
 )
 """Every enforcement case type the bus accepts, in the standard's order."""
 
+SUIT_CASE_TYPES: tuple[CaseType, ...] = (
+    CaseType("民初", "民事一审案件"),
+    CaseType("民终", "民事二审案件"),
+)
+"""The civil suits an enforcement may name as the one it enforces (``enforced_suit``): first
+instance and appeal. UNVERIFIED, like the enforcement rows: the civil rows of the annex of
+法〔2015〕137号 were not read; 民初 and 民终 are the codes case numbers print."""
+
 NOT_CASE_TYPES: dict[str, str] = {
     "执转": "not a code of the standard: a transfer from enforcement to bankruptcy (执转破) "
     "is filed as a bankruptcy case (破申)",

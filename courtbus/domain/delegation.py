@@ -1,4 +1,4 @@
-"""The delegation (事项委托) state machine and its legal deadlines. Pure: no I/O, no clocks.
+"""The delegation state machine (委托执行 and 事项委托) and its legal deadlines. Pure: no I/O, no clocks.
 
 Deadlines in days are counted as the law counts days (``courtbus.domain.calendar``): from the
 day after delivery, China time, to the end of the last day, moved past a rest day.
@@ -13,6 +13,13 @@ applicant may ask that court to set a time limit, take the case up or assign ano
 (法释〔2011〕11号 第十一条): two rules, and only the second takes the case away. A completed freeze, seal or seizure with an end date is watched until it is
 released or lapses; renewal must come before its end (民诉法解释 第四百八十五条) and keeps the
 original priority (法释〔2011〕11号 第六条第二款).
+
+Two kinds (``Kind``, 法释〔2011〕11号 (2020 修正) 第二条): a whole case delegated (``CASE``,
+委托执行: the executing court files it within 7 days, 第七条, then every clock above) or help
+with one act (``MATTER``, 事项委托: 查询、冻结、查封、调查、送达 are not filed as a case but
+assisted actively, 第二条第二款, through the 执行指挥中心 platform, 第四条第二款; no filing,
+start, report or materials period, no escalation, no return; a measure's end is still watched).
+A request of no kind (every one sent before kinds) keeps the clocks it always had.
 """
 
 from __future__ import annotations
@@ -98,6 +105,34 @@ FILES_BACK_DAYS = (
     15  # 法释〔2011〕11号 第九条: 高级人民法院同意退回后……15日内……退回 (not watched yet)
 )
 MEASURE_MATTERS = frozenset({"FREEZE", "SEAL", "SEIZE"})  # 查封、扣押、冻结 (Art. 485): a term
+
+SPC_2011_ART_2 = (
+    "最高人民法院关于委托执行若干问题的规定 (法释〔2011〕11号, 2020 修正) 第二条: 案件委托执行后，受托法院应当"
+    "依法立案，委托法院应当在收到受托法院的立案通知书后作销案处理。委托异地法院协助查询、冻结、查封、调查或者送达"
+    "法律文书等有关事项的，受托法院不作为委托执行案件立案办理，但应当积极予以协助"
+)
+# Cited in the kinds' docs and the README, not enforced: the platform of 第四条第二款 is off the
+# bus (the bus is the channel), and 第七条's notices to the applicant are the courts' own.
+SPC_2011_ART_4 = (
+    "法释〔2011〕11号 (2020 修正) 第四条: 委托执行案件应当由委托法院直接向受托法院办理委托手续，并层报各自所在的"
+    "高级人民法院备案。事项委托应当通过人民法院执行指挥中心综合管理平台办理委托事项的相关手续"
+)
+SPC_2011_ART_7 = (
+    "法释〔2011〕11号 (2020 修正) 第七条第一款: 受托法院收到委托执行函后，应当在7日内予以立案，并及时将立案通知书"
+    "通过委托法院送达申请执行人，同时将指定的承办人、联系电话等书面告知委托法院"
+)
+FILE_DAYS = 7  # 法释〔2011〕11号 第七条第一款: 收到委托执行函后，应当在7日内予以立案
+# 第二条第二款's list (查询、冻结、查封、调查或者送达法律文书等): the bus's matters for those acts
+# (SEARCH is 查询, as the demo's results say; 调查 has no matter of its own). Its 等 leaves the
+# list open, so other matters may be either kind.
+ART_2_MATTERS = frozenset({"SEARCH", "FREEZE", "SEAL", "SERVE"})
+
+
+class Kind(StrEnum):
+    """Which delegation of 法释〔2011〕11号 第二条 a request is."""
+
+    CASE = "CASE"  # 委托执行: the whole case, filed by the executing court (第二条第一款, 第七条)
+    MATTER = "MATTER"  # 事项委托: help with one act, not filed as a case (第二条第二款)
 
 
 class Step(StrEnum):
@@ -239,13 +274,24 @@ class DeadlineKind(StrEnum):
     REPORT = "REPORT"  # and reports the outcome (or progress) within 30 days
     SUPPLY = "SUPPLY"  # the requesting court supplies missing materials within 30 days
     LAPSE = "LAPSE"  # a freeze, seal or seizure ends unless renewed before
+    FILE = "FILE"  # CASE: filed (立案) within 7 days of delivery (法释〔2011〕11号 第七条)
+
+
+# The clocks set at delivery, by kind. CASE: 第七条 (FILE) and 民事诉讼法 第二百四十条 (START,
+# REPORT), which governs 委托执行 (issue 21 item 9's reading). MATTER: none (第二条第二款 sets no
+# period: 应当积极予以协助). None (sent before kinds): what every delegation had, START and REPORT.
+DELIVERY_CLOCKS: dict[Kind | None, tuple[DeadlineKind, ...]] = {
+    None: (DeadlineKind.START, DeadlineKind.REPORT),
+    Kind.CASE: (DeadlineKind.FILE, DeadlineKind.START, DeadlineKind.REPORT),
+    Kind.MATTER: (),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class DeadlineRule:
     """Time allowed from delivery to start and to report, and how long before each to warn.
 
-    ``start`` and ``report`` in whole days are periods counted as the law counts days
+    ``file`` (a ``CASE`` only), ``start`` and ``report`` in whole days are periods counted as the law counts days
     (``courtbus.domain.calendar.reckon``; provisional past the holiday data); other spans (the demo's seconds) are plain
     offsets. ``warn_before`` is always a plain offset before the due time; ``lapse_warn_before``
     is how long before a freeze ends both courts are warned (an operational choice, not law).
@@ -256,6 +302,11 @@ class DeadlineRule:
     warn_before: timedelta = timedelta(days=3)
     supply: timedelta = timedelta(days=SUPPLY_DAYS)
     lapse_warn_before: timedelta = timedelta(days=15)
+    file: timedelta = timedelta(days=FILE_DAYS)
+
+    def period(self, kind: DeadlineKind) -> timedelta:
+        """The period of a clock set at delivery (FILE, START or REPORT)."""
+        return {DeadlineKind.FILE: self.file, DeadlineKind.START: self.start}.get(kind, self.report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +348,7 @@ class Delegation:
     resume_state: State | None = None  # MATERIALS_ASKED: the state to return to once supplied
     escalated: bool = False  # the requesting court asked the superior court, no answer yet
     measure: Measure | None = None
+    kind: Kind | None = None  # None: sent before kinds; the clocks it always had
 
     @property
     def finished(self) -> bool:
@@ -327,6 +379,32 @@ def check_not_self(requesting_court: str, executing_court: str) -> None:
         )
 
 
+def check_kind(kind: Kind | str | None, matter: str) -> Kind | None:
+    """The kind of a request for ``matter``; None (no kind given) passes as it always did.
+
+    Raises:
+        ValidationError: ``DELEGATION_KIND_INVALID`` (not CASE or MATTER),
+            ``DELEGATION_KIND_NOT_ALLOWED`` (a ``CASE`` for 查询、冻结、查封 or 送达: those are
+            not filed as a 委托执行 case, 法释〔2011〕11号 第二条第二款).
+    """
+    if kind is None:
+        return None
+    try:
+        kind = Kind(kind)
+    except ValueError:
+        raise ValidationError(
+            f"delegation kind {kind!r} is neither CASE (委托执行) nor MATTER (事项委托)",
+            code="DELEGATION_KIND_INVALID",
+        ) from None
+    if kind is Kind.CASE and matter in ART_2_MATTERS:
+        raise ValidationError(
+            f"a {matter} request is a 事项委托 (kind MATTER), not a case delegation: "
+            f"{SPC_2011_ART_2}",
+            code="DELEGATION_KIND_NOT_ALLOWED",
+        )
+    return kind
+
+
 def request(
     delegation_id: str,
     requesting_court: str,
@@ -334,13 +412,16 @@ def request(
     matter: str,
     requested_at: datetime,
     asset_kind: str | None = None,
+    kind: Kind | str | None = None,
 ) -> Delegation:
-    """A new delegation.
+    """A new delegation; ``kind`` None for a request that names none (its old clocks).
 
     Raises:
-        ValidationError: ``DELEGATION_SELF`` if a court delegates to itself.
+        ValidationError: ``DELEGATION_SELF`` if a court delegates to itself, or a code of
+            :func:`check_kind`.
     """
     check_not_self(requesting_court, executing_court)
+    checked = check_kind(kind, matter)
     return Delegation(
         delegation_id,
         requesting_court,
@@ -349,6 +430,7 @@ def request(
         State.REQUESTED,
         requested_at,
         asset_kind=asset_kind,
+        kind=checked,
     )
 
 
@@ -409,7 +491,8 @@ def apply(
             ``DELEGATION_ESCALATION_TOO_EARLY``, ``DELEGATION_NOT_ESCALATED``,
             ``DELEGATION_ALREADY_ESCALATED``, ``DELEGATION_NO_MEASURE``,
             ``DELEGATION_MEASURE_ILLEGAL_TRANSITION``, ``DELEGATION_MEASURE_LAPSED``,
-            ``DELEGATION_DETAIL_MISSING``).
+            ``DELEGATION_DETAIL_MISSING``, ``DELEGATION_NOT_FOR_MATTER``: an escalation, its
+            answer or a return of a 事项委托).
     """
     rule = rule or DeadlineRule()
     detail = detail or Detail()
@@ -456,13 +539,11 @@ def _no_effect(
 def _delivered(
     d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
 ) -> Delegation:
+    clocks = DELIVERY_CLOCKS[d.kind]
     return replace(
         changed,
         delivered_at=at,
-        deadlines=(
-            _counted(DeadlineKind.START, reckon(at, rule.start)),
-            _counted(DeadlineKind.REPORT, reckon(at, rule.report)),
-        ),
+        deadlines=tuple(_counted(k, reckon(at, rule.period(k))) for k in clocks),
     )
 
 
@@ -494,7 +575,22 @@ def _materials_requested(
     d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
 ) -> Delegation:
     changed = replace(changed, resume_state=d.state)
+    if d.kind is Kind.MATTER:  # 第八条's 30 days are for 委托执行 (委托执行的手续、材料不全)
+        return changed
     return _set_deadline(changed, DeadlineKind.SUPPLY, reckon(at, rule.supply))
+
+
+def _not_for_matter(d: Delegation, step: Step, what: str) -> None:
+    """Refuse a case-delegation step on a 事项委托.
+
+    Raises:
+        ValidationError: ``DELEGATION_NOT_FOR_MATTER``.
+    """
+    if d.kind is Kind.MATTER:
+        raise _refuse(
+            d, step, f"a 事项委托 (kind MATTER) has no {what}: it is not filed as a 委托执行 case "
+            f"but assisted actively ({SPC_2011_ART_2})", "DELEGATION_NOT_FOR_MATTER",
+        )  # fmt: skip
 
 
 def _materials_supplied(
@@ -507,6 +603,7 @@ def _materials_supplied(
 def _returned(
     d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
 ) -> Delegation:
+    _not_for_matter(d, step, f"return (a 委托执行's, {SPC_2011_ART_8})")
     supply = _deadline(d, DeadlineKind.SUPPLY)
     if supply is not None and at < supply.due:
         raise _refuse(
@@ -528,6 +625,7 @@ def _returned(
 def _escalated(
     d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
 ) -> Delegation:
+    _not_for_matter(d, step, f"escalation ({CPL_DELEGATION_ORDER}; {SPC_2011_ART_11})")
     if d.escalated:
         raise _refuse(d, step, "the superior court has not answered the last escalation yet",
                       "DELEGATION_ALREADY_ESCALATED")  # fmt: skip
@@ -547,6 +645,7 @@ def _escalated(
 def _answered(
     d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
 ) -> Delegation:
+    _not_for_matter(d, step, f"escalation to answer ({SPC_2011_ART_11} is for 受托案件)")
     if x.decision is None and not d.escalated:
         raise _refuse(d, step, "nobody escalated this delegation", "DELEGATION_NOT_ESCALATED")
     if x.decision is None:
@@ -646,6 +745,11 @@ class Notice:
 
 
 def _settled(d: Delegation, kind: DeadlineKind) -> bool:
+    if kind is DeadlineKind.FILE:  # filed (立案) once accepted, also while materials are asked
+        unaccepted = d.state is State.DELIVERED or (
+            d.state is State.MATERIALS_ASKED and d.resume_state is State.DELIVERED
+        )
+        return not unaccepted
     if kind is DeadlineKind.START:
         return d.state not in _NOT_STARTED
     if kind is DeadlineKind.REPORT:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from courtbus.domain.case_owner import STRICT, CaseOwnership
-from courtbus.domain.delegation import check_not_self
+from courtbus.domain.delegation import check_kind, check_not_self
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
 
@@ -75,6 +75,7 @@ class DelegationAsk:
     asset_kind: str | None
     freeze_period_days: int | None
     amount: Money | None
+    kind: str | None = None  # CASE (委托执行), MATTER (事项委托); None: sent before kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ def ask_from_payload(payload: Mapping[str, object]) -> DelegationAsk:
     amount = payload.get("amount")
     period = payload.get("freeze_period_days")
     asset = payload.get("asset_kind")
+    kind = payload.get("kind")
     return DelegationAsk(
         str(requesting["court_id"] if isinstance(requesting, Mapping) else requesting),
         str(executing["court_id"] if isinstance(executing, Mapping) else executing),
@@ -105,6 +107,7 @@ def ask_from_payload(payload: Mapping[str, object]) -> DelegationAsk:
         None if asset is None else str(asset),
         None if period is None else int(str(period)),
         None if amount is None else Money.parse(str(amount)),
+        None if kind is None else str(kind),
     )
 
 
@@ -116,14 +119,17 @@ def check_request(
     """Refuse a delegation request the law or a regional rule does not allow.
 
     The one check the SDK, the gateway and the delegation service all call: a court may not
-    delegate to itself, and every rule of ``check`` holds (annual caps only when
+    delegate to itself, the kind fits the matter (``delegation.check_kind``), and every rule
+    of ``check`` holds (annual caps only when
     ``deducted_this_year`` is given, i.e. in the delegation service, which keeps the counts).
 
     Raises:
-        ValidationError: ``DELEGATION_SELF``, or the first violation's code naming its rule
+        ValidationError: ``DELEGATION_SELF``, ``DELEGATION_KIND_INVALID``,
+            ``DELEGATION_KIND_NOT_ALLOWED``, or the first violation's code naming its rule
             and what is allowed.
     """
     check_not_self(ask.requesting_court, ask.executing_court)
+    check_kind(ask.kind, ask.matter)
     violations = check(catalogue, ask, deducted_this_year)
     if violations:
         first = violations[0]

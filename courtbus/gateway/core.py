@@ -11,6 +11,7 @@ from courtbus.bus.records import Output, forward
 from courtbus.bus.topics import OUTBOX, flow_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.domain import policy
+from courtbus.domain.suits import check_enforced_suit
 from courtbus.errors import ConfigError, SignatureError, ValidationError
 from courtbus.gateway.compiled import Check, compile_payload_check
 from courtbus.gateway.rules import (
@@ -197,6 +198,7 @@ class Gateway:
             check_values(event.payload)  # raise the refusal naming the field
             check_identities(event.payload, self.directory)
         check_case_owner(event.record, kind, pid, event.payload, self.policies.case_ownership)
+        check_enforced_suit(event.payload)  # SUIT_NUMBER_INVALID
         mtype = by_record(event.record)
         expected_key = mtype.key(event.payload)
         if not 1 <= len(expected_key) <= MAX_KEY_CHARS or not expected_key.isprintable():

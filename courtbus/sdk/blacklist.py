@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from courtbus.domain import blacklist as bl
 from courtbus.domain import blacklist_digest as digests
-from courtbus.domain.identity import canonical_id, validate_debtor_id
+from courtbus.domain.identity import canonical_id, normalize_case_number, validate_debtor_id
+from courtbus.domain.suits import parse_suit_number
 from courtbus.errors import ValidationError
 from courtbus.wire import values as v
 
@@ -54,17 +55,24 @@ class BlacklistSteps:
         sealed_property_sufficient: bool = False,
         later_in_order: bool = False,
         otherwise_not_refusal: bool = False,
+        enforced_suit: str | None = None,
     ) -> Sent:
         """List a dishonest debtor (``debtor``: kind, name, id_number[, id_type, nationality]).
 
         ``period_months`` defaults to 24 for grounds (2)-(6) and none for ground (1) (art. 2).
         ``security_provided``, ``sealed_property_sufficient``, ``later_in_order`` and
         ``otherwise_not_refusal`` are the court's findings of art. 3 (一)-(四): any of them
-        excludes a ground (1) listing.
+        excludes a ground (1) listing. ``enforced_suit``: the 民初 / 民终 number of the suit
+        whose judgment is enforced, if the court names it (full-width brackets, spaces:
+        accepted and normalised).
 
         Raises:
-            ValidationError: the rule the listing breaks (``BLACKLIST_*``), before sending.
+            ValidationError: the rule the listing breaks (``BLACKLIST_*``), or
+                ``SUIT_NUMBER_INVALID``, before sending.
         """
+        suit = None if enforced_suit is None else str(
+            parse_suit_number(normalize_case_number(enforced_suit))
+        )  # fmt: skip
         g = bl.Ground(ground)
         if period_months is None and g is not bl.Ground.REFUSED_WITH_ABILITY:
             period_months = bl.PERIOD_MONTHS
@@ -95,6 +103,7 @@ class BlacklistSteps:
             "security_provided": security_provided,
             "sealed_property_sufficient": sealed_property_sufficient,
             "later_in_order": later_in_order, "otherwise_not_refusal": otherwise_not_refusal,
+            "enforced_suit": suit,
         }  # fmt: skip
         return self.send_record(NS + "DebtorListed", payload)
 

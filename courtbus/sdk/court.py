@@ -32,6 +32,7 @@ from courtbus.domain.courts import superior_of
 from courtbus.domain.delegation import (
     SPC_2011_ART_9,
     EscalationDecision,
+    check_kind,
     check_not_self,
 )
 from courtbus.domain.identity import (
@@ -43,6 +44,7 @@ from courtbus.domain.identity import (
     validate_debtor_id,
 )
 from courtbus.domain.money import Money
+from courtbus.domain.suits import parse_suit_number
 from courtbus.domain.text import normalize_payload
 from courtbus.errors import ConfigError, CourtbusError, ValidationError
 from courtbus.gateway.rules import check_values
@@ -71,6 +73,7 @@ from courtbus.wire.envelope import Envelope, Event, OutgoingRecord
 log = logging.getLogger("courtbus.sdk")
 NS = "cn.court.bus.delegation."
 Matter = Literal["SEARCH", "FREEZE", "SEAL", "DEDUCT", "SEIZE", "DETAIN", "EVICT", "SERVE", "OTHER"]
+DelegationKind = Literal["CASE", "MATTER"]
 AssetKind = Literal[
     "DEPOSIT", "MOVABLE", "IMMOVABLE", "HOUSING_FUND", "VEHICLE", "EQUITY", "SECURITIES", "OTHER"
 ]
@@ -131,6 +134,15 @@ class DelegationRequestIn(BaseModel):
     amount: Decimal | None = None
     freeze_period_days: int | None = Field(default=None, gt=0, le=1095)
     note: str | None = None
+    # CASE: 委托执行 (the whole case), MATTER: 事项委托 (one act), 法释〔2011〕11号 第二条; None:
+    # the clocks every delegation had before kinds (``courtbus.domain.delegation``)
+    kind: DelegationKind | None = None
+    enforced_suit: str | None = None  # the 民初 / 民终 number of the judgment enforced
+
+    @field_validator("enforced_suit")
+    @classmethod
+    def _suit(cls, value: str | None) -> str | None:
+        return None if value is None else str(parse_suit_number(normalize_case_number(value)))
 
     @field_validator("case_number")
     @classmethod
@@ -214,8 +226,10 @@ def check_request(
 
     Raises:
         ValidationError: ``REQUEST_INVALID`` (wrong types, missing or unknown fields), a code
-            from the domain layer (case number, debtor ID, amount), ``COURT_UNKNOWN``,
-            ``DELEGATION_SELF``, or a policy code (``POLICY_*``).
+            from the domain layer (case number, debtor ID, amount, ``SUIT_NUMBER_INVALID``),
+            ``COURT_UNKNOWN``, ``DELEGATION_SELF``, ``DELEGATION_KIND_NOT_ALLOWED`` (a CASE for
+            SEARCH, FREEZE, SEAL or SERVE, 法释〔2011〕11号 第二条第二款), or a policy code
+            (``POLICY_*``).
     """
     try:
         req = (
@@ -230,10 +244,12 @@ def check_request(
     executing = directory.court(req.executing_court)
     amount = Money.parse(req.amount) if req.amount is not None else None
     ask = policy.DelegationAsk(
-        court_id, executing.id, req.matter, req.asset_kind, req.freeze_period_days, amount
-    )
+        court_id, executing.id, req.matter, req.asset_kind, req.freeze_period_days, amount,
+        req.kind,
+    )  # fmt: skip
     if policies is None:
         check_not_self(ask.requesting_court, ask.executing_court)
+        check_kind(ask.kind, ask.matter)
     else:
         policy.check_request(policies, ask)
     return req
@@ -396,6 +412,7 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
             "matter": req.matter, "debtor": req.debtor.model_dump(), "asset_kind": req.asset_kind,
             "asset_description": req.asset_description, "amount": req.amount,
             "freeze_period_days": req.freeze_period_days, "requested_at": v.now(), "note": req.note,
+            "kind": req.kind, "enforced_suit": req.enforced_suit,
         }  # fmt: skip
 
     def request_delegation(self, request: DelegationRequestIn | None = None, **fields: Any) -> Sent:

@@ -30,7 +30,7 @@ STATE_REFUSED = "REFUSED"  # a refused request: no delegation was created
 _MAX = {
     "delegation_id": 128, "step": 64, "decided_event_id": 64, "state": 16, "by_court": 200,
     "requesting_court": 16, "executing_court": 16, "matter": 32, "error_code": 64,
-    "asset_kind": 32, "debtor_id_masked": 64,
+    "asset_kind": 32, "debtor_id_masked": 64, "kind": 8, "enforced_suit": 64,
 }  # fmt: skip
 _AMOUNT_LIMIT = Decimal(10) ** 16  # numeric(18,2)
 
@@ -87,6 +87,8 @@ class RequestDetails:
     debtor_name: str | None
     debtor_id_masked: str | None
     requested_at: datetime | None
+    kind: str | None = None  # CASE (委托执行), MATTER (事项委托); None: sent before kinds
+    enforced_suit: str | None = None
 
 
 def _invalid(ev: StoredEvent, why: str) -> ValidationError:
@@ -227,6 +229,8 @@ def request_details(step: StepEvent, *, strict: bool = True) -> RequestDetails:
         "matter": _optional_text(p.get("matter")),
         "asset_kind": _optional_text(p.get("asset_kind")),
         "debtor_id_masked": _optional_text(debtor.get("id_number")),
+        "kind": _optional_text(p.get("kind")),
+        "enforced_suit": _optional_text(p.get("enforced_suit")),
     }
     for field, value in list(texts.items()):
         if not _fits(field, value):
@@ -301,6 +305,8 @@ def request_fields(decision: Decision, details: RequestDetails | None) -> dict[s
         "debtor_name": d.debtor_name if d else None,
         "debtor_id_masked": d.debtor_id_masked if d else None,
         "requested_at": (d.requested_at if d else None) or decision.decided_at,
+        "kind": d.kind if d else None,
+        "enforced_suit": d.enforced_suit if d else None,
     }
 
 
@@ -327,7 +333,7 @@ def delegation_row(r: DelegationRecord) -> DelegationRow:
         r.delegation_id, r.case_number, r.requesting_court, r.executing_court, r.matter,
         r.asset_kind, r.amount, r.debtor_name, r.debtor_id_masked, r.state, r.reported,
         r.requested_at, r.delivered_at, r.start_due, r.report_due, r.updated_at,
-        r.last_event_id, r.event_count, r.refusal_code, r.refusal_reason,
+        r.last_event_id, r.event_count, r.refusal_code, r.refusal_reason, r.kind, r.enforced_suit,
     )  # fmt: skip
 
 

@@ -159,6 +159,8 @@ class DelegationRecord(Base):
     event_count: Mapped[int] = mapped_column(Integer)  # steps applied
     refusal_code: Mapped[str | None] = mapped_column(String(64))  # state REFUSED: why
     refusal_reason: Mapped[str | None] = mapped_column(Text)  # ID numbers masked
+    kind: Mapped[str | None] = mapped_column(String(8))  # CASE, MATTER; NULL: sent before kinds
+    enforced_suit: Mapped[str | None] = mapped_column(String(64))  # 民初 / 民终 number
 
 
 class HistoryRecord(Base):

@@ -150,6 +150,8 @@ class DelegationRow:
     event_count: int  # steps applied
     refusal_code: str | None = None  # state REFUSED: the refusal's code
     refusal_reason: str | None = None  # state REFUSED: its reason, ID numbers masked
+    kind: str | None = None  # CASE (委托执行), MATTER (事项委托); None: sent before kinds
+    enforced_suit: str | None = None  # the 民初 / 民终 number of the suit enforced, if named
 
 
 @dataclass(frozen=True, slots=True)

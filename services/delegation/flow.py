@@ -1,4 +1,4 @@
-"""The delegation flow: the 事项委托 state machine over ``bus.delegation.events``.
+"""The delegation flow: the 委托执行 / 事项委托 state machine over ``bus.delegation.events``.
 
 Delivers requests to the executing court's inbox and receipts to the requesting court's,
 refuses illegal steps, reserves out-of-region deductions against annual caps, publishes a
@@ -179,7 +179,7 @@ class DelegationFlow(Flow):
         policy.check_request(self.policies, ask)  # the law and the regional rules; caps below
         requested = dm.request(
             did, ask.requesting_court, ask.executing_court, ask.matter, event.headers.time,
-            ask.asset_kind,
+            ask.asset_kind, ask.kind,
         )  # fmt: skip
         rules = policy.cap_rules(self.policies, ask)
         if not rules:

@@ -1,7 +1,7 @@
 """The delegation flow's stored value: a delegation and its cap reservation, as JSON.
 
 Fields added later (asset kind, materials, escalation, measure, a deadline's provisional
-reason) are optional when read, so
+reason, the kind) are optional when read, so
 entries stored by an older version still load.
 """
 
@@ -16,6 +16,7 @@ from courtbus.domain.delegation import (
     Deadline,
     DeadlineKind,
     Delegation,
+    Kind,
     Measure,
     MeasureStatus,
     State,
@@ -66,6 +67,7 @@ def dump(tracked: Tracked) -> bytes:
             "until": x.measure.until.isoformat(), "status": x.measure.status.value,
             "renewals": x.measure.renewals,
         },
+        "kind": x.kind.value if x.kind else None,
     }  # fmt: skip
     return json.dumps(
         {
@@ -96,6 +98,7 @@ def load(data: bytes) -> Tracked:
         resume_state=State(d["resume_state"]) if d.get("resume_state") else None,
         escalated=bool(d.get("escalated", False)),
         measure=_measure(d.get("measure")),
+        kind=Kind(d["kind"]) if d.get("kind") else None,
     )  # fmt: skip
     return Tracked(
         delegation,

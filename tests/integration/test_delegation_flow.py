@@ -112,8 +112,12 @@ def test_completed_path(courts: dict[str, CourtClient]) -> None:
     did = _id("done")
     req, exe = courts["320583"], courts["6101"]
     req.request_delegation(delegation_id=did, case_number="(2024)苏0583执100号", executing_court="6101",
-                           matter="FREEZE", debtor=_person(), asset_kind="DEPOSIT", amount="50000.00", freeze_period_days=365)  # fmt: skip
-    assert kinds(wait_inbox(exe, did, 1)) == ["DelegationRequested"]
+                           matter="FREEZE", debtor=_person(), asset_kind="DEPOSIT", amount="50000.00", freeze_period_days=365,
+                           kind="MATTER", enforced_suit="(2023)苏0583民初7号")  # fmt: skip
+    delivered = wait_inbox(exe, did, 1)
+    assert kinds(delivered) == ["DelegationRequested"]
+    assert (delivered[0].payload["kind"], delivered[0].payload["enforced_suit"]) == (
+        "MATTER", "(2023)苏0583民初7号")  # fmt: skip
     assert kinds(wait_inbox(req, did, 1)) == ["DelegationDelivered"]
     exe.accept(did, handler="王法官")
     exe.report_progress(did, "已冻结 30,000.00 元", "30000.00")
@@ -401,6 +405,8 @@ def test_sdk_refuses_bad_input_before_sending(
         ({"executing_court": "320583"}, "DELEGATION_SELF"),
         ({"executing_court": "1101"}, "COURT_UNKNOWN"),
         ({"matter": "TELEPORT"}, "REQUEST_INVALID"),
+        ({"kind": "CASE"}, "DELEGATION_KIND_NOT_ALLOWED"),  # a SEARCH (第二条第二款)
+        ({"enforced_suit": "(2023)苏0583执1号"}, "SUIT_NUMBER_INVALID"),
     ]
     base = {
         "case_number": "(2024)苏0583执104号",

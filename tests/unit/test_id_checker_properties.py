@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 
 from courtbus.catalogue.directory import load_directory
 from courtbus.domain import identity as ids
+from courtbus.domain import suits
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.sdk.court import DebtorIn, check_request
 
 ANY_CHAR = st.characters(blacklist_categories=("Cs",))
-NEAR = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcxyz０１９Ｘ -()（）执苏号\u200e\x00"
+NEAR = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcxyz０１９Ｘ -()（）执苏号民初终\u200e\x00"
 TEXT = st.one_of(
     st.text(ANY_CHAR, max_size=24),
     st.text(st.sampled_from(NEAR), min_size=18, max_size=18),
@@ -60,6 +61,8 @@ CHECKERS: dict[str, Callable[[str, Any], object]] = {
     "normalize_case_number": lambda t, _n: ids.normalize_case_number(t),
     "mask_id": lambda t, _n: ids.mask_id(t),
     "mask_ids_in_text": lambda t, _n: ids.mask_ids_in_text(t),
+    "parse_suit_number": lambda t, _n: suits.parse_suit_number(t),
+    "check_enforced_suit": lambda t, _n: suits.check_enforced_suit({"enforced_suit": t}),
 }
 for _kind in ("PERSON", "ORGANISATION"):
     CHECKERS[f"canonical_id {_kind}"] = lambda t, _n, k=_kind: ids.canonical_id(k, t)

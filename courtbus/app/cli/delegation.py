@@ -50,7 +50,10 @@ from courtbus.app.cli.common import (
 )
 
 CHINA = ZoneInfo("Asia/Shanghai")
-delegation_app = typer.Typer(help="Send and inspect delegations (事项委托).", no_args_is_help=True)
+KIND_TEXT = {"CASE": "CASE 委托执行", "MATTER": "MATTER 事项委托"}
+delegation_app = typer.Typer(
+    help="Send and inspect delegations (委托执行 and 事项委托).", no_args_is_help=True
+)
 
 
 def request_fields(
@@ -65,10 +68,13 @@ def request_fields(
     freeze_days: Any = None,
     delegation_id: Any = None,
     nationality: Any = None,
+    kind: Any = None,
+    enforced_suit: Any = None,
 ) -> dict[str, Any]:
     """The SDK's request fields from `delegation send`'s options (or a `send-many` line).
 
-    A ``nationality`` (ISO 3166-1 alpha-3) makes ``debtor_id`` a passport number.
+    A ``nationality`` (ISO 3166-1 alpha-3) makes ``debtor_id`` a passport number; ``kind``
+    CASE (委托执行) or MATTER (事项委托); ``enforced_suit`` a 民初 / 民终 case number.
     """
     debtor = {"kind": _upper(debtor_kind), "name": debtor_name, "id_number": debtor_id}
     if nationality:
@@ -77,6 +83,10 @@ def request_fields(
               "asset_kind": asset_kind, "amount": amount, "freeze_period_days": freeze_days}  # fmt: skip
     if delegation_id:
         fields["delegation_id"] = delegation_id
+    if kind:
+        fields["kind"] = _upper(kind)
+    if enforced_suit:
+        fields["enforced_suit"] = enforced_suit
     return fields
 
 
@@ -85,7 +95,8 @@ def _upper(value: Any) -> Any:
 
 
 SEND_FIELDS = ("to", "case", "matter", "debtor_name", "debtor_id", "debtor_kind", "asset_kind",
-               "amount", "freeze_days", "delegation_id", "nationality")  # fmt: skip
+               "amount", "freeze_days", "delegation_id", "nationality", "kind",
+               "enforced_suit")  # fmt: skip
 REQUIRED_FIELDS = ("to", "case", "matter", "debtor_name", "debtor_id")
 
 
@@ -194,10 +205,18 @@ def send(
     nationality: Annotated[
         str | None, typer.Option(help="A passport's issuing state (ISO 3166-1 alpha-3, e.g. USA).")
     ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="CASE (委托执行, the whole case) or MATTER (事项委托, one act)."),
+    ] = None,
+    enforced_suit: Annotated[
+        str | None, typer.Option(help="The suit enforced, e.g. (2023)苏0583民初12号.")
+    ] = None,
 ) -> None:
     """Request a delegation from another court (checked completely before connecting)."""
     fields = request_fields(to, case, matter, debtor_name, debtor_id, debtor_kind, asset_kind,
-                            check_amount(amount), freeze_days, delegation_id, nationality)  # fmt: skip
+                            check_amount(amount), freeze_days, delegation_id, nationality, kind,
+                            enforced_suit)  # fmt: skip
     request = check_request(court, fields)
     with court_client(court) as client:
         print_sent("request", client.request_delegation(request))
@@ -694,7 +713,9 @@ def show(delegation_id: str, store: Store = None) -> None:
         out.print(f"[red]no delegation {delegation_id} in the read model[/red]")
         raise typer.Exit(1)
     for label, value in (("case", row.case_number), ("from", row.requesting_court), ("to", row.executing_court),
+                         ("kind", KIND_TEXT.get(row.kind or "", "(none: sent before kinds)")),
                          ("matter", f"{row.matter} {row.asset_kind or ''}"), ("amount", str(row.amount or "")),
+                         ("suit", row.enforced_suit or ""),
                          ("debtor", f"{row.debtor_name} {row.debtor_id_masked}"), ("state", row.state),
                          ("start due", due_text(row.start_due)), ("report due", due_text(row.report_due))):  # fmt: skip
         out.print(f"[bold]{label:>10}[/bold]  {value}")

@@ -105,6 +105,8 @@ def request_payload(
     asset_kind: str | None = None,
     freeze_period_days: int | None = None,
     at: datetime = T0,
+    kind: str | None = None,
+    enforced_suit: str | None = None,
 ) -> dict[str, Any]:
     """A complete ``DelegationRequested`` payload (every schema field present)."""
     return {
@@ -126,6 +128,8 @@ def request_payload(
         "freeze_period_days": freeze_period_days,
         "requested_at": at,
         "note": None,
+        "kind": kind,
+        "enforced_suit": enforced_suit,
     }
 
 

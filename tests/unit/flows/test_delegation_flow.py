@@ -218,6 +218,8 @@ REFUSED_REQUESTS: list[tuple[str, dict[str, object], str, str]] = [
     ("a housing-fund deduction the freeze-only example region does not take",
      {"executing": "320583", "matter": "DEDUCT", "asset_kind": "HOUSING_FUND", "amount": "100.00"},
      EXE, "POLICY_MATTER_NOT_ALLOWED"),
+    ("a search delegated as a whole case (法释〔2011〕11号 第二条第二款)", {"kind": "CASE"}, REQ,
+     "DELEGATION_KIND_NOT_ALLOWED"),
 ]  # fmt: skip
 
 

@@ -106,6 +106,7 @@ def test_a_bad_record_in_a_batch_is_dead_lettered_alone(harness: FlowHarness, db
     model = harness.flow.model  # type: ignore[attr-defined]  # ProjectorFlow's
     row = model.delegation("d-good")
     assert row is not None and row.state == "REQUESTED"
+    assert (row.kind, row.enforced_suit) == ("MATTER", "(2023)苏0583民初456号")  # from the request
     assert model.delegation("d-bad") is None
     assert count(db, "events") == 3  # both requests, the good decision
     assert count(db, "blacklist_entries") == 2
