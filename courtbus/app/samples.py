@@ -36,7 +36,7 @@ def one_per_flow() -> list[Sample]:
                 "freeze_period_days": 365,
                 "requested_at": t,
                 "note": None,
-                "kind": "MATTER",  # a freeze: 事项委托 (法释〔2011〕11号 第二条第二款)
+                "kind": "MATTER",  # a freeze: 事项委托 (法释〔2011〕11号 (2020 修正) 第二条第二款)
                 "enforced_suit": "(2023)苏0583民初456号",
             },
         ),

@@ -6,7 +6,7 @@ Sources:
 
 - 最高人民法院《关于人民法院案件案号的若干规定》(法〔2015〕137号) and its annex
   《人民法院案件类型及其代字标准》, as amended by 《关于修改〈关于人民法院案件案号的若干规定〉的
-  决定》(法〔2018〕335号; read on zh.wikisource.org): 第二条 the elements of a case number (收案
+  决定》(法〔2018〕335号, version unverified; read on zh.wikisource.org): 第二条 the elements of a case number (收案
   年度、法院代字、专门审判代字、类型代字、案件编号: the 2018 amendment added the 专门审判代字, one
   Chinese character the Supreme People's Court sets for a kind of specialised trial); 第五条第二款
   第三项 the two-digit numbers of special intermediate courts (``SPECIAL_COURT_NUMBERS``).
@@ -73,13 +73,13 @@ SPECIAL_COURT_NUMBERS: dict[str, str] = {
     **{str(n): "为省（自治区）内部分县级行政区划对应设立的中级法院" for n in range(96, 100)},
 }
 """Two-digit numbers after a province abbreviation that name a special intermediate court, not
-a city: 法〔2015〕137号 第五条第二款第三项 as amended by 法〔2018〕335号 (71 铁路, 72 海事, 73 知识产权,
+a city: 法〔2015〕137号 (version unverified) 第五条第二款第三项 as amended by 法〔2018〕335号 (71 铁路, 72 海事, 73 知识产权,
 74 油田, 75-80 林业, 81-85 农垦, 87-95 跨行政区划, 96-99). 74 is not 金融法院 in that text; the
 financial courts' designations (上海金融法院 沪74 in the directory, as its case numbers print)
 come from no text read here (UNVERIFIED)."""
 
 SPECIALISED_TRIAL_CODE_DOC = (
-    "法〔2018〕335号 第二条: 专门审判代字是最高人民法院确定的专门审判类别简称，用1个中文汉字表示 "
+    "法〔2018〕335号 (version unverified) 第二条: 专门审判代字是最高人民法院确定的专门审判类别简称，用1个中文汉字表示 "
     "(between the 法院代字 and the 类型代字)"
 )
 """The 专门审判代字 element. The bus's case numbers do not carry one yet: the SPC's list of

@@ -6,13 +6,13 @@ day after delivery, China time, to the end of the last day, moved past a rest da
 requested → delivered → accepted → in progress → completed | failed; cancelled by the
 requesting court at any point before an end state. The executing court may not refuse (民事诉讼法
 委托执行条: 不得拒绝): it may ask for missing materials (补正) and return the delegation only if
-they are not supplied within 30 days (法释〔2011〕11号 第八条). If it has not started within 15
+they are not supplied within 30 days (法释〔2011〕11号 (2020 修正) 第八条). If it has not started within 15
 days, the requesting court may ask the executing court's superior court to order it to execute
 (指令执行, 民事诉讼法 ibid. 第二款); if it has not executed to the end in 6 months, the
 applicant may ask that court to set a time limit, take the case up or assign another court
-(法释〔2011〕11号 第十一条): two rules, and only the second takes the case away. A completed freeze, seal or seizure with an end date is watched until it is
-released or lapses; renewal must come before its end (民诉法解释 第四百八十五条) and keeps the
-original priority (法释〔2011〕11号 第六条第二款).
+(法释〔2011〕11号 (2020 修正) 第十一条): two rules, and only the second takes the case away. A completed freeze, seal or seizure with an end date is watched until it is
+released or lapses; renewal must come before its end (民诉法解释 (2022 修正) 第四百八十五条) and keeps the
+original priority (法释〔2011〕11号 (2020 修正) 第六条第二款).
 
 Two kinds (``Kind``, 法释〔2011〕11号 (2020 修正) 第二条): a whole case delegated (``CASE``,
 委托执行: the executing court files it within 7 days, 第七条, then every clock above) or help
@@ -46,7 +46,7 @@ class State(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
-    RETURNED = "RETURNED"  # 退回: materials never supplied (委托执行规定 第八条)
+    RETURNED = "RETURNED"  # 退回: materials never supplied (委托执行规定 (2020 修正) 第八条)
     TRANSFERRED = "TRANSFERRED"  # the superior court took it up or assigned another court
 
 
@@ -63,16 +63,16 @@ END_STATES = frozenset(
 
 # The sources of the delegation rules, cited in refusals and notices.
 CPL_DELEGATION = (
-    "民事诉讼法 第二百四十条 (2021 版 第二百三十六条, 2017 版 第二百二十九条): 受委托人民法院收到委托函件后，必须在十五日内开始执行，"
+    "民事诉讼法 (2023 修正) 第二百四十条 (2021 版 第二百三十六条, 2017 版 第二百二十九条): 受委托人民法院收到委托函件后，必须在十五日内开始执行，"
     "不得拒绝……自收到委托函件之日起十五日内不执行的，委托人民法院可以请求受委托人民法院的上级人民法院指令"
     "受委托人民法院执行"
 )
 SPC_2011_ART_8 = (
-    "最高人民法院关于委托执行若干问题的规定 (法释〔2011〕11号) 第八条: 受托法院如发现委托执行的手续、材料不全，"
+    "最高人民法院关于委托执行若干问题的规定 (法释〔2011〕11号, 2020 修正) 第八条: 受托法院如发现委托执行的手续、材料不全，"
     "可以要求委托法院补办。委托法院应当在30日内完成补办事项……既不补办又不说明原因的，视为撤回委托，受托法院"
     "可以将委托材料退回委托法院"
 )
-SPC_2011_ART_6_2 = "法释〔2011〕11号 第六条第二款: 续封续冻时，仍为原委托法院的查封冻结顺序"
+SPC_2011_ART_6_2 = "法释〔2011〕11号 (2020 修正) 第六条第二款: 续封续冻时，仍为原委托法院的查封冻结顺序"
 # Cited, not enforced: it governs handing over measures the requesting court already took when
 # it delegates a whole case (委托执行), which the bus does not carry yet (two kinds of
 # delegation, issue 21 citations 9); the measures here are the executing court's own.
@@ -90,7 +90,7 @@ CPL_DELEGATION_ORDER = (
     "委托函件之日起十五日内不执行的，委托人民法院可以请求受委托人民法院的上级人民法院指令受委托人民法院执行"
 )
 TRANSFER_MONTHS = (
-    6  # 法释〔2011〕11号 第十一条: 未能在6个月内将受托案件执结的 (counted here from delivery)
+    6  # 法释〔2011〕11号 (2020 修正) 第十一条: 未能在6个月内将受托案件执结的 (counted here from delivery)
 )
 ART_485_RENEWAL = (
     "民诉法解释 (2022 修正) 第四百八十五条: 人民法院应当在查封、扣押、冻结期限届满前办理续行查封、扣押、冻结"
@@ -100,9 +100,9 @@ SPC_2011_ART_9 = (
     "法释〔2011〕11号 (2020 修正) 第九条: 受托法院退回委托的，应当层报所在辖区高级人民法院审批。高级人民法院同意"
     "退回后，受托法院应当在15日内将有关委托手续和案卷材料退回委托法院，并作出书面说明"
 )
-SUPPLY_DAYS = 30  # 法释〔2011〕11号 第八条: 委托法院应当在30日内完成补办事项
+SUPPLY_DAYS = 30  # 法释〔2011〕11号 (2020 修正) 第八条: 委托法院应当在30日内完成补办事项
 FILES_BACK_DAYS = (
-    15  # 法释〔2011〕11号 第九条: 高级人民法院同意退回后……15日内……退回 (not watched yet)
+    15  # 法释〔2011〕11号 (2020 修正) 第九条: 高级人民法院同意退回后……15日内……退回 (not watched yet)
 )
 MEASURE_MATTERS = frozenset({"FREEZE", "SEAL", "SEIZE"})  # 查封、扣押、冻结 (Art. 485): a term
 
@@ -121,7 +121,7 @@ SPC_2011_ART_7 = (
     "法释〔2011〕11号 (2020 修正) 第七条第一款: 受托法院收到委托执行函后，应当在7日内予以立案，并及时将立案通知书"
     "通过委托法院送达申请执行人，同时将指定的承办人、联系电话等书面告知委托法院"
 )
-FILE_DAYS = 7  # 法释〔2011〕11号 第七条第一款: 收到委托执行函后，应当在7日内予以立案
+FILE_DAYS = 7  # 法释〔2011〕11号 (2020 修正) 第七条第一款: 收到委托执行函后，应当在7日内予以立案
 # 第二条第二款's list (查询、冻结、查封、调查或者送达法律文书等): the bus's matters for those acts
 # (SEARCH is 查询, as the demo's results say; 调查 has no matter of its own). Its 等 leaves the
 # list open, so other matters may be either kind.
@@ -129,7 +129,7 @@ ART_2_MATTERS = frozenset({"SEARCH", "FREEZE", "SEAL", "SERVE"})
 
 
 class Kind(StrEnum):
-    """Which delegation of 法释〔2011〕11号 第二条 a request is."""
+    """Which delegation of 法释〔2011〕11号 (2020 修正) 第二条 a request is."""
 
     CASE = "CASE"  # 委托执行: the whole case, filed by the executing court (第二条第一款, 第七条)
     MATTER = "MATTER"  # 事项委托: help with one act, not filed as a case (第二条第二款)
@@ -205,7 +205,7 @@ TRANSITIONS: dict[Step, tuple[Actor, frozenset[State], State | None]] = {
         State.CANCELLED,
     ),
     Step.ESCALATED: (Actor.REQUESTING, _NOT_STARTED, None),
-    # rule (a), CPL art. 240 para. 2: unstarted; rule (b), 法释〔2011〕11号 art. 11: not executed
+    # rule (a), CPL art. 240 para. 2: unstarted; rule (b), 法释〔2011〕11号 (2020 修正) art. 11: not executed
     # to the end in 6 months (so also in progress); _answered tells them apart
     Step.ESCALATION_ANSWERED: (Actor.SUPERIOR, _NOT_STARTED | {State.IN_PROGRESS}, None),
     Step.RENEWAL_REQUESTED: (Actor.REQUESTING, frozenset({State.COMPLETED}), None),
@@ -261,7 +261,7 @@ TRANSFERS = frozenset({EscalationDecision.TAKEN_UP, EscalationDecision.ASSIGNED}
 
 
 def transfer_open_at(d: Delegation) -> datetime | None:
-    """From when rule (b) may be invoked: 6 months after delivery (法释〔2011〕11号 第十一条
+    """From when rule (b) may be invoked: 6 months after delivery (法释〔2011〕11号 (2020 修正) 第十一条
     says 6 months, not from when: the bus counts from the executing court's receipt, the
     delivery, the earliest reading). None: not delivered."""
     return None if d.delivered_at is None else months_end(d.delivered_at, TRANSFER_MONTHS)
@@ -274,10 +274,10 @@ class DeadlineKind(StrEnum):
     REPORT = "REPORT"  # and reports the outcome (or progress) within 30 days
     SUPPLY = "SUPPLY"  # the requesting court supplies missing materials within 30 days
     LAPSE = "LAPSE"  # a freeze, seal or seizure ends unless renewed before
-    FILE = "FILE"  # CASE: filed (立案) within 7 days of delivery (法释〔2011〕11号 第七条)
+    FILE = "FILE"  # CASE: filed (立案) within 7 days of delivery (法释〔2011〕11号 (2020 修正) 第七条)
 
 
-# The clocks set at delivery, by kind. CASE: 第七条 (FILE) and 民事诉讼法 第二百四十条 (START,
+# The clocks set at delivery, by kind. CASE: 第七条 (FILE) and 民事诉讼法 (2023 修正) 第二百四十条 (START,
 # REPORT), which governs 委托执行 (issue 21 item 9's reading). MATTER: none (第二条第二款 sets no
 # period: 应当积极予以协助). None (sent before kinds): what every delegation had, START and REPORT.
 DELIVERY_CLOCKS: dict[Kind | None, tuple[DeadlineKind, ...]] = {
@@ -385,7 +385,7 @@ def check_kind(kind: Kind | str | None, matter: str) -> Kind | None:
     Raises:
         ValidationError: ``DELEGATION_KIND_INVALID`` (not CASE or MATTER),
             ``DELEGATION_KIND_NOT_ALLOWED`` (a ``CASE`` for 查询、冻结、查封 or 送达: those are
-            not filed as a 委托执行 case, 法释〔2011〕11号 第二条第二款).
+            not filed as a 委托执行 case, 法释〔2011〕11号 (2020 修正) 第二条第二款).
     """
     if kind is None:
         return None

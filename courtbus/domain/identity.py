@@ -32,7 +32,7 @@ from courtbus.errors import ValidationError
 _COURT_ID = re.compile(r"^(\d{2})(\d{2}|\d{4})?$")
 _DESIGNATION = re.compile(r"^(\D+?)(\d{2}|\d{4})?$")
 
-# Courts whose designation has no province abbreviation (法〔2015〕137号 第四条: 最高法; 军 for the
+# Courts whose designation has no province abbreviation (法〔2015〕137号 (version unverified) 第四条: 最高法; 军 for the
 # 中国人民解放军军事法院): the Supreme People's Court (never followed by digits) and the military
 # courts. Their court ids ``00`` and ``90`` are the bus's own: no national numeric court code
 # was found in any text read (GB/T 2260 has neither), so they are two-digit prefixes no province

@@ -134,7 +134,7 @@ class DelegationRequestIn(BaseModel):
     amount: Decimal | None = None
     freeze_period_days: int | None = Field(default=None, gt=0, le=1095)
     note: str | None = None
-    # CASE: 委托执行 (the whole case), MATTER: 事项委托 (one act), 法释〔2011〕11号 第二条; None:
+    # CASE: 委托执行 (the whole case), MATTER: 事项委托 (one act), 法释〔2011〕11号 (2020 修正) 第二条; None:
     # the clocks every delegation had before kinds (``courtbus.domain.delegation``)
     kind: DelegationKind | None = None
     enforced_suit: str | None = None  # the 民初 / 民终 number of the judgment enforced
@@ -228,7 +228,7 @@ def check_request(
         ValidationError: ``REQUEST_INVALID`` (wrong types, missing or unknown fields), a code
             from the domain layer (case number, debtor ID, amount, ``SUIT_NUMBER_INVALID``),
             ``COURT_UNKNOWN``, ``DELEGATION_SELF``, ``DELEGATION_KIND_NOT_ALLOWED`` (a CASE for
-            SEARCH, FREEZE, SEAL or SERVE, 法释〔2011〕11号 第二条第二款), or a policy code
+            SEARCH, FREEZE, SEAL or SERVE, 法释〔2011〕11号 (2020 修正) 第二条第二款), or a policy code
             (``POLICY_*``).
     """
     try:
@@ -489,7 +489,7 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
     def request_materials(
         self, delegation_id: str, missing: Sequence[str], note: str | None = None
     ) -> Sent:
-        """Ask the requesting court for missing materials (补正; 法释〔2011〕11号 第八条).
+        """Ask the requesting court for missing materials (补正; 法释〔2011〕11号 (2020 修正) 第八条).
 
         The executing court may not refuse a delegation; this is what it may do instead. The
         requesting court has 30 days to supply them or explain; after that the delegation may
@@ -524,7 +524,7 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
         self, delegation_id: str, reason: str, *, approved_at: datetime | None = None
     ) -> Sent:
         """Return a delegation whose missing materials were not supplied within 30 days
-        (法释〔2011〕11号 第八条), once this court's 高级人民法院 approved it at ``approved_at``
+        (法释〔2011〕11号 (2020 修正) 第八条), once this court's 高级人民法院 approved it at ``approved_at``
         (第九条; the files then go back within 15 days).
 
         Raises:
@@ -578,10 +578,10 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
         execute_by: datetime | None = None,
         assigned_court: str | None = None,
     ) -> Sent:
-        """Answer as the superior court: after an escalation (15 days unstarted, 民事诉讼法
+        """Answer as the superior court: after an escalation (15 days unstarted, 民事诉讼法 (2023 修正)
         第二百四十条第二款) ORDERED (optionally ``execute_by``) or NOT_WARRANTED; once the
         delegation is not executed to the end 6 months after delivery (the applicant's request,
-        法释〔2011〕11号 第十一条) also TAKEN_UP or ASSIGNED (``assigned_court``)."""
+        法释〔2011〕11号 (2020 修正) 第十一条) also TAKEN_UP or ASSIGNED (``assigned_court``)."""
         choice = EscalationDecision(decision)
         if choice is EscalationDecision.ASSIGNED and not assigned_court:
             raise ValidationError("ASSIGNED needs assigned_court", code="FIELD_MISSING")

@@ -141,7 +141,7 @@ class DelegationFlow(Flow):
             ) from None
 
     def _check_renewal(self, d: dm.Delegation, p: dict[str, Any]) -> None:
-        """A renewal's period within the legal and regional maxima (民诉法解释 第四百八十五条).
+        """A renewal's period within the legal and regional maxima (民诉法解释 (2022 修正) 第四百八十五条).
 
         Raises:
             ValidationError: ``POLICY_FREEZE_TOO_LONG``, ``DELEGATION_NO_SUPERIOR``.

@@ -457,7 +457,7 @@ def return_(
     approved_on: Annotated[
         str,
         typer.Option(
-            help="The day the 高级人民法院 approved the return (法释〔2011〕11号 第九条), e.g. 2027-11-30."
+            help="The day the 高级人民法院 approved the return (法释〔2011〕11号 (2020 修正) 第九条), e.g. 2027-11-30."
         ),
     ],
     store: Store = None,
