@@ -72,7 +72,9 @@ SPC_2011_ART_8 = (
     "可以要求委托法院补办。委托法院应当在30日内完成补办事项……既不补办又不说明原因的，视为撤回委托，受托法院"
     "可以将委托材料退回委托法院"
 )
-SPC_2011_ART_6_2 = "法释〔2011〕11号 (2020 修正) 第六条第二款: 续封续冻时，仍为原委托法院的查封冻结顺序"
+SPC_2011_ART_6_2 = (
+    "法释〔2011〕11号 (2020 修正) 第六条第二款: 续封续冻时，仍为原委托法院的查封冻结顺序"
+)
 # Cited, not enforced: it governs handing over measures the requesting court already took when
 # it delegates a whole case (委托执行), which the bus does not carry yet (two kinds of
 # delegation, issue 21 citations 9); the measures here are the executing court's own.
@@ -89,9 +91,7 @@ CPL_DELEGATION_ORDER = (
     "民事诉讼法 (2023 修正) 第二百四十条第二款 (2021 版 第二百三十六条, 2017 版 第二百二十九条): 受委托人民法院自收到"
     "委托函件之日起十五日内不执行的，委托人民法院可以请求受委托人民法院的上级人民法院指令受委托人民法院执行"
 )
-TRANSFER_MONTHS = (
-    6  # 法释〔2011〕11号 (2020 修正) 第十一条: 未能在6个月内将受托案件执结的 (counted here from delivery)
-)
+TRANSFER_MONTHS = 6  # 法释〔2011〕11号 (2020 修正) 第十一条: 未能在6个月内将受托案件执结的 (counted here from delivery)
 ART_485_RENEWAL = (
     "民诉法解释 (2022 修正) 第四百八十五条: 人民法院应当在查封、扣押、冻结期限届满前办理续行查封、扣押、冻结"
     "手续，续行期限不得超过前款规定的期限"
@@ -101,9 +101,7 @@ SPC_2011_ART_9 = (
     "退回后，受托法院应当在15日内将有关委托手续和案卷材料退回委托法院，并作出书面说明"
 )
 SUPPLY_DAYS = 30  # 法释〔2011〕11号 (2020 修正) 第八条: 委托法院应当在30日内完成补办事项
-FILES_BACK_DAYS = (
-    15  # 法释〔2011〕11号 (2020 修正) 第九条: 高级人民法院同意退回后……15日内……退回 (not watched yet)
-)
+FILES_BACK_DAYS = 15  # 法释〔2011〕11号 (2020 修正) 第九条: 高级人民法院同意退回后……15日内……退回 (not watched yet)
 MEASURE_MATTERS = frozenset({"FREEZE", "SEAL", "SEIZE"})  # 查封、扣押、冻结 (Art. 485): a term
 
 SPC_2011_ART_2 = (
@@ -274,7 +272,9 @@ class DeadlineKind(StrEnum):
     REPORT = "REPORT"  # and reports the outcome (or progress) within 30 days
     SUPPLY = "SUPPLY"  # the requesting court supplies missing materials within 30 days
     LAPSE = "LAPSE"  # a freeze, seal or seizure ends unless renewed before
-    FILE = "FILE"  # CASE: filed (立案) within 7 days of delivery (法释〔2011〕11号 (2020 修正) 第七条)
+    FILE = (
+        "FILE"  # CASE: filed (立案) within 7 days of delivery (法释〔2011〕11号 (2020 修正) 第七条)
+    )
 
 
 # The clocks set at delivery, by kind. CASE: 第七条 (FILE) and 民事诉讼法 (2023 修正) 第二百四十条 (START,
