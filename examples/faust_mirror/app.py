@@ -19,11 +19,13 @@ Run (settings from the environment, see ``Settings``)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterable, MutableMapping
+import time
+from collections.abc import AsyncIterable, Iterable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,65 @@ class Settings:
             snapshot=Path(snapshot) if snapshot else None,
             session_timeout_s=float(session) if session else None,
         )
+
+
+TABLES = ("entries", "applied")  # the app's tables: their changelogs are declared first
+
+
+def declare_changelogs(
+    conn: Connection, app_id: str, tables: Iterable[str], partitions: int
+) -> None:
+    """Create the tables' changelog topics (``<app id>-<table>-changelog``, compacted, with the
+    source topic's partitions) and wait until the cluster's metadata shows them, before Faust
+    starts. Faust creates them itself and checks their partitions at once; on a busy broker
+    the metadata it reads may not show the new topic yet, and the table's agent crashes with
+    ``PartitionsMismatch`` ("has 0 partitions"), seen in the suite under load.
+
+    Raises:
+        ConfigError: ``TOPIC_PARTITIONS_MISMATCH``: a changelog exists with other partitions.
+        ClusterError: ``CLUSTER_UNREACHABLE``.
+    """
+    from kafka import KafkaAdminClient, KafkaConsumer
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    names = [f"{app_id}-{table}-changelog" for table in tables]
+    try:
+        admin = KafkaAdminClient(**conn.kafka_settings())
+        try:
+            for name in names:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    admin.create_topics([NewTopic(name, partitions, -1,
+                                                  topic_configs={"cleanup.policy": "compact"})])  # fmt: skip
+        finally:
+            admin.close()
+        consumer = KafkaConsumer(**conn.kafka_settings())
+        try:
+            deadline = time.monotonic() + 60
+            for name in names:
+                while True:
+                    consumer.topics()  # a metadata refresh
+                    found = consumer.partitions_for_topic(name) or set()
+                    if len(found) == partitions:
+                        break
+                    if found and len(found) != partitions:
+                        raise ConfigError(
+                            f"{name} has {len(found)} partitions, the source topic {partitions}: "
+                            "delete it (the table is rebuilt from the source) or set "
+                            "COURTBUS_MIRROR_PARTITIONS",
+                            code="TOPIC_PARTITIONS_MISMATCH",
+                        )
+                    if time.monotonic() > deadline:
+                        raise ClusterError(f"{name} not in the metadata after 60 s",
+                                           code="CLUSTER_UNREACHABLE")  # fmt: skip
+                    time.sleep(0.2)
+        finally:
+            consumer.close()
+    except KafkaError as exc:
+        raise ClusterError(
+            f"cannot reach Kafka at {conn.bootstrap}: {type(exc).__name__}",
+            code="CLUSTER_UNREACHABLE",
+        ) from exc
 
 
 def topic_partitions(conn: Connection, topic: str) -> int:
@@ -189,6 +250,7 @@ def create_app(settings: Settings) -> faust.App:
     """
     settings.conn.probe()
     partitions = settings.partitions or topic_partitions(settings.conn, settings.topic)
+    declare_changelogs(settings.conn, settings.app_id, TABLES, partitions)
     install(settings.conn.require_registry())
     credentials = None
     if settings.conn.username and settings.conn.password:
@@ -214,8 +276,8 @@ def create_app(settings: Settings) -> faust.App:
         **extra,
     )
     source = app.topic(settings.topic, key_type=str, value_serializer=CODEC_NAME)
-    entries = app.Table("entries", partitions=partitions, key_type=str)
-    applied = app.Table("applied", partitions=partitions, key_type=str, value_type=str)
+    entries = app.Table(TABLES[0], partitions=partitions, key_type=str)
+    applied = app.Table(TABLES[1], partitions=partitions, key_type=str, value_type=str)
     counts = {"kept": 0, "removed": 0, "duplicate": 0}
 
     @app.agent(source)
