@@ -6,6 +6,7 @@ Pure: YAML data and a ``Directory`` in, frozen ``TopicSpec`` values out.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.files import read_yaml
 from courtbus.errors import ConfigError
+from courtbus.flows.registry import LiveSequence, registered
 from courtbus.resources import catalogue_path
 
 DEFAULT_PATH = catalogue_path()
@@ -21,7 +23,9 @@ _UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 MANAGED_PREFIXES = ("court.", "agency.", "bus.", "blacklist.", "restriction.", "group.")
 # The flows whose views the feed router (services/feeds) sends to groups of courts.
-GROUP_FLOWS = ("blacklist",)
+GROUP_FLOWS: Sequence[str] = LiveSequence(
+    lambda: tuple(s.name for s in registered() if s.view and s.view.feed and s.view.feed.groups)
+)
 
 
 @dataclass(frozen=True, slots=True)
