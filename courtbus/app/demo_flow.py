@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection, default_stack_home
 from courtbus.errors import StackError
+from courtbus.flows.registry import LiveSequence, registered
 from courtbus.runtime.metrics import live_targets
 from courtbus.sdk import CourtClient
 from courtbus.security.principals import service_principal
@@ -37,8 +38,26 @@ from courtbus.store import ReadModel
 _CONNECTION_ENV = ("COURTBUS_BOOTSTRAP", "COURTBUS_REGISTRY_URL", "COURTBUS_SSL_", "COURTBUS_SASL_",
                    "COURTBUS_REGISTRY_USERNAME", "COURTBUS_REGISTRY_PASSWORD", "COURTBUS_PRINCIPAL",
                    "COURTBUS_STACK_HOME")  # fmt: skip
-SERVICES = ("gateway", "delegation", "blacklist", "feeds", "restrictions", "watchdog",
-            "distribution", "projector")  # fmt: skip
+
+
+def _demo_services() -> tuple[str, ...]:
+    """The gateway first, then each registered flow's service (``courtbus.flows``) in order,
+    the feed router after the first flow with an agency feed, the watchdog after the last (it
+    joins their views), the projector last."""
+    flows = [s for s in registered() if s.service is not None]
+    fed = [i for i, s in enumerate(flows) if s.view is not None and s.view.feed is not None]
+    order: list[str] = ["gateway"]
+    for i, spec in enumerate(flows):
+        order.append(str(spec.service))
+        if fed and i == fed[0]:
+            order.append("feeds")
+        if fed and i == fed[-1]:
+            order.append("watchdog")
+    order += [name for name in ("feeds", "watchdog") if name not in order]
+    return (*order, "projector")
+
+
+SERVICES: Sequence[str] = LiveSequence(_demo_services)
 SHORT_DEADLINES = "default: {start: 8s, report: 20s, warn_before: 4s}\n"
 _PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
 _FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}

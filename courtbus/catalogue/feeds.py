@@ -1,4 +1,5 @@
-"""Agency feeds of the bus's views: which view each flow has, and each agency's projection.
+"""Agency feeds of the bus's views: which view each flow has (its ``FlowSpec.view``, from
+``courtbus.flows``), and each agency's projection.
 
 A feed ``agency.<agency>.<flow>`` carries a view's records (``blacklist.entries``,
 ``restriction.controls``) projected to exactly the fields the directory grants the agency,
@@ -13,30 +14,37 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import fastavro
 
-from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import Directory, Feed
 from courtbus.errors import ConfigError
+from courtbus.flows.registry import LiveMapping, LiveSequence, registered
+from courtbus.flows.spec import FeedSpec, ViewSpec
 from courtbus.wire.schemas import PRIMITIVES, MessageSchema, SchemaSet
 
-# The views the feed router reads, by flow.
-VIEW_TOPICS: dict[str, str] = {
-    "blacklist": BLACKLIST_VIEW,
-    "restriction": "restriction.controls",
-}
+
+def _fed() -> tuple[tuple[str, ViewSpec, FeedSpec, str], ...]:
+    """Each registered flow whose view has agency feeds (``courtbus.flows``): its name, view,
+    feed and view record's full name."""
+    return tuple(
+        (s.name, s.view, s.view.feed, s.record(s.view.record))
+        for s in registered()
+        if s.view is not None and s.view.feed is not None
+    )
+
+
+# The views the feed router reads, by flow: each registered flow's view with a feed.
+VIEW_TOPICS: Mapping[str, str] = LiveMapping(lambda: {f: v.topic for f, v, _, _ in _fed()})
 # Each view's value type, the field whose value is a feed's "kind", and the court field.
-VIEW_RECORDS: dict[str, str] = {
-    "blacklist": "cn.court.bus.blacklist.BlacklistEntry",
-    "restriction": "cn.court.bus.restriction.RestrictionControl",
-}
-KIND_FIELDS: dict[str, str] = {"blacklist": "ground", "restriction": "kind"}
-COURT_FIELDS: dict[str, str] = {"blacklist": "listing_court", "restriction": "issuing_court"}
-GROUP_FLOWS = ("blacklist",)  # the views groups of courts share
+VIEW_RECORDS: Mapping[str, str] = LiveMapping(lambda: {f: r for f, _, _, r in _fed()})
+KIND_FIELDS: Mapping[str, str] = LiveMapping(lambda: {f: d.kind_field for f, _, d, _ in _fed()})
+COURT_FIELDS: Mapping[str, str] = LiveMapping(lambda: {f: d.court_field for f, _, d, _ in _fed()})
+# The views groups of courts share.
+GROUP_FLOWS: Sequence[str] = LiveSequence(lambda: tuple(f for f, _, d, _ in _fed() if d.groups))
 FEED_NAMESPACE = "cn.court.bus.feed"
 ROUTER_GROUP = "courtbus-feeds"  # the feed router's consumer group (its flow is ``feeds``)
 

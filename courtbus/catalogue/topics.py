@@ -6,6 +6,7 @@ Pure: YAML data and a ``Directory`` in, frozen ``TopicSpec`` values out.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.files import read_yaml
 from courtbus.errors import ConfigError
+from courtbus.flows.registry import LiveSequence, registered
 from courtbus.resources import catalogue_path
 
 DEFAULT_PATH = catalogue_path()
@@ -21,7 +23,9 @@ _UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 MANAGED_PREFIXES = ("court.", "agency.", "bus.", "blacklist.", "restriction.", "group.")
 # The flows whose views the feed router (services/feeds) sends to groups of courts.
-GROUP_FLOWS = ("blacklist",)
+GROUP_FLOWS: Sequence[str] = LiveSequence(
+    lambda: tuple(s.name for s in registered() if s.view and s.view.feed and s.view.feed.groups)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +148,32 @@ class Catalogue:
         return TopicSpec(name, partitions, profile.replication, configs)
 
 
+# The rules of the topics each flow's spec implies (``flow_topics``): its events kept for ever,
+# its service's own topics, its view and its stores' changelogs, all co-partitioned (6).
+FLOW_EVENTS_RULE: dict[str, Any] = {"partitions": 6, "retention": "forever"}
+FLOW_OWN_TOPIC_RULE: dict[str, Any] = {"partitions": 6, "retention": "30d"}
+FLOW_COMPACTED_RULE: dict[str, Any] = {"partitions": 6, "compacted": True}
+
+
+def flow_topics() -> dict[str, dict[str, Any]]:
+    """The ``bus`` topics of every registered flow (``courtbus.flows``): ``bus.<flow>.events``,
+    the flow service's own topics, the view and ``bus.<flow>.<store>.changelog`` per store. The
+    catalogue's ``bus`` section adds to them and may change their rules."""
+    wanted: dict[str, dict[str, Any]] = {}
+    for spec in registered():
+        wanted[spec.events_topic] = dict(FLOW_EVENTS_RULE)
+        for topic in spec.own_topics:
+            wanted[topic] = dict(FLOW_OWN_TOPIC_RULE)
+        if spec.view is not None:
+            wanted[spec.view.topic] = dict(FLOW_COMPACTED_RULE)
+        for changelog in spec.changelogs:
+            wanted[changelog] = dict(FLOW_COMPACTED_RULE)
+    return wanted
+
+
 def parse_catalogue(raw: Any, source: str = "<memory>") -> Catalogue:
-    """Validate catalogue data already read from YAML.
+    """Validate catalogue data already read from YAML; its ``bus`` topics are the registered
+    flows' (``flow_topics``) and the file's.
 
     Raises:
         ConfigError: ``CATALOGUE_INVALID``.
@@ -175,10 +203,8 @@ def parse_catalogue(raw: Any, source: str = "<memory>") -> Catalogue:
             raise ConfigError(
                 f"{source}: feeds.{kind}: only agency and group", code="CATALOGUE_INVALID"
             )
-    return Catalogue(
-        profiles, participants, raw.get("bus") or {}, raw.get("overrides") or {}, source,
-        feeds,
-    )  # fmt: skip
+    bus = {**flow_topics(), **(raw.get("bus") or {})}  # the flows' topics, then the file's
+    return Catalogue(profiles, participants, bus, raw.get("overrides") or {}, source, feeds)
 
 
 def load_catalogue(path: Path = DEFAULT_PATH) -> Catalogue:

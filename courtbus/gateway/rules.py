@@ -1,8 +1,8 @@
 """What each kind of participant may send, and which payload field names the sender.
 
-Pure data and checks over decoded payloads; imports the domain layer, the error tree and the
-catalogue's ``Directory`` (the court directory that courts in a payload are looked up in), and
-no Kafka client.
+Pure data and checks over decoded payloads; imports the domain layer, the error tree, the flow
+registry (the senders are its specs') and the catalogue's ``Directory`` (the court directory
+that courts in a payload are looked up in), and no Kafka client.
 """
 
 from __future__ import annotations
@@ -17,67 +17,23 @@ from courtbus.domain.identity import CaseNumber, validate_debtor_id
 from courtbus.domain.money import amount_ok, check_amount
 from courtbus.domain.text import FREE_TEXT_FIELDS, check_text, text_ok
 from courtbus.errors import ValidationError
+from courtbus.flows.registry import LiveMapping, registered
 
-# record short name -> (participant kind allowed to send it, payload field naming the sender)
-SENDERS: dict[str, tuple[str, str | None]] = {
-    "DelegationRequested": ("court", "requesting_court"),
-    "DelegationAccepted": ("court", "executing_court"),
-    "DelegationRejected": ("court", "executing_court"),
-    "DelegationProgressReported": ("court", "executing_court"),
-    "DelegationCompleted": ("court", "executing_court"),
-    "DelegationFailed": ("court", "executing_court"),
-    "DelegationCancelled": ("court", "requesting_court"),
-    "DelegationMaterialsRequested": ("court", "executing_court"),
-    "DelegationMaterialsSupplied": ("court", "requesting_court"),
-    "DelegationReturned": ("court", "executing_court"),
-    "DelegationEscalated": ("court", "requesting_court"),
-    "DelegationEscalationAnswered": ("court", "superior_court"),
-    "DelegationRenewalRequested": ("court", "requesting_court"),
-    "DelegationRenewed": ("court", "executing_court"),
-    "DelegationReleaseRequested": ("court", "requesting_court"),
-    "DelegationReleased": ("court", "executing_court"),
-    "DebtorListed": ("court", "listing_court"),
-    "DebtorListingUpdated": ("court", "listing_court"),
-    "DebtorDelisted": ("court", "listing_court"),
-    "DebtorCorrectionApplied": ("court", "listing_court"),
-    "DebtorCorrectionDecided": ("court", "listing_court"),
-    "DebtorDeletionReasonReported": ("court", "reporting_court"),
-    "BlacklistDigest": ("court", "court"),
-    "RestrictionIssued": ("court", "issuing_court"),
-    "RestrictionLifted": ("court", "issuing_court"),
-    "RestrictionAcknowledged": ("agency", "agency_id"),
-    "RestrictionRejected": ("agency", "agency_id"),
-    "InterceptionReported": ("agency", "agency_id"),
-    "RestrictionExemptionApplied": ("court", "issuing_court"),
-    "RestrictionExemptionDecided": ("court", "issuing_court"),
-    "DistributionOpened": ("court", "presiding_court"),
-    "DistributionClaimFiled": ("court", "claiming_court"),
-    "DistributionClaimAdmitted": ("court", None),  # presiding court: checked by the flow
-    "DistributionClaimRejected": ("court", None),
-    "DistributionPlanIssued": ("court", None),
-    "DistributionObjectionFiled": ("court", "objecting_court"),
-    # the presiding court's steps name no sender field: the flow refuses another court's
-    # (DISTRIBUTION_NOT_PRESIDING); DistributionFinalized and DistributionWindowClosed are the
-    # bus's own (the plan becomes final when a window closes, a revision or a judgment is in)
-    "DistributionPlanServed": ("court", None),
-    "DistributionOppositionFiled": ("court", "opposing_court"),
-    "DistributionSuitReported": ("court", "reporting_court"),
-    "DistributionPlanRevised": ("court", None),
-    "DistributionSuitDecided": ("court", None),
-    "DistributionEnterpriseAssessed": ("court", None),
-    "DistributionBankruptcyAnswered": ("court", "bankruptcy_court"),
-    "DistributionExecutionEnded": ("court", None),
-    "DistributionPaidOut": ("court", None),
-    "DistributionAuctionPublished": ("court", None),
-    "DistributionHandoverRequested": ("court", "requesting_court"),
-    "DistributionHandedOver": ("court", None),
-    "CaseFiled": ("court", "court"),
-    "CaseConcluded": ("court", "court"),
-    "CaseResumed": ("court", "court"),
-    "CaseSuspended": ("court", "court"),
-    # DelegationDelivered, MessageRejected, RestrictionNotice and the views (BlacklistEntry,
-    # RestrictionControl) are the bus's own: no participant may send them.
-}
+
+def _senders() -> dict[str, tuple[str, str | None]]:
+    return {
+        m.name: (m.sender, m.sender_field)
+        for spec in registered()
+        for m in spec.messages
+        if m.sender is not None
+    }
+
+
+# record short name -> (participant kind allowed to send it, payload field naming the sender),
+# from the flows' specs (``courtbus.flows``): a message with no sender kind (a delivery, a
+# notice, a view record, a step the bus takes itself) is the bus's own, no participant may send
+# it. A ``None`` field: the flow checks the sender (the presiding court's distribution steps).
+SENDERS: Mapping[str, tuple[str, str | None]] = LiveMapping(_senders)
 
 _CASE_FIELDS = frozenset({"text", "year", "court_id", "type_code", "sequence"})
 _COURT_FIELDS = frozenset({"court_id", "designation"})

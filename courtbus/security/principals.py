@@ -15,22 +15,17 @@ Pure: no Kafka client, no directory I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from courtbus.domain.identity import validate_court_id
 from courtbus.errors import ConfigError, ValidationError
+from courtbus.flows.registry import LiveSequence, flow_services
 
-# The bus services, each with its own principal: the gateway, the flow services, the feed
-# router (``feeds``), the projector and the watchdog.
-SERVICES: tuple[str, ...] = (
-    "gateway",
-    "delegation",
-    "blacklist",
-    "restrictions",
-    "distribution",
-    "feeds",
-    "projector",
-    "watchdog",
-)
+# The bus services, each with its own principal: the gateway, the flow services (each
+# registered flow's, ``courtbus.flows``), the feed router (``feeds``), the projector and the
+# watchdog.
+INFRASTRUCTURE: tuple[str, ...] = ("feeds", "projector", "watchdog")
+SERVICES: Sequence[str] = LiveSequence(lambda: ("gateway", *flow_services(), *INFRASTRUCTURE))
 OPERATOR = "operator"
 USER = "User:"  # Kafka's principal type for every courtbus principal
 ORGANISATION = "courtbus"  # the O= of every courtbus certificate subject

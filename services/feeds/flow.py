@@ -100,12 +100,19 @@ def _headers(headers: Headers, ce_id: str | None, destination: str) -> list[tupl
     return out
 
 
+class _Inputs:
+    """``FeedsFlow.inputs``: the views with feeds of the flows registered now."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> Inputs:
+        return Inputs(topics=tuple(VIEW_TOPICS.values()))
+
+
 class FeedsFlow(Flow):
     """Routes each view record to the agencies' feeds and the court groups' lists."""
 
     name = "feeds"
     source = "bus:feeds"
-    inputs = Inputs(topics=tuple(VIEW_TOPICS.values()))
+    inputs = _Inputs()
     decode = False  # tombstones are read raw; values are decoded here
     dead_letter_undeliverable = True  # an agency's missing feed keeps nothing from the others
     stores = (ROUTES,)

@@ -17,29 +17,62 @@ from typing import Any
 
 from courtbus.bus.deadletters import parse_dead_letter
 from courtbus.bus.records import Output
-from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, DEADLETTER_TOPIC, flow_topic
+from courtbus.bus.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
 from courtbus.domain.identity import mask_ids_in_text
-from courtbus.errors import CourtbusError, StoreError, TransientError
+from courtbus.errors import ConfigError, CourtbusError, StoreError, TransientError
+from courtbus.flows.registry import registered
+from courtbus.flows.spec import resolve
 from courtbus.runtime import Flow, Incoming, Inputs, State
-from courtbus.store import AlertRow, DeadLetterRow, ReadModel, StoredEvent
+from courtbus.store import AlertRow, DeadLetterRow, ReadModel
 from courtbus.store.batch import PendingRows
 from courtbus.wire.envelope import Envelope, Event, RawRecord
+from services.projector.views import ViewHandler, stored
+
+__all__ = ["TOPICS", "ProjectorFlow", "alert_row", "dead_letter_row", "handlers",
+           "projected_topics", "stored"]  # fmt: skip
 
 log = logging.getLogger("courtbus.projector")
 RESTRICTION_VIEW = "restriction.controls"
 DISTRIBUTION_VIEW = "distribution.cases"
-TOPICS = (flow_topic("delegation"), DEADLETTER_TOPIC, ALERTS_TOPIC, BLACKLIST_VIEW,
-          RESTRICTION_VIEW, DISTRIBUTION_VIEW)  # fmt: skip
 
 
-def stored(event: Event) -> StoredEvent:
-    """A decoded event as the read model stores it."""
-    h = event.headers
-    return StoredEvent(
-        event_id=h.id, topic=event.topic, partition=event.partition, offset=event.offset,
-        record=event.record, ce_type=h.type, source=h.source, subject=h.subject, key=event.key,
-        time=h.time, payload=event.payload,
-    )  # fmt: skip
+def handlers() -> dict[str, ViewHandler]:
+    """Each projected topic → its handler: every registered flow's ``FlowSpec.projector``
+    (``courtbus.flows``), resolved now.
+
+    Raises:
+        ConfigError: ``FLOW_SPEC_UNRESOLVED`` for a handler that does not exist.
+    """
+    found: dict[str, ViewHandler] = {}
+    for spec in registered():
+        if spec.projector is not None:
+            handler = resolve(spec.projector.handler)
+            if not isinstance(handler, ViewHandler):
+                raise ConfigError(
+                    f"{spec.name}: {spec.projector.handler} is not a ViewHandler",
+                    code="FLOW_SPEC_UNRESOLVED",
+                )
+            found[spec.projector.topic] = handler
+    return found
+
+
+def projected_topics() -> tuple[str, ...]:
+    """What the projector reads: the flows' projected events topics, the dead letters, the
+    alerts, then the flows' projected views (registration order)."""
+    topics = [s.projector.topic for s in registered() if s.projector is not None]
+    events = [t for t in topics if t.startswith("bus.") and t.endswith(".events")]
+    views = [t for t in topics if t not in events]
+    return (*events, DEADLETTER_TOPIC, ALERTS_TOPIC, *views)
+
+
+class _Inputs:
+    """``ProjectorFlow.inputs``: the projected topics of the flows registered now."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> Inputs:
+        return Inputs(topics=projected_topics())
+
+
+TOPICS = projected_topics()  # as registered at import (the built-in flows)
 
 
 def alert_row(event: Event) -> AlertRow:
@@ -85,7 +118,7 @@ class ProjectorFlow(Flow):
 
     name = "projector"
     source = "bus:projector"
-    inputs = Inputs(topics=TOPICS)
+    inputs = _Inputs()
     decode = False  # dead letters are read raw
     # A read model: rows 250 ms later cost nothing, and at 100 records/s a batch then holds
     # ~25 records instead of one, each batch being a database and a Kafka transaction (most of
@@ -111,6 +144,7 @@ class ProjectorFlow(Flow):
         # Partitions whose batch failed as a whole, and the last offset of that batch: their
         # records up to there are written one at a time until a batch with them commits.
         self._one_by_one: dict[tuple[str, int], int] = {}
+        self._handlers = handlers()
 
     def sender(self, raw: Any) -> tuple[str, str] | None:
         """Nobody: what the projector cannot store goes to the dead letters only."""
@@ -187,24 +221,23 @@ class ProjectorFlow(Flow):
         if raw.topic == DEADLETTER_TOPIC:
             pending.add_dead_letter(dead_letter_row(raw))
             return
-        if raw.topic == BLACKLIST_VIEW and raw.value is None:  # a tombstone: the entry left
-            pending.add_blacklist_entry((raw.key or b"").decode(), None)
+        handler = self._handlers.get(raw.topic)
+        if handler is not None:
+            handler.keep(pending, raw, self._event(handler, raw))
             return
-        if raw.topic in (RESTRICTION_VIEW, DISTRIBUTION_VIEW) and raw.value is None:
-            return  # the view forgets a lifted control; the read model keeps it as LIFTED
         event = self.envelope.read(raw)
-        if raw.topic == BLACKLIST_VIEW:
-            pending.add_blacklist_entry(event.key or "", event.payload)
-        elif raw.topic == RESTRICTION_VIEW:
-            pending.add_restriction_control(event.payload)
-        elif raw.topic == DISTRIBUTION_VIEW:
-            pending.add_distribution(event.payload, event.headers.time)
-        elif raw.topic == ALERTS_TOPIC:
+        if raw.topic == ALERTS_TOPIC:
             pending.add_alert(alert_row(event))
             if event.record.endswith(".CaseWatchdogAlert"):
                 pending.add_watchdog_alert(event.headers.id, event.payload)
         else:
             pending.add_event(stored(event))
+
+    def _event(self, handler: ViewHandler, raw: RawRecord) -> Event | None:
+        """The record decoded, or ``None`` for a tombstone its handler takes."""
+        if raw.value is None and handler.tombstones:
+            return None
+        return self.envelope.read(raw)
 
     def _write_now(self, record: Incoming) -> list[Output]:
         """Project one record at once, in a savepoint of the batch (after a failed batch)."""
@@ -212,21 +245,14 @@ class ProjectorFlow(Flow):
         if raw.topic == DEADLETTER_TOPIC:
             self.model.apply_dead_letter(dead_letter_row(raw))
             return []
-        if raw.topic == BLACKLIST_VIEW and raw.value is None:  # a tombstone: the entry left
-            self.model.apply_blacklist_entry((raw.key or b"").decode(), None)
+        handler = self._handlers.get(raw.topic)
+        if handler is not None and raw.value is None and handler.tombstones:
+            handler.apply(self.model, raw, None)  # a tombstone
             return []
-        if raw.topic in (RESTRICTION_VIEW, DISTRIBUTION_VIEW) and raw.value is None:
-            return []  # the view forgets a lifted control; the read model keeps it as LIFTED
         event = self.envelope.read(raw)
         try:
-            if raw.topic == BLACKLIST_VIEW:
-                self.model.apply_blacklist_entry(event.key or "", event.payload)
-                return []
-            if raw.topic == RESTRICTION_VIEW:
-                self.model.apply_restriction_control(event.payload)
-                return []
-            if raw.topic == DISTRIBUTION_VIEW:
-                self.model.apply_distribution(event.payload, event.headers.time)
+            if handler is not None:
+                handler.apply(self.model, raw, event)
                 return []
             if raw.topic == ALERTS_TOPIC:
                 self.model.apply_alert(alert_row(event))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +25,7 @@ from courtbus.app.cli.common import (
 from courtbus.bus.topics import OUTBOX, inbox_topic
 from courtbus.domain.identity import mask_ids_in_text
 from courtbus.errors import CourtbusError, TransientError
+from courtbus.flows.registry import LiveSequence, flow_services
 
 if TYPE_CHECKING:
     from courtbus.bus.deadletters import DeadLetter
@@ -192,11 +193,11 @@ def dlq_replay(
     )
 
 
-# The bus's services, each `python -m services.<name>`.
-SERVICE_NAMES = (
-    "gateway", "delegation", "projector", "blacklist", "feeds", "watchdog", "restrictions",
-    "distribution",
-)  # fmt: skip
+# The bus's services, each `python -m services.<name>`: the gateway, each registered flow's
+# service (``courtbus.flows``), the feed router, the projector and the watchdog.
+SERVICE_NAMES: Sequence[str] = LiveSequence(
+    lambda: ("gateway", *flow_services(), "feeds", "projector", "watchdog")
+)
 WEB_SERVICES = ("web",)  # the REST API: not a flow worker
 
 

@@ -1,0 +1,45 @@
+"""Restrictions (限制出境, 限制消费): bans issued by courts, acknowledged and enforced by agencies.
+
+Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
+"""
+
+from __future__ import annotations
+
+from courtbus.flows.spec import CliSpec, FeedSpec, FlowSpec, MessageSpec, ProjectorSpec, ViewSpec
+
+KEY = "control_id"
+
+
+def _m(
+    name: str,
+    event: str,
+    sender: str | None = None,
+    field: str | None = None,
+    *,
+    key: str = KEY,
+    subject: str | None = None,
+) -> MessageSpec:
+    return MessageSpec(name, event, key, subject, sender, field)
+
+
+SPEC = FlowSpec(
+    name="restriction",
+    messages=(
+        _m("RestrictionIssued", "issued", "court", "issuing_court", subject="case_number"),
+        _m("RestrictionAcknowledged", "acknowledged", "agency", "agency_id"),
+        _m("RestrictionRejected", "rejected", "agency", "agency_id"),
+        _m("RestrictionLifted", "lifted", "court", "issuing_court"),
+        _m("InterceptionReported", "interception_reported", "agency", "agency_id"),
+        _m("RestrictionExemptionApplied", "exemption_applied", "court", "issuing_court"),
+        _m("RestrictionExemptionDecided", "exemption_decided", "court", "issuing_court"),
+        _m("RestrictionNotice", "notice"),
+        _m("RestrictionControl", "control", subject="case_number"),
+    ),
+    service="restrictions",
+    service_flow="services.restrictions.flow:RestrictionFlow",
+    view=ViewSpec("restriction.controls", "RestrictionControl", FeedSpec("kind", "issuing_court")),
+    stores=("controls", "listing_load", "listing_due", "timers"),
+    projector=ProjectorSpec("restriction.controls", "services.projector.views:RESTRICTION"),
+    steps="courtbus.sdk.restriction:RestrictionSteps",
+    cli=CliSpec("restrictions", "courtbus.app.cli.restrictions:restrictions_app"),
+)

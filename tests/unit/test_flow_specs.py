@@ -1,0 +1,128 @@
+"""Every registered ``FlowSpec`` is complete and consistent with the schemas, the services, the
+projector, the SDK and the CLI; a second registration of a flow's name or parts is refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from typing import Any
+
+import pytest
+
+from courtbus.errors import ConfigError
+from courtbus.flows import registry
+from courtbus.flows.spec import FlowSpec, MessageSpec, resolve
+from courtbus.runtime.flow import Flow
+from courtbus.runtime.state import TIMERS
+from courtbus.wire.schemas import SchemaSet
+
+SCHEMAS = SchemaSet.load()
+SPECS = registry.registered()
+KINDS = {"court", "agency"}
+
+
+def _fields(record: str) -> dict[str, Any]:
+    return {str(f["name"]): f for f in SCHEMAS.message(record).json["fields"]}
+
+
+def test_the_flows_are_registered_in_their_order() -> None:
+    assert [s.name for s in SPECS] == [
+        "delegation", "blacklist", "restriction", "distribution", "casestatus"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_each_message_type_has_a_schema_and_a_sender_rule(spec: FlowSpec) -> None:
+    assert spec.messages
+    for m in spec.messages:
+        fields = _fields(spec.record(m.name))  # SchemaError if there is no .avsc
+        assert m.key in fields, m.name
+        # (``subject`` may name a field the record lacks: ``ce_subject`` is then the key)
+        assert m.sender is None or m.sender in KINDS, m.name
+        if m.sender is None:
+            assert m.sender_field is None, f"{m.name}: the bus's own names no sender field"
+        elif m.sender_field is not None:
+            assert m.sender_field in fields, m.name
+    assert any(m.sender is not None for m in spec.messages), "no participant sends anything"
+    assert len({m.event for m in spec.messages}) == len(spec.messages)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_the_service_exists_and_its_stores_are_the_specs(spec: FlowSpec) -> None:
+    if spec.service is None:
+        assert spec.service_flow is None and not spec.stores and not spec.own_topics
+        return
+    assert importlib.util.find_spec(f"services.{spec.service}.__main__") is not None
+    assert spec.service_flow is not None
+    flow = resolve(spec.service_flow)
+    assert issubclass(flow, Flow) and flow.name == spec.name
+    stores = [s.name for s in flow.stores] + ([TIMERS] if flow.timers else [])
+    assert sorted(stores) == sorted(spec.stores)
+    assert spec.events_topic in flow.inputs.topics
+    assert set(spec.own_topics) <= set(flow.inputs.topics)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_the_view_and_its_feed_fields_are_the_view_records(spec: FlowSpec) -> None:
+    if spec.view is None:
+        return
+    assert spec.view.record in {m.name for m in spec.messages}
+    fields = _fields(spec.record(spec.view.record))
+    feed = spec.view.feed
+    if feed is not None:
+        assert feed.kind_field in fields and feed.court_field in fields
+        kind = fields[feed.kind_field]["type"]
+        assert isinstance(kind, dict) and kind.get("type") == "enum", "a feed's kinds: an enum"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_the_projector_handler_steps_and_cli_group_resolve(spec: FlowSpec) -> None:
+    import typer
+
+    from services.projector.views import ViewHandler
+
+    if spec.projector is not None:
+        assert spec.projector.topic in (
+            spec.events_topic, *((spec.view.topic,) if spec.view else ())
+        )  # fmt: skip
+        assert isinstance(resolve(spec.projector.handler), ViewHandler)
+    if spec.steps is not None:
+        assert isinstance(resolve(spec.steps), type)
+    if spec.cli is not None:
+        assert isinstance(resolve(spec.cli.app), typer.Typer)
+
+
+def test_an_unresolvable_name_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as err:
+        resolve("services.projector.views:NO_SUCH_HANDLER")
+    assert err.value.code == "FLOW_SPEC_UNRESOLVED"
+    with pytest.raises(ConfigError):
+        resolve("services.no_such_module:X")
+
+
+_TOY = FlowSpec("toydup", (MessageSpec("ToyThing", "thing", "toy_id", sender="court"),))
+
+
+@pytest.mark.parametrize(
+    "clone",
+    [
+        lambda b: b,  # the same flow again
+        lambda b: dataclasses.replace(b, name="toydup"),  # a new name, the same view and service
+        lambda b: dataclasses.replace(_TOY, view=b.view),  # another flow's view topic
+        lambda b: dataclasses.replace(_TOY, service=b.service),  # another flow's service
+    ],
+    ids=["name", "view and service", "view topic", "service"],
+)
+def test_a_second_registration_is_refused(clone: Any) -> None:
+    """As quix-streams' registry refuses a second dataframe on one topic."""
+    before = registry.registered()
+    with pytest.raises(ConfigError) as err:
+        registry.register(clone(registry.get("blacklist")))
+    assert err.value.code == "FLOW_DUPLICATE"
+    assert registry.registered() == before
+
+
+def test_unknown_flow() -> None:
+    with pytest.raises(ConfigError) as err:
+        registry.get("nosuch")
+    assert err.value.code == "FLOW_UNKNOWN"
