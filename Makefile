@@ -82,7 +82,7 @@ SOAK_LOAD_ARGS ?= --rate 1000 --minutes 10
 FUZZ_TESTS := tests/unit/test_fuzz_gateway.py tests/unit/test_fuzz_gateway_dedup.py \
 	tests/unit/test_fuzz_gateway_signed.py tests/integration/test_fuzz_live_gateway.py
 soak: jars
-	COURTBUS_CAMPAIGN_ROUNDS=$(SOAK_ROUNDS) $(BIN)/python -m pytest -s tests/integration/test_fault_campaign.py $(PYTEST_ARGS)
+	COURTBUS_CAMPAIGN_ROUNDS=$(SOAK_ROUNDS) COURTBUS_CAMPAIGN_MIRROR_BACKLOG=60 $(BIN)/python -m pytest -s tests/integration/test_fault_campaign.py $(PYTEST_ARGS)
 	$(MAKE) soak-load
 	$(MAKE) soak-fuzz
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 def _cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([sys.executable, "-m", "courtbus", *args], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200"}, timeout=300)  # fmt: skip
+                          env={**os.environ, "COLUMNS": "200"}, timeout=600)  # fmt: skip
     if ok:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
