@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from courtbus.domain.case_types import SUIT_CASE_TYPES
 from courtbus.domain.identity import (
@@ -83,4 +84,13 @@ def check_enforced_suit(payload: dict[str, object]) -> None:
     """
     suit = payload.get("enforced_suit")
     if suit is not None:
-        parse_suit_number(suit)
+        if isinstance(suit, str):
+            _parsed(suit)  # one court's suits recur (the gateway checks every record)
+        else:
+            parse_suit_number(suit)
+
+
+@lru_cache(maxsize=16384)
+def _parsed(text: str) -> SuitNumber:
+    """``parse_suit_number`` of a text, memoised (a refusal raises again each time)."""
+    return parse_suit_number(text)
