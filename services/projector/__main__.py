@@ -2,13 +2,15 @@
 
 ``COURTBUS_STORE_URL`` chooses the database (default: SQLite in the local stack's folder);
 ``COURTBUS_PROJECTOR_GROUP`` the consumer group (a new group with a new database rebuilds the
-read model from the start of the topics). ``COURTBUS_TEST_HOLD_COMMIT_MS`` is fault injection
-for tests: each batch's database transaction is held open that long, its rows written.
+read model from the start of the topics). ``COURTBUS_TEST_HOLD_COMMIT_FILE`` is fault
+injection for tests: while that file exists, a batch's database transaction is held open with
+its rows written, until the file is removed.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from courtbus.catalogue.policies import DEADLINES_PATH, load_deadlines
 from courtbus.config import default_store_url
@@ -22,8 +24,9 @@ def make(envelope: Envelope) -> ProjectorFlow:
     """The flow over a migrated read model."""
     model = ReadModel(default_store_url(), load_deadlines(DEADLINES_PATH).for_matter)
     model.migrate()
-    hold = int(os.environ.get("COURTBUS_TEST_HOLD_COMMIT_MS") or 0)
-    return ProjectorFlow(envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP"), hold)
+    hold = os.environ.get("COURTBUS_TEST_HOLD_COMMIT_FILE")
+    return ProjectorFlow(envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP"),
+                         Path(hold) if hold else None)  # fmt: skip
 
 
 if __name__ == "__main__":

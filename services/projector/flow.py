@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from courtbus.bus.deadletters import parse_dead_letter
@@ -34,6 +35,7 @@ __all__ = ["TOPICS", "ProjectorFlow", "alert_row", "dead_letter_row", "handlers"
 log = logging.getLogger("courtbus.projector")
 RESTRICTION_VIEW = "restriction.controls"
 DISTRIBUTION_VIEW = "distribution.cases"
+HOLD_LIMIT_S = 60.0  # a test's hold file left behind stops holding after this
 
 
 def handlers() -> dict[str, ViewHandler]:
@@ -130,15 +132,17 @@ class ProjectorFlow(Flow):
         envelope: Envelope,
         model: ReadModel,
         group: str | None = None,
-        hold_commit_ms: int = 0,
+        hold_commit_file: Path | None = None,
     ) -> None:
-        """``hold_commit_ms``: fault injection for tests only (``COURTBUS_TEST_HOLD_COMMIT_MS``):
-        hold each batch's database transaction open this long with its rows written, after
-        logging "rows written", so a test can crash the database inside it."""
+        """``hold_commit_file``: fault injection for tests only
+        (``COURTBUS_TEST_HOLD_COMMIT_FILE``): while that file exists, a batch's database
+        transaction is held open with its rows written, after logging "rows written", until
+        the file is removed (at most ``HOLD_LIMIT_S``), so a test can crash the database inside
+        it without racing a timer."""
         super().__init__(envelope)
         self.model = model
         self.group = group
-        self.hold_commit_ms = hold_commit_ms
+        self.hold_commit_file = hold_commit_file
         self._pending = PendingRows()
         self._last: dict[tuple[str, int], int] = {}  # this batch's last offset per partition
         # Partitions whose batch failed as a whole, and the last offset of that batch: their
@@ -175,9 +179,7 @@ class ProjectorFlow(Flow):
         try:
             if len(pending):
                 self.model.write_batch(pending)
-                if self.hold_commit_ms:
-                    log.info("projector: %d rows written, not committed", len(pending))
-                    time.sleep(self.hold_commit_ms / 1000)
+                self._hold_commit(len(pending))
             self.model.commit_batch()
         except Exception as exc:
             self.model.rollback_batch()
@@ -194,6 +196,15 @@ class ProjectorFlow(Flow):
         for place, offset in list(self._one_by_one.items()):
             if self._last.get(place, -1) >= offset:
                 del self._one_by_one[place]
+
+    def _hold_commit(self, rows: int) -> None:
+        """Fault injection: hold the open transaction while the test's hold file exists."""
+        if self.hold_commit_file is None or not self.hold_commit_file.exists():
+            return
+        log.info("projector: %d rows written, not committed", rows)
+        until = time.monotonic() + HOLD_LIMIT_S
+        while self.hold_commit_file.exists() and time.monotonic() < until:
+            time.sleep(0.01)
 
     def abort_batch(self) -> None:
         """Forget the batch's rows and roll back its transaction."""

@@ -13,7 +13,7 @@ Faults, each while the services' transactions are open (``COURTBUS_TEST_HOLD_OPE
    move to the other worker, which fences its transactions), then SIGCONT it;
 4. restart the projector's PostgreSQL at once (``pg_ctl -m immediate``, as a crash) while the
    projector's database transaction is open with its rows written
-   (``COURTBUS_TEST_HOLD_COMMIT_MS``), and later shut the read model's database to connections
+   (held while ``COURTBUS_TEST_HOLD_COMMIT_FILE`` exists), and later shut the read model's database to connections
    (its sessions ended) while 50 more requests flow, then open it again: the projector waits,
    retries and catches up (the backlog's catch-up time is measured);
 5. SIGKILL a bank's mirror of its blacklist feed (``courtbus blacklist sync icbc``, fed by the
@@ -211,6 +211,7 @@ class Campaign:
     mirror: ServiceProcess  # a bank's mirror of its blacklist feed: courtbus blacklist sync
     mirror_db: str
     disk: SmallDisk | None  # node FULL_NODE's log directory on a small tmpfs (None: not root)
+    hold: Path  # while this file exists the projector holds its batch's transaction open
     times: dict[str, list[float]] = field(default_factory=dict)
 
     def took(self, what: str, seconds: float) -> None:
@@ -232,9 +233,10 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
         group = f"projector-{uuid.uuid4().hex[:6]}"
         for worker in ("a", "b"):
             (home / worker).mkdir()
+        hold = home / "hold-commit"
         env = {**ENV, "COURTBUS_PROJECTOR_GROUP": group, "COURTBUS_STORE_URL": pg.url(database)}
         first = Services(conn, home / "a", env, (*SERVICES, "feeds", "projector"),
-                         own_env={"projector": {"COURTBUS_TEST_HOLD_COMMIT_MS": "300"}})  # fmt: skip
+                         own_env={"projector": {"COURTBUS_TEST_HOLD_COMMIT_FILE": str(hold)}})  # fmt: skip
         second = Services(conn, home / "b", env, SERVICES)
         mirror_db = f"sqlite:///{home / 'icbc-mirror.db'}"
         mirror = ServiceProcess("courtbus", conn, home / "mirror.log", "following changes",
@@ -246,11 +248,23 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
                 services.start(timeout_s=120)
             mirror.start(timeout_s=60)
             yield Campaign(stack, conn, first, second, Publisher(conn), pg, database, mirror,
-                           mirror_db, disk if disk.mounted else None)  # fmt: skip
+                           mirror_db, disk if disk.mounted else None, hold)  # fmt: skip
         finally:
             mirror.stop()
             for services in started:
                 services.stop()
+
+
+@contextlib.contextmanager
+def _projector_holding(c: Campaign) -> Iterator[None]:
+    """Enter once the projector has written a batch's rows and holds its database transaction
+    open (it does while ``c.hold`` exists); on leaving, let it commit."""
+    c.hold.touch()
+    try:
+        _in_transaction(c.first["projector"], c.publisher, opened="rows written, not committed")
+        yield
+    finally:
+        c.hold.unlink(missing_ok=True)
 
 
 def _in_transaction(
@@ -378,17 +392,17 @@ def _projector_caught_up(c: Campaign, what: str, since: float) -> None:
 def _database_restart(c: Campaign) -> None:
     proc = c.first["projector"]
     failed = proc.count("STORE_UNAVAILABLE")
-    _in_transaction(proc, c.publisher, opened="rows written, not committed")
-    began = time.monotonic()
-    c.pg.restart()
-    c.took("database restart", time.monotonic() - began)
+    with _projector_holding(c):
+        began = time.monotonic()
+        c.pg.restart()
+        c.took("database restart", time.monotonic() - began)
     _projector_caught_up(c, "the database restart", began)
     assert proc.count("STORE_UNAVAILABLE") > failed, "the restart did not reach the projector"
 
 
 def _database_shut(c: Campaign) -> None:
-    _in_transaction(c.first["projector"], c.publisher, opened="rows written, not committed")
-    c.pg.allow_connections(c.database, False)
+    with _projector_holding(c):
+        c.pg.allow_connections(c.database, False)
     began = time.monotonic()
     try:
         mark = c.publisher.sent
