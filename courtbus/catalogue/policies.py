@@ -304,7 +304,7 @@ class DeadlineRules:
         return self.matters.get(matter, self.default)
 
 
-_RULE_KEYS = ("start", "report", "warn_before", "supply", "lapse_warn_before", "file")
+_RULE_KEYS = ("start", "report", "warn_before", "supply", "lapse_warn_before", "file", "files_back")
 
 
 def _rule(raw: Any, where: str, base: DeadlineRule | None = None) -> DeadlineRule:
@@ -324,11 +324,12 @@ def _rule(raw: Any, where: str, base: DeadlineRule | None = None) -> DeadlineRul
         span("supply", base.supply),
         span("lapse_warn_before", base.lapse_warn_before),
         span("file", base.file),
+        span("files_back", base.files_back),
     )
     if not timedelta(0) < rule.start <= rule.report:
         raise ConfigError(f"{where}: need 0 < start <= report", code="POLICY_INVALID")
-    if rule.supply <= timedelta(0) or rule.file <= timedelta(0):
-        raise ConfigError(f"{where}: need supply > 0 and file > 0", code="POLICY_INVALID")
+    if min(rule.supply, rule.file, rule.files_back) <= timedelta(0):
+        raise ConfigError(f"{where}: need supply, file and files_back > 0", code="POLICY_INVALID")
     return rule
 
 

@@ -24,7 +24,7 @@ A request of no kind (every one sent before kinds) keeps the clocks it always ha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -75,9 +75,8 @@ SPC_2011_ART_8 = (
 SPC_2011_ART_6_2 = (
     "法释〔2011〕11号 (2020 修正) 第六条第二款: 续封续冻时，仍为原委托法院的查封冻结顺序"
 )
-# Cited, not enforced: it governs handing over measures the requesting court already took when
-# it delegates a whole case (委托执行), which the bus does not carry yet (two kinds of
-# delegation, issue 21 citations 9); the measures here are the executing court's own.
+# Checked on a CASE request's handed_over_measures (check_handover): the measures the requesting
+# court took itself and hands over with the whole case (委托执行).
 SPC_2011_ART_6_3 = (
     "法释〔2011〕11号 (2020 修正) 第六条第三款: 查封、扣押、冻结等措施的有效期限在移交受托法院时不足1个月的，"
     "委托法院应当先行续封或者续冻，再移交受托法院"
@@ -101,7 +100,7 @@ SPC_2011_ART_9 = (
     "退回后，受托法院应当在15日内将有关委托手续和案卷材料退回委托法院，并作出书面说明"
 )
 SUPPLY_DAYS = 30  # 法释〔2011〕11号 (2020 修正) 第八条: 委托法院应当在30日内完成补办事项
-FILES_BACK_DAYS = 15  # 法释〔2011〕11号 (2020 修正) 第九条: 高级人民法院同意退回后……15日内……退回 (not watched yet)
+FILES_BACK_DAYS = 15  # 法释〔2011〕11号 (2020 修正) 第九条: 高级人民法院同意退回后……15日内……退回 (the FILES clock)
 MEASURE_MATTERS = frozenset({"FREEZE", "SEAL", "SEIZE"})  # 查封、扣押、冻结 (Art. 485): a term
 
 SPC_2011_ART_2 = (
@@ -153,6 +152,7 @@ class Step(StrEnum):
     RENEWED = "DelegationRenewed"
     RELEASE_REQUESTED = "DelegationReleaseRequested"
     RELEASED = "DelegationReleased"
+    FILES_RETURNED = "DelegationFilesReturned"
 
 
 class Actor(StrEnum):
@@ -210,6 +210,8 @@ TRANSITIONS: dict[Step, tuple[Actor, frozenset[State], State | None]] = {
     Step.RENEWED: (Actor.EXECUTING, frozenset({State.COMPLETED}), None),
     Step.RELEASE_REQUESTED: (Actor.REQUESTING, frozenset({State.COMPLETED}), None),
     Step.RELEASED: (Actor.EXECUTING, frozenset({State.COMPLETED}), None),
+    # 第九条: after an approved return the files go back within 15 days (the FILES clock)
+    Step.FILES_RETURNED: (Actor.EXECUTING, frozenset({State.RETURNED}), None),
 }
 
 
@@ -275,6 +277,7 @@ class DeadlineKind(StrEnum):
     FILE = (
         "FILE"  # CASE: filed (立案) within 7 days of delivery (法释〔2011〕11号 (2020 修正) 第七条)
     )
+    FILES = "FILES"  # returned: the files go back within 15 days of approval (第九条)
 
 
 # The clocks set at delivery, by kind. CASE: 第七条 (FILE) and 民事诉讼法 (2023 修正) 第二百四十条 (START,
@@ -291,7 +294,7 @@ DELIVERY_CLOCKS: dict[Kind | None, tuple[DeadlineKind, ...]] = {
 class DeadlineRule:
     """Time allowed from delivery to start and to report, and how long before each to warn.
 
-    ``file`` (a ``CASE`` only), ``start`` and ``report`` in whole days are periods counted as the law counts days
+    ``file`` (a ``CASE`` only), ``files_back`` (after an approved return), ``start`` and ``report`` in whole days are periods counted as the law counts days
     (``courtbus.domain.calendar.reckon``; provisional past the holiday data); other spans (the demo's seconds) are plain
     offsets. ``warn_before`` is always a plain offset before the due time; ``lapse_warn_before``
     is how long before a freeze ends both courts are warned (an operational choice, not law).
@@ -303,6 +306,7 @@ class DeadlineRule:
     supply: timedelta = timedelta(days=SUPPLY_DAYS)
     lapse_warn_before: timedelta = timedelta(days=15)
     file: timedelta = timedelta(days=FILE_DAYS)
+    files_back: timedelta = timedelta(days=FILES_BACK_DAYS)
 
     def period(self, kind: DeadlineKind) -> timedelta:
         """The period of a clock set at delivery (FILE, START or REPORT)."""
@@ -352,9 +356,12 @@ class Delegation:
 
     @property
     def finished(self) -> bool:
-        """Ended, with no freeze left in force: nothing more can happen to it."""
+        """Ended, with no freeze left in force and no files owed back (or their overdue
+        notice sent): nothing more is watched on it."""
         live = self.measure is not None and self.measure.status in LIVE_MEASURE
-        return self.state in END_STATES and not live
+        files = next((d for d in self.deadlines if d.kind is DeadlineKind.FILES), None)
+        owed = files is not None and not files.overdue_sent
+        return self.state in END_STATES and not live and not owed
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +410,59 @@ def check_kind(kind: Kind | str | None, matter: str) -> Kind | None:
             code="DELEGATION_KIND_NOT_ALLOWED",
         )
     return kind
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOver:
+    """A freeze, seal or seizure the requesting court hands over with a case delegation."""
+
+    measure: str  # FREEZE, SEAL or SEIZE
+    until: datetime  # when its term ends
+
+
+HANDOVER_MONTHS = 1  # 第六条第三款: 有效期限在移交受托法院时不足1个月的 (counted by months_end)
+
+
+def check_handover(kind: Kind | str | None, measures: Sequence[HandedOver], at: datetime) -> None:
+    """The measures a request hands over, at ``at`` (the hand-over: the request's time).
+
+    法释〔2011〕11号 (2020 修正) 第六条第三款: a measure with under a month of its term left at the
+    hand-over is renewed by the requesting court first. "A month" runs out as
+    ``calendar.months_end`` counts it (民法典 第二百零一条、第二百零二条).
+
+    Raises:
+        ValidationError: ``DELEGATION_HANDOVER_NEEDS_CASE`` (measures on a request that is not
+            a case delegation: only a 委托执行 hands a case's measures over),
+            ``DELEGATION_HANDOVER_INVALID`` (not a freeze, seal or seizure),
+            ``DELEGATION_MEASURE_LAPSED`` (its term already ended) or
+            ``DELEGATION_MEASURE_NOT_RENEWED`` (under a month left).
+    """
+    if not measures:
+        return
+    if kind != Kind.CASE:  # a StrEnum: "CASE" as well
+        raise ValidationError(
+            "only a case delegation (kind CASE, 委托执行) hands over the case's freezes, seals "
+            f"and seizures ({SPC_2011_ART_6_3})", code="DELEGATION_HANDOVER_NEEDS_CASE",
+        )  # fmt: skip
+    enough = months_end(at, HANDOVER_MONTHS)
+    for i, m in enumerate(measures, start=1):
+        where = f"handed-over measure {i} ({m.measure}, until {m.until.isoformat()})"
+        if m.measure not in MEASURE_MATTERS:
+            raise ValidationError(
+                f"{where}: only a freeze, seal or seizure (FREEZE, SEAL, SEIZE) is handed over "
+                "with its term", code="DELEGATION_HANDOVER_INVALID",
+            )  # fmt: skip
+        if m.until <= at:
+            raise ValidationError(
+                f"{where}: its term has already ended; a lapsed measure cannot be handed over "
+                f"or renewed ({ART_485_RENEWAL})", code="DELEGATION_MEASURE_LAPSED",
+            )  # fmt: skip
+        if m.until < enough:
+            raise ValidationError(
+                f"{where}: under a month of its term is left (a month from the hand-over runs "
+                f"out at {enough.isoformat()}); renew it first (续封/续冻) and hand over the "
+                f"renewed term ({SPC_2011_ART_6_3})", code="DELEGATION_MEASURE_NOT_RENEWED",
+            )  # fmt: skip
 
 
 def request(
@@ -491,7 +551,8 @@ def apply(
             ``DELEGATION_ESCALATION_TOO_EARLY``, ``DELEGATION_NOT_ESCALATED``,
             ``DELEGATION_ALREADY_ESCALATED``, ``DELEGATION_NO_MEASURE``,
             ``DELEGATION_MEASURE_ILLEGAL_TRANSITION``, ``DELEGATION_MEASURE_LAPSED``,
-            ``DELEGATION_DETAIL_MISSING``, ``DELEGATION_NOT_FOR_MATTER``: an escalation, its
+            ``DELEGATION_DETAIL_MISSING``, ``DELEGATION_FILES_NOT_OWED``,
+            ``DELEGATION_NOT_FOR_MATTER``: an escalation, its
             answer or a return of a 事项委托).
     """
     rule = rule or DeadlineRule()
@@ -619,7 +680,20 @@ def _returned(
             f"(approved_at; {SPC_2011_ART_9})",
             "DELEGATION_RETURN_NOT_APPROVED",
         )  # fmt: skip
-    return changed
+    # the clocks of a live delegation end with it; the files are owed back from the approval
+    changed = replace(changed, deadlines=())
+    return _set_deadline(changed, DeadlineKind.FILES, reckon(x.approved_at, rule.files_back))
+
+
+def _files_returned(
+    d: Delegation, changed: Delegation, step: Step, at: datetime, rule: DeadlineRule, x: Detail
+) -> Delegation:
+    if _deadline(d, DeadlineKind.FILES) is None:
+        raise _refuse(
+            d, step, f"no files are owed back on it (already reported returned, or returned "
+            f"before the bus watched them; {SPC_2011_ART_9})", "DELEGATION_FILES_NOT_OWED",
+        )  # fmt: skip
+    return _set_deadline(changed, DeadlineKind.FILES, None)
 
 
 def _escalated(
@@ -717,6 +791,7 @@ _STEP_EFFECTS: dict[Step, _Effect] = {
     Step.MATERIALS_REQUESTED: _materials_requested,
     Step.MATERIALS_SUPPLIED: _materials_supplied,
     Step.RETURNED: _returned,
+    Step.FILES_RETURNED: _files_returned,
     Step.ESCALATED: _escalated,
     Step.ESCALATION_ANSWERED: _answered,
     Step.RENEWAL_REQUESTED: _measure_step,
@@ -756,6 +831,8 @@ def _settled(d: Delegation, kind: DeadlineKind) -> bool:
         return d.reported or d.state in END_STATES
     if kind is DeadlineKind.SUPPLY:
         return d.state is not State.MATERIALS_ASKED
+    if kind is DeadlineKind.FILES:
+        return False  # dropped when the files are reported back (DelegationFilesReturned)
     return d.measure is None or d.measure.status not in (
         MeasureStatus.ACTIVE,
         MeasureStatus.RENEWAL_REQUESTED,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from courtbus.domain.case_owner import STRICT, CaseOwnership
-from courtbus.domain.delegation import check_kind, check_not_self
+from courtbus.domain.delegation import HandedOver, check_handover, check_kind, check_not_self
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
 
@@ -76,6 +77,9 @@ class DelegationAsk:
     freeze_period_days: int | None
     amount: Money | None
     kind: str | None = None  # CASE (委托执行), MATTER (事项委托); None: sent before kinds
+    # a CASE's own freezes, seals and seizures handed over, and when (the request's time)
+    handed_over: tuple[HandedOver, ...] = ()
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,8 @@ def ask_from_payload(payload: Mapping[str, object]) -> DelegationAsk:
     period = payload.get("freeze_period_days")
     asset = payload.get("asset_kind")
     kind = payload.get("kind")
+    measures = payload.get("handed_over_measures")
+    at = payload.get("requested_at")
     return DelegationAsk(
         str(requesting["court_id"] if isinstance(requesting, Mapping) else requesting),
         str(executing["court_id"] if isinstance(executing, Mapping) else executing),
@@ -108,7 +114,25 @@ def ask_from_payload(payload: Mapping[str, object]) -> DelegationAsk:
         None if period is None else int(str(period)),
         None if amount is None else Money.parse(str(amount)),
         None if kind is None else str(kind),
+        _handed_over(measures),
+        at if isinstance(at, datetime) else None,
     )
+
+
+def _handed_over(raw: object) -> tuple[HandedOver, ...]:
+    """The ``handed_over_measures`` of a decoded payload (a list of records, or None)."""
+    if not isinstance(raw, Sequence):
+        return ()
+    found: list[HandedOver] = []
+    for m in raw:
+        until = m.get("until") if isinstance(m, Mapping) else None
+        if not isinstance(until, datetime) or until.tzinfo is None:
+            raise ValidationError(
+                "a handed-over measure needs its term's end (until, a time with its zone)",
+                code="DELEGATION_HANDOVER_INVALID",
+            )
+        found.append(HandedOver(str(m["measure"]), until))
+    return tuple(found)
 
 
 def check_request(
@@ -119,17 +143,20 @@ def check_request(
     """Refuse a delegation request the law or a regional rule does not allow.
 
     The one check the SDK, the gateway and the delegation service all call: a court may not
-    delegate to itself, the kind fits the matter (``delegation.check_kind``), and every rule
+    delegate to itself, the kind fits the matter (``delegation.check_kind``), the measures a
+    case hands over have a month left (``delegation.check_handover``), and every rule
     of ``check`` holds (annual caps only when
     ``deducted_this_year`` is given, i.e. in the delegation service, which keeps the counts).
 
     Raises:
         ValidationError: ``DELEGATION_SELF``, ``DELEGATION_KIND_INVALID``,
-            ``DELEGATION_KIND_NOT_ALLOWED``, or the first violation's code naming its rule
+            ``DELEGATION_KIND_NOT_ALLOWED``, a code of ``delegation.check_handover``, or the first violation's code naming its rule
             and what is allowed.
     """
     check_not_self(ask.requesting_court, ask.executing_court)
     check_kind(ask.kind, ask.matter)
+    if ask.handed_over:
+        check_handover(ask.kind, ask.handed_over, ask.at or datetime.now(UTC))
     violations = check(catalogue, ask, deducted_this_year)
     if violations:
         first = violations[0]

@@ -36,6 +36,7 @@ SPEC = FlowSpec(
         _m("DelegationMaterialsRequested", "materials_requested", "court", "executing_court"),
         _m("DelegationMaterialsSupplied", "materials_supplied", "court", "requesting_court"),
         _m("DelegationReturned", "returned", "court", "executing_court"),
+        _m("DelegationFilesReturned", "files_returned", "court", "executing_court"),
         _m("DelegationEscalated", "escalated", "court", "requesting_court"),
         _m("DelegationEscalationAnswered", "escalation_answered", "court", "superior_court"),
         _m("DelegationRenewalRequested", "renewal_requested", "court", "requesting_court"),

@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from kafka import KafkaConsumer
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from courtbus.catalogue.directory import Directory, load_directory
@@ -32,6 +32,8 @@ from courtbus.domain.courts import superior_of
 from courtbus.domain.delegation import (
     SPC_2011_ART_9,
     EscalationDecision,
+    HandedOver,
+    check_handover,
     check_kind,
     check_not_self,
 )
@@ -118,6 +120,16 @@ class DebtorIn(BaseModel):
         )
 
 
+class HandedOverMeasureIn(BaseModel):
+    """A freeze, seal or seizure a case delegation hands over (法释〔2011〕11号 (2020 修正)
+    第六条第三款: with at least a month of its term left, else renew it first)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    measure: Literal["FREEZE", "SEAL", "SEIZE"]
+    asset_description: str = Field(min_length=1, max_length=500)
+    until: AwareDatetime
+
+
 class DelegationRequestIn(BaseModel):
     """A delegation request as a court enters it."""
 
@@ -138,6 +150,8 @@ class DelegationRequestIn(BaseModel):
     # the clocks every delegation had before kinds (``courtbus.domain.delegation``)
     kind: DelegationKind | None = None
     enforced_suit: str | None = None  # the 民初 / 民终 number of the judgment enforced
+    # kind CASE: the requesting court's own measures handed over with the case (第六条第三款)
+    handed_over_measures: tuple[HandedOverMeasureIn, ...] = ()
 
     @field_validator("enforced_suit")
     @classmethod
@@ -245,11 +259,13 @@ def check_request(
     amount = Money.parse(req.amount) if req.amount is not None else None
     ask = policy.DelegationAsk(
         court_id, executing.id, req.matter, req.asset_kind, req.freeze_period_days, amount,
-        req.kind,
+        req.kind, tuple(HandedOver(m.measure, m.until) for m in req.handed_over_measures),
+        datetime.now(UTC),
     )  # fmt: skip
     if policies is None:
         check_not_self(ask.requesting_court, ask.executing_court)
         check_kind(ask.kind, ask.matter)
+        check_handover(ask.kind, ask.handed_over, datetime.now(UTC))
     else:
         policy.check_request(policies, ask)
     return req
@@ -413,6 +429,7 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
             "asset_description": req.asset_description, "amount": req.amount,
             "freeze_period_days": req.freeze_period_days, "requested_at": v.now(), "note": req.note,
             "kind": req.kind, "enforced_suit": req.enforced_suit,
+            "handed_over_measures": [m.model_dump() for m in req.handed_over_measures] or None,
         }  # fmt: skip
 
     def request_delegation(self, request: DelegationRequestIn | None = None, **fields: Any) -> Sent:
@@ -544,6 +561,32 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
                 "ground": "MATERIALS_NOT_SUPPLIED",
                 "reason": reason,
                 "approved_at": approved_at,
+            },
+        )
+
+    def report_files_returned(
+        self, delegation_id: str, explanation: str, *, tracking: str | None = None
+    ) -> Sent:
+        """Report a returned delegation's papers and case files sent back to the requesting
+        court with the written explanation (法释〔2011〕11号 (2020 修正) 第九条: within 15 days of
+        the 高级人民法院's approval; the bus warns before and alerts after that FILES deadline).
+
+        Raises:
+            ValidationError: ``DELEGATION_EXPLANATION_MISSING`` for an empty explanation (书面说明).
+        """
+        if not explanation.strip():
+            raise ValidationError(
+                f"the files go back with a written explanation ({SPC_2011_ART_9})",
+                code="DELEGATION_EXPLANATION_MISSING",
+            )
+        return self._send(
+            "DelegationFilesReturned",
+            {
+                "delegation_id": delegation_id,
+                "executing_court": self._me(),
+                "returned_at": v.now(),
+                "explanation": explanation,
+                "tracking": tracking,
             },
         )
 

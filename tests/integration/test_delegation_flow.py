@@ -36,8 +36,12 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {}
 READ_DB: list[str] = []
 DIRECTORIES: list[Path] = []  # the services' directory file, and a fixed one that adds court 3206
 COURTS = ("320583", "3205", "6101", "4408", "50")  # Jiangsu, Shaanxi, Guangdong, Chongqing
-# lapse_warn_before: a freeze ending in 20 s is warned 12 s before its end
-SHORT_DEADLINES = "default: {start: 8s, report: 16s, warn_before: 4s, lapse_warn_before: 12s}\n"
+# lapse_warn_before: a freeze ending in 20 s is warned 12 s before its end; EVICT (only the
+# files test asks it) has 4 s to supply materials and 8 s to send the files back after a return
+SHORT_DEADLINES = (
+    "default: {start: 8s, report: 16s, warn_before: 4s, lapse_warn_before: 12s}\n"
+    "matters: {EVICT: {start: 60s, report: 120s, warn_before: 4s, supply: 4s, files_back: 8s}}\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -300,6 +304,64 @@ def test_unanswered_request_gets_warning_then_overdue_notices(
     EXPECTED[did] = ("DELIVERED", ["Requested", "Delivered"])
 
 
+def test_a_returned_case_delegation_owes_its_files_back_in_15_days(
+    courts: dict[str, CourtClient], conn: Connection
+) -> None:
+    """法释〔2011〕11号 (2020 修正) 第九条: after the 高级人民法院 approved a return, the files go
+    back within 15 days (8 s here): warned, alerted when overdue, settled by the report."""
+    did = _id("files")
+    courts["320583"].request_delegation(
+        delegation_id=did,
+        case_number="(2024)苏0583执103号",
+        executing_court="6101",
+        matter="EVICT",
+        kind="CASE",
+        debtor=_person(),
+    )
+    wait_inbox(courts["6101"], did, 1)
+    courts["6101"].request_materials(did, ["腾退房屋的权属证明"], "请补充权属证明")
+
+    def overdue(client: CourtClient, deadline: str) -> bool:
+        return any(e.payload.get("deadline") == deadline and e.payload["notice"] == "OVERDUE"
+                   for e in wait_inbox(client, did, 1, timeout_s=1, notices=True))  # fmt: skip
+
+    wait_until(lambda: overdue(courts["6101"], "SUPPLY"), 60, "the supply deadline overdue")
+    courts["6101"].return_delegation(did, "逾期未补办", approved_at=datetime.now(UTC))
+    wait_until(lambda: overdue(courts["320583"], "FILES"), 60, "the files deadline overdue")
+    files = [
+        (e.payload["notice"], e.payload["deadline"])
+        for e in wait_inbox(courts["6101"], did, 1, timeout_s=5, notices=True)
+        if e.record.endswith("DeadlineNotice") and e.payload["deadline"] == "FILES"
+    ]
+    assert files == [("WARNING", "FILES"), ("OVERDUE", "FILES")]
+    reader = TopicReader(conn, "bus.alerts")
+    try:
+        alerts = reader.wait_for(lambda r: r.key == did.encode(), count=2)
+        assert len(alerts) == 2  # SUPPLY and FILES overdue, each once
+        courts["6101"].report_files_returned(
+            did, "委托法院逾期未补办，退回委托", tracking="EMS1234"
+        )
+        again = courts["6101"].report_files_returned(did, "再次报告")
+        dead = TopicReader(conn, "bus.deadletter")
+        try:
+            found = dead.wait_for(lambda r: dict(r.headers).get("ce_id") == again.event_id.encode())
+            assert header(found[0], "dlq_code") == "DELEGATION_FILES_NOT_OWED"
+        finally:
+            dead.close()
+    finally:
+        reader.close()
+    assert kinds(wait_inbox(courts["320583"], did, 4)) == [
+        "DelegationDelivered",
+        "DelegationMaterialsRequested",
+        "DelegationReturned",
+        "DelegationFilesReturned",
+    ]
+    EXPECTED[did] = (
+        "RETURNED",
+        ["Requested", "Delivered", "MaterialsRequested", "Returned", "FilesReturned"],
+    )
+
+
 def test_escalation_to_the_superior_court(courts: dict[str, CourtClient]) -> None:
     """15 days (here 8 s) unstarted: the requesting court escalates to the executing court's
     superior (320583 → 3205), which orders execution by a date; both courts hear the answer."""
@@ -391,6 +453,56 @@ def test_regional_policy_refusal_reaches_the_sender(
     assert found[0].headers.source == "bus:gateway"
     assert "report:796-798" in found[0].payload["reason"]  # the refusal names its source
     assert wait_inbox(courts["50"], did, 1, timeout_s=3) == []  # never delivered
+
+
+def test_a_case_handing_over_a_measure_with_under_a_month_left_is_refused(
+    courts: dict[str, CourtClient], conn: Connection
+) -> None:
+    """法释〔2011〕11号 (2020 修正) 第六条第三款: renewed first, or the hand-over is refused; the
+    gateway refuses what a client that skips the check sends, and the valid request after it
+    is delivered once."""
+    from courtbus.errors import ValidationError
+
+    client = courts["320583"]
+    bad_id, good_id = _id("handover-short"), _id("handover-ok")
+    soon = datetime.now(UTC) + timedelta(days=10)
+
+    def ask(did: str, until: datetime) -> dict[str, Any]:
+        return {"delegation_id": did, "case_number": "(2024)苏0583执107号",
+                "executing_court": "6101", "matter": "EVICT", "kind": "CASE",
+                "debtor": _person(), "handed_over_measures": [
+                    {"measure": "SEAL", "asset_description": "昆山市某路1号房产", "until": until}]}  # fmt: skip
+
+    with pytest.raises(ValidationError) as info:
+        client.request_delegation(**ask(bad_id, soon))
+    assert info.value.code == "DELEGATION_MEASURE_NOT_RENEWED"
+    # a client that skips the check: the payload of a valid request, its seal's term cut short
+    payload = client._request_payload(
+        client.check_request(**ask(bad_id, soon + timedelta(days=300)))
+    )
+    payload["handed_over_measures"][0]["until"] = soon
+    bad = client.send_record(NS + "DelegationRequested", payload)
+    good = client.request_delegation(**ask(good_id, datetime.now(UTC) + timedelta(days=300)))
+    outbox = "court.320583.outbox"
+    reader = TopicReader(conn, "bus.deadletter", outbox)
+    try:
+        (sent,) = reader.wait_for(lambda r: r.topic == outbox and r.offset == bad.offset
+                                  and r.partition == bad.partition)  # fmt: skip
+        (dead,) = reader.wait_for(lambda r: r.topic == "bus.deadletter"
+                                  and dict(r.headers).get("ce_id") == bad.event_id.encode())  # fmt: skip
+        assert header(dead, "dlq_code") == "DELEGATION_MEASURE_NOT_RENEWED"
+        assert dead.value == sent.value and dead.key == sent.key  # the original bytes
+    finally:
+        reader.close()
+    rejected = wait_until(lambda: [
+        e for e in client.inbox(timeout_s=1) if e.record.endswith("MessageRejected")
+        and e.payload["rejected_event_id"] == bad.event_id], 45, "the MessageRejected notice")  # fmt: skip
+    assert "第六条第三款" in rejected[0].payload["reason"]
+    delivered = wait_inbox(courts["6101"], good_id, 1)
+    assert [e.headers.id for e in delivered] == [good.event_id]
+    assert delivered[0].payload["handed_over_measures"][0]["measure"] == "SEAL"
+    assert wait_inbox(courts["6101"], bad_id, 1, timeout_s=3) == []  # never delivered
+    EXPECTED[good_id] = ("DELIVERED", ["Requested", "Delivered"])
 
 
 def test_sdk_refuses_bad_input_before_sending(

@@ -173,7 +173,8 @@ PRINTS_NO_IDS = {
     "dlq replay",  # its ref and code; a refusal's reason is masked (mask_ids_in_text)
     "blacklist generate", "blacklist sync", "blacklist verify-mirror", "blacklist verify",
     "delegation send", "delegation send-many", "delegation accept", "delegation materials",
-    "delegation supply", "delegation return", "delegation escalate", "delegation answer",
+    "delegation supply", "delegation return", "delegation files-returned", "delegation escalate",
+    "delegation answer",
     "delegation renew", "delegation renewed", "delegation released", "delegation release",
     "delegation progress", "delegation complete", "delegation cancel",
     "demo",  # its tables: test_the_demo_tables_mask_every_id below

@@ -305,9 +305,26 @@ def test_materials_set_a_30_day_supply_deadline_and_a_return_after_it() -> None:
     with pytest.raises(ValidationError, match="DELEGATION_RETURN_NOT_APPROVED"):  # not yet given
         apply(d, Step.RETURNED, EXE, supply.due,
               detail=Detail(approved_at=supply.due + timedelta(days=1)))  # fmt: skip
-    returned = apply(d, Step.RETURNED, EXE, supply.due, detail=Detail(approved_at=supply.due))
-    assert returned.state is State.RETURNED and returned.finished
+    approved = supply.due + timedelta(hours=1)  # Monday 04-01 17:00 UTC, 04-02 01:00 China
+    returned = apply(d, Step.RETURNED, EXE, approved, detail=Detail(approved_at=approved))
+    assert returned.state is State.RETURNED and not returned.finished  # the files are owed
     assert asked < supply.due
+    # 法释〔2011〕11号 第九条: the files go back within 15 days of the approval; day 15 is
+    # Wednesday 04-17 China, so the deadline is its end
+    assert [(x.kind, x.due) for x in returned.deadlines] == [
+        (DeadlineKind.FILES, datetime(2024, 4, 17, 16, 0, tzinfo=UTC))
+    ]
+    due = returned.deadlines[0].due
+    assert next_notice_at(returned) == due - timedelta(days=3)
+    late, sent = due_notices(returned, due)
+    assert [(n.deadline, n.kind) for n in sent] == [(DeadlineKind.FILES, NoticeKind.OVERDUE)]
+    assert late.finished and next_notice_at(late) is None  # kept for the retention only
+    back = apply(returned, Step.FILES_RETURNED, EXE, due - timedelta(days=1))
+    assert back.finished and back.deadlines == () and back.state is State.RETURNED
+    with pytest.raises(ValidationError, match="DELEGATION_FILES_NOT_OWED"):
+        apply(back, Step.FILES_RETURNED, EXE, due)
+    with pytest.raises(ValidationError, match="DELEGATION_WRONG_COURT"):
+        apply(returned, Step.FILES_RETURNED, REQ, due)
 
 
 def test_supplying_materials_settles_the_supply_deadline() -> None:

@@ -11,11 +11,13 @@ from courtbus.domain.delegation import (
     Delegation,
     Detail,
     EscalationDecision,
+    HandedOver,
     Kind,
     NoticeKind,
     State,
     Step,
     apply,
+    check_handover,
     check_kind,
     due_notices,
     next_notice_at,
@@ -165,3 +167,94 @@ def test_the_sdk_refuses_a_case_search_and_normalises_the_suit() -> None:
             _sdk_request(enforced_suit="(2023)苏0583执1号"), court_id="320583", directory=directory
         )
     assert info.value.code == "SUIT_NUMBER_INVALID"
+
+
+# -- 第六条第三款: a case's own measures handed over with at least a month left -------------
+
+
+def test_a_handed_over_measure_needs_a_month_left() -> None:
+    """A month from 2024-03-01 17:00 China runs out at the end of 04-01 (民法典 201/202)."""
+    month = datetime(2024, 4, 1, 16, 0, tzinfo=UTC)
+    check_handover(Kind.CASE, [HandedOver("FREEZE", month)], T0)  # a month left: passes
+    check_handover("CASE", [HandedOver("SEIZE", month + timedelta(days=300))], T0)
+    check_handover(Kind.MATTER, [], T0)  # nothing handed over: any kind
+    for measure, until, code in (
+        ("SEAL", month - timedelta(minutes=1), "DELEGATION_MEASURE_NOT_RENEWED"),
+        ("FREEZE", T0, "DELEGATION_MEASURE_LAPSED"),
+        ("DEDUCT", month, "DELEGATION_HANDOVER_INVALID"),
+    ):
+        with pytest.raises(ValidationError) as info:
+            check_handover(Kind.CASE, [HandedOver("FREEZE", month), HandedOver(measure, until)], T0)
+        assert info.value.code == code
+        assert "measure 2" in info.value.reason
+    with pytest.raises(ValidationError) as info:
+        check_handover(Kind.MATTER, [HandedOver("FREEZE", month)], T0)
+    assert (
+        info.value.code == "DELEGATION_HANDOVER_NEEDS_CASE" and "第六条第三款" in info.value.reason
+    )
+    with pytest.raises(ValidationError, match="DELEGATION_HANDOVER_NEEDS_CASE"):
+        check_handover(None, [HandedOver("FREEZE", month)], T0)
+
+
+def test_the_policy_check_reads_the_hand_over_from_a_decoded_payload() -> None:
+    from courtbus.catalogue.directory import load_directory
+    from courtbus.catalogue.policies import load_policies
+    from courtbus.domain import policy
+
+    rules = load_policies(load_directory())
+    until = T0 + timedelta(days=20)
+    payload = {
+        "requesting_court": {"court_id": REQ}, "executing_court": {"court_id": EXE},
+        "matter": "EVICT", "kind": "CASE", "requested_at": T0, "amount": None,
+        "handed_over_measures": [{"measure": "SEAL", "asset_description": "房产", "until": until}],
+    }  # fmt: skip
+    ask = policy.ask_from_payload(payload)
+    assert ask.handed_over == (HandedOver("SEAL", until),) and ask.at == T0
+    with pytest.raises(ValidationError, match="DELEGATION_MEASURE_NOT_RENEWED"):
+        policy.check_request(rules, ask)
+    renewed = {"measure": "SEAL", "asset_description": "房产", "until": until + timedelta(days=365)}
+    policy.check_request(rules, policy.ask_from_payload(
+        payload | {"handed_over_measures": [renewed]}))  # fmt: skip
+    naive = {"measure": "SEAL", "asset_description": "房产", "until": until.replace(tzinfo=None)}
+    with pytest.raises(ValidationError, match="DELEGATION_HANDOVER_INVALID"):
+        policy.ask_from_payload(payload | {"handed_over_measures": [naive]})
+
+
+def test_the_sdk_refuses_a_measure_handed_over_with_under_a_month_left() -> None:
+    from courtbus.catalogue.directory import load_directory
+    from courtbus.sdk.court import check_request
+
+    directory = load_directory()
+    soon = datetime.now(UTC) + timedelta(days=10)
+    later = datetime.now(UTC) + timedelta(days=200)
+    case = {"kind": "CASE", "matter": "EVICT"}
+    with pytest.raises(ValidationError) as info:
+        check_request(_sdk_request(**case, handed_over_measures=[
+            {"measure": "FREEZE", "asset_description": "银行存款", "until": soon}]),
+            court_id="320583", directory=directory)  # fmt: skip
+    assert info.value.code == "DELEGATION_MEASURE_NOT_RENEWED"
+    with pytest.raises(ValidationError) as info:
+        check_request(_sdk_request(kind="MATTER", handed_over_measures=[
+            {"measure": "FREEZE", "asset_description": "银行存款", "until": later}]),
+            court_id="320583", directory=directory)  # fmt: skip
+    assert info.value.code == "DELEGATION_HANDOVER_NEEDS_CASE"
+    req = check_request(_sdk_request(**case, handed_over_measures=[
+        {"measure": "SEAL", "asset_description": "房产", "until": later}]),
+        court_id="320583", directory=directory)  # fmt: skip
+    assert [m.until for m in req.handed_over_measures] == [later]
+
+
+def test_the_cli_reads_a_hand_over_as_measure_last_day_description() -> None:
+    from courtbus.app.cli.delegation import parse_hand_over, parse_request_line
+
+    seal = parse_hand_over("seal:2027-06-30:昆山市某路1号房产")
+    assert seal == {"measure": "SEAL", "asset_description": "昆山市某路1号房产",
+                    "until": datetime(2027, 6, 30, 16, 0, tzinfo=UTC)}  # fmt: skip
+    for bad in ("SEAL:2027-06-30", "SEAL:2027-13-01:房产", "SEAL:2027-06-30: "):
+        with pytest.raises(ValidationError, match="FIELD_INVALID"):
+            parse_hand_over(bad)
+    line = parse_request_line(
+        '{"to": "6101", "case": "(2024)苏0583执1号", "matter": "EVICT", "kind": "CASE", '
+        '"debtor-name": "张三", "debtor-id": "x", "hand-over": ["FREEZE:2027-01-31:银行存款"]}'
+    )
+    assert [m["measure"] for m in line["handed_over_measures"]] == ["FREEZE"]

@@ -70,11 +70,17 @@ def request_fields(
     nationality: Any = None,
     kind: Any = None,
     enforced_suit: Any = None,
+    hand_over: Any = None,
 ) -> dict[str, Any]:
     """The SDK's request fields from `delegation send`'s options (or a `send-many` line).
 
     A ``nationality`` (ISO 3166-1 alpha-3) makes ``debtor_id`` a passport number; ``kind``
-    CASE (委托执行) or MATTER (事项委托); ``enforced_suit`` a 民初 / 民终 case number.
+    CASE (委托执行) or MATTER (事项委托); ``enforced_suit`` a 民初 / 民终 case number;
+    ``hand_over`` a CASE's own measures, each ``MEASURE:LAST-DAY:description``
+    (:func:`parse_hand_over`).
+
+    Raises:
+        ValidationError: ``FIELD_INVALID`` for a hand-over that is not written so.
     """
     debtor = {"kind": _upper(debtor_kind), "name": debtor_name, "id_number": debtor_id}
     if nationality:
@@ -87,7 +93,28 @@ def request_fields(
         fields["kind"] = _upper(kind)
     if enforced_suit:
         fields["enforced_suit"] = enforced_suit
+    if hand_over:
+        items = [hand_over] if isinstance(hand_over, str) else list(hand_over)
+        fields["handed_over_measures"] = [parse_hand_over(str(x)) for x in items]
     return fields
+
+
+def parse_hand_over(text: str) -> dict[str, Any]:
+    """A measure a case delegation hands over, written ``SEAL:2027-06-30:昆山市某路1号房产``: the
+    measure (FREEZE, SEAL or SEIZE), its term's last day (China date) and what it holds.
+
+    Raises:
+        ValidationError: ``FIELD_INVALID``.
+    """
+    parts = text.split(":", 2)
+    if len(parts) != 3 or not parts[2].strip():
+        raise ValidationError(
+            f"{text!r}: write a handed-over measure as MEASURE:LAST-DAY:description, e.g. "
+            "SEAL:2027-06-30:昆山市某路1号房产", code="FIELD_INVALID",
+        )  # fmt: skip
+    measure, day, description = parts
+    return {"measure": _upper(measure.strip()), "until": _end_of_day(day.strip()),
+            "asset_description": description.strip()}  # fmt: skip
 
 
 def _upper(value: Any) -> Any:
@@ -96,7 +123,7 @@ def _upper(value: Any) -> Any:
 
 SEND_FIELDS = ("to", "case", "matter", "debtor_name", "debtor_id", "debtor_kind", "asset_kind",
                "amount", "freeze_days", "delegation_id", "nationality", "kind",
-               "enforced_suit")  # fmt: skip
+               "enforced_suit", "hand_over")  # fmt: skip
 REQUIRED_FIELDS = ("to", "case", "matter", "debtor_name", "debtor_id")
 
 
@@ -212,11 +239,19 @@ def send(
     enforced_suit: Annotated[
         str | None, typer.Option(help="The suit enforced, e.g. (2023)苏0583民初12号.")
     ] = None,
+    hand_over: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --kind CASE: a freeze, seal or seizure of yours handed over with the "
+            "case, MEASURE:LAST-DAY:description (e.g. SEAL:2027-06-30:昆山市某路1号房产); "
+            "repeatable. Under a month left is refused: renew it first (法释〔2011〕11号 第六条第三款)."
+        ),
+    ] = None,
 ) -> None:
     """Request a delegation from another court (checked completely before connecting)."""
     fields = request_fields(to, case, matter, debtor_name, debtor_id, debtor_kind, asset_kind,
                             check_amount(amount), freeze_days, delegation_id, nationality, kind,
-                            enforced_suit)  # fmt: skip
+                            enforced_suit, hand_over)  # fmt: skip
     request = check_request(court, fields)
     with court_client(court) as client:
         print_sent("request", client.request_delegation(request))
@@ -470,6 +505,28 @@ def return_(
     approved = _start_of_day(approved_on)
     send_step(court, delegation_id, Step.RETURNED, "return",
               lambda c: c.return_delegation(delegation_id, reason, approved_at=approved),
+              store=store, check=not no_check)  # fmt: skip
+
+
+@delegation_app.command("files-returned")
+def files_returned(
+    court: AsCourt,
+    delegation_id: str,
+    explanation: Annotated[
+        str, typer.Option(help="The written explanation (书面说明) sent with the files.")
+    ],
+    tracking: Annotated[
+        str | None, typer.Option(help="A courier's tracking number or a transfer id.")
+    ] = None,
+    store: Store = None,
+    no_check: NoCheck = False,
+) -> None:
+    """Report a returned delegation's files sent back (as the executing court): within 15 days
+    of the return's approval, 法释〔2011〕11号 (2020 修正) 第九条."""
+    check_court(court)
+    check_text(delegation_id=delegation_id, explanation=explanation, tracking=tracking)
+    send_step(court, delegation_id, Step.FILES_RETURNED, "files returned",
+              lambda c: c.report_files_returned(delegation_id, explanation, tracking=tracking),
               store=store, check=not no_check)  # fmt: skip
 
 

@@ -51,6 +51,7 @@ REJECT: Step = ("DelegationRejected", EXE)  # refused: 受托法院不得拒绝
 MATERIALS: Step = ("DelegationMaterialsRequested", EXE)
 SUPPLY: Step = ("DelegationMaterialsSupplied", REQ)
 RETURN: Step = ("DelegationReturned", EXE)
+FILES_BACK: Step = ("DelegationFilesReturned", EXE)
 RENEWAL: Step = ("DelegationRenewalRequested", REQ)
 RENEWED: Step = ("DelegationRenewed", EXE)
 RELEASE: Step = ("DelegationReleaseRequested", REQ)
@@ -194,6 +195,9 @@ def step_payload(record: str, did: str, court: str, at: datetime, **extra: Any) 
         base |= {"requesting_court": v.court(court), "requested_at": at, "reason": "已履行"}
     elif record == "DelegationReleased":
         base |= {"executing_court": v.court(court), "released_at": at, "summary": "已解冻"}
+    elif record == "DelegationFilesReturned":
+        base |= {"executing_court": v.court(court), "returned_at": at,
+                 "explanation": "逾期未补办，退回委托", "tracking": None}  # fmt: skip
     elif record == "DelegationDelivered":
         base |= {"executing_court": v.court(court), "delivered_at": at}
     else:

@@ -14,6 +14,7 @@ from tests.unit.flows.delegation_kit import (
     ALERTS,
     EVENTS,
     EXE,
+    FILES_BACK,
     MATERIALS,
     NS,
     RELEASE,
@@ -153,9 +154,41 @@ def test_unsupplied_materials_are_warned_overdue_then_the_delegation_may_be_retu
     assert_refused(h, unapproved, "DELEGATION_RETURN_NOT_APPROVED", sender=EXE)
     returned = step(h, RETURN, "dlg-mat")
     assert_applied(h, returned, "RETURNED")
+    # 第九条: the files go back within 15 days of the approval, watched as the FILES deadline
+    assert [k for k, _ in h.timers()] == ["dlg-mat"]
+    assert_refused(h, step(h, ACCEPT, "dlg-mat"), "DELEGATION_ILLEGAL_TRANSITION", sender=EXE)
+    back = step(h, FILES_BACK, "dlg-mat")
+    assert_applied(h, back, "RETURNED")
+    assert [o.topic for o in back.outputs] == [f"court.{REQ}.inbox", EVENTS]
     assert [k for k, _ in h.timers()] == []
+    again = step(h, FILES_BACK, "dlg-mat")
+    assert_refused(h, again, "DELEGATION_FILES_NOT_OWED", sender=EXE)
     h.advance(days=2)
     assert tracked(h, "dlg-mat") is None  # finished: evicted after the retention
+
+
+def test_files_not_sent_back_within_15_days_of_the_approval_are_warned_then_alerted() -> None:
+    h = make_harness(retention=30 * DAY)
+    request(h, "dlg-files")
+    step(h, ACCEPT, "dlg-files")
+    step(h, MATERIALS, "dlg-files")
+    ticks(h, 34)  # the 30 days to supply them pass
+    assert_applied(h, step(h, RETURN, "dlg-files"), "RETURNED")
+    assert_refused(h, step(h, ("DelegationFilesReturned", REQ), "dlg-files"),
+                   "DELEGATION_WRONG_COURT", sender=REQ)  # fmt: skip
+    seen = notices(h, ticks(h, 20))
+    files = [(kind, topic) for deadline, kind, topic in seen if deadline == "FILES"]
+    assert files == [
+        ("WARNING", f"court.{REQ}.inbox"),
+        ("WARNING", f"court.{EXE}.inbox"),
+        ("OVERDUE", f"court.{REQ}.inbox"),
+        ("OVERDUE", f"court.{EXE}.inbox"),
+        ("OVERDUE", ALERTS),
+    ]
+    assert {deadline for deadline, _, _ in seen} == {"FILES"}  # the other clocks ended with it
+    assert [k for k, _ in h.timers()] == []  # overdue sent: nothing more to watch
+    assert tracked(h, "dlg-files") is not None  # kept for the retention: a late report counts
+    assert_applied(h, step(h, FILES_BACK, "dlg-files"), "RETURNED")
 
 
 # -- freeze lifecycle -----------------------------------------------------------------------
