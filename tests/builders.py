@@ -34,7 +34,7 @@ def delegation_requested(at: datetime, **change: Any) -> Sample:
         "debtor": v.debtor("PERSON", "张三", PERSON_ID), "asset_kind": "DEPOSIT",
         "asset_description": "西安某银行账户存款", "amount": v.money("120000.00"),
         "freeze_period_days": 365, "requested_at": at, "note": None, "kind": "MATTER",
-        "enforced_suit": "(2023)苏0583民初456号",
+        "enforced_suit": "(2023)苏0583民初456号", "handed_over_measures": None,
     }  # fmt: skip
     return _sample("320583", "delegation.DelegationRequested", payload, change)
 

@@ -21,7 +21,7 @@ _REQUEST_BODY = (
     "34e58fb7ce1f0c33323035383306e689a7a4130c3332303538330ee88b8f3035383308363130310ae99995"
     "303102000ce5bca0e4b88924333230353833313939333033313231323334000002000236e8a5bfe5ae89e6"
     "9f90e993b6e8a18ce8b4a6e688b7e5ad98e6acbe020000000000b71b0002da0580aabcc1be6300"
-    "0000"  # kind, enforced_suit: null, null (fields added after the campaign found it)
+    "000000"  # kind, enforced_suit, handed_over_measures: null (added after the campaign)
 )
 _REQUEST_HEADERS: list[tuple[str, bytes | None]] = [
     ("ce_specversion", b"1.0"),

@@ -38,6 +38,7 @@ def one_per_flow() -> list[Sample]:
                 "note": None,
                 "kind": "MATTER",  # a freeze: 事项委托 (法释〔2011〕11号 (2020 修正) 第二条第二款)
                 "enforced_suit": "(2023)苏0583民初456号",
+                "handed_over_measures": None,  # a MATTER hands nothing over (第六条第三款: a CASE)
             },
         ),
         (

@@ -428,7 +428,7 @@ def check_handover(kind: Kind | str | None, measures: Sequence[HandedOver], at: 
 
     法释〔2011〕11号 (2020 修正) 第六条第三款: a measure with under a month of its term left at the
     hand-over is renewed by the requesting court first. "A month" runs out as
-    ``calendar.months_end`` counts it (民法典 第二百零一条、第二百零二条).
+    ``calendar.months_end`` counts it (民法典 (2020) 第二百零一条、第二百零二条).
 
     Raises:
         ValidationError: ``DELEGATION_HANDOVER_NEEDS_CASE`` (measures on a request that is not

@@ -244,7 +244,7 @@ def send(
         typer.Option(
             help="With --kind CASE: a freeze, seal or seizure of yours handed over with the "
             "case, MEASURE:LAST-DAY:description (e.g. SEAL:2027-06-30:昆山市某路1号房产); "
-            "repeatable. Under a month left is refused: renew it first (法释〔2011〕11号 第六条第三款)."
+            "repeatable. Under a month left is refused: renew it first (法释〔2011〕11号 (2020 修正) 第六条第三款)."
         ),
     ] = None,
 ) -> None:
