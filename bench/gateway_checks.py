@@ -15,7 +15,8 @@ side (``checks_cpu_us_per_record`` and ``checks_signed_cpu_us_per_record``).
 Figures: CPU time of this process per record (``time.process_time``: the main figure on a
 loaded machine; the least of ``--repeat`` runs) and records/s of wall time with the load
 average beside it. ``--profile``
-prints cProfile's top functions; ``--json PATH`` writes the figures.
+prints cProfile's top functions (by ``$BENCH_PROFILE_SORT``, default tottime; e.g. cumulative);
+``--json PATH`` writes the figures.
 ``python -m bench.gateway_checks [N] [--batch 500] [--repeat 3] [--signed] [--profile]
 [--json PATH]``.
 """
@@ -23,6 +24,7 @@ prints cProfile's top functions; ``--json PATH`` writes the figures.
 from __future__ import annotations
 
 import argparse
+import os
 import cProfile
 import pstats
 import sys
@@ -49,7 +51,7 @@ from courtbus.wire.envelope import Envelope
 from services.gateway.flow import GatewayFlow
 
 GOAL_US = GOALS["gateway_cpu_us_per_record"].target  # all told; the checks are a part of it
-SORT = "tottime"
+SORT = os.environ.get("BENCH_PROFILE_SORT", "tottime")
 
 
 def records(
