@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -158,6 +159,30 @@ def serve_metrics(worker: Worker) -> int | None:
     return bound
 
 
+EXIT_WITH_PARENT_ENV = "COURTBUS_EXIT_WITH_PARENT"
+
+
+def exit_with_parent(stop: Callable[[], None], every_s: float = 1.0) -> threading.Thread | None:
+    """With ``$COURTBUS_EXIT_WITH_PARENT`` set (to anything but empty or ``0``), call ``stop``
+    once the process that started this one is gone (its parent pid changes: it was reparented),
+    looking every ``every_s``. For services a parent runs for its own life, such as the demo's:
+    a demo killed outright (SIGKILL, a test's timeout) must not leave them running. The thread
+    (a daemon), or None when the variable is not set."""
+    if os.environ.get(EXIT_WITH_PARENT_ENV, "").strip() in ("", "0"):
+        return None
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)  # a poll of the parent pid: there is no event to wait on
+        log.warning("the process that started this service (pid %d) is gone; stopping", parent)
+        stop()
+
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_service(make: Callable[[Envelope], Flow]) -> None:
     """Run one worker of a flow until SIGTERM/SIGINT.
 
@@ -167,7 +192,8 @@ def run_service(make: Callable[[Envelope], Flow]) -> None:
     ``wait_for_cluster``), and the runtime's settings (``COURTBUS_STATE_DIR``,
     ``COURTBUS_INSTANCE``, ``COURTBUS_TICK_SECONDS``, ...: see ``WorkerConfig.from_env``),
     ``COURTBUS_SIGNING_KEY`` (the service's private key: ``sign_outputs``),
-    ``COURTBUS_METRICS_PORT`` (``serve_metrics``). A
+    ``COURTBUS_METRICS_PORT`` (``serve_metrics``), ``COURTBUS_EXIT_WITH_PARENT``
+    (``exit_with_parent``). A
     configuration error or a cluster that does not come up is one logged line and exit code 2.
     ``kill -USR1 <pid>`` writes every thread's stack to the service's stderr (a stuck worker).
     """
@@ -196,6 +222,7 @@ def run_service(make: Callable[[Envelope], Flow]) -> None:
         sys.exit(2)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
+    exit_with_parent(worker.stop)
     try:
         worker.run()
     except CourtbusError as exc:

@@ -85,6 +85,7 @@ def running_services(
             "COURTBUS_BOOTSTRAP": conn.bootstrap,
             "COURTBUS_REGISTRY_URL": conn.registry_url or "",
         }
+    env["COURTBUS_EXIT_WITH_PARENT"] = "1"  # a demo killed outright takes its services along
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name in SERVICES:

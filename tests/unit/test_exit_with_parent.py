@@ -1,0 +1,56 @@
+"""``services.main.exit_with_parent``: a service the demo started stops when the demo is killed
+outright (a test's timeout SIGKILLs the demo; its services used to run on, reparented)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.main import exit_with_parent
+from tests.integration.helpers import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+CHILD = """
+import sys, threading, time
+from pathlib import Path
+from services.main import exit_with_parent
+done = threading.Event()
+watching = exit_with_parent(lambda: (Path(sys.argv[1]).write_text("stopped"), done.set()), 0.05)
+Path(sys.argv[1] + ".ready").write_text("yes" if watching else "no")
+done.wait(60)
+"""
+PARENT = """
+import subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+time.sleep(120)
+"""
+
+
+def test_without_the_variable_nothing_watches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COURTBUS_EXIT_WITH_PARENT", raising=False)
+    assert exit_with_parent(lambda: None) is None
+    monkeypatch.setenv("COURTBUS_EXIT_WITH_PARENT", "0")
+    assert exit_with_parent(lambda: None) is None
+
+
+def test_a_service_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
+    mark = tmp_path / "child"
+    env = {**os.environ, "COURTBUS_EXIT_WITH_PARENT": "1", "PYTHONPATH": str(REPO)}
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(mark)], env=env)
+    try:
+        ready = Path(f"{mark}.ready")
+        wait_until(ready.exists, 30, "the child to start watching")
+        assert ready.read_text() == "yes"
+        assert not mark.exists()  # its parent is alive: nothing stopped
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        wait_until(mark.exists, 10, "the child to stop after its parent was killed")
+        assert mark.read_text() == "stopped"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
