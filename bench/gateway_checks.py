@@ -24,8 +24,8 @@ prints cProfile's top functions (by ``$BENCH_PROFILE_SORT``, default tottime; e.
 from __future__ import annotations
 
 import argparse
-import os
 import cProfile
+import os
 import pstats
 import sys
 import tempfile

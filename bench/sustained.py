@@ -67,6 +67,7 @@ from bench.common import (
 from bench.latency import request
 from courtbus.runtime.metrics import live_targets
 from courtbus.sdk import CourtClient
+from courtbus.web.service_metrics import metric_sum
 from courtbus.wire import values as v
 
 SENDER, EXECUTING = "320583", "6101"
@@ -145,9 +146,8 @@ def cache_kib(state_dir: Path, services: Mapping[str, Service]) -> dict[str, int
             try:
                 with urllib.request.urlopen(f"http://{target.address}/metrics", timeout=5) as r:
                     text = r.read().decode()
-                value = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                            if line.startswith("courtbus_state_cache_bytes{"))  # fmt: skip
-            except (OSError, ValueError, IndexError):
+                value = metric_sum(text, "courtbus_state_cache_bytes")
+            except (OSError, ValueError):
                 value = 0.0
         found[name] = int(value // 1024)
     return found

@@ -51,6 +51,20 @@ def quantile(buckets: dict[float, float], q: float) -> float | None:
     return lower
 
 
+def metric_sum(text: str, name: str) -> float:
+    """The sum of every sample of metric ``name`` (all its labels) in ``/metrics`` text.
+
+    Raises:
+        ValueError: not Prometheus text.
+    """
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
 def read_metrics(text: str) -> dict[str, dict[str, Any]]:
     """Per flow, from one service's ``/metrics`` text: lag, records in, dead-lettered and the
     batch-seconds histogram's cumulative buckets.

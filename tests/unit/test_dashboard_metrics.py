@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 
 from courtbus.bus.records import Output
 from courtbus.runtime.metrics import WorkerMetrics, write_target
-from courtbus.web.service_metrics import quantile, read_metrics, scrape_services
+from courtbus.web.service_metrics import metric_sum, quantile, read_metrics, scrape_services
 
 
 def test_a_workers_text_read_per_flow() -> None:
@@ -27,6 +27,14 @@ def test_a_workers_text_read_per_flow() -> None:
     assert row["buckets"][math.inf] == 100
     p99 = quantile(row["buckets"], 0.99)
     assert p99 is not None and 0.0 < p99 <= 0.005  # 99 of 100 batches took 4 ms
+
+
+def test_a_metric_summed_over_its_labels() -> None:
+    m = WorkerMetrics("blacklist")
+    m.state_cache.labels("blacklist").set(8 * 2**20)
+    text = generate_latest(m.registry).decode()
+    assert metric_sum(text, "courtbus_state_cache_bytes") == 8 * 2**20
+    assert metric_sum(text, "courtbus_no_such_metric") == 0
 
 
 def test_quantile_as_prometheus_interpolates() -> None:
