@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterable, Iterable, MutableMapping
+from collections.abc import AsyncIterable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,33 @@ class Settings:
 TABLES = ("entries", "applied")  # the app's tables: their changelogs are declared first
 
 
+@contextlib.contextmanager
+def _cluster_errors(conn: Connection) -> Iterator[None]:
+    """kafka-python's errors inside as ``ClusterError`` ``CLUSTER_UNREACHABLE``."""
+    from kafka.errors import KafkaError
+
+    try:
+        yield
+    except KafkaError as exc:
+        raise ClusterError(
+            f"cannot reach Kafka at {conn.bootstrap}: {type(exc).__name__}",
+            code="CLUSTER_UNREACHABLE",
+        ) from exc
+
+
+@contextlib.contextmanager
+def _metadata(conn: Connection) -> Iterator[Any]:
+    """A kafka-python consumer for metadata only, closed after; errors as ``_cluster_errors``."""
+    from kafka import KafkaConsumer
+
+    with _cluster_errors(conn):
+        consumer = KafkaConsumer(**conn.kafka_settings())
+        try:
+            yield consumer
+        finally:
+            consumer.close()
+
+
 def declare_changelogs(
     conn: Connection, app_id: str, tables: Iterable[str], partitions: int
 ) -> None:
@@ -113,12 +140,12 @@ def declare_changelogs(
         ConfigError: ``TOPIC_PARTITIONS_MISMATCH``: a changelog exists with other partitions.
         ClusterError: ``CLUSTER_UNREACHABLE``.
     """
-    from kafka import KafkaAdminClient, KafkaConsumer
+    from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+    from kafka.errors import TopicAlreadyExistsError
 
     names = [f"{app_id}-{table}-changelog" for table in tables]
-    try:
+    with _cluster_errors(conn):
         admin = KafkaAdminClient(**conn.kafka_settings())
         try:
             for name in names:
@@ -127,33 +154,25 @@ def declare_changelogs(
                                                   topic_configs={"cleanup.policy": "compact"})])  # fmt: skip
         finally:
             admin.close()
-        consumer = KafkaConsumer(**conn.kafka_settings())
-        try:
-            deadline = time.monotonic() + 60
-            for name in names:
-                while True:
-                    consumer.topics()  # a metadata refresh
-                    found = consumer.partitions_for_topic(name) or set()
-                    if len(found) == partitions:
-                        break
-                    if found and len(found) != partitions:
-                        raise ConfigError(
-                            f"{name} has {len(found)} partitions, the source topic {partitions}: "
-                            "delete it (the table is rebuilt from the source) or set "
-                            "COURTBUS_MIRROR_PARTITIONS",
-                            code="TOPIC_PARTITIONS_MISMATCH",
-                        )
-                    if time.monotonic() > deadline:
-                        raise ClusterError(f"{name} not in the metadata after 60 s",
-                                           code="CLUSTER_UNREACHABLE")  # fmt: skip
-                    time.sleep(0.2)
-        finally:
-            consumer.close()
-    except KafkaError as exc:
-        raise ClusterError(
-            f"cannot reach Kafka at {conn.bootstrap}: {type(exc).__name__}",
-            code="CLUSTER_UNREACHABLE",
-        ) from exc
+    with _metadata(conn) as consumer:
+        deadline = time.monotonic() + 60
+        for name in names:
+            while True:
+                consumer.topics()  # a metadata refresh
+                found = consumer.partitions_for_topic(name) or set()
+                if len(found) == partitions:
+                    break
+                if found:
+                    raise ConfigError(
+                        f"{name} has {len(found)} partitions, the source topic {partitions}: "
+                        "delete it (the table is rebuilt from the source) or set "
+                        "COURTBUS_MIRROR_PARTITIONS",
+                        code="TOPIC_PARTITIONS_MISMATCH",
+                    )
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"{name} not in the metadata after 60 s",
+                                       code="CLUSTER_UNREACHABLE")  # fmt: skip
+                time.sleep(0.2)
 
 
 def topic_partitions(conn: Connection, topic: str) -> int:
@@ -166,20 +185,8 @@ def topic_partitions(conn: Connection, topic: str) -> int:
             topics not applied).
         ClusterError: ``CLUSTER_UNREACHABLE``.
     """
-    from kafka import KafkaConsumer
-    from kafka.errors import KafkaError
-
-    try:
-        consumer = KafkaConsumer(**conn.kafka_settings())
-        try:
-            parts = consumer.partitions_for_topic(topic)
-        finally:
-            consumer.close()
-    except KafkaError as exc:
-        raise ClusterError(
-            f"cannot reach Kafka at {conn.bootstrap}: {type(exc).__name__}",
-            code="CLUSTER_UNREACHABLE",
-        ) from exc
+    with _metadata(conn) as consumer:
+        parts = consumer.partitions_for_topic(topic)
     if not parts:
         raise ConfigError(
             f"topic {topic} not found at {conn.bootstrap}: {_missing_topic_hint(topic)}",
