@@ -359,7 +359,7 @@ class Delegation:
         """Ended, with no freeze left in force and no files owed back (or their overdue
         notice sent): nothing more is watched on it."""
         live = self.measure is not None and self.measure.status in LIVE_MEASURE
-        files = next((d for d in self.deadlines if d.kind is DeadlineKind.FILES), None)
+        files = _deadline(self, DeadlineKind.FILES)
         owed = files is not None and not files.overdue_sent
         return self.state in END_STATES and not live and not owed
 

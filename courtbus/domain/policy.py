@@ -135,6 +135,21 @@ def _handed_over(raw: object) -> tuple[HandedOver, ...]:
     return tuple(found)
 
 
+def check_law(ask: DelegationAsk) -> None:
+    """The law's checks of a delegation request, without the regional rules: a court may not
+    delegate to itself, the kind fits the matter (``delegation.check_kind``), and the measures
+    a case hands over have a month left (``delegation.check_handover``, at ``ask.at``).
+
+    Raises:
+        ValidationError: ``DELEGATION_SELF``, ``DELEGATION_KIND_INVALID``,
+            ``DELEGATION_KIND_NOT_ALLOWED`` or a code of ``delegation.check_handover``.
+    """
+    check_not_self(ask.requesting_court, ask.executing_court)
+    check_kind(ask.kind, ask.matter)
+    if ask.handed_over:  # most requests hand nothing over: no clock read for them
+        check_handover(ask.kind, ask.handed_over, ask.at or datetime.now(UTC))
+
+
 def check_request(
     catalogue: PolicyCatalogue,
     ask: DelegationAsk,
@@ -142,21 +157,15 @@ def check_request(
 ) -> None:
     """Refuse a delegation request the law or a regional rule does not allow.
 
-    The one check the SDK, the gateway and the delegation service all call: a court may not
-    delegate to itself, the kind fits the matter (``delegation.check_kind``), the measures a
-    case hands over have a month left (``delegation.check_handover``), and every rule
-    of ``check`` holds (annual caps only when
-    ``deducted_this_year`` is given, i.e. in the delegation service, which keeps the counts).
+    The one check the SDK, the gateway and the delegation service all call: ``check_law``,
+    then every rule of ``check`` (annual caps only when ``deducted_this_year`` is given, i.e.
+    in the delegation service, which keeps the counts).
 
     Raises:
-        ValidationError: ``DELEGATION_SELF``, ``DELEGATION_KIND_INVALID``,
-            ``DELEGATION_KIND_NOT_ALLOWED``, a code of ``delegation.check_handover``, or the first violation's code naming its rule
-            and what is allowed.
+        ValidationError: a code of ``check_law``, or the first violation's code naming its
+            rule and what is allowed.
     """
-    check_not_self(ask.requesting_court, ask.executing_court)
-    check_kind(ask.kind, ask.matter)
-    if ask.handed_over:
-        check_handover(ask.kind, ask.handed_over, ask.at or datetime.now(UTC))
+    check_law(ask)
     violations = check(catalogue, ask, deducted_this_year)
     if violations:
         first = violations[0]

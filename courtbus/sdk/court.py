@@ -33,9 +33,6 @@ from courtbus.domain.delegation import (
     SPC_2011_ART_9,
     EscalationDecision,
     HandedOver,
-    check_handover,
-    check_kind,
-    check_not_self,
 )
 from courtbus.domain.identity import (
     CaseNumber,
@@ -263,9 +260,7 @@ def check_request(
         datetime.now(UTC),
     )  # fmt: skip
     if policies is None:
-        check_not_self(ask.requesting_court, ask.executing_court)
-        check_kind(ask.kind, ask.matter)
-        check_handover(ask.kind, ask.handed_over, datetime.now(UTC))
+        policy.check_law(ask)
     else:
         policy.check_request(policies, ask)
     return req

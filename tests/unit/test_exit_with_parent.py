@@ -25,9 +25,9 @@ Path(sys.argv[1] + ".ready").write_text("yes" if watching else "no")
 done.wait(60)
 """
 PARENT = """
-import subprocess, sys, time
-subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
-time.sleep(120)
+import subprocess, sys
+subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]], stdin=subprocess.DEVNULL)
+sys.stdin.read()  # alive until the test kills it (or closes its stdin)
 """
 
 
@@ -41,7 +41,8 @@ def test_without_the_variable_nothing_watches(monkeypatch: pytest.MonkeyPatch) -
 def test_a_service_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
     mark = tmp_path / "child"
     env = {**os.environ, "COURTBUS_EXIT_WITH_PARENT": "1", "PYTHONPATH": str(REPO)}
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(mark)], env=env)
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(mark)], env=env,
+                              stdin=subprocess.PIPE)  # fmt: skip
     try:
         ready = Path(f"{mark}.ready")
         wait_until(ready.exists, 30, "the child to start watching")
