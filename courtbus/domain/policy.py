@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from courtbus.domain.case_owner import STRICT, CaseOwnership
 from courtbus.domain.delegation import HandedOver, check_handover, check_kind, check_not_self
@@ -111,8 +112,8 @@ def ask_from_payload(payload: Mapping[str, object]) -> DelegationAsk:
         str(executing["court_id"] if isinstance(executing, Mapping) else executing),
         str(payload["matter"]),
         None if asset is None else str(asset),
-        None if period is None else int(str(period)),
-        None if amount is None else Money.parse(str(amount)),
+        None if period is None else period if type(period) is int else int(str(period)),
+        None if amount is None else Money.parse(amount if type(amount) is Decimal else str(amount)),
         None if kind is None else str(kind),
         _handed_over(measures),
         at if isinstance(at, datetime) else None,

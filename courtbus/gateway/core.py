@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +34,7 @@ DEFAULT_MAX_VALUE_BYTES = OUTBOX_MAX_VALUE_BYTES
 MAX_KEY_CHARS = 128  # the read model's id columns
 EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
 EVENT_ID_UNBOUND = "EVENT_ID_UNBOUND"
+_SIGNATURE_EXTENSION = HEADER.removeprefix("ce_")  # EventHeaders.extensions drops the ce_
 _ABSENT = b"\xff\xff\xff\xff"  # a length no part has: a null key or value
 
 
@@ -152,15 +154,17 @@ class Gateway:
             )
         return kind, pid
 
-    def verify(self, raw: RawRecord, kind: str, pid: str, now: datetime) -> Verified | None:
+    def verify(
+        self, raw: RawRecord, kind: str, pid: str, now: datetime, headers: EventHeaders
+    ) -> Verified | None:
         """The record's signature checked against the outbox owner's keys (None: unsigned and
-        allowed, see ``SignaturePolicy``).
+        allowed, see ``SignaturePolicy``); ``headers``: the record's, as read.
 
         Raises:
             SignatureError: ``SIGNATURE_*`` (see ``courtbus.security.signing.verify``).
         """
         owner = f"{kind}.{pid}"
-        if not any(name.lower() == HEADER and value for name, value in raw.headers or ()):
+        if not headers.extensions.get(_SIGNATURE_EXTENSION):  # absent or empty
             if self.signatures.required or owner in self._signing:
                 why = "signatures are required" if self.signatures.required else (
                     f"{owner} has a signing key in the directory")  # fmt: skip
@@ -191,7 +195,7 @@ class Gateway:
             raise ValidationError(
                 f"ce_source {headers.source} does not own {raw.topic}", code="SOURCE_SPOOFED"
             )
-        signed = self.verify(raw, kind, pid, now or datetime.now(UTC))
+        signed = self.verify(raw, kind, pid, now or datetime.now(UTC), headers)
         event = self.envelope.read(raw, headers)
         check_sender(event.record, kind, pid, event.payload)
         if not self._payload_check(event.record)(event.payload, self._designations, self._memo):
@@ -261,11 +265,17 @@ def record_digest(raw: RawRecord) -> str:
         else:
             update(len(part).to_bytes(4, "big"))
             update(part)
-    ce = [(k.lower(), v) for k, v in raw.headers or () if k[:3].lower() == "ce_"]
-    ce.sort()
-    for name, value in ce:
-        label = name.encode()
-        update(len(label).to_bytes(4, "big"))
+    headers = raw.headers or ()
+    names = tuple([name for name, _ in headers])
+    plan = _DIGEST_PLANS.get(names) or _digest_plan(names)
+    if plan is None:  # a ce_* name twice (the gateway refuses such a record before this)
+        ce = sorted((k.lower(), v) for k, v in headers if k[:3].lower() == "ce_")
+        plan = ()
+        for name, value in ce:
+            label = name.encode()
+            _update_part(update, len(label).to_bytes(4, "big") + label, value)
+    for index, label in plan:
+        value = headers[index][1]
         update(label)
         if value is None:
             update(_ABSENT)
@@ -273,3 +283,30 @@ def record_digest(raw: RawRecord) -> str:
             update(len(value).to_bytes(4, "big"))
             update(value)
     return digest.hexdigest()
+
+
+_DIGEST_PLANS: dict[tuple[str, ...], tuple[tuple[int, bytes], ...]] = {}
+_MAX_PLANS = 256  # header layouts remembered (one per client library and version, in practice)
+
+
+def _update_part(update: Callable[[bytes], object], label: bytes, value: bytes | None) -> None:
+    update(label)
+    if value is None:
+        update(_ABSENT)
+    else:
+        update(len(value).to_bytes(4, "big"))
+        update(value)
+
+
+def _digest_plan(names: tuple[str, ...]) -> tuple[tuple[int, bytes], ...] | None:
+    """Which headers of a record with these header ``names`` ``record_digest`` hashes, in its
+    order (by lower-cased name), each with its length-prefixed lower-cased name: worked out
+    once per layout, since one client writes every record's headers in one layout. None if a
+    ``ce_*`` name comes twice (then the values' order decides, record by record)."""
+    ce = sorted((name.lower(), i) for i, name in enumerate(names) if name[:3].lower() == "ce_")
+    if len({name for name, _ in ce}) != len(ce):
+        return None
+    plan = tuple((i, len(label := name.encode()).to_bytes(4, "big") + label) for name, i in ce)
+    if len(_DIGEST_PLANS) < _MAX_PLANS:
+        _DIGEST_PLANS[names] = plan
+    return plan
