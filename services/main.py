@@ -18,7 +18,7 @@ from courtbus.config import Connection, resolve
 from courtbus.domain.calendar import CHINA
 from courtbus.errors import ClusterError, ConfigError, CourtbusError, RegistryError
 from courtbus.logs import configure_logging
-from courtbus.runtime.config import WorkerConfig
+from courtbus.runtime.config import WorkerConfig, tune_gc
 from courtbus.runtime.flow import Flow
 from courtbus.runtime.metrics import write_target
 from courtbus.runtime.worker import Worker
@@ -196,6 +196,7 @@ def run_service(make: Callable[[Envelope], Flow]) -> None:
     (``exit_with_parent``). A
     configuration error or a cluster that does not come up is one logged line and exit code 2.
     ``kill -USR1 <pid>`` writes every thread's stack to the service's stderr (a stuck worker).
+    Once set up, the garbage collector is tuned for a worker (``tune_gc``).
     """
     configure_logging(logging.INFO)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -223,6 +224,7 @@ def run_service(make: Callable[[Envelope], Flow]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     exit_with_parent(worker.stop)
+    tune_gc()
     try:
         worker.run()
     except CourtbusError as exc:

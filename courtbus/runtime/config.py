@@ -6,6 +6,7 @@ Every setting has an environment variable (``from_env``); the defaults suit a lo
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import uuid
 from dataclasses import dataclass
@@ -123,3 +124,19 @@ def claim_slot(base: Path, instance: int | None = None) -> Slot:
         "give each worker its own COURTBUS_INSTANCE or leave it unset",
         code="STATE_SLOT_BUSY",
     )
+
+
+# Young-generation collections every 50,000 allocations instead of CPython's 700: a worker
+# allocates a few dozen objects per record, so the default runs the collector every few
+# records (measured with bench.gateway_checks: 74.8 µs CPU per record with the default,
+# 69.5 with these, 66.6 with no collector at all). Cycles are still freed, in bigger rounds.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
+def tune_gc() -> None:
+    """Move what start-up made (modules, schemas, rules) out of the collector's sight
+    (``gc.freeze``) and collect the young generation less often (``GC_THRESHOLDS``): run by a
+    service once it is set up, before its worker starts."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

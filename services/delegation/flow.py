@@ -10,6 +10,7 @@ overdue notices from timers indexed by due time. Finished delegations leave the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,6 +80,12 @@ class DelegationFlow(Flow):
         )
 
     # -- events ------------------------------------------------------------------------------
+
+    def prepare(self, records: Sequence[RawRecord], state: State) -> None:
+        """Look the batch's delegations up at once (a step's record key is its delegation's
+        id): one query, not one per record, most of them for requests not seen before."""
+        keys = [r.key for r in records if r.key is not None and r.topic == EVENTS]
+        state.prefetch(DELEGATIONS.name, keys)
 
     def on_event(self, record: Incoming, state: State) -> list[Output]:
         """Outputs for one record of ``bus.delegation.events`` or the caps topic; raise to refuse."""
