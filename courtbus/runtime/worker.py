@@ -279,8 +279,10 @@ class Worker:
         resume them when less than two do (librdkafka then fetches from the record after the
         last one taken, so nothing is lost or read twice; a pause or resume waits for
         librdkafka's threads, so not on every batch)."""
+        if not self.flow.paced_inputs:
+            return  # (without this, 0 waiting >= 0 asked librdkafka its assignment every poll)
         waiting = sum(len(r) for r in self._carry.values())
-        limit = 2 * max(self.flow.paced_inputs.values(), default=0)
+        limit = 2 * max(self.flow.paced_inputs.values())
         if waiting >= 2 * limit and not self._paused:
             self._paused = {
                 tp for tp in consumer.assignment() if tp.topic in self.flow.paced_inputs
