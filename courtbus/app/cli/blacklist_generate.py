@@ -1,5 +1,5 @@
 """`courtbus blacklist generate`: synthetic national-list entries to a JSON-lines file, or to
-Kafka only when ``--topic`` names a topic (registered on ``blacklist_app``; the generator is
+Kafka only when ``--topic`` names a topic (registered on ``blacklist_app`` by ``courtbus.app.cli.blacklist``; the generator is
 ``courtbus.synth.blacklist``).
 
 The listing courts are the participant directory's (or those of ``--court``): entries of
@@ -27,7 +27,6 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from courtbus.app.cli.blacklist import blacklist_app
 from courtbus.app.cli.common import cli_connection, out
 from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
@@ -97,7 +96,6 @@ def listing_courts(court_ids: list[str], allow_unknown: bool) -> list[SynthCourt
     return [synth_court(c, names.get(c)) for c in dict.fromkeys(court_ids)]
 
 
-@blacklist_app.command("generate")
 def generate(
     count: Annotated[
         int, typer.Option("--count", help="How many entries (the 2023 national list: 8600000).")

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from courtbus.app.cli.blacklist import blacklist_app
 from courtbus.app.cli.common import (
     Limit,
     PageNo,
@@ -57,7 +56,6 @@ def region_filter(region: str | None) -> dict[str, tuple[str, ...]]:
 STATUSES = ("ACTIVE", "DELISTED")  # cn.court.bus.blacklist.EntryStatus
 
 
-@blacklist_app.command("list")
 def list_(
     court: Annotated[str | None, typer.Option(help="Only entries this court listed.")] = None,
     region: Annotated[
@@ -102,7 +100,6 @@ def list_(
     out.print(page_summary(len(rows), total, page, limit, "entry", "entries"), highlight=False)
 
 
-@blacklist_app.command("show")
 def show(entry_id: str, show_ids: ShowIds = False, store: Store = None) -> None:
     """One entry with every published field."""
     model = read_model(store)

@@ -1,5 +1,5 @@
 """`courtbus blacklist sync <agency> --db URL`: a partner agency's SQL mirror of its list feed
-(registered on blacklist_app): bootstrap with a progress bar, then follow changes."""
+(registered on blacklist_app by courtbus.app.cli.blacklist): bootstrap with a progress bar, then follow changes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from courtbus.app.cli.blacklist import blacklist_app
 from courtbus.app.cli.common import RateColumn, cli_connection, out, plural
 from courtbus.errors import ValidationError
 
@@ -60,7 +59,6 @@ def sync_summary(result: SyncResult) -> str:
     return line + f" (bootstrap {result.bootstrap_s:.1f} s)"
 
 
-@blacklist_app.command("sync")
 def sync(
     agency: str,
     db: Annotated[
@@ -116,7 +114,6 @@ def sync(
     out.print(sync_summary(result), highlight=False)
 
 
-@blacklist_app.command("verify-mirror")
 def verify_mirror(
     agency: str,
     db: Annotated[str, typer.Option("--db", help="The mirror's database URL.")],

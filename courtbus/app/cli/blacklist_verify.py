@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import typer
 
-from courtbus.app.cli.blacklist import blacklist_app
 from courtbus.app.cli.common import check_court, court_client, out, plural
 from courtbus.errors import ValidationError
 
@@ -54,7 +53,6 @@ def read_listings(path: Path | None) -> dict[str, dict[str, Any]]:
     return found
 
 
-@blacklist_app.command("verify")
 def verify(
     court: str,
     entries: Annotated[Path, typer.Option(help="The court's active entry ids, one per line.")],
