@@ -75,8 +75,9 @@ BENCHES: tuple[Spec, ...] = (
     Spec("gateway_checks", ("20000", "--repeat", "3"), (), 300, 900),
     Spec("synth_blacklist", ("--count", "200000", "--encode"), ("--encode",), 300, 900),
     Spec("produce", ("50000",), (), 600, 900),
-    Spec("gateway", ("40000", "--no-warm-restart", "--no-profile"), ("--no-warm-restart",),
-         900, 2400),
+    Spec(
+        "gateway", ("40000", "--no-warm-restart", "--no-profile"), ("--no-warm-restart",), 900, 2400
+    ),
     Spec("warm_restart", ("--records", "20000", "--restarts", "3"), (), 600, 900),
     Spec("latency", ("--loads", "100:20,1000:15", "--warmup", "20"), (), 600, 900),
     Spec("restriction_latency", ("--seconds", "15", "--warmup", "15"), (), 600, 900),
@@ -86,9 +87,14 @@ BENCHES: tuple[Spec, ...] = (
     Spec("restore", ("--entries", "200000"), ("--full",), 900, 4 * 3600),
     Spec("national_directory", ("--records", "10000"), (), 900, 2400),
     Spec("web_ingress", ("--records", "3000"), (), 600, 900),
-    Spec("listing_bans", ("--entries", "20000", "--timeout", "600"),
-         ("--entries", "8600000", "--timeout", str(6 * 3600)), 900, 6 * 3600 + 900),
-)  # fmt: skip
+    Spec(
+        "listing_bans",
+        ("--entries", "20000", "--timeout", "600"),
+        ("--entries", "8600000", "--timeout", str(6 * 3600)),
+        900,
+        6 * 3600 + 900,
+    ),
+)
 
 STOP_GRACE_S = 120  # after SIGINT, the bench stops its services and stack (finally blocks)
 
@@ -187,16 +193,23 @@ class Runner:
         # postgres user, which must get through them to its own folder in the scratch folder
         for path in (self.folder, scratch.parent, scratch):
             path.chmod(0o755)
-        cmd = [sys.executable, "-m", f"bench.{spec.name}", *spec.args(self.full),
-               "--json", str(figures_path)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            f"bench.{spec.name}",
+            *spec.args(self.full),
+            "--json",
+            str(figures_path),
+        ]
         limit = spec.full_timeout_s if self.full else spec.timeout_s
         env = {**os.environ, "TMPDIR": str(scratch), "PYTHONUNBUFFERED": "1"}
         loads: list[float] = []
         began = time.monotonic()
         error = ""
         with out.open("wb") as stdout, log.open("wb") as stderr:
-            proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, cwd=REPO, env=env,
-                                    start_new_session=True)  # fmt: skip
+            proc = subprocess.Popen(
+                cmd, stdout=stdout, stderr=stderr, cwd=REPO, env=env, start_new_session=True
+            )
             try:
                 while proc.poll() is None:
                     loads.append(os.getloadavg()[0])
@@ -238,14 +251,20 @@ class Runner:
         elif not error:
             error = "wrote no JSON"
         mean = sum(loads) / len(loads) if loads else None
-        return BenchResult(spec.name, cmd, code, seconds, figures, error.lstrip("; "),
-                           str(log), mean)  # fmt: skip
+        return BenchResult(
+            spec.name, cmd, code, seconds, figures, error.lstrip("; "), str(log), mean
+        )
 
     def run(self, specs: Sequence[Spec]) -> list[BenchResult]:
         """Run ``specs`` in order (stopping after an interrupt); their results."""
         results: list[BenchResult] = []
-        columns = (SpinnerColumn(), BarColumn(bar_width=20), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("{task.description}"))  # fmt: skip
+        columns = (
+            SpinnerColumn(),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+        )
         with Progress(*columns, console=self.console) as progress:
             task = progress.add_task("starting", total=len(specs))
             for spec in specs:
@@ -265,8 +284,10 @@ class Runner:
         if r.ok:
             console.print(f"[green]✓[/] {r.name}: {len(r.figures)} figures in {took}, {load}")
             return
-        console.print(f"[red]✗ {r.name} failed[/] ({escape(r.error)}) after {took}, {load}; "
-                      f"its output: {self.folder / r.name}.out, .log, -logs/")  # fmt: skip
+        console.print(
+            f"[red]✗ {r.name} failed[/] ({escape(r.error)}) after {took}, {load}; "
+            f"its output: {self.folder / r.name}.out, .log, -logs/"
+        )
         for line in _tail(Path(r.log), 8):
             console.print(f"    [dim]{escape(line)}[/]", highlight=False)
 
@@ -274,10 +295,19 @@ class Runner:
 def _git() -> str:
     """The commit benchmarked (with ``+changes`` if the work tree differs from it)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
-                              capture_output=True, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO, text=True, capture_output=True).stdout.strip()  # fmt: skip
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            text=True,
+            capture_output=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+changes" if dirty else "")
@@ -299,8 +329,10 @@ def select(names_only: str | None, names_skip: str | None) -> list[Spec]:
     skip = set(names_skip.split(",")) if names_skip else set()
     unknown = (only | skip) - known
     if unknown:
-        raise SystemExit(f"no such bench: {', '.join(sorted(unknown))} "
-                         f"(benches: {', '.join(s.name for s in BENCHES)})")  # fmt: skip
+        raise SystemExit(
+            f"no such bench: {', '.join(sorted(unknown))} "
+            f"(benches: {', '.join(s.name for s in BENCHES)})"
+        )
     return [s for s in BENCHES if s.name in only and s.name not in skip]
 
 
@@ -308,8 +340,13 @@ def main() -> None:
     """Run the benches, write the merged JSON, print the table; exit 1 if a bench failed."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the long variants (make bench-full)")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="write the merged figures here (default: in the run folder)")  # fmt: skip
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the merged figures here (default: in the run folder)",
+    )
     parser.add_argument("--only", default=None, help="only these benches (comma-separated)")
     parser.add_argument("--skip", default=None, help="not these benches (comma-separated)")
     parser.add_argument("--keep", action="store_true", help="keep the benches' scratch folders")
@@ -320,15 +357,19 @@ def main() -> None:
     if args.list:
         for s in specs:
             limit = s.full_timeout_s if args.full else s.timeout_s
-            console.print(f"{s.name:<20} python -m bench.{s.name} {' '.join(s.args(args.full))} "
-                          f"(time limit {limit:.0f} s)", highlight=False)  # fmt: skip
+            console.print(
+                f"{s.name:<20} python -m bench.{s.name} {' '.join(s.args(args.full))} "
+                f"(time limit {limit:.0f} s)",
+                highlight=False,
+            )
         return
     folder = Path(tempfile.mkdtemp(prefix="courtbus-bench-run-"))
     target = args.json or folder / "figures.json"
     mode = "make bench-full" if args.full else "make bench"
     started, load_start = time.time(), os.getloadavg()
-    console.print(f"{mode}: {len(specs)} benches, output in {folder}, figures to {target}",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"{mode}: {len(specs)} benches, output in {folder}, figures to {target}", highlight=False
+    )
     runner = Runner(folder, args.full, console, args.keep)
     results = runner.run(specs)
     chosen = {s.name for s in specs}  # rows of benches left out by --only/--skip are not shown
@@ -337,20 +378,28 @@ def main() -> None:
     failed = [r.name for r in results if not r.ok]
     cores, memory = os.cpu_count(), _memory_gib()
     document["run"] = {
-        "mode": mode, "full": args.full, "commit": _git(),
+        "mode": mode,
+        "full": args.full,
+        "commit": _git(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "seconds": round(time.time() - started, 1), "cores": cores,
-        "memory_gib": round(memory, 1), "load_at_start": load_start,
-        "load_at_end": os.getloadavg(), "folder": str(folder), "failed": failed,
+        "seconds": round(time.time() - started, 1),
+        "cores": cores,
+        "memory_gib": round(memory, 1),
+        "load_at_start": load_start,
+        "load_at_end": os.getloadavg(),
+        "folder": str(folder),
+        "failed": failed,
         "interrupted": runner.interrupted,
-    }  # fmt: skip
+    }
     document["table"] = as_json(rows)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_json(target, document, add_load=False)
     one, _five, _fifteen = os.getloadavg()
-    title = (f"{mode} at {document['run']['commit']}, {time.strftime('%Y-%m-%d %H:%M')}, "
-             f"{cores} cores, {memory:.0f} GiB; load {load_start[0]:.1f} at the start, {one:.1f} "
-             f"at the end; {len(results) - len(failed)} of {len(specs)} benches ran")  # fmt: skip
+    title = (
+        f"{mode} at {document['run']['commit']}, {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"{cores} cores, {memory:.0f} GiB; load {load_start[0]:.1f} at the start, {one:.1f} "
+        f"at the end; {len(results) - len(failed)} of {len(specs)} benches ran"
+    )
     console.print()
     console.print(render(rows, title))
     console.print(f"figures: {target}", highlight=False)

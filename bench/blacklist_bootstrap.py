@@ -94,8 +94,10 @@ def populate(conn: Connection, count: int) -> tuple[int, float]:
         )
     written = sum(w for w, _ in done)
     size = sum(b for _, b in done) / max(1, written)
-    say(f"wrote {written:,} entries ({size:.0f} bytes of Avro each) to {TOPIC} in "
-        f"{time.monotonic() - began:.0f} s")  # fmt: skip
+    say(
+        f"wrote {written:,} entries ({size:.0f} bytes of Avro each) to {TOPIC} in "
+        f"{time.monotonic() - began:.0f} s"
+    )
     return written, size
 
 
@@ -139,11 +141,17 @@ def _sync(bootstrap: str, registry_url: str, url: str, profile: str | None) -> d
     me = resource.getrusage(resource.RUSAGE_SELF)
     cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime - cpu_before
     return {
-        "read": result.read, "written": result.written, "rows": result.rows,
-        "seconds": result.bootstrap_s, "wall": wall, "hwm_mib": _status("VmHWM") / 1024,
-        "rss_before_mib": before / 1024, "children_mib": children, "cpu_s": cpu,
+        "read": result.read,
+        "written": result.written,
+        "rows": result.rows,
+        "seconds": result.bootstrap_s,
+        "wall": wall,
+        "hwm_mib": _status("VmHWM") / 1024,
+        "rss_before_mib": before / 1024,
+        "children_mib": children,
+        "cpu_s": cpu,
         "load": load(),
-    }  # fmt: skip
+    }
 
 
 def sync(conn: Connection, url: str, profile: str | None) -> dict[str, Any]:
@@ -165,12 +173,15 @@ def main() -> None:
     args = parser.parse_args()
     entries = args.entries or (NATIONAL_LIST_2023 if args.full else 1_000_000)
     with private_stack() as bench, tempfile.TemporaryDirectory(prefix="courtbus-mirror-") as db:
-        say(f"writing {entries:,} projected entries to {TOPIC} (router's projection, "
-            "produced directly: the feed router service does not run)")  # fmt: skip
+        say(
+            f"writing {entries:,} projected entries to {TOPIC} (router's projection, "
+            "produced directly: the feed router service does not run)"
+        )
         written, size = populate(bench.conn, entries)
         say("broker read limit: ConsumerPerformance over the feed")
-        limit = consumer_performance(bench.conn.bootstrap, TOPIC, written,
-                                     bench.home / "consumer.properties")  # fmt: skip
+        limit = consumer_performance(
+            bench.conn.bootstrap, TOPIC, written, bench.home / "consumer.properties"
+        )
         limit_load = load()
         url = f"sqlite:///{Path(db) / 'icbc.db'}"
         say(f"bootstrap: AgencyClient({AGENCY!r}).sync('blacklist', {url}, follow=False)")
@@ -180,32 +191,52 @@ def main() -> None:
     rate = run["read"] / seconds if seconds else float("inf")
     ok = "OK" if run["rows"] == written else f"MISMATCH (expected {written:,})"
     goal = NATIONAL_LIST_2023 / 90
-    print(f"blacklist bootstrap: {written:,} entries of icbc's feed {TOPIC} ({size:.0f} bytes "
-          f"of Avro each, 6 partitions, produced directly with the feed router's projection), "
-          f"into SQLite, 1 broker")  # fmt: skip
-    print(f"  broker read limit (ConsumerPerformance, the feed): {limit:>10,.0f} records/s"
-          f" | {limit_load}")  # fmt: skip
-    print(f"  bootstrap: {run['read']:,} records in {seconds:.2f} s = {rate:,.0f} entries/s = "
-          f"{rate / limit:.3f}× broker read limit (goal {goal:,.0f}/s: 8.6 M in 90 s); "
-          f"sync() wall {run['wall']:.1f} s; peak RSS (VmHWM) {run['hwm_mib']:.0f} MiB, of "
-          f"the largest worker process {run['children_mib']:.0f} MiB "
-          f"| {run['load']}")  # fmt: skip
+    print(
+        f"blacklist bootstrap: {written:,} entries of icbc's feed {TOPIC} ({size:.0f} bytes "
+        f"of Avro each, 6 partitions, produced directly with the feed router's projection), "
+        f"into SQLite, 1 broker"
+    )
+    print(
+        f"  broker read limit (ConsumerPerformance, the feed): {limit:>10,.0f} records/s"
+        f" | {limit_load}"
+    )
+    print(
+        f"  bootstrap: {run['read']:,} records in {seconds:.2f} s = {rate:,.0f} entries/s = "
+        f"{rate / limit:.3f}× broker read limit (goal {goal:,.0f}/s: 8.6 M in 90 s); "
+        f"sync() wall {run['wall']:.1f} s; peak RSS (VmHWM) {run['hwm_mib']:.0f} MiB, of "
+        f"the largest worker process {run['children_mib']:.0f} MiB "
+        f"| {run['load']}"
+    )
     cpu_us = run["cpu_s"] / max(1, run["read"]) * 1e6
-    print(f"  CPU (syncing process and its workers, user + system): {run['cpu_s']:.1f} s = "
-          f"{cpu_us:.1f} µs/entry; on 2 free cores at most {2e6 / cpu_us:,.0f} entries/s")  # fmt: skip
-    print(f"  mirror: {run['rows']:,} rows {ok}; SQLite files {db_mib:,.0f} MiB; 8.6 M at "
-          f"this speed: {NATIONAL_LIST_2023 / rate:,.0f} s")  # fmt: skip
+    print(
+        f"  CPU (syncing process and its workers, user + system): {run['cpu_s']:.1f} s = "
+        f"{cpu_us:.1f} µs/entry; on 2 free cores at most {2e6 / cpu_us:,.0f} entries/s"
+    )
+    print(
+        f"  mirror: {run['rows']:,} rows {ok}; SQLite files {db_mib:,.0f} MiB; 8.6 M at "
+        f"this speed: {NATIONAL_LIST_2023 / rate:,.0f} s"
+    )
     if args.profile:
         print(f"  profile of the sync: {args.profile}")
-    write_json(args.json, {
-        "bootstrap_entries": written, "bootstrap_entry_bytes": size, "bootstrap_s": seconds,
-        "bootstrap_entries_s": rate, "bootstrap_wall_s": run["wall"],
-        "bootstrap_cpu_us_per_entry": cpu_us,
-        "bootstrap_peak_rss_mib": run["hwm_mib"], "bootstrap_worker_peak_rss_mib": run["children_mib"],
-        "bootstrap_rows": run["rows"], "bootstrap_rows_ok": run["rows"] == written,
-        "consumer_perf_entries_s": limit, "consumer_perf_load": limit_load, "load": run["load"],
-        **({"bootstrap_8m_s": seconds} if entries == NATIONAL_LIST_2023 else {}),
-    })  # fmt: skip
+    write_json(
+        args.json,
+        {
+            "bootstrap_entries": written,
+            "bootstrap_entry_bytes": size,
+            "bootstrap_s": seconds,
+            "bootstrap_entries_s": rate,
+            "bootstrap_wall_s": run["wall"],
+            "bootstrap_cpu_us_per_entry": cpu_us,
+            "bootstrap_peak_rss_mib": run["hwm_mib"],
+            "bootstrap_worker_peak_rss_mib": run["children_mib"],
+            "bootstrap_rows": run["rows"],
+            "bootstrap_rows_ok": run["rows"] == written,
+            "consumer_perf_entries_s": limit,
+            "consumer_perf_load": limit_load,
+            "load": run["load"],
+            **({"bootstrap_8m_s": seconds} if entries == NATIONAL_LIST_2023 else {}),
+        },
+    )
 
 
 if __name__ == "__main__":

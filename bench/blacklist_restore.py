@@ -57,22 +57,45 @@ def template(ground: bl.Ground, now: datetime) -> tuple[bytes, int | None]:
     """A stored entry (``PLACEHOLDER`` as its id) and its expiry in ms (None: ground (1))."""
     period = None if ground is bl.Ground.REFUSED_WITH_ABILITY else bl.PERIOD_MONTHS
     listing = bl.Listing(
-        debtor_kind="PERSON", debtor_id="320583199303121234", ground=ground, serious=False,
-        period_months=period, listed_at=now, performance="全部未履行", conduct="规避执行",
-        title_issuer="江苏省昆山市人民法院", title_number="(2023)苏0583民初100号", filed_at=now,
-    )  # fmt: skip
+        debtor_kind="PERSON",
+        debtor_id="320583199303121234",
+        ground=ground,
+        serious=False,
+        period_months=period,
+        listed_at=now,
+        performance="全部未履行",
+        conduct="规避执行",
+        title_issuer="江苏省昆山市人民法院",
+        title_number="(2023)苏0583民初100号",
+        filed_at=now,
+    )
     entry = bl.listed(PLACEHOLDER, "320583", listing)
     published = {
-        "case_number": {"text": "(2024)苏0583执100号", "year": 2024, "court_id": "320583",
-                        "type_code": "执", "sequence": 100},
+        "case_number": {
+            "text": "(2024)苏0583执100号",
+            "year": 2024,
+            "court_id": "320583",
+            "type_code": "执",
+            "sequence": 100,
+        },
         "listing_court": {"court_id": "320583", "designation": "苏0583"},
-        "debtor": {"kind": "PERSON", "name": "张三", "id_number": "320583199303121234",
-                   "id_type": None, "nationality": None},
-        "legal_representative": None, "legal_representative_id": None,
-        "obligation": "给付 100,000.00 元", "performance": "全部未履行", "conduct": "规避执行",
-        "title_issuer": "江苏省昆山市人民法院", "title_number": "(2023)苏0583民初100号",
-        "filed_at": now.isoformat(), "listed_at": now.isoformat(),
-    }  # fmt: skip
+        "debtor": {
+            "kind": "PERSON",
+            "name": "张三",
+            "id_number": "320583199303121234",
+            "id_type": None,
+            "nationality": None,
+        },
+        "legal_representative": None,
+        "legal_representative_id": None,
+        "obligation": "给付 100,000.00 元",
+        "performance": "全部未履行",
+        "conduct": "规避执行",
+        "title_issuer": "江苏省昆山市人民法院",
+        "title_number": "(2023)苏0583民初100号",
+        "filed_at": now.isoformat(),
+        "listed_at": now.isoformat(),
+    }
     kept = Kept(entry, published, "ab" * 12, "(2024)苏0583执100号")
     expiry = int(entry.expires_at.timestamp() * 1000) if entry.expires_at else None
     return dump_kept(kept), expiry
@@ -84,8 +107,9 @@ def populate(bench: Bench, count: int) -> int:
     # one in five ground (1), until performed; the rest 2 years, with an expiry timer
     shapes = [template(bl.Ground.REFUSED_WITH_ABILITY, now)]
     shapes += [template(bl.Ground.EVADED_EXECUTION, now)] * 4
-    producer = KafkaProducer(**bench.conn.kafka_settings(), acks=1, linger_ms=50,
-                             batch_size=1024 * 1024)  # fmt: skip
+    producer = KafkaProducer(
+        **bench.conn.kafka_settings(), acks=1, linger_ms=50, batch_size=1024 * 1024
+    )
     placeholder = PLACEHOLDER.encode()
     run = uuid.uuid4().hex[:6]
     total = 0
@@ -98,15 +122,20 @@ def populate(bench: Bench, count: int) -> int:
         if expiry is not None:
             producer.send(TIMERS, key=eid, value=b"", headers=[("cb_t", str(expiry).encode())])
         debtor = hashlib.sha256(eid).hexdigest()[:24]
-        producer.send(DEBTORS, key=debtor.encode(),
-                      value=dump_debtor(Debtor({f"(2024)苏0583执{i}号": eid.decode()})))  # fmt: skip
+        producer.send(
+            DEBTORS,
+            key=debtor.encode(),
+            value=dump_debtor(Debtor({f"(2024)苏0583执{i}号": eid.decode()})),
+        )
         total += len(value)
         if (i + 1) % 500_000 == 0:
             say(f"  {i + 1:,} of {count:,} appended")
     producer.flush()
     producer.close()
-    say(f"appended {count:,} entries ({total / count:.0f} bytes each) in "
-        f"{time.monotonic() - began:.0f} s")  # fmt: skip
+    say(
+        f"appended {count:,} entries ({total / count:.0f} bytes each) in "
+        f"{time.monotonic() - began:.0f} s"
+    )
     return round(total / count)
 
 
@@ -122,10 +151,15 @@ def restore(bench: Bench, state_dir: Path) -> dict[str, Any]:
         proc.stop()
     records, tasks, seconds = match.groups()
     return {
-        "records": int(records), "tasks": int(tasks), "seconds": float(seconds),
-        "wall": wall, "hwm_mib": hwm / 1024, "rss_mib": rss / 1024, "cpu_s": cpu,
+        "records": int(records),
+        "tasks": int(tasks),
+        "seconds": float(seconds),
+        "wall": wall,
+        "hwm_mib": hwm / 1024,
+        "rss_mib": rss / 1024,
+        "cpu_s": cpu,
         "load": load(),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -140,32 +174,45 @@ def main() -> None:
         say(f"appending {entries:,} entries to {ENTRIES} (+ timers, debtors)")
         size = populate(bench, entries)
         say("broker read limit: ConsumerPerformance over the entries changelog")
-        limit = consumer_performance(bench.conn.bootstrap, ENTRIES, entries,
-                                     bench.home / "consumer.properties")  # fmt: skip
+        limit = consumer_performance(
+            bench.conn.bootstrap, ENTRIES, entries, bench.home / "consumer.properties"
+        )
         limit_load = load()
         say("cold restore: one blacklist worker, empty state folder")
         cold = restore(bench, bench.home / "state")
     records, seconds = int(cold["records"]), float(cold["seconds"])
     rate = records / seconds if seconds else float("inf")
-    print(f"blacklist restore: {entries:,} entries ({size} bytes of JSON each), with their timers "
-          f"and debtors, 1 blacklist worker owning all 6 tasks, 1 broker")  # fmt: skip
-    print(f"  broker read limit (ConsumerPerformance, entries changelog): {limit:>10,.0f} records/s"
-          f" | {limit_load}")  # fmt: skip
-    print(f"  cold restore: {records:,} changelog records in {seconds:.2f} s = {rate:,.0f} records/s"
-          f" = {rate / limit:.3f}× broker read limit; launch → restored {cold['wall']:.1f} s; "
-          f"peak RSS (VmHWM) {cold['hwm_mib']:.0f} MiB, RSS after {cold['rss_mib']:.0f} MiB "
-          f"| {cold['load']}")  # fmt: skip
+    print(
+        f"blacklist restore: {entries:,} entries ({size} bytes of JSON each), with their timers "
+        f"and debtors, 1 blacklist worker owning all 6 tasks, 1 broker"
+    )
+    print(
+        f"  broker read limit (ConsumerPerformance, entries changelog): {limit:>10,.0f} records/s"
+        f" | {limit_load}"
+    )
+    print(
+        f"  cold restore: {records:,} changelog records in {seconds:.2f} s = {rate:,.0f} records/s"
+        f" = {rate / limit:.3f}× broker read limit; launch → restored {cold['wall']:.1f} s; "
+        f"peak RSS (VmHWM) {cold['hwm_mib']:.0f} MiB, RSS after {cold['rss_mib']:.0f} MiB "
+        f"| {cold['load']}"
+    )
     cpu_us = cold["cpu_s"] / max(records, 1) * 1e6
-    print(f"  worker CPU until restored: {cold['cpu_s']:.1f} s = {cpu_us:.1f} µs/record "
-          f"(process start and group join included)")  # fmt: skip
+    print(
+        f"  worker CPU until restored: {cold['cpu_s']:.1f} s = {cpu_us:.1f} µs/record "
+        f"(process start and group join included)"
+    )
     if args.json is not None:
         figures: dict[str, Any] = {
-            "restore_entries": entries, "restore_records": records,
-            "restore_s": seconds, "restore_records_s": rate,
-            "restore_cpu_us_per_record": cpu_us, "restore_peak_rss_mib": cold["hwm_mib"],
+            "restore_entries": entries,
+            "restore_records": records,
+            "restore_s": seconds,
+            "restore_records_s": rate,
+            "restore_cpu_us_per_record": cpu_us,
+            "restore_peak_rss_mib": cold["hwm_mib"],
             "restore_consumer_perf_records_s": limit,
-            "restore_launch_to_restored_s": cold["wall"], "load": cold["load"],
-        }  # fmt: skip
+            "restore_launch_to_restored_s": cold["wall"],
+            "load": cold["load"],
+        }
         if entries == 8_600_000:
             figures["restore_8m_s"] = seconds
         write_json(args.json, figures)

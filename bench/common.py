@@ -47,8 +47,13 @@ def load() -> str:
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     """``--json PATH``: where the bench writes its figures (``write_json``)."""
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="write the figures to this JSON file")  # fmt: skip
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the figures to this JSON file",
+    )
 
 
 def _finite(value: Any) -> Any:
@@ -157,9 +162,17 @@ def consumer_performance(bootstrap: str, topic: str, messages: int, props: Path)
     props.write_text("isolation.level=read_committed\nauto.offset.reset=earliest\n")
     out = kafka_tool(
         "org.apache.kafka.tools.ConsumerPerformance",
-        "--bootstrap-server", bootstrap, "--topic", topic, "--messages", str(messages),
-        "--timeout", "60000", "--consumer.config", str(props),
-    )  # fmt: skip
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--messages",
+        str(messages),
+        "--timeout",
+        "60000",
+        "--consumer.config",
+        str(props),
+    )
     lines = [ln for ln in out.splitlines() if ln.strip()]
     header = [h.strip() for h in lines[0].split(",")]
     values = [x.strip() for x in lines[-1].split(",")]
@@ -211,8 +224,9 @@ class Service:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"{self.module} exited:\n{self.text()[-3000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.module}: no {pattern!r} in {timeout_s}s:\n"
-                                   f"{self.text()[-3000:]}")  # fmt: skip
+                raise RuntimeError(
+                    f"{self.module}: no {pattern!r} in {timeout_s}s:\n{self.text()[-3000:]}"
+                )
             time.sleep(0.05)
 
     def status(self, field: str) -> int:
@@ -254,8 +268,9 @@ def service_env(bench: Bench, state_dir: Path, **extra: str) -> dict[str, str]:
 
 def count_topic(conn: Connection, topic: str, timeout_s: float = 60) -> int:
     """Records of ``topic`` a read_committed consumer reads up to its current end."""
-    consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
-                             isolation_level="read_committed")  # fmt: skip
+    consumer = KafkaConsumer(
+        **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed"
+    )
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(parts)
@@ -291,8 +306,9 @@ def running(
 ) -> Iterator[dict[str, Service]]:
     """``python -m services.<name>`` for each name of ``groups`` (name → consumer group), ready
     once each logged its group restored; stopped (SIGTERM) on leaving. Logs in the stack's home."""
-    services = {name: Service(f"services.{name}", env, bench.home / f"{name}.log")
-                for name in groups}  # fmt: skip
+    services = {
+        name: Service(f"services.{name}", env, bench.home / f"{name}.log") for name in groups
+    }
     try:
         for svc in services.values():
             svc.start()
@@ -306,8 +322,12 @@ def running(
 
 def count_in_logs(services: Mapping[str, Service], pattern: str) -> tuple[int, list[str]]:
     """Lines of the services' logs matching ``pattern`` (case-insensitive): count, lines."""
-    lines = [f"{name}: {line}" for name, svc in services.items()
-             for line in svc.text().splitlines() if re.search(pattern, line, re.I)]  # fmt: skip
+    lines = [
+        f"{name}: {line}"
+        for name, svc in services.items()
+        for line in svc.text().splitlines()
+        if re.search(pattern, line, re.I)
+    ]
     return len(lines), lines
 
 
@@ -336,17 +356,25 @@ def paced(
     return sent_at, time.monotonic() - began
 
 
-def _note_arrivals(bootstrap: str, topics: tuple[str, ...], started: Any, expected: Any,
-                   results: Any) -> None:  # fmt: skip
+def _note_arrivals(
+    bootstrap: str, topics: tuple[str, ...], started: Any, expected: Any, results: Any
+) -> None:
     """(Child process) note when each key first arrives on each of ``topics``.
 
     Runs until the parent sends the keys it expects (and a timeout) and all of them arrived on
     the first topic, or the timeout passed; then returns {topic: {key: arrival}} on ``results``.
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
-                             enable_auto_commit=False, fetch_max_wait_ms=10)  # fmt: skip
-    parts = [TopicPartition(topic, p) for topic in topics
-             for p in consumer.partitions_for_topic(topic) or ()]  # fmt: skip
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+    )
+    parts = [
+        TopicPartition(topic, p)
+        for topic in topics
+        for p in consumer.partitions_for_topic(topic) or ()
+    ]
     consumer.assign(parts)
     consumer.seek_to_end(*parts)
     for tp in parts:
@@ -381,8 +409,11 @@ class Arrivals:
     def __init__(self, bootstrap: str, topics: tuple[str, ...]) -> None:
         ctx = mp.get_context("spawn")
         self.started, self.expected, self.results = ctx.Event(), ctx.Queue(), ctx.Queue()
-        self.proc = ctx.Process(target=_note_arrivals, args=(bootstrap, topics, self.started,
-                                self.expected, self.results), daemon=True)  # fmt: skip
+        self.proc = ctx.Process(
+            target=_note_arrivals,
+            args=(bootstrap, topics, self.started, self.expected, self.results),
+            daemon=True,
+        )
         self.proc.start()
         if not self.started.wait(60):
             raise RuntimeError(f"the reader of {', '.join(topics)} did not start")
@@ -440,9 +471,17 @@ def offer_paced(
     cores = {name: (cpu_seconds(pid) - cpu[name]) / took for name, pid in pids.items()}
     got = [arrived[target][k] for k in sent_at if k in arrived[target]]
     delivered = len(got) / (max(got) - min(sent_at.values())) if got else 0.0
-    return Run(rate, len(sent_at), len(sent_at) / send_s, len(got), delivered,
-               latencies_ms(sent_at, arrived[target]), latencies_ms(sent_at, arrived[hop]),
-               load(), cores)  # fmt: skip
+    return Run(
+        rate,
+        len(sent_at),
+        len(sent_at) / send_s,
+        len(got),
+        delivered,
+        latencies_ms(sent_at, arrived[target]),
+        latencies_ms(sent_at, arrived[hop]),
+        load(),
+        cores,
+    )
 
 
 def measured_pids(bench: Bench, services: Mapping[str, Service]) -> dict[str, int]:
@@ -458,16 +497,30 @@ def end_to_end(bench: Bench, size: int, nodes: int) -> tuple[str, dict[str, floa
     of its own: the load during it, and its avg/p50/p99/p999 in ms."""
     admin = bench.admin()
     try:
-        admin.create_topics([NewTopic("bench.e2e", 1, nodes,
-                                      topic_configs={"min.insync.replicas": "2" if nodes >= 3 else "1"})])  # fmt: skip
+        admin.create_topics(
+            [
+                NewTopic(
+                    "bench.e2e",
+                    1,
+                    nodes,
+                    topic_configs={"min.insync.replicas": "2" if nodes >= 3 else "1"},
+                )
+            ]
+        )
     finally:
         admin.close()
     # the tool creates its topic if its metadata does not show it yet, and fails if the topic
     # then exists (a broker that had not propagated ours): a fresh try sees it
     for attempt in range(3):
         try:
-            out = kafka_tool("org.apache.kafka.tools.EndToEndLatency", bench.conn.bootstrap,
-                             "bench.e2e", str(E2E_MESSAGES), "all", str(size))  # fmt: skip
+            out = kafka_tool(
+                "org.apache.kafka.tools.EndToEndLatency",
+                bench.conn.bootstrap,
+                "bench.e2e",
+                str(E2E_MESSAGES),
+                "all",
+                str(size),
+            )
             break
         except RuntimeError as exc:
             if "TopicExistsException" not in str(exc) or attempt == 2:
@@ -477,16 +530,22 @@ def end_to_end(bench: Bench, size: int, nodes: int) -> tuple[str, dict[str, floa
     pct = re.search(r"Percentiles: 50th = (\d+), 99th = (\d+), 99.9th = (\d+)", out)
     if not avg or not pct:
         raise RuntimeError(f"unexpected EndToEndLatency output:\n{out[-2000:]}")
-    return load(), {"avg": float(avg.group(1)), "p50": float(pct.group(1)),
-                    "p99": float(pct.group(2)), "p999": float(pct.group(3))}  # fmt: skip
+    return load(), {
+        "avg": float(avg.group(1)),
+        "p50": float(pct.group(1)),
+        "p99": float(pct.group(2)),
+        "p999": float(pct.group(3)),
+    }
 
 
 def e2e_line(e2e: Mapping[str, float], size: int, during: str) -> str:
     """How the figures of ``end_to_end`` are printed."""
-    return (f"  Kafka EndToEndLatency (acks=all, {E2E_MESSAGES:,} × {size} B, same stack): "
-            f"p50 {e2e['p50']:.0f} ms, p95 n/a (the tool prints only 50/99/99.9th, whole ms), "
-            f"p99 {e2e['p99']:.0f} ms, p99.9 {e2e['p999']:.0f} ms, avg {e2e['avg']:.2f} ms "
-            f"| {during}")  # fmt: skip
+    return (
+        f"  Kafka EndToEndLatency (acks=all, {E2E_MESSAGES:,} × {size} B, same stack): "
+        f"p50 {e2e['p50']:.0f} ms, p95 n/a (the tool prints only 50/99/99.9th, whole ms), "
+        f"p99 {e2e['p99']:.0f} ms, p99.9 {e2e['p999']:.0f} ms, avg {e2e['avg']:.2f} ms "
+        f"| {during}"
+    )
 
 
 def spread(latencies: list[float], e2e: Mapping[str, float]) -> tuple[str, str]:
@@ -495,8 +554,11 @@ def spread(latencies: list[float], e2e: Mapping[str, float]) -> tuple[str, str]:
     p50, p95, p99 = (percentile(latencies, q) for q in (0.50, 0.95, 0.99))
     top = latencies[-1] if latencies else float("nan")
     figures = f"p50 {p50:,.1f} ms, p95 {p95:,.1f} ms, p99 {p99:,.1f} ms, max {top:,.1f} ms"
-    vs = (f"p50 {p50 / e2e['p50']:.0f}×, p99 {p99 / e2e['p99']:.0f}× Kafka's"
-          if e2e["p50"] and e2e["p99"] else "")  # fmt: skip
+    vs = (
+        f"p50 {p50 / e2e['p50']:.0f}×, p99 {p99 / e2e['p99']:.0f}× Kafka's"
+        if e2e["p50"] and e2e["p99"]
+        else ""
+    )
     return figures, vs
 
 
@@ -509,22 +571,29 @@ def run_figures(prefix: str, r: Run) -> dict[str, Any]:
         f"{prefix}_{name}_ms_{at}": percentile(r.latencies_ms, q)
         for name, q in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
     }
-    figures.update({
-        f"{prefix}_max_ms_{at}": r.latencies_ms[-1] if r.latencies_ms else None,
-        f"{prefix}_sent_{at}": r.sent, f"{prefix}_arrived_{at}": r.arrived,
-        f"{prefix}_undelivered_{at}": r.sent - r.arrived,
-        f"{prefix}_offered_per_s_{at}": r.offered, f"{prefix}_delivered_per_s_{at}": r.delivered,
-        f"{prefix}_hop_p50_ms_{at}": percentile(r.hop_ms, 0.50),
-        f"{prefix}_hop_p99_ms_{at}": percentile(r.hop_ms, 0.99),
-        f"{prefix}_cores_{at}": dict(r.cores), f"{prefix}_load_{at}": r.load,
-    })  # fmt: skip
+    figures.update(
+        {
+            f"{prefix}_max_ms_{at}": r.latencies_ms[-1] if r.latencies_ms else None,
+            f"{prefix}_sent_{at}": r.sent,
+            f"{prefix}_arrived_{at}": r.arrived,
+            f"{prefix}_undelivered_{at}": r.sent - r.arrived,
+            f"{prefix}_offered_per_s_{at}": r.offered,
+            f"{prefix}_delivered_per_s_{at}": r.delivered,
+            f"{prefix}_hop_p50_ms_{at}": percentile(r.hop_ms, 0.50),
+            f"{prefix}_hop_p99_ms_{at}": percentile(r.hop_ms, 0.99),
+            f"{prefix}_cores_{at}": dict(r.cores),
+            f"{prefix}_load_{at}": r.load,
+        }
+    )
     return figures
 
 
 def e2e_figures(prefix: str, e2e: Mapping[str, float], during: str) -> dict[str, Any]:
     """``end_to_end``'s figures for ``write_json``: ``<prefix>_p50_ms`` … ``<prefix>_avg_ms``."""
-    return {**{f"{prefix}_{name}_ms": e2e[name] for name in ("p50", "p99", "p999", "avg")},
-            f"{prefix}_load": during}  # fmt: skip
+    return {
+        **{f"{prefix}_{name}_ms": e2e[name] for name in ("p50", "p99", "p999", "avg")},
+        f"{prefix}_load": during,
+    }
 
 
 def run_lines(r: Run, e2e: Mapping[str, float], hop: str) -> list[str]:

@@ -145,13 +145,13 @@ def preload(
     """
     envelope = make_envelope(bench.conn, bench.schemas)
     slots = [(court, p, case) for court, parts, case in COURTS for p in parts]
-    producer = KafkaProducer(**bench.conn.kafka_settings(), acks="all", linger_ms=20,
-                             batch_size=512 * 1024)  # fmt: skip
+    producer = KafkaProducer(
+        **bench.conn.kafka_settings(), acks="all", linger_ms=20, batch_size=512 * 1024
+    )
     size = 0
     for partition, out in requests(envelope, count, tag):
         headers = out.headers if signers is None else signers[out.topic](out.headers, out.value)
-        producer.send(out.topic, key=out.key, value=out.value, headers=headers,
-                      partition=partition)  # fmt: skip
+        producer.send(out.topic, key=out.key, value=out.value, headers=headers, partition=partition)
         size = len(out.value)
     producer.flush()
     producer.close()
@@ -211,8 +211,10 @@ def run_workers(
     todo = sum(ends.values()) - sum(base.values())
     env = service_env(bench, state_dir, **(extra_env or {}))
     tag = "prof" if prefix else f"{workers}w"
-    procs = [Service("services.gateway", env, bench.home / f"gateway-{tag}-{i}.log")
-             for i in range(workers)]  # fmt: skip
+    procs = [
+        Service("services.gateway", env, bench.home / f"gateway-{tag}-{i}.log")
+        for i in range(workers)
+    ]
     started = time.perf_counter()
     for proc in procs:
         proc.start(prefix)
@@ -230,8 +232,9 @@ def run_workers(
                 if assigned and len(assigned) == workers and all(assigned):
                     stable_at, done_at_stable = now, done
                     cpu_at_stable = sum(p.cpu_s() for p in procs)
-                    shares = [sum(ends[tp] - base.get(tp, 0) for tp in a if tp in ends)
-                              for a in assigned]  # fmt: skip
+                    shares = [
+                        sum(ends[tp] - base.get(tp, 0) for tp in a if tp in ends) for a in assigned
+                    ]
             if all(offsets.get(tp, 0) >= end for tp, end in ends.items()):
                 finished = time.perf_counter()
                 cpu = sum(p.cpu_s() for p in procs) - cpu_at_stable
@@ -303,15 +306,19 @@ def warm_restart(bench: Bench, state_dir: Path, n: int = N) -> tuple[str, dict[s
     finally:
         proc.stop()
     records, opened, seconds = match.groups()
-    figures = {"gateway_warm_restart_s": float(seconds),
-               "gateway_warm_restart_records": int(records),
-               "gateway_warm_restart_tasks": int(opened),
-               "gateway_warm_restart_behind": to_read}  # fmt: skip
-    return (f"warm restart of 1 worker (state folder kept, {n:,} entries in "
-            f"bus.gateway.seen.changelog): restored {int(records):,} records for {opened} tasks "
-            f"in {seconds} s; the {tasks} tasks' checkpoints were {to_read:,} changelog records "
-            f"behind the ends of their (shared) partitions, which the restore reads and skips "
-            f"| {load()}"), figures  # fmt: skip
+    figures = {
+        "gateway_warm_restart_s": float(seconds),
+        "gateway_warm_restart_records": int(records),
+        "gateway_warm_restart_tasks": int(opened),
+        "gateway_warm_restart_behind": to_read,
+    }
+    return (
+        f"warm restart of 1 worker (state folder kept, {n:,} entries in "
+        f"bus.gateway.seen.changelog): restored {int(records):,} records for {opened} tasks "
+        f"in {seconds} s; the {tasks} tasks' checkpoints were {to_read:,} changelog records "
+        f"behind the ends of their (shared) partitions, which the restore reads and skips "
+        f"| {load()}"
+    ), figures
 
 
 def profile_one() -> list[str]:
@@ -324,9 +331,11 @@ def profile_one() -> list[str]:
         result = run_workers(bench, 1, ends, bench.home / "state", prefix=prefix)
         stats = pstats.Stats(str(out))
     total = max(ct for (_cc, _nc, _tt, ct, _callers) in stats.stats.values())  # type: ignore[attr-defined]
-    lines = [f"profile of one gateway worker (cProfile, fresh stack, {PROFILE_N:,} records, "
-             f"{result['steady']:,.0f} records/s under the profiler, {total:.1f} s in the "
-             f"main thread; kafka-python's I/O thread is not profiled; {result['load']})"]  # fmt: skip
+    lines = [
+        f"profile of one gateway worker (cProfile, fresh stack, {PROFILE_N:,} records, "
+        f"{result['steady']:,.0f} records/s under the profiler, {total:.1f} s in the "
+        f"main thread; kafka-python's I/O thread is not profiled; {result['load']})"
+    ]
 
     def row(path: str, line: int, func: str, nc: int, tt: float, ct: float) -> str:
         where = f"{Path(path).parent.name}/{Path(path).name}:{line}" if path != "~" else ""
@@ -378,12 +387,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=N, help=f"records (default {N:,})")
     parser.add_argument("--workers", default="1,2", help="worker counts to run (default 1,2)")
-    parser.add_argument("--signed", action="store_true",
-                        help="one more 1-worker run with signed records, verified")  # fmt: skip
-    parser.add_argument("--no-warm-restart", action="store_true",
-                        help="no warm restart after the 1-worker run")  # fmt: skip
-    parser.add_argument("--no-profile", action="store_true",
-                        help="no profiled run, even if 1 worker misses the goal")  # fmt: skip
+    parser.add_argument(
+        "--signed", action="store_true", help="one more 1-worker run with signed records, verified"
+    )
+    parser.add_argument(
+        "--no-warm-restart", action="store_true", help="no warm restart after the 1-worker run"
+    )
+    parser.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="no profiled run, even if 1 worker misses the goal",
+    )
     add_json_option(parser)
     args = parser.parse_args()
     n = args.n
@@ -396,14 +410,16 @@ def main() -> None:
         result, limit, size, warm = phase(workers, n, workers == 1 and not args.no_warm_restart)
         rows.append((workers, result, limit))
         tag = "" if workers == 1 else f"_{workers}w"
-        figures.update({
-            f"gateway{tag}_rec_s": result["steady"],
-            f"gateway{tag}_cpu_us_per_record": result["cpu_per_record_us"],
-            f"gateway{tag}_cores_busy": result["cores_busy"],
-            f"gateway{tag}_with_startup_rec_s": result["with_startup"],
-            f"gateway{tag}_load": result["load"],
-            f"broker{tag}_rec_s": limit,
-        })  # fmt: skip
+        figures.update(
+            {
+                f"gateway{tag}_rec_s": result["steady"],
+                f"gateway{tag}_cpu_us_per_record": result["cpu_per_record_us"],
+                f"gateway{tag}_cores_busy": result["cores_busy"],
+                f"gateway{tag}_with_startup_rec_s": result["with_startup"],
+                f"gateway{tag}_load": result["load"],
+                f"broker{tag}_rec_s": limit,
+            }
+        )
         if warm:
             notes.append(warm[0])
             figures.update(warm[1])
@@ -412,18 +428,22 @@ def main() -> None:
     signed_row = None
     if args.signed:
         signed_row, signed_limit, signed_size, _ = phase(1, n, False, signed=True)
-        figures.update({
-            "gateway_signed_rec_s": signed_row["steady"],
-            "gateway_signed_cpu_us_per_record": signed_row["cpu_per_record_us"],
-            "gateway_signed_load": signed_row["load"],
-            "broker_signed_rec_s": signed_limit,
-            "gateway_signed_record_bytes": signed_size,
-        })  # fmt: skip
+        figures.update(
+            {
+                "gateway_signed_rec_s": signed_row["steady"],
+                "gateway_signed_cpu_us_per_record": signed_row["cpu_per_record_us"],
+                "gateway_signed_load": signed_row["load"],
+                "broker_signed_rec_s": signed_limit,
+                "gateway_signed_record_bytes": signed_size,
+            }
+        )
         if one:
             figures["gateway_signed_vs_plain"] = round(signed_row["steady"] / one["steady"], 3)
     profile = profile_one() if one and one["steady"] < GOAL and not args.no_profile else []
-    print(f"gateway: {n:,} DelegationRequested ({size} bytes) from 4 court outboxes → "
-          f"{OUTPUT}, 1 broker, transactions, read_committed")  # fmt: skip
+    print(
+        f"gateway: {n:,} DelegationRequested ({size} bytes) from 4 court outboxes → "
+        f"{OUTPUT}, 1 broker, transactions, read_committed"
+    )
     for workers, r, limit in rows:
         per = r["steady"] / workers
         shares = "/".join(f"{s / max(sum(r['shares']), 1):.0%}" for s in r["shares"])
@@ -432,15 +452,19 @@ def main() -> None:
             f"({per / GOAL:.2f}× the {GOAL:,.0f}/s goal) = {r['steady'] / limit:.3f}× broker limit "
             f"| broker limit (ProducerPerformance, acks=all, same stack) {limit:,.0f} records/s"
         )
-        print(f"      incl. start-up {r['with_startup']:,.0f}/s; {r['before_stable']} forwarded "
-              f"before the group was stable; work split {shares}; worker CPU "
-              f"{r['cpu_per_record_us']:,.0f} µs/record, {r['cores_busy']:.2f} cores busy "
-              f"(≤ {1e6 / r['cpu_per_record_us']:,.0f} records/s per fully used core) | {r['load']}")  # fmt: skip
+        print(
+            f"      incl. start-up {r['with_startup']:,.0f}/s; {r['before_stable']} forwarded "
+            f"before the group was stable; work split {shares}; worker CPU "
+            f"{r['cpu_per_record_us']:,.0f} µs/record, {r['cores_busy']:.2f} cores busy "
+            f"(≤ {1e6 / r['cpu_per_record_us']:,.0f} records/s per fully used core) | {r['load']}"
+        )
     if signed_row is not None:
         versus = f" = {figures['gateway_signed_vs_plain']:.0%} of unsigned" if one else ""
-        print(f"  1 worker, signed records verified: steady {signed_row['steady']:,.0f} "
-              f"records/s{versus} (goal ≥ 85%), worker CPU "
-              f"{signed_row['cpu_per_record_us']:,.0f} µs/record | {signed_row['load']}")  # fmt: skip
+        print(
+            f"  1 worker, signed records verified: steady {signed_row['steady']:,.0f} "
+            f"records/s{versus} (goal ≥ 85%), worker CPU "
+            f"{signed_row['cpu_per_record_us']:,.0f} µs/record | {signed_row['load']}"
+        )
     by_count = {w: r for w, r, _ in rows}
     if 1 in by_count and 2 in by_count:
         scale = by_count[2]["steady"] / by_count[1]["steady"]

@@ -87,8 +87,7 @@ def run(
     signers: dict[str, Signer] | None = None
     if signed:
         keys_file, signers = court_keys(state_dir)
-        flow = GatewayFlow(envelope, keys_file=keys_file,
-                           signatures=SignaturePolicy(required=True))  # fmt: skip
+        flow = GatewayFlow(envelope, keys_file=keys_file, signatures=SignaturePolicy(required=True))
     else:
         flow = GatewayFlow(envelope, keys_file=state_dir / "no-keys.yaml")
     config = WorkerConfig(Connection("localhost:9092", None), state_dir)
@@ -173,8 +172,10 @@ def main() -> None:
         figures["checks_cpu_us_per_record_runs"] = [f["checks_cpu_us_per_record"] for f in runs]
         if args.signed:
             run(min(args.n, 2_000), args.batch, Path(tmp) / "warm-signed", signed=True)
-            signed = [run(args.n, args.batch, Path(tmp) / f"signed{i}", prof, signed=True)
-                      for i in range(args.repeat)]  # fmt: skip
+            signed = [
+                run(args.n, args.batch, Path(tmp) / f"signed{i}", prof, signed=True)
+                for i in range(args.repeat)
+            ]
             key = "checks_signed_cpu_us_per_record"
             best = min(signed, key=lambda f: float(f[key]))
             figures[key] = best[key]

@@ -120,11 +120,17 @@ def main() -> None:
         size = len(envelope.build(topic, record, payload, source).value)
         say(f"Kafka's EndToEndLatency: {E2E_MESSAGES} messages of {size} bytes, acks=all")
         e2e_load, e2e = end_to_end(bench, size, args.nodes)
-        env = service_env(bench, bench.home / "state",
-                          COURTBUS_STORE_URL=f"sqlite:///{bench.home / 'read.db'}",
-                          COURTBUS_PROJECTOR_GROUP="projector-bench")  # fmt: skip
-        groups = {"gateway": "courtbus-gateway", "delegation": "courtbus-delegation",
-                  "projector": "projector-bench"}  # fmt: skip
+        env = service_env(
+            bench,
+            bench.home / "state",
+            COURTBUS_STORE_URL=f"sqlite:///{bench.home / 'read.db'}",
+            COURTBUS_PROJECTOR_GROUP="projector-bench",
+        )
+        groups = {
+            "gateway": "courtbus-gateway",
+            "delegation": "courtbus-delegation",
+            "projector": "projector-bench",
+        }
         results: list[Run] = []
         with running(bench, groups, env) as services:
             pids = measured_pids(bench, services)
@@ -137,19 +143,26 @@ def main() -> None:
                     results.append(offer(bench.conn, client, rate, seconds, f"r{rate}", pids))
         replicas, replica_lines = count_in_logs(services, "NotEnoughReplicas")
         warnings, _ = count_in_logs(services, r" (WARNING|ERROR) ")
-    print(f"latency: SDK call in court {SENDER} → court.{EXECUTING}.inbox (read_committed), "
-          f"gateway + delegation + projector (1 worker each), {args.nodes} broker(s), "
-          f"{size}-byte requests")  # fmt: skip
+    print(
+        f"latency: SDK call in court {SENDER} → court.{EXECUTING}.inbox (read_committed), "
+        f"gateway + delegation + projector (1 worker each), {args.nodes} broker(s), "
+        f"{size}-byte requests"
+    )
     print(e2e_line(e2e, size, e2e_load))
     for r in results:
         print("\n".join(run_lines(r, e2e, f"{EVENTS} (gateway)")))
-    print(f"  NotEnoughReplicas in the services' logs: {replicas} "
-          f"({warnings} WARNING/ERROR lines in all)")  # fmt: skip
+    print(
+        f"  NotEnoughReplicas in the services' logs: {replicas} "
+        f"({warnings} WARNING/ERROR lines in all)"
+    )
     for line in replica_lines[:40]:
         print(f"    {line}")
-    figures: dict[str, Any] = {**e2e_figures("kafka_e2e", e2e, e2e_load),
-                               "delegation_record_bytes": size, "delegation_nodes": args.nodes,
-                               "delegation_not_enough_replicas": replicas}  # fmt: skip
+    figures: dict[str, Any] = {
+        **e2e_figures("kafka_e2e", e2e, e2e_load),
+        "delegation_record_bytes": size,
+        "delegation_nodes": args.nodes,
+        "delegation_not_enough_replicas": replicas,
+    }
     for r in results:
         figures.update(run_figures("delegation", r))
     write_json(args.json, figures)

@@ -87,8 +87,12 @@ def _probe(bootstrap: str, started: Any, stop: Any, results: Any) -> None:
     ``restriction.controls``, and the record timestamps (the producer's clock at the send)
     of its issue on ``bus.restriction.events`` (the gateway's) and of its ban (the
     restrictions service's): where the time went."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
-                             enable_auto_commit=False, fetch_max_wait_ms=10)  # fmt: skip
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+    )
     parts = [TopicPartition(EVENTS, p) for p in sorted(consumer.partitions_for_topic(EVENTS))]
     tp = TopicPartition(CONTROLS, PROBED)
     consumer.assign([tp, *parts])
@@ -123,8 +127,11 @@ class LiveBans:
         self.errors: list[str] = []
         ctx = mp.get_context("spawn")
         self.started, self.stop, self.results = ctx.Event(), ctx.Event(), ctx.Queue()
-        self.proc = ctx.Process(target=_probe, args=(client.conn.bootstrap, self.started,
-                                self.stop, self.results), daemon=True)  # fmt: skip
+        self.proc = ctx.Process(
+            target=_probe,
+            args=(client.conn.bootstrap, self.started, self.stop, self.results),
+            daemon=True,
+        )
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._send, daemon=True)
 
@@ -160,8 +167,11 @@ class LiveBans:
         self.proc.join(timeout=30)
         self.arrived = arrived
         # the hops: sent -> the gateway's send of the issue -> the restrictions' send of the ban
-        self.gateway_ms = sorted((stamps[k][EVENTS] - t) * 1000 for k, t in self.sent_at.items()
-                                 if EVENTS in stamps.get(k, {}))  # fmt: skip
+        self.gateway_ms = sorted(
+            (stamps[k][EVENTS] - t) * 1000
+            for k, t in self.sent_at.items()
+            if EVENTS in stamps.get(k, {})
+        )
         self.restrictions_ms = sorted(
             (s[CONTROLS] - s[EVENTS]) * 1000 for s in stamps.values() if len(s) == 2
         )
@@ -211,15 +221,17 @@ def main() -> None:
         began = time.monotonic()
         written = fill(bench.conn, args.entries, courts, args.fill_processes)
         say(f"wrote {written:,} in {time.monotonic() - began:.0f} s; ConsumerPerformance")
-        limit = consumer_performance(bench.conn.bootstrap, VIEW, written,
-                                     bench.home / "consumer.properties")  # fmt: skip
+        limit = consumer_performance(
+            bench.conn.bootstrap, VIEW, written, bench.home / "consumer.properties"
+        )
         limit_load = load()
         env = service_env(bench, bench.home / "state")
         gateway = Service("services.gateway", env, bench.home / "gateway.log")
         gateway.start()
         gateway.wait_for("courtbus-gateway restored")
-        consumer = KafkaConsumer(**bench.conn.kafka_settings(), group_id=GROUP,
-                                 enable_auto_commit=False)  # fmt: skip
+        consumer = KafkaConsumer(
+            **bench.conn.kafka_settings(), group_id=GROUP, enable_auto_commit=False
+        )
         parts = [TopicPartition(VIEW, p) for p in sorted(consumer.partitions_for_topic(VIEW))]
         partitions = len(consumer.partitions_for_topic(CONTROLS) or ())
         restrictions = Service("services.restrictions", env, bench.home / "restrictions.log")
@@ -256,7 +268,8 @@ def main() -> None:
         progress = [ln for ln in restrictions.text().splitlines() if "listing load" in ln]
     rate = written / took
     figures: dict[str, Any] = {
-        "listing_bans_entries": written, "listing_bans_s": round(took, 2),
+        "listing_bans_entries": written,
+        "listing_bans_s": round(took, 2),
         "listing_bans_per_s": round(rate, 1),
         "listing_bans_cpu_s": round(cpu, 2),
         "listing_bans_cpu_us_per_ban": round(cpu / written * 1e6, 1),
@@ -265,7 +278,8 @@ def main() -> None:
         "listing_bans_8m_s_extrapolated": round(NATIONAL_LIST_2023 / rate, 0),
         **({"listing_bans_8m_s": round(took, 1)} if written >= NATIONAL_LIST_2023 else {}),
         "listing_bans_controls_records": bans,
-        "live_bans_sent": len(live.sent_at), "live_bans_arrived": len(latencies),
+        "live_bans_sent": len(live.sent_at),
+        "live_bans_arrived": len(latencies),
         "live_ban_p50_ms": round(percentile(latencies, 0.5), 1),
         "live_ban_p99_ms": round(percentile(latencies, 0.99), 1),
         "live_ban_max_ms": round(latencies[-1], 1) if latencies else None,
@@ -273,31 +287,44 @@ def main() -> None:
         "live_ban_gateway_p99_ms": round(percentile(live.gateway_ms, 0.99), 1),
         "live_ban_restrictions_p50_ms": round(percentile(live.restrictions_ms, 0.5), 1),
         "live_ban_restrictions_p99_ms": round(percentile(live.restrictions_ms, 0.99), 1),
-        "consumer_perf_entries_s": round(limit, 0), "load": run_load,
+        "consumer_perf_entries_s": round(limit, 0),
+        "load": run_load,
         "consumer_perf_load": limit_load,
-    }  # fmt: skip
+    }
     ok = "OK" if bans >= written + len(latencies) else f"SHORT (expected ≥ {written:,} + live)"
-    print(f"listing → ban initial load: {written:,} ACTIVE entries of {VIEW}, a fresh "
-          f"restrictions worker (empty state, 6 tasks), 1 broker; live bans at "
-          f"{args.live_rate:g}/s through the gateway meanwhile")  # fmt: skip
-    print(f"  broker read limit (ConsumerPerformance, {VIEW}): {limit:>10,.0f} records/s"
-          f" | {limit_load}")  # fmt: skip
-    print(f"  load: {written:,} bans in {took:.1f} s from launch = {rate:,.0f} bans/s "
-          f"({rate / limit:.4f}× read limit) | {run_load}")  # fmt: skip
-    print(f"  CPU of the worker: {cpu:.1f} s = {cpu / written * 1e6:,.0f} µs per ban once its "
-          f"tasks were open (+ {cpu0:.1f} s to start); peak RSS {hwm:.0f} MiB; {CONTROLS}: "
-          f"{bans:,} records {ok}")  # fmt: skip
+    print(
+        f"listing → ban initial load: {written:,} ACTIVE entries of {VIEW}, a fresh "
+        f"restrictions worker (empty state, 6 tasks), 1 broker; live bans at "
+        f"{args.live_rate:g}/s through the gateway meanwhile"
+    )
+    print(
+        f"  broker read limit (ConsumerPerformance, {VIEW}): {limit:>10,.0f} records/s"
+        f" | {limit_load}"
+    )
+    print(
+        f"  load: {written:,} bans in {took:.1f} s from launch = {rate:,.0f} bans/s "
+        f"({rate / limit:.4f}× read limit) | {run_load}"
+    )
+    print(
+        f"  CPU of the worker: {cpu:.1f} s = {cpu / written * 1e6:,.0f} µs per ban once its "
+        f"tasks were open (+ {cpu0:.1f} s to start); peak RSS {hwm:.0f} MiB; {CONTROLS}: "
+        f"{bans:,} records {ok}"
+    )
     how = "measured" if written >= NATIONAL_LIST_2023 else "extrapolated at this rate, not measured"
     print(f"  8.6 M ({how}): {NATIONAL_LIST_2023 / rate:,.0f} s (goal ≤ {GOAL_S:.0f} s)")
     p99 = figures["live_ban_p99_ms"]
-    print(f"  live bans: {len(latencies)} of {len(live.sent_at)} arrived; p50 "
-          f"{figures['live_ban_p50_ms']:,} ms, p99 {p99:,} ms, max {figures['live_ban_max_ms']} ms "
-          f"(goal p99 ≤ {GOAL_P99_MS:.0f} ms: {'meets' if p99 <= GOAL_P99_MS else 'misses'} it)")  # fmt: skip
-    print(f"    of which the gateway's hop (sent → its send of the issue) p50 "
-          f"{figures['live_ban_gateway_p50_ms']:,} ms, p99 {figures['live_ban_gateway_p99_ms']:,}"
-          f" ms; the restrictions service's (→ its send of the ban) p50 "
-          f"{figures['live_ban_restrictions_p50_ms']:,} ms, p99 "
-          f"{figures['live_ban_restrictions_p99_ms']:,} ms (record timestamps)")  # fmt: skip
+    print(
+        f"  live bans: {len(latencies)} of {len(live.sent_at)} arrived; p50 "
+        f"{figures['live_ban_p50_ms']:,} ms, p99 {p99:,} ms, max {figures['live_ban_max_ms']} ms "
+        f"(goal p99 ≤ {GOAL_P99_MS:.0f} ms: {'meets' if p99 <= GOAL_P99_MS else 'misses'} it)"
+    )
+    print(
+        f"    of which the gateway's hop (sent → its send of the issue) p50 "
+        f"{figures['live_ban_gateway_p50_ms']:,} ms, p99 {figures['live_ban_gateway_p99_ms']:,}"
+        f" ms; the restrictions service's (→ its send of the ban) p50 "
+        f"{figures['live_ban_restrictions_p50_ms']:,} ms, p99 "
+        f"{figures['live_ban_restrictions_p99_ms']:,} ms (record timestamps)"
+    )
     if live.errors:
         print(f"  live sends failed: {len(live.errors)}, first: {live.errors[0][:200]}")
     for line in progress[-3:]:

@@ -119,8 +119,10 @@ def create_topics(admin: KafkaAdminClient, specs: list[TopicSpec], chunk: int = 
     have = set(admin.list_topics())
     todo = [s for s in specs if s.name not in have]
     for i in range(0, len(todo), chunk):
-        new = [NewTopic(s.name, s.partitions, s.replication, topic_configs=dict(s.configs))
-               for s in todo[i : i + chunk]]  # fmt: skip
+        new = [
+            NewTopic(s.name, s.partitions, s.replication, topic_configs=dict(s.configs))
+            for s in todo[i : i + chunk]
+        ]
         result = admin.create_topics(new, timeout_ms=120_000, raise_errors=False)
         bad = [t for t in result["topics"] if t["error_code"] not in (0, 36)]
         if bad:
@@ -144,22 +146,35 @@ def preload(bench: Bench, slots: list[tuple[str, int]], count: int, tag: str) ->
     with thousands of partitions it waited for memory most of the time.
     """
     envelope = make_envelope(bench.conn, bench.schemas)
-    producer = ck.Producer({**bench.conn.librdkafka_settings(), "acks": "all", "linger.ms": 20,
-                            "queue.buffering.max.messages": 1_000_000})  # fmt: skip
+    producer = ck.Producer(
+        {
+            **bench.conn.librdkafka_settings(),
+            "acks": "all",
+            "linger.ms": 20,
+            "queue.buffering.max.messages": 1_000_000,
+        }
+    )
     size = 0
     for partition, out in requests(envelope, slots, count, tag):
         while True:
             try:
-                producer.produce(out.topic, key=out.key, value=out.value, headers=list(out.headers),
-                                 partition=partition)  # fmt: skip
+                producer.produce(
+                    out.topic,
+                    key=out.key,
+                    value=out.value,
+                    headers=list(out.headers),
+                    partition=partition,
+                )
                 break
             except BufferError:
                 producer.poll(0.1)
         size = len(out.value or b"")
     if producer.flush(120) != 0:
         raise RuntimeError("pre-load: records left unsent")
-    say(f"pre-loaded {count:,} requests ({size} bytes) over {min(count, len(slots)):,} "
-        "outbox partitions")  # fmt: skip
+    say(
+        f"pre-loaded {count:,} requests ({size} bytes) over {min(count, len(slots)):,} "
+        "outbox partitions"
+    )
     return size
 
 
@@ -168,15 +183,21 @@ class OutputCounter:
     thread, and notes when the ``target``-th arrived."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-count",
-                                     "enable.auto.commit": False,
-                                     "isolation.level": "read_committed",
-                                     "fetch.wait.max.ms": 10})  # fmt: skip
+        self.consumer = ck.Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "bench-count",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "fetch.wait.max.ms": 10,
+            }
+        )
         meta = self.consumer.list_topics(OUTPUT, timeout=30).topics[OUTPUT]
         parts = []
         for p in meta.partitions:
-            _low, high = self.consumer.get_watermark_offsets(ck.TopicPartition(OUTPUT, p),
-                                                             timeout=30)  # fmt: skip
+            _low, high = self.consumer.get_watermark_offsets(
+                ck.TopicPartition(OUTPUT, p), timeout=30
+            )
             parts.append(ck.TopicPartition(OUTPUT, p, high))
         self.consumer.assign(parts)
         self.count = 0
@@ -257,8 +278,14 @@ def broker_figures(bench: Bench) -> tuple[float, int]:
     return (int(match.group(1)) / 1024 if match else 0.0), len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def phase(bench: Bench, name: str, directory_path: Path, slots: list[tuple[str, int]],
-          count: int, timeout_s: float) -> dict[str, Any]:  # fmt: skip
+def phase(
+    bench: Bench,
+    name: str,
+    directory_path: Path,
+    slots: list[tuple[str, int]],
+    count: int,
+    timeout_s: float,
+) -> dict[str, Any]:
     """One directory: pre-load, one worker to the end, then a second worker joining."""
     admin = bench.admin()
     try:
@@ -277,8 +304,12 @@ def phase(bench: Bench, name: str, directory_path: Path, slots: list[tuple[str, 
     try:
         say(f"{name}: one gateway worker over {partitions:,} outbox partitions")
         first.svc.start()
-        ready_at = _wait(lambda: sum(t for _, t, _ in first.restored()) >= partitions, [first],
-                         timeout_s, f"{name}: first worker's tasks restored")  # fmt: skip
+        ready_at = _wait(
+            lambda: sum(t for _, t, _ in first.restored()) >= partitions,
+            [first],
+            timeout_s,
+            f"{name}: first worker's tasks restored",
+        )
         start_s = ready_at - first.svc.started
         cpu_ready = first.svc.cpu_s()
         done_ready = counter.count
@@ -286,8 +317,10 @@ def phase(bench: Bench, name: str, directory_path: Path, slots: list[tuple[str, 
         cpu = first.svc.cpu_s() - cpu_ready
         steady = count - done_ready
         rec_s = steady / (counter.reached_at - ready_at)
-        say(f"{name}: {rec_s:,.0f} records/s, {cpu / max(steady, 1) * 1e6:,.0f} µs CPU/record; "
-            "a second worker joins")  # fmt: skip
+        say(
+            f"{name}: {rec_s:,.0f} records/s, {cpu / max(steady, 1) * 1e6:,.0f} µs CPU/record; "
+            "a second worker joins"
+        )
         lines_before = len(first.restored())
         second.svc.start()
 
@@ -312,20 +345,30 @@ def phase(bench: Bench, name: str, directory_path: Path, slots: list[tuple[str, 
         cpu_after = [w.svc.cpu_s() for w in (first, second)] + [cpu_seconds(broker_pid)]
         idle_cores = [(b - a) / idle for a, b in zip(cpu_before, cpu_after, strict=True)]
         broker_rss, broker_fds = broker_figures(bench)
-        shares = [sum(t for _, t, _ in first.restored()[lines_before:]),
-                  sum(t for _, t, _ in second.restored())]  # fmt: skip
+        shares = [
+            sum(t for _, t, _ in first.restored()[lines_before:]),
+            sum(t for _, t, _ in second.restored()),
+        ]
         result = {
-            "partitions": partitions, "records": count, "start_s": start_s,
+            "partitions": partitions,
+            "records": count,
+            "start_s": start_s,
             "first_restore_s": sum(s for _, _, s in first.restored()[:lines_before]),
-            "rec_s": rec_s, "cpu_us_per_record": cpu / max(steady, 1) * 1e6,
-            "before_ready": done_ready, "rebalance_s": rebalance_s, "shares": shares,
+            "rec_s": rec_s,
+            "cpu_us_per_record": cpu / max(steady, 1) * 1e6,
+            "before_ready": done_ready,
+            "rebalance_s": rebalance_s,
+            "shares": shares,
             "rss_mib": max(first.peak_rss_mib(), second.peak_rss_mib()),
             "rss_mib_each": [first.peak_rss_mib(), second.peak_rss_mib()],
             "open_files": max(first.peak_fds, second.peak_fds),
             "open_files_each": [first.peak_fds, second.peak_fds],
-            "broker_rss_mib": broker_rss, "broker_open_files": broker_fds,
-            "idle_worker_cores": idle_cores[:2], "idle_broker_cores": idle_cores[2], "load": load(),
-        }  # fmt: skip
+            "broker_rss_mib": broker_rss,
+            "broker_open_files": broker_fds,
+            "idle_worker_cores": idle_cores[:2],
+            "idle_broker_cores": idle_cores[2],
+            "load": load(),
+        }
     finally:
         for w in (second, first):
             w.svc.stop()
@@ -346,8 +389,14 @@ def main() -> None:
     with private_stack(broker_heap=args.broker_heap) as bench:
         small_path = data_dir() / "topics" / "directory.yaml"  # the shipped one
         shipped = load_directory(small_path)
-        small = phase(bench, "small", small_path, court_slots(outbox_specs(shipped)),
-                      args.records, args.timeout)  # fmt: skip
+        small = phase(
+            bench,
+            "small",
+            small_path,
+            court_slots(outbox_specs(shipped)),
+            args.records,
+            args.timeout,
+        )
         path = bench.home / "directory-national.yaml"
         national_dir = write_directory(path, args.seed, Sizes(courts=args.courts))
         specs = outbox_specs(national_dir)
@@ -358,30 +407,37 @@ def main() -> None:
         finally:
             admin.close()
         broker_rss, broker_fds = broker_figures(bench)
-        say(f"created in {create_s:.1f} s; broker RSS {broker_rss:,.0f} MiB, {broker_fds:,} "
-            "open files")  # fmt: skip
-        national = phase(bench, "national", path, court_slots(specs), args.records,
-                         args.timeout)  # fmt: skip
+        say(
+            f"created in {create_s:.1f} s; broker RSS {broker_rss:,.0f} MiB, {broker_fds:,} "
+            "open files"
+        )
+        national = phase(bench, "national", path, court_slots(specs), args.records, args.timeout)
     ratio = national["rec_s"] / small["rec_s"]
     cpu_ratio = small["cpu_us_per_record"] / national["cpu_us_per_record"]
-    print(f"gateway over a national directory ({len(national_dir.courts):,} courts, "
-          f"{len(national_dir.agencies)} agencies, seed {args.seed}) beside the shipped one "
-          f"({len(shipped.courts)} courts); {args.records:,} DelegationRequested per phase, "
-          "1 broker, transactions")  # fmt: skip
+    print(
+        f"gateway over a national directory ({len(national_dir.courts):,} courts, "
+        f"{len(national_dir.agencies)} agencies, seed {args.seed}) beside the shipped one "
+        f"({len(shipped.courts)} courts); {args.records:,} DelegationRequested per phase, "
+        "1 broker, transactions"
+    )
     for name, r in (("small", small), ("national", national)):
-        print(f"  {name:8} {r['partitions']:>6,} outbox partitions: start {r['start_s']:6.1f} s "
-              f"(restores {r['first_restore_s']:.1f} s), 2nd worker rebalance "
-              f"{r['rebalance_s']:6.1f} s (split {r['shares'][0]:,}/{r['shares'][1]:,}); "
-              f"{r['rec_s']:>7,.0f} records/s, {r['cpu_us_per_record']:5.0f} µs CPU/record; "
-              f"peak RSS {r['rss_mib']:,.0f} MiB, {r['open_files']:,} open files per worker "
-              f"(most); broker {r['broker_rss_mib']:,.0f} MiB, {r['broker_open_files']:,} files; "
-              f"at rest: workers {'/'.join(f'{c:.2f}' for c in r['idle_worker_cores'])} cores, "
-              f"broker {r['idle_broker_cores']:.2f} | {r['load']}")  # fmt: skip
+        print(
+            f"  {name:8} {r['partitions']:>6,} outbox partitions: start {r['start_s']:6.1f} s "
+            f"(restores {r['first_restore_s']:.1f} s), 2nd worker rebalance "
+            f"{r['rebalance_s']:6.1f} s (split {r['shares'][0]:,}/{r['shares'][1]:,}); "
+            f"{r['rec_s']:>7,.0f} records/s, {r['cpu_us_per_record']:5.0f} µs CPU/record; "
+            f"peak RSS {r['rss_mib']:,.0f} MiB, {r['open_files']:,} open files per worker "
+            f"(most); broker {r['broker_rss_mib']:,.0f} MiB, {r['broker_open_files']:,} files; "
+            f"at rest: workers {'/'.join(f'{c:.2f}' for c in r['idle_worker_cores'])} cores, "
+            f"broker {r['idle_broker_cores']:.2f} | {r['load']}"
+        )
     total = national["start_s"] + national["rebalance_s"]
-    print(f"  national: start + rebalance {total:.1f} s (goal ≤ {GOAL_START_REBALANCE_S:g}); "
-          f"RSS {national['rss_mib']:,.0f} MiB (goal ≤ {GOAL_RSS_MIB:,.0f}); records/s "
-          f"{ratio:.2f}× the small directory's (goal ≥ {GOAL_RATIO}), CPU/record "
-          f"{1 / cpu_ratio:.2f}×; outboxes created in {create_s:.1f} s")  # fmt: skip
+    print(
+        f"  national: start + rebalance {total:.1f} s (goal ≤ {GOAL_START_REBALANCE_S:g}); "
+        f"RSS {national['rss_mib']:,.0f} MiB (goal ≤ {GOAL_RSS_MIB:,.0f}); records/s "
+        f"{ratio:.2f}× the small directory's (goal ≥ {GOAL_RATIO}), CPU/record "
+        f"{1 / cpu_ratio:.2f}×; outboxes created in {create_s:.1f} s"
+    )
     if args.json is not None:
         figures = {
             "national_start_rebalance_s": total,

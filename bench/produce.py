@@ -44,11 +44,25 @@ def broker_limit(bootstrap: str, topic: str, records: int, size: int) -> float:
     """records/s of Kafka's own ProducerPerformance with the same guarantees."""
     kafka_dir = artifacts.ensure_kafka(artifacts.default_cache_dir())
     cmd = [
-        "java", "-Xmx512m", "-cp", f"{kafka_dir}/*", "org.apache.kafka.tools.ProducerPerformance",
-        "--topic", topic, "--num-records", str(records), "--record-size", str(size),
-        "--throughput", "-1", "--producer-props", f"bootstrap.servers={bootstrap}",
-        "acks=all", "enable.idempotence=true", "linger.ms=5",
-    ]  # fmt: skip
+        "java",
+        "-Xmx512m",
+        "-cp",
+        f"{kafka_dir}/*",
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
+        "--record-size",
+        str(size),
+        "--throughput",
+        "-1",
+        "--producer-props",
+        f"bootstrap.servers={bootstrap}",
+        "acks=all",
+        "enable.idempotence=true",
+        "linger.ms=5",
+    ]
     text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     last = [ln for ln in text.splitlines() if "records sent" in ln][-1]
     match = re.search(r"([\d.]+) records/sec", last)
@@ -110,9 +124,16 @@ def main() -> None:
     print(
         f"courtbus encode + produce:          {produce_rate:>10,.0f} records/s  ({produce_rate / limit:.2f}× broker limit)"
     )
-    write_json(args.json, {"producer_perf_rec_s": limit, "sdk_encode_rec_s": encode_rate,
-                           "sdk_produce_rec_s": produce_rate, "produce_records": n,
-                           "produce_record_bytes": size})  # fmt: skip
+    write_json(
+        args.json,
+        {
+            "producer_perf_rec_s": limit,
+            "sdk_encode_rec_s": encode_rate,
+            "sdk_produce_rec_s": produce_rate,
+            "produce_records": n,
+            "produce_record_bytes": size,
+        },
+    )
 
 
 if __name__ == "__main__":

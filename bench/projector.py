@@ -66,17 +66,26 @@ GOAL_CORES_100 = GOALS["projector_cores_sqlite_100"].target  # cores at 100 reco
 IDLE_S = 10.0
 
 
-def decided(did: str, about: OutgoingRecord, step: str, state: str, by: str | None,
-            delivered: Any = None) -> dict[str, Any]:  # fmt: skip
+def decided(
+    did: str, about: OutgoingRecord, step: str, state: str, by: str | None, delivered: Any = None
+) -> dict[str, Any]:
     """The delegation service's ``DelegationDecided`` on ``about`` (applied)."""
     return {
-        "delegation_id": did, "step": step, "decided_event_id": about.event.id,
-        "applied": True, "state": state, "by_court": by, "requesting_court": "320583",
-        "executing_court": "6101", "matter": "FREEZE",
+        "delegation_id": did,
+        "step": step,
+        "decided_event_id": about.event.id,
+        "applied": True,
+        "state": state,
+        "by_court": by,
+        "requesting_court": "320583",
+        "executing_court": "6101",
+        "matter": "FREEZE",
         "start_due": delivered + timedelta(days=15) if delivered else None,
         "report_due": delivered + timedelta(days=30) if delivered else None,
-        "error_code": None, "reason": None, "decided_at": v.now(),
-    }  # fmt: skip
+        "error_code": None,
+        "reason": None,
+        "decided_at": v.now(),
+    }
 
 
 def records(envelope: Envelope, count: int, tag: str, seed: int) -> list[OutgoingRecord]:
@@ -88,18 +97,30 @@ def records(envelope: Envelope, count: int, tag: str, seed: int) -> list[Outgoin
     while len(out) < count:
         did = f"dlg-{tag}-{unit:07d}"
         req = envelope.build(EVENTS, record, {**payload, "delegation_id": did}, "court:320583")
-        dec = envelope.build(EVENTS, NS + "DelegationDecided",
-                             decided(did, req, "DelegationRequested", "REQUESTED", "320583"),
-                             "bus:delegation", causation_id=req.event.id)  # fmt: skip
+        dec = envelope.build(
+            EVENTS,
+            NS + "DelegationDecided",
+            decided(did, req, "DelegationRequested", "REQUESTED", "320583"),
+            "bus:delegation",
+            causation_id=req.event.id,
+        )
         at = v.now()
-        dlv = envelope.build(EVENTS, NS + "DelegationDelivered",
-                             {"delegation_id": did, "executing_court": v.court("6101"),
-                              "delivered_at": at}, "bus:delegation")  # fmt: skip
-        dec2 = envelope.build(EVENTS, NS + "DelegationDecided",
-                              decided(did, dlv, "DelegationDelivered", "DELIVERED", None, at),
-                              "bus:delegation", causation_id=dlv.event.id)  # fmt: skip
-        entry = envelope.build(VIEW, "cn.court.bus.blacklist.BlacklistEntry", next(entries),
-                               "bus:blacklist")  # fmt: skip
+        dlv = envelope.build(
+            EVENTS,
+            NS + "DelegationDelivered",
+            {"delegation_id": did, "executing_court": v.court("6101"), "delivered_at": at},
+            "bus:delegation",
+        )
+        dec2 = envelope.build(
+            EVENTS,
+            NS + "DelegationDecided",
+            decided(did, dlv, "DelegationDelivered", "DELIVERED", None, at),
+            "bus:delegation",
+            causation_id=dlv.event.id,
+        )
+        entry = envelope.build(
+            VIEW, "cn.court.bus.blacklist.BlacklistEntry", next(entries), "bus:blacklist"
+        )
         out += [req, dec, dlv, dec2, entry]
         unit += 1
     return out[:count]
@@ -120,14 +141,15 @@ def database(kind: str, home: Path) -> Iterator[str]:
 def applied(engine: Any) -> int:
     """Rows the projector wrote so far: stored events plus list entries."""
     with engine.connect() as conn:
-        found = conn.execute(text(
-            "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM blacklist_entries)"
-        )).scalar()  # fmt: skip
+        found = conn.execute(
+            text("SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM blacklist_entries)")
+        ).scalar()
     return int(found or 0)
 
 
-def offer(bench: Bench, projector: Service, engine: Any, rate: int, seconds: float,
-          tag: str, seed: int) -> dict[str, Any]:  # fmt: skip
+def offer(
+    bench: Bench, projector: Service, engine: Any, rate: int, seconds: float, tag: str, seed: int
+) -> dict[str, Any]:
     """Send ``rate``/s for ``seconds``; wait until every row is in (120 s at most after)."""
     envelope = make_envelope(bench.conn, bench.schemas)
     todo = records(envelope, round(rate * seconds), tag, seed)
@@ -154,10 +176,17 @@ def offer(bench: Bench, projector: Service, engine: Any, rate: int, seconds: flo
     producer.close()
     took = finished - began
     return {
-        "rate": rate, "seconds": seconds, "sent": len(todo), "offered": len(todo) / send_s,
-        "applied": done, "delivered": done / took, "catch_up_s": finished - sent_at,
-        "cores": cpu / took, "cpu_us_per_record": cpu / max(done, 1) * 1e6, "load": load(),
-    }  # fmt: skip
+        "rate": rate,
+        "seconds": seconds,
+        "sent": len(todo),
+        "offered": len(todo) / send_s,
+        "applied": done,
+        "delivered": done / took,
+        "catch_up_s": finished - sent_at,
+        "cores": cpu / took,
+        "cpu_us_per_record": cpu / max(done, 1) * 1e6,
+        "load": load(),
+    }
 
 
 def profile_lines(path: Path, top: int = 25) -> list[str]:
@@ -165,8 +194,10 @@ def profile_lines(path: Path, top: int = 25) -> list[str]:
     stats = pstats.Stats(str(path))
     items = stats.stats.items()  # type: ignore[attr-defined]
     total = max(ct for (_cc, _nc, _tt, ct, _callers) in stats.stats.values())  # type: ignore[attr-defined]
-    lines = [f"  profile: {total:.1f} s in the main thread (kafka-python's I/O thread not "
-             "profiled); calls, own s, cumulative s, % of main thread"]  # fmt: skip
+    lines = [
+        f"  profile: {total:.1f} s in the main thread (kafka-python's I/O thread not "
+        "profiled); calls, own s, cumulative s, % of main thread"
+    ]
     for column, name in ((3, "cumulative"), (2, "own")):
         lines.append(f"  -- top {top} by {name} time")
         entries = sorted(items, key=lambda kv: kv[1][column], reverse=True)
@@ -180,8 +211,9 @@ def profile_lines(path: Path, top: int = 25) -> list[str]:
 def phase(kind: str, loads: list[tuple[int, float]], profile: bool) -> dict[str, Any]:
     """One fresh stack and database: idle CPU, each load, Kafka's ConsumerPerformance."""
     with private_stack() as bench, database(kind, bench.home) as url:
-        env = service_env(bench, bench.home / "state", COURTBUS_STORE_URL=url,
-                          COURTBUS_PROJECTOR_GROUP=GROUP)  # fmt: skip
+        env = service_env(
+            bench, bench.home / "state", COURTBUS_STORE_URL=url, COURTBUS_PROJECTOR_GROUP=GROUP
+        )
         projector = Service("services.projector", env, bench.home / "projector.log")
         prof = bench.home / "projector.prof"
         projector.start(("-m", "cProfile", "-o", str(prof)) if profile else ())
@@ -201,11 +233,11 @@ def phase(kind: str, loads: list[tuple[int, float]], profile: bool) -> dict[str,
             engine.dispose()
         total = sum(r["sent"] for r in runs) * 4 // PER_UNIT
         say(f"{kind}: Kafka's ConsumerPerformance over {total} records of {EVENTS}")
-        kafka = consumer_performance(bench.conn.bootstrap, EVENTS, total,
-                                     bench.home / "consumer.properties")  # fmt: skip
+        kafka = consumer_performance(
+            bench.conn.bootstrap, EVENTS, total, bench.home / "consumer.properties"
+        )
         lines = profile_lines(prof) if profile else []
-    return {"db": kind, "idle_cores": idle, "runs": runs, "consumer_perf": kafka,
-            "profile": lines}  # fmt: skip
+    return {"db": kind, "idle_cores": idle, "runs": runs, "consumer_perf": kafka, "profile": lines}
 
 
 def main() -> None:
@@ -220,22 +252,28 @@ def main() -> None:
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     results = [phase(kind, loads, args.profile) for kind in kinds]
     figures: dict[str, Any] = {}
-    print(f"projector: 1 worker, input straight onto its topics ({PER_UNIT} records per "
-          f"delegation: 4 on {EVENTS}, 1 on {VIEW}), 1 broker"
-          + (", under cProfile" if args.profile else ""))  # fmt: skip
+    print(
+        f"projector: 1 worker, input straight onto its topics ({PER_UNIT} records per "
+        f"delegation: 4 on {EVENTS}, 1 on {VIEW}), 1 broker"
+        + (", under cProfile" if args.profile else "")
+    )
     for res in results:
         db = res["db"]
-        print(f"  {db}: idle {res['idle_cores']:.3f} cores | Kafka ConsumerPerformance "
-              f"(read_committed, same stack) {res['consumer_perf']:,.0f} records/s")  # fmt: skip
+        print(
+            f"  {db}: idle {res['idle_cores']:.3f} cores | Kafka ConsumerPerformance "
+            f"(read_committed, same stack) {res['consumer_perf']:,.0f} records/s"
+        )
         figures[f"projector_idle_cores_{db}"] = res["idle_cores"]
         figures[f"consumer_perf_rec_s_{db}"] = res["consumer_perf"]
         for r in res["runs"]:
             goal = f" (goal ≤ {GOAL_CORES_100} core)" if r["rate"] == 100 else ""
-            print(f"    {r['rate']:>5}/s offered ({r['offered']:,.0f}/s achieved, "
-                  f"{r['sent']:,} sent): CPU {r['cpu_us_per_record']:,.0f} µs/record, "
-                  f"{r['cores']:.3f} cores{goal}; applied {r['applied']:,}/{r['sent']:,}, "
-                  f"{r['delivered']:,.0f}/s, caught up {r['catch_up_s']:.1f} s after the last "
-                  f"send | {r['load']}")  # fmt: skip
+            print(
+                f"    {r['rate']:>5}/s offered ({r['offered']:,.0f}/s achieved, "
+                f"{r['sent']:,} sent): CPU {r['cpu_us_per_record']:,.0f} µs/record, "
+                f"{r['cores']:.3f} cores{goal}; applied {r['applied']:,}/{r['sent']:,}, "
+                f"{r['delivered']:,.0f}/s, caught up {r['catch_up_s']:.1f} s after the last "
+                f"send | {r['load']}"
+            )
             key = f"{db}_{r['rate']}"
             figures[f"projector_cpu_us_per_record_{key}"] = r["cpu_us_per_record"]
             figures[f"projector_cores_{key}"] = r["cores"]

@@ -90,88 +90,209 @@ class Figure:
 
 
 RATE, US, MS, S, MIB, CORES, COUNT = (
-    "{:,.0f}/s", "{:,.0f} µs", "{:,.1f} ms", "{:,.1f} s", "{:,.0f} MiB", "{:.3f} cores", "{:,.0f}",
-)  # fmt: skip
+    "{:,.0f}/s",
+    "{:,.0f} µs",
+    "{:,.1f} ms",
+    "{:,.1f} s",
+    "{:,.0f} MiB",
+    "{:.3f} cores",
+    "{:,.0f}",
+)
 PP, E2E, CP = "ProducerPerformance", "EndToEndLatency p99", "ConsumerPerformance"
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("gateway", "gateway_rec_s", "gateway, 1 worker, steady ({gateway_records:,} records)",
-           RATE, "broker_rec_s", PP),
+    Figure(
+        "gateway",
+        "gateway_rec_s",
+        "gateway, 1 worker, steady ({gateway_records:,} records)",
+        RATE,
+        "broker_rec_s",
+        PP,
+    ),
     Figure("gateway", "gateway_cpu_us_per_record", "gateway, 1 worker, CPU/record", US),
-    Figure("gateway", "gateway_2w_rec_s", "gateway, 2 workers together, steady", RATE,
-           "broker_2w_rec_s", PP),
+    Figure(
+        "gateway",
+        "gateway_2w_rec_s",
+        "gateway, 2 workers together, steady",
+        RATE,
+        "broker_2w_rec_s",
+        PP,
+    ),
     Figure("gateway", "gateway_2w_cpu_us_per_record", "gateway, 2 workers, CPU/record", US),
-    Figure("gateway_checks", "checks_cpu_us_per_record",
-           "gateway's checks alone, no broker, CPU/record", US),
-    Figure("warm_restart", "gateway_warm_restart_s",
-           "gateway warm restart, state folder kept ({gateway_warm_restart_tasks} tasks)", S),
-    Figure("produce", "sdk_produce_rec_s", "SDK encode + produce (kafka-python, acks=all)", RATE,
-           "producer_perf_rec_s", PP),
-    Figure("latency", "delegation_p99_ms_100", "delegation publish → inbox, p99 at 100/s ({delegation_offered_per_s_100:,.0f}/s sent)", MS,
-           "kafka_e2e_p99_ms", E2E),
-    Figure("latency", "delegation_p99_ms_1000", "delegation publish → inbox, p99 at 1,000/s ({delegation_offered_per_s_1000:,.0f}/s sent)", MS,
-           "kafka_e2e_p99_ms", E2E),
-    Figure("latency", "delegation_delivered_per_s_1000", "delegation at 1,000/s, delivered",
-           RATE),
-    Figure("latency", "delegation_undelivered_1000", "delegation at 1,000/s, not delivered",
-           COUNT),
-    Figure("restriction_latency", "restriction_p99_ms_1000",
-           "ban publish → caac's feed, p99 at 1,000/s ({restriction_offered_per_s_1000:,.0f}/s sent)", MS, "restriction_kafka_e2e_p99_ms", E2E),
-    Figure("restriction_latency", "restriction_delivered_per_s_1000",
-           "ban at 1,000/s, delivered", RATE),
+    Figure(
+        "gateway_checks",
+        "checks_cpu_us_per_record",
+        "gateway's checks alone, no broker, CPU/record",
+        US,
+    ),
+    Figure(
+        "warm_restart",
+        "gateway_warm_restart_s",
+        "gateway warm restart, state folder kept ({gateway_warm_restart_tasks} tasks)",
+        S,
+    ),
+    Figure(
+        "produce",
+        "sdk_produce_rec_s",
+        "SDK encode + produce (kafka-python, acks=all)",
+        RATE,
+        "producer_perf_rec_s",
+        PP,
+    ),
+    Figure(
+        "latency",
+        "delegation_p99_ms_100",
+        "delegation publish → inbox, p99 at 100/s ({delegation_offered_per_s_100:,.0f}/s sent)",
+        MS,
+        "kafka_e2e_p99_ms",
+        E2E,
+    ),
+    Figure(
+        "latency",
+        "delegation_p99_ms_1000",
+        "delegation publish → inbox, p99 at 1,000/s ({delegation_offered_per_s_1000:,.0f}/s sent)",
+        MS,
+        "kafka_e2e_p99_ms",
+        E2E,
+    ),
+    Figure("latency", "delegation_delivered_per_s_1000", "delegation at 1,000/s, delivered", RATE),
+    Figure("latency", "delegation_undelivered_1000", "delegation at 1,000/s, not delivered", COUNT),
+    Figure(
+        "restriction_latency",
+        "restriction_p99_ms_1000",
+        "ban publish → caac's feed, p99 at 1,000/s ({restriction_offered_per_s_1000:,.0f}/s sent)",
+        MS,
+        "restriction_kafka_e2e_p99_ms",
+        E2E,
+    ),
+    Figure(
+        "restriction_latency", "restriction_delivered_per_s_1000", "ban at 1,000/s, delivered", RATE
+    ),
     Figure("projector", "projector_cores_sqlite_100", "projector CPU at 100/s, SQLite", CORES),
-    Figure("projector", "projector_cores_postgresql_100", "projector CPU at 100/s, PostgreSQL",
-           CORES),
-    Figure("projector", "projector_delivered_per_s_sqlite_1000",
-           "projector at 1,000/s, SQLite, applied", RATE, "consumer_perf_rec_s_sqlite", CP),
-    Figure("projector", "projector_delivered_per_s_postgresql_1000",
-           "projector at 1,000/s, PostgreSQL, applied", RATE, "consumer_perf_rec_s_postgresql",
-           CP),
-    Figure("blacklist_bootstrap", "bootstrap_entries_s",
-           "mirror bootstrap ({bootstrap_entries:,} entries)", RATE, "consumer_perf_entries_s", CP),
+    Figure(
+        "projector", "projector_cores_postgresql_100", "projector CPU at 100/s, PostgreSQL", CORES
+    ),
+    Figure(
+        "projector",
+        "projector_delivered_per_s_sqlite_1000",
+        "projector at 1,000/s, SQLite, applied",
+        RATE,
+        "consumer_perf_rec_s_sqlite",
+        CP,
+    ),
+    Figure(
+        "projector",
+        "projector_delivered_per_s_postgresql_1000",
+        "projector at 1,000/s, PostgreSQL, applied",
+        RATE,
+        "consumer_perf_rec_s_postgresql",
+        CP,
+    ),
+    Figure(
+        "blacklist_bootstrap",
+        "bootstrap_entries_s",
+        "mirror bootstrap ({bootstrap_entries:,} entries)",
+        RATE,
+        "consumer_perf_entries_s",
+        CP,
+    ),
     Figure("blacklist_bootstrap", "bootstrap_peak_rss_mib", "mirror bootstrap, peak RSS", MIB),
-    Figure("blacklist_bootstrap", "bootstrap_worker_peak_rss_mib",
-           "mirror bootstrap, largest worker's peak RSS", MIB),
+    Figure(
+        "blacklist_bootstrap",
+        "bootstrap_worker_peak_rss_mib",
+        "mirror bootstrap, largest worker's peak RSS",
+        MIB,
+    ),
     Figure("blacklist_bootstrap", "bootstrap_8m_s", "mirror bootstrap of 8.6 M", S, full=True),
-    Figure("blacklist_restore", "restore_records_s",
-           "blacklist cold restore ({restore_entries:,} entries)", RATE,
-           "restore_consumer_perf_records_s", CP),
+    Figure(
+        "blacklist_restore",
+        "restore_records_s",
+        "blacklist cold restore ({restore_entries:,} entries)",
+        RATE,
+        "restore_consumer_perf_records_s",
+        CP,
+    ),
     Figure("blacklist_restore", "restore_peak_rss_mib", "blacklist cold restore, peak RSS", MIB),
     Figure("blacklist_restore", "restore_8m_s", "blacklist cold restore of 8.6 M", S, full=True),
-    Figure("restore", "delegation_restore_records_s",
-           "delegation cold restore ({delegation_restore_entries:,} delegations)", RATE,
-           "delegation_restore_consumer_perf_records_s", CP),
-    Figure("restore", "delegation_warm_restore_s", "delegation warm restart (10,000-record tail)",
-           S),
-    Figure("listing_bans", "listing_bans_per_s",
-           "listing → ban load ({listing_bans_entries:,} entries)", RATE,
-           "consumer_perf_entries_s", CP),
-    Figure("listing_bans", "listing_bans_cpu_us_per_ban",
-           "listing → ban load, worker CPU/ban", US),
-    Figure("listing_bans", "listing_bans_8m_s_extrapolated",
-           "listing → ban load, 8.6 M extrapolated", S),
+    Figure(
+        "restore",
+        "delegation_restore_records_s",
+        "delegation cold restore ({delegation_restore_entries:,} delegations)",
+        RATE,
+        "delegation_restore_consumer_perf_records_s",
+        CP,
+    ),
+    Figure(
+        "restore", "delegation_warm_restore_s", "delegation warm restart (10,000-record tail)", S
+    ),
+    Figure(
+        "listing_bans",
+        "listing_bans_per_s",
+        "listing → ban load ({listing_bans_entries:,} entries)",
+        RATE,
+        "consumer_perf_entries_s",
+        CP,
+    ),
+    Figure("listing_bans", "listing_bans_cpu_us_per_ban", "listing → ban load, worker CPU/ban", US),
+    Figure(
+        "listing_bans",
+        "listing_bans_8m_s_extrapolated",
+        "listing → ban load, 8.6 M extrapolated",
+        S,
+    ),
     Figure("listing_bans", "live_ban_p99_ms", "live bans meanwhile, p99", MS),
-    Figure("national_directory", "national_start_rebalance_s",
-           "national directory ({national_courts:,} courts, {national_partitions:,} outbox "
-           "partitions): gateway start + rebalance", S),
+    Figure(
+        "national_directory",
+        "national_start_rebalance_s",
+        "national directory ({national_courts:,} courts, {national_partitions:,} outbox "
+        "partitions): gateway start + rebalance",
+        S,
+    ),
     Figure("national_directory", "national_rss_mib", "national directory, worker peak RSS", MIB),
-    Figure("national_directory", "national_open_files", "national directory, worker open files",
-           COUNT),
+    Figure(
+        "national_directory", "national_open_files", "national directory, worker open files", COUNT
+    ),
     Figure("national_directory", "national_rec_s", "national directory, gateway steady", RATE),
-    Figure("national_directory", "national_rec_ratio",
-           "national directory, records/s ÷ the shipped directory's", "{:.2f}×"),
+    Figure(
+        "national_directory",
+        "national_rec_ratio",
+        "national directory, records/s ÷ the shipped directory's",
+        "{:.2f}×",
+    ),
     Figure("synth_blacklist", "synth_entries_s", "synthetic list generation (no Kafka)", RATE),
-    Figure("web_ingress", "web_rest_rec_s", "REST ingress, POST /v1/courts/…/outbox, "
-           "{web_clients} clients ({web_records:,} POSTs)", RATE, "web_producer_perf_rec_s", PP),
-    Figure("web_ingress", "web_rest_p99_ms", "REST ingress, p99 per POST", MS,
-           "web_producer_perf_paced_p99", "ProducerPerformance p99 at that rate"),
+    Figure(
+        "web_ingress",
+        "web_rest_rec_s",
+        "REST ingress, POST /v1/courts/…/outbox, {web_clients} clients ({web_records:,} POSTs)",
+        RATE,
+        "web_producer_perf_rec_s",
+        PP,
+    ),
+    Figure(
+        "web_ingress",
+        "web_rest_p99_ms",
+        "REST ingress, p99 per POST",
+        MS,
+        "web_producer_perf_paced_p99",
+        "ProducerPerformance p99 at that rate",
+    ),
     Figure("web_ingress", "web_rest_cpu_us_per_post", "REST ingress, the API's CPU/POST", US),
-    Figure("web_ingress", "web_sdk_rec_s", "SDK send_record, the same records, as many threads",
-           RATE, "web_producer_perf_rec_s", PP),
+    Figure(
+        "web_ingress",
+        "web_sdk_rec_s",
+        "SDK send_record, the same records, as many threads",
+        RATE,
+        "web_producer_perf_rec_s",
+        PP,
+    ),
     Figure("web_ingress", "web_rest_sdk_ratio", "REST ÷ SDK, records/s", "{:.2f}×"),
-    Figure("web_ingress", "web_not_exact",
-           "REST ingress: records lost, twice or unasked, retries answered wrongly", COUNT),
-)  # fmt: skip
+    Figure(
+        "web_ingress",
+        "web_not_exact",
+        "REST ingress: records lost, twice or unasked, retries answered wrongly",
+        COUNT,
+    ),
+)
 
 
 @dataclass
@@ -193,8 +314,9 @@ class BenchResult:
         return self.returncode == 0 and not self.error
 
 
-Status = Literal["met", "missed", "no goal", "not measured", "bench failed", "not run",
-                 "bench-full only"]  # fmt: skip
+Status = Literal[
+    "met", "missed", "no goal", "not measured", "bench failed", "not run", "bench-full only"
+]
 
 
 @dataclass(frozen=True)
@@ -244,12 +366,17 @@ def merge(results: Sequence[BenchResult]) -> dict[str, Any]:
             flat[key] = value
     benches = {
         r.name: {
-            "ok": r.ok, "returncode": r.returncode, "error": r.error,
-            "seconds": round(r.seconds, 1), "load_1min_mean": r.load, "command": r.command,
-            "log": r.log, "figures": r.figures,
+            "ok": r.ok,
+            "returncode": r.returncode,
+            "error": r.error,
+            "seconds": round(r.seconds, 1),
+            "load_1min_mean": r.load,
+            "command": r.command,
+            "log": r.log,
+            "figures": r.figures,
         }
         for r in results
-    }  # fmt: skip
+    }
     return {"figures": flat, "conflicts": conflicts, "benches": benches}
 
 
@@ -310,32 +437,60 @@ def table_rows(
 
 
 STYLE: dict[str, str] = {
-    "met": "bold green", "missed": "bold red", "bench failed": "bold red on default",
-    "not measured": "yellow", "no goal": "dim", "not run": "dim", "bench-full only": "dim",
-}  # fmt: skip
+    "met": "bold green",
+    "missed": "bold red",
+    "bench failed": "bold red on default",
+    "not measured": "yellow",
+    "no goal": "dim",
+    "not run": "dim",
+    "bench-full only": "dim",
+}
 
 
 def render(rows: Sequence[Row], title: str) -> Table:
     """The rich table of ``rows``."""
     table = Table(title=escape(title), title_justify="left", show_lines=False, header_style="bold")
-    for name, justify in (("figure", "left"), ("value", "right"), ("Kafka, same run", "right"),
-                          ("ratio", "right"), ("goal", "left"), ("status", "left"),
-                          ("load", "right")):  # fmt: skip
+    for name, justify in (
+        ("figure", "left"),
+        ("value", "right"),
+        ("Kafka, same run", "right"),
+        ("ratio", "right"),
+        ("goal", "left"),
+        ("status", "left"),
+        ("load", "right"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for i, row in enumerate(rows):
         style = STYLE[row.status]
         last = i + 1 == len(rows) or rows[i + 1].bench != row.bench
         load = f"{row.load:.1f}" if row.load is not None else "—"
-        table.add_row(escape(row.figure), row.value, row.kafka, row.ratio, row.goal,
-                      f"[{style}]{row.status}[/]", load, end_section=last)  # fmt: skip
+        table.add_row(
+            escape(row.figure),
+            row.value,
+            row.kafka,
+            row.ratio,
+            row.goal,
+            f"[{style}]{row.status}[/]",
+            load,
+            end_section=last,
+        )
     return table
 
 
 def as_json(rows: Sequence[Row]) -> list[dict[str, Any]]:
     """The table's rows for the merged JSON."""
     return [
-        {"figure": r.figure, "bench": r.bench, "key": r.key, "value": r.number, "shown": r.value,
-         "kafka": r.kafka, "ratio": r.ratio, "goal": r.goal, "status": r.status,
-         "load_1min_mean": r.load}
+        {
+            "figure": r.figure,
+            "bench": r.bench,
+            "key": r.key,
+            "value": r.number,
+            "shown": r.value,
+            "kafka": r.kafka,
+            "ratio": r.ratio,
+            "goal": r.goal,
+            "status": r.status,
+            "load_1min_mean": r.load,
+        }
         for r in rows
-    ]  # fmt: skip
+    ]

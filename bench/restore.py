@@ -91,8 +91,9 @@ def templates() -> list[tuple[bytes, bytes | None]]:
 def populate(bench: Bench, count: int, start: int = 0) -> int:
     """Append ``count`` delegations to the changelog; the average value size."""
     shapes = templates()
-    producer = KafkaProducer(**bench.conn.kafka_settings(), acks=1, linger_ms=50,
-                             batch_size=1024 * 1024)  # fmt: skip
+    producer = KafkaProducer(
+        **bench.conn.kafka_settings(), acks=1, linger_ms=50, batch_size=1024 * 1024
+    )
     placeholder = PLACEHOLDER.encode()
     run = uuid.uuid4().hex[:4]
     total = 0
@@ -108,8 +109,10 @@ def populate(bench: Bench, count: int, start: int = 0) -> int:
             say(f"  {i - start + 1:,} of {count:,} appended")
     producer.flush()
     producer.close()
-    say(f"appended {count:,} delegations ({total / count:.0f} bytes each) in "
-        f"{time.monotonic() - began:.0f} s")  # fmt: skip
+    say(
+        f"appended {count:,} delegations ({total / count:.0f} bytes each) in "
+        f"{time.monotonic() - began:.0f} s"
+    )
     return round(total / count)
 
 
@@ -125,9 +128,14 @@ def restore(bench: Bench, state_dir: Path, name: str) -> dict[str, Any]:
         proc.stop()
     records, tasks, seconds = match.groups()
     return {
-        "records": int(records), "tasks": int(tasks), "seconds": float(seconds),
-        "wall": wall, "hwm_mib": hwm / 1024, "rss_mib": rss / 1024, "load": load(),
-    }  # fmt: skip
+        "records": int(records),
+        "tasks": int(tasks),
+        "seconds": float(seconds),
+        "wall": wall,
+        "hwm_mib": hwm / 1024,
+        "rss_mib": rss / 1024,
+        "load": load(),
+    }
 
 
 def du_mib(path: Path) -> float:
@@ -147,8 +155,9 @@ def main() -> None:
         say(f"appending {entries:,} delegations to {CHANGELOG}")
         size = populate(bench, entries)
         say("broker read limit: ConsumerPerformance over the changelog")
-        limit = consumer_performance(bench.conn.bootstrap, CHANGELOG, entries,
-                                     bench.home / "consumer.properties")  # fmt: skip
+        limit = consumer_performance(
+            bench.conn.bootstrap, CHANGELOG, entries, bench.home / "consumer.properties"
+        )
         limit_load = load()
         state_dir = bench.home / "state"
         say("cold restore: one delegation worker, empty state folder")
@@ -157,30 +166,44 @@ def main() -> None:
         say(f"warm restart after {TAIL:,} more entries")
         populate(bench, TAIL, start=entries)
         warm = restore(bench, state_dir, "warm")
-    print(f"restore: {entries:,} delegations ({size} bytes of JSON each) in {CHANGELOG} "
-          f"(6 partitions), 1 delegation worker owning all 6 tasks, 1 broker")  # fmt: skip
-    print(f"  broker read limit (ConsumerPerformance, fetch rate): {limit:>10,.0f} records/s"
-          f" | {limit_load}")  # fmt: skip
-    for name, r, note in (("cold restore (empty state folder)", cold, "full read"),
-                          ("warm restart (state folder kept)", warm, f"tail only, {TAIL:,} appended")):  # fmt: skip
+    print(
+        f"restore: {entries:,} delegations ({size} bytes of JSON each) in {CHANGELOG} "
+        f"(6 partitions), 1 delegation worker owning all 6 tasks, 1 broker"
+    )
+    print(
+        f"  broker read limit (ConsumerPerformance, fetch rate): {limit:>10,.0f} records/s"
+        f" | {limit_load}"
+    )
+    for name, r, note in (
+        ("cold restore (empty state folder)", cold, "full read"),
+        ("warm restart (state folder kept)", warm, f"tail only, {TAIL:,} appended"),
+    ):
         records, seconds = int(r["records"]), float(r["seconds"])
         rate = records / seconds if seconds else float("inf")
-        print(f"  {name}: {records:,} records ({note}) in {seconds:.2f} s = {rate:,.0f} records/s "
-              f"= {rate / limit:.3f}× broker read limit; launch → restored {r['wall']:.1f} s; "
-              f"peak RSS (VmHWM) {r['hwm_mib']:.0f} MiB, RSS after {r['rss_mib']:.0f} MiB | {r['load']}")  # fmt: skip
+        print(
+            f"  {name}: {records:,} records ({note}) in {seconds:.2f} s = {rate:,.0f} records/s "
+            f"= {rate / limit:.3f}× broker read limit; launch → restored {r['wall']:.1f} s; "
+            f"peak RSS (VmHWM) {r['hwm_mib']:.0f} MiB, RSS after {r['rss_mib']:.0f} MiB | {r['load']}"
+        )
     print(f"  state folder after the cold restore: {disk:,.0f} MiB of SQLite")
-    figures: dict[str, Any] = {"delegation_restore_entries": entries,
-                               "delegation_restore_record_bytes": size,
-                               "delegation_restore_consumer_perf_records_s": limit,
-                               "delegation_restore_state_mib": disk}  # fmt: skip
+    figures: dict[str, Any] = {
+        "delegation_restore_entries": entries,
+        "delegation_restore_record_bytes": size,
+        "delegation_restore_consumer_perf_records_s": limit,
+        "delegation_restore_state_mib": disk,
+    }
     for name, r in (("delegation_restore", cold), ("delegation_warm_restore", warm)):
         seconds = float(r["seconds"])
-        figures.update({
-            f"{name}_records": r["records"], f"{name}_s": seconds,
-            f"{name}_records_s": r["records"] / seconds if seconds else None,
-            f"{name}_launch_to_restored_s": r["wall"], f"{name}_peak_rss_mib": r["hwm_mib"],
-            f"{name}_load": r["load"],
-        })  # fmt: skip
+        figures.update(
+            {
+                f"{name}_records": r["records"],
+                f"{name}_s": seconds,
+                f"{name}_records_s": r["records"] / seconds if seconds else None,
+                f"{name}_launch_to_restored_s": r["wall"],
+                f"{name}_peak_rss_mib": r["hwm_mib"],
+                f"{name}_load": r["load"],
+            }
+        )
     write_json(args.json, figures)
 
 

@@ -79,8 +79,11 @@ EVENTS = flow_topic("restriction")
 GOAL_P99_MS = GOALS["restriction_p99_ms_1000"].target
 CASE = "(2024)苏0583执1234号"
 PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
-GROUPS = {"gateway": "courtbus-gateway", "restrictions": "courtbus-restriction",
-          "feeds": "courtbus-feeds"}  # fmt: skip
+GROUPS = {
+    "gateway": "courtbus-gateway",
+    "restrictions": "courtbus-restriction",
+    "feeds": "courtbus-feeds",
+}
 
 
 class QueuedCourt(CourtClient):
@@ -100,8 +103,9 @@ class QueuedCourt(CourtClient):
         """Queue the message (partition and offset -1: not sent yet)."""
         clean: dict[str, Any] = normalize_payload(payload)
         check_values(clean)
-        out = self.envelope.build(self.outbox, record, clean, f"court:{self.court.id}",
-                                  event_id=event_id)  # fmt: skip
+        out = self.envelope.build(
+            self.outbox, record, clean, f"court:{self.court.id}", event_id=event_id
+        )
         self.queued.append(out)
         return Sent(out.event.id, (out.key or b"").decode(), -1, -1)
 
@@ -142,12 +146,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured run (default 30)")
     parser.add_argument("--warmup", type=float, default=20.0, help="s at 100/s, not counted")
     parser.add_argument("--nodes", type=int, choices=(1, 3), default=1)
-    parser.add_argument("--commit-interval-ms", type=int, default=None,
-                        help="the services' COURTBUS_COMMIT_INTERVAL_MS (default: the runtime's)")  # fmt: skip
+    parser.add_argument(
+        "--commit-interval-ms",
+        type=int,
+        default=None,
+        help="the services' COURTBUS_COMMIT_INTERVAL_MS (default: the runtime's)",
+    )
     add_json_option(parser)
     args = parser.parse_args()
-    extra = {} if args.commit_interval_ms is None else {
-        "COURTBUS_COMMIT_INTERVAL_MS": str(args.commit_interval_ms)}  # fmt: skip
+    extra = (
+        {}
+        if args.commit_interval_ms is None
+        else {"COURTBUS_COMMIT_INTERVAL_MS": str(args.commit_interval_ms)}
+    )
     interval = args.commit_interval_ms
     if interval is None:
         interval = next(f.default for f in fields(WorkerConfig) if f.name == "commit_interval_ms")
@@ -165,24 +176,34 @@ def main() -> None:
             r = offer(client, args.rate, args.seconds, "run", pids)
         warnings, warning_lines = count_in_logs(services, r" (WARNING|ERROR) ")
         stalls, _ = count_in_logs(services, r"WARNING kafka\.net\.selector: .* ran for")
-    print(f"restriction latency: issue_consumption_ban in court {COURT} → {FEED} "
-          f"(read_committed), gateway + restrictions + feeds (1 worker each, commit interval "
-          f"{interval} ms), {args.nodes} broker(s), {size}-byte RestrictionIssued records")  # fmt: skip
+    print(
+        f"restriction latency: issue_consumption_ban in court {COURT} → {FEED} "
+        f"(read_committed), gateway + restrictions + feeds (1 worker each, commit interval "
+        f"{interval} ms), {args.nodes} broker(s), {size}-byte RestrictionIssued records"
+    )
     print(e2e_line(e2e, size, e2e_load))
     print("\n".join(run_lines(r, e2e, f"{EVENTS} (gateway)")))
     p99 = percentile(r.latencies_ms, 0.99)
     verdict = "meets" if p99 <= GOAL_P99_MS else "misses"
     print(f"  goal p99 <= {GOAL_P99_MS:.0f} ms: {verdict} it (p99 {p99:,.1f} ms)")
-    print(f"  WARNING/ERROR lines in the services' logs: {warnings}, of which {stalls} "
-          f"kafka-python's 'Task ... ran for' (its network loop held > 100 ms: CPU starved)")  # fmt: skip
+    print(
+        f"  WARNING/ERROR lines in the services' logs: {warnings}, of which {stalls} "
+        f"kafka-python's 'Task ... ran for' (its network loop held > 100 ms: CPU starved)"
+    )
     others = [ln for ln in warning_lines if "kafka.net.selector" not in ln]
     for line in others[:20]:
         print(f"    {line}")
-    write_json(args.json, {
-        **run_figures("restriction", r), **e2e_figures("restriction_kafka_e2e", e2e, e2e_load),
-        "restriction_commit_interval_ms": interval, "restriction_record_bytes": size,
-        "restriction_nodes": args.nodes, "restriction_warnings": warnings,
-    })  # fmt: skip
+    write_json(
+        args.json,
+        {
+            **run_figures("restriction", r),
+            **e2e_figures("restriction_kafka_e2e", e2e, e2e_load),
+            "restriction_commit_interval_ms": interval,
+            "restriction_record_bytes": size,
+            "restriction_nodes": args.nodes,
+            "restriction_warnings": warnings,
+        },
+    )
 
 
 if __name__ == "__main__":

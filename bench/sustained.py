@@ -180,11 +180,17 @@ def _senders(bench: Bench, tag: str) -> tuple[list[CourtClient], dict[str, Calla
         for k in range(i, j):
             eid = f"bl-{tag}-{k:07d}"
             lister.list_debtor(
-                eid, f"(2024)粤08执{k % 9000 + 1000}号", PERSON, "REFUSED_WITH_ABILITY",
-                obligation="支付货款 86,000.00 元", performance="全部未履行",
-                conduct="有履行能力而拒不履行", title_issuer="广东省湛江市中级人民法院",
-                title_number=f"(2023)粤08民初{k}号", filed_at=v.now() - timedelta(days=90),
-            )  # fmt: skip
+                eid,
+                f"(2024)粤08执{k % 9000 + 1000}号",
+                PERSON,
+                "REFUSED_WITH_ABILITY",
+                obligation="支付货款 86,000.00 元",
+                performance="全部未履行",
+                conduct="有履行能力而拒不履行",
+                title_issuer="广东省湛江市中级人民法院",
+                title_number=f"(2023)粤08民初{k}号",
+                filed_at=v.now() - timedelta(days=90),
+            )
             ids.append(eid)
         return ids
 
@@ -196,8 +202,11 @@ def _senders(bench: Bench, tag: str) -> tuple[list[CourtClient], dict[str, Calla
             ids.append(cid)
         return ids
 
-    return [requester, lister, banner], {"delegation": delegations, "listing": listings,
-                                         "ban": bans}  # fmt: skip
+    return [requester, lister, banner], {
+        "delegation": delegations,
+        "listing": listings,
+        "ban": bans,
+    }
 
 
 def _per_minute(sent_at: Mapping[str, float], arrived: Mapping[str, float]) -> list[str]:
@@ -211,8 +220,10 @@ def _per_minute(sent_at: Mapping[str, float], arrived: Mapping[str, float]) -> l
     lines = []
     for m in sorted(minutes):
         lat = sorted(minutes[m])
-        lines.append(f"minute {m + 1}: {len(lat)} delivered, p50 {percentile(lat, 0.5):.0f} ms, "
-                     f"p99 {percentile(lat, 0.99):.0f} ms, max {lat[-1]:.0f} ms")  # fmt: skip
+        lines.append(
+            f"minute {m + 1}: {len(lat)} delivered, p50 {percentile(lat, 0.5):.0f} ms, "
+            f"p99 {percentile(lat, 0.99):.0f} ms, max {lat[-1]:.0f} ms"
+        )
     return lines
 
 
@@ -231,19 +242,26 @@ def main() -> None:
     bound = args.lag_bound
     tag = uuid.uuid4().hex[:6]
     with private_stack(1) as bench:
-        env = service_env(bench, bench.home / "state",
-                          COURTBUS_STORE_URL=f"sqlite:///{bench.home / 'read.db'}",
-                          COURTBUS_PROJECTOR_GROUP=GROUPS["projector"],
-                          COURTBUS_METRICS_PORT="0")  # fmt: skip
+        env = service_env(
+            bench,
+            bench.home / "state",
+            COURTBUS_STORE_URL=f"sqlite:///{bench.home / 'read.db'}",
+            COURTBUS_PROJECTOR_GROUP=GROUPS["projector"],
+            COURTBUS_METRICS_PORT="0",
+        )
         with running(bench, GROUPS, env) as services:
             clients, senders = _senders(bench, tag)
             probe = Arrivals(bench.conn.bootstrap, (INBOX, "bus.delegation.events"))
-            say(f"offering {args.rate:.0f} records/s for {args.minutes:g} min "
-                f"({', '.join(f'{n} {s:.0%}' for n, s in SHARES)})")  # fmt: skip
+            say(
+                f"offering {args.rate:.0f} records/s for {args.minutes:g} min "
+                f"({', '.join(f'{n} {s:.0%}' for n, s in SHARES)})"
+            )
             sampler = Sampler(bench, services, args.sample)
             streams: dict[str, dict[str, Any]] = {name: {} for name, _ in SHARES}
-            threads = [_stream(args.rate * share, seconds, senders[name], streams[name])
-                       for name, share in SHARES]  # fmt: skip
+            threads = [
+                _stream(args.rate * share, seconds, senders[name], streams[name])
+                for name, share in SHARES
+            ]
             for t in threads:
                 t.join()
             sent_at = streams["delegation"].get("sent_at", {})
@@ -295,9 +313,11 @@ def report(
             cache = caches.get(name, 0)
             limit = first[name] * 1.25 + 32 * MIB + cache
             flat[name] = kib <= limit
-            print(f"  {name}: RSS {first[name] / MIB:.0f} MiB after warm-up → "
-                  f"{kib / MIB:.0f} MiB at the end (limit {limit / MIB:.0f}, of which page "
-                  f"caches {cache / MIB:.0f}): {'flat' if flat[name] else 'GREW'}")  # fmt: skip
+            print(
+                f"  {name}: RSS {first[name] / MIB:.0f} MiB after warm-up → "
+                f"{kib / MIB:.0f} MiB at the end (limit {limit / MIB:.0f}, of which page "
+                f"caches {cache / MIB:.0f}): {'flat' if flat[name] else 'GREW'}"
+            )
     loaded = [s for s in samples if args.warmup <= s[0] <= args.minutes * 60]
     half = args.warmup + (args.minutes * 60 - args.warmup) / 2
     peak = {g: max((s[2].get(g, 0) for s in samples), default=0) for g in GROUPS.values()}
@@ -306,9 +326,11 @@ def report(
         early = max((s[2].get(group, 0) for s in loaded if s[0] < half), default=0)
         late = max((s[2].get(group, 0) for s in loaded if s[0] >= half), default=0)
         growing[group] = late > 1.5 * early + 1000 or (bound is not None and lag > bound)
-        print(f"  {group}: lag at most {early} records in the first half, {late} in the second"
-              f"{'' if bound is None else f' (bound {bound})'}, {last[2].get(group, 0)} after "
-              f"the drain: {'GROWING' if growing[group] else 'bounded'}")  # fmt: skip
+        print(
+            f"  {group}: lag at most {early} records in the first half, {late} in the second"
+            f"{'' if bound is None else f' (bound {bound})'}, {last[2].get(group, 0)} after "
+            f"the drain: {'GROWING' if growing[group] else 'bounded'}"
+        )
     lag_ok = bool(loaded) and not any(growing.values()) and max(last[2].values()) <= 100
     verdict = {
         "memory flat": bool(flat) and all(flat.values()),
@@ -320,14 +342,22 @@ def report(
         print(f"  {what}: {'yes' if ok else 'NO'}")
     for line in failures + errors[:5]:
         print(f"  ! {line}")
-    write_json(args.json, {
-        "sustained_rate": args.rate, "sustained_minutes": args.minutes,
-        "sustained_offered": offered, "sustained_achieved_per_s": rates,
-        "sustained_undelivered": missing, "sustained_minutes_latency": lines,
-        "sustained_rss_end_mib": {n: k / MIB for n, k in last[1].items()},
-        "sustained_cache_mib": {n: k / MIB for n, k in caches.items()},
-        "sustained_lag_peak": peak, "sustained_lag_end": last[2], "sustained_verdict": verdict,
-    })  # fmt: skip
+    write_json(
+        args.json,
+        {
+            "sustained_rate": args.rate,
+            "sustained_minutes": args.minutes,
+            "sustained_offered": offered,
+            "sustained_achieved_per_s": rates,
+            "sustained_undelivered": missing,
+            "sustained_minutes_latency": lines,
+            "sustained_rss_end_mib": {n: k / MIB for n, k in last[1].items()},
+            "sustained_cache_mib": {n: k / MIB for n, k in caches.items()},
+            "sustained_lag_peak": peak,
+            "sustained_lag_end": last[2],
+            "sustained_verdict": verdict,
+        },
+    )
     if not all(verdict.values()):
         sys.exit(1)
 

@@ -39,8 +39,10 @@ def main() -> None:
     rate = generated / elapsed
     figures["synth_entries_s"] = rate
     print(f"  generate  {generated:>12,} entries in {elapsed:7.2f} s  {rate:>10,.0f} entries/s")
-    print(f"  the 2023 national list ({NATIONAL_LIST_2023:,}) at this speed: "
-          f"{NATIONAL_LIST_2023 / rate:,.0f} s")  # fmt: skip
+    print(
+        f"  the 2023 national list ({NATIONAL_LIST_2023:,}) at this speed: "
+        f"{NATIONAL_LIST_2023 / rate:,.0f} s"
+    )
     if args.encode:
         from courtbus.runtime.harness import memory_envelope
 
@@ -51,8 +53,10 @@ def main() -> None:
             envelope.build(BLACKLIST_VIEW, ENTRY, payload, "bus:synth")
         elapsed = time.perf_counter() - started
         figures["synth_encode_entries_s"] = len(sample) / elapsed
-        print(f"  encode    {len(sample):>12,} entries in {elapsed:7.2f} s  "
-              f"{len(sample) / elapsed:>10,.0f} entries/s (Envelope.build, memory registry)")  # fmt: skip
+        print(
+            f"  encode    {len(sample):>12,} entries in {elapsed:7.2f} s  "
+            f"{len(sample) / elapsed:>10,.0f} entries/s (Envelope.build, memory registry)"
+        )
     write_json(args.json, figures)
 
 

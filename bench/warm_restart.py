@@ -57,10 +57,15 @@ def restart(
         proc.stop()
     records, opened, seconds = match.groups()
     return {
-        "records": int(records), "tasks": int(opened), "seconds": float(seconds),
-        "launch_to_restored_s": wall, "cpu_s": cpu, "behind": behind, "files": tasks,
+        "records": int(records),
+        "tasks": int(opened),
+        "seconds": float(seconds),
+        "launch_to_restored_s": wall,
+        "cpu_s": cpu,
+        "behind": behind,
+        "files": tasks,
         "load": load(),
-    }  # fmt: skip
+    }
 
 
 def profile_lines(path: Path, top: int = 25) -> list[str]:
@@ -102,14 +107,18 @@ def main() -> None:
             say("warm restart under cProfile")
             restart(bench, state_dir, "warm-prof", ("-m", "cProfile", "-o", str(out)))
             profile = profile_lines(out)
-    print(f"gateway warm restart: 1 worker, state folder kept, {args.records:,} entries in "
-          f"bus.gateway.seen.changelog, nothing written between restarts")  # fmt: skip
+    print(
+        f"gateway warm restart: 1 worker, state folder kept, {args.records:,} entries in "
+        f"bus.gateway.seen.changelog, nothing written between restarts"
+    )
     for i, r in enumerate(runs):
-        print(f"  restart {i + 1}: restored {r['records']:,} records for {r['tasks']} tasks in "
-              f"{r['seconds']:.2f} s (goal ≤ {GOAL_S:g} s); launch → restored "
-              f"{r['launch_to_restored_s']:.2f} s, {r['cpu_s']:.2f} s CPU; checkpoints of "
-              f"{r['files']} tasks were {r['behind']:,} records behind their partitions' "
-              f"ends | {r['load']}")  # fmt: skip
+        print(
+            f"  restart {i + 1}: restored {r['records']:,} records for {r['tasks']} tasks in "
+            f"{r['seconds']:.2f} s (goal ≤ {GOAL_S:g} s); launch → restored "
+            f"{r['launch_to_restored_s']:.2f} s, {r['cpu_s']:.2f} s CPU; checkpoints of "
+            f"{r['files']} tasks were {r['behind']:,} records behind their partitions' "
+            f"ends | {r['load']}"
+        )
     for line in profile:
         print(line)
     if args.json is not None:

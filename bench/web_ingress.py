@@ -112,12 +112,17 @@ def items(count: int, tag: str, courts: Sequence[str] = COURTS) -> list[Item]:
         payload = {
             "delegation_id": f"dlg-{court}-{tag}-{i:07d}",
             "case_number": v.case_number(f"(2024){designation}执{1000 + i % 9000}号"),
-            "requesting_court": v.court(court), "executing_court": v.court(EXECUTING),
-            "matter": "FREEZE", "debtor": v.debtor("PERSON", "张三", PERSON_ID),
-            "asset_kind": "DEPOSIT", "asset_description": "西安某银行账户存款",
-            "amount": v.money("120000.00"), "freeze_period_days": 365, "requested_at": now,
+            "requesting_court": v.court(court),
+            "executing_court": v.court(EXECUTING),
+            "matter": "FREEZE",
+            "debtor": v.debtor("PERSON", "张三", PERSON_ID),
+            "asset_kind": "DEPOSIT",
+            "asset_description": "西安某银行账户存款",
+            "amount": v.money("120000.00"),
+            "freeze_period_days": 365,
+            "requested_at": now,
             "note": None,
-        }  # fmt: skip
+        }
         found.append(Item(court, str(uuid.uuid4()), payload))
     return found
 
@@ -244,8 +249,9 @@ def top_frames(
     if not total:
         return 0, []
     first, second = (own, inclusive) if by_top else (inclusive, own)
-    ranked = sorted((f for f in inclusive if only in f),
-                    key=lambda f: (-first[f], -second[f], f))[:n]  # fmt: skip
+    ranked = sorted((f for f in inclusive if only in f), key=lambda f: (-first[f], -second[f], f))[
+        :n
+    ]
     return total, [(f, inclusive[f] / total, own[f] / total) for f in ranked]
 
 
@@ -257,9 +263,14 @@ def _cpu(pids: dict[str, int]) -> dict[str, float]:
 
 
 def _timed(
-    phase: Phase, work: Sequence[Item], threads: int, one: Callable[[Any, Item], tuple[int, int]],
-    open_: Callable[[], Any], close: Callable[[Any], None], pids: dict[str, int],
-) -> Phase:  # fmt: skip
+    phase: Phase,
+    work: Sequence[Item],
+    threads: int,
+    one: Callable[[Any, Item], tuple[int, int]],
+    open_: Callable[[], Any],
+    close: Callable[[Any], None],
+    pids: dict[str, int],
+) -> Phase:
     """Run ``one(conn, item)`` over ``work`` in ``threads`` threads (each its share, each its
     ``open_()`` connection), timing each call; the CPU ``pids`` used meanwhile."""
     start = threading.Barrier(threads + 1)
@@ -289,8 +300,10 @@ def _timed(
                 phase.latencies_ms.append(ms)
                 phase.answers[event_id] = ack
 
-    pool = [threading.Thread(target=worker, args=(work[k::threads],), daemon=True)
-            for k in range(threads)]  # fmt: skip
+    pool = [
+        threading.Thread(target=worker, args=(work[k::threads],), daemon=True)
+        for k in range(threads)
+    ]
     for t in pool:
         t.start()
     before = _cpu(pids)
@@ -317,8 +330,10 @@ class Poster:
     def post(self, conn: http.client.HTTPConnection, item: Item) -> tuple[int, dict[str, Any]]:
         """POST ``item``: (status, answer). A connection the server closed is reopened and
         the POST sent again, with the same id (the API's idempotency)."""
-        headers = {"Authorization": f"Bearer {self.tokens[item.court]}",
-                   "Content-Type": "application/json"}  # fmt: skip
+        headers = {
+            "Authorization": f"Bearer {self.tokens[item.court]}",
+            "Content-Type": "application/json",
+        }
         body = item.body()
         for attempt in range(3):
             try:
@@ -343,8 +358,9 @@ class Poster:
 def rest_phase(poster: Poster, work: Sequence[Item], threads: int, pids: dict[str, int]) -> Phase:
     """``work`` POSTed by ``threads`` clients."""
     before = poster.reconnects
-    phase = _timed(Phase("REST", threads), work, threads, poster.send, poster.open,
-                   lambda c: c.close(), pids)  # fmt: skip
+    phase = _timed(
+        Phase("REST", threads), work, threads, poster.send, poster.open, lambda c: c.close(), pids
+    )
     phase.reconnects = poster.reconnects - before
     return phase
 
@@ -363,8 +379,9 @@ def sdk_phase(
 
 def outbox_ids(conn: Connection, topics: Sequence[str], timeout_s: float = 120) -> list[str]:
     """The ``ce_id`` of every record of ``topics`` (read_committed, up to their ends now)."""
-    consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
-                             isolation_level="read_committed")  # fmt: skip
+    consumer = KafkaConsumer(
+        **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed"
+    )
     try:
         parts = [
             TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
@@ -391,11 +408,21 @@ def producer_performance(
     with Kafka's default linger of 5 ms, the broker's limit; paced with the SDK clients' linger
     (``SDK_LINGER_MS``), its latency at that rate."""
     out = kafka_tool(
-        "org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
-        "--num-records", str(records), "--record-size", str(size), "--throughput",
-        str(throughput), "--producer-props", f"bootstrap.servers={bootstrap}", "acks=all",
-        "enable.idempotence=true", f"linger.ms={linger_ms}",
-    )  # fmt: skip
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
+        "--record-size",
+        str(size),
+        "--throughput",
+        str(throughput),
+        "--producer-props",
+        f"bootstrap.servers={bootstrap}",
+        "acks=all",
+        "enable.idempotence=true",
+        f"linger.ms={linger_ms}",
+    )
     return parse_producer_performance(out)
 
 
@@ -405,12 +432,25 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def profile_rest(spy: str, web: Service, poster: Poster, work: Sequence[Item], threads: int,
-                 out: Path) -> tuple[Phase, str]:  # fmt: skip
+def profile_rest(
+    spy: str, web: Service, poster: Poster, work: Sequence[Item], threads: int, out: Path
+) -> tuple[Phase, str]:
     """``work`` POSTed under ``py-spy record --gil`` of the API process (samples of the thread
     holding the GIL, 100 a second): the phase, the raw samples."""
-    cmd = [spy, "record", "-p", str(web.pid), "-f", "raw", "-F", "--gil",
-           "-r", "100", "-o", str(out)]  # fmt: skip
+    cmd = [
+        spy,
+        "record",
+        "-p",
+        str(web.pid),
+        "-f",
+        "raw",
+        "-F",
+        "--gil",
+        "-r",
+        "100",
+        "-o",
+        str(out),
+    ]
     with (out.parent / "py-spy.log").open("wb") as log:
         spy_proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         time.sleep(1.0)  # attached
@@ -428,8 +468,9 @@ def start_web(bench: Bench) -> tuple[Service, Poster]:
     path = bench.home / "web" / "tokens.yaml"
     tokens = {court: web_tokens.issue(f"court.{court}", path) for court in COURTS}
     port = free_block(1)
-    env = service_env(bench, bench.home / "state", COURTBUS_WEB_PORT=str(port),
-                      COURTBUS_WEB_TOKENS=str(path))  # fmt: skip
+    env = service_env(
+        bench, bench.home / "state", COURTBUS_WEB_PORT=str(port), COURTBUS_WEB_TOKENS=str(path)
+    )
     web = Service("services.web", env, bench.home / "web.log")
     web.start()
     web.wait_for(r"web API on http")
@@ -458,10 +499,12 @@ def phase_line(p: Phase, procs: Sequence[str]) -> str:
     cpu = ", ".join(f"{name} {p.cpu_us(name):,.0f}" for name in procs if name in p.cpu_s)
     errs = f"; {len(p.errors)} ERRORS" if p.errors else ""
     again = f"; {p.reconnects} reconnects" if p.reconnects else ""
-    return (f"  {p.name:<4} {p.clients:>2} clients: {p.rate:>7,.0f} records/s "
-            f"({len(p.latencies_ms):,} in {p.seconds:.1f} s); p50 {p.pct(0.5):,.1f} ms, "
-            f"p95 {p.pct(0.95):,.1f} ms, p99 {p.pct(0.99):,.1f} ms, max {p.pct(1.0):,.1f} ms; "
-            f"CPU µs/record: {cpu}{errs}{again} | {p.load}")  # fmt: skip
+    return (
+        f"  {p.name:<4} {p.clients:>2} clients: {p.rate:>7,.0f} records/s "
+        f"({len(p.latencies_ms):,} in {p.seconds:.1f} s); p50 {p.pct(0.5):,.1f} ms, "
+        f"p95 {p.pct(0.95):,.1f} ms, p99 {p.pct(0.99):,.1f} ms, max {p.pct(1.0):,.1f} ms; "
+        f"CPU µs/record: {cpu}{errs}{again} | {p.load}"
+    )
 
 
 def retry(poster: Poster, work: Sequence[Item], answers: dict[str, tuple[int, int]]) -> list[str]:
@@ -503,8 +546,10 @@ def measure(bench: Bench, args: argparse.Namespace, counts: Sequence[int]) -> Me
     outboxes = [f"court.{c}.outbox" for c in COURTS]
     with CourtClient(COURTS[0], bench.conn) as probe:
         sample = items(1, "size")[0]
-        size = len(probe.envelope.build(outboxes[0], RECORD, sample.payload,
-                                        f"court:{COURTS[0]}").value or b"")  # fmt: skip
+        size = len(
+            probe.envelope.build(outboxes[0], RECORD, sample.payload, f"court:{COURTS[0]}").value
+            or b""
+        )
     admin = bench.admin()
     try:
         parts = len(admin.describe_topics([outboxes[0]])[0]["partitions"])
@@ -512,14 +557,18 @@ def measure(bench: Bench, args: argparse.Namespace, counts: Sequence[int]) -> Me
     finally:
         admin.close()
     say(f"ProducerPerformance: {PP_RECORDS:,} records of {size} bytes, acks=all, idempotent")
-    m = Measured(size, producer_performance(bench.conn.bootstrap, "bench.web.raw", PP_RECORDS,
-                                            size))  # fmt: skip
+    m = Measured(
+        size, producer_performance(bench.conn.bootstrap, "bench.web.raw", PP_RECORDS, size)
+    )
     sent: list[str] = []
     web, poster = start_web(bench)
     clients = {court: CourtClient(court, bench.conn) for court in COURTS}
     try:
-        pids = {"API": web.pid, "bench": os.getpid(),
-                **{f"broker{i}": b.pid for i, b in enumerate(bench.state.brokers, 1)}}  # fmt: skip
+        pids = {
+            "API": web.pid,
+            "bench": os.getpid(),
+            **{f"broker{i}": b.pid for i, b in enumerate(bench.state.brokers, 1)},
+        }
         say(f"warm-up: {args.warmup} records by REST, {args.warmup} by the SDK (not counted)")
         sent += rest_phase(poster, items(args.warmup, "warm-rest"), 4, {}).answers
         sent += sdk_phase(clients, items(args.warmup, "warm-sdk"), 4, {}).answers
@@ -539,16 +588,19 @@ def measure(bench: Bench, args: argparse.Namespace, counts: Sequence[int]) -> Me
         say(f"retrying {len(redo)} POSTs with their ids and bodies")
         m.retried, m.retry_errors = len(redo), retry(poster, redo, first[1].answers)
         biggest = max(counts)
-        at = max(1, round(next(p.rate for p in m.phases
-                               if p.name == "REST" and p.clients == biggest)))  # fmt: skip
+        at = max(
+            1, round(next(p.rate for p in m.phases if p.name == "REST" and p.clients == biggest))
+        )
         say(f"ProducerPerformance paced at {at:,}/s (REST's rate at {biggest} clients)")
-        m.pp_paced = producer_performance(bench.conn.bootstrap, "bench.web.raw",
-                                          max(at * 10, 1000), size, at, SDK_LINGER_MS)  # fmt: skip
+        m.pp_paced = producer_performance(
+            bench.conn.bootstrap, "bench.web.raw", max(at * 10, 1000), size, at, SDK_LINGER_MS
+        )
         spy = py_spy()
         if spy and not args.no_profile:
             say(f"profiling the API (py-spy) over {args.records:,} POSTs, {biggest} clients")
-            m.profile, m.samples = profile_rest(spy, web, poster, items(args.records, "prof"),
-                                                biggest, bench.home / "web.pyspy.raw")  # fmt: skip
+            m.profile, m.samples = profile_rest(
+                spy, web, poster, items(args.records, "prof"), biggest, bench.home / "web.pyspy.raw"
+            )
             sent += m.profile.answers
         elif not spy:
             say("py-spy is not installed (pip install py-spy): no profile")
@@ -564,9 +616,11 @@ def measure(bench: Bench, args: argparse.Namespace, counts: Sequence[int]) -> Me
 def report(m: Measured, counts: Sequence[int], records: int) -> dict[str, Any]:
     """Print the figures; the figures for ``write_json``."""
     pp, paced = m.pp, m.pp_paced
-    print(f"web ingress: POST /v1/courts/{{court}}/outbox (DelegationRequested, {m.size}-byte "
-          f"Avro value, {len(COURTS)} courts, JSON body) beside CourtClient.send_record, the "
-          f"path the API calls; {records:,} records per phase; 1 broker, acks=all")  # fmt: skip
+    print(
+        f"web ingress: POST /v1/courts/{{court}}/outbox (DelegationRequested, {m.size}-byte "
+        f"Avro value, {len(COURTS)} courts, JSON body) beside CourtClient.send_record, the "
+        f"path the API calls; {records:,} records per phase; 1 broker, acks=all"
+    )
     print(
         f"  Kafka ProducerPerformance (acks=all, idempotent, linger 5 ms, same size, same "
         f"stack): {pp['rate']:,.0f} records/s, p50 {pp['p50']:.0f} ms, p99 {pp['p99']:.0f} ms"
@@ -578,30 +632,40 @@ def report(m: Measured, counts: Sequence[int], records: int) -> dict[str, Any]:
             f"{paced['p50']:.0f} ms, p99 {paced['p99']:.0f} ms, avg {paced['avg']:.1f} ms"
         )
     figures: dict[str, Any] = {
-        "web_records": records, "web_record_bytes": m.size, "web_courts": len(COURTS),
+        "web_records": records,
+        "web_record_bytes": m.size,
+        "web_courts": len(COURTS),
         **{f"web_producer_perf_{k}": x for k, x in pp.items()},
         **{f"web_producer_perf_paced_{k}": x for k, x in paced.items()},
-    }  # fmt: skip
+    }
     figures["web_producer_perf_rec_s"] = pp["rate"]
     procs = ["API", "bench", "broker1"]
     for c in counts:
-        rest, sdk = (next(p for p in m.phases if p.name == n and p.clients == c)
-                     for n in ("REST", "SDK"))  # fmt: skip
+        rest, sdk = (
+            next(p for p in m.phases if p.name == n and p.clients == c) for n in ("REST", "SDK")
+        )
         print(phase_line(rest, procs))
         print(phase_line(sdk, procs))
         ratio = rest.rate / sdk.rate if sdk.rate else float("nan")
-        print(f"       REST ÷ SDK at {c} clients: {ratio:.2f}× the rate, p99 "
-              f"{rest.pct(0.99) / sdk.pct(0.99):.1f}× ; REST ÷ ProducerPerformance "
-              f"{rest.rate / pp['rate']:.4f}×")  # fmt: skip
+        print(
+            f"       REST ÷ SDK at {c} clients: {ratio:.2f}× the rate, p99 "
+            f"{rest.pct(0.99) / sdk.pct(0.99):.1f}× ; REST ÷ ProducerPerformance "
+            f"{rest.rate / pp['rate']:.4f}×"
+        )
         for p in (rest, sdk):
             key = f"web_{p.name.lower()}"
-            figures.update({
-                f"{key}_rec_s_{c}": p.rate, f"{key}_p50_ms_{c}": p.pct(0.5),
-                f"{key}_p95_ms_{c}": p.pct(0.95), f"{key}_p99_ms_{c}": p.pct(0.99),
-                f"{key}_max_ms_{c}": p.pct(1.0), f"{key}_errors_{c}": len(p.errors),
-                f"{key}_load_{c}": p.load,
-                **{f"{key}_cpu_us_{n.replace(' ', '')}_{c}": p.cpu_us(n) for n in p.cpu_s},
-            })  # fmt: skip
+            figures.update(
+                {
+                    f"{key}_rec_s_{c}": p.rate,
+                    f"{key}_p50_ms_{c}": p.pct(0.5),
+                    f"{key}_p95_ms_{c}": p.pct(0.95),
+                    f"{key}_p99_ms_{c}": p.pct(0.99),
+                    f"{key}_max_ms_{c}": p.pct(1.0),
+                    f"{key}_errors_{c}": len(p.errors),
+                    f"{key}_load_{c}": p.load,
+                    **{f"{key}_cpu_us_{n.replace(' ', '')}_{c}": p.cpu_us(n) for n in p.cpu_s},
+                }
+            )
         figures[f"web_rest_sdk_ratio_{c}"] = ratio
         figures[f"web_rest_cpu_us_per_post_{c}"] = rest.cpu_us("API")
         for err in (rest.errors + sdk.errors)[:10]:
@@ -622,22 +686,35 @@ def report(m: Measured, counts: Sequence[int], records: int) -> dict[str, Any]:
         print(f"    wrong: {err}")
     found = m.found
     assert found is not None
-    print(f"  outboxes read back: {found.found:,} records for {found.expected:,} ids sent "
-          f"(warm-up and profile included): {len(found.missing)} missing, "
-          f"{len(found.duplicates)} twice, {len(found.unexpected)} not sent — "
-          f"{'exact' if found.exact else 'NOT EXACT'}")  # fmt: skip
-    figures.update({"web_sent_ids": found.expected, "web_outbox_records": found.found,
-                    "web_missing": len(found.missing), "web_duplicates": len(found.duplicates),
-                    "web_unexpected": len(found.unexpected), "web_retried": m.retried,
-                    "web_retry_errors": len(m.retry_errors),
-                    "web_not_exact": len(found.missing) + len(found.duplicates)
-                    + len(found.unexpected) + len(m.retry_errors)})  # fmt: skip
+    print(
+        f"  outboxes read back: {found.found:,} records for {found.expected:,} ids sent "
+        f"(warm-up and profile included): {len(found.missing)} missing, "
+        f"{len(found.duplicates)} twice, {len(found.unexpected)} not sent — "
+        f"{'exact' if found.exact else 'NOT EXACT'}"
+    )
+    figures.update(
+        {
+            "web_sent_ids": found.expected,
+            "web_outbox_records": found.found,
+            "web_missing": len(found.missing),
+            "web_duplicates": len(found.duplicates),
+            "web_unexpected": len(found.unexpected),
+            "web_retried": m.retried,
+            "web_retry_errors": len(m.retry_errors),
+            "web_not_exact": len(found.missing)
+            + len(found.duplicates)
+            + len(found.unexpected)
+            + len(m.retry_errors),
+        }
+    )
     if m.profile is not None:
         total, top = top_frames(m.samples, 15, by_top=True)
         _, ours = top_frames(m.samples, 15, only="courtbus/")
-        print(f"  py-spy --gil of the API process (the thread holding the GIL, 100 Hz) while "
-              f"{biggest} clients POSTed {len(m.profile.latencies_ms):,} records at {m.profile.rate:,.0f}"
-              f"/s under the profiler; {total:,} samples")  # fmt: skip
+        print(
+            f"  py-spy --gil of the API process (the thread holding the GIL, 100 Hz) while "
+            f"{biggest} clients POSTed {len(m.profile.latencies_ms):,} records at {m.profile.rate:,.0f}"
+            f"/s under the profiler; {total:,} samples"
+        )
         threads = by_thread(m.samples)
         print("    by thread: " + ", ".join(f"{k} {x:.0%}" for k, x in threads.items()))
         print("    on the stack / at its top, by the second:")

@@ -239,8 +239,11 @@ class Connection:
                 "certificate (COURTBUS_SSL_CERT, COURTBUS_SSL_KEY, COURTBUS_SSL_CA)",
                 code="SSL_INCOMPLETE",
             )
-        for what, path in (("CA certificate", self.ssl_ca), ("certificate", self.ssl_cert),
-                           ("key", self.ssl_key)):  # fmt: skip
+        for what, path in (
+            ("CA certificate", self.ssl_ca),
+            ("certificate", self.ssl_cert),
+            ("key", self.ssl_key),
+        ):
             if path and not Path(path).is_file():
                 raise ConfigError(f"TLS {what} file {path} not found", code="SSL_FILE_MISSING")
 
@@ -251,9 +254,14 @@ class Connection:
         """A connection authenticated by the certificate in ``creds`` (see
         ``courtbus.security.pki``); ``options`` are further fields (``connect_timeout_s``)."""
         return cls(
-            bootstrap, registry_url, ssl_ca=str(creds.ca), ssl_cert=str(creds.cert),
-            ssl_key=str(creds.key), ssl_key_password=creds.key_password(), **options,
-        )  # fmt: skip
+            bootstrap,
+            registry_url,
+            ssl_ca=str(creds.ca),
+            ssl_cert=str(creds.cert),
+            ssl_key=str(creds.key),
+            ssl_key_password=creds.key_password(),
+            **options,
+        )
 
     @property
     def security_protocol(self) -> str:
@@ -321,24 +329,31 @@ class Connection:
         peer's delayed ACK (up to 40 ms on Linux) behind the previous one: a transaction's
         AddPartitions, produce, offsets and EndTxn requests are exactly such small requests.
         """
-        settings: dict[str, Any] = {"bootstrap.servers": self.bootstrap,
-                                    "socket.nagle.disable": True}  # fmt: skip
+        settings: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "socket.nagle.disable": True,
+        }
         if self.connect_timeout_s is not None:
             settings["socket.connection.setup.timeout.ms"] = int(self.connect_timeout_s * 1000)
         protocol = self.security_protocol
         if protocol != "PLAINTEXT":
             settings["security.protocol"] = protocol.lower()
         if protocol.startswith("SASL"):
-            settings.update({
-                "sasl.mechanism": "SCRAM-SHA-512",
-                "sasl.username": self.username, "sasl.password": self.password,
-            })  # fmt: skip
+            settings.update(
+                {
+                    "sasl.mechanism": "SCRAM-SHA-512",
+                    "sasl.username": self.username,
+                    "sasl.password": self.password,
+                }
+            )
         if self.ssl_ca:
-            settings.update({"ssl.ca.location": self.ssl_ca,
-                             "ssl.endpoint.identification.algorithm": "https"})  # fmt: skip
+            settings.update(
+                {"ssl.ca.location": self.ssl_ca, "ssl.endpoint.identification.algorithm": "https"}
+            )
         if self.ssl_cert:
-            settings.update({"ssl.certificate.location": self.ssl_cert,
-                             "ssl.key.location": self.ssl_key})  # fmt: skip
+            settings.update(
+                {"ssl.certificate.location": self.ssl_cert, "ssl.key.location": self.ssl_key}
+            )
             if self.ssl_key_password:
                 settings["ssl.key.password"] = self.ssl_key_password
         return settings
@@ -443,8 +458,11 @@ def stack_connection(
     if not state.secure:
         return Connection(state.bootstrap, registry, **env)
     if getattr(state, "pki", None) is None:  # a stack made before TLS: its SCRAM admin
-        return Connection(state.bootstrap, registry, **{
-            "username": ADMIN_USER, "password": state.admin_password, **env})  # fmt: skip
+        return Connection(
+            state.bootstrap,
+            registry,
+            **{"username": ADMIN_USER, "password": state.admin_password, **env},
+        )
     ca = str(pki.Authority(Path(state.pki)).ca_cert)
     if env.get("username"):
         return Connection(state.scram_bootstrap, registry, **{"ssl_ca": ca, **env})
@@ -452,8 +470,11 @@ def stack_connection(
         return Connection(state.bootstrap, registry, **{"ssl_ca": ca, **env})
     conn: Connection = state.connection(os.environ.get("COURTBUS_PRINCIPAL") or OPERATOR)
     if env.get("registry_username"):
-        conn = replace(conn, registry_username=env["registry_username"],
-                       registry_password=env.get("registry_password"))  # fmt: skip
+        conn = replace(
+            conn,
+            registry_username=env["registry_username"],
+            registry_password=env.get("registry_password"),
+        )
     return replace(conn, registry_url=registry)
 
 
@@ -473,8 +494,11 @@ def _environment_credentials() -> dict[str, Any]:
     ``COURTBUS_REGISTRY_USERNAME``/``_PASSWORD_FILE`` (see the module docstring)."""
     env = os.environ
     found: dict[str, Any] = {}
-    for name, key in (("COURTBUS_SSL_CA", "ssl_ca"), ("COURTBUS_SSL_CERT", "ssl_cert"),
-                      ("COURTBUS_SSL_KEY", "ssl_key")):  # fmt: skip
+    for name, key in (
+        ("COURTBUS_SSL_CA", "ssl_ca"),
+        ("COURTBUS_SSL_CERT", "ssl_cert"),
+        ("COURTBUS_SSL_KEY", "ssl_key"),
+    ):
         if env.get(name):
             found[key] = env[name]
     secrets = (

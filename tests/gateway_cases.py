@@ -34,8 +34,14 @@ def valid_payload(**changes: Any) -> dict[str, Any]:
     return payload
 
 
-def build(envelope: Envelope, payload: dict[str, Any] | None = None, *, topic: str = "court.320583.outbox",
-          source: str = "court:320583", record: str = RECORD) -> Raw:  # fmt: skip
+def build(
+    envelope: Envelope,
+    payload: dict[str, Any] | None = None,
+    *,
+    topic: str = "court.320583.outbox",
+    source: str = "court:320583",
+    record: str = RECORD,
+) -> Raw:
     out = envelope.build(topic, record, payload if payload is not None else valid_payload(), source)
     return Raw(topic, out.key, out.value, list(out.headers))
 

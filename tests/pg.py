@@ -159,8 +159,19 @@ class PgControl:
 
     def stop(self) -> None:
         """Stop it at once (``-m immediate``)."""
-        _run([*self.runas, str(self.bindir / "pg_ctl"), "-D", str(self.home / "data"), "-m",
-              "immediate", "-w", "stop"], self.home)  # fmt: skip
+        _run(
+            [
+                *self.runas,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.home / "data"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            self.home,
+        )
 
 
 def _start(bindir: Path, runas: list[str], home: Path, fixed: int | None = None) -> int:
@@ -177,10 +188,22 @@ def _start(bindir: Path, runas: list[str], home: Path, fixed: int | None = None)
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         started = _run(
-            [*runas, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-             "-w", "-t", "60", "start"],
+            [
+                *runas,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
             home,
-        )  # fmt: skip
+        )
         if started.returncode == 0:
             return port
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else started.stderr
@@ -204,10 +227,20 @@ def pg_cluster() -> Iterator[PgServer]:
         if runas:
             shutil.chown(home, SYSTEM_USER, SYSTEM_USER)
         made = _run(
-            [*runas, str(bindir / "initdb"), "-D", str(home / "data"), "-U", "postgres",
-             "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"],
+            [
+                *runas,
+                str(bindir / "initdb"),
+                "-D",
+                str(home / "data"),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
             home,
-        )  # fmt: skip
+        )
         if made.returncode != 0:
             raise RuntimeError(f"initdb failed: {made.stdout}\n{made.stderr}")
         control = PgControl(bindir, runas, home)

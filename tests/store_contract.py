@@ -159,48 +159,83 @@ def decided(
 
 
 STATE_AFTER = {
-    "DelegationDelivered": "DELIVERED", "DelegationAccepted": "ACCEPTED",
-    "DelegationRejected": "REJECTED", "DelegationProgressReported": "IN_PROGRESS",
-    "DelegationCompleted": "COMPLETED", "DelegationFailed": "FAILED",
+    "DelegationDelivered": "DELIVERED",
+    "DelegationAccepted": "ACCEPTED",
+    "DelegationRejected": "REJECTED",
+    "DelegationProgressReported": "IN_PROGRESS",
+    "DelegationCompleted": "COMPLETED",
+    "DelegationFailed": "FAILED",
     "DelegationCancelled": "CANCELLED",
-}  # fmt: skip
+}
 
 # Every way through the flow: (steps after the request, final state).
 PATHS: list[tuple[list[tuple[str, str | None]], str]] = [
     (
-        [("DelegationDelivered", BUS), ("DelegationAccepted", EXE),
-         ("DelegationProgressReported", EXE), ("DelegationProgressReported", EXE),
-         ("DelegationCompleted", EXE)],
+        [
+            ("DelegationDelivered", BUS),
+            ("DelegationAccepted", EXE),
+            ("DelegationProgressReported", EXE),
+            ("DelegationProgressReported", EXE),
+            ("DelegationCompleted", EXE),
+        ],
         "COMPLETED",
     ),
-    ([("DelegationDelivered", BUS), ("DelegationAccepted", EXE), ("DelegationCompleted", EXE)],
-     "COMPLETED"),
-    ([("DelegationDelivered", BUS), ("DelegationAccepted", EXE), ("DelegationFailed", EXE)],
-     "FAILED"),
-    ([("DelegationDelivered", BUS), ("DelegationAccepted", EXE),
-      ("DelegationProgressReported", EXE), ("DelegationFailed", EXE)], "FAILED"),
+    (
+        [("DelegationDelivered", BUS), ("DelegationAccepted", EXE), ("DelegationCompleted", EXE)],
+        "COMPLETED",
+    ),
+    (
+        [("DelegationDelivered", BUS), ("DelegationAccepted", EXE), ("DelegationFailed", EXE)],
+        "FAILED",
+    ),
+    (
+        [
+            ("DelegationDelivered", BUS),
+            ("DelegationAccepted", EXE),
+            ("DelegationProgressReported", EXE),
+            ("DelegationFailed", EXE),
+        ],
+        "FAILED",
+    ),
     ([("DelegationDelivered", BUS), ("DelegationRejected", EXE)], "REJECTED"),
     ([("DelegationCancelled", REQ)], "CANCELLED"),
     ([("DelegationDelivered", BUS), ("DelegationCancelled", REQ)], "CANCELLED"),
-    ([("DelegationDelivered", BUS), ("DelegationAccepted", EXE), ("DelegationCancelled", REQ)],
-     "CANCELLED"),
-    ([("DelegationDelivered", BUS), ("DelegationAccepted", EXE),
-      ("DelegationProgressReported", EXE), ("DelegationCancelled", REQ)], "CANCELLED"),
-]  # fmt: skip
+    (
+        [("DelegationDelivered", BUS), ("DelegationAccepted", EXE), ("DelegationCancelled", REQ)],
+        "CANCELLED",
+    ),
+    (
+        [
+            ("DelegationDelivered", BUS),
+            ("DelegationAccepted", EXE),
+            ("DelegationProgressReported", EXE),
+            ("DelegationCancelled", REQ),
+        ],
+        "CANCELLED",
+    ),
+]
 
 # (steps applied first, the refused step and its sender, the service's code)
 REFUSALS: list[tuple[list[tuple[str, str | None]], tuple[str, str | None], str]] = [
-    ([("DelegationDelivered", BUS), ("DelegationRejected", EXE)],
-     ("DelegationCompleted", EXE), "DELEGATION_ILLEGAL_TRANSITION"),
+    (
+        [("DelegationDelivered", BUS), ("DelegationRejected", EXE)],
+        ("DelegationCompleted", EXE),
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
     ([("DelegationDelivered", BUS)], ("DelegationAccepted", OTHER), "DELEGATION_WRONG_COURT"),
-    ([("DelegationDelivered", BUS)], ("DelegationAccepted", "agency:nia"),
-     "DELEGATION_WRONG_COURT"),
+    (
+        [("DelegationDelivered", BUS)],
+        ("DelegationAccepted", "agency:nia"),
+        "DELEGATION_WRONG_COURT",
+    ),
     ([], ("DelegationAccepted", EXE), "DELEGATION_ILLEGAL_TRANSITION"),
-    ([("DelegationDelivered", BUS), ("DelegationAccepted", EXE), ("DelegationCompleted", EXE)],
-     ("DelegationCancelled", REQ), "DELEGATION_ILLEGAL_TRANSITION"),
-    ([("DelegationDelivered", BUS)], ("DelegationDelivered", BUS),
-     "DELEGATION_ILLEGAL_TRANSITION"),
-]  # fmt: skip
+    (
+        [("DelegationDelivered", BUS), ("DelegationAccepted", EXE), ("DelegationCompleted", EXE)],
+        ("DelegationCancelled", REQ),
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
+    ([("DelegationDelivered", BUS)], ("DelegationDelivered", BUS), "DELEGATION_ILLEGAL_TRANSITION"),
+]
 
 
 def flow(
@@ -222,12 +257,20 @@ def flow(
 def dead_letter(offset: int = 7, code: str = "AVRO_DECODE_FAILED", **kw: Any) -> DeadLetterRow:
     """A dead letter from ``court.320583.outbox`` partition 1 at ``offset``."""
     values: dict[str, Any] = {
-        "source_topic": "court.320583.outbox", "source_partition": 1, "source_offset": offset,
-        "code": code, "reason": "Avro body is corrupt", "key": b"d-1",
-        "value": b"\x00\x00\x00\x00\x07\xff\xfe", "dead_at": T0.astimezone(CST),
-        "headers": [("ce_id", b"abc"), ("ce_type", b"cn.court.delegation.requested"),
-                    ("bin", bytes(range(256)))],
-    }  # fmt: skip
+        "source_topic": "court.320583.outbox",
+        "source_partition": 1,
+        "source_offset": offset,
+        "code": code,
+        "reason": "Avro body is corrupt",
+        "key": b"d-1",
+        "value": b"\x00\x00\x00\x00\x07\xff\xfe",
+        "dead_at": T0.astimezone(CST),
+        "headers": [
+            ("ce_id", b"abc"),
+            ("ce_type", b"cn.court.delegation.requested"),
+            ("bin", bytes(range(256))),
+        ],
+    }
     values.update(kw)
     return DeadLetterRow(**values)
 
@@ -287,32 +330,66 @@ class ReadModelContract:
         assert model.apply_event(req) is ApplyResult.APPLIED  # events are the same in 0001
         time = sa.column("time", UTCDateTime())
         delegations = sa.table(
-            "delegations", *(sa.column(c) for c in (
-                "delegation_id", "case_number", "requesting_court", "executing_court",
-                "matter", "state", "reported", "last_event_id", "event_count")),
-            sa.column("requested_at", UTCDateTime()), sa.column("updated_at", UTCDateTime()),
-        )  # fmt: skip
+            "delegations",
+            *(
+                sa.column(c)
+                for c in (
+                    "delegation_id",
+                    "case_number",
+                    "requesting_court",
+                    "executing_court",
+                    "matter",
+                    "state",
+                    "reported",
+                    "last_event_id",
+                    "event_count",
+                )
+            ),
+            sa.column("requested_at", UTCDateTime()),
+            sa.column("updated_at", UTCDateTime()),
+        )
         history = sa.table(
             "delegation_history",
-            *(sa.column(c) for c in ("delegation_id", "event_id", "record", "source",
-                                     "applied", "state_after")),
+            *(
+                sa.column(c)
+                for c in ("delegation_id", "event_id", "record", "source", "applied", "state_after")
+            ),
             time,
-        )  # fmt: skip
+        )
         with model.database.engine.begin() as conn:
-            conn.execute(sa.insert(delegations).values(
-                delegation_id="d-1", case_number="(2023)苏0583执1234号", requesting_court=REQ,
-                executing_court=EXE, matter="FREEZE", state="REQUESTED", reported=False,
-                last_event_id=req.event_id, event_count=1, requested_at=T0, updated_at=T0,
-            ))  # fmt: skip
-            conn.execute(sa.insert(history).values(
-                delegation_id="d-1", event_id=req.event_id, record="DelegationRequested",
-                source=f"court:{REQ}", applied=True, state_after="REQUESTED", time=T0,
-            ))  # fmt: skip
+            conn.execute(
+                sa.insert(delegations).values(
+                    delegation_id="d-1",
+                    case_number="(2023)苏0583执1234号",
+                    requesting_court=REQ,
+                    executing_court=EXE,
+                    matter="FREEZE",
+                    state="REQUESTED",
+                    reported=False,
+                    last_event_id=req.event_id,
+                    event_count=1,
+                    requested_at=T0,
+                    updated_at=T0,
+                )
+            )
+            conn.execute(
+                sa.insert(history).values(
+                    delegation_id="d-1",
+                    event_id=req.event_id,
+                    record="DelegationRequested",
+                    source=f"court:{REQ}",
+                    applied=True,
+                    state_after="REQUESTED",
+                    time=T0,
+                )
+            )
         model.migrate()
         row = model.delegation("d-1")
         assert row is not None and (row.state, row.refusal_code, row.event_count) == (
-            "REQUESTED", None, 1,
-        )  # fmt: skip
+            "REQUESTED",
+            None,
+            1,
+        )
         [old] = model.history("d-1")
         assert (old.event_id, old.decision_id, old.reason) == (req.event_id, None, None)
         # the old row already covers the request: its decision changes nothing
@@ -355,13 +432,27 @@ class ReadModelContract:
         assert read_model.delegation("d-1") is None  # the court's request alone: no row yet
         assert read_model.apply_event(decided(ev, "REQUESTED")) is ApplyResult.APPLIED
         assert read_model.delegation("d-1") == DelegationRow(
-            delegation_id="d-1", case_number="(2023)苏0583执1234号", requesting_court=REQ,
-            executing_court=EXE, matter="FREEZE", asset_kind="DEPOSIT",
-            amount=Decimal("12345.60"), debtor_name="张三", debtor_id_masked=PERSON_ID_MASKED,
-            state="REQUESTED", reported=False, requested_at=T0, delivered_at=None,
-            start_due=None, report_due=None, updated_at=T0, last_event_id=ev.event_id,
-            event_count=1, refusal_code=None, refusal_reason=None,
-        )  # fmt: skip
+            delegation_id="d-1",
+            case_number="(2023)苏0583执1234号",
+            requesting_court=REQ,
+            executing_court=EXE,
+            matter="FREEZE",
+            asset_kind="DEPOSIT",
+            amount=Decimal("12345.60"),
+            debtor_name="张三",
+            debtor_id_masked=PERSON_ID_MASKED,
+            state="REQUESTED",
+            reported=False,
+            requested_at=T0,
+            delivered_at=None,
+            start_due=None,
+            report_due=None,
+            updated_at=T0,
+            last_event_id=ev.event_id,
+            event_count=1,
+            refusal_code=None,
+            refusal_reason=None,
+        )
         row = read_model.delegation("d-1")
         assert row is not None and row.requested_at.utcoffset() == timedelta(0)
         assert read_model.delegation("nope") is None
@@ -417,25 +508,46 @@ class ReadModelContract:
     ) -> None:
         req = requested()
         refusal = decided(
-            req, "REFUSED", applied=False, code="POLICY_DEDUCTION_CAP",
+            req,
+            "REFUSED",
+            applied=False,
+            code="POLICY_DEDUCTION_CAP",
             reason=f"debtor {PERSON_ID} would pass the annual deduction cap of 50000.00",
-        )  # fmt: skip
+        )
         assert self._apply(read_model, [req, refusal]) == [
-            ApplyResult.APPLIED, ApplyResult.REFUSED,
-        ]  # fmt: skip
+            ApplyResult.APPLIED,
+            ApplyResult.REFUSED,
+        ]
         masked_reason = f"debtor {PERSON_ID_MASKED} would pass the annual deduction cap of 50000.00"
         assert read_model.delegation("d-1") == DelegationRow(
-            delegation_id="d-1", case_number="(2023)苏0583执1234号", requesting_court=REQ,
-            executing_court=EXE, matter="FREEZE", asset_kind="DEPOSIT",
-            amount=Decimal("12345.60"), debtor_name="张三", debtor_id_masked=PERSON_ID_MASKED,
-            state="REFUSED", reported=False, requested_at=T0, delivered_at=None,
-            start_due=None, report_due=None, updated_at=T0, last_event_id=req.event_id,
-            event_count=0, refusal_code="POLICY_DEDUCTION_CAP", refusal_reason=masked_reason,
-        )  # fmt: skip
+            delegation_id="d-1",
+            case_number="(2023)苏0583执1234号",
+            requesting_court=REQ,
+            executing_court=EXE,
+            matter="FREEZE",
+            asset_kind="DEPOSIT",
+            amount=Decimal("12345.60"),
+            debtor_name="张三",
+            debtor_id_masked=PERSON_ID_MASKED,
+            state="REFUSED",
+            reported=False,
+            requested_at=T0,
+            delivered_at=None,
+            start_due=None,
+            report_due=None,
+            updated_at=T0,
+            last_event_id=req.event_id,
+            event_count=0,
+            refusal_code="POLICY_DEDUCTION_CAP",
+            refusal_reason=masked_reason,
+        )
         [entry] = read_model.history("d-1")
         assert (entry.record, entry.applied, entry.error_code, entry.state_after) == (
-            "DelegationRequested", False, "POLICY_DEDUCTION_CAP", None,
-        )  # fmt: skip
+            "DelegationRequested",
+            False,
+            "POLICY_DEDUCTION_CAP",
+            None,
+        )
         assert (entry.reason, entry.decision_id) == (masked_reason, refusal.event_id)
         assert [r.delegation_id for r in read_model.delegations(state="REFUSED")] == ["d-1"]
         assert read_model.delegations(state="REQUESTED") == []
@@ -459,13 +571,17 @@ class ReadModelContract:
         bad = step(refused[0], refused[1], 10)
         refusal = decided(bad, row.state, applied=False, code=code)
         assert self._apply(read_model, [bad, refusal]) == [
-            ApplyResult.APPLIED, ApplyResult.REFUSED,
-        ]  # fmt: skip
+            ApplyResult.APPLIED,
+            ApplyResult.REFUSED,
+        ]
         assert read_model.delegation("d-1") == row
         last = read_model.history("d-1")[-1]
         assert (last.event_id, last.record, last.source, last.applied) == (
-            bad.event_id, refused[0], bad.source, False,
-        )  # fmt: skip
+            bad.event_id,
+            refused[0],
+            bad.source,
+            False,
+        )
         assert (last.error_code, last.state_after, last.reason) == (code, None, f"{code}: refused")
         assert read_model.apply_event(refusal) is ApplyResult.DUPLICATE
         assert len(read_model.history("d-1")) == len(before) + 2
@@ -481,12 +597,14 @@ class ReadModelContract:
         assert steps_of(read_model, "d-1") == [
             ("DelegationRequested", True, "REQUESTED", None),
             ("DelegationRequested", False, None, "DELEGATION_DUPLICATE"),
-        ]  # fmt: skip
+        ]
 
     def test_request_applied_after_a_refused_one_replaces_it(self, read_model: ReadModel) -> None:
         first = requested()
-        self._apply(read_model, [first, decided(first, "REFUSED", applied=False,
-                                                code="POLICY_DEDUCTION_CAP")])  # fmt: skip
+        self._apply(
+            read_model,
+            [first, decided(first, "REFUSED", applied=False, code="POLICY_DEDUCTION_CAP")],
+        )
         retry = requested(exe=OTHER, hours=2)
         retry.payload["amount"] = Decimal("100.00")
         ok = decided(retry, "REQUESTED", courts=(REQ, OTHER))
@@ -494,24 +612,32 @@ class ReadModelContract:
         row = read_model.delegation("d-1")
         assert row is not None
         assert (row.state, row.executing_court, row.amount, row.event_count) == (
-            "REQUESTED", OTHER, Decimal("100.00"), 1,
-        )  # fmt: skip
+            "REQUESTED",
+            OTHER,
+            Decimal("100.00"),
+            1,
+        )
         assert (row.refusal_code, row.refusal_reason, row.requested_at) == (
-            None, None, T0 + timedelta(hours=2),
-        )  # fmt: skip
+            None,
+            None,
+            T0 + timedelta(hours=2),
+        )
         assert [h.applied for h in read_model.history("d-1")] == [False, True]
 
     def test_refused_step_of_unknown_delegation(self, read_model: ReadModel) -> None:
         ev = step("DelegationAccepted", EXE, 1, did="ghost")
         refusal = decided(ev, "REFUSED", applied=False, code="DELEGATION_UNKNOWN", courts=None)
         assert self._apply(read_model, [ev, refusal]) == [
-            ApplyResult.APPLIED, ApplyResult.REFUSED,
-        ]  # fmt: skip
+            ApplyResult.APPLIED,
+            ApplyResult.REFUSED,
+        ]
         assert read_model.delegation("ghost") is None
         [entry] = read_model.history("ghost")
         assert (entry.record, entry.error_code, entry.source) == (
-            "DelegationAccepted", "DELEGATION_UNKNOWN", f"court:{EXE}",
-        )  # fmt: skip
+            "DelegationAccepted",
+            "DELEGATION_UNKNOWN",
+            f"court:{EXE}",
+        )
         assert read_model.apply_event(refusal) is ApplyResult.DUPLICATE
 
     def test_second_decision_about_a_decided_step_changes_nothing(
@@ -536,11 +662,14 @@ class ReadModelContract:
         bad = step("DelegationCompleted", EXE, 3, "d-cancel")
         listed = event("DebtorListed", {"entry_id": "b-1"}, by=REQ, flow="blacklist")
         stream = [
-            *done, *cancelled, capped,
+            *done,
+            *cancelled,
+            capped,
             decided(capped, "REFUSED", applied=False, code="POLICY_DEDUCTION_CAP"),
-            bad, decided(bad, "CANCELLED", applied=False, code="DELEGATION_ILLEGAL_TRANSITION"),
+            bad,
+            decided(bad, "CANCELLED", applied=False, code="DELEGATION_ILLEGAL_TRANSITION"),
             listed,
-        ]  # fmt: skip
+        ]
         assert ApplyResult.DUPLICATE not in self._apply(read_model, stream)
 
         def snapshot() -> Any:
@@ -556,21 +685,26 @@ class ReadModelContract:
         assert snapshot() == first
         # each delegation stored once, with exactly its steps
         assert [(r.delegation_id, r.state) for r in read_model.delegations()] == [
-            ("d-done", "COMPLETED"), ("d-cancel", "CANCELLED"), ("d-cap", "REFUSED"),
-        ]  # fmt: skip
+            ("d-done", "COMPLETED"),
+            ("d-cancel", "CANCELLED"),
+            ("d-cap", "REFUSED"),
+        ]
         assert [h[:2] for h in steps_of(read_model, "d-done")] == [
-            ("DelegationRequested", True), ("DelegationDelivered", True),
-            ("DelegationAccepted", True), ("DelegationProgressReported", True),
-            ("DelegationProgressReported", True), ("DelegationCompleted", True),
-        ]  # fmt: skip
+            ("DelegationRequested", True),
+            ("DelegationDelivered", True),
+            ("DelegationAccepted", True),
+            ("DelegationProgressReported", True),
+            ("DelegationProgressReported", True),
+            ("DelegationCompleted", True),
+        ]
         assert steps_of(read_model, "d-cancel") == [
             ("DelegationRequested", True, "REQUESTED", None),
             ("DelegationCancelled", True, "CANCELLED", None),
             ("DelegationCompleted", False, None, "DELEGATION_ILLEGAL_TRANSITION"),
-        ]  # fmt: skip
+        ]
         assert steps_of(read_model, "d-cap") == [
             ("DelegationRequested", False, None, "POLICY_DEDUCTION_CAP"),
-        ]  # fmt: skip
+        ]
         assert first[2] == [[(len(stream),)], [(3,)], [(10,)]]
 
     # -- decisions about steps the read model never stored --------------------------------
@@ -584,16 +718,32 @@ class ReadModelContract:
         assert read_model.apply_event(decision) is ApplyResult.APPLIED
         decided_at = T0 + timedelta(seconds=1)
         assert read_model.delegation("d-1") == DelegationRow(
-            delegation_id="d-1", case_number=None, requesting_court=REQ, executing_court=EXE,
-            matter="FREEZE", asset_kind=None, amount=None, debtor_name=None,
-            debtor_id_masked=None, state="REQUESTED", reported=False, requested_at=decided_at,
-            delivered_at=None, start_due=None, report_due=None, updated_at=decided_at,
-            last_event_id=lost.event_id, event_count=1,
-        )  # fmt: skip
+            delegation_id="d-1",
+            case_number=None,
+            requesting_court=REQ,
+            executing_court=EXE,
+            matter="FREEZE",
+            asset_kind=None,
+            amount=None,
+            debtor_name=None,
+            debtor_id_masked=None,
+            state="REQUESTED",
+            reported=False,
+            requested_at=decided_at,
+            delivered_at=None,
+            start_due=None,
+            report_due=None,
+            updated_at=decided_at,
+            last_event_id=lost.event_id,
+            event_count=1,
+        )
         [entry] = read_model.history("d-1")
         assert (entry.event_id, entry.record, entry.source, entry.time) == (
-            lost.event_id, "DelegationRequested", f"court:{REQ}", decided_at,
-        )  # fmt: skip
+            lost.event_id,
+            "DelegationRequested",
+            f"court:{REQ}",
+            decided_at,
+        )
         assert read_model.apply_event(lost) is ApplyResult.APPLIED  # arriving late: stored only
         assert read_model.delegation("d-1") is not None
         ev = step("DelegationDelivered", BUS, 1)
@@ -609,8 +759,11 @@ class ReadModelContract:
         row = read_model.delegation("d-1")
         assert row is not None
         assert (row.state, row.refusal_code, row.case_number, row.event_count) == (
-            "REFUSED", "POLICY_DEDUCTION_CAP", None, 0,
-        )  # fmt: skip
+            "REFUSED",
+            "POLICY_DEDUCTION_CAP",
+            None,
+            0,
+        )
         # without courts and matter there is nothing to show as a row: history only
         nameless = requested("d-2")
         bare = decided(nameless, "REFUSED", applied=False, code="SOURCE_NOT_PARTY", courts=None)
@@ -618,7 +771,7 @@ class ReadModelContract:
         assert read_model.delegation("d-2") is None
         assert steps_of(read_model, "d-2") == [
             ("DelegationRequested", False, None, "SOURCE_NOT_PARTY"),
-        ]  # fmt: skip
+        ]
 
     def test_applied_decision_for_unknown_delegation_without_courts_is_refused_outright(
         self, read_model: ReadModel, sql: Callable[[str], list[Any]]
@@ -665,8 +818,11 @@ class ReadModelContract:
         row = read_model.delegation("d-1")
         assert row is not None
         assert (row.state, row.amount, row.asset_kind, row.case_number) == (
-            "REFUSED", None, None, "(2023)苏0583执1234号",
-        )  # fmt: skip
+            "REFUSED",
+            None,
+            None,
+            "(2023)苏0583执1234号",
+        )
 
     @pytest.mark.parametrize(
         ("change", "code"),
@@ -721,14 +877,17 @@ class ReadModelContract:
         assert self._apply(read_model, [late, refusal])[-1] is ApplyResult.REFUSED
         records_seen = [(h.record, h.applied) for h in read_model.history("d-1")]
         assert records_seen == [
-            ("DelegationRequested", True), ("DelegationAccepted", False),
+            ("DelegationRequested", True),
+            ("DelegationAccepted", False),
             ("DelegationDelivered", True),
-        ]  # fmt: skip
+        ]
 
     def test_delegations_filtered_and_ordered(self, read_model: ReadModel) -> None:
         for did, req, exe, hours in (
-            ("d-late", REQ, EXE, 5), ("d-early", EXE, OTHER, 1), ("d-other", OTHER, "3205", 3),
-        ):  # fmt: skip
+            ("d-late", REQ, EXE, 5),
+            ("d-early", EXE, OTHER, 1),
+            ("d-other", OTHER, "3205", 3),
+        ):
             ev = requested(did, req, exe, hours=hours)
             self._apply(read_model, [ev, decided(ev, "REQUESTED", courts=(req, exe))])
         cancel = step("DelegationCancelled", OTHER, 4, did="d-other")
@@ -750,8 +909,9 @@ class ReadModelContract:
         listed = event(
             "DebtorListed",
             {"entry_id": "b-1", "debtor": {"kind": "PERSON", "id_number": PERSON_ID}},
-            by=REQ, flow="blacklist",
-        )  # fmt: skip
+            by=REQ,
+            flow="blacklist",
+        )
         assert read_model.apply_event(listed) is ApplyResult.APPLIED
         assert read_model.apply_event(listed) is ApplyResult.DUPLICATE
         assert read_model.delegations() == []
@@ -762,18 +922,28 @@ class ReadModelContract:
     ) -> None:
         ev = event(
             "DistributionClaimFiled",
-            {"when": T0, "day": date(2024, 3, 1), "amount": Decimal("1.50"), "raw": b"\x00\xff",
-             "debtors": [{"name": "张三", "id_number": PERSON_ID}], "note": None},
-            by=REQ, flow="distribution",
-        )  # fmt: skip
+            {
+                "when": T0,
+                "day": date(2024, 3, 1),
+                "amount": Decimal("1.50"),
+                "raw": b"\x00\xff",
+                "debtors": [{"name": "张三", "id_number": PERSON_ID}],
+                "note": None,
+            },
+            by=REQ,
+            flow="distribution",
+        )
         read_model.apply_event(ev)
         self._apply(read_model, flow([]))
         [(payload,)] = sql(f"SELECT payload FROM events WHERE event_id = '{ev.event_id}'")
         assert json.loads(payload) == {
-            "when": "2024-03-01T09:00:00+00:00", "day": "2024-03-01", "amount": "1.50",
-            "raw": "AP8=", "debtors": [{"name": "张三", "id_number": PERSON_ID_MASKED}],
+            "when": "2024-03-01T09:00:00+00:00",
+            "day": "2024-03-01",
+            "amount": "1.50",
+            "raw": "AP8=",
+            "debtors": [{"name": "张三", "id_number": PERSON_ID_MASKED}],
             "note": None,
-        }  # fmt: skip
+        }
         stored = repr(sql("SELECT * FROM events")) + repr(sql("SELECT * FROM delegations"))
         assert PERSON_ID not in stored
         assert PERSON_ID_MASKED in stored
@@ -791,9 +961,17 @@ class ReadModelContract:
         got = stored[0]
         assert got.id is not None
         assert got == DeadLetterRow(
-            first.source_topic, first.source_partition, first.source_offset, first.code,
-            first.reason, first.key, first.value, first.headers, T0, id=got.id,
-        )  # fmt: skip
+            first.source_topic,
+            first.source_partition,
+            first.source_offset,
+            first.code,
+            first.reason,
+            first.key,
+            first.value,
+            first.headers,
+            T0,
+            id=got.id,
+        )
         assert read_model.dead_letter(got.id) == got
         assert read_model.dead_letter(stored[1].id or 0) == stored[1]
         assert stored[1].key is None
@@ -813,8 +991,10 @@ class ReadModelContract:
         assert read_model.apply_alert(early) is True
         assert read_model.apply_alert(late) is False
         assert read_model.apply_alert(AlertRow("a-1", "X", None, None, "changed", T0)) is False
-        assert read_model.alerts() == [AlertRow("a-1", "BROKER_DOWN", None, None,
-                                                "broker 2 down", T0), late]  # fmt: skip
+        assert read_model.alerts() == [
+            AlertRow("a-1", "BROKER_DOWN", None, None, "broker 2 down", T0),
+            late,
+        ]
 
     # -- concurrency ----------------------------------------------------------------------
 
@@ -873,8 +1053,10 @@ class ReadModelContract:
             read_model.apply_event(req)
             decision = decided(req, "REQUESTED")
             assert self._race(db_url, [decision] * 3) == [
-                ApplyResult.APPLIED, ApplyResult.DUPLICATE, ApplyResult.DUPLICATE,
-            ]  # fmt: skip
+                ApplyResult.APPLIED,
+                ApplyResult.DUPLICATE,
+                ApplyResult.DUPLICATE,
+            ]
             assert len(read_model.history(did)) == 1
 
     def test_concurrent_decisions_about_one_step_decide_it_once(
@@ -896,16 +1078,34 @@ class ReadModelContract:
     def _entry(eid: str, version: int, court: str = "320583", **change: Any) -> dict[str, Any]:
         t = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
         base: dict[str, Any] = {
-            "entry_id": eid, "status": "ACTIVE", "version": version,
-            "case_number": {"text": "(2024)苏0583执100号", "year": 2024, "court_id": court,
-                            "type_code": "执", "sequence": 100},
+            "entry_id": eid,
+            "status": "ACTIVE",
+            "version": version,
+            "case_number": {
+                "text": "(2024)苏0583执100号",
+                "year": 2024,
+                "court_id": court,
+                "type_code": "执",
+                "sequence": 100,
+            },
             "listing_court": {"court_id": court, "designation": "苏0583"},
-            "debtor": {"kind": "PERSON", "name": "张三", "id_number": "320583199303121234",
-                       "id_type": None, "nationality": None},
-            "ground": "EVADED_EXECUTION", "serious": False, "period_months": 24,
-            "listed_at": t, "expires_at": t + timedelta(days=730), "updated_at": t,
-            "delisted_at": None, "reason": None, "obligation": "给付",
-        }  # fmt: skip
+            "debtor": {
+                "kind": "PERSON",
+                "name": "张三",
+                "id_number": "320583199303121234",
+                "id_type": None,
+                "nationality": None,
+            },
+            "ground": "EVADED_EXECUTION",
+            "serious": False,
+            "period_months": 24,
+            "listed_at": t,
+            "expires_at": t + timedelta(days=730),
+            "updated_at": t,
+            "delisted_at": None,
+            "reason": None,
+            "obligation": "给付",
+        }
         return base | change
 
     def test_blacklist_entries_upsert_by_version_and_leave_on_a_tombstone(
@@ -948,19 +1148,26 @@ class ReadModelContract:
             records += [refused, decided(refused, "X", applied=False, code=code)]
             items += [("event", r) for r in records]
         again = requested("p-0")  # another request under an existing id, refused
-        items += [("event", again), ("event", decided(again, "REFUSED", applied=False,
-                                                      code="DELEGATION_DUPLICATE"))]  # fmt: skip
+        items += [
+            ("event", again),
+            ("event", decided(again, "REFUSED", applied=False, code="DELEGATION_DUPLICATE")),
+        ]
         items += [("event", r) for r in flow([], did="p-1")[:2]]  # a replay
         entry = ReadModelContract._entry
         items += [
-            ("entry", ("bl-1", entry("bl-1", 1))), ("entry", ("bl-2", entry("bl-2", 1))),
+            ("entry", ("bl-1", entry("bl-1", 1))),
+            ("entry", ("bl-2", entry("bl-2", 1))),
             ("entry", ("bl-1", entry("bl-1", 3, status="DELISTED"))),
-            ("entry", ("bl-1", entry("bl-1", 2))), ("entry", ("bl-2", None)),
-            ("entry", ("bl-2", entry("bl-2", 1, reason="again"))), ("entry", ("bl-3", None)),
-            ("dead", dead_letter(1)), ("dead", dead_letter(2)), ("dead", dead_letter(1)),
+            ("entry", ("bl-1", entry("bl-1", 2))),
+            ("entry", ("bl-2", None)),
+            ("entry", ("bl-2", entry("bl-2", 1, reason="again"))),
+            ("entry", ("bl-3", None)),
+            ("dead", dead_letter(1)),
+            ("dead", dead_letter(2)),
+            ("dead", dead_letter(1)),
             ("alert", AlertRow("a-1", "OVERDUE", "p-0", None, f"debtor {PERSON_ID}", T0)),
             ("alert", AlertRow("a-1", "OVERDUE", "p-0", None, "again", T0)),
-        ]  # fmt: skip
+        ]
         return items
 
     @staticmethod

@@ -108,11 +108,15 @@ def smoke(work: Path, bin_dir: Path) -> None:
         Path(where.stdout.strip()).is_relative_to(work / "venv"), "imported from elsewhere", where
     )
     page = _run(
-        [str(bin_dir / "python"), "-c", "from courtbus.web.dashboard import STATIC_DIR as d; "
-         "print(sorted(p.name for p in d.iterdir()))"],
+        [
+            str(bin_dir / "python"),
+            "-c",
+            "from courtbus.web.dashboard import STATIC_DIR as d; "
+            "print(sorted(p.name for p in d.iterdir()))",
+        ],
         cwd=elsewhere,
         env=env,
-    )  # fmt: skip
+    )
     _expect(
         all(f in page.stdout for f in ("index.html", "dashboard.js", "charts.js", "dashboard.css")),
         "the dashboard's page and scripts are in the wheel",

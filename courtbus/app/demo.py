@@ -66,20 +66,36 @@ def run_demo(
     """
     started = time.monotonic()
     cfg = stack_config(
-        home or default_stack_home(), port_base=port_base, registry_port=registry_port,
-        secure=False if insecure else None, default_secure=True,
-    )  # fmt: skip
+        home or default_stack_home(),
+        port_base=port_base,
+        registry_port=registry_port,
+        secure=False if insecure else None,
+        default_secure=True,
+    )
     with out.status("starting the local stack…") as status:
         state = Stack(cfg, progress=lambda msg: status.update(msg)).up()
-    how = ("TLS, a certificate per participant" if state.secure and state.pki
-           else "plaintext: made with --insecure; `courtbus stack down --wipe` for a secure one")  # fmt: skip
-    out.print(f"[green]✓[/green] stack up: Kafka {state.bootstrap}, registry {state.registry_url} "
-              f"({how}; {time.monotonic() - started:.1f}s)", highlight=False)  # fmt: skip
+    how = (
+        "TLS, a certificate per participant"
+        if state.secure and state.pki
+        else "plaintext: made with --insecure; `courtbus stack down --wipe` for a secure one"
+    )
+    out.print(
+        f"[green]✓[/green] stack up: Kafka {state.bootstrap}, registry {state.registry_url} "
+        f"({how}; {time.monotonic() - started:.1f}s)",
+        highlight=False,
+    )
     conn = stack_connection(state)  # the operator's certificate on a secure stack
     secure = bool(state.secure and state.pki)
     try:
-        _run_on_stack(out, conn, cfg.home, started, state.login if secure else None,
-                      web_port=web_port, keep_running_s=keep_running_s)  # fmt: skip
+        _run_on_stack(
+            out,
+            conn,
+            cfg.home,
+            started,
+            state.login if secure else None,
+            web_port=web_port,
+            keep_running_s=keep_running_s,
+        )
     except BaseException:  # a failed step or Ctrl-C: the stack is not stopped
         out.print(stopped_early_line(home), highlight=False)
         raise
@@ -109,12 +125,16 @@ def _run_on_stack(
         directory = load_directory()
         acls = acl_admin.plan(conn, directory, load_catalogue())
         applied = acl_admin.apply(conn, acls)
-        out.print(f"[green]✓[/green] ACLs: {len(acls.add) + acls.kept} from the directory, "
-                  f"{len(applied.added)} added, {len(applied.removed)} removed")  # fmt: skip
+        out.print(
+            f"[green]✓[/green] ACLs: {len(acls.add) + acls.kept} from the directory, "
+            f"{len(applied.added)} added, {len(applied.removed)} removed"
+        )
         who = Participants.secure(conn, login, directory, home)
-        out.print(f"[green]✓[/green] signing keys: one per court and agency "
-                  f"({len(who.signers)}), public keys in {home / 'keys' / 'public.yaml'}",
-                  highlight=False)  # fmt: skip
+        out.print(
+            f"[green]✓[/green] signing keys: one per court and agency "
+            f"({len(who.signers)}), public keys in {home / 'keys' / 'public.yaml'}",
+            highlight=False,
+        )
     schemas = SchemaSet.load()
     ids = ops.register_schemas(conn, schemas)
     ops.register_feed_schemas(conn, schemas)  # the operator's: the feed router may only read

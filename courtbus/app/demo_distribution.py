@@ -38,15 +38,27 @@ from courtbus.wire.envelope import Event
 NS = "cn.court.bus.distribution."
 VIEW_TOPIC = "distribution.cases"  # the distribution service's view (services.distribution.view)
 # Fictitious parties; each ID has a valid GB 32100 / GB 11643 check digit.
-PARTNERSHIP = {"kind": "ORGANISATION", "name": "昆山某餐饮管理合伙企业（普通合伙）",
-               "id_number": "91320583MA1PQRXT2R"}  # fmt: skip
-BANK = {"kind": "ORGANISATION", "name": "昆山某农村商业银行股份有限公司",
-        "id_number": "91320583MA1WXYKL3M"}  # fmt: skip
+PARTNERSHIP = {
+    "kind": "ORGANISATION",
+    "name": "昆山某餐饮管理合伙企业（普通合伙）",
+    "id_number": "91320583MA1PQRXT2R",
+}
+BANK = {
+    "kind": "ORGANISATION",
+    "name": "昆山某农村商业银行股份有限公司",
+    "id_number": "91320583MA1WXYKL3M",
+}
 WANG = {"kind": "PERSON", "name": "王五", "id_number": "610102198507150015"}
-SHAANXI_FIRM = {"kind": "ORGANISATION", "name": "陕西某建材有限公司",
-                "id_number": "91610100MA6UABCD4X"}  # fmt: skip
-MAOMING_FIRM = {"kind": "ORGANISATION", "name": "茂名某建材有限公司",
-                "id_number": "91440900MA4UEFGH5K"}  # fmt: skip
+SHAANXI_FIRM = {
+    "kind": "ORGANISATION",
+    "name": "陕西某建材有限公司",
+    "id_number": "91610100MA6UABCD4X",
+}
+MAOMING_FIRM = {
+    "kind": "ORGANISATION",
+    "name": "茂名某建材有限公司",
+    "id_number": "91440900MA4UEFGH5K",
+}
 ENTERPRISE = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}
 KUNSHAN, SUZHOU, XIAN, MAOMING, ZHANJIANG = "320583", "3205", "6101", "4409", "4408"
 
@@ -82,8 +94,7 @@ class TransferOutcome:
 
 def _inbox(court: CourtClient, did: str, short: str, count: int = 1) -> list[Event]:
     """``short`` records of distribution ``did`` in the court's inbox, once there are ``count``."""
-    got = [e for e in court.inbox(timeout_s=0.5)
-           if e.key == did and e.record == NS + short]  # fmt: skip
+    got = [e for e in court.inbox(timeout_s=0.5) if e.key == did and e.record == NS + short]
     return got if len(got) >= count else []
 
 
@@ -131,13 +142,28 @@ def run_participation_scene(
         presiding = courts[KUNSHAN]
         # 第五百零六条: 参与分配 is for a citizen or an other organisation; a registered partnership
         # is one (第五十二条).
-        _open(conn, presiding, did, case, PARTNERSHIP, "昆山市某商铺拍卖价款",
-              claim_deadline=date.today() + timedelta(days=30),
-              debtor_form="OTHER_ORGANISATION", proceeds="1000000.00")  # fmt: skip
+        _open(
+            conn,
+            presiding,
+            did,
+            case,
+            PARTNERSHIP,
+            "昆山市某商铺拍卖价款",
+            claim_deadline=date.today() + timedelta(days=30),
+            debtor_form="OTHER_ORGANISATION",
+            proceeds="1000000.00",
+        )
         for c in claims:
-            courts[c.court].file_claim(did, c.claim_id, cases[c.court], c.claimant, c.amount,
-                                       claim_class=c.klass, rank=1 if c.klass != "ORDINARY" else 0,
-                                       has_title=c.klass == "ORDINARY")  # fmt: skip
+            courts[c.court].file_claim(
+                did,
+                c.claim_id,
+                cases[c.court],
+                c.claimant,
+                c.amount,
+                claim_class=c.klass,
+                rank=1 if c.klass != "ORDINARY" else 0,
+                has_title=c.klass == "ORDINARY",
+            )
         # Claims from other courts reach the presiding court through the bus; it admits them.
         _arrive(presiding, did, "DistributionClaimFiled", 2)
         for c in claims:
@@ -151,9 +177,12 @@ def run_participation_scene(
         served = {
             c: len(_arrive(courts[c], did, "DistributionPlanServed")) for c in (XIAN, MAOMING)
         }
-        out.print(f"[green]✓[/green] 参与分配 {did} against a partnership (其他组织): 3 claims "
-                  f"from {KUNSHAN}, {XIAN}, {MAOMING}; the bus computed the plan and it was served "
-                  "on every creditor and the debtor", highlight=False)  # fmt: skip
+        out.print(
+            f"[green]✓[/green] 参与分配 {did} against a partnership (其他组织): 3 claims "
+            f"from {KUNSHAN}, {XIAN}, {MAOMING}; the bus computed the plan and it was served "
+            "on every creditor and the debtor",
+            highlight=False,
+        )
         return ParticipationOutcome(did, claims, plan.payload, served)
     finally:
         for client in courts.values():
@@ -175,13 +204,23 @@ def run_transfer_scene(
     courts = {c: who.court(c) for c in (SUZHOU, XIAN, MAOMING, ZHANJIANG)}
     try:
         presiding = courts[SUZHOU]
-        _open(conn, presiding, did, f"(2024)苏05执{n + 2}号", ENTERPRISE, "苏州市某仓库存货变价款",
-              claim_deadline=date.today() + timedelta(days=30),
-              debtor_form="ENTERPRISE_LEGAL_PERSON", proceeds="2400000.00")  # fmt: skip
-        courts[XIAN].file_claim(did, f"{did}-shaanxi", f"(2024)陕01执{n + 2}号", SHAANXI_FIRM,
-                                "800000.00", seal_order=1)  # fmt: skip
-        courts[MAOMING].file_claim(did, f"{did}-maoming", f"(2024)粤09执{n + 2}号", MAOMING_FIRM,
-                                   "500000.00", seal_order=2)  # fmt: skip
+        _open(
+            conn,
+            presiding,
+            did,
+            f"(2024)苏05执{n + 2}号",
+            ENTERPRISE,
+            "苏州市某仓库存货变价款",
+            claim_deadline=date.today() + timedelta(days=30),
+            debtor_form="ENTERPRISE_LEGAL_PERSON",
+            proceeds="2400000.00",
+        )
+        courts[XIAN].file_claim(
+            did, f"{did}-shaanxi", f"(2024)陕01执{n + 2}号", SHAANXI_FIRM, "800000.00", seal_order=1
+        )
+        courts[MAOMING].file_claim(
+            did, f"{did}-maoming", f"(2024)粤09执{n + 2}号", MAOMING_FIRM, "500000.00", seal_order=2
+        )
         _arrive(presiding, did, "DistributionClaimFiled", 2)
         # 第五百一十一条: the enterprise meets 企业破产法 (2006) 第二条第一款 and an applicant creditor
         # consents, so enforcement is suspended and the case goes to the court of the debtor's
@@ -197,9 +236,11 @@ def run_transfer_scene(
             _arrive(courts[c], did, "DistributionBankruptcyAnswered")
             told[c] += "; bankruptcy case accepted"
         told[ZHANJIANG] += "; it accepted the bankruptcy case"
-        out.print(f"[green]✓[/green] 执转破 {did}: {ENTERPRISE['name']} (企业法人) transferred "
-                  f"by {SUZHOU} to {ZHANJIANG} with a creditor's consent; every court told",
-                  highlight=False)  # fmt: skip
+        out.print(
+            f"[green]✓[/green] 执转破 {did}: {ENTERPRISE['name']} (企业法人) transferred "
+            f"by {SUZHOU} to {ZHANJIANG} with a creditor's consent; every court told",
+            highlight=False,
+        )
         return TransferOutcome(did, told)
     finally:
         for client in courts.values():
@@ -217,8 +258,10 @@ def _yuan(x: Any) -> str:
 def print_participation(out: Console, result: ParticipationOutcome) -> None:
     """The plan as the claimants' courts received it (IDs masked)."""
     plan = result.plan
-    title = (f"plan v{plan['plan_version']} of {result.distribution_id} (参与分配, 其他组织), "
-             "computed by the bus (民诉法解释 (2022 修正) 第五百零八条)")  # fmt: skip
+    title = (
+        f"plan v{plan['plan_version']} of {result.distribution_id} (参与分配, 其他组织), "
+        "computed by the bus (民诉法解释 (2022 修正) 第五百零八条)"
+    )
     table = Table(title=title, show_lines=True)
     for col in ("claim", "court", "claimant", "class", "claimed", "allocated"):
         table.add_column(col, overflow="fold")
@@ -231,25 +274,39 @@ def print_participation(out: Console, result: ParticipationOutcome) -> None:
         klass = a["priority_kind"] or a["claim_class"]
         if a["rank"]:
             klass += f" rank {a['rank']}"
-        table.add_row(a["claim_id"], c.court, _party(c.claimant), klass, _yuan(a["admitted"]),
-                      _yuan(a["allocated"]))  # fmt: skip
+        table.add_row(
+            a["claim_id"],
+            c.court,
+            _party(c.claimant),
+            klass,
+            _yuan(a["admitted"]),
+            _yuan(a["allocated"]),
+        )
     table.add_row(
         "surplus to the debtor", "-", _party(PARTNERSHIP), "-", "-", _yuan(plan["surplus"])
     )
     out.print(table)
-    out.print(f"proceeds {_yuan(plan['proceeds'])}; objections by "
-              f"{plan['objection_deadline']} (15 days from each receipt, 第五百零九条); served in "
-              f"{', '.join(sorted(result.served))}", highlight=False)  # fmt: skip
+    out.print(
+        f"proceeds {_yuan(plan['proceeds'])}; objections by "
+        f"{plan['objection_deadline']} (15 days from each receipt, 第五百零九条); served in "
+        f"{', '.join(sorted(result.served))}",
+        highlight=False,
+    )
 
 
 def print_transfer(out: Console, result: TransferOutcome) -> None:
     """Who was told what about the 执转破."""
-    table = Table(title=f"执转破 of {_party(ENTERPRISE)} ({result.distribution_id})",
-                  show_lines=True)  # fmt: skip
+    table = Table(
+        title=f"执转破 of {_party(ENTERPRISE)} ({result.distribution_id})", show_lines=True
+    )
     for col in ("court", "role", "told"):
         table.add_column(col, overflow="fold")
-    roles = {SUZHOU: "presiding (sealed the stock)", XIAN: "claimant's court (consented)",
-             MAOMING: "claimant's court", ZHANJIANG: "court of the debtor's domicile"}  # fmt: skip
+    roles = {
+        SUZHOU: "presiding (sealed the stock)",
+        XIAN: "claimant's court (consented)",
+        MAOMING: "claimant's court",
+        ZHANJIANG: "court of the debtor's domicile",
+    }
     for court, role in roles.items():
         table.add_row(court, role, result.told.get(court, "-"))
     out.print(table)

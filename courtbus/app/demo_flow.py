@@ -35,9 +35,16 @@ from courtbus.security.principals import service_principal
 from courtbus.store import ReadModel
 
 # how a service finds the bus: replaced in its environment by the demo's own settings
-_CONNECTION_ENV = ("COURTBUS_BOOTSTRAP", "COURTBUS_REGISTRY_URL", "COURTBUS_SSL_", "COURTBUS_SASL_",
-                   "COURTBUS_REGISTRY_USERNAME", "COURTBUS_REGISTRY_PASSWORD", "COURTBUS_PRINCIPAL",
-                   "COURTBUS_STACK_HOME")  # fmt: skip
+_CONNECTION_ENV = (
+    "COURTBUS_BOOTSTRAP",
+    "COURTBUS_REGISTRY_URL",
+    "COURTBUS_SSL_",
+    "COURTBUS_SASL_",
+    "COURTBUS_REGISTRY_USERNAME",
+    "COURTBUS_REGISTRY_PASSWORD",
+    "COURTBUS_PRINCIPAL",
+    "COURTBUS_STACK_HOME",
+)
 
 
 def _demo_services() -> tuple[str, ...]:
@@ -75,9 +82,14 @@ def running_services(
     deadlines = home / "demo-deadlines.yaml"
     deadlines.write_text(SHORT_DEADLINES)
     env = {k: v for k, v in os.environ.items() if not k.startswith(_CONNECTION_ENV)}
-    env |= {"COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5", "COURTBUS_STORE_URL": store_url,
-            "COURTBUS_STATE_DIR": str(home / "state"), "COURTBUS_METRICS_PORT": "0",
-            **RESTRICTION_ENV}  # fmt: skip
+    env |= {
+        "COURTBUS_DEADLINES": str(deadlines),
+        "COURTBUS_TICK_SECONDS": "0.5",
+        "COURTBUS_STORE_URL": store_url,
+        "COURTBUS_STATE_DIR": str(home / "state"),
+        "COURTBUS_METRICS_PORT": "0",
+        **RESTRICTION_ENV,
+    }
     if secure:
         env["COURTBUS_STACK_HOME"] = str(home)
     else:
@@ -142,8 +154,16 @@ def run_scenario(
     }
     try:
         c = clients
-        c["320583"].request_delegation(delegation_id=ids["freeze"], case_number="(2024)苏0583执200号", executing_court="6101",
-                                       matter="FREEZE", debtor=_PERSON, asset_kind="DEPOSIT", amount="120000.00", freeze_period_days=365)  # fmt: skip
+        c["320583"].request_delegation(
+            delegation_id=ids["freeze"],
+            case_number="(2024)苏0583执200号",
+            executing_court="6101",
+            matter="FREEZE",
+            debtor=_PERSON,
+            asset_kind="DEPOSIT",
+            amount="120000.00",
+            freeze_period_days=365,
+        )
         c["4408"].request_delegation(
             delegation_id=ids["search"],
             case_number="(2024)粤08执201号",
@@ -151,14 +171,28 @@ def run_scenario(
             matter="SEARCH",
             debtor=_FIRM,
         )
-        c["3174"].request_delegation(delegation_id=ids["seal"], case_number="(2024)沪74执202号", executing_court="6104",
-                                     matter="SEAL", debtor=_FIRM, asset_kind="IMMOVABLE", freeze_period_days=730)  # fmt: skip
+        c["3174"].request_delegation(
+            delegation_id=ids["seal"],
+            case_number="(2024)沪74执202号",
+            executing_court="6104",
+            matter="SEAL",
+            debtor=_FIRM,
+            asset_kind="IMMOVABLE",
+            freeze_period_days=730,
+        )
         # A court system that does not check the regional rules itself (the SDK would refuse
         # this before sending): the bus refuses it, with a dead letter and a notice.
         unchecked, c["320583"].policies = c["320583"].policies, None
         # Chongqing freezes a housing fund for 1 year at most (regional.yaml, report:796-798).
-        c["320583"].request_delegation(delegation_id=ids["fund"], case_number="(2024)苏0583执203号", executing_court="50",
-                                       matter="FREEZE", debtor=_PERSON, asset_kind="HOUSING_FUND", freeze_period_days=400)  # fmt: skip
+        c["320583"].request_delegation(
+            delegation_id=ids["fund"],
+            case_number="(2024)苏0583执203号",
+            executing_court="50",
+            matter="FREEZE",
+            debtor=_PERSON,
+            asset_kind="HOUSING_FUND",
+            freeze_period_days=400,
+        )
         c["320583"].policies = unchecked
         c["50"].request_delegation(
             delegation_id=ids["late"],
@@ -193,8 +227,14 @@ def run_scenario(
     finally:
         for client in clients.values():
             client.close()
-    return {ids["freeze"]: "COMPLETED", ids["search"]: "COMPLETED", ids["seal"]: "MATERIALS_ASKED",
-            ids["late"]: "DELIVERED", ids["cancel"]: "CANCELLED", ids["fund"]: "REFUSED"}  # fmt: skip
+    return {
+        ids["freeze"]: "COMPLETED",
+        ids["search"]: "COMPLETED",
+        ids["seal"]: "MATERIALS_ASKED",
+        ids["late"]: "DELIVERED",
+        ids["cancel"]: "CANCELLED",
+        ids["fund"]: "REFUSED",
+    }
 
 
 def _await_inbox(client: CourtClient, delegation_id: str, timeout_s: float = 60) -> None:
@@ -270,19 +310,43 @@ def run_blacklist_scenario(
 
     ids = {k: f"bl-demo-{tag}-{k}" for k in ("firm", "person")}
     n = int(tag, 16) % 90000 + 10000  # one case number per run: a debtor is listed once per case
-    art6: dict[str, Any] = {"performance": "全部未履行", "title_issuer": "广东省湛江市中级人民法院",
-            "title_number": "(2023)粤08民初12号", "filed_at": v.now() - timedelta(days=90)}  # fmt: skip
+    art6: dict[str, Any] = {
+        "performance": "全部未履行",
+        "title_issuer": "广东省湛江市中级人民法院",
+        "title_number": "(2023)粤08民初12号",
+        "filed_at": v.now() - timedelta(days=90),
+    }
     who = who or Participants(conn)
     with who.court("4408") as zhanjiang, who.court("320583") as kunshan:
-        zhanjiang.list_debtor(ids["firm"], f"(2024)粤08执{n}号", _FIRM, "REFUSED_WITH_ABILITY",
-                              obligation="支付货款 860,000.00 元", conduct="有履行能力而拒不履行",
-                              legal_representative="李四", **art6)  # fmt: skip
-        kunshan.list_debtor(ids["person"], f"(2024)苏0583执{n}号", _PERSON, "EVADED_EXECUTION",
-                            obligation="给付 120,000.00 元", conduct="以隐匿财产方法规避执行", **art6)  # fmt: skip
+        zhanjiang.list_debtor(
+            ids["firm"],
+            f"(2024)粤08执{n}号",
+            _FIRM,
+            "REFUSED_WITH_ABILITY",
+            obligation="支付货款 860,000.00 元",
+            conduct="有履行能力而拒不履行",
+            legal_representative="李四",
+            **art6,
+        )
+        kunshan.list_debtor(
+            ids["person"],
+            f"(2024)苏0583执{n}号",
+            _PERSON,
+            "EVADED_EXECUTION",
+            obligation="给付 120,000.00 元",
+            conduct="以隐匿财产方法规避执行",
+            **art6,
+        )
         try:
-            kunshan.list_debtor(f"bl-demo-{tag}-minor", f"(2024)苏0583执{n + 1}号",
-                                {"kind": "PERSON", "name": "小明", "id_number": "320583201003121232"},
-                                "EVADED_EXECUTION", obligation="给付", conduct="规避执行", **art6)  # fmt: skip
+            kunshan.list_debtor(
+                f"bl-demo-{tag}-minor",
+                f"(2024)苏0583执{n + 1}号",
+                {"kind": "PERSON", "name": "小明", "id_number": "320583201003121232"},
+                "EVADED_EXECUTION",
+                obligation="给付",
+                conduct="规避执行",
+                **art6,
+            )
         except ValidationError as exc:
             out.print(
                 f"[green]✓[/green] the SDK refused a minor's listing: {exc.code}", highlight=False
@@ -332,8 +396,14 @@ def print_blacklist(
         for r in rows.values():
             assert r is not None
             ends = r.expires_at.date().isoformat() if r.expires_at else "until performed"
-            table.add_row(r.entry_id, r.listing_court, f"{r.debtor_name} {mask_id(r.debtor_id)}",
-                          r.ground, f"{r.status} {r.reason or ''}".strip(), ends)  # fmt: skip
+            table.add_row(
+                r.entry_id,
+                r.listing_court,
+                f"{r.debtor_name} {mask_id(r.debtor_id)}",
+                r.ground,
+                f"{r.status} {r.reason or ''}".strip(),
+                ends,
+            )
         out.print(table)
     finally:
         model.close()
@@ -364,11 +434,18 @@ def run_flow_demo(
         out.print(
             f"[green]✓[/green] services running: {', '.join(SERVICES)} (deadlines shortened to seconds)"
         )
-        out.print(f"[green]✓[/green] web API on {web.url} (OpenAPI at {web.url}/docs); "
-                  f"the coordination dashboard: {web.dashboard}", highlight=False, soft_wrap=True)  # fmt: skip
+        out.print(
+            f"[green]✓[/green] web API on {web.url} (OpenAPI at {web.url}/docs); "
+            f"the coordination dashboard: {web.dashboard}",
+            highlight=False,
+            soft_wrap=True,
+        )
         served = live_targets(home / "state")
-        out.print(f"  their metrics: {len(served)} /metrics endpoints "
-                  f"(`courtbus metrics targets --home {home}` while they run)", highlight=False)  # fmt: skip
+        out.print(
+            f"  their metrics: {len(served)} /metrics endpoints "
+            f"(`courtbus metrics targets --home {home}` while they run)",
+            highlight=False,
+        )
         expected = run_scenario(out, conn, tag, who)
         print_summary(out, store_url, expected)
         listed = run_blacklist_scenario(out, conn, tag, who)
@@ -380,12 +457,18 @@ def run_flow_demo(
         )
         _timed(out, lambda: dd.print_transfer(out, dd.run_transfer_scene(out, conn, tag, who)))
         if keep_running_s > 0:
-            out.print(f"  keeping a multi-court scenario flowing for {keep_running_s:.0f}s: watch "
-                      f"{web.dashboard}", highlight=False, soft_wrap=True)  # fmt: skip
+            out.print(
+                f"  keeping a multi-court scenario flowing for {keep_running_s:.0f}s: watch "
+                f"{web.dashboard}",
+                highlight=False,
+                soft_wrap=True,
+            )
             sent, stored = keep_flowing(out, conn, who, keep_running_s, tag, store_url)
             mark = "[green]✓[/green]" if stored == sent else "[red]✗[/red]"
-            out.print(f"{mark} {sent} more delegation requests sent while it ran, {stored} of "
-                      "them in the read model")  # fmt: skip
+            out.print(
+                f"{mark} {sent} more delegation requests sent while it ran, {stored} of "
+                "them in the read model"
+            )
             if stored != sent:
                 raise SystemExit(1)
     out.print(explore_line(home), highlight=False)
@@ -404,8 +487,16 @@ def explore_line(home: Path) -> str:
     env = "" if home.resolve() == default_stack_home().resolve() else f"COURTBUS_STACK_HOME={home} "
     hints = ", ".join(
         f"`{env}courtbus {cmd}`"
-        for cmd in ("delegation list", "delegation show <id>", "inbox 320583", "dlq list",
-                    "restrictions list --court 3205", "watchdog alerts", "feed nia",
-                    "distribution list --court 320583", "inbox 4408")
-    )  # fmt: skip
+        for cmd in (
+            "delegation list",
+            "delegation show <id>",
+            "inbox 320583",
+            "dlq list",
+            "restrictions list --court 3205",
+            "watchdog alerts",
+            "feed nia",
+            "distribution list --court 320583",
+            "inbox 4408",
+        )
+    )
     return f"[green]✓ flow scenes done[/green]; explore with {hints}"

@@ -56,8 +56,11 @@ def wait_for(ready: Callable[[], T | None], timeout_s: float, what: str) -> T:
         if found:
             return found
         if time.monotonic() > deadline:
-            raise StackError(f"timed out after {timeout_s:.0f}s waiting for {what} (a refused "
-                             "step is in `courtbus dlq list`)", code="DEMO_FAILED")  # fmt: skip
+            raise StackError(
+                f"timed out after {timeout_s:.0f}s waiting for {what} (a refused "
+                "step is in `courtbus dlq list`)",
+                code="DEMO_FAILED",
+            )
         time.sleep(0.3)
 
 
@@ -130,19 +133,27 @@ def run_restriction_scene(
         # An exit ban binds natural persons: for an organisation debtor, its named persons
         # (民事诉讼法 (2023 修正) 第二百六十六条, see courtbus.domain.restriction.EXIT_BAN_SOURCE); an
         # organisation's consumption ban binds its legal representative (法释〔2015〕17号 (2015 修正) 第三条).
-        court.issue_exit_ban(exit_ban.control_id, case, REP, PERMIT,
-                             role="LEGAL_REPRESENTATIVE", debtor=FIRM)  # fmt: skip
-        court.issue_consumption_ban(spend_ban.control_id, case, REP,
-                                    role="LEGAL_REPRESENTATIVE", debtor=FIRM)  # fmt: skip
+        court.issue_exit_ban(
+            exit_ban.control_id, case, REP, PERMIT, role="LEGAL_REPRESENTATIVE", debtor=FIRM
+        )
+        court.issue_consumption_ban(
+            spend_ban.control_id, case, REP, role="LEGAL_REPRESENTATIVE", debtor=FIRM
+        )
         for c in controls:
             for a in c.entitled:
-                wait_for(partial(_on_feed, agencies[a], c.control_id, 1), 60,
-                         f"{c.control_id} on {a}'s feed")  # fmt: skip
+                wait_for(
+                    partial(_on_feed, agencies[a], c.control_id, 1),
+                    60,
+                    f"{c.control_id} on {a}'s feed",
+                )
                 agencies[a].acknowledge(c.control_id, reference=f"{a.upper()}-{tag}")
         agencies["nia"].report_interception(exit_ban.control_id, "BORDER_PORT", "罗湖口岸")
-        out.print(f"[green]✓[/green] restrictions: an exit ban (nia) and a consumption ban "
-                  f"(caac, rail) issued by {COURT} in {case}; acknowledged; nia reports an "
-                  "interception at 罗湖口岸", highlight=False)  # fmt: skip
+        out.print(
+            f"[green]✓[/green] restrictions: an exit ban (nia) and a consumption ban "
+            f"(caac, rail) issued by {COURT} in {case}; acknowledged; nia reports an "
+            "interception at 罗湖口岸",
+            highlight=False,
+        )
 
         def answered() -> list[Event]:
             got = _answers(court, case, ids)
@@ -161,15 +172,21 @@ def run_restriction_scene(
             return alerts if full else []
 
         alerts = wait_for(listing, 60, f"a watchdog alert for {case} listing both bans")
-        out.print(f"[green]✓[/green] case concluded as performed; the watchdog alerts court "
-                  f"{COURT}: {len(want)} restriction(s) still in force", highlight=False)  # fmt: skip
+        out.print(
+            f"[green]✓[/green] case concluded as performed; the watchdog alerts court "
+            f"{COURT}: {len(want)} restriction(s) still in force",
+            highlight=False,
+        )
         for c in controls:
             # 法释〔2015〕17号 (2015 修正) 第九条: lifted once the obligation is performed.
             court.lift_restriction(c.control_id, "PERFORMED", note="已履行完毕")
         for c in controls:
             for a in c.entitled:
-                wait_for(partial(_on_feed, agencies[a], c.control_id, 2), 60,
-                         f"the lift of {c.control_id} on {a}'s feed")  # fmt: skip
+                wait_for(
+                    partial(_on_feed, agencies[a], c.control_id, 2),
+                    60,
+                    f"the lift of {c.control_id} on {a}'s feed",
+                )
                 agencies[a].acknowledge(c.control_id, target="LIFT", reference=f"{a.upper()}-L")
 
         def lift_acked() -> list[Event]:
@@ -183,9 +200,13 @@ def run_restriction_scene(
         got = _quiet(partial(_answers, court, case, ids), case, quiet_s)
         _collect(got, controls)
         return RestrictionOutcome(
-            case, list(controls), sorted(want), len(alerts),
-            sum(e.record == ALERT for e in got), quiet_s,
-        )  # fmt: skip
+            case,
+            list(controls),
+            sorted(want),
+            len(alerts),
+            sum(e.record == ALERT for e in got),
+            quiet_s,
+        )
     finally:
         court.close()
         for agency in agencies.values():
@@ -228,15 +249,22 @@ def _collect(events: list[Event], controls: tuple[Control, ...]) -> None:
 
 def print_restrictions(out: Console, result: RestrictionOutcome) -> None:
     """The scene's summary as a table, ID numbers masked."""
-    table = Table(title=f"restrictions of {result.case} (court {COURT}), from its inbox",
-                  show_lines=True)  # fmt: skip
+    table = Table(
+        title=f"restrictions of {result.case} (court {COURT}), from its inbox", show_lines=True
+    )
     for col in ("control", "kind", "person", "acknowledged", "interceptions", "lift acknowledged"):
         table.add_column(col, overflow="fold")
     person = f"{REP['name']} {mask_id(REP['id_number'])} (法定代表人 of {FIRM['name']})"
     for c in result.controls:
         acks = ", ".join(f"{a} ({ref})" for a, ref in sorted(c.acks.items()))
-        table.add_row(c.control_id, c.kind, mask_ids_in_text(person), acks,
-                      "; ".join(c.interceptions) or "-", ", ".join(sorted(c.lift_acks)))  # fmt: skip
+        table.add_row(
+            c.control_id,
+            c.kind,
+            mask_ids_in_text(person),
+            acks,
+            "; ".join(c.interceptions) or "-",
+            ", ".join(sorted(c.lift_acks)),
+        )
     out.print(table)
     out.print(
         f"watchdog: {result.alerts_before_lift} alert(s) listing {', '.join(result.alert_items)} "

@@ -33,9 +33,15 @@ from courtbus.web.app import create_app
 DEFAULT_WEB_PORT = 8000
 # (requesting court, executing court) pairs across provinces for the running scenario.
 PAIRS = (
-    ("320583", "6101"), ("4408", "50"), ("3174", "6104"), ("3205", "6205"), ("50", "1408"),
-    ("6101", "4409"), ("1408", "320583"), ("4409", "3174"),
-)  # fmt: skip
+    ("320583", "6101"),
+    ("4408", "50"),
+    ("3174", "6104"),
+    ("3205", "6205"),
+    ("50", "1408"),
+    ("6101", "4409"),
+    ("1408", "320583"),
+    ("4409", "3174"),
+)
 # A search, or a six-month freeze of a deposit (a freeze must state its period).
 MATTERS: tuple[dict[str, Any], ...] = (
     {"matter": "SEARCH"},
@@ -89,12 +95,18 @@ def web_front(
     path = home / "web" / "tokens.yaml"
     token = web_tokens.issue("coordinator.spc", path)
     who = who or Participants(conn)
-    app = create_app(conn, web_tokens.TokenStore.load(path), court_client=who.court,
-                     agency_client=who.agency, store_url=store_url,
-                     state_dir=home / "state")  # fmt: skip
+    app = create_app(
+        conn,
+        web_tokens.TokenStore.load(path),
+        court_client=who.court,
+        agency_client=who.agency,
+        store_url=store_url,
+        state_dir=home / "state",
+    )
     bound = free_port(port)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=bound,
-                                           log_level="warning", lifespan="on"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=bound, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, name="demo-web", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -140,8 +152,10 @@ def keep_flowing(
                     court, older = open_.pop(0)
                     _answer(clients[court], older, rng)
                 left = max(0.0, deadline - time.monotonic())
-                status.update(f"keeping messages flowing: {sent} requests sent, {left:.0f}s left "
-                              "(Ctrl-C to stop)")  # fmt: skip
+                status.update(
+                    f"keeping messages flowing: {sent} requests sent, {left:.0f}s left "
+                    "(Ctrl-C to stop)"
+                )
                 time.sleep(1.0)
     except KeyboardInterrupt:
         out.print("  stopped early (Ctrl-C)")
@@ -167,9 +181,12 @@ def _stored(store_url: str, ids: set[str], timeout_s: float = 60) -> int:
 
 def _request(client: CourtClient, did: str, exe: str, n: int, rng: random.Random) -> None:
     client.request_delegation(
-        delegation_id=did, case_number=f"(2024){client.court.designation}执{900 + n}号",
-        executing_court=exe, debtor=rng.choice(_DEBTORS), **rng.choice(MATTERS),
-    )  # fmt: skip
+        delegation_id=did,
+        case_number=f"(2024){client.court.designation}执{900 + n}号",
+        executing_court=exe,
+        debtor=rng.choice(_DEBTORS),
+        **rng.choice(MATTERS),
+    )
 
 
 def _answer(client: CourtClient, did: str, rng: random.Random) -> None:

@@ -34,9 +34,12 @@ class Participants:
 
     @classmethod
     def secure(
-        cls, default: Connection, login: Callable[[str], Connection], directory: Directory,
+        cls,
+        default: Connection,
+        login: Callable[[str], Connection],
+        directory: Directory,
         home: Path,
-    ) -> Participants:  # fmt: skip
+    ) -> Participants:
         """A signing key for every court and agency of ``directory``, listed in ``home``'s
         public keys file (replacing the file: the demo's keys are the run's own)."""
         signers = {
@@ -48,8 +51,9 @@ class Participants:
         }
         since = datetime.now(UTC) - timedelta(minutes=5)  # clocks a little apart
         path = home / "keys" / "public.yaml"
-        keys.write_keys(path, [keys.public_of(s, since, keys.DEFAULT_LIFETIME)
-                               for s in signers.values()])  # fmt: skip
+        keys.write_keys(
+            path, [keys.public_of(s, since, keys.DEFAULT_LIFETIME) for s in signers.values()]
+        )
         os.environ[keys.KEYS_ENV] = str(path)  # this process's SDK clients and its services
         return cls(default, login, signers)
 

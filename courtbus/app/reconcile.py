@@ -37,11 +37,21 @@ DECIDED = "cn.court.bus.delegation.DelegationDecided"
 # a court's record that creates an entity of a view: (its flow's topic, its ce_type, the
 # field naming the entity, the view, the check's name)
 CREATED = (
-    ("bus.blacklist.events", by_record("cn.court.bus.blacklist.DebtorListed").ce_type,
-     "entry_id", BLACKLIST_VIEW, "listings applied"),
-    ("bus.restriction.events", by_record("cn.court.bus.restriction.RestrictionIssued").ce_type,
-     "control_id", "restriction.controls", "bans applied"),
-)  # fmt: skip
+    (
+        "bus.blacklist.events",
+        by_record("cn.court.bus.blacklist.DebtorListed").ce_type,
+        "entry_id",
+        BLACKLIST_VIEW,
+        "listings applied",
+    ),
+    (
+        "bus.restriction.events",
+        by_record("cn.court.bus.restriction.RestrictionIssued").ce_type,
+        "control_id",
+        "restriction.controls",
+        "bans applied",
+    ),
+)
 VIEWS = {  # view topic → (flow, the table's check name)
     BLACKLIST_VIEW: ("blacklist", "listings in SQL"),
     "restriction.controls": ("restriction", "restrictions in SQL"),
@@ -80,11 +90,13 @@ def read_all(conn: Connection, progress: Progress | None = None) -> dict[str, li
         ClusterError: ``CLUSTER_UNREACHABLE``.
     """
     try:
-        consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
-                                 isolation_level="read_committed")  # fmt: skip
+        consumer = KafkaConsumer(
+            **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed"
+        )
     except KafkaError as exc:
-        raise ClusterError(f"cannot reach Kafka at {conn.bootstrap}: {exc}",
-                           code="CLUSTER_UNREACHABLE") from exc  # fmt: skip
+        raise ClusterError(
+            f"cannot reach Kafka at {conn.bootstrap}: {exc}", code="CLUSTER_UNREACHABLE"
+        ) from exc
     found: dict[str, list[Any]] = defaultdict(list)
     try:
         topics = sorted(t for t in consumer.topics() if _wanted(t))
@@ -106,8 +118,9 @@ def read_all(conn: Connection, progress: Progress | None = None) -> dict[str, li
             if batches:
                 quiet = time.monotonic()
             elif time.monotonic() - quiet > 30:
-                raise ClusterError("reading the topics stalled for 30 s",
-                                   code="CLUSTER_UNREACHABLE")  # fmt: skip
+                raise ClusterError(
+                    "reading the topics stalled for 30 s", code="CLUSTER_UNREACHABLE"
+                )
             if progress is not None:
                 progress(min(read, total), total)
     except KafkaError as exc:
@@ -129,8 +142,16 @@ def seen(r: Any) -> Seen:
     if r.topic == judge.DEADLETTER:
         dead = parse_dead_letter(r)
         dead_from = (dead.source_topic, dead.source_partition, dead.source_offset)
-    return Seen(r.topic, r.partition, r.offset, header_text(raw, "ce_id"),
-                header_text(raw, "ce_source"), flow, record_digest(raw), dead_from)  # fmt: skip
+    return Seen(
+        r.topic,
+        r.partition,
+        r.offset,
+        header_text(raw, "ce_id"),
+        header_text(raw, "ce_source"),
+        flow,
+        record_digest(raw),
+        dead_from,
+    )
 
 
 def _decision(envelope: Envelope, r: Any) -> Decision | None:
@@ -138,9 +159,16 @@ def _decision(envelope: Envelope, r: Any) -> Decision | None:
     if event.record != DECIDED:
         return None
     p = event.payload
-    return Decision(event.headers.id, str(p["delegation_id"]), str(p["step"]),
-                    str(p["decided_event_id"]), bool(p["applied"]), p.get("by_court"),
-                    p.get("requesting_court"), p.get("executing_court"))  # fmt: skip
+    return Decision(
+        event.headers.id,
+        str(p["delegation_id"]),
+        str(p["step"]),
+        str(p["decided_event_id"]),
+        bool(p["applied"]),
+        p.get("by_court"),
+        p.get("requesting_court"),
+        p.get("executing_court"),
+    )
 
 
 def judge_all(
@@ -150,14 +178,16 @@ def judge_all(
     (None: no read model, its checks left out)."""
     every = {t: [seen(r) for r in records] for t, records in topics.items()}
     outboxes = [s for t, rs in every.items() if judge.is_outbox(t) for s in rs]
-    flows = [s for t, rs in every.items() if t.startswith("bus.") and t.endswith(".events")
-             for s in rs]  # fmt: skip
+    flows = [
+        s for t, rs in every.items() if t.startswith("bus.") and t.endswith(".events") for s in rs
+    ]
     dead = every.get(judge.DEADLETTER, [])
     ledgers = judge.gateway_ledgers(outboxes, flows, dead)
     decisions: list[Decision] = []
     steps: list[Seen] = []
-    for r, s in zip(topics.get(DELEGATION_EVENTS, []), every.get(DELEGATION_EVENTS, []),
-                    strict=True):  # fmt: skip
+    for r, s in zip(
+        topics.get(DELEGATION_EVENTS, []), every.get(DELEGATION_EVENTS, []), strict=True
+    ):
         d = _decision(envelope, r)
         if d is not None:
             decisions.append(d)
@@ -176,11 +206,13 @@ def judge_all(
 def _view_records(envelope: Envelope, topic: str, records: list[Any]) -> list[ViewRecord]:
     """A view's records, each decoded once for its version (None: a tombstone)."""
     return [
-        ViewRecord((r.key or b"").decode(),
-                   None if r.value is None else int(envelope.read(r).payload["version"]),
-                   (topic, r.partition, r.offset))
+        ViewRecord(
+            (r.key or b"").decode(),
+            None if r.value is None else int(envelope.read(r).payload["version"]),
+            (topic, r.partition, r.offset),
+        )
         for r in records
-    ]  # fmt: skip
+    ]
 
 
 def _view_ledgers(
@@ -205,8 +237,9 @@ def _view_ledgers(
                 created.append((str(envelope.read(r).payload[field]), s))
         if created:
             keys = {v.key for v in views[view]}
-            ledgers.append(judge.created_ledger(flow_topic.split(".")[1], check, created, keys,
-                                                dead))  # fmt: skip
+            ledgers.append(
+                judge.created_ledger(flow_topic.split(".")[1], check, created, keys, dead)
+            )
     return ledgers
 
 
@@ -220,17 +253,28 @@ def _stored_ledgers(
     positions: dict[str, list[int]] = defaultdict(list)
     for pos in stored.dead_letters:
         positions[":".join(map(str, pos))].append(0)
-    rows.append(judge.rows_ledger("bus", "dead letters in SQL",
-                                  {":".join(map(str, d.dead_from or ())): None for d in dead
-                                   if d.dead_from is not None}, positions))  # fmt: skip
+    rows.append(
+        judge.rows_ledger(
+            "bus",
+            "dead letters in SQL",
+            {":".join(map(str, d.dead_from or ())): None for d in dead if d.dead_from is not None},
+            positions,
+        )
+    )
     history: dict[str, list[int]] = defaultdict(list)
     for ce_id in stored.decisions:
         history[ce_id].append(0)
-    rows.append(judge.rows_ledger("delegation", "history in SQL",
-                                  {d.ce_id: None for d in decisions}, history))  # fmt: skip
+    rows.append(
+        judge.rows_ledger(
+            "delegation", "history in SQL", {d.ce_id: None for d in decisions}, history
+        )
+    )
     dead_at = {d.dead_from for d in dead if d.dead_from is not None}
-    kept = {BLACKLIST_VIEW: stored.listings, "restriction.controls": stored.restrictions,
-            "distribution.cases": stored.distributions}  # fmt: skip
+    kept = {
+        BLACKLIST_VIEW: stored.listings,
+        "restriction.controls": stored.restrictions,
+        "distribution.cases": stored.distributions,
+    }
     for topic, (flow, check) in VIEWS.items():
         latest = {v.key: v for v in views[topic]}  # a key's records are in offset order
         want: dict[str, int | None] = {}
@@ -274,8 +318,9 @@ def reconcile(
         while True:
             topics = read_all(conn, progress)
             stored = queries.stored_keys() if queries is not None else None
-            report = Report(judge_all(envelope, topics, stored),
-                            sum(len(rs) for rs in topics.values()))  # fmt: skip
+            report = Report(
+                judge_all(envelope, topics, stored), sum(len(rs) for rs in topics.values())
+            )
             if report.ok or time.monotonic() >= deadline:
                 return report
             time.sleep(2)

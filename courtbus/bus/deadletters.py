@@ -57,12 +57,18 @@ def parse_dead_letter(rec: object) -> DeadLetter:
     h = {k: v.decode("utf-8", errors="replace") for k, v in headers if k in _DLQ_HEADERS}
     when = h.get("dlq_time")
     return DeadLetter(
-        partition=rec.partition, offset=rec.offset, code=h.get("dlq_code", "?"),  # type: ignore[attr-defined]
-        reason=mask_ids_in_text(h.get("dlq_reason", "")), source_topic=h.get("dlq_topic", "?"),
-        source_partition=int(h.get("dlq_partition", -1)), source_offset=int(h.get("dlq_offset", -1)),
+        partition=rec.partition,  # type: ignore[attr-defined]
+        offset=rec.offset,  # type: ignore[attr-defined]
+        code=h.get("dlq_code", "?"),
+        reason=mask_ids_in_text(h.get("dlq_reason", "")),
+        source_topic=h.get("dlq_topic", "?"),
+        source_partition=int(h.get("dlq_partition", -1)),
+        source_offset=int(h.get("dlq_offset", -1)),
         time=datetime.fromisoformat(when) if when else None,
-        key=rec.key, value=rec.value or b"", headers=headers,  # type: ignore[attr-defined]
-    )  # fmt: skip
+        key=rec.key,  # type: ignore[attr-defined]
+        value=rec.value or b"",  # type: ignore[attr-defined]
+        headers=headers,
+    )
 
 
 def read_dead_letters(conn: Connection, timeout_s: float = 3.0) -> Iterator[DeadLetter]:

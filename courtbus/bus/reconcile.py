@@ -219,9 +219,12 @@ def delivery_ledger(
             if target is None:
                 continue
             ledger.expected += 1
-            _once(ledger, held[(target, d.decided_event_id)],
-                  f"{d.step} {d.decided_event_id} of {d.delegation_id} to court.{target}.inbox",
-                  "copies")  # fmt: skip
+            _once(
+                ledger,
+                held[(target, d.decided_event_id)],
+                f"{d.step} {d.decided_event_id} of {d.delegation_id} to court.{target}.inbox",
+                "copies",
+            )
     return ledger
 
 

@@ -58,22 +58,26 @@ class KeptRecord:
         """JSON-safe form (bytes as base64)."""
         b64 = base64.b64encode
         return {
-            "topic": self.topic, "partition": self.partition, "offset": self.offset,
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
             "key": None if self.key is None else b64(self.key).decode(),
             "value": None if self.value is None else b64(self.value).decode(),
             "headers": [[k, b64(bytes(v or b"")).decode()] for k, v in self.headers or ()],
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> KeptRecord:
         """Read back ``to_json``."""
         key, value = d["key"], d["value"]
         return cls(
-            d["topic"], int(d["partition"]), int(d["offset"]),
+            d["topic"],
+            int(d["partition"]),
+            int(d["offset"]),
             None if key is None else base64.b64decode(key),
             None if value is None else base64.b64decode(value),
             [(k, base64.b64decode(v)) for k, v in d["headers"]],
-        )  # fmt: skip
+        )
 
 
 def internal_record(topic: str, key: str, kind: str, body: dict[str, Any]) -> Output:

@@ -79,9 +79,13 @@ def rejection_notice(
         "rejected_at": now(),
     }
     out = envelope.build(
-        inbox_topic(kind, participant), NOTICE_RECORD, payload, source,
-        causation_id=event_id, key=f"{raw.topic}:{raw.partition}:{raw.offset}",
-    )  # fmt: skip
+        inbox_topic(kind, participant),
+        NOTICE_RECORD,
+        payload,
+        source,
+        causation_id=event_id,
+        key=f"{raw.topic}:{raw.partition}:{raw.offset}",
+    )
     return output_of(out)
 
 
@@ -117,9 +121,12 @@ def rejection_summary(
         "refused_count": len(refused),
     }
     out = envelope.build(
-        inbox_topic(kind, participant), NOTICE_RECORD, payload, source,
+        inbox_topic(kind, participant),
+        NOTICE_RECORD,
+        payload,
+        source,
         key=f"{first.topic}:{first.partition}:{first.offset}:summary",
-    )  # fmt: skip
+    )
     return output_of(out)
 
 
@@ -162,7 +169,11 @@ def internal_error_alert(
         "raised_at": now(),
     }
     out = envelope.build(
-        ALERTS_TOPIC, ALERT_RECORD, payload, service,
-        causation_id=event_id, key=f"{raw.topic}:{raw.partition}:{raw.offset}",
-    )  # fmt: skip
+        ALERTS_TOPIC,
+        ALERT_RECORD,
+        payload,
+        service,
+        causation_id=event_id,
+        key=f"{raw.topic}:{raw.partition}:{raw.offset}",
+    )
     return output_of(out)

@@ -44,8 +44,18 @@ ASSETS = frozenset(
     {"DEPOSIT", "MOVABLE", "IMMOVABLE", "HOUSING_FUND", "VEHICLE", "EQUITY", "SECURITIES", "OTHER"}
 )
 _TOP = {"legal_max_freeze_days", "rules", "examples", "extends", "case_numbers"}
-_FIELDS = {"id", "region", "applies_to", "asset_kinds", "allowed_matters", "forbidden_matters",
-           "max_freeze_days", "annual_deduction_cap", "reason", "source"}  # fmt: skip
+_FIELDS = {
+    "id",
+    "region",
+    "applies_to",
+    "asset_kinds",
+    "allowed_matters",
+    "forbidden_matters",
+    "max_freeze_days",
+    "annual_deduction_cap",
+    "reason",
+    "source",
+}
 _REPORT_LINES = re.compile(r"^report:(\d+)(?:-(\d+))?$")
 _ARTICLE = re.compile(r"第[〇零一二三四五六七八九十百千0-9]+条")
 
@@ -218,19 +228,31 @@ def parse_policies(
         if examples and not reason.startswith(EXAMPLE_MARK):
             reason = f"{EXAMPLE_MARK} {reason}".rstrip()
         allowed = entry.get("allowed_matters")
-        rules.append(PolicyRule(
-            id=str(entry["id"]), region=region, courts=courts,
-            out_of_region_only=applies_to == "out_of_region", reason=reason,
-            asset_kinds=_names(entry.get("asset_kinds"), ASSETS, f"{where}: asset_kinds"),
-            allowed_matters=None if allowed is None else _names(allowed, MATTERS, f"{where}: allowed_matters"),
-            forbidden_matters=_names(entry.get("forbidden_matters"), MATTERS, f"{where}: forbidden_matters"),
-            max_freeze_days=max_freeze, annual_deduction_cap=cap,
-            source=rule_source, example=examples,
-        ))  # fmt: skip
+        rules.append(
+            PolicyRule(
+                id=str(entry["id"]),
+                region=region,
+                courts=courts,
+                out_of_region_only=applies_to == "out_of_region",
+                reason=reason,
+                asset_kinds=_names(entry.get("asset_kinds"), ASSETS, f"{where}: asset_kinds"),
+                allowed_matters=None
+                if allowed is None
+                else _names(allowed, MATTERS, f"{where}: allowed_matters"),
+                forbidden_matters=_names(
+                    entry.get("forbidden_matters"), MATTERS, f"{where}: forbidden_matters"
+                ),
+                max_freeze_days=max_freeze,
+                annual_deduction_cap=cap,
+                source=rule_source,
+                example=examples,
+            )
+        )
     ownership = base.case_ownership if base is not None else STRICT
     if raw.get("case_numbers") is not None:
-        ownership = _case_ownership(raw["case_numbers"], directory, f"{source}: case_numbers",
-                                    examples=examples)  # fmt: skip
+        ownership = _case_ownership(
+            raw["case_numbers"], directory, f"{source}: case_numbers", examples=examples
+        )
     return PolicyCatalogue(legal, tuple(rules), ownership)
 
 

@@ -159,31 +159,40 @@ def check_listing(listing: Listing) -> None:
         listed_day = listing.listed_at.astimezone(CHINA).date()
         if born is not None and age_on(born, listed_day) < ADULT_AGE:
             raise _refuse(
-                "BLACKLIST_MINOR", f"the debtor is {age_on(born, listed_day)}: a minor is never "
-                "listed", art("四"),
-            )  # fmt: skip
+                "BLACKLIST_MINOR",
+                f"the debtor is {age_on(born, listed_day)}: a minor is never listed",
+                art("四"),
+            )
     if listing.ground is Ground.REFUSED_WITH_ABILITY:
         if listing.security_provided:
-            raise _refuse("BLACKLIST_EXCLUDED_SECURITY", "the debtor provided adequate security, "
-                          "so cannot be listed for refusing with ability", art("三") + "(一)")  # fmt: skip
+            raise _refuse(
+                "BLACKLIST_EXCLUDED_SECURITY",
+                "the debtor provided adequate security, "
+                "so cannot be listed for refusing with ability",
+                art("三") + "(一)",
+            )
         if listing.sealed_property_sufficient:
             raise _refuse(
-                "BLACKLIST_EXCLUDED_SEALED_PROPERTY", "property already sealed, seized or frozen "
+                "BLACKLIST_EXCLUDED_SEALED_PROPERTY",
+                "property already sealed, seized or frozen "
                 "suffices to pay, so the debtor cannot be listed for refusing with ability",
                 art("三") + "(二)",
-            )  # fmt: skip
+            )
         if listing.later_in_order:
             raise _refuse(
-                "BLACKLIST_EXCLUDED_LATER_IN_ORDER", "the debtor is later in the order of "
+                "BLACKLIST_EXCLUDED_LATER_IN_ORDER",
+                "the debtor is later in the order of "
                 "performance and may not by law be enforced against yet, so cannot be listed for "
-                "refusing with ability", art("三") + "(三)",
-            )  # fmt: skip
+                "refusing with ability",
+                art("三") + "(三)",
+            )
         if listing.otherwise_not_refusal:
             raise _refuse(
-                "BLACKLIST_EXCLUDED_OTHER", "the listing court found the debtor's conduct is not a "
+                "BLACKLIST_EXCLUDED_OTHER",
+                "the listing court found the debtor's conduct is not a "
                 "refusal to perform with ability, so it cannot be listed on that ground",
                 art("三") + "(四)",
-            )  # fmt: skip
+            )
     check_period(listing.ground, listing.serious, listing.period_months)
     missing = [
         name
@@ -200,9 +209,10 @@ def check_listing(listing: Listing) -> None:
         missing.append("legal_representative")
     if missing:
         raise _refuse(
-            "BLACKLIST_FIELD_MISSING", f"the published entry must state {', '.join(missing)}",
+            "BLACKLIST_FIELD_MISSING",
+            f"the published entry must state {', '.join(missing)}",
             art("六"),
-        )  # fmt: skip
+        )
 
 
 def check_period(ground: Ground, serious: bool, period_months: int | None) -> None:
@@ -213,8 +223,12 @@ def check_period(ground: Ground, serious: bool, period_months: int | None) -> No
     """
     if ground is Ground.REFUSED_WITH_ABILITY:
         if period_months is not None:
-            raise _refuse("BLACKLIST_PERIOD_INVALID", "ground (1) has no fixed period: the entry "
-                          "stays until the debtor performs; leave period_months empty", art("二"))  # fmt: skip
+            raise _refuse(
+                "BLACKLIST_PERIOD_INVALID",
+                "ground (1) has no fixed period: the entry "
+                "stays until the debtor performs; leave period_months empty",
+                art("二"),
+            )
         return
     low, high = PERIOD_MONTHS + EXTENSION_MONTHS[0], PERIOD_MONTHS + EXTENSION_MONTHS[1]
     if period_months == PERIOD_MONTHS or (serious and period_months in range(low, high + 1)):
@@ -265,10 +279,16 @@ class Entry:
 def listed(entry_id: str, listing_court: str, listing: Listing) -> Entry:
     """A new entry, once ``check_listing`` passed."""
     return Entry(
-        entry_id, listing_court, Status.ACTIVE, listing.ground, listing.serious,
-        listing.period_months, listing.listed_at,
-        expires_at(listing.listed_at, listing.period_months), listing.listed_at,
-    )  # fmt: skip
+        entry_id,
+        listing_court,
+        Status.ACTIVE,
+        listing.ground,
+        listing.serious,
+        listing.period_months,
+        listing.listed_at,
+        expires_at(listing.listed_at, listing.period_months),
+        listing.listed_at,
+    )
 
 
 def check_owner(entry: Entry, court: str | None, what: str) -> None:
@@ -309,10 +329,14 @@ def update(
     new_period = period_months if period_given else entry.period_months
     check_period(entry.ground, new_serious, new_period)
     return replace(
-        entry, serious=new_serious, period_months=new_period,
-        expires_at=expires_at(entry.listed_at, new_period), updated_at=at,
-        version=entry.version + 1, correction_due=None,
-    )  # fmt: skip
+        entry,
+        serious=new_serious,
+        period_months=new_period,
+        expires_at=expires_at(entry.listed_at, new_period),
+        updated_at=at,
+        version=entry.version + 1,
+        correction_due=None,
+    )
 
 
 def delist(entry: Entry, court: str | None, reason: Reason, at: datetime) -> Entry:
@@ -327,15 +351,25 @@ def delist(entry: Entry, court: str | None, reason: Reason, at: datetime) -> Ent
     if reason is Reason.EXPIRED and (entry.expires_at is None or at < entry.expires_at):
         raise ValidationError(
             f"entry {entry.entry_id} has not expired"
-            + (f" (its period ends {entry.expires_at.isoformat()})" if entry.expires_at else
-               " (ground (1): it stays until the debtor performs)"),
+            + (
+                f" (its period ends {entry.expires_at.isoformat()})"
+                if entry.expires_at
+                else " (ground (1): it stays until the debtor performs)"
+            ),
             code="BLACKLIST_NOT_EXPIRED",
-        )  # fmt: skip
+        )
     return replace(
-        entry, status=Status.DELISTED, delisted_at=at, reason=reason, updated_at=at,
-        version=entry.version + 1, deletion_due=None, deletion_reason=None, review_due=None,
+        entry,
+        status=Status.DELISTED,
+        delisted_at=at,
+        reason=reason,
+        updated_at=at,
+        version=entry.version + 1,
+        deletion_due=None,
+        deletion_reason=None,
+        review_due=None,
         correction_due=None,
-    )  # fmt: skip
+    )
 
 
 def correction_applied(entry: Entry, court: str | None, applied_at: datetime) -> Entry:

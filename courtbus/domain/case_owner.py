@@ -54,17 +54,19 @@ CASE_NOT_SENDERS = "CASE_NOT_SENDERS"
 # case number is the sender's own: a claim's case_number is the claiming court's own
 # enforcement case (民诉法解释 (2022 修正) 第五百零六条: 已经取得执行依据的债权人), a resumed case's new
 # number is the resuming court's. Not here: a suit's or judgment's number (heard elsewhere).
-OWNED_CASE_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "DelegationRequested": ("case_number",),
-    "DebtorListed": ("case_number",),
-    "RestrictionIssued": ("case_number",),
-    "DistributionOpened": ("case_number",),
-    "DistributionClaimFiled": ("case_number",),
-    "CaseFiled": ("case_number",),
-    "CaseConcluded": ("case_number",),
-    "CaseSuspended": ("case_number",),
-    "CaseResumed": ("case_number", "resumed_case_number"),
-})  # fmt: skip
+OWNED_CASE_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "DelegationRequested": ("case_number",),
+        "DebtorListed": ("case_number",),
+        "RestrictionIssued": ("case_number",),
+        "DistributionOpened": ("case_number",),
+        "DistributionClaimFiled": ("case_number",),
+        "CaseFiled": ("case_number",),
+        "CaseConcluded": ("case_number",),
+        "CaseSuspended": ("case_number",),
+        "CaseResumed": ("case_number", "resumed_case_number"),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,9 @@ def check_owned_cases(
         case = payload.get(name)
         if isinstance(case, Mapping):
             check_case_owner(
-                str(case.get("text")), str(case.get("court_id")), sender_court_id,
-                f"{short}.{name}", ownership,
-            )  # fmt: skip
+                str(case.get("text")),
+                str(case.get("court_id")),
+                sender_court_id,
+                f"{short}.{name}",
+                ownership,
+            )

@@ -181,9 +181,14 @@ def apply_status(
         if outcome is None:
             raise ValidationError("a conclusion names its outcome", code="CASE_OUTCOME_MISSING")
         return replace(
-            case, court=court, status=Status.CONCLUDED, outcome=outcome, concluded_at=at,
-            alerts=0, last_alert=None,
-        )  # fmt: skip
+            case,
+            court=court,
+            status=Status.CONCLUDED,
+            outcome=outcome,
+            concluded_at=at,
+            alerts=0,
+            last_alert=None,
+        )
     cleared = step is Step.RESUMED  # a resumed case is no longer concluded: its alerts stop
     return replace(
         case,

@@ -442,27 +442,31 @@ def check_handover(kind: Kind | str | None, measures: Sequence[HandedOver], at: 
     if kind != Kind.CASE:  # a StrEnum: "CASE" as well
         raise ValidationError(
             "only a case delegation (kind CASE, 委托执行) hands over the case's freezes, seals "
-            f"and seizures ({SPC_2011_ART_6_3})", code="DELEGATION_HANDOVER_NEEDS_CASE",
-        )  # fmt: skip
+            f"and seizures ({SPC_2011_ART_6_3})",
+            code="DELEGATION_HANDOVER_NEEDS_CASE",
+        )
     enough = months_end(at, HANDOVER_MONTHS)
     for i, m in enumerate(measures, start=1):
         where = f"handed-over measure {i} ({m.measure}, until {m.until.isoformat()})"
         if m.measure not in MEASURE_MATTERS:
             raise ValidationError(
                 f"{where}: only a freeze, seal or seizure (FREEZE, SEAL, SEIZE) is handed over "
-                "with its term", code="DELEGATION_HANDOVER_INVALID",
-            )  # fmt: skip
+                "with its term",
+                code="DELEGATION_HANDOVER_INVALID",
+            )
         if m.until <= at:
             raise ValidationError(
                 f"{where}: its term has already ended; a lapsed measure cannot be handed over "
-                f"or renewed ({ART_485_RENEWAL})", code="DELEGATION_MEASURE_LAPSED",
-            )  # fmt: skip
+                f"or renewed ({ART_485_RENEWAL})",
+                code="DELEGATION_MEASURE_LAPSED",
+            )
         if m.until < enough:
             raise ValidationError(
                 f"{where}: under a month of its term is left (a month from the hand-over runs "
                 f"out at {enough.isoformat()}); renew it first (续封/续冻) and hand over the "
-                f"renewed term ({SPC_2011_ART_6_3})", code="DELEGATION_MEASURE_NOT_RENEWED",
-            )  # fmt: skip
+                f"renewed term ({SPC_2011_ART_6_3})",
+                code="DELEGATION_MEASURE_NOT_RENEWED",
+            )
 
 
 def request(
@@ -563,12 +567,13 @@ def apply(
         )
     if step is Step.REJECTED:
         raise _refuse(
-            delegation, step,
+            delegation,
+            step,
             f"the executing court may not refuse a delegation ({CPL_DELEGATION}); ask for missing "
             f"materials (DelegationMaterialsRequested) and return it only if they are not "
             f"supplied ({SPC_2011_ART_8})",
             "DELEGATION_REFUSAL_NOT_ALLOWED",
-        )  # fmt: skip
+        )
     who, sources, target = TRANSITIONS[step]
     actor = actor_of(delegation, by_court)
     if actor is not who:
@@ -622,9 +627,11 @@ def _completed(
         return changed
     if d.matter not in MEASURE_MATTERS:
         raise _refuse(
-            d, step, f"a {d.matter} delegation leaves no freeze, seal or seizure with an end date",
+            d,
+            step,
+            f"a {d.matter} delegation leaves no freeze, seal or seizure with an end date",
             "DELEGATION_MEASURE_NOT_APPLICABLE",
-        )  # fmt: skip
+        )
     if x.until <= at:
         raise _refuse(
             d, step, "the measure's end date has already passed", "DELEGATION_MEASURE_LAPSED"
@@ -649,9 +656,12 @@ def _not_for_matter(d: Delegation, step: Step, what: str) -> None:
     """
     if d.kind is Kind.MATTER:
         raise _refuse(
-            d, step, f"a 事项委托 (kind MATTER) has no {what}: it is not filed as a 委托执行 case "
-            f"but assisted actively ({SPC_2011_ART_2})", "DELEGATION_NOT_FOR_MATTER",
-        )  # fmt: skip
+            d,
+            step,
+            f"a 事项委托 (kind MATTER) has no {what}: it is not filed as a 委托执行 case "
+            f"but assisted actively ({SPC_2011_ART_2})",
+            "DELEGATION_NOT_FOR_MATTER",
+        )
 
 
 def _materials_supplied(
@@ -668,18 +678,20 @@ def _returned(
     supply = _deadline(d, DeadlineKind.SUPPLY)
     if supply is not None and at < supply.due:
         raise _refuse(
-            d, step,
+            d,
+            step,
             f"the requesting court has until {supply.due.isoformat()} to supply the materials or "
             f"explain ({SPC_2011_ART_8})",
             "DELEGATION_RETURN_TOO_EARLY",
-        )  # fmt: skip
+        )
     if x.approved_at is None or x.approved_at > at:
         raise _refuse(
-            d, step,
+            d,
+            step,
             "a return needs the approval of the executing court's 高级人民法院, given before it "
             f"(approved_at; {SPC_2011_ART_9})",
             "DELEGATION_RETURN_NOT_APPROVED",
-        )  # fmt: skip
+        )
     # the clocks of a live delegation end with it; the files are owed back from the approval
     changed = replace(changed, deadlines=())
     return _set_deadline(changed, DeadlineKind.FILES, reckon(x.approved_at, rule.files_back))
@@ -690,9 +702,12 @@ def _files_returned(
 ) -> Delegation:
     if _deadline(d, DeadlineKind.FILES) is None:
         raise _refuse(
-            d, step, f"no files are owed back on it (already reported returned, or returned "
-            f"before the bus watched them; {SPC_2011_ART_9})", "DELEGATION_FILES_NOT_OWED",
-        )  # fmt: skip
+            d,
+            step,
+            f"no files are owed back on it (already reported returned, or returned "
+            f"before the bus watched them; {SPC_2011_ART_9})",
+            "DELEGATION_FILES_NOT_OWED",
+        )
     return _set_deadline(changed, DeadlineKind.FILES, None)
 
 
@@ -701,18 +716,28 @@ def _escalated(
 ) -> Delegation:
     _not_for_matter(d, step, f"escalation ({CPL_DELEGATION_ORDER}; {SPC_2011_ART_11})")
     if d.escalated:
-        raise _refuse(d, step, "the superior court has not answered the last escalation yet",
-                      "DELEGATION_ALREADY_ESCALATED")  # fmt: skip
+        raise _refuse(
+            d,
+            step,
+            "the superior court has not answered the last escalation yet",
+            "DELEGATION_ALREADY_ESCALATED",
+        )
     start = _deadline(d, DeadlineKind.START)
     if start is None or at < start.due:
         due = start.due.isoformat() if start else "delivery plus 15 days"
         raise _refuse(
-            d, step, f"the executing court has until {due} to start ({CPL_DELEGATION})",
+            d,
+            step,
+            f"the executing court has until {due} to start ({CPL_DELEGATION})",
             "DELEGATION_ESCALATION_TOO_EARLY",
-        )  # fmt: skip
+        )
     if superior_of(d.executing_court) is None:
-        raise _refuse(d, step, f"court {d.executing_court} has no superior court on the bus",
-                      "DELEGATION_NO_SUPERIOR")  # fmt: skip
+        raise _refuse(
+            d,
+            step,
+            f"court {d.executing_court} has no superior court on the bus",
+            "DELEGATION_NO_SUPERIOR",
+        )
     return replace(changed, escalated=True)
 
 
@@ -729,20 +754,30 @@ def _answered(
     if x.decision in TRANSFERS and not rule_b:
         when = opens.isoformat() if opens else "6 months after delivery"
         raise _refuse(
-            d, step,
+            d,
+            step,
             f"{x.decision.value} (提级执行 / 指定执行) is rule (b): for a delegation not executed to "
             f"the end in 6 months, on the applicant's request, from {when} ({SPC_2011_ART_11}). "
             f"Before that the superior court orders execution: answer ORDERED or NOT_WARRANTED "
             f"({CPL_DELEGATION_ORDER})",
             "DELEGATION_TRANSFER_TOO_EARLY",
-        )  # fmt: skip
+        )
     if not d.escalated and not rule_b:
-        raise _refuse(d, step, "nobody escalated this delegation (rule (a), "
-                      f"{CPL_DELEGATION_ORDER}), and 6 months have not passed (rule (b))",
-                      "DELEGATION_NOT_ESCALATED")  # fmt: skip
+        raise _refuse(
+            d,
+            step,
+            "nobody escalated this delegation (rule (a), "
+            f"{CPL_DELEGATION_ORDER}), and 6 months have not passed (rule (b))",
+            "DELEGATION_NOT_ESCALATED",
+        )
     if d.state is State.IN_PROGRESS and not rule_b:
-        raise _refuse(d, step, "the executing court has started: an order to execute (rule (a)) "
-                      "is for an unstarted delegation", "DELEGATION_ILLEGAL_TRANSITION")  # fmt: skip
+        raise _refuse(
+            d,
+            step,
+            "the executing court has started: an order to execute (rule (a)) "
+            "is for an unstarted delegation",
+            "DELEGATION_ILLEGAL_TRANSITION",
+        )
     changed = replace(changed, escalated=False)
     if x.decision in TRANSFERS:
         return replace(changed, state=State.TRANSFERRED, resume_state=None)
@@ -756,25 +791,41 @@ def _measure_step(
 ) -> Delegation:
     m = d.measure
     if m is None:
-        raise _refuse(d, step, "no freeze, seal or seizure of this delegation is on record",
-                      "DELEGATION_NO_MEASURE")  # fmt: skip
+        raise _refuse(
+            d,
+            step,
+            "no freeze, seal or seizure of this delegation is on record",
+            "DELEGATION_NO_MEASURE",
+        )
     sources, target = _MEASURE_STEPS[step]
     if step in (Step.RENEWAL_REQUESTED, Step.RENEWED) and (
         m.status is MeasureStatus.LAPSED or at >= m.until
     ):
         raise _refuse(
-            d, step, f"the measure ended at {m.until.isoformat()}; renewal must come before its "
-            f"end ({ART_485_RENEWAL})", "DELEGATION_MEASURE_LAPSED",
-        )  # fmt: skip
+            d,
+            step,
+            f"the measure ended at {m.until.isoformat()}; renewal must come before its "
+            f"end ({ART_485_RENEWAL})",
+            "DELEGATION_MEASURE_LAPSED",
+        )
     if m.status not in sources:
         allowed = ", ".join(sorted(s.value for s in sources))
-        raise _refuse(d, step, f"the measure is {m.status.value} (only from {allowed})",
-                      "DELEGATION_MEASURE_ILLEGAL_TRANSITION")  # fmt: skip
+        raise _refuse(
+            d,
+            step,
+            f"the measure is {m.status.value} (only from {allowed})",
+            "DELEGATION_MEASURE_ILLEGAL_TRANSITION",
+        )
     measure = replace(m, status=target)
     if step is Step.RENEWED:
         if x.until is None or x.until <= m.until:
-            raise _refuse(d, step, "a renewal must report a new end date later than the current "
-                          f"{m.until.isoformat()}", "DELEGATION_DETAIL_MISSING")  # fmt: skip
+            raise _refuse(
+                d,
+                step,
+                "a renewal must report a new end date later than the current "
+                f"{m.until.isoformat()}",
+                "DELEGATION_DETAIL_MISSING",
+            )
         measure = replace(measure, until=x.until, renewals=m.renewals + 1)
         return _set_deadline(replace(changed, measure=measure), DeadlineKind.LAPSE, x.until)
     if step is Step.RELEASED:

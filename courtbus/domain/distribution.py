@@ -232,8 +232,10 @@ class Distribution:
         for f in self.filings:
             if f.claim.claim_id == claim_id:
                 return f
-        raise _refuse(f"no claim {claim_id} in distribution {self.distribution_id}",
-                      "DISTRIBUTION_CLAIM_UNKNOWN")  # fmt: skip
+        raise _refuse(
+            f"no claim {claim_id} in distribution {self.distribution_id}",
+            "DISTRIBUTION_CLAIM_UNKNOWN",
+        )
 
     def recipients(self, phase: Phase) -> tuple[str, ...]:
         """Who receives in ``phase``: the plan goes to every creditor and the debtor; the
@@ -305,8 +307,9 @@ def open_distribution(
     if procedure is Procedure.PARTICIPATION:
         check_participation(debtor, debtor_form)
     elif procedure is not None and procedure is not own:
-        raise _refuse(f"a {debtor_form.value} debtor takes {own.value}",
-                      "DISTRIBUTION_PROCEDURE_MISMATCH")  # fmt: skip
+        raise _refuse(
+            f"a {debtor_form.value} debtor takes {own.value}", "DISTRIBUTION_PROCEDURE_MISMATCH"
+        )
     return Distribution(distribution_id, presiding_court, debtor, debtor_form, own, started_at)
 
 
@@ -401,8 +404,12 @@ def apply(
         raise _step_error(d, step, f"must come from the {names}, not {sender}", code)
     if d.state not in sources:
         allowed = ", ".join(sorted(s.value for s in sources))
-        raise _step_error(d, step, f"not allowed in state {d.state.value} (only from {allowed})",
-                          "DISTRIBUTION_ILLEGAL_TRANSITION")  # fmt: skip
+        raise _step_error(
+            d,
+            step,
+            f"not allowed in state {d.state.value} (only from {allowed})",
+            "DISTRIBUTION_ILLEGAL_TRANSITION",
+        )
     changed = replace(d, events=d.events + 1)
     if target is not None:
         changed = replace(changed, state=target)
@@ -433,8 +440,9 @@ def _claim_filed(
     check_claim(claim, d.debtor)
     check_claim_time(at, d.started_at, d.ended_at)
     if any(f.claim.claim_id == claim.claim_id for f in d.filings):
-        raise _step_error(d, step, f"claim {claim.claim_id} is already filed",
-                          "DISTRIBUTION_CLAIM_DUPLICATE")  # fmt: skip
+        raise _step_error(
+            d, step, f"claim {claim.claim_id} is already filed", "DISTRIBUTION_CLAIM_DUPLICATE"
+        )
     new = replace(new, filings=(*d.filings, Filing(replace(claim, filed_at=at))))
     return replace(new, state=State.CLAIMS) if d.state is State.OPENED else new
 
@@ -447,8 +455,12 @@ def _claim_decided(
     or ``DISTRIBUTION_CLAIM_ALREADY_DECIDED``."""
     filing = d.filing(x.claim_id or "")
     if filing.status is not ClaimStatus.FILED:
-        raise _step_error(d, step, f"claim {x.claim_id} is already {filing.status.value}",
-                          "DISTRIBUTION_CLAIM_ALREADY_DECIDED")  # fmt: skip
+        raise _step_error(
+            d,
+            step,
+            f"claim {x.claim_id} is already {filing.status.value}",
+            "DISTRIBUTION_CLAIM_ALREADY_DECIDED",
+        )
     admitted = step is Step.CLAIM_ADMITTED
     status = ClaimStatus.ADMITTED if admitted else ClaimStatus.REJECTED
     filings = tuple(replace(f, status=status) if f is filing else f for f in d.filings)
@@ -461,8 +473,12 @@ def _assessed(
 ) -> Distribution:
     """Art. 511. Raises ``DISTRIBUTION_NOT_ENTERPRISE`` and ``assess_enterprise``'s codes."""
     if d.procedure is not Procedure.ENTERPRISE:
-        raise _step_error(d, step, f"the debtor is not an enterprise legal person ({ART_511})",
-                          "DISTRIBUTION_NOT_ENTERPRISE")  # fmt: skip
+        raise _step_error(
+            d,
+            step,
+            f"the debtor is not an enterprise legal person ({ART_511})",
+            "DISTRIBUTION_NOT_ENTERPRISE",
+        )
     applicants = {f.claim.claimant.key for f in d.filings if f.claim.has_title}
     decision = assess_enterprise(
         bankruptcy_test_met=x.bankruptcy_test_met,
@@ -485,8 +501,9 @@ def _bankruptcy_answered(
     ``DISTRIBUTION_ALREADY_ANSWERED``."""
     decision = d.enterprise
     if decision is None or x.accepted is None:
-        raise _step_error(d, step, "the answer says neither accepted nor refused",
-                          "DISTRIBUTION_DETAIL_MISSING")  # fmt: skip
+        raise _step_error(
+            d, step, "the answer says neither accepted nor refused", "DISTRIBUTION_DETAIL_MISSING"
+        )
     if decision.accepted is not None:
         raise _step_error(d, step, "already answered", "DISTRIBUTION_ALREADY_ANSWERED")
     new = replace(new, enterprise=replace(decision, accepted=x.accepted))
@@ -522,8 +539,9 @@ def _plan_issued(
         raise _step_error(d, step, "no proceeds", "DISTRIBUTION_DETAIL_MISSING")
     pending = [f.claim.claim_id for f in d.filings if f.status is ClaimStatus.FILED]
     if pending:
-        raise _step_error(d, step, f"admit or reject claims {pending} first",
-                          "DISTRIBUTION_CLAIMS_PENDING")  # fmt: skip
+        raise _step_error(
+            d, step, f"admit or reject claims {pending} first", "DISTRIBUTION_CLAIMS_PENDING"
+        )
     if not d.admitted():
         raise _step_error(d, step, "no admitted claim", "DISTRIBUTION_NO_CLAIMS")
     plan = compute_plan(x.proceeds, x.costs, d.admitted(), ordinary_order(d))
@@ -537,11 +555,16 @@ def _served(
     """Raises ``DISTRIBUTION_NOT_A_RECIPIENT``, ``DISTRIBUTION_ALREADY_SERVED``."""
     phase = _PHASE_OF[d.state]
     if x.recipient not in d.recipients(phase):
-        raise _step_error(d, step, f"{x.recipient} receives nothing in the {phase.value} phase",
-                          "DISTRIBUTION_NOT_A_RECIPIENT")  # fmt: skip
+        raise _step_error(
+            d,
+            step,
+            f"{x.recipient} receives nothing in the {phase.value} phase",
+            "DISTRIBUTION_NOT_A_RECIPIENT",
+        )
     if any(r.phase is phase and r.recipient == x.recipient for r in d.receipts):
-        raise _step_error(d, step, f"{x.recipient} was already served",
-                          "DISTRIBUTION_ALREADY_SERVED")  # fmt: skip
+        raise _step_error(
+            d, step, f"{x.recipient} was already served", "DISTRIBUTION_ALREADY_SERVED"
+        )
     new = replace(new, receipts=(*d.receipts, Receipt(phase, x.recipient, at)))
     served = {r.recipient for r in new.receipts if r.phase is phase}
     if d.state is State.PLAN_ISSUED and set(d.recipients(phase)) <= served:
@@ -567,16 +590,21 @@ def _responded(
     due = _window_due(phase, receipt.at, p)
     if at >= due:
         source = ART_509 if phase is Phase.OBJECTION else ART_510
-        raise _step_error(d, step, f"{who}'s 15 days ran out at {due.isoformat()} ({source})",
-                          _LATE_CODE[phase])  # fmt: skip
+        raise _step_error(
+            d, step, f"{who}'s 15 days ran out at {due.isoformat()} ({source})", _LATE_CODE[phase]
+        )
     disputes: tuple[Dispute, ...] = ()
     if phase is Phase.OBJECTION:
         disputes = x.disputes
         plan = _plan_of(d, step)
         bad = [q for q in disputes if not 0 < q.amount <= plan.allocation(q.claim_id).claimed]
         if not disputes or bad:
-            raise _step_error(d, step, "an objection disputes 1 fen up to a claim's amount",
-                              "DISTRIBUTION_DISPUTE_INVALID")  # fmt: skip
+            raise _step_error(
+                d,
+                step,
+                "an objection disputes 1 fen up to a claim's amount",
+                "DISTRIBUTION_DISPUTE_INVALID",
+            )
     return replace(new, responses=(*d.responses, Response(phase, who, at, disputes)))
 
 
@@ -700,8 +728,9 @@ def pending(d: Distribution, now: datetime, periods: Periods = PERIODS) -> tuple
     e = d.enterprise
     if d.state is State.TRANSFERRED_TO_BANKRUPTCY and e is not None and e.accepted is None:
         due = due_after(e.decided_at, periods.bankruptcy_answer)
-        out.append(Pending(Duty.ANSWER_BANKRUPTCY, Actor.BANKRUPTCY, e.bankruptcy_court, due,
-                           now >= due))  # fmt: skip
+        out.append(
+            Pending(Duty.ANSWER_BANKRUPTCY, Actor.BANKRUPTCY, e.bankruptcy_court, due, now >= due)
+        )
     return tuple(out)
 
 

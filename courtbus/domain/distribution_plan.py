@@ -604,8 +604,9 @@ def assess_enterprise(
     if not (bankruptcy_test_met and consent_by is not None):
         return EnterpriseDecision(False, None, (), at)
     if not bankruptcy_court:
-        raise _refuse("a transfer names the court of the debtor's domicile",
-                      "DISTRIBUTION_DETAIL_MISSING")  # fmt: skip
+        raise _refuse(
+            "a transfer names the court of the debtor's domicile", "DISTRIBUTION_DETAIL_MISSING"
+        )
     notify = sorted((set(courts_involved) | {bankruptcy_court}) - {presiding_court})
     return EnterpriseDecision(True, bankruptcy_court, tuple(notify), at)
 
@@ -642,15 +643,22 @@ def check_handover_request(
             ``DISTRIBUTION_HANDOVER_AUCTION_PUBLISHED`` or ``DISTRIBUTION_HANDOVER_TOO_EARLY``.
     """
     if not has_priority:
-        raise _refuse(f"only a priority creditor's court may ask ({HANDOVER_REPLY})",
-                      "DISTRIBUTION_HANDOVER_NOT_PRIORITY")  # fmt: skip
+        raise _refuse(
+            f"only a priority creditor's court may ask ({HANDOVER_REPLY})",
+            "DISTRIBUTION_HANDOVER_NOT_PRIORITY",
+        )
     if auction_published:
-        raise _refuse(f"the first sealing court has published an auction or entered a sale "
-                      f"({HANDOVER_REPLY})", "DISTRIBUTION_HANDOVER_AUCTION_PUBLISHED")  # fmt: skip
+        raise _refuse(
+            f"the first sealing court has published an auction or entered a sale "
+            f"({HANDOVER_REPLY})",
+            "DISTRIBUTION_HANDOVER_AUCTION_PUBLISHED",
+        )
     start = handover_request_from(sealed_at, periods)
     if now < start:
-        raise _refuse(f"a request may come from {start.isoformat()} ({HANDOVER_REPLY})",
-                      "DISTRIBUTION_HANDOVER_TOO_EARLY")  # fmt: skip
+        raise _refuse(
+            f"a request may come from {start.isoformat()} ({HANDOVER_REPLY})",
+            "DISTRIBUTION_HANDOVER_TOO_EARLY",
+        )
 
 
 def handover_due(requested_at: datetime, periods: Periods = PERIODS) -> datetime:

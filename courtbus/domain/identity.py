@@ -432,9 +432,11 @@ def validate_passport(number: str, nationality: str) -> tuple[str, str]:
         )
     if _PASSPORT.match(number) is None:
         raise _refuse(
-            "passport number", number, "must be 5 to 20 capital letters and digits",
+            "passport number",
+            number,
+            "must be 5 to 20 capital letters and digits",
             code="PASSPORT_INVALID",
-        )  # fmt: skip
+        )
     return number, nationality
 
 
@@ -442,19 +444,42 @@ def validate_passport(number: str, nationality: str) -> tuple[str, str]:
 # is the registration-management department, the second the organisation category under it.
 # A (军队) and N (农业) were added to the table after 2015; verify against the current text.
 CREDIT_CODE_DEPARTMENTS: dict[str, tuple[str, dict[str, str]]] = {
-    "1": ("机构编制", {"1": "机关", "2": "事业单位", "3": "中央编办直接管理机构编制的群众团体", "9": "其他"}),
+    "1": (
+        "机构编制",
+        {"1": "机关", "2": "事业单位", "3": "中央编办直接管理机构编制的群众团体", "9": "其他"},
+    ),
     "2": ("外交", {"1": "外国常驻新闻机构", "9": "其他"}),
-    "3": ("司法行政", {"1": "律师执业机构", "2": "公证处", "3": "基层法律服务所", "4": "司法鉴定机构", "5": "仲裁委员会", "9": "其他"}),
+    "3": (
+        "司法行政",
+        {
+            "1": "律师执业机构",
+            "2": "公证处",
+            "3": "基层法律服务所",
+            "4": "司法鉴定机构",
+            "5": "仲裁委员会",
+            "9": "其他",
+        },
+    ),
     "4": ("文化", {"1": "外国在华文化中心", "9": "其他"}),
     "5": ("民政", {"1": "社会团体", "2": "民办非企业单位", "3": "基金会", "9": "其他"}),
-    "6": ("旅游", {"1": "外国旅游部门常驻代表机构", "2": "港澳台地区旅游部门常驻内地（大陆）代表机构", "9": "其他"}),
+    "6": (
+        "旅游",
+        {
+            "1": "外国旅游部门常驻代表机构",
+            "2": "港澳台地区旅游部门常驻内地（大陆）代表机构",
+            "9": "其他",
+        },
+    ),
     "7": ("宗教", {"1": "宗教活动场所", "2": "宗教院校", "9": "其他"}),
     "8": ("工会", {"1": "基层工会", "9": "其他"}),
     "9": ("工商", {"1": "企业", "2": "个体工商户", "3": "农民专业合作社"}),
     "A": ("中央军委改革和编制办公室", {"1": "军队事业单位", "9": "其他"}),
-    "N": ("农业", {"1": "组级集体经济组织", "2": "村级集体经济组织", "3": "乡镇级集体经济组织", "9": "其他"}),
+    "N": (
+        "农业",
+        {"1": "组级集体经济组织", "2": "村级集体经济组织", "3": "乡镇级集体经济组织", "9": "其他"},
+    ),
     "Y": ("其他", {"1": "其他"}),
-}  # fmt: skip
+}
 
 
 class OrganisationForm(StrEnum):
@@ -496,11 +521,12 @@ def credit_code_category(code: str) -> CreditCodeCategory:
     department = CREDIT_CODE_DEPARTMENTS.get(code[:1])
     if department is None or code[1:2] not in department[1]:
         raise _refuse(
-            "unified social credit code", code,
+            "unified social credit code",
+            code,
             "its first two characters are not a registration department and organisation "
             "category of GB 32100-2015",
             code="CREDIT_CODE_INVALID",
-        )  # fmt: skip
+        )
     name, categories = department
     form = _ENTERPRISE_FORMS[code[1]] if code[0] == "9" else OrganisationForm.OTHER_ORGANISATION
     return CreditCodeCategory(code[0], name, code[1], categories[code[1]], form)

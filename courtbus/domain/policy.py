@@ -216,48 +216,63 @@ def check(
         )
     legal = catalogue.legal_max_freeze_days.get(asset)
     if ask.freeze_period_days is not None and legal is not None and ask.freeze_period_days > legal:
-        found.append(Violation(
-            "law", "POLICY_FREEZE_TOO_LONG",
-            f"freeze of {ask.freeze_period_days} days exceeds the legal maximum for {asset}",
-            f"at most {legal} days ({ART_485}; renew before expiry)",
-        ))  # fmt: skip
+        found.append(
+            Violation(
+                "law",
+                "POLICY_FREEZE_TOO_LONG",
+                f"freeze of {ask.freeze_period_days} days exceeds the legal maximum for {asset}",
+                f"at most {legal} days ({ART_485}; renew before expiry)",
+            )
+        )
     for rule in catalogue.rules:
         if not _applies(rule, ask):
             continue
         if rule.allowed_matters is not None and ask.matter not in rule.allowed_matters:
-            found.append(Violation(
-                rule.id, "POLICY_MATTER_NOT_ALLOWED",
-                f"{rule.region}: {ask.matter} of {asset} is not allowed ({rule.why})",
-                "matters: " + ", ".join(sorted(rule.allowed_matters)),
-            ))  # fmt: skip
+            found.append(
+                Violation(
+                    rule.id,
+                    "POLICY_MATTER_NOT_ALLOWED",
+                    f"{rule.region}: {ask.matter} of {asset} is not allowed ({rule.why})",
+                    "matters: " + ", ".join(sorted(rule.allowed_matters)),
+                )
+            )
         if ask.matter in rule.forbidden_matters:
-            found.append(Violation(
-                rule.id, "POLICY_MATTER_NOT_ALLOWED",
-                f"{rule.region}: {ask.matter} is not accepted ({rule.why})",
-                "not: " + ", ".join(sorted(rule.forbidden_matters)),
-            ))  # fmt: skip
+            found.append(
+                Violation(
+                    rule.id,
+                    "POLICY_MATTER_NOT_ALLOWED",
+                    f"{rule.region}: {ask.matter} is not accepted ({rule.why})",
+                    "not: " + ", ".join(sorted(rule.forbidden_matters)),
+                )
+            )
         limit = rule.max_freeze_days.get(asset)
         if (
             ask.freeze_period_days is not None
             and limit is not None
             and ask.freeze_period_days > limit
         ):
-            found.append(Violation(
-                rule.id, "POLICY_FREEZE_TOO_LONG",
-                f"{rule.region}: freeze of {ask.freeze_period_days} days for {asset} exceeds the "
-                f"regional maximum ({rule.why})",
-                f"at most {limit} days",
-            ))  # fmt: skip
+            found.append(
+                Violation(
+                    rule.id,
+                    "POLICY_FREEZE_TOO_LONG",
+                    f"{rule.region}: freeze of {ask.freeze_period_days} days for {asset} exceeds the "
+                    f"regional maximum ({rule.why})",
+                    f"at most {limit} days",
+                )
+            )
         cap = rule.annual_deduction_cap
         if ask.matter == "DEDUCT" and cap is not None and deducted_this_year is not None:
             already = deducted_this_year.get(rule.id, Money(0))
             total = already + (ask.amount or Money(0))
             if total > cap:
                 left = Money(max(cap.fen - already.fen, 0))
-                found.append(Violation(
-                    rule.id, "POLICY_DEDUCTION_CAP",
-                    f"{rule.region}: deductions for this debtor would reach {total} this year, "
-                    f"over the cap of {cap} ({rule.why})",
-                    f"at most {left} more this year",
-                ))  # fmt: skip
+                found.append(
+                    Violation(
+                        rule.id,
+                        "POLICY_DEDUCTION_CAP",
+                        f"{rule.region}: deductions for this debtor would reach {total} this year, "
+                        f"over the cap of {cap} ({rule.why})",
+                        f"at most {left} more this year",
+                    )
+                )
     return found

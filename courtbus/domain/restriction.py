@@ -338,8 +338,11 @@ def owed(
     control: Control, now: datetime, deadline: timedelta = ACK_DEADLINE
 ) -> list[tuple[str, str]]:
     """The (agency, ISSUE|LIFT) acknowledgements overdue at ``now`` and not yet reported."""
-    target, since = ("LIFT", control.lifted_at) if control.status is Status.LIFTED else (
-        "ISSUE", control.issued_at)  # fmt: skip
+    target, since = (
+        ("LIFT", control.lifted_at)
+        if control.status is Status.LIFTED
+        else ("ISSUE", control.issued_at)
+    )
     if since is None or now < since + deadline:
         return []
     return sorted(

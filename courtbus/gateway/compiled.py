@@ -158,8 +158,11 @@ class _Compiler:
             self.emit(depth + 1, "return False")
         elif kind == "array":
             items = self.resolve(schema["items"])
-            if items == "string" or (isinstance(items, dict) and items.get("type") == "string"
-                                     and not items.get("logicalType")):  # fmt: skip
+            if items == "string" or (
+                isinstance(items, dict)
+                and items.get("type") == "string"
+                and not items.get("logicalType")
+            ):
                 self.emit(depth, f"{texts}.extend({expr})")
             else:
                 item = self.var()

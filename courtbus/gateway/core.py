@@ -166,14 +166,22 @@ class Gateway:
         owner = f"{kind}.{pid}"
         if not headers.extensions.get(_SIGNATURE_EXTENSION):  # absent or empty
             if self.signatures.required or owner in self._signing:
-                why = "signatures are required" if self.signatures.required else (
-                    f"{owner} has a signing key in the directory")  # fmt: skip
+                why = (
+                    "signatures are required"
+                    if self.signatures.required
+                    else (f"{owner} has a signing key in the directory")
+                )
                 raise SignatureError(f"the record is not signed ({why})", code=MISSING)
             return None
         return verify(
-            raw.headers, raw.value, self.keyring, sender=owner, now=now,
-            max_age=self.signatures.max_age, skew=self.signatures.skew,
-        )  # fmt: skip
+            raw.headers,
+            raw.value,
+            self.keyring,
+            sender=owner,
+            now=now,
+            max_age=self.signatures.max_age,
+            skew=self.signatures.skew,
+        )
 
     def check(self, raw: RawRecord, now: datetime | None = None) -> Forward:
         """Decide on one record from an outbox (``now``: the gateway's clock, for the

@@ -203,8 +203,11 @@ class Memo:
             if len(self.cases) >= self.size:
                 self.cases.clear()
             parts = self.cases[text] = (
-                parsed.year, parsed.court_id, parsed.type_code, parsed.sequence
-            )  # fmt: skip
+                parsed.year,
+                parsed.court_id,
+                parsed.type_code,
+                parsed.sequence,
+            )
         return parts
 
     def debtor_ok(self, node: Mapping[str, Any]) -> bool:
@@ -216,9 +219,12 @@ class Memo:
             return True
         try:
             validate_debtor_id(
-                str(node["kind"]), str(node["id_number"]), strict=True,
-                id_type=node.get("id_type"), nationality=node.get("nationality"),
-            )  # fmt: skip
+                str(node["kind"]),
+                str(node["id_number"]),
+                strict=True,
+                id_type=node.get("id_type"),
+                nationality=node.get("nationality"),
+            )
         except ValidationError:
             return False
         if len(self.debtors) >= self.size:
@@ -250,8 +256,11 @@ def _payload_ok(
         if size == 5 and keys == _CASE_FIELDS:
             parts = memo.case_parts(node["text"])
             if parts is None or parts != (
-                node["year"], node["court_id"], node["type_code"], node["sequence"]
-            ):  # fmt: skip
+                node["year"],
+                node["court_id"],
+                node["type_code"],
+                node["sequence"],
+            ):
                 return False
         elif size == 2 and keys == _COURT_FIELDS:
             designation = designations.get(str(node["court_id"]))

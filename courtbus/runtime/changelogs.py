@@ -229,10 +229,15 @@ class Changelogs:
                             code="CHANGELOG_MISFIT",
                         )
                     continue
-                topic = NewTopic(name, self.partitions, replication, topic_configs={
-                    "cleanup.policy": "compact",
-                    "min.insync.replicas": "2" if replication >= 3 else "1",
-                })  # fmt: skip
+                topic = NewTopic(
+                    name,
+                    self.partitions,
+                    replication,
+                    topic_configs={
+                        "cleanup.policy": "compact",
+                        "min.insync.replicas": "2" if replication >= 3 else "1",
+                    },
+                )
                 try:
                     admin.create_topics([topic])
                     log.info("created changelog %s (%d partitions)", name, self.partitions)
@@ -282,16 +287,21 @@ class Changelogs:
         (``enable.partition.eof``), and that fetch would otherwise wait 500 ms for new data.
         """
         if self._restorer is None:
-            self._restorer = Consumer({
-                **self.config.connection.librdkafka_settings(),
-                "group.id": f"courtbus-{self.flow.name}-restore",
-                "enable.auto.commit": False, "enable.auto.offset.store": False,
-                "isolation.level": "read_committed", "enable.partition.eof": True,
-                "fetch.wait.max.ms": 10, "fetch.max.bytes": 64 * 1024 * 1024,
-                "max.partition.fetch.bytes": 8 * 1024 * 1024,
-                "queued.max.messages.kbytes": 64 * 1024,  # the prefetch bound: RSS stays flat
-                "logger": _rdkafka_log,
-            })  # fmt: skip
+            self._restorer = Consumer(
+                {
+                    **self.config.connection.librdkafka_settings(),
+                    "group.id": f"courtbus-{self.flow.name}-restore",
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                    "isolation.level": "read_committed",
+                    "enable.partition.eof": True,
+                    "fetch.wait.max.ms": 10,
+                    "fetch.max.bytes": 64 * 1024 * 1024,
+                    "max.partition.fetch.bytes": 8 * 1024 * 1024,
+                    "queued.max.messages.kbytes": 64 * 1024,  # the prefetch bound: RSS stays flat
+                    "logger": _rdkafka_log,
+                }
+            )
         return self._restorer
 
     def bounds(self, tasks: list[TaskId]) -> dict[TopicPartition, tuple[int, int]]:
@@ -338,8 +348,13 @@ class Changelogs:
                     raise KafkaError(
                         f"cannot read the bounds of {tp.topic}-{tp.partition}: {exc}"
                     ) from exc
-                log.info("%s: the bounds of %s-%d: %s; asking for its leader again",
-                         self.flow.name, tp.topic, tp.partition, exc)  # fmt: skip
+                log.info(
+                    "%s: the bounds of %s-%d: %s; asking for its leader again",
+                    self.flow.name,
+                    tp.topic,
+                    tp.partition,
+                    exc,
+                )
                 with contextlib.suppress(KafkaException):
                     consumer.list_topics(tp.topic, timeout=10)
                 time.sleep(0.5)
@@ -466,8 +481,12 @@ class Changelogs:
                         if time.monotonic() - idle_since > _IDLE_S:
                             log.warning(
                                 "%s-%d: no records past %d (end %d) in %.0f s; restored so far",
-                                tp.topic, tp.partition, upto, end, _IDLE_S,
-                            )  # fmt: skip
+                                tp.topic,
+                                tp.partition,
+                                upto,
+                                end,
+                                _IDLE_S,
+                            )
                             break
                         continue
                     idle_since = time.monotonic()
@@ -529,8 +548,14 @@ class Changelogs:
             consumer.unassign()
         log.debug(
             "restored %s-%d [%d, %d) for %d task(s): %d records in %.3f s",
-            tp.topic, tp.partition, start, end, len(readers), count, time.monotonic() - began,
-        )  # fmt: skip
+            tp.topic,
+            tp.partition,
+            start,
+            end,
+            len(readers),
+            count,
+            time.monotonic() - began,
+        )
         return count
 
     def close(self) -> None:

@@ -65,15 +65,21 @@ class GroupConsumer:
         """``queue_kbytes``: the most librdkafka fetches ahead of what was taken (its
         ``queued.max.messages.kbytes``, and each fetch's size with it); None: its defaults."""
         config = {
-            **settings, "group.id": group, "enable.auto.commit": False,
-            "enable.auto.offset.store": False, "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest", "partition.assignment.strategy": "range",
+            **settings,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "range",
             "session.timeout.ms": session_timeout_ms,
             "heartbeat.interval.ms": max(session_timeout_ms // 4, 500),
-            "max.poll.interval.ms": max_poll_interval_ms, "fetch.wait.max.ms": fetch_max_wait_ms,
+            "max.poll.interval.ms": max_poll_interval_ms,
+            "fetch.wait.max.ms": fetch_max_wait_ms,
             "max.partition.fetch.bytes": 4 * 1024 * 1024,
-            "topic.metadata.refresh.interval.ms": metadata_max_age_ms, "logger": _LIBRDKAFKA,
-        }  # fmt: skip
+            "topic.metadata.refresh.interval.ms": metadata_max_age_ms,
+            "logger": _LIBRDKAFKA,
+        }
         if queue_kbytes is not None:
             # One queue for every partition, in fetch order: a record of a quiet partition
             # waits behind what was fetched before it (a backlog's records), so little is
@@ -82,9 +88,11 @@ class GroupConsumer:
             # never left out of a response the backlog filled.
             # A full queue is looked at again after fetch.queue.backoff.ms (1 s by default):
             # a queue this short is drained within a batch, so sooner.
-            config |= {"queued.max.messages.kbytes": queue_kbytes,
-                       "max.partition.fetch.bytes": max(queue_kbytes * 1024 // 8, 65536),
-                       "fetch.queue.backoff.ms": 10}  # fmt: skip
+            config |= {
+                "queued.max.messages.kbytes": queue_kbytes,
+                "max.partition.fetch.bytes": max(queue_kbytes * 1024 // 8, 65536),
+                "fetch.queue.backoff.ms": 10,
+            }
         try:
             self._consumer = ck.Consumer(config)
         except ck.KafkaException as exc:
@@ -247,11 +255,16 @@ class TransactionalProducer:
         max_request_bytes: int,
     ) -> None:
         config = {
-            **settings, "transactional.id": transactional_id, "enable.idempotence": True,
-            "acks": "all", "transaction.timeout.ms": transaction_timeout_ms,
-            "linger.ms": linger_ms, "message.max.bytes": max_request_bytes,
+            **settings,
+            "transactional.id": transactional_id,
+            "enable.idempotence": True,
+            "acks": "all",
+            "transaction.timeout.ms": transaction_timeout_ms,
+            "linger.ms": linger_ms,
+            "message.max.bytes": max_request_bytes,
             "queue.buffering.max.messages": 1_000_000,
-            "queue.buffering.max.kbytes": 1_048_576, "logger": _LIBRDKAFKA,
+            "queue.buffering.max.kbytes": 1_048_576,
+            "logger": _LIBRDKAFKA,
             # the Java client's (and kafka-python's) partitioner: a key lands where every other
             # producer of the bus puts it (librdkafka's default, CRC32, would split an entity's
             # records over two partitions: another task, and compaction keeping both)
@@ -263,8 +276,9 @@ class TransactionalProducer:
             # At low load that wait was most of a hop's latency (py-spy: 79% of the gateway's
             # time in send_offsets_to_transaction); the Java client retries this case after
             # 20 ms. 10 ms, at most 100 ms: the markers take a few ms on a healthy cluster.
-            "retry.backoff.ms": 10, "retry.backoff.max.ms": 100,
-        }  # fmt: skip
+            "retry.backoff.ms": 10,
+            "retry.backoff.max.ms": 100,
+        }
         try:
             self._producer = ck.Producer(config)
         except ck.KafkaException as exc:

@@ -204,9 +204,14 @@ class Engine:
             raise
         except Exception as exc:  # one record's refusal or failure: each one on its own
             state.rollback_record()
-            log.info("%s: %d records of %s taken one by one (%s: %s)", self.flow.name,
-                     len(raws), raws[0].topic, type(exc).__name__,
-                     mask_ids_in_text(str(exc)))  # fmt: skip
+            log.info(
+                "%s: %d records of %s taken one by one (%s: %s)",
+                self.flow.name,
+                len(raws),
+                raws[0].topic,
+                type(exc).__name__,
+                mask_ids_in_text(str(exc)),
+            )
         return [out for raw in raws for out in self.handle(raw, state)] + self._summaries()
 
     def _deliverable(self, outputs: list[Output]) -> list[Output]:
@@ -216,8 +221,9 @@ class Engine:
             return outputs
         kept, dropped = self.check.deliverable([o for o in outputs if o.topic != DEADLETTER_TOPIC])
         for out in dropped:
-            log.warning("%s: no %s for this refusal's notice; dead letter only", self.flow.name,
-                        out.topic)  # fmt: skip
+            log.warning(
+                "%s: no %s for this refusal's notice; dead letter only", self.flow.name, out.topic
+            )
         return [o for o in outputs if o.topic == DEADLETTER_TOPIC] + kept
 
     def _refuse(

@@ -56,8 +56,13 @@ class FlowHarness:
         they would on a cluster without them; without it every topic exists."""
         self.flow = flow
         # the notice limit's window on the harness's clock (``advance``)
-        self.engine = Engine(flow, max_attempts=max_attempts, check=check,
-                             notices=notices, clock=lambda: self.now.timestamp())  # fmt: skip
+        self.engine = Engine(
+            flow,
+            max_attempts=max_attempts,
+            check=check,
+            notices=notices,
+            clock=lambda: self.now.timestamp(),
+        )
         self.now = start
         self.partitions = partitions
         self.states: dict[int, State] = {}

@@ -82,45 +82,69 @@ class WorkerMetrics:
         self.flow = flow
         self.registry = registry if registry is not None else CollectorRegistry()
         r, f = self.registry, ["flow"]
-        self.records_in = Counter("courtbus_records_in", "Input records of committed batches",
-                                  f, registry=r)  # fmt: skip
-        self.records_out = Counter("courtbus_records_out", "Records written, by destination",
-                                   [*f, "destination"], registry=r)  # fmt: skip
-        self.dead_lettered = Counter("courtbus_dead_lettered", "Records dead-lettered, by code",
-                                     [*f, "code"], registry=r)  # fmt: skip
-        self.transactions = Counter("courtbus_transactions", "Transactions, by outcome",
-                                    [*f, "outcome"], registry=r)  # fmt: skip
-        self.batch_seconds = Histogram("courtbus_batch_seconds", "A batch's poll to commit",
-                                       f, buckets=_SECONDS, registry=r)  # fmt: skip
-        self.alerts = Counter("courtbus_alerts", "Alerts written to bus.alerts, by record type",
-                              [*f, "type"], registry=r)  # fmt: skip
+        self.records_in = Counter(
+            "courtbus_records_in", "Input records of committed batches", f, registry=r
+        )
+        self.records_out = Counter(
+            "courtbus_records_out",
+            "Records written, by destination",
+            [*f, "destination"],
+            registry=r,
+        )
+        self.dead_lettered = Counter(
+            "courtbus_dead_lettered", "Records dead-lettered, by code", [*f, "code"], registry=r
+        )
+        self.transactions = Counter(
+            "courtbus_transactions", "Transactions, by outcome", [*f, "outcome"], registry=r
+        )
+        self.batch_seconds = Histogram(
+            "courtbus_batch_seconds", "A batch's poll to commit", f, buckets=_SECONDS, registry=r
+        )
+        self.alerts = Counter(
+            "courtbus_alerts",
+            "Alerts written to bus.alerts, by record type",
+            [*f, "type"],
+            registry=r,
+        )
         self.record_latency = Histogram(
             "courtbus_record_latency_seconds",
             "An input record's age at the commit that consumed it (from its Kafka timestamp)",
-            f, buckets=_AGES, registry=r,
-        )  # fmt: skip
-        self.lag = Gauge("courtbus_consumer_lag", "Records behind the owned partitions' ends",
-                         f, registry=r)  # fmt: skip
-        self.open_timers = Gauge("courtbus_open_timers",
-                                 "Timers (deadlines the flow watches) set in the owned tasks",
-                                 f, registry=r)  # fmt: skip
+            f,
+            buckets=_AGES,
+            registry=r,
+        )
+        self.lag = Gauge(
+            "courtbus_consumer_lag", "Records behind the owned partitions' ends", f, registry=r
+        )
+        self.open_timers = Gauge(
+            "courtbus_open_timers",
+            "Timers (deadlines the flow watches) set in the owned tasks",
+            f,
+            registry=r,
+        )
         self.tasks = Gauge("courtbus_tasks", "Tasks (input partitions) open", f, registry=r)
         self.state_cache = Gauge(
             "courtbus_state_cache_bytes",
             "The configured capacity of the SQLite page caches of the open state (RSS grows by "
             "up to this as state is read)",
-            f, registry=r,
-        )  # fmt: skip
-        self.restored = Gauge("courtbus_restored_records",
-                              "Changelog records read by the latest restore", f, registry=r)  # fmt: skip
-        self.restored_total = Counter("courtbus_restore_records",
-                                      "Changelog records read by every restore", f,
-                                      registry=r)  # fmt: skip
+            f,
+            registry=r,
+        )
+        self.restored = Gauge(
+            "courtbus_restored_records",
+            "Changelog records read by the latest restore",
+            f,
+            registry=r,
+        )
+        self.restored_total = Counter(
+            "courtbus_restore_records", "Changelog records read by every restore", f, registry=r
+        )
         self.restore_remaining = Gauge(
             "courtbus_restore_remaining_offsets",
             "Changelog offsets the restore under way has still to read (0: none under way)",
-            f, registry=r,
-        )  # fmt: skip
+            f,
+            registry=r,
+        )
 
     def committed(
         self,
@@ -223,8 +247,9 @@ def live_targets(state_dir: Path) -> list[Target]:
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             (entry,) = json.loads(path.read_text())
-            target = Target(entry["labels"]["service"], entry["targets"][0],
-                            int(entry["labels"]["pid"]), path)  # fmt: skip
+            target = Target(
+                entry["labels"]["service"], entry["targets"][0], int(entry["labels"]["pid"]), path
+            )
         except (ValueError, KeyError, TypeError, OSError):
             continue  # being written, or not ours
         if _alive(target.pid):

@@ -403,8 +403,9 @@ class TaskSlice:
         Raises:
             StateError: ``STATE_WRITE``.
         """
-        by_store: dict[str, tuple[list[tuple[str, bytes, bytes, int | None]],
-                                  list[tuple[str, bytes]]]] = {}  # fmt: skip
+        by_store: dict[
+            str, tuple[list[tuple[str, bytes, bytes, int | None]], list[tuple[str, bytes]]]
+        ] = {}
         for (store, key), entry in changes.items():
             puts, deletes = by_store.setdefault(store, ([], []))
             if entry.value is None:
@@ -478,8 +479,9 @@ class TaskSlice:
         try:
             with self.file.transaction():
                 db.execute(f'DELETE FROM "{_table(store)}" WHERE task = ?', (self.task,))
-                db.execute("DELETE FROM checkpoints WHERE task = ? AND store = ?",
-                           (self.task, store))  # fmt: skip
+                db.execute(
+                    "DELETE FROM checkpoints WHERE task = ? AND store = ?", (self.task, store)
+                )
                 self.file._pending[(self.task, store)] = None
         except sqlite3.Error as exc:
             raise StateError(f"cannot write {self.path}: {exc}", code="STATE_WRITE") from exc

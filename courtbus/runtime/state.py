@@ -162,8 +162,9 @@ class State:
             elif entry.value is not None:
                 puts.setdefault(store, []).append((key, entry.value, entry.t))
             elif entry.t != EVICTED:
-                raise StateError(f"{store} is packed: its entries leave by expiry only",
-                                 code="STORE_PACKED")  # fmt: skip
+                raise StateError(
+                    f"{store} is packed: its entries leave by expiry only", code="STORE_PACKED"
+                )
         markers: Changes = {}
         for store, items in puts.items():
             times = [t for _, _, t in items]  # a pack lives until all its entries expired
@@ -252,8 +253,10 @@ class Table(Generic[V]):
             StateError: ``STORE_PACKED``: a packed store's entries leave by expiry only.
         """
         if self._spec.packed:
-            raise StateError(f"{self._spec.name} is packed: its entries leave by expiry only",
-                             code="STORE_PACKED")  # fmt: skip
+            raise StateError(
+                f"{self._spec.name} is packed: its entries leave by expiry only",
+                code="STORE_PACKED",
+            )
         self._state._set(self._spec.name, key.encode(), Entry(None))
 
 

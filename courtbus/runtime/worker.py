@@ -67,8 +67,11 @@ class Worker:
         self.flow = flow
         self.config = config
         self.clock = clock
-        self.engine = Engine(flow, max_attempts=config.max_attempts,
-                             notices=NoticeLimiter(config.notice_limit, config.notice_window_s))  # fmt: skip
+        self.engine = Engine(
+            flow,
+            max_attempts=config.max_attempts,
+            notices=NoticeLimiter(config.notice_limit, config.notice_window_s),
+        )
         self.group = config.group_id or flow.group or f"courtbus-{flow.name}"
         self.changelogs = Changelogs(flow, config)
         self.tasks: dict[TaskId, Task] = {}
@@ -121,35 +124,44 @@ class Worker:
         assert self._slot is not None
         connection = self.config.connection
         producer = TransactionalProducer(
-            connection.librdkafka_settings(), transactional_id=f"{self.group}-{self._slot.uid}",
+            connection.librdkafka_settings(),
+            transactional_id=f"{self.group}-{self._slot.uid}",
             transaction_timeout_ms=self.config.transaction_timeout_ms,
-            linger_ms=self.config.linger_ms, max_request_bytes=self.config.max_request_bytes,
-        )  # fmt: skip
+            linger_ms=self.config.linger_ms,
+            max_request_bytes=self.config.max_request_bytes,
+        )
         consumer: GroupConsumer | None = None
         watch: TopicWatch | None = None
         try:
             producer.init()
             consumer = GroupConsumer(
-                connection.librdkafka_settings(), group=self.group,
+                connection.librdkafka_settings(),
+                group=self.group,
                 session_timeout_ms=self.config.session_timeout_ms,
                 max_poll_interval_ms=self.config.max_poll_interval_ms,
                 fetch_max_wait_ms=self.config.fetch_max_wait_ms,
                 metadata_max_age_ms=self.config.metadata_max_age_ms,
-                on_assign=self.on_partitions_assigned, on_revoke=self.on_partitions_revoked,
+                on_assign=self.on_partitions_assigned,
+                on_revoke=self.on_partitions_revoked,
                 queue_kbytes=self.config.paced_queue_kbytes if self.flow.paced_inputs else None,
-            )  # fmt: skip
+            )
             self.engine.check = OutputCheck(
-                consumer.topics, max_bytes=self.config.max_request_bytes,
-                attempts=self.config.output_lookups, recheck_s=self.config.missing_topic_recheck_s,
+                consumer.topics,
+                max_bytes=self.config.max_request_bytes,
+                attempts=self.config.output_lookups,
+                recheck_s=self.config.missing_topic_recheck_s,
                 sleep=self._stopping.wait,
-            )  # fmt: skip
+            )
             inputs = self.flow.inputs
             self._carry, self._paused = {}, set()
             self._assigned = None
             self._subscribed: frozenset[str] = frozenset()
             if inputs.pattern:
-                watch = TopicWatch(connection.librdkafka_settings(), inputs.pattern,
-                                   self.config.metadata_max_age_ms / 1000)  # fmt: skip
+                watch = TopicWatch(
+                    connection.librdkafka_settings(),
+                    inputs.pattern,
+                    self.config.metadata_max_age_ms / 1000,
+                )
                 watch.start()
             else:
                 consumer.subscribe(inputs.topics)
@@ -286,7 +298,7 @@ class Worker:
         if waiting >= 2 * limit and not self._paused:
             self._paused = {
                 tp for tp in consumer.assignment() if tp.topic in self.flow.paced_inputs
-            }  # fmt: skip
+            }
             consumer.pause(self._paused)
         elif waiting < limit and self._paused:
             consumer.resume(self._paused)
@@ -460,8 +472,9 @@ class Worker:
         }
         self._commit(producer, consumer, outputs, list(touched.values()), offsets)
         inputs = sum(len(records) for records in batch.values())
-        self.metrics.committed(inputs, outputs, time.monotonic() - started, batch.values(),
-                               int(time.time() * 1000))  # fmt: skip
+        self.metrics.committed(
+            inputs, outputs, time.monotonic() - started, batch.values(), int(time.time() * 1000)
+        )
 
     def _tick(self, producer: TransactionalProducer, consumer: GroupConsumer) -> None:
         self.metrics.tasks.labels(self.flow.name).set(len(self.tasks))

@@ -76,9 +76,14 @@ BATCH_ROWS = 5000  # rows per transaction
 PARALLEL_FROM = 200_000
 WORKERS = 2
 _PRIMITIVE_COLUMNS: dict[str, Callable[[], TypeEngine[Any]]] = {
-    "string": Text, "int": Integer, "long": BigInteger, "boolean": Boolean, "float": Float,
-    "double": Float, "bytes": LargeBinary,
-}  # fmt: skip
+    "string": Text,
+    "int": Integer,
+    "long": BigInteger,
+    "boolean": Boolean,
+    "float": Float,
+    "double": Float,
+    "bytes": LargeBinary,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,11 +291,12 @@ class Mirror:
         self.metadata = MetaData()
         self.table = mirror_table(self.metadata, flow, fields)
         self.offsets_table = Table(
-            OFFSETS_TABLE, self.metadata,
+            OFFSETS_TABLE,
+            self.metadata,
             Column("topic", String(249), primary_key=True),
             Column("partition", Integer, primary_key=True, autoincrement=False),
             Column("next_offset", BigInteger, nullable=False),
-        )  # fmt: skip
+        )
         self.keep = keep
         self._columns = [c.name for c in self.table.columns]
         self._times = {c.name for c in self.table.columns if isinstance(c.type, DateTime)}
@@ -507,16 +513,22 @@ class Mirror:
         if rows:
             upsert = insert(t)
             names = [c for c in self._columns if c != "entry_id"]
-            conn.execute(upsert.on_conflict_do_update(
-                index_elements=[t.c.entry_id], set_={c: upsert.excluded[c] for c in names}
-            ), rows)  # fmt: skip
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[t.c.entry_id], set_={c: upsert.excluded[c] for c in names}
+                ),
+                rows,
+            )
         for i in range(0, len(gone), BATCH_ROWS):
             conn.execute(delete(t).where(t.c.entry_id.in_(gone[i : i + BATCH_ROWS])))
         moved = insert(o)
-        conn.execute(moved.on_conflict_do_update(
-            index_elements=[o.c.topic, o.c.partition],
-            set_={"next_offset": moved.excluded.next_offset},
-        ), [{"topic": tp, "partition": p, "next_offset": n} for tp, p, n in offsets])  # fmt: skip
+        conn.execute(
+            moved.on_conflict_do_update(
+                index_elements=[o.c.topic, o.c.partition],
+                set_={"next_offset": moved.excluded.next_offset},
+            ),
+            [{"topic": tp, "partition": p, "next_offset": n} for tp, p, n in offsets],
+        )
 
     def _write_generic(
         self, conn: SqlConnection, rows: list[Any], keys: list[str], offsets: list[Any]
@@ -528,9 +540,9 @@ class Mirror:
             conn.execute(t.insert(), rows)
         positions = [(tp, p) for tp, p, _ in offsets]
         conn.execute(delete(o).where(tuple_(o.c.topic, o.c.partition).in_(positions)))
-        conn.execute(o.insert(), [
-            {"topic": tp, "partition": p, "next_offset": n} for tp, p, n in offsets
-        ])  # fmt: skip
+        conn.execute(
+            o.insert(), [{"topic": tp, "partition": p, "next_offset": n} for tp, p, n in offsets]
+        )
 
     def fingerprints(self) -> dict[str, bytes]:
         """Entry id → a digest of the row's content, the same for the same content whatever
@@ -711,8 +723,13 @@ class AgencyClient:
         check_values(clean)
         if self._producer is None:
             self._producer = make_producer(self.conn, linger_ms=SDK_LINGER_MS)
-        out = self.envelope.build(f"agency.{self.agency.id}.outbox", record, clean,
-                                  f"agency:{self.agency.id}", event_id=event_id)  # fmt: skip
+        out = self.envelope.build(
+            f"agency.{self.agency.id}.outbox",
+            record,
+            clean,
+            f"agency:{self.agency.id}",
+            event_id=event_id,
+        )
         partition, offset = send(self._producer, out)
         return Sent(out.event.id, (out.key or b"").decode(), partition, offset)
 
@@ -735,19 +752,31 @@ class AgencyClient:
     ) -> str:
         """Acknowledge a control (``target`` ISSUE) or its lift (LIFT), with the agency's own
         reference; the issuing court receives it. Returns the message's ``ce_id``."""
-        return self._answer("RestrictionAcknowledged", {
-            "control_id": control_id, "agency_id": self.agency.id, "target": target,
-            "acknowledged_at": datetime.now(UTC), "reference": reference,
-        })  # fmt: skip
+        return self._answer(
+            "RestrictionAcknowledged",
+            {
+                "control_id": control_id,
+                "agency_id": self.agency.id,
+                "target": target,
+                "acknowledged_at": datetime.now(UTC),
+                "reference": reference,
+            },
+        )
 
     def reject(self, control_id: str, reason_code: str, reason: str, target: str = "ISSUE") -> str:
         """Reject a control the agency cannot apply (e.g. ``IDENTITY_MISMATCH``); the issuing
         court receives it and the acknowledgement stays owed."""
-        return self._answer("RestrictionRejected", {
-            "control_id": control_id, "agency_id": self.agency.id,
-            "rejected_at": datetime.now(UTC), "reason_code": reason_code, "reason": reason,
-            "target": target,
-        })  # fmt: skip
+        return self._answer(
+            "RestrictionRejected",
+            {
+                "control_id": control_id,
+                "agency_id": self.agency.id,
+                "rejected_at": datetime.now(UTC),
+                "reason_code": reason_code,
+                "reason": reason,
+                "target": target,
+            },
+        )
 
     def report_interception(
         self,
@@ -761,11 +790,18 @@ class AgencyClient:
     ) -> str:
         """Report that a restricted person was stopped (``channel`` BORDER_PORT, FLIGHT,
         TRAIN, ...; ``location`` the port or station); the issuing court receives it."""
-        return self._answer("InterceptionReported", {
-            "control_id": control_id, "agency_id": self.agency.id,
-            "intercepted_at": intercepted_at or datetime.now(UTC), "channel": channel,
-            "location": location, "description": description, "outcome": outcome,
-        })  # fmt: skip
+        return self._answer(
+            "InterceptionReported",
+            {
+                "control_id": control_id,
+                "agency_id": self.agency.id,
+                "intercepted_at": intercepted_at or datetime.now(UTC),
+                "channel": channel,
+                "location": location,
+                "description": description,
+                "outcome": outcome,
+            },
+        )
 
     def grant(self, flow: str) -> Feed:
         """The directory's grant of ``flow`` to this agency.
@@ -873,8 +909,9 @@ class AgencyClient:
             StoreError: the mirror database failed.
         """
         if against == "view":
-            return self._verify_against_view(flow, store_url, region, repair, progress,
-                                             router_timeout_s)  # fmt: skip
+            return self._verify_against_view(
+                flow, store_url, region, repair, progress, router_timeout_s
+            )
         from courtbus.sdk.mirror_drift import compare, read_upto
 
         grant = self.grant(flow)
@@ -886,8 +923,9 @@ class AgencyClient:
             if not offsets:
                 raise ValidationError(
                     f"the mirror at {mirror.engine.url.render_as_string(hide_password=True)} has "
-                    f"not read {topic} yet: run sync first", code="MIRROR_EMPTY",
-                )  # fmt: skip
+                    f"not read {topic} yet: run sync first",
+                    code="MIRROR_EMPTY",
+                )
             expected: dict[str, dict[str, Any]] = {}
             for raw in read_upto(self.conn, topic, offsets, progress):
                 event = self.decode(raw)
@@ -900,8 +938,9 @@ class AgencyClient:
             buckets, missing, extra = compare(expected, held)
             if repair and buckets:
                 mirror.repair({k: expected[k] for k in missing}, extra)
-            return MirrorCheck(topic, len(expected), len(held), buckets, missing, extra,
-                               repair and bool(buckets))  # fmt: skip
+            return MirrorCheck(
+                topic, len(expected), len(held), buckets, missing, extra, repair and bool(buckets)
+            )
         finally:
             mirror.close()
 
@@ -919,12 +958,16 @@ class AgencyClient:
 
         grant = self.grant(flow)
         keep = self._keep(flow, grant, region)
-        (route,) = [r for r in feed_routes(self.directory, self.codec.schemas)
-                    if r.agency == self.agency.id and r.flow == flow]  # fmt: skip
+        (route,) = [
+            r
+            for r in feed_routes(self.directory, self.codec.schemas)
+            if r.agency == self.agency.id and r.flow == flow
+        ]
         view = VIEW_TOPICS[flow]
         ends = drift.end_offsets(self.conn, view)
-        latest = drift.latest_by_key(self.conn, view, lambda raw: self.decode(raw).payload,
-                                     ends, progress)  # fmt: skip
+        latest = drift.latest_by_key(
+            self.conn, view, lambda raw: self.decode(raw).payload, ends, progress
+        )
         behind = drift.wait_for_group(self.conn, ROUTER_GROUP, view, ends, router_timeout_s)
         if behind > 0:
             log.warning("the feed router is %d view record(s) behind: they count as drift", behind)
@@ -951,10 +994,18 @@ class AgencyClient:
         finally:
             mirror.close()
         return MirrorCheck(
-            view, len(expected), len(held), buckets, missing, extra, repair and bool(buckets),
-            against="view", changed=changed, in_flight=len(in_flight),
+            view,
+            len(expected),
+            len(held),
+            buckets,
+            missing,
+            extra,
+            repair and bool(buckets),
+            against="view",
+            changed=changed,
+            in_flight=len(in_flight),
             router_behind=max(behind, 0),
-        )  # fmt: skip
+        )
 
     def _keep(
         self, flow: str, grant: Feed, region: str | None

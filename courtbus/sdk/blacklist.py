@@ -70,41 +70,72 @@ class BlacklistSteps:
             ValidationError: the rule the listing breaks (``BLACKLIST_*``), or
                 ``SUIT_NUMBER_INVALID``, before sending.
         """
-        suit = None if enforced_suit is None else str(
-            parse_suit_number(normalize_case_number(enforced_suit))
-        )  # fmt: skip
+        suit = (
+            None
+            if enforced_suit is None
+            else str(parse_suit_number(normalize_case_number(enforced_suit)))
+        )
         g = bl.Ground(ground)
         if period_months is None and g is not bl.Ground.REFUSED_WITH_ABILITY:
             period_months = bl.PERIOD_MONTHS
         when = listed_at or v.now()
         kind = str(debtor["kind"])
         number = validate_debtor_id(
-            kind, canonical_id(kind, str(debtor["id_number"])), id_type=debtor.get("id_type"),
+            kind,
+            canonical_id(kind, str(debtor["id_number"])),
+            id_type=debtor.get("id_type"),
             nationality=debtor.get("nationality"),
-        )  # fmt: skip
-        bl.check_listing(bl.Listing(
-            debtor_kind=kind, debtor_id=number, ground=g, serious=serious,
-            period_months=period_months, listed_at=when, legal_representative=legal_representative,
-            performance=performance, conduct=conduct, title_issuer=title_issuer,
-            title_number=title_number, filed_at=filed_at, security_provided=security_provided,
-            sealed_property_sufficient=sealed_property_sufficient, later_in_order=later_in_order,
-            otherwise_not_refusal=otherwise_not_refusal,
-        ))  # fmt: skip
+        )
+        bl.check_listing(
+            bl.Listing(
+                debtor_kind=kind,
+                debtor_id=number,
+                ground=g,
+                serious=serious,
+                period_months=period_months,
+                listed_at=when,
+                legal_representative=legal_representative,
+                performance=performance,
+                conduct=conduct,
+                title_issuer=title_issuer,
+                title_number=title_number,
+                filed_at=filed_at,
+                security_provided=security_provided,
+                sealed_property_sufficient=sealed_property_sufficient,
+                later_in_order=later_in_order,
+                otherwise_not_refusal=otherwise_not_refusal,
+            )
+        )
         payload = {
-            "entry_id": entry_id, "case_number": v.case_number(case_number),
+            "entry_id": entry_id,
+            "case_number": v.case_number(case_number),
             "listing_court": self._me(),
-            "debtor": {"kind": kind, "name": debtor["name"], "id_number": number,
-                       "id_type": debtor.get("id_type"), "nationality": debtor.get("nationality")},
-            "legal_representative": legal_representative, "ground": g.value, "serious": serious,
-            "period_months": period_months, "obligation": obligation, "listed_at": when,
-            "legal_representative_id": legal_representative_id, "performance": performance,
-            "conduct": conduct, "title_issuer": title_issuer, "title_number": title_number,
-            "filed_at": filed_at, "applicant": _party(applicant),
+            "debtor": {
+                "kind": kind,
+                "name": debtor["name"],
+                "id_number": number,
+                "id_type": debtor.get("id_type"),
+                "nationality": debtor.get("nationality"),
+            },
+            "legal_representative": legal_representative,
+            "ground": g.value,
+            "serious": serious,
+            "period_months": period_months,
+            "obligation": obligation,
+            "listed_at": when,
+            "legal_representative_id": legal_representative_id,
+            "performance": performance,
+            "conduct": conduct,
+            "title_issuer": title_issuer,
+            "title_number": title_number,
+            "filed_at": filed_at,
+            "applicant": _party(applicant),
             "security_provided": security_provided,
             "sealed_property_sufficient": sealed_property_sufficient,
-            "later_in_order": later_in_order, "otherwise_not_refusal": otherwise_not_refusal,
+            "later_in_order": later_in_order,
+            "otherwise_not_refusal": otherwise_not_refusal,
             "enforced_suit": suit,
-        }  # fmt: skip
+        }
         return self.send_record(NS + "DebtorListed", payload)
 
     def update_listing(
@@ -118,10 +149,14 @@ class BlacklistSteps:
     ) -> Sent:
         """Change this court's entry (a correction is made this way too)."""
         payload = {
-            "entry_id": entry_id, "listing_court": self._me(), "updated_at": v.now(),
-            "period_months": period_months, "serious": serious, "obligation": obligation,
+            "entry_id": entry_id,
+            "listing_court": self._me(),
+            "updated_at": v.now(),
+            "period_months": period_months,
+            "serious": serious,
+            "obligation": obligation,
             "note": note,
-        }  # fmt: skip
+        }
         return self.send_record(NS + "DebtorListingUpdated", payload)
 
     def delist(self, entry_id: str, reason: str, note: str | None = None) -> Sent:
@@ -133,9 +168,12 @@ class BlacklistSteps:
                 code="BLACKLIST_REASON_INVALID",
             )
         payload = {
-            "entry_id": entry_id, "listing_court": self._me(), "delisted_at": v.now(),
-            "reason": reason_value.value, "note": note,
-        }  # fmt: skip
+            "entry_id": entry_id,
+            "listing_court": self._me(),
+            "delisted_at": v.now(),
+            "reason": reason_value.value,
+            "note": note,
+        }
         return self.send_record(NS + "DebtorDelisted", payload)
 
     def record_correction_application(
@@ -147,17 +185,23 @@ class BlacklistSteps:
     ) -> Sent:
         """Record a party's written application for correction (art. 11): review in 15 days."""
         payload = {
-            "entry_id": entry_id, "listing_court": self._me(),
-            "applied_at": applied_at or v.now(), "ground": ground, "note": note,
-        }  # fmt: skip
+            "entry_id": entry_id,
+            "listing_court": self._me(),
+            "applied_at": applied_at or v.now(),
+            "ground": ground,
+            "note": note,
+        }
         return self.send_record(NS + "DebtorCorrectionApplied", payload)
 
     def decide_correction(self, entry_id: str, upheld: bool, reason: str) -> Sent:
         """Decide an application for correction (art. 12)."""
         payload = {
-            "entry_id": entry_id, "listing_court": self._me(), "decided_at": v.now(),
-            "upheld": upheld, "reason": reason,
-        }  # fmt: skip
+            "entry_id": entry_id,
+            "listing_court": self._me(),
+            "decided_at": v.now(),
+            "upheld": upheld,
+            "reason": reason,
+        }
         return self.send_record(NS + "DebtorCorrectionDecided", payload)
 
     def report_deletion_reason(
@@ -165,9 +209,13 @@ class BlacklistSteps:
     ) -> Sent:
         """Report that a reason to delete an entry arose (art. 10): the listing court is told."""
         payload = {
-            "entry_id": entry_id, "reporting_court": self._me(), "reported_at": v.now(),
-            "arisen_at": arisen_at or v.now(), "reason": _reason(reason).value, "note": note,
-        }  # fmt: skip
+            "entry_id": entry_id,
+            "reporting_court": self._me(),
+            "reported_at": v.now(),
+            "arisen_at": arisen_at or v.now(),
+            "reason": _reason(reason).value,
+            "note": note,
+        }
         return self.send_record(NS + "DebtorDeletionReasonReported", payload)
 
     def publish_digest(self, active_entry_ids: Iterable[str], digest_id: str | None = None) -> Sent:
@@ -176,7 +224,8 @@ class BlacklistSteps:
         court = self._me()
         self.last_digest_id = digest_id or f"digest-{uuid.uuid4().hex[:12]}"
         payload = {
-            "court_id": court["court_id"], "court": court,
+            "court_id": court["court_id"],
+            "court": court,
             "digest_id": self.last_digest_id,
             "bucket_count": digests.BUCKETS,
             "buckets": [
@@ -184,7 +233,7 @@ class BlacklistSteps:
                 for b, d in sorted(digests.digest(active_entry_ids).items())
             ],
             "computed_at": v.now(),
-        }  # fmt: skip
+        }
         return self.send_record(NS + "BlacklistDigest", payload)
 
 
@@ -219,5 +268,10 @@ def _party(party: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     kind = str(party["kind"])
     number = validate_debtor_id(kind, canonical_id(kind, str(party["id_number"])))
-    return {"kind": kind, "name": party["name"], "id_number": number,
-            "id_type": party.get("id_type"), "nationality": party.get("nationality")}  # fmt: skip
+    return {
+        "kind": kind,
+        "name": party["name"],
+        "id_number": number,
+        "id_type": party.get("id_type"),
+        "nationality": party.get("nationality"),
+    }

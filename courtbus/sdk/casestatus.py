@@ -26,10 +26,15 @@ class CaseSteps:
     def _me(self) -> dict[str, str]:  # pragma: no cover
         raise NotImplementedError
 
-    def _case(self, short: str, case_number: str, at: str, when: datetime | None,
-              **fields: Any) -> Sent:  # fmt: skip
-        payload = {"case_number": v.case_number(case_number), "court": self._me(),
-                   at: when or v.now(), **fields}  # fmt: skip
+    def _case(
+        self, short: str, case_number: str, at: str, when: datetime | None, **fields: Any
+    ) -> Sent:
+        payload = {
+            "case_number": v.case_number(case_number),
+            "court": self._me(),
+            at: when or v.now(),
+            **fields,
+        }
         return self.send_record(NS + short, payload)
 
     def file_case(
@@ -53,16 +58,20 @@ class CaseSteps:
         self, case_number: str, *, reason: str | None = None, suspended_at: datetime | None = None
     ) -> Sent:
         """The court suspended the case (中止执行)."""
-        return self._case("CaseSuspended", case_number, "suspended_at", suspended_at,
-                          reason=reason)  # fmt: skip
+        return self._case("CaseSuspended", case_number, "suspended_at", suspended_at, reason=reason)
 
     def resume_case(
         self, case_number: str, resumed_case_number: str, *, resumed_at: datetime | None = None
     ) -> Sent:
         """The court resumed the case (恢复执行) under ``resumed_case_number`` (执恢); the
         watchdog stops alerting on the concluded case."""
-        return self._case("CaseResumed", case_number, "resumed_at", resumed_at,
-                          resumed_case_number=v.case_number(resumed_case_number))  # fmt: skip
+        return self._case(
+            "CaseResumed",
+            case_number,
+            "resumed_at",
+            resumed_at,
+            resumed_case_number=v.case_number(resumed_case_number),
+        )
 
     def conclude_case(
         self, case_number: str, outcome: str, *, concluded_at: datetime | None = None
@@ -82,5 +91,6 @@ class CaseSteps:
                 f"({cs.OUTCOMES_SOURCE})",
                 code="CASE_OUTCOME_UNKNOWN",
             ) from None
-        return self._case("CaseConcluded", case_number, "concluded_at", concluded_at,
-                          outcome=known.value)  # fmt: skip
+        return self._case(
+            "CaseConcluded", case_number, "concluded_at", concluded_at, outcome=known.value
+        )

@@ -77,9 +77,13 @@ AssetKind = Literal[
     "DEPOSIT", "MOVABLE", "IMMOVABLE", "HOUSING_FUND", "VEHICLE", "EQUITY", "SECURITIES", "OTHER"
 ]
 IdTypeName = Literal[
-    "RESIDENT_ID", "LEGACY_RESIDENT_ID", "HMT_RESIDENCE_PERMIT", "FOREIGN_PERMANENT_RESIDENT_ID",
-    "PASSPORT", "CREDIT_CODE",
-]  # fmt: skip
+    "RESIDENT_ID",
+    "LEGACY_RESIDENT_ID",
+    "HMT_RESIDENCE_PERMIT",
+    "FOREIGN_PERMANENT_RESIDENT_ID",
+    "PASSPORT",
+    "CREDIT_CODE",
+]
 
 
 class DebtorIn(BaseModel):
@@ -255,10 +259,16 @@ def check_request(
     executing = directory.court(req.executing_court)
     amount = Money.parse(req.amount) if req.amount is not None else None
     ask = policy.DelegationAsk(
-        court_id, executing.id, req.matter, req.asset_kind, req.freeze_period_days, amount,
-        req.kind, tuple(HandedOver(m.measure, m.until) for m in req.handed_over_measures),
+        court_id,
+        executing.id,
+        req.matter,
+        req.asset_kind,
+        req.freeze_period_days,
+        amount,
+        req.kind,
+        tuple(HandedOver(m.measure, m.until) for m in req.handed_over_measures),
         datetime.now(UTC),
-    )  # fmt: skip
+    )
     if policies is None:
         policy.check_law(ask)
     else:
@@ -363,8 +373,9 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
         the ``ce_id`` to give it (default a new UUID)."""
         clean: dict[str, Any] = normalize_payload(payload)
         check_values(clean)
-        out = self.envelope.build(self.outbox, record, clean, f"court:{self.court.id}",
-                                  event_id=event_id)  # fmt: skip
+        out = self.envelope.build(
+            self.outbox, record, clean, f"court:{self.court.id}", event_id=event_id
+        )
         partition, offset = send(self._producer, out)
         return Sent(out.event.id, (out.key or b"").decode(), partition, offset)
 
@@ -418,14 +429,22 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
     def _request_payload(self, req: DelegationRequestIn) -> dict[str, Any]:
         """The ``DelegationRequested`` payload of a checked request."""
         return {
-            "delegation_id": req.delegation_id, "case_number": v.case_number(req.case_number),
-            "requesting_court": self._me(), "executing_court": v.court(req.executing_court),
-            "matter": req.matter, "debtor": req.debtor.model_dump(), "asset_kind": req.asset_kind,
-            "asset_description": req.asset_description, "amount": req.amount,
-            "freeze_period_days": req.freeze_period_days, "requested_at": v.now(), "note": req.note,
-            "kind": req.kind, "enforced_suit": req.enforced_suit,
+            "delegation_id": req.delegation_id,
+            "case_number": v.case_number(req.case_number),
+            "requesting_court": self._me(),
+            "executing_court": v.court(req.executing_court),
+            "matter": req.matter,
+            "debtor": req.debtor.model_dump(),
+            "asset_kind": req.asset_kind,
+            "asset_description": req.asset_description,
+            "amount": req.amount,
+            "freeze_period_days": req.freeze_period_days,
+            "requested_at": v.now(),
+            "note": req.note,
+            "kind": req.kind,
+            "enforced_suit": req.enforced_suit,
             "handed_over_measures": [m.model_dump() for m in req.handed_over_measures] or None,
-        }  # fmt: skip
+        }
 
     def request_delegation(self, request: DelegationRequestIn | None = None, **fields: Any) -> Sent:
         """Ask another court to act (give a ``DelegationRequestIn`` or its fields).
@@ -778,10 +797,14 @@ class CourtClient(BlacklistSteps, CaseSteps, RestrictionSteps, DistributionSteps
                 yield self.envelope.read(raw)
             return
         consumer = KafkaConsumer(
-            self.inbox_topic, **self.conn.kafka_settings(), group_id=group_id, enable_auto_commit=False,
-            auto_offset_reset="earliest", isolation_level="read_committed",
+            self.inbox_topic,
+            **self.conn.kafka_settings(),
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
             consumer_timeout_ms=int(timeout_s * 1000) if timeout_s is not None else float("inf"),
-        )  # fmt: skip
+        )
         try:
             for raw in consumer:
                 yield self.envelope.read(raw)

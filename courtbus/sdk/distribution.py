@@ -54,11 +54,19 @@ def party_of(party: Mapping[str, Any]) -> tuple[dp.Party, dict[str, Any]]:
     """
     nationality = party.get("nationality")
     checked = dp.Party.of(
-        str(party.get("kind", "")), str(party.get("name", "")), str(party.get("id_number", "")),
-        party.get("id_type"), canonical_nationality(nationality) if nationality else None,
-    )  # fmt: skip
-    record = {"kind": checked.kind.value, "name": checked.name, "id_number": checked.id_number,
-              "id_type": checked.id_type, "nationality": checked.nationality}  # fmt: skip
+        str(party.get("kind", "")),
+        str(party.get("name", "")),
+        str(party.get("id_number", "")),
+        party.get("id_type"),
+        canonical_nationality(nationality) if nationality else None,
+    )
+    record = {
+        "kind": checked.kind.value,
+        "name": checked.name,
+        "id_number": checked.id_number,
+        "id_type": checked.id_type,
+        "nationality": checked.nationality,
+    }
     return checked, record
 
 
@@ -79,8 +87,10 @@ def _klass(name: str) -> dp.ClaimClass:
         return dp.ClaimClass(name)
     except ValueError:
         known = ", ".join(k.value for k in dp.ClaimClass)
-        raise _refuse(f"claim class {name!r}: one of {known} (execution costs are the plan's)",
-                      "DISTRIBUTION_CLAIM_CLASS_INVALID") from None  # fmt: skip
+        raise _refuse(
+            f"claim class {name!r}: one of {known} (execution costs are the plan's)",
+            "DISTRIBUTION_CLAIM_CLASS_INVALID",
+        ) from None
 
 
 def wire_class(klass: dp.ClaimClass) -> tuple[str, str | None]:
@@ -113,9 +123,16 @@ def plan_allocations(plan: dp.Plan) -> list[dict[str, Any]]:
     out = []
     for a in plan.allocations:
         klass, kind = wire_class(a.klass)
-        out.append({"claim_id": a.claim_id, "claim_class": klass, "admitted": Money(a.claimed).yuan,
-                    "allocated": Money(a.allocated).yuan, "priority_kind": kind,
-                    "rank": a.rank})  # fmt: skip
+        out.append(
+            {
+                "claim_id": a.claim_id,
+                "claim_class": klass,
+                "admitted": Money(a.claimed).yuan,
+                "allocated": Money(a.allocated).yuan,
+                "priority_kind": kind,
+                "rank": a.rank,
+            }
+        )
     return out
 
 
@@ -175,25 +192,41 @@ class DistributionSteps:
         """
         checked, record = party_of(debtor)
         if debtor_form is None and checked.kind is not DebtorKind.PERSON:
-            raise _refuse("an organisation debtor needs its form: OTHER_ORGANISATION (其他组织) "
-                          "or ENTERPRISE_LEGAL_PERSON (企业法人)",
-                          "DISTRIBUTION_DETAIL_MISSING")  # fmt: skip
+            raise _refuse(
+                "an organisation debtor needs its form: OTHER_ORGANISATION (其他组织) "
+                "or ENTERPRISE_LEGAL_PERSON (企业法人)",
+                "DISTRIBUTION_DETAIL_MISSING",
+            )
         try:
             form = dp.DebtorForm(debtor_form or "CITIZEN")
         except ValueError:
-            raise _refuse(f"debtor form {debtor_form!r}",
-                          "DISTRIBUTION_DEBTOR_FORM_MISMATCH") from None  # fmt: skip
+            raise _refuse(
+                f"debtor form {debtor_form!r}", "DISTRIBUTION_DEBTOR_FORM_MISMATCH"
+            ) from None
         now = v.now()
         started = enforcement_started_at or now
-        dm.open_distribution(distribution_id, self._me()["court_id"], checked, form, started,
-                             dp.Procedure(procedure) if procedure else None)  # fmt: skip
+        dm.open_distribution(
+            distribution_id,
+            self._me()["court_id"],
+            checked,
+            form,
+            started,
+            dp.Procedure(procedure) if procedure else None,
+        )
         return self._dist(
-            "DistributionOpened", distribution_id, case_number=v.case_number(case_number),
-            presiding_court=self._me(), debtor=record, asset_description=asset_description,
-            proceeds=Money(fen_of(proceeds, "the proceeds")).yuan, claim_deadline=claim_deadline,
-            opened_at=now, debtor_form=form.value, enforcement_started_at=started,
+            "DistributionOpened",
+            distribution_id,
+            case_number=v.case_number(case_number),
+            presiding_court=self._me(),
+            debtor=record,
+            asset_description=asset_description,
+            proceeds=Money(fen_of(proceeds, "the proceeds")).yuan,
+            claim_deadline=claim_deadline,
+            opened_at=now,
+            debtor_form=form.value,
+            enforcement_started_at=started,
             sealed_at=sealed_at,
-        )  # fmt: skip
+        )
 
     def admit_claim(
         self,
@@ -212,9 +245,14 @@ class DistributionSteps:
         """
         klass, _ = wire_class(_klass(claim_class))
         fen = fen_of(amount, f"the admitted amount of claim {claim_id}")
-        return self._dist("DistributionClaimAdmitted", distribution_id, claim_id=claim_id,
-                          claim_class=klass, admitted_amount=Money(fen).yuan,
-                          admitted_at=v.now())  # fmt: skip
+        return self._dist(
+            "DistributionClaimAdmitted",
+            distribution_id,
+            claim_id=claim_id,
+            claim_class=klass,
+            admitted_amount=Money(fen).yuan,
+            admitted_at=v.now(),
+        )
 
     def reject_claim(
         self, distribution_id: str, claim_id: str, reason_code: str, reason: str
@@ -223,14 +261,24 @@ class DistributionSteps:
         the rejection goes back to the claimant's court."""
         if not reason_code.strip() or not reason.strip():
             raise _refuse("a rejection gives its code and reason", "DISTRIBUTION_DETAIL_MISSING")
-        return self._dist("DistributionClaimRejected", distribution_id, claim_id=claim_id,
-                          rejected_at=v.now(), reason_code=reason_code, reason=reason)  # fmt: skip
+        return self._dist(
+            "DistributionClaimRejected",
+            distribution_id,
+            claim_id=claim_id,
+            rejected_at=v.now(),
+            reason_code=reason_code,
+            reason=reason,
+        )
 
     def end_execution(self, distribution_id: str) -> Sent:
         """Record that the execution of the property has ended: later claims are refused
         (``DISTRIBUTION_CLAIM_TOO_LATE``, 民诉法解释 (2022 修正) 第五百零七条)."""
-        return self._dist("DistributionExecutionEnded", distribution_id,
-                          presiding_court=self._me(), ended_at=v.now())  # fmt: skip
+        return self._dist(
+            "DistributionExecutionEnded",
+            distribution_id,
+            presiding_court=self._me(),
+            ended_at=v.now(),
+        )
 
     def issue_plan(
         self,
@@ -259,15 +307,22 @@ class DistributionSteps:
         total = fen_of(proceeds, "the proceeds")
         cost = fen_of(costs, "the execution costs")
         if plan is not None and (plan.proceeds, plan.costs) != (total, cost):
-            raise _refuse(f"the plan is for {plan.proceeds} fen with {plan.costs} fen of costs, "
-                          f"not {total} and {cost}", "DISTRIBUTION_PLAN_INVALID")  # fmt: skip
+            raise _refuse(
+                f"the plan is for {plan.proceeds} fen with {plan.costs} fen of costs, "
+                f"not {total} and {cost}",
+                "DISTRIBUTION_PLAN_INVALID",
+            )
         now = v.now()
         return self._dist(
-            "DistributionPlanIssued", distribution_id, plan_version=plan_version, issued_at=now,
-            proceeds=Money(total).yuan, allocations=plan_allocations(plan) if plan else [],
+            "DistributionPlanIssued",
+            distribution_id,
+            plan_version=plan_version,
+            issued_at=now,
+            proceeds=Money(total).yuan,
+            allocations=plan_allocations(plan) if plan else [],
             objection_deadline=objection_deadline or objection_last_day(now),
             costs=Money(cost).yuan,
-        )  # fmt: skip
+        )
 
     def serve(
         self, distribution_id: str, recipient: Mapping[str, Any], phase: PhaseName = "OBJECTION"
@@ -283,8 +338,14 @@ class DistributionSteps:
         if phase not in {p.value for p in dm.Phase}:
             raise _refuse(f"phase {phase!r}", "DISTRIBUTION_PHASE_INVALID")
         _, record = party_of(recipient)
-        return self._dist("DistributionPlanServed", distribution_id, presiding_court=self._me(),
-                          recipient=record, phase=phase, served_at=v.now())  # fmt: skip
+        return self._dist(
+            "DistributionPlanServed",
+            distribution_id,
+            presiding_court=self._me(),
+            recipient=record,
+            phase=phase,
+            served_at=v.now(),
+        )
 
     # -- objections, oppositions, suits (Arts. 509-510) ---------------------------------------
 
@@ -311,14 +372,23 @@ class DistributionSteps:
         if disputed_amount is not None:
             fen = fen_of(disputed_amount, f"the disputed part of claim {claim_id}")
             if fen <= 0:
-                raise _refuse("an objection disputes 1 fen up to a claim's amount",
-                              "DISTRIBUTION_DISPUTE_INVALID")  # fmt: skip
+                raise _refuse(
+                    "an objection disputes 1 fen up to a claim's amount",
+                    "DISTRIBUTION_DISPUTE_INVALID",
+                )
             disputed = Money(fen).yuan
         record = party_of(objector)[1] if objector is not None else None
-        return self._dist("DistributionObjectionFiled", distribution_id,
-                          plan_version=plan_version, claim_id=claim_id,
-                          objecting_court=self._me(), filed_at=v.now(), reason=reason,
-                          objector=record, disputed_amount=disputed)  # fmt: skip
+        return self._dist(
+            "DistributionObjectionFiled",
+            distribution_id,
+            plan_version=plan_version,
+            claim_id=claim_id,
+            objecting_court=self._me(),
+            filed_at=v.now(),
+            reason=reason,
+            objector=record,
+            disputed_amount=disputed,
+        )
 
     def oppose(self, distribution_id: str, opponent: Mapping[str, Any], reason: str) -> Sent:
         """A creditor or the debtor who did not object opposes the objection, within 15 days of
@@ -328,9 +398,14 @@ class DistributionSteps:
             ValidationError: a party's code.
         """
         _, record = party_of(opponent)
-        return self._dist("DistributionOppositionFiled", distribution_id,
-                          opposing_court=self._me(), opponent=record, filed_at=v.now(),
-                          reason=reason)  # fmt: skip
+        return self._dist(
+            "DistributionOppositionFiled",
+            distribution_id,
+            opposing_court=self._me(),
+            opponent=record,
+            filed_at=v.now(),
+            reason=reason,
+        )
 
     def report_suit(
         self,
@@ -351,9 +426,14 @@ class DistributionSteps:
         """
         _, record = party_of(plaintiff)
         case = v.case_number(suit_case_number) if suit_case_number else None
-        return self._dist("DistributionSuitReported", distribution_id,
-                          reporting_court=self._me(), plaintiff=record,
-                          suit_case_number=case, filed_at=v.now())  # fmt: skip
+        return self._dist(
+            "DistributionSuitReported",
+            distribution_id,
+            reporting_court=self._me(),
+            plaintiff=record,
+            suit_case_number=case,
+            filed_at=v.now(),
+        )
 
     def revise_plan(self, distribution_id: str, shares: Mapping[str, Amount]) -> Sent:
         """Nobody opposed: revise the plan as the objection asks (民诉法解释 (2022 修正) 第五百一十条),
@@ -362,8 +442,13 @@ class DistributionSteps:
         Raises:
             ValidationError: ``MONEY_*``.
         """
-        return self._dist("DistributionPlanRevised", distribution_id, presiding_court=self._me(),
-                          shares=shares_of(shares), revised_at=v.now())  # fmt: skip
+        return self._dist(
+            "DistributionPlanRevised",
+            distribution_id,
+            presiding_court=self._me(),
+            shares=shares_of(shares),
+            revised_at=v.now(),
+        )
 
     def decide_suit(
         self,
@@ -379,9 +464,14 @@ class DistributionSteps:
             ValidationError: ``MONEY_*``, a case number's code.
         """
         case = v.case_number(judgment_case_number) if judgment_case_number else None
-        return self._dist("DistributionSuitDecided", distribution_id, presiding_court=self._me(),
-                          shares=shares_of(shares), judgment_case_number=case,
-                          decided_at=v.now())  # fmt: skip
+        return self._dist(
+            "DistributionSuitDecided",
+            distribution_id,
+            presiding_court=self._me(),
+            shares=shares_of(shares),
+            judgment_case_number=case,
+            decided_at=v.now(),
+        )
 
     def finalize(
         self,
@@ -401,18 +491,21 @@ class DistributionSteps:
                 ``MONEY_*``.
         """
         if after == "SUIT":
-            return self.decide_suit(distribution_id, shares,
-                                    judgment_case_number=judgment_case_number)  # fmt: skip
+            return self.decide_suit(
+                distribution_id, shares, judgment_case_number=judgment_case_number
+            )
         if not shares:
-            raise _refuse("a revision names the shares the objection asks for",
-                          "DISTRIBUTION_DETAIL_MISSING")  # fmt: skip
+            raise _refuse(
+                "a revision names the shares the objection asks for", "DISTRIBUTION_DETAIL_MISSING"
+            )
         return self.revise_plan(distribution_id, shares)
 
     def pay_out(self, distribution_id: str) -> Sent:
         """The final plan is paid: the distribution ends (and with it the time to claim,
         民诉法解释 (2022 修正) 第五百零七条)."""
-        return self._dist("DistributionPaidOut", distribution_id, presiding_court=self._me(),
-                          paid_at=v.now())  # fmt: skip
+        return self._dist(
+            "DistributionPaidOut", distribution_id, presiding_court=self._me(), paid_at=v.now()
+        )
 
     # -- a claimant's court (Arts. 506-507) --------------------------------------------------
 
@@ -449,17 +542,36 @@ class DistributionSteps:
         klass = _klass(claim_class)
         fen = fen_of(amount, f"claim {claim_id}")
         now = v.now()
-        claim = dp.Claim(claim_id, checked, self._me()["court_id"], fen, now, klass, rank,
-                         has_title, seal_order, case_number)  # fmt: skip
+        claim = dp.Claim(
+            claim_id,
+            checked,
+            self._me()["court_id"],
+            fen,
+            now,
+            klass,
+            rank,
+            has_title,
+            seal_order,
+            case_number,
+        )
         dp.check_claim(claim, None)  # whether the claimant is the debtor: the bus knows
         wire, kind = wire_class(klass)
         return self._dist(
-            "DistributionClaimFiled", distribution_id, claim_id=claim_id,
-            claiming_court=self._me(), case_number=v.case_number(case_number),
-            creditor=checked.name, claim_class=wire, amount=Money(fen).yuan, filed_at=now,
-            claimant=record, priority_kind=kind, rank=rank, has_title=has_title,
+            "DistributionClaimFiled",
+            distribution_id,
+            claim_id=claim_id,
+            claiming_court=self._me(),
+            case_number=v.case_number(case_number),
+            creditor=checked.name,
+            claim_class=wire,
+            amount=Money(fen).yuan,
+            filed_at=now,
+            claimant=record,
+            priority_kind=kind,
+            rank=rank,
+            has_title=has_title,
             seal_order=seal_order,
-        )  # fmt: skip
+        )
 
     # -- an enterprise legal person (Arts. 511-514) ------------------------------------------
 
@@ -489,32 +601,44 @@ class DistributionSteps:
             bankruptcy_test_met=bankruptcy_test_met,
             consent_by=consent[0].key if consent else None,
             consenting_parties=[consent[0].key] if consent else [],  # who may: the bus knows
-            bankruptcy_court=bankruptcy_court, presiding_court=self._me()["court_id"],
-            courts_involved=(), at=now,
-        )  # fmt: skip
+            bankruptcy_court=bankruptcy_court,
+            presiding_court=self._me()["court_id"],
+            courts_involved=(),
+            at=now,
+        )
         return self._dist(
-            "DistributionEnterpriseAssessed", distribution_id, presiding_court=self._me(),
+            "DistributionEnterpriseAssessed",
+            distribution_id,
+            presiding_court=self._me(),
             bankruptcy_test_met=bankruptcy_test_met,
             consent_by=consent[1] if consent else None,
             bankruptcy_court=self._court(bankruptcy_court) if bankruptcy_court else None,
             assessed_at=now,
-        )  # fmt: skip
+        )
 
     def answer_bankruptcy(self, distribution_id: str, accepted: bool) -> Sent:
         """As the court of the debtor's domicile, say whether it accepts the bankruptcy case
         (民诉法解释 (2022 修正) 第五百一十二条, within 30 days); refused, enforcement resumes and ordinary
         claims go in sealing order (第五百一十三条, 第五百一十四条)."""
-        return self._dist("DistributionBankruptcyAnswered", distribution_id,
-                          bankruptcy_court=self._me(), accepted=accepted,
-                          answered_at=v.now())  # fmt: skip
+        return self._dist(
+            "DistributionBankruptcyAnswered",
+            distribution_id,
+            bankruptcy_court=self._me(),
+            accepted=accepted,
+            answered_at=v.now(),
+        )
 
     # -- hand-over of disposal (法释〔2016〕6号) -----------------------------------------------
 
     def publish_auction(self, distribution_id: str) -> Sent:
         """As the first sealing court, record that the auction is published or the sale
         entered: no hand-over may be asked any more (法释〔2016〕6号 (version unverified) 第一条)."""
-        return self._dist("DistributionAuctionPublished", distribution_id,
-                          presiding_court=self._me(), published_at=v.now())  # fmt: skip
+        return self._dist(
+            "DistributionAuctionPublished",
+            distribution_id,
+            presiding_court=self._me(),
+            published_at=v.now(),
+        )
 
     def request_handover(
         self,
@@ -537,14 +661,22 @@ class DistributionSteps:
         now = v.now()
         if sealed_at is not None:
             dp.check_handover_request(sealed_at, now, False, True, periods)
-        return self._dist("DistributionHandoverRequested", distribution_id,
-                          requesting_court=self._me(), claim_id=claim_id,
-                          requested_at=now)  # fmt: skip
+        return self._dist(
+            "DistributionHandoverRequested",
+            distribution_id,
+            requesting_court=self._me(),
+            claim_id=claim_id,
+            requested_at=now,
+        )
 
     def hand_over(self, distribution_id: str) -> Sent:
         """As the first sealing court, hand the disposal over to the court that asked
         (法释〔2016〕6号 (version unverified) 第二条: 出具移送执行函 within 15 days)."""
-        return self._dist("DistributionHandedOver", distribution_id, presiding_court=self._me(),
-                          handed_over_at=v.now())  # fmt: skip
+        return self._dist(
+            "DistributionHandedOver",
+            distribution_id,
+            presiding_court=self._me(),
+            handed_over_at=v.now(),
+        )
 
     object = file_objection  # the issue's name: a method, so the builtin is not shadowed

@@ -129,21 +129,27 @@ def _settings(conn: Connection, agency: str) -> dict[str, Any]:
     only groups its ACLs let it use) all the same. The prefetch queue is bounded, so RSS
     stays flat however long the feed."""
     return {
-        **conn.librdkafka_settings(), "group.id": f"agency.{agency}.mirror",
-        "enable.auto.commit": False, "enable.auto.offset.store": False,
-        "isolation.level": "read_committed", "enable.partition.eof": True,
-        "fetch.wait.max.ms": 100, "fetch.max.bytes": 64 * 1024 * 1024,
+        **conn.librdkafka_settings(),
+        "group.id": f"agency.{agency}.mirror",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "isolation.level": "read_committed",
+        "enable.partition.eof": True,
+        "fetch.wait.max.ms": 100,
+        "fetch.max.bytes": 64 * 1024 * 1024,
         "max.partition.fetch.bytes": 16 * 1024 * 1024,
-        "queued.max.messages.kbytes": 32 * 1024, "logger": _rdkafka_log,
-    }  # fmt: skip
+        "queued.max.messages.kbytes": 32 * 1024,
+        "logger": _rdkafka_log,
+    }
 
 
 def _consumer(conn: Connection, agency: str) -> ck.Consumer:
     try:
         return ck.Consumer(_settings(conn, agency))
     except ck.KafkaException as exc:
-        raise ClusterError(f"cannot make a consumer for {conn.bootstrap}: {exc}",
-                           code="CLUSTER_UNREACHABLE") from exc  # fmt: skip
+        raise ClusterError(
+            f"cannot make a consumer for {conn.bootstrap}: {exc}", code="CLUSTER_UNREACHABLE"
+        ) from exc
 
 
 def _timeout_s(conn: Connection) -> float:
@@ -347,9 +353,10 @@ class _Sync:
         url = self.mirror.engine.url.render_as_string(hide_password=False)
         fields = tuple(self.mirror.columns)
         root = str(Path(__file__).resolve().parents[2])  # where courtbus is importable from
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (root, os.environ.get("PYTHONPATH")) if p
-        )}  # fmt: skip
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+        }
         out: queue.Queue[Any] = queue.Queue()
         workers: list[subprocess.Popen[bytes]] = []
         readers: list[threading.Thread] = []
@@ -357,9 +364,15 @@ class _Sync:
         try:
             for share in (s for s in shares if s):
                 worker = subprocess.Popen(
-                    [sys.executable, "-c", "from courtbus.sdk.feed_reader import _worker_main; "
-                     "_worker_main()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                )  # fmt: skip
+                    [
+                        sys.executable,
+                        "-c",
+                        "from courtbus.sdk.feed_reader import _worker_main; _worker_main()",
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=env,
+                )
                 workers.append(worker)
                 assert worker.stdin is not None and worker.stdout is not None
                 args = (self.client.conn, agency, url, self.mirror.flow, fields, self.topic, share)
@@ -433,8 +446,12 @@ class _Sync:
             raise ClusterError(
                 f"cannot reach Kafka at {conn.bootstrap}: {exc}", code="CLUSTER_UNREACHABLE"
             ) from exc
-        log.info("%s: bootstrapping %d record(s) from %s", self.topic,
-                 sum(max(0, ends[p] - starts[p]) for p in ends), stored or "0")  # fmt: skip
+        log.info(
+            "%s: bootstrapping %d record(s) from %s",
+            self.topic,
+            sum(max(0, ends[p] - starts[p]) for p in ends),
+            stored or "0",
+        )
         return starts, ends
 
     def run(self, follow: bool) -> SyncResult:

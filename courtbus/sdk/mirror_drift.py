@@ -62,9 +62,12 @@ def read_upto(
     """The records of ``topic`` from the start of each partition up to (not including)
     ``offsets[partition]``; partitions not in ``offsets`` are not read."""
     consumer = KafkaConsumer(
-        **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed",
-        max_poll_records=5000, fetch_max_bytes=64 * 1024 * 1024,
-    )  # fmt: skip
+        **conn.kafka_settings(),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        max_poll_records=5000,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
     try:
         parts = [TopicPartition(topic, p) for p, end in sorted(offsets.items()) if end > 0]
         if not parts:
@@ -109,8 +112,9 @@ def compare(
 
 def end_offsets(conn: Connection, topic: str) -> dict[int, int]:
     """Partition → the read_committed end offset of ``topic`` now."""
-    consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
-                             isolation_level="read_committed")  # fmt: skip
+    consumer = KafkaConsumer(
+        **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed"
+    )
     try:
         parts = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
@@ -139,8 +143,9 @@ def keys_between(
 ) -> list[str]:
     """The keys of ``topic``'s committed records from ``start`` up to ``end`` per partition,
     one per record (transaction markers and aborted records take offsets but are no records)."""
-    consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
-                             isolation_level="read_committed")  # fmt: skip
+    consumer = KafkaConsumer(
+        **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed"
+    )
     keys: list[str] = []
     try:
         parts = [TopicPartition(topic, p) for p in end if end[p] > start.get(p, 0)]

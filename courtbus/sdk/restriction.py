@@ -22,9 +22,11 @@ NS = "cn.court.bus.restriction."
 def _party(party: dict[str, Any]) -> dict[str, Any]:
     """A Debtor record (kind, name, id_number, id_type, nationality) with its ID checked."""
     validate_debtor_id(
-        str(party["kind"]), str(party["id_number"]), id_type=party.get("id_type"),
+        str(party["kind"]),
+        str(party["id_number"]),
+        id_type=party.get("id_type"),
         nationality=party.get("nationality"),
-    )  # fmt: skip
+    )
     return {"id_type": None, "nationality": None, **party}
 
 
@@ -72,29 +74,44 @@ class RestrictionSteps:
                 "RESTRICTION_DOCUMENT_INVALID",
             )
         elif kind is rs.Kind.EXIT_BAN and subject.get("id_type") == "PASSPORT":
-            doc = {"type": "PASSPORT", "number": subject["id_number"],
-                   "nationality": subject.get("nationality")}  # fmt: skip
+            doc = {
+                "type": "PASSPORT",
+                "number": subject["id_number"],
+                "nationality": subject.get("nationality"),
+            }
         rs.check_subjects(
             kind,
             str((org or subject)["kind"]),
             [
                 rs.Subject(
-                    role_, str(subject["name"]), str(subject["id_number"]),
+                    role_,
+                    str(subject["name"]),
+                    str(subject["id_number"]),
                     rs.TravelDocument(doc["type"]) if doc else None,
-                    doc["number"] if doc else None, doc.get("nationality") if doc else None,
+                    doc["number"] if doc else None,
+                    doc.get("nationality") if doc else None,
                 )
             ],
-        )  # fmt: skip
+        )
         for k in prohibited:
             _enum(rs.Consumption, k, "prohibited consumption", "RESTRICTION_PROHIBITED_INVALID")
         payload = {
-            "control_id": control_id, "case_number": v.case_number(case_number),
-            "issuing_court": self._me(), "kind": kind.value, "subject": subject,
-            "travel_document": None, "agencies": [], "issued_at": v.now(),
-            "effective_from": effective_from or v.now().date(), "effective_until": effective_until,
-            "reason": reason, "role": role_.value, "debtor": org, "document": doc,
+            "control_id": control_id,
+            "case_number": v.case_number(case_number),
+            "issuing_court": self._me(),
+            "kind": kind.value,
+            "subject": subject,
+            "travel_document": None,
+            "agencies": [],
+            "issued_at": v.now(),
+            "effective_from": effective_from or v.now().date(),
+            "effective_until": effective_until,
+            "reason": reason,
+            "role": role_.value,
+            "debtor": org,
+            "document": doc,
             "prohibited": list(prohibited),
-        }  # fmt: skip
+        }
         return self.send_record(NS + "RestrictionIssued", payload)
 
     def issue_exit_ban(
@@ -124,8 +141,19 @@ class RestrictionSteps:
             ValidationError: ``RESTRICTION_NO_PERSON``, ``RESTRICTION_SUBJECT_INVALID``,
                 ``RESTRICTION_DOCUMENT_INVALID``, an identity's code.
         """
-        return self._issue(rs.Kind.EXIT_BAN, control_id, case_number, person, role, debtor,
-                           document, [], reason, effective_from, effective_until)  # fmt: skip
+        return self._issue(
+            rs.Kind.EXIT_BAN,
+            control_id,
+            case_number,
+            person,
+            role,
+            debtor,
+            document,
+            [],
+            reason,
+            effective_from,
+            effective_until,
+        )
 
     def issue_consumption_ban(
         self,
@@ -149,9 +177,19 @@ class RestrictionSteps:
             ValidationError: ``RESTRICTION_NO_PERSON``, ``RESTRICTION_SUBJECT_INVALID``,
                 ``RESTRICTION_PROHIBITED_INVALID``, an identity's code.
         """
-        return self._issue(rs.Kind.CONSUMPTION_BAN, control_id, case_number, person, role,
-                           debtor, None, prohibited or [], reason, effective_from,
-                           effective_until)  # fmt: skip
+        return self._issue(
+            rs.Kind.CONSUMPTION_BAN,
+            control_id,
+            case_number,
+            person,
+            role,
+            debtor,
+            None,
+            prohibited or [],
+            reason,
+            effective_from,
+            effective_until,
+        )
 
     def lift_restriction(self, control_id: str, reason: str, note: str | None = None) -> Sent:
         """Lift this court's control: PERFORMED, SECURITY_PROVIDED, CREDITOR_CONSENT,
@@ -161,8 +199,13 @@ class RestrictionSteps:
             ValidationError: ``RESTRICTION_LIFT_REASON_INVALID``.
         """
         known = _enum(rs.LiftReason, reason, "lifting reason", "RESTRICTION_LIFT_REASON_INVALID")
-        payload = {"control_id": control_id, "issuing_court": self._me(), "lifted_at": v.now(),
-                   "reason": known.value, "note": note}  # fmt: skip
+        payload = {
+            "control_id": control_id,
+            "issuing_court": self._me(),
+            "lifted_at": v.now(),
+            "reason": known.value,
+            "note": note,
+        }
         return self.send_record(NS + "RestrictionLifted", payload)
 
     def record_exemption_application(
@@ -176,9 +219,16 @@ class RestrictionSteps:
     ) -> Sent:
         """A restricted person applied to the court for a specific trip or expense (e.g.
         medical travel; 法释〔2015〕17号 (2015 修正) 第八条). ``purpose`` stays with the courts."""
-        payload = {"control_id": control_id, "issuing_court": self._me(),
-                   "exemption_id": exemption_id, "kinds": kinds, "requested_from": requested_from,
-                   "requested_until": requested_until, "purpose": purpose, "applied_at": v.now()}  # fmt: skip
+        payload = {
+            "control_id": control_id,
+            "issuing_court": self._me(),
+            "exemption_id": exemption_id,
+            "kinds": kinds,
+            "requested_from": requested_from,
+            "requested_until": requested_until,
+            "purpose": purpose,
+            "applied_at": v.now(),
+        }
         return self.send_record(NS + "RestrictionExemptionApplied", payload)
 
     def decide_exemption(
@@ -198,8 +248,15 @@ class RestrictionSteps:
                 "a granted exemption names its period (valid_from before valid_until)",
                 code="RESTRICTION_EXEMPTION_INVALID",
             )
-        payload = {"control_id": control_id, "issuing_court": self._me(),
-                   "exemption_id": exemption_id, "granted": granted, "kinds": kinds or [],
-                   "valid_from": valid_from or v.now(), "valid_until": valid_until or v.now(),
-                   "reason": reason, "decided_at": v.now()}  # fmt: skip
+        payload = {
+            "control_id": control_id,
+            "issuing_court": self._me(),
+            "exemption_id": exemption_id,
+            "granted": granted,
+            "kinds": kinds or [],
+            "valid_from": valid_from or v.now(),
+            "valid_until": valid_until or v.now(),
+            "reason": reason,
+            "decided_at": v.now(),
+        }
         return self.send_record(NS + "RestrictionExemptionDecided", payload)

@@ -247,9 +247,10 @@ def court_bindings(directory: Directory, court_id: str) -> list[Binding]:
     found = [
         *_topic(who, f"court.{court_id}.outbox", Operation.WRITE, Operation.DESCRIBE),
         *_topic(who, inbox_topic("court", court_id), Operation.READ),
-        Binding(who, Resource.GROUP, court_group_prefix(court_id), Pattern.PREFIXED,
-                Operation.READ),
-    ]  # fmt: skip
+        Binding(
+            who, Resource.GROUP, court_group_prefix(court_id), Pattern.PREFIXED, Operation.READ
+        ),
+    ]
     for group, members in directory.groups.items():
         if court_id in members:
             for flow in GROUP_FLOWS:
@@ -263,9 +264,10 @@ def agency_bindings(directory: Directory, agency_id: str) -> list[Binding]:
     found = [
         *_topic(who, f"agency.{agency_id}.outbox", Operation.WRITE),
         *_topic(who, inbox_topic("agency", agency_id), Operation.READ),
-        Binding(who, Resource.GROUP, agency_group_prefix(agency_id), Pattern.PREFIXED,
-                Operation.READ),
-    ]  # fmt: skip
+        Binding(
+            who, Resource.GROUP, agency_group_prefix(agency_id), Pattern.PREFIXED, Operation.READ
+        ),
+    ]
     for feed in directory.feeds:
         if feed.agency == agency_id:
             found += _topic(who, feed_topic(agency_id, feed.flow), Operation.READ)
@@ -306,8 +308,14 @@ def operator_bindings() -> list[Binding]:
     users), ALTER_CONFIGS, CREATE, DESCRIBE, DESCRIBE_CONFIGS and IDEMPOTENT_WRITE; ALL on every
     topic, consumer group and transactional id (it creates topics, replays dead letters, and
     the registry's storage runs under it)."""
-    cluster_ops = (Operation.ALTER, Operation.ALTER_CONFIGS, Operation.CREATE,
-                   Operation.DESCRIBE, Operation.DESCRIBE_CONFIGS, Operation.IDEMPOTENT_WRITE)  # fmt: skip
+    cluster_ops = (
+        Operation.ALTER,
+        Operation.ALTER_CONFIGS,
+        Operation.CREATE,
+        Operation.DESCRIBE,
+        Operation.DESCRIBE_CONFIGS,
+        Operation.IDEMPOTENT_WRITE,
+    )
     found = [
         Binding(OPERATOR, Resource.CLUSTER, CLUSTER, Pattern.LITERAL, op) for op in cluster_ops
     ]

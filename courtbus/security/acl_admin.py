@@ -44,8 +44,10 @@ _RESOURCES = {
     Resource.CLUSTER: ResourceType.BROKER,  # librdkafka's name for Kafka's CLUSTER (4)
 }
 _FROM_RESOURCE = {v: k for k, v in _RESOURCES.items()}
-_PATTERNS = {Pattern.LITERAL: ResourcePatternType.LITERAL,
-             Pattern.PREFIXED: ResourcePatternType.PREFIXED}  # fmt: skip
+_PATTERNS = {
+    Pattern.LITERAL: ResourcePatternType.LITERAL,
+    Pattern.PREFIXED: ResourcePatternType.PREFIXED,
+}
 _FROM_PATTERN = {v: k for k, v in _PATTERNS.items()}
 
 
@@ -89,17 +91,28 @@ def to_binding(raw: AclBinding) -> Binding:
 def to_acl(binding: Binding) -> AclBinding:
     """The librdkafka binding of ``binding`` (a known resource, pattern and operation)."""
     return AclBinding(
-        _RESOURCES[binding.resource], binding.name, _PATTERNS[binding.pattern],
-        f"{USER}{binding.principal}", binding.host, AclOperation[binding.operation.value],
+        _RESOURCES[binding.resource],
+        binding.name,
+        _PATTERNS[binding.pattern],
+        f"{USER}{binding.principal}",
+        binding.host,
+        AclOperation[binding.operation.value],
         AclPermissionType.ALLOW if binding.allow else AclPermissionType.DENY,
-    )  # fmt: skip
+    )
 
 
 def _exact(binding: Binding) -> AclBindingFilter:
     """A filter that matches ``binding`` and nothing else."""
     b = to_acl(binding)
-    return AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal, b.host,
-                            b.operation, b.permission_type)  # fmt: skip
+    return AclBindingFilter(
+        b.restype,
+        b.name,
+        b.resource_pattern_type,
+        b.principal,
+        b.host,
+        b.operation,
+        b.permission_type,
+    )
 
 
 def _fail(what: str, conn: Connection, exc: KafkaException) -> Exception:
@@ -154,8 +167,15 @@ def current(conn: Connection, admin: AdminClient, timeout_s: float = 30.0) -> li
     """
     anything: Any = None  # a filter's None matches any name, principal or host
     _may_describe_acls(conn, admin, timeout_s)
-    everything = AclBindingFilter(ResourceType.ANY, anything, ResourcePatternType.ANY, anything,
-                                  anything, AclOperation.ANY, AclPermissionType.ANY)  # fmt: skip
+    everything = AclBindingFilter(
+        ResourceType.ANY,
+        anything,
+        ResourcePatternType.ANY,
+        anything,
+        anything,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
     try:
         found = admin.describe_acls(everything, request_timeout=timeout_s).result()
     except KafkaException as exc:

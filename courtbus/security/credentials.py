@@ -125,8 +125,9 @@ def issue_bundle(
             shutil.copyfile(creds.folder / part, out / part)
             if part != "cert.pem":
                 (out / part).chmod(0o600)
-        pki.Credentials(principal, out, out / "cert.pem", out / "key.pem", out / "ca.crt",
-                        out / "key.password").pkcs12()  # fmt: skip
+        pki.Credentials(
+            principal, out, out / "cert.pem", out / "key.pem", out / "ca.crt", out / "key.password"
+        ).pkcs12()
         files = ["cert.pem", "key.pem", "key.password", "ca.crt", "keystore.p12"]
     (out / "courtbus.env").write_text(_env_file(out, principal, bootstrap, registry_url, scram))
     (out / "client.properties").write_text(_client_properties(out, principal, bootstrap, scram))
@@ -148,9 +149,10 @@ def _create_scram_user(state: object, principal: str, password: str) -> None:
     conn: Connection = state.connection(OPERATOR)  # type: ignore[attr-defined]
     admin = AdminClient(conn.librdkafka_settings())
     upsert = UserScramCredentialUpsertion(
-        principal, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS),
+        principal,
+        ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS),
         password.encode(),
-    )  # fmt: skip
+    )
     try:
         for future in admin.alter_user_scram_credentials([upsert], request_timeout=30).values():
             future.result(timeout=30)
@@ -170,8 +172,10 @@ def _env_file(
         f"COURTBUS_SSL_CA={folder}/ca.crt",
     ]
     if scram:
-        lines += [f"COURTBUS_SASL_USERNAME={principal}",
-                  f"COURTBUS_SASL_PASSWORD_FILE={folder}/scram.password"]  # fmt: skip
+        lines += [
+            f"COURTBUS_SASL_USERNAME={principal}",
+            f"COURTBUS_SASL_PASSWORD_FILE={folder}/scram.password",
+        ]
     else:
         lines += [
             f"COURTBUS_SSL_CERT={folder}/cert.pem",
@@ -179,9 +183,11 @@ def _env_file(
             f"COURTBUS_SSL_KEY_PASSWORD_FILE={folder}/key.password",
         ]
     if registry_url:
-        lines += [f"COURTBUS_REGISTRY_URL={registry_url}",
-                  f"COURTBUS_REGISTRY_USERNAME={principal}",
-                  f"COURTBUS_REGISTRY_PASSWORD_FILE={folder}/registry.password"]  # fmt: skip
+        lines += [
+            f"COURTBUS_REGISTRY_URL={registry_url}",
+            f"COURTBUS_REGISTRY_USERNAME={principal}",
+            f"COURTBUS_REGISTRY_PASSWORD_FILE={folder}/registry.password",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -220,8 +226,9 @@ def _client_properties(out: Path, principal: str, bootstrap: str, scram: bool) -
 
 def _readme(out: Path, principal: str, bootstrap: str, scram: bool) -> str:
     folder = out.resolve()
-    how = ("a SCRAM-SHA-512 user over TLS (SASL_SSL)" if scram
-           else "a client certificate (mutual TLS)")  # fmt: skip
+    how = (
+        "a SCRAM-SHA-512 user over TLS (SASL_SSL)" if scram else "a client certificate (mutual TLS)"
+    )
     keep = "scram.password" if scram else "key.pem, key.password and keystore.p12"
     kind, _, ident = principal.partition(".")
     example = {

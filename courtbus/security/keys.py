@@ -90,11 +90,12 @@ def parse_keys(raw: Any, source: str = "<memory>") -> tuple[PublicKey, ...]:
         unknown = sorted(set(entry) - {"owner", "keyid", "public_key", "not_before", "not_after"})
         if missing or unknown:
             problems.append(
-                f"{where}: " + "; ".join(
+                f"{where}: "
+                + "; ".join(
                     ([f"missing {', '.join(missing)}"] if missing else [])
                     + ([f"unknown field(s) {', '.join(unknown)}"] if unknown else [])
                 )
-            )  # fmt: skip
+            )
             continue
         try:
             raw_key = base64.b64decode(str(entry["public_key"]), validate=True)
@@ -275,10 +276,11 @@ def rotate(
         )
     until = now + rollover
     kept = tuple(
-        replace(k, not_after=until) if k.keyid in valid and (
-            k.not_after is None or k.not_after > until) else k
+        replace(k, not_after=until)
+        if k.keyid in valid and (k.not_after is None or k.not_after > until)
+        else k
         for k in keys
-    )  # fmt: skip
+    )
     return add_key(kept, owner, now, lifetime=lifetime)
 
 
@@ -292,10 +294,12 @@ def retire(
         ConfigError: ``KEY_UNKNOWN`` if no such key is valid at ``at``.
     """
     ended = [
-        k for k in keys
-        if k.owner == owner and (keyid is None or k.keyid == keyid)
+        k
+        for k in keys
+        if k.owner == owner
+        and (keyid is None or k.keyid == keyid)
         and (k.not_after is None or k.not_after > at)
-    ]  # fmt: skip
+    ]
     if not ended:
         what = keyid or f"any key of {owner}"
         raise ConfigError(f"no {what} is valid at {at.isoformat()}", code="KEY_UNKNOWN")

@@ -49,19 +49,30 @@ _PRINCIPAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
 
 
 _USAGE_OFF = dict.fromkeys(
-    ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-     "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"),
+    (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    ),
     False,
-)  # fmt: skip
+)
 _CA_USAGE = x509.KeyUsage(**{**_USAGE_OFF, "key_cert_sign": True, "crl_sign": True})
 _LEAF_USAGE = x509.KeyUsage(**{**_USAGE_OFF, "digital_signature": True, "key_agreement": True})
 
 
 def _distribution_point(uri: str) -> x509.CRLDistributionPoints:
     point = x509.DistributionPoint(
-        full_name=[x509.UniformResourceIdentifier(uri)], relative_name=None, reasons=None,
+        full_name=[x509.UniformResourceIdentifier(uri)],
+        relative_name=None,
+        reasons=None,
         crl_issuer=None,
-    )  # fmt: skip
+    )
     return x509.CRLDistributionPoints([point])
 
 
@@ -109,9 +120,10 @@ class Credentials:
             raise ConfigError(f"{self.key} is not an EC key", code="PKI_INVALID")
         ca = x509.load_pem_x509_certificate(self.ca.read_bytes())
         encryption: serialization.KeySerializationEncryption = (
-            serialization.BestAvailableEncryption(secret) if secret
+            serialization.BestAvailableEncryption(secret)
+            if secret
             else serialization.NoEncryption()
-        )  # fmt: skip
+        )
         data = pkcs12.serialize_key_and_certificates(
             self.principal.encode(), key, self.certificate(), [ca], encryption
         )
@@ -140,11 +152,13 @@ def _check_principal(principal: str) -> None:
 
 def subject(principal: str) -> x509.Name:
     """``CN=<principal>,OU=<kind>,O=courtbus`` (RFC 4514 order; Java prints it the same way)."""
-    return x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, kind(principal)),
-        x509.NameAttribute(NameOID.COMMON_NAME, principal),
-    ])  # fmt: skip
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, kind(principal)),
+            x509.NameAttribute(NameOID.COMMON_NAME, principal),
+        ]
+    )
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -216,10 +230,12 @@ class Authority:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
-        name_ = x509.Name([
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-        ])  # fmt: skip
+        name_ = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+            ]
+        )
         cert = (
             x509.CertificateBuilder()
             .subject_name(name_)
@@ -325,9 +341,13 @@ class Authority:
         (where / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         (where / "ca.crt").write_bytes(self.ca_cert.read_bytes())
         return Credentials(
-            principal, where, where / "cert.pem", where / "key.pem", where / "ca.crt",
+            principal,
+            where,
+            where / "cert.pem",
+            where / "key.pem",
+            where / "ca.crt",
             password_file,
-        )  # fmt: skip
+        )
 
     def registry_password(self, principal: str) -> str:
         """``principal``'s password for the schema registry (HTTP basic authentication), kept
@@ -345,9 +365,13 @@ class Authority:
             return None
         password = where / "key.password"
         return Credentials(
-            principal, where, where / "cert.pem", where / "key.pem", where / "ca.crt",
+            principal,
+            where,
+            where / "cert.pem",
+            where / "key.pem",
+            where / "ca.crt",
             password if password.exists() else None,
-        )  # fmt: skip
+        )
 
     def revoked(self) -> dict[int, dt.datetime]:
         """The serial numbers on the CRL and when each was revoked."""

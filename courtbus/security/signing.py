@@ -67,10 +67,15 @@ DEFAULT_SKEW = timedelta(minutes=5)
 
 # (CloudEvents attribute, Kafka header) in the order CORE_DIGEST hashes them
 _CORE = (
-    ("id", "ce_id"), ("source", "ce_source"), ("specversion", "ce_specversion"),
-    ("type", "ce_type"), ("datacontenttype", "content-type"), ("dataschema", "ce_dataschema"),
-    ("subject", "ce_subject"), ("time", "ce_time"),
-)  # fmt: skip
+    ("id", "ce_id"),
+    ("source", "ce_source"),
+    ("specversion", "ce_specversion"),
+    ("type", "ce_type"),
+    ("datacontenttype", "content-type"),
+    ("dataschema", "ce_dataschema"),
+    ("subject", "ce_subject"),
+    ("time", "ce_time"),
+)
 _CORE_NAMES = frozenset(name for name, _ in _CORE)
 _CORE_HEADERS = frozenset(header for _, header in _CORE)
 _EXT_NAME = re.compile(r"[a-z0-9]{1,20}")  # CloudEvents attribute naming (fullmatch)
@@ -431,8 +436,9 @@ def verify(
     key, sig = _pick(material, ring, owner)
     keyid = key.keyid
     try:
-        ring._verifier(keyid).verify(sig, _PAE_PREFIX + b"%d %s" % (
-            len(material.payload), material.payload))  # fmt: skip
+        ring._verifier(keyid).verify(
+            sig, _PAE_PREFIX + b"%d %s" % (len(material.payload), material.payload)
+        )
     except InvalidSignature as exc:
         raise SignatureError(
             f"the signature does not verify under key {keyid}: forged, or the signature "

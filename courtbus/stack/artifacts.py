@@ -58,10 +58,15 @@ def require_tool(name: str) -> str:
 def _copy_dependencies(pom: Path, target: Path, *extra: str) -> None:
     mvn = require_tool("mvn")
     cmd = [
-        mvn, "-q", "-B", "-f", str(pom),
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(pom),
         f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-        f"-DoutputDirectory={target}", *extra,
-    ]  # fmt: skip
+        f"-DoutputDirectory={target}",
+        *extra,
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_MVN_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
@@ -132,8 +137,10 @@ def java_major(java: str) -> int | None:
     try:
         out = subprocess.run(
             [java, "-XshowSettings:properties", "-version"],
-            capture_output=True, text=True, timeout=30,
-        ).stderr  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stderr
     except (OSError, subprocess.TimeoutExpired):
         return None
     for line in out.splitlines():

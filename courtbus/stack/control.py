@@ -38,8 +38,11 @@ if TYPE_CHECKING:
 def start_broker(config: StackConfig, kafka_dir: Path, node: int) -> ProcessRecord:
     """Spawn broker ``node`` from its ``server.properties``, logging to its ``broker.log``."""
     ndir = node_dir(config.home, node)
-    cmd = [*broker_java(config, kafka_dir, config.broker_heap), "kafka.Kafka",
-           str(ndir / "server.properties")]  # fmt: skip
+    cmd = [
+        *broker_java(config, kafka_dir, config.broker_heap),
+        "kafka.Kafka",
+        str(ndir / "server.properties"),
+    ]
     return spawn(f"broker-{node}", cmd, ndir / "broker.log")
 
 
@@ -68,13 +71,15 @@ def start_registry(config: StackConfig, registry_dir: Path, state: StackState) -
         'quarkus.log.category."io.apicurio".level': "INFO",
     }
     if config.registry_storage == "kafkasql":
-        props.update({
-            "apicurio.storage.kind": "kafkasql",
-            "apicurio.kafkasql.bootstrap.servers": state.bootstrap,
-            "apicurio.kafkasql.topic": "bus.registry.journal",
-            "apicurio.kafkasql.snapshots.topic": "bus.registry.snapshots",
-            "apicurio.kafkasql.topic.auto-create": "true",
-        })  # fmt: skip
+        props.update(
+            {
+                "apicurio.storage.kind": "kafkasql",
+                "apicurio.kafkasql.bootstrap.servers": state.bootstrap,
+                "apicurio.kafkasql.topic": "bus.registry.journal",
+                "apicurio.kafkasql.snapshots.topic": "bus.registry.snapshots",
+                "apicurio.kafkasql.topic.auto-create": "true",
+            }
+        )
     if state.pki is not None:
         props.update(secure_registry_properties(config, state))
     elif state.secure and state.admin_password:
@@ -82,11 +87,13 @@ def start_registry(config: StackConfig, registry_dir: Path, state: StackState) -
             "org.apache.kafka.common.security.scram.ScramLoginModule required "
             f'username="{ADMIN_USER}" password="{state.admin_password}";'
         )
-        props.update({
-            "apicurio.kafka.common.security.protocol": "SASL_PLAINTEXT",
-            "apicurio.kafka.common.sasl.mechanism": "SCRAM-SHA-512",
-            "apicurio.kafka.common.sasl.jaas.config": jaas,
-        })  # fmt: skip
+        props.update(
+            {
+                "apicurio.kafka.common.security.protocol": "SASL_PLAINTEXT",
+                "apicurio.kafka.common.sasl.mechanism": "SCRAM-SHA-512",
+                "apicurio.kafka.common.sasl.jaas.config": jaas,
+            }
+        )
     java = artifacts.find_java(artifacts.REGISTRY_MIN_JAVA)
     cmd = [java, f"-Xms{heap}", f"-Xmx{heap}"]
     if state.pki is not None:

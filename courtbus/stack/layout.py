@@ -28,8 +28,10 @@ ADMIN_USER = "admin"  # the SCRAM admin of stacks made before TLS (state.json ma
 PRINCIPAL_MAPPING = "RULE:^CN=([^,]+),OU=[^,]+,O=courtbus$/$1/"
 # the JDK's own revocation checking for every TLS handshake a node's JVM verifies: each
 # certificate of the bus CA names its CRL file (a file: URI), read without any network
-REVOCATION_JVM_FLAGS = ("-Dcom.sun.net.ssl.checkRevocation=true",
-                        "-Dcom.sun.security.enableCRLDP=true")  # fmt: skip
+REVOCATION_JVM_FLAGS = (
+    "-Dcom.sun.net.ssl.checkRevocation=true",
+    "-Dcom.sun.security.enableCRLDP=true",
+)
 LOG4J = """\
 status = warn
 appender.console.type = Console
@@ -167,9 +169,12 @@ class StackState:
             (principal, secret.read_text().strip()) if secret.exists() else (None, None)
         )
         return Connection.from_credentials(
-            self.bootstrap, self.registry_url, creds, registry_username=user,
+            self.bootstrap,
+            self.registry_url,
+            creds,
+            registry_username=user,
             registry_password=password,
-        )  # fmt: skip
+        )
 
     def login(self, principal: str) -> Connection:
         """:meth:`connection` of ``principal``, its certificate issued by the stack's CA first if
@@ -230,8 +235,7 @@ def write_state(home: Path, state: StackState) -> None:
 def config_from_state(home: Path, state: StackState) -> StackConfig:
     """The port layout of a recorded stack (first bootstrap port is the base)."""
     base = int(state.bootstrap.split(",")[0].rsplit(":", 1)[1])
-    return StackConfig(home, nodes=state.nodes, secure=state.secure, port_base=base,
-                       registry=False)  # fmt: skip
+    return StackConfig(home, nodes=state.nodes, secure=state.secure, port_base=base, registry=False)
 
 
 def broker_java(config: StackConfig, kafka_dir: Path, heap: str) -> list[str]:
@@ -270,8 +274,10 @@ def _properties(config: StackConfig, node: int, legacy_password: str | None = No
     n = cfg.nodes
     voters = ",".join(f"{i}@127.0.0.1:{cfg.controller_port(i)}" for i in range(1, n + 1))
     client, controller = "PLAINTEXT", "PLAINTEXT"
-    listeners = (f"CLIENT://127.0.0.1:{cfg.client_port(node)},"
-                 f"CONTROLLER://127.0.0.1:{cfg.controller_port(node)}")  # fmt: skip
+    listeners = (
+        f"CLIENT://127.0.0.1:{cfg.client_port(node)},"
+        f"CONTROLLER://127.0.0.1:{cfg.controller_port(node)}"
+    )
     advertised = f"CLIENT://127.0.0.1:{cfg.client_port(node)}"
     protocols = f"CLIENT:{client},CONTROLLER:{controller}"
     if cfg.secure and legacy_password:
@@ -304,17 +310,17 @@ def _properties(config: StackConfig, node: int, legacy_password: str | None = No
     }
     if legacy_password:
         password = legacy_password
-        lines.update({
-            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
-            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
-            "listener.name.client.scram-sha-512.sasl.jaas.config":
-                "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        lines.update(
+            {
+                "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+                "listener.name.client.scram-sha-512.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
                 f'username="{ADMIN_USER}" password="{password}";',
-            "authorizer.class.name":
-                "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-            "allow.everyone.if.no.acl.found": "false",
-            "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
-        })  # fmt: skip
+                "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "allow.everyone.if.no.acl.found": "false",
+                "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
+            }
+        )
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 
@@ -332,12 +338,11 @@ def _tls_properties(config: StackConfig, node: int) -> str:
         "listener.name.scram.ssl.client.auth": "none",
         "sasl.enabled.mechanisms": "SCRAM-SHA-512",
         "listener.name.scram.sasl.enabled.mechanisms": "SCRAM-SHA-512",
-        "listener.name.scram.scram-sha-512.sasl.jaas.config":
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        "listener.name.scram.scram-sha-512.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "allow.everyone.if.no.acl.found": "false",
         "super.users": supers,
-    }  # fmt: skip
+    }
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 
@@ -348,8 +353,7 @@ def prepare_pki(config: StackConfig) -> pki.Authority:
     stays ahead."""
     ca = pki.authority(config.home, create=True)
     for node in range(1, config.nodes + 1):
-        creds = ca.issue(node_principal(node), hosts=("127.0.0.1", "localhost"),
-                         encrypt_key=False)  # fmt: skip
+        creds = ca.issue(node_principal(node), hosts=("127.0.0.1", "localhost"), encrypt_key=False)
         store = node_keystore(config.home, node)
         pki.write_private(store, creds.key.read_bytes() + creds.cert.read_bytes())
     for principal in (OPERATOR, *(service_principal(name) for name in SERVICES)):
@@ -481,8 +485,12 @@ def identity(
     password = None  # a secure stack authenticates by certificate: no shared SCRAM admin
     say(f"formatting KRaft storage for {config.nodes} node(s)")
     format_storage(config, kafka_dir, cluster_id, password)
-    saved = {**layout, "registry_port": config.registry_port, "cluster_id": cluster_id,
-             "admin_password": password}  # fmt: skip
+    saved = {
+        **layout,
+        "registry_port": config.registry_port,
+        "cluster_id": cluster_id,
+        "admin_password": password,
+    }
     path.write_text(json.dumps(saved, indent=2))
     path.chmod(0o600)
     return cluster_id, password
@@ -505,9 +513,14 @@ def format_storage(
         props = ndir / "server.properties"
         props.write_text(properties(config, node, password))
         cmd = [
-            *broker_java(config, kafka_dir, "256m"), "kafka.tools.StorageTool", "format",
-            "-t", cluster_id, "-c", str(props),
-        ]  # fmt: skip
+            *broker_java(config, kafka_dir, "256m"),
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(props),
+        ]
         if password:
             cmd += ["-S", f"SCRAM-SHA-512=[name={ADMIN_USER},password={password}]"]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))

@@ -48,10 +48,15 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
 def java_command(classpath: Path, heap: str, *, log_config: Path, logs_dir: Path) -> list[str]:
     """The ``java`` command line, up to the main class, for a Kafka JVM on ``classpath``'s jars."""
     return [
-        artifacts.require_tool("java"), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC",
+        artifacts.require_tool("java"),
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
         f"-Dlog4j2.configurationFile={log_config}",
-        f"-Dkafka.logs.dir={logs_dir}", "-cp", f"{classpath}/*",
-    ]  # fmt: skip
+        f"-Dkafka.logs.dir={logs_dir}",
+        "-cp",
+        f"{classpath}/*",
+    ]
 
 
 def spawn(name: str, cmd: Sequence[str], log: Path, cwd: Path | None = None) -> ProcessRecord:
@@ -59,9 +64,13 @@ def spawn(name: str, cmd: Sequence[str], log: Path, cwd: Path | None = None) -> 
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            list(cmd), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=cwd, start_new_session=True,
-        )  # fmt: skip
+            list(cmd),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+        )
     stat = _proc_stat(proc.pid)
     if stat is None:
         raise StackError(f"{name} exited at once; see {log}", code="STACK_START_FAILED")

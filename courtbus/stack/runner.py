@@ -93,10 +93,15 @@ class Stack:
         layout.log4j_file(self.home).write_text(layout.LOG4J)
         cluster_id, password = layout.identity(self.config, kafka_dir, self._say)
         state = StackState(
-            nodes=self.config.nodes, secure=self.config.secure, bootstrap=self.config.bootstrap,
+            nodes=self.config.nodes,
+            secure=self.config.secure,
+            bootstrap=self.config.bootstrap,
             registry_url=self.config.registry_url if self.config.registry else None,
-            cluster_id=cluster_id, admin_password=password, brokers=[], registry=None,
-        )  # fmt: skip
+            cluster_id=cluster_id,
+            admin_password=password,
+            brokers=[],
+            registry=None,
+        )
         if self.config.secure and password is None:
             state.pki = str(pki.pki_dir(self.home))
             state.scram_bootstrap = self.config.scram_bootstrap

@@ -48,45 +48,71 @@ def event_values(ev: StoredEvent) -> tuple[dict[str, Any], Decision | None]:
     """
     decision = rows.decision_of(ev) if ev.record == rows.DECIDED else None
     values = {
-        "event_id": ev.event_id, "topic": ev.topic, "partition": ev.partition,
-        "offset": ev.offset, "record": ev.record, "ce_type": ev.ce_type,
-        "source": ev.source, "subject": ev.subject, "key": ev.key, "time": ev.time,
+        "event_id": ev.event_id,
+        "topic": ev.topic,
+        "partition": ev.partition,
+        "offset": ev.offset,
+        "record": ev.record,
+        "ce_type": ev.ce_type,
+        "source": ev.source,
+        "subject": ev.subject,
+        "key": ev.key,
+        "time": ev.time,
         "payload": to_json(masked(ev.payload)),
-    }  # fmt: skip
+    }
     return values, decision
 
 
 def dead_letter_values(row: DeadLetterRow) -> dict[str, Any]:
     """The ``dead_letters`` row of a dead letter (ID-shaped numbers in ``reason`` masked)."""
     return {
-        "source_topic": row.source_topic, "source_partition": row.source_partition,
-        "source_offset": row.source_offset, "code": row.code,
-        "reason": mask_ids_in_text(row.reason), "key": row.key, "value": row.value,
-        "headers": headers_to_json(row.headers), "dead_at": row.dead_at,
-    }  # fmt: skip
+        "source_topic": row.source_topic,
+        "source_partition": row.source_partition,
+        "source_offset": row.source_offset,
+        "code": row.code,
+        "reason": mask_ids_in_text(row.reason),
+        "key": row.key,
+        "value": row.value,
+        "headers": headers_to_json(row.headers),
+        "dead_at": row.dead_at,
+    }
 
 
 def alert_values(row: AlertRow) -> dict[str, Any]:
     """The ``alerts`` row of an alert (ID-shaped numbers in ``message`` masked)."""
     return {
-        "alert_id": row.alert_id, "kind": row.kind, "delegation_id": row.delegation_id,
-        "court_id": row.court_id, "message": mask_ids_in_text(row.message), "time": row.time,
-    }  # fmt: skip
+        "alert_id": row.alert_id,
+        "kind": row.kind,
+        "delegation_id": row.delegation_id,
+        "court_id": row.court_id,
+        "message": mask_ids_in_text(row.message),
+        "time": row.time,
+    }
 
 
 def blacklist_values(entry: dict[str, Any]) -> dict[str, Any]:
     """The ``blacklist_entries`` columns of one decoded ``BlacklistEntry``."""
     debtor, court = entry["debtor"], entry["listing_court"]["court_id"]
     return {
-        "entry_id": entry["entry_id"], "status": entry["status"], "listing_court": court,
-        "province": court[:2], "case_number": entry["case_number"]["text"],
-        "debtor_kind": debtor["kind"], "debtor_name": debtor["name"],
-        "debtor_id": debtor["id_number"], "ground": entry["ground"], "serious": entry["serious"],
-        "period_months": entry["period_months"], "listed_at": entry["listed_at"],
-        "expires_at": entry["expires_at"], "updated_at": entry["updated_at"],
-        "delisted_at": entry["delisted_at"], "reason": entry["reason"],
-        "version": entry["version"], "entry": to_json(entry),
-    }  # fmt: skip
+        "entry_id": entry["entry_id"],
+        "status": entry["status"],
+        "listing_court": court,
+        "province": court[:2],
+        "case_number": entry["case_number"]["text"],
+        "debtor_kind": debtor["kind"],
+        "debtor_name": debtor["name"],
+        "debtor_id": debtor["id_number"],
+        "ground": entry["ground"],
+        "serious": entry["serious"],
+        "period_months": entry["period_months"],
+        "listed_at": entry["listed_at"],
+        "expires_at": entry["expires_at"],
+        "updated_at": entry["updated_at"],
+        "delisted_at": entry["delisted_at"],
+        "reason": entry["reason"],
+        "version": entry["version"],
+        "entry": to_json(entry),
+    }
 
 
 @dataclass
@@ -118,8 +144,15 @@ class PendingRows:
             del kept[at:]
 
     def _lists(self) -> tuple[list[Any], ...]:
-        return (self.dead_letters, self.alerts, self.events, self.blacklist, self.controls,
-                self.watchdog_alerts, self.distributions)  # fmt: skip
+        return (
+            self.dead_letters,
+            self.alerts,
+            self.events,
+            self.blacklist,
+            self.controls,
+            self.watchdog_alerts,
+            self.distributions,
+        )
 
     def add_event(self, ev: StoredEvent) -> None:
         """An event to store once per ce_id (a decision also moves its delegation).

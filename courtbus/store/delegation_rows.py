@@ -28,10 +28,20 @@ STATE_REFUSED = "REFUSED"  # a refused request: no delegation was created
 
 # Column widths (models.py) a value must fit, else the database would refuse it.
 _MAX = {
-    "delegation_id": 128, "step": 64, "decided_event_id": 64, "state": 16, "by_court": 200,
-    "requesting_court": 16, "executing_court": 16, "matter": 32, "error_code": 64,
-    "asset_kind": 32, "debtor_id_masked": 64, "kind": 8, "enforced_suit": 64,
-}  # fmt: skip
+    "delegation_id": 128,
+    "step": 64,
+    "decided_event_id": 64,
+    "state": 16,
+    "by_court": 200,
+    "requesting_court": 16,
+    "executing_court": 16,
+    "matter": 32,
+    "error_code": 64,
+    "asset_kind": 32,
+    "debtor_id_masked": 64,
+    "kind": 8,
+    "enforced_suit": 64,
+}
 _AMOUNT_LIMIT = Decimal(10) ** 16  # numeric(18,2)
 
 
@@ -154,14 +164,23 @@ def decision_of(ev: StoredEvent) -> Decision:
             raise _invalid(ev, f"{field} is not an aware timestamp")
     reason = _optional_text(p.get("reason"))
     return Decision(
-        decision_id=ev.event_id, source=ev.source, delegation_id=did,
-        step=str(texts["step"]), decided_event_id=str(texts["decided_event_id"]),
-        applied=applied, state=str(texts["state"]), by_court=texts["by_court"],
-        requesting_court=texts["requesting_court"], executing_court=texts["executing_court"],
-        matter=texts["matter"], start_due=dues["start_due"], report_due=dues["report_due"],
+        decision_id=ev.event_id,
+        source=ev.source,
+        delegation_id=did,
+        step=str(texts["step"]),
+        decided_event_id=str(texts["decided_event_id"]),
+        applied=applied,
+        state=str(texts["state"]),
+        by_court=texts["by_court"],
+        requesting_court=texts["requesting_court"],
+        executing_court=texts["executing_court"],
+        matter=texts["matter"],
+        start_due=dues["start_due"],
+        report_due=dues["report_due"],
         error_code=texts["error_code"],
-        reason=None if reason is None else mask_ids_in_text(reason), decided_at=decided_at,
-    )  # fmt: skip
+        reason=None if reason is None else mask_ids_in_text(reason),
+        decided_at=decided_at,
+    )
 
 
 def step_event(record: EventRecord) -> StepEvent:
@@ -171,9 +190,13 @@ def step_event(record: EventRecord) -> StepEvent:
         payload = {}
     did = _optional_text(payload.get("delegation_id")) or _optional_text(record.key)
     return StepEvent(
-        record.event_id, record.record.rsplit(".", 1)[-1], record.source, record.time, did,
+        record.event_id,
+        record.record.rsplit(".", 1)[-1],
+        record.source,
+        record.time,
+        did,
         payload,
-    )  # fmt: skip
+    )
 
 
 def check_matches(decision: Decision, step: StepEvent) -> None:
@@ -330,16 +353,43 @@ def history_record(decision: Decision, step: StepEvent | None) -> HistoryRecord:
 def delegation_row(r: DelegationRecord) -> DelegationRow:
     """The public value of a stored delegation."""
     return DelegationRow(
-        r.delegation_id, r.case_number, r.requesting_court, r.executing_court, r.matter,
-        r.asset_kind, r.amount, r.debtor_name, r.debtor_id_masked, r.state, r.reported,
-        r.requested_at, r.delivered_at, r.start_due, r.report_due, r.updated_at,
-        r.last_event_id, r.event_count, r.refusal_code, r.refusal_reason, r.kind, r.enforced_suit,
-    )  # fmt: skip
+        r.delegation_id,
+        r.case_number,
+        r.requesting_court,
+        r.executing_court,
+        r.matter,
+        r.asset_kind,
+        r.amount,
+        r.debtor_name,
+        r.debtor_id_masked,
+        r.state,
+        r.reported,
+        r.requested_at,
+        r.delivered_at,
+        r.start_due,
+        r.report_due,
+        r.updated_at,
+        r.last_event_id,
+        r.event_count,
+        r.refusal_code,
+        r.refusal_reason,
+        r.kind,
+        r.enforced_suit,
+    )
 
 
 def history_row(r: HistoryRecord) -> HistoryRow:
     """The public value of a stored history entry."""
     return HistoryRow(
-        r.id, r.delegation_id, r.event_id, r.record, r.source, r.time, r.applied,
-        r.error_code, r.state_after, r.decision_id, r.reason,
-    )  # fmt: skip
+        r.id,
+        r.delegation_id,
+        r.event_id,
+        r.record,
+        r.source,
+        r.time,
+        r.applied,
+        r.error_code,
+        r.state_after,
+        r.decision_id,
+        r.reason,
+    )

@@ -123,14 +123,20 @@ def put_distribution(session: Session, view: dict[str, Any], seen_at: datetime) 
         return False
     plan = view["plan"]
     values = {
-        "distribution_id": did, "state": view["state"],
-        "presiding_court": view["presiding_court"], "case_number": view["case_number"],
-        "debtor_name": view["debtor"]["name"], "debtor_id": view["debtor"]["id_number"],
-        "debtor_form": view["debtor_form"], "started_at": view["started_at"],
-        "ended_at": view["ended_at"], "transferred_to": view["transferred_to"],
-        "current_plan": plan["version"] if plan else None, "version": view["version"],
+        "distribution_id": did,
+        "state": view["state"],
+        "presiding_court": view["presiding_court"],
+        "case_number": view["case_number"],
+        "debtor_name": view["debtor"]["name"],
+        "debtor_id": view["debtor"]["id_number"],
+        "debtor_form": view["debtor_form"],
+        "started_at": view["started_at"],
+        "ended_at": view["ended_at"],
+        "transferred_to": view["transferred_to"],
+        "current_plan": plan["version"] if plan else None,
+        "version": view["version"],
         "updated_at": view["updated_at"],
-    }  # fmt: skip
+    }
     put_row(session, DistributionRecord, found, values)
     clear_children(
         session, (DistributionClaimRecord, ObjectionRecord, DepositRecord), "distribution_id", did
@@ -277,21 +283,59 @@ def _row(session: Session, r: DistributionRecord) -> DistributionRow:
         .order_by(DepositRecord.claim_id)
     )
     return DistributionRow(
-        did, r.state, r.presiding_court, r.case_number, r.debtor_name, r.debtor_id,
-        r.debtor_form, r.started_at, r.ended_at, r.transferred_to, r.current_plan, r.version,
+        did,
+        r.state,
+        r.presiding_court,
+        r.case_number,
+        r.debtor_name,
+        r.debtor_id,
+        r.debtor_form,
+        r.started_at,
+        r.ended_at,
+        r.transferred_to,
+        r.current_plan,
+        r.version,
         r.updated_at,
-        claims=tuple(ClaimRow(c.claim_id, c.court_id, c.case_number, c.claimant_name,
-                              c.claimant_id, c.claim_class, c.priority_kind, c.rank, c.claimed,
-                              c.status, c.filed_at) for c in claims),
-        plans=tuple(PlanRow(p.plan_version, p.proceeds, p.costs, p.costs_paid, p.surplus,
-                            p.ordinary_order, p.seen_at, _allocations(session, did, p.plan_version))
-                    for p in plans),
-        objections=tuple(ObjectionRow(o.phase, o.court_id, o.at,
-                                      tuple((d["claim_id"], Decimal(d["amount"]))
-                                            for d in json.loads(o.disputes)))
-                         for o in objections),
+        claims=tuple(
+            ClaimRow(
+                c.claim_id,
+                c.court_id,
+                c.case_number,
+                c.claimant_name,
+                c.claimant_id,
+                c.claim_class,
+                c.priority_kind,
+                c.rank,
+                c.claimed,
+                c.status,
+                c.filed_at,
+            )
+            for c in claims
+        ),
+        plans=tuple(
+            PlanRow(
+                p.plan_version,
+                p.proceeds,
+                p.costs,
+                p.costs_paid,
+                p.surplus,
+                p.ordinary_order,
+                p.seen_at,
+                _allocations(session, did, p.plan_version),
+            )
+            for p in plans
+        ),
+        objections=tuple(
+            ObjectionRow(
+                o.phase,
+                o.court_id,
+                o.at,
+                tuple((d["claim_id"], Decimal(d["amount"])) for d in json.loads(o.disputes)),
+            )
+            for o in objections
+        ),
         deposits=tuple((d.claim_id, d.amount) for d in deposits),
-    )  # fmt: skip
+    )
 
 
 def _allocations(session: Session, did: str, version: int) -> tuple[AllocationRow, ...]:

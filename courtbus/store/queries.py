@@ -61,16 +61,32 @@ class ReadModelQueries(OnDatabase):
         dl = DeadLetterRecord
         with self._db.guard(), self._db.sessions() as session:
             return StoredKeys(
-                dead_letters=[(t, int(p), int(o)) for t, p, o in session.execute(
-                    select(dl.source_topic, dl.source_partition, dl.source_offset))],
+                dead_letters=[
+                    (t, int(p), int(o))
+                    for t, p, o in session.execute(
+                        select(dl.source_topic, dl.source_partition, dl.source_offset)
+                    )
+                ],
                 decisions=[d for d in session.scalars(select(HistoryRecord.decision_id)) if d],
-                listings=[(k, int(v)) for k, v in session.execute(
-                    select(BlacklistRecord.entry_id, BlacklistRecord.version))],
-                restrictions=[(k, int(v)) for k, v in session.execute(
-                    select(RestrictionRecord.control_id, RestrictionRecord.version))],
-                distributions=[(k, int(v)) for k, v in session.execute(
-                    select(DistributionRecord.distribution_id, DistributionRecord.version))],
-            )  # fmt: skip
+                listings=[
+                    (k, int(v))
+                    for k, v in session.execute(
+                        select(BlacklistRecord.entry_id, BlacklistRecord.version)
+                    )
+                ],
+                restrictions=[
+                    (k, int(v))
+                    for k, v in session.execute(
+                        select(RestrictionRecord.control_id, RestrictionRecord.version)
+                    )
+                ],
+                distributions=[
+                    (k, int(v))
+                    for k, v in session.execute(
+                        select(DistributionRecord.distribution_id, DistributionRecord.version)
+                    )
+                ],
+            )
 
     def delegations(
         self,
@@ -280,10 +296,17 @@ class ReadModelQueries(OnDatabase):
         """
         with self._db.guard(), self._db.sessions() as session:
             return restriction_rows.find_controls(
-                session, court=court, person_id=person_id, status=status, kind=kind,
-                region=region, awaiting_ack=awaiting_ack, issued_before=issued_before,
-                limit=limit, offset=offset,
-            )  # fmt: skip
+                session,
+                court=court,
+                person_id=person_id,
+                status=status,
+                kind=kind,
+                region=region,
+                awaiting_ack=awaiting_ack,
+                issued_before=issued_before,
+                limit=limit,
+                offset=offset,
+            )
 
     def restriction_count(
         self,
@@ -490,14 +513,37 @@ def _blacklist_query(
 
 def _blacklist_row(r: BlacklistRecord) -> BlacklistRow:
     return BlacklistRow(
-        r.entry_id, r.status, r.listing_court, r.province, r.case_number, r.debtor_kind,
-        r.debtor_name, r.debtor_id, r.ground, r.serious, r.period_months, r.listed_at,
-        r.expires_at, r.updated_at, r.delisted_at, r.reason, r.version, json.loads(r.entry),
-    )  # fmt: skip
+        r.entry_id,
+        r.status,
+        r.listing_court,
+        r.province,
+        r.case_number,
+        r.debtor_kind,
+        r.debtor_name,
+        r.debtor_id,
+        r.ground,
+        r.serious,
+        r.period_months,
+        r.listed_at,
+        r.expires_at,
+        r.updated_at,
+        r.delisted_at,
+        r.reason,
+        r.version,
+        json.loads(r.entry),
+    )
 
 
 def _dead_letter_row(r: DeadLetterRecord) -> DeadLetterRow:
     return DeadLetterRow(
-        r.source_topic, r.source_partition, r.source_offset, r.code, r.reason, r.key,
-        r.value, headers_from_json(r.headers), r.dead_at, id=r.id,
-    )  # fmt: skip
+        r.source_topic,
+        r.source_partition,
+        r.source_offset,
+        r.code,
+        r.reason,
+        r.key,
+        r.value,
+        headers_from_json(r.headers),
+        r.dead_at,
+        id=r.id,
+    )

@@ -130,21 +130,30 @@ def put_control(session: Session, control: dict[str, Any]) -> bool:
     person, debtor, document = control["subject"], control["debtor"], control["travel_document"]
     court = control["issuing_court"]["court_id"]
     values = {
-        "control_id": control_id, "status": control["status"], "kind": control["kind"],
-        "issuing_court": court, "province": court[:2],
-        "case_number": control["case_number"]["text"], "person_name": person["name"],
-        "person_id": person["id_number"], "role": control["role"],
+        "control_id": control_id,
+        "status": control["status"],
+        "kind": control["kind"],
+        "issuing_court": court,
+        "province": court[:2],
+        "case_number": control["case_number"]["text"],
+        "person_name": person["name"],
+        "person_id": person["id_number"],
+        "role": control["role"],
         "debtor_name": debtor["name"] if debtor else None,
         "debtor_id": debtor["id_number"] if debtor else None,
         "document_type": document["type"] if document else None,
         "document_number": document["number"] if document else None,
         "prohibited": ",".join(control["prohibited"]),
-        "effective_from": control["effective_from"], "effective_until": control["effective_until"],
-        "issued_at": control["issued_at"], "lifted_at": control["lifted_at"],
-        "lift_reason": control["lift_reason"], "reason": control["reason"],
-        "entry_id": control["entry_id"], "version": control["version"],
+        "effective_from": control["effective_from"],
+        "effective_until": control["effective_until"],
+        "issued_at": control["issued_at"],
+        "lifted_at": control["lifted_at"],
+        "lift_reason": control["lift_reason"],
+        "reason": control["reason"],
+        "entry_id": control["entry_id"],
+        "version": control["version"],
         "updated_at": control["updated_at"],
-    }  # fmt: skip
+    }
     put_row(session, RestrictionRecord, found, values)
     children = (RestrictionAckRecord, RestrictionExemptionRecord, InterceptionRecord)
     clear_children(session, children, "control_id", control_id)
@@ -310,15 +319,48 @@ def _row(session: Session, r: RestrictionRecord) -> RestrictionRow:
         .order_by(InterceptionRecord.intercepted_at, InterceptionRecord.event_id)
     )
     return RestrictionRow(
-        r.control_id, r.status, r.kind, r.issuing_court, r.case_number, r.person_name,
-        r.person_id, r.role, r.debtor_name, r.debtor_id, r.document_type, r.document_number,
-        _split(r.prohibited), r.effective_from, r.effective_until, r.issued_at, r.lifted_at,
-        r.lift_reason, r.reason, r.entry_id, r.version, r.updated_at,
-        acks=tuple(AckRow(a.agency_id, a.target, a.state, a.due_at, a.reference, a.answered_at)
-                   for a in acks),
-        exemptions=tuple(ExemptionRow(e.exemption_id, _split(e.kinds), _split(e.agencies),
-                                      e.valid_from, e.valid_until) for e in exemptions),
-        interceptions=tuple(InterceptionRow(i.event_id, i.agency_id, i.intercepted_at,
-                                            i.channel, i.location, i.description, i.outcome)
-                            for i in interceptions),
-    )  # fmt: skip
+        r.control_id,
+        r.status,
+        r.kind,
+        r.issuing_court,
+        r.case_number,
+        r.person_name,
+        r.person_id,
+        r.role,
+        r.debtor_name,
+        r.debtor_id,
+        r.document_type,
+        r.document_number,
+        _split(r.prohibited),
+        r.effective_from,
+        r.effective_until,
+        r.issued_at,
+        r.lifted_at,
+        r.lift_reason,
+        r.reason,
+        r.entry_id,
+        r.version,
+        r.updated_at,
+        acks=tuple(
+            AckRow(a.agency_id, a.target, a.state, a.due_at, a.reference, a.answered_at)
+            for a in acks
+        ),
+        exemptions=tuple(
+            ExemptionRow(
+                e.exemption_id, _split(e.kinds), _split(e.agencies), e.valid_from, e.valid_until
+            )
+            for e in exemptions
+        ),
+        interceptions=tuple(
+            InterceptionRow(
+                i.event_id,
+                i.agency_id,
+                i.intercepted_at,
+                i.channel,
+                i.location,
+                i.description,
+                i.outcome,
+            )
+            for i in interceptions
+        ),
+    )

@@ -111,8 +111,17 @@ class SummaryQueries(OnDatabase):
         """Delegations whose state is not in ``ended``, oldest request first (the store does
         not know the state machine: the caller names the end states)."""
         d = DelegationRecord
-        query = select(d.delegation_id, d.case_number, d.requesting_court, d.executing_court,
-                       d.matter, d.state, d.requested_at, d.start_due, d.report_due)  # fmt: skip
+        query = select(
+            d.delegation_id,
+            d.case_number,
+            d.requesting_court,
+            d.executing_court,
+            d.matter,
+            d.state,
+            d.requested_at,
+            d.start_due,
+            d.report_due,
+        )
         query = query.where(d.state.not_in(sorted(ended)))
         query = _where(query, region.clause(d.requesting_court, d.executing_court))
         query = query.order_by(d.requested_at, d.delegation_id)
@@ -168,8 +177,9 @@ class SummaryQueries(OnDatabase):
             bucket = self.bucket(column, size)
             query = select(b.listing_court, bucket, func.count()).where(column.is_not(None))
             query = _where(query, region.clause(b.listing_court))
-            found += [(c, what, k, n) for c, k, n in self._rows(
-                query.group_by(b.listing_court, bucket))]  # fmt: skip
+            found += [
+                (c, what, k, n) for c, k, n in self._rows(query.group_by(b.listing_court, bucket))
+            ]
         return found
 
     # -- restrictions and the watchdog ----------------------------------------------------
@@ -199,8 +209,15 @@ class SummaryQueries(OnDatabase):
         """(issuing court, case number, kind, agency, channel, location, time) of the
         interceptions reported, newest first, at most ``limit`` (no person, no ID)."""
         r, i = RestrictionRecord, InterceptionRecord
-        query = select(r.issuing_court, r.case_number, r.kind, i.agency_id, i.channel,
-                       i.location, i.intercepted_at).join(i, i.control_id == r.control_id)  # fmt: skip
+        query = select(
+            r.issuing_court,
+            r.case_number,
+            r.kind,
+            i.agency_id,
+            i.channel,
+            i.location,
+            i.intercepted_at,
+        ).join(i, i.control_id == r.control_id)
         query = _where(query, region.clause(r.issuing_court))
         return self._rows(query.order_by(i.intercepted_at.desc(), i.event_id).limit(limit))
 
@@ -229,8 +246,9 @@ class SummaryQueries(OnDatabase):
         """Distributions whose state is not in ``ended``, newest change first, each with the
         courts of its claims (a distribution is a court's if it presides or claims)."""
         d, c = DistributionRecord, DistributionClaimRecord
-        query = select(d.distribution_id, d.case_number, d.presiding_court, d.state,
-                       d.updated_at).where(d.state.not_in(sorted(ended)))  # fmt: skip
+        query = select(
+            d.distribution_id, d.case_number, d.presiding_court, d.state, d.updated_at
+        ).where(d.state.not_in(sorted(ended)))
         cut = region.clause(d.presiding_court)
         claim_cut = region.clause(c.court_id)
         if cut is not None and claim_cut is not None:

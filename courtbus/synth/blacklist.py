@@ -262,11 +262,38 @@ _PREDECESSOR = {"46": "44", "50": "51"}
 
 # 2020 census population in millions (rounded): the share of entries each province lists.
 _POPULATION = {
-    "11": 22, "12": 14, "13": 75, "14": 35, "15": 24, "21": 43, "22": 24, "23": 32, "31": 25,
-    "32": 85, "33": 65, "34": 61, "35": 42, "36": 45, "37": 102, "41": 99, "42": 58, "43": 66,
-    "44": 126, "45": 50, "46": 10, "50": 32, "51": 84, "52": 39, "53": 47, "54": 4, "61": 40,
-    "62": 25, "63": 6, "64": 7, "65": 26,
-}  # fmt: skip
+    "11": 22,
+    "12": 14,
+    "13": 75,
+    "14": 35,
+    "15": 24,
+    "21": 43,
+    "22": 24,
+    "23": 32,
+    "31": 25,
+    "32": 85,
+    "33": 65,
+    "34": 61,
+    "35": 42,
+    "36": 45,
+    "37": 102,
+    "41": 99,
+    "42": 58,
+    "43": 66,
+    "44": 126,
+    "45": 50,
+    "46": 10,
+    "50": 32,
+    "51": 84,
+    "52": 39,
+    "53": 47,
+    "54": 4,
+    "61": 40,
+    "62": 25,
+    "63": 6,
+    "64": 7,
+    "65": 26,
+}
 _MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
 
 # Common surnames with rough frequencies (per mille), then given-name characters by the sex
@@ -289,9 +316,25 @@ _FEMALE = (
 )
 _TRADE_NAME = "鑫达盛泰恒通华兴宏源正昌隆丰瑞祥金利远航新创博信德安嘉诚聚汇宇辰启明天成永荣"
 _INDUSTRY = (
-    "建筑工程", "房地产开发", "商贸", "贸易", "实业", "科技", "投资", "建材", "物流", "餐饮管理",
-    "机械设备", "纺织", "电子科技", "农业开发", "汽车销售", "装饰工程", "劳务", "化工",
-)  # fmt: skip
+    "建筑工程",
+    "房地产开发",
+    "商贸",
+    "贸易",
+    "实业",
+    "科技",
+    "投资",
+    "建材",
+    "物流",
+    "餐饮管理",
+    "机械设备",
+    "纺织",
+    "电子科技",
+    "农业开发",
+    "汽车销售",
+    "装饰工程",
+    "劳务",
+    "化工",
+)
 _FORMS = ("有限公司",) * 14 + ("有限责任公司",) * 4 + ("股份有限公司", "实业有限公司")
 _CLAIMS = ("借款", "货款", "工程款", "租金", "劳务报酬", "赔偿款", "欠款", "承揽款")
 
@@ -299,12 +342,11 @@ _CLAIMS = ("借款", "货款", "工程款", "租金", "劳务报酬", "赔偿款
 _GROUNDS: tuple[tuple[bl.Ground, int, str], ...] = (
     (bl.Ground.REFUSED_WITH_ABILITY, 450, "有履行能力而拒不履行生效法律文书确定义务"),
     (bl.Ground.OBSTRUCTED_EXECUTION, 30, "以伪造证据、暴力、威胁等方法妨碍、抗拒执行"),
-    (bl.Ground.EVADED_EXECUTION, 70,
-     "以虚假诉讼、虚假仲裁或者以隐匿、转移财产等方法规避执行"),
+    (bl.Ground.EVADED_EXECUTION, 70, "以虚假诉讼、虚假仲裁或者以隐匿、转移财产等方法规避执行"),
     (bl.Ground.VIOLATED_PROPERTY_REPORTING, 350, "违反财产报告制度"),
     (bl.Ground.VIOLATED_CONSUMPTION_BAN, 50, "违反限制消费令"),
     (bl.Ground.BREACHED_SETTLEMENT, 50, "无正当理由拒不履行执行和解协议"),
-)  # fmt: skip
+)
 ORGANISATION_SHARE = 0.15
 SERIOUS_SHARE = 0.05  # of grounds (2)-(6): the period extended by 12-36 months (art. 2)
 APPLICANT_SHARE = 0.3  # listings on a creditor's application (art. 5)
@@ -382,10 +424,17 @@ def _court(
     if not municipal:
         appeal = (designation_from_court_id(court_id[:4]), f"{province.name}{city}中级人民法院")
     return SynthCourt(
-        court_id, designation, name, province.code, court_id.ljust(6, "0"), place,
-        {"court_id": court_id, "designation": designation}, trial or (designation, name),
-        appeal, (f"{_place(city)}仲裁委员会", _place(city)),
-    )  # fmt: skip
+        court_id,
+        designation,
+        name,
+        province.code,
+        court_id.ljust(6, "0"),
+        place,
+        {"court_id": court_id, "designation": designation},
+        trial or (designation, name),
+        appeal,
+        (f"{_place(city)}仲裁委员会", _place(city)),
+    )
 
 
 def _parse_courts() -> dict[str, list[SynthCourt]]:
@@ -430,16 +479,33 @@ def synth_court(court_id: str, name: str | None = None) -> SynthCourt:
     area = next((c for c in neighbours if c.court_id.startswith(court_id)), neighbours[0])
     own_name = name or f"{BY_CODE[court_id[:2]].name}{designation}人民法院"
     return SynthCourt(
-        court_id, designation, own_name, area.province, area.region, area.place,
-        {"court_id": court_id, "designation": designation}, area.trial, area.appeal,
+        court_id,
+        designation,
+        own_name,
+        area.province,
+        area.region,
+        area.place,
+        {"court_id": court_id, "designation": designation},
+        area.trial,
+        area.appeal,
         area.arbitration,
-    )  # fmt: skip
+    )
 
 
 def _with_name(court: SynthCourt, name: str) -> SynthCourt:
     trial = (court.designation, name) if court.trial[0] == court.designation else court.trial
-    return SynthCourt(court.court_id, court.designation, name, court.province, court.region,
-                      court.place, court.record, trial, court.appeal, court.arbitration)  # fmt: skip
+    return SynthCourt(
+        court.court_id,
+        court.designation,
+        name,
+        court.province,
+        court.region,
+        court.place,
+        court.record,
+        trial,
+        court.appeal,
+        court.arbitration,
+    )
 
 
 def _id_regions() -> dict[tuple[str, int], tuple[str, ...]]:
@@ -596,8 +662,12 @@ class _Generator:
     def organisation(r: Any, court: SynthCourt) -> tuple[str, str]:
         """(name, unified social credit code) of an enterprise registered in the court's area."""
         trade = _TRADE_NAME[int(r() * len(_TRADE_NAME))] + _TRADE_NAME[int(r() * len(_TRADE_NAME))]
-        name = (court.place + trade + _INDUSTRY[int(r() * len(_INDUSTRY))]
-                + _FORMS[int(r() * len(_FORMS))])  # fmt: skip
+        name = (
+            court.place
+            + trade
+            + _INDUSTRY[int(r() * len(_INDUSTRY))]
+            + _FORMS[int(r() * len(_FORMS))]
+        )
         body = "MA" + "".join(_USCC_ALPHABET[int(r() * 31)] for _ in range(6))
         first17 = f"91{court.region}{body}{organisation_code_check(body)}"
         return name, first17 + credit_code_check(first17)
@@ -606,8 +676,13 @@ class _Generator:
         """The creditor who applied for the listing: a bank branch of the area or a person."""
         if r() < 0.4:
             name, number = self.person(r, listed, court.province)
-            return {"kind": "PERSON", "name": name, "id_number": number, "id_type": None,
-                    "nationality": None}  # fmt: skip
+            return {
+                "kind": "PERSON",
+                "name": name,
+                "id_number": number,
+                "id_type": None,
+                "nationality": None,
+            }
         key = (court.region, int(r() * len(_BANKS)))
         found = self._applicants.get(key)
         if found is None:
@@ -615,8 +690,13 @@ class _Generator:
             _, code = self.organisation(own, court)
             city = court.arbitration[1]
             name = f"{_BANKS[key[1]]}股份有限公司{city}分行"
-            found = {"kind": "ORGANISATION", "name": name, "id_number": code, "id_type": None,
-                     "nationality": None}  # fmt: skip
+            found = {
+                "kind": "ORGANISATION",
+                "name": name,
+                "id_number": code,
+                "id_type": None,
+                "nationality": None,
+            }
             self._applicants[key] = found
         return found
 
@@ -659,17 +739,32 @@ class _Generator:
         if r() < ORGANISATION_SHARE:
             name, number_id = self.organisation(r, court)
             representative, representative_id = self.person(r, listed, court.province)
-            debtor = {"kind": "ORGANISATION", "name": name, "id_number": number_id,
-                      "id_type": None, "nationality": None}  # fmt: skip
+            debtor = {
+                "kind": "ORGANISATION",
+                "name": name,
+                "id_number": number_id,
+                "id_type": None,
+                "nationality": None,
+            }
         else:
             name, number_id = self.person(r, listed, court.province)
-            debtor = {"kind": "PERSON", "name": name, "id_number": number_id, "id_type": None,
-                      "nationality": None}  # fmt: skip
+            debtor = {
+                "kind": "PERSON",
+                "name": name,
+                "id_number": number_id,
+                "id_type": None,
+                "nationality": None,
+            }
         amount = round(10 ** (3 + 3.7 * r() ** 1.4), -2 if r() < 0.7 else 2)
         payload = {
             "entry_id": eid,
-            "case_number": {"text": case_text, "year": case_year, "court_id": court.court_id,
-                            "type_code": type_code, "sequence": sequence},
+            "case_number": {
+                "text": case_text,
+                "year": case_year,
+                "court_id": court.court_id,
+                "type_code": type_code,
+                "sequence": sequence,
+            },
             "listing_court": court.record,
             "debtor": debtor,
             "legal_representative": representative,
@@ -684,14 +779,17 @@ class _Generator:
             "title_number": title_number,
             "filed_at": _at(filed, 32400 + r() * 28800),  # 09:00-17:00
             "listed_at": _at(listed, 30600 + r() * 34200),  # 08:30-18:00
-        }  # fmt: skip
+        }
         return payload, court, listed
 
     def listing(self, r: Any, eid: str) -> dict[str, Any]:
         payload, court, listed = self.common(r, eid)
         applicant = self.applicant(r, court, listed) if r() < APPLICANT_SHARE else None
-        payload |= {"applicant": applicant, "security_provided": False,
-                    "sealed_property_sufficient": False}  # fmt: skip
+        payload |= {
+            "applicant": applicant,
+            "security_provided": False,
+            "sealed_property_sufficient": False,
+        }
         return payload
 
     def entry(self, r: Any, eid: str) -> dict[str, Any]:
@@ -708,9 +806,19 @@ class _Generator:
 
 
 _BANKS = (
-    "中国工商银行", "中国农业银行", "中国银行", "中国建设银行", "交通银行", "中国邮政储蓄银行",
-    "招商银行", "兴业银行", "中信银行", "上海浦东发展银行", "中国民生银行", "平安银行",
-)  # fmt: skip
+    "中国工商银行",
+    "中国农业银行",
+    "中国银行",
+    "中国建设银行",
+    "交通银行",
+    "中国邮政储蓄银行",
+    "招商银行",
+    "兴业银行",
+    "中信银行",
+    "上海浦东发展银行",
+    "中国民生银行",
+    "平安银行",
+)
 
 
 def _payloads(

@@ -44,17 +44,73 @@ NATIONAL_COURTS = 3_500
 # courts, 京01-京04 and so on), and county-level divisions (2020, roughly), which the basic
 # courts follow. 兵团 (66): its divisions' intermediate courts and its basic courts.
 _PREFECTURES: dict[str, int] = {
-    "11": 4, "12": 3, "13": 11, "14": 11, "15": 12, "21": 14, "22": 9, "23": 13, "31": 3,
-    "32": 13, "33": 11, "34": 16, "35": 9, "36": 11, "37": 16, "41": 17, "42": 17, "43": 14,
-    "44": 21, "45": 14, "46": 4, "50": 5, "51": 21, "52": 9, "53": 16, "54": 7, "61": 10,
-    "62": 14, "63": 8, "64": 5, "65": 14, "66": 14,
-}  # fmt: skip
+    "11": 4,
+    "12": 3,
+    "13": 11,
+    "14": 11,
+    "15": 12,
+    "21": 14,
+    "22": 9,
+    "23": 13,
+    "31": 3,
+    "32": 13,
+    "33": 11,
+    "34": 16,
+    "35": 9,
+    "36": 11,
+    "37": 16,
+    "41": 17,
+    "42": 17,
+    "43": 14,
+    "44": 21,
+    "45": 14,
+    "46": 4,
+    "50": 5,
+    "51": 21,
+    "52": 9,
+    "53": 16,
+    "54": 7,
+    "61": 10,
+    "62": 14,
+    "63": 8,
+    "64": 5,
+    "65": 14,
+    "66": 14,
+}
 _COUNTIES: dict[str, int] = {
-    "11": 16, "12": 16, "13": 167, "14": 117, "15": 103, "21": 100, "22": 60, "23": 121,
-    "31": 16, "32": 95, "33": 90, "34": 104, "35": 84, "36": 100, "37": 136, "41": 157,
-    "42": 103, "43": 122, "44": 122, "45": 111, "46": 25, "50": 38, "51": 183, "52": 88,
-    "53": 129, "54": 74, "61": 107, "62": 86, "63": 44, "64": 22, "65": 107, "66": 40,
-}  # fmt: skip
+    "11": 16,
+    "12": 16,
+    "13": 167,
+    "14": 117,
+    "15": 103,
+    "21": 100,
+    "22": 60,
+    "23": 121,
+    "31": 16,
+    "32": 95,
+    "33": 90,
+    "34": 104,
+    "35": 84,
+    "36": 100,
+    "37": 136,
+    "41": 157,
+    "42": 103,
+    "43": 122,
+    "44": 122,
+    "45": 111,
+    "46": 25,
+    "50": 38,
+    "51": 183,
+    "52": 88,
+    "53": 129,
+    "54": 74,
+    "61": 107,
+    "62": 86,
+    "63": 44,
+    "64": 22,
+    "65": 107,
+    "66": 40,
+}
 _MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
 # Special courts (法院组织法 (2018 修订) 第十五条): province code -> numbers seated there.
 _SPECIAL_KINDS = {
@@ -64,29 +120,63 @@ _SPECIAL_KINDS = {
     "74": "金融法院",
 }
 _SPECIAL: dict[str, tuple[str, ...]] = {
-    "11": ("71", "73", "74"), "12": ("71", "72"), "21": ("71", "72"), "22": ("71",),
-    "23": ("71",), "31": ("71", "72", "73", "74"), "32": ("71",), "33": ("72",),
-    "35": ("71", "72"), "37": ("71", "72"), "41": ("71",), "42": ("71", "72"), "43": ("71",),
-    "44": ("71", "72", "73"), "45": ("71", "72"), "46": ("72", "73"), "50": ("74",),
-    "51": ("71",), "53": ("71",), "61": ("71",), "62": ("71",), "65": ("71",),
-}  # fmt: skip
+    "11": ("71", "73", "74"),
+    "12": ("71", "72"),
+    "21": ("71", "72"),
+    "22": ("71",),
+    "23": ("71",),
+    "31": ("71", "72", "73", "74"),
+    "32": ("71",),
+    "33": ("72",),
+    "35": ("71", "72"),
+    "37": ("71", "72"),
+    "41": ("71",),
+    "42": ("71", "72"),
+    "43": ("71",),
+    "44": ("71", "72", "73"),
+    "45": ("71", "72"),
+    "46": ("72", "73"),
+    "50": ("74",),
+    "51": ("71",),
+    "53": ("71",),
+    "61": ("71",),
+    "62": ("71",),
+    "65": ("71",),
+}
 # Characters names are drawn from (two each): common in Chinese place names.
 _NAME_CHARS = (
     "安平宁阳江河山城东西南北新永长丰德兴化临清泉林湖海州通昌华定武乐康宜龙凤台水石云明"
     "广福庆吉远泰和成文白黄金青松桂春溪源沙川峰"
 )
 _NATIONAL_BANKS = (
-    ("abc", "中国农业银行股份有限公司"), ("boc", "中国银行股份有限公司"),
-    ("ccb", "中国建设银行股份有限公司"), ("bocom", "交通银行股份有限公司"),
-    ("psbc", "中国邮政储蓄银行股份有限公司"), ("cmb", "招商银行股份有限公司"),
-    ("citic", "中信银行股份有限公司"), ("ceb", "中国光大银行股份有限公司"),
-    ("cmbc", "中国民生银行股份有限公司"), ("cib", "兴业银行股份有限公司"),
-    ("spdb", "上海浦东发展银行股份有限公司"), ("pab", "平安银行股份有限公司"),
-    ("hxb", "华夏银行股份有限公司"), ("cgb", "广发银行股份有限公司"),
-    ("czb", "浙商银行股份有限公司"), ("cbhb", "渤海银行股份有限公司"),
-)  # fmt: skip
-_BANK_FIELDS = ("entry_id", "case_number", "listing_court", "debtor", "ground", "period_months",
-                "listed_at", "delisted_at", "reason")  # fmt: skip
+    ("abc", "中国农业银行股份有限公司"),
+    ("boc", "中国银行股份有限公司"),
+    ("ccb", "中国建设银行股份有限公司"),
+    ("bocom", "交通银行股份有限公司"),
+    ("psbc", "中国邮政储蓄银行股份有限公司"),
+    ("cmb", "招商银行股份有限公司"),
+    ("citic", "中信银行股份有限公司"),
+    ("ceb", "中国光大银行股份有限公司"),
+    ("cmbc", "中国民生银行股份有限公司"),
+    ("cib", "兴业银行股份有限公司"),
+    ("spdb", "上海浦东发展银行股份有限公司"),
+    ("pab", "平安银行股份有限公司"),
+    ("hxb", "华夏银行股份有限公司"),
+    ("cgb", "广发银行股份有限公司"),
+    ("czb", "浙商银行股份有限公司"),
+    ("cbhb", "渤海银行股份有限公司"),
+)
+_BANK_FIELDS = (
+    "entry_id",
+    "case_number",
+    "listing_court",
+    "debtor",
+    "ground",
+    "period_months",
+    "listed_at",
+    "delisted_at",
+    "reason",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,23 +253,34 @@ def _basic_numbers(rng: random.Random, count: int) -> list[str]:
 def _province_courts(code: str, basic: int, rng: random.Random) -> Iterator[Court]:
     province = BY_CODE[code]
     names = _Names(rng)
-    yield Court(code, province.abbr, f"{province.name}高级人民法院", province.name,
-                CourtLevel.HIGH)  # fmt: skip
+    yield Court(code, province.abbr, f"{province.name}高级人民法院", province.name, CourtLevel.HIGH)
     prefectures = _PREFECTURES[code]
     city_names = []
     for p in range(1, prefectures + 1):
         city = f"第{_numeral(p)}师" if code == "66" else f"{names.take()}市"
         city_names.append(city)
         court_id = f"{code}{p:02d}"
-        name = (f"{province.name}第{_numeral(p)}中级人民法院" if code in _MUNICIPALITIES else
-                f"{province.name}{city}中级人民法院")  # fmt: skip
-        yield Court(court_id, designation_from_court_id(court_id), name, province.name,
-                    CourtLevel.INTERMEDIATE)  # fmt: skip
+        name = (
+            f"{province.name}第{_numeral(p)}中级人民法院"
+            if code in _MUNICIPALITIES
+            else f"{province.name}{city}中级人民法院"
+        )
+        yield Court(
+            court_id,
+            designation_from_court_id(court_id),
+            name,
+            province.name,
+            CourtLevel.INTERMEDIATE,
+        )
     for number in _SPECIAL.get(code, ()):
         court_id = f"{code}{number}"
-        yield Court(court_id, designation_from_court_id(court_id),
-                    f"{province.name}{_SPECIAL_KINDS[number]}", province.name,
-                    CourtLevel.SPECIAL)  # fmt: skip
+        yield Court(
+            court_id,
+            designation_from_court_id(court_id),
+            f"{province.name}{_SPECIAL_KINDS[number]}",
+            province.name,
+            CourtLevel.SPECIAL,
+        )
     # a municipality's districts and counties are all under its 01 (京0101 东城区人民法院)
     homes = [1] if code in _MUNICIPALITIES else list(range(1, prefectures + 1))
     for home, count in zip(homes, _split(rng, basic, len(homes)), strict=True):
@@ -190,16 +291,19 @@ def _province_courts(code: str, basic: int, rng: random.Random) -> Iterator[Cour
             kind = "区" if number < "21" else "县" if number < "81" else "市"
             label = "垦区" if code == "66" else kind
             name = f"{province.name}{city}{local.take()}{label}人民法院"
-            yield Court(court_id, designation_from_court_id(court_id), name, province.name,
-                        CourtLevel.BASIC)  # fmt: skip
+            yield Court(
+                court_id, designation_from_court_id(court_id), name, province.name, CourtLevel.BASIC
+            )
 
 
 def _banks(count: int) -> Iterator[tuple[Agency, Feed]]:
     pool = [(i, n) for i, n in _NATIONAL_BANKS]
     pool += [(f"rcu-{p.code}", f"{p.name}农村信用社联合社") for p in PROVINCES]
     for agency_id, name in pool[:count]:
-        yield Agency(agency_id, name, AgencyKind.BANK), Feed(agency_id, "blacklist", (),
-                                                             _BANK_FIELDS)  # fmt: skip
+        yield (
+            Agency(agency_id, name, AgencyKind.BANK),
+            Feed(agency_id, "blacklist", (), _BANK_FIELDS),
+        )
 
 
 def national_directory(
@@ -223,8 +327,9 @@ def national_directory(
     shipped = {c.id for c in base.courts}
     extra = len(order) - sizes.courts
     if extra > 0:  # the shipped courts beyond the generated ones
-        drop = [c.id for c in reversed(order) if c.level is CourtLevel.BASIC
-                and c.id not in shipped][:extra]  # fmt: skip
+        drop = [
+            c.id for c in reversed(order) if c.level is CourtLevel.BASIC and c.id not in shipped
+        ][:extra]
         gone = set(drop)
         order = [c for c in order if c.id not in gone]
     agencies = list(base.agencies)
@@ -269,8 +374,10 @@ def render(directory: Directory, seed: int) -> str:
     lines += ["", "feeds:"]
     for f in directory.feeds:
         kinds = f", kinds: [{', '.join(f.kinds)}]" if f.kinds else ""
-        lines.append(f"  - {{agency: {_scalar(f.agency)}, flow: {f.flow}{kinds}, "
-                     f"fields: [{', '.join(f.fields)}]}}")  # fmt: skip
+        lines.append(
+            f"  - {{agency: {_scalar(f.agency)}, flow: {f.flow}{kinds}, "
+            f"fields: [{', '.join(f.fields)}]}}"
+        )
     lines += ["", "groups:"]
     for name, members in directory.groups.items():
         lines.append(f"  {name}: [{', '.join(_scalar(m) for m in members)}]")

@@ -138,8 +138,14 @@ def create_app(
         return found
 
     Principal = Annotated[str, Depends(principal)]
-    mount_dashboard(app, queries=queries, directory=directory, region_scope=region_scope,
-                    principal=principal, state_dir=state_dir)  # fmt: skip
+    mount_dashboard(
+        app,
+        queries=queries,
+        directory=directory,
+        region_scope=region_scope,
+        principal=principal,
+        state_dir=state_dir,
+    )
 
     def own(who: str, principal: str) -> None:
         if who != principal:
@@ -167,8 +173,9 @@ def create_app(
                 seen = accepted.get((who, event_id))
             if seen is not None:
                 if seen[0] != digest:
-                    raise ApiError(409, "EVENT_ID_CONFLICT",
-                                   f"id {event_id} was sent before with another body")  # fmt: skip
+                    raise ApiError(
+                        409, "EVENT_ID_CONFLICT", f"id {event_id} was sent before with another body"
+                    )
                 return JSONResponse(seen[1].model_dump(), status_code=200)
         client = client_of(who)
         try:
@@ -177,8 +184,9 @@ def create_app(
             sent = client.send_record(body.type, payload, event_id=event_id)
         except CourtbusError as exc:
             raise ApiError(status_of(exc), exc.code, exc.reason) from exc
-        answer = Accepted(id=sent.event_id, key=sent.key, partition=sent.partition,
-                          offset=sent.offset)  # fmt: skip
+        answer = Accepted(
+            id=sent.event_id, key=sent.key, partition=sent.partition, offset=sent.offset
+        )
         if event_id is not None:
             with lock:
                 accepted[(who, event_id)] = (digest, answer)
@@ -199,21 +207,35 @@ def create_app(
         found: list[dict[str, Any]] = []
         try:
             page, nexts = read_page(
-                conn, topic, limit=max(1, min(limit, 1000)), after=parse_cursor(after),
+                conn,
+                topic,
+                limit=max(1, min(limit, 1000)),
+                after=parse_cursor(after),
                 since_ms=int(since.timestamp() * 1000) if since is not None else None,
-            )  # fmt: skip
+            )
             for raw in page:
                 event = client.decode(raw) if projected else client.envelope.read(raw)
                 if event.headers is None:  # a feed's tombstone: the entry left the feed
-                    found.append({"partition": raw.partition, "offset": raw.offset,
-                                  "key": (raw.key or b"").decode(), "tombstone": True})  # fmt: skip
+                    found.append(
+                        {
+                            "partition": raw.partition,
+                            "offset": raw.offset,
+                            "key": (raw.key or b"").decode(),
+                            "tombstone": True,
+                        }
+                    )
                 else:
-                    found.append({
-                        "id": event.headers.id, "type": event.record,
-                        "source": event.headers.source, "partition": event.partition,
-                        "offset": event.offset, "key": event.key,
-                        "payload": json.loads(json.dumps(event.payload, default=str)),
-                    })  # fmt: skip
+                    found.append(
+                        {
+                            "id": event.headers.id,
+                            "type": event.record,
+                            "source": event.headers.source,
+                            "partition": event.partition,
+                            "offset": event.offset,
+                            "key": event.key,
+                            "payload": json.loads(json.dumps(event.payload, default=str)),
+                        }
+                    )
         except CourtbusError as exc:
             raise ApiError(status_of(exc), exc.code, exc.reason) from exc
         return {"items": found, "next": format_cursor(nexts)}

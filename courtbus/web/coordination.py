@@ -133,10 +133,12 @@ def mount_coordination(
         the report deadline passed unended; ``older_than_days``: requested that long ago."""
         region, q = scope(who)
         where: dict[str, Any] = {
-            "court": court, "state": state, "region": narrowed(region, court, province),
+            "court": court,
+            "state": state,
+            "region": narrowed(region, court, province),
             "overdue_at": datetime.now(UTC) if overdue else None,
             "requested_before": ago(older_than_days),
-        }  # fmt: skip
+        }
         rows = read(lambda: q.delegations(**where, limit=bounded(limit), offset=offset))
         return page(rows, read(lambda: q.delegation_count(**where)), offset)
 
@@ -168,9 +170,11 @@ def mount_coordination(
         ago."""
         region, q = scope(who)
         where: dict[str, Any] = {
-            "court": court, "status": status, "region": narrowed(region, court, province),
+            "court": court,
+            "status": status,
+            "region": narrowed(region, court, province),
             "listed_before": ago(older_than_days),
-        }  # fmt: skip
+        }
         rows = read(lambda: q.blacklist_entries(**where, limit=bounded(limit), offset=offset))
         return page(rows, read(lambda: q.blacklist_count(**where)), offset)
 
@@ -199,10 +203,13 @@ def mount_coordination(
         first, with the agencies' answers; ``awaiting_ack``: an agency has not answered yet."""
         region, q = scope(who)
         where: dict[str, Any] = {
-            "court": court, "status": status, "kind": kind,
-            "region": narrowed(region, court, province), "awaiting_ack": awaiting_ack,
+            "court": court,
+            "status": status,
+            "kind": kind,
+            "region": narrowed(region, court, province),
+            "awaiting_ack": awaiting_ack,
             "issued_before": ago(older_than_days),
-        }  # fmt: skip
+        }
         rows = read(lambda: q.restrictions(**where, limit=bounded(limit), offset=offset))
         return page(rows, read(lambda: q.restriction_count(**where)), offset)
 
@@ -229,9 +236,11 @@ def mount_coordination(
         change first; ``state`` (repeatable), e.g. ``OBJECTION_WINDOW``."""
         region, q = scope(who)
         where: dict[str, Any] = {
-            "court": court, "region": narrowed(region, court, province),
-            "states": tuple(state) if state else None, "started_before": ago(older_than_days),
-        }  # fmt: skip
+            "court": court,
+            "region": narrowed(region, court, province),
+            "states": tuple(state) if state else None,
+            "started_before": ago(older_than_days),
+        }
         rows = read(lambda: q.distributions(**where, limit=bounded(limit), offset=offset))
         return page(rows, read(lambda: q.distribution_count(**where)), offset)
 
@@ -255,14 +264,21 @@ def mount_coordination(
         """Records refused from the region's courts' outboxes (the SPC: every topic's), oldest
         first: where each came from, its code and (masked) reason, when; never its bytes."""
         region, q = scope(who)
-        rows = read(lambda: q.dead_letters(code=code, region=region, limit=bounded(limit),
-                                           offset=offset))  # fmt: skip
+        rows = read(
+            lambda: q.dead_letters(code=code, region=region, limit=bounded(limit), offset=offset)
+        )
         items = [
-            {"id": r.id, "source_topic": r.source_topic, "source_partition": r.source_partition,
-             "source_offset": r.source_offset, "code": r.code, "reason": r.reason,
-             "dead_at": r.dead_at}
+            {
+                "id": r.id,
+                "source_topic": r.source_topic,
+                "source_partition": r.source_partition,
+                "source_offset": r.source_offset,
+                "code": r.code,
+                "reason": r.reason,
+                "dead_at": r.dead_at,
+            }
             for r in rows
-        ]  # fmt: skip
+        ]
         return page(items, read(lambda: q.dead_letter_count(code=code, region=region)), offset)
 
     @app.get("/v1/coordination/watchdog-alerts", tags=["coordination"])

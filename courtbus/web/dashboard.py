@@ -93,10 +93,15 @@ def mount_dashboard(
             return _refusal(503, "STORE_NOT_CONFIGURED", "no read model (COURTBUS_STORE_URL)")
         region = region_for(who, scope)
         try:
-            return regions.get(who, lambda: build_summary(
-                summaries, region, directory,
-                services=services.get("all", lambda: scrape_services(state_dir)),
-            ))  # fmt: skip
+            return regions.get(
+                who,
+                lambda: build_summary(
+                    summaries,
+                    region,
+                    directory,
+                    services=services.get("all", lambda: scrape_services(state_dir)),
+                ),
+            )
         except CourtbusError as exc:
             return _refusal(503, exc.code, exc.reason)
 

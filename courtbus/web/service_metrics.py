@@ -100,10 +100,18 @@ def scrape_services(state_dir: Path | None = None) -> list[dict[str, Any]]:
     ``dead_lettered``. Never raises for a service that is away."""
     merged: dict[str, dict[str, Any]] = {}
     for target in live_targets(state_dir or state_dir_from_env()):
-        row = merged.setdefault(target.flow, {
-            "service": target.flow, "workers": 0, "answering": 0, "lag": 0.0,
-            "records_in": 0.0, "dead_lettered": 0.0, "buckets": {},
-        })  # fmt: skip
+        row = merged.setdefault(
+            target.flow,
+            {
+                "service": target.flow,
+                "workers": 0,
+                "answering": 0,
+                "lag": 0.0,
+                "records_in": 0.0,
+                "dead_lettered": 0.0,
+                "buckets": {},
+            },
+        )
         row["workers"] += 1
         try:
             answer = httpx.get(f"http://{target.address}/metrics", timeout=SCRAPE_TIMEOUT_S)

@@ -31,8 +31,12 @@ from courtbus.store.summary import BUCKETS, SummaryQueries
 Sees = Callable[[str], bool]
 # Open delegations by age since the request: (label, up to this many days).
 AGES: tuple[tuple[str, float], ...] = (
-    ("1天内", 1), ("1–7天", 7), ("7–15天", 15), ("15–30天", 30), ("30天以上", float("inf")),
-)  # fmt: skip
+    ("1天内", 1),
+    ("1–7天", 7),
+    ("7–15天", 15),
+    ("15–30天", 30),
+    ("30天以上", float("inf")),
+)
 OBJECTION_STATES = frozenset({DistributionState.PLAN_ISSUED, DistributionState.OBJECTION_WINDOW})
 # 异议 → 反对 → 起诉: the windows of Arts. 509-510, after the objection window itself
 LATER_WINDOWS = frozenset({DistributionState.OPPOSITION_WINDOW, DistributionState.SUIT_WINDOW})
@@ -103,8 +107,12 @@ def _floor(at: datetime, size: str) -> datetime:
 def _before(at: datetime, size: str) -> datetime:
     if size == "month":
         return (at - timedelta(days=1)).replace(day=1)
-    return at - {"minute": timedelta(minutes=1), "hour": timedelta(hours=1),
-                 "day": timedelta(days=1)}[size]  # fmt: skip
+    return (
+        at
+        - {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}[
+            size
+        ]
+    )
 
 
 def bucket_keys(first: datetime | None, now: datetime, size: str) -> list[str]:
@@ -144,8 +152,11 @@ def delegation_summary(
     def mine(req: str, exe: str) -> bool:
         return sees(req) or sees(exe)
 
-    open_rows = [r for r in q.open_delegations(OPEN_EXCLUDED, region.scope)
-                 if mine(r.requesting_court, r.executing_court)]  # fmt: skip
+    open_rows = [
+        r
+        for r in q.open_delegations(OPEN_EXCLUDED, region.scope)
+        if mine(r.requesting_court, r.executing_court)
+    ]
     by_state: Counter[str] = Counter(r.state for r in open_rows)
     ages: dict[str, dict[str, Any]] = {
         label: {"label": label, "count": 0, "overdue": 0} for label, _ in AGES
@@ -159,14 +170,21 @@ def delegation_summary(
         if passed:
             ages[label]["overdue"] += 1
             kind, due = passed[-1]
-            overdue.append({
-                "delegation_id": r.delegation_id, "case_number": r.case_number,
-                "requesting_court": r.requesting_court, "executing_court": r.executing_court,
-                "requesting_name": _court_name(directory, r.requesting_court),
-                "executing_name": _court_name(directory, r.executing_court),
-                "state": r.state, "matter": r.matter, "deadline": kind, "due": due.isoformat(),
-                "overdue_hours": round((now - due).total_seconds() / 3600, 1),
-            })  # fmt: skip
+            overdue.append(
+                {
+                    "delegation_id": r.delegation_id,
+                    "case_number": r.case_number,
+                    "requesting_court": r.requesting_court,
+                    "executing_court": r.executing_court,
+                    "requesting_name": _court_name(directory, r.requesting_court),
+                    "executing_name": _court_name(directory, r.executing_court),
+                    "state": r.state,
+                    "matter": r.matter,
+                    "deadline": kind,
+                    "due": due.isoformat(),
+                    "overdue_hours": round((now - due).total_seconds() / 3600, 1),
+                }
+            )
     overdue.sort(key=lambda o: -float(o["overdue_hours"]))
     pairs = [p for p in q.delegation_pairs(region.scope) if mine(p[0], p[1])]
     provinces = sorted({_province(c) for req, exe, _s, _n in pairs for c in (req, exe)})
@@ -208,11 +226,16 @@ def _escalations(q: SummaryQueries, region: Region, directory: Directory) -> dic
         if step == "DelegationEscalated":
             superior = superior_of(exe)
             latest[did] = {
-                "delegation_id": did, "requesting_court": req, "executing_court": exe,
-                "superior_court": superior, "superior_name": _court_name(directory, superior),
-                "executing_name": _court_name(directory, exe), "state": state,
-                "escalated_at": time.isoformat(), "answered": False,
-            }  # fmt: skip
+                "delegation_id": did,
+                "requesting_court": req,
+                "executing_court": exe,
+                "superior_court": superior,
+                "superior_name": _court_name(directory, superior),
+                "executing_name": _court_name(directory, exe),
+                "state": state,
+                "escalated_at": time.isoformat(),
+                "answered": False,
+            }
         elif did in latest:
             latest[did]["answered"] = True
     items = sorted(latest.values(), key=lambda e: str(e["escalated_at"]), reverse=True)
@@ -258,8 +281,9 @@ def blacklist_summary(q: SummaryQueries, region: Region, now: datetime) -> dict[
     series = []
     for key in keys:
         running += listed[key] - gone[key]
-        series.append({"bucket": key, "listed": listed[key], "delisted": gone[key],
-                       "active": running})  # fmt: skip
+        series.append(
+            {"bucket": key, "listed": listed[key], "delisted": gone[key], "active": running}
+        )
     return {
         "active": active,
         "delisted": delisted,
@@ -288,30 +312,44 @@ def restriction_summary(q: SummaryQueries, region: Region, directory: Directory)
     awaiting: dict[str, dict[str, Any]] = {}
     for court, agency, target, state, n in q.pending_acks(region.scope):
         if sees(court):
-            row = awaiting.setdefault(agency, {"agency": agency, "pending": 0, "overdue": 0,
-                                               "issue": 0, "lift": 0})  # fmt: skip
+            row = awaiting.setdefault(
+                agency, {"agency": agency, "pending": 0, "overdue": 0, "issue": 0, "lift": 0}
+            )
             row["overdue" if state == "OVERDUE" else "pending"] += n
             row["lift" if target == "LIFT" else "issue"] += n
     for row in awaiting.values():
-        row["name"] = next((a.name for a in directory.agencies if a.id == row["agency"]),
-                           row["agency"])  # fmt: skip
+        row["name"] = next(
+            (a.name for a in directory.agencies if a.id == row["agency"]), row["agency"]
+        )
     counts: Counter[str] = Counter()
     for court, agency, n in q.interception_counts(region.scope):
         if sees(court):
             counts[agency] += n
     recent = [
-        {"court": court, "court_name": _court_name(directory, court), "case_number": case,
-         "kind": kind, "agency": agency, "channel": channel,
-         "location": mask_ids_in_text(location), "at": at.isoformat()}
+        {
+            "court": court,
+            "court_name": _court_name(directory, court),
+            "case_number": case,
+            "kind": kind,
+            "agency": agency,
+            "channel": channel,
+            "location": mask_ids_in_text(location),
+            "at": at.isoformat(),
+        }
         for court, case, kind, agency, channel, location, at in q.interceptions(region.scope)
         if sees(court)
-    ][:LIST_LIMIT]  # fmt: skip
+    ][:LIST_LIMIT]
     watchdog: list[dict[str, Any]] = [
-        {"court": court, "court_name": _court_name(directory, court),
-         "case_number": mask_ids_in_text(case), "alerts": n, "latest": latest.isoformat()}
+        {
+            "court": court,
+            "court_name": _court_name(directory, court),
+            "case_number": mask_ids_in_text(case),
+            "alerts": n,
+            "latest": latest.isoformat(),
+        }
         for court, case, n, latest in q.watchdog_counts(region.scope)
         if sees(court)
-    ]  # fmt: skip
+    ]
     watchdog.sort(key=lambda w: str(w["latest"]), reverse=True)
     return {
         "active": active,
@@ -332,18 +370,29 @@ def restriction_summary(q: SummaryQueries, region: Region, directory: Directory)
 def distribution_summary(q: SummaryQueries, region: Region, directory: Directory) -> dict[str, Any]:
     """Distributions (参与分配) in their objection window, in a later window (opposition, suit),
     with a plan pending (no plan out yet, or one to revise), by state."""
-    live = [d for d in q.live_distributions(DISTRIBUTION_ENDED, region.scope)
-            if region.sees(d.presiding_court) or any(region.sees(c) for c in d.claim_courts)]  # fmt: skip
+    live = [
+        d
+        for d in q.live_distributions(DISTRIBUTION_ENDED, region.scope)
+        if region.sees(d.presiding_court) or any(region.sees(c) for c in d.claim_courts)
+    ]
     by_state: Counter[str] = Counter(d.state for d in live)
-    ended = sum(n for court, state, n in q.distribution_states(region.scope)
-                if state in DISTRIBUTION_ENDED and region.sees(court))  # fmt: skip
+    ended = sum(
+        n
+        for court, state, n in q.distribution_states(region.scope)
+        if state in DISTRIBUTION_ENDED and region.sees(court)
+    )
     items = [
-        {"distribution_id": d.distribution_id, "case_number": d.case_number,
-         "presiding_court": d.presiding_court,
-         "presiding_name": _court_name(directory, d.presiding_court), "state": d.state,
-         "claims": len(d.claim_courts), "updated_at": d.updated_at.isoformat()}
+        {
+            "distribution_id": d.distribution_id,
+            "case_number": d.case_number,
+            "presiding_court": d.presiding_court,
+            "presiding_name": _court_name(directory, d.presiding_court),
+            "state": d.state,
+            "claims": len(d.claim_courts),
+            "updated_at": d.updated_at.isoformat(),
+        }
         for d in live
-    ]  # fmt: skip
+    ]
     return {
         "live": len(live),
         "ended": ended,

@@ -57,8 +57,12 @@ class TokenStore:
         entries = raw.get("tokens", []) if isinstance(raw, dict) else None
         found: dict[str, str] = {}
         for entry in entries if isinstance(entries, list) else [None]:
-            if not (isinstance(entry, dict) and isinstance(entry.get("principal"), str)
-                    and isinstance(entry.get("sha256"), str) and len(entry["sha256"]) == 64):  # fmt: skip
+            if not (
+                isinstance(entry, dict)
+                and isinstance(entry.get("principal"), str)
+                and isinstance(entry.get("sha256"), str)
+                and len(entry["sha256"]) == 64
+            ):
                 raise ConfigError(
                     f"{path}: each token needs a principal and the sha256 of the token",
                     code="WEB_TOKENS_INVALID",

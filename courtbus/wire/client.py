@@ -221,9 +221,11 @@ def read_from_start(
     Stops after ``timeout_s`` seconds without a new record (None: waits for ever).
     """
     consumer = KafkaConsumer(
-        **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed",
+        **conn.kafka_settings(),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
         consumer_timeout_ms=int(timeout_s * 1000) if timeout_s is not None else float("inf"),
-    )  # fmt: skip
+    )
     try:
         parts = [
             TopicPartition(t, p)

@@ -119,10 +119,13 @@ class Envelope:
         mtype = by_record(record)
         record_key = (key if key is not None else mtype.key(payload)).encode()
         event = EventHeaders.new(
-            source, mtype.ce_type, mtype.subject(payload),
-            correlation_id=correlation_id, causation_id=causation_id,
+            source,
+            mtype.ce_type,
+            mtype.subject(payload),
+            correlation_id=correlation_id,
+            causation_id=causation_id,
             event_id=bind_event_id(record_key, event_id),
-        )  # fmt: skip
+        )
         value = self.codec.encode(record, payload)
         headers = event.to_kafka()
         if self.signer is not None:
@@ -166,9 +169,16 @@ class Envelope:
             )
         key = raw.key.decode("utf-8", errors="replace") if raw.key is not None else None
         return Event(
-            raw.topic, raw.partition, raw.offset, key, headers, decoded.record, decoded.payload,
-            raw.value, tuple(raw.headers or ()),
-        )  # fmt: skip
+            raw.topic,
+            raw.partition,
+            raw.offset,
+            key,
+            headers,
+            decoded.record,
+            decoded.payload,
+            raw.value,
+            tuple(raw.headers or ()),
+        )
 
 
 class Builder:
@@ -189,8 +199,11 @@ class Builder:
         self.time = datetime.now(UTC)
         stamp = self.time.isoformat().replace("+00:00", "Z")
         self._before_id = ("ce_specversion", SPECVERSION.encode())
-        self._after_id = [("ce_source", source.encode()),
-                          ("ce_type", self._type.ce_type.encode()), ("ce_time", stamp.encode())]  # fmt: skip
+        self._after_id = [
+            ("ce_source", source.encode()),
+            ("ce_type", self._type.ce_type.encode()),
+            ("ce_time", stamp.encode()),
+        ]
         self._last = ("content-type", CONTENT_TYPE.encode())
 
     def build(self, payload: dict[str, Any]) -> OutgoingRecord:
@@ -203,11 +216,23 @@ class Builder:
         key = self._type.key(payload).encode()
         event_id = bound_event_id(key)
         subject = self._type.subject(payload)
-        event = EventHeaders(id=event_id, source=self.source, type=self._type.ce_type,
-                             time=self.time, subject=subject, correlation_id=event_id)  # fmt: skip
+        event = EventHeaders(
+            id=event_id,
+            source=self.source,
+            type=self._type.ce_type,
+            time=self.time,
+            subject=subject,
+            correlation_id=event_id,
+        )
         ident = event_id.encode()
-        headers = [self._before_id, ("ce_id", ident), *self._after_id,
-                   ("ce_subject", subject.encode()), ("ce_correlationid", ident), self._last]  # fmt: skip
+        headers = [
+            self._before_id,
+            ("ce_id", ident),
+            *self._after_id,
+            ("ce_subject", subject.encode()),
+            ("ce_correlationid", ident),
+            self._last,
+        ]
         if self.signer is not None:
             headers = self.signer(headers, value)
         return OutgoingRecord(self.topic, key, value, headers, event)

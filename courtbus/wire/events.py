@@ -56,9 +56,14 @@ class EventHeaders:
         current UTC time."""
         event_id = event_id or str(uuid.uuid4())
         return cls(
-            id=event_id, source=source, type=ce_type, time=datetime.now(UTC), subject=subject,
-            correlation_id=correlation_id or event_id, causation_id=causation_id,
-        )  # fmt: skip
+            id=event_id,
+            source=source,
+            type=ce_type,
+            time=datetime.now(UTC),
+            subject=subject,
+            correlation_id=correlation_id or event_id,
+            causation_id=causation_id,
+        )
 
     @property
     def source_kind(self) -> str:
@@ -151,10 +156,15 @@ class EventHeaders:
             k[3:]: v for k, v in values.items() if k not in _KNOWN and k.startswith("ce_")
         }
         return cls(
-            id=event_id, source=values["ce_source"], type=values["ce_type"], time=time,
-            subject=values.get("ce_subject"), correlation_id=values.get("ce_correlationid"),
-            causation_id=values.get("ce_causationid"), extensions=extensions,
-        )  # fmt: skip
+            id=event_id,
+            source=values["ce_source"],
+            type=values["ce_type"],
+            time=time,
+            subject=values.get("ce_subject"),
+            correlation_id=values.get("ce_correlationid"),
+            causation_id=values.get("ce_causationid"),
+            extensions=extensions,
+        )
 
 
 def sender_court(source: str) -> str | None:

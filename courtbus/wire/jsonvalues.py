@@ -61,12 +61,14 @@ def _fits(schema: Any, value: Any, names: dict[str, Any]) -> bool:
         if schema in names:
             return _fits(names[schema], value, names)
         return {
-            "string": isinstance(value, str), "boolean": isinstance(value, bool),
+            "string": isinstance(value, str),
+            "boolean": isinstance(value, bool),
             "int": isinstance(value, int) and not isinstance(value, bool),
             "long": isinstance(value, int) and not isinstance(value, bool),
-            "float": isinstance(value, int | float), "double": isinstance(value, int | float),
+            "float": isinstance(value, int | float),
+            "double": isinstance(value, int | float),
             "bytes": isinstance(value, bytes | str),
-        }.get(schema, True)  # fmt: skip
+        }.get(schema, True)
     kind = schema.get("type")
     logical = schema.get("logicalType")
     if logical in ("timestamp-millis", "timestamp-micros"):

@@ -15,10 +15,17 @@ from courtbus.config import CCOMPAT_PATH, Connection, check_registry_url
 from courtbus.errors import RegistryError, SchemaError
 
 _CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
-COMPATIBILITY_LEVELS = frozenset({
-    "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
-    "FULL", "FULL_TRANSITIVE",
-})  # fmt: skip
+COMPATIBILITY_LEVELS = frozenset(
+    {
+        "NONE",
+        "BACKWARD",
+        "BACKWARD_TRANSITIVE",
+        "FORWARD",
+        "FORWARD_TRANSITIVE",
+        "FULL",
+        "FULL_TRANSITIVE",
+    }
+)
 
 
 def _registry_answer(resp: httpx.Response) -> bool:
@@ -52,10 +59,12 @@ class RegistryClient:
     ) -> None:
         self.url = check_registry_url(url)
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout_s, headers={"Content-Type": _CONTENT_TYPE},
+            base_url=self.url,
+            timeout=timeout_s,
+            headers={"Content-Type": _CONTENT_TYPE},
             transport=transport,  # tests: an httpx.MockTransport
             **(http or {}),  # TLS and credentials: Connection.http_settings()
-        )  # fmt: skip
+        )
         self._by_id: dict[int, str] = {}
         self._ids: dict[tuple[str, str], int] = {}
 

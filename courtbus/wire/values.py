@@ -22,9 +22,12 @@ def case_number(text: str) -> dict[str, Any]:
     """A ``CaseNumber`` record from its text (raises ValidationError if malformed)."""
     parsed = CaseNumber.parse(text)
     return {
-        "text": str(parsed), "year": parsed.year, "court_id": parsed.court_id,
-        "type_code": parsed.type_code, "sequence": parsed.sequence,
-    }  # fmt: skip
+        "text": str(parsed),
+        "year": parsed.year,
+        "court_id": parsed.court_id,
+        "type_code": parsed.type_code,
+        "sequence": parsed.sequence,
+    }
 
 
 def court(court_id: str) -> dict[str, Any]:

@@ -150,8 +150,13 @@ def declare_changelogs(
         try:
             for name in names:
                 with contextlib.suppress(TopicAlreadyExistsError):
-                    admin.create_topics([NewTopic(name, partitions, -1,
-                                                  topic_configs={"cleanup.policy": "compact"})])  # fmt: skip
+                    admin.create_topics(
+                        [
+                            NewTopic(
+                                name, partitions, -1, topic_configs={"cleanup.policy": "compact"}
+                            )
+                        ]
+                    )
         finally:
             admin.close()
     with _metadata(conn) as consumer:
@@ -170,8 +175,9 @@ def declare_changelogs(
                         code="TOPIC_PARTITIONS_MISMATCH",
                     )
                 if time.monotonic() > deadline:
-                    raise ClusterError(f"{name} not in the metadata after 60 s",
-                                       code="CLUSTER_UNREACHABLE")  # fmt: skip
+                    raise ClusterError(
+                        f"{name} not in the metadata after 60 s", code="CLUSTER_UNREACHABLE"
+                    )
                 time.sleep(0.2)
 
 

@@ -132,18 +132,27 @@ class BlacklistFlow(Flow):
         now = state.now
         if short == "DebtorListingUpdated":
             entry = bl.update(
-                kept.entry, court, now, period_months=p.get("period_months"),
-                serious=p.get("serious"), period_given=p.get("period_months") is not None,
-            )  # fmt: skip
+                kept.entry,
+                court,
+                now,
+                period_months=p.get("period_months"),
+                serious=p.get("serious"),
+                period_given=p.get("period_months") is not None,
+            )
             return self._changed(state, replace(kept, entry=entry))
         if short == "DebtorDelisted":
             entry = bl.delist(kept.entry, court, bl.Reason(str(p["reason"])), now)
             return self._delisted(state, replace(kept, entry=entry))
         if short == "DebtorCorrectionApplied":
             entry = bl.correction_applied(kept.entry, court, p["applied_at"])
-            out = self._notice(entry, bl.NoticeKind.CORRECTION_REVIEW_DUE, entry.review_due, now,
-                               f"correction applied for ({p['ground']}): review within "
-                               f"{bl.REVIEW_DAYS} days ({bl.art('十二')})")  # fmt: skip
+            out = self._notice(
+                entry,
+                bl.NoticeKind.CORRECTION_REVIEW_DUE,
+                entry.review_due,
+                now,
+                f"correction applied for ({p['ground']}): review within "
+                f"{bl.REVIEW_DAYS} days ({bl.art('十二')})",
+            )
             return [*self._store(state, replace(kept, entry=entry)), out]
         if short == "DebtorCorrectionDecided":
             entry = bl.correction_decided(kept.entry, court, bool(p["upheld"]), now)
@@ -152,12 +161,16 @@ class BlacklistFlow(Flow):
             reason = bl.Reason(str(p["reason"]))
             entry = bl.deletion_reason(kept.entry, reason, p["arisen_at"])
             if entry.deletion_due is not None:
-                detail = (f"{reason.value} reported by court {court}: delete within "
-                          f"{bl.DELETION_WORKING_DAYS} working days ({bl.art('十')})")  # fmt: skip
+                detail = (
+                    f"{reason.value} reported by court {court}: delete within "
+                    f"{bl.DELETION_WORKING_DAYS} working days ({bl.art('十')})"
+                )
             else:
-                detail = (f"{reason.value} reported by court {court}; the entry has a period and "
-                          f"leaves when it ends ({bl.art('十')}); it may be deleted early "
-                          f"({bl.art('二')})")  # fmt: skip
+                detail = (
+                    f"{reason.value} reported by court {court}; the entry has a period and "
+                    f"leaves when it ends ({bl.art('十')}); it may be deleted early "
+                    f"({bl.art('二')})"
+                )
             out = self._notice(entry, bl.NoticeKind.DELETION_DUE, entry.deletion_due, now, detail)
             return [*self._store(state, replace(kept, entry=entry)), out]
         raise ValidationError(f"{short} is not a blacklist step", code="TYPE_NOT_ALLOWED")
@@ -181,22 +194,31 @@ class BlacklistFlow(Flow):
             )
         d = p["debtor"]
         canonical = validate_debtor_id(
-            str(d["kind"]), str(d["id_number"]), id_type=d.get("id_type"),
+            str(d["kind"]),
+            str(d["id_number"]),
+            id_type=d.get("id_type"),
             nationality=d.get("nationality"),
-        )  # fmt: skip
+        )
         if p.get("legal_representative_id"):
             validate_debtor_id("PERSON", str(p["legal_representative_id"]))
         listing = bl.Listing(
-            debtor_kind=str(d["kind"]), debtor_id=canonical, ground=bl.Ground(str(p["ground"])),
-            serious=bool(p["serious"]), period_months=p.get("period_months"),
-            listed_at=p["listed_at"], legal_representative=p.get("legal_representative"),
-            performance=p.get("performance"), conduct=p.get("conduct"),
-            title_issuer=p.get("title_issuer"), title_number=p.get("title_number"),
-            filed_at=p.get("filed_at"), security_provided=bool(p.get("security_provided")),
+            debtor_kind=str(d["kind"]),
+            debtor_id=canonical,
+            ground=bl.Ground(str(p["ground"])),
+            serious=bool(p["serious"]),
+            period_months=p.get("period_months"),
+            listed_at=p["listed_at"],
+            legal_representative=p.get("legal_representative"),
+            performance=p.get("performance"),
+            conduct=p.get("conduct"),
+            title_issuer=p.get("title_issuer"),
+            title_number=p.get("title_number"),
+            filed_at=p.get("filed_at"),
+            security_provided=bool(p.get("security_provided")),
             sealed_property_sufficient=bool(p.get("sealed_property_sufficient")),
             later_in_order=bool(p.get("later_in_order")),
             otherwise_not_refusal=bool(p.get("otherwise_not_refusal")),
-        )  # fmt: skip
+        )
         bl.check_listing(listing)
         applicant = p.get("applicant")
         applicant_key = None
@@ -207,10 +229,21 @@ class BlacklistFlow(Flow):
             )
         published = {
             name: _iso(p.get(name))
-            for name in ("case_number", "listing_court", "debtor", "legal_representative",
-                         "legal_representative_id", "obligation", "performance", "conduct",
-                         "title_issuer", "title_number", "filed_at", "listed_at")
-        }  # fmt: skip
+            for name in (
+                "case_number",
+                "listing_court",
+                "debtor",
+                "legal_representative",
+                "legal_representative_id",
+                "obligation",
+                "performance",
+                "conduct",
+                "title_issuer",
+                "title_number",
+                "filed_at",
+                "listed_at",
+            )
+        }
         key = debtor_key(canonical, d.get("nationality"))
         case = str(p["case_number"]["text"])
         entry = bl.listed(eid, listing_court, listing)
@@ -252,18 +285,28 @@ class BlacklistFlow(Flow):
         debtor = table.get(key) or Debtor()
         eid, case = str(body["entry_id"]), str(body["case"])
         if case in debtor.cases and debtor.cases[case] != eid:
-            return _internal(eid, "refused", {
-                "entry_id": eid, "code": "BLACKLIST_DUPLICATE",
-                "reason": f"the debtor is already listed for case {case} as entry "
-                          f"{debtor.cases[case]}",
-            })  # fmt: skip
+            return _internal(
+                eid,
+                "refused",
+                {
+                    "entry_id": eid,
+                    "code": "BLACKLIST_DUPLICATE",
+                    "reason": f"the debtor is already listed for case {case} as entry "
+                    f"{debtor.cases[case]}",
+                },
+            )
         until = debtor.locked_until(body.get("applicant"), state.now)
         if until is not None:
-            return _internal(eid, "refused", {
-                "entry_id": eid, "code": "BLACKLIST_RELIST_LOCKED",
-                "reason": f"this applicant had the debtor deleted at its request; it cannot have "
-                          f"the debtor relisted until {until.isoformat()} ({bl.art('十')})",
-            })  # fmt: skip
+            return _internal(
+                eid,
+                "refused",
+                {
+                    "entry_id": eid,
+                    "code": "BLACKLIST_RELIST_LOCKED",
+                    "reason": f"this applicant had the debtor deleted at its request; it cannot have "
+                    f"the debtor relisted until {until.isoformat()} ({bl.art('十')})",
+                },
+            )
         debtor.cases[case] = eid
         table.put(key, debtor)
         return _internal(eid, "granted", {"entry_id": eid})
@@ -293,8 +336,11 @@ class BlacklistFlow(Flow):
     def _changed(self, state: State, kept: Kept) -> list[Output]:
         """Store, publish the view record, and tell the court's task whether it is listed."""
         e = kept.entry
-        member = {"court": e.listing_court, "entry_id": e.entry_id,
-                  "active": e.status is bl.Status.ACTIVE}  # fmt: skip
+        member = {
+            "court": e.listing_court,
+            "entry_id": e.entry_id,
+            "active": e.status is bl.Status.ACTIVE,
+        }
         return [
             *self._store(state, kept),
             self._view(kept),
@@ -354,15 +400,22 @@ class BlacklistFlow(Flow):
         }
         differing = digests.differing(view, theirs)
         payload = {
-            "court_id": court_id, "court": v.court(court_id), "digest_id": p["digest_id"],
-            "bucket_count": digests.BUCKETS, "in_sync": not differing,
+            "court_id": court_id,
+            "court": v.court(court_id),
+            "digest_id": p["digest_id"],
+            "bucket_count": digests.BUCKETS,
+            "in_sync": not differing,
             "differing": [
-                {"bucket": b, "view_count": len(held[b]),
-                 "court_count": theirs[b].count if b in theirs else 0, "view_entry_ids": held[b]}
+                {
+                    "bucket": b,
+                    "view_count": len(held[b]),
+                    "court_count": theirs[b].count if b in theirs else 0,
+                    "view_entry_ids": held[b],
+                }
                 for b in differing
             ],
             "checked_at": state.now,
-        }  # fmt: skip
+        }
         log.info("digest of court %s: %d bucket(s) differ", court_id, len(differing))
         topic = inbox_topic("court", court_id)
         built = self.envelope.build(topic, NS + "BlacklistDriftReport", payload, self.source)
@@ -394,11 +447,17 @@ class BlacklistFlow(Flow):
             name: (_time(pub[name]) if name in _TIMES else pub[name]) for name in pub
         }
         payload |= {
-            "entry_id": e.entry_id, "status": e.status.value, "ground": e.ground.value,
-            "serious": e.serious, "period_months": e.period_months, "expires_at": e.expires_at,
-            "updated_at": e.updated_at, "delisted_at": e.delisted_at,
-            "reason": e.reason.value if e.reason else None, "version": e.version,
-        }  # fmt: skip
+            "entry_id": e.entry_id,
+            "status": e.status.value,
+            "ground": e.ground.value,
+            "serious": e.serious,
+            "period_months": e.period_months,
+            "expires_at": e.expires_at,
+            "updated_at": e.updated_at,
+            "delisted_at": e.delisted_at,
+            "reason": e.reason.value if e.reason else None,
+            "version": e.version,
+        }
         built = self.envelope.build(VIEW_TOPIC, NS + "BlacklistEntry", payload, self.source)
         return output_of(built)
 
@@ -414,10 +473,13 @@ class BlacklistFlow(Flow):
             note = provisional_at(due)  # days counted into a year without holiday data
             detail += f"; the due time is {note}" if note else ""
         payload = {
-            "entry_id": entry.entry_id, "listing_court": v.court(entry.listing_court),
-            "notice": kind.value, "due_at": due, "sent_at": now,
+            "entry_id": entry.entry_id,
+            "listing_court": v.court(entry.listing_court),
+            "notice": kind.value,
+            "due_at": due,
+            "sent_at": now,
             "detail": mask_ids_in_text(detail),
-        }  # fmt: skip
+        }
         topic = inbox_topic("court", entry.listing_court)
         return output_of(self.envelope.build(topic, NS + "BlacklistNotice", payload, self.source))
 

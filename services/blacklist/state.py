@@ -43,15 +43,24 @@ def dump_kept(kept: Kept) -> bytes:
     """Serialise for the state topic."""
     e = kept.entry
     entry = {
-        "entry_id": e.entry_id, "listing_court": e.listing_court, "status": e.status.value,
-        "ground": e.ground.value, "serious": e.serious, "period_months": e.period_months,
-        "listed_at": _t(e.listed_at), "expires_at": _t(e.expires_at), "updated_at": _t(e.updated_at),
-        "version": e.version, "delisted_at": _t(e.delisted_at),
-        "reason": e.reason.value if e.reason else None, "deletion_due": _t(e.deletion_due),
+        "entry_id": e.entry_id,
+        "listing_court": e.listing_court,
+        "status": e.status.value,
+        "ground": e.ground.value,
+        "serious": e.serious,
+        "period_months": e.period_months,
+        "listed_at": _t(e.listed_at),
+        "expires_at": _t(e.expires_at),
+        "updated_at": _t(e.updated_at),
+        "version": e.version,
+        "delisted_at": _t(e.delisted_at),
+        "reason": e.reason.value if e.reason else None,
+        "deletion_due": _t(e.deletion_due),
         "deletion_reason": e.deletion_reason.value if e.deletion_reason else None,
-        "review_due": _t(e.review_due), "correction_due": _t(e.correction_due),
+        "review_due": _t(e.review_due),
+        "correction_due": _t(e.correction_due),
         "overdue_sent": sorted(k.value for k in e.overdue_sent),
-    }  # fmt: skip
+    }
     return json.dumps(
         {
             "entry": entry,
@@ -72,16 +81,24 @@ def load_kept(data: bytes) -> Kept:
     raw: dict[str, Any] = json.loads(data)
     x = raw["entry"]
     entry = bl.Entry(
-        entry_id=x["entry_id"], listing_court=x["listing_court"], status=bl.Status(x["status"]),
-        ground=bl.Ground(x["ground"]), serious=bool(x["serious"]), period_months=x["period_months"],
-        listed_at=datetime.fromisoformat(x["listed_at"]), expires_at=_d(x["expires_at"]),
-        updated_at=datetime.fromisoformat(x["updated_at"]), version=int(x["version"]),
-        delisted_at=_d(x["delisted_at"]), reason=bl.Reason(x["reason"]) if x["reason"] else None,
+        entry_id=x["entry_id"],
+        listing_court=x["listing_court"],
+        status=bl.Status(x["status"]),
+        ground=bl.Ground(x["ground"]),
+        serious=bool(x["serious"]),
+        period_months=x["period_months"],
+        listed_at=datetime.fromisoformat(x["listed_at"]),
+        expires_at=_d(x["expires_at"]),
+        updated_at=datetime.fromisoformat(x["updated_at"]),
+        version=int(x["version"]),
+        delisted_at=_d(x["delisted_at"]),
+        reason=bl.Reason(x["reason"]) if x["reason"] else None,
         deletion_due=_d(x["deletion_due"]),
         deletion_reason=bl.Reason(x["deletion_reason"]) if x["deletion_reason"] else None,
-        review_due=_d(x["review_due"]), correction_due=_d(x["correction_due"]),
+        review_due=_d(x["review_due"]),
+        correction_due=_d(x["correction_due"]),
         overdue_sent=frozenset(bl.NoticeKind(k) for k in x["overdue_sent"]),
-    )  # fmt: skip
+    )
     return Kept(
         entry,
         raw["published"],

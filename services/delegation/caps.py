@@ -53,15 +53,22 @@ def reserve(
     route: str, delegation_id: str, keys: dict[str, str], ask: policy.DelegationAsk
 ) -> Output:
     """Ask the debtor's task to reserve ``ask.amount`` against the cap rules ``keys``."""
-    return _record(route, "reserve", {
-        "delegation_id": delegation_id, "keys": keys,
-        "ask": {
-            "requesting_court": ask.requesting_court, "executing_court": ask.executing_court,
-            "matter": ask.matter, "asset_kind": ask.asset_kind,
-            "freeze_period_days": ask.freeze_period_days,
-            "amount": str(ask.amount.yuan) if ask.amount is not None else None,
+    return _record(
+        route,
+        "reserve",
+        {
+            "delegation_id": delegation_id,
+            "keys": keys,
+            "ask": {
+                "requesting_court": ask.requesting_court,
+                "executing_court": ask.executing_court,
+                "matter": ask.matter,
+                "asset_kind": ask.asset_kind,
+                "freeze_period_days": ask.freeze_period_days,
+                "amount": str(ask.amount.yuan) if ask.amount is not None else None,
+            },
         },
-    })  # fmt: skip
+    )
 
 
 def settle(route: str, keys: list[str], reserved_fen: int, actual_fen: int) -> Output:
@@ -74,9 +81,13 @@ def decide(policies: policy.PolicyCatalogue, body: dict[str, Any], state: State)
     """In the debtor's task: reserve against every cap, or refuse; the answer for the delegation."""
     a = body["ask"]
     ask = policy.DelegationAsk(
-        a["requesting_court"], a["executing_court"], a["matter"], a["asset_kind"],
-        a["freeze_period_days"], Money.parse(a["amount"]) if a["amount"] is not None else None,
-    )  # fmt: skip
+        a["requesting_court"],
+        a["executing_court"],
+        a["matter"],
+        a["asset_kind"],
+        a["freeze_period_days"],
+        Money.parse(a["amount"]) if a["amount"] is not None else None,
+    )
     counters = state.table(COUNTERS)
     keys: dict[str, str] = body["keys"]
     used = {rule: Money(counters.get(key) or 0) for rule, key in keys.items()}

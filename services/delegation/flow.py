@@ -154,9 +154,13 @@ class DelegationFlow(Flow):
             ValidationError: ``POLICY_FREEZE_TOO_LONG``, ``DELEGATION_NO_SUPERIOR``.
         """
         ask = policy.DelegationAsk(
-            d.requesting_court, d.executing_court, d.matter, d.asset_kind,
-            int(p["period_days"]), None,
-        )  # fmt: skip
+            d.requesting_court,
+            d.executing_court,
+            d.matter,
+            d.asset_kind,
+            int(p["period_days"]),
+            None,
+        )
         for found in policy.check(self.policies, ask):
             if found.code == "POLICY_FREEZE_TOO_LONG":
                 raise ValidationError(
@@ -185,9 +189,14 @@ class DelegationFlow(Flow):
         )
         policy.check_request(self.policies, ask)  # the law and the regional rules; caps below
         requested = dm.request(
-            did, ask.requesting_court, ask.executing_court, ask.matter, event.headers.time,
-            ask.asset_kind, ask.kind,
-        )  # fmt: skip
+            did,
+            ask.requesting_court,
+            ask.executing_court,
+            ask.matter,
+            event.headers.time,
+            ask.asset_kind,
+            ask.kind,
+        )
         rules = policy.cap_rules(self.policies, ask)
         if not rules:
             return self._deliver(raw, event, Tracked(requested), court, state)
@@ -210,10 +219,17 @@ class DelegationFlow(Flow):
         d = dm.apply(requested, dm.Step.DELIVERED, None, delivered_at, rule)
         self._store(state, replace(tracked, delegation=d, pending=None))
         built = self.envelope.build(
-            EVENTS, NS + "DelegationDelivered",
-            {"delegation_id": did, "executing_court": v.court(d.executing_court), "delivered_at": delivered_at},
-            self.source, causation_id=event.headers.id, correlation_id=event.headers.correlation_id,
-        )  # fmt: skip
+            EVENTS,
+            NS + "DelegationDelivered",
+            {
+                "delegation_id": did,
+                "executing_court": v.court(d.executing_court),
+                "delivered_at": delivered_at,
+            },
+            self.source,
+            causation_id=event.headers.id,
+            correlation_id=event.headers.correlation_id,
+        )
         receipt = output_of(built)
         return [
             forward(raw, inbox_topic("court", d.executing_court)),
@@ -306,9 +322,15 @@ class DelegationFlow(Flow):
         """The decision on a step a court sent."""
         p = event.payload
         return self._decided(
-            str(p["delegation_id"]), event.record.removeprefix(NS), event.headers.id, d, court,
-            error, event.headers.correlation_id, p,
-        )  # fmt: skip
+            str(p["delegation_id"]),
+            event.record.removeprefix(NS),
+            event.headers.id,
+            d,
+            court,
+            error,
+            event.headers.correlation_id,
+            p,
+        )
 
     def _decided(
         self,
@@ -341,9 +363,13 @@ class DelegationFlow(Flow):
             "decided_at": v.now(),
         }
         built = self.envelope.build(
-            EVENTS, NS + "DelegationDecided", payload, self.source, causation_id=event_id,
+            EVENTS,
+            NS + "DelegationDecided",
+            payload,
+            self.source,
+            causation_id=event_id,
             correlation_id=correlation_id,
-        )  # fmt: skip
+        )
         return output_of(built)
 
     # -- timers ------------------------------------------------------------------------------
@@ -363,11 +389,15 @@ class DelegationFlow(Flow):
 
     def _notice(self, d: dm.Delegation, notice: dm.Notice, now: datetime) -> list[Output]:
         payload = {
-            "delegation_id": d.delegation_id, "requesting_court": v.court(d.requesting_court),
-            "executing_court": v.court(d.executing_court), "deadline": notice.deadline.value,
-            "notice": notice.kind.value, "due_at": notice.due, "sent_at": now,
+            "delegation_id": d.delegation_id,
+            "requesting_court": v.court(d.requesting_court),
+            "executing_court": v.court(d.executing_court),
+            "deadline": notice.deadline.value,
+            "notice": notice.kind.value,
+            "due_at": notice.due,
+            "sent_at": now,
             "provisional": notice.provisional,
-        }  # fmt: skip
+        }
         built = self.envelope.build(
             inbox_topic("court", d.requesting_court),
             NS + "DelegationDeadlineNotice",

@@ -50,25 +50,37 @@ def dump(tracked: Tracked) -> bytes:
     """Serialise for the state topic."""
     x = tracked.delegation
     d = {  # by hand: dataclasses.asdict deep-copies and took most of a request's CPU time
-        "delegation_id": x.delegation_id, "requesting_court": x.requesting_court,
-        "executing_court": x.executing_court, "matter": x.matter, "state": x.state.value,
+        "delegation_id": x.delegation_id,
+        "requesting_court": x.requesting_court,
+        "executing_court": x.executing_court,
+        "matter": x.matter,
+        "state": x.state.value,
         "requested_at": x.requested_at.isoformat(),
         "delivered_at": x.delivered_at.isoformat() if x.delivered_at else None,
         "reported": x.reported,
         "deadlines": [
-            {"kind": dl.kind.value, "due": dl.due.isoformat(), "warned": dl.warned,
-             "overdue_sent": dl.overdue_sent, "provisional": dl.provisional}
+            {
+                "kind": dl.kind.value,
+                "due": dl.due.isoformat(),
+                "warned": dl.warned,
+                "overdue_sent": dl.overdue_sent,
+                "provisional": dl.provisional,
+            }
             for dl in x.deadlines
         ],
-        "events": x.events, "asset_kind": x.asset_kind,
+        "events": x.events,
+        "asset_kind": x.asset_kind,
         "resume_state": x.resume_state.value if x.resume_state else None,
         "escalated": x.escalated,
-        "measure": None if x.measure is None else {
-            "until": x.measure.until.isoformat(), "status": x.measure.status.value,
+        "measure": None
+        if x.measure is None
+        else {
+            "until": x.measure.until.isoformat(),
+            "status": x.measure.status.value,
             "renewals": x.measure.renewals,
         },
         "kind": x.kind.value if x.kind else None,
-    }  # fmt: skip
+    }
     return json.dumps(
         {
             "delegation": d,
@@ -85,13 +97,23 @@ def load(data: bytes) -> Tracked:
     raw: dict[str, Any] = json.loads(data)
     d = raw["delegation"]
     delegation = Delegation(
-        delegation_id=d["delegation_id"], requesting_court=d["requesting_court"],
-        executing_court=d["executing_court"], matter=d["matter"], state=State(d["state"]),
-        requested_at=datetime.fromisoformat(d["requested_at"]), delivered_at=_time(d["delivered_at"]),
-        reported=d["reported"], events=d["events"],
+        delegation_id=d["delegation_id"],
+        requesting_court=d["requesting_court"],
+        executing_court=d["executing_court"],
+        matter=d["matter"],
+        state=State(d["state"]),
+        requested_at=datetime.fromisoformat(d["requested_at"]),
+        delivered_at=_time(d["delivered_at"]),
+        reported=d["reported"],
+        events=d["events"],
         deadlines=tuple(
-            Deadline(DeadlineKind(x["kind"]), datetime.fromisoformat(x["due"]), x["warned"], x["overdue_sent"],
-                     x.get("provisional"))
+            Deadline(
+                DeadlineKind(x["kind"]),
+                datetime.fromisoformat(x["due"]),
+                x["warned"],
+                x["overdue_sent"],
+                x.get("provisional"),
+            )
             for x in d["deadlines"]
         ),
         asset_kind=d.get("asset_kind"),
@@ -99,7 +121,7 @@ def load(data: bytes) -> Tracked:
         escalated=bool(d.get("escalated", False)),
         measure=_measure(d.get("measure")),
         kind=Kind(d["kind"]) if d.get("kind") else None,
-    )  # fmt: skip
+    )
     return Tracked(
         delegation,
         tuple(raw["cap_keys"]),

@@ -100,8 +100,13 @@ def fen(amount: Decimal) -> int:
 
 def party(x: dict[str, Any]) -> dp.Party:
     """The domain party of a decoded ``Debtor`` record (checked: ``Party.of``)."""
-    return dp.Party.of(DebtorKind(x["kind"]), str(x["name"]), str(x["id_number"]),
-                       x.get("id_type"), x.get("nationality"))  # fmt: skip
+    return dp.Party.of(
+        DebtorKind(x["kind"]),
+        str(x["name"]),
+        str(x["id_number"]),
+        x.get("id_type"),
+        x.get("nationality"),
+    )
 
 
 def _court_id(x: dict[str, Any] | None) -> str | None:
@@ -148,8 +153,11 @@ class DistributionFlow(Flow):
         debtor = party(p["debtor"])
         form_text = p.get("debtor_form")
         if form_text is None and debtor.kind is not DebtorKind.PERSON:
-            raise _refuse("an organisation debtor needs its form (other organisation or "
-                          "enterprise legal person)", "DISTRIBUTION_DETAIL_MISSING")  # fmt: skip
+            raise _refuse(
+                "an organisation debtor needs its form (other organisation or "
+                "enterprise legal person)",
+                "DISTRIBUTION_DETAIL_MISSING",
+            )
         form = dp.DebtorForm(form_text or "CITIZEN")
         started = min(p.get("enforcement_started_at") or p["opened_at"], now)
         d = dm.open_distribution(
@@ -204,21 +212,30 @@ class DistributionFlow(Flow):
     def _claim(self, p: dict[str, Any]) -> dp.Claim:
         """A filed claim (Art. 506): a typed claimant, its class and rank."""
         if p.get("claimant") is None:
-            raise _refuse("a claim names its claimant as a typed party (kind, name, ID)",
-                          "DISTRIBUTION_DETAIL_MISSING")  # fmt: skip
+            raise _refuse(
+                "a claim names its claimant as a typed party (kind, name, ID)",
+                "DISTRIBUTION_DETAIL_MISSING",
+            )
         klass = str(p["claim_class"])
         if klass == "EXECUTION_COSTS":
-            raise _refuse("execution costs are the plan's (its costs), not a claim",
-                          "DISTRIBUTION_CLAIM_CLASS_INVALID")  # fmt: skip
+            raise _refuse(
+                "execution costs are the plan's (its costs), not a claim",
+                "DISTRIBUTION_CLAIM_CLASS_INVALID",
+            )
         if klass == "PRIORITY":
             klass = str(p.get("priority_kind") or dp.ClaimClass.SECURED.value)
         return dp.Claim(
-            claim_id=str(p["claim_id"]), claimant=party(p["claimant"]),
-            court_id=str(p["claiming_court"]["court_id"]), amount=fen(p["amount"]),
-            filed_at=p["filed_at"], klass=dp.ClaimClass(klass), rank=int(p.get("rank") or 0),
-            has_title=bool(p.get("has_title", True)), seal_order=p.get("seal_order"),
+            claim_id=str(p["claim_id"]),
+            claimant=party(p["claimant"]),
+            court_id=str(p["claiming_court"]["court_id"]),
+            amount=fen(p["amount"]),
+            filed_at=p["filed_at"],
+            klass=dp.ClaimClass(klass),
+            rank=int(p.get("rank") or 0),
+            has_title=bool(p.get("has_title", True)),
+            seal_order=p.get("seal_order"),
             case_number=str(p["case_number"]["text"]),
-        )  # fmt: skip
+        )
 
     def _objection(self, d: dm.Distribution, court: str | None, p: dict[str, Any]) -> dm.Detail:
         """Who objects (the named party, else the one creditor of the objecting court) and the
@@ -228,8 +245,10 @@ class DistributionFlow(Flow):
         else:
             own = {c.claimant.key for c in d.admitted() if c.court_id == court}
             if len(own) != 1:
-                raise _refuse(f"court {court} speaks for {len(own)} creditors: name the objector",
-                              "DISTRIBUTION_NOT_A_RECIPIENT")  # fmt: skip
+                raise _refuse(
+                    f"court {court} speaks for {len(own)} creditors: name the objector",
+                    "DISTRIBUTION_NOT_A_RECIPIENT",
+                )
             (who,) = own
         claim_id = str(p["claim_id"])
         amount = p.get("disputed_amount")
@@ -254,8 +273,10 @@ class DistributionFlow(Flow):
             theirs = {str(a["claim_id"]): fen(a["allocated"]) for a in p["allocations"]}
             ours = {a.claim_id: a.allocated for a in d.plan.allocations}
             if theirs != ours:
-                raise _refuse(f"the plan's allocations are not Art. 508's: the bus computes "
-                              f"{ours} fen", "DISTRIBUTION_PLAN_INVALID")  # fmt: skip
+                raise _refuse(
+                    f"the plan's allocations are not Art. 508's: the bus computes {ours} fen",
+                    "DISTRIBUTION_PLAN_INVALID",
+                )
 
     # -- routing -----------------------------------------------------------------------------
 
@@ -293,8 +314,9 @@ class DistributionFlow(Flow):
         targets = [c for c in dict.fromkeys(to) if c]
         if not targets:
             return []
-        built = self.envelope.build(inbox_topic("court", targets[0]), NS + short, payload,
-                                    self.source)  # fmt: skip
+        built = self.envelope.build(
+            inbox_topic("court", targets[0]), NS + short, payload, self.source
+        )
         return [output_of(built, inbox_topic("court", c)) for c in targets]
 
     def _plan(self, d: dm.Distribution, p: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -302,13 +324,18 @@ class DistributionFlow(Flow):
         if plan is None:  # PLAN_ISSUED always leaves one
             raise _refuse("no plan on record", "DISTRIBUTION_NO_PLAN")
         return {
-            "distribution_id": d.distribution_id, "plan_version": plan.version, "issued_at": now,
+            "distribution_id": d.distribution_id,
+            "plan_version": plan.version,
+            "issued_at": now,
             "proceeds": yuan(plan.proceeds),
             "allocations": [allocation(a) for a in plan.allocations],
-            "objection_deadline": p["objection_deadline"], "bankruptcy_recommended": False,
-            "costs": yuan(plan.costs), "costs_paid": yuan(plan.costs_paid),
-            "surplus": yuan(plan.surplus), "ordinary_order": plan.order.value,
-        }  # fmt: skip
+            "objection_deadline": p["objection_deadline"],
+            "bankruptcy_recommended": False,
+            "costs": yuan(plan.costs),
+            "costs_paid": yuan(plan.costs_paid),
+            "surplus": yuan(plan.surplus),
+            "ordinary_order": plan.order.value,
+        }
 
     def _revision(self, d: dm.Distribution, p: dict[str, Any]) -> dict[str, Any]:
         plan = d.plan
@@ -316,17 +343,20 @@ class DistributionFlow(Flow):
             raise _refuse("no plan on record", "DISTRIBUTION_NO_PLAN")
         return p | {
             "shares": [share(a.claim_id, a.allocated) for a in plan.allocations],
-            "plan_version": plan.version, "surplus": yuan(plan.surplus),
-        }  # fmt: skip
+            "plan_version": plan.version,
+            "surplus": yuan(plan.surplus),
+        }
 
     def _transfer(self, d: dm.Distribution, now: datetime) -> list[Output]:
         """执转破: every court involved is told (法发〔2017〕2号 (version unverified) 第8条)."""
         e = d.enterprise
         if e is None or not e.transfer:
             return []
-        detail = (f"distribution {d.distribution_id}: enforcement against {d.debtor.name} is "
-                  f"suspended and the case goes to court {e.bankruptcy_court} ({dp.ART_511}); "
-                  f"stop enforcing against this debtor ({dp.NOTIFY_ALL_COURTS})")  # fmt: skip
+        detail = (
+            f"distribution {d.distribution_id}: enforcement against {d.debtor.name} is "
+            f"suspended and the case goes to court {e.bankruptcy_court} ({dp.ART_511}); "
+            f"stop enforcing against this debtor ({dp.NOTIFY_ALL_COURTS})"
+        )
         return [
             self._notice(d, c, "TRANSFERRED", now, detail, subject=e.bankruptcy_court)
             for c in e.courts_to_notify
@@ -346,13 +376,19 @@ class DistributionFlow(Flow):
         held: tuple[tuple[str, int], ...] = (),
     ) -> Output:
         payload = {
-            "distribution_id": d.distribution_id, "court": v.court(court), "notice": kind,
-            "due_at": due, "sent_at": now, "subject": subject,
-            "paid": [share(c, a) for c, a in paid], "held": [share(c, a) for c, a in held],
+            "distribution_id": d.distribution_id,
+            "court": v.court(court),
+            "notice": kind,
+            "due_at": due,
+            "sent_at": now,
+            "subject": subject,
+            "paid": [share(c, a) for c, a in paid],
+            "held": [share(c, a) for c, a in held],
             "detail": mask_ids_in_text(detail),
-        }  # fmt: skip
-        built = self.envelope.build(inbox_topic("court", court), NS + "DistributionNotice",
-                                    payload, self.source)  # fmt: skip
+        }
+        built = self.envelope.build(
+            inbox_topic("court", court), NS + "DistributionNotice", payload, self.source
+        )
         return output_of(built)
 
     # -- hand-over of disposal (法释〔2016〕6号) ------------------------------------------
@@ -363,18 +399,25 @@ class DistributionFlow(Flow):
         d, now = kept.d, state.now
         if short == "DistributionHandoverRequested":
             if kept.handover_requested_at is not None:
-                raise _refuse(f"court {kept.handover_by} asked on "
-                              f"{kept.handover_requested_at.isoformat()}",
-                              "DISTRIBUTION_HANDOVER_ALREADY_REQUESTED")  # fmt: skip
+                raise _refuse(
+                    f"court {kept.handover_by} asked on {kept.handover_requested_at.isoformat()}",
+                    "DISTRIBUTION_HANDOVER_ALREADY_REQUESTED",
+                )
             claim = d.filing(str(p["claim_id"]))
             if claim.claim.court_id != court:
-                raise _refuse(f"claim {claim.claim.claim_id} is not court {court}'s",
-                              "DISTRIBUTION_WRONG_COURT")  # fmt: skip
+                raise _refuse(
+                    f"claim {claim.claim.claim_id} is not court {court}'s",
+                    "DISTRIBUTION_WRONG_COURT",
+                )
             if kept.sealed_at is None:
-                raise _refuse("the opening did not say when the asset was first sealed",
-                              "DISTRIBUTION_DETAIL_MISSING")  # fmt: skip
-            priority = (claim.claim.klass is not dp.ClaimClass.ORDINARY
-                        and claim.status is not dm.ClaimStatus.REJECTED)  # fmt: skip
+                raise _refuse(
+                    "the opening did not say when the asset was first sealed",
+                    "DISTRIBUTION_DETAIL_MISSING",
+                )
+            priority = (
+                claim.claim.klass is not dp.ClaimClass.ORDINARY
+                and claim.status is not dm.ClaimStatus.REJECTED
+            )
             dp.check_handover_request(
                 kept.sealed_at, now, kept.auction_published, priority, self.periods
             )
@@ -415,8 +458,13 @@ class DistributionFlow(Flow):
         if before is not None and kept.d.state is not before:
             out += self._payable(kept.d, state.now)
         view = view_payload(kept.d, kept.case_number, state.now, kept.d.events)
-        out.append(output_of(self.envelope.build(VIEW_TOPIC, VIEW_RECORD, view, self.source,
-                                                 key=kept.d.distribution_id)))  # fmt: skip
+        out.append(
+            output_of(
+                self.envelope.build(
+                    VIEW_TOPIC, VIEW_RECORD, view, self.source, key=kept.d.distribution_id
+                )
+            )
+        )
         return out
 
     def _payable(self, d: dm.Distribution, now: datetime) -> list[Output]:
@@ -427,15 +475,21 @@ class DistributionFlow(Flow):
             return []
         out: list[Output] = []
         if d.state is dm.State.FINALIZED:
-            final = {"distribution_id": d.distribution_id, "plan_version": d.plan.version,
-                     "finalized_at": now}  # fmt: skip
+            final = {
+                "distribution_id": d.distribution_id,
+                "plan_version": d.plan.version,
+                "finalized_at": now,
+            }
             out += self._send("DistributionFinalized", final, courts(d))
         paid = sum(a for _, a in pay.paid)
-        detail = (f"distribution {d.distribution_id} ({d.state.value}): pay {paid} "
-                  f"fen to claims, {pay.costs} fen of costs, {pay.surplus} fen back to the debtor; "
-                  f"deposit {pay.deposit} fen until the suit ends ({dp.ART_510})")  # fmt: skip
-        out.append(self._notice(d, d.presiding_court, "PAYABLE", now, detail,
-                                paid=pay.paid, held=pay.held))  # fmt: skip
+        detail = (
+            f"distribution {d.distribution_id} ({d.state.value}): pay {paid} "
+            f"fen to claims, {pay.costs} fen of costs, {pay.surplus} fen back to the debtor; "
+            f"deposit {pay.deposit} fen until the suit ends ({dp.ART_510})"
+        )
+        out.append(
+            self._notice(d, d.presiding_court, "PAYABLE", now, detail, paid=pay.paid, held=pay.held)
+        )
         return out
 
     def _next(self, kept: Kept) -> datetime | None:
@@ -486,9 +540,12 @@ class DistributionFlow(Flow):
         responded = any(r.phase is phase for r in d.responses)
         d = dm.apply(d, dm.Step.WINDOW_CLOSED, None, now, periods=self.periods)
         payload = {
-            "distribution_id": d.distribution_id, "phase": phase.value, "responded": responded,
-            "next_state": d.state.value, "closed_at": now,
-        }  # fmt: skip
+            "distribution_id": d.distribution_id,
+            "phase": phase.value,
+            "responded": responded,
+            "next_state": d.state.value,
+            "closed_at": now,
+        }
         record = NS + "DistributionWindowClosed"
         built = self.envelope.build(EVENTS, record, payload, self.source)
         log.info("distribution %s: %s window closed, now %s", d.distribution_id, phase, d.state)
@@ -502,8 +559,10 @@ class DistributionFlow(Flow):
         owes it, the presiding court and bus.alerts."""
         source = f" ({dp.ART_512})" if x.duty is dm.Duty.ANSWER_BANKRUPTCY else ""
         when = x.due.isoformat() if x.due else "-"
-        detail = (f"distribution {d.distribution_id}: {x.duty.value} by the {x.actor.value} "
-                  f"{x.subject or ''} was due at {when}{source}")  # fmt: skip
+        detail = (
+            f"distribution {d.distribution_id}: {x.duty.value} by the {x.actor.value} "
+            f"{x.subject or ''} was due at {when}{source}"
+        )
         to = [c for c in dict.fromkeys([x.subject or "", d.presiding_court]) if c.isdigit()]
         return self._alerting(d, to, "OVERDUE", now, detail, x.due, x.subject)
 
@@ -511,9 +570,11 @@ class DistributionFlow(Flow):
         """The first sealing court did not hand the disposal over within 15 days."""
         d = kept.d
         due = dp.handover_due(requested, self.periods)
-        detail = (f"distribution {d.distribution_id}: court {kept.handover_by} asked court "
-                  f"{d.presiding_court} for the disposal on {requested.isoformat()}; not handed "
-                  f"over by {due.isoformat()} ({dp.HANDOVER_REPLY})")  # fmt: skip
+        detail = (
+            f"distribution {d.distribution_id}: court {kept.handover_by} asked court "
+            f"{d.presiding_court} for the disposal on {requested.isoformat()}; not handed "
+            f"over by {due.isoformat()} ({dp.HANDOVER_REPLY})"
+        )
         to = [d.presiding_court, kept.handover_by or ""]
         return self._alerting(d, to, "HANDOVER_OVERDUE", now, detail, due, kept.handover_by)
 

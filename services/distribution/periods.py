@@ -35,8 +35,12 @@ def periods_from_env(env: Mapping[str, str] | None = None) -> dp.Periods:
             number.
     """
     found = {
-        f.name: positive_seconds(variable(f.name), getattr(dp.PERIODS, f.name),
-                                 code="DISTRIBUTION_PERIOD_INVALID", env=env)
+        f.name: positive_seconds(
+            variable(f.name),
+            getattr(dp.PERIODS, f.name),
+            code="DISTRIBUTION_PERIOD_INVALID",
+            env=env,
+        )
         for f in fields(dp.Periods)
-    }  # fmt: skip
+    }
     return dp.Periods(**found)

@@ -36,15 +36,24 @@ def allocation(a: dp.Allocation) -> dict[str, Any]:
     """An ``Allocation`` record of the plan."""
     claim_class, kind = _priority(a.klass)
     return {
-        "claim_id": a.claim_id, "claim_class": claim_class, "admitted": yuan(a.claimed),
-        "allocated": yuan(a.allocated), "priority_kind": kind, "rank": a.rank,
-    }  # fmt: skip
+        "claim_id": a.claim_id,
+        "claim_class": claim_class,
+        "admitted": yuan(a.claimed),
+        "allocated": yuan(a.allocated),
+        "priority_kind": kind,
+        "rank": a.rank,
+    }
 
 
 def debtor(p: dp.Party) -> dict[str, Any]:
     """A ``Debtor`` record of a party."""
-    return {"kind": p.kind.value, "name": p.name, "id_number": p.id_number,
-            "id_type": p.id_type, "nationality": p.nationality}  # fmt: skip
+    return {
+        "kind": p.kind.value,
+        "name": p.name,
+        "id_number": p.id_number,
+        "id_type": p.id_type,
+        "nationality": p.nationality,
+    }
 
 
 def view_payload(
@@ -56,20 +65,32 @@ def view_payload(
     for f in d.filings:
         c = f.claim
         claim_class, kind = _priority(c.klass)
-        claims.append({
-            "claim_id": c.claim_id, "court_id": c.court_id, "case_number": c.case_number,
-            "claimant": debtor(c.claimant), "claim_class": claim_class, "priority_kind": kind,
-            "rank": c.rank, "claimed": yuan(c.amount), "status": f.status.value,
-            "filed_at": c.filed_at,
-        })  # fmt: skip
+        claims.append(
+            {
+                "claim_id": c.claim_id,
+                "court_id": c.court_id,
+                "case_number": c.case_number,
+                "claimant": debtor(c.claimant),
+                "claim_class": claim_class,
+                "priority_kind": kind,
+                "rank": c.rank,
+                "claimed": yuan(c.amount),
+                "status": f.status.value,
+                "filed_at": c.filed_at,
+            }
+        )
     plan = None
     if d.plan is not None:
         p = d.plan
         plan = {
-            "version": p.version, "proceeds": yuan(p.proceeds), "costs": yuan(p.costs),
-            "costs_paid": yuan(p.costs_paid), "surplus": yuan(p.surplus),
-            "ordinary_order": p.order.value, "allocations": [allocation(a) for a in p.allocations],
-        }  # fmt: skip
+            "version": p.version,
+            "proceeds": yuan(p.proceeds),
+            "costs": yuan(p.costs),
+            "costs_paid": yuan(p.costs_paid),
+            "surplus": yuan(p.surplus),
+            "ordinary_order": p.order.value,
+            "allocations": [allocation(a) for a in p.allocations],
+        }
     responses = [
         {
             "phase": r.phase.value,
@@ -82,13 +103,20 @@ def view_payload(
     pay = dm.payable(d)
     e = d.enterprise
     return {
-        "distribution_id": d.distribution_id, "state": d.state.value,
-        "presiding_court": d.presiding_court, "case_number": case_number,
-        "debtor": debtor(d.debtor), "debtor_form": d.debtor_form.value,
-        "started_at": d.started_at, "ended_at": d.ended_at, "claims": claims, "plan": plan,
+        "distribution_id": d.distribution_id,
+        "state": d.state.value,
+        "presiding_court": d.presiding_court,
+        "case_number": case_number,
+        "debtor": debtor(d.debtor),
+        "debtor_form": d.debtor_form.value,
+        "started_at": d.started_at,
+        "ended_at": d.ended_at,
+        "claims": claims,
+        "plan": plan,
         "responses": responses,
         "paid": [share(c, a) for c, a in pay.paid] if pay else [],
         "deposited": [share(c, a) for c, a in pay.held] if pay else [],
         "transferred_to": e.bankruptcy_court if e is not None and e.transfer else None,
-        "updated_at": now, "version": version,
-    }  # fmt: skip
+        "updated_at": now,
+        "version": version,
+    }

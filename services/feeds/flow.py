@@ -55,8 +55,16 @@ from courtbus.security.signing import HEADER
 from courtbus.wire.envelope import Envelope, RawRecord
 from courtbus.wire.events import Headers
 
-__all__ = ["ROUTES", "FeedRoute", "FeedsFlow", "derived_id", "feed_routes", "feed_topic",
-           "group_topic", "projected_schema"]  # fmt: skip
+__all__ = [
+    "ROUTES",
+    "FeedRoute",
+    "FeedsFlow",
+    "derived_id",
+    "feed_routes",
+    "feed_topic",
+    "group_topic",
+    "projected_schema",
+]
 
 log = logging.getLogger("courtbus.feeds")
 

@@ -121,8 +121,12 @@ class GatewayFlow(Flow):
                 code="SIGNATURES_INVALID",
             )
         if retry_window is None:
-            retry_window = positive_seconds("COURTBUS_RETRY_WINDOW_S", DEFAULT_RETRY_WINDOW,
-                                            code="SIGNATURES_INVALID", zero=True)  # fmt: skip
+            retry_window = positive_seconds(
+                "COURTBUS_RETRY_WINDOW_S",
+                DEFAULT_RETRY_WINDOW,
+                code="SIGNATURES_INVALID",
+                zero=True,
+            )
         self.retry_window = retry_window
         self.refused: Counter[str] = Counter()
         self.verified = 0
@@ -138,9 +142,12 @@ class GatewayFlow(Flow):
     def _load_rules(self) -> Gateway:
         directory = load_directory(self.directory_path, self.keys_file)
         return Gateway(
-            self.envelope, directory, load_policies(directory, self.policy_path),
-            signatures=self.signatures, bound_ids=self.bound_ids,
-        )  # fmt: skip
+            self.envelope,
+            directory,
+            load_policies(directory, self.policy_path),
+            signatures=self.signatures,
+            bound_ids=self.bound_ids,
+        )
 
     def sender(self, raw: RawRecord) -> tuple[str, str] | None:
         """The outbox's owner (never the claimed ``ce_source``, which may be spoofed)."""
@@ -176,9 +183,11 @@ class GatewayFlow(Flow):
             first, _, rest = stored.partition(" ")
             kept, _, accepted = rest.partition(" ")
             if not kept or kept == digest:  # no digest: stored before digests were kept
-                if fwd.signed is not None and accepted and (
-                    state.now - datetime.fromisoformat(accepted) > self.retry_window
-                ):  # fmt: skip
+                if (
+                    fwd.signed is not None
+                    and accepted
+                    and (state.now - datetime.fromisoformat(accepted) > self.retry_window)
+                ):
                     raise SignatureError(
                         f"ce_id {event_id} was accepted at {accepted} from {first}; this "
                         f"identical copy comes more than {self.retry_window} later, so it is "
@@ -193,8 +202,11 @@ class GatewayFlow(Flow):
                 code=EVENT_ID_CONFLICT,
             )
         where = f"{raw.topic}:{raw.partition}:{raw.offset}"
-        seen.put(event_id, f"{where} {digest} {state.now.isoformat()}",
-                 expires=state.now + self.dedup_retention)  # fmt: skip
+        seen.put(
+            event_id,
+            f"{where} {digest} {state.now.isoformat()}",
+            expires=state.now + self.dedup_retention,
+        )
         if fwd.signed is None:
             self.unsigned += 1
         else:

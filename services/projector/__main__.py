@@ -25,8 +25,9 @@ def make(envelope: Envelope) -> ProjectorFlow:
     model = ReadModel(default_store_url(), load_deadlines(DEADLINES_PATH).for_matter)
     model.migrate()
     hold = os.environ.get("COURTBUS_TEST_HOLD_COMMIT_FILE")
-    return ProjectorFlow(envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP"),
-                         Path(hold) if hold else None)  # fmt: skip
+    return ProjectorFlow(
+        envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP"), Path(hold) if hold else None
+    )
 
 
 if __name__ == "__main__":

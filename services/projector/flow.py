@@ -29,8 +29,15 @@ from courtbus.store.batch import PendingRows
 from courtbus.wire.envelope import Envelope, Event, RawRecord
 from services.projector.views import ViewHandler, stored
 
-__all__ = ["TOPICS", "ProjectorFlow", "alert_row", "dead_letter_row", "handlers",
-           "projected_topics", "stored"]  # fmt: skip
+__all__ = [
+    "TOPICS",
+    "ProjectorFlow",
+    "alert_row",
+    "dead_letter_row",
+    "handlers",
+    "projected_topics",
+    "stored",
+]
 
 log = logging.getLogger("courtbus.projector")
 RESTRICTION_VIEW = "restriction.controls"
@@ -91,10 +98,13 @@ def alert_row(event: Event) -> AlertRow:
         )
     if event.record.endswith(".CaseWatchdogAlert"):
         items = ", ".join(f"{i['item_id']} (court {i['court_id']})" for i in p["items"])
-        message = (f"CaseWatchdogAlert {p['alert_number']}: case {p['case_number']['text']} "
-                   f"performed, still in force: {items}")  # fmt: skip
-        return AlertRow(event.headers.id, "WATCHDOG", None,
-                        p["court"]["court_id"], message, event.headers.time)  # fmt: skip
+        message = (
+            f"CaseWatchdogAlert {p['alert_number']}: case {p['case_number']['text']} "
+            f"performed, still in force: {items}"
+        )
+        return AlertRow(
+            event.headers.id, "WATCHDOG", None, p["court"]["court_id"], message, event.headers.time
+        )
     kind = f"{p.get('deadline', 'UNKNOWN')}_{p.get('notice', 'ALERT')}"
     executing = p.get("executing_court")
     court = executing.get("court_id") if isinstance(executing, dict) else None
@@ -190,8 +200,12 @@ class ProjectorFlow(Flow):
             reason = (
                 exc.reason if isinstance(exc, CourtbusError) else f"{type(exc).__name__}: {exc}"
             )
-            log.warning("projector: a batch of %d rows failed (%s: %s); writing its records one at "
-                        "a time", len(pending), code, mask_ids_in_text(reason))  # fmt: skip
+            log.warning(
+                "projector: a batch of %d rows failed (%s: %s); writing its records one at a time",
+                len(pending),
+                code,
+                mask_ids_in_text(reason),
+            )
             raise TransientError(reason, code=code) from exc
         for place, offset in list(self._one_by_one.items()):
             if self._last.get(place, -1) >= offset:
@@ -284,9 +298,13 @@ def dead_letter_row(raw: RawRecord) -> DeadLetterRow:
     not its bytes)."""
     letter = parse_dead_letter(raw)
     return DeadLetterRow(
-        source_topic=letter.source_topic, source_partition=letter.source_partition,
-        source_offset=letter.source_offset, code=letter.code, reason=letter.reason,
-        key=letter.key, value=b"",
+        source_topic=letter.source_topic,
+        source_partition=letter.source_partition,
+        source_offset=letter.source_offset,
+        code=letter.code,
+        reason=letter.reason,
+        key=letter.key,
+        value=b"",
         headers=[(k, v) for k, v in letter.original_headers if k.startswith("ce_")],
         dead_at=letter.time or datetime.now().astimezone(),
-    )  # fmt: skip
+    )

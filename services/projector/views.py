@@ -23,10 +23,18 @@ def stored(event: Event) -> StoredEvent:
     """A decoded event as the read model stores it."""
     h = event.headers
     return StoredEvent(
-        event_id=h.id, topic=event.topic, partition=event.partition, offset=event.offset,
-        record=event.record, ce_type=h.type, source=h.source, subject=h.subject, key=event.key,
-        time=h.time, payload=event.payload,
-    )  # fmt: skip
+        event_id=h.id,
+        topic=event.topic,
+        partition=event.partition,
+        offset=event.offset,
+        record=event.record,
+        ce_type=h.type,
+        source=h.source,
+        subject=h.subject,
+        key=event.key,
+        time=h.time,
+        payload=event.payload,
+    )
 
 
 class ViewHandler(ABC):

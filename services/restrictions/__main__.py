@@ -33,11 +33,14 @@ def view_ends() -> Mapping[int, int]:
     Raises:
         ConfigError: the cluster is not configured; KafkaError: it cannot be asked.
     """
-    consumer = KafkaConsumer(**resolve().kafka_settings(), enable_auto_commit=False,
-                             isolation_level="read_committed")  # fmt: skip
+    consumer = KafkaConsumer(
+        **resolve().kafka_settings(), enable_auto_commit=False, isolation_level="read_committed"
+    )
     try:
-        parts = [TopicPartition(BLACKLIST_VIEW, p)
-                 for p in sorted(consumer.partitions_for_topic(BLACKLIST_VIEW) or ())]  # fmt: skip
+        parts = [
+            TopicPartition(BLACKLIST_VIEW, p)
+            for p in sorted(consumer.partitions_for_topic(BLACKLIST_VIEW) or ())
+        ]
         return {tp.partition: int(end) for tp, end in consumer.end_offsets(parts).items()}
     finally:
         consumer.close()

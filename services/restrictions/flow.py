@@ -301,9 +301,7 @@ class RestrictionFlow(Flow):
         if from_listings is None:
             from_listings = os.environ.get("COURTBUS_RESTRICTION_FROM_LISTINGS", "1") != "0"
         self.from_listings = from_listings
-        self.granted = {
-            f.agency: frozenset(f.kinds) for f in directory.feeds if f.flow == FLOW
-        }  # fmt: skip
+        self.granted = {f.agency: frozenset(f.kinds) for f in directory.feeds if f.flow == FLOW}
         self.known_agencies = frozenset(a.id for a in directory.agencies)
         self.ack_deadline = ack_deadline if ack_deadline is not None else ack_deadline_from_env()
         self.grace = grace if grace is not None else grace_from_env()
@@ -375,9 +373,11 @@ class RestrictionFlow(Flow):
         kind = rs.Kind(str(p["kind"]))
         subject, debtor = p["subject"], p.get("debtor")
         subject_id = validate_debtor_id(
-            str(subject["kind"]), str(subject["id_number"]), id_type=subject.get("id_type"),
+            str(subject["kind"]),
+            str(subject["id_number"]),
+            id_type=subject.get("id_type"),
             nationality=subject.get("nationality"),
-        )  # fmt: skip
+        )
         role = rs.Role(str(p.get("role") or "DEBTOR"))
         if subject["kind"] != "PERSON" and role is not rs.Role.DEBTOR:
             raise ValidationError(
@@ -392,9 +392,11 @@ class RestrictionFlow(Flow):
                 code="RESTRICTION_SUBJECT_INVALID",
             )
         if (
-            debtor is not None and debtor["kind"] == "PERSON" and role is not rs.Role.LEGAL_AGENT
+            debtor is not None
+            and debtor["kind"] == "PERSON"
+            and role is not rs.Role.LEGAL_AGENT
             and debtor["id_number"] != subject_id
-        ):  # fmt: skip
+        ):
             raise ValidationError(
                 "a natural-person debtor's restriction binds the debtor alone",
                 code="RESTRICTION_SUBJECT_INVALID",
@@ -407,13 +409,15 @@ class RestrictionFlow(Flow):
             str((debtor or subject)["kind"]),
             [
                 rs.Subject(
-                    role, str(subject["name"]), subject_id,
+                    role,
+                    str(subject["name"]),
+                    subject_id,
                     rs.TravelDocument(document["type"]) if document else None,
                     document["number"] if document else None,
                     document.get("nationality") if document else None,
                 )
             ],
-        )  # fmt: skip
+        )
         prohibited = self._prohibited(kind, [str(k) for k in p.get("prohibited") or ()])
         agencies = rs.agencies_for(kind, self.granted, frozenset(prohibited))
         self._check_named(kind, [str(a) for a in p.get("agencies") or ()], agencies)
@@ -421,13 +425,19 @@ class RestrictionFlow(Flow):
             log.warning("control %s (%s) concerns no agency of the directory", cid, kind.value)
         control = rs.issued(cid, issuing, kind, agencies, state.now)
         published = {
-            "case_number": p["case_number"], "issuing_court": p["issuing_court"],
-            "kind": kind.value, "subject": subject, "role": role.value, "debtor": debtor,
-            "travel_document": document, "prohibited": [k.value for k in prohibited],
+            "case_number": p["case_number"],
+            "issuing_court": p["issuing_court"],
+            "kind": kind.value,
+            "subject": subject,
+            "role": role.value,
+            "debtor": debtor,
+            "travel_document": document,
+            "prohibited": [k.value for k in prohibited],
             "effective_from": _iso(p["effective_from"]),
             "effective_until": _iso(p.get("effective_until")),
-            "issued_at": _iso(p["issued_at"]), "reason": p["reason"],
-        }  # fmt: skip
+            "issued_at": _iso(p["issued_at"]),
+            "reason": p["reason"],
+        }
         log.info("issued %s (%s) to %s", cid, kind.value, ", ".join(sorted(agencies)) or "nobody")
         return self._changed(state, Kept(control, published, listing=listing))
 
@@ -488,15 +498,24 @@ class RestrictionFlow(Flow):
                     return self._quiet_ban(raw.value, entry, eid, court, state, load)
                 out = self._listing_ban(entry, eid, court, state)
             except ValidationError as exc:
-                detail = f"list entry {eid}: the consumption ban it requires was not issued: " \
-                    f"{exc.reason} ({exc.code}); issue it ({rs.consumption_art('一')})"  # fmt: skip
-                notice = self._notice(eid, court, "LISTING_NOT_RESTRICTED", "", "ISSUE",
-                                      state.now, state.now, detail)  # fmt: skip
-                return [notice, self._alert(eid, "RESTRICTION_LISTING_NOT_RESTRICTED", detail,
-                                            state.now)]  # fmt: skip
+                detail = (
+                    f"list entry {eid}: the consumption ban it requires was not issued: "
+                    f"{exc.reason} ({exc.code}); issue it ({rs.consumption_art('一')})"
+                )
+                notice = self._notice(
+                    eid, court, "LISTING_NOT_RESTRICTED", "", "ISSUE", state.now, state.now, detail
+                )
+                return [
+                    notice,
+                    self._alert(eid, "RESTRICTION_LISTING_NOT_RESTRICTED", detail, state.now),
+                ]
             detail = f"list entry {eid}: consumption ban {eid} issued ({rs.consumption_art('一')})"
-            return [*out, self._notice(eid, court, "ISSUED_FOR_LISTING", "", "ISSUE", state.now,
-                                       state.now, detail)]  # fmt: skip
+            return [
+                *out,
+                self._notice(
+                    eid, court, "ISSUED_FOR_LISTING", "", "ISSUE", state.now, state.now, detail
+                ),
+            ]
         reason = listings.LIFT_ON_DELISTING.get(str(entry.get("reason")))
         kept = self._materialise(eid, stored)
         if kept is None or kept.listing != eid or kept.control.status is not rs.Status.ACTIVE:
@@ -507,10 +526,13 @@ class RestrictionFlow(Flow):
         control = rs.lift(kept.control, court, reason, state.now)
         lifted = entry.get("delisted_at") or state.now
         kept = replace(kept, control=control, lifted_at=lifted, tombstone_at=state.now + self.grace)
-        detail = (f"list entry {eid} delisted ({entry['reason']}): consumption ban {eid} lifted "
-                  f"({rs.consumption_art('九')})")  # fmt: skip
-        notice = self._notice(eid, court, "LIFTED_FOR_DELISTING", "", "LIFT", state.now,
-                              state.now, detail)  # fmt: skip
+        detail = (
+            f"list entry {eid} delisted ({entry['reason']}): consumption ban {eid} lifted "
+            f"({rs.consumption_art('九')})"
+        )
+        notice = self._notice(
+            eid, court, "LIFTED_FOR_DELISTING", "", "LIFT", state.now, state.now, detail
+        )
         return [*self._changed(state, kept), notice]
 
     def _listing_kept(
@@ -533,13 +555,19 @@ class RestrictionFlow(Flow):
             rs.check_subjects(rs.Kind.CONSUMPTION_BAN, "ORGANISATION", [])
         control = rs.issued(eid, court, rs.Kind.CONSUMPTION_BAN, agencies, at)
         published = {
-            "case_number": p["case_number"], "issuing_court": p["issuing_court"],
-            "kind": rs.Kind.CONSUMPTION_BAN.value, "subject": subject, "role": p["role"],
-            "debtor": debtor, "travel_document": None,
+            "case_number": p["case_number"],
+            "issuing_court": p["issuing_court"],
+            "kind": rs.Kind.CONSUMPTION_BAN.value,
+            "subject": subject,
+            "role": p["role"],
+            "debtor": debtor,
+            "travel_document": None,
             "prohibited": list(self._all_kind_values),
-            "effective_from": p["effective_from"].isoformat(), "effective_until": None,
-            "issued_at": p["issued_at"].isoformat(), "reason": p["reason"],
-        }  # fmt: skip
+            "effective_from": p["effective_from"].isoformat(),
+            "effective_until": None,
+            "issued_at": p["issued_at"].isoformat(),
+            "reason": p["reason"],
+        }
         return Kept(control, published, listing=eid)
 
     def _listing_ban(
@@ -551,15 +579,24 @@ class RestrictionFlow(Flow):
             ValidationError: ``RESTRICTION_NO_PERSON``.
         """
         kept = self._listing_kept(entry, eid, court, state.now, self._listing_agencies)
-        log.info("issued %s (%s) to %s", eid, rs.Kind.CONSUMPTION_BAN.value,
-                 ", ".join(sorted(kept.control.agencies)) or "nobody")  # fmt: skip
+        log.info(
+            "issued %s (%s) to %s",
+            eid,
+            rs.Kind.CONSUMPTION_BAN.value,
+            ", ".join(sorted(kept.control.agencies)) or "nobody",
+        )
         self._store(state, kept)
         return [self._view(kept, state.now)]
 
     def _quiet_ban(
-        self, value: bytes, entry: dict[str, Any], eid: str, court: str, state: State,
+        self,
+        value: bytes,
+        entry: dict[str, Any],
+        eid: str,
+        court: str,
+        state: State,
         load: _Load,
-    ) -> list[Output]:  # fmt: skip
+    ) -> list[Output]:
         """The backlog's ban of an ACTIVE entry: the view record ``_listing_ban`` publishes,
         built straight from the entry, stored as the entry itself (``Listed``), its deadline
         in the batch's group and its count for the court's summary in ``load``; no log line.
@@ -575,21 +612,39 @@ class RestrictionFlow(Flow):
         state.table(CONTROLS).put(eid, Listed(value, now, self._listing_agencies))
         due = now + self.ack_deadline
         payload = {
-            "control_id": eid, "status": rs.Status.ACTIVE.value,
-            "case_number": p["case_number"], "issuing_court": p["issuing_court"],
-            "kind": rs.Kind.CONSUMPTION_BAN.value, "subject": subject, "role": p["role"],
-            "debtor": p["debtor"], "travel_document": None,
+            "control_id": eid,
+            "status": rs.Status.ACTIVE.value,
+            "case_number": p["case_number"],
+            "issuing_court": p["issuing_court"],
+            "kind": rs.Kind.CONSUMPTION_BAN.value,
+            "subject": subject,
+            "role": p["role"],
+            "debtor": p["debtor"],
+            "travel_document": None,
             "prohibited": list(self._all_kind_values),
-            "effective_from": p["effective_from"], "effective_until": None,
-            "issued_at": p["issued_at"], "lifted_at": None, "lift_reason": None,
-            "reason": p["reason"], "exemptions": [],
+            "effective_from": p["effective_from"],
+            "effective_until": None,
+            "issued_at": p["issued_at"],
+            "lifted_at": None,
+            "lift_reason": None,
+            "reason": p["reason"],
+            "exemptions": [],
             "acknowledgements": [
-                {"agency_id": agency, "target": "ISSUE", "state": "PENDING", "due_at": due,
-                 "reference": None, "answered_at": None}
+                {
+                    "agency_id": agency,
+                    "target": "ISSUE",
+                    "state": "PENDING",
+                    "due_at": due,
+                    "reference": None,
+                    "answered_at": None,
+                }
                 for agency in sorted(self._listing_agencies)
             ],
-            "updated_at": now, "version": 1, "entry_id": eid, "interceptions": [],
-        }  # fmt: skip
+            "updated_at": now,
+            "version": 1,
+            "entry_id": eid,
+            "interceptions": [],
+        }
         if load.builder is None:
             load.builder = self.envelope.builder(VIEW_TOPIC, VIEW_RECORD, self.source)
         got = load.courts.get(court)
@@ -645,8 +700,19 @@ class RestrictionFlow(Flow):
             f"{got['last']} among them; each is in restriction.controls under its entry id"
         )
         log.info("listing load: %s", detail)
-        return [self._notice("", court, "ISSUED_FOR_LISTING", "", "ISSUE", now, now, detail,
-                             key=f"listing-load:{court}")]  # fmt: skip
+        return [
+            self._notice(
+                "",
+                court,
+                "ISSUED_FOR_LISTING",
+                "",
+                "ISSUE",
+                now,
+                now,
+                detail,
+                key=f"listing-load:{court}",
+            )
+        ]
 
     def _document(
         self, kind: rs.Kind, p: dict[str, Any], subject: dict[str, Any], subject_id: str
@@ -661,11 +727,17 @@ class RestrictionFlow(Flow):
         document: dict[str, Any] | None = p.get("document")
         if document is None and subject.get("id_type") == "PASSPORT":
             # a foreign person is named by the passport itself: that is the document to stop
-            return {"type": "PASSPORT", "number": subject_id,
-                    "nationality": subject.get("nationality")}  # fmt: skip
+            return {
+                "type": "PASSPORT",
+                "number": subject_id,
+                "nationality": subject.get("nationality"),
+            }
         if document is None:
-            untyped = " (travel_document is a number without its type)" if p.get(
-                "travel_document") else ""  # fmt: skip
+            untyped = (
+                " (travel_document is a number without its type)"
+                if p.get("travel_document")
+                else ""
+            )
             raise ValidationError(
                 f"an exit ban names the person's typed travel document{untyped}",
                 code="RESTRICTION_DOCUMENT_INVALID",
@@ -786,9 +858,12 @@ class RestrictionFlow(Flow):
             rs.Kind.CONSUMPTION_BAN, {a: frozenset() for a in kept.control.agencies}, forbidden
         )
         granted = {
-            "exemption_id": eid, "kinds": sorted(kinds), "agencies": sorted(agencies),
-            "valid_from": _iso(p["valid_from"]), "valid_until": _iso(p["valid_until"]),
-        }  # fmt: skip
+            "exemption_id": eid,
+            "kinds": sorted(kinds),
+            "agencies": sorted(agencies),
+            "valid_from": _iso(p["valid_from"]),
+            "valid_until": _iso(p["valid_until"]),
+        }
         others = [e for e in kept.exemptions if e["exemption_id"] != eid]
         control = replace(kept.control, exemptions=(*kept.control.exemptions, eid))
         log.info("exemption %s of %s granted", eid, control.control_id)
@@ -814,8 +889,9 @@ class RestrictionFlow(Flow):
             seen = {i["event_id"] for i in kept.interceptions}
             if event.headers.id in seen:
                 return [inbox]
-            stopped = {k: p.get(k) for k in ("agency_id", "channel", "location", "description",
-                                             "outcome")}  # fmt: skip
+            stopped = {
+                k: p.get(k) for k in ("agency_id", "channel", "location", "description", "outcome")
+            }
             stopped |= {"intercepted_at": _iso(p["intercepted_at"]), "event_id": event.headers.id}
             changed = replace(kept, interceptions=[*kept.interceptions, stopped])
             return [*self._changed(state, changed), inbox]
@@ -867,42 +943,61 @@ class RestrictionFlow(Flow):
             for target in targets:
                 step = (agency, target)
                 ack_state = (
-                    "ACKNOWLEDGED" if step in c.acked else "REJECTED" if step in c.rejected
-                    else "OVERDUE" if step in c.overdue_sent else "PENDING"
-                )  # fmt: skip
+                    "ACKNOWLEDGED"
+                    if step in c.acked
+                    else "REJECTED"
+                    if step in c.rejected
+                    else "OVERDUE"
+                    if step in c.overdue_sent
+                    else "PENDING"
+                )
                 answer = kept.answers.get(f"{agency}|{target}") or {}
-                out.append({
-                    "agency_id": agency, "target": target, "state": ack_state,
-                    "due_at": self._since(c, target) + self.ack_deadline,
-                    "reference": answer.get("reference") if ack_state in (
-                        "ACKNOWLEDGED", "REJECTED") else None,
-                    "answered_at": _time(answer.get("at")) if ack_state in (
-                        "ACKNOWLEDGED", "REJECTED") else None,
-                })  # fmt: skip
+                out.append(
+                    {
+                        "agency_id": agency,
+                        "target": target,
+                        "state": ack_state,
+                        "due_at": self._since(c, target) + self.ack_deadline,
+                        "reference": answer.get("reference")
+                        if ack_state in ("ACKNOWLEDGED", "REJECTED")
+                        else None,
+                        "answered_at": _time(answer.get("at"))
+                        if ack_state in ("ACKNOWLEDGED", "REJECTED")
+                        else None,
+                    }
+                )
         return out
 
     def _view(self, kept: Kept, now: datetime) -> Output:
         c, pub = kept.control, kept.published
         payload: dict[str, Any] = dict(pub)
         payload |= {
-            "control_id": c.control_id, "status": c.status.value,
+            "control_id": c.control_id,
+            "status": c.status.value,
             "effective_from": date.fromisoformat(pub["effective_from"]),
-            "effective_until": (date.fromisoformat(pub["effective_until"])
-                                if pub["effective_until"] else None),
-            "issued_at": datetime.fromisoformat(pub["issued_at"]), "lifted_at": kept.lifted_at,
+            "effective_until": (
+                date.fromisoformat(pub["effective_until"]) if pub["effective_until"] else None
+            ),
+            "issued_at": datetime.fromisoformat(pub["issued_at"]),
+            "lifted_at": kept.lifted_at,
             "lift_reason": c.lift_reason.value if c.lift_reason else None,
             "exemptions": [
-                e | {"valid_from": datetime.fromisoformat(e["valid_from"]),
-                     "valid_until": datetime.fromisoformat(e["valid_until"])}
+                e
+                | {
+                    "valid_from": datetime.fromisoformat(e["valid_from"]),
+                    "valid_until": datetime.fromisoformat(e["valid_until"]),
+                }
                 for e in kept.exemptions
             ],
-            "acknowledgements": self._acks(kept), "updated_at": now, "version": kept.version,
+            "acknowledgements": self._acks(kept),
+            "updated_at": now,
+            "version": kept.version,
             "entry_id": kept.listing,
             "interceptions": [
                 i | {"intercepted_at": datetime.fromisoformat(i["intercepted_at"])}
                 for i in kept.interceptions
             ],
-        }  # fmt: skip
+        }
         return output_of(self.envelope.build(VIEW_TOPIC, VIEW_RECORD, payload, self.source))
 
     # -- timers ------------------------------------------------------------------------------
@@ -967,22 +1062,37 @@ class RestrictionFlow(Flow):
         )
         log.warning("%s", detail)
         return [
-            self._notice(c.control_id, c.issuing_court, "ACK_OVERDUE", agency, target, due, now,
-                         detail),
-            self._alert(f"{c.control_id}:{agency}:{target}", "RESTRICTION_ACK_OVERDUE", detail,
-                        now),
-        ]  # fmt: skip
+            self._notice(
+                c.control_id, c.issuing_court, "ACK_OVERDUE", agency, target, due, now, detail
+            ),
+            self._alert(
+                f"{c.control_id}:{agency}:{target}", "RESTRICTION_ACK_OVERDUE", detail, now
+            ),
+        ]
 
     def _notice(
-        self, cid: str, court: str, kind: str, agency: str, target: str, due: datetime,
-        now: datetime, detail: str, key: str | None = None,
-    ) -> Output:  # fmt: skip
+        self,
+        cid: str,
+        court: str,
+        kind: str,
+        agency: str,
+        target: str,
+        due: datetime,
+        now: datetime,
+        detail: str,
+        key: str | None = None,
+    ) -> Output:
         """A ``RestrictionNotice`` to the issuing court's inbox (keyed by ``cid`` or ``key``)."""
         notice = {
-            "control_id": cid, "issuing_court": v.court(court), "notice": kind,
-            "agency_id": agency, "target": target, "due_at": due, "sent_at": now,
+            "control_id": cid,
+            "issuing_court": v.court(court),
+            "notice": kind,
+            "agency_id": agency,
+            "target": target,
+            "due_at": due,
+            "sent_at": now,
             "detail": mask_ids_in_text(detail),
-        }  # fmt: skip
+        }
         topic = inbox_topic("court", court)
         built = self.envelope.build(topic, NS + "RestrictionNotice", notice, self.source, key=key)
         return output_of(built)
@@ -990,9 +1100,14 @@ class RestrictionFlow(Flow):
     def _alert(self, key: str, code: str, detail: str, now: datetime) -> Output:
         """A ``ServiceAlert`` on ``bus.alerts`` (no record caused it: partition and offset -1)."""
         alert = {
-            "service": self.source, "code": code, "message": mask_ids_in_text(detail),
-            "source_topic": VIEW_TOPIC, "source_partition": -1, "source_offset": -1,
-            "event_id": None, "raised_at": now,
-        }  # fmt: skip
+            "service": self.source,
+            "code": code,
+            "message": mask_ids_in_text(detail),
+            "source_topic": VIEW_TOPIC,
+            "source_partition": -1,
+            "source_offset": -1,
+            "event_id": None,
+            "raised_at": now,
+        }
         built = self.envelope.build(ALERTS_TOPIC, ALERT_RECORD, alert, self.source, key=key)
         return output_of(built)

@@ -44,17 +44,27 @@ def ban_for(entry: dict[str, Any]) -> dict[str, Any]:
         subject, role, organisation = debtor, rs.Role.DEBTOR, None
     elif entry.get("legal_representative") and entry.get("legal_representative_id"):
         subject = {
-            "kind": "PERSON", "name": entry["legal_representative"],
-            "id_number": entry["legal_representative_id"], "id_type": None, "nationality": None,
-        }  # fmt: skip
+            "kind": "PERSON",
+            "name": entry["legal_representative"],
+            "id_number": entry["legal_representative_id"],
+            "id_type": None,
+            "nationality": None,
+        }
         role, organisation = rs.Role.LEGAL_REPRESENTATIVE, debtor
     else:
         subject, role, organisation = debtor, rs.Role.DEBTOR, debtor
     return {
-        "control_id": entry["entry_id"], "case_number": entry["case_number"],
-        "issuing_court": entry["listing_court"], "kind": rs.Kind.CONSUMPTION_BAN.value,
-        "subject": subject, "role": role.value, "debtor": organisation, "document": None,
-        "prohibited": [], "issued_at": listed,
-        "effective_from": listed.astimezone(CHINA).date(), "effective_until": None,
+        "control_id": entry["entry_id"],
+        "case_number": entry["case_number"],
+        "issuing_court": entry["listing_court"],
+        "kind": rs.Kind.CONSUMPTION_BAN.value,
+        "subject": subject,
+        "role": role.value,
+        "debtor": organisation,
+        "document": None,
+        "prohibited": [],
+        "issued_at": listed,
+        "effective_from": listed.astimezone(CHINA).date(),
+        "effective_until": None,
         "reason": f"纳入失信被执行人名单 (entry {entry['entry_id']}): {rs.consumption_art('一')}",
-    }  # fmt: skip
+    }

@@ -61,12 +61,19 @@ def dump_kept(kept: Kept) -> bytes:
     """Serialise for the state topic."""
     c = kept.control
     control = {
-        "control_id": c.control_id, "issuing_court": c.issuing_court, "kind": c.kind.value,
-        "agencies": sorted(c.agencies), "issued_at": _t(c.issued_at), "status": c.status.value,
-        "lifted_at": _t(c.lifted_at), "lift_reason": c.lift_reason.value if c.lift_reason else None,
-        "acked": _pairs(c.acked), "rejected": _pairs(c.rejected),
-        "overdue_sent": _pairs(c.overdue_sent), "exemptions": list(c.exemptions),
-    }  # fmt: skip
+        "control_id": c.control_id,
+        "issuing_court": c.issuing_court,
+        "kind": c.kind.value,
+        "agencies": sorted(c.agencies),
+        "issued_at": _t(c.issued_at),
+        "status": c.status.value,
+        "lifted_at": _t(c.lifted_at),
+        "lift_reason": c.lift_reason.value if c.lift_reason else None,
+        "acked": _pairs(c.acked),
+        "rejected": _pairs(c.rejected),
+        "overdue_sent": _pairs(c.overdue_sent),
+        "exemptions": list(c.exemptions),
+    }
     return json.dumps(
         {
             "control": control,
@@ -90,13 +97,19 @@ def load_kept(data: bytes) -> Kept:
     x = raw["control"]
     issued = datetime.fromisoformat(x["issued_at"])
     control = rs.Control(
-        control_id=x["control_id"], issuing_court=x["issuing_court"], kind=rs.Kind(x["kind"]),
-        agencies=frozenset(x["agencies"]), issued_at=issued, status=rs.Status(x["status"]),
+        control_id=x["control_id"],
+        issuing_court=x["issuing_court"],
+        kind=rs.Kind(x["kind"]),
+        agencies=frozenset(x["agencies"]),
+        issued_at=issued,
+        status=rs.Status(x["status"]),
         lifted_at=_d(x["lifted_at"]),
         lift_reason=rs.LiftReason(x["lift_reason"]) if x["lift_reason"] else None,
-        acked=_unpairs(x["acked"]), rejected=_unpairs(x["rejected"]),
-        overdue_sent=_unpairs(x["overdue_sent"]), exemptions=tuple(x["exemptions"]),
-    )  # fmt: skip
+        acked=_unpairs(x["acked"]),
+        rejected=_unpairs(x["rejected"]),
+        overdue_sent=_unpairs(x["overdue_sent"]),
+        exemptions=tuple(x["exemptions"]),
+    )
     return Kept(
         control,
         raw["published"],

@@ -125,9 +125,11 @@ class WatchdogFlow(Flow):
         table = state.table(CASES)
         case = table.get(key) or cs.Case(key)
         at = {
-            cs.Step.FILED: "filed_at", cs.Step.SUSPENDED: "suspended_at",
-            cs.Step.RESUMED: "resumed_at", cs.Step.CONCLUDED: "concluded_at",
-        }[step]  # fmt: skip
+            cs.Step.FILED: "filed_at",
+            cs.Step.SUSPENDED: "suspended_at",
+            cs.Step.RESUMED: "resumed_at",
+            cs.Step.CONCLUDED: "concluded_at",
+        }[step]
         outcome = cs.Outcome(str(p["outcome"])) if step is cs.Step.CONCLUDED else None
         case = cs.apply_status(case, step, court, p[at], outcome, number.get("court_id"))
         log.info("case %s %s by court %s", key, case.status, court)
@@ -144,16 +146,21 @@ class WatchdogFlow(Flow):
         if raw.topic == BLACKLIST_VIEW:
             eid = str(p["entry_id"])
             item = cs.Item(
-                f"blacklist:{eid}", cs.ItemKind.BLACKLIST,
+                f"blacklist:{eid}",
+                cs.ItemKind.BLACKLIST,
                 f"失信被执行人名单 entry {eid} ({p['ground']})",
-                str(p["listing_court"]["court_id"]), p["listed_at"],
-            )  # fmt: skip
+                str(p["listing_court"]["court_id"]),
+                p["listed_at"],
+            )
             return [_item(case, item, p["status"] == "ACTIVE")]
         cid = str(p["control_id"])
         item = cs.Item(
-            f"restriction:{cid}", cs.ItemKind.RESTRICTION, f"{p['kind']} {cid}",
-            str(p["issuing_court"]["court_id"]), p.get("issued_at") or p["effective_from"],
-        )  # fmt: skip
+            f"restriction:{cid}",
+            cs.ItemKind.RESTRICTION,
+            f"{p['kind']} {cid}",
+            str(p["issuing_court"]["court_id"]),
+            p.get("issued_at") or p["effective_from"],
+        )
         return [_item(case, item, p.get("lifted_at") is None)]
 
     def _on_delegation(self, record: Incoming, state: State) -> list[Output]:
@@ -165,10 +172,15 @@ class WatchdogFlow(Flow):
         links = state.table(LINKS)
         if short == "DelegationRequested":
             if str(p["matter"]) in MEASURES:
-                links.put(did, Link(
-                    str(p["case_number"]["text"]), str(p["requesting_court"]["court_id"]),
-                    str(p["executing_court"]["court_id"]), str(p["matter"]),
-                ))  # fmt: skip
+                links.put(
+                    did,
+                    Link(
+                        str(p["case_number"]["text"]),
+                        str(p["requesting_court"]["court_id"]),
+                        str(p["executing_court"]["court_id"]),
+                        str(p["matter"]),
+                    ),
+                )
             return []
         link = links.get(did)
         if link is None:
@@ -176,17 +188,29 @@ class WatchdogFlow(Flow):
         if short in ("DelegationCompleted", "DelegationRenewed"):
             until = p.get("measure_until") if short == "DelegationCompleted" else p.get("until")
             at = p.get("completed_at") or p.get("renewed_at")
-            links.put(did, Link(link.case, link.court, link.executing_court, link.matter,
-                                until, link.since or at))  # fmt: skip
+            links.put(
+                did,
+                Link(
+                    link.case,
+                    link.court,
+                    link.executing_court,
+                    link.matter,
+                    until,
+                    link.since or at,
+                ),
+            )
             return []
         if short != "DelegationDecided" or not p["applied"]:
             return []
         step = str(p["step"])
         item = cs.Item(
-            f"freeze:{did}", cs.ItemKind.FREEZE,
+            f"freeze:{did}",
+            cs.ItemKind.FREEZE,
             f"{link.matter} by court {link.executing_court} on delegation {did}",
-            link.court, link.since or p["decided_at"], link.until,
-        )  # fmt: skip
+            link.court,
+            link.since or p["decided_at"],
+            link.until,
+        )
         if step in ("DelegationCompleted", "DelegationRenewed"):
             return [_item(link.case, item, True)]
         if step == "DelegationReleased" or str(p["state"]) in ("CANCELLED", "FAILED"):
@@ -255,10 +279,14 @@ class WatchdogFlow(Flow):
             + f" (alert {case.alerts}, {cs.WATCHDOG_SOURCE})"
         )
         payload: dict[str, Any] = {
-            "case_number": v.case_number(case.case_number), "court": v.court(case.court),
-            "concluded_at": concluded, "alert_number": case.alerts, "items": items,
-            "sent_at": now, "detail": detail,
-        }  # fmt: skip
+            "case_number": v.case_number(case.case_number),
+            "court": v.court(case.court),
+            "concluded_at": concluded,
+            "alert_number": case.alerts,
+            "items": items,
+            "sent_at": now,
+            "detail": detail,
+        }
         built = self.envelope.build(
             inbox_topic("court", case.court), NS + "CaseWatchdogAlert", payload, self.source
         )

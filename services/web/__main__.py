@@ -35,8 +35,13 @@ def main() -> None:
         log.error("%s", exc)
         sys.exit(2)
     addr = os.environ.get("COURTBUS_WEB_ADDR") or "127.0.0.1"
-    log.info("web API on http://%s:%d (OpenAPI at /docs; %d token(s) from %s)", addr, port,
-             len(tokens.principals), tokens_path())  # fmt: skip
+    log.info(
+        "web API on http://%s:%d (OpenAPI at /docs; %d token(s) from %s)",
+        addr,
+        port,
+        len(tokens.principals),
+        tokens_path(),
+    )
     app = create_app(conn, tokens, store_url=os.environ.get("COURTBUS_STORE_URL") or None)
     uvicorn.run(app, host=addr, port=port, log_level="warning")
 

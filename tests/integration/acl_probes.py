@@ -44,10 +44,15 @@ _quiet.setLevel(logging.CRITICAL)  # librdkafka logs every refusal: the cells sa
 Cell = tuple[str, str, str]
 
 SERVICE_FLOWS: dict[str, type[Flow]] = {
-    "gateway": GatewayFlow, "delegation": DelegationFlow, "blacklist": BlacklistFlow,
-    "restrictions": RestrictionFlow, "distribution": DistributionFlow, "feeds": FeedsFlow,
-    "projector": ProjectorFlow, "watchdog": WatchdogFlow,
-}  # fmt: skip
+    "gateway": GatewayFlow,
+    "delegation": DelegationFlow,
+    "blacklist": BlacklistFlow,
+    "restrictions": RestrictionFlow,
+    "distribution": DistributionFlow,
+    "feeds": FeedsFlow,
+    "projector": ProjectorFlow,
+    "watchdog": WatchdogFlow,
+}
 # What each service writes besides dead letters, alerts, notices and changelogs: read off its
 # flow's outputs (services/*/flow.py).
 SERVICE_OUTPUTS: dict[str, tuple[str, ...]] = {
@@ -60,11 +65,14 @@ SERVICE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "projector": (),
     "watchdog": ("bus.watchdog.items",),
 }
-AUTH_ERRORS = frozenset({
-    ck.KafkaError.TOPIC_AUTHORIZATION_FAILED, ck.KafkaError.GROUP_AUTHORIZATION_FAILED,
-    ck.KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-    ck.KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-})  # fmt: skip
+AUTH_ERRORS = frozenset(
+    {
+        ck.KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        ck.KafkaError.GROUP_AUTHORIZATION_FAILED,
+        ck.KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        ck.KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    }
+)
 
 
 def own_group(principal: str) -> str:
@@ -100,8 +108,11 @@ def expected_cells(directory: Directory, topics: Iterable[str]) -> set[Cell]:
     for court in directory.courts:
         me = f"court.{court.id}"
         cells |= {(me, "write", f"{me}.outbox"), (me, "read", f"{me}.inbox")}
-        cells |= {(me, "read", f"group.{g}.blacklist")
-                  for g, members in directory.groups.items() if court.id in members}  # fmt: skip
+        cells |= {
+            (me, "read", f"group.{g}.blacklist")
+            for g, members in directory.groups.items()
+            if court.id in members
+        }
         cells.add((me, "group", own_group(me)))
     for agency in directory.agencies:
         me = f"agency.{agency.id}"
@@ -121,8 +132,11 @@ def expected_cells(directory: Directory, topics: Iterable[str]) -> set[Cell]:
             writes |= notices
         reads |= logs  # restores its stores from them
         cells |= {(me, "read", t) for t in reads} | {(me, "write", t) for t in writes}
-        cells |= {(me, "group", own_group(me)), (me, "group", f"{own_group(me)}-restore"),
-                  (me, "txn", own_transactional_id(service))}  # fmt: skip
+        cells |= {
+            (me, "group", own_group(me)),
+            (me, "group", f"{own_group(me)}-restore"),
+            (me, "txn", own_transactional_id(service)),
+        }
     # the operator: what the stack grants it at start, ALL on every topic, group and
     # transactional id (it runs the registry's storage and replays dead letters)
     cells |= {c for c in all_cells(directory, topics) if c[0] == "operator"}
@@ -163,8 +177,11 @@ class Prober:
         self.timeout_s = timeout_s
 
     def _settings(self, principal: str) -> dict[str, Any]:
-        return {**self.login(principal).librdkafka_settings(), "logger": _quiet,
-                "socket.timeout.ms": int(self.timeout_s * 1000)}  # fmt: skip
+        return {
+            **self.login(principal).librdkafka_settings(),
+            "logger": _quiet,
+            "socket.timeout.ms": int(self.timeout_s * 1000),
+        }
 
     def run(self, cells: Iterable[Cell], commit_topics: Mapping[str, str]) -> Outcome:
         """Try every cell; the outcome of each. A group cell commits an offset of the
@@ -205,8 +222,14 @@ class Prober:
         saying so, so the probe reads that answer); the others are fetched."""
         if not topics:
             return {}
-        consumer = ck.Consumer({**self._settings(principal), "group.id": f"{principal}.reader",
-                                "enable.auto.commit": False, "fetch.wait.max.ms": 50})  # fmt: skip
+        consumer = ck.Consumer(
+            {
+                **self._settings(principal),
+                "group.id": f"{principal}.reader",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 50,
+            }
+        )
         found: dict[str, Any] = {}
         try:
             for t in topics:
@@ -238,10 +261,16 @@ class Prober:
         if not topics:
             return {}
         fatal: list[Any] = []  # the error that stopped the producer (error_cb)
-        producer = ck.Producer({**self._settings(principal), "enable.idempotence": True,
-                                "acks": "all", "linger.ms": 0,
-                                "message.timeout.ms": int(self.timeout_s * 1000),
-                                "error_cb": lambda e: fatal.append(e) if e.fatal() else None})  # fmt: skip
+        producer = ck.Producer(
+            {
+                **self._settings(principal),
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 0,
+                "message.timeout.ms": int(self.timeout_s * 1000),
+                "error_cb": lambda e: fatal.append(e) if e.fatal() else None,
+            }
+        )
         found: dict[str, Any] = {}
 
         def delivered(topic: str) -> Callable[[Any, Any], None]:
@@ -252,8 +281,9 @@ class Prober:
 
         for t in topics:
             try:
-                producer.produce(t, key=b"probe", value=b"probe", partition=0,
-                                 on_delivery=delivered(t))  # fmt: skip
+                producer.produce(
+                    t, key=b"probe", value=b"probe", partition=0, on_delivery=delivered(t)
+                )
             except ck.KafkaException as exc:  # the producer already stopped (fatal)
                 found[t] = exc.args[0]
         try:
@@ -262,8 +292,11 @@ class Prober:
             fatal.append(exc.args[0])
         for t in topics:
             err = found[t] if t in found else (fatal[0] if fatal else "no delivery report")
-            stopped = (ck.KafkaError._FATAL, ck.KafkaError._PURGE_QUEUE,
-                       ck.KafkaError._PURGE_INFLIGHT)  # fmt: skip
+            stopped = (
+                ck.KafkaError._FATAL,
+                ck.KafkaError._PURGE_QUEUE,
+                ck.KafkaError._PURGE_INFLIGHT,
+            )
             if isinstance(err, ck.KafkaError) and (err.fatal() or err.code() in stopped) and fatal:
                 # an idempotent producer that may write nowhere cannot start (KIP-679: its
                 # InitProducerId needs WRITE on some topic): the fatal error says why
@@ -278,9 +311,12 @@ class Prober:
         READ on the group (and the topic): None or the error. kafka-python's: librdkafka
         retries a refused coordinator lookup without telling the application."""
         try:
-            consumer = KafkaConsumer(**self.login(principal).kafka_settings(), group_id=group,
-                                     enable_auto_commit=False,
-                                     request_timeout_ms=int(self.timeout_s * 1000))  # fmt: skip
+            consumer = KafkaConsumer(
+                **self.login(principal).kafka_settings(),
+                group_id=group,
+                enable_auto_commit=False,
+                request_timeout_ms=int(self.timeout_s * 1000),
+            )
         except KafkaPythonError as exc:
             return exc
         try:
@@ -300,8 +336,13 @@ class Prober:
 
     def transactional(self, principal: str, transactional_id: str) -> Any:
         """``init_transactions`` with ``transactional_id`` (WRITE and DESCRIBE on it)."""
-        producer = ck.Producer({**self._settings(principal), "transactional.id": transactional_id,
-                                "transaction.timeout.ms": 10_000})  # fmt: skip
+        producer = ck.Producer(
+            {
+                **self._settings(principal),
+                "transactional.id": transactional_id,
+                "transaction.timeout.ms": 10_000,
+            }
+        )
         try:
             producer.init_transactions(self.timeout_s)
         except ck.KafkaException as exc:

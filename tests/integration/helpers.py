@@ -50,8 +50,12 @@ class TopicReader:
     where the topics ended when the reader was made (``from_end=True``)."""
 
     def __init__(self, conn: Connection, *topics: str, from_end: bool = False) -> None:
-        self.consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
-                                      isolation_level="read_committed", consumer_timeout_ms=200)  # fmt: skip
+        self.consumer = KafkaConsumer(
+            **conn.kafka_settings(),
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            consumer_timeout_ms=200,
+        )
         parts = []
         for topic in topics:
             for p in self.consumer.partitions_for_topic(topic) or ():
@@ -125,8 +129,9 @@ class GroupProgress:
 
     def __init__(self, conn: Connection) -> None:
         self.admin = KafkaAdminClient(**conn.kafka_settings())
-        self.consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
-                                      isolation_level="read_committed")  # fmt: skip
+        self.consumer = KafkaConsumer(
+            **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed"
+        )
 
     def __enter__(self) -> GroupProgress:
         return self
@@ -212,8 +217,15 @@ def private_stack(home: Path, nodes: int = 1) -> Iterator[tuple[Stack, Connectio
     from tests.ports import free_block
 
     base = free_block(2 * nodes + 2)  # each node: client + controller; the registry: 2
-    stack = Stack(StackConfig(home, nodes=nodes, port_base=base, registry_port=base + 2 * nodes,
-                              registry_storage="memory"))  # fmt: skip
+    stack = Stack(
+        StackConfig(
+            home,
+            nodes=nodes,
+            port_base=base,
+            registry_port=base + 2 * nodes,
+            registry_storage="memory",
+        )
+    )
     state = stack.up()
     try:
         conn = Connection(state.bootstrap, state.registry_url)
@@ -244,9 +256,13 @@ class ServiceProcess:
     ) -> None:
         self.module, self.log, self.ready, self.assigned = module, log, ready, assigned
         self.command = command or [sys.executable, "-m", module]  # e.g. ``courtbus serve``
-        self.env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap,
-                    "COURTBUS_REGISTRY_URL": conn.registry_url or "",
-                    "COURTBUS_STATE_DIR": str(log.parent / "state"), **(env or {})}  # fmt: skip
+        self.env = {
+            **os.environ,
+            "COURTBUS_BOOTSTRAP": conn.bootstrap,
+            "COURTBUS_REGISTRY_URL": conn.registry_url or "",
+            "COURTBUS_STATE_DIR": str(log.parent / "state"),
+            **(env or {}),
+        }
         self.proc: subprocess.Popen[bytes] | None = None
         self._marks = (0, 0)
 
@@ -364,9 +380,13 @@ class Services(Mapping[str, ServiceProcess]):
         for name in which:
             group = self.group(name)
             self.procs[name] = ServiceProcess(
-                SERVICE_MODULES[name], conn, home / f"{name}.log", f"{group} consuming",
-                {**self.env, **(own_env or {}).get(name, {})}, assigned=f"{group} restored",
-            )  # fmt: skip
+                SERVICE_MODULES[name],
+                conn,
+                home / f"{name}.log",
+                f"{group} consuming",
+                {**self.env, **(own_env or {}).get(name, {})},
+                assigned=f"{group} restored",
+            )
 
     def group(self, name: str) -> str:
         """The consumer group of a service."""
@@ -492,8 +512,14 @@ class WatchdogAlerts:
                     return e
             return None
 
-        return wait_until(listing, timeout_s, lambda: f"an alert for {self.case} listing "
-                          f"{sorted(item_ids)}; got {[e.payload['items'] for e in self.poll()]}")  # fmt: skip
+        return wait_until(
+            listing,
+            timeout_s,
+            lambda: (
+                f"an alert for {self.case} listing "
+                f"{sorted(item_ids)}; got {[e.payload['items'] for e in self.poll()]}"
+            ),
+        )
 
     def quiet(self, timeout_s: float = 40) -> None:
         """Until no alert has come for twice the repeat (fails if they keep coming)."""

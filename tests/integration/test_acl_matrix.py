@@ -69,8 +69,13 @@ pytestmark = pytest.mark.integration
 # would leak; two agencies with different feeds; one court group.
 COURTS = ("32", "3205", "320583", "4408")
 AGENCIES = ("nia", "icbc")
-NEW_COURT = {"id": "320505", "designation": "苏0505", "name": "江苏省苏州市虎丘区人民法院",
-             "province": "江苏省", "level": "basic"}  # fmt: skip
+NEW_COURT = {
+    "id": "320505",
+    "designation": "苏0505",
+    "name": "江苏省苏州市虎丘区人民法院",
+    "province": "江苏省",
+    "level": "basic",
+}
 runner = CliRunner()
 _QUIET = logging.getLogger("tests.acl.rdkafka")
 Login = Callable[[str], Connection]
@@ -238,10 +243,11 @@ def test_acl_matrix_three_passes(
 def _cli(conn: Connection, *args: str) -> Any:
     """The CLI as ``conn``'s principal (its certificate through the settings' environment)."""
     env = {
-        "COURTBUS_SSL_CA": conn.ssl_ca or "", "COURTBUS_SSL_CERT": conn.ssl_cert or "",
+        "COURTBUS_SSL_CA": conn.ssl_ca or "",
+        "COURTBUS_SSL_CERT": conn.ssl_cert or "",
         "COURTBUS_SSL_KEY": conn.ssl_key or "",
         "COURTBUS_SSL_KEY_PASSWORD": conn.ssl_key_password or "",
-    }  # fmt: skip
+    }
     result = runner.invoke(app, [*args, "--bootstrap", conn.bootstrap], env=env)
     assert result.exit_code == 0, result.output
     return result.output
@@ -269,8 +275,11 @@ def test_a_court_added_then_removed(
     identities(new)
     mine = {f"{new}.outbox", f"{new}.inbox"}
     everyone = principals(bigger)
-    tried = {c for c in all_cells(bigger, all_topics)
-             if c[0] == new or c[2] in mine or c[2] == own_group(new)}  # fmt: skip
+    tried = {
+        c
+        for c in all_cells(bigger, all_topics)
+        if c[0] == new or c[2] in mine or c[2] == own_group(new)
+    }
     prober = Prober(identities, timeout_s=8)
     commit = _commit_topics(expected_cells(bigger, all_topics), all_topics, everyone)
 
@@ -398,17 +407,26 @@ def test_kafka_python_clients_as_a_court(
     with pytest.raises(TopicAuthorizationFailedError):
         producer.send("court.32.outbox", b"no").get(timeout=10)
     producer.close()
-    consumer = KafkaConsumer("court.3205.inbox", **court.kafka_settings(),
-                             group_id="court.3205.inbox-reader", enable_auto_commit=False,
-                             auto_offset_reset="earliest", consumer_timeout_ms=5000)  # fmt: skip
+    consumer = KafkaConsumer(
+        "court.3205.inbox",
+        **court.kafka_settings(),
+        group_id="court.3205.inbox-reader",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
     records = list(consumer)
     assert records and records[0].value == b"seed"
     consumer.commit()
     first = [r for r in records if r.partition == 0]
     assert consumer.committed(TopicPartition("court.3205.inbox", 0)) == first[-1].offset + 1
     consumer.close()
-    stranger = KafkaConsumer("court.3205.inbox", **court.kafka_settings(),
-                             group_id="court.32.inbox-reader", consumer_timeout_ms=5000)  # fmt: skip
+    stranger = KafkaConsumer(
+        "court.3205.inbox",
+        **court.kafka_settings(),
+        group_id="court.32.inbox-reader",
+        consumer_timeout_ms=5000,
+    )
     with pytest.raises(GroupAuthorizationFailedError):
         list(stranger)
     stranger.close()

@@ -85,16 +85,22 @@ def _case(court: str) -> str:
 
 def _list(client: CourtClient, eid: str, debtor: dict[str, Any], **extra: Any) -> Any:
     fields: dict[str, Any] = {
-        "obligation": "给付 100,000.00 元", "performance": "全部未履行",
-        "conduct": "以虚假诉讼方法规避执行", "title_issuer": "江苏省昆山市人民法院",
-        "title_number": "(2023)苏0583民初100号", "filed_at": v.now() - timedelta(days=90),
-    }  # fmt: skip
+        "obligation": "给付 100,000.00 元",
+        "performance": "全部未履行",
+        "conduct": "以虚假诉讼方法规避执行",
+        "title_issuer": "江苏省昆山市人民法院",
+        "title_number": "(2023)苏0583民初100号",
+        "filed_at": v.now() - timedelta(days=90),
+    }
     if debtor["kind"] == "ORGANISATION":
         fields["legal_representative"] = "李四"
     return client.list_debtor(
-        eid, extra.pop("case", _case(client.court.id)), debtor,
-        extra.pop("ground", "EVADED_EXECUTION"), **(fields | extra),
-    )  # fmt: skip
+        eid,
+        extra.pop("case", _case(client.court.id)),
+        debtor,
+        extra.pop("ground", "EVADED_EXECUTION"),
+        **(fields | extra),
+    )
 
 
 def _versions(view: TopicReader, envelope: Envelope, eid: str, count: int) -> list[dict[str, Any]]:
@@ -128,11 +134,24 @@ def test_listing_update_correction_and_delisting(
     kunshan.update_listing(eid, obligation="给付 80,000.00 元")
     assert _versions(view, envelope, eid, 3)[-1]["version"] == 3
     # a non-owner's delisting is refused with its code; the owner's goes through
-    assert dead_letter_code(conn, courts["6101"].send_record(
-        "cn.court.bus.blacklist.DebtorDelisted",
-        {"entry_id": eid, "listing_court": v.court("6101"), "delisted_at": v.now(),
-         "reason": "PERFORMED", "note": None},
-    ).event_id) == "BLACKLIST_NOT_OWNER"  # fmt: skip
+    assert (
+        dead_letter_code(
+            conn,
+            courts["6101"]
+            .send_record(
+                "cn.court.bus.blacklist.DebtorDelisted",
+                {
+                    "entry_id": eid,
+                    "listing_court": v.court("6101"),
+                    "delisted_at": v.now(),
+                    "reason": "PERFORMED",
+                    "note": None,
+                },
+            )
+            .event_id,
+        )
+        == "BLACKLIST_NOT_OWNER"
+    )
     kunshan.delist(eid, "PERFORMED")
     gone = _versions(view, envelope, eid, 4)[-1]
     assert (gone["status"], gone["reason"]) == ("DELISTED", "PERFORMED")
@@ -146,15 +165,28 @@ def test_a_minor_is_refused_by_the_sdk_and_by_the_bus(
     assert info.value.code == "BLACKLIST_MINOR"
     sent = courts["4408"].send_record(  # a system that skips the SDK's check
         "cn.court.bus.blacklist.DebtorListed",
-        {"entry_id": _id("minor"), "case_number": v.case_number(_case("4408")),
-         "listing_court": v.court("4408"), "debtor": {**MINOR, "id_type": None, "nationality": None},
-         "legal_representative": None, "ground": "EVADED_EXECUTION", "serious": False,
-         "period_months": 24, "obligation": "给付", "listed_at": v.now(),
-         "legal_representative_id": None, "performance": "未履行", "conduct": "规避执行",
-         "title_issuer": "某法院", "title_number": "(2023)粤08民初1号",
-         "filed_at": v.now(), "applicant": None, "security_provided": False,
-         "sealed_property_sufficient": False},
-    )  # fmt: skip
+        {
+            "entry_id": _id("minor"),
+            "case_number": v.case_number(_case("4408")),
+            "listing_court": v.court("4408"),
+            "debtor": {**MINOR, "id_type": None, "nationality": None},
+            "legal_representative": None,
+            "ground": "EVADED_EXECUTION",
+            "serious": False,
+            "period_months": 24,
+            "obligation": "给付",
+            "listed_at": v.now(),
+            "legal_representative_id": None,
+            "performance": "未履行",
+            "conduct": "规避执行",
+            "title_issuer": "某法院",
+            "title_number": "(2023)粤08民初1号",
+            "filed_at": v.now(),
+            "applicant": None,
+            "security_provided": False,
+            "sealed_property_sufficient": False,
+        },
+    )
     assert dead_letter_code(conn, sent.event_id) == "BLACKLIST_MINOR"
 
 
@@ -252,12 +284,21 @@ def test_drift_lost_from_the_view_is_found_by_digest_and_repaired(
             "filed_at": v.now() - timedelta(days=9),
         }
         _list(xian, eid, ADULT if i % 2 else FIRM, **fields)
-        listings.append({"entry_id": eid, "case_number": fields["case"],
-                         "debtor": ADULT if i % 2 else FIRM, "ground": "EVADED_EXECUTION",
-                         "obligation": "给付", "performance": "未履行", "conduct": "规避执行",
-                         "title_issuer": "陕西省西安市中级人民法院", "title_number": "(2023)陕01民初1号",
-                         "filed_at": fields["filed_at"].isoformat(),
-                         **({"legal_representative": "李四"} if i % 2 == 0 else {})})  # fmt: skip
+        listings.append(
+            {
+                "entry_id": eid,
+                "case_number": fields["case"],
+                "debtor": ADULT if i % 2 else FIRM,
+                "ground": "EVADED_EXECUTION",
+                "obligation": "给付",
+                "performance": "未履行",
+                "conduct": "规避执行",
+                "title_issuer": "陕西省西安市中级人民法院",
+                "title_number": "(2023)陕01民初1号",
+                "filed_at": fields["filed_at"].isoformat(),
+                **({"legal_representative": "李四"} if i % 2 == 0 else {}),
+            }
+        )
         _versions(view, envelope, eid, 1)
     ids = [x["entry_id"] for x in listings]
     lost = ids[2]
@@ -284,10 +325,19 @@ def _cli(conn: Connection, *args: str) -> str:
     import subprocess
     import sys
 
-    env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap,
-           "COURTBUS_REGISTRY_URL": conn.registry_url or "", "COLUMNS": "200"}  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "courtbus", *args], capture_output=True,
-                          text=True, env=env, timeout=180)  # fmt: skip
+    env = {
+        **os.environ,
+        "COURTBUS_BOOTSTRAP": conn.bootstrap,
+        "COURTBUS_REGISTRY_URL": conn.registry_url or "",
+        "COLUMNS": "200",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "courtbus", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -367,8 +417,10 @@ def test_partners_bootstrap_afterwards_and_each_agency_gets_exactly_its_projecti
     engine = create_engine(pbccrc_url)
     with engine.begin() as db:
         db.execute(text("DELETE FROM partner_blacklist WHERE entry_id = :a"), {"a": lost[0]})
-        db.execute(text("UPDATE partner_blacklist SET entry_id = :e WHERE entry_id = :b"),
-                   {"e": PREFIX + "stray", "b": lost[1]})  # fmt: skip
+        db.execute(
+            text("UPDATE partner_blacklist SET entry_id = :e WHERE entry_id = :b"),
+            {"e": PREFIX + "stray", "b": lost[1]},
+        )
     engine.dispose()
     found = _cli(conn, "blacklist", "verify-mirror", "pbccrc", "--db", pbccrc_url)
     assert (

@@ -115,10 +115,16 @@ def test_cli_send_many(
     monkeypatch.setitem(os.environ, "COURTBUS_REGISTRY_URL", conn.registry_url or "")
     run = uuid.uuid4().hex[:8]
     lines = [
-        {"to": "6104", "case": f"(2024)苏05执{n}号", "matter": "SEARCH", "debtor_name": "张三",
-         "debtor_id": PERSON_ID, "delegation_id": f"dlg-{run}-cli-{n:03d}"}
+        {
+            "to": "6104",
+            "case": f"(2024)苏05执{n}号",
+            "matter": "SEARCH",
+            "debtor_name": "张三",
+            "debtor_id": PERSON_ID,
+            "delegation_id": f"dlg-{run}-cli-{n:03d}",
+        }
         for n in range(1, 101)
-    ]  # fmt: skip
+    ]
     file, out = tmp_path / "requests.jsonl", tmp_path / "sent.jsonl"
     file.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
     result = CliRunner().invoke(

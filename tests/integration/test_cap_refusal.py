@@ -40,9 +40,17 @@ def read_db(
     rules = {"COURTBUS_POLICIES": str(EXAMPLES_PATH)}
     procs = [
         ServiceProcess("services.projector", conn, home / "projector.log", "consuming", env),
-        ServiceProcess("services.gateway", conn, home / "gateway.log", "courtbus-gateway consuming", rules),
-        ServiceProcess("services.delegation", conn, home / "delegation.log", "courtbus-delegation consuming", rules),
-    ]  # fmt: skip
+        ServiceProcess(
+            "services.gateway", conn, home / "gateway.log", "courtbus-gateway consuming", rules
+        ),
+        ServiceProcess(
+            "services.delegation",
+            conn,
+            home / "delegation.log",
+            "courtbus-delegation consuming",
+            rules,
+        ),
+    ]
     for p in procs:
         p.start()
     try:
@@ -68,9 +76,14 @@ def test_a_cap_refused_request_is_refused_in_sql_with_its_code(
     with CourtClient("3205", conn) as court:  # Suzhou → Xianyang (Shaanxi, the example's region)
         for did in (first, second):
             court.request_delegation(
-                delegation_id=did, case_number="(2024)苏05执700号", executing_court="6104",
-                matter="DEDUCT", debtor=debtor, asset_kind="HOUSING_FUND", amount="30000.00",
-            )  # fmt: skip
+                delegation_id=did,
+                case_number="(2024)苏05执700号",
+                executing_court="6104",
+                matter="DEDUCT",
+                debtor=debtor,
+                asset_kind="HOUSING_FUND",
+                amount="30000.00",
+            )
     model = ReadModel(read_db)
     try:
         deadline = time.monotonic() + 120

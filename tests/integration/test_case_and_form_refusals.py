@@ -79,17 +79,23 @@ def _sample(short: str) -> tuple[str, str, dict[str, Any]]:
     return source.split(":", 1)[1], record, payload
 
 
-def _check_refused(conn: Connection, envelope: Envelope, court: str, bad: Sent, code: str,
-                   good: Sent, record: str) -> None:  # fmt: skip
+def _check_refused(
+    conn: Connection, envelope: Envelope, court: str, bad: Sent, code: str, good: Sent, record: str
+) -> None:
     """The dead letter (code, original bytes), the notice, and the good record once."""
     outbox = f"court.{court}.outbox"
     flow = flow_topic(by_record(record).flow)
     reader = TopicReader(conn, "bus.deadletter", f"court.{court}.inbox", flow, outbox)
     try:
-        (sent,) = reader.wait_for(lambda r: r.topic == outbox and r.offset == bad.offset
-                                  and r.partition == bad.partition)  # fmt: skip
-        (dead,) = reader.wait_for(lambda r: r.topic == "bus.deadletter"
-                                  and dict(r.headers).get("ce_id") == bad.event_id.encode())  # fmt: skip
+        (sent,) = reader.wait_for(
+            lambda r: r.topic == outbox and r.offset == bad.offset and r.partition == bad.partition
+        )
+        (dead,) = reader.wait_for(
+            lambda r: (
+                r.topic == "bus.deadletter"
+                and dict(r.headers).get("ce_id") == bad.event_id.encode()
+            )
+        )
         assert header(dead, "dlq_code") == code
         assert dead.value == sent.value and dead.key == sent.key  # the original bytes
         notices = reader.wait_for(
@@ -99,17 +105,28 @@ def _check_refused(conn: Connection, envelope: Envelope, court: str, bad: Sent, 
             )
         )
         assert envelope.read(notices[0]).payload["error_code"] == code
-        reader.wait_for(lambda r: r.topic == flow
-                        and dict(r.headers).get("ce_id") == good.event_id.encode())  # fmt: skip
+        reader.wait_for(
+            lambda r: r.topic == flow and dict(r.headers).get("ce_id") == good.event_id.encode()
+        )
         reader.read_to_end()
-        copies = [r for r in reader.records
-                  if r.topic == flow and dict(r.headers).get("ce_id") == good.event_id.encode()]  # fmt: skip
+        copies = [
+            r
+            for r in reader.records
+            if r.topic == flow and dict(r.headers).get("ce_id") == good.event_id.encode()
+        ]
         assert len(copies) == 1
-        assert not [r for r in reader.records if r.topic == "bus.deadletter"
-                    and dict(r.headers).get("ce_id") == good.event_id.encode()]  # fmt: skip
+        assert not [
+            r
+            for r in reader.records
+            if r.topic == "bus.deadletter"
+            and dict(r.headers).get("ce_id") == good.event_id.encode()
+        ]
         if code in GATEWAY_CODES:  # refused at the gateway: never reaches the flow
-            assert not [r for r in reader.records if r.topic == flow
-                        and dict(r.headers).get("ce_id") == bad.event_id.encode()]  # fmt: skip
+            assert not [
+                r
+                for r in reader.records
+                if r.topic == flow and dict(r.headers).get("ce_id") == bad.event_id.encode()
+            ]
     finally:
         reader.close()
 
@@ -132,13 +149,17 @@ def test_a_company_declared_an_other_organisation_is_refused(
 ) -> None:
     _, record, bad = _sample("DistributionOpened")
     bad.update(
-        case_number=v.case_number(f"(2024)粤08执{_n()}号"), presiding_court=v.court("4408"),
+        case_number=v.case_number(f"(2024)粤08执{_n()}号"),
+        presiding_court=v.court("4408"),
         debtor=v.debtor("ORGANISATION", "湛江某贸易有限公司", FIRM_CODE),
         debtor_form="OTHER_ORGANISATION",
-    )  # fmt: skip
-    good = {**copy.deepcopy(bad), "debtor_form": "ENTERPRISE_LEGAL_PERSON",
-            "distribution_id": f"dist-4408-{uuid.uuid4().hex[:8]}",
-            "case_number": v.case_number(f"(2024)粤08执{_n()}号")}  # fmt: skip
+    )
+    good = {
+        **copy.deepcopy(bad),
+        "debtor_form": "ENTERPRISE_LEGAL_PERSON",
+        "distribution_id": f"dist-4408-{uuid.uuid4().hex[:8]}",
+        "case_number": v.case_number(f"(2024)粤08执{_n()}号"),
+    }
     with CourtClient("4408", conn) as client:
         refused = client.send_record(record, bad)
         accepted = client.send_record(record, good)
@@ -149,27 +170,35 @@ def test_a_company_declared_an_other_organisation_is_refused(
     changes = TopicReader(conn, "bus.distribution.distributions.changelog")
     try:
         changes.wait_for(lambda r: (r.key or b"").endswith(good["distribution_id"].encode()))
-        assert not [r for r in changes.read_to_end()
-                    if (r.key or b"").endswith(bad["distribution_id"].encode())]  # fmt: skip
+        assert not [
+            r
+            for r in changes.read_to_end()
+            if (r.key or b"").endswith(bad["distribution_id"].encode())
+        ]
     finally:
         changes.close()
 
 
-def _send_raw(producer: KafkaProducer, envelope: Envelope, court: str, record: str,
-              payload: dict[str, Any]) -> Sent:  # fmt: skip
+def _send_raw(
+    producer: KafkaProducer, envelope: Envelope, court: str, record: str, payload: dict[str, Any]
+) -> Sent:
     """Encode ``payload`` as the SDK does (bound ce_id, registry schema id) and produce it
     into the court's outbox without the SDK's checks."""
     out = envelope.build(f"court.{court}.outbox", record, payload, f"court:{court}")
-    meta = producer.send(out.topic, key=out.key, value=out.value,
-                         headers=out.headers).get(timeout=10)  # fmt: skip
+    meta = producer.send(out.topic, key=out.key, value=out.value, headers=out.headers).get(
+        timeout=10
+    )
     return Sent(out.event.id, (out.key or b"").decode(), meta.partition, meta.offset)
 
 
 @pytest.mark.parametrize("short", ["DebtorListed", "DistributionOpened"])
 def test_a_credit_code_with_the_letter_i_is_refused_by_the_gateway(
-    short: str, services: Services, conn: Connection, envelope: Envelope,
+    short: str,
+    services: Services,
+    conn: Connection,
+    envelope: Envelope,
     producer: KafkaProducer,
-) -> None:  # fmt: skip
+) -> None:
     court, record, good = _sample(short)
     _, _, bad = _sample(short)
     # built by hand: v.debtor checks the code, as the SDK does before sending

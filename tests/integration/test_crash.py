@@ -76,8 +76,13 @@ class Stream:
                 tail = TAIL
                 while tail > 0 and len(self.sent) < MOST:
                     did = f"dlg-crash-{self.tag}-{len(self.sent):04d}"
-                    self.sent[did] = court.request_delegation(delegation_id=did, case_number="(2024)苏05执500号", executing_court=EXECUTOR,
-                                                              matter="SEARCH", debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID})  # fmt: skip
+                    self.sent[did] = court.request_delegation(
+                        delegation_id=did,
+                        case_number="(2024)苏05执500号",
+                        executing_court=EXECUTOR,
+                        matter="SEARCH",
+                        debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
+                    )
                     if self.killed.is_set():
                         tail -= 1
         except BaseException as exc:  # reported by the test's thread
@@ -89,7 +94,9 @@ def _kill_inside_a_transaction(
 ) -> None:
     """Once the stream flows, SIGKILL the victim as soon as it logs a new open transaction
     (one with outputs if ``outputs``), then start it again."""
-    opened = re.compile(rf"{re.escape(group)} transaction open: {'[1-9]' if outputs else ''}\d* outputs")  # fmt: skip
+    opened = re.compile(
+        rf"{re.escape(group)} transaction open: {'[1-9]' if outputs else ''}\d* outputs"
+    )
     wait_until(lambda: len(stream.sent) >= FLOWING or stream.error, 60, "the stream to flow")
     assert stream.error is None, stream.error
     mark = victim.count(opened)
@@ -135,7 +142,9 @@ def _problems(
         elif r.topic == RECEIPTS:  # a refusal's notice is keyed by the refused record's place
             notice = envelope.read(r)
             if notice.payload.get("rejected_event_id") in request_ids:
-                problems.append(f"{notice.headers.source} refused {notice.payload['rejected_event_id']}: {notice.payload['error_code']}")  # fmt: skip
+                problems.append(
+                    f"{notice.headers.source} refused {notice.payload['rejected_event_id']}: {notice.payload['error_code']}"
+                )
     for did, request in sent.items():
         events = by_key[(EVENTS, did)]
         kinds = Counter(e.record.removeprefix(NS) for e in events)
@@ -145,14 +154,20 @@ def _problems(
             continue
         got = {e.record.removeprefix(NS): e for e in events if not e.record.endswith("Decided")}
         forwarded, receipt = got["DelegationRequested"], got["DelegationDelivered"]
-        if (forwarded.headers.id, forwarded.headers.source) != (request.event_id, f"court:{REQUESTER}"):  # fmt: skip
+        if (forwarded.headers.id, forwarded.headers.source) != (
+            request.event_id,
+            f"court:{REQUESTER}",
+        ):
             problems.append(f"{did}: the request forwarded is {forwarded.headers}")
         decided = sorted(
             (e.payload["step"], e.payload["decided_event_id"], e.payload["applied"])
             for e in events
             if e.record.endswith("Decided")
         )
-        steps = [("DelegationDelivered", receipt.headers.id, True), ("DelegationRequested", request.event_id, True)]  # fmt: skip
+        steps = [
+            ("DelegationDelivered", receipt.headers.id, True),
+            ("DelegationRequested", request.event_id, True),
+        ]
         if decided != steps:
             problems.append(f"{did}: decisions {decided}")
         delivered = [(e.record.removeprefix(NS), e.headers.id) for e in by_key[(DELIVERIES, did)]]
@@ -165,7 +180,10 @@ def _problems(
         if row is None or (row.state, row.event_count) != ("DELIVERED", 2):
             problems.append(f"{did} in SQL: {row}")
         history = [(h.record, h.event_id, h.applied, h.error_code) for h in model.history(did)]
-        if history != [("DelegationRequested", request.event_id, True, None), ("DelegationDelivered", receipt.headers.id, True, None)]:  # fmt: skip
+        if history != [
+            ("DelegationRequested", request.event_id, True, None),
+            ("DelegationDelivered", receipt.headers.id, True, None),
+        ]:
             problems.append(f"{did} history in SQL: {history}")
     dead = [d for d in model.dead_letters() if d.key is not None and d.key.decode() in ids]
     problems += [f"dead letter in SQL: {d.code} for {d.key!r}" for d in dead]

@@ -47,8 +47,11 @@ ARTIFACTS = Path(os.environ.get("COURTBUS_TEST_ARTIFACTS") or REPO / "test-artif
 DEADLINES = "default: {start: 6s, report: 30s, warn_before: 2s}\n"
 PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
 FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}
-ART6: dict[str, Any] = {"performance": "全部未履行", "title_issuer": "广东省湛江市中级人民法院",
-                        "title_number": "(2023)粤08民初12号"}  # fmt: skip
+ART6: dict[str, Any] = {
+    "performance": "全部未履行",
+    "title_issuer": "广东省湛江市中级人民法院",
+    "title_number": "(2023)粤08民初12号",
+}
 SERVICES = ("projector", "gateway", "delegation", "blacklist", "restrictions", "distribution")
 COURTS = ("320583", "6101", "4408", "50", "3174", "6104", "3205")
 
@@ -69,8 +72,11 @@ def _browser_binaries() -> tuple[str, str]:
 def services(start_services: StartServices, tmp_path_factory: pytest.TempPathFactory) -> Services:
     home = tmp_path_factory.mktemp("dashboard")
     (home / "deadlines.yaml").write_text(DEADLINES)
-    env = {"COURTBUS_DEADLINES": str(home / "deadlines.yaml"), "COURTBUS_TICK_SECONDS": "0.5",
-           "COURTBUS_METRICS_PORT": "0"}  # fmt: skip
+    env = {
+        "COURTBUS_DEADLINES": str(home / "deadlines.yaml"),
+        "COURTBUS_TICK_SECONDS": "0.5",
+        "COURTBUS_METRICS_PORT": "0",
+    }
     return start_services(home, env=env, which=SERVICES)
 
 
@@ -89,10 +95,18 @@ def web(conn: Connection, services: Services) -> Iterator[tuple[str, str]]:
     tokens = services.home / "web-tokens.yaml"
     token = web_tokens.issue("coordinator.spc", tokens)
     port = free_block(1)
-    proc = ServiceProcess("services.web", conn, services.home / "web.log", "web API on", env={
-        "COURTBUS_STORE_URL": services.store_url, "COURTBUS_WEB_TOKENS": str(tokens),
-        "COURTBUS_WEB_PORT": str(port), "COURTBUS_STATE_DIR": str(services.home / "state"),
-    })  # fmt: skip
+    proc = ServiceProcess(
+        "services.web",
+        conn,
+        services.home / "web.log",
+        "web API on",
+        env={
+            "COURTBUS_STORE_URL": services.store_url,
+            "COURTBUS_WEB_TOKENS": str(tokens),
+            "COURTBUS_WEB_PORT": str(port),
+            "COURTBUS_STATE_DIR": str(services.home / "state"),
+        },
+    )
     proc.start()
     base = f"http://127.0.0.1:{port}"
 
@@ -118,8 +132,14 @@ def browser() -> Iterator[Any]:
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never fetch anything
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,2500", "--lang=zh-CN"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,2500",
+        "--lang=zh-CN",
+    ):
         options.add_argument(arg)
     chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     try:
@@ -130,18 +150,29 @@ def browser() -> Iterator[Any]:
 
 def _request(court: CourtClient, tag: str, executing: str, debtor: dict[str, str]) -> str:
     did = f"dlg-dash-{tag}-{uuid.uuid4().hex[:6]}"
-    court.request_delegation(delegation_id=did, case_number=f"(2024){court.court.designation}执{uuid.uuid4().int % 9000 + 1000}号",
-                             executing_court=executing, matter="SEARCH", debtor=debtor)  # fmt: skip
+    court.request_delegation(
+        delegation_id=did,
+        case_number=f"(2024){court.court.designation}执{uuid.uuid4().int % 9000 + 1000}号",
+        executing_court=executing,
+        matter="SEARCH",
+        debtor=debtor,
+    )
     return did
 
 
 def _list(court: CourtClient, tag: str, debtor: dict[str, str]) -> str:
     eid = f"bl-dash-{tag}-{uuid.uuid4().hex[:6]}"
-    court.list_debtor(eid, f"(2024){court.court.designation}执{uuid.uuid4().int % 9000 + 1000}号",
-                      debtor, "REFUSED_WITH_ABILITY", obligation="支付货款 86,000.00 元",
-                      conduct="有履行能力而拒不履行", filed_at=v.now() - timedelta(days=90),
-                      **({"legal_representative": "李四"} if debtor["kind"] == "ORGANISATION"
-                         else {}), **ART6)  # fmt: skip
+    court.list_debtor(
+        eid,
+        f"(2024){court.court.designation}执{uuid.uuid4().int % 9000 + 1000}号",
+        debtor,
+        "REFUSED_WITH_ABILITY",
+        obligation="支付货款 86,000.00 元",
+        conduct="有履行能力而拒不履行",
+        filed_at=v.now() - timedelta(days=90),
+        **({"legal_representative": "李四"} if debtor["kind"] == "ORGANISATION" else {}),
+        **ART6,
+    )
     return eid
 
 
@@ -166,11 +197,13 @@ class ReadModel:
             "kpi-open": sum(r.state not in END_STATES and r.state != "REFUSED" for r in rows),
             "kpi-dead": len(self.q.dead_letters()),
             "kpi-blacklist": self.q.blacklist_count(status="ACTIVE"),
-            "kpi-awaiting-ack": sum(a.state in ("PENDING", "OVERDUE")
-                                    for r in self.q.restrictions() for a in r.acks),
-            "kpi-objection": sum(d.state in ("PLAN_ISSUED", "OBJECTION_WINDOW")
-                                 for d in self.q.distributions()),
-        }  # fmt: skip
+            "kpi-awaiting-ack": sum(
+                a.state in ("PENDING", "OVERDUE") for r in self.q.restrictions() for a in r.acks
+            ),
+            "kpi-objection": sum(
+                d.state in ("PLAN_ISSUED", "OBJECTION_WINDOW") for d in self.q.distributions()
+            ),
+        }
 
     def has(self, delegations: set[str], entries: set[str], dead: int) -> bool:
         stored = {r.delegation_id for r in self.q.delegations()}
@@ -241,14 +274,22 @@ def test_the_dashboard_follows_the_bus(
     store = ReadModel(services.store_url)
     c = courts
     # -- first: three requests across four provinces, one listing, one broken record ---------
-    first = {_request(c["320583"], "a", "6101", PERSON), _request(c["4408"], "b", "50", FIRM),
-             _request(c["3174"], "c", "6104", FIRM)}  # fmt: skip
+    first = {
+        _request(c["320583"], "a", "6101", PERSON),
+        _request(c["4408"], "b", "50", FIRM),
+        _request(c["3174"], "c", "6104", FIRM),
+    }
     entries = {_list(c["4408"], "a", FIRM)}
     _broken_record(conn, "320583")
     wait_until(lambda: store.has(first, entries, 1), 60, "the first messages in the read model")
     before = store.figures()
-    assert before == {"kpi-open": 3, "kpi-dead": 1, "kpi-blacklist": 1, "kpi-awaiting-ack": 0,
-                      "kpi-objection": 0}  # fmt: skip
+    assert before == {
+        "kpi-open": 3,
+        "kpi-dead": 1,
+        "kpi-blacklist": 1,
+        "kpi-awaiting-ack": 0,
+        "kpi-objection": 0,
+    }
 
     browser.get(f"{base}/dashboard/#token={token}")
     _wait_shown(browser, before)
@@ -261,43 +302,73 @@ def test_the_dashboard_follows_the_bus(
     # -- more messages: two requests, one of them completed, one more listing, a broken record,
     # a consumption ban awaiting two agencies, a distribution's plan served (its objection window)
     ban = f"rc-dash-{uuid.uuid4().hex[:6]}"
-    c["3205"].issue_consumption_ban(ban, f"(2024)苏05执{uuid.uuid4().int % 9000 + 1000}号",
-                                    PERSON, role="LEGAL_REPRESENTATIVE", debtor=FIRM)  # fmt: skip
+    c["3205"].issue_consumption_ban(
+        ban,
+        f"(2024)苏05执{uuid.uuid4().int % 9000 + 1000}号",
+        PERSON,
+        role="LEGAL_REPRESENTATIVE",
+        debtor=FIRM,
+    )
     shared = run_participation_scene(Console(file=io.StringIO()), conn, uuid.uuid4().hex[:8])
     more = {_request(c["3205"], "d", "4408", PERSON)}
     done = _request(c["6101"], "e", "50", PERSON)
     entries |= {_list(c["320583"], "b", PERSON)}
     _broken_record(conn, "6101")
     wait_until(lambda: store.has(more | {done}, entries, 2), 60, "the later messages stored")
-    wait_until(lambda: any(e.key == done for e in c["50"].inbox(timeout_s=1)), 60,
-               f"{done} in court 50's inbox")  # fmt: skip
+    wait_until(
+        lambda: any(e.key == done for e in c["50"].inbox(timeout_s=1)),
+        60,
+        f"{done} in court 50's inbox",
+    )
     c["50"].accept(done)
     c["50"].complete(done, "查询到银行账户 1 个")
-    wait_until(lambda: (r := store.q.delegation(done)) is not None and r.state == "COMPLETED",
-               60, f"{done} completed in the read model")  # fmt: skip
+    wait_until(
+        lambda: (r := store.q.delegation(done)) is not None and r.state == "COMPLETED",
+        60,
+        f"{done} completed in the read model",
+    )
     # caac and rail answer a consumption ban; a person's listing brings a ban of its own (the
     # listing's consumption restriction), so two bans await two agencies each
-    wait_until(lambda: store.q.restriction(ban) is not None
-               and store.figures()["kpi-awaiting-ack"] == 4, 60, "both bans in the read model")  # fmt: skip
-    wait_until(lambda: (d := store.q.distribution(shared.distribution_id)) is not None
-               and d.state == "OBJECTION_WINDOW", 60, "the plan served, its window open")  # fmt: skip
+    wait_until(
+        lambda: store.q.restriction(ban) is not None and store.figures()["kpi-awaiting-ack"] == 4,
+        60,
+        "both bans in the read model",
+    )
+    wait_until(
+        lambda: (
+            (d := store.q.distribution(shared.distribution_id)) is not None
+            and d.state == "OBJECTION_WINDOW"
+        ),
+        60,
+        "the plan served, its window open",
+    )
     after = store.figures()
-    assert after == {"kpi-open": 4, "kpi-dead": 2, "kpi-blacklist": 2, "kpi-awaiting-ack": 4,
-                     "kpi-objection": 1}, after  # fmt: skip
+    assert after == {
+        "kpi-open": 4,
+        "kpi-dead": 2,
+        "kpi-blacklist": 2,
+        "kpi-awaiting-ack": 4,
+        "kpi-objection": 1,
+    }, after
     _wait_shown(browser, after)
     # deadlines of seconds: the delivered requests nobody accepted go overdue, highlighted
     _wait_shown_positive(browser, "kpi-overdue")
-    charts = {"#chart-deleg-state rect.bar": after["kpi-open"],
-              "#chart-matrix rect.cell": 5,  # 5 requests, none refused
-              "#chart-dead-time rect.column": after["kpi-dead"],
-              "#chart-blacklist-region rect.bar": after["kpi-blacklist"],
-              "#chart-acks rect.bar": after["kpi-awaiting-ack"],
-              "#chart-distribution rect.bar": 1}  # fmt: skip
+    charts = {
+        "#chart-deleg-state rect.bar": after["kpi-open"],
+        "#chart-matrix rect.cell": 5,  # 5 requests, none refused
+        "#chart-dead-time rect.column": after["kpi-dead"],
+        "#chart-blacklist-region rect.bar": after["kpi-blacklist"],
+        "#chart-acks rect.bar": after["kpi-awaiting-ack"],
+        "#chart-distribution rect.bar": 1,
+    }
     points = "#chart-blacklist-time circle.point"
     # the charts are drawn, with the numbers of the read model (a poll redraws them all)
-    wait_until(lambda: {css: sum(n) for css, n in _snapshot(browser, *charts)["marks"].items()}
-               == charts, 30, lambda: f"charts {_snapshot(browser, *charts)['marks']}, "
-               f"expected sums {charts}", interval_s=0.25)  # fmt: skip
+    wait_until(
+        lambda: {css: sum(n) for css, n in _snapshot(browser, *charts)["marks"].items()} == charts,
+        30,
+        lambda: f"charts {_snapshot(browser, *charts)['marks']}, expected sums {charts}",
+        interval_s=0.25,
+    )
     snap = _snapshot(browser, points, *charts)
     assert snap["overdue_rows"] > 0 and "逾期" in snap["html"]
     assert {css: sum(snap["marks"][css]) for css in charts} == charts
@@ -310,8 +381,12 @@ def test_the_dashboard_follows_the_bus(
 
 
 def _wait_shown_positive(browser: Any, kpi: str, timeout_s: float = 40) -> None:
-    wait_until(lambda: _shown(browser)[kpi] > 0, timeout_s, f"{kpi} above 0: {_shown(browser)}",
-               interval_s=0.25)  # fmt: skip
+    wait_until(
+        lambda: _shown(browser)[kpi] > 0,
+        timeout_s,
+        f"{kpi} above 0: {_shown(browser)}",
+        interval_s=0.25,
+    )
 
 
 def _screenshot(browser: Any, capsys: pytest.CaptureFixture[str]) -> None:

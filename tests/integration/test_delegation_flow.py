@@ -52,12 +52,19 @@ def services(start_services: StartServices, tmp_path_factory: pytest.TempPathFac
     gateway_directory = home / "directory.yaml"
     gateway_directory.write_text(DEFAULT_DIRECTORY.read_text(encoding="utf-8"), encoding="utf-8")
     fixed = home / "directory-fixed.yaml"
-    fixed.write_text(DEFAULT_DIRECTORY.read_text(encoding="utf-8").replace(
-        "  # Shanghai\n", "  - {id: \"3206\", designation: 苏06, name: 江苏省南通市中级人民法院, province: 江苏省, level: intermediate}\n  # Shanghai\n"
-    ), encoding="utf-8")  # fmt: skip
+    fixed.write_text(
+        DEFAULT_DIRECTORY.read_text(encoding="utf-8").replace(
+            "  # Shanghai\n",
+            '  - {id: "3206", designation: 苏06, name: 江苏省南通市中级人民法院, province: 江苏省, level: intermediate}\n  # Shanghai\n',
+        ),
+        encoding="utf-8",
+    )
     DIRECTORIES.extend([gateway_directory, fixed])
-    env = {"COURTBUS_DEADLINES": str(deadlines), "COURTBUS_TICK_SECONDS": "0.5",
-           "COURTBUS_DIRECTORY": str(gateway_directory)}  # fmt: skip
+    env = {
+        "COURTBUS_DEADLINES": str(deadlines),
+        "COURTBUS_TICK_SECONDS": "0.5",
+        "COURTBUS_DIRECTORY": str(gateway_directory),
+    }
     services = start_services(home, env=env)
     READ_DB.append(services.store_url)
     return services
@@ -115,13 +122,24 @@ def kinds(events: list[Event]) -> list[str]:
 def test_completed_path(courts: dict[str, CourtClient]) -> None:
     did = _id("done")
     req, exe = courts["320583"], courts["6101"]
-    req.request_delegation(delegation_id=did, case_number="(2024)苏0583执100号", executing_court="6101",
-                           matter="FREEZE", debtor=_person(), asset_kind="DEPOSIT", amount="50000.00", freeze_period_days=365,
-                           kind="MATTER", enforced_suit="(2023)苏0583民初7号")  # fmt: skip
+    req.request_delegation(
+        delegation_id=did,
+        case_number="(2024)苏0583执100号",
+        executing_court="6101",
+        matter="FREEZE",
+        debtor=_person(),
+        asset_kind="DEPOSIT",
+        amount="50000.00",
+        freeze_period_days=365,
+        kind="MATTER",
+        enforced_suit="(2023)苏0583民初7号",
+    )
     delivered = wait_inbox(exe, did, 1)
     assert kinds(delivered) == ["DelegationRequested"]
     assert (delivered[0].payload["kind"], delivered[0].payload["enforced_suit"]) == (
-        "MATTER", "(2023)苏0583民初7号")  # fmt: skip
+        "MATTER",
+        "(2023)苏0583民初7号",
+    )
     assert kinds(wait_inbox(req, did, 1)) == ["DelegationDelivered"]
     exe.accept(did, handler="王法官")
     exe.report_progress(did, "已冻结 30,000.00 元", "30000.00")
@@ -200,8 +218,15 @@ def test_materials_failed_and_cancelled_paths(courts: dict[str, CourtClient]) ->
 
 def test_cancelled_while_in_progress(courts: dict[str, CourtClient]) -> None:
     did = _id("midway")
-    courts["6101"].request_delegation(delegation_id=did, case_number="(2024)陕01执66号", executing_court="320583", matter="FREEZE",
-                                      debtor=_person(), asset_kind="IMMOVABLE", freeze_period_days=1095)  # fmt: skip
+    courts["6101"].request_delegation(
+        delegation_id=did,
+        case_number="(2024)陕01执66号",
+        executing_court="320583",
+        matter="FREEZE",
+        debtor=_person(),
+        asset_kind="IMMOVABLE",
+        freeze_period_days=1095,
+    )
     wait_inbox(courts["320583"], did, 1)
     courts["320583"].accept(did)
     courts["320583"].report_progress(did, "已查封房产一处")
@@ -236,9 +261,14 @@ def test_illegal_steps_are_refused_with_codes(
     third = courts["6101"].accept(did)  # a third court answering
     refusal = courts["50"]._send(  # the SDK no longer offers it: 受托法院不得拒绝
         "DelegationRejected",
-        {"delegation_id": did, "executing_court": v.court("50"), "rejected_at": v.now(),
-         "reason_code": "NO_ASSETS", "reason": "未发现财产"},
-    )  # fmt: skip
+        {
+            "delegation_id": did,
+            "executing_court": v.court("50"),
+            "rejected_at": v.now(),
+            "reason_code": "NO_ASSETS",
+            "reason": "未发现财产",
+        },
+    )
     early = courts["50"].complete(did, "完成")  # completing before accepting
     courts["4408"].cancel(did, "撤回")
     wait_inbox(courts["50"], did, 2)  # the cancellation arrived
@@ -322,8 +352,10 @@ def test_a_returned_case_delegation_owes_its_files_back_in_15_days(
     courts["6101"].request_materials(did, ["腾退房屋的权属证明"], "请补充权属证明")
 
     def overdue(client: CourtClient, deadline: str) -> bool:
-        return any(e.payload.get("deadline") == deadline and e.payload["notice"] == "OVERDUE"
-                   for e in wait_inbox(client, did, 1, timeout_s=1, notices=True))  # fmt: skip
+        return any(
+            e.payload.get("deadline") == deadline and e.payload["notice"] == "OVERDUE"
+            for e in wait_inbox(client, did, 1, timeout_s=1, notices=True)
+        )
 
     wait_until(lambda: overdue(courts["6101"], "SUPPLY"), 60, "the supply deadline overdue")
     courts["6101"].return_delegation(did, "逾期未补办", approved_at=datetime.now(UTC))
@@ -367,8 +399,13 @@ def test_escalation_to_the_superior_court(courts: dict[str, CourtClient]) -> Non
     superior (320583 → 3205), which orders execution by a date; both courts hear the answer."""
     did = _id("escalate")
     asker, kunshan, suzhou = courts["6101"], courts["320583"], courts["3205"]
-    asker.request_delegation(delegation_id=did, case_number="(2024)陕01执67号", executing_court="320583",
-                             matter="SEARCH", debtor=_person())  # fmt: skip
+    asker.request_delegation(
+        delegation_id=did,
+        case_number="(2024)陕01执67号",
+        executing_court="320583",
+        matter="SEARCH",
+        debtor=_person(),
+    )
     wait_inbox(kunshan, did, 1)
 
     def start_overdue() -> bool:
@@ -394,8 +431,15 @@ def test_a_freeze_is_renewed_after_its_lapse_warning(courts: dict[str, CourtClie
     not reported lapsed when the old end passes."""
     did = _id("renew")
     req, exe = courts["320583"], courts["6101"]
-    req.request_delegation(delegation_id=did, case_number="(2024)苏0583执106号", executing_court="6101",
-                           matter="FREEZE", debtor=_person(), asset_kind="DEPOSIT", freeze_period_days=365)  # fmt: skip
+    req.request_delegation(
+        delegation_id=did,
+        case_number="(2024)苏0583执106号",
+        executing_court="6101",
+        matter="FREEZE",
+        debtor=_person(),
+        asset_kind="DEPOSIT",
+        freeze_period_days=365,
+    )
     wait_inbox(exe, did, 1)
     exe.accept(did)
     old_end = datetime.now(UTC) + timedelta(seconds=20)
@@ -430,9 +474,15 @@ def test_regional_policy_refusal_reaches_the_sender(
 
     did = _id("policy")
     # Chongqing freezes a housing fund for 1 year at most (regional.yaml, report:796-798)
-    ask: dict[str, Any] = {"delegation_id": did, "case_number": "(2024)苏0583执103号", "executing_court": "50",
-                           "matter": "FREEZE", "debtor": _person(), "asset_kind": "HOUSING_FUND",
-                           "freeze_period_days": 366}  # fmt: skip
+    ask: dict[str, Any] = {
+        "delegation_id": did,
+        "case_number": "(2024)苏0583执103号",
+        "executing_court": "50",
+        "matter": "FREEZE",
+        "debtor": _person(),
+        "asset_kind": "HOUSING_FUND",
+        "freeze_period_days": 366,
+    }
     with pytest.raises(ValidationError) as info:  # the SDK checks the regional rules first
         courts["320583"].request_delegation(**ask)
     assert info.value.code == "POLICY_FREEZE_TOO_LONG"
@@ -468,10 +518,17 @@ def test_a_case_handing_over_a_measure_with_under_a_month_left_is_refused(
     soon = datetime.now(UTC) + timedelta(days=10)
 
     def ask(did: str, until: datetime) -> dict[str, Any]:
-        return {"delegation_id": did, "case_number": "(2024)苏0583执107号",
-                "executing_court": "6101", "matter": "EVICT", "kind": "CASE",
-                "debtor": _person(), "handed_over_measures": [
-                    {"measure": "SEAL", "asset_description": "昆山市某路1号房产", "until": until}]}  # fmt: skip
+        return {
+            "delegation_id": did,
+            "case_number": "(2024)苏0583执107号",
+            "executing_court": "6101",
+            "matter": "EVICT",
+            "kind": "CASE",
+            "debtor": _person(),
+            "handed_over_measures": [
+                {"measure": "SEAL", "asset_description": "昆山市某路1号房产", "until": until}
+            ],
+        }
 
     with pytest.raises(ValidationError) as info:
         client.request_delegation(**ask(bad_id, soon))
@@ -486,17 +543,29 @@ def test_a_case_handing_over_a_measure_with_under_a_month_left_is_refused(
     outbox = "court.320583.outbox"
     reader = TopicReader(conn, "bus.deadletter", outbox)
     try:
-        (sent,) = reader.wait_for(lambda r: r.topic == outbox and r.offset == bad.offset
-                                  and r.partition == bad.partition)  # fmt: skip
-        (dead,) = reader.wait_for(lambda r: r.topic == "bus.deadletter"
-                                  and dict(r.headers).get("ce_id") == bad.event_id.encode())  # fmt: skip
+        (sent,) = reader.wait_for(
+            lambda r: r.topic == outbox and r.offset == bad.offset and r.partition == bad.partition
+        )
+        (dead,) = reader.wait_for(
+            lambda r: (
+                r.topic == "bus.deadletter"
+                and dict(r.headers).get("ce_id") == bad.event_id.encode()
+            )
+        )
         assert header(dead, "dlq_code") == "DELEGATION_MEASURE_NOT_RENEWED"
         assert dead.value == sent.value and dead.key == sent.key  # the original bytes
     finally:
         reader.close()
-    rejected = wait_until(lambda: [
-        e for e in client.inbox(timeout_s=1) if e.record.endswith("MessageRejected")
-        and e.payload["rejected_event_id"] == bad.event_id], 45, "the MessageRejected notice")  # fmt: skip
+    rejected = wait_until(
+        lambda: [
+            e
+            for e in client.inbox(timeout_s=1)
+            if e.record.endswith("MessageRejected")
+            and e.payload["rejected_event_id"] == bad.event_id
+        ],
+        45,
+        "the MessageRejected notice",
+    )
     assert "第六条第三款" in rejected[0].payload["reason"]
     delivered = wait_inbox(courts["6101"], good_id, 1)
     assert [e.headers.id for e in delivered] == [good.event_id]
@@ -533,8 +602,14 @@ def test_sdk_refuses_bad_input_before_sending(
 
 
 def _cli(conn: Connection, *args: str) -> str:
-    env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap, "COURTBUS_REGISTRY_URL": conn.registry_url or "",
-           "COURTBUS_DIRECTORY": str(DIRECTORIES[1]), "COURTBUS_STORE_URL": READ_DB[0], "COLUMNS": "250"}  # fmt: skip
+    env = {
+        **os.environ,
+        "COURTBUS_BOOTSTRAP": conn.bootstrap,
+        "COURTBUS_REGISTRY_URL": conn.registry_url or "",
+        "COURTBUS_DIRECTORY": str(DIRECTORIES[1]),
+        "COURTBUS_STORE_URL": READ_DB[0],
+        "COLUMNS": "250",
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "courtbus", *args],
         capture_output=True,
@@ -556,8 +631,25 @@ def test_cli_and_dead_letter_replay_after_the_directory_is_fixed(
     """A request to a court the bus does not know yet is dead-lettered; once the directory
     adds the court, `courtbus dlq replay` re-submits it and it is delivered."""
     did = _id("nantong")
-    sent = _cli(conn, "delegation", "send", "--as", "320583", "--to", "3206", "--case", "(2024)苏0583执105号",
-                "--matter", "SEARCH", "--debtor-name", "张三", "--debtor-id", PERSON_ID, "--delegation-id", did)  # fmt: skip
+    sent = _cli(
+        conn,
+        "delegation",
+        "send",
+        "--as",
+        "320583",
+        "--to",
+        "3206",
+        "--case",
+        "(2024)苏0583执105号",
+        "--matter",
+        "SEARCH",
+        "--debtor-name",
+        "张三",
+        "--debtor-id",
+        PERSON_ID,
+        "--delegation-id",
+        did,
+    )
     event_id = sent.split("(event ")[1].split(")")[0]
     found: list[DeadLetter] = []
     _poll(

@@ -23,8 +23,13 @@ pytestmark = pytest.mark.integration
 
 
 def _cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "courtbus", *args], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200"}, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "courtbus", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=600,
+    )
     if ok:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
@@ -121,11 +126,17 @@ def _assert_every_outbox_record_signed(conn: Connection) -> None:
         admin.close()
     sent = list(read_from_start(conn, outboxes, 10))
     assert len(sent) > 30
-    unsigned = [f"{r.topic}@{r.partition}:{r.offset}" for r in sent
-                if not any(k == "ce_dssematerial" for k, _v in r.headers or ())]  # fmt: skip
+    unsigned = [
+        f"{r.topic}@{r.partition}:{r.offset}"
+        for r in sent
+        if not any(k == "ce_dssematerial" for k, _v in r.headers or ())
+    ]
     assert unsigned == []
-    refused = [r for r in read_from_start(conn, ["bus.deadletter"], 10)
-               if (header(r, "dlq_code") or "").startswith("SIGNATURE_")]  # fmt: skip
+    refused = [
+        r
+        for r in read_from_start(conn, ["bus.deadletter"], 10)
+        if (header(r, "dlq_code") or "").startswith("SIGNATURE_")
+    ]
     assert refused == []
 
 
@@ -140,8 +151,11 @@ def _assert_restriction_scene(demo: str) -> None:
     assert "320583********1234" in table and "320583199303121234" not in table
     lines = " ".join(table.split())
     assert "case concluded as performed; the watchdog alerts court 3205" in " ".join(scene.split())
-    assert re.search(r"watchdog: [1-9]\d* alert\(s\) listing restriction:rc-demo-\w+-exit, "
-                     r"restriction:rc-demo-\w+-spend before the lifts", lines)  # fmt: skip
+    assert re.search(
+        r"watchdog: [1-9]\d* alert\(s\) listing restriction:rc-demo-\w+-exit, "
+        r"restriction:rc-demo-\w+-spend before the lifts",
+        lines,
+    )
     assert "none in the last 6s after the lift acknowledgements" in lines
 
 

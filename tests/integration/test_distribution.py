@@ -62,12 +62,14 @@ def key_of(party: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def services(start_services: StartServices) -> Services:
-    env = {"COURTBUS_DISTRIBUTION_OBJECTION_SECONDS": str(WINDOW_S),
-           "COURTBUS_DISTRIBUTION_OPPOSITION_SECONDS": str(WINDOW_S),
-           "COURTBUS_DISTRIBUTION_SUIT_SECONDS": str(WINDOW_S),
-           "COURTBUS_DISTRIBUTION_HANDOVER_WAIT_SECONDS": str(HANDOVER_WAIT_S),
-           "COURTBUS_DISTRIBUTION_HANDOVER_SECONDS": str(HANDOVER_S),
-           "COURTBUS_TICK_SECONDS": "0.5"}  # fmt: skip
+    env = {
+        "COURTBUS_DISTRIBUTION_OBJECTION_SECONDS": str(WINDOW_S),
+        "COURTBUS_DISTRIBUTION_OPPOSITION_SECONDS": str(WINDOW_S),
+        "COURTBUS_DISTRIBUTION_SUIT_SECONDS": str(WINDOW_S),
+        "COURTBUS_DISTRIBUTION_HANDOVER_WAIT_SECONDS": str(HANDOVER_WAIT_S),
+        "COURTBUS_DISTRIBUTION_HANDOVER_SECONDS": str(HANDOVER_S),
+        "COURTBUS_TICK_SECONDS": "0.5",
+    }
     return start_services("distribution", env=env, which=("gateway", "distribution", "projector"))
 
 
@@ -95,8 +97,9 @@ class Inbox:
 
     def of(self, key: str, short: str | None = None) -> list[Event]:
         """The events about ``key`` (a distribution id) so far, of type ``short`` if given."""
-        return [e for e in self.poll() if e.key == key
-                and (short is None or e.record == NS + short)]  # fmt: skip
+        return [
+            e for e in self.poll() if e.key == key and (short is None or e.record == NS + short)
+        ]
 
     def wait(
         self, key: str, short: str, count: int = 1, where: Callable[[dict[str, Any]], bool] = bool
@@ -108,8 +111,11 @@ class Inbox:
             got = [e for e in self.of(key, short) if where(e.payload)]
             return got if len(got) >= count else []
 
-        return wait_until(found, 60, lambda: f"{count} {short} of {key} in "
-                          f"{self.court.inbox_topic}; got {self.kinds(key)}")  # fmt: skip
+        return wait_until(
+            found,
+            60,
+            lambda: f"{count} {short} of {key} in {self.court.inbox_topic}; got {self.kinds(key)}",
+        )
 
     def kinds(self, key: str) -> Counter[str]:
         """How many events of each type about ``key`` arrived."""
@@ -133,8 +139,14 @@ def open_and_wait(conn: Connection, court: CourtClient, did: str, **fields: Any)
     (the gateway keeps the order within one outbox, not across courts)."""
     changes = TopicReader(conn, "bus.distribution.distributions.changelog", from_end=True)
     try:
-        court.open_distribution(did, CASE, DEBTOR, claim_deadline=date(2024, 6, 30),
-                                debtor_form="OTHER_ORGANISATION", **fields)  # fmt: skip
+        court.open_distribution(
+            did,
+            CASE,
+            DEBTOR,
+            claim_deadline=date(2024, 6, 30),
+            debtor_form="OTHER_ORGANISATION",
+            **fields,
+        )
         changes.wait_for(lambda r: (r.key or b"").endswith(did.encode()), timeout_s=60)
     finally:
         changes.close()
@@ -156,22 +168,38 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     to_kunshan, to_suzhou, to_xian = inboxes[KUNSHAN], inboxes[SUZHOU], inboxes[XIAN]
 
     # opening: an other organisation's property (Art. 506), first sealed by Kunshan
-    open_and_wait(conn, kunshan, did, asset_description="合伙企业名下昆山市某商铺拍卖价款",
-                  proceeds="50000.01", sealed_at=v.now())  # fmt: skip
+    open_and_wait(
+        conn,
+        kunshan,
+        did,
+        asset_description="合伙企业名下昆山市某商铺拍卖价款",
+        proceeds="50000.01",
+        sealed_at=v.now(),
+    )
 
     # claims: the other courts' reach the presiding court; Kunshan's own creditor's does not
     suzhou.file_claim(did, "a1", "(2024)苏05执101号", A, "10000.00")
     suzhou.file_claim(did, "d1", "(2024)苏05执102号", D, "3000.00")
     xian.file_claim(did, "b1", "(2024)陕01执201号", B, "20000.00")
-    xian.file_claim(did, "m1", "(2024)陕01执202号", BANK, "30000.00", claim_class="SECURED",
-                    rank=1, has_title=False)  # fmt: skip
+    xian.file_claim(
+        did,
+        "m1",
+        "(2024)陕01执202号",
+        BANK,
+        "30000.00",
+        claim_class="SECURED",
+        rank=1,
+        has_title=False,
+    )
     kunshan.file_claim(did, "c1", "(2024)苏0583执301号", C, "5000.00")
     filed = to_kunshan.wait(did, "DistributionClaimFiled", 4)
     assert sorted(e.payload["claim_id"] for e in filed) == ["a1", "b1", "d1", "m1"]
     (secured,) = [e.payload for e in filed if e.payload["claim_id"] == "m1"]
     assert (secured["claim_class"], secured["priority_kind"], secured["has_title"]) == (
-        "PRIORITY", "SECURED", False
-    )  # fmt: skip
+        "PRIORITY",
+        "SECURED",
+        False,
+    )
     assert secured["claimant"]["id_number"] == BANK["id_number"]
 
     # admissions and the rejection go back to the claimant's court
@@ -186,8 +214,9 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     assert (rejected.payload["claim_id"], rejected.payload["reason_code"]) == ("d1", "NO_TITLE")
     admitted = to_xian.wait(did, "DistributionClaimAdmitted", 2)
     assert sorted((e.payload["claim_id"], e.payload["claim_class"]) for e in admitted) == [
-        ("b1", "ORDINARY"), ("m1", "PRIORITY")
-    ]  # fmt: skip
+        ("b1", "ORDINARY"),
+        ("m1", "PRIORITY"),
+    ]
 
     # the execution of the property ends: a later claim is refused with its code (Art. 507)
     kunshan.end_execution(did)
@@ -195,9 +224,11 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     to_kunshan.wait(did, "DistributionClaimAdmitted")
     late = xian.file_claim(did, "l1", "(2024)陕01执203号", LATE, "8000.00")
     assert dead_letter_code(conn, late.event_id) == "DISTRIBUTION_CLAIM_TOO_LATE"
-    (notice,) = wait_until(lambda: [e for e in to_xian.poll()
-                                    if e.payload.get("rejected_event_id") == late.event_id],
-                           60, "the refusal of the late claim in Xi'an's inbox")  # fmt: skip
+    (notice,) = wait_until(
+        lambda: [e for e in to_xian.poll() if e.payload.get("rejected_event_id") == late.event_id],
+        60,
+        "the refusal of the late claim in Xi'an's inbox",
+    )
     assert notice.payload["error_code"] == "DISTRIBUTION_CLAIM_TOO_LATE"
     assert LATE["id_number"] not in notice.payload["reason"]
 
@@ -217,8 +248,10 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     }
     assert [a["claim_id"] for a in plan["allocations"]] == ["m1", "a1", "b1", "c1"]
     assert (plan["proceeds"], plan["costs_paid"], plan["surplus"]) == (
-        yuan("50000.01"), yuan("1234.56"), yuan("0.00")
-    )  # fmt: skip
+        yuan("50000.01"),
+        yuan("1234.56"),
+        yuan("0.00"),
+    )
 
     # served on every creditor and the debtor (Art. 509); Suzhou objects to b1's allocation
     for who in (A, B, BANK, C, DEBTOR):
@@ -229,14 +262,20 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     assert objection.payload["disputed_amount"] == yuan("3000.00")
     closed = to_kunshan.wait(did, "DistributionWindowClosed")
     assert (closed[0].payload["phase"], closed[0].payload["next_state"]) == (
-        "OBJECTION", "OPPOSITION_WINDOW"
-    )  # fmt: skip
+        "OBJECTION",
+        "OPPOSITION_WINDOW",
+    )
 
     # the objection notified to those who did not object; Xi'an opposes for B (Art. 510)
     for who in (B, BANK, C, DEBTOR):
         kunshan.serve(did, who, "OPPOSITION")
-    to_xian.wait(did, "DistributionPlanServed", where=lambda p: p["phase"] == "OPPOSITION"
-                 and p["recipient"]["id_number"] == B["id_number"])  # fmt: skip
+    to_xian.wait(
+        did,
+        "DistributionPlanServed",
+        where=lambda p: (
+            p["phase"] == "OPPOSITION" and p["recipient"]["id_number"] == B["id_number"]
+        ),
+    )
     xian.oppose(did, B, "债权并未清偿")
     to_kunshan.wait(did, "DistributionOppositionFiled")
     closed = to_kunshan.wait(did, "DistributionWindowClosed", 2)
@@ -250,9 +289,11 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     (payable,) = to_kunshan.wait(did, "DistributionNotice")
     assert payable.payload["notice"] == "PAYABLE"
     assert amounts(payable.payload["paid"]) == {
-        "m1": yuan("30000.00"), "a1": yuan("5361.56"), "b1": yuan("7723.11"),
+        "m1": yuan("30000.00"),
+        "a1": yuan("5361.56"),
+        "b1": yuan("7723.11"),
         "c1": yuan("2680.78"),
-    }  # fmt: skip
+    }
     assert amounts(payable.payload["held"]) == {"b1": yuan("3000.00")}
     assert DEBTOR["id_number"] not in payable.payload["detail"]
 
@@ -261,9 +302,11 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     for court in (KUNSHAN, SUZHOU, XIAN):
         (decided,) = inboxes[court].wait(did, "DistributionSuitDecided")
         assert amounts(decided.payload["shares"]) == {
-            "m1": yuan("30000.00"), "a1": yuan("6361.56"), "b1": yuan("9723.11"),
+            "m1": yuan("30000.00"),
+            "a1": yuan("6361.56"),
+            "b1": yuan("9723.11"),
             "c1": yuan("2680.78"),
-        }  # fmt: skip
+        }
         assert decided.payload["plan_version"] == 2 and decided.payload["surplus"] == yuan("0")
         (final,) = inboxes[court].wait(did, "DistributionFinalized")
         assert final.payload["plan_version"] == 2
@@ -275,25 +318,44 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     to_xian.wait(did, "DistributionPaidOut")
 
     # what each court received about this distribution, message by message
-    assert to_kunshan.kinds(did) == Counter({
-        "DistributionClaimFiled": 4, "DistributionClaimAdmitted": 1,
-        "DistributionPlanIssued": 1, "DistributionPlanServed": 4,  # C and the debtor, twice
-        "DistributionObjectionFiled": 1, "DistributionOppositionFiled": 1,
-        "DistributionSuitReported": 1, "DistributionWindowClosed": 3,
-        "DistributionNotice": 2, "DistributionSuitDecided": 1, "DistributionFinalized": 1,
-    })  # fmt: skip
-    assert to_suzhou.kinds(did) == Counter({
-        "DistributionClaimAdmitted": 1, "DistributionClaimRejected": 1,
-        "DistributionPlanIssued": 1, "DistributionPlanServed": 2,  # A: the plan, the opposition
-        "DistributionWindowClosed": 3, "DistributionSuitDecided": 1,
-        "DistributionFinalized": 1, "DistributionPaidOut": 1,
-    })  # fmt: skip
-    assert to_xian.kinds(did) == Counter({
-        "DistributionClaimAdmitted": 2, "DistributionPlanIssued": 1,
-        "DistributionPlanServed": 4,  # B and the bank, twice
-        "DistributionWindowClosed": 3, "DistributionSuitDecided": 1,
-        "DistributionFinalized": 1, "DistributionPaidOut": 1,
-    })  # fmt: skip
+    assert to_kunshan.kinds(did) == Counter(
+        {
+            "DistributionClaimFiled": 4,
+            "DistributionClaimAdmitted": 1,
+            "DistributionPlanIssued": 1,
+            "DistributionPlanServed": 4,  # C and the debtor, twice
+            "DistributionObjectionFiled": 1,
+            "DistributionOppositionFiled": 1,
+            "DistributionSuitReported": 1,
+            "DistributionWindowClosed": 3,
+            "DistributionNotice": 2,
+            "DistributionSuitDecided": 1,
+            "DistributionFinalized": 1,
+        }
+    )
+    assert to_suzhou.kinds(did) == Counter(
+        {
+            "DistributionClaimAdmitted": 1,
+            "DistributionClaimRejected": 1,
+            "DistributionPlanIssued": 1,
+            "DistributionPlanServed": 2,  # A: the plan, the opposition
+            "DistributionWindowClosed": 3,
+            "DistributionSuitDecided": 1,
+            "DistributionFinalized": 1,
+            "DistributionPaidOut": 1,
+        }
+    )
+    assert to_xian.kinds(did) == Counter(
+        {
+            "DistributionClaimAdmitted": 2,
+            "DistributionPlanIssued": 1,
+            "DistributionPlanServed": 4,  # B and the bank, twice
+            "DistributionWindowClosed": 3,
+            "DistributionSuitDecided": 1,
+            "DistributionFinalized": 1,
+            "DistributionPaidOut": 1,
+        }
+    )
     served = [e.payload["recipient"] for e in to_xian.of(did, "DistributionPlanServed")]
     assert sorted(key_of(r) for r in served) == sorted([key_of(B), key_of(BANK)] * 2)
     _read_model_matches(services, did)
@@ -306,27 +368,39 @@ def _read_model_matches(services: Services, did: str) -> None:
 
     model = ReadModel(services.store_url)
     try:
-        row = wait_until(lambda: (r := model.distribution(did)) and r.state == "PAID_OUT" and r,
-                         60, "the paid-out distribution in the read model")  # fmt: skip
+        row = wait_until(
+            lambda: (r := model.distribution(did)) and r.state == "PAID_OUT" and r,
+            60,
+            "the paid-out distribution in the read model",
+        )
         assert (row.presiding_court, row.debtor_form) == (KUNSHAN, "OTHER_ORGANISATION")
         assert {c.claim_id: (c.court_id, c.status) for c in row.claims} == {
-            "a1": (SUZHOU, "ADMITTED"), "d1": (SUZHOU, "REJECTED"), "b1": (XIAN, "ADMITTED"),
-            "m1": (XIAN, "ADMITTED"), "c1": (KUNSHAN, "ADMITTED"),
-        }  # fmt: skip
+            "a1": (SUZHOU, "ADMITTED"),
+            "d1": (SUZHOU, "REJECTED"),
+            "b1": (XIAN, "ADMITTED"),
+            "m1": (XIAN, "ADMITTED"),
+            "c1": (KUNSHAN, "ADMITTED"),
+        }
         assert [p.version for p in row.plans] == [1, 2] and row.current_plan == 2
         first, final = row.plans
         assert {a.claim_id: a.allocated for a in first.allocations} == {
-            "m1": yuan("30000.00"), "a1": yuan("5361.56"), "b1": yuan("10723.11"),
+            "m1": yuan("30000.00"),
+            "a1": yuan("5361.56"),
+            "b1": yuan("10723.11"),
             "c1": yuan("2680.78"),
-        }  # fmt: skip
+        }
         assert {a.claim_id: a.allocated for a in final.allocations} == {
-            "m1": yuan("30000.00"), "a1": yuan("6361.56"), "b1": yuan("9723.11"),
+            "m1": yuan("30000.00"),
+            "a1": yuan("6361.56"),
+            "b1": yuan("9723.11"),
             "c1": yuan("2680.78"),
-        }  # fmt: skip
+        }
         assert (first.costs_paid, first.surplus) == (yuan("1234.56"), yuan("0.00"))
         assert [(o.phase, o.court_id) for o in row.objections] == [
-            ("OBJECTION", SUZHOU), ("OPPOSITION", XIAN), ("SUIT", SUZHOU)
-        ]  # fmt: skip
+            ("OBJECTION", SUZHOU),
+            ("OPPOSITION", XIAN),
+            ("SUIT", SUZHOU),
+        ]
         assert row.objections[0].disputes == (("b1", yuan("3000.00")),)
         assert row.deposits == ()
     finally:
@@ -341,20 +415,32 @@ def test_a_handover_asked_after_sixty_days_and_not_made_in_fifteen_is_alerted(
     alerts = TopicReader(conn, "bus.alerts", from_end=True)
     try:
         sealed = v.now()
-        open_and_wait(conn, kunshan, did, asset_description="合伙企业名下昆山市某厂房",
-                      sealed_at=sealed)  # fmt: skip
+        open_and_wait(
+            conn, kunshan, did, asset_description="合伙企业名下昆山市某厂房", sealed_at=sealed
+        )
 
         # before the 60 days: refused (the request follows the claim on Xi'an's outbox)
-        xian.file_claim(did, "m1", "(2024)陕01执204号", BANK, "30000.00", claim_class="SECURED",
-                        rank=1, has_title=False)  # fmt: skip
+        xian.file_claim(
+            did,
+            "m1",
+            "(2024)陕01执204号",
+            BANK,
+            "30000.00",
+            claim_class="SECURED",
+            rank=1,
+            has_title=False,
+        )
         early = xian.request_handover(did, "m1")
         suzhou.file_claim(did, "o1", "(2024)苏05执103号", A, "10000.00")
         assert dead_letter_code(conn, early.event_id) == "DISTRIBUTION_HANDOVER_TOO_EARLY"
         inboxes[KUNSHAN].wait(did, "DistributionClaimFiled", 2)
 
         # the 60 days run out; an ordinary creditor's court may not ask even then
-        wait_until(lambda: v.now() >= sealed + timedelta(seconds=HANDOVER_WAIT_S + 0.5), 30,
-                   "the shortened 60 days after the first seal")  # fmt: skip
+        wait_until(
+            lambda: v.now() >= sealed + timedelta(seconds=HANDOVER_WAIT_S + 0.5),
+            30,
+            "the shortened 60 days after the first seal",
+        )
         ordinary = suzhou.request_handover(did, "o1")
         assert dead_letter_code(conn, ordinary.event_id) == "DISTRIBUTION_HANDOVER_NOT_PRIORITY"
 
@@ -375,8 +461,9 @@ def test_a_handover_asked_after_sixty_days_and_not_made_in_fifteen_is_alerted(
         fired = alerts.wait_for(lambda r: r.key == did.encode(), timeout_s=30)
         (alert,) = [kunshan.envelope.read(r) for r in fired]
         assert (alert.record, alert.payload["notice"]) == (
-            NS + "DistributionNotice", "HANDOVER_OVERDUE"
-        )  # fmt: skip
+            NS + "DistributionNotice",
+            "HANDOVER_OVERDUE",
+        )
 
         # late, the first sealing court hands over: the asking court hears of it
         kunshan.hand_over(did)

@@ -100,8 +100,11 @@ class SmallDisk:
         kept = data.with_name("data.kept")
         data.rename(kept)
         data.mkdir()
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m", "tmpfs",
-                        str(data)], check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m", "tmpfs", str(data)],
+            check=True,
+            capture_output=True,
+        )
         self.mounted = True
         subprocess.run(["cp", "-a", f"{kept}/.", str(data)], check=True)
         shutil.rmtree(kept)
@@ -132,12 +135,17 @@ def _broker_alive(stack: Stack, node: int) -> bool:
 def _list(court: CourtClient, n: int) -> None:
     """A listing of a person (the restrictions service then bans their consumption)."""
     court.list_debtor(
-        f"bl-fault-{uuid.uuid4().hex[:10]}", f"(2024){court.court.designation}执{n}号",
-        {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}, "REFUSED_WITH_ABILITY",
-        obligation="支付货款 86,000.00 元", performance="全部未履行", conduct="有履行能力而拒不履行",
-        title_issuer="广东省湛江市中级人民法院", title_number=f"(2023)粤08民初{n}号",
+        f"bl-fault-{uuid.uuid4().hex[:10]}",
+        f"(2024){court.court.designation}执{n}号",
+        {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
+        "REFUSED_WITH_ABILITY",
+        obligation="支付货款 86,000.00 元",
+        performance="全部未履行",
+        conduct="有履行能力而拒不履行",
+        title_issuer="广东省湛江市中级人民法院",
+        title_number=f"(2023)粤08民初{n}号",
         filed_at=v.now() - timedelta(days=90),
-    )  # fmt: skip
+    )
 
 
 class Publisher:
@@ -154,8 +162,10 @@ class Publisher:
 
     def status(self) -> str:
         """What it did so far, for a failure's message."""
-        return (f"publisher: {self.sent} requests, {self.listed} listings and {self.banned} "
-                f"bans sent, {self.failed} failed {self.errors[-3:]}")  # fmt: skip
+        return (
+            f"publisher: {self.sent} requests, {self.listed} listings and {self.banned} "
+            f"bans sent, {self.failed} failed {self.errors[-3:]}"
+        )
 
     def _run(self) -> None:
         clients = {c: CourtClient(c, self.conn) for pair in COURTS for c in pair}
@@ -171,8 +181,9 @@ class Publisher:
                     elif n % BAN_EVERY == 0:
                         clients[req].issue_consumption_ban(
                             f"rc-fault-{uuid.uuid4().hex[:10]}",
-                            f"(2024){clients[req].court.designation}执{n}号", PERSON,
-                        )  # fmt: skip
+                            f"(2024){clients[req].court.designation}执{n}号",
+                            PERSON,
+                        )
                         self.banned += 1
                     else:
                         self._request(clients[req], n, exe)
@@ -189,9 +200,11 @@ class Publisher:
     def _request(self, court: CourtClient, n: int, executing: str) -> None:
         court.request_delegation(
             delegation_id=f"dlg-fault-{uuid.uuid4().hex[:10]}",
-            case_number=f"(2024){court.court.designation}执{n}号", executing_court=executing,
-            matter="SEARCH", debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
-        )  # fmt: skip
+            case_number=f"(2024){court.court.designation}执{n}号",
+            executing_court=executing,
+            matter="SEARCH",
+            debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
+        )
         self.sent += 1
 
     def stop(self) -> None:
@@ -235,20 +248,49 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
             (home / worker).mkdir()
         hold = home / "hold-commit"
         env = {**ENV, "COURTBUS_PROJECTOR_GROUP": group, "COURTBUS_STORE_URL": pg.url(database)}
-        first = Services(conn, home / "a", env, (*SERVICES, "feeds", "projector"),
-                         own_env={"projector": {"COURTBUS_TEST_HOLD_COMMIT_FILE": str(hold)}})  # fmt: skip
+        first = Services(
+            conn,
+            home / "a",
+            env,
+            (*SERVICES, "feeds", "projector"),
+            own_env={"projector": {"COURTBUS_TEST_HOLD_COMMIT_FILE": str(hold)}},
+        )
         second = Services(conn, home / "b", env, SERVICES)
         mirror_db = f"sqlite:///{home / 'icbc-mirror.db'}"
-        mirror = ServiceProcess("courtbus", conn, home / "mirror.log", "following changes",
-                                command=[sys.executable, "-m", "courtbus", "blacklist", "sync",
-                                         MIRROR, "--db", mirror_db])  # fmt: skip
+        mirror = ServiceProcess(
+            "courtbus",
+            conn,
+            home / "mirror.log",
+            "following changes",
+            command=[
+                sys.executable,
+                "-m",
+                "courtbus",
+                "blacklist",
+                "sync",
+                MIRROR,
+                "--db",
+                mirror_db,
+            ],
+        )
         try:
             for services in (first, second):
                 started.append(services)
                 services.start(timeout_s=120)
             mirror.start(timeout_s=60)
-            yield Campaign(stack, conn, first, second, Publisher(conn), pg, database, mirror,
-                           mirror_db, disk if disk.mounted else None, hold)  # fmt: skip
+            yield Campaign(
+                stack,
+                conn,
+                first,
+                second,
+                Publisher(conn),
+                pg,
+                database,
+                mirror,
+                mirror_db,
+                disk if disk.mounted else None,
+                hold,
+            )
         finally:
             mirror.stop()
             for services in started:
@@ -283,20 +325,23 @@ def _in_transaction(
             dumped = proc.count("most recent call first")
             proc.proc.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack
             with contextlib.suppress(AssertionError):
-                wait_until(lambda: proc.count("most recent call first") > dumped, 5,
-                           "the stacks in the log")  # fmt: skip
+                wait_until(
+                    lambda: proc.count("most recent call first") > dumped,
+                    5,
+                    "the stacks in the log",
+                )
         said = publisher.status() if publisher is not None else ""
         return f"{proc.module} opening a transaction ({said}):\n{proc.log_text()[-8000:]}"
 
-    wait_until(lambda: proc.count(opened) > mark, timeout_s, stuck,
-               interval_s=0.02)  # fmt: skip
+    wait_until(lambda: proc.count(opened) > mark, timeout_s, stuck, interval_s=0.02)
 
 
 def _partitions(conn: Connection, topics: list[str]) -> list[dict[str, Any]]:
     admin = KafkaAdminClient(bootstrap_servers=conn.bootstrap.split(","))
     try:
-        return [p | {"topic": t["name"]} for t in admin.describe_topics(topics)
-                for p in t["partitions"]]  # fmt: skip
+        return [
+            p | {"topic": t["name"]} for t in admin.describe_topics(topics) for p in t["partitions"]
+        ]
     finally:
         admin.close()
 
@@ -338,8 +383,12 @@ def _replicas_back(c: Campaign, who: str) -> None:
 
 
 def _worker_kills(c: Campaign) -> None:
-    kills = ((c.first, "gateway"), (c.second, "delegation"), (c.first, "blacklist"),
-             (c.second, "restrictions"))  # fmt: skip
+    kills = (
+        (c.first, "gateway"),
+        (c.second, "delegation"),
+        (c.first, "blacklist"),
+        (c.second, "restrictions"),
+    )
     for services, name in kills:
         proc = services[name]
         _in_transaction(proc, c.publisher)
@@ -358,8 +407,11 @@ def _zombie(c: Campaign) -> None:
     other = c.second["delegation"]
     mark = other.count(f"{c.second.group('delegation')} restored")
     try:
-        wait_until(lambda: other.count(f"{c.second.group('delegation')} restored") > mark, 90,
-                   "the other delegation worker taking the zombie's partitions")  # fmt: skip
+        wait_until(
+            lambda: other.count(f"{c.second.group('delegation')} restored") > mark,
+            90,
+            "the other delegation worker taking the zombie's partitions",
+        )
         c.took("zombie's partitions moved", time.monotonic() - began)
     finally:
         proc.proc.send_signal(signal.SIGCONT)
@@ -380,9 +432,16 @@ def _projector_caught_up(c: Campaign, what: str, since: float) -> None:
 
     proc = c.first["projector"]
     try:
-        wait_until(lambda: stored() >= target, 120, lambda: f"{target} requests in the read "
-                   f"model after {what}, {stored()} there; {c.publisher.status()}\n"
-                   f"{proc.log_text()[-4000:]}", interval_s=0.2)  # fmt: skip
+        wait_until(
+            lambda: stored() >= target,
+            120,
+            lambda: (
+                f"{target} requests in the read "
+                f"model after {what}, {stored()} there; {c.publisher.status()}\n"
+                f"{proc.log_text()[-4000:]}"
+            ),
+            interval_s=0.2,
+        )
     finally:
         queries.close()
     c.took(f"projector backlog after {what}", time.monotonic() - since)
@@ -422,9 +481,14 @@ def _log_dir_full(c: Campaign) -> None:
     began = time.monotonic()
     filled = c.disk.fill()
     try:
-        wait_until(lambda: not _broker_alive(c.stack, FULL_NODE), 120,
-                   lambda: f"broker {FULL_NODE} stopping with its disk full ({filled} bytes "
-                   f"written); {c.publisher.status()}")  # fmt: skip
+        wait_until(
+            lambda: not _broker_alive(c.stack, FULL_NODE),
+            120,
+            lambda: (
+                f"broker {FULL_NODE} stopping with its disk full ({filled} bytes "
+                f"written); {c.publisher.status()}"
+            ),
+        )
         c.took("broker down after its disk filled", time.monotonic() - began)
         mark = c.publisher.sent
         wait_until(lambda: c.publisher.sent >= mark + 50, 90, "50 requests with a broker down")
@@ -441,8 +505,11 @@ def _mirror_backlog(c: Campaign) -> None:
     resumes from its committed offsets and catches up (the time to its feed's end)."""
     c.mirror.kill()
     mark = c.publisher.listed
-    wait_until(lambda: c.publisher.listed >= mark + MIRROR_BACKLOG, 180,
-               lambda: f"{MIRROR_BACKLOG} listings with the mirror down; {c.publisher.status()}")  # fmt: skip
+    wait_until(
+        lambda: c.publisher.listed >= mark + MIRROR_BACKLOG,
+        180,
+        lambda: f"{MIRROR_BACKLOG} listings with the mirror down; {c.publisher.status()}",
+    )
     began = time.monotonic()
     c.mirror.start(timeout_s=120)  # ready once bootstrapped to the feed's end as of its start
     c.took("mirror catch-up", time.monotonic() - began)
@@ -504,13 +571,20 @@ def test_faults_lose_nothing_and_repeat_nothing(
     bans = by[("restriction", "restrictions in SQL")]
     assert by[("restriction", "view records")].ok
     assert bans.present == listed.expected + issued.expected
-    figures = {"rounds": ROUNDS, "requests sent": publisher.sent, "listings sent": publisher.listed,
-               "bans sent": publisher.banned,
-               "sends the SDK reported failed": publisher.failed,
-               "requests in the outboxes": sent.expected, "listings in the outboxes": listed.expected,
-               "bans stored": bans.present, "rows in the bank's mirror": check.mirror_rows,
-               "lost": 0, "duplicated": 0,
-               "recovery seconds": c.times}  # fmt: skip
+    figures = {
+        "rounds": ROUNDS,
+        "requests sent": publisher.sent,
+        "listings sent": publisher.listed,
+        "bans sent": publisher.banned,
+        "sends the SDK reported failed": publisher.failed,
+        "requests in the outboxes": sent.expected,
+        "listings in the outboxes": listed.expected,
+        "bans stored": bans.present,
+        "rows in the bank's mirror": check.mirror_rows,
+        "lost": 0,
+        "duplicated": 0,
+        "recovery seconds": c.times,
+    }
     out = tmp_path_factory.getbasetemp() / "campaign.json"
     out.write_text(json.dumps(figures, indent=2))
     print(f"\nfault campaign: {json.dumps(figures)} ({out})")

@@ -53,19 +53,30 @@ def _ensure_view_topic(conn: Connection) -> None:
 def _entry(entry_id: str, n: int, status: str, version: int) -> dict[str, Any]:
     t = v.now()
     return {
-        "entry_id": entry_id, "status": status,
+        "entry_id": entry_id,
+        "status": status,
         "case_number": v.case_number(f"(2024)苏05执{n + 1}号"),
-        "listing_court": v.court("3205"), "debtor": v.debtor("PERSON", "张三", PERSON_ID),
-        "legal_representative": None, "legal_representative_id": None,
+        "listing_court": v.court("3205"),
+        "debtor": v.debtor("PERSON", "张三", PERSON_ID),
+        "legal_representative": None,
+        "legal_representative_id": None,
         # the version as the period: icbc's projection has no version field
-        "ground": "REFUSED_WITH_ABILITY", "serious": False, "period_months": 12 * version,
-        "obligation": "支付人民币 1,000.00 元", "performance": "全部未履行",
-        "conduct": "有履行能力而拒不履行", "title_issuer": "江苏省苏州市中级人民法院",
-        "title_number": f"(2023)苏05民初{n + 1}号", "filed_at": t - timedelta(days=90),
-        "listed_at": t, "expires_at": None, "updated_at": t,
+        "ground": "REFUSED_WITH_ABILITY",
+        "serious": False,
+        "period_months": 12 * version,
+        "obligation": "支付人民币 1,000.00 元",
+        "performance": "全部未履行",
+        "conduct": "有履行能力而拒不履行",
+        "title_issuer": "江苏省苏州市中级人民法院",
+        "title_number": f"(2023)苏05民初{n + 1}号",
+        "filed_at": t - timedelta(days=90),
+        "listed_at": t,
+        "expires_at": None,
+        "updated_at": t,
         "delisted_at": t if status == "DELISTED" else None,
-        "reason": "PERFORMED" if status == "DELISTED" else None, "version": version,
-    }  # fmt: skip
+        "reason": "PERFORMED" if status == "DELISTED" else None,
+        "version": version,
+    }
 
 
 class View:
@@ -119,14 +130,16 @@ class Mirror:
     def __init__(self, conn: Connection, home: Path, run: str) -> None:
         self.snapshot, self.log = home / "snapshot.json", home / "mirror.log"
         self.env = {
-            **os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap,
+            **os.environ,
+            "COURTBUS_BOOTSTRAP": conn.bootstrap,
             "COURTBUS_REGISTRY_URL": conn.registry_url or "",
-            "COURTBUS_MIRROR_AGENCY": AGENCY, "COURTBUS_MIRROR_APP_ID": f"mirror-{run}",
+            "COURTBUS_MIRROR_AGENCY": AGENCY,
+            "COURTBUS_MIRROR_APP_ID": f"mirror-{run}",
             "COURTBUS_MIRROR_DATA": str(home / "data"),
             "COURTBUS_MIRROR_SNAPSHOT": str(self.snapshot),
             # the restarted worker gets the killed one's partitions after this, not Faust's 60 s
             "COURTBUS_MIRROR_SESSION_TIMEOUT_S": "10",
-        }  # fmt: skip
+        }
         self.prefix = f"bl-{run}-"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -134,8 +147,11 @@ class Mirror:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "examples.faust_mirror.app", "worker", "-l", "info"],
-                cwd=REPO_ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def state(self) -> dict[str, Any]:
         try:
@@ -246,15 +262,24 @@ def test_the_faust_mirror_keeps_and_follows_the_active_set(
 
     # the same set, and the same values, as the SDK's mirror of the same feed
     url = f"sqlite:///{tmp_path / 'icbc.db'}"
-    env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap,
-           "COURTBUS_REGISTRY_URL": conn.registry_url or ""}  # fmt: skip
+    env = {
+        **os.environ,
+        "COURTBUS_BOOTSTRAP": conn.bootstrap,
+        "COURTBUS_REGISTRY_URL": conn.registry_url or "",
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "courtbus", "blacklist", "sync", AGENCY, "--db", url, "--once"],
-        capture_output=True, text=True, env=env, timeout=180, cwd=REPO_ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        cwd=REPO_ROOT,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = mirror_rows(url, mirror.prefix)
     assert {eid: row["period_months"] // 12 for eid, row in rows.items()} == mirror.active()
     faust_entries = mirror.state()["active"]
-    assert all(faust_entries[eid]["case_number"] == json.loads(row["case_number"])
-               for eid, row in rows.items())  # fmt: skip
+    assert all(
+        faust_entries[eid]["case_number"] == json.loads(row["case_number"])
+        for eid, row in rows.items()
+    )

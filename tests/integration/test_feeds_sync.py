@@ -31,24 +31,46 @@ ENTRY = "cn.court.bus.blacklist.BlacklistEntry"
 PERSON_ID = "320583199303121234"  # valid checksum; not a real person
 COURTS = ("3205", "320583", "4408", "4409", "4417", "6101")
 WEST = {"4408", "4409", "4417"}
-ICBC = ["entry_id", "case_number", "listing_court", "debtor", "ground", "period_months",
-        "listed_at", "delisted_at", "reason"]  # fmt: skip
+ICBC = [
+    "entry_id",
+    "case_number",
+    "listing_court",
+    "debtor",
+    "ground",
+    "period_months",
+    "listed_at",
+    "delisted_at",
+    "reason",
+]
 
 
 def _entry(eid: str, n: int, status: str) -> dict[str, Any]:
     t = v.now()
     delisted = status == "DELISTED"
     return {
-        "entry_id": eid, "status": status, "case_number": v.case_number(f"(2024)苏05执{n + 1}号"),
+        "entry_id": eid,
+        "status": status,
+        "case_number": v.case_number(f"(2024)苏05执{n + 1}号"),
         "listing_court": v.court(COURTS[n % len(COURTS)]),
-        "debtor": v.debtor("PERSON", "张三", PERSON_ID), "legal_representative": None,
-        "legal_representative_id": None, "ground": "REFUSED_WITH_ABILITY", "serious": False,
-        "period_months": None, "obligation": "支付人民币 1,000.00 元", "performance": "全部未履行",
-        "conduct": "有履行能力而拒不履行", "title_issuer": "江苏省苏州市中级人民法院",
-        "title_number": f"(2023)苏05民初{n + 1}号", "filed_at": t - timedelta(days=90),
-        "listed_at": t, "expires_at": None, "updated_at": t, "delisted_at": t if delisted else None,
-        "reason": "PERFORMED" if delisted else None, "version": 1,
-    }  # fmt: skip
+        "debtor": v.debtor("PERSON", "张三", PERSON_ID),
+        "legal_representative": None,
+        "legal_representative_id": None,
+        "ground": "REFUSED_WITH_ABILITY",
+        "serious": False,
+        "period_months": None,
+        "obligation": "支付人民币 1,000.00 元",
+        "performance": "全部未履行",
+        "conduct": "有履行能力而拒不履行",
+        "title_issuer": "江苏省苏州市中级人民法院",
+        "title_number": f"(2023)苏05民初{n + 1}号",
+        "filed_at": t - timedelta(days=90),
+        "listed_at": t,
+        "expires_at": None,
+        "updated_at": t,
+        "delisted_at": t if delisted else None,
+        "reason": "PERFORMED" if delisted else None,
+        "version": 1,
+    }
 
 
 @dataclass
@@ -77,8 +99,10 @@ class View:
 
     def tombstone(self, numbers: list[int]) -> None:
         event = EventHeaders.new("bus:blacklist", "cn.court.blacklist.entry")
-        records = [OutgoingRecord(VIEW, self.eid(n).encode(), None, [], event)  # type: ignore[arg-type]
-                   for n in numbers]  # fmt: skip
+        records = [
+            OutgoingRecord(VIEW, self.eid(n).encode(), None, [], event)  # type: ignore[arg-type]
+            for n in numbers
+        ]
         send_many(self.producer, records, timeout_s=30)
         self.active -= {self.eid(n) for n in numbers}
 

@@ -75,10 +75,11 @@ def _valid(envelope: Envelope) -> Raw:
 def _valid_from_xian(envelope: Envelope) -> Raw:
     """A valid delegation request of court 6101 (Xi'an) to 320583, on a case of its own."""
     payload = valid_payload(
-        delegation_id=f"dlg-6101-{uuid.uuid4().hex[:8]}", requesting_court=v.court("6101"),
+        delegation_id=f"dlg-6101-{uuid.uuid4().hex[:8]}",
+        requesting_court=v.court("6101"),
         executing_court=v.court("320583"),
         case_number=v.case_number(f"(2024)陕01执{uuid.uuid4().int % 90000 + 10000}号"),
-    )  # fmt: skip
+    )
     return build(envelope, payload, topic="court.6101.outbox", source="court:6101")
 
 
@@ -86,9 +87,15 @@ def _valid_from_xian(envelope: Envelope) -> Raw:
     ("name", "make", "code", "notice"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
 )
 def test_bad_input_is_dead_lettered_notified_and_does_not_stop_the_gateway(
-    name: str, make: Callable[[Envelope], Raw], code: str, notice: bool,
-    gateway: ServiceProcess, producer: KafkaProducer, envelope: Envelope, conn: Connection,
-) -> None:  # fmt: skip
+    name: str,
+    make: Callable[[Envelope], Raw],
+    code: str,
+    notice: bool,
+    gateway: ServiceProcess,
+    producer: KafkaProducer,
+    envelope: Envelope,
+    conn: Connection,
+) -> None:
     bad = make(envelope)
     where = _send(producer, bad)
     good = _valid(envelope)
@@ -119,8 +126,17 @@ def test_bad_input_is_dead_lettered_notified_and_does_not_stop_the_gateway(
         )
         assert forwarded[0].value == good.value
         reader.read_to_end()
-        assert len([r for r in reader.records if r.topic == "bus.delegation.events"
-                    and dict(r.headers).get("ce_id") == good_id]) == 1  # fmt: skip
+        assert (
+            len(
+                [
+                    r
+                    for r in reader.records
+                    if r.topic == "bus.delegation.events"
+                    and dict(r.headers).get("ce_id") == good_id
+                ]
+            )
+            == 1
+        )
         assert len([r for r in reader.records if _is_dead_letter_of(bad.topic, where)(r)]) == 1
     finally:
         reader.close()
@@ -216,10 +232,14 @@ def test_a_garbage_burst_gives_the_sender_summaries_not_a_notice_each(
             (str(m.partition), str(m.offset)): f"junk-{i}".encode() for i, m in enumerate(metas)
         }
         dead = reader.wait_for(
-            lambda r: r.topic == "bus.deadletter" and header(r, "dlq_topic") == outbox
-            and (header(r, "dlq_partition"), header(r, "dlq_offset")) in sent,
-            count=count, timeout_s=120,
-        )  # fmt: skip
+            lambda r: (
+                r.topic == "bus.deadletter"
+                and header(r, "dlq_topic") == outbox
+                and (header(r, "dlq_partition"), header(r, "dlq_offset")) in sent
+            ),
+            count=count,
+            timeout_s=120,
+        )
         for d in dead:  # the original bytes, each under its own key
             assert d.value == b"\x07 not avro"
             assert d.key == sent[(header(d, "dlq_partition") or "", header(d, "dlq_offset") or "")]
@@ -227,9 +247,13 @@ def test_a_garbage_burst_gives_the_sender_summaries_not_a_notice_each(
         assert len(codes) == 1  # one code: one budget
         ids = [dict(raw.headers)["ce_id"] for raw in valid]
         reader.wait_for(lambda r: r.topic == flow and dict(r.headers).get("ce_id") in ids, count=2)
-        assert not [d for d in reader.records if d.topic == "bus.deadletter"
-                    and header(d, "dlq_topic") == outbox
-                    and (header(d, "dlq_partition"), header(d, "dlq_offset")) in (before, after)]  # fmt: skip
+        assert not [
+            d
+            for d in reader.records
+            if d.topic == "bus.deadletter"
+            and header(d, "dlq_topic") == outbox
+            and (header(d, "dlq_partition"), header(d, "dlq_offset")) in (before, after)
+        ]
 
         def told() -> int:
             notices = [envelope.read(r) for r in reader.records if r.topic == inbox]
@@ -241,9 +265,18 @@ def test_a_garbage_burst_gives_the_sender_summaries_not_a_notice_each(
         summaries = [n for n in notices if n.payload.get("refused_count") is not None]
         reader.read_to_end()
         forwarded = [dict(r.headers).get("ce_id") for r in reader.records if r.topic == flow]
-        assert len([r for r in reader.records if r.topic == "bus.deadletter"
+        assert (
+            len(
+                [
+                    r
+                    for r in reader.records
+                    if r.topic == "bus.deadletter"
                     and header(r, "dlq_topic") == outbox
-                    and (header(r, "dlq_partition"), header(r, "dlq_offset")) in sent]) == count  # fmt: skip
+                    and (header(r, "dlq_partition"), header(r, "dlq_offset")) in sent
+                ]
+            )
+            == count
+        )
     finally:
         reader.close()
     assert sorted(i for i in forwarded if i in ids) == sorted(ids)  # each exactly once
@@ -286,17 +319,29 @@ def test_the_metrics_count_what_the_gateway_did(
         for raw in good:
             _send(producer, raw)
         ids = {dict(raw.headers)["ce_id"] for raw in good}
-        reader.wait_for(lambda r: r.topic == "bus.delegation.events"
-                        and dict(r.headers).get("ce_id") in ids, count=12)  # fmt: skip
+        reader.wait_for(
+            lambda r: r.topic == "bus.delegation.events" and dict(r.headers).get("ce_id") in ids,
+            count=12,
+        )
         dead = reader.wait_for(
-            lambda r: r.topic == "bus.deadletter" and header(r, "dlq_topic") == bad[0].topic
-            and (header(r, "dlq_partition"), header(r, "dlq_offset")) in where, count=5,
-        )  # fmt: skip
+            lambda r: (
+                r.topic == "bus.deadletter"
+                and header(r, "dlq_topic") == bad[0].topic
+                and (header(r, "dlq_partition"), header(r, "dlq_offset")) in where
+            ),
+            count=5,
+        )
     finally:
         reader.close()
     code = header(dead[0], "dlq_code") or ""
-    wait_until(lambda: _value(_metrics(), "courtbus_records_in_total")
-               >= _value(before, "courtbus_records_in_total") + 17, 30, "the counters")  # fmt: skip
+    wait_until(
+        lambda: (
+            _value(_metrics(), "courtbus_records_in_total")
+            >= _value(before, "courtbus_records_in_total") + 17
+        ),
+        30,
+        "the counters",
+    )
     after = _metrics()
 
     def moved(name: str, **labels: str) -> float:

@@ -48,8 +48,7 @@ def _write(conn: Connection, envelope: Envelope, seed: int) -> tuple[set[str], s
         for p in payloads:
             if p["entry_id"] in delisted:
                 p |= {"status": "DELISTED", "delisted_at": p["updated_at"], "reason": "EXPIRED"}
-            out = envelope.build(VIEW, "cn.court.bus.blacklist.BlacklistEntry", p,
-                                 "bus:blacklist")  # fmt: skip
+            out = envelope.build(VIEW, "cn.court.bus.blacklist.BlacklistEntry", p, "bus:blacklist")
             producer.send(VIEW, key=out.key, value=out.value, headers=out.headers)
         producer.flush()
     finally:
@@ -79,8 +78,11 @@ def test_a_worker_killed_mid_load_issues_each_ban_exactly_once(
         worker.kill()
         worker.start(timeout_s=120)
         with GroupProgress(conn) as progress:
-            wait_until(lambda: progress.lag(GROUP, [VIEW]) == [], 300,
-                       lambda: f"the backlog processed: {progress.lag(GROUP, [VIEW])}")  # fmt: skip
+            wait_until(
+                lambda: progress.lag(GROUP, [VIEW]) == [],
+                300,
+                lambda: f"the backlog processed: {progress.lag(GROUP, [VIEW])}",
+            )
         controls.read_to_end(60)
         issued = Counter(
             r.key.decode()

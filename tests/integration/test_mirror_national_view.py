@@ -65,11 +65,17 @@ def _latest(conn: Connection, topic: str, prefix: str) -> dict[str, bytes | None
 def _list(court: CourtClient, eid: str, debtor_id: str) -> None:
     case = f"(2024){CASE_PREFIX[court.court.id]}执{uuid.uuid4().int % 90000 + 10000}号"
     court.list_debtor(
-        eid, case, {"kind": "PERSON", "name": "赵六", "id_number": debtor_id},
-        "REFUSED_WITH_ABILITY", obligation="给付 5,000.00 元", performance="全部未履行",
-        conduct="有履行能力而拒不履行", title_issuer="人民法院", title_number="(2023)苏05民初7号",
+        eid,
+        case,
+        {"kind": "PERSON", "name": "赵六", "id_number": debtor_id},
+        "REFUSED_WITH_ABILITY",
+        obligation="给付 5,000.00 元",
+        performance="全部未履行",
+        conduct="有履行能力而拒不履行",
+        title_issuer="人民法院",
+        title_number="(2023)苏05民初7号",
         filed_at=v.now() - timedelta(days=60),
-    )  # fmt: skip
+    )
 
 
 def test_every_mirror_equals_the_national_view_after_list_ban_and_lift(
@@ -83,14 +89,21 @@ def test_every_mirror_equals_the_national_view_after_list_ban_and_lift(
     _list(courts[ZHANJIANG], west, DEBTORS[2])
 
     # the bans the listings require reach caac (their records share the listings' keys)
-    wait_until(lambda: all(_latest(conn, "agency.caac.restriction", prefix).get(e)
-                           for e in (kept, performed, west)), 90, "caac's three bans")  # fmt: skip
+    wait_until(
+        lambda: all(
+            _latest(conn, "agency.caac.restriction", prefix).get(e) for e in (kept, performed, west)
+        ),
+        90,
+        "caac's three bans",
+    )
     courts[SUZHOU].delist(performed, "PERFORMED")
     view_done = wait_until(
         lambda: (lambda d: d if d.get(performed) is not None and len(d) == 3 else None)(
             _latest(conn, "blacklist.entries", prefix)
-        ), 60, "the delisting in the national view",
-    )  # fmt: skip
+        ),
+        60,
+        "the delisting in the national view",
+    )
     assert set(view_done) == {kept, performed, west}
 
     mirrors = {}
@@ -100,8 +113,10 @@ def test_every_mirror_equals_the_national_view_after_list_ban_and_lift(
             check = wait_until(
                 lambda c=client, u=url: (lambda r: r if not _ours(r, prefix) else None)(
                     c.verify_mirror("blacklist", u, repair=False)
-                ), 120, f"{agency}'s mirror equal to the national view for this test's entries",
-            )  # fmt: skip
+                ),
+                120,
+                f"{agency}'s mirror equal to the national view for this test's entries",
+            )
         assert check.against == "view"
         rows = mirror_rows(url, prefix)
         assert set(rows) == {kept, west}, agency  # every ACTIVE listing, the delisted one not
@@ -156,8 +171,12 @@ def test_a_row_changed_in_the_mirror_is_found_field_by_field(
         wait_until(synced, 60, "the listing in pbccrc's mirror")
         engine = create_engine(url)
         with engine.begin() as db:
-            db.execute(text("UPDATE partner_blacklist SET ground = 'EVADED_EXECUTION' "
-                            "WHERE entry_id = :e"), {"e": eid})  # fmt: skip
+            db.execute(
+                text(
+                    "UPDATE partner_blacklist SET ground = 'EVADED_EXECUTION' WHERE entry_id = :e"
+                ),
+                {"e": eid},
+            )
         engine.dispose()
         check: Any = client.verify_mirror("blacklist", url)
         assert _ours(check, eid) == {"changed": [eid]} and check.repaired

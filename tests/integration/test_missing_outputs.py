@@ -44,10 +44,19 @@ def services(start_services: StartServices, conn: Connection) -> Iterator[Servic
         ops.apply_topics(conn, ops.plan_topics(conn))  # every topic there, then two gone
         admin.delete_topics(list(DELETED))
         wait_until(lambda: not set(DELETED) & set(admin.list_topics()), 30, "the deletion")
-        env = {"COURTBUS_WATCHDOG_RESTRICTION_GRACE_SECONDS": "2",
-               "COURTBUS_WATCHDOG_REPEAT_SECONDS": "60"}  # fmt: skip
-        which = ("gateway", "delegation", "blacklist", "restrictions", "distribution",
-                 "watchdog", "feeds")  # fmt: skip
+        env = {
+            "COURTBUS_WATCHDOG_RESTRICTION_GRACE_SECONDS": "2",
+            "COURTBUS_WATCHDOG_REPEAT_SECONDS": "60",
+        }
+        which = (
+            "gateway",
+            "delegation",
+            "blacklist",
+            "restrictions",
+            "distribution",
+            "watchdog",
+            "feeds",
+        )
         yield start_services("missing-outputs", env=env, which=which)
     finally:
         ops.apply_topics(conn, ops.plan_topics(conn))  # the next module finds them again
@@ -98,9 +107,12 @@ def _arrives(reader: TopicReader, key: str, what: str) -> float:
 
 def _request(court: CourtClient, executing: str) -> Any:
     return court.request_delegation(
-        delegation_id=_id("dlg"), case_number=_case(court.court.id), executing_court=executing,
-        matter="SEARCH", debtor=PERSON,
-    )  # fmt: skip
+        delegation_id=_id("dlg"),
+        case_number=_case(court.court.id),
+        executing_court=executing,
+        matter="SEARCH",
+        debtor=PERSON,
+    )
 
 
 def test_gateway_refusal_whose_notice_has_no_inbox(
@@ -108,9 +120,12 @@ def test_gateway_refusal_whose_notice_has_no_inbox(
 ) -> None:
     producer = KafkaProducer(**conn.kafka_settings())
     event_id = str(uuid.uuid4())
-    headers = [("ce_specversion", b"1.0"), ("ce_id", event_id.encode()),
-               ("ce_source", f"court:{GHOST}".encode()),
-               ("ce_type", b"cn.court.delegation.requested")]  # fmt: skip
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", event_id.encode()),
+        ("ce_source", f"court:{GHOST}".encode()),
+        ("ce_type", b"cn.court.delegation.requested"),
+    ]
     producer.send(f"court.{GHOST}.outbox", key=b"x", value=b"\x00garbage", headers=headers)
     producer.flush()
     producer.close()
@@ -139,19 +154,31 @@ def test_delegation_to_a_court_without_an_inbox(
     finally:
         inbox.close()
     # the requesting court hears why
-    notices = wait_until(lambda: [e for e in courts[SUZHOU].inbox(timeout_s=0.5)
-                                  if e.payload.get("rejected_event_id") == refused.event_id],
-                         60, "the MessageRejected in Suzhou's inbox")  # fmt: skip
+    notices = wait_until(
+        lambda: [
+            e
+            for e in courts[SUZHOU].inbox(timeout_s=0.5)
+            if e.payload.get("rejected_event_id") == refused.event_id
+        ],
+        60,
+        "the MessageRejected in Suzhou's inbox",
+    )
     assert notices[0].payload["error_code"] == MISSING
 
 
 def _listing(court: CourtClient, eid: str, case: str) -> Any:
     return court.list_debtor(
-        eid, case, {"kind": "PERSON", "name": "赵六", "id_number": "320583198801011236"},
-        "REFUSED_WITH_ABILITY", obligation="给付 5,000.00 元", performance="全部未履行",
-        conduct="有履行能力而拒不履行", title_issuer="人民法院", title_number="(2023)苏0583民初7号",
+        eid,
+        case,
+        {"kind": "PERSON", "name": "赵六", "id_number": "320583198801011236"},
+        "REFUSED_WITH_ABILITY",
+        obligation="给付 5,000.00 元",
+        performance="全部未履行",
+        conduct="有履行能力而拒不履行",
+        title_issuer="人民法院",
+        title_number="(2023)苏0583民初7号",
         filed_at=v.now() - timedelta(days=60),
-    )  # fmt: skip
+    )
 
 
 def test_blacklist_drift_report_for_a_court_without_an_inbox(
@@ -176,9 +203,10 @@ def test_restrictions_listing_ban_for_a_court_without_an_inbox(
     ghost_entry = _id("bl-ghost")
     _listing(courts[GHOST], ghost_entry, _case(GHOST))
     letter = _dead_letter(
-        dead, lambda r: r.key == ghost_entry.encode() and header(r, "dlq_service") == "bus:restriction",
+        dead,
+        lambda r: r.key == ghost_entry.encode() and header(r, "dlq_service") == "bus:restriction",
         "the restriction service's dead letter of the listing",
-    )  # fmt: skip
+    )
     assert header(letter, "dlq_code") == MISSING
     assert header(letter, "dlq_topic") == "blacklist.entries"
     controls = TopicReader(conn, "restriction.controls", from_end=True)
@@ -201,9 +229,10 @@ def test_feeds_dead_letter_only_the_missing_feed(
     finally:
         icbc.close()
     letter = _dead_letter(
-        dead, lambda r: r.key == eid.encode() and header(r, "dlq_topic") == "agency.pbccrc.blacklist",
+        dead,
+        lambda r: r.key == eid.encode() and header(r, "dlq_topic") == "agency.pbccrc.blacklist",
         "the dead letter of pbccrc's copy",
-    )  # fmt: skip
+    )
     assert header(letter, "dlq_code") == MISSING and header(letter, "dlq_service") == "bus:feeds"
     assert letter.value  # the projected copy itself, to replay once the feed exists
 
@@ -217,9 +246,13 @@ def test_distribution_claim_for_a_presiding_court_without_an_inbox(
         for presiding in (GHOST, KUNSHAN):
             did = _id(f"dist-{presiding}")
             courts[presiding].open_distribution(
-                did, _case(presiding), FIRM, "查封的厂房一处", claim_deadline=date(2030, 6, 30),
+                did,
+                _case(presiding),
+                FIRM,
+                "查封的厂房一处",
+                claim_deadline=date(2030, 6, 30),
                 debtor_form="OTHER_ORGANISATION",
-            )  # fmt: skip
+            )
             view.wait_for(lambda r, d=did: (r.key or b"").endswith(d.encode()), timeout_s=60)
             claim = courts[SUZHOU].file_claim(did, "a1", _case(SUZHOU), PERSON, "1000.00")
             if presiding == GHOST:
@@ -254,10 +287,14 @@ def test_watchdog_alert_for_a_court_without_an_inbox_goes_to_the_dead_letters(
     alerts = TopicReader(conn, "bus.alerts")
     try:
         letter = _dead_letter(
-            dead, lambda r: header(r, "dlq_topic") == f"court.{GHOST}.inbox"
-            and header(r, "dlq_service") == "bus:watchdog" and about_case(r),
+            dead,
+            lambda r: (
+                header(r, "dlq_topic") == f"court.{GHOST}.inbox"
+                and header(r, "dlq_service") == "bus:watchdog"
+                and about_case(r)
+            ),
             "the watchdog alert's dead letter",
-        )  # fmt: skip
+        )
         assert header(letter, "dlq_code") == MISSING
         alerts.wait_for(lambda r: about_case(r) and header(r, "dlq_code") is None, timeout_s=60)
     finally:

@@ -56,15 +56,20 @@ def _flow(conn: Connection) -> list[str]:
             did = f"dlg-rec-{uuid.uuid4().hex[:8]}"
             designation = clients[req].court.designation
             clients[req].request_delegation(
-                delegation_id=did, case_number=f"(2024){designation}执{300 + n}号",
-                executing_court=exe, matter="SEARCH",
+                delegation_id=did,
+                case_number=f"(2024){designation}执{300 + n}号",
+                executing_court=exe,
+                matter="SEARCH",
                 debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
-            )  # fmt: skip
+            )
             ids.append(did)
         for n, did in enumerate(ids[: len(PAIRS)]):
             exe = PAIRS[n % len(PAIRS)][1]
-            wait_until(lambda did=did, exe=exe: _delivered(conn, exe, did), 90,
-                       f"{did} in court {exe}'s inbox")  # fmt: skip
+            wait_until(
+                lambda did=did, exe=exe: _delivered(conn, exe, did),
+                90,
+                f"{did} in court {exe}'s inbox",
+            )
             clients[exe].accept(did)
     finally:
         for client in clients.values():
@@ -120,13 +125,18 @@ def test_everything_reconciles_with_exact_counts_and_a_fault_is_counted(bus: Bus
     # dropped on purpose: one forwarded request removed from what the reconciler read
     topics = read_all(bus.conn)
     events = topics["bus.delegation.events"]
-    forwarded = next(r for r in events if r.key == ids[1].encode()
-                     and dict(r.headers).get("ce_source", b"").startswith(b"court:"))  # fmt: skip
+    forwarded = next(
+        r
+        for r in events
+        if r.key == ids[1].encode() and dict(r.headers).get("ce_source", b"").startswith(b"court:")
+    )
     topics["bus.delegation.events"] = [r for r in events if r is not forwarded]
     store = ReadModelQueries(bus.services.store_url)
     try:
-        judged = {(g.flow, g.check): g for g in judge_all(make_envelope(bus.conn), topics,
-                                                         store.stored_keys())}  # fmt: skip
+        judged = {
+            (g.flow, g.check): g
+            for g in judge_all(make_envelope(bus.conn), topics, store.stored_keys())
+        }
     finally:
         store.close()
     assert judged[("delegation", "gateway")].lost == 1

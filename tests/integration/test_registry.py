@@ -54,9 +54,19 @@ def test_schemas_check_cli_against_git_and_registry(
     conn: Connection, registered: dict[str, int]
 ) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "courtbus", "schemas", "check", "--registry", conn.require_registry()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "courtbus",
+            "schemas",
+            "check",
+            "--registry",
+            conn.require_registry(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "compatible" in proc.stdout
 
@@ -74,8 +84,10 @@ def test_a_registry_url_without_the_compatible_api_path_is_named(
     assert f"a Confluent-compatible API is under {url} on Apicurio" in info.value.reason
     proc = subprocess.run(
         [sys.executable, "-m", "courtbus", "schemas", "register", "--registry", base],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [f"error REGISTRY_URL_INVALID: {info.value.reason}"]
 

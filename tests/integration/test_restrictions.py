@@ -43,9 +43,11 @@ NS = "cn.court.bus.restriction."
 
 @pytest.fixture(scope="module")
 def services(start_services: StartServices) -> Services:
-    env = {"COURTBUS_RESTRICTION_ACK_SECONDS": "8",
-           "COURTBUS_WATCHDOG_RESTRICTION_GRACE_SECONDS": "2",
-           "COURTBUS_WATCHDOG_REPEAT_SECONDS": str(REPEAT_S)}  # fmt: skip
+    env = {
+        "COURTBUS_RESTRICTION_ACK_SECONDS": "8",
+        "COURTBUS_WATCHDOG_RESTRICTION_GRACE_SECONDS": "2",
+        "COURTBUS_WATCHDOG_REPEAT_SECONDS": str(REPEAT_S),
+    }
     which = ("gateway", "restrictions", "feeds", "watchdog", "blacklist", "projector")
     return start_services("restrictions", env=env, which=which)
 
@@ -89,8 +91,9 @@ def _feed(client: AgencyClient, control_id: str, count: int = 1) -> list[dict[st
 
 def _inbox(court: CourtClient, control_id: str, short: str, count: int = 1) -> list[Event]:
     def found() -> list[Event]:
-        got = [e for e in court.inbox(timeout_s=0.5)
-               if e.key == control_id and e.record == NS + short]  # fmt: skip
+        got = [
+            e for e in court.inbox(timeout_s=0.5) if e.key == control_id and e.record == NS + short
+        ]
         return got if len(got) >= count else []
 
     return wait_until(found, 60, f"{count} {short} for {control_id} in the court's inbox")
@@ -155,13 +158,18 @@ def _read_model_matches(services: Services, case: str, exit_ban: str, spend_ban:
 
         def answers() -> dict[str, set[tuple[str, str, str]]]:
             rows = {r.control_id: r for r in model.restrictions(court=KUNSHAN)}
-            return {cid: {(a.agency_id, a.target, a.state) for a in rows[cid].acks}
-                    for cid in (exit_ban, spend_ban) if cid in rows}  # fmt: skip
+            return {
+                cid: {(a.agency_id, a.target, a.state) for a in rows[cid].acks}
+                for cid in (exit_ban, spend_ban)
+                if cid in rows
+            }
 
         done = {
             exit_ban: {("nia", t, "ACKNOWLEDGED") for t in ("ISSUE", "LIFT")},
-            spend_ban: {(a, t, "ACKNOWLEDGED") for a in ("caac", "rail") for t in ("ISSUE", "LIFT")},
-        }  # fmt: skip
+            spend_ban: {
+                (a, t, "ACKNOWLEDGED") for a in ("caac", "rail") for t in ("ISSUE", "LIFT")
+            },
+        }
         wait_until(lambda: answers() == done, 60, lambda: f"{answers()} != {done}")
         row = model.restriction(exit_ban)
         assert row is not None and (row.status, row.lift_reason) == ("LIFTED", "PERFORMED")
@@ -169,8 +177,11 @@ def _read_model_matches(services: Services, case: str, exit_ban: str, spend_ban:
         assert [(i.agency_id, i.location) for i in row.interceptions] == [("nia", "罗湖口岸")]
         refs = {(a.agency_id, a.target): a.reference for a in row.acks}
         assert refs[("nia", "ISSUE")] == "NIA-2024-001"
-        listed = wait_until(lambda: [a for a in model.watchdog_alerts(court=KUNSHAN)
-                                     if a.case_number == case], 60, "the watchdog's alerts")  # fmt: skip
+        listed = wait_until(
+            lambda: [a for a in model.watchdog_alerts(court=KUNSHAN) if a.case_number == case],
+            60,
+            "the watchdog's alerts",
+        )
         assert {f"restriction:{exit_ban}", f"restriction:{spend_ban}"} <= {
             i["item_id"] for a in listed for i in a.items
         }
@@ -182,8 +193,9 @@ def test_a_ban_rail_never_acknowledges_raises_the_alert_and_the_negative_receipt
     kunshan: CourtClient, agencies: dict[str, AgencyClient], conn: Connection
 ) -> None:
     control = _id("g-seat")
-    kunshan.issue_consumption_ban(control, _case(), {**REP, "name": "王五"},
-                                  prohibited=["HIGH_SPEED_RAIL"])  # fmt: skip
+    kunshan.issue_consumption_ban(
+        control, _case(), {**REP, "name": "王五"}, prohibited=["HIGH_SPEED_RAIL"]
+    )
     _feed(agencies["rail"], control)
     (receipt,) = _inbox(kunshan, control, "RestrictionNotice")
     assert (receipt.payload["notice"], receipt.payload["agency_id"]) == ("ACK_OVERDUE", "rail")
@@ -200,11 +212,17 @@ def test_a_listing_triggers_a_consumption_ban(
 ) -> None:
     eid = f"bl-rc-{uuid.uuid4().hex[:8]}"
     kunshan.list_debtor(
-        eid, _case(), {"kind": "PERSON", "name": "赵六", "id_number": "320583198801011236"},
-        "REFUSED_WITH_ABILITY", obligation="给付 5,000.00 元", performance="全部未履行",
-        conduct="有履行能力而拒不履行", title_issuer="江苏省昆山市人民法院",
-        title_number="(2023)苏0583民初7号", filed_at=v.now() - timedelta(days=60),
-    )  # fmt: skip
+        eid,
+        _case(),
+        {"kind": "PERSON", "name": "赵六", "id_number": "320583198801011236"},
+        "REFUSED_WITH_ABILITY",
+        obligation="给付 5,000.00 元",
+        performance="全部未履行",
+        conduct="有履行能力而拒不履行",
+        title_issuer="江苏省昆山市人民法院",
+        title_number="(2023)苏0583民初7号",
+        filed_at=v.now() - timedelta(days=60),
+    )
     (ban,) = _feed(agencies["caac"], eid)
     assert ban is not None and ban["kind"] == "CONSUMPTION_BAN"
     assert ban["issuing_court"]["court_id"] == KUNSHAN and ban["lifted_at"] is None
@@ -218,10 +236,16 @@ def test_bad_input_gets_its_code_and_a_dead_letter(
     kunshan.issue_consumption_ban(control, case, {**REP, "name": "孙七"})
     _feed(agencies["caac"], control)
     with CourtClient(XIAN, conn) as xian:
-        other = xian.send_record(NS + "RestrictionLifted", {
-            "control_id": control, "issuing_court": v.court(XIAN), "lifted_at": v.now(),
-            "reason": "PERFORMED", "note": None,
-        })  # fmt: skip
+        other = xian.send_record(
+            NS + "RestrictionLifted",
+            {
+                "control_id": control,
+                "issuing_court": v.court(XIAN),
+                "lifted_at": v.now(),
+                "reason": "PERFORMED",
+                "note": None,
+            },
+        )
     assert dead_letter_code(conn, other.event_id) == "RESTRICTION_NOT_ISSUER"
     assert (
         dead_letter_code(conn, agencies["icbc"].acknowledge(control))
@@ -231,21 +255,38 @@ def test_bad_input_gets_its_code_and_a_dead_letter(
         dead_letter_code(conn, agencies["caac"].acknowledge(_id("nowhere")))
         == "RESTRICTION_UNKNOWN"
     )
-    no_person = kunshan.send_record(NS + "RestrictionIssued", {
-        "control_id": _id("org"), "case_number": v.case_number(case),
-        "issuing_court": v.court(KUNSHAN), "kind": "EXIT_BAN",
-        "subject": {**FIRM, "id_type": None, "nationality": None}, "travel_document": None,
-        "agencies": [], "issued_at": v.now(), "effective_from": v.now().date(),
-        "effective_until": None, "reason": "未履行", "role": "DEBTOR", "debtor": None,
-        "document": None, "prohibited": [],
-    })  # fmt: skip
+    no_person = kunshan.send_record(
+        NS + "RestrictionIssued",
+        {
+            "control_id": _id("org"),
+            "case_number": v.case_number(case),
+            "issuing_court": v.court(KUNSHAN),
+            "kind": "EXIT_BAN",
+            "subject": {**FIRM, "id_type": None, "nationality": None},
+            "travel_document": None,
+            "agencies": [],
+            "issued_at": v.now(),
+            "effective_from": v.now().date(),
+            "effective_until": None,
+            "reason": "未履行",
+            "role": "DEBTOR",
+            "debtor": None,
+            "document": None,
+            "prohibited": [],
+        },
+    )
     assert dead_letter_code(conn, no_person.event_id) == "RESTRICTION_NO_PERSON"
     kunshan.lift_restriction(control, "PERFORMED")
     _feed(agencies["caac"], control, 2)
     late = kunshan.decide_exemption(
-        control, "ex-1", True, kinds=["PREMIUM_TRANSPORT"], valid_from=v.now(),
-        valid_until=v.now() + timedelta(days=3), reason="就医",
-    )  # fmt: skip
+        control,
+        "ex-1",
+        True,
+        kinds=["PREMIUM_TRANSPORT"],
+        valid_from=v.now(),
+        valid_until=v.now() + timedelta(days=3),
+        reason="就医",
+    )
     assert dead_letter_code(conn, late.event_id) == "RESTRICTION_NOT_ACTIVE"
     assert all(services[name].alive for name in ("gateway", "restrictions", "feeds"))
 
@@ -269,8 +310,9 @@ def test_a_backlog_of_the_list_reaches_the_agencies_each_ban_once(
     producer = make_producer(conn)
     try:
         for p in payloads:
-            out = envelope.build("blacklist.entries", "cn.court.bus.blacklist.BlacklistEntry", p,
-                                 "bus:blacklist")  # fmt: skip
+            out = envelope.build(
+                "blacklist.entries", "cn.court.bus.blacklist.BlacklistEntry", p, "bus:blacklist"
+            )
             producer.send("blacklist.entries", key=out.key, value=out.value, headers=out.headers)
         producer.flush()
     finally:
@@ -278,12 +320,16 @@ def test_a_backlog_of_the_list_reaches_the_agencies_each_ban_once(
     active = {p["entry_id"] for p in payloads} - delisted
 
     def fed() -> list[Any]:
-        got = [e for e in agencies["caac"].feed("restriction", timeout_s=1)
-               if e.key and e.key.startswith(f"bl-{seed}-")]  # fmt: skip
+        got = [
+            e
+            for e in agencies["caac"].feed("restriction", timeout_s=1)
+            if e.key and e.key.startswith(f"bl-{seed}-")
+        ]
         return got if {e.key for e in got} >= active else []
 
     got = wait_until(fed, 120, f"caac's feed to hold the bans of {len(active)} entries")
     assert sorted(e.key for e in got) == sorted(active)  # each once, no delisted one
-    assert all(e.payload["kind"] == "CONSUMPTION_BAN" and e.payload["lifted_at"] is None
-               for e in got)  # fmt: skip
+    assert all(
+        e.payload["kind"] == "CONSUMPTION_BAN" and e.payload["lifted_at"] is None for e in got
+    )
     assert services["restrictions"].alive

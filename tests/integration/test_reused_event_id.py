@@ -74,20 +74,28 @@ def test_a_ce_id_reused_for_another_entity_on_another_partition_is_refused(
             # B: another entity's record carrying A's ce_id, on a partition A is not on
             built = client.envelope.build(outbox, record, other, f"court:{court}")
             reused = a.event_id.encode()
-            headers = [(k, reused if k in ("ce_id", "ce_correlationid") else v)
-                       for k, v in built.headers]  # fmt: skip
+            headers = [
+                (k, reused if k in ("ce_id", "ce_correlationid") else v) for k, v in built.headers
+            ]
             partitions = sorted(producer.partitions_for(outbox))
             assert len(partitions) > 1, f"{outbox} has one partition: nothing to show"
             target = partitions[(partitions.index(a.partition) + 1) % len(partitions)]
-            meta = producer.send(outbox, key=built.key, value=built.value, headers=headers,
-                                 partition=target).get(timeout=30)  # fmt: skip
+            meta = producer.send(
+                outbox, key=built.key, value=built.value, headers=headers, partition=target
+            ).get(timeout=30)
             b = Sent(a.event_id, other[KEYS[short]], meta.partition, meta.offset)
             c = client.send_record(record, later)
         assert b.partition != a.partition
-        (sent,) = reader.wait_for(lambda r: r.topic == outbox and (r.partition, r.offset)
-                                  == (b.partition, b.offset))  # fmt: skip
-        (dead,) = reader.wait_for(lambda r: r.topic == "bus.deadletter" and _ce_id(r) == reused
-                                  and header(r, "dlq_offset") == str(b.offset))  # fmt: skip
+        (sent,) = reader.wait_for(
+            lambda r: r.topic == outbox and (r.partition, r.offset) == (b.partition, b.offset)
+        )
+        (dead,) = reader.wait_for(
+            lambda r: (
+                r.topic == "bus.deadletter"
+                and _ce_id(r) == reused
+                and header(r, "dlq_offset") == str(b.offset)
+            )
+        )
         assert header(dead, "dlq_code") == "EVENT_ID_CONFLICT"
         assert "another record key" in (header(dead, "dlq_reason") or "")
         assert dead.value == sent.value and dead.key == sent.key  # the original bytes

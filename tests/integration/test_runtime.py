@@ -265,9 +265,12 @@ def test_the_runtime_producer_partitions_keys_as_kafka_python_does(
     keys = [f"bl-{i:04d}".encode() for i in range(60)]
     theirs = dict(zip(keys, _partitions(conn, name, keys), strict=True))
     producer = TransactionalProducer(
-        conn.librdkafka_settings(), transactional_id=f"{name}-tx", transaction_timeout_ms=10_000,
-        linger_ms=5, max_request_bytes=1_048_576,
-    )  # fmt: skip
+        conn.librdkafka_settings(),
+        transactional_id=f"{name}-tx",
+        transaction_timeout_ms=10_000,
+        linger_ms=5,
+        max_request_bytes=1_048_576,
+    )
     producer.init()
     producer.begin()
     for key in keys:

@@ -50,10 +50,14 @@ def test_courtbus_serve_stops_on_a_signal_and_leaves_no_process(
     ops.apply_topics(conn, ops.plan_topics(conn))
     group = f"serve-signal-{sig.name.lower()}-{tmp_path.name}"
     service = ServiceProcess(
-        "services.watchdog", conn, tmp_path / "watchdog.log", f"{group} consuming",
-        env={"COURTBUS_GROUP": group}, assigned=f"{group} restored",
+        "services.watchdog",
+        conn,
+        tmp_path / "watchdog.log",
+        f"{group} consuming",
+        env={"COURTBUS_GROUP": group},
+        assigned=f"{group} restored",
         command=[sys.executable, "-m", "courtbus", "serve", "watchdog"],
-    )  # fmt: skip
+    )
     marker = str(tmp_path / "state")  # COURTBUS_STATE_DIR of this run only
     service.start(timeout_s=90)
     assert service.proc is not None
@@ -77,13 +81,18 @@ def test_records_around_a_signal_are_forwarded_exactly_once(
     sig = signal.SIGTERM
     ops.apply_topics(conn, ops.plan_topics(conn))
     gateway = ServiceProcess(
-        "services.gateway", conn, tmp_path / "gateway.log", f"{GATEWAY_GROUP} consuming",
+        "services.gateway",
+        conn,
+        tmp_path / "gateway.log",
+        f"{GATEWAY_GROUP} consuming",
         assigned=f"{GATEWAY_GROUP} restored",
         command=[sys.executable, "-m", "courtbus", "serve", "gateway"],
-    )  # fmt: skip
+    )
     marker = str(tmp_path / "state")
-    raws = [build(envelope, valid_payload(delegation_id=f"dlg-320583-sig-{uuid.uuid4().hex[:8]}"))
-            for _ in range(60)]  # fmt: skip
+    raws = [
+        build(envelope, valid_payload(delegation_id=f"dlg-320583-sig-{uuid.uuid4().hex[:8]}"))
+        for _ in range(60)
+    ]
     ids = {dict(raw.headers)["ce_id"] for raw in raws}
     reader = TopicReader(conn, FLOW, from_end=True)
     producer = KafkaProducer(**conn.kafka_settings(), acks="all")
@@ -92,8 +101,9 @@ def test_records_around_a_signal_are_forwarded_exactly_once(
     def send(part: list[Raw]) -> None:
         for raw in part:
             headers = [(k, h if h is not None else b"") for k, h in raw.headers]
-            meta = producer.send(raw.topic, key=raw.key, value=raw.value,
-                                 headers=headers).get(timeout=10)  # fmt: skip
+            meta = producer.send(raw.topic, key=raw.key, value=raw.value, headers=headers).get(
+                timeout=10
+            )
             places.append((raw.topic, meta.partition, meta.offset))
 
     try:
@@ -107,13 +117,18 @@ def test_records_around_a_signal_are_forwarded_exactly_once(
         wait_until(lambda: not _processes_with(marker), 10, lambda: str(_processes_with(marker)))
         send(raws[40:])  # while it is down
         gateway.start(timeout_s=90)
-        reader.wait_for(lambda r: dict(r.headers).get("ce_id") in ids, count=len(raws),
-                        timeout_s=90)  # fmt: skip
+        reader.wait_for(
+            lambda r: dict(r.headers).get("ce_id") in ids, count=len(raws), timeout_s=90
+        )
         with GroupProgress(conn) as progress:  # every one processed: its output committed
             for topic, partition, offset in places:
                 tp = TopicPartition(topic, partition)
-                wait_until(partial(progress.consumed_past, GATEWAY_GROUP, tp, offset), 60,
-                           f"{GATEWAY_GROUP} past {tp}@{offset}", interval_s=0.2)  # fmt: skip
+                wait_until(
+                    partial(progress.consumed_past, GATEWAY_GROUP, tp, offset),
+                    60,
+                    f"{GATEWAY_GROUP} past {tp}@{offset}",
+                    interval_s=0.2,
+                )
         forwarded: list[bytes | None] = [dict(r.headers).get("ce_id") for r in reader.read_to_end()]
     finally:
         gateway.stop()

@@ -54,8 +54,16 @@ from tests.ports import free_block
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("gateway", "delegation", "blacklist", "restrictions", "distribution", "feeds",
-            "projector", "watchdog")  # fmt: skip
+SERVICES = (
+    "gateway",
+    "delegation",
+    "blacklist",
+    "restrictions",
+    "distribution",
+    "feeds",
+    "projector",
+    "watchdog",
+)
 PORT = dict(zip(SERVICES, range(free_block(len(SERVICES)), 65536), strict=False))
 KUNSHAN, SUZHOU, XIAN = "320583", "3205", "6101"
 OUTBOX = f"court.{KUNSHAN}.outbox"
@@ -69,8 +77,11 @@ DELEGATIONS, LISTINGS, BANS, DISTRIBUTIONS, CASES = 3, 2, 2, 2, 3
 # bad records the gateway refuses, by code
 GARBAGE, HEADERLESS = 3, 2
 # one record each flow service refuses (after the gateway forwarded it), with its code
-REFUSED = {"delegation": ("DELEGATION_UNKNOWN", 1), "distribution": ("DISTRIBUTION_UNKNOWN", 1),
-           "watchdog": ("CASE_ILLEGAL_TRANSITION", 1)}  # fmt: skip
+REFUSED = {
+    "delegation": ("DELEGATION_UNKNOWN", 1),
+    "distribution": ("DISTRIBUTION_UNKNOWN", 1),
+    "watchdog": ("CASE_ILLEGAL_TRANSITION", 1),
+}
 
 ALERT = "cn.court.casestatus.watchdog_alert"  # the watchdog's alert's ce_type
 Metrics = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -124,10 +135,15 @@ def input_topics(service: str, topics: list[str]) -> list[str]:
     from services.watchdog.flow import WatchdogFlow
 
     flows: dict[str, Any] = {
-        "gateway": GatewayFlow, "delegation": DelegationFlow, "blacklist": BlacklistFlow,
-        "restrictions": RestrictionFlow, "distribution": DistributionFlow, "feeds": FeedsFlow,
-        "projector": ProjectorFlow, "watchdog": WatchdogFlow,
-    }  # fmt: skip
+        "gateway": GatewayFlow,
+        "delegation": DelegationFlow,
+        "blacklist": BlacklistFlow,
+        "restrictions": RestrictionFlow,
+        "distribution": DistributionFlow,
+        "feeds": FeedsFlow,
+        "projector": ProjectorFlow,
+        "watchdog": WatchdogFlow,
+    }
     inputs = flows[service].inputs
     if inputs.pattern:
         return [t for t in topics if re.fullmatch(inputs.pattern, t)]
@@ -166,8 +182,9 @@ class Window:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.consumer = KafkaConsumer(**conn.kafka_settings(), enable_auto_commit=False,
-                                      isolation_level="read_committed")  # fmt: skip
+        self.consumer = KafkaConsumer(
+            **conn.kafka_settings(), enable_auto_commit=False, isolation_level="read_committed"
+        )
         self.starts = self.ends()
 
     def topics(self) -> list[str]:
@@ -258,10 +275,14 @@ def observed(records: list[Any], topics: list[str]) -> dict[str, dict[str, Any]]
             alerts[who][header(r, "ce_type") or "UNKNOWN"] += 1
     read = Counter(r.topic for r in records)
     return {
-        name: {"in": sum(read[t] for t in input_topics(name, topics)), "out": dict(written[name]),
-               "dead": dict(dead[name]), "alerts": dict(alerts[name])}
+        name: {
+            "in": sum(read[t] for t in input_topics(name, topics)),
+            "out": dict(written[name]),
+            "dead": dict(dead[name]),
+            "alerts": dict(alerts[name]),
+        }
         for name in SERVICES
-    }  # fmt: skip
+    }
 
 
 # -- the scenario ------------------------------------------------------------------------------
@@ -270,8 +291,9 @@ def observed(records: list[Any], topics: list[str]) -> dict[str, dict[str, Any]]
 @pytest.fixture(scope="module")
 def services(start_services: StartServices) -> Services:
     own = {name: {"COURTBUS_METRICS_PORT": str(port)} for name, port in PORT.items()}
-    return start_services("metrics", env={"COURTBUS_TICK_SECONDS": "0.5"}, which=SERVICES,
-                          own_env=own)  # fmt: skip
+    return start_services(
+        "metrics", env={"COURTBUS_TICK_SECONDS": "0.5"}, which=SERVICES, own_env=own
+    )
 
 
 @pytest.fixture(scope="module")
@@ -297,28 +319,44 @@ def test_every_service_counts_exactly_what_it_did(
 
     for n in range(DELEGATIONS):
         kunshan.request_delegation(
-            delegation_id=f"mt-dg-{RUN}-{n}", case_number=_case(n), executing_court=XIAN,
-            matter="FREEZE", debtor=DEBTOR, asset_kind="DEPOSIT", amount="50000.00",
+            delegation_id=f"mt-dg-{RUN}-{n}",
+            case_number=_case(n),
+            executing_court=XIAN,
+            matter="FREEZE",
+            debtor=DEBTOR,
+            asset_kind="DEPOSIT",
+            amount="50000.00",
             freeze_period_days=365,
-        )  # fmt: skip
+        )
         sent["bus.delegation.events"] += 1
     for n in range(LISTINGS):
         kunshan.list_debtor(
-            f"mt-bl-{RUN}-{n}", _case(n), DEBTOR, "REFUSED_WITH_ABILITY", obligation="给付 10,000.00 元",
-            performance="全部未履行", conduct="有履行能力而拒不履行",
-            title_issuer="江苏省昆山市人民法院", title_number="(2023)苏0583民初9号",
+            f"mt-bl-{RUN}-{n}",
+            _case(n),
+            DEBTOR,
+            "REFUSED_WITH_ABILITY",
+            obligation="给付 10,000.00 元",
+            performance="全部未履行",
+            conduct="有履行能力而拒不履行",
+            title_issuer="江苏省昆山市人民法院",
+            title_number="(2023)苏0583民初9号",
             filed_at=v.now() - timedelta(days=90),
-        )  # fmt: skip
+        )
         sent["bus.blacklist.events"] += 1
     for n in range(BANS):
         kunshan.issue_exit_ban(f"mt-rc-{RUN}-{n}", _case(n), DEBTOR, PERMIT)
         sent["bus.restriction.events"] += 1
     for n in range(DISTRIBUTIONS):
         kunshan.open_distribution(
-            f"mt-ds-{RUN}-{n}", _case(n), FIRM, "合伙企业名下昆山市某商铺拍卖价款",
-            claim_deadline=date(2024, 6, 30), debtor_form="OTHER_ORGANISATION",
-            proceeds="50000.01", sealed_at=v.now(),
-        )  # fmt: skip
+            f"mt-ds-{RUN}-{n}",
+            _case(n),
+            FIRM,
+            "合伙企业名下昆山市某商铺拍卖价款",
+            claim_deadline=date(2024, 6, 30),
+            debtor_form="OTHER_ORGANISATION",
+            proceeds="50000.01",
+            sealed_at=v.now(),
+        )
         sent["bus.distribution.events"] += 1
     for n in range(CASES):
         kunshan.file_case(_case(100 + n), filed_at=v.now() - timedelta(days=100))
@@ -326,11 +364,17 @@ def test_every_service_counts_exactly_what_it_did(
     # a performed case with a listing in force (its 3 working days long past): one alert
     watched = _case(100)
     kunshan.list_debtor(
-        f"mt-bl-{RUN}-w", watched, DEBTOR, "REFUSED_WITH_ABILITY", obligation="给付 1.00 元",
-        performance="全部未履行", conduct="有履行能力而拒不履行",
-        title_issuer="江苏省昆山市人民法院", title_number="(2023)苏0583民初9号",
+        f"mt-bl-{RUN}-w",
+        watched,
+        DEBTOR,
+        "REFUSED_WITH_ABILITY",
+        obligation="给付 1.00 元",
+        performance="全部未履行",
+        conduct="有履行能力而拒不履行",
+        title_issuer="江苏省昆山市人民法院",
+        title_number="(2023)苏0583民初9号",
         filed_at=v.now() - timedelta(days=90),
-    )  # fmt: skip
+    )
     sent["bus.blacklist.events"] += 1
     kunshan.conclude_case(watched, "PERFORMED", concluded_at=v.now() - timedelta(days=10))
     sent["bus.casestatus.events"] += 1
@@ -338,10 +382,11 @@ def test_every_service_counts_exactly_what_it_did(
     # refused behind the gateway (forwarded first): REFUSED
     flow_refusals = {
         "delegation": xian.accept(f"mt-dg-{RUN}-nope"),
-        "distribution": suzhou.file_claim(f"mt-ds-{RUN}-nope", "x1", "(2024)苏05执101号",
-                                          DEBTOR, "100.00"),
+        "distribution": suzhou.file_claim(
+            f"mt-ds-{RUN}-nope", "x1", "(2024)苏05执101号", DEBTOR, "100.00"
+        ),
         "watchdog": kunshan.conclude_case(watched, "PERFORMED"),
-    }  # fmt: skip
+    }
     sent["bus.delegation.events"] += 1
     sent["bus.distribution.events"] += 1
     sent["bus.casestatus.events"] += 1
@@ -351,8 +396,12 @@ def test_every_service_counts_exactly_what_it_did(
     try:
         for _ in range(GARBAGE):  # a valid record's headers (its own ce_id), bytes spoilt
             good = build(envelope)
-            producer.send(OUTBOX, key=b"k", value=b"\xde\xad\xbe\xef garbage",
-                          headers=[(k, v or b"") for k, v in good.headers]).get(timeout=10)  # fmt: skip
+            producer.send(
+                OUTBOX,
+                key=b"k",
+                value=b"\xde\xad\xbe\xef garbage",
+                headers=[(k, v or b"") for k, v in good.headers],
+            ).get(timeout=10)
         for _ in range(HEADERLESS):
             producer.send(OUTBOX, key=b"k", value=build(envelope).value, headers=[]).get(timeout=10)
     finally:
@@ -362,8 +411,10 @@ def test_every_service_counts_exactly_what_it_did(
         assert dead_letter_code(conn, refused.event_id) == REFUSED[name][0], name
     reader = TopicReader(conn, f"court.{KUNSHAN}.inbox")
     try:
-        reader.wait_for(lambda r: header(r, "ce_type") == ALERT
-                        and header(r, "ce_subject") == watched, timeout_s=90)  # fmt: skip
+        reader.wait_for(
+            lambda r: header(r, "ce_type") == ALERT and header(r, "ce_subject") == watched,
+            timeout_s=90,
+        )
     finally:
         reader.close()
     settle(conn, services, window)
@@ -434,9 +485,16 @@ def test_every_service_counts_exactly_what_it_did(
             for name in SERVICES
         }
 
-    waiting = {"gateway": 0, "delegation": DELEGATIONS, "blacklist": 0,
-               "restrictions": BANS + LISTINGS + 1, "distribution": 0, "feeds": 0,
-               "projector": 0, "watchdog": 1}  # fmt: skip
+    waiting = {
+        "gateway": 0,
+        "delegation": DELEGATIONS,
+        "blacklist": 0,
+        "restrictions": BANS + LISTINGS + 1,
+        "distribution": 0,
+        "feeds": 0,
+        "projector": 0,
+        "watchdog": 1,
+    }
     wait_until(lambda: timers() == waiting, 30, lambda: f"open timers {timers()} == {waiting}")
 
     # restore progress: the delegation service, restarted without its local state, reads
@@ -458,5 +516,8 @@ def test_every_service_counts_exactly_what_it_did(
     assert value(fresh, "courtbus_restored_records") == kept
     assert value(fresh, "courtbus_restore_records_total") == kept
     assert value(fresh, "courtbus_restore_remaining_offsets") == 0
-    wait_until(lambda: value(scrape("delegation"), "courtbus_open_timers") == held, 30,
-               "the restored delegations' timers")  # fmt: skip
+    wait_until(
+        lambda: value(scrape("delegation"), "courtbus_open_timers") == held,
+        30,
+        "the restored delegations' timers",
+    )

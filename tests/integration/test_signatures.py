@@ -103,17 +103,22 @@ def refused(conn: Connection, envelope: Envelope, raw: Raw, where: tuple[str, st
     reader = TopicReader(conn, "bus.deadletter", "court.320583.inbox")
     try:
         dead = reader.wait_for(
-            lambda r: r.topic == "bus.deadletter" and header(r, "dlq_topic") == raw.topic
-            and (header(r, "dlq_partition"), header(r, "dlq_offset")) == where
-        )[0]  # fmt: skip
+            lambda r: (
+                r.topic == "bus.deadletter"
+                and header(r, "dlq_topic") == raw.topic
+                and (header(r, "dlq_partition"), header(r, "dlq_offset")) == where
+            )
+        )[0]
         assert (dead.key, dead.value) == (raw.key, raw.value)
         original = [(k, bytes(v or b"")) for k, v in dead.headers if not k.startswith("dlq_")]
         assert original == [(k, v or b"") for k, v in raw.headers]
         code = header(dead, "dlq_code")
         notice = reader.wait_for(
-            lambda r: r.topic == "court.320583.inbox"
-            and r.key == f"{raw.topic}:{where[0]}:{where[1]}".encode()
-        )[0]  # fmt: skip
+            lambda r: (
+                r.topic == "court.320583.inbox"
+                and r.key == f"{raw.topic}:{where[0]}:{where[1]}".encode()
+            )
+        )[0]
         event = envelope.read(notice)
         assert event.payload["error_code"] == code
         assert event.headers.source == "bus:gateway"
@@ -149,10 +154,16 @@ CASES: list[tuple[str, Callable[[Keys], Signer], Callable[[Raw], Raw], str]] = [
 
 @pytest.mark.parametrize(("name", "key", "change", "code"), CASES, ids=[c[0] for c in CASES])
 def test_each_bad_signature_is_refused_with_its_code(
-    name: str, key: Callable[[Keys], Signer], change: Callable[[Raw], Raw], code: str,
-    services: Services, keys: Keys, producer: KafkaProducer, envelope: Envelope,
+    name: str,
+    key: Callable[[Keys], Signer],
+    change: Callable[[Raw], Raw],
+    code: str,
+    services: Services,
+    keys: Keys,
+    producer: KafkaProducer,
+    envelope: Envelope,
     conn: Connection,
-) -> None:  # fmt: skip
+) -> None:
     raw = change(signed(envelope, key(keys)))
     assert refused(conn, envelope, raw, send(producer, raw)) == code
 

@@ -45,8 +45,14 @@ def test_cluster_keeps_accepting_acks_all_writes_with_one_broker_down(cluster: S
     assert all(len(p["replica_nodes"]) == 3 for p in described)
     admin.close()
 
-    producer = KafkaProducer(bootstrap_servers=state.bootstrap, acks="all", enable_idempotence=True,
-                             retries=2**31 - 1, request_timeout_ms=15000, delivery_timeout_ms=120000)  # fmt: skip
+    producer = KafkaProducer(
+        bootstrap_servers=state.bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        retries=2**31 - 1,
+        request_timeout_ms=15000,
+        delivery_timeout_ms=120000,
+    )
     _produce(producer, 0, 300)
     cluster.stop_broker(2, kill=True)  # SIGKILL: no controlled shutdown
     _produce(producer, 300, 300)
@@ -55,8 +61,13 @@ def test_cluster_keeps_accepting_acks_all_writes_with_one_broker_down(cluster: S
     producer.close()
 
     bootstrap = ",".join(s for i, s in enumerate(state.bootstrap.split(",")) if i != 1)
-    consumer = KafkaConsumer(TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=20000)  # fmt: skip
+    consumer = KafkaConsumer(
+        TOPIC,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=20000,
+    )
     seen = []
     for rec in consumer:
         seen.append(rec.value)

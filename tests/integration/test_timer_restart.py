@@ -49,8 +49,13 @@ class Notices:
 
 
 def _request(court: CourtClient, did: str) -> None:
-    court.request_delegation(delegation_id=did, case_number="(2024)苏05执600号", executing_court="6103", matter="SEARCH",
-                             debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID})  # fmt: skip
+    court.request_delegation(
+        delegation_id=did,
+        case_number="(2024)苏05执600号",
+        executing_court="6103",
+        matter="SEARCH",
+        debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
+    )
 
 
 def test_notices_are_neither_repeated_nor_lost_across_a_sigkill(

@@ -178,8 +178,9 @@ def test_every_bad_client_is_refused_on_every_port(secure: Secure, port_kind: st
 def test_the_kafka_clients_fail_to_connect_without_a_certificate(secure: Secure) -> None:
     no_cert = Connection(secure.state.bootstrap, None, ssl_ca=_ca(secure))
     with pytest.raises(KafkaError):
-        KafkaAdminClient(**no_cert.kafka_settings(), request_timeout_ms=5000,
-                         api_version_auto_timeout_ms=5000).describe_cluster()  # fmt: skip
+        KafkaAdminClient(
+            **no_cert.kafka_settings(), request_timeout_ms=5000, api_version_auto_timeout_ms=5000
+        ).describe_cluster()
     with pytest.raises(KafkaException):
         AdminClient(no_cert.librdkafka_settings()).list_topics(timeout=5)
 
@@ -206,13 +207,15 @@ def test_a_certificate_revoked_while_the_stack_runs_is_refused_within_30_s(
 def test_a_scram_participant_connects_over_tls_and_a_wrong_password_does_not(
     secure: Secure, tmp_path: Path
 ) -> None:
-    bundle = credentials.issue_bundle(secure.home, secure.state, "agency.nia", tmp_path / "nia",
-                                      scram=True)  # fmt: skip
+    bundle = credentials.issue_bundle(
+        secure.home, secure.state, "agency.nia", tmp_path / "nia", scram=True
+    )
     password = (bundle.folder / "scram.password").read_text()
     scram_port = secure.stack.config.scram_port(1)
     assert bundle.bootstrap == f"127.0.0.1:{scram_port}"
-    good = Connection(bundle.bootstrap, None, "agency.nia", password,
-                      ssl_ca=str(bundle.folder / "ca.crt"))  # fmt: skip
+    good = Connection(
+        bundle.bootstrap, None, "agency.nia", password, ssl_ca=str(bundle.folder / "ca.crt")
+    )
     deadline = time.monotonic() + 30
     while True:  # SCRAM credentials reach every broker asynchronously
         try:
@@ -233,8 +236,11 @@ def test_a_scram_participant_connects_over_tls_and_a_wrong_password_does_not(
 def _register(secure: Secure, **http: object) -> httpx.Response:
     url = f"{secure.state.registry_url}/subjects/test.tls.Probe/versions"
     with httpx.Client(timeout=10, **http) as client:  # type: ignore[arg-type]
-        return client.post(url, json={"schema": SCHEMA},
-                           headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})  # fmt: skip
+        return client.post(
+            url,
+            json={"schema": SCHEMA},
+            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+        )
 
 
 def test_the_registry_refuses_plain_http(secure: Secure) -> None:
@@ -310,10 +316,17 @@ def test_the_java_client_properties_consume_as_the_participant(
     admin = AdminClient(operator.librdkafka_settings())
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
     grants = [
-        AclBinding(kind, name, ResourcePatternType.LITERAL, f"User:{GOOD}", "*",
-                   AclOperation.READ, AclPermissionType.ALLOW)
+        AclBinding(
+            kind,
+            name,
+            ResourcePatternType.LITERAL,
+            f"User:{GOOD}",
+            "*",
+            AclOperation.READ,
+            AclPermissionType.ALLOW,
+        )
         for kind, name in ((ResourceType.TOPIC, topic), (ResourceType.GROUP, group))
-    ]  # fmt: skip
+    ]
     for future in admin.create_acls(grants).values():
         future.result(timeout=30)
     producer = Producer(operator.librdkafka_settings())
@@ -321,12 +334,23 @@ def test_the_java_client_properties_consume_as_the_participant(
     assert producer.flush(15) == 0
     kafka_dir = artifacts.ensure_kafka(secure.stack.config.cache)
     cmd = [
-        *java_command(kafka_dir, "256m", log_config=secure.home / "log4j2.properties",
-                      logs_dir=tmp_path),
+        *java_command(
+            kafka_dir, "256m", log_config=secure.home / "log4j2.properties", logs_dir=tmp_path
+        ),
         "org.apache.kafka.tools.consumer.ConsoleConsumer",
-        "--bootstrap-server", bundle.bootstrap, "--topic", topic, "--group", group,
-        "--consumer.config", str(bundle.folder / "client.properties"),
-        "--from-beginning", "--max-messages", "1", "--timeout-ms", "60000",
-    ]  # fmt: skip
+        "--bootstrap-server",
+        bundle.bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--consumer.config",
+        str(bundle.folder / "client.properties"),
+        "--from-beginning",
+        "--max-messages",
+        "1",
+        "--timeout-ms",
+        "60000",
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert run.stdout.strip() == "hello court", run.stderr[-2000:]

@@ -21,8 +21,13 @@ pytestmark = pytest.mark.integration
 
 def _cli(conn: Connection, *args: str) -> str:
     env = {**os.environ, "COURTBUS_BOOTSTRAP": conn.bootstrap}
-    proc = subprocess.run([sys.executable, "-m", "courtbus", *args], capture_output=True, text=True,
-                          env={**env, "COLUMNS": "200"}, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "courtbus", *args],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "200"},
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

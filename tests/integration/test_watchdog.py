@@ -34,8 +34,10 @@ DEBTOR = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
 
 @pytest.fixture(scope="module")
 def services(start_services: StartServices) -> Services:
-    env = {"COURTBUS_WATCHDOG_FREEZE_GRACE_SECONDS": "2",
-           "COURTBUS_WATCHDOG_REPEAT_SECONDS": str(REPEAT_S)}  # fmt: skip
+    env = {
+        "COURTBUS_WATCHDOG_FREEZE_GRACE_SECONDS": "2",
+        "COURTBUS_WATCHDOG_REPEAT_SECONDS": str(REPEAT_S),
+    }
     return start_services(
         "watchdog", env=env, which=("gateway", "blacklist", "delegation", "watchdog")
     )
@@ -56,10 +58,17 @@ def _case() -> str:
 def _list(court: CourtClient, case: str) -> str:
     eid = f"wd-{uuid.uuid4().hex[:10]}"
     court.list_debtor(
-        eid, case, DEBTOR, "REFUSED_WITH_ABILITY", obligation="给付 10,000.00 元",
-        performance="全部未履行", conduct="有履行能力而拒不履行", title_issuer="江苏省昆山市人民法院",
-        title_number="(2023)苏0583民初9号", filed_at=v.now() - timedelta(days=90),
-    )  # fmt: skip
+        eid,
+        case,
+        DEBTOR,
+        "REFUSED_WITH_ABILITY",
+        obligation="给付 10,000.00 元",
+        performance="全部未履行",
+        conduct="有履行能力而拒不履行",
+        title_issuer="江苏省昆山市人民法院",
+        title_number="(2023)苏0583民初9号",
+        filed_at=v.now() - timedelta(days=90),
+    )
     return eid
 
 
@@ -71,9 +80,15 @@ def test_a_performed_case_is_watched_until_everything_is_lifted(
     kunshan.file_case(case, filed_at=v.now() - timedelta(days=100))
     eid = _list(kunshan, case)
     did = f"wd-dg-{uuid.uuid4().hex[:8]}"
-    kunshan.request_delegation(delegation_id=did, case_number=case, executing_court=XIAN,
-                               matter="FREEZE", debtor=DEBTOR, asset_kind="DEPOSIT",
-                               freeze_period_days=365)  # fmt: skip
+    kunshan.request_delegation(
+        delegation_id=did,
+        case_number=case,
+        executing_court=XIAN,
+        matter="FREEZE",
+        debtor=DEBTOR,
+        asset_kind="DEPOSIT",
+        freeze_period_days=365,
+    )
     wait_until(lambda: any(e.key == did for e in xian.inbox(timeout_s=0.5)), 60, "the request")
     xian.accept(did)
     xian.complete(did, "冻结银行存款", measure_until=datetime.now(UTC) + timedelta(days=300))
@@ -87,8 +102,14 @@ def test_a_performed_case_is_watched_until_everything_is_lifted(
 
     kunshan.delist(eid, "PERFORMED")
     kunshan.request_release(did, "案件已执行完毕")
-    wait_until(lambda: any(e.key == did and e.record.endswith("ReleaseRequested")
-                           for e in xian.inbox(timeout_s=0.5)), 60, "the release request")  # fmt: skip
+    wait_until(
+        lambda: any(
+            e.key == did and e.record.endswith("ReleaseRequested")
+            for e in xian.inbox(timeout_s=0.5)
+        ),
+        60,
+        "the release request",
+    )
     xian.report_released(did, "已解除冻结")
     alerts.quiet()
     last = alerts.poll()[-1].payload
@@ -112,9 +133,13 @@ def test_a_resumed_case_stops_its_alerts_and_only_its_court_speaks_for_it(
     alerts.quiet()
     stranger = courts[XIAN].send_record(
         "cn.court.bus.casestatus.CaseConcluded",
-        {"case_number": v.case_number(case), "court": v.court(XIAN), "outcome": "PERFORMED",
-         "concluded_at": v.now()},
-    )  # fmt: skip
+        {
+            "case_number": v.case_number(case),
+            "court": v.court(XIAN),
+            "outcome": "PERFORMED",
+            "concluded_at": v.now(),
+        },
+    )
     # the gateway refuses it first: the case number carries Kunshan's 代字 (issue 21 item 1);
     # the watchdog's own CASE_NOT_HANDLING_COURT stays behind it (unit tests)
     assert dead_letter_code(conn, stranger.event_id) == "CASE_NOT_SENDERS"

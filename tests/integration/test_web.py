@@ -62,8 +62,9 @@ def test_a_court_posts_a_request_and_it_is_on_its_outbox(
         "principal": "court.320583"
     }
     body = _body()
-    answer = client.post("/v1/courts/320583/outbox", json=body,
-                         headers=_auth(issued["court.320583"]))  # fmt: skip
+    answer = client.post(
+        "/v1/courts/320583/outbox", json=body, headers=_auth(issued["court.320583"])
+    )
     assert answer.status_code == 201, answer.text
     sent = answer.json()
     assert sent["key"] == body["payload"]["delegation_id"]
@@ -136,10 +137,15 @@ def test_a_court_pages_through_its_inbox(
     for n in range(5):
         if n == 3:
             mark = datetime.now(UTC)  # the last two are sent after this
-        notice = envelope.build("court.6101.inbox", RECORD, valid_payload(
-            delegation_id=f"dlg-320583-{uuid.uuid4().hex[:8]}"), "court:320583")  # fmt: skip
-        producer.send(notice.topic, key=notice.key, value=notice.value,
-                      headers=notice.headers).get(10)  # fmt: skip
+        notice = envelope.build(
+            "court.6101.inbox",
+            RECORD,
+            valid_payload(delegation_id=f"dlg-320583-{uuid.uuid4().hex[:8]}"),
+            "court:320583",
+        )
+        producer.send(notice.topic, key=notice.key, value=notice.value, headers=notice.headers).get(
+            10
+        )
         sent.append(notice.event.id)
     producer.close()
     seen: list[str] = []
@@ -157,8 +163,9 @@ def test_a_court_pages_through_its_inbox(
     assert len(seen) == len(set(seen)), "a record was read on two pages"
     assert sorted(i for i in seen if i in sent) == sorted(sent)  # each once, on some page
     assert mark is not None
-    later = client.get("/v1/courts/6101/inbox", headers=me,
-                       params={"since": mark.isoformat(), "limit": 1000}).json()  # fmt: skip
+    later = client.get(
+        "/v1/courts/6101/inbox", headers=me, params={"since": mark.isoformat(), "limit": 1000}
+    ).json()
     assert {r["id"] for r in later["items"]} & set(sent) == set(sent[3:])
     found = [r for r in later["items"] if r["id"] == sent[4]]
     assert len(found) == 1 and found[0]["type"] == RECORD
@@ -171,10 +178,17 @@ def test_an_agency_answers_and_reads_only_its_granted_feeds(
 ) -> None:
     client, issued = api
     nia = _auth(issued["agency.nia"])
-    body = {"type": "cn.court.bus.restriction.RestrictionAcknowledged", "id": str(uuid.uuid4()),
-            "payload": {"control_id": f"rc-{uuid.uuid4().hex[:8]}", "agency_id": "nia",
-                        "target": "ISSUE", "acknowledged_at": "2026-12-07T08:00:00+08:00",
-                        "reference": "NIA-1"}}  # fmt: skip
+    body = {
+        "type": "cn.court.bus.restriction.RestrictionAcknowledged",
+        "id": str(uuid.uuid4()),
+        "payload": {
+            "control_id": f"rc-{uuid.uuid4().hex[:8]}",
+            "agency_id": "nia",
+            "target": "ISSUE",
+            "acknowledged_at": "2026-12-07T08:00:00+08:00",
+            "reference": "NIA-1",
+        },
+    }
     answer = client.post("/v1/agencies/nia/outbox", json=body, headers=nia)
     assert answer.status_code == 201, answer.text
     bus_id = bind_event_id(answer.json()["key"].encode(), body["id"])
@@ -200,10 +214,17 @@ def test_the_agencies_routes_answer_401_422_and_a_retry_once(
 ) -> None:
     client, issued = api
     nia = _auth(issued["agency.nia"])
-    body = {"type": "cn.court.bus.restriction.RestrictionAcknowledged", "id": str(uuid.uuid4()),
-            "payload": {"control_id": f"rc-{uuid.uuid4().hex[:8]}", "agency_id": "nia",
-                        "target": "ISSUE", "acknowledged_at": "2026-12-07T08:00:00+08:00",
-                        "reference": "NIA-2"}}  # fmt: skip
+    body = {
+        "type": "cn.court.bus.restriction.RestrictionAcknowledged",
+        "id": str(uuid.uuid4()),
+        "payload": {
+            "control_id": f"rc-{uuid.uuid4().hex[:8]}",
+            "agency_id": "nia",
+            "target": "ISSUE",
+            "acknowledged_at": "2026-12-07T08:00:00+08:00",
+            "reference": "NIA-2",
+        },
+    }
     for headers in ({}, _auth("not-a-token")):
         answer = client.post("/v1/agencies/nia/outbox", json=body, headers=headers)
         assert answer.status_code == 401 and answer.json()["code"] == "AUTH_REQUIRED"
@@ -223,6 +244,5 @@ def test_the_agencies_routes_answer_401_422_and_a_retry_once(
     finally:
         reader.close()
     assert ids.count(first.json()["id"].encode()) == 1
-    answer = client.get("/v1/agencies/nia/feeds/restriction", headers=nia,
-                        params={"after": "-1:0"})  # fmt: skip
+    answer = client.get("/v1/agencies/nia/feeds/restriction", headers=nia, params={"after": "-1:0"})
     assert answer.status_code == 422 and answer.json()["code"] == "CURSOR_INVALID"

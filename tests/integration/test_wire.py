@@ -25,8 +25,13 @@ pytestmark = pytest.mark.integration
 
 
 def _consume(conn: Connection, topic: str, count: int) -> list:  # type: ignore[type-arg]
-    consumer = KafkaConsumer(topic, **conn.kafka_settings(), auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=15000)  # fmt: skip
+    consumer = KafkaConsumer(
+        topic,
+        **conn.kafka_settings(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=15000,
+    )
     try:
         records = []
         for rec in consumer:

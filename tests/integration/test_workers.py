@@ -190,8 +190,13 @@ class Stream(threading.Thread):
                     if gate is not None and not gate.wait(timeout=180):
                         raise AssertionError(f"gate at request {i} never opened")
                     time.sleep(INTERVAL_S)
-                    court.request_delegation(delegation_id=did, case_number="(2024)苏05执500号", executing_court="6104",
-                                             matter="SEARCH", debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID})  # fmt: skip
+                    court.request_delegation(
+                        delegation_id=did,
+                        case_number="(2024)苏05执500号",
+                        executing_court="6104",
+                        matter="SEARCH",
+                        debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
+                    )
                     self.sent = i + 1
         except BaseException as exc:  # reported by the test
             self.error = exc

@@ -43,10 +43,15 @@ from services.restrictions.flow import RestrictionFlow
 from services.watchdog.flow import WatchdogFlow
 
 FLOWS: dict[str, type[Flow]] = {
-    "gateway": GatewayFlow, "delegation": DelegationFlow, "blacklist": BlacklistFlow,
-    "restrictions": RestrictionFlow, "distribution": DistributionFlow, "feeds": FeedsFlow,
-    "projector": ProjectorFlow, "watchdog": WatchdogFlow,
-}  # fmt: skip
+    "gateway": GatewayFlow,
+    "delegation": DelegationFlow,
+    "blacklist": BlacklistFlow,
+    "restrictions": RestrictionFlow,
+    "distribution": DistributionFlow,
+    "feeds": FeedsFlow,
+    "projector": ProjectorFlow,
+    "watchdog": WatchdogFlow,
+}
 
 
 @pytest.fixture(scope="module")
@@ -248,18 +253,19 @@ def test_first_plan_adds_everything(wanted: frozenset[Binding]) -> None:
 
 
 def test_extra_managed_removed_foreign_kept(wanted: frozenset[Binding]) -> None:
-    extra = Binding("court.32", Resource.TOPIC, "court.3205.inbox", Pattern.LITERAL,
-                    Operation.READ)  # fmt: skip
+    extra = Binding("court.32", Resource.TOPIC, "court.3205.inbox", Pattern.LITERAL, Operation.READ)
     denied = replace(extra, name="court.32.inbox", allow=False)
     other_host = replace(extra, name="court.32.inbox", host="10.0.0.1")
     foreign = [
         Binding("admin", Resource.TOPIC, "*", Pattern.LITERAL, Operation.ALL),
-        Binding("Group:court.32", Resource.TOPIC, "court.32.inbox", Pattern.LITERAL,
-                Operation.READ),
-        Binding("node.1", Resource.CLUSTER, "kafka-cluster", Pattern.LITERAL,
-                Operation.CLUSTER_ACTION),
+        Binding(
+            "Group:court.32", Resource.TOPIC, "court.32.inbox", Pattern.LITERAL, Operation.READ
+        ),
+        Binding(
+            "node.1", Resource.CLUSTER, "kafka-cluster", Pattern.LITERAL, Operation.CLUSTER_ACTION
+        ),
         Binding("court.32", Resource.UNKNOWN, "x", Pattern.LITERAL, Operation.READ),
-    ]  # fmt: skip
+    ]
     result = plan(wanted, [*wanted, extra, denied, other_host, *foreign])
     assert set(result.remove) == {extra, denied, other_host}
     assert set(result.foreign) == set(foreign)
@@ -268,8 +274,15 @@ def test_extra_managed_removed_foreign_kept(wanted: frozenset[Binding]) -> None:
 
 def _court_added(directory: Directory) -> Directory:
     raw = read_yaml(DIRECTORY_PATH)
-    raw["courts"].append({"id": "320505", "designation": "苏0505", "name": "苏州市虎丘区人民法院",
-                          "province": "江苏省", "level": "basic"})  # fmt: skip
+    raw["courts"].append(
+        {
+            "id": "320505",
+            "designation": "苏0505",
+            "name": "苏州市虎丘区人民法院",
+            "province": "江苏省",
+            "level": "basic",
+        }
+    )
     return parse_directory(raw)
 
 

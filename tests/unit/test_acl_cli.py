@@ -61,9 +61,17 @@ def test_apply_twice_then_plan_shows_no_change(cluster: list[set[Binding]]) -> N
     shown = runner.invoke(app, ["acl", "plan", "--json"])
     plan = json.loads(shown.output)
     assert plan["in_sync"] and plan["kept"] == len(WANTED)
-    assert plan["foreign"] == [{"principal": "kafka-ui", "resource": "TOPIC", "name": "*",
-                                "pattern": "LITERAL", "operation": "READ", "allow": True,
-                                "host": "*"}]  # fmt: skip
+    assert plan["foreign"] == [
+        {
+            "principal": "kafka-ui",
+            "resource": "TOPIC",
+            "name": "*",
+            "pattern": "LITERAL",
+            "operation": "READ",
+            "allow": True,
+            "host": "*",
+        }
+    ]
 
 
 def test_a_bad_directory_is_refused_before_connecting(

@@ -18,17 +18,31 @@ from courtbus.wire import values as v
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 TOPIC = "agency.icbc.blacklist"
-FIELDS = ("entry_id", "case_number", "listing_court", "debtor", "ground", "period_months",
-          "listed_at", "delisted_at", "reason")  # fmt: skip
+FIELDS = (
+    "entry_id",
+    "case_number",
+    "listing_court",
+    "debtor",
+    "ground",
+    "period_months",
+    "listed_at",
+    "delisted_at",
+    "reason",
+)
 
 
 def payload(n: int, *, court: str = "3205", delisted: bool = False) -> dict[str, Any]:
     return {
-        "entry_id": f"bl-{n}", "case_number": v.case_number(f"(2024)苏05执{n + 1}号"),
-        "listing_court": v.court(court), "debtor": v.debtor("PERSON", "张三", "320583199303121234"),
-        "ground": "REFUSED_WITH_ABILITY", "period_months": None, "listed_at": T0,
-        "delisted_at": T0 if delisted else None, "reason": "PERFORMED" if delisted else None,
-    }  # fmt: skip
+        "entry_id": f"bl-{n}",
+        "case_number": v.case_number(f"(2024)苏05执{n + 1}号"),
+        "listing_court": v.court(court),
+        "debtor": v.debtor("PERSON", "张三", "320583199303121234"),
+        "ground": "REFUSED_WITH_ABILITY",
+        "period_months": None,
+        "listed_at": T0,
+        "delisted_at": T0 if delisted else None,
+        "reason": "PERFORMED" if delisted else None,
+    }
 
 
 def change(offset: int, n: int, body: dict[str, Any] | None, partition: int = 0) -> Change:
@@ -63,16 +77,19 @@ def test_table_has_a_column_per_granted_field_and_nothing_else(url: str) -> None
 
 def test_upsert_delete_and_offsets_in_one_batch(url: str) -> None:
     mirror = Mirror(url, "blacklist", FIELDS)
-    assert mirror.apply([change(0, 1, payload(1)), change(1, 2, payload(2)),
-                         change(0, 3, payload(3), partition=1)]) == (3, 0)  # fmt: skip
+    assert mirror.apply(
+        [change(0, 1, payload(1)), change(1, 2, payload(2)), change(0, 3, payload(3), partition=1)]
+    ) == (3, 0)
     assert set(rows(url)) == {"bl-1", "bl-2", "bl-3"}
     assert rows(url)["bl-1"]["debtor"].count("320583199303121234") == 1  # JSON text
-    written, deleted = mirror.apply([
-        change(2, 1, payload(1, delisted=True)),  # DELISTED: the row goes
-        change(3, 2, None),  # a tombstone: the row goes
-        change(4, 4, payload(4)),
-        change(5, 4, {**payload(4), "period_months": 24}),  # the last change of a key counts
-    ])  # fmt: skip
+    written, deleted = mirror.apply(
+        [
+            change(2, 1, payload(1, delisted=True)),  # DELISTED: the row goes
+            change(3, 2, None),  # a tombstone: the row goes
+            change(4, 4, payload(4)),
+            change(5, 4, {**payload(4), "period_months": 24}),  # the last change of a key counts
+        ]
+    )
     assert (written, deleted) == (1, 2)
     assert set(rows(url)) == {"bl-3", "bl-4"} and rows(url)["bl-4"]["period_months"] == 24
     assert mirror.offsets(TOPIC) == {0: 6, 1: 1}
@@ -133,9 +150,19 @@ def test_the_fast_sqlite_rows_are_what_sqlalchemy_core_stores(tmp_path: Path) ->
         "bl-1": payload(1),  # aware, UTC
         "bl-2": {**payload(2), "listed_at": datetime(2025, 3, 3, 17, 0, 0, 5, tzinfo=china)},
         "bl-3": {**payload(3), "listed_at": datetime(999, 1, 2, 3, 4, 5)},  # naive, year < 1000
-        "bl-4": {**payload(4), "period_months": 24, "reason": "PERFORMED",
-                 "debtor": {"kind": "ORGANISATION", "name": "某某 \"公司\"\n", "id_number": "x", "id_type": None, "nationality": None}},
-    }  # fmt: skip
+        "bl-4": {
+            **payload(4),
+            "period_months": 24,
+            "reason": "PERFORMED",
+            "debtor": {
+                "kind": "ORGANISATION",
+                "name": '某某 "公司"\n',
+                "id_number": "x",
+                "id_type": None,
+                "nationality": None,
+            },
+        },
+    }
     core, fast = (f"sqlite:///{tmp_path / name}" for name in ("core.db", "fast.db"))
     by_core = Mirror(core, "blacklist", FIELDS)
     by_core.repair(bodies, ())  # SQLAlchemy Core's insert, its own bind processors
@@ -199,8 +226,11 @@ def test_the_sync_decoder_matches_the_codec_and_keeps_its_errors() -> None:
     value = codec.encode_with(route.schema, route.project(payload(1)))
     decode = _Decoder(codec)
     assert decode(value) == decode(value) == codec.decode(value).payload
-    for bad, code in ((value[:-3], "AVRO_DECODE_FAILED"), (value + b"\x00", "AVRO_TRAILING_BYTES"),
-                      (b"\x01" + value[1:], "WIRE_BAD_MAGIC")):  # fmt: skip
+    for bad, code in (
+        (value[:-3], "AVRO_DECODE_FAILED"),
+        (value + b"\x00", "AVRO_TRAILING_BYTES"),
+        (b"\x01" + value[1:], "WIRE_BAD_MAGIC"),
+    ):
         with pytest.raises(SerializationError) as info:
             decode(bad)
         assert info.value.code == code

@@ -26,12 +26,19 @@ from bench.report import (
 )
 
 GATEWAY = (
-    Figure("gateway", "gateway_rec_s", "gateway ({gateway_records:,} records)", "{:,.0f}/s",
-           "broker_rec_s", "ProducerPerformance"),
+    Figure(
+        "gateway",
+        "gateway_rec_s",
+        "gateway ({gateway_records:,} records)",
+        "{:,.0f}/s",
+        "broker_rec_s",
+        "ProducerPerformance",
+    ),
     Figure("gateway", "gateway_cpu_us_per_record", "gateway CPU/record", "{:,.0f} µs"),
-)  # fmt: skip
-RESTORE = Figure("blacklist_restore", "restore_8m_s", "cold restore of 8.6 M", "{:,.2f} s",
-                 full=True)  # fmt: skip
+)
+RESTORE = Figure(
+    "blacklist_restore", "restore_8m_s", "cold restore of 8.6 M", "{:,.2f} s", full=True
+)
 GOALS_HERE = {
     "gateway_rec_s": Goal(">=", 20_000, "≥ 20,000/s"),
     "gateway_cpu_us_per_record": Goal("<=", 50, "≤ 50 µs"),
@@ -49,8 +56,13 @@ def rows_by_key(results: list[BenchResult], full: bool = False) -> dict[str, Row
 
 
 def test_a_missed_goal_is_marked_missed_and_a_reached_one_met() -> None:
-    gw = ok("gateway", gateway_rec_s=4_154.0, broker_rec_s=140_000.0,
-            gateway_cpu_us_per_record=42.0, gateway_records=40_000)  # fmt: skip
+    gw = ok(
+        "gateway",
+        gateway_rec_s=4_154.0,
+        broker_rec_s=140_000.0,
+        gateway_cpu_us_per_record=42.0,
+        gateway_records=40_000,
+    )
     rows = rows_by_key([gw])
     rate, cpu = rows["gateway_rec_s"], rows["gateway_cpu_us_per_record"]
     assert rate.status == "missed"
@@ -70,8 +82,9 @@ def test_a_goal_reached_exactly_is_met() -> None:
 
 
 def test_a_failed_bench_shows_as_failed_whatever_it_wrote() -> None:
-    failed = BenchResult("gateway", ["python"], 1, 30.0, {"gateway_rec_s": 30_000.0},
-                         "exit status 1")  # fmt: skip
+    failed = BenchResult(
+        "gateway", ["python"], 1, 30.0, {"gateway_rec_s": 30_000.0}, "exit status 1"
+    )
     assert not failed.ok
     rows = rows_by_key([failed])
     assert rows["gateway_rec_s"].status == "bench failed"
@@ -125,8 +138,10 @@ def test_merge_keeps_every_bench_whole_and_the_figures_flat() -> None:
 
 
 def test_the_table_renders_and_its_rows_go_to_json(tmp_path: Path) -> None:
-    results = [ok("gateway", gateway_rec_s=4_154.0, broker_rec_s=140_000.0),
-               BenchResult("latency", ["python"], 1, 5.0, {}, "exit status 1")]  # fmt: skip
+    results = [
+        ok("gateway", gateway_rec_s=4_154.0, broker_rec_s=140_000.0),
+        BenchResult("latency", ["python"], 1, 5.0, {}, "exit status 1"),
+    ]
     rows = table_rows(results, False)
     console = Console(record=True, width=250)
     console.print(render(rows, "make bench [test]"))
@@ -152,11 +167,20 @@ def test_every_goal_has_a_row_and_every_row_a_bench_the_runner_runs() -> None:
 def test_the_issue_s_keys_are_in_the_table() -> None:
     shown = {f.key for f in FIGURES} | {f.kafka for f in FIGURES if f.kafka}
     issue = {
-        "gateway_rec_s", "gateway_cpu_us_per_record", "broker_rec_s", "gateway_warm_restart_s",
-        "delegation_p99_ms_100", "delegation_p99_ms_1000", "delegation_delivered_per_s_1000",
-        "restriction_p99_ms_1000", "kafka_e2e_p99_ms", "bootstrap_entries_s",
-        "bootstrap_peak_rss_mib", "consumer_perf_entries_s", "restore_8m_s",
-    }  # fmt: skip
+        "gateway_rec_s",
+        "gateway_cpu_us_per_record",
+        "broker_rec_s",
+        "gateway_warm_restart_s",
+        "delegation_p99_ms_100",
+        "delegation_p99_ms_1000",
+        "delegation_delivered_per_s_1000",
+        "restriction_p99_ms_1000",
+        "kafka_e2e_p99_ms",
+        "bootstrap_entries_s",
+        "bootstrap_peak_rss_mib",
+        "consumer_perf_entries_s",
+        "restore_8m_s",
+    }
     assert issue <= shown
 
 

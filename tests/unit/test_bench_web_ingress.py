@@ -108,8 +108,7 @@ def test_samples_are_shared_out_by_kind_of_thread() -> None:
 
 
 def test_a_phase_s_rate_percentiles_and_cpu_per_record() -> None:
-    phase = Phase("REST", 2, seconds=2.0, latencies_ms=[4.0, 1.0, 3.0, 2.0],
-                  cpu_s={"API": 0.004})  # fmt: skip
+    phase = Phase("REST", 2, seconds=2.0, latencies_ms=[4.0, 1.0, 3.0, 2.0], cpu_s={"API": 0.004})
     assert phase.rate == 2.0
     assert (phase.pct(0.5), phase.pct(0.99), phase.pct(1.0)) == (2.0, 4.0, 4.0)
     assert phase.cpu_us("API") == pytest.approx(1000.0)

@@ -21,18 +21,41 @@ T = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 
 def _entry(eid: str, court: str, designation: str, number: str, kind: str) -> dict[str, Any]:
     return {
-        "entry_id": eid, "status": "ACTIVE", "version": 1,
-        "case_number": {"text": f"(2024){designation}执1号", "year": 2024, "court_id": court,
-                        "type_code": "执", "sequence": 1},
+        "entry_id": eid,
+        "status": "ACTIVE",
+        "version": 1,
+        "case_number": {
+            "text": f"(2024){designation}执1号",
+            "year": 2024,
+            "court_id": court,
+            "type_code": "执",
+            "sequence": 1,
+        },
         "listing_court": {"court_id": court, "designation": designation},
-        "debtor": {"kind": kind, "name": "某某", "id_number": number, "id_type": None,
-                   "nationality": None},
-        "legal_representative": None, "legal_representative_id": None,
-        "ground": "EVADED_EXECUTION", "serious": False, "period_months": 24, "listed_at": T,
-        "expires_at": T + timedelta(days=730), "updated_at": T, "delisted_at": None,
-        "reason": None, "obligation": "给付", "performance": "未履行", "conduct": "规避执行",
-        "title_issuer": "某法院", "title_number": "(2023)某民初1号", "filed_at": T,
-    }  # fmt: skip
+        "debtor": {
+            "kind": kind,
+            "name": "某某",
+            "id_number": number,
+            "id_type": None,
+            "nationality": None,
+        },
+        "legal_representative": None,
+        "legal_representative_id": None,
+        "ground": "EVADED_EXECUTION",
+        "serious": False,
+        "period_months": 24,
+        "listed_at": T,
+        "expires_at": T + timedelta(days=730),
+        "updated_at": T,
+        "delisted_at": None,
+        "reason": None,
+        "obligation": "给付",
+        "performance": "未履行",
+        "conduct": "规避执行",
+        "title_issuer": "某法院",
+        "title_number": "(2023)某民初1号",
+        "filed_at": T,
+    }
 
 
 @pytest.fixture

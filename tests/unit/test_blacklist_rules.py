@@ -21,44 +21,101 @@ COURT, OTHER = "320583", "6101"
 
 def _listing(**change: object) -> Listing:
     base = Listing(
-        debtor_kind="PERSON", debtor_id=PERSON_ID, ground=Ground.OBSTRUCTED_EXECUTION,
-        serious=False, period_months=24, listed_at=T0, performance="全部未履行",
-        conduct="以暴力方法妨碍执行", title_issuer="江苏省昆山市人民法院",
-        title_number="(2023)苏0583民初100号", filed_at=T0 - timedelta(days=60),
-    )  # fmt: skip
+        debtor_kind="PERSON",
+        debtor_id=PERSON_ID,
+        ground=Ground.OBSTRUCTED_EXECUTION,
+        serious=False,
+        period_months=24,
+        listed_at=T0,
+        performance="全部未履行",
+        conduct="以暴力方法妨碍执行",
+        title_issuer="江苏省昆山市人民法院",
+        title_number="(2023)苏0583民初100号",
+        filed_at=T0 - timedelta(days=60),
+    )
     return replace(base, **change)  # type: ignore[arg-type]
 
 
 # (name, change, code, article cited in the reason)
 REFUSED = [
     ("a minor (art. 4)", {"debtor_id": MINOR_ID}, "BLACKLIST_MINOR", "第四条"),
-    ("ground 1 with adequate security (art. 3(1))",
-     {"ground": Ground.REFUSED_WITH_ABILITY, "period_months": None, "security_provided": True},
-     "BLACKLIST_EXCLUDED_SECURITY", "第三条"),
-    ("ground 1 with sufficient sealed property (art. 3(2))",
-     {"ground": Ground.REFUSED_WITH_ABILITY, "period_months": None, "sealed_property_sufficient": True},
-     "BLACKLIST_EXCLUDED_SEALED_PROPERTY", "第三条"),
+    (
+        "ground 1 with adequate security (art. 3(1))",
+        {"ground": Ground.REFUSED_WITH_ABILITY, "period_months": None, "security_provided": True},
+        "BLACKLIST_EXCLUDED_SECURITY",
+        "第三条",
+    ),
+    (
+        "ground 1 with sufficient sealed property (art. 3(2))",
+        {
+            "ground": Ground.REFUSED_WITH_ABILITY,
+            "period_months": None,
+            "sealed_property_sufficient": True,
+        },
+        "BLACKLIST_EXCLUDED_SEALED_PROPERTY",
+        "第三条",
+    ),
     # issue 21, citations 8: art. 3 has four exclusions
-    ("ground 1 when the debtor is later in the order of performance (art. 3(3))",
-     {"ground": Ground.REFUSED_WITH_ABILITY, "period_months": None, "later_in_order": True},
-     "BLACKLIST_EXCLUDED_LATER_IN_ORDER", "第三条(三)"),
-    ("ground 1 when it is otherwise no refusal with ability (art. 3(4))",
-     {"ground": Ground.REFUSED_WITH_ABILITY, "period_months": None, "otherwise_not_refusal": True},
-     "BLACKLIST_EXCLUDED_OTHER", "第三条(四)"),
-    ("ground 1 with a period (art. 2)", {"ground": Ground.REFUSED_WITH_ABILITY},
-     "BLACKLIST_PERIOD_INVALID", "第二条"),
-    ("ground 2 without a period (art. 2)", {"period_months": None}, "BLACKLIST_PERIOD_INVALID", "第二条"),
-    ("ground 2 for 36 months, not serious (art. 2)", {"period_months": 36},
-     "BLACKLIST_PERIOD_INVALID", "第二条"),
-    ("a serious case past 5 years (art. 2)", {"serious": True, "period_months": 61},
-     "BLACKLIST_PERIOD_INVALID", "第二条"),
-    ("a serious case extended by less than a year (art. 2)", {"serious": True, "period_months": 30},
-     "BLACKLIST_PERIOD_INVALID", "第二条"),
+    (
+        "ground 1 when the debtor is later in the order of performance (art. 3(3))",
+        {"ground": Ground.REFUSED_WITH_ABILITY, "period_months": None, "later_in_order": True},
+        "BLACKLIST_EXCLUDED_LATER_IN_ORDER",
+        "第三条(三)",
+    ),
+    (
+        "ground 1 when it is otherwise no refusal with ability (art. 3(4))",
+        {
+            "ground": Ground.REFUSED_WITH_ABILITY,
+            "period_months": None,
+            "otherwise_not_refusal": True,
+        },
+        "BLACKLIST_EXCLUDED_OTHER",
+        "第三条(四)",
+    ),
+    (
+        "ground 1 with a period (art. 2)",
+        {"ground": Ground.REFUSED_WITH_ABILITY},
+        "BLACKLIST_PERIOD_INVALID",
+        "第二条",
+    ),
+    (
+        "ground 2 without a period (art. 2)",
+        {"period_months": None},
+        "BLACKLIST_PERIOD_INVALID",
+        "第二条",
+    ),
+    (
+        "ground 2 for 36 months, not serious (art. 2)",
+        {"period_months": 36},
+        "BLACKLIST_PERIOD_INVALID",
+        "第二条",
+    ),
+    (
+        "a serious case past 5 years (art. 2)",
+        {"serious": True, "period_months": 61},
+        "BLACKLIST_PERIOD_INVALID",
+        "第二条",
+    ),
+    (
+        "a serious case extended by less than a year (art. 2)",
+        {"serious": True, "period_months": 30},
+        "BLACKLIST_PERIOD_INVALID",
+        "第二条",
+    ),
     ("no specific conduct (art. 6(4))", {"conduct": " "}, "BLACKLIST_FIELD_MISSING", "第六条"),
-    ("no enforcement title number (art. 6(5))", {"title_number": None}, "BLACKLIST_FIELD_MISSING", "第六条"),
-    ("an organisation without its legal representative (art. 6(1))",
-     {"debtor_kind": "ORGANISATION", "debtor_id": FIRM_CODE}, "BLACKLIST_FIELD_MISSING", "第六条"),
-]  # fmt: skip
+    (
+        "no enforcement title number (art. 6(5))",
+        {"title_number": None},
+        "BLACKLIST_FIELD_MISSING",
+        "第六条",
+    ),
+    (
+        "an organisation without its legal representative (art. 6(1))",
+        {"debtor_kind": "ORGANISATION", "debtor_id": FIRM_CODE},
+        "BLACKLIST_FIELD_MISSING",
+        "第六条",
+    ),
+]
 
 
 @pytest.mark.parametrize(("name", "change", "code", "cited"), REFUSED, ids=[r[0] for r in REFUSED])
@@ -76,12 +133,19 @@ ALLOWED = [
     ("ground 1 until performed", {"ground": Ground.REFUSED_WITH_ABILITY, "period_months": None}),
     ("a serious case, 3 years", {"serious": True, "period_months": 36}),
     ("a serious case, 5 years", {"serious": True, "period_months": 60}),
-    ("security does not exclude ground 2 (art. 3 covers ground 1 only)", {"security_provided": True}),
-    ("18 on the day of listing", {"debtor_id": "320583200603010013",
-                                  "listed_at": datetime(2024, 3, 1, 2, tzinfo=UTC)}),
-    ("an organisation with its legal representative",
-     {"debtor_kind": "ORGANISATION", "debtor_id": FIRM_CODE, "legal_representative": "李四"}),
-]  # fmt: skip
+    (
+        "security does not exclude ground 2 (art. 3 covers ground 1 only)",
+        {"security_provided": True},
+    ),
+    (
+        "18 on the day of listing",
+        {"debtor_id": "320583200603010013", "listed_at": datetime(2024, 3, 1, 2, tzinfo=UTC)},
+    ),
+    (
+        "an organisation with its legal representative",
+        {"debtor_kind": "ORGANISATION", "debtor_id": FIRM_CODE, "legal_representative": "李四"},
+    ),
+]
 
 
 @pytest.mark.parametrize(("name", "change"), ALLOWED, ids=[a[0] for a in ALLOWED])

@@ -150,12 +150,20 @@ def test_check_requests_gives_one_result_per_input_in_order() -> None:
     results = check_requests(items, court_id="3205", directory=DIRECTORY)
     codes = [r.code if isinstance(r, ValidationError) else "ok" for r in results]
     assert codes == [
-        "ok", "RESIDENT_ID_INVALID", "CASE_NUMBER_TYPE_CODE", "DELEGATION_SELF", "COURT_UNKNOWN",
-        "MONEY_INVALID", "DELEGATION_ID_DUPLICATE", "REQUEST_INVALID", "ok",
-    ]  # fmt: skip
+        "ok",
+        "RESIDENT_ID_INVALID",
+        "CASE_NUMBER_TYPE_CODE",
+        "DELEGATION_SELF",
+        "COURT_UNKNOWN",
+        "MONEY_INVALID",
+        "DELEGATION_ID_DUPLICATE",
+        "REQUEST_INVALID",
+        "ok",
+    ]
     assert BAD_ID not in str(results[1])
-    [spaced] = check_requests([request(10, case_number=" （2024）苏05执3号 ")], court_id="3205",
-                              directory=DIRECTORY)  # fmt: skip
+    [spaced] = check_requests(
+        [request(10, case_number=" （2024）苏05执3号 ")], court_id="3205", directory=DIRECTORY
+    )
     assert isinstance(spaced, DelegationRequestIn) and spaced.case_number == "(2024)苏05执3号"
 
 
@@ -293,10 +301,16 @@ def test_flush_timeout_reports_unconfirmed_records() -> None:
 
 def line(n: int, **overrides: Any) -> str:
     fields: dict[str, Any] = {
-        "to": "6104", "case": f"(2024)苏05执{n}号", "matter": "freeze", "debtor_name": "张三",
-        "debtor_id": PERSON_ID, "asset_kind": "DEPOSIT", "amount": "50000.00", "freeze_days": 365,
+        "to": "6104",
+        "case": f"(2024)苏05执{n}号",
+        "matter": "freeze",
+        "debtor_name": "张三",
+        "debtor_id": PERSON_ID,
+        "asset_kind": "DEPOSIT",
+        "amount": "50000.00",
+        "freeze_days": 365,
         "delegation_id": f"dlg-cli-{n:05d}",
-    }  # fmt: skip
+    }
     fields.update(overrides)
     return json.dumps(fields, ensure_ascii=False)
 
@@ -320,10 +334,14 @@ def test_check_request_lines_reports_line_numbers() -> None:
     valid, invalid = cli_bus.check_request_lines(LINES, "3205")
     assert [n for n, _ in valid] == [1, 6, 8]
     assert [(n, e.code) for n, e in invalid] == [
-        (3, "RESIDENT_ID_INVALID"), (4, "LINE_NOT_JSON"), (5, "REQUEST_INVALID"),
-        (7, "REQUEST_INVALID"), (9, "DELEGATION_SELF"), (10, "DELEGATION_ID_DUPLICATE"),
+        (3, "RESIDENT_ID_INVALID"),
+        (4, "LINE_NOT_JSON"),
+        (5, "REQUEST_INVALID"),
+        (7, "REQUEST_INVALID"),
+        (9, "DELEGATION_SELF"),
+        (10, "DELEGATION_ID_DUPLICATE"),
         (11, "REQUEST_INVALID"),
-    ]  # fmt: skip
+    ]
     assert valid[1][1].amount is not None and str(valid[1][1].amount) == "12.50"
     assert valid[1][1].debtor.kind == "ORGANISATION"
     assert "colour" in str(invalid[2][1])
@@ -385,8 +403,17 @@ def test_send_many_skip_invalid_sends_the_valid_lines(
     monkeypatch.setattr(Connection, "probe", lambda _self, _timeout_s: None)  # no broker needed
     file, results = tmp_path / "requests.jsonl", tmp_path / "sent.jsonl"
     file.write_text("\n".join(LINES), encoding="utf-8")
-    argv = ["delegation", "send-many", "--as", "3205", "--file", str(file), "--skip-invalid",
-            "--out", str(results)]  # fmt: skip
+    argv = [
+        "delegation",
+        "send-many",
+        "--as",
+        "3205",
+        "--file",
+        str(file),
+        "--skip-invalid",
+        "--out",
+        str(results),
+    ]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
     assert "skipping 7 invalid lines" in result.output
@@ -394,8 +421,10 @@ def test_send_many_skip_invalid_sends_the_valid_lines(
     assert "records/s" not in result.output  # too short a run to measure a rate
     rows = [json.loads(x) for x in results.read_text(encoding="utf-8").splitlines()]
     assert [(r["line"], r["delegation_id"]) for r in rows] == [
-        (1, "dlg-cli-00001"), (6, "dlg-cli-00006"), (8, "dlg-cli-00008"),
-    ]  # fmt: skip
+        (1, "dlg-cli-00001"),
+        (6, "dlg-cli-00006"),
+        (8, "dlg-cli-00008"),
+    ]
     assert PERSON_ID not in result.output and BAD_ID not in result.output
 
 
@@ -403,14 +432,22 @@ def test_the_sdk_sends_text_normalised_and_refuses_what_the_gateway_would(
     client: CourtClient, producer: FakeProducer
 ) -> None:
     decomposed = "张三 Zoe\u0301"  # e + combining acute: NFC makes it one character
-    client.request_delegations([request(1, note="第一行\r\n第二行", debtor={
-        "kind": "PERSON", "name": decomposed, "id_number": PERSON_ID})])  # fmt: skip
+    client.request_delegations(
+        [
+            request(
+                1,
+                note="第一行\r\n第二行",
+                debtor={"kind": "PERSON", "name": decomposed, "id_number": PERSON_ID},
+            )
+        ]
+    )
     [(_, _, value)] = producer.sent
     event = client.envelope.codec.decode(value).payload
     assert event["debtor"]["name"] == "张三 Zo\u00e9"
     assert event["note"] == "第一行\n第二行"
     with pytest.raises(ValidationError) as caught:  # a bidi override is refused, not sent
-        client.request_delegations([request(2, debtor={
-            "kind": "PERSON", "name": "张\u202e三", "id_number": PERSON_ID})])  # fmt: skip
+        client.request_delegations(
+            [request(2, debtor={"kind": "PERSON", "name": "张\u202e三", "id_number": PERSON_ID})]
+        )
     assert "TEXT_BIDI_CONTROL" in str(caught.value) or caught.value.code == "TEXT_BIDI_CONTROL"
     assert len(producer.sent) == 1

@@ -150,8 +150,12 @@ def test_an_installed_schedule_supplies_a_year_the_package_lacks(
     with_calendar: Callable[[HolidayCalendar], None],
 ) -> None:
     """Made-up days of a far year (2199), so no real schedule is invented here."""
-    own = YearSchedule(2199, frozenset({date(2199, 1, 1), date(2199, 1, 2)}),
-                       frozenset({date(2199, 1, 5)}), "a test's schedule")  # fmt: skip
+    own = YearSchedule(
+        2199,
+        frozenset({date(2199, 1, 1), date(2199, 1, 2)}),
+        frozenset({date(2199, 1, 5)}),
+        "a test's schedule",
+    )
     with_calendar(HolidayCalendar([own]))
     assert is_rest_day(date(2199, 1, 1))  # Tuesday, a holiday of the schedule
     assert not is_rest_day(date(2199, 1, 5))  # Saturday, worked
@@ -166,8 +170,11 @@ def test_an_installed_schedule_supplies_a_year_the_package_lacks(
 def test_an_installed_year_replaces_the_packages(
     with_calendar: Callable[[HolidayCalendar], None],
 ) -> None:
-    with_calendar(HolidayCalendar([YearSchedule(2024, frozenset({date(2024, 3, 4)}),
-                                                frozenset(), "a test's schedule")]))  # fmt: skip
+    with_calendar(
+        HolidayCalendar(
+            [YearSchedule(2024, frozenset({date(2024, 3, 4)}), frozenset(), "a test's schedule")]
+        )
+    )
     assert is_rest_day(date(2024, 3, 4))
     assert not is_rest_day(date(2024, 10, 1))  # the package's 国庆 is not this year's
 

@@ -93,8 +93,12 @@ def _policies(case_numbers: Any) -> Any:
 
 
 def test_the_configuration_is_checked() -> None:
-    ok = _policies({"assigned": [{"case": "(2024)粤08执7号", "court": "4409"}],
-                    "source": "执行程序解释 (2020 修正) 第十一条"})  # fmt: skip
+    ok = _policies(
+        {
+            "assigned": [{"case": "(2024)粤08执7号", "court": "4409"}],
+            "source": "执行程序解释 (2020 修正) 第十一条",
+        }
+    )
     assert ok.case_ownership.assigned == {"(2024)粤08执7号": "4409"}
     assert not ok.case_ownership.superior_may_act
     for bad in (

@@ -59,8 +59,13 @@ def test_bad_durations(value: str) -> None:
 
 
 def test_override_of_unknown_topic_is_an_error() -> None:
-    cat = parse_catalogue({"profiles": {"single": {"replication": 1, "min_insync_replicas": 1}},
-                           "bus": {"bus.alerts": {}}, "overrides": {"bus.nope": {"partitions": 2}}})  # fmt: skip
+    cat = parse_catalogue(
+        {
+            "profiles": {"single": {"replication": 1, "min_insync_replicas": 1}},
+            "bus": {"bus.alerts": {}},
+            "overrides": {"bus.nope": {"partitions": 2}},
+        }
+    )
     with pytest.raises(ConfigError, match=r"bus\.nope"):
         cat.specs(load_directory(), cat.profile("single"))
 
@@ -139,8 +144,10 @@ def test_group_topics_are_managed_and_unknown_feed_rules_refused() -> None:
     from courtbus.catalogue.topics import MANAGED_PREFIXES
 
     assert "group.x.blacklist".startswith(MANAGED_PREFIXES)
-    raw = {"profiles": {"single": {"replication": 1, "min_insync_replicas": 1}},
-           "feeds": {"region": {"partitions": 6}}}  # fmt: skip
+    raw = {
+        "profiles": {"single": {"replication": 1, "min_insync_replicas": 1}},
+        "feeds": {"region": {"partitions": 6}},
+    }
     with pytest.raises(ConfigError) as info:
         parse_catalogue(raw)
     assert info.value.code == "CATALOGUE_INVALID" and "feeds.region" in info.value.reason

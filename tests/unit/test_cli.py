@@ -41,9 +41,18 @@ def no_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _send(**override: str) -> list[str]:
-    opts = {"--as": "320583", "--to": "6101", "--case": CASE, "--matter": "FREEZE",
-            "--debtor-name": "张三", "--debtor-id": PERSON_ID, "--asset-kind": "DEPOSIT",
-            "--amount": "1000.00", "--freeze-days": "365", **override}  # fmt: skip
+    opts = {
+        "--as": "320583",
+        "--to": "6101",
+        "--case": CASE,
+        "--matter": "FREEZE",
+        "--debtor-name": "张三",
+        "--debtor-id": PERSON_ID,
+        "--asset-kind": "DEPOSIT",
+        "--amount": "1000.00",
+        "--freeze-days": "365",
+        **override,
+    }
     return ["delegation", "send", *(x for kv in opts.items() for x in kv)]
 
 
@@ -193,16 +202,19 @@ def test_an_unreachable_cluster_is_one_line(
     monkeypatch.setattr(bus, "court_client", unreachable)
     assert _run_main(["inbox", "320583"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error CLUSTER_UNREACHABLE: cannot reach Kafka at 127.0.0.1:1: "
-                   "KafkaTimeoutError: Unable to bootstrap from 127.0.0.1:1"]  # fmt: skip
+    assert err == [
+        "error CLUSTER_UNREACHABLE: cannot reach Kafka at 127.0.0.1:1: "
+        "KafkaTimeoutError: Unable to bootstrap from 127.0.0.1:1"
+    ]
 
 
 def test_a_long_cluster_error_is_not_wrapped(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def unreachable(_court: str) -> Any:
-        raise ClusterError("cannot reach Kafka at 127.0.0.1:1: " + "x" * 200 + "\nmore",
-                           code="CLUSTER_UNREACHABLE")  # fmt: skip
+        raise ClusterError(
+            "cannot reach Kafka at 127.0.0.1:1: " + "x" * 200 + "\nmore", code="CLUSTER_UNREACHABLE"
+        )
 
     monkeypatch.setattr(bus, "court_client", unreachable)
     assert _run_main(["inbox", "320583"]) == 1

@@ -24,9 +24,13 @@ T = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 
 def _event(minute: int, partition: int, offset: int, key: str) -> Any:
     return SimpleNamespace(
-        partition=partition, offset=offset, key=key, record="cn.court.bus.delegation.X",
-        headers=SimpleNamespace(time=T + timedelta(minutes=minute)), payload={},
-    )  # fmt: skip
+        partition=partition,
+        offset=offset,
+        key=key,
+        record="cn.court.bus.delegation.X",
+        headers=SimpleNamespace(time=T + timedelta(minutes=minute)),
+        payload={},
+    )
 
 
 class FakeInbox:
@@ -41,8 +45,14 @@ class FakeInbox:
 
     def inbox(self, **_kw: Any) -> Any:
         # partition by partition, as a reader of several partitions hands them over
-        return iter([_event(5, 0, 0, "d-p0-late"), _event(1, 1, 0, "d-p1-first"),
-                     _event(3, 2, 0, "d-p2-middle"), _event(1, 2, 1, "d-p2-same-time")])  # fmt: skip
+        return iter(
+            [
+                _event(5, 0, 0, "d-p0-late"),
+                _event(1, 1, 0, "d-p1-first"),
+                _event(3, 2, 0, "d-p2-middle"),
+                _event(1, 2, 1, "d-p2-same-time"),
+            ]
+        )
 
 
 def test_the_inbox_is_printed_in_time_order(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,8 +41,11 @@ def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["blacklist", "list", "--status", "BOGUS"], "CLI_OPTION_INVALID", "ACTIVE, DELISTED"),
         (["blacklist", "list", "--debtor", BAD_ID], "RESIDENT_ID_INVALID", "********"),
         (["blacklist", "list", "--debtor", BAD_CODE], "CREDIT_CODE_INVALID", ""),
-        (["blacklist", "list", "--debtor", "E12345678", "--nationality", "U1"],
-         "PASSPORT_INVALID", ""),
+        (
+            ["blacklist", "list", "--debtor", "E12345678", "--nationality", "U1"],
+            "PASSPORT_INVALID",
+            "",
+        ),
         (["blacklist", "list", "--nationality", "USA"], "ID_TYPE_MISMATCH", "passport"),
         (["blacklist", "list", "--region", "火星"], "REGION_UNKNOWN", ""),
         (["restrictions", "list", "--court", "999999"], "COURT_UNKNOWN", ""),
@@ -53,7 +56,7 @@ def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["delegation", "list", "--court", "999999"], "COURT_UNKNOWN", ""),
         (["delegation", "list", "--state", "BOGUS"], "CLI_OPTION_INVALID", "DELIVERED"),
     ],
-)  # fmt: skip
+)
 def test_every_filter_is_checked_before_the_read_model_is_read(
     args: list[str], code: str, says: str
 ) -> None:
@@ -78,10 +81,16 @@ def _run_main(args: list[str]) -> int:
 
 
 READ_COMMANDS = [
-    ["delegation", "list"], ["delegation", "show", "d-1"], ["blacklist", "list"],
-    ["blacklist", "show", "bl-1"], ["restrictions", "list"], ["restrictions", "show", "rc-1"],
-    ["watchdog", "alerts"], ["distribution", "list"], ["distribution", "show", "dist-1"],
-]  # fmt: skip
+    ["delegation", "list"],
+    ["delegation", "show", "d-1"],
+    ["blacklist", "list"],
+    ["blacklist", "show", "bl-1"],
+    ["restrictions", "list"],
+    ["restrictions", "show", "rc-1"],
+    ["watchdog", "alerts"],
+    ["distribution", "list"],
+    ["distribution", "show", "dist-1"],
+]
 
 
 @pytest.mark.parametrize("args", READ_COMMANDS, ids=" ".join)

@@ -58,8 +58,12 @@ def check_hint(hint: str) -> None:
         assert sub is not None, f"{hint!r}: no command {rest[0]!r} (have {sorted(cmd.commands)})"
         cmd, rest = sub, rest[1:]
     options = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
-    flags = {o for p in cmd.params if isinstance(p, TyperOption) and p.is_flag
-             for o in (*p.opts, *p.secondary_opts)}  # fmt: skip
+    flags = {
+        o
+        for p in cmd.params
+        if isinstance(p, TyperOption) and p.is_flag
+        for o in (*p.opts, *p.secondary_opts)
+    }
     arguments = [p for p in cmd.params if isinstance(p, TyperArgument)]
     positional = 0
     i = 0

@@ -35,8 +35,13 @@ PASSPORT, DOC_PASSPORT, PERMIT = "X1234567", "E12345678", "C12345678"
 CREDITOR_A, CREDITOR_B = dist.A["id_number"], dist.B["id_number"]
 SECRETS = (PERSON_ID, FIRM_CODE, REP_ID, PASSPORT, DOC_PASSPORT, PERMIT, CREDITOR_A, CREDITOR_B)
 T = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-FOREIGNER = {"kind": "PERSON", "name": "John Smith", "id_number": PASSPORT, "id_type": "PASSPORT",
-             "nationality": "USA"}  # fmt: skip
+FOREIGNER = {
+    "kind": "PERSON",
+    "name": "John Smith",
+    "id_number": PASSPORT,
+    "id_type": "PASSPORT",
+    "nationality": "USA",
+}
 runner = CliRunner()
 
 
@@ -44,8 +49,12 @@ def _restrictions() -> list[dict[str, Any]]:
     h = harness()
     views = view(h, issue(h, exit_ban()))  # REP_ID, the firm's FIRM_CODE, permit PERMIT
     passport = {"type": "PASSPORT", "number": DOC_PASSPORT, "nationality": "USA"}
-    views += view(h, issue(h, exit_ban("rc-3", subject=FOREIGNER, role="DEBTOR", debtor=None,
-                                       document=passport)))  # fmt: skip
+    views += view(
+        h,
+        issue(
+            h, exit_ban("rc-3", subject=FOREIGNER, role="DEBTOR", debtor=None, document=passport)
+        ),
+    )
     return views
 
 
@@ -57,15 +66,29 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     firm = _entry("bl-firm", "4408", "粤08", FIRM_CODE, "ORGANISATION")
     firm |= {"legal_representative": "李四", "legal_representative_id": REP_ID}
     model.apply_blacklist_entry("bl-firm", firm)
-    model.apply_blacklist_entry("bl-person", _entry("bl-person", "320583", "苏0583", PERSON_ID,
-                                                    "PERSON"))  # fmt: skip
+    model.apply_blacklist_entry(
+        "bl-person", _entry("bl-person", "320583", "苏0583", PERSON_ID, "PERSON")
+    )
     for payload in _restrictions():
         model.apply_restriction_control(payload)
-    item = {"item_id": f"restriction:rc-1 {REP_ID}", "kind": "RESTRICTION",
-            "label": f"EXIT_BAN {REP_ID}", "court_id": "3205", "since": T, "due_at": T}  # fmt: skip
-    model.apply_watchdog_alert("wd-1", {"case_number": {"text": "(2024)苏05执100号"},
-                                        "court": {"court_id": "3205"}, "alert_number": 1,
-                                        "items": [item], "sent_at": T})  # fmt: skip
+    item = {
+        "item_id": f"restriction:rc-1 {REP_ID}",
+        "kind": "RESTRICTION",
+        "label": f"EXIT_BAN {REP_ID}",
+        "court_id": "3205",
+        "since": T,
+        "due_at": T,
+    }
+    model.apply_watchdog_alert(
+        "wd-1",
+        {
+            "case_number": {"text": "(2024)苏05执100号"},
+            "court": {"court_id": "3205"},
+            "alert_number": 1,
+            "items": [item],
+            "sent_at": T,
+        },
+    )
     req = requested("d-1")
     model.apply_event(req)
     model.apply_event(decided(req, "DELIVERED"))
@@ -85,9 +108,15 @@ REASON = f"debtor {PERSON_ID} of {FIRM_CODE}: listed twice"
 
 
 def _event(record: str, key: str, payload: dict[str, Any], topic: str = "x.inbox") -> Any:
-    return SimpleNamespace(topic=topic, partition=0, offset=0, key=key,
-                           record=f"cn.court.bus.{record}", payload=payload,
-                           headers=SimpleNamespace(time=T))  # fmt: skip
+    return SimpleNamespace(
+        topic=topic,
+        partition=0,
+        offset=0,
+        key=key,
+        record=f"cn.court.bus.{record}",
+        payload=payload,
+        headers=SimpleNamespace(time=T),
+    )
 
 
 class FakeCourt:
@@ -103,8 +132,11 @@ class FakeCourt:
     def inbox(self, **_kw: Any) -> Iterator[Any]:
         sample = one_per_flow()[0][3]
         yield _event("delegation.DelegationRequested", "dlg-1", sample)
-        yield _event("notice.MessageRejected", PERSON_ID, {"error_code": "X", "reason": REASON,
-                                                          "delegation_id": None})  # fmt: skip
+        yield _event(
+            "notice.MessageRejected",
+            PERSON_ID,
+            {"error_code": "X", "reason": REASON, "delegation_id": None},
+        )
         yield _event("blacklist.BlacklistNotice", f"bl-{FIRM_CODE}", {"notice": REASON})
 
 
@@ -124,14 +156,25 @@ class FakeAgency:
 
 def _feed(_conn: Any, topics: list[str], _timeout: Any) -> Iterator[Any]:
     for payload in _restrictions():
-        yield _event("restriction.RestrictionControl", payload["control_id"], payload,
-                     topic=topics[1])  # fmt: skip
+        yield _event(
+            "restriction.RestrictionControl", payload["control_id"], payload, topic=topics[1]
+        )
     yield _event("notice.MessageRejected", "m-1", {"reason": REASON, "code": "X"}, topic=topics[0])
 
 
-LETTER = DeadLetter(partition=0, offset=1, code="BLACKLIST_DUPLICATE", reason=REASON,
-                    source_topic="court.4408.outbox", source_partition=0, source_offset=3, time=T,
-                    key=b"bl-1", value=b"\x00", headers=[("ce_subject", REASON.encode())])  # fmt: skip
+LETTER = DeadLetter(
+    partition=0,
+    offset=1,
+    code="BLACKLIST_DUPLICATE",
+    reason=REASON,
+    source_topic="court.4408.outbox",
+    source_partition=0,
+    source_offset=3,
+    time=T,
+    key=b"bl-1",
+    value=b"\x00",
+    headers=[("ce_subject", REASON.encode())],
+)
 
 
 @pytest.fixture(autouse=True)
@@ -163,23 +206,53 @@ PRINTS_IDS: dict[str, tuple[list[str], bool, bool]] = {
 }
 # commands that print no ID numbers (entity and event ids, counts, files, endpoints)
 PRINTS_NO_IDS = {
-    "stack up", "stack fetch", "stack down", "stack status", "credentials issue",
-    "credentials revoke", "topics plan", "topics apply",
-    "acl plan", "acl apply", "metrics targets", "web token",
-    "schemas register", "schemas check", "schemas history", "directory check", "directory show",
+    "stack up",
+    "stack fetch",
+    "stack down",
+    "stack status",
+    "credentials issue",
+    "credentials revoke",
+    "topics plan",
+    "topics apply",
+    "acl plan",
+    "acl apply",
+    "metrics targets",
+    "web token",
+    "schemas register",
+    "schemas check",
+    "schemas history",
+    "directory check",
+    "directory show",
     "directory generate",
     "serve",
     "reconcile",  # counts, and samples by topic, offset, ce_id and delegation id: no ID number
     "dlq replay",  # its ref and code; a refusal's reason is masked (mask_ids_in_text)
-    "blacklist generate", "blacklist sync", "blacklist verify-mirror", "blacklist verify",
-    "delegation send", "delegation send-many", "delegation accept", "delegation materials",
-    "delegation supply", "delegation return", "delegation files-returned", "delegation escalate",
+    "blacklist generate",
+    "blacklist sync",
+    "blacklist verify-mirror",
+    "blacklist verify",
+    "delegation send",
+    "delegation send-many",
+    "delegation accept",
+    "delegation materials",
+    "delegation supply",
+    "delegation return",
+    "delegation files-returned",
+    "delegation escalate",
     "delegation answer",
-    "delegation renew", "delegation renewed", "delegation released", "delegation release",
-    "delegation progress", "delegation complete", "delegation cancel",
+    "delegation renew",
+    "delegation renewed",
+    "delegation released",
+    "delegation release",
+    "delegation progress",
+    "delegation complete",
+    "delegation cancel",
     "demo",  # its tables: test_the_demo_tables_mask_every_id below
-    "keys new", "keys rotate", "keys retire", "keys list",  # key ids, files, validity windows
-}  # fmt: skip
+    "keys new",
+    "keys rotate",
+    "keys retire",
+    "keys list",  # key ids, files, validity windows
+}
 
 
 def _commands(group: Any, prefix: str = "") -> Iterator[str]:

@@ -76,13 +76,17 @@ def store(tmp_path: Path) -> str:
     [
         (["accept", "--as", "6101", "dlg-does-not-exist"], "DELEGATION_UNKNOWN"),
         (["accept", "--as", "320583", "d-1"], "DELEGATION_WRONG_COURT"),
-        (["complete", "--as", "6101", "d-1", "--summary", "冻结完毕"],
-         "DELEGATION_ILLEGAL_TRANSITION"),
+        (
+            ["complete", "--as", "6101", "d-1", "--summary", "冻结完毕"],
+            "DELEGATION_ILLEGAL_TRANSITION",
+        ),
         (["renew", "--as", "320583", "d-1", "--days", "30"], "DELEGATION_ILLEGAL_TRANSITION"),
-        (["answer", "--as", "4408", "d-1", "--decision", "ORDERED", "--reason", "r"],
-         "DELEGATION_WRONG_COURT"),
+        (
+            ["answer", "--as", "4408", "d-1", "--decision", "ORDERED", "--reason", "r"],
+            "DELEGATION_WRONG_COURT",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_step_the_read_model_rules_out_is_not_sent(
     store: str, args: list[str], code: str
 ) -> None:
@@ -123,9 +127,19 @@ def envelope() -> Envelope:
 
 def _letter(envelope: Envelope, code: str, **payload: Any) -> DeadLetter:
     raw = build(envelope, valid_payload(**payload))
-    return DeadLetter(partition=1, offset=5, code=code, reason="refused", source_topic=raw.topic,
-                      source_partition=0, source_offset=3, time=None, key=raw.key,
-                      value=raw.value or b"", headers=[(k, v or b"") for k, v in raw.headers])  # fmt: skip
+    return DeadLetter(
+        partition=1,
+        offset=5,
+        code=code,
+        reason="refused",
+        source_topic=raw.topic,
+        source_partition=0,
+        source_offset=3,
+        time=None,
+        key=raw.key,
+        value=raw.value or b"",
+        headers=[(k, v or b"") for k, v in raw.headers],
+    )
 
 
 @pytest.fixture

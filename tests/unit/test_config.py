@@ -41,8 +41,14 @@ def listening() -> Iterator[str]:
 def no_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No local stack and no settings but the test's own."""
     monkeypatch.setenv("COURTBUS_STACK_HOME", str(tmp_path / "stack"))
-    for name in ("COURTBUS_BOOTSTRAP", "COURTBUS_REGISTRY_URL", "COURTBUS_CONNECT_TIMEOUT_S",
-                 "COURTBUS_CONNECT_WAIT_S", "COURTBUS_SASL_USERNAME", "COURTBUS_SASL_PASSWORD"):  # fmt: skip
+    for name in (
+        "COURTBUS_BOOTSTRAP",
+        "COURTBUS_REGISTRY_URL",
+        "COURTBUS_CONNECT_TIMEOUT_S",
+        "COURTBUS_CONNECT_WAIT_S",
+        "COURTBUS_SASL_USERNAME",
+        "COURTBUS_SASL_PASSWORD",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -14,11 +14,22 @@ from courtbus.errors import ConfigError
 from courtbus.security import pki
 from courtbus.stack.layout import StackState
 
-_VARS = ("COURTBUS_BOOTSTRAP", "COURTBUS_REGISTRY_URL", "COURTBUS_SSL_CA", "COURTBUS_SSL_CERT",
-         "COURTBUS_SSL_KEY", "COURTBUS_SSL_KEY_PASSWORD", "COURTBUS_SSL_KEY_PASSWORD_FILE",
-         "COURTBUS_SASL_USERNAME", "COURTBUS_SASL_PASSWORD", "COURTBUS_SASL_PASSWORD_FILE",
-         "COURTBUS_REGISTRY_USERNAME", "COURTBUS_REGISTRY_PASSWORD",
-         "COURTBUS_REGISTRY_PASSWORD_FILE", "COURTBUS_PRINCIPAL")  # fmt: skip
+_VARS = (
+    "COURTBUS_BOOTSTRAP",
+    "COURTBUS_REGISTRY_URL",
+    "COURTBUS_SSL_CA",
+    "COURTBUS_SSL_CERT",
+    "COURTBUS_SSL_KEY",
+    "COURTBUS_SSL_KEY_PASSWORD",
+    "COURTBUS_SSL_KEY_PASSWORD_FILE",
+    "COURTBUS_SASL_USERNAME",
+    "COURTBUS_SASL_PASSWORD",
+    "COURTBUS_SASL_PASSWORD_FILE",
+    "COURTBUS_REGISTRY_USERNAME",
+    "COURTBUS_REGISTRY_PASSWORD",
+    "COURTBUS_REGISTRY_PASSWORD_FILE",
+    "COURTBUS_PRINCIPAL",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,17 +48,23 @@ def test_a_certificate_connection_renders_ssl_for_both_clients(creds: pki.Creden
     assert conn.security_protocol == "SSL"
     password = creds.key_password()
     assert conn.kafka_settings() == {
-        "bootstrap_servers": "127.0.0.1:9092", "security_protocol": "SSL",
-        "ssl_cafile": str(creds.ca), "ssl_check_hostname": True,
-        "ssl_certfile": str(creds.cert), "ssl_keyfile": str(creds.key), "ssl_password": password,
-    }  # fmt: skip
+        "bootstrap_servers": "127.0.0.1:9092",
+        "security_protocol": "SSL",
+        "ssl_cafile": str(creds.ca),
+        "ssl_check_hostname": True,
+        "ssl_certfile": str(creds.cert),
+        "ssl_keyfile": str(creds.key),
+        "ssl_password": password,
+    }
     rd = conn.librdkafka_settings()
     assert {k: v for k, v in rd.items() if k.startswith(("security", "ssl"))} == {
-        "security.protocol": "ssl", "ssl.ca.location": str(creds.ca),
+        "security.protocol": "ssl",
+        "ssl.ca.location": str(creds.ca),
         "ssl.endpoint.identification.algorithm": "https",
-        "ssl.certificate.location": str(creds.cert), "ssl.key.location": str(creds.key),
+        "ssl.certificate.location": str(creds.cert),
+        "ssl.key.location": str(creds.key),
         "ssl.key.password": password,
-    }  # fmt: skip
+    }
 
 
 def test_scram_over_tls_is_sasl_ssl_and_without_a_ca_stays_sasl_plaintext(
@@ -67,8 +84,9 @@ def test_scram_over_tls_is_sasl_ssl_and_without_a_ca_stays_sasl_plaintext(
 
 
 def test_secrets_stay_out_of_the_repr(creds: pki.Credentials) -> None:
-    conn = Connection.from_credentials("127.0.0.1:9092", None, creds, registry_username="u",
-                                       registry_password="reg-secret")  # fmt: skip
+    conn = Connection.from_credentials(
+        "127.0.0.1:9092", None, creds, registry_username="u", registry_password="reg-secret"
+    )
     text = repr(Connection("127.0.0.1:9092", None, "u", "scram-secret")) + repr(conn)
     assert "scram-secret" not in text and "reg-secret" not in text
     assert str(creds.key_password()) not in text
@@ -78,9 +96,12 @@ def test_the_registry_client_gets_tls_with_the_certificate_and_basic_auth(
     creds: pki.Credentials,
 ) -> None:
     conn = Connection.from_credentials(
-        "127.0.0.1:9092", "https://127.0.0.1:8081/apis/ccompat/v7", creds,
-        registry_username="court.320583", registry_password="pw",
-    )  # fmt: skip
+        "127.0.0.1:9092",
+        "https://127.0.0.1:8081/apis/ccompat/v7",
+        creds,
+        registry_username="court.320583",
+        registry_password="pw",
+    )
     http = conn.http_settings()
     assert http["auth"] == ("court.320583", "pw")
     context = http["verify"]
@@ -133,11 +154,17 @@ def _secure_state(home: Path) -> StackState:
         ca.issue(principal)
     ca.registry_password("operator")
     return StackState(
-        nodes=1, secure=True, bootstrap="127.0.0.1:21000",
-        registry_url="https://127.0.0.1:21100/apis/ccompat/v7", cluster_id="c",
-        admin_password=None, brokers=[], registry=None, pki=str(pki.pki_dir(home)),
+        nodes=1,
+        secure=True,
+        bootstrap="127.0.0.1:21000",
+        registry_url="https://127.0.0.1:21100/apis/ccompat/v7",
+        cluster_id="c",
+        admin_password=None,
+        brokers=[],
+        registry=None,
+        pki=str(pki.pki_dir(home)),
         scram_bootstrap="127.0.0.1:21002",
-    )  # fmt: skip
+    )
 
 
 def test_a_secure_stack_connects_as_the_operator_by_default(tmp_path: Path) -> None:

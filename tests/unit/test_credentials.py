@@ -19,16 +19,23 @@ from courtbus.security import credentials, pki
 def _state(home: Path) -> SimpleNamespace:
     pki.authority(home, create=True)
     return SimpleNamespace(
-        pki=str(pki.pki_dir(home)), bootstrap="127.0.0.1:21000",
-        scram_bootstrap="127.0.0.1:21002", registry_url="https://127.0.0.1:21100/apis/ccompat/v7",
-    )  # fmt: skip
+        pki=str(pki.pki_dir(home)),
+        bootstrap="127.0.0.1:21000",
+        scram_bootstrap="127.0.0.1:21002",
+        registry_url="https://127.0.0.1:21100/apis/ccompat/v7",
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "principal"),
-    [("court.320583", "court.320583"), ("320583", "court.320583"), ("nia", "agency.nia"),
-     ("service.gateway", "service.gateway"), ("operator", "operator")],
-)  # fmt: skip
+    [
+        ("court.320583", "court.320583"),
+        ("320583", "court.320583"),
+        ("nia", "agency.nia"),
+        ("service.gateway", "service.gateway"),
+        ("operator", "operator"),
+    ],
+)
 def test_a_participant_is_named_by_principal_or_by_its_directory_id(
     name: str, principal: str
 ) -> None:
@@ -48,27 +55,43 @@ def test_the_folder_holds_what_a_court_needs(tmp_path: Path) -> None:
     out = tmp_path / "out"
     bundle = credentials.issue_bundle(tmp_path / "stack", state, "320583", out)
     assert bundle.principal == "court.320583" and not bundle.scram
-    for name in ("cert.pem", "key.pem", "key.password", "ca.crt", "keystore.p12",
-                 "registry.password", "courtbus.env", "client.properties", "README.txt"):  # fmt: skip
+    for name in (
+        "cert.pem",
+        "key.pem",
+        "key.password",
+        "ca.crt",
+        "keystore.p12",
+        "registry.password",
+        "courtbus.env",
+        "client.properties",
+        "README.txt",
+    ):
         assert (out / name).is_file(), name
     for secret in ("key.pem", "key.password", "keystore.p12", "registry.password"):
         assert stat.S_IMODE((out / secret).stat().st_mode) == 0o600, secret
-    cert = pki.Credentials("court.320583", out, out / "cert.pem", out / "key.pem", out / "ca.crt",
-                           out / "key.password").certificate()  # fmt: skip
+    cert = pki.Credentials(
+        "court.320583", out, out / "cert.pem", out / "key.pem", out / "ca.crt", out / "key.password"
+    ).certificate()
     assert cert.subject.rfc4514_string() == "CN=court.320583,OU=court,O=courtbus"
 
     env = dict(
-        line.split("=", 1) for line in (out / "courtbus.env").read_text().splitlines()
+        line.split("=", 1)
+        for line in (out / "courtbus.env").read_text().splitlines()
         if line and not line.startswith("#")
-    )  # fmt: skip
+    )
     assert env["COURTBUS_BOOTSTRAP"] == "127.0.0.1:21000"
     assert env["COURTBUS_SSL_KEY_PASSWORD_FILE"] == str((out / "key.password").resolve())
     assert env["COURTBUS_REGISTRY_USERNAME"] == "court.320583"
     password = (out / "key.password").read_text()
     assert password not in (out / "courtbus.env").read_text()  # paths, never the secret
-    conn = Connection(env["COURTBUS_BOOTSTRAP"], None, ssl_ca=env["COURTBUS_SSL_CA"],
-                      ssl_cert=env["COURTBUS_SSL_CERT"], ssl_key=env["COURTBUS_SSL_KEY"],
-                      ssl_key_password=password)  # fmt: skip
+    conn = Connection(
+        env["COURTBUS_BOOTSTRAP"],
+        None,
+        ssl_ca=env["COURTBUS_SSL_CA"],
+        ssl_cert=env["COURTBUS_SSL_CERT"],
+        ssl_key=env["COURTBUS_SSL_KEY"],
+        ssl_key_password=password,
+    )
     assert conn.ssl_context() is not None  # the key opens with the password in the folder
 
     props = (out / "client.properties").read_text()
@@ -88,13 +111,27 @@ def test_issuing_on_a_stack_without_a_ca_says_to_start_a_secure_one(tmp_path: Pa
 
 def test_the_cli_refuses_an_unknown_participant_in_one_line(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    state.write_text('{"nodes": 1, "secure": true, "bootstrap": "127.0.0.1:1", '
-                     '"registry_url": null, "cluster_id": "c", "admin_password": null, '
-                     '"brokers": [], "registry": null}')  # fmt: skip
+    state.write_text(
+        '{"nodes": 1, "secure": true, "bootstrap": "127.0.0.1:1", '
+        '"registry_url": null, "cluster_id": "c", "admin_password": null, '
+        '"brokers": [], "registry": null}'
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "courtbus", "credentials", "issue", "court.999999", "--home",
-         str(tmp_path)], capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "courtbus",
+            "credentials",
+            "issue",
+            "court.999999",
+            "--home",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 1
     assert "PARTICIPANT_UNKNOWN" in result.stderr and "court.999999" in result.stderr
     assert "Traceback" not in result.stderr

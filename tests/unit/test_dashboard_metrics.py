@@ -53,4 +53,8 @@ def test_a_service_that_does_not_answer(tmp_path: Path) -> None:
     write_target(tmp_path, "gateway", "127.0.0.1", port)
     (row,) = scrape_services(tmp_path)
     assert (row["service"], row["workers"], row["answering"], row["p99_ms"]) == (
-        "gateway", 1, 0, None)  # fmt: skip
+        "gateway",
+        1,
+        0,
+        None,
+    )

@@ -40,27 +40,54 @@ from tests.unit.flows import test_restriction_flow as rf
 
 NOW = T0 + timedelta(days=10)  # every delivered delegation's start deadline (8 days) passed
 PAIRS = {"d-js": ("320583", "6101"), "d-gd": ("4408", "50"), "d-sh": ("3174", "6104")}
-WHO = ("coordinator.spc", "coordinator.32", "coordinator.61", "coordinator.44",
-       "coordinator.group.suzhou", "coordinator.group.west-guangdong")  # fmt: skip
+WHO = (
+    "coordinator.spc",
+    "coordinator.32",
+    "coordinator.61",
+    "coordinator.44",
+    "coordinator.group.suzhou",
+    "coordinator.group.west-guangdong",
+)
 
 
 def _blacklist(eid: str, court: str, designation: str, *, delisted: bool = False) -> dict[str, Any]:
     listed = T0 + timedelta(hours=1)
     return {
-        "entry_id": eid, "status": "DELISTED" if delisted else "ACTIVE", "version": 1,
-        "case_number": {"text": f"(2024){designation}执1号", "year": 2024, "court_id": court,
-                        "type_code": "执", "sequence": 1},
+        "entry_id": eid,
+        "status": "DELISTED" if delisted else "ACTIVE",
+        "version": 1,
+        "case_number": {
+            "text": f"(2024){designation}执1号",
+            "year": 2024,
+            "court_id": court,
+            "type_code": "执",
+            "sequence": 1,
+        },
         "listing_court": {"court_id": court, "designation": designation},
-        "debtor": {"kind": "PERSON", "name": "某某", "id_number": PERSON_ID, "id_type": None,
-                   "nationality": None},
-        "legal_representative": None, "legal_representative_id": None,
-        "ground": "EVADED_EXECUTION", "serious": False, "period_months": 24, "listed_at": listed,
-        "expires_at": listed + timedelta(days=730), "updated_at": listed + timedelta(hours=2),
+        "debtor": {
+            "kind": "PERSON",
+            "name": "某某",
+            "id_number": PERSON_ID,
+            "id_type": None,
+            "nationality": None,
+        },
+        "legal_representative": None,
+        "legal_representative_id": None,
+        "ground": "EVADED_EXECUTION",
+        "serious": False,
+        "period_months": 24,
+        "listed_at": listed,
+        "expires_at": listed + timedelta(days=730),
+        "updated_at": listed + timedelta(hours=2),
         "delisted_at": listed + timedelta(hours=2) if delisted else None,
-        "reason": "PERFORMED" if delisted else None, "obligation": "给付", "performance": "未履行",
-        "conduct": "规避执行", "title_issuer": "某法院", "title_number": "(2023)某民初1号",
+        "reason": "PERFORMED" if delisted else None,
+        "obligation": "给付",
+        "performance": "未履行",
+        "conduct": "规避执行",
+        "title_issuer": "某法院",
+        "title_number": "(2023)某民初1号",
         "filed_at": listed,
-    }  # fmt: skip
+    }
 
 
 def _fill(model: ReadModel) -> None:
@@ -98,9 +125,15 @@ def _fill(model: ReadModel) -> None:
     views = rf.view(h, rf.issue(h, rf.exit_ban()))
     views += rf.view(h, rf.issue(h, rf.consumption_ban()))
     views += rf.view(h, rf.ack(h, "rc-1", "nia", ref="NIA-7"))
-    report = {"control_id": "rc-1", "agency_id": "nia", "intercepted_at": h.now,
-              "channel": "BORDER_PORT", "location": f"罗湖口岸 {PERSON_ID}", "description": None,
-              "outcome": "PREVENTED"}  # fmt: skip
+    report = {
+        "control_id": "rc-1",
+        "agency_id": "nia",
+        "intercepted_at": h.now,
+        "channel": "BORDER_PORT",
+        "location": f"罗湖口岸 {PERSON_ID}",
+        "description": None,
+        "outcome": "PREVENTED",
+    }
     views += rf.view(h, rf.send(h, "InterceptionReported", report, "agency:nia"))
     for payload in views:
         model.apply_restriction_control(payload)
@@ -117,13 +150,25 @@ def _fill(model: ReadModel) -> None:
             model.apply_distribution(d.decode(out).payload, d.now)
 
     for i, court in enumerate(("3205", "6101")):
-        model.apply_watchdog_alert(f"wd-{i}", {
-            "case_number": {"text": "(2024)苏05执100号"}, "court": {"court_id": court},
-            "alert_number": 1, "sent_at": T0,
-            "items": [{"item_id": f"restriction:rc-{i}", "kind": "RESTRICTION",
-                       "label": f"EXIT_BAN {PERSON_ID}", "court_id": court, "since": T0,
-                       "due_at": T0}],
-        })  # fmt: skip
+        model.apply_watchdog_alert(
+            f"wd-{i}",
+            {
+                "case_number": {"text": "(2024)苏05执100号"},
+                "court": {"court_id": court},
+                "alert_number": 1,
+                "sent_at": T0,
+                "items": [
+                    {
+                        "item_id": f"restriction:rc-{i}",
+                        "kind": "RESTRICTION",
+                        "label": f"EXIT_BAN {PERSON_ID}",
+                        "court_id": court,
+                        "since": T0,
+                        "due_at": T0,
+                    }
+                ],
+            },
+        )
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +204,10 @@ def test_open_and_overdue_delegations_by_region(summaries: dict[str, dict[str, A
     assert [a["label"] for a in spc["by_age"]][:3] == ["1天内", "1–7天", "7–15天"]
     assert sum(a["count"] for a in spc["by_age"]) == 4
     assert next(a for a in spc["by_age"] if a["label"] == "7–15天") == {
-        "label": "7–15天", "count": 4, "overdue": 1}  # fmt: skip
+        "label": "7–15天",
+        "count": 4,
+        "overdue": 1,
+    }
     js = summaries["coordinator.32"]["delegations"]
     assert (js["open"], js["overdue"]) == (2, 1)  # d-js and d-late, both from 320583
     sx = summaries["coordinator.61"]["delegations"]
@@ -184,8 +232,12 @@ def test_the_province_matrix(summaries: dict[str, dict[str, Any]]) -> None:
     m = summaries["coordinator.spc"]["delegations"]["matrix"]
     assert m["provinces"] == ["31", "32", "44", "50", "61"]
     assert m["names"][1] == "江苏省"
-    cell = {(m["provinces"][r], m["provinces"][c]): n
-            for r, row in enumerate(m["cells"]) for c, n in enumerate(row) if n}  # fmt: skip
+    cell = {
+        (m["provinces"][r], m["provinces"][c]): n
+        for r, row in enumerate(m["cells"])
+        for c, n in enumerate(row)
+        if n
+    }
     assert cell == {("32", "61"): 2, ("44", "50"): 2, ("31", "61"): 1}
     assert m["open"][m["provinces"].index("44")][m["provinces"].index("50")] == 1
     assert summaries["coordinator.32"]["delegations"]["matrix"]["provinces"] == ["32", "61"]
@@ -261,8 +313,9 @@ def api(
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
     path = tmp_path_factory.mktemp("tokens") / "tokens.yaml"
     issued = {p: web_tokens.issue(p, path) for p in ("coordinator.32", "court.320583")}
-    app = create_app(Connection("127.0.0.1:9", None), web_tokens.TokenStore.load(path),
-                     store_url=store)  # fmt: skip
+    app = create_app(
+        Connection("127.0.0.1:9", None), web_tokens.TokenStore.load(path), store_url=store
+    )
     with TestClient(app) as client:
         yield client, issued
 
@@ -271,14 +324,16 @@ def test_the_summary_route_is_for_coordinators_only(
     api: tuple[TestClient, dict[str, str]],
 ) -> None:
     client, issued = api
-    answer = client.get("/v1/coordination/summary",
-                        headers={"Authorization": f"Bearer {issued['coordinator.32']}"})  # fmt: skip
+    answer = client.get(
+        "/v1/coordination/summary", headers={"Authorization": f"Bearer {issued['coordinator.32']}"}
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["region"] == {"principal": "coordinator.32", "label": "江苏省"}
     assert body["delegations"]["open"] == 2 and isinstance(body["services"], list)
-    refused = client.get("/v1/coordination/summary",
-                         headers={"Authorization": f"Bearer {issued['court.320583']}"})  # fmt: skip
+    refused = client.get(
+        "/v1/coordination/summary", headers={"Authorization": f"Bearer {issued['court.320583']}"}
+    )
     assert refused.status_code == 403 and refused.json()["code"] == "NOT_A_COORDINATOR"
     assert client.get("/v1/coordination/summary").status_code == 401
 

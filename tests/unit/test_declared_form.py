@@ -40,8 +40,13 @@ def test_a_company_declared_an_other_organisation_is_refused_with_what_to_do() -
     with pytest.raises(ValidationError) as err:
         check_declared_form(_party("湛江某贸易有限公司"), DebtorForm.OTHER_ORGANISATION)
     assert err.value.code == "DISTRIBUTION_DEBTOR_FORM_CONTRADICTED"
-    for part in ("公司法 (2023 修订) 第二条、第三条", "ENTERPRISE_LEGAL_PERSON", "执转破",
-                 "第五百一十一条", "第五百一十四条"):  # fmt: skip
+    for part in (
+        "公司法 (2023 修订) 第二条、第三条",
+        "ENTERPRISE_LEGAL_PERSON",
+        "执转破",
+        "第五百一十一条",
+        "第五百一十四条",
+    ):
         assert part in err.value.reason
     check_declared_form(_party("湛江某贸易有限公司"), DebtorForm.ENTERPRISE_LEGAL_PERSON)
     check_declared_form(_party("某某有限公司湛江分公司"), DebtorForm.OTHER_ORGANISATION)

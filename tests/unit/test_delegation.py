@@ -303,8 +303,13 @@ def test_materials_set_a_30_day_supply_deadline_and_a_return_after_it() -> None:
         apply(d, Step.RETURNED, EXE, supply.due)
     assert info.value.code == "DELEGATION_RETURN_NOT_APPROVED" and "第九条" in info.value.reason
     with pytest.raises(ValidationError, match="DELEGATION_RETURN_NOT_APPROVED"):  # not yet given
-        apply(d, Step.RETURNED, EXE, supply.due,
-              detail=Detail(approved_at=supply.due + timedelta(days=1)))  # fmt: skip
+        apply(
+            d,
+            Step.RETURNED,
+            EXE,
+            supply.due,
+            detail=Detail(approved_at=supply.due + timedelta(days=1)),
+        )
     approved = supply.due + timedelta(hours=1)  # Monday 04-01 17:00 UTC, 04-02 01:00 China
     returned = apply(d, Step.RETURNED, EXE, approved, detail=Detail(approved_at=approved))
     assert returned.state is State.RETURNED and not returned.finished  # the files are owed
@@ -381,9 +386,12 @@ def test_an_order_with_a_time_limit_resets_the_start_deadline() -> None:
     assert [(n.deadline, n.kind) for n in notices] == [(DeadlineKind.START, NoticeKind.OVERDUE)]
     limit = due + timedelta(days=10)
     ordered = apply(
-        e, Step.ESCALATION_ANSWERED, "61", due + timedelta(days=1),
+        e,
+        Step.ESCALATION_ANSWERED,
+        "61",
+        due + timedelta(days=1),
         detail=Detail(decision=EscalationDecision.ORDERED, execute_by=limit),
-    )  # fmt: skip
+    )
     assert not ordered.escalated and ordered.state is State.ACCEPTED
     start = next(x for x in ordered.deadlines if x.kind is DeadlineKind.START)
     assert (start.due, start.warned, start.overdue_sent) == (limit, False, False)
@@ -421,8 +429,13 @@ def test_after_15_days_the_superior_only_orders_execution(decision: EscalationDe
         apply(e, Step.ESCALATION_ANSWERED, "61", just_before, detail=Detail(decision=decision))
     assert info.value.code == "DELEGATION_TRANSFER_TOO_EARLY"
     assert "第十一条" in info.value.reason and "第二百四十条第二款" in info.value.reason
-    answered = apply(e, Step.ESCALATION_ANSWERED, "61", due,
-                     detail=Detail(decision=EscalationDecision.NOT_WARRANTED))  # fmt: skip
+    answered = apply(
+        e,
+        Step.ESCALATION_ANSWERED,
+        "61",
+        due,
+        detail=Detail(decision=EscalationDecision.NOT_WARRANTED),
+    )
     assert answered.state is State.ACCEPTED and not answered.escalated
 
 
@@ -435,8 +448,9 @@ def test_a_delegation_in_progress_for_six_months_may_be_taken_up() -> None:
     with pytest.raises(ValidationError) as info:  # not 6 months yet, and started: no rule applies
         apply(d, Step.ESCALATION_ANSWERED, "61", six - timedelta(days=1), detail=order)
     assert info.value.code == "DELEGATION_NOT_ESCALATED"
-    up = apply(d, Step.ESCALATION_ANSWERED, "61", six,
-               detail=Detail(decision=EscalationDecision.TAKEN_UP))  # fmt: skip
+    up = apply(
+        d, Step.ESCALATION_ANSWERED, "61", six, detail=Detail(decision=EscalationDecision.TAKEN_UP)
+    )
     assert up.state is State.TRANSFERRED
 
 

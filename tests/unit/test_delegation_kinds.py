@@ -204,17 +204,22 @@ def test_the_policy_check_reads_the_hand_over_from_a_decoded_payload() -> None:
     rules = load_policies(load_directory())
     until = T0 + timedelta(days=20)
     payload = {
-        "requesting_court": {"court_id": REQ}, "executing_court": {"court_id": EXE},
-        "matter": "EVICT", "kind": "CASE", "requested_at": T0, "amount": None,
+        "requesting_court": {"court_id": REQ},
+        "executing_court": {"court_id": EXE},
+        "matter": "EVICT",
+        "kind": "CASE",
+        "requested_at": T0,
+        "amount": None,
         "handed_over_measures": [{"measure": "SEAL", "asset_description": "房产", "until": until}],
-    }  # fmt: skip
+    }
     ask = policy.ask_from_payload(payload)
     assert ask.handed_over == (HandedOver("SEAL", until),) and ask.at == T0
     with pytest.raises(ValidationError, match="DELEGATION_MEASURE_NOT_RENEWED"):
         policy.check_request(rules, ask)
     renewed = {"measure": "SEAL", "asset_description": "房产", "until": until + timedelta(days=365)}
-    policy.check_request(rules, policy.ask_from_payload(
-        payload | {"handed_over_measures": [renewed]}))  # fmt: skip
+    policy.check_request(
+        rules, policy.ask_from_payload(payload | {"handed_over_measures": [renewed]})
+    )
     naive = {"measure": "SEAL", "asset_description": "房产", "until": until.replace(tzinfo=None)}
     with pytest.raises(ValidationError, match="DELEGATION_HANDOVER_INVALID"):
         policy.ask_from_payload(payload | {"handed_over_measures": [naive]})
@@ -229,18 +234,37 @@ def test_the_sdk_refuses_a_measure_handed_over_with_under_a_month_left() -> None
     later = datetime.now(UTC) + timedelta(days=200)
     case = {"kind": "CASE", "matter": "EVICT"}
     with pytest.raises(ValidationError) as info:
-        check_request(_sdk_request(**case, handed_over_measures=[
-            {"measure": "FREEZE", "asset_description": "银行存款", "until": soon}]),
-            court_id="320583", directory=directory)  # fmt: skip
+        check_request(
+            _sdk_request(
+                **case,
+                handed_over_measures=[
+                    {"measure": "FREEZE", "asset_description": "银行存款", "until": soon}
+                ],
+            ),
+            court_id="320583",
+            directory=directory,
+        )
     assert info.value.code == "DELEGATION_MEASURE_NOT_RENEWED"
     with pytest.raises(ValidationError) as info:
-        check_request(_sdk_request(kind="MATTER", handed_over_measures=[
-            {"measure": "FREEZE", "asset_description": "银行存款", "until": later}]),
-            court_id="320583", directory=directory)  # fmt: skip
+        check_request(
+            _sdk_request(
+                kind="MATTER",
+                handed_over_measures=[
+                    {"measure": "FREEZE", "asset_description": "银行存款", "until": later}
+                ],
+            ),
+            court_id="320583",
+            directory=directory,
+        )
     assert info.value.code == "DELEGATION_HANDOVER_NEEDS_CASE"
-    req = check_request(_sdk_request(**case, handed_over_measures=[
-        {"measure": "SEAL", "asset_description": "房产", "until": later}]),
-        court_id="320583", directory=directory)  # fmt: skip
+    req = check_request(
+        _sdk_request(
+            **case,
+            handed_over_measures=[{"measure": "SEAL", "asset_description": "房产", "until": later}],
+        ),
+        court_id="320583",
+        directory=directory,
+    )
     assert [m.until for m in req.handed_over_measures] == [later]
 
 
@@ -248,8 +272,11 @@ def test_the_cli_reads_a_hand_over_as_measure_last_day_description() -> None:
     from courtbus.app.cli.delegation import parse_hand_over, parse_request_line
 
     seal = parse_hand_over("seal:2027-06-30:昆山市某路1号房产")
-    assert seal == {"measure": "SEAL", "asset_description": "昆山市某路1号房产",
-                    "until": datetime(2027, 6, 30, 16, 0, tzinfo=UTC)}  # fmt: skip
+    assert seal == {
+        "measure": "SEAL",
+        "asset_description": "昆山市某路1号房产",
+        "until": datetime(2027, 6, 30, 16, 0, tzinfo=UTC),
+    }
     for bad in ("SEAL:2027-06-30", "SEAL:2027-13-01:房产", "SEAL:2027-06-30: "):
         with pytest.raises(ValidationError, match="FIELD_INVALID"):
             parse_hand_over(bad)

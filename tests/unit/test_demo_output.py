@@ -20,9 +20,11 @@ class _FakeStack:
 
     def up(self) -> Any:
         return SimpleNamespace(
-            bootstrap="127.0.0.1:1", registry_url="http://127.0.0.1:1", secure=False,
+            bootstrap="127.0.0.1:1",
+            registry_url="http://127.0.0.1:1",
+            secure=False,
             admin_password=None,
-        )  # fmt: skip
+        )
 
 
 def _console() -> tuple[Console, io.StringIO]:
@@ -66,13 +68,24 @@ def test_a_demo_that_fails_says_the_stack_is_still_running(
 def test_the_restriction_summary_masks_ids_and_lists_every_answer() -> None:
     from courtbus.app.demo_restriction import Control, RestrictionOutcome, print_restrictions
 
-    exit_ban = Control("rc-x-exit", "EXIT_BAN", ("nia",), {"nia": "NIA-1"},
-                       ["nia: 罗湖口岸 PREVENTED"], ["nia"])  # fmt: skip
-    spend = Control("rc-x-spend", "CONSUMPTION_BAN", ("caac", "rail"),
-                    {"rail": "R-2", "caac": "C-1"}, [], ["rail", "caac"])  # fmt: skip
+    exit_ban = Control(
+        "rc-x-exit", "EXIT_BAN", ("nia",), {"nia": "NIA-1"}, ["nia: 罗湖口岸 PREVENTED"], ["nia"]
+    )
+    spend = Control(
+        "rc-x-spend",
+        "CONSUMPTION_BAN",
+        ("caac", "rail"),
+        {"rail": "R-2", "caac": "C-1"},
+        [],
+        ["rail", "caac"],
+    )
     out, buffer = _console()
-    print_restrictions(out, RestrictionOutcome("(2024)苏05执1号", [exit_ban, spend],
-                                               ["restriction:rc-x-exit"], 1, 2, 6.0))  # fmt: skip
+    print_restrictions(
+        out,
+        RestrictionOutcome(
+            "(2024)苏05执1号", [exit_ban, spend], ["restriction:rc-x-exit"], 1, 2, 6.0
+        ),
+    )
     text = buffer.getvalue()
     assert "320583199303121234" not in text and "320583********1234" in text
     assert "caac (C-1), rail (R-2)" in text and "caac, rail" in text
@@ -83,15 +96,36 @@ def test_the_restriction_summary_masks_ids_and_lists_every_answer() -> None:
 def test_the_plan_table_shows_costs_classes_amounts_and_masked_claimants() -> None:
     from courtbus.app import demo_distribution as dd
 
-    claims = (dd.Claimed("c-bank", "320583", dd.BANK, "600000.00", "SECURED"),
-              dd.Claimed("c-wang", "6101", dd.WANG, "300000.00"))  # fmt: skip
-    plan = {"plan_version": 1, "proceeds": "700000.00", "costs": "10000.00",
-            "costs_paid": "10000.00", "surplus": "0.00", "objection_deadline": "2026-12-14",
-            "allocations": [
-                {"claim_id": "c-bank", "claim_class": "PRIORITY", "priority_kind": "SECURED",
-                 "rank": 1, "admitted": "600000.00", "allocated": "600000.00"},
-                {"claim_id": "c-wang", "claim_class": "ORDINARY", "priority_kind": None,
-                 "rank": 0, "admitted": "300000.00", "allocated": "90000.00"}]}  # fmt: skip
+    claims = (
+        dd.Claimed("c-bank", "320583", dd.BANK, "600000.00", "SECURED"),
+        dd.Claimed("c-wang", "6101", dd.WANG, "300000.00"),
+    )
+    plan = {
+        "plan_version": 1,
+        "proceeds": "700000.00",
+        "costs": "10000.00",
+        "costs_paid": "10000.00",
+        "surplus": "0.00",
+        "objection_deadline": "2026-12-14",
+        "allocations": [
+            {
+                "claim_id": "c-bank",
+                "claim_class": "PRIORITY",
+                "priority_kind": "SECURED",
+                "rank": 1,
+                "admitted": "600000.00",
+                "allocated": "600000.00",
+            },
+            {
+                "claim_id": "c-wang",
+                "claim_class": "ORDINARY",
+                "priority_kind": None,
+                "rank": 0,
+                "admitted": "300000.00",
+                "allocated": "90000.00",
+            },
+        ],
+    }
     out, buffer = _console()
     dd.print_participation(out, dd.ParticipationOutcome("dist-x", claims, plan, {"6101": 1}))
     text = buffer.getvalue()

@@ -19,8 +19,12 @@ def test_the_law_s_periods_by_default() -> None:
 
 
 def test_a_variable_shortens_its_period_only() -> None:
-    periods = periods_from_env({"COURTBUS_DISTRIBUTION_OBJECTION_SECONDS": "12",
-                                "COURTBUS_DISTRIBUTION_HANDOVER_WAIT_SECONDS": "0.5"})  # fmt: skip
+    periods = periods_from_env(
+        {
+            "COURTBUS_DISTRIBUTION_OBJECTION_SECONDS": "12",
+            "COURTBUS_DISTRIBUTION_HANDOVER_WAIT_SECONDS": "0.5",
+        }
+    )
     assert periods.objection == timedelta(seconds=12)
     assert periods.handover_wait == timedelta(milliseconds=500)
     assert periods.opposition == timedelta(days=15) and periods.handover == timedelta(days=15)

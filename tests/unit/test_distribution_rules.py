@@ -221,8 +221,13 @@ def _with_claims(d: Distribution | None = None) -> Distribution:
 def _issued(d: Distribution | None = None) -> Distribution:
     # 800,000 − 50,000 costs = 750,000; the mortgage 200,000; 550,000 over 1,000,000
     # ordinary: A 330,000, B 220,000.
-    return apply(d or _with_claims(), Step.PLAN_ISSUED, PRESIDING, _at(4, 9),
-                 X(proceeds=800_000, costs=50_000))  # fmt: skip
+    return apply(
+        d or _with_claims(),
+        Step.PLAN_ISSUED,
+        PRESIDING,
+        _at(4, 9),
+        X(proceeds=800_000, costs=50_000),
+    )
 
 
 def _served(d: Distribution | None = None) -> Distribution:
@@ -257,8 +262,9 @@ def test_a_last_day_on_a_holiday_moves_to_the_next_working_day() -> None:
     # received 2024-09-16: the 15th day is 10-01 (National Day, rest through 10-07): ends
     # with 10-08.
     d = _issued()
-    d = apply(d, Step.SERVED, PRESIDING, datetime(2024, 9, 16, 10, tzinfo=CHINA),
-              X(recipient=A.key))  # fmt: skip
+    d = apply(
+        d, Step.SERVED, PRESIDING, datetime(2024, 9, 16, 10, tzinfo=CHINA), X(recipient=A.key)
+    )
     assert dict(window_deadlines(d))[A.key] == datetime(2024, 10, 9, tzinfo=CHINA)
 
 
@@ -283,8 +289,9 @@ def test_no_objection_finalizes_the_plan_and_payout_ends_execution() -> None:
 def _objected(d: Distribution | None = None) -> Distribution:
     """B objects on 3-10 that 30,000 of A's allocation is B's."""
     d = d or _served()
-    return apply(d, Step.OBJECTED, BEIJING, _at(10),
-                 X(recipient=B.key, disputes=(Dispute("c1", 30_000),)))  # fmt: skip
+    return apply(
+        d, Step.OBJECTED, BEIJING, _at(10), X(recipient=B.key, disputes=(Dispute("c1", 30_000),))
+    )
 
 
 def _opposition_window() -> Distribution:
@@ -305,8 +312,13 @@ def test_objection_without_opposition_revises_the_plan_as_asked() -> None:
     with pytest.raises(ValidationError) as info:
         apply(d, Step.PLAN_REVISED, BEIJING, _at(11, month=4), X(allocated=(("c1", 300_000),)))
     assert info.value.code == "DISTRIBUTION_NOT_PRESIDING"
-    d = apply(d, Step.PLAN_REVISED, PRESIDING, _at(11, month=4),
-              X(allocated=(("c1", 300_000), ("c2", 250_000))))  # fmt: skip
+    d = apply(
+        d,
+        Step.PLAN_REVISED,
+        PRESIDING,
+        _at(11, month=4),
+        X(allocated=(("c1", 300_000), ("c2", 250_000))),
+    )
     assert d.state is State.FINALIZED and d.plan is not None and d.plan.version == 2
     assert _shares(d.plan) == {"c3": 200_000, "c1": 300_000, "c2": 250_000}
 
@@ -335,7 +347,7 @@ def test_suit_deposits_the_disputed_amount_and_pays_the_rest() -> None:
     d = _suit_window()
     d = apply(
         d, Step.SUED, BEIJING, datetime(2024, 4, 26, 23, 59, tzinfo=CHINA), X(recipient=B.key)
-    )  # fmt: skip  (the last day is in time)
+    )  #  (the last day is in time)
     d = apply(d, Step.WINDOW_CLOSED, None, datetime(2024, 4, 26, 23, 59, tzinfo=CHINA))
     assert d.state is State.IN_SUIT  # everyone who could sue has: no need to wait
     out = payable(d)
@@ -343,8 +355,13 @@ def test_suit_deposits_the_disputed_amount_and_pays_the_rest() -> None:
     assert out.deposit == 30_000 and dict(out.held) == {"c1": 30_000}
     assert dict(out.paid) == {"c3": 200_000, "c1": 300_000, "c2": 220_000}
     assert out.costs == 50_000
-    d = apply(d, Step.SUIT_DECIDED, PRESIDING, _at(20, month=6),
-              X(allocated=(("c1", 310_000), ("c2", 240_000))))  # fmt: skip
+    d = apply(
+        d,
+        Step.SUIT_DECIDED,
+        PRESIDING,
+        _at(20, month=6),
+        X(allocated=(("c1", 310_000), ("c2", 240_000))),
+    )
     assert d.state is State.FINALIZED and d.plan is not None
     assert _shares(d.plan) == {"c3": 200_000, "c1": 310_000, "c2": 240_000}
     assert payable(d) is not None
@@ -410,8 +427,13 @@ def test_enterprise_debtor_with_consent_is_transferred_and_every_court_told() ->
     with pytest.raises(ValidationError) as info:
         apply(d, Step.PLAN_ISSUED, PRESIDING, _at(4), X(proceeds=1))
     assert info.value.code == "DISTRIBUTION_BANKRUPTCY_NOT_ASSESSED"
-    d = apply(d, Step.ENTERPRISE_ASSESSED, PRESIDING, _at(4),
-              X(bankruptcy_test_met=True, consent_by=B.key, bankruptcy_court=DOMICILE))  # fmt: skip
+    d = apply(
+        d,
+        Step.ENTERPRISE_ASSESSED,
+        PRESIDING,
+        _at(4),
+        X(bankruptcy_test_met=True, consent_by=B.key, bankruptcy_court=DOMICILE),
+    )
     assert d.state is State.TRANSFERRED_TO_BANKRUPTCY
     assert d.enterprise is not None and d.enterprise.transfer
     assert d.enterprise.courts_to_notify == (BEIJING, DOMICILE, SHENZHEN)
@@ -430,8 +452,13 @@ def test_enterprise_debtor_with_consent_is_transferred_and_every_court_told() ->
 
 def test_bankruptcy_court_refusing_resumes_enforcement_in_sealing_order() -> None:
     d = _enterprise_with_claims()
-    d = apply(d, Step.ENTERPRISE_ASSESSED, PRESIDING, _at(4),
-              X(bankruptcy_test_met=True, consent_by=COMPANY.key, bankruptcy_court=DOMICILE))  # fmt: skip
+    d = apply(
+        d,
+        Step.ENTERPRISE_ASSESSED,
+        PRESIDING,
+        _at(4),
+        X(bankruptcy_test_met=True, consent_by=COMPANY.key, bankruptcy_court=DOMICILE),
+    )
     d = apply(d, Step.BANKRUPTCY_ANSWERED, DOMICILE, _at(20), X(accepted=False))
     assert d.state is State.CLAIMS
     d = apply(d, Step.PLAN_ISSUED, PRESIDING, _at(21), X(proceeds=900_000))
@@ -441,8 +468,9 @@ def test_bankruptcy_court_refusing_resumes_enforcement_in_sealing_order() -> Non
 
 def test_enterprise_debtor_without_consent_pays_in_sealing_order() -> None:
     d = _enterprise_with_claims()
-    d = apply(d, Step.ENTERPRISE_ASSESSED, PRESIDING, _at(4),
-              X(bankruptcy_test_met=True, consent_by=None))  # fmt: skip
+    d = apply(
+        d, Step.ENTERPRISE_ASSESSED, PRESIDING, _at(4), X(bankruptcy_test_met=True, consent_by=None)
+    )
     assert d.state is State.CLAIMS
     assert d.enterprise is not None and not d.enterprise.transfer
     d = apply(d, Step.PLAN_ISSUED, PRESIDING, _at(5), X(proceeds=1_000_000, costs=10_000))
@@ -464,97 +492,285 @@ def _bad_objection(**kw: object) -> Callable[[], object]:
 
 
 REFUSALS: list[tuple[str, Callable[[], object]]] = [
-    ("DISTRIBUTION_ENTERPRISE_DEBTOR", lambda: open_distribution(
-        "d", PRESIDING, COMPANY, DebtorForm.ENTERPRISE_LEGAL_PERSON, T0, Procedure.PARTICIPATION)),
-    ("DISTRIBUTION_DEBTOR_FORM_MISMATCH",
-     lambda: open_distribution("d", PRESIDING, CITIZEN, DebtorForm.OTHER_ORGANISATION, T0)),
-    ("DISTRIBUTION_DEBTOR_FORM_MISMATCH",
-     lambda: open_distribution("d", PRESIDING, PARTNERSHIP, DebtorForm.CITIZEN, T0)),
-    ("DISTRIBUTION_PROCEDURE_MISMATCH", lambda: open_distribution(
-        "d", PRESIDING, PARTNERSHIP, DebtorForm.OTHER_ORGANISATION, T0, Procedure.ENTERPRISE)),
+    (
+        "DISTRIBUTION_ENTERPRISE_DEBTOR",
+        lambda: open_distribution(
+            "d", PRESIDING, COMPANY, DebtorForm.ENTERPRISE_LEGAL_PERSON, T0, Procedure.PARTICIPATION
+        ),
+    ),
+    (
+        "DISTRIBUTION_DEBTOR_FORM_MISMATCH",
+        lambda: open_distribution("d", PRESIDING, CITIZEN, DebtorForm.OTHER_ORGANISATION, T0),
+    ),
+    (
+        "DISTRIBUTION_DEBTOR_FORM_MISMATCH",
+        lambda: open_distribution("d", PRESIDING, PARTNERSHIP, DebtorForm.CITIZEN, T0),
+    ),
+    (
+        "DISTRIBUTION_PROCEDURE_MISMATCH",
+        lambda: open_distribution(
+            "d", PRESIDING, PARTNERSHIP, DebtorForm.OTHER_ORGANISATION, T0, Procedure.ENTERPRISE
+        ),
+    ),
     ("DISTRIBUTION_PARTY_NAME_MISSING", lambda: Party.of("PERSON", " ", "320583199303121234")),
     ("RESIDENT_ID_INVALID", lambda: Party.of("PERSON", "王某", "320583198001011233")),
-    ("DISTRIBUTION_TITLE_MISSING", lambda: apply(
-        _opened(), Step.CLAIM_FILED, PRESIDING, _at(2), X(claim=_claim("x", 1, has_title=False)))),
-    ("DISTRIBUTION_CLAIM_TOO_EARLY", lambda: apply(
-        _opened(), Step.CLAIM_FILED, PRESIDING, T0 - timedelta(days=1), X(claim=_claim("x", 1)))),
-    ("DISTRIBUTION_CLAIM_TOO_LATE", lambda: apply(
-        apply(_opened(), Step.EXECUTION_ENDED, PRESIDING, _at(5)),
-        Step.CLAIM_FILED, PRESIDING, _at(5), X(claim=_claim("x", 1)))),
-    ("DISTRIBUTION_CLAIM_AMOUNT_INVALID", lambda: apply(
-        _opened(), Step.CLAIM_FILED, PRESIDING, _at(2), X(claim=_claim("x", 0)))),
-    ("DISTRIBUTION_CLAIMANT_IS_DEBTOR", lambda: apply(
-        _opened(), Step.CLAIM_FILED, PRESIDING, _at(2), X(claim=_claim("x", 1, party=CITIZEN)))),
-    ("DISTRIBUTION_RANK_INVALID", lambda: apply(
-        _opened(), Step.CLAIM_FILED, PRESIDING, _at(2), X(claim=_claim("x", 1, seal_order=0)))),
-    ("DISTRIBUTION_CLAIM_DUPLICATE", lambda: apply(
-        _with_claims(), Step.CLAIM_FILED, PRESIDING, _at(5), X(claim=_claim("c1", 1)))),
+    (
+        "DISTRIBUTION_TITLE_MISSING",
+        lambda: apply(
+            _opened(), Step.CLAIM_FILED, PRESIDING, _at(2), X(claim=_claim("x", 1, has_title=False))
+        ),
+    ),
+    (
+        "DISTRIBUTION_CLAIM_TOO_EARLY",
+        lambda: apply(
+            _opened(), Step.CLAIM_FILED, PRESIDING, T0 - timedelta(days=1), X(claim=_claim("x", 1))
+        ),
+    ),
+    (
+        "DISTRIBUTION_CLAIM_TOO_LATE",
+        lambda: apply(
+            apply(_opened(), Step.EXECUTION_ENDED, PRESIDING, _at(5)),
+            Step.CLAIM_FILED,
+            PRESIDING,
+            _at(5),
+            X(claim=_claim("x", 1)),
+        ),
+    ),
+    (
+        "DISTRIBUTION_CLAIM_AMOUNT_INVALID",
+        lambda: apply(_opened(), Step.CLAIM_FILED, PRESIDING, _at(2), X(claim=_claim("x", 0))),
+    ),
+    (
+        "DISTRIBUTION_CLAIMANT_IS_DEBTOR",
+        lambda: apply(
+            _opened(), Step.CLAIM_FILED, PRESIDING, _at(2), X(claim=_claim("x", 1, party=CITIZEN))
+        ),
+    ),
+    (
+        "DISTRIBUTION_RANK_INVALID",
+        lambda: apply(
+            _opened(), Step.CLAIM_FILED, PRESIDING, _at(2), X(claim=_claim("x", 1, seal_order=0))
+        ),
+    ),
+    (
+        "DISTRIBUTION_CLAIM_DUPLICATE",
+        lambda: apply(
+            _with_claims(), Step.CLAIM_FILED, PRESIDING, _at(5), X(claim=_claim("c1", 1))
+        ),
+    ),
     ("DISTRIBUTION_WRONG_COURT", lambda: apply(_opened(), Step.CLAIM_FILED, None, _at(2))),
-    ("DISTRIBUTION_DETAIL_MISSING", lambda: apply(_with_claims(), Step.PLAN_ISSUED, PRESIDING, _at(4))),
-    ("DISTRIBUTION_WRONG_COURT", lambda: apply(
-        _opened(), Step.CLAIM_FILED, BEIJING, _at(2), X(claim=_claim("x", 1, court=SHENZHEN)))),
-    ("DISTRIBUTION_NOT_PRESIDING", lambda: apply(
-        _with_claims(), Step.PLAN_ISSUED, BEIJING, _at(4), X(proceeds=1))),
-    ("DISTRIBUTION_NOT_PRESIDING", lambda: apply(
-        apply(_opened(), Step.CLAIM_FILED, BEIJING, _at(2), X(claim=_claim("x", 1, court=BEIJING))),
-        Step.CLAIM_ADMITTED, BEIJING, _at(3), X(claim_id="x"))),
-    ("DISTRIBUTION_ILLEGAL_TRANSITION", lambda: apply(_with_claims(), Step.PAID_OUT, PRESIDING, _at(5))),
-    ("DISTRIBUTION_CLAIM_UNKNOWN", lambda: apply(
-        _with_claims(), Step.CLAIM_REJECTED, PRESIDING, _at(5), X(claim_id="nope"))),
-    ("DISTRIBUTION_CLAIM_ALREADY_DECIDED", lambda: apply(
-        _with_claims(), Step.CLAIM_REJECTED, PRESIDING, _at(5), X(claim_id="c1"))),
-    ("DISTRIBUTION_CLAIMS_PENDING", lambda: apply(
-        apply(_with_claims(), Step.CLAIM_FILED, BEIJING, _at(3), X(claim=_claim("c9", 5, party=B, court=BEIJING))),
-        Step.PLAN_ISSUED, PRESIDING, _at(4), X(proceeds=1))),
-    ("DISTRIBUTION_NO_CLAIMS", lambda: apply(
-        apply(apply(_opened(), Step.CLAIM_FILED, PRESIDING, _at(2), X(claim=_claim("x", 1))),
-              Step.CLAIM_REJECTED, PRESIDING, _at(3), X(claim_id="x")),
-        Step.PLAN_ISSUED, PRESIDING, _at(4), X(proceeds=1))),
-    ("DISTRIBUTION_AMOUNT_INVALID", lambda: apply(
-        _with_claims(), Step.PLAN_ISSUED, PRESIDING, _at(4), X(proceeds=-1))),
-    ("DISTRIBUTION_NOT_ENTERPRISE", lambda: apply(
-        _with_claims(), Step.ENTERPRISE_ASSESSED, PRESIDING, _at(4), X(bankruptcy_test_met=True))),
-    ("DISTRIBUTION_CONSENT_INVALID", lambda: apply(
-        _enterprise_with_claims(), Step.ENTERPRISE_ASSESSED, PRESIDING, _at(4),
-        X(bankruptcy_test_met=True, consent_by=C.key, bankruptcy_court=DOMICILE))),  # no title
-    ("DISTRIBUTION_WRONG_COURT", lambda: apply(
-        apply(_enterprise_with_claims(), Step.ENTERPRISE_ASSESSED, PRESIDING, _at(4),
-              X(bankruptcy_test_met=True, consent_by=A.key, bankruptcy_court=DOMICILE)),
-        Step.BANKRUPTCY_ANSWERED, STRANGER, _at(9), X(accepted=True))),
-    ("DISTRIBUTION_NOT_A_RECIPIENT", lambda: apply(
-        _issued(), Step.SERVED, PRESIDING, _at(4), X(recipient=PARTNERSHIP.key))),
-    ("DISTRIBUTION_ALREADY_SERVED", lambda: apply(
-        apply(_issued(), Step.SERVED, None, _at(4), X(recipient=A.key)),
-        Step.SERVED, None, _at(7), X(recipient=A.key))),
-    ("DISTRIBUTION_NOT_SERVED", lambda: apply(
-        _issued(), Step.OBJECTED, BEIJING, _at(5), X(recipient=B.key, disputes=(Dispute("c1", 1),)))),
-    ("DISTRIBUTION_OBJECTION_TOO_LATE", lambda: apply(
-        _served(), Step.OBJECTED, BEIJING, datetime(2024, 3, 21, tzinfo=CHINA),
-        X(recipient=B.key, disputes=(Dispute("c1", 1),)))),
-    ("DISTRIBUTION_ALREADY_RESPONDED", lambda: apply(
-        _objected(), Step.OBJECTED, BEIJING, _at(11), X(recipient=B.key, disputes=(Dispute("c1", 1),)))),
+    (
+        "DISTRIBUTION_DETAIL_MISSING",
+        lambda: apply(_with_claims(), Step.PLAN_ISSUED, PRESIDING, _at(4)),
+    ),
+    (
+        "DISTRIBUTION_WRONG_COURT",
+        lambda: apply(
+            _opened(), Step.CLAIM_FILED, BEIJING, _at(2), X(claim=_claim("x", 1, court=SHENZHEN))
+        ),
+    ),
+    (
+        "DISTRIBUTION_NOT_PRESIDING",
+        lambda: apply(_with_claims(), Step.PLAN_ISSUED, BEIJING, _at(4), X(proceeds=1)),
+    ),
+    (
+        "DISTRIBUTION_NOT_PRESIDING",
+        lambda: apply(
+            apply(
+                _opened(), Step.CLAIM_FILED, BEIJING, _at(2), X(claim=_claim("x", 1, court=BEIJING))
+            ),
+            Step.CLAIM_ADMITTED,
+            BEIJING,
+            _at(3),
+            X(claim_id="x"),
+        ),
+    ),
+    (
+        "DISTRIBUTION_ILLEGAL_TRANSITION",
+        lambda: apply(_with_claims(), Step.PAID_OUT, PRESIDING, _at(5)),
+    ),
+    (
+        "DISTRIBUTION_CLAIM_UNKNOWN",
+        lambda: apply(_with_claims(), Step.CLAIM_REJECTED, PRESIDING, _at(5), X(claim_id="nope")),
+    ),
+    (
+        "DISTRIBUTION_CLAIM_ALREADY_DECIDED",
+        lambda: apply(_with_claims(), Step.CLAIM_REJECTED, PRESIDING, _at(5), X(claim_id="c1")),
+    ),
+    (
+        "DISTRIBUTION_CLAIMS_PENDING",
+        lambda: apply(
+            apply(
+                _with_claims(),
+                Step.CLAIM_FILED,
+                BEIJING,
+                _at(3),
+                X(claim=_claim("c9", 5, party=B, court=BEIJING)),
+            ),
+            Step.PLAN_ISSUED,
+            PRESIDING,
+            _at(4),
+            X(proceeds=1),
+        ),
+    ),
+    (
+        "DISTRIBUTION_NO_CLAIMS",
+        lambda: apply(
+            apply(
+                apply(_opened(), Step.CLAIM_FILED, PRESIDING, _at(2), X(claim=_claim("x", 1))),
+                Step.CLAIM_REJECTED,
+                PRESIDING,
+                _at(3),
+                X(claim_id="x"),
+            ),
+            Step.PLAN_ISSUED,
+            PRESIDING,
+            _at(4),
+            X(proceeds=1),
+        ),
+    ),
+    (
+        "DISTRIBUTION_AMOUNT_INVALID",
+        lambda: apply(_with_claims(), Step.PLAN_ISSUED, PRESIDING, _at(4), X(proceeds=-1)),
+    ),
+    (
+        "DISTRIBUTION_NOT_ENTERPRISE",
+        lambda: apply(
+            _with_claims(), Step.ENTERPRISE_ASSESSED, PRESIDING, _at(4), X(bankruptcy_test_met=True)
+        ),
+    ),
+    (
+        "DISTRIBUTION_CONSENT_INVALID",
+        lambda: apply(
+            _enterprise_with_claims(),
+            Step.ENTERPRISE_ASSESSED,
+            PRESIDING,
+            _at(4),
+            X(bankruptcy_test_met=True, consent_by=C.key, bankruptcy_court=DOMICILE),
+        ),
+    ),  # no title
+    (
+        "DISTRIBUTION_WRONG_COURT",
+        lambda: apply(
+            apply(
+                _enterprise_with_claims(),
+                Step.ENTERPRISE_ASSESSED,
+                PRESIDING,
+                _at(4),
+                X(bankruptcy_test_met=True, consent_by=A.key, bankruptcy_court=DOMICILE),
+            ),
+            Step.BANKRUPTCY_ANSWERED,
+            STRANGER,
+            _at(9),
+            X(accepted=True),
+        ),
+    ),
+    (
+        "DISTRIBUTION_NOT_A_RECIPIENT",
+        lambda: apply(_issued(), Step.SERVED, PRESIDING, _at(4), X(recipient=PARTNERSHIP.key)),
+    ),
+    (
+        "DISTRIBUTION_ALREADY_SERVED",
+        lambda: apply(
+            apply(_issued(), Step.SERVED, None, _at(4), X(recipient=A.key)),
+            Step.SERVED,
+            None,
+            _at(7),
+            X(recipient=A.key),
+        ),
+    ),
+    (
+        "DISTRIBUTION_NOT_SERVED",
+        lambda: apply(
+            _issued(),
+            Step.OBJECTED,
+            BEIJING,
+            _at(5),
+            X(recipient=B.key, disputes=(Dispute("c1", 1),)),
+        ),
+    ),
+    (
+        "DISTRIBUTION_OBJECTION_TOO_LATE",
+        lambda: apply(
+            _served(),
+            Step.OBJECTED,
+            BEIJING,
+            datetime(2024, 3, 21, tzinfo=CHINA),
+            X(recipient=B.key, disputes=(Dispute("c1", 1),)),
+        ),
+    ),
+    (
+        "DISTRIBUTION_ALREADY_RESPONDED",
+        lambda: apply(
+            _objected(),
+            Step.OBJECTED,
+            BEIJING,
+            _at(11),
+            X(recipient=B.key, disputes=(Dispute("c1", 1),)),
+        ),
+    ),
     ("DISTRIBUTION_DISPUTE_INVALID", _bad_objection(disputes=())),
     ("DISTRIBUTION_DISPUTE_INVALID", _bad_objection(disputes=(Dispute("c1", 600_001),))),
     ("DISTRIBUTION_CLAIM_UNKNOWN", _bad_objection(disputes=(Dispute("zz", 1),))),
     ("DISTRIBUTION_WRONG_COURT", _bad_objection(recipient=A.key)),  # Beijing speaks for B only
     ("DISTRIBUTION_WINDOW_OPEN", lambda: apply(_served(), Step.WINDOW_CLOSED, None, _at(15))),
-    ("DISTRIBUTION_ILLEGAL_TRANSITION",  # not everyone served yet: no window to close
-     lambda: apply(_issued(), Step.WINDOW_CLOSED, None, _at(30))),
-    ("DISTRIBUTION_NOT_A_RECIPIENT", lambda: apply(  # an objector cannot oppose
-        _opposition_window(), Step.OPPOSED, BEIJING, _at(26), X(recipient=B.key))),
-    ("DISTRIBUTION_OPPOSITION_TOO_LATE", lambda: apply(
-        _opposition_window(), Step.OPPOSED, PRESIDING, datetime(2024, 4, 10, tzinfo=CHINA),
-        X(recipient=A.key))),
-    ("DISTRIBUTION_PLAN_INVALID", lambda: apply(
-        apply(_opposition_window(), Step.WINDOW_CLOSED, None, datetime(2024, 4, 10, tzinfo=CHINA)),
-        Step.PLAN_REVISED, PRESIDING, _at(11, month=4), X(allocated=(("c1", 600_001),)))),
-    ("DISTRIBUTION_PLAN_INVALID", lambda: apply(
-        apply(_opposition_window(), Step.WINDOW_CLOSED, None, datetime(2024, 4, 10, tzinfo=CHINA)),
-        Step.PLAN_REVISED, PRESIDING, _at(11, month=4), X(allocated=(("c1", 330_001),)))),
-    ("DISTRIBUTION_HANDOVER_NOT_PRIORITY", lambda: check_handover_request(T0, _at(1, month=6), False, False)),
-    ("DISTRIBUTION_HANDOVER_AUCTION_PUBLISHED", lambda: check_handover_request(T0, _at(1, month=6), True, True)),
-    ("DISTRIBUTION_HANDOVER_TOO_EARLY", lambda: check_handover_request(T0, _at(30, month=4), False, True)),
-]  # fmt: skip
+    (
+        "DISTRIBUTION_ILLEGAL_TRANSITION",  # not everyone served yet: no window to close
+        lambda: apply(_issued(), Step.WINDOW_CLOSED, None, _at(30)),
+    ),
+    (
+        "DISTRIBUTION_NOT_A_RECIPIENT",
+        lambda: apply(  # an objector cannot oppose
+            _opposition_window(), Step.OPPOSED, BEIJING, _at(26), X(recipient=B.key)
+        ),
+    ),
+    (
+        "DISTRIBUTION_OPPOSITION_TOO_LATE",
+        lambda: apply(
+            _opposition_window(),
+            Step.OPPOSED,
+            PRESIDING,
+            datetime(2024, 4, 10, tzinfo=CHINA),
+            X(recipient=A.key),
+        ),
+    ),
+    (
+        "DISTRIBUTION_PLAN_INVALID",
+        lambda: apply(
+            apply(
+                _opposition_window(), Step.WINDOW_CLOSED, None, datetime(2024, 4, 10, tzinfo=CHINA)
+            ),
+            Step.PLAN_REVISED,
+            PRESIDING,
+            _at(11, month=4),
+            X(allocated=(("c1", 600_001),)),
+        ),
+    ),
+    (
+        "DISTRIBUTION_PLAN_INVALID",
+        lambda: apply(
+            apply(
+                _opposition_window(), Step.WINDOW_CLOSED, None, datetime(2024, 4, 10, tzinfo=CHINA)
+            ),
+            Step.PLAN_REVISED,
+            PRESIDING,
+            _at(11, month=4),
+            X(allocated=(("c1", 330_001),)),
+        ),
+    ),
+    (
+        "DISTRIBUTION_HANDOVER_NOT_PRIORITY",
+        lambda: check_handover_request(T0, _at(1, month=6), False, False),
+    ),
+    (
+        "DISTRIBUTION_HANDOVER_AUCTION_PUBLISHED",
+        lambda: check_handover_request(T0, _at(1, month=6), True, True),
+    ),
+    (
+        "DISTRIBUTION_HANDOVER_TOO_EARLY",
+        lambda: check_handover_request(T0, _at(30, month=4), False, True),
+    ),
+]
 
 
 @pytest.mark.parametrize(("code", "attempt"), REFUSALS)
@@ -564,8 +780,13 @@ def test_refusal_codes(code: str, attempt: Callable[[], object]) -> None:
 
 def test_already_answered_bankruptcy() -> None:
     d = _enterprise_with_claims()
-    d = apply(d, Step.ENTERPRISE_ASSESSED, PRESIDING, _at(4),
-              X(bankruptcy_test_met=True, consent_by=A.key, bankruptcy_court=DOMICILE))  # fmt: skip
+    d = apply(
+        d,
+        Step.ENTERPRISE_ASSESSED,
+        PRESIDING,
+        _at(4),
+        X(bankruptcy_test_met=True, consent_by=A.key, bankruptcy_court=DOMICILE),
+    )
     d = apply(d, Step.BANKRUPTCY_ANSWERED, DOMICILE, _at(9), X(accepted=True))
     with pytest.raises(ValidationError) as info:
         apply(d, Step.BANKRUPTCY_ANSWERED, DOMICILE, _at(10), X(accepted=False))

@@ -29,10 +29,13 @@ KUNSHAN, SUZHOU, XIAN = "320583", "3205", "6101"
 DID = "dist-sdk-1"
 CASE = "(2024)苏0583执1号"
 SECONDS = dp.Periods(
-    objection=timedelta(seconds=30), opposition=timedelta(seconds=30),
-    suit=timedelta(seconds=30), bankruptcy_answer=timedelta(seconds=60),
-    handover_wait=timedelta(seconds=60), handover=timedelta(seconds=30),
-)  # fmt: skip
+    objection=timedelta(seconds=30),
+    opposition=timedelta(seconds=30),
+    suit=timedelta(seconds=30),
+    bankruptcy_answer=timedelta(seconds=60),
+    handover_wait=timedelta(seconds=60),
+    handover=timedelta(seconds=30),
+)
 DEBTOR = {"kind": "PERSON", "name": "王某", "id_number": "320583199303121234"}
 PARTNERSHIP = {"kind": "ORGANISATION", "name": "某合伙企业", "id_number": "91440800MA4UABCD1B"}
 A = {"kind": "PERSON", "name": "张某", "id_number": "11010519491231002X"}
@@ -70,8 +73,18 @@ class Court(DistributionSteps):
 
 
 def test_court_client_has_the_steps() -> None:
-    for name in ("open_distribution", "file_claim", "admit_claim", "reject_claim", "issue_plan",
-                 "object", "oppose", "report_suit", "finalize", "request_handover"):  # fmt: skip
+    for name in (
+        "open_distribution",
+        "file_claim",
+        "admit_claim",
+        "reject_claim",
+        "issue_plan",
+        "object",
+        "oppose",
+        "report_suit",
+        "finalize",
+        "request_handover",
+    ):
         assert callable(getattr(CourtClient, name)), name
     assert CourtClient.object is CourtClient.file_objection
 
@@ -83,38 +96,84 @@ def _refusal(call: Any) -> str | None:
 
 
 BAD: list[tuple[str, Any]] = [
-    ("DISTRIBUTION_ENTERPRISE_DEBTOR", lambda c: c.open_distribution(
-        DID, CASE, PARTNERSHIP, "房产", claim_deadline=date(2024, 5, 1),
-        debtor_form="ENTERPRISE_LEGAL_PERSON", procedure="PARTICIPATION")),
-    ("DISTRIBUTION_DETAIL_MISSING", lambda c: c.open_distribution(
-        DID, CASE, PARTNERSHIP, "房产", claim_deadline=date(2024, 5, 1))),
-    ("DISTRIBUTION_DEBTOR_FORM_MISMATCH", lambda c: c.open_distribution(
-        DID, CASE, DEBTOR, "房产", claim_deadline=date(2024, 5, 1),
-        debtor_form="OTHER_ORGANISATION")),
-    ("RESIDENT_ID_INVALID", lambda c: c.open_distribution(
-        DID, CASE, {**DEBTOR, "id_number": "320583199303121235"}, "房产",
-        claim_deadline=date(2024, 5, 1))),
-    ("DISTRIBUTION_PARTY_NAME_MISSING", lambda c: c.file_claim(
-        DID, "c1", "(2024)陕01执5号", {**A, "name": " "}, "100.00")),
-    ("DISTRIBUTION_TITLE_MISSING", lambda c: c.file_claim(
-        DID, "c1", "(2024)陕01执5号", A, "100.00", has_title=False)),
-    ("DISTRIBUTION_CLAIM_AMOUNT_INVALID", lambda c: c.file_claim(
-        DID, "c1", "(2024)陕01执5号", A, "0")),
-    ("DISTRIBUTION_RANK_INVALID", lambda c: c.file_claim(
-        DID, "c1", "(2024)陕01执5号", BANK, "100.00", claim_class="SECURED", rank=-1)),
-    ("DISTRIBUTION_CLAIM_CLASS_INVALID", lambda c: c.file_claim(
-        DID, "c1", "(2024)陕01执5号", A, "100.00", claim_class="EXECUTION_COSTS")),
+    (
+        "DISTRIBUTION_ENTERPRISE_DEBTOR",
+        lambda c: c.open_distribution(
+            DID,
+            CASE,
+            PARTNERSHIP,
+            "房产",
+            claim_deadline=date(2024, 5, 1),
+            debtor_form="ENTERPRISE_LEGAL_PERSON",
+            procedure="PARTICIPATION",
+        ),
+    ),
+    (
+        "DISTRIBUTION_DETAIL_MISSING",
+        lambda c: c.open_distribution(
+            DID, CASE, PARTNERSHIP, "房产", claim_deadline=date(2024, 5, 1)
+        ),
+    ),
+    (
+        "DISTRIBUTION_DEBTOR_FORM_MISMATCH",
+        lambda c: c.open_distribution(
+            DID,
+            CASE,
+            DEBTOR,
+            "房产",
+            claim_deadline=date(2024, 5, 1),
+            debtor_form="OTHER_ORGANISATION",
+        ),
+    ),
+    (
+        "RESIDENT_ID_INVALID",
+        lambda c: c.open_distribution(
+            DID,
+            CASE,
+            {**DEBTOR, "id_number": "320583199303121235"},
+            "房产",
+            claim_deadline=date(2024, 5, 1),
+        ),
+    ),
+    (
+        "DISTRIBUTION_PARTY_NAME_MISSING",
+        lambda c: c.file_claim(DID, "c1", "(2024)陕01执5号", {**A, "name": " "}, "100.00"),
+    ),
+    (
+        "DISTRIBUTION_TITLE_MISSING",
+        lambda c: c.file_claim(DID, "c1", "(2024)陕01执5号", A, "100.00", has_title=False),
+    ),
+    (
+        "DISTRIBUTION_CLAIM_AMOUNT_INVALID",
+        lambda c: c.file_claim(DID, "c1", "(2024)陕01执5号", A, "0"),
+    ),
+    (
+        "DISTRIBUTION_RANK_INVALID",
+        lambda c: c.file_claim(
+            DID, "c1", "(2024)陕01执5号", BANK, "100.00", claim_class="SECURED", rank=-1
+        ),
+    ),
+    (
+        "DISTRIBUTION_CLAIM_CLASS_INVALID",
+        lambda c: c.file_claim(
+            DID, "c1", "(2024)陕01执5号", A, "100.00", claim_class="EXECUTION_COSTS"
+        ),
+    ),
     ("MONEY_INVALID", lambda c: c.file_claim(DID, "c1", "(2024)陕01执5号", A, "1.005")),
-    ("DISTRIBUTION_DISPUTE_INVALID", lambda c: c.file_objection(
-        DID, "c1", "异议", disputed_amount="0.00")),
+    (
+        "DISTRIBUTION_DISPUTE_INVALID",
+        lambda c: c.file_objection(DID, "c1", "异议", disputed_amount="0.00"),
+    ),
     ("DISTRIBUTION_DETAIL_MISSING", lambda c: c.finalize(DID, after="REVISION")),
     ("DISTRIBUTION_DETAIL_MISSING", lambda c: c.assess_enterprise(DID, True, consent_by=A)),
     ("COURT_UNKNOWN", lambda c: c.assess_enterprise(DID, True, bankruptcy_court="329999")),
-    ("DISTRIBUTION_HANDOVER_TOO_EARLY", lambda c: c.request_handover(
-        DID, "m1", sealed_at=v.now() - timedelta(days=30))),
+    (
+        "DISTRIBUTION_HANDOVER_TOO_EARLY",
+        lambda c: c.request_handover(DID, "m1", sealed_at=v.now() - timedelta(days=30)),
+    ),
     ("DISTRIBUTION_PHASE_INVALID", lambda c: c.serve(DID, A, "APPEAL")),
     ("DISTRIBUTION_DETAIL_MISSING", lambda c: c.reject_claim(DID, "c1", "", "没有执行依据")),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("code", "call"), BAD, ids=[f"{i}-{c}" for i, (c, _) in enumerate(BAD)])
@@ -127,8 +186,9 @@ def test_bad_input_is_refused_before_sending(code: str, call: Any) -> None:
 def test_a_refusal_masks_the_id_numbers() -> None:
     court = Court(KUNSHAN)
     with pytest.raises(ValidationError) as info:
-        court.open_distribution(DID, CASE, {**DEBTOR, "kind": "ORGANISATION"}, "房产",
-                                claim_deadline=date(2024, 5, 1))  # fmt: skip
+        court.open_distribution(
+            DID, CASE, {**DEBTOR, "kind": "ORGANISATION"}, "房产", claim_deadline=date(2024, 5, 1)
+        )
     assert "320583199303121234" not in str(info.value)
 
 
@@ -140,16 +200,23 @@ def test_the_objection_deadline_is_the_last_of_fifteen_days() -> None:
 
 def test_every_step_passes_the_gateway_and_the_schemas() -> None:
     court = Court(KUNSHAN)
-    court.open_distribution(DID, CASE, PARTNERSHIP, "某合伙企业名下房产", claim_deadline=date(2024, 5, 1),
-                            debtor_form="OTHER_ORGANISATION", proceeds="1.00",
-                            sealed_at=v.now())  # fmt: skip
-    court.file_claim(DID, "m1", CASE, BANK, "5000.00", claim_class="SECURED", rank=1,
-                     has_title=False)  # fmt: skip
+    court.open_distribution(
+        DID,
+        CASE,
+        PARTNERSHIP,
+        "某合伙企业名下房产",
+        claim_deadline=date(2024, 5, 1),
+        debtor_form="OTHER_ORGANISATION",
+        proceeds="1.00",
+        sealed_at=v.now(),
+    )
+    court.file_claim(
+        DID, "m1", CASE, BANK, "5000.00", claim_class="SECURED", rank=1, has_title=False
+    )
     court.admit_claim(DID, "m1", "5000.00", claim_class="SECURED")
     court.reject_claim(DID, "m2", "NO_TITLE", "没有执行依据")
     court.end_execution(DID)
-    court.issue_plan(DID, "100.00", costs="1.00",
-                     plan=dp.compute_plan(10000, 100, ()))  # fmt: skip
+    court.issue_plan(DID, "100.00", costs="1.00", plan=dp.compute_plan(10000, 100, ()))
     court.serve(DID, A)
     court.object(DID, "m1", "有争议", disputed_amount="10.00", objector=A)
     court.oppose(DID, B, "反对")
@@ -166,8 +233,10 @@ def test_every_step_passes_the_gateway_and_the_schemas() -> None:
     assert len(sent) == 18
     (claim,) = [p for s, p in court.sent if s == "DistributionClaimFiled"]
     assert (claim["claim_class"], claim["priority_kind"], claim["has_title"]) == (
-        "PRIORITY", "SECURED", False
-    )  # fmt: skip
+        "PRIORITY",
+        "SECURED",
+        False,
+    )
 
 
 def _kept(h: FlowHarness) -> dm.Distribution:
@@ -189,9 +258,15 @@ def _to(court: Court, topic_court: str) -> list[str]:
 def test_the_steps_drive_the_flow_from_opening_to_payout() -> None:
     h = FlowHarness(DistributionFlow(memory_envelope(), SECONDS), start=v.now(), partitions=3)
     kunshan, suzhou, xian = (Court(c, h) for c in (KUNSHAN, SUZHOU, XIAN))
-    kunshan.open_distribution(DID, CASE, DEBTOR, "昆山某房产拍卖价款",
-                              claim_deadline=date(2024, 5, 1), sealed_at=h.now,
-                              enforcement_started_at=h.now)  # the harness's clock  # fmt: skip
+    kunshan.open_distribution(
+        DID,
+        CASE,
+        DEBTOR,
+        "昆山某房产拍卖价款",
+        claim_deadline=date(2024, 5, 1),
+        sealed_at=h.now,
+        enforcement_started_at=h.now,
+    )  # the harness's clock
     suzhou.file_claim(DID, "a1", "(2024)苏05执7号", A, "1000.00")
     assert _to(suzhou, KUNSHAN) == ["DistributionClaimFiled"]
     xian.file_claim(DID, "b1", "(2024)陕01执8号", B, "2000.00")
@@ -205,15 +280,20 @@ def test_the_steps_drive_the_flow_from_opening_to_payout() -> None:
         b"DISTRIBUTION_CLAIM_TOO_LATE"
     ]
     # 1000.00 proceeds, 100.00 costs: 900.00 pro rata 1:2 -> 300.00 and 600.00
-    plan = dp.compute_plan(100000, 10000, [
-        dp.Claim("a1", dp.Party.of("PERSON", A["name"], A["id_number"]), SUZHOU, 100000, h.now),
-        dp.Claim("b1", dp.Party.of("PERSON", B["name"], B["id_number"]), XIAN, 200000, h.now),
-    ])  # fmt: skip
+    plan = dp.compute_plan(
+        100000,
+        10000,
+        [
+            dp.Claim("a1", dp.Party.of("PERSON", A["name"], A["id_number"]), SUZHOU, 100000, h.now),
+            dp.Claim("b1", dp.Party.of("PERSON", B["name"], B["id_number"]), XIAN, 200000, h.now),
+        ],
+    )
     kunshan.issue_plan(DID, "1000.00", costs="100.00", plan=plan)
     (issued,) = [h.decode(o).payload for o in kunshan.outputs if o.topic == "court.6101.inbox"]
     assert {a["claim_id"]: a["allocated"] for a in issued["allocations"]} == {
-        "a1": Decimal("300.00"), "b1": Decimal("600.00")
-    }  # fmt: skip
+        "a1": Decimal("300.00"),
+        "b1": Decimal("600.00"),
+    }
     for who in (A, B, DEBTOR):
         kunshan.serve(DID, who)
     suzhou.object(DID, "b1", "李某的债权已部分清偿", disputed_amount="200.00")
@@ -228,8 +308,11 @@ def test_the_steps_drive_the_flow_from_opening_to_payout() -> None:
     suzhou.report_suit(DID, A)
     out = h.advance(seconds=1)
     assert _kept(h).state is dm.State.IN_SUIT
-    (payable,) = [h.decode(o).payload for o in out if o.topic == "court.320583.inbox"
-                  and h.decode(o).record == NS + "DistributionNotice"]  # fmt: skip
+    (payable,) = [
+        h.decode(o).payload
+        for o in out
+        if o.topic == "court.320583.inbox" and h.decode(o).record == NS + "DistributionNotice"
+    ]
     assert {s["claim_id"]: s["amount"] for s in payable["held"]} == {"b1": Decimal("200.00")}
     kunshan.finalize(DID, after="SUIT", shares={"b1": "500.00"})
     assert "DistributionFinalized" in _to(kunshan, XIAN)
@@ -238,16 +321,26 @@ def test_the_steps_drive_the_flow_from_opening_to_payout() -> None:
     assert _kept(h).plan is not None and _kept(h).plan.surplus == 10000  # type: ignore[union-attr]
 
 
-FOREIGNER = {"kind": "PERSON", "name": "John Smith", "id_number": "E12345678",
-             "id_type": "PASSPORT", "nationality": " usa "}  # fmt: skip
+FOREIGNER = {
+    "kind": "PERSON",
+    "name": "John Smith",
+    "id_number": "E12345678",
+    "id_type": "PASSPORT",
+    "nationality": " usa ",
+}
 
 
 def test_a_creditor_named_by_passport_claims_is_served_and_kept() -> None:
     h = FlowHarness(DistributionFlow(memory_envelope(), SECONDS), start=v.now(), partitions=3)
     kunshan, xian = Court(KUNSHAN, h), Court(XIAN, h)
-    kunshan.open_distribution(DID, CASE, DEBTOR, "昆山某房产拍卖价款",
-                              claim_deadline=date(2024, 5, 1),
-                              enforcement_started_at=h.now)  # fmt: skip
+    kunshan.open_distribution(
+        DID,
+        CASE,
+        DEBTOR,
+        "昆山某房产拍卖价款",
+        claim_deadline=date(2024, 5, 1),
+        enforcement_started_at=h.now,
+    )
     xian.file_claim(DID, "f1", "(2024)陕01执8号", FOREIGNER, "2000.00")
     (_, filed) = xian.sent[-1]
     assert (filed["claimant"]["id_type"], filed["claimant"]["nationality"]) == ("PASSPORT", "USA")

@@ -49,18 +49,39 @@ def _to_suit(h: FlowHarness) -> None:
     plan(h)
     for who in (A, B, CITIZEN):
         serve(h, who, "OBJECTION")
-    send(h, "DistributionObjectionFiled", BEIJING, plan_version=1, claim_id="b1",
-         objecting_court=v.court(BEIJING), filed_at=h.now, reason="b1 的债权有争议",
-         disputed_amount=v.money("1000.00"))  # fmt: skip
+    send(
+        h,
+        "DistributionObjectionFiled",
+        BEIJING,
+        plan_version=1,
+        claim_id="b1",
+        objecting_court=v.court(BEIJING),
+        filed_at=h.now,
+        reason="b1 的债权有争议",
+        disputed_amount=v.money("1000.00"),
+    )
     h.advance(hours=2, minutes=1)
     for who in (B, CITIZEN):
         serve(h, who, "OPPOSITION")
-    send(h, "DistributionOppositionFiled", SHENZHEN, opposing_court=v.court(SHENZHEN),
-         opponent=B, filed_at=h.now, reason="反对")  # fmt: skip
+    send(
+        h,
+        "DistributionOppositionFiled",
+        SHENZHEN,
+        opposing_court=v.court(SHENZHEN),
+        opponent=B,
+        filed_at=h.now,
+        reason="反对",
+    )
     h.advance(hours=2, minutes=1)
     serve(h, A, "SUIT")
-    send(h, "DistributionSuitReported", BEIJING, reporting_court=v.court(BEIJING), plaintiff=A,
-         filed_at=h.now)  # fmt: skip
+    send(
+        h,
+        "DistributionSuitReported",
+        BEIJING,
+        reporting_court=v.court(BEIJING),
+        plaintiff=A,
+        filed_at=h.now,
+    )
     h.advance(hours=2, minutes=1)
 
 
@@ -90,12 +111,15 @@ def test_the_read_model_follows_the_distribution(tmp_path: Path) -> None:
         assert current is not None and current.version == 1
         # 10,000 less 100 of costs, pro rata 6:4 (Art. 508)
         assert [(a.claim_id, a.allocated) for a in current.allocations] == [
-            ("a1", Decimal("5940.00")), ("b1", Decimal("3960.00"))
-        ]  # fmt: skip
+            ("a1", Decimal("5940.00")),
+            ("b1", Decimal("3960.00")),
+        ]
         assert (current.costs_paid, current.surplus) == (Decimal("100.00"), Decimal("0.00"))
         assert [(o.phase, o.court_id) for o in row.objections] == [
-            ("OBJECTION", BEIJING), ("OPPOSITION", SHENZHEN), ("SUIT", BEIJING)
-        ]  # fmt: skip
+            ("OBJECTION", BEIJING),
+            ("OPPOSITION", SHENZHEN),
+            ("SUIT", BEIJING),
+        ]
         assert row.objections[0].disputes == (("b1", Decimal("1000.00")),)
         assert row.deposits == (("b1", Decimal("1000.00")),)
         shown = CliRunner().invoke(
@@ -105,8 +129,14 @@ def test_the_read_model_follows_the_distribution(tmp_path: Path) -> None:
         assert "5,940.00" in shown.output and "1,000.00" in shown.output
         assert "320583199303121234" not in shown.output and "IN_SUIT" in shown.output
         # the judgment upholds the plan: final, nothing held back
-        send(h, "DistributionSuitDecided", PRESIDING, presiding_court=v.court(PRESIDING),
-             shares=[], decided_at=h.now)  # fmt: skip
+        send(
+            h,
+            "DistributionSuitDecided",
+            PRESIDING,
+            presiding_court=v.court(PRESIDING),
+            shares=[],
+            decided_at=h.now,
+        )
         _project(h, projector, seen)
         final = model.distribution(DID)
         assert final is not None and final.state == "FINALIZED" and final.deposits == ()
@@ -115,8 +145,11 @@ def test_the_read_model_follows_the_distribution(tmp_path: Path) -> None:
         views = [o for o in h.outputs if o.topic == VIEW_TOPIC]
         assert not any(model.apply_distribution(h.decode(o).payload, h.now) for o in views)
         # (the claimants' courts are not in the directory, so --court names the presiding one)
-        listed = CliRunner().invoke(app, ["distribution", "list", "--court", PRESIDING,
-                                          "--store", url], env={"COLUMNS": "250"})  # fmt: skip
+        listed = CliRunner().invoke(
+            app,
+            ["distribution", "list", "--court", PRESIDING, "--store", url],
+            env={"COLUMNS": "250"},
+        )
         assert DID in listed.output and "1 distribution" in listed.output
         assert [d.distribution_id for d in model.distributions(court=BEIJING)] == [DID]
     finally:

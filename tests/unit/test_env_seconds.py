@@ -25,9 +25,15 @@ DEFAULT = timedelta(hours=1)
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(None, DEFAULT), ("", DEFAULT), ("  ", DEFAULT), ("12", timedelta(seconds=12)),
-     ("0.5", timedelta(milliseconds=500)), ("1e3", timedelta(seconds=1000))],
-)  # fmt: skip
+    [
+        (None, DEFAULT),
+        ("", DEFAULT),
+        ("  ", DEFAULT),
+        ("12", timedelta(seconds=12)),
+        ("0.5", timedelta(milliseconds=500)),
+        ("1e3", timedelta(seconds=1000)),
+    ],
+)
 def test_a_span_or_the_default(raw: str | None, expected: timedelta) -> None:
     env = {} if raw is None else {"X_SECONDS": raw}
     assert positive_seconds("X_SECONDS", DEFAULT, env=env) == expected

@@ -86,9 +86,19 @@ def test_a_builder_makes_the_records_build_makes() -> None:
 
     envelope = memory_envelope()
     record = "cn.court.bus.restriction.RestrictionNotice"
-    payloads = [{"control_id": f"rc-{i}", "issuing_court": v.court("320583"), "notice": "ACK_OVERDUE",
-                 "agency_id": "rail", "target": "ISSUE", "due_at": datetime(2024, 3, 1, tzinfo=UTC),
-                 "sent_at": datetime(2024, 3, 1, tzinfo=UTC), "detail": "d"} for i in range(3)]  # fmt: skip
+    payloads = [
+        {
+            "control_id": f"rc-{i}",
+            "issuing_court": v.court("320583"),
+            "notice": "ACK_OVERDUE",
+            "agency_id": "rail",
+            "target": "ISSUE",
+            "due_at": datetime(2024, 3, 1, tzinfo=UTC),
+            "sent_at": datetime(2024, 3, 1, tzinfo=UTC),
+            "detail": "d",
+        }
+        for i in range(3)
+    ]
     builder = envelope.builder("court.320583.inbox", record, "bus:restriction")
     made = [builder.build(p) for p in payloads]
     for p, got in zip(payloads, made, strict=True):
@@ -98,14 +108,21 @@ def test_a_builder_makes_the_records_build_makes() -> None:
         assert got.headers == got.event.to_kafka()
         back = EventHeaders.from_kafka(got.headers)
         assert (back.source, back.type, back.subject) == (
-            want.event.source, want.event.type, want.event.subject)  # fmt: skip
+            want.event.source,
+            want.event.type,
+            want.event.subject,
+        )
     assert len({r.event.id for r in made}) == 3
 
 
 @pytest.mark.parametrize(
     ("source", "court"),
-    [("court:6101", "6101"), ("bus:blacklist", None), ("agency:pbccrc", "agency:pbccrc"),
-     ("court:", "court:")],
-)  # fmt: skip
+    [
+        ("court:6101", "6101"),
+        ("bus:blacklist", None),
+        ("agency:pbccrc", "agency:pbccrc"),
+        ("court:", "court:"),
+    ],
+)
 def test_the_sending_court_is_told_from_the_source(source: str, court: str | None) -> None:
     assert sender_court(source) == court

@@ -41,8 +41,9 @@ def test_without_the_variable_nothing_watches(monkeypatch: pytest.MonkeyPatch) -
 def test_a_service_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
     mark = tmp_path / "child"
     env = {**os.environ, "COURTBUS_EXIT_WITH_PARENT": "1", "PYTHONPATH": str(REPO)}
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(mark)], env=env,
-                              stdin=subprocess.PIPE)  # fmt: skip
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, CHILD, str(mark)], env=env, stdin=subprocess.PIPE
+    )
     try:
         ready = Path(f"{mark}.ready")
         wait_until(ready.exists, 30, "the child to start watching")

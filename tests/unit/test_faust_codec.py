@@ -44,19 +44,41 @@ PERSON_ID = "320583199303121234"  # valid checksum; not a real person
 def entry(entry_id: str = "bl-3205-2024-1", status: str = "ACTIVE") -> dict[str, Any]:
     t = datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
     return {
-        "entry_id": entry_id, "status": status,
-        "case_number": {"text": "(2024)苏05执1号", "year": 2024, "court_id": "3205",
-                        "type_code": "执", "sequence": 1},
+        "entry_id": entry_id,
+        "status": status,
+        "case_number": {
+            "text": "(2024)苏05执1号",
+            "year": 2024,
+            "court_id": "3205",
+            "type_code": "执",
+            "sequence": 1,
+        },
         "listing_court": {"court_id": "3205", "designation": "苏05"},
-        "debtor": {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID,
-                   "id_type": None, "nationality": None},
-        "legal_representative": None, "legal_representative_id": None,
-        "ground": "REFUSED_WITH_ABILITY", "serious": False, "period_months": None,
-        "obligation": "支付人民币 1,000.00 元", "performance": "全部未履行",
-        "conduct": "有履行能力而拒不履行", "title_issuer": "江苏省苏州市中级人民法院",
-        "title_number": "(2023)苏05民初1号", "filed_at": t, "listed_at": t,
-        "expires_at": None, "updated_at": t, "delisted_at": None, "reason": None, "version": 1,
-    }  # fmt: skip
+        "debtor": {
+            "kind": "PERSON",
+            "name": "张三",
+            "id_number": PERSON_ID,
+            "id_type": None,
+            "nationality": None,
+        },
+        "legal_representative": None,
+        "legal_representative_id": None,
+        "ground": "REFUSED_WITH_ABILITY",
+        "serious": False,
+        "period_months": None,
+        "obligation": "支付人民币 1,000.00 元",
+        "performance": "全部未履行",
+        "conduct": "有履行能力而拒不履行",
+        "title_issuer": "江苏省苏州市中级人民法院",
+        "title_number": "(2023)苏05民初1号",
+        "filed_at": t,
+        "listed_at": t,
+        "expires_at": None,
+        "updated_at": t,
+        "delisted_at": None,
+        "reason": None,
+        "version": 1,
+    }
 
 
 @pytest.fixture
@@ -100,13 +122,18 @@ def test_decodes_by_the_writer_schema_with_no_reader(
 ) -> None:
     # an agency's projection: another schema, fewer fields, that the repository does not hold
     projected = {
-        "type": "record", "name": "BlacklistFeedEntry", "namespace": "cn.court.agency.nia",
-        "fields": [{"name": "entry_id", "type": "string"},
-                   {"name": "status", "type": {"type": "enum", "name": "Status",
-                                               "symbols": ["ACTIVE", "DELISTED"]}},
-                   {"name": "updated_at", "type": {"type": "long",
-                                                   "logicalType": "timestamp-millis"}}],
-    }  # fmt: skip
+        "type": "record",
+        "name": "BlacklistFeedEntry",
+        "namespace": "cn.court.agency.nia",
+        "fields": [
+            {"name": "entry_id", "type": "string"},
+            {
+                "name": "status",
+                "type": {"type": "enum", "name": "Status", "symbols": ["ACTIVE", "DELISTED"]},
+            },
+            {"name": "updated_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        ],
+    }
     schema_id = registry.register("cn.court.agency.nia.BlacklistFeedEntry", json.dumps(projected))
     value = {"entry_id": "bl-1", "status": "DELISTED", "updated_at": entry()["updated_at"]}
     buf = io.BytesIO()

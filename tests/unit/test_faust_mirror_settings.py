@@ -49,12 +49,17 @@ def test_the_mirror_reads_the_feed_of_an_agency_that_has_one(
 @pytest.mark.parametrize(
     ("agency", "line"),
     [
-        ("nia", "error FEED_NOT_GRANTED: agency nia has no blacklist feed (its feeds: "
-                "restriction (EXIT_BAN)); agencies with a blacklist feed: icbc, pbccrc"),
-        ("pbccrc", "error CLUSTER_UNREACHABLE: cannot reach Kafka at 127.0.0.1:1: "
-                   "connection refused"),
+        (
+            "nia",
+            "error FEED_NOT_GRANTED: agency nia has no blacklist feed (its feeds: "
+            "restriction (EXIT_BAN)); agencies with a blacklist feed: icbc, pbccrc",
+        ),
+        (
+            "pbccrc",
+            "error CLUSTER_UNREACHABLE: cannot reach Kafka at 127.0.0.1:1: connection refused",
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_app_fails_with_one_line_before_faust_starts(
     mirror: ModuleType,
     monkeypatch: pytest.MonkeyPatch,

@@ -32,26 +32,47 @@ VIEW = "blacklist.entries"
 ENTRY = "cn.court.bus.blacklist.BlacklistEntry"
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 PERSON_ID = "320583199303121234"
-ICBC = ("entry_id", "case_number", "listing_court", "debtor", "ground", "period_months",
-        "listed_at", "delisted_at", "reason")  # fmt: skip
+ICBC = (
+    "entry_id",
+    "case_number",
+    "listing_court",
+    "debtor",
+    "ground",
+    "period_months",
+    "listed_at",
+    "delisted_at",
+    "reason",
+)
 
 
-def entry(n: int, *, court: str = "3205", status: str = "ACTIVE",
-          ground: str = "REFUSED_WITH_ABILITY") -> dict[str, Any]:  # fmt: skip
+def entry(
+    n: int, *, court: str = "3205", status: str = "ACTIVE", ground: str = "REFUSED_WITH_ABILITY"
+) -> dict[str, Any]:
     delisted = status == "DELISTED"
     return {
-        "entry_id": f"bl-{n:03d}", "status": status,
-        "case_number": v.case_number(f"(2024)苏05执{n + 1}号"), "listing_court": v.court(court),
-        "debtor": v.debtor("PERSON", "张三", PERSON_ID), "legal_representative": None,
-        "legal_representative_id": None, "ground": ground, "serious": False,
+        "entry_id": f"bl-{n:03d}",
+        "status": status,
+        "case_number": v.case_number(f"(2024)苏05执{n + 1}号"),
+        "listing_court": v.court(court),
+        "debtor": v.debtor("PERSON", "张三", PERSON_ID),
+        "legal_representative": None,
+        "legal_representative_id": None,
+        "ground": ground,
+        "serious": False,
         "period_months": None if ground == "REFUSED_WITH_ABILITY" else 24,
-        "obligation": "支付人民币 1,000.00 元", "performance": "全部未履行",
-        "conduct": "有履行能力而拒不履行", "title_issuer": "江苏省苏州市中级人民法院",
-        "title_number": f"(2023)苏05民初{n + 1}号", "filed_at": T0 - timedelta(days=90),
-        "listed_at": T0, "expires_at": None, "updated_at": T0,
-        "delisted_at": T0 if delisted else None, "reason": "PERFORMED" if delisted else None,
+        "obligation": "支付人民币 1,000.00 元",
+        "performance": "全部未履行",
+        "conduct": "有履行能力而拒不履行",
+        "title_issuer": "江苏省苏州市中级人民法院",
+        "title_number": f"(2023)苏05民初{n + 1}号",
+        "filed_at": T0 - timedelta(days=90),
+        "listed_at": T0,
+        "expires_at": None,
+        "updated_at": T0,
+        "delisted_at": T0 if delisted else None,
+        "reason": "PERFORMED" if delisted else None,
         "version": 2 if delisted else 1,
-    }  # fmt: skip
+    }
 
 
 def harness(directory: Directory | None = None) -> FlowHarness:
@@ -166,7 +187,7 @@ def test_kinds_filter_and_an_agency_not_granted_the_list_gets_nothing() -> None:
         "agency.pbccrc.blacklist",
         "agency.rail.blacklist",
         "group.suzhou.blacklist",
-    }  # fmt: skip  (nia, caac: restriction feeds only)
+    }  #  (nia, caac: restriction feeds only)
     tomb = h.feed_raw(VIEW, b"bl-001", None, [])
     assert {o.topic for o in tomb} == {
         "agency.icbc.blacklist",
@@ -205,8 +226,10 @@ def test_delisting_and_tombstones_reach_where_the_entry_went() -> None:
     tomb = h.feed_raw(VIEW, b"bl-001", None, [])
     assert all(o.value is None and o.key == b"bl-001" for o in tomb)
     assert {o.topic for o in tomb} == {
-        "agency.icbc.blacklist", "agency.pbccrc.blacklist", "group.west-guangdong.blacklist"
-    }  # fmt: skip
+        "agency.icbc.blacklist",
+        "agency.pbccrc.blacklist",
+        "group.west-guangdong.blacklist",
+    }
     assert h.count("routes") == 0
     assert h.feed_raw(VIEW, b"bl-001", None, []) == []  # already gone everywhere
 
@@ -222,9 +245,11 @@ def test_restriction_controls_reach_nia_caac_and_rail_with_exactly_their_fields(
     outs: list[Output] = []
     for payload in (exit_ban(), consumption_ban()):
         built = court.envelope.build(
-            "bus.restriction.events", "cn.court.bus.restriction.RestrictionIssued", payload,
+            "bus.restriction.events",
+            "cn.court.bus.restriction.RestrictionIssued",
+            payload,
             "court:3205",
-        )  # fmt: skip
+        )
         (view,) = court.feed_raw("bus.restriction.events", built.key, built.value, built.headers)
         assert view.topic == "restriction.controls"
         outs += h.feed_raw(view.topic, view.key, view.value, view.headers)
@@ -264,9 +289,11 @@ def test_a_change_a_destination_is_not_given_is_not_sent_there_again() -> None:
 
 def _control_view(court: FlowHarness, payload: dict[str, Any]) -> Output:
     built = court.envelope.build(
-        "bus.restriction.events", "cn.court.bus.restriction.RestrictionIssued", payload,
+        "bus.restriction.events",
+        "cn.court.bus.restriction.RestrictionIssued",
+        payload,
         "court:3205",
-    )  # fmt: skip
+    )
     (view,) = court.feed_raw("bus.restriction.events", built.key, built.value, built.headers)
     assert view.topic == "restriction.controls"
     return view

@@ -27,8 +27,12 @@ def _fields(record: str) -> dict[str, Any]:
 
 def test_the_flows_are_registered_in_their_order() -> None:
     assert [s.name for s in SPECS] == [
-        "delegation", "blacklist", "restriction", "distribution", "casestatus"
-    ]  # fmt: skip
+        "delegation",
+        "blacklist",
+        "restriction",
+        "distribution",
+        "casestatus",
+    ]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
@@ -83,8 +87,9 @@ def test_the_projector_handler_steps_and_cli_group_resolve(spec: FlowSpec) -> No
 
     if spec.projector is not None:
         assert spec.projector.topic in (
-            spec.events_topic, *((spec.view.topic,) if spec.view else ())
-        )  # fmt: skip
+            spec.events_topic,
+            *((spec.view.topic,) if spec.view else ()),
+        )
         assert isinstance(resolve(spec.projector.handler), ViewHandler)
     if spec.steps is not None:
         assert isinstance(resolve(spec.steps), type)

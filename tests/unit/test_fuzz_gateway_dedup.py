@@ -94,8 +94,13 @@ def machine(signed: bool) -> type[RuleBasedStateMachine]:
             super().__init__()
             policy = SignaturePolicy(required=signed)
             keys = KEYS_FILE if signed else None  # a participant with a key must sign
-            flow = GatewayFlow(ENVELOPE, dedup_retention=RETENTION, keys_file=keys,
-                               signatures=policy, retry_window=DEFAULT_RETRY_WINDOW)  # fmt: skip
+            flow = GatewayFlow(
+                ENVELOPE,
+                dedup_retention=RETENTION,
+                keys_file=keys,
+                signatures=policy,
+                retry_window=DEFAULT_RETRY_WINDOW,
+            )
             self.check = flow.gateway.check
             # signed records carry the real time of their building: the clock starts at it
             self.start = datetime.now(UTC) if signed else datetime(2024, 2, 28, 9, tzinfo=UTC)

@@ -198,10 +198,15 @@ def test_the_digest_ignores_header_order_case_and_non_ce_headers() -> None:
 
 def test_the_digest_is_the_stored_format() -> None:
     """Digests are kept in ``seen`` for the dedup retention: what is hashed must not change."""
-    raw = Raw("court.320583.outbox", b"k", b"v", [("ce_id", b"1"), ("CE_Type", b"t"),
-                                                 ("traceparent", b"x")])  # fmt: skip
-    framed = b"".join(len(p).to_bytes(4, "big") + p for p in (b"k", b"v", b"ce_id", b"1",
-                                                               b"ce_type", b"t"))  # fmt: skip
+    raw = Raw(
+        "court.320583.outbox",
+        b"k",
+        b"v",
+        [("ce_id", b"1"), ("CE_Type", b"t"), ("traceparent", b"x")],
+    )
+    framed = b"".join(
+        len(p).to_bytes(4, "big") + p for p in (b"k", b"v", b"ce_id", b"1", b"ce_type", b"t")
+    )
     assert record_digest(raw) == hashlib.sha256(framed).hexdigest()
     no_key = Raw(raw.topic, None, b"v", [])
     assert (
@@ -295,8 +300,9 @@ def test_free_text_may_hold_newlines_and_tabs(harness: FlowHarness) -> None:
 def test_the_path_names_the_array_element(harness: FlowHarness) -> None:
     source, topic, record, payload = FILED
     debtors = [v.debtor("ORGANISATION", "湛江某\u200f贸易有限公司", FIRM_CODE)]
-    raw = build(harness.envelope, {**payload, "debtors": debtors}, topic=topic, source=source,
-                record=record)  # fmt: skip
+    raw = build(
+        harness.envelope, {**payload, "debtors": debtors}, topic=topic, source=source, record=record
+    )
     code, reason = refused(feed(harness, raw))
     assert code == "TEXT_BIDI_CONTROL" and reason.startswith("debtors[0].name holds U+200F")
 
@@ -305,8 +311,13 @@ def test_the_path_names_the_array_element(harness: FlowHarness) -> None:
 
 
 def passport(nationality: str | None = "USA", number: str = "E12345678") -> dict[str, Any]:
-    return {"kind": "PERSON", "name": "John Smith", "id_number": number,
-            "id_type": "PASSPORT", "nationality": nationality}  # fmt: skip
+    return {
+        "kind": "PERSON",
+        "name": "John Smith",
+        "id_number": number,
+        "id_type": "PASSPORT",
+        "nationality": nationality,
+    }
 
 
 def test_a_debtor_named_by_passport_is_forwarded(harness: FlowHarness) -> None:
@@ -363,8 +374,11 @@ def test_text_rules_and_the_normaliser() -> None:
     assert text_ok(normalize_text("e\u0301"))
     payload = {"debtor": {"name": "e\u0301"}, "tags": ["a\r\nb"], "n": 1, "none": None}
     assert normalize_payload(payload) == {
-        "debtor": {"name": "\xe9"}, "tags": ["a\nb"], "n": 1, "none": None,
-    }  # fmt: skip
+        "debtor": {"name": "\xe9"},
+        "tags": ["a\nb"],
+        "n": 1,
+        "none": None,
+    }
 
 
 # -- money on every message type ------------------------------------------------------------
@@ -372,8 +386,9 @@ def test_text_rules_and_the_normaliser() -> None:
 
 def opened(envelope: Envelope, proceeds: Decimal) -> Raw:
     source, topic, record, payload = OPENED
-    return build(envelope, {**payload, "proceeds": proceeds}, topic=topic, source=source,
-                 record=record)  # fmt: skip
+    return build(
+        envelope, {**payload, "proceeds": proceeds}, topic=topic, source=source, record=record
+    )
 
 
 def written_with_money(envelope: Envelope, proceeds: Decimal, precision: int, scale: int) -> Raw:
@@ -430,8 +445,11 @@ def test_bad_money_is_refused_on_a_distribution(
 def test_bad_money_is_refused_in_an_array_element() -> None:
     from courtbus.gateway.rules import check_values
 
-    plan = {"allocations": [{"claim_id": "c1", "admitted": Decimal("5.00"),
-                             "allocated": Decimal("-0.01")}]}  # fmt: skip
+    plan = {
+        "allocations": [
+            {"claim_id": "c1", "admitted": Decimal("5.00"), "allocated": Decimal("-0.01")}
+        ]
+    }
     with pytest.raises(ValidationError) as info:
         check_values(plan)
     assert info.value.code == "MONEY_OUT_OF_RANGE"

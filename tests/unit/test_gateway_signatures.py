@@ -44,8 +44,9 @@ class Bus:
         self.other, other_key = self.issue("court.3205")
         self.keys: tuple[PublicKey, ...] = (court_key, other_key)
         keyfile.write_keys(self.keys_file, self.keys)
-        self.flow = GatewayFlow(memory_envelope(), keys_file=self.keys_file,
-                                signatures=policy or SignaturePolicy())  # fmt: skip
+        self.flow = GatewayFlow(
+            memory_envelope(), keys_file=self.keys_file, signatures=policy or SignaturePolicy()
+        )
         self.harness = FlowHarness(self.flow, start=NOW)
 
     @staticmethod
@@ -89,8 +90,12 @@ def test_a_signed_record_is_forwarded_with_its_signature(bus: Bus) -> None:
 
 
 def _with(raw: Raw, name: str, value: bytes) -> Raw:
-    return Raw(raw.topic, raw.key, raw.value,
-               [(k, v) for k, v in raw.headers if k != name] + [(name, value)])  # fmt: skip
+    return Raw(
+        raw.topic,
+        raw.key,
+        raw.value,
+        [(k, v) for k, v in raw.headers if k != name] + [(name, value)],
+    )
 
 
 def _wrong_key(bus: Bus) -> Raw:
@@ -166,8 +171,9 @@ def test_a_record_signed_too_long_ago_is_stale(bus: Bus) -> None:
 
 
 def test_during_a_rotation_both_keys_pass_after_it_only_the_new(bus: Bus) -> None:
-    keys, new = keyfile.rotate(bus.keys, COURT, NOW - timedelta(minutes=1),
-                               rollover=timedelta(hours=2))  # fmt: skip
+    keys, new = keyfile.rotate(
+        bus.keys, COURT, NOW - timedelta(minutes=1), rollover=timedelta(hours=2)
+    )
     bus.rekey(keys)
     for signer in (bus.court, new):
         assert [o.topic for o in bus.feed(bus.signed(signer))] == ["bus.delegation.events"]
@@ -226,8 +232,10 @@ def test_a_receiver_verifies_an_event_it_read_and_a_service_signed_notice(bus: B
     bus.flow.envelope.signer = gateway
     outputs = bus.feed(_tampered_value(bus))
     notice = next(o for o in outputs if o.topic == "court.320583.inbox")
-    proof = verify_record(Raw(notice.topic, notice.key, notice.value, notice.headers),
-                          KeyRing([*bus.keys, gateway_key]))  # fmt: skip
+    proof = verify_record(
+        Raw(notice.topic, notice.key, notice.value, notice.headers),
+        KeyRing([*bus.keys, gateway_key]),
+    )
     assert proof.owner == "service.gateway"
 
 

@@ -63,14 +63,16 @@ def test_the_example_reproduces_the_packages_own_2026() -> None:
         (year(holidays=[{"from": date(2199, 2, 3), "to": date(2199, 2, 1)}]), "HOLIDAYS_INVALID"),
         (year(workdays=[date(2199, 1, 7)]), "HOLIDAYS_INVALID"),  # a Monday
         (year(source=" "), "HOLIDAYS_SOURCE_MISSING"),
-        ({"schedules": [{k: v for k, v in GOOD["schedules"][0].items() if k != "source"}]},
-         "HOLIDAYS_INVALID"),
+        (
+            {"schedules": [{k: v for k, v in GOOD["schedules"][0].items() if k != "source"}]},
+            "HOLIDAYS_INVALID",
+        ),
         (year(holidays=[date(2198, 12, 31)]), "HOLIDAYS_WRONG_YEAR"),
         (year(workdays=[date(2199, 2, 2)]), "HOLIDAYS_CONFLICT"),  # Saturday, also a holiday
         ({"schedules": GOOD["schedules"] * 2}, "HOLIDAYS_DUPLICATE_YEAR"),
         (GOOD | {"example": True}, "HOLIDAYS_EXAMPLE"),
     ],
-)  # fmt: skip
+)
 def test_each_mistake_has_its_code(raw: dict[str, Any], code: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_holidays(raw, "holidays.yaml")

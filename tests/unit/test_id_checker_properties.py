@@ -82,8 +82,16 @@ def test_a_checker_raises_only_the_bus_error(name: str, text: str, nationality: 
         assert exc.code and exc.code.isupper()  # a stable code, never a bare library error
 
 
-@pytest.mark.parametrize("code", ["9I110000100000000R", "I9110000100000000R", "91110000I0000000OR",
-                                  "9O110000100000000R", "9S110000100000000R"])  # fmt: skip
+@pytest.mark.parametrize(
+    "code",
+    [
+        "9I110000100000000R",
+        "I9110000100000000R",
+        "91110000I0000000OR",
+        "9O110000100000000R",
+        "9S110000100000000R",
+    ],
+)
 def test_a_credit_code_with_a_letter_gb_32100_leaves_out_is_credit_code_invalid(code: str) -> None:
     with pytest.raises(CourtbusError) as raised:
         ids.validate_debtor_id("ORGANISATION", code)
@@ -110,9 +118,15 @@ def test_the_sdk_refuses_a_request_naming_the_credit_code_before_sending() -> No
     with pytest.raises(ValidationError) as raised:
         DebtorIn(**debtor)
     assert raised.value.code == "CREDIT_CODE_INVALID"
-    request = {"case_number": "(2024)苏05执1号", "executing_court": "6104", "matter": "FREEZE",
-               "debtor": debtor, "asset_kind": "DEPOSIT", "amount": "1.00",
-               "freeze_period_days": 30}  # fmt: skip
+    request = {
+        "case_number": "(2024)苏05执1号",
+        "executing_court": "6104",
+        "matter": "FREEZE",
+        "debtor": debtor,
+        "asset_kind": "DEPOSIT",
+        "amount": "1.00",
+        "freeze_period_days": 30,
+    }
     with pytest.raises(ValidationError) as checked:
         check_request(request, court_id="3205", directory=load_directory())
     assert checked.value.code == "CREDIT_CODE_INVALID"

@@ -53,8 +53,9 @@ def _module_level(body: Sequence[ast.stmt]) -> Iterator[ast.Import | ast.ImportF
             yield from _module_level(node.body)
 
 
-def _imported(module: str, is_package: bool, node: ast.Import | ast.ImportFrom,
-              modules: Mapping[str, object]) -> Iterator[str]:  # fmt: skip
+def _imported(
+    module: str, is_package: bool, node: ast.Import | ast.ImportFrom, modules: Mapping[str, object]
+) -> Iterator[str]:
     if isinstance(node, ast.Import):
         yield from (a.name for a in node.names)
         return

@@ -42,10 +42,13 @@ def test_new_rotate_retire(keys: Path) -> None:
     assert (old.not_after - new.not_before).days == 3
     now = datetime.now(UTC)
     assert {k.keyid for k in keyfile.current(keyfile.load_keys(keys), "court.320583", now)} == {
-        old.keyid, new.keyid}  # fmt: skip
+        old.keyid,
+        new.keyid,
+    }
     invoke("keys", "retire", "court.320583", "--keyid", old.keyid)
-    assert [k.keyid for k in keyfile.current(keyfile.load_keys(keys), "court.320583",
-                                             datetime.now(UTC))] == [new.keyid]  # fmt: skip
+    assert [
+        k.keyid for k in keyfile.current(keyfile.load_keys(keys), "court.320583", datetime.now(UTC))
+    ] == [new.keyid]
     assert "court.320583" in invoke("keys", "list")
 
 

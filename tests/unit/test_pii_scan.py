@@ -11,8 +11,11 @@ ID = "320583199303121234"
 def test_it_finds_each_shape_unmasked() -> None:
     text = f"debtor {ID}, legacy 320583930312123, pr ABC123456789012, passport E12345678."
     assert [f.shape for f in scan_text("x", text)] == [
-        "resident ID", "legacy ID", "permanent-residence ID", "passport or permit",
-    ]  # fmt: skip
+        "resident ID",
+        "legacy ID",
+        "permanent-residence ID",
+        "passport or permit",
+    ]
 
 
 def test_the_masked_forms_pass() -> None:

@@ -45,7 +45,11 @@ POLICY = load_policies(WIDER)
 EXAMPLES = load_policies(WIDER, EXAMPLES_PATH)
 LEGAL = dict(SHIPPED.legal_max_freeze_days)
 
-DL, HN, CQ = "dl-housing-fund-freeze-period", "hn-housing-fund-freeze-period", "cq-housing-fund-freeze-period"  # fmt: skip
+DL, HN, CQ = (
+    "dl-housing-fund-freeze-period",
+    "hn-housing-fund-freeze-period",
+    "cq-housing-fund-freeze-period",
+)
 EX_CAP, EX_FREEZE_ONLY = "example-housing-fund-deduction-cap", "example-housing-fund-freeze-only"
 
 
@@ -131,23 +135,56 @@ def test_art_485_maximum_per_asset_kind(asset: str, days: int, why: str) -> None
 
 # (name, source, request, [(rule, code)], what the first violation allows)
 REFUSED = [
-    ("Dalian housing fund over 2 years, from outside", "report:796-798",
-     ask("320583", "2102", "FREEZE", "HOUSING_FUND", days=731), [(DL, "POLICY_FREEZE_TOO_LONG")], "730"),
-    ("Dalian basic court, housing fund over 2 years, from Liaoning", "report:796-798",
-     ask("2101", "210202", "FREEZE", "HOUSING_FUND", days=1095), [(DL, "POLICY_FREEZE_TOO_LONG")], "730"),
-    ("Dalian housing fund over 2 years, from within Dalian", "report:796-798",
-     ask("210202", "2102", "FREEZE", "HOUSING_FUND", days=731), [(DL, "POLICY_FREEZE_TOO_LONG")], "730"),
-    ("Chongqing housing fund over 1 year", "report:796-798",
-     ask("320583", "50", "FREEZE", "HOUSING_FUND", days=366), [(CQ, "POLICY_FREEZE_TOO_LONG")], "365"),
-    ("Hunan housing fund over 3 years: law and rule", "report:796-798; Art. 485",
-     ask("320583", "4301", "FREEZE", "HOUSING_FUND", days=1096),
-     [("law", "POLICY_FREEZE_TOO_LONG"), (HN, "POLICY_FREEZE_TOO_LONG")], "1095"),
-    ("deposit freeze over the legal year", "Art. 485",
-     ask("320583", "6101", "FREEZE", "DEPOSIT", days=400), [("law", "POLICY_FREEZE_TOO_LONG")], "365"),
-    ("freeze without a period", "Art. 485 (a period to check)",
-     ask("320583", "6101", "FREEZE", "DEPOSIT"), [("law", "POLICY_FREEZE_PERIOD_MISSING")],
-     "freeze_period_days"),
-]  # fmt: skip
+    (
+        "Dalian housing fund over 2 years, from outside",
+        "report:796-798",
+        ask("320583", "2102", "FREEZE", "HOUSING_FUND", days=731),
+        [(DL, "POLICY_FREEZE_TOO_LONG")],
+        "730",
+    ),
+    (
+        "Dalian basic court, housing fund over 2 years, from Liaoning",
+        "report:796-798",
+        ask("2101", "210202", "FREEZE", "HOUSING_FUND", days=1095),
+        [(DL, "POLICY_FREEZE_TOO_LONG")],
+        "730",
+    ),
+    (
+        "Dalian housing fund over 2 years, from within Dalian",
+        "report:796-798",
+        ask("210202", "2102", "FREEZE", "HOUSING_FUND", days=731),
+        [(DL, "POLICY_FREEZE_TOO_LONG")],
+        "730",
+    ),
+    (
+        "Chongqing housing fund over 1 year",
+        "report:796-798",
+        ask("320583", "50", "FREEZE", "HOUSING_FUND", days=366),
+        [(CQ, "POLICY_FREEZE_TOO_LONG")],
+        "365",
+    ),
+    (
+        "Hunan housing fund over 3 years: law and rule",
+        "report:796-798; Art. 485",
+        ask("320583", "4301", "FREEZE", "HOUSING_FUND", days=1096),
+        [("law", "POLICY_FREEZE_TOO_LONG"), (HN, "POLICY_FREEZE_TOO_LONG")],
+        "1095",
+    ),
+    (
+        "deposit freeze over the legal year",
+        "Art. 485",
+        ask("320583", "6101", "FREEZE", "DEPOSIT", days=400),
+        [("law", "POLICY_FREEZE_TOO_LONG")],
+        "365",
+    ),
+    (
+        "freeze without a period",
+        "Art. 485 (a period to check)",
+        ask("320583", "6101", "FREEZE", "DEPOSIT"),
+        [("law", "POLICY_FREEZE_PERIOD_MISSING")],
+        "freeze_period_days",
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -170,27 +207,58 @@ def test_refused(
 
 # (name, source or why nothing refuses it, request)
 ALLOWED = [
-    ("Dalian housing fund for 2 years", "report:796-798",
-     ask("320583", "2102", "FREEZE", "HOUSING_FUND", days=730)),
-    ("Dalian deposit for a year: the rule is for housing funds", "report:796-798",
-     ask("320583", "2102", "FREEZE", "DEPOSIT", days=365)),
-    ("Shenyang housing fund for 3 years: Liaoning outside Dalian", "report:796-798; Art. 485",
-     ask("320583", "2101", "FREEZE", "HOUSING_FUND", days=1095)),
-    ("Hunan housing fund for 3 years", "report:796-798",
-     ask("320583", "4301", "FREEZE", "HOUSING_FUND", days=1095)),
-    ("Chongqing housing fund for 1 year", "report:796-798",
-     ask("320583", "50", "FREEZE", "HOUSING_FUND", days=365)),
-    ("Chongqing immovable for 3 years", "Art. 485; report:244-248 restricts nothing",
-     ask("320583", "50", "FREEZE", "IMMOVABLE", days=1095)),
-    ("Chongqing deposit for 1 year", "Art. 485", ask("320583", "50", "FREEZE", "DEPOSIT", days=365)),
-    ("deduction in west Guangdong from outside", "report:527-531 sets no ban",
-     ask("320583", "4409", "DEDUCT", "DEPOSIT", amount="1.00")),
-    ("detention by the Shanghai Financial Court", "no source for a ban",
-     ask("320583", "3174", "DETAIN")),
-    ("housing fund deduction in Jiangsu from outside", "report:792-794 names no place",
-     ask("6101", "320583", "DEDUCT", "HOUSING_FUND", amount="1000.00")),
+    (
+        "Dalian housing fund for 2 years",
+        "report:796-798",
+        ask("320583", "2102", "FREEZE", "HOUSING_FUND", days=730),
+    ),
+    (
+        "Dalian deposit for a year: the rule is for housing funds",
+        "report:796-798",
+        ask("320583", "2102", "FREEZE", "DEPOSIT", days=365),
+    ),
+    (
+        "Shenyang housing fund for 3 years: Liaoning outside Dalian",
+        "report:796-798; Art. 485",
+        ask("320583", "2101", "FREEZE", "HOUSING_FUND", days=1095),
+    ),
+    (
+        "Hunan housing fund for 3 years",
+        "report:796-798",
+        ask("320583", "4301", "FREEZE", "HOUSING_FUND", days=1095),
+    ),
+    (
+        "Chongqing housing fund for 1 year",
+        "report:796-798",
+        ask("320583", "50", "FREEZE", "HOUSING_FUND", days=365),
+    ),
+    (
+        "Chongqing immovable for 3 years",
+        "Art. 485; report:244-248 restricts nothing",
+        ask("320583", "50", "FREEZE", "IMMOVABLE", days=1095),
+    ),
+    (
+        "Chongqing deposit for 1 year",
+        "Art. 485",
+        ask("320583", "50", "FREEZE", "DEPOSIT", days=365),
+    ),
+    (
+        "deduction in west Guangdong from outside",
+        "report:527-531 sets no ban",
+        ask("320583", "4409", "DEDUCT", "DEPOSIT", amount="1.00"),
+    ),
+    (
+        "detention by the Shanghai Financial Court",
+        "no source for a ban",
+        ask("320583", "3174", "DETAIN"),
+    ),
+    (
+        "housing fund deduction in Jiangsu from outside",
+        "report:792-794 names no place",
+        ask("6101", "320583", "DEDUCT", "HOUSING_FUND", amount="1000.00"),
+    ),
     ("search anywhere", "nothing restricts it", ask("320583", "50", "SEARCH")),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("name", "source", "request_"), ALLOWED, ids=[a[0] for a in ALLOWED])

@@ -30,9 +30,14 @@ def test_names() -> None:
 
 @pytest.mark.parametrize(
     ("make", "value"),
-    [(court_principal, "32x"), (court_principal, "1"), (agency_principal, "NIA"),
-     (service_principal, "gateway2"), (node_principal, "a")],
-)  # fmt: skip
+    [
+        (court_principal, "32x"),
+        (court_principal, "1"),
+        (agency_principal, "NIA"),
+        (service_principal, "gateway2"),
+        (node_principal, "a"),
+    ],
+)
 def test_malformed_refused(make: object, value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         make(value)  # type: ignore[operator]

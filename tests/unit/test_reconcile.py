@@ -67,8 +67,10 @@ def _decided(step: str, about: str, *, by: str | None, applied: bool = True) -> 
 
 def test_each_step_decided_once() -> None:
     steps = [Seen(EVENTS, 0, 0, "req"), Seen(EVENTS, 0, 1, "rcpt")]
-    decisions = [_decided("DelegationRequested", "req", by="3205"),
-                 _decided("DelegationDelivered", "rcpt", by=None)]  # fmt: skip
+    decisions = [
+        _decided("DelegationRequested", "req", by="3205"),
+        _decided("DelegationDelivered", "rcpt", by=None),
+    ]
     assert decision_ledger(steps, decisions).ok
     assert decision_ledger(steps, decisions[:1]).lost == 1
     assert decision_ledger(steps, [*decisions, decisions[0]]).duplicated == 1
@@ -85,9 +87,10 @@ def test_each_applied_step_reaches_the_other_court_once() -> None:
         _decided("DelegationAccepted", "acc", by="6104"),
         _decided("DelegationCompleted", "bad", by="6104", applied=False),  # refused: nowhere
     ]
-    inboxes = {"6104": [Seen("court.6104.inbox", 0, 0, "req")],
-               "3205": [Seen("court.3205.inbox", 0, 0, "rcpt"),
-                        Seen("court.3205.inbox", 0, 1, "acc")]}  # fmt: skip
+    inboxes = {
+        "6104": [Seen("court.6104.inbox", 0, 0, "req")],
+        "3205": [Seen("court.3205.inbox", 0, 0, "rcpt"), Seen("court.3205.inbox", 0, 1, "acc")],
+    }
     ledger = delivery_ledger(decisions, inboxes)
     assert (ledger.expected, ledger.present, ledger.ok) == (3, 3, True)
     inboxes["3205"].append(Seen("court.3205.inbox", 0, 2, "acc"))

@@ -13,34 +13,92 @@ from courtbus.domain.restriction import Consumption, Kind, Role, Subject, Travel
 from courtbus.errors import ValidationError
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-REP = Subject(Role.LEGAL_REPRESENTATIVE, "李四", "320583199303121234",
-              TravelDocument.HK_MACAU_PERMIT, "C12345678")  # fmt: skip
+REP = Subject(
+    Role.LEGAL_REPRESENTATIVE,
+    "李四",
+    "320583199303121234",
+    TravelDocument.HK_MACAU_PERMIT,
+    "C12345678",
+)
 DEBTOR = Subject(
     Role.DEBTOR, "张三", "320583199303121234", TravelDocument.PASSPORT, "E12345678", "CHN"
 )
 
 REFUSED = [
-    ("an exit ban on an organisation with no named person", Kind.EXIT_BAN, "ORGANISATION", [],
-     "RESTRICTION_NO_PERSON"),
-    ("an organisation named as its own subject", Kind.CONSUMPTION_BAN, "ORGANISATION",
-     [REP, Subject(Role.DEBTOR, "某公司", "91440800MA4UABCD1B")], "RESTRICTION_SUBJECT_INVALID"),
-    ("a person debtor's ban on someone else", Kind.CONSUMPTION_BAN, "PERSON", [REP],
-     "RESTRICTION_SUBJECT_INVALID"),
-    ("an exit ban without a document", Kind.EXIT_BAN, "PERSON",
-     [Subject(Role.DEBTOR, "张三", "320583199303121234")], "RESTRICTION_DOCUMENT_INVALID"),
+    (
+        "an exit ban on an organisation with no named person",
+        Kind.EXIT_BAN,
+        "ORGANISATION",
+        [],
+        "RESTRICTION_NO_PERSON",
+    ),
+    (
+        "an organisation named as its own subject",
+        Kind.CONSUMPTION_BAN,
+        "ORGANISATION",
+        [REP, Subject(Role.DEBTOR, "某公司", "91440800MA4UABCD1B")],
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
+    (
+        "a person debtor's ban on someone else",
+        Kind.CONSUMPTION_BAN,
+        "PERSON",
+        [REP],
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
+    (
+        "an exit ban without a document",
+        Kind.EXIT_BAN,
+        "PERSON",
+        [Subject(Role.DEBTOR, "张三", "320583199303121234")],
+        "RESTRICTION_DOCUMENT_INVALID",
+    ),
     # issue 21, citations 5: 执行程序解释 第二十四条 does not name the 实际控制人
-    ("an exit ban on an organisation's actual controller", Kind.EXIT_BAN, "ORGANISATION",
-     [Subject(Role.ACTUAL_CONTROLLER, "王五", "320583199303121234",
-              TravelDocument.HK_MACAU_PERMIT, "C12345678")], "RESTRICTION_SUBJECT_INVALID"),
-    ("a consumption ban on a legal agent", Kind.CONSUMPTION_BAN, "PERSON",
-     [Subject(Role.LEGAL_AGENT, "王五", "320583199303121234")], "RESTRICTION_SUBJECT_INVALID"),
-    ("an organisation's legal agent", Kind.EXIT_BAN, "ORGANISATION",
-     [Subject(Role.LEGAL_AGENT, "王五", "320583199303121234", TravelDocument.HK_MACAU_PERMIT,
-              "C12345678")], "RESTRICTION_SUBJECT_INVALID"),
-    ("a passport without its state", Kind.EXIT_BAN, "PERSON",
-     [Subject(Role.DEBTOR, "张三", "320583199303121234", TravelDocument.PASSPORT, "E12345678")],
-     "RESTRICTION_DOCUMENT_INVALID"),
-]  # fmt: skip
+    (
+        "an exit ban on an organisation's actual controller",
+        Kind.EXIT_BAN,
+        "ORGANISATION",
+        [
+            Subject(
+                Role.ACTUAL_CONTROLLER,
+                "王五",
+                "320583199303121234",
+                TravelDocument.HK_MACAU_PERMIT,
+                "C12345678",
+            )
+        ],
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
+    (
+        "a consumption ban on a legal agent",
+        Kind.CONSUMPTION_BAN,
+        "PERSON",
+        [Subject(Role.LEGAL_AGENT, "王五", "320583199303121234")],
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
+    (
+        "an organisation's legal agent",
+        Kind.EXIT_BAN,
+        "ORGANISATION",
+        [
+            Subject(
+                Role.LEGAL_AGENT,
+                "王五",
+                "320583199303121234",
+                TravelDocument.HK_MACAU_PERMIT,
+                "C12345678",
+            )
+        ],
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
+    (
+        "a passport without its state",
+        Kind.EXIT_BAN,
+        "PERSON",
+        [Subject(Role.DEBTOR, "张三", "320583199303121234", TravelDocument.PASSPORT, "E12345678")],
+        "RESTRICTION_DOCUMENT_INVALID",
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -66,18 +124,44 @@ def test_allowed_subjects() -> None:
 
 def test_exit_bans_bind_the_persons_of_art_24_and_a_legal_agent() -> None:
     with pytest.raises(ValidationError) as info:
-        rs.check_subjects(Kind.EXIT_BAN, "ORGANISATION", [
-            Subject(Role.ACTUAL_CONTROLLER, "王五", "320583199303121234",
-                    TravelDocument.HK_MACAU_PERMIT, "C12345678")])  # fmt: skip
+        rs.check_subjects(
+            Kind.EXIT_BAN,
+            "ORGANISATION",
+            [
+                Subject(
+                    Role.ACTUAL_CONTROLLER,
+                    "王五",
+                    "320583199303121234",
+                    TravelDocument.HK_MACAU_PERMIT,
+                    "C12345678",
+                )
+            ],
+        )
     assert "第二十四条" in info.value.reason and "ACTUAL_CONTROLLER" in info.value.reason
     for role in (Role.PRINCIPAL, Role.RESPONSIBLE_PERSON):
-        rs.check_subjects(Kind.EXIT_BAN, "ORGANISATION", [
-            Subject(role, "王五", "320583199303121234", TravelDocument.HK_MACAU_PERMIT,
-                    "C12345678")])  # fmt: skip
+        rs.check_subjects(
+            Kind.EXIT_BAN,
+            "ORGANISATION",
+            [
+                Subject(
+                    role, "王五", "320583199303121234", TravelDocument.HK_MACAU_PERMIT, "C12345678"
+                )
+            ],
+        )
     # the 法定代理人 of a debtor without full capacity (第二十四条第二款)
-    rs.check_subjects(Kind.EXIT_BAN, "PERSON", [
-        Subject(Role.LEGAL_AGENT, "王五", "320583199303121234", TravelDocument.HK_MACAU_PERMIT,
-                "C12345678")])  # fmt: skip
+    rs.check_subjects(
+        Kind.EXIT_BAN,
+        "PERSON",
+        [
+            Subject(
+                Role.LEGAL_AGENT,
+                "王五",
+                "320583199303121234",
+                TravelDocument.HK_MACAU_PERMIT,
+                "C12345678",
+            )
+        ],
+    )
 
 
 def test_the_organisation_refusal_cites_article_3() -> None:
@@ -142,8 +226,12 @@ def test_a_rejection_excuses_only_its_step_and_a_later_ack_counts() -> None:
 
 
 def test_which_agencies_a_control_concerns() -> None:
-    granted = {"nia": frozenset({"EXIT_BAN"}), "caac": frozenset({"CONSUMPTION_BAN"}),
-               "rail": frozenset({"CONSUMPTION_BAN"}), "hotels": frozenset()}  # fmt: skip
+    granted = {
+        "nia": frozenset({"EXIT_BAN"}),
+        "caac": frozenset({"CONSUMPTION_BAN"}),
+        "rail": frozenset({"CONSUMPTION_BAN"}),
+        "hotels": frozenset(),
+    }
     every = frozenset(Consumption)
     assert rs.agencies_for(Kind.EXIT_BAN, granted, frozenset()) == {"nia", "hotels"}
     assert rs.agencies_for(Kind.CONSUMPTION_BAN, granted, every) == {"caac", "rail", "hotels"}

@@ -55,9 +55,15 @@ def test_a_control_its_answers_exemption_and_interception(tmp_path: Path) -> Non
     views += view(h, issue(h, consumption_ban()))
     views += view(h, ack(h, "rc-1", "nia", ref="NIA-7"))
     views += view(h, exemption(h, "rc-2"))
-    report = {"control_id": "rc-1", "agency_id": "nia", "intercepted_at": h.now,
-              "channel": "BORDER_PORT", "location": "罗湖口岸", "description": None,
-              "outcome": "PREVENTED"}  # fmt: skip
+    report = {
+        "control_id": "rc-1",
+        "agency_id": "nia",
+        "intercepted_at": h.now,
+        "channel": "BORDER_PORT",
+        "location": "罗湖口岸",
+        "description": None,
+        "outcome": "PREVENTED",
+    }
     views += view(h, send(h, "InterceptionReported", report, "agency:nia"))
     m = model(tmp_path)
     try:
@@ -67,21 +73,26 @@ def test_a_control_its_answers_exemption_and_interception(tmp_path: Path) -> Non
         exit_row = m.restriction("rc-1")
         assert exit_row is not None
         assert (exit_row.kind, exit_row.status, exit_row.role) == (
-            "EXIT_BAN", "ACTIVE", "LEGAL_REPRESENTATIVE"
-        )  # fmt: skip
+            "EXIT_BAN",
+            "ACTIVE",
+            "LEGAL_REPRESENTATIVE",
+        )
         assert (exit_row.person_id, exit_row.document_number) == (REP_ID, "C12345678")
         assert [(a.agency_id, a.target, a.state, a.reference) for a in exit_row.acks] == [
             ("nia", "ISSUE", "ACKNOWLEDGED", "NIA-7")
         ]
         (stopped,) = exit_row.interceptions
         assert (stopped.agency_id, stopped.location, stopped.outcome) == (
-            "nia", "罗湖口岸", "PREVENTED"
-        )  # fmt: skip
+            "nia",
+            "罗湖口岸",
+            "PREVENTED",
+        )
         ban = m.restriction("rc-2")
         assert ban is not None and ban.kind == "CONSUMPTION_BAN"
         assert {(a.agency_id, a.state) for a in ban.acks} == {
-            ("caac", "PENDING"), ("rail", "PENDING")
-        }  # fmt: skip
+            ("caac", "PENDING"),
+            ("rail", "PENDING"),
+        }
         (granted,) = ban.exemptions
         assert (granted.exemption_id, granted.kinds) == ("ex-1", ("HIGH_SPEED_RAIL",))
         assert [r.control_id for r in m.restrictions(court="3205", kind="EXIT_BAN")] == ["rc-1"]
@@ -107,8 +118,9 @@ def test_the_projector_keeps_a_lifted_control_after_the_views_tombstone(tmp_path
         assert row is not None and (row.status, row.lift_reason) == ("LIFTED", "PERFORMED")
         assert row.version == h.decode(lifted[0]).payload["version"]
         assert {(a.target, a.state) for a in row.acks} == {
-            ("ISSUE", "PENDING"), ("LIFT", "PENDING")
-        }  # fmt: skip
+            ("ISSUE", "PENDING"),
+            ("LIFT", "PENDING"),
+        }
         assert [r.control_id for r in m.restrictions(status="LIFTED")] == ["rc-1"]
         assert m.restrictions(status="ACTIVE") == []
     finally:
@@ -117,11 +129,22 @@ def test_the_projector_keeps_a_lifted_control_after_the_views_tombstone(tmp_path
 
 def test_a_watchdog_alert_is_kept_once_with_ids_masked(tmp_path: Path) -> None:
     h = harness()
-    item = {"item_id": "restriction:rc-1", "kind": "RESTRICTION",
-            "label": f"EXIT_BAN 李四 {PERSON_ID}", "court_id": "3205", "since": h.now,
-            "due_at": h.now, "id_number": PERSON_ID}  # fmt: skip
-    alert = {"case_number": {"text": "(2024)苏05执100号"}, "court": {"court_id": "3205"},
-             "alert_number": 2, "items": [item], "sent_at": h.now}  # fmt: skip
+    item = {
+        "item_id": "restriction:rc-1",
+        "kind": "RESTRICTION",
+        "label": f"EXIT_BAN 李四 {PERSON_ID}",
+        "court_id": "3205",
+        "since": h.now,
+        "due_at": h.now,
+        "id_number": PERSON_ID,
+    }
+    alert = {
+        "case_number": {"text": "(2024)苏05执100号"},
+        "court": {"court_id": "3205"},
+        "alert_number": 2,
+        "items": [item],
+        "sent_at": h.now,
+    }
     m = model(tmp_path)
     try:
         assert m.apply_watchdog_alert("wd-1", alert)

@@ -36,9 +36,15 @@ def store(tmp_path: Path) -> str:
     views += view(h, issue(h, exit_ban()))
     views += view(h, issue(h, consumption_ban()))
     views += view(h, ack(h, "rc-1", "nia", ref="NIA-7"))
-    report = {"control_id": "rc-1", "agency_id": "nia", "intercepted_at": h.now,
-              "channel": "BORDER_PORT", "location": "罗湖口岸", "description": None,
-              "outcome": "PREVENTED"}  # fmt: skip
+    report = {
+        "control_id": "rc-1",
+        "agency_id": "nia",
+        "intercepted_at": h.now,
+        "channel": "BORDER_PORT",
+        "location": "罗湖口岸",
+        "description": None,
+        "outcome": "PREVENTED",
+    }
     views += view(h, send(h, "InterceptionReported", report, "agency:nia"))
     views += view(h, lift(h, "rc-2"))
     url = f"sqlite:///{tmp_path / 'read.db'}"
@@ -46,10 +52,21 @@ def store(tmp_path: Path) -> str:
     model.migrate()
     for payload in views:
         model.apply_restriction_control(payload)
-    item = {"item_id": "restriction:rc-1", "kind": "RESTRICTION", "label": "EXIT_BAN",
-            "court_id": "3205", "since": h.now, "due_at": h.now}  # fmt: skip
-    alert = {"case_number": {"text": "(2024)苏05执100号"}, "court": {"court_id": "3205"},
-             "alert_number": 1, "items": [item], "sent_at": h.now}  # fmt: skip
+    item = {
+        "item_id": "restriction:rc-1",
+        "kind": "RESTRICTION",
+        "label": "EXIT_BAN",
+        "court_id": "3205",
+        "since": h.now,
+        "due_at": h.now,
+    }
+    alert = {
+        "case_number": {"text": "(2024)苏05执100号"},
+        "court": {"court_id": "3205"},
+        "alert_number": 1,
+        "items": [item],
+        "sent_at": h.now,
+    }
     model.apply_watchdog_alert("wd-1", alert)
     model.close()
     return url

@@ -48,9 +48,12 @@ class Answering(Blocking):
 
 def _producer(stand_in: Blocking, timeout_ms: int = 1000) -> TransactionalProducer:
     producer = TransactionalProducer(
-        {"bootstrap.servers": "127.0.0.1:1"}, transactional_id="t-hang",
-        transaction_timeout_ms=timeout_ms, linger_ms=0, max_request_bytes=1_000_000,
-    )  # fmt: skip
+        {"bootstrap.servers": "127.0.0.1:1"},
+        transactional_id="t-hang",
+        transaction_timeout_ms=timeout_ms,
+        linger_ms=0,
+        max_request_bytes=1_000_000,
+    )
     producer._producer = stand_in  # type: ignore[assignment]  # the stand-in
     return producer
 

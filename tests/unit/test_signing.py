@@ -57,8 +57,9 @@ def headers(**change: str | None) -> list[tuple[str, bytes]]:
 VALUE = b"\x00\x00\x00\x00\x07avro body"
 
 
-def keyed(owner: str, start: datetime = T0 - timedelta(days=1), end: datetime | None = None
-          ) -> tuple[Signer, PublicKey]:  # fmt: skip
+def keyed(
+    owner: str, start: datetime = T0 - timedelta(days=1), end: datetime | None = None
+) -> tuple[Signer, PublicKey]:
     signer = generate(owner)
     return signer, keyfile.public_of(signer, start, None if end is None else end - start)
 
@@ -73,8 +74,9 @@ def ring(court: tuple[Signer, PublicKey]) -> KeyRing:
     return KeyRing([court[1], keyed(OTHER)[1]])
 
 
-def signed(signer: Signer, hdrs: list[tuple[str, bytes]] | None = None,
-           value: bytes = VALUE) -> list[tuple[str, bytes]]:  # fmt: skip
+def signed(
+    signer: Signer, hdrs: list[tuple[str, bytes]] | None = None, value: bytes = VALUE
+) -> list[tuple[str, bytes]]:
     return signer(hdrs if hdrs is not None else headers(), value)
 
 
@@ -140,16 +142,31 @@ def test_malformed(material: bytes, ring: KeyRing) -> None:
         {"core": base64.b64encode(b"x" * 31).decode()},
         {"core": base64.b64encode(b"x" * 32).decode(), "signedextattrs": ["a"]},
         {"core": base64.b64encode(b"x" * 32).decode(), "ext": base64.b64encode(b"y" * 32).decode()},
-        {"core": base64.b64encode(b"x" * 32).decode(), "ext": base64.b64encode(b"y" * 32).decode(),
-         "signedextattrs": ["exta", "exta"]},
-        {"core": base64.b64encode(b"x" * 32).decode(), "ext": base64.b64encode(b"y" * 32).decode(),
-         "signedextattrs": ["exta", "id"]},
-        {"core": base64.b64encode(b"x" * 32).decode(), "ext": base64.b64encode(b"y" * 32).decode(),
-         "signedextattrs": ["dssematerial"]},
+        {
+            "core": base64.b64encode(b"x" * 32).decode(),
+            "ext": base64.b64encode(b"y" * 32).decode(),
+            "signedextattrs": ["exta", "exta"],
+        },
+        {
+            "core": base64.b64encode(b"x" * 32).decode(),
+            "ext": base64.b64encode(b"y" * 32).decode(),
+            "signedextattrs": ["exta", "id"],
+        },
+        {
+            "core": base64.b64encode(b"x" * 32).decode(),
+            "ext": base64.b64encode(b"y" * 32).decode(),
+            "signedextattrs": ["dssematerial"],
+        },
     ],
-    ids=["short-core", "names-without-ext", "ext-without-names", "8a-repeated", "8b-core-name",
-         "8c-dssematerial"],
-)  # fmt: skip
+    ids=[
+        "short-core",
+        "names-without-ext",
+        "ext-without-names",
+        "8a-repeated",
+        "8b-core-name",
+        "8c-dssematerial",
+    ],
+)
 def test_malformed_material_as_the_extension_case_8_lists(
     body: dict[str, object], court: tuple[Signer, PublicKey], ring: KeyRing
 ) -> None:
@@ -277,7 +294,8 @@ def test_a_record_signed_too_long_ago_or_in_the_future_is_stale(
     day = timedelta(hours=24)
     assert verify(hdrs, VALUE, ring, now=T0 + timedelta(hours=23), max_age=day)
     assert code_of(hdrs, VALUE, ring, now=T0 + timedelta(hours=25), max_age=day) == (
-        "SIGNATURE_STALE")  # fmt: skip
+        "SIGNATURE_STALE"
+    )
     assert code_of(hdrs, VALUE, ring, now=T0 - timedelta(minutes=6)) == "SIGNATURE_STALE"
 
 
@@ -318,8 +336,10 @@ def test_keys_file_round_trip_and_problems(tmp_path: Path) -> None:
     keyfile.write_keys(path, keys)
     assert set(keyfile.load_keys(path)) == set(keys)
     assert keyfile.load_keys(tmp_path / "absent.yaml") == ()
-    path.write_text("keys:\n- owner: court.320583\n  keyid: court.320583:00\n"
-                    "  public_key: AAAA\n  not_before: 2026-12-07\n")  # fmt: skip
+    path.write_text(
+        "keys:\n- owner: court.320583\n  keyid: court.320583:00\n"
+        "  public_key: AAAA\n  not_before: 2026-12-07\n"
+    )
     with pytest.raises(ConfigError) as info:
         keyfile.load_keys(path)
     assert info.value.code == "KEYS_INVALID"
@@ -372,7 +392,8 @@ _WALKTHROUGH_SIG = (
 def test_pae_is_dsse_v1() -> None:
     # the DSSE protocol's own example
     assert pae(b"http://example.com/HelloWorld", b"hello world") == (
-        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world")  # fmt: skip
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    )
 
 
 def test_the_extension_walkthrough_signature_verifies_over_our_pae_and_ext_digest() -> None:

@@ -36,8 +36,11 @@ def test_missing_java_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": _path_without(tmp_path), "JAVA_HOME": ""}
     proc = subprocess.run(
         [sys.executable, "-m", "courtbus", "stack", "up", "--home", str(tmp_path / "s")],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         "error STACK_TOOL_MISSING: `java` not found on PATH: "
@@ -154,10 +157,20 @@ def test_recorded_settings_fill_only_what_is_not_given(tmp_path: Path) -> None:
 
 def test_an_older_record_takes_the_registry_port_from_the_running_state(tmp_path: Path) -> None:
     _made_with(tmp_path, port_base=29092)  # cluster.json of before, without registry_port
-    state = StackState(nodes=1, secure=False, bootstrap="127.0.0.1:29092",
-                       registry_url="http://127.0.0.1:28333/apis/ccompat/v7", cluster_id="c",
-                       admin_password=None, brokers=[], registry=None)  # fmt: skip
+    state = StackState(
+        nodes=1,
+        secure=False,
+        bootstrap="127.0.0.1:29092",
+        registry_url="http://127.0.0.1:28333/apis/ccompat/v7",
+        cluster_id="c",
+        admin_password=None,
+        brokers=[],
+        registry=None,
+    )
     (tmp_path / "state.json").write_text(state.to_json())
     assert recorded_settings(tmp_path) == {
-        "nodes": 1, "secure": False, "port_base": 29092, "registry_port": 28333
-    }  # fmt: skip
+        "nodes": 1,
+        "secure": False,
+        "port_base": 29092,
+        "registry_port": 28333,
+    }

@@ -168,9 +168,14 @@ def test_store_never_imports_the_state_machine() -> None:
             for name in names:
                 assert not name.startswith("courtbus.domain.delegation"), (path, name)
     loaded = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, courtbus.store.readmodel; "
-         "print('courtbus.domain.delegation' in sys.modules)"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, courtbus.store.readmodel; "
+            "print('courtbus.domain.delegation' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert loaded.stdout.strip() == "False"

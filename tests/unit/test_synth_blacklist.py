@@ -80,8 +80,11 @@ def test_case_numbers_parse_and_name_the_listing_court(entries: list[dict]) -> N
         case = e["case_number"]
         parsed = CaseNumber.parse(case["text"])
         assert (parsed.year, parsed.court_id, parsed.type_code, parsed.sequence) == (
-            case["year"], case["court_id"], case["type_code"], case["sequence"],
-        )  # fmt: skip
+            case["year"],
+            case["court_id"],
+            case["type_code"],
+            case["sequence"],
+        )
         assert parsed.court_id[:2] in BY_CODE
         assert e["listing_court"] == {
             "court_id": parsed.court_id,
@@ -127,14 +130,20 @@ def test_listings_pass_the_listing_rules(listings: list[dict]) -> None:
     for p in listings:
         bl.check_listing(
             bl.Listing(
-                debtor_kind=p["debtor"]["kind"], debtor_id=p["debtor"]["id_number"],
-                ground=bl.Ground(p["ground"]), serious=p["serious"],
-                period_months=p["period_months"], listed_at=p["listed_at"],
-                legal_representative=p["legal_representative"], performance=p["performance"],
-                conduct=p["conduct"], title_issuer=p["title_issuer"],
-                title_number=p["title_number"], filed_at=p["filed_at"],
+                debtor_kind=p["debtor"]["kind"],
+                debtor_id=p["debtor"]["id_number"],
+                ground=bl.Ground(p["ground"]),
+                serious=p["serious"],
+                period_months=p["period_months"],
+                listed_at=p["listed_at"],
+                legal_representative=p["legal_representative"],
+                performance=p["performance"],
+                conduct=p["conduct"],
+                title_issuer=p["title_issuer"],
+                title_number=p["title_number"],
+                filed_at=p["filed_at"],
             )
-        )  # fmt: skip
+        )
         if p["applicant"] is not None:
             applicant = p["applicant"]
             assert validate_debtor_id(applicant["kind"], applicant["id_number"], strict=True)

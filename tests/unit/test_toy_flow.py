@@ -52,12 +52,27 @@ TOY = FlowSpec(
 )
 _KIND = {"type": "enum", "name": "ToyKind", "symbols": ["RED", "BLUE"]}
 SCHEMAS: dict[str, Any] = {
-    f"{NS}.ToyOpened": {"type": "record", "name": "ToyOpened", "namespace": NS, "fields": [
-        {"name": "toy_id", "type": "string"}, {"name": "court", "type": "cn.court.bus.Court"}]},
-    f"{NS}.ToyThing": {"type": "record", "name": "ToyThing", "namespace": NS, "fields": [
-        {"name": "toy_id", "type": "string"}, {"name": "kind", "type": _KIND},
-        {"name": "court", "type": "cn.court.bus.Court"}, {"name": "note", "type": "string"}]},
-}  # fmt: skip
+    f"{NS}.ToyOpened": {
+        "type": "record",
+        "name": "ToyOpened",
+        "namespace": NS,
+        "fields": [
+            {"name": "toy_id", "type": "string"},
+            {"name": "court", "type": "cn.court.bus.Court"},
+        ],
+    },
+    f"{NS}.ToyThing": {
+        "type": "record",
+        "name": "ToyThing",
+        "namespace": NS,
+        "fields": [
+            {"name": "toy_id", "type": "string"},
+            {"name": "kind", "type": _KIND},
+            {"name": "court", "type": "cn.court.bus.Court"},
+            {"name": "note", "type": "string"},
+        ],
+    },
+}
 
 
 class Recording(ViewHandler):
@@ -168,8 +183,13 @@ def test_the_topic_catalogue_has_the_toys_topics(toy: FlowSpec) -> None:
     catalogue = load_catalogue()
     specs = {s.name: s for s in catalogue.specs(directory(), catalogue.profile("single"))}
     assert specs["bus.toy.events"].configs["retention.ms"] == "-1"
-    for name in (VIEW, "bus.toy.things.changelog", "bus.toy.timers.changelog",
-                 "agency.nia.toy", "group.west-guangdong.toy"):  # fmt: skip
+    for name in (
+        VIEW,
+        "bus.toy.things.changelog",
+        "bus.toy.timers.changelog",
+        "agency.nia.toy",
+        "group.west-guangdong.toy",
+    ):
         assert specs[name].configs["cleanup.policy"] == "compact", name
 
 

@@ -32,26 +32,46 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
     model.apply_dead_letter(dead_letter(2, "HEADER_MISSING", source_topic="court.6101.outbox"))
     model.apply_dead_letter(dead_letter(3, "WIRE_BAD_MAGIC", source_topic="agency.nia.outbox"))
     for i, court in enumerate(("3205", "6101")):
-        model.apply_watchdog_alert(f"wd-{i}", {
-            "case_number": {"text": "(2024)苏05执100号"}, "court": {"court_id": court},
-            "alert_number": 1, "sent_at": T0,
-            "items": [{"item_id": f"restriction:rc-{i}", "kind": "RESTRICTION",
-                       "label": "EXIT_BAN", "court_id": court, "since": T0, "due_at": T0}],
-        })  # fmt: skip
+        model.apply_watchdog_alert(
+            f"wd-{i}",
+            {
+                "case_number": {"text": "(2024)苏05执100号"},
+                "court": {"court_id": court},
+                "alert_number": 1,
+                "sent_at": T0,
+                "items": [
+                    {
+                        "item_id": f"restriction:rc-{i}",
+                        "kind": "RESTRICTION",
+                        "label": "EXIT_BAN",
+                        "court_id": court,
+                        "since": T0,
+                        "due_at": T0,
+                    }
+                ],
+            },
+        )
     model.close()
     path = tmp_path / "tokens.yaml"
-    who = ("coordinator.32", "coordinator.61", "coordinator.spc", "coordinator.group.suzhou",
-           "court.320583")  # fmt: skip
+    who = (
+        "coordinator.32",
+        "coordinator.61",
+        "coordinator.spc",
+        "coordinator.group.suzhou",
+        "court.320583",
+    )
     issued = {p: web_tokens.issue(p, path) for p in who}
-    app = create_app(Connection("127.0.0.1:9", None), web_tokens.TokenStore.load(path),
-                     store_url=url)  # fmt: skip
+    app = create_app(
+        Connection("127.0.0.1:9", None), web_tokens.TokenStore.load(path), store_url=url
+    )
     with TestClient(app) as client:
         yield client, issued
 
 
 def _ids(client: TestClient, token: str, query: str = "") -> list[str]:
-    answer = client.get(f"/v1/coordination/delegations{query}",
-                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    answer = client.get(
+        f"/v1/coordination/delegations{query}", headers={"Authorization": f"Bearer {token}"}
+    )
     assert answer.status_code == 200, answer.text
     return [r["delegation_id"] for r in answer.json()["items"]]
 
@@ -69,16 +89,19 @@ def test_paging_and_the_debtor_id_masked(api: tuple[TestClient, dict[str, str]])
     token = issued["coordinator.spc"]
     assert _ids(client, token, "?limit=2") == ["d-js", "d-gd"]
     assert _ids(client, token, "?limit=2&offset=2") == ["d-sh"]
-    answer = client.get("/v1/coordination/delegations",
-                        headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+    answer = client.get(
+        "/v1/coordination/delegations", headers={"Authorization": f"Bearer {token}"}
+    ).json()
     assert answer["total"] == 3
     assert all("*" in r["debtor_id_masked"] for r in answer["items"])
 
 
 def test_a_court_or_no_token_is_refused(api: tuple[TestClient, dict[str, str]]) -> None:
     client, issued = api
-    answer = client.get("/v1/coordination/delegations",
-                        headers={"Authorization": f"Bearer {issued['court.320583']}"})  # fmt: skip
+    answer = client.get(
+        "/v1/coordination/delegations",
+        headers={"Authorization": f"Bearer {issued['court.320583']}"},
+    )
     assert answer.status_code == 403 and answer.json()["code"] == "NOT_A_COORDINATOR"
     assert client.get("/v1/coordination/delegations").status_code == 401
 

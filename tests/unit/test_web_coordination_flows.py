@@ -25,8 +25,16 @@ from tests.unit.flows import test_restriction_flow as rest
 from tests.unit.test_blacklist_cli import _entry
 from tests.unit.test_distribution_store import _project, _to_suit
 
-WHO = ("coordinator.32", "coordinator.44", "coordinator.11", "coordinator.61",
-       "coordinator.spc", "coordinator.group.suzhou", "court.320583", "coordinator.51")  # fmt: skip
+WHO = (
+    "coordinator.32",
+    "coordinator.44",
+    "coordinator.11",
+    "coordinator.61",
+    "coordinator.spc",
+    "coordinator.group.suzhou",
+    "court.320583",
+    "coordinator.51",
+)
 
 
 def _delegations(model: ReadModel) -> None:
@@ -37,11 +45,18 @@ def _delegations(model: ReadModel) -> None:
     ahead = datetime.now(UTC) + timedelta(days=10)
     req = requested("d-fresh", hours=1)
     got = step("DelegationDelivered", BUS, 2, "d-fresh")
-    for ev in (req, decided(req, "REQUESTED"), got,
-               decided(got, "DELIVERED", start_due=ahead, report_due=ahead)):  # fmt: skip
+    for ev in (
+        req,
+        decided(req, "REQUESTED"),
+        got,
+        decided(got, "DELIVERED", start_due=ahead, report_due=ahead),
+    ):
         model.apply_event(ev)
-    steps = [("DelegationDelivered", BUS), ("DelegationAccepted", EXE),
-             ("DelegationCompleted", EXE)]  # fmt: skip
+    steps = [
+        ("DelegationDelivered", BUS),
+        ("DelegationAccepted", EXE),
+        ("DelegationCompleted", EXE),
+    ]
     for ev in flow(steps, "d-done", start=3):
         model.apply_event(ev)
     req = requested("d-new", hours=9)
@@ -71,8 +86,9 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
     model.close()
     path = tmp_path / "tokens.yaml"
     issued = {p: web_tokens.issue(p, path) for p in WHO}
-    app = create_app(Connection("127.0.0.1:9", None), web_tokens.TokenStore.load(path),
-                     store_url=url)  # fmt: skip
+    app = create_app(
+        Connection("127.0.0.1:9", None), web_tokens.TokenStore.load(path), store_url=url
+    )
     with TestClient(app) as client:
         yield client, issued
 
@@ -107,8 +123,11 @@ def test_one_delegation_with_its_history_or_404(api: tuple[TestClient, dict[str,
     found = _get(client, issued["coordinator.32"], "delegations/d-done")
     assert (found["state"], found["requesting_court"]) == ("COMPLETED", REQ)
     assert [h["record"] for h in found["history"]] == [
-        "DelegationRequested", "DelegationDelivered", "DelegationAccepted", "DelegationCompleted",
-    ]  # fmt: skip
+        "DelegationRequested",
+        "DelegationDelivered",
+        "DelegationAccepted",
+        "DelegationCompleted",
+    ]
     assert _get(client, issued["coordinator.44"], "delegations/d-done", 404)["code"] == "NOT_FOUND"
     assert _get(client, issued["coordinator.32"], "delegations/nope", 404)["code"] == "NOT_FOUND"
 
@@ -122,12 +141,19 @@ def test_listings_by_the_listing_courts_region_ids_masked(
     assert _get(client, issued["coordinator.spc"], "listings")["total"] == 2
     assert _ids(client, issued["coordinator.spc"], "listings?province=44", "entry_id") == ["bl-gd"]
     assert _ids(client, issued["coordinator.group.suzhou"], "listings", "entry_id") == ["bl-js"]
-    shown = client.get("/v1/coordination/listings/bl-js",
-                       headers={"Authorization": f"Bearer {issued['coordinator.32']}"})  # fmt: skip
+    shown = client.get(
+        "/v1/coordination/listings/bl-js",
+        headers={"Authorization": f"Bearer {issued['coordinator.32']}"},
+    )
     assert shown.status_code == 200 and PERSON_ID not in shown.text
     assert shown.json()["debtor_id"] == PERSON_ID[:6] + "*" * 8 + PERSON_ID[14:]
-    assert FIRM_CODE not in client.get("/v1/coordination/listings", headers={
-        "Authorization": f"Bearer {issued['coordinator.spc']}"}).text  # fmt: skip
+    assert (
+        FIRM_CODE
+        not in client.get(
+            "/v1/coordination/listings",
+            headers={"Authorization": f"Bearer {issued['coordinator.spc']}"},
+        ).text
+    )
     assert _get(client, issued["coordinator.32"], "listings/bl-gd", 404)["code"] == "NOT_FOUND"
 
 
@@ -136,8 +162,13 @@ def test_a_court_or_province_outside_the_region_is_403(
 ) -> None:
     client, issued = api
     js = issued["coordinator.32"]
-    for route in ("listings?court=4408", "listings?province=44", "delegations?court=4408",
-                  "restrictions?province=61", "watchdog-alerts?court=4408"):  # fmt: skip
+    for route in (
+        "listings?court=4408",
+        "listings?province=44",
+        "delegations?court=4408",
+        "restrictions?province=61",
+        "watchdog-alerts?court=4408",
+    ):
         assert _get(client, js, route, 403)["code"] == "NOT_IN_REGION", route
     assert _get(client, js, "listings?province=3x", 422)["code"] == "REQUEST_INVALID"
     assert _ids(client, js, "listings?court=320583", "entry_id") == ["bl-js"]
@@ -206,18 +237,26 @@ ROUTES = {  # every coordination route, with a record of the fixture where it ta
 
 def test_every_route_answers_401_403_and_422(api: tuple[TestClient, dict[str, str]]) -> None:
     client, issued = api
-    served = {r.path for r in client.app.routes if getattr(r, "path", "").startswith(  # type: ignore[attr-defined]
-        "/v1/coordination/")}  # fmt: skip
+    served = {
+        r.path
+        for r in client.app.routes
+        if getattr(r, "path", "").startswith(  # type: ignore[attr-defined]
+            "/v1/coordination/"
+        )
+    }
     assert served <= set(ROUTES), f"untested routes: {served - set(ROUTES)}"
     for route in ROUTES.values():
         assert _get(client, issued["coordinator.32"], route)  # a valid call
         answer = client.get(f"/v1/coordination/{route}")
         assert answer.status_code == 401 and answer.json()["code"] == "AUTH_REQUIRED", route
-        answer = client.get(f"/v1/coordination/{route}",
-                            headers={"Authorization": "Bearer not-a-token"})  # fmt: skip
+        answer = client.get(
+            f"/v1/coordination/{route}", headers={"Authorization": "Bearer not-a-token"}
+        )
         assert answer.status_code == 401, route
-        answer = client.get(f"/v1/coordination/{route}",
-                            headers={"Authorization": f"Bearer {issued['court.320583']}"})  # fmt: skip
+        answer = client.get(
+            f"/v1/coordination/{route}",
+            headers={"Authorization": f"Bearer {issued['court.320583']}"},
+        )
         assert answer.json()["code"] == "NOT_A_COORDINATOR", route  # a court is none
         refused = _get(client, issued["coordinator.51"], route, 404 if "/" in route else 200)
         if "/" in route:  # one record of another region: as if it did not exist

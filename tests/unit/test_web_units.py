@@ -34,30 +34,54 @@ def test_a_malformed_tokens_file_is_refused(tmp_path: Path) -> None:
 
 
 SCHEMA = {
-    "type": "record", "name": "t.R",
+    "type": "record",
+    "name": "t.R",
     "fields": [
         {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
         {"name": "day", "type": ["null", {"type": "int", "logicalType": "date"}]},
-        {"name": "amount", "type": ["null", {"type": "bytes", "logicalType": "decimal",
-                                             "precision": 18, "scale": 2}]},
-        {"name": "inner", "type": {"type": "record", "name": "t.I", "fields": [
-            {"name": "kind", "type": {"type": "enum", "name": "t.K", "symbols": ["A", "B"]}}]}},
+        {
+            "name": "amount",
+            "type": [
+                "null",
+                {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 2},
+            ],
+        },
+        {
+            "name": "inner",
+            "type": {
+                "type": "record",
+                "name": "t.I",
+                "fields": [
+                    {"name": "kind", "type": {"type": "enum", "name": "t.K", "symbols": ["A", "B"]}}
+                ],
+            },
+        },
         {"name": "again", "type": ["null", "t.I"]},
         {"name": "items", "type": {"type": "array", "items": "string"}},
     ],
-}  # fmt: skip
+}
 
 
 def test_json_values_become_the_codec_s() -> None:
-    got = from_json(SCHEMA, {
-        "at": "2026-12-07T08:00:00Z", "day": "2026-12-07", "amount": "12.30",
-        "inner": {"kind": "A"}, "again": {"kind": "B"}, "items": ["x"],
-    })  # fmt: skip
+    got = from_json(
+        SCHEMA,
+        {
+            "at": "2026-12-07T08:00:00Z",
+            "day": "2026-12-07",
+            "amount": "12.30",
+            "inner": {"kind": "A"},
+            "again": {"kind": "B"},
+            "items": ["x"],
+        },
+    )
     assert got == {
-        "at": datetime(2026, 12, 7, 8, tzinfo=UTC), "day": date(2026, 12, 7),
-        "amount": Decimal("12.30"), "inner": {"kind": "A"}, "again": {"kind": "B"},
+        "at": datetime(2026, 12, 7, 8, tzinfo=UTC),
+        "day": date(2026, 12, 7),
+        "amount": Decimal("12.30"),
+        "inner": {"kind": "A"},
+        "again": {"kind": "B"},
         "items": ["x"],
-    }  # fmt: skip
+    }
     assert from_json(SCHEMA, {"day": None, "amount": None})["day"] is None
 
 

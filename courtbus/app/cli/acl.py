@@ -54,15 +54,29 @@ def _inputs(directory: Path | None, catalogue: Path | None) -> tuple[Directory, 
 
 
 def _table(title: str, rows: Sequence[tuple[str, Binding]]) -> Table:
-    table = Table("change", "principal", "operation", "resource", "name", "pattern",
-                  "permission", "host", title=title)  # fmt: skip
+    table = Table(
+        "change",
+        "principal",
+        "operation",
+        "resource",
+        "name",
+        "pattern",
+        "permission",
+        "host",
+        title=title,
+    )
     colour = {"add": "green", "remove": "red", "foreign": "yellow"}
     for change, b in rows:
         table.add_row(
-            f"[{colour[change]}]{change}[/{colour[change]}]", b.principal, b.operation.value,
-            b.resource.value, b.name, b.pattern.value.lower(), "allow" if b.allow else "DENY",
+            f"[{colour[change]}]{change}[/{colour[change]}]",
+            b.principal,
+            b.operation.value,
+            b.resource.value,
+            b.name,
+            b.pattern.value.lower(),
+            "allow" if b.allow else "DENY",
             b.host,
-        )  # fmt: skip
+        )
     return table
 
 
@@ -141,11 +155,17 @@ def acl_apply(
     conn, plan = _plan(bootstrap, home, directory, catalogue)
     done = acl_admin.apply(conn, plan)
     if as_json:
-        typer.echo(json.dumps({
-            "added": [_binding_json(b) for b in done.added],
-            "removed": [_binding_json(b) for b in done.removed],
-            "foreign": [_binding_json(b) for b in plan.foreign], "kept": plan.kept,
-        }, indent=2))  # fmt: skip
+        typer.echo(
+            json.dumps(
+                {
+                    "added": [_binding_json(b) for b in done.added],
+                    "removed": [_binding_json(b) for b in done.removed],
+                    "foreign": [_binding_json(b) for b in plan.foreign],
+                    "kept": plan.kept,
+                },
+                indent=2,
+            )
+        )
         return
     changes = [("remove", b) for b in done.removed] + [("add", b) for b in done.added]
     if changes:

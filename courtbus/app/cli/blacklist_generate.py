@@ -147,8 +147,14 @@ def generate(
     _check(count, out_file, topic)
     chosen = listing_courts(courts or [], allow_unknown)
     what = "listings" if listings else "entries"
-    columns = (TextColumn(f"generating {what}"), BarColumn(), MofNCompleteColumn(),
-               _EntryRate(), TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+    columns = (
+        TextColumn(f"generating {what}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _EntryRate(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     started = time.monotonic()
     if topic is None:  # the default: a file
         path = out_file or default_file(seed, listings)
@@ -163,9 +169,15 @@ def generate(
         with Progress(*columns, console=out) as progress:
             task = progress.add_task("produce", total=count)
             written = write_entries(
-                conn, count, topic=topic, seed=seed, start=start, listings=listings,
-                courts=chosen, progress=lambda n: progress.advance(task, n),
-            )  # fmt: skip
+                conn,
+                count,
+                topic=topic,
+                seed=seed,
+                start=start,
+                listings=listings,
+                courts=chosen,
+                progress=lambda n: progress.advance(task, n),
+            )
         where = f"topic {topic}"
     elapsed = max(time.monotonic() - started, 1e-9)
     out.print(

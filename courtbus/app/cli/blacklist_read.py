@@ -90,12 +90,29 @@ def list_(
         rows = model.blacklist_entries(limit=limit, offset=(page - 1) * limit, **filters)
     finally:
         model.close()
-    table = Table(id_column("entry", (r.entry_id for r in rows)), "court", "case", "debtor",
-                  "ID", "ground", "status", "listed", "ends")  # fmt: skip
+    table = Table(
+        id_column("entry", (r.entry_id for r in rows)),
+        "court",
+        "case",
+        "debtor",
+        "ID",
+        "ground",
+        "status",
+        "listed",
+        "ends",
+    )
     for r in rows:
-        table.add_row(r.entry_id, r.listing_court, r.case_number, r.debtor_name,
-                      shown_id(r.debtor_id, show_ids), r.ground, r.status, china_time(r.listed_at),
-                      china_time(r.expires_at) or "履行为止")  # fmt: skip
+        table.add_row(
+            r.entry_id,
+            r.listing_court,
+            r.case_number,
+            r.debtor_name,
+            shown_id(r.debtor_id, show_ids),
+            r.ground,
+            r.status,
+            china_time(r.listed_at),
+            china_time(r.expires_at) or "履行为止",
+        )
     out.print(table)
     out.print(page_summary(len(rows), total, page, limit, "entry", "entries"), highlight=False)
 
@@ -112,19 +129,27 @@ def show(entry_id: str, show_ids: ShowIds = False, store: Store = None) -> None:
         raise typer.Exit(1)
     e = row.entry
     fields = [
-        ("status", f"{row.status} {row.reason or ''}".strip()), ("court", row.listing_court),
-        ("case", row.case_number), ("debtor", f"{row.debtor_name} {shown_id(row.debtor_id, show_ids)}"),
-        ("legal rep.", f"{e.get('legal_representative') or ''} "
-                       f"{shown_id(e.get('legal_representative_id') or '', show_ids)}".strip()),
+        ("status", f"{row.status} {row.reason or ''}".strip()),
+        ("court", row.listing_court),
+        ("case", row.case_number),
+        ("debtor", f"{row.debtor_name} {shown_id(row.debtor_id, show_ids)}"),
+        (
+            "legal rep.",
+            f"{e.get('legal_representative') or ''} "
+            f"{shown_id(e.get('legal_representative_id') or '', show_ids)}".strip(),
+        ),
         ("ground", f"{row.ground}{' (serious)' if row.serious else ''}"),
         ("period", f"{row.period_months} months" if row.period_months else "until performed"),
-        ("obligation", e.get("obligation", "")), ("performance", e.get("performance", "")),
+        ("obligation", e.get("obligation", "")),
+        ("performance", e.get("performance", "")),
         ("conduct", e.get("conduct", "")),
         ("title", f"{e.get('title_issuer', '')} {e.get('title_number', '')}"),
-        ("filed", china_time(_time(e.get("filed_at")))), ("listed", china_time(row.listed_at)),
-        ("ends", china_time(row.expires_at)), ("delisted", china_time(row.delisted_at)),
+        ("filed", china_time(_time(e.get("filed_at")))),
+        ("listed", china_time(row.listed_at)),
+        ("ends", china_time(row.expires_at)),
+        ("delisted", china_time(row.delisted_at)),
         ("version", str(row.version)),
-    ]  # fmt: skip
+    ]
     for label, value in fields:
         out.print(f"[bold]{label:>11}[/bold]  {value}", highlight=False)
 

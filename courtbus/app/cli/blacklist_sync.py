@@ -42,8 +42,13 @@ def _columns(what: str) -> tuple[Any, ...]:
     its rate shown once there is one to measure."""
     from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-    return (TextColumn(what), BarColumn(), TaskProgressColumn(), RateColumn("offsets"),
-            TimeRemainingColumn())  # fmt: skip
+    return (
+        TextColumn(what),
+        BarColumn(),
+        TaskProgressColumn(),
+        RateColumn("offsets"),
+        TimeRemainingColumn(),
+    )
 
 
 def sync_summary(result: SyncResult) -> str:
@@ -73,7 +78,7 @@ def sync(
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="Stop after the bootstrap.")] = False,
 ) -> None:
-    """Mirror the agency's list feed into its own SQL table (partner_blacklist), then follow."""  # fmt: skip
+    """Mirror the agency's list feed into its own SQL table (partner_blacklist), then follow."""
     from rich.progress import Progress
 
     from courtbus.sdk.agency import AgencyClient
@@ -106,9 +111,14 @@ def sync(
                     out.print("following changes (Ctrl-C to stop)")
 
             result = client.sync(
-                FLOW, db, region=region, follow=not once, progress=show,
-                stop=lambda: stopping["asked"], bootstrapped=bootstrapped,
-            )  # fmt: skip
+                FLOW,
+                db,
+                region=region,
+                follow=not once,
+                progress=show,
+                stop=lambda: stopping["asked"],
+                bootstrapped=bootstrapped,
+            )
     finally:
         signal.signal(signal.SIGINT, previous)
     out.print(sync_summary(result), highlight=False)
@@ -146,9 +156,13 @@ def verify_mirror(
     ):
         task = progress.add_task("reading", total=None)
         check = client.verify_mirror(
-            FLOW, db, region=region, repair=repair, against="view" if against == "view" else "feed",
+            FLOW,
+            db,
+            region=region,
+            repair=repair,
+            against="view" if against == "view" else "feed",
             progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )  # fmt: skip
+        )
     basis = "the national view" if check.against == "view" else "its feed"
     if check.router_behind:
         out.print(

@@ -83,9 +83,12 @@ def verify(
                 f" of court {court}"
             )
             return
-        out.print(f"{plural(len(report['differing']), 'bucket')} differ: "
-                  f"{plural(len(missing), 'entry', 'entries')} missing from the view, "
-                  f"{len(extra):,} in the view but not active here", highlight=False)  # fmt: skip
+        out.print(
+            f"{plural(len(report['differing']), 'bucket')} differ: "
+            f"{plural(len(missing), 'entry', 'entries')} missing from the view, "
+            f"{len(extra):,} in the view but not active here",
+            highlight=False,
+        )
         for eid in extra:
             out.print(
                 f"  in the view only: {eid} (delist it, or add it to --entries)", highlight=False

@@ -113,8 +113,14 @@ def dlq_show(
 
     parse_ref(ref)  # before connecting
     letter = find(cli_connection(), ref)
-    for label, value in (("code", letter.code), ("reason", mask_ids_in_text(letter.reason)), ("from", f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}"),
-                         ("time", str(letter.time)), ("key", repr(letter.key)), ("value", f"{len(letter.value)} bytes")):  # fmt: skip
+    for label, value in (
+        ("code", letter.code),
+        ("reason", mask_ids_in_text(letter.reason)),
+        ("from", f"{letter.source_topic}@{letter.source_partition}:{letter.source_offset}"),
+        ("time", str(letter.time)),
+        ("key", repr(letter.key)),
+        ("value", f"{len(letter.value)} bytes"),
+    ):
         out.print(f"[bold]{label:>8}[/bold]  {value}", highlight=False)
     for k, v in letter.original_headers:
         out.print(
@@ -143,9 +149,14 @@ def recheck(gateway: Gateway, letter: DeadLetter) -> CourtbusError | None:
     Raises:
         TransientError: the registry (or another dependency) cannot be reached: no answer.
     """
-    raw = SimpleNamespace(topic=letter.source_topic, partition=letter.source_partition,
-                          offset=letter.source_offset, key=letter.key, value=letter.value,
-                          headers=letter.original_headers)  # fmt: skip
+    raw = SimpleNamespace(
+        topic=letter.source_topic,
+        partition=letter.source_partition,
+        offset=letter.source_offset,
+        key=letter.key,
+        value=letter.value,
+        headers=letter.original_headers,
+    )
     try:
         gateway.check(raw)
     except TransientError:
@@ -183,8 +194,10 @@ def dlq_replay(
         reason = mask_ids_in_text(" ".join(again.reason.split()))
         warning = f"the gateway would refuse {ref} {same}: {again.code}: {reason}"
         if not force:
-            err.print(f"[yellow]not resent[/yellow]: {escape(warning)} (--force resends it anyway)",
-                      highlight=False)  # fmt: skip
+            err.print(
+                f"[yellow]not resent[/yellow]: {escape(warning)} (--force resends it anyway)",
+                highlight=False,
+            )
             raise typer.Exit(1)
         err.print(f"[yellow]resending anyway[/yellow]: {escape(warning)}", highlight=False)
     partition, offset = replay(conn, letter)

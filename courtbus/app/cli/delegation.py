@@ -85,8 +85,15 @@ def request_fields(
     debtor = {"kind": _upper(debtor_kind), "name": debtor_name, "id_number": debtor_id}
     if nationality:
         debtor |= {"id_type": "PASSPORT", "nationality": nationality}
-    fields = {"case_number": case, "executing_court": to, "matter": _upper(matter), "debtor": debtor,
-              "asset_kind": asset_kind, "amount": amount, "freeze_period_days": freeze_days}  # fmt: skip
+    fields = {
+        "case_number": case,
+        "executing_court": to,
+        "matter": _upper(matter),
+        "debtor": debtor,
+        "asset_kind": asset_kind,
+        "amount": amount,
+        "freeze_period_days": freeze_days,
+    }
     if delegation_id:
         fields["delegation_id"] = delegation_id
     if kind:
@@ -110,20 +117,37 @@ def parse_hand_over(text: str) -> dict[str, Any]:
     if len(parts) != 3 or not parts[2].strip():
         raise ValidationError(
             f"{text!r}: write a handed-over measure as MEASURE:LAST-DAY:description, e.g. "
-            "SEAL:2027-06-30:昆山市某路1号房产", code="FIELD_INVALID",
-        )  # fmt: skip
+            "SEAL:2027-06-30:昆山市某路1号房产",
+            code="FIELD_INVALID",
+        )
     measure, day, description = parts
-    return {"measure": _upper(measure.strip()), "until": _end_of_day(day.strip()),
-            "asset_description": description.strip()}  # fmt: skip
+    return {
+        "measure": _upper(measure.strip()),
+        "until": _end_of_day(day.strip()),
+        "asset_description": description.strip(),
+    }
 
 
 def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-SEND_FIELDS = ("to", "case", "matter", "debtor_name", "debtor_id", "debtor_kind", "asset_kind",
-               "amount", "freeze_days", "delegation_id", "nationality", "kind",
-               "enforced_suit", "hand_over")  # fmt: skip
+SEND_FIELDS = (
+    "to",
+    "case",
+    "matter",
+    "debtor_name",
+    "debtor_id",
+    "debtor_kind",
+    "asset_kind",
+    "amount",
+    "freeze_days",
+    "delegation_id",
+    "nationality",
+    "kind",
+    "enforced_suit",
+    "hand_over",
+)
 REQUIRED_FIELDS = ("to", "case", "matter", "debtor_name", "debtor_id")
 
 
@@ -184,9 +208,11 @@ def check_request_lines(
         except ValidationError as exc:
             invalid.append((number, exc))
     checked = check_requests(
-        (f for _, f in parsed), court_id=court, directory=directory,
+        (f for _, f in parsed),
+        court_id=court,
+        directory=directory,
         policies=regional_rules(directory),
-    )  # fmt: skip
+    )
     valid: list[tuple[int, DelegationRequestIn]] = []
     for (number, _), result in zip(parsed, checked, strict=True):
         if isinstance(result, ValidationError):
@@ -249,9 +275,22 @@ def send(
     ] = None,
 ) -> None:
     """Request a delegation from another court (checked completely before connecting)."""
-    fields = request_fields(to, case, matter, debtor_name, debtor_id, debtor_kind, asset_kind,
-                            check_amount(amount), freeze_days, delegation_id, nationality, kind,
-                            enforced_suit, hand_over)  # fmt: skip
+    fields = request_fields(
+        to,
+        case,
+        matter,
+        debtor_name,
+        debtor_id,
+        debtor_kind,
+        asset_kind,
+        check_amount(amount),
+        freeze_days,
+        delegation_id,
+        nationality,
+        kind,
+        enforced_suit,
+        hand_over,
+    )
     request = check_request(court, fields)
     with court_client(court) as client:
         print_sent("request", client.request_delegation(request))
@@ -306,8 +345,13 @@ def send_many(
         out.print("nothing to send")
         raise typer.Exit(1 if invalid else 0)
     numbers = [n for n, _ in valid]
-    columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), RateColumn("records"),
-               TimeElapsedColumn())  # fmt: skip
+    columns = (
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn("records"),
+        TimeElapsedColumn(),
+    )
     with (
         CourtClient(court, cli_connection()) as client,
         Progress(*columns, console=out) as progress,
@@ -352,8 +396,13 @@ def _write_results(
     ok = (n for i, n in enumerate(numbers) if i not in failed)
     with path.open("w", encoding="utf-8") as f:
         for number, s in zip(ok, sent, strict=True):
-            row = {"line": number, "delegation_id": s.key, "event_id": s.event_id,
-                   "partition": s.partition, "offset": s.offset}  # fmt: skip
+            row = {
+                "line": number,
+                "delegation_id": s.key,
+                "event_id": s.event_id,
+                "partition": s.partition,
+                "offset": s.offset,
+            }
             f.write(json.dumps(row) + "\n")
     out.print(f"wrote {plural(len(sent), 'result')} to {path}", highlight=False)
 
@@ -391,8 +440,15 @@ def check_step(model: Any, delegation_id: str, step: Step, court: str) -> None:
             "can follow",
             code="DELEGATION_UNKNOWN",
         )
-    as_known = Delegation(delegation_id, row.requesting_court, row.executing_court, row.matter,
-                          State(row.state), row.requested_at, asset_kind=row.asset_kind)  # fmt: skip
+    as_known = Delegation(
+        delegation_id,
+        row.requesting_court,
+        row.executing_court,
+        row.matter,
+        State(row.state),
+        row.requested_at,
+        asset_kind=row.asset_kind,
+    )
     try:
         apply(as_known, step, court, datetime.now(UTC))
     except ValidationError as exc:
@@ -446,8 +502,15 @@ def accept(
     """Accept a delegation delivered to your court."""
     check_court(court)
     check_text(delegation_id=delegation_id, handler=handler)
-    send_step(court, delegation_id, Step.ACCEPTED, "acceptance",
-              lambda c: c.accept(delegation_id, handler), store=store, check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.ACCEPTED,
+        "acceptance",
+        lambda c: c.accept(delegation_id, handler),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("materials")
@@ -464,9 +527,15 @@ def materials(
     check_text(
         delegation_id=delegation_id, note=note, **{f"missing_{i}": m for i, m in enumerate(missing)}
     )
-    send_step(court, delegation_id, Step.MATERIALS_REQUESTED, "materials request",
-              lambda c: c.request_materials(delegation_id, missing, note), store=store,
-              check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.MATERIALS_REQUESTED,
+        "materials request",
+        lambda c: c.request_materials(delegation_id, missing, note),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("supply")
@@ -480,8 +549,15 @@ def supply(
     """Supply the materials asked for, or explain in writing why not."""
     check_court(court)
     check_text(delegation_id=delegation_id, summary=summary)
-    send_step(court, delegation_id, Step.MATERIALS_SUPPLIED, "materials",
-              lambda c: c.supply_materials(delegation_id, summary), store=store, check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.MATERIALS_SUPPLIED,
+        "materials",
+        lambda c: c.supply_materials(delegation_id, summary),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("return")
@@ -503,9 +579,15 @@ def return_(
     check_court(court)
     check_text(delegation_id=delegation_id, reason=reason)
     approved = _start_of_day(approved_on)
-    send_step(court, delegation_id, Step.RETURNED, "return",
-              lambda c: c.return_delegation(delegation_id, reason, approved_at=approved),
-              store=store, check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.RETURNED,
+        "return",
+        lambda c: c.return_delegation(delegation_id, reason, approved_at=approved),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("files-returned")
@@ -525,9 +607,15 @@ def files_returned(
     of the return's approval, 法释〔2011〕11号 (2020 修正) 第九条."""
     check_court(court)
     check_text(delegation_id=delegation_id, explanation=explanation, tracking=tracking)
-    send_step(court, delegation_id, Step.FILES_RETURNED, "files returned",
-              lambda c: c.report_files_returned(delegation_id, explanation, tracking=tracking),
-              store=store, check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.FILES_RETURNED,
+        "files returned",
+        lambda c: c.report_files_returned(delegation_id, explanation, tracking=tracking),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("escalate")
@@ -543,9 +631,15 @@ def escalate(
     check_court(court)
     check_court(executing_court)
     check_text(delegation_id=delegation_id, reason=reason)
-    send_step(court, delegation_id, Step.ESCALATED, "escalation",
-              lambda c: c.escalate(delegation_id, executing_court, reason), store=store,
-              check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.ESCALATED,
+        "escalation",
+        lambda c: c.escalate(delegation_id, executing_court, reason),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("answer")
@@ -563,10 +657,17 @@ def answer(
     if assigned:
         check_court(assigned)
     check_text(delegation_id=delegation_id, reason=reason)
-    send_step(court, delegation_id, Step.ESCALATION_ANSWERED, "answer",
-              lambda c: c.answer_escalation(delegation_id, decision.upper(), reason,
-                                            assigned_court=assigned),
-              store=store, check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.ESCALATION_ANSWERED,
+        "answer",
+        lambda c: c.answer_escalation(
+            delegation_id, decision.upper(), reason, assigned_court=assigned
+        ),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("renew")
@@ -581,9 +682,15 @@ def renew(
     """Ask the executing court to renew a freeze, seal or seizure before it ends."""
     check_court(court)
     check_text(delegation_id=delegation_id, note=note)
-    send_step(court, delegation_id, Step.RENEWAL_REQUESTED, "renewal request",
-              lambda c: c.request_renewal(delegation_id, days, note), store=store,
-              check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.RENEWAL_REQUESTED,
+        "renewal request",
+        lambda c: c.request_renewal(delegation_id, days, note),
+        store=store,
+        check=not no_check,
+    )
 
 
 def china_time(when: datetime | None, *, seconds: bool = False) -> str:
@@ -635,9 +742,15 @@ def renewed(
     check_court(court)
     end = _end_of_day(until)
     check_text(delegation_id=delegation_id, summary=summary)
-    send_step(court, delegation_id, Step.RENEWED, "renewal",
-              lambda c: c.report_renewed(delegation_id, end, summary), store=store,
-              check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.RENEWED,
+        "renewal",
+        lambda c: c.report_renewed(delegation_id, end, summary),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("released")
@@ -651,8 +764,15 @@ def released(
     """Report a freeze, seal or seizure released (as the executing court)."""
     check_court(court)
     check_text(delegation_id=delegation_id, summary=summary)
-    send_step(court, delegation_id, Step.RELEASED, "release",
-              lambda c: c.report_released(delegation_id, summary), store=store, check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.RELEASED,
+        "release",
+        lambda c: c.report_released(delegation_id, summary),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("release")
@@ -666,8 +786,15 @@ def release(
     """Ask the executing court to release a freeze, seal or seizure."""
     check_court(court)
     check_text(delegation_id=delegation_id, reason=reason)
-    send_step(court, delegation_id, Step.RELEASE_REQUESTED, "release request",
-              lambda c: c.request_release(delegation_id, reason), store=store, check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.RELEASE_REQUESTED,
+        "release request",
+        lambda c: c.request_release(delegation_id, reason),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("progress")
@@ -683,9 +810,15 @@ def progress(
     check_court(court)
     executed = check_amount(amount)
     check_text(delegation_id=delegation_id, summary=summary)
-    send_step(court, delegation_id, Step.PROGRESS, "progress",
-              lambda c: c.report_progress(delegation_id, summary, executed), store=store,
-              check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.PROGRESS,
+        "progress",
+        lambda c: c.report_progress(delegation_id, summary, executed),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("complete")
@@ -705,9 +838,15 @@ def complete(
     executed = check_amount(amount)
     end = _end_of_day(until) if until else None
     check_text(delegation_id=delegation_id, summary=summary)
-    send_step(court, delegation_id, Step.COMPLETED, "completion",
-              lambda c: c.complete(delegation_id, summary, executed, end), store=store,
-              check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.COMPLETED,
+        "completion",
+        lambda c: c.complete(delegation_id, summary, executed, end),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("cancel")
@@ -721,8 +860,15 @@ def cancel(
     """Withdraw a delegation your court requested."""
     check_court(court)
     check_text(delegation_id=delegation_id, reason=reason)
-    send_step(court, delegation_id, Step.CANCELLED, "cancellation",
-              lambda c: c.cancel(delegation_id, reason), store=store, check=not no_check)  # fmt: skip
+    send_step(
+        court,
+        delegation_id,
+        Step.CANCELLED,
+        "cancellation",
+        lambda c: c.cancel(delegation_id, reason),
+        store=store,
+        check=not no_check,
+    )
 
 
 @delegation_app.command("list")
@@ -747,11 +893,25 @@ def list_(
         rows = model.delegations(court=court, state=wanted)
     finally:
         model.close()
-    table = Table(id_column("delegation", (r.delegation_id for r in rows)), "case",
-                  "from → to", "matter", "state", "requested", "events")  # fmt: skip
+    table = Table(
+        id_column("delegation", (r.delegation_id for r in rows)),
+        "case",
+        "from → to",
+        "matter",
+        "state",
+        "requested",
+        "events",
+    )
     for r in rows:
-        table.add_row(r.delegation_id, r.case_number, f"{r.requesting_court} → {r.executing_court}", r.matter, r.state,
-                      china_time(r.requested_at), str(r.event_count))  # fmt: skip
+        table.add_row(
+            r.delegation_id,
+            r.case_number,
+            f"{r.requesting_court} → {r.executing_court}",
+            r.matter,
+            r.state,
+            china_time(r.requested_at),
+            str(r.event_count),
+        )
     out.print(table)
     out.print(plural(len(rows), "delegation"), highlight=False)
 
@@ -769,12 +929,19 @@ def show(delegation_id: str, store: Store = None) -> None:
     if row is None:
         out.print(f"[red]no delegation {delegation_id} in the read model[/red]")
         raise typer.Exit(1)
-    for label, value in (("case", row.case_number), ("from", row.requesting_court), ("to", row.executing_court),
-                         ("kind", KIND_TEXT.get(row.kind or "", "(none: sent before kinds)")),
-                         ("matter", f"{row.matter} {row.asset_kind or ''}"), ("amount", str(row.amount or "")),
-                         ("suit", row.enforced_suit or ""),
-                         ("debtor", f"{row.debtor_name} {row.debtor_id_masked}"), ("state", row.state),
-                         ("start due", due_text(row.start_due)), ("report due", due_text(row.report_due))):  # fmt: skip
+    for label, value in (
+        ("case", row.case_number),
+        ("from", row.requesting_court),
+        ("to", row.executing_court),
+        ("kind", KIND_TEXT.get(row.kind or "", "(none: sent before kinds)")),
+        ("matter", f"{row.matter} {row.asset_kind or ''}"),
+        ("amount", str(row.amount or "")),
+        ("suit", row.enforced_suit or ""),
+        ("debtor", f"{row.debtor_name} {row.debtor_id_masked}"),
+        ("state", row.state),
+        ("start due", due_text(row.start_due)),
+        ("report due", due_text(row.report_due)),
+    ):
         out.print(f"[bold]{label:>10}[/bold]  {value}")
     table = Table("time", "step", "from", "result")
     for h in history:

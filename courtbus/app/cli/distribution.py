@@ -55,13 +55,28 @@ def list_(
         rows = model.distributions(court=court, limit=limit, offset=(page - 1) * limit)
     finally:
         model.close()
-    table = Table(id_column("distribution", (r.distribution_id for r in rows)), "presiding",
-                  "case", "debtor", "state", "claims", "plan", "proceeds")  # fmt: skip
+    table = Table(
+        id_column("distribution", (r.distribution_id for r in rows)),
+        "presiding",
+        "case",
+        "debtor",
+        "state",
+        "claims",
+        "plan",
+        "proceeds",
+    )
     for r in rows:
         plan = r.plan()
-        table.add_row(r.distribution_id, r.presiding_court, r.case_number, r.debtor_name,
-                      r.state, str(len(r.claims)), f"v{plan.version}" if plan else "",
-                      _yuan(plan.proceeds) if plan else "")  # fmt: skip
+        table.add_row(
+            r.distribution_id,
+            r.presiding_court,
+            r.case_number,
+            r.debtor_name,
+            r.state,
+            str(len(r.claims)),
+            f"v{plan.version}" if plan else "",
+            _yuan(plan.proceeds) if plan else "",
+        )
     out.print(table)
     out.print(
         page_summary(len(rows), total, page, limit, "distribution", "distributions"),
@@ -73,16 +88,39 @@ def plan_table(row: DistributionRow, plan: PlanRow) -> Table:
     """The plan as a table: one line per claim in payment order, then costs and surplus."""
     claims = {c.claim_id: c for c in row.claims}
     held = dict(row.deposits) if plan.version == row.current_plan else {}
-    table = Table("claim", "class", "rank", "claimant court", "case", "claimed", "allocated",
-                  "held back", title=f"plan v{plan.version} ({plan.ordinary_order})")  # fmt: skip
-    table.add_row("—", "EXECUTION_COSTS", "", row.presiding_court, row.case_number,
-                  _yuan(plan.costs), _yuan(plan.costs_paid), "")  # fmt: skip
+    table = Table(
+        "claim",
+        "class",
+        "rank",
+        "claimant court",
+        "case",
+        "claimed",
+        "allocated",
+        "held back",
+        title=f"plan v{plan.version} ({plan.ordinary_order})",
+    )
+    table.add_row(
+        "—",
+        "EXECUTION_COSTS",
+        "",
+        row.presiding_court,
+        row.case_number,
+        _yuan(plan.costs),
+        _yuan(plan.costs_paid),
+        "",
+    )
     for a in plan.allocations:
         c = claims.get(a.claim_id)
-        table.add_row(a.claim_id, a.priority_kind or a.claim_class, str(a.rank),
-                      c.court_id if c else "", (c.case_number or "") if c else "",
-                      _yuan(a.claimed), _yuan(a.allocated),
-                      _yuan(held[a.claim_id]) if a.claim_id in held else "")  # fmt: skip
+        table.add_row(
+            a.claim_id,
+            a.priority_kind or a.claim_class,
+            str(a.rank),
+            c.court_id if c else "",
+            (c.case_number or "") if c else "",
+            _yuan(a.claimed),
+            _yuan(a.allocated),
+            _yuan(held[a.claim_id]) if a.claim_id in held else "",
+        )
     table.add_row("—", "SURPLUS (to the debtor)", "", "", "", "", _yuan(plan.surplus), "")
     return table
 
@@ -106,20 +144,41 @@ def show(
         out.print(f"[red]no distribution {distribution_id} in the read model[/red]")
         raise typer.Exit(1)
     fields = [
-        ("state", row.state), ("presiding", row.presiding_court), ("case", row.case_number),
+        ("state", row.state),
+        ("presiding", row.presiding_court),
+        ("case", row.case_number),
         ("debtor", f"{row.debtor_name} {shown_id(row.debtor_id, show_ids)} ({row.debtor_form})"),
-        ("started", china_time(row.started_at)), ("ended", china_time(row.ended_at)),
+        ("started", china_time(row.started_at)),
+        ("ended", china_time(row.ended_at)),
         ("transferred", row.transferred_to or ""),
         ("plans", ", ".join(f"v{p.version}" for p in row.plans)),
-    ]  # fmt: skip
+    ]
     for label, value in fields:
         out.print(f"[bold]{label:>11}[/bold]  {value}", highlight=False)
-    claims = Table("claim", "claimant", "ID", "court", "case", "class", "rank", "claimed",
-                   "status", title="claims")  # fmt: skip
+    claims = Table(
+        "claim",
+        "claimant",
+        "ID",
+        "court",
+        "case",
+        "class",
+        "rank",
+        "claimed",
+        "status",
+        title="claims",
+    )
     for c in row.claims:
-        claims.add_row(c.claim_id, c.claimant_name, shown_id(c.claimant_id, show_ids), c.court_id,
-                       c.case_number or "", c.priority_kind or c.claim_class, str(c.rank),
-                       _yuan(c.claimed), c.status)  # fmt: skip
+        claims.add_row(
+            c.claim_id,
+            c.claimant_name,
+            shown_id(c.claimant_id, show_ids),
+            c.court_id,
+            c.case_number or "",
+            c.priority_kind or c.claim_class,
+            str(c.rank),
+            _yuan(c.claimed),
+            c.status,
+        )
     out.print(claims)
     plan = row.plan(version)
     if plan is None:

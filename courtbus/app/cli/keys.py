@@ -35,14 +35,19 @@ Participant = Annotated[
 ]
 KeysFile = Annotated[
     Path | None,
-    typer.Option("--keys", help="The public keys file (default $COURTBUS_KEYS, else "
-                 "<stack home>/keys/public.yaml)."),
-]  # fmt: skip
+    typer.Option(
+        "--keys",
+        help="The public keys file (default $COURTBUS_KEYS, else <stack home>/keys/public.yaml).",
+    ),
+]
 Out = Annotated[
     Path | None,
-    typer.Option("--out", help="Where to write the new private key (default "
-                 "<keys folder>/private/<keyid>.pem); never overwritten."),
-]  # fmt: skip
+    typer.Option(
+        "--out",
+        help="Where to write the new private key (default "
+        "<keys folder>/private/<keyid>.pem); never overwritten.",
+    ),
+]
 Days = Annotated[int, typer.Option("--days", min=1, help="How long the new key is valid.")]
 
 
@@ -80,15 +85,18 @@ def _write_private(signer: Signer, where: Path | None, keys_path: Path) -> Path:
 
 
 def _show(key: PublicKey, now: datetime) -> str:
-    state = "valid" if key.valid_at(now) else ("not yet valid" if now < key.not_before
-                                              else "expired")  # fmt: skip
+    state = (
+        "valid" if key.valid_at(now) else ("not yet valid" if now < key.not_before else "expired")
+    )
     return f"{key.keyid} ({state}; {key.window()})"
 
 
 def _issued(signer: Signer, private: Path, key: PublicKey, keys_path: Path, now: datetime) -> None:
     out.print(f"[green]new key[/green] {_show(key, now)}")
-    out.print(f"  private key: {private} (mode 0600: give it to {signer.owner}'s IT, then "
-              "delete this copy)")  # fmt: skip
+    out.print(
+        f"  private key: {private} (mode 0600: give it to {signer.owner}'s IT, then "
+        "delete this copy)"
+    )
     out.print(f"  public key listed in {keys_path}")
     out.print(f"  sign with it: COURTBUS_SIGNING_KEY={private}")
 
@@ -133,9 +141,12 @@ def rotate(
     path = keys or keyfile.keys_path()
     now = datetime.now(UTC).replace(microsecond=0)
     updated, signer = keyfile.rotate(
-        keyfile.load_keys(path), owner, now, rollover=timedelta(days=rollover_days),
+        keyfile.load_keys(path),
+        owner,
+        now,
+        rollover=timedelta(days=rollover_days),
         lifetime=timedelta(days=days),
-    )  # fmt: skip
+    )
     private = _write_private(signer, out_file, path)
     keyfile.write_keys(path, updated)
     _issued(signer, private, updated[-1], path, now)

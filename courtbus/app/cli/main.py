@@ -214,9 +214,15 @@ def stack_up(
     from courtbus.stack import Stack
     from courtbus.stack.layout import stack_config
 
-    cfg = stack_config(home or default_stack_home(), nodes=nodes, secure=secure,
-                       port_base=port_base, registry_port=registry_port, registry=registry,
-                       default_secure=True)  # fmt: skip
+    cfg = stack_config(
+        home or default_stack_home(),
+        nodes=nodes,
+        secure=secure,
+        port_base=port_base,
+        registry_port=registry_port,
+        registry=registry,
+        default_secure=True,
+    )
     started = time.monotonic()
     with out.status("starting stack…") as status:
         state = Stack(cfg, progress=lambda msg: status.update(msg)).up()
@@ -410,8 +416,10 @@ def schemas_register(
     for name, schema_id in [*ids.items(), *feeds.items()]:
         table.add_row(name, str(schema_id))
     out.print(table)
-    out.print(f"[green]registered {len(ids)} schemas[/green] at {url} ({compatibility}), and "
-              f"{len(feeds)} agency feeds' projected schemas")  # fmt: skip
+    out.print(
+        f"[green]registered {len(ids)} schemas[/green] at {url} ({compatibility}), and "
+        f"{len(feeds)} agency feeds' projected schemas"
+    )
 
 
 @schemas_app.command("check")
@@ -451,8 +459,12 @@ def schemas_check(
         err.print(f"[red]incompatible[/red] {p}", highlight=False)
     if problems:
         raise typer.Exit(1)
-    out.print(f"[green]compatible[/green]: {len(current.messages)} message schemas against "
-              f"{len(released)} released version(s), from {where}", highlight=False, soft_wrap=True)  # fmt: skip
+    out.print(
+        f"[green]compatible[/green]: {len(current.messages)} message schemas against "
+        f"{len(released)} released version(s), from {where}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @schemas_app.command("history")
@@ -487,8 +499,12 @@ def schemas_history(
         path.write_text(text, encoding="utf-8")
         out.print(f"[green]written[/green]: {path}", highlight=False, soft_wrap=True)
     else:
-        err.print(f"[red]stale[/red]: {path} differs from git; run `courtbus schemas history --write` "
-                  "and commit it", highlight=False, soft_wrap=True)  # fmt: skip
+        err.print(
+            f"[red]stale[/red]: {path} differs from git; run `courtbus schemas history --write` "
+            "and commit it",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(1)
 
 
@@ -501,8 +517,10 @@ def directory_check(directory: DirectoryOpt = None) -> None:
     from courtbus.catalogue.directory import DEFAULT_PATH, load_directory
 
     d = load_directory(directory or DEFAULT_PATH)
-    out.print(f"[green]valid[/green]: {len(d.courts)} courts in {len(d.provinces())} provinces, "
-              f"{len(d.agencies)} agencies, {len(d.feeds)} feeds, {len(d.groups)} groups")  # fmt: skip
+    out.print(
+        f"[green]valid[/green]: {len(d.courts)} courts in {len(d.provinces())} provinces, "
+        f"{len(d.agencies)} agencies, {len(d.feeds)} feeds, {len(d.groups)} groups"
+    )
 
 
 @directory_app.command("show")
@@ -545,9 +563,11 @@ def directory_generate(
     from courtbus.synth.directory import Sizes, write_directory
 
     d = write_directory(out_path, seed, Sizes(courts=courts, banks=banks))
-    out.print(f"[green]wrote[/green] {out_path}: {len(d.courts)} courts in "
-              f"{len(d.provinces())} provinces, {len(d.agencies)} agencies, {len(d.feeds)} feeds, "
-              f"{len(d.groups)} groups (seed {seed})")  # fmt: skip
+    out.print(
+        f"[green]wrote[/green] {out_path}: {len(d.courts)} courts in "
+        f"{len(d.provinces())} provinces, {len(d.agencies)} agencies, {len(d.feeds)} feeds, "
+        f"{len(d.groups)} groups (seed {seed})"
+    )
 
 
 # -- demo --------------------------------------------------------------------------------------
@@ -589,5 +609,12 @@ def demo(
     keep messages flowing for ``--keep-running`` seconds."""
     from courtbus.app.demo import run_demo
 
-    run_demo(out, home, port_base, registry_port, insecure=insecure, web_port=web_port,
-             keep_running_s=keep_running)  # fmt: skip
+    run_demo(
+        out,
+        home,
+        port_base,
+        registry_port,
+        insecure=insecure,
+        web_port=web_port,
+        keep_running_s=keep_running,
+    )

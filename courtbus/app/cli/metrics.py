@@ -42,8 +42,11 @@ def targets(
         typer.echo(json.dumps(entries, indent=2))
         return
     if not found:
-        out.print(f"no service serves metrics from {targets_dir(state)} (start one with "
-                  "COURTBUS_METRICS_PORT=0 courtbus serve <service>)", highlight=False)  # fmt: skip
+        out.print(
+            f"no service serves metrics from {targets_dir(state)} (start one with "
+            "COURTBUS_METRICS_PORT=0 courtbus serve <service>)",
+            highlight=False,
+        )
         raise typer.Exit(1)
     table = Table("service", "metrics", "pid", "answers")
     for t in found:
@@ -54,5 +57,7 @@ def targets(
             ok = False
         table.add_row(t.flow, url, str(t.pid), "yes" if ok else "[red]no[/red]")
     out.print(table)
-    out.print(f"Prometheus: file_sd_configs: [{{files: ['{targets_dir(state)}/*.json']}}]",
-              highlight=False)  # fmt: skip
+    out.print(
+        f"Prometheus: file_sd_configs: [{{files: ['{targets_dir(state)}/*.json']}}]",
+        highlight=False,
+    )

@@ -37,16 +37,39 @@ def reconcile(
     from courtbus.app.reconcile import reconcile as run
 
     url = None if no_store else store_url(store)
-    with Progress("reading topics", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:  # fmt: skip
+    with Progress(
+        "reading topics",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task("read", total=None)
-        report = run(cli_connection(), url, wait_s=wait,
-                     progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+        report = run(
+            cli_connection(),
+            url,
+            wait_s=wait,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     if as_json:
-        body = {"ok": report.ok, "records": report.records, "ledgers": [
-            {"flow": g.flow, "check": g.check, "expected": g.expected, "present": g.present,
-             "lost": g.lost, "duplicated": g.duplicated, "unexpected": g.unexpected,
-             "samples": g.samples} for g in report.ledgers]}  # fmt: skip
+        body = {
+            "ok": report.ok,
+            "records": report.records,
+            "ledgers": [
+                {
+                    "flow": g.flow,
+                    "check": g.check,
+                    "expected": g.expected,
+                    "present": g.present,
+                    "lost": g.lost,
+                    "duplicated": g.duplicated,
+                    "unexpected": g.unexpected,
+                    "samples": g.samples,
+                }
+                for g in report.ledgers
+            ],
+        }
         out.print_json(json.dumps(body, ensure_ascii=False))
     else:
         table = Table(title=f"reconciled {report.records:,} records")
@@ -60,17 +83,32 @@ def reconcile(
             "unexpected",
             "",
         ):
-            table.add_column(name, justify="right" if name in ("expected", "present", "lost",
-                             "duplicated", "unexpected") else "left")  # fmt: skip
+            table.add_column(
+                name,
+                justify="right"
+                if name in ("expected", "present", "lost", "duplicated", "unexpected")
+                else "left",
+            )
         for g in report.ledgers:
             mark = "[green]✓[/green]" if g.ok else "[red]✗[/red]"
-            table.add_row(g.flow, g.check, f"{g.expected:,}", f"{g.present:,}", str(g.lost),
-                          str(g.duplicated), str(g.unexpected), mark)  # fmt: skip
+            table.add_row(
+                g.flow,
+                g.check,
+                f"{g.expected:,}",
+                f"{g.present:,}",
+                str(g.lost),
+                str(g.duplicated),
+                str(g.unexpected),
+                mark,
+            )
         out.print(table)
         for g in report.ledgers:
             for sample in g.samples:
                 out.print(f"  [red]{g.flow} {g.check}[/red] {sample}", highlight=False)
-        out.print("[green]✓ nothing lost, nothing duplicated[/green]" if report.ok
-                  else "[red]✗ the bus does not reconcile[/red]")  # fmt: skip
+        out.print(
+            "[green]✓ nothing lost, nothing duplicated[/green]"
+            if report.ok
+            else "[red]✗ the bus does not reconcile[/red]"
+        )
     if not report.ok:
         raise typer.Exit(1)

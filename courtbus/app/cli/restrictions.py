@@ -81,12 +81,31 @@ def list_(
         rows = model.restrictions(limit=limit, offset=(page - 1) * limit, **filters)
     finally:
         model.close()
-    table = Table(id_column("control", (r.control_id for r in rows)), "court", "case", "kind",
-                  "person", "ID", "status", "issued", "agencies", "stops")  # fmt: skip
+    table = Table(
+        id_column("control", (r.control_id for r in rows)),
+        "court",
+        "case",
+        "kind",
+        "person",
+        "ID",
+        "status",
+        "issued",
+        "agencies",
+        "stops",
+    )
     for r in rows:
-        table.add_row(r.control_id, r.issuing_court, r.case_number, r.kind, r.person_name,
-                      shown_id(r.person_id, show_ids), r.status, china_time(r.issued_at),
-                      _acks(r.acks), str(len(r.interceptions)))  # fmt: skip
+        table.add_row(
+            r.control_id,
+            r.issuing_court,
+            r.case_number,
+            r.kind,
+            r.person_name,
+            shown_id(r.person_id, show_ids),
+            r.status,
+            china_time(r.issued_at),
+            _acks(r.acks),
+            str(len(r.interceptions)),
+        )
     out.print(table)
     out.print(page_summary(len(rows), total, page, limit, "control", "controls"), highlight=False)
 
@@ -108,32 +127,51 @@ def show(control_id: str, show_ids: ShowIds = False, store: Store = None) -> Non
     debtor = f"{r.debtor_name} {shown_id(r.debtor_id, show_ids)}" if r.debtor_name else ""
     until = str(r.effective_until) if r.effective_until else "until lifted"
     fields = [
-        ("status", f"{r.status} {r.lift_reason or ''}".strip()), ("kind", r.kind),
-        ("court", r.issuing_court), ("case", r.case_number),
+        ("status", f"{r.status} {r.lift_reason or ''}".strip()),
+        ("kind", r.kind),
+        ("court", r.issuing_court),
+        ("case", r.case_number),
         ("person", f"{r.person_name} {shown_id(r.person_id, show_ids)} ({r.role})"),
-        ("debtor", debtor), ("document", document), ("prohibited", ", ".join(r.prohibited)),
-        ("effective", f"{r.effective_from} – {until}"), ("issued", china_time(r.issued_at)),
-        ("lifted", china_time(r.lifted_at)), ("listing", r.entry_id or ""),
-        ("reason", r.reason), ("version", str(r.version)),
-    ]  # fmt: skip
+        ("debtor", debtor),
+        ("document", document),
+        ("prohibited", ", ".join(r.prohibited)),
+        ("effective", f"{r.effective_from} – {until}"),
+        ("issued", china_time(r.issued_at)),
+        ("lifted", china_time(r.lifted_at)),
+        ("listing", r.entry_id or ""),
+        ("reason", r.reason),
+        ("version", str(r.version)),
+    ]
     for label, value in fields:
         out.print(f"[bold]{label:>10}[/bold]  {value}", highlight=False)
     answers = Table("agency", "step", "state", "due", "reference", "answered", title="answers")
     for a in r.acks:
-        answers.add_row(a.agency_id, a.target, a.state, china_time(a.due_at), a.reference or "",
-                        china_time(a.answered_at))  # fmt: skip
+        answers.add_row(
+            a.agency_id,
+            a.target,
+            a.state,
+            china_time(a.due_at),
+            a.reference or "",
+            china_time(a.answered_at),
+        )
     out.print(answers)
     if r.exemptions:
         granted = Table("exemption", "kinds", "agencies", "from", "until", title="exemptions")
         for e in r.exemptions:
-            granted.add_row(e.exemption_id, ", ".join(e.kinds), ", ".join(e.agencies),
-                            china_time(e.valid_from), china_time(e.valid_until))  # fmt: skip
+            granted.add_row(
+                e.exemption_id,
+                ", ".join(e.kinds),
+                ", ".join(e.agencies),
+                china_time(e.valid_from),
+                china_time(e.valid_until),
+            )
         out.print(granted)
     if r.interceptions:
         stops = Table("agency", "when", "channel", "where", "outcome", title="interceptions")
         for i in r.interceptions:
-            stops.add_row(i.agency_id, china_time(i.intercepted_at), i.channel, i.location,
-                          i.outcome or "")  # fmt: skip
+            stops.add_row(
+                i.agency_id, china_time(i.intercepted_at), i.channel, i.location, i.outcome or ""
+            )
         out.print(stops)
 
 

@@ -171,33 +171,63 @@ def step_payload(record: str, did: str, court: str, at: datetime, **extra: Any) 
     elif record == "DelegationCancelled":
         base |= {"requesting_court": v.court(court), "cancelled_at": at, "reason": "已和解"}
     elif record == "DelegationMaterialsRequested":
-        base |= {"executing_court": v.court(court), "requested_at": at,
-                 "missing": ["执行依据副本"], "note": None}  # fmt: skip
+        base |= {
+            "executing_court": v.court(court),
+            "requested_at": at,
+            "missing": ["执行依据副本"],
+            "note": None,
+        }
     elif record == "DelegationMaterialsSupplied":
         base |= {"requesting_court": v.court(court), "supplied_at": at, "summary": "已补充"}
     elif record == "DelegationReturned":
-        base |= {"executing_court": v.court(court), "returned_at": at,
-                 "ground": "MATERIALS_NOT_SUPPLIED", "reason": "逾期未补办",
-                 "approved_at": at}  # fmt: skip
+        base |= {
+            "executing_court": v.court(court),
+            "returned_at": at,
+            "ground": "MATERIALS_NOT_SUPPLIED",
+            "reason": "逾期未补办",
+            "approved_at": at,
+        }
     elif record == "DelegationEscalated":
-        base |= {"requesting_court": v.court(court), "superior_court": v.court(extra.pop("superior", superior_of(EXE))),
-                 "escalated_at": at, "reason": "十五日未执行"}  # fmt: skip
+        base |= {
+            "requesting_court": v.court(court),
+            "superior_court": v.court(extra.pop("superior", superior_of(EXE))),
+            "escalated_at": at,
+            "reason": "十五日未执行",
+        }
     elif record == "DelegationEscalationAnswered":
-        base |= {"superior_court": v.court(court), "answered_at": at, "decision": "ORDERED",
-                 "execute_by": None, "assigned_court": None, "reason": "指令执行"}  # fmt: skip
+        base |= {
+            "superior_court": v.court(court),
+            "answered_at": at,
+            "decision": "ORDERED",
+            "execute_by": None,
+            "assigned_court": None,
+            "reason": "指令执行",
+        }
     elif record == "DelegationRenewalRequested":
-        base |= {"requesting_court": v.court(court), "requested_at": at, "period_days": 365,
-                 "note": None}  # fmt: skip
+        base |= {
+            "requesting_court": v.court(court),
+            "requested_at": at,
+            "period_days": 365,
+            "note": None,
+        }
     elif record == "DelegationRenewed":
-        base |= {"executing_court": v.court(court), "renewed_at": at, "until": at + timedelta(days=365),
-                 "summary": "已续冻"}  # fmt: skip
+        base |= {
+            "executing_court": v.court(court),
+            "renewed_at": at,
+            "until": at + timedelta(days=365),
+            "summary": "已续冻",
+        }
     elif record == "DelegationReleaseRequested":
         base |= {"requesting_court": v.court(court), "requested_at": at, "reason": "已履行"}
     elif record == "DelegationReleased":
         base |= {"executing_court": v.court(court), "released_at": at, "summary": "已解冻"}
     elif record == "DelegationFilesReturned":
-        base |= {"executing_court": v.court(court), "returned_at": at,
-                 "explanation": "逾期未补办，退回委托", "tracking": None}  # fmt: skip
+        base |= {
+            "executing_court": v.court(court),
+            "returned_at": at,
+            "explanation": "逾期未补办，退回委托",
+            "tracking": None,
+        }
     elif record == "DelegationDelivered":
         base |= {"executing_court": v.court(court), "delivered_at": at}
     else:

@@ -18,8 +18,13 @@ from tests.builders import FIRM_CODE, PERSON_ID
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # Friday 10:00 China time
 COURT, OTHER, SUPERIOR = "320583", "6101", "3205"
 DEADLETTER = "bus.deadletter"
-CREDITOR = {"kind": "ORGANISATION", "name": "某银行", "id_number": FIRM_CODE, "id_type": None,
-            "nationality": None}  # fmt: skip
+CREDITOR = {
+    "kind": "ORGANISATION",
+    "name": "某银行",
+    "id_number": FIRM_CODE,
+    "id_type": None,
+    "nationality": None,
+}
 
 
 def harness(
@@ -31,17 +36,32 @@ def harness(
 
 def listing(eid: str, **change: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "entry_id": eid, "case_number": v.case_number("(2024)苏0583执100号"),
+        "entry_id": eid,
+        "case_number": v.case_number("(2024)苏0583执100号"),
         "listing_court": v.court(COURT),
-        "debtor": {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID, "id_type": None,
-                   "nationality": None},
-        "legal_representative": None, "ground": "OBSTRUCTED_EXECUTION", "serious": False,
-        "period_months": 24, "obligation": "给付 100,000.00 元", "listed_at": T0,
-        "legal_representative_id": None, "performance": "全部未履行", "conduct": "以暴力方法妨碍执行",
-        "title_issuer": "江苏省昆山市人民法院", "title_number": "(2023)苏0583民初100号",
-        "filed_at": T0 - timedelta(days=60), "applicant": None, "security_provided": False,
+        "debtor": {
+            "kind": "PERSON",
+            "name": "张三",
+            "id_number": PERSON_ID,
+            "id_type": None,
+            "nationality": None,
+        },
+        "legal_representative": None,
+        "ground": "OBSTRUCTED_EXECUTION",
+        "serious": False,
+        "period_months": 24,
+        "obligation": "给付 100,000.00 元",
+        "listed_at": T0,
+        "legal_representative_id": None,
+        "performance": "全部未履行",
+        "conduct": "以暴力方法妨碍执行",
+        "title_issuer": "江苏省昆山市人民法院",
+        "title_number": "(2023)苏0583民初100号",
+        "filed_at": T0 - timedelta(days=60),
+        "applicant": None,
+        "security_provided": False,
         "sealed_property_sufficient": False,
-    }  # fmt: skip
+    }
     return base | change
 
 
@@ -50,8 +70,13 @@ def send(h: FlowHarness, record: str, payload: dict[str, Any], court: str = COUR
 
 
 def delist(h: FlowHarness, eid: str, reason: str = "PERFORMED", court: str = COURT) -> list[Output]:
-    payload = {"entry_id": eid, "listing_court": v.court(court), "delisted_at": h.now,
-               "reason": reason, "note": None}  # fmt: skip
+    payload = {
+        "entry_id": eid,
+        "listing_court": v.court(court),
+        "delisted_at": h.now,
+        "reason": reason,
+        "note": None,
+    }
     return send(h, "DebtorDelisted", payload, court)
 
 
@@ -87,14 +112,26 @@ def test_a_listing_is_published_in_the_view_with_its_expiry() -> None:
 @pytest.mark.parametrize(
     ("change", "code"),
     [
-        ({"debtor": {"kind": "PERSON", "name": "小明", "id_number": "320583201003121232",
-                     "id_type": None, "nationality": None}}, "BLACKLIST_MINOR"),
-        ({"ground": "REFUSED_WITH_ABILITY", "period_months": None, "security_provided": True},
-         "BLACKLIST_EXCLUDED_SECURITY"),
+        (
+            {
+                "debtor": {
+                    "kind": "PERSON",
+                    "name": "小明",
+                    "id_number": "320583201003121232",
+                    "id_type": None,
+                    "nationality": None,
+                }
+            },
+            "BLACKLIST_MINOR",
+        ),
+        (
+            {"ground": "REFUSED_WITH_ABILITY", "period_months": None, "security_provided": True},
+            "BLACKLIST_EXCLUDED_SECURITY",
+        ),
         ({"period_months": 40}, "BLACKLIST_PERIOD_INVALID"),
         ({"conduct": None}, "BLACKLIST_FIELD_MISSING"),
     ],
-)  # fmt: skip
+)
 def test_refused_listings_leave_nothing(change: dict[str, Any], code: str) -> None:
     h = harness()
     out = send(h, "DebtorListed", listing("bl-1", **change))
@@ -121,8 +158,15 @@ def test_only_the_listing_court_changes_or_delists() -> None:
     h = harness()
     send(h, "DebtorListed", listing("bl-1"))
     assert refused(delist(h, "bl-1", court=OTHER)) == ["BLACKLIST_NOT_OWNER"]
-    update = {"entry_id": "bl-1", "listing_court": v.court(OTHER), "updated_at": T0,
-              "period_months": 36, "serious": True, "obligation": None, "note": None}  # fmt: skip
+    update = {
+        "entry_id": "bl-1",
+        "listing_court": v.court(OTHER),
+        "updated_at": T0,
+        "period_months": 36,
+        "serious": True,
+        "obligation": None,
+        "note": None,
+    }
     assert refused(send(h, "DebtorListingUpdated", update, OTHER)) == ["BLACKLIST_NOT_OWNER"]
     mine = update | {"listing_court": v.court(COURT)}
     (changed,) = view(h, send(h, "DebtorListingUpdated", mine))
@@ -168,8 +212,14 @@ def test_an_entry_expires_on_time_then_its_tombstone_follows_the_grace() -> None
 def test_an_unprocessed_deletion_reason_alerts_the_court_then_its_superior() -> None:
     h = harness()
     send(h, "DebtorListed", listing("bl-1", ground="REFUSED_WITH_ABILITY", period_months=None))
-    report = {"entry_id": "bl-1", "reporting_court": v.court(COURT), "reported_at": T0,
-              "arisen_at": T0, "reason": "PERFORMED", "note": None}  # fmt: skip
+    report = {
+        "entry_id": "bl-1",
+        "reporting_court": v.court(COURT),
+        "reported_at": T0,
+        "arisen_at": T0,
+        "reason": "PERFORMED",
+        "note": None,
+    }
     out = send(h, "DebtorDeletionReasonReported", report)
     assert notices(h, out) == [(f"court.{COURT}.inbox", "DELETION_DUE")]
     # working days Monday 03-04 to Wednesday 03-06: overdue from Thursday 00:00 China time
@@ -190,12 +240,30 @@ def test_working_days_into_a_year_without_holiday_data_are_marked_provisional() 
     2027): the three working days run into 2199, whose holidays no release knows."""
     at = datetime(2198, 12, 30, 2, 0, tzinfo=UTC)
     h = harness(start=at)
-    send(h, "DebtorListed", listing("bl-1", ground="REFUSED_WITH_ABILITY", period_months=None,
-                                    listed_at=at, filed_at=at - timedelta(days=60)))  # fmt: skip
-    report = {"entry_id": "bl-1", "reporting_court": v.court(COURT), "reported_at": at,
-              "arisen_at": at, "reason": "PERFORMED", "note": None}  # fmt: skip
-    [due] = [h.decode(o) for o in send(h, "DebtorDeletionReasonReported", report)
-             if o.topic == f"court.{COURT}.inbox"]  # fmt: skip
+    send(
+        h,
+        "DebtorListed",
+        listing(
+            "bl-1",
+            ground="REFUSED_WITH_ABILITY",
+            period_months=None,
+            listed_at=at,
+            filed_at=at - timedelta(days=60),
+        ),
+    )
+    report = {
+        "entry_id": "bl-1",
+        "reporting_court": v.court(COURT),
+        "reported_at": at,
+        "arisen_at": at,
+        "reason": "PERFORMED",
+        "note": None,
+    }
+    [due] = [
+        h.decode(o)
+        for o in send(h, "DebtorDeletionReasonReported", report)
+        if o.topic == f"court.{COURT}.inbox"
+    ]
     assert due.payload["detail"].endswith(
         "; the due time is provisional: no holiday data for 2199, only weekends counted as "
         "rest days"
@@ -207,15 +275,25 @@ def test_working_days_into_a_year_without_holiday_data_are_marked_provisional() 
 def test_a_correction_review_is_due_in_15_days() -> None:
     h = harness()
     send(h, "DebtorListed", listing("bl-1"))
-    applied = {"entry_id": "bl-1", "listing_court": v.court(COURT), "applied_at": T0,
-               "ground": "INACCURATE", "note": None}  # fmt: skip
+    applied = {
+        "entry_id": "bl-1",
+        "listing_court": v.court(COURT),
+        "applied_at": T0,
+        "ground": "INACCURATE",
+        "note": None,
+    }
     out = send(h, "DebtorCorrectionApplied", applied)
     assert notices(h, out) == [(f"court.{COURT}.inbox", "CORRECTION_REVIEW_DUE")]
     assert "provisional" not in h.decode(out[-1]).payload["detail"]  # 2024 is known
     overdue = h.advance(days=18)  # past Monday 03-18 (day 15 was Saturday 03-16)
     assert (f"court.{COURT}.inbox", "CORRECTION_REVIEW_OVERDUE") in notices(h, overdue)
-    decided = {"entry_id": "bl-1", "listing_court": v.court(COURT), "decided_at": h.now,
-               "upheld": False, "reason": "理由不成立"}  # fmt: skip
+    decided = {
+        "entry_id": "bl-1",
+        "listing_court": v.court(COURT),
+        "decided_at": h.now,
+        "upheld": False,
+        "reason": "理由不成立",
+    }
     assert refused(send(h, "DebtorCorrectionDecided", decided)) == []
     assert refused(send(h, "DebtorCorrectionDecided", decided)) == [
         "BLACKLIST_NO_CORRECTION_PENDING"
@@ -231,12 +309,15 @@ def _digest(h: FlowHarness, ids: list[str], court: str = COURT) -> dict[str, Any
     from courtbus.domain.blacklist_digest import BUCKETS, digest
 
     payload = {
-        "court_id": court, "court": v.court(court), "digest_id": f"d-{len(ids)}",
+        "court_id": court,
+        "court": v.court(court),
+        "digest_id": f"d-{len(ids)}",
         "bucket_count": BUCKETS,
-        "buckets": [{"bucket": b, "count": d.count, "hash": d.hash}
-                    for b, d in sorted(digest(ids).items())],
+        "buckets": [
+            {"bucket": b, "count": d.count, "hash": d.hash} for b, d in sorted(digest(ids).items())
+        ],
         "computed_at": h.now,
-    }  # fmt: skip
+    }
     (report,) = [
         h.decode(o).payload
         for o in send(h, "BlacklistDigest", payload, court)
@@ -281,6 +362,12 @@ def test_a_resend_of_an_entry_still_in_the_view_is_refused() -> None:
 
 def test_a_court_sends_only_its_own_digest() -> None:
     h = harness()
-    payload = {"court_id": OTHER, "court": v.court(OTHER), "digest_id": "d", "bucket_count": 64,
-               "buckets": [], "computed_at": T0}  # fmt: skip
+    payload = {
+        "court_id": OTHER,
+        "court": v.court(OTHER),
+        "digest_id": "d",
+        "bucket_count": 64,
+        "buckets": [],
+        "computed_at": T0,
+    }
     assert refused(send(h, "BlacklistDigest", payload, COURT)) == ["SOURCE_NOT_PARTY"]

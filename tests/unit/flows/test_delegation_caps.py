@@ -187,9 +187,13 @@ def test_in_region_deductions_count_against_a_cap_for_all() -> None:
 def test_in_region_requests_are_not_capped_by_an_out_of_region_cap() -> None:
     _, shipped, _ = catalogue()
     outside_only = PolicyRule(
-        id="test-cap", region="test", courts=frozenset({"6101", EXE}), out_of_region_only=True,
-        reason="test", annual_deduction_cap=Money.parse("100.00"),
-    )  # fmt: skip
+        id="test-cap",
+        region="test",
+        courts=frozenset({"6101", EXE}),
+        out_of_region_only=True,
+        reason="test",
+        annual_deduction_cap=Money.parse("100.00"),
+    )
     h = make_harness(
         partitions=1, policies=PolicyCatalogue(shipped.legal_max_freeze_days, [outside_only])
     )
@@ -224,9 +228,13 @@ def test_cap_counters_outlive_the_year_then_go() -> None:
 def test_a_catalogue_built_in_the_test_is_used() -> None:
     _, shipped, _ = catalogue()
     tight = PolicyRule(
-        id="test-cap", region="test", courts=frozenset({EXE}), out_of_region_only=True,
-        reason="test", annual_deduction_cap=Money.parse("100.00"),
-    )  # fmt: skip
+        id="test-cap",
+        region="test",
+        courts=frozenset({EXE}),
+        out_of_region_only=True,
+        reason="test",
+        annual_deduction_cap=Money.parse("100.00"),
+    )
     h = make_harness(partitions=1, policies=PolicyCatalogue(shipped.legal_max_freeze_days, [tight]))
     assert_applied(h, deduct(h, "dlg-a", "60.00"), "REQUESTED")
     assert_refused(h, deduct(h, "dlg-b", "40.01"), CAP, sender=REQ)

@@ -156,28 +156,58 @@ def test_the_requesting_court_sees_the_whole_story_in_its_inbox() -> None:
 REFUSED: list[tuple[str, list[Step], Step, str, str]] = [
     ("refuse (不得拒绝)", [], REJECT, DID, "DELEGATION_REFUSAL_NOT_ALLOWED"),
     ("return before the 30 days", [MATERIALS], RETURN, DID, "DELEGATION_RETURN_TOO_EARLY"),
-    ("escalate before 15 days", [], ("DelegationEscalated", REQ), DID, "DELEGATION_ESCALATION_TOO_EARLY"),
+    (
+        "escalate before 15 days",
+        [],
+        ("DelegationEscalated", REQ),
+        DID,
+        "DELEGATION_ESCALATION_TOO_EARLY",
+    ),
     ("renew what left no measure", [ACCEPT, COMPLETE], RENEWAL, DID, "DELEGATION_NO_MEASURE"),
-    ("complete a failed delegation", [ACCEPT, FAIL], COMPLETE, DID, "DELEGATION_ILLEGAL_TRANSITION"),
+    (
+        "complete a failed delegation",
+        [ACCEPT, FAIL],
+        COMPLETE,
+        DID,
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
     ("a third court answers", [], ("DelegationAccepted", THIRD), DID, "DELEGATION_WRONG_COURT"),
     ("a third court cancels", [], ("DelegationCancelled", THIRD), DID, "DELEGATION_WRONG_COURT"),
     ("the requester accepts", [], ("DelegationAccepted", REQ), DID, "DELEGATION_WRONG_COURT"),
     ("the executor cancels", [ACCEPT], ("DelegationCancelled", EXE), DID, "DELEGATION_WRONG_COURT"),
-    ("the requester completes", [ACCEPT], ("DelegationCompleted", REQ), DID, "DELEGATION_WRONG_COURT"),
+    (
+        "the requester completes",
+        [ACCEPT],
+        ("DelegationCompleted", REQ),
+        DID,
+        "DELEGATION_WRONG_COURT",
+    ),
     ("a court fakes the receipt", [], ("DelegationDelivered", EXE), DID, "DELEGATION_WRONG_COURT"),
     ("cancel after completion", [ACCEPT, COMPLETE], CANCEL, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("cancel after failure", [ACCEPT, FAIL], CANCEL, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("cancel twice", [CANCEL], CANCEL, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("accept twice", [ACCEPT], ACCEPT, DID, "DELEGATION_ILLEGAL_TRANSITION"),
-    ("ask for materials once started", [ACCEPT, PROGRESS], MATERIALS, DID, "DELEGATION_ILLEGAL_TRANSITION"),
+    (
+        "ask for materials once started",
+        [ACCEPT, PROGRESS],
+        MATERIALS,
+        DID,
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
     ("progress before accepting", [], PROGRESS, DID, "DELEGATION_ILLEGAL_TRANSITION"),
     ("complete before accepting", [], COMPLETE, DID, "DELEGATION_ILLEGAL_TRANSITION"),
-    ("progress after completion", [ACCEPT, COMPLETE], PROGRESS, DID, "DELEGATION_ILLEGAL_TRANSITION"),
+    (
+        "progress after completion",
+        [ACCEPT, COMPLETE],
+        PROGRESS,
+        DID,
+        "DELEGATION_ILLEGAL_TRANSITION",
+    ),
     ("a step for an unknown delegation", [], ACCEPT, "dlg-nobody-knows", "DELEGATION_UNKNOWN"),
     ("cancel an unknown delegation", [], CANCEL, "dlg-nobody-knows", "DELEGATION_UNKNOWN"),
     ("a duplicate request", [], REQUEST, DID, "DELEGATION_DUPLICATE"),
     ("a duplicate request after the end", [CANCEL], REQUEST, DID, "DELEGATION_DUPLICATE"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(
@@ -212,15 +242,30 @@ REFUSED_REQUESTS: list[tuple[str, dict[str, object], str, str]] = [
     ("a court delegating to itself", {"executing": REQ}, REQ, "DELEGATION_SELF"),
     ("an invalid debtor ID", {"id_number": _bad_id()}, REQ, "RESIDENT_ID_INVALID"),
     ("a freeze without a period", {"matter": "FREEZE"}, REQ, "POLICY_FREEZE_PERIOD_MISSING"),
-    ("a freeze over the legal maximum",
-     {"matter": "FREEZE", "asset_kind": "DEPOSIT", "freeze_period_days": 400},
-     REQ, "POLICY_FREEZE_TOO_LONG"),
-    ("a housing-fund deduction the freeze-only example region does not take",
-     {"executing": "320583", "matter": "DEDUCT", "asset_kind": "HOUSING_FUND", "amount": "100.00"},
-     EXE, "POLICY_MATTER_NOT_ALLOWED"),
-    ("a search delegated as a whole case (法释〔2011〕11号 第二条第二款)", {"kind": "CASE"}, REQ,
-     "DELEGATION_KIND_NOT_ALLOWED"),
-]  # fmt: skip
+    (
+        "a freeze over the legal maximum",
+        {"matter": "FREEZE", "asset_kind": "DEPOSIT", "freeze_period_days": 400},
+        REQ,
+        "POLICY_FREEZE_TOO_LONG",
+    ),
+    (
+        "a housing-fund deduction the freeze-only example region does not take",
+        {
+            "executing": "320583",
+            "matter": "DEDUCT",
+            "asset_kind": "HOUSING_FUND",
+            "amount": "100.00",
+        },
+        EXE,
+        "POLICY_MATTER_NOT_ALLOWED",
+    ),
+    (
+        "a search delegated as a whole case (法释〔2011〕11号 第二条第二款)",
+        {"kind": "CASE"},
+        REQ,
+        "DELEGATION_KIND_NOT_ALLOWED",
+    ),
+]
 
 
 @pytest.mark.parametrize(

@@ -77,14 +77,18 @@ def test_escalation_reaches_the_superior_who_orders_execution_by_a_date() -> Non
     ]
     assert_applied(h, sent, "DELIVERED")
     assert_refused(
-        h, step(h, ("DelegationEscalated", ASKER), "dlg-esc", superior=SUZHOU),
-        "DELEGATION_ALREADY_ESCALATED", sender=ASKER,
-    )  # fmt: skip
+        h,
+        step(h, ("DelegationEscalated", ASKER), "dlg-esc", superior=SUZHOU),
+        "DELEGATION_ALREADY_ESCALATED",
+        sender=ASKER,
+    )
     # only the superior answers: not the requesting court, not the executing one
     assert_refused(
-        h, step(h, ("DelegationEscalationAnswered", KUNSHAN), "dlg-esc"),
-        "DELEGATION_WRONG_COURT", sender=KUNSHAN,
-    )  # fmt: skip
+        h,
+        step(h, ("DelegationEscalationAnswered", KUNSHAN), "dlg-esc"),
+        "DELEGATION_WRONG_COURT",
+        sender=KUNSHAN,
+    )
     limit = h.now + 10 * DAY
     answer = step(h, ("DelegationEscalationAnswered", SUZHOU), "dlg-esc", execute_by=limit)
     assert [o.topic for o in answer.outputs] == [
@@ -174,8 +178,12 @@ def test_files_not_sent_back_within_15_days_of_the_approval_are_warned_then_aler
     step(h, MATERIALS, "dlg-files")
     ticks(h, 34)  # the 30 days to supply them pass
     assert_applied(h, step(h, RETURN, "dlg-files"), "RETURNED")
-    assert_refused(h, step(h, ("DelegationFilesReturned", REQ), "dlg-files"),
-                   "DELEGATION_WRONG_COURT", sender=REQ)  # fmt: skip
+    assert_refused(
+        h,
+        step(h, ("DelegationFilesReturned", REQ), "dlg-files"),
+        "DELEGATION_WRONG_COURT",
+        sender=REQ,
+    )
     seen = notices(h, ticks(h, 20))
     files = [(kind, topic) for deadline, kind, topic in seen if deadline == "FILES"]
     assert files == [

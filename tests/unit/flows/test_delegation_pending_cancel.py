@@ -29,9 +29,13 @@ from tests.unit.flows.delegation_kit import (
 def capped() -> FlowHarness:
     _, shipped, _ = catalogue()
     rule = PolicyRule(
-        id="test-cap", region="test", courts=frozenset({EXE}), out_of_region_only=True,
-        reason="test", annual_deduction_cap=Money.parse("100.00"),
-    )  # fmt: skip
+        id="test-cap",
+        region="test",
+        courts=frozenset({EXE}),
+        out_of_region_only=True,
+        reason="test",
+        annual_deduction_cap=Money.parse("100.00"),
+    )
     return make_harness(
         partitions=1, policies=PolicyCatalogue(shipped.legal_max_freeze_days, [rule])
     )

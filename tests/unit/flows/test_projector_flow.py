@@ -62,19 +62,29 @@ def decision(
     """The delegation service's decision on ``about``; ``step`` other than the request's
     makes it a decision that does not match its stored step (found only in the database)."""
     payload: dict[str, Any] = {
-        "delegation_id": did, "step": step, "decided_event_id": about.event.id,
-        "applied": True, "state": "REQUESTED", "by_court": "320583",
-        "requesting_court": "320583", "executing_court": "6101", "matter": "FREEZE",
-        "start_due": None, "report_due": None, "error_code": None, "reason": None,
+        "delegation_id": did,
+        "step": step,
+        "decided_event_id": about.event.id,
+        "applied": True,
+        "state": "REQUESTED",
+        "by_court": "320583",
+        "requesting_court": "320583",
+        "executing_court": "6101",
+        "matter": "FREEZE",
+        "start_due": None,
+        "report_due": None,
+        "error_code": None,
+        "reason": None,
         "decided_at": v.now(),
-    }  # fmt: skip
+    }
     return h.envelope.build(EVENTS, NS + "DelegationDecided", payload, "bus:delegation")
 
 
 def entry(h: FlowHarness, index: int) -> OutgoingRecord:
     payload = list(entry_payloads(index + 1))[index]
-    return h.envelope.build(BLACKLIST_VIEW, "cn.court.bus.blacklist.BlacklistEntry", payload,
-                            "bus:blacklist")  # fmt: skip
+    return h.envelope.build(
+        BLACKLIST_VIEW, "cn.court.bus.blacklist.BlacklistEntry", payload, "bus:blacklist"
+    )
 
 
 def dead_letters(outputs: list[Any]) -> list[tuple[bytes, bytes | None]]:
@@ -99,8 +109,14 @@ def test_a_bad_record_in_a_batch_is_dead_lettered_alone(harness: FlowHarness, db
     code, the others applied; the next batch is written together again."""
     good, bad = request(harness, "d-good"), request(harness, "d-bad")
     wrong = decision(harness, bad, "d-bad", step="DelegationAccepted")
-    batch = [raw(good), raw(decision(harness, good, "d-good")), raw(entry(harness, 0)),
-             raw(bad), raw(wrong), raw(entry(harness, 1))]  # fmt: skip
+    batch = [
+        raw(good),
+        raw(decision(harness, good, "d-good")),
+        raw(entry(harness, 0)),
+        raw(bad),
+        raw(wrong),
+        raw(entry(harness, 1)),
+    ]
     outputs = harness.feed_batch(batch)
     assert dead_letters(outputs) == [(b"DELEGATION_DECISION_MISMATCH", b"d-bad")]
     model = harness.flow.model  # type: ignore[attr-defined]  # ProjectorFlow's

@@ -31,33 +31,53 @@ INBOX = f"court.{COURT}.inbox"
 DEADLETTER, ALERTS = "bus.deadletter", "bus.alerts"
 REP_ID = "320583198001011238"
 BLACKLIST_ENTRY = "cn.court.bus.blacklist.BlacklistEntry"
-ORG = {"kind": "ORGANISATION", "name": "苏州某贸易有限公司", "id_number": FIRM_CODE,
-       "id_type": None, "nationality": None}  # fmt: skip
+ORG = {
+    "kind": "ORGANISATION",
+    "name": "苏州某贸易有限公司",
+    "id_number": FIRM_CODE,
+    "id_type": None,
+    "nationality": None,
+}
 
 
 def harness(partitions: int = 3) -> FlowHarness:
     flow = RestrictionFlow(
-        memory_envelope(), load_directory(), ack_deadline=timedelta(hours=12),
+        memory_envelope(),
+        load_directory(),
+        ack_deadline=timedelta(hours=12),
         grace=timedelta(days=7),
-    )  # fmt: skip
+    )
     return FlowHarness(flow, start=T0, partitions=partitions)
 
 
 def person(name: str = "张三", id_number: str = PERSON_ID) -> dict[str, Any]:
-    return {"kind": "PERSON", "name": name, "id_number": id_number, "id_type": None,
-            "nationality": None}  # fmt: skip
+    return {
+        "kind": "PERSON",
+        "name": name,
+        "id_number": id_number,
+        "id_type": None,
+        "nationality": None,
+    }
 
 
 def exit_ban(cid: str = "rc-1", **change: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "control_id": cid, "case_number": v.case_number("(2024)苏05执100号"),
-        "issuing_court": v.court(COURT), "kind": "EXIT_BAN",
-        "subject": person("李四", REP_ID), "role": "LEGAL_REPRESENTATIVE", "debtor": ORG,
+        "control_id": cid,
+        "case_number": v.case_number("(2024)苏05执100号"),
+        "issuing_court": v.court(COURT),
+        "kind": "EXIT_BAN",
+        "subject": person("李四", REP_ID),
+        "role": "LEGAL_REPRESENTATIVE",
+        "debtor": ORG,
         "document": {"type": "HK_MACAU_PERMIT", "number": "C12345678", "nationality": None},
-        "travel_document": None, "agencies": [], "prohibited": [], "issued_at": T0,
-        "effective_from": date(2024, 3, 1), "effective_until": None,
+        "travel_document": None,
+        "agencies": [],
+        "prohibited": [],
+        "issued_at": T0,
+        "effective_from": date(2024, 3, 1),
+        "effective_until": None,
         "reason": "被执行人未履行生效法律文书确定的义务",
-    }  # fmt: skip
+    }
     return base | change
 
 
@@ -79,16 +99,26 @@ def issue(h: FlowHarness, payload: dict[str, Any], court: str = COURT) -> list[O
 
 
 def lift(h: FlowHarness, cid: str, court: str = COURT, reason: str = "PERFORMED") -> list[Output]:
-    payload = {"control_id": cid, "issuing_court": v.court(court), "lifted_at": h.now,
-               "reason": reason, "note": None}  # fmt: skip
+    payload = {
+        "control_id": cid,
+        "issuing_court": v.court(court),
+        "lifted_at": h.now,
+        "reason": reason,
+        "note": None,
+    }
     return send(h, "RestrictionLifted", payload, f"court:{court}")
 
 
 def ack(
     h: FlowHarness, cid: str, agency: str, target: str = "ISSUE", ref: str = "BK-1"
 ) -> list[Output]:
-    payload = {"control_id": cid, "agency_id": agency, "target": target,
-               "acknowledged_at": h.now, "reference": ref}  # fmt: skip
+    payload = {
+        "control_id": cid,
+        "agency_id": agency,
+        "target": target,
+        "acknowledged_at": h.now,
+        "reference": ref,
+    }
     return send(h, "RestrictionAcknowledged", payload, f"agency:{agency}")
 
 
@@ -96,10 +126,16 @@ def exemption(
     h: FlowHarness, cid: str, granted: bool = True, court: str = COURT, **change: Any
 ) -> list[Output]:
     payload = {
-        "control_id": cid, "issuing_court": v.court(court), "exemption_id": "ex-1",
-        "granted": granted, "kinds": ["HIGH_SPEED_RAIL"], "valid_from": h.now + timedelta(days=1),
-        "valid_until": h.now + timedelta(days=3), "reason": "就医", "decided_at": h.now,
-    } | change  # fmt: skip
+        "control_id": cid,
+        "issuing_court": v.court(court),
+        "exemption_id": "ex-1",
+        "granted": granted,
+        "kinds": ["HIGH_SPEED_RAIL"],
+        "valid_from": h.now + timedelta(days=1),
+        "valid_until": h.now + timedelta(days=3),
+        "reason": "就医",
+        "decided_at": h.now,
+    } | change
     return send(h, "RestrictionExemptionDecided", payload, f"court:{court}")
 
 
@@ -122,10 +158,16 @@ def test_an_exit_ban_on_a_legal_representative_is_published_for_nia() -> None:
     assert [o.topic for o in out] == [VIEW_TOPIC]
     assert h.decode(out[0]).record == NS + "RestrictionControl"
     assert (control["status"], control["kind"], control["role"]) == (
-        "ACTIVE", "EXIT_BAN", "LEGAL_REPRESENTATIVE")  # fmt: skip
+        "ACTIVE",
+        "EXIT_BAN",
+        "LEGAL_REPRESENTATIVE",
+    )
     assert control["subject"]["id_number"] == REP_ID and control["debtor"]["kind"] == "ORGANISATION"
     assert control["travel_document"] == {
-        "type": "HK_MACAU_PERMIT", "number": "C12345678", "nationality": None}  # fmt: skip
+        "type": "HK_MACAU_PERMIT",
+        "number": "C12345678",
+        "nationality": None,
+    }
     assert control["prohibited"] == [] and control["lifted_at"] is None
     assert acks(control) == {("nia", "ISSUE"): "PENDING"}
     assert control["acknowledgements"][0]["due_at"] == T0 + timedelta(hours=12)
@@ -139,8 +181,12 @@ def test_an_exit_ban_binds_the_legal_agent_of_a_debtor_without_capacity() -> Non
     out = issue(h, exit_ban(debtor=person(), role="LEGAL_AGENT"))
     (control,) = view(h, out)
     assert control["role"] == "LEGAL_AGENT" and control["subject"]["id_number"] == REP_ID
-    out = issue(h, consumption_ban("rc-3", subject=person("李四", REP_ID), debtor=ORG,
-                                   role="ACTUAL_CONTROLLER"))  # fmt: skip
+    out = issue(
+        h,
+        consumption_ban(
+            "rc-3", subject=person("李四", REP_ID), debtor=ORG, role="ACTUAL_CONTROLLER"
+        ),
+    )
     assert view(h, out)[0]["role"] == "ACTUAL_CONTROLLER"
 
 
@@ -156,55 +202,105 @@ def test_a_consumption_ban_forbids_all_of_article_3_and_concerns_caac_and_rail()
 
 def test_a_foreigner_is_named_by_passport_and_nationality() -> None:
     h = harness()
-    foreigner = {"kind": "PERSON", "name": "John Smith", "id_number": "X1234567",
-                 "id_type": "PASSPORT", "nationality": "USA"}  # fmt: skip
+    foreigner = {
+        "kind": "PERSON",
+        "name": "John Smith",
+        "id_number": "X1234567",
+        "id_type": "PASSPORT",
+        "nationality": "USA",
+    }
     payload = exit_ban(subject=foreigner, role="DEBTOR", debtor=None, document=None)
     (control,) = view(h, issue(h, payload))
     assert control["travel_document"] == {
-        "type": "PASSPORT", "number": "X1234567", "nationality": "USA"}  # fmt: skip
+        "type": "PASSPORT",
+        "number": "X1234567",
+        "nationality": "USA",
+    }
 
 
 REFUSED = [
-    ("an exit ban on an organisation with no named person",
-     exit_ban(subject=ORG, role="DEBTOR", debtor=None), "RESTRICTION_NO_PERSON"),
-    ("... and without a document: the missing person is what is wrong",
-     exit_ban(subject=ORG, role="DEBTOR", debtor=None, document=None), "RESTRICTION_NO_PERSON"),
-    ("an organisation's exit ban binding the organisation itself",
-     exit_ban(subject=ORG, role="DEBTOR", debtor=ORG), "RESTRICTION_NO_PERSON"),
-    ("an organisation named as its legal representative",
-     exit_ban(subject=ORG), "RESTRICTION_SUBJECT_INVALID"),
-    ("a person debtor's ban on someone else",
-     consumption_ban(debtor=person(), subject=person("李四", REP_ID)),
-     "RESTRICTION_SUBJECT_INVALID"),
+    (
+        "an exit ban on an organisation with no named person",
+        exit_ban(subject=ORG, role="DEBTOR", debtor=None),
+        "RESTRICTION_NO_PERSON",
+    ),
+    (
+        "... and without a document: the missing person is what is wrong",
+        exit_ban(subject=ORG, role="DEBTOR", debtor=None, document=None),
+        "RESTRICTION_NO_PERSON",
+    ),
+    (
+        "an organisation's exit ban binding the organisation itself",
+        exit_ban(subject=ORG, role="DEBTOR", debtor=ORG),
+        "RESTRICTION_NO_PERSON",
+    ),
+    (
+        "an organisation named as its legal representative",
+        exit_ban(subject=ORG),
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
+    (
+        "a person debtor's ban on someone else",
+        consumption_ban(debtor=person(), subject=person("李四", REP_ID)),
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
     # issue 21, citations 5: 执行程序解释 第二十四条 names no 实际控制人
-    ("an exit ban on an organisation's actual controller",
-     exit_ban(role="ACTUAL_CONTROLLER"), "RESTRICTION_SUBJECT_INVALID"),
-    ("a legal agent without the debtor they act for",
-     exit_ban(role="LEGAL_AGENT", debtor=None), "RESTRICTION_SUBJECT_INVALID"),
-    ("a legal agent of an organisation",
-     exit_ban(role="LEGAL_AGENT"), "RESTRICTION_SUBJECT_INVALID"),
-    ("a consumption ban on a legal agent",
-     consumption_ban(debtor=person(), subject=person("李四", REP_ID), role="LEGAL_AGENT"),
-     "RESTRICTION_SUBJECT_INVALID"),
-    ("an exit ban with an untyped document number",
-     exit_ban(document=None, travel_document="C12345678"), "RESTRICTION_DOCUMENT_INVALID"),
-    ("an exit ban with a document type of no known kind",
-     exit_ban(document={"type": "OTHER", "number": "C12345678", "nationality": None}),
-     "RESTRICTION_DOCUMENT_INVALID"),
-    ("a passport without its issuing state",
-     exit_ban(document={"type": "PASSPORT", "number": "E12345678", "nationality": None}),
-     "RESTRICTION_DOCUMENT_INVALID"),
-    ("a passport with a malformed issuing state",
-     exit_ban(document={"type": "PASSPORT", "number": "E12345678", "nationality": "CN"}),
-     "PASSPORT_INVALID"),
-    ("a permit with an issuing state",
-     exit_ban(document={"type": "HK_MACAU_PERMIT", "number": "C12345678", "nationality": "CHN"}),
-     "RESTRICTION_DOCUMENT_INVALID"),
-    ("an exit ban listing kinds of consumption",
-     exit_ban(prohibited=["HIGH_SPEED_RAIL"]), "RESTRICTION_PROHIBITED_INVALID"),
-    ("a consumption kind the provisions do not name",
-     consumption_ban(prohibited=["OTHER"]), "RESTRICTION_PROHIBITED_INVALID"),
-]  # fmt: skip
+    (
+        "an exit ban on an organisation's actual controller",
+        exit_ban(role="ACTUAL_CONTROLLER"),
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
+    (
+        "a legal agent without the debtor they act for",
+        exit_ban(role="LEGAL_AGENT", debtor=None),
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
+    (
+        "a legal agent of an organisation",
+        exit_ban(role="LEGAL_AGENT"),
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
+    (
+        "a consumption ban on a legal agent",
+        consumption_ban(debtor=person(), subject=person("李四", REP_ID), role="LEGAL_AGENT"),
+        "RESTRICTION_SUBJECT_INVALID",
+    ),
+    (
+        "an exit ban with an untyped document number",
+        exit_ban(document=None, travel_document="C12345678"),
+        "RESTRICTION_DOCUMENT_INVALID",
+    ),
+    (
+        "an exit ban with a document type of no known kind",
+        exit_ban(document={"type": "OTHER", "number": "C12345678", "nationality": None}),
+        "RESTRICTION_DOCUMENT_INVALID",
+    ),
+    (
+        "a passport without its issuing state",
+        exit_ban(document={"type": "PASSPORT", "number": "E12345678", "nationality": None}),
+        "RESTRICTION_DOCUMENT_INVALID",
+    ),
+    (
+        "a passport with a malformed issuing state",
+        exit_ban(document={"type": "PASSPORT", "number": "E12345678", "nationality": "CN"}),
+        "PASSPORT_INVALID",
+    ),
+    (
+        "a permit with an issuing state",
+        exit_ban(document={"type": "HK_MACAU_PERMIT", "number": "C12345678", "nationality": "CHN"}),
+        "RESTRICTION_DOCUMENT_INVALID",
+    ),
+    (
+        "an exit ban listing kinds of consumption",
+        exit_ban(prohibited=["HIGH_SPEED_RAIL"]),
+        "RESTRICTION_PROHIBITED_INVALID",
+    ),
+    (
+        "a consumption kind the provisions do not name",
+        consumption_ban(prohibited=["OTHER"]),
+        "RESTRICTION_PROHIBITED_INVALID",
+    ),
+]
 
 
 @pytest.mark.parametrize(("name", "payload", "code"), REFUSED, ids=[r[0] for r in REFUSED])
@@ -249,9 +345,14 @@ def test_acknowledgements_reach_the_court_and_the_view() -> None:
     rail = next(a for a in control["acknowledgements"] if a["agency_id"] == "rail")
     assert (rail["reference"], rail["answered_at"]) == ("12306-BK-77", T0 + timedelta(hours=1))
     assert control["version"] == 2
-    rejection = {"control_id": "rc-2", "agency_id": "caac", "rejected_at": h.now,
-                 "reason_code": "IDENTITY_MISMATCH", "reason": "姓名与证件号码不符",
-                 "target": "ISSUE"}  # fmt: skip
+    rejection = {
+        "control_id": "rc-2",
+        "agency_id": "caac",
+        "rejected_at": h.now,
+        "reason_code": "IDENTITY_MISMATCH",
+        "reason": "姓名与证件号码不符",
+        "target": "ISSUE",
+    }
     out = send(h, "RestrictionRejected", rejection, "agency:caac")
     assert [h.decode(o).record for o in out if o.topic == INBOX] == [NS + "RestrictionRejected"]
     assert acks(view(h, out)[0])[("caac", "ISSUE")] == "REJECTED"
@@ -272,9 +373,15 @@ def test_answers_from_agencies_not_entitled_or_for_unknown_controls_are_refused(
 def test_an_interception_reaches_the_issuing_court() -> None:
     h = harness()
     issue(h, exit_ban())
-    report = {"control_id": "rc-1", "agency_id": "nia", "intercepted_at": h.now,
-              "channel": "BORDER_PORT", "location": "罗湖口岸", "description": None,
-              "outcome": "PREVENTED"}  # fmt: skip
+    report = {
+        "control_id": "rc-1",
+        "agency_id": "nia",
+        "intercepted_at": h.now,
+        "channel": "BORDER_PORT",
+        "location": "罗湖口岸",
+        "description": None,
+        "outcome": "PREVENTED",
+    }
     out = send(h, "InterceptionReported", report, "agency:nia")
     assert [o.topic for o in out] == [VIEW_TOPIC, INBOX]
     event = h.decode(out[1])
@@ -326,11 +433,16 @@ def test_a_lift_is_published_and_its_acknowledgements_tracked() -> None:
     assert refused(ack(h, "rc-2", "rail", "LIFT")) == ["RESTRICTION_ACK_INVALID"]
     (lifted,) = view(h, lift(h, "rc-2"))
     assert (lifted["status"], lifted["lifted_at"], lifted["lift_reason"]) == (
-        "LIFTED", h.now, "PERFORMED")  # fmt: skip
+        "LIFTED",
+        h.now,
+        "PERFORMED",
+    )
     assert acks(lifted) == {
-        ("caac", "ISSUE"): "ACKNOWLEDGED", ("caac", "LIFT"): "PENDING",
-        ("rail", "ISSUE"): "ACKNOWLEDGED", ("rail", "LIFT"): "PENDING",
-    }  # fmt: skip
+        ("caac", "ISSUE"): "ACKNOWLEDGED",
+        ("caac", "LIFT"): "PENDING",
+        ("rail", "ISSUE"): "ACKNOWLEDGED",
+        ("rail", "LIFT"): "PENDING",
+    }
     out = ack(h, "rc-2", "caac", "LIFT")
     assert acks(view(h, out)[0])[("caac", "LIFT")] == "ACKNOWLEDGED"
     assert [h.decode(o).payload["target"] for o in out if o.topic == INBOX] == ["LIFT"]
@@ -346,10 +458,16 @@ def test_a_lift_is_published_and_its_acknowledgements_tracked() -> None:
 def test_a_granted_exemption_reaches_the_view_for_the_agencies_concerned() -> None:
     h = harness()
     issue(h, consumption_ban())
-    applied = {"control_id": "rc-2", "issuing_court": v.court(COURT), "exemption_id": "ex-1",
-               "kinds": ["HIGH_SPEED_RAIL"], "requested_from": h.now,
-               "requested_until": h.now + timedelta(days=3), "purpose": "就医",
-               "applied_at": h.now}  # fmt: skip
+    applied = {
+        "control_id": "rc-2",
+        "issuing_court": v.court(COURT),
+        "exemption_id": "ex-1",
+        "kinds": ["HIGH_SPEED_RAIL"],
+        "requested_from": h.now,
+        "requested_until": h.now + timedelta(days=3),
+        "purpose": "就医",
+        "applied_at": h.now,
+    }
     assert send(h, "RestrictionExemptionApplied", applied, f"court:{COURT}") == []
     assert view(h, exemption(h, "rc-2", granted=False, exemption_id="ex-0")) == []
     (control,) = view(h, exemption(h, "rc-2"))
@@ -389,8 +507,13 @@ def test_an_exemption_for_a_kind_the_ban_does_not_forbid_is_refused() -> None:
 def test_an_agency_answers_only_in_its_own_name() -> None:
     h = harness()
     issue(h, exit_ban())
-    payload = {"control_id": "rc-1", "agency_id": "nia", "target": "ISSUE",
-               "acknowledged_at": h.now, "reference": None}  # fmt: skip
+    payload = {
+        "control_id": "rc-1",
+        "agency_id": "nia",
+        "target": "ISSUE",
+        "acknowledged_at": h.now,
+        "reference": None,
+    }
     assert refused(send(h, "RestrictionAcknowledged", payload, "agency:caac")) == [
         "SOURCE_NOT_PARTY"
     ]
@@ -431,7 +554,10 @@ def test_a_listing_gets_its_consumption_ban_and_a_delisting_for_performance_lift
     out = listed(h, entry())
     (control,) = view(h, out)
     assert (control["control_id"], control["entry_id"], control["kind"]) == (
-        "bl-1", "bl-1", "CONSUMPTION_BAN")  # fmt: skip
+        "bl-1",
+        "bl-1",
+        "CONSUMPTION_BAN",
+    )
     assert control["subject"]["id_number"] == PERSON_ID and control["role"] == "DEBTOR"
     assert control["issuing_court"]["court_id"] == COURT and len(control["prohibited"]) == 9
     assert "第一条" in control["reason"]
@@ -485,8 +611,13 @@ def test_listings_can_be_left_to_the_courts() -> None:
 def old_entry(eid: str, court: str = COURT, **change: Any) -> dict[str, Any]:
     """An entry last changed a day before the harness's clock: a backlog record."""
     court_of = {"listing_court": v.court(court)}
-    return entry(eid, updated_at=T0 - timedelta(days=1), listed_at=T0 - timedelta(days=1),
-                 **court_of, **change)  # fmt: skip
+    return entry(
+        eid,
+        updated_at=T0 - timedelta(days=1),
+        listed_at=T0 - timedelta(days=1),
+        **court_of,
+        **change,
+    )
 
 
 def test_a_backlog_of_listings_gets_its_bans_and_one_summary_per_court() -> None:
@@ -497,13 +628,18 @@ def test_a_backlog_of_listings_gets_its_bans_and_one_summary_per_court() -> None
     assert not [o for o in out if o.topic.endswith(".inbox")]  # no notice per entry
     assert h.advance(seconds=30) == []  # the backlog is not quiet yet
     out = h.advance(seconds=31)
-    notices = {h.decode(o).payload["issuing_court"]["court_id"]: h.decode(o).payload
-               for o in out if o.topic.endswith(".inbox")}  # fmt: skip
+    notices = {
+        h.decode(o).payload["issuing_court"]["court_id"]: h.decode(o).payload
+        for o in out
+        if o.topic.endswith(".inbox")
+    }
     assert set(notices) == {COURT, OTHER}
     mine = notices[COURT]
     assert (mine["notice"], mine["control_id"]) == ("ISSUED_FOR_LISTING", "")
-    assert "5 consumption ban(s)" in mine["detail"] and "1 consumption ban(s)" in notices[
-        OTHER]["detail"]  # fmt: skip
+    assert (
+        "5 consumption ban(s)" in mine["detail"]
+        and "1 consumption ban(s)" in notices[OTHER]["detail"]
+    )
     assert h.count("listing_load") == 0 and h.advance(minutes=5) == []  # sent once
 
 
@@ -512,8 +648,7 @@ def test_each_task_sums_up_its_own_share_of_a_court_backlog() -> None:
     for i in range(9):
         listed(h, old_entry(f"bl-{i}"))
     out = h.advance(minutes=2)
-    counts = [int(h.decode(o).payload["detail"].split(" ")[0]) for o in out
-              if o.topic == INBOX]  # fmt: skip
+    counts = [int(h.decode(o).payload["detail"].split(" ")[0]) for o in out if o.topic == INBOX]
     assert sum(counts) == 9 and 1 < len(counts) <= 3
 
 
@@ -522,8 +657,7 @@ def test_a_backlog_ban_is_the_ban_a_live_listing_gets() -> None:
     for change in ({}, org):
         live, bulk = harness(), harness()
         (a,) = view(live, listed(live, entry("bl-7", **change)))
-        (b,) = view(bulk, listed(bulk, entry("bl-7", updated_at=T0 - timedelta(days=1),
-                                             **change)))  # fmt: skip
+        (b,) = view(bulk, listed(bulk, entry("bl-7", updated_at=T0 - timedelta(days=1), **change)))
         assert a == b
 
 
@@ -581,9 +715,12 @@ def lasting(h: FlowHarness, outputs: list[Output], topic: str = VIEW_TOPIC) -> d
 def live_harness(partitions: int = 3) -> FlowHarness:
     """A flow that takes every entry as a live listing (no backlog: the one-by-one path)."""
     flow = RestrictionFlow(
-        memory_envelope(), load_directory(), ack_deadline=timedelta(hours=12),
-        grace=timedelta(days=7), bulk_age=timedelta(days=36500),
-    )  # fmt: skip
+        memory_envelope(),
+        load_directory(),
+        ack_deadline=timedelta(hours=12),
+        grace=timedelta(days=7),
+        bulk_age=timedelta(days=36500),
+    )
     return FlowHarness(flow, start=T0, partitions=partitions)
 
 
@@ -603,7 +740,10 @@ def test_a_bulk_ban_is_the_ban_a_live_listing_gets_record_for_record() -> None:
         assert mine.payload == theirs.payload
         assert [k for k, _ in out.headers] == [k for k, _ in by_key[out.key].headers]
         assert (mine.headers.source, mine.headers.type, mine.headers.subject) == (
-            theirs.headers.source, theirs.headers.type, theirs.headers.subject)  # fmt: skip
+            theirs.headers.source,
+            theirs.headers.type,
+            theirs.headers.subject,
+        )
         orgs += mine.payload["role"] == "LEGAL_REPRESENTATIVE"
         cid = mine.payload["control_id"]
         state = loaded.state(loaded.partition_of(out.key))
@@ -615,26 +755,42 @@ def test_a_bulk_ban_is_the_ban_a_live_listing_gets_record_for_record() -> None:
 def test_a_bulk_load_gives_each_active_entry_its_ban_once_and_a_delisted_one_none() -> None:
     entries = synthetic(200)
     active = entries[:150]
-    delisted = [p | {"status": "DELISTED", "delisted_at": p["updated_at"], "reason": "PERFORMED",
-                     "version": 2} for p in entries[150:]]  # fmt: skip
+    delisted = [
+        p
+        | {
+            "status": "DELISTED",
+            "delisted_at": p["updated_at"],
+            "reason": "PERFORMED",
+            "version": 2,
+        }
+        for p in entries[150:]
+    ]
     # the view not compacted yet: an entry's older record before its newer one, and one
     # entry listed and then delisted for performance within the backlog
     updated = [p | {"version": 2} for p in active[:20]]
-    gone = entries[0] | {"status": "DELISTED", "delisted_at": T0, "reason": "PERFORMED",
-                         "version": 3}  # fmt: skip
+    gone = entries[0] | {
+        "status": "DELISTED",
+        "delisted_at": T0,
+        "reason": "PERFORMED",
+        "version": 3,
+    }
     h = harness()
     out = bulk(h, active + delisted + updated + [gone])
     view_now = lasting(h, out)
     assert set(view_now) == {p["entry_id"] for p in active}  # no delisted entry got one
-    issued = [o.key for o in out if o.topic == VIEW_TOPIC and o.value
-              and h.decode(o).payload["version"] == 1]  # fmt: skip
+    issued = [
+        o.key
+        for o in out
+        if o.topic == VIEW_TOPIC and o.value and h.decode(o).payload["version"] == 1
+    ]
     assert len(issued) == len(set(issued)) == 150  # each once, updates issue nothing
     first = view_now[entries[0]["entry_id"]]
     assert (first["status"], first["lift_reason"]) == ("LIFTED", "PERFORMED")
     assert all(c["status"] == "ACTIVE" for k, c in view_now.items() if k != entries[0]["entry_id"])
     # the court of the lifted one is told (a lift is never summed up), nobody of the others yet
     assert [h.decode(o).payload["notice"] for o in out if o.topic.endswith(".inbox")] == [
-        "LIFTED_FOR_DELISTING"]  # fmt: skip
+        "LIFTED_FOR_DELISTING"
+    ]
     # read again (a restart, the view's next records): nothing new
     assert [o for o in bulk(h, active) if o.topic == VIEW_TOPIC] == []
     assert h.count(CONTROLS.name) == 150
@@ -649,8 +805,11 @@ def test_a_bulk_load_sums_up_per_court_and_task_as_one_by_one() -> None:
 
     def summaries(h: FlowHarness) -> list[tuple[str, int]]:  # (inbox, count), one per task
         out = h.advance(minutes=2)
-        return sorted((o.topic, int(h.decode(o).payload["detail"].split(" ")[0]))
-                      for o in out if o.topic.endswith(".inbox"))  # fmt: skip
+        return sorted(
+            (o.topic, int(h.decode(o).payload["detail"].split(" ")[0]))
+            for o in out
+            if o.topic.endswith(".inbox")
+        )
 
     mine = summaries(together)
     assert mine == summaries(one) and sum(n for _, n in mine) == 120
@@ -662,8 +821,9 @@ def test_a_bulk_record_refused_is_refused_alone() -> None:
     h = harness(partitions=1)
     entries = synthetic(10)
     records = [entry_record(h, p) for p in entries]
-    wrong = h.encode(BLACKLIST_VIEW, NS + "RestrictionIssued", consumption_ban("x-1"),
-                     "bus:blacklist")  # fmt: skip
+    wrong = h.encode(
+        BLACKLIST_VIEW, NS + "RestrictionIssued", consumption_ban("x-1"), "bus:blacklist"
+    )
     records.insert(5, wrong)
     out = h.feed_batch(records)
     assert refused(out) == ["EVENT_TYPE_MISMATCH"]
@@ -690,13 +850,18 @@ def test_the_loads_deadlines_fall_due_together_and_each_ban_owes_what_it_owed() 
     assert [k for k, _ in h.timers() if k.startswith("#listing-due:")] != []
     assert len([k for k, _ in h.timers() if not k.startswith("#")]) == 0  # none per ban
     ack(h, ids[0], "caac")  # the first change stores the control as any other
-    gone = entries[1] | {"status": "DELISTED", "delisted_at": T0, "reason": "CORRECTION",
-                         "version": 2}  # fmt: skip
+    gone = entries[1] | {
+        "status": "DELISTED",
+        "delisted_at": T0,
+        "reason": "CORRECTION",
+        "version": 2,
+    }
     listed(h, gone)
     out = h.advance(hours=12, seconds=1)
     overdue = sorted(o.key.decode() for o in out if o.topic == ALERTS and o.key)
     expected = [f"{ids[0]}:rail:ISSUE", f"{ids[1]}:caac:LIFT", f"{ids[1]}:rail:LIFT"] + [
-        f"{i}:{a}:ISSUE" for i in ids[2:] for a in ("caac", "rail")]  # fmt: skip
+        f"{i}:{a}:ISSUE" for i in ids[2:] for a in ("caac", "rail")
+    ]
     assert overdue == sorted(expected)
     states = {k: acks(c) for k, c in lasting(h, out).items()}
     assert states[ids[0]] == {("caac", "ISSUE"): "ACKNOWLEDGED", ("rail", "ISSUE"): "OVERDUE"}
@@ -723,8 +888,11 @@ def test_a_tick_takes_a_bounded_share_of_the_due_groups(monkeypatch: pytest.Monk
 def test_a_listed_ban_is_stored_as_its_entry_and_read_back_whole() -> None:
     from services.restrictions.state import Listed, dump_control, load_control
 
-    value = Listed(b"\x00\x00\x00\x00\x07entry", T0 + timedelta(microseconds=123457),
-                   frozenset({"caac", "rail"}))  # fmt: skip
+    value = Listed(
+        b"\x00\x00\x00\x00\x07entry",
+        T0 + timedelta(microseconds=123457),
+        frozenset({"caac", "rail"}),
+    )
     data = dump_control(value)
     assert load_control(data) == value and len(data) < 40  # µs kept; no JSON per ban
     nobody = Listed(value.entry, value.issued_at, frozenset())

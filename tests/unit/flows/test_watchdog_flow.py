@@ -34,8 +34,12 @@ def harness(partitions: int = 3) -> FlowHarness:
 
 
 def status(h: FlowHarness, step: str, court: str = COURT, **extra: Any) -> list[Output]:
-    at = {"CaseFiled": "filed_at", "CaseSuspended": "suspended_at", "CaseResumed": "resumed_at",
-          "CaseConcluded": "concluded_at"}[step]  # fmt: skip
+    at = {
+        "CaseFiled": "filed_at",
+        "CaseSuspended": "suspended_at",
+        "CaseResumed": "resumed_at",
+        "CaseConcluded": "concluded_at",
+    }[step]
     payload: dict[str, Any] = {
         "case_number": v.case_number(CASE),
         "court": v.court(court),
@@ -52,17 +56,32 @@ def status(h: FlowHarness, step: str, court: str = COURT, **extra: Any) -> list[
 
 def entry(h: FlowHarness, eid: str, state: str = "ACTIVE") -> list[Output]:
     payload = {
-        "entry_id": eid, "status": state, "case_number": v.case_number(CASE),
-        "listing_court": v.court(COURT), "debtor": v.debtor("PERSON", "张三", PERSON_ID),
-        "legal_representative": None, "legal_representative_id": None,
-        "ground": "REFUSED_WITH_ABILITY", "serious": False, "period_months": None,
-        "obligation": "给付", "performance": "未履行", "conduct": "拒不履行", "title_issuer": "某法院",
-        "title_number": "(2023)苏0583民初1号", "filed_at": T0, "listed_at": T0 - timedelta(days=30),
-        "expires_at": None, "updated_at": h.now, "delisted_at": None if state == "ACTIVE" else h.now,
-        "reason": None if state == "ACTIVE" else "PERFORMED", "version": 1,
-    }  # fmt: skip
-    built = h.envelope.build(BLACKLIST_VIEW, "cn.court.bus.blacklist.BlacklistEntry", payload,
-                             "bus:blacklist")  # fmt: skip
+        "entry_id": eid,
+        "status": state,
+        "case_number": v.case_number(CASE),
+        "listing_court": v.court(COURT),
+        "debtor": v.debtor("PERSON", "张三", PERSON_ID),
+        "legal_representative": None,
+        "legal_representative_id": None,
+        "ground": "REFUSED_WITH_ABILITY",
+        "serious": False,
+        "period_months": None,
+        "obligation": "给付",
+        "performance": "未履行",
+        "conduct": "拒不履行",
+        "title_issuer": "某法院",
+        "title_number": "(2023)苏0583民初1号",
+        "filed_at": T0,
+        "listed_at": T0 - timedelta(days=30),
+        "expires_at": None,
+        "updated_at": h.now,
+        "delisted_at": None if state == "ACTIVE" else h.now,
+        "reason": None if state == "ACTIVE" else "PERFORMED",
+        "version": 1,
+    }
+    built = h.envelope.build(
+        BLACKLIST_VIEW, "cn.court.bus.blacklist.BlacklistEntry", payload, "bus:blacklist"
+    )
     return h.feed_raw(BLACKLIST_VIEW, built.key, built.value, built.headers)
 
 
@@ -72,26 +91,56 @@ def delegation(h: FlowHarness, did: str, step: str, payload: dict[str, Any], cou
 
 def decided(h: FlowHarness, did: str, step: str, state: str) -> None:
     payload = {
-        "step": step, "decided_event_id": "e", "applied": True, "state": state, "by_court": None,
-        "requesting_court": COURT, "executing_court": OTHER, "matter": "FREEZE",
-        "start_due": None, "report_due": None, "error_code": None, "reason": None,
+        "step": step,
+        "decided_event_id": "e",
+        "applied": True,
+        "state": state,
+        "by_court": None,
+        "requesting_court": COURT,
+        "executing_court": OTHER,
+        "matter": "FREEZE",
+        "start_due": None,
+        "report_due": None,
+        "error_code": None,
+        "reason": None,
         "decided_at": h.now,
-    }  # fmt: skip
+    }
     delegation(h, did, "DelegationDecided", payload, "bus:delegation")
 
 
 def freeze(h: FlowHarness, did: str, until: datetime) -> None:
-    delegation(h, did, "DelegationRequested", {
-        "case_number": v.case_number(CASE), "requesting_court": v.court(COURT),
-        "executing_court": v.court(OTHER), "matter": "FREEZE",
-        "debtor": v.debtor("PERSON", "张三", PERSON_ID), "asset_kind": "DEPOSIT",
-        "asset_description": "银行账户", "amount": None, "freeze_period_days": 365,
-        "requested_at": h.now, "note": None,
-    }, f"court:{COURT}")  # fmt: skip
-    delegation(h, did, "DelegationCompleted", {
-        "executing_court": v.court(OTHER), "completed_at": h.now, "summary": "冻结",
-        "amount_executed": None, "measure_until": until,
-    }, f"court:{OTHER}")  # fmt: skip
+    delegation(
+        h,
+        did,
+        "DelegationRequested",
+        {
+            "case_number": v.case_number(CASE),
+            "requesting_court": v.court(COURT),
+            "executing_court": v.court(OTHER),
+            "matter": "FREEZE",
+            "debtor": v.debtor("PERSON", "张三", PERSON_ID),
+            "asset_kind": "DEPOSIT",
+            "asset_description": "银行账户",
+            "amount": None,
+            "freeze_period_days": 365,
+            "requested_at": h.now,
+            "note": None,
+        },
+        f"court:{COURT}",
+    )
+    delegation(
+        h,
+        did,
+        "DelegationCompleted",
+        {
+            "executing_court": v.court(OTHER),
+            "completed_at": h.now,
+            "summary": "冻结",
+            "amount_executed": None,
+            "measure_until": until,
+        },
+        f"court:{OTHER}",
+    )
     decided(h, did, "DelegationCompleted", "COMPLETED")
 
 

@@ -103,8 +103,11 @@ def test_a_record_whose_output_topic_is_missing_is_refused_and_the_next_flows() 
     h, _, _ = _harness(BASE)  # no probe.out
     event_id, outputs = send(h, "ok-1")
     assert [o.topic for o in outputs] == [
-        "bus.deadletter", "court.6104.inbox", "probe.refused", "bus.alerts",
-    ]  # fmt: skip
+        "bus.deadletter",
+        "court.6104.inbox",
+        "probe.refused",
+        "bus.alerts",
+    ]
     assert header(outputs[0], "dlq_code") == OUTPUT_TOPIC_MISSING
     assert header(outputs[0], "ce_id") == event_id
     assert "probe.out" in (header(outputs[0], "dlq_reason") or "")

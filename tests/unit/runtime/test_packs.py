@@ -140,8 +140,10 @@ def test_a_restore_unpacks_the_batches_and_an_expired_pack_is_tombstoned(tmp_pat
         changelogs._restorer = Scripted({partition: msgs})  # type: ignore[assignment]
         from courtbus.runtime.changelogs import changelog_topic
 
-        bounds = {TopicPartition(changelog_topic(Packed.name, st), partition): (0, 0)
-                  for st in changelogs.stores}  # fmt: skip
+        bounds = {
+            TopicPartition(changelog_topic(Packed.name, st), partition): (0, 0)
+            for st in changelogs.stores
+        }
         bounds[TopicPartition(log.tp.topic, partition)] = (0, len(log.records))
         changelogs.restore(task, backend, bounds)
         return State("t", backend, Packed.stores)

@@ -24,9 +24,11 @@ _WHEN = sa.DateTime(timezone=True)
 
 def _control_fk(table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        ["control_id"], ["restriction_controls.control_id"], ondelete="CASCADE",
+        ["control_id"],
+        ["restriction_controls.control_id"],
+        ondelete="CASCADE",
         name=f"fk_{table}_control_id_restriction_controls",
-    )  # fmt: skip
+    )
 
 
 def upgrade() -> None:
@@ -114,6 +116,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop the restriction and watchdog tables."""
-    for table in ("watchdog_alerts", "restriction_interceptions", "restriction_exemptions",
-                  "restriction_acks", "restriction_controls"):  # fmt: skip
+    for table in (
+        "watchdog_alerts",
+        "restriction_interceptions",
+        "restriction_exemptions",
+        "restriction_acks",
+        "restriction_controls",
+    ):
         op.drop_table(table)

@@ -26,9 +26,11 @@ _MONEY = sa.Numeric(18, 2).with_variant(sa.String(32), "sqlite")
 
 def _parent(table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        ["distribution_id"], ["distributions.distribution_id"], ondelete="CASCADE",
+        ["distribution_id"],
+        ["distributions.distribution_id"],
+        ondelete="CASCADE",
         name=f"fk_{table}_distribution_id_distributions",
-    )  # fmt: skip
+    )
 
 
 def upgrade() -> None:
@@ -125,6 +127,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop the distribution tables."""
-    for table in ("distribution_deposits", "distribution_objections", "distribution_allocations",
-                  "distribution_plans", "distribution_claims", "distributions"):  # fmt: skip
+    for table in (
+        "distribution_deposits",
+        "distribution_objections",
+        "distribution_allocations",
+        "distribution_plans",
+        "distribution_claims",
+        "distributions",
+    ):
         op.drop_table(table)
