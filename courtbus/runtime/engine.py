@@ -81,7 +81,7 @@ class Engine:
         return any(k == "ce_source" and v == self._own_source for k, v in raw.headers or ())
 
     def _incoming(self, raw: RawRecord) -> Incoming:
-        decode = self.flow.decode and raw.topic not in self.flow.internal
+        decode = self.flow.decode and raw.topic not in self.flow.raw_topics
         event = self.flow.envelope.read(raw) if decode else None
         return Incoming(raw, event)
 

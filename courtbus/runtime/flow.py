@@ -101,7 +101,9 @@ class Flow(ABC):
     stores: ClassVar[tuple[StoreSpec[Any], ...]] = ()
     timers: ClassVar[bool] = False  # the flow schedules timers (``state.timers``)
     decode: ClassVar[bool] = True  # the runtime decodes each record; a bad one is refused
-    internal: ClassVar[frozenset[str]] = frozenset()  # the flow's own topics: records left raw
+    # inputs handed to the flow undecoded (``Incoming.decoded`` is None): its own JSON topics,
+    # or a view it reads for tombstones (was ``internal``)
+    raw_topics: ClassVar[frozenset[str]] = frozenset()
     # The flow writes to a topic it reads: a record there with its own ``ce_source`` is its own
     # output, skipped without decoding (``Engine.is_own``). False for a flow that never writes
     # where it reads (the gateway: only participants write outboxes), so that a record claiming

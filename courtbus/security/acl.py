@@ -141,7 +141,7 @@ _RESTRICTION_VIEW = "restriction.controls"
 _DISTRIBUTION_VIEW = "distribution.cases"
 _ALWAYS = (DEADLETTER_TOPIC, ALERTS_TOPIC)  # the engine's refusals and alerts, any service
 
-# Every service's topics, from its flow (services/*/flow.py: ``inputs``, ``internal``, what
+# Every service's topics, from its flow (services/*/flow.py: ``inputs``, ``raw_topics``, what
 # ``on_event``/``on_tick`` return); tests/unit/test_acl.py holds this table to the flows.
 SERVICE_ACCESS: dict[str, ServiceAccess] = {
     "gateway": ServiceAccess(

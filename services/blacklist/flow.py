@@ -85,7 +85,7 @@ class BlacklistFlow(Flow):
     name = "blacklist"
     source = "bus:blacklist"
     inputs = Inputs(topics=(EVENTS, DEBTORS_TOPIC, VIEW_TOPIC))
-    internal = frozenset({DEBTORS_TOPIC, VIEW_TOPIC})  # read raw
+    raw_topics = frozenset({DEBTORS_TOPIC, VIEW_TOPIC})  # read raw
     stores = (ENTRIES, DEBTORS, COURTS)
     timers = True
 

@@ -49,7 +49,7 @@ class DelegationFlow(Flow):
     name = "delegation"
     source = "bus:delegation"
     inputs = Inputs(topics=(EVENTS, caps.CAPS_TOPIC))
-    internal = frozenset({caps.CAPS_TOPIC})
+    raw_topics = frozenset({caps.CAPS_TOPIC})
     stores = (DELEGATIONS, caps.COUNTERS)
     timers = True
 

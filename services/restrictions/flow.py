@@ -268,7 +268,7 @@ class RestrictionFlow(Flow):
     name = FLOW
     source = "bus:restriction"
     inputs = Inputs(topics=(EVENTS, BLACKLIST_VIEW))
-    internal = frozenset({BLACKLIST_VIEW})  # read raw: tombstones, and only ACTIVE matters
+    raw_topics = frozenset({BLACKLIST_VIEW})  # read raw: tombstones, and only ACTIVE matters
     stores = (CONTROLS, LOAD, DUE)
     timers = True
     # At most this many list records a batch, so a court's own bans and the agencies' answers

@@ -94,7 +94,7 @@ class WatchdogFlow(Flow):
     inputs = Inputs(
         topics=(EVENTS, ITEMS_TOPIC, BLACKLIST_VIEW, RESTRICTION_VIEW, DELEGATION_EVENTS)
     )
-    internal = frozenset({ITEMS_TOPIC, BLACKLIST_VIEW, RESTRICTION_VIEW})  # read raw
+    raw_topics = frozenset({ITEMS_TOPIC, BLACKLIST_VIEW, RESTRICTION_VIEW})  # read raw
     stores = (CASES, LINKS)
     timers = True
 

@@ -100,7 +100,7 @@ def test_inputs_are_the_flows(name: str) -> None:
     else:
         assert set(access.inputs) == set(flow.inputs.topics)
     # a flow's own (internal) topics that it also writes are outputs
-    written_internal = set(flow.internal) & set(access.outputs)
+    written_internal = set(flow.raw_topics) & set(access.outputs)
     assert written_internal <= set(flow.inputs.topics)
 
 
