@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +23,7 @@ from courtbus.gateway.rules import (
     check_values,
     payload_ok,
 )
+from courtbus.security.ahead import VerifyAhead
 from courtbus.security.signing import DEFAULT_SKEW, HEADER, MISSING, KeyRing, Verified, verify
 from courtbus.wire.envelope import OUTBOX_MAX_VALUE_BYTES, Envelope, Event, RawRecord
 from courtbus.wire.event_ids import POLICY_ENV, bound_to, is_bound_form
@@ -50,6 +51,7 @@ class Forward:
 
 SIGNATURES_ENV = "COURTBUS_SIGNATURES"
 MAX_AGE_ENV = "COURTBUS_SIGNATURE_MAX_AGE_H"
+HELPERS_ENV = "COURTBUS_SIGNATURE_HELPERS"
 DEFAULT_MAX_AGE = timedelta(hours=24)
 
 
@@ -64,17 +66,21 @@ class SignaturePolicy:
     ``max_age``: how old a signed time may be when the gateway sees the record (older:
     ``SIGNATURE_STALE``); it must stay below the dedup retention, so a record too old to be
     remembered is too old to be accepted. ``skew``: how far ahead of the gateway's clock.
+    ``helpers``: processes that make the Ed25519 checks of a batch while the gateway goes on
+    (``courtbus.security.ahead``; 0: the gateway makes them itself).
     """
 
     required: bool = False
     max_age: timedelta = DEFAULT_MAX_AGE
     skew: timedelta = DEFAULT_SKEW
+    helpers: int = 1
 
     @classmethod
     def from_env(cls, *, secure: bool = False) -> SignaturePolicy:
         """``$COURTBUS_SIGNATURES`` (``required`` or ``optional``; unset: required when
-        ``secure``, i.e. on the secure stack) and ``$COURTBUS_SIGNATURE_MAX_AGE_H`` (hours,
-        default 24).
+        ``secure``, i.e. on the secure stack), ``$COURTBUS_SIGNATURE_MAX_AGE_H`` (hours,
+        default 24) and ``$COURTBUS_SIGNATURE_HELPERS`` (processes checking signatures ahead,
+        default 1, 0: none).
 
         Raises:
             ConfigError: ``SIGNATURES_INVALID``.
@@ -92,8 +98,14 @@ class SignaturePolicy:
             ) from exc
         if hours <= 0:
             raise ConfigError(f"{MAX_AGE_ENV} must be above 0", code="SIGNATURES_INVALID")
+        helpers = os.environ.get(HELPERS_ENV, "").strip() or "1"
+        if not helpers.isdigit() or int(helpers) > 16:
+            raise ConfigError(
+                f"{HELPERS_ENV}={helpers!r}: write a number of processes, 0 to 16",
+                code="SIGNATURES_INVALID",
+            )
         required = mode == "required" if mode else secure
-        return cls(required=required, max_age=timedelta(hours=hours))
+        return cls(required=required, max_age=timedelta(hours=hours), helpers=int(helpers))
 
 
 class Gateway:
@@ -125,6 +137,7 @@ class Gateway:
         # the directory's keys, each parsed once; who has a key must sign
         self.keyring = KeyRing(directory.keys)
         self._signing = self.keyring.owners()
+        self._ahead = VerifyAhead(self.keyring, self.signatures.helpers)
 
     def _payload_check(self, record: str) -> Check:
         """The fast payload test compiled for ``record`` (the generic one if it cannot be)."""
@@ -181,7 +194,23 @@ class Gateway:
             now=now,
             max_age=self.signatures.max_age,
             skew=self.signatures.skew,
+            ahead=self._ahead.found,
         )
+
+    def verify_ahead(self, records: Sequence[RawRecord]) -> int:
+        """Start the Ed25519 checks of the records to come (a batch, in the order they will be
+        checked) in the helper processes; how many were started. ``verify`` takes the answers;
+        an optimisation only (``courtbus.security.ahead``)."""
+        owned = []
+        for raw in records:
+            match = OUTBOX.match(raw.topic)
+            if match is not None:
+                owned.append((raw.headers, f"{match.group(1)}.{match.group(2)}"))
+        return self._ahead.start(owned)
+
+    def close(self) -> None:
+        """Stop the helper processes, if any were started."""
+        self._ahead.close()
 
     def check(self, raw: RawRecord, now: datetime | None = None) -> Forward:
         """Decide on one record from an outbox (``now``: the gateway's clock, for the

@@ -177,6 +177,16 @@ class Flow(ABC):
         """Called before a batch's records (a flow writing to a database opens a transaction)."""
         return None
 
+    def close(self) -> None:
+        """Called once when the worker stops: let go of what the flow started (helpers)."""
+        return None
+
+    def prepare_batch(self, records: Sequence[RawRecord]) -> None:
+        """Called with all of a batch's records, in the order they will be handled, before
+        any is (after ``begin_batch``), e.g. to start work on other cores that the records
+        will need. An optimisation: the records must come out the same without it."""
+        return None
+
     def end_batch(self) -> None:
         """Called after a batch's records, before its Kafka transaction commits.
 

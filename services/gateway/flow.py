@@ -156,6 +156,14 @@ class GatewayFlow(Flow):
         except CourtbusError:
             return None
 
+    def close(self) -> None:
+        """Stop the signature helpers."""
+        self.gateway.close()
+
+    def prepare_batch(self, records: Sequence[RawRecord]) -> None:
+        """Start the batch's signature checks in the helper processes (``Gateway.verify_ahead``)."""
+        self.gateway.verify_ahead(records)
+
     def prepare(self, records: Sequence[RawRecord], state: State) -> None:
         """Look the batch's ``ce_id`` values up in ``seen`` at once (one query, not one each)."""
         ids = []
@@ -234,7 +242,8 @@ class GatewayFlow(Flow):
         if mtimes != self._mtimes:
             self._mtimes = mtimes
             try:
-                self.gateway = self._load_rules()
+                old, self.gateway = self.gateway, self._load_rules()
+                old.close()
                 log.info("directory/policy reloaded: %d courts", len(self.gateway.directory.courts))
             except CourtbusError as exc:
                 log.error("keeping the previous directory/policy: %s", exc)
