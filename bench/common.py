@@ -181,16 +181,19 @@ def consumer_performance(bootstrap: str, topic: str, messages: int, props: Path)
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system, all threads) process ``pid`` and the processes it started
-    (alive, e.g. the gateway's signature helpers; or ended and waited for) have used so far."""
+    """CPU seconds (user + system, all threads) process ``pid`` has used so far, with the
+    processes it started (alive, e.g. the gateway's signature helper; or ended and waited
+    for), unless ``pid`` is this process (the bench: its children are the measured services,
+    each counted on its own)."""
     ticks = 0
     parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            after = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        parents.setdefault(int(after[1]), []).append(int(stat.parent.name))
+    if pid != os.getpid():
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                after = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended meanwhile
+                continue
+            parents.setdefault(int(after[1]), []).append(int(stat.parent.name))
     todo = [pid]
     while todo:
         current = todo.pop()
@@ -198,7 +201,8 @@ def cpu_seconds(pid: int) -> float:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        # utime, stime, and for another process cutime, cstime (its ended children)
+        ticks += sum(int(f) for f in fields[11 : 13 if current == os.getpid() else 15])
         todo += parents.get(current, [])
     return ticks / os.sysconf("SC_CLK_TCK")
 

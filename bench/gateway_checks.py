@@ -87,7 +87,9 @@ def run(
     signers: dict[str, Signer] | None = None
     if signed:
         keys_file, signers = court_keys(state_dir)
-        flow = GatewayFlow(envelope, keys_file=keys_file, signatures=SignaturePolicy(required=True, helpers=0))
+        flow = GatewayFlow(
+            envelope, keys_file=keys_file, signatures=SignaturePolicy(required=True, helpers=0)
+        )
     else:
         flow = GatewayFlow(envelope, keys_file=state_dir / "no-keys.yaml")
     config = WorkerConfig(Connection("localhost:9092", None), state_dir)
