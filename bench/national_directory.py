@@ -53,7 +53,7 @@ from courtbus.app.samples import one_per_flow
 from courtbus.bus.topics import OUTBOX
 from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.catalogue.topics import TopicSpec, load_catalogue
-from courtbus.domain.identity import designation_from_court_id
+from courtbus.domain.courts import designation_from_court_id
 from courtbus.resources import data_dir
 from courtbus.synth.directory import Sizes, write_directory
 from courtbus.wire import values as v

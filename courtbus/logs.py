@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 
 # The registry client's HTTP library, whose INFO line per request would drown the services' log.
 HTTP_LOGGERS = ("httpx", "httpcore")

@@ -21,7 +21,7 @@ from courtbus.app.samples import one_per_flow
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.topics import load_catalogue
 from courtbus.config import Connection, default_stack_home, stack_connection
-from courtbus.domain.identity import mask_id, mask_ids_in_text
+from courtbus.domain.masking import mask_id, mask_ids_in_text
 from courtbus.security import acl_admin
 from courtbus.stack import Stack
 from courtbus.stack.layout import stack_config

@@ -29,7 +29,7 @@ from courtbus.app.demo_restriction import wait_for
 from courtbus.app.participants import Participants
 from courtbus.app.samples import FIRM_CODE
 from courtbus.config import Connection
-from courtbus.domain.identity import mask_id
+from courtbus.domain.masking import mask_id
 from courtbus.sdk import CourtClient
 from courtbus.sdk.distribution import ClaimClassName
 from courtbus.wire.client import read_from_start

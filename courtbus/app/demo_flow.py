@@ -373,7 +373,7 @@ def print_blacklist(
     out: Console, store_url: str, expected: dict[str, str], timeout_s: float = 60
 ) -> None:
     """Wait for the read model's blacklist to reach ``expected``, then print it (IDs masked)."""
-    from courtbus.domain.identity import mask_id
+    from courtbus.domain.masking import mask_id
 
     model = ReadModel(store_url)
     try:

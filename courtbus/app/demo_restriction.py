@@ -21,7 +21,7 @@ from rich.table import Table
 from courtbus.app.participants import Participants
 from courtbus.app.samples import FIRM_CODE, PERSON_ID
 from courtbus.config import Connection
-from courtbus.domain.identity import mask_id, mask_ids_in_text
+from courtbus.domain.masking import mask_id, mask_ids_in_text
 from courtbus.errors import StackError
 from courtbus.sdk import AgencyClient, CourtClient
 from courtbus.wire.envelope import Event

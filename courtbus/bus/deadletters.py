@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from courtbus.bus.topics import DEADLETTER_TOPIC
 from courtbus.config import Connection
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import ValidationError
 from courtbus.wire.client import make_producer, read_from_start
 

@@ -10,7 +10,7 @@ import uuid
 
 from courtbus.bus.records import Output, output_of
 from courtbus.bus.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, inbox_topic
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import CourtbusError
 from courtbus.wire.envelope import Envelope, RawRecord
 from courtbus.wire.values import now

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from courtbus.catalogue.files import read_yaml
-from courtbus.domain.identity import court_id_from_designation, validate_court_id
+from courtbus.domain.courts import court_id_from_designation, validate_court_id
 from courtbus.domain.regions import BY_CODE, PROVINCES
 from courtbus.errors import ConfigError, ValidationError
 from courtbus.resources import directory_path

@@ -17,9 +17,10 @@ from courtbus import resources
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.files import read_yaml
 from courtbus.catalogue.topics import parse_duration_ms
+from courtbus.domain.case_numbers import CaseNumber
 from courtbus.domain.case_owner import STRICT, CaseOwnership
+from courtbus.domain.courts import validate_court_id
 from courtbus.domain.delegation import DeadlineRule
-from courtbus.domain.identity import CaseNumber, validate_court_id
 from courtbus.domain.money import Money
 from courtbus.domain.policy import (
     ART_485,

@@ -29,12 +29,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from courtbus.domain.calendar import due_after
-from courtbus.domain.identity import (
-    DebtorKind,
-    OrganisationForm,
-    credit_code_category,
-    validate_debtor_id,
-)
+from courtbus.domain.credit_codes import OrganisationForm, credit_code_category
+from courtbus.domain.id_types import DebtorKind
+from courtbus.domain.identity import validate_debtor_id
 from courtbus.domain.money import MAX_FEN
 from courtbus.errors import ValidationError
 
@@ -198,7 +195,7 @@ def procedure_for(debtor: Party, form: DebtorForm) -> Procedure:
 # LawRefBook/Laws: 公司法 (2023 修订) 第二条 (本法所称公司，是指……有限责任公司和股份有限公司),
 # 第三条 (公司是企业法人), 第十三条第二款 (分公司不具有法人资格); 民法典 (2020) 第七十六条第二款
 # (营利法人包括有限责任公司、股份有限公司和其他企业法人等), 第一百零二条第二款 (非法人组织包括
-# 个人独资企业、合伙企业……). GB 32100-2015 附录 A: a code's 9 + 1 is 企业 (courtbus.domain.identity).
+# 个人独资企业、合伙企业……). GB 32100-2015 附录 A: a code's 9 + 1 is 企业 (courtbus.domain.credit_codes).
 COMPANY_LAW = "公司法 (2023 修订) 第二条、第三条: 有限责任公司和股份有限公司是公司，公司是企业法人"
 BRANCH_LAW = "公司法 (2023 修订) 第十三条第二款: 分公司不具有法人资格"
 USCC_ENTERPRISE = "GB 32100-2015 附录 A: 登记管理部门代码 9 (工商) + 机构类别代码 1 (企业)"

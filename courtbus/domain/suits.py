@@ -1,7 +1,7 @@
 """The suit an enforcement enforces (``enforced_suit``): a 民初 or 民终 case number. Pure.
 
-Imports only ``courtbus.domain.identity`` (court designations), ``case_types`` and the error
-tree. A delegation or a listing may name the civil judgment's case (the 执行依据's suit) beside
+Imports only ``courtbus.domain.courts`` (court designations), ``case_numbers`` (the years),
+``case_types`` and the error tree. A delegation or a listing may name the civil judgment's case (the 执行依据's suit) beside
 its own enforcement number; the wire's ``CaseNumber`` holds enforcement numbers only.
 The type codes are UNVERIFIED (``case_types.SUIT_CASE_TYPES``); a number with a 专门审判代字
 (e.g. 知) is refused, as the bus's enforcement numbers are (``SPECIALISED_TRIAL_CODE_DOC``).
@@ -13,13 +13,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from courtbus.domain.case_numbers import MAX_CASE_YEAR, MIN_CASE_YEAR
 from courtbus.domain.case_types import SUIT_CASE_TYPES
-from courtbus.domain.identity import (
-    MAX_CASE_YEAR,
-    MIN_CASE_YEAR,
-    court_id_from_designation,
-    designation_from_court_id,
-)
+from courtbus.domain.courts import court_id_from_designation, designation_from_court_id
 from courtbus.errors import ValidationError
 
 SUIT_TYPE_CODES: tuple[str, ...] = tuple(t.code for t in SUIT_CASE_TYPES)

@@ -12,8 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from courtbus.catalogue.directory import Directory
+from courtbus.domain.case_numbers import CaseNumber
 from courtbus.domain.case_owner import CaseOwnership, check_owned_cases
-from courtbus.domain.identity import CaseNumber, validate_debtor_id
+from courtbus.domain.identity import validate_debtor_id
 from courtbus.domain.money import amount_ok, check_amount
 from courtbus.domain.text import FREE_TEXT_FIELDS, check_text, text_ok
 from courtbus.errors import ValidationError

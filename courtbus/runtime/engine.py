@@ -30,7 +30,7 @@ from courtbus.bus.refusals import (
     rejection_summary,
 )
 from courtbus.bus.topics import DEADLETTER_TOPIC
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import CourtbusError, TransientError
 from courtbus.runtime.flow import Flow, Incoming
 from courtbus.runtime.notices import NoticeLimiter

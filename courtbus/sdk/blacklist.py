@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from courtbus.domain import blacklist as bl
 from courtbus.domain import blacklist_digest as digests
-from courtbus.domain.identity import canonical_id, normalize_case_number, validate_debtor_id
+from courtbus.domain.case_numbers import normalize_case_number
+from courtbus.domain.identity import canonical_id, validate_debtor_id
 from courtbus.domain.suits import parse_suit_number
 from courtbus.errors import ValidationError
 from courtbus.wire import values as v

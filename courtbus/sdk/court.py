@@ -28,20 +28,15 @@ from courtbus.catalogue.directory import Directory, load_directory
 from courtbus.catalogue.policies import load_policies
 from courtbus.config import Connection
 from courtbus.domain import policy
+from courtbus.domain.case_numbers import CaseNumber, normalize_case_number
 from courtbus.domain.courts import superior_of
 from courtbus.domain.delegation import (
     SPC_2011_ART_9,
     EscalationDecision,
     HandedOver,
 )
-from courtbus.domain.identity import (
-    CaseNumber,
-    canonical_id,
-    canonical_nationality,
-    mask_ids_in_text,
-    normalize_case_number,
-    validate_debtor_id,
-)
+from courtbus.domain.identity import canonical_id, canonical_nationality, validate_debtor_id
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.domain.money import Money
 from courtbus.domain.suits import parse_suit_number
 from courtbus.domain.text import normalize_payload

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from courtbus.domain import distribution as dm
 from courtbus.domain import distribution_plan as dp
 from courtbus.domain.calendar import CHINA, due_after
-from courtbus.domain.identity import DebtorKind, canonical_nationality, mask_ids_in_text
+from courtbus.domain.id_types import DebtorKind
+from courtbus.domain.identity import canonical_nationality
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
 from courtbus.wire import values as v

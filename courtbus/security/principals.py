@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from courtbus.domain.identity import validate_court_id
+from courtbus.domain.courts import validate_court_id
 from courtbus.errors import ConfigError, ValidationError
 from courtbus.flows.registry import LiveSequence, flow_services
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import ValidationError
 from courtbus.store.models import DelegationRecord, EventRecord, HistoryRecord
 from courtbus.store.values import DelegationRow, HistoryRow, StoredEvent

@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from courtbus.domain.identity import mask_id, mask_ids_in_text
+from courtbus.domain.masking import mask_id, mask_ids_in_text
 from courtbus.errors import SerializationError
 
 # Keys whose values are ID numbers of people or organisations (personal data): a debtor's or

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.store.jsonify import masked, to_json
 from courtbus.store.models import (
     InterceptionRecord,
@@ -74,7 +74,7 @@ class InterceptionRow:
 @dataclass(frozen=True)
 class RestrictionRow:
     """A control as the read model has it. ``person_id``, ``debtor_id`` and
-    ``document_number`` are in full: mask them for display (``courtbus.domain.identity.
+    ``document_number`` are in full: mask them for display (``courtbus.domain.masking.
     mask_id``) unless the reader asked for them."""
 
     control_id: str

@@ -175,7 +175,7 @@ class HistoryRow:
 @dataclass(frozen=True, slots=True)
 class BlacklistRow:
     """One entry of the dishonest-debtor list as the read model has it (``debtor_id`` in full:
-    mask it for display with ``courtbus.domain.identity.mask_id``)."""
+    mask it for display with ``courtbus.domain.masking.mask_id``)."""
 
     entry_id: str
     status: str

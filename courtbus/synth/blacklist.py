@@ -23,7 +23,7 @@ from typing import Any
 
 from courtbus.domain import blacklist as bl
 from courtbus.domain.calendar import CHINA
-from courtbus.domain.identity import designation_from_court_id
+from courtbus.domain.courts import designation_from_court_id
 from courtbus.domain.regions import BY_CODE
 from courtbus.errors import ValidationError
 

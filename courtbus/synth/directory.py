@@ -34,7 +34,7 @@ from courtbus.catalogue.directory import (
     Feed,
     load_directory,
 )
-from courtbus.domain.identity import designation_from_court_id
+from courtbus.domain.courts import designation_from_court_id
 from courtbus.domain.regions import BY_CODE, PROVINCES
 
 NATIONAL_COURTS = 3_500

@@ -17,7 +17,7 @@ from kafka.errors import KafkaError
 
 from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.config import Connection
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import ClusterError, ValidationError
 from courtbus.synth.blacklist import SynthCourt, entry_payloads, listing_payloads
 from courtbus.wire.client import make_envelope, make_producer

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from courtbus.domain.identity import mask_id, mask_ids_in_text
+from courtbus.domain.masking import mask_id, mask_ids_in_text
 from courtbus.errors import ClusterError, CourtbusError, RegistryError, TransientError
 from courtbus.store.jsonify import ID_KEYS
 

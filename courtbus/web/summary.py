@@ -21,7 +21,7 @@ from courtbus.catalogue.directory import Directory
 from courtbus.domain.courts import superior_of
 from courtbus.domain.delegation import END_STATES
 from courtbus.domain.distribution import State as DistributionState
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.domain.regions import BY_CODE
 from courtbus.errors import CourtbusError
 from courtbus.store.queries import passed_deadlines

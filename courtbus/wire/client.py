@@ -14,7 +14,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from courtbus.config import Connection
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import ClusterError, CourtbusError, ValidationError
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import (

@@ -9,12 +9,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from courtbus.domain.identity import (
-    CaseNumber,
-    DebtorKind,
-    designation_from_court_id,
-    validate_debtor_id,
-)
+from courtbus.domain.case_numbers import CaseNumber
+from courtbus.domain.courts import designation_from_court_id
+from courtbus.domain.id_types import DebtorKind
+from courtbus.domain.identity import validate_debtor_id
 from courtbus.domain.money import Money
 
 

@@ -36,7 +36,7 @@ from faust.types import EventT
 from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection, resolve
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import ClusterError, ConfigError, CourtbusError
 from courtbus.faust import CODEC_NAME, ce_id, install, json_safe
 from courtbus.sdk.agency import is_removed

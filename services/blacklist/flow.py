@@ -47,7 +47,8 @@ from courtbus.domain import blacklist as bl
 from courtbus.domain import blacklist_digest as digests
 from courtbus.domain.calendar import provisional_at
 from courtbus.domain.courts import superior_of
-from courtbus.domain.identity import debtor_key, mask_ids_in_text, validate_debtor_id
+from courtbus.domain.identity import debtor_key, validate_debtor_id
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v

@@ -25,7 +25,8 @@ from courtbus.config import positive_seconds
 from courtbus.domain import delegation as dm
 from courtbus.domain import policy
 from courtbus.domain.courts import superior_of
-from courtbus.domain.identity import debtor_key, mask_ids_in_text, validate_debtor_id
+from courtbus.domain.identity import debtor_key, validate_debtor_id
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.domain.money import Money
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec

@@ -41,7 +41,8 @@ from courtbus.bus.records import Output, output_of
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.domain import distribution as dm
 from courtbus.domain import distribution_plan as dp
-from courtbus.domain.identity import DebtorKind, mask_ids_in_text
+from courtbus.domain.id_types import DebtorKind
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec

@@ -11,7 +11,7 @@ from typing import Any
 
 from courtbus.domain import distribution as dm
 from courtbus.domain import distribution_plan as dp
-from courtbus.domain.identity import DebtorKind
+from courtbus.domain.id_types import DebtorKind
 from services.distribution.view import debtor
 
 

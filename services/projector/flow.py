@@ -19,7 +19,7 @@ from typing import Any
 from courtbus.bus.deadletters import parse_dead_letter
 from courtbus.bus.records import Output
 from courtbus.bus.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import ConfigError, CourtbusError, StoreError, TransientError
 from courtbus.flows.registry import registered
 from courtbus.flows.spec import resolve

@@ -83,7 +83,9 @@ from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_
 from courtbus.catalogue.directory import Directory
 from courtbus.config import positive_seconds
 from courtbus.domain import restriction as rs
-from courtbus.domain.identity import mask_ids_in_text, validate_debtor_id, validate_passport
+from courtbus.domain.identity import validate_debtor_id
+from courtbus.domain.masking import mask_ids_in_text
+from courtbus.domain.person_ids import validate_passport
 from courtbus.errors import ValidationError
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec, json_store
 from courtbus.runtime.state import to_ms

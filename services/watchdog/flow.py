@@ -36,7 +36,7 @@ from courtbus.bus.records import Output, internal_record, output_of, read_intern
 from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_topic
 from courtbus.config import positive_seconds
 from courtbus.domain import casestatus as cs
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Envelope, RawRecord

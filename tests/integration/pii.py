@@ -6,7 +6,7 @@ fields that carry the number on purpose (the receiver acts on it: an exit ban na
 passport). A dead letter's value is the original bytes by design, a changelog's the
 service's kept state: neither is output, neither is searched.
 
-What counts as an ID number (the shapes ``courtbus.domain.identity`` masks): an 18-character
+What counts as an ID number (the shapes ``courtbus.domain.masking`` masks): an 18-character
 resident ID or residence permit (17 digits and a digit or X), a 15-digit legacy ID, an old
 15-character permanent-residence ID (three letters, twelve digits), and a passport or travel
 permit number of the PRC's shape (one letter, eight digits). A masked number has ``*`` in it

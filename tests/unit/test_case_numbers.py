@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import pytest
 
+from courtbus.domain.case_numbers import CASE_TYPE_CODES, CaseNumber, normalize_case_number
 from courtbus.domain.case_types import (
     BY_TYPE_CODE,
     ENFORCEMENT_CASE_TYPES,
     NOT_CASE_TYPES,
     SPECIAL_COURT_NUMBERS,
 )
-from courtbus.domain.identity import (
-    CASE_TYPE_CODES,
-    CaseNumber,
+from courtbus.domain.courts import (
     court_id_from_designation,
     designation_from_court_id,
-    normalize_case_number,
     validate_court_id,
 )
 from courtbus.errors import ValidationError

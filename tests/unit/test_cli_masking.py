@@ -301,7 +301,7 @@ def test_the_demo_tables_mask_every_id() -> None:
 
 
 def test_a_credit_code_in_any_text_is_masked(tmp_path: Path) -> None:
-    from courtbus.domain.identity import mask_ids_in_text
+    from courtbus.domain.masking import mask_ids_in_text
 
     assert FIRM_CODE not in mask_ids_in_text(f"firm {FIRM_CODE} and {PERSON_ID}")
     assert PERSON_ID not in mask_ids_in_text(f"firm {FIRM_CODE} and {PERSON_ID}")

@@ -12,22 +12,22 @@ import pytest
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import InvalidComponent
 
+from courtbus.domain.credit_codes import OrganisationForm, credit_code_category
+from courtbus.domain.id_types import IdType
 from courtbus.domain.identity import (
-    IdType,
-    OrganisationForm,
     canonical_id,
     canonical_nationality,
     check_debtor_id,
-    credit_code_category,
-    mask_id,
-    mask_ids_in_text,
-    upgrade_legacy_resident_id,
     validate_credit_code,
     validate_debtor_id,
+    validate_resident_id,
+)
+from courtbus.domain.masking import mask_id, mask_ids_in_text
+from courtbus.domain.person_ids import (
+    upgrade_legacy_resident_id,
     validate_foreign_permanent_resident_id,
     validate_hmt_residence_permit,
     validate_passport,
-    validate_resident_id,
 )
 from courtbus.errors import ValidationError
 
@@ -76,7 +76,7 @@ def test_a_county_code_stdnum_does_not_know_at_the_birth_date_is_only_a_warning(
 ) -> None:
     with pytest.raises(InvalidComponent):  # stdnum: 320583 did not exist in 1985
         ric.validate(KUNSHAN_1985)
-    with caplog.at_level(logging.WARNING, logger="courtbus.domain.identity"):
+    with caplog.at_level(logging.WARNING, logger="courtbus.domain.person_ids"):
         check = check_debtor_id("PERSON", KUNSHAN_1985)
     assert check.warnings and "320583" in check.warnings[0]
     assert KUNSHAN_1985 not in " ".join(check.warnings)

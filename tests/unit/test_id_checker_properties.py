@@ -17,8 +17,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from courtbus.catalogue.directory import load_directory
-from courtbus.domain import identity as ids
 from courtbus.domain import suits
+from courtbus.domain.case_numbers import CaseNumber, normalize_case_number
+from courtbus.domain.courts import (
+    court_id_from_designation,
+    designation_from_court_id,
+    validate_court_id,
+)
+from courtbus.domain.credit_codes import check_credit_code, credit_code_category
+from courtbus.domain.id_types import IdType
+from courtbus.domain.identity import (
+    canonical_id,
+    canonical_nationality,
+    validate_credit_code,
+    validate_debtor_id,
+    validate_resident_id,
+)
+from courtbus.domain.masking import mask_id, mask_ids_in_text
+from courtbus.domain.person_ids import (
+    check_person_id,
+    validate_foreign_permanent_resident_id,
+    validate_hmt_residence_permit,
+    validate_passport,
+)
 from courtbus.errors import CourtbusError, ValidationError
 from courtbus.sdk.court import DebtorIn, check_request
 
@@ -43,32 +64,32 @@ TEXT = st.one_of(
 NATIONALITY = st.one_of(st.none(), st.sampled_from(["USA", "usa", "GBR", "XXX", ""]), TEXT)
 
 CHECKERS: dict[str, Callable[[str, Any], object]] = {
-    "check_person_id": lambda t, _n: ids.check_person_id(t),
-    "validate_resident_id": lambda t, _n: ids.validate_resident_id(t, strict=True),
-    "validate_hmt_residence_permit": lambda t, _n: ids.validate_hmt_residence_permit(t),
-    "validate_foreign_permanent_resident_id": lambda t, _n: (
-        ids.validate_foreign_permanent_resident_id(t)
+    "check_person_id": lambda t, _n: check_person_id(t),
+    "validate_resident_id": lambda t, _n: validate_resident_id(t, strict=True),
+    "validate_hmt_residence_permit": lambda t, _n: validate_hmt_residence_permit(t),
+    "validate_foreign_permanent_resident_id": lambda t, _n: validate_foreign_permanent_resident_id(
+        t
     ),
-    "validate_passport": lambda t, n: ids.validate_passport(t, n or ""),
-    "check_credit_code": lambda t, _n: ids.check_credit_code(t),
-    "validate_credit_code": lambda t, _n: ids.validate_credit_code(t, strict=True),
-    "credit_code_category": lambda t, _n: ids.credit_code_category(t),
-    "canonical_nationality": lambda t, _n: ids.canonical_nationality(t),
-    "validate_court_id": lambda t, _n: ids.validate_court_id(t),
-    "court_id_from_designation": lambda t, _n: ids.court_id_from_designation(t),
-    "designation_from_court_id": lambda t, _n: ids.designation_from_court_id(t),
-    "CaseNumber.parse": lambda t, _n: ids.CaseNumber.parse(t),
-    "normalize_case_number": lambda t, _n: ids.normalize_case_number(t),
-    "mask_id": lambda t, _n: ids.mask_id(t),
-    "mask_ids_in_text": lambda t, _n: ids.mask_ids_in_text(t),
+    "validate_passport": lambda t, n: validate_passport(t, n or ""),
+    "check_credit_code": lambda t, _n: check_credit_code(t),
+    "validate_credit_code": lambda t, _n: validate_credit_code(t, strict=True),
+    "credit_code_category": lambda t, _n: credit_code_category(t),
+    "canonical_nationality": lambda t, _n: canonical_nationality(t),
+    "validate_court_id": lambda t, _n: validate_court_id(t),
+    "court_id_from_designation": lambda t, _n: court_id_from_designation(t),
+    "designation_from_court_id": lambda t, _n: designation_from_court_id(t),
+    "CaseNumber.parse": lambda t, _n: CaseNumber.parse(t),
+    "normalize_case_number": lambda t, _n: normalize_case_number(t),
+    "mask_id": lambda t, _n: mask_id(t),
+    "mask_ids_in_text": lambda t, _n: mask_ids_in_text(t),
     "parse_suit_number": lambda t, _n: suits.parse_suit_number(t),
     "check_enforced_suit": lambda t, _n: suits.check_enforced_suit({"enforced_suit": t}),
 }
 for _kind in ("PERSON", "ORGANISATION"):
-    CHECKERS[f"canonical_id {_kind}"] = lambda t, _n, k=_kind: ids.canonical_id(k, t)
-    for _type in (None, *ids.IdType):
+    CHECKERS[f"canonical_id {_kind}"] = lambda t, _n, k=_kind: canonical_id(k, t)
+    for _type in (None, *IdType):
         CHECKERS[f"validate_debtor_id {_kind} {_type}"] = lambda t, n, k=_kind, it=_type: (
-            ids.validate_debtor_id(k, t, strict=True, id_type=it, nationality=n)
+            validate_debtor_id(k, t, strict=True, id_type=it, nationality=n)
         )
 
 
@@ -94,7 +115,7 @@ def test_a_checker_raises_only_the_bus_error(name: str, text: str, nationality: 
 )
 def test_a_credit_code_with_a_letter_gb_32100_leaves_out_is_credit_code_invalid(code: str) -> None:
     with pytest.raises(CourtbusError) as raised:
-        ids.validate_debtor_id("ORGANISATION", code)
+        validate_debtor_id("ORGANISATION", code)
     assert raised.value.code == "CREDIT_CODE_INVALID"
 
 
@@ -106,8 +127,8 @@ def test_the_sdks_organisation_id_check_raises_the_bus_validation_error(strict: 
     """What the SDK calls on an ORGANISATION id (canonical spelling, then validate_debtor_id,
     as ``DebtorIn`` does) raises the bus's ValidationError, never stdnum's."""
     with pytest.raises(ValidationError) as raised:
-        ids.validate_debtor_id(
-            "ORGANISATION", ids.canonical_id("ORGANISATION", ISSUE_21_USCC), strict=strict
+        validate_debtor_id(
+            "ORGANISATION", canonical_id("ORGANISATION", ISSUE_21_USCC), strict=strict
         )
     assert raised.value.code == "CREDIT_CODE_INVALID"
     assert ISSUE_21_USCC not in str(raised.value)  # masked

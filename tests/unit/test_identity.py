@@ -6,18 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from courtbus.domain.identity import (
-    CASE_TYPE_CODES,
-    CaseNumber,
+from courtbus.domain.case_numbers import CASE_TYPE_CODES, CaseNumber
+from courtbus.domain.courts import (
     court_id_from_designation,
     designation_from_court_id,
-    mask_id,
-    mask_ids_in_text,
     validate_court_id,
-    validate_credit_code,
-    validate_debtor_id,
-    validate_resident_id,
 )
+from courtbus.domain.identity import validate_credit_code, validate_debtor_id, validate_resident_id
+from courtbus.domain.masking import mask_id, mask_ids_in_text
 from courtbus.domain.regions import PROVINCES
 from courtbus.errors import ValidationError
 

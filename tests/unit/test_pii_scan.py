@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from courtbus.domain.identity import mask_id, mask_ids_in_text
+from courtbus.domain.masking import mask_id, mask_ids_in_text
 from tests.integration.pii import scan_text
 
 ID = "320583199303121234"

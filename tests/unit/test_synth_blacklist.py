@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 from courtbus.app.cli.main import app
 from courtbus.domain import blacklist as bl
 from courtbus.domain.calendar import CHINA
-from courtbus.domain.identity import CaseNumber, DebtorKind, validate_debtor_id
+from courtbus.domain.case_numbers import CaseNumber
+from courtbus.domain.id_types import DebtorKind
+from courtbus.domain.identity import validate_debtor_id
 from courtbus.domain.regions import BY_CODE
 from courtbus.errors import ValidationError
 from courtbus.runtime.harness import memory_envelope

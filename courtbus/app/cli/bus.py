@@ -23,7 +23,7 @@ from courtbus.app.cli.common import (
     plural,
 )
 from courtbus.bus.topics import OUTBOX, inbox_topic
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import CourtbusError, TransientError
 from courtbus.flows.registry import LiveSequence, flow_services
 

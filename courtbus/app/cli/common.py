@@ -245,7 +245,7 @@ ShowIds = Annotated[
 
 def shown_id(number: str | None, show: bool) -> str:
     """An ID or document number for display: masked (``mask_id``) unless ``--show-ids``."""
-    from courtbus.domain.identity import mask_id
+    from courtbus.domain.masking import mask_id
 
     if not number:
         return ""

@@ -22,7 +22,7 @@ from rich.table import Table
 from courtbus.catalogue.holidays import install_from_env
 from courtbus.domain.calendar import provisional_at
 from courtbus.domain.delegation import Step
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import ValidationError
 
 if TYPE_CHECKING:

@@ -148,7 +148,7 @@ def _print_error(exc: CourtbusError) -> None:
     """One line on stderr, never wrapped, resident IDs masked."""
     from rich.markup import escape
 
-    from courtbus.domain.identity import mask_ids_in_text
+    from courtbus.domain.masking import mask_ids_in_text
 
     reason = escape(mask_ids_in_text(" ".join(exc.reason.split())))
     err.print(f"[red]error[/red] {exc.code}: {reason}", highlight=False, soft_wrap=True)

@@ -26,7 +26,7 @@ from courtbus.app.cli.common import (
     shown_id,
 )
 from courtbus.app.cli.delegation import china_time
-from courtbus.domain.identity import mask_ids_in_text
+from courtbus.domain.masking import mask_ids_in_text
 
 if TYPE_CHECKING:
     from courtbus.store.restriction_rows import AckRow

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from courtbus.catalogue.policies import load_policies
-from courtbus.domain.identity import upgrade_legacy_resident_id
 from courtbus.domain.money import Money
+from courtbus.domain.person_ids import upgrade_legacy_resident_id
 from courtbus.domain.policy import PolicyCatalogue, PolicyRule
 from courtbus.runtime.harness import FlowHarness
 from tests.builders import PERSON_ID
