@@ -51,7 +51,7 @@ from bench.common import (
     service_env,
 )
 from courtbus.app.samples import PERSON_ID
-from courtbus.bus.topics import BLACKLIST_VIEW
+from courtbus.bus.topics import BLACKLIST_VIEW, RESTRICTION_VIEW
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
@@ -59,7 +59,7 @@ from courtbus.synth.blacklist import NATIONAL_LIST_2023
 from courtbus.synth.kafka import write_entries
 
 VIEW = BLACKLIST_VIEW
-CONTROLS = "restriction.controls"
+CONTROLS = RESTRICTION_VIEW
 EVENTS = "bus.restriction.events"
 GROUP = "courtbus-restriction"
 COURT = "320583"

@@ -28,6 +28,7 @@ from rich.table import Table
 from courtbus.app.demo_restriction import wait_for
 from courtbus.app.participants import Participants
 from courtbus.app.samples import FIRM_CODE
+from courtbus.bus.topics import DISTRIBUTION_VIEW
 from courtbus.config import Connection
 from courtbus.domain.masking import mask_id
 from courtbus.sdk import CourtClient
@@ -36,7 +37,7 @@ from courtbus.wire.client import read_from_start
 from courtbus.wire.envelope import Event
 
 NS = "cn.court.bus.distribution."
-VIEW_TOPIC = "distribution.cases"  # the distribution service's view (services.distribution.view)
+VIEW_TOPIC = DISTRIBUTION_VIEW  # the distribution service's view (services.distribution.view)
 # Fictitious parties; each ID has a valid GB 32100 / GB 11643 check digit.
 PARTNERSHIP = {
     "kind": "ORGANISATION",

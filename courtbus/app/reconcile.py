@@ -22,7 +22,7 @@ from courtbus.bus import reconcile as judge
 from courtbus.bus.deadletters import parse_dead_letter
 from courtbus.bus.reconcile import Decision, Ledger, Seen, ViewRecord
 from courtbus.bus.refusals import header_text
-from courtbus.bus.topics import BLACKLIST_VIEW
+from courtbus.bus.topics import BLACKLIST_VIEW, DISTRIBUTION_VIEW, RESTRICTION_VIEW
 from courtbus.config import Connection
 from courtbus.domain.courts import superior_of
 from courtbus.errors import ClusterError, CourtbusError
@@ -48,14 +48,14 @@ CREATED = (
         "bus.restriction.events",
         by_record("cn.court.bus.restriction.RestrictionIssued").ce_type,
         "control_id",
-        "restriction.controls",
+        RESTRICTION_VIEW,
         "bans applied",
     ),
 )
 VIEWS = {  # view topic → (flow, the table's check name)
     BLACKLIST_VIEW: ("blacklist", "listings in SQL"),
-    "restriction.controls": ("restriction", "restrictions in SQL"),
-    "distribution.cases": ("distribution", "distributions in SQL"),
+    RESTRICTION_VIEW: ("restriction", "restrictions in SQL"),
+    DISTRIBUTION_VIEW: ("distribution", "distributions in SQL"),
 }
 Progress = Callable[[int, int], None]  # (records read, records to read)
 
@@ -272,8 +272,8 @@ def _stored_ledgers(
     dead_at = {d.dead_from for d in dead if d.dead_from is not None}
     kept = {
         BLACKLIST_VIEW: stored.listings,
-        "restriction.controls": stored.restrictions,
-        "distribution.cases": stored.distributions,
+        RESTRICTION_VIEW: stored.restrictions,
+        DISTRIBUTION_VIEW: stored.distributions,
     }
     for topic, (flow, check) in VIEWS.items():
         latest = {v.key: v for v in views[topic]}  # a key's records are in offset order

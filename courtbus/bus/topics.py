@@ -9,7 +9,11 @@ OUTBOX = re.compile(r"^(court|agency)\.([A-Za-z0-9_-]+)\.outbox$")
 OUTBOX_PATTERN = OUTBOX.pattern
 DEADLETTER_TOPIC = "bus.deadletter"
 ALERTS_TOPIC = "bus.alerts"
-BLACKLIST_VIEW = "blacklist.entries"  # the national list: an entry's state by entry id, compacted
+# The flows' views (compacted, the current state by id): the flow specs name them, and every
+# reader takes the names from here.
+BLACKLIST_VIEW = "blacklist.entries"  # the national list: an entry's state by entry id
+RESTRICTION_VIEW = "restriction.controls"  # each control's state by control id
+DISTRIBUTION_VIEW = "distribution.cases"  # each distribution's state by its id
 
 
 def flow_topic(flow: str) -> str:

@@ -5,6 +5,7 @@ Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
 
 from __future__ import annotations
 
+from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.flows.spec import CliSpec, FeedSpec, FlowSpec, MessageSpec, ProjectorSpec, ViewSpec
 
 KEY = "entry_id"
@@ -39,11 +40,11 @@ SPEC = FlowSpec(
     service="blacklist",
     service_flow="services.blacklist.flow:BlacklistFlow",
     view=ViewSpec(
-        "blacklist.entries", "BlacklistEntry", FeedSpec("ground", "listing_court", groups=True)
+        BLACKLIST_VIEW, "BlacklistEntry", FeedSpec("ground", "listing_court", groups=True)
     ),
     stores=("entries", "debtors", "courts", "timers"),
     own_topics=("bus.blacklist.debtors",),
-    projector=ProjectorSpec("blacklist.entries", "services.projector.views:BLACKLIST"),
+    projector=ProjectorSpec(BLACKLIST_VIEW, "services.projector.views:BLACKLIST"),
     steps="courtbus.sdk.blacklist:BlacklistSteps",
     cli=CliSpec("blacklist", "courtbus.app.cli.blacklist:blacklist_app"),
 )

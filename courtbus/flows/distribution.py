@@ -5,6 +5,7 @@ Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
 
 from __future__ import annotations
 
+from courtbus.bus.topics import DISTRIBUTION_VIEW
 from courtbus.flows.spec import CliSpec, FlowSpec, MessageSpec, ProjectorSpec, ViewSpec
 
 KEY = "distribution_id"
@@ -68,9 +69,9 @@ SPEC = FlowSpec(
     ),
     service="distribution",
     service_flow="services.distribution.flow:DistributionFlow",
-    view=ViewSpec("distribution.cases", "DistributionView"),
+    view=ViewSpec(DISTRIBUTION_VIEW, "DistributionView"),
     stores=("distributions", "timers"),
-    projector=ProjectorSpec("distribution.cases", "services.projector.views:DISTRIBUTION"),
+    projector=ProjectorSpec(DISTRIBUTION_VIEW, "services.projector.views:DISTRIBUTION"),
     steps="courtbus.sdk.distribution:DistributionSteps",
     cli=CliSpec("distribution", "courtbus.app.cli.distribution:distribution_app"),
 )

@@ -5,6 +5,7 @@ Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
 
 from __future__ import annotations
 
+from courtbus.bus.topics import RESTRICTION_VIEW
 from courtbus.flows.spec import CliSpec, FeedSpec, FlowSpec, MessageSpec, ProjectorSpec, ViewSpec
 
 KEY = "control_id"
@@ -37,9 +38,9 @@ SPEC = FlowSpec(
     ),
     service="restrictions",
     service_flow="services.restrictions.flow:RestrictionFlow",
-    view=ViewSpec("restriction.controls", "RestrictionControl", FeedSpec("kind", "issuing_court")),
+    view=ViewSpec(RESTRICTION_VIEW, "RestrictionControl", FeedSpec("kind", "issuing_court")),
     stores=("controls", "listing_load", "listing_due", "timers"),
-    projector=ProjectorSpec("restriction.controls", "services.projector.views:RESTRICTION"),
+    projector=ProjectorSpec(RESTRICTION_VIEW, "services.projector.views:RESTRICTION"),
     steps="courtbus.sdk.restriction:RestrictionSteps",
     cli=CliSpec("restrictions", "courtbus.app.cli.restrictions:restrictions_app"),
 )

@@ -38,6 +38,8 @@ from courtbus.bus.topics import (
     ALERTS_TOPIC,
     BLACKLIST_VIEW,
     DEADLETTER_TOPIC,
+    DISTRIBUTION_VIEW,
+    RESTRICTION_VIEW,
     flow_topic,
     inbox_topic,
 )
@@ -137,8 +139,8 @@ class ServiceAccess:
     feeds: bool = False
 
 
-_RESTRICTION_VIEW = "restriction.controls"
-_DISTRIBUTION_VIEW = "distribution.cases"
+_RESTRICTION_VIEW = RESTRICTION_VIEW
+_DISTRIBUTION_VIEW = DISTRIBUTION_VIEW
 _ALWAYS = (DEADLETTER_TOPIC, ALERTS_TOPIC)  # the engine's refusals and alerts, any service
 
 # Every service's topics, from its flow (services/*/flow.py: ``inputs``, ``raw_topics``, what

@@ -9,11 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from courtbus.bus.topics import DISTRIBUTION_VIEW
 from courtbus.domain import distribution as dm
 from courtbus.domain import distribution_plan as dp
 from courtbus.domain.money import Money
 
-VIEW_TOPIC = "distribution.cases"
+VIEW_TOPIC = DISTRIBUTION_VIEW
 VIEW_RECORD = "cn.court.bus.distribution.DistributionView"
 
 

@@ -40,8 +40,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("courtbus.projector")
-RESTRICTION_VIEW = "restriction.controls"
-DISTRIBUTION_VIEW = "distribution.cases"
 HOLD_LIMIT_S = 60.0  # a test's hold file left behind stops holding after this
 
 

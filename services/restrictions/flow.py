@@ -79,7 +79,13 @@ from typing import Any, ClassVar
 
 from courtbus.bus.records import Output, forward, output_of
 from courtbus.bus.refusals import ALERT_RECORD
-from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_topic
+from courtbus.bus.topics import (
+    ALERTS_TOPIC,
+    BLACKLIST_VIEW,
+    RESTRICTION_VIEW,
+    flow_topic,
+    inbox_topic,
+)
 from courtbus.catalogue.directory import Directory
 from courtbus.config import positive_seconds
 from courtbus.domain import restriction as rs
@@ -98,7 +104,7 @@ from services.restrictions.state import Kept, Listed, dump_control, load_control
 log = logging.getLogger("courtbus.restriction")
 FLOW = "restriction"
 EVENTS = flow_topic(FLOW)
-VIEW_TOPIC = "restriction.controls"
+VIEW_TOPIC = RESTRICTION_VIEW
 ENTRY_RECORD = "cn.court.bus.blacklist.BlacklistEntry"
 NS = "cn.court.bus.restriction."
 VIEW_RECORD = NS + "RestrictionControl"

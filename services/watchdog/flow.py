@@ -33,7 +33,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from courtbus.bus.records import Output, internal_record, output_of, read_internal
-from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_topic
+from courtbus.bus.topics import (
+    ALERTS_TOPIC,
+    BLACKLIST_VIEW,
+    RESTRICTION_VIEW,
+    flow_topic,
+    inbox_topic,
+)
 from courtbus.config import positive_seconds
 from courtbus.domain import casestatus as cs
 from courtbus.domain.masking import mask_ids_in_text
@@ -54,7 +60,6 @@ from services.watchdog.state import (
 log = logging.getLogger("courtbus.watchdog")
 EVENTS = flow_topic("casestatus")
 ITEMS_TOPIC = "bus.watchdog.items"
-RESTRICTION_VIEW = "restriction.controls"
 DELEGATION_EVENTS = flow_topic("delegation")
 NS = "cn.court.bus.casestatus."
 CASES: StoreSpec[cs.Case] = StoreSpec("cases", dump_case, load_case)
