@@ -200,10 +200,10 @@ def closing_lines(elapsed_s: float, home: Path | None = None) -> list[str]:
     """What is left running after the demo, and the commands to stop or restart it.
 
     Kafka and the registry keep running (``Stack.up`` starts them in the background); the
-    bus's services (``demo_flow.SERVICES``) ran as the demo's child processes, with deadlines
+    bus's services (``demo_services.SERVICES``) ran as the demo's child processes, with deadlines
     shortened to seconds, and were stopped when the scenes ended.
     """
-    from courtbus.app.demo_flow import SERVICES
+    from courtbus.app.demo_services import SERVICES
 
     where = f" --home {home}" if home else ""
     env = f"COURTBUS_STACK_HOME={home} " if home else ""

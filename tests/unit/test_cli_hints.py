@@ -14,7 +14,7 @@ from typer.core import TyperArgument, TyperOption
 
 from courtbus.app.cli.main import app
 from courtbus.app.demo import closing_lines, stopped_early_line
-from courtbus.app.demo_flow import SERVICES
+from courtbus.app.demo_services import SERVICES
 from courtbus.config import REPO_ROOT
 
 HINT = re.compile(r"`(?:[A-Z_]+=\S+ )*(courtbus [^`]+)`")

@@ -146,7 +146,7 @@ def test_a_scene_that_waits_in_vain_says_what_it_waited_for() -> None:
 
 
 def test_the_end_of_the_demo_names_every_service_it_ran() -> None:
-    from courtbus.app.demo_flow import SERVICES
+    from courtbus.app.demo_services import SERVICES
 
     assert {"restrictions", "watchdog", "distribution"} <= set(SERVICES)
     said = " ".join(demo.closing_lines(1.0))

@@ -195,7 +195,7 @@ def test_the_topic_catalogue_has_the_toys_topics(toy: FlowSpec) -> None:
 
 def test_the_cli_and_the_demo_run_the_toys_service(toy: FlowSpec) -> None:
     from courtbus.app.cli.bus import SERVICE_NAMES
-    from courtbus.app.demo_flow import SERVICES
+    from courtbus.app.demo_services import SERVICES
     from courtbus.security.principals import SERVICES as PRINCIPALS
     from courtbus.security.principals import service_principal
 
