@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from courtbus.bus import dead_letter, rejection_notice
+from courtbus.bus.refusals import dead_letter, rejection_notice
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import load_policies
 from courtbus.errors import CourtbusError

@@ -7,14 +7,19 @@ runs), nor does an import inside a function or method (a lazy import runs when i
 after every module is loaded, so it cannot deadlock an import; it is how a module may reach a
 floor above it at run time, and is judged by review, not here), nor ``importlib`` by name. An
 edge goes to the module imported (``from a.b import c`` to ``a.b.c`` if that is a module, else to
-``a.b``), not to the packages above it.
+``a.b``), and to the packages above it whose ``__init__`` runs with it (``a.b`` and ``a``),
+except the importer's own packages, which have run by then.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+
+import pytest
 
 import courtbus
 
@@ -67,6 +72,18 @@ def _imported(
         yield f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
 
 
+def _packages_run(name: str, importer: str, files: Mapping[str, object]) -> set[str]:
+    """The packages whose ``__init__`` runs when ``importer`` imports ``name`` (``a.b`` and
+    ``a`` for ``a.b.c``), but for the importer's own: those run before it does."""
+    parts = name.split(".")
+    own = importer.split(".")
+    return {
+        package
+        for i in range(1, len(parts))
+        if (package := ".".join(parts[:i])) in files and own[:i] != parts[:i]
+    }
+
+
 def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     """Each module of ``courtbus`` → the modules of ``courtbus`` it imports at module level."""
     files = {_module_name(p, root): p for p in (root / "courtbus").rglob("*.py")}
@@ -80,6 +97,7 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
                     name = name.rsplit(".", 1)[0]
                 if name in files and name != module:
                     found.add(name)
+                    found |= _packages_run(name, module, files)
         graph[module] = found
     return graph
 
@@ -142,3 +160,25 @@ def test_a_cycle_is_found_and_lazy_or_typing_imports_do_not_count(tmp_path: Path
     graph = import_graph(tmp_path)
     assert graph["courtbus.d"] == set() and graph["courtbus.e"] == {"courtbus.d"}
     assert cycles(graph) == [frozenset({"courtbus.a", "courtbus.b", "courtbus.c"})]
+
+
+SERVICE_ENTRIES = sorted(
+    p.parent.name
+    for p in (ROOT / "services").glob("*/__main__.py")
+    if p.parent.name != "__pycache__"
+)
+
+
+@pytest.mark.parametrize("service", SERVICE_ENTRIES)
+def test_each_service_entry_imports_on_its_own(service: str) -> None:
+    """Each ``python -m services.<name>`` imports in a fresh interpreter (a circle through a
+    package's ``__init__`` shows only in the order a service imports things: the watchdog's
+    once failed on ``courtbus.wire.envelope`` → ``flows`` → ``bus/__init__`` → ``envelope``)."""
+    run = subprocess.run(
+        [sys.executable, "-c", f"import services.{service}.__main__"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
