@@ -163,7 +163,8 @@ class VerifyAhead:
         except (OSError, EOFError, ValueError, TimeoutError) as exc:
             self._fail(exc)
             return False
-        return chunk < len(self._answers) and self._answers[chunk][index] == 1
+        answers = self._answers[chunk] if chunk < len(self._answers) else b""
+        return index < len(answers) and answers[index] == 1
 
     def _receive(self, *, wait: bool, until: int) -> None:
         """Take the answers that are in (``wait``: until chunk ``until``'s is), sending the
