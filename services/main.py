@@ -214,8 +214,8 @@ def run_service(make: Callable[[Envelope], Flow]) -> None:
         log.error("%s", exc)
         registry.close()
         sys.exit(2)
-    worker = Worker(flow, WorkerConfig.from_env(conn))
     try:
+        worker = Worker(flow, WorkerConfig.from_env(conn))
         serve_metrics(worker)
     except CourtbusError as exc:
         log.error("%s", exc)

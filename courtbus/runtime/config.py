@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import fcntl
 import gc
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from pydantic import Field
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from courtbus.config import Connection, default_stack_home
-from courtbus.errors import StateError
+from courtbus.errors import ConfigError, StateError
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,25 +64,79 @@ class WorkerConfig:
 
     @classmethod
     def from_env(cls, connection: Connection, **overrides: object) -> WorkerConfig:
-        """Settings from ``COURTBUS_*`` variables (see the README's runtime section)."""
-        env = os.environ
+        """Settings from the ``COURTBUS_*`` variables ``RuntimeSettings`` reads (a blank one
+        counts as unset), then ``overrides``.
+
+        Raises:
+            ConfigError: ``RUNTIME_CONFIG_INVALID``, naming each variable that is wrong.
+        """
+        settings = RuntimeSettings.load()
         values: dict[str, object] = {
-            "state_dir": Path(env.get("COURTBUS_STATE_DIR") or default_stack_home() / "state"),
-            "group_id": env.get("COURTBUS_GROUP") or None,
-            "instance": int(env["COURTBUS_INSTANCE"]) if env.get("COURTBUS_INSTANCE") else None,
-            "tick_s": float(env.get("COURTBUS_TICK_SECONDS", "5")),
-            "session_timeout_ms": int(env.get("COURTBUS_SESSION_TIMEOUT_MS", "10000")),
-            "transaction_timeout_ms": int(env.get("COURTBUS_TRANSACTION_TIMEOUT_MS", "10000")),
-            "max_records": int(env.get("COURTBUS_MAX_RECORDS", "2000")),
-            "commit_interval_ms": int(env.get("COURTBUS_COMMIT_INTERVAL_MS", "50")),
-            "linger_ms": int(env.get("COURTBUS_LINGER_MS", "5")),
-            "fetch_max_wait_ms": int(env.get("COURTBUS_FETCH_MAX_WAIT_MS", "100")),
-            "hold_open_ms": int(env.get("COURTBUS_TEST_HOLD_OPEN_MS", "0")),
-            "notice_limit": int(env.get("COURTBUS_NOTICE_LIMIT", "20")),
-            "notice_window_s": float(env.get("COURTBUS_NOTICE_WINDOW_S", "60")),
+            "state_dir": settings.state_dir or default_stack_home() / "state",
+            "group_id": settings.group or None,
+            "instance": settings.instance,
+            "tick_s": settings.tick_seconds,
+            "session_timeout_ms": settings.session_timeout_ms,
+            "transaction_timeout_ms": settings.transaction_timeout_ms,
+            "max_records": settings.max_records,
+            "commit_interval_ms": settings.commit_interval_ms,
+            "linger_ms": settings.linger_ms,
+            "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+            "hold_open_ms": settings.test_hold_open_ms,
+            "notice_limit": settings.notice_limit,
+            "notice_window_s": settings.notice_window_s,
         }
         values.update(overrides)
         return cls(connection, **values)  # type: ignore[arg-type]  # checked by the dataclass
+
+
+class RuntimeSettings(BaseSettings):
+    """The runtime's environment, one variable per field, ``COURTBUS_`` + the field's name in
+    capitals: ``COURTBUS_STATE_DIR`` (default ``<stack home>/state``), ``COURTBUS_GROUP``
+    (default ``courtbus-<flow>``), ``COURTBUS_INSTANCE`` (a state slot; default the first
+    free one), ``COURTBUS_TICK_SECONDS`` (5), ``COURTBUS_SESSION_TIMEOUT_MS`` (10,000),
+    ``COURTBUS_TRANSACTION_TIMEOUT_MS`` (10,000), ``COURTBUS_MAX_RECORDS`` (a batch's most,
+    2,000), ``COURTBUS_COMMIT_INTERVAL_MS`` (50), ``COURTBUS_LINGER_MS`` (5),
+    ``COURTBUS_FETCH_MAX_WAIT_MS`` (100), ``COURTBUS_NOTICE_LIMIT`` (20),
+    ``COURTBUS_NOTICE_WINDOW_S`` (60) and, for crash tests, ``COURTBUS_TEST_HOLD_OPEN_MS`` (0).
+    Frozen; a blank variable counts as unset.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="COURTBUS_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
+
+    state_dir: Path | None = None
+    group: str | None = None
+    instance: int | None = Field(default=None, ge=0)
+    tick_seconds: float = Field(default=5.0, gt=0)
+    session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    transaction_timeout_ms: int = Field(default=10_000, ge=1_000)
+    max_records: int = Field(default=2_000, ge=1)
+    commit_interval_ms: int = Field(default=50, ge=0)
+    linger_ms: int = Field(default=5, ge=0)
+    fetch_max_wait_ms: int = Field(default=100, ge=0)
+    test_hold_open_ms: int = Field(default=0, ge=0)
+    notice_limit: int = Field(default=20, ge=0)
+    notice_window_s: float = Field(default=60.0, gt=0)
+
+    @classmethod
+    def load(cls) -> RuntimeSettings:
+        """The settings the environment gives.
+
+        Raises:
+            ConfigError: ``RUNTIME_CONFIG_INVALID``, naming each variable that is wrong and why.
+        """
+        try:
+            return cls()
+        except PydanticValidationError as exc:
+            problems = "; ".join(
+                f"COURTBUS_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigError(
+                f"runtime settings: {problems}", code="RUNTIME_CONFIG_INVALID"
+            ) from None
 
 
 @dataclass
