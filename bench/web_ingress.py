@@ -51,7 +51,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +79,7 @@ from courtbus.sdk import CourtClient
 from courtbus.web import tokens as web_tokens
 from courtbus.wire import values as v
 from courtbus.wire.client import SDK_LINGER_MS
+from courtbus.wire.event_ids import bound_event_id
 from tests.ports import free_block
 
 RECORD = "cn.court.bus.delegation.DelegationRequested"
@@ -123,7 +123,9 @@ def items(count: int, tag: str, courts: Sequence[str] = COURTS) -> list[Item]:
             "requested_at": now,
             "note": None,
         }
-        found.append(Item(court, str(uuid.uuid4()), payload))
+        # a ce_id bound to the record's key (the delegation id), which the API and the SDK
+        # keep as it is: what the outbox holds is the id sent (an unbound one is re-made)
+        found.append(Item(court, bound_event_id(str(payload["delegation_id"]).encode()), payload))
     return found
 
 

@@ -20,7 +20,8 @@ from bench.web_ingress import (
     top_frames,
 )
 from courtbus.wire.codec import AvroCodec
-from courtbus.wire.envelope import Envelope
+from courtbus.wire.envelope import Envelope, bind_event_id
+from courtbus.wire.event_ids import bound_to
 from courtbus.wire.memory import MemoryRegistry
 from courtbus.wire.schemas import SchemaSet
 
@@ -113,3 +114,16 @@ def test_a_phase_s_rate_percentiles_and_cpu_per_record() -> None:
     assert (phase.pct(0.5), phase.pct(0.99), phase.pct(1.0)) == (2.0, 4.0, 4.0)
     assert phase.cpu_us("API") == pytest.approx(1000.0)
     assert math.isnan(Phase("SDK", 1).cpu_us("API")) and Phase("SDK", 1).rate == 0.0
+
+
+def test_each_item_is_sent_with_an_id_bound_to_its_key() -> None:
+    """The API and the SDK keep a ce_id bound to the record's key and re-make any other, so
+    the ids the audit expects are the ones the outbox holds only if they are bound already
+    (an unbound one made every record of a run "missing" and "not sent")."""
+    batch = items(20, "t")
+    assert len({i.event_id for i in batch}) == 20
+    assert all(bound_to(i.event_id, str(i.payload["delegation_id"]).encode()) for i in batch)
+    assert all(
+        bind_event_id(str(i.payload["delegation_id"]).encode(), i.event_id) == i.event_id
+        for i in batch
+    )
