@@ -203,9 +203,11 @@ class Gateway:
         an optimisation only (``courtbus.security.ahead``)."""
         owned = []
         for raw in records:
-            match = OUTBOX.match(raw.topic)
-            if match is not None:
-                owned.append((raw.headers, f"{match.group(1)}.{match.group(2)}"))
+            try:
+                kind, pid = self.owner(raw.topic)
+            except ValidationError:  # refused before its signature is looked at
+                continue
+            owned.append((raw.headers, f"{kind}.{pid}"))
         return self._ahead.start(owned)
 
     def close(self) -> None:
@@ -296,22 +298,15 @@ def record_digest(raw: RawRecord) -> str:
     """
     digest = hashlib.sha256()
     update = digest.update
-    for part in (raw.key, raw.value):
-        if part is None:
-            update(_ABSENT)
-        else:
-            update(len(part).to_bytes(4, "big"))
-            update(part)
+    _part(update, raw.key)
+    _part(update, raw.value)
     headers = raw.headers or ()
     names = tuple([name for name, _ in headers])
     plan = _DIGEST_PLANS.get(names) or _digest_plan(names)
     if plan is None:  # a ce_* name twice (the gateway refuses such a record before this)
-        ce = sorted((k.lower(), v) for k, v in headers if k[:3].lower() == "ce_")
-        plan = ()
-        for name, value in ce:
-            label = name.encode()
-            _update_part(update, len(label).to_bytes(4, "big") + label, value)
-    for index, label in plan:
+        headers = sorted((k.lower(), v) for k, v in headers if k[:3].lower() == "ce_")
+        plan = tuple((i, _label(name)) for i, (name, _) in enumerate(headers))
+    for index, label in plan:  # _part inlined: this runs for every header of every record
         value = headers[index][1]
         update(label)
         if value is None:
@@ -326,13 +321,19 @@ _DIGEST_PLANS: dict[tuple[str, ...], tuple[tuple[int, bytes], ...]] = {}
 _MAX_PLANS = 256  # header layouts remembered (one per client library and version, in practice)
 
 
-def _update_part(update: Callable[[bytes], object], label: bytes, value: bytes | None) -> None:
-    update(label)
+def _part(update: Callable[[bytes], object], value: bytes | None) -> None:
+    """One part, length-prefixed (``_ABSENT`` for None)."""
     if value is None:
         update(_ABSENT)
     else:
         update(len(value).to_bytes(4, "big"))
         update(value)
+
+
+def _label(name: str) -> bytes:
+    """A lower-cased header name as it is hashed: length-prefixed."""
+    label = name.encode()
+    return len(label).to_bytes(4, "big") + label
 
 
 def _digest_plan(names: tuple[str, ...]) -> tuple[tuple[int, bytes], ...] | None:
@@ -343,7 +344,7 @@ def _digest_plan(names: tuple[str, ...]) -> tuple[tuple[int, bytes], ...] | None
     ce = sorted((name.lower(), i) for i, name in enumerate(names) if name[:3].lower() == "ce_")
     if len({name for name, _ in ce}) != len(ce):
         return None
-    plan = tuple((i, len(label := name.encode()).to_bytes(4, "big") + label) for name, i in ce)
+    plan = tuple((i, _label(name)) for name, i in ce)
     if len(_DIGEST_PLANS) < _MAX_PLANS:
         _DIGEST_PLANS[names] = plan
     return plan

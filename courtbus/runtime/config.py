@@ -72,20 +72,11 @@ class WorkerConfig:
         """
         settings = RuntimeSettings.load()
         values: dict[str, object] = {
-            "state_dir": settings.state_dir or default_stack_home() / "state",
-            "group_id": settings.group or None,
-            "instance": settings.instance,
-            "tick_s": settings.tick_seconds,
-            "session_timeout_ms": settings.session_timeout_ms,
-            "transaction_timeout_ms": settings.transaction_timeout_ms,
-            "max_records": settings.max_records,
-            "commit_interval_ms": settings.commit_interval_ms,
-            "linger_ms": settings.linger_ms,
-            "fetch_max_wait_ms": settings.fetch_max_wait_ms,
-            "hold_open_ms": settings.test_hold_open_ms,
-            "notice_limit": settings.notice_limit,
-            "notice_window_s": settings.notice_window_s,
+            field: value
+            for name, field in _WORKER_FIELDS.items()
+            if (value := getattr(settings, name)) is not None
         }
+        values["state_dir"] = settings.state_dir or default_stack_home() / "state"
         values.update(overrides)
         return cls(connection, **values)  # type: ignore[arg-type]  # checked by the dataclass
 
@@ -99,26 +90,28 @@ class RuntimeSettings(BaseSettings):
     2,000), ``COURTBUS_COMMIT_INTERVAL_MS`` (50), ``COURTBUS_LINGER_MS`` (5),
     ``COURTBUS_FETCH_MAX_WAIT_MS`` (100), ``COURTBUS_NOTICE_LIMIT`` (20),
     ``COURTBUS_NOTICE_WINDOW_S`` (60) and, for crash tests, ``COURTBUS_TEST_HOLD_OPEN_MS`` (0).
-    Frozen; a blank variable counts as unset.
+    Frozen; a blank variable counts as unset, and an unset one is None here (the defaults
+    named are ``WorkerConfig``'s).
     """
 
     model_config = SettingsConfigDict(
         env_prefix="COURTBUS_", frozen=True, extra="ignore", env_ignore_empty=True
     )
 
+    # None: unset (the WorkerConfig default applies)
     state_dir: Path | None = None
     group: str | None = None
     instance: int | None = Field(default=None, ge=0)
-    tick_seconds: float = Field(default=5.0, gt=0)
-    session_timeout_ms: int = Field(default=10_000, ge=1_000)
-    transaction_timeout_ms: int = Field(default=10_000, ge=1_000)
-    max_records: int = Field(default=2_000, ge=1)
-    commit_interval_ms: int = Field(default=50, ge=0)
-    linger_ms: int = Field(default=5, ge=0)
-    fetch_max_wait_ms: int = Field(default=100, ge=0)
-    test_hold_open_ms: int = Field(default=0, ge=0)
-    notice_limit: int = Field(default=20, ge=0)
-    notice_window_s: float = Field(default=60.0, gt=0)
+    tick_seconds: float | None = Field(default=None, gt=0)
+    session_timeout_ms: int | None = Field(default=None, ge=1_000)
+    transaction_timeout_ms: int | None = Field(default=None, ge=1_000)
+    max_records: int | None = Field(default=None, ge=1)
+    commit_interval_ms: int | None = Field(default=None, ge=0)
+    linger_ms: int | None = Field(default=None, ge=0)
+    fetch_max_wait_ms: int | None = Field(default=None, ge=0)
+    test_hold_open_ms: int | None = Field(default=None, ge=0)
+    notice_limit: int | None = Field(default=None, ge=0)
+    notice_window_s: float | None = Field(default=None, gt=0)
 
     @classmethod
     def load(cls) -> RuntimeSettings:
@@ -137,6 +130,23 @@ class RuntimeSettings(BaseSettings):
             raise ConfigError(
                 f"runtime settings: {problems}", code="RUNTIME_CONFIG_INVALID"
             ) from None
+
+
+# RuntimeSettings field → WorkerConfig field, for the ones the environment may set
+_WORKER_FIELDS = {
+    "group": "group_id",
+    "instance": "instance",
+    "tick_seconds": "tick_s",
+    "session_timeout_ms": "session_timeout_ms",
+    "transaction_timeout_ms": "transaction_timeout_ms",
+    "max_records": "max_records",
+    "commit_interval_ms": "commit_interval_ms",
+    "linger_ms": "linger_ms",
+    "fetch_max_wait_ms": "fetch_max_wait_ms",
+    "test_hold_open_ms": "hold_open_ms",
+    "notice_limit": "notice_limit",
+    "notice_window_s": "notice_window_s",
+}
 
 
 @dataclass

@@ -85,6 +85,24 @@ class Engine:
         event = self.flow.envelope.read(raw) if decode else None
         return Incoming(raw, event)
 
+    def prepare_batch(self, records: Sequence[RawRecord]) -> None:
+        """``Flow.prepare_batch`` with a whole batch's records, before any task's.
+
+        Raises:
+            TransientError: retry the batch later.
+        """
+        self._optimise(lambda: self.flow.prepare_batch(records), "prepare_batch")
+
+    def _optimise(self, step: Callable[[], None], what: str) -> None:
+        """Run an optimisation (``Flow.prepare``, ``prepare_batch``): if it fails the records
+        are handled without it, but a transient error still postpones the batch."""
+        try:
+            step()
+        except TransientError:
+            raise
+        except Exception:
+            log.exception("%s: %s failed", self.flow.name, what)
+
     def handle_all(self, records: Sequence[RawRecord], state: State) -> list[Output]:
         """The outputs of one task's records of a batch, in order (``Flow.prepare`` first).
 
@@ -92,12 +110,7 @@ class Engine:
             TransientError: retry the batch later.
         """
         self._held.clear()
-        try:
-            self.flow.prepare(records, state)
-        except TransientError:
-            raise
-        except Exception:  # an optimisation failed: the records are handled without it
-            log.exception("%s: prepare failed on task %s", self.flow.name, state.task)
+        self._optimise(lambda: self.flow.prepare(records, state), f"prepare on task {state.task}")
         outputs: list[Output] = []
         for raw in records:
             outputs += self.handle(raw, state)
@@ -184,12 +197,7 @@ class Engine:
         if len(raws) < 2:
             return self.handle_all(raws, state)
         self._held.clear()
-        try:
-            self.flow.prepare(raws, state)
-        except TransientError:
-            raise
-        except Exception:  # an optimisation failed: the records are handled without it
-            log.exception("%s: prepare failed on task %s", self.flow.name, state.task)
+        self._optimise(lambda: self.flow.prepare(raws, state), f"prepare on task {state.task}")
         try:
             outputs = self.flow.on_records([self._incoming(raw) for raw in raws], state)
             if self.check is not None:

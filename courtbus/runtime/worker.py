@@ -444,7 +444,7 @@ class Worker:
         started = time.monotonic()
         try:
             self.flow.begin_batch()
-            self._prepare_batch(batch)
+            self.engine.prepare_batch([r for records in batch.values() for r in records])
             for tp, records in batch.items():
                 task = self.tasks.get(self.changelogs.task_of(tp))
                 if task is None:  # records of a partition whose state is not open: start over
@@ -477,14 +477,6 @@ class Worker:
         self.metrics.committed(
             inputs, outputs, time.monotonic() - started, batch.values(), int(time.time() * 1000)
         )
-
-    def _prepare_batch(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        try:
-            self.flow.prepare_batch([r for records in batch.values() for r in records])
-        except TransientError:
-            raise
-        except Exception:  # an optimisation failed: the records are handled without it
-            log.exception("%s: prepare_batch failed", self.flow.name)
 
     def _tick(self, producer: TransactionalProducer, consumer: GroupConsumer) -> None:
         self.metrics.tasks.labels(self.flow.name).set(len(self.tasks))
