@@ -18,8 +18,8 @@ Every bootstrap list and registry URL is checked here, once, whoever builds the 
 (``BOOTSTRAP_INVALID``, ``REGISTRY_URL_INVALID``); ``probe`` asks the brokers' ports whether
 anything listens, so a caller can say at once that the cluster is unreachable.
 
-``positive_seconds`` is how every setting that is a span of time is read from the environment
-(the services' graces, deadlines and retentions).
+The services' own settings (graces, deadlines, retentions) are read by their settings classes
+(``courtbus.settings``).
 """
 
 from __future__ import annotations
@@ -27,12 +27,10 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from courtbus.errors import ClusterError, ConfigError
@@ -58,42 +56,6 @@ def default_store_url() -> str:
     home = default_stack_home()
     home.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{home / 'readmodel.db'}"
-
-
-UNITS = {"seconds": timedelta(seconds=1), "days": timedelta(days=1)}
-
-
-def positive_seconds(
-    name: str,
-    default: timedelta,
-    *,
-    code: str | None = None,
-    unit: Literal["seconds", "days"] = "seconds",
-    zero: bool = False,
-    env: Mapping[str, str] | None = None,
-) -> timedelta:
-    """The span the environment variable ``name`` sets (a number of seconds, or of days for
-    a ``*_DAYS`` variable), or ``default`` when it is unset or blank.
-
-    ``zero``: 0 is allowed too (a setting where no time at all makes sense); ``env``: where
-    to read (default ``os.environ``).
-
-    Raises:
-        ConfigError: ``code`` (default ``CONFIG_INVALID``) for a value that is not a positive
-            number (not a number, nan, infinite, too long for a span, or less than a
-            microsecond), naming the variable and the value.
-    """
-    raw = (os.environ if env is None else env).get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        span: timedelta | None = UNITS[unit] * float(raw)
-    except (ValueError, OverflowError):  # not a number, nan, inf, too long for a timedelta
-        span = None
-    if span is None or span < timedelta(0) or (span == timedelta(0) and not zero):
-        what = "a number ≥ 0" if zero else "a positive number"
-        raise ConfigError(f"{name} must be {what} of {unit}, not {raw!r}", code=code)
-    return span
 
 
 # Where Apicurio Registry serves the Confluent-compatible API (a Confluent registry: at its root).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from courtbus.bus.topics import OUTBOX, flow_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.domain import policy
 from courtbus.domain.suits import check_enforced_suit
-from courtbus.errors import ConfigError, SignatureError, ValidationError
+from courtbus.errors import SignatureError, ValidationError
 from courtbus.gateway.compiled import Check, compile_payload_check
 from courtbus.gateway.rules import (
     Memo,
@@ -49,9 +48,6 @@ class Forward:
     signed: Verified | None = None
 
 
-SIGNATURES_ENV = "COURTBUS_SIGNATURES"
-MAX_AGE_ENV = "COURTBUS_SIGNATURE_MAX_AGE_H"
-HELPERS_ENV = "COURTBUS_SIGNATURE_HELPERS"
 DEFAULT_MAX_AGE = timedelta(hours=24)
 
 
@@ -74,38 +70,6 @@ class SignaturePolicy:
     max_age: timedelta = DEFAULT_MAX_AGE
     skew: timedelta = DEFAULT_SKEW
     helpers: int = 1
-
-    @classmethod
-    def from_env(cls, *, secure: bool = False) -> SignaturePolicy:
-        """``$COURTBUS_SIGNATURES`` (``required`` or ``optional``; unset: required when
-        ``secure``, i.e. on the secure stack), ``$COURTBUS_SIGNATURE_MAX_AGE_H`` (hours,
-        default 24) and ``$COURTBUS_SIGNATURE_HELPERS`` (processes checking signatures ahead,
-        default 1, 0: none).
-
-        Raises:
-            ConfigError: ``SIGNATURES_INVALID``.
-        """
-        mode = os.environ.get(SIGNATURES_ENV, "").strip().lower()
-        if mode not in ("", "required", "optional"):
-            raise ConfigError(
-                f"{SIGNATURES_ENV}={mode!r}: write required or optional", code="SIGNATURES_INVALID"
-            )
-        try:
-            hours = float(os.environ.get(MAX_AGE_ENV) or DEFAULT_MAX_AGE.total_seconds() / 3600)
-        except ValueError as exc:
-            raise ConfigError(
-                f"{MAX_AGE_ENV} must be a number of hours", code="SIGNATURES_INVALID"
-            ) from exc
-        if hours <= 0:
-            raise ConfigError(f"{MAX_AGE_ENV} must be above 0", code="SIGNATURES_INVALID")
-        helpers = os.environ.get(HELPERS_ENV, "").strip() or "1"
-        if not helpers.isdigit() or int(helpers) > 16:
-            raise ConfigError(
-                f"{HELPERS_ENV}={helpers!r}: write a number of processes, 0 to 16",
-                code="SIGNATURES_INVALID",
-            )
-        required = mode == "required" if mode else secure
-        return cls(required=required, max_age=timedelta(hours=hours), helpers=int(helpers))
 
 
 class Gateway:

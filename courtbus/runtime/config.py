@@ -10,14 +10,13 @@ import gc
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 from pydantic import Field
-from pydantic import ValidationError as PydanticValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from courtbus.config import Connection, default_stack_home
-from courtbus.errors import ConfigError, StateError
+from courtbus.errors import StateError
+from courtbus.settings import EnvSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +63,20 @@ class WorkerConfig:
 
     @classmethod
     def from_env(cls, connection: Connection, **overrides: object) -> WorkerConfig:
-        """Settings from the ``COURTBUS_*`` variables ``RuntimeSettings`` reads (a blank one
-        counts as unset), then ``overrides``.
+        """Settings from the ``COURTBUS_*`` variables ``RuntimeSettings`` reads, then
+        ``overrides``.
 
         Raises:
             ConfigError: ``RUNTIME_CONFIG_INVALID``, naming each variable that is wrong.
         """
-        settings = RuntimeSettings.load()
+        return cls.from_settings(connection, RuntimeSettings.load(), **overrides)
+
+    @classmethod
+    def from_settings(
+        cls, connection: Connection, settings: RuntimeSettings, **overrides: object
+    ) -> WorkerConfig:
+        """Settings from ``settings`` (a service's, which extend ``RuntimeSettings``), its
+        unset fields left at this class's defaults, then ``overrides``."""
         values: dict[str, object] = {
             field: value
             for name, field in _WORKER_FIELDS.items()
@@ -81,7 +87,7 @@ class WorkerConfig:
         return cls(connection, **values)  # type: ignore[arg-type]  # checked by the dataclass
 
 
-class RuntimeSettings(BaseSettings):
+class RuntimeSettings(EnvSettings):
     """The runtime's environment, one variable per field, ``COURTBUS_`` + the field's name in
     capitals: ``COURTBUS_STATE_DIR`` (default ``<stack home>/state``), ``COURTBUS_GROUP``
     (default ``courtbus-<flow>``), ``COURTBUS_INSTANCE`` (a state slot; default the first
@@ -91,12 +97,10 @@ class RuntimeSettings(BaseSettings):
     ``COURTBUS_FETCH_MAX_WAIT_MS`` (100), ``COURTBUS_NOTICE_LIMIT`` (20),
     ``COURTBUS_NOTICE_WINDOW_S`` (60) and, for crash tests, ``COURTBUS_TEST_HOLD_OPEN_MS`` (0).
     Frozen; a blank variable counts as unset, and an unset one is None here (the defaults
-    named are ``WorkerConfig``'s).
+    named are ``WorkerConfig``'s). A wrong one is ``RUNTIME_CONFIG_INVALID``.
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="COURTBUS_", frozen=True, extra="ignore", env_ignore_empty=True
-    )
+    invalid_code: ClassVar[str] = "RUNTIME_CONFIG_INVALID"
 
     # None: unset (the WorkerConfig default applies)
     state_dir: Path | None = None
@@ -112,24 +116,6 @@ class RuntimeSettings(BaseSettings):
     test_hold_open_ms: int | None = Field(default=None, ge=0)
     notice_limit: int | None = Field(default=None, ge=0)
     notice_window_s: float | None = Field(default=None, gt=0)
-
-    @classmethod
-    def load(cls) -> RuntimeSettings:
-        """The settings the environment gives.
-
-        Raises:
-            ConfigError: ``RUNTIME_CONFIG_INVALID``, naming each variable that is wrong and why.
-        """
-        try:
-            return cls()
-        except PydanticValidationError as exc:
-            problems = "; ".join(
-                f"COURTBUS_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-                for e in exc.errors()
-            )
-            raise ConfigError(
-                f"runtime settings: {problems}", code="RUNTIME_CONFIG_INVALID"
-            ) from None
 
 
 # RuntimeSettings field → WorkerConfig field, for the ones the environment may set

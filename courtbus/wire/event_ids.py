@@ -28,16 +28,12 @@ import hashlib
 import os
 import uuid
 
-from courtbus.errors import ConfigError
-
 _PERSON = b"courtbus-ce-id"
 _VARIANT = 0b10 << 62
 _LOW = (1 << 64) - 1
 _VERSION_MASK = ~(0xF << 76) & ((1 << 128) - 1)
 _VERSION_8 = 0x8 << 76
-POLICY_ENV = "COURTBUS_EVENT_IDS"
-BOUND = "bound"
-ANY = "any"
+POLICY_ENV = "COURTBUS_EVENT_IDS"  # the gateway's setting: bound (the default) or any
 
 
 def key_bits(key: bytes) -> int:
@@ -73,17 +69,3 @@ def bound_to(event_id: str, key: bytes) -> bool:
 def is_bound_form(event_id: str) -> bool:
     """Whether the canonical ``event_id`` has the bound layout (version 8, RFC variant)."""
     return len(event_id) == 36 and event_id[14] == "8" and event_id[19] in "89ab"
-
-
-def require_bound_from_env() -> bool:
-    """``$COURTBUS_EVENT_IDS``: ``bound`` (the default: the gateway refuses an id not bound
-    to its record's key) or ``any`` (a migration setting for senders not yet on the SDK's
-    ids: a ``ce_id`` reused with another key on another partition then goes through).
-
-    Raises:
-        ConfigError: ``CONFIG_INVALID``.
-    """
-    mode = os.environ.get(POLICY_ENV, "").strip().lower() or BOUND
-    if mode not in (BOUND, ANY):
-        raise ConfigError(f"{POLICY_ENV}={mode!r}: write {BOUND} or {ANY}", code="CONFIG_INVALID")
-    return mode == BOUND

@@ -42,7 +42,6 @@ from courtbus.bus.records import KeptRecord, Output, internal_record, output_of,
 from courtbus.bus.refusals import refusal
 from courtbus.bus.topics import ALERTS_TOPIC, BLACKLIST_VIEW, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
-from courtbus.config import positive_seconds
 from courtbus.domain import blacklist as bl
 from courtbus.domain import blacklist_digest as digests
 from courtbus.domain.calendar import provisional_at
@@ -94,18 +93,10 @@ class BlacklistFlow(Flow):
         self, envelope: Envelope, directory: Directory, grace: timedelta | None = None
     ) -> None:
         """``grace``: how long a delisted entry stays in the view before its tombstone
-        (default ``COURTBUS_BLACKLIST_GRACE_SECONDS``).
-
-        Raises:
-            ConfigError: ``CONFIG_INVALID`` (``COURTBUS_BLACKLIST_GRACE_SECONDS``).
-        """
+        (default 7 days; the service's ``BlacklistSettings`` give it from the environment)."""
         super().__init__(envelope)
         self.directory = directory
-        self.grace = (
-            grace
-            if grace is not None
-            else positive_seconds("COURTBUS_BLACKLIST_GRACE_SECONDS", DEFAULT_GRACE)
-        )
+        self.grace = DEFAULT_GRACE if grace is None else grace
 
     # -- events ------------------------------------------------------------------------------
 

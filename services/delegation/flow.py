@@ -21,7 +21,6 @@ from courtbus.bus.refusals import refusal
 from courtbus.bus.topics import ALERTS_TOPIC, flow_topic, inbox_topic
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.policies import DeadlineRules
-from courtbus.config import positive_seconds
 from courtbus.domain import delegation as dm
 from courtbus.domain import policy
 from courtbus.domain.courts import superior_of
@@ -62,23 +61,13 @@ class DelegationFlow(Flow):
         deadlines: DeadlineRules,
         retention: timedelta | None = None,
     ) -> None:
-        """``retention``: how long a delegation in an end state is kept (default
-        ``COURTBUS_DELEGATION_RETENTION_DAYS``).
-
-        Raises:
-            ConfigError: ``CONFIG_INVALID`` (``COURTBUS_DELEGATION_RETENTION_DAYS``).
-        """
+        """``retention``: how long a delegation in an end state is kept (default 90 days;
+        the service's ``DelegationSettings`` give it from the environment)."""
         super().__init__(envelope)
         self.directory = directory
         self.policies = policies
         self.deadlines = deadlines
-        self.retention = (
-            retention
-            if retention is not None
-            else positive_seconds(
-                "COURTBUS_DELEGATION_RETENTION_DAYS", DEFAULT_RETENTION, unit="days"
-            )
-        )
+        self.retention = DEFAULT_RETENTION if retention is None else retention
 
     # -- events ------------------------------------------------------------------------------
 

@@ -55,14 +55,12 @@ from courtbus.catalogue.directory import DEFAULT_PATH as DIRECTORY_PATH
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import DEFAULT_PATH as POLICY_PATH
 from courtbus.catalogue.policies import load_policies
-from courtbus.config import positive_seconds
 from courtbus.errors import ConfigError, CourtbusError, SignatureError, ValidationError
 from courtbus.gateway import EVENT_ID_CONFLICT, Gateway, SignaturePolicy, record_digest
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
 from courtbus.security.keys import keys_path
 from courtbus.security.signing import REPLAYED
 from courtbus.wire.envelope import Envelope, RawRecord
-from courtbus.wire.event_ids import require_bound_from_env
 
 log = logging.getLogger("courtbus.gateway")
 # ce_id -> "topic:partition:offset <digest>" (or the legacy "topic:partition:offset")
@@ -96,23 +94,25 @@ class GatewayFlow(Flow):
         keys_file: Path | None = None,
         signatures: SignaturePolicy | None = None,
         retry_window: timedelta | None = None,
-        bound_ids: bool | None = None,
+        bound_ids: bool = True,
     ) -> None:
-        """Raises:
-        ConfigError: ``SIGNATURES_INVALID`` (``COURTBUS_SIGNATURES``, the signature age
-            limit not below the dedup retention, ``COURTBUS_RETRY_WINDOW_S``),
-            ``CONFIG_INVALID`` (``COURTBUS_DEDUP_DAYS``, ``COURTBUS_EVENT_IDS``), or the directory's, keys' or
-            policy's errors.
+        """``dedup_retention``: how long a forwarded ``ce_id`` is remembered (default 7
+        days); ``signatures``: what is asked of signatures (default ``SignaturePolicy()``:
+        optional); ``retry_window``: how long a refused record's resend counts as a retry
+        (default 15 minutes); ``bound_ids``: a ``ce_id`` must be bound to its key (default).
+        The service's ``GatewaySettings`` give them from the environment.
+
+        Raises:
+        ConfigError: ``SIGNATURES_INVALID`` (the signature age limit not below the dedup
+            retention), or the directory's, keys' or policy's errors.
         """
         super().__init__(envelope)
         self.directory_path = directory_path
         self.policy_path = policy_path
         self.keys_file = keys_file or keys_path()
-        self.dedup_retention = dedup_retention or positive_seconds(
-            "COURTBUS_DEDUP_DAYS", DEFAULT_DEDUP_RETENTION, unit="days"
-        )
-        self.signatures = signatures or SignaturePolicy.from_env()
-        self.bound_ids = require_bound_from_env() if bound_ids is None else bound_ids
+        self.dedup_retention = dedup_retention or DEFAULT_DEDUP_RETENTION
+        self.signatures = signatures or SignaturePolicy()
+        self.bound_ids = bound_ids
         if self.signatures.max_age >= self.dedup_retention:
             raise ConfigError(
                 f"the signature age limit ({self.signatures.max_age}) must be below the dedup "
@@ -120,14 +120,7 @@ class GatewayFlow(Flow):
                 "its ce_id is forgotten",
                 code="SIGNATURES_INVALID",
             )
-        if retry_window is None:
-            retry_window = positive_seconds(
-                "COURTBUS_RETRY_WINDOW_S",
-                DEFAULT_RETRY_WINDOW,
-                code="SIGNATURES_INVALID",
-                zero=True,
-            )
-        self.retry_window = retry_window
+        self.retry_window = DEFAULT_RETRY_WINDOW if retry_window is None else retry_window
         self.refused: Counter[str] = Counter()
         self.verified = 0
         self.unsigned = 0

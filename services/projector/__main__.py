@@ -1,34 +1,24 @@
 """``python -m services.projector``: keep the read model in step until SIGTERM or Ctrl-C.
 
-``COURTBUS_STORE_URL`` chooses the database (default: SQLite in the local stack's folder);
-``COURTBUS_PROJECTOR_GROUP`` the consumer group (a new group with a new database rebuilds the
-read model from the start of the topics). ``COURTBUS_TEST_HOLD_COMMIT_FILE`` is fault
-injection for tests: while that file exists, a batch's database transaction is held open with
-its rows written, until the file is removed.
+Settings: ``services.projector.settings.ProjectorSettings`` (the database, the consumer
+group, and a fault-injection hook for tests).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from courtbus.catalogue.policies import DEADLINES_PATH, load_deadlines
-from courtbus.config import default_store_url
 from courtbus.store import ReadModel
 from courtbus.wire.envelope import Envelope
 from services.main import run_service
 from services.projector.flow import ProjectorFlow
+from services.projector.settings import ProjectorSettings
 
 
-def make(envelope: Envelope) -> ProjectorFlow:
+def make(envelope: Envelope, settings: ProjectorSettings) -> ProjectorFlow:
     """The flow over a migrated read model."""
-    model = ReadModel(default_store_url(), load_deadlines(DEADLINES_PATH).for_matter)
+    model = ReadModel(settings.database_url())
     model.migrate()
-    hold = os.environ.get("COURTBUS_TEST_HOLD_COMMIT_FILE")
-    return ProjectorFlow(
-        envelope, model, os.environ.get("COURTBUS_PROJECTOR_GROUP"), Path(hold) if hold else None
-    )
+    return ProjectorFlow(envelope, model, settings.projector_group, settings.test_hold_commit_file)
 
 
 if __name__ == "__main__":
-    run_service(make)
+    run_service(make, ProjectorSettings)

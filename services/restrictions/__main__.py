@@ -1,11 +1,6 @@
 """``python -m services.restrictions``: run one restriction worker until SIGTERM or Ctrl-C.
 
-``COURTBUS_DIRECTORY`` names another directory file; ``COURTBUS_RESTRICTION_ACK_SECONDS`` how
-long an entitled agency has to acknowledge a control or its lift (default 12 hours);
-``COURTBUS_RESTRICTION_GRACE_SECONDS`` how long a lifted control stays in the view before its
-tombstone (default 7 days); ``COURTBUS_RESTRICTION_BULK_AGE_SECONDS``,
-``COURTBUS_RESTRICTION_BULK_QUIET_SECONDS`` and ``COURTBUS_RESTRICTION_PROGRESS_SECONDS`` the
-initial load over an existing list (see ``services.restrictions.flow``).
+Settings: ``services.restrictions.settings.RestrictionSettings``.
 """
 
 from __future__ import annotations
@@ -19,11 +14,8 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.config import resolve
 from courtbus.wire.envelope import Envelope
 from services.main import run_service
-from services.restrictions.flow import (
-    LoadProgress,
-    RestrictionFlow,
-    progress_from_env,
-)
+from services.restrictions.flow import LoadProgress, RestrictionFlow
+from services.restrictions.settings import RestrictionSettings
 
 
 def view_ends() -> Mapping[int, int]:
@@ -46,11 +38,20 @@ def view_ends() -> Mapping[int, int]:
         consumer.close()
 
 
-def make(envelope: Envelope) -> RestrictionFlow:
+def make(envelope: Envelope, settings: RestrictionSettings) -> RestrictionFlow:
     """The flow with the repository's directory and the deadlines of the environment."""
-    every = progress_from_env()
-    return RestrictionFlow(envelope, load_directory(), progress=LoadProgress(every, view_ends))
+    every = settings.restriction_progress_seconds.total_seconds()
+    return RestrictionFlow(
+        envelope,
+        load_directory(),
+        ack_deadline=settings.restriction_ack_seconds,
+        grace=settings.restriction_grace_seconds,
+        from_listings=settings.restriction_from_listings,
+        bulk_age=settings.restriction_bulk_age_seconds,
+        bulk_quiet=settings.restriction_bulk_quiet_seconds,
+        progress=LoadProgress(every, view_ends),
+    )
 
 
 if __name__ == "__main__":
-    run_service(make)
+    run_service(make, RestrictionSettings)

@@ -70,7 +70,6 @@ controls owes what it owed (``rs.owed``), as with a timer of its own.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -87,7 +86,6 @@ from courtbus.bus.topics import (
     inbox_topic,
 )
 from courtbus.catalogue.directory import Directory
-from courtbus.config import positive_seconds
 from courtbus.domain import restriction as rs
 from courtbus.domain.identity import validate_debtor_id
 from courtbus.domain.masking import mask_ids_in_text
@@ -130,64 +128,6 @@ _LEGACY_LIFT = {
     "CORRECTION": rs.LiftReason.ERROR,
 }
 _AGENCY_RECORDS = ("RestrictionAcknowledged", "RestrictionRejected", "InterceptionReported")
-
-
-def _seconds(name: str, default: timedelta, *, zero: bool = False) -> timedelta:
-    """``COURTBUS_RESTRICTION_<name>_SECONDS`` or ``default`` (read by
-    ``courtbus.config.positive_seconds``).
-
-    Raises:
-        ConfigError: ``RESTRICTION_CONFIG_INVALID`` for a value that is not a positive
-            number.
-    """
-    var = f"COURTBUS_RESTRICTION_{name}_SECONDS"
-    return positive_seconds(var, default, code="RESTRICTION_CONFIG_INVALID", zero=zero)
-
-
-def ack_deadline_from_env() -> timedelta:
-    """``COURTBUS_RESTRICTION_ACK_SECONDS``, default 12 hours (``rs.ACK_DEADLINE``).
-
-    Raises:
-        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
-    """
-    return _seconds("ACK", rs.ACK_DEADLINE)
-
-
-def grace_from_env() -> timedelta:
-    """``COURTBUS_RESTRICTION_GRACE_SECONDS``, default 7 days.
-
-    Raises:
-        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
-    """
-    return _seconds("GRACE", DEFAULT_GRACE)
-
-
-def bulk_age_from_env() -> timedelta:
-    """``COURTBUS_RESTRICTION_BULK_AGE_SECONDS``, default 5 minutes.
-
-    Raises:
-        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
-    """
-    return _seconds("BULK_AGE", DEFAULT_BULK_AGE)
-
-
-def bulk_quiet_from_env() -> timedelta:
-    """``COURTBUS_RESTRICTION_BULK_QUIET_SECONDS``, default 1 minute.
-
-    Raises:
-        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
-    """
-    return _seconds("BULK_QUIET", DEFAULT_BULK_QUIET)
-
-
-def progress_from_env() -> float:
-    """``COURTBUS_RESTRICTION_PROGRESS_SECONDS`` (0: every batch), default 30 s: how often the
-    initial load's progress is logged.
-
-    Raises:
-        ConfigError: ``RESTRICTION_CONFIG_INVALID``.
-    """
-    return _seconds("PROGRESS", timedelta(seconds=DEFAULT_PROGRESS_S), zero=True).total_seconds()
 
 
 class LoadProgress:
@@ -294,28 +234,26 @@ class RestrictionFlow(Flow):
         directory: Directory,
         ack_deadline: timedelta | None = None,
         grace: timedelta | None = None,
-        from_listings: bool | None = None,
+        from_listings: bool = True,
         bulk_age: timedelta | None = None,
         bulk_quiet: timedelta | None = None,
         progress: LoadProgress | None = None,
     ) -> None:
-        """``bulk_age``, ``bulk_quiet``: see the module's "Initial load" (default from the
-        environment); ``progress``: where the load's progress is counted and logged.
-
-        Raises:
-            ConfigError: ``RESTRICTION_CONFIG_INVALID`` (a setting of the environment).
-        """
+        """``ack_deadline``: an agency's time to acknowledge (default 12 hours);
+        ``grace``: how long a lifted control stays in the view (default 7 days);
+        ``from_listings``: a consumption ban follows each listing (default); ``bulk_age``,
+        ``bulk_quiet``: see the module's "Initial load"; ``progress``: where the load's
+        progress is counted and logged. The service's ``RestrictionSettings`` give them from
+        the environment."""
         super().__init__(envelope)
-        if from_listings is None:
-            from_listings = os.environ.get("COURTBUS_RESTRICTION_FROM_LISTINGS", "1") != "0"
         self.from_listings = from_listings
         self.granted = {f.agency: frozenset(f.kinds) for f in directory.feeds if f.flow == FLOW}
         self.known_agencies = frozenset(a.id for a in directory.agencies)
-        self.ack_deadline = ack_deadline if ack_deadline is not None else ack_deadline_from_env()
-        self.grace = grace if grace is not None else grace_from_env()
-        self.bulk_age = bulk_age if bulk_age is not None else bulk_age_from_env()
-        self.bulk_quiet = bulk_quiet if bulk_quiet is not None else bulk_quiet_from_env()
-        self.progress = progress or LoadProgress(progress_from_env())
+        self.ack_deadline = rs.ACK_DEADLINE if ack_deadline is None else ack_deadline
+        self.grace = DEFAULT_GRACE if grace is None else grace
+        self.bulk_age = DEFAULT_BULK_AGE if bulk_age is None else bulk_age
+        self.bulk_quiet = DEFAULT_BULK_QUIET if bulk_quiet is None else bulk_quiet
+        self.progress = progress or LoadProgress()
         # What every listing's ban is the same in (art. 3: all the kinds; the agencies that
         # enforce them), computed once rather than per entry.
         self._all_kinds = sorted(rs.Consumption)

@@ -29,7 +29,7 @@ alerts.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from courtbus.bus.records import Output, internal_record, output_of, read_internal
@@ -40,7 +40,6 @@ from courtbus.bus.topics import (
     flow_topic,
     inbox_topic,
 )
-from courtbus.config import positive_seconds
 from courtbus.domain import casestatus as cs
 from courtbus.domain.masking import mask_ids_in_text
 from courtbus.runtime import Flow, Incoming, Inputs, State, StoreSpec
@@ -70,24 +69,6 @@ _SOURCES = {
     cs.ItemKind.RESTRICTION: "限制高消费规定 (2015 修正) 第九条 (及时; grace configurable, example default)",
     cs.ItemKind.FREEZE: "查封扣押冻结规定 (2020 修正) 第二十八条 (grace configurable, example default)",
 }
-
-
-def graces_from_env() -> cs.Graces:
-    """The graces of ``COURTBUS_WATCHDOG_*_SECONDS`` (defaults: ``courtbus.domain.casestatus``).
-
-    Raises:
-        ConfigError: ``WATCHDOG_GRACE_INVALID`` for a value that is not a positive number.
-    """
-
-    def seconds(name: str, default: timedelta) -> timedelta:
-        var = f"COURTBUS_WATCHDOG_{name}_SECONDS"
-        return positive_seconds(var, default, code="WATCHDOG_GRACE_INVALID")
-
-    return cs.Graces(
-        restriction=seconds("RESTRICTION_GRACE", cs.DEFAULT_GRACE),
-        freeze=seconds("FREEZE_GRACE", cs.DEFAULT_GRACE),
-        repeat=seconds("REPEAT", cs.DEFAULT_REPEAT),
-    )
 
 
 class WatchdogFlow(Flow):

@@ -1,15 +1,13 @@
 """``python -m services.web``: the REST API until SIGTERM or Ctrl-C.
 
 Environment: the bus connection as for every service (``COURTBUS_BOOTSTRAP`` … or the local
-stack), ``COURTBUS_WEB_PORT`` (8000), ``COURTBUS_WEB_ADDR`` (127.0.0.1: put a TLS front in front
-of it for other hosts) and ``COURTBUS_WEB_TOKENS`` (the tokens file, ``courtbus web token``).
-A configuration error is one logged line and exit code 2.
+stack) and ``services.web.settings.WebSettings`` (the port, the address, the read model; the
+tokens file). A configuration error is one logged line and exit code 2.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import uvicorn
@@ -19,6 +17,7 @@ from courtbus.logs import configure_logging
 from courtbus.web.app import create_app
 from courtbus.web.tokens import TokenStore, tokens_path
 from services.main import start_checks
+from services.web.settings import WebSettings
 
 log = logging.getLogger("courtbus.service")
 
@@ -27,23 +26,22 @@ def main() -> None:
     """Check the connection and the tokens file, then serve."""
     configure_logging(logging.INFO)
     try:
-        conn, registry = start_checks()
+        settings = WebSettings.load()
+        conn, registry = start_checks(settings.connect_wait_s)
         registry.close()
         tokens = TokenStore.load()
-        port = int(os.environ.get("COURTBUS_WEB_PORT") or 8000)
-    except (CourtbusError, ValueError) as exc:
+    except CourtbusError as exc:
         log.error("%s", exc)
         sys.exit(2)
-    addr = os.environ.get("COURTBUS_WEB_ADDR") or "127.0.0.1"
     log.info(
         "web API on http://%s:%d (OpenAPI at /docs; %d token(s) from %s)",
-        addr,
-        port,
+        settings.web_addr,
+        settings.web_port,
         len(tokens.principals),
         tokens_path(),
     )
-    app = create_app(conn, tokens, store_url=os.environ.get("COURTBUS_STORE_URL") or None)
-    uvicorn.run(app, host=addr, port=port, log_level="warning")
+    app = create_app(conn, tokens, store_url=settings.store_url)
+    uvicorn.run(app, host=settings.web_addr, port=settings.web_port, log_level="warning")
 
 
 if __name__ == "__main__":

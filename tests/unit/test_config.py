@@ -310,15 +310,16 @@ def test_a_service_without_waiting_fails_at_once_and_with_a_cluster_goes_on(
 
 
 def test_a_bad_connect_wait_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.main import connect_wait_s
+    from services.settings import ServiceSettings
 
-    assert connect_wait_s() == 60
+    monkeypatch.delenv("COURTBUS_CONNECT_WAIT_S", raising=False)
+    assert ServiceSettings.load().connect_wait_s == 60
     monkeypatch.setenv("COURTBUS_CONNECT_WAIT_S", "inf")
-    assert connect_wait_s() == float("inf")
+    assert ServiceSettings.load().connect_wait_s == float("inf")
     for text in ("soon", "-5", "nan"):
         monkeypatch.setenv("COURTBUS_CONNECT_WAIT_S", text)
         with pytest.raises(ConfigError) as info:
-            connect_wait_s()
+            ServiceSettings.load()
         assert info.value.code == "CONNECT_WAIT_INVALID"
 
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from courtbus.errors import ConfigError, ValidationError
+from courtbus.errors import ValidationError
 from courtbus.gateway.core import EVENT_ID_CONFLICT, EVENT_ID_UNBOUND, check_event_id
 from courtbus.wire.envelope import bind_event_id
-from courtbus.wire.event_ids import bound_event_id, bound_to, is_bound_form, require_bound_from_env
+from courtbus.wire.event_ids import bound_event_id, bound_to, is_bound_form
 
 keys = st.binary(min_size=1, max_size=128)
 
@@ -58,14 +58,3 @@ def test_a_sender_id_that_is_not_a_uuid_is_refused() -> None:
     with pytest.raises(ValidationError) as caught:
         bind_event_id(b"dlg-1", "not-a-uuid")
     assert caught.value.code == "HEADER_BAD_ID"
-
-
-def test_the_policy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("COURTBUS_EVENT_IDS", raising=False)
-    assert require_bound_from_env() is True
-    monkeypatch.setenv("COURTBUS_EVENT_IDS", " Any ")
-    assert require_bound_from_env() is False
-    monkeypatch.setenv("COURTBUS_EVENT_IDS", "sometimes")
-    with pytest.raises(ConfigError) as caught:
-        require_bound_from_env()
-    assert caught.value.code == "CONFIG_INVALID"

@@ -1,4 +1,4 @@
-"""``services.main.exit_with_parent``: a service the demo started stops when the demo is killed
+"""``services.main.exit_with_parent`` (``COURTBUS_EXIT_WITH_PARENT``): a service the demo started stops when the demo is killed
 outright (a test's timeout SIGKILLs the demo; its services used to run on, reparented)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.main import exit_with_parent
+from services.settings import ServiceSettings
 from tests.integration.helpers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,8 +19,10 @@ CHILD = """
 import sys, threading, time
 from pathlib import Path
 from services.main import exit_with_parent
+from services.settings import ServiceSettings
 done = threading.Event()
-watching = exit_with_parent(lambda: (Path(sys.argv[1]).write_text("stopped"), done.set()), 0.05)
+stop = lambda: (Path(sys.argv[1]).write_text("stopped"), done.set())
+watching = exit_with_parent(stop, 0.05) if ServiceSettings.load().exits_with_parent else None
 Path(sys.argv[1] + ".ready").write_text("yes" if watching else "no")
 done.wait(60)
 """
@@ -33,9 +35,9 @@ sys.stdin.read()  # alive until the test kills it (or closes its stdin)
 
 def test_without_the_variable_nothing_watches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COURTBUS_EXIT_WITH_PARENT", raising=False)
-    assert exit_with_parent(lambda: None) is None
+    assert not ServiceSettings.load().exits_with_parent
     monkeypatch.setenv("COURTBUS_EXIT_WITH_PARENT", "0")
-    assert exit_with_parent(lambda: None) is None
+    assert not ServiceSettings.load().exits_with_parent
 
 
 def test_a_service_stops_when_its_parent_is_killed(tmp_path: Path) -> None:

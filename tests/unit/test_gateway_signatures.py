@@ -201,14 +201,17 @@ def test_required_refuses_unsigned_from_everyone(tmp_path: Path) -> None:
 
 
 def test_the_policy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.gateway.settings import GatewaySettings
+
     monkeypatch.delenv("COURTBUS_SIGNATURES", raising=False)
-    assert SignaturePolicy.from_env(secure=True).required
-    assert not SignaturePolicy.from_env(secure=False).required
+    assert GatewaySettings.load().signature_policy(secure=True).required
+    assert not GatewaySettings.load().signature_policy(secure=False).required
     monkeypatch.setenv("COURTBUS_SIGNATURES", "optional")
-    assert not SignaturePolicy.from_env(secure=True).required
+    assert not GatewaySettings.load().signature_policy(secure=True).required
     monkeypatch.setenv("COURTBUS_SIGNATURES", "always")
-    with pytest.raises(ConfigError):
-        SignaturePolicy.from_env()
+    with pytest.raises(ConfigError) as info:
+        GatewaySettings.load()
+    assert info.value.code == "SIGNATURES_INVALID"
 
 
 def test_an_age_limit_not_below_the_dedup_retention_is_refused(tmp_path: Path) -> None:
@@ -243,15 +246,16 @@ def test_a_service_signs_with_its_own_key_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from services.main import sign_outputs
+    from services.settings import ServiceSettings
 
     flow = GatewayFlow(memory_envelope(), keys_file=tmp_path / "none.yaml")
     monkeypatch.delenv("COURTBUS_SIGNING_KEY", raising=False)
-    sign_outputs(flow)
+    sign_outputs(flow, ServiceSettings.load().signing_key)
     assert flow.envelope.signer is None  # no key, no signature
     signer = generate("service.gateway")
     monkeypatch.setenv(
         "COURTBUS_SIGNING_KEY", str(keyfile.write_private(tmp_path / "gw.pem", signer))
     )
-    sign_outputs(flow)
+    sign_outputs(flow, ServiceSettings.load().signing_key)
     assert isinstance(flow.envelope.signer, Signer)
     assert flow.envelope.signer.keyid == signer.keyid
