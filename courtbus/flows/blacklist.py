@@ -6,21 +6,11 @@ Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
 from __future__ import annotations
 
 from courtbus.bus.topics import BLACKLIST_VIEW
-from courtbus.flows.spec import CliSpec, FeedSpec, FlowSpec, MessageSpec, ProjectorSpec, ViewSpec
+from courtbus.flows.spec import CliSpec, FeedSpec, FlowSpec, ProjectorSpec, ViewSpec, message_maker
 
 KEY = "entry_id"
 
-
-def _m(
-    name: str,
-    event: str,
-    sender: str | None = None,
-    field: str | None = None,
-    *,
-    key: str = KEY,
-    subject: str | None = None,
-) -> MessageSpec:
-    return MessageSpec(name, event, key, subject, sender, field)
+_m = message_maker(KEY)
 
 
 SPEC = FlowSpec(

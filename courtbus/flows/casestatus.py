@@ -6,21 +6,11 @@ Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
 
 from __future__ import annotations
 
-from courtbus.flows.spec import FlowSpec, MessageSpec
+from courtbus.flows.spec import FlowSpec, message_maker
 
 KEY = "case_number"
 
-
-def _m(
-    name: str,
-    event: str,
-    sender: str | None = None,
-    field: str | None = None,
-    *,
-    key: str = KEY,
-    subject: str | None = None,
-) -> MessageSpec:
-    return MessageSpec(name, event, key, subject, sender, field)
+_m = message_maker(KEY)
 
 
 SPEC = FlowSpec(

@@ -5,21 +5,11 @@ Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
 
 from __future__ import annotations
 
-from courtbus.flows.spec import CliSpec, FlowSpec, MessageSpec, ProjectorSpec
+from courtbus.flows.spec import CliSpec, FlowSpec, ProjectorSpec, message_maker
 
 KEY = "delegation_id"
 
-
-def _m(
-    name: str,
-    event: str,
-    sender: str | None = None,
-    field: str | None = None,
-    *,
-    key: str = KEY,
-    subject: str | None = None,
-) -> MessageSpec:
-    return MessageSpec(name, event, key, subject, sender, field)
+_m = message_maker(KEY)
 
 
 SPEC = FlowSpec(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from courtbus.errors import ConfigError
 
@@ -32,6 +32,40 @@ class MessageSpec:
     subject: str | None = None  # the payload field for ``ce_subject``
     sender: str | None = None
     sender_field: str | None = None
+
+
+class MessageMaker(Protocol):
+    """``message_maker``'s shorthand: ``m(name, event, sender, sender_field, *, key, subject)``."""
+
+    def __call__(
+        self,
+        name: str,
+        event: str,
+        sender: str | None = None,
+        sender_field: str | None = None,
+        *,
+        key: str | None = None,
+        subject: str | None = None,
+    ) -> MessageSpec: ...
+
+
+def message_maker(key: str) -> MessageMaker:
+    """A flow's shorthand for its ``MessageSpec``s, whose key is ``key`` unless one says
+    otherwise: ``m("DebtorListed", "listed", "court", "listing_court", subject=...)``."""
+    default = key  # the parameter ``key`` of ``m`` is a message's own
+
+    def m(
+        name: str,
+        event: str,
+        sender: str | None = None,
+        sender_field: str | None = None,
+        *,
+        key: str | None = None,
+        subject: str | None = None,
+    ) -> MessageSpec:
+        return MessageSpec(name, event, key or default, subject, sender, sender_field)
+
+    return m
 
 
 @dataclass(frozen=True, slots=True)

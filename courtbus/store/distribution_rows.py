@@ -28,7 +28,7 @@ from courtbus.store.models import (
     ObjectionRecord,
 )
 from courtbus.store.region import Region
-from courtbus.store.upsert import clear_children, put_row
+from courtbus.store.upsert import clear_children, pick, put_row
 
 
 @dataclass(frozen=True)
@@ -124,18 +124,11 @@ def put_distribution(session: Session, view: dict[str, Any], seen_at: datetime) 
     plan = view["plan"]
     values = {
         "distribution_id": did,
-        "state": view["state"],
-        "presiding_court": view["presiding_court"],
-        "case_number": view["case_number"],
         "debtor_name": view["debtor"]["name"],
         "debtor_id": view["debtor"]["id_number"],
-        "debtor_form": view["debtor_form"],
-        "started_at": view["started_at"],
-        "ended_at": view["ended_at"],
-        "transferred_to": view["transferred_to"],
         "current_plan": plan["version"] if plan else None,
-        "version": view["version"],
-        "updated_at": view["updated_at"],
+        **pick(view, "state", "presiding_court", "case_number", "debtor_form", "started_at"),
+        **pick(view, "ended_at", "transferred_to", "version", "updated_at"),
     }
     put_row(session, DistributionRecord, found, values)
     clear_children(
@@ -144,17 +137,10 @@ def put_distribution(session: Session, view: dict[str, Any], seen_at: datetime) 
     session.add_all(
         DistributionClaimRecord(
             distribution_id=did,
-            claim_id=c["claim_id"],
-            court_id=c["court_id"],
-            case_number=c["case_number"],
             claimant_name=c["claimant"]["name"],
             claimant_id=c["claimant"]["id_number"],
-            claim_class=c["claim_class"],
-            priority_kind=c["priority_kind"],
-            rank=c["rank"],
-            claimed=c["claimed"],
-            status=c["status"],
-            filed_at=c["filed_at"],
+            **pick(c, "claim_id", "court_id", "case_number", "claim_class", "priority_kind"),
+            **pick(c, "rank", "claimed", "status", "filed_at"),
         )
         for c in view["claims"]
     )
@@ -162,15 +148,13 @@ def put_distribution(session: Session, view: dict[str, Any], seen_at: datetime) 
         ObjectionRecord(
             distribution_id=did,
             seq=n,
-            phase=r["phase"],
-            court_id=r["court_id"],
-            at=r["at"],
             disputes=to_json(r["disputes"]),
+            **pick(r, "phase", "court_id", "at"),
         )
         for n, r in enumerate(view["responses"], 1)
     )
     session.add_all(
-        DepositRecord(distribution_id=did, claim_id=s["claim_id"], amount=s["amount"])
+        DepositRecord(distribution_id=did, **pick(s, "claim_id", "amount"))
         for s in view["deposited"]
     )
     if plan and session.get(DistributionPlanRecord, (did, plan["version"])) is None:
@@ -178,12 +162,8 @@ def put_distribution(session: Session, view: dict[str, Any], seen_at: datetime) 
             DistributionPlanRecord(
                 distribution_id=did,
                 plan_version=plan["version"],
-                proceeds=plan["proceeds"],
-                costs=plan["costs"],
-                costs_paid=plan["costs_paid"],
-                surplus=plan["surplus"],
-                ordinary_order=plan["ordinary_order"],
                 seen_at=seen_at,
+                **pick(plan, "proceeds", "costs", "costs_paid", "surplus", "ordinary_order"),
             )
         )
         session.flush()
@@ -191,13 +171,9 @@ def put_distribution(session: Session, view: dict[str, Any], seen_at: datetime) 
             AllocationRecord(
                 distribution_id=did,
                 plan_version=plan["version"],
-                claim_id=a["claim_id"],
                 position=n,
-                claim_class=a["claim_class"],
-                priority_kind=a["priority_kind"],
-                rank=a["rank"],
                 claimed=a["admitted"],
-                allocated=a["allocated"],
+                **pick(a, "claim_id", "claim_class", "priority_kind", "rank", "allocated"),
             )
             for n, a in enumerate(plan["allocations"], 1)
         )

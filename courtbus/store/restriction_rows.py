@@ -28,7 +28,7 @@ from courtbus.store.models import (
     WatchdogAlertRecord,
 )
 from courtbus.store.region import Region
-from courtbus.store.upsert import clear_children, put_row
+from courtbus.store.upsert import clear_children, pick, put_row
 
 # An agency's answer not yet given (AckState): a control "awaiting acknowledgement".
 AWAITING_ACK = ("PENDING", "OVERDUE")
@@ -131,28 +131,22 @@ def put_control(session: Session, control: dict[str, Any]) -> bool:
     court = control["issuing_court"]["court_id"]
     values = {
         "control_id": control_id,
-        "status": control["status"],
-        "kind": control["kind"],
+        **pick(control, "status", "kind", "role"),
         "issuing_court": court,
         "province": court[:2],
         "case_number": control["case_number"]["text"],
         "person_name": person["name"],
         "person_id": person["id_number"],
-        "role": control["role"],
         "debtor_name": debtor["name"] if debtor else None,
         "debtor_id": debtor["id_number"] if debtor else None,
         "document_type": document["type"] if document else None,
         "document_number": document["number"] if document else None,
         "prohibited": ",".join(control["prohibited"]),
-        "effective_from": control["effective_from"],
-        "effective_until": control["effective_until"],
-        "issued_at": control["issued_at"],
-        "lifted_at": control["lifted_at"],
-        "lift_reason": control["lift_reason"],
-        "reason": control["reason"],
-        "entry_id": control["entry_id"],
-        "version": control["version"],
-        "updated_at": control["updated_at"],
+        **pick(
+            control,
+            *("effective_from", "effective_until", "issued_at", "lifted_at", "lift_reason"),
+            *("reason", "entry_id", "version", "updated_at"),
+        ),
     }
     put_row(session, RestrictionRecord, found, values)
     children = (RestrictionAckRecord, RestrictionExemptionRecord, InterceptionRecord)
@@ -160,36 +154,27 @@ def put_control(session: Session, control: dict[str, Any]) -> bool:
     session.add_all(
         RestrictionAckRecord(
             control_id=control_id,
-            agency_id=a["agency_id"],
-            target=a["target"],
-            state=a["state"],
-            due_at=a["due_at"],
-            reference=a["reference"],
-            answered_at=a["answered_at"],
+            **pick(a, "agency_id", "target", "state", "due_at", "reference", "answered_at"),
         )
         for a in control["acknowledgements"]
     )
     session.add_all(
         RestrictionExemptionRecord(
             control_id=control_id,
-            exemption_id=e["exemption_id"],
             kinds=",".join(e["kinds"]),
             agencies=",".join(e["agencies"]),
-            valid_from=e["valid_from"],
-            valid_until=e["valid_until"],
+            **pick(e, "exemption_id", "valid_from", "valid_until"),
         )
         for e in control["exemptions"]
     )
     session.add_all(
         InterceptionRecord(
             control_id=control_id,
-            event_id=i["event_id"],
-            agency_id=i["agency_id"],
-            intercepted_at=i["intercepted_at"],
-            channel=i["channel"],
-            location=i["location"],
-            description=i["description"],
-            outcome=i["outcome"],
+            **pick(
+                i,
+                *("event_id", "agency_id", "intercepted_at", "channel", "location"),
+                *("description", "outcome"),
+            ),
         )
         for i in control.get("interceptions", [])
     )

@@ -28,3 +28,8 @@ def clear_children(session: Session, tables: Iterable[type[Base]], column: str, 
     for table in tables:
         session.execute(delete(table).where(getattr(table, column) == key))
     session.flush()
+
+
+def pick(item: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """The fields ``names`` of a decoded record, for the columns of the same names."""
+    return {name: item[name] for name in names}
