@@ -12,9 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from courtbus.catalogue.policies import DEADLINES_PATH, load_deadlines
 from courtbus.config import default_store_url
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from courtbus.wire.envelope import Envelope
 from services.main import run_service
 from services.projector.flow import ProjectorFlow
@@ -22,7 +21,7 @@ from services.projector.flow import ProjectorFlow
 
 def make(envelope: Envelope) -> ProjectorFlow:
     """The flow over a migrated read model."""
-    model = ReadModel(default_store_url(), load_deadlines(DEADLINES_PATH).for_matter)
+    model = ReadModelWriter(default_store_url())
     model.migrate()
     hold = os.environ.get("COURTBUS_TEST_HOLD_COMMIT_FILE")
     return ProjectorFlow(

@@ -185,7 +185,7 @@ def _broken_record(conn: Connection, court: str) -> None:
     producer.close()
 
 
-class ReadModel:
+class StoredFigures:
     """What the projector has stored, counted without the dashboard's code."""
 
     def __init__(self, url: str) -> None:
@@ -271,7 +271,7 @@ def test_the_dashboard_follows_the_bus(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     base, token = web
-    store = ReadModel(services.store_url)
+    store = StoredFigures(services.store_url)
     c = courts
     # -- first: three requests across four provinces, one listing, one broken record ---------
     first = {

@@ -151,9 +151,9 @@ def test_bans_reach_their_agencies_are_answered_watched_and_lifted(
 
 def _read_model_matches(services: Services, case: str, exit_ban: str, spend_ban: str) -> None:
     """The projector's rows: both bans lifted with every answer, the interception, the alerts."""
-    from courtbus.store import ReadModel
+    from courtbus.store import ReadModelQueries
 
-    model = ReadModel(services.store_url)
+    model = ReadModelQueries(services.store_url)
     try:
 
         def answers() -> dict[str, set[tuple[str, str, str]]]:
