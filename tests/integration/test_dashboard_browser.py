@@ -52,7 +52,7 @@ ART6: dict[str, Any] = {
     "title_issuer": "广东省湛江市中级人民法院",
     "title_number": "(2023)粤08民初12号",
 }
-SERVICES = ("projector", "gateway", "delegation", "blacklist", "restrictions", "distribution")
+SERVICES = ("projector", "gateway", "delegation", "blacklist", "restriction", "distribution")
 COURTS = ("320583", "6101", "4408", "50", "3174", "6104", "3205")
 
 

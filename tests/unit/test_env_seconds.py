@@ -16,7 +16,7 @@ from courtbus.runtime.harness import memory_envelope
 from services.blacklist.flow import BlacklistFlow
 from services.distribution.periods import periods_from_env
 from services.gateway.flow import GatewayFlow
-from services.restrictions.flow import ack_deadline_from_env, progress_from_env
+from services.restriction.flow import ack_deadline_from_env, progress_from_env
 from services.watchdog.flow import graces_from_env
 from tests.unit.flows.delegation_kit import make_harness
 

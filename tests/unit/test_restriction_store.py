@@ -17,7 +17,7 @@ from courtbus.runtime.harness import FlowHarness
 from courtbus.store import ReadModelQueries, ReadModelWriter
 from courtbus.store.models import Base
 from services.projector.flow import ProjectorFlow
-from services.restrictions.flow import VIEW_TOPIC
+from services.restriction.flow import VIEW_TOPIC
 from tests.builders import PERSON_ID
 from tests.store_contract import writer_and_queries
 from tests.unit.flows.test_restriction_flow import (

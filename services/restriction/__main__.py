@@ -1,11 +1,11 @@
-"""``python -m services.restrictions``: run one restriction worker until SIGTERM or Ctrl-C.
+"""``python -m services.restriction``: run one restriction worker until SIGTERM or Ctrl-C.
 
 ``COURTBUS_DIRECTORY`` names another directory file; ``COURTBUS_RESTRICTION_ACK_SECONDS`` how
 long an entitled agency has to acknowledge a control or its lift (default 12 hours);
 ``COURTBUS_RESTRICTION_GRACE_SECONDS`` how long a lifted control stays in the view before its
 tombstone (default 7 days); ``COURTBUS_RESTRICTION_BULK_AGE_SECONDS``,
 ``COURTBUS_RESTRICTION_BULK_QUIET_SECONDS`` and ``COURTBUS_RESTRICTION_PROGRESS_SECONDS`` the
-initial load over an existing list (see ``services.restrictions.flow``).
+initial load over an existing list (see ``services.restriction.flow``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.config import resolve
 from courtbus.wire.envelope import Envelope
 from services.main import run_service
-from services.restrictions.flow import (
+from services.restriction.flow import (
     LoadProgress,
     RestrictionFlow,
     progress_from_env,
