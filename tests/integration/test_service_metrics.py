@@ -150,9 +150,12 @@ def input_topics(service: str, topics: list[str]) -> list[str]:
     return [t for t in inputs.topics if t in topics]
 
 
-def service_of(flow: str) -> str:
-    """The service running ``flow`` (case status is the watchdog's)."""
-    return {"casestatus": "watchdog"}.get(flow, flow)
+def service_of(name: str) -> str:
+    """The service running the flow ``name`` (its spec's: case status's is the watchdog); a
+    name of no flow is a service's own (``watchdog``, ``gateway``, ``feeds`` …)."""
+    from courtbus.flows import registry
+
+    return next((s.service for s in registry.registered() if s.name == name), None) or name
 
 
 def writer(record: Any) -> str | None:

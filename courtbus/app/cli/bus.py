@@ -208,9 +208,10 @@ def dlq_replay(
 
 
 # The bus's services, each `python -m services.<name>`: the gateway, each registered flow's
-# service (``courtbus.flows``), the feed router, the projector and the watchdog.
+# service (``FlowSpec.service``, ``courtbus.flows``: case status's is the watchdog), the feed
+# router and the projector.
 SERVICE_NAMES: Sequence[str] = LiveSequence(
-    lambda: ("gateway", *flow_services(), "feeds", "projector", "watchdog")
+    lambda: ("gateway", *flow_services(), "feeds", "projector")
 )
 WEB_SERVICES = ("web",)  # the REST API: not a flow worker
 
