@@ -1,29 +1,29 @@
-"""Listing → ban initial load: a fresh restrictions worker over an existing list (issue 17, item 6).
+"""Listing → ban initial load: a fresh restriction worker over an existing list (issue 17, item 6).
 
 On a private stack (one broker, memory registry), writes ``N`` ACTIVE synthetic entries
 (``courtbus.synth.kafka.write_entries``, seed 0, listed by the directory's courts so their
 inboxes exist) to the list's view ``blacklist.entries``, then Kafka's ConsumerPerformance over
 that topic (the broker's read limit, the figure beside ours). Then the gateway starts, and
-after it a restrictions worker with an empty state folder (one worker owning all 6 tasks):
+after it a restriction worker with an empty state folder (one worker owning all 6 tasks):
 its art. 1 para. 2 consumption ban for every entry is the load. Meanwhile court 320583 issues
 live consumption bans through the SDK (``CourtClient.issue_consumption_ban``, ``--live-rate``
-a second, default 5), outbox → gateway → ``bus.restriction.events`` → restrictions →
+a second, default 5), outbox → gateway → ``bus.restriction.events`` → restriction →
 ``restriction.controls``; a separate process reads one partition of ``restriction.controls``
 (the live control ids are chosen to land there, so it need not read every ban) and notes when
-each live ban arrives. The feed router does not run: the figure is the restrictions
+each live ban arrives. The feed router does not run: the figure is the restriction
 service's.
 
-Done when the restrictions group's committed offsets on ``blacklist.entries`` reach the
+Done when the restriction group's committed offsets on ``blacklist.entries`` reach the
 topic's end; then ``restriction.controls`` is counted (read_committed) and must hold at least
 ``N`` + the live bans. Printed and written (``--json PATH``): seconds and bans/s from the
 worker's launch, CPU seconds and µs of CPU per ban of the worker process once its tasks were
 open (from /proc: the main figure on a loaded machine; its start's CPU beside), its peak RSS,
-the live bans' p50/p99/max latency and its two hops (the gateway's, the restrictions
+the live bans' p50/p99/max latency and its two hops (the gateway's, the restriction
 service's: from the record timestamps of ``bus.restriction.events`` and the ban), the 8.6 M
 time extrapolated from the rate (not measured), the broker's read limit and the load average.
 
 ``python -m bench.listing_bans [--entries 100000] [--live-rate 5] [--json PATH]
-[--profile FILE]`` (``--profile``: cProfile of the restrictions worker into FILE, slower).
+[--profile FILE]`` (``--profile``: cProfile of the restriction worker into FILE, slower).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _probe(bootstrap: str, started: Any, stop: Any, results: Any) -> None:
     """(Child process) arrival time of each ``rc-live-`` key in partition ``PROBED`` of
     ``restriction.controls``, and the record timestamps (the producer's clock at the send)
     of its issue on ``bus.restriction.events`` (the gateway's) and of its ban (the
-    restrictions service's): where the time went."""
+    restriction service's): where the time went."""
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         isolation_level="read_committed",
@@ -166,7 +166,7 @@ class LiveBans:
             raise RuntimeError("the probe returned nothing") from exc
         self.proc.join(timeout=30)
         self.arrived = arrived
-        # the hops: sent -> the gateway's send of the issue -> the restrictions' send of the ban
+        # the hops: sent -> the gateway's send of the issue -> the restriction's send of the ban
         self.gateway_ms = sorted(
             (stamps[k][EVENTS] - t) * 1000
             for k, t in self.sent_at.items()
@@ -179,7 +179,7 @@ class LiveBans:
 
 
 def lag(consumer: KafkaConsumer, parts: list[TopicPartition]) -> int:
-    """Records of ``blacklist.entries`` the restrictions group has not committed yet
+    """Records of ``blacklist.entries`` the restriction group has not committed yet
     (``consumer``: of the group, never subscribed, so it only asks)."""
     ends = consumer.end_offsets(parts)
     return sum(max(0, end - (consumer.committed(tp) or 0)) for tp, end in ends.items())
@@ -206,7 +206,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000, help="ACTIVE entries (100 000)")
     parser.add_argument("--live-rate", type=float, default=5.0, help="live bans a second (5)")
     parser.add_argument("--json", default=None, help="write the figures to this JSON file")
-    parser.add_argument("--profile", default=None, help="cProfile the restrictions worker")
+    parser.add_argument("--profile", default=None, help="cProfile the restriction worker")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after (s)")
     parser.add_argument(
         "--fill-processes",
@@ -234,11 +234,11 @@ def main() -> None:
         )
         parts = [TopicPartition(VIEW, p) for p in sorted(consumer.partitions_for_topic(VIEW))]
         partitions = len(consumer.partitions_for_topic(CONTROLS) or ())
-        restrictions = Service("services.restrictions", env, bench.home / "restrictions.log")
+        restrictions = Service("services.restriction", env, bench.home / "restriction.log")
         with CourtClient(COURT, bench.conn) as client:
             live = LiveBans(client, args.live_rate, partitions)
             live.start()
-            say("starting the restrictions worker (empty state folder)")
+            say("starting the restriction worker (empty state folder)")
             prefix = ("-m", "cProfile", "-o", args.profile) if args.profile else ()
             restrictions.start(prefix)
             # its CPU once its tasks are open (imports, schemas, the group's join): the load's
@@ -250,7 +250,9 @@ def main() -> None:
                 if time.monotonic() - restrictions.started > args.timeout:
                     raise RuntimeError(f"not done in {args.timeout:.0f} s: {behind:,} behind")
                 if restrictions.proc is not None and restrictions.proc.poll() is not None:
-                    raise RuntimeError(f"restrictions exited:\n{restrictions.text()[-3000:]}")
+                    raise RuntimeError(
+                        f"the restriction worker exited:\n{restrictions.text()[-3000:]}"
+                    )
                 if time.monotonic() - marks >= 15:
                     marks = time.monotonic()
                     say(f"  {written - behind:,} of {written:,} listings done | {load()}")
@@ -294,7 +296,7 @@ def main() -> None:
     ok = "OK" if bans >= written + len(latencies) else f"SHORT (expected ≥ {written:,} + live)"
     print(
         f"listing → ban initial load: {written:,} ACTIVE entries of {VIEW}, a fresh "
-        f"restrictions worker (empty state, 6 tasks), 1 broker; live bans at "
+        f"restriction worker (empty state, 6 tasks), 1 broker; live bans at "
         f"{args.live_rate:g}/s through the gateway meanwhile"
     )
     print(
@@ -321,7 +323,7 @@ def main() -> None:
     print(
         f"    of which the gateway's hop (sent → its send of the issue) p50 "
         f"{figures['live_ban_gateway_p50_ms']:,} ms, p99 {figures['live_ban_gateway_p99_ms']:,}"
-        f" ms; the restrictions service's (→ its send of the ban) p50 "
+        f" ms; the restriction service's (→ its send of the ban) p50 "
         f"{figures['live_ban_restrictions_p50_ms']:,} ms, p99 "
         f"{figures['live_ban_restrictions_p99_ms']:,} ms (record timestamps)"
     )

@@ -1,11 +1,11 @@
 """Court publish → agency feed latency of restriction controls, beside Kafka's EndToEndLatency.
 
-On a private stack (one broker by default, memory registry), with the gateway, restrictions
+On a private stack (one broker by default, memory registry), with the gateway, restriction
 and feeds services running (one worker each, as processes), court 320583 issues paced
 consumption bans (限制高消费) through the SDK, 1,000 a second by default (``--rate``) for 30 s
 (``--seconds``), and a separate process reads caac's feed ``agency.caac.restriction``
 (read_committed, positioned at its end before the run) and notes when each control arrives
-there: outbox → gateway → ``bus.restriction.events`` → restrictions → ``restriction.controls``
+there: outbox → gateway → ``bus.restriction.events`` → restriction → ``restriction.controls``
 → feeds → caac's projected feed, three transactions. It also notes when each one reaches
 ``bus.restriction.events`` (the gateway's share). Every control is both load and probe: its
 latency is from just before the SDK call that sent it to its arrival in the feed.
@@ -81,7 +81,7 @@ CASE = "(2024)苏0583执1234号"
 PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
 GROUPS = {
     "gateway": "courtbus-gateway",
-    "restrictions": "courtbus-restriction",
+    "restriction": "courtbus-restriction",
     "feeds": "courtbus-feeds",
 }
 
@@ -178,7 +178,7 @@ def main() -> None:
         stalls, _ = count_in_logs(services, r"WARNING kafka\.net\.selector: .* ran for")
     print(
         f"restriction latency: issue_consumption_ban in court {COURT} → {FEED} "
-        f"(read_committed), gateway + restrictions + feeds (1 worker each, commit interval "
+        f"(read_committed), gateway + restriction + feeds (1 worker each, commit interval "
         f"{interval} ms), {args.nodes} broker(s), {size}-byte RestrictionIssued records"
     )
     print(e2e_line(e2e, size, e2e_load))

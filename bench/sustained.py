@@ -4,7 +4,7 @@ with every service's memory, every group's lag and the delegation latency sample
 minutes at 1,000/s (``make soak-load`` alone).
 
 On a private stack (one broker, memory registry), the gateway, delegation, blacklist,
-restrictions and projector services (one worker each, as processes). Offered, open loop:
+restriction and projector services (one worker each, as processes). Offered, open loop:
 80% delegation requests (court 320583 → court 6101, ``CourtClient.request_delegations`` with
 every request due by then), 10% listings of a person (court 4408, each also bringing the
 listing's consumption ban) and 10% consumption bans (court 3205), each stream paced on its own
@@ -78,7 +78,7 @@ GROUPS = {
     "gateway": "courtbus-gateway",
     "delegation": "courtbus-delegation",
     "blacklist": "courtbus-blacklist",
-    "restrictions": "courtbus-restriction",
+    "restriction": "courtbus-restriction",
     "projector": "projector-sustained",
 }
 SHARES = (("delegation", 0.8), ("listing", 0.1), ("ban", 0.1))

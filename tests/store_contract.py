@@ -27,9 +27,11 @@ from courtbus.errors import ValidationError
 from courtbus.store import (
     AlertRow,
     ApplyResult,
+    Database,
     DeadLetterRow,
     DelegationRow,
-    ReadModel,
+    ReadModelQueries,
+    ReadModelWriter,
     StoredEvent,
 )
 from courtbus.store.batch import PendingRows
@@ -275,20 +277,34 @@ def dead_letter(offset: int = 7, code: str = "AVRO_DECODE_FAILED", **kw: Any) ->
     return DeadLetterRow(**values)
 
 
-def steps_of(rm: ReadModel, did: str) -> list[tuple[str, bool, str | None, str | None]]:
+def steps_of(rm: ReadModelQueries, did: str) -> list[tuple[str, bool, str | None, str | None]]:
     """A delegation's history as (step, applied, state after, error code)."""
     return [(h.record, h.applied, h.state_after, h.error_code) for h in rm.history(did)]
+
+
+def writer_and_queries(db: Database | str) -> tuple[ReadModelWriter, ReadModelQueries]:
+    """The read model's two sides over one ``Database`` (``db``, or one opened at that URL),
+    migrated: for a test that writes as the projector does, then reads as the readers do.
+    Closing either closes both (their pool is shared)."""
+    writer = ReadModelWriter(db)
+    writer.migrate()
+    return writer, ReadModelQueries(writer.database)
 
 
 class ReadModelContract:
     """The read model's behaviour; a subclass supplies ``db_url``."""
 
     @pytest.fixture
-    def read_model(self, db_url: str) -> Iterator[ReadModel]:
-        model = ReadModel(db_url)
-        model.migrate()
-        yield model
-        model.close()
+    def writer(self, db_url: str) -> Iterator[ReadModelWriter]:
+        """The projector's side, migrated; ``queries`` reads through the same ``Database``."""
+        writer = ReadModelWriter(db_url)
+        writer.migrate()
+        yield writer
+        writer.close()
+
+    @pytest.fixture
+    def queries(self, writer: ReadModelWriter) -> ReadModelQueries:
+        return ReadModelQueries(writer.database)
 
     @pytest.fixture
     def sql(self, db_url: str) -> Iterator[Callable[[str], list[Any]]]:
@@ -302,19 +318,23 @@ class ReadModelContract:
         yield run
         engine.dispose()
 
-    def _apply(self, rm: ReadModel, records: list[StoredEvent]) -> list[ApplyResult]:
+    def _apply(self, rm: ReadModelWriter, records: list[StoredEvent]) -> list[ApplyResult]:
         return [rm.apply_event(r) for r in records]
 
     # -- schema ---------------------------------------------------------------------------
 
     def test_migrate_twice_from_any_directory(
-        self, read_model: ReadModel, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+        self,
+        writer: ReadModelWriter,
+        queries: ReadModelQueries,
+        tmp_path: Any,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.chdir(tmp_path)  # no alembic.ini anywhere: the package finds its scripts
-        read_model.migrate()
-        assert read_model.delegations() == []
+        writer.migrate()
+        assert queries.delegations() == []
 
-    def test_models_match_migrations(self, read_model: ReadModel, db_url: str) -> None:
+    def test_models_match_migrations(self, writer: ReadModelWriter, db_url: str) -> None:
         engine = create_engine(db_url)
         try:
             with engine.connect() as conn:
@@ -324,10 +344,11 @@ class ReadModelContract:
             engine.dispose()
 
     def test_upgrade_from_0001_keeps_what_was_stored(self, db_url: str) -> None:
-        model = ReadModel(db_url)
-        model.migrate_to("0001")
+        writer = ReadModelWriter(db_url)
+        queries = ReadModelQueries(writer.database)
+        writer.migrate_to("0001")
         req = requested()
-        assert model.apply_event(req) is ApplyResult.APPLIED  # events are the same in 0001
+        assert writer.apply_event(req) is ApplyResult.APPLIED  # events are the same in 0001
         time = sa.column("time", UTCDateTime())
         delegations = sa.table(
             "delegations",
@@ -356,7 +377,7 @@ class ReadModelContract:
             ),
             time,
         )
-        with model.database.engine.begin() as conn:
+        with writer.database.engine.begin() as conn:
             conn.execute(
                 sa.insert(delegations).values(
                     delegation_id="d-1",
@@ -383,40 +404,44 @@ class ReadModelContract:
                     time=T0,
                 )
             )
-        model.migrate()
-        row = model.delegation("d-1")
+        writer.migrate()
+        row = queries.delegation("d-1")
         assert row is not None and (row.state, row.refusal_code, row.event_count) == (
             "REQUESTED",
             None,
             1,
         )
-        [old] = model.history("d-1")
+        [old] = queries.history("d-1")
         assert (old.event_id, old.decision_id, old.reason) == (req.event_id, None, None)
         # the old row already covers the request: its decision changes nothing
-        assert model.apply_event(decided(req, "REQUESTED")) is ApplyResult.DUPLICATE
+        assert writer.apply_event(decided(req, "REQUESTED")) is ApplyResult.DUPLICATE
         ev = step("DelegationCancelled", REQ, 1)
-        self._apply(model, [ev, decided(ev, "CANCELLED")])
-        moved = model.delegation("d-1")
+        self._apply(writer, [ev, decided(ev, "CANCELLED")])
+        moved = queries.delegation("d-1")
         assert moved is not None and (moved.state, moved.event_count) == ("CANCELLED", 2)
-        model.close()
+        writer.close()
 
     # -- delegations from decisions -------------------------------------------------------
 
     @pytest.mark.parametrize(("steps", "final"), PATHS)
     def test_every_path(
-        self, read_model: ReadModel, steps: list[tuple[str, str | None]], final: str
+        self,
+        writer: ReadModelWriter,
+        queries: ReadModelQueries,
+        steps: list[tuple[str, str | None]],
+        final: str,
     ) -> None:
         records = flow(steps)
-        results = self._apply(read_model, records)
+        results = self._apply(writer, records)
         assert results == [ApplyResult.APPLIED] * len(records)
-        row = read_model.delegation("d-1")
+        row = queries.delegation("d-1")
         assert row is not None
         assert row.state == final
         assert row.event_count == len(steps) + 1
         assert row.updated_at == T0 + timedelta(hours=len(steps))
         assert (row.refusal_code, row.refusal_reason) == (None, None)
-        history = read_model.history("d-1")
-        assert steps_of(read_model, "d-1") == [
+        history = queries.history("d-1")
+        assert steps_of(queries, "d-1") == [
             ("DelegationRequested", True, "REQUESTED", None),
             *((s, True, STATE_AFTER[s], None) for s, _ in steps),
         ]
@@ -424,14 +449,14 @@ class ReadModelContract:
         assert [h.decision_id for h in history] == [r.event_id for r in records[1::2]]
         assert [h.source for h in history] == [r.source for r in records[::2]]
         assert history[-1].event_id == row.last_event_id
-        assert [r.delegation_id for r in read_model.delegations()] == ["d-1"]
+        assert [r.delegation_id for r in queries.delegations()] == ["d-1"]
 
-    def test_requested_row(self, read_model: ReadModel) -> None:
+    def test_requested_row(self, writer: ReadModelWriter, queries: ReadModelQueries) -> None:
         ev = requested()
-        assert read_model.apply_event(ev) is ApplyResult.APPLIED
-        assert read_model.delegation("d-1") is None  # the court's request alone: no row yet
-        assert read_model.apply_event(decided(ev, "REQUESTED")) is ApplyResult.APPLIED
-        assert read_model.delegation("d-1") == DelegationRow(
+        assert writer.apply_event(ev) is ApplyResult.APPLIED
+        assert queries.delegation("d-1") is None  # the court's request alone: no row yet
+        assert writer.apply_event(decided(ev, "REQUESTED")) is ApplyResult.APPLIED
+        assert queries.delegation("d-1") == DelegationRow(
             delegation_id="d-1",
             case_number="(2023)苏0583执1234号",
             requesting_court=REQ,
@@ -453,58 +478,66 @@ class ReadModelContract:
             refusal_code=None,
             refusal_reason=None,
         )
-        row = read_model.delegation("d-1")
+        row = queries.delegation("d-1")
         assert row is not None and row.requested_at.utcoffset() == timedelta(0)
-        assert read_model.delegation("nope") is None
+        assert queries.delegation("nope") is None
 
-    def test_large_amount_is_exact(self, read_model: ReadModel) -> None:
+    def test_large_amount_is_exact(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         ev = requested()
         ev.payload["amount"] = Decimal("9999999999999999.99")
-        self._apply(read_model, [ev, decided(ev, "REQUESTED")])
-        row = read_model.delegation("d-1")
+        self._apply(writer, [ev, decided(ev, "REQUESTED")])
+        row = queries.delegation("d-1")
         assert row is not None and row.amount == Decimal("9999999999999999.99")
 
-    def test_deadlines_and_delivery_come_from_decisions(self, read_model: ReadModel) -> None:
-        self._apply(read_model, flow([("DelegationDelivered", BUS), ("DelegationAccepted", EXE)]))
-        row = read_model.delegation("d-1")
+    def test_deadlines_and_delivery_come_from_decisions(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
+        self._apply(writer, flow([("DelegationDelivered", BUS), ("DelegationAccepted", EXE)]))
+        row = queries.delegation("d-1")
         assert row is not None
         delivered = delivered_at(1)  # the receipt's delivered_at, not its event time
         assert (row.delivered_at, row.reported) == (delivered, False)
         assert row.start_due == delivered + START_AFTER  # as decided, not the legal 15 days
         assert row.report_due == delivered + REPORT_AFTER
         ev = step("DelegationProgressReported", EXE, 3)
-        self._apply(read_model, [ev, decided(ev, "IN_PROGRESS", delivered=delivered)])
-        after = read_model.delegation("d-1")
+        self._apply(writer, [ev, decided(ev, "IN_PROGRESS", delivered=delivered)])
+        after = queries.delegation("d-1")
         assert after is not None and after.reported and after.start_due == row.start_due
         # a later decision that moves the deadlines moves them on the row
         later = step("DelegationProgressReported", EXE, 4)
         moved = delivered + timedelta(days=2)
-        self._apply(read_model, [later, decided(later, "IN_PROGRESS", delivered=moved)])
-        last = read_model.delegation("d-1")
+        self._apply(writer, [later, decided(later, "IN_PROGRESS", delivered=moved)])
+        last = queries.delegation("d-1")
         assert last is not None and last.report_due == moved + REPORT_AFTER
         assert last.delivered_at == delivered
 
-    def test_request_decided_straight_to_delivered(self, read_model: ReadModel) -> None:
+    def test_request_decided_straight_to_delivered(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         """A service that delivers in the same step: its receipt, then one decision."""
         req = requested()
         receipt = step("DelegationDelivered", BUS, 0.5)
         records = [req, receipt, decided(req, "DELIVERED", delivered=delivered_at(0.5))]
-        assert self._apply(read_model, records) == [ApplyResult.APPLIED] * 3
-        row = read_model.delegation("d-1")
+        assert self._apply(writer, records) == [ApplyResult.APPLIED] * 3
+        row = queries.delegation("d-1")
         assert row is not None
         assert (row.state, row.delivered_at, row.event_count) == ("DELIVERED", delivered_at(0.5), 1)
         assert row.start_due == delivered_at(0.5) + START_AFTER
-        assert steps_of(read_model, "d-1") == [("DelegationRequested", True, "DELIVERED", None)]
+        assert steps_of(queries, "d-1") == [("DelegationRequested", True, "DELIVERED", None)]
 
-    def test_court_steps_alone_change_nothing(self, read_model: ReadModel) -> None:
+    def test_court_steps_alone_change_nothing(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         """No state machine in the store: without decisions no delegation moves."""
         records = flow([("DelegationDelivered", BUS), ("DelegationAccepted", EXE)])[::2]
-        assert self._apply(read_model, records) == [ApplyResult.APPLIED] * 3
-        assert read_model.delegations() == []
-        assert read_model.history("d-1") == []
+        assert self._apply(writer, records) == [ApplyResult.APPLIED] * 3
+        assert queries.delegations() == []
+        assert queries.history("d-1") == []
 
     def test_refused_request_on_deduction_cap(
-        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+        self, writer: ReadModelWriter, queries: ReadModelQueries, sql: Callable[[str], list[Any]]
     ) -> None:
         req = requested()
         refusal = decided(
@@ -514,12 +547,12 @@ class ReadModelContract:
             code="POLICY_DEDUCTION_CAP",
             reason=f"debtor {PERSON_ID} would pass the annual deduction cap of 50000.00",
         )
-        assert self._apply(read_model, [req, refusal]) == [
+        assert self._apply(writer, [req, refusal]) == [
             ApplyResult.APPLIED,
             ApplyResult.REFUSED,
         ]
         masked_reason = f"debtor {PERSON_ID_MASKED} would pass the annual deduction cap of 50000.00"
-        assert read_model.delegation("d-1") == DelegationRow(
+        assert queries.delegation("d-1") == DelegationRow(
             delegation_id="d-1",
             case_number="(2023)苏0583执1234号",
             requesting_court=REQ,
@@ -541,7 +574,7 @@ class ReadModelContract:
             refusal_code="POLICY_DEDUCTION_CAP",
             refusal_reason=masked_reason,
         )
-        [entry] = read_model.history("d-1")
+        [entry] = queries.history("d-1")
         assert (entry.record, entry.applied, entry.error_code, entry.state_after) == (
             "DelegationRequested",
             False,
@@ -549,9 +582,9 @@ class ReadModelContract:
             None,
         )
         assert (entry.reason, entry.decision_id) == (masked_reason, refusal.event_id)
-        assert [r.delegation_id for r in read_model.delegations(state="REFUSED")] == ["d-1"]
-        assert read_model.delegations(state="REQUESTED") == []
-        assert self._apply(read_model, [req, refusal]) == [ApplyResult.DUPLICATE] * 2
+        assert [r.delegation_id for r in queries.delegations(state="REFUSED")] == ["d-1"]
+        assert queries.delegations(state="REQUESTED") == []
+        assert self._apply(writer, [req, refusal]) == [ApplyResult.DUPLICATE] * 2
         stored = repr(sql("SELECT * FROM delegations")) + repr(sql("SELECT * FROM events"))
         stored += repr(sql("SELECT * FROM delegation_history"))
         assert PERSON_ID not in stored
@@ -559,23 +592,24 @@ class ReadModelContract:
     @pytest.mark.parametrize(("before", "refused", "code"), REFUSALS)
     def test_refused_step(
         self,
-        read_model: ReadModel,
+        writer: ReadModelWriter,
+        queries: ReadModelQueries,
         before: list[tuple[str, str | None]],
         refused: tuple[str, str | None],
         code: str,
     ) -> None:
         records = flow(before)
-        self._apply(read_model, records)
-        row = read_model.delegation("d-1")
+        self._apply(writer, records)
+        row = queries.delegation("d-1")
         assert row is not None
         bad = step(refused[0], refused[1], 10)
         refusal = decided(bad, row.state, applied=False, code=code)
-        assert self._apply(read_model, [bad, refusal]) == [
+        assert self._apply(writer, [bad, refusal]) == [
             ApplyResult.APPLIED,
             ApplyResult.REFUSED,
         ]
-        assert read_model.delegation("d-1") == row
-        last = read_model.history("d-1")[-1]
+        assert queries.delegation("d-1") == row
+        last = queries.history("d-1")[-1]
         assert (last.event_id, last.record, last.source, last.applied) == (
             bad.event_id,
             refused[0],
@@ -583,33 +617,37 @@ class ReadModelContract:
             False,
         )
         assert (last.error_code, last.state_after, last.reason) == (code, None, f"{code}: refused")
-        assert read_model.apply_event(refusal) is ApplyResult.DUPLICATE
-        assert len(read_model.history("d-1")) == len(before) + 2
+        assert writer.apply_event(refusal) is ApplyResult.DUPLICATE
+        assert len(queries.history("d-1")) == len(before) + 2
 
-    def test_second_request_for_same_delegation_is_refused(self, read_model: ReadModel) -> None:
-        self._apply(read_model, flow([]))
-        row = read_model.delegation("d-1")
+    def test_second_request_for_same_delegation_is_refused(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
+        self._apply(writer, flow([]))
+        row = queries.delegation("d-1")
         again = requested(exe=OTHER, hours=1)
         refusal = decided(again, "REQUESTED", applied=False, code="DELEGATION_DUPLICATE")
-        assert read_model.apply_event(again) is ApplyResult.APPLIED
-        assert read_model.apply_event(refusal) is ApplyResult.REFUSED
-        assert read_model.delegation("d-1") == row
-        assert steps_of(read_model, "d-1") == [
+        assert writer.apply_event(again) is ApplyResult.APPLIED
+        assert writer.apply_event(refusal) is ApplyResult.REFUSED
+        assert queries.delegation("d-1") == row
+        assert steps_of(queries, "d-1") == [
             ("DelegationRequested", True, "REQUESTED", None),
             ("DelegationRequested", False, None, "DELEGATION_DUPLICATE"),
         ]
 
-    def test_request_applied_after_a_refused_one_replaces_it(self, read_model: ReadModel) -> None:
+    def test_request_applied_after_a_refused_one_replaces_it(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         first = requested()
         self._apply(
-            read_model,
+            writer,
             [first, decided(first, "REFUSED", applied=False, code="POLICY_DEDUCTION_CAP")],
         )
         retry = requested(exe=OTHER, hours=2)
         retry.payload["amount"] = Decimal("100.00")
         ok = decided(retry, "REQUESTED", courts=(REQ, OTHER))
-        assert self._apply(read_model, [retry, ok]) == [ApplyResult.APPLIED] * 2
-        row = read_model.delegation("d-1")
+        assert self._apply(writer, [retry, ok]) == [ApplyResult.APPLIED] * 2
+        row = queries.delegation("d-1")
         assert row is not None
         assert (row.state, row.executing_court, row.amount, row.event_count) == (
             "REQUESTED",
@@ -622,39 +660,41 @@ class ReadModelContract:
             None,
             T0 + timedelta(hours=2),
         )
-        assert [h.applied for h in read_model.history("d-1")] == [False, True]
+        assert [h.applied for h in queries.history("d-1")] == [False, True]
 
-    def test_refused_step_of_unknown_delegation(self, read_model: ReadModel) -> None:
+    def test_refused_step_of_unknown_delegation(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         ev = step("DelegationAccepted", EXE, 1, did="ghost")
         refusal = decided(ev, "REFUSED", applied=False, code="DELEGATION_UNKNOWN", courts=None)
-        assert self._apply(read_model, [ev, refusal]) == [
+        assert self._apply(writer, [ev, refusal]) == [
             ApplyResult.APPLIED,
             ApplyResult.REFUSED,
         ]
-        assert read_model.delegation("ghost") is None
-        [entry] = read_model.history("ghost")
+        assert queries.delegation("ghost") is None
+        [entry] = queries.history("ghost")
         assert (entry.record, entry.error_code, entry.source) == (
             "DelegationAccepted",
             "DELEGATION_UNKNOWN",
             f"court:{EXE}",
         )
-        assert read_model.apply_event(refusal) is ApplyResult.DUPLICATE
+        assert writer.apply_event(refusal) is ApplyResult.DUPLICATE
 
     def test_second_decision_about_a_decided_step_changes_nothing(
-        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+        self, writer: ReadModelWriter, queries: ReadModelQueries, sql: Callable[[str], list[Any]]
     ) -> None:
         records = flow([("DelegationDelivered", BUS), ("DelegationAccepted", EXE)])
-        self._apply(read_model, records)
-        before, history = read_model.delegation("d-1"), read_model.history("d-1")
+        self._apply(writer, records)
+        before, history = queries.delegation("d-1"), queries.history("d-1")
         accepted = records[-2]
         other = decided(accepted, "IN_PROGRESS", delivered=T0)  # a new ce_id, the same step
-        assert read_model.apply_event(other) is ApplyResult.DUPLICATE
-        assert read_model.apply_event(other) is ApplyResult.DUPLICATE
-        assert (read_model.delegation("d-1"), read_model.history("d-1")) == (before, history)
+        assert writer.apply_event(other) is ApplyResult.DUPLICATE
+        assert writer.apply_event(other) is ApplyResult.DUPLICATE
+        assert (queries.delegation("d-1"), queries.history("d-1")) == (before, history)
         assert sql(f"SELECT count(*) FROM events WHERE event_id = '{other.event_id}'") == [(1,)]
 
     def test_replay_of_everything_changes_nothing(
-        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+        self, writer: ReadModelWriter, queries: ReadModelQueries, sql: Callable[[str], list[Any]]
     ) -> None:
         done = flow(PATHS[0][0], "d-done")
         cancelled = flow([("DelegationCancelled", REQ)], "d-cancel", start=1)
@@ -670,26 +710,26 @@ class ReadModelContract:
             decided(bad, "CANCELLED", applied=False, code="DELEGATION_ILLEGAL_TRANSITION"),
             listed,
         ]
-        assert ApplyResult.DUPLICATE not in self._apply(read_model, stream)
+        assert ApplyResult.DUPLICATE not in self._apply(writer, stream)
 
         def snapshot() -> Any:
             tables = ("events", "delegations", "delegation_history")
             return (
-                read_model.delegations(),
-                {d: read_model.history(d) for d in ("d-done", "d-cancel", "d-cap")},
+                queries.delegations(),
+                {d: queries.history(d) for d in ("d-done", "d-cancel", "d-cap")},
                 [sql(f"SELECT count(*) FROM {t}") for t in tables],
             )
 
         first = snapshot()
-        assert self._apply(read_model, stream) == [ApplyResult.DUPLICATE] * len(stream)
+        assert self._apply(writer, stream) == [ApplyResult.DUPLICATE] * len(stream)
         assert snapshot() == first
         # each delegation stored once, with exactly its steps
-        assert [(r.delegation_id, r.state) for r in read_model.delegations()] == [
+        assert [(r.delegation_id, r.state) for r in queries.delegations()] == [
             ("d-done", "COMPLETED"),
             ("d-cancel", "CANCELLED"),
             ("d-cap", "REFUSED"),
         ]
-        assert [h[:2] for h in steps_of(read_model, "d-done")] == [
+        assert [h[:2] for h in steps_of(queries, "d-done")] == [
             ("DelegationRequested", True),
             ("DelegationDelivered", True),
             ("DelegationAccepted", True),
@@ -697,27 +737,29 @@ class ReadModelContract:
             ("DelegationProgressReported", True),
             ("DelegationCompleted", True),
         ]
-        assert steps_of(read_model, "d-cancel") == [
+        assert steps_of(queries, "d-cancel") == [
             ("DelegationRequested", True, "REQUESTED", None),
             ("DelegationCancelled", True, "CANCELLED", None),
             ("DelegationCompleted", False, None, "DELEGATION_ILLEGAL_TRANSITION"),
         ]
-        assert steps_of(read_model, "d-cap") == [
+        assert steps_of(queries, "d-cap") == [
             ("DelegationRequested", False, None, "POLICY_DEDUCTION_CAP"),
         ]
         assert first[2] == [[(len(stream),)], [(3,)], [(10,)]]
 
     # -- decisions about steps the read model never stored --------------------------------
 
-    def test_decision_for_a_request_never_stored(self, read_model: ReadModel) -> None:
+    def test_decision_for_a_request_never_stored(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         """Documented choice: the row is made from the decision's own fields; what only the
         request had (case number, debtor, asset, amount) stays empty, and ``requested_at`` is
         the decision's ``decided_at``."""
         lost = requested()  # never reaches the read model (e.g. dead-lettered, or expired)
         decision = decided(lost, "REQUESTED")
-        assert read_model.apply_event(decision) is ApplyResult.APPLIED
+        assert writer.apply_event(decision) is ApplyResult.APPLIED
         decided_at = T0 + timedelta(seconds=1)
-        assert read_model.delegation("d-1") == DelegationRow(
+        assert queries.delegation("d-1") == DelegationRow(
             delegation_id="d-1",
             case_number=None,
             requesting_court=REQ,
@@ -737,26 +779,28 @@ class ReadModelContract:
             last_event_id=lost.event_id,
             event_count=1,
         )
-        [entry] = read_model.history("d-1")
+        [entry] = queries.history("d-1")
         assert (entry.event_id, entry.record, entry.source, entry.time) == (
             lost.event_id,
             "DelegationRequested",
             f"court:{REQ}",
             decided_at,
         )
-        assert read_model.apply_event(lost) is ApplyResult.APPLIED  # arriving late: stored only
-        assert read_model.delegation("d-1") is not None
+        assert writer.apply_event(lost) is ApplyResult.APPLIED  # arriving late: stored only
+        assert queries.delegation("d-1") is not None
         ev = step("DelegationDelivered", BUS, 1)
-        self._apply(read_model, [ev, decided(ev, "DELIVERED", delivered=delivered_at(1))])
-        row = read_model.delegation("d-1")
+        self._apply(writer, [ev, decided(ev, "DELIVERED", delivered=delivered_at(1))])
+        row = queries.delegation("d-1")
         assert row is not None and (row.state, row.event_count) == ("DELIVERED", 2)
-        assert read_model.apply_event(decision) is ApplyResult.DUPLICATE
+        assert writer.apply_event(decision) is ApplyResult.DUPLICATE
 
-    def test_refused_request_never_stored(self, read_model: ReadModel) -> None:
+    def test_refused_request_never_stored(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         lost = requested()
         refusal = decided(lost, "REFUSED", applied=False, code="POLICY_DEDUCTION_CAP")
-        assert read_model.apply_event(refusal) is ApplyResult.REFUSED
-        row = read_model.delegation("d-1")
+        assert writer.apply_event(refusal) is ApplyResult.REFUSED
+        row = queries.delegation("d-1")
         assert row is not None
         assert (row.state, row.refusal_code, row.case_number, row.event_count) == (
             "REFUSED",
@@ -767,55 +811,59 @@ class ReadModelContract:
         # without courts and matter there is nothing to show as a row: history only
         nameless = requested("d-2")
         bare = decided(nameless, "REFUSED", applied=False, code="SOURCE_NOT_PARTY", courts=None)
-        assert read_model.apply_event(bare) is ApplyResult.REFUSED
-        assert read_model.delegation("d-2") is None
-        assert steps_of(read_model, "d-2") == [
+        assert writer.apply_event(bare) is ApplyResult.REFUSED
+        assert queries.delegation("d-2") is None
+        assert steps_of(queries, "d-2") == [
             ("DelegationRequested", False, None, "SOURCE_NOT_PARTY"),
         ]
 
     def test_applied_decision_for_unknown_delegation_without_courts_is_refused_outright(
-        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+        self, writer: ReadModelWriter, queries: ReadModelQueries, sql: Callable[[str], list[Any]]
     ) -> None:
         ev = step("DelegationAccepted", EXE, 1, did="ghost")
-        read_model.apply_event(ev)
+        writer.apply_event(ev)
         decision = decided(ev, "ACCEPTED", courts=None)
         with pytest.raises(ValidationError) as err:
-            read_model.apply_event(decision)
+            writer.apply_event(decision)
         assert err.value.code == "DELEGATION_DECISION_INVALID"
-        assert read_model.delegation("ghost") is None
-        assert read_model.history("ghost") == []
+        assert queries.delegation("ghost") is None
+        assert queries.history("ghost") == []
         assert sql(f"SELECT count(*) FROM events WHERE event_id = '{decision.event_id}'") == [(0,)]
         # with the courts and matter in the decision, the row is made from it
-        assert read_model.apply_event(decided(ev, "ACCEPTED")) is ApplyResult.APPLIED
-        row = read_model.delegation("ghost")
+        assert writer.apply_event(decided(ev, "ACCEPTED")) is ApplyResult.APPLIED
+        row = queries.delegation("ghost")
         assert row is not None and (row.state, row.case_number) == ("ACCEPTED", None)
 
-    def test_decision_naming_another_step_is_refused_outright(self, read_model: ReadModel) -> None:
+    def test_decision_naming_another_step_is_refused_outright(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         req = requested()
-        self._apply(read_model, [req, decided(req, "REQUESTED")])
+        self._apply(writer, [req, decided(req, "REQUESTED")])
         wrong_step = decided(req, "ACCEPTED", step="DelegationAccepted")
         other_delegation = decided(req, "REQUESTED", did="d-2")
         for bad in (wrong_step, other_delegation):
             with pytest.raises(ValidationError) as err:
-                read_model.apply_event(bad)
+                writer.apply_event(bad)
             assert err.value.code == "DELEGATION_DECISION_MISMATCH"
-        assert read_model.delegation("d-2") is None
-        assert len(read_model.history("d-1")) == 1
+        assert queries.delegation("d-2") is None
+        assert len(queries.history("d-1")) == 1
 
-    def test_request_values_that_cannot_be_stored(self, read_model: ReadModel) -> None:
+    def test_request_values_that_cannot_be_stored(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         """Applied: refused outright (the service took what we cannot keep). Refused: the
         refusal is kept, without the unusable values (it may be why it was refused)."""
         req = requested()
         req.payload["amount"] = Decimal("1E+20")
         req.payload["asset_kind"] = "X" * 33
-        read_model.apply_event(req)
+        writer.apply_event(req)
         with pytest.raises(ValidationError) as err:
-            read_model.apply_event(decided(req, "REQUESTED"))
+            writer.apply_event(decided(req, "REQUESTED"))
         assert err.value.code == "DELEGATION_PAYLOAD_INVALID"
-        assert read_model.delegation("d-1") is None
+        assert queries.delegation("d-1") is None
         refusal = decided(req, "REFUSED", applied=False, code="DELEGATION_PAYLOAD_INVALID")
-        assert read_model.apply_event(refusal) is ApplyResult.REFUSED
-        row = read_model.delegation("d-1")
+        assert writer.apply_event(refusal) is ApplyResult.REFUSED
+        row = queries.delegation("d-1")
         assert row is not None
         assert (row.state, row.amount, row.asset_kind, row.case_number) == (
             "REFUSED",
@@ -840,85 +888,93 @@ class ReadModelContract:
         ],
     )
     def test_unusable_decision_is_refused_outright(
-        self, read_model: ReadModel, change: dict[str, Any], code: str
+        self, writer: ReadModelWriter, queries: ReadModelQueries, change: dict[str, Any], code: str
     ) -> None:
         req = requested()
-        read_model.apply_event(req)
+        writer.apply_event(req)
         bad = decided(req, "REQUESTED")
         bad.payload.update(change)
         with pytest.raises(ValidationError) as err:
-            read_model.apply_event(bad)
+            writer.apply_event(bad)
         assert err.value.code == code
-        assert read_model.delegation("d-1") is None
-        assert read_model.apply_event(decided(req, "REQUESTED")) is ApplyResult.APPLIED
+        assert queries.delegation("d-1") is None
+        assert writer.apply_event(decided(req, "REQUESTED")) is ApplyResult.APPLIED
 
-    def test_decision_delegation_from_key_or_refused_outright(self, read_model: ReadModel) -> None:
+    def test_decision_delegation_from_key_or_refused_outright(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         req = requested()
-        read_model.apply_event(req)
+        writer.apply_event(req)
         keyed = decided(req, "REQUESTED", delegation_id=None)
-        assert read_model.apply_event(keyed) is ApplyResult.APPLIED
-        assert read_model.delegation("d-1") is not None
+        assert writer.apply_event(keyed) is ApplyResult.APPLIED
+        assert queries.delegation("d-1") is not None
         ev = step("DelegationCancelled", REQ, 1)
-        read_model.apply_event(ev)
+        writer.apply_event(ev)
         nameless = decided(ev, "CANCELLED", delegation_id=None)
         nameless = StoredEvent(**{**_fields(nameless), "key": ""})
         with pytest.raises(ValidationError) as err:
-            read_model.apply_event(nameless)
+            writer.apply_event(nameless)
         assert err.value.code == "DELEGATION_ID_MISSING"
-        assert len(read_model.history("d-1")) == 1
+        assert len(queries.history("d-1")) == 1
 
-    def test_history_is_ordered_by_step_time(self, read_model: ReadModel) -> None:
+    def test_history_is_ordered_by_step_time(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         records = flow([("DelegationDelivered", BUS)])
         records[2] = step("DelegationDelivered", BUS, 2)
         records[3] = decided(records[2], "DELIVERED", delivered=delivered_at(2))
-        self._apply(read_model, records)
+        self._apply(writer, records)
         late = step("DelegationAccepted", OTHER, 1)  # decided last, sent second
         refusal = decided(late, "DELIVERED", applied=False, code="DELEGATION_WRONG_COURT")
-        assert self._apply(read_model, [late, refusal])[-1] is ApplyResult.REFUSED
-        records_seen = [(h.record, h.applied) for h in read_model.history("d-1")]
+        assert self._apply(writer, [late, refusal])[-1] is ApplyResult.REFUSED
+        records_seen = [(h.record, h.applied) for h in queries.history("d-1")]
         assert records_seen == [
             ("DelegationRequested", True),
             ("DelegationAccepted", False),
             ("DelegationDelivered", True),
         ]
 
-    def test_delegations_filtered_and_ordered(self, read_model: ReadModel) -> None:
+    def test_delegations_filtered_and_ordered(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         for did, req, exe, hours in (
             ("d-late", REQ, EXE, 5),
             ("d-early", EXE, OTHER, 1),
             ("d-other", OTHER, "3205", 3),
         ):
             ev = requested(did, req, exe, hours=hours)
-            self._apply(read_model, [ev, decided(ev, "REQUESTED", courts=(req, exe))])
+            self._apply(writer, [ev, decided(ev, "REQUESTED", courts=(req, exe))])
         cancel = step("DelegationCancelled", OTHER, 4, did="d-other")
-        self._apply(read_model, [cancel, decided(cancel, "CANCELLED", courts=(OTHER, "3205"))])
+        self._apply(writer, [cancel, decided(cancel, "CANCELLED", courts=(OTHER, "3205"))])
 
         def ids(rows: list[DelegationRow]) -> list[str]:
             return [r.delegation_id for r in rows]
 
-        assert ids(read_model.delegations()) == ["d-early", "d-other", "d-late"]
-        assert ids(read_model.delegations(court=EXE)) == ["d-early", "d-late"]
-        assert ids(read_model.delegations(court=OTHER)) == ["d-early", "d-other"]
-        assert ids(read_model.delegations(state="CANCELLED")) == ["d-other"]
-        assert ids(read_model.delegations(court=OTHER, state="REQUESTED")) == ["d-early"]
-        assert read_model.delegations(court="11") == []
+        assert ids(queries.delegations()) == ["d-early", "d-other", "d-late"]
+        assert ids(queries.delegations(court=EXE)) == ["d-early", "d-late"]
+        assert ids(queries.delegations(court=OTHER)) == ["d-early", "d-other"]
+        assert ids(queries.delegations(state="CANCELLED")) == ["d-other"]
+        assert ids(queries.delegations(court=OTHER, state="REQUESTED")) == ["d-early"]
+        assert queries.delegations(court="11") == []
 
     # -- other flows, payloads, personal data ---------------------------------------------
 
-    def test_other_flows_are_stored_once(self, read_model: ReadModel) -> None:
+    def test_other_flows_are_stored_once(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         listed = event(
             "DebtorListed",
             {"entry_id": "b-1", "debtor": {"kind": "PERSON", "id_number": PERSON_ID}},
             by=REQ,
             flow="blacklist",
         )
-        assert read_model.apply_event(listed) is ApplyResult.APPLIED
-        assert read_model.apply_event(listed) is ApplyResult.DUPLICATE
-        assert read_model.delegations() == []
-        assert read_model.history("b-1") == []
+        assert writer.apply_event(listed) is ApplyResult.APPLIED
+        assert writer.apply_event(listed) is ApplyResult.DUPLICATE
+        assert queries.delegations() == []
+        assert queries.history("b-1") == []
 
     def test_payload_stored_as_json_with_ids_masked(
-        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+        self, writer: ReadModelWriter, sql: Callable[[str], list[Any]]
     ) -> None:
         ev = event(
             "DistributionClaimFiled",
@@ -933,8 +989,8 @@ class ReadModelContract:
             by=REQ,
             flow="distribution",
         )
-        read_model.apply_event(ev)
-        self._apply(read_model, flow([]))
+        writer.apply_event(ev)
+        self._apply(writer, flow([]))
         [(payload,)] = sql(f"SELECT payload FROM events WHERE event_id = '{ev.event_id}'")
         assert json.loads(payload) == {
             "when": "2024-03-01T09:00:00+00:00",
@@ -950,13 +1006,15 @@ class ReadModelContract:
 
     # -- dead letters and alerts ----------------------------------------------------------
 
-    def test_dead_letters_idempotent_and_round_trip(self, read_model: ReadModel) -> None:
+    def test_dead_letters_idempotent_and_round_trip(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         first = dead_letter(7)
-        assert read_model.apply_dead_letter(first) is True
-        assert read_model.apply_dead_letter(first) is False
-        assert read_model.apply_dead_letter(dead_letter(7, code="OTHER")) is False
-        assert read_model.apply_dead_letter(dead_letter(8, code="HEADER_MISSING", key=None))
-        stored = read_model.dead_letters()
+        assert writer.apply_dead_letter(first) is True
+        assert writer.apply_dead_letter(first) is False
+        assert writer.apply_dead_letter(dead_letter(7, code="OTHER")) is False
+        assert writer.apply_dead_letter(dead_letter(8, code="HEADER_MISSING", key=None))
+        stored = queries.dead_letters()
         assert [d.source_offset for d in stored] == [7, 8]
         got = stored[0]
         assert got.id is not None
@@ -972,26 +1030,30 @@ class ReadModelContract:
             T0,
             id=got.id,
         )
-        assert read_model.dead_letter(got.id) == got
-        assert read_model.dead_letter(stored[1].id or 0) == stored[1]
+        assert queries.dead_letter(got.id) == got
+        assert queries.dead_letter(stored[1].id or 0) == stored[1]
         assert stored[1].key is None
-        assert read_model.dead_letter(10**9) is None
-        assert [d.source_offset for d in read_model.dead_letters(code="HEADER_MISSING")] == [8]
-        assert read_model.dead_letters(code="NOPE") == []
+        assert queries.dead_letter(10**9) is None
+        assert [d.source_offset for d in queries.dead_letters(code="HEADER_MISSING")] == [8]
+        assert queries.dead_letters(code="NOPE") == []
 
-    def test_dead_letter_reason_masks_ids(self, read_model: ReadModel) -> None:
-        read_model.apply_dead_letter(dead_letter(reason=f"bad debtor {PERSON_ID}"))
-        [got] = read_model.dead_letters()
+    def test_dead_letter_reason_masks_ids(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
+        writer.apply_dead_letter(dead_letter(reason=f"bad debtor {PERSON_ID}"))
+        [got] = queries.dead_letters()
         assert got.reason == f"bad debtor {PERSON_ID_MASKED}"
 
-    def test_alerts_idempotent_and_ordered(self, read_model: ReadModel) -> None:
+    def test_alerts_idempotent_and_ordered(
+        self, writer: ReadModelWriter, queries: ReadModelQueries
+    ) -> None:
         late = AlertRow("a-2", "OVERDUE", "d-1", EXE, "start deadline passed", T0 + timedelta(1))
         early = AlertRow("a-1", "BROKER_DOWN", None, None, "broker 2 down", T0.astimezone(CST))
-        assert read_model.apply_alert(late) is True
-        assert read_model.apply_alert(early) is True
-        assert read_model.apply_alert(late) is False
-        assert read_model.apply_alert(AlertRow("a-1", "X", None, None, "changed", T0)) is False
-        assert read_model.alerts() == [
+        assert writer.apply_alert(late) is True
+        assert writer.apply_alert(early) is True
+        assert writer.apply_alert(late) is False
+        assert writer.apply_alert(AlertRow("a-1", "X", None, None, "changed", T0)) is False
+        assert queries.alerts() == [
             AlertRow("a-1", "BROKER_DOWN", None, None, "broker 2 down", T0),
             late,
         ]
@@ -999,7 +1061,7 @@ class ReadModelContract:
     # -- concurrency ----------------------------------------------------------------------
 
     def _race(self, db_url: str, events: list[StoredEvent]) -> list[ApplyResult]:
-        models = [ReadModel(db_url) for _ in events]
+        models = [ReadModelWriter(db_url) for _ in events]
         barrier = threading.Barrier(len(events))
         results: list[ApplyResult | BaseException] = [ApplyResult.APPLIED] * len(events)
 
@@ -1023,53 +1085,53 @@ class ReadModelContract:
         return sorted(r for r in results if isinstance(r, ApplyResult))
 
     def test_a_batch_commits_once_and_a_failed_record_loses_only_its_own_writes(
-        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+        self, writer: ReadModelWriter, queries: ReadModelQueries, sql: Callable[[str], list[Any]]
     ) -> None:
         req, ghost = requested(), step("DelegationAccepted", EXE, 1, did="ghost")
-        read_model.begin_batch()
-        assert read_model.apply_event(req) is ApplyResult.APPLIED
-        read_model.apply_event(ghost)
+        writer.begin_batch()
+        assert writer.apply_event(req) is ApplyResult.APPLIED
+        writer.apply_event(ghost)
         with pytest.raises(ValidationError):  # refused inside the batch: its savepoint only
-            read_model.apply_event(decided(ghost, "ACCEPTED", courts=None))
-        assert read_model.apply_event(decided(req, "REQUESTED")) is ApplyResult.APPLIED
-        assert read_model.delegation("d-1") is None  # other connections see nothing yet
-        read_model.commit_batch()
-        row = read_model.delegation("d-1")
+            writer.apply_event(decided(ghost, "ACCEPTED", courts=None))
+        assert writer.apply_event(decided(req, "REQUESTED")) is ApplyResult.APPLIED
+        assert queries.delegation("d-1") is None  # other connections see nothing yet
+        writer.commit_batch()
+        row = queries.delegation("d-1")
         assert row is not None and row.state == "REQUESTED"
         assert sql("SELECT count(*) FROM events") == [(3,)]  # req, ghost, the good decision
-        read_model.begin_batch()
-        read_model.apply_event(decided(ghost, "ACCEPTED"))
-        read_model.rollback_batch()  # an abandoned batch leaves nothing
-        assert read_model.delegation("ghost") is None
+        writer.begin_batch()
+        writer.apply_event(decided(ghost, "ACCEPTED"))
+        writer.rollback_batch()  # an abandoned batch leaves nothing
+        assert queries.delegation("ghost") is None
         assert sql("SELECT count(*) FROM events") == [(3,)]
-        read_model.commit_batch()  # no batch open: nothing to do
+        writer.commit_batch()  # no batch open: nothing to do
 
     def test_concurrent_appliers_apply_a_decision_once(
-        self, read_model: ReadModel, db_url: str
+        self, writer: ReadModelWriter, queries: ReadModelQueries, db_url: str
     ) -> None:
         for n in range(4):
             did = f"d-{n}"
             req = requested(did)
-            read_model.apply_event(req)
+            writer.apply_event(req)
             decision = decided(req, "REQUESTED")
             assert self._race(db_url, [decision] * 3) == [
                 ApplyResult.APPLIED,
                 ApplyResult.DUPLICATE,
                 ApplyResult.DUPLICATE,
             ]
-            assert len(read_model.history(did)) == 1
+            assert len(queries.history(did)) == 1
 
     def test_concurrent_decisions_about_one_step_decide_it_once(
-        self, read_model: ReadModel, db_url: str
+        self, writer: ReadModelWriter, queries: ReadModelQueries, db_url: str
     ) -> None:
         for n in range(4):
             did = f"r-{n}"
             req = requested(did)
-            read_model.apply_event(req)
+            writer.apply_event(req)
             results = self._race(db_url, [decided(req, "REQUESTED"), decided(req, "REQUESTED")])
             assert results == [ApplyResult.APPLIED, ApplyResult.DUPLICATE]
-            assert steps_of(read_model, did) == [("DelegationRequested", True, "REQUESTED", None)]
-            row = read_model.delegation(did)
+            assert steps_of(queries, did) == [("DelegationRequested", True, "REQUESTED", None)]
+            row = queries.delegation(did)
             assert row is not None and row.event_count == 1
 
     # -- the dishonest-debtor list ---------------------------------------------------------
@@ -1109,15 +1171,14 @@ class ReadModelContract:
         return base | change
 
     def test_blacklist_entries_upsert_by_version_and_leave_on_a_tombstone(
-        self, read_model: ReadModel
+        self, writer: ReadModelWriter, queries: ReadModelQueries
     ) -> None:
-        rm = read_model
-        assert rm.apply_blacklist_entry("bl-1", self._entry("bl-1", 1))
-        assert rm.apply_blacklist_entry("bl-2", self._entry("bl-2", 1, court="4408"))
+        assert writer.apply_blacklist_entry("bl-1", self._entry("bl-1", 1))
+        assert writer.apply_blacklist_entry("bl-2", self._entry("bl-2", 1, court="4408"))
         later = self._entry("bl-1", 2, status="DELISTED", reason="PERFORMED")
-        assert rm.apply_blacklist_entry("bl-1", later)
-        assert not rm.apply_blacklist_entry("bl-1", self._entry("bl-1", 1))  # a replay
-        row = rm.blacklist_entry("bl-1")
+        assert writer.apply_blacklist_entry("bl-1", later)
+        assert not writer.apply_blacklist_entry("bl-1", self._entry("bl-1", 1))  # a replay
+        row = queries.blacklist_entry("bl-1")
         assert row is not None
         assert (row.status, row.reason, row.version, row.province) == (
             "DELISTED",
@@ -1126,13 +1187,13 @@ class ReadModelContract:
             "32",
         )
         assert row.entry["obligation"] == "给付"
-        assert [r.entry_id for r in rm.blacklist_entries(status="ACTIVE")] == ["bl-2"]
-        assert [r.entry_id for r in rm.blacklist_entries(provinces=("44",))] == ["bl-2"]
-        assert [r.entry_id for r in rm.blacklist_entries(courts=("320583",))] == ["bl-1"]
-        assert len(rm.blacklist_entries(debtor_id="320583199303121234")) == 2
-        assert rm.apply_blacklist_entry("bl-1", None)
-        assert not rm.apply_blacklist_entry("bl-1", None)
-        assert rm.blacklist_entry("bl-1") is None
+        assert [r.entry_id for r in queries.blacklist_entries(status="ACTIVE")] == ["bl-2"]
+        assert [r.entry_id for r in queries.blacklist_entries(provinces=("44",))] == ["bl-2"]
+        assert [r.entry_id for r in queries.blacklist_entries(courts=("320583",))] == ["bl-1"]
+        assert len(queries.blacklist_entries(debtor_id="320583199303121234")) == 2
+        assert writer.apply_blacklist_entry("bl-1", None)
+        assert not writer.apply_blacklist_entry("bl-1", None)
+        assert queries.blacklist_entry("bl-1") is None
 
     # -- batches written together (the projector's end_batch) --------------------------------
 
@@ -1192,19 +1253,19 @@ class ReadModelContract:
         engine.dispose()
 
     def test_a_batch_writes_what_records_one_at_a_time_write(
-        self, read_model: ReadModel, db_url: str
+        self, writer: ReadModelWriter, db_url: str
     ) -> None:
         items = self._every_kind()
         for kind, item in items:
             try:
                 if kind == "event":
-                    read_model.apply_event(item)
+                    writer.apply_event(item)
                 elif kind == "entry":
-                    read_model.apply_blacklist_entry(*item)
+                    writer.apply_blacklist_entry(*item)
                 elif kind == "dead":
-                    read_model.apply_dead_letter(item)
+                    writer.apply_dead_letter(item)
                 else:
-                    read_model.apply_alert(item)
+                    writer.apply_alert(item)
             except ValidationError:
                 pytest.fail(f"{item} was refused")
         one_at_a_time = self._dump(db_url)
@@ -1220,28 +1281,28 @@ class ReadModelContract:
                 pending.add_dead_letter(item)
             else:
                 pending.add_alert(item)
-        read_model.begin_batch()
-        read_model.write_batch(pending)
-        read_model.commit_batch()
+        writer.begin_batch()
+        writer.write_batch(pending)
+        writer.commit_batch()
         assert self._dump(db_url) == one_at_a_time
-        read_model.write_batch(pending)  # a replay of the whole batch, in its own transaction
+        writer.write_batch(pending)  # a replay of the whole batch, in its own transaction
         assert self._dump(db_url) == one_at_a_time
 
     def test_a_batch_that_fails_keeps_nothing(
-        self, read_model: ReadModel, sql: Callable[[str], list[Any]]
+        self, writer: ReadModelWriter, queries: ReadModelQueries, sql: Callable[[str], list[Any]]
     ) -> None:
         req, ghost = requested(), step("DelegationAccepted", EXE, 1, did="ghost")
         pending = PendingRows()
         for ev in (req, decided(req, "REQUESTED"), ghost, decided(ghost, "ACCEPTED", courts=None)):
             pending.add_event(ev)
         pending.add_blacklist_entry("bl-1", self._entry("bl-1", 1))
-        read_model.begin_batch()
+        writer.begin_batch()
         with pytest.raises(ValidationError) as err:  # known only against the database
-            read_model.write_batch(pending)
+            writer.write_batch(pending)
         assert err.value.code == "DELEGATION_DECISION_INVALID"
-        read_model.rollback_batch()
+        writer.rollback_batch()
         assert sql("SELECT count(*) FROM events") == [(0,)]
-        assert read_model.delegation("d-1") is None and read_model.blacklist_entry("bl-1") is None
+        assert queries.delegation("d-1") is None and queries.blacklist_entry("bl-1") is None
 
     def test_rows_a_batch_refuses_at_once(self) -> None:
         pending = PendingRows()

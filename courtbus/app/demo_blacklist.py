@@ -15,7 +15,7 @@ from courtbus.app.participants import Participants
 from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.config import Connection
 from courtbus.errors import StackError
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelQueries
 
 
 def run_blacklist_scenario(
@@ -94,7 +94,7 @@ def print_blacklist(
     """Wait for the read model's blacklist to reach ``expected``, then print it (IDs masked)."""
     from courtbus.domain.masking import mask_id
 
-    model = ReadModel(store_url)
+    model = ReadModelQueries(store_url)
     try:
         deadline = time.monotonic() + timeout_s
         while True:

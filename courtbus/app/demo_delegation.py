@@ -15,7 +15,7 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
 from courtbus.errors import StackError
 from courtbus.sdk import CourtClient
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelQueries
 
 DEMO_PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
 DEMO_FIRM = {"kind": "ORGANISATION", "name": "湛江某贸易有限公司", "id_number": FIRM_CODE}
@@ -130,7 +130,7 @@ def print_summary(
 ) -> None:
     """Wait for the read model to reach the expected end, then print it."""
     names = {c.id: c.designation for c in load_directory().courts}
-    model = ReadModel(store_url)
+    model = ReadModelQueries(store_url)
     try:
         late = next(d for d, s in expected.items() if d.endswith("-late"))
         deadline = time.monotonic() + timeout_s

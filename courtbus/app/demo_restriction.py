@@ -1,7 +1,7 @@
 """The restriction scene of ``make demo`` (issue 9): bans issued, acknowledged, intercepted,
 watched and lifted, with the SDK only (``CourtClient``, ``AgencyClient``).
 
-The services (gateway, restrictions, feeds, watchdog) run as the demo's child processes
+The services (gateway, restriction, feeds, watchdog) run as the demo's child processes
 (``courtbus.app.demo_flow``) with the acknowledgement deadline, the watchdog's grace and its
 repeat shortened to seconds (``RESTRICTION_ENV``). What the scene shows is read back from the
 topics: the agencies' feeds and the issuing court's inbox. Imports no Kafka client itself.

@@ -33,9 +33,9 @@ _CONNECTION_ENV = (
 
 
 def _demo_services() -> tuple[str, ...]:
-    """The gateway first, then each registered flow's service (``courtbus.flows``) in order,
-    the feed router after the first flow with an agency feed, the watchdog after the last (it
-    joins their views), the projector last."""
+    """The gateway first, then each registered flow's service (``courtbus.flows``) in order
+    (case status's, the watchdog, after the flows whose views it joins), the feed router after
+    the first flow with an agency feed, the projector last."""
     flows = [s for s in registered() if s.service is not None]
     fed = [i for i, s in enumerate(flows) if s.view is not None and s.view.feed is not None]
     order: list[str] = ["gateway"]
@@ -43,9 +43,8 @@ def _demo_services() -> tuple[str, ...]:
         order.append(str(spec.service))
         if fed and i == fed[0]:
             order.append("feeds")
-        if fed and i == fed[-1]:
-            order.append("watchdog")
-    order += [name for name in ("feeds", "watchdog") if name not in order]
+    if "feeds" not in order:
+        order.append("feeds")
     return (*order, "projector")
 
 

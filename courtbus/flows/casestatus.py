@@ -1,7 +1,10 @@
-"""Case status (案件状态): filed, concluded, resumed, suspended; read by the watchdog
-(``services.watchdog``), which has no events of its own: the flow has no service.
+"""Case status (案件状态): filed, concluded, resumed, suspended. Its service is the watchdog
+(``services.watchdog``, named for what it does): it keeps each case's status, gathers what the
+case leaves in force from the other flows (list entries, restrictions, delegated freezes; over
+its own topic ``bus.watchdog.items``) and alerts the handling court of what is not lifted.
 
-Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
+Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py`` after the flows
+whose views and events the watchdog reads.
 """
 
 from __future__ import annotations
@@ -22,5 +25,9 @@ SPEC = FlowSpec(
         _m("CaseSuspended", "suspended", "court", "court", subject="case_number"),
         _m("CaseWatchdogAlert", "watchdog_alert", subject="case_number"),
     ),
+    service="watchdog",
+    service_flow="services.watchdog.flow:WatchdogFlow",
+    stores=("cases", "links", "timers"),
+    own_topics=("bus.watchdog.items",),
     steps="courtbus.sdk.casestatus:CaseSteps",
 )

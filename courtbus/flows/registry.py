@@ -156,5 +156,6 @@ class LiveSequence(Sequence[T], Generic[T]):
 
 
 def flow_services() -> tuple[str, ...]:
-    """The services of the registered flows that have one, in registration order."""
+    """The services of the registered flows that have one, in registration order (case
+    status's, the watchdog, last: it reads the other flows)."""
     return tuple(s.service for s in _SPECS.values() if s.service is not None)

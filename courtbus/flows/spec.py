@@ -108,10 +108,12 @@ class CliSpec:
 class FlowSpec:
     """Everything the bus derives for one flow.
 
-    ``service`` is the ``courtbus serve`` name of the service deciding the flow (``None`` for a
-    flow with no service of its own: case status is read by the watchdog) and ``service_flow``
-    its runtime ``Flow`` class (dotted); ``stores`` the names of that flow's state stores, each
-    with a changelog ``bus.<flow>.<store>.changelog`` (``timers`` included when it has timers);
+    ``service`` is the ``courtbus serve`` name of the service deciding the flow (``None``: the
+    flow has none) and ``service_flow`` its runtime ``Flow`` class (dotted), whose ``name`` is
+    the service's: its consumer group ``courtbus-<service>``, its principal
+    ``service.<service>``. A service is named as its flow but case status's, the watchdog,
+    named for what it does. ``stores`` the names of that ``Flow``'s state stores, each with a
+    changelog ``bus.<service>.<store>.changelog`` (``timers`` included when it has timers);
     ``own_topics`` the service's internal topics, co-partitioned with the events topic.
     """
 
@@ -146,8 +148,10 @@ class FlowSpec:
 
     @property
     def changelogs(self) -> tuple[str, ...]:
-        """The changelog topics of the flow's stores, in the order of ``stores``."""
-        return tuple(f"bus.{self.name}.{store}.changelog" for store in self.stores)
+        """The changelog topics of the service's stores, in the order of ``stores``: the runtime
+        names them after its ``Flow.name``, the service's."""
+        owner = self.service or self.name
+        return tuple(f"bus.{owner}.{store}.changelog" for store in self.stores)
 
 
 def resolve(dotted: str) -> Any:

@@ -115,7 +115,7 @@ class Flow(ABC):
     # feed must not keep a listing from the others).
     dead_letter_undeliverable: ClassVar[bool] = False
     # Input topic -> the most records of it one batch takes: a backlog there (e.g. a fresh
-    # restrictions worker over the whole list) then leaves room in every batch for the other
+    # restriction worker over the whole list) then leaves room in every batch for the other
     # inputs' records (live bans), which would otherwise wait behind it.
     paced_inputs: ClassVar[Mapping[str, int]] = {}
     # Input topics whose records of one task and batch go to ``on_records`` together (a bulk

@@ -159,7 +159,7 @@ SERVICE_ACCESS: dict[str, ServiceAccess] = {
         inputs=(flow_topic("blacklist"), "bus.blacklist.debtors", BLACKLIST_VIEW),
         outputs=(BLACKLIST_VIEW, "bus.blacklist.debtors", *_ALWAYS),
     ),
-    "restrictions": ServiceAccess(
+    "restriction": ServiceAccess(
         "restriction",
         inputs=(flow_topic("restriction"), BLACKLIST_VIEW),
         outputs=(_RESTRICTION_VIEW, *_ALWAYS),

@@ -22,9 +22,9 @@ from courtbus.errors import ConfigError, ValidationError
 from courtbus.flows.registry import LiveSequence, flow_services
 
 # The bus services, each with its own principal: the gateway, the flow services (each
-# registered flow's, ``courtbus.flows``), the feed router (``feeds``), the projector and the
-# watchdog.
-INFRASTRUCTURE: tuple[str, ...] = ("feeds", "projector", "watchdog")
+# registered flow's ``FlowSpec.service``, ``courtbus.flows``: case status's is the watchdog),
+# the feed router (``feeds``) and the projector.
+INFRASTRUCTURE: tuple[str, ...] = ("feeds", "projector")
 SERVICES: Sequence[str] = LiveSequence(lambda: ("gateway", *flow_services(), *INFRASTRUCTURE))
 OPERATOR = "operator"
 USER = "User:"  # Kafka's principal type for every courtbus principal

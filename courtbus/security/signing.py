@@ -88,8 +88,6 @@ _ZULU = re.compile(
 )
 _PAYLOAD_TYPE = PAYLOAD_TYPE.encode()
 _PAE_PREFIX = b"DSSEv1 %d %s " % (len(_PAYLOAD_TYPE), _PAYLOAD_TYPE)
-# sources of the bus's own records whose service has another principal name
-_SOURCE_ALIASES = {"restriction": "restrictions"}
 
 Headers = Sequence[tuple[str, bytes | None]]
 
@@ -193,9 +191,8 @@ def owner_of_source(source: str) -> str | None:
         return None
     if kind in ("court", "agency"):
         return f"{kind}.{ident}"
-    service = _SOURCE_ALIASES.get(ident, ident)
-    if kind == "bus" and service in SERVICES:
-        return f"service.{service}"
+    if kind == "bus" and ident in SERVICES:  # every service writes as bus:<its name>
+        return f"service.{ident}"
     return None
 
 

@@ -3,8 +3,9 @@ courts and ops.
 
 ``ReadModelWriter`` is the projector's side (``migrate``, ``apply_event``,
 ``apply_dead_letter``, ``apply_alert``); ``ReadModelQueries`` the readers' side
-(``delegations``, ``delegation``, ``history``, ``dead_letters``, ``dead_letter``, ``alerts``);
-``ReadModel`` both. Each takes a URL (SQLite or PostgreSQL) or a shared ``Database``.
+(``delegations``, ``delegation``, ``history``, ``dead_letters``, ``dead_letter``, ``alerts``).
+Each takes a URL (SQLite or PostgreSQL) or a ``Database``; one that needs both opens both
+over one shared ``Database``.
 Delegation rows are copied from the delegation service's ``DelegationDecided`` records; the
 store never runs the delegation state machine.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 from courtbus.store.database import Database
 from courtbus.store.queries import ReadModelQueries
-from courtbus.store.readmodel import ReadModel
 from courtbus.store.values import (
     AlertRow,
     ApplyResult,
@@ -33,7 +33,6 @@ __all__ = [
     "DeadLetterRow",
     "DelegationRow",
     "HistoryRow",
-    "ReadModel",
     "ReadModelQueries",
     "ReadModelWriter",
     "StoredEvent",

@@ -6,7 +6,7 @@ group, and a fault-injection hook for tests).
 
 from __future__ import annotations
 
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from courtbus.wire.envelope import Envelope
 from services.main import run_service
 from services.projector.flow import ProjectorFlow
@@ -15,7 +15,7 @@ from services.projector.settings import ProjectorSettings
 
 def make(envelope: Envelope, settings: ProjectorSettings) -> ProjectorFlow:
     """The flow over a migrated read model."""
-    model = ReadModel(settings.database_url())
+    model = ReadModelWriter(settings.database_url())
     model.migrate()
     return ProjectorFlow(envelope, model, settings.projector_group, settings.test_hold_commit_file)
 

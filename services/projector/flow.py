@@ -24,7 +24,7 @@ from courtbus.errors import ConfigError, CourtbusError, StoreError, TransientErr
 from courtbus.flows.registry import registered
 from courtbus.flows.spec import resolve
 from courtbus.runtime import Flow, Incoming, Inputs, State
-from courtbus.store import AlertRow, DeadLetterRow, ReadModel
+from courtbus.store import AlertRow, DeadLetterRow, ReadModelWriter
 from courtbus.store.batch import PendingRows
 from courtbus.wire.envelope import Envelope, Event, RawRecord
 from services.projector.views import ViewHandler, stored
@@ -138,7 +138,7 @@ class ProjectorFlow(Flow):
     def __init__(
         self,
         envelope: Envelope,
-        model: ReadModel,
+        model: ReadModelWriter,
         group: str | None = None,
         hold_commit_file: Path | None = None,
     ) -> None:

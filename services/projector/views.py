@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 
-from courtbus.store import ReadModel, StoredEvent
+from courtbus.store import ReadModelWriter, StoredEvent
 from courtbus.store.batch import PendingRows
 from courtbus.wire.envelope import Event, RawRecord
 
@@ -47,7 +47,7 @@ class ViewHandler(ABC):
         """Check one record's rows and keep them for the batch's write."""
 
     @abstractmethod
-    def apply(self, model: ReadModel, raw: RawRecord, event: Event | None) -> None:
+    def apply(self, model: ReadModelWriter, raw: RawRecord, event: Event | None) -> None:
         """Write one record's rows now.
 
         Raises:
@@ -65,7 +65,7 @@ class Events(ViewHandler):
         if event is not None:
             pending.add_event(stored(event))
 
-    def apply(self, model: ReadModel, raw: RawRecord, event: Event | None) -> None:
+    def apply(self, model: ReadModelWriter, raw: RawRecord, event: Event | None) -> None:
         """Store the event."""
         if event is not None:
             result = model.apply_event(stored(event))
@@ -82,7 +82,7 @@ class BlacklistEntries(ViewHandler):
         else:
             pending.add_blacklist_entry(event.key or "", event.payload)
 
-    def apply(self, model: ReadModel, raw: RawRecord, event: Event | None) -> None:
+    def apply(self, model: ReadModelWriter, raw: RawRecord, event: Event | None) -> None:
         """Write the entry's row (or remove it)."""
         if event is None:
             model.apply_blacklist_entry((raw.key or b"").decode(), None)
@@ -99,7 +99,7 @@ class RestrictionControls(ViewHandler):
         if event is not None:
             pending.add_restriction_control(event.payload)
 
-    def apply(self, model: ReadModel, raw: RawRecord, event: Event | None) -> None:
+    def apply(self, model: ReadModelWriter, raw: RawRecord, event: Event | None) -> None:
         """Write the control's row."""
         if event is not None:
             model.apply_restriction_control(event.payload)
@@ -113,7 +113,7 @@ class Distributions(ViewHandler):
         if event is not None:
             pending.add_distribution(event.payload, event.headers.time)
 
-    def apply(self, model: ReadModel, raw: RawRecord, event: Event | None) -> None:
+    def apply(self, model: ReadModelWriter, raw: RawRecord, event: Event | None) -> None:
         """Write the distribution's rows."""
         if event is not None:
             model.apply_distribution(event.payload, event.headers.time)

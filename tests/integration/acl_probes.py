@@ -33,7 +33,7 @@ from services.distribution.flow import DistributionFlow
 from services.feeds.flow import FeedsFlow
 from services.gateway.flow import GatewayFlow
 from services.projector.flow import ProjectorFlow
-from services.restrictions.flow import RestrictionFlow
+from services.restriction.flow import RestrictionFlow
 from services.watchdog.flow import WatchdogFlow
 
 log = logging.getLogger("tests.acl")
@@ -47,7 +47,7 @@ SERVICE_FLOWS: dict[str, type[Flow]] = {
     "gateway": GatewayFlow,
     "delegation": DelegationFlow,
     "blacklist": BlacklistFlow,
-    "restrictions": RestrictionFlow,
+    "restriction": RestrictionFlow,
     "distribution": DistributionFlow,
     "feeds": FeedsFlow,
     "projector": ProjectorFlow,
@@ -59,7 +59,7 @@ SERVICE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "gateway": tuple(f"bus.{f}.events" for f in FLOWS),
     "delegation": ("bus.delegation.events", "bus.delegation.caps"),
     "blacklist": ("blacklist.entries", "bus.blacklist.debtors"),
-    "restrictions": ("restriction.controls",),
+    "restriction": ("restriction.controls",),
     "distribution": ("bus.distribution.events", "distribution.cases"),
     "feeds": (),
     "projector": (),

@@ -343,7 +343,7 @@ SERVICE_MODULES = {
     "blacklist": "services.blacklist",
     "feeds": "services.feeds",
     "watchdog": "services.watchdog",
-    "restrictions": "services.restrictions",
+    "restriction": "services.restriction",
     "distribution": "services.distribution",
 }
 ALL_SERVICES = ("projector", "gateway", "delegation")
@@ -390,8 +390,7 @@ class Services(Mapping[str, ServiceProcess]):
 
     def group(self, name: str) -> str:
         """The consumer group of a service."""
-        flow = {"restrictions": "restriction"}.get(name, name)  # the flow's own name
-        return self.projector_group if name == "projector" else f"courtbus-{flow}"
+        return self.projector_group if name == "projector" else f"courtbus-{name}"
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.procs[name]

@@ -243,14 +243,14 @@ def test_the_read_model_holds_exactly_the_view(
     services: Services, view: TopicReader, envelope: Envelope
 ) -> None:
     """Every entry of this module: the projector's SQL rows equal the view's latest records."""
-    from courtbus.store import ReadModel
+    from courtbus.store import ReadModelQueries
 
     records = view.read_to_end()
     latest: dict[str, dict[str, Any] | None] = {}
     for r in records:
         latest[r.key.decode()] = envelope.read(r).payload if r.value else None
     expected = {eid: (p["status"], p["version"]) for eid, p in latest.items() if p is not None}
-    model = ReadModel(services.store_url)
+    model = ReadModelQueries(services.store_url)
     try:
 
         def stored() -> dict[str, tuple[str, int]]:

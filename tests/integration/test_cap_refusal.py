@@ -18,7 +18,7 @@ from courtbus.app import ops
 from courtbus.catalogue.policies import EXAMPLES_PATH
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelQueries
 from tests.integration.helpers import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def test_a_cap_refused_request_is_refused_in_sql_with_its_code(
                 asset_kind="HOUSING_FUND",
                 amount="30000.00",
             )
-    model = ReadModel(read_db)
+    model = ReadModelQueries(read_db)
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -9,7 +9,7 @@ distribution against 湛江某贸易有限公司 (a company: an enterprise legal
 (``9I110000100000000R``, in a DebtorListed and a DistributionOpened), produced raw into the
 outbox as the SDK would encode it (the SDK's own check refuses it before sending), is refused
 by the gateway with ``CREDIT_CODE_INVALID``, not ``INTERNAL_ERROR``. Item 5: an exit ban naming
-``agencies = ["fbi"]`` is refused by the restrictions service with
+``agencies = ["fbi"]`` is refused by the restriction service with
 ``RESTRICTION_AGENCY_UNKNOWN``, one naming caac (an agency of the directory that enforces
 consumption bans, not exit bans) with ``RESTRICTION_AGENCY_NOT_ENTITLED``. Each time: the dead
 letter holds the original bytes, the sender's inbox gets the ``MessageRejected`` notice naming
@@ -57,7 +57,7 @@ FOREIGN = [  # (record, another court's case number): the issue's four
 
 @pytest.fixture(scope="module")
 def services(start_services: StartServices) -> Services:
-    return start_services("refusals21", which=("gateway", "distribution", "restrictions"))
+    return start_services("refusals21", which=("gateway", "distribution", "restriction"))
 
 
 @pytest.fixture(scope="module")
@@ -223,11 +223,11 @@ def test_an_exit_ban_naming_an_unknown_or_unentitled_agency_is_refused(
         refused = client.send_record(record, bad)
         accepted = client.send_record(record, good)
     _check_refused(conn, envelope, court, refused, code, accepted, record)
-    # the restrictions service holds the valid ban in its view, once, and not the refused one
+    # the restriction service holds the valid ban in its view, once, and not the refused one
     controls = TopicReader(conn, "restriction.controls")
     try:
         controls.wait_for(lambda r: r.key == good["control_id"].encode())
         assert not [r for r in controls.read_to_end() if r.key == bad["control_id"].encode()]
     finally:
         controls.close()
-    assert services["restrictions"].alive
+    assert services["restriction"].alive

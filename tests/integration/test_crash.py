@@ -22,7 +22,7 @@ from courtbus.app.samples import PERSON_ID
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
 from courtbus.sdk.court import Sent
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelQueries
 from courtbus.wire.envelope import Envelope, Event
 from tests.integration.conftest import StartServices
 from tests.integration.helpers import (
@@ -110,7 +110,11 @@ def _kill_inside_a_transaction(
 
 
 def _settled(
-    services: Services, model: ReadModel, progress: GroupProgress, ids: set[str], why: list[str]
+    services: Services,
+    model: ReadModelQueries,
+    progress: GroupProgress,
+    ids: set[str],
+    why: list[str],
 ) -> bool:
     """Every delegation in SQL, and every group's committed offsets at its inputs' ends."""
     rows = {r.delegation_id: r for r in model.delegations(court=EXECUTOR) if r.delegation_id in ids}
@@ -126,7 +130,7 @@ def _settled(
 
 
 def _problems(
-    envelope: Envelope, records: list[Any], model: ReadModel, sent: dict[str, Sent]
+    envelope: Envelope, records: list[Any], model: ReadModelQueries, sent: dict[str, Sent]
 ) -> list[str]:
     """Everything that differs from exactly once, for each of the stream's delegations."""
     ids, request_ids = set(sent), {s.event_id for s in sent.values()}
@@ -196,7 +200,7 @@ def test_sigkill_inside_a_transaction_loses_nothing_and_repeats_nothing(
 ) -> None:
     proc, group = services[victim], services.group(victim)
     reader = TopicReader(conn, EVENTS, DELIVERIES, RECEIPTS, DEADLETTER, from_end=True)
-    model = ReadModel(services.store_url)
+    model = ReadModelQueries(services.store_url)
     progress = GroupProgress(conn)
     stream = Stream(conn)
     try:

@@ -52,7 +52,7 @@ ART6: dict[str, Any] = {
     "title_issuer": "广东省湛江市中级人民法院",
     "title_number": "(2023)粤08民初12号",
 }
-SERVICES = ("projector", "gateway", "delegation", "blacklist", "restrictions", "distribution")
+SERVICES = ("projector", "gateway", "delegation", "blacklist", "restriction", "distribution")
 COURTS = ("320583", "6101", "4408", "50", "3174", "6104", "3205")
 
 
@@ -185,7 +185,7 @@ def _broken_record(conn: Connection, court: str) -> None:
     producer.close()
 
 
-class ReadModel:
+class StoredFigures:
     """What the projector has stored, counted without the dashboard's code."""
 
     def __init__(self, url: str) -> None:
@@ -271,7 +271,7 @@ def test_the_dashboard_follows_the_bus(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     base, token = web
-    store = ReadModel(services.store_url)
+    store = StoredFigures(services.store_url)
     c = courts
     # -- first: three requests across four provinces, one listing, one broken record ---------
     first = {

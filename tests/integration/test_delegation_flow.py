@@ -681,9 +681,9 @@ def test_cli_and_dead_letter_replay_after_the_directory_is_fixed(
 
 def test_read_model_matches_the_end_state_exactly(services: Services) -> None:
     """Every delegation of this module, its state, its history and the refused steps, in SQL."""
-    from courtbus.store import ReadModel
+    from courtbus.store import ReadModelQueries
 
-    model = ReadModel(READ_DB[0])
+    model = ReadModelQueries(READ_DB[0])
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -364,9 +364,9 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
 def _read_model_matches(services: Services, did: str) -> None:
     """The projector's rows: the claims with their decisions, both plan versions with their
     allocations, the objection, opposition and suit, nothing left deposited once paid out."""
-    from courtbus.store import ReadModel
+    from courtbus.store import ReadModelQueries
 
-    model = ReadModel(services.store_url)
+    model = ReadModelQueries(services.store_url)
     try:
         row = wait_until(
             lambda: (r := model.distribution(did)) and r.state == "PAID_OUT" and r,

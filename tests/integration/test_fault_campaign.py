@@ -1,5 +1,5 @@
 """The short fault campaign (issue 20, item 2): three brokers (replication 3, min ISR 2), the
-gateway, delegation, blacklist and restrictions services with two workers each and the
+gateway, delegation, blacklist and restriction services with two workers each and the
 projector on PostgreSQL, courts requesting delegations and listing debtors (whose listings
 bring consumption bans) all the while; one round of each fault, then the reconciler must find
 0 lost and 0 duplicated.
@@ -68,7 +68,7 @@ ROUNDS = int(os.environ.get("COURTBUS_CAMPAIGN_ROUNDS", "1"))
 LISTING_EVERY = 5  # one publication in five lists a debtor;
 BAN_EVERY = 7  # one in seven of the others bans a person's consumption, the rest delegate
 PERSON = {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID}
-SERVICES = ("gateway", "delegation", "blacklist", "restrictions")  # two workers each
+SERVICES = ("gateway", "delegation", "blacklist", "restriction")  # two workers each
 FULL_NODE = 3  # the broker whose log directory is filled to its limit
 MIRROR = "icbc"  # a bank with a blacklist feed of every listing (no kinds filter)
 # listings while the mirror is down: 20 in ``make test`` (each takes ~5 publications, ~1 s),
@@ -133,7 +133,7 @@ def _broker_alive(stack: Stack, node: int) -> bool:
 
 
 def _list(court: CourtClient, n: int) -> None:
-    """A listing of a person (the restrictions service then bans their consumption)."""
+    """A listing of a person (the restriction service then bans their consumption)."""
     court.list_debtor(
         f"bl-fault-{uuid.uuid4().hex[:10]}",
         f"(2024){court.court.designation}执{n}号",
@@ -387,7 +387,7 @@ def _worker_kills(c: Campaign) -> None:
         (c.first, "gateway"),
         (c.second, "delegation"),
         (c.first, "blacklist"),
-        (c.second, "restrictions"),
+        (c.second, "restriction"),
     )
     for services, name in kills:
         proc = services[name]
@@ -537,7 +537,7 @@ def test_faults_lose_nothing_and_repeat_nothing(
 
     def reconciled() -> dict[tuple[str, str], Any]:
         """The ledgers, once the listings' bans are in too: the reconciler matches each flow's
-        own records, not the bans the restrictions service derives from the list's view, which
+        own records, not the bans the restriction service derives from the list's view, which
         may still be on their way when the last listings were sent just before."""
         report = reconcile(c.conn, c.first.store_url, wait_s=240)
         by = {(g.flow, g.check): g for g in report.ledgers}

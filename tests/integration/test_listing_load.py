@@ -1,6 +1,6 @@
 """The listing → ban initial load survives a crash exactly once (issue 17, item 6).
 
-A fresh restrictions worker meets a backlog of the list's view (entries last changed long ago,
+A fresh restriction worker meets a backlog of the list's view (entries last changed long ago,
 so the bulk path: a task's records of a batch at once, the rest of each fetch carried in the
 worker). It is SIGKILLed inside an open transaction while the backlog is half done, then
 started again over the same state folder: every ACTIVE entry's ban is in
@@ -35,7 +35,7 @@ ENV = {"COURTBUS_TEST_HOLD_OPEN_MS": "100", "COURTBUS_SESSION_TIMEOUT_MS": "6000
 
 @pytest.fixture(scope="module")
 def services(start_services: StartServices) -> Services:
-    return start_services("listing-load", env=ENV, which=("restrictions",))
+    return start_services("listing-load", env=ENV, which=("restriction",))
 
 
 def _write(conn: Connection, envelope: Envelope, seed: int) -> tuple[set[str], set[str]]:
@@ -63,7 +63,7 @@ def test_a_worker_killed_mid_load_issues_each_ban_exactly_once(
     seed = uuid.uuid4().int % 10**6 + 10**6  # entry ids of this run only
     prefix = f"bl-{seed}-".encode()
     envelope = make_envelope(conn, auto_register=True)
-    worker = services["restrictions"]
+    worker = services["restriction"]
     controls = TopicReader(conn, CONTROLS, from_end=True)
     try:
         active, delisted = _write(conn, envelope, seed)

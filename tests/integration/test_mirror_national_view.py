@@ -1,7 +1,7 @@
 """Every partner mirror equals the national view, with every service of the list running
 (issue 22, blocker 1).
 
-The restrictions service gives the consumption ban a listing requires the listing's own id, and
+The restriction service gives the consumption ban a listing requires the listing's own id, and
 the feed router kept one route per key for both views: the ban's record withdrew the listing
 from icbc's, pbccrc's and the west-guangdong group's feeds, and the listing's withdrew caac's
 ban. Here courts list (Suzhou twice, Zhanjiang once, a member of west-guangdong), the bans are
@@ -37,7 +37,7 @@ DEBTORS = ("320583198801011236", "110101199003074477", "440803198507250019")
 
 @pytest.fixture(scope="module")
 def services(start_services: StartServices) -> Services:
-    return start_services("mirror-view", which=("gateway", "blacklist", "restrictions", "feeds"))
+    return start_services("mirror-view", which=("gateway", "blacklist", "restriction", "feeds"))
 
 
 @pytest.fixture(scope="module")

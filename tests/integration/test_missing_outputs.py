@@ -52,7 +52,7 @@ def services(start_services: StartServices, conn: Connection) -> Iterator[Servic
             "gateway",
             "delegation",
             "blacklist",
-            "restrictions",
+            "restriction",
             "distribution",
             "watchdog",
             "feeds",

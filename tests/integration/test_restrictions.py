@@ -48,7 +48,7 @@ def services(start_services: StartServices) -> Services:
         "COURTBUS_WATCHDOG_RESTRICTION_GRACE_SECONDS": "2",
         "COURTBUS_WATCHDOG_REPEAT_SECONDS": str(REPEAT_S),
     }
-    which = ("gateway", "restrictions", "feeds", "watchdog", "blacklist", "projector")
+    which = ("gateway", "restriction", "feeds", "watchdog", "blacklist", "projector")
     return start_services("restrictions", env=env, which=which)
 
 
@@ -151,9 +151,9 @@ def test_bans_reach_their_agencies_are_answered_watched_and_lifted(
 
 def _read_model_matches(services: Services, case: str, exit_ban: str, spend_ban: str) -> None:
     """The projector's rows: both bans lifted with every answer, the interception, the alerts."""
-    from courtbus.store import ReadModel
+    from courtbus.store import ReadModelQueries
 
-    model = ReadModel(services.store_url)
+    model = ReadModelQueries(services.store_url)
     try:
 
         def answers() -> dict[str, set[tuple[str, str, str]]]:
@@ -288,14 +288,14 @@ def test_bad_input_gets_its_code_and_a_dead_letter(
         reason="就医",
     )
     assert dead_letter_code(conn, late.event_id) == "RESTRICTION_NOT_ACTIVE"
-    assert all(services[name].alive for name in ("gateway", "restrictions", "feeds"))
+    assert all(services[name].alive for name in ("gateway", "restriction", "feeds"))
 
 
 def test_a_backlog_of_the_list_reaches_the_agencies_each_ban_once(
     conn: Connection, agencies: dict[str, AgencyClient], services: Services
 ) -> None:
     """Entries last changed long ago, written to the list's view as a fresh service over an
-    existing list meets them: the restrictions worker takes them in bulk, caac's feed gets the
+    existing list meets them: the restriction worker takes them in bulk, caac's feed gets the
     ban of every ACTIVE one, exactly once, and none for a delisted one."""
     from courtbus.synth.blacklist import entry_payloads
     from courtbus.wire.client import make_envelope, make_producer
@@ -332,4 +332,4 @@ def test_a_backlog_of_the_list_reaches_the_agencies_each_ban_once(
     assert all(
         e.payload["kind"] == "CONSUMPTION_BAN" and e.payload["lifted_at"] is None for e in got
     )
-    assert services["restrictions"].alive
+    assert services["restriction"].alive

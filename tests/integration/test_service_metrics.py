@@ -58,7 +58,7 @@ SERVICES = (
     "gateway",
     "delegation",
     "blacklist",
-    "restrictions",
+    "restriction",
     "distribution",
     "feeds",
     "projector",
@@ -131,14 +131,14 @@ def input_topics(service: str, topics: list[str]) -> list[str]:
     from services.feeds.flow import FeedsFlow
     from services.gateway.flow import GatewayFlow
     from services.projector.flow import ProjectorFlow
-    from services.restrictions.flow import RestrictionFlow
+    from services.restriction.flow import RestrictionFlow
     from services.watchdog.flow import WatchdogFlow
 
     flows: dict[str, Any] = {
         "gateway": GatewayFlow,
         "delegation": DelegationFlow,
         "blacklist": BlacklistFlow,
-        "restrictions": RestrictionFlow,
+        "restriction": RestrictionFlow,
         "distribution": DistributionFlow,
         "feeds": FeedsFlow,
         "projector": ProjectorFlow,
@@ -150,9 +150,12 @@ def input_topics(service: str, topics: list[str]) -> list[str]:
     return [t for t in inputs.topics if t in topics]
 
 
-def service_of(flow: str) -> str:
-    """The service running ``flow`` (case status is the watchdog's)."""
-    return {"restriction": "restrictions", "casestatus": "watchdog"}.get(flow, flow)
+def service_of(name: str) -> str:
+    """The service running the flow ``name`` (its spec's: case status's is the watchdog); a
+    name of no flow is a service's own (``watchdog``, ``gateway``, ``feeds`` …)."""
+    from courtbus.flows import registry
+
+    return next((s.service for s in registry.registered() if s.name == name), None) or name
 
 
 def writer(record: Any) -> str | None:
@@ -453,7 +456,7 @@ def test_every_service_counts_exactly_what_it_did(
     assert got["delegation"]["out"]["court.*.inbox"] == 2 * DELEGATIONS + 1
     assert got["blacklist"]["out"]["blacklist.entries"] == LISTINGS + 1
     # the bans, and a consumption ban for each listing
-    assert got["restrictions"]["out"]["restriction.controls"] == BANS + LISTINGS + 1
+    assert got["restriction"]["out"]["restriction.controls"] == BANS + LISTINGS + 1
     assert got["distribution"]["out"]["distribution.cases"] == DISTRIBUTIONS
     assert got["watchdog"]["alerts"] == {ALERT: 1}
     assert got["watchdog"]["out"]["court.*.inbox"] == 2  # the alert, the refusal's notice
@@ -489,7 +492,7 @@ def test_every_service_counts_exactly_what_it_did(
         "gateway": 0,
         "delegation": DELEGATIONS,
         "blacklist": 0,
-        "restrictions": BANS + LISTINGS + 1,
+        "restriction": BANS + LISTINGS + 1,
         "distribution": 0,
         "feeds": 0,
         "projector": 0,

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from courtbus.errors import StoreError
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelQueries, ReadModelWriter
 from tests.pg import PgServer, pg_server, pg_url  # noqa: F401  (fixtures)
 from tests.ports import free_block
 from tests.store_contract import ReadModelContract
@@ -21,7 +21,7 @@ class TestPostgresReadModel(ReadModelContract):
     def db_url(self, pg_url: str) -> str:  # noqa: F811
         return pg_url
 
-    def test_timestamps_are_timestamptz(self, read_model: ReadModel, db_url: str) -> None:
+    def test_timestamps_are_timestamptz(self, writer: ReadModelWriter, db_url: str) -> None:
         engine = create_engine(db_url)
         with engine.connect() as conn:
             kinds = conn.execute(
@@ -42,7 +42,7 @@ class TestPostgresReadModel(ReadModelContract):
 
 
 def test_unreachable_server_is_store_unavailable() -> None:
-    model = ReadModel(f"postgresql+psycopg://postgres@127.0.0.1:{free_block(1)}/nothing")
+    model = ReadModelWriter(f"postgresql+psycopg://postgres@127.0.0.1:{free_block(1)}/nothing")
     with pytest.raises(StoreError) as err:
         model.migrate()
     assert err.value.code == "STORE_UNAVAILABLE"
@@ -50,7 +50,7 @@ def test_unreachable_server_is_store_unavailable() -> None:
 
 
 def test_missing_database_is_store_unavailable(pg_server: PgServer) -> None:  # noqa: F811
-    model = ReadModel(pg_server.url("no_such_database"))
+    model = ReadModelQueries(pg_server.url("no_such_database"))
     with pytest.raises(StoreError) as err:
         model.delegations()
     assert err.value.code == "STORE_UNAVAILABLE"

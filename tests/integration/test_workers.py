@@ -35,7 +35,7 @@ from courtbus.app import ops
 from courtbus.app.samples import PERSON_ID
 from courtbus.config import Connection
 from courtbus.sdk import CourtClient
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelQueries
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.messages import MESSAGE_TYPES
 from tests.integration.helpers import ServiceProcess, TopicReader, header, wait_until
@@ -366,7 +366,7 @@ def _check_exact(conn: Connection, envelope: Envelope, bench: Bench, ids: list[s
     assert Counter(c.decided) == expected_decided, _odd(c.decided, expected_decided)
     assert not c.dead, f"dead letters for these ids: {dict(c.dead)}"
 
-    model = ReadModel(bench.read_db)
+    model = ReadModelQueries(bench.read_db)
     try:
 
         def projected() -> bool:

@@ -39,14 +39,14 @@ from services.distribution.flow import DistributionFlow
 from services.feeds.flow import FeedsFlow
 from services.gateway.flow import GatewayFlow
 from services.projector.flow import ProjectorFlow
-from services.restrictions.flow import RestrictionFlow
+from services.restriction.flow import RestrictionFlow
 from services.watchdog.flow import WatchdogFlow
 
 FLOWS: dict[str, type[Flow]] = {
     "gateway": GatewayFlow,
     "delegation": DelegationFlow,
     "blacklist": BlacklistFlow,
-    "restrictions": RestrictionFlow,
+    "restriction": RestrictionFlow,
     "distribution": DistributionFlow,
     "feeds": FeedsFlow,
     "projector": ProjectorFlow,

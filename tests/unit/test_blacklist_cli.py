@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from courtbus.app.cli.main import app
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from tests.builders import FIRM_CODE, PERSON_ID
 from tests.unit.cli_width import wide_console  # noqa: F401 - autouse fixture
 
@@ -61,7 +61,7 @@ def _entry(eid: str, court: str, designation: str, number: str, kind: str) -> di
 @pytest.fixture
 def store(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'read.db'}"
-    model = ReadModel(url)
+    model = ReadModelWriter(url)
     model.migrate()
     model.apply_blacklist_entry("bl-js", _entry("bl-js", "320583", "苏0583", PERSON_ID, "PERSON"))
     model.apply_blacklist_entry("bl-gd", _entry("bl-gd", "4408", "粤08", FIRM_CODE, "ORGANISATION"))

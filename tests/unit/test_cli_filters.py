@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from courtbus.app.cli.common import out
 from courtbus.app.cli.main import app
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from tests.builders import FIRM_CODE, PERSON_ID
 from tests.unit.cli_width import wide_console  # noqa: F401 - autouse fixture
 from tests.unit.test_blacklist_cli import _entry
@@ -127,7 +127,7 @@ def test_a_database_the_projector_never_set_up_is_missing_too(tmp_path: Path) ->
 def many(tmp_path: Path) -> str:
     """Five entries of one court, their ids longer than a narrow terminal's id column."""
     url = f"sqlite:///{tmp_path / 'read.db'}"
-    model = ReadModel(url)
+    model = ReadModelWriter(url)
     model.migrate()
     for n in range(5):
         eid = f"bl-2024-320583-zhixing-{n:06d}"

@@ -20,7 +20,7 @@ from courtbus.app.cli import bus
 from courtbus.app.cli.main import app
 from courtbus.bus.deadletters import DeadLetter
 from courtbus.runtime.harness import FlowHarness
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from services.distribution.view import VIEW_TOPIC as DISTRIBUTION_VIEW
 from services.projector.flow import ProjectorFlow
 from tests.builders import FIRM_CODE, PERSON_ID, one_per_flow
@@ -61,7 +61,7 @@ def _restrictions() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('masking') / 'read.db'}"
-    model = ReadModel(url)
+    model = ReadModelWriter(url)
     model.migrate()
     firm = _entry("bl-firm", "4408", "粤08", FIRM_CODE, "ORGANISATION")
     firm |= {"legal_representative": "李四", "legal_representative_id": REP_ID}

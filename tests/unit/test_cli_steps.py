@@ -17,7 +17,7 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import load_policies
 from courtbus.gateway import Gateway
 from courtbus.sdk import Sent
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope
 from courtbus.wire.schemas import SchemaSet
@@ -62,7 +62,7 @@ def fake_court(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def store(tmp_path: Path) -> str:
     """d-1: requested by 320583 of 6101, delivered."""
     url = f"sqlite:///{tmp_path / 'read.db'}"
-    model = ReadModel(url)
+    model = ReadModelWriter(url)
     model.migrate()
     req = requested("d-1")
     model.apply_event(req)

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from courtbus.store.summary import SummaryQueries
 from courtbus.web import tokens as web_tokens
 from courtbus.web.app import create_app
@@ -90,7 +90,7 @@ def _blacklist(eid: str, court: str, designation: str, *, delisted: bool = False
     }
 
 
-def _fill(model: ReadModel) -> None:
+def _fill(model: ReadModelWriter) -> None:
     """Three requested delegations in four provinces, one delivered and overdue and escalated
     (320583 → 6101), one completed (4408 → 50); dead letters from two courts and an agency;
     three listings (one delisted); an exit ban of 3205 with an interception and a consumption
@@ -174,7 +174,7 @@ def _fill(model: ReadModel) -> None:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'read.db'}"
-    model = ReadModel(url)
+    model = ReadModelWriter(url)
     model.migrate()
     _fill(model)
     model.close()

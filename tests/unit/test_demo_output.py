@@ -148,6 +148,6 @@ def test_a_scene_that_waits_in_vain_says_what_it_waited_for() -> None:
 def test_the_end_of_the_demo_names_every_service_it_ran() -> None:
     from courtbus.app.demo_services import SERVICES
 
-    assert {"restrictions", "watchdog", "distribution"} <= set(SERVICES)
+    assert {"restriction", "watchdog", "distribution"} <= set(SERVICES)
     said = " ".join(demo.closing_lines(1.0))
     assert all(f"courtbus serve {name}`" in said for name in SERVICES)

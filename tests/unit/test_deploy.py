@@ -124,6 +124,19 @@ def test_serve_becomes_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
     assert CliRunner().invoke(app, ["serve", "nope"]).exit_code == 2
 
 
+def test_a_stale_service_name_is_refused_with_the_valid_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`restrictions` was the restriction service's name: a unit or compose file that still
+    says so gets the unknown-service error, naming the new one and every valid name."""
+    monkeypatch.setattr(bus.os, "execv", lambda *_: pytest.fail("nothing may run"))
+    result = CliRunner().invoke(app, ["serve", "restrictions"], env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "unknown service 'restrictions' (did you mean 'restriction'?): one of " in said
+    assert said.endswith(", ".join((*bus.SERVICE_NAMES, *bus.WEB_SERVICES)))
+
+
 def test_prometheus_scrapes_every_service_and_grafana_shows_the_metrics(
     compose: dict[str, Any],
 ) -> None:

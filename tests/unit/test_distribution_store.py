@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from courtbus.app.cli.main import app
 from courtbus.runtime.harness import FlowHarness
-from courtbus.store import ReadModel
 from courtbus.wire import values as v
 from services.distribution.view import VIEW_TOPIC
 from services.projector.flow import ProjectorFlow
+from tests.store_contract import writer_and_queries
 from tests.unit.cli_width import wide_console  # noqa: F401 - autouse fixture
 from tests.unit.flows.test_distribution_flow import (
     BEIJING,
@@ -95,13 +95,12 @@ def _project(h: FlowHarness, projector: FlowHarness, seen: int) -> int:
 def test_the_read_model_follows_the_distribution(tmp_path: Path) -> None:
     h = harness()
     url = f"sqlite:///{tmp_path / 'rm.db'}"
-    model = ReadModel(url)
-    model.migrate()
-    projector = FlowHarness(ProjectorFlow(h.envelope, model), start=h.now)
+    writer, queries = writer_and_queries(url)
+    projector = FlowHarness(ProjectorFlow(h.envelope, writer), start=h.now)
     try:
         _to_suit(h)
         seen = _project(h, projector, 0)
-        row = model.distribution(DID)
+        row = queries.distribution(DID)
         assert row is not None and row.state == "IN_SUIT" and row.presiding_court == PRESIDING
         assert [(c.claim_id, c.court_id, c.status, c.claimed) for c in row.claims] == [
             ("a1", BEIJING, "ADMITTED", Decimal("6000.00")),
@@ -138,12 +137,12 @@ def test_the_read_model_follows_the_distribution(tmp_path: Path) -> None:
             decided_at=h.now,
         )
         _project(h, projector, seen)
-        final = model.distribution(DID)
+        final = queries.distribution(DID)
         assert final is not None and final.state == "FINALIZED" and final.deposits == ()
         assert [p.version for p in final.plans] == [1]
         # a replay of every view record changes nothing
         views = [o for o in h.outputs if o.topic == VIEW_TOPIC]
-        assert not any(model.apply_distribution(h.decode(o).payload, h.now) for o in views)
+        assert not any(writer.apply_distribution(h.decode(o).payload, h.now) for o in views)
         # (the claimants' courts are not in the directory, so --court names the presiding one)
         listed = CliRunner().invoke(
             app,
@@ -151,6 +150,6 @@ def test_the_read_model_follows_the_distribution(tmp_path: Path) -> None:
             env={"COLUMNS": "250"},
         )
         assert DID in listed.output and "1 distribution" in listed.output
-        assert [d.distribution_id for d in model.distributions(court=BEIJING)] == [DID]
+        assert [d.distribution_id for d in queries.distributions(court=BEIJING)] == [DID]
     finally:
-        model.close()
+        writer.close()

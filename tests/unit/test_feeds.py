@@ -235,7 +235,7 @@ def test_delisting_and_tombstones_reach_where_the_entry_went() -> None:
 
 
 def test_restriction_controls_reach_nia_caac_and_rail_with_exactly_their_fields() -> None:
-    from services.restrictions.flow import RestrictionFlow
+    from services.restriction.flow import RestrictionFlow
     from tests.unit.flows.test_restriction_flow import consumption_ban, exit_ban
 
     d = load_directory()
@@ -300,10 +300,10 @@ def _control_view(court: FlowHarness, payload: dict[str, Any]) -> Output:
 
 
 def test_a_listing_and_the_ban_with_its_id_are_routed_apart() -> None:
-    """The restrictions service gives a listing's consumption ban the listing's own id
-    (``services/restrictions/listings.py``): the two views' records share a key, and neither
+    """The restriction service gives a listing's consumption ban the listing's own id
+    (``services/restriction/listings.py``): the two views' records share a key, and neither
     may retract nor re-send the other's copies."""
-    from services.restrictions.flow import RestrictionFlow
+    from services.restriction.flow import RestrictionFlow
     from tests.unit.flows.test_restriction_flow import consumption_ban
 
     d = load_directory()

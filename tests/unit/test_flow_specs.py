@@ -59,11 +59,37 @@ def test_the_service_exists_and_its_stores_are_the_specs(spec: FlowSpec) -> None
     assert importlib.util.find_spec(f"services.{spec.service}.__main__") is not None
     assert spec.service_flow is not None
     flow = resolve(spec.service_flow)
-    assert issubclass(flow, Flow) and flow.name == spec.name
+    # the runtime names its group, transactional ids and changelogs after the Flow's name
+    assert issubclass(flow, Flow) and flow.name == spec.service
+    assert flow.source == f"bus:{spec.service}"  # what its principal signs (owner_of_source)
     stores = [s.name for s in flow.stores] + ([TIMERS] if flow.timers else [])
     assert sorted(stores) == sorted(spec.stores)
     assert spec.events_topic in flow.inputs.topics
     assert set(spec.own_topics) <= set(flow.inputs.topics)
+    assert all(c.startswith(f"bus.{flow.name}.") for c in spec.changelogs)
+
+
+def test_every_flow_has_a_service_named_as_the_flow_but_case_status() -> None:
+    """Case status's service is the watchdog, named for what it does; every other service is
+    its flow's name, and every service but the gateway, the feed router and the projector is
+    a flow's."""
+    from courtbus.app.cli.bus import SERVICE_NAMES
+    from courtbus.security.principals import SERVICES
+
+    assert {s.name: s.service for s in SPECS} == {
+        "delegation": "delegation",
+        "blacklist": "blacklist",
+        "restriction": "restriction",
+        "distribution": "distribution",
+        "casestatus": "watchdog",
+    }
+    assert registry.get("casestatus").changelogs == (
+        "bus.watchdog.cases.changelog",
+        "bus.watchdog.links.changelog",
+        "bus.watchdog.timers.changelog",
+    )
+    flows = tuple(s.service for s in SPECS)
+    assert tuple(SERVICE_NAMES) == tuple(SERVICES) == ("gateway", *flows, "feeds", "projector")
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)

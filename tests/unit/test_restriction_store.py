@@ -14,11 +14,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from courtbus.runtime.harness import FlowHarness
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelQueries, ReadModelWriter
 from courtbus.store.models import Base
 from services.projector.flow import ProjectorFlow
-from services.restrictions.flow import VIEW_TOPIC
+from services.restriction.flow import VIEW_TOPIC
 from tests.builders import PERSON_ID
+from tests.store_contract import writer_and_queries
 from tests.unit.flows.test_restriction_flow import (
     REP_ID,
     ack,
@@ -33,14 +34,12 @@ from tests.unit.flows.test_restriction_flow import (
 )
 
 
-def model(tmp_path: Path) -> ReadModel:
-    m = ReadModel(f"sqlite:///{tmp_path / 'rm.db'}")
-    m.migrate()
-    return m
+def stores(tmp_path: Path) -> tuple[ReadModelWriter, ReadModelQueries]:
+    return writer_and_queries(f"sqlite:///{tmp_path / 'rm.db'}")
 
 
 def test_migrations_build_exactly_the_orm_tables(tmp_path: Path) -> None:
-    model(tmp_path).close()
+    stores(tmp_path)[0].close()
     engine = create_engine(f"sqlite:///{tmp_path / 'rm.db'}")
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -65,12 +64,12 @@ def test_a_control_its_answers_exemption_and_interception(tmp_path: Path) -> Non
         "outcome": "PREVENTED",
     }
     views += view(h, send(h, "InterceptionReported", report, "agency:nia"))
-    m = model(tmp_path)
+    writer, queries = stores(tmp_path)
     try:
         for payload in views:
-            m.apply_restriction_control(payload)
-        assert [m.apply_restriction_control(p) for p in views] == [False] * len(views)
-        exit_row = m.restriction("rc-1")
+            writer.apply_restriction_control(payload)
+        assert [writer.apply_restriction_control(p) for p in views] == [False] * len(views)
+        exit_row = queries.restriction("rc-1")
         assert exit_row is not None
         assert (exit_row.kind, exit_row.status, exit_row.role) == (
             "EXIT_BAN",
@@ -87,7 +86,7 @@ def test_a_control_its_answers_exemption_and_interception(tmp_path: Path) -> Non
             "罗湖口岸",
             "PREVENTED",
         )
-        ban = m.restriction("rc-2")
+        ban = queries.restriction("rc-2")
         assert ban is not None and ban.kind == "CONSUMPTION_BAN"
         assert {(a.agency_id, a.state) for a in ban.acks} == {
             ("caac", "PENDING"),
@@ -95,17 +94,19 @@ def test_a_control_its_answers_exemption_and_interception(tmp_path: Path) -> Non
         }
         (granted,) = ban.exemptions
         assert (granted.exemption_id, granted.kinds) == ("ex-1", ("HIGH_SPEED_RAIL",))
-        assert [r.control_id for r in m.restrictions(court="3205", kind="EXIT_BAN")] == ["rc-1"]
-        assert [r.control_id for r in m.restrictions(person_id=PERSON_ID)] == ["rc-2"]
-        assert m.restrictions(court="6101") == []
+        assert [r.control_id for r in queries.restrictions(court="3205", kind="EXIT_BAN")] == [
+            "rc-1"
+        ]
+        assert [r.control_id for r in queries.restrictions(person_id=PERSON_ID)] == ["rc-2"]
+        assert queries.restrictions(court="6101") == []
     finally:
-        m.close()
+        writer.close()
 
 
 def test_the_projector_keeps_a_lifted_control_after_the_views_tombstone(tmp_path: Path) -> None:
     h = harness()
-    m = model(tmp_path)
-    projector = FlowHarness(ProjectorFlow(h.envelope, m), start=h.now)
+    writer, queries = stores(tmp_path)
+    projector = FlowHarness(ProjectorFlow(h.envelope, writer), start=h.now)
     try:
         issued = [o for o in issue(h, exit_ban()) if o.topic == VIEW_TOPIC]
         h.advance(hours=1)
@@ -114,17 +115,17 @@ def test_the_projector_keeps_a_lifted_control_after_the_views_tombstone(tmp_path
         assert [o.value for o in tombstones] == [None]
         for out in [*lifted, *issued, *tombstones]:  # the older version arrives late
             projector.feed_raw(out.topic, out.key, out.value, out.headers)
-        row = m.restriction("rc-1")
+        row = queries.restriction("rc-1")
         assert row is not None and (row.status, row.lift_reason) == ("LIFTED", "PERFORMED")
         assert row.version == h.decode(lifted[0]).payload["version"]
         assert {(a.target, a.state) for a in row.acks} == {
             ("ISSUE", "PENDING"),
             ("LIFT", "PENDING"),
         }
-        assert [r.control_id for r in m.restrictions(status="LIFTED")] == ["rc-1"]
-        assert m.restrictions(status="ACTIVE") == []
+        assert [r.control_id for r in queries.restrictions(status="LIFTED")] == ["rc-1"]
+        assert queries.restrictions(status="ACTIVE") == []
     finally:
-        m.close()
+        writer.close()
 
 
 def test_a_watchdog_alert_is_kept_once_with_ids_masked(tmp_path: Path) -> None:
@@ -145,13 +146,13 @@ def test_a_watchdog_alert_is_kept_once_with_ids_masked(tmp_path: Path) -> None:
         "items": [item],
         "sent_at": h.now,
     }
-    m = model(tmp_path)
+    writer, queries = stores(tmp_path)
     try:
-        assert m.apply_watchdog_alert("wd-1", alert)
-        assert not m.apply_watchdog_alert("wd-1", alert)
-        (row,) = m.watchdog_alerts(court="3205")
+        assert writer.apply_watchdog_alert("wd-1", alert)
+        assert not writer.apply_watchdog_alert("wd-1", alert)
+        (row,) = queries.watchdog_alerts(court="3205")
         assert (row.alert_id, row.case_number, row.alert_number) == ("wd-1", "(2024)苏05执100号", 2)
         assert PERSON_ID not in str(row.items) and row.items[0]["item_id"] == "restriction:rc-1"
-        assert m.watchdog_alerts(court="6101") == []
+        assert queries.watchdog_alerts(court="6101") == []
     finally:
-        m.close()
+        writer.close()

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from courtbus.app.cli.main import app
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from tests.builders import PERSON_ID
 from tests.unit.cli_width import wide_console  # noqa: F401 - autouse fixture
 from tests.unit.flows.test_restriction_flow import (
@@ -48,7 +48,7 @@ def store(tmp_path: Path) -> str:
     views += view(h, send(h, "InterceptionReported", report, "agency:nia"))
     views += view(h, lift(h, "rc-2"))
     url = f"sqlite:///{tmp_path / 'read.db'}"
-    model = ReadModel(url)
+    model = ReadModelWriter(url)
     model.migrate()
     for payload in views:
         model.apply_restriction_control(payload)

@@ -24,7 +24,7 @@ from services.delegation.settings import DelegationSettings
 from services.distribution.settings import DistributionSettings
 from services.gateway.settings import GatewaySettings
 from services.projector.settings import ProjectorSettings
-from services.restrictions.settings import RestrictionSettings
+from services.restriction.settings import RestrictionSettings
 from services.settings import ServiceSettings
 from services.watchdog.settings import WatchdogSettings
 from services.web.settings import WebSettings

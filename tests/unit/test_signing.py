@@ -371,7 +371,7 @@ def test_sources_map_to_their_signing_principal() -> None:
     assert owner_of_source("court:320583") == "court.320583"
     assert owner_of_source("agency:nia") == "agency.nia"
     assert owner_of_source("bus:gateway") == "service.gateway"
-    assert owner_of_source("bus:restriction") == "service.restrictions"
+    assert owner_of_source("bus:restriction") == "service.restriction"
     assert owner_of_source("bus:synth") is None
 
 

@@ -17,7 +17,6 @@ from courtbus.store import (
     AlertRow,
     ApplyResult,
     Database,
-    ReadModel,
     ReadModelQueries,
     ReadModelWriter,
     StoredEvent,
@@ -50,7 +49,7 @@ def _files(db: Path) -> bytes:
 
 def test_full_resident_id_never_reaches_the_file(tmp_path: Path) -> None:
     db = tmp_path / "read.db"
-    model = ReadModel(f"sqlite:///{db}")
+    model = ReadModelWriter(f"sqlite:///{db}")
     model.migrate()
     req = requested()
     for ev in (req, decided(req, "REFUSED", applied=False, code="X", reason=f"id {PERSON_ID}")):
@@ -66,7 +65,7 @@ def test_full_resident_id_never_reaches_the_file(tmp_path: Path) -> None:
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     db = tmp_path / "read.db"
-    model = ReadModel(f"sqlite:///{db}")
+    model = ReadModelWriter(f"sqlite:///{db}")
     model.migrate()
     model.close()
     engine = create_engine(f"sqlite:///{db}")
@@ -84,12 +83,12 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
 )
 def test_bad_url(url: str) -> None:
     with pytest.raises(StoreError) as err:
-        ReadModel(url)
+        ReadModelQueries(url)
     assert err.value.code == "STORE_URL_INVALID"
 
 
 def test_unreachable_database(tmp_path: Path) -> None:
-    model = ReadModel(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'read.db'}")
+    model = ReadModelWriter(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'read.db'}")
     with pytest.raises(StoreError) as err:
         model.migrate()
     assert err.value.code == "STORE_UNAVAILABLE"
@@ -97,7 +96,7 @@ def test_unreachable_database(tmp_path: Path) -> None:
 
 
 def test_not_migrated_is_unavailable(tmp_path: Path) -> None:
-    model = ReadModel(f"sqlite:///{tmp_path / 'read.db'}")
+    model = ReadModelQueries(f"sqlite:///{tmp_path / 'read.db'}")
     with pytest.raises(StoreError) as err:
         model.delegations()
     assert err.value.code == "STORE_UNAVAILABLE"
@@ -142,15 +141,7 @@ def test_writer_and_queries_share_one_database(tmp_path: Path) -> None:
     assert apart.delegation("d-1") == row
     apart.close()
     writer.close()
-
-
-def test_read_model_keeps_its_old_signature(tmp_path: Path) -> None:
-    """The projector still passes the deadline rules; they are ignored now."""
-    model = ReadModel(f"sqlite:///{tmp_path / 'read.db'}", lambda matter: None)
-    assert isinstance(model, ReadModelWriter) and isinstance(model, ReadModelQueries)
-    model.migrate()
-    assert model.delegations() == []
-    model.close()
+    assert not hasattr(courtbus.store, "ReadModel")  # one way to each side, none to both
 
 
 STORE = Path(courtbus.store.__file__).parent
@@ -171,8 +162,7 @@ def test_store_never_imports_the_state_machine() -> None:
         [
             sys.executable,
             "-c",
-            "import sys, courtbus.store.readmodel; "
-            "print('courtbus.domain.delegation' in sys.modules)",
+            "import sys, courtbus.store; print('courtbus.domain.delegation' in sys.modules)",
         ],
         capture_output=True,
         text=True,

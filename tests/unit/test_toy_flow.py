@@ -26,7 +26,7 @@ from courtbus.flows.spec import (
     resolve,
 )
 from courtbus.runtime.harness import FlowHarness
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from courtbus.store.batch import PendingRows
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope, Event, RawRecord
@@ -84,7 +84,7 @@ class Recording(ViewHandler):
     def keep(self, pending: PendingRows, raw: RawRecord, event: Event | None) -> None:
         self.kept.append(((raw.key or b"").decode(), None if event is None else event.payload))
 
-    def apply(self, model: ReadModel, raw: RawRecord, event: Event | None) -> None:
+    def apply(self, model: ReadModelWriter, raw: RawRecord, event: Event | None) -> None:
         self.keep(PendingRows(), raw, event)
 
 
@@ -145,7 +145,7 @@ def test_the_gateway_routes_the_toy_to_its_events_topic(toy: FlowSpec) -> None:
 def test_the_projector_reads_the_toys_view_with_its_handler(toy: FlowSpec, tmp_path: Path) -> None:
     from services.projector.flow import ProjectorFlow
 
-    model = ReadModel(f"sqlite:///{tmp_path / 'read.db'}")
+    model = ReadModelWriter(f"sqlite:///{tmp_path / 'read.db'}")
     model.migrate()
     try:
         flow = ProjectorFlow(envelope(), model)

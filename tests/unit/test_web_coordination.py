@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from courtbus.web import tokens as web_tokens
 from courtbus.web.app import create_app, region_of
 from tests.store_contract import T0, dead_letter, decided, requested
@@ -22,7 +22,7 @@ PAIRS = {"d-js": ("320583", "6101"), "d-gd": ("4408", "50"), "d-sh": ("3174", "6
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
     url = f"sqlite:///{tmp_path / 'read.db'}"
-    model = ReadModel(url)
+    model = ReadModelWriter(url)
     model.migrate()
     for i, (did, (req, exe)) in enumerate(PAIRS.items()):
         ev = requested(did, req, exe, hours=i)

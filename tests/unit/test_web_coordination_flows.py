@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from courtbus.config import Connection
 from courtbus.runtime.harness import FlowHarness
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelWriter
 from courtbus.web import tokens as web_tokens
 from courtbus.web.app import create_app
 from services.projector.flow import ProjectorFlow
@@ -37,7 +37,7 @@ WHO = (
 )
 
 
-def _delegations(model: ReadModel) -> None:
+def _delegations(model: ReadModelWriter) -> None:
     """d-late: delivered in 2024, never started (overdue); d-fresh: delivered, its deadlines
     ahead; d-done: completed long ago (not overdue); d-new: only requested (no deadline)."""
     for ev in flow([("DelegationDelivered", BUS)], "d-late"):
@@ -67,7 +67,7 @@ def _delegations(model: ReadModel) -> None:
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
     url = f"sqlite:///{tmp_path / 'read.db'}"
-    model = ReadModel(url)
+    model = ReadModelWriter(url)
     model.migrate()
     _delegations(model)
     model.apply_blacklist_entry("bl-js", _entry("bl-js", "320583", "苏0583", PERSON_ID, "PERSON"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import subprocess
 import sys
@@ -207,9 +208,10 @@ def dlq_replay(
 
 
 # The bus's services, each `python -m services.<name>`: the gateway, each registered flow's
-# service (``courtbus.flows``), the feed router, the projector and the watchdog.
+# service (``FlowSpec.service``, ``courtbus.flows``: case status's is the watchdog), the feed
+# router and the projector.
 SERVICE_NAMES: Sequence[str] = LiveSequence(
-    lambda: ("gateway", *flow_services(), "feeds", "projector", "watchdog")
+    lambda: ("gateway", *flow_services(), "feeds", "projector")
 )
 WEB_SERVICES = ("web",)  # the REST API: not a flow worker
 
@@ -222,9 +224,14 @@ def serve(
     On POSIX the command becomes the service (exec), so SIGTERM from Docker or systemd reaches
     the worker itself and it stops cleanly.
     """
-    if service not in (*SERVICE_NAMES, *WEB_SERVICES):
-        names = ", ".join((*SERVICE_NAMES, *WEB_SERVICES))
-        out.print(f"[red]unknown service {service!r}[/red]: {names}")
+    names = (*SERVICE_NAMES, *WEB_SERVICES)
+    if service not in names:
+        # a name a deployment may still use (`restrictions`, before it was `restriction`)
+        close = difflib.get_close_matches(service, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        out.print(
+            f"[red]unknown service {escape(repr(service))}[/red]{hint}: one of {', '.join(names)}"
+        )
         raise typer.Exit(2)
     argv = [sys.executable, "-m", f"services.{service}"]
     if os.name == "posix":

@@ -20,6 +20,7 @@ from courtbus.errors import StoreError, ValidationError
 
 if TYPE_CHECKING:
     from courtbus.sdk.court import DelegationRequestIn
+    from courtbus.store import ReadModelQueries
 
 out = Console()
 
@@ -169,7 +170,7 @@ def _sqlite_file(url: str) -> Path | None:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        return None  # ReadModel says STORE_URL_INVALID
+        return None  # the store says STORE_URL_INVALID
     database = parsed.database
     if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
@@ -186,7 +187,7 @@ def _never_migrated(path: Path) -> bool:
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'"
             ).fetchone()
     except sqlite3.Error:
-        return False  # not ours to judge: ReadModel reports it
+        return False  # not ours to judge: the store reports it
     return found is None
 
 
@@ -205,7 +206,7 @@ def _missing(path: Path) -> StoreError:
     return StoreError(f"no read model at {path}: {hint}", code="READMODEL_MISSING")
 
 
-def read_model(store: str | None) -> Any:
+def read_model(store: str | None) -> ReadModelQueries:
     """The existing read model (``store_url``) for a read-only command (imported lazily:
     SQLAlchemy). A SQLite file that is not there, or that the projector never set up, is not
     created: an empty table would look like an empty list.
@@ -213,18 +214,20 @@ def read_model(store: str | None) -> Any:
     Raises:
         StoreError: ``READMODEL_MISSING``, ``STORE_URL_INVALID`` or ``STORE_UNAVAILABLE``.
     """
-    from courtbus.store import ReadModel
+    from courtbus.store import Database, ReadModelQueries, ReadModelWriter
 
     url = store_url(store)
     path = _sqlite_file(url)
     if path is not None and (not path.is_file() or _never_migrated(path)):
         raise _missing(path)
-    model = ReadModel(url)
-    model.migrate()  # an older schema is brought up to date; nothing is created from nothing
-    return model
+    db = Database(url)
+    # An older schema is brought up to date (the writer's migrations, on the same pool);
+    # nothing is created from nothing (checked above).
+    ReadModelWriter(db).migrate()
+    return ReadModelQueries(db)
 
 
-def read_model_if_any(store: str | None) -> Any | None:
+def read_model_if_any(store: str | None) -> ReadModelQueries | None:
     """The read model if there is one (for checks before sending), else None.
 
     Raises:

@@ -27,6 +27,7 @@ from courtbus.errors import ValidationError
 
 if TYPE_CHECKING:
     from courtbus.sdk.court import DelegationRequestIn
+    from courtbus.store import ReadModelQueries
 
 from courtbus.app.cli.common import (
     AsCourt,
@@ -416,7 +417,7 @@ NoCheck = Annotated[
 ]
 
 
-def check_step(model: Any, delegation_id: str, step: Step, court: str) -> None:
+def check_step(model: ReadModelQueries, delegation_id: str, step: Step, court: str) -> None:
     """The step is one ``court`` may take on the delegation as the read model has it: the
     state machine's first two checks (who may take it, from which states). The bus still
     decides, with what the read model cannot know (deadlines, a measure's term).

@@ -69,16 +69,23 @@ def list_(
     Every filter is checked first: an unknown court (``COURT_UNKNOWN``), a bad ID (the ID
     checks' codes), status or kind (``CLI_OPTION_INVALID``).
     """
-    filters = {
-        "court": check_court_filter(court),
-        "person_id": check_id_filter(person, nationality),
-        "status": check_choice(status, _STATUSES, "status"),
-        "kind": check_choice(_KINDS.get((kind or "").lower(), kind), _KINDS.values(), "kind"),
-    }
+    court_id = check_court_filter(court)
+    person_id = check_id_filter(person, nationality)
+    wanted = check_choice(status, _STATUSES, "status")
+    kind_of = check_choice(_KINDS.get((kind or "").lower(), kind), _KINDS.values(), "kind")
     model = read_model(store)
     try:
-        total = model.restriction_count(**filters)
-        rows = model.restrictions(limit=limit, offset=(page - 1) * limit, **filters)
+        total = model.restriction_count(
+            court=court_id, person_id=person_id, status=wanted, kind=kind_of
+        )
+        rows = model.restrictions(
+            court=court_id,
+            person_id=person_id,
+            status=wanted,
+            kind=kind_of,
+            limit=limit,
+            offset=(page - 1) * limit,
+        )
     finally:
         model.close()
     table = Table(

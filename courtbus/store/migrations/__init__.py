@@ -1,1 +1,2 @@
-"""Alembic migrations of the SQL read model; ``ReadModel.migrate`` runs them (no alembic.ini)."""
+"""Alembic migrations of the SQL read model; ``ReadModelWriter.migrate`` runs them (no
+alembic.ini)."""

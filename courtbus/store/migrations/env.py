@@ -1,6 +1,6 @@
 """Alembic environment of the SQL read model.
 
-``ReadModel.migrate`` hands over its own connection in ``config.attributes["connection"]``;
+``ReadModelWriter.migrate`` hands over its own connection in ``config.attributes["connection"]``;
 run by hand, ``sqlalchemy.url`` from the Alembic config is used instead.
 """
 

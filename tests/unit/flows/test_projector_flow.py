@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from courtbus.bus.topics import BLACKLIST_VIEW, DEADLETTER_TOPIC
 from courtbus.errors import TransientError
 from courtbus.runtime.harness import FlowHarness, memory_envelope
-from courtbus.store import ReadModel
+from courtbus.store import ReadModelQueries, ReadModelWriter
 from courtbus.synth.blacklist import entry_payloads
 from courtbus.wire import values as v
 from courtbus.wire.envelope import OutgoingRecord
@@ -33,7 +33,7 @@ def db(tmp_path: Path) -> str:
 
 @pytest.fixture
 def harness(db: str) -> Iterator[FlowHarness]:
-    model = ReadModel(db)
+    model = ReadModelWriter(db)
     model.migrate()
     yield FlowHarness(ProjectorFlow(memory_envelope(), model), start=T0)
     model.close()
@@ -119,16 +119,17 @@ def test_a_bad_record_in_a_batch_is_dead_lettered_alone(harness: FlowHarness, db
     ]
     outputs = harness.feed_batch(batch)
     assert dead_letters(outputs) == [(b"DELEGATION_DECISION_MISMATCH", b"d-bad")]
-    model = harness.flow.model  # type: ignore[attr-defined]  # ProjectorFlow's
-    row = model.delegation("d-good")
+    writer = harness.flow.model  # type: ignore[attr-defined]  # ProjectorFlow's
+    queries = ReadModelQueries(writer.database)
+    row = queries.delegation("d-good")
     assert row is not None and row.state == "REQUESTED"
     assert (row.kind, row.enforced_suit) == ("MATTER", "(2023)苏0583民初456号")  # from the request
-    assert model.delegation("d-bad") is None
+    assert queries.delegation("d-bad") is None
     assert count(db, "events") == 3  # both requests, the good decision
     assert count(db, "blacklist_entries") == 2
     later = request(harness, "d-later")
     assert harness.feed_batch([raw(later), raw(decision(harness, later, "d-later"))]) == []
-    assert model.delegation("d-later") is not None
+    assert queries.delegation("d-later") is not None
 
 
 def test_a_record_refused_by_its_own_checks_leaves_the_batch_whole(
@@ -145,7 +146,7 @@ def test_a_record_refused_by_its_own_checks_leaves_the_batch_whole(
 def test_the_database_down_retries_the_batch(harness: FlowHarness, db: str, tmp_path: Path) -> None:
     """A failed commit is a ``TransientError``: nothing applied, nothing dead-lettered."""
     model = harness.flow.model  # type: ignore[attr-defined]
-    failing = ReadModel(f"sqlite:///{tmp_path / 'missing' / 'read.db'}")
+    failing = ReadModelWriter(f"sqlite:///{tmp_path / 'missing' / 'read.db'}")
     harness.flow.model = failing  # type: ignore[attr-defined]
     req = request(harness, "d-1")
     with pytest.raises(TransientError):

@@ -15,7 +15,7 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.runtime.harness import FlowHarness, memory_envelope
 from courtbus.wire import values as v
 from courtbus.wire.events import Headers
-from services.restrictions.flow import (
+from services.restriction.flow import (
     CONTROLS,
     EVENTS,
     NS,
@@ -869,7 +869,7 @@ def test_the_loads_deadlines_fall_due_together_and_each_ban_owes_what_it_owed() 
 
 
 def test_a_tick_takes_a_bounded_share_of_the_due_groups(monkeypatch: pytest.MonkeyPatch) -> None:
-    import services.restrictions.flow as module
+    import services.restriction.flow as module
 
     monkeypatch.setattr(module, "TICK_CONTROLS", 10)
     h = harness(partitions=1)
@@ -886,7 +886,7 @@ def test_a_tick_takes_a_bounded_share_of_the_due_groups(monkeypatch: pytest.Monk
 
 
 def test_a_listed_ban_is_stored_as_its_entry_and_read_back_whole() -> None:
-    from services.restrictions.state import Listed, dump_control, load_control
+    from services.restriction.state import Listed, dump_control, load_control
 
     value = Listed(
         b"\x00\x00\x00\x00\x07entry",

@@ -126,7 +126,7 @@ def load_kept(data: bytes) -> Kept:
 
 @dataclass(frozen=True, slots=True)
 class Listed:
-    """A consumption ban issued by the initial load (``services.restrictions.flow``, "Initial
+    """A consumption ban issued by the initial load (``services.restriction.flow``, "Initial
     load") and not changed since: the list entry it was issued for as read from
     ``blacklist.entries`` (its registry-framed value: a ``BlacklistEntry``), when the bus
     issued it and the agencies it concerns. The flow makes the ``Kept`` of it when it needs

@@ -9,7 +9,7 @@ from pydantic import field_validator
 
 from courtbus.domain import restriction as rs
 from courtbus.settings import Seconds, SecondsOrZero
-from services.restrictions.flow import (
+from services.restriction.flow import (
     DEFAULT_BULK_AGE,
     DEFAULT_BULK_QUIET,
     DEFAULT_GRACE,
@@ -25,7 +25,7 @@ class RestrictionSettings(ServiceSettings):
     ``COURTBUS_RESTRICTION_GRACE_SECONDS`` (how long a lifted control stays in the view before
     its tombstone, default 7 days), ``COURTBUS_RESTRICTION_FROM_LISTINGS`` (``0``: no
     consumption ban follows a listing; default ``1``), and for the initial load over an
-    existing list (see ``services.restrictions.flow``): ``COURTBUS_RESTRICTION_BULK_AGE_SECONDS``
+    existing list (see ``services.restriction.flow``): ``COURTBUS_RESTRICTION_BULK_AGE_SECONDS``
     (5 minutes), ``COURTBUS_RESTRICTION_BULK_QUIET_SECONDS`` (1 minute) and
     ``COURTBUS_RESTRICTION_PROGRESS_SECONDS`` (how often its progress is logged, 0: every
     batch; default 30). ``COURTBUS_DIRECTORY`` names another directory file."""

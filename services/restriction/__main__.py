@@ -1,6 +1,6 @@
-"""``python -m services.restrictions``: run one restriction worker until SIGTERM or Ctrl-C.
+"""``python -m services.restriction``: run one restriction worker until SIGTERM or Ctrl-C.
 
-Settings: ``services.restrictions.settings.RestrictionSettings``.
+Settings: ``services.restriction.settings.RestrictionSettings``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.config import resolve
 from courtbus.wire.envelope import Envelope
 from services.main import run_service
-from services.restrictions.flow import LoadProgress, RestrictionFlow
-from services.restrictions.settings import RestrictionSettings
+from services.restriction.flow import LoadProgress, RestrictionFlow
+from services.restriction.settings import RestrictionSettings
 
 
 def view_ends() -> Mapping[int, int]:

@@ -39,7 +39,7 @@ tombstone removes it.
 **Listings.** A debtor listed as dishonest shall be restricted (art. 1, second paragraph): the
 flow reads the list's view ``blacklist.entries`` and issues, in the listing court's name, the
 consumption ban each ACTIVE entry requires, lifting it on a delisting for performance or
-correction (``services.restrictions.listings``); the court is told either way
+correction (``services.restriction.listings``); the court is told either way
 (``RestrictionNotice``). ``COURTBUS_RESTRICTION_FROM_LISTINGS=0`` turns this off.
 
 **Initial load.** A fresh worker over an existing list (8.6 M entries in 2023) meets the
@@ -96,8 +96,8 @@ from courtbus.runtime.state import to_ms
 from courtbus.wire import values as v
 from courtbus.wire.envelope import Builder, Envelope, Event, RawRecord
 from courtbus.wire.events import sender_court
-from services.restrictions import listings
-from services.restrictions.state import Kept, Listed, dump_control, load_control
+from services.restriction import listings
+from services.restriction.state import Kept, Listed, dump_control, load_control
 
 log = logging.getLogger("courtbus.restriction")
 FLOW = "restriction"
