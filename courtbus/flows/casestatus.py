@@ -32,5 +32,5 @@ SPEC = FlowSpec(
         _m("CaseSuspended", "suspended", "court", "court", subject="case_number"),
         _m("CaseWatchdogAlert", "watchdog_alert", subject="case_number"),
     ),
-    steps="courtbus.sdk.casestatus:CaseSteps",
+    steps="courtbus.sdk.casestatus:CaseStatusClient",
 )

@@ -67,7 +67,7 @@ def verify(
     active = read_ids(entries)
     known = read_listings(listings)
     with court_client(court) as client:
-        client.publish_digest(active)
+        client.blacklist.publish_digest(active)
         report = _await_report(client, timeout)
         if report is None:
             out.print(
@@ -97,7 +97,7 @@ def verify(
         for eid in missing:
             if eid in known:
                 fields = {k: val for k, val in known[eid].items() if k != "entry_id"}
-                client.list_debtor(eid, **fields)
+                client.blacklist.list_debtor(eid, **fields)
                 resent += 1
             else:
                 out.print(
@@ -114,7 +114,7 @@ def verify(
 def _await_report(client: Any, timeout_s: float) -> dict[str, Any] | None:
     """The drift report for this court's latest digest (by its digest id) from the inbox."""
     deadline = time.monotonic() + timeout_s
-    digest_id = client.last_digest_id
+    digest_id = client.blacklist.last_digest_id
     while time.monotonic() < deadline:
         for event in client.inbox(timeout_s=1):
             if (
