@@ -31,7 +31,8 @@ def read_ids(path: Path) -> list[str]:
 
 
 def read_listings(path: Path | None) -> dict[str, dict[str, Any]]:
-    """``--listings``: JSON lines of ``CourtClient.list_debtor`` keyword arguments, by entry id.
+    """``--listings``: JSON lines of ``CourtClient.blacklist.list_debtor`` keyword arguments, by
+    entry id.
 
     Raises:
         ValidationError: ``FILE_UNREADABLE`` or ``LINE_NOT_JSON``.
