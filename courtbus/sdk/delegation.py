@@ -262,6 +262,7 @@ class DelegationClient:
         self.sender = sender
 
     def _send(self, short: str, payload: dict[str, Any]) -> Sent:
+        """Send a delegation record; ``Sent.key``: the delegation id as given."""
         out = self.sender.build(NS + short, payload)
         return self.sender.send(out, str(payload["delegation_id"]))
 

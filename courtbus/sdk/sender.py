@@ -1,12 +1,12 @@
-"""``CourtSender``: what every court flow's client sends through: one court's directory entry,
-policies, keys and its one kafka-python producer to the court's outbox.
+"""``CourtSender``: what every flow client of a court sends through: the court's directory
+entry, the regional rules, its keys and its one kafka-python producer to ``court.<id>.outbox``.
 
-Each record is normalised (NFC text, ``\\n`` line ends) and checked as the gateway will check
-it, encoded with the court's signature, then sent. The per-flow clients (``courtbus.sdk.
-delegation``, ``blacklist``, ``restriction``, ``distribution``, ``casestatus``) build their
-payloads and send them here; ``CourtClient`` (``courtbus.sdk.court``) owns the sender and them.
-Imports nothing of the per-flow clients. Blocking: call it from ordinary threads, never from
-inside an asyncio or Faust event loop.
+Each record is normalised (NFC text, ``\\n`` line ends), checked as the gateway will check it,
+encoded and signed with the court's key (when it has one), then sent. The flow clients
+(``delegation``, ``blacklist``, ``restriction``, ``distribution``, ``casestatus``, modules of
+``courtbus.sdk``) build their payloads and send them here; ``CourtClient``
+(``courtbus.sdk.court``) owns the sender and them. Imports none of the flow clients. Blocking:
+call it from ordinary threads, never from inside an asyncio or Faust event loop.
 """
 
 from __future__ import annotations

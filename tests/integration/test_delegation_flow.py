@@ -259,8 +259,8 @@ def test_illegal_steps_are_refused_with_codes(
     )
     wait_inbox(courts["50"], did, 1)
     third = courts["6101"].delegation.accept(did)  # a third court answering
-    refusal = courts["50"]._send(  # the SDK no longer offers it: 受托法院不得拒绝
-        "DelegationRejected",
+    refusal = courts["50"].send_record(  # the SDK no longer offers it: 受托法院不得拒绝
+        NS + "DelegationRejected",
         {
             "delegation_id": did,
             "executing_court": v.court("50"),
@@ -536,7 +536,7 @@ def test_a_case_handing_over_a_measure_with_under_a_month_left_is_refused(
         client.delegation.request_delegation(**ask(bad_id, soon))
     assert info.value.code == "DELEGATION_MEASURE_NOT_RENEWED"
     # a client that skips the check: the payload of a valid request, its seal's term cut short
-    payload = client._request_payload(
+    payload = client.delegation._request_payload(
         client.delegation.check_request(**ask(bad_id, soon + timedelta(days=300)))
     )
     payload["handed_over_measures"][0]["until"] = soon
