@@ -2,11 +2,12 @@
 
 On a private stack (one broker by default, memory registry), with the gateway, delegation and
 projector services running (one worker each, as processes): court 320583 sends paced
-``DelegationRequested`` records to court 6101 through the SDK (``CourtClient.request_delegations``
-with the requests due by then: one at a time at 100/s; each send time is taken just before the
-SDK call, so the SDK's own checks, encoding and acks=all count), and a separate process reads
-``court.6101.inbox`` (read_committed) and notes when each request arrives there: outbox →
-gateway → bus → delegation → inbox, two transactions. It also notes when each one reaches
+``DelegationRequested`` records to court 6101 through the SDK
+(``CourtClient.delegation.request_delegations`` with the requests due by then: one at a time
+at 100/s; each send time is taken just before the SDK call, so the SDK's own checks, encoding
+and acks=all count), and a separate process reads ``court.6101.inbox`` (read_committed) and
+notes when each request arrives there: outbox → gateway → bus → delegation → inbox, two
+transactions. It also notes when each one reaches
 ``bus.delegation.events`` (the gateway's share). A warm-up of 30 s at 100/s (``--warmup``)
 is not counted: a fresh broker's JIT compiler took most of a core for its first minutes,
 which showed as seconds of latency at 100/s.
@@ -99,7 +100,7 @@ def offer(
 
     def send(i: int, j: int) -> list[str]:
         batch = [request(k, tag) for k in range(i, j)]
-        client.request_delegations(batch)
+        client.delegation.request_delegations(batch)
         return [req["delegation_id"] for req in batch]
 
     return offer_paced(conn.bootstrap, INBOX, EVENTS, rate, seconds, send, pids)

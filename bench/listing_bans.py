@@ -6,12 +6,12 @@ inboxes exist) to the list's view ``blacklist.entries``, then Kafka's ConsumerPe
 that topic (the broker's read limit, the figure beside ours). Then the gateway starts, and
 after it a restriction worker with an empty state folder (one worker owning all 6 tasks):
 its art. 1 para. 2 consumption ban for every entry is the load. Meanwhile court 320583 issues
-live consumption bans through the SDK (``CourtClient.issue_consumption_ban``, ``--live-rate``
-a second, default 5), outbox → gateway → ``bus.restriction.events`` → restriction →
-``restriction.controls``; a separate process reads one partition of ``restriction.controls``
-(the live control ids are chosen to land there, so it need not read every ban) and notes when
-each live ban arrives. The feed router does not run: the figure is the restriction
-service's.
+live consumption bans through the SDK (``CourtClient.restriction.issue_consumption_ban``,
+``--live-rate`` a second, default 5), outbox → gateway → ``bus.restriction.events`` →
+restriction → ``restriction.controls``; a separate process reads one partition of
+``restriction.controls`` (the live control ids are chosen to land there, so it need not read
+every ban) and notes when each live ban arrives. The feed router does not run: the figure is
+the restriction service's.
 
 Done when the restriction group's committed offsets on ``blacklist.entries`` reach the
 topic's end; then ``restriction.controls`` is counted (read_committed) and must hold at least
@@ -129,7 +129,7 @@ class LiveBans:
         self.started, self.stop, self.results = ctx.Event(), ctx.Event(), ctx.Queue()
         self.proc = ctx.Process(
             target=_probe,
-            args=(client.conn.bootstrap, self.started, self.stop, self.results),
+            args=(client.sender.conn.bootstrap, self.started, self.stop, self.results),
             daemon=True,
         )
         self._done = threading.Event()
@@ -149,7 +149,7 @@ class LiveBans:
                 return
             self.sent_at[cid] = time.time()
             try:
-                self.client.issue_consumption_ban(cid, CASE, PERSON)
+                self.client.restriction.issue_consumption_ban(cid, CASE, PERSON)
             except Exception as exc:  # counted as not arrived; the run goes on
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 del self.sent_at[cid]

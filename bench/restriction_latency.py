@@ -10,12 +10,12 @@ there: outbox → gateway → ``bus.restriction.events`` → restriction → ``r
 ``bus.restriction.events`` (the gateway's share). Every control is both load and probe: its
 latency is from just before the SDK call that sent it to its arrival in the feed.
 
-Each ban goes through ``CourtClient.issue_consumption_ban`` (the SDK's checks of the person,
-role and kinds, text normalisation, Avro encoding, CloudEvents headers); only the sending is
-batched: the bans due by then are handed to the producer together and one flush waits for the
-broker's acks=all, as ``request_delegations`` sends delegations (``issue_consumption_ban``
-alone waits for each acknowledgement, a few ms, which one process cannot do 1,000 times a
-second). A warm-up at 100/s (``--warmup`` s, default 20) is not counted.
+Each ban goes through ``CourtClient.restriction.issue_consumption_ban`` (the SDK's checks of the
+person, role and kinds, text normalisation, Avro encoding, CloudEvents headers); only the
+sending is batched: the bans due by then are handed to the producer together and one flush waits
+for the broker's acks=all, as ``request_delegations`` sends delegations
+(``issue_consumption_ban`` alone waits for each acknowledgement, a few ms, which one process
+cannot do 1,000 times a second). A warm-up at 100/s (``--warmup`` s, default 20) is not counted.
 Each service gathers records for its commit interval (``COURTBUS_COMMIT_INTERVAL_MS``, the
 runtime's default unless ``--commit-interval-ms``) before a transaction, on each of the three
 hops.
@@ -38,8 +38,8 @@ run.
 from __future__ import annotations
 
 import argparse
+from contextlib import closing
 from dataclasses import fields
-from typing import Any
 
 from bench.common import (
     E2E_MESSAGES,
@@ -64,11 +64,10 @@ from bench.report import GOALS
 from courtbus.app.samples import PERSON_ID
 from courtbus.bus.topics import flow_topic
 from courtbus.config import Connection
-from courtbus.domain.text import normalize_payload
-from courtbus.gateway.rules import check_values
 from courtbus.runtime.config import WorkerConfig
-from courtbus.sdk import CourtClient
-from courtbus.sdk.court import Sent
+from courtbus.sdk.restriction import RestrictionClient
+from courtbus.sdk.sender import CourtSender
+from courtbus.sdk.sent import Sent
 from courtbus.wire.client import send_many
 from courtbus.wire.envelope import OutgoingRecord
 from services.feeds.flow import feed_topic
@@ -86,28 +85,19 @@ GROUPS = {
 }
 
 
-class QueuedCourt(CourtClient):
-    """A court whose messages are checked, normalised and encoded as ``CourtClient`` does, then
-    queued until ``send_queued`` hands them to the producer together and flushes once."""
+class QueuedSender(CourtSender):
+    """A court's sender whose records are checked, normalised and encoded as ``CourtSender``
+    does, then queued until ``send_queued`` hands them to the producer together and flushes
+    once."""
 
     def __init__(self, court_id: str, conn: Connection) -> None:
         super().__init__(court_id, conn)
         self.queued: list[OutgoingRecord] = []
 
-    def __enter__(self) -> QueuedCourt:
-        return self
-
-    def send_record(
-        self, record: str, payload: dict[str, Any], *, event_id: str | None = None
-    ) -> Sent:
-        """Queue the message (partition and offset -1: not sent yet)."""
-        clean: dict[str, Any] = normalize_payload(payload)
-        check_values(clean)
-        out = self.envelope.build(
-            self.outbox, record, clean, f"court:{self.court.id}", event_id=event_id
-        )
+    def send(self, out: OutgoingRecord, key: str | None = None) -> Sent:
+        """Queue the record (partition and offset -1: not sent yet)."""
         self.queued.append(out)
-        return Sent(out.event.id, (out.key or b"").decode(), -1, -1)
+        return Sent(out.event.id, key if key is not None else (out.key or b"").decode(), -1, -1)
 
     def send_queued(self) -> None:
         """Send what is queued and wait for the broker's acknowledgement of all of it.
@@ -119,24 +109,31 @@ class QueuedCourt(CourtClient):
         send_many(self._producer, records)
 
 
-def ban(client: QueuedCourt, i: int, tag: str) -> str:
+def ban(court: RestrictionClient, i: int, tag: str) -> str:
     """Queue consumption ban ``i`` (all the kinds of art. 3: caac's and rail's); its control id."""
     control_id = f"rc-{tag}-{i:07d}"
-    client.issue_consumption_ban(control_id, CASE, PERSON)
+    court.issue_consumption_ban(control_id, CASE, PERSON)
     return control_id
 
 
-def offer(client: QueuedCourt, rate: int, seconds: float, tag: str, pids: dict[str, int]) -> Run:
-    """Issue ``rate`` bans a second for ``seconds``; wait for them in caac's feed (120 s at
-    most after). ``pids``: processes whose CPU use (in cores, first send → last arrival) is
-    reported."""
+def offer(
+    court: RestrictionClient,
+    sender: QueuedSender,
+    rate: int,
+    seconds: float,
+    tag: str,
+    pids: dict[str, int],
+) -> Run:
+    """Issue ``rate`` bans a second for ``seconds`` through ``court`` (over ``sender``); wait
+    for them in caac's feed (120 s at most after). ``pids``: processes whose CPU use (in
+    cores, first send → last arrival) is reported."""
 
     def send(i: int, j: int) -> list[str]:
-        ids = [ban(client, k, tag) for k in range(i, j)]
-        client.send_queued()
+        ids = [ban(court, k, tag) for k in range(i, j)]
+        sender.send_queued()
         return ids
 
-    return offer_paced(client.conn.bootstrap, FEED, EVENTS, rate, seconds, send, pids)
+    return offer_paced(sender.conn.bootstrap, FEED, EVENTS, rate, seconds, send, pids)
 
 
 def main() -> None:
@@ -162,18 +159,19 @@ def main() -> None:
     interval = args.commit_interval_ms
     if interval is None:
         interval = next(f.default for f in fields(WorkerConfig) if f.name == "commit_interval_ms")
-    with private_stack(args.nodes) as bench, QueuedCourt(COURT, bench.conn) as client:
-        ban(client, 0, "size")
-        size = len(client.queued.pop().value or b"")
+    with private_stack(args.nodes) as bench, closing(QueuedSender(COURT, bench.conn)) as sender:
+        court = RestrictionClient(sender)
+        ban(court, 0, "size")
+        size = len(sender.queued.pop().value or b"")
         say(f"Kafka's EndToEndLatency: {E2E_MESSAGES} messages of {size} bytes, acks=all")
         e2e_load, e2e = end_to_end(bench, size, args.nodes)
         with running(bench, GROUPS, service_env(bench, bench.home / "state", **extra)) as services:
             pids = measured_pids(bench, services)
             if args.warmup > 0:
                 say(f"services ready; warm-up: 100/s for {args.warmup:.0f} s (not counted)")
-                offer(client, 100, args.warmup, "warm", {})
+                offer(court, sender, 100, args.warmup, "warm", {})
             say(f"issuing {args.rate}/s for {args.seconds:.0f} s")
-            r = offer(client, args.rate, args.seconds, "run", pids)
+            r = offer(court, sender, args.rate, args.seconds, "run", pids)
         warnings, warning_lines = count_in_logs(services, r" (WARNING|ERROR) ")
         stalls, _ = count_in_logs(services, r"WARNING kafka\.net\.selector: .* ran for")
     print(

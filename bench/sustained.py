@@ -5,12 +5,12 @@ minutes at 1,000/s (``make soak-load`` alone).
 
 On a private stack (one broker, memory registry), the gateway, delegation, blacklist,
 restriction and projector services (one worker each, as processes). Offered, open loop:
-80% delegation requests (court 320583 → court 6101, ``CourtClient.request_delegations`` with
-every request due by then), 10% listings of a person (court 4408, each also bringing the
-listing's consumption ban) and 10% consumption bans (court 3205), each stream paced on its own
-thread. A reader in a process of its own notes when each request reaches ``court.6101.inbox``
-(read_committed). Every ``--sample`` seconds: each service's RSS (``VmRSS``) and each group's
-lag (the end offsets of its input partitions less its committed offsets).
+80% delegation requests (court 320583 → court 6101,
+``CourtClient.delegation.request_delegations`` with every request due by then), 10% listings
+of a person (court 4408, each also bringing the listing's consumption ban) and 10% consumption
+bans (court 3205), each stream paced on its own thread. A reader in a process of its own
+notes when each request reaches ``court.6101.inbox`` (read_committed). Every ``--sample``
+seconds: each service's RSS (``VmRSS``) and each group's lag (the end offsets of its input partitions less its committed offsets).
 
 Verdict, after a drain of at most ``--drain`` seconds:
 
@@ -172,14 +172,14 @@ def _senders(bench: Bench, tag: str) -> tuple[list[CourtClient], dict[str, Calla
 
     def delegations(i: int, j: int) -> list[str]:
         batch = [request(k, tag) for k in range(i, j)]
-        requester.request_delegations(batch)
+        requester.delegation.request_delegations(batch)
         return [r["delegation_id"] for r in batch]
 
     def listings(i: int, j: int) -> list[str]:
         ids = []
         for k in range(i, j):
             eid = f"bl-{tag}-{k:07d}"
-            lister.list_debtor(
+            lister.blacklist.list_debtor(
                 eid,
                 f"(2024)粤08执{k % 9000 + 1000}号",
                 PERSON,
@@ -198,7 +198,9 @@ def _senders(bench: Bench, tag: str) -> tuple[list[CourtClient], dict[str, Calla
         ids = []
         for k in range(i, j):
             cid = f"rc-{tag}-{k:07d}"
-            banner.issue_consumption_ban(cid, f"(2024)苏05执{k % 9000 + 1000}号", PERSON)
+            banner.restriction.issue_consumption_ban(
+                cid, f"(2024)苏05执{k % 9000 + 1000}号", PERSON
+            )
             ids.append(cid)
         return ids
 

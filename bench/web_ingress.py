@@ -549,7 +549,9 @@ def measure(bench: Bench, args: argparse.Namespace, counts: Sequence[int]) -> Me
     with CourtClient(COURTS[0], bench.conn) as probe:
         sample = items(1, "size")[0]
         size = len(
-            probe.envelope.build(outboxes[0], RECORD, sample.payload, f"court:{COURTS[0]}").value
+            probe.sender.envelope.build(
+                outboxes[0], RECORD, sample.payload, f"court:{COURTS[0]}"
+            ).value
             or b""
         )
     admin = bench.admin()

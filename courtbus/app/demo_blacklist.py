@@ -37,7 +37,7 @@ def run_blacklist_scenario(
     }
     who = who or Participants(conn)
     with who.court("4408") as zhanjiang, who.court("320583") as kunshan:
-        zhanjiang.list_debtor(
+        zhanjiang.blacklist.list_debtor(
             ids["firm"],
             f"(2024)粤08执{n}号",
             DEMO_FIRM,
@@ -47,7 +47,7 @@ def run_blacklist_scenario(
             legal_representative="李四",
             **art6,
         )
-        kunshan.list_debtor(
+        kunshan.blacklist.list_debtor(
             ids["person"],
             f"(2024)苏0583执{n}号",
             DEMO_PERSON,
@@ -57,7 +57,7 @@ def run_blacklist_scenario(
             **art6,
         )
         try:
-            kunshan.list_debtor(
+            kunshan.blacklist.list_debtor(
                 f"bl-demo-{tag}-minor",
                 f"(2024)苏0583执{n + 1}号",
                 {"kind": "PERSON", "name": "小明", "id_number": "320583201003121232"},
@@ -74,7 +74,7 @@ def run_blacklist_scenario(
             "[green]✓[/green] 2 dishonest debtors listed (失信被执行人), one delisted after performing"
         )
         _await_view(conn, ids["person"])
-        kunshan.delist(ids["person"], "PERFORMED", note="被执行人已履行全部义务")
+        kunshan.blacklist.delist(ids["person"], "PERFORMED", note="被执行人已履行全部义务")
     return {ids["firm"]: "ACTIVE", ids["person"]: "DELISTED"}
 
 

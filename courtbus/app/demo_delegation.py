@@ -34,7 +34,7 @@ def run_scenario(
     }
     try:
         c = clients
-        c["320583"].request_delegation(
+        c["320583"].delegation.request_delegation(
             delegation_id=ids["freeze"],
             case_number="(2024)苏0583执200号",
             executing_court="6101",
@@ -44,14 +44,14 @@ def run_scenario(
             amount="120000.00",
             freeze_period_days=365,
         )
-        c["4408"].request_delegation(
+        c["4408"].delegation.request_delegation(
             delegation_id=ids["search"],
             case_number="(2024)粤08执201号",
             executing_court="50",
             matter="SEARCH",
             debtor=DEMO_FIRM,
         )
-        c["3174"].request_delegation(
+        c["3174"].delegation.request_delegation(
             delegation_id=ids["seal"],
             case_number="(2024)沪74执202号",
             executing_court="6104",
@@ -62,9 +62,9 @@ def run_scenario(
         )
         # A court system that does not check the regional rules itself (the SDK would refuse
         # this before sending): the bus refuses it, with a dead letter and a notice.
-        unchecked, c["320583"].policies = c["320583"].policies, None
+        unchecked, c["320583"].sender.policies = c["320583"].sender.policies, None
         # Chongqing freezes a housing fund for 1 year at most (regional.yaml, report:796-798).
-        c["320583"].request_delegation(
+        c["320583"].delegation.request_delegation(
             delegation_id=ids["fund"],
             case_number="(2024)苏0583执203号",
             executing_court="50",
@@ -73,15 +73,15 @@ def run_scenario(
             asset_kind="HOUSING_FUND",
             freeze_period_days=400,
         )
-        c["320583"].policies = unchecked
-        c["50"].request_delegation(
+        c["320583"].sender.policies = unchecked
+        c["50"].delegation.request_delegation(
             delegation_id=ids["late"],
             case_number="(2024)渝执204号",
             executing_court="1408",
             matter="SEARCH",
             debtor=DEMO_FIRM,
         )
-        c["3205"].request_delegation(
+        c["3205"].delegation.request_delegation(
             delegation_id=ids["cancel"],
             case_number="(2024)苏05执205号",
             executing_court="6205",
@@ -90,17 +90,19 @@ def run_scenario(
         )
         out.print("[green]✓[/green] 6 delegation requests sent from 5 courts in 4 provinces")
         _await_inbox(c["6101"], ids["freeze"])
-        c["6101"].accept(ids["freeze"], handler="西安中院 王法官")
-        c["6101"].report_progress(ids["freeze"], "已冻结 80,000.00 元", "80000.00")
-        c["6101"].complete(ids["freeze"], "冻结完毕", "120000.00")
+        c["6101"].delegation.accept(ids["freeze"], handler="西安中院 王法官")
+        c["6101"].delegation.report_progress(ids["freeze"], "已冻结 80,000.00 元", "80000.00")
+        c["6101"].delegation.complete(ids["freeze"], "冻结完毕", "120000.00")
         _await_inbox(c["50"], ids["search"])
-        c["50"].accept(ids["search"])
-        c["50"].complete(ids["search"], "查询到银行账户 2 个")
+        c["50"].delegation.accept(ids["search"])
+        c["50"].delegation.complete(ids["search"], "查询到银行账户 2 个")
         _await_inbox(c["6104"], ids["seal"])
         # An executing court may not refuse (不得拒绝); it asks for what is missing (补正).
-        c["6104"].request_materials(ids["seal"], ["不动产坐落及不动产权证号"], "请补充查封标的信息")
+        c["6104"].delegation.request_materials(
+            ids["seal"], ["不动产坐落及不动产权证号"], "请补充查封标的信息"
+        )
         _await_inbox(c["6205"], ids["cancel"])
-        c["3205"].cancel(ids["cancel"], "双方已达成和解")
+        c["3205"].delegation.cancel(ids["cancel"], "双方已达成和解")
         out.print(
             "[green]✓[/green] executing courts answered; 1 request left unanswered to go overdue"
         )
@@ -122,7 +124,9 @@ def _await_inbox(client: CourtClient, delegation_id: str, timeout_s: float = 60)
     while time.monotonic() < deadline:
         if any(e.key == delegation_id for e in client.inbox(timeout_s=1)):
             return
-    raise StackError(f"{delegation_id} never reached court {client.court.id}", code="DEMO_FAILED")
+    raise StackError(
+        f"{delegation_id} never reached court {client.sender.court.id}", code="DEMO_FAILED"
+    )
 
 
 def print_summary(

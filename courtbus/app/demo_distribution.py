@@ -100,7 +100,7 @@ def _inbox(court: CourtClient, did: str, short: str, count: int = 1) -> list[Eve
 
 
 def _arrive(court: CourtClient, did: str, short: str, count: int = 1) -> list[Event]:
-    what = f"{count} {short} of {did} in court {court.court.id}'s inbox"
+    what = f"{count} {short} of {did} in court {court.sender.court.id}'s inbox"
     return wait_for(partial(_inbox, court, did, short, count), 60, what)
 
 
@@ -114,7 +114,7 @@ def _open(conn: Connection, presiding: CourtClient, did: str, *args: Any, **kw: 
     """Open ``did`` and wait until the distribution service has stored it: the opening sends
     nothing to an inbox, and another court's claim must not overtake it (the gateway keeps the
     order within one outbox, not across courts)."""
-    presiding.open_distribution(did, *args, **kw)
+    presiding.distribution.open_distribution(did, *args, **kw)
     wait_for(partial(_stored, conn, did), 60, f"the opening of {did} in {VIEW_TOPIC}")
 
 
@@ -155,7 +155,7 @@ def run_participation_scene(
             proceeds="1000000.00",
         )
         for c in claims:
-            courts[c.court].file_claim(
+            courts[c.court].distribution.file_claim(
                 did,
                 c.claim_id,
                 cases[c.court],
@@ -168,13 +168,13 @@ def run_participation_scene(
         # Claims from other courts reach the presiding court through the bus; it admits them.
         _arrive(presiding, did, "DistributionClaimFiled", 2)
         for c in claims:
-            presiding.admit_claim(did, c.claim_id, c.amount, claim_class=c.klass)
-        presiding.issue_plan(did, "1000000.00", costs="12000.00")
+            presiding.distribution.admit_claim(did, c.claim_id, c.amount, claim_class=c.klass)
+        presiding.distribution.issue_plan(did, "1000000.00", costs="12000.00")
         (plan,) = _arrive(courts[XIAN], did, "DistributionPlanIssued")
         _arrive(courts[MAOMING], did, "DistributionPlanIssued")
         # 第五百零九条: the plan is served on every creditor and on the debtor.
         for party in (BANK, WANG, MAOMING_FIRM, PARTNERSHIP):
-            presiding.serve(did, party)
+            presiding.distribution.serve(did, party)
         served = {
             c: len(_arrive(courts[c], did, "DistributionPlanServed")) for c in (XIAN, MAOMING)
         }
@@ -216,23 +216,25 @@ def run_transfer_scene(
             debtor_form="ENTERPRISE_LEGAL_PERSON",
             proceeds="2400000.00",
         )
-        courts[XIAN].file_claim(
+        courts[XIAN].distribution.file_claim(
             did, f"{did}-shaanxi", f"(2024)陕01执{n + 2}号", SHAANXI_FIRM, "800000.00", seal_order=1
         )
-        courts[MAOMING].file_claim(
+        courts[MAOMING].distribution.file_claim(
             did, f"{did}-maoming", f"(2024)粤09执{n + 2}号", MAOMING_FIRM, "500000.00", seal_order=2
         )
         _arrive(presiding, did, "DistributionClaimFiled", 2)
         # 第五百一十一条: the enterprise meets 企业破产法 (2006) 第二条第一款 and an applicant creditor
         # consents, so enforcement is suspended and the case goes to the court of the debtor's
         # domicile (Zhanjiang, where the firm is registered).
-        presiding.assess_enterprise(did, True, consent_by=SHAANXI_FIRM, bankruptcy_court=ZHANJIANG)
+        presiding.distribution.assess_enterprise(
+            did, True, consent_by=SHAANXI_FIRM, bankruptcy_court=ZHANJIANG
+        )
         told = {SUZHOU: "its own decision (DistributionEnterpriseAssessed)"}
         for c in (XIAN, MAOMING, ZHANJIANG):
             (notice,) = _arrive(courts[c], did, "DistributionNotice")
             told[c] = f"{notice.payload['notice']} → {notice.payload['subject']}"
         # 第五百一十二条: the court of the domicile says within 30 days whether it accepts.
-        courts[ZHANJIANG].answer_bankruptcy(did, accepted=True)
+        courts[ZHANJIANG].distribution.answer_bankruptcy(did, accepted=True)
         for c in (SUZHOU, XIAN, MAOMING):
             _arrive(courts[c], did, "DistributionBankruptcyAnswered")
             told[c] += "; bankruptcy case accepted"

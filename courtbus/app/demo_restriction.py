@@ -129,14 +129,14 @@ def run_restriction_scene(
     court = who.court(COURT)
     agencies = {a: who.agency(a) for a in AGENCIES}
     try:
-        court.file_case(case, debtors=[{**FIRM, "id_type": None, "nationality": None}])
+        court.casestatus.file_case(case, debtors=[{**FIRM, "id_type": None, "nationality": None}])
         # An exit ban binds natural persons: for an organisation debtor, its named persons
         # (民事诉讼法 (2023 修正) 第二百六十六条, see courtbus.domain.restriction.EXIT_BAN_SOURCE); an
         # organisation's consumption ban binds its legal representative (法释〔2015〕17号 (2015 修正) 第三条).
-        court.issue_exit_ban(
+        court.restriction.issue_exit_ban(
             exit_ban.control_id, case, REP, PERMIT, role="LEGAL_REPRESENTATIVE", debtor=FIRM
         )
-        court.issue_consumption_ban(
+        court.restriction.issue_consumption_ban(
             spend_ban.control_id, case, REP, role="LEGAL_REPRESENTATIVE", debtor=FIRM
         )
         for c in controls:
@@ -163,7 +163,7 @@ def run_restriction_scene(
 
         wait_for(answered, 60, "3 acknowledgements and the interception in court 3205's inbox")
         # 执行完毕 (法发〔2014〕26号 (version unverified) 第十四条): the watchdog lists what is still in force.
-        court.conclude_case(case, "PERFORMED")
+        court.casestatus.conclude_case(case, "PERFORMED")
         want = {f"restriction:{c.control_id}" for c in controls}
 
         def listing() -> list[Event]:
@@ -179,7 +179,7 @@ def run_restriction_scene(
         )
         for c in controls:
             # 法释〔2015〕17号 (2015 修正) 第九条: lifted once the obligation is performed.
-            court.lift_restriction(c.control_id, "PERFORMED", note="已履行完毕")
+            court.restriction.lift_restriction(c.control_id, "PERFORMED", note="已履行完毕")
         for c in controls:
             for a in c.entitled:
                 wait_for(

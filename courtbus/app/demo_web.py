@@ -180,9 +180,9 @@ def _stored(store_url: str, ids: set[str], timeout_s: float = 60) -> int:
 
 
 def _request(client: CourtClient, did: str, exe: str, n: int, rng: random.Random) -> None:
-    client.request_delegation(
+    client.delegation.request_delegation(
         delegation_id=did,
-        case_number=f"(2024){client.court.designation}执{900 + n}号",
+        case_number=f"(2024){client.sender.court.designation}执{900 + n}号",
         executing_court=exe,
         debtor=rng.choice(_DEBTORS),
         **rng.choice(MATTERS),
@@ -192,6 +192,6 @@ def _request(client: CourtClient, did: str, exe: str, n: int, rng: random.Random
 def _answer(client: CourtClient, did: str, rng: random.Random) -> None:
     """Accept ``did``, and complete it half the time (sent before its delivery, the bus
     refuses the step: a dead letter and a notice, as the dashboard then shows)."""
-    client.accept(did)
+    client.delegation.accept(did)
     if rng.random() < 0.5:
-        client.complete(did, "执行完毕")
+        client.delegation.complete(did, "执行完毕")

@@ -35,6 +35,6 @@ SPEC = FlowSpec(
     stores=("entries", "debtors", "courts", "timers"),
     own_topics=("bus.blacklist.debtors",),
     projector=ProjectorSpec(BLACKLIST_VIEW, "services.projector.views:BLACKLIST"),
-    steps="courtbus.sdk.blacklist:BlacklistSteps",
+    steps="courtbus.sdk.blacklist:BlacklistClient",
     cli=CliSpec("blacklist", "courtbus.app.cli.blacklist:blacklist_app"),
 )

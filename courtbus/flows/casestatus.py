@@ -29,5 +29,5 @@ SPEC = FlowSpec(
     service_flow="services.watchdog.flow:WatchdogFlow",
     stores=("cases", "links", "timers"),
     own_topics=("bus.watchdog.items",),
-    steps="courtbus.sdk.casestatus:CaseSteps",
+    steps="courtbus.sdk.casestatus:CaseStatusClient",
 )

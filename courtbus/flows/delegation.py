@@ -41,6 +41,6 @@ SPEC = FlowSpec(
     stores=("delegations", "caps", "timers"),
     own_topics=("bus.delegation.caps",),
     projector=ProjectorSpec("bus.delegation.events", "services.projector.views:EVENTS"),
-    steps="courtbus.sdk.court:CourtClient",  # the delegation steps are the client's own
+    steps="courtbus.sdk.delegation:DelegationClient",
     cli=CliSpec("delegation", "courtbus.app.cli.delegation:delegation_app"),
 )

@@ -62,6 +62,6 @@ SPEC = FlowSpec(
     view=ViewSpec(DISTRIBUTION_VIEW, "DistributionView"),
     stores=("distributions", "timers"),
     projector=ProjectorSpec(DISTRIBUTION_VIEW, "services.projector.views:DISTRIBUTION"),
-    steps="courtbus.sdk.distribution:DistributionSteps",
+    steps="courtbus.sdk.distribution:DistributionClient",
     cli=CliSpec("distribution", "courtbus.app.cli.distribution:distribution_app"),
 )

@@ -31,6 +31,6 @@ SPEC = FlowSpec(
     view=ViewSpec(RESTRICTION_VIEW, "RestrictionControl", FeedSpec("kind", "issuing_court")),
     stores=("controls", "listing_load", "listing_due", "timers"),
     projector=ProjectorSpec(RESTRICTION_VIEW, "services.projector.views:RESTRICTION"),
-    steps="courtbus.sdk.restriction:RestrictionSteps",
+    steps="courtbus.sdk.restriction:RestrictionClient",
     cli=CliSpec("restrictions", "courtbus.app.cli.restrictions:restrictions_app"),
 )

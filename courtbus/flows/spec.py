@@ -1,7 +1,7 @@
 """What makes a flow, as data: ``FlowSpec`` and the specs of its parts. Imports nothing of
 courtbus but the error tree, so every floor (wire, catalogue, gateway, services, app) may read
 a spec; what lives on a higher floor (a service's flow class, the projector's handler, the SDK
-steps, the CLI group) is named by a dotted string, ``"package.module:attribute"``, resolved
+flow client, the CLI group) is named by a dotted string, ``"package.module:attribute"``, resolved
 only where it is used (``resolve``).
 """
 
@@ -125,7 +125,7 @@ class FlowSpec:
     stores: tuple[str, ...] = ()
     own_topics: tuple[str, ...] = ()
     projector: ProjectorSpec | None = None
-    steps: str | None = None  # the SDK's steps for this flow (a mixin of ``CourtClient``)
+    steps: str | None = None  # the SDK client of this flow's steps: ``CourtClient.<name>``
     cli: CliSpec | None = None
 
     @property

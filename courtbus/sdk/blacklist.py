@@ -14,24 +14,23 @@ from courtbus.domain.case_numbers import normalize_case_number
 from courtbus.domain.identity import canonical_id, validate_debtor_id
 from courtbus.domain.suits import parse_suit_number
 from courtbus.errors import ValidationError
+from courtbus.sdk.sent import Sent
 from courtbus.wire import values as v
 
-if TYPE_CHECKING:
-    from courtbus.sdk.sent import Sent
+if TYPE_CHECKING:  # the type only: a flow client needs no Kafka client of its own
+    from courtbus.sdk.sender import CourtSender
 
 NS = "cn.court.bus.blacklist."
 
 
-class BlacklistSteps:
-    """Mixed into ``CourtClient``: list, update, correct and delist this court's entries."""
+class BlacklistClient:
+    """This court's dishonest-debtor list steps: list, update, correct and delist its entries,
+    and publish the digest of its active ones; ``CourtClient.blacklist``."""
 
-    last_digest_id: str | None = None  # the id of the last digest sent (its report names it)
-
-    def send_record(self, record: str, payload: dict[str, Any]) -> Sent:  # pragma: no cover
-        raise NotImplementedError
-
-    def _me(self) -> dict[str, str]:  # pragma: no cover
-        raise NotImplementedError
+    def __init__(self, sender: CourtSender) -> None:
+        """Steps sent through ``sender`` (the court's one producer)."""
+        self.sender = sender
+        self.last_digest_id: str | None = None  # the last digest sent (its report names it)
 
     def list_debtor(
         self,
@@ -110,7 +109,7 @@ class BlacklistSteps:
         payload = {
             "entry_id": entry_id,
             "case_number": v.case_number(case_number),
-            "listing_court": self._me(),
+            "listing_court": self.sender.me(),
             "debtor": {
                 "kind": kind,
                 "name": debtor["name"],
@@ -137,7 +136,7 @@ class BlacklistSteps:
             "otherwise_not_refusal": otherwise_not_refusal,
             "enforced_suit": suit,
         }
-        return self.send_record(NS + "DebtorListed", payload)
+        return self.sender.send_record(NS + "DebtorListed", payload)
 
     def update_listing(
         self,
@@ -151,14 +150,14 @@ class BlacklistSteps:
         """Change this court's entry (a correction is made this way too)."""
         payload = {
             "entry_id": entry_id,
-            "listing_court": self._me(),
+            "listing_court": self.sender.me(),
             "updated_at": v.now(),
             "period_months": period_months,
             "serious": serious,
             "obligation": obligation,
             "note": note,
         }
-        return self.send_record(NS + "DebtorListingUpdated", payload)
+        return self.sender.send_record(NS + "DebtorListingUpdated", payload)
 
     def delist(self, entry_id: str, reason: str, note: str | None = None) -> Sent:
         """Delete this court's entry for a reason of art. 10 (or CORRECTION)."""
@@ -170,12 +169,12 @@ class BlacklistSteps:
             )
         payload = {
             "entry_id": entry_id,
-            "listing_court": self._me(),
+            "listing_court": self.sender.me(),
             "delisted_at": v.now(),
             "reason": reason_value.value,
             "note": note,
         }
-        return self.send_record(NS + "DebtorDelisted", payload)
+        return self.sender.send_record(NS + "DebtorDelisted", payload)
 
     def record_correction_application(
         self,
@@ -187,23 +186,23 @@ class BlacklistSteps:
         """Record a party's written application for correction (art. 11): review in 15 days."""
         payload = {
             "entry_id": entry_id,
-            "listing_court": self._me(),
+            "listing_court": self.sender.me(),
             "applied_at": applied_at or v.now(),
             "ground": ground,
             "note": note,
         }
-        return self.send_record(NS + "DebtorCorrectionApplied", payload)
+        return self.sender.send_record(NS + "DebtorCorrectionApplied", payload)
 
     def decide_correction(self, entry_id: str, upheld: bool, reason: str) -> Sent:
         """Decide an application for correction (art. 12)."""
         payload = {
             "entry_id": entry_id,
-            "listing_court": self._me(),
+            "listing_court": self.sender.me(),
             "decided_at": v.now(),
             "upheld": upheld,
             "reason": reason,
         }
-        return self.send_record(NS + "DebtorCorrectionDecided", payload)
+        return self.sender.send_record(NS + "DebtorCorrectionDecided", payload)
 
     def report_deletion_reason(
         self, entry_id: str, reason: str, arisen_at: datetime | None = None, note: str | None = None
@@ -211,18 +210,18 @@ class BlacklistSteps:
         """Report that a reason to delete an entry arose (art. 10): the listing court is told."""
         payload = {
             "entry_id": entry_id,
-            "reporting_court": self._me(),
+            "reporting_court": self.sender.me(),
             "reported_at": v.now(),
             "arisen_at": arisen_at or v.now(),
             "reason": _reason(reason).value,
             "note": note,
         }
-        return self.send_record(NS + "DebtorDeletionReasonReported", payload)
+        return self.sender.send_record(NS + "DebtorDeletionReasonReported", payload)
 
     def publish_digest(self, active_entry_ids: Iterable[str], digest_id: str | None = None) -> Sent:
         """Send the digest of this court's active entries; the bus answers with a
         ``BlacklistDriftReport`` in this court's inbox (``drift_report``)."""
-        court = self._me()
+        court = self.sender.me()
         self.last_digest_id = digest_id or f"digest-{uuid.uuid4().hex[:12]}"
         payload = {
             "court_id": court["court_id"],
@@ -235,7 +234,7 @@ class BlacklistSteps:
             ],
             "computed_at": v.now(),
         }
-        return self.send_record(NS + "BlacklistDigest", payload)
+        return self.sender.send_record(NS + "BlacklistDigest", payload)
 
 
 def missing_and_extra(

@@ -9,33 +9,33 @@ from typing import TYPE_CHECKING, Any
 
 from courtbus.domain import casestatus as cs
 from courtbus.errors import ValidationError
+from courtbus.sdk.sent import Sent
 from courtbus.wire import values as v
 
-if TYPE_CHECKING:
-    from courtbus.sdk.sent import Sent
+if TYPE_CHECKING:  # the type only: a flow client needs no Kafka client of its own
+    from courtbus.sdk.sender import CourtSender
 
 NS = "cn.court.bus.casestatus."
 
 
-class CaseSteps:
-    """Mixed into ``CourtClient``: publish the status of this court's enforcement cases."""
+class CaseStatusClient:
+    """This court's case status steps: publish the status of its enforcement cases;
+    ``CourtClient.casestatus``."""
 
-    def send_record(self, record: str, payload: dict[str, Any]) -> Sent:  # pragma: no cover
-        raise NotImplementedError
-
-    def _me(self) -> dict[str, str]:  # pragma: no cover
-        raise NotImplementedError
+    def __init__(self, sender: CourtSender) -> None:
+        """Steps sent through ``sender`` (the court's one producer)."""
+        self.sender = sender
 
     def _case(
         self, short: str, case_number: str, at: str, when: datetime | None, **fields: Any
     ) -> Sent:
         payload = {
             "case_number": v.case_number(case_number),
-            "court": self._me(),
+            "court": self.sender.me(),
             at: when or v.now(),
             **fields,
         }
-        return self.send_record(NS + short, payload)
+        return self.sender.send_record(NS + short, payload)
 
     def file_case(
         self,

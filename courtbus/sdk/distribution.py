@@ -10,7 +10,8 @@ Sources: 民诉法解释 (2022 修正) 第五百零六条至第五百一十四�
 
 Which court may take which step is the bus's to decide (only the presiding court issues or
 revises a plan, a claimant's court speaks for its creditor); what can be checked without the
-distribution's state is checked here. Imports no Kafka client: the sending is ``CourtClient``'s.
+distribution's state is checked here. Imports no Kafka client: the sending is the court's
+``CourtSender``'s (``courtbus.sdk.sender``).
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from courtbus.domain.identity import canonical_nationality
 from courtbus.domain.masking import mask_ids_in_text
 from courtbus.domain.money import Money
 from courtbus.errors import ValidationError
+from courtbus.sdk.sent import Sent
 from courtbus.wire import values as v
 
-if TYPE_CHECKING:
-    from courtbus.catalogue.directory import Directory
-    from courtbus.sdk.sent import Sent
+if TYPE_CHECKING:  # the type only: a flow client needs no Kafka client of its own
+    from courtbus.sdk.sender import CourtSender
 
 NS = "cn.court.bus.distribution."
 Amount = str | Decimal | int  # yuan, at most two decimals: Money.parse
@@ -138,24 +139,20 @@ def plan_allocations(plan: dp.Plan) -> list[dict[str, Any]]:
     return out
 
 
-class DistributionSteps:
-    """Mixed into ``CourtClient``: this court's steps in distributions, as the presiding court
-    (the court disposing of the asset), a claimant's court, or the bankruptcy court."""
+class DistributionClient:
+    """This court's steps in distributions, as the presiding court (the court disposing of
+    the asset), a claimant's court, or the bankruptcy court; ``CourtClient.distribution``."""
 
-    directory: Directory
-
-    def send_record(self, record: str, payload: dict[str, Any]) -> Sent:  # pragma: no cover
-        raise NotImplementedError
-
-    def _me(self) -> dict[str, str]:  # pragma: no cover
-        raise NotImplementedError
+    def __init__(self, sender: CourtSender) -> None:
+        """Steps sent through ``sender`` (the court's one producer)."""
+        self.sender = sender
 
     def _dist(self, short: str, distribution_id: str, **fields: Any) -> Sent:
-        return self.send_record(NS + short, {"distribution_id": distribution_id, **fields})
+        return self.sender.send_record(NS + short, {"distribution_id": distribution_id, **fields})
 
     def _court(self, court_id: str) -> dict[str, Any]:
         """A ``Court`` record of a court in the directory (``COURT_UNKNOWN`` otherwise)."""
-        return v.court(self.directory.court(court_id).id)
+        return v.court(self.sender.directory.court(court_id).id)
 
     # -- the presiding court opens, decides claims, plans (Arts. 506-509) ---------------------
 
@@ -209,7 +206,7 @@ class DistributionSteps:
         started = enforcement_started_at or now
         dm.open_distribution(
             distribution_id,
-            self._me()["court_id"],
+            self.sender.me()["court_id"],
             checked,
             form,
             started,
@@ -219,7 +216,7 @@ class DistributionSteps:
             "DistributionOpened",
             distribution_id,
             case_number=v.case_number(case_number),
-            presiding_court=self._me(),
+            presiding_court=self.sender.me(),
             debtor=record,
             asset_description=asset_description,
             proceeds=Money(fen_of(proceeds, "the proceeds")).yuan,
@@ -278,7 +275,7 @@ class DistributionSteps:
         return self._dist(
             "DistributionExecutionEnded",
             distribution_id,
-            presiding_court=self._me(),
+            presiding_court=self.sender.me(),
             ended_at=v.now(),
         )
 
@@ -343,7 +340,7 @@ class DistributionSteps:
         return self._dist(
             "DistributionPlanServed",
             distribution_id,
-            presiding_court=self._me(),
+            presiding_court=self.sender.me(),
             recipient=record,
             phase=phase,
             served_at=v.now(),
@@ -385,7 +382,7 @@ class DistributionSteps:
             distribution_id,
             plan_version=plan_version,
             claim_id=claim_id,
-            objecting_court=self._me(),
+            objecting_court=self.sender.me(),
             filed_at=v.now(),
             reason=reason,
             objector=record,
@@ -403,7 +400,7 @@ class DistributionSteps:
         return self._dist(
             "DistributionOppositionFiled",
             distribution_id,
-            opposing_court=self._me(),
+            opposing_court=self.sender.me(),
             opponent=record,
             filed_at=v.now(),
             reason=reason,
@@ -431,7 +428,7 @@ class DistributionSteps:
         return self._dist(
             "DistributionSuitReported",
             distribution_id,
-            reporting_court=self._me(),
+            reporting_court=self.sender.me(),
             plaintiff=record,
             suit_case_number=case,
             filed_at=v.now(),
@@ -447,7 +444,7 @@ class DistributionSteps:
         return self._dist(
             "DistributionPlanRevised",
             distribution_id,
-            presiding_court=self._me(),
+            presiding_court=self.sender.me(),
             shares=shares_of(shares),
             revised_at=v.now(),
         )
@@ -469,7 +466,7 @@ class DistributionSteps:
         return self._dist(
             "DistributionSuitDecided",
             distribution_id,
-            presiding_court=self._me(),
+            presiding_court=self.sender.me(),
             shares=shares_of(shares),
             judgment_case_number=case,
             decided_at=v.now(),
@@ -506,7 +503,10 @@ class DistributionSteps:
         """The final plan is paid: the distribution ends (and with it the time to claim,
         民诉法解释 (2022 修正) 第五百零七条)."""
         return self._dist(
-            "DistributionPaidOut", distribution_id, presiding_court=self._me(), paid_at=v.now()
+            "DistributionPaidOut",
+            distribution_id,
+            presiding_court=self.sender.me(),
+            paid_at=v.now(),
         )
 
     # -- a claimant's court (Arts. 506-507) --------------------------------------------------
@@ -547,7 +547,7 @@ class DistributionSteps:
         claim = dp.Claim(
             claim_id,
             checked,
-            self._me()["court_id"],
+            self.sender.me()["court_id"],
             fen,
             now,
             klass,
@@ -562,7 +562,7 @@ class DistributionSteps:
             "DistributionClaimFiled",
             distribution_id,
             claim_id=claim_id,
-            claiming_court=self._me(),
+            claiming_court=self.sender.me(),
             case_number=v.case_number(case_number),
             creditor=checked.name,
             claim_class=wire,
@@ -597,21 +597,21 @@ class DistributionSteps:
         """
         consent = party_of(consent_by) if consent_by is not None else None
         if bankruptcy_court is not None:
-            self.directory.court(bankruptcy_court)
+            self.sender.directory.court(bankruptcy_court)
         now = v.now()
         dp.assess_enterprise(
             bankruptcy_test_met=bankruptcy_test_met,
             consent_by=consent[0].key if consent else None,
             consenting_parties=[consent[0].key] if consent else [],  # who may: the bus knows
             bankruptcy_court=bankruptcy_court,
-            presiding_court=self._me()["court_id"],
+            presiding_court=self.sender.me()["court_id"],
             courts_involved=(),
             at=now,
         )
         return self._dist(
             "DistributionEnterpriseAssessed",
             distribution_id,
-            presiding_court=self._me(),
+            presiding_court=self.sender.me(),
             bankruptcy_test_met=bankruptcy_test_met,
             consent_by=consent[1] if consent else None,
             bankruptcy_court=self._court(bankruptcy_court) if bankruptcy_court else None,
@@ -625,7 +625,7 @@ class DistributionSteps:
         return self._dist(
             "DistributionBankruptcyAnswered",
             distribution_id,
-            bankruptcy_court=self._me(),
+            bankruptcy_court=self.sender.me(),
             accepted=accepted,
             answered_at=v.now(),
         )
@@ -638,7 +638,7 @@ class DistributionSteps:
         return self._dist(
             "DistributionAuctionPublished",
             distribution_id,
-            presiding_court=self._me(),
+            presiding_court=self.sender.me(),
             published_at=v.now(),
         )
 
@@ -666,7 +666,7 @@ class DistributionSteps:
         return self._dist(
             "DistributionHandoverRequested",
             distribution_id,
-            requesting_court=self._me(),
+            requesting_court=self.sender.me(),
             claim_id=claim_id,
             requested_at=now,
         )
@@ -677,7 +677,7 @@ class DistributionSteps:
         return self._dist(
             "DistributionHandedOver",
             distribution_id,
-            presiding_court=self._me(),
+            presiding_court=self.sender.me(),
             handed_over_at=v.now(),
         )
 

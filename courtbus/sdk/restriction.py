@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from courtbus.domain import restriction as rs
 from courtbus.domain.identity import validate_debtor_id
 from courtbus.errors import ValidationError
+from courtbus.sdk.sent import Sent
 from courtbus.wire import values as v
 
-if TYPE_CHECKING:
-    from courtbus.sdk.sent import Sent
+if TYPE_CHECKING:  # the type only: a flow client needs no Kafka client of its own
+    from courtbus.sdk.sender import CourtSender
 
 NS = "cn.court.bus.restriction."
 
@@ -38,14 +39,13 @@ def _enum(kind: type[Any], value: str, what: str, code: str) -> Any:
         raise ValidationError(f"unknown {what} {value!r}: one of {known}", code=code) from None
 
 
-class RestrictionSteps:
-    """Mixed into ``CourtClient``: issue, lift and exempt this court's restrictions."""
+class RestrictionClient:
+    """This court's restriction steps: issue, lift and exempt its restrictions;
+    ``CourtClient.restriction``."""
 
-    def send_record(self, record: str, payload: dict[str, Any]) -> Sent:  # pragma: no cover
-        raise NotImplementedError
-
-    def _me(self) -> dict[str, str]:  # pragma: no cover
-        raise NotImplementedError
+    def __init__(self, sender: CourtSender) -> None:
+        """Steps sent through ``sender`` (the court's one producer)."""
+        self.sender = sender
 
     def _issue(
         self,
@@ -98,7 +98,7 @@ class RestrictionSteps:
         payload = {
             "control_id": control_id,
             "case_number": v.case_number(case_number),
-            "issuing_court": self._me(),
+            "issuing_court": self.sender.me(),
             "kind": kind.value,
             "subject": subject,
             "travel_document": None,
@@ -112,7 +112,7 @@ class RestrictionSteps:
             "document": doc,
             "prohibited": list(prohibited),
         }
-        return self.send_record(NS + "RestrictionIssued", payload)
+        return self.sender.send_record(NS + "RestrictionIssued", payload)
 
     def issue_exit_ban(
         self,
@@ -201,12 +201,12 @@ class RestrictionSteps:
         known = _enum(rs.LiftReason, reason, "lifting reason", "RESTRICTION_LIFT_REASON_INVALID")
         payload = {
             "control_id": control_id,
-            "issuing_court": self._me(),
+            "issuing_court": self.sender.me(),
             "lifted_at": v.now(),
             "reason": known.value,
             "note": note,
         }
-        return self.send_record(NS + "RestrictionLifted", payload)
+        return self.sender.send_record(NS + "RestrictionLifted", payload)
 
     def record_exemption_application(
         self,
@@ -221,7 +221,7 @@ class RestrictionSteps:
         medical travel; 法释〔2015〕17号 (2015 修正) 第八条). ``purpose`` stays with the courts."""
         payload = {
             "control_id": control_id,
-            "issuing_court": self._me(),
+            "issuing_court": self.sender.me(),
             "exemption_id": exemption_id,
             "kinds": kinds,
             "requested_from": requested_from,
@@ -229,7 +229,7 @@ class RestrictionSteps:
             "purpose": purpose,
             "applied_at": v.now(),
         }
-        return self.send_record(NS + "RestrictionExemptionApplied", payload)
+        return self.sender.send_record(NS + "RestrictionExemptionApplied", payload)
 
     def decide_exemption(
         self,
@@ -250,7 +250,7 @@ class RestrictionSteps:
             )
         payload = {
             "control_id": control_id,
-            "issuing_court": self._me(),
+            "issuing_court": self.sender.me(),
             "exemption_id": exemption_id,
             "granted": granted,
             "kinds": kinds or [],
@@ -259,4 +259,4 @@ class RestrictionSteps:
             "reason": reason,
             "decided_at": v.now(),
         }
-        return self.send_record(NS + "RestrictionExemptionDecided", payload)
+        return self.sender.send_record(NS + "RestrictionExemptionDecided", payload)

@@ -1,7 +1,8 @@
 """``Sent``: what the broker acknowledged for one record a participant sent.
 
-A leaf module: the court client and its step mixins (blacklist, restriction, case status,
-distribution) all return it, so it imports nothing of theirs.
+A leaf module: the court's sender, its flow clients (delegation, blacklist, restriction,
+distribution, case status) and the agency client all return it, so it imports nothing of
+theirs.
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ from courtbus.web.coordination import region_of as region_of  # the routes' scop
 from courtbus.web.dashboard import mount_dashboard
 from courtbus.web.tokens import TokenStore
 from courtbus.wire.client import read_page
+from courtbus.wire.envelope import Envelope, RawRecord
 from courtbus.wire.jsonvalues import from_json
 
 
@@ -179,7 +180,7 @@ def create_app(
                 return JSONResponse(seen[1].model_dump(), status_code=200)
         client = client_of(who)
         try:
-            schema = client.envelope.codec.schemas.message(body.type).parsed
+            schema = envelope_of(client).codec.schemas.message(body.type).parsed
             payload = from_json(schema, body.payload)  # RFC 3339 times, decimal strings
             sent = client.send_record(body.type, payload, event_id=event_id)
         except CourtbusError as exc:
@@ -193,17 +194,15 @@ def create_app(
         return answer
 
     def records(
-        client: Any,
+        read: Callable[[RawRecord], Any],
         topic: str,
         limit: int,
         after: str | None,
         since: datetime | None,
-        *,
-        projected: bool = False,
     ) -> dict[str, Any]:
-        """A page of ``topic``'s records decoded by ``client`` (``projected``: a feed's, by
-        the agency client's feed decoding), from the cursor ``after`` (the last page's
-        ``next``) or the time ``since``, else from the start; ``next`` reads on from there."""
+        """A page of ``topic``'s records decoded by ``read`` (an envelope's, or for a feed the
+        agency client's feed decoding), from the cursor ``after`` (the last page's ``next``) or
+        the time ``since``, else from the start; ``next`` reads on from there."""
         found: list[dict[str, Any]] = []
         try:
             page, nexts = read_page(
@@ -214,7 +213,7 @@ def create_app(
                 since_ms=int(since.timestamp() * 1000) if since is not None else None,
             )
             for raw in page:
-                event = client.decode(raw) if projected else client.envelope.read(raw)
+                event = read(raw)
                 if event.headers is None:  # a feed's tombstone: the entry left the feed
                     found.append(
                         {
@@ -272,12 +271,12 @@ def create_app(
         own(who, agency_principal(agency_id))
         client = client_of(who)
         if flow == "feed":
-            return records(client, f"agency.{agency_id}.feed", limit, after, since)
+            return records(client.envelope.read, f"agency.{agency_id}.feed", limit, after, since)
         try:
             topic = client.topic(flow)
         except CourtbusError as exc:  # FEED_NOT_GRANTED
             raise ApiError(403, exc.code, exc.reason) from exc
-        return records(client, topic, limit, after, since, projected=True)
+        return records(client.decode, topic, limit, after, since)
 
     mount_coordination(app, principal, directory, queries)
 
@@ -293,9 +292,15 @@ def create_app(
         ``next``; ``since``: from a time; neither: from the start)."""
         own(who, court_principal(court_id))
         client = client_of(who)
-        return records(client, client.inbox_topic, limit, after, since)
+        inbox = client.sender
+        return records(inbox.envelope.read, inbox.inbox_topic, limit, after, since)
 
     return app
+
+
+def envelope_of(client: CourtClient | AgencyClient) -> Envelope:
+    """The envelope a participant's client encodes and reads with (a court's: its sender's)."""
+    return client.sender.envelope if isinstance(client, CourtClient) else client.envelope
 
 
 def parse_cursor(text: str | None) -> dict[int, int] | None:

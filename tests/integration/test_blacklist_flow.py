@@ -94,9 +94,9 @@ def _list(client: CourtClient, eid: str, debtor: dict[str, Any], **extra: Any) -
     }
     if debtor["kind"] == "ORGANISATION":
         fields["legal_representative"] = "李四"
-    return client.list_debtor(
+    return client.blacklist.list_debtor(
         eid,
-        extra.pop("case", _case(client.court.id)),
+        extra.pop("case", _case(client.sender.court.id)),
         debtor,
         extra.pop("ground", "EVADED_EXECUTION"),
         **(fields | extra),
@@ -126,12 +126,12 @@ def test_listing_update_correction_and_delisting(
     (listed,) = _versions(view, envelope, eid, 1)
     assert (listed["status"], listed["version"], listed["period_months"]) == ("ACTIVE", 1, 24)
     assert listed["legal_representative"] == "李四"
-    kunshan.update_listing(eid, period_months=36, serious=True, note="多项失信行为")
+    kunshan.blacklist.update_listing(eid, period_months=36, serious=True, note="多项失信行为")
     assert _versions(view, envelope, eid, 2)[-1]["period_months"] == 36
-    kunshan.record_correction_application(eid, "INACCURATE", note="履行情况记载不准确")
+    kunshan.blacklist.record_correction_application(eid, "INACCURATE", note="履行情况记载不准确")
     wait_until(lambda: _notices(kunshan, eid, "CORRECTION_REVIEW_DUE"), 60, "the review notice")
-    kunshan.decide_correction(eid, True, "理由成立")
-    kunshan.update_listing(eid, obligation="给付 80,000.00 元")
+    kunshan.blacklist.decide_correction(eid, True, "理由成立")
+    kunshan.blacklist.update_listing(eid, obligation="给付 80,000.00 元")
     assert _versions(view, envelope, eid, 3)[-1]["version"] == 3
     # a non-owner's delisting is refused with its code; the owner's goes through
     assert (
@@ -152,7 +152,7 @@ def test_listing_update_correction_and_delisting(
         )
         == "BLACKLIST_NOT_OWNER"
     )
-    kunshan.delist(eid, "PERFORMED")
+    kunshan.blacklist.delist(eid, "PERFORMED")
     gone = _versions(view, envelope, eid, 4)[-1]
     assert (gone["status"], gone["reason"]) == ("DELISTED", "PERFORMED")
 
@@ -197,7 +197,7 @@ def test_a_relisting_inside_the_lockout_is_refused(
     xian = courts["6101"]
     _list(xian, first, ADULT, applicant=CREDITOR)
     _versions(view, envelope, first, 1)
-    xian.delist(first, "CREDITOR_REQUEST", note="申请执行人书面申请删除")
+    xian.blacklist.delist(first, "CREDITOR_REQUEST", note="申请执行人书面申请删除")
     _versions(view, envelope, first, 2)
     again = _list(xian, _id("lock"), ADULT, applicant=CREDITOR)
     assert dead_letter_code(conn, again.event_id) == "BLACKLIST_RELIST_LOCKED"
@@ -227,7 +227,9 @@ def test_an_unprocessed_deletion_reason_alerts_the_court_and_its_superior(
     kunshan = courts["320583"]
     _list(kunshan, eid, ADULT, ground="REFUSED_WITH_ABILITY")
     _versions(view, envelope, eid, 1)
-    kunshan.report_deletion_reason(eid, "PERFORMED", arisen_at=v.now() - timedelta(days=10))
+    kunshan.blacklist.report_deletion_reason(
+        eid, "PERFORMED", arisen_at=v.now() - timedelta(days=10)
+    )
     wait_until(lambda: _notices(kunshan, eid, "DELETION_OVERDUE"), 60, "the overdue notice")
     assert _notices(kunshan, eid, "DELETION_DUE")
     assert len(_notices(courts["3205"], eid, "DELETION_OVERDUE")) == 1  # the superior court
@@ -395,7 +397,7 @@ def test_partners_bootstrap_afterwards_and_each_agency_gets_exactly_its_projecti
         _list(courts["4408"], late, FIRM)
         gone = sorted(active)[0]
         owner = (latest[gone] or {})["listing_court"]["court_id"]
-        courts[owner].delist(gone, "PERFORMED")
+        courts[owner].blacklist.delist(gone, "PERFORMED")
         active = (active - {gone}) | {late}
         icbc.wait_for(PREFIX, active)
     finally:

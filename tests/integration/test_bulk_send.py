@@ -62,17 +62,18 @@ def test_bulk_send_2000_requests_read_back_exactly(
     suzhou: CourtClient, conn: Connection, envelope: Envelope
 ) -> None:
     run = uuid.uuid4().hex[:8]
-    suzhou.request_delegation(**_request(f"{run}-warm", 1))  # metadata, schema id: not timed
+    # metadata, schema id: not timed
+    suzhou.delegation.request_delegation(**_request(f"{run}-warm", 1))
 
     started = time.perf_counter()
     for n in range(1, SINGLE + 1):
-        suzhou.request_delegation(**_request(f"{run}-single", n))
+        suzhou.delegation.request_delegation(**_request(f"{run}-single", n))
     single_rate = SINGLE / (time.perf_counter() - started)
 
     requests = [_request(f"{run}-bulk", n) for n in range(1, BULK + 1)]
     acknowledged: list[bool] = []
     started = time.perf_counter()
-    sent = suzhou.request_delegations(requests, on_done=acknowledged.append)
+    sent = suzhou.delegation.request_delegations(requests, on_done=acknowledged.append)
     bulk_rate = BULK / (time.perf_counter() - started)
     print(
         f"\nsingle sends: {single_rate:,.0f} msgs/s ({SINGLE} records); "
@@ -154,14 +155,14 @@ def test_an_oversized_record_is_refused_before_sending_and_the_client_goes_on(
     MessageSizeTooLargeError). The valid requests sent just before and after are in the
     outbox exactly once each, and nothing else is."""
     reader = TopicReader(conn, OUTBOX, from_end=True)
-    first = suzhou.request_delegation(**_request("before-big", 4))
+    first = suzhou.delegation.request_delegation(**_request("before-big", 4))
     big = {**_request("big", 1), "note": "执" * 100_000}  # ~300 KB of UTF-8
     with pytest.raises(ValidationError) as raised:
-        suzhou.request_delegation(**big)
+        suzhou.delegation.request_delegation(**big)
     assert raised.value.code == "RECORD_TOO_LARGE"
     with pytest.raises(ValidationError) as bulk:
-        suzhou.request_delegations([_request("big", 2), big])
+        suzhou.delegation.request_delegations([_request("big", 2), big])
     assert bulk.value.code == "RECORD_TOO_LARGE" and "#1" in bulk.value.reason
-    sent = suzhou.request_delegation(**_request("after-big", 3))
+    sent = suzhou.delegation.request_delegation(**_request("after-big", 3))
     records = reader.read_to_end()
     assert sorted(_key(r) for r in records) == sorted([first.key, sent.key])  # the bulk: none

@@ -75,7 +75,7 @@ def test_a_cap_refused_request_is_refused_in_sql_with_its_code(
     first, second = f"dlg-cap-{tag}-1", f"dlg-cap-{tag}-2"
     with CourtClient("3205", conn) as court:  # Suzhou → Xianyang (Shaanxi, the example's region)
         for did in (first, second):
-            court.request_delegation(
+            court.delegation.request_delegation(
                 delegation_id=did,
                 case_number="(2024)苏05执700号",
                 executing_court="6104",

@@ -76,7 +76,7 @@ class Stream:
                 tail = TAIL
                 while tail > 0 and len(self.sent) < MOST:
                     did = f"dlg-crash-{self.tag}-{len(self.sent):04d}"
-                    self.sent[did] = court.request_delegation(
+                    self.sent[did] = court.delegation.request_delegation(
                         delegation_id=did,
                         case_number="(2024)苏05执500号",
                         executing_court=EXECUTOR,

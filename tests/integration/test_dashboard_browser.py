@@ -150,9 +150,9 @@ def browser() -> Iterator[Any]:
 
 def _request(court: CourtClient, tag: str, executing: str, debtor: dict[str, str]) -> str:
     did = f"dlg-dash-{tag}-{uuid.uuid4().hex[:6]}"
-    court.request_delegation(
+    court.delegation.request_delegation(
         delegation_id=did,
-        case_number=f"(2024){court.court.designation}执{uuid.uuid4().int % 9000 + 1000}号",
+        case_number=f"(2024){court.sender.court.designation}执{uuid.uuid4().int % 9000 + 1000}号",
         executing_court=executing,
         matter="SEARCH",
         debtor=debtor,
@@ -162,9 +162,9 @@ def _request(court: CourtClient, tag: str, executing: str, debtor: dict[str, str
 
 def _list(court: CourtClient, tag: str, debtor: dict[str, str]) -> str:
     eid = f"bl-dash-{tag}-{uuid.uuid4().hex[:6]}"
-    court.list_debtor(
+    court.blacklist.list_debtor(
         eid,
-        f"(2024){court.court.designation}执{uuid.uuid4().int % 9000 + 1000}号",
+        f"(2024){court.sender.court.designation}执{uuid.uuid4().int % 9000 + 1000}号",
         debtor,
         "REFUSED_WITH_ABILITY",
         obligation="支付货款 86,000.00 元",
@@ -302,7 +302,7 @@ def test_the_dashboard_follows_the_bus(
     # -- more messages: two requests, one of them completed, one more listing, a broken record,
     # a consumption ban awaiting two agencies, a distribution's plan served (its objection window)
     ban = f"rc-dash-{uuid.uuid4().hex[:6]}"
-    c["3205"].issue_consumption_ban(
+    c["3205"].restriction.issue_consumption_ban(
         ban,
         f"(2024)苏05执{uuid.uuid4().int % 9000 + 1000}号",
         PERSON,
@@ -320,8 +320,8 @@ def test_the_dashboard_follows_the_bus(
         60,
         f"{done} in court 50's inbox",
     )
-    c["50"].accept(done)
-    c["50"].complete(done, "查询到银行账户 1 个")
+    c["50"].delegation.accept(done)
+    c["50"].delegation.complete(done, "查询到银行账户 1 个")
     wait_until(
         lambda: (r := store.q.delegation(done)) is not None and r.state == "COMPLETED",
         60,

@@ -122,7 +122,7 @@ def kinds(events: list[Event]) -> list[str]:
 def test_completed_path(courts: dict[str, CourtClient]) -> None:
     did = _id("done")
     req, exe = courts["320583"], courts["6101"]
-    req.request_delegation(
+    req.delegation.request_delegation(
         delegation_id=did,
         case_number="(2024)苏0583执100号",
         executing_court="6101",
@@ -141,9 +141,9 @@ def test_completed_path(courts: dict[str, CourtClient]) -> None:
         "(2023)苏0583民初7号",
     )
     assert kinds(wait_inbox(req, did, 1)) == ["DelegationDelivered"]
-    exe.accept(did, handler="王法官")
-    exe.report_progress(did, "已冻结 30,000.00 元", "30000.00")
-    exe.complete(did, "冻结完毕", "50000.00")
+    exe.delegation.accept(did, handler="王法官")
+    exe.delegation.report_progress(did, "已冻结 30,000.00 元", "30000.00")
+    exe.delegation.complete(did, "冻结完毕", "50000.00")
     receipts = wait_inbox(req, did, 4)
     assert kinds(receipts) == [
         "DelegationDelivered",
@@ -160,14 +160,14 @@ def test_completed_path(courts: dict[str, CourtClient]) -> None:
 
 def test_materials_failed_and_cancelled_paths(courts: dict[str, CourtClient]) -> None:
     rejected, failed, cancelled = _id("mat"), _id("fail"), _id("cancel")
-    courts["4408"].request_delegation(
+    courts["4408"].delegation.request_delegation(
         delegation_id=rejected,
         case_number="(2024)粤08执7号",
         executing_court="50",
         matter="SEARCH",
         debtor=_firm(),
     )
-    courts["50"].request_delegation(
+    courts["50"].delegation.request_delegation(
         delegation_id=failed,
         case_number="(2024)渝执9号",
         executing_court="4408",
@@ -175,7 +175,7 @@ def test_materials_failed_and_cancelled_paths(courts: dict[str, CourtClient]) ->
         debtor=_firm(),
         asset_kind="VEHICLE",
     )
-    courts["320583"].request_delegation(
+    courts["320583"].delegation.request_delegation(
         delegation_id=cancelled,
         case_number="(2024)苏0583执101号",
         executing_court="6101",
@@ -184,17 +184,17 @@ def test_materials_failed_and_cancelled_paths(courts: dict[str, CourtClient]) ->
     )
     wait_inbox(courts["50"], rejected, 1)
     # the executing court may not refuse (不得拒绝): it asks for what is missing (补正)
-    courts["50"].request_materials(rejected, ["被执行人财产线索"], "请补充财产线索")
+    courts["50"].delegation.request_materials(rejected, ["被执行人财产线索"], "请补充财产线索")
     wait_inbox(courts["4408"], failed, 1)
-    courts["4408"].accept(failed)
-    courts["4408"].fail(failed, "ASSET_GONE", "车辆已灭失")
+    courts["4408"].delegation.accept(failed)
+    courts["4408"].delegation.fail(failed, "ASSET_GONE", "车辆已灭失")
     wait_inbox(courts["6101"], cancelled, 1)
-    courts["320583"].cancel(cancelled, "已和解")
+    courts["320583"].delegation.cancel(cancelled, "已和解")
     assert kinds(wait_inbox(courts["4408"], rejected, 2)) == [
         "DelegationDelivered",
         "DelegationMaterialsRequested",
     ]
-    courts["4408"].supply_materials(rejected, "已补充银行账户线索")
+    courts["4408"].delegation.supply_materials(rejected, "已补充银行账户线索")
     assert kinds(wait_inbox(courts["50"], rejected, 2)) == [
         "DelegationRequested",
         "DelegationMaterialsSupplied",
@@ -218,7 +218,7 @@ def test_materials_failed_and_cancelled_paths(courts: dict[str, CourtClient]) ->
 
 def test_cancelled_while_in_progress(courts: dict[str, CourtClient]) -> None:
     did = _id("midway")
-    courts["6101"].request_delegation(
+    courts["6101"].delegation.request_delegation(
         delegation_id=did,
         case_number="(2024)陕01执66号",
         executing_court="320583",
@@ -228,14 +228,14 @@ def test_cancelled_while_in_progress(courts: dict[str, CourtClient]) -> None:
         freeze_period_days=1095,
     )
     wait_inbox(courts["320583"], did, 1)
-    courts["320583"].accept(did)
-    courts["320583"].report_progress(did, "已查封房产一处")
+    courts["320583"].delegation.accept(did)
+    courts["320583"].delegation.report_progress(did, "已查封房产一处")
     assert kinds(wait_inbox(courts["6101"], did, 3)) == [
         "DelegationDelivered",
         "DelegationAccepted",
         "DelegationProgressReported",
     ]
-    courts["6101"].cancel(did, "申请执行人撤回申请")
+    courts["6101"].delegation.cancel(did, "申请执行人撤回申请")
     assert kinds(wait_inbox(courts["320583"], did, 2)) == [
         "DelegationRequested",
         "DelegationCancelled",
@@ -250,7 +250,7 @@ def test_illegal_steps_are_refused_with_codes(
     courts: dict[str, CourtClient], conn: Connection
 ) -> None:
     did = _id("illegal")
-    courts["4408"].request_delegation(
+    courts["4408"].delegation.request_delegation(
         delegation_id=did,
         case_number="(2024)粤08执8号",
         executing_court="50",
@@ -258,9 +258,9 @@ def test_illegal_steps_are_refused_with_codes(
         debtor=_firm(),
     )
     wait_inbox(courts["50"], did, 1)
-    third = courts["6101"].accept(did)  # a third court answering
-    refusal = courts["50"]._send(  # the SDK no longer offers it: 受托法院不得拒绝
-        "DelegationRejected",
+    third = courts["6101"].delegation.accept(did)  # a third court answering
+    refusal = courts["50"].send_record(  # the SDK no longer offers it: 受托法院不得拒绝
+        NS + "DelegationRejected",
         {
             "delegation_id": did,
             "executing_court": v.court("50"),
@@ -269,10 +269,10 @@ def test_illegal_steps_are_refused_with_codes(
             "reason": "未发现财产",
         },
     )
-    early = courts["50"].complete(did, "完成")  # completing before accepting
-    courts["4408"].cancel(did, "撤回")
+    early = courts["50"].delegation.complete(did, "完成")  # completing before accepting
+    courts["4408"].delegation.cancel(did, "撤回")
     wait_inbox(courts["50"], did, 2)  # the cancellation arrived
-    late = courts["50"].complete(did, "完成")  # completing a cancelled delegation
+    late = courts["50"].delegation.complete(did, "完成")  # completing a cancelled delegation
     reader = TopicReader(conn, "bus.deadletter")
     try:
         for sent, code in (
@@ -304,7 +304,7 @@ def test_unanswered_request_gets_warning_then_overdue_notices(
     courts: dict[str, CourtClient], conn: Connection
 ) -> None:
     did = _id("late")
-    courts["320583"].request_delegation(
+    courts["320583"].delegation.request_delegation(
         delegation_id=did,
         case_number="(2024)苏0583执102号",
         executing_court="4408",
@@ -340,7 +340,7 @@ def test_a_returned_case_delegation_owes_its_files_back_in_15_days(
     """法释〔2011〕11号 (2020 修正) 第九条: after the 高级人民法院 approved a return, the files go
     back within 15 days (8 s here): warned, alerted when overdue, settled by the report."""
     did = _id("files")
-    courts["320583"].request_delegation(
+    courts["320583"].delegation.request_delegation(
         delegation_id=did,
         case_number="(2024)苏0583执103号",
         executing_court="6101",
@@ -349,7 +349,7 @@ def test_a_returned_case_delegation_owes_its_files_back_in_15_days(
         debtor=_person(),
     )
     wait_inbox(courts["6101"], did, 1)
-    courts["6101"].request_materials(did, ["腾退房屋的权属证明"], "请补充权属证明")
+    courts["6101"].delegation.request_materials(did, ["腾退房屋的权属证明"], "请补充权属证明")
 
     def overdue(client: CourtClient, deadline: str) -> bool:
         return any(
@@ -358,7 +358,7 @@ def test_a_returned_case_delegation_owes_its_files_back_in_15_days(
         )
 
     wait_until(lambda: overdue(courts["6101"], "SUPPLY"), 60, "the supply deadline overdue")
-    courts["6101"].return_delegation(did, "逾期未补办", approved_at=datetime.now(UTC))
+    courts["6101"].delegation.return_delegation(did, "逾期未补办", approved_at=datetime.now(UTC))
     wait_until(lambda: overdue(courts["320583"], "FILES"), 60, "the files deadline overdue")
     files = [
         (e.payload["notice"], e.payload["deadline"])
@@ -370,10 +370,10 @@ def test_a_returned_case_delegation_owes_its_files_back_in_15_days(
     try:
         alerts = reader.wait_for(lambda r: r.key == did.encode(), count=2)
         assert len(alerts) == 2  # SUPPLY and FILES overdue, each once
-        courts["6101"].report_files_returned(
+        courts["6101"].delegation.report_files_returned(
             did, "委托法院逾期未补办，退回委托", tracking="EMS1234"
         )
-        again = courts["6101"].report_files_returned(did, "再次报告")
+        again = courts["6101"].delegation.report_files_returned(did, "再次报告")
         dead = TopicReader(conn, "bus.deadletter")
         try:
             found = dead.wait_for(lambda r: dict(r.headers).get("ce_id") == again.event_id.encode())
@@ -399,7 +399,7 @@ def test_escalation_to_the_superior_court(courts: dict[str, CourtClient]) -> Non
     superior (320583 → 3205), which orders execution by a date; both courts hear the answer."""
     did = _id("escalate")
     asker, kunshan, suzhou = courts["6101"], courts["320583"], courts["3205"]
-    asker.request_delegation(
+    asker.delegation.request_delegation(
         delegation_id=did,
         case_number="(2024)陕01执67号",
         executing_court="320583",
@@ -415,11 +415,13 @@ def test_escalation_to_the_superior_court(courts: dict[str, CourtClient]) -> Non
         )
 
     wait_until(start_overdue, 60, "the START overdue notice")
-    asker.escalate(did, "320583", "受托法院收到委托函件十五日内未执行")
+    asker.delegation.escalate(did, "320583", "受托法院收到委托函件十五日内未执行")
     assert kinds(wait_inbox(suzhou, did, 1)) == ["DelegationEscalated"]
     assert "DelegationEscalated" in kinds(wait_inbox(kunshan, did, 2))
     limit = datetime.now(UTC) + timedelta(hours=1)
-    suzhou.answer_escalation(did, "ORDERED", "指令昆山法院于一小时内执行", execute_by=limit)
+    suzhou.delegation.answer_escalation(
+        did, "ORDERED", "指令昆山法院于一小时内执行", execute_by=limit
+    )
     answered = [e for e in wait_inbox(asker, did, 2) if e.record.endswith("EscalationAnswered")]
     assert [e.payload["decision"] for e in answered] == ["ORDERED"]
     assert "DelegationEscalationAnswered" in kinds(wait_inbox(kunshan, did, 3))
@@ -431,7 +433,7 @@ def test_a_freeze_is_renewed_after_its_lapse_warning(courts: dict[str, CourtClie
     not reported lapsed when the old end passes."""
     did = _id("renew")
     req, exe = courts["320583"], courts["6101"]
-    req.request_delegation(
+    req.delegation.request_delegation(
         delegation_id=did,
         case_number="(2024)苏0583执106号",
         executing_court="6101",
@@ -441,9 +443,9 @@ def test_a_freeze_is_renewed_after_its_lapse_warning(courts: dict[str, CourtClie
         freeze_period_days=365,
     )
     wait_inbox(exe, did, 1)
-    exe.accept(did)
+    exe.delegation.accept(did)
     old_end = datetime.now(UTC) + timedelta(seconds=20)
-    exe.complete(did, "冻结完毕", measure_until=old_end)
+    exe.delegation.complete(did, "冻结完毕", measure_until=old_end)
 
     def lapse_notices(kind: str) -> list[Event]:
         return [
@@ -453,9 +455,9 @@ def test_a_freeze_is_renewed_after_its_lapse_warning(courts: dict[str, CourtClie
         ]
 
     wait_until(lambda: lapse_notices("WARNING"), 30, "the LAPSE warning")
-    req.request_renewal(did, 365, "申请续冻")
+    req.delegation.request_renewal(did, 365, "申请续冻")
     assert "DelegationRenewalRequested" in kinds(wait_inbox(exe, did, 2))
-    exe.report_renewed(did, datetime.now(UTC) + timedelta(days=365), "已续冻一年")
+    exe.delegation.report_renewed(did, datetime.now(UTC) + timedelta(days=365), "已续冻一年")
     assert kinds(wait_inbox(req, did, 4))[-1] == "DelegationRenewed"
     # the old end passes: no lapse (the timers tick every 0.5 s)
     wait_until(lambda: datetime.now(UTC) > old_end + timedelta(seconds=5), 40, "the old end")
@@ -484,11 +486,11 @@ def test_regional_policy_refusal_reaches_the_sender(
         "freeze_period_days": 366,
     }
     with pytest.raises(ValidationError) as info:  # the SDK checks the regional rules first
-        courts["320583"].request_delegation(**ask)
+        courts["320583"].delegation.request_delegation(**ask)
     assert info.value.code == "POLICY_FREEZE_TOO_LONG"
     with CourtClient("320583", conn) as unchecked:  # a client without the rule files sends it
-        unchecked.policies = None
-        sent = unchecked.request_delegation(**ask)
+        unchecked.sender.policies = None
+        sent = unchecked.delegation.request_delegation(**ask)
 
     def notices() -> list[Event]:
         return [
@@ -531,15 +533,17 @@ def test_a_case_handing_over_a_measure_with_under_a_month_left_is_refused(
         }
 
     with pytest.raises(ValidationError) as info:
-        client.request_delegation(**ask(bad_id, soon))
+        client.delegation.request_delegation(**ask(bad_id, soon))
     assert info.value.code == "DELEGATION_MEASURE_NOT_RENEWED"
     # a client that skips the check: the payload of a valid request, its seal's term cut short
-    payload = client._request_payload(
-        client.check_request(**ask(bad_id, soon + timedelta(days=300)))
+    payload = client.delegation._request_payload(
+        client.delegation.check_request(**ask(bad_id, soon + timedelta(days=300)))
     )
     payload["handed_over_measures"][0]["until"] = soon
     bad = client.send_record(NS + "DelegationRequested", payload)
-    good = client.request_delegation(**ask(good_id, datetime.now(UTC) + timedelta(days=300)))
+    good = client.delegation.request_delegation(
+        **ask(good_id, datetime.now(UTC) + timedelta(days=300))
+    )
     outbox = "court.320583.outbox"
     reader = TopicReader(conn, "bus.deadletter", outbox)
     try:
@@ -597,7 +601,7 @@ def test_sdk_refuses_bad_input_before_sending(
     }
     for change, code in cases:
         with pytest.raises(ValidationError) as info:
-            courts["320583"].request_delegation(**{**base, **change})
+            courts["320583"].delegation.request_delegation(**{**base, **change})
         assert info.value.code == code, change
 
 

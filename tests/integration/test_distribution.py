@@ -86,13 +86,13 @@ class Inbox:
 
     def __init__(self, conn: Connection, court: CourtClient) -> None:
         self.court = court
-        self.reader = TopicReader(conn, court.inbox_topic, from_end=True)
+        self.reader = TopicReader(conn, court.sender.inbox_topic, from_end=True)
         self.events: list[Event] = []
 
     def poll(self) -> list[Event]:
         self.reader.poll()
         for raw in self.reader.records[len(self.events) :]:
-            self.events.append(self.court.envelope.read(raw))
+            self.events.append(self.court.sender.envelope.read(raw))
         return self.events
 
     def of(self, key: str, short: str | None = None) -> list[Event]:
@@ -114,7 +114,9 @@ class Inbox:
         return wait_until(
             found,
             60,
-            lambda: f"{count} {short} of {key} in {self.court.inbox_topic}; got {self.kinds(key)}",
+            lambda: (
+                f"{count} {short} of {key} in {self.court.sender.inbox_topic}; got {self.kinds(key)}"
+            ),
         )
 
     def kinds(self, key: str) -> Counter[str]:
@@ -139,7 +141,7 @@ def open_and_wait(conn: Connection, court: CourtClient, did: str, **fields: Any)
     (the gateway keeps the order within one outbox, not across courts)."""
     changes = TopicReader(conn, "bus.distribution.distributions.changelog", from_end=True)
     try:
-        court.open_distribution(
+        court.distribution.open_distribution(
             did,
             CASE,
             DEBTOR,
@@ -178,10 +180,10 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     )
 
     # claims: the other courts' reach the presiding court; Kunshan's own creditor's does not
-    suzhou.file_claim(did, "a1", "(2024)苏05执101号", A, "10000.00")
-    suzhou.file_claim(did, "d1", "(2024)苏05执102号", D, "3000.00")
-    xian.file_claim(did, "b1", "(2024)陕01执201号", B, "20000.00")
-    xian.file_claim(
+    suzhou.distribution.file_claim(did, "a1", "(2024)苏05执101号", A, "10000.00")
+    suzhou.distribution.file_claim(did, "d1", "(2024)苏05执102号", D, "3000.00")
+    xian.distribution.file_claim(did, "b1", "(2024)陕01执201号", B, "20000.00")
+    xian.distribution.file_claim(
         did,
         "m1",
         "(2024)陕01执202号",
@@ -191,7 +193,7 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
         rank=1,
         has_title=False,
     )
-    kunshan.file_claim(did, "c1", "(2024)苏0583执301号", C, "5000.00")
+    kunshan.distribution.file_claim(did, "c1", "(2024)苏0583执301号", C, "5000.00")
     filed = to_kunshan.wait(did, "DistributionClaimFiled", 4)
     assert sorted(e.payload["claim_id"] for e in filed) == ["a1", "b1", "d1", "m1"]
     (secured,) = [e.payload for e in filed if e.payload["claim_id"] == "m1"]
@@ -203,10 +205,10 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     assert secured["claimant"]["id_number"] == BANK["id_number"]
 
     # admissions and the rejection go back to the claimant's court
-    kunshan.admit_claim(did, "a1", "10000.00")
-    kunshan.reject_claim(did, "d1", "NO_TITLE", "执行依据已被撤销")
-    kunshan.admit_claim(did, "b1", "20000.00")
-    kunshan.admit_claim(did, "m1", "30000.00", claim_class="SECURED")
+    kunshan.distribution.admit_claim(did, "a1", "10000.00")
+    kunshan.distribution.reject_claim(did, "d1", "NO_TITLE", "执行依据已被撤销")
+    kunshan.distribution.admit_claim(did, "b1", "20000.00")
+    kunshan.distribution.admit_claim(did, "m1", "30000.00", claim_class="SECURED")
     assert [e.payload["claim_id"] for e in to_suzhou.wait(did, "DistributionClaimAdmitted")] == [
         "a1"
     ]
@@ -219,10 +221,12 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     ]
 
     # the execution of the property ends: a later claim is refused with its code (Art. 507)
-    kunshan.end_execution(did)
-    kunshan.admit_claim(did, "c1", "5000.00")  # after the end, in order on Kunshan's outbox
+    kunshan.distribution.end_execution(did)
+    kunshan.distribution.admit_claim(
+        did, "c1", "5000.00"
+    )  # after the end, in order on Kunshan's outbox
     to_kunshan.wait(did, "DistributionClaimAdmitted")
-    late = xian.file_claim(did, "l1", "(2024)陕01执203号", LATE, "8000.00")
+    late = xian.distribution.file_claim(did, "l1", "(2024)陕01执203号", LATE, "8000.00")
     assert dead_letter_code(conn, late.event_id) == "DISTRIBUTION_CLAIM_TOO_LATE"
     (notice,) = wait_until(
         lambda: [e for e in to_xian.poll() if e.payload.get("rejected_event_id") == late.event_id],
@@ -236,7 +240,7 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     # m1 (secured, rank 1) in full: 3,000,000, leaving 1,876,545 for 3,500,000 of ordinary claims;
     # a1 1,876,545 x 10/35 = 536,155.71, b1 x 20/35 = 1,072,311.43, c1 x 5/35 = 268,077.86:
     # floors sum to 1,876,543, the 2 fen left go to the largest remainders, c1 (.86) and a1 (.71)
-    kunshan.issue_plan(did, "50000.01", costs="1234.56")
+    kunshan.distribution.issue_plan(did, "50000.01", costs="1234.56")
     plans = {c: inboxes[c].wait(did, "DistributionPlanIssued")[0].payload for c in inboxes}
     plan = plans[KUNSHAN]
     assert plans[SUZHOU] == plan and plans[XIAN] == plan
@@ -255,9 +259,9 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
 
     # served on every creditor and the debtor (Art. 509); Suzhou objects to b1's allocation
     for who in (A, B, BANK, C, DEBTOR):
-        kunshan.serve(did, who)
+        kunshan.distribution.serve(did, who)
     to_suzhou.wait(did, "DistributionPlanServed")
-    suzhou.object(did, "b1", "李某的债权已部分清偿", disputed_amount="3000.00")
+    suzhou.distribution.object(did, "b1", "李某的债权已部分清偿", disputed_amount="3000.00")
     (objection,) = to_kunshan.wait(did, "DistributionObjectionFiled")
     assert objection.payload["disputed_amount"] == yuan("3000.00")
     closed = to_kunshan.wait(did, "DistributionWindowClosed")
@@ -268,7 +272,7 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
 
     # the objection notified to those who did not object; Xi'an opposes for B (Art. 510)
     for who in (B, BANK, C, DEBTOR):
-        kunshan.serve(did, who, "OPPOSITION")
+        kunshan.distribution.serve(did, who, "OPPOSITION")
     to_xian.wait(
         did,
         "DistributionPlanServed",
@@ -276,15 +280,15 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
             p["phase"] == "OPPOSITION" and p["recipient"]["id_number"] == B["id_number"]
         ),
     )
-    xian.oppose(did, B, "债权并未清偿")
+    xian.distribution.oppose(did, B, "债权并未清偿")
     to_kunshan.wait(did, "DistributionOppositionFiled")
     closed = to_kunshan.wait(did, "DistributionWindowClosed", 2)
     assert closed[1].payload["next_state"] == "SUIT_WINDOW"
 
     # the opposition notified to the objector, who sues: b1's disputed 3,000.00 held back
-    kunshan.serve(did, A, "SUIT")
+    kunshan.distribution.serve(did, A, "SUIT")
     to_suzhou.wait(did, "DistributionPlanServed", where=lambda p: p["phase"] == "SUIT")
-    suzhou.report_suit(did, A)
+    suzhou.distribution.report_suit(did, A)
     to_kunshan.wait(did, "DistributionSuitReported")
     (payable,) = to_kunshan.wait(did, "DistributionNotice")
     assert payable.payload["notice"] == "PAYABLE"
@@ -298,7 +302,7 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     assert DEBTOR["id_number"] not in payable.payload["detail"]
 
     # the judgment: 1,000.00 of b1's allocation goes to a1; the plan is final and paid out
-    kunshan.finalize(did, after="SUIT", shares={"a1": "6361.56", "b1": "9723.11"})
+    kunshan.distribution.finalize(did, after="SUIT", shares={"a1": "6361.56", "b1": "9723.11"})
     for court in (KUNSHAN, SUZHOU, XIAN):
         (decided,) = inboxes[court].wait(did, "DistributionSuitDecided")
         assert amounts(decided.payload["shares"]) == {
@@ -313,7 +317,7 @@ def test_claims_plan_objection_opposition_suit_and_payout_between_three_courts(
     (_, paid) = to_kunshan.wait(did, "DistributionNotice", 2)
     assert paid.payload["notice"] == "PAYABLE" and paid.payload["held"] == []
     assert amounts(paid.payload["paid"])["b1"] == yuan("9723.11")
-    kunshan.pay_out(did)
+    kunshan.distribution.pay_out(did)
     to_suzhou.wait(did, "DistributionPaidOut")
     to_xian.wait(did, "DistributionPaidOut")
 
@@ -420,7 +424,7 @@ def test_a_handover_asked_after_sixty_days_and_not_made_in_fifteen_is_alerted(
         )
 
         # before the 60 days: refused (the request follows the claim on Xi'an's outbox)
-        xian.file_claim(
+        xian.distribution.file_claim(
             did,
             "m1",
             "(2024)陕01执204号",
@@ -430,8 +434,8 @@ def test_a_handover_asked_after_sixty_days_and_not_made_in_fifteen_is_alerted(
             rank=1,
             has_title=False,
         )
-        early = xian.request_handover(did, "m1")
-        suzhou.file_claim(did, "o1", "(2024)苏05执103号", A, "10000.00")
+        early = xian.distribution.request_handover(did, "m1")
+        suzhou.distribution.file_claim(did, "o1", "(2024)苏05执103号", A, "10000.00")
         assert dead_letter_code(conn, early.event_id) == "DISTRIBUTION_HANDOVER_TOO_EARLY"
         inboxes[KUNSHAN].wait(did, "DistributionClaimFiled", 2)
 
@@ -441,11 +445,11 @@ def test_a_handover_asked_after_sixty_days_and_not_made_in_fifteen_is_alerted(
             30,
             "the shortened 60 days after the first seal",
         )
-        ordinary = suzhou.request_handover(did, "o1")
+        ordinary = suzhou.distribution.request_handover(did, "o1")
         assert dead_letter_code(conn, ordinary.event_id) == "DISTRIBUTION_HANDOVER_NOT_PRIORITY"
 
         # after them: the request reaches the first sealing court, which does not hand over
-        xian.request_handover(did, "m1")
+        xian.distribution.request_handover(did, "m1")
         (request,) = inboxes[KUNSHAN].wait(did, "DistributionHandoverRequested")
         assert request.payload["claim_id"] == "m1"
         assert request.payload["requesting_court"]["court_id"] == XIAN
@@ -459,14 +463,14 @@ def test_a_handover_asked_after_sixty_days_and_not_made_in_fifteen_is_alerted(
         assert notices[KUNSHAN].payload["court"]["court_id"] == KUNSHAN
         assert notices[XIAN].payload["court"]["court_id"] == XIAN
         fired = alerts.wait_for(lambda r: r.key == did.encode(), timeout_s=30)
-        (alert,) = [kunshan.envelope.read(r) for r in fired]
+        (alert,) = [kunshan.sender.envelope.read(r) for r in fired]
         assert (alert.record, alert.payload["notice"]) == (
             NS + "DistributionNotice",
             "HANDOVER_OVERDUE",
         )
 
         # late, the first sealing court hands over: the asking court hears of it
-        kunshan.hand_over(did)
+        kunshan.distribution.hand_over(did)
         inboxes[XIAN].wait(did, "DistributionHandedOver")
         assert len(inboxes[XIAN].of(did, "DistributionNotice")) == 1  # alerted once
     finally:

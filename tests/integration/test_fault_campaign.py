@@ -134,9 +134,9 @@ def _broker_alive(stack: Stack, node: int) -> bool:
 
 def _list(court: CourtClient, n: int) -> None:
     """A listing of a person (the restriction service then bans their consumption)."""
-    court.list_debtor(
+    court.blacklist.list_debtor(
         f"bl-fault-{uuid.uuid4().hex[:10]}",
-        f"(2024){court.court.designation}执{n}号",
+        f"(2024){court.sender.court.designation}执{n}号",
         {"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},
         "REFUSED_WITH_ABILITY",
         obligation="支付货款 86,000.00 元",
@@ -179,9 +179,9 @@ class Publisher:
                         _list(clients[req], n)
                         self.listed += 1
                     elif n % BAN_EVERY == 0:
-                        clients[req].issue_consumption_ban(
+                        clients[req].restriction.issue_consumption_ban(
                             f"rc-fault-{uuid.uuid4().hex[:10]}",
-                            f"(2024){clients[req].court.designation}执{n}号",
+                            f"(2024){clients[req].sender.court.designation}执{n}号",
                             PERSON,
                         )
                         self.banned += 1
@@ -198,9 +198,9 @@ class Publisher:
                 client.close()
 
     def _request(self, court: CourtClient, n: int, executing: str) -> None:
-        court.request_delegation(
+        court.delegation.request_delegation(
             delegation_id=f"dlg-fault-{uuid.uuid4().hex[:10]}",
-            case_number=f"(2024){court.court.designation}执{n}号",
+            case_number=f"(2024){court.sender.court.designation}执{n}号",
             executing_court=executing,
             matter="SEARCH",
             debtor={"kind": "PERSON", "name": "张三", "id_number": PERSON_ID},

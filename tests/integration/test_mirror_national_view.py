@@ -63,8 +63,8 @@ def _latest(conn: Connection, topic: str, prefix: str) -> dict[str, bytes | None
 
 
 def _list(court: CourtClient, eid: str, debtor_id: str) -> None:
-    case = f"(2024){CASE_PREFIX[court.court.id]}执{uuid.uuid4().int % 90000 + 10000}号"
-    court.list_debtor(
+    case = f"(2024){CASE_PREFIX[court.sender.court.id]}执{uuid.uuid4().int % 90000 + 10000}号"
+    court.blacklist.list_debtor(
         eid,
         case,
         {"kind": "PERSON", "name": "赵六", "id_number": debtor_id},
@@ -96,7 +96,7 @@ def test_every_mirror_equals_the_national_view_after_list_ban_and_lift(
         90,
         "caac's three bans",
     )
-    courts[SUZHOU].delist(performed, "PERFORMED")
+    courts[SUZHOU].blacklist.delist(performed, "PERFORMED")
     view_done = wait_until(
         lambda: (lambda d: d if d.get(performed) is not None and len(d) == 3 else None)(
             _latest(conn, "blacklist.entries", prefix)

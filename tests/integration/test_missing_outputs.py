@@ -106,9 +106,9 @@ def _arrives(reader: TopicReader, key: str, what: str) -> float:
 
 
 def _request(court: CourtClient, executing: str) -> Any:
-    return court.request_delegation(
+    return court.delegation.request_delegation(
         delegation_id=_id("dlg"),
-        case_number=_case(court.court.id),
+        case_number=_case(court.sender.court.id),
         executing_court=executing,
         matter="SEARCH",
         debtor=PERSON,
@@ -167,7 +167,7 @@ def test_delegation_to_a_court_without_an_inbox(
 
 
 def _listing(court: CourtClient, eid: str, case: str) -> Any:
-    return court.list_debtor(
+    return court.blacklist.list_debtor(
         eid,
         case,
         {"kind": "PERSON", "name": "赵六", "id_number": "320583198801011236"},
@@ -184,7 +184,7 @@ def _listing(court: CourtClient, eid: str, case: str) -> Any:
 def test_blacklist_drift_report_for_a_court_without_an_inbox(
     conn: Connection, courts: dict[str, CourtClient], dead: TopicReader
 ) -> None:
-    refused = courts[GHOST].publish_digest([])
+    refused = courts[GHOST].blacklist.publish_digest([])
     letter = _dead_letter(dead, _of_event(refused.event_id), "the digest's dead letter")
     assert (header(letter, "dlq_code"), header(letter, "dlq_service")) == (MISSING, "bus:blacklist")
     view = TopicReader(conn, "blacklist.entries", from_end=True)
@@ -245,7 +245,7 @@ def test_distribution_claim_for_a_presiding_court_without_an_inbox(
     try:
         for presiding in (GHOST, KUNSHAN):
             did = _id(f"dist-{presiding}")
-            courts[presiding].open_distribution(
+            courts[presiding].distribution.open_distribution(
                 did,
                 _case(presiding),
                 FIRM,
@@ -254,7 +254,9 @@ def test_distribution_claim_for_a_presiding_court_without_an_inbox(
                 debtor_form="OTHER_ORGANISATION",
             )
             view.wait_for(lambda r, d=did: (r.key or b"").endswith(d.encode()), timeout_s=60)
-            claim = courts[SUZHOU].file_claim(did, "a1", _case(SUZHOU), PERSON, "1000.00")
+            claim = courts[SUZHOU].distribution.file_claim(
+                did, "a1", _case(SUZHOU), PERSON, "1000.00"
+            )
             if presiding == GHOST:
                 letter = _dead_letter(dead, _of_event(claim.event_id), "the claim's dead letter")
                 assert header(letter, "dlq_code") == MISSING
@@ -275,11 +277,11 @@ def test_watchdog_alert_for_a_court_without_an_inbox_goes_to_the_dead_letters(
     bus.alerts still goes."""
     ghost = courts[GHOST]
     case = _case(GHOST)
-    ghost.file_case(case, debtors=[{**PERSON, "id_type": None, "nationality": None}])
-    ghost.issue_exit_ban(
+    ghost.casestatus.file_case(case, debtors=[{**PERSON, "id_type": None, "nationality": None}])
+    ghost.restriction.issue_exit_ban(
         _id("rc"), case, PERSON, {"type": "HK_MACAU_PERMIT", "number": "C12345678"}
     )
-    ghost.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(seconds=5))
+    ghost.casestatus.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(seconds=5))
 
     def about_case(r: Any) -> bool:
         return case in (r.key or b"").decode() or header(r, "ce_subject") == case

@@ -54,8 +54,8 @@ def _flow(conn: Connection) -> list[str]:
         for n in range(REQUESTS):
             req, exe = PAIRS[n % len(PAIRS)]
             did = f"dlg-rec-{uuid.uuid4().hex[:8]}"
-            designation = clients[req].court.designation
-            clients[req].request_delegation(
+            designation = clients[req].sender.court.designation
+            clients[req].delegation.request_delegation(
                 delegation_id=did,
                 case_number=f"(2024){designation}执{300 + n}号",
                 executing_court=exe,
@@ -70,7 +70,7 @@ def _flow(conn: Connection) -> list[str]:
                 90,
                 f"{did} in court {exe}'s inbox",
             )
-            clients[exe].accept(did)
+            clients[exe].delegation.accept(did)
     finally:
         for client in clients.values():
             client.close()

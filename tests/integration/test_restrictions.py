@@ -104,9 +104,13 @@ def test_bans_reach_their_agencies_are_answered_watched_and_lifted(
 ) -> None:
     case = _case()
     exit_ban, spend_ban = _id("exit"), _id("spend")
-    kunshan.file_case(case, debtors=[{**FIRM, "id_type": None, "nationality": None}])
-    kunshan.issue_exit_ban(exit_ban, case, REP, PERMIT, role="LEGAL_REPRESENTATIVE", debtor=FIRM)
-    kunshan.issue_consumption_ban(spend_ban, case, REP, role="LEGAL_REPRESENTATIVE", debtor=FIRM)
+    kunshan.casestatus.file_case(case, debtors=[{**FIRM, "id_type": None, "nationality": None}])
+    kunshan.restriction.issue_exit_ban(
+        exit_ban, case, REP, PERMIT, role="LEGAL_REPRESENTATIVE", debtor=FIRM
+    )
+    kunshan.restriction.issue_consumption_ban(
+        spend_ban, case, REP, role="LEGAL_REPRESENTATIVE", debtor=FIRM
+    )
 
     # each agency receives exactly its projection, and only the kinds it is granted
     (to_nia,) = _feed(agencies["nia"], exit_ban)
@@ -134,10 +138,10 @@ def test_bans_reach_their_agencies_are_answered_watched_and_lifted(
 
     # performed: the watchdog lists both bans, until they are lifted
     alerts = WatchdogAlerts(kunshan, case, REPEAT_S)
-    kunshan.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(seconds=5))
+    kunshan.casestatus.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(seconds=5))
     alerts.wait_listing({f"restriction:{exit_ban}", f"restriction:{spend_ban}"})
-    kunshan.lift_restriction(exit_ban, "PERFORMED")
-    kunshan.lift_restriction(spend_ban, "PERFORMED")
+    kunshan.restriction.lift_restriction(exit_ban, "PERFORMED")
+    kunshan.restriction.lift_restriction(spend_ban, "PERFORMED")
     for agency, control in (("nia", exit_ban), ("caac", spend_ban), ("rail", spend_ban)):
         lifted = _feed(agencies[agency], control, 2)[-1]
         assert lifted is not None and lifted["lifted_at"] is not None
@@ -193,7 +197,7 @@ def test_a_ban_rail_never_acknowledges_raises_the_alert_and_the_negative_receipt
     kunshan: CourtClient, agencies: dict[str, AgencyClient], conn: Connection
 ) -> None:
     control = _id("g-seat")
-    kunshan.issue_consumption_ban(
+    kunshan.restriction.issue_consumption_ban(
         control, _case(), {**REP, "name": "王五"}, prohibited=["HIGH_SPEED_RAIL"]
     )
     _feed(agencies["rail"], control)
@@ -211,7 +215,7 @@ def test_a_listing_triggers_a_consumption_ban(
     kunshan: CourtClient, agencies: dict[str, AgencyClient]
 ) -> None:
     eid = f"bl-rc-{uuid.uuid4().hex[:8]}"
-    kunshan.list_debtor(
+    kunshan.blacklist.list_debtor(
         eid,
         _case(),
         {"kind": "PERSON", "name": "赵六", "id_number": "320583198801011236"},
@@ -233,7 +237,7 @@ def test_bad_input_gets_its_code_and_a_dead_letter(
 ) -> None:
     case = _case()
     control = _id("bad")
-    kunshan.issue_consumption_ban(control, case, {**REP, "name": "孙七"})
+    kunshan.restriction.issue_consumption_ban(control, case, {**REP, "name": "孙七"})
     _feed(agencies["caac"], control)
     with CourtClient(XIAN, conn) as xian:
         other = xian.send_record(
@@ -276,9 +280,9 @@ def test_bad_input_gets_its_code_and_a_dead_letter(
         },
     )
     assert dead_letter_code(conn, no_person.event_id) == "RESTRICTION_NO_PERSON"
-    kunshan.lift_restriction(control, "PERFORMED")
+    kunshan.restriction.lift_restriction(control, "PERFORMED")
     _feed(agencies["caac"], control, 2)
-    late = kunshan.decide_exemption(
+    late = kunshan.restriction.decide_exemption(
         control,
         "ex-1",
         True,

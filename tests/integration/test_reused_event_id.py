@@ -72,7 +72,7 @@ def test_a_ce_id_reused_for_another_entity_on_another_partition_is_refused(
         with CourtClient(court, conn) as client:
             a = client.send_record(record, first)
             # B: another entity's record carrying A's ce_id, on a partition A is not on
-            built = client.envelope.build(outbox, record, other, f"court:{court}")
+            built = client.sender.envelope.build(outbox, record, other, f"court:{court}")
             reused = a.event_id.encode()
             headers = [
                 (k, reused if k in ("ce_id", "ce_correlationid") else v) for k, v in built.headers

@@ -321,7 +321,7 @@ def test_every_service_counts_exactly_what_it_did(
     sent: Counter[str] = Counter()  # good records per flow topic the gateway forwards
 
     for n in range(DELEGATIONS):
-        kunshan.request_delegation(
+        kunshan.delegation.request_delegation(
             delegation_id=f"mt-dg-{RUN}-{n}",
             case_number=_case(n),
             executing_court=XIAN,
@@ -333,7 +333,7 @@ def test_every_service_counts_exactly_what_it_did(
         )
         sent["bus.delegation.events"] += 1
     for n in range(LISTINGS):
-        kunshan.list_debtor(
+        kunshan.blacklist.list_debtor(
             f"mt-bl-{RUN}-{n}",
             _case(n),
             DEBTOR,
@@ -347,10 +347,10 @@ def test_every_service_counts_exactly_what_it_did(
         )
         sent["bus.blacklist.events"] += 1
     for n in range(BANS):
-        kunshan.issue_exit_ban(f"mt-rc-{RUN}-{n}", _case(n), DEBTOR, PERMIT)
+        kunshan.restriction.issue_exit_ban(f"mt-rc-{RUN}-{n}", _case(n), DEBTOR, PERMIT)
         sent["bus.restriction.events"] += 1
     for n in range(DISTRIBUTIONS):
-        kunshan.open_distribution(
+        kunshan.distribution.open_distribution(
             f"mt-ds-{RUN}-{n}",
             _case(n),
             FIRM,
@@ -362,11 +362,11 @@ def test_every_service_counts_exactly_what_it_did(
         )
         sent["bus.distribution.events"] += 1
     for n in range(CASES):
-        kunshan.file_case(_case(100 + n), filed_at=v.now() - timedelta(days=100))
+        kunshan.casestatus.file_case(_case(100 + n), filed_at=v.now() - timedelta(days=100))
         sent["bus.casestatus.events"] += 1
     # a performed case with a listing in force (its 3 working days long past): one alert
     watched = _case(100)
-    kunshan.list_debtor(
+    kunshan.blacklist.list_debtor(
         f"mt-bl-{RUN}-w",
         watched,
         DEBTOR,
@@ -379,16 +379,18 @@ def test_every_service_counts_exactly_what_it_did(
         filed_at=v.now() - timedelta(days=90),
     )
     sent["bus.blacklist.events"] += 1
-    kunshan.conclude_case(watched, "PERFORMED", concluded_at=v.now() - timedelta(days=10))
+    kunshan.casestatus.conclude_case(
+        watched, "PERFORMED", concluded_at=v.now() - timedelta(days=10)
+    )
     sent["bus.casestatus.events"] += 1
 
     # refused behind the gateway (forwarded first): REFUSED
     flow_refusals = {
-        "delegation": xian.accept(f"mt-dg-{RUN}-nope"),
-        "distribution": suzhou.file_claim(
+        "delegation": xian.delegation.accept(f"mt-dg-{RUN}-nope"),
+        "distribution": suzhou.distribution.file_claim(
             f"mt-ds-{RUN}-nope", "x1", "(2024)苏05执101号", DEBTOR, "100.00"
         ),
-        "watchdog": kunshan.conclude_case(watched, "PERFORMED"),
+        "watchdog": kunshan.casestatus.conclude_case(watched, "PERFORMED"),
     }
     sent["bus.delegation.events"] += 1
     sent["bus.distribution.events"] += 1

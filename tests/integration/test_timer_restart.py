@@ -49,7 +49,7 @@ class Notices:
 
 
 def _request(court: CourtClient, did: str) -> None:
-    court.request_delegation(
+    court.delegation.request_delegation(
         delegation_id=did,
         case_number="(2024)苏05执600号",
         executing_court="6103",

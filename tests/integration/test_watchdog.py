@@ -57,7 +57,7 @@ def _case() -> str:
 
 def _list(court: CourtClient, case: str) -> str:
     eid = f"wd-{uuid.uuid4().hex[:10]}"
-    court.list_debtor(
+    court.blacklist.list_debtor(
         eid,
         case,
         DEBTOR,
@@ -77,10 +77,10 @@ def test_a_performed_case_is_watched_until_everything_is_lifted(
 ) -> None:
     kunshan, xian = courts[KUNSHAN], courts[XIAN]
     case = _case()
-    kunshan.file_case(case, filed_at=v.now() - timedelta(days=100))
+    kunshan.casestatus.file_case(case, filed_at=v.now() - timedelta(days=100))
     eid = _list(kunshan, case)
     did = f"wd-dg-{uuid.uuid4().hex[:8]}"
-    kunshan.request_delegation(
+    kunshan.delegation.request_delegation(
         delegation_id=did,
         case_number=case,
         executing_court=XIAN,
@@ -90,18 +90,20 @@ def test_a_performed_case_is_watched_until_everything_is_lifted(
         freeze_period_days=365,
     )
     wait_until(lambda: any(e.key == did for e in xian.inbox(timeout_s=0.5)), 60, "the request")
-    xian.accept(did)
-    xian.complete(did, "冻结银行存款", measure_until=datetime.now(UTC) + timedelta(days=300))
+    xian.delegation.accept(did)
+    xian.delegation.complete(
+        did, "冻结银行存款", measure_until=datetime.now(UTC) + timedelta(days=300)
+    )
     alerts = WatchdogAlerts(kunshan, case, REPEAT_S)
-    kunshan.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(days=10))
+    kunshan.casestatus.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(days=10))
 
     both = alerts.wait_listing({f"blacklist:{eid}", f"freeze:{did}"}).payload
     assert both["court"]["court_id"] == KUNSHAN and PERSON_ID not in both["detail"]
     numbers = [e.payload["alert_number"] for e in alerts.wait(both["alert_number"] + 1)]
     assert numbers == list(range(1, len(numbers) + 1))  # repeated until lifted, counted
 
-    kunshan.delist(eid, "PERFORMED")
-    kunshan.request_release(did, "案件已执行完毕")
+    kunshan.blacklist.delist(eid, "PERFORMED")
+    kunshan.delegation.request_release(did, "案件已执行完毕")
     wait_until(
         lambda: any(
             e.key == did and e.record.endswith("ReleaseRequested")
@@ -110,13 +112,13 @@ def test_a_performed_case_is_watched_until_everything_is_lifted(
         60,
         "the release request",
     )
-    xian.report_released(did, "已解除冻结")
+    xian.delegation.report_released(did, "已解除冻结")
     alerts.quiet()
     last = alerts.poll()[-1].payload
     assert last["alert_number"] >= 2
 
     # a conclusion cannot follow a conclusion
-    again = kunshan.conclude_case(case, "PERFORMED")
+    again = kunshan.casestatus.conclude_case(case, "PERFORMED")
     assert dead_letter_code(conn, again.event_id) == "CASE_ILLEGAL_TRANSITION"
 
 
@@ -127,9 +129,9 @@ def test_a_resumed_case_stops_its_alerts_and_only_its_court_speaks_for_it(
     case = _case()
     _list(kunshan, case)
     alerts = WatchdogAlerts(kunshan, case, REPEAT_S)
-    kunshan.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(days=10))
+    kunshan.casestatus.conclude_case(case, "PERFORMED", concluded_at=v.now() - timedelta(days=10))
     alerts.wait(1)
-    kunshan.resume_case(case, f"(2024)苏0583执恢{uuid.uuid4().int % 9000 + 1000}号")
+    kunshan.casestatus.resume_case(case, f"(2024)苏0583执恢{uuid.uuid4().int % 9000 + 1000}号")
     alerts.quiet()
     stranger = courts[XIAN].send_record(
         "cn.court.bus.casestatus.CaseConcluded",

@@ -190,7 +190,7 @@ class Stream(threading.Thread):
                     if gate is not None and not gate.wait(timeout=180):
                         raise AssertionError(f"gate at request {i} never opened")
                     time.sleep(INTERVAL_S)
-                    court.request_delegation(
+                    court.delegation.request_delegation(
                         delegation_id=did,
                         case_number="(2024)苏05执500号",
                         executing_court="6104",

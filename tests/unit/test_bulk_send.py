@@ -24,14 +24,10 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
 from courtbus.errors import ClusterError, CourtbusError, ValidationError
 from courtbus.sdk import court as court_module
-from courtbus.sdk.court import (
-    BulkValidationError,
-    CourtClient,
-    DelegationRequestIn,
-    PartialSendError,
-    Sent,
-    check_requests,
-)
+from courtbus.sdk import sender as sender_module
+from courtbus.sdk.court import CourtClient, Sent
+from courtbus.sdk.delegation import BulkValidationError, DelegationRequestIn, check_requests
+from courtbus.sdk.sender import PartialSendError
 from courtbus.wire.client import BulkSendError, send_many
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope, OutgoingRecord
@@ -126,8 +122,8 @@ def producer() -> FakeProducer:
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch, producer: FakeProducer) -> Iterator[CourtClient]:
     envelope = Envelope(AvroCodec(SCHEMAS, MemoryRegistry(), auto_register=True))
-    monkeypatch.setattr(court_module, "make_producer", lambda conn, **_settings: producer)
-    monkeypatch.setattr(court_module, "make_envelope", lambda conn: envelope)
+    monkeypatch.setattr(sender_module, "make_producer", lambda conn, **_settings: producer)
+    monkeypatch.setattr(sender_module, "make_envelope", lambda conn: envelope)
     with CourtClient("3205", Connection("127.0.0.1:1", None), directory=DIRECTORY) as c:
         yield c
 
@@ -183,7 +179,7 @@ def test_an_invalid_request_stops_the_whole_batch(
     items[41] = request(42, debtor={"kind": "ORGANISATION", "name": "某公司", "id_number": BAD_ID})
     items[77] = request(78, case_number="(2024)苏05民78号")
     with pytest.raises(BulkValidationError) as caught:
-        client.request_delegations(items)
+        client.delegation.request_delegations(items)
     assert caught.value.code == "BULK_INVALID"
     assert [(i, e.code) for i, e in caught.value.errors] == [
         (41, "CREDIT_CODE_INVALID"),
@@ -199,18 +195,18 @@ def test_a_request_that_cannot_be_encoded_sends_nothing(
 ) -> None:
     items = [request(1), request(2, note="x" * 10)]
     calls = 0
-    build = client._build
+    build = client.sender.build
 
-    def failing_build(short: str, payload: dict[str, Any]) -> OutgoingRecord:
+    def failing_build(record: str, payload: dict[str, Any], **kw: Any) -> OutgoingRecord:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise CourtbusError("registry down", code="REGISTRY_UNAVAILABLE")
-        return build(short, payload)
+        return build(record, payload, **kw)
 
-    client._build = failing_build  # type: ignore[method-assign]
+    client.sender.build = failing_build  # type: ignore[method-assign]
     with pytest.raises(CourtbusError) as caught:
-        client.request_delegations(items)
+        client.delegation.request_delegations(items)
     assert caught.value.code == "REGISTRY_UNAVAILABLE"
     assert any("request #1" in note for note in caught.value.__notes__)
     assert producer.sent == []
@@ -224,7 +220,7 @@ def test_bulk_sends_all_then_flushes_once_and_maps_results_in_order(
 ) -> None:
     items = [request(n) for n in range(1, 501)]
     done: list[bool] = []
-    sent = client.request_delegations(items, on_done=done.append)
+    sent = client.delegation.request_delegations(items, on_done=done.append)
     assert producer.flushes == 1 and producer.gets == 0  # no per-record wait
     assert len(producer.sent) == 500 and len(sent) == 500 and done == [True] * 500
     assert [s.key for s in sent] == [f"dlg-bulk-{n:05d}" for n in range(1, 501)]
@@ -238,11 +234,11 @@ def test_bulk_sends_all_then_flushes_once_and_maps_results_in_order(
 def test_bulk_payload_is_the_single_send_payload(
     client: CourtClient, producer: FakeProducer
 ) -> None:
-    single = client.request_delegation(**request(1))
+    single = client.delegation.request_delegation(**request(1))
     assert producer.gets == 1 and producer.flushes == 0  # the single send still waits
-    (bulk,) = client.request_delegations([request(2)])
+    (bulk,) = client.delegation.request_delegations([request(2)])
     assert isinstance(single, Sent) and isinstance(bulk, Sent)
-    decoded = [client.envelope.codec.decode(value) for _, _, value in producer.sent]
+    decoded = [client.sender.envelope.codec.decode(value) for _, _, value in producer.sent]
     one, two = (d.payload for d in decoded)
     assert decoded[0].record == decoded[1].record
     assert set(one) == set(two)
@@ -252,14 +248,14 @@ def test_bulk_payload_is_the_single_send_payload(
 
 
 def test_empty_batch_sends_nothing(client: CourtClient, producer: FakeProducer) -> None:
-    assert client.request_delegations([]) == []
+    assert client.delegation.request_delegations([]) == []
     assert producer.sent == []
 
 
 def test_broker_failures_raise_naming_sent_and_failed(client: CourtClient) -> None:
-    client._producer.fail = {3, 7}
+    client.sender._producer.fail = {3, 7}
     with pytest.raises(PartialSendError) as caught:
-        client.request_delegations([request(n) for n in range(1, 11)])
+        client.delegation.request_delegations([request(n) for n in range(1, 11)])
     exc = caught.value
     assert isinstance(exc, BulkSendError) and isinstance(exc, ClusterError)
     assert exc.code == "BULK_SEND_FAILED"
@@ -274,9 +270,9 @@ def test_broker_failures_raise_naming_sent_and_failed(client: CourtClient) -> No
 
 
 def test_producer_refusing_a_record_stops_the_rest(client: CourtClient) -> None:
-    client._producer.refuse_at = 4
+    client.sender._producer.refuse_at = 4
     with pytest.raises(PartialSendError) as caught:
-        client.request_delegations([request(n) for n in range(1, 11)])
+        client.delegation.request_delegations([request(n) for n in range(1, 11)])
     exc = caught.value
     assert len(exc.sent) == 4
     assert [i for i, _, _ in exc.failed] == list(range(4, 10))
@@ -375,24 +371,32 @@ def test_send_many_with_invalid_lines_sends_nothing(
     assert BAD_ID not in result.output and PERSON_ID not in result.output
 
 
-class FakeCourtClient:
-    """Stands in for the SDK client in the CLI test: acknowledges every request."""
+class FakeDelegation:
+    """Stands in for the SDK's delegation client in the CLI test: acknowledges every request."""
 
-    def __init__(self, court_id: str, conn: object, **_: object) -> None:
-        self.outbox = f"court.{court_id}.outbox"
+    def __init__(self) -> None:
         self.requests: list[DelegationRequestIn] = []
-
-    def __enter__(self) -> FakeCourtClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        pass
 
     def request_delegations(self, requests: Any, *, on_done: Any = None, **_: Any) -> list[Sent]:
         self.requests = list(requests)
         for _r in self.requests:
             on_done(True)
         return [Sent(f"ev-{i}", r.delegation_id, i % 3, i) for i, r in enumerate(self.requests)]
+
+
+class FakeCourtClient:
+    """Stands in for the SDK's court client in the CLI test: its sender's outbox and a
+    delegation client."""
+
+    def __init__(self, court_id: str, conn: object, **_: object) -> None:
+        self.sender = SimpleNamespace(outbox=f"court.{court_id}.outbox")
+        self.delegation = FakeDelegation()
+
+    def __enter__(self) -> FakeCourtClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        pass
 
 
 def test_send_many_skip_invalid_sends_the_valid_lines(
@@ -432,7 +436,7 @@ def test_the_sdk_sends_text_normalised_and_refuses_what_the_gateway_would(
     client: CourtClient, producer: FakeProducer
 ) -> None:
     decomposed = "张三 Zoe\u0301"  # e + combining acute: NFC makes it one character
-    client.request_delegations(
+    client.delegation.request_delegations(
         [
             request(
                 1,
@@ -442,11 +446,11 @@ def test_the_sdk_sends_text_normalised_and_refuses_what_the_gateway_would(
         ]
     )
     [(_, _, value)] = producer.sent
-    event = client.envelope.codec.decode(value).payload
+    event = client.sender.envelope.codec.decode(value).payload
     assert event["debtor"]["name"] == "张三 Zo\u00e9"
     assert event["note"] == "第一行\n第二行"
     with pytest.raises(ValidationError) as caught:  # a bidi override is refused, not sent
-        client.request_delegations(
+        client.delegation.request_delegations(
             [request(2, debtor={"kind": "PERSON", "name": "张\u202e三", "id_number": PERSON_ID})]
         )
     assert "TEXT_BIDI_CONTROL" in str(caught.value) or caught.value.code == "TEXT_BIDI_CONTROL"

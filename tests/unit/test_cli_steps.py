@@ -28,19 +28,8 @@ from tests.store_contract import decided, requested
 runner = CliRunner()
 
 
-class FakeCourt:
-    """Records what would be sent; every step is acknowledged."""
-
-    sent: ClassVar[list[tuple[str, tuple[Any, ...]]]] = []
-
-    def __init__(self, court: str) -> None:
-        self.court = court
-
-    def __enter__(self) -> FakeCourt:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        return None
+class FakeDelegation:
+    """The delegation client's steps: each records what would be sent and is acknowledged."""
 
     def __getattr__(self, name: str) -> Any:
         def step(*args: Any, **_kw: Any) -> Sent:
@@ -48,6 +37,22 @@ class FakeCourt:
             return Sent("ev-1", str(args[0]), 0, 7)
 
         return step
+
+
+class FakeCourt:
+    """Records what would be sent (``FakeCourt.sent``); every step is acknowledged."""
+
+    sent: ClassVar[list[tuple[str, tuple[Any, ...]]]] = []
+
+    def __init__(self, court: str) -> None:
+        self.court = court
+        self.delegation = FakeDelegation()
+
+    def __enter__(self) -> FakeCourt:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
 
 
 @pytest.fixture(autouse=True)

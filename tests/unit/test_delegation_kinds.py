@@ -150,7 +150,7 @@ def _sdk_request(**change: object) -> dict[str, object]:
 
 def test_the_sdk_refuses_a_case_search_and_normalises_the_suit() -> None:
     from courtbus.catalogue.directory import load_directory
-    from courtbus.sdk.court import check_request
+    from courtbus.sdk.delegation import check_request
 
     directory = load_directory()
     with pytest.raises(ValidationError) as info:
@@ -227,7 +227,7 @@ def test_the_policy_check_reads_the_hand_over_from_a_decoded_payload() -> None:
 
 def test_the_sdk_refuses_a_measure_handed_over_with_under_a_month_left() -> None:
     from courtbus.catalogue.directory import load_directory
-    from courtbus.sdk.court import check_request
+    from courtbus.sdk.delegation import check_request
 
     directory = load_directory()
     soon = datetime.now(UTC) + timedelta(days=10)

@@ -1,4 +1,4 @@
-"""``DistributionSteps`` (the court SDK's distribution steps) without a broker: bad input refused
+"""``DistributionClient`` (the court SDK's distribution steps) without a broker: bad input refused
 before sending with its code; what is sent passes the gateway's checks and the Avro schemas and
 drives the distribution flow (in the harness) from opening to payout, with the plan computed by
 hand."""
@@ -19,8 +19,8 @@ from courtbus.domain.text import normalize_payload
 from courtbus.errors import ValidationError
 from courtbus.gateway.rules import check_identities, check_sender, check_values
 from courtbus.runtime.harness import FlowHarness, memory_envelope
-from courtbus.sdk.court import CourtClient, Sent
-from courtbus.sdk.distribution import DistributionSteps, objection_last_day
+from courtbus.sdk.distribution import DistributionClient, objection_last_day
+from courtbus.sdk.sent import Sent
 from courtbus.wire import values as v
 from services.distribution.flow import DISTRIBUTIONS, EVENTS, NS, DistributionFlow
 from services.distribution.state import dump_kept, load_kept
@@ -44,9 +44,9 @@ BANK = {"kind": "ORGANISATION", "name": "某银行", "id_number": "91110105MA00A
 DIRECTORY = load_directory()
 
 
-class Court(DistributionSteps):
-    """The mixin as ``CourtClient`` uses it; what it sends goes through the gateway's checks
-    and, with a harness, into the distribution flow."""
+class GatewaySender:
+    """Stands in for a court's ``CourtSender``: what it is given goes through the gateway's
+    checks and, with a harness, into the distribution flow."""
 
     def __init__(self, court_id: str, harness: FlowHarness | None = None) -> None:
         self.directory = DIRECTORY
@@ -55,7 +55,7 @@ class Court(DistributionSteps):
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.outputs: list[Output] = []
 
-    def _me(self) -> dict[str, str]:
+    def me(self) -> dict[str, str]:
         return v.court(self.court_id)
 
     def send_record(self, record: str, payload: dict[str, Any]) -> Sent:
@@ -72,7 +72,28 @@ class Court(DistributionSteps):
         return Sent("-", str(clean["distribution_id"]), 0, 0)
 
 
-def test_court_client_has_the_steps() -> None:
+class Court(DistributionClient):
+    """The distribution client as ``CourtClient.distribution`` is, over a ``GatewaySender``
+    (``sent``, ``outputs``, ``harness``: the sender's)."""
+
+    def __init__(self, court_id: str, harness: FlowHarness | None = None) -> None:
+        self.gateway = GatewaySender(court_id, harness)
+        super().__init__(self.gateway)  # type: ignore[arg-type]  # a stand-in CourtSender
+
+    @property
+    def sent(self) -> list[tuple[str, dict[str, Any]]]:
+        return self.gateway.sent
+
+    @property
+    def outputs(self) -> list[Output]:
+        return self.gateway.outputs
+
+    @property
+    def harness(self) -> FlowHarness | None:
+        return self.gateway.harness
+
+
+def test_the_distribution_client_has_the_steps() -> None:
     for name in (
         "open_distribution",
         "file_claim",
@@ -85,8 +106,8 @@ def test_court_client_has_the_steps() -> None:
         "finalize",
         "request_handover",
     ):
-        assert callable(getattr(CourtClient, name)), name
-    assert CourtClient.object is CourtClient.file_objection
+        assert callable(getattr(DistributionClient, name)), name
+    assert DistributionClient.object is DistributionClient.file_objection
 
 
 def _refusal(call: Any) -> str | None:

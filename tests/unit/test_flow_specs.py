@@ -4,17 +4,26 @@ projector, the SDK and the CLI; a second registration of a flow's name or parts 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.util
+from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from courtbus.config import Connection
 from courtbus.errors import ConfigError
 from courtbus.flows import registry
 from courtbus.flows.spec import FlowSpec, MessageSpec, resolve
 from courtbus.runtime.flow import Flow
 from courtbus.runtime.state import TIMERS
+from courtbus.sdk import sender as sender_module
+from courtbus.sdk.court import CourtClient
+from courtbus.wire.codec import AvroCodec
+from courtbus.wire.envelope import Envelope
 from courtbus.wire.schemas import SchemaSet
+from tests.fakes import MemoryRegistry
 
 SCHEMAS = SchemaSet.load()
 SPECS = registry.registered()
@@ -121,6 +130,34 @@ def test_the_projector_handler_steps_and_cli_group_resolve(spec: FlowSpec) -> No
         assert isinstance(resolve(spec.steps), type)
     if spec.cli is not None:
         assert isinstance(resolve(spec.cli.app), typer.Typer)
+
+
+@pytest.fixture
+def court_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[CourtClient]:
+    """A court's SDK client with no broker: a producer that sends nothing, a memory registry."""
+    envelope = Envelope(AvroCodec(SCHEMAS, MemoryRegistry(), auto_register=True))
+    monkeypatch.setattr(sender_module, "make_envelope", lambda _conn: envelope)
+    monkeypatch.setattr(
+        sender_module, "make_producer", lambda _conn, **_kw: SimpleNamespace(close=lambda: None)
+    )
+    with CourtClient("320583", Connection("127.0.0.1:1", None)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.steps], ids=lambda s: s.name)
+def test_each_flow_s_sdk_client_is_the_court_client_s_attribute_with_the_flow_s_steps(
+    spec: FlowSpec, court_client: CourtClient
+) -> None:
+    assert spec.steps is not None
+    client_class = resolve(spec.steps)
+    flow_client = getattr(court_client, spec.name)  # court.delegation, court.blacklist, ...
+    assert isinstance(flow_client, client_class)
+    assert flow_client.sender is court_client.sender  # one producer for every flow
+    steps = [n for n, f in vars(client_class).items() if callable(f) and not n.startswith("_")]
+    assert steps, f"{client_class.__name__} has no steps"
+    # its steps send this flow's records (``NS + short``, the flow's namespace)
+    namespace = importlib.import_module(client_class.__module__).NS
+    assert namespace == f"{spec.namespace}."
 
 
 def test_an_unresolvable_name_is_a_config_error() -> None:

@@ -41,7 +41,7 @@ from courtbus.domain.person_ids import (
     validate_passport,
 )
 from courtbus.errors import CourtbusError, ValidationError
-from courtbus.sdk.court import DebtorIn, check_request
+from courtbus.sdk.delegation import DebtorIn, check_request
 
 ANY_CHAR = st.characters(blacklist_categories=("Cs",))
 NEAR = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcxyz０１９Ｘ -()（）执苏号民初终\u200e\x00"

@@ -12,7 +12,7 @@ import pytest
 from courtbus.catalogue.directory import load_directory
 from courtbus.config import Connection
 from courtbus.sdk import agency as agency_module
-from courtbus.sdk import court as court_module
+from courtbus.sdk import sender as sender_module
 from courtbus.sdk.agency import AgencyClient
 from courtbus.sdk.court import CourtClient
 from courtbus.wire import client as wire_client
@@ -49,9 +49,9 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[Acked]:
         return producers[-1]
 
     envelope = Envelope(AvroCodec(SchemaSet.load(), MemoryRegistry(), auto_register=True))
-    for module in (court_module, agency_module):
+    for module in (sender_module, agency_module):
         monkeypatch.setattr(module, "make_envelope", lambda _conn: envelope)
-    monkeypatch.setattr(court_module, "make_producer", make)
+    monkeypatch.setattr(sender_module, "make_producer", make)
     monkeypatch.setattr(wire_client, "make_producer", make)  # AgencyClient imports it late
     return producers
 

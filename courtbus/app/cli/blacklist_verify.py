@@ -31,7 +31,8 @@ def read_ids(path: Path) -> list[str]:
 
 
 def read_listings(path: Path | None) -> dict[str, dict[str, Any]]:
-    """``--listings``: JSON lines of ``CourtClient.list_debtor`` keyword arguments, by entry id.
+    """``--listings``: JSON lines of ``CourtClient.blacklist.list_debtor`` keyword arguments, by
+    entry id.
 
     Raises:
         ValidationError: ``FILE_UNREADABLE`` or ``LINE_NOT_JSON``.
@@ -67,7 +68,7 @@ def verify(
     active = read_ids(entries)
     known = read_listings(listings)
     with court_client(court) as client:
-        client.publish_digest(active)
+        client.blacklist.publish_digest(active)
         report = _await_report(client, timeout)
         if report is None:
             out.print(
@@ -97,7 +98,7 @@ def verify(
         for eid in missing:
             if eid in known:
                 fields = {k: val for k, val in known[eid].items() if k != "entry_id"}
-                client.list_debtor(eid, **fields)
+                client.blacklist.list_debtor(eid, **fields)
                 resent += 1
             else:
                 out.print(
@@ -114,7 +115,7 @@ def verify(
 def _await_report(client: Any, timeout_s: float) -> dict[str, Any] | None:
     """The drift report for this court's latest digest (by its digest id) from the inbox."""
     deadline = time.monotonic() + timeout_s
-    digest_id = client.last_digest_id
+    digest_id = client.blacklist.last_digest_id
     while time.monotonic() < deadline:
         for event in client.inbox(timeout_s=1):
             if (

@@ -19,7 +19,7 @@ from rich.text import Text
 from courtbus.errors import StoreError, ValidationError
 
 if TYPE_CHECKING:
-    from courtbus.sdk.court import DelegationRequestIn
+    from courtbus.sdk.delegation import DelegationRequestIn
     from courtbus.store import ReadModelQueries
 
 out = Console()
@@ -131,8 +131,8 @@ def check_request(court: str, fields: dict[str, Any]) -> DelegationRequestIn:
             (case number, debtor ID, amount), ``DELEGATION_SELF``, ``POLICY_*`` or ``TEXT_*``.
     """
     from courtbus.catalogue.directory import load_directory
-    from courtbus.sdk.court import check_request as sdk_check_request
-    from courtbus.sdk.court import regional_rules
+    from courtbus.sdk.delegation import check_request as sdk_check_request
+    from courtbus.sdk.sender import regional_rules
 
     directory = load_directory()
     directory.court(court)

@@ -26,7 +26,7 @@ from courtbus.domain.masking import mask_ids_in_text
 from courtbus.errors import ValidationError
 
 if TYPE_CHECKING:
-    from courtbus.sdk.court import DelegationRequestIn
+    from courtbus.sdk.delegation import DelegationRequestIn
     from courtbus.store import ReadModelQueries
 
 from courtbus.app.cli.common import (
@@ -195,7 +195,8 @@ def check_request_lines(
         ValidationError: ``COURT_UNKNOWN`` if ``court`` is not in the directory.
     """
     from courtbus.catalogue.directory import load_directory
-    from courtbus.sdk.court import check_requests, regional_rules
+    from courtbus.sdk.delegation import check_requests
+    from courtbus.sdk.sender import regional_rules
 
     directory = load_directory()
     directory.court(court)
@@ -294,7 +295,7 @@ def send(
     )
     request = check_request(court, fields)
     with court_client(court) as client:
-        print_sent("request", client.request_delegation(request))
+        print_sent("request", client.delegation.request_delegation(request))
 
 
 @delegation_app.command("send-many")
@@ -327,7 +328,8 @@ def send_many(
     If any line is invalid nothing is sent (unless --skip-invalid); the invalid lines are listed
     by number. Then all requests go to the producer at once and one flush waits for the broker.
     """
-    from courtbus.sdk.court import CourtClient, PartialSendError
+    from courtbus.sdk.court import CourtClient
+    from courtbus.sdk.sender import PartialSendError
 
     try:
         lines = file.read_text(encoding="utf-8").splitlines()
@@ -364,7 +366,7 @@ def send_many(
 
         started = time.monotonic()
         try:
-            sent = client.request_delegations([r for _, r in valid], on_done=done)
+            sent = client.delegation.request_delegations([r for _, r in valid], on_done=done)
         except PartialSendError as exc:
             progress.stop()
             _write_results(results, numbers, exc.sent, {i for i, _, _ in exc.failed})
@@ -378,7 +380,7 @@ def send_many(
     per_partition = Counter(s.partition for s in sent)
     out.print(
         f"[green]sent[/green] {plural(len(sent), 'delegation request')} from {court} to "
-        f"{client.outbox} (in {elapsed:.2f} s{rate(len(sent), elapsed, 'records')})"
+        f"{client.sender.outbox} (in {elapsed:.2f} s{rate(len(sent), elapsed, 'records')})"
         + (f"; skipped {plural(len(invalid), 'invalid line')}" if invalid else ""),
         highlight=False,
     )
@@ -508,7 +510,7 @@ def accept(
         delegation_id,
         Step.ACCEPTED,
         "acceptance",
-        lambda c: c.accept(delegation_id, handler),
+        lambda c: c.delegation.accept(delegation_id, handler),
         store=store,
         check=not no_check,
     )
@@ -533,7 +535,7 @@ def materials(
         delegation_id,
         Step.MATERIALS_REQUESTED,
         "materials request",
-        lambda c: c.request_materials(delegation_id, missing, note),
+        lambda c: c.delegation.request_materials(delegation_id, missing, note),
         store=store,
         check=not no_check,
     )
@@ -555,7 +557,7 @@ def supply(
         delegation_id,
         Step.MATERIALS_SUPPLIED,
         "materials",
-        lambda c: c.supply_materials(delegation_id, summary),
+        lambda c: c.delegation.supply_materials(delegation_id, summary),
         store=store,
         check=not no_check,
     )
@@ -585,7 +587,7 @@ def return_(
         delegation_id,
         Step.RETURNED,
         "return",
-        lambda c: c.return_delegation(delegation_id, reason, approved_at=approved),
+        lambda c: c.delegation.return_delegation(delegation_id, reason, approved_at=approved),
         store=store,
         check=not no_check,
     )
@@ -613,7 +615,7 @@ def files_returned(
         delegation_id,
         Step.FILES_RETURNED,
         "files returned",
-        lambda c: c.report_files_returned(delegation_id, explanation, tracking=tracking),
+        lambda c: c.delegation.report_files_returned(delegation_id, explanation, tracking=tracking),
         store=store,
         check=not no_check,
     )
@@ -637,7 +639,7 @@ def escalate(
         delegation_id,
         Step.ESCALATED,
         "escalation",
-        lambda c: c.escalate(delegation_id, executing_court, reason),
+        lambda c: c.delegation.escalate(delegation_id, executing_court, reason),
         store=store,
         check=not no_check,
     )
@@ -663,7 +665,7 @@ def answer(
         delegation_id,
         Step.ESCALATION_ANSWERED,
         "answer",
-        lambda c: c.answer_escalation(
+        lambda c: c.delegation.answer_escalation(
             delegation_id, decision.upper(), reason, assigned_court=assigned
         ),
         store=store,
@@ -688,7 +690,7 @@ def renew(
         delegation_id,
         Step.RENEWAL_REQUESTED,
         "renewal request",
-        lambda c: c.request_renewal(delegation_id, days, note),
+        lambda c: c.delegation.request_renewal(delegation_id, days, note),
         store=store,
         check=not no_check,
     )
@@ -748,7 +750,7 @@ def renewed(
         delegation_id,
         Step.RENEWED,
         "renewal",
-        lambda c: c.report_renewed(delegation_id, end, summary),
+        lambda c: c.delegation.report_renewed(delegation_id, end, summary),
         store=store,
         check=not no_check,
     )
@@ -770,7 +772,7 @@ def released(
         delegation_id,
         Step.RELEASED,
         "release",
-        lambda c: c.report_released(delegation_id, summary),
+        lambda c: c.delegation.report_released(delegation_id, summary),
         store=store,
         check=not no_check,
     )
@@ -792,7 +794,7 @@ def release(
         delegation_id,
         Step.RELEASE_REQUESTED,
         "release request",
-        lambda c: c.request_release(delegation_id, reason),
+        lambda c: c.delegation.request_release(delegation_id, reason),
         store=store,
         check=not no_check,
     )
@@ -816,7 +818,7 @@ def progress(
         delegation_id,
         Step.PROGRESS,
         "progress",
-        lambda c: c.report_progress(delegation_id, summary, executed),
+        lambda c: c.delegation.report_progress(delegation_id, summary, executed),
         store=store,
         check=not no_check,
     )
@@ -844,7 +846,7 @@ def complete(
         delegation_id,
         Step.COMPLETED,
         "completion",
-        lambda c: c.complete(delegation_id, summary, executed, end),
+        lambda c: c.delegation.complete(delegation_id, summary, executed, end),
         store=store,
         check=not no_check,
     )
@@ -866,7 +868,7 @@ def cancel(
         delegation_id,
         Step.CANCELLED,
         "cancellation",
-        lambda c: c.cancel(delegation_id, reason),
+        lambda c: c.delegation.cancel(delegation_id, reason),
         store=store,
         check=not no_check,
     )
