@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -467,17 +467,23 @@ def send_step(
     what: str,
     send: Callable[[Any], Any],
     *,
+    text: Mapping[str, Any],
     store: str | None,
-    check: bool = True,
+    no_check: bool = False,
 ) -> None:
-    """Check a step against the read model (when there is one), send it, and say where the
-    bus's answer arrives: applied or refused, it comes to the court's inbox.
+    """One step of a command: check the court and the step's ``text`` options (as the SDK
+    and the gateway will), check the step against the read model (when there is one, unless
+    ``no_check``), send it, and say where the bus's answer arrives: applied or refused, it
+    comes to the court's inbox.
 
     Raises:
-        ValidationError: as :func:`check_step`.
+        ValidationError: ``COURT_UNKNOWN``, a ``TEXT_*`` or ``MONEY_*`` code, or as
+            :func:`check_step`.
         StoreError: ``STORE_URL_INVALID`` or ``STORE_UNAVAILABLE``.
     """
-    model = read_model_if_any(store) if check else None
+    check_court(court)
+    check_text(delegation_id=delegation_id, **text)
+    model = read_model_if_any(store) if not no_check else None
     if model is not None:
         try:
             check_step(model, delegation_id, step, court)
@@ -503,16 +509,15 @@ def accept(
     no_check: NoCheck = False,
 ) -> None:
     """Accept a delegation delivered to your court."""
-    check_court(court)
-    check_text(delegation_id=delegation_id, handler=handler)
     send_step(
         court,
         delegation_id,
         Step.ACCEPTED,
         "acceptance",
         lambda c: c.delegation.accept(delegation_id, handler),
+        text={"handler": handler},
         store=store,
-        check=not no_check,
+        no_check=no_check,
     )
 
 
@@ -526,41 +531,81 @@ def materials(
     no_check: NoCheck = False,
 ) -> None:
     """Ask the requesting court for missing materials (补正): a court may not refuse."""
-    check_court(court)
-    check_text(
-        delegation_id=delegation_id, note=note, **{f"missing_{i}": m for i, m in enumerate(missing)}
-    )
     send_step(
         court,
         delegation_id,
         Step.MATERIALS_REQUESTED,
         "materials request",
         lambda c: c.delegation.request_materials(delegation_id, missing, note),
+        text={"note": note, **{f"missing_{i}": m for i, m in enumerate(missing)}},
         store=store,
-        check=not no_check,
+        no_check=no_check,
     )
 
 
-@delegation_app.command("supply")
-def supply(
-    court: AsCourt,
-    delegation_id: str,
-    summary: Annotated[str, typer.Option()],
-    store: Store = None,
-    no_check: NoCheck = False,
-) -> None:
-    """Supply the materials asked for, or explain in writing why not."""
-    check_court(court)
-    check_text(delegation_id=delegation_id, summary=summary)
-    send_step(
-        court,
-        delegation_id,
+def _one_text_step(name: str, step: Step, what: str, option: str, method: str, doc: str) -> None:
+    """Register ``courtbus delegation <name> COURT DELEGATION_ID --<option> TEXT``: the step
+    ``DelegationClient.<method>(delegation_id, text)``, sent by ``send_step``."""
+
+    def command(
+        court: AsCourt,
+        delegation_id: str,
+        text: str,  # its annotation is set below: the option is named after ``option``
+        store: Store = None,
+        no_check: NoCheck = False,
+    ) -> None:
+        send_step(
+            court,
+            delegation_id,
+            step,
+            what,
+            lambda c: getattr(c.delegation, method)(delegation_id, text),
+            text={option: text},
+            store=store,
+            no_check=no_check,
+        )
+
+    command.__annotations__["text"] = Annotated[str, typer.Option(f"--{option}")]
+    command.__doc__ = doc
+    delegation_app.command(name)(command)
+
+
+# The steps whose only input is one text: (command, step, what it is, option, client method, help)
+for _row in (
+    (
+        "supply",
         Step.MATERIALS_SUPPLIED,
         "materials",
-        lambda c: c.delegation.supply_materials(delegation_id, summary),
-        store=store,
-        check=not no_check,
-    )
+        "summary",
+        "supply_materials",
+        "Supply the materials asked for, or explain in writing why not.",
+    ),
+    (
+        "released",
+        Step.RELEASED,
+        "release",
+        "summary",
+        "report_released",
+        "Report a freeze, seal or seizure released (as the executing court).",
+    ),
+    (
+        "release",
+        Step.RELEASE_REQUESTED,
+        "release request",
+        "reason",
+        "request_release",
+        "Ask the executing court to release a freeze, seal or seizure.",
+    ),
+    (
+        "cancel",
+        Step.CANCELLED,
+        "cancellation",
+        "reason",
+        "cancel",
+        "Withdraw a delegation your court requested.",
+    ),
+):
+    _one_text_step(*_row)
 
 
 @delegation_app.command("return")
@@ -579,8 +624,6 @@ def return_(
 ) -> None:
     """Return a delegation whose missing materials were not supplied within 30 days, with the
     high court's approval."""
-    check_court(court)
-    check_text(delegation_id=delegation_id, reason=reason)
     approved = _start_of_day(approved_on)
     send_step(
         court,
@@ -588,8 +631,9 @@ def return_(
         Step.RETURNED,
         "return",
         lambda c: c.delegation.return_delegation(delegation_id, reason, approved_at=approved),
+        text={"reason": reason},
         store=store,
-        check=not no_check,
+        no_check=no_check,
     )
 
 
@@ -608,16 +652,15 @@ def files_returned(
 ) -> None:
     """Report a returned delegation's files sent back (as the executing court): within 15 days
     of the return's approval, 法释〔2011〕11号 (2020 修正) 第九条."""
-    check_court(court)
-    check_text(delegation_id=delegation_id, explanation=explanation, tracking=tracking)
     send_step(
         court,
         delegation_id,
         Step.FILES_RETURNED,
         "files returned",
         lambda c: c.delegation.report_files_returned(delegation_id, explanation, tracking=tracking),
+        text={"explanation": explanation, "tracking": tracking},
         store=store,
-        check=not no_check,
+        no_check=no_check,
     )
 
 
@@ -631,17 +674,16 @@ def escalate(
     no_check: NoCheck = False,
 ) -> None:
     """Ask the executing court's superior court to order execution (15 days unstarted)."""
-    check_court(court)
     check_court(executing_court)
-    check_text(delegation_id=delegation_id, reason=reason)
     send_step(
         court,
         delegation_id,
         Step.ESCALATED,
         "escalation",
         lambda c: c.delegation.escalate(delegation_id, executing_court, reason),
+        text={"reason": reason},
         store=store,
-        check=not no_check,
+        no_check=no_check,
     )
 
 
@@ -656,10 +698,8 @@ def answer(
     no_check: NoCheck = False,
 ) -> None:
     """Answer an escalation, as the executing court's superior court."""
-    check_court(court)
     if assigned:
         check_court(assigned)
-    check_text(delegation_id=delegation_id, reason=reason)
     send_step(
         court,
         delegation_id,
@@ -668,8 +708,9 @@ def answer(
         lambda c: c.delegation.answer_escalation(
             delegation_id, decision.upper(), reason, assigned_court=assigned
         ),
+        text={"reason": reason},
         store=store,
-        check=not no_check,
+        no_check=no_check,
     )
 
 
@@ -683,16 +724,15 @@ def renew(
     no_check: NoCheck = False,
 ) -> None:
     """Ask the executing court to renew a freeze, seal or seizure before it ends."""
-    check_court(court)
-    check_text(delegation_id=delegation_id, note=note)
     send_step(
         court,
         delegation_id,
         Step.RENEWAL_REQUESTED,
         "renewal request",
         lambda c: c.delegation.request_renewal(delegation_id, days, note),
+        text={"note": note},
         store=store,
-        check=not no_check,
+        no_check=no_check,
     )
 
 
@@ -742,61 +782,16 @@ def renewed(
     no_check: NoCheck = False,
 ) -> None:
     """Report a freeze, seal or seizure renewed (as the executing court)."""
-    check_court(court)
     end = _end_of_day(until)
-    check_text(delegation_id=delegation_id, summary=summary)
     send_step(
         court,
         delegation_id,
         Step.RENEWED,
         "renewal",
         lambda c: c.delegation.report_renewed(delegation_id, end, summary),
+        text={"summary": summary},
         store=store,
-        check=not no_check,
-    )
-
-
-@delegation_app.command("released")
-def released(
-    court: AsCourt,
-    delegation_id: str,
-    summary: Annotated[str, typer.Option()],
-    store: Store = None,
-    no_check: NoCheck = False,
-) -> None:
-    """Report a freeze, seal or seizure released (as the executing court)."""
-    check_court(court)
-    check_text(delegation_id=delegation_id, summary=summary)
-    send_step(
-        court,
-        delegation_id,
-        Step.RELEASED,
-        "release",
-        lambda c: c.delegation.report_released(delegation_id, summary),
-        store=store,
-        check=not no_check,
-    )
-
-
-@delegation_app.command("release")
-def release(
-    court: AsCourt,
-    delegation_id: str,
-    reason: Annotated[str, typer.Option()],
-    store: Store = None,
-    no_check: NoCheck = False,
-) -> None:
-    """Ask the executing court to release a freeze, seal or seizure."""
-    check_court(court)
-    check_text(delegation_id=delegation_id, reason=reason)
-    send_step(
-        court,
-        delegation_id,
-        Step.RELEASE_REQUESTED,
-        "release request",
-        lambda c: c.delegation.request_release(delegation_id, reason),
-        store=store,
-        check=not no_check,
+        no_check=no_check,
     )
 
 
@@ -810,17 +805,16 @@ def progress(
     no_check: NoCheck = False,
 ) -> None:
     """Report progress on a delegation you accepted."""
-    check_court(court)
     executed = check_amount(amount)
-    check_text(delegation_id=delegation_id, summary=summary)
     send_step(
         court,
         delegation_id,
         Step.PROGRESS,
         "progress",
         lambda c: c.delegation.report_progress(delegation_id, summary, executed),
+        text={"summary": summary},
         store=store,
-        check=not no_check,
+        no_check=no_check,
     )
 
 
@@ -837,40 +831,17 @@ def complete(
     no_check: NoCheck = False,
 ) -> None:
     """Report a delegation you accepted as done (a freeze with the last day of its term)."""
-    check_court(court)
     executed = check_amount(amount)
     end = _end_of_day(until) if until else None
-    check_text(delegation_id=delegation_id, summary=summary)
     send_step(
         court,
         delegation_id,
         Step.COMPLETED,
         "completion",
         lambda c: c.delegation.complete(delegation_id, summary, executed, end),
+        text={"summary": summary},
         store=store,
-        check=not no_check,
-    )
-
-
-@delegation_app.command("cancel")
-def cancel(
-    court: AsCourt,
-    delegation_id: str,
-    reason: Annotated[str, typer.Option()],
-    store: Store = None,
-    no_check: NoCheck = False,
-) -> None:
-    """Withdraw a delegation your court requested."""
-    check_court(court)
-    check_text(delegation_id=delegation_id, reason=reason)
-    send_step(
-        court,
-        delegation_id,
-        Step.CANCELLED,
-        "cancellation",
-        lambda c: c.delegation.cancel(delegation_id, reason),
-        store=store,
-        check=not no_check,
+        no_check=no_check,
     )
 
 
