@@ -21,30 +21,34 @@ ID_KEYS = frozenset({"id_number", "legal_representative_id", "number"})
 TEXT_KEYS = frozenset({"reason"})
 
 
-def _masked_value(key: Any, value: Any) -> Any:
-    if isinstance(value, str):
-        if key in ID_KEYS:
-            return mask_id(value)
-        if key in TEXT_KEYS:
-            return mask_ids_in_text(value)
-    return masked(value)
+# What masks a text value, by key: the projector masks every stored payload, so the walk is
+# one function call per dict and list, not one per value.
+_MASKS = {**dict.fromkeys(ID_KEYS, mask_id), **dict.fromkeys(TEXT_KEYS, mask_ids_in_text)}
 
 
 def masked(value: Any) -> Any:
     """A copy of a decoded payload with every ID value (``ID_KEYS``) run through ``mask_id`` and
     ID-shaped numbers in every ``reason`` text masked."""
     if isinstance(value, Mapping):
-        return {k: _masked_value(k, v) for k, v in value.items()}
+        out = {}
+        for key, item in value.items():
+            if isinstance(item, str):
+                mask = _MASKS.get(key)
+                out[key] = item if mask is None else mask(item)
+            elif isinstance(item, Mapping | list | tuple):
+                out[key] = masked(item)
+            else:
+                out[key] = item
+        return out
     if isinstance(value, list | tuple):
         return [masked(v) for v in value]
     return value
 
 
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
+def _json_value(value: Any) -> Any:
+    """What JSON holds for a value the encoder does not know (called by it, in C, only then)."""
     if isinstance(value, Enum):
-        return _plain(value.value)
+        return value.value
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -52,12 +56,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
-    raise SerializationError(
-        f"cannot store a {type(value).__name__} as JSON", code="STORE_JSON_UNSUPPORTED"
-    )
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=_json_value)
 
 
 def to_json(value: Any) -> str:
@@ -67,7 +72,10 @@ def to_json(value: Any) -> str:
     Raises:
         SerializationError: ``STORE_JSON_UNSUPPORTED`` for a value of another type.
     """
-    return json.dumps(_plain(value), ensure_ascii=False, sort_keys=True)
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(str(exc), code="STORE_JSON_UNSUPPORTED") from exc
 
 
 def headers_to_json(headers: list[tuple[str, bytes]]) -> str:
