@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from courtbus.access import acl_admin
 from courtbus.app import ops
 from courtbus.app.participants import Participants
 from courtbus.app.samples import one_per_flow
@@ -22,7 +23,6 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.topics import load_catalogue
 from courtbus.config import Connection, default_stack_home, stack_connection
 from courtbus.domain.masking import mask_id, mask_ids_in_text
-from courtbus.security import acl_admin
 from courtbus.stack import Stack
 from courtbus.stack.layout import stack_config
 from courtbus.wire.client import make_envelope, make_producer, read_events, send

@@ -1,19 +1,22 @@
 """Names of the bus's topics: flows, views, inboxes and feeds, dead letters, alerts. Imports
-nothing of courtbus, so every floor may name a topic."""
+only the flow specs (``courtbus.flows``, which import nothing but the error tree), where each
+view's name is declared once."""
 
 from __future__ import annotations
 
 import re
 
+from courtbus.flows import blacklist, distribution, restriction
+
 OUTBOX = re.compile(r"^(court|agency)\.([A-Za-z0-9_-]+)\.outbox$")
 OUTBOX_PATTERN = OUTBOX.pattern
 DEADLETTER_TOPIC = "bus.deadletter"
 ALERTS_TOPIC = "bus.alerts"
-# The flows' views (compacted, the current state by id): the flow specs name them, and every
-# reader takes the names from here.
-BLACKLIST_VIEW = "blacklist.entries"  # the national list: an entry's state by entry id
-RESTRICTION_VIEW = "restriction.controls"  # each control's state by control id
-DISTRIBUTION_VIEW = "distribution.cases"  # each distribution's state by its id
+# The flows' views (compacted, the current state by id): each flow's spec declares its own,
+# and every reader takes the names from here.
+BLACKLIST_VIEW = blacklist.VIEW  # the national list: an entry's state by entry id
+RESTRICTION_VIEW = restriction.VIEW  # each control's state by control id
+DISTRIBUTION_VIEW = distribution.VIEW  # each distribution's state by its id
 
 
 def flow_topic(flow: str) -> str:

@@ -13,7 +13,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from courtbus.catalogue.files import read_yaml
 from courtbus.domain.courts import court_id_from_designation, validate_court_id
 from courtbus.domain.regions import BY_CODE, PROVINCES
 from courtbus.errors import ConfigError, ValidationError
@@ -21,6 +20,7 @@ from courtbus.resources import directory_path
 from courtbus.security.keys import load_keys
 from courtbus.security.signing import PublicKey
 from courtbus.wire.messages import FLOWS
+from courtbus.yaml_files import read_yaml
 
 DEFAULT_PATH = directory_path()  # $COURTBUS_DIRECTORY or the shipped directory
 _AGENCY_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")

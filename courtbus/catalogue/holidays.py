@@ -28,9 +28,9 @@ from typing import Any
 import pydantic
 
 from courtbus import resources
-from courtbus.catalogue.files import read_yaml
 from courtbus.domain.calendar import HolidayCalendar, YearSchedule, install, uncovered_years
 from courtbus.errors import ConfigError
+from courtbus.yaml_files import read_yaml
 
 ENV = "COURTBUS_HOLIDAYS"
 EXAMPLE_PATH = resources.holiday_example_path()

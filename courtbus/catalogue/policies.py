@@ -15,7 +15,6 @@ from typing import Any
 
 from courtbus import resources
 from courtbus.catalogue.directory import Directory
-from courtbus.catalogue.files import read_yaml
 from courtbus.catalogue.topics import parse_duration_ms
 from courtbus.domain.case_numbers import CaseNumber
 from courtbus.domain.case_owner import STRICT, CaseOwnership
@@ -31,6 +30,7 @@ from courtbus.domain.policy import (
 )
 from courtbus.domain.regions import BY_NAME, CITY_BY_NAME
 from courtbus.errors import ConfigError, ValidationError
+from courtbus.yaml_files import read_yaml
 
 DEFAULT_PATH = resources.policies_path()  # $COURTBUS_POLICIES or the shipped rules
 log = logging.getLogger("courtbus.policies")

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from courtbus.catalogue.directory import Directory
-from courtbus.catalogue.files import read_yaml
 from courtbus.errors import ConfigError
 from courtbus.flows.registry import LiveSequence, registered
 from courtbus.resources import catalogue_path
+from courtbus.yaml_files import read_yaml
 
 DEFAULT_PATH = catalogue_path()
 _DURATION = re.compile(r"^(\d+)(d|h|m|s)$")

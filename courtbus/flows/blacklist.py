@@ -5,10 +5,10 @@ Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
 
 from __future__ import annotations
 
-from courtbus.bus.topics import BLACKLIST_VIEW
 from courtbus.flows.spec import CliSpec, FeedSpec, FlowSpec, ProjectorSpec, ViewSpec, message_maker
 
 KEY = "entry_id"
+VIEW = "blacklist.entries"  # readers take it as ``bus.topics.BLACKLIST_VIEW``
 
 _m = message_maker(KEY)
 
@@ -29,12 +29,10 @@ SPEC = FlowSpec(
     ),
     service="blacklist",
     service_flow="services.blacklist.flow:BlacklistFlow",
-    view=ViewSpec(
-        BLACKLIST_VIEW, "BlacklistEntry", FeedSpec("ground", "listing_court", groups=True)
-    ),
+    view=ViewSpec(VIEW, "BlacklistEntry", FeedSpec("ground", "listing_court", groups=True)),
     stores=("entries", "debtors", "courts", "timers"),
     own_topics=("bus.blacklist.debtors",),
-    projector=ProjectorSpec(BLACKLIST_VIEW, "services.projector.views:BLACKLIST"),
+    projector=ProjectorSpec(VIEW, "services.projector.views:BLACKLIST"),
     steps="courtbus.sdk.blacklist:BlacklistClient",
     cli=CliSpec("blacklist", "courtbus.app.cli.blacklist:blacklist_app"),
 )

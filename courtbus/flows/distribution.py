@@ -5,10 +5,10 @@ Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
 
 from __future__ import annotations
 
-from courtbus.bus.topics import DISTRIBUTION_VIEW
 from courtbus.flows.spec import CliSpec, FlowSpec, ProjectorSpec, ViewSpec, message_maker
 
 KEY = "distribution_id"
+VIEW = "distribution.cases"  # readers take it as ``bus.topics.DISTRIBUTION_VIEW``
 
 _m = message_maker(KEY)
 
@@ -59,9 +59,9 @@ SPEC = FlowSpec(
     ),
     service="distribution",
     service_flow="services.distribution.flow:DistributionFlow",
-    view=ViewSpec(DISTRIBUTION_VIEW, "DistributionView"),
+    view=ViewSpec(VIEW, "DistributionView"),
     stores=("distributions", "timers"),
-    projector=ProjectorSpec(DISTRIBUTION_VIEW, "services.projector.views:DISTRIBUTION"),
+    projector=ProjectorSpec(VIEW, "services.projector.views:DISTRIBUTION"),
     steps="courtbus.sdk.distribution:DistributionClient",
     cli=CliSpec("distribution", "courtbus.app.cli.distribution:distribution_app"),
 )

@@ -5,10 +5,10 @@ Its ``FlowSpec``: pure data, registered in ``courtbus/flows/__init__.py``.
 
 from __future__ import annotations
 
-from courtbus.bus.topics import RESTRICTION_VIEW
 from courtbus.flows.spec import CliSpec, FeedSpec, FlowSpec, ProjectorSpec, ViewSpec, message_maker
 
 KEY = "control_id"
+VIEW = "restriction.controls"  # readers take it as ``bus.topics.RESTRICTION_VIEW``
 
 _m = message_maker(KEY)
 
@@ -28,9 +28,9 @@ SPEC = FlowSpec(
     ),
     service="restriction",
     service_flow="services.restriction.flow:RestrictionFlow",
-    view=ViewSpec(RESTRICTION_VIEW, "RestrictionControl", FeedSpec("kind", "issuing_court")),
+    view=ViewSpec(VIEW, "RestrictionControl", FeedSpec("kind", "issuing_court")),
     stores=("controls", "listing_load", "listing_due", "timers"),
-    projector=ProjectorSpec(RESTRICTION_VIEW, "services.projector.views:RESTRICTION"),
+    projector=ProjectorSpec(VIEW, "services.projector.views:RESTRICTION"),
     steps="courtbus.sdk.restriction:RestrictionClient",
     cli=CliSpec("restrictions", "courtbus.app.cli.restrictions:restrictions_app"),
 )

@@ -23,10 +23,10 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from courtbus.catalogue.files import read_yaml
 from courtbus.errors import ConfigError
 from courtbus.resources import default_home
 from courtbus.security.signing import PublicKey, Signer, generate, keyid_of
+from courtbus.yaml_files import read_yaml
 
 DEFAULT_LIFETIME = timedelta(days=365)  # a new key's window
 DEFAULT_ROLLOVER = timedelta(days=7)  # how long the old key stays valid after a rotation

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from courtbus.access import bootstrap
 from courtbus.errors import StackError
-from courtbus.security import bootstrap, pki
+from courtbus.security import pki
 from courtbus.security.principals import node_principal
 from courtbus.stack import artifacts, control, health, layout
 from courtbus.stack.layout import ADMIN_USER, StackConfig, StackState

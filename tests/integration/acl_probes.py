@@ -1,7 +1,7 @@
 """What the ACL tests try, and what they expect, on a real broker.
 
 ``expected_cells`` is the matrix written from issue 18's rules and the flows themselves
-(their ``inputs`` and ``stores``), not from ``courtbus.security.acl``: the tests check that
+(their ``inputs`` and ``stores``), not from ``courtbus.access.acl``: the tests check that
 module against it. ``Prober`` tries each cell with a real client of the principal (librdkafka,
 as the services run): a fetch and a produce per topic, an offset commit per consumer group,
 ``init_transactions`` per transactional id (kafka-python's commit: librdkafka's retries a

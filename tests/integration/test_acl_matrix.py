@@ -6,12 +6,12 @@ a court added to the directory and removed again.
 Every principal × every topic × {read, write}, every principal's consumer group and every
 service's transactional id, each tried with a real client of that principal (see
 ``acl_probes``); the expected matrix comes from the issue's rules and the flows
-(``acl_probes.expected_cells``), not from ``courtbus.security.acl``.
+(``acl_probes.expected_cells``), not from ``courtbus.access.acl``.
 
 Identities: a client certificate per principal from the stack's CA (the ``identities``
 fixture), as ``courtbus credentials issue`` makes them; the set-up (topics, seed records) runs
 as node 1, a super user. The operator holds from the start what the stack grants it (ALL on
-topics, groups and transactional ids: ``courtbus.security.bootstrap``), so it is the one
+topics, groups and transactional ids: ``courtbus.access.bootstrap``), so it is the one
 principal whose cells work before any ``apply``.
 """
 
@@ -34,12 +34,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 from typer.testing import CliRunner
 
+from courtbus.access import acl_admin
+from courtbus.access.acl import Binding, Operation
 from courtbus.app import ops
 from courtbus.app.cli.main import app
 from courtbus.bus.records import Output
 from courtbus.catalogue.directory import DEFAULT_PATH as SHIPPED_DIRECTORY
 from courtbus.catalogue.directory import Directory, load_directory
-from courtbus.catalogue.files import read_yaml
 from courtbus.catalogue.topics import Catalogue, load_catalogue
 from courtbus.config import Connection
 from courtbus.errors import AuthorizationError
@@ -47,10 +48,10 @@ from courtbus.runtime import Flow, Incoming, Inputs, State
 from courtbus.runtime.config import WorkerConfig
 from courtbus.runtime.flow import StoreSpec
 from courtbus.runtime.worker import Worker
-from courtbus.security import acl_admin, pki
-from courtbus.security.acl import Binding, Operation
+from courtbus.security import pki
 from courtbus.security.principals import OPERATOR, node_principal
 from courtbus.stack import Stack, StackConfig, StackState
+from courtbus.yaml_files import read_yaml
 from tests.integration.acl_probes import (
     Cell,
     Prober,

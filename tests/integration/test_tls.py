@@ -27,8 +27,8 @@ from confluent_kafka.cimpl import NewTopic
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
+from courtbus.access import credentials, pki
 from courtbus.config import Connection
-from courtbus.security import credentials, pki
 from courtbus.stack import Stack, StackConfig, StackState
 from tests.ports import free_block
 

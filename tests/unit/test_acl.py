@@ -1,4 +1,4 @@
-"""The ACLs derived from the directory (courtbus.security.acl): each principal's rules, the
+"""The ACLs derived from the directory (courtbus.access.acl): each principal's rules, the
 service table held to the flows it describes, and the plan's reconciliation."""
 
 from __future__ import annotations
@@ -10,16 +10,7 @@ from typing import Any
 
 import pytest
 
-from courtbus.bus.topics import OUTBOX
-from courtbus.catalogue.directory import DEFAULT_PATH as DIRECTORY_PATH
-from courtbus.catalogue.directory import Directory, load_directory, parse_directory
-from courtbus.catalogue.files import read_yaml
-from courtbus.catalogue.topics import Catalogue, load_catalogue
-from courtbus.config import Connection
-from courtbus.runtime.config import WorkerConfig
-from courtbus.runtime.flow import TIMERS, Flow, Inputs
-from courtbus.runtime.worker import Worker
-from courtbus.security.acl import (
+from courtbus.access.acl import (
     SERVICE_ACCESS,
     Binding,
     Operation,
@@ -32,7 +23,16 @@ from courtbus.security.acl import (
     service_group,
     transactional_prefix,
 )
+from courtbus.bus.topics import OUTBOX
+from courtbus.catalogue.directory import DEFAULT_PATH as DIRECTORY_PATH
+from courtbus.catalogue.directory import Directory, load_directory, parse_directory
+from courtbus.catalogue.topics import Catalogue, load_catalogue
+from courtbus.config import Connection
+from courtbus.runtime.config import WorkerConfig
+from courtbus.runtime.flow import TIMERS, Flow, Inputs
+from courtbus.runtime.worker import Worker
 from courtbus.security.principals import SERVICES
+from courtbus.yaml_files import read_yaml
 from services.blacklist.flow import BlacklistFlow
 from services.delegation.flow import DelegationFlow
 from services.distribution.flow import DistributionFlow
@@ -225,8 +225,8 @@ def test_a_service(wanted: frozenset[Binding]) -> None:
 
 def test_the_operator_keeps_what_the_stack_granted_it(wanted: frozenset[Binding]) -> None:
     """apply must not take away the rights the operator runs it with (the stack's grant)."""
-    from courtbus.security import bootstrap
-    from courtbus.security.acl_admin import to_binding
+    from courtbus.access import bootstrap
+    from courtbus.access.acl_admin import to_binding
 
     granted = {to_binding(b) for b in bootstrap.operator_bindings()}
     assert granted == {b for b in wanted if b.principal == "operator"}

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from courtbus.access import acl, acl_admin
+from courtbus.access.acl import Binding, Operation, Pattern, Resource
 from courtbus.app.cli.main import app
 from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.topics import load_catalogue
 from courtbus.errors import ConfigError
-from courtbus.security import acl, acl_admin
-from courtbus.security.acl import Binding, Operation, Pattern, Resource
 from tests.unit.cli_width import wide_console  # noqa: F401 - autouse fixture
 
 runner = CliRunner()

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from courtbus.access import credentials, pki
 from courtbus.config import Connection
 from courtbus.errors import ConfigError
-from courtbus.security import credentials, pki
 
 
 def _state(home: Path) -> SimpleNamespace:

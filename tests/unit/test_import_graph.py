@@ -1,5 +1,6 @@
-"""No import cycle between the modules of ``courtbus`` (DESIGN.md, "No circles"), read with
-``ast`` from the source files, so nothing is imported to check it.
+"""No import cycle between the modules of ``courtbus`` (DESIGN.md, "No circles"), and no import
+between its packages that does not go down a floor (``FLOORS``), read with ``ast`` from the
+source files, so nothing is imported to check it.
 
 Only module-level imports count: those that run when the module is imported, including under a
 module-level ``if``, ``try`` or ``with``. An ``if TYPE_CHECKING:`` block does not count (it never
@@ -160,6 +161,68 @@ def test_a_cycle_is_found_and_lazy_or_typing_imports_do_not_count(tmp_path: Path
     graph = import_graph(tmp_path)
     assert graph["courtbus.d"] == set() and graph["courtbus.e"] == {"courtbus.d"}
     assert cycles(graph) == [frozenset({"courtbus.a", "courtbus.b", "courtbus.c"})]
+
+
+# The floors of ``courtbus``'s packages (and top-level modules), ground first: a module-level
+# import between two packages goes to a lower floor, never across one floor or up. A new
+# package is given its floor here. ``(root)`` is ``courtbus/__init__.py``.
+FLOORS: tuple[frozenset[str], ...] = (
+    frozenset({"(root)", "errors", "resources"}),  # imports nothing of courtbus's packages
+    frozenset({"config", "domain", "flows", "settings", "yaml_files"}),  # pure rules and specs
+    frozenset({"logs", "security", "store", "wire"}),  # keys and signatures, SQL, the codec
+    frozenset({"bus", "catalogue", "faust"}),  # what every service shares; the directory
+    frozenset({"access", "gateway", "runtime", "synth"}),  # ACLs; the checks; the runtime
+    frozenset({"sdk", "stack"}),  # the participants' clients; the local stack
+    frozenset({"web"}),
+    frozenset({"app"}),  # the CLI and the demo
+    frozenset({"__main__"}),
+)
+
+
+def package_of(module: str) -> str:
+    """The package (or top-level module) of ``courtbus`` a module is in."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "(root)"
+
+
+def upward_imports(
+    graph: Mapping[str, set[str]], floors: Sequence[frozenset[str]]
+) -> list[tuple[str, str]]:
+    """The module-level imports from one package to another that do not go to a lower floor."""
+    floor = {name: n for n, names in enumerate(floors) for name in names}
+    return sorted(
+        (module, imported)
+        for module, imports in graph.items()
+        for imported in imports
+        if package_of(module) != package_of(imported)
+        and floor.get(package_of(imported), len(floors)) >= floor.get(package_of(module), -1)
+    )
+
+
+def test_every_package_has_a_floor() -> None:
+    placed = set().union(*FLOORS)
+    assert {package_of(m) for m in import_graph()} <= placed
+    assert sum(len(f) for f in FLOORS) == len(placed)  # each on one floor
+
+
+def test_no_import_runs_up_or_across_between_packages() -> None:
+    upward = upward_imports(import_graph(), FLOORS)
+    assert not upward, "imports that do not go down a floor: " + "; ".join(
+        f"{a} → {b}" for a, b in upward
+    )
+
+
+def test_an_upward_import_is_found() -> None:
+    graph = {
+        "courtbus.wire.codec": {"courtbus.errors", "courtbus.wire.values"},
+        "courtbus.flows.spec": {"courtbus.bus.topics"},  # up
+        "courtbus.bus.topics": {"courtbus.catalogue.directory"},  # across
+    }
+    floors = (frozenset({"errors"}), frozenset({"flows", "wire"}), frozenset({"bus", "catalogue"}))
+    assert upward_imports(graph, floors) == [
+        ("courtbus.bus.topics", "courtbus.catalogue.directory"),
+        ("courtbus.flows.spec", "courtbus.bus.topics"),
+    ]
 
 
 SERVICE_ENTRIES = sorted(

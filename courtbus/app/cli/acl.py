@@ -14,9 +14,9 @@ from rich.table import Table
 from courtbus.app.cli.common import out
 
 if TYPE_CHECKING:
+    from courtbus.access.acl import AclPlan, Binding
     from courtbus.catalogue.directory import Directory
     from courtbus.catalogue.topics import Catalogue
-    from courtbus.security.acl import AclPlan, Binding
 
 acl_app = typer.Typer(
     help="Kafka ACLs derived from the participant directory: plan and apply.",
@@ -104,8 +104,8 @@ def _print_foreign(plan: AclPlan) -> None:
 def _plan(
     bootstrap: str | None, home: Path | None, directory: Path | None, catalogue: Path | None
 ) -> tuple[Any, AclPlan]:
+    from courtbus.access import acl_admin
     from courtbus.app.cli.common import cli_connection
-    from courtbus.security import acl_admin
 
     dirs, cat = _inputs(directory, catalogue)
     conn = cli_connection(bootstrap, stack_home=home)
@@ -150,7 +150,7 @@ def acl_apply(
     as_json: JsonOpt = False,
 ) -> None:
     """Add the missing ACLs and remove the extra ones of managed principals (idempotent)."""
-    from courtbus.security import acl_admin
+    from courtbus.access import acl_admin
 
     conn, plan = _plan(bootstrap, home, directory, catalogue)
     done = acl_admin.apply(conn, plan)

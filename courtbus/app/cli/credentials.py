@@ -59,8 +59,8 @@ def issue(
 ) -> None:
     """Write what a court's or an agency's IT needs: certificate, key, CA, courtbus.env,
     client.properties and a README.txt with the commands to test them."""
-    from courtbus.security.credentials import issue_bundle
-    from courtbus.security.credentials import participant as resolve_participant
+    from courtbus.access.credentials import issue_bundle
+    from courtbus.access.credentials import participant as resolve_participant
 
     folder, state = _state(home)
     principal = resolve_participant(participant)
@@ -80,8 +80,8 @@ def revoke(
 ) -> None:
     """Put a participant's current certificate on the CA's revocation list (brokers refuse it
     from the next handshake once their JDK re-reads the list, within 30 s)."""
+    from courtbus.access.credentials import participant as resolve_participant
     from courtbus.security import pki
-    from courtbus.security.credentials import participant as resolve_participant
 
     folder, _ = _state(home)
     principal = resolve_participant(participant)

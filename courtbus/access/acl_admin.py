@@ -26,12 +26,12 @@ from confluent_kafka.admin._acl import (
 )
 from confluent_kafka.admin._resource import ResourcePatternType, ResourceType
 
+from courtbus.access import acl
+from courtbus.access.acl import AclPlan, Binding, Operation, Pattern, Resource
 from courtbus.catalogue.directory import Directory
 from courtbus.catalogue.topics import Catalogue
 from courtbus.config import Connection
 from courtbus.errors import AuthorizationError, ClusterError
-from courtbus.security import acl
-from courtbus.security.acl import AclPlan, Binding, Operation, Pattern, Resource
 from courtbus.security.principals import USER
 
 log = logging.getLogger("courtbus.security")

@@ -2,7 +2,7 @@
 that brings a cluster's ACLs there (reconciled like Strimzi's KafkaUser operator).
 
 Pure: a ``Directory`` and a ``Catalogue`` in, frozen ``Binding`` values out; ``plan`` compares
-them with the bindings a cluster holds (``courtbus.security.acl_admin`` reads and writes them).
+them with the bindings a cluster holds (``courtbus.access.acl_admin`` reads and writes them).
 
 What each principal gets (``courtbus.security.principals`` spells the names), and nothing else:
 
@@ -306,7 +306,7 @@ def service_bindings(directory: Directory, catalogue: Catalogue, name: str) -> l
 
 def operator_bindings() -> list[Binding]:
     """The operator's ACLs, which a node grants it when a secure stack starts
-    (``courtbus.security.bootstrap``) and ``apply`` keeps: on the cluster ALTER (ACLs, SCRAM
+    (``courtbus.access.bootstrap``) and ``apply`` keeps: on the cluster ALTER (ACLs, SCRAM
     users), ALTER_CONFIGS, CREATE, DESCRIBE, DESCRIBE_CONFIGS and IDEMPOTENT_WRITE; ALL on every
     topic, consumer group and transactional id (it creates topics, replays dead letters, and
     the registry's storage runs under it)."""

@@ -13,14 +13,14 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._acl import AclBinding  # not re-exported for mypy
 
+from courtbus.access import acl
+from courtbus.access.acl_admin import to_acl
 from courtbus.config import Connection
 from courtbus.errors import ClusterError
-from courtbus.security import acl
-from courtbus.security.acl_admin import to_acl
 
 
 def operator_bindings() -> list[AclBinding]:
-    """The operator's ACLs (:func:`courtbus.security.acl.operator_bindings`, the one list)."""
+    """The operator's ACLs (:func:`courtbus.access.acl.operator_bindings`, the one list)."""
     return [to_acl(b) for b in acl.operator_bindings()]
 
 
