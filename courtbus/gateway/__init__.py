@@ -4,7 +4,7 @@ Pure of Kafka: ``Gateway.check`` takes a raw record and returns what to forward,
 ``CourtbusError`` that says why not. The flow in ``services/gateway`` only moves records.
 """
 
-from courtbus.gateway.core import (
+from courtbus.gateway.decisions import (
     EVENT_ID_CONFLICT,
     Forward,
     Gateway,

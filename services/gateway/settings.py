@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import field_validator
 
 from courtbus.gateway import SignaturePolicy
-from courtbus.gateway.core import DEFAULT_MAX_AGE
+from courtbus.gateway.decisions import DEFAULT_MAX_AGE
 from courtbus.settings import Days, SecondsOrZero, setting
 from services.gateway.flow import DEFAULT_DEDUP_RETENTION, DEFAULT_RETRY_WINDOW
 from services.settings import ServiceSettings

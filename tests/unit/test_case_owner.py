@@ -11,7 +11,7 @@ from courtbus.catalogue.directory import load_directory
 from courtbus.catalogue.policies import EXAMPLES_PATH, load_policies, parse_policies
 from courtbus.domain.case_owner import CaseOwnership, check_case_owner, is_superior
 from courtbus.errors import ConfigError, ValidationError
-from courtbus.gateway.core import Gateway
+from courtbus.gateway.decisions import Gateway
 from courtbus.wire import values as v
 from courtbus.wire.codec import AvroCodec
 from courtbus.wire.envelope import Envelope

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from courtbus.errors import ValidationError
-from courtbus.gateway.core import EVENT_ID_CONFLICT, EVENT_ID_UNBOUND, check_event_id
+from courtbus.gateway.decisions import EVENT_ID_CONFLICT, EVENT_ID_UNBOUND, check_event_id
 from courtbus.wire.envelope import bind_event_id
 from courtbus.wire.event_ids import bound_event_id, bound_to, is_bound_form
 
