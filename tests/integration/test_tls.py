@@ -27,8 +27,9 @@ from confluent_kafka.cimpl import NewTopic
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from courtbus.access import credentials, pki
+from courtbus.access import credentials
 from courtbus.config import Connection
+from courtbus.security import pki
 from courtbus.stack import Stack, StackConfig, StackState
 from tests.ports import free_block
 

@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from courtbus.access import credentials, pki
+from courtbus.access import credentials
 from courtbus.config import Connection
 from courtbus.errors import ConfigError
+from courtbus.security import pki
 
 
 def _state(home: Path) -> SimpleNamespace:
