@@ -8,8 +8,9 @@ only where it is used (``resolve``).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from courtbus.errors import ConfigError
 
@@ -34,24 +35,10 @@ class MessageSpec:
     sender_field: str | None = None
 
 
-class MessageMaker(Protocol):
-    """``message_maker``'s shorthand: ``m(name, event, sender, sender_field, *, key, subject)``."""
-
-    def __call__(
-        self,
-        name: str,
-        event: str,
-        sender: str | None = None,
-        sender_field: str | None = None,
-        *,
-        key: str | None = None,
-        subject: str | None = None,
-    ) -> MessageSpec: ...
-
-
-def message_maker(key: str) -> MessageMaker:
+def message_maker(key: str) -> Callable[..., MessageSpec]:
     """A flow's shorthand for its ``MessageSpec``s, whose key is ``key`` unless one says
-    otherwise: ``m("DebtorListed", "listed", "court", "listing_court", subject=...)``."""
+    otherwise: ``m(name, event, sender, sender_field, *, key, subject)``, e.g.
+    ``m("DebtorListed", "listed", "court", "listing_court", subject="case_number")``."""
     default = key  # the parameter ``key`` of ``m`` is a message's own
 
     def m(

@@ -59,13 +59,7 @@ class CourtClient:
         directory: Directory | None = None,
         signing_key: Path | str | Signer | None = None,
     ) -> None:
-        """Connect as ``court_id``; with ``signing_key`` (a private key file or a ``Signer``;
-        default the file named by ``$COURTBUS_SIGNING_KEY``) every record sent is signed.
-
-        Raises:
-            ValidationError: ``COURT_UNKNOWN`` if the court is not in the directory.
-            ConfigError: ``SIGNING_KEY_*`` (see ``courtbus.security.keys.signer_for``).
-        """
+        """Connect as ``court_id``: the arguments and errors are ``CourtSender``'s."""
         self.sender = CourtSender(court_id, conn, directory=directory, signing_key=signing_key)
         self.delegation = DelegationClient(self.sender)
         self.blacklist = BlacklistClient(self.sender)
