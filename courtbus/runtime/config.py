@@ -1,6 +1,7 @@
 """How a worker runs: connection, pacing, timeouts, and the state folder it claims.
 
-Every setting has an environment variable (``from_env``); the defaults suit a local stack.
+Every setting the environment may set is a field of ``RuntimeSettings`` (``from_settings``);
+the defaults suit a local stack.
 """
 
 from __future__ import annotations
@@ -60,16 +61,6 @@ class WorkerConfig:
     # (courtbus.runtime.notices; 0: every refusal its own notice)
     notice_limit: int = 20
     notice_window_s: float = 60.0
-
-    @classmethod
-    def from_env(cls, connection: Connection, **overrides: object) -> WorkerConfig:
-        """Settings from the ``COURTBUS_*`` variables ``RuntimeSettings`` reads, then
-        ``overrides``.
-
-        Raises:
-            ConfigError: ``RUNTIME_CONFIG_INVALID``, naming each variable that is wrong.
-        """
-        return cls.from_settings(connection, RuntimeSettings.load(), **overrides)
 
     @classmethod
     def from_settings(

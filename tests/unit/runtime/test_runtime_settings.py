@@ -21,7 +21,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_defaults_are_the_dataclass_defaults(tmp_path: Path) -> None:
-    config = WorkerConfig.from_env(CONN, state_dir=tmp_path)
+    config = WorkerConfig.from_settings(CONN, RuntimeSettings.load(), state_dir=tmp_path)
     plain = WorkerConfig(CONN, tmp_path)
     assert config == plain
 
@@ -34,7 +34,7 @@ def test_variables_set_the_settings_and_blank_ones_count_as_unset(
     monkeypatch.setenv("COURTBUS_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("COURTBUS_INSTANCE", "")
     monkeypatch.setenv("COURTBUS_GROUP", "")
-    config = WorkerConfig.from_env(CONN)
+    config = WorkerConfig.from_settings(CONN, RuntimeSettings.load())
     assert (config.max_records, config.tick_s, config.state_dir) == (500, 0.5, tmp_path)
     assert config.instance is None and config.group_id is None
 
@@ -45,7 +45,7 @@ def test_wrong_values_are_one_config_error_naming_each_variable(
     monkeypatch.setenv("COURTBUS_MAX_RECORDS", "lots")
     monkeypatch.setenv("COURTBUS_TICK_SECONDS", "-1")
     with pytest.raises(ConfigError) as info:
-        WorkerConfig.from_env(CONN)
+        WorkerConfig.from_settings(CONN, RuntimeSettings.load())
     assert info.value.code == "RUNTIME_CONFIG_INVALID"
     assert "COURTBUS_MAX_RECORDS" in info.value.reason
     assert "COURTBUS_TICK_SECONDS" in info.value.reason
